@@ -1,0 +1,1 @@
+"""The api role: REST, ConnectRPC and the web UI, behind one token."""

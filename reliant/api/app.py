@@ -1,0 +1,72 @@
+"""The api's ASGI application: Litestar for REST and the UI, ConnectRPC services beside it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Litestar, get
+from litestar.response import Response
+
+import reliant
+from reliant.api.asgi import ASGIApp, Receive, Scope, Send
+from reliant.api.auth import TokenAuth
+from reliant.api.context import ApiContext
+from reliant.api.system import SystemService, readiness
+from reliant.db import doctor as doctor_db
+from reliant.wire.v1.system_connect import SystemServiceASGIApplication
+
+
+def rest_app(ctx: ApiContext) -> Litestar:
+    @get("/health", sync_to_thread=False)
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @get("/ready")
+    async def ready() -> Response[dict[str, Any]]:
+        checks = await readiness(ctx)
+        failing = [c.name for c in checks if not c.ok]
+        body = {
+            "ready": not failing,
+            "failing": failing,
+            "checks": {
+                c.name: {"ok": c.ok, "error": c.error, "latency_ms": round(c.latency_ms, 3)} for c in checks
+            },
+        }
+        return Response(body, status_code=503 if failing else 200)
+
+    @get("/api/version", sync_to_thread=False)
+    def version() -> dict[str, str]:
+        return {"version": reliant.__version__}
+
+    @get("/api/doctor/runs")
+    async def doctor_runs(limit: int = 20) -> list[dict[str, Any]]:
+        rows = await doctor_db.recent(ctx.db, max(1, min(limit, 500)))
+        return [{**row, "created_at": row["created_at"].isoformat()} for row in rows]
+
+    return Litestar(route_handlers=[health, ready, version, doctor_runs], debug=False, logging_config=None)
+
+
+class Dispatcher:
+    """Routes /reliant.v1.<Service>/<Method> to its ConnectRPC app and everything else to Litestar."""
+
+    def __init__(self, rest: ASGIApp, services: dict[str, ASGIApp]) -> None:
+        self.rest = rest
+        self.services = services
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            path: str = scope["path"]
+            if path.startswith("/reliant."):
+                prefix = path.rsplit("/", 1)[0]
+                service = self.services.get(prefix)
+                if service is not None:
+                    await service(scope, receive, send)
+                    return
+        await self.rest(scope, receive, send)
+
+
+def create_app(ctx: ApiContext) -> ASGIApp:
+    connect_apps = [SystemServiceASGIApplication(SystemService(ctx))]
+    services: dict[str, ASGIApp] = {app.path: app for app in connect_apps}
+    rest: ASGIApp = rest_app(ctx)  # type: ignore[assignment]
+    return TokenAuth(Dispatcher(rest, services), ctx.settings.api_token)

@@ -1,0 +1,20 @@
+"""What the api's handlers share: settings and the clients the role opened."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from temporalio.client import Client
+
+from reliant.bus import Bus
+from reliant.config import Settings
+from reliant.db import Database
+
+
+@dataclass(frozen=True, slots=True)
+class ApiContext:
+    settings: Settings
+    db: Database
+    bus: Bus
+    temporal: Client
+    api_url: str

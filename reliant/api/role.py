@@ -1,0 +1,98 @@
+"""The api role: the ASGI app served by uvicorn on a socket we bind ourselves."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from collections.abc import Iterator
+
+import uvicorn
+
+from reliant import temporal
+from reliant.api.app import create_app
+from reliant.api.context import ApiContext
+from reliant.bus import Bus, role_beacon
+from reliant.config import Settings
+from reliant.db import Database
+from reliant.errors import PortInUseError
+
+logger = logging.getLogger(__name__)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: the supervisor owns signals and shutdown order."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def bind(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise PortInUseError("api", host, port) from None
+    sock.listen(2048)
+    sock.setblocking(False)
+    return sock
+
+
+class ApiRole:
+    name = "api"
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.settings.host}:{self.settings.api_port}"
+
+    async def run(self, ready: asyncio.Event) -> None:
+        s = self.settings
+        sock = bind(s.host, s.api_port)
+        try:
+            db = await Database.open(s.database_url, min_size=1)
+            try:
+                bus = await Bus.connect(s.nats_url, s.nats_token, name="reliant-api")
+                try:
+                    client = await temporal.connect(s.temporal_address, s.temporal_namespace)
+                    ctx = ApiContext(settings=s, db=db, bus=bus, temporal=client, api_url=self.url)
+                    await self._serve(ctx, sock, ready)
+                finally:
+                    await bus.close()
+            finally:
+                await db.close()
+        finally:
+            sock.close()
+
+    async def _serve(self, ctx: ApiContext, sock: socket.socket, ready: asyncio.Event) -> None:
+        config = uvicorn.Config(
+            create_app(ctx),
+            log_config=None,
+            access_log=False,
+            lifespan="off",
+            timeout_graceful_shutdown=2,
+            loop="none",
+        )
+        server = _Server(config)
+        serving = asyncio.create_task(server.serve(sockets=[sock]), name="api-http")
+        beacon = role_beacon(ctx.bus, self.name, {"url": self.url}, ctx.settings.heartbeat_interval)
+        try:
+            while not server.started:
+                if serving.done():
+                    serving.result()
+                    raise RuntimeError("api server stopped while starting")
+                await asyncio.sleep(0.002)
+            await beacon.start()
+            logger.info("api listening on %s", self.url)
+            ready.set()
+            await asyncio.shield(serving)
+        finally:
+            server.should_exit = True
+            await asyncio.gather(serving, return_exceptions=True)
+            await beacon.shutdown()

@@ -1,0 +1,25 @@
+"""NATS: the only package that imports nats. Subjects live in `subjects`."""
+
+from reliant.bus.client import (
+    Beacon,
+    Bus,
+    BusError,
+    Incoming,
+    NoRespondersError,
+    Presence,
+    Reply,
+    RequestTimeoutError,
+    role_beacon,
+)
+
+__all__ = [
+    "Beacon",
+    "Bus",
+    "BusError",
+    "Incoming",
+    "NoRespondersError",
+    "Presence",
+    "Reply",
+    "RequestTimeoutError",
+    "role_beacon",
+]

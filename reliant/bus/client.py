@@ -1,0 +1,245 @@
+"""The NATS connection every role shares: typed request, publish, subscribe and presence."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import socket
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import nats
+import nats.errors
+import nats.js.errors
+from nats.aio.client import Client as NatsClient
+from nats.aio.subscription import Subscription
+
+from reliant.bus.subjects import PRESENCE_BUCKET, instance_id, presence_key
+from reliant.errors import ReliantError
+
+logger = logging.getLogger(__name__)
+
+
+class BusError(ReliantError):
+    """NATS could not be reached or a request failed."""
+
+
+class NoRespondersError(BusError):
+    """Nobody subscribes to the subject (e.g. the daemon is not connected to any gateway)."""
+
+    def __init__(self, subject: str) -> None:
+        self.subject = subject
+        super().__init__(f"no responders on {subject}")
+
+
+class RequestTimeoutError(BusError):
+    def __init__(self, subject: str, timeout: float) -> None:
+        self.subject = subject
+        self.timeout = timeout
+        super().__init__(f"no reply on {subject} within {timeout:.1f}s")
+
+
+class Incoming(Protocol):
+    """What a subscription handler receives."""
+
+    @property
+    def subject(self) -> str: ...
+    @property
+    def data(self) -> bytes: ...
+    @property
+    def reply(self) -> str: ...
+    @property
+    def headers(self) -> dict[str, str] | None: ...
+
+
+Handler = Callable[[Incoming], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    data: bytes
+    headers: Mapping[str, str]
+
+    def json(self) -> Any:
+        return json.loads(self.data)
+
+
+class Bus:
+    def __init__(self, nc: NatsClient) -> None:
+        self._nc = nc
+        self._presence: Presence | None = None
+
+    @classmethod
+    async def connect(
+        cls, url: str, token: str = "", *, name: str = "reliant", connect_timeout: float = 5.0
+    ) -> Bus:
+        async def on_error(exc: Exception) -> None:
+            logger.warning("nats: %s", exc)
+
+        async def on_disconnect() -> None:
+            logger.info("nats: disconnected from %s", url)
+
+        async def on_reconnect() -> None:
+            logger.info("nats: reconnected to %s", url)
+
+        try:
+            nc = await nats.connect(
+                url,
+                token=token or None,
+                name=name,
+                connect_timeout=connect_timeout,
+                max_reconnect_attempts=-1,
+                reconnect_time_wait=0.25,
+                error_cb=on_error,
+                disconnected_cb=on_disconnect,
+                reconnected_cb=on_reconnect,
+            )
+        except (OSError, nats.errors.Error, TimeoutError) as exc:
+            raise BusError(f"cannot connect to NATS at {url}: {exc or type(exc).__name__}") from exc
+        return cls(nc)
+
+    @property
+    def connected(self) -> bool:
+        return bool(self._nc.is_connected)
+
+    async def ping(self, timeout: float = 2.0) -> None:
+        """Round trip to the server; raises BusError if it does not answer."""
+        try:
+            await self._nc.flush(timeout=max(1, round(timeout)))
+        except (nats.errors.Error, TimeoutError) as exc:
+            raise BusError(f"NATS did not answer: {exc or type(exc).__name__}") from exc
+
+    async def publish(self, subject: str, data: bytes, headers: dict[str, str] | None = None) -> None:
+        await self._nc.publish(subject, data, headers=headers)
+
+    async def publish_json(self, subject: str, value: Any) -> None:
+        await self._nc.publish(subject, json.dumps(value, separators=(",", ":")).encode())
+
+    async def request(
+        self, subject: str, data: bytes, *, timeout: float, headers: dict[str, str] | None = None
+    ) -> Reply:
+        try:
+            msg = await self._nc.request(subject, data, timeout=timeout, headers=headers)
+        except nats.errors.NoRespondersError:
+            raise NoRespondersError(subject) from None
+        except nats.errors.TimeoutError:
+            raise RequestTimeoutError(subject, timeout) from None
+        return Reply(msg.data, msg.headers or {})
+
+    async def subscribe(self, subject: str, handler: Handler, *, queue: str = "") -> Subscription:
+        return await self._nc.subscribe(subject, queue=queue, cb=handler)
+
+    async def presence(self) -> Presence:
+        if self._presence is None:
+            js = self._nc.jetstream()
+            try:
+                kv = await js.key_value(PRESENCE_BUCKET)
+            except nats.js.errors.BucketNotFoundError:
+                kv = await js.create_key_value(bucket=PRESENCE_BUCKET, history=1, ttl=300)
+            self._presence = Presence(kv)
+        return self._presence
+
+    async def close(self) -> None:
+        if self._nc.is_closed:
+            return
+        try:
+            await asyncio.wait_for(self._nc.drain(), 2.0)
+        except (TimeoutError, nats.errors.Error):
+            await self._nc.close()
+
+
+class Presence:
+    """Who is alive: roles and daemons put a JSON record under a key and refresh it."""
+
+    def __init__(self, kv: Any) -> None:
+        self._kv = kv
+
+    async def put(self, key: str, value: dict[str, Any]) -> None:
+        await self._kv.put(key, json.dumps(value).encode())
+
+    async def delete(self, key: str) -> None:
+        try:
+            await self._kv.delete(key)
+        except nats.js.errors.Error:
+            logger.debug("presence: could not delete %s", key)
+
+    async def entries(self, prefix: str = "") -> dict[str, dict[str, Any]]:
+        try:
+            keys = await self._kv.keys()
+        except nats.js.errors.NoKeysError:
+            return {}
+        out: dict[str, dict[str, Any]] = {}
+        for key in keys:
+            if not key.startswith(prefix):
+                continue
+            try:
+                entry = await self._kv.get(key)
+            except nats.js.errors.KeyNotFoundError:
+                continue
+            if entry.value:
+                out[key] = json.loads(entry.value)
+        return out
+
+
+class Beacon:
+    """Keeps one presence record fresh: put now, refresh every `interval`, delete on shutdown."""
+
+    def __init__(self, bus: Bus, key: str, record: Callable[[], dict[str, Any]], interval: float) -> None:
+        self._bus = bus
+        self._key = key
+        self._record = record
+        self._interval = interval
+        self._task: asyncio.Task[None] | None = None
+
+    async def _put(self) -> None:
+        presence = await self._bus.presence()
+        await presence.put(self._key, {**self._record(), "last_seen": time.time()})
+
+    async def start(self) -> None:
+        await self._put()
+        self._task = asyncio.create_task(self._loop(), name=f"beacon:{self._key}")
+
+    async def _loop(self) -> None:
+        while True:
+            await asyncio.sleep(self._interval)
+            try:
+                await self._put()
+            except (BusError, nats.errors.Error, TimeoutError) as exc:
+                logger.debug("presence refresh for %s failed: %s", self._key, exc)
+
+    async def shutdown(self, *, delete: bool = True) -> None:
+        """Stop refreshing; with `delete`, also remove the record (others see us gone at once)."""
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+        if not delete:
+            return
+        try:
+            presence = await self._bus.presence()
+            await presence.delete(self._key)
+        except (BusError, nats.errors.Error, TimeoutError):
+            pass
+
+
+def role_beacon(bus: Bus, role: str, detail: dict[str, str], interval: float) -> Beacon:
+    """The presence record of one running role instance (shown by `reliant status`)."""
+    instance = instance_id(role)
+    started = time.time()
+    host = socket.gethostname()
+
+    def record() -> dict[str, Any]:
+        return {
+            "role": role,
+            "instance": instance,
+            "host": host,
+            "pid": os.getpid(),
+            "started_at": started,
+            "detail": detail,
+        }
+
+    return Beacon(bus, presence_key("role", instance), record, interval)

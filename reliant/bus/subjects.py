@@ -1,0 +1,70 @@
+"""Every NATS subject reliant uses, in one place."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+
+PREFIX = "reliant"
+PRESENCE_BUCKET = "reliant_presence"
+
+_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def valid_token(value: str) -> bool:
+    """True if `value` can be one subject token (no dots, wildcards or spaces)."""
+    return bool(_TOKEN.match(value))
+
+
+def _check(value: str) -> str:
+    if not valid_token(value):
+        raise ValueError(f"not a valid subject token: {value!r}")
+    return value
+
+
+def daemon_prefix(daemon_id: str) -> str:
+    return f"{PREFIX}.daemon.{_check(daemon_id)}."
+
+
+def daemon_tools(daemon_id: str) -> str:
+    """Request/reply: tool calls for one daemon. Only the gateway holding its stream subscribes."""
+    return daemon_prefix(daemon_id) + "tools"
+
+
+def daemon_ctl(daemon_id: str, name: str = ">") -> str:
+    """Request/reply or one-way control messages for one daemon (terminals, files, MCP admin)."""
+    return daemon_prefix(daemon_id) + "ctl." + name
+
+
+def daemon_inbound(daemon_id: str) -> list[str]:
+    """The subjects a gateway subscribes to for a daemon it holds."""
+    return [daemon_tools(daemon_id), daemon_ctl(daemon_id)]
+
+
+def daemon_online(daemon_id: str) -> str:
+    """Presence events: {"online": bool, ...} published by the gateway."""
+    return daemon_prefix(daemon_id) + "online"
+
+
+def daemon_event(daemon_id: str, suffix: str) -> str:
+    """Events a daemon publishes through its gateway (terminal output, process events)."""
+    return daemon_prefix(daemon_id) + "out." + suffix
+
+
+def chat_updates(chat_id: str) -> str:
+    return f"{PREFIX}.chat.{_check(chat_id)}.updates"
+
+
+def user_updates(user_id: str) -> str:
+    return f"{PREFIX}.user.{_check(user_id)}.updates"
+
+
+def presence_key(kind: str, ident: str) -> str:
+    return f"{_check(kind)}.{_check(ident)}"
+
+
+def instance_id(role: str) -> str:
+    """A subject-safe id for one running instance of a role: role-host-pid."""
+    host = re.sub(r"[^A-Za-z0-9_-]", "-", socket.gethostname())[:40]
+    return f"{role}-{host}-{os.getpid()}"

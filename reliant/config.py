@@ -1,0 +1,191 @@
+"""Settings: one object, built once in the CLI and passed down.
+
+Precedence, lowest to highest: defaults < `<data-dir>/reliant.toml` < `RELIANT_*` env < flags.
+A setting named `api_port` is `[api] port = 7420` in the file and `RELIANT_API_PORT` in the env.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from reliant.errors import ConfigError
+
+CONFIG_FILE = "reliant.toml"
+DEFAULT_API_PORT = 7420
+DEFAULT_DATA_DIR = Path("~/.reliant")
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    data_dir: Path = DEFAULT_DATA_DIR
+    host: str = "127.0.0.1"
+    log_level: str = "info"
+
+    api_port: int = 0  # 0: persisted in the data dir, first run prefers DEFAULT_API_PORT
+    api_token: str = ""  # "": generated on first run and kept in the data dir
+    gateway_port: int = 0
+    gateway_address: str = ""  # where a daemon dials, host:port
+    daemon_token: str = ""
+
+    # External services for split mode; empty means "the embedded ones".
+    database_url: str = ""
+    nats_url: str = ""
+    nats_token: str = ""
+    temporal_address: str = ""
+    temporal_namespace: str = "reliant"
+    temporal_task_queue: str = "reliant"
+    temporal_ui: bool = False
+    temporal_ui_url: str = ""  # set by the supervisor when it serves the embedded Web UI
+
+    daemon_id: str = ""  # "": generated on first run and kept in the data dir
+    daemon_name: str = ""  # "": the host name
+    daemon_workspaces: tuple[Path, ...] = ()
+    heartbeat_interval: float = 5.0
+    heartbeat_timeout: float = 15.0
+
+    anthropic_api_key: str = field(default="", repr=False)
+    anthropic_base_url: str = ""
+    openai_api_key: str = field(default="", repr=False)
+    openai_base_url: str = ""
+    default_model: str = "scripted:demo"
+
+    def with_overrides(self, **values: Any) -> Settings:
+        """Apply flag values; None means "not given"."""
+        given = {k: _coerce(k, v) for k, v in values.items() if v is not None}
+        return dataclasses.replace(self, **given)
+
+    @property
+    def data_path(self) -> Path:
+        return self.data_dir.expanduser().resolve()
+
+
+_FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
+_SECRET_FIELDS = frozenset({"api_token", "daemon_token", "nats_token", "anthropic_api_key", "openai_api_key"})
+# Conventional provider variables, honoured below their RELIANT_* names.
+_STANDARD_ENV = {"ANTHROPIC_API_KEY": "anthropic_api_key", "OPENAI_API_KEY": "openai_api_key"}
+
+
+def _coerce(name: str, value: Any, *, source: str = "flag") -> Any:
+    kind = _FIELDS[name].type
+    try:
+        if kind == "bool":
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text in ("1", "true", "yes", "on"):
+                return True
+            if text in ("0", "false", "no", "off", ""):
+                return False
+            raise ValueError(f"not a boolean: {value!r}")
+        if kind == "int":
+            if isinstance(value, bool):
+                raise ValueError(f"not an integer: {value!r}")
+            return int(value)
+        if kind == "float":
+            return float(value)
+        if kind == "Path":
+            return Path(str(value))
+        if kind == "tuple[Path, ...]":
+            items = value if isinstance(value, (list, tuple)) else str(value).split(os.pathsep)
+            return tuple(Path(str(v)) for v in items if str(v))
+        if not isinstance(value, str):
+            raise ValueError(f"expected a string, got {type(value).__name__}")
+        return value
+    except ValueError as exc:
+        raise ConfigError(f"{name} ({source}): {exc}") from None
+
+
+def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in table.items():
+        name = f"{prefix}{key}".replace("-", "_")
+        if isinstance(value, dict):
+            out.update(_flatten(value, name + "_"))
+        else:
+            out[name] = value
+    return out
+
+
+def _line_of(text: str, key: str) -> int | None:
+    leaf = key.rsplit("_", 1)[-1]
+    for number, line in enumerate(text.splitlines(), 1):
+        if re.match(rf"\s*{re.escape(leaf)}\s*=", line):
+            return number
+    return None
+
+
+def read_file(path: Path) -> dict[str, Any]:
+    """Values from a reliant.toml; errors name the file and the line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (FileNotFoundError, NotADirectoryError):
+        return {}
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read: {exc}", path=path) from None
+    try:
+        table = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        match = re.search(r"\(at line (\d+), column \d+\)", str(exc))
+        line = int(match.group(1)) if match else None
+        detail = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc)) or "invalid TOML"
+        raise ConfigError(f"invalid TOML: {detail}", path=path, line=line) from None
+    values = {}
+    for name, value in _flatten(table).items():
+        if name not in _FIELDS or name == "data_dir":
+            raise ConfigError(f"unknown setting {name!r}", path=path, line=_line_of(text, name))
+        try:
+            values[name] = _coerce(name, value, source="file")
+        except ConfigError as exc:
+            raise ConfigError(str(exc), path=path, line=_line_of(text, name)) from None
+    return values
+
+
+def read_env(env: Mapping[str, str]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for var, name in _STANDARD_ENV.items():
+        if env.get(var):
+            values[name] = env[var]
+    for var, raw in env.items():
+        if not var.startswith("RELIANT_"):
+            continue
+        name = var.removeprefix("RELIANT_").lower()
+        if name in _FIELDS and name != "data_dir":
+            values[name] = _coerce(name, raw, source=f"env {var}")
+    return values
+
+
+def load(data_dir: Path | None = None, env: Mapping[str, str] | None = None, **flags: Any) -> Settings:
+    """Build the Settings: defaults < <data-dir>/reliant.toml < RELIANT_* env < flags."""
+    env = os.environ if env is None else env
+    if data_dir is None:
+        data_dir = Path(env.get("RELIANT_DATA_DIR") or DEFAULT_DATA_DIR)
+    data_dir = data_dir.expanduser()
+    values: dict[str, Any] = {}
+    values.update(read_file(data_dir / CONFIG_FILE))
+    values.update(read_env(env))
+    settings = Settings(data_dir=data_dir, **values)
+    return settings.with_overrides(**flags)
+
+
+def redacted(settings: Settings) -> dict[str, Any]:
+    """Settings as a dict with secrets masked, for display."""
+    out: dict[str, Any] = {}
+    for name in _FIELDS:
+        value = getattr(settings, name)
+        if name in _SECRET_FIELDS and value:
+            value = mask(str(value))
+        out[name] = str(value) if isinstance(value, Path) else value
+    return out
+
+
+def mask(secret: str) -> str:
+    if len(secret) <= 8:
+        return "****"
+    return f"{secret[:4]}…{secret[-4:]}"

@@ -1,0 +1,209 @@
+"""The daemon's side of the gateway stream: dial, register, serve requests, reconnect with backoff."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import socket
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import NoReturn
+
+import grpc
+
+import reliant
+from reliant.errors import ReliantError
+from reliant.wire.grpc_options import OPTIONS
+from reliant.wire.v1 import daemon_pb2 as pb
+from reliant.wire.v1 import daemon_pb2_grpc
+
+logger = logging.getLogger(__name__)
+
+# Handles one request: (subject after "reliant.daemon.<id>.", payload) -> reply payload.
+RequestHandler = Callable[[str, bytes], Awaitable[bytes]]
+
+
+_REJECTED = (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.INVALID_ARGUMENT)
+
+
+class DaemonRejectedError(ReliantError):
+    """The gateway refused this daemon for good (bad token, invalid id): retrying cannot help."""
+
+
+@dataclass(frozen=True, slots=True)
+class DaemonIdentity:
+    daemon_id: str
+    name: str
+    token: str
+
+
+class Backoff:
+    """Exponential backoff with jitter: 0.1 s, 0.2 s, ... capped at `cap`."""
+
+    def __init__(self, first: float = 0.1, cap: float = 2.0) -> None:
+        self.first = first
+        self.cap = cap
+        self.attempt = 0
+
+    def reset(self) -> None:
+        self.attempt = 0
+
+    def next(self) -> float:
+        delay = min(self.cap, self.first * 2.0**self.attempt)
+        self.attempt += 1
+        return delay * random.uniform(0.8, 1.2)
+
+
+class DaemonConnection:
+    def __init__(
+        self,
+        gateway: str,
+        identity: DaemonIdentity,
+        handler: RequestHandler,
+        workspaces: Callable[[], list[str]],
+        *,
+        max_concurrency: int = 64,
+    ) -> None:
+        self.gateway = gateway
+        self.identity = identity
+        self._handler = handler
+        self._workspaces = workspaces
+        self._limit = asyncio.Semaphore(max_concurrency)
+        self._call: grpc.aio.StreamStreamCall[pb.DaemonMessage, pb.GatewayMessage] | None = None
+        self._write_lock = asyncio.Lock()
+        self._inflight: set[asyncio.Task[None]] = set()
+        self.connected = asyncio.Event()
+        self._last_seen = 0.0
+        self.sessions = 0
+
+    async def run(self, ready: asyncio.Event) -> None:
+        """Stay connected until cancelled; raises DaemonRejectedError if the gateway refuses us."""
+        backoff = Backoff()
+        while True:
+            try:
+                await self._session(ready, backoff)
+            except grpc.aio.AioRpcError as exc:
+                if exc.code() in _REJECTED:
+                    raise DaemonRejectedError(
+                        f"gateway {self.gateway} refused this daemon: {exc.details()}"
+                    ) from None
+                problem = f"{exc.code().name} ({exc.details()})"
+            except (OSError, TimeoutError) as exc:
+                problem = str(exc)
+            delay = backoff.next()
+            # The first attempts often race a gateway that is still starting: only persist is news.
+            level = logging.WARNING if backoff.attempt > 3 else logging.DEBUG
+            logger.log(level, "gateway %s: %s; reconnecting in %.1fs", self.gateway, problem, delay)
+            await asyncio.sleep(delay)
+
+    async def _session(self, ready: asyncio.Event, backoff: Backoff) -> None:
+        async with grpc.aio.insecure_channel(self.gateway, options=OPTIONS) as channel:
+            call = daemon_pb2_grpc.DaemonGatewayStub(channel).Connect()  # type: ignore[no-untyped-call]
+            self._call = call
+            try:
+                await call.write(
+                    pb.DaemonMessage(
+                        register=pb.Register(
+                            daemon_id=self.identity.daemon_id,
+                            name=self.identity.name,
+                            workspaces=self._workspaces(),
+                            token=self.identity.token,
+                            version=reliant.__version__,
+                            hostname=socket.gethostname(),
+                        )
+                    )
+                )
+                first = await call.read()
+                if first is grpc.aio.EOF:
+                    await self._ended(call)
+                if not first.HasField("registered"):
+                    raise OSError("gateway did not answer Register")
+                interval = first.registered.heartbeat_interval or 5.0
+                timeout = first.registered.heartbeat_timeout or 15.0
+                self.sessions += 1
+                logger.info("connected to gateway %s as daemon %s", self.gateway, self.identity.daemon_id)
+                backoff.reset()
+                self.connected.set()
+                ready.set()
+                await self._serve(call, interval, timeout)
+            finally:
+                self.connected.clear()
+                self._call = None
+                for task in list(self._inflight):
+                    task.cancel()
+                await asyncio.gather(*self._inflight, return_exceptions=True)
+                call.cancel()
+
+    async def _serve(
+        self,
+        call: grpc.aio.StreamStreamCall[pb.DaemonMessage, pb.GatewayMessage],
+        interval: float,
+        timeout: float,
+    ) -> None:
+        """Read requests and send heartbeats until the stream ends or the gateway goes quiet."""
+        self._last_seen = time.monotonic()
+        reader = asyncio.create_task(self._read(call), name="daemon-read")
+        beater = asyncio.create_task(self._beat(interval, timeout), name="daemon-heartbeat")
+        try:
+            done, _ = await asyncio.wait({reader, beater}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (reader, beater):
+                task.cancel()
+            await asyncio.gather(reader, beater, return_exceptions=True)
+        for task in done:
+            task.result()
+
+    async def _read(self, call: grpc.aio.StreamStreamCall[pb.DaemonMessage, pb.GatewayMessage]) -> None:
+        while True:
+            message = await call.read()
+            if message is grpc.aio.EOF:
+                await self._ended(call)
+            self._last_seen = time.monotonic()
+            if message.HasField("request"):
+                task = asyncio.create_task(
+                    self._handle(message.request), name=f"request-{message.request.id}"
+                )
+                self._inflight.add(task)
+                task.add_done_callback(self._inflight.discard)
+
+    async def _ended(self, call: grpc.aio.StreamStreamCall[pb.DaemonMessage, pb.GatewayMessage]) -> NoReturn:
+        code, details = await call.code(), await call.details()
+        if code in _REJECTED:
+            raise DaemonRejectedError(f"gateway {self.gateway} refused this daemon: {details}")
+        raise OSError(f"gateway closed the stream ({code.name}: {details or 'no details'})")
+
+    async def _beat(self, interval: float, timeout: float) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            if time.monotonic() - self._last_seen > timeout:
+                raise OSError(f"no heartbeat from the gateway for {timeout:.0f}s")
+            await self._send(pb.DaemonMessage(heartbeat=pb.Heartbeat(sent_unix_ms=int(time.time() * 1000))))
+
+    async def _handle(self, request: pb.Request) -> None:
+        async with self._limit:
+            try:
+                payload = await self._handler(request.subject, request.payload)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                logger.exception("request on %s failed", request.subject)
+                payload = json.dumps({"status": "error", "error": f"daemon error: {exc}"}).encode()
+        if request.wants_reply:
+            await self._send(pb.DaemonMessage(response=pb.Response(id=request.id, payload=payload)))
+
+    async def _send(self, message: pb.DaemonMessage) -> None:
+        call = self._call
+        if call is None:
+            return
+        async with self._write_lock:
+            await call.write(message)
+
+    async def publish(self, subject: str, payload: bytes) -> None:
+        """Publish an event through the gateway on reliant.daemon.<id>.out.<subject>."""
+        await self._send(pb.DaemonMessage(event=pb.Event(subject=subject, payload=payload)))
+
+    async def announce_workspaces(self) -> None:
+        await self._send(pb.DaemonMessage(workspaces=pb.Workspaces(workspaces=self._workspaces())))

@@ -1,0 +1,259 @@
+"""The data dir: lock, persisted ports, generated secrets, run info and service locations.
+
+Layout:
+    reliant.toml        optional settings (see config.py)
+    reliant.lock        exclusive flock held by `reliant up` / `reliant services`; holds the pid
+    ports.json          ports chosen on the first run
+    secrets/            0700; one 0600 file per generated token or password
+    run.json            written by a running appliance: pid and URLs (no secrets)
+    logs/               reliant.log and one log per embedded service
+    postgres/ nats/ temporal.db
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import json
+import logging
+import os
+import secrets
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from embedded.ports import free_port, port_is_free
+from reliant.errors import AlreadyRunningError, DataDirError
+
+logger = logging.getLogger(__name__)
+
+SECRET_NAMES = ("api_token", "daemon_token", "nats_token", "postgres_password")
+
+
+def write_atomic(path: Path, text: str, mode: int = 0o644) -> None:
+    """Write `text` to `path` via a temporary file and rename, so readers never see half of it."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        Path(tmp).replace(path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_private(path: Path, text: str) -> None:
+    """Atomically write a file readable only by its owner (mode 0600)."""
+    write_atomic(path, text, 0o600)
+
+
+def write_json(path: Path, value: Any) -> None:
+    write_atomic(path, json.dumps(value, indent=2, sort_keys=True) + "\n")
+
+
+class DataDirLock:
+    """An exclusive flock on <data-dir>/reliant.lock. The kernel drops it when the holder dies,
+    so a lock left by a `kill -9` is recovered by simply taking it again."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            holder = _read_pid(fd)
+            os.close(fd)
+            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                raise AlreadyRunningError(self.path.parent, holder) from None
+            raise DataDirError(self.path.parent, f"cannot lock {self.path}: {exc.strerror}") from None
+        previous = _read_pid(fd)
+        if previous and previous != os.getpid():
+            logger.info("recovered the lock left by pid %d, which is no longer running", previous)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is None:
+            return
+        with contextlib.suppress(OSError):
+            os.ftruncate(self._fd, 0)
+        os.close(self._fd)
+        self._fd = None
+
+    def __enter__(self) -> DataDirLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def _read_pid(fd: int) -> int | None:
+    try:
+        text = os.pread(fd, 32, 0).decode().strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return int(text) if text.isdigit() else None
+
+
+class DataDir:
+    def __init__(self, path: Path) -> None:
+        self.path = path.expanduser().resolve()
+
+    # -- locations ------------------------------------------------------------------------------
+    @property
+    def logs(self) -> Path:
+        return self.path / "logs"
+
+    @property
+    def secrets_dir(self) -> Path:
+        return self.path / "secrets"
+
+    @property
+    def postgres_dir(self) -> Path:
+        return self.path / "postgres"
+
+    @property
+    def nats_dir(self) -> Path:
+        return self.path / "nats"
+
+    @property
+    def temporal_db(self) -> Path:
+        return self.path / "temporal.db"
+
+    @property
+    def run_file(self) -> Path:
+        return self.path / "run.json"
+
+    def lock(self) -> DataDirLock:
+        return DataDirLock(self.path / "reliant.lock")
+
+    # -- setup ----------------------------------------------------------------------------------
+    def ensure(self) -> None:
+        """Create the data dir (and its private secrets dir); fail clearly if it is not writable."""
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            self.logs.mkdir(exist_ok=True)
+            self.secrets_dir.mkdir(mode=0o700, exist_ok=True)
+            self.secrets_dir.chmod(0o700)
+            probe = tempfile.NamedTemporaryFile(dir=self.path, prefix=".write-test-")  # noqa: SIM115
+            probe.close()
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            raise DataDirError(
+                self.path, f"not writable ({reason}); pass --data-dir with a directory you can write to"
+            ) from None
+
+    # -- secrets --------------------------------------------------------------------------------
+    def secret(self, name: str) -> str:
+        """The named secret, generated (and stored with mode 0600) on first use."""
+        path = self.secrets_dir / name
+        try:
+            value = path.read_text().strip()
+        except FileNotFoundError:
+            value = ""
+        if value:
+            if path.stat().st_mode & 0o077:
+                path.chmod(0o600)
+            return value
+        value = secrets.token_urlsafe(32)
+        write_private(path, value + "\n")
+        return value
+
+    def ensure_secrets(self) -> dict[str, str]:
+        return {name: self.secret(name) for name in SECRET_NAMES}
+
+    def identity(self, name: str, prefix: str) -> str:
+        """A stable, non-secret id kept in the data dir (e.g. this machine's daemon id)."""
+        path = self.path / name
+        try:
+            value = path.read_text().strip()
+        except FileNotFoundError:
+            value = ""
+        if not value:
+            value = f"{prefix}{secrets.token_hex(6)}"
+            path.write_text(value + "\n")
+        return value
+
+    # -- ports ----------------------------------------------------------------------------------
+    def ports(self) -> dict[str, int]:
+        try:
+            data = json.loads((self.path / "ports.json").read_text())
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError) as exc:
+            logger.warning("ignoring unreadable %s: %s", self.path / "ports.json", exc)
+            return {}
+        return {k: int(v) for k, v in data.items() if isinstance(v, int)}
+
+    def save_ports(self, ports: dict[str, int]) -> None:
+        write_json(self.path / "ports.json", ports)
+
+    def allocate_ports(
+        self,
+        names: list[str],
+        *,
+        host: str,
+        preferred: dict[str, int] | None = None,
+        keep_if_taken: frozenset[str] = frozenset(),
+    ) -> dict[str, int]:
+        """Ports for `names`, persisted on first use.
+
+        A persisted port that another process took since is replaced (and the change saved),
+        except for names in `keep_if_taken`, whose owner may be our own leftover process.
+        """
+        preferred = preferred or {}
+        ports = self.ports()
+        changed = False
+        chosen: set[int] = set()
+        for name in names:
+            port = ports.get(name)
+            if port is not None and (name in keep_if_taken or port_is_free(port, host)):
+                chosen.add(port)
+                continue
+            if port is not None:
+                logger.warning(
+                    "port %d for %s is now taken by another process; choosing a new one", port, name
+                )
+            want = preferred.get(name, 0)
+            if want and want not in chosen and port_is_free(want, host):
+                port = want
+            else:
+                port = free_port(host)
+                while port in chosen:
+                    port = free_port(host)
+            ports[name] = port
+            chosen.add(port)
+            changed = True
+        if changed:
+            self.save_ports(ports)
+        return {name: ports[name] for name in names}
+
+    # -- run info -------------------------------------------------------------------------------
+    def write_run_info(self, info: dict[str, Any]) -> None:
+        write_json(self.run_file, info)
+
+    def read_run_info(self) -> dict[str, Any] | None:
+        try:
+            data = json.loads(self.run_file.read_text())
+        except (OSError, ValueError):
+            return None
+        return data if isinstance(data, dict) else None
+
+    def clear_run_info(self) -> None:
+        self.run_file.unlink(missing_ok=True)
+
+    @contextlib.contextmanager
+    def running(self, info: dict[str, Any]) -> Iterator[None]:
+        self.write_run_info(info)
+        try:
+            yield
+        finally:
+            self.clear_run_info()

@@ -1,0 +1,99 @@
+"""The connection pool and small query helpers. The only place psycopg is imported (with db/*)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool
+
+from reliant.errors import ReliantError
+
+logger = logging.getLogger(__name__)
+
+Row = dict[str, Any]
+Connection = psycopg.AsyncConnection[Row]
+
+
+class DatabaseError(ReliantError):
+    """Postgres could not be reached or a statement failed."""
+
+
+def _redact(url: str) -> str:
+    """The URL without its password, for messages."""
+    if "@" not in url or "://" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    creds, host = rest.rsplit("@", 1)
+    user = creds.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}"
+
+
+class Database:
+    def __init__(self, pool: AsyncConnectionPool[Connection], url: str) -> None:
+        self._pool = pool
+        self.url = url
+
+    @classmethod
+    async def open(
+        cls, url: str, *, min_size: int = 2, max_size: int = 20, timeout: float = 10.0
+    ) -> Database:
+        pool: AsyncConnectionPool[Connection] = AsyncConnectionPool(
+            url,
+            min_size=min_size,
+            max_size=max_size,
+            open=False,
+            kwargs={"row_factory": dict_row, "autocommit": True},
+            name="reliant",
+        )
+        try:
+            await pool.open(wait=True, timeout=timeout)
+        except psycopg.Error as exc:
+            await pool.close()
+            raise DatabaseError(f"cannot connect to Postgres at {_redact(url)}: {exc}") from exc
+        except Exception as exc:
+            await pool.close()
+            raise DatabaseError(f"cannot connect to Postgres at {_redact(url)}: {exc}") from exc
+        return cls(pool, url)
+
+    @property
+    def display_url(self) -> str:
+        return _redact(self.url)
+
+    async def close(self) -> None:
+        await self._pool.close()
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[Connection]:
+        async with self._pool.connection() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Connection]:
+        async with self._pool.connection() as conn, conn.transaction():
+            yield conn
+
+    async def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> int:
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(sql, params)
+            return cur.rowcount
+
+    async def fetch(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[Row]:
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(sql, params)
+            return await cur.fetchall()
+
+    async def fetchrow(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> Row | None:
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(sql, params)
+            return await cur.fetchone()
+
+    async def ping(self) -> None:
+        try:
+            await self.fetchrow("SELECT 1")
+        except (psycopg.Error, OSError) as exc:
+            raise DatabaseError(f"Postgres did not answer: {exc}") from exc

@@ -1,0 +1,85 @@
+"""Versioned SQL migrations, applied in order under an advisory lock so replicas never race.
+
+Files are `NNNN_name.sql` in db/migrations; each runs in its own transaction together with the
+row that records it in `schema_migrations`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from importlib import resources
+
+from reliant.db.database import Database
+
+logger = logging.getLogger(__name__)
+
+# pg_advisory_lock key: any constant unique to reliant's migrations.
+_LOCK_KEY = 0x7E11A47
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+
+def available() -> list[Migration]:
+    found = []
+    for entry in resources.files("reliant.db").joinpath("migrations").iterdir():
+        match = re.match(r"^(\d{4})_(\w+)\.sql$", entry.name)
+        if match:
+            found.append(Migration(int(match.group(1)), match.group(2), entry.read_text()))
+    found.sort(key=lambda m: m.version)
+    versions = [m.version for m in found]
+    if len(set(versions)) != len(versions):
+        raise RuntimeError(f"duplicate migration versions: {versions}")
+    return found
+
+
+def latest_version() -> int:
+    migrations = available()
+    return migrations[-1].version if migrations else 0
+
+
+async def current_version(db: Database) -> int:
+    if not await _has_table(db):
+        return 0
+    row = await db.fetchrow("SELECT coalesce(max(version), 0) AS v FROM schema_migrations")
+    return int(row["v"]) if row else 0
+
+
+async def _has_table(db: Database) -> bool:
+    row = await db.fetchrow("SELECT to_regclass('schema_migrations') IS NOT NULL AS present")
+    return bool(row and row["present"])
+
+
+async def migrate(db: Database) -> list[int]:
+    """Apply pending migrations; returns the versions applied by this call."""
+    applied: list[int] = []
+    async with db.connection() as conn:
+        await conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))
+        try:
+            await conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                " version integer PRIMARY KEY, name text NOT NULL,"
+                " applied_at timestamptz NOT NULL DEFAULT now())"
+            )
+            cur = await conn.execute("SELECT version FROM schema_migrations")
+            done = {row["version"] for row in await cur.fetchall()}
+            for migration in available():
+                if migration.version in done:
+                    continue
+                async with conn.transaction():
+                    await conn.execute(migration.sql.encode())
+                    await conn.execute(
+                        "INSERT INTO schema_migrations (version, name) VALUES (%s, %s)",
+                        (migration.version, migration.name),
+                    )
+                logger.info("applied migration %04d_%s", migration.version, migration.name)
+                applied.append(migration.version)
+        finally:
+            await conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))
+    return applied

@@ -1,0 +1,1 @@
+"""Frozen dataclasses and enums shared across roles. No I/O."""

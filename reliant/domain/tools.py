@@ -1,0 +1,35 @@
+"""Tool calls as they travel from a worker to a daemon and back."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class ToolStatus(enum.StrEnum):
+    OK = "ok"
+    ERROR = "error"  # the tool ran and failed (bad input, non-zero exit is still OK + exit code)
+    INTERRUPTED = "interrupted"  # outcome unknown: the daemon died or the call was cancelled
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    tool_call_id: str
+    tool: str
+    input: dict[str, Any] = field(default_factory=dict)
+    chat_id: str = ""
+    workspace: str = ""
+    timeout: float = 0.0  # seconds; 0 means the tool's default
+
+
+@dataclass(frozen=True, slots=True)
+class ToolResult:
+    tool_call_id: str
+    status: ToolStatus
+    output: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+    error: str = ""
+    duration_ms: float = 0.0
+    # True when the daemon answered from its memory of a call it already ran (or is running).
+    replayed: bool = False

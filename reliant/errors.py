@@ -1,0 +1,74 @@
+"""The ReliantError tree. Every error carries the context needed to act on it, as fields."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class ReliantError(Exception):
+    """Base of every error reliant raises on purpose."""
+
+
+class ConfigError(ReliantError):
+    """A setting could not be read or is invalid."""
+
+    def __init__(self, message: str, *, path: Path | None = None, line: int | None = None) -> None:
+        self.path = path
+        self.line = line
+        self.message = message
+        where = ""
+        if path is not None:
+            where = f"{path}:{line}: " if line is not None else f"{path}: "
+        super().__init__(where + message)
+
+
+class DataDirError(ReliantError):
+    """The data dir cannot be used (not writable, not a directory, ...)."""
+
+    def __init__(self, data_dir: Path, message: str) -> None:
+        self.data_dir = data_dir
+        super().__init__(f"data dir {data_dir}: {message}")
+
+
+class AlreadyRunningError(DataDirError):
+    """Another reliant process holds the data dir's lock."""
+
+    def __init__(self, data_dir: Path, pid: int | None) -> None:
+        self.pid = pid
+        who = f"pid {pid}" if pid else "another process"
+        super().__init__(
+            data_dir,
+            f"reliant is already running here ({who}); stop it first, or pass a different --data-dir",
+        )
+
+
+class NotRunningError(ReliantError):
+    """A CLI command needs a running reliant and found none."""
+
+    def __init__(self, data_dir: Path, detail: str = "") -> None:
+        self.data_dir = data_dir
+        msg = f"no running reliant found for data dir {data_dir}; start it with `reliant up`"
+        super().__init__(msg + (f" ({detail})" if detail else ""))
+
+
+class PortInUseError(ReliantError):
+    def __init__(self, role: str, host: str, port: int) -> None:
+        self.role = role
+        self.host = host
+        self.port = port
+        super().__init__(
+            f"{role}: port {port} on {host} is already in use; pick another with --port "
+            "or stop the process that holds it"
+        )
+
+
+class DaemonUnavailableError(ReliantError):
+    """No daemon answered a tool request (offline, or never connected)."""
+
+    def __init__(self, daemon_id: str, detail: str = "") -> None:
+        self.daemon_id = daemon_id
+        super().__init__(f"daemon {daemon_id} is offline" + (f": {detail}" if detail else ""))
+
+
+class AuthError(ReliantError):
+    """A token was missing or wrong."""

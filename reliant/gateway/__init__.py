@@ -1,0 +1,1 @@
+"""The gateway role: holds daemons' gRPC streams and bridges them to NATS."""

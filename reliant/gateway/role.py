@@ -1,0 +1,58 @@
+"""The gateway role: a grpcio server on loopback that daemons dial into."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import grpc
+
+from reliant.bus import Bus, role_beacon
+from reliant.config import Settings
+from reliant.errors import PortInUseError
+from reliant.gateway.servicer import GatewayServicer, default_gateway_id
+from reliant.wire.grpc_options import OPTIONS
+from reliant.wire.v1 import daemon_pb2_grpc
+
+logger = logging.getLogger(__name__)
+
+
+class GatewayRole:
+    name = "gateway"
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.servicer: GatewayServicer | None = None
+
+    async def run(self, ready: asyncio.Event) -> None:
+        s = self.settings
+        bus = await Bus.connect(s.nats_url, s.nats_token, name="reliant-gateway")
+        server = grpc.aio.server(options=OPTIONS)
+        self.servicer = GatewayServicer(
+            bus,
+            daemon_token=s.daemon_token,
+            gateway_id=default_gateway_id(s.gateway_port),
+            heartbeat_interval=s.heartbeat_interval,
+            heartbeat_timeout=s.heartbeat_timeout,
+        )
+        daemon_pb2_grpc.add_DaemonGatewayServicer_to_server(self.servicer, server)  # type: ignore[no-untyped-call]
+        address = f"{s.host}:{s.gateway_port}"
+        try:
+            bound = server.add_insecure_port(address)
+        except RuntimeError:
+            bound = 0
+        if bound == 0:
+            await bus.close()
+            raise PortInUseError("gateway", s.host, s.gateway_port)
+        beacon = role_beacon(bus, self.name, {"address": address}, s.heartbeat_interval)
+        try:
+            await server.start()
+            await beacon.start()
+            logger.info("gateway listening on %s", address)
+            ready.set()
+            await asyncio.Event().wait()  # until cancelled (grpc's wait_for_termination mishandles cancel)
+        finally:
+            await self.servicer.close_all()
+            await server.stop(grace=1.0)
+            await beacon.shutdown()
+            await bus.close()

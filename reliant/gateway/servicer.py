@@ -1,0 +1,279 @@
+"""The gRPC servicer daemons dial into, bridging their stream to NATS.
+
+For each connected daemon the gateway subscribes to that daemon's inbound subjects only, forwards
+every NATS message down the stream as a Request, and relays the daemon's Response to the NATS reply
+subject. Both sides send heartbeats; a daemon silent for longer than the timeout is dropped and
+reported offline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import socket
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import grpc
+
+from reliant.bus import Beacon, Bus, BusError, Incoming, subjects
+from reliant.wire.grpc_options import ERROR_DISCONNECTED, HEADER_ERROR, HEADER_GATEWAY_MS
+from reliant.wire.v1 import daemon_pb2 as pb
+from reliant.wire.v1 import daemon_pb2_grpc
+
+logger = logging.getLogger(__name__)
+
+REGISTER_TIMEOUT = 10.0
+
+
+@dataclass(slots=True)
+class _Pending:
+    reply: str
+    started: float
+
+
+@dataclass
+class DaemonSession:
+    """One connected daemon: its stream, its NATS subscriptions and requests in flight."""
+
+    daemon_id: str
+    name: str
+    hostname: str
+    version: str
+    workspaces: list[str]
+    context: grpc.aio.ServicerContext[pb.DaemonMessage, pb.GatewayMessage]
+    connected_at: float = field(default_factory=time.time)
+    last_seen: float = field(default_factory=time.monotonic)
+    pending: dict[int, _Pending] = field(default_factory=dict)
+    next_id: int = 0
+    closed: asyncio.Event = field(default_factory=asyncio.Event)
+    write_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    async def send(self, message: pb.GatewayMessage) -> None:
+        async with self.write_lock:
+            await self.context.write(message)
+
+
+class GatewayServicer(daemon_pb2_grpc.DaemonGatewayServicer):
+    def __init__(
+        self,
+        bus: Bus,
+        *,
+        daemon_token: str,
+        gateway_id: str,
+        heartbeat_interval: float,
+        heartbeat_timeout: float,
+    ) -> None:
+        self._bus = bus
+        self._token = daemon_token.encode()
+        self.gateway_id = gateway_id
+        self._interval = heartbeat_interval
+        self._timeout = heartbeat_timeout
+        self.sessions: dict[str, DaemonSession] = {}
+
+    async def Connect(
+        self,
+        request_iterator: Any,
+        context: grpc.aio.ServicerContext[pb.DaemonMessage, pb.GatewayMessage],
+    ) -> None:
+        session = await self._register(context)
+        previous = self.sessions.get(session.daemon_id)
+        if previous is not None:
+            logger.info("daemon %s reconnected; closing its previous stream", session.daemon_id)
+            previous.closed.set()
+        self.sessions[session.daemon_id] = session
+        subscriptions = []
+        beacon = Beacon(
+            self._bus,
+            subjects.presence_key("daemon", session.daemon_id),
+            lambda: self._presence_record(session, online=True),
+            self._interval,
+        )
+        tasks: list[asyncio.Task[None]] = []
+        try:
+            for subject in subjects.daemon_inbound(session.daemon_id):
+                subscriptions.append(
+                    await self._bus.subscribe(subject, self._forwarder(session), queue="gateway")
+                )
+            await beacon.start()
+            await self._bus.publish_json(subjects.daemon_online(session.daemon_id), {"online": True})
+            await session.send(
+                pb.GatewayMessage(
+                    registered=pb.Registered(
+                        gateway_id=self.gateway_id,
+                        heartbeat_interval=self._interval,
+                        heartbeat_timeout=self._timeout,
+                    )
+                )
+            )
+            logger.info("daemon %s (%s) connected", session.daemon_id, session.name)
+            tasks = [
+                asyncio.create_task(self._read(session), name=f"gateway-read:{session.daemon_id}"),
+                asyncio.create_task(self._heartbeat(session), name=f"gateway-beat:{session.daemon_id}"),
+            ]
+            await session.closed.wait()
+        finally:
+            for task in tasks:
+                task.cancel()
+            if tasks:
+                # A cancelled context.read() can stay pending until the RPC itself ends, which
+                # happens only once this handler returns: wait briefly, never forever.
+                await asyncio.wait(tasks, timeout=1.0)
+            for sub in subscriptions:
+                try:
+                    await sub.unsubscribe()
+                except Exception as exc:  # noqa: BLE001 - the connection may already be closed
+                    logger.debug("unsubscribe failed: %s", exc)
+            await self._fail_pending(session)
+            await beacon.shutdown(delete=False)
+            if self.sessions.get(session.daemon_id) is session:  # not replaced by a newer stream
+                del self.sessions[session.daemon_id]
+                await self._mark_offline(session)
+            logger.info("daemon %s disconnected", session.daemon_id)
+
+    # -- registration -----------------------------------------------------------------------------
+    async def _register(
+        self, context: grpc.aio.ServicerContext[pb.DaemonMessage, pb.GatewayMessage]
+    ) -> DaemonSession:
+        try:
+            first = await asyncio.wait_for(context.read(), REGISTER_TIMEOUT)
+        except TimeoutError:
+            await context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, "no Register message within 10s")
+            raise AssertionError("unreachable") from None
+        if first is grpc.aio.EOF or not first.HasField("register"):
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "the first message must be Register")
+        reg = first.register
+        if not hmac.compare_digest(reg.token.encode(), self._token):
+            logger.warning("rejected daemon %r from %s: bad token", reg.daemon_id, context.peer())
+            await context.abort(
+                grpc.StatusCode.UNAUTHENTICATED,
+                "daemon token rejected by the gateway; use the token from the server's "
+                "<data-dir>/secrets/daemon_token (reliant daemon start --token-file)",
+            )
+        if not subjects.valid_token(reg.daemon_id):
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"daemon id {reg.daemon_id!r} is invalid: use 1-64 letters, digits, '-' or '_'",
+            )
+        return DaemonSession(
+            daemon_id=reg.daemon_id,
+            name=reg.name or reg.daemon_id,
+            hostname=reg.hostname,
+            version=reg.version,
+            workspaces=list(reg.workspaces),
+            context=context,
+        )
+
+    def _presence_record(self, session: DaemonSession, *, online: bool) -> dict[str, Any]:
+        return {
+            "id": session.daemon_id,
+            "name": session.name,
+            "hostname": session.hostname,
+            "version": session.version,
+            "workspaces": session.workspaces,
+            "gateway": self.gateway_id,
+            "connected_at": session.connected_at,
+            "online": online,
+        }
+
+    async def _mark_offline(self, session: DaemonSession) -> None:
+        try:
+            presence = await self._bus.presence()
+            record = {**self._presence_record(session, online=False), "last_seen": time.time()}
+            await presence.put(subjects.presence_key("daemon", session.daemon_id), record)
+            await self._bus.publish_json(subjects.daemon_online(session.daemon_id), {"online": False})
+        except (BusError, OSError, TimeoutError) as exc:
+            logger.debug("could not mark daemon %s offline: %s", session.daemon_id, exc)
+
+    # -- NATS -> daemon ---------------------------------------------------------------------------
+    def _forwarder(self, session: DaemonSession) -> Any:
+        prefix = subjects.daemon_prefix(session.daemon_id)
+
+        async def forward(msg: Incoming) -> None:
+            session.next_id += 1
+            ident = session.next_id
+            if msg.reply:
+                session.pending[ident] = _Pending(msg.reply, time.perf_counter())
+            request = pb.Request(
+                id=ident,
+                subject=msg.subject.removeprefix(prefix),
+                payload=msg.data,
+                wants_reply=bool(msg.reply),
+            )
+            try:
+                await session.send(pb.GatewayMessage(request=request))
+            except (grpc.aio.AioRpcError, RuntimeError, asyncio.InvalidStateError) as exc:
+                logger.debug("could not forward to daemon %s: %s", session.daemon_id, exc)
+                pending = session.pending.pop(ident, None)
+                if pending is not None:
+                    await self._bus.publish(pending.reply, b"", headers={HEADER_ERROR: ERROR_DISCONNECTED})
+                session.closed.set()
+
+        return forward
+
+    # -- daemon -> NATS ---------------------------------------------------------------------------
+    async def _read(self, session: DaemonSession) -> None:
+        prefix = subjects.daemon_prefix(session.daemon_id)
+        try:
+            while True:
+                message = await session.context.read()
+                if message is grpc.aio.EOF:
+                    return
+                session.last_seen = time.monotonic()
+                kind = message.WhichOneof("kind")
+                if kind == "response":
+                    pending = session.pending.pop(message.response.id, None)
+                    if pending is None:
+                        continue
+                    elapsed = (time.perf_counter() - pending.started) * 1000
+                    await self._bus.publish(
+                        pending.reply, message.response.payload, headers={HEADER_GATEWAY_MS: f"{elapsed:.3f}"}
+                    )
+                elif kind == "event":
+                    await self._bus.publish(prefix + "out." + message.event.subject, message.event.payload)
+                elif kind == "workspaces":
+                    session.workspaces = list(message.workspaces.workspaces)
+                    presence = await self._bus.presence()
+                    record = {**self._presence_record(session, online=True), "last_seen": time.time()}
+                    await presence.put(subjects.presence_key("daemon", session.daemon_id), record)
+        except (grpc.aio.AioRpcError, asyncio.InvalidStateError) as exc:
+            logger.debug("stream from daemon %s ended: %s", session.daemon_id, exc)
+        finally:
+            session.closed.set()
+
+    async def _heartbeat(self, session: DaemonSession) -> None:
+        try:
+            while True:
+                await asyncio.sleep(self._interval)
+                if time.monotonic() - session.last_seen > self._timeout:
+                    logger.warning(
+                        "daemon %s silent for more than %.0fs; marking it offline",
+                        session.daemon_id,
+                        self._timeout,
+                    )
+                    return
+                await session.send(
+                    pb.GatewayMessage(heartbeat=pb.Heartbeat(sent_unix_ms=int(time.time() * 1000)))
+                )
+        except (grpc.aio.AioRpcError, RuntimeError, asyncio.InvalidStateError) as exc:
+            logger.debug("heartbeat to daemon %s failed: %s", session.daemon_id, exc)
+        finally:
+            session.closed.set()
+
+    async def _fail_pending(self, session: DaemonSession) -> None:
+        pending, session.pending = session.pending, {}
+        for entry in pending.values():
+            try:
+                await self._bus.publish(entry.reply, b"", headers={HEADER_ERROR: ERROR_DISCONNECTED})
+            except (BusError, OSError) as exc:
+                logger.debug("could not fail a pending request: %s", exc)
+
+    async def close_all(self) -> None:
+        for session in list(self.sessions.values()):
+            session.closed.set()
+
+
+def default_gateway_id(port: int) -> str:
+    return f"{socket.gethostname()}:{port}"

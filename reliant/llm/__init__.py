@@ -1,0 +1,1 @@
+"""LLM providers: the only package that imports the provider SDKs."""

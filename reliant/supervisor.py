@@ -1,0 +1,328 @@
+"""`reliant up`, `reliant services` and `reliant server ...`: start what is needed, run the roles as
+asyncio tasks in one TaskGroup, and shut everything down in reverse order on SIGINT/SIGTERM.
+
+The roles only ever reach each other through Postgres, NATS, Temporal and the gateway's gRPC port,
+so the same role classes run here together or split across processes and machines.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import os
+import signal
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import embedded
+from embedded.ports import port_is_free
+from reliant.config import DEFAULT_API_PORT, Settings
+from reliant.datadir import DataDir, write_private
+from reliant.errors import PortInUseError
+
+logger = logging.getLogger(__name__)
+
+ROLE_START_TIMEOUT = 60.0
+ROLE_STOP_TIMEOUT = 5.0
+
+
+class Role(Protocol):
+    name: str
+
+    async def run(self, ready: asyncio.Event) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RunningInfo:
+    """What `reliant up` / `reliant services` report once everything is ready."""
+
+    settings: Settings
+    roles: tuple[str, ...]
+    services: dict[str, str] = field(default_factory=dict)  # name -> address
+    service_pids: dict[str, int] = field(default_factory=dict)
+    reused_postgres: bool = False
+    started_in: float = 0.0
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{self.settings.host}:{self.settings.api_port}"
+
+    @property
+    def ui_url(self) -> str:
+        return f"{self.api_url}/?token={self.settings.api_token}"
+
+
+OnReady = Callable[[RunningInfo], None]
+
+SERVICE_PORTS = ["postgres", "nats", "nats_monitor", "temporal", "temporal_http", "temporal_metrics"]
+
+
+def resolve_embedded(
+    settings: Settings, datadir: DataDir
+) -> tuple[Settings, embedded.PostgresConfig, embedded.NatsConfig, embedded.TemporalConfig]:
+    """Ports, secrets and service configs for the embedded services, from the data dir."""
+    secrets = datadir.ensure_secrets()
+    names = ["api", "gateway", *SERVICE_PORTS] + (["temporal_ui"] if settings.temporal_ui else [])
+    keep = {"api", "gateway"}  # user-facing: a taken port is an error, not a silent change
+    if (datadir.postgres_dir / "postmaster.pid").exists():
+        keep.add("postgres")  # possibly our own postmaster left running by a killed parent
+    ports = datadir.allocate_ports(
+        names, host="127.0.0.1", preferred={"api": DEFAULT_API_PORT}, keep_if_taken=frozenset(keep)
+    )
+    api_port = settings.api_port or ports["api"]
+    gateway_port = settings.gateway_port or ports["gateway"]
+    svc_host = "127.0.0.1"
+    pg = embedded.PostgresConfig(
+        cluster_dir=datadir.postgres_dir,
+        log_path=datadir.logs / "postgres.log",
+        port=ports["postgres"],
+        password=secrets["postgres_password"],
+        host=svc_host,
+    )
+    nats = embedded.NatsConfig(
+        store_dir=datadir.nats_dir,
+        config_path=datadir.secrets_dir / "nats.conf",
+        log_path=datadir.logs / "nats.log",
+        port=ports["nats"],
+        monitor_port=ports["nats_monitor"],
+        token=settings.nats_token or secrets["nats_token"],
+        host=svc_host,
+    )
+    tc = embedded.TemporalConfig(
+        db_path=datadir.temporal_db,
+        log_path=datadir.logs / "temporal.log",
+        port=ports["temporal"],
+        http_port=ports["temporal_http"],
+        metrics_port=ports["temporal_metrics"],
+        ui_port=ports.get("temporal_ui"),
+        namespace=settings.temporal_namespace,
+        host=svc_host,
+    )
+    resolved = dataclasses.replace(
+        settings,
+        api_port=api_port,
+        gateway_port=gateway_port,
+        gateway_address=f"{settings.host}:{gateway_port}",
+        api_token=settings.api_token or secrets["api_token"],
+        daemon_token=settings.daemon_token or secrets["daemon_token"],
+        nats_token=nats.token,
+        daemon_id=settings.daemon_id or datadir.identity("daemon_id", "d-"),
+        database_url=f"postgresql://{pg.user}:{pg.password}@{svc_host}:{pg.port}/{pg.database}",
+        nats_url=f"nats://{svc_host}:{nats.port}",
+        temporal_address=f"{svc_host}:{tc.port}",
+        temporal_ui_url=f"http://{svc_host}:{tc.ui_port}" if tc.ui_port else "",
+    )
+    return resolved, pg, nats, tc
+
+
+def _stop_event() -> asyncio.Event:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+async def _wait_ready(
+    tasks: Sequence[asyncio.Task[None]], events: Sequence[asyncio.Event], stop: asyncio.Event
+) -> bool:
+    """Wait until every role is ready (True), or a stop was asked for (False)."""
+    waiters = [asyncio.create_task(e.wait()) for e in events]
+    stopper = asyncio.create_task(stop.wait())
+    try:
+        deadline = time.monotonic() + ROLE_START_TIMEOUT
+        pending = set(waiters)
+        while pending:
+            done, _ = await asyncio.wait(
+                {*pending, stopper, *tasks},
+                timeout=deadline - time.monotonic(),
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+            if not done:
+                raise TimeoutError(f"roles not ready after {ROLE_START_TIMEOUT:.0f}s")
+            if stopper in done:
+                return False
+            for task in tasks:
+                if task.done():
+                    task.result()  # raises the role's error
+                    raise RuntimeError(f"role {task.get_name()} exited while starting")
+            pending -= done
+        return True
+    finally:
+        for w in (*waiters, stopper):
+            w.cancel()
+
+
+async def run_roles(
+    roles: Sequence[Role],
+    *,
+    on_ready: Callable[[], None],
+    stop: asyncio.Event | None = None,
+    stop_order: Sequence[str] = ("api", "worker", "daemon", "gateway"),
+) -> None:
+    """Run roles in one TaskGroup until SIGINT/SIGTERM; then cancel them one by one, in order."""
+    stop = stop or _stop_event()
+    events = [asyncio.Event() for _ in roles]
+    async with asyncio.TaskGroup() as tg:
+        tasks = [tg.create_task(role.run(ev), name=role.name) for role, ev in zip(roles, events, strict=True)]
+        if await _wait_ready(tasks, events, stop):
+            on_ready()
+            stopper = asyncio.create_task(stop.wait())
+            await asyncio.wait({stopper, *tasks}, return_when=asyncio.FIRST_COMPLETED)
+            stopper.cancel()
+            for task in tasks:
+                if task.done() and not task.cancelled() and task.exception() is None:
+                    raise RuntimeError(f"role {task.get_name()} stopped on its own")
+        by_name = {t.get_name(): t for t in tasks}
+        ordered = [by_name[n] for n in stop_order if n in by_name] + [
+            t for t in tasks if t.get_name() not in stop_order
+        ]
+        for task in ordered:
+            if task.done():
+                continue
+            task.cancel()
+            began = time.monotonic()
+            _, pending = await asyncio.wait({task}, timeout=ROLE_STOP_TIMEOUT)
+            if pending:
+                logger.warning("role %s did not stop within %.0fs", task.get_name(), ROLE_STOP_TIMEOUT)
+            else:
+                logger.debug("role %s stopped in %.3fs", task.get_name(), time.monotonic() - began)
+
+
+def build_roles(settings: Settings, names: Sequence[str]) -> list[Role]:
+    """Import and construct the named roles (imports are deferred: they are the heavy part)."""
+    roles: list[Role] = []
+    for name in names:
+        if name == "api":
+            from reliant.api.role import ApiRole
+
+            roles.append(ApiRole(settings))
+        elif name == "worker":
+            from reliant.worker.role import WorkerRole
+
+            roles.append(WorkerRole(settings))
+        elif name == "gateway":
+            from reliant.gateway.role import GatewayRole
+
+            roles.append(GatewayRole(settings))
+        elif name == "daemon":
+            from reliant.daemon.role import DaemonRole
+
+            roles.append(DaemonRole(settings))
+        else:
+            raise ValueError(f"unknown role {name!r}")
+    return roles
+
+
+ALL_ROLES = ("api", "worker", "gateway", "daemon")
+
+
+async def run_up(settings: Settings, on_ready: OnReady, *, roles: Sequence[str] = ALL_ROLES) -> None:
+    """The appliance: embedded services + every role in this process."""
+    started = time.monotonic()
+    datadir = DataDir(settings.data_dir)
+    datadir.ensure()
+    stop = _stop_event()
+    with datadir.lock():
+        resolved, pg, nats, tc = resolve_embedded(settings, datadir)
+        _check_role_ports(resolved, roles)
+        # Import the roles while the services boot: both take a few hundred milliseconds.
+        services_task = asyncio.create_task(embedded.start_services(pg, nats, tc))
+        role_objects = await asyncio.to_thread(build_roles, resolved, roles)
+        services = await services_task
+        async with services:
+            info = _info(resolved, services, tuple(roles), started)
+
+            def ready() -> None:
+                datadir.write_run_info(_run_record(info, mode="up"))
+                on_ready(info)
+
+            try:
+                await run_roles(role_objects, on_ready=ready, stop=stop)
+            finally:
+                datadir.clear_run_info()
+
+
+def _check_role_ports(settings: Settings, roles: Sequence[str]) -> None:
+    """Fail before starting anything if the api or gateway port is taken."""
+    for role, port in (("api", settings.api_port), ("gateway", settings.gateway_port)):
+        if role in roles and not port_is_free(port, settings.host):
+            raise PortInUseError(role, settings.host, port)
+
+
+async def run_services(settings: Settings, on_ready: OnReady) -> None:
+    """Only the embedded infrastructure, for split mode and CI environments."""
+    started = time.monotonic()
+    datadir = DataDir(settings.data_dir)
+    datadir.ensure()
+    stop = _stop_event()
+    with datadir.lock():
+        resolved, pg, nats, tc = resolve_embedded(dataclasses.replace(settings, host="127.0.0.1"), datadir)
+        services = await embedded.start_services(pg, nats, tc)
+        async with services:
+            info = _info(resolved, services, (), started)
+            write_private(datadir.path / "services.env", services_env(resolved))
+            datadir.write_run_info(_run_record(info, mode="services"))
+            try:
+                on_ready(info)
+                await stop.wait()
+            finally:
+                datadir.clear_run_info()
+
+
+async def run_split(settings: Settings, role_names: Sequence[str], on_ready: Callable[[], None]) -> None:
+    """One or more roles against external Postgres / NATS / Temporal (`reliant server`, `daemon start`)."""
+    roles = build_roles(settings, role_names)
+    await run_roles(roles, on_ready=on_ready)
+
+
+def services_env(settings: Settings) -> str:
+    lines = {
+        "RELIANT_DATABASE_URL": settings.database_url,
+        "RELIANT_NATS_URL": settings.nats_url,
+        "RELIANT_NATS_TOKEN": settings.nats_token,
+        "RELIANT_TEMPORAL_ADDRESS": settings.temporal_address,
+        "RELIANT_TEMPORAL_NAMESPACE": settings.temporal_namespace,
+    }
+    return "".join(f"{k}={v}\n" for k, v in lines.items())
+
+
+def _info(
+    settings: Settings, services: embedded.Services, roles: tuple[str, ...], started: float
+) -> RunningInfo:
+    return RunningInfo(
+        settings=settings,
+        roles=roles,
+        services={
+            "postgres": f"{services.postgres.config.host}:{services.postgres.config.port}",
+            "nats": services.nats.url,
+            "temporal": services.temporal.address,
+            **({"temporal-ui": services.temporal.ui_url} if services.temporal.ui_url else {}),
+        },
+        service_pids={
+            "postgres": services.postgres.pid,
+            "nats": services.nats.pid,
+            "temporal": services.temporal.pid,
+        },
+        reused_postgres=services.postgres.reused,
+        started_in=time.monotonic() - started,
+    )
+
+
+def _run_record(info: RunningInfo, *, mode: str) -> dict[str, object]:
+    s = info.settings
+    return {
+        "mode": mode,
+        "pid": os.getpid(),
+        "started_at": time.time(),
+        "api_url": info.api_url if info.roles else "",
+        "gateway_address": s.gateway_address if info.roles else "",
+        "temporal_address": s.temporal_address,
+        "temporal_ui_url": s.temporal_ui_url,
+        "nats_url": s.nats_url,
+        "service_pids": info.service_pids,
+        "roles": list(info.roles),
+    }

@@ -1,0 +1,1 @@
+"""The worker role: Temporal workflows and the activities that do their I/O."""

@@ -1,0 +1,78 @@
+"""Shared fixtures: real embedded Postgres, NATS and Temporal, started once per test session."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+import embedded
+from embedded.ports import free_port
+from tests.support import eventually
+
+__all__ = ["eventually"]
+
+
+@dataclass(frozen=True)
+class Infra:
+    services: embedded.Services
+    nats_token: str
+
+    @property
+    def database_url(self) -> str:
+        return self.services.postgres.url
+
+    @property
+    def nats_url(self) -> str:
+        return self.services.nats.url
+
+    @property
+    def temporal_address(self) -> str:
+        return self.services.temporal.address
+
+
+def service_configs(
+    root: Path, *, token: str = "test-nats-token", password: str = "test-pg-password"
+) -> tuple[embedded.PostgresConfig, embedded.NatsConfig, embedded.TemporalConfig]:
+    logs = root / "logs"
+    return (
+        embedded.PostgresConfig(
+            cluster_dir=root / "postgres", log_path=logs / "postgres.log", port=free_port(), password=password
+        ),
+        embedded.NatsConfig(
+            store_dir=root / "nats",
+            config_path=root / "nats.conf",
+            log_path=logs / "nats.log",
+            port=free_port(),
+            monitor_port=free_port(),
+            token=token,
+        ),
+        embedded.TemporalConfig(
+            db_path=root / "temporal.db",
+            log_path=logs / "temporal.log",
+            port=free_port(),
+            http_port=free_port(),
+            metrics_port=free_port(),
+        ),
+    )
+
+
+@pytest.fixture(scope="session")
+async def infra(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Infra]:
+    root = tmp_path_factory.mktemp("infra")
+    pg, nats, temporal = service_configs(root)
+    services = await embedded.start_services(pg, nats, temporal)
+    try:
+        yield Infra(services, nats.token)
+    finally:
+        await services.stop()
+
+
+@pytest.fixture
+def artifacts_dir() -> Path:
+    path = Path(os.environ.get("RELIANT_TEST_ARTIFACTS", "test-artifacts"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path

@@ -1,0 +1,177 @@
+"""Drive `reliant` as a user would: as subprocesses, over HTTP and through the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from embedded.ports import free_port
+from tests.support import pid_alive, processes_mentioning, wait_until
+
+READY_LINE = "Press Ctrl-C to stop."
+
+
+def reliant_cmd(*args: str) -> list[str]:
+    return [sys.executable, "-m", "reliant", *args]
+
+
+def run_cli(
+    *args: str, timeout: float = 120, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        reliant_cmd(*args), capture_output=True, text=True, timeout=timeout, env=env, stdin=subprocess.DEVNULL
+    )
+
+
+@dataclass
+class Proc:
+    """A long-running reliant subprocess whose output goes to a file we can read while it runs."""
+
+    args: list[str]
+    log: Path
+    env: dict[str, str] | None = None
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Proc:
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        out = self.log.open("ab")
+        self.process = subprocess.Popen(
+            reliant_cmd(*self.args),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=self.env,
+        )
+        out.close()
+        return self
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def output(self) -> str:
+        try:
+            return self.log.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def wait_for_output(self, text: str, timeout: float = 60) -> None:
+        def seen() -> bool:
+            if text in self.output():
+                return True
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise RuntimeError(
+                    f"exited with {self.process.returncode} before printing {text!r}:\n{self.output()}"
+                )
+            return False
+
+        try:
+            wait_until(seen, timeout=timeout, interval=0.05)
+        except AssertionError:
+            raise AssertionError(
+                f"{self.args} did not print {text!r} within {timeout}s:\n{self.output()}"
+            ) from None
+
+    def stop(self, timeout: float = 30) -> int:
+        """SIGINT (Ctrl-C), then wait."""
+        assert self.process is not None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+        return self.process.wait(timeout)
+
+    def kill(self) -> None:
+        assert self.process is not None
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait(10)
+
+
+@dataclass
+class Appliance:
+    """`reliant up` on its own data dir and api port."""
+
+    data_dir: Path
+    port: int = field(default_factory=free_port)
+    extra: tuple[str, ...] = ()
+    env: dict[str, str] | None = None
+    proc: Proc | None = None
+    runs: int = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def token(self) -> str:
+        return (self.data_dir / "secrets" / "api_token").read_text().strip()
+
+    def start(self, timeout: float = 60) -> Appliance:
+        self.runs += 1
+        log = self.data_dir.parent / f"{self.data_dir.name}-up-{self.runs}.log"
+        self.proc = Proc(
+            ["up", "--data-dir", str(self.data_dir), "--port", str(self.port), *self.extra], log, env=self.env
+        ).start()
+        self.proc.wait_for_output(READY_LINE, timeout)
+        return self
+
+    def stop(self) -> int:
+        assert self.proc is not None
+        return self.proc.stop()
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.kill()
+
+    def get(self, path: str, *, token: str | None = None, timeout: float = 10) -> tuple[int, Any]:
+        return http_json(
+            "GET", self.url + path, token=self.token if token is None else token, timeout=timeout
+        )
+
+    def cli(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        return run_cli(*args, "--data-dir", str(self.data_dir), timeout=timeout, env=self.env)
+
+    def leftovers(self) -> list[tuple[int, str]]:
+        """Processes still running from this data dir (nats, temporal, postgres)."""
+        return processes_mentioning(str(self.data_dir))
+
+
+def http_json(
+    method: str, url: str, *, token: str = "", body: Any = None, timeout: float = 10
+) -> tuple[int, Any]:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method)
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            raw = response.read()
+            return response.status, json.loads(raw) if raw else None
+    except urllib.error.HTTPError as exc:
+        raw = exc.read()
+        try:
+            return exc.code, json.loads(raw)
+        except ValueError:
+            return exc.code, raw.decode(errors="replace")
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """The test process's env without any RELIANT_* settings that would leak into the child."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RELIANT_")}
+    env.update(extra)
+    return env
+
+
+def wait_gone(pids: list[int], timeout: float = 10) -> None:
+    wait_until(lambda: not any(pid_alive(pid) for pid in pids), timeout=timeout)

@@ -1,0 +1,126 @@
+"""`reliant up` as a subprocess, driven like a user would: HTTP, the CLI, signals and kill -9."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.harness import Appliance, clean_env, run_cli, wait_gone
+from tests.support import pid_alive, wait_until
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def appliance(tmp_path: Path) -> Appliance:
+    up = Appliance(tmp_path / "data", env=clean_env())
+    yield up
+    if up.proc is not None and up.proc.process is not None and up.proc.process.poll() is None:
+        up.stop()
+    for pid, _ in up.leftovers():
+        os.kill(pid, signal.SIGKILL)
+
+
+def test_up_is_ready_passes_doctor_and_keeps_rows_across_a_restart(appliance: Appliance) -> None:
+    appliance.start()
+    assert appliance.get("/health", token="")[0] == 200
+    status, body = appliance.get("/ready")
+    assert status == 200 and body["ready"] is True, body
+    assert appliance.get("/api/version", token="")[0] == 401
+    assert appliance.get("/api/version", token="wrong")[0] == 401
+    assert appliance.get("/api/version")[1]["version"]
+
+    doctor = appliance.cli("doctor")
+    assert doctor.returncode == 0, doctor.stdout + doctor.stderr
+    assert "grpc: gateway -> daemon" in doctor.stdout and "daemon: ping tool" in doctor.stdout
+
+    shown = appliance.cli("status", "--json")
+    assert shown.returncode == 0, shown.stderr
+    state = json.loads(shown.stdout)
+    assert {r["role"] for r in state["roles"]} == {"api", "worker", "gateway"}
+    assert [d["online"] for d in state["daemons"]] == [True]
+    assert {s["name"] for s in state["services"] if s["ok"]} == {"postgres", "nats", "temporal"}
+    assert state["ports"]["api"] == appliance.port
+
+    runs_before = appliance.get("/api/doctor/runs")[1]
+    assert len(runs_before) == 1 and runs_before[0]["ok"] is True
+    ports = json.loads((appliance.data_dir / "ports.json").read_text())
+
+    assert appliance.stop() == 0
+    assert not (appliance.data_dir / "run.json").exists()
+    assert appliance.leftovers() == []
+
+    appliance.start()
+    assert appliance.get("/ready")[0] == 200
+    assert appliance.get("/api/doctor/runs")[1] == runs_before
+    assert json.loads((appliance.data_dir / "ports.json").read_text()) == ports
+
+
+def test_a_second_up_on_the_same_data_dir_fails_naming_the_pid(appliance: Appliance) -> None:
+    appliance.start()
+    second = run_cli("up", "--data-dir", str(appliance.data_dir), "--port", "0", env=clean_env(), timeout=60)
+    assert second.returncode == 1
+    assert f"already running here (pid {appliance.proc.pid})" in second.stderr  # type: ignore[union-attr]
+    assert appliance.get("/ready")[0] == 200, "the running instance is untouched"
+
+
+def test_after_kill_9_the_next_up_recovers_the_lock_and_leaves_no_orphans(appliance: Appliance) -> None:
+    appliance.start()
+    run = json.loads((appliance.data_dir / "run.json").read_text())
+    pids = run["service_pids"]
+    appliance.kill()
+    wait_gone([pids["nats"], pids["temporal"]], timeout=15)
+    assert pid_alive(pids["postgres"]), "pg_ctl daemonizes postgres; the next up must deal with it"
+
+    appliance.start()
+    assert "reused a postgres left running" in appliance.proc.output()  # type: ignore[union-attr]
+    assert appliance.get("/ready")[0] == 200
+    assert appliance.cli("doctor").returncode == 0
+    assert appliance.stop() == 0
+    assert appliance.leftovers() == []
+
+
+def test_a_taken_port_is_a_clear_error_and_starts_nothing(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        done = run_cli("up", "--data-dir", str(data), "--port", str(port), env=clean_env(), timeout=60)
+    assert done.returncode == 1
+    assert f"api: port {port} on 127.0.0.1 is already in use" in done.stderr
+    wait_until(lambda: not _processes_of(data), timeout=10)
+
+
+def test_a_corrupt_config_names_the_file_and_line(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "reliant.toml").write_text("[api]\nport = 80 80\n")
+    done = run_cli("up", "--data-dir", str(data), env=clean_env(), timeout=60)
+    assert done.returncode == 1
+    assert f"{data / 'reliant.toml'}:2: invalid TOML" in done.stderr
+    assert not _processes_of(data)
+
+
+def test_an_unwritable_data_dir_is_a_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    done = run_cli("up", "--data-dir", str(blocker / "data"), env=clean_env(), timeout=60)
+    assert done.returncode == 1 and "not writable" in done.stderr and "--data-dir" in done.stderr
+
+
+def test_cli_commands_without_a_running_instance_say_how_to_start_one(tmp_path: Path) -> None:
+    for command in ("status", "doctor"):
+        done = run_cli(command, "--data-dir", str(tmp_path), env=clean_env(), timeout=60)
+        assert done.returncode == 1 and "start it with `reliant up`" in done.stderr
+
+
+def _processes_of(data: Path) -> list[tuple[int, str]]:
+    from tests.support import processes_mentioning
+
+    return processes_mentioning(str(data))

@@ -1,0 +1,108 @@
+"""Small test helpers: polling instead of sleeping, and process bookkeeping."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+async def eventually(
+    probe: Callable[[], Awaitable[T]] | Callable[[], T], *, timeout: float = 10.0, interval: float = 0.02
+) -> T:
+    """Call `probe` until it returns a truthy value (or stops raising), then return that value."""
+    deadline = time.monotonic() + timeout
+    last_error: BaseException | None = None
+    while True:
+        try:
+            value = probe()
+            if asyncio.iscoroutine(value):
+                value = await value
+            if value:
+                return value  # type: ignore[return-value]
+            last_error = None
+        except AssertionError as exc:
+            last_error = exc
+        except Exception as exc:  # noqa: BLE001 - keep polling until the deadline
+            last_error = exc
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s (last error: {last_error!r})")
+        await asyncio.sleep(interval)
+
+
+def wait_until(probe: Callable[[], T], *, timeout: float = 10.0, interval: float = 0.02) -> T:
+    """Synchronous `eventually`."""
+    deadline = time.monotonic() + timeout
+    last_error: BaseException | None = None
+    while True:
+        try:
+            value = probe()
+            if value:
+                return value
+        except Exception as exc:  # noqa: BLE001 - keep polling until the deadline
+            last_error = exc
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s (last error: {last_error!r})")
+        time.sleep(interval)
+
+
+def processes_mentioning(text: str) -> list[tuple[int, str]]:
+    """Live (non-zombie) processes whose command line contains `text`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if text in cmdline and state not in ("Z", "X"):
+            found.append((int(entry.name), cmdline.strip()))
+    return found
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
+class RoleRunner:
+    """Run a role's `run(ready)` as a task; `async with` waits for ready and cancels on exit."""
+
+    def __init__(self, role: object, timeout: float = 30.0) -> None:
+        self.role = role
+        self.timeout = timeout
+        self.ready = asyncio.Event()
+        self.task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> RoleRunner:
+        self.task = asyncio.create_task(self.role.run(self.ready))  # type: ignore[attr-defined]
+        waiter = asyncio.create_task(self.ready.wait())
+        done, _ = await asyncio.wait(
+            {waiter, self.task}, timeout=self.timeout, return_when=asyncio.FIRST_COMPLETED
+        )
+        waiter.cancel()
+        if self.task in done:
+            self.task.result()
+            raise AssertionError("role exited before it was ready")
+        if not done:
+            self.task.cancel()
+            raise AssertionError(f"role not ready within {self.timeout}s")
+        return self
+
+    async def stop(self) -> None:
+        if self.task is not None and not self.task.done():
+            self.task.cancel()
+            await asyncio.gather(self.task, return_exceptions=True)
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()

@@ -1,0 +1,62 @@
+"""Settings precedence and the errors a broken config gets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from reliant import config
+from reliant.errors import ConfigError
+
+
+def test_precedence_defaults_then_file_then_env_then_flags(tmp_path: Path) -> None:
+    assert config.load(tmp_path, env={}).api_port == 0
+    (tmp_path / "reliant.toml").write_text('log_level = "debug"\n[api]\nport = 8001\n[temporal]\nui = true\n')
+    from_file = config.load(tmp_path, env={})
+    assert (from_file.api_port, from_file.log_level, from_file.temporal_ui) == (8001, "debug", True)
+    from_env = config.load(tmp_path, env={"RELIANT_API_PORT": "8002", "RELIANT_TEMPORAL_UI": "false"})
+    assert (from_env.api_port, from_env.temporal_ui, from_env.log_level) == (8002, False, "debug")
+    from_flags = config.load(tmp_path, env={"RELIANT_API_PORT": "8002"}, api_port=8003, log_level=None)
+    assert (from_flags.api_port, from_flags.log_level) == (8003, "debug")
+
+
+def test_data_dir_comes_from_env_when_not_given(tmp_path: Path) -> None:
+    assert config.load(None, env={"RELIANT_DATA_DIR": str(tmp_path)}).data_dir == tmp_path
+
+
+def test_standard_provider_keys_are_honoured_below_reliant_ones(tmp_path: Path) -> None:
+    s = config.load(tmp_path, env={"ANTHROPIC_API_KEY": "std", "OPENAI_API_KEY": "o"})
+    assert (s.anthropic_api_key, s.openai_api_key) == ("std", "o")
+    s = config.load(tmp_path, env={"ANTHROPIC_API_KEY": "std", "RELIANT_ANTHROPIC_API_KEY": "mine"})
+    assert s.anthropic_api_key == "mine"
+
+
+def test_secrets_are_masked_in_repr_and_display(tmp_path: Path) -> None:
+    s = config.load(tmp_path, env={"RELIANT_ANTHROPIC_API_KEY": "sk-ant-verysecretvalue"})
+    assert "verysecret" not in repr(s)
+    assert "verysecret" not in str(config.redacted(s))
+
+
+def test_corrupt_file_names_the_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "reliant.toml"
+    path.write_text('log_level = "info"\n[api]\nport = = 3\n')
+    with pytest.raises(ConfigError) as info:
+        config.load(tmp_path, env={})
+    assert info.value.path == path and info.value.line == 3
+    assert str(info.value).startswith(f"{path}:3: invalid TOML")
+
+
+def test_unknown_key_and_wrong_type_name_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "reliant.toml"
+    path.write_text("\n[api]\nprot = 8000\n")
+    with pytest.raises(ConfigError, match=r"reliant.toml:3: unknown setting 'api_prot'"):
+        config.load(tmp_path, env={})
+    path.write_text('[api]\nport = "eighty"\n')
+    with pytest.raises(ConfigError, match=r"reliant.toml:2: api_port"):
+        config.load(tmp_path, env={})
+
+
+def test_bad_env_value_names_the_variable(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="RELIANT_API_PORT"):
+        config.load(tmp_path, env={"RELIANT_API_PORT": "lots"})

@@ -1,0 +1,90 @@
+"""The data dir: lock, secrets, ports."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from reliant.datadir import DataDir
+from reliant.errors import AlreadyRunningError, DataDirError
+
+
+def _hold_lock(path: Path) -> subprocess.Popen[str]:
+    script = textwrap.dedent(f"""
+        import sys, time
+        from pathlib import Path
+        from reliant.datadir import DataDir
+        DataDir(Path({str(path)!r})).lock().acquire()
+        print("locked", flush=True)
+        time.sleep(60)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    line = proc.stdout.readline().strip()
+    proc.stdout.close()
+    assert line == "locked"
+    return proc
+
+
+def test_second_lock_fails_naming_the_running_pid(tmp_path: Path) -> None:
+    holder = _hold_lock(tmp_path)
+    try:
+        with pytest.raises(AlreadyRunningError) as info:
+            DataDir(tmp_path).lock().acquire()
+        assert info.value.pid == holder.pid
+        assert f"pid {holder.pid}" in str(info.value)
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_a_lock_left_by_kill_9_is_recovered(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    holder = _hold_lock(tmp_path)
+    os.kill(holder.pid, signal.SIGKILL)
+    holder.wait()
+    assert (tmp_path / "reliant.lock").read_text().strip() == str(holder.pid)
+    caplog.set_level("INFO")
+    with DataDir(tmp_path).lock():
+        assert (tmp_path / "reliant.lock").read_text().strip() == str(os.getpid())
+    assert f"pid {holder.pid}" in caplog.text
+
+
+def test_secrets_are_generated_once_with_mode_0600(tmp_path: Path) -> None:
+    d = DataDir(tmp_path)
+    d.ensure()
+    first = d.ensure_secrets()
+    assert d.ensure_secrets() == first
+    assert len(set(first.values())) == len(first)
+    assert stat.S_IMODE(d.secrets_dir.stat().st_mode) == 0o700
+    for name in first:
+        assert stat.S_IMODE((d.secrets_dir / name).stat().st_mode) == 0o600
+
+
+def test_ports_are_persisted_and_a_taken_internal_port_is_replaced(tmp_path: Path) -> None:
+    d = DataDir(tmp_path)
+    d.ensure()
+    first = d.allocate_ports(["a", "b"], host="127.0.0.1")
+    assert d.allocate_ports(["a", "b"], host="127.0.0.1") == first
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", first["a"]))
+        holder.listen()
+        kept = d.allocate_ports(["a"], host="127.0.0.1", keep_if_taken=frozenset({"a"}))
+        assert kept["a"] == first["a"]
+        moved = d.allocate_ports(["a", "b"], host="127.0.0.1")
+    assert moved["a"] != first["a"] and moved["b"] == first["b"]
+    assert d.ports()["a"] == moved["a"]
+
+
+def test_a_data_dir_that_cannot_be_written_is_a_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    with pytest.raises(DataDirError, match="not writable"):
+        DataDir(blocker / "data").ensure()
