@@ -11,6 +11,7 @@ class ToolStatus(enum.StrEnum):
     OK = "ok"
     ERROR = "error"  # the tool ran and failed (bad input, non-zero exit is still OK + exit code)
     INTERRUPTED = "interrupted"  # outcome unknown: the daemon died or the call was cancelled
+    UNKNOWN = "unknown"  # answer to a resume-only request: the daemon has no record of this call
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +22,8 @@ class ToolCall:
     chat_id: str = ""
     workspace: str = ""
     timeout: float = 0.0  # seconds; 0 means the tool's default
+    # Attach to this call if the daemon is running it or remembers its result; never start it.
+    resume_only: bool = False
 
 
 @dataclass(frozen=True, slots=True)

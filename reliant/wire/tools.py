@@ -16,6 +16,8 @@ def encode_call(call: ToolCall) -> bytes:
         doc["workspace"] = call.workspace
     if call.timeout:
         doc["timeout"] = call.timeout
+    if call.resume_only:
+        doc["resume_only"] = True
     return json.dumps(doc, separators=(",", ":")).encode()
 
 
@@ -38,6 +40,7 @@ def decode_call(data: bytes) -> ToolCall:
         chat_id=str(doc.get("chat_id", "")),
         workspace=str(doc.get("workspace", "")),
         timeout=float(doc.get("timeout", 0.0) or 0.0),
+        resume_only=bool(doc.get("resume_only", False)),
     )
 
 

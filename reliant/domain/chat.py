@@ -1,0 +1,75 @@
+"""Conversations as the LLM layer and the database see them. Frozen, no I/O."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class Role(enum.StrEnum):
+    USER = "user"
+    ASSISTANT = "assistant"
+    TOOL = "tool"  # tool results, sent back to the model after an assistant turn with tool calls
+
+
+class BlockType(enum.StrEnum):
+    TEXT = "text"
+    THINKING = "thinking"
+    TOOL_CALL = "tool_call"
+    TOOL_RESULT = "tool_result"
+    IMAGE = "image"
+
+
+@dataclass(frozen=True, slots=True)
+class ContentBlock:
+    type: BlockType
+    text: str = ""  # text, thinking, tool_result output; base64 data for an image
+    tool_call_id: str = ""  # tool_call, tool_result
+    tool_name: str = ""  # tool_call, tool_result
+    tool_input: dict[str, Any] = field(default_factory=dict)  # tool_call
+    is_error: bool = False  # tool_result
+    signature: str = ""  # thinking (Anthropic's signature must be sent back verbatim)
+    media_type: str = ""  # image
+
+    @staticmethod
+    def of_text(text: str) -> ContentBlock:
+        return ContentBlock(BlockType.TEXT, text=text)
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    role: Role
+    blocks: tuple[ContentBlock, ...]
+
+    def text(self) -> str:
+        return "".join(b.text for b in self.blocks if b.type is BlockType.TEXT)
+
+    def tool_calls(self) -> tuple[ContentBlock, ...]:
+        return tuple(b for b in self.blocks if b.type is BlockType.TOOL_CALL)
+
+
+@dataclass(frozen=True, slots=True)
+class ToolDefinition:
+    """A tool as offered to the model."""
+
+    name: str
+    description: str
+    input_schema: dict[str, Any]
+    read_only: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            self.input_tokens + other.input_tokens,
+            self.output_tokens + other.output_tokens,
+            self.cache_read_tokens + other.cache_read_tokens,
+            self.cache_write_tokens + other.cache_write_tokens,
+        )

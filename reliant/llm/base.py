@@ -1,0 +1,64 @@
+"""The provider interface: one streaming call in, events out as they arrive, one response back."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from reliant.domain.chat import BlockType, ContentBlock, Message, ToolDefinition, Usage
+
+
+@dataclass(frozen=True, slots=True)
+class LlmRequest:
+    model: str  # the provider's own model id, e.g. "claude-sonnet-4-5", "gpt-4o", "demo"
+    system: str
+    messages: tuple[Message, ...]
+    tools: tuple[ToolDefinition, ...] = ()
+    max_tokens: int = 8192
+    thinking_budget: int = 0  # > 0 turns on extended thinking where the provider has it
+
+
+@dataclass(frozen=True, slots=True)
+class BlockStart:
+    """A new content block begins at `index` of the assistant message."""
+
+    index: int
+    type: BlockType
+    tool_call_id: str = ""
+    tool_name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class BlockDelta:
+    """More text for the block at `index` (text or thinking; partial JSON for a tool call)."""
+
+    index: int
+    type: BlockType
+    text: str
+
+
+StreamEvent = BlockStart | BlockDelta
+OnEvent = Callable[[StreamEvent], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class LlmResponse:
+    blocks: tuple[ContentBlock, ...]
+    usage: Usage
+    stop_reason: str  # "end_turn", "tool_use", "max_tokens", ...
+    model: str
+
+
+class Provider(Protocol):
+    name: str
+
+    async def stream(self, request: LlmRequest, on_event: OnEvent) -> LlmResponse:
+        """Call the model, awaiting `on_event` for every event as it arrives.
+
+        Raises RetryableLlmError (429, 5xx, overloaded; with retry_after when the provider says)
+        or FatalLlmError (auth, invalid request). Never retries by itself: retries belong to the
+        caller (Temporal)."""
+        ...
+
+    async def close(self) -> None: ...

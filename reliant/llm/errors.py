@@ -1,0 +1,43 @@
+"""LLM errors, classified where the SDK's exceptions enter: retryable or fatal."""
+
+from __future__ import annotations
+
+from reliant.errors import ReliantError
+
+
+class LlmError(ReliantError):
+    def __init__(self, provider: str, message: str) -> None:
+        self.provider = provider
+        self.message = message
+        super().__init__(f"{provider}: {message}")
+
+
+class RetryableLlmError(LlmError):
+    """429, 5xx, overloaded, connection trouble: worth trying again, after `retry_after` if known."""
+
+    def __init__(
+        self, provider: str, message: str, *, status: int | None = None, retry_after: float | None = None
+    ) -> None:
+        self.status = status
+        self.retry_after = retry_after
+        super().__init__(provider, message)
+
+
+class FatalLlmError(LlmError):
+    """Trying again cannot help (bad key, invalid request, missing key); the chat pauses with this."""
+
+    def __init__(self, provider: str, message: str, *, kind: str, status: int | None = None) -> None:
+        self.kind = kind  # "auth", "permission", "invalid_request", "not_found", "missing_key", ...
+        self.status = status
+        super().__init__(provider, message)
+
+
+class UnknownModelError(LlmError):
+    def __init__(self, spec: str, known: list[str]) -> None:
+        self.spec = spec
+        self.known = known
+        super().__init__(
+            "models",
+            f"unknown model {spec!r}; use scripted:<name|path.yaml>, anthropic:<model> or openai:<model> "
+            f"(configured: {', '.join(known)})",
+        )
