@@ -1,0 +1,323 @@
+"""AnthropicProvider: the Messages API, streamed through the official SDK.
+
+The stable prefix of every request is marked for prompt caching: the system prompt, the tool
+definitions and the last block of the conversation carry `cache_control: ephemeral`, so the next turn
+of the same chat reads everything before its new messages from the cache.
+
+The SDK is imported when a provider is built, not when this module is: `import anthropic` is slow.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, cast
+
+from reliant.domain.chat import BlockType, ContentBlock, Message, Role, ToolDefinition, Usage
+from reliant.llm.base import BlockDelta, BlockStart, LlmRequest, LlmResponse, OnEvent
+from reliant.llm.classify import error_for_status, scrub
+from reliant.llm.errors import FatalLlmError, LlmError, RetryableLlmError
+from reliant.llm.tool_input import parse_tool_input
+
+if TYPE_CHECKING:
+    import anthropic as sdk
+    from anthropic.types import MessageParam, RawMessageStreamEvent, TextBlockParam, ToolParam
+
+logger = logging.getLogger(__name__)
+
+NAME = "anthropic"
+DEFAULT_BASE_URL = "https://api.anthropic.com"
+DEFAULT_TIMEOUT = 600.0
+MIN_THINKING_BUDGET = 1024  # the API's floor for `budget_tokens`
+# A redacted thinking block has no text, only opaque data that must go back verbatim. It travels in
+# our THINKING block's signature behind this marker (real signatures are base64: no colon).
+REDACTED_THINKING_PREFIX = "redacted_thinking:"
+
+_EPHEMERAL: dict[str, str] = {"type": "ephemeral"}
+_STREAM_ERROR_STATUS = {
+    "overloaded_error": 529,
+    "api_error": 500,
+    "rate_limit_error": 429,
+    "timeout_error": 504,
+    "authentication_error": 401,
+    "permission_error": 403,
+    "not_found_error": 404,
+    "request_too_large": 413,
+}
+_VERSION = re.compile(r"-(\d{1,2})(?:-(\d{1,2}))?(?=-|$)")
+
+
+class AnthropicProvider:
+    """One AsyncAnthropic client (its connection pool) shared by every model of the provider."""
+
+    name = NAME
+
+    def __init__(self, *, api_key: str, base_url: str = "", timeout: float = DEFAULT_TIMEOUT) -> None:
+        if not api_key:
+            raise FatalLlmError(
+                NAME,
+                "no API key configured: set RELIANT_ANTHROPIC_API_KEY (or ANTHROPIC_API_KEY)",
+                kind="missing_key",
+            )
+        import anthropic
+
+        self._api_key = api_key
+        self.base_url = base_url or DEFAULT_BASE_URL
+        # Explicit key and base URL: the SDK then reads neither from the environment nor from profiles.
+        self._client: sdk.AsyncAnthropic = anthropic.AsyncAnthropic(
+            api_key=api_key, base_url=self.base_url, max_retries=0, timeout=timeout
+        )
+
+    async def stream(self, request: LlmRequest, on_event: OnEvent) -> LlmResponse:
+        import anthropic
+        import httpx2
+
+        max_tokens, thinking = thinking_config(request.model, request.thinking_budget, request.max_tokens)
+        system = system_param(request.system)
+        tools = tools_param(request.tools)
+        assembly = _Assembly(model=request.model)
+        try:
+            events = await self._client.messages.create(
+                model=request.model,
+                max_tokens=max_tokens,
+                messages=messages_param(request.messages),
+                system=system if system else anthropic.omit,
+                tools=tools if tools else anthropic.omit,
+                thinking=cast(Any, thinking) if thinking else anthropic.omit,
+                stream=True,
+            )
+            async with events:
+                async for event in events:
+                    await assembly.feed(event, on_event)
+        except anthropic.APIStatusError as exc:
+            raise self._status_error(exc) from exc
+        except anthropic.APIConnectionError as exc:  # includes timeouts
+            raise RetryableLlmError(NAME, self._scrub(f"{self.base_url}: {exc}")) from exc
+        except httpx2.TransportError as exc:  # the connection broke in the middle of the stream
+            raise RetryableLlmError(NAME, self._scrub(f"stream interrupted: {exc!r}")) from exc
+        except anthropic.APIError as exc:
+            raise RetryableLlmError(NAME, self._scrub(f"stream failed: {exc.message}")) from exc
+        except anthropic.AnthropicError as exc:
+            raise FatalLlmError(NAME, self._scrub(str(exc)), kind="client") from exc
+        return assembly.response()
+
+    async def close(self) -> None:
+        await self._client.close()
+
+    def _status_error(self, exc: sdk.APIStatusError) -> LlmError:
+        body_type = exc.type or ""
+        message = self._scrub(exc.api_message or exc.message)
+        status = exc.status_code
+        if status < 400:
+            # An `event: error` inside a 200 stream: the error's type says what happened.
+            status = _STREAM_ERROR_STATUS.get(body_type, 400)
+            message = f"{body_type or 'error'} in stream: {message}"
+        return error_for_status(NAME, status, message, exc.response.headers)
+
+    def _scrub(self, text: str) -> str:
+        return scrub(text, self._api_key)
+
+
+def thinking_config(model: str, budget: int, max_tokens: int) -> tuple[int, dict[str, Any] | None]:
+    """(max_tokens, thinking param) for a request; thinking is None when the budget is 0.
+
+    Claude 4.6 and later think adaptively (the budget form is deprecated there and rejected from
+    Claude 5 on); earlier models take `budget_tokens`, which must be >= 1024 and below max_tokens,
+    so max_tokens grows to make room for the answer when the budget would eat it.
+    """
+    if budget <= 0:
+        return max_tokens, None
+    if uses_adaptive_thinking(model):
+        return max_tokens, {"type": "adaptive"}
+    budget = max(budget, MIN_THINKING_BUDGET)
+    if budget >= max_tokens:
+        max_tokens = budget + max_tokens
+    return max_tokens, {"type": "enabled", "budget_tokens": budget}
+
+
+def uses_adaptive_thinking(model: str) -> bool:
+    if "mythos" in model or "fable" in model:
+        return True
+    match = _VERSION.search(model.removeprefix("claude"))
+    if match is None:
+        return False
+    major, minor = int(match.group(1)), int(match.group(2) or 0)
+    return (major, minor) >= (4, 6)
+
+
+def system_param(system: str) -> list[TextBlockParam]:
+    if not system:
+        return []
+    return [{"type": "text", "text": system, "cache_control": {"type": "ephemeral"}}]
+
+
+def tools_param(tools: tuple[ToolDefinition, ...]) -> list[ToolParam]:
+    out: list[ToolParam] = [
+        {"name": t.name, "description": t.description, "input_schema": t.input_schema} for t in tools
+    ]
+    if out:
+        out[-1]["cache_control"] = {"type": "ephemeral"}
+    return out
+
+
+def messages_param(messages: tuple[Message, ...]) -> list[MessageParam]:
+    """Our conversation in the Messages API's shape.
+
+    Role.TOOL becomes a user message of tool_result blocks; consecutive messages of one API role are
+    merged (tool results first, as the API wants them); the last block is marked for caching.
+    """
+    out: list[dict[str, Any]] = []
+    for message in messages:
+        role = "assistant" if message.role is Role.ASSISTANT else "user"
+        content = [b for b in (_block_param(block) for block in message.blocks) if b is not None]
+        if not content:
+            continue
+        if out and out[-1]["role"] == role:
+            out[-1]["content"].extend(content)
+        else:
+            out.append({"role": role, "content": content})
+    for entry in out:
+        if entry["role"] == "user":
+            entry["content"].sort(key=lambda b: b["type"] != "tool_result")
+    if out:
+        for block in reversed(out[-1]["content"]):
+            if block["type"] not in ("thinking", "redacted_thinking"):
+                block["cache_control"] = dict(_EPHEMERAL)
+                break
+    return cast("list[MessageParam]", out)
+
+
+def _block_param(block: ContentBlock) -> dict[str, Any] | None:
+    if block.type is BlockType.TEXT:
+        return {"type": "text", "text": block.text} if block.text else None  # empty text is rejected
+    if block.type is BlockType.THINKING:
+        if block.signature.startswith(REDACTED_THINKING_PREFIX):
+            return {"type": "redacted_thinking", "data": block.signature.removeprefix(REDACTED_THINKING_PREFIX)}
+        if not block.signature:
+            return None  # unsigned thinking (another provider's, or scripted) cannot be sent back
+        return {"type": "thinking", "thinking": block.text, "signature": block.signature}
+    if block.type is BlockType.TOOL_CALL:
+        return {"type": "tool_use", "id": block.tool_call_id, "name": block.tool_name, "input": block.tool_input}
+    if block.type is BlockType.TOOL_RESULT:
+        return {
+            "type": "tool_result",
+            "tool_use_id": block.tool_call_id,
+            "content": block.text,
+            "is_error": block.is_error,
+        }
+    if block.type is BlockType.IMAGE:
+        return {
+            "type": "image",
+            "source": {"type": "base64", "media_type": block.media_type, "data": block.text},
+        }
+    return None
+
+
+@dataclass(slots=True)
+class _Part:
+    index: int  # in our assistant message
+    type: BlockType
+    chunks: list[str] = field(default_factory=list)
+    tool_call_id: str = ""
+    tool_name: str = ""
+    tool_input: dict[str, Any] | None = None  # a tool_use that arrived complete at its start
+    signature: str = ""
+
+    def block(self) -> ContentBlock:
+        text = "".join(self.chunks)
+        if self.type is BlockType.TOOL_CALL:
+            return ContentBlock(
+                BlockType.TOOL_CALL,
+                tool_call_id=self.tool_call_id,
+                tool_name=self.tool_name,
+                tool_input=parse_tool_input(text, self.tool_name) if text else dict(self.tool_input or {}),
+            )
+        if self.type is BlockType.THINKING:
+            return ContentBlock(BlockType.THINKING, text=text, signature=self.signature)
+        return ContentBlock(BlockType.TEXT, text=text)
+
+
+@dataclass(slots=True)
+class _Assembly:
+    """The assistant message, built from the stream's events as they arrive."""
+
+    model: str
+    parts: dict[int, _Part] = field(default_factory=dict)  # by the API's block index
+    usage: dict[str, int] = field(default_factory=dict)
+    stop_reason: str = ""
+
+    async def feed(self, event: RawMessageStreamEvent, on_event: OnEvent) -> None:
+        if event.type == "message_start":
+            self.model = event.message.model or self.model
+            self._take_usage(event.message.usage)
+        elif event.type == "content_block_start":
+            await self._start(event.index, event.content_block, on_event)
+        elif event.type == "content_block_delta":
+            part = self.parts.get(event.index)
+            if part is None:
+                return
+            delta = event.delta
+            if delta.type == "text_delta":
+                await self._append(part, delta.text, on_event)
+            elif delta.type == "thinking_delta":
+                await self._append(part, delta.thinking, on_event)
+            elif delta.type == "input_json_delta":
+                await self._append(part, delta.partial_json, on_event)
+            elif delta.type == "signature_delta":
+                part.signature = delta.signature
+        elif event.type == "message_delta":
+            self.stop_reason = event.delta.stop_reason or self.stop_reason
+            self._take_usage(event.usage)
+
+    async def _start(self, api_index: int, block: Any, on_event: OnEvent) -> None:
+        index = len(self.parts)
+        if block.type == "text":
+            part = _Part(index, BlockType.TEXT)
+            self.parts[api_index] = part
+            await on_event(BlockStart(index, BlockType.TEXT))
+            await self._append(part, block.text, on_event)
+        elif block.type == "thinking":
+            part = _Part(index, BlockType.THINKING, signature=block.signature or "")
+            self.parts[api_index] = part
+            await on_event(BlockStart(index, BlockType.THINKING))
+            await self._append(part, block.thinking, on_event)
+        elif block.type == "redacted_thinking":
+            part = _Part(index, BlockType.THINKING, signature=REDACTED_THINKING_PREFIX + block.data)
+            self.parts[api_index] = part
+            await on_event(BlockStart(index, BlockType.THINKING))
+        elif block.type == "tool_use":
+            initial = block.input if isinstance(block.input, dict) else {}
+            part = _Part(index, BlockType.TOOL_CALL, tool_call_id=block.id, tool_name=block.name, tool_input=initial)
+            self.parts[api_index] = part
+            await on_event(BlockStart(index, BlockType.TOOL_CALL, tool_call_id=block.id, tool_name=block.name))
+        else:
+            logger.debug("ignoring content block of type %s", block.type)
+
+    @staticmethod
+    async def _append(part: _Part, text: str, on_event: OnEvent) -> None:
+        if text:
+            part.chunks.append(text)
+            await on_event(BlockDelta(part.index, part.type, text))
+
+    def _take_usage(self, usage: Any) -> None:
+        for ours, theirs in (
+            ("input", "input_tokens"),
+            ("output", "output_tokens"),
+            ("cache_read", "cache_read_input_tokens"),
+            ("cache_write", "cache_creation_input_tokens"),
+        ):
+            value = getattr(usage, theirs, None)
+            if value is not None:
+                self.usage[ours] = int(value)
+
+    def response(self) -> LlmResponse:
+        blocks = tuple(part.block() for part in sorted(self.parts.values(), key=lambda p: p.index))
+        usage = Usage(
+            input_tokens=self.usage.get("input", 0),
+            output_tokens=self.usage.get("output", 0),
+            cache_read_tokens=self.usage.get("cache_read", 0),
+            cache_write_tokens=self.usage.get("cache_write", 0),
+        )
+        stop = self.stop_reason or ("tool_use" if any(b.type is BlockType.TOOL_CALL for b in blocks) else "end_turn")
+        return LlmResponse(blocks=blocks, usage=usage, stop_reason=stop, model=self.model)

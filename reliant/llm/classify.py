@@ -1,0 +1,72 @@
+"""An HTTP failure of a provider, classified: retryable (after the wait the server asked for) or fatal."""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from collections.abc import Mapping
+
+from reliant.llm.errors import FatalLlmError, LlmError, RetryableLlmError
+
+# 408 timeout, 409 conflict (lock contention), 425 too early, 429 rate limited; every 5xx, and
+# Anthropic's 529 "overloaded", is a server-side condition that can pass.
+_RETRYABLE_4XX = frozenset({408, 409, 425, 429})
+_FATAL_KINDS = {
+    400: "invalid_request",
+    401: "auth",
+    402: "billing",
+    403: "permission",
+    404: "not_found",
+    413: "request_too_large",
+    422: "invalid_request",
+}
+
+
+def is_retryable_status(status: int) -> bool:
+    return status in _RETRYABLE_4XX or status >= 500
+
+
+def retry_after_seconds(headers: Mapping[str, str], *, now: float | None = None) -> float | None:
+    """The wait a response asks for: `retry-after-ms`, else `retry-after` (seconds or an HTTP date)."""
+    millis = headers.get("retry-after-ms")
+    if millis is not None:
+        try:
+            value = float(millis)
+        except ValueError:
+            value = -1.0
+        if value >= 0:
+            return value / 1000.0
+    raw = headers.get("retry-after")
+    if raw is None:
+        return None
+    raw = raw.strip()
+    try:
+        seconds = float(raw)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(raw)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:  # an HTTP date is GMT; a zone-less one is read as such
+            return None
+        seconds = when.timestamp() - (time.time() if now is None else now)
+        return max(seconds, 0.0)
+    return seconds if seconds >= 0 else None
+
+
+def error_for_status(provider: str, status: int, message: str, headers: Mapping[str, str] | None = None) -> LlmError:
+    """The LlmError for an HTTP error `status`, carrying `retry_after` when the server sent one."""
+    text = f"HTTP {status}: {message}" if message else f"HTTP {status}"
+    if is_retryable_status(status):
+        wait = retry_after_seconds(headers) if headers is not None else None
+        return RetryableLlmError(provider, text, status=status, retry_after=wait)
+    kind = _FATAL_KINDS.get(status, "client_error")
+    return FatalLlmError(provider, text, kind=kind, status=status)
+
+
+def scrub(text: str, *secrets: str) -> str:
+    """`text` with every given secret replaced, for messages that may echo a request back."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "****")
+    return text

@@ -1,0 +1,281 @@
+"""OpenAIProvider: Chat Completions, streamed through the official SDK.
+
+Chat Completions is the dialect every OpenAI-compatible server speaks, so the same provider reaches
+OpenAI itself and, through `base_url`, Ollama, vLLM, LM Studio or OpenRouter. Local servers usually
+need no key; a placeholder is sent then.
+
+Usage is reported the way reliant counts it everywhere: `input_tokens` are the prompt tokens that
+were *not* read from (or written to) the cache, so cost = input + cache reads + cache writes + output,
+each at its own price.
+
+The SDK is imported when a provider is built, not when this module is.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, cast
+from urllib.parse import urlsplit
+
+from reliant.domain.chat import BlockType, ContentBlock, Message, Role, ToolDefinition, Usage
+from reliant.llm.base import BlockDelta, BlockStart, LlmRequest, LlmResponse, OnEvent
+from reliant.llm.classify import error_for_status, scrub
+from reliant.llm.errors import FatalLlmError, LlmError, RetryableLlmError
+from reliant.llm.tool_input import parse_tool_input
+
+if TYPE_CHECKING:
+    import openai as sdk
+    from openai.types.chat import ChatCompletionChunk, ChatCompletionMessageParam, ChatCompletionToolParam
+
+logger = logging.getLogger(__name__)
+
+NAME = "openai"
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+DEFAULT_TIMEOUT = 600.0
+PLACEHOLDER_KEY = "no-key"  # for servers at a custom base_url that want none
+_STOP_REASONS = {"stop": "end_turn", "tool_calls": "tool_use", "function_call": "tool_use", "length": "max_tokens"}
+# Reasoning text, where an OpenAI-compatible server streams it (vLLM, DeepSeek, Ollama, OpenRouter).
+_REASONING_FIELDS = ("reasoning_content", "reasoning")
+
+
+class OpenAIProvider:
+    """One AsyncOpenAI client (its connection pool) shared by every model of the provider."""
+
+    name = NAME
+
+    def __init__(
+        self,
+        *,
+        api_key: str = "",
+        base_url: str = "",
+        timeout: float = DEFAULT_TIMEOUT,
+        compatible: bool | None = None,
+    ) -> None:
+        """`compatible`: the server is an OpenAI-compatible one rather than OpenAI's own (default:
+        any base_url but OpenAI's); it decides how the output limit is sent."""
+        if not api_key and not base_url:
+            raise FatalLlmError(
+                NAME,
+                "no API key configured: set RELIANT_OPENAI_API_KEY (or OPENAI_API_KEY), or "
+                "RELIANT_OPENAI_BASE_URL for a local OpenAI-compatible server",
+                kind="missing_key",
+            )
+        import openai
+
+        self._api_key = api_key
+        self.base_url = base_url or DEFAULT_BASE_URL
+        # OpenAI itself wants `max_completion_tokens` (its reasoning models reject `max_tokens`);
+        # compatible servers reliably understand only `max_tokens`.
+        if compatible is None:
+            compatible = bool(base_url) and urlsplit(base_url).hostname != "api.openai.com"
+        self._official = not compatible
+        self._client: sdk.AsyncOpenAI = openai.AsyncOpenAI(
+            api_key=api_key or PLACEHOLDER_KEY, base_url=self.base_url, max_retries=0, timeout=timeout
+        )
+
+    async def stream(self, request: LlmRequest, on_event: OnEvent) -> LlmResponse:
+        import openai
+
+        tools = tools_param(request.tools)
+        assembly = _Assembly(model=request.model)
+        try:
+            chunks = await self._client.chat.completions.create(
+                model=request.model,
+                messages=messages_param(request.system, request.messages),
+                tools=tools if tools else openai.omit,
+                max_completion_tokens=request.max_tokens if self._official else openai.omit,
+                max_tokens=openai.omit if self._official else request.max_tokens,
+                stream=True,
+                stream_options={"include_usage": True},
+            )
+            async with chunks:
+                async for chunk in chunks:
+                    await assembly.feed(chunk, on_event)
+        except openai.APIStatusError as exc:
+            raise self._status_error(exc) from exc
+        except openai.APIConnectionError as exc:  # includes timeouts and streams cut short
+            raise RetryableLlmError(NAME, self._scrub(f"{self.base_url}: {exc.message}")) from exc
+        except openai.APIError as exc:  # an error object inside the stream
+            raise RetryableLlmError(NAME, self._scrub(f"stream failed: {_message_of(exc)}")) from exc
+        except openai.OpenAIError as exc:
+            raise FatalLlmError(NAME, self._scrub(str(exc)), kind="client") from exc
+        return assembly.response()
+
+    async def close(self) -> None:
+        await self._client.close()
+
+    def _status_error(self, exc: sdk.APIStatusError) -> LlmError:
+        return error_for_status(NAME, exc.status_code, self._scrub(_message_of(exc)), exc.response.headers)
+
+    def _scrub(self, text: str) -> str:
+        return scrub(text, self._api_key)
+
+
+def _message_of(exc: sdk.APIError) -> str:
+    body = exc.body
+    if isinstance(body, dict):
+        error = body.get("error", body)
+        if isinstance(error, dict) and isinstance(error.get("message"), str):
+            return str(error["message"])
+    return exc.message
+
+
+def tools_param(tools: tuple[ToolDefinition, ...]) -> list[ChatCompletionToolParam]:
+    return [
+        {
+            "type": "function",
+            "function": {"name": t.name, "description": t.description, "parameters": t.input_schema},
+        }
+        for t in tools
+    ]
+
+
+def messages_param(system: str, messages: tuple[Message, ...]) -> list[ChatCompletionMessageParam]:
+    """Our conversation as Chat Completions messages: one `tool` message per tool result.
+
+    Thinking is not sent back: Chat Completions has no way to carry it.
+    """
+    out: list[dict[str, Any]] = []
+    if system:
+        out.append({"role": "system", "content": system})
+    for message in messages:
+        if message.role is Role.ASSISTANT:
+            out.append(_assistant(message))
+            continue
+        for block in message.blocks:
+            if block.type is BlockType.TOOL_RESULT:
+                content = f"Error: {block.text}" if block.is_error else block.text
+                out.append({"role": "tool", "tool_call_id": block.tool_call_id, "content": content})
+        parts = _user_parts(message)
+        if parts:
+            out.append({"role": "user", "content": parts})
+    return cast("list[ChatCompletionMessageParam]", out)
+
+
+def _assistant(message: Message) -> dict[str, Any]:
+    entry: dict[str, Any] = {"role": "assistant", "content": message.text() or None}
+    calls = [
+        {
+            "id": block.tool_call_id,
+            "type": "function",
+            "function": {"name": block.tool_name, "arguments": json.dumps(block.tool_input)},
+        }
+        for block in message.tool_calls()
+    ]
+    if calls:
+        entry["tool_calls"] = calls
+    return entry
+
+
+def _user_parts(message: Message) -> str | list[dict[str, Any]]:
+    texts = [b.text for b in message.blocks if b.type is BlockType.TEXT and b.text]
+    images = [b for b in message.blocks if b.type is BlockType.IMAGE]
+    if not images:
+        return "".join(texts)
+    parts: list[dict[str, Any]] = [{"type": "text", "text": t} for t in texts]
+    parts += [{"type": "image_url", "image_url": {"url": f"data:{b.media_type};base64,{b.text}"}} for b in images]
+    return parts
+
+
+@dataclass(slots=True)
+class _Part:
+    index: int  # in our assistant message
+    type: BlockType
+    chunks: list[str] = field(default_factory=list)
+    tool_call_id: str = ""
+    tool_name: str = ""
+
+    def block(self) -> ContentBlock:
+        text = "".join(self.chunks)
+        if self.type is BlockType.TOOL_CALL:
+            return ContentBlock(
+                BlockType.TOOL_CALL,
+                tool_call_id=self.tool_call_id,
+                tool_name=self.tool_name,
+                tool_input=parse_tool_input(text, self.tool_name),
+            )
+        return ContentBlock(self.type, text=text)
+
+
+@dataclass(slots=True)
+class _Assembly:
+    """The assistant message, built from the stream's chunks as they arrive."""
+
+    model: str
+    parts: list[_Part] = field(default_factory=list)
+    text: _Part | None = None
+    thinking: _Part | None = None
+    tool_calls: dict[int, _Part] = field(default_factory=dict)  # by the stream's tool call index
+    usage: Usage = field(default_factory=Usage)
+    finish_reason: str = ""
+
+    async def feed(self, chunk: ChatCompletionChunk, on_event: OnEvent) -> None:
+        if chunk.model:
+            self.model = chunk.model
+        if chunk.usage is not None:
+            self._take_usage(chunk.usage)
+        for choice in chunk.choices:
+            if choice.index != 0:
+                continue
+            delta = choice.delta
+            extra = delta.model_extra or {}
+            for name in _REASONING_FIELDS:
+                reasoning = extra.get(name)
+                if isinstance(reasoning, str) and reasoning:
+                    if self.thinking is None:
+                        self.thinking = await self._open(BlockType.THINKING, on_event)
+                    await self._append(self.thinking, reasoning, on_event)
+                    break
+            if delta.content:
+                if self.text is None:
+                    self.text = await self._open(BlockType.TEXT, on_event)
+                await self._append(self.text, delta.content, on_event)
+            for call in delta.tool_calls or ():
+                part = self.tool_calls.get(call.index)
+                function = call.function
+                if part is None:
+                    part = await self._open(
+                        BlockType.TOOL_CALL,
+                        on_event,
+                        tool_call_id=call.id or f"call_{uuid.uuid4().hex[:24]}",
+                        tool_name=(function.name if function else None) or "",
+                    )
+                    self.tool_calls[call.index] = part
+                elif function is not None and function.name and not part.tool_name:
+                    part.tool_name = function.name
+                if function is not None and function.arguments:
+                    await self._append(part, function.arguments, on_event)
+            if choice.finish_reason:
+                self.finish_reason = choice.finish_reason
+
+    async def _open(self, kind: BlockType, on_event: OnEvent, *, tool_call_id: str = "", tool_name: str = "") -> _Part:
+        part = _Part(len(self.parts), kind, tool_call_id=tool_call_id, tool_name=tool_name)
+        self.parts.append(part)
+        await on_event(BlockStart(part.index, kind, tool_call_id=tool_call_id, tool_name=tool_name))
+        return part
+
+    @staticmethod
+    async def _append(part: _Part, text: str, on_event: OnEvent) -> None:
+        part.chunks.append(text)
+        await on_event(BlockDelta(part.index, part.type, text))
+
+    def _take_usage(self, usage: Any) -> None:
+        details = usage.prompt_tokens_details
+        cached = (details.cached_tokens or 0) if details is not None else 0
+        written = (getattr(details, "cache_write_tokens", None) or 0) if details is not None else 0
+        self.usage = Usage(
+            input_tokens=max(usage.prompt_tokens - cached - written, 0),
+            output_tokens=usage.completion_tokens,
+            cache_read_tokens=cached,
+            cache_write_tokens=written,
+        )
+
+    def response(self) -> LlmResponse:
+        blocks = tuple(part.block() for part in self.parts)
+        stop = _STOP_REASONS.get(self.finish_reason, self.finish_reason) or "end_turn"
+        if self.tool_calls and stop == "end_turn":
+            stop = "tool_use"  # some compatible servers finish tool calls with "stop"
+        return LlmResponse(blocks=blocks, usage=self.usage, stop_reason=stop, model=self.model)

@@ -1,0 +1,106 @@
+"""Model specs (`provider:model`) and the providers that serve them, built on first use."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from reliant.llm.base import Provider
+from reliant.llm.demo import DEMO_MODEL
+from reliant.llm.errors import UnknownModelError
+
+logger = logging.getLogger(__name__)
+
+PROVIDER_NAMES = ("scripted", "anthropic", "openai")
+DEFAULT_ANTHROPIC_MODELS = ("claude-sonnet-4-6", "claude-opus-4-6", "claude-haiku-4-5")
+DEFAULT_OPENAI_MODELS = ("gpt-5.4", "gpt-5.4-mini")
+
+
+@dataclass(frozen=True, slots=True)
+class ModelSpec:
+    provider: str  # "scripted" | "anthropic" | "openai"
+    model: str  # the provider's own id (for scripted: a script name or an absolute .yaml path)
+
+    def __str__(self) -> str:
+        return f"{self.provider}:{self.model}"
+
+
+def parse_model(spec: str, known: list[str] | None = None) -> ModelSpec:
+    """`scripted:<name|/abs/path.yaml>`, `anthropic:<model>` or `openai:<model>` as a ModelSpec.
+
+    `known` (the configured models) is only named in the error."""
+    provider, sep, model = spec.strip().partition(":")
+    if not sep or provider not in PROVIDER_NAMES or not model.strip():
+        raise UnknownModelError(spec, known if known is not None else [DEMO_MODEL])
+    return ModelSpec(provider, model.strip())
+
+
+class Providers:
+    """The configured providers, each created (and its SDK imported) when first asked for.
+
+    Built from plain values; `close()` releases the clients of those that were created.
+    """
+
+    def __init__(
+        self,
+        *,
+        anthropic_api_key: str = "",
+        anthropic_base_url: str = "",
+        openai_api_key: str = "",
+        openai_base_url: str = "",
+    ) -> None:
+        self._anthropic_api_key = anthropic_api_key
+        self._anthropic_base_url = anthropic_base_url
+        self._openai_api_key = openai_api_key
+        self._openai_base_url = openai_base_url
+        self._created: dict[str, Provider] = {}
+
+    def __repr__(self) -> str:  # never show the keys
+        return f"Providers(created={sorted(self._created)})"
+
+    def get(self, spec: str | ModelSpec) -> tuple[Provider, str]:
+        """The provider for `spec` and the model id to put in its LlmRequest.
+
+        Raises UnknownModelError for a malformed spec or an unknown script, FatalLlmError
+        (kind="missing_key") for a provider without a key."""
+        parsed = spec if isinstance(spec, ModelSpec) else parse_model(spec, self.available_models())
+        provider = self._created.get(parsed.provider)
+        if provider is None:
+            provider = self._create(parsed.provider)
+            self._created[parsed.provider] = provider
+        if parsed.provider == "scripted":
+            from reliant.llm.scripted import ScriptedProvider
+
+            assert isinstance(provider, ScriptedProvider)
+            provider.script(parsed.model)  # fail now on an unknown or invalid script
+        return provider, parsed.model
+
+    def available_models(self) -> list[str]:
+        """Models to offer: the demo always, a provider's defaults when it is configured."""
+        models = [DEMO_MODEL]
+        if self._anthropic_api_key:
+            models += [f"anthropic:{m}" for m in DEFAULT_ANTHROPIC_MODELS]
+        if self._openai_api_key or self._openai_base_url:
+            models += [f"openai:{m}" for m in DEFAULT_OPENAI_MODELS]
+        return models
+
+    async def close(self) -> None:
+        created, self._created = self._created, {}
+        for name, provider in created.items():
+            try:
+                await provider.close()
+            except Exception:  # keep closing the others
+                logger.exception("closing the %s provider failed", name)
+
+    def _create(self, name: str) -> Provider:
+        if name == "anthropic":
+            from reliant.llm.anthropic import AnthropicProvider
+
+            return AnthropicProvider(api_key=self._anthropic_api_key, base_url=self._anthropic_base_url)
+        if name == "openai":
+            from reliant.llm.openai import OpenAIProvider
+
+            return OpenAIProvider(api_key=self._openai_api_key, base_url=self._openai_base_url)
+        from reliant.llm.scripted import ScriptedProvider
+
+        return ScriptedProvider()

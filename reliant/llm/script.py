@@ -1,0 +1,233 @@
+"""The YAML scripts the scripted model plays: format, lookup and validation.
+
+```yaml
+delay_ms: 10                  # optional: pause before every streamed chunk (default 0)
+call_log: /tmp/calls.jsonl    # optional: one JSON line per call (relative: to the script's folder)
+final_text: Nothing more.     # optional: the answer once the turns have run out
+turns:                        # turn N answers the request that holds N assistant messages
+  - thinking: Let me look.    # optional, streamed before the text
+    text: Reading the code.   # optional, streamed word by word
+    tools:                    # optional: tool calls, ids call_<turn>_<i>
+      - name: view
+        input: {path: calc.py}
+    delay_ms: 200             # optional: this turn's own pause
+    usage: {input_tokens: 10, output_tokens: 5, cache_read_tokens: 0, cache_write_tokens: 0}
+    error: {status: 429, message: slow down, retry_after: 1.5, times: 2}
+```
+
+A turn with `error` fails its first `times` calls (default 1) with the error its status maps to
+(429/5xx retryable, others fatal), then plays normally.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from reliant.domain.chat import Usage
+from reliant.llm.errors import FatalLlmError, UnknownModelError
+
+SCRIPTS_DIR = Path(__file__).with_name("scripts")
+DEFAULT_FINAL_TEXT = "That is all I have for now: the scripted model has no more turns in this script."
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+_SCRIPT_KEYS = frozenset({"turns", "delay_ms", "call_log", "final_text"})
+_TURN_KEYS = frozenset({"text", "thinking", "tools", "delay_ms", "usage", "error"})
+_TOOL_KEYS = frozenset({"name", "input"})
+_ERROR_KEYS = frozenset({"status", "message", "retry_after", "times"})
+_USAGE_KEYS = frozenset({"input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens"})
+
+
+@dataclass(frozen=True, slots=True)
+class ScriptedToolCall:
+    name: str
+    input: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ScriptedError:
+    status: int
+    message: str
+    retry_after: float | None = None
+    times: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    text: str = ""
+    thinking: str = ""
+    tools: tuple[ScriptedToolCall, ...] = ()
+    delay_ms: float | None = None  # None: the script's
+    usage: Usage | None = None  # None: estimated from the text
+    error: ScriptedError | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Script:
+    name: str
+    path: Path
+    turns: tuple[Turn, ...]
+    delay_ms: float = 0.0
+    call_log: Path | None = None
+    final_text: str = DEFAULT_FINAL_TEXT
+
+
+def builtin_scripts() -> list[str]:
+    """Names of the scripts shipped with reliant (`scripted:<name>`)."""
+    return sorted(p.stem for p in SCRIPTS_DIR.glob("*.yaml"))
+
+
+def script_path(name: str) -> Path:
+    """The file `scripted:<name>` plays: a shipped script by name, or an absolute .yaml path."""
+    if name.endswith((".yaml", ".yml")) or "/" in name:
+        path = Path(name).expanduser()
+        if not path.is_absolute():
+            raise UnknownModelError(f"scripted:{name}", _known())
+        return path
+    if not _NAME.fullmatch(name) or not (SCRIPTS_DIR / f"{name}.yaml").is_file():
+        raise UnknownModelError(f"scripted:{name}", _known())
+    return SCRIPTS_DIR / f"{name}.yaml"
+
+
+def load_script(name: str) -> Script:
+    """Read and validate the script `scripted:<name>` refers to."""
+    path = script_path(name)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UnknownModelError(f"scripted:{name}", _known()) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _invalid(path, f"cannot read: {exc}") from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise _invalid(path, f"invalid YAML: {exc}") from exc
+    return parse_script(data, name=name, path=path)
+
+
+def parse_script(data: object, *, name: str, path: Path) -> Script:
+    if not isinstance(data, dict):
+        raise _invalid(path, "a script is a mapping with a `turns` list")
+    _check_keys(path, "script", data, _SCRIPT_KEYS)
+    raw_turns = data.get("turns") or []
+    if not isinstance(raw_turns, list):
+        raise _invalid(path, "`turns` must be a list")
+    turns = tuple(_turn(path, i, raw) for i, raw in enumerate(raw_turns))
+    call_log = data.get("call_log")
+    if call_log is not None and not isinstance(call_log, str):
+        raise _invalid(path, "`call_log` must be a path")
+    final_text = data.get("final_text", DEFAULT_FINAL_TEXT)
+    if not isinstance(final_text, str):
+        raise _invalid(path, "`final_text` must be a string")
+    return Script(
+        name=name,
+        path=path,
+        turns=turns,
+        delay_ms=_delay(path, "script", data.get("delay_ms")) or 0.0,
+        call_log=(path.parent / Path(call_log).expanduser()) if call_log else None,
+        final_text=final_text,
+    )
+
+
+def _turn(path: Path, index: int, raw: object) -> Turn:
+    where = f"turn {index}"
+    if not isinstance(raw, dict):
+        raise _invalid(path, f"{where}: a turn is a mapping")
+    _check_keys(path, where, raw, _TURN_KEYS)
+    for key in ("text", "thinking"):
+        if not isinstance(raw.get(key, ""), str):
+            raise _invalid(path, f"{where}: `{key}` must be a string")
+    raw_tools = raw.get("tools") or []
+    if not isinstance(raw_tools, list):
+        raise _invalid(path, f"{where}: `tools` must be a list")
+    return Turn(
+        text=raw.get("text", ""),
+        thinking=raw.get("thinking", ""),
+        tools=tuple(_tool(path, f"{where}, tool {i}", t) for i, t in enumerate(raw_tools)),
+        delay_ms=_delay(path, where, raw.get("delay_ms")),
+        usage=_usage(path, where, raw.get("usage")),
+        error=_error(path, where, raw.get("error")),
+    )
+
+
+def _tool(path: Path, where: str, raw: object) -> ScriptedToolCall:
+    if not isinstance(raw, dict):
+        raise _invalid(path, f"{where}: a tool call is a mapping with `name` and `input`")
+    _check_keys(path, where, raw, _TOOL_KEYS)
+    name, tool_input = raw.get("name"), raw.get("input") or {}
+    if not isinstance(name, str) or not name:
+        raise _invalid(path, f"{where}: `name` must be a non-empty string")
+    if not isinstance(tool_input, dict):
+        raise _invalid(path, f"{where}: `input` must be a mapping")
+    return ScriptedToolCall(name=name, input=tool_input)
+
+
+def _error(path: Path, where: str, raw: object) -> ScriptedError | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise _invalid(path, f"{where}: `error` must be a mapping with a `status`")
+    _check_keys(path, f"{where}, error", raw, _ERROR_KEYS)
+    status: Any = raw.get("status")
+    message: Any = raw.get("message", "scripted error")
+    retry_after: Any = raw.get("retry_after")
+    times: Any = raw.get("times", 1)
+    if not _is_int(status) or not 400 <= status <= 599:
+        raise _invalid(path, f"{where}: error `status` must be an HTTP error status (400-599)")
+    if not isinstance(message, str):
+        raise _invalid(path, f"{where}: error `message` must be a string")
+    if retry_after is not None and (not _is_number(retry_after) or retry_after < 0):
+        raise _invalid(path, f"{where}: error `retry_after` must be seconds >= 0")
+    if not _is_int(times) or times < 1:
+        raise _invalid(path, f"{where}: error `times` must be an integer >= 1")
+    return ScriptedError(
+        status=status,
+        message=message,
+        retry_after=float(retry_after) if retry_after is not None else None,
+        times=times,
+    )
+
+
+def _usage(path: Path, where: str, raw: object) -> Usage | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise _invalid(path, f"{where}: `usage` must be a mapping of token counts")
+    _check_keys(path, f"{where}, usage", raw, _USAGE_KEYS)
+    if not all(_is_int(v) and v >= 0 for v in raw.values()):
+        raise _invalid(path, f"{where}: token counts must be integers >= 0")
+    return Usage(**raw)
+
+
+def _delay(path: Path, where: str, raw: object) -> float | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, (int, float)) or isinstance(raw, bool) or raw < 0:
+        raise _invalid(path, f"{where}: `delay_ms` must be a number >= 0")
+    return float(raw)
+
+
+def _check_keys(path: Path, where: str, raw: Mapping[Any, Any], allowed: frozenset[str]) -> None:
+    unknown = sorted(str(k) for k in raw if k not in allowed)
+    if unknown:
+        raise _invalid(path, f"{where}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(allowed))}")
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _invalid(path: Path, message: str) -> FatalLlmError:
+    return FatalLlmError("scripted", f"script {path}: {message}", kind="invalid_script")
+
+
+def _known() -> list[str]:
+    return [f"scripted:{name}" for name in builtin_scripts()] + ["scripted:/absolute/path.yaml"]

@@ -1,0 +1,143 @@
+"""ScriptedProvider: a deterministic model that plays a YAML script, for offline demos and tests.
+
+The turn played is the number of assistant messages already in the request, so a retried call of a
+turn plays the same turn again, with the same tool call ids (`call_<turn>_<i>`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import time
+from dataclasses import dataclass, field
+
+from reliant.domain.chat import BlockType, ContentBlock, Role, Usage
+from reliant.llm.base import BlockDelta, BlockStart, LlmRequest, LlmResponse, OnEvent
+from reliant.llm.classify import error_for_status
+from reliant.llm.errors import LlmError
+from reliant.llm.script import Script, Turn, load_script, script_path
+
+logger = logging.getLogger(__name__)
+
+NAME = "scripted"
+_CHUNK = re.compile(r"\s*\S+\s*|\s+")  # a word with the spaces around it
+
+
+class ScriptedProvider:
+    """Plays `scripted:<name>` scripts; scripts are re-read when their file changes.
+
+    Scripted errors are counted per (script, turn) in this instance's memory.
+    """
+
+    name = NAME
+
+    def __init__(self) -> None:
+        self._scripts: dict[str, tuple[float, Script]] = {}
+        self._failures: dict[tuple[str, int], int] = {}
+
+    def script(self, model: str) -> Script:
+        """The script `model` names, validated (UnknownModelError / FatalLlmError if it cannot be)."""
+        path = script_path(model)
+        try:
+            mtime = path.stat().st_mtime
+        except OSError:
+            mtime = -1.0
+        cached = self._scripts.get(model)
+        if cached is not None and cached[0] == mtime:
+            return cached[1]
+        script = load_script(model)
+        self._scripts[model] = (mtime, script)
+        return script
+
+    async def stream(self, request: LlmRequest, on_event: OnEvent) -> LlmResponse:
+        script = self.script(request.model)
+        turn_index = sum(1 for m in request.messages if m.role is Role.ASSISTANT)
+        turn = script.turns[turn_index] if turn_index < len(script.turns) else Turn(text=script.final_text)
+        error = self._scripted_error(script, turn_index, turn)
+        if script.call_log is not None:
+            _append_call(script, turn_index, error)
+        if error is not None:
+            raise error
+        delay = (turn.delay_ms if turn.delay_ms is not None else script.delay_ms) / 1000.0
+        player = _Player(on_event, delay)
+        if turn.thinking:
+            await player.block(BlockType.THINKING, turn.thinking)
+        if turn.text:
+            await player.block(BlockType.TEXT, turn.text)
+        for i, tool in enumerate(turn.tools):
+            await player.tool_call(f"call_{turn_index}_{i}", tool.name, dict(tool.input))
+        blocks = tuple(player.blocks)
+        usage = turn.usage or _estimated_usage(request, blocks)
+        stop = "tool_use" if turn.tools else "end_turn"
+        return LlmResponse(blocks=blocks, usage=usage, stop_reason=stop, model=request.model)
+
+    async def close(self) -> None:
+        self._scripts.clear()
+
+    def _scripted_error(self, script: Script, turn_index: int, turn: Turn) -> LlmError | None:
+        if turn.error is None:
+            return None
+        key = (str(script.path), turn_index)
+        failed = self._failures.get(key, 0)
+        if failed >= turn.error.times:
+            return None
+        self._failures[key] = failed + 1
+        headers = {"retry-after": str(turn.error.retry_after)} if turn.error.retry_after is not None else {}
+        error = error_for_status(NAME, turn.error.status, turn.error.message, headers)
+        logger.info(
+            "scripted %s turn %d: failing with HTTP %d (%d of %d)",
+            script.name,
+            turn_index,
+            turn.error.status,
+            failed + 1,
+            turn.error.times,
+        )
+        return error
+
+
+@dataclass(slots=True)
+class _Player:
+    on_event: OnEvent
+    delay: float
+    blocks: list[ContentBlock] = field(default_factory=list)
+
+    async def block(self, kind: BlockType, text: str) -> None:
+        index = len(self.blocks)
+        await self.on_event(BlockStart(index, kind))
+        for chunk in _CHUNK.findall(text):
+            await self._pause()
+            await self.on_event(BlockDelta(index, kind, chunk))
+        self.blocks.append(ContentBlock(kind, text=text))
+
+    async def tool_call(self, call_id: str, name: str, tool_input: dict[str, object]) -> None:
+        index = len(self.blocks)
+        await self.on_event(BlockStart(index, BlockType.TOOL_CALL, tool_call_id=call_id, tool_name=name))
+        await self._pause()
+        await self.on_event(BlockDelta(index, BlockType.TOOL_CALL, json.dumps(tool_input)))
+        self.blocks.append(
+            ContentBlock(BlockType.TOOL_CALL, tool_call_id=call_id, tool_name=name, tool_input=tool_input)
+        )
+
+    async def _pause(self) -> None:
+        if self.delay > 0:
+            await asyncio.sleep(self.delay)
+
+
+def _append_call(script: Script, turn_index: int, error: LlmError | None) -> None:
+    assert script.call_log is not None
+    status = getattr(error, "status", None) if error is not None else None
+    line = {"script": script.name, "turn": turn_index, "time": time.time(), "error": status}
+    script.call_log.parent.mkdir(parents=True, exist_ok=True)
+    with script.call_log.open("a", encoding="utf-8") as log:
+        log.write(json.dumps(line) + "\n")
+
+
+def _estimated_usage(request: LlmRequest, blocks: tuple[ContentBlock, ...]) -> Usage:
+    """About four characters a token, so demos show plausible, deterministic counts."""
+    prompt = len(request.system) + sum(
+        len(b.text) + len(json.dumps(b.tool_input)) for m in request.messages for b in m.blocks
+    )
+    answer = sum(len(b.text) + (len(json.dumps(b.tool_input)) if b.tool_input else 0) for b in blocks)
+    return Usage(input_tokens=max(prompt // 4, 1), output_tokens=max(answer // 4, 1))

@@ -1,0 +1,332 @@
+"""AnthropicProvider through the real AsyncAnthropic client against the fake Messages API server."""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+
+from embedded.ports import free_port
+from reliant.domain.chat import BlockType, ContentBlock, Message, Role, ToolDefinition, Usage
+from reliant.llm.anthropic import REDACTED_THINKING_PREFIX, AnthropicProvider
+from reliant.llm.base import BlockDelta, BlockStart, LlmRequest
+from reliant.llm.errors import FatalLlmError, RetryableLlmError
+from tests.llm.conftest import Events
+from tests.llm.fakes import (
+    FakeLlmServer,
+    RedactedThinking,
+    Text,
+    Thinking,
+    ToolCall,
+    anthropic_error,
+    anthropic_stream,
+    anthropic_stream_error,
+)
+
+KEY = "sk-ant-test-SECRET-0123456789"
+EPHEMERAL = {"type": "ephemeral"}
+VIEW = ToolDefinition(
+    "view", "Read a file.", {"type": "object", "properties": {"path": {"type": "string"}}, "required": ["path"]}
+)
+SHELL = ToolDefinition("shell", "Run a command.", {"type": "object", "properties": {"command": {"type": "string"}}})
+
+
+def user(text: str) -> Message:
+    return Message(Role.USER, (ContentBlock.of_text(text),))
+
+
+def request(*messages: Message, model: str = "claude-test", **kw: object) -> LlmRequest:
+    return LlmRequest(
+        model=model,
+        system="You are a careful engineer.",
+        messages=messages or (user("hi"),),
+        tools=(VIEW, SHELL),
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+@pytest.fixture
+async def provider(fake_llm: FakeLlmServer) -> AsyncIterator[AnthropicProvider]:
+    p = AnthropicProvider(api_key=KEY, base_url=fake_llm.url)
+    yield p
+    await p.close()
+
+
+async def test_streams_text_and_marks_the_stable_prefix_for_caching(
+    fake_llm: FakeLlmServer, provider: AnthropicProvider, events: Events
+) -> None:
+    fake_llm.enqueue(anthropic_stream([Text("Hel", "lo ", "world")], model="claude-test-2025"))
+
+    response = await provider.stream(request(max_tokens=1000), events)
+
+    assert response.blocks == (ContentBlock(BlockType.TEXT, text="Hello world"),)
+    assert response.stop_reason == "end_turn"
+    assert response.model == "claude-test-2025"
+    assert events.events == [
+        BlockStart(0, BlockType.TEXT),
+        BlockDelta(0, BlockType.TEXT, "Hel"),
+        BlockDelta(0, BlockType.TEXT, "lo "),
+        BlockDelta(0, BlockType.TEXT, "world"),
+    ]
+    [sent] = fake_llm.requests
+    assert sent.path == "/v1/messages"
+    assert KEY in (sent.headers.get("x-api-key", ""), sent.headers.get("authorization", "").removeprefix("Bearer "))
+    assert "anthropic-version" in sent.headers
+    body = sent.body
+    assert body["stream"] is True
+    assert body["model"] == "claude-test"
+    assert body["max_tokens"] == 1000
+    assert "thinking" not in body
+    assert body["system"] == [{"type": "text", "text": "You are a careful engineer.", "cache_control": EPHEMERAL}]
+    assert [t["name"] for t in body["tools"]] == ["view", "shell"]
+    assert body["tools"][0]["input_schema"] == VIEW.input_schema
+    assert "cache_control" not in body["tools"][0]
+    assert body["tools"][-1]["cache_control"] == EPHEMERAL
+    assert body["messages"] == [
+        {"role": "user", "content": [{"type": "text", "text": "hi", "cache_control": EPHEMERAL}]}
+    ]
+
+
+async def test_tool_calls_stream_partial_json_and_arrive_parsed(
+    fake_llm: FakeLlmServer, provider: AnthropicProvider, events: Events
+) -> None:
+    fake_llm.enqueue(
+        anthropic_stream(
+            [
+                Text("Looking."),
+                ToolCall("toolu_1", "view", '{"pa', 'th": "a.py"}'),
+                ToolCall("toolu_2", "shell", '{"command": "ls"}'),
+            ]
+        )
+    )
+
+    response = await provider.stream(request(), events)
+
+    assert response.stop_reason == "tool_use"
+    assert response.blocks[1:] == (
+        ContentBlock(BlockType.TOOL_CALL, tool_call_id="toolu_1", tool_name="view", tool_input={"path": "a.py"}),
+        ContentBlock(BlockType.TOOL_CALL, tool_call_id="toolu_2", tool_name="shell", tool_input={"command": "ls"}),
+    )
+    assert events.starts() == [
+        BlockStart(0, BlockType.TEXT),
+        BlockStart(1, BlockType.TOOL_CALL, tool_call_id="toolu_1", tool_name="view"),
+        BlockStart(2, BlockType.TOOL_CALL, tool_call_id="toolu_2", tool_name="shell"),
+    ]
+    assert events.deltas(BlockType.TOOL_CALL) == ['{"pa', 'th": "a.py"}', '{"command": "ls"}']
+
+
+async def test_tool_arguments_that_are_not_an_object_are_kept_for_the_schema_check(
+    fake_llm: FakeLlmServer, provider: AnthropicProvider, events: Events
+) -> None:
+    fake_llm.enqueue(anthropic_stream([ToolCall("toolu_1", "view", '{"path": "a.p')], stop_reason="max_tokens"))
+
+    response = await provider.stream(request(), events)
+
+    assert response.stop_reason == "max_tokens"
+    assert response.blocks[0].tool_input == {"_unparsed_arguments": '{"path": "a.p'}
+
+
+async def test_thinking_streams_and_keeps_its_signature(
+    fake_llm: FakeLlmServer, provider: AnthropicProvider, events: Events
+) -> None:
+    fake_llm.enqueue(
+        anthropic_stream(
+            [Thinking("Let me ", "think.", signature="c2lnbmF0dXJl"), RedactedThinking("b3BhcXVl"), Text("Done.")]
+        )
+    )
+
+    response = await provider.stream(request(thinking_budget=2000, max_tokens=1000), events)
+
+    assert response.blocks == (
+        ContentBlock(BlockType.THINKING, text="Let me think.", signature="c2lnbmF0dXJl"),
+        ContentBlock(BlockType.THINKING, signature=REDACTED_THINKING_PREFIX + "b3BhcXVl"),
+        ContentBlock(BlockType.TEXT, text="Done."),
+    )
+    assert events.deltas(BlockType.THINKING) == ["Let me ", "think."]
+    body = fake_llm.requests[0].body
+    # A budget below max_tokens is required: max_tokens grows to leave room for the answer.
+    assert body["thinking"] == {"type": "enabled", "budget_tokens": 2000}
+    assert body["max_tokens"] == 3000
+
+
+async def test_claude_4_6_and_later_think_adaptively(
+    fake_llm: FakeLlmServer, provider: AnthropicProvider, events: Events
+) -> None:
+    fake_llm.enqueue(anthropic_stream([Text("ok")]), anthropic_stream([Text("ok")]))
+
+    await provider.stream(request(model="claude-sonnet-4-6", thinking_budget=4000), events)
+    await provider.stream(request(model="claude-opus-4-5", thinking_budget=4000), events)
+
+    assert fake_llm.requests[0].body["thinking"] == {"type": "adaptive"}
+    assert fake_llm.requests[1].body["thinking"] == {"type": "enabled", "budget_tokens": 4000}
+
+
+async def test_history_maps_to_the_messages_api_and_thinking_round_trips(
+    fake_llm: FakeLlmServer, provider: AnthropicProvider, events: Events
+) -> None:
+    fake_llm.enqueue(anthropic_stream([Text("ok")]))
+    assistant = Message(
+        Role.ASSISTANT,
+        (
+            ContentBlock(BlockType.THINKING, text="Plan.", signature="c2ln"),
+            ContentBlock(BlockType.THINKING, signature=REDACTED_THINKING_PREFIX + "b3BhcXVl"),
+            ContentBlock(BlockType.THINKING, text="unsigned, from another provider"),
+            ContentBlock(BlockType.TEXT, text="Reading."),
+            ContentBlock(BlockType.TOOL_CALL, tool_call_id="toolu_1", tool_name="view", tool_input={"path": "a"}),
+            ContentBlock(BlockType.TOOL_CALL, tool_call_id="toolu_2", tool_name="shell", tool_input={"command": "x"}),
+        ),
+    )
+    results = Message(
+        Role.TOOL,
+        (
+            ContentBlock(BlockType.TOOL_RESULT, tool_call_id="toolu_1", tool_name="view", text="contents"),
+            ContentBlock(BlockType.TOOL_RESULT, tool_call_id="toolu_2", tool_name="shell", text="boom", is_error=True),
+        ),
+    )
+
+    await provider.stream(request(user("fix it"), assistant, results, user("and hurry")), events)
+
+    assert fake_llm.requests[0].body["messages"] == [
+        {"role": "user", "content": [{"type": "text", "text": "fix it"}]},
+        {
+            "role": "assistant",
+            "content": [
+                {"type": "thinking", "thinking": "Plan.", "signature": "c2ln"},
+                {"type": "redacted_thinking", "data": "b3BhcXVl"},
+                {"type": "text", "text": "Reading."},
+                {"type": "tool_use", "id": "toolu_1", "name": "view", "input": {"path": "a"}},
+                {"type": "tool_use", "id": "toolu_2", "name": "shell", "input": {"command": "x"}},
+            ],
+        },
+        {
+            "role": "user",
+            "content": [
+                {"type": "tool_result", "tool_use_id": "toolu_1", "content": "contents", "is_error": False},
+                {"type": "tool_result", "tool_use_id": "toolu_2", "content": "boom", "is_error": True},
+                {"type": "text", "text": "and hurry", "cache_control": EPHEMERAL},
+            ],
+        },
+    ]
+
+
+async def test_usage_includes_cache_reads_and_writes(
+    fake_llm: FakeLlmServer, provider: AnthropicProvider, events: Events
+) -> None:
+    fake_llm.enqueue(anthropic_stream([Text("ok")], input_tokens=5, output_tokens=30, cache_read=1200, cache_write=340))
+
+    response = await provider.stream(request(), events)
+
+    assert response.usage == Usage(input_tokens=5, output_tokens=30, cache_read_tokens=1200, cache_write_tokens=340)
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({"retry-after": "7"}, 7.0),
+        ({"retry-after-ms": "1500", "retry-after": "9"}, 1.5),
+        ({}, None),
+    ],
+)
+async def test_429_is_retryable_with_the_servers_wait(
+    fake_llm: FakeLlmServer,
+    provider: AnthropicProvider,
+    events: Events,
+    headers: dict[str, str],
+    expected: float | None,
+) -> None:
+    fake_llm.enqueue(anthropic_error(429, "slow down", error_type="rate_limit_error", headers=headers))
+
+    with pytest.raises(RetryableLlmError) as caught:
+        await provider.stream(request(), events)
+
+    assert caught.value.status == 429
+    assert caught.value.retry_after == expected
+    assert "slow down" in str(caught.value)
+    assert len(fake_llm.requests) == 1  # the SDK did not retry by itself
+
+
+async def test_retry_after_as_an_http_date(
+    fake_llm: FakeLlmServer, provider: AnthropicProvider, events: Events
+) -> None:
+    when = email.utils.formatdate(time.time() + 30, usegmt=True)
+    fake_llm.enqueue(anthropic_error(429, headers={"retry-after": when}))
+
+    with pytest.raises(RetryableLlmError) as caught:
+        await provider.stream(request(), events)
+
+    assert caught.value.retry_after is not None
+    assert 25 <= caught.value.retry_after <= 31
+
+
+@pytest.mark.parametrize("status", [500, 503, 529])
+async def test_server_errors_are_retryable(
+    fake_llm: FakeLlmServer, provider: AnthropicProvider, events: Events, status: int
+) -> None:
+    fake_llm.enqueue(anthropic_error(status, "overloaded", error_type="overloaded_error"))
+
+    with pytest.raises(RetryableLlmError) as caught:
+        await provider.stream(request(), events)
+
+    assert caught.value.status == status
+    assert len(fake_llm.requests) == 1
+
+
+@pytest.mark.parametrize(
+    ("status", "kind"),
+    [(401, "auth"), (403, "permission"), (400, "invalid_request"), (404, "not_found"), (422, "invalid_request")],
+)
+async def test_client_errors_are_fatal(
+    fake_llm: FakeLlmServer, provider: AnthropicProvider, events: Events, status: int, kind: str
+) -> None:
+    fake_llm.enqueue(anthropic_error(status, f"rejected key {KEY}", error_type="authentication_error"))
+
+    with pytest.raises(FatalLlmError) as caught:
+        await provider.stream(request(), events)
+
+    assert caught.value.kind == kind
+    assert caught.value.status == status
+    assert KEY not in str(caught.value)
+    assert "rejected key" in str(caught.value)
+
+
+async def test_an_error_event_inside_the_stream_is_classified(
+    fake_llm: FakeLlmServer, provider: AnthropicProvider, events: Events
+) -> None:
+    fake_llm.enqueue(anthropic_stream_error("overloaded_error", "Overloaded", after=[Text("partial")]))
+
+    with pytest.raises(RetryableLlmError) as caught:
+        await provider.stream(request(), events)
+
+    assert caught.value.status == 529
+    assert events.deltas() == ["partial"]  # what streamed before the error was delivered
+
+
+async def test_a_connection_dropped_mid_stream_is_retryable(
+    fake_llm: FakeLlmServer, provider: AnthropicProvider, events: Events
+) -> None:
+    fake_llm.enqueue(anthropic_stream([Text("a", "b", "c", "d")], abort_after=5))
+
+    with pytest.raises(RetryableLlmError):
+        await provider.stream(request(), events)
+
+
+async def test_an_unreachable_server_is_retryable(events: Events) -> None:
+    provider = AnthropicProvider(api_key=KEY, base_url=f"http://127.0.0.1:{free_port()}")
+    try:
+        with pytest.raises(RetryableLlmError) as caught:
+            await provider.stream(request(), events)
+    finally:
+        await provider.close()
+    assert caught.value.status is None
+    assert KEY not in str(caught.value)
+
+
+def test_a_missing_key_is_fatal_and_names_the_settings() -> None:
+    with pytest.raises(FatalLlmError) as caught:
+        AnthropicProvider(api_key="")
+
+    assert caught.value.kind == "missing_key"
+    assert "RELIANT_ANTHROPIC_API_KEY" in str(caught.value)
+    assert "ANTHROPIC_API_KEY" in str(caught.value)

@@ -1,0 +1,309 @@
+"""OpenAIProvider through the real AsyncOpenAI client against the fake Chat Completions server."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from embedded.ports import free_port
+from reliant.domain.chat import BlockType, ContentBlock, Message, Role, ToolDefinition, Usage
+from reliant.llm.base import BlockDelta, BlockStart, LlmRequest
+from reliant.llm.errors import FatalLlmError, RetryableLlmError
+from reliant.llm.openai import OpenAIProvider
+from tests.llm.conftest import Events
+from tests.llm.fakes import (
+    ErrorResponse,
+    FakeLlmServer,
+    SseEvent,
+    StreamResponse,
+    Text,
+    Thinking,
+    ToolCall,
+    openai_error,
+    openai_stream,
+)
+
+KEY = "sk-proj-test-SECRET-9876543210"
+VIEW = ToolDefinition(
+    "view", "Read a file.", {"type": "object", "properties": {"path": {"type": "string"}}, "required": ["path"]}
+)
+
+
+def user(text: str) -> Message:
+    return Message(Role.USER, (ContentBlock.of_text(text),))
+
+
+def request(*messages: Message, **kw: object) -> LlmRequest:
+    return LlmRequest(
+        model="gpt-test",
+        system="Be brief.",
+        messages=messages or (user("hi"),),
+        tools=(VIEW,),
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+@pytest.fixture
+async def provider(fake_llm: FakeLlmServer) -> AsyncIterator[OpenAIProvider]:
+    p = OpenAIProvider(api_key=KEY, base_url=fake_llm.openai_url)
+    yield p
+    await p.close()
+
+
+async def test_streams_text_with_usage_requested(
+    fake_llm: FakeLlmServer, provider: OpenAIProvider, events: Events
+) -> None:
+    fake_llm.enqueue(openai_stream([Text("Hel", "lo")], prompt_tokens=20, completion_tokens=3, model="gpt-test-0613"))
+
+    response = await provider.stream(request(max_tokens=500), events)
+
+    assert response.blocks == (ContentBlock(BlockType.TEXT, text="Hello"),)
+    assert response.stop_reason == "end_turn"
+    assert response.model == "gpt-test-0613"
+    assert response.usage == Usage(input_tokens=20, output_tokens=3)
+    assert events.events == [
+        BlockStart(0, BlockType.TEXT),
+        BlockDelta(0, BlockType.TEXT, "Hel"),
+        BlockDelta(0, BlockType.TEXT, "lo"),
+    ]
+    [sent] = fake_llm.requests
+    assert sent.path == "/v1/chat/completions"
+    assert sent.headers["authorization"] == f"Bearer {KEY}"
+    body = sent.body
+    assert body["stream"] is True
+    assert body["stream_options"] == {"include_usage": True}
+    assert body["max_tokens"] == 500  # a compatible server: the widely understood name
+    assert "max_completion_tokens" not in body
+    assert body["messages"] == [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "hi"}]
+    assert body["tools"] == [
+        {
+            "type": "function",
+            "function": {"name": "view", "description": "Read a file.", "parameters": VIEW.input_schema},
+        }
+    ]
+
+
+async def test_openai_itself_gets_max_completion_tokens(fake_llm: FakeLlmServer, events: Events) -> None:
+    provider = OpenAIProvider(api_key=KEY, base_url=fake_llm.openai_url, compatible=False)
+    fake_llm.enqueue(openai_stream([Text("ok")]))
+    try:
+        await provider.stream(request(max_tokens=321), events)
+    finally:
+        await provider.close()
+
+    body = fake_llm.requests[0].body
+    assert body["max_completion_tokens"] == 321
+    assert "max_tokens" not in body
+
+
+async def test_tool_call_deltas_are_accumulated_by_index(
+    fake_llm: FakeLlmServer, provider: OpenAIProvider, events: Events
+) -> None:
+    fake_llm.enqueue(
+        openai_stream(
+            [
+                Text("Let me look."),
+                ToolCall("call_a", "view", '{"pa', 'th": ', '"a.py"}'),
+                ToolCall("call_b", "view", '{"path": "b.py"}'),
+            ]
+        )
+    )
+
+    response = await provider.stream(request(), events)
+
+    assert response.stop_reason == "tool_use"
+    assert response.blocks == (
+        ContentBlock(BlockType.TEXT, text="Let me look."),
+        ContentBlock(BlockType.TOOL_CALL, tool_call_id="call_a", tool_name="view", tool_input={"path": "a.py"}),
+        ContentBlock(BlockType.TOOL_CALL, tool_call_id="call_b", tool_name="view", tool_input={"path": "b.py"}),
+    )
+    assert events.starts() == [
+        BlockStart(0, BlockType.TEXT),
+        BlockStart(1, BlockType.TOOL_CALL, tool_call_id="call_a", tool_name="view"),
+        BlockStart(2, BlockType.TOOL_CALL, tool_call_id="call_b", tool_name="view"),
+    ]
+    assert events.deltas(BlockType.TOOL_CALL) == ['{"pa', 'th": ', '"a.py"}', '{"path": "b.py"}']
+
+
+async def test_tool_calls_finished_with_stop_still_count_as_tool_use(
+    fake_llm: FakeLlmServer, provider: OpenAIProvider, events: Events
+) -> None:
+    fake_llm.enqueue(openai_stream([ToolCall("call_a", "view", '{"path": "a"}')], finish_reason="stop"))
+
+    response = await provider.stream(request(), events)
+
+    assert response.stop_reason == "tool_use"
+
+
+async def test_reasoning_of_compatible_servers_becomes_thinking(
+    fake_llm: FakeLlmServer, provider: OpenAIProvider, events: Events
+) -> None:
+    fake_llm.enqueue(openai_stream([Thinking("Hmm, ", "simple."), Text("Yes.")]))
+
+    response = await provider.stream(request(), events)
+
+    assert response.blocks == (
+        ContentBlock(BlockType.THINKING, text="Hmm, simple."),
+        ContentBlock(BlockType.TEXT, text="Yes."),
+    )
+    assert events.deltas(BlockType.THINKING) == ["Hmm, ", "simple."]
+
+
+async def test_cached_prompt_tokens_are_reported_apart(
+    fake_llm: FakeLlmServer, provider: OpenAIProvider, events: Events
+) -> None:
+    fake_llm.enqueue(openai_stream([Text("ok")], prompt_tokens=2000, completion_tokens=50, cached_tokens=1536))
+
+    response = await provider.stream(request(), events)
+
+    assert response.usage == Usage(input_tokens=464, output_tokens=50, cache_read_tokens=1536)
+
+
+async def test_history_maps_to_chat_messages_with_one_tool_message_per_result(
+    fake_llm: FakeLlmServer, provider: OpenAIProvider, events: Events
+) -> None:
+    fake_llm.enqueue(openai_stream([Text("ok")]))
+    assistant = Message(
+        Role.ASSISTANT,
+        (
+            ContentBlock(BlockType.THINKING, text="private", signature="c2ln"),
+            ContentBlock(BlockType.TEXT, text="Reading both."),
+            ContentBlock(BlockType.TOOL_CALL, tool_call_id="call_a", tool_name="view", tool_input={"path": "a"}),
+            ContentBlock(BlockType.TOOL_CALL, tool_call_id="call_b", tool_name="view", tool_input={"path": "b"}),
+        ),
+    )
+    results = Message(
+        Role.TOOL,
+        (
+            ContentBlock(BlockType.TOOL_RESULT, tool_call_id="call_a", tool_name="view", text="A"),
+            ContentBlock(
+                BlockType.TOOL_RESULT, tool_call_id="call_b", tool_name="view", text="no such file", is_error=True
+            ),
+        ),
+    )
+
+    await provider.stream(request(user("compare"), assistant, results, user("go on")), events)
+
+    assert fake_llm.requests[0].body["messages"] == [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "compare"},
+        {
+            "role": "assistant",
+            "content": "Reading both.",
+            "tool_calls": [
+                {"id": "call_a", "type": "function", "function": {"name": "view", "arguments": '{"path": "a"}'}},
+                {"id": "call_b", "type": "function", "function": {"name": "view", "arguments": '{"path": "b"}'}},
+            ],
+        },
+        {"role": "tool", "tool_call_id": "call_a", "content": "A"},
+        {"role": "tool", "tool_call_id": "call_b", "content": "Error: no such file"},
+        {"role": "user", "content": "go on"},
+    ]
+
+
+async def test_a_local_server_needs_no_key(fake_llm: FakeLlmServer, events: Events) -> None:
+    provider = OpenAIProvider(base_url=fake_llm.openai_url)
+    fake_llm.enqueue(openai_stream([Text("ok")]))
+    try:
+        response = await provider.stream(request(), events)
+    finally:
+        await provider.close()
+
+    assert response.blocks[0].text == "ok"
+    assert fake_llm.requests[0].headers["authorization"] == "Bearer no-key"
+
+
+async def test_429_is_retryable_with_the_servers_wait(
+    fake_llm: FakeLlmServer, provider: OpenAIProvider, events: Events
+) -> None:
+    fake_llm.enqueue(openai_error(429, "Rate limit reached", error_type="requests", headers={"retry-after": "3"}))
+
+    with pytest.raises(RetryableLlmError) as caught:
+        await provider.stream(request(), events)
+
+    assert caught.value.status == 429
+    assert caught.value.retry_after == 3.0
+    assert "Rate limit reached" in str(caught.value)
+    assert len(fake_llm.requests) == 1  # the SDK did not retry by itself
+
+
+async def test_500_is_retryable(fake_llm: FakeLlmServer, provider: OpenAIProvider, events: Events) -> None:
+    fake_llm.enqueue(openai_error(500, "The server had an error"))
+
+    with pytest.raises(RetryableLlmError) as caught:
+        await provider.stream(request(), events)
+
+    assert caught.value.status == 500
+    assert caught.value.retry_after is None
+    assert len(fake_llm.requests) == 1
+
+
+@pytest.mark.parametrize(
+    ("status", "kind"), [(401, "auth"), (403, "permission"), (400, "invalid_request"), (404, "not_found")]
+)
+async def test_client_errors_are_fatal_and_never_show_the_key(
+    fake_llm: FakeLlmServer, provider: OpenAIProvider, events: Events, status: int, kind: str
+) -> None:
+    fake_llm.enqueue(openai_error(status, f"Incorrect API key provided: {KEY}", error_type="invalid_request_error"))
+
+    with pytest.raises(FatalLlmError) as caught:
+        await provider.stream(request(), events)
+
+    assert caught.value.kind == kind
+    assert caught.value.status == status
+    assert KEY not in str(caught.value)
+    assert "Incorrect API key provided" in str(caught.value)
+
+
+async def test_an_error_body_that_is_not_json_is_still_classified(
+    fake_llm: FakeLlmServer, provider: OpenAIProvider, events: Events
+) -> None:
+    fake_llm.enqueue(ErrorResponse(502, {"detail": "bad gateway"}))
+
+    with pytest.raises(RetryableLlmError) as caught:
+        await provider.stream(request(), events)
+
+    assert caught.value.status == 502
+
+
+async def test_an_error_inside_the_stream_is_retryable(
+    fake_llm: FakeLlmServer, provider: OpenAIProvider, events: Events
+) -> None:
+    stream = openai_stream([Text("par", "tial")])
+    error = SseEvent(data='{"error": {"message": "upstream went away", "type": "server_error"}}')
+    fake_llm.enqueue(StreamResponse([*stream.events[:3], error]))
+
+    with pytest.raises(RetryableLlmError) as caught:
+        await provider.stream(request(), events)
+
+    assert "upstream went away" in str(caught.value)
+    assert events.deltas() == ["par", "tial"]
+
+
+async def test_a_connection_dropped_mid_stream_is_retryable(
+    fake_llm: FakeLlmServer, provider: OpenAIProvider, events: Events
+) -> None:
+    fake_llm.enqueue(openai_stream([Text("a", "b", "c")], abort_after=2))
+
+    with pytest.raises(RetryableLlmError):
+        await provider.stream(request(), events)
+
+
+async def test_an_unreachable_server_is_retryable(events: Events) -> None:
+    provider = OpenAIProvider(api_key=KEY, base_url=f"http://127.0.0.1:{free_port()}/v1")
+    try:
+        with pytest.raises(RetryableLlmError) as caught:
+            await provider.stream(request(), events)
+    finally:
+        await provider.close()
+    assert KEY not in str(caught.value)
+
+
+def test_a_missing_key_without_a_local_server_is_fatal() -> None:
+    with pytest.raises(FatalLlmError) as caught:
+        OpenAIProvider()
+
+    assert caught.value.kind == "missing_key"
+    assert "RELIANT_OPENAI_API_KEY" in str(caught.value)
+    assert "OPENAI_API_KEY" in str(caught.value)

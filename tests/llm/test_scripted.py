@@ -1,0 +1,249 @@
+"""ScriptedProvider: turn selection, streaming, deterministic ids, scripted errors, the call log."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from reliant.domain.chat import BlockType, ContentBlock, Message, Role, Usage
+from reliant.llm.base import BlockDelta, BlockStart, LlmRequest
+from reliant.llm.errors import FatalLlmError, RetryableLlmError, UnknownModelError
+from reliant.llm.script import DEFAULT_FINAL_TEXT, load_script
+from reliant.llm.scripted import ScriptedProvider
+from tests.llm.conftest import Events
+
+SCRIPT = """
+turns:
+  - text: Looking at the code now.
+    tools:
+      - {name: view, input: {path: a.py}}
+      - {name: glob, input: {pattern: "*.py"}}
+  - thinking: Two files.
+    text: Found them.
+    tools:
+      - {name: shell, input: {command: ls}}
+  - text: All done.
+    usage: {input_tokens: 100, output_tokens: 20, cache_read_tokens: 80}
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "script.yaml") -> str:
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+def user(text: str = "go") -> Message:
+    return Message(Role.USER, (ContentBlock.of_text(text),))
+
+
+def assistant(text: str = "ok") -> Message:
+    return Message(Role.ASSISTANT, (ContentBlock.of_text(text),))
+
+
+def results() -> Message:
+    return Message(Role.TOOL, (ContentBlock(BlockType.TOOL_RESULT, tool_call_id="x", tool_name="view", text="r"),))
+
+
+def conversation(turns_done: int) -> tuple[Message, ...]:
+    messages = [user()]
+    for _ in range(turns_done):
+        messages += [assistant(), results()]
+    return tuple(messages)
+
+
+def request(model: str, turns_done: int = 0) -> LlmRequest:
+    return LlmRequest(model=model, system="sys", messages=conversation(turns_done))
+
+
+async def test_the_turn_is_the_number_of_assistant_messages(tmp_path: Path, events: Events) -> None:
+    model = write(tmp_path, SCRIPT)
+    provider = ScriptedProvider()
+
+    first = await provider.stream(request(model, 0), events)
+    second = await provider.stream(request(model, 1), events)
+    third = await provider.stream(request(model, 2), events)
+    after = await provider.stream(request(model, 3), events)
+
+    assert first.stop_reason == "tool_use"
+    assert [b.tool_name for b in first.blocks if b.type is BlockType.TOOL_CALL] == ["view", "glob"]
+    assert first.blocks[1].tool_input == {"path": "a.py"}
+    assert second.blocks[0] == ContentBlock(BlockType.THINKING, text="Two files.")
+    assert second.blocks[1] == ContentBlock(BlockType.TEXT, text="Found them.")
+    assert third.blocks == (ContentBlock(BlockType.TEXT, text="All done."),)
+    assert third.stop_reason == "end_turn"
+    assert third.usage == Usage(input_tokens=100, output_tokens=20, cache_read_tokens=80)
+    assert after.blocks == (ContentBlock(BlockType.TEXT, text=DEFAULT_FINAL_TEXT),)
+    assert after.model == model
+
+
+async def test_text_streams_word_by_word_and_tool_calls_as_json(tmp_path: Path, events: Events) -> None:
+    model = write(tmp_path, SCRIPT)
+
+    await ScriptedProvider().stream(request(model, 0), events)
+
+    assert events.events == [
+        BlockStart(0, BlockType.TEXT),
+        BlockDelta(0, BlockType.TEXT, "Looking "),
+        BlockDelta(0, BlockType.TEXT, "at "),
+        BlockDelta(0, BlockType.TEXT, "the "),
+        BlockDelta(0, BlockType.TEXT, "code "),
+        BlockDelta(0, BlockType.TEXT, "now."),
+        BlockStart(1, BlockType.TOOL_CALL, tool_call_id="call_0_0", tool_name="view"),
+        BlockDelta(1, BlockType.TOOL_CALL, '{"path": "a.py"}'),
+        BlockStart(2, BlockType.TOOL_CALL, tool_call_id="call_0_1", tool_name="glob"),
+        BlockDelta(2, BlockType.TOOL_CALL, '{"pattern": "*.py"}'),
+    ]
+
+
+async def test_tool_call_ids_are_the_same_when_a_turn_is_played_again(tmp_path: Path, events: Events) -> None:
+    model = write(tmp_path, SCRIPT)
+
+    once = await ScriptedProvider().stream(request(model, 1), events)
+    again = await ScriptedProvider().stream(request(model, 1), events)
+
+    assert once.blocks == again.blocks
+    assert [b.tool_call_id for b in once.blocks if b.type is BlockType.TOOL_CALL] == ["call_1_0"]
+
+
+async def test_estimated_usage_is_deterministic_and_nonzero(tmp_path: Path, events: Events) -> None:
+    model = write(tmp_path, SCRIPT)
+
+    a = await ScriptedProvider().stream(request(model, 1), events)
+    b = await ScriptedProvider().stream(request(model, 1), events)
+
+    assert a.usage == b.usage
+    assert a.usage.input_tokens > 0
+    assert a.usage.output_tokens > 0
+
+
+async def test_a_scripted_error_fails_the_first_times_calls_of_its_turn(tmp_path: Path, events: Events) -> None:
+    model = write(
+        tmp_path,
+        """
+turns:
+  - text: first
+  - text: second
+    error: {status: 429, message: slow down, retry_after: 1.5, times: 2}
+""",
+    )
+    provider = ScriptedProvider()
+
+    assert (await provider.stream(request(model, 0), events)).blocks[0].text == "first"
+    for _ in range(2):
+        with pytest.raises(RetryableLlmError) as caught:
+            await provider.stream(request(model, 1), events)
+        assert caught.value.status == 429
+        assert caught.value.retry_after == 1.5
+        assert "slow down" in str(caught.value)
+    assert (await provider.stream(request(model, 1), events)).blocks[0].text == "second"
+    # The count lives in the provider instance: a new one fails again.
+    with pytest.raises(RetryableLlmError):
+        await ScriptedProvider().stream(request(model, 1), events)
+
+
+@pytest.mark.parametrize(("status", "kind"), [(401, "auth"), (400, "invalid_request"), (403, "permission")])
+async def test_scripted_client_errors_are_fatal(tmp_path: Path, events: Events, status: int, kind: str) -> None:
+    model = write(tmp_path, f"turns:\n  - text: hi\n    error: {{status: {status}}}\n")
+
+    with pytest.raises(FatalLlmError) as caught:
+        await ScriptedProvider().stream(request(model), events)
+
+    assert caught.value.kind == kind
+    assert caught.value.status == status
+
+
+async def test_scripted_server_errors_are_retryable_once_by_default(tmp_path: Path, events: Events) -> None:
+    model = write(tmp_path, "turns:\n  - text: hi\n    error: {status: 529, message: overloaded}\n")
+    provider = ScriptedProvider()
+
+    with pytest.raises(RetryableLlmError) as caught:
+        await provider.stream(request(model), events)
+    assert caught.value.retry_after is None
+
+    assert (await provider.stream(request(model), events)).blocks[0].text == "hi"
+
+
+async def test_the_call_log_has_one_line_per_call(tmp_path: Path, events: Events) -> None:
+    log = tmp_path / "logs" / "calls.jsonl"
+    model = write(
+        tmp_path,
+        f"call_log: {log}\nturns:\n  - text: a\n    error: {{status: 500}}\n  - text: b\n",
+    )
+    provider = ScriptedProvider()
+    before = time.time()
+
+    with pytest.raises(RetryableLlmError):
+        await provider.stream(request(model, 0), events)
+    await provider.stream(request(model, 0), events)
+    await provider.stream(request(model, 1), events)
+
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [(line["turn"], line["error"]) for line in lines] == [(0, 500), (0, None), (1, None)]
+    assert all(before <= line["time"] <= time.time() for line in lines)
+
+
+async def test_a_relative_call_log_is_beside_the_script(tmp_path: Path, events: Events) -> None:
+    model = write(tmp_path, "call_log: calls.jsonl\nturns:\n  - text: a\n")
+
+    await ScriptedProvider().stream(request(model), events)
+
+    assert len((tmp_path / "calls.jsonl").read_text().splitlines()) == 1
+
+
+async def test_delay_ms_paces_the_chunks(tmp_path: Path, events: Events) -> None:
+    model = write(tmp_path, "turns:\n  - text: one two three four\n    delay_ms: 50\n")
+    started = time.monotonic()
+
+    await ScriptedProvider().stream(request(model), events)
+
+    assert time.monotonic() - started >= 0.2  # four chunks, 50 ms before each
+    assert len(events.deltas()) == 4
+
+
+async def test_a_changed_script_is_read_again(tmp_path: Path, events: Events) -> None:
+    model = write(tmp_path, "turns:\n  - text: old\n")
+    provider = ScriptedProvider()
+    assert (await provider.stream(request(model), events)).blocks[0].text == "old"
+
+    Path(model).write_text("turns:\n  - text: new\n")
+    stat = Path(model).stat()
+    os.utime(model, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+
+    assert (await provider.stream(request(model), events)).blocks[0].text == "new"
+
+
+def test_unknown_scripts_are_unknown_models(tmp_path: Path) -> None:
+    provider = ScriptedProvider()
+    for name in ("no-such-script", "../etc/passwd", "relative/path.yaml", str(tmp_path / "missing.yaml")):
+        with pytest.raises(UnknownModelError) as caught:
+            provider.script(name)
+        assert "scripted:demo" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "complaint"),
+    [
+        ("turns: [\n", "invalid YAML"),
+        ("- a list\n", "a script is a mapping"),
+        ("turns:\n  - txt: typo\n", "unknown key(s) txt"),
+        ("turns:\n  - tools: [{name: view, input: [1]}]\n", "`input` must be a mapping"),
+        ("turns:\n  - error: {status: 200}\n", "HTTP error status"),
+        ("turns:\n  - error: {status: 500, times: 0}\n", "`times`"),
+        ("turns:\n  - delay_ms: -1\n", "`delay_ms`"),
+        ("turns:\n  - usage: {input_tokens: many}\n", "token counts"),
+    ],
+)
+def test_invalid_scripts_say_where_and_why(tmp_path: Path, text: str, complaint: str) -> None:
+    model = write(tmp_path, text)
+
+    with pytest.raises(FatalLlmError) as caught:
+        load_script(model)
+
+    assert caught.value.kind == "invalid_script"
+    assert complaint in str(caught.value)
+    assert model in str(caught.value)
