@@ -13,8 +13,9 @@ response, and records every request it got.
 
 Timing, for tests and benchmarks: every SseEvent may wait `delay` seconds (or for `gate`) before it
 is written, and a StreamResponse records in `written` the `time.perf_counter()` at which each of its
-events was handed to the transport (same process, same clock as the client). `delta_delay=` on the
-builders spaces the content deltas out evenly.
+events was handed to the transport (same process, same clock as the client); `delta_times()` keeps
+those of the content deltas. `delta_delay=` on the builders spaces the content deltas out evenly, so
+token-delta latency = (when on_event saw delta i) - response.delta_times()[i].
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ class SseEvent:
     event: str | None = None  # the `event:` name (Anthropic names every event; OpenAI none)
     delay: float = 0.0  # seconds to wait before writing this event
     gate: asyncio.Event | None = None  # wait for this before writing this event
+    delta: bool = False  # carries content (text, thinking or tool input) the client streams on
 
     def encode(self) -> bytes:
         head = f"event: {self.event}\n" if self.event else ""
@@ -58,8 +60,12 @@ class StreamResponse:
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
     abort_after: int | None = None  # drop the connection after writing this many events
-    written: list[float] = field(default_factory=list)  # perf_counter() per event written
+    written: list[float] = field(default_factory=list)  # perf_counter() per event written, in order
     finished: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def delta_times(self) -> list[float]:
+        """When each content delta was written (perf_counter), for latency measurements."""
+        return [at for event, at in zip(self.events, self.written, strict=False) if event.delta]
 
 
 @dataclass
@@ -267,7 +273,8 @@ def openai_error(
 
 
 def _anthropic(kind: str, *, delay: float = 0.0, **fields: Any) -> SseEvent:
-    return SseEvent(data=json.dumps({"type": kind, **fields}), event=kind, delay=delay)
+    is_delta = kind == "content_block_delta" and fields["delta"]["type"] != "signature_delta"
+    return SseEvent(data=json.dumps({"type": kind, **fields}), event=kind, delay=delay, delta=is_delta)
 
 
 def _chunk_head(model: str) -> dict[str, Any]:
@@ -276,7 +283,10 @@ def _chunk_head(model: str) -> dict[str, Any]:
 
 def _openai(model: str, delta: dict[str, Any], *, finish_reason: str | None = None, delay: float = 0.0) -> SseEvent:
     choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
-    return SseEvent(data=json.dumps({**_chunk_head(model), "choices": [choice]}), delay=delay)
+    is_delta = any(delta.get(k) for k in ("content", "reasoning_content")) or any(
+        call.get("function", {}).get("arguments") for call in delta.get("tool_calls", ())
+    )
+    return SseEvent(data=json.dumps({**_chunk_head(model), "choices": [choice]}), delay=delay, delta=is_delta)
 
 
 # --- the server ----------------------------------------------------------------------------------

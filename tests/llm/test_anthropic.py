@@ -10,7 +10,7 @@ import pytest
 
 from embedded.ports import free_port
 from reliant.domain.chat import BlockType, ContentBlock, Message, Role, ToolDefinition, Usage
-from reliant.llm.anthropic import REDACTED_THINKING_PREFIX, AnthropicProvider
+from reliant.llm.anthropic import REDACTED_THINKING_PREFIX, AnthropicProvider, uses_adaptive_thinking
 from reliant.llm.base import BlockDelta, BlockStart, LlmRequest
 from reliant.llm.errors import FatalLlmError, RetryableLlmError
 from tests.llm.conftest import Events
@@ -330,3 +330,21 @@ def test_a_missing_key_is_fatal_and_names_the_settings() -> None:
     assert caught.value.kind == "missing_key"
     assert "RELIANT_ANTHROPIC_API_KEY" in str(caught.value)
     assert "ANTHROPIC_API_KEY" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("model", "adaptive"),
+    [
+        ("claude-sonnet-4-6", True),
+        ("claude-opus-4-7", True),
+        ("claude-sonnet-5", True),
+        ("claude-mythos-preview", True),
+        ("claude-opus-4-5", False),
+        ("claude-haiku-4-5-20251001", False),
+        ("claude-opus-4-20250514", False),
+        ("claude-3-7-sonnet-20250219", False),
+        ("claude-test", False),
+    ],
+)
+def test_which_models_think_adaptively(model: str, adaptive: bool) -> None:
+    assert uses_adaptive_thinking(model) is adaptive
