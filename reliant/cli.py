@@ -9,7 +9,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import shutil
 import sys
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
@@ -28,9 +30,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-server_app = typer.Typer(
-    help="Run one role against external Postgres, NATS and Temporal.", no_args_is_help=True
-)
+server_app = typer.Typer(help="Run one role against external Postgres, NATS and Temporal.", no_args_is_help=True)
 daemon_app = typer.Typer(help="The tools daemon that runs on a user's machine.", no_args_is_help=True)
 app.add_typer(server_app, name="server")
 app.add_typer(daemon_app, name="daemon")
@@ -141,14 +141,13 @@ def _print_up(info: RunningInfo, *, services_only: bool = False) -> None:
 @app.command()
 def up(
     data_dir: DataDirOpt = None,
-    port: Annotated[
-        int | None, typer.Option("--port", help="API/UI port [default: 7420 on first run]")
-    ] = None,
+    port: Annotated[int | None, typer.Option("--port", help="API/UI port [default: 7420 on first run]")] = None,
     host: Annotated[str | None, typer.Option("--host", help="Bind address for the api and gateway")] = None,
     temporal_ui: Annotated[bool, typer.Option("--temporal-ui", help="Also serve Temporal's Web UI")] = False,
     workspace: Annotated[
         list[Path] | None, typer.Option("--workspace", help="A directory the local daemon may work in")
     ] = None,
+    demo: Annotated[bool, typer.Option("--demo", help="Set up the demo project and print a command to try")] = False,
     log_level: LogLevelOpt = None,
 ) -> None:
     """Start everything on this machine: Postgres, NATS, Temporal and all roles, until Ctrl-C."""
@@ -169,8 +168,28 @@ def up(
     def ready(info: RunningInfo) -> None:
         _print_up(info)
         sys.stdout.flush()
+        if demo:
+            # The api runs on this thread's event loop: talk to it from another thread.
+            threading.Thread(target=_set_up_demo, args=(info,), name="demo-setup", daemon=True).start()
 
     run_async(run_up(settings, ready))
+
+
+def _set_up_demo(info: RunningInfo) -> None:
+    from reliant.chat_cli import Api, find_or_create_project
+    from reliant.llm import DEMO_MODEL, copy_demo_project
+
+    target = info.settings.data_dir.expanduser().resolve() / "demo-project"
+    shutil.rmtree(target, ignore_errors=True)  # start from the pristine demo every time
+    copy_demo_project(target)
+    try:
+        project = find_or_create_project(Api(info.api_url, info.settings.api_token), str(target))
+    except Exception as exc:  # noqa: BLE001 - the appliance keeps running; say what failed
+        typer.echo(f"could not set up the demo project: {exc}", err=True)
+        return
+    typer.echo(f"\nDemo project ready at {project.path}. Try:\n")
+    typer.echo(f'  reliant chat --project {project.path} --model {DEMO_MODEL} "Fix the failing test"\n')
+    sys.stdout.flush()
 
 
 @app.command()
@@ -296,9 +315,7 @@ def server_gateway(
     log_level: LogLevelOpt = None,
 ) -> None:
     """The gateway role: the gRPC server daemons dial into."""
-    _serve_role(
-        "gateway", data_dir, log_level, nats_url=nats_url, nats_token=nats_token, gateway_port=port, host=host
-    )
+    _serve_role("gateway", data_dir, log_level, nats_url=nats_url, nats_token=nats_token, gateway_port=port, host=host)
 
 
 def _serve_role(role: str, data_dir: Path | None, log_level: str | None, **flags: Any) -> None:
@@ -327,9 +344,7 @@ def daemon_help(ctx: typer.Context) -> None:
 def daemon_start(
     gateway: Annotated[str, typer.Option("--gateway", help="The gateway's host:port")],
     token_file: Annotated[Path, typer.Option("--token-file", help="File holding the daemon token")],
-    workspace: Annotated[
-        list[Path] | None, typer.Option("--workspace", help="A directory tools may work in")
-    ] = None,
+    workspace: Annotated[list[Path] | None, typer.Option("--workspace", help="A directory tools may work in")] = None,
     name: Annotated[str | None, typer.Option("--name", help="Shown in status [default: host name]")] = None,
     data_dir: DataDirOpt = None,
     log_level: LogLevelOpt = None,
@@ -425,15 +440,11 @@ def status(
 
     try:
         with SystemServiceClientSync(url, proto_json=True, timeout_ms=10_000) as client:
-            resp = client.get_status(
-                system_pb2.GetStatusRequest(), headers={"authorization": f"Bearer {secret}"}
-            )
+            resp = client.get_status(system_pb2.GetStatusRequest(), headers={"authorization": f"Bearer {secret}"})
     except Exception as exc:  # noqa: BLE001 - reported as a one-line error
         _connect_error(exc, url)
     if as_json:
-        typer.echo(
-            json.dumps(MessageToDict(resp, preserving_proto_field_name=True), indent=2, sort_keys=True)
-        )
+        typer.echo(json.dumps(MessageToDict(resp, preserving_proto_field_name=True), indent=2, sort_keys=True))
         return
     typer.echo(f"reliant {resp.version} at {resp.api_url}")
     typer.echo("services:")
@@ -445,9 +456,7 @@ def status(
         typer.echo(f"  {role.role:<10} {role.instance:<40} {'online' if role.online else 'stale'}")
     typer.echo("daemons:")
     for d in resp.daemons:
-        typer.echo(
-            f"  {d.id:<16} {d.name:<20} {'online' if d.online else 'offline'}  {', '.join(d.workspaces)}"
-        )
+        typer.echo(f"  {d.id:<16} {d.name:<20} {'online' if d.online else 'offline'}  {', '.join(d.workspaces)}")
     if resp.temporal_ui_url:
         typer.echo(f"temporal ui: {resp.temporal_ui_url}")
 
@@ -488,6 +497,62 @@ def doctor(
             typer.echo(f"         error: {result.error}")
     if not (healthy and resp.ok):
         raise typer.Exit(1)
+
+
+def _api(data_dir: Path | None, api_url: str | None, token: str | None) -> Any:
+    from reliant.chat_cli import Api
+
+    url, secret = api_target(data_dir, api_url, token)
+    return Api(url, secret)
+
+
+@app.command()
+def chat(
+    message: Annotated[str, typer.Argument(help="What you want done")],
+    project: Annotated[
+        Path | None, typer.Option("--project", help="The project directory [default: the current directory]")
+    ] = None,
+    chat_id: Annotated[str | None, typer.Option("--chat", help="Continue this chat instead of starting one")] = None,
+    model: Annotated[str | None, typer.Option("--model", help="scripted:demo, anthropic:MODEL or openai:MODEL")] = None,
+    data_dir: DataDirOpt = None,
+    api_url: ApiUrlOpt = None,
+    token: TokenOpt = None,
+) -> None:
+    """Send a message and stream the answer. Exits 0 when the turn completes, 1 on failure, 2 on a pause."""
+    from connectrpc.errors import ConnectError
+
+    from reliant.chat_cli import CliError, Renderer, run_chat
+
+    api = _api(data_dir, api_url, token)
+    try:
+        code = run_chat(
+            api,
+            message=message,
+            chat_id=chat_id or "",
+            project_path=str(project or Path.cwd()),
+            model=model or "",
+            renderer=Renderer(),
+        )
+    except CliError as exc:
+        fail(str(exc))
+    except ConnectError as exc:
+        _connect_error(exc, api.url)
+    except KeyboardInterrupt:
+        typer.echo("\ndetached; the chat goes on (follow it with --chat)", err=True)
+        raise typer.Exit(130) from None
+    raise typer.Exit(code)
+
+
+@app.command()
+def chats(data_dir: DataDirOpt = None, api_url: ApiUrlOpt = None, token: TokenOpt = None) -> None:
+    """List chats, most recently active first."""
+    from reliant.chat_cli import list_chats
+
+    api = _api(data_dir, api_url, token)
+    try:
+        list_chats(api, sys.stdout)
+    except Exception as exc:  # noqa: BLE001 - reported as a one-line error
+        _connect_error(exc, api.url)
 
 
 def main() -> None:

@@ -76,3 +76,27 @@ def artifacts_dir() -> Path:
     path = Path(os.environ.get("RELIANT_TEST_ARTIFACTS", "test-artifacts"))
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+@pytest.fixture(scope="session")
+async def migrated_db(infra: Infra) -> AsyncIterator[object]:
+    """The shared test database, migrated once."""
+    from reliant.db import Database, migrate
+
+    db = await Database.open(infra.database_url, min_size=1)
+    await migrate(db)
+    try:
+        yield db
+    finally:
+        await db.close()
+
+
+@pytest.fixture(scope="session")
+async def session_bus(infra: Infra) -> AsyncIterator[object]:
+    from reliant.bus import Bus
+
+    bus = await Bus.connect(infra.nats_url, infra.nats_token)
+    try:
+        yield bus
+    finally:
+        await bus.close()

@@ -5,18 +5,25 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Litestar, get
+from litestar.di import Provide
 from litestar.response import Response
 
 import reliant
 from reliant.api.asgi import ASGIApp, Receive, Scope, Send
 from reliant.api.auth import TokenAuth
+from reliant.api.chats import Chats
+from reliant.api.connect import ChatService, ProjectService
 from reliant.api.context import ApiContext
+from reliant.api.errors import ApiError
+from reliant.api.rest import ChatController, ProjectController, api_error_handler, models
 from reliant.api.system import SystemService, readiness
 from reliant.db import doctor as doctor_db
+from reliant.llm.registry import Providers
+from reliant.wire.v1.chat_connect import ChatServiceASGIApplication, ProjectServiceASGIApplication
 from reliant.wire.v1.system_connect import SystemServiceASGIApplication
 
 
-def rest_app(ctx: ApiContext) -> Litestar:
+def rest_app(ctx: ApiContext, chats: Chats) -> Litestar:
     @get("/health", sync_to_thread=False)
     def health() -> dict[str, str]:
         return {"status": "ok"}
@@ -28,9 +35,7 @@ def rest_app(ctx: ApiContext) -> Litestar:
         body = {
             "ready": not failing,
             "failing": failing,
-            "checks": {
-                c.name: {"ok": c.ok, "error": c.error, "latency_ms": round(c.latency_ms, 3)} for c in checks
-            },
+            "checks": {c.name: {"ok": c.ok, "error": c.error, "latency_ms": round(c.latency_ms, 3)} for c in checks},
         }
         return Response(body, status_code=503 if failing else 200)
 
@@ -43,7 +48,13 @@ def rest_app(ctx: ApiContext) -> Litestar:
         rows = await doctor_db.recent(ctx.db, max(1, min(limit, 500)))
         return [{**row, "created_at": row["created_at"].isoformat()} for row in rows]
 
-    return Litestar(route_handlers=[health, ready, version, doctor_runs], debug=False, logging_config=None)
+    return Litestar(
+        route_handlers=[health, ready, version, doctor_runs, ProjectController, ChatController, models],
+        dependencies={"chats": Provide(lambda: chats, use_cache=True, sync_to_thread=False)},
+        exception_handlers={ApiError: api_error_handler},
+        debug=False,
+        logging_config=None,
+    )
 
 
 class Dispatcher:
@@ -65,8 +76,13 @@ class Dispatcher:
         await self.rest(scope, receive, send)
 
 
-def create_app(ctx: ApiContext) -> ASGIApp:
-    connect_apps = [SystemServiceASGIApplication(SystemService(ctx))]
+def create_app(ctx: ApiContext, providers: Providers) -> ASGIApp:
+    chats = Chats(ctx, providers)
+    connect_apps: list[Any] = [
+        SystemServiceASGIApplication(SystemService(ctx)),
+        ProjectServiceASGIApplication(ProjectService(chats)),
+        ChatServiceASGIApplication(ChatService(chats)),
+    ]
     services: dict[str, ASGIApp] = {app.path: app for app in connect_apps}
-    rest: ASGIApp = rest_app(ctx)  # type: ignore[assignment]
+    rest: ASGIApp = rest_app(ctx, chats)  # type: ignore[assignment]
     return TokenAuth(Dispatcher(rest, services), ctx.settings.api_token)

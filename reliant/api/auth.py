@@ -44,15 +44,8 @@ class TokenAuth:
 
 
 async def _unauthorized(send: Send, *, connect: bool) -> None:
-    message = (
-        "missing or wrong api token; use the URL printed by `reliant up` "
-        "or send 'Authorization: Bearer <token>'"
-    )
-    doc = (
-        {"code": "unauthenticated", "message": message}
-        if connect
-        else {"status_code": 401, "detail": message}
-    )
+    message = "missing or wrong api token; use the URL printed by `reliant up` or send 'Authorization: Bearer <token>'"
+    doc = {"code": "unauthenticated", "message": message} if connect else {"status_code": 401, "detail": message}
     body = json.dumps(doc).encode()
     await send(
         {

@@ -147,11 +147,7 @@ def _daemon_status(record: dict[str, Any], timeout: float) -> pb.DaemonStatus:
 
 async def online_daemons(ctx: ApiContext) -> list[pb.DaemonStatus]:
     entries = await presence(ctx)
-    daemons = [
-        _daemon_status(r, ctx.settings.heartbeat_timeout)
-        for k, r in entries.items()
-        if k.startswith("daemon.")
-    ]
+    daemons = [_daemon_status(r, ctx.settings.heartbeat_timeout) for k, r in entries.items() if k.startswith("daemon.")]
     return [d for d in daemons if d.online]
 
 
@@ -173,9 +169,7 @@ async def run_doctor(ctx: ApiContext, daemon_id: str = "") -> pb.RunDoctorRespon
             execution_timeout=timedelta(seconds=60),
         )
     except WorkflowFailureError as exc:
-        return pb.RunDoctorResponse(
-            ok=False, workflow_id=workflow_id, error=f"doctor workflow failed: {exc.cause}"
-        )
+        return pb.RunDoctorResponse(ok=False, workflow_id=workflow_id, error=f"doctor workflow failed: {exc.cause}")
     total = (time.perf_counter() - started) * 1000
     response = pb.RunDoctorResponse(ok=True, workflow_id=workflow_id)
     for ping in result.pings:
@@ -185,9 +179,7 @@ async def run_doctor(ctx: ApiContext, daemon_id: str = "") -> pb.RunDoctorRespon
         inside = sum(h.ms for h in measured.hops)
         hops.insert(
             0,
-            pb.DoctorHop(
-                name="api -> temporal -> workflow (start, schedule, result)", ms=max(0.0, total - inside)
-            ),
+            pb.DoctorHop(name="api -> temporal -> workflow (start, schedule, result)", ms=max(0.0, total - inside)),
         )
         response.results.append(
             pb.DoctorDaemonResult(
@@ -208,14 +200,10 @@ class SystemService:
     def __init__(self, ctx: ApiContext) -> None:
         self.ctx = ctx
 
-    async def get_status(
-        self, request: pb.GetStatusRequest, ctx: RequestContext[Any, Any]
-    ) -> pb.GetStatusResponse:
+    async def get_status(self, request: pb.GetStatusRequest, ctx: RequestContext[Any, Any]) -> pb.GetStatusResponse:
         return await status(self.ctx)
 
-    async def run_doctor(
-        self, request: pb.RunDoctorRequest, ctx: RequestContext[Any, Any]
-    ) -> pb.RunDoctorResponse:
+    async def run_doctor(self, request: pb.RunDoctorRequest, ctx: RequestContext[Any, Any]) -> pb.RunDoctorResponse:
         if request.daemon_id and not request.daemon_id.replace("-", "").replace("_", "").isalnum():
             raise ConnectError(Code.INVALID_ARGUMENT, f"invalid daemon id {request.daemon_id!r}")
         return await run_doctor(self.ctx, request.daemon_id)

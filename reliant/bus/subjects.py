@@ -68,3 +68,12 @@ def instance_id(role: str) -> str:
     """A subject-safe id for one running instance of a role: role-host-pid."""
     host = re.sub(r"[^A-Za-z0-9_-]", "-", socket.gethostname())[:40]
     return f"{role}-{host}-{os.getpid()}"
+
+
+# Presence events of every daemon (for whoever resumes work when a daemon comes back).
+ALL_DAEMONS_ONLINE = f"{PREFIX}.daemon.*.online"
+
+
+def daemon_of(subject: str) -> str:
+    """The daemon id in a reliant.daemon.<id>.* subject."""
+    return subject.split(".")[2]

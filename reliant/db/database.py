@@ -17,6 +17,7 @@ logger = logging.getLogger(__name__)
 
 Row = dict[str, Any]
 Connection = psycopg.AsyncConnection[Row]
+Pool = AsyncConnectionPool[Connection]
 
 
 class DatabaseError(ReliantError):
@@ -33,43 +34,53 @@ def _redact(url: str) -> str:
     return f"{scheme}://{user}:***@{host}"
 
 
+async def _open_pool(url: str, name: str, min_size: int, max_size: int, timeout: float, **extra: str) -> Pool:
+    pool: Pool = AsyncConnectionPool(
+        url,
+        min_size=min_size,
+        max_size=max_size,
+        open=False,
+        kwargs={"row_factory": dict_row, "autocommit": True, **extra},
+        name=name,
+    )
+    try:
+        await pool.open(wait=True, timeout=timeout)
+    except Exception as exc:
+        await pool.close()
+        raise DatabaseError(f"cannot connect to Postgres at {_redact(url)}: {exc}") from exc
+    return pool
+
+
 class Database:
-    def __init__(self, pool: AsyncConnectionPool[Connection], url: str) -> None:
+    """Two pools on one database: durable commits, and commits that do not wait for the WAL flush
+    (for data that is cheap to lose on a power cut, such as token deltas)."""
+
+    def __init__(self, pool: Pool, fast_pool: Pool, url: str) -> None:
         self._pool = pool
+        self._fast_pool = fast_pool
         self.url = url
 
     @classmethod
-    async def open(
-        cls, url: str, *, min_size: int = 2, max_size: int = 20, timeout: float = 10.0
-    ) -> Database:
-        pool: AsyncConnectionPool[Connection] = AsyncConnectionPool(
-            url,
-            min_size=min_size,
-            max_size=max_size,
-            open=False,
-            kwargs={"row_factory": dict_row, "autocommit": True},
-            name="reliant",
-        )
+    async def open(cls, url: str, *, min_size: int = 2, max_size: int = 20, timeout: float = 10.0) -> Database:
+        pool = await _open_pool(url, "reliant", min_size, max_size, timeout)
         try:
-            await pool.open(wait=True, timeout=timeout)
-        except psycopg.Error as exc:
+            fast = await _open_pool(url, "reliant-fast", 1, max_size, timeout, options="-c synchronous_commit=off")
+        except BaseException:
             await pool.close()
-            raise DatabaseError(f"cannot connect to Postgres at {_redact(url)}: {exc}") from exc
-        except Exception as exc:
-            await pool.close()
-            raise DatabaseError(f"cannot connect to Postgres at {_redact(url)}: {exc}") from exc
-        return cls(pool, url)
+            raise
+        return cls(pool, fast, url)
 
     @property
     def display_url(self) -> str:
         return _redact(self.url)
 
     async def close(self) -> None:
+        await self._fast_pool.close()
         await self._pool.close()
 
     @asynccontextmanager
-    async def connection(self) -> AsyncIterator[Connection]:
-        async with self._pool.connection() as conn:
+    async def connection(self, *, durable: bool = True) -> AsyncIterator[Connection]:
+        async with (self._pool if durable else self._fast_pool).connection() as conn:
             yield conn
 
     @asynccontextmanager

@@ -73,3 +73,93 @@ class Usage:
             self.cache_read_tokens + other.cache_read_tokens,
             self.cache_write_tokens + other.cache_write_tokens,
         )
+
+
+class ChatStatus(enum.StrEnum):
+    IDLE = "idle"
+    RUNNING = "running"
+    PAUSED = "paused"
+    FAILED = "failed"
+
+
+class ToolState(enum.StrEnum):
+    PENDING = "pending"
+    EXECUTING = "executing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    INTERRUPTED = "interrupted"
+
+
+@dataclass(frozen=True, slots=True)
+class Project:
+    id: str
+    name: str
+    daemon_id: str
+    path: str
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class ChatInfo:
+    id: str
+    project_id: str
+    title: str
+    model: str
+    status: ChatStatus
+    status_reason: str
+    usage: Usage
+    cost_usd: float
+    last_seq: int
+    created_at: float
+    updated_at: float
+    queued: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ToolRun:
+    """What happened to one tool call (tool_executions)."""
+
+    tool_call_id: str
+    tool_name: str
+    state: ToolState
+    read_only: bool
+    attempts: int
+    output: str = ""
+    error: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+    duration_ms: float = 0.0
+    input: dict[str, Any] = field(default_factory=dict)
+    turn: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMessage:
+    id: str
+    chat_id: str
+    ordinal: int | None  # None while queued
+    role: Role
+    model: str
+    blocks: tuple[ContentBlock, ...]
+    usage: Usage
+    cost_usd: float
+    created_at: float
+    turn: int | None = None
+    aborted: bool = False  # the placeholder of a cancelled turn
+
+    def as_message(self) -> Message:
+        return Message(self.role, self.blocks)
+
+    def tool_calls_blocks(self) -> tuple[ContentBlock, ...]:
+        return tuple(b for b in self.blocks if b.type is BlockType.TOOL_CALL)
+
+    def text(self) -> str:
+        return "".join(b.text for b in self.blocks if b.type is BlockType.TEXT)
+
+
+@dataclass(frozen=True, slots=True)
+class ChatUpdate:
+    chat_id: str
+    seq: int
+    kind: str
+    payload: dict[str, Any]
+    created_at: float

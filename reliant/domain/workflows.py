@@ -27,3 +27,50 @@ class DaemonPing:
 @dataclass
 class DoctorResult:
     pings: list[DaemonPing] = field(default_factory=list)
+
+
+AGENT_WORKFLOW = "Agent"
+SIGNAL_USER_MESSAGE = "user_message"
+SIGNAL_CANCEL = "cancel"
+SIGNAL_RESUME = "resume"
+QUERY_STATE = "state"
+
+
+def agent_workflow_id(chat_id: str) -> str:
+    return f"chat-{chat_id}"
+
+
+@dataclass
+class ToolCallRef:
+    tool_call_id: str
+    tool_name: str
+    read_only: bool
+
+
+@dataclass
+class AgentState:
+    """Everything an agent run carries across continue-as-new."""
+
+    turn: int = 0  # LLM calls made in this chat so far: the (chat, turn) idempotency key
+    queue: list[str] = field(default_factory=list)  # user message ids waiting their turn
+    active: str = ""  # the user message being answered
+    admitted: bool = False  # the active message has entered the transcript
+    turns_used: int = 0  # LLM calls spent on the active message
+    turn_open: bool = False  # `turn` has been started and has no stored answer yet
+    pending_tools: list[ToolCallRef] = field(default_factory=list)  # of the last answer, not yet run
+
+
+@dataclass
+class AgentInput:
+    chat_id: str
+    max_turns: int = 200
+    state: AgentState | None = None
+
+
+@dataclass
+class AgentStatus:
+    active: str
+    queue: list[str]
+    turn: int
+    paused: bool
+    cancelling: bool

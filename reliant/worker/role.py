@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import timedelta
 
 from temporalio.worker import Worker
 
 from reliant import temporal
 from reliant.bus import Bus, role_beacon
 from reliant.config import Settings
+from reliant.daemons import ToolCatalog
 from reliant.db import Database, migrate
-from reliant.worker.activities import DoctorActivities
-from reliant.worker.workflows import DoctorWorkflow
+from reliant.llm.registry import Providers
+from reliant.updates import UpdateLog
+from reliant.worker.activities.doctor import DoctorActivities
+from reliant.worker.activities.llm import LlmActivities
+from reliant.worker.activities.tools import ToolActivities
+from reliant.worker.watcher import DaemonWatcher
+from reliant.worker.workflows import AgentWorkflow, DoctorWorkflow
 
 logger = logging.getLogger(__name__)
 
@@ -26,6 +33,7 @@ class WorkerRole:
     async def run(self, ready: asyncio.Event) -> None:
         s = self.settings
         db = await Database.open(s.database_url)
+        providers = Providers(**s.provider_options())
         try:
             applied = await migrate(db)
             if applied:
@@ -33,24 +41,39 @@ class WorkerRole:
             bus = await Bus.connect(s.nats_url, s.nats_token, name="reliant-worker")
             try:
                 client = await temporal.connect(s.temporal_address, s.temporal_namespace)
+                log = UpdateLog(db, bus)
                 doctor = DoctorActivities(bus, db)
+                llm = LlmActivities(db, log, providers, ToolCatalog(bus))
+                tools = ToolActivities(db, bus, log)
                 worker = Worker(
                     client,
                     task_queue=s.temporal_task_queue,
-                    workflows=[DoctorWorkflow],
-                    activities=[doctor.ping_daemon, doctor.record_doctor_run],
+                    workflows=[DoctorWorkflow, AgentWorkflow],
+                    activities=[
+                        doctor.ping_daemon,
+                        doctor.record_doctor_run,
+                        llm.call_llm,
+                        tools.execute_tool,
+                        tools.finish_turn,
+                    ],
+                    max_concurrent_activities=200,
+                    # Heartbeat at least every half second: a cancel reaches a running call that fast.
+                    max_heartbeat_throttle_interval=timedelta(milliseconds=500),
+                    default_heartbeat_throttle_interval=timedelta(milliseconds=500),
                 )
-                beacon = role_beacon(
-                    bus, self.name, {"task_queue": s.temporal_task_queue}, s.heartbeat_interval
-                )
+                watcher = DaemonWatcher(bus, db, client)
+                beacon = role_beacon(bus, self.name, {"task_queue": s.temporal_task_queue}, s.heartbeat_interval)
                 async with worker:
+                    await watcher.start()
                     await beacon.start()
                     ready.set()
                     try:
                         await asyncio.Event().wait()
                     finally:
                         await beacon.shutdown()
+                        await watcher.shutdown()
             finally:
                 await bus.close()
         finally:
+            await providers.close()
             await db.close()

@@ -23,9 +23,7 @@ def reliant_cmd(*args: str) -> list[str]:
     return [sys.executable, "-m", "reliant", *args]
 
 
-def run_cli(
-    *args: str, timeout: float = 120, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
+def run_cli(*args: str, timeout: float = 120, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         reliant_cmd(*args), capture_output=True, text=True, timeout=timeout, env=env, stdin=subprocess.DEVNULL
     )
@@ -70,17 +68,13 @@ class Proc:
                 return True
             assert self.process is not None
             if self.process.poll() is not None:
-                raise RuntimeError(
-                    f"exited with {self.process.returncode} before printing {text!r}:\n{self.output()}"
-                )
+                raise RuntimeError(f"exited with {self.process.returncode} before printing {text!r}:\n{self.output()}")
             return False
 
         try:
             wait_until(seen, timeout=timeout, interval=0.05)
         except AssertionError:
-            raise AssertionError(
-                f"{self.args} did not print {text!r} within {timeout}s:\n{self.output()}"
-            ) from None
+            raise AssertionError(f"{self.args} did not print {text!r} within {timeout}s:\n{self.output()}") from None
 
     def stop(self, timeout: float = 30) -> int:
         """SIGINT (Ctrl-C), then wait."""
@@ -133,9 +127,7 @@ class Appliance:
         self.proc.kill()
 
     def get(self, path: str, *, token: str | None = None, timeout: float = 10) -> tuple[int, Any]:
-        return http_json(
-            "GET", self.url + path, token=self.token if token is None else token, timeout=timeout
-        )
+        return http_json("GET", self.url + path, token=self.token if token is None else token, timeout=timeout)
 
     def cli(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         return run_cli(*args, "--data-dir", str(self.data_dir), timeout=timeout, env=self.env)
@@ -145,9 +137,7 @@ class Appliance:
         return processes_mentioning(str(self.data_dir))
 
 
-def http_json(
-    method: str, url: str, *, token: str = "", body: Any = None, timeout: float = 10
-) -> tuple[int, Any]:
+def http_json(method: str, url: str, *, token: str = "", body: Any = None, timeout: float = 10) -> tuple[int, Any]:
     data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(url, data=data, method=method)
     if token:
@@ -175,3 +165,49 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 def wait_gone(pids: list[int], timeout: float = 10) -> None:
     wait_until(lambda: not any(pid_alive(pid) for pid in pids), timeout=timeout)
+
+
+class Rest:
+    """The REST JSON api of a running appliance, for tests that drive chats without the CLI."""
+
+    def __init__(self, url: str, token: str) -> None:
+        self.url = url
+        self.token = token
+
+    def call(self, method: str, path: str, body: Any = None, timeout: float = 30) -> Any:
+        status, doc = http_json(method, self.url + path, token=self.token, body=body, timeout=timeout)
+        if status >= 400:
+            raise AssertionError(f"{method} {path} -> {status}: {doc}")
+        return doc
+
+    def project(self, path: Path) -> dict[str, Any]:
+        return self.call("POST", "/api/projects", {"path": str(path)})
+
+    def chat(self, project_id: str, model: str) -> dict[str, Any]:
+        return self.call("POST", "/api/chats", {"project_id": project_id, "model": model})
+
+    def send(self, chat_id: str, text: str) -> dict[str, Any]:
+        return self.call("POST", f"/api/chats/{chat_id}/messages", {"text": text})
+
+    def get_chat(self, chat_id: str) -> dict[str, Any]:
+        return self.call("GET", f"/api/chats/{chat_id}")
+
+    def updates(self, chat_id: str, since: int = 0) -> list[dict[str, Any]]:
+        return self.call("GET", f"/api/chats/{chat_id}/updates?since_seq={since}")
+
+    def messages(self, chat_id: str) -> list[dict[str, Any]]:
+        return self.call("GET", f"/api/chats/{chat_id}/messages")
+
+    def wait_idle(self, chat_id: str, timeout: float = 60) -> dict[str, Any]:
+        def idle() -> dict[str, Any] | None:
+            chat = self.get_chat(chat_id)
+            if chat["status"] == "paused":
+                raise AssertionError(f"chat paused: {chat['status_reason']}")
+            done = (
+                chat["status"] == "idle"
+                and chat["queued"] == 0
+                and any(u["kind"] == "chat_status" and u["payload"]["status"] == "idle" for u in self.updates(chat_id))
+            )
+            return chat if done else None
+
+        return wait_until(idle, timeout=timeout, interval=0.1)

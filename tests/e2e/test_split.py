@@ -96,9 +96,7 @@ def test_split_mode_roles_in_separate_processes_pass_the_doctor(tmp_path: Path) 
 
         # The daemon goes away and comes back: reported offline, then the doctor passes again.
         daemon.stop()
-        wait_until(
-            lambda: "offline" in run_cli("status", "--api-url", api, "--token", api_token, env=env).stdout
-        )
+        wait_until(lambda: "offline" in run_cli("status", "--api-url", api, "--token", api_token, env=env).stdout)
         start("daemon-again", *daemon_args, ready="connected to")
         doctor = run_cli("doctor", "--api-url", api, "--token", api_token, env=env)
         assert doctor.returncode == 0, doctor.stdout + doctor.stderr

@@ -17,12 +17,12 @@ from reliant.config import Settings
 from reliant.daemon.connection import DaemonRejectedError
 from reliant.daemon.role import DaemonRole
 from reliant.daemon.tools import ToolContext, ToolOutput, ToolSpec
+from reliant.daemons import call_tool
 from reliant.domain.tools import ToolCall, ToolStatus
 from reliant.errors import DaemonUnavailableError
 from reliant.gateway.role import GatewayRole
 from reliant.wire.v1 import daemon_pb2 as pb
 from reliant.wire.v1 import daemon_pb2_grpc
-from reliant.worker.daemon_client import call_tool
 from tests.conftest import Infra
 from tests.support import RoleRunner, eventually
 

@@ -8,13 +8,13 @@ from dataclasses import dataclass
 from temporalio import activity
 
 from reliant.bus import Bus
+from reliant.daemons import call_tool
 from reliant.db import Database
 from reliant.db import doctor as doctor_db
 from reliant.domain.doctor import doctor_result
 from reliant.domain.tools import ToolCall, ToolStatus
 from reliant.domain.workflows import DaemonPing
 from reliant.errors import DaemonUnavailableError
-from reliant.worker.daemon_client import call_tool
 
 
 @dataclass

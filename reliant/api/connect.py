@@ -1,0 +1,86 @@
+"""The ConnectRPC services: thin adapters from protobuf to the service layer in chats.py."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable
+from typing import Any, TypeVar
+
+from connectrpc.errors import ConnectError
+from connectrpc.request import RequestContext
+
+from reliant.api.chats import Chats
+from reliant.api.errors import ApiError
+from reliant.api.streaming import stream_updates
+from reliant.wire import convert
+from reliant.wire import updates as wire_updates
+from reliant.wire.v1 import chat_pb2 as pb
+
+T = TypeVar("T")
+Ctx = RequestContext[Any, Any]
+
+
+async def _call(work: Awaitable[T]) -> T:
+    try:
+        return await work
+    except ApiError as exc:
+        raise ConnectError(exc.code, exc.message) from None
+
+
+class ProjectService:
+    def __init__(self, chats: Chats) -> None:
+        self.chats = chats
+
+    async def create_project(self, request: pb.CreateProjectRequest, ctx: Ctx) -> pb.Project:
+        return convert.project(await _call(self.chats.create_project(request.path, request.name, request.daemon_id)))
+
+    async def list_projects(self, request: pb.ListProjectsRequest, ctx: Ctx) -> pb.ListProjectsResponse:
+        projects = await _call(self.chats.projects())
+        return pb.ListProjectsResponse(projects=[convert.project(p) for p in projects])
+
+    async def get_project(self, request: pb.GetProjectRequest, ctx: Ctx) -> pb.Project:
+        return convert.project(await _call(self.chats.project(request.id)))
+
+
+class ChatService:
+    def __init__(self, chats: Chats) -> None:
+        self.chats = chats
+
+    async def create_chat(self, request: pb.CreateChatRequest, ctx: Ctx) -> pb.Chat:
+        return convert.chat(await _call(self.chats.create_chat(request.project_id, request.model, request.title)))
+
+    async def list_chats(self, request: pb.ListChatsRequest, ctx: Ctx) -> pb.ListChatsResponse:
+        chats = await _call(self.chats.chats(request.project_id))
+        return pb.ListChatsResponse(chats=[convert.chat(c) for c in chats])
+
+    async def get_chat(self, request: pb.GetChatRequest, ctx: Ctx) -> pb.Chat:
+        return convert.chat(await _call(self.chats.chat(request.id)))
+
+    async def rename_chat(self, request: pb.RenameChatRequest, ctx: Ctx) -> pb.Chat:
+        return convert.chat(await _call(self.chats.rename(request.id, request.title)))
+
+    async def delete_chat(self, request: pb.DeleteChatRequest, ctx: Ctx) -> pb.DeleteChatResponse:
+        await _call(self.chats.delete(request.id))
+        return pb.DeleteChatResponse()
+
+    async def send_message(self, request: pb.SendMessageRequest, ctx: Ctx) -> pb.SendMessageResponse:
+        sent = await _call(self.chats.send(request.chat_id, request.text, request.model))
+        return pb.SendMessageResponse(message_id=sent.message.id, seq=sent.seq, queued=sent.queued)
+
+    async def list_messages(self, request: pb.ListMessagesRequest, ctx: Ctx) -> pb.ListMessagesResponse:
+        messages, runs = await _call(self.chats.messages(request.chat_id))
+        return pb.ListMessagesResponse(messages=[convert.message(m, runs) for m in messages])
+
+    async def cancel_chat(self, request: pb.CancelChatRequest, ctx: Ctx) -> pb.CancelChatResponse:
+        return pb.CancelChatResponse(cancelled=await _call(self.chats.cancel(request.chat_id)))
+
+    async def resume_chat(self, request: pb.ResumeChatRequest, ctx: Ctx) -> pb.ResumeChatResponse:
+        await _call(self.chats.resume(request.chat_id))
+        return pb.ResumeChatResponse()
+
+    async def stream_updates(self, request: pb.StreamUpdatesRequest, ctx: Ctx) -> AsyncIterator[pb.ChatUpdate]:
+        chat = await _call(self.chats.chat(request.chat_id))
+        async for update in stream_updates(self.chats.db, self.chats.ctx.bus, chat.id, request.since_seq):
+            yield wire_updates.to_pb(update)
+
+    async def list_models(self, request: pb.ListModelsRequest, ctx: Ctx) -> pb.ListModelsResponse:
+        return pb.ListModelsResponse(models=self.chats.models(), default_model=self.chats.ctx.settings.default_model)

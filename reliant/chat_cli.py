@@ -1,0 +1,202 @@
+"""`reliant chat` and `reliant chats`: talk to a running reliant over ConnectRPC and render the
+update stream in the terminal."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+from connectrpc.code import Code
+from connectrpc.errors import ConnectError
+from google.protobuf.json_format import MessageToDict
+
+from reliant.wire.v1 import chat_pb2 as pb
+from reliant.wire.v1.chat_connect import ChatServiceClientSync, ProjectServiceClientSync
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_PAUSED = 2
+
+
+class CliError(Exception):
+    """A one-line error for the user; the CLI prints it and exits 1."""
+
+
+@dataclass
+class Api:
+    url: str
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"authorization": f"Bearer {self.token}"}
+
+    def chats(self) -> ChatServiceClientSync:
+        return ChatServiceClientSync(self.url, proto_json=True, timeout_ms=30_000)
+
+    def projects(self) -> ProjectServiceClientSync:
+        return ProjectServiceClientSync(self.url, proto_json=True, timeout_ms=30_000)
+
+
+def _summary(tool: str, args: dict[str, Any]) -> str:
+    """One line saying what a tool call does."""
+    for key in ("command", "path", "pattern", "url", "query"):
+        if key in args:
+            text = str(args[key]).replace("\n", " ")
+            return f"{tool} {text[:100]}"
+    return tool
+
+
+def find_or_create_project(api: Api, path: str) -> pb.Project:
+    wanted = os.path.realpath(path)
+    with api.projects() as projects:
+        for project in projects.list_projects(pb.ListProjectsRequest(), headers=api.headers).projects:
+            if project.path == wanted:
+                return project
+        return projects.create_project(pb.CreateProjectRequest(path=wanted), headers=api.headers)
+
+
+@dataclass
+class Renderer:
+    """Prints updates as they stream: text as it arrives, one line per tool call."""
+
+    out: TextIO = sys.stdout
+    err: TextIO = sys.stderr
+    color: bool = field(default_factory=sys.stdout.isatty)
+    at_line_start: bool = True
+
+    def _dim(self, text: str) -> str:
+        return f"\x1b[2m{text}\x1b[0m" if self.color else text
+
+    def _newline(self) -> None:
+        if not self.at_line_start:
+            self.out.write("\n")
+            self.at_line_start = True
+
+    def write(self, text: str) -> None:
+        if text:
+            self.out.write(text)
+            self.at_line_start = text.endswith("\n")
+            self.out.flush()
+
+    def update(self, kind: str, payload: dict[str, Any]) -> None:
+        if kind == "block_delta" and payload.get("type") == "text":
+            self.write(str(payload.get("text", "")))
+        elif kind == "tool_started":
+            self._newline()
+            self.write(f"● {_summary(str(payload.get('tool_name')), dict(payload.get('input') or {}))}\n")
+        elif kind == "tool_finished":
+            status = payload.get("status", "")
+            seconds = float(payload.get("duration_ms", 0)) / 1000
+            exit_code = (payload.get("data") or {}).get("exit_code")
+            detail = f" exit {int(exit_code)}" if exit_code is not None else ""
+            problem = f": {payload.get('error')}" if payload.get("error") else ""
+            self.write(self._dim(f"  └ {status}{detail} ({seconds:.2f}s){problem}") + "\n")
+        elif kind == "retry_wait":
+            self._newline()
+            self.err.write(f"waiting {float(payload.get('seconds', 0)):.0f}s: {payload.get('reason', '')}\n")
+        elif kind == "message_aborted":
+            self._newline()
+            self.write(self._dim(f"({payload.get('reason') or 'stopped'})") + "\n")
+        elif kind == "message_completed":
+            self._newline()
+        elif kind == "error":
+            self._newline()
+            self.err.write(f"error: {payload.get('message', '')}\n")
+
+
+def follow(
+    api: Api,
+    chat_id: str,
+    since_seq: int,
+    done: Callable[[str, dict[str, Any]], int | None],
+    renderer: Renderer,
+    *,
+    reconnect_for: float = 60.0,
+) -> int:
+    """Stream the chat's updates from `since_seq` until `done` returns an exit code; reconnect
+    (from the last seq seen) if the connection drops."""
+    last = since_seq
+    gave_up_at: float | None = None
+    while True:
+        try:
+            for update in _stream(api, chat_id, last):
+                gave_up_at = None
+                if update.seq:
+                    last = update.seq
+                payload = MessageToDict(update.payload)
+                renderer.update(update.kind, payload)
+                code = done(update.kind, payload)
+                if code is not None:
+                    return code
+        except ConnectError as exc:
+            if exc.code not in (Code.UNAVAILABLE, Code.UNKNOWN, Code.INTERNAL, Code.CANCELED):
+                raise CliError(exc.message) from None
+        gave_up_at = gave_up_at or time.monotonic() + reconnect_for
+        if time.monotonic() > gave_up_at:
+            raise CliError(f"lost the connection to {api.url} and could not reconnect")
+        time.sleep(0.5)
+
+
+def _stream(api: Api, chat_id: str, since: int) -> Iterator[pb.ChatUpdate]:
+    with ChatServiceClientSync(api.url, proto_json=True) as client:
+        yield from client.stream_updates(
+            pb.StreamUpdatesRequest(chat_id=chat_id, since_seq=since), headers=api.headers
+        )
+
+
+def run_chat(
+    api: Api, *, message: str, chat_id: str, project_path: str, model: str, renderer: Renderer
+) -> int:
+    with api.chats() as chats:
+        if chat_id:
+            chat = chats.get_chat(pb.GetChatRequest(id=chat_id), headers=api.headers)
+        else:
+            project = find_or_create_project(api, project_path)
+            chat = chats.create_chat(
+                pb.CreateChatRequest(project_id=project.id, model=model), headers=api.headers
+            )
+            renderer.err.write(f"chat {chat.id} ({chat.model}) in {project.path}\n")
+        sent = chats.send_message(
+            pb.SendMessageRequest(chat_id=chat.id, text=message, model=model if chat_id else ""),
+            headers=api.headers,
+        )
+    mine = sent.message_id
+    admitted = False
+
+    def done(kind: str, payload: dict[str, Any]) -> int | None:
+        nonlocal admitted
+        if kind == "message_created" and (payload.get("message") or {}).get("id") == mine:
+            admitted = True
+        elif kind == "chat_status":
+            status, reason = payload.get("status"), payload.get("reason", "")
+            if status == "paused":
+                renderer.err.write(f"\npaused: {reason}\n")
+                return EXIT_PAUSED
+            if status == "failed":
+                renderer.err.write(f"\nfailed: {reason}\n")
+                return EXIT_FAILED
+            if status == "idle" and admitted:
+                if reason:
+                    renderer.err.write(f"\n{reason}\n")
+                return EXIT_OK
+        return None
+
+    return follow(api, chat.id, chat.last_seq, done, renderer)
+
+
+def list_chats(api: Api, out: TextIO) -> None:
+    with api.chats() as chats:
+        listed = chats.list_chats(pb.ListChatsRequest(), headers=api.headers).chats
+    if not listed:
+        out.write("no chats yet: start one with `reliant chat MESSAGE`\n")
+        return
+    for chat in listed:
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(chat.updated_unix))
+        out.write(
+            f"{chat.id}  {chat.status:<7} {when}  ${chat.usage.cost_usd:.4f}  {chat.model:<24} {chat.title[:60]}\n"
+        )

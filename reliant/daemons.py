@@ -1,0 +1,80 @@
+"""Reaching daemons from the api and the worker: NATS request -> gateway -> gRPC -> daemon."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from reliant.bus import Bus, NoRespondersError, RequestTimeoutError, subjects
+from reliant.domain.chat import ToolDefinition
+from reliant.domain.tools import ToolCall, ToolResult
+from reliant.errors import DaemonUnavailableError
+from reliant.wire.grpc_options import HEADER_ERROR, HEADER_GATEWAY_MS
+from reliant.wire.tools import decode_result, encode_call
+
+
+@dataclass(frozen=True, slots=True)
+class DaemonReply:
+    result: ToolResult
+    rtt_ms: float
+    gateway_ms: float
+
+
+async def call_tool(bus: Bus, daemon_id: str, call: ToolCall, *, timeout: float) -> DaemonReply:
+    """Raises DaemonUnavailableError when no daemon answers (offline, disconnected, timed out)."""
+    started = time.perf_counter()
+    try:
+        reply = await bus.request(subjects.daemon_tools(daemon_id), encode_call(call), timeout=timeout)
+    except NoRespondersError:
+        raise DaemonUnavailableError(daemon_id, "not connected to any gateway") from None
+    except RequestTimeoutError:
+        raise DaemonUnavailableError(daemon_id, f"no answer within {timeout:.0f}s") from None
+    rtt = (time.perf_counter() - started) * 1000
+    if reply.headers.get(HEADER_ERROR):
+        raise DaemonUnavailableError(daemon_id, reply.headers[HEADER_ERROR])
+    gateway_ms = float(reply.headers.get(HEADER_GATEWAY_MS, 0.0))
+    return DaemonReply(decode_result(reply.data), rtt, gateway_ms)
+
+
+class ToolCatalog:
+    """The tools each daemon offers the model (asked with ctl.tools.list), cached briefly."""
+
+    def __init__(self, bus: Bus, ttl: float = 30.0) -> None:
+        self._bus = bus
+        self._ttl = ttl
+        self._cache: dict[str, tuple[float, tuple[ToolDefinition, ...]]] = {}
+
+    async def definitions(self, daemon_id: str) -> tuple[ToolDefinition, ...]:
+        cached = self._cache.get(daemon_id)
+        if cached is not None and time.monotonic() - cached[0] < self._ttl:
+            return cached[1]
+        reply = await control(self._bus, daemon_id, "tools.list", {}, timeout=5.0)
+        items = reply if isinstance(reply, list) else reply.get("tools", [])
+        tools = tuple(
+            ToolDefinition(
+                name=str(t["name"]),
+                description=str(t.get("description", "")),
+                input_schema=dict(t.get("input_schema") or {"type": "object"}),
+                read_only=bool(t.get("read_only", False)),
+            )
+            for t in items
+        )
+        self._cache[daemon_id] = (time.monotonic(), tools)
+        return tools
+
+
+async def control(bus: Bus, daemon_id: str, name: str, body: dict[str, Any], *, timeout: float) -> Any:
+    """A control request to a daemon (ctl.<name>); returns its JSON answer."""
+    try:
+        reply = await bus.request(
+            subjects.daemon_ctl(daemon_id, name), json.dumps(body).encode(), timeout=timeout
+        )
+    except NoRespondersError:
+        raise DaemonUnavailableError(daemon_id, "not connected to any gateway") from None
+    except RequestTimeoutError:
+        raise DaemonUnavailableError(daemon_id, f"no answer within {timeout:.0f}s") from None
+    if reply.headers.get(HEADER_ERROR):
+        raise DaemonUnavailableError(daemon_id, reply.headers[HEADER_ERROR])
+    return reply.json()

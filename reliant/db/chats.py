@@ -1,0 +1,104 @@
+"""chats: one conversation in a project, its status, totals and update sequence."""
+
+from __future__ import annotations
+
+from reliant.db.database import Connection, Database, Row
+from reliant.domain.chat import ChatInfo, ChatStatus, Usage
+
+_COLUMNS = (
+    "c.id, c.project_id, c.title, c.model, c.status, c.status_reason, c.input_tokens, c.output_tokens,"
+    " c.cache_read_tokens, c.cache_write_tokens, c.cost_usd, c.last_seq, c.created_at, c.updated_at,"
+    " (SELECT count(*) FROM messages m WHERE m.chat_id = c.id AND m.ordinal IS NULL AND NOT m.aborted) AS queued"
+)
+
+
+def _chat(row: Row) -> ChatInfo:
+    return ChatInfo(
+        id=str(row["id"]),
+        project_id=str(row["project_id"]),
+        title=row["title"],
+        model=row["model"],
+        status=ChatStatus(row["status"]),
+        status_reason=row["status_reason"],
+        usage=Usage(row["input_tokens"], row["output_tokens"], row["cache_read_tokens"], row["cache_write_tokens"]),
+        cost_usd=float(row["cost_usd"]),
+        last_seq=int(row["last_seq"]),
+        created_at=row["created_at"].timestamp(),
+        updated_at=row["updated_at"].timestamp(),
+        queued=int(row["queued"]),
+    )
+
+
+async def create(db: Database, *, project_id: str, model: str, title: str = "") -> ChatInfo:
+    row = await db.fetchrow(
+        "INSERT INTO chats (project_id, model, title) VALUES (%s, %s, %s) RETURNING id",
+        (project_id, model, title),
+    )
+    assert row is not None
+    chat = await get(db, str(row["id"]))
+    assert chat is not None
+    return chat
+
+
+async def get(db: Database, chat_id: str) -> ChatInfo | None:
+    row = await db.fetchrow(f"SELECT {_COLUMNS} FROM chats c WHERE c.id = %s", (chat_id,))
+    return _chat(row) if row else None
+
+
+async def list_all(db: Database, project_id: str = "") -> list[ChatInfo]:
+    if project_id:
+        rows = await db.fetch(
+            f"SELECT {_COLUMNS} FROM chats c WHERE c.project_id = %s ORDER BY c.updated_at DESC",
+            (project_id,),
+        )
+    else:
+        rows = await db.fetch(f"SELECT {_COLUMNS} FROM chats c ORDER BY c.updated_at DESC")
+    return [_chat(r) for r in rows]
+
+
+async def rename(db: Database, chat_id: str, title: str) -> bool:
+    return await db.execute("UPDATE chats SET title = %s, updated_at = now() WHERE id = %s", (title, chat_id)) == 1
+
+
+async def set_model(db: Database, chat_id: str, model: str) -> bool:
+    return await db.execute("UPDATE chats SET model = %s WHERE id = %s", (model, chat_id)) == 1
+
+
+async def delete(db: Database, chat_id: str) -> bool:
+    return await db.execute("DELETE FROM chats WHERE id = %s", (chat_id,)) == 1
+
+
+async def set_status(db: Database, chat_id: str, status: ChatStatus, reason: str = "") -> bool:
+    """Returns True if the status (or its reason) changed."""
+    changed = await db.execute(
+        "UPDATE chats SET status = %s, status_reason = %s, updated_at = now()"
+        " WHERE id = %s AND (status <> %s OR status_reason <> %s)",
+        (status.value, reason, chat_id, status.value, reason),
+    )
+    return changed == 1
+
+
+async def add_usage(conn: Connection, chat_id: str, usage: Usage, cost_usd: float) -> None:
+    await conn.execute(
+        "UPDATE chats SET input_tokens = input_tokens + %s, output_tokens = output_tokens + %s,"
+        " cache_read_tokens = cache_read_tokens + %s, cache_write_tokens = cache_write_tokens + %s,"
+        " cost_usd = cost_usd + %s, updated_at = now() WHERE id = %s",
+        (
+            usage.input_tokens,
+            usage.output_tokens,
+            usage.cache_read_tokens,
+            usage.cache_write_tokens,
+            cost_usd,
+            chat_id,
+        ),
+    )
+
+
+async def paused_waiting_for(db: Database, daemon_id: str) -> list[str]:
+    """Chats paused because this daemon was offline."""
+    rows = await db.fetch(
+        "SELECT c.id FROM chats c JOIN projects p ON p.id = c.project_id"
+        " WHERE p.daemon_id = %s AND c.status = 'paused' AND c.status_reason LIKE 'daemon offline%%'",
+        (daemon_id,),
+    )
+    return [str(r["id"]) for r in rows]

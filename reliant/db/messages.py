@@ -1,0 +1,230 @@
+"""messages and content_blocks: the transcript.
+
+A user message is stored at once with ordinal NULL (queued) and admitted into the transcript when
+the workflow takes it. Assistant and tool messages are keyed by (chat, turn, role), which makes
+storing them idempotent: a retried activity finds the message its previous attempt stored.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+from psycopg.types.json import Jsonb
+
+from reliant.db.chats import add_usage
+from reliant.db.database import Connection, Database, Row
+from reliant.domain.chat import BlockType, ContentBlock, Role, StoredMessage, Usage
+
+_SELECT = (
+    "SELECT m.id, m.chat_id, m.ordinal, m.role, m.model, m.turn, m.input_tokens, m.output_tokens,"
+    " m.cache_read_tokens, m.cache_write_tokens, m.cost_usd, m.aborted, m.created_at,"
+    " b.position, b.type, b.text, b.tool_call_id, b.tool_name, b.data"
+    " FROM messages m LEFT JOIN content_blocks b ON b.message_id = m.id"
+)
+
+
+def _block(row: Row) -> ContentBlock:
+    data: dict[str, Any] = row["data"] or {}
+    return ContentBlock(
+        type=BlockType(row["type"]),
+        text=row["text"],
+        tool_call_id=row["tool_call_id"],
+        tool_name=row["tool_name"],
+        tool_input=data.get("input") or {},
+        is_error=bool(data.get("is_error", False)),
+        signature=data.get("signature", ""),
+        media_type=data.get("media_type", ""),
+    )
+
+
+def _block_data(block: ContentBlock) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    if block.tool_input:
+        data["input"] = block.tool_input
+    if block.is_error:
+        data["is_error"] = True
+    if block.signature:
+        data["signature"] = block.signature
+    if block.media_type:
+        data["media_type"] = block.media_type
+    return data
+
+
+def _messages(rows: list[Row]) -> list[StoredMessage]:
+    out: list[StoredMessage] = []
+    blocks: dict[str, list[ContentBlock]] = {}
+    for row in rows:
+        ident = str(row["id"])
+        if ident not in blocks:
+            blocks[ident] = []
+            out.append(
+                StoredMessage(
+                    id=ident,
+                    chat_id=str(row["chat_id"]),
+                    ordinal=row["ordinal"],
+                    role=Role(row["role"]),
+                    model=row["model"],
+                    blocks=(),
+                    usage=Usage(
+                        row["input_tokens"],
+                        row["output_tokens"],
+                        row["cache_read_tokens"],
+                        row["cache_write_tokens"],
+                    ),
+                    cost_usd=float(row["cost_usd"]),
+                    created_at=row["created_at"].timestamp(),
+                    turn=row["turn"],
+                    aborted=row["aborted"],
+                )
+            )
+        if row["type"] is not None:
+            blocks[ident].append(_block(row))
+    return [dataclasses.replace(m, blocks=tuple(blocks[m.id])) for m in out]
+
+
+async def _insert_blocks(conn: Connection, message_id: str, blocks: Sequence[ContentBlock]) -> None:
+    if not blocks:
+        return
+    async with conn.cursor() as cur:
+        await cur.executemany(
+            "INSERT INTO content_blocks (message_id, position, type, text, tool_call_id, tool_name, data)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s)",
+            [
+                (message_id, i, b.type.value, b.text, b.tool_call_id, b.tool_name, Jsonb(_block_data(b)))
+                for i, b in enumerate(blocks)
+            ],
+        )
+
+
+async def _next_ordinal(conn: Connection, chat_id: str) -> int:
+    """Lock the chat row (ordinals are assigned one at a time per chat) and return the next ordinal."""
+    await conn.execute("SELECT 1 FROM chats WHERE id = %s FOR UPDATE", (chat_id,))
+    cur = await conn.execute("SELECT coalesce(max(ordinal), 0) + 1 AS n FROM messages WHERE chat_id = %s", (chat_id,))
+    row = await cur.fetchone()
+    assert row is not None
+    return int(row["n"])
+
+
+async def get(db: Database, message_id: str) -> StoredMessage | None:
+    found = _messages(await db.fetch(_SELECT + " WHERE m.id = %s ORDER BY b.position", (message_id,)))
+    return found[0] if found else None
+
+
+async def enqueue_user(db: Database, chat_id: str, text: str) -> StoredMessage:
+    async with db.transaction() as conn:
+        cur = await conn.execute("INSERT INTO messages (chat_id, role) VALUES (%s, 'user') RETURNING id", (chat_id,))
+        row = await cur.fetchone()
+        assert row is not None
+        await _insert_blocks(conn, str(row["id"]), [ContentBlock.of_text(text)])
+    message = await get(db, str(row["id"]))
+    assert message is not None
+    return message
+
+
+async def admit(db: Database, chat_id: str, message_id: str) -> tuple[StoredMessage, bool]:
+    """Give a queued user message its place in the transcript; (message, True if just admitted)."""
+    async with db.transaction() as conn:
+        ordinal = await _next_ordinal(conn, chat_id)
+        cur = await conn.execute(
+            "UPDATE messages SET ordinal = %s, created_at = now() WHERE id = %s AND chat_id = %s AND ordinal IS NULL",
+            (ordinal, message_id, chat_id),
+        )
+        admitted = cur.rowcount == 1
+    message = await get(db, message_id)
+    if message is None:
+        raise LookupError(f"message {message_id} of chat {chat_id} does not exist")
+    return message, admitted
+
+
+async def for_turn(db: Database, chat_id: str, turn: int, role: Role) -> StoredMessage | None:
+    found = _messages(
+        await db.fetch(
+            _SELECT + " WHERE m.chat_id = %s AND m.turn = %s AND m.role = %s ORDER BY b.position",
+            (chat_id, turn, role.value),
+        )
+    )
+    return found[0] if found else None
+
+
+async def store_turn(
+    db: Database,
+    chat_id: str,
+    *,
+    turn: int,
+    role: Role,
+    blocks: Sequence[ContentBlock],
+    model: str = "",
+    usage: Usage = Usage(),  # noqa: B008 - frozen dataclass, safe as a default
+    cost_usd: float = 0.0,
+    stop_reason: str = "",
+) -> tuple[StoredMessage, bool]:
+    """Store the message for (chat, turn, role) once; (message, True if this call stored it)."""
+    async with db.transaction() as conn:
+        ordinal = await _next_ordinal(conn, chat_id)
+        cur = await conn.execute(
+            "INSERT INTO messages (chat_id, ordinal, role, model, turn, stop_reason,"
+            " input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost_usd)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+            " ON CONFLICT (chat_id, turn, role) WHERE turn IS NOT NULL DO NOTHING RETURNING id",
+            (
+                chat_id,
+                ordinal,
+                role.value,
+                model,
+                turn,
+                stop_reason,
+                usage.input_tokens,
+                usage.output_tokens,
+                usage.cache_read_tokens,
+                usage.cache_write_tokens,
+                cost_usd,
+            ),
+        )
+        row = await cur.fetchone()
+        if row is not None:
+            await _insert_blocks(conn, str(row["id"]), blocks)
+            if usage != Usage() or cost_usd:
+                await add_usage(conn, chat_id, usage, cost_usd)
+    message = await for_turn(db, chat_id, turn, role)
+    assert message is not None
+    return message, row is not None
+
+
+async def transcript(db: Database, chat_id: str, *, include_queued: bool = False) -> list[StoredMessage]:
+    where = " AND NOT m.aborted" + ("" if include_queued else " AND m.ordinal IS NOT NULL")
+    rows = await db.fetch(
+        _SELECT + " WHERE m.chat_id = %s" + where + " ORDER BY m.ordinal NULLS LAST, m.created_at, b.position",
+        (chat_id,),
+    )
+    return _messages(rows)
+
+
+async def queued(db: Database, chat_id: str) -> list[str]:
+    rows = await db.fetch(
+        "SELECT id FROM messages WHERE chat_id = %s AND ordinal IS NULL AND NOT aborted ORDER BY created_at",
+        (chat_id,),
+    )
+    return [str(r["id"]) for r in rows]
+
+
+async def last_turn(db: Database, chat_id: str) -> int:
+    """The highest turn stored for the chat (a new workflow run continues numbering after it)."""
+    row = await db.fetchrow("SELECT coalesce(max(turn), 0) AS t FROM messages WHERE chat_id = %s", (chat_id,))
+    return int(row["t"]) if row else 0
+
+
+async def abort_turn(db: Database, chat_id: str, turn: int) -> bool:
+    """Reserve (chat, turn) for a cancelled LLM call so its answer is never stored.
+
+    Takes the chat's lock like store_turn, so exactly one of the two wins. Returns False if the
+    answer was stored first (the caller then settles its tool calls)."""
+    async with db.transaction() as conn:
+        await conn.execute("SELECT 1 FROM chats WHERE id = %s FOR UPDATE", (chat_id,))
+        cur = await conn.execute(
+            "INSERT INTO messages (chat_id, role, turn, aborted) VALUES (%s, 'assistant', %s, true)"
+            " ON CONFLICT (chat_id, turn, role) WHERE turn IS NOT NULL DO NOTHING RETURNING id",
+            (chat_id, turn),
+        )
+        return await cur.fetchone() is not None

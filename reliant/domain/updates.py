@@ -1,0 +1,40 @@
+"""The kinds of chat updates and the shape of their payloads (JSON objects).
+
+    message_queued     {message_id, text}                       a user message is waiting its turn
+    message_created    {message}                                a message entered the transcript
+    message_started    {message_id, turn, attempt, model}       an assistant message begins streaming;
+                                                                a later attempt of the same turn
+                                                                replaces the partial one
+    block_started      {message_id, index, type, tool_call_id?, tool_name?}
+    block_delta        {message_id, index, type, text}
+    message_completed  {message}                                the stored assistant message
+    message_aborted    {turn, reason}                           the partial answer of `turn` is dropped
+    tool_started       {tool_call_id, tool_name, input, turn}
+    tool_finished      {tool_call_id, tool_name, status, output, error, data, duration_ms}
+    chat_status        {status, reason}
+    retry_wait         {seconds, attempt, reason}              the provider asked us to wait
+    error              {message}
+    chat_updated       {title?, model?}
+
+`message` is {id, ordinal, role, model, turn, blocks: [...], usage: {...}, cost_usd}.
+"""
+
+from __future__ import annotations
+
+MESSAGE_QUEUED = "message_queued"
+MESSAGE_CREATED = "message_created"
+MESSAGE_STARTED = "message_started"
+BLOCK_STARTED = "block_started"
+BLOCK_DELTA = "block_delta"
+MESSAGE_COMPLETED = "message_completed"
+MESSAGE_ABORTED = "message_aborted"
+TOOL_STARTED = "tool_started"
+TOOL_FINISHED = "tool_finished"
+CHAT_STATUS = "chat_status"
+RETRY_WAIT = "retry_wait"
+ERROR = "error"
+CHAT_UPDATED = "chat_updated"
+
+# Token deltas are many and cheap to lose on a power cut (the stored message has the whole text):
+# they are written without waiting for the WAL flush. Everything else is committed durably.
+EPHEMERAL = frozenset({BLOCK_DELTA})

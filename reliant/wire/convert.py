@@ -1,0 +1,77 @@
+"""Domain records -> protobuf messages for ConnectRPC."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from google.protobuf.struct_pb2 import Struct
+
+from reliant.domain.chat import ChatInfo, ContentBlock, Project, StoredMessage, ToolRun, Usage
+from reliant.wire.v1 import chat_pb2 as pb
+
+
+def project(p: Project) -> pb.Project:
+    return pb.Project(id=p.id, name=p.name, path=p.path, daemon_id=p.daemon_id, created_unix=p.created_at)
+
+
+def usage(u: Usage, cost_usd: float) -> pb.Usage:
+    return pb.Usage(
+        input_tokens=u.input_tokens,
+        output_tokens=u.output_tokens,
+        cache_read_tokens=u.cache_read_tokens,
+        cache_write_tokens=u.cache_write_tokens,
+        cost_usd=cost_usd,
+    )
+
+
+def chat(c: ChatInfo) -> pb.Chat:
+    return pb.Chat(
+        id=c.id,
+        project_id=c.project_id,
+        title=c.title,
+        model=c.model,
+        status=c.status.value,
+        status_reason=c.status_reason,
+        usage=usage(c.usage, c.cost_usd),
+        last_seq=c.last_seq,
+        created_unix=c.created_at,
+        updated_unix=c.updated_at,
+        queued=c.queued,
+    )
+
+
+def block(b: ContentBlock, run: ToolRun | None = None) -> pb.ContentBlock:
+    out = pb.ContentBlock(
+        type=b.type.value,
+        text=b.text,
+        tool_call_id=b.tool_call_id,
+        tool_name=b.tool_name,
+        is_error=b.is_error,
+        media_type=b.media_type,
+    )
+    if b.tool_input:
+        out.tool_input.CopyFrom(_struct(b.tool_input))
+    if run is not None:
+        out.tool_state = run.state.value
+        out.duration_ms = run.duration_ms
+    return out
+
+
+def message(m: StoredMessage, runs: dict[str, ToolRun]) -> pb.Message:
+    return pb.Message(
+        id=m.id,
+        chat_id=m.chat_id,
+        ordinal=m.ordinal or 0,
+        role=m.role.value,
+        model=m.model,
+        blocks=[block(b, runs.get(b.tool_call_id)) for b in m.blocks],
+        usage=usage(m.usage, m.cost_usd),
+        created_unix=m.created_at,
+        queued=m.ordinal is None,
+    )
+
+
+def _struct(value: dict[str, Any]) -> Struct:
+    s = Struct()
+    s.update(value)
+    return s

@@ -1,0 +1,56 @@
+"""The JSON shapes of messages and tool runs in chat update payloads (see reliant.domain.updates)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from reliant.domain.chat import BlockType, ContentBlock, StoredMessage, ToolRun, ToolState
+
+
+def block_payload(block: ContentBlock) -> dict[str, Any]:
+    doc: dict[str, Any] = {"type": block.type.value}
+    if block.text:
+        doc["text"] = block.text
+    if block.tool_call_id:
+        doc["tool_call_id"] = block.tool_call_id
+    if block.tool_name:
+        doc["tool_name"] = block.tool_name
+    if block.type is BlockType.TOOL_CALL:
+        doc["tool_input"] = block.tool_input
+    if block.is_error:
+        doc["is_error"] = True
+    if block.media_type:
+        doc["media_type"] = block.media_type
+    return doc
+
+
+def message_payload(message: StoredMessage) -> dict[str, Any]:
+    return {
+        "id": message.id,
+        "ordinal": message.ordinal,
+        "role": message.role.value,
+        "model": message.model,
+        "turn": message.turn,
+        "blocks": [block_payload(b) for b in message.blocks],
+        "usage": {
+            "input_tokens": message.usage.input_tokens,
+            "output_tokens": message.usage.output_tokens,
+            "cache_read_tokens": message.usage.cache_read_tokens,
+            "cache_write_tokens": message.usage.cache_write_tokens,
+        },
+        "cost_usd": message.cost_usd,
+        "created_at": message.created_at,
+    }
+
+
+def tool_run_payload(run: ToolRun) -> dict[str, Any]:
+    status = {ToolState.COMPLETED: "ok", ToolState.FAILED: "error", ToolState.INTERRUPTED: "interrupted"}
+    return {
+        "tool_call_id": run.tool_call_id,
+        "tool_name": run.tool_name,
+        "status": status.get(run.state, run.state.value),
+        "output": run.output,
+        "error": run.error,
+        "data": run.data,
+        "duration_ms": round(run.duration_ms, 3),
+    }

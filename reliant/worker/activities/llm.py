@@ -1,0 +1,241 @@
+"""call_llm: one model turn. Admits the user message it answers, streams the answer as updates,
+and stores the finished assistant message keyed by (chat, turn) before returning, so a retried
+attempt that finds it returns it without calling (and paying for) the model again."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from reliant.daemons import ToolCatalog
+from reliant.db import Database
+from reliant.db import chats as chats_db
+from reliant.db import messages as messages_db
+from reliant.db import projects as projects_db
+from reliant.db import tool_runs as tool_runs_db
+from reliant.domain import updates as kinds
+from reliant.domain.chat import BlockType, ChatInfo, ChatStatus, Role, StoredMessage, ToolDefinition, ToolState
+from reliant.domain.workflows import ToolCallRef
+from reliant.errors import DaemonUnavailableError
+from reliant.llm.base import BlockDelta, BlockStart, LlmRequest, StreamEvent
+from reliant.llm.errors import FatalLlmError, LlmError, RetryableLlmError
+from reliant.llm.pricing import cost
+from reliant.llm.registry import Providers
+from reliant.updates import OrderedEmitter, UpdateLog
+from reliant.wire.payloads import message_payload
+from reliant.worker.activities.types import (
+    CHAT_GONE,
+    DAEMON_OFFLINE,
+    FATAL_LLM,
+    RETRYABLE_LLM,
+    TURN_ABORTED,
+    CallLlmInput,
+    CallLlmResult,
+)
+from reliant.worker.prompts import system_prompt
+from reliant.worker.transcript import tool_result_block
+
+logger = logging.getLogger(__name__)
+
+HEARTBEAT_EVERY = 0.5
+DAEMON_TRIES = 3
+MAX_RETRY_DELAY = 60.0
+
+
+def chat_gone(chat_id: str) -> ApplicationError:
+    return ApplicationError(f"chat {chat_id} no longer exists", type=CHAT_GONE, non_retryable=True)
+
+
+class LlmActivities:
+    def __init__(self, db: Database, log: UpdateLog, providers: Providers, catalog: ToolCatalog) -> None:
+        self.db = db
+        self.log = log
+        self.providers = providers
+        self.catalog = catalog
+
+    @activity.defn(name="call_llm")
+    async def call_llm(self, inp: CallLlmInput) -> CallLlmResult:
+        chat = await chats_db.get(self.db, inp.chat_id)
+        if chat is None:
+            raise chat_gone(inp.chat_id)
+        if inp.admit_message_id:
+            await self._admit(chat, inp.admit_message_id)
+        stored = await messages_db.for_turn(self.db, chat.id, inp.turn, Role.ASSISTANT)
+        if stored is not None:
+            return await self._finish(chat, stored, inp, replayed=True)
+        await settle_tool_results(self.db, self.log, chat.id)
+        project = await projects_db.get(self.db, chat.project_id)
+        if project is None:
+            raise chat_gone(inp.chat_id)
+        tools = await self._tools(project.daemon_id)
+        try:
+            provider, model = self.providers.get(chat.model)
+        except LlmError as exc:
+            raise ApplicationError(str(exc), type=FATAL_LLM, non_retryable=True) from exc
+        transcript = await messages_db.transcript(self.db, chat.id)
+        request = LlmRequest(
+            model=model,
+            system=system_prompt(project),
+            messages=tuple(m.as_message() for m in transcript),
+            tools=tools,
+        )
+        read_only = {t.name: t.read_only for t in tools}
+        message_id = str(uuid.uuid4())
+        attempt = activity.info().attempt
+        emitter = OrderedEmitter(self.log, chat.id)
+        emitter.put(
+            kinds.MESSAGE_STARTED,
+            {"message_id": message_id, "turn": inp.turn, "attempt": attempt, "model": chat.model},
+        )
+
+        async def on_event(event: StreamEvent) -> None:
+            if isinstance(event, BlockStart):
+                payload: dict[str, Any] = {
+                    "message_id": message_id,
+                    "index": event.index,
+                    "type": event.type.value,
+                }
+                if event.tool_call_id:
+                    payload |= {"tool_call_id": event.tool_call_id, "tool_name": event.tool_name}
+                emitter.put(kinds.BLOCK_STARTED, payload)
+            elif isinstance(event, BlockDelta) and event.type is not BlockType.TOOL_CALL:
+                emitter.put(
+                    kinds.BLOCK_DELTA,
+                    {
+                        "message_id": message_id,
+                        "index": event.index,
+                        "type": event.type.value,
+                        "text": event.text,
+                    },
+                )
+
+        beating = asyncio.create_task(_heartbeat(), name=f"heartbeat:{chat.id}")
+        try:
+            response = await provider.stream(request, on_event)
+        except RetryableLlmError as exc:
+            await emitter.close()
+            delay = min(MAX_RETRY_DELAY, exc.retry_after or 2.0 ** (attempt - 1))
+            await self.log.emit(
+                chat.id,
+                kinds.RETRY_WAIT,
+                {"seconds": round(delay, 3), "attempt": attempt, "reason": exc.message},
+            )
+            raise ApplicationError(str(exc), type=RETRYABLE_LLM, next_retry_delay=timedelta(seconds=delay)) from exc
+        except FatalLlmError as exc:
+            await emitter.close()
+            raise ApplicationError(str(exc), type=FATAL_LLM, non_retryable=True) from exc
+        except BaseException:
+            await emitter.abort()
+            raise
+        finally:
+            beating.cancel()
+            await asyncio.gather(beating, return_exceptions=True)
+        await emitter.close()
+
+        message, created = await messages_db.store_turn(
+            self.db,
+            chat.id,
+            turn=inp.turn,
+            role=Role.ASSISTANT,
+            blocks=response.blocks,
+            model=chat.model,
+            usage=response.usage,
+            cost_usd=cost(chat.model, response.usage),
+            stop_reason=response.stop_reason,
+        )
+        if created:
+            await tool_runs_db.plan(
+                self.db,
+                chat.id,
+                inp.turn,
+                [
+                    tool_runs_db.PlannedCall(
+                        b.tool_call_id, b.tool_name, b.tool_input, read_only.get(b.tool_name, False), i
+                    )
+                    for i, b in enumerate(message.tool_calls_blocks())
+                ],
+            )
+            await self.log.emit(chat.id, kinds.MESSAGE_COMPLETED, {"message": message_payload(message)})
+        return await self._finish(chat, message, inp, replayed=not created)
+
+    async def _tools(self, daemon_id: str) -> tuple[ToolDefinition, ...]:
+        """The daemon's tools; if it stays unreachable for a few seconds the chat pauses (no point
+        paying for a model turn whose tools cannot run)."""
+        for attempt in range(DAEMON_TRIES):
+            try:
+                return await self.catalog.definitions(daemon_id)
+            except DaemonUnavailableError as exc:
+                if attempt == DAEMON_TRIES - 1:
+                    raise ApplicationError(str(exc), type=DAEMON_OFFLINE, non_retryable=True) from exc
+                activity.heartbeat()
+                await asyncio.sleep(1.0)
+        raise AssertionError("unreachable")
+
+    async def _admit(self, chat: ChatInfo, message_id: str) -> None:
+        try:
+            message, admitted = await messages_db.admit(self.db, chat.id, message_id)
+        except LookupError as exc:
+            raise ApplicationError(str(exc), type=CHAT_GONE, non_retryable=True) from exc
+        if admitted:
+            await self.log.emit(chat.id, kinds.MESSAGE_CREATED, {"message": message_payload(message)})
+        if await chats_db.set_status(self.db, chat.id, ChatStatus.RUNNING):
+            await self.log.emit(chat.id, kinds.CHAT_STATUS, {"status": ChatStatus.RUNNING.value, "reason": ""})
+
+    async def _finish(
+        self, chat: ChatInfo, message: StoredMessage, inp: CallLlmInput, *, replayed: bool
+    ) -> CallLlmResult:
+        if message.aborted:
+            raise ApplicationError(f"turn {inp.turn} was cancelled", type=TURN_ABORTED, non_retryable=True)
+        runs = {r.tool_call_id: r for r in await tool_runs_db.for_turn(self.db, chat.id, inp.turn)}
+        calls = [
+            ToolCallRef(
+                b.tool_call_id,
+                b.tool_name,
+                runs[b.tool_call_id].read_only if b.tool_call_id in runs else False,
+            )
+            for b in message.tool_calls_blocks()
+        ]
+        if not calls and inp.idle_when_done and await chats_db.set_status(self.db, chat.id, ChatStatus.IDLE):
+            await self.log.emit(chat.id, kinds.CHAT_STATUS, {"status": ChatStatus.IDLE.value, "reason": ""})
+        stop_reason = "tool_use" if calls else "end_turn"
+        return CallLlmResult(message_id=message.id, tool_calls=calls, stop_reason=stop_reason, replayed=replayed)
+
+
+async def _heartbeat() -> None:
+    """Lets Temporal notice within seconds that a worker died mid-call, and deliver cancellation."""
+    while True:
+        activity.heartbeat()
+        await asyncio.sleep(HEARTBEAT_EVERY)
+
+
+async def settle_tool_results(db: Database, log: UpdateLog, chat_id: str, *, interrupt_reason: str = "") -> None:
+    """Give the model the results of the last assistant turn's tool calls (once).
+
+    With `interrupt_reason`, calls that never finished are recorded as interrupted first (a cancel, or
+    a run stopped at max_turns); otherwise an unfinished call is left for execute_tool."""
+    transcript = await messages_db.transcript(db, chat_id)
+    last = transcript[-1] if transcript else None
+    if last is None or last.role is not Role.ASSISTANT or last.turn is None or not last.tool_calls_blocks():
+        return
+    runs = await tool_runs_db.for_turn(db, chat_id, last.turn)
+    final = (ToolState.COMPLETED, ToolState.FAILED, ToolState.INTERRUPTED)
+    if interrupt_reason:
+        for run in runs:
+            if run.state not in final:
+                await tool_runs_db.finish(
+                    db, chat_id, run.tool_call_id, state=ToolState.INTERRUPTED, error=interrupt_reason
+                )
+        runs = await tool_runs_db.for_turn(db, chat_id, last.turn)
+    if any(r.state not in final for r in runs):
+        return
+    by_id = {r.tool_call_id: r for r in runs}
+    blocks = [tool_result_block(by_id[b.tool_call_id]) for b in last.tool_calls_blocks() if b.tool_call_id in by_id]
+    message, created = await messages_db.store_turn(db, chat_id, turn=last.turn, role=Role.TOOL, blocks=blocks)
+    if created:
+        await log.emit(chat_id, kinds.MESSAGE_CREATED, {"message": message_payload(message)})

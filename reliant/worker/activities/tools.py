@@ -1,0 +1,159 @@
+"""execute_tool: run one tool call on the chat's daemon, at most once.
+
+The call is recorded `executing` before the daemon is asked. A retried attempt that finds it so
+asks the daemon to attach to the running call (or return what it remembers); if the daemon has no
+record (it restarted), a read-only tool is run again and any other is reported as interrupted:
+never silently run twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from reliant.bus import Bus
+from reliant.daemons import call_tool, control
+from reliant.db import Database
+from reliant.db import chats as chats_db
+from reliant.db import projects as projects_db
+from reliant.db import tool_runs as tool_runs_db
+from reliant.domain import updates as kinds
+from reliant.domain.chat import ChatStatus, ToolRun, ToolState
+from reliant.domain.tools import ToolCall, ToolResult, ToolStatus
+from reliant.errors import DaemonUnavailableError
+from reliant.updates import UpdateLog
+from reliant.wire.payloads import tool_run_payload
+from reliant.worker.activities.llm import chat_gone, settle_tool_results
+from reliant.worker.activities.types import (
+    DAEMON_OFFLINE,
+    ExecuteToolInput,
+    ExecuteToolResult,
+    FinishTurnInput,
+)
+
+logger = logging.getLogger(__name__)
+
+FINAL = (ToolState.COMPLETED, ToolState.FAILED, ToolState.INTERRUPTED)
+# The daemon enforces each tool's own timeout; this only bounds a lost reply.
+REQUEST_TIMEOUT = 660.0
+HEARTBEAT_EVERY = 0.5
+
+
+class ToolActivities:
+    def __init__(self, db: Database, bus: Bus, log: UpdateLog) -> None:
+        self.db = db
+        self.bus = bus
+        self.log = log
+
+    @activity.defn(name="execute_tool")
+    async def execute_tool(self, inp: ExecuteToolInput) -> ExecuteToolResult:
+        run = await tool_runs_db.get(self.db, inp.chat_id, inp.tool_call_id)
+        chat = await chats_db.get(self.db, inp.chat_id)
+        if run is None or chat is None:
+            raise chat_gone(inp.chat_id)
+        if run.state in FINAL:
+            return ExecuteToolResult(run.tool_call_id, run.state.value, replayed=True)
+        project = await projects_db.get(self.db, chat.project_id)
+        if project is None:
+            raise chat_gone(inp.chat_id)
+        call = ToolCall(
+            tool_call_id=run.tool_call_id,
+            tool=run.tool_name,
+            input=run.input,
+            chat_id=chat.id,
+            workspace=project.path,
+        )
+        if run.state is ToolState.EXECUTING:
+            # An earlier attempt asked the daemon and we never heard back: find out what happened.
+            known = await self._ask(project.daemon_id, dataclasses.replace(call, resume_only=True))
+            if known.status is not ToolStatus.UNKNOWN:
+                return await self._record(inp.chat_id, run, known, replayed=True)
+            if not run.read_only:
+                interrupted = ToolResult(
+                    run.tool_call_id,
+                    ToolStatus.INTERRUPTED,
+                    error="the daemon restarted while this tool was running; its outcome is unknown, "
+                    "so it was not run again",
+                )
+                return await self._record(inp.chat_id, run, interrupted)
+        run = await tool_runs_db.begin(self.db, inp.chat_id, inp.tool_call_id)
+        await self.log.emit(
+            inp.chat_id,
+            kinds.TOOL_STARTED,
+            {
+                "tool_call_id": run.tool_call_id,
+                "tool_name": run.tool_name,
+                "input": run.input,
+                "turn": run.turn,
+            },
+        )
+        try:
+            result = await self._ask(project.daemon_id, call)
+        except asyncio.CancelledError:
+            await self._cancel_on_daemon(project.daemon_id, inp.chat_id, run)
+            raise
+        return await self._record(inp.chat_id, run, result)
+
+    async def _ask(self, daemon_id: str, call: ToolCall) -> ToolResult:
+        """Send the call to the daemon, heartbeating while it runs."""
+        request = asyncio.create_task(call_tool(self.bus, daemon_id, call, timeout=REQUEST_TIMEOUT))
+        try:
+            while not request.done():
+                activity.heartbeat()
+                await asyncio.wait({request}, timeout=HEARTBEAT_EVERY)
+            return request.result().result
+        except DaemonUnavailableError as exc:
+            raise ApplicationError(str(exc), type=DAEMON_OFFLINE) from exc
+        finally:
+            if not request.done():
+                request.cancel()
+
+    async def _cancel_on_daemon(self, daemon_id: str, chat_id: str, run: ToolRun) -> None:
+        try:
+            await control(
+                self.bus,
+                daemon_id,
+                "tool.cancel",
+                {"chat_id": chat_id, "tool_call_id": run.tool_call_id},
+                timeout=5,
+            )
+        except DaemonUnavailableError as exc:
+            logger.warning("could not cancel tool call %s on daemon %s: %s", run.tool_call_id, daemon_id, exc)
+        interrupted = ToolResult(run.tool_call_id, ToolStatus.INTERRUPTED, error="cancelled by the user")
+        await asyncio.shield(self._record(chat_id, run, interrupted))
+
+    async def _record(
+        self, chat_id: str, run: ToolRun, result: ToolResult, *, replayed: bool = False
+    ) -> ExecuteToolResult:
+        state = {
+            ToolStatus.OK: ToolState.COMPLETED,
+            ToolStatus.ERROR: ToolState.FAILED,
+            ToolStatus.INTERRUPTED: ToolState.INTERRUPTED,
+        }.get(result.status, ToolState.FAILED)
+        finished = await tool_runs_db.finish(
+            self.db,
+            chat_id,
+            run.tool_call_id,
+            state=state,
+            output=result.output,
+            error=result.error,
+            data=result.data,
+            duration_ms=result.duration_ms,
+        )
+        await self.log.emit(chat_id, kinds.TOOL_FINISHED, tool_run_payload(finished))
+        return ExecuteToolResult(run.tool_call_id, state.value, replayed=replayed)
+
+    @activity.defn(name="finish_turn")
+    async def finish_turn(self, inp: FinishTurnInput) -> None:
+        """Set the chat's status; optionally settle unfinished tool calls and drop a partial answer."""
+        if inp.aborted_turn:
+            await self.log.emit(inp.chat_id, kinds.MESSAGE_ABORTED, {"turn": inp.aborted_turn, "reason": inp.reason})
+        if inp.settle_tools:
+            await settle_tool_results(self.db, self.log, inp.chat_id, interrupt_reason=inp.reason or "stopped")
+        status = ChatStatus(inp.status)
+        if await chats_db.set_status(self.db, inp.chat_id, status, inp.reason):
+            await self.log.emit(inp.chat_id, kinds.CHAT_STATUS, {"status": status.value, "reason": inp.reason})

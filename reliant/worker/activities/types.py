@@ -1,0 +1,53 @@
+"""Inputs and results of the agent loop's activities (node-shaped: each names its chat and step)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from reliant.domain.workflows import ToolCallRef
+
+# ApplicationError types the workflow tells apart.
+DAEMON_OFFLINE = "DaemonOffline"
+RETRYABLE_LLM = "RetryableLlmError"
+FATAL_LLM = "FatalLlmError"
+CHAT_GONE = "ChatGone"
+TURN_ABORTED = "TurnAborted"  # a cancelled turn's late attempt: its answer is dropped
+
+
+@dataclass
+class CallLlmInput:
+    chat_id: str
+    turn: int  # the idempotency key: a stored assistant message for (chat, turn) is never re-asked
+    admit_message_id: str = ""  # a queued user message this turn answers
+    idle_when_done: bool = True  # an answer without tool calls ends the chat's run
+
+
+@dataclass
+class CallLlmResult:
+    message_id: str
+    tool_calls: list[ToolCallRef] = field(default_factory=list)
+    stop_reason: str = ""
+    replayed: bool = False  # found stored: the provider was not called
+
+
+@dataclass
+class ExecuteToolInput:
+    chat_id: str
+    turn: int
+    tool_call_id: str
+
+
+@dataclass
+class ExecuteToolResult:
+    tool_call_id: str
+    state: str  # completed | failed | interrupted
+    replayed: bool = False  # the recorded result of an earlier attempt
+
+
+@dataclass
+class FinishTurnInput:
+    chat_id: str
+    status: str  # idle | paused | running
+    reason: str = ""
+    settle_tools: bool = False  # mark unfinished tool calls interrupted and give the model their results
+    aborted_turn: int = 0  # an LLM turn whose partial answer is dropped (cancelled mid-stream)

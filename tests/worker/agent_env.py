@@ -1,0 +1,126 @@
+"""An in-process reliant for agent-loop tests: worker, gateway and daemon roles on the shared real
+services, plus the api's service layer to create chats and send messages."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+from temporalio.client import Client
+
+from embedded.ports import free_port
+from reliant.api.chats import Chats
+from reliant.api.context import ApiContext
+from reliant.bus import Bus
+from reliant.config import Settings
+from reliant.daemon.role import DaemonRole
+from reliant.db import Database
+from reliant.db import updates as updates_db
+from reliant.domain.chat import ChatInfo, ChatUpdate
+from reliant.gateway.role import GatewayRole
+from reliant.llm.registry import Providers
+from reliant.worker.role import WorkerRole
+from tests.conftest import Infra
+from tests.support import RoleRunner, eventually
+
+
+@dataclass
+class AgentEnv:
+    settings: Settings
+    db: Database
+    bus: Bus
+    client: Client
+    chats: Chats
+    workspace: Path
+    scripts: Path
+    daemon: DaemonRole
+    gateway: RoleRunner
+    daemon_runner: RoleRunner
+
+    def script(self, turns: list[dict[str, Any]], **extra: Any) -> str:
+        """Write a scripted-model YAML file; returns its model spec."""
+        path = self.scripts / f"script-{uuid.uuid4().hex[:8]}.yaml"
+        path.write_text(yaml.safe_dump({"turns": turns, **extra}))
+        return f"scripted:{path}"
+
+    async def new_chat(self, model: str) -> ChatInfo:
+        project = await self.chats.create_project(str(self.workspace), daemon_id=self.settings.daemon_id)
+        return await self.chats.create_chat(project.id, model)
+
+    async def status(self, chat_id: str, *statuses: str, timeout: float = 30) -> ChatInfo:
+        async def reached() -> ChatInfo | None:
+            chat = await self.chats.chat(chat_id)
+            return chat if chat.status.value in statuses else None
+
+        return await eventually(reached, timeout=timeout, interval=0.05)
+
+    async def finished(self, chat_id: str, timeout: float = 30) -> ChatInfo:
+        """Wait until the chat is idle with nothing queued or running."""
+
+        async def done() -> ChatInfo | None:
+            chat = await self.chats.chat(chat_id)
+            if chat.status.value != "idle" or chat.queued:
+                return None
+            state = await self.client.get_workflow_handle(f"chat-{chat_id}").query("state")
+            return chat if not state["active"] and not state["queue"] else None
+
+        return await eventually(done, timeout=timeout, interval=0.05)
+
+    async def updates(self, chat_id: str) -> list[ChatUpdate]:
+        return await updates_db.since(self.db, chat_id, 0, 100_000)
+
+
+def calls_in(log: Path) -> list[dict[str, Any]]:
+    if not log.exists():
+        return []
+    return [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+
+
+@asynccontextmanager
+async def agent_env(infra: Infra, tmp_path: Path, **overrides: Any) -> AsyncIterator[AgentEnv]:
+    port = free_port()
+    workspace = tmp_path / "workspace"
+    workspace.mkdir()
+    scripts = tmp_path / "scripts"
+    scripts.mkdir()
+    settings = Settings(
+        data_dir=tmp_path / "daemon-data",
+        database_url=infra.database_url,
+        nats_url=infra.nats_url,
+        nats_token=infra.nats_token,
+        temporal_address=infra.temporal_address,
+        temporal_task_queue=f"agent-{uuid.uuid4().hex[:8]}",
+        gateway_port=port,
+        gateway_address=f"127.0.0.1:{port}",
+        daemon_token="daemon-secret",
+        daemon_id=f"d-{uuid.uuid4().hex[:8]}",
+        heartbeat_interval=0.5,
+        heartbeat_timeout=3.0,
+    )
+    settings = replace(settings, **overrides)
+    async with AsyncExitStack() as stack:
+        await stack.enter_async_context(RoleRunner(WorkerRole(settings)))
+        gateway = await stack.enter_async_context(RoleRunner(GatewayRole(settings)))
+        daemon = DaemonRole(settings)
+        daemon_runner = await stack.enter_async_context(RoleRunner(daemon))
+        db = await Database.open(settings.database_url, min_size=1)
+        stack.push_async_callback(db.close)
+        bus = await Bus.connect(settings.nats_url, settings.nats_token)
+        stack.push_async_callback(bus.close)
+        client = await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace)
+        ctx = ApiContext(settings=settings, db=db, bus=bus, temporal=client, api_url="http://test")
+        chats = Chats(ctx, Providers())
+        # The daemon's presence record is what the api uses to pick a daemon.
+        await eventually(lambda: _daemon_online(bus, settings.daemon_id))
+        yield AgentEnv(settings, db, bus, client, chats, workspace, scripts, daemon, gateway, daemon_runner)
+
+
+async def _daemon_online(bus: Bus, daemon_id: str) -> bool:
+    entries = await (await bus.presence()).entries("daemon.")
+    return bool(entries.get(f"daemon.{daemon_id}", {}).get("online"))
