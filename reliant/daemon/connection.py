@@ -87,9 +87,7 @@ class DaemonConnection:
                 await self._session(ready, backoff)
             except grpc.aio.AioRpcError as exc:
                 if exc.code() in _REJECTED:
-                    raise DaemonRejectedError(
-                        f"gateway {self.gateway} refused this daemon: {exc.details()}"
-                    ) from None
+                    raise DaemonRejectedError(f"gateway {self.gateway} refused this daemon: {exc.details()}") from None
                 problem = f"{exc.code().name} ({exc.details()})"
             except (OSError, TimeoutError) as exc:
                 problem = str(exc)
@@ -163,9 +161,7 @@ class DaemonConnection:
                 await self._ended(call)
             self._last_seen = time.monotonic()
             if message.HasField("request"):
-                task = asyncio.create_task(
-                    self._handle(message.request), name=f"request-{message.request.id}"
-                )
+                task = asyncio.create_task(self._handle(message.request), name=f"request-{message.request.id}")
                 self._inflight.add(task)
                 task.add_done_callback(self._inflight.discard)
 
@@ -206,4 +202,9 @@ class DaemonConnection:
         await self._send(pb.DaemonMessage(event=pb.Event(subject=subject, payload=payload)))
 
     async def announce_workspaces(self) -> None:
-        await self._send(pb.DaemonMessage(workspaces=pb.Workspaces(workspaces=self._workspaces())))
+        """Tell the gateway the current workspace list. If the stream is down, the next Register
+        carries it, so a failed send is not an error."""
+        try:
+            await self._send(pb.DaemonMessage(workspaces=pb.Workspaces(workspaces=self._workspaces())))
+        except (grpc.aio.AioRpcError, asyncio.InvalidStateError, RuntimeError) as exc:
+            logger.debug("could not announce workspaces: %s", exc)

@@ -7,16 +7,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from reliant.daemon.tools.reads import ReadTracker
+from reliant.errors import ReliantError
+
 
 @dataclass(frozen=True, slots=True)
 class ToolContext:
-    """Where a tool call runs."""
+    """Where a tool call runs, and the daemon state the file tools share."""
 
     daemon_id: str
     workspace: Path | None
     chat_id: str = ""
     tool_call_id: str = ""
     timeout: float = 0.0
+    # The host passes its own; a context built alone gets an empty one (nothing counts as read).
+    reads: ReadTracker = field(default_factory=ReadTracker)
+
+    def require_workspace(self) -> Path:
+        if self.workspace is None:
+            raise ToolFailure("this tool needs a workspace, and the call has none")
+        return self.workspace
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +38,16 @@ class ToolOutput:
     error: str = ""
 
 
+class ToolFailure(ReliantError):
+    """A tool cannot do what it was asked. The host turns it into an error result for the model;
+    it never leaves the daemon as an exception."""
+
+    def __init__(self, message: str, data: dict[str, Any] | None = None) -> None:
+        self.message = message
+        self.data = data or {}
+        super().__init__(message)
+
+
 @dataclass(frozen=True, slots=True)
 class ToolSpec:
     name: str
@@ -36,3 +56,5 @@ class ToolSpec:
     run: Callable[[ToolContext, dict[str, Any]], Awaitable[ToolOutput]]
     read_only: bool = False
     needs_workspace: bool = True
+    # False for diagnostics (ping): callable, but never offered to the model.
+    offered: bool = True

@@ -1,11 +1,20 @@
 """Runs tool calls on the daemon: validates input, confines to a workspace, returns results.
 
 Every failure becomes a ToolResult the model can read; nothing a tool does can raise out of here.
+
+Each call runs at most once per (chat_id, tool_call_id) while the daemon remembers it (see
+memory.py): a repeated request attaches to the running execution or gets the remembered result
+with `replayed=True`; a `resume_only` request for a call the daemon does not know gets UNKNOWN and
+runs nothing. An execution belongs to the host, not to the request that started it: a request that
+goes away (gateway restart) leaves the tool running for the retry to attach to. `cancel` stops it
+and its result is INTERRUPTED.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import functools
 import logging
 import time
 from collections.abc import Iterable
@@ -13,62 +22,158 @@ from pathlib import Path
 
 import jsonschema
 
-from reliant.daemon.tools.base import ToolContext, ToolOutput, ToolSpec
+from reliant.daemon.tools.base import ToolContext, ToolFailure, ToolOutput, ToolSpec
+from reliant.daemon.tools.memory import Execution, ExecutionKey, ExecutionMemory
+from reliant.daemon.tools.reads import ReadTracker
+from reliant.daemon.workspaces import Workspaces
+from reliant.domain.chat import ToolDefinition
 from reliant.domain.tools import ToolCall, ToolResult, ToolStatus
 
 logger = logging.getLogger(__name__)
 
+DEFAULT_MAX_CONCURRENT = 16
+
 
 class ToolHost:
-    def __init__(self, daemon_id: str, tools: Iterable[ToolSpec], workspaces: Iterable[Path] = ()) -> None:
+    def __init__(
+        self,
+        daemon_id: str,
+        tools: Iterable[ToolSpec],
+        workspaces: Iterable[Path] = (),
+        *,
+        workspace_file: Path | None = None,
+        max_concurrent: int = DEFAULT_MAX_CONCURRENT,
+        memory: ExecutionMemory | None = None,
+    ) -> None:
         self.daemon_id = daemon_id
         self.tools = {t.name: t for t in tools}
-        self.workspaces = [p.resolve() for p in workspaces]
-        self._validators = {
-            t.name: jsonschema.Draft202012Validator(t.input_schema) for t in self.tools.values()
-        }
+        self._validators = {t.name: jsonschema.Draft202012Validator(t.input_schema) for t in self.tools.values()}
+        self._workspaces = Workspaces(workspaces, workspace_file)
+        self.memory = memory if memory is not None else ExecutionMemory()
+        self.reads = ReadTracker()
+        self.max_concurrent = max_concurrent
+        self._slots = asyncio.Semaphore(max_concurrent)
+
+    # -- workspaces -------------------------------------------------------------------------------
+
+    @property
+    def workspaces(self) -> list[Path]:
+        return self._workspaces.paths
+
+    def start(self) -> None:
+        """Load the workspaces added (and persisted) by earlier runs."""
+        self._workspaces.load()
+
+    def add_workspace(self, path: str | Path) -> Path:
+        """Register an existing directory; raises WorkspaceError. The caller announces the change."""
+        return self._workspaces.add(path)
 
     def workspace_for(self, requested: str) -> Path | None:
-        if requested:
-            path = Path(requested).resolve()
-            return path if path in self.workspaces else None
-        return self.workspaces[0] if self.workspaces else None
+        return self._workspaces.find(requested)
+
+    # -- tools ------------------------------------------------------------------------------------
+
+    def definitions(self) -> list[ToolDefinition]:
+        """The tools offered to the model (diagnostics such as ping are left out)."""
+        return [
+            ToolDefinition(t.name, t.description, t.input_schema, t.read_only) for t in self.tools.values() if t.offered
+        ]
 
     async def execute(self, call: ToolCall) -> ToolResult:
-        started = time.perf_counter()
+        key: ExecutionKey = (call.chat_id, call.tool_call_id)
+        known = self.memory.get(key)
+        if known is not None:
+            if known.tool != call.tool:
+                return ToolResult(
+                    call.tool_call_id,
+                    ToolStatus.ERROR,
+                    error=f"tool call id {call.tool_call_id} was already used for {known.tool}",
+                )
+            result = await asyncio.shield(known.outcome)
+            return dataclasses.replace(result, replayed=True)
+        if call.resume_only:
+            return ToolResult(call.tool_call_id, ToolStatus.UNKNOWN, error="this daemon has no record of the tool call")
+        task = asyncio.create_task(self._run(call), name=f"tool-{call.tool}-{call.tool_call_id}")
+        execution = Execution(call.tool, task, asyncio.get_running_loop().create_future(), time.perf_counter())
+        task.add_done_callback(functools.partial(self._settle, call, execution))
+        self.memory.add(key, execution)
+        return await asyncio.shield(execution.outcome)
 
-        def result(status: ToolStatus, out: ToolOutput | None = None, error: str = "") -> ToolResult:
-            return ToolResult(
-                tool_call_id=call.tool_call_id,
-                status=status,
-                output=out.output if out else "",
-                data=out.data if out else {},
-                error=error or (out.error if out else ""),
-                duration_ms=(time.perf_counter() - started) * 1000,
-            )
+    async def cancel(self, chat_id: str, tool_call_id: str, reason: str = "cancelled") -> bool:
+        """Stop a running execution (a shell's whole process group) and wait until it has stopped;
+        its result is INTERRUPTED. False if no such execution is running."""
+        known = self.memory.get((chat_id, tool_call_id))
+        if known is None or not known.running:
+            return False
+        known.interrupt_reason = reason
+        known.task.cancel()
+        await asyncio.shield(known.outcome)
+        return True
 
-        spec = self.tools.get(call.tool)
-        if spec is None:
-            return result(
-                ToolStatus.ERROR,
-                error=f"unknown tool {call.tool!r}; available: {', '.join(sorted(self.tools))}",
+    async def shutdown(self) -> None:
+        """Cancel every running execution and wait for them to stop."""
+        running = self.memory.running()
+        for execution in running:
+            execution.interrupt_reason = "the daemon shut down while the tool was running"
+            execution.task.cancel()
+        await asyncio.gather(*(asyncio.shield(e.outcome) for e in running), return_exceptions=True)
+
+    def _settle(self, call: ToolCall, execution: Execution, task: asyncio.Task[ToolResult]) -> None:
+        if task.cancelled():
+            result = ToolResult(
+                call.tool_call_id,
+                ToolStatus.INTERRUPTED,
+                error=execution.interrupt_reason or "cancelled",
+                duration_ms=(time.perf_counter() - execution.started) * 1000,
             )
-        problems = sorted(self._validators[spec.name].iter_errors(call.input), key=lambda e: list(e.path))
-        if problems:
-            detail = "; ".join(f"{'/'.join(map(str, p.path)) or 'input'}: {p.message}" for p in problems[:5])
-            return result(ToolStatus.ERROR, error=f"invalid input for {spec.name}: {detail}")
-        workspace = self.workspace_for(call.workspace)
-        if spec.needs_workspace and workspace is None:
-            return result(
-                ToolStatus.ERROR,
-                error=f"workspace {call.workspace or '(none)'} is not registered on daemon {self.daemon_id}",
-            )
-        ctx = ToolContext(self.daemon_id, workspace, call.chat_id, call.tool_call_id, call.timeout)
-        try:
-            out = await spec.run(ctx, call.input)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            logger.exception("tool %s failed", spec.name)
-            return result(ToolStatus.ERROR, error=f"{spec.name} failed: {type(exc).__name__}: {exc}")
-        return result(ToolStatus.ERROR if out.error else ToolStatus.OK, out)
+        elif (exc := task.exception()) is not None:  # _run catches everything; this is a last resort
+            result = ToolResult(call.tool_call_id, ToolStatus.ERROR, error=f"daemon error: {exc}")
+        else:
+            result = task.result()
+        execution.outcome.set_result(result)
+        self.memory.finished(execution)
+
+    async def _run(self, call: ToolCall) -> ToolResult:
+        async with self._slots:
+            started = time.perf_counter()
+
+            def result(status: ToolStatus, out: ToolOutput | None = None, error: str = "") -> ToolResult:
+                return ToolResult(
+                    tool_call_id=call.tool_call_id,
+                    status=status,
+                    output=out.output if out else "",
+                    data=out.data if out else {},
+                    error=error or (out.error if out else ""),
+                    duration_ms=(time.perf_counter() - started) * 1000,
+                )
+
+            spec = self.tools.get(call.tool)
+            if spec is None:
+                return result(
+                    ToolStatus.ERROR,
+                    error=f"unknown tool {call.tool!r}; available: {', '.join(sorted(self.tools))}",
+                )
+            validator = self._validators.get(spec.name)
+            if validator is None:
+                validator = self._validators[spec.name] = jsonschema.Draft202012Validator(spec.input_schema)
+            problems = sorted(validator.iter_errors(call.input), key=lambda e: list(e.path))
+            if problems:
+                detail = "; ".join(f"{'/'.join(map(str, p.path)) or 'input'}: {p.message}" for p in problems[:5])
+                return result(ToolStatus.ERROR, error=f"invalid input for {spec.name}: {detail}")
+            workspace = self.workspace_for(call.workspace)
+            if spec.needs_workspace and workspace is None:
+                return result(
+                    ToolStatus.ERROR,
+                    error=f"workspace {call.workspace or '(none)'} is not registered on daemon {self.daemon_id}",
+                )
+            ctx = ToolContext(self.daemon_id, workspace, call.chat_id, call.tool_call_id, call.timeout, self.reads)
+            try:
+                out = await spec.run(ctx, call.input)
+            except asyncio.CancelledError:
+                raise
+            except ToolFailure as exc:
+                return result(ToolStatus.ERROR, ToolOutput(data=exc.data, error=exc.message))
+            except Exception as exc:
+                logger.exception("tool %s failed", spec.name)
+                return result(ToolStatus.ERROR, error=f"{spec.name} failed: {type(exc).__name__}: {exc}")
+            return result(ToolStatus.ERROR if out.error else ToolStatus.OK, out)

@@ -26,4 +26,5 @@ PING = ToolSpec(
     run=_ping,
     read_only=True,
     needs_workspace=False,
+    offered=False,
 )

@@ -1,0 +1,210 @@
+"""`shell`: run a bash command in the workspace, output capped, process group killed on timeout.
+
+The command runs as `bash -c COMMAND` under a small bash wrapper that leads a new session. Beside
+the command the wrapper keeps a watchdog reading the daemon's lifeline (process_group.py): when the
+daemon dies, even by SIGKILL, the read ends and the watchdog SIGKILLs the whole group, so a killed
+daemon never leaves a command (or anything it started) running. When the command exits, processes it
+left behind in its group are stopped too. Processes that start a session of their own (setsid,
+daemons) leave the group and are out of reach.
+
+A non-zero exit is not a tool error: the result is OK with `data.exit_code`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import os
+import subprocess
+from typing import Any
+
+from reliant.daemon.process_group import group_alive, lifeline, stop_group
+from reliant.daemon.tools.base import ToolContext, ToolFailure, ToolOutput, ToolSpec
+
+DEFAULT_TIMEOUT = 60.0
+MAX_TIMEOUT = 600.0
+HEAD_BYTES = 20_000
+TAIL_BYTES = 20_000
+STOP_GRACE = 2.0  # seconds between SIGTERM and SIGKILL
+DRAIN_GRACE = 0.5  # after the command exits, how long to wait for the rest of its output
+
+# $1 is the command, $2 the lifeline's file descriptor. The watchdog's read returns only when the
+# daemon is gone; `kill -KILL 0` then kills the whole group. The command does not get the lifeline.
+_WRAPPER = """
+lifeline=$2
+( read -r -u "$lifeline" _; kill -KILL 0 ) &
+watchdog=$!
+bash -c "$1" {lifeline}<&- &
+wait $!
+status=$?
+kill "$watchdog" 2>/dev/null
+wait "$watchdog" 2>/dev/null
+exit "$status"
+"""
+
+
+class OutputCapture:
+    """Keeps the first `head` and the last `tail` bytes of a stream and counts the rest."""
+
+    def __init__(self, head: int = HEAD_BYTES, tail: int = TAIL_BYTES) -> None:
+        self._head_max = head
+        self._tail_max = tail
+        self.head = bytearray()
+        self.tail = bytearray()
+        self.total = 0
+
+    def feed(self, chunk: bytes) -> None:
+        self.total += len(chunk)
+        room = self._head_max - len(self.head)
+        if room > 0:
+            self.head += chunk[:room]
+            chunk = chunk[room:]
+        if chunk:
+            self.tail += chunk
+            if len(self.tail) > self._tail_max:
+                del self.tail[: len(self.tail) - self._tail_max]
+
+    @property
+    def omitted(self) -> int:
+        return self.total - len(self.head) - len(self.tail)
+
+    def text(self) -> str:
+        if not self.omitted:
+            return bytes(self.head + self.tail).decode("utf-8", "replace")
+        # Cut on character boundaries: drop a partial character at the end of head / start of tail.
+        head = codecs.getincrementaldecoder("utf-8")("replace").decode(bytes(self.head), final=False)
+        tail = bytes(self.tail)
+        skip = 0
+        while skip < min(3, len(tail)) and 0x80 <= tail[skip] < 0xC0:
+            skip += 1
+        return f"{head}\n\n[… {self.omitted:,} bytes of output omitted …]\n\n" + tail[skip:].decode("utf-8", "replace")
+
+
+class _ShellProtocol(asyncio.SubprocessProtocol):
+    """Feeds the output into a capture; tells when the process exits and when its output ends
+    (which can be later: whatever it started may still hold the pipe)."""
+
+    def __init__(self, capture: OutputCapture) -> None:
+        self.capture = capture
+        self.exited = asyncio.Event()
+        self.output_closed = asyncio.Event()
+
+    def pipe_data_received(self, fd: int, data: bytes) -> None:
+        self.capture.feed(data)
+
+    def pipe_connection_lost(self, fd: int, exc: Exception | None) -> None:
+        self.output_closed.set()
+
+    def process_exited(self) -> None:
+        self.exited.set()
+
+
+async def _within(event: asyncio.Event, seconds: float) -> bool:
+    try:
+        await asyncio.wait_for(event.wait(), seconds)
+    except TimeoutError:
+        return False
+    return True
+
+
+def _environment() -> dict[str, str]:
+    return {**os.environ, "TERM": "dumb", "PAGER": "cat", "GIT_PAGER": "cat"}
+
+
+async def _shell(ctx: ToolContext, args: dict[str, Any]) -> ToolOutput:
+    workspace = ctx.require_workspace()
+    command = str(args["command"])
+    timeout = float(args.get("timeout") or ctx.timeout or DEFAULT_TIMEOUT)
+    timeout = min(timeout, MAX_TIMEOUT)
+    capture = OutputCapture()
+    try:
+        transport, protocol = await asyncio.get_running_loop().subprocess_exec(
+            lambda: _ShellProtocol(capture),
+            "bash",
+            "-c",
+            _WRAPPER,
+            "reliant-shell",
+            command,
+            str(lifeline()),
+            cwd=workspace,
+            env=_environment(),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            pass_fds=(lifeline(),),
+        )
+    except OSError as exc:
+        raise ToolFailure(f"could not start bash: {exc.strerror or exc}") from None
+    pgid = transport.get_pid()
+    timed_out = leftovers = unread = False
+    try:
+        if not await _within(protocol.exited, timeout):
+            timed_out = True
+            await stop_group(pgid, protocol.exited, STOP_GRACE)
+        else:
+            await _within(protocol.output_closed, DRAIN_GRACE)
+            # Anything still in the group was started by the command and left behind.
+            leftovers = group_alive(pgid)
+            if leftovers:
+                await stop_group(pgid, protocol.exited, STOP_GRACE)
+        # With the group gone the output ends at once, unless a process that left the group
+        # (setsid) still holds it: then stop reading rather than wait for it.
+        unread = not await _within(protocol.output_closed, DRAIN_GRACE)
+    finally:
+        # Also when cancelled: nothing the command started may outlive the call.
+        if not protocol.exited.is_set():
+            await stop_group(pgid, protocol.exited, STOP_GRACE)
+        transport.close()
+    exit_code = None if timed_out else transport.get_returncode()
+    output = capture.text()
+    notes = []
+    if leftovers:
+        notes.append("[background processes left running by the command were stopped]")
+    if unread:
+        notes.append("[stopped reading: a process outside the command's group still holds its output]")
+    if timed_out:
+        notes.append(f"[timed out after {timeout:g}s; the command and its child processes were killed]")
+    elif exit_code:
+        notes.append(f"[exit code {exit_code}]")
+    if notes:
+        output = "\n".join([output.rstrip("\n"), *notes]) if output else "\n".join(notes)
+    return ToolOutput(
+        output=output,
+        data={
+            "exit_code": exit_code,
+            "timed_out": timed_out,
+            "output_bytes": capture.total,
+            "omitted_bytes": capture.omitted,
+        },
+        error=f"command timed out after {timeout:g}s; its process group was killed" if timed_out else "",
+    )
+
+
+SHELL = ToolSpec(
+    name="shell",
+    description=(
+        "Run a bash command in the workspace directory and return its combined stdout and stderr "
+        "and its exit code (a non-zero exit is reported, not treated as a failure of the tool). "
+        "stdin is empty, so interactive programs cannot prompt; TERM=dumb and PAGER=cat. "
+        f"timeout is in seconds (default {DEFAULT_TIMEOUT:g}, at most {MAX_TIMEOUT:g}); on timeout the "
+        "command and every process it started are killed. Long output keeps its first and last "
+        f"{HEAD_BYTES // 1000} KB. Background processes are stopped when the command exits. Prefer the "
+        "view, grep and glob tools for reading and searching files."
+    ),
+    input_schema={
+        "type": "object",
+        "properties": {
+            "command": {"type": "string", "minLength": 1, "description": "The bash command to run."},
+            "timeout": {
+                "type": "number",
+                "exclusiveMinimum": 0,
+                "maximum": MAX_TIMEOUT,
+                "description": f"Seconds before the command is killed (default {DEFAULT_TIMEOUT:g}).",
+            },
+        },
+        "required": ["command"],
+        "additionalProperties": False,
+    },
+    run=_shell,
+)

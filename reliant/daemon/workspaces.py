@@ -1,0 +1,104 @@
+"""The directories a daemon may work in: configured ones, plus those added while it runs.
+
+Added workspaces are kept in `<data-dir>/daemon-workspaces.json` ({"workspaces": ["/abs/path", ...]})
+and merged with the configured ones when the daemon starts.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable
+from pathlib import Path
+
+from reliant.datadir import write_json
+from reliant.errors import ReliantError
+
+logger = logging.getLogger(__name__)
+
+WORKSPACES_FILE = "daemon-workspaces.json"
+
+
+class WorkspaceError(ReliantError):
+    """A directory cannot be a workspace."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"cannot add workspace {path}: {reason}")
+
+
+class Workspaces:
+    def __init__(self, configured: Iterable[Path] = (), state_file: Path | None = None) -> None:
+        self.state_file = state_file
+        self._paths: list[Path] = []
+        self._added: list[Path] = []
+        for path in configured:
+            resolved = path.expanduser().resolve()
+            if resolved not in self._paths:
+                self._paths.append(resolved)
+
+    @property
+    def paths(self) -> list[Path]:
+        return list(self._paths)
+
+    def load(self) -> None:
+        """Merge the persisted workspaces; ones that are no longer directories are skipped."""
+        if self.state_file is None:
+            return
+        try:
+            doc = json.loads(self.state_file.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return
+        except (OSError, ValueError) as exc:
+            logger.warning("ignoring %s: %s", self.state_file, exc)
+            return
+        items = doc.get("workspaces") if isinstance(doc, dict) else None
+        for item in items if isinstance(items, list) else []:
+            path = Path(str(item))
+            if not path.is_absolute() or not path.is_dir():
+                logger.warning("workspace %s from %s is not a directory; skipped", item, self.state_file)
+                continue
+            resolved = path.resolve()
+            if resolved not in self._added:
+                self._added.append(resolved)
+            if resolved not in self._paths:
+                self._paths.append(resolved)
+
+    def add(self, given: str | Path) -> Path:
+        """Register an existing directory (absolute path) and persist it; returns its real path."""
+        path = Path(given)
+        if not str(given) or not path.is_absolute():
+            raise WorkspaceError(str(given), "the path must be absolute")
+        resolved = path.resolve()
+        if not resolved.exists():
+            raise WorkspaceError(str(given), "no such directory")
+        if not resolved.is_dir():
+            raise WorkspaceError(str(given), "not a directory")
+        if resolved in self._paths:
+            return resolved
+        if self.state_file is not None:
+            try:
+                self.state_file.parent.mkdir(parents=True, exist_ok=True)
+                write_json(self.state_file, {"workspaces": [str(p) for p in [*self._added, resolved]]})
+            except OSError as exc:
+                raise WorkspaceError(str(given), f"could not save {self.state_file}: {exc}") from None
+        self._added.append(resolved)
+        self._paths.append(resolved)
+        return resolved
+
+    def find(self, requested: str) -> Path | None:
+        """The directory a call works in: `requested` if it is a registered workspace or a directory
+        inside one; the first workspace if nothing was requested; None otherwise."""
+        if not requested:
+            return self._paths[0] if self._paths else None
+        path = Path(requested)
+        if not path.is_absolute():
+            return None
+        path = path.resolve()
+        for workspace in self._paths:
+            if path == workspace:
+                return workspace
+            if path.is_relative_to(workspace) and path.is_dir():
+                return path
+        return None
