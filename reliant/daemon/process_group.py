@@ -46,9 +46,11 @@ def signal_group(pgid: int, sig: int) -> bool:
 def group_alive(pgid: int) -> bool:
     """True while a live process is in the group. Zombies do not count: where nothing reaps
     orphans they linger in the group without running."""
+    if not signal_group(pgid, 0):
+        return False
     proc = Path("/proc")
     if not proc.is_dir():
-        return signal_group(pgid, 0)
+        return True
     for entry in proc.iterdir():
         if not entry.name.isdigit():
             continue

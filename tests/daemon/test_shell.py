@@ -83,3 +83,10 @@ async def test_timeout_must_be_within_the_schema_limits(run: Run) -> None:
     assert too_long.status is ToolStatus.ERROR and "601 is greater than the maximum of 600" in too_long.error
     zero = await run("shell", command="true", timeout=0)
     assert zero.status is ToolStatus.ERROR and "invalid input for shell" in zero.error
+
+
+async def test_the_command_does_not_inherit_the_daemons_lifeline(run: Run) -> None:
+    from reliant.daemon.process_group import lifeline
+
+    result = await run("shell", command=f"ls /proc/$$/fd; test -e /proc/$$/fd/{lifeline()} && echo LEAKED")
+    assert result.status is ToolStatus.OK and "LEAKED" not in result.output

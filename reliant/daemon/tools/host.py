@@ -106,9 +106,9 @@ class ToolHost:
         if known is None or not known.running:
             return False
         known.interrupt_reason = reason
-        known.task.cancel()
+        cancelled = known.task.cancel()  # False if it finished a moment ago
         await asyncio.shield(known.outcome)
-        return True
+        return cancelled
 
     async def shutdown(self) -> None:
         """Cancel every running execution and wait for them to stop."""

@@ -28,13 +28,14 @@ TAIL_BYTES = 20_000
 STOP_GRACE = 2.0  # seconds between SIGTERM and SIGKILL
 DRAIN_GRACE = 0.5  # after the command exits, how long to wait for the rest of its output
 
-# $1 is the command, $2 the lifeline's file descriptor. The watchdog's read returns only when the
-# daemon is gone; `kill -KILL 0` then kills the whole group. The command does not get the lifeline.
+# $1 is the command, $2 the lifeline's file descriptor (digits). The watchdog's read returns only
+# when the daemon is gone; `kill -KILL 0` then kills the whole group. The command runs without the
+# lifeline (eval puts the fd number into the redirection; bash 3.2 has no {var}<&- form).
 _WRAPPER = """
 lifeline=$2
 ( read -r -u "$lifeline" _; kill -KILL 0 ) &
 watchdog=$!
-bash -c "$1" {lifeline}<&- &
+eval 'bash -c "$1" '"$lifeline"'<&- &'
 wait $!
 status=$?
 kill "$watchdog" 2>/dev/null
@@ -153,7 +154,7 @@ async def _shell(ctx: ToolContext, args: dict[str, Any]) -> ToolOutput:
         unread = not await _within(protocol.output_closed, DRAIN_GRACE)
     finally:
         # Also when cancelled: nothing the command started may outlive the call.
-        if not protocol.exited.is_set():
+        if not protocol.exited.is_set() or group_alive(pgid):
             await stop_group(pgid, protocol.exited, STOP_GRACE)
         transport.close()
     exit_code = None if timed_out else transport.get_returncode()
