@@ -174,9 +174,7 @@ async def wait_ready(
         if child is not None and not child.running:
             raise child.exited_error()
         if is_alive is not None and not is_alive():
-            raise ServiceExitedError(
-                service, "exited while starting", log_path=log_path, log_tail=log_tail(log_path)
-            )
+            raise ServiceExitedError(service, "exited while starting", log_path=log_path, log_tail=log_tail(log_path))
         try:
             if await probe():
                 return

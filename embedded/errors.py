@@ -12,9 +12,7 @@ from pathlib import Path
 class EmbeddedError(Exception):
     """A service could not be started, probed or stopped."""
 
-    def __init__(
-        self, service: str, message: str, *, log_path: Path | None = None, log_tail: str = ""
-    ) -> None:
+    def __init__(self, service: str, message: str, *, log_path: Path | None = None, log_tail: str = "") -> None:
         self.service = service
         self.message = message
         self.log_path = log_path

@@ -293,9 +293,8 @@ async def start_postgres(cfg: PostgresConfig) -> PostgresServer:
     account = _account(cfg, binaries)
     account.own(cfg.log_path)
     if account.uid != os.geteuid():
-        note = (
-            f"running as root: postgres runs as the unprivileged user {account.name!r} (uid {account.uid})"
-            + (", with CAP_DAC_READ_SEARCH to reach its data and binaries" if account.search_cap else "")
+        note = f"running as root: postgres runs as the unprivileged user {account.name!r} (uid {account.uid})" + (
+            ", with CAP_DAC_READ_SEARCH to reach its data and binaries" if account.search_cap else ""
         )
         logger.info("%s", note)
         with cfg.log_path.open("a") as log:

@@ -144,22 +144,16 @@ def follow(
 
 def _stream(api: Api, chat_id: str, since: int) -> Iterator[pb.ChatUpdate]:
     with ChatServiceClientSync(api.url, proto_json=True) as client:
-        yield from client.stream_updates(
-            pb.StreamUpdatesRequest(chat_id=chat_id, since_seq=since), headers=api.headers
-        )
+        yield from client.stream_updates(pb.StreamUpdatesRequest(chat_id=chat_id, since_seq=since), headers=api.headers)
 
 
-def run_chat(
-    api: Api, *, message: str, chat_id: str, project_path: str, model: str, renderer: Renderer
-) -> int:
+def run_chat(api: Api, *, message: str, chat_id: str, project_path: str, model: str, renderer: Renderer) -> int:
     with api.chats() as chats:
         if chat_id:
             chat = chats.get_chat(pb.GetChatRequest(id=chat_id), headers=api.headers)
         else:
             project = find_or_create_project(api, project_path)
-            chat = chats.create_chat(
-                pb.CreateChatRequest(project_id=project.id, model=model), headers=api.headers
-            )
+            chat = chats.create_chat(pb.CreateChatRequest(project_id=project.id, model=model), headers=api.headers)
             renderer.err.write(f"chat {chat.id} ({chat.model}) in {project.path}\n")
         sent = chats.send_message(
             pb.SendMessageRequest(chat_id=chat.id, text=message, model=model if chat_id else ""),

@@ -61,15 +61,6 @@ class Settings:
         given = {k: _coerce(k, v) for k, v in values.items() if v is not None}
         return dataclasses.replace(self, **given)
 
-    def provider_options(self) -> dict[str, str]:
-        """Keyword arguments for reliant.llm.Providers (the llm package never reads Settings)."""
-        return {
-            "anthropic_api_key": self.anthropic_api_key,
-            "anthropic_base_url": self.anthropic_base_url,
-            "openai_api_key": self.openai_api_key,
-            "openai_base_url": self.openai_base_url,
-        }
-
     @property
     def data_path(self) -> Path:
         return self.data_dir.expanduser().resolve()

@@ -68,9 +68,7 @@ class ToolCatalog:
 async def control(bus: Bus, daemon_id: str, name: str, body: dict[str, Any], *, timeout: float) -> Any:
     """A control request to a daemon (ctl.<name>); returns its JSON answer."""
     try:
-        reply = await bus.request(
-            subjects.daemon_ctl(daemon_id, name), json.dumps(body).encode(), timeout=timeout
-        )
+        reply = await bus.request(subjects.daemon_ctl(daemon_id, name), json.dumps(body).encode(), timeout=timeout)
     except NoRespondersError:
         raise DaemonUnavailableError(daemon_id, "not connected to any gateway") from None
     except RequestTimeoutError:

@@ -219,9 +219,7 @@ class DataDir:
                 chosen.add(port)
                 continue
             if port is not None:
-                logger.warning(
-                    "port %d for %s is now taken by another process; choosing a new one", port, name
-                )
+                logger.warning("port %d for %s is now taken by another process; choosing a new one", port, name)
             want = preferred.get(name, 0)
             if want and want not in chosen and port_is_free(want, host):
                 port = want

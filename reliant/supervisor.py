@@ -290,9 +290,7 @@ def services_env(settings: Settings) -> str:
     return "".join(f"{k}={v}\n" for k, v in lines.items())
 
 
-def _info(
-    settings: Settings, services: embedded.Services, roles: tuple[str, ...], started: float
-) -> RunningInfo:
+def _info(settings: Settings, services: embedded.Services, roles: tuple[str, ...], started: float) -> RunningInfo:
     return RunningInfo(
         settings=settings,
         roles=roles,

@@ -106,9 +106,7 @@ def appliance_pids(root_pid: int, data_dir: Path) -> set[int]:
 
 async def services_floor(root: Path) -> float:
     logs = root / "logs"
-    pg = embedded.PostgresConfig(
-        cluster_dir=root / "pg", log_path=logs / "pg.log", port=free_port(), password="p"
-    )
+    pg = embedded.PostgresConfig(cluster_dir=root / "pg", log_path=logs / "pg.log", port=free_port(), password="p")
     nats = embedded.NatsConfig(
         store_dir=root / "nats",
         config_path=root / "nats.conf",
@@ -198,9 +196,7 @@ def main() -> int:
         print(f"{name:<26} {value:>12} {floor:>14} {target:>12}  {'yes' if ok else 'NO'}")
     result["ok"] = all(row[-1] for row in rows)
     print(
-        json.dumps(
-            {"bench": "startup", **{k: round(v, 4) if isinstance(v, float) else v for k, v in result.items()}}
-        )
+        json.dumps({"bench": "startup", **{k: round(v, 4) if isinstance(v, float) else v for k, v in result.items()}})
     )
     return 0 if result["ok"] else 1
 

@@ -87,9 +87,7 @@ class RoleRunner:
     async def __aenter__(self) -> RoleRunner:
         self.task = asyncio.create_task(self.role.run(self.ready))  # type: ignore[attr-defined]
         waiter = asyncio.create_task(self.ready.wait())
-        done, _ = await asyncio.wait(
-            {waiter, self.task}, timeout=self.timeout, return_when=asyncio.FIRST_COMPLETED
-        )
+        done, _ = await asyncio.wait({waiter, self.task}, timeout=self.timeout, return_when=asyncio.FIRST_COMPLETED)
         waiter.cancel()
         if self.task in done:
             self.task.result()

@@ -19,7 +19,5 @@ def test_help_imports_no_heavy_sdk() -> None:
 
 
 def test_version() -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "reliant", "--version"], capture_output=True, text=True, check=True
-    )
+    done = subprocess.run([sys.executable, "-m", "reliant", "--version"], capture_output=True, text=True, check=True)
     assert done.stdout.startswith("reliant ")

@@ -6,6 +6,7 @@ from typing import Any
 
 from litestar import Litestar, get
 from litestar.di import Provide
+from litestar.params import FromQuery
 from litestar.response import Response
 
 import reliant
@@ -16,10 +17,12 @@ from reliant.api.connect import ChatService, ProjectService
 from reliant.api.context import ApiContext
 from reliant.api.errors import ApiError
 from reliant.api.rest import ChatController, ProjectController, api_error_handler, models
+from reliant.api.settings import SettingsService
 from reliant.api.system import SystemService, readiness
 from reliant.db import doctor as doctor_db
-from reliant.llm.registry import Providers
+from reliant.llm_settings import ProviderPool
 from reliant.wire.v1.chat_connect import ChatServiceASGIApplication, ProjectServiceASGIApplication
+from reliant.wire.v1.settings_connect import SettingsServiceASGIApplication
 from reliant.wire.v1.system_connect import SystemServiceASGIApplication
 
 
@@ -44,7 +47,7 @@ def rest_app(ctx: ApiContext, chats: Chats) -> Litestar:
         return {"version": reliant.__version__}
 
     @get("/api/doctor/runs")
-    async def doctor_runs(limit: int = 20) -> list[dict[str, Any]]:
+    async def doctor_runs(limit: FromQuery[int] = 20) -> list[dict[str, Any]]:
         rows = await doctor_db.recent(ctx.db, max(1, min(limit, 500)))
         return [{**row, "created_at": row["created_at"].isoformat()} for row in rows]
 
@@ -76,12 +79,13 @@ class Dispatcher:
         await self.rest(scope, receive, send)
 
 
-def create_app(ctx: ApiContext, providers: Providers) -> ASGIApp:
+def create_app(ctx: ApiContext, providers: ProviderPool) -> ASGIApp:
     chats = Chats(ctx, providers)
     connect_apps: list[Any] = [
         SystemServiceASGIApplication(SystemService(ctx)),
         ProjectServiceASGIApplication(ProjectService(chats)),
         ChatServiceASGIApplication(ChatService(chats)),
+        SettingsServiceASGIApplication(SettingsService(ctx, providers)),
     ]
     services: dict[str, ASGIApp] = {app.path: app for app in connect_apps}
     rest: ASGIApp = rest_app(ctx, chats)  # type: ignore[assignment]

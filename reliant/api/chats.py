@@ -32,7 +32,8 @@ from reliant.domain.workflows import (
 )
 from reliant.errors import DaemonUnavailableError
 from reliant.llm.errors import LlmError, UnknownModelError
-from reliant.llm.registry import Providers, parse_model
+from reliant.llm.registry import parse_model
+from reliant.llm_settings import ProviderPool
 from reliant.updates import UpdateLog
 
 logger = logging.getLogger(__name__)
@@ -56,23 +57,27 @@ class Sent:
 
 
 class Chats:
-    def __init__(self, ctx: ApiContext, providers: Providers) -> None:
+    def __init__(self, ctx: ApiContext, providers: ProviderPool) -> None:
         self.ctx = ctx
         self.db = ctx.db
         self.log = UpdateLog(ctx.db, ctx.bus)
         self.providers = providers
 
     # -- models --------------------------------------------------------------------------------
-    def models(self) -> list[str]:
-        return self.providers.available_models()
+    async def models(self) -> list[str]:
+        return (await self.providers.providers()).available_models()
 
-    def check_model(self, spec: str) -> str:
+    async def default_model(self) -> str:
+        return (await self.providers.effective()).values["default_model"] or self.ctx.settings.default_model
+
+    async def check_model(self, spec: str) -> str:
         """Refuse malformed specs and unknown scripts. Keys are checked where models are called (the
         worker), which in split mode may have other settings than the api."""
         try:
-            parsed = parse_model(spec, self.models())
+            providers = await self.providers.providers()
+            parsed = parse_model(spec, providers.available_models())
             if parsed.provider == "scripted":
-                self.providers.get(parsed)
+                providers.get(parsed)
         except UnknownModelError as exc:
             raise InvalidArgumentError(str(exc)) from None
         except LlmError as exc:
@@ -117,7 +122,7 @@ class Chats:
     # -- chats ---------------------------------------------------------------------------------
     async def create_chat(self, project_id: str, model: str = "", title: str = "") -> ChatInfo:
         project = await self.project(project_id)
-        model = self.check_model(model or self.ctx.settings.default_model)
+        model = await self.check_model(model or await self.default_model())
         return await chats_db.create(self.db, project_id=project.id, model=model, title=title[:MAX_TITLE_CHARS])
 
     async def chats(self, project_id: str = "") -> list[ChatInfo]:
@@ -160,7 +165,7 @@ class Chats:
         if len(text) > MAX_MESSAGE_CHARS:
             raise InvalidArgumentError(f"message is {len(text)} characters; the limit is {MAX_MESSAGE_CHARS}")
         if model and model != chat.model:
-            await chats_db.set_model(self.db, chat.id, self.check_model(model))
+            await chats_db.set_model(self.db, chat.id, await self.check_model(model))
             await self.log.emit(chat.id, kinds.CHAT_UPDATED, {"model": model})
         if not chat.title:
             title = " ".join(text.split())[:80]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Awaitable
 from typing import Any, TypeVar
 
+from connectrpc.code import Code
 from connectrpc.errors import ConnectError
 from connectrpc.request import RequestContext
 
@@ -15,15 +17,22 @@ from reliant.wire import convert
 from reliant.wire import updates as wire_updates
 from reliant.wire.v1 import chat_pb2 as pb
 
+logger = logging.getLogger(__name__)
 T = TypeVar("T")
 Ctx = RequestContext[Any, Any]
 
 
 async def _call(work: Awaitable[T]) -> T:
+    """Service errors become their ConnectRPC code; anything unexpected is logged, not shown."""
     try:
         return await work
     except ApiError as exc:
         raise ConnectError(exc.code, exc.message) from None
+    except ConnectError:
+        raise
+    except Exception:
+        logger.exception("unexpected error in an api call")
+        raise ConnectError(Code.INTERNAL, "internal error; the api's log has the details") from None
 
 
 class ProjectService:
@@ -83,4 +92,4 @@ class ChatService:
             yield wire_updates.to_pb(update)
 
     async def list_models(self, request: pb.ListModelsRequest, ctx: Ctx) -> pb.ListModelsResponse:
-        return pb.ListModelsResponse(models=self.chats.models(), default_model=self.chats.ctx.settings.default_model)
+        return pb.ListModelsResponse(models=await self.chats.models(), default_model=await self.chats.default_model())

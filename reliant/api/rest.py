@@ -10,6 +10,8 @@ from typing import Any
 from google.protobuf.json_format import MessageToDict
 from google.protobuf.message import Message as ProtoMessage
 from litestar import Controller, Request, Response, delete, get, patch, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import Stream
 
 from reliant.api.chats import Chats
@@ -57,15 +59,15 @@ class ProjectController(Controller):
     path = "/api/projects"
 
     @post("/")
-    async def create(self, data: CreateProject, chats: Chats) -> dict[str, Any]:
+    async def create(self, data: JSONBody[CreateProject], chats: NamedDependency[Chats]) -> dict[str, Any]:
         return _json(convert.project(await chats.create_project(data.path, data.name, data.daemon_id)))
 
     @get("/")
-    async def list_(self, chats: Chats) -> list[dict[str, Any]]:
+    async def list_(self, chats: NamedDependency[Chats]) -> list[dict[str, Any]]:
         return [_json(convert.project(p)) for p in await chats.projects()]
 
     @get("/{project_id:str}")
-    async def get_(self, project_id: str, chats: Chats) -> dict[str, Any]:
+    async def get_(self, project_id: FromPath[str], chats: NamedDependency[Chats]) -> dict[str, Any]:
         return _json(convert.project(await chats.project(project_id)))
 
 
@@ -73,47 +75,55 @@ class ChatController(Controller):
     path = "/api/chats"
 
     @post("/")
-    async def create(self, data: CreateChat, chats: Chats) -> dict[str, Any]:
+    async def create(self, data: JSONBody[CreateChat], chats: NamedDependency[Chats]) -> dict[str, Any]:
         return _json(convert.chat(await chats.create_chat(data.project_id, data.model, data.title)))
 
     @get("/")
-    async def list_(self, chats: Chats, project_id: str = "") -> list[dict[str, Any]]:
+    async def list_(self, chats: NamedDependency[Chats], project_id: FromQuery[str] = "") -> list[dict[str, Any]]:
         return [_json(convert.chat(c)) for c in await chats.chats(project_id)]
 
     @get("/{chat_id:str}")
-    async def get_(self, chat_id: str, chats: Chats) -> dict[str, Any]:
+    async def get_(self, chat_id: FromPath[str], chats: NamedDependency[Chats]) -> dict[str, Any]:
         return _json(convert.chat(await chats.chat(chat_id)))
 
     @patch("/{chat_id:str}")
-    async def rename(self, chat_id: str, data: RenameChat, chats: Chats) -> dict[str, Any]:
+    async def rename(
+        self, chat_id: FromPath[str], data: JSONBody[RenameChat], chats: NamedDependency[Chats]
+    ) -> dict[str, Any]:
         return _json(convert.chat(await chats.rename(chat_id, data.title)))
 
     @delete("/{chat_id:str}", status_code=204)
-    async def delete_(self, chat_id: str, chats: Chats) -> None:
+    async def delete_(self, chat_id: FromPath[str], chats: NamedDependency[Chats]) -> None:
         await chats.delete(chat_id)
 
     @get("/{chat_id:str}/messages")
-    async def messages(self, chat_id: str, chats: Chats) -> list[dict[str, Any]]:
+    async def messages(self, chat_id: FromPath[str], chats: NamedDependency[Chats]) -> list[dict[str, Any]]:
         found, runs = await chats.messages(chat_id)
         return [_json(convert.message(m, runs)) for m in found]
 
     @post("/{chat_id:str}/messages")
-    async def send(self, chat_id: str, data: SendMessage, chats: Chats) -> dict[str, Any]:
+    async def send(
+        self, chat_id: FromPath[str], data: JSONBody[SendMessage], chats: NamedDependency[Chats]
+    ) -> dict[str, Any]:
         sent = await chats.send(chat_id, data.text, data.model)
         return {"message_id": sent.message.id, "seq": sent.seq, "queued": sent.queued}
 
     @post("/{chat_id:str}/cancel")
-    async def cancel(self, chat_id: str, chats: Chats) -> dict[str, bool]:
+    async def cancel(self, chat_id: FromPath[str], chats: NamedDependency[Chats]) -> dict[str, bool]:
         return {"cancelled": await chats.cancel(chat_id)}
 
     @post("/{chat_id:str}/resume")
-    async def resume(self, chat_id: str, chats: Chats) -> dict[str, bool]:
+    async def resume(self, chat_id: FromPath[str], chats: NamedDependency[Chats]) -> dict[str, bool]:
         await chats.resume(chat_id)
         return {"resumed": True}
 
     @get("/{chat_id:str}/updates")
     async def updates(
-        self, chat_id: str, chats: Chats, since_seq: int = 0, follow: bool = False
+        self,
+        chat_id: FromPath[str],
+        chats: NamedDependency[Chats],
+        since_seq: FromQuery[int] = 0,
+        follow: FromQuery[bool] = False,
     ) -> Stream | list[dict[str, Any]]:
         """The updates after `since_seq` as a JSON list; with follow=true, server-sent events that
         go on live (one `data:` line of JSON per update)."""
@@ -129,5 +139,5 @@ class ChatController(Controller):
 
 
 @get("/api/models")
-async def models(chats: Chats) -> dict[str, Any]:
-    return {"models": chats.models(), "default_model": chats.ctx.settings.default_model}
+async def models(chats: NamedDependency[Chats]) -> dict[str, Any]:
+    return {"models": await chats.models(), "default_model": await chats.default_model()}

@@ -17,7 +17,7 @@ from reliant.bus import Bus, role_beacon
 from reliant.config import Settings
 from reliant.db import Database
 from reliant.errors import PortInUseError
-from reliant.llm.registry import Providers
+from reliant.llm_settings import ProviderPool
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ class ApiRole:
 
     async def _serve(self, ctx: ApiContext, sock: socket.socket, ready: asyncio.Event) -> None:
         config = uvicorn.Config(
-            create_app(ctx, Providers(**ctx.settings.provider_options())),
+            create_app(ctx, ProviderPool(ctx.db, ctx.settings)),
             log_config=None,
             access_log=False,
             lifespan="off",

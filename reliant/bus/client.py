@@ -74,9 +74,7 @@ class Bus:
         self._presence: Presence | None = None
 
     @classmethod
-    async def connect(
-        cls, url: str, token: str = "", *, name: str = "reliant", connect_timeout: float = 5.0
-    ) -> Bus:
+    async def connect(cls, url: str, token: str = "", *, name: str = "reliant", connect_timeout: float = 5.0) -> Bus:
         async def on_error(exc: Exception) -> None:
             logger.warning("nats: %s", exc)
 

@@ -94,9 +94,7 @@ class GatewayServicer(daemon_pb2_grpc.DaemonGatewayServicer):
         tasks: list[asyncio.Task[None]] = []
         try:
             for subject in subjects.daemon_inbound(session.daemon_id):
-                subscriptions.append(
-                    await self._bus.subscribe(subject, self._forwarder(session), queue="gateway")
-                )
+                subscriptions.append(await self._bus.subscribe(subject, self._forwarder(session), queue="gateway"))
             await beacon.start()
             await self._bus.publish_json(subjects.daemon_online(session.daemon_id), {"online": True})
             await session.send(
@@ -134,9 +132,7 @@ class GatewayServicer(daemon_pb2_grpc.DaemonGatewayServicer):
             logger.info("daemon %s disconnected", session.daemon_id)
 
     # -- registration -----------------------------------------------------------------------------
-    async def _register(
-        self, context: grpc.aio.ServicerContext[pb.DaemonMessage, pb.GatewayMessage]
-    ) -> DaemonSession:
+    async def _register(self, context: grpc.aio.ServicerContext[pb.DaemonMessage, pb.GatewayMessage]) -> DaemonSession:
         try:
             first = await asyncio.wait_for(context.read(), REGISTER_TIMEOUT)
         except TimeoutError:
@@ -254,9 +250,7 @@ class GatewayServicer(daemon_pb2_grpc.DaemonGatewayServicer):
                         self._timeout,
                     )
                     return
-                await session.send(
-                    pb.GatewayMessage(heartbeat=pb.Heartbeat(sent_unix_ms=int(time.time() * 1000)))
-                )
+                await session.send(pb.GatewayMessage(heartbeat=pb.Heartbeat(sent_unix_ms=int(time.time() * 1000))))
         except (grpc.aio.AioRpcError, RuntimeError, asyncio.InvalidStateError) as exc:
             logger.debug("heartbeat to daemon %s failed: %s", session.daemon_id, exc)
         finally:

@@ -13,7 +13,7 @@ from reliant.bus import Bus, role_beacon
 from reliant.config import Settings
 from reliant.daemons import ToolCatalog
 from reliant.db import Database, migrate
-from reliant.llm.registry import Providers
+from reliant.llm_settings import ProviderPool
 from reliant.updates import UpdateLog
 from reliant.worker.activities.doctor import DoctorActivities
 from reliant.worker.activities.llm import LlmActivities
@@ -33,7 +33,7 @@ class WorkerRole:
     async def run(self, ready: asyncio.Event) -> None:
         s = self.settings
         db = await Database.open(s.database_url)
-        providers = Providers(**s.provider_options())
+        providers = ProviderPool(db, s)
         try:
             applied = await migrate(db)
             if applied:

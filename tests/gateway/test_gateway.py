@@ -107,9 +107,7 @@ async def test_daemon_reconnects_after_the_gateway_restarts(settings: Settings, 
             assert reply.result.output == "pong"
 
 
-async def test_daemon_disconnect_is_reported_offline_and_fails_requests_in_flight(
-    settings: Settings, bus: Bus
-) -> None:
+async def test_daemon_disconnect_is_reported_offline_and_fails_requests_in_flight(settings: Settings, bus: Bus) -> None:
     started = asyncio.Event()
 
     async def slow(ctx: ToolContext, args: dict[str, Any]) -> ToolOutput:
@@ -139,17 +137,13 @@ async def _offline(bus: Bus, daemon_id: str) -> dict[str, Any] | None:
     return record if record and not record["online"] else None
 
 
-async def test_a_silent_daemon_is_marked_offline_after_the_heartbeat_timeout(
-    settings: Settings, bus: Bus
-) -> None:
+async def test_a_silent_daemon_is_marked_offline_after_the_heartbeat_timeout(settings: Settings, bus: Bus) -> None:
     async with RoleRunner(GatewayRole(settings)):
         async with grpc.aio.insecure_channel(settings.gateway_address) as channel:
             call = daemon_pb2_grpc.DaemonGatewayStub(channel).Connect()  # type: ignore[no-untyped-call]
             await call.write(
                 pb.DaemonMessage(
-                    register=pb.Register(
-                        daemon_id=settings.daemon_id, name="silent", token=settings.daemon_token
-                    )
+                    register=pb.Register(daemon_id=settings.daemon_id, name="silent", token=settings.daemon_token)
                 )
             )
             first = await call.read()

@@ -24,7 +24,7 @@ from reliant.db import Database
 from reliant.db import updates as updates_db
 from reliant.domain.chat import ChatInfo, ChatUpdate
 from reliant.gateway.role import GatewayRole
-from reliant.llm.registry import Providers
+from reliant.llm_settings import ProviderPool
 from reliant.worker.role import WorkerRole
 from tests.conftest import Infra
 from tests.support import RoleRunner, eventually
@@ -115,7 +115,7 @@ async def agent_env(infra: Infra, tmp_path: Path, **overrides: Any) -> AsyncIter
         stack.push_async_callback(bus.close)
         client = await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace)
         ctx = ApiContext(settings=settings, db=db, bus=bus, temporal=client, api_url="http://test")
-        chats = Chats(ctx, Providers())
+        chats = Chats(ctx, ProviderPool(db, settings))
         # The daemon's presence record is what the api uses to pick a daemon.
         await eventually(lambda: _daemon_online(bus, settings.daemon_id))
         yield AgentEnv(settings, db, bus, client, chats, workspace, scripts, daemon, gateway, daemon_runner)

@@ -26,7 +26,7 @@ from reliant.errors import DaemonUnavailableError
 from reliant.llm.base import BlockDelta, BlockStart, LlmRequest, StreamEvent
 from reliant.llm.errors import FatalLlmError, LlmError, RetryableLlmError
 from reliant.llm.pricing import cost
-from reliant.llm.registry import Providers
+from reliant.llm_settings import ProviderPool
 from reliant.updates import OrderedEmitter, UpdateLog
 from reliant.wire.payloads import message_payload
 from reliant.worker.activities.types import (
@@ -53,7 +53,7 @@ def chat_gone(chat_id: str) -> ApplicationError:
 
 
 class LlmActivities:
-    def __init__(self, db: Database, log: UpdateLog, providers: Providers, catalog: ToolCatalog) -> None:
+    def __init__(self, db: Database, log: UpdateLog, providers: ProviderPool, catalog: ToolCatalog) -> None:
         self.db = db
         self.log = log
         self.providers = providers
@@ -75,7 +75,7 @@ class LlmActivities:
             raise chat_gone(inp.chat_id)
         tools = await self._tools(project.daemon_id)
         try:
-            provider, model = self.providers.get(chat.model)
+            provider, model = (await self.providers.providers()).get(chat.model)
         except LlmError as exc:
             raise ApplicationError(str(exc), type=FATAL_LLM, non_retryable=True) from exc
         transcript = await messages_db.transcript(self.db, chat.id)

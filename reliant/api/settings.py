@@ -1,0 +1,65 @@
+"""SettingsService: provider keys and the default model, written through the api and never read
+back in clear."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from connectrpc.code import Code
+from connectrpc.errors import ConnectError
+from connectrpc.request import RequestContext
+
+from reliant.api.context import ApiContext
+from reliant.config import mask
+from reliant.db import settings as settings_db
+from reliant.llm.errors import UnknownModelError
+from reliant.llm.registry import parse_model
+from reliant.llm_settings import WRITABLE, ProviderPool
+from reliant.wire.v1 import settings_pb2 as pb
+
+MAX_VALUE_CHARS = 4096
+
+
+class SettingsService:
+    def __init__(self, ctx: ApiContext, providers: ProviderPool) -> None:
+        self.ctx = ctx
+        self.providers = providers
+
+    async def get_settings(self, request: pb.GetSettingsRequest, ctx: RequestContext[Any, Any]) -> pb.Settings:
+        return await self.current()
+
+    async def update_settings(self, request: pb.UpdateSettingsRequest, ctx: RequestContext[Any, Any]) -> pb.Settings:
+        changes = {key: getattr(request, key).strip() for key in WRITABLE if request.HasField(key)}
+        for key, value in changes.items():
+            if len(value) > MAX_VALUE_CHARS or "\n" in value:
+                raise ConnectError(Code.INVALID_ARGUMENT, f"{key} is not a valid value")
+            if key.endswith("_base_url") and value and not value.startswith(("http://", "https://")):
+                raise ConnectError(Code.INVALID_ARGUMENT, f"{key} must be an http(s) URL")
+        if changes.get("default_model"):
+            try:
+                parse_model(changes["default_model"])
+            except UnknownModelError as exc:
+                raise ConnectError(Code.INVALID_ARGUMENT, str(exc)) from None
+        await settings_db.put(self.ctx.db, changes)
+        self.providers.invalidate()
+        return await self.current()
+
+    async def current(self) -> pb.Settings:
+        effective = await self.providers.effective()
+        v, source = effective.values, effective.source
+        out = pb.Settings(
+            default_model=v["default_model"] or self.ctx.settings.default_model,
+            models=(await self.providers.providers()).available_models(),
+        )
+        for name in ("anthropic", "openai"):
+            key, url = v[f"{name}_api_key"], v[f"{name}_base_url"]
+            out.providers.append(
+                pb.ProviderSettings(
+                    name=name,
+                    configured=bool(key or (name == "openai" and url)),
+                    api_key_masked=mask(key) if key else "",
+                    base_url=url,
+                    source=source[f"{name}_api_key"] or source[f"{name}_base_url"],
+                )
+            )
+        return out

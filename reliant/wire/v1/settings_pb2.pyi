@@ -1,0 +1,49 @@
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class GetSettingsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ProviderSettings(_message.Message):
+    __slots__ = ("name", "configured", "api_key_masked", "base_url", "source")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    CONFIGURED_FIELD_NUMBER: _ClassVar[int]
+    API_KEY_MASKED_FIELD_NUMBER: _ClassVar[int]
+    BASE_URL_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    configured: bool
+    api_key_masked: str
+    base_url: str
+    source: str
+    def __init__(self, name: _Optional[str] = ..., configured: _Optional[bool] = ..., api_key_masked: _Optional[str] = ..., base_url: _Optional[str] = ..., source: _Optional[str] = ...) -> None: ...
+
+class Settings(_message.Message):
+    __slots__ = ("providers", "default_model", "models")
+    PROVIDERS_FIELD_NUMBER: _ClassVar[int]
+    DEFAULT_MODEL_FIELD_NUMBER: _ClassVar[int]
+    MODELS_FIELD_NUMBER: _ClassVar[int]
+    providers: _containers.RepeatedCompositeFieldContainer[ProviderSettings]
+    default_model: str
+    models: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, providers: _Optional[_Iterable[_Union[ProviderSettings, _Mapping]]] = ..., default_model: _Optional[str] = ..., models: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class UpdateSettingsRequest(_message.Message):
+    __slots__ = ("anthropic_api_key", "anthropic_base_url", "openai_api_key", "openai_base_url", "default_model")
+    ANTHROPIC_API_KEY_FIELD_NUMBER: _ClassVar[int]
+    ANTHROPIC_BASE_URL_FIELD_NUMBER: _ClassVar[int]
+    OPENAI_API_KEY_FIELD_NUMBER: _ClassVar[int]
+    OPENAI_BASE_URL_FIELD_NUMBER: _ClassVar[int]
+    DEFAULT_MODEL_FIELD_NUMBER: _ClassVar[int]
+    anthropic_api_key: str
+    anthropic_base_url: str
+    openai_api_key: str
+    openai_base_url: str
+    default_model: str
+    def __init__(self, anthropic_api_key: _Optional[str] = ..., anthropic_base_url: _Optional[str] = ..., openai_api_key: _Optional[str] = ..., openai_base_url: _Optional[str] = ..., default_model: _Optional[str] = ...) -> None: ...

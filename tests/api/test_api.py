@@ -1,0 +1,142 @@
+"""The api over real HTTP: auth, ConnectRPC and REST, errors with clear messages, settings masked."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import urllib.error
+import urllib.request
+from typing import Any
+
+import pytest
+from connectrpc.code import Code
+from connectrpc.errors import ConnectError
+
+from reliant.wire.v1 import chat_pb2, settings_pb2
+from reliant.wire.v1.chat_connect import ChatServiceClient, ProjectServiceClient
+from reliant.wire.v1.settings_connect import SettingsServiceClient
+from tests.api.conftest import ApiEnv
+
+
+async def rest(env: ApiEnv, method: str, path: str, body: Any = None, token: str | None = None) -> tuple[int, Any]:
+    """The api runs on this test's event loop: make the blocking request from a thread."""
+    return await asyncio.to_thread(_rest, env, method, path, body, token)
+
+
+def _rest(env: ApiEnv, method: str, path: str, body: Any, token: str | None) -> tuple[int, Any]:
+    request = urllib.request.Request(
+        env.url + path, method=method, data=None if body is None else json.dumps(body).encode()
+    )
+    request.add_header("Authorization", f"Bearer {env.token if token is None else token}")
+    request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            raw = response.read()
+            return response.status, json.loads(raw) if raw else None
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"null")
+
+
+async def test_every_call_but_health_needs_the_token(api_env: ApiEnv) -> None:
+    assert (await rest(api_env, "GET", "/health", token=""))[0] == 200
+    assert (await rest(api_env, "GET", "/api/chats", token=""))[0] == 401
+    assert (await rest(api_env, "GET", "/api/chats", token="nope"))[0] == 401
+    async with ChatServiceClient(api_env.url) as client:
+        with pytest.raises(ConnectError) as info:
+            await client.list_chats(chat_pb2.ListChatsRequest(), headers={"authorization": "Bearer nope"})
+    assert info.value.code == Code.UNAUTHENTICATED
+    # The token also works as a query parameter (the URL `reliant up` prints) and as a cookie.
+    by_query = urllib.request.Request(f"{api_env.url}/api/version?token={api_env.token}")
+    by_cookie = urllib.request.Request(
+        f"{api_env.url}/api/version", headers={"Cookie": f"reliant_token={api_env.token}"}
+    )
+    for request in (by_query, by_cookie):
+        response = await asyncio.to_thread(urllib.request.urlopen, request, timeout=5)
+        assert response.status == 200
+        response.close()
+
+
+async def test_projects_and_chats_over_connect(api_env: ApiEnv) -> None:
+    headers = api_env.headers
+    async with ProjectServiceClient(api_env.url) as projects, ChatServiceClient(api_env.url) as chats:
+        project = await projects.create_project(
+            chat_pb2.CreateProjectRequest(path=str(api_env.workspace), daemon_id=api_env.settings.daemon_id),
+            headers=headers,
+        )
+        assert project.path == str(api_env.workspace.resolve()) and project.name == "workspace"
+        again = await projects.create_project(
+            chat_pb2.CreateProjectRequest(path=str(api_env.workspace), daemon_id=api_env.settings.daemon_id),
+            headers=headers,
+        )
+        assert again.id == project.id
+        chat = await chats.create_chat(chat_pb2.CreateChatRequest(project_id=project.id), headers=headers)
+        assert chat.model == "scripted:demo" and chat.status == "idle"
+        renamed = await chats.rename_chat(chat_pb2.RenameChatRequest(id=chat.id, title="My chat"), headers=headers)
+        assert renamed.title == "My chat"
+        listed = await chats.list_chats(chat_pb2.ListChatsRequest(project_id=project.id), headers=headers)
+        assert [c.id for c in listed.chats] == [chat.id]
+        models = await chats.list_models(chat_pb2.ListModelsRequest(), headers=headers)
+        assert "scripted:demo" in models.models
+        await chats.delete_chat(chat_pb2.DeleteChatRequest(id=chat.id), headers=headers)
+        with pytest.raises(ConnectError) as info:
+            await chats.get_chat(chat_pb2.GetChatRequest(id=chat.id), headers=headers)
+        assert info.value.code == Code.NOT_FOUND
+
+
+@pytest.mark.parametrize(
+    ("request_", "code", "fragment"),
+    [
+        (chat_pb2.GetChatRequest(id="not-a-uuid"), Code.INVALID_ARGUMENT, "must be a UUID"),
+        (chat_pb2.GetChatRequest(id="00000000-0000-0000-0000-000000000000"), Code.NOT_FOUND, "not found"),
+    ],
+)
+async def test_bad_ids_get_clear_errors(api_env: ApiEnv, request_: Any, code: Code, fragment: str) -> None:
+    async with ChatServiceClient(api_env.url) as chats:
+        with pytest.raises(ConnectError) as info:
+            await chats.get_chat(request_, headers=api_env.headers)
+    assert info.value.code == code and fragment in info.value.message
+
+
+async def test_bad_input_is_refused_with_the_reason(api_env: ApiEnv) -> None:
+    status, body = await rest(
+        api_env, "POST", "/api/projects", {"path": "/definitely/not/here", "daemon_id": api_env.settings.daemon_id}
+    )
+    assert status == 400 and "/definitely/not/here" in body["detail"]
+    status, project = await rest(
+        api_env, "POST", "/api/projects", {"path": str(api_env.workspace), "daemon_id": api_env.settings.daemon_id}
+    )
+    assert status == 201
+    status, body = await rest(api_env, "POST", "/api/chats", {"project_id": project["id"], "model": "gpt-4o"})
+    assert status == 400 and "unknown model 'gpt-4o'" in body["detail"]
+    status, chat = await rest(api_env, "POST", "/api/chats", {"project_id": project["id"]})
+    assert status == 201
+    status, body = await rest(api_env, "POST", f"/api/chats/{chat['id']}/messages", {"text": "   "})
+    assert status == 400 and "empty" in body["detail"]
+    status, body = await rest(api_env, "POST", f"/api/chats/{chat['id']}/messages", {"text": "x" * 300_000})
+    assert status == 400 and "limit" in body["detail"]
+    status, _ = await rest(api_env, "POST", f"/api/chats/{chat['id']}/messages", {"nope": 1})
+    assert status == 400
+    status, body = await rest(api_env, "POST", f"/api/chats/{chat['id']}/resume")
+    assert status == 409 and "not paused" in body["detail"]
+
+
+async def test_provider_keys_are_written_through_the_api_and_only_shown_masked(api_env: ApiEnv) -> None:
+    secret = "sk-ant-abcdefghijklmnopqrstuvwxyz-0123"
+    async with SettingsServiceClient(api_env.url) as settings:
+        updated = await settings.update_settings(
+            settings_pb2.UpdateSettingsRequest(anthropic_api_key=secret), headers=api_env.headers
+        )
+        anthropic = next(p for p in updated.providers if p.name == "anthropic")
+        assert anthropic.configured and anthropic.source == "api"
+        assert anthropic.api_key_masked.startswith("sk-a") and secret not in str(updated)
+        assert any(m.startswith("anthropic:") for m in updated.models)
+        with pytest.raises(ConnectError) as info:
+            await settings.update_settings(
+                settings_pb2.UpdateSettingsRequest(openai_base_url="ftp://x"), headers=api_env.headers
+            )
+        assert info.value.code == Code.INVALID_ARGUMENT
+        cleared = await settings.update_settings(
+            settings_pb2.UpdateSettingsRequest(anthropic_api_key=""), headers=api_env.headers
+        )
+        assert not next(p for p in cleared.providers if p.name == "anthropic").configured
+    assert secret not in json.dumps((await rest(api_env, "GET", "/api/models"))[1])
