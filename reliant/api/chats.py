@@ -150,10 +150,12 @@ class Chats:
                 raise
         await chats_db.delete(self.db, chat.id)
 
-    async def messages(self, chat_id: str) -> tuple[list[StoredMessage], dict[str, ToolRun]]:
+    async def messages(self, chat_id: str) -> tuple[list[StoredMessage], dict[str, ToolRun], int]:
+        """The transcript (queued messages last), tool run states, and where to resume the stream."""
         chat = await self.chat(chat_id)
+        resume = await updates_db.resume_seq(self.db, chat.id)  # read first: the rest is at least as new
         transcript = await messages_db.transcript(self.db, chat.id, include_queued=True)
-        return transcript, await tool_runs_db.for_chat(self.db, chat.id)
+        return transcript, await tool_runs_db.for_chat(self.db, chat.id), resume
 
     async def updates(self, chat_id: str, since_seq: int) -> list[ChatUpdate]:
         return await updates_db.since(self.db, chat_id, since_seq)

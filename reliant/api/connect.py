@@ -76,8 +76,8 @@ class ChatService:
         return pb.SendMessageResponse(message_id=sent.message.id, seq=sent.seq, queued=sent.queued)
 
     async def list_messages(self, request: pb.ListMessagesRequest, ctx: Ctx) -> pb.ListMessagesResponse:
-        messages, runs = await _call(self.chats.messages(request.chat_id))
-        return pb.ListMessagesResponse(messages=[convert.message(m, runs) for m in messages])
+        messages, runs, resume = await _call(self.chats.messages(request.chat_id))
+        return pb.ListMessagesResponse(messages=[convert.message(m, runs) for m in messages], resume_seq=resume)
 
     async def cancel_chat(self, request: pb.CancelChatRequest, ctx: Ctx) -> pb.CancelChatResponse:
         return pb.CancelChatResponse(cancelled=await _call(self.chats.cancel(request.chat_id)))

@@ -98,7 +98,7 @@ class ChatController(Controller):
 
     @get("/{chat_id:str}/messages")
     async def messages(self, chat_id: FromPath[str], chats: NamedDependency[Chats]) -> list[dict[str, Any]]:
-        found, runs = await chats.messages(chat_id)
+        found, runs, _ = await chats.messages(chat_id)
         return [_json(convert.message(m, runs)) for m in found]
 
     @post("/{chat_id:str}/messages")

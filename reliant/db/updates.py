@@ -57,3 +57,23 @@ async def since(db: Database, chat_id: str, seq: int, limit: int = 5000) -> list
         (chat_id, seq, limit),
     )
     return [_update(r) for r in rows]
+
+
+async def resume_seq(db: Database, chat_id: str) -> int:
+    """Where a client that has just listed the stored messages must resume the stream: before the
+    answer still streaming (its message_started), or else at the chat's last seq."""
+    row = await db.fetchrow(
+        "SELECT (SELECT last_seq FROM chats WHERE id = %(chat)s) AS last_seq,"
+        " (SELECT seq FROM chat_updates WHERE chat_id = %(chat)s"
+        "  AND kind IN ('message_started', 'message_completed', 'message_aborted')"
+        "  ORDER BY seq DESC LIMIT 1) AS boundary,"
+        " (SELECT kind FROM chat_updates WHERE chat_id = %(chat)s"
+        "  AND kind IN ('message_started', 'message_completed', 'message_aborted')"
+        "  ORDER BY seq DESC LIMIT 1) AS boundary_kind",
+        {"chat": chat_id},
+    )
+    if row is None or row["last_seq"] is None:
+        return 0
+    if row["boundary_kind"] == "message_started":
+        return int(row["boundary"]) - 1
+    return int(row["last_seq"])

@@ -204,10 +204,12 @@ class ListMessagesRequest(_message.Message):
     def __init__(self, chat_id: _Optional[str] = ...) -> None: ...
 
 class ListMessagesResponse(_message.Message):
-    __slots__ = ("messages",)
+    __slots__ = ("messages", "resume_seq")
     MESSAGES_FIELD_NUMBER: _ClassVar[int]
+    RESUME_SEQ_FIELD_NUMBER: _ClassVar[int]
     messages: _containers.RepeatedCompositeFieldContainer[Message]
-    def __init__(self, messages: _Optional[_Iterable[_Union[Message, _Mapping]]] = ...) -> None: ...
+    resume_seq: int
+    def __init__(self, messages: _Optional[_Iterable[_Union[Message, _Mapping]]] = ..., resume_seq: _Optional[int] = ...) -> None: ...
 
 class CancelChatRequest(_message.Message):
     __slots__ = ("chat_id",)
