@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
 from reliant.bus import Bus, subjects
-from reliant.db import Database
+from reliant.db import Database, Tx
 from reliant.db import updates as db_updates
 from reliant.domain.chat import ChatUpdate
 from reliant.domain.updates import EPHEMERAL
@@ -28,13 +29,37 @@ class UpdateLog:
         updates = await self.emit_many(chat_id, [(kind, payload)])
         return updates[0] if updates else None
 
-    async def emit_many(self, chat_id: str, items: Sequence[tuple[str, dict[str, Any]]]) -> list[ChatUpdate]:
-        durable = any(kind not in EPHEMERAL for kind, _ in items)
-        updates = await db_updates.append(self.db, chat_id, items, durable=durable)
+    @asynccontextmanager
+    async def change(self, chat_id: str) -> AsyncIterator[Change]:
+        """`async with log.change(chat) as c:` write state through `c.tx` and `c.emit(...)` updates;
+        both commit together (one WAL flush), then the updates are published."""
+        async with self.db.tx() as tx:
+            change = Change(tx)
+            yield change
+            updates = await db_updates.append(tx, chat_id, change.items)
+        await self._publish(chat_id, updates)
+
+    async def _publish(self, chat_id: str, updates: list[ChatUpdate]) -> None:
         subject = subjects.chat_updates(chat_id)
         for update in updates:
             await self.bus.publish(subject, wire_updates.encode(update))
+
+    async def emit_many(self, chat_id: str, items: Sequence[tuple[str, dict[str, Any]]]) -> list[ChatUpdate]:
+        durable = any(kind not in EPHEMERAL for kind, _ in items)
+        updates = await db_updates.append(self.db, chat_id, items, durable=durable)
+        await self._publish(chat_id, updates)
         return updates
+
+
+class Change:
+    """State writes and the updates that describe them, committed in one transaction."""
+
+    def __init__(self, tx: Tx) -> None:
+        self.tx = tx
+        self.items: list[tuple[str, dict[str, Any]]] = []
+
+    def emit(self, kind: str, payload: dict[str, Any]) -> None:
+        self.items.append((kind, payload))
 
 
 class OrderedEmitter:

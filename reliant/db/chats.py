@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from reliant.db.database import Connection, Database, Row
-from reliant.domain.chat import ChatInfo, ChatStatus, Usage
+from reliant.db.database import Database, Queries, Row
+from reliant.domain.chat import ChatInfo, ChatStatus, Project, Usage
 
 _COLUMNS = (
     "c.id, c.project_id, c.title, c.model, c.status, c.status_reason, c.input_tokens, c.output_tokens,"
@@ -45,6 +45,25 @@ async def get(db: Database, chat_id: str) -> ChatInfo | None:
     return _chat(row) if row else None
 
 
+async def get_with_project(db: Database, chat_id: str) -> tuple[ChatInfo, Project] | None:
+    """The chat and its project in one round trip (the hot path of every model turn)."""
+    row = await db.fetchrow(
+        f"SELECT {_COLUMNS}, p.name AS p_name, p.daemon_id AS p_daemon_id, p.path AS p_path,"
+        " p.created_at AS p_created_at FROM chats c JOIN projects p ON p.id = c.project_id WHERE c.id = %s",
+        (chat_id,),
+    )
+    if row is None:
+        return None
+    project = Project(
+        id=str(row["project_id"]),
+        name=row["p_name"],
+        daemon_id=row["p_daemon_id"],
+        path=row["p_path"],
+        created_at=row["p_created_at"].timestamp(),
+    )
+    return _chat(row), project
+
+
 async def list_all(db: Database, project_id: str = "") -> list[ChatInfo]:
     if project_id:
         rows = await db.fetch(
@@ -68,7 +87,7 @@ async def delete(db: Database, chat_id: str) -> bool:
     return await db.execute("DELETE FROM chats WHERE id = %s", (chat_id,)) == 1
 
 
-async def set_status(db: Database, chat_id: str, status: ChatStatus, reason: str = "") -> bool:
+async def set_status(db: Queries, chat_id: str, status: ChatStatus, reason: str = "") -> bool:
     """Returns True if the status (or its reason) changed."""
     changed = await db.execute(
         "UPDATE chats SET status = %s, status_reason = %s, updated_at = now()"
@@ -78,8 +97,8 @@ async def set_status(db: Database, chat_id: str, status: ChatStatus, reason: str
     return changed == 1
 
 
-async def add_usage(conn: Connection, chat_id: str, usage: Usage, cost_usd: float) -> None:
-    await conn.execute(
+async def add_usage(db: Queries, chat_id: str, usage: Usage, cost_usd: float) -> None:
+    await db.execute(
         "UPDATE chats SET input_tokens = input_tokens + %s, output_tokens = output_tokens + %s,"
         " cache_read_tokens = cache_read_tokens + %s, cache_write_tokens = cache_write_tokens + %s,"
         " cost_usd = cost_usd + %s, updated_at = now() WHERE id = %s",

@@ -14,7 +14,7 @@ from typing import Any
 from psycopg.types.json import Jsonb
 
 from reliant.db.chats import add_usage
-from reliant.db.database import Connection, Database, Row
+from reliant.db.database import Database, Queries, Row, Tx
 from reliant.domain.chat import BlockType, ContentBlock, Role, StoredMessage, Usage
 
 _SELECT = (
@@ -84,61 +84,69 @@ def _messages(rows: list[Row]) -> list[StoredMessage]:
     return [dataclasses.replace(m, blocks=tuple(blocks[m.id])) for m in out]
 
 
-async def _insert_blocks(conn: Connection, message_id: str, blocks: Sequence[ContentBlock]) -> None:
+async def _insert_blocks(db: Queries, message_id: str, blocks: Sequence[ContentBlock]) -> None:
     if not blocks:
         return
-    async with conn.cursor() as cur:
-        await cur.executemany(
-            "INSERT INTO content_blocks (message_id, position, type, text, tool_call_id, tool_name, data)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s)",
-            [
-                (message_id, i, b.type.value, b.text, b.tool_call_id, b.tool_name, Jsonb(_block_data(b)))
-                for i, b in enumerate(blocks)
-            ],
-        )
+    await db.execute(
+        "INSERT INTO content_blocks (message_id, position, type, text, tool_call_id, tool_name, data)"
+        " SELECT %s, u.position, u.type, u.text, u.tool_call_id, u.tool_name, u.data"
+        " FROM unnest(%s::integer[], %s::text[], %s::text[], %s::text[], %s::text[], %s::jsonb[])"
+        " AS u(position, type, text, tool_call_id, tool_name, data)",
+        (
+            message_id,
+            list(range(len(blocks))),
+            [b.type.value for b in blocks],
+            [b.text for b in blocks],
+            [b.tool_call_id for b in blocks],
+            [b.tool_name for b in blocks],
+            [Jsonb(_block_data(b)) for b in blocks],
+        ),
+    )
 
 
-async def _next_ordinal(conn: Connection, chat_id: str) -> int:
+async def _next_ordinal(tx: Tx, chat_id: str) -> int:
     """Lock the chat row (ordinals are assigned one at a time per chat) and return the next ordinal."""
-    await conn.execute("SELECT 1 FROM chats WHERE id = %s FOR UPDATE", (chat_id,))
-    cur = await conn.execute("SELECT coalesce(max(ordinal), 0) + 1 AS n FROM messages WHERE chat_id = %s", (chat_id,))
-    row = await cur.fetchone()
+    await tx.execute("SELECT 1 FROM chats WHERE id = %s FOR UPDATE", (chat_id,))
+    row = await tx.fetchrow("SELECT coalesce(max(ordinal), 0) + 1 AS n FROM messages WHERE chat_id = %s", (chat_id,))
     assert row is not None
     return int(row["n"])
 
 
-async def get(db: Database, message_id: str) -> StoredMessage | None:
+async def get(db: Queries, message_id: str) -> StoredMessage | None:
     found = _messages(await db.fetch(_SELECT + " WHERE m.id = %s ORDER BY b.position", (message_id,)))
     return found[0] if found else None
 
 
 async def enqueue_user(db: Database, chat_id: str, text: str) -> StoredMessage:
-    async with db.transaction() as conn:
-        cur = await conn.execute("INSERT INTO messages (chat_id, role) VALUES (%s, 'user') RETURNING id", (chat_id,))
-        row = await cur.fetchone()
+    async with db.tx() as tx:
+        row = await tx.fetchrow("INSERT INTO messages (chat_id, role) VALUES (%s, 'user') RETURNING id", (chat_id,))
         assert row is not None
-        await _insert_blocks(conn, str(row["id"]), [ContentBlock.of_text(text)])
+        await _insert_blocks(tx, str(row["id"]), [ContentBlock.of_text(text)])
     message = await get(db, str(row["id"]))
     assert message is not None
     return message
 
 
-async def admit(db: Database, chat_id: str, message_id: str) -> tuple[StoredMessage, bool]:
+async def admit(db: Database | Tx, chat_id: str, message_id: str) -> tuple[StoredMessage, bool]:
     """Give a queued user message its place in the transcript; (message, True if just admitted)."""
-    async with db.transaction() as conn:
-        ordinal = await _next_ordinal(conn, chat_id)
-        cur = await conn.execute(
+    if not isinstance(db, Tx):
+        async with db.tx() as tx:
+            return await admit(tx, chat_id, message_id)
+    ordinal = await _next_ordinal(db, chat_id)
+    admitted = (
+        await db.execute(
             "UPDATE messages SET ordinal = %s, created_at = now() WHERE id = %s AND chat_id = %s AND ordinal IS NULL",
             (ordinal, message_id, chat_id),
         )
-        admitted = cur.rowcount == 1
+        == 1
+    )
     message = await get(db, message_id)
     if message is None:
         raise LookupError(f"message {message_id} of chat {chat_id} does not exist")
     return message, admitted
 
 
-async def for_turn(db: Database, chat_id: str, turn: int, role: Role) -> StoredMessage | None:
+async def for_turn(db: Queries, chat_id: str, turn: int, role: Role) -> StoredMessage | None:
     found = _messages(
         await db.fetch(
             _SELECT + " WHERE m.chat_id = %s AND m.turn = %s AND m.role = %s ORDER BY b.position",
@@ -149,7 +157,7 @@ async def for_turn(db: Database, chat_id: str, turn: int, role: Role) -> StoredM
 
 
 async def store_turn(
-    db: Database,
+    db: Database | Tx,
     chat_id: str,
     *,
     turn: int,
@@ -161,35 +169,59 @@ async def store_turn(
     stop_reason: str = "",
 ) -> tuple[StoredMessage, bool]:
     """Store the message for (chat, turn, role) once; (message, True if this call stored it)."""
-    async with db.transaction() as conn:
-        ordinal = await _next_ordinal(conn, chat_id)
-        cur = await conn.execute(
-            "INSERT INTO messages (chat_id, ordinal, role, model, turn, stop_reason,"
-            " input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost_usd)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
-            " ON CONFLICT (chat_id, turn, role) WHERE turn IS NOT NULL DO NOTHING RETURNING id",
-            (
+    if not isinstance(db, Tx):
+        async with db.tx() as tx:
+            return await store_turn(
+                tx,
                 chat_id,
-                ordinal,
-                role.value,
-                model,
-                turn,
-                stop_reason,
-                usage.input_tokens,
-                usage.output_tokens,
-                usage.cache_read_tokens,
-                usage.cache_write_tokens,
-                cost_usd,
-            ),
-        )
-        row = await cur.fetchone()
-        if row is not None:
-            await _insert_blocks(conn, str(row["id"]), blocks)
-            if usage != Usage() or cost_usd:
-                await add_usage(conn, chat_id, usage, cost_usd)
-    message = await for_turn(db, chat_id, turn, role)
-    assert message is not None
-    return message, row is not None
+                turn=turn,
+                role=role,
+                blocks=blocks,
+                model=model,
+                usage=usage,
+                cost_usd=cost_usd,
+                stop_reason=stop_reason,
+            )
+    ordinal = await _next_ordinal(db, chat_id)
+    row = await db.fetchrow(
+        "INSERT INTO messages (chat_id, ordinal, role, model, turn, stop_reason,"
+        " input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost_usd)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+        " ON CONFLICT (chat_id, turn, role) WHERE turn IS NOT NULL DO NOTHING RETURNING id, created_at",
+        (
+            chat_id,
+            ordinal,
+            role.value,
+            model,
+            turn,
+            stop_reason,
+            usage.input_tokens,
+            usage.output_tokens,
+            usage.cache_read_tokens,
+            usage.cache_write_tokens,
+            cost_usd,
+        ),
+    )
+    if row is None:
+        existing = await for_turn(db, chat_id, turn, role)
+        assert existing is not None
+        return existing, False
+    await _insert_blocks(db, str(row["id"]), blocks)
+    if usage != Usage() or cost_usd:
+        await add_usage(db, chat_id, usage, cost_usd)
+    stored = StoredMessage(
+        id=str(row["id"]),
+        chat_id=chat_id,
+        ordinal=ordinal,
+        role=role,
+        model=model,
+        blocks=tuple(blocks),
+        usage=usage,
+        cost_usd=cost_usd,
+        created_at=row["created_at"].timestamp(),
+        turn=turn,
+    )
+    return stored, True
 
 
 async def transcript(db: Database, chat_id: str, *, include_queued: bool = False) -> list[StoredMessage]:
@@ -220,11 +252,11 @@ async def abort_turn(db: Database, chat_id: str, turn: int) -> bool:
 
     Takes the chat's lock like store_turn, so exactly one of the two wins. Returns False if the
     answer was stored first (the caller then settles its tool calls)."""
-    async with db.transaction() as conn:
-        await conn.execute("SELECT 1 FROM chats WHERE id = %s FOR UPDATE", (chat_id,))
-        cur = await conn.execute(
+    async with db.tx() as tx:
+        await tx.execute("SELECT 1 FROM chats WHERE id = %s FOR UPDATE", (chat_id,))
+        row = await tx.fetchrow(
             "INSERT INTO messages (chat_id, role, turn, aborted) VALUES (%s, 'assistant', %s, true)"
             " ON CONFLICT (chat_id, turn, role) WHERE turn IS NOT NULL DO NOTHING RETURNING id",
             (chat_id, turn),
         )
-        return await cur.fetchone() is not None
+        return row is not None

@@ -12,7 +12,7 @@ from typing import Any
 
 from psycopg.types.json import Jsonb
 
-from reliant.db.database import Database, Row
+from reliant.db.database import Database, Queries, Row
 from reliant.domain.chat import ToolRun, ToolState
 
 _COLUMNS = (
@@ -45,19 +45,29 @@ def _run(row: Row) -> ToolRun:
     )
 
 
-async def plan(db: Database, chat_id: str, turn: int, calls: Sequence[PlannedCall]) -> None:
+async def plan(db: Queries, chat_id: str, turn: int, calls: Sequence[PlannedCall]) -> None:
     """Record the tool calls of an assistant turn as pending (idempotent)."""
     if not calls:
         return
-    async with db.connection() as conn, conn.cursor() as cur:
-        await cur.executemany(
-            "INSERT INTO tool_executions (chat_id, tool_call_id, turn, tool_name, input, read_only, position)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
-            [(chat_id, c.tool_call_id, turn, c.tool_name, Jsonb(c.input), c.read_only, c.position) for c in calls],
-        )
+    await db.execute(
+        "INSERT INTO tool_executions (chat_id, tool_call_id, turn, tool_name, input, read_only, position)"
+        " SELECT %s, u.id, %s, u.name, u.input, u.read_only, u.position"
+        " FROM unnest(%s::text[], %s::text[], %s::jsonb[], %s::boolean[], %s::integer[])"
+        " AS u(id, name, input, read_only, position)"
+        " ON CONFLICT DO NOTHING",
+        (
+            chat_id,
+            turn,
+            [c.tool_call_id for c in calls],
+            [c.tool_name for c in calls],
+            [Jsonb(c.input) for c in calls],
+            [c.read_only for c in calls],
+            [c.position for c in calls],
+        ),
+    )
 
 
-async def get(db: Database, chat_id: str, tool_call_id: str) -> ToolRun | None:
+async def get(db: Queries, chat_id: str, tool_call_id: str) -> ToolRun | None:
     row = await db.fetchrow(
         f"SELECT {_COLUMNS} FROM tool_executions WHERE chat_id = %s AND tool_call_id = %s",
         (chat_id, tool_call_id),
@@ -65,7 +75,18 @@ async def get(db: Database, chat_id: str, tool_call_id: str) -> ToolRun | None:
     return _run(row) if row else None
 
 
-async def begin(db: Database, chat_id: str, tool_call_id: str) -> ToolRun:
+async def get_with_target(db: Database, chat_id: str, tool_call_id: str) -> tuple[ToolRun, str, str] | None:
+    """The run and where it runs: (run, daemon id, project path), in one round trip."""
+    row = await db.fetchrow(
+        f"SELECT {', '.join('t.' + c.strip() for c in _COLUMNS.split(','))}, p.daemon_id, p.path"
+        " FROM tool_executions t JOIN chats c ON c.id = t.chat_id JOIN projects p ON p.id = c.project_id"
+        " WHERE t.chat_id = %s AND t.tool_call_id = %s",
+        (chat_id, tool_call_id),
+    )
+    return (_run(row), row["daemon_id"], row["path"]) if row else None
+
+
+async def begin(db: Queries, chat_id: str, tool_call_id: str) -> ToolRun:
     """Mark the call executing (durably, before the daemon is asked) and count the attempt."""
     row = await db.fetchrow(
         "UPDATE tool_executions SET state = 'executing', attempts = attempts + 1, started_at = now()"
@@ -78,7 +99,7 @@ async def begin(db: Database, chat_id: str, tool_call_id: str) -> ToolRun:
 
 
 async def finish(
-    db: Database,
+    db: Queries,
     chat_id: str,
     tool_call_id: str,
     *,
@@ -98,7 +119,7 @@ async def finish(
     return _run(row)
 
 
-async def for_turn(db: Database, chat_id: str, turn: int) -> list[ToolRun]:
+async def for_turn(db: Queries, chat_id: str, turn: int) -> list[ToolRun]:
     rows = await db.fetch(
         f"SELECT {_COLUMNS} FROM tool_executions WHERE chat_id = %s AND turn = %s ORDER BY position",
         (chat_id, turn),

@@ -7,7 +7,7 @@ from typing import Any
 
 from psycopg.types.json import Jsonb
 
-from reliant.db.database import Database, Row
+from reliant.db.database import Database, Row, Tx
 from reliant.domain.chat import ChatUpdate
 
 # Reserve n seqs on the chat row and insert the n updates with them, in one statement.
@@ -33,9 +33,12 @@ def _update(row: Row) -> ChatUpdate:
 
 
 async def append(
-    db: Database, chat_id: str, items: Sequence[tuple[str, dict[str, Any]]], *, durable: bool = True
+    db: Database | Tx, chat_id: str, items: Sequence[tuple[str, dict[str, Any]]], *, durable: bool = True
 ) -> list[ChatUpdate]:
-    """Append updates in order; returns them with their seqs. Empty if the chat is gone."""
+    """Append updates in order; returns them with their seqs. Empty if the chat is gone.
+
+    Inside a Tx the updates commit with the rest of the transaction; otherwise `durable=False`
+    commits without waiting for the WAL flush."""
     if not items:
         return []
     params = {
@@ -44,9 +47,12 @@ async def append(
         "kinds": [kind for kind, _ in items],
         "payloads": [Jsonb(payload) for _, payload in items],
     }
-    async with db.connection(durable=durable) as conn:
-        cur = await conn.execute(_APPEND, params)
-        rows = await cur.fetchall()
+    if isinstance(db, Tx):
+        rows = await db.fetch(_APPEND, params)
+    else:
+        async with db.connection(durable=durable) as conn:
+            cur = await conn.execute(_APPEND, params)
+            rows = await cur.fetchall()
     return sorted((_update(r) for r in rows), key=lambda u: u.seq)
 
 

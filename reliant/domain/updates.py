@@ -35,6 +35,8 @@ RETRY_WAIT = "retry_wait"
 ERROR = "error"
 CHAT_UPDATED = "chat_updated"
 
-# Token deltas are many and cheap to lose on a power cut (the stored message has the whole text):
-# they are written without waiting for the WAL flush. Everything else is committed durably.
-EPHEMERAL = frozenset({BLOCK_DELTA})
+# Streaming progress is plentiful and cheap to lose on a power cut (the stored message has it all):
+# it is written without waiting for the WAL flush. A lost tail can never leave a gap, since a seq
+# is reserved in the same transaction that writes its update. Everything else commits durably,
+# together with the state change it describes.
+EPHEMERAL = frozenset({MESSAGE_STARTED, BLOCK_STARTED, BLOCK_DELTA})

@@ -17,7 +17,6 @@ from reliant.daemons import ToolCatalog
 from reliant.db import Database
 from reliant.db import chats as chats_db
 from reliant.db import messages as messages_db
-from reliant.db import projects as projects_db
 from reliant.db import tool_runs as tool_runs_db
 from reliant.domain import updates as kinds
 from reliant.domain.chat import BlockType, ChatInfo, ChatStatus, Role, StoredMessage, ToolDefinition, ToolState
@@ -61,31 +60,29 @@ class LlmActivities:
 
     @activity.defn(name="call_llm")
     async def call_llm(self, inp: CallLlmInput) -> CallLlmResult:
-        chat = await chats_db.get(self.db, inp.chat_id)
-        if chat is None:
+        found = await chats_db.get_with_project(self.db, inp.chat_id)
+        if found is None:
             raise chat_gone(inp.chat_id)
+        chat, project = found
         if inp.admit_message_id:
             await self._admit(chat, inp.admit_message_id)
         stored = await messages_db.for_turn(self.db, chat.id, inp.turn, Role.ASSISTANT)
         if stored is not None:
             return await self._finish(chat, stored, inp, replayed=True)
-        await settle_tool_results(self.db, self.log, chat.id)
-        project = await projects_db.get(self.db, chat.project_id)
-        if project is None:
-            raise chat_gone(inp.chat_id)
+        transcript = await settle_tool_results(
+            self.db, self.log, chat.id, await messages_db.transcript(self.db, chat.id)
+        )
         tools = await self._tools(project.daemon_id)
         try:
             provider, model = (await self.providers.providers()).get(chat.model)
         except LlmError as exc:
             raise ApplicationError(str(exc), type=FATAL_LLM, non_retryable=True) from exc
-        transcript = await messages_db.transcript(self.db, chat.id)
         request = LlmRequest(
             model=model,
             system=system_prompt(project),
             messages=tuple(m.as_message() for m in transcript),
             tools=tools,
         )
-        read_only = {t.name: t.read_only for t in tools}
         message_id = str(uuid.uuid4())
         attempt = activity.info().attempt
         emitter = OrderedEmitter(self.log, chat.id)
@@ -136,33 +133,39 @@ class LlmActivities:
         finally:
             beating.cancel()
             await asyncio.gather(beating, return_exceptions=True)
-        await emitter.close()
 
-        message, created = await messages_db.store_turn(
-            self.db,
-            chat.id,
-            turn=inp.turn,
-            role=Role.ASSISTANT,
-            blocks=response.blocks,
-            model=chat.model,
-            usage=response.usage,
-            cost_usd=cost(chat.model, response.usage),
-            stop_reason=response.stop_reason,
-        )
-        if created:
-            await tool_runs_db.plan(
-                self.db,
+        await emitter.close()  # the streamed deltas take their seqs before the answer's
+        read_only = {t.name: t.read_only for t in tools}
+        async with self.log.change(chat.id) as change:
+            message, created = await messages_db.store_turn(
+                change.tx,
                 chat.id,
-                inp.turn,
-                [
-                    tool_runs_db.PlannedCall(
-                        b.tool_call_id, b.tool_name, b.tool_input, read_only.get(b.tool_name, False), i
-                    )
-                    for i, b in enumerate(message.tool_calls_blocks())
-                ],
+                turn=inp.turn,
+                role=Role.ASSISTANT,
+                blocks=response.blocks,
+                model=chat.model,
+                usage=response.usage,
+                cost_usd=cost(chat.model, response.usage),
+                stop_reason=response.stop_reason,
             )
-            await self.log.emit(chat.id, kinds.MESSAGE_COMPLETED, {"message": message_payload(message)})
-        return await self._finish(chat, message, inp, replayed=not created)
+            calls = [
+                ToolCallRef(b.tool_call_id, b.tool_name, read_only.get(b.tool_name, False))
+                for b in message.tool_calls_blocks()
+            ]
+            if created:
+                await tool_runs_db.plan(
+                    change.tx,
+                    chat.id,
+                    inp.turn,
+                    [
+                        tool_runs_db.PlannedCall(c.tool_call_id, c.tool_name, b.tool_input, c.read_only, i)
+                        for i, (c, b) in enumerate(zip(calls, message.tool_calls_blocks(), strict=True))
+                    ],
+                )
+                change.emit(kinds.MESSAGE_COMPLETED, {"message": message_payload(message)})
+        if not created:
+            return await self._finish(chat, message, inp, replayed=True)
+        return await self._done(chat, message, inp, calls, replayed=False)
 
     async def _tools(self, daemon_id: str) -> tuple[ToolDefinition, ...]:
         """The daemon's tools; if it stays unreachable for a few seconds the chat pauses (no point
@@ -178,31 +181,38 @@ class LlmActivities:
         raise AssertionError("unreachable")
 
     async def _admit(self, chat: ChatInfo, message_id: str) -> None:
-        try:
-            message, admitted = await messages_db.admit(self.db, chat.id, message_id)
-        except LookupError as exc:
-            raise ApplicationError(str(exc), type=CHAT_GONE, non_retryable=True) from exc
-        if admitted:
-            await self.log.emit(chat.id, kinds.MESSAGE_CREATED, {"message": message_payload(message)})
-        if await chats_db.set_status(self.db, chat.id, ChatStatus.RUNNING):
-            await self.log.emit(chat.id, kinds.CHAT_STATUS, {"status": ChatStatus.RUNNING.value, "reason": ""})
+        async with self.log.change(chat.id) as change:
+            try:
+                message, admitted = await messages_db.admit(change.tx, chat.id, message_id)
+            except LookupError as exc:
+                raise ApplicationError(str(exc), type=CHAT_GONE, non_retryable=True) from exc
+            if admitted:
+                change.emit(kinds.MESSAGE_CREATED, {"message": message_payload(message)})
+            if await chats_db.set_status(change.tx, chat.id, ChatStatus.RUNNING):
+                change.emit(kinds.CHAT_STATUS, {"status": ChatStatus.RUNNING.value, "reason": ""})
 
     async def _finish(
         self, chat: ChatInfo, message: StoredMessage, inp: CallLlmInput, *, replayed: bool
     ) -> CallLlmResult:
+        """The result for an answer stored earlier (a retry, or a replayed workflow step)."""
         if message.aborted:
             raise ApplicationError(f"turn {inp.turn} was cancelled", type=TURN_ABORTED, non_retryable=True)
         runs = {r.tool_call_id: r for r in await tool_runs_db.for_turn(self.db, chat.id, inp.turn)}
         calls = [
             ToolCallRef(
-                b.tool_call_id,
-                b.tool_name,
-                runs[b.tool_call_id].read_only if b.tool_call_id in runs else False,
+                b.tool_call_id, b.tool_name, runs[b.tool_call_id].read_only if b.tool_call_id in runs else False
             )
             for b in message.tool_calls_blocks()
         ]
-        if not calls and inp.idle_when_done and await chats_db.set_status(self.db, chat.id, ChatStatus.IDLE):
-            await self.log.emit(chat.id, kinds.CHAT_STATUS, {"status": ChatStatus.IDLE.value, "reason": ""})
+        return await self._done(chat, message, inp, calls, replayed=replayed)
+
+    async def _done(
+        self, chat: ChatInfo, message: StoredMessage, inp: CallLlmInput, calls: list[ToolCallRef], *, replayed: bool
+    ) -> CallLlmResult:
+        if not calls and inp.idle_when_done:
+            async with self.log.change(chat.id) as change:
+                if await chats_db.set_status(change.tx, chat.id, ChatStatus.IDLE):
+                    change.emit(kinds.CHAT_STATUS, {"status": ChatStatus.IDLE.value, "reason": ""})
         stop_reason = "tool_use" if calls else "end_turn"
         return CallLlmResult(message_id=message.id, tool_calls=calls, stop_reason=stop_reason, replayed=replayed)
 
@@ -210,19 +220,28 @@ class LlmActivities:
 async def _heartbeat() -> None:
     """Lets Temporal notice within seconds that a worker died mid-call, and deliver cancellation."""
     while True:
+        await asyncio.sleep(HEARTBEAT_EVERY)  # a quick call never pays for a heartbeat
         activity.heartbeat()
-        await asyncio.sleep(HEARTBEAT_EVERY)
 
 
-async def settle_tool_results(db: Database, log: UpdateLog, chat_id: str, *, interrupt_reason: str = "") -> None:
-    """Give the model the results of the last assistant turn's tool calls (once).
+async def settle_tool_results(
+    db: Database,
+    log: UpdateLog,
+    chat_id: str,
+    transcript: list[StoredMessage] | None = None,
+    *,
+    interrupt_reason: str = "",
+) -> list[StoredMessage]:
+    """Give the model the results of the last assistant turn's tool calls (once); returns the
+    transcript with them.
 
     With `interrupt_reason`, calls that never finished are recorded as interrupted first (a cancel, or
     a run stopped at max_turns); otherwise an unfinished call is left for execute_tool."""
-    transcript = await messages_db.transcript(db, chat_id)
+    if transcript is None:
+        transcript = await messages_db.transcript(db, chat_id)
     last = transcript[-1] if transcript else None
     if last is None or last.role is not Role.ASSISTANT or last.turn is None or not last.tool_calls_blocks():
-        return
+        return transcript
     runs = await tool_runs_db.for_turn(db, chat_id, last.turn)
     final = (ToolState.COMPLETED, ToolState.FAILED, ToolState.INTERRUPTED)
     if interrupt_reason:
@@ -233,9 +252,13 @@ async def settle_tool_results(db: Database, log: UpdateLog, chat_id: str, *, int
                 )
         runs = await tool_runs_db.for_turn(db, chat_id, last.turn)
     if any(r.state not in final for r in runs):
-        return
+        return transcript
     by_id = {r.tool_call_id: r for r in runs}
     blocks = [tool_result_block(by_id[b.tool_call_id]) for b in last.tool_calls_blocks() if b.tool_call_id in by_id]
-    message, created = await messages_db.store_turn(db, chat_id, turn=last.turn, role=Role.TOOL, blocks=blocks)
-    if created:
-        await log.emit(chat_id, kinds.MESSAGE_CREATED, {"message": message_payload(message)})
+    async with log.change(chat_id) as change:
+        message, created = await messages_db.store_turn(
+            change.tx, chat_id, turn=last.turn, role=Role.TOOL, blocks=blocks
+        )
+        if created:
+            change.emit(kinds.MESSAGE_CREATED, {"message": message_payload(message)})
+    return [*transcript, message]

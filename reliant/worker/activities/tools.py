@@ -19,7 +19,6 @@ from reliant.bus import Bus
 from reliant.daemons import call_tool, control
 from reliant.db import Database
 from reliant.db import chats as chats_db
-from reliant.db import projects as projects_db
 from reliant.db import tool_runs as tool_runs_db
 from reliant.domain import updates as kinds
 from reliant.domain.chat import ChatStatus, ToolRun, ToolState
@@ -51,25 +50,22 @@ class ToolActivities:
 
     @activity.defn(name="execute_tool")
     async def execute_tool(self, inp: ExecuteToolInput) -> ExecuteToolResult:
-        run = await tool_runs_db.get(self.db, inp.chat_id, inp.tool_call_id)
-        chat = await chats_db.get(self.db, inp.chat_id)
-        if run is None or chat is None:
+        found = await tool_runs_db.get_with_target(self.db, inp.chat_id, inp.tool_call_id)
+        if found is None:
             raise chat_gone(inp.chat_id)
+        run, daemon_id, workspace = found
         if run.state in FINAL:
             return ExecuteToolResult(run.tool_call_id, run.state.value, replayed=True)
-        project = await projects_db.get(self.db, chat.project_id)
-        if project is None:
-            raise chat_gone(inp.chat_id)
         call = ToolCall(
             tool_call_id=run.tool_call_id,
             tool=run.tool_name,
             input=run.input,
-            chat_id=chat.id,
-            workspace=project.path,
+            chat_id=inp.chat_id,
+            workspace=workspace,
         )
         if run.state is ToolState.EXECUTING:
             # An earlier attempt asked the daemon and we never heard back: find out what happened.
-            known = await self._ask(project.daemon_id, dataclasses.replace(call, resume_only=True))
+            known = await self._ask(daemon_id, dataclasses.replace(call, resume_only=True))
             if known.status is not ToolStatus.UNKNOWN:
                 return await self._record(inp.chat_id, run, known, replayed=True)
             if not run.read_only:
@@ -80,21 +76,16 @@ class ToolActivities:
                     "so it was not run again",
                 )
                 return await self._record(inp.chat_id, run, interrupted)
-        run = await tool_runs_db.begin(self.db, inp.chat_id, inp.tool_call_id)
-        await self.log.emit(
-            inp.chat_id,
-            kinds.TOOL_STARTED,
-            {
-                "tool_call_id": run.tool_call_id,
-                "tool_name": run.tool_name,
-                "input": run.input,
-                "turn": run.turn,
-            },
-        )
+        async with self.log.change(inp.chat_id) as change:
+            run = await tool_runs_db.begin(change.tx, inp.chat_id, inp.tool_call_id)
+            change.emit(
+                kinds.TOOL_STARTED,
+                {"tool_call_id": run.tool_call_id, "tool_name": run.tool_name, "input": run.input, "turn": run.turn},
+            )
         try:
-            result = await self._ask(project.daemon_id, call)
+            result = await self._ask(daemon_id, call)
         except asyncio.CancelledError:
-            await self._cancel_on_daemon(project.daemon_id, inp.chat_id, run)
+            await self._cancel_on_daemon(daemon_id, inp.chat_id, run)
             raise
         return await self._record(inp.chat_id, run, result)
 
@@ -103,8 +94,9 @@ class ToolActivities:
         request = asyncio.create_task(call_tool(self.bus, daemon_id, call, timeout=REQUEST_TIMEOUT))
         try:
             while not request.done():
-                activity.heartbeat()
                 await asyncio.wait({request}, timeout=HEARTBEAT_EVERY)
+                if not request.done():
+                    activity.heartbeat()  # only long calls heartbeat; quick ones skip the round trip
             return request.result().result
         except DaemonUnavailableError as exc:
             raise ApplicationError(str(exc), type=DAEMON_OFFLINE) from exc
@@ -134,17 +126,18 @@ class ToolActivities:
             ToolStatus.ERROR: ToolState.FAILED,
             ToolStatus.INTERRUPTED: ToolState.INTERRUPTED,
         }.get(result.status, ToolState.FAILED)
-        finished = await tool_runs_db.finish(
-            self.db,
-            chat_id,
-            run.tool_call_id,
-            state=state,
-            output=result.output,
-            error=result.error,
-            data=result.data,
-            duration_ms=result.duration_ms,
-        )
-        await self.log.emit(chat_id, kinds.TOOL_FINISHED, tool_run_payload(finished))
+        async with self.log.change(chat_id) as change:
+            finished = await tool_runs_db.finish(
+                change.tx,
+                chat_id,
+                run.tool_call_id,
+                state=state,
+                output=result.output,
+                error=result.error,
+                data=result.data,
+                duration_ms=result.duration_ms,
+            )
+            change.emit(kinds.TOOL_FINISHED, tool_run_payload(finished))
         return ExecuteToolResult(run.tool_call_id, state.value, replayed=replayed)
 
     @activity.defn(name="finish_turn")
@@ -155,5 +148,6 @@ class ToolActivities:
         if inp.settle_tools:
             await settle_tool_results(self.db, self.log, inp.chat_id, interrupt_reason=inp.reason or "stopped")
         status = ChatStatus(inp.status)
-        if await chats_db.set_status(self.db, inp.chat_id, status, inp.reason):
-            await self.log.emit(inp.chat_id, kinds.CHAT_STATUS, {"status": status.value, "reason": inp.reason})
+        async with self.log.change(inp.chat_id) as change:
+            if await chats_db.set_status(change.tx, inp.chat_id, status, inp.reason):
+                change.emit(kinds.CHAT_STATUS, {"status": status.value, "reason": inp.reason})

@@ -1,0 +1,398 @@
+"""Benchmark: the agent loop's own cost, measured against floors taken in the same run.
+
+  step overhead    scripted model (no latency) + a `view` tool, 50 turns: p50/p99 per turn, against a
+                   bare workflow with the same activities on the same Temporal server (target <= 2x)
+  tool transport   worker -> NATS -> gateway -> gRPC -> daemon -> back, minus the tool's own run time,
+                   against raw NATS request/reply (target p50 <= 2 ms)
+  delta latency    a fake provider emits a token -> a StreamUpdates client (ConnectRPC over HTTP)
+                   receives it (targets p50 <= 5 ms, p99 <= 50 ms)
+  concurrency      50 chats x 10 turns at once: turns/s, p99 turn time, peak RSS, no update lost
+  recovery         `reliant up` SIGKILLed mid-turn and restarted: /ready -> the chat's next update
+                   (target <= 5 s)
+
+    python scripts/bench_agent_loop.py [--skip-recovery]
+
+Prints a table and one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+import uuid
+from contextlib import AsyncExitStack
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "scripts")]
+
+import bench_floor  # noqa: E402
+from temporalio.client import Client  # noqa: E402
+from temporalio.worker import Worker  # noqa: E402
+
+import embedded  # noqa: E402
+from embedded.ports import free_port  # noqa: E402
+from reliant.api.chats import Chats  # noqa: E402
+from reliant.api.context import ApiContext  # noqa: E402
+from reliant.api.role import ApiRole  # noqa: E402
+from reliant.bus import Bus, subjects  # noqa: E402
+from reliant.config import Settings  # noqa: E402
+from reliant.daemon.role import DaemonRole  # noqa: E402
+from reliant.daemons import call_tool  # noqa: E402
+from reliant.db import Database  # noqa: E402
+from reliant.db import updates as updates_db  # noqa: E402
+from reliant.domain.tools import ToolCall  # noqa: E402
+from reliant.gateway.role import GatewayRole  # noqa: E402
+from reliant.llm_settings import ProviderPool  # noqa: E402
+from reliant.wire import updates as wire_updates  # noqa: E402
+from reliant.wire.v1 import chat_pb2  # noqa: E402
+from reliant.wire.v1.chat_connect import ChatServiceClientSync  # noqa: E402
+from reliant.worker.role import WorkerRole  # noqa: E402
+from tests.conftest import service_configs  # noqa: E402
+from tests.llm.fakes import FakeLlmServer, Text, anthropic_stream  # noqa: E402
+from tests.support import RoleRunner, eventually  # noqa: E402
+
+TURNS = 50
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def rss_mib(pids: list[int]) -> float:
+    total = 0
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            continue
+    return total / 1024
+
+
+class Bench:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.results: dict[str, Any] = {}
+
+    async def run(self, skip_recovery: bool) -> dict[str, Any]:
+        pg, nats, temporal = service_configs(self.root / "services")
+        services = await embedded.start_services(pg, nats, temporal)
+        self.service_pids = [services.postgres.pid, services.nats.pid, services.temporal.pid]
+        try:
+            await self.in_process(services, nats.token)
+        finally:
+            await services.stop()
+        if not skip_recovery:
+            self.results.update(await asyncio.to_thread(recovery, self.root / "recovery"))
+        return self.results
+
+    async def in_process(self, services: embedded.Services, nats_token: str) -> None:
+        self.fake = FakeThread()
+        self.fake.start()
+        workspace = self.root / "workspace"
+        workspace.mkdir()
+        (workspace / "file.txt").write_text("hello\n" * 20)
+        api_port, gateway_port = free_port(), free_port()
+        s = Settings(
+            data_dir=self.root / "data",
+            database_url=services.postgres.url,
+            nats_url=services.nats.url,
+            nats_token=nats_token,
+            temporal_address=services.temporal.address,
+            api_port=api_port,
+            api_token="bench-token",
+            gateway_port=gateway_port,
+            gateway_address=f"127.0.0.1:{gateway_port}",
+            daemon_token="bench-daemon-token",
+            daemon_id=f"d-{uuid.uuid4().hex[:8]}",
+            anthropic_api_key="bench-key",
+            anthropic_base_url=self.fake.url,
+        )
+        self.settings = s
+        async with AsyncExitStack() as stack:
+            for role in (WorkerRole(s), GatewayRole(s), DaemonRole(s), ApiRole(s)):
+                await stack.enter_async_context(RoleRunner(role))
+            db = await Database.open(s.database_url, min_size=2)
+            stack.push_async_callback(db.close)
+            bus = await Bus.connect(s.nats_url, s.nats_token)
+            stack.push_async_callback(bus.close)
+            client = await Client.connect(s.temporal_address, namespace=s.temporal_namespace)
+            ctx = ApiContext(settings=s, db=db, bus=bus, temporal=client, api_url=f"http://127.0.0.1:{api_port}")
+            self.db, self.bus, self.client = db, bus, client
+            self.chats = Chats(ctx, ProviderPool(db, s))
+            self.project = await self.chats.create_project(str(workspace), daemon_id=s.daemon_id)
+            await self.floor()
+            await self.step_overhead()
+            await self.tool_transport()
+            await self.delta_latency()
+            await self.concurrency()
+        self.fake.stop()
+
+    def script(self, turns: list[dict[str, Any]]) -> str:
+        path = self.root / f"script-{uuid.uuid4().hex[:6]}.yaml"
+        path.write_text(yaml.safe_dump({"turns": turns}))
+        return f"scripted:{path}"
+
+    async def floor(self) -> None:
+        acts = bench_floor.FloorActivities()
+        queue = f"floor-{uuid.uuid4().hex[:6]}"
+        async with Worker(
+            self.client, task_queue=queue, workflows=[bench_floor.FloorLoop], activities=[acts.llm, acts.tool]
+        ):
+            await self.client.execute_workflow("FloorLoop", 5, id=f"floor-warm-{uuid.uuid4().hex}", task_queue=queue)
+            acts.turn_starts.clear()
+            await self.client.execute_workflow("FloorLoop", TURNS + 1, id=f"floor-{uuid.uuid4().hex}", task_queue=queue)
+        per_turn = [(b - a) * 1000 for a, b in zip(acts.turn_starts, acts.turn_starts[1:], strict=False)]
+        self.results["floor_turn_p50_ms"] = statistics.median(per_turn)
+        self.results["floor_turn_p99_ms"] = pct(per_turn, 99)
+
+    async def _turn_times(self, chat_id: str, send: str, turns: int) -> list[float]:
+        """Per-turn time: between consecutive message_started updates, as received live on NATS."""
+        starts: list[float] = []
+        done = asyncio.Event()
+
+        async def on_update(msg: Any) -> None:
+            update = wire_updates.decode(msg.data)
+            if update.kind == "message_started":
+                starts.append(time.perf_counter())
+            elif update.kind == "chat_status" and update.payload["status"] == "idle":
+                done.set()
+
+        sub = await self.bus.subscribe(subjects.chat_updates(chat_id), on_update)
+        try:
+            await self.chats.send(chat_id, send)
+            await asyncio.wait_for(done.wait(), 300)
+        finally:
+            await sub.unsubscribe()
+        return [(b - a) * 1000 for a, b in zip(starts, starts[1:], strict=False)][: turns]
+
+    async def step_overhead(self) -> None:
+        view = {"tools": [{"name": "view", "input": {"path": "file.txt"}}]}
+        warm = await self.chats.create_chat(self.project.id, self.script([view] * 3 + [{"text": "ok"}]))
+        await self._turn_times(warm.id, "warm up", 3)
+        chat = await self.chats.create_chat(self.project.id, self.script([view] * TURNS + [{"text": "done"}]))
+        per_turn = await self._turn_times(chat.id, "go", TURNS)
+        self.results["turn_p50_ms"] = statistics.median(per_turn)
+        self.results["turn_p99_ms"] = pct(per_turn, 99)
+        self.results["turn_vs_floor"] = self.results["turn_p50_ms"] / self.results["floor_turn_p50_ms"]
+
+    async def tool_transport(self) -> None:
+        async def echo(msg: Any) -> None:
+            await self.bus.publish(msg.reply, msg.data)
+
+        sub = await self.bus.subscribe("bench.echo", echo)
+        raw = []
+        for _ in range(1000):
+            began = time.perf_counter()
+            await self.bus.request("bench.echo", b'{"x":1}', timeout=5)
+            raw.append((time.perf_counter() - began) * 1000)
+        await sub.unsubscribe()
+        transport = []
+        for i in range(1000):
+            reply = await call_tool(self.bus, self.settings.daemon_id, ToolCall(f"b{i}", "ping"), timeout=5)
+            transport.append(reply.rtt_ms - reply.result.duration_ms)
+        self.results["nats_rtt_p50_ms"] = statistics.median(raw)
+        self.results["tool_transport_p50_ms"] = statistics.median(transport)
+        self.results["tool_transport_p99_ms"] = pct(transport, 99)
+
+    async def delta_latency(self) -> None:
+        tokens = [f"tok{i} " for i in range(200)]
+        response = anthropic_stream([Text(*tokens)], delta_delay=0.005)
+        self.fake.enqueue(response)
+        chat = await self.chats.create_chat(self.project.id, "anthropic:claude-sonnet-4-6")
+        url = f"http://127.0.0.1:{self.settings.api_port}"
+        arrivals: list[float] = []
+        ready = threading.Event()
+
+        def watch() -> None:
+            with ChatServiceClientSync(url, proto_json=False) as client:
+                stream = client.stream_updates(
+                    chat_pb2.StreamUpdatesRequest(chat_id=chat.id, since_seq=0),
+                    headers={"authorization": f"Bearer {self.settings.api_token}"},
+                )
+                for update in stream:
+                    if update.kind == "stream_ready":
+                        ready.set()
+                    elif update.kind == "block_delta":
+                        arrivals.append(time.perf_counter())
+                    elif update.kind == "chat_status" and update.payload["status"] == "idle":
+                        return
+
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
+        await asyncio.to_thread(ready.wait, 10)
+        await self.chats.send(chat.id, "stream please")
+        await asyncio.to_thread(watcher.join, 60)
+        written = response.delta_times()
+        latencies = [(a - w) * 1000 for a, w in zip(arrivals, written, strict=False)]
+        if len(arrivals) != len(written):
+            raise RuntimeError(f"{len(written)} deltas written, {len(arrivals)} received")
+        self.results["delta_p50_ms"] = statistics.median(latencies)
+        self.results["delta_p99_ms"] = pct(latencies, 99)
+
+    async def concurrency(self, chats: int = 50, turns: int = 10) -> None:
+        view = {"tools": [{"name": "view", "input": {"path": "file.txt"}}]}
+        model = self.script([view] * (turns - 1) + [{"text": "done"}])
+        created = [await self.chats.create_chat(self.project.id, model) for _ in range(chats)]
+        peak = 0.0
+        sampling = True
+
+        async def sample() -> None:
+            nonlocal peak
+            while sampling:
+                peak = max(peak, rss_mib([os.getpid(), *self.service_pids]))
+                await asyncio.sleep(0.1)
+
+        sampler = asyncio.create_task(sample())
+        began = time.perf_counter()
+        times = await asyncio.gather(*(self._turn_times(c.id, "go", turns) for c in created))
+        wall = time.perf_counter() - began
+        sampling = False
+        await sampler
+        lost = 0
+        for c in created:
+            seqs = [u.seq for u in await updates_db.since(self.db, c.id, 0, 100_000)]
+            lost += len(seqs) != seqs[-1] or seqs != list(range(1, len(seqs) + 1))
+        flat = [t for per_chat in times for t in per_chat]
+        self.results["concurrent_turns_per_s"] = chats * turns / wall
+        self.results["concurrent_turn_p99_ms"] = pct(flat, 99)
+        self.results["concurrent_peak_rss_mib"] = peak
+        self.results["concurrent_chats_with_lost_updates"] = lost
+
+
+class FakeThread:
+    """The fake provider on its own thread and event loop, like a remote API would be."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.server = FakeLlmServer()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+        asyncio.run_coroutine_threadsafe(self.server.start(), self.loop).result(10)
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def enqueue(self, response: Any) -> None:
+        self.loop.call_soon_threadsafe(self.server.enqueue, response)
+
+    def stop(self) -> None:
+        asyncio.run_coroutine_threadsafe(self.server.shutdown(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
+
+
+def recovery(root: Path) -> dict[str, Any]:
+    """`reliant up`, a chat mid-turn, SIGKILL, restart: /ready -> the chat's next update."""
+    from tests.e2e.harness import Appliance, Rest, clean_env
+
+    root.mkdir(parents=True)
+    workspace = root / "workspace"
+    workspace.mkdir()
+    script = root / "slow.yaml"
+    script.write_text(yaml.safe_dump({"turns": [{"text": " ".join(["word"] * 100), "delay_ms": 50}]}))
+    up = Appliance(root / "data", env=clean_env())
+    try:
+        up.start()
+        rest = Rest(up.url, up.token)
+        chat = rest.chat(rest.project(workspace)["id"], f"scripted:{script}")
+        rest.send(chat["id"], "talk")
+        from tests.support import wait_until
+
+        wait_until(lambda: any(u["kind"] == "block_delta" for u in rest.updates(chat["id"])), timeout=30)
+        last = max(int(u["seq"]) for u in rest.updates(chat["id"]))
+        up.kill()
+        proc_start = time.monotonic()
+        up.proc = None
+        from tests.e2e.harness import Proc
+
+        log = root / "restart.log"
+        up.proc = Proc(["up", "--data-dir", str(up.data_dir), "--port", str(up.port)], log, env=up.env).start()
+        token = up.token
+        while not _ready(up.url, token):
+            time.sleep(0.01)
+        ready_at = time.monotonic()
+        rest = Rest(up.url, token)
+        while not rest.updates(chat["id"], last):
+            time.sleep(0.01)
+        next_update = time.monotonic()
+        rest.wait_idle(chat["id"], timeout=60)
+        up.stop()
+        return {"recovery_s": next_update - ready_at, "restart_to_ready_s": ready_at - proc_start}
+    finally:
+        if up.proc is not None and up.proc.process is not None and up.proc.process.poll() is None:
+            up.kill()
+        for pid, _ in up.leftovers():
+            os.kill(pid, signal.SIGKILL)
+
+
+def _ready(url: str, token: str) -> bool:
+    request = urllib.request.Request(url + "/ready", headers={"Authorization": f"Bearer {token}"})
+    try:
+        with urllib.request.urlopen(request, timeout=1) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def report(r: dict[str, Any]) -> bool:
+    rows = [
+        ("step: per turn p50", f"{r['turn_p50_ms']:.1f} ms", f"{r['floor_turn_p50_ms']:.1f} ms",
+         f"<= 2x ({r['turn_vs_floor']:.2f}x)", r["turn_vs_floor"] <= 2.0),
+        ("step: per turn p99", f"{r['turn_p99_ms']:.1f} ms", f"{r['floor_turn_p99_ms']:.1f} ms", "", True),
+        ("tool transport p50", f"{r['tool_transport_p50_ms']:.2f} ms", f"{r['nats_rtt_p50_ms']:.2f} ms",
+         "<= 2 ms", r["tool_transport_p50_ms"] <= 2.0),
+        ("tool transport p99", f"{r['tool_transport_p99_ms']:.2f} ms", "", "", True),
+        ("delta latency p50", f"{r['delta_p50_ms']:.2f} ms", "", "<= 5 ms", r["delta_p50_ms"] <= 5.0),
+        ("delta latency p99", f"{r['delta_p99_ms']:.2f} ms", "", "<= 50 ms", r["delta_p99_ms"] <= 50.0),
+        ("50x10: turns/s", f"{r['concurrent_turns_per_s']:.1f}", "", "", True),
+        ("50x10: turn p99", f"{r['concurrent_turn_p99_ms']:.0f} ms", "", "", True),
+        ("50x10: peak RSS", f"{r['concurrent_peak_rss_mib']:.0f} MiB", "", "", True),
+        ("50x10: chats losing updates", str(r["concurrent_chats_with_lost_updates"]), "", "0",
+         r["concurrent_chats_with_lost_updates"] == 0),
+    ]
+    if "recovery_s" in r:
+        rows.append(("recovery: /ready -> update", f"{r['recovery_s']:.2f} s", "", "<= 5 s", r["recovery_s"] <= 5.0))
+    print(f"{'metric':<30} {'reliant':>12} {'floor':>12} {'target':>18}  ok")
+    for name, value, floor, target, ok in rows:
+        print(f"{name:<30} {value:>12} {floor:>12} {target:>18}  {'yes' if ok else 'NO'}")
+    return all(row[-1] for row in rows)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--skip-recovery", action="store_true")
+    args = parser.parse_args()
+    root = Path(tempfile.mkdtemp(prefix="reliant-bench-loop-"))
+    try:
+        results = asyncio.run(Bench(root).run(args.skip_recovery))
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    ok = report(results)
+    print(json.dumps({"bench": "agent_loop", "ok": ok, **{k: round(v, 4) if isinstance(v, float) else v
+                                                          for k, v in results.items()}}))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
