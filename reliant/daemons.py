@@ -39,18 +39,22 @@ async def call_tool(bus: Bus, daemon_id: str, call: ToolCall, *, timeout: float)
 
 
 class ToolCatalog:
-    """The tools each daemon offers the model (asked with ctl.tools.list), cached briefly."""
+    """The tools each daemon offers the model for a workspace (asked with ctl.tools.list: the
+    built-in tools and those of the workspace's MCP servers), cached briefly. A listing the daemon
+    marks incomplete (MCP servers still starting) is not cached."""
 
     def __init__(self, bus: Bus, ttl: float = 30.0) -> None:
         self._bus = bus
         self._ttl = ttl
-        self._cache: dict[str, tuple[float, tuple[ToolDefinition, ...]]] = {}
+        self._cache: dict[tuple[str, str], tuple[float, tuple[ToolDefinition, ...]]] = {}
 
-    async def definitions(self, daemon_id: str) -> tuple[ToolDefinition, ...]:
-        cached = self._cache.get(daemon_id)
+    async def definitions(self, daemon_id: str, workspace: str = "") -> tuple[ToolDefinition, ...]:
+        key = (daemon_id, workspace)
+        cached = self._cache.get(key)
         if cached is not None and time.monotonic() - cached[0] < self._ttl:
             return cached[1]
-        reply = await control(self._bus, daemon_id, "tools.list", {}, timeout=5.0)
+        body = {"workspace": workspace} if workspace else {}
+        reply = await control(self._bus, daemon_id, "tools.list", body, timeout=10.0)
         items = reply if isinstance(reply, list) else reply.get("tools", [])
         tools = tuple(
             ToolDefinition(
@@ -61,8 +65,14 @@ class ToolCatalog:
             )
             for t in items
         )
-        self._cache[daemon_id] = (time.monotonic(), tools)
+        if isinstance(reply, list) or reply.get("complete", True):
+            self._cache[key] = (time.monotonic(), tools)
         return tools
+
+    def forget(self, daemon_id: str) -> None:
+        """Drop the cached listings of a daemon (its MCP servers changed)."""
+        for key in [k for k in self._cache if k[0] == daemon_id]:
+            del self._cache[key]
 
 
 async def control(bus: Bus, daemon_id: str, name: str, body: dict[str, Any], *, timeout: float) -> Any:

@@ -66,6 +66,7 @@ class DaemonConnection:
         workspaces: Callable[[], list[str]],
         *,
         max_concurrency: int = 64,
+        on_connected: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.gateway = gateway
         self.identity = identity
@@ -78,6 +79,7 @@ class DaemonConnection:
         self.connected = asyncio.Event()
         self._last_seen = 0.0
         self.sessions = 0
+        self._on_connected = on_connected
 
     async def run(self, ready: asyncio.Event) -> None:
         """Stay connected until cancelled; raises DaemonRejectedError if the gateway refuses us."""
@@ -126,6 +128,8 @@ class DaemonConnection:
                 backoff.reset()
                 self.connected.set()
                 ready.set()
+                if self._on_connected is not None:
+                    await self._on_connected()
                 await self._serve(call, interval, timeout)
             finally:
                 self.connected.clear()

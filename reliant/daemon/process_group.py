@@ -22,6 +22,25 @@ from pathlib import Path
 
 logger = logging.getLogger(__name__)
 
+# Runs `bash -c "$1"` in the background of a watchdog; $2 is the lifeline's file descriptor (digits).
+# The watchdog's read returns only when the daemon is gone; `kill -KILL 0` then kills the whole
+# group. The command runs without the lifeline (eval puts the fd number into the redirection; bash
+# 3.2 has no {var}<&- form) and with the wrapper's stdin (a non-interactive shell would give a
+# background job /dev/null). The wrapper exits with the command's status.
+SHELL_WRAPPER = """
+lifeline=$2
+( read -r -u "$lifeline" _; kill -KILL 0 ) &
+watchdog=$!
+exec 4<&0
+eval 'bash -c "$1" <&4 4<&- '"$lifeline"'<&- &'
+exec 4<&-
+wait $!
+status=$?
+kill "$watchdog" 2>/dev/null
+wait "$watchdog" 2>/dev/null
+exit "$status"
+"""
+
 
 @functools.cache
 def lifeline() -> int:

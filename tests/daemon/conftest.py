@@ -55,3 +55,19 @@ def read_pids(folder: Path, *names: str) -> list[int]:
     texts = [(folder / n).read_text() if (folder / n).exists() else "" for n in names]
     assert all(t.endswith("\n") for t in texts), f"not written yet: {names}"
     return [int(t) for t in texts]
+
+
+def processes_in_groups(pgids: list[int]) -> list[int]:
+    """Live (non-zombie) processes whose process group is one of `pgids`."""
+    wanted = {str(g) for g in pgids}
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if len(fields) > 2 and fields[2] in wanted and fields[0] not in ("Z", "X"):
+            found.append(int(entry.name))
+    return found

@@ -69,14 +69,19 @@ async def test_tools_workspaces_and_cancel_through_the_gateway(
 ) -> None:
     daemon_id = settings.daemon_id
     async with RoleRunner(GatewayRole(settings)), RoleRunner(DaemonRole(settings)):
-        tools = await _ctl(bus, daemon_id, "tools.list", {})
-        assert {t["name"]: t["read_only"] for t in tools} == {
+        listed = await _ctl(bus, daemon_id, "tools.list", {"workspace": str(workspace)})
+        assert listed["ok"] and listed["complete"]
+        assert {t["name"]: t["read_only"] for t in listed["tools"]} == {
             "view": True,
             "write": False,
             "edit": False,
             "glob": True,
             "grep": True,
             "shell": False,
+            "shell_output": True,
+            "shell_wait": True,
+            "shell_kill": False,
+            "shell_list": True,
         }
 
         project = tmp_path / "project"

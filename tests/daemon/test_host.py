@@ -72,6 +72,10 @@ def test_definitions_offer_the_builtin_tools_but_not_ping(host: ToolHost) -> Non
         "glob": True,
         "grep": True,
         "shell": False,
+        "shell_output": True,
+        "shell_wait": True,
+        "shell_kill": False,
+        "shell_list": True,
     }
     for d in host.definitions():
         assert len(d.description) > 80 and d.input_schema["type"] == "object"

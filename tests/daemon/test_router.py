@@ -26,9 +26,22 @@ async def test_control_subjects(host: ToolHost, tmp_path: Path, workspace: Path)
         announced.append(host.workspaces)
 
     router = DaemonRouter(host, announce)
-    tools = await _ctl(router, "tools.list")
-    assert [t["name"] for t in tools] == ["view", "write", "edit", "glob", "grep", "shell"]
+    listed = await _ctl(router, "tools.list")
+    tools = listed["tools"]
+    assert [t["name"] for t in tools] == [
+        "view",
+        "write",
+        "edit",
+        "glob",
+        "grep",
+        "shell",
+        "shell_output",
+        "shell_wait",
+        "shell_kill",
+        "shell_list",
+    ]
     assert set(tools[0]) == {"name", "description", "input_schema", "read_only"}
+    assert listed["ok"] and listed["complete"]
 
     extra = tmp_path / "extra"
     extra.mkdir()
@@ -45,6 +58,9 @@ async def test_control_subjects(host: ToolHost, tmp_path: Path, workspace: Path)
     malformed = await _ctl(router, "tool.cancel", raw=b"{nope")
     assert malformed["ok"] is False and "malformed" in malformed["error"]
     assert (await _ctl(router, "tool.cancel", {"chat_id": "c"}))["ok"] is False
+
+    big = await router.handle("ctl.workspace.list", b" " * (5 * 1024 * 1024))
+    assert json.loads(big)["error"].startswith("request of 5,242,880 bytes refused")
 
 
 async def test_cancel_through_the_router(host: ToolHost, workspace: Path) -> None:

@@ -5,10 +5,14 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from reliant.daemon.tools.reads import ReadTracker
+from reliant.domain.chat import ToolDefinition
 from reliant.errors import ReliantError
+
+if TYPE_CHECKING:
+    from reliant.daemon.processes import BackgroundProcesses
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +26,8 @@ class ToolContext:
     timeout: float = 0.0
     # The host passes its own; a context built alone gets an empty one (nothing counts as read).
     reads: ReadTracker = field(default_factory=ReadTracker)
+    # The host's background processes (shell's run_in_background and the shell_* tools).
+    processes: BackgroundProcesses | None = None
 
     def require_workspace(self) -> Path:
         if self.workspace is None:
@@ -58,3 +64,21 @@ class ToolSpec:
     needs_workspace: bool = True
     # False for diagnostics (ping): callable, but never offered to the model.
     offered: bool = True
+
+
+class ToolProvider(Protocol):
+    """Tools that come and go at run time (MCP servers), per workspace."""
+
+    async def definitions(self, workspace: Path) -> tuple[list[ToolDefinition], bool]:
+        """The tools offered in `workspace`, and False if some may still appear (still starting)."""
+        ...
+
+    async def open(self, workspace: Path) -> object:
+        """Get the workspace's tools ready (start its MCP servers) without waiting for them."""
+        ...
+
+    async def resolve(self, name: str, workspace: Path | None) -> ToolSpec | None:
+        """The tool called `name` in `workspace`, or None if this provider has no such tool."""
+        ...
+
+    async def shutdown(self) -> None: ...

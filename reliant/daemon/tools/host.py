@@ -19,10 +19,12 @@ import logging
 import time
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 
-from reliant.daemon.tools.base import ToolContext, ToolFailure, ToolOutput, ToolSpec
+from reliant.daemon.processes import BackgroundProcesses
+from reliant.daemon.tools.base import ToolContext, ToolFailure, ToolOutput, ToolProvider, ToolSpec
 from reliant.daemon.tools.memory import Execution, ExecutionKey, ExecutionMemory
 from reliant.daemon.tools.reads import ReadTracker
 from reliant.daemon.workspaces import Workspaces
@@ -44,6 +46,8 @@ class ToolHost:
         workspace_file: Path | None = None,
         max_concurrent: int = DEFAULT_MAX_CONCURRENT,
         memory: ExecutionMemory | None = None,
+        provider: ToolProvider | None = None,
+        processes: BackgroundProcesses | None = None,
     ) -> None:
         self.daemon_id = daemon_id
         self.tools = {t.name: t for t in tools}
@@ -51,6 +55,8 @@ class ToolHost:
         self._workspaces = Workspaces(workspaces, workspace_file)
         self.memory = memory if memory is not None else ExecutionMemory()
         self.reads = ReadTracker()
+        self.provider = provider
+        self.processes = processes if processes is not None else BackgroundProcesses()
         self.max_concurrent = max_concurrent
         self._slots = asyncio.Semaphore(max_concurrent)
 
@@ -74,10 +80,20 @@ class ToolHost:
     # -- tools ------------------------------------------------------------------------------------
 
     def definitions(self) -> list[ToolDefinition]:
-        """The tools offered to the model (diagnostics such as ping are left out)."""
+        """The built-in tools offered to the model (diagnostics such as ping are left out)."""
         return [
             ToolDefinition(t.name, t.description, t.input_schema, t.read_only) for t in self.tools.values() if t.offered
         ]
+
+    async def offered(self, workspace: str = "") -> tuple[list[ToolDefinition], bool]:
+        """The tools offered to the model for a call in `workspace`: the built-in ones, then those
+        of the workspace's MCP servers; and False when some servers are still starting."""
+        tools = self.definitions()
+        path = self.workspace_for(workspace)
+        if self.provider is None or path is None:
+            return tools, True
+        extra, complete = await self.provider.definitions(path)
+        return tools + [t for t in extra if t.name not in self.tools], complete
 
     async def execute(self, call: ToolCall) -> ToolResult:
         key: ExecutionKey = (call.chat_id, call.tool_call_id)
@@ -111,12 +127,16 @@ class ToolHost:
         return cancelled
 
     async def shutdown(self) -> None:
-        """Cancel every running execution and wait for them to stop."""
+        """Cancel every running execution and wait for them to stop; then stop the background
+        processes and the MCP servers."""
         running = self.memory.running()
         for execution in running:
             execution.interrupt_reason = "the daemon shut down while the tool was running"
             execution.task.cancel()
         await asyncio.gather(*(asyncio.shield(e.outcome) for e in running), return_exceptions=True)
+        await self.processes.shutdown()
+        if self.provider is not None:
+            await self.provider.shutdown()
 
     def _settle(self, call: ToolCall, execution: Execution, task: asyncio.Task[ToolResult]) -> None:
         if task.cancelled():
@@ -147,26 +167,37 @@ class ToolHost:
                     duration_ms=(time.perf_counter() - started) * 1000,
                 )
 
+            workspace = self.workspace_for(call.workspace)
             spec = self.tools.get(call.tool)
+            dynamic = False
+            if spec is None and self.provider is not None:
+                try:
+                    spec = await self.provider.resolve(call.tool, workspace)
+                except ToolFailure as exc:
+                    return result(ToolStatus.ERROR, error=exc.message)
+                dynamic = spec is not None
             if spec is None:
                 return result(
                     ToolStatus.ERROR,
                     error=f"unknown tool {call.tool!r}; available: {', '.join(sorted(self.tools))}",
                 )
-            validator = self._validators.get(spec.name)
-            if validator is None:
-                validator = self._validators[spec.name] = jsonschema.Draft202012Validator(spec.input_schema)
-            problems = sorted(validator.iter_errors(call.input), key=lambda e: list(e.path))
+            problems = self._problems(spec, call.input, cache=not dynamic)
             if problems:
-                detail = "; ".join(f"{'/'.join(map(str, p.path)) or 'input'}: {p.message}" for p in problems[:5])
-                return result(ToolStatus.ERROR, error=f"invalid input for {spec.name}: {detail}")
-            workspace = self.workspace_for(call.workspace)
+                return result(ToolStatus.ERROR, error=f"invalid input for {spec.name}: {problems}")
             if spec.needs_workspace and workspace is None:
                 return result(
                     ToolStatus.ERROR,
                     error=f"workspace {call.workspace or '(none)'} is not registered on daemon {self.daemon_id}",
                 )
-            ctx = ToolContext(self.daemon_id, workspace, call.chat_id, call.tool_call_id, call.timeout, self.reads)
+            ctx = ToolContext(
+                self.daemon_id,
+                workspace,
+                call.chat_id,
+                call.tool_call_id,
+                call.timeout,
+                self.reads,
+                self.processes,
+            )
             try:
                 out = await spec.run(ctx, call.input)
             except asyncio.CancelledError:
@@ -177,3 +208,18 @@ class ToolHost:
                 logger.exception("tool %s failed", spec.name)
                 return result(ToolStatus.ERROR, error=f"{spec.name} failed: {type(exc).__name__}: {exc}")
             return result(ToolStatus.ERROR if out.error else ToolStatus.OK, out)
+
+    def _problems(self, spec: ToolSpec, args: dict[str, Any], *, cache: bool) -> str:
+        """What is wrong with `args` for `spec` ("" if nothing). A schema that cannot be used (an
+        MCP server's, say) validates nothing rather than failing the call."""
+        validator = self._validators.get(spec.name) if cache else None
+        try:
+            if validator is None:
+                validator = jsonschema.Draft202012Validator(spec.input_schema)
+                if cache:
+                    self._validators[spec.name] = validator
+            problems = sorted(validator.iter_errors(args), key=lambda e: list(e.path))
+        except (jsonschema.SchemaError, jsonschema.exceptions.UnknownType, TypeError, ValueError) as exc:
+            logger.debug("cannot validate input for %s: %s", spec.name, exc)
+            return ""
+        return "; ".join(f"{'/'.join(map(str, p.path)) or 'input'}: {p.message}" for p in problems[:5])

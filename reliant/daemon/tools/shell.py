@@ -18,7 +18,7 @@ import os
 import subprocess
 from typing import Any
 
-from reliant.daemon.process_group import group_alive, lifeline, stop_group
+from reliant.daemon.process_group import SHELL_WRAPPER, group_alive, lifeline, stop_group
 from reliant.daemon.tools.base import ToolContext, ToolFailure, ToolOutput, ToolSpec
 
 DEFAULT_TIMEOUT = 60.0
@@ -27,21 +27,6 @@ HEAD_BYTES = 20_000
 TAIL_BYTES = 20_000
 STOP_GRACE = 2.0  # seconds between SIGTERM and SIGKILL
 DRAIN_GRACE = 0.5  # after the command exits, how long to wait for the rest of its output
-
-# $1 is the command, $2 the lifeline's file descriptor (digits). The watchdog's read returns only
-# when the daemon is gone; `kill -KILL 0` then kills the whole group. The command runs without the
-# lifeline (eval puts the fd number into the redirection; bash 3.2 has no {var}<&- form).
-_WRAPPER = """
-lifeline=$2
-( read -r -u "$lifeline" _; kill -KILL 0 ) &
-watchdog=$!
-eval 'bash -c "$1" '"$lifeline"'<&- &'
-wait $!
-status=$?
-kill "$watchdog" 2>/dev/null
-wait "$watchdog" 2>/dev/null
-exit "$status"
-"""
 
 
 class OutputCapture:
@@ -115,6 +100,10 @@ def _environment() -> dict[str, str]:
 async def _shell(ctx: ToolContext, args: dict[str, Any]) -> ToolOutput:
     workspace = ctx.require_workspace()
     command = str(args["command"])
+    if args.get("run_in_background"):
+        from reliant.daemon.tools.background import start_background
+
+        return await start_background(ctx, workspace, command, _environment())
     timeout = float(args.get("timeout") or ctx.timeout or DEFAULT_TIMEOUT)
     timeout = min(timeout, MAX_TIMEOUT)
     capture = OutputCapture()
@@ -123,7 +112,7 @@ async def _shell(ctx: ToolContext, args: dict[str, Any]) -> ToolOutput:
             lambda: _ShellProtocol(capture),
             "bash",
             "-c",
-            _WRAPPER,
+            SHELL_WRAPPER,
             "reliant-shell",
             command,
             str(lifeline()),
@@ -190,8 +179,10 @@ SHELL = ToolSpec(
         "stdin is empty, so interactive programs cannot prompt; TERM=dumb and PAGER=cat. "
         f"timeout is in seconds (default {DEFAULT_TIMEOUT:g}, at most {MAX_TIMEOUT:g}); on timeout the "
         "command and every process it started are killed. Long output keeps its first and last "
-        f"{HEAD_BYTES // 1000} KB. Background processes are stopped when the command exits. Prefer the "
-        "view, grep and glob tools for reading and searching files."
+        f"{HEAD_BYTES // 1000} KB. Background processes are stopped when the command exits. For a "
+        "server, a watcher or anything long-running set run_in_background: the call returns at once "
+        "with a process id; read its output with shell_output, wait with shell_wait, stop it with "
+        "shell_kill. Prefer the view, grep and glob tools for reading and searching files."
     ),
     input_schema={
         "type": "object",
@@ -202,6 +193,10 @@ SHELL = ToolSpec(
                 "exclusiveMinimum": 0,
                 "maximum": MAX_TIMEOUT,
                 "description": f"Seconds before the command is killed (default {DEFAULT_TIMEOUT:g}).",
+            },
+            "run_in_background": {
+                "type": "boolean",
+                "description": "Start the command and return at once; it keeps running (no timeout).",
             },
         },
         "required": ["command"],

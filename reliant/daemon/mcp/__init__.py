@@ -1,0 +1,1 @@
+"""MCP servers run by the daemon: layered configuration, lifecycles, and their tools for the model."""

@@ -1,0 +1,214 @@
+"""MCP server configuration: layered JSON files with `${VAR}` / `${VAR:-default}` expansion.
+
+Files, later ones winning server by server:
+
+1. `<data-dir>/mcp.json`                     every project on this daemon
+2. `<project>/.reliant/mcp.json`             the project's servers (committed)
+3. `<project>/.reliant/mcp.local.json`       your own overrides (not committed)
+
+Each holds `{"mcpServers": {"<name>": {...}}}`. A server is either stdio
+(`{"command": "uvx", "args": [...], "env": {...}, "cwd": "..."}`) or streamable HTTP
+(`{"type": "http", "url": "https://...", "headers": {...}}`). Optional for both: `"disabled": true`,
+`"timeout"` (seconds per tool call, default 120) and `"startup_timeout"` (default 30). An entry that
+holds nothing but `disabled` switches off a server defined by an earlier file. Strings in command,
+args, env, cwd, url and headers expand `${VAR}` and `${VAR:-default}` from the daemon's environment;
+a relative cwd is taken from the project root.
+
+A problem with one server (bad field, unset variable) is that server's error, never the others'.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+GLOBAL_FILE = "mcp.json"
+PROJECT_FILES = (".reliant/mcp.json", ".reliant/mcp.local.json")
+DEFAULT_CALL_TIMEOUT = 120.0
+DEFAULT_STARTUP_TIMEOUT = 30.0
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_KNOWN_KEYS = frozenset(
+    {"type", "command", "args", "env", "cwd", "url", "headers", "disabled", "timeout", "startup_timeout"}
+)
+
+
+class ConfigProblem(ValueError):
+    """One server's configuration cannot be used."""
+
+
+@dataclass(frozen=True, slots=True)
+class McpServerConfig:
+    name: str
+    transport: str  # stdio | http
+    source: str  # the file that defined it
+    command: str = ""
+    args: tuple[str, ...] = ()
+    env: tuple[tuple[str, str], ...] = ()
+    cwd: str = ""
+    url: str = ""
+    headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    disabled: bool = False
+    timeout: float = DEFAULT_CALL_TIMEOUT
+    startup_timeout: float = DEFAULT_STARTUP_TIMEOUT
+    error: str = ""  # set when the entry cannot be used; the server then reports it as unhealthy
+
+    def describe(self) -> str:
+        """The command line or URL, for status lists (header values left out)."""
+        if self.transport == "http":
+            return self.url
+        return " ".join([self.command, *self.args])
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedConfig:
+    servers: dict[str, McpServerConfig]
+    errors: tuple[str, ...]  # whole-file problems (unreadable, invalid JSON)
+    files: tuple[str, ...]  # the files that were read
+
+
+def expand(text: str, env: Mapping[str, str]) -> str:
+    """Expand `${VAR}` and `${VAR:-default}`; an unset variable without a default is an error."""
+
+    def one(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        value = env.get(name)
+        if value:
+            return value
+        if default is not None:
+            return default
+        if value is not None:
+            return value
+        raise ConfigProblem(f"environment variable {name} is not set (use ${{{name}:-default}} for a default)")
+
+    return _VAR.sub(one, text)
+
+
+def _strings(value: Any, what: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str | int | float) for v in value):
+        raise ConfigProblem(f"{what} must be a list of strings")
+    return [str(v) for v in value]
+
+
+def _mapping(value: Any, what: str) -> dict[str, str]:
+    if not isinstance(value, dict) or not all(isinstance(v, str | int | float) for v in value.values()):
+        raise ConfigProblem(f"{what} must be an object of strings")
+    return {str(k): str(v) for k, v in value.items()}
+
+
+def _seconds(value: Any, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise ConfigProblem(f"{what} must be a positive number of seconds")
+    return float(value)
+
+
+def parse_server(name: str, raw: Any, source: str, project: Path | None, env: Mapping[str, str]) -> McpServerConfig:
+    """One server entry; problems raise ConfigProblem."""
+    if not isinstance(raw, dict):
+        raise ConfigProblem("a server entry must be an object")
+    unknown = sorted(set(raw) - _KNOWN_KEYS)
+    if unknown:
+        raise ConfigProblem(f"unknown field(s) {', '.join(unknown)}")
+    disabled = raw.get("disabled", False)
+    if not isinstance(disabled, bool):
+        raise ConfigProblem("disabled must be true or false")
+    timeout = _seconds(raw["timeout"], "timeout") if "timeout" in raw else DEFAULT_CALL_TIMEOUT
+    startup = (
+        _seconds(raw["startup_timeout"], "startup_timeout") if "startup_timeout" in raw else DEFAULT_STARTUP_TIMEOUT
+    )
+    kind = raw.get("type") or ("http" if "url" in raw else "stdio")
+    if kind in ("http", "streamable-http", "streamable_http"):
+        url = raw.get("url")
+        if not isinstance(url, str) or not url:
+            raise ConfigProblem("an http server needs a url")
+        url = expand(url, env)
+        if not url.startswith(("http://", "https://")):
+            raise ConfigProblem(f"url must start with http:// or https://, got {url!r}")
+        headers = {k: expand(v, env) for k, v in _mapping(raw.get("headers", {}), "headers").items()}
+        return McpServerConfig(
+            name,
+            "http",
+            source,
+            url=url,
+            headers=tuple(sorted(headers.items())),
+            disabled=disabled,
+            timeout=timeout,
+            startup_timeout=startup,
+        )
+    if kind != "stdio":
+        raise ConfigProblem(f"type must be stdio or http, got {kind!r}")
+    command = raw.get("command")
+    if not isinstance(command, str) or not command.strip():
+        raise ConfigProblem("a stdio server needs a command")
+    args = [expand(a, env) for a in _strings(raw.get("args", []), "args")]
+    server_env = {k: expand(v, env) for k, v in _mapping(raw.get("env", {}), "env").items()}
+    cwd = raw.get("cwd", "")
+    if not isinstance(cwd, str):
+        raise ConfigProblem("cwd must be a string")
+    cwd = expand(cwd, env)
+    if cwd and not Path(cwd).is_absolute() and project is not None:
+        cwd = str(project / cwd)
+    return McpServerConfig(
+        name,
+        "stdio",
+        source,
+        command=expand(command, env),
+        args=tuple(args),
+        env=tuple(sorted(server_env.items())),
+        cwd=cwd or (str(project) if project is not None else ""),
+        disabled=disabled,
+        timeout=timeout,
+        startup_timeout=startup,
+    )
+
+
+def load(global_file: Path | None, project: Path | None, env: Mapping[str, str] | None = None) -> LoadedConfig:
+    """The servers for `project` (None: only the global file), later files winning by name."""
+    env = os.environ if env is None else env
+    files = [global_file] if global_file is not None else []
+    if project is not None:
+        files += [project / rel for rel in PROJECT_FILES]
+    servers: dict[str, McpServerConfig] = {}
+    errors: list[str] = []
+    read: list[str] = []
+    for path in files:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        except (OSError, UnicodeDecodeError) as exc:
+            errors.append(f"{path}: cannot read: {exc}")
+            continue
+        read.append(str(path))
+        try:
+            doc = json.loads(text)
+        except ValueError as exc:
+            errors.append(f"{path}: invalid JSON: {exc}")
+            continue
+        entries = doc.get("mcpServers", doc.get("servers")) if isinstance(doc, dict) else None
+        if not isinstance(entries, dict):
+            errors.append(f'{path}: expected {{"mcpServers": {{"<name>": {{...}}}}}}')
+            continue
+        for name, raw in entries.items():
+            if not NAME.match(str(name)):
+                errors.append(f"{path}: server name {name!r} must be 1-32 letters, digits, '-' or '_'")
+                continue
+            earlier = servers.get(name)
+            only_disabled = isinstance(raw, dict) and set(raw) == {"disabled"} and isinstance(raw["disabled"], bool)
+            if earlier is not None and only_disabled:
+                servers[name] = _replace_disabled(earlier, raw["disabled"], str(path))
+                continue
+            try:
+                servers[name] = parse_server(name, raw, str(path), project, env)
+            except ConfigProblem as exc:
+                servers[name] = McpServerConfig(name, "stdio", str(path), error=f"{path}: {exc}")
+    return LoadedConfig(servers, tuple(errors), tuple(read))
+
+
+def _replace_disabled(config: McpServerConfig, disabled: bool, source: str) -> McpServerConfig:
+    return replace(config, disabled=disabled, source=f"{config.source} ({source})")

@@ -1,0 +1,260 @@
+"""Git worktrees for chats: `git worktree add` on a new branch under `<repo>/.reliant/worktrees/<name>`.
+
+A worktree lies inside its repository's workspace, so a tool call whose workspace is the worktree
+path is accepted (ToolHost.workspace_for) and confined to the worktree. Every path given here must
+resolve, symlinks included, to a directory under the repository's `.reliant/worktrees/`; anything
+else is refused. The repository's `.git/info/exclude` gets `/.reliant/worktrees/` so the main
+checkout does not see them as untracked files.
+
+Control subjects (`ctl.worktree.*`, JSON; `workspace` is the repository, a registered workspace):
+
+- `worktree.create {workspace, name, branch?, base?}` -> `{"ok", "worktree": info}`
+- `worktree.list {workspace}` -> `{"ok", "worktrees": [info]}`
+- `worktree.status {workspace, path}` -> `{"ok", "branch", "head", "ahead", "behind", "files":
+  [{path, index, worktree}]}` (porcelain v1 status letters)
+- `worktree.diff {workspace, path, base?}` -> `{"ok", "diff", "truncated", "files"}`: the worktree
+  against `base` (default HEAD), untracked files included as added
+- `worktree.remove {workspace, path, force?, delete_branch?}` -> `{"ok"}`
+
+`info`: name, path, branch, head, base (the commit it started from, for create), locked, prunable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import re
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from reliant.daemon.tools.base import ToolFailure
+from reliant.daemon.tools.paths import confine
+
+logger = logging.getLogger(__name__)
+
+Handler = Callable[[dict[str, Any]], Awaitable[Any]]
+
+WORKTREES_DIR = ".reliant/worktrees"
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+BRANCH = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$")
+GIT_TIMEOUT = 60.0
+MAX_DIFF_BYTES = 512 * 1024
+MAX_UNTRACKED = 200
+
+
+class GitError(ToolFailure):
+    def __init__(self, args: list[str], code: int, stderr: str) -> None:
+        self.args_ = args
+        self.code = code
+        self.stderr = stderr
+        super().__init__(f"git {' '.join(args[:3])} failed ({code}): {stderr.strip()[-2000:]}")
+
+
+async def git(cwd: Path, *args: str, check: bool = True, limit: int = 0) -> str:
+    """Run git in `cwd`; its stdout (cut at `limit` bytes when given)."""
+    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_PAGER": "cat", "LC_ALL": "C"}
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            "git",
+            *args,
+            cwd=cwd,
+            env=env,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            start_new_session=True,
+        )
+    except OSError as exc:
+        raise ToolFailure(f"cannot run git: {exc.strerror or exc}") from None
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), GIT_TIMEOUT)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+        raise ToolFailure(f"git {' '.join(args[:2])} took longer than {GIT_TIMEOUT:.0f}s") from None
+    if check and proc.returncode:
+        raise GitError(list(args), proc.returncode or 0, err.decode("utf-8", "replace"))
+    if limit and len(out) > limit:
+        out = out[:limit]
+    return out.decode("utf-8", "replace")
+
+
+class Worktrees:
+    async def _repo(self, workspace: Path) -> Path:
+        top = (await git(workspace, "rev-parse", "--show-toplevel")).strip()
+        if not top:
+            raise ToolFailure(f"{workspace} is not a git repository")
+        repo = Path(await asyncio.to_thread(os.path.realpath, top))
+        if repo != workspace and not repo.is_relative_to(workspace):
+            raise ToolFailure(f"refused: the repository of {workspace} is {repo}, outside the workspace")
+        return repo
+
+    def confine_worktree(self, repo: Path, given: str) -> Path:
+        """The worktree directory `given` names; refused unless it lies under .reliant/worktrees."""
+        if not given:
+            raise ToolFailure("a non-empty path is required")
+        root = repo / WORKTREES_DIR
+        path = confine(repo, given)
+        if path == root or not path.is_relative_to(root):
+            raise ToolFailure(f"refused: {given} is not a worktree under {root}")
+        return path
+
+    async def create(self, workspace: Path, name: str, branch: str = "", base: str = "") -> dict[str, Any]:
+        if not NAME.match(name) or ".." in name:
+            raise ToolFailure("a worktree name is 1-64 letters, digits, '.', '_' or '-' (no '..')")
+        branch = branch or f"reliant/{name}"
+        if not BRANCH.match(branch) or ".." in branch or branch.endswith((".lock", "/")):
+            raise ToolFailure(f"invalid branch name {branch!r}")
+        if base.startswith("-"):
+            raise ToolFailure(f"invalid base {base!r}")
+        repo = await self._repo(workspace)
+        root = repo / WORKTREES_DIR
+        root.mkdir(parents=True, exist_ok=True)
+        path = self.confine_worktree(repo, str(root / name))
+        if path.exists():
+            raise ToolFailure(f"a worktree named {name} already exists at {path}")
+        await self._exclude(repo)
+        base_commit = (await git(repo, "rev-parse", "--verify", f"{base or 'HEAD'}^{{commit}}")).strip()
+        await git(repo, "worktree", "add", "-b", branch, str(path), base_commit)
+        logger.info("worktree %s created at %s on %s", name, path, branch)
+        return {"name": name, "path": str(path), "branch": branch, "head": base_commit, "base": base_commit}
+
+    async def _exclude(self, repo: Path) -> None:
+        common = Path((await git(repo, "rev-parse", "--git-common-dir")).strip())
+        if not common.is_absolute():
+            common = repo / common
+        exclude = common / "info" / "exclude"
+        line = f"/{WORKTREES_DIR}/"
+        try:
+            current = exclude.read_text() if exclude.exists() else ""
+        except OSError:
+            return
+        if line not in current.splitlines():
+            exclude.parent.mkdir(parents=True, exist_ok=True)
+            with exclude.open("a") as f:
+                f.write(("" if not current or current.endswith("\n") else "\n") + line + "\n")
+
+    async def list(self, workspace: Path) -> list[dict[str, Any]]:
+        repo = await self._repo(workspace)
+        out = await git(repo, "worktree", "list", "--porcelain")
+        root = repo / WORKTREES_DIR
+        found: list[dict[str, Any]] = []
+        for block in out.strip().split("\n\n"):
+            fields: dict[str, str] = {}
+            for line in block.splitlines():
+                key, _, value = line.partition(" ")
+                fields[key] = value
+            path = Path(fields.get("worktree", ""))
+            if not path.is_relative_to(root):
+                continue
+            found.append(
+                {
+                    "name": path.name,
+                    "path": str(path),
+                    "branch": fields.get("branch", "").removeprefix("refs/heads/"),
+                    "head": fields.get("HEAD", ""),
+                    "locked": "locked" in fields,
+                    "prunable": "prunable" in fields,
+                }
+            )
+        return found
+
+    async def status(self, workspace: Path, given: str) -> dict[str, Any]:
+        repo = await self._repo(workspace)
+        path = self.confine_worktree(repo, given)
+        out = await git(path, "status", "--porcelain=v1", "-b", "--untracked-files=all")
+        lines = out.splitlines()
+        branch, ahead, behind = "", 0, 0
+        if lines and lines[0].startswith("## "):
+            head = lines.pop(0)[3:]
+            branch = head.split("...")[0]
+            if match := re.search(r"ahead (\d+)", head):
+                ahead = int(match.group(1))
+            if match := re.search(r"behind (\d+)", head):
+                behind = int(match.group(1))
+        files = [{"path": line[3:], "index": line[0], "worktree": line[1]} for line in lines if len(line) > 3]
+        head_commit = (await git(path, "rev-parse", "HEAD")).strip()
+        return {"ok": True, "branch": branch, "head": head_commit, "ahead": ahead, "behind": behind, "files": files}
+
+    async def diff(self, workspace: Path, given: str, base: str = "") -> dict[str, Any]:
+        repo = await self._repo(workspace)
+        path = self.confine_worktree(repo, given)
+        if base.startswith("-"):
+            raise ToolFailure(f"invalid base {base!r}")
+        against = base or "HEAD"
+        diff = await git(path, "diff", "--no-color", "--no-ext-diff", against, "--", limit=MAX_DIFF_BYTES + 1)
+        names = (await git(path, "diff", "--name-only", against, "--")).split()
+        untracked = (await git(path, "ls-files", "--others", "--exclude-standard")).splitlines()
+        parts = [diff]
+        for rel in untracked[:MAX_UNTRACKED]:
+            if sum(len(p) for p in parts) > MAX_DIFF_BYTES:
+                break
+            parts.append(await git(path, "diff", "--no-color", "--no-index", "--", "/dev/null", rel, check=False))
+        text = "".join(parts)
+        truncated = len(text) > MAX_DIFF_BYTES or len(untracked) > MAX_UNTRACKED
+        return {
+            "ok": True,
+            "diff": text[:MAX_DIFF_BYTES],
+            "truncated": truncated,
+            "files": sorted(set(names) | set(untracked)),
+        }
+
+    async def remove(
+        self, workspace: Path, given: str, *, force: bool = False, delete_branch: bool = False
+    ) -> dict[str, Any]:
+        repo = await self._repo(workspace)
+        path = self.confine_worktree(repo, given)
+        branch = ""
+        if path.exists():
+            branch = (await git(path, "rev-parse", "--abbrev-ref", "HEAD", check=False)).strip()
+        args = ["worktree", "remove", *(["--force"] if force else []), str(path)]
+        await git(repo, *args)
+        if delete_branch and branch and branch != "HEAD":
+            await git(repo, "branch", "-D", branch)
+        await git(repo, "worktree", "prune", check=False)
+        return {"ok": True, "path": str(path), "branch": branch, "branch_deleted": bool(delete_branch and branch)}
+
+    def controls(self, workspace_for: Callable[[str], Path | None]) -> dict[str, Handler]:
+        def workspace(body: dict[str, Any]) -> Path:
+            given = body.get("workspace", "")
+            found = workspace_for(given if isinstance(given, str) else "")
+            if found is None:
+                raise ToolFailure(f"workspace {given or '(none)'} is not registered on this daemon")
+            return found
+
+        def text(body: dict[str, Any], key: str) -> str:
+            value = body.get(key, "")
+            if not isinstance(value, str):
+                raise ToolFailure(f"{key} must be a string")
+            return value
+
+        async def create(body: dict[str, Any]) -> Any:
+            info = await self.create(workspace(body), text(body, "name"), text(body, "branch"), text(body, "base"))
+            return {"ok": True, "worktree": info}
+
+        async def list_(body: dict[str, Any]) -> Any:
+            return {"ok": True, "worktrees": await self.list(workspace(body))}
+
+        async def status(body: dict[str, Any]) -> Any:
+            return await self.status(workspace(body), text(body, "path"))
+
+        async def diff(body: dict[str, Any]) -> Any:
+            return await self.diff(workspace(body), text(body, "path"), text(body, "base"))
+
+        async def remove(body: dict[str, Any]) -> Any:
+            return await self.remove(
+                workspace(body),
+                text(body, "path"),
+                force=bool(body.get("force")),
+                delete_branch=bool(body.get("delete_branch")),
+            )
+
+        return {
+            "worktree.create": create,
+            "worktree.list": list_,
+            "worktree.status": status,
+            "worktree.diff": diff,
+            "worktree.remove": remove,
+        }
