@@ -19,6 +19,7 @@ from reliant.api.errors import ApiError
 from reliant.api.rest import ChatController, ProjectController, api_error_handler, models
 from reliant.api.settings import SettingsService
 from reliant.api.system import SystemService, readiness
+from reliant.api.web import WebUi
 from reliant.db import doctor as doctor_db
 from reliant.llm_settings import ProviderPool
 from reliant.wire.v1.chat_connect import ChatServiceASGIApplication, ProjectServiceASGIApplication
@@ -61,11 +62,13 @@ def rest_app(ctx: ApiContext, chats: Chats) -> Litestar:
 
 
 class Dispatcher:
-    """Routes /reliant.v1.<Service>/<Method> to its ConnectRPC app and everything else to Litestar."""
+    """Routes /reliant.v1.<Service>/<Method> to its ConnectRPC app, the UI's pages and assets to the
+    web app, and everything else to Litestar."""
 
-    def __init__(self, rest: ASGIApp, services: dict[str, ASGIApp]) -> None:
+    def __init__(self, rest: ASGIApp, services: dict[str, ASGIApp], web: WebUi | None = None) -> None:
         self.rest = rest
         self.services = services
+        self.web = web
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -76,6 +79,9 @@ class Dispatcher:
                 if service is not None:
                     await service(scope, receive, send)
                     return
+            elif self.web is not None and self.web.handles(path):
+                await self.web(scope, receive, send)
+                return
         await self.rest(scope, receive, send)
 
 
@@ -89,4 +95,4 @@ def create_app(ctx: ApiContext, providers: ProviderPool) -> ASGIApp:
     ]
     services: dict[str, ASGIApp] = {app.path: app for app in connect_apps}
     rest: ASGIApp = rest_app(ctx, chats)  # type: ignore[assignment]
-    return TokenAuth(Dispatcher(rest, services), ctx.settings.api_token)
+    return TokenAuth(Dispatcher(rest, services, WebUi()), ctx.settings.api_token)

@@ -6,7 +6,7 @@ from typing import Any
 
 from google.protobuf.struct_pb2 import Struct
 
-from reliant.domain.chat import ChatInfo, ContentBlock, Project, StoredMessage, ToolRun, Usage
+from reliant.domain.chat import BlockType, ChatInfo, ContentBlock, Project, StoredMessage, ToolRun, Usage
 from reliant.wire.v1 import chat_pb2 as pb
 
 
@@ -54,6 +54,8 @@ def block(b: ContentBlock, run: ToolRun | None = None) -> pb.ContentBlock:
     if run is not None:
         out.tool_state = run.state.value
         out.duration_ms = run.duration_ms
+        if run.data and b.type is BlockType.TOOL_CALL:
+            out.tool_data.CopyFrom(_struct(run.data))
     return out
 
 
@@ -68,6 +70,7 @@ def message(m: StoredMessage, runs: dict[str, ToolRun]) -> pb.Message:
         usage=usage(m.usage, m.cost_usd),
         created_unix=m.created_at,
         queued=m.ordinal is None,
+        turn=m.turn or 0,
     )
 
 

@@ -154,7 +154,7 @@ class SendMessageResponse(_message.Message):
     def __init__(self, message_id: _Optional[str] = ..., seq: _Optional[int] = ..., queued: _Optional[bool] = ...) -> None: ...
 
 class ContentBlock(_message.Message):
-    __slots__ = ("type", "text", "tool_call_id", "tool_name", "tool_input", "is_error", "media_type", "tool_state", "duration_ms")
+    __slots__ = ("type", "text", "tool_call_id", "tool_name", "tool_input", "is_error", "media_type", "tool_state", "duration_ms", "tool_data")
     TYPE_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
     TOOL_CALL_ID_FIELD_NUMBER: _ClassVar[int]
@@ -164,6 +164,7 @@ class ContentBlock(_message.Message):
     MEDIA_TYPE_FIELD_NUMBER: _ClassVar[int]
     TOOL_STATE_FIELD_NUMBER: _ClassVar[int]
     DURATION_MS_FIELD_NUMBER: _ClassVar[int]
+    TOOL_DATA_FIELD_NUMBER: _ClassVar[int]
     type: str
     text: str
     tool_call_id: str
@@ -173,10 +174,11 @@ class ContentBlock(_message.Message):
     media_type: str
     tool_state: str
     duration_ms: float
-    def __init__(self, type: _Optional[str] = ..., text: _Optional[str] = ..., tool_call_id: _Optional[str] = ..., tool_name: _Optional[str] = ..., tool_input: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., is_error: _Optional[bool] = ..., media_type: _Optional[str] = ..., tool_state: _Optional[str] = ..., duration_ms: _Optional[float] = ...) -> None: ...
+    tool_data: _struct_pb2.Struct
+    def __init__(self, type: _Optional[str] = ..., text: _Optional[str] = ..., tool_call_id: _Optional[str] = ..., tool_name: _Optional[str] = ..., tool_input: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., is_error: _Optional[bool] = ..., media_type: _Optional[str] = ..., tool_state: _Optional[str] = ..., duration_ms: _Optional[float] = ..., tool_data: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
 
 class Message(_message.Message):
-    __slots__ = ("id", "chat_id", "ordinal", "role", "model", "blocks", "usage", "created_unix", "queued")
+    __slots__ = ("id", "chat_id", "ordinal", "role", "model", "blocks", "usage", "created_unix", "queued", "turn")
     ID_FIELD_NUMBER: _ClassVar[int]
     CHAT_ID_FIELD_NUMBER: _ClassVar[int]
     ORDINAL_FIELD_NUMBER: _ClassVar[int]
@@ -186,6 +188,7 @@ class Message(_message.Message):
     USAGE_FIELD_NUMBER: _ClassVar[int]
     CREATED_UNIX_FIELD_NUMBER: _ClassVar[int]
     QUEUED_FIELD_NUMBER: _ClassVar[int]
+    TURN_FIELD_NUMBER: _ClassVar[int]
     id: str
     chat_id: str
     ordinal: int
@@ -195,7 +198,8 @@ class Message(_message.Message):
     usage: Usage
     created_unix: float
     queued: bool
-    def __init__(self, id: _Optional[str] = ..., chat_id: _Optional[str] = ..., ordinal: _Optional[int] = ..., role: _Optional[str] = ..., model: _Optional[str] = ..., blocks: _Optional[_Iterable[_Union[ContentBlock, _Mapping]]] = ..., usage: _Optional[_Union[Usage, _Mapping]] = ..., created_unix: _Optional[float] = ..., queued: _Optional[bool] = ...) -> None: ...
+    turn: int
+    def __init__(self, id: _Optional[str] = ..., chat_id: _Optional[str] = ..., ordinal: _Optional[int] = ..., role: _Optional[str] = ..., model: _Optional[str] = ..., blocks: _Optional[_Iterable[_Union[ContentBlock, _Mapping]]] = ..., usage: _Optional[_Union[Usage, _Mapping]] = ..., created_unix: _Optional[float] = ..., queued: _Optional[bool] = ..., turn: _Optional[int] = ...) -> None: ...
 
 class ListMessagesRequest(_message.Message):
     __slots__ = ("chat_id",)

@@ -1,0 +1,72 @@
+// The reliant.v1 ConnectRPC services as plain async functions (JSON field names are lowerCamelCase,
+// int64 fields arrive as strings).
+
+import { ConnectClient } from "./connect.js";
+
+const PROJECTS = "reliant.v1.ProjectService";
+const CHATS = "reliant.v1.ChatService";
+const SYSTEM = "reliant.v1.SystemService";
+const SETTINGS = "reliant.v1.SettingsService";
+
+export class Api {
+  constructor(client = new ConnectClient("")) {
+    this.client = client;
+  }
+
+  // projects
+  listProjects() {
+    return this.client.unary(PROJECTS, "ListProjects", {}).then((r) => r.projects || []);
+  }
+  createProject(path, name = "", daemonId = "") {
+    return this.client.unary(PROJECTS, "CreateProject", { path, name, daemonId });
+  }
+  getProject(id) {
+    return this.client.unary(PROJECTS, "GetProject", { id });
+  }
+
+  // chats
+  listChats(projectId = "") {
+    return this.client.unary(CHATS, "ListChats", { projectId }).then((r) => r.chats || []);
+  }
+  getChat(id, options) {
+    return this.client.unary(CHATS, "GetChat", { id }, options);
+  }
+  createChat(projectId, model = "", title = "") {
+    return this.client.unary(CHATS, "CreateChat", { projectId, model, title });
+  }
+  renameChat(id, title) {
+    return this.client.unary(CHATS, "RenameChat", { id, title });
+  }
+  deleteChat(id) {
+    return this.client.unary(CHATS, "DeleteChat", { id });
+  }
+  sendMessage(chatId, text, model = "") {
+    return this.client.unary(CHATS, "SendMessage", { chatId, text, model });
+  }
+  listMessages(chatId, options) {
+    return this.client.unary(CHATS, "ListMessages", { chatId }, options);
+  }
+  cancelChat(chatId) {
+    return this.client.unary(CHATS, "CancelChat", { chatId });
+  }
+  resumeChat(chatId) {
+    return this.client.unary(CHATS, "ResumeChat", { chatId });
+  }
+  listModels() {
+    return this.client.unary(CHATS, "ListModels", {});
+  }
+  streamUpdates(chatId, sinceSeq, options) {
+    return this.client.serverStream(CHATS, "StreamUpdates", { chatId, sinceSeq: String(sinceSeq) }, options);
+  }
+
+  // system and settings
+  getStatus() {
+    return this.client.unary(SYSTEM, "GetStatus", {});
+  }
+  getSettings() {
+    return this.client.unary(SETTINGS, "GetSettings", {});
+  }
+  updateSettings(changes) {
+    return this.client.unary(SETTINGS, "UpdateSettings", changes);
+  }
+}

@@ -1,0 +1,177 @@
+// The app shell: routing, the sidebar, the status bar, the theme, dialogs and notices.
+
+import { Api } from "./api.js";
+import { ConnectClient } from "./connect.js";
+import { h } from "./dom.js";
+import { ChatView } from "./views/chat.js";
+import { ProjectsView, ProjectView } from "./views/projects.js";
+import { SettingsView } from "./views/settings.js";
+import { Sidebar } from "./views/sidebar.js";
+import { StatusBar } from "./views/status.js";
+import { ThemeToggle } from "./theme.js";
+
+const ROUTES = [
+  [/^\/(?:projects)?$/, ProjectsView],
+  [/^\/projects\/([^/]+)$/, ProjectView],
+  [/^\/chats\/([^/]+)$/, ChatView],
+  [/^\/settings$/, SettingsView],
+];
+
+class NotFoundView {
+  constructor(app) {
+    this.app = app;
+  }
+  mount(main) {
+    this.app.setCrumbs([]);
+    this.app.sidebar.hide();
+    main.replaceChildren(h("section.page", null, h("h1", null, "Not found"), h("p", null, h("a", { href: "/", "data-link": "" }, "Back to the projects"))));
+  }
+  unmount() {}
+}
+
+export class App {
+  constructor() {
+    this.client = new ConnectClient("", { onUnauthenticated: () => this.signedOut() });
+    this.api = new Api(this.client);
+    this.main = document.getElementById("main");
+    this.crumbs = document.querySelector(".crumbs");
+    this.sidebar = new Sidebar(this, document.querySelector(".sidebar"));
+    this.status = new StatusBar(this, document.querySelector(".statusbar"));
+    this.theme = new ThemeToggle(document.querySelector(".theme-toggle"));
+    this.toasts = h("div.toasts", { "aria-live": "polite" });
+    document.body.append(this.toasts);
+    this.view = null;
+    this.models = null;
+    this.routeToken = 0;
+    document.addEventListener("click", (event) => this.onClick(event));
+    document.addEventListener("keydown", (event) => this.onKey(event));
+    window.addEventListener("popstate", () => this.route());
+  }
+
+  start() {
+    this.status.start();
+    return this.route();
+  }
+
+  onClick(event) {
+    const a = event.target.closest("a[href]");
+    if (!a || event.defaultPrevented || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
+    if (a.target === "_blank" || a.origin !== location.origin || !a.hasAttribute("data-link")) return;
+    event.preventDefault();
+    this.navigate(a.pathname + a.search);
+  }
+
+  onKey(event) {
+    const typing = event.target.closest("input, textarea, select, [contenteditable]");
+    if (event.key === "/" && !typing && !event.ctrlKey && !event.metaKey && !event.altKey) {
+      const composer = document.querySelector(".composer textarea");
+      if (composer) {
+        event.preventDefault();
+        composer.focus();
+      }
+    }
+  }
+
+  navigate(path, { replace = false } = {}) {
+    if (path !== location.pathname + location.search) {
+      if (replace) history.replaceState(null, "", path);
+      else history.pushState(null, "", path);
+    }
+    return this.route();
+  }
+
+  async route() {
+    const token = ++this.routeToken;
+    if (this.view) this.view.unmount();
+    this.view = null;
+    const path = location.pathname;
+    let View = NotFoundView;
+    let params = [];
+    for (const [pattern, candidate] of ROUTES) {
+      const match = pattern.exec(path);
+      if (match) {
+        View = candidate;
+        params = match.slice(1).map(decodeURIComponent);
+        break;
+      }
+    }
+    const view = new View(this, ...params);
+    this.view = view;
+    try {
+      await view.mount(this.main);
+    } catch (err) {
+      if (token !== this.routeToken) return;
+      this.main.replaceChildren(h("section.page", null, h("h1", null, "Something went wrong"), h("p.error", { role: "alert" }, err.message || String(err))));
+    }
+  }
+
+  /** The current route is still `token`'s: views check before writing after an await. */
+  current(view) {
+    return this.view === view;
+  }
+
+  setCrumbs(items) {
+    const parts = [];
+    items.forEach((item, i) => {
+      if (i) parts.push(h("span.sep", { "aria-hidden": "true" }, "/"));
+      parts.push(item.href ? h("a", { href: item.href, "data-link": "" }, item.label) : h("span", { "aria-current": "page" }, item.label));
+    });
+    this.crumbs.replaceChildren(...parts);
+    const last = items.length ? items[items.length - 1].label : "";
+    document.title = last ? `${last} · reliant` : "reliant";
+  }
+
+  async getModels() {
+    if (!this.models) {
+      this.models = this.api.listModels().catch((err) => {
+        this.models = null;
+        throw err;
+      });
+    }
+    return this.models;
+  }
+
+  forgetModels() {
+    this.models = null;
+  }
+
+  notify(text, kind = "info") {
+    const toast = h(`div.toast.toast-${kind}`, { role: kind === "error" ? "alert" : "status" }, text);
+    this.toasts.append(toast);
+    setTimeout(() => toast.remove(), kind === "error" ? 8000 : 4000);
+  }
+
+  /** A modal confirmation; resolves true when confirmed. */
+  confirm({ title, text, ok = "Delete" }) {
+    const dialog = document.querySelector("dialog.confirm");
+    dialog.querySelector("#confirm-title").textContent = title;
+    dialog.querySelector(".confirm-text").textContent = text;
+    dialog.querySelector(".confirm-ok").textContent = ok;
+    dialog.returnValue = "";
+    return new Promise((resolve) => {
+      dialog.addEventListener("close", () => resolve(dialog.returnValue === "ok"), { once: true });
+      dialog.showModal();
+      dialog.querySelector("button.secondary").focus();
+    });
+  }
+
+  signedOut() {
+    if (document.querySelector(".signed-out")) return;
+    const box = h(
+      "div.signed-out",
+      { role: "alertdialog", "aria-labelledby": "signed-out-title" },
+      h(
+        "div.signed-out-box",
+        null,
+        h("h2", { id: "signed-out-title" }, "Signed out"),
+        h("p", null, "This browser's session with reliant has ended, or reliant now uses another token. Open the link that ", h("code", null, "reliant up"), " printed (it ends in ", h("code", null, "/?token=…"), ") to sign in again."),
+        h("button", { type: "button", onclick: () => location.reload() }, "Reload"),
+      ),
+    );
+    document.body.append(box);
+  }
+}
+
+const app = new App();
+window.reliant = app;
+app.start();

@@ -1,0 +1,402 @@
+// One chat as the UI shows it, built from a ListMessages snapshot and then StreamUpdates updates.
+// No DOM here: a renderer asks which rows changed (take()) and in what order they go (rows()).
+//
+// Applying updates is idempotent, so a stream that resumes from an earlier seq, or replays an
+// answer that the snapshot already holds, never shows anything twice:
+//   - stored messages are keyed by id;
+//   - a streaming answer is keyed by its turn: a later message_started for the same turn replaces
+//     the partial one, message_aborted drops it, and an answer whose turn is already stored (the
+//     snapshot raced its completion) is not shown again;
+//   - tool calls are keyed by tool_call_id.
+
+export const TOOL_STATUS = {
+  pending: "pending",
+  executing: "running",
+  completed: "ok",
+  failed: "error",
+  interrupted: "interrupted",
+};
+
+const AFTER_ALL = 1e12;
+
+function num(value) {
+  if (value === undefined || value === null || value === "") return 0;
+  const n = Number(value);
+  return Number.isFinite(n) ? n : 0;
+}
+
+function pick(obj, ...names) {
+  if (!obj) return undefined;
+  for (const name of names) if (obj[name] !== undefined && obj[name] !== null) return obj[name];
+  return undefined;
+}
+
+/** A usage record from either shape: update payloads (snake_case) or protobuf JSON (camelCase). */
+export function normUsage(usage, cost) {
+  const u = usage || {};
+  return {
+    input: num(pick(u, "input_tokens", "inputTokens")),
+    output: num(pick(u, "output_tokens", "outputTokens")),
+    cacheRead: num(pick(u, "cache_read_tokens", "cacheReadTokens")),
+    cacheWrite: num(pick(u, "cache_write_tokens", "cacheWriteTokens")),
+    cost: num(cost !== undefined ? cost : pick(u, "cost_usd", "costUsd")),
+  };
+}
+
+export function normBlock(b) {
+  return {
+    type: b.type || "text",
+    text: b.text || "",
+    toolCallId: pick(b, "tool_call_id", "toolCallId") || "",
+    toolName: pick(b, "tool_name", "toolName") || "",
+    toolInput: pick(b, "tool_input", "toolInput") || {},
+    isError: Boolean(pick(b, "is_error", "isError")),
+    toolState: pick(b, "tool_state", "toolState") || "",
+    durationMs: num(pick(b, "duration_ms", "durationMs")),
+    toolData: pick(b, "tool_data", "toolData") || null,
+    mediaType: pick(b, "media_type", "mediaType") || "",
+  };
+}
+
+export function normMessage(m) {
+  const ordinal = num(m.ordinal);
+  return {
+    id: m.id,
+    role: m.role || "user",
+    ordinal,
+    turn: num(m.turn),
+    model: m.model || "",
+    blocks: (m.blocks || []).map(normBlock),
+    usage: normUsage(m.usage, pick(m, "cost_usd")),
+    createdAt: num(pick(m, "created_at", "createdUnix")),
+    queued: Boolean(m.queued) || !ordinal,
+  };
+}
+
+function signature(m) {
+  return JSON.stringify([m.ordinal, m.queued, m.blocks.map((b) => [b.type, b.text.length, b.toolCallId])]);
+}
+
+export class ChatModel {
+  constructor(chatId) {
+    this.chatId = chatId;
+    this.messages = new Map(); // id -> stored (or queued) message
+    this.live = new Map(); // turn -> streaming answer
+    this.liveTurnOf = new Map(); // message_started's message_id -> turn
+    this.tools = new Map(); // tool_call_id -> tool call state
+    this.toolOwner = new Map(); // tool_call_id -> row key of the message that holds the call
+    this.notices = new Map(); // key -> {key, text, anchor, seq}
+    this.chat = { status: "idle", reason: "", title: "", model: "" };
+    this.retry = null; // {seconds, attempt, reason, until}
+    this.lastSeq = 0;
+    this.changed = new Set();
+    this.orderDirty = true;
+    this.chatDirty = true;
+  }
+
+  // -- reading -------------------------------------------------------------------------------
+
+  /** What changed since the last call: row keys to re-render, whether rows moved, chat header. */
+  take() {
+    const out = { changed: this.changed, order: this.orderDirty, chat: this.chatDirty };
+    this.changed = new Set();
+    this.orderDirty = false;
+    this.chatDirty = false;
+    return out;
+  }
+
+  storedTurns() {
+    const turns = new Set();
+    for (const m of this.messages.values()) if (m.role === "assistant" && m.turn) turns.add(m.turn);
+    return turns;
+  }
+
+  maxOrdinal() {
+    let max = 0;
+    for (const m of this.messages.values()) if (m.ordinal > max) max = m.ordinal;
+    return max;
+  }
+
+  /** The rows of the transcript in display order: {key, kind, item}. Tool results are not rows:
+   * they belong to the card of their call. */
+  rows() {
+    const rows = [];
+    const stored = this.storedTurns();
+    for (const m of this.messages.values()) {
+      if (m.role === "tool") continue;
+      const sort = m.queued ? [AFTER_ALL, 2, m.createdAt] : [m.ordinal, 0, 0];
+      rows.push({ key: `m:${m.id}`, kind: m.queued ? "queued" : "message", item: m, sort });
+    }
+    for (const live of this.live.values()) {
+      if (stored.has(live.turn)) continue;
+      rows.push({ key: `l:${live.turn}`, kind: "live", item: live, sort: [AFTER_ALL, 0, live.turn] });
+    }
+    for (const n of this.notices.values()) {
+      rows.push({ key: n.key, kind: "notice", item: n, sort: [n.anchor, 1, n.seq] });
+    }
+    if (this.retry) rows.push({ key: "retry", kind: "retry", item: this.retry, sort: [AFTER_ALL, 1, 0] });
+    if (this.chat.status === "paused" || this.chat.status === "failed") {
+      rows.push({ key: "paused", kind: "paused", item: this.chat, sort: [AFTER_ALL, 1, 1] });
+    }
+    rows.sort((a, b) => a.sort[0] - b.sort[0] || a.sort[1] - b.sort[1] || a.sort[2] - b.sort[2]);
+    return rows;
+  }
+
+  queuedCount() {
+    let n = 0;
+    for (const m of this.messages.values()) if (m.queued) n += 1;
+    return n;
+  }
+
+  streaming() {
+    const stored = this.storedTurns();
+    for (const live of this.live.values()) if (!stored.has(live.turn)) return true;
+    return false;
+  }
+
+  totals() {
+    const t = { input: 0, output: 0, cacheRead: 0, cacheWrite: 0, cost: 0 };
+    for (const m of this.messages.values()) {
+      if (m.role !== "assistant") continue;
+      t.input += m.usage.input;
+      t.output += m.usage.output;
+      t.cacheRead += m.usage.cacheRead;
+      t.cacheWrite += m.usage.cacheWrite;
+      t.cost += m.usage.cost;
+    }
+    return t;
+  }
+
+  // -- writing -------------------------------------------------------------------------------
+
+  setChat(chat) {
+    this.chat = {
+      status: chat.status || "idle",
+      reason: chat.statusReason || chat.status_reason || "",
+      title: chat.title || "",
+      model: chat.model || "",
+    };
+    this.chatDirty = true;
+    this.orderDirty = true;
+  }
+
+  /** A ListMessages answer: the stored transcript, replacing whatever was shown; streaming answers
+   * are dropped (the stream replays them from resume_seq). Unchanged messages keep their rows. */
+  load(snapshot) {
+    const incoming = new Map();
+    for (const raw of snapshot.messages || []) incoming.set(raw.id, normMessage(raw));
+    for (const id of [...this.messages.keys()]) {
+      if (!incoming.has(id)) {
+        this.messages.delete(id);
+        this.orderDirty = true;
+      }
+    }
+    for (const [id, m] of incoming) {
+      const old = this.messages.get(id);
+      if (old && signature(old) === signature(m)) continue;
+      this.messages.set(id, m);
+      this.changed.add(`m:${id}`);
+      this.orderDirty = true;
+    }
+    if (this.live.size) this.orderDirty = true;
+    this.live.clear();
+    this.liveTurnOf.clear();
+    this.retry = null;
+    for (const m of incoming.values()) this._indexTools(m);
+    this.lastSeq = num(pick(snapshot, "resumeSeq", "resume_seq"));
+    this.chatDirty = true;
+  }
+
+  _indexTools(m) {
+    for (const b of m.blocks) {
+      if (!b.toolCallId) continue;
+      if (b.type === "tool_call") {
+        this.toolOwner.set(b.toolCallId, `m:${m.id}`);
+        const patch = { name: b.toolName, input: b.toolInput };
+        if (b.toolState) patch.status = TOOL_STATUS[b.toolState] || b.toolState;
+        if (b.durationMs) patch.durationMs = b.durationMs;
+        if (b.toolData) patch.data = b.toolData;
+        this._tool(b.toolCallId, patch);
+      } else if (b.type === "tool_result") {
+        this._tool(b.toolCallId, { name: b.toolName, resultText: b.text, resultIsError: b.isError });
+      }
+    }
+  }
+
+  _tool(id, patch) {
+    const tool = this.tools.get(id) || {
+      id,
+      name: "",
+      input: {},
+      status: "pending",
+      output: null,
+      error: "",
+      data: null,
+      durationMs: 0,
+      startedAt: 0,
+      resultText: null,
+      resultIsError: false,
+    };
+    let changed = !this.tools.has(id);
+    for (const [k, v] of Object.entries(patch)) {
+      if (v === undefined || tool[k] === v) continue;
+      tool[k] = v;
+      changed = true;
+    }
+    this.tools.set(id, tool);
+    if (changed) {
+      const owner = this.toolOwner.get(id);
+      if (owner) this.changed.add(owner);
+    }
+    return tool;
+  }
+
+  _store(raw) {
+    let m = normMessage(raw);
+    const old = this.messages.get(m.id);
+    if (old && signature(old) === signature(m)) m = old; // a replay: keep the row as it is
+    this.messages.set(m.id, m);
+    if (!old || old.queued !== m.queued || old.ordinal !== m.ordinal) this.orderDirty = true;
+    if (m !== old) this.changed.add(`m:${m.id}`);
+    if (m.role === "assistant" && m.turn && this.live.has(m.turn)) {
+      this._dropLive(m.turn);
+    }
+    this._indexTools(m);
+    this.chatDirty = true; // totals
+  }
+
+  _dropLive(turn) {
+    const live = this.live.get(turn);
+    if (!live) return;
+    this.live.delete(turn);
+    this.liveTurnOf.delete(live.messageId);
+    this.orderDirty = true;
+  }
+
+  /** Applies one update; returns false when it was already applied (seq at or below the last). */
+  apply(update) {
+    const seq = num(update.seq);
+    if (seq) {
+      if (seq <= this.lastSeq) return false;
+      this.lastSeq = seq;
+    }
+    const p = update.payload || {};
+    const at = num(pick(update, "createdUnix", "created_unix")) * 1000;
+    switch (update.kind) {
+      case "message_queued": {
+        if (!this.messages.has(p.message_id)) {
+          this._store({ id: p.message_id, role: "user", ordinal: 0, queued: true, created_at: at / 1000, blocks: [{ type: "text", text: p.text }] });
+        }
+        break;
+      }
+      case "message_created":
+      case "message_completed":
+        if (p.message && p.message.id) this._store(p.message);
+        break;
+      case "message_started": {
+        const turn = num(p.turn);
+        this._dropLive(turn);
+        this.retry = null;
+        this.orderDirty = true;
+        if (this.storedTurns().has(turn)) break; // already complete in the snapshot
+        this.live.set(turn, {
+          key: `l:${turn}`,
+          messageId: p.message_id,
+          turn,
+          attempt: num(p.attempt),
+          model: p.model || "",
+          blocks: [],
+          startedAt: at,
+        });
+        this.liveTurnOf.set(p.message_id, turn);
+        this.changed.add(`l:${turn}`);
+        break;
+      }
+      case "block_started": {
+        const live = this._liveOf(p.message_id);
+        if (!live) break;
+        const index = num(p.index);
+        live.blocks[index] = {
+          type: p.type || "text",
+          text: "",
+          toolCallId: p.tool_call_id || "",
+          toolName: p.tool_name || "",
+          toolInput: {},
+        };
+        if (p.tool_call_id) {
+          this.toolOwner.set(p.tool_call_id, live.key);
+          this._tool(p.tool_call_id, { name: p.tool_name || "" });
+        }
+        this.changed.add(live.key);
+        break;
+      }
+      case "block_delta": {
+        const live = this._liveOf(p.message_id);
+        if (!live) break;
+        const index = num(p.index);
+        const block = live.blocks[index] || (live.blocks[index] = { type: p.type || "text", text: "", toolCallId: "", toolName: "", toolInput: {} });
+        block.text += p.text || "";
+        this.changed.add(live.key);
+        break;
+      }
+      case "message_aborted":
+        this._dropLive(num(p.turn));
+        break;
+      case "tool_started":
+        this._tool(p.tool_call_id, { name: p.tool_name || undefined, input: p.input || undefined, status: "running", startedAt: at });
+        break;
+      case "tool_finished":
+        this._tool(p.tool_call_id, {
+          name: p.tool_name || undefined,
+          status: p.status || "ok",
+          output: p.output || "",
+          error: p.error || "",
+          data: p.data || null,
+          durationMs: num(p.duration_ms),
+        });
+        break;
+      case "chat_status": {
+        const status = p.status || "idle";
+        if (status !== this.chat.status || (p.reason || "") !== this.chat.reason) {
+          this.chat = { ...this.chat, status, reason: p.reason || "" };
+          this.chatDirty = true;
+          this.orderDirty = true;
+          this.changed.add("paused");
+        }
+        if (status !== "running" && this.retry) {
+          this.retry = null;
+          this.orderDirty = true;
+        }
+        break;
+      }
+      case "retry_wait": {
+        const seconds = num(p.seconds);
+        this.retry = { seconds, attempt: num(p.attempt), reason: p.reason || "", until: (at || Date.now()) + seconds * 1000 };
+        this.orderDirty = true;
+        this.changed.add("retry");
+        break;
+      }
+      case "error": {
+        const key = `n:${seq || this.notices.size + 1}`;
+        this.notices.set(key, { key, text: p.message || "error", anchor: this.maxOrdinal(), seq });
+        this.orderDirty = true;
+        this.changed.add(key);
+        break;
+      }
+      case "chat_updated": {
+        if (p.title !== undefined) this.chat = { ...this.chat, title: p.title };
+        if (p.model !== undefined) this.chat = { ...this.chat, model: p.model };
+        this.chatDirty = true;
+        break;
+      }
+      default:
+        return true; // a kind this UI does not know yet: ignore it, the stream goes on
+    }
+    return true;
+  }
+
+  _liveOf(messageId) {
+    const turn = this.liveTurnOf.get(messageId);
+    return turn === undefined ? null : this.live.get(turn) || null;
+  }
+}

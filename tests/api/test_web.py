@@ -1,0 +1,162 @@
+"""The web UI over real HTTP: sign-in with the printed URL, the 401 page, same-origin only, and
+how pages and assets are served and cached."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import http.client
+import json
+import re
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from tests.api.conftest import ApiEnv
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: http.client.HTTPMessage
+    body: bytes
+
+    def header(self, name: str) -> str:
+        return self.headers.get(name, "")
+
+    @property
+    def text(self) -> str:
+        raw = gzip.decompress(self.body) if self.header("content-encoding") == "gzip" else self.body
+        return raw.decode()
+
+
+async def request(
+    env: ApiEnv, method: str, path: str, headers: dict[str, str] | None = None, body: bytes | None = None
+) -> Reply:
+    """One request, redirects not followed (the api runs on this test's loop: ask from a thread)."""
+
+    def go() -> Reply:
+        parts = urlsplit(env.url)
+        conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=10)
+        try:
+            conn.request(method, path, body=body, headers=headers or {})
+            response = conn.getresponse()
+            return Reply(response.status, response.headers, response.read())
+        finally:
+            conn.close()
+
+    return await asyncio.to_thread(go)
+
+
+def session_cookie(reply: Reply) -> str:
+    cookie = reply.header("set-cookie")
+    assert cookie, reply.headers
+    return cookie.split(";", 1)[0]
+
+
+async def test_the_printed_url_signs_in_and_redirects_to_a_clean_url(api_env: ApiEnv) -> None:
+    reply = await request(api_env, "GET", f"/?token={api_env.token}")
+    assert reply.status == 303
+    assert reply.header("location") == "/"
+    cookie = reply.header("set-cookie")
+    port = urlsplit(api_env.url).port
+    assert cookie.startswith(f"reliant_token_{port}={api_env.token};")
+    attributes = {a.strip().lower() for a in cookie.split(";")[1:]}
+    assert {"path=/", "httponly", "samesite=strict"} <= attributes
+    assert reply.header("cache-control") == "no-store"
+
+    # Other query parameters survive the redirect; the token does not.
+    deep = await request(api_env, "GET", f"/chats/abc?token={api_env.token}&x=1")
+    assert deep.status == 303 and deep.header("location") == "/chats/abc?x=1"
+
+    # The cookie is the session: pages, assets and API calls work with it alone.
+    headers = {"Cookie": session_cookie(reply), "Accept-Encoding": "identity"}
+    page = await request(api_env, "GET", "/", headers)
+    assert page.status == 200 and page.header("content-type") == "text/html; charset=utf-8"
+    call = await request(
+        api_env,
+        "POST",
+        "/reliant.v1.ChatService/ListModels",
+        {**headers, "Content-Type": "application/json"},
+        b"{}",
+    )
+    assert call.status == 200 and "scripted:demo" in json.loads(call.body)["models"]
+
+
+async def test_a_missing_or_wrong_token_gets_a_401_page_that_says_what_to_do(api_env: ApiEnv) -> None:
+    for path, says in [("/", "not signed in"), ("/chats/x", "not signed in"), ("/?token=wrong", "not the token")]:
+        reply = await request(api_env, "GET", path)
+        assert reply.status == 401, path
+        assert reply.header("content-type") == "text/html; charset=utf-8"
+        assert "set-cookie" not in reply.headers
+        assert says in reply.text
+        assert "reliant up" in reply.text and "secrets/api_token" in reply.text
+        assert "frame-ancestors 'none'" in reply.header("content-security-policy")
+    # API calls without a token get a 401 in their own format; /health needs none.
+    rest = await request(api_env, "GET", "/api/chats")
+    assert rest.status == 401 and json.loads(rest.body)["status_code"] == 401
+    rpc = await request(
+        api_env, "POST", "/reliant.v1.ChatService/ListChats", {"Content-Type": "application/json"}, b"{}"
+    )
+    assert rpc.status == 401 and json.loads(rpc.body)["code"] == "unauthenticated"
+    asset = await request(api_env, "GET", "/static/0/app/main.js")
+    assert asset.status == 401
+    assert (await request(api_env, "GET", "/health")).status == 200
+
+
+async def test_cross_origin_requests_are_refused_without_cors_headers(api_env: ApiEnv) -> None:
+    auth = {"Authorization": f"Bearer {api_env.token}", "Content-Type": "application/json"}
+    foreign = await request(
+        api_env, "POST", "/reliant.v1.ChatService/ListChats", {**auth, "Origin": "http://evil.example"}, b"{}"
+    )
+    assert foreign.status == 403
+    assert not [h for h in foreign.headers if h.lower().startswith("access-control-")]
+    preflight = await request(
+        api_env,
+        "OPTIONS",
+        "/reliant.v1.ChatService/ListChats",
+        {"Origin": "http://evil.example", "Access-Control-Request-Method": "POST"},
+    )
+    assert preflight.status == 403
+    assert not [h for h in preflight.headers if h.lower().startswith("access-control-")]
+    host = urlsplit(api_env.url).netloc
+    own = await request(
+        api_env, "POST", "/reliant.v1.ChatService/ListChats", {**auth, "Origin": f"http://{host}"}, b"{}"
+    )
+    assert own.status == 200
+
+
+async def test_assets_are_immutable_under_a_versioned_path_and_pages_are_not_cached(api_env: ApiEnv) -> None:
+    auth = {"Authorization": f"Bearer {api_env.token}"}
+    page = await request(api_env, "GET", "/settings", {**auth, "Accept-Encoding": "gzip"})
+    assert page.status == 200 and page.header("cache-control") == "no-cache"
+    assert page.header("content-encoding") == "gzip"
+    assert "default-src 'self'" in page.header("content-security-policy")
+    assert page.header("referrer-policy") == "no-referrer"
+    html = page.text
+    base = re.search(r'src="(/static/[0-9a-f]+/)app/main\.js"', html)
+    assert base, html
+    prefix = base.group(1)
+    assert f'<link rel="modulepreload" href="{prefix}vendor/marked/marked.esm.js">' in html
+
+    expected = {
+        "app/main.js": "text/javascript; charset=utf-8",
+        "app/app.css": "text/css; charset=utf-8",
+        "icon.svg": "image/svg+xml",
+        "vendor/dompurify/LICENSE": "text/plain; charset=utf-8",
+    }
+    for rel, content_type in expected.items():
+        asset = await request(api_env, "GET", prefix + rel, {**auth, "Accept-Encoding": "identity"})
+        assert asset.status == 200, rel
+        assert asset.header("content-type") == content_type, rel
+        assert asset.header("cache-control") == "public, max-age=31536000, immutable", rel
+        assert asset.header("x-content-type-options") == "nosniff"
+        assert int(asset.header("content-length")) == len(asset.body) > 0
+
+    # A page from before an upgrade asks for an older version: it gets today's file, uncached.
+    stale = await request(api_env, "GET", "/static/0000000000000000/app/main.js", auth)
+    assert stale.status == 200 and stale.header("cache-control") == "no-cache"
+    assert (await request(api_env, "GET", prefix + "app/nope.js", auth)).status == 404
+    assert (await request(api_env, "GET", prefix + "../reliant/api/auth.py", auth)).status == 404
+    assert (await request(api_env, "POST", prefix + "app/main.js", auth, b"")).status == 405
+    head = await request(api_env, "HEAD", prefix + "app/main.js", {**auth, "Accept-Encoding": "identity"})
+    assert head.status == 200 and head.body == b"" and int(head.header("content-length")) > 0

@@ -1,0 +1,140 @@
+// The transcript model on its own: snapshots and updates applied idempotently, in the shapes the
+// api sends (ListMessages in protobuf JSON, update payloads in snake_case).
+import assert from "node:assert/strict";
+import { test } from "node:test";
+
+import { ChatModel } from "../../../reliant/web/app/transcript.js";
+
+const CHAT = "5c798bc6-0a2d-4a8f-a307-ac9e85e3dd11";
+let seq = 0;
+const u = (kind, payload, at = 1_700_000_000) => ({ chatId: CHAT, seq: String(++seq), kind, payload, createdUnix: at });
+
+function userPb(id, ordinal, text, queued = false) {
+  return { id, chatId: CHAT, ordinal, role: "user", blocks: [{ type: "text", text }], usage: {}, createdUnix: 1, queued };
+}
+function assistantPb(id, ordinal, turn, blocks, usage = { inputTokens: "10", outputTokens: "5", costUsd: 0.001 }) {
+  return { id, chatId: CHAT, ordinal, role: "assistant", model: "scripted:demo", turn, blocks, usage, createdUnix: 2 };
+}
+function assistantPayload(id, ordinal, turn, blocks) {
+  return { id, ordinal, role: "assistant", model: "scripted:demo", turn, blocks, usage: { input_tokens: 10, output_tokens: 5 }, cost_usd: 0.001, created_at: 2 };
+}
+function texts(model) {
+  return model.rows().map((r) => `${r.kind}:${r.item.blocks ? r.item.blocks.map((b) => b.text || b.toolCallId).join("|") : r.key}`);
+}
+
+test("a streamed answer is replaced by the stored message, once", () => {
+  seq = 0;
+  const m = new ChatModel(CHAT);
+  m.load({ messages: [userPb("u1", 1, "hi")], resumeSeq: "3" });
+  seq = 3;
+  m.apply(u("message_started", { message_id: "tmp1", turn: 1, attempt: 1 }));
+  m.apply(u("block_started", { message_id: "tmp1", index: 0, type: "text" }));
+  m.apply(u("block_delta", { message_id: "tmp1", index: 0, type: "text", text: "Hel" }));
+  m.apply(u("block_delta", { message_id: "tmp1", index: 0, type: "text", text: "lo" }));
+  assert.deepEqual(texts(m), ["message:hi", "live:Hello"]);
+  assert.equal(m.streaming(), true);
+  m.apply(u("message_completed", { message: assistantPayload("a1", 2, 1, [{ type: "text", text: "Hello" }]) }));
+  assert.deepEqual(texts(m), ["message:hi", "message:Hello"]);
+  assert.equal(m.streaming(), false);
+  assert.equal(m.totals().cost, 0.001);
+});
+
+test("a later attempt of the same turn replaces the partial answer; an abort drops it", () => {
+  seq = 0;
+  const m = new ChatModel(CHAT);
+  m.load({ messages: [userPb("u1", 1, "hi")], resumeSeq: "0" });
+  m.apply(u("message_started", { message_id: "t1", turn: 1, attempt: 1 }));
+  m.apply(u("block_delta", { message_id: "t1", index: 0, type: "text", text: "partial answ" }));
+  m.apply(u("message_started", { message_id: "t2", turn: 1, attempt: 2 }));
+  m.apply(u("block_delta", { message_id: "t1", index: 0, type: "text", text: "er (late, old attempt)" }));
+  m.apply(u("block_delta", { message_id: "t2", index: 0, type: "text", text: "fresh" }));
+  assert.deepEqual(texts(m), ["message:hi", "live:fresh"]);
+  m.apply(u("message_aborted", { turn: 1, reason: "cancelled by the user" }));
+  assert.deepEqual(texts(m), ["message:hi"]);
+});
+
+test("replaying updates the snapshot already holds shows nothing twice", () => {
+  seq = 0;
+  const updates = [
+    u("message_queued", { message_id: "u1", text: "fix it" }),
+    u("message_created", { message: { id: "u1", ordinal: 1, role: "user", turn: null, blocks: [{ type: "text", text: "fix it" }], usage: {}, cost_usd: 0, created_at: 1 } }),
+    u("chat_status", { status: "running", reason: "" }),
+    u("message_started", { message_id: "tmp", turn: 1, attempt: 1 }),
+    u("block_started", { message_id: "tmp", index: 0, type: "text" }),
+    u("block_delta", { message_id: "tmp", index: 0, type: "text", text: "Looking." }),
+    u("block_started", { message_id: "tmp", index: 1, type: "tool_call", tool_call_id: "call_0_0", tool_name: "view" }),
+    u("message_completed", { message: assistantPayload("a1", 2, 1, [{ type: "text", text: "Looking." }, { type: "tool_call", tool_call_id: "call_0_0", tool_name: "view", tool_input: { path: "x.py" } }]) }),
+    u("tool_started", { tool_call_id: "call_0_0", tool_name: "view", input: { path: "x.py" }, turn: 1 }),
+    u("tool_finished", { tool_call_id: "call_0_0", tool_name: "view", status: "ok", output: "1\tprint()", error: "", data: {}, duration_ms: 2.5 }),
+  ];
+  // The snapshot raced the completion: it holds the stored answer, and resume_seq points before
+  // its message_started (seq 3), so the stream replays the whole answer.
+  const m = new ChatModel(CHAT);
+  m.load({
+    messages: [userPb("u1", 1, "fix it"), assistantPb("a1", 2, 1, [{ type: "text", text: "Looking." }, { type: "tool_call", toolCallId: "call_0_0", toolName: "view", toolInput: { path: "x.py" }, toolState: "executing" }])],
+    resumeSeq: "3",
+  });
+  for (const update of updates) m.apply(update);
+  assert.deepEqual(texts(m), ["message:fix it", "message:Looking.|call_0_0"]);
+  const tool = m.tools.get("call_0_0");
+  assert.equal(tool.status, "ok");
+  assert.equal(tool.output, "1\tprint()");
+  // Applying everything again (a stream resumed from an older seq) changes nothing.
+  for (const update of updates) assert.equal(m.apply(update), false);
+  assert.deepEqual(texts(m), ["message:fix it", "message:Looking.|call_0_0"]);
+});
+
+test("a queued message shows last, then takes its place when admitted", () => {
+  seq = 0;
+  const m = new ChatModel(CHAT);
+  m.load({ messages: [userPb("u1", 1, "first")], resumeSeq: "0" });
+  m.apply(u("message_started", { message_id: "t", turn: 1, attempt: 1 }));
+  m.apply(u("block_delta", { message_id: "t", index: 0, type: "text", text: "working" }));
+  m.apply(u("message_queued", { message_id: "u2", text: "second" }));
+  assert.deepEqual(texts(m), ["message:first", "live:working", "queued:second"]);
+  assert.equal(m.queuedCount(), 1);
+  m.apply(u("message_completed", { message: assistantPayload("a1", 2, 1, [{ type: "text", text: "working" }]) }));
+  m.apply(u("message_created", { message: { id: "u2", ordinal: 3, role: "user", blocks: [{ type: "text", text: "second" }], usage: {}, created_at: 3 } }));
+  assert.deepEqual(texts(m), ["message:first", "message:working", "message:second"]);
+  assert.equal(m.queuedCount(), 0);
+});
+
+test("tool results attach to their call; a fresh snapshot keeps unchanged rows", () => {
+  seq = 0;
+  const m = new ChatModel(CHAT);
+  const snapshot = {
+    messages: [
+      userPb("u1", 1, "go"),
+      assistantPb("a1", 2, 1, [{ type: "tool_call", toolCallId: "c1", toolName: "edit", toolInput: { path: "a.py" }, toolState: "completed", durationMs: 1.2, toolData: { diff: "--- a/a.py\n+++ b/a.py\n" } }]),
+      { id: "t1", chatId: CHAT, ordinal: 3, role: "tool", turn: 1, blocks: [{ type: "tool_result", toolCallId: "c1", toolName: "edit", text: "edited a.py" }], usage: {}, createdUnix: 3 },
+    ],
+    resumeSeq: "40",
+  };
+  m.load(snapshot);
+  assert.deepEqual(texts(m), ["message:go", "message:c1"]);
+  const tool = m.tools.get("c1");
+  assert.equal(tool.status, "ok");
+  assert.equal(tool.resultText, "edited a.py");
+  assert.equal(tool.data.diff.startsWith("--- a/a.py"), true);
+  const before = m.messages.get("a1");
+  m.take();
+  m.load(snapshot);
+  assert.equal(m.messages.get("a1"), before);
+  assert.equal(m.take().changed.size, 0);
+  assert.equal(m.lastSeq, 40);
+});
+
+test("retry waits and pauses are rows; a status change clears the wait", () => {
+  seq = 0;
+  const m = new ChatModel(CHAT);
+  m.load({ messages: [], resumeSeq: "0" });
+  m.apply(u("chat_status", { status: "running", reason: "" }));
+  m.apply(u("retry_wait", { seconds: 12, attempt: 1, reason: "429 slow down" }, 1000));
+  const retry = m.rows().find((r) => r.kind === "retry");
+  assert.equal(retry.item.until, 1000 * 1000 + 12_000);
+  m.apply(u("chat_status", { status: "paused", reason: "no API key" }));
+  assert.deepEqual(m.rows().map((r) => r.kind), ["paused"]);
+  assert.equal(m.chat.reason, "no API key");
+  m.apply(u("error", { message: "boom" }));
+  assert.deepEqual(m.rows().map((r) => r.kind), ["notice", "paused"]);
+});
