@@ -285,13 +285,11 @@ class FileService:
         return {"ok": True, "path": name, "type": "file", "sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
 
     def delete(self, workspace: Path, body: dict[str, Any]) -> dict[str, Any]:
-        given = _string(body, "path")
-        raw = workspace / given if not Path(given).is_absolute() else Path(given)
-        # A symlink is deleted itself, never what it points to: confine its directory only.
-        parent = confine(workspace, str(raw.parent))
-        path = parent / raw.name
-        if path == workspace or raw.name in ("", ".", ".."):
+        raw = _unresolved(workspace, _string(body, "path"))
+        if raw == workspace:
             raise ToolFailure("refused: the workspace itself cannot be deleted")
+        # A symlink is deleted itself, never what it points to: confine its directory only.
+        path = confine(workspace, str(raw.parent)) / raw.name
         name = shown(workspace, path)
         if path.is_symlink() or path.is_file():
             path.unlink()
@@ -310,12 +308,11 @@ class FileService:
         return {"ok": True, "path": name}
 
     def rename(self, workspace: Path, body: dict[str, Any]) -> dict[str, Any]:
-        given = _string(body, "path")
-        raw = workspace / given if not Path(given).is_absolute() else Path(given)
+        raw = _unresolved(workspace, _string(body, "path"))
+        if raw == workspace:
+            raise ToolFailure("refused: the workspace itself cannot be renamed")
         source = confine(workspace, str(raw.parent)) / raw.name
         target = confine(workspace, _string(body, "to"))
-        if source == workspace:
-            raise ToolFailure("refused: the workspace itself cannot be renamed")
         if not source.exists() and not source.is_symlink():
             raise ToolFailure(f"not found: {shown(workspace, source)}")
         if (target.exists() or target.is_symlink()) and not body.get("overwrite"):
@@ -437,6 +434,12 @@ def _kind(entry: os.DirEntry[str], st: os.stat_result) -> tuple[str, str]:
     if stat.S_ISREG(st.st_mode):
         return "file", ""
     return "other", ""
+
+
+def _unresolved(workspace: Path, given: str) -> Path:
+    """The path `given` names with `.` and `..` folded but links not followed (for operations on
+    a link itself)."""
+    return Path(os.path.normpath(given if Path(given).is_absolute() else workspace / given))
 
 
 def _string(body: dict[str, Any], key: str) -> str:

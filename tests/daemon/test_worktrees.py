@@ -1,0 +1,83 @@
+"""Git worktrees with real git: create on a new branch, tools run there, status and diff, remove;
+paths outside the repository's .reliant/worktrees refused."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from reliant.daemon.tools import ToolHost
+from reliant.daemon.tools.base import ToolFailure
+from reliant.daemon.worktrees import Worktrees
+from reliant.domain.tools import ToolCall, ToolStatus
+
+
+def sh(cwd: Path, *args: str) -> str:
+    return subprocess.run(args, cwd=cwd, check=True, capture_output=True, text=True).stdout
+
+
+@pytest.fixture
+def repo(workspace: Path) -> Path:
+    sh(workspace, "git", "init", "-q", "-b", "main")
+    sh(workspace, "git", "config", "user.email", "t@example.test")
+    sh(workspace, "git", "config", "user.name", "Test")
+    (workspace / "app.py").write_text("print('v1')\n")
+    sh(workspace, "git", "add", "app.py")
+    sh(workspace, "git", "commit", "-q", "-m", "first")
+    return workspace
+
+
+async def test_a_worktree_per_chat_runs_tools_shows_status_and_diff_and_is_removed(repo: Path, host: ToolHost) -> None:
+    trees = Worktrees()
+    info = await trees.create(repo, "chat-1")
+    path = Path(info["path"])
+    assert path == repo / ".reliant" / "worktrees" / "chat-1" and info["branch"] == "reliant/chat-1"
+    assert (path / "app.py").read_text() == "print('v1')\n"
+    assert "/.reliant/worktrees/" in (repo / ".git" / "info" / "exclude").read_text()
+    assert sh(repo, "git", "status", "--porcelain") == ""  # the main checkout does not see it
+
+    # A chat's tools run in the worktree: the daemon accepts it as a workspace inside the repo's.
+    edit = await host.execute(
+        ToolCall(
+            "w1", "shell", {"command": "pwd; echo \"print('v2')\" > app.py; echo new > added.txt"}, workspace=str(path)
+        )
+    )
+    assert edit.status is ToolStatus.OK and edit.output.splitlines()[0] == str(path)
+    assert (repo / "app.py").read_text() == "print('v1')\n"
+    escape = await host.execute(ToolCall("w2", "view", {"path": "../../../app.py"}, workspace=str(path)))
+    assert escape.status is ToolStatus.ERROR and "outside the workspace" in escape.error
+
+    status = await trees.status(repo, str(path))
+    assert status["branch"] == "reliant/chat-1"
+    assert {(f["path"], f["worktree"]) for f in status["files"]} == {("app.py", "M"), ("added.txt", "?")}
+    diff = await trees.diff(repo, str(path))
+    assert "-print('v1')" in diff["diff"] and "+print('v2')" in diff["diff"] and "+new" in diff["diff"]
+    assert diff["files"] == ["added.txt", "app.py"]
+    listed = await trees.list(repo)
+    assert [(w["name"], w["branch"]) for w in listed] == [("chat-1", "reliant/chat-1")]
+
+    with pytest.raises(ToolFailure, match="already exists"):
+        await trees.create(repo, "chat-1")
+    with pytest.raises(ToolFailure, match="failed"):
+        await trees.remove(repo, str(path))  # changes present: git refuses without force
+    removed = await trees.remove(repo, str(path), force=True, delete_branch=True)
+    assert removed["branch_deleted"] and not path.exists()
+    assert "reliant/chat-1" not in sh(repo, "git", "branch")
+
+
+async def test_worktree_paths_outside_the_repository_are_refused(repo: Path, outside: Path) -> None:
+    trees = Worktrees()
+    for name in ("../escape", "a/b", "..", ".hidden", ""):
+        with pytest.raises(ToolFailure, match="worktree name"):
+            await trees.create(repo, name)
+    for path in (str(outside), "../outside", str(repo), str(repo / ".reliant" / "worktrees"), "/etc"):
+        with pytest.raises(ToolFailure, match="refused"):
+            await trees.status(repo, path)
+    (repo / ".reliant" / "worktrees").mkdir(parents=True)
+    (repo / ".reliant" / "worktrees" / "sneaky").symlink_to(outside)
+    with pytest.raises(ToolFailure, match="outside the workspace"):
+        await trees.remove(repo, str(repo / ".reliant" / "worktrees" / "sneaky"), force=True)
+    with pytest.raises(ToolFailure, match=r"not a git repository|failed"):
+        await trees.create(outside, "x")
