@@ -15,11 +15,14 @@ from connectrpc.errors import ConnectError
 from google.protobuf.json_format import MessageToDict
 
 from reliant.wire.v1 import chat_pb2 as pb
+from reliant.wire.v1 import control_pb2 as cpb
 from reliant.wire.v1.chat_connect import ChatServiceClientSync, ProjectServiceClientSync
+from reliant.wire.v1.control_connect import ApprovalServiceClientSync, QuestionServiceClientSync
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_PAUSED = 2
+EXIT_GATE = 3  # --wait-for-gate: an approval or a question waits for an answer
 
 
 class CliError(Exception):
@@ -40,6 +43,12 @@ class Api:
 
     def projects(self) -> ProjectServiceClientSync:
         return ProjectServiceClientSync(self.url, proto_json=True, timeout_ms=30_000)
+
+    def approvals(self) -> ApprovalServiceClientSync:
+        return ApprovalServiceClientSync(self.url, proto_json=True, timeout_ms=30_000)
+
+    def questions(self) -> QuestionServiceClientSync:
+        return QuestionServiceClientSync(self.url, proto_json=True, timeout_ms=30_000)
 
 
 def _summary(tool: str, args: dict[str, Any]) -> str:
@@ -147,7 +156,92 @@ def _stream(api: Api, chat_id: str, since: int) -> Iterator[pb.ChatUpdate]:
         yield from client.stream_updates(pb.StreamUpdatesRequest(chat_id=chat_id, since_seq=since), headers=api.headers)
 
 
-def run_chat(api: Api, *, message: str, chat_id: str, project_path: str, model: str, renderer: Renderer) -> int:
+@dataclass
+class Gates:
+    """What `reliant chat` does when the chat waits for the user: ask in the terminal, or exit 3
+    (--wait-for-gate) so a script can answer with `reliant approvals` / `reliant answer`."""
+
+    api: Api
+    renderer: Renderer
+    interactive: bool
+    wait_for_gate: bool
+    read: Callable[[str], str] = input
+
+    def on_update(self, kind: str, payload: dict[str, Any]) -> int | None:
+        if kind not in ("approval_requested", "question_asked"):
+            return None
+        self.renderer.write("\n" if not self.renderer.at_line_start else "")
+        if kind == "approval_requested":
+            summary = _summary(str(payload.get("tool_name")), dict(payload.get("input") or {}))
+            hint = f"reliant approvals approve {payload.get('approval_id')}"
+            if self.wait_for_gate or not self.interactive:
+                self.renderer.err.write(f"waiting for approval of {summary}: {hint} (or deny)\n")
+                return EXIT_GATE if self.wait_for_gate else None
+            self._ask_approval(str(payload.get("approval_id")), summary, payload)
+        else:
+            hint = f"reliant answer {payload.get('question_id')} ANSWER..."
+            if self.wait_for_gate or not self.interactive:
+                self.renderer.err.write(f"the model asks a question: {hint}\n")
+                return EXIT_GATE if self.wait_for_gate else None
+            self._ask_question(str(payload.get("question_id")), list(payload.get("questions") or []))
+        return None
+
+    def _ask_approval(self, approval_id: str, summary: str, payload: dict[str, Any]) -> None:
+        self.renderer.write(f"? allow {summary}\n")
+        if payload.get("tool_name") == "edit":
+            tool_input = dict(payload.get("input") or {})
+            self.renderer.write(f"  - {tool_input.get('old_string', '')}\n  + {tool_input.get('new_string', '')}\n")
+        while True:
+            choice = self.read("  [y]es, [a]lways in this chat, [p]roject-wide, [n]o: ").strip().lower()
+            with self.api.approvals() as approvals:
+                if choice in ("y", "yes", "a", "p"):
+                    scope = {"a": "chat", "p": "project"}.get(choice, "")
+                    approvals.approve(
+                        cpb.ApproveRequest(approval_id=approval_id, scope=scope), headers=self.api.headers
+                    )
+                    return
+                if choice in ("n", "no"):
+                    why = self.read("  tell the model why (optional): ")
+                    approvals.deny(cpb.DenyRequest(approval_id=approval_id, message=why), headers=self.api.headers)
+                    return
+
+    def _ask_question(self, question_id: str, questions: list[dict[str, Any]]) -> None:
+        answers = []
+        for item in questions:
+            self.renderer.write(f"? {item.get('question', '')}\n")
+            choices = [str(c) for c in item.get("choices") or []]
+            for i, choice in enumerate(choices, 1):
+                self.renderer.write(f"  {i}. {choice}\n")
+            reply = self.read("  > ").strip()
+            if reply.isdigit() and 1 <= int(reply) <= len(choices):
+                reply = choices[int(reply) - 1]
+            answers.append(reply)
+        with self.api.questions() as client:
+            client.answer_question(
+                cpb.AnswerQuestionRequest(question_id=question_id, answers=answers), headers=self.api.headers
+            )
+
+
+def pending_gates(api: Api, chat_id: str) -> int:
+    with api.approvals() as approvals, api.questions() as questions:
+        waiting = approvals.list_pending_approvals(
+            cpb.ListPendingApprovalsRequest(chat_id=chat_id), headers=api.headers
+        )
+        asked = questions.list_pending_questions(cpb.ListPendingQuestionsRequest(chat_id=chat_id), headers=api.headers)
+    return len(waiting.approvals) + len(asked.questions)
+
+
+def run_chat(
+    api: Api,
+    *,
+    message: str,
+    chat_id: str,
+    project_path: str,
+    model: str,
+    renderer: Renderer,
+    mode: str = "",
+    gates: Gates | None = None,
+) -> int:
     with api.chats() as chats:
         if chat_id:
             chat = chats.get_chat(pb.GetChatRequest(id=chat_id), headers=api.headers)
@@ -155,15 +249,27 @@ def run_chat(api: Api, *, message: str, chat_id: str, project_path: str, model: 
             project = find_or_create_project(api, project_path)
             chat = chats.create_chat(pb.CreateChatRequest(project_id=project.id, model=model), headers=api.headers)
             renderer.err.write(f"chat {chat.id} ({chat.model}) in {project.path}\n")
-        sent = chats.send_message(
-            pb.SendMessageRequest(chat_id=chat.id, text=message, model=model if chat_id else ""),
-            headers=api.headers,
-        )
-    mine = sent.message_id
-    admitted = False
+        if mode and mode != chat.mode:
+            chat = chats.set_mode(pb.SetModeRequest(chat_id=chat.id, mode=mode), headers=api.headers)
+        if gates is not None and gates.wait_for_gate and chat.pending_gates:
+            renderer.err.write("the chat already waits for an answer: see `reliant approvals`\n")
+            return EXIT_GATE
+        if not message:  # follow the chat until its turn ends
+            if chat.status == "idle":
+                return EXIT_OK
+            mine = ""
+        else:
+            sent = chats.send_message(
+                pb.SendMessageRequest(chat_id=chat.id, text=message, model=model if chat_id else ""),
+                headers=api.headers,
+            )
+            mine = sent.message_id
+    admitted = not mine
 
     def done(kind: str, payload: dict[str, Any]) -> int | None:
         nonlocal admitted
+        if gates is not None and (code := gates.on_update(kind, payload)) is not None:
+            return code
         if kind == "message_created" and (payload.get("message") or {}).get("id") == mine:
             admitted = True
         elif kind == "chat_status":
@@ -193,4 +299,41 @@ def list_chats(api: Api, out: TextIO) -> None:
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(chat.updated_unix))
         out.write(
             f"{chat.id}  {chat.status:<7} {when}  ${chat.usage.cost_usd:.4f}  {chat.model:<24} {chat.title[:60]}\n"
+        )
+
+
+def list_gates(api: Api, chat_id: str, out: TextIO) -> None:
+    with api.approvals() as approvals, api.questions() as questions:
+        waiting = approvals.list_pending_approvals(
+            cpb.ListPendingApprovalsRequest(chat_id=chat_id), headers=api.headers
+        )
+        asked = questions.list_pending_questions(cpb.ListPendingQuestionsRequest(chat_id=chat_id), headers=api.headers)
+    if not waiting.approvals and not asked.questions:
+        out.write("nothing waits for an answer\n")
+    for a in waiting.approvals:
+        tool_input = MessageToDict(a.input)
+        out.write(f"approval {a.id}  chat {a.chat_id} ({a.chat_title[:40]})\n  {_summary(a.tool_name, tool_input)}\n")
+    for q in asked.questions:
+        out.write(f"question {q.id}  chat {q.chat_id} ({q.chat_title[:40]})\n")
+        for item in q.questions:
+            choices = f"  [{' | '.join(item.choices)}]" if item.choices else ""
+            out.write(f"  ? {item.question}{choices}\n")
+
+
+def answer_approval(
+    api: Api, approval_id: str, *, approve: bool, scope: str = "", prefix: str = "", message: str = ""
+) -> None:
+    with api.approvals() as approvals:
+        if approve:
+            approvals.approve(
+                cpb.ApproveRequest(approval_id=approval_id, scope=scope, command_prefix=prefix), headers=api.headers
+            )
+        else:
+            approvals.deny(cpb.DenyRequest(approval_id=approval_id, message=message), headers=api.headers)
+
+
+def answer_question(api: Api, question_id: str, answers: list[str]) -> None:
+    with api.questions() as questions:
+        questions.answer_question(
+            cpb.AnswerQuestionRequest(question_id=question_id, answers=answers), headers=api.headers
         )

@@ -55,6 +55,7 @@ class Settings:
     openai_api_key: str = field(default="", repr=False)
     openai_base_url: str = ""
     default_model: str = "scripted:demo"
+    approval_timeout: float = 0.0  # seconds a pending approval waits before it is denied; 0: forever
 
     def with_overrides(self, **values: Any) -> Settings:
         """Apply flag values; None means "not given"."""

@@ -16,6 +16,7 @@ from reliant.api.chats import Chats
 from reliant.api.connect import ChatService, ProjectService
 from reliant.api.context import ApiContext
 from reliant.api.errors import ApiError
+from reliant.api.gates import ApprovalService, Gates, QuestionService
 from reliant.api.rest import ChatController, ProjectController, api_error_handler, models
 from reliant.api.settings import SettingsService
 from reliant.api.system import SystemService, readiness
@@ -23,6 +24,7 @@ from reliant.api.web import WebUi
 from reliant.db import doctor as doctor_db
 from reliant.llm_settings import ProviderPool
 from reliant.wire.v1.chat_connect import ChatServiceASGIApplication, ProjectServiceASGIApplication
+from reliant.wire.v1.control_connect import ApprovalServiceASGIApplication, QuestionServiceASGIApplication
 from reliant.wire.v1.settings_connect import SettingsServiceASGIApplication
 from reliant.wire.v1.system_connect import SystemServiceASGIApplication
 
@@ -87,11 +89,14 @@ class Dispatcher:
 
 def create_app(ctx: ApiContext, providers: ProviderPool) -> ASGIApp:
     chats = Chats(ctx, providers)
+    gates = Gates(chats)
     connect_apps: list[Any] = [
         SystemServiceASGIApplication(SystemService(ctx)),
         ProjectServiceASGIApplication(ProjectService(chats)),
         ChatServiceASGIApplication(ChatService(chats)),
         SettingsServiceASGIApplication(SettingsService(ctx, providers)),
+        ApprovalServiceASGIApplication(ApprovalService(gates)),
+        QuestionServiceASGIApplication(QuestionService(gates)),
     ]
     services: dict[str, ASGIApp] = {app.path: app for app in connect_apps}
     rest: ASGIApp = rest_app(ctx, chats)  # type: ignore[assignment]

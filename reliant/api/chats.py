@@ -20,11 +20,14 @@ from reliant.db import projects as projects_db
 from reliant.db import tool_runs as tool_runs_db
 from reliant.db import updates as updates_db
 from reliant.domain import updates as kinds
-from reliant.domain.chat import ChatInfo, ChatStatus, ChatUpdate, Project, StoredMessage, ToolRun
+from reliant.domain.chat import ChatInfo, ChatMode, ChatStatus, ChatUpdate, Project, StoredMessage, ToolRun, ToolState
 from reliant.domain.workflows import (
     AGENT_WORKFLOW,
     SIGNAL_CANCEL,
+    SIGNAL_INTERRUPT,
+    SIGNAL_PAUSE,
     SIGNAL_RESUME,
+    SIGNAL_SET_MODE,
     SIGNAL_USER_MESSAGE,
     AgentInput,
     AgentState,
@@ -43,7 +46,7 @@ MAX_TITLE_CHARS = 200
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
-def _check_id(kind: str, value: str) -> str:
+def check_id(kind: str, value: str) -> str:
     if not _UUID.match(value or ""):
         raise InvalidArgumentError(f"{kind} id must be a UUID, got {value!r}")
     return value.lower()
@@ -114,7 +117,7 @@ class Chats:
         return await projects_db.list_all(self.db)
 
     async def project(self, project_id: str) -> Project:
-        found = await projects_db.get(self.db, _check_id("project", project_id))
+        found = await projects_db.get(self.db, check_id("project", project_id))
         if found is None:
             raise NotFoundError(f"project {project_id} not found")
         return found
@@ -126,10 +129,10 @@ class Chats:
         return await chats_db.create(self.db, project_id=project.id, model=model, title=title[:MAX_TITLE_CHARS])
 
     async def chats(self, project_id: str = "") -> list[ChatInfo]:
-        return await chats_db.list_all(self.db, _check_id("project", project_id) if project_id else "")
+        return await chats_db.list_all(self.db, check_id("project", project_id) if project_id else "")
 
     async def chat(self, chat_id: str) -> ChatInfo:
-        found = await chats_db.get(self.db, _check_id("chat", chat_id))
+        found = await chats_db.get(self.db, check_id("chat", chat_id))
         if found is None:
             raise NotFoundError(f"chat {chat_id} not found")
         return found
@@ -160,7 +163,9 @@ class Chats:
     async def updates(self, chat_id: str, since_seq: int) -> list[ChatUpdate]:
         return await updates_db.since(self.db, chat_id, since_seq)
 
-    async def send(self, chat_id: str, text: str, model: str = "") -> Sent:
+    async def send(self, chat_id: str, text: str, model: str = "", *, interrupt: bool = False) -> Sent:
+        """Queue a user message for the chat's workflow; with `interrupt`, the running turn is
+        cancelled and this message goes next."""
         chat = await self.chat(chat_id)
         if not text.strip():
             raise InvalidArgumentError("message text is empty")
@@ -175,20 +180,26 @@ class Chats:
             await self.log.emit(chat.id, kinds.CHAT_UPDATED, {"title": title})
         message = await messages_db.enqueue_user(self.db, chat.id, text)
         update = await self.log.emit(chat.id, kinds.MESSAGE_QUEUED, {"message_id": message.id, "text": text})
-        await self._deliver(chat.id, message.id)
-        queued = chat.status is ChatStatus.RUNNING or chat.queued > 0
-        return Sent(message, update.seq if update else 0, queued)
+        await self._deliver(chat, message.id, SIGNAL_INTERRUPT if interrupt else SIGNAL_USER_MESSAGE)
+        if interrupt:
+            await self._cancel_running_tools(chat)
+        busy = chat.status in (ChatStatus.RUNNING, ChatStatus.WAITING, ChatStatus.PAUSED)
+        return Sent(message, update.seq if update else 0, not interrupt and (busy or chat.queued > 0))
 
-    async def _deliver(self, chat_id: str, message_id: str) -> None:
+    async def _deliver(self, chat: ChatInfo, message_id: str, signal: str) -> None:
         """Signal-with-start: the running workflow gets the message, or a new run starts with it."""
-        turn = await messages_db.last_turn(self.db, chat_id)
+        turn = await messages_db.last_turn(self.db, chat.id)
         try:
             await self.ctx.temporal.start_workflow(
                 AGENT_WORKFLOW,
-                AgentInput(chat_id=chat_id, state=AgentState(turn=turn)),
-                id=agent_workflow_id(chat_id),
+                AgentInput(
+                    chat_id=chat.id,
+                    state=AgentState(turn=turn, mode=chat.mode.value),
+                    approval_timeout_seconds=self.ctx.settings.approval_timeout,
+                ),
+                id=agent_workflow_id(chat.id),
                 task_queue=self.ctx.settings.temporal_task_queue,
-                start_signal=SIGNAL_USER_MESSAGE,
+                start_signal=signal,
                 start_signal_args=[message_id],
                 id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
             )
@@ -196,10 +207,26 @@ class Chats:
             raise UnavailableError(f"could not hand the message to its workflow: {exc}") from exc
 
     async def cancel(self, chat_id: str) -> bool:
+        """Stop the running turn: the workflow cancels its step, and a running tool is killed at once
+        on its daemon (not only when the worker next hears from Temporal)."""
         chat = await self.chat(chat_id)
-        if chat.status is not ChatStatus.RUNNING and chat.status is not ChatStatus.PAUSED:
+        if chat.status not in (ChatStatus.RUNNING, ChatStatus.WAITING, ChatStatus.PAUSED):
             return False
-        return await self._signal(chat.id, SIGNAL_CANCEL)
+        cancelled = await self._signal(chat.id, SIGNAL_CANCEL)
+        await self._cancel_running_tools(chat)
+        return cancelled
+
+    async def _cancel_running_tools(self, chat: ChatInfo) -> None:
+        running = [r for r in await tool_runs_db.unfinished(self.db, chat.id) if r.state is ToolState.EXECUTING]
+        if not running:
+            return
+        project = await self.project(chat.project_id)
+        for run in running:
+            body = {"chat_id": chat.id, "tool_call_id": run.tool_call_id}
+            try:
+                await control(self.ctx.bus, project.daemon_id, "tool.cancel", body, timeout=5)
+            except DaemonUnavailableError as exc:
+                logger.info("could not cancel %s on its daemon: %s", run.tool_call_id, exc)
 
     async def resume(self, chat_id: str) -> None:
         chat = await self.chat(chat_id)
@@ -207,9 +234,31 @@ class Chats:
             raise FailedPreconditionError(f"chat {chat.id} is {chat.status.value}, not paused")
         await self._signal(chat.id, SIGNAL_RESUME)
 
-    async def _signal(self, chat_id: str, signal: str) -> bool:
+    async def pause(self, chat_id: str) -> bool:
+        """Let the step in flight finish, then wait for resume. False if nothing is running."""
+        chat = await self.chat(chat_id)
+        if chat.status not in (ChatStatus.RUNNING, ChatStatus.WAITING):
+            return chat.status is ChatStatus.PAUSED
+        return await self._signal(chat.id, SIGNAL_PAUSE)
+
+    async def set_mode(self, chat_id: str, mode: str) -> ChatInfo:
+        chat = await self.chat(chat_id)
         try:
-            await self.ctx.temporal.get_workflow_handle(agent_workflow_id(chat_id)).signal(signal)
+            wanted = ChatMode(mode)
+        except ValueError:
+            raise InvalidArgumentError(f"mode must be one of {[m.value for m in ChatMode]}, got {mode!r}") from None
+        if await chats_db.set_mode(self.db, chat.id, wanted):
+            await self.log.emit(chat.id, kinds.CHAT_UPDATED, {"mode": wanted.value})
+            await self._signal(chat.id, SIGNAL_SET_MODE, wanted.value)
+        return await self.chat(chat.id)
+
+    async def _signal(self, chat_id: str, signal: str, arg: str | None = None) -> bool:
+        handle = self.ctx.temporal.get_workflow_handle(agent_workflow_id(chat_id))
+        try:
+            if arg is None:
+                await handle.signal(signal)
+            else:
+                await handle.signal(signal, arg)
         except RPCError as exc:
             if exc.status == RPCStatusCode.NOT_FOUND:
                 return False

@@ -22,7 +22,7 @@ T = TypeVar("T")
 Ctx = RequestContext[Any, Any]
 
 
-async def _call(work: Awaitable[T]) -> T:
+async def call(work: Awaitable[T]) -> T:
     """Service errors become their ConnectRPC code; anything unexpected is logged, not shown."""
     try:
         return await work
@@ -40,14 +40,14 @@ class ProjectService:
         self.chats = chats
 
     async def create_project(self, request: pb.CreateProjectRequest, ctx: Ctx) -> pb.Project:
-        return convert.project(await _call(self.chats.create_project(request.path, request.name, request.daemon_id)))
+        return convert.project(await call(self.chats.create_project(request.path, request.name, request.daemon_id)))
 
     async def list_projects(self, request: pb.ListProjectsRequest, ctx: Ctx) -> pb.ListProjectsResponse:
-        projects = await _call(self.chats.projects())
+        projects = await call(self.chats.projects())
         return pb.ListProjectsResponse(projects=[convert.project(p) for p in projects])
 
     async def get_project(self, request: pb.GetProjectRequest, ctx: Ctx) -> pb.Project:
-        return convert.project(await _call(self.chats.project(request.id)))
+        return convert.project(await call(self.chats.project(request.id)))
 
 
 class ChatService:
@@ -55,39 +55,49 @@ class ChatService:
         self.chats = chats
 
     async def create_chat(self, request: pb.CreateChatRequest, ctx: Ctx) -> pb.Chat:
-        return convert.chat(await _call(self.chats.create_chat(request.project_id, request.model, request.title)))
+        return convert.chat(await call(self.chats.create_chat(request.project_id, request.model, request.title)))
 
     async def list_chats(self, request: pb.ListChatsRequest, ctx: Ctx) -> pb.ListChatsResponse:
-        chats = await _call(self.chats.chats(request.project_id))
+        chats = await call(self.chats.chats(request.project_id))
         return pb.ListChatsResponse(chats=[convert.chat(c) for c in chats])
 
     async def get_chat(self, request: pb.GetChatRequest, ctx: Ctx) -> pb.Chat:
-        return convert.chat(await _call(self.chats.chat(request.id)))
+        return convert.chat(await call(self.chats.chat(request.id)))
 
     async def rename_chat(self, request: pb.RenameChatRequest, ctx: Ctx) -> pb.Chat:
-        return convert.chat(await _call(self.chats.rename(request.id, request.title)))
+        return convert.chat(await call(self.chats.rename(request.id, request.title)))
 
     async def delete_chat(self, request: pb.DeleteChatRequest, ctx: Ctx) -> pb.DeleteChatResponse:
-        await _call(self.chats.delete(request.id))
+        await call(self.chats.delete(request.id))
         return pb.DeleteChatResponse()
 
     async def send_message(self, request: pb.SendMessageRequest, ctx: Ctx) -> pb.SendMessageResponse:
-        sent = await _call(self.chats.send(request.chat_id, request.text, request.model))
+        sent = await call(self.chats.send(request.chat_id, request.text, request.model))
         return pb.SendMessageResponse(message_id=sent.message.id, seq=sent.seq, queued=sent.queued)
 
     async def list_messages(self, request: pb.ListMessagesRequest, ctx: Ctx) -> pb.ListMessagesResponse:
-        messages, runs, resume = await _call(self.chats.messages(request.chat_id))
+        messages, runs, resume = await call(self.chats.messages(request.chat_id))
         return pb.ListMessagesResponse(messages=[convert.message(m, runs) for m in messages], resume_seq=resume)
 
     async def cancel_chat(self, request: pb.CancelChatRequest, ctx: Ctx) -> pb.CancelChatResponse:
-        return pb.CancelChatResponse(cancelled=await _call(self.chats.cancel(request.chat_id)))
+        return pb.CancelChatResponse(cancelled=await call(self.chats.cancel(request.chat_id)))
+
+    async def pause_chat(self, request: pb.PauseChatRequest, ctx: Ctx) -> pb.PauseChatResponse:
+        return pb.PauseChatResponse(paused=await call(self.chats.pause(request.chat_id)))
+
+    async def interrupt_chat(self, request: pb.InterruptChatRequest, ctx: Ctx) -> pb.SendMessageResponse:
+        sent = await call(self.chats.send(request.chat_id, request.text, interrupt=True))
+        return pb.SendMessageResponse(message_id=sent.message.id, seq=sent.seq, queued=sent.queued)
+
+    async def set_mode(self, request: pb.SetModeRequest, ctx: Ctx) -> pb.Chat:
+        return convert.chat(await call(self.chats.set_mode(request.chat_id, request.mode)))
 
     async def resume_chat(self, request: pb.ResumeChatRequest, ctx: Ctx) -> pb.ResumeChatResponse:
-        await _call(self.chats.resume(request.chat_id))
+        await call(self.chats.resume(request.chat_id))
         return pb.ResumeChatResponse()
 
     async def stream_updates(self, request: pb.StreamUpdatesRequest, ctx: Ctx) -> AsyncIterator[pb.ChatUpdate]:
-        chat = await _call(self.chats.chat(request.chat_id))
+        chat = await call(self.chats.chat(request.chat_id))
         async for update in stream_updates(self.chats.db, self.chats.ctx.bus, chat.id, request.since_seq):
             yield wire_updates.to_pb(update)
 

@@ -112,6 +112,10 @@ class ChatController(Controller):
     async def cancel(self, chat_id: FromPath[str], chats: NamedDependency[Chats]) -> dict[str, bool]:
         return {"cancelled": await chats.cancel(chat_id)}
 
+    @post("/{chat_id:str}/pause")
+    async def pause(self, chat_id: FromPath[str], chats: NamedDependency[Chats]) -> dict[str, bool]:
+        return {"paused": await chats.pause(chat_id)}
+
     @post("/{chat_id:str}/resume")
     async def resume(self, chat_id: FromPath[str], chats: NamedDependency[Chats]) -> dict[str, bool]:
         await chats.resume(chat_id)

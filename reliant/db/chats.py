@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from reliant.db.database import Database, Queries, Row
-from reliant.domain.chat import ChatInfo, ChatStatus, Project, Usage
+from reliant.domain.chat import ChatInfo, ChatMode, ChatStatus, Project, Usage
 
 _COLUMNS = (
     "c.id, c.project_id, c.title, c.model, c.status, c.status_reason, c.input_tokens, c.output_tokens,"
-    " c.cache_read_tokens, c.cache_write_tokens, c.cost_usd, c.last_seq, c.created_at, c.updated_at,"
-    " (SELECT count(*) FROM messages m WHERE m.chat_id = c.id AND m.ordinal IS NULL AND NOT m.aborted) AS queued"
+    " c.cache_read_tokens, c.cache_write_tokens, c.cost_usd, c.last_seq, c.created_at, c.updated_at, c.mode,"
+    " (SELECT count(*) FROM messages m WHERE m.chat_id = c.id AND m.ordinal IS NULL AND NOT m.aborted) AS queued,"
+    " (SELECT count(*) FROM approvals a WHERE a.chat_id = c.id AND a.status = 'pending')"
+    " + (SELECT count(*) FROM questions q WHERE q.chat_id = c.id AND q.status = 'pending') AS pending_gates"
 )
 
 
@@ -26,6 +28,8 @@ def _chat(row: Row) -> ChatInfo:
         created_at=row["created_at"].timestamp(),
         updated_at=row["updated_at"].timestamp(),
         queued=int(row["queued"]),
+        mode=ChatMode(row["mode"]),
+        pending_gates=int(row["pending_gates"]),
     )
 
 
@@ -83,6 +87,13 @@ async def set_model(db: Database, chat_id: str, model: str) -> bool:
     return await db.execute("UPDATE chats SET model = %s WHERE id = %s", (model, chat_id)) == 1
 
 
+async def set_mode(db: Queries, chat_id: str, mode: ChatMode) -> bool:
+    return (
+        await db.execute("UPDATE chats SET mode = %s WHERE id = %s AND mode <> %s", (mode.value, chat_id, mode.value))
+        == 1
+    )
+
+
 async def delete(db: Database, chat_id: str) -> bool:
     return await db.execute("DELETE FROM chats WHERE id = %s", (chat_id,)) == 1
 
@@ -93,6 +104,15 @@ async def set_status(db: Queries, chat_id: str, status: ChatStatus, reason: str 
         "UPDATE chats SET status = %s, status_reason = %s, updated_at = now()"
         " WHERE id = %s AND (status <> %s OR status_reason <> %s)",
         (status.value, reason, chat_id, status.value, reason),
+    )
+    return changed == 1
+
+
+async def set_status_if(db: Queries, chat_id: str, current: ChatStatus, status: ChatStatus, reason: str = "") -> bool:
+    """Move from `current` to `status`; False if the chat was in another status."""
+    changed = await db.execute(
+        "UPDATE chats SET status = %s, status_reason = %s, updated_at = now() WHERE id = %s AND status = %s",
+        (status.value, reason, chat_id, current.value),
     )
     return changed == 1
 

@@ -75,15 +75,25 @@ async def get(db: Queries, chat_id: str, tool_call_id: str) -> ToolRun | None:
     return _run(row) if row else None
 
 
-async def get_with_target(db: Database, chat_id: str, tool_call_id: str) -> tuple[ToolRun, str, str] | None:
-    """The run and where it runs: (run, daemon id, project path), in one round trip."""
+@dataclass(frozen=True, slots=True)
+class ToolTarget:
+    run: ToolRun
+    project_id: str
+    daemon_id: str
+    workspace: str
+
+
+async def get_with_target(db: Queries, chat_id: str, tool_call_id: str) -> ToolTarget | None:
+    """The run and where it runs, in one round trip."""
     row = await db.fetchrow(
-        f"SELECT {', '.join('t.' + c.strip() for c in _COLUMNS.split(','))}, p.daemon_id, p.path"
+        f"SELECT {', '.join('t.' + c.strip() for c in _COLUMNS.split(','))}, p.id AS project_id, p.daemon_id, p.path"
         " FROM tool_executions t JOIN chats c ON c.id = t.chat_id JOIN projects p ON p.id = c.project_id"
         " WHERE t.chat_id = %s AND t.tool_call_id = %s",
         (chat_id, tool_call_id),
     )
-    return (_run(row), row["daemon_id"], row["path"]) if row else None
+    if row is None:
+        return None
+    return ToolTarget(_run(row), str(row["project_id"]), row["daemon_id"], row["path"])
 
 
 async def begin(db: Queries, chat_id: str, tool_call_id: str) -> ToolRun:

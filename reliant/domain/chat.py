@@ -78,8 +78,15 @@ class Usage:
 class ChatStatus(enum.StrEnum):
     IDLE = "idle"
     RUNNING = "running"
+    WAITING = "waiting"  # for the user: an approval or a question
     PAUSED = "paused"
     FAILED = "failed"
+
+
+class ChatMode(enum.StrEnum):
+    AUTO = "auto"  # run every tool
+    MANUAL = "manual"  # ask before each tool call that changes things
+    PLAN = "plan"  # offer only read-only tools, and ask for a plan
 
 
 class ToolState(enum.StrEnum):
@@ -88,6 +95,10 @@ class ToolState(enum.StrEnum):
     COMPLETED = "completed"
     FAILED = "failed"
     INTERRUPTED = "interrupted"
+    DENIED = "denied"  # never ran: the user (or the chat's mode) said no
+
+
+FINAL_TOOL_STATES = frozenset({ToolState.COMPLETED, ToolState.FAILED, ToolState.INTERRUPTED, ToolState.DENIED})
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +124,8 @@ class ChatInfo:
     created_at: float
     updated_at: float
     queued: int = 0
+    mode: ChatMode = ChatMode.AUTO
+    pending_gates: int = 0  # approvals and questions waiting for the user
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,4 +175,30 @@ class ChatUpdate:
     seq: int
     kind: str
     payload: dict[str, Any]
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Approval:
+    id: str
+    chat_id: str
+    tool_call_id: str
+    turn: int
+    tool_name: str
+    input: dict[str, Any]
+    status: str  # pending | approved | denied | expired | cancelled
+    message: str
+    scope: str
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Question:
+    id: str
+    chat_id: str
+    tool_call_id: str
+    turn: int
+    questions: list[dict[str, Any]]
+    status: str  # pending | answered | cancelled
+    answers: list[str]
     created_at: float

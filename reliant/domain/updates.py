@@ -14,7 +14,11 @@
     chat_status        {status, reason}
     retry_wait         {seconds, attempt, reason}              the provider asked us to wait
     error              {message}
-    chat_updated       {title?, model?}
+    chat_updated       {title?, model?, mode?}
+    approval_requested {approval_id, tool_call_id, tool_name, input, turn}
+    approval_resolved  {approval_id, tool_call_id, status, scope, message}
+    question_asked     {question_id, tool_call_id, questions: [{question, choices?}], turn}
+    question_answered  {question_id, tool_call_id, answers, status}
 
 `message` is {id, ordinal, role, model, turn, blocks: [...], usage: {...}, cost_usd}.
 """
@@ -34,6 +38,10 @@ CHAT_STATUS = "chat_status"
 RETRY_WAIT = "retry_wait"
 ERROR = "error"
 CHAT_UPDATED = "chat_updated"
+APPROVAL_REQUESTED = "approval_requested"
+APPROVAL_RESOLVED = "approval_resolved"
+QUESTION_ASKED = "question_asked"
+QUESTION_ANSWERED = "question_answered"
 
 # Streaming progress is plentiful and cheap to lose on a power cut (the stored message has it all):
 # it is written without waiting for the WAL flush. A lost tail can never leave a gap, since a seq

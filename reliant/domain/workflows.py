@@ -33,7 +33,14 @@ AGENT_WORKFLOW = "Agent"
 SIGNAL_USER_MESSAGE = "user_message"
 SIGNAL_CANCEL = "cancel"
 SIGNAL_RESUME = "resume"
+SIGNAL_PAUSE = "pause"
+SIGNAL_SET_MODE = "set_mode"
+SIGNAL_INTERRUPT = "interrupt"
+UPDATE_ANSWER_APPROVAL = "answer_approval"
+UPDATE_ANSWER_QUESTION = "answer_question"
 QUERY_STATE = "state"
+
+ASK_USER_TOOL = "ask_user"  # answered by the user through the workflow, not by a daemon
 
 
 def agent_workflow_id(chat_id: str) -> str:
@@ -58,6 +65,8 @@ class AgentState:
     turns_used: int = 0  # LLM calls spent on the active message
     turn_open: bool = False  # `turn` has been started and has no stored answer yet
     pending_tools: list[ToolCallRef] = field(default_factory=list)  # of the last answer, not yet run
+    mode: str = "auto"  # auto | manual | plan (reliant.domain.chat.ChatMode)
+    paused: bool = False  # paused by the user: waits before its next step
 
 
 @dataclass
@@ -65,6 +74,26 @@ class AgentInput:
     chat_id: str
     max_turns: int = 200
     state: AgentState | None = None
+    approval_timeout_seconds: float = 0.0  # > 0: a pending approval is denied after this long
+
+
+@dataclass
+class ApprovalAnswer:
+    tool_call_id: str
+    decision: str  # approve | deny
+    message: str = ""  # with a denial: what the model is told
+    scope: str = ""  # approve only: "" (this call), chat, project or prefix (shell commands)
+    command_prefix: str = ""  # with scope prefix
+
+
+@dataclass
+class QuestionAnswer:
+    tool_call_id: str
+    answers: list[str]
+
+
+APPROVAL_DECISIONS = ("approve", "deny")
+APPROVAL_SCOPES = ("", "chat", "project", "prefix")
 
 
 @dataclass
@@ -74,3 +103,6 @@ class AgentStatus:
     turn: int
     paused: bool
     cancelling: bool
+    mode: str = "auto"
+    waiting_approvals: list[str] = field(default_factory=list)  # tool_call_ids
+    waiting_questions: list[str] = field(default_factory=list)

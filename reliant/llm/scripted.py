@@ -57,7 +57,7 @@ class ScriptedProvider:
         turn = script.turns[turn_index] if turn_index < len(script.turns) else Turn(text=script.final_text)
         error = self._scripted_error(script, turn_index, turn)
         if script.call_log is not None:
-            _append_call(script, turn_index, error)
+            _append_call(script, turn_index, error, request)
         if error is not None:
             raise error
         delay = (turn.delay_ms if turn.delay_ms is not None else script.delay_ms) / 1000.0
@@ -125,10 +125,17 @@ class _Player:
             await asyncio.sleep(self.delay)
 
 
-def _append_call(script: Script, turn_index: int, error: LlmError | None) -> None:
+def _append_call(script: Script, turn_index: int, error: LlmError | None, request: LlmRequest) -> None:
     assert script.call_log is not None
     status = getattr(error, "status", None) if error is not None else None
-    line = {"script": script.name, "turn": turn_index, "time": time.time(), "error": status}
+    line = {
+        "script": script.name,
+        "turn": turn_index,
+        "time": time.time(),
+        "error": status,
+        "tools": [t.name for t in request.tools],  # what the model was offered
+        "system": request.system,
+    }
     script.call_log.parent.mkdir(parents=True, exist_ok=True)
     with script.call_log.open("a", encoding="utf-8") as log:
         log.write(json.dumps(line) + "\n")

@@ -37,6 +37,8 @@ def chat(c: ChatInfo) -> pb.Chat:
         created_unix=c.created_at,
         updated_unix=c.updated_at,
         queued=c.queued,
+        mode=c.mode.value,
+        pending_gates=c.pending_gates,
     )
 
 

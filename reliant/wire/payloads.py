@@ -44,7 +44,12 @@ def message_payload(message: StoredMessage) -> dict[str, Any]:
 
 
 def tool_run_payload(run: ToolRun) -> dict[str, Any]:
-    status = {ToolState.COMPLETED: "ok", ToolState.FAILED: "error", ToolState.INTERRUPTED: "interrupted"}
+    status = {
+        ToolState.COMPLETED: "ok",
+        ToolState.FAILED: "error",
+        ToolState.INTERRUPTED: "interrupted",
+        ToolState.DENIED: "denied",
+    }
     return {
         "tool_call_id": run.tool_call_id,
         "tool_name": run.tool_name,

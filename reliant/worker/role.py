@@ -16,6 +16,7 @@ from reliant.db import Database, migrate
 from reliant.llm_settings import ProviderPool
 from reliant.updates import UpdateLog
 from reliant.worker.activities.doctor import DoctorActivities
+from reliant.worker.activities.gates import GateActivities
 from reliant.worker.activities.llm import LlmActivities
 from reliant.worker.activities.tools import ToolActivities
 from reliant.worker.watcher import DaemonWatcher
@@ -45,6 +46,7 @@ class WorkerRole:
                 doctor = DoctorActivities(bus, db)
                 llm = LlmActivities(db, log, providers, ToolCatalog(bus))
                 tools = ToolActivities(db, bus, log)
+                gates = GateActivities(db, log)
                 worker = Worker(
                     client,
                     task_queue=s.temporal_task_queue,
@@ -55,6 +57,8 @@ class WorkerRole:
                         llm.call_llm,
                         tools.execute_tool,
                         tools.finish_turn,
+                        gates.request_approval,
+                        gates.request_question,
                     ],
                     max_concurrent_activities=200,
                     # Heartbeat at least every half second: a cancel reaches a running call that fast.

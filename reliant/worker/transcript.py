@@ -12,6 +12,9 @@ def tool_result_block(run: ToolRun) -> ContentBlock:
     if run.state is ToolState.INTERRUPTED:
         text = f"interrupted: {run.error or 'the tool did not finish'}"
         is_error = True
+    elif run.state is ToolState.DENIED:
+        text = run.error or "The user denied this tool call."
+        is_error = True
     elif run.state is ToolState.FAILED:
         text = run.error or run.output or "the tool failed"
         is_error = True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import enum
 import functools
 from collections.abc import Callable
@@ -17,19 +18,30 @@ with workflow.unsafe.imports_passed_through():
     from reliant.domain.chat import ChatStatus
     from reliant.domain.workflows import (
         AGENT_WORKFLOW,
+        APPROVAL_DECISIONS,
+        APPROVAL_SCOPES,
+        ASK_USER_TOOL,
         DOCTOR_WORKFLOW,
         QUERY_STATE,
         SIGNAL_CANCEL,
+        SIGNAL_INTERRUPT,
+        SIGNAL_PAUSE,
         SIGNAL_RESUME,
+        SIGNAL_SET_MODE,
         SIGNAL_USER_MESSAGE,
+        UPDATE_ANSWER_APPROVAL,
+        UPDATE_ANSWER_QUESTION,
         AgentInput,
         AgentState,
         AgentStatus,
+        ApprovalAnswer,
         DoctorInput,
         DoctorResult,
+        QuestionAnswer,
         ToolCallRef,
     )
     from reliant.worker.activities.doctor import DoctorActivities, PingDaemonInput, RecordDoctorInput
+    from reliant.worker.activities.gates import GateActivities
     from reliant.worker.activities.llm import LlmActivities
     from reliant.worker.activities.tools import ToolActivities
     from reliant.worker.activities.types import (
@@ -42,6 +54,10 @@ with workflow.unsafe.imports_passed_through():
         ExecuteToolInput,
         ExecuteToolResult,
         FinishTurnInput,
+        RequestApprovalInput,
+        RequestApprovalResult,
+        RequestQuestionInput,
+        RequestQuestionResult,
     )
 
 
@@ -93,6 +109,11 @@ TOOL_RETRY = RetryPolicy(
 )
 STATUS_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=10), maximum_attempts=30)
 
+PLAN_DENIAL = (
+    "Not run: the chat is in plan mode, where only read-only tools run. Finish the plan; the user can "
+    "switch to auto or manual mode to carry it out."
+)
+
 T = TypeVar("T")
 
 
@@ -128,8 +149,13 @@ class AgentWorkflow:
         self.chat_id = inp.chat_id
         self.max_turns = inp.max_turns
         self.s = inp.state or AgentState()
+        self.approval_timeout = inp.approval_timeout_seconds
         self.cancel_requested = False
-        self.paused = False
+        self.paused = False  # paused by a failure, until resumed
+        self.answers: dict[str, ApprovalAnswer] = {}
+        self.question_answers: dict[str, list[str]] = {}
+        self.waiting_approvals: set[str] = set()
+        self.waiting_questions: set[str] = set()
 
     @workflow.signal(name=SIGNAL_USER_MESSAGE)
     def user_message(self, message_id: str) -> None:
@@ -145,6 +171,63 @@ class AgentWorkflow:
     @workflow.signal(name=SIGNAL_RESUME)
     def resume(self) -> None:
         self.paused = False
+        self.s.paused = False
+
+    @workflow.signal(name=SIGNAL_PAUSE)
+    def pause(self) -> None:
+        if self.s.active:
+            self.s.paused = True
+
+    @workflow.signal(name=SIGNAL_SET_MODE)
+    def set_mode(self, mode: str) -> None:
+        if mode in ("auto", "manual", "plan"):
+            self.s.mode = mode
+
+    @workflow.signal(name=SIGNAL_INTERRUPT)
+    def interrupt(self, message_id: str) -> None:
+        """Cancel the running turn and answer `message_id` next."""
+        if message_id in self.s.queue:
+            self.s.queue.remove(message_id)
+        if self.s.active:
+            self.s.queue.insert(0, message_id)
+            self.cancel_requested = True
+        elif message_id not in self.s.queue:
+            self.s.queue.append(message_id)
+        self.paused = False
+
+    @workflow.update(name=UPDATE_ANSWER_APPROVAL)
+    def answer_approval(self, answer: ApprovalAnswer) -> str:
+        self.answers[answer.tool_call_id] = answer
+        return answer.decision
+
+    @answer_approval.validator
+    def _check_approval(self, answer: ApprovalAnswer) -> None:
+        if answer.tool_call_id not in self.waiting_approvals or answer.tool_call_id in self.answers:
+            raise ApplicationError(
+                f"no pending approval for tool call {answer.tool_call_id}: it was already answered or cancelled",
+                type="NotPending",
+            )
+        if answer.decision not in APPROVAL_DECISIONS:
+            raise ApplicationError(f"decision must be one of {APPROVAL_DECISIONS}", type="InvalidAnswer")
+        if answer.scope not in APPROVAL_SCOPES or (answer.scope and answer.decision != "approve"):
+            raise ApplicationError(f"scope must be one of {APPROVAL_SCOPES}, with approve", type="InvalidAnswer")
+        if answer.scope == "prefix" and not answer.command_prefix.strip():
+            raise ApplicationError("scope prefix needs a command_prefix", type="InvalidAnswer")
+
+    @workflow.update(name=UPDATE_ANSWER_QUESTION)
+    def answer_question(self, answer: QuestionAnswer) -> str:
+        self.question_answers[answer.tool_call_id] = list(answer.answers)
+        return "answered"
+
+    @answer_question.validator
+    def _check_question(self, answer: QuestionAnswer) -> None:
+        if answer.tool_call_id not in self.waiting_questions or answer.tool_call_id in self.question_answers:
+            raise ApplicationError(
+                f"no pending question for tool call {answer.tool_call_id}: it was already answered or cancelled",
+                type="NotPending",
+            )
+        if not answer.answers or any(len(a) > 20_000 for a in answer.answers):
+            raise ApplicationError("answers must be 1-4 texts of at most 20,000 characters", type="InvalidAnswer")
 
     @workflow.query(name=QUERY_STATE)
     def state(self) -> AgentStatus:
@@ -152,8 +235,11 @@ class AgentWorkflow:
             active=self.s.active,
             queue=list(self.s.queue),
             turn=self.s.turn,
-            paused=self.paused,
+            paused=self.paused or self.s.paused,
             cancelling=self.cancel_requested,
+            mode=self.s.mode,
+            waiting_approvals=sorted(self.waiting_approvals),
+            waiting_questions=sorted(self.waiting_questions),
         )
 
     @workflow.run
@@ -176,13 +262,17 @@ class AgentWorkflow:
         """Drive the active user message to its end (answered, cancelled or out of turns)."""
         while True:
             self._maybe_continue_as_new()
+            if self.s.paused and not self.cancel_requested:
+                await self._paused_by_user()
             if self.cancel_requested:
                 await self._cancelled(aborted_turn=0)
                 return None
             if self.s.pending_tools:
                 outcome = await self._run_tools()
-                if outcome is not None:
+                if outcome is Outcome.GONE:
                     return outcome
+                if outcome is Outcome.CANCELLED:
+                    return None  # the turn ended; the chat is ready for its next message
                 continue
             if not self.s.turn_open:
                 if self.s.turns_used >= self.max_turns:
@@ -201,6 +291,7 @@ class AgentWorkflow:
                 turn=self.s.turn,
                 admit_message_id="" if self.s.admitted else self.s.active,
                 idle_when_done=not self.s.queue,
+                mode=self.s.mode,
             )
             result = await self._step(
                 functools.partial(
@@ -226,23 +317,28 @@ class AgentWorkflow:
             self.s.pending_tools = list(result.tool_calls)
 
     async def _run_tools(self) -> Outcome | None:
-        """Run the pending calls in order; consecutive read-only calls run in parallel."""
+        """Run the pending calls in order; consecutive read-only calls run in parallel. None when all
+        ran; CANCELLED (already settled) or GONE when the turn ended early."""
         turn = self.s.turn
         while self.s.pending_tools:
             batch = _next_batch(self.s.pending_tools)
             results = await asyncio.gather(*(self._tool(turn, call) for call in batch))
-            for outcome in (Outcome.GONE, Outcome.CANCELLED):
-                if outcome in results:
-                    if outcome is Outcome.CANCELLED:
-                        await self._cancelled(aborted_turn=0)
-                        return None
-                    return outcome
+            if Outcome.GONE in results:
+                return Outcome.GONE
+            if Outcome.CANCELLED in results or self.cancel_requested:
+                await self._cancelled(aborted_turn=0)
+                return Outcome.CANCELLED
             self.s.pending_tools = self.s.pending_tools[len(batch) :]
             self._maybe_continue_as_new()
         return None
 
     async def _tool(self, turn: int, call: ToolCallRef) -> ExecuteToolResult | Outcome:
-        inp = ExecuteToolInput(chat_id=self.chat_id, turn=turn, tool_call_id=call.tool_call_id)
+        if call.tool_name == ASK_USER_TOOL:
+            inp = await self._question(turn, call)
+        else:
+            inp = await self._approval(turn, call)
+        if isinstance(inp, Outcome):
+            return inp
         return await self._step(
             functools.partial(
                 workflow.start_activity_method,
@@ -254,6 +350,82 @@ class AgentWorkflow:
                 cancellation_type=workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
             )
         )
+
+    async def _approval(self, turn: int, call: ToolCallRef) -> ExecuteToolInput | Outcome:
+        """The gate of a tool call: auto runs it, plan refuses a mutating call, manual asks the user
+        (unless an always-allow policy matches) and waits, durably, for the answer."""
+        inp = ExecuteToolInput(chat_id=self.chat_id, turn=turn, tool_call_id=call.tool_call_id)
+        if call.read_only or self.s.mode == "auto":
+            return inp
+        if self.s.mode == "plan":
+            return dataclasses.replace(inp, denial=PLAN_DENIAL)
+        asked = await self._step(
+            functools.partial(
+                workflow.start_activity_method,
+                GateActivities.request_approval,
+                RequestApprovalInput(self.chat_id, turn, call.tool_call_id),
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=STATUS_RETRY,
+            )
+        )
+        if isinstance(asked, Outcome):
+            return asked
+        assert isinstance(asked, RequestApprovalResult)
+        if asked.allowed:
+            return inp
+        key = call.tool_call_id
+        self.waiting_approvals.add(key)
+        try:
+            await workflow.wait_condition(
+                lambda: key in self.answers or self.cancel_requested or self.s.mode == "auto",
+                timeout=timedelta(seconds=self.approval_timeout) if self.approval_timeout > 0 else None,
+            )
+        except TimeoutError:
+            return dataclasses.replace(
+                inp,
+                denial=f"No answer to the approval request within {self.approval_timeout:.0f}s, so it was denied.",
+                denial_status="expired",
+            )
+        finally:
+            self.waiting_approvals.discard(key)
+        if key in self.answers:
+            answer = self.answers.pop(key)
+            if answer.decision == "deny":
+                denial = "The user denied this tool call." + (
+                    f" Their message: {answer.message}" if answer.message.strip() else ""
+                )
+                return dataclasses.replace(inp, approval=answer, denial=denial)
+            return dataclasses.replace(inp, approval=answer)
+        if self.cancel_requested:
+            return Outcome.CANCELLED
+        return dataclasses.replace(inp, approval=ApprovalAnswer(key, "approve"))  # switched to auto
+
+    async def _question(self, turn: int, call: ToolCallRef) -> ExecuteToolInput | Outcome:
+        """ask_user: record the questions, wait durably for the answers; they are the result."""
+        inp = ExecuteToolInput(chat_id=self.chat_id, turn=turn, tool_call_id=call.tool_call_id)
+        asked = await self._step(
+            functools.partial(
+                workflow.start_activity_method,
+                GateActivities.request_question,
+                RequestQuestionInput(self.chat_id, turn, call.tool_call_id),
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=STATUS_RETRY,
+            )
+        )
+        if isinstance(asked, Outcome):
+            return asked
+        assert isinstance(asked, RequestQuestionResult)
+        if asked.invalid:
+            return dataclasses.replace(inp, invalid=asked.invalid)
+        key = call.tool_call_id
+        self.waiting_questions.add(key)
+        try:
+            await workflow.wait_condition(lambda: key in self.question_answers or self.cancel_requested)
+        finally:
+            self.waiting_questions.discard(key)
+        if key not in self.question_answers:
+            return Outcome.CANCELLED
+        return dataclasses.replace(inp, answers=self.question_answers.pop(key))
 
     async def _step(self, start: Callable[[], workflow.ActivityHandle[T]]) -> T | Outcome:
         """Run one activity; on failure pause the chat with the reason and retry once resumed."""
@@ -286,9 +458,17 @@ class AgentWorkflow:
         await workflow.wait_condition(lambda: handle.done() or self.cancel_requested)
         return handle.done()
 
+    async def _paused_by_user(self) -> None:
+        """`pause`: the step in flight has finished; wait here until resumed (or cancelled)."""
+        await self._finish(ChatStatus.PAUSED, "paused by the user")
+        await workflow.wait_condition(lambda: not self.s.paused or self.cancel_requested)
+        if not self.cancel_requested:
+            await self._finish(ChatStatus.RUNNING)
+
     async def _cancelled(self, *, aborted_turn: int) -> None:
         await self._finish(ChatStatus.IDLE, "cancelled by the user", settle_tools=True, aborted_turn=aborted_turn)
         self.cancel_requested = False
+        self.s.paused = False
         self._end_active()
 
     async def _finish(

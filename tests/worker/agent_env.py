@@ -17,12 +17,13 @@ from temporalio.client import Client
 from embedded.ports import free_port
 from reliant.api.chats import Chats
 from reliant.api.context import ApiContext
+from reliant.api.gates import Gates
 from reliant.bus import Bus
 from reliant.config import Settings
 from reliant.daemon.role import DaemonRole
 from reliant.db import Database
 from reliant.db import updates as updates_db
-from reliant.domain.chat import ChatInfo, ChatUpdate
+from reliant.domain.chat import Approval, ChatInfo, ChatUpdate
 from reliant.gateway.role import GatewayRole
 from reliant.llm_settings import ProviderPool
 from reliant.worker.role import WorkerRole
@@ -42,6 +43,19 @@ class AgentEnv:
     daemon: DaemonRole
     gateway: RoleRunner
     daemon_runner: RoleRunner
+
+    @property
+    def gates(self) -> Gates:
+        return Gates(self.chats)
+
+    async def pending_approval(self, chat_id: str, *, after: Approval | None = None, timeout: float = 30) -> Approval:
+        """The chat's pending approval (a new one, when `after` was answered already)."""
+
+        async def one() -> Approval | None:
+            found = [a for a in await self.gates.pending_approvals(chat_id) if after is None or a.id != after.id]
+            return found[0] if found else None
+
+        return await eventually(one, timeout=timeout, interval=0.05)
 
     def script(self, turns: list[dict[str, Any]], **extra: Any) -> str:
         """Write a scripted-model YAML file; returns its model spec."""

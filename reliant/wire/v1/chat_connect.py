@@ -165,6 +165,15 @@ class ChatService(Protocol):
     async def resume_chat(self, request: reliant_dot_wire_dot_v1_dot_chat__pb2.ResumeChatRequest, ctx: RequestContext) -> reliant_dot_wire_dot_v1_dot_chat__pb2.ResumeChatResponse:
         raise ConnectError(Code.UNIMPLEMENTED, "Not implemented")
 
+    async def pause_chat(self, request: reliant_dot_wire_dot_v1_dot_chat__pb2.PauseChatRequest, ctx: RequestContext) -> reliant_dot_wire_dot_v1_dot_chat__pb2.PauseChatResponse:
+        raise ConnectError(Code.UNIMPLEMENTED, "Not implemented")
+
+    async def interrupt_chat(self, request: reliant_dot_wire_dot_v1_dot_chat__pb2.InterruptChatRequest, ctx: RequestContext) -> reliant_dot_wire_dot_v1_dot_chat__pb2.SendMessageResponse:
+        raise ConnectError(Code.UNIMPLEMENTED, "Not implemented")
+
+    async def set_mode(self, request: reliant_dot_wire_dot_v1_dot_chat__pb2.SetModeRequest, ctx: RequestContext) -> reliant_dot_wire_dot_v1_dot_chat__pb2.Chat:
+        raise ConnectError(Code.UNIMPLEMENTED, "Not implemented")
+
     def stream_updates(self, request: reliant_dot_wire_dot_v1_dot_chat__pb2.StreamUpdatesRequest, ctx: RequestContext) -> AsyncIterator[reliant_dot_wire_dot_v1_dot_chat__pb2.ChatUpdate]:
         raise ConnectError(Code.UNIMPLEMENTED, "Not implemented")
 
@@ -266,6 +275,36 @@ class ChatServiceASGIApplication(ConnectASGIApplication[ChatService]):
                         idempotency_level=IdempotencyLevel.UNKNOWN,
                     ),
                     function=svc.resume_chat,
+                ),
+                "/reliant.v1.ChatService/PauseChat": Endpoint.unary(
+                    method=MethodInfo(
+                        name="PauseChat",
+                        service_name="reliant.v1.ChatService",
+                        input=reliant_dot_wire_dot_v1_dot_chat__pb2.PauseChatRequest,
+                        output=reliant_dot_wire_dot_v1_dot_chat__pb2.PauseChatResponse,
+                        idempotency_level=IdempotencyLevel.UNKNOWN,
+                    ),
+                    function=svc.pause_chat,
+                ),
+                "/reliant.v1.ChatService/InterruptChat": Endpoint.unary(
+                    method=MethodInfo(
+                        name="InterruptChat",
+                        service_name="reliant.v1.ChatService",
+                        input=reliant_dot_wire_dot_v1_dot_chat__pb2.InterruptChatRequest,
+                        output=reliant_dot_wire_dot_v1_dot_chat__pb2.SendMessageResponse,
+                        idempotency_level=IdempotencyLevel.UNKNOWN,
+                    ),
+                    function=svc.interrupt_chat,
+                ),
+                "/reliant.v1.ChatService/SetMode": Endpoint.unary(
+                    method=MethodInfo(
+                        name="SetMode",
+                        service_name="reliant.v1.ChatService",
+                        input=reliant_dot_wire_dot_v1_dot_chat__pb2.SetModeRequest,
+                        output=reliant_dot_wire_dot_v1_dot_chat__pb2.Chat,
+                        idempotency_level=IdempotencyLevel.UNKNOWN,
+                    ),
+                    function=svc.set_mode,
                 ),
                 "/reliant.v1.ChatService/StreamUpdates": Endpoint.server_stream(
                     method=MethodInfo(
@@ -480,6 +519,66 @@ class ChatServiceClient(ConnectClient):
             timeout_ms=timeout_ms,
         )
 
+    async def pause_chat(
+        self,
+        request: reliant_dot_wire_dot_v1_dot_chat__pb2.PauseChatRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None,
+        timeout_ms: int | None = None,
+    ) -> reliant_dot_wire_dot_v1_dot_chat__pb2.PauseChatResponse:
+        return await self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="PauseChat",
+                service_name="reliant.v1.ChatService",
+                input=reliant_dot_wire_dot_v1_dot_chat__pb2.PauseChatRequest,
+                output=reliant_dot_wire_dot_v1_dot_chat__pb2.PauseChatResponse,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+        )
+
+    async def interrupt_chat(
+        self,
+        request: reliant_dot_wire_dot_v1_dot_chat__pb2.InterruptChatRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None,
+        timeout_ms: int | None = None,
+    ) -> reliant_dot_wire_dot_v1_dot_chat__pb2.SendMessageResponse:
+        return await self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="InterruptChat",
+                service_name="reliant.v1.ChatService",
+                input=reliant_dot_wire_dot_v1_dot_chat__pb2.InterruptChatRequest,
+                output=reliant_dot_wire_dot_v1_dot_chat__pb2.SendMessageResponse,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+        )
+
+    async def set_mode(
+        self,
+        request: reliant_dot_wire_dot_v1_dot_chat__pb2.SetModeRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None,
+        timeout_ms: int | None = None,
+    ) -> reliant_dot_wire_dot_v1_dot_chat__pb2.Chat:
+        return await self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="SetMode",
+                service_name="reliant.v1.ChatService",
+                input=reliant_dot_wire_dot_v1_dot_chat__pb2.SetModeRequest,
+                output=reliant_dot_wire_dot_v1_dot_chat__pb2.Chat,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+        )
+
     def stream_updates(
         self,
         request: reliant_dot_wire_dot_v1_dot_chat__pb2.StreamUpdatesRequest,
@@ -656,6 +755,12 @@ class ChatServiceSync(Protocol):
         raise ConnectError(Code.UNIMPLEMENTED, "Not implemented")
     def resume_chat(self, request: reliant_dot_wire_dot_v1_dot_chat__pb2.ResumeChatRequest, ctx: RequestContext) -> reliant_dot_wire_dot_v1_dot_chat__pb2.ResumeChatResponse:
         raise ConnectError(Code.UNIMPLEMENTED, "Not implemented")
+    def pause_chat(self, request: reliant_dot_wire_dot_v1_dot_chat__pb2.PauseChatRequest, ctx: RequestContext) -> reliant_dot_wire_dot_v1_dot_chat__pb2.PauseChatResponse:
+        raise ConnectError(Code.UNIMPLEMENTED, "Not implemented")
+    def interrupt_chat(self, request: reliant_dot_wire_dot_v1_dot_chat__pb2.InterruptChatRequest, ctx: RequestContext) -> reliant_dot_wire_dot_v1_dot_chat__pb2.SendMessageResponse:
+        raise ConnectError(Code.UNIMPLEMENTED, "Not implemented")
+    def set_mode(self, request: reliant_dot_wire_dot_v1_dot_chat__pb2.SetModeRequest, ctx: RequestContext) -> reliant_dot_wire_dot_v1_dot_chat__pb2.Chat:
+        raise ConnectError(Code.UNIMPLEMENTED, "Not implemented")
     def stream_updates(self, request: reliant_dot_wire_dot_v1_dot_chat__pb2.StreamUpdatesRequest, ctx: RequestContext) -> Iterator[reliant_dot_wire_dot_v1_dot_chat__pb2.ChatUpdate]:
         raise ConnectError(Code.UNIMPLEMENTED, "Not implemented")
     def list_models(self, request: reliant_dot_wire_dot_v1_dot_chat__pb2.ListModelsRequest, ctx: RequestContext) -> reliant_dot_wire_dot_v1_dot_chat__pb2.ListModelsResponse:
@@ -755,6 +860,36 @@ class ChatServiceWSGIApplication(ConnectWSGIApplication):
                         idempotency_level=IdempotencyLevel.UNKNOWN,
                     ),
                     function=service.resume_chat,
+                ),
+                "/reliant.v1.ChatService/PauseChat": EndpointSync.unary(
+                    method=MethodInfo(
+                        name="PauseChat",
+                        service_name="reliant.v1.ChatService",
+                        input=reliant_dot_wire_dot_v1_dot_chat__pb2.PauseChatRequest,
+                        output=reliant_dot_wire_dot_v1_dot_chat__pb2.PauseChatResponse,
+                        idempotency_level=IdempotencyLevel.UNKNOWN,
+                    ),
+                    function=service.pause_chat,
+                ),
+                "/reliant.v1.ChatService/InterruptChat": EndpointSync.unary(
+                    method=MethodInfo(
+                        name="InterruptChat",
+                        service_name="reliant.v1.ChatService",
+                        input=reliant_dot_wire_dot_v1_dot_chat__pb2.InterruptChatRequest,
+                        output=reliant_dot_wire_dot_v1_dot_chat__pb2.SendMessageResponse,
+                        idempotency_level=IdempotencyLevel.UNKNOWN,
+                    ),
+                    function=service.interrupt_chat,
+                ),
+                "/reliant.v1.ChatService/SetMode": EndpointSync.unary(
+                    method=MethodInfo(
+                        name="SetMode",
+                        service_name="reliant.v1.ChatService",
+                        input=reliant_dot_wire_dot_v1_dot_chat__pb2.SetModeRequest,
+                        output=reliant_dot_wire_dot_v1_dot_chat__pb2.Chat,
+                        idempotency_level=IdempotencyLevel.UNKNOWN,
+                    ),
+                    function=service.set_mode,
                 ),
                 "/reliant.v1.ChatService/StreamUpdates": EndpointSync.server_stream(
                     method=MethodInfo(
@@ -963,6 +1098,66 @@ class ChatServiceClientSync(ConnectClientSync):
                 service_name="reliant.v1.ChatService",
                 input=reliant_dot_wire_dot_v1_dot_chat__pb2.ResumeChatRequest,
                 output=reliant_dot_wire_dot_v1_dot_chat__pb2.ResumeChatResponse,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+        )
+
+    def pause_chat(
+        self,
+        request: reliant_dot_wire_dot_v1_dot_chat__pb2.PauseChatRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None,
+        timeout_ms: int | None = None,
+    ) -> reliant_dot_wire_dot_v1_dot_chat__pb2.PauseChatResponse:
+        return self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="PauseChat",
+                service_name="reliant.v1.ChatService",
+                input=reliant_dot_wire_dot_v1_dot_chat__pb2.PauseChatRequest,
+                output=reliant_dot_wire_dot_v1_dot_chat__pb2.PauseChatResponse,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+        )
+
+    def interrupt_chat(
+        self,
+        request: reliant_dot_wire_dot_v1_dot_chat__pb2.InterruptChatRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None,
+        timeout_ms: int | None = None,
+    ) -> reliant_dot_wire_dot_v1_dot_chat__pb2.SendMessageResponse:
+        return self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="InterruptChat",
+                service_name="reliant.v1.ChatService",
+                input=reliant_dot_wire_dot_v1_dot_chat__pb2.InterruptChatRequest,
+                output=reliant_dot_wire_dot_v1_dot_chat__pb2.SendMessageResponse,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+        )
+
+    def set_mode(
+        self,
+        request: reliant_dot_wire_dot_v1_dot_chat__pb2.SetModeRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None,
+        timeout_ms: int | None = None,
+    ) -> reliant_dot_wire_dot_v1_dot_chat__pb2.Chat:
+        return self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="SetMode",
+                service_name="reliant.v1.ChatService",
+                input=reliant_dot_wire_dot_v1_dot_chat__pb2.SetModeRequest,
+                output=reliant_dot_wire_dot_v1_dot_chat__pb2.Chat,
                 idempotency_level=IdempotencyLevel.UNKNOWN,
             ),
             headers=headers,

@@ -62,7 +62,7 @@ class Usage(_message.Message):
     def __init__(self, input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ..., cache_read_tokens: _Optional[int] = ..., cache_write_tokens: _Optional[int] = ..., cost_usd: _Optional[float] = ...) -> None: ...
 
 class Chat(_message.Message):
-    __slots__ = ("id", "project_id", "title", "model", "status", "status_reason", "usage", "last_seq", "created_unix", "updated_unix", "queued")
+    __slots__ = ("id", "project_id", "title", "model", "status", "status_reason", "usage", "last_seq", "created_unix", "updated_unix", "queued", "mode", "pending_gates")
     ID_FIELD_NUMBER: _ClassVar[int]
     PROJECT_ID_FIELD_NUMBER: _ClassVar[int]
     TITLE_FIELD_NUMBER: _ClassVar[int]
@@ -74,6 +74,8 @@ class Chat(_message.Message):
     CREATED_UNIX_FIELD_NUMBER: _ClassVar[int]
     UPDATED_UNIX_FIELD_NUMBER: _ClassVar[int]
     QUEUED_FIELD_NUMBER: _ClassVar[int]
+    MODE_FIELD_NUMBER: _ClassVar[int]
+    PENDING_GATES_FIELD_NUMBER: _ClassVar[int]
     id: str
     project_id: str
     title: str
@@ -85,7 +87,9 @@ class Chat(_message.Message):
     created_unix: float
     updated_unix: float
     queued: int
-    def __init__(self, id: _Optional[str] = ..., project_id: _Optional[str] = ..., title: _Optional[str] = ..., model: _Optional[str] = ..., status: _Optional[str] = ..., status_reason: _Optional[str] = ..., usage: _Optional[_Union[Usage, _Mapping]] = ..., last_seq: _Optional[int] = ..., created_unix: _Optional[float] = ..., updated_unix: _Optional[float] = ..., queued: _Optional[int] = ...) -> None: ...
+    mode: str
+    pending_gates: int
+    def __init__(self, id: _Optional[str] = ..., project_id: _Optional[str] = ..., title: _Optional[str] = ..., model: _Optional[str] = ..., status: _Optional[str] = ..., status_reason: _Optional[str] = ..., usage: _Optional[_Union[Usage, _Mapping]] = ..., last_seq: _Optional[int] = ..., created_unix: _Optional[float] = ..., updated_unix: _Optional[float] = ..., queued: _Optional[int] = ..., mode: _Optional[str] = ..., pending_gates: _Optional[int] = ...) -> None: ...
 
 class CreateChatRequest(_message.Message):
     __slots__ = ("project_id", "model", "title")
@@ -236,6 +240,34 @@ class ResumeChatRequest(_message.Message):
 class ResumeChatResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
+
+class PauseChatRequest(_message.Message):
+    __slots__ = ("chat_id",)
+    CHAT_ID_FIELD_NUMBER: _ClassVar[int]
+    chat_id: str
+    def __init__(self, chat_id: _Optional[str] = ...) -> None: ...
+
+class PauseChatResponse(_message.Message):
+    __slots__ = ("paused",)
+    PAUSED_FIELD_NUMBER: _ClassVar[int]
+    paused: bool
+    def __init__(self, paused: _Optional[bool] = ...) -> None: ...
+
+class InterruptChatRequest(_message.Message):
+    __slots__ = ("chat_id", "text")
+    CHAT_ID_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    chat_id: str
+    text: str
+    def __init__(self, chat_id: _Optional[str] = ..., text: _Optional[str] = ...) -> None: ...
+
+class SetModeRequest(_message.Message):
+    __slots__ = ("chat_id", "mode")
+    CHAT_ID_FIELD_NUMBER: _ClassVar[int]
+    MODE_FIELD_NUMBER: _ClassVar[int]
+    chat_id: str
+    mode: str
+    def __init__(self, chat_id: _Optional[str] = ..., mode: _Optional[str] = ...) -> None: ...
 
 class StreamUpdatesRequest(_message.Message):
     __slots__ = ("chat_id", "since_seq")

@@ -19,7 +19,16 @@ from reliant.db import chats as chats_db
 from reliant.db import messages as messages_db
 from reliant.db import tool_runs as tool_runs_db
 from reliant.domain import updates as kinds
-from reliant.domain.chat import BlockType, ChatInfo, ChatStatus, Role, StoredMessage, ToolDefinition, ToolState
+from reliant.domain.chat import (
+    FINAL_TOOL_STATES,
+    BlockType,
+    ChatInfo,
+    ChatStatus,
+    Role,
+    StoredMessage,
+    ToolDefinition,
+    ToolState,
+)
 from reliant.domain.workflows import ToolCallRef
 from reliant.errors import DaemonUnavailableError
 from reliant.llm.base import BlockDelta, BlockStart, LlmRequest, StreamEvent
@@ -28,6 +37,7 @@ from reliant.llm.pricing import cost
 from reliant.llm_settings import ProviderPool
 from reliant.updates import OrderedEmitter, UpdateLog
 from reliant.wire.payloads import message_payload
+from reliant.worker import ask_user
 from reliant.worker.activities.types import (
     CHAT_GONE,
     DAEMON_OFFLINE,
@@ -72,14 +82,16 @@ class LlmActivities:
         transcript = await settle_tool_results(
             self.db, self.log, chat.id, await messages_db.transcript(self.db, chat.id)
         )
-        tools = await self._tools(project.daemon_id)
+        tools = (*await self._tools(project.daemon_id), ask_user.DEFINITION)
+        if inp.mode == "plan":
+            tools = tuple(t for t in tools if t.read_only)
         try:
             provider, model = (await self.providers.providers()).get(chat.model)
         except LlmError as exc:
             raise ApplicationError(str(exc), type=FATAL_LLM, non_retryable=True) from exc
         request = LlmRequest(
             model=model,
-            system=system_prompt(project),
+            system=system_prompt(project, plan=inp.mode == "plan"),
             messages=tuple(m.as_message() for m in transcript),
             tools=tools,
         )
@@ -243,7 +255,7 @@ async def settle_tool_results(
     if last is None or last.role is not Role.ASSISTANT or last.turn is None or not last.tool_calls_blocks():
         return transcript
     runs = await tool_runs_db.for_turn(db, chat_id, last.turn)
-    final = (ToolState.COMPLETED, ToolState.FAILED, ToolState.INTERRUPTED)
+    final = FINAL_TOOL_STATES
     if interrupt_reason:
         for run in runs:
             if run.state not in final:

@@ -18,14 +18,19 @@ from temporalio.exceptions import ApplicationError
 from reliant.bus import Bus
 from reliant.daemons import call_tool, control
 from reliant.db import Database
+from reliant.db import approvals as approvals_db
 from reliant.db import chats as chats_db
+from reliant.db import questions as questions_db
 from reliant.db import tool_runs as tool_runs_db
+from reliant.db.tool_runs import ToolTarget
 from reliant.domain import updates as kinds
-from reliant.domain.chat import ChatStatus, ToolRun, ToolState
+from reliant.domain.chat import FINAL_TOOL_STATES, ChatStatus, ToolRun, ToolState
 from reliant.domain.tools import ToolCall, ToolResult, ToolStatus
+from reliant.domain.workflows import ApprovalAnswer
 from reliant.errors import DaemonUnavailableError
-from reliant.updates import UpdateLog
+from reliant.updates import Change, UpdateLog
 from reliant.wire.payloads import tool_run_payload
+from reliant.worker import ask_user
 from reliant.worker.activities.llm import chat_gone, settle_tool_results
 from reliant.worker.activities.types import (
     DAEMON_OFFLINE,
@@ -36,7 +41,7 @@ from reliant.worker.activities.types import (
 
 logger = logging.getLogger(__name__)
 
-FINAL = (ToolState.COMPLETED, ToolState.FAILED, ToolState.INTERRUPTED)
+FINAL = FINAL_TOOL_STATES
 # The daemon enforces each tool's own timeout; this only bounds a lost reply.
 REQUEST_TIMEOUT = 660.0
 HEARTBEAT_EVERY = 0.5
@@ -50,12 +55,20 @@ class ToolActivities:
 
     @activity.defn(name="execute_tool")
     async def execute_tool(self, inp: ExecuteToolInput) -> ExecuteToolResult:
-        found = await tool_runs_db.get_with_target(self.db, inp.chat_id, inp.tool_call_id)
-        if found is None:
+        target = await tool_runs_db.get_with_target(self.db, inp.chat_id, inp.tool_call_id)
+        if target is None:
             raise chat_gone(inp.chat_id)
-        run, daemon_id, workspace = found
+        run, daemon_id, workspace = target.run, target.daemon_id, target.workspace
         if run.state in FINAL:
             return ExecuteToolResult(run.tool_call_id, run.state.value, replayed=True)
+        if inp.invalid:
+            return await self._record(
+                inp.chat_id, run, ToolResult(run.tool_call_id, ToolStatus.ERROR, error=inp.invalid)
+            )
+        if inp.answers is not None:
+            return await self._answered(inp, run)
+        if inp.denial:
+            return await self._denied(inp, run)
         call = ToolCall(
             tool_call_id=run.tool_call_id,
             tool=run.tool_name,
@@ -77,6 +90,8 @@ class ToolActivities:
                 )
                 return await self._record(inp.chat_id, run, interrupted)
         async with self.log.change(inp.chat_id) as change:
+            if inp.approval is not None:
+                await _approved(change, inp.chat_id, target, inp.approval)
             run = await tool_runs_db.begin(change.tx, inp.chat_id, inp.tool_call_id)
             change.emit(
                 kinds.TOOL_STARTED,
@@ -88,6 +103,64 @@ class ToolActivities:
             await self._cancel_on_daemon(daemon_id, inp.chat_id, run)
             raise
         return await self._record(inp.chat_id, run, result)
+
+    async def _denied(self, inp: ExecuteToolInput, run: ToolRun) -> ExecuteToolResult:
+        """The call never runs; the model is told why (the user's message, or the mode's rule)."""
+        async with self.log.change(inp.chat_id) as change:
+            if inp.approval is not None or inp.denial_status == "expired":
+                approval = await approvals_db.for_call(change.tx, inp.chat_id, run.tool_call_id)
+                if approval is not None and await approvals_db.resolve(
+                    change.tx, inp.chat_id, run.tool_call_id, status=inp.denial_status, message=inp.denial
+                ):
+                    change.emit(
+                        kinds.APPROVAL_RESOLVED,
+                        {
+                            "approval_id": approval.id,
+                            "tool_call_id": run.tool_call_id,
+                            "status": inp.denial_status,
+                            "scope": "",
+                            "message": inp.denial,
+                        },
+                    )
+            finished = await tool_runs_db.finish(
+                change.tx, inp.chat_id, run.tool_call_id, state=ToolState.DENIED, error=inp.denial
+            )
+            change.emit(kinds.TOOL_FINISHED, tool_run_payload(finished))
+            await _running_again(change, inp.chat_id)
+        return ExecuteToolResult(run.tool_call_id, ToolState.DENIED.value)
+
+    async def _answered(self, inp: ExecuteToolInput, run: ToolRun) -> ExecuteToolResult:
+        """ask_user: the user's answers are the call's result."""
+        answers = inp.answers or []
+        async with self.log.change(inp.chat_id) as change:
+            question, _ = await questions_db.ask(
+                change.tx,
+                inp.chat_id,
+                tool_call_id=run.tool_call_id,
+                turn=run.turn,
+                questions=list(run.input.get("questions") or []),
+            )
+            if await questions_db.answer(change.tx, inp.chat_id, run.tool_call_id, answers):
+                change.emit(
+                    kinds.QUESTION_ANSWERED,
+                    {
+                        "question_id": question.id,
+                        "tool_call_id": run.tool_call_id,
+                        "answers": answers,
+                        "status": "answered",
+                    },
+                )
+            finished = await tool_runs_db.finish(
+                change.tx,
+                inp.chat_id,
+                run.tool_call_id,
+                state=ToolState.COMPLETED,
+                output=ask_user.result_text(question.questions, answers),
+                data={"answers": answers},
+            )
+            change.emit(kinds.TOOL_FINISHED, tool_run_payload(finished))
+            await _running_again(change, inp.chat_id)
+        return ExecuteToolResult(run.tool_call_id, ToolState.COMPLETED.value)
 
     async def _ask(self, daemon_id: str, call: ToolCall) -> ToolResult:
         """Send the call to the daemon, heartbeating while it runs."""
@@ -146,8 +219,60 @@ class ToolActivities:
         if inp.aborted_turn:
             await self.log.emit(inp.chat_id, kinds.MESSAGE_ABORTED, {"turn": inp.aborted_turn, "reason": inp.reason})
         if inp.settle_tools:
+            await self._cancel_gates(inp.chat_id)
             await settle_tool_results(self.db, self.log, inp.chat_id, interrupt_reason=inp.reason or "stopped")
         status = ChatStatus(inp.status)
         async with self.log.change(inp.chat_id) as change:
             if await chats_db.set_status(change.tx, inp.chat_id, status, inp.reason):
                 change.emit(kinds.CHAT_STATUS, {"status": status.value, "reason": inp.reason})
+
+    async def _cancel_gates(self, chat_id: str) -> None:
+        """Approvals and questions still pending when a turn ends are cancelled."""
+        async with self.log.change(chat_id) as change:
+            for tool_call_id in await approvals_db.cancel_pending(change.tx, chat_id):
+                change.emit(
+                    kinds.APPROVAL_RESOLVED,
+                    {"tool_call_id": tool_call_id, "status": "cancelled", "scope": "", "message": ""},
+                )
+            for tool_call_id in await questions_db.cancel_pending(change.tx, chat_id):
+                change.emit(
+                    kinds.QUESTION_ANSWERED, {"tool_call_id": tool_call_id, "answers": [], "status": "cancelled"}
+                )
+
+
+async def _approved(change: Change, chat_id: str, target: ToolTarget, answer: ApprovalAnswer) -> None:
+    """Record the user's approval (and an always-allow policy) in the transaction that starts the call."""
+    run = target.run
+    approval = await approvals_db.for_call(change.tx, chat_id, run.tool_call_id)
+    if approval is None:
+        return  # allowed by a policy or by the chat's mode: nothing was asked
+    if answer.scope == "chat":
+        await approvals_db.allow(change.tx, project_id=target.project_id, chat_id=chat_id, tool_name=run.tool_name)
+    elif answer.scope == "project":
+        await approvals_db.allow(change.tx, project_id=target.project_id, chat_id=None, tool_name=run.tool_name)
+    elif answer.scope == "prefix":
+        await approvals_db.allow(
+            change.tx,
+            project_id=target.project_id,
+            chat_id=None,
+            tool_name=run.tool_name,
+            command_prefix=answer.command_prefix,
+        )
+    if await approvals_db.resolve(change.tx, chat_id, run.tool_call_id, status="approved", scope=answer.scope):
+        change.emit(
+            kinds.APPROVAL_RESOLVED,
+            {
+                "approval_id": approval.id,
+                "tool_call_id": run.tool_call_id,
+                "status": "approved",
+                "scope": answer.scope,
+                "message": "",
+            },
+        )
+    await _running_again(change, chat_id)
+
+
+async def _running_again(change: Change, chat_id: str) -> None:
+    """The chat waited for the user; it runs again."""
+    if await chats_db.set_status_if(change.tx, chat_id, ChatStatus.WAITING, ChatStatus.RUNNING):
+        change.emit(kinds.CHAT_STATUS, {"status": ChatStatus.RUNNING.value, "reason": ""})

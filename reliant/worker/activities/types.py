@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from reliant.domain.workflows import ToolCallRef
+from reliant.domain.workflows import ApprovalAnswer, ToolCallRef
 
 # ApplicationError types the workflow tells apart.
 DAEMON_OFFLINE = "DaemonOffline"
@@ -20,6 +20,7 @@ class CallLlmInput:
     turn: int  # the idempotency key: a stored assistant message for (chat, turn) is never re-asked
     admit_message_id: str = ""  # a queued user message this turn answers
     idle_when_done: bool = True  # an answer without tool calls ends the chat's run
+    mode: str = "auto"  # plan: offer read-only tools only, and ask for a plan
 
 
 @dataclass
@@ -35,6 +36,11 @@ class ExecuteToolInput:
     chat_id: str
     turn: int
     tool_call_id: str
+    approval: ApprovalAnswer | None = None  # the user's approval, recorded as the call starts
+    denial: str = ""  # set: do not run; tell the model this instead
+    denial_status: str = "denied"  # the approval's status with a denial: denied | expired
+    answers: list[str] | None = None  # ask_user: the user's answers are the result
+    invalid: str = ""  # ask_user with malformed input: this error is the result
 
 
 @dataclass
@@ -42,6 +48,32 @@ class ExecuteToolResult:
     tool_call_id: str
     state: str  # completed | failed | interrupted
     replayed: bool = False  # the recorded result of an earlier attempt
+
+
+@dataclass
+class RequestApprovalInput:
+    chat_id: str
+    turn: int
+    tool_call_id: str
+
+
+@dataclass
+class RequestApprovalResult:
+    allowed: bool  # a policy allows the call: no need to ask
+    approval_id: str = ""
+
+
+@dataclass
+class RequestQuestionInput:
+    chat_id: str
+    turn: int
+    tool_call_id: str
+
+
+@dataclass
+class RequestQuestionResult:
+    question_id: str = ""
+    invalid: str = ""  # the call's input is malformed: this is its result
 
 
 @dataclass

@@ -1,0 +1,109 @@
+"""approvals and approval_policies: what the user was asked, what they answered, and what they
+allowed for good."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from psycopg.types.json import Jsonb
+
+from reliant.db.database import Queries, Row
+from reliant.domain.chat import Approval
+
+_COLUMNS = "id, chat_id, tool_call_id, turn, tool_name, input, status, message, scope, created_at"
+
+
+def _approval(row: Row) -> Approval:
+    return Approval(
+        id=str(row["id"]),
+        chat_id=str(row["chat_id"]),
+        tool_call_id=row["tool_call_id"],
+        turn=row["turn"],
+        tool_name=row["tool_name"],
+        input=row["input"] or {},
+        status=row["status"],
+        message=row["message"],
+        scope=row["scope"],
+        created_at=row["created_at"].timestamp(),
+    )
+
+
+async def request(
+    db: Queries, chat_id: str, *, tool_call_id: str, turn: int, tool_name: str, tool_input: dict[str, Any]
+) -> tuple[Approval, bool]:
+    """The approval for this call, created pending if new; (approval, True if created now)."""
+    row = await db.fetchrow(
+        "INSERT INTO approvals (chat_id, tool_call_id, turn, tool_name, input) VALUES (%s, %s, %s, %s, %s)"
+        f" ON CONFLICT (chat_id, tool_call_id) DO NOTHING RETURNING {_COLUMNS}",
+        (chat_id, tool_call_id, turn, tool_name, Jsonb(tool_input)),
+    )
+    if row is not None:
+        return _approval(row), True
+    existing = await for_call(db, chat_id, tool_call_id)
+    assert existing is not None
+    return existing, False
+
+
+async def for_call(db: Queries, chat_id: str, tool_call_id: str) -> Approval | None:
+    row = await db.fetchrow(
+        f"SELECT {_COLUMNS} FROM approvals WHERE chat_id = %s AND tool_call_id = %s", (chat_id, tool_call_id)
+    )
+    return _approval(row) if row else None
+
+
+async def get(db: Queries, approval_id: str) -> Approval | None:
+    row = await db.fetchrow(f"SELECT {_COLUMNS} FROM approvals WHERE id = %s", (approval_id,))
+    return _approval(row) if row else None
+
+
+async def pending(db: Queries, chat_id: str = "") -> list[Approval]:
+    if chat_id:
+        rows = await db.fetch(
+            f"SELECT {_COLUMNS} FROM approvals WHERE status = 'pending' AND chat_id = %s ORDER BY created_at",
+            (chat_id,),
+        )
+    else:
+        rows = await db.fetch(f"SELECT {_COLUMNS} FROM approvals WHERE status = 'pending' ORDER BY created_at")
+    return [_approval(r) for r in rows]
+
+
+async def resolve(
+    db: Queries, chat_id: str, tool_call_id: str, *, status: str, message: str = "", scope: str = ""
+) -> bool:
+    """Record the answer of a pending approval; False if it was not pending any more."""
+    changed = await db.execute(
+        "UPDATE approvals SET status = %s, message = %s, scope = %s, answered_at = now()"
+        " WHERE chat_id = %s AND tool_call_id = %s AND status = 'pending'",
+        (status, message, scope, chat_id, tool_call_id),
+    )
+    return changed == 1
+
+
+async def cancel_pending(db: Queries, chat_id: str) -> list[str]:
+    rows = await db.fetch(
+        "UPDATE approvals SET status = 'cancelled', answered_at = now()"
+        " WHERE chat_id = %s AND status = 'pending' RETURNING tool_call_id",
+        (chat_id,),
+    )
+    return [r["tool_call_id"] for r in rows]
+
+
+async def allow(db: Queries, *, project_id: str, chat_id: str | None, tool_name: str, command_prefix: str = "") -> None:
+    """Always allow `tool_name` in the chat (or, with chat_id None, the whole project); for shell, only
+    commands that start with `command_prefix` when one is given."""
+    await db.execute(
+        "INSERT INTO approval_policies (project_id, chat_id, tool_name, command_prefix) VALUES (%s, %s, %s, %s)"
+        " ON CONFLICT DO NOTHING",
+        (project_id, chat_id, tool_name, command_prefix),
+    )
+
+
+async def allowed(db: Queries, *, project_id: str, chat_id: str, tool_name: str, tool_input: dict[str, Any]) -> bool:
+    """True if a policy of this chat or its project allows the call."""
+    command = str(tool_input.get("command", "")) if isinstance(tool_input, dict) else ""
+    row = await db.fetchrow(
+        "SELECT 1 AS ok FROM approval_policies WHERE project_id = %s AND (chat_id IS NULL OR chat_id = %s)"
+        " AND tool_name = %s AND (command_prefix = '' OR starts_with(%s, command_prefix)) LIMIT 1",
+        (project_id, chat_id, tool_name, command),
+    )
+    return row is not None

@@ -1,0 +1,76 @@
+"""questions: what the model asked the user with ask_user, and the answers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from psycopg.types.json import Jsonb
+
+from reliant.db.database import Queries, Row
+from reliant.domain.chat import Question
+
+_COLUMNS = "id, chat_id, tool_call_id, turn, questions, status, answers, created_at"
+
+
+def _question(row: Row) -> Question:
+    return Question(
+        id=str(row["id"]),
+        chat_id=str(row["chat_id"]),
+        tool_call_id=row["tool_call_id"],
+        turn=row["turn"],
+        questions=list(row["questions"] or []),
+        status=row["status"],
+        answers=[str(a) for a in row["answers"] or []],
+        created_at=row["created_at"].timestamp(),
+    )
+
+
+async def ask(
+    db: Queries, chat_id: str, *, tool_call_id: str, turn: int, questions: list[dict[str, Any]]
+) -> tuple[Question, bool]:
+    row = await db.fetchrow(
+        "INSERT INTO questions (chat_id, tool_call_id, turn, questions) VALUES (%s, %s, %s, %s)"
+        f" ON CONFLICT (chat_id, tool_call_id) DO NOTHING RETURNING {_COLUMNS}",
+        (chat_id, tool_call_id, turn, Jsonb(questions)),
+    )
+    if row is not None:
+        return _question(row), True
+    existing = await db.fetchrow(
+        f"SELECT {_COLUMNS} FROM questions WHERE chat_id = %s AND tool_call_id = %s", (chat_id, tool_call_id)
+    )
+    assert existing is not None
+    return _question(existing), False
+
+
+async def get(db: Queries, question_id: str) -> Question | None:
+    row = await db.fetchrow(f"SELECT {_COLUMNS} FROM questions WHERE id = %s", (question_id,))
+    return _question(row) if row else None
+
+
+async def pending(db: Queries, chat_id: str = "") -> list[Question]:
+    if chat_id:
+        rows = await db.fetch(
+            f"SELECT {_COLUMNS} FROM questions WHERE status = 'pending' AND chat_id = %s ORDER BY created_at",
+            (chat_id,),
+        )
+    else:
+        rows = await db.fetch(f"SELECT {_COLUMNS} FROM questions WHERE status = 'pending' ORDER BY created_at")
+    return [_question(r) for r in rows]
+
+
+async def answer(db: Queries, chat_id: str, tool_call_id: str, answers: list[str]) -> bool:
+    changed = await db.execute(
+        "UPDATE questions SET status = 'answered', answers = %s, answered_at = now()"
+        " WHERE chat_id = %s AND tool_call_id = %s AND status = 'pending'",
+        (Jsonb(answers), chat_id, tool_call_id),
+    )
+    return changed == 1
+
+
+async def cancel_pending(db: Queries, chat_id: str) -> list[str]:
+    rows = await db.fetch(
+        "UPDATE questions SET status = 'cancelled', answered_at = now()"
+        " WHERE chat_id = %s AND status = 'pending' RETURNING tool_call_id",
+        (chat_id,),
+    )
+    return [r["tool_call_id"] for r in rows]

@@ -1,0 +1,64 @@
+"""ask_user: the model asks the user 1-4 questions; the workflow waits for the answers, which
+become the tool's result. The tool is offered by the worker, not run by a daemon."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jsonschema
+
+from reliant.domain.chat import ToolDefinition
+from reliant.domain.workflows import ASK_USER_TOOL
+
+SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "questions": {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": 4,
+            "items": {
+                "type": "object",
+                "properties": {
+                    "question": {"type": "string", "minLength": 1, "maxLength": 2000},
+                    "choices": {
+                        "type": "array",
+                        "items": {"type": "string", "maxLength": 500},
+                        "maxItems": 10,
+                    },
+                },
+                "required": ["question"],
+                "additionalProperties": False,
+            },
+        }
+    },
+    "required": ["questions"],
+    "additionalProperties": False,
+}
+
+DEFINITION = ToolDefinition(
+    name=ASK_USER_TOOL,
+    description=(
+        "Ask the user 1-4 questions when you need a decision or information only they have. "
+        "Give `choices` when the answer is one of a few options. Wait for the answers: they come back "
+        "as this tool's result."
+    ),
+    input_schema=SCHEMA,
+    read_only=True,
+)
+
+_VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
+
+
+def problems(tool_input: dict[str, Any]) -> str:
+    """Why the input is not a valid ask_user call ("" if it is)."""
+    errors = sorted(_VALIDATOR.iter_errors(tool_input), key=lambda e: list(e.path))
+    return "; ".join(f"{'/'.join(map(str, e.path)) or 'input'}: {e.message}" for e in errors[:5])
+
+
+def result_text(questions: list[dict[str, Any]], answers: list[str]) -> str:
+    lines = []
+    for i, question in enumerate(questions):
+        answer = answers[i] if i < len(answers) else "(no answer)"
+        lines.append(f"Q: {question.get('question', '')}\nA: {answer}")
+    return "\n\n".join(lines)
