@@ -52,6 +52,11 @@ def daemon_event(daemon_id: str, suffix: str) -> str:
     return daemon_prefix(daemon_id) + "out." + suffix
 
 
+def all_daemon_events(suffix: str) -> str:
+    """One kind of event from every daemon (e.g. `proc.state`), for recorders."""
+    return f"{PREFIX}.daemon.*.out.{suffix}"
+
+
 def chat_updates(chat_id: str) -> str:
     return f"{PREFIX}.chat.{_check(chat_id)}.updates"
 

@@ -80,11 +80,13 @@ class DaemonConnection:
         self._last_seen = 0.0
         self.sessions = 0
         self._on_connected = on_connected
+        self._closing = False
+        self._session_over = asyncio.Event()
 
     async def run(self, ready: asyncio.Event) -> None:
         """Stay connected until cancelled; raises DaemonRejectedError if the gateway refuses us."""
         backoff = Backoff()
-        while True:
+        while not self._closing:
             try:
                 await self._session(ready, backoff)
             except grpc.aio.AioRpcError as exc:
@@ -93,6 +95,8 @@ class DaemonConnection:
                 problem = f"{exc.code().name} ({exc.details()})"
             except (OSError, TimeoutError) as exc:
                 problem = str(exc)
+            if self._closing:
+                return
             delay = backoff.next()
             # The first attempts often race a gateway that is still starting: only persist is news.
             level = logging.WARNING if backoff.attempt > 3 else logging.DEBUG
@@ -103,6 +107,7 @@ class DaemonConnection:
         async with grpc.aio.insecure_channel(self.gateway, options=OPTIONS) as channel:
             call = daemon_pb2_grpc.DaemonGatewayStub(channel).Connect()  # type: ignore[no-untyped-call]
             self._call = call
+            self._session_over.clear()
             try:
                 await call.write(
                     pb.DaemonMessage(
@@ -133,6 +138,7 @@ class DaemonConnection:
                 await self._serve(call, interval, timeout)
             finally:
                 self.connected.clear()
+                self._session_over.set()
                 self._call = None
                 for task in list(self._inflight):
                     task.cancel()
@@ -200,6 +206,20 @@ class DaemonConnection:
             return
         async with self._write_lock:
             await call.write(message)
+
+    async def close(self, timeout: float = 1.0) -> None:
+        """Stop reconnecting and half-close the stream, so the gateway reads everything sent so far
+        (a cancelled call may drop messages still in flight); wait at most `timeout` for it to end."""
+        self._closing = True
+        call = self._call
+        if call is None:
+            return
+        try:
+            async with self._write_lock:
+                await call.done_writing()
+            await asyncio.wait_for(self._session_over.wait(), timeout)
+        except (grpc.aio.AioRpcError, asyncio.InvalidStateError, RuntimeError, TimeoutError) as exc:
+            logger.debug("closing the gateway stream: %s", exc)
 
     async def publish(self, subject: str, payload: bytes) -> None:
         """Publish an event through the gateway on reliant.daemon.<id>.out.<subject>."""

@@ -52,12 +52,22 @@ class EventSender:
         while True:
             subject, payload = await self._queue.get()
             publish = self.publish
-            if publish is None:
-                continue
             try:
-                await publish(subject, payload)
+                if publish is not None:
+                    await publish(subject, payload)
             except Exception as exc:  # noqa: BLE001 - a lost event is recovered on reconnect
                 logger.debug("could not publish %s: %s", subject, exc)
+            finally:
+                self._queue.task_done()
+
+    async def flush(self, timeout: float) -> None:
+        """Wait (at most `timeout` seconds) until every queued event has been handed on."""
+        if self._task is None or self._task.done():
+            return
+        try:
+            await asyncio.wait_for(self._queue.join(), timeout)
+        except TimeoutError:
+            logger.debug("%d events not sent before shutdown", self._queue.qsize())
 
     async def shutdown(self) -> None:
         if self._task is not None:

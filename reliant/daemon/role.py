@@ -52,6 +52,7 @@ MAX_PENDING_REQUESTS = 1024
 MAX_REQUEST_BYTES = 4 * 1024 * 1024
 MAX_REPLY_BYTES = 4 * 1024 * 1024
 MAX_PROCESS_READ = 512 * 1024
+FLUSH_ON_SHUTDOWN = 1.0  # seconds the last events may take to leave
 
 Handler = Callable[[dict[str, Any]], Awaitable[Any]]
 
@@ -224,9 +225,17 @@ class DaemonRole:
 
     async def run(self, ready: asyncio.Event) -> None:
         self.host.start()
+        connection = asyncio.create_task(self.connection.run(ready), name="daemon-connection")
         try:
-            await self.connection.run(ready)
+            # asyncio.wait, not await: a cancel of this role must not cut the connection before
+            # what runs here has stopped and said so (exit events for the recorders).
+            await asyncio.wait({connection})
+            connection.result()
         finally:
             await self.terminals.shutdown()
             await self.host.shutdown()
+            await self.events.flush(FLUSH_ON_SHUTDOWN)
+            await self.connection.close(FLUSH_ON_SHUTDOWN)
+            connection.cancel()
+            await asyncio.gather(connection, return_exceptions=True)
             await self.events.shutdown()

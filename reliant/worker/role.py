@@ -19,6 +19,7 @@ from reliant.worker.activities.doctor import DoctorActivities
 from reliant.worker.activities.gates import GateActivities
 from reliant.worker.activities.llm import LlmActivities
 from reliant.worker.activities.tools import ToolActivities
+from reliant.worker.recorder import ProcessRecorder
 from reliant.worker.watcher import DaemonWatcher
 from reliant.worker.workflows import AgentWorkflow, DoctorWorkflow
 
@@ -66,15 +67,18 @@ class WorkerRole:
                     default_heartbeat_throttle_interval=timedelta(milliseconds=500),
                 )
                 watcher = DaemonWatcher(bus, db, client)
+                recorder = ProcessRecorder(bus, db)
                 beacon = role_beacon(bus, self.name, {"task_queue": s.temporal_task_queue}, s.heartbeat_interval)
                 async with worker:
                     await watcher.start()
+                    await recorder.start()
                     await beacon.start()
                     ready.set()
                     try:
                         await asyncio.Event().wait()
                     finally:
                         await beacon.shutdown()
+                        await recorder.shutdown()
                         await watcher.shutdown()
             finally:
                 await bus.close()

@@ -5,6 +5,7 @@ attempt that finds it returns it without calling (and paying for) the model agai
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import uuid
 from datetime import timedelta
@@ -18,6 +19,7 @@ from reliant.db import Database
 from reliant.db import chats as chats_db
 from reliant.db import messages as messages_db
 from reliant.db import tool_runs as tool_runs_db
+from reliant.db import worktrees as worktrees_db
 from reliant.domain import updates as kinds
 from reliant.domain.chat import (
     FINAL_TOOL_STATES,
@@ -82,7 +84,11 @@ class LlmActivities:
         transcript = await settle_tool_results(
             self.db, self.log, chat.id, await messages_db.transcript(self.db, chat.id)
         )
-        tools = (*await self._tools(project.daemon_id), ask_user.DEFINITION)
+        # A chat with its own git worktree works there: its tools and the prompt say so.
+        worktree = await worktrees_db.active_for_chat(self.db, chat.id)
+        if worktree is not None:
+            project = dataclasses.replace(project, path=worktree.path)
+        tools = (*await self._tools(project.daemon_id, project.path), ask_user.DEFINITION)
         if inp.mode == "plan":
             tools = tuple(t for t in tools if t.read_only)
         try:
@@ -179,12 +185,12 @@ class LlmActivities:
             return await self._finish(chat, message, inp, replayed=True)
         return await self._done(chat, message, inp, calls, replayed=False)
 
-    async def _tools(self, daemon_id: str) -> tuple[ToolDefinition, ...]:
-        """The daemon's tools; if it stays unreachable for a few seconds the chat pauses (no point
-        paying for a model turn whose tools cannot run)."""
+    async def _tools(self, daemon_id: str, workspace: str) -> tuple[ToolDefinition, ...]:
+        """The daemon's tools for the workspace (built-in and MCP); if it stays unreachable for a few
+        seconds the chat pauses (no point paying for a model turn whose tools cannot run)."""
         for attempt in range(DAEMON_TRIES):
             try:
-                return await self.catalog.definitions(daemon_id)
+                return await self.catalog.definitions(daemon_id, workspace)
             except DaemonUnavailableError as exc:
                 if attempt == DAEMON_TRIES - 1:
                     raise ApplicationError(str(exc), type=DAEMON_OFFLINE, non_retryable=True) from exc

@@ -22,6 +22,7 @@ from reliant.db import approvals as approvals_db
 from reliant.db import chats as chats_db
 from reliant.db import questions as questions_db
 from reliant.db import tool_runs as tool_runs_db
+from reliant.db import worktrees as worktrees_db
 from reliant.db.tool_runs import ToolTarget
 from reliant.domain import updates as kinds
 from reliant.domain.chat import FINAL_TOOL_STATES, ChatStatus, ToolRun, ToolState
@@ -59,6 +60,9 @@ class ToolActivities:
         if target is None:
             raise chat_gone(inp.chat_id)
         run, daemon_id, workspace = target.run, target.daemon_id, target.workspace
+        worktree = await worktrees_db.active_for_chat(self.db, inp.chat_id)
+        if worktree is not None:  # the chat works in its own git worktree
+            workspace = worktree.path
         if run.state in FINAL:
             return ExecuteToolResult(run.tool_call_id, run.state.value, replayed=True)
         if inp.invalid:
