@@ -21,6 +21,7 @@ from reliant.api.rest import ChatController, ProjectController, api_error_handle
 from reliant.api.settings import SettingsService
 from reliant.api.system import SystemService, readiness
 from reliant.api.web import WebUi
+from reliant.api.workspace import workspace_apps
 from reliant.db import doctor as doctor_db
 from reliant.llm_settings import ProviderPool
 from reliant.wire.v1.chat_connect import ChatServiceASGIApplication, ProjectServiceASGIApplication
@@ -97,6 +98,7 @@ def create_app(ctx: ApiContext, providers: ProviderPool) -> ASGIApp:
         SettingsServiceASGIApplication(SettingsService(ctx, providers)),
         ApprovalServiceASGIApplication(ApprovalService(gates)),
         QuestionServiceASGIApplication(QuestionService(gates)),
+        *workspace_apps(ctx),
     ]
     services: dict[str, ASGIApp] = {app.path: app for app in connect_apps}
     rest: ASGIApp = rest_app(ctx, chats)  # type: ignore[assignment]

@@ -1,0 +1,292 @@
+"""The workspace services over real HTTP (ConnectRPC) -> api -> NATS -> gateway -> daemon: MCP, files,
+terminals, worktrees and background processes recorded in Postgres."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from connectrpc.code import Code
+from connectrpc.errors import ConnectError
+
+from embedded.ports import free_port
+from reliant.api.role import ApiRole
+from reliant.bus import Bus
+from reliant.config import Settings
+from reliant.daemon.role import DaemonRole
+from reliant.daemons import call_tool
+from reliant.db import Database
+from reliant.domain.tools import ToolCall
+from reliant.gateway.role import GatewayRole
+from reliant.wire.v1 import chat_pb2
+from reliant.wire.v1 import workspace_pb2 as pb
+from reliant.wire.v1.chat_connect import ProjectServiceClient
+from reliant.wire.v1.workspace_connect import (
+    FileSystemServiceClient,
+    McpServiceClient,
+    ProcessServiceClient,
+    TerminalServiceClient,
+    WorktreeServiceClient,
+)
+from reliant.worker.recorder import ProcessRecorder
+from tests.conftest import Infra
+from tests.support import RoleRunner, eventually
+
+TEST_SERVER = str(Path(__file__).parent / "servers" / "reliant_test_mcp.py")
+HEADERS = {"authorization": "Bearer test-api-token"}
+
+
+@dataclass
+class Env:
+    url: str
+    settings: Settings
+    workspace: Path
+    project_id: str
+    bus: Bus
+
+
+def git(cwd: Path, *args: str) -> None:
+    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True)
+
+
+@pytest.fixture
+async def env(infra: Infra, migrated_db: Database, tmp_path: Path) -> AsyncIterator[Env]:
+    api_port, gateway_port = free_port(), free_port()
+    workspace = (tmp_path / "workspace").resolve()
+    workspace.mkdir()
+    git(workspace, "init", "-q", "-b", "main")
+    git(workspace, "config", "user.email", "t@example.test")
+    git(workspace, "config", "user.name", "Test")
+    (workspace / "app.py").write_text("print('v1')\n")
+    (workspace / ".gitignore").write_text("*.log\n")
+    (workspace / ".reliant").mkdir()
+    (workspace / ".reliant" / "mcp.json").write_text(
+        json.dumps({"mcpServers": {"test": {"command": sys.executable, "args": [TEST_SERVER]}}})
+    )
+    git(workspace, "add", ".")
+    git(workspace, "commit", "-q", "-m", "first")
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        database_url=infra.database_url,
+        nats_url=infra.nats_url,
+        nats_token=infra.nats_token,
+        temporal_address=infra.temporal_address,
+        temporal_task_queue=f"ws-{uuid.uuid4().hex[:8]}",
+        api_port=api_port,
+        api_token="test-api-token",
+        gateway_port=gateway_port,
+        gateway_address=f"127.0.0.1:{gateway_port}",
+        daemon_token="daemon-secret",
+        daemon_id=f"d-{uuid.uuid4().hex[:8]}",
+        heartbeat_timeout=3.0,
+    )
+    url = f"http://127.0.0.1:{api_port}"
+    async with AsyncExitStack() as stack:
+        await stack.enter_async_context(RoleRunner(GatewayRole(settings)))
+        await stack.enter_async_context(RoleRunner(DaemonRole(settings)))
+        await stack.enter_async_context(RoleRunner(ApiRole(settings)))
+        bus = await Bus.connect(infra.nats_url, infra.nats_token)
+        stack.push_async_callback(bus.close)
+        recorder = ProcessRecorder(bus, migrated_db)
+        await recorder.start()
+        stack.push_async_callback(recorder.shutdown)
+        async with ProjectServiceClient(url) as projects:
+
+            async def create() -> chat_pb2.Project:
+                request = chat_pb2.CreateProjectRequest(path=str(workspace), daemon_id=settings.daemon_id)
+                return await projects.create_project(request, headers=HEADERS)
+
+            project = await eventually(create, timeout=20)
+        yield Env(url, settings, workspace, project.id, bus)
+
+
+async def test_mcp_servers_are_listed_restarted_disabled_and_enabled(env: Env) -> None:
+    async with McpServiceClient(env.url) as mcp:
+
+        async def healthy() -> pb.ListMcpServersResponse | None:
+            listed = await mcp.list_mcp_servers(pb.ListMcpServersRequest(project_id=env.project_id), headers=HEADERS)
+            return listed if listed.servers and listed.servers[0].status == "healthy" else None
+
+        listed = await eventually(healthy, timeout=30)
+        server = listed.servers[0]
+        assert server.name == "test" and server.transport == "stdio" and "mcp__test__echo" in server.tools
+        assert listed.files == [str(env.workspace / ".reliant" / "mcp.json")]
+        restarted = await mcp.restart_mcp_server(
+            pb.McpServerRequest(project_id=env.project_id, name="test"), headers=HEADERS
+        )
+        assert restarted.status == "healthy" and restarted.pid != server.pid and restarted.restarts == 1
+        off = await mcp.set_mcp_server_enabled(
+            pb.SetMcpServerEnabledRequest(project_id=env.project_id, name="test", enabled=False), headers=HEADERS
+        )
+        assert off.status == "disabled"
+        on = await mcp.set_mcp_server_enabled(
+            pb.SetMcpServerEnabledRequest(project_id=env.project_id, name="test", enabled=True), headers=HEADERS
+        )
+        assert on.status == "healthy"
+        with pytest.raises(ConnectError) as missing:
+            await mcp.restart_mcp_server(pb.McpServerRequest(project_id=env.project_id, name="nope"), headers=HEADERS)
+        assert missing.value.code is Code.INVALID_ARGUMENT
+
+
+async def test_files_tree_read_save_conflict_search_and_traversal(env: Env) -> None:
+    (env.workspace / "debug.log").write_text("noise\n")
+    async with FileSystemServiceClient(env.url) as fs:
+        listed = await fs.list_directory(pb.ListDirectoryRequest(project_id=env.project_id), headers=HEADERS)
+        names = [e.name for e in listed.entries]
+        assert ".reliant" in names and "app.py" in names and "debug.log" not in names and ".git" not in names
+        read = await fs.read_file(pb.ReadFileRequest(project_id=env.project_id, path="app.py"), headers=HEADERS)
+        assert read.text == "print('v1')\n" and not read.binary
+        saved = await fs.save_file(
+            pb.SaveFileRequest(project_id=env.project_id, path="app.py", text="print('v2')\n", base_sha256=read.sha256),
+            headers=HEADERS,
+        )
+        (env.workspace / "app.py").write_text("print('someone else')\n")
+        with pytest.raises(ConnectError) as conflict:
+            await fs.save_file(
+                pb.SaveFileRequest(
+                    project_id=env.project_id, path="app.py", text="print('v3')\n", base_sha256=saved.sha256
+                ),
+                headers=HEADERS,
+            )
+        assert conflict.value.code is Code.FAILED_PRECONDITION and "changed on disk" in conflict.value.message
+        found = await fs.search_files(
+            pb.SearchFilesRequest(project_id=env.project_id, query="someone", content=True), headers=HEADERS
+        )
+        assert [(m.path, m.line) for m in found.matches] == [("app.py", 1)]
+        (env.workspace / "etc").symlink_to("/etc")
+        for path in ("../x", "/etc/passwd", "etc/passwd"):
+            with pytest.raises(ConnectError) as refused:
+                await fs.read_file(pb.ReadFileRequest(project_id=env.project_id, path=path), headers=HEADERS)
+            assert refused.value.code is Code.INVALID_ARGUMENT and "outside the workspace" in refused.value.message
+
+
+async def test_a_terminal_streams_to_a_client_that_types_resizes_reattaches_and_closes(env: Env) -> None:
+    async with TerminalServiceClient(env.url) as terms:
+        term = await terms.open_terminal(
+            pb.OpenTerminalRequest(project_id=env.project_id, cols=90, rows=20, command=["bash", "--norc", "-i"]),
+            headers=HEADERS,
+        )
+        assert term.state == "running" and term.id.startswith(env.settings.daemon_id + ".")
+        received = bytearray()
+        ended: list[pb.TerminalOutput] = []
+
+        async def follow() -> None:
+            async for out in terms.attach_terminal(pb.AttachTerminalRequest(terminal_id=term.id), headers=HEADERS):
+                if out.closed:
+                    ended.append(out)
+                    return
+                if out.data:
+                    assert out.offset == len(received)  # no gap, no duplicate
+                    received.extend(out.data)
+
+        stream = asyncio.create_task(follow())
+        await terms.send_terminal_input(
+            pb.TerminalInputRequest(terminal_id=term.id, data=b"echo hi-$((40+2))\r"), headers=HEADERS
+        )
+        await eventually(lambda: b"hi-42" in received)
+        await terms.resize_terminal(pb.ResizeTerminalRequest(terminal_id=term.id, cols=120, rows=40), headers=HEADERS)
+        await terms.send_terminal_input(
+            pb.TerminalInputRequest(terminal_id=term.id, data=b"stty size\r"), headers=HEADERS
+        )
+        await eventually(lambda: b"40 120" in received)
+        # A reload: attach again from an offset; the bytes after it come again, exactly.
+        middle = len(received) // 2
+        again = bytearray()
+        async for out in terms.attach_terminal(
+            pb.AttachTerminalRequest(terminal_id=term.id, offset=middle), headers=HEADERS
+        ):
+            assert out.offset == middle + len(again)
+            again.extend(out.data)
+            if len(again) >= len(received) - middle:
+                break
+        assert bytes(again) == bytes(received[middle:])
+        listed = await terms.list_terminals(pb.ListTerminalsRequest(project_id=env.project_id), headers=HEADERS)
+        assert [t.id for t in listed.terminals] == [term.id]
+        closed = await terms.close_terminal(pb.CloseTerminalRequest(terminal_id=term.id), headers=HEADERS)
+        assert closed.state == "exited"
+        await asyncio.wait_for(stream, 10)
+        assert ended and ended[0].reason == "closed on request"
+        with pytest.raises(ConnectError) as gone:
+            await terms.send_terminal_input(pb.TerminalInputRequest(terminal_id=term.id, data=b"x"), headers=HEADERS)
+        assert gone.value.code is Code.NOT_FOUND
+
+
+async def test_worktrees_are_created_inspected_and_removed(env: Env, migrated_db: Database) -> None:
+    async with WorktreeServiceClient(env.url) as trees, FileSystemServiceClient(env.url) as fs:
+        tree = await trees.create_worktree(
+            pb.CreateWorktreeRequest(project_id=env.project_id, name="feature"), headers=HEADERS
+        )
+        assert tree.path == str(env.workspace / ".reliant" / "worktrees" / "feature") and tree.state == "active"
+        await fs.save_file(
+            pb.SaveFileRequest(project_id=env.project_id, worktree_id=tree.id, path="new.txt", text="hello\n"),
+            headers=HEADERS,
+        )
+        assert (Path(tree.path) / "new.txt").read_text() == "hello\n" and not (env.workspace / "new.txt").exists()
+        status = await trees.get_worktree_status(pb.WorktreeRequest(worktree_id=tree.id), headers=HEADERS)
+        assert status.branch == "reliant/feature" and [(f.path, f.worktree) for f in status.files] == [("new.txt", "?")]
+        diff = await trees.get_worktree_diff(pb.WorktreeDiffRequest(worktree_id=tree.id), headers=HEADERS)
+        assert "+hello" in diff.diff and list(diff.files) == ["new.txt"]
+        listed = await trees.list_worktrees(pb.ListWorktreesRequest(project_id=env.project_id), headers=HEADERS)
+        assert [w.id for w in listed.worktrees] == [tree.id]
+        with pytest.raises(ConnectError):
+            await trees.create_worktree(
+                pb.CreateWorktreeRequest(project_id=env.project_id, name="../out"), headers=HEADERS
+            )
+        with pytest.raises(ConnectError) as dirty:
+            await trees.remove_worktree(pb.RemoveWorktreeRequest(worktree_id=tree.id), headers=HEADERS)
+        assert dirty.value.code in (Code.FAILED_PRECONDITION, Code.INVALID_ARGUMENT)
+        removed = await trees.remove_worktree(
+            pb.RemoveWorktreeRequest(worktree_id=tree.id, force=True, delete_branch=True), headers=HEADERS
+        )
+        assert removed.state == "removed" and not Path(tree.path).exists()
+
+
+async def test_background_processes_are_listed_streamed_and_killed(env: Env) -> None:
+    call = ToolCall(
+        "bg-api",
+        "shell",
+        {"command": "for i in 1 2 3; do echo line-$i; done; sleep 300", "run_in_background": True},
+        chat_id="",
+        workspace=str(env.workspace),
+    )
+    started = (await call_tool(env.bus, env.settings.daemon_id, call, timeout=30)).result
+    process_id = started.data["process_id"]
+    async with ProcessServiceClient(env.url) as procs:
+
+        async def listed() -> list[pb.Process]:
+            found = await procs.list_processes(pb.ListProcessesRequest(project_id=env.project_id), headers=HEADERS)
+            return [p for p in found.processes if p.id == process_id and p.state == "running"]
+
+        (process,) = await eventually(listed)
+        assert process.command.startswith("for i in") and process.daemon_id == env.settings.daemon_id
+        output = bytearray()
+        final: list[pb.Process] = []
+
+        async def follow() -> None:
+            request = pb.StreamProcessOutputRequest(process_id=process_id, follow=True)
+            async for out in procs.stream_process_output(request, headers=HEADERS):
+                output.extend(out.data)
+                if out.HasField("process") and out.process.state != "running":
+                    final.append(out.process)
+                    return
+
+        stream = asyncio.create_task(follow())
+        await eventually(lambda: b"line-3" in output)
+        killed = await procs.kill_process(pb.KillProcessRequest(process_id=process_id), headers=HEADERS)
+        assert killed.state == "killed"
+        await asyncio.wait_for(stream, 10)
+        assert final[0].state == "killed" and bytes(output) == b"line-1\nline-2\nline-3\n"
+
+        async def recorded_killed() -> bool:
+            found = await procs.list_processes(pb.ListProcessesRequest(project_id=env.project_id), headers=HEADERS)
+            return any(p.id == process_id and p.state == "killed" for p in found.processes)
+
+        await eventually(recorded_killed)
