@@ -9,6 +9,7 @@
   concurrency      50 chats x 10 turns at once: turns/s, p99 turn time, peak RSS, no update lost
   recovery         `reliant up` SIGKILLed mid-turn and restarted: /ready -> the chat's next update
                    (target <= 5 s)
+  approval         manual mode: approve -> the tool starts, as a client sees it (target p50 <= 50 ms)
 
     python scripts/bench_agent_loop.py [--skip-recovery]
 
@@ -48,6 +49,7 @@ import embedded  # noqa: E402
 from embedded.ports import free_port  # noqa: E402
 from reliant.api.chats import Chats  # noqa: E402
 from reliant.api.context import ApiContext  # noqa: E402
+from reliant.api.gates import Gates  # noqa: E402
 from reliant.api.role import ApiRole  # noqa: E402
 from reliant.bus import Bus, subjects  # noqa: E402
 from reliant.config import Settings  # noqa: E402
@@ -143,6 +145,7 @@ class Bench:
             await self.tool_transport()
             await self.delta_latency()
             await self.concurrency()
+            await self.approval_latency()
         self.fake.stop()
 
     def script(self, turns: list[dict[str, Any]]) -> str:
@@ -277,6 +280,41 @@ class Bench:
         self.results["concurrent_chats_with_lost_updates"] = lost
 
 
+    async def approval_latency(self, rounds: int = 30) -> None:
+        """Manual mode: from the approve call to the tool's start, as clients see it."""
+        shell = {"tools": [{"name": "shell", "input": {"command": "true"}}]}
+        chat = await self.chats.create_chat(self.project.id, self.script([shell] * rounds + [{"text": "done"}]))
+        await self.chats.set_mode(chat.id, "manual")
+        gates = Gates(self.chats)
+        answered: dict[str, float] = {}
+        latencies: list[float] = []
+        done = asyncio.Event()
+        tasks: list[asyncio.Task[None]] = []
+
+        async def approve(approval_id: str, tool_call_id: str) -> None:
+            answered[tool_call_id] = time.perf_counter()
+            await gates.approve(approval_id)
+
+        async def on_update(msg: Any) -> None:
+            update = wire_updates.decode(msg.data)
+            if update.kind == "approval_requested":
+                tasks.append(asyncio.create_task(approve(update.payload["approval_id"], update.payload["tool_call_id"])))
+            elif update.kind == "tool_started" and update.payload["tool_call_id"] in answered:
+                latencies.append((time.perf_counter() - answered[update.payload["tool_call_id"]]) * 1000)
+            elif update.kind == "chat_status" and update.payload["status"] == "idle":
+                done.set()
+
+        sub = await self.bus.subscribe(subjects.chat_updates(chat.id), on_update)
+        try:
+            await self.chats.send(chat.id, "run them")
+            await asyncio.wait_for(done.wait(), 300)
+        finally:
+            await sub.unsubscribe()
+        await asyncio.gather(*tasks)
+        self.results["approve_to_start_p50_ms"] = statistics.median(latencies)
+        self.results["approve_to_start_p99_ms"] = pct(latencies, 99)
+
+
 class FakeThread:
     """The fake provider on its own thread and event loop, like a remote API would be."""
 
@@ -370,6 +408,9 @@ def report(r: dict[str, Any]) -> bool:
         ("50x10: peak RSS", f"{r['concurrent_peak_rss_mib']:.0f} MiB", "", "", True),
         ("50x10: chats losing updates", str(r["concurrent_chats_with_lost_updates"]), "", "0",
          r["concurrent_chats_with_lost_updates"] == 0),
+        ("approve -> tool start p50", f"{r['approve_to_start_p50_ms']:.1f} ms", "", "<= 50 ms",
+         r["approve_to_start_p50_ms"] <= 50.0),
+        ("approve -> tool start p99", f"{r['approve_to_start_p99_ms']:.1f} ms", "", "", True),
     ]
     if "recovery_s" in r:
         rows.append(("recovery: /ready -> update", f"{r['recovery_s']:.2f} s", "", "<= 5 s", r["recovery_s"] <= 5.0))

@@ -75,6 +75,7 @@ class AgentInput:
     max_turns: int = 200
     state: AgentState | None = None
     approval_timeout_seconds: float = 0.0  # > 0: a pending approval is denied after this long
+    history_limit: int = 4_000  # events: continue as new long before Temporal's 10k warning
 
 
 @dataclass

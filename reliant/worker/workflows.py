@@ -90,7 +90,6 @@ class DoctorWorkflow:
 # -- the agent loop ------------------------------------------------------------------------------
 
 IDLE_TIMEOUT = timedelta(minutes=30)  # an idle chat's run ends; its next message starts a new one
-HISTORY_LIMIT = 4_000  # events: continue as new long before Temporal's 10k warning
 HEARTBEAT_TIMEOUT = timedelta(seconds=3)  # a dead worker is noticed within seconds
 
 LLM_RETRY = RetryPolicy(
@@ -150,6 +149,7 @@ class AgentWorkflow:
         self.max_turns = inp.max_turns
         self.s = inp.state or AgentState()
         self.approval_timeout = inp.approval_timeout_seconds
+        self.history_limit = inp.history_limit
         self.cancel_requested = False
         self.paused = False  # paused by a failure, until resumed
         self.answers: dict[str, ApprovalAnswer] = {}
@@ -339,6 +339,18 @@ class AgentWorkflow:
             inp = await self._approval(turn, call)
         if isinstance(inp, Outcome):
             return inp
+        if call.read_only and call.tool_name != ASK_USER_TOOL:
+            # Reads are quick and safe to repeat: a local activity saves a round trip through the
+            # server's task queue (a repeat after a crash finds the recorded result anyway).
+            return await self._step(
+                functools.partial(
+                    workflow.start_local_activity_method,
+                    ToolActivities.execute_tool,
+                    inp,
+                    start_to_close_timeout=timedelta(minutes=2),
+                    retry_policy=TOOL_RETRY,
+                )
+            )
         return await self._step(
             functools.partial(
                 workflow.start_activity_method,
@@ -359,23 +371,25 @@ class AgentWorkflow:
             return inp
         if self.s.mode == "plan":
             return dataclasses.replace(inp, denial=PLAN_DENIAL)
-        asked = await self._step(
-            functools.partial(
-                workflow.start_activity_method,
-                GateActivities.request_approval,
-                RequestApprovalInput(self.chat_id, turn, call.tool_call_id),
-                start_to_close_timeout=timedelta(seconds=30),
-                retry_policy=STATUS_RETRY,
-            )
-        )
-        if isinstance(asked, Outcome):
-            return asked
-        assert isinstance(asked, RequestApprovalResult)
-        if asked.allowed:
-            return inp
         key = call.tool_call_id
+        # Waiting starts before the request is recorded: an answer may arrive as soon as it is visible.
         self.waiting_approvals.add(key)
         try:
+            asked = await self._step(
+                functools.partial(
+                    workflow.start_activity_method,
+                    GateActivities.request_approval,
+                    RequestApprovalInput(self.chat_id, turn, call.tool_call_id),
+                    start_to_close_timeout=timedelta(seconds=30),
+                    retry_policy=STATUS_RETRY,
+                )
+            )
+            if isinstance(asked, Outcome):
+                return asked
+            assert isinstance(asked, RequestApprovalResult)
+            if asked.allowed:
+                self.answers.pop(key, None)
+                return inp
             await workflow.wait_condition(
                 lambda: key in self.answers or self.cancel_requested or self.s.mode == "auto",
                 timeout=timedelta(seconds=self.approval_timeout) if self.approval_timeout > 0 else None,
@@ -403,23 +417,23 @@ class AgentWorkflow:
     async def _question(self, turn: int, call: ToolCallRef) -> ExecuteToolInput | Outcome:
         """ask_user: record the questions, wait durably for the answers; they are the result."""
         inp = ExecuteToolInput(chat_id=self.chat_id, turn=turn, tool_call_id=call.tool_call_id)
-        asked = await self._step(
-            functools.partial(
-                workflow.start_activity_method,
-                GateActivities.request_question,
-                RequestQuestionInput(self.chat_id, turn, call.tool_call_id),
-                start_to_close_timeout=timedelta(seconds=30),
-                retry_policy=STATUS_RETRY,
-            )
-        )
-        if isinstance(asked, Outcome):
-            return asked
-        assert isinstance(asked, RequestQuestionResult)
-        if asked.invalid:
-            return dataclasses.replace(inp, invalid=asked.invalid)
         key = call.tool_call_id
         self.waiting_questions.add(key)
         try:
+            asked = await self._step(
+                functools.partial(
+                    workflow.start_activity_method,
+                    GateActivities.request_question,
+                    RequestQuestionInput(self.chat_id, turn, call.tool_call_id),
+                    start_to_close_timeout=timedelta(seconds=30),
+                    retry_policy=STATUS_RETRY,
+                )
+            )
+            if isinstance(asked, Outcome):
+                return asked
+            assert isinstance(asked, RequestQuestionResult)
+            if asked.invalid:
+                return dataclasses.replace(inp, invalid=asked.invalid)
             await workflow.wait_condition(lambda: key in self.question_answers or self.cancel_requested)
         finally:
             self.waiting_questions.discard(key)
@@ -489,8 +503,16 @@ class AgentWorkflow:
 
     def _maybe_continue_as_new(self) -> None:
         info = workflow.info()
-        if info.is_continue_as_new_suggested() or info.get_current_history_length() > HISTORY_LIMIT:
-            workflow.continue_as_new(AgentInput(self.chat_id, self.max_turns, self.s))
+        if info.is_continue_as_new_suggested() or info.get_current_history_length() > self.history_limit:
+            workflow.continue_as_new(
+                AgentInput(
+                    self.chat_id,
+                    self.max_turns,
+                    self.s,
+                    approval_timeout_seconds=self.approval_timeout,
+                    history_limit=self.history_limit,
+                )
+            )
 
 
 def _next_batch(pending: list[ToolCallRef]) -> list[ToolCallRef]:

@@ -172,7 +172,7 @@ class ToolActivities:
         try:
             while not request.done():
                 await asyncio.wait({request}, timeout=HEARTBEAT_EVERY)
-                if not request.done():
+                if not request.done() and not activity.info().is_local:
                     activity.heartbeat()  # only long calls heartbeat; quick ones skip the round trip
             return request.result().result
         except DaemonUnavailableError as exc:
