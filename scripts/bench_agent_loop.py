@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import shutil
 import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -66,14 +66,14 @@ from reliant.wire.v1.chat_connect import ChatServiceClientSync  # noqa: E402
 from reliant.worker.role import WorkerRole  # noqa: E402
 from tests.conftest import service_configs  # noqa: E402
 from tests.llm.fakes import FakeLlmServer, Text, anthropic_stream  # noqa: E402
-from tests.support import RoleRunner, eventually  # noqa: E402
+from tests.support import RoleRunner  # noqa: E402
 
 TURNS = 50
 
 
 def pct(values: list[float], p: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 def rss_mib(pids: list[int]) -> float:
@@ -184,7 +184,7 @@ class Bench:
             await asyncio.wait_for(done.wait(), 300)
         finally:
             await sub.unsubscribe()
-        return [(b - a) * 1000 for a, b in zip(starts, starts[1:], strict=False)][: turns]
+        return [(b - a) * 1000 for a, b in itertools.pairwise(starts)][:turns]
 
     async def step_overhead(self) -> None:
         view = {"tools": [{"name": "view", "input": {"path": "file.txt"}}]}
@@ -279,7 +279,6 @@ class Bench:
         self.results["concurrent_peak_rss_mib"] = peak
         self.results["concurrent_chats_with_lost_updates"] = lost
 
-
     async def approval_latency(self, rounds: int = 30) -> None:
         """Manual mode: from the approve call to the tool's start, as clients see it."""
         shell = {"tools": [{"name": "shell", "input": {"command": "true"}}]}
@@ -298,7 +297,9 @@ class Bench:
         async def on_update(msg: Any) -> None:
             update = wire_updates.decode(msg.data)
             if update.kind == "approval_requested":
-                tasks.append(asyncio.create_task(approve(update.payload["approval_id"], update.payload["tool_call_id"])))
+                tasks.append(
+                    asyncio.create_task(approve(update.payload["approval_id"], update.payload["tool_call_id"]))
+                )
             elif update.kind == "tool_started" and update.payload["tool_call_id"] in answered:
                 latencies.append((time.perf_counter() - answered[update.payload["tool_call_id"]]) * 1000)
             elif update.kind == "chat_status" and update.payload["status"] == "idle":
@@ -395,21 +396,41 @@ def _ready(url: str, token: str) -> bool:
 
 def report(r: dict[str, Any]) -> bool:
     rows = [
-        ("step: per turn p50", f"{r['turn_p50_ms']:.1f} ms", f"{r['floor_turn_p50_ms']:.1f} ms",
-         f"<= 2x ({r['turn_vs_floor']:.2f}x)", r["turn_vs_floor"] <= 2.0),
+        (
+            "step: per turn p50",
+            f"{r['turn_p50_ms']:.1f} ms",
+            f"{r['floor_turn_p50_ms']:.1f} ms",
+            f"<= 2x ({r['turn_vs_floor']:.2f}x)",
+            r["turn_vs_floor"] <= 2.0,
+        ),
         ("step: per turn p99", f"{r['turn_p99_ms']:.1f} ms", f"{r['floor_turn_p99_ms']:.1f} ms", "", True),
-        ("tool transport p50", f"{r['tool_transport_p50_ms']:.2f} ms", f"{r['nats_rtt_p50_ms']:.2f} ms",
-         "<= 2 ms", r["tool_transport_p50_ms"] <= 2.0),
+        (
+            "tool transport p50",
+            f"{r['tool_transport_p50_ms']:.2f} ms",
+            f"{r['nats_rtt_p50_ms']:.2f} ms",
+            "<= 2 ms",
+            r["tool_transport_p50_ms"] <= 2.0,
+        ),
         ("tool transport p99", f"{r['tool_transport_p99_ms']:.2f} ms", "", "", True),
         ("delta latency p50", f"{r['delta_p50_ms']:.2f} ms", "", "<= 5 ms", r["delta_p50_ms"] <= 5.0),
         ("delta latency p99", f"{r['delta_p99_ms']:.2f} ms", "", "<= 50 ms", r["delta_p99_ms"] <= 50.0),
         ("50x10: turns/s", f"{r['concurrent_turns_per_s']:.1f}", "", "", True),
         ("50x10: turn p99", f"{r['concurrent_turn_p99_ms']:.0f} ms", "", "", True),
         ("50x10: peak RSS", f"{r['concurrent_peak_rss_mib']:.0f} MiB", "", "", True),
-        ("50x10: chats losing updates", str(r["concurrent_chats_with_lost_updates"]), "", "0",
-         r["concurrent_chats_with_lost_updates"] == 0),
-        ("approve -> tool start p50", f"{r['approve_to_start_p50_ms']:.1f} ms", "", "<= 50 ms",
-         r["approve_to_start_p50_ms"] <= 50.0),
+        (
+            "50x10: chats losing updates",
+            str(r["concurrent_chats_with_lost_updates"]),
+            "",
+            "0",
+            r["concurrent_chats_with_lost_updates"] == 0,
+        ),
+        (
+            "approve -> tool start p50",
+            f"{r['approve_to_start_p50_ms']:.1f} ms",
+            "",
+            "<= 50 ms",
+            r["approve_to_start_p50_ms"] <= 50.0,
+        ),
         ("approve -> tool start p99", f"{r['approve_to_start_p99_ms']:.1f} ms", "", "", True),
     ]
     if "recovery_s" in r:
@@ -430,8 +451,15 @@ def main() -> int:
     finally:
         shutil.rmtree(root, ignore_errors=True)
     ok = report(results)
-    print(json.dumps({"bench": "agent_loop", "ok": ok, **{k: round(v, 4) if isinstance(v, float) else v
-                                                          for k, v in results.items()}}))
+    print(
+        json.dumps(
+            {
+                "bench": "agent_loop",
+                "ok": ok,
+                **{k: round(v, 4) if isinstance(v, float) else v for k, v in results.items()},
+            }
+        )
+    )
     return 0 if ok else 1
 
 
