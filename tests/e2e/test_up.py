@@ -124,3 +124,20 @@ def _processes_of(data: Path) -> list[tuple[int, str]]:
     from tests.support import processes_mentioning
 
     return processes_mentioning(str(data))
+
+
+def test_temporal_ui_is_served_on_loopback_when_asked(tmp_path: Path) -> None:
+    up = Appliance(tmp_path / "data", env=clean_env(), extra=("--temporal-ui",))
+    try:
+        up.start()
+        state = json.loads(up.cli("status", "--json").stdout)
+        ui = state["temporal_ui_url"]
+        assert ui.startswith("http://127.0.0.1:"), ui
+        import urllib.request
+
+        with urllib.request.urlopen(ui, timeout=10) as response:
+            assert response.status == 200
+        assert up.stop() == 0
+    finally:
+        if up.proc is not None and up.proc.process is not None and up.proc.process.poll() is None:
+            up.kill()
