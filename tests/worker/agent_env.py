@@ -18,6 +18,7 @@ from embedded.ports import free_port
 from reliant.api.chats import Chats
 from reliant.api.context import ApiContext
 from reliant.api.gates import Gates
+from reliant.api.role import ApiRole
 from reliant.bus import Bus
 from reliant.config import Settings
 from reliant.daemon.role import DaemonRole
@@ -118,11 +119,15 @@ async def agent_env(infra: Infra, tmp_path: Path, **overrides: Any) -> AsyncIter
         heartbeat_timeout=3.0,
     )
     settings = replace(settings, **overrides)
+    if settings.api_port:
+        settings = replace(settings, api_token=settings.api_token or "test-api-token")
     async with AsyncExitStack() as stack:
         await stack.enter_async_context(RoleRunner(WorkerRole(settings)))
         gateway = await stack.enter_async_context(RoleRunner(GatewayRole(settings)))
         daemon = DaemonRole(settings)
         daemon_runner = await stack.enter_async_context(RoleRunner(daemon))
+        if settings.api_port:  # also serve the api over HTTP
+            await stack.enter_async_context(RoleRunner(ApiRole(settings)))
         db = await Database.open(settings.database_url, min_size=1)
         stack.push_async_callback(db.close)
         bus = await Bus.connect(settings.nats_url, settings.nats_token)
