@@ -4,9 +4,14 @@ terminals, worktrees and background processes recorded in Postgres."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import json
+import os
+import struct
 import subprocess
 import sys
+import termios
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
@@ -290,3 +295,91 @@ async def test_background_processes_are_listed_streamed_and_killed(env: Env) -> 
             return any(p.id == process_id and p.state == "killed" for p in found.processes)
 
         await eventually(recorded_killed)
+
+
+async def cli(env: Env, *args: str, stdin: int | None = None, stdout: int | None = None) -> tuple[int, str]:
+    """Run `reliant ARGS` against the test's api without blocking its event loop (the api's options
+    go before a `--` in ARGS)."""
+    split = args.index("--") if "--" in args else len(args)
+    options = ["--api-url", env.url, "--token", "test-api-token"]
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "reliant",
+        *args[:split],
+        *options,
+        *args[split:],
+        cwd=Path(__file__).resolve().parents[2],
+        env={**os.environ, "RELIANT_DATA_DIR": str(env.workspace.parent / "cli-data")},
+        stdin=stdin if stdin is not None else asyncio.subprocess.DEVNULL,
+        stdout=stdout if stdout is not None else asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT if stdout is None else stdout,
+    )
+    out, _ = await proc.communicate()
+    return proc.returncode or 0, (out or b"").decode()
+
+
+async def test_the_cli_manages_mcp_servers_and_worktrees(env: Env) -> None:
+    where = ["--project", str(env.workspace)]
+
+    async def listed() -> str | None:
+        code, out = await cli(env, "mcp", "list", *where)
+        return out if code == 0 and " healthy " in out else None
+
+    out = await eventually(listed, timeout=60)
+    assert out.startswith("test ") and "stdio" in out and "tools" in out
+    code, out = await cli(env, "mcp", "disable", "test", *where)
+    assert (code, out) == (0, "test: disabled\n")
+    code, out = await cli(env, "mcp", "enable", "test", *where)
+    assert (code, out) == (0, "test: healthy\n")
+    code, out = await cli(env, "mcp", "restart", "nope", *where)
+    assert code == 1 and "no MCP server 'nope'" in out
+
+    code, out = await cli(env, "worktree", "create", "cli-tree", *where)
+    assert code == 0 and "reliant/cli-tree" in out
+    tree_id = out.split()[0]
+    (env.workspace / ".reliant" / "worktrees" / "cli-tree" / "x.txt").write_text("x\n")
+    code, out = await cli(env, "worktree", "status", tree_id)
+    assert code == 0 and "?? x.txt" in out
+    code, out = await cli(env, "worktree", "diff", tree_id)
+    assert code == 0 and "+x" in out
+    code, out = await cli(env, "worktree", "remove", tree_id, "--force", "--delete-branch")
+    assert code == 0 and "removed" in out
+
+
+async def test_reliant_term_attaches_a_local_pty_in_raw_mode(env: Env) -> None:
+    master, slave = os.openpty()
+    os.set_blocking(master, False)
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 33, 101, 0, 0))
+    try:
+        task = asyncio.create_task(
+            cli(
+                env,
+                "term",
+                "--project",
+                str(env.workspace),
+                "--",
+                "bash",
+                "--norc",
+                "--noprofile",
+                "-i",
+                stdin=slave,
+                stdout=slave,
+            )
+        )
+        seen = bytearray()
+
+        def screen() -> str:
+            with contextlib.suppress(BlockingIOError, OSError):
+                seen.extend(os.read(master, 65536))
+            return seen.decode("utf-8", "replace")
+
+        await eventually(lambda: "Ctrl-] detaches" in screen() and screen().rstrip().endswith(("#", "$")), timeout=30)
+        os.write(master, b"echo raw-$((20+22)); stty size\r")
+        await eventually(lambda: "raw-42" in screen() and "33 101" in screen(), timeout=20)
+        os.write(master, b"exit 5\r")
+        code, _ = await asyncio.wait_for(task, 30)
+        assert code == 5 and "[terminal closed: the shell exited]" in screen()
+    finally:
+        os.close(master)
+        os.close(slave)
