@@ -81,6 +81,7 @@ class DaemonConnection:
         self.sessions = 0
         self._on_connected = on_connected
         self._closing = False
+        self._serving = True  # False once shutting down: requests are no longer answered
         self._session_over = asyncio.Event()
 
     async def run(self, ready: asyncio.Event) -> None:
@@ -170,7 +171,7 @@ class DaemonConnection:
             if message is grpc.aio.EOF:
                 await self._ended(call)
             self._last_seen = time.monotonic()
-            if message.HasField("request"):
+            if message.HasField("request") and self._serving:
                 task = asyncio.create_task(self._handle(message.request), name=f"request-{message.request.id}")
                 self._inflight.add(task)
                 task.add_done_callback(self._inflight.discard)
@@ -197,7 +198,7 @@ class DaemonConnection:
             except Exception as exc:
                 logger.exception("request on %s failed", request.subject)
                 payload = json.dumps({"status": "error", "error": f"daemon error: {exc}"}).encode()
-        if request.wants_reply:
+        if request.wants_reply and self._serving:
             await self._send(pb.DaemonMessage(response=pb.Response(id=request.id, payload=payload)))
 
     async def _send(self, message: pb.DaemonMessage) -> None:
@@ -206,6 +207,11 @@ class DaemonConnection:
             return
         async with self._write_lock:
             await call.write(message)
+
+    def stop_serving(self) -> None:
+        """Shutting down: answer no more requests (the gateway fails those in flight as
+        disconnected when the stream ends, as if the daemon had gone), but keep sending events."""
+        self._serving = False
 
     async def close(self, timeout: float = 1.0) -> None:
         """Stop reconnecting and half-close the stream, so the gateway reads everything sent so far

@@ -232,6 +232,9 @@ class DaemonRole:
             await asyncio.wait({connection})
             connection.result()
         finally:
+            # Calls cut short by the shutdown stay unanswered (outcome unknown to the worker, as
+            # when a daemon dies); what runs here stops and says so before the stream closes.
+            self.connection.stop_serving()
             await self.terminals.shutdown()
             await self.host.shutdown()
             await self.events.flush(FLUSH_ON_SHUTDOWN)
