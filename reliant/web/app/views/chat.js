@@ -129,6 +129,7 @@ export class ChatView {
       this.view.scrollToBottom();
       requestAnimationFrame(() => this.view.scrollToBottom());
       performance.mark("reliant:transcript-rendered");
+      requestAnimationFrame(() => setTimeout(() => performance.mark("reliant:transcript-painted")));
       this.showProject(chat.projectId);
     }
   }

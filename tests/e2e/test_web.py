@@ -1,0 +1,372 @@
+"""The web UI in real Chromium against `reliant up --demo`: sign-in, projects, a streamed demo run
+with tool cards, reload and restart in the middle of an answer, stop, queued messages, rename and
+delete, settings, and the 401 page. Screenshots of the main screens go to the artifacts dir."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from tests.e2e.harness import Appliance, Rest, clean_env
+from tests.support import wait_until
+from tests.web.browser import PageErrors, chromium, new_page
+
+pytestmark = [pytest.mark.e2e, pytest.mark.browser]
+
+WORDS = " ".join(f"word{i}" for i in range(90))
+# Slow enough to act in the middle of an answer: each word streams 40 ms apart (~3.6 s a turn).
+SLOW_SCRIPT = f"""
+delay_ms: 40
+final_text: Nothing more to do here.
+turns:
+  - text: "First part. {WORDS} End of the first part."
+    tools:
+      - name: shell
+        input: {{command: "echo checked", timeout: 30}}
+  - text: "Second part. {WORDS} All done now."
+"""
+
+
+@pytest.fixture(scope="module")
+def appliance(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Appliance]:
+    root = tmp_path_factory.mktemp("web")
+    up = Appliance(root / "data", env=clean_env(), extra=("--demo",))
+    up.start()
+    assert up.proc is not None
+    up.proc.wait_for_output("Demo project ready at")
+    yield up
+    up.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with chromium() as b:
+        yield b
+
+
+@pytest.fixture(scope="module")
+def slow_model(tmp_path_factory: pytest.TempPathFactory) -> str:
+    path = tmp_path_factory.mktemp("scripts") / "slow.yaml"
+    path.write_text(SLOW_SCRIPT)
+    return f"scripted:{path}"
+
+
+def printed_url(up: Appliance) -> str:
+    assert up.proc is not None
+    found = re.findall(r"Open (http://\S+/\?token=\S+)", up.proc.output())
+    assert found, up.proc.output()
+    return str(found[-1])
+
+
+def demo_path(up: Appliance) -> str:
+    assert up.proc is not None
+    found = re.search(r"Demo project ready at (\S+?)\.?\s", up.proc.output())
+    assert found, up.proc.output()
+    return found.group(1).rstrip(".")
+
+
+def signed_in(browser: Browser, up: Appliance, **page_options: Any) -> tuple[Page, PageErrors]:
+    page = new_page(browser, **page_options)
+    errors = PageErrors(page)
+    page.goto(printed_url(up))
+    expect(page).to_have_url(up.url + "/")
+    return page, errors
+
+
+def transcript(page: Page) -> list[tuple[str, str]]:
+    """(role, text) of every row of the transcript, as shown."""
+    rows = page.locator(".rows > article.msg")
+    out = []
+    for i in range(rows.count()):
+        row = rows.nth(i)
+        role = "user" if "msg-user" in (row.get_attribute("class") or "") else "assistant"
+        text = row.locator(".user-text, .md").all_inner_texts()
+        out.append((role, " ".join(t.strip() for t in text if t.strip())))
+    return out
+
+
+def stored_transcript(rest: Rest, chat_id: str) -> list[tuple[str, str]]:
+    out = []
+    for m in rest.messages(chat_id):
+        if m["role"] == "tool":
+            continue
+        text = " ".join(b["text"].strip() for b in m["blocks"] if b["type"] == "text" and b["text"].strip())
+        out.append((m["role"], text))
+    return out
+
+
+def normalized(rows: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Whitespace folded and inline-code marks dropped: markdown source vs the text it renders."""
+    return [(role, " ".join(text.replace("`", "").split())) for role, text in rows]
+
+
+def wait_idle_in_ui(page: Page, timeout: float = 60_000) -> None:
+    expect(page.locator("section.chat")).to_have_attribute("data-status", "idle", timeout=timeout)
+    expect(page.locator(".msg.streaming")).to_have_count(0, timeout=timeout)
+
+
+def open_chat(browser: Browser, up: Appliance, chat_id: str) -> tuple[Page, PageErrors]:
+    page, errors = signed_in(browser, up)
+    page.goto(f"{up.url}/chats/{chat_id}")
+    expect(page.locator("section.chat")).to_have_attribute("data-feed", "live")
+    return page, errors
+
+
+def test_sign_in_with_the_printed_url_and_the_401_page(
+    browser: Browser, appliance: Appliance, artifacts_dir: Path
+) -> None:
+    page, errors = signed_in(browser, appliance)
+    cookies = page.context.cookies()
+    assert [(c["httpOnly"], c["sameSite"]) for c in cookies if c["name"].startswith("reliant_token")] == [
+        (True, "Strict")
+    ]
+    expect(page.get_by_role("heading", name="Projects", exact=True)).to_be_visible()
+    expect(page.locator(".statusbar")).to_contain_text("1 daemon online")
+    page.screenshot(path=artifacts_dir / "web-projects.png")
+
+    # The theme follows the system until toggled; the choice survives a reload.
+    toggle = page.locator(".theme-toggle")
+    toggle.click()
+    assert page.evaluate("document.documentElement.dataset.theme") == "light"
+    toggle.click()
+    page.reload()
+    assert page.evaluate("document.documentElement.dataset.theme") == "dark"
+    errors.check()
+
+    stranger = new_page(browser)
+    response = stranger.goto(f"{appliance.url}/?token=not-the-token")
+    assert response is not None and response.status == 401
+    expect(stranger.get_by_role("heading", name="reliant needs its access token")).to_be_visible()
+    expect(stranger.locator("body")).to_contain_text("not the token of this reliant")
+    stranger.screenshot(path=artifacts_dir / "web-401.png")
+    response = stranger.goto(f"{appliance.url}/settings")
+    assert response is not None and response.status == 401
+    expect(stranger.locator("body")).to_contain_text("not signed in")
+
+
+def test_the_demo_streams_text_and_tool_cards_in_order(
+    browser: Browser, appliance: Appliance, artifacts_dir: Path
+) -> None:
+    page, errors = signed_in(browser, appliance)
+    page.get_by_label("Path").fill(demo_path(appliance))
+    page.get_by_role("button", name="Add project").click()
+    expect(page).to_have_url(re.compile(r"/projects/[0-9a-f-]{36}$"))
+    expect(page.get_by_role("heading", name="demo-project")).to_be_visible()
+    page.locator(".sidebar .new-chat").click()
+    expect(page).to_have_url(re.compile(r"/chats/[0-9a-f-]{36}$"))
+    chat_id = page.url.rsplit("/", 1)[1]
+    expect(page.locator("section.chat")).to_have_attribute("data-feed", "live")
+    # Record what the transcript shows as it happens: a partial answer, and tool cards in order.
+    page.evaluate(
+        """() => {
+        window.seen = {partial: false, tools: []};
+        new MutationObserver(() => {
+          for (const row of document.querySelectorAll('.msg.streaming .md')) {
+            if (row.textContent.trim()) window.seen.partial = true;
+          }
+          for (const card of document.querySelectorAll('details.tool')) {
+            const id = card.dataset.toolCallId;
+            if (!window.seen.tools.includes(id)) window.seen.tools.push(id);
+          }
+        }).observe(document.querySelector('.rows'), {subtree: true, childList: true, characterData: true});
+      }"""
+    )
+
+    composer = page.get_by_role("textbox", name="Message")
+    composer.fill("Fix the failing test")
+    composer.press("Shift+Enter")
+    composer.type("please")
+    assert composer.input_value() == "Fix the failing test\nplease"
+    composer.press("Enter")
+    expect(composer).to_have_value("")
+    # A message typed while the turn runs is queued, visibly.
+    composer.fill("Thanks!")
+    composer.press("Enter")
+    expect(page.locator(".msg-user.queued").filter(has_text="Thanks!")).to_be_visible()
+    expect(page.locator(".queued-note")).to_contain_text(re.compile(r"[12] messages? queued"))
+
+    expect(page.locator(".msg-assistant .md").filter(has_text="All five tests pass")).to_have_count(1, timeout=60_000)
+    expect(page.locator(".msg-assistant .md").filter(has_text="The demo is over")).to_have_count(1, timeout=60_000)
+    wait_idle_in_ui(page)
+    expect(page.locator(".msg-user.queued")).to_have_count(0)
+
+    cards = page.locator(".msg-assistant details.tool")
+    assert [cards.nth(i).get_attribute("data-tool") for i in range(cards.count())] == [
+        "view",
+        "view",
+        "shell",
+        "edit",
+        "shell",
+    ]
+    assert {cards.nth(i).get_attribute("data-status") for i in range(cards.count())} == {"ok"}
+    seen = page.evaluate("window.seen")
+    assert seen["partial"], "no partial answer was ever shown: the text did not stream"
+    ids = [cards.nth(i).get_attribute("data-tool-call-id") for i in range(cards.count())]
+    assert seen["tools"] == ids, "tool cards appeared out of order"
+
+    edit = page.locator("details.tool[data-tool=edit]")
+    expect(edit).to_have_attribute("open", "")
+    expect(edit.locator(".diff-add")).to_contain_text("year % 400 == 0")
+    last_shell = page.locator("details.tool[data-tool=shell]").last
+    last_shell.locator("summary").click()
+    expect(last_shell.locator("pre.terminal")).to_contain_text("$ python3 test_leapyear.py")
+    expect(last_shell.locator(".tool-foot")).to_contain_text("exit code 0")
+    expect(page.locator(".msg-user").first.locator(".user-text")).to_have_text("Fix the failing test\nplease")
+    expect(page.locator(".chat-totals")).to_contain_text(" in · ")
+    expect(page.locator(".msg-assistant .msg-foot").first).to_contain_text(" out")
+    thinking = page.locator("details.thinking")
+    expect(thinking).to_have_count(1)
+    expect(thinking).not_to_have_attribute("open", "")
+
+    rest = Rest(appliance.url, appliance.token)
+    assert normalized(transcript(page)) == normalized(stored_transcript(rest, chat_id))
+    page.screenshot(path=artifacts_dir / "web-chat-tool-cards.png", full_page=False)
+    errors.check()
+
+
+def test_reload_in_the_middle_of_an_answer_shows_every_message_once(
+    browser: Browser, appliance: Appliance, slow_model: str
+) -> None:
+    rest = Rest(appliance.url, appliance.token)
+    project = rest.project(Path(demo_path(appliance)))
+    chat = rest.chat(project["id"], slow_model)
+    page, errors = open_chat(browser, appliance, chat["id"])
+    page.get_by_role("textbox", name="Message").fill("Go slowly")
+    page.get_by_role("textbox", name="Message").press("Enter")
+
+    streaming = page.locator(".msg.streaming .md")
+    expect(streaming).to_contain_text("word20", timeout=30_000)
+    page.reload()
+    expect(page.locator("section.chat")).to_have_attribute("data-feed", "live")
+    # The answer goes on streaming after the reload: we really were in the middle of it.
+    expect(page.locator(".msg.streaming .md")).to_contain_text("word60", timeout=30_000)
+    expect(page.locator(".md").filter(has_text="All done now.")).to_have_count(1, timeout=60_000)
+    wait_idle_in_ui(page)
+
+    shown = normalized(transcript(page))
+    assert shown == normalized(stored_transcript(rest, chat["id"]))
+    assert [role for role, _ in shown] == ["user", "assistant", "assistant"]
+    assert sum(text.count("First part.") for _, text in shown) == 1
+    assert sum(text.count("word45") for _, text in shown) == 2  # once per turn, no more
+    expect(page.locator("details.tool[data-tool=shell]")).to_have_count(1)
+    expect(page.locator("details.tool[data-tool=shell]")).to_have_attribute("data-status", "ok")
+    errors.check()
+
+
+def test_stop_a_running_turn(browser: Browser, appliance: Appliance, slow_model: str) -> None:
+    rest = Rest(appliance.url, appliance.token)
+    project = rest.project(Path(demo_path(appliance)))
+    chat = rest.chat(project["id"], slow_model)
+    page, errors = open_chat(browser, appliance, chat["id"])
+    page.get_by_role("textbox", name="Message").fill("Start something long")
+    page.get_by_role("textbox", name="Message").press("Enter")
+    expect(page.locator(".msg.streaming .md")).to_contain_text("word5", timeout=30_000)
+    stop = page.get_by_role("button", name="Stop the running turn")
+    expect(stop).to_be_visible()
+    stop.click()
+    wait_idle_in_ui(page)
+    expect(stop).to_be_hidden()
+    # The partial answer is dropped: only the user's message is left.
+    assert [role for role, _ in transcript(page)] == ["user"]
+    stored = rest.get_chat(chat["id"])
+    assert stored["status"] == "idle"
+    # The chat takes the next message.
+    page.get_by_role("textbox", name="Message").fill("Once more")
+    page.get_by_role("textbox", name="Message").press("Enter")
+    expect(page.locator(".msg.streaming")).to_have_count(1, timeout=30_000)
+    stop.click()
+    wait_idle_in_ui(page)
+    assert [role for role, _ in transcript(page)] == ["user", "user"]
+    errors.check()
+
+
+def test_chats_are_renamed_and_deleted_with_confirmation_and_keys_are_masked(
+    browser: Browser, appliance: Appliance, artifacts_dir: Path
+) -> None:
+    rest = Rest(appliance.url, appliance.token)
+    project = rest.project(Path(demo_path(appliance)))
+    chat = rest.chat(project["id"], "scripted:demo")
+    page, errors = signed_in(browser, appliance)
+    page.goto(f"{appliance.url}/projects/{project['id']}")
+    row = page.locator(f"tr[data-chat-id='{chat['id']}']")
+    expect(row).to_contain_text("New chat")
+
+    row.get_by_role("button", name="Rename chat New chat").click()
+    dialog = page.get_by_role("dialog", name="Rename chat")
+    dialog.get_by_label("Title").fill("Renamed in the browser")
+    dialog.get_by_role("button", name="Save").click()
+    expect(page.locator(f".sidebar li[data-chat-id='{chat['id']}']")).to_contain_text("Renamed in the browser")
+    assert rest.get_chat(chat["id"])["title"] == "Renamed in the browser"
+
+    sidebar_item = page.locator(f".sidebar li[data-chat-id='{chat['id']}']")
+    sidebar_item.hover()
+    sidebar_item.get_by_role("button", name="Delete chat Renamed in the browser").click()
+    confirm = page.locator("dialog.confirm")
+    expect(confirm).to_contain_text("cannot be undone")
+    confirm.get_by_role("button", name="Cancel").click()
+    expect(sidebar_item).to_be_visible()
+    sidebar_item.get_by_role("button", name="Delete chat Renamed in the browser").click()
+    confirm.get_by_role("button", name="Delete chat").click()
+    expect(sidebar_item).to_have_count(0)
+    wait_until(lambda: chat["id"] not in {c["id"] for c in rest.call("GET", "/api/chats")})
+
+    key = "sk-ant-test-0123456789abcdefXYZ9"
+    page.get_by_role("link", name="Settings").click()
+    expect(page.get_by_role("heading", name="Settings")).to_be_visible()
+    anthropic = page.locator("fieldset[data-provider=anthropic]")
+    anthropic.get_by_label("API key", exact=True).fill(key)
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator(".form-status")).to_have_text("Saved.")
+    expect(anthropic.locator(".masked")).to_be_visible()
+    masked = anthropic.locator(".masked").inner_text()
+    assert masked.endswith("XYZ9") and key not in masked
+    assert key not in page.content()
+    expect(anthropic.get_by_label("API key", exact=True)).to_have_value("")
+    expect(anthropic).to_contain_text("configured, set here")
+    page.screenshot(path=artifacts_dir / "web-settings.png")
+    anthropic.get_by_role("button", name="Remove the Anthropic API key").click()
+    page.locator("dialog.confirm").get_by_role("button", name="Remove key").click()
+    expect(page.locator(".form-status")).to_have_text("Removed the Anthropic key.")
+    expect(anthropic).to_contain_text("not configured")
+    errors.check()
+
+
+def test_a_restart_of_reliant_in_the_middle_of_an_answer_ends_complete(
+    browser: Browser, tmp_path: Path, slow_model: str
+) -> None:
+    up = Appliance(tmp_path / "data", env=clean_env())
+    up.start()
+    try:
+        rest = Rest(up.url, up.token)
+        workspace = tmp_path / "workspace"
+        workspace.mkdir()
+        project = rest.project(workspace)
+        chat = rest.chat(project["id"], slow_model)
+        page = new_page(browser)
+        # While reliant is down, the page's requests fail: that is expected here.
+        errors = PageErrors(page, ignore=("Failed to load resource", "ERR_CONNECTION_REFUSED"))
+        page.goto(printed_url(up))
+        page.goto(f"{up.url}/chats/{chat['id']}")
+        expect(page.locator("section.chat")).to_have_attribute("data-feed", "live")
+        page.get_by_role("textbox", name="Message").fill("Survive a restart")
+        page.get_by_role("textbox", name="Message").press("Enter")
+        expect(page.locator(".msg.streaming .md")).to_contain_text("word10", timeout=30_000)
+
+        up.stop()
+        expect(page.locator("section.chat")).to_have_attribute("data-feed", "reconnecting")
+        up.start()
+        expect(page.locator("section.chat")).to_have_attribute("data-feed", "live", timeout=30_000)
+        expect(page.locator(".md").filter(has_text="All done now.")).to_have_count(1, timeout=90_000)
+        wait_idle_in_ui(page, timeout=90_000)
+        shown = normalized(transcript(page))
+        assert shown == normalized(stored_transcript(rest, chat["id"]))
+        assert [role for role, _ in shown] == ["user", "assistant", "assistant"]
+        assert sum(text.count("First part.") for _, text in shown) == 1
+        errors.check()
+    finally:
+        up.stop()
