@@ -32,6 +32,17 @@ turns:
 """
 
 
+# The provider is rate-limited once (the wait shows, counting down), then refuses a request once (the
+# chat pauses with the reason), then answers.
+FLAKY_SCRIPT = """
+turns:
+  - text: Recovered after the wait.
+    error: {status: 429, message: slow down, retry_after: 3, times: 1}
+  - text: Answered after the resume.
+    error: {status: 400, message: the request was refused, times: 1}
+"""
+
+
 @pytest.fixture(scope="module")
 def appliance(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Appliance]:
     root = tmp_path_factory.mktemp("web")
@@ -53,6 +64,13 @@ def browser() -> Iterator[Browser]:
 def slow_model(tmp_path_factory: pytest.TempPathFactory) -> str:
     path = tmp_path_factory.mktemp("scripts") / "slow.yaml"
     path.write_text(SLOW_SCRIPT)
+    return f"scripted:{path}"
+
+
+@pytest.fixture(scope="module")
+def flaky_model(tmp_path_factory: pytest.TempPathFactory) -> str:
+    path = tmp_path_factory.mktemp("scripts") / "flaky.yaml"
+    path.write_text(FLAKY_SCRIPT)
     return f"scripted:{path}"
 
 
@@ -282,6 +300,33 @@ def test_stop_a_running_turn(browser: Browser, appliance: Appliance, slow_model:
     stop.click()
     wait_idle_in_ui(page)
     assert [role for role, _ in transcript(page)] == ["user", "user"]
+    errors.check()
+
+
+def test_retry_waits_and_pause_reasons_show_inline(browser: Browser, appliance: Appliance, flaky_model: str) -> None:
+    rest = Rest(appliance.url, appliance.token)
+    project = rest.project(Path(demo_path(appliance)))
+    chat = rest.chat(project["id"], flaky_model)
+    page, errors = open_chat(browser, appliance, chat["id"])
+    composer = page.get_by_role("textbox", name="Message")
+    composer.fill("Try")
+    composer.press("Enter")
+    retry = page.locator(".notice-retry")
+    expect(retry).to_contain_text(re.compile(r"Rate-limited by provider \(.*slow down.*\), retrying in [1-3] s"))
+    expect(page.locator(".md").filter(has_text="Recovered after the wait.")).to_have_count(1, timeout=30_000)
+    expect(retry).to_have_count(0)
+    wait_idle_in_ui(page)
+
+    composer.fill("Again")
+    composer.press("Enter")
+    paused = page.locator(".notice-paused")
+    expect(paused).to_contain_text("Paused:", timeout=30_000)
+    expect(paused).to_contain_text("the request was refused")
+    expect(page.locator("section.chat")).to_have_attribute("data-status", "paused")
+    paused.get_by_role("button", name="Resume").click()
+    expect(page.locator(".md").filter(has_text="Answered after the resume.")).to_have_count(1, timeout=30_000)
+    wait_idle_in_ui(page)
+    expect(paused).to_have_count(0)
     errors.check()
 
 
