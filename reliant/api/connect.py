@@ -98,7 +98,9 @@ class ChatService:
 
     async def stream_updates(self, request: pb.StreamUpdatesRequest, ctx: Ctx) -> AsyncIterator[pb.ChatUpdate]:
         chat = await call(self.chats.chat(request.chat_id))
-        async for update in stream_updates(self.chats.db, self.chats.ctx.bus, chat.id, request.since_seq):
+        async for update in stream_updates(
+            self.chats.db, self.chats.ctx.bus, chat.id, request.since_seq, self.chats.ctx.streams
+        ):
             yield wire_updates.to_pb(update)
 
     async def list_models(self, request: pb.ListModelsRequest, ctx: Ctx) -> pb.ListModelsResponse:

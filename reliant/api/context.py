@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from temporalio.client import Client
 
+from reliant.api.streaming import StreamHub
 from reliant.bus import Bus
 from reliant.config import Settings
 from reliant.db import Database
@@ -18,3 +19,4 @@ class ApiContext:
     bus: Bus
     temporal: Client
     api_url: str
+    streams: StreamHub = field(default_factory=StreamHub)

@@ -136,7 +136,7 @@ class ChatController(Controller):
             return [_json(wire_updates.to_pb(u)) for u in await chats.updates(chat.id, since_seq)]
 
         async def events() -> AsyncIterator[bytes]:
-            async for update in stream_updates(chats.db, chats.ctx.bus, chat.id, since_seq):
+            async for update in stream_updates(chats.db, chats.ctx.bus, chat.id, since_seq, chats.ctx.streams):
                 yield b"data: " + json.dumps(_json(wire_updates.to_pb(update))).encode() + b"\n\n"
 
         return Stream(events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})

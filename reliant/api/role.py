@@ -94,6 +94,7 @@ class ApiRole:
             ready.set()
             await asyncio.shield(serving)
         finally:
+            ctx.streams.close()
             server.should_exit = True
             await asyncio.gather(serving, return_exceptions=True)
             await beacon.shutdown()

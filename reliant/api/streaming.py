@@ -28,13 +28,40 @@ READY = "stream_ready"
 KEEPALIVE_KIND = "keepalive"
 
 
-async def stream_updates(db: Database, bus: Bus, chat_id: str, since_seq: int) -> AsyncIterator[ChatUpdate]:
-    live: asyncio.Queue[ChatUpdate] = asyncio.Queue()
+class StreamHub:
+    """The update streams this api has open, so that shutting down ends them at once (clients
+    reconnect) instead of holding the server's graceful shutdown until it times out."""
+
+    def __init__(self) -> None:
+        self._queues: set[asyncio.Queue[ChatUpdate | None]] = set()
+        self.closed = False
+
+    def close(self) -> None:
+        self.closed = True
+        for queue in self._queues:
+            queue.put_nowait(None)
+
+    def track(self, queue: asyncio.Queue[ChatUpdate | None]) -> None:
+        """Put a None in `queue` when the api shuts down; forget it with `untrack`."""
+        self._queues.add(queue)
+
+    def untrack(self, queue: asyncio.Queue[ChatUpdate | None]) -> None:
+        self._queues.discard(queue)
+
+
+async def stream_updates(
+    db: Database, bus: Bus, chat_id: str, since_seq: int, hub: StreamHub | None = None
+) -> AsyncIterator[ChatUpdate]:
+    live: asyncio.Queue[ChatUpdate | None] = asyncio.Queue()
 
     async def on_message(msg: Incoming) -> None:
         live.put_nowait(wire_updates.decode(msg.data))
 
+    hub = hub or StreamHub()
+    if hub.closed:
+        return
     subscription = await bus.subscribe(subjects.chat_updates(chat_id), on_message)
+    hub.track(live)
     try:
         last = since_seq
         while True:
@@ -49,7 +76,7 @@ async def stream_updates(db: Database, bus: Bus, chat_id: str, since_seq: int) -
         held: dict[int, ChatUpdate] = {}
         while True:
             try:
-                update = await asyncio.wait_for(live.get(), GAP_WAIT if held else KEEPALIVE)
+                incoming = await asyncio.wait_for(live.get(), GAP_WAIT if held else KEEPALIVE)
             except TimeoutError:
                 if held:
                     for missing in await updates_db.since(db, chat_id, last, PAGE):
@@ -61,6 +88,9 @@ async def stream_updates(db: Database, bus: Bus, chat_id: str, since_seq: int) -
                         return  # the chat was deleted
                     yield ChatUpdate(chat_id, 0, KEEPALIVE_KIND, {"last_seq": last}, time.time())
                 continue
+            if incoming is None:
+                return  # the api is shutting down
+            update = incoming
             if update.seq <= last:
                 continue
             held[update.seq] = update
@@ -69,4 +99,5 @@ async def stream_updates(db: Database, bus: Bus, chat_id: str, since_seq: int) -
                 yield ready
                 last = ready.seq
     finally:
+        hub.untrack(live)
         await subscription.unsubscribe()

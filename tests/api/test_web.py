@@ -4,14 +4,21 @@ how pages and assets are served and cached."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import gzip
 import http.client
 import json
 import re
+import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from embedded.ports import free_port
+from reliant.api.role import ApiRole
+from reliant.wire.v1 import chat_pb2
+from reliant.wire.v1.chat_connect import ChatServiceClient, ProjectServiceClient
 from tests.api.conftest import ApiEnv
+from tests.support import RoleRunner, eventually
 
 
 @dataclass
@@ -160,3 +167,33 @@ async def test_assets_are_immutable_under_a_versioned_path_and_pages_are_not_cac
     assert (await request(api_env, "POST", prefix + "app/main.js", auth, b"")).status == 405
     head = await request(api_env, "HEAD", prefix + "app/main.js", {**auth, "Accept-Encoding": "identity"})
     assert head.status == 200 and head.body == b"" and int(head.header("content-length")) > 0
+
+
+async def test_shutting_down_ends_open_update_streams_at_once(api_env: ApiEnv) -> None:
+    """A browser keeps a StreamUpdates call open all the time: stopping the api must end it
+    cleanly (the UI reconnects) rather than wait out the server's graceful-shutdown timeout."""
+    headers = api_env.headers
+    async with ProjectServiceClient(api_env.url) as projects, ChatServiceClient(api_env.url) as chats:
+        project = await projects.create_project(
+            chat_pb2.CreateProjectRequest(path=str(api_env.workspace), daemon_id=api_env.settings.daemon_id),
+            headers=headers,
+        )
+        chat = await chats.create_chat(chat_pb2.CreateChatRequest(project_id=project.id), headers=headers)
+
+    port = free_port()
+    role = RoleRunner(ApiRole(dataclasses.replace(api_env.settings, api_port=port)))
+    async with role:
+        async with ChatServiceClient(f"http://127.0.0.1:{port}") as client:
+            kinds: list[str] = []
+            stream = client.stream_updates(chat_pb2.StreamUpdatesRequest(chat_id=chat.id), headers=headers)
+
+            async def follow() -> None:
+                async for update in stream:
+                    kinds.append(update.kind)
+
+            following = asyncio.create_task(follow())
+            await eventually(lambda: kinds == ["stream_ready"])
+            started = time.perf_counter()
+            await role.stop()
+            await asyncio.wait_for(following, 5)  # ends without an error
+            assert time.perf_counter() - started < 1.0
