@@ -78,10 +78,12 @@ export class ChatFeed {
       let fatal = null;
       try {
         this.setState(this.attempt ? "reconnecting" : "connecting", { attempt: this.attempt });
-        const snapshot = await this.api.listMessages(this.chatId, { signal: controller.signal });
-        // Read after the snapshot, so the chat's status is at least as new as the transcript; the
-        // stream then replays any change after resume_seq, in order.
-        const chat = await this.api.getChat(this.chatId, { signal: controller.signal });
+        const options = { signal: controller.signal };
+        const [snapshot, first] = await Promise.all([this.api.listMessages(this.chatId, options), this.api.getChat(this.chatId, options)]);
+        // The chat's status must be at least as new as the snapshot: the stream only replays what
+        // came after resume_seq. A chat read before the snapshot's boundary is read again.
+        let chat = first;
+        if (Number(chat.lastSeq || 0) < Number(snapshot.resumeSeq || 0)) chat = await this.api.getChat(this.chatId, options);
         if (this.closed) return;
         this.handlers.onSnapshot(snapshot, chat);
         let since = Number(snapshot.resumeSeq || 0);

@@ -75,7 +75,7 @@ export function diffView(diff) {
     else if (line.startsWith("@@")) cls = "hunk";
     else if (line.startsWith("+")) cls = "add";
     else if (line.startsWith("-")) cls = "del";
-    pre.append(h(`span.diff-${cls}`, null, `${line}\n`));
+    pre.append(h(`span.diff-${cls}`, null, line || " "));
   }
   return pre;
 }

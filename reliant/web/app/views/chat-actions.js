@@ -1,6 +1,7 @@
 // Rename and delete, shared by the sidebar, the project page and the chat header.
 
 import { h } from "../dom.js";
+import { icon } from "../icons.js";
 
 export function statusPill(status) {
   const s = status || "idle";
@@ -83,7 +84,7 @@ export function chatActions(app, chat, { compact = false, onRenamed = null, onDe
         if (renamed && onRenamed) onRenamed(renamed);
       },
     },
-    compact ? "✎" : "Rename",
+    compact ? icon("pencil") : "Rename",
   );
   const remove = h(
     `button.${compact ? "icon" : "secondary"}.delete`,
@@ -97,7 +98,7 @@ export function chatActions(app, chat, { compact = false, onRenamed = null, onDe
         else if (deleted && location.pathname === `/chats/${chat.id}`) app.navigate(`/projects/${chat.projectId}`, { replace: true });
       },
     },
-    compact ? "🗑" : "Delete",
+    compact ? icon("trash") : "Delete",
   );
   return h("span.chat-actions", null, rename, remove);
 }

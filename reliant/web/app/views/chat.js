@@ -38,7 +38,6 @@ export class ChatView {
       onUpdates: (updates) => this.onUpdates(updates),
       onState: (state, detail) => this.onFeedState(state, detail),
     });
-    this.loadModels();
     this.textarea.focus();
   }
 
@@ -129,6 +128,7 @@ export class ChatView {
       this.view.scrollToBottom();
       requestAnimationFrame(() => this.view.scrollToBottom());
       performance.mark("reliant:transcript-rendered");
+      this.loadModels();
       requestAnimationFrame(() => setTimeout(() => performance.mark("reliant:transcript-painted")));
       this.showProject(chat.projectId);
     }

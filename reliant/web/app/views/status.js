@@ -27,7 +27,8 @@ export class StatusBar {
   }
 
   start() {
-    this.refresh();
+    // Not before the page's own first calls: the status can wait a moment, a chat should not.
+    setTimeout(() => this.refresh(), 400);
     this.timer = setInterval(() => this.refresh(), POLL_MS);
     document.addEventListener("visibilitychange", () => {
       if (!document.hidden) this.refresh();
