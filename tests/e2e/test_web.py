@@ -276,6 +276,36 @@ def test_reload_in_the_middle_of_an_answer_shows_every_message_once(
     errors.check()
 
 
+def test_a_dropped_network_in_the_middle_of_an_answer_reconnects_and_ends_complete(
+    browser: Browser, appliance: Appliance, slow_model: str
+) -> None:
+    rest = Rest(appliance.url, appliance.token)
+    project = rest.project(Path(demo_path(appliance)))
+    chat = rest.chat(project["id"], slow_model)
+    page = new_page(browser)
+    errors = PageErrors(page, ignore=("Failed to load resource", "ERR_INTERNET_DISCONNECTED"))
+    page.goto(printed_url(appliance))
+    page.goto(f"{appliance.url}/chats/{chat['id']}")
+    expect(page.locator("section.chat")).to_have_attribute("data-feed", "live")
+    page.get_by_role("textbox", name="Message").fill("Keep going offline")
+    page.get_by_role("textbox", name="Message").press("Enter")
+    expect(page.locator(".msg.streaming .md")).to_contain_text("word10", timeout=30_000)
+
+    page.context.set_offline(True)
+    expect(page.locator("section.chat")).to_have_attribute("data-feed", "reconnecting")
+    expect(page.locator(".statusbar .sb-feed")).to_contain_text("reconnecting")
+    # The answer goes on without us; the page catches up when the network is back.
+    wait_until(lambda: int(rest.get_chat(chat["id"])["last_seq"]) > 150, timeout=30)
+    page.context.set_offline(False)
+    expect(page.locator("section.chat")).to_have_attribute("data-feed", "live", timeout=15_000)
+    expect(page.locator(".md").filter(has_text="All done now.")).to_have_count(1, timeout=60_000)
+    wait_idle_in_ui(page)
+    shown = normalized(transcript(page))
+    assert shown == normalized(stored_transcript(rest, chat["id"]))
+    assert sum(text.count("First part.") for _, text in shown) == 1
+    errors.check()
+
+
 def test_stop_a_running_turn(browser: Browser, appliance: Appliance, slow_model: str) -> None:
     rest = Rest(appliance.url, appliance.token)
     project = rest.project(Path(demo_path(appliance)))

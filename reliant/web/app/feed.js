@@ -37,8 +37,15 @@ export class ChatFeed {
     this.wake = null; // resolves the backoff wait early
     this.lastHeard = 0;
     this.onOnline = () => this.retryNow();
+    // Offline: the connection is as good as gone (it may only notice minutes later); start over.
+    this.onOffline = () => {
+      if (this.connection) this.connection.abort();
+    };
     this.watchdog = setInterval(() => this.checkSilence(), 5000);
-    if (typeof window !== "undefined") window.addEventListener("online", this.onOnline);
+    if (typeof window !== "undefined") {
+      window.addEventListener("online", this.onOnline);
+      window.addEventListener("offline", this.onOffline);
+    }
     this.done = this.run();
   }
 
@@ -51,7 +58,10 @@ export class ChatFeed {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.watchdog);
-    if (typeof window !== "undefined") window.removeEventListener("online", this.onOnline);
+    if (typeof window !== "undefined") {
+      window.removeEventListener("online", this.onOnline);
+      window.removeEventListener("offline", this.onOffline);
+    }
     if (this.connection) this.connection.abort();
     if (this.wake) this.wake();
     this.cancelFlush();

@@ -197,7 +197,7 @@ export class ChatView {
     this.statusEl.replaceChildren(statusPill(chat.status));
     this.root.dataset.status = chat.status;
     this.totalsEl.textContent = usageLine(this.model.totals());
-    const running = chat.status === "running" || chat.status === "paused";
+    const running = chat.status !== "idle" && chat.status !== "failed"; // running, waiting, paused
     this.stopButton.hidden = !running;
     const queued = this.model.queuedCount();
     this.queuedEl.textContent = queued ? `${queued} message${queued === 1 ? "" : "s"} queued` : running && chat.status === "running" ? "Running — new messages wait their turn" : "";
