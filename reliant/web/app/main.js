@@ -99,6 +99,10 @@ export class App {
     this.view = view;
     try {
       await view.mount(this.main);
+      // Keyboard and screen-reader users land in the new page, unless the view chose a focus.
+      if (token === this.routeToken && (document.activeElement === document.body || !document.activeElement)) {
+        this.main.focus({ preventScroll: true });
+      }
     } catch (err) {
       if (token !== this.routeToken) return;
       this.main.replaceChildren(h("section.page", null, h("h1", null, "Something went wrong"), h("p.error", { role: "alert" }, err.message || String(err))));

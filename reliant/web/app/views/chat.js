@@ -201,15 +201,15 @@ export class ChatView {
     this.stopButton.hidden = !running;
     const queued = this.model.queuedCount();
     this.queuedEl.textContent = queued ? `${queued} message${queued === 1 ? "" : "s"} queued` : running && chat.status === "running" ? "Running — new messages wait their turn" : "";
-    if (this.chat && !this.actionsBuilt) {
-      this.actionsBuilt = true;
-      const info = { ...this.chat, title: chat.title };
+    if (this.chat && this.actionsFor !== chat.title) {
+      // Rebuilt when the title changes: the buttons' labels and the rename dialog use it.
+      if (this.actionsFor === undefined) this.titleEl.addEventListener("dblclick", () => this.rename());
+      this.actionsFor = chat.title;
       this.actionsEl.replaceChildren(
-        chatActions(this.app, info, {
+        chatActions(this.app, { ...this.chat, title: chat.title }, {
           onDeleted: () => this.app.navigate(`/projects/${this.chat.projectId}`, { replace: true }),
         }),
       );
-      this.titleEl.addEventListener("dblclick", () => this.rename());
     }
     if (this.chat) this.chat.title = chat.title;
     if (this.models && !this.modelTouched && this.modelSelect.value !== chat.model) this.fillModels();

@@ -31,8 +31,8 @@ export class ProjectsView {
       this.error,
     );
     main.replaceChildren(h("section.page.projects-page", null, h("h1", null, "Projects"), this.list, form));
-    await this.load();
-    this.fillDaemons();
+    await Promise.all([this.load(), this.app.status.last ? null : this.app.status.refresh()]);
+    if (this.app.current(this)) this.fillDaemons();
   }
 
   unmount() {}
