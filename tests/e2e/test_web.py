@@ -357,6 +357,17 @@ def test_retry_waits_and_pause_reasons_show_inline(browser: Browser, appliance: 
     expect(page.locator(".md").filter(has_text="Answered after the resume.")).to_have_count(1, timeout=30_000)
     wait_idle_in_ui(page)
     expect(paused).to_have_count(0)
+
+    # The model picker switches the chat's model from the next message on.
+    picker = page.get_by_label("Model")
+    expect(picker).to_have_value(flaky_model)
+    picker.select_option("scripted:demo")
+    composer.fill("Now with the demo model")
+    composer.press("Enter")
+    expect(page.locator(".msg-assistant .model").filter(has_text="scripted:demo").first).to_be_visible(timeout=30_000)
+    assert rest.get_chat(chat["id"])["model"] == "scripted:demo"
+    wait_idle_in_ui(page)
+    expect(picker).to_have_value("scripted:demo")
     errors.check()
 
 
@@ -414,7 +425,7 @@ def test_chats_are_renamed_and_deleted_with_confirmation_and_keys_are_masked(
 def test_a_restart_of_reliant_in_the_middle_of_an_answer_ends_complete(
     browser: Browser, tmp_path: Path, slow_model: str
 ) -> None:
-    up = Appliance(tmp_path / "data", env=clean_env())
+    up = Appliance(tmp_path / "data", env=clean_env(), extra=("--temporal-ui",))
     up.start()
     try:
         rest = Rest(up.url, up.token)
@@ -428,6 +439,8 @@ def test_a_restart_of_reliant_in_the_middle_of_an_answer_ends_complete(
         page.goto(printed_url(up))
         page.goto(f"{up.url}/chats/{chat['id']}")
         expect(page.locator("section.chat")).to_have_attribute("data-feed", "live")
+        temporal_ui = page.locator(".statusbar").get_by_role("link", name="Temporal UI")
+        expect(temporal_ui).to_have_attribute("href", re.compile(r"^http://127\.0\.0\.1:\d+$"))
         page.get_by_role("textbox", name="Message").fill("Survive a restart")
         page.get_by_role("textbox", name="Message").press("Enter")
         expect(page.locator(".msg.streaming .md")).to_contain_text("word10", timeout=30_000)
