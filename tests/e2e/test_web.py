@@ -427,9 +427,11 @@ def test_chats_are_renamed_and_deleted_with_confirmation_and_keys_are_masked(
     errors.check()
 
 
+@pytest.mark.parametrize("how", ["stop", "kill"])
 def test_a_restart_of_reliant_in_the_middle_of_an_answer_ends_complete(
-    browser: Browser, tmp_path: Path, slow_model: str
+    browser: Browser, tmp_path: Path, slow_model: str, how: str
 ) -> None:
+    """Ctrl-C, or SIGKILL of the whole appliance (token deltas not yet flushed are lost then)."""
     up = Appliance(tmp_path / "data", env=clean_env(), extra=("--temporal-ui",))
     up.start()
     try:
@@ -450,7 +452,10 @@ def test_a_restart_of_reliant_in_the_middle_of_an_answer_ends_complete(
         page.get_by_role("textbox", name="Message").press("Enter")
         expect(page.locator(".msg.streaming .md")).to_contain_text("word10", timeout=30_000)
 
-        up.stop()
+        if how == "kill":
+            up.kill()
+        else:
+            up.stop()
         expect(page.locator("section.chat")).to_have_attribute("data-feed", "reconnecting")
         up.start()
         expect(page.locator("section.chat")).to_have_attribute("data-feed", "live", timeout=30_000)

@@ -15,6 +15,7 @@ const STATUS_LABEL = {
   ok: "ok",
   error: "error",
   interrupted: "interrupted",
+  denied: "denied",
 };
 
 const views = new Map();

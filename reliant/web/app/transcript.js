@@ -15,6 +15,7 @@ export const TOOL_STATUS = {
   completed: "ok",
   failed: "error",
   interrupted: "interrupted",
+  denied: "denied",
 };
 
 const AFTER_ALL = 1e12;
