@@ -23,6 +23,7 @@ export class TranscriptView {
     this.list = list;
     this.actions = actions;
     this.els = new Map(); // row key -> element
+    this.toolsOpen = new Map(); // tool_call_id -> open, as the user left it (rows get rebuilt)
     // Follow the bottom while the user is there; scrolling up detaches, coming back re-attaches.
     // Content growing under us (streaming, rows laid out late) never detaches.
     this.stick = true;
@@ -196,6 +197,14 @@ export class TranscriptView {
     }
     if (block.type === "tool_call") {
       const el = toolCard(block.toolCallId);
+      const remembered = this.toolsOpen.get(block.toolCallId);
+      if (remembered !== undefined) {
+        el.open = remembered;
+        el._touched = true;
+      }
+      el.addEventListener("toggle", () => {
+        if (el._touched) this.toolsOpen.set(block.toolCallId, el.open);
+      });
       return { type: block.type, el, len: -1 };
     }
     if (block.type === "image") {
