@@ -72,6 +72,9 @@ class GatewayServicer(daemon_pb2_grpc.DaemonGatewayServicer):
         self._interval = heartbeat_interval
         self._timeout = heartbeat_timeout
         self.sessions: dict[str, DaemonSession] = {}
+        # One set of NATS subscriptions per daemon, shared by its successive streams: a request
+        # always goes to the stream that is current when it arrives, never to one being replaced.
+        self._subscriptions: dict[str, list[Any]] = {}
 
     async def Connect(
         self,
@@ -84,7 +87,6 @@ class GatewayServicer(daemon_pb2_grpc.DaemonGatewayServicer):
             logger.info("daemon %s reconnected; closing its previous stream", session.daemon_id)
             previous.closed.set()
         self.sessions[session.daemon_id] = session
-        subscriptions = []
         beacon = Beacon(
             self._bus,
             subjects.presence_key("daemon", session.daemon_id),
@@ -93,8 +95,11 @@ class GatewayServicer(daemon_pb2_grpc.DaemonGatewayServicer):
         )
         tasks: list[asyncio.Task[None]] = []
         try:
-            for subject in subjects.daemon_inbound(session.daemon_id):
-                subscriptions.append(await self._bus.subscribe(subject, self._forwarder(session), queue="gateway"))
+            if session.daemon_id not in self._subscriptions:
+                self._subscriptions[session.daemon_id] = [
+                    await self._bus.subscribe(subject, self._forwarder(session.daemon_id), queue="gateway")
+                    for subject in subjects.daemon_inbound(session.daemon_id)
+                ]
             await beacon.start()
             await self._bus.publish_json(subjects.daemon_online(session.daemon_id), {"online": True})
             await session.send(
@@ -119,15 +124,15 @@ class GatewayServicer(daemon_pb2_grpc.DaemonGatewayServicer):
                 # A cancelled context.read() can stay pending until the RPC itself ends, which
                 # happens only once this handler returns: wait briefly, never forever.
                 await asyncio.wait(tasks, timeout=1.0)
-            for sub in subscriptions:
-                try:
-                    await sub.unsubscribe()
-                except Exception as exc:  # noqa: BLE001 - the connection may already be closed
-                    logger.debug("unsubscribe failed: %s", exc)
             await self._fail_pending(session)
             await beacon.shutdown(delete=False)
             if self.sessions.get(session.daemon_id) is session:  # not replaced by a newer stream
                 del self.sessions[session.daemon_id]
+                for sub in self._subscriptions.pop(session.daemon_id, []):
+                    try:
+                        await sub.unsubscribe()
+                    except Exception as exc:  # noqa: BLE001 - the connection may already be closed
+                        logger.debug("unsubscribe failed: %s", exc)
                 await self._mark_offline(session)
             logger.info("daemon %s disconnected", session.daemon_id)
 
@@ -184,10 +189,15 @@ class GatewayServicer(daemon_pb2_grpc.DaemonGatewayServicer):
             logger.debug("could not mark daemon %s offline: %s", session.daemon_id, exc)
 
     # -- NATS -> daemon ---------------------------------------------------------------------------
-    def _forwarder(self, session: DaemonSession) -> Any:
-        prefix = subjects.daemon_prefix(session.daemon_id)
+    def _forwarder(self, daemon_id: str) -> Any:
+        prefix = subjects.daemon_prefix(daemon_id)
 
         async def forward(msg: Incoming) -> None:
+            session = self.sessions.get(daemon_id)
+            if session is None or session.closed.is_set():
+                if msg.reply:
+                    await self._bus.publish(msg.reply, b"", headers={HEADER_ERROR: ERROR_DISCONNECTED})
+                return
             session.next_id += 1
             ident = session.next_id
             if msg.reply:
@@ -201,7 +211,7 @@ class GatewayServicer(daemon_pb2_grpc.DaemonGatewayServicer):
             try:
                 await session.send(pb.GatewayMessage(request=request))
             except (grpc.aio.AioRpcError, RuntimeError, asyncio.InvalidStateError) as exc:
-                logger.debug("could not forward to daemon %s: %s", session.daemon_id, exc)
+                logger.debug("could not forward to daemon %s: %s", daemon_id, exc)
                 pending = session.pending.pop(ident, None)
                 if pending is not None:
                     await self._bus.publish(pending.reply, b"", headers={HEADER_ERROR: ERROR_DISCONNECTED})

@@ -73,7 +73,7 @@ async def test_a_background_server_runs_is_read_found_listening_and_killed(
     assert waited.data["timed_out"] is True and "still running" in waited.output
     killed = await run("shell_kill", process_id=process_id)
     assert killed.status is ToolStatus.OK and killed.data["state"] == "killed"
-    assert processes_in_groups([pgid]) == []
+    await eventually(lambda: processes_in_groups([pgid]) == [], timeout=5)
     done = await run("shell_wait", process_id=process_id)
     assert done.data["timed_out"] is False and "killed" in done.output
     again = await run("shell_kill", process_id=process_id)
@@ -115,7 +115,7 @@ async def test_shutdown_stops_every_background_process(workspace: Path, host: To
         pgids.append(started.data["pid"])
     await eventually(lambda: len(processes_in_groups(pgids)) >= 9)  # wrapper, watchdog, bash, sleeps
     await host.shutdown()
-    assert processes_in_groups(pgids) == []
+    await eventually(lambda: processes_in_groups(pgids) == [], timeout=5)
     assert all(not p.running for p in host.processes.in_workspace())
 
 

@@ -171,7 +171,7 @@ async def test_killed_daemon_processes_are_lost_terminals_closed_and_shutdown_le
             groups = [fresh["pid"], term["pid"], servers[0]["pid"]]
             assert len(processes_in_groups(groups)) >= 7  # wrappers, watchdogs, sleeps, sh, the server
             assert await daemon.stop(signal.SIGTERM) == 0
-            assert processes_in_groups(groups) == []
+            await eventually(lambda: processes_in_groups(groups) == [], timeout=5)
             await eventually(lambda: recorded_any(migrated_db, daemon_id, fresh["process_id"], "killed"))
     finally:
         daemon.kill_if_running()
