@@ -10,6 +10,20 @@ import { fillToolCard, toolCard } from "./tools.js";
 
 const STICK_PX = 80;
 
+function addCopyButton(pre) {
+  const button = h("button.copy.small", { type: "button", "aria-label": "Copy code", title: "Copy" }, "Copy");
+  button.addEventListener("click", async () => {
+    try {
+      await navigator.clipboard.writeText(pre.querySelector("code")?.textContent || "");
+      button.textContent = "Copied";
+    } catch {
+      button.textContent = "Copy failed";
+    }
+    setTimeout(() => (button.textContent = "Copy"), 1500);
+  });
+  pre.prepend(button);
+}
+
 export class TranscriptView {
   /**
    * @param {import("./transcript.js").ChatModel} model
@@ -30,13 +44,20 @@ export class TranscriptView {
     this.autoTop = -1;
     this.onScroll = () => {
       const distance = this.scroller.scrollHeight - this.scroller.scrollTop - this.scroller.clientHeight;
-      if (distance < STICK_PX) this.stick = true;
+      if (distance < STICK_PX) {
+        this.stick = true;
+        this.jump.hidden = true;
+      }
       else if (this.autoTop < 0 || this.scroller.scrollTop < this.autoTop - 4) this.stick = false;
     };
     scroller.addEventListener("scroll", this.onScroll, { passive: true });
     this.resizes = new ResizeObserver(() => {
       if (this.stick) this.scrollToBottom();
+      else this.jump.hidden = false;
     });
+    // Shown when content arrives below while the user reads further up.
+    this.jump = h("button.jump", { type: "button", hidden: true, onclick: () => this.scrollToBottom() }, "↓ Latest");
+    scroller.append(this.jump);
     this.resizes.observe(list);
     this.ticker = setInterval(() => this.tick(), 1000);
   }
@@ -51,6 +72,7 @@ export class TranscriptView {
     this.scroller.scrollTop = this.scroller.scrollHeight;
     this.autoTop = this.scroller.scrollTop;
     this.stick = true;
+    this.jump.hidden = true;
   }
 
   /** Brings the DOM up to date with the model; returns what changed (from model.take()). */
@@ -231,7 +253,9 @@ export class TranscriptView {
       slot.el.querySelector("summary").textContent = streaming ? "Thinking…" : "Thinking";
       return;
     }
-    slot.el.replaceChildren(renderMarkdown(text));
+    const fragment = renderMarkdown(text);
+    if (!streaming) for (const pre of fragment.querySelectorAll("pre.code")) addCopyButton(pre);
+    slot.el.replaceChildren(fragment);
     slot.el.classList.toggle("cursor", streaming);
   }
 

@@ -139,7 +139,7 @@ export class ChatView {
       const project = await this.app.api.getProject(projectId);
       if (this.closed) return;
       this.project = project;
-      this.renderCrumbs();
+      this.renderChat();
       await this.app.sidebar.show(project, this.chatId);
     } catch {
       // the crumbs stay short; the chat still works
@@ -193,6 +193,19 @@ export class ChatView {
 
   renderChat() {
     const chat = this.model.chat;
+    const empty = this.model.messages.size === 0 && !this.model.streaming();
+    if (empty && !this.emptyEl) {
+      this.emptyEl = h("div.empty-chat", null, h("p", null, "Send a message to start."));
+      this.list.before(this.emptyEl);
+    }
+    if (this.emptyEl) {
+      this.emptyEl.hidden = !empty;
+      const where = this.project ? this.project.path : "";
+      if (where && !this.emptyEl.dataset.where) {
+        this.emptyEl.dataset.where = where;
+        this.emptyEl.append(h("p", null, "The agent works in ", h("code", null, where), "."));
+      }
+    }
     this.titleEl.textContent = chat.title || "New chat";
     this.statusEl.replaceChildren(statusPill(chat.status));
     this.root.dataset.status = chat.status;
