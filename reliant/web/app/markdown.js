@@ -1,25 +1,76 @@
-// Markdown to a sanitized DOM fragment: marked (GFM) -> highlight.js for fenced code -> DOMPurify.
+// Markdown to a sanitized DOM fragment: marked (GFM) -> DOMPurify; fenced code is highlighted with
+// highlight.js, which is loaded on first need so that it never delays opening a chat.
 
 import { Marked } from "../vendor/marked/marked.esm.js";
 import DOMPurify from "../vendor/dompurify/purify.es.js";
-import hljs from "../vendor/highlight/highlight.min.js";
 
 const MAX_HIGHLIGHT_CHARS = 60_000; // past this a code block is shown plain: highlighting stalls
+
+let hljs = null;
+let loading = null;
+const waiting = new Set(); // <code> elements to highlight once highlight.js is here
 
 export function escapeHtml(text) {
   return text.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
 }
 
-export function highlight(code, lang) {
-  const language = (lang || "").trim().split(/\s+/)[0].toLowerCase();
-  if (language && code.length <= MAX_HIGHLIGHT_CHARS && hljs.getLanguage(language)) {
-    try {
-      return { html: hljs.highlight(code, { language, ignoreIllegals: true }).value, language };
-    } catch {
-      // fall through to plain text
-    }
+function languageOf(lang) {
+  return (lang || "").trim().split(/\s+/)[0].toLowerCase();
+}
+
+function loadHighlighter() {
+  if (!loading) {
+    loading = import("../vendor/highlight/highlight.min.js").then(
+      (module) => {
+        hljs = module.default;
+        for (const el of waiting) if (el.isConnected) paint(el);
+        waiting.clear();
+      },
+      () => {
+        waiting.clear(); // offline or blocked: code stays plain
+      },
+    );
   }
-  return { html: escapeHtml(code), language: language && hljs.getLanguage(language) ? language : "" };
+  return loading;
+}
+
+function paint(el) {
+  const language = el.dataset.highlight;
+  delete el.dataset.highlight;
+  const text = el.textContent;
+  if (!hljs.getLanguage(language) || text.length > MAX_HIGHLIGHT_CHARS) return;
+  try {
+    el.innerHTML = hljs.highlight(text, { language, ignoreIllegals: true }).value; // escaped by hljs
+  } catch {
+    // keep it plain
+  }
+}
+
+/** Highlighted HTML when highlight.js is loaded and knows the language; otherwise null. */
+export function highlightNow(code, lang) {
+  const language = languageOf(lang);
+  if (!hljs || !language || code.length > MAX_HIGHLIGHT_CHARS || !hljs.getLanguage(language)) return null;
+  try {
+    return hljs.highlight(code, { language, ignoreIllegals: true }).value;
+  } catch {
+    return null;
+  }
+}
+
+/** Puts `code` into the element as text, highlighted now or as soon as highlight.js has loaded. */
+export function setCode(el, code, lang) {
+  const html = highlightNow(code, lang);
+  if (html !== null) {
+    el.innerHTML = html;
+    return;
+  }
+  el.textContent = code;
+  const language = languageOf(lang);
+  if (language && !hljs && code.length <= MAX_HIGHLIGHT_CHARS) {
+    el.dataset.highlight = language;
+    waiting.add(el);
+    loadHighlighter();
+  }
 }
 
 const marked = new Marked({
@@ -27,9 +78,12 @@ const marked = new Marked({
   breaks: false,
   renderer: {
     code({ text, lang }) {
-      const { html, language } = highlight(text, lang);
+      const language = languageOf(lang);
+      const html = highlightNow(text, language);
       const label = language ? ` data-lang="${escapeHtml(language)}"` : "";
-      return `<pre class="code"${label}><code class="hljs${language ? ` language-${escapeHtml(language)}` : ""}">${html}</code></pre>\n`;
+      const cls = `hljs${language ? ` language-${escapeHtml(language)}` : ""}`;
+      const pending = html === null && language && !hljs ? ` data-highlight="${escapeHtml(language)}"` : "";
+      return `<pre class="code"${label}><code class="${cls}"${pending}>${html ?? escapeHtml(text)}</code></pre>\n`;
     },
   },
 });
@@ -55,5 +109,11 @@ export function renderMarkdown(text) {
   } catch {
     html = `<p>${escapeHtml(text || "")}</p>`;
   }
-  return DOMPurify.sanitize(html, PURIFY);
+  const fragment = DOMPurify.sanitize(html, PURIFY);
+  const pending = fragment.querySelectorAll("code[data-highlight]");
+  if (pending.length) {
+    for (const el of pending) waiting.add(el);
+    loadHighlighter();
+  }
+  return fragment;
 }

@@ -5,7 +5,7 @@
 import { h } from "./dom.js";
 import { duration } from "./format.js";
 import { ansiToFragment } from "./ansi.js";
-import { highlight } from "./markdown.js";
+import { setCode } from "./markdown.js";
 
 const MAX_SHOWN_CHARS = 200_000;
 
@@ -120,7 +120,7 @@ registerToolView("write", {
     const input = tool.input || {};
     const lang = String(input.path || "").split(".").pop();
     const code = h("code.hljs");
-    code.innerHTML = highlight(shown(String(input.content || "")), lang).html;
+    setCode(code, shown(String(input.content || "")), lang);
     return h("div.tool-output", null, errorBox(tool), outputOf(tool) ? h("div.tool-foot", null, outputOf(tool)) : null, h("pre.code", null, code));
   },
 });
