@@ -42,6 +42,18 @@ turns:
 """
 
 
+# What a model (or a file it read) may say: markup that must render inert.
+HOSTILE_SCRIPT = r"""
+turns:
+  - text: "Hello <img src='data:,' onerror='window.pwned=1'> <script>window.pwned=2</script>
+      [click](javascript:window.pwned=3) <b>bold</b> done."
+    tools:
+      - name: shell
+        input: {command: "printf '<img src=data:, onerror=window.pwned=4>\\033[31mred\\033[0m'", timeout: 30}
+  - text: Finished.
+"""
+
+
 @pytest.fixture(scope="module")
 def appliance(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Appliance]:
     root = tmp_path_factory.mktemp("web")
@@ -373,6 +385,38 @@ def test_retry_waits_and_pause_reasons_show_inline(browser: Browser, appliance: 
     assert rest.get_chat(chat["id"])["model"] == "scripted:demo"
     wait_idle_in_ui(page)
     expect(picker).to_have_value("scripted:demo")
+    errors.check()
+
+
+def test_markup_from_the_model_and_from_tools_renders_inert(
+    browser: Browser, appliance: Appliance, tmp_path: Path
+) -> None:
+    script = tmp_path / "hostile.yaml"
+    script.write_text(HOSTILE_SCRIPT)
+    rest = Rest(appliance.url, appliance.token)
+    project = rest.project(Path(demo_path(appliance)))
+    chat = rest.chat(project["id"], f"scripted:{script}")
+    page = new_page(browser)
+    # Chromium may try the handler of a data: image while the sanitizer parses the markup (before
+    # it strips the attribute); the page's CSP blocks it and says so on the console.
+    errors = PageErrors(page, ignore=("Executing inline event handler violates",))
+    page.goto(printed_url(appliance))
+    page.goto(f"{appliance.url}/chats/{chat['id']}")
+    expect(page.locator("section.chat")).to_have_attribute("data-feed", "live")
+    page.get_by_role("textbox", name="Message").fill("Say something odd")
+    page.get_by_role("textbox", name="Message").press("Enter")
+    expect(page.locator(".md").filter(has_text="Finished.")).to_have_count(1, timeout=30_000)
+    wait_idle_in_ui(page)
+    shell = page.locator("details.tool[data-tool=shell]")
+    shell.locator("summary").click()
+    expect(shell.locator("pre.terminal .ansi-fg-1")).to_have_text("red")  # colours survive, as spans
+    expect(shell.locator("pre.terminal")).to_contain_text("<img src=data:, onerror=window.pwned=4>")
+    first = page.locator(".msg-assistant .md").first
+    expect(first.locator("b")).to_have_text("bold")  # plain markup is kept
+    assert first.locator("script, [onerror]").count() == 0
+    assert page.locator("a[href^='javascript']").count() == 0
+    assert page.locator("pre.terminal img").count() == 0
+    assert page.evaluate("window.pwned") is None
     errors.check()
 
 
