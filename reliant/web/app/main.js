@@ -1,4 +1,10 @@
 // The app shell: routing, the sidebar, the status bar, the theme, dialogs and notices.
+//
+// Where the UI grows: a new screen is a view class in ROUTES (and its path in PAGE in
+// reliant/api/web.py, so a reload serves the app); a side panel (terminals, files) goes in
+// <aside class="panel">; a tool with its own card registers it with registerToolView (tools.js);
+// controls next to the model picker go in the composer's .composer-tools row; update kinds this
+// UI does not know are ignored by the transcript model until it learns them.
 
 import { Api } from "./api.js";
 import { ConnectClient } from "./connect.js";

@@ -172,7 +172,7 @@ export class ChatView {
   onFeedState(state, detail) {
     if (this.closed && state !== "closed") return;
     this.root.dataset.feed = state;
-    this.app.status.setFeed(state, detail);
+    this.app.status.setFeed(state, detail, () => this.feed && this.feed.retryNow());
     if (state === "live" && !this.ready) {
       this.ready = true;
       performance.mark("reliant:chat-ready");

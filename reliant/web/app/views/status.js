@@ -35,10 +35,14 @@ export class StatusBar {
     });
   }
 
-  setFeed(state, detail = {}) {
+  /** The open chat's stream; `retry` (while reconnecting) offers to try again at once. */
+  setFeed(state, detail = {}, retry = null) {
     let text = FEED_LABEL[state] ?? state;
     if (state === "reconnecting" && detail.delayMs) text = `reconnecting in ${Math.max(1, Math.round(detail.delayMs / 1000))} s…`;
-    this.feed.textContent = text ? `● ${text}` : "";
+    this.feed.replaceChildren(text ? `● ${text}` : "");
+    if (retry && state === "reconnecting" && detail.delayMs) {
+      this.feed.append(" ", h("button.linkish", { type: "button", onclick: retry }, "retry now"));
+    }
     this.feed.dataset.state = state;
   }
 
