@@ -105,6 +105,9 @@ class Renderer:
             detail = f" exit {int(exit_code)}" if exit_code is not None else ""
             problem = f": {payload.get('error')}" if payload.get("error") else ""
             self.write(self._dim(f"  └ {status}{detail} ({seconds:.2f}s){problem}") + "\n")
+            if exit_code not in (None, 0):  # a failing command: its last lines say why
+                tail = str(payload.get("output", "")).rstrip().splitlines()[-6:]
+                self.write("".join(self._dim(f"    {line[:200]}") + "\n" for line in tail))
         elif kind == "retry_wait":
             self._newline()
             self.err.write(f"waiting {float(payload.get('seconds', 0)):.0f}s: {payload.get('reason', '')}\n")
