@@ -162,12 +162,24 @@ async def run_roles(
     on_ready: Callable[[], None],
     stop: asyncio.Event | None = None,
     stop_order: Sequence[str] = ("api", "worker", "daemon", "gateway"),
+    start_after: dict[str, str] | None = None,
 ) -> None:
-    """Run roles in one TaskGroup until SIGINT/SIGTERM; then cancel them one by one, in order."""
+    """Run roles in one TaskGroup until SIGINT/SIGTERM; then cancel them one by one, in order.
+
+    `start_after` delays a role until another one (run here too) is ready: in one process, a daemon
+    that starts after its gateway connects at once instead of backing off."""
     stop = stop or _stop_event()
     events = [asyncio.Event() for _ in roles]
+    ready = {role.name: ev for role, ev in zip(roles, events, strict=True)}
+    after = start_after or {}
+
+    async def launch(role: Role, event: asyncio.Event) -> None:
+        if role.name in after and after[role.name] in ready:
+            await ready[after[role.name]].wait()
+        await role.run(event)
+
     async with asyncio.TaskGroup() as tg:
-        tasks = [tg.create_task(role.run(ev), name=role.name) for role, ev in zip(roles, events, strict=True)]
+        tasks = [tg.create_task(launch(role, ev), name=role.name) for role, ev in zip(roles, events, strict=True)]
         if await _wait_ready(tasks, events, stop):
             on_ready()
             stopper = asyncio.create_task(stop.wait())
@@ -241,7 +253,7 @@ async def run_up(settings: Settings, on_ready: OnReady, *, roles: Sequence[str] 
                 on_ready(info)
 
             try:
-                await run_roles(role_objects, on_ready=ready, stop=stop)
+                await run_roles(role_objects, on_ready=ready, stop=stop, start_after={"daemon": "gateway"})
             finally:
                 datadir.clear_run_info()
 

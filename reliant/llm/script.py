@@ -27,8 +27,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from reliant.domain.chat import Usage
 from reliant.llm.errors import FatalLlmError, UnknownModelError
 
@@ -102,6 +100,8 @@ def load_script(name: str) -> Script:
         raise UnknownModelError(f"scripted:{name}", _known()) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise _invalid(path, f"cannot read: {exc}") from exc
+    import yaml  # only scripted models need it: keeps everyone else's start-up lighter
+
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
