@@ -7,6 +7,8 @@ const PROJECTS = "reliant.v1.ProjectService";
 const CHATS = "reliant.v1.ChatService";
 const SYSTEM = "reliant.v1.SystemService";
 const SETTINGS = "reliant.v1.SettingsService";
+const APPROVALS = "reliant.v1.ApprovalService";
+const QUESTIONS = "reliant.v1.QuestionService";
 
 export class Api {
   constructor(client = new ConnectClient("")) {
@@ -57,6 +59,32 @@ export class Api {
   }
   streamUpdates(chatId, sinceSeq, options) {
     return this.client.serverStream(CHATS, "StreamUpdates", { chatId, sinceSeq: String(sinceSeq) }, options);
+  }
+
+  // control of a running chat, approvals and questions (chatId "" lists every chat's)
+  pauseChat(chatId) {
+    return this.client.unary(CHATS, "PauseChat", { chatId });
+  }
+  interruptChat(chatId, text) {
+    return this.client.unary(CHATS, "InterruptChat", { chatId, text });
+  }
+  setMode(chatId, mode) {
+    return this.client.unary(CHATS, "SetMode", { chatId, mode });
+  }
+  listPendingApprovals(chatId = "") {
+    return this.client.unary(APPROVALS, "ListPendingApprovals", { chatId }).then((r) => r.approvals || []);
+  }
+  approve(approvalId, scope = "", commandPrefix = "") {
+    return this.client.unary(APPROVALS, "Approve", { approvalId, scope, commandPrefix });
+  }
+  deny(approvalId, message = "") {
+    return this.client.unary(APPROVALS, "Deny", { approvalId, message });
+  }
+  listPendingQuestions(chatId = "") {
+    return this.client.unary(QUESTIONS, "ListPendingQuestions", { chatId }).then((r) => r.questions || []);
+  }
+  answerQuestion(questionId, answers) {
+    return this.client.unary(QUESTIONS, "AnswerQuestion", { questionId, answers });
   }
 
   // system and settings

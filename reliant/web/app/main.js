@@ -15,6 +15,7 @@ import { SettingsView } from "./views/settings.js";
 import { Sidebar } from "./views/sidebar.js";
 import { StatusBar } from "./views/status.js";
 import { ThemeToggle } from "./theme.js";
+import { WaitingIndicator } from "./views/waiting.js";
 
 const ROUTES = [
   [/^\/(?:projects)?$/, ProjectsView],
@@ -44,6 +45,7 @@ export class App {
     this.sidebar = new Sidebar(this, document.querySelector(".sidebar"));
     this.status = new StatusBar(this, document.querySelector(".statusbar"));
     this.theme = new ThemeToggle(document.querySelector(".theme-toggle"));
+    this.waiting = new WaitingIndicator(this, document.querySelector(".topbar-actions"));
     this.toasts = h("div.toasts", { "aria-live": "polite" });
     document.body.append(this.toasts);
     this.view = null;
@@ -56,6 +58,7 @@ export class App {
 
   start() {
     this.status.start();
+    this.waiting.start();
     return this.route();
   }
 

@@ -81,7 +81,7 @@ export function diffView(diff) {
   return pre;
 }
 
-function proposedDiff(input) {
+export function proposedDiff(input) {
   const minus = String(input.old_string || "").replace(/\n$/, "").split("\n").map((l) => `-${l}`);
   const plus = String(input.new_string || "").replace(/\n$/, "").split("\n").map((l) => `+${l}`);
   return [`--- a/${input.path || ""}`, `+++ b/${input.path || ""}`, ...minus, ...plus].join("\n");
@@ -105,7 +105,7 @@ registerToolView("shell", {
 
 registerToolView("edit", {
   summary: (input) => input.path || "",
-  open: () => true,
+  open: (tool) => tool.status !== "pending", // while it waits for approval, its card shows the diff
   body(tool) {
     const diff = (tool.data && tool.data.diff) || "";
     const input = tool.input || {};

@@ -7,6 +7,7 @@ import { h } from "./dom.js";
 import { ago, duration, fullTime, usageLine } from "./format.js";
 import { renderMarkdown } from "./markdown.js";
 import { fillToolCard, toolCard } from "./tools.js";
+import { GateCard } from "./gate-cards.js";
 
 const STICK_PX = 80;
 
@@ -29,7 +30,7 @@ export class TranscriptView {
    * @param {import("./transcript.js").ChatModel} model
    * @param {HTMLElement} scroller  the scrolling container
    * @param {HTMLElement} list      the element that holds the rows
-   * @param {{onResume?: Function}} actions
+   * @param {{onResume?: Function, gate?: {approve: Function, deny: Function, answer: Function}}} actions
    */
   constructor(model, scroller, list, actions = {}) {
     this.model = model;
@@ -38,6 +39,8 @@ export class TranscriptView {
     this.actions = actions;
     this.els = new Map(); // row key -> element
     this.toolsOpen = new Map(); // tool_call_id -> open, as the user left it (rows get rebuilt)
+    this.gateCards = new Map(); // tool_call_id -> GateCard: moved between rows, never rebuilt
+    this.keysOn = null; // the card that keys (y, n, a) act on now
     // Follow the bottom while the user is there; scrolling up detaches, coming back re-attaches.
     // Content growing under us (streaming, rows laid out late) never detaches.
     this.stick = true;
@@ -88,7 +91,68 @@ export class TranscriptView {
       }
     }
     if (stick && (changes.order || changes.changed.size)) this.scrollToBottom();
+    if (changes.gates) this.markKeys();
     return changes;
+  }
+
+  // -- approvals and questions -----------------------------------------------------------------
+
+  gateCard(gate) {
+    let card = this.gateCards.get(gate.toolCallId);
+    if (!card) {
+      const actions = this.actions.gate || {};
+      card = new GateCard(gate, { ...actions, settled: () => this.focusNextGate() });
+      card.el.addEventListener("focusin", () => this.markKeys());
+      card.el.addEventListener("focusout", () => setTimeout(() => this.markKeys()));
+      this.gateCards.set(gate.toolCallId, card);
+    }
+    card.update(gate, this.model.tools.get(gate.toolCallId) || null);
+    return card;
+  }
+
+  /** Shows the gate of a tool call (if it has one) at the end of `container`. */
+  attachGate(container, toolCallId) {
+    const gate = this.model.gates.get(toolCallId);
+    if (!gate) return;
+    const card = this.gateCard(gate);
+    if (card.el.parentNode !== container) container.append(card.el);
+  }
+
+  /** The approval card keys act on: the one with the focus, else the oldest pending one shown. */
+  keyTarget() {
+    const focused = document.activeElement && document.activeElement.closest ? document.activeElement.closest(".gate-approval") : null;
+    if (focused) {
+      const card = this.gateCards.get(focused.dataset.toolCallId);
+      if (card && card.pending) return card;
+    }
+    for (const gate of this.model.pendingGates()) {
+      if (gate.kind !== "approval") continue;
+      const card = this.gateCards.get(gate.toolCallId);
+      if (card && card.el.isConnected) return card;
+    }
+    return null;
+  }
+
+  /** Whether most of `el`'s top is inside the transcript's visible area. */
+  inView(el) {
+    const box = el.getBoundingClientRect();
+    const view = this.scroller.getBoundingClientRect();
+    return box.bottom > view.top + 24 && box.top < view.bottom - 24;
+  }
+
+  markKeys() {
+    const target = this.keyTarget();
+    if (target === this.keysOn) return;
+    if (this.keysOn) delete this.keysOn.el.dataset.keys;
+    this.keysOn = target;
+    if (target) target.el.dataset.keys = "on";
+  }
+
+  /** After answering the focused card: the next waiting card takes the focus. */
+  focusNextGate() {
+    const next = this.model.pendingGates().map((g) => this.gateCards.get(g.toolCallId)).find((c) => c && c.el.isConnected);
+    if (next) next.el.focus({ preventScroll: false });
+    this.markKeys();
   }
 
   reorder(rows, changed) {
@@ -138,6 +202,9 @@ export class TranscriptView {
       case "paused":
         el = h("div.row.notice.notice-paused", { role: "status" });
         break;
+      case "gate":
+        el = h("div.row.gate-row");
+        break;
       default:
         el = h("div.row");
     }
@@ -162,6 +229,9 @@ export class TranscriptView {
         break;
       case "paused":
         this.fillPaused(el);
+        break;
+      case "gate":
+        this.attachGate(el, el._item.toolCallId);
         break;
       default:
     }
@@ -218,16 +288,18 @@ export class TranscriptView {
       return { type: block.type, el, body, len: -1 };
     }
     if (block.type === "tool_call") {
-      const el = toolCard(block.toolCallId);
+      const card = toolCard(block.toolCallId);
       const remembered = this.toolsOpen.get(block.toolCallId);
       if (remembered !== undefined) {
-        el.open = remembered;
-        el._touched = true;
+        card.open = remembered;
+        card._touched = true;
       }
-      el.addEventListener("toggle", () => {
-        if (el._touched) this.toolsOpen.set(block.toolCallId, el.open);
+      card.addEventListener("toggle", () => {
+        if (card._touched) this.toolsOpen.set(block.toolCallId, card.open);
       });
-      return { type: block.type, el, len: -1 };
+      // The call's approval or question, if it has one, shows under its card.
+      const el = h("div.tool-call", null, card);
+      return { type: block.type, el, card, len: -1 };
     }
     if (block.type === "image") {
       const el = h("img.msg-image", { alt: "image", src: `data:${block.mediaType || "image/png"};base64,${block.text}` });
@@ -239,7 +311,8 @@ export class TranscriptView {
   fillBlock(slot, block, streaming) {
     if (block.type === "tool_call") {
       const tool = this.model.tools.get(block.toolCallId) || { name: block.toolName, status: "pending", input: {} };
-      fillToolCard(slot.el, { ...tool, name: tool.name || block.toolName }, block.toolInput);
+      fillToolCard(slot.card, { ...tool, name: tool.name || block.toolName }, block.toolInput);
+      this.attachGate(slot.el, block.toolCallId);
       return;
     }
     if (block.type === "image") return;

@@ -7,7 +7,11 @@
 //   - a streaming answer is keyed by its turn: a later message_started for the same turn replaces
 //     the partial one, message_aborted drops it, and an answer whose turn is already stored (the
 //     snapshot raced its completion) is not shown again;
-//   - tool calls are keyed by tool_call_id.
+//   - tool calls are keyed by tool_call_id;
+//   - approvals and questions ("gates") are keyed by the tool_call_id they gate: a pending gate comes
+//     from the stream or from ListPending* after a snapshot (mergePending), and once settled stays so.
+
+import { approvalGate, questionGate } from "./gates.js";
 
 export const TOOL_STATUS = {
   pending: "pending",
@@ -87,22 +91,26 @@ export class ChatModel {
     this.tools = new Map(); // tool_call_id -> tool call state
     this.toolOwner = new Map(); // tool_call_id -> row key of the message that holds the call
     this.notices = new Map(); // key -> {key, text, anchor, seq}
-    this.chat = { status: "idle", reason: "", title: "", model: "" };
+    this.gates = new Map(); // tool_call_id -> approval or question (see gates.js)
+    this.staleMark = 0;
+    this.chat = { status: "idle", reason: "", title: "", model: "", mode: "" };
     this.retry = null; // {seconds, attempt, reason, until}
     this.lastSeq = 0;
     this.changed = new Set();
     this.orderDirty = true;
     this.chatDirty = true;
+    this.gatesDirty = false;
   }
 
   // -- reading -------------------------------------------------------------------------------
 
   /** What changed since the last call: row keys to re-render, whether rows moved, chat header. */
   take() {
-    const out = { changed: this.changed, order: this.orderDirty, chat: this.chatDirty };
+    const out = { changed: this.changed, order: this.orderDirty, chat: this.chatDirty, gates: this.gatesDirty };
     this.changed = new Set();
     this.orderDirty = false;
     this.chatDirty = false;
+    this.gatesDirty = false;
     return out;
   }
 
@@ -136,6 +144,12 @@ export class ChatModel {
       rows.push({ key: n.key, kind: "notice", item: n, sort: [n.anchor, 1, n.seq] });
     }
     if (this.retry) rows.push({ key: "retry", kind: "retry", item: this.retry, sort: [AFTER_ALL, 1, 0] });
+    for (const gate of this.gates.values()) {
+      // A gate shows in the card of its call; one whose call is not shown gets a row of its own.
+      if (gate.status === "pending" && !this.toolOwner.has(gate.toolCallId)) {
+        rows.push({ key: `g:${gate.toolCallId}`, kind: "gate", item: gate, sort: [AFTER_ALL, 1, 2 + gate.createdAt / 1e10] });
+      }
+    }
     if (this.chat.status === "paused" || this.chat.status === "failed") {
       rows.push({ key: "paused", kind: "paused", item: this.chat, sort: [AFTER_ALL, 1, 1] });
     }
@@ -147,6 +161,13 @@ export class ChatModel {
     let n = 0;
     for (const m of this.messages.values()) if (m.queued) n += 1;
     return n;
+  }
+
+  /** Approvals and questions that wait for the user, oldest first. */
+  pendingGates() {
+    return [...this.gates.values()]
+      .filter((g) => g.status === "pending")
+      .sort((a, b) => a.createdAt - b.createdAt || (a.toolCallId < b.toolCallId ? -1 : a.toolCallId > b.toolCallId ? 1 : 0));
   }
 
   streaming() {
@@ -176,6 +197,7 @@ export class ChatModel {
       reason: chat.statusReason || chat.status_reason || "",
       title: chat.title || "",
       model: chat.model || "",
+      mode: chat.mode || "auto",
     };
     this.chatDirty = true;
     this.orderDirty = true;
@@ -266,6 +288,64 @@ export class ChatModel {
     this.chatDirty = true; // totals
   }
 
+  /** Creates or patches the gate of a tool call; returns it. */
+  _gate(toolCallId, make, patch = {}) {
+    let gate = this.gates.get(toolCallId);
+    if (!gate) {
+      if (!make) return null;
+      gate = make();
+      this.gates.set(toolCallId, gate);
+      this.orderDirty = this.orderDirty || !this.toolOwner.has(toolCallId);
+    }
+    const before = gate.status;
+    Object.assign(gate, patch);
+    if (before === "pending" && gate.status !== "pending" && !this.toolOwner.has(toolCallId)) this.orderDirty = true;
+    const owner = this.toolOwner.get(toolCallId);
+    if (owner) this.changed.add(owner);
+    else this.changed.add(`g:${toolCallId}`);
+    this.gatesDirty = true;
+    return gate;
+  }
+
+  /** Before asking ListPending*: marks the pending gates, to settle those the answer leaves out.
+   * Returns the mark to hand to mergePending. */
+  markStale() {
+    this.staleMark += 1;
+    for (const gate of this.gates.values()) if (gate.status === "pending") gate.stale = this.staleMark;
+    return this.staleMark;
+  }
+
+  /**
+   * The pending approvals and questions of this chat, as listed after `markStale()` returned `mark`.
+   * Adds the gates not known yet (a gate already settled stays settled); a gate marked then, not
+   * listed and not heard of since was settled where this UI did not see it. True when it changed.
+   */
+  mergePending(mark, approvals, questions) {
+    let changed = false;
+    const listed = new Set();
+    const add = (item, make) => {
+      const id = item.toolCallId;
+      if (!id || (item.chatId && item.chatId !== this.chatId)) return;
+      listed.add(id);
+      const gate = this.gates.get(id);
+      if (gate) {
+        if (gate.stale) gate.stale = 0;
+        return;
+      }
+      this._gate(id, () => make(item));
+      changed = true;
+    };
+    for (const a of approvals || []) add(a, approvalGate);
+    for (const q of questions || []) add(q, questionGate);
+    for (const gate of this.gates.values()) {
+      if (gate.status === "pending" && gate.stale === mark && !listed.has(gate.toolCallId)) {
+        this._gate(gate.toolCallId, null, { status: "settled", stale: 0 });
+        changed = true;
+      }
+    }
+    return changed;
+  }
+
   _dropLive(turn) {
     const live = this.live.get(turn);
     if (!live) return;
@@ -345,8 +425,10 @@ export class ChatModel {
         break;
       case "tool_started":
         this._tool(p.tool_call_id, { name: p.tool_name || undefined, input: p.input || undefined, status: "running", startedAt: at });
+        if (this.gates.get(p.tool_call_id)?.status === "pending") this._gate(p.tool_call_id, null, { status: "settled" });
         break;
       case "tool_finished":
+        if (this.gates.get(p.tool_call_id)?.status === "pending") this._gate(p.tool_call_id, null, { status: "settled" });
         this._tool(p.tool_call_id, {
           name: p.tool_name || undefined,
           status: p.status || "ok",
@@ -387,7 +469,24 @@ export class ChatModel {
       case "chat_updated": {
         if (p.title !== undefined) this.chat = { ...this.chat, title: p.title };
         if (p.model !== undefined) this.chat = { ...this.chat, model: p.model };
+        if (p.mode !== undefined) this.chat = { ...this.chat, mode: p.mode };
         this.chatDirty = true;
+        break;
+      }
+      case "approval_requested":
+      case "question_asked": {
+        const make = update.kind === "approval_requested" ? approvalGate : questionGate;
+        const gate = this._gate(p.tool_call_id, () => make(p, at / 1000));
+        if (gate.status === "pending") gate.stale = 0; // heard of: not settled elsewhere unseen
+        break;
+      }
+      case "approval_resolved":
+      case "question_answered": {
+        const make = () => (update.kind === "approval_resolved" ? approvalGate(p, at / 1000) : questionGate(p, at / 1000));
+        const patch = { status: p.status || "settled", stale: 0 };
+        if (update.kind === "approval_resolved") Object.assign(patch, { scope: p.scope || "", message: p.message || "" });
+        else patch.answers = (p.answers || []).map(String);
+        this._gate(p.tool_call_id, make, patch);
         break;
       }
       default:

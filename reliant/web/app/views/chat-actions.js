@@ -8,6 +8,13 @@ export function statusPill(status) {
   return h(`span.pill.pill-${s}`, { title: `status: ${s}` }, s);
 }
 
+/** How many approvals and questions of a chat wait for the user (nothing when none). */
+export function gatesBadge(count) {
+  const n = Number(count || 0);
+  if (!n) return null;
+  return h("span.badge.badge-waiting", { title: `${n} approval${n === 1 ? "" : "s"} or question${n === 1 ? "" : "s"} waiting for you`, "aria-label": `${n} waiting for you` }, `${n} waiting`);
+}
+
 /** A modal text prompt; resolves the entered text, or null when cancelled. */
 export function promptText({ title, label, value = "", ok = "Save" }) {
   const input = h("input", { type: "text", value, "aria-label": label, maxlength: "200", required: true });

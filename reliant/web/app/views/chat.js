@@ -1,13 +1,17 @@
-// The chat view: header (title, status, totals, stop), the live transcript, and the composer.
+// The chat view: header (title, status and its reason, totals), the live transcript with approval
+// and question cards, and the composer (mode, model, pause / resume, stop, interrupt, send).
 
 import { h } from "../dom.js";
 import { usageLine } from "../format.js";
 import { ChatFeed } from "../feed.js";
+import { MODES, MODE_HELP } from "../gates.js";
 import { ChatModel } from "../transcript.js";
 import { TranscriptView } from "../transcript-view.js";
 import { chatActions, renameChat, statusPill } from "./chat-actions.js";
 
-const SIDEBAR_KINDS = new Set(["chat_status", "chat_updated", "message_completed"]);
+const SIDEBAR_KINDS = new Set(["chat_status", "chat_updated", "message_completed", "approval_requested", "approval_resolved", "question_asked", "question_answered"]);
+const GATE_KINDS = new Set(["approval_requested", "approval_resolved", "question_asked", "question_answered"]);
+const BUSY = new Set(["running", "waiting", "paused"]);
 
 export class ChatView {
   constructor(app, chatId) {
@@ -19,6 +23,10 @@ export class ChatView {
     this.project = null;
     this.sidebarTimer = null;
     this.ready = false;
+    this.gateSync = 0;
+    this.pausing = false;
+    this.modeWanted = "";
+    this.onDocumentKey = (event) => this.onKey(event);
   }
 
   async mount(main) {
@@ -31,7 +39,15 @@ export class ChatView {
     this.buildComposer();
     this.root.append(this.header, this.scroller, this.composer);
     main.replaceChildren(this.root);
-    this.view = new TranscriptView(this.model, this.scroller, this.list, { onResume: () => this.resume() });
+    this.view = new TranscriptView(this.model, this.scroller, this.list, {
+      onResume: () => this.resume(),
+      gate: {
+        approve: (gate, scope, prefix) => this.answerGate(() => this.app.api.approve(gate.id, scope, prefix)),
+        deny: (gate, message) => this.answerGate(() => this.app.api.deny(gate.id, message)),
+        answer: (gate, answers) => this.answerGate(() => this.app.api.answerQuestion(gate.id, answers)),
+      },
+    });
+    document.addEventListener("keydown", this.onDocumentKey);
     this.app.setCrumbs([{ label: "Projects", href: "/" }, { label: "…" }]);
     this.feed = new ChatFeed(this.app.api, this.chatId, {
       onSnapshot: (snapshot, chat) => this.onSnapshot(snapshot, chat),
@@ -43,6 +59,7 @@ export class ChatView {
 
   unmount() {
     this.closed = true;
+    document.removeEventListener("keydown", this.onDocumentKey);
     if (this.feed) this.feed.close();
     if (this.view) this.view.destroy();
     clearTimeout(this.sidebarTimer);
@@ -53,7 +70,7 @@ export class ChatView {
 
   buildHeader() {
     this.titleEl = h("h1.chat-title", null, "…");
-    this.statusEl = h("span.chat-status");
+    this.statusEl = h("span.chat-status", { role: "status" });
     this.totalsEl = h("span.chat-totals", { title: "tokens and cost of this chat" });
     this.actionsEl = h("span");
     this.header = h(
@@ -76,16 +93,47 @@ export class ChatView {
     this.queuedEl = h("span.queued-note", { role: "status", "aria-live": "polite" });
     this.sendButton = h("button.primary.send", { type: "submit", "aria-label": "Send message" }, "Send");
     this.stopButton = h("button.danger.stop", { type: "button", "aria-label": "Stop the running turn", hidden: true, onclick: () => this.stop() }, "■ Stop");
+    this.pauseButton = h("button.secondary.pause", { type: "button", "aria-label": "Pause after the current step", title: "Let the step in flight finish, then wait until you resume", hidden: true, onclick: () => this.pause() }, "Pause");
+    this.resumeButton = h("button.primary.resume", { type: "button", "aria-label": "Resume the chat", hidden: true, onclick: () => this.resume() }, "Resume");
+    this.interruptButton = h(
+      "button.secondary.interrupt",
+      { type: "button", "aria-label": "Interrupt: send this message now, in place of the running turn", title: "Cancel the running turn and send this message now (Ctrl+Enter)", hidden: true, onclick: () => this.interrupt() },
+      "Interrupt",
+    );
     this.composerError = h("p.form-error", { role: "alert" });
-    // The tool row has room for more controls (a mode switcher, attachments).
-    this.composerTools = h("div.composer-tools", null, h("label.model-label", null, "Model ", this.modelSelect), this.queuedEl);
+    this.composerTools = h("div.composer-tools", null, this.buildModeSwitch(), h("label.model-label", null, "Model ", this.modelSelect), this.queuedEl);
     this.composer = h(
       "form.composer",
       { "aria-label": "Send a message", onsubmit: (e) => this.onSubmit(e) },
       this.composerTools,
-      h("div.composer-row", null, this.textarea, h("div.composer-actions", null, this.stopButton, this.sendButton)),
+      h("div.composer-row", null, this.textarea, h("div.composer-actions", null, this.pauseButton, this.resumeButton, this.stopButton, this.interruptButton, this.sendButton)),
       this.composerError,
     );
+  }
+
+  /** auto / manual / plan as radio buttons (arrow keys move between them), with what each means. */
+  buildModeSwitch() {
+    this.modeHint = h("span.mode-hint", { id: `mode-hint-${this.chatId}` });
+    this.modeInputs = new Map();
+    const options = MODES.map(({ mode, label, help }) => {
+      const input = h("input", { type: "radio", name: `mode-${this.chatId}`, value: mode, onchange: () => input.checked && this.setMode(mode) });
+      this.modeInputs.set(mode, input);
+      return h("label.mode-option", { title: help }, input, h("span", null, label));
+    });
+    return h(
+      "div.mode-switch",
+      { role: "radiogroup", "aria-label": "Mode", "aria-describedby": this.modeHint.id },
+      h("span.mode-label", { "aria-hidden": "true" }, "Mode"),
+      h("span.mode-options", null, ...options),
+      this.modeHint,
+    );
+  }
+
+  showMode() {
+    const mode = this.modeWanted || this.model.chat.mode || "auto";
+    for (const [m, input] of this.modeInputs) input.checked = m === mode;
+    this.modeHint.textContent = MODE_HELP[mode] || "";
+    this.composerTools.dataset.mode = mode;
   }
 
   async loadModels() {
@@ -132,6 +180,41 @@ export class ChatView {
       requestAnimationFrame(() => setTimeout(() => performance.mark("reliant:transcript-painted")));
       this.showProject(chat.projectId);
     }
+    this.syncGates(Number(chat.pendingGates || 0) > 0 || chat.status === "waiting");
+  }
+
+  /**
+   * Brings the approvals and questions up to date after a snapshot (the stream only replays what
+   * came after it) or a refused answer: what ListPending* lists is added, what it no longer lists
+   * (and the stream did not mention since) was answered elsewhere.
+   */
+  async syncGates(ask = true) {
+    const token = ++this.gateSync;
+    const mark = this.model.markStale();
+    let approvals = [];
+    let questions = [];
+    if (ask) {
+      try {
+        [approvals, questions] = await Promise.all([this.app.api.listPendingApprovals(this.chatId), this.app.api.listPendingQuestions(this.chatId)]);
+      } catch {
+        return; // the next snapshot tries again
+      }
+    }
+    if (this.closed || token !== this.gateSync) return;
+    if (this.model.mergePending(mark, approvals, questions)) this.render();
+  }
+
+  /** Sends an answer to an approval or question; a refused one (already answered elsewhere, the
+   * turn ended) re-reads what is pending, so the card shows how it really ended. */
+  async answerGate(call) {
+    try {
+      return await call();
+    } catch (err) {
+      if (err && (err.code === "failed_precondition" || err.code === "not_found")) this.syncGates();
+      throw err;
+    } finally {
+      if (this.app.waiting) this.app.waiting.refreshSoon();
+    }
   }
 
   async showProject(projectId) {
@@ -156,12 +239,15 @@ export class ChatView {
   onUpdates(updates) {
     if (this.closed) return;
     let sidebar = false;
+    let gates = false;
     for (const update of updates) {
-      this.model.apply(update);
+      if (this.model.apply(update) && update.kind === "chat_updated" && update.payload && update.payload.mode) this.modeHeard(update.payload.mode);
       if (SIDEBAR_KINDS.has(update.kind)) sidebar = true;
+      if (GATE_KINDS.has(update.kind)) gates = true;
     }
     this.render();
     if (sidebar) this.refreshSidebarSoon();
+    if (gates && this.app.waiting) this.app.waiting.refreshSoon();
   }
 
   refreshSidebarSoon() {
@@ -207,11 +293,25 @@ export class ChatView {
       }
     }
     this.titleEl.textContent = chat.title || "New chat";
-    this.statusEl.replaceChildren(statusPill(chat.status));
+    if (this.pausing && chat.status !== "running" && chat.status !== "waiting") this.pausing = false;
+    const reason = this.pausing ? "pausing after the current step…" : chat.status === "idle" ? "" : chat.reason;
+    if (this.statusShown !== `${chat.status}|${reason}`) {
+      this.statusShown = `${chat.status}|${reason}`; // a live region: redrawn only when it changes
+      this.statusEl.replaceChildren(...[statusPill(chat.status), reason ? h("span.chat-reason", null, reason) : null].filter(Boolean));
+    }
     this.root.dataset.status = chat.status;
     this.totalsEl.textContent = usageLine(this.model.totals());
-    const running = chat.status !== "idle" && chat.status !== "failed"; // running, waiting, paused
+    const running = BUSY.has(chat.status);
     this.stopButton.hidden = !running;
+    this.pauseButton.hidden = !(chat.status === "running" || chat.status === "waiting");
+    this.pauseButton.disabled = this.pausing;
+    this.pauseButton.textContent = this.pausing ? "Pausing…" : "Pause";
+    this.resumeButton.hidden = chat.status !== "paused";
+    this.interruptButton.hidden = !running;
+    this.textarea.placeholder = running
+      ? "Enter queues · Ctrl+Enter interrupts the turn and sends now"
+      : "Message the agent — Enter sends, Shift+Enter adds a line";
+    this.showMode();
     const queued = this.model.queuedCount();
     this.queuedEl.textContent = queued ? `${queued} message${queued === 1 ? "" : "s"} queued` : running && chat.status === "running" ? "Running — new messages wait their turn" : "";
     if (this.chat && this.actionsFor !== chat.title) {
@@ -240,7 +340,35 @@ export class ChatView {
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing && !event.altKey && !event.ctrlKey && !event.metaKey) {
       event.preventDefault();
       this.composer.requestSubmit();
+    } else if (event.key === "Enter" && (event.ctrlKey || event.metaKey) && !event.isComposing) {
+      event.preventDefault();
+      if (BUSY.has(this.model.chat.status)) this.interrupt();
+      else this.composer.requestSubmit();
+    } else if (event.key === "Escape" && this.view.keyTarget()) {
+      // Out of the message box, onto the waiting approval: its keys (y, n, a) work from there.
+      event.preventDefault();
+      this.view.keyTarget().el.focus();
+      this.view.markKeys();
     }
+  }
+
+  /** y / n / a answer an approval: the focused card, else the oldest waiting one; never while typing. */
+  onKey(event) {
+    if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey || event.isComposing || event.repeat) return;
+    if (event.key !== "y" && event.key !== "n" && event.key !== "a") return;
+    const target = event.target;
+    if (target && target.closest && target.closest("input, textarea, select, [contenteditable], dialog")) return;
+    if (document.querySelector("dialog[open]")) return;
+    const card = this.view.keyTarget();
+    if (!card) return;
+    event.preventDefault();
+    // Never answer what the user cannot see: a card scrolled out of view is shown first.
+    if (!card.el.contains(document.activeElement) && !this.view.inView(card.el)) {
+      card.el.scrollIntoView({ block: "nearest" });
+      card.el.focus({ preventScroll: true });
+      return;
+    }
+    card.shortcut(event.key);
   }
 
   autosize() {
@@ -273,6 +401,70 @@ export class ChatView {
     }
   }
 
+  async interrupt() {
+    const text = this.textarea.value;
+    if (!text.trim()) {
+      this.composerError.textContent = "Type the message that replaces the running turn, then interrupt.";
+      this.textarea.focus();
+      return;
+    }
+    this.textarea.value = "";
+    this.autosize();
+    this.composerError.textContent = "";
+    this.interruptButton.disabled = true;
+    try {
+      const sent = await this.app.api.interruptChat(this.chatId, text);
+      if (this.closed) return;
+      this.model.apply({ kind: "message_queued", payload: { message_id: sent.messageId, text }, createdUnix: Date.now() / 1000 });
+      this.render();
+      this.view.scrollToBottom();
+    } catch (err) {
+      if (!this.textarea.value) this.textarea.value = text;
+      this.autosize();
+      this.composerError.textContent = `Not sent: ${err.message}`;
+    } finally {
+      this.interruptButton.disabled = false;
+    }
+  }
+
+  async pause() {
+    this.pausing = true;
+    this.renderChat();
+    try {
+      const answer = await this.app.api.pauseChat(this.chatId);
+      if (!answer.paused) this.pausing = false; // nothing was running
+    } catch (err) {
+      this.pausing = false;
+      this.app.notify(`Could not pause: ${err.message}`, "error");
+    }
+    if (!this.closed) this.renderChat();
+  }
+
+  /** The switch shows the chosen mode at once; the chat's own mode comes back on the stream (in
+   * order with switches made elsewhere), so the answer of SetMode never overrides a newer one. */
+  async setMode(mode) {
+    const request = { mode, answered: false };
+    this.modeRequest = request;
+    this.modeWanted = mode;
+    this.showMode();
+    this.composerError.textContent = "";
+    try {
+      await this.app.api.setMode(this.chatId, mode);
+      request.answered = true;
+      if (this.modeRequest === request && this.model.chat.mode === mode) this.modeWanted = ""; // no change to wait for
+    } catch (err) {
+      if (this.modeRequest === request) this.modeWanted = "";
+      this.composerError.textContent = `Could not switch the mode: ${err.message}`;
+    }
+    if (!this.closed) this.showMode();
+  }
+
+  /** A mode from the stream: the switch shows it, unless it is older than a switch still on its way. */
+  modeHeard(mode) {
+    const request = this.modeRequest;
+    if (request && this.modeWanted && (mode === request.mode || request.answered)) this.modeWanted = "";
+  }
+
   async stop() {
     this.stopButton.disabled = true;
     try {
@@ -285,10 +477,13 @@ export class ChatView {
   }
 
   async resume() {
+    this.resumeButton.disabled = true;
     try {
       await this.app.api.resumeChat(this.chatId);
     } catch (err) {
       this.app.notify(`Could not resume: ${err.message}`, "error");
+    } finally {
+      this.resumeButton.disabled = false;
     }
   }
 }

@@ -2,7 +2,7 @@
 
 import { h } from "../dom.js";
 import { ago, cost, fullTime } from "../format.js";
-import { chatActions, statusPill } from "./chat-actions.js";
+import { chatActions, gatesBadge, statusPill } from "./chat-actions.js";
 
 export class ProjectsView {
   constructor(app) {
@@ -124,7 +124,7 @@ export class ProjectView {
           "tr",
           { dataset: { chatId: chat.id } },
           h("td", null, h("a", { href: `/chats/${chat.id}`, "data-link": "" }, chat.title || "New chat")),
-          h("td", null, statusPill(chat.status)),
+          h("td", null, statusPill(chat.status), " ", gatesBadge(chat.pendingGates)),
           h("td", { title: fullTime(Number(chat.updatedUnix)) }, ago(Number(chat.updatedUnix))),
           h("td.num", null, cost(Number((chat.usage && chat.usage.costUsd) || 0))),
           h("td", null, chatActions(this.app, chat, { compact: true, onRenamed: () => this.refresh(), onDeleted: () => this.refresh() })),

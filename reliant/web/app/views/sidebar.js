@@ -2,7 +2,7 @@
 
 import { h } from "../dom.js";
 import { ago, cost } from "../format.js";
-import { chatActions, statusPill } from "./chat-actions.js";
+import { chatActions, gatesBadge, statusPill } from "./chat-actions.js";
 
 const POLL_MS = 15_000;
 
@@ -93,7 +93,7 @@ export class Sidebar {
         "a.chat-link",
         { href: `/chats/${chat.id}`, "data-link": "", "aria-current": chat.id === this.activeChatId ? "page" : null },
         h("span.chat-title", null, title),
-        h("span.chat-meta", null, statusPill(chat.status), h("span", { title: "last activity" }, ago(Number(chat.updatedUnix || 0))), h("span.chat-cost", { title: "cost of this chat" }, cost(Number((chat.usage && chat.usage.costUsd) || 0)))),
+        h("span.chat-meta", null, statusPill(chat.status), gatesBadge(chat.pendingGates), h("span", { title: "last activity" }, ago(Number(chat.updatedUnix || 0))), h("span.chat-cost", { title: "cost of this chat" }, cost(Number((chat.usage && chat.usage.costUsd) || 0)))),
       );
       return h("li.chat-item", { dataset: { chatId: chat.id } }, link, chatActions(this.app, chat, { compact: true }));
     });
