@@ -139,6 +139,12 @@ def test_approve_and_deny_from_the_ui(
     card.scroll_into_view_if_needed()
     card.screenshot(path=artifacts_dir / "web-approval-card.png")
     page.screenshot(path=artifacts_dir / "web-approval-chat.png")
+    theme = page.locator(".theme-toggle")
+    theme.click()
+    theme.click()
+    expect(page.locator("html")).to_have_attribute("data-theme", "dark")
+    card.screenshot(path=artifacts_dir / "web-approval-card-dark.png")
+    theme.click()  # back to following the system
     # Waiting shows across the app: the sidebar's badge, and the top bar's button that leads here.
     expect(page.locator(f".sidebar li[data-chat-id='{s.chat_id}'] .badge-waiting")).to_have_text("1 waiting")
     page.goto(appliance.url + "/")
