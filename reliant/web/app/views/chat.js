@@ -294,7 +294,8 @@ export class ChatView {
     }
     this.titleEl.textContent = chat.title || "New chat";
     if (this.pausing && chat.status !== "running" && chat.status !== "waiting") this.pausing = false;
-    const reason = this.pausing ? "pausing after the current step…" : chat.status === "idle" ? "" : chat.reason;
+    let reason = chat.status === "idle" ? "" : chat.reason;
+    if (this.pausing) reason = chat.status === "waiting" && reason ? `${reason} · then pausing` : "pausing after the current step…";
     if (this.statusShown !== `${chat.status}|${reason}`) {
       this.statusShown = `${chat.status}|${reason}`; // a live region: redrawn only when it changes
       this.statusEl.replaceChildren(...[statusPill(chat.status), reason ? h("span.chat-reason", null, reason) : null].filter(Boolean));
@@ -350,6 +351,16 @@ export class ChatView {
       this.view.keyTarget().el.focus();
       this.view.markKeys();
     }
+  }
+
+  /** Scrolls to the card of a waiting approval or question and focuses it; false if not shown. */
+  showGate(toolCallId) {
+    const card = this.view && this.view.gateCards.get(toolCallId);
+    if (!card || !card.el.isConnected) return false;
+    card.el.scrollIntoView({ block: "center" });
+    card.el.focus({ preventScroll: true });
+    this.view.markKeys();
+    return true;
   }
 
   /** y / n / a answer an approval: the focused card, else the oldest waiting one; never while typing. */

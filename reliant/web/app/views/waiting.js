@@ -37,7 +37,12 @@ export class WaitingIndicator {
       if (event.key === "Escape") this.close();
     });
     this.menu.addEventListener("click", (event) => {
-      if (event.target.closest("a")) this.close();
+      const link = event.target.closest("a");
+      if (!link) return;
+      this.close();
+      // Already in that chat: no reload, just to its card.
+      const view = this.app.view;
+      if (link.pathname === location.pathname && view && view.showGate && view.showGate(link.dataset.toolCallId)) event.preventDefault();
     });
   }
 
@@ -90,7 +95,7 @@ export class WaitingIndicator {
         null,
         h(
           "a.waiting-item",
-          { href: `/chats/${e.chatId}`, "data-link": "", dataset: { chatId: e.chatId, kind: e.kind } },
+          { href: `/chats/${e.chatId}`, "data-link": "", dataset: { chatId: e.chatId, kind: e.kind, toolCallId: e.toolCallId } },
           h("span.waiting-chat", null, e.chatTitle),
           h("span.waiting-age", null, ago(e.createdAt)),
           h("span.waiting-text", null, e.text),
