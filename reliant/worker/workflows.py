@@ -496,6 +496,7 @@ class AgentWorkflow:
         )
 
     def _end_active(self) -> None:
+        self.s.paused = False  # a pause asked during the last step ends with the turn
         self.s.active = ""
         self.s.admitted = False
         self.s.turn_open = False

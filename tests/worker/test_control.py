@@ -243,3 +243,21 @@ async def test_an_unanswered_approval_can_time_out_as_a_denial(infra: Infra, tmp
         assert "No answer" in (await tool_results(env, chat.id))[0]
         assert not (env.workspace / "effects").exists()
         assert os.path.exists(env.workspace)
+
+
+async def test_a_pause_during_the_last_step_does_not_carry_over_to_the_next_message(env: AgentEnv) -> None:
+    slow = " ".join(["word"] * 20)
+    model = env.script([{"text": slow, "delay_ms": 40}, {"text": "second done"}])
+    chat = await env.new_chat(model)
+    await env.chats.send(chat.id, "go")
+    await eventually(lambda: _has(env, chat.id, "block_delta"))
+    assert await env.chats.pause(chat.id)
+    await env.finished(chat.id)  # the last step finishes: the turn ends instead of pausing
+    await env.chats.send(chat.id, "again")
+    done = await env.finished(chat.id)
+    assert done.status_reason == ""
+    assert "paused" not in [u.payload.get("status") for u in await env.updates(chat.id) if u.kind == "chat_status"]
+
+
+async def _has(env: AgentEnv, chat_id: str, kind: str) -> bool:
+    return any(u.kind == kind for u in await env.updates(chat_id))
