@@ -20,6 +20,9 @@ WEB_ROOT = Path(__file__).resolve().parent.parent / "web"
 STATIC_PREFIX = "/static/"
 # Not module-preloaded: a classic script, and a library the UI imports only when it needs it.
 NOT_PRELOADED = frozenset({"app/boot.js", "vendor/highlight/highlight.min.js"})
+# Nor the side panel's tabs and xterm.js: imported when the panel opens (its dock belongs to the shell).
+LAZY_PREFIXES = ("app/panels/", "vendor/xterm/")
+EAGER = frozenset({"app/panels/dock.js"})
 INDEX = "index.html"
 # Paths the single-page app routes itself: a reload on any of them gets index.html.
 PAGE = re.compile(r"^/(?:|index\.html|settings|projects(?:/[^/]*)?|chats/[^/]+)$")
@@ -93,7 +96,10 @@ class WebUi:
         preload = "\n".join(
             f'<link rel="modulepreload" href="{self.base}{rel}">'
             for rel in sorted(self.assets)
-            if rel.startswith(("app/", "vendor/")) and rel.endswith(".js") and rel not in NOT_PRELOADED
+            if rel.startswith(("app/", "vendor/"))
+            and rel.endswith(".js")
+            and rel not in NOT_PRELOADED
+            and (rel in EAGER or not rel.startswith(LAZY_PREFIXES))
         )
         page = index.replace("{{base}}", self.base).replace("{{preload}}", preload)
         self.index = Asset(page.encode(), gzip.compress(page.encode(), 6, mtime=0), CONTENT_TYPES[".html"])

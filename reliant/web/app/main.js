@@ -9,6 +9,7 @@
 import { Api } from "./api.js";
 import { ConnectClient } from "./connect.js";
 import { h } from "./dom.js";
+import { PanelDock } from "./panels/dock.js";
 import { ChatView } from "./views/chat.js";
 import { ProjectsView, ProjectView } from "./views/projects.js";
 import { SettingsView } from "./views/settings.js";
@@ -48,6 +49,7 @@ export class App {
     this.waiting = new WaitingIndicator(this, document.querySelector(".topbar-actions"));
     this.toasts = h("div.toasts", { "aria-live": "polite" });
     document.body.append(this.toasts);
+    this.dock = new PanelDock(this, document.querySelector("aside.panel"), document.querySelector(".topbar-actions"));
     this.view = null;
     this.models = null;
     this.routeToken = 0;
@@ -94,6 +96,7 @@ export class App {
     if (this.view) this.view.unmount();
     this.view = null;
     const path = location.pathname;
+    this.dock.follow(path);
     let View = NotFoundView;
     let params = [];
     for (const [pattern, candidate] of ROUTES) {

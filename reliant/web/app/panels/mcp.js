@@ -1,0 +1,180 @@
+// The MCP tab: the project's MCP servers (from <data-dir>/mcp.json, <project>/.reliant/mcp.json
+// and .reliant/mcp.local.json) with their status, last error, next automatic retry and the tools
+// they give the model; restart one, or disable and enable it.
+
+import { h } from "../dom.js";
+import { ago } from "../format.js";
+
+const POLL_MS = 5000;
+const FAST_POLL_MS = 1000; // while a server is starting
+const STATUS_TEXT = {
+  starting: "starting",
+  healthy: "healthy",
+  unhealthy: "unhealthy",
+  disconnected: "disconnected",
+  disabled: "disabled",
+};
+
+export class McpTab {
+  constructor(panel, section) {
+    this.panel = panel;
+    this.app = panel.app;
+    this.api = panel.api;
+    this.where = null;
+    this.visible = false;
+    this.timer = null;
+    this.token = 0;
+    this.busy = new Set(); // server names with a restart/enable/disable in flight
+    this.summary = h("span.mcp-summary", { role: "status", "aria-live": "polite" });
+    this.errors = h("div.mcp-errors");
+    this.list = h("ul.mcp-list", { "aria-label": "MCP servers" });
+    this.files = h("p.mcp-files.hint");
+    section.append(
+      h("div.wp-bar", null, this.summary, h("span.wp-bar-actions", null, h("button.small", { type: "button", onclick: () => this.refresh() }, "Refresh"))),
+      this.errors,
+      this.list,
+      this.files,
+    );
+  }
+
+  setContext() {
+    const where = { ...this.panel.where };
+    if (this.where && where.projectId === this.where.projectId && where.worktreeId === this.where.worktreeId) return;
+    this.where = where;
+    this.list.replaceChildren(h("li.wp-loading", null, "Loading…"));
+    if (this.visible) this.refresh();
+  }
+
+  show() {
+    this.visible = true;
+    this.refresh();
+  }
+
+  hide() {
+    this.visible = false;
+    clearTimeout(this.timer);
+  }
+
+  destroy() {
+    this.hide();
+  }
+
+  schedule(ms) {
+    clearTimeout(this.timer);
+    if (this.visible) this.timer = setTimeout(() => (document.hidden ? this.schedule(POLL_MS) : this.refresh()), ms);
+  }
+
+  async refresh() {
+    if (!this.where) return;
+    const token = ++this.token;
+    let listed;
+    try {
+      listed = await this.api.listMcpServers(this.where);
+    } catch (err) {
+      if (token !== this.token) return;
+      this.summary.textContent = "";
+      this.list.replaceChildren(h("li.error", { role: "alert" }, `Could not list the MCP servers: ${err.message}`));
+      this.schedule(POLL_MS * 2);
+      return;
+    }
+    if (token !== this.token) return;
+    const servers = listed.servers || [];
+    const healthy = servers.filter((s) => s.status === "healthy").length;
+    this.summary.textContent = servers.length ? `${healthy} of ${servers.length} healthy` : "";
+    this.errors.replaceChildren(...(listed.errors || []).map((e) => h("p.error", { role: "alert" }, e)));
+    const files = listed.files || [];
+    this.files.replaceChildren(files.length ? `Configured in ${files.join(", ")}.` : "");
+    if (!servers.length) {
+      this.list.replaceChildren(
+        h("li.wp-empty", null, "No MCP servers are configured for this project. Add them to ", h("code", null, ".reliant/mcp.json"), " in the project (or ", h("code", null, "mcp.json"), " in reliant's data dir)."),
+      );
+    } else {
+      this.renderList(servers);
+    }
+    this.schedule(servers.some((s) => s.status === "starting") ? FAST_POLL_MS : POLL_MS);
+  }
+
+  renderList(servers) {
+    // Focus stays on the button the user was on (or pressed: it was disabled while working).
+    const focused = document.activeElement && this.list.contains(document.activeElement) ? document.activeElement : null;
+    const refocus = this.refocus || (focused ? { name: focused.closest("li.mcp")?.dataset.name, action: focused.dataset.action } : null);
+    if (this.refocus && !this.busy.has(this.refocus.name)) this.refocus = null;
+    this.list.replaceChildren(...servers.map((server) => this.card(server)));
+    if (refocus && refocus.name) {
+      const again = this.list.querySelector(`li.mcp[data-name="${CSS.escape(refocus.name)}"] [data-action="${refocus.action}"]`);
+      if (again) again.focus();
+    }
+  }
+
+  card(server) {
+    const status = STATUS_TEXT[server.status] ? server.status : "starting";
+    const busy = this.busy.has(server.name);
+    const details = [];
+    if (server.serverInfo) details.push(server.serverInfo);
+    if (server.pid) details.push(`pid ${server.pid}`);
+    if (server.restarts) details.push(`${server.restarts} restart${server.restarts === 1 ? "" : "s"}`);
+    if (server.connectedUnix && status === "healthy") details.push(`up since ${ago(Number(server.connectedUnix))}`);
+    const retry = Number(server.nextRetryUnix || 0);
+    const tools = server.tools || [];
+    const disabled = status === "disabled";
+    return h(
+      "li.mcp",
+      { dataset: { name: server.name, status } },
+      h(
+        "div.mcp-head",
+        null,
+        h("h3.mcp-name", null, server.name),
+        h(`span.pill.mcp-status.mcp-status-${status}`, null, STATUS_TEXT[status]),
+        h(
+          "span.mcp-actions",
+          null,
+          h("button.small", { type: "button", disabled: busy || disabled, dataset: { action: "restart" }, onclick: () => this.act(server, "restart") }, busy ? "Working…" : "Restart"),
+          h(
+            "button.small",
+            { type: "button", disabled: busy, dataset: { action: "toggle" }, "aria-label": `${disabled ? "Enable" : "Disable"} ${server.name}`, onclick: () => this.act(server, disabled ? "enable" : "disable") },
+            disabled ? "Enable" : "Disable",
+          ),
+        ),
+      ),
+      h("div.mcp-target", null, h("span.mcp-transport", null, server.transport || "stdio"), " ", h("code", { title: server.target }, server.target)),
+      details.length ? h("div.mcp-meta", null, details.join(" · ")) : null,
+      server.error && status !== "healthy" ? h("pre.mcp-error", { role: "note" }, server.error) : null,
+      retry && status === "unhealthy" ? h("div.mcp-meta", null, `Next automatic restart ${retryIn(retry)}`) : null,
+      tools.length
+        ? h(
+            "details.mcp-tools",
+            null,
+            h("summary", null, `${tools.length} tool${tools.length === 1 ? "" : "s"}`),
+            h("ul", null, ...tools.map((t) => h("li", null, h("code", null, t)))),
+          )
+        : null,
+      server.source ? h("div.mcp-source", null, "from ", h("code", null, server.source)) : null,
+    );
+  }
+
+  async act(server, action) {
+    this.busy.add(server.name);
+    this.refocus = { name: server.name, action: action === "restart" ? "restart" : "toggle" };
+    this.refreshCards();
+    try {
+      if (action === "restart") await this.api.restartMcpServer(this.where, server.name);
+      else await this.api.setMcpServerEnabled(this.where, server.name, action === "enable");
+    } catch (err) {
+      this.app.notify(`Could not ${action} ${server.name}: ${err.message}`, "error");
+    } finally {
+      this.busy.delete(server.name);
+      await this.refresh();
+    }
+  }
+
+  refreshCards() {
+    for (const button of this.list.querySelectorAll("li.mcp button")) {
+      if (this.busy.has(button.closest("li.mcp").dataset.name)) button.disabled = true;
+    }
+  }
+}
+
+function retryIn(unix) {
+  const seconds = Math.round(unix - Date.now() / 1000);
+  return seconds <= 0 ? "any moment now" : `in ${seconds} s`;
+}
