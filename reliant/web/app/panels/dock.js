@@ -82,7 +82,8 @@ export class PanelDock {
       panelIcon(),
     );
     actions.prepend(this.button);
-    document.addEventListener("keydown", (event) => this.onKey(event));
+    // Capture: the terminal (xterm) would otherwise take Ctrl+` as a keystroke for the shell.
+    document.addEventListener("keydown", (event) => this.onKey(event), true);
   }
 
   isOpen() {
@@ -123,6 +124,7 @@ export class PanelDock {
   onKey(event) {
     if (event.key !== "`" || !event.ctrlKey || event.altKey || event.metaKey || !this.context) return;
     event.preventDefault();
+    event.stopPropagation();
     if (this.isOpen() && this.prefs.tab === "terminal") this.close();
     else this.open("terminal");
   }

@@ -96,9 +96,10 @@ export class FilesTab {
     this.conflict = h("div.files-conflict", { role: "alert", hidden: true });
     this.body = h("div.files-doc-body");
     this.head = h("div.files-doc-head", null, this.pathEl, this.statusEl, h("span.files-doc-actions", null, this.saveButton, this.reloadButton, this.closeButton));
-    this.docEl = h("div.files-doc", { hidden: true, onkeydown: (e) => this.onDocKey(e) }, this.head, this.conflict, this.body);
+    this.docEl = h("div.files-doc", { hidden: true }, this.head, this.conflict, this.body);
     this.empty = h("p.files-empty", null, "Pick a file to view or edit it.");
     section.append(h("div.files-bar", null, search, tools), this.browse, this.docEl, this.empty);
+    section.addEventListener("keydown", (e) => this.onKey(e));
     this.updateTools();
   }
 
@@ -106,7 +107,10 @@ export class FilesTab {
 
   setContext(context, changed) {
     const where = { ...this.panel.where };
-    if (changed.project && this.doc) this.forgetDoc();
+    if (changed.project && this.doc) {
+      if (this.dirty()) this.app.notify(`Unsaved changes to ${this.doc.path} were dropped: another project is open now`, "error");
+      this.forgetDoc();
+    }
     if (sameWhere(where, this.where)) return;
     this.where = where;
     this.showTree();
@@ -290,7 +294,8 @@ export class FilesTab {
     if (this.statusEl.textContent !== text) this.statusEl.textContent = text;
   }
 
-  onDocKey(event) {
+  /** Ctrl/Cmd+S anywhere in the tab saves the open file (and never opens the browser's "save page"). */
+  onKey(event) {
     if ((event.ctrlKey || event.metaKey) && !event.altKey && !event.shiftKey && event.key.toLowerCase() === "s") {
       event.preventDefault();
       this.save();

@@ -3,6 +3,10 @@
 // tab works in: the project, the chat (if a chat is open), the chat's worktree, and "where" — the
 // directory the Files and MCP tabs look at (the project, or one of its active worktrees; a chat
 // with a worktree starts in it, since that is where its tools run).
+//
+// A new tab is a module here whose class takes (panel, section) and has setContext(context,
+// changed), show({focus}), hide() and destroy(); add it to LABELS and MODULES below and to TABS in
+// dock.js. Its RPCs go in api.js (WorkspaceApi) and its styles in panels.css.
 
 import { h } from "../dom.js";
 import { MIN_WIDTH, TABS } from "./dock.js";

@@ -218,9 +218,14 @@ class Session {
       const size = `${this.term.cols}x${this.term.rows}`;
       if (!this.info || this.ended || size === this.sentSize) return;
       this.sentSize = size;
-      this.api.resizeTerminal(this.id, this.term.cols, this.term.rows).catch(() => {
-        this.sentSize = "";
-      });
+      this.api.resizeTerminal(this.id, this.term.cols, this.term.rows).then(
+        () => {
+          this.el.dataset.size = size; // what the PTY was told: cols x rows
+        },
+        () => {
+          this.sentSize = "";
+        },
+      );
     }, delay);
   }
 
