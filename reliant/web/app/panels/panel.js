@@ -176,13 +176,6 @@ export class WorkspacePanel {
     }
   }
 
-  /** A label for where a worktree id points. */
-  whereLabel(where = this.where) {
-    if (!where.worktreeId) return this.context ? this.context.project.path : "";
-    const w = this.worktrees.find((x) => x.id === where.worktreeId);
-    return w ? w.path : "";
-  }
-
   // -- tabs -------------------------------------------------------------------------------------
 
   /** Shows `name` as the selected tab (its content comes with select). */
