@@ -7,12 +7,15 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from reliant.bus import Bus, NoRespondersError, RequestTimeoutError, subjects
+from reliant.bus import Bus, Incoming, NoRespondersError, RequestTimeoutError, subjects
 from reliant.domain.chat import ToolDefinition
 from reliant.domain.tools import ToolCall, ToolResult
 from reliant.errors import DaemonUnavailableError
 from reliant.wire.grpc_options import HEADER_ERROR, HEADER_GATEWAY_MS
 from reliant.wire.tools import decode_result, encode_call
+
+# The event a daemon publishes when one of its MCP servers changes status (reliant.daemon.mcp.manager).
+MCP_CHANGED = "mcp.changed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,12 +44,29 @@ async def call_tool(bus: Bus, daemon_id: str, call: ToolCall, *, timeout: float)
 class ToolCatalog:
     """The tools each daemon offers the model for a workspace (asked with ctl.tools.list: the
     built-in tools and those of the workspace's MCP servers), cached briefly. A listing the daemon
-    marks incomplete (MCP servers still starting) is not cached."""
+    marks incomplete (MCP servers still starting) is not cached, and once started the catalog drops
+    a daemon's listings as soon as one of its MCP servers changes status or it comes back online,
+    so enabling, disabling or restarting a server reaches the model's next turn."""
 
     def __init__(self, bus: Bus, ttl: float = 30.0) -> None:
         self._bus = bus
         self._ttl = ttl
         self._cache: dict[tuple[str, str], tuple[float, tuple[ToolDefinition, ...]]] = {}
+        self._subscriptions: list[Any] = []
+
+    async def start(self) -> None:
+        """Listen for the events that make a cached listing stale (every instance, no queue group)."""
+
+        async def stale(msg: Incoming) -> None:
+            self.forget(subjects.daemon_of(msg.subject))
+
+        for subject in (subjects.all_daemon_events(MCP_CHANGED), subjects.ALL_DAEMONS_ONLINE):
+            self._subscriptions.append(await self._bus.subscribe(subject, stale))
+
+    async def shutdown(self) -> None:
+        for subscription in self._subscriptions:
+            await subscription.unsubscribe()
+        self._subscriptions.clear()
 
     async def definitions(self, daemon_id: str, workspace: str = "") -> tuple[ToolDefinition, ...]:
         key = (daemon_id, workspace)

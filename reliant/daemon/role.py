@@ -186,7 +186,7 @@ class DaemonRole:
         self.settings = settings
         s = settings
         self.events = EventSender()
-        self.mcp = McpManager(s.data_path)
+        self.mcp = McpManager(s.data_path, self.events)
         self.host = ToolHost(
             s.daemon_id,
             BUILTIN_TOOLS,

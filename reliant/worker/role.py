@@ -45,7 +45,8 @@ class WorkerRole:
                 client = await temporal.connect(s.temporal_address, s.temporal_namespace)
                 log = UpdateLog(db, bus)
                 doctor = DoctorActivities(bus, db)
-                llm = LlmActivities(db, log, providers, ToolCatalog(bus))
+                catalog = ToolCatalog(bus)
+                llm = LlmActivities(db, log, providers, catalog)
                 tools = ToolActivities(db, bus, log)
                 gates = GateActivities(db, log)
                 worker = Worker(
@@ -72,12 +73,14 @@ class WorkerRole:
                 async with worker:
                     await watcher.start()
                     await recorder.start()
+                    await catalog.start()
                     await beacon.start()
                     ready.set()
                     try:
                         await asyncio.Event().wait()
                     finally:
                         await beacon.shutdown()
+                        await catalog.shutdown()
                         await recorder.shutdown()
                         await watcher.shutdown()
             finally:

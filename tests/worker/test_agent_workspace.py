@@ -89,6 +89,35 @@ async def test_a_scripted_chat_calls_mcp_tools_and_gets_their_results(env: Agent
     assert runs["mcp__test__crash"].state is ToolState.FAILED
 
 
+async def test_disabling_and_enabling_an_mcp_server_reaches_the_next_turn(env: AgentEnv) -> None:
+    # The worker caches tool listings for 30 s; the daemon's mcp.changed event must drop them at once.
+    configure_mcp(env.workspace)
+    log = env.scripts / "calls.jsonl"
+    model = env.script([{"text": "one"}, {"text": "two"}, {"text": "three"}], call_log=str(log))
+    chat = await env.new_chat(model)
+    ws = {"workspace": str(env.workspace)}
+
+    async def test_server(status: str) -> bool:
+        listed = await control(env.bus, env.settings.daemon_id, "mcp.list", ws, timeout=30)
+        return any(s["name"] == "test" and s["status"] == status for s in listed["servers"])
+
+    async def turn(text: str, n: int) -> set[str]:
+        await env.chats.send(chat.id, text)
+        await eventually(lambda: len(calls_in(log)) >= n, timeout=60)
+        await env.finished(chat.id, timeout=60)
+        return {t for t in calls_in(log)[n - 1]["tools"] if t.startswith("mcp__test__")}
+
+    await eventually(lambda: test_server("healthy"), timeout=60)
+    assert "mcp__test__add" in await turn("first", 1)
+
+    await control(env.bus, env.settings.daemon_id, "mcp.disable", {**ws, "name": "test"}, timeout=30)
+    assert await turn("second", 2) == set()
+
+    await control(env.bus, env.settings.daemon_id, "mcp.enable", {**ws, "name": "test"}, timeout=30)
+    await eventually(lambda: test_server("healthy"), timeout=60)
+    assert "mcp__test__add" in await turn("third", 3)
+
+
 async def test_a_chat_with_a_worktree_runs_its_tools_there(env: AgentEnv) -> None:
     for args in (
         ["init", "-q", "-b", "main"],

@@ -12,6 +12,9 @@ Control subjects (payloads are JSON objects; `workspace` is a registered workspa
 - `ctl.mcp.restart {workspace, name}` -> `{"ok": true, "server": info}` once it settled
 - `ctl.mcp.enable` / `ctl.mcp.disable {workspace, name}` -> `{"ok": true, "server": info}`
 
+Events: `mcp.changed {workspace, server, status}` whenever a server's status changes (its tools
+come and go with it), so tool listings cached elsewhere are dropped at once.
+
 `info` is McpServer.info(): name, transport, target, source, status (starting | healthy |
 unhealthy | disconnected | disabled), error, tools, pid, restarts, next_retry_unix, connected_unix.
 """
@@ -27,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from reliant.daemon.events import EventSender
 from reliant.daemon.mcp import config as mcp_config
 from reliant.daemon.mcp.config import McpServerConfig
 from reliant.daemon.mcp.server import TOOL_PREFIX, McpServer, McpTool, ServerStatus
@@ -39,6 +43,7 @@ logger = logging.getLogger(__name__)
 STATE_FILE = "mcp-state.json"
 LIST_WAIT = 3.0  # how long a tool listing waits for servers that are still starting
 CONFIG_CHECK_EVERY = 2.0
+MCP_CHANGED = "mcp.changed"
 
 
 @dataclass
@@ -51,7 +56,8 @@ class WorkspaceServers:
 
 
 class McpManager:
-    def __init__(self, data_dir: Path | None) -> None:
+    def __init__(self, data_dir: Path | None, events: EventSender | None = None) -> None:
+        self.events = events
         self.global_file = data_dir / mcp_config.GLOBAL_FILE if data_dir is not None else None
         self.state_file = data_dir / STATE_FILE if data_dir is not None else None
         self._workspaces: dict[Path, WorkspaceServers] = {}
@@ -115,7 +121,18 @@ class McpManager:
             if current is not None:
                 logger.info("mcp server %s changed in the configuration of %s; restarting it", name, ws.path)
                 await current.stop()
-            ws.servers[name] = McpServer(cfg, disabled=disabled)
+            ws.servers[name] = McpServer(cfg, disabled=disabled, on_change=self._announcer(ws.path))
+
+    def _announcer(self, workspace: Path) -> Callable[[McpServer], None]:
+        """Tells whoever caches tool listings (the worker's ToolCatalog) that a server of
+        `workspace` changed status, and with it the tools it offers: `mcp.changed` events."""
+
+        def changed(server: McpServer) -> None:
+            if self.events is not None:
+                doc = {"workspace": str(workspace), "server": server.name, "status": server.status.value}
+                self.events.send(MCP_CHANGED, json.dumps(doc).encode())
+
+        return changed
 
     async def _server(self, workspace: Path, name: str) -> McpServer:
         ws = await self.open(workspace)

@@ -21,7 +21,7 @@ import os
 import re
 import shutil
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -118,8 +118,11 @@ def tool_output(server: str, tool: str, result: Any) -> ToolOutput:
 
 
 class McpServer:
-    def __init__(self, config: McpServerConfig, *, disabled: bool = False) -> None:
+    def __init__(
+        self, config: McpServerConfig, *, disabled: bool = False, on_change: Callable[[McpServer], None] | None = None
+    ) -> None:
         self.config = config
+        self.on_change = on_change  # called when the status (and with it the tool set) changes
         self.name = config.name
         self.disabled = disabled or config.disabled
         self.status = ServerStatus.DISABLED if self.disabled else ServerStatus.DISCONNECTED
@@ -158,7 +161,8 @@ class McpServer:
         }
 
     def _set(self, status: ServerStatus, error: str = "") -> None:
-        if status is not self.status or error != self.error:
+        changed = status is not self.status
+        if changed or error != self.error:
             level = logging.WARNING if status is ServerStatus.UNHEALTHY else logging.INFO
             logger.log(level, "mcp server %s: %s%s", self.name, status.value, f" ({error})" if error else "")
         self.status = status
@@ -167,6 +171,8 @@ class McpServer:
             self._down.set()
         else:
             self._down.clear()
+        if changed and self.on_change is not None:
+            self.on_change(self)
 
     # -- lifecycle --------------------------------------------------------------------------------
 
