@@ -106,3 +106,29 @@ async def test_grep_caps_matches_and_long_lines(run: Run, workspace: Path) -> No
     assert result.data["truncated"] is True
     wide = await run("grep", pattern="hit", path="wide.txt")
     assert len(wide.output) < 400 and wide.output.endswith("…")
+
+
+async def test_glob_and_grep_honour_gitignore_files(run: Run, workspace: Path) -> None:
+    files = {
+        ".gitignore": "build/\n*.log\n!keep.log\n",
+        "src/.gitignore": "generated_*.py\n",
+        "src/app.py": "# TODO app\n",
+        "src/generated_api.py": "# TODO generated\n",
+        "build/out.py": "# TODO built\n",
+        "debug.log": "TODO log\n",
+        "keep.log": "TODO kept\n",
+    }
+    for name, text in files.items():
+        (workspace / name).parent.mkdir(parents=True, exist_ok=True)
+        (workspace / name).write_text(text)
+    (workspace / ".git" / "info").mkdir(parents=True)
+    (workspace / ".git" / "info" / "exclude").write_text("scratch.py\n")
+    (workspace / "scratch.py").write_text("# TODO scratch\n")
+
+    assert (await run("glob", pattern="**/*.py")).output.splitlines() == ["src/app.py"]
+    assert (await run("glob", pattern="*.log")).output == "keep.log"
+    grep = await run("grep", pattern="TODO")
+    assert grep.output.splitlines() == ["keep.log:1:TODO kept", "src/app.py:1:# TODO app"]
+    # An ignored directory named as the path is searched as asked.
+    assert (await run("glob", pattern="*.py", path="build")).output == "build/out.py"
+    assert (await run("grep", pattern="TODO", path="build")).output == "build/out.py:1:# TODO built"

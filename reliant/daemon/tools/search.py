@@ -1,7 +1,9 @@
 """`glob` and `grep`: find files and lines in the workspace, with capped results.
 
-Both walk the tree without following directory symlinks and skip the directories in IGNORED_DIRS
-(`.git`, dependency and cache directories). `grep` does not read through file symlinks either, so a
+Both walk the tree without following directory symlinks, skip the directories in IGNORED_DIRS
+(`.git`, dependency and cache directories) and honour the workspace's .gitignore files, as git
+does; a search whose `path` is itself ignored (e.g. `build/`) looks inside it anyway, since it was
+asked for by name. `grep` does not read through file symlinks either, so a
 link pointing outside the workspace cannot leak what it points to.
 """
 
@@ -16,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from reliant.daemon.gitignore import GitIgnore
 from reliant.daemon.tools.base import ToolContext, ToolFailure, ToolOutput, ToolSpec
 from reliant.daemon.tools.files import BINARY_SNIFF_BYTES
 from reliant.daemon.tools.paths import confine, shown
@@ -81,8 +84,10 @@ def compile_glob(pattern: str) -> re.Pattern[str]:
 
 @dataclass(slots=True)
 class Walk:
-    """Files under `root` in a stable order, with the reason a walk stopped early (if it did)."""
+    """Files under `root` (inside `workspace`) in a stable order, with the reason a walk stopped
+    early (if it did)."""
 
+    workspace: Path
     root: Path
     scanned: int = 0
     stopped: str = ""
@@ -90,10 +95,17 @@ class Walk:
     def files(self) -> Iterator[tuple[Path, str]]:
         """(path, path relative to root) of every non-directory entry, ignored dirs pruned."""
         deadline = time.monotonic() + SEARCH_SECONDS
+        rules = GitIgnore(self.workspace)
+        named = self.root != self.workspace and GitIgnore.ignored(rules.chain(self.root.parent), self.root, True)
+        ignore = None if named else rules  # an ignored directory asked for by name is searched whole
         for folder, dirs, names in os.walk(self.root):
-            dirs[:] = sorted(d for d in dirs if d not in IGNORED_DIRS)
             base = Path(folder)
-            for name in sorted(names):
+            chain = ignore.chain(base) if ignore is not None else []
+            dirs[:] = sorted(
+                d for d in dirs if d not in IGNORED_DIRS and not (chain and GitIgnore.ignored(chain, base / d, True))
+            )
+            kept = [n for n in names if not GitIgnore.ignored(chain, base / n, False)] if chain else names
+            for name in sorted(kept):
                 self.scanned += 1
                 if self.scanned > MAX_SCANNED_FILES:
                     self.stopped = f"stopped after scanning {MAX_SCANNED_FILES:,} files"
@@ -127,7 +139,7 @@ def _glob_sync(ctx: ToolContext, args: dict[str, Any]) -> ToolOutput:
             raise ToolFailure(f"glob patterns are relative to the search path {shown(workspace, root)}")
         pattern = pattern.removeprefix(prefix)
     regex = compile_glob(pattern)
-    walk = Walk(root)
+    walk = Walk(workspace, root)
     found: list[str] = []
     total = 0
     for path, rel in walk.files():
@@ -156,7 +168,8 @@ GLOB = ToolSpec(
         "Find files in the workspace by name pattern, e.g. `**/*.py`, `src/*.{ts,tsx}`, `tests/**`. "
         "`*` and `?` match within one directory; `**/` matches any number of directories. The "
         "pattern is matched against paths relative to `path` (default: the workspace root). "
-        f".git, node_modules, .venv and cache directories are skipped. At most {MAX_GLOB_RESULTS} "
+        f".git, node_modules, .venv, cache directories and .gitignored files are skipped (unless `path` "
+        f"names an ignored directory). At most {MAX_GLOB_RESULTS} "
         "paths are listed (relative to the workspace), in path order."
     ),
     input_schema={
@@ -192,7 +205,7 @@ def _grep_sync(ctx: ToolContext, args: dict[str, Any]) -> ToolOutput:
     workspace, root = _search_root(ctx, args)
     file_glob = str(args.get("glob") or "")
     name_filter = compile_glob(file_glob) if file_glob else None
-    walk = Walk(root)
+    walk = Walk(workspace, root)
     files = [(root, root.name)] if root.is_file() else walk.files()
     matches: list[str] = []
     matched_files = skipped_big = 0
@@ -248,7 +261,8 @@ GREP = ToolSpec(
         "case-insensitive). Prints matching lines as `path:line:text`, paths relative to the "
         "workspace. `path` is a file or directory to search (default: the workspace); `glob` limits "
         "which files are read (e.g. `*.py` matches by file name, `src/**/*.ts` by path). Binary "
-        f"files, .git, node_modules, .venv and cache directories are skipped; at most "
+        f"files, .git, node_modules, .venv, cache directories and .gitignored files are skipped (unless "
+        f"`path` names an ignored directory); at most "
         f"{MAX_GREP_MATCHES} matching lines are shown."
     ),
     input_schema={
