@@ -1,9 +1,10 @@
 """Replay committed workflow histories against the current workflow code, to catch changes that
 would break chats already running (non-determinism) before they ship.
 
-Recording: `RELIANT_RECORD_HISTORIES=1 pytest tests/worker/test_histories.py` runs the scenarios
-below for real and writes their histories next to this file. Re-record only when a change is
-meant to be incompatible (and then version the workflow)."""
+The scenarios below run for real on every test run and their fresh histories are replayed too
+(that catches non-determinism within the current code, e.g. a branch on wall-clock time). With
+`RELIANT_RECORD_HISTORIES=1` they are written next to this file instead of a temp dir: re-record
+only when a change is meant to be incompatible (and then version the workflow)."""
 
 from __future__ import annotations
 
@@ -33,13 +34,14 @@ def test_histories_are_committed() -> None:
     assert len(list(HISTORIES.glob("*.json"))) >= 4, "record them: RELIANT_RECORD_HISTORIES=1 pytest " + __file__
 
 
-async def _save(env: AgentEnv, chat_id: str, name: str) -> None:
-    history = await env.client.get_workflow_handle(f"chat-{chat_id}").fetch_history()
-    (HISTORIES / f"{name}.json").write_text(history.to_json())
+async def test_the_scenarios_record_histories_that_replay(infra: Infra, tmp_path: Path) -> None:
+    target = HISTORIES if RECORD else tmp_path / "histories"
+    target.mkdir(exist_ok=True)
 
+    async def _save(env: AgentEnv, chat_id: str, name: str) -> None:
+        history = await env.client.get_workflow_handle(f"chat-{chat_id}").fetch_history()
+        (target / f"{name}.json").write_text(history.to_json())
 
-@pytest.mark.skipif(not RECORD, reason="records histories only when RELIANT_RECORD_HISTORIES=1")
-async def test_record_histories(infra: Infra, tmp_path: Path) -> None:
     async with agent_env(infra, tmp_path) as env:
         (env.workspace / "a.txt").write_text("alpha\n")
         view = {"name": "view", "input": {"path": "a.txt"}}
@@ -84,6 +86,12 @@ async def test_record_histories(infra: Infra, tmp_path: Path) -> None:
         await env.chats.cancel(chat.id)
         await env.finished(chat.id)
         await _save(env, chat.id, "agent-cancel")
+
+    recorded = sorted(target.glob("*.json"))
+    assert [p.stem for p in recorded] == sorted(p.stem for p in HISTORIES.glob("*.json"))
+    replayer = Replayer(workflows=[AgentWorkflow, DoctorWorkflow])
+    for path in recorded:
+        await replayer.replay_workflow(WorkflowHistory.from_json(path.stem, path.read_text()))
 
 
 async def _started(env: AgentEnv, chat_id: str) -> bool:
