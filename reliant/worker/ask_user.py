@@ -3,9 +3,8 @@ become the tool's result. The tool is offered by the worker, not run by a daemon
 
 from __future__ import annotations
 
+import functools
 from typing import Any
-
-import jsonschema
 
 from reliant.domain.chat import ToolDefinition
 from reliant.domain.workflows import ASK_USER_TOOL
@@ -47,12 +46,17 @@ DEFINITION = ToolDefinition(
     read_only=True,
 )
 
-_VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
+
+@functools.cache
+def _validator() -> Any:
+    import jsonschema  # on first use: it is a sizeable import for every worker start
+
+    return jsonschema.Draft202012Validator(SCHEMA)
 
 
 def problems(tool_input: dict[str, Any]) -> str:
     """Why the input is not a valid ask_user call ("" if it is)."""
-    errors = sorted(_VALIDATOR.iter_errors(tool_input), key=lambda e: list(e.path))
+    errors = sorted(_validator().iter_errors(tool_input), key=lambda e: list(e.path))
     return "; ".join(f"{'/'.join(map(str, e.path)) or 'input'}: {e.message}" for e in errors[:5])
 
 

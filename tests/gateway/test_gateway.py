@@ -117,7 +117,6 @@ async def test_daemon_disconnect_is_reported_offline_and_fails_requests_in_fligh
 
     daemon = DaemonRole(settings)
     daemon.host.tools["slow"] = ToolSpec("slow", "sleeps", {"type": "object"}, slow, needs_workspace=False)
-    daemon.host._validators["slow"] = daemon.host._validators["ping"].__class__({"type": "object"})
     async with RoleRunner(GatewayRole(settings)):
         runner = RoleRunner(daemon)
         await runner.__aenter__()

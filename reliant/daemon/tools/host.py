@@ -21,8 +21,6 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import jsonschema
-
 from reliant.daemon.processes import BackgroundProcesses
 from reliant.daemon.tools.base import ToolContext, ToolFailure, ToolOutput, ToolProvider, ToolSpec
 from reliant.daemon.tools.memory import Execution, ExecutionKey, ExecutionMemory
@@ -51,7 +49,7 @@ class ToolHost:
     ) -> None:
         self.daemon_id = daemon_id
         self.tools = {t.name: t for t in tools}
-        self._validators = {t.name: jsonschema.Draft202012Validator(t.input_schema) for t in self.tools.values()}
+        self._validators: dict[str, Any] = {}  # jsonschema validators, made (and imported) on first use
         self._workspaces = Workspaces(workspaces, workspace_file)
         self.memory = memory if memory is not None else ExecutionMemory()
         self.reads = ReadTracker()
@@ -212,6 +210,8 @@ class ToolHost:
     def _problems(self, spec: ToolSpec, args: dict[str, Any], *, cache: bool) -> str:
         """What is wrong with `args` for `spec` ("" if nothing). A schema that cannot be used (an
         MCP server's, say) validates nothing rather than failing the call."""
+        import jsonschema  # on first use: it is a sizeable import for every daemon start
+
         validator = self._validators.get(spec.name) if cache else None
         try:
             if validator is None:
