@@ -7,6 +7,11 @@
 //
 // Updates are handed over in batches, at most one per animation frame (or every 250 ms while the
 // page is hidden), so a fast stream of token deltas costs one render per frame.
+//
+// A tab hidden for a while parks its stream (parking.js) and starts again from a fresh snapshot when
+// it is shown.
+
+import { Parking } from "./parking.js";
 
 const KEEPALIVE_TIMEOUT_MS = 25_000; // the server sends a keepalive every 10 s
 const BACKOFF_MS = [250, 500, 1000, 2000, 4000, 8000];
@@ -22,9 +27,11 @@ export class ChatFeed {
    * @param {string} chatId
    * @param {{onSnapshot: Function, onUpdates: Function, onState: Function}} handlers
    *   onSnapshot(listMessagesResponse, chat), onUpdates(updates[]), onState(state, detail) where state
-   *   is connecting | live | reconnecting | unauthorized | gone | closed.
+   *   is connecting | live | reconnecting | parked | unauthorized | gone | closed.
+   * @param {{parkAfterMs?: number, visibility?: EventTarget & {hidden: boolean}}} [options]
+   *   visibility is `document` in the browser; parkAfterMs how long it stays hidden before parking.
    */
-  constructor(api, chatId, handlers) {
+  constructor(api, chatId, handlers, options = {}) {
     this.api = api;
     this.chatId = chatId;
     this.handlers = handlers;
@@ -46,6 +53,13 @@ export class ChatFeed {
       window.addEventListener("online", this.onOnline);
       window.addEventListener("offline", this.onOffline);
     }
+    this.parking = new Parking(
+      {
+        onPark: () => this.connection && this.connection.abort(),
+        onShow: () => this.retryNow(),
+      },
+      options,
+    );
     this.done = this.run();
   }
 
@@ -62,6 +76,7 @@ export class ChatFeed {
       window.removeEventListener("online", this.onOnline);
       window.removeEventListener("offline", this.onOffline);
     }
+    this.parking.close();
     if (this.connection) this.connection.abort();
     if (this.wake) this.wake();
     this.cancelFlush();
@@ -83,6 +98,13 @@ export class ChatFeed {
 
   async run() {
     while (!this.closed) {
+      if (this.parking.parked) {
+        this.setState("parked");
+        await new Promise((resolve) => (this.wake = resolve));
+        this.wake = null;
+        this.attempt = 0;
+        continue;
+      }
       const controller = new AbortController();
       this.connection = controller;
       let fatal = null;
@@ -127,6 +149,7 @@ export class ChatFeed {
         this.setState(fatal.code === "unauthenticated" ? "unauthorized" : "gone", { error: fatal });
         return;
       }
+      if (this.parking.parked) continue; // the top of the loop waits to be shown
       const delay = backoffDelay(this.attempt);
       this.attempt += 1;
       this.setState("reconnecting", { attempt: this.attempt, delayMs: delay });

@@ -91,3 +91,52 @@ test("backoff grows to a ceiling, with jitter", () => {
   const late = backoffDelay(50);
   assert.ok(late >= 6000 && late <= 10000, String(late));
 });
+
+test("a tab hidden for a while parks its stream and resumes from a fresh snapshot when shown", async () => {
+  const page = new EventTarget();
+  page.hidden = false;
+  const show = (hidden) => {
+    page.hidden = hidden;
+    page.dispatchEvent(new Event("visibilitychange"));
+  };
+  const api = fakeApi([
+    [{ kind: "stream_ready", seq: "0" }, "hang"],
+    [{ kind: "stream_ready", seq: "0" }, "hang"],
+  ]);
+  const states = [];
+  const waiters = [];
+  const when = (state) => new Promise((resolve) => waiters.push([state, resolve]));
+  const feed = new ChatFeed(
+    api,
+    "c",
+    {
+      onSnapshot: () => {},
+      onUpdates: () => {},
+      onState: (state) => {
+        states.push(state);
+        for (const [want, resolve] of waiters) if (want === state) resolve();
+      },
+    },
+    { parkAfterMs: 20, visibility: page },
+  );
+  await when("live");
+  show(true);
+  show(false); // shown again before the delay: nothing happens
+  await new Promise((r) => setTimeout(r, 40));
+  assert.deepEqual(states, ["connecting", "live"]);
+
+  const parked = when("parked");
+  show(true);
+  await parked;
+  assert.equal(api.calls.streams.length, 1, "no reconnect while hidden");
+  await new Promise((r) => setTimeout(r, 40));
+  assert.equal(api.calls.streams.length, 1, "still none");
+
+  const live = when("live");
+  show(false);
+  await live;
+  assert.deepEqual(api.calls.streams, [10, 20]);
+  assert.deepEqual(states, ["connecting", "live", "parked", "connecting", "live"]);
+  feed.close();
+  await feed.done;
+});

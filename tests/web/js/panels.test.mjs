@@ -16,7 +16,7 @@ const b64 = (text) => Buffer.from(text).toString("base64");
 const text = (bytes) => Buffer.from(bytes).toString();
 
 /** An OffsetStream over scripted connections; resolves when it ends, fails or `until(state)`. */
-function follow(connections, { offset = null, isEnd = (m) => Boolean(m.closed), until = null } = {}) {
+function follow(connections, { offset = null, isEnd = (m) => Boolean(m.closed), until = null, visibility = undefined } = {}) {
   const opened = [];
   const shown = [];
   const states = [];
@@ -49,6 +49,8 @@ function follow(connections, { offset = null, isEnd = (m) => Boolean(m.closed), 
         if (state === "ended" || state === "failed" || (until && until(state, states))) finish();
       },
       delay: () => 0,
+      parkAfterMs: 20,
+      visibility,
     },
     offset,
   );
@@ -71,6 +73,31 @@ test("an offset stream shows each byte once across reconnects, trimming what the
   assert.equal(run.ended().exitCode, 3);
   assert.deepEqual(run.states, ["connecting", "live", "reconnecting", "reconnecting", "live", "ended"]);
   assert.equal(run.stream.closed, true);
+});
+
+test("a stream in a hidden tab parks, then resumes from the next byte when the tab is shown", async () => {
+  const page = new EventTarget();
+  const show = (hidden) => {
+    page.hidden = hidden;
+    page.dispatchEvent(new Event("visibilitychange"));
+  };
+  show(false);
+  let parked;
+  const parkedNow = new Promise((resolve) => (parked = resolve));
+  const run = follow([[{ data: b64("abc"), offset: "0" }, "hang"], [{ data: b64("d"), offset: "3" }, { closed: true }]], {
+    visibility: page,
+    until: (state) => state === "parked" && (parked(), false),
+  });
+  await new Promise((r) => setTimeout(r, 10));
+  show(true);
+  await parkedNow;
+  await new Promise((r) => setTimeout(r, 30));
+  assert.deepEqual(run.opened, [null], "no reconnect while hidden");
+  show(false);
+  await run.done;
+  assert.deepEqual(run.opened, [null, 3]);
+  assert.deepEqual(run.shown, [[0, "abc"], [3, "d"]]);
+  assert.deepEqual(run.states, ["connecting", "live", "parked", "connecting", "live", "ended"]);
 });
 
 test("a keepalive sets where to resume when nothing was shown yet", async () => {

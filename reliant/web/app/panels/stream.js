@@ -5,8 +5,10 @@
 // `open(offset, signal)` returns the server stream (an async iterable of messages with `data`
 // (base64) and `offset`); offset null asks for the kept backlog (a terminal's scrollback).
 // `isEnd(message)` says whether a message is the last one (a closed terminal, a finished process).
+// A tab hidden for a while parks the stream (../parking.js) and resumes from the offset when shown.
 
 import { backoffDelay } from "../feed.js";
+import { Parking } from "../parking.js";
 import { fromBase64 } from "./bytes.js";
 
 const FATAL = new Set(["unauthenticated", "not_found", "invalid_argument", "permission_denied"]);
@@ -17,7 +19,8 @@ export class OffsetStream {
    *          onEnd?: Function, onState?: Function, silenceMs?: number, delay?: Function}} options
    *   onData(bytes, offset) for new bytes only; onMessage(message) for every message (keepalives
    *   too); onEnd(message) once, for the last message; onState(state, detail) with state
-   *   connecting | live | reconnecting | ended | failed | closed.
+   *   connecting | live | reconnecting | parked | ended | failed | closed. parkAfterMs and
+   *   visibility go to Parking.
    * @param {number|null} offset  the first byte wanted; null for the kept backlog
    */
   constructor(options, offset = null) {
@@ -32,6 +35,13 @@ export class OffsetStream {
     this.silenceMs = options.silenceMs ?? 45_000; // servers send a keepalive every 15 s
     this.delay = options.delay || backoffDelay;
     this.watchdog = setInterval(() => this.checkSilence(), Math.min(5000, this.silenceMs));
+    this.parking = new Parking(
+      {
+        onPark: () => this.controller && this.controller.abort(),
+        onShow: () => this.retryNow(),
+      },
+      options,
+    );
     this.done = this.run();
   }
 
@@ -49,6 +59,7 @@ export class OffsetStream {
 
   stop() {
     clearInterval(this.watchdog);
+    this.parking.close();
     if (this.controller) this.controller.abort();
     if (this.wake) this.wake();
   }
@@ -86,6 +97,13 @@ export class OffsetStream {
 
   async run() {
     while (!this.closed) {
+      if (this.parking.parked) {
+        this.setState("parked");
+        await new Promise((resolve) => (this.wake = resolve));
+        this.wake = null;
+        this.attempt = 0;
+        continue;
+      }
       const controller = new AbortController();
       this.controller = controller;
       let fatal = null;
@@ -108,6 +126,7 @@ export class OffsetStream {
           if (this.options.isEnd(message)) {
             this.closed = true;
             clearInterval(this.watchdog);
+            this.parking.close();
             this.setState("ended", { message });
             if (this.options.onEnd) this.options.onEnd(message);
             return;
@@ -123,9 +142,11 @@ export class OffsetStream {
       if (fatal) {
         this.closed = true;
         clearInterval(this.watchdog);
+        this.parking.close();
         this.setState("failed", { error: fatal });
         return;
       }
+      if (this.parking.parked) continue; // the top of the loop waits to be shown
       const wait = this.delay(this.attempt);
       this.attempt += 1;
       this.setState("reconnecting", { attempt: this.attempt, delayMs: wait });

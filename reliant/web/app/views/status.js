@@ -9,6 +9,7 @@ const FEED_LABEL = {
   connecting: "connecting…",
   live: "live",
   reconnecting: "reconnecting…",
+  parked: "paused while hidden",
   unauthorized: "signed out",
   gone: "chat gone",
   closed: "",
