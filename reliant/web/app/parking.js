@@ -18,6 +18,7 @@ export class Parking {
     this.visibility = options.visibility ?? (typeof document !== "undefined" ? document : null);
     this.parked = false;
     this.timer = null;
+    this.waiters = [];
     this.listener = () => this.changed();
     if (this.visibility) this.visibility.addEventListener("visibilitychange", this.listener);
   }
@@ -33,11 +34,22 @@ export class Parking {
       }, this.parkAfterMs);
     } else if (this.parked) {
       this.parked = false;
+      this.release();
       this.onShow();
     }
   }
 
+  /** Resolves when the tab is shown again (at once if not parked), or when this is closed. */
+  untilShown() {
+    return this.parked ? new Promise((resolve) => this.waiters.push(resolve)) : Promise.resolve();
+  }
+
+  release() {
+    for (const resolve of this.waiters.splice(0)) resolve();
+  }
+
   close() {
+    this.release();
     clearTimeout(this.timer);
     if (this.visibility) this.visibility.removeEventListener("visibilitychange", this.listener);
   }

@@ -99,8 +99,7 @@ export class OffsetStream {
     while (!this.closed) {
       if (this.parking.parked) {
         this.setState("parked");
-        await new Promise((resolve) => (this.wake = resolve));
-        this.wake = null;
+        await this.parking.untilShown();
         this.attempt = 0;
         continue;
       }
