@@ -244,7 +244,13 @@ async def test_an_http_server_is_reached_over_streamable_http(tmp_path: Path, wo
     try:
         write_config(
             workspace / ".reliant" / "mcp.json",
-            {"web": {"type": "http", "url": f"http://127.0.0.1:${{WEB_PORT:-{port}}}/mcp", "headers": {"X-Test": "1"}}},
+            {
+                "web": {
+                    "type": "http",
+                    "url": f"http://127.0.0.1:${{WEB_PORT:-{port}}}/mcp",
+                    "headers": {"X-Test": "1", "Authorization": "Bearer ${WEB_TOKEN:-from-default}"},
+                }
+            },
         )
         manager = McpManager(tmp_path / "data")
         host = ToolHost("d-http", BUILTIN_TOOLS, [workspace], provider=manager)
@@ -255,6 +261,11 @@ async def test_an_http_server_is_reached_over_streamable_http(tmp_path: Path, wo
                 return result if result.status is ToolStatus.OK else None
 
             assert (await eventually(answered, timeout=20)).output == "42"
+            # The configured headers, expanded, reach the server on its requests.
+            sent = await call(host, workspace, "mcp__web__header", "h-header", name="X-Test")
+            assert sent.output == "1"
+            auth = await call(host, workspace, "mcp__web__header", "h-auth", name="Authorization")
+            assert auth.output == "Bearer from-default"
             assert (await status_of(manager, workspace, "web"))["transport"] == "http"
         finally:
             await host.shutdown()

@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 
-from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import ToolAnnotations
 
 app = MCPServer("reliant-test")
@@ -63,6 +63,12 @@ def spawn_child() -> int:
 def env(name: str) -> str:
     """The value of an environment variable of the server ('' if unset)."""
     return os.environ.get(name, "")
+
+
+@app.tool(annotations=ToolAnnotations(readOnlyHint=True))
+def header(name: str, ctx: Context) -> str:
+    """The value of a header of this HTTP request ('' if absent or not over HTTP)."""
+    return (ctx.headers or {}).get(name.lower(), "")
 
 
 if __name__ == "__main__":
