@@ -55,6 +55,9 @@ class Settings:
     openai_api_key: str = field(default="", repr=False)
     openai_base_url: str = ""
     default_model: str = "scripted:demo"
+    # Tokens of extended thinking per LLM call: Anthropic's thinking budget (adaptive on Claude 4.6
+    # and later), OpenAI's reasoning_effort level for its reasoning models; 0: off.
+    thinking_budget: int = 0
     approval_timeout: float = 0.0  # seconds a pending approval waits before it is denied; 0: forever
 
     def with_overrides(self, **values: Any) -> Settings:

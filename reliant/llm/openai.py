@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
@@ -39,6 +40,18 @@ PLACEHOLDER_KEY = "no-key"  # for servers at a custom base_url that want none
 _STOP_REASONS = {"stop": "end_turn", "tool_calls": "tool_use", "function_call": "tool_use", "length": "max_tokens"}
 # Reasoning text, where an OpenAI-compatible server streams it (vLLM, DeepSeek, Ollama, OpenRouter).
 _REASONING_FIELDS = ("reasoning_content", "reasoning")
+# OpenAI's reasoning models (o1, o3, o4-mini, gpt-5...), also behind OpenRouter's "openai/" prefix.
+_REASONING_MODEL = re.compile(r"^(?:openai/)?(?:o\d|gpt-5)")
+
+
+def reasoning_effort(model: str, budget: int) -> str | None:
+    """The `reasoning_effort` a thinking budget asks of a reasoning model (None: send none). The
+    API takes a level, not a token count: under 4k tokens is low, under 16k medium, more is high."""
+    if budget <= 0 or not _REASONING_MODEL.match(model):
+        return None
+    if budget < 4096:
+        return "low"
+    return "medium" if budget < 16384 else "high"
 
 
 class OpenAIProvider:
@@ -80,6 +93,7 @@ class OpenAIProvider:
         import openai
 
         tools = tools_param(request.tools)
+        effort = reasoning_effort(request.model, request.thinking_budget)
         assembly = _Assembly(model=request.model)
         try:
             chunks = await self._client.chat.completions.create(
@@ -88,6 +102,7 @@ class OpenAIProvider:
                 tools=tools if tools else openai.omit,
                 max_completion_tokens=request.max_tokens if self._official else openai.omit,
                 max_tokens=openai.omit if self._official else request.max_tokens,
+                reasoning_effort=cast(Any, effort) if effort else openai.omit,
                 stream=True,
                 stream_options={"include_usage": True},
             )

@@ -135,6 +135,7 @@ def _append_call(script: Script, turn_index: int, error: LlmError | None, reques
         "error": status,
         "tools": [t.name for t in request.tools],  # what the model was offered
         "system": request.system,
+        "thinking_budget": request.thinking_budget,
     }
     script.call_log.parent.mkdir(parents=True, exist_ok=True)
     with script.call_log.open("a", encoding="utf-8") as log:

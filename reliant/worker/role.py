@@ -47,7 +47,7 @@ class WorkerRole:
                 log = UpdateLog(db, bus)
                 doctor = DoctorActivities(bus, db)
                 catalog = ToolCatalog(bus)
-                llm = LlmActivities(db, log, providers, catalog)
+                llm = LlmActivities(db, log, providers, catalog, thinking_budget=s.thinking_budget)
                 tools = ToolActivities(db, bus, log)
                 gates = GateActivities(db, log)
                 worker = Worker(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 import pytest
 
@@ -95,6 +96,26 @@ async def test_openai_itself_gets_max_completion_tokens(fake_llm: FakeLlmServer,
     body = fake_llm.requests[0].body
     assert body["max_completion_tokens"] == 321
     assert "max_tokens" not in body
+
+
+@pytest.mark.parametrize(
+    ("model", "budget", "effort"),
+    [
+        ("o3", 2000, "low"),
+        ("o4-mini", 8000, "medium"),
+        ("gpt-5", 32000, "high"),
+        ("openai/gpt-5-mini", 5000, "medium"),
+        ("o3", 0, None),  # no budget: the model's default
+        ("gpt-4o", 8000, None),  # not a reasoning model: it would reject the parameter
+        ("llama3.1", 8000, None),
+    ],
+)
+async def test_a_thinking_budget_becomes_reasoning_effort_for_reasoning_models(
+    fake_llm: FakeLlmServer, provider: OpenAIProvider, events: Events, model: str, budget: int, effort: str | None
+) -> None:
+    fake_llm.enqueue(openai_stream([Text("ok")]))
+    await provider.stream(replace(request(thinking_budget=budget), model=model), events)
+    assert fake_llm.requests[0].body.get("reasoning_effort") == effort
 
 
 async def test_tool_call_deltas_are_accumulated_by_index(

@@ -127,6 +127,15 @@ async def test_a_fatal_provider_error_pauses_the_chat_with_the_reason(env: Agent
     assert "invalid x-api-key" in paused.status_reason
 
 
+async def test_the_thinking_budget_setting_reaches_the_model(infra: Infra, tmp_path: Path) -> None:
+    async with agent_env(infra, tmp_path, thinking_budget=6000) as env:
+        log = env.scripts / "calls.jsonl"
+        chat = await env.new_chat(env.script([{"text": "thought about it"}], call_log=str(log)))
+        await env.chats.send(chat.id, "think")
+        await env.finished(chat.id)
+        assert [c["thinking_budget"] for c in calls_in(log)] == [6000]
+
+
 async def test_a_missing_api_key_pauses_with_a_clear_message_and_the_worker_lives_on(env: AgentEnv) -> None:
     chat = await env.new_chat("anthropic:claude-sonnet-4-6")
     await env.chats.send(chat.id, "hello")

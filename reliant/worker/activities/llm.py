@@ -64,7 +64,10 @@ def chat_gone(chat_id: str) -> ApplicationError:
 
 
 class LlmActivities:
-    def __init__(self, db: Database, log: UpdateLog, providers: ProviderPool, catalog: ToolCatalog) -> None:
+    def __init__(
+        self, db: Database, log: UpdateLog, providers: ProviderPool, catalog: ToolCatalog, *, thinking_budget: int = 0
+    ) -> None:
+        self.thinking_budget = thinking_budget
         self.db = db
         self.log = log
         self.providers = providers
@@ -100,6 +103,7 @@ class LlmActivities:
             system=system_prompt(project, plan=inp.mode == "plan"),
             messages=tuple(m.as_message() for m in transcript),
             tools=tools,
+            thinking_budget=self.thinking_budget,
         )
         message_id = str(uuid.uuid4())
         attempt = activity.info().attempt
