@@ -11,11 +11,9 @@ from reliant.bus import Bus, Incoming, NoRespondersError, RequestTimeoutError, s
 from reliant.domain.chat import ToolDefinition
 from reliant.domain.tools import ToolCall, ToolResult
 from reliant.errors import DaemonUnavailableError
+from reliant.wire import daemon_events
 from reliant.wire.grpc_options import HEADER_ERROR, HEADER_GATEWAY_MS
 from reliant.wire.tools import decode_result, encode_call
-
-# The event a daemon publishes when one of its MCP servers changes status (reliant.daemon.mcp.manager).
-MCP_CHANGED = "mcp.changed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +58,7 @@ class ToolCatalog:
         async def stale(msg: Incoming) -> None:
             self.forget(subjects.daemon_of(msg.subject))
 
-        for subject in (subjects.all_daemon_events(MCP_CHANGED), subjects.ALL_DAEMONS_ONLINE):
+        for subject in (subjects.all_daemon_events(daemon_events.MCP_CHANGED), subjects.ALL_DAEMONS_ONLINE):
             self._subscriptions.append(await self._bus.subscribe(subject, stale))
 
     async def shutdown(self) -> None:

@@ -33,6 +33,7 @@ from reliant.db import projects as projects_db
 from reliant.db import worktrees as worktrees_db
 from reliant.domain.chat import Project
 from reliant.errors import DaemonUnavailableError
+from reliant.wire import daemon_events
 from reliant.wire.v1 import workspace_pb2 as pb
 
 logger = logging.getLogger(__name__)
@@ -427,7 +428,7 @@ class ProcessService:
         if request.follow:
             subs = [
                 await bus.subscribe(subjects.daemon_event(daemon_id, f"proc.{process_id}.output"), follower.on_frame),
-                await bus.subscribe(subjects.daemon_event(daemon_id, "proc.state"), on_state),
+                await bus.subscribe(subjects.daemon_event(daemon_id, daemon_events.PROC_STATE), on_state),
             ]
         try:
             wanted = max(int(request.offset), 0)

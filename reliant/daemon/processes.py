@@ -38,6 +38,7 @@ from typing import Any
 
 from reliant.daemon.events import EventSender, frame
 from reliant.daemon.process_group import SHELL_WRAPPER, lifeline, signal_group, stop_group
+from reliant.wire import daemon_events
 
 logger = logging.getLogger(__name__)
 
@@ -316,7 +317,7 @@ class BackgroundProcesses:
 
     def _emit_state(self, event: str, proc: BackgroundProcess) -> None:
         doc = {"event": event, "boot_id": self.boot_id, "process": proc.record()}
-        self.events.send("proc.state", json.dumps(doc, separators=(",", ":")).encode())
+        self.events.send(daemon_events.PROC_STATE, json.dumps(doc, separators=(",", ":")).encode())
 
     def sync_payload(self) -> bytes:
         doc = {"boot_id": self.boot_id, "processes": [p.record() for p in self._procs.values()]}

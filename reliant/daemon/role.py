@@ -43,6 +43,7 @@ from reliant.daemon.terminals import Terminals
 from reliant.daemon.tools import BUILTIN_TOOLS, ToolFailure, ToolHost
 from reliant.daemon.workspaces import WORKSPACES_FILE, WorkspaceError
 from reliant.daemon.worktrees import Worktrees
+from reliant.wire import daemon_events
 from reliant.wire.tools import decode_call, encode_result
 
 logger = logging.getLogger(__name__)
@@ -217,7 +218,7 @@ class DaemonRole:
     async def _connected(self) -> None:
         """Each (re)connection: tell the recorders what runs here, so processes of an earlier run
         that are not among them can be marked lost."""
-        await self.connection.publish("proc.sync", self.host.processes.sync_payload())
+        await self.connection.publish(daemon_events.PROC_SYNC, self.host.processes.sync_payload())
 
     def children(self) -> list[int]:
         """Pids of the process groups this daemon runs (background processes, terminals, MCP)."""

@@ -16,6 +16,7 @@ from typing import Any
 from reliant.bus import Bus, Incoming, subjects
 from reliant.db import Database
 from reliant.db import processes as processes_db
+from reliant.wire import daemon_events
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +30,7 @@ class ProcessRecorder:
         self._subscriptions: list[Any] = []
 
     async def start(self) -> None:
-        for suffix, handler in (("proc.state", self._on_state), ("proc.sync", self._on_sync)):
+        for suffix, handler in ((daemon_events.PROC_STATE, self._on_state), (daemon_events.PROC_SYNC, self._on_sync)):
             self._subscriptions.append(
                 await self._bus.subscribe(subjects.all_daemon_events(suffix), handler, queue=QUEUE)
             )

@@ -37,13 +37,13 @@ from reliant.daemon.mcp.server import TOOL_PREFIX, McpServer, McpTool, ServerSta
 from reliant.daemon.tools.base import ToolContext, ToolFailure, ToolOutput, ToolSpec
 from reliant.datadir import write_json
 from reliant.domain.chat import ToolDefinition
+from reliant.wire import daemon_events
 
 logger = logging.getLogger(__name__)
 
 STATE_FILE = "mcp-state.json"
 LIST_WAIT = 3.0  # how long a tool listing waits for servers that are still starting
 CONFIG_CHECK_EVERY = 2.0
-MCP_CHANGED = "mcp.changed"
 
 
 @dataclass
@@ -130,7 +130,7 @@ class McpManager:
         def changed(server: McpServer) -> None:
             if self.events is not None:
                 doc = {"workspace": str(workspace), "server": server.name, "status": server.status.value}
-                self.events.send(MCP_CHANGED, json.dumps(doc).encode())
+                self.events.send(daemon_events.MCP_CHANGED, json.dumps(doc).encode())
 
         return changed
 
