@@ -264,29 +264,10 @@ class FileService:
 
     def walk(self, workspace: Path, root: Path) -> Iterator[Path]:
         """Files under `root` that .gitignore does not exclude, without following directory links."""
-        ignore = self._gitignore(workspace)
         deadline = time.monotonic() + SEARCH_SECONDS
-        stack = [root]
-        while stack:
-            directory = stack.pop()
-            chain = ignore.chain(directory)
-            try:
-                entries = sorted(os.scandir(directory), key=lambda e: e.name)
-            except OSError:
-                continue
-            subdirs = []
-            for entry in entries:
-                if entry.name in ALWAYS_HIDDEN:
-                    continue
-                is_dir = entry.is_dir(follow_symlinks=False)
-                path = directory / entry.name
-                if chain and GitIgnore.ignored(chain, path, is_dir):
-                    continue
-                if is_dir:
-                    subdirs.append(path)
-                elif entry.is_file(follow_symlinks=False):
-                    yield path
-            stack.extend(reversed(subdirs))
+        for entry in self._gitignore(workspace).walk(root, skip=ALWAYS_HIDDEN):
+            if entry.is_file(follow_symlinks=False):
+                yield Path(entry.path)
             if time.monotonic() > deadline:
                 return
 

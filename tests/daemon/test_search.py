@@ -132,3 +132,14 @@ async def test_glob_and_grep_honour_gitignore_files(run: Run, workspace: Path) -
     # An ignored directory named as the path is searched as asked.
     assert (await run("glob", pattern="*.py", path="build")).output == "build/out.py"
     assert (await run("grep", pattern="TODO", path="build")).output == "build/out.py:1:# TODO built"
+
+
+async def test_directory_links_are_neither_walked_nor_listed(run: Run, workspace: Path, tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.py").write_text("# TODO secret\n")
+    (workspace / "linked").symlink_to(outside)
+    (workspace / "real.py").write_text("# TODO real\n")
+
+    assert (await run("glob", pattern="**/*")).output == "real.py"
+    assert (await run("grep", pattern="TODO")).output == "real.py:1:# TODO real"

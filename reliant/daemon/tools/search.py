@@ -10,7 +10,6 @@ link pointing outside the workspace cannot leak what it points to.
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import time
 from collections.abc import Iterator
@@ -93,28 +92,20 @@ class Walk:
     stopped: str = ""
 
     def files(self) -> Iterator[tuple[Path, str]]:
-        """(path, path relative to root) of every non-directory entry, ignored dirs pruned."""
+        """(path, path relative to root) of every non-directory entry, ignored ones left out."""
         deadline = time.monotonic() + SEARCH_SECONDS
-        rules = GitIgnore(self.workspace)
-        named = self.root != self.workspace and GitIgnore.ignored(rules.chain(self.root.parent), self.root, True)
-        ignore = None if named else rules  # an ignored directory asked for by name is searched whole
-        for folder, dirs, names in os.walk(self.root):
-            base = Path(folder)
-            chain = ignore.chain(base) if ignore is not None else []
-            dirs[:] = sorted(
-                d for d in dirs if d not in IGNORED_DIRS and not (chain and GitIgnore.ignored(chain, base / d, True))
-            )
-            kept = [n for n in names if not GitIgnore.ignored(chain, base / n, False)] if chain else names
-            for name in sorted(kept):
-                self.scanned += 1
-                if self.scanned > MAX_SCANNED_FILES:
-                    self.stopped = f"stopped after scanning {MAX_SCANNED_FILES:,} files"
-                    return
-                if self.scanned % 256 == 0 and time.monotonic() > deadline:
-                    self.stopped = f"stopped after {SEARCH_SECONDS:.0f}s"
-                    return
-                path = base / name
-                yield path, path.relative_to(self.root).as_posix()
+        ignore = GitIgnore(self.workspace)
+        honour = not ignore.covers(self.root, True)  # an ignored directory asked for by name is searched whole
+        for entry in ignore.walk(self.root, skip=IGNORED_DIRS, honour=honour):
+            self.scanned += 1
+            if self.scanned > MAX_SCANNED_FILES:
+                self.stopped = f"stopped after scanning {MAX_SCANNED_FILES:,} files"
+                return
+            if self.scanned % 256 == 0 and time.monotonic() > deadline:
+                self.stopped = f"stopped after {SEARCH_SECONDS:.0f}s"
+                return
+            path = Path(entry.path)
+            yield path, path.relative_to(self.root).as_posix()
 
 
 def _search_root(ctx: ToolContext, args: dict[str, Any]) -> tuple[Path, Path]:
