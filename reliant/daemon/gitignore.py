@@ -100,6 +100,14 @@ class GitIgnore:
                     continue
                 if is_dir:
                     subdirs.append((path, self.below(chain, path) if chain is not None else None))
-                elif not entry.is_dir():  # a link to a directory is left out
+                elif not _links_to_directory(entry):
                     yield entry
             stack.extend(reversed(subdirs))
+
+
+def _links_to_directory(entry: os.DirEntry[str]) -> bool:
+    """Whether a (non-directory) entry is a link to a directory; a broken link or a link loop is not."""
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False
