@@ -18,7 +18,7 @@ import logging
 import re
 import uuid
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 from urllib.parse import urlsplit
 
 from reliant.domain.chat import BlockType, ContentBlock, Message, Role, ToolDefinition, Usage
@@ -44,7 +44,7 @@ _REASONING_FIELDS = ("reasoning_content", "reasoning")
 _REASONING_MODEL = re.compile(r"^(?:openai/)?(?:o\d|gpt-5)")
 
 
-def reasoning_effort(model: str, budget: int) -> str | None:
+def reasoning_effort(model: str, budget: int) -> Literal["low", "medium", "high"] | None:
     """The `reasoning_effort` a thinking budget asks of a reasoning model (None: send none). The
     API takes a level, not a token count: under 4k tokens is low, under 16k medium, more is high."""
     if budget <= 0 or not _REASONING_MODEL.match(model):
@@ -102,7 +102,7 @@ class OpenAIProvider:
                 tools=tools if tools else openai.omit,
                 max_completion_tokens=request.max_tokens if self._official else openai.omit,
                 max_tokens=openai.omit if self._official else request.max_tokens,
-                reasoning_effort=cast(Any, effort) if effort else openai.omit,
+                reasoning_effort=effort if effort else openai.omit,
                 stream=True,
                 stream_options={"include_usage": True},
             )

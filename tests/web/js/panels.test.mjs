@@ -82,13 +82,18 @@ test("a stream in a hidden tab parks, then resumes from the next byte when the t
     page.dispatchEvent(new Event("visibilitychange"));
   };
   show(false);
-  let parked;
-  const parkedNow = new Promise((resolve) => (parked = resolve));
+  const reached = {};
+  const when = (state) => new Promise((resolve) => (reached[state] = resolve));
+  const live = when("live");
+  const parkedNow = when("parked");
   const run = follow([[{ data: b64("abc"), offset: "0" }, "hang"], [{ data: b64("d"), offset: "3" }, { closed: true }]], {
     visibility: page,
-    until: (state) => state === "parked" && (parked(), false),
+    until: (state) => {
+      if (reached[state]) reached[state]();
+      return false;
+    },
   });
-  await new Promise((r) => setTimeout(r, 10));
+  await live;
   show(true);
   await parkedNow;
   await new Promise((r) => setTimeout(r, 30));

@@ -58,10 +58,15 @@ export class OffsetStream {
   }
 
   stop() {
-    clearInterval(this.watchdog);
-    this.parking.close();
+    this.release();
     if (this.controller) this.controller.abort();
     if (this.wake) this.wake();
+  }
+
+  /** Stops the timers and listeners; the stream is over. */
+  release() {
+    clearInterval(this.watchdog);
+    this.parking.close();
   }
 
   /** Try again at once (the network came back, or the user asked). */
@@ -124,8 +129,7 @@ export class OffsetStream {
           if (this.options.onMessage) this.options.onMessage(message);
           if (this.options.isEnd(message)) {
             this.closed = true;
-            clearInterval(this.watchdog);
-            this.parking.close();
+            this.release();
             this.setState("ended", { message });
             if (this.options.onEnd) this.options.onEnd(message);
             return;
@@ -140,8 +144,7 @@ export class OffsetStream {
       if (this.closed) return;
       if (fatal) {
         this.closed = true;
-        clearInterval(this.watchdog);
-        this.parking.close();
+        this.release();
         this.setState("failed", { error: fatal });
         return;
       }
