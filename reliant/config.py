@@ -88,12 +88,13 @@ def _coerce(name: str, value: Any, *, source: str = "flag") -> Any:
             if text in ("0", "false", "no", "off", ""):
                 return False
             raise ValueError(f"not a boolean: {value!r}")
-        if kind == "int":
+        if kind in ("int", "float"):
             if isinstance(value, bool):
-                raise ValueError(f"not an integer: {value!r}")
-            return int(value)
-        if kind == "float":
-            return float(value)
+                raise ValueError(f"not a number: {value!r}")
+            number = int(value) if kind == "int" else float(value)
+            if number < 0:  # ports, budgets, timeouts and intervals: 0 means "none" or "default"
+                raise ValueError(f"must be 0 or more, got {value!r}")
+            return number
         if kind == "Path":
             return Path(str(value))
         if kind == "tuple[Path, ...]":
@@ -118,10 +119,15 @@ def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def _line_of(text: str, key: str) -> int | None:
-    leaf = key.rsplit("_", 1)[-1]
-    for number, line in enumerate(text.splitlines(), 1):
-        if re.match(rf"\s*{re.escape(leaf)}\s*=", line):
-            return number
+    """The line that sets `key`, written whole (`approval_timeout = 5`) or under a table
+    (`[api]` then `port = 7420`): the longest suffix of the name that a line assigns."""
+    parts = key.split("_")
+    lines = text.splitlines()
+    for start in range(len(parts)):
+        leaf = "_".join(parts[start:])
+        for number, line in enumerate(lines, 1):
+            if re.match(rf"\s*{re.escape(leaf)}\s*=", line):
+                return number
     return None
 
 

@@ -60,3 +60,12 @@ def test_unknown_key_and_wrong_type_name_the_line(tmp_path: Path) -> None:
 def test_bad_env_value_names_the_variable(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="RELIANT_API_PORT"):
         config.load(tmp_path, env={"RELIANT_API_PORT": "lots"})
+
+
+def test_a_negative_number_is_refused_with_the_setting_named(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"thinking_budget \(env RELIANT_THINKING_BUDGET\): must be 0 or more"):
+        config.load(tmp_path, env={"RELIANT_THINKING_BUDGET": "-5"})
+    (tmp_path / "reliant.toml").write_text("approval_timeout = -1\n")
+    with pytest.raises(ConfigError, match=r"reliant.toml:1: approval_timeout"):
+        config.load(tmp_path, env={})
+    assert config.load(tmp_path.parent / "elsewhere", env={"RELIANT_THINKING_BUDGET": "8000"}).thinking_budget == 8000
