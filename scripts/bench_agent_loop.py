@@ -52,14 +52,14 @@ from reliant.api.context import ApiContext  # noqa: E402
 from reliant.api.gates import Gates  # noqa: E402
 from reliant.api.role import ApiRole  # noqa: E402
 from reliant.bus import Bus, subjects  # noqa: E402
+from reliant.clients.daemons import call_tool  # noqa: E402
+from reliant.clients.providers import ProviderPool  # noqa: E402
 from reliant.config import Settings  # noqa: E402
 from reliant.daemon.role import DaemonRole  # noqa: E402
-from reliant.daemons import call_tool  # noqa: E402
 from reliant.db import Database  # noqa: E402
 from reliant.db import updates as updates_db  # noqa: E402
 from reliant.domain.tools import ToolCall  # noqa: E402
 from reliant.gateway.role import GatewayRole  # noqa: E402
-from reliant.llm_settings import ProviderPool  # noqa: E402
 from reliant.wire import updates as wire_updates  # noqa: E402
 from reliant.wire.v1 import chat_pb2  # noqa: E402
 from reliant.wire.v1.chat_connect import ChatServiceClientSync  # noqa: E402

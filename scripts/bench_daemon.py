@@ -35,11 +35,11 @@ sys.path.insert(0, str(ROOT))
 import embedded  # noqa: E402
 from embedded.ports import free_port  # noqa: E402
 from reliant.bus import Bus, Incoming, subjects  # noqa: E402
+from reliant.clients.daemons import call_tool  # noqa: E402
 from reliant.config import Settings  # noqa: E402
 from reliant.daemon.events import unframe  # noqa: E402
 from reliant.daemon.filesystem import FileService  # noqa: E402
 from reliant.daemon.role import DaemonRole  # noqa: E402
-from reliant.daemons import call_tool  # noqa: E402
 from reliant.domain.tools import ToolCall, ToolStatus  # noqa: E402
 from reliant.gateway.role import GatewayRole  # noqa: E402
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from reliant.datadir import DataDir
+from reliant.appliance.datadir import DataDir
 from reliant.errors import AlreadyRunningError, DataDirError
 
 
@@ -21,7 +21,7 @@ def _hold_lock(path: Path) -> subprocess.Popen[str]:
     script = textwrap.dedent(f"""
         import sys, time
         from pathlib import Path
-        from reliant.datadir import DataDir
+        from reliant.appliance.datadir import DataDir
         DataDir(Path({str(path)!r})).lock().acquire()
         print("locked", flush=True)
         time.sleep(60)

@@ -22,8 +22,8 @@ from reliant.api.settings import SettingsService
 from reliant.api.system import SystemService, readiness
 from reliant.api.web import WebUi
 from reliant.api.workspace import workspace_apps
+from reliant.clients.providers import ProviderPool
 from reliant.db import doctor as doctor_db
-from reliant.llm_settings import ProviderPool
 from reliant.wire.v1.chat_connect import ChatServiceASGIApplication, ProjectServiceASGIApplication
 from reliant.wire.v1.control_connect import ApprovalServiceASGIApplication, QuestionServiceASGIApplication
 from reliant.wire.v1.settings_connect import SettingsServiceASGIApplication

@@ -13,13 +13,15 @@ from temporalio.service import RPCError, RPCStatusCode
 from reliant.api.context import ApiContext
 from reliant.api.errors import FailedPreconditionError, InvalidArgumentError, NotFoundError, UnavailableError
 from reliant.api.system import online_daemons
-from reliant.daemons import control
+from reliant.clients.daemons import control
+from reliant.clients.providers import ProviderPool
+from reliant.clients.update_log import UpdateLog
 from reliant.db import chats as chats_db
 from reliant.db import messages as messages_db
 from reliant.db import projects as projects_db
 from reliant.db import tool_runs as tool_runs_db
 from reliant.db import updates as updates_db
-from reliant.domain import updates as kinds
+from reliant.domain import update_kinds as kinds
 from reliant.domain.chat import ChatInfo, ChatMode, ChatStatus, ChatUpdate, Project, StoredMessage, ToolRun, ToolState
 from reliant.domain.workflows import (
     AGENT_WORKFLOW,
@@ -36,8 +38,6 @@ from reliant.domain.workflows import (
 from reliant.errors import DaemonUnavailableError
 from reliant.llm.errors import LlmError, UnknownModelError
 from reliant.llm.registry import parse_model
-from reliant.llm_settings import ProviderPool
-from reliant.updates import UpdateLog
 
 logger = logging.getLogger(__name__)
 

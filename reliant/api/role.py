@@ -10,14 +10,14 @@ from collections.abc import Iterator
 
 import uvicorn
 
-from reliant import temporal
 from reliant.api.app import create_app
 from reliant.api.context import ApiContext
 from reliant.bus import Bus, role_beacon
+from reliant.clients import temporal
+from reliant.clients.providers import ProviderPool
 from reliant.config import Settings
 from reliant.db import Database
 from reliant.errors import PortInUseError
-from reliant.llm_settings import ProviderPool
 
 logger = logging.getLogger(__name__)
 

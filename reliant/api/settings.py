@@ -10,11 +10,11 @@ from connectrpc.errors import ConnectError
 from connectrpc.request import RequestContext
 
 from reliant.api.context import ApiContext
+from reliant.clients.providers import WRITABLE, ProviderPool
 from reliant.config import mask
 from reliant.db import settings as settings_db
 from reliant.llm.errors import UnknownModelError
 from reliant.llm.registry import parse_model
-from reliant.llm_settings import WRITABLE, ProviderPool
 from reliant.wire.v1 import settings_pb2 as pb
 
 MAX_VALUE_CHARS = 4096

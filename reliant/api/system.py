@@ -15,8 +15,8 @@ from connectrpc.request import RequestContext
 from temporalio.client import WorkflowFailureError
 
 import reliant
-from reliant import temporal
 from reliant.api.context import ApiContext
+from reliant.clients import temporal
 from reliant.db import current_version, latest_version
 from reliant.domain.doctor import doctor_result
 from reliant.domain.workflows import DOCTOR_WORKFLOW, DoctorInput, DoctorResult

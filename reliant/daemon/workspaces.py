@@ -11,7 +11,7 @@ import logging
 from collections.abc import Iterable
 from pathlib import Path
 
-from reliant.datadir import write_json
+from reliant.appliance.datadir import write_json
 from reliant.errors import ReliantError
 
 logger = logging.getLogger(__name__)

@@ -1,4 +1,4 @@
-"""The JSON shapes of messages and tool runs in chat update payloads (see reliant.domain.updates)."""
+"""The JSON shapes of messages and tool runs in chat update payloads (see reliant.domain.update_kinds)."""
 
 from __future__ import annotations
 

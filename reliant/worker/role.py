@@ -9,13 +9,14 @@ from datetime import timedelta
 from temporalio.common import WorkerDeploymentVersion
 from temporalio.worker import Worker, WorkerDeploymentConfig
 
-from reliant import __version__, temporal
+from reliant import __version__
 from reliant.bus import Bus, role_beacon
+from reliant.clients import temporal
+from reliant.clients.daemons import ToolCatalog
+from reliant.clients.providers import ProviderPool
+from reliant.clients.update_log import UpdateLog
 from reliant.config import Settings
-from reliant.daemons import ToolCatalog
 from reliant.db import Database, migrate
-from reliant.llm_settings import ProviderPool
-from reliant.updates import UpdateLog
 from reliant.worker.activities.doctor import DoctorActivities
 from reliant.worker.activities.gates import GateActivities
 from reliant.worker.activities.llm import LlmActivities

@@ -6,9 +6,9 @@ import asyncio
 
 from reliant.api.streaming import READY, stream_updates
 from reliant.bus import Bus, subjects
+from reliant.clients.update_log import OrderedEmitter, UpdateLog
 from reliant.db import Database
 from reliant.db import updates as updates_db
-from reliant.updates import OrderedEmitter, UpdateLog
 from reliant.wire import updates as wire_updates
 from tests.db.test_chat_tables import new_chat
 

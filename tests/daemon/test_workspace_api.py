@@ -25,9 +25,9 @@ from connectrpc.errors import ConnectError
 from embedded.ports import free_port
 from reliant.api.role import ApiRole
 from reliant.bus import Bus
+from reliant.clients.daemons import call_tool
 from reliant.config import Settings
 from reliant.daemon.role import DaemonRole
-from reliant.daemons import call_tool
 from reliant.db import Database
 from reliant.domain.tools import ToolCall
 from reliant.gateway.role import GatewayRole

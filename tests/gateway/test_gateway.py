@@ -13,11 +13,11 @@ import pytest
 
 from embedded.ports import free_port
 from reliant.bus import Bus, subjects
+from reliant.clients.daemons import call_tool
 from reliant.config import Settings
 from reliant.daemon.connection import DaemonRejectedError
 from reliant.daemon.role import DaemonRole
 from reliant.daemon.tools import ToolContext, ToolOutput, ToolSpec
-from reliant.daemons import call_tool
 from reliant.domain.tools import ToolCall, ToolStatus
 from reliant.errors import DaemonUnavailableError
 from reliant.gateway.role import GatewayRole

@@ -20,13 +20,13 @@ from reliant.api.context import ApiContext
 from reliant.api.gates import Gates
 from reliant.api.role import ApiRole
 from reliant.bus import Bus
+from reliant.clients.providers import ProviderPool
 from reliant.config import Settings
 from reliant.daemon.role import DaemonRole
 from reliant.db import Database
 from reliant.db import updates as updates_db
 from reliant.domain.chat import Approval, ChatInfo, ChatUpdate
 from reliant.gateway.role import GatewayRole
-from reliant.llm_settings import ProviderPool
 from reliant.worker.role import WorkerRole
 from tests.conftest import Infra
 from tests.support import RoleRunner, eventually

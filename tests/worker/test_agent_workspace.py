@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from reliant.daemons import control
+from reliant.clients.daemons import control
 from reliant.db import messages as messages_db
 from reliant.db import tool_runs as tool_runs_db
 from reliant.db import worktrees as worktrees_db

@@ -30,12 +30,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from reliant.appliance.datadir import write_json
 from reliant.daemon.events import EventSender
 from reliant.daemon.mcp import config as mcp_config
 from reliant.daemon.mcp.config import McpServerConfig
 from reliant.daemon.mcp.server import TOOL_PREFIX, McpServer, McpTool, ServerStatus
 from reliant.daemon.tools.base import ToolContext, ToolFailure, ToolOutput, ToolSpec
-from reliant.datadir import write_json
 from reliant.domain.chat import ToolDefinition
 from reliant.wire import daemon_events
 

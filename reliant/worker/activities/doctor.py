@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from temporalio import activity
 
 from reliant.bus import Bus
-from reliant.daemons import call_tool
+from reliant.clients.daemons import call_tool
 from reliant.db import Database
 from reliant.db import doctor as doctor_db
 from reliant.domain.doctor import doctor_result

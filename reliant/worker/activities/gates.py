@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from temporalio import activity
 
+from reliant.clients.update_log import UpdateLog
 from reliant.db import Database
 from reliant.db import approvals as approvals_db
 from reliant.db import chats as chats_db
 from reliant.db import questions as questions_db
 from reliant.db import tool_runs as tool_runs_db
-from reliant.domain import updates as kinds
+from reliant.domain import update_kinds as kinds
 from reliant.domain.chat import ChatStatus
-from reliant.updates import UpdateLog
 from reliant.worker import ask_user
 from reliant.worker.activities.llm import chat_gone
 from reliant.worker.activities.types import (

@@ -14,13 +14,15 @@ from typing import Any
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from reliant.daemons import ToolCatalog
+from reliant.clients.daemons import ToolCatalog
+from reliant.clients.providers import ProviderPool
+from reliant.clients.update_log import OrderedEmitter, UpdateLog
 from reliant.db import Database
 from reliant.db import chats as chats_db
 from reliant.db import messages as messages_db
 from reliant.db import tool_runs as tool_runs_db
 from reliant.db import worktrees as worktrees_db
-from reliant.domain import updates as kinds
+from reliant.domain import update_kinds as kinds
 from reliant.domain.chat import (
     FINAL_TOOL_STATES,
     BlockType,
@@ -36,8 +38,6 @@ from reliant.errors import DaemonUnavailableError
 from reliant.llm.base import BlockDelta, BlockStart, LlmRequest, StreamEvent
 from reliant.llm.errors import FatalLlmError, LlmError, RetryableLlmError
 from reliant.llm.pricing import cost
-from reliant.llm_settings import ProviderPool
-from reliant.updates import OrderedEmitter, UpdateLog
 from reliant.wire.payloads import message_payload
 from reliant.worker import ask_user
 from reliant.worker.activities.types import (

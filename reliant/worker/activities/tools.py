@@ -16,7 +16,8 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from reliant.bus import Bus
-from reliant.daemons import call_tool, control
+from reliant.clients.daemons import call_tool, control
+from reliant.clients.update_log import Change, UpdateLog
 from reliant.db import Database
 from reliant.db import approvals as approvals_db
 from reliant.db import chats as chats_db
@@ -24,12 +25,11 @@ from reliant.db import questions as questions_db
 from reliant.db import tool_runs as tool_runs_db
 from reliant.db import worktrees as worktrees_db
 from reliant.db.tool_runs import ToolTarget
-from reliant.domain import updates as kinds
+from reliant.domain import update_kinds as kinds
 from reliant.domain.chat import FINAL_TOOL_STATES, ChatStatus, ToolRun, ToolState
 from reliant.domain.tools import ToolCall, ToolResult, ToolStatus
 from reliant.domain.workflows import ApprovalAnswer
 from reliant.errors import DaemonUnavailableError
-from reliant.updates import Change, UpdateLog
 from reliant.wire.payloads import tool_run_payload
 from reliant.worker import ask_user
 from reliant.worker.activities.llm import chat_gone, settle_tool_results

@@ -19,8 +19,8 @@ from typing import Protocol
 
 import embedded
 from embedded.ports import port_is_free
+from reliant.appliance.datadir import DataDir, write_private
 from reliant.config import DEFAULT_API_PORT, Settings
-from reliant.datadir import DataDir, write_private
 from reliant.errors import PortInUseError
 
 logger = logging.getLogger(__name__)

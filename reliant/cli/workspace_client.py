@@ -17,7 +17,7 @@ from typing import Any, TextIO
 
 from connectrpc.errors import ConnectError
 
-from reliant.chat_cli import Api, CliError, find_or_create_project
+from reliant.cli.conversation import Api, CliError, find_or_create_project
 from reliant.wire.v1 import workspace_pb2 as pb
 from reliant.wire.v1.workspace_connect import (
     McpServiceClientSync,

@@ -14,7 +14,7 @@ from reliant.bus import Bus, subjects
 from reliant.db import Database, Tx
 from reliant.db import updates as db_updates
 from reliant.domain.chat import ChatUpdate
-from reliant.domain.updates import EPHEMERAL
+from reliant.domain.update_kinds import EPHEMERAL
 from reliant.wire import updates as wire_updates
 
 logger = logging.getLogger(__name__)

@@ -1,0 +1,151 @@
+"""The `reliant` typer app, the options its commands share, and how a command fails, logs and
+reaches a running api. Command groups live in the sibling modules and register on `app`."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+
+from reliant import __version__, config
+from reliant.errors import ReliantError
+
+app = typer.Typer(
+    name="reliant",
+    help="Run AI software-engineering agents on your own machine: durable, streamed, crash-safe.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+server_app = typer.Typer(help="Run one role against external Postgres, NATS and Temporal.", no_args_is_help=True)
+daemon_app = typer.Typer(help="The tools daemon that runs on a user's machine.", no_args_is_help=True)
+app.add_typer(server_app, name="server")
+app.add_typer(daemon_app, name="daemon")
+
+DataDirOpt = Annotated[
+    Path | None, typer.Option("--data-dir", help="Where reliant keeps its state [default: ~/.reliant]")
+]
+LogLevelOpt = Annotated[str | None, typer.Option("--log-level", help="debug, info, warning or error")]
+ApiUrlOpt = Annotated[str | None, typer.Option("--api-url", help="Talk to this api instead of the local one")]
+TokenOpt = Annotated[str | None, typer.Option("--token", help="API token [default: from the data dir]")]
+DbUrlOpt = Annotated[str | None, typer.Option("--db-url", help="postgresql://user:password@host:port/db")]
+NatsUrlOpt = Annotated[str | None, typer.Option("--nats-url", help="nats://host:port")]
+NatsTokenOpt = Annotated[str | None, typer.Option("--nats-token", help="NATS auth token")]
+TemporalOpt = Annotated[str | None, typer.Option("--temporal-address", help="Temporal frontend host:port")]
+NamespaceOpt = Annotated[str | None, typer.Option("--temporal-namespace", help="[default: reliant]")]
+PortOpt = Annotated[int | None, typer.Option("--port", help="Port to listen on")]
+HostOpt = Annotated[str | None, typer.Option("--host", help="Address to bind [default: 127.0.0.1]")]
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def load_settings(data_dir: Path | None, **flags: Any) -> config.Settings:
+    try:
+        return config.load(data_dir, **flags)
+    except ReliantError as exc:
+        fail(str(exc))
+
+
+def setup_logging(level: str, log_file: Path | None = None) -> None:
+    root = logging.getLogger()
+    root.setLevel(level.upper())
+    fmt = logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%H:%M:%S")
+    stderr = logging.StreamHandler(sys.stderr)
+    stderr.setFormatter(fmt)
+    root.addHandler(stderr)
+    if log_file is not None:
+        try:
+            log_file.parent.mkdir(parents=True, exist_ok=True)
+            handler = logging.FileHandler(log_file)
+        except OSError:
+            return
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+        root.addHandler(handler)
+    for noisy in ("temporalio.worker", "temporalio.activity", "temporalio.workflow", "uvicorn.error"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+
+
+def run_async(coro: Any) -> None:
+    """Run a command's coroutine, turning reliant and service errors into a one-line message."""
+    import embedded
+
+    try:
+        asyncio.run(coro)
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
+    except (ReliantError, embedded.EmbeddedError) as exc:
+        fail(str(exc))
+    except BaseExceptionGroup as group:
+        known = group.subgroup((ReliantError, embedded.EmbeddedError))
+        if known is None:
+            raise
+        fail(str(_first(known)))
+
+
+def _first(group: BaseExceptionGroup[Any]) -> BaseException:
+    exc: BaseException = group
+    while isinstance(exc, BaseExceptionGroup):
+        exc = exc.exceptions[0]
+    return exc
+
+
+@app.callback(invoke_without_command=True)
+def main_callback(
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit")] = False,
+) -> None:
+    if version:
+        typer.echo(f"reliant {__version__}")
+        raise typer.Exit(0)
+
+
+# Commands that talk to a running reliant
+
+
+def api_target(data_dir: Path | None, api_url: str | None, token: str | None) -> tuple[str, str]:
+    """Where the running api is and its token, from flags or the data dir."""
+    from reliant.appliance.datadir import DataDir
+    from reliant.errors import NotRunningError
+
+    settings = load_settings(data_dir)
+    datadir = DataDir(settings.data_dir)
+    url = api_url
+    if not url:
+        info = datadir.read_run_info()
+        if not info or not info.get("api_url"):
+            fail(str(NotRunningError(datadir.path)))
+        url = str(info["api_url"])
+    secret = token or settings.api_token
+    if not secret:
+        path = datadir.secrets_dir / "api_token"
+        try:
+            secret = path.read_text().strip()
+        except OSError:
+            fail(f"no api token: pass --token or set RELIANT_API_TOKEN (looked in {path})")
+    return url.rstrip("/"), secret
+
+
+def connect_error(exc: Exception, url: str) -> NoReturn:
+    from connectrpc.code import Code
+    from connectrpc.errors import ConnectError
+
+    if isinstance(exc, ConnectError):
+        if exc.code == Code.UNAUTHENTICATED:
+            fail(f"{url} rejected the api token: {exc.message}")
+        if exc.code == Code.UNAVAILABLE:
+            fail(f"cannot reach reliant at {url}; is `reliant up` running? ({exc.message})")
+        fail(f"{url}: {exc.code.name.lower()}: {exc.message}")
+    fail(f"cannot reach reliant at {url}: {exc}")
+
+
+def api_client(data_dir: Path | None, api_url: str | None, token: str | None) -> Any:
+    from reliant.cli.conversation import Api
+
+    url, secret = api_target(data_dir, api_url, token)
+    return Api(url, secret)

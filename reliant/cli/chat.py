@@ -1,0 +1,170 @@
+"""`reliant chat`, `reliant chats`, `reliant approvals` and `reliant answer`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from reliant.cli.app import (
+    ApiUrlOpt,
+    DataDirOpt,
+    TokenOpt,
+    api_client,
+    app,
+    connect_error,
+    fail,
+)
+
+
+@app.command()
+def chat(
+    message: Annotated[str, typer.Argument(help="What you want done (with --chat: omit to follow the chat)")] = "",
+    project: Annotated[
+        Path | None, typer.Option("--project", help="The project directory [default: the current directory]")
+    ] = None,
+    chat_id: Annotated[str | None, typer.Option("--chat", help="Continue this chat instead of starting one")] = None,
+    model: Annotated[str | None, typer.Option("--model", help="scripted:demo, anthropic:MODEL or openai:MODEL")] = None,
+    mode: Annotated[
+        str | None,
+        typer.Option("--mode", help="auto (run every tool), manual (ask before changes) or plan (read-only)"),
+    ] = None,
+    wait_for_gate: Annotated[
+        bool, typer.Option("--wait-for-gate", help="Exit 3 when an approval or a question waits (for scripts)")
+    ] = False,
+    data_dir: DataDirOpt = None,
+    api_url: ApiUrlOpt = None,
+    token: TokenOpt = None,
+) -> None:
+    """Send a message and stream the answer. Exits 0 when the turn completes, 1 on failure, 2 on a pause,
+    3 with --wait-for-gate when an approval or question waits. In manual mode it asks in the terminal."""
+    from connectrpc.errors import ConnectError
+
+    from reliant.cli.conversation import CliError, Gates, Renderer, run_chat
+
+    if mode and mode not in ("auto", "manual", "plan"):
+        fail(f"--mode must be auto, manual or plan, not {mode!r}")
+    if not message and not chat_id:
+        fail("say what you want done: reliant chat MESSAGE (or follow a chat with --chat ID)")
+    api = api_client(data_dir, api_url, token)
+    renderer = Renderer()
+    gates = Gates(api, renderer, interactive=sys.stdin.isatty(), wait_for_gate=wait_for_gate)
+    try:
+        code = run_chat(
+            api,
+            message=message,
+            chat_id=chat_id or "",
+            project_path=str(project or Path.cwd()),
+            model=model or "",
+            renderer=renderer,
+            mode=mode or "",
+            gates=gates,
+        )
+    except CliError as exc:
+        fail(str(exc))
+    except ConnectError as exc:
+        connect_error(exc, api.url)
+    except KeyboardInterrupt:
+        typer.echo("\ndetached; the chat goes on (follow it with --chat)", err=True)
+        raise typer.Exit(130) from None
+    raise typer.Exit(code)
+
+
+@app.command()
+def chats(data_dir: DataDirOpt = None, api_url: ApiUrlOpt = None, token: TokenOpt = None) -> None:
+    """List chats, most recently active first."""
+    from reliant.cli.conversation import list_chats
+
+    api = api_client(data_dir, api_url, token)
+    try:
+        list_chats(api, sys.stdout)
+    except Exception as exc:  # noqa: BLE001 - reported as a one-line error
+        connect_error(exc, api.url)
+
+
+approvals_app = typer.Typer(help="Tool calls waiting for your approval, and the model's questions.")
+app.add_typer(approvals_app, name="approvals")
+
+
+@approvals_app.callback(invoke_without_command=True)
+def approvals_list(
+    ctx: typer.Context,
+    chat_id: Annotated[str | None, typer.Option("--chat", help="Only this chat")] = None,
+    data_dir: DataDirOpt = None,
+    api_url: ApiUrlOpt = None,
+    token: TokenOpt = None,
+) -> None:
+    """List what waits for an answer (run a subcommand to answer)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from reliant.cli.conversation import list_gates
+
+    api = api_client(data_dir, api_url, token)
+    try:
+        list_gates(api, chat_id or "", sys.stdout)
+    except Exception as exc:  # noqa: BLE001 - reported as a one-line error
+        connect_error(exc, api.url)
+
+
+@approvals_app.command("approve")
+def approvals_approve(
+    approval_id: Annotated[str, typer.Argument(help="The approval's id (see `reliant approvals`)")],
+    always: Annotated[
+        str | None, typer.Option("--always", help="Also allow later calls: chat, project, or prefix:COMMAND")
+    ] = None,
+    data_dir: DataDirOpt = None,
+    api_url: ApiUrlOpt = None,
+    token: TokenOpt = None,
+) -> None:
+    """Approve a tool call."""
+    from reliant.cli.conversation import answer_approval
+
+    scope, _, prefix = (always or "").partition(":")
+    if scope not in ("", "chat", "project", "prefix") or (scope == "prefix") != bool(prefix):
+        fail("--always takes chat, project or prefix:COMMAND")
+    api = api_client(data_dir, api_url, token)
+    try:
+        answer_approval(api, approval_id, approve=True, scope=scope, prefix=prefix)
+    except Exception as exc:  # noqa: BLE001 - reported as a one-line error
+        connect_error(exc, api.url)
+    typer.echo("approved")
+
+
+@approvals_app.command("deny")
+def approvals_deny(
+    approval_id: Annotated[str, typer.Argument(help="The approval's id (see `reliant approvals`)")],
+    message: Annotated[str, typer.Option("--message", "-m", help="Why: the model reads this")] = "",
+    data_dir: DataDirOpt = None,
+    api_url: ApiUrlOpt = None,
+    token: TokenOpt = None,
+) -> None:
+    """Deny a tool call; the model is told (with your message) and goes on."""
+    from reliant.cli.conversation import answer_approval
+
+    api = api_client(data_dir, api_url, token)
+    try:
+        answer_approval(api, approval_id, approve=False, message=message)
+    except Exception as exc:  # noqa: BLE001 - reported as a one-line error
+        connect_error(exc, api.url)
+    typer.echo("denied")
+
+
+@app.command()
+def answer(
+    question_id: Annotated[str, typer.Argument(help="The question's id (see `reliant approvals`)")],
+    answers: Annotated[list[str], typer.Argument(help="One answer per question, in order")],
+    data_dir: DataDirOpt = None,
+    api_url: ApiUrlOpt = None,
+    token: TokenOpt = None,
+) -> None:
+    """Answer the model's questions (ask_user)."""
+    from reliant.cli.conversation import answer_question
+
+    api = api_client(data_dir, api_url, token)
+    try:
+        answer_question(api, question_id, answers)
+    except Exception as exc:  # noqa: BLE001 - reported as a one-line error
+        connect_error(exc, api.url)
+    typer.echo("answered")

@@ -1,0 +1,300 @@
+"""`reliant up`, `reliant services`, `reliant server api|worker|gateway` and `reliant daemon start`:
+the commands that run reliant itself."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from reliant import __version__, config
+from reliant.cli.app import (
+    DataDirOpt,
+    DbUrlOpt,
+    HostOpt,
+    LogLevelOpt,
+    NamespaceOpt,
+    NatsTokenOpt,
+    NatsUrlOpt,
+    PortOpt,
+    TemporalOpt,
+    app,
+    daemon_app,
+    fail,
+    load_settings,
+    run_async,
+    server_app,
+    setup_logging,
+)
+from reliant.errors import ReliantError
+
+if TYPE_CHECKING:
+    from reliant.appliance.supervisor import RunningInfo
+
+
+def _print_up(info: RunningInfo, *, services_only: bool = False) -> None:
+    s = info.settings
+    out = typer.echo
+    reused = " (reused a postgres left running)" if info.reused_postgres else ""
+    out(f"reliant {__version__} is up in {info.started_in:.2f}s{reused}")
+    out(f"  data dir   {s.data_dir.expanduser()}")
+    for name, address in info.services.items():
+        pid = info.service_pids.get(name)
+        out(f"  {name:<10} {address}" + (f"   pid {pid}" if pid else ""))
+    if not services_only:
+        out(f"  {'api':<10} {info.api_url}")
+        out(f"  {'gateway':<10} {s.gateway_address}")
+        out(f"  {'worker':<10} task queue {s.temporal_task_queue}")
+        out(f"  {'daemon':<10} {s.daemon_id}")
+        out("")
+        out(f"Open {info.ui_url}")
+    out("Press Ctrl-C to stop.")
+
+
+@app.command()
+def up(
+    data_dir: DataDirOpt = None,
+    port: Annotated[int | None, typer.Option("--port", help="API/UI port [default: 7420 on first run]")] = None,
+    host: Annotated[str | None, typer.Option("--host", help="Bind address for the api and gateway")] = None,
+    temporal_ui: Annotated[bool, typer.Option("--temporal-ui", help="Also serve Temporal's Web UI")] = False,
+    workspace: Annotated[
+        list[Path] | None, typer.Option("--workspace", help="A directory the local daemon may work in")
+    ] = None,
+    demo: Annotated[bool, typer.Option("--demo", help="Set up the demo project and print a command to try")] = False,
+    log_level: LogLevelOpt = None,
+) -> None:
+    """Start everything on this machine: Postgres, NATS, Temporal and all roles, until Ctrl-C."""
+    settings = load_settings(
+        data_dir,
+        api_port=port,
+        host=host,
+        temporal_ui=temporal_ui or None,
+        log_level=log_level,
+        daemon_workspaces=tuple(p.resolve() for p in workspace) if workspace else None,
+    )
+    setup_logging(
+        settings.log_level if log_level else "warning",
+        settings.data_dir.expanduser() / "logs" / "reliant.log",
+    )
+    from reliant.appliance.supervisor import run_up
+
+    def ready(info: RunningInfo) -> None:
+        _print_up(info)
+        sys.stdout.flush()
+        if demo:
+            # The api runs on this thread's event loop: talk to it from another thread.
+            threading.Thread(target=_set_up_demo, args=(info,), name="demo-setup", daemon=True).start()
+
+    run_async(run_up(settings, ready))
+
+
+def _set_up_demo(info: RunningInfo) -> None:
+    from reliant.cli.conversation import Api, find_or_create_project
+    from reliant.llm import DEMO_MODEL, copy_demo_project
+
+    target = info.settings.data_dir.expanduser().resolve() / "demo-project"
+    shutil.rmtree(target, ignore_errors=True)  # start from the pristine demo every time
+    copy_demo_project(target)
+    try:
+        project = find_or_create_project(Api(info.api_url, info.settings.api_token), str(target))
+    except Exception as exc:  # noqa: BLE001 - the appliance keeps running; say what failed
+        typer.echo(f"could not set up the demo project: {exc}", err=True)
+        return
+    typer.echo(f"\nDemo project ready at {project.path}. Try:\n")
+    typer.echo(f'  reliant chat --project {project.path} --model {DEMO_MODEL} "Fix the failing test"\n')
+    sys.stdout.flush()
+
+
+@app.command()
+def services(data_dir: DataDirOpt = None, log_level: LogLevelOpt = None) -> None:
+    """Run only the embedded Postgres, NATS and Temporal, and print how to reach them."""
+    settings = load_settings(data_dir, log_level=log_level)
+    setup_logging(settings.log_level if log_level else "warning")
+    from reliant.appliance.supervisor import run_services, services_env
+
+    def ready(info: RunningInfo) -> None:
+        _print_up(info, services_only=True)
+        typer.echo("")
+        typer.echo(services_env(info.settings), nl=False)
+        typer.echo(f"(also written to {info.settings.data_dir.expanduser() / 'services.env'})")
+        sys.stdout.flush()
+
+    run_async(run_services(settings, ready))
+
+
+# ------------------------------------------------------------------------------------------------
+# reliant server api|worker|gateway, reliant daemon start
+# ------------------------------------------------------------------------------------------------
+
+ROLE_NAMES = ("api", "worker", "gateway")
+
+
+@server_app.callback(invoke_without_command=True)
+def server_help(ctx: typer.Context) -> None:
+    """Run one role against external Postgres, NATS and Temporal."""
+
+
+def _split_settings(data_dir: Path | None, role: str, **flags: Any) -> config.Settings:
+    from reliant.appliance.datadir import DataDir
+
+    settings = load_settings(data_dir, **flags)
+    datadir = DataDir(settings.data_dir)
+    try:
+        datadir.ensure()
+    except ReliantError as exc:
+        fail(str(exc))
+    updates: dict[str, Any] = {}
+    if role == "api":
+        if not settings.api_token:
+            updates["api_token"] = datadir.secret("api_token")
+        if not settings.api_port:
+            updates["api_port"] = config.DEFAULT_API_PORT
+    if role == "gateway":
+        if not settings.daemon_token:
+            updates["daemon_token"] = datadir.secret("daemon_token")
+        if not settings.gateway_port:
+            fail("the gateway needs a port: pass --port")
+    missing = [
+        flag
+        for flag, value in (
+            ("--db-url", settings.database_url if role != "gateway" else "x"),
+            ("--nats-url", settings.nats_url),
+            ("--temporal-address", settings.temporal_address if role != "gateway" else "x"),
+        )
+        if not value
+    ]
+    if missing:
+        fail(f"`reliant server {role}` needs {', '.join(missing)} (or RELIANT_* env, see `reliant services`)")
+    return settings.with_overrides(**updates)
+
+
+@server_app.command("api")
+def serverapi_client(
+    db_url: DbUrlOpt = None,
+    nats_url: NatsUrlOpt = None,
+    nats_token: NatsTokenOpt = None,
+    temporal_address: TemporalOpt = None,
+    temporal_namespace: NamespaceOpt = None,
+    port: PortOpt = None,
+    host: HostOpt = None,
+    data_dir: DataDirOpt = None,
+    log_level: LogLevelOpt = None,
+) -> None:
+    """The api role: REST, ConnectRPC and the web UI."""
+    _serve_role(
+        "api",
+        data_dir,
+        log_level,
+        database_url=db_url,
+        nats_url=nats_url,
+        nats_token=nats_token,
+        temporal_address=temporal_address,
+        temporal_namespace=temporal_namespace,
+        api_port=port,
+        host=host,
+    )
+
+
+@server_app.command("worker")
+def server_worker(
+    db_url: DbUrlOpt = None,
+    nats_url: NatsUrlOpt = None,
+    nats_token: NatsTokenOpt = None,
+    temporal_address: TemporalOpt = None,
+    temporal_namespace: NamespaceOpt = None,
+    data_dir: DataDirOpt = None,
+    log_level: LogLevelOpt = None,
+) -> None:
+    """The worker role: Temporal workflows and activities (runs DB migrations at start)."""
+    _serve_role(
+        "worker",
+        data_dir,
+        log_level,
+        database_url=db_url,
+        nats_url=nats_url,
+        nats_token=nats_token,
+        temporal_address=temporal_address,
+        temporal_namespace=temporal_namespace,
+    )
+
+
+@server_app.command("gateway")
+def server_gateway(
+    nats_url: NatsUrlOpt = None,
+    nats_token: NatsTokenOpt = None,
+    port: PortOpt = None,
+    host: HostOpt = None,
+    data_dir: DataDirOpt = None,
+    log_level: LogLevelOpt = None,
+) -> None:
+    """The gateway role: the gRPC server daemons dial into."""
+    _serve_role("gateway", data_dir, log_level, nats_url=nats_url, nats_token=nats_token, gateway_port=port, host=host)
+
+
+def _serve_role(role: str, data_dir: Path | None, log_level: str | None, **flags: Any) -> None:
+    settings = _split_settings(data_dir, role, log_level=log_level, **flags)
+    setup_logging(settings.log_level)
+    from reliant.appliance.supervisor import run_split
+
+    def ready() -> None:
+        where = {
+            "api": f"http://{settings.host}:{settings.api_port}",
+            "gateway": f"{settings.host}:{settings.gateway_port}",
+            "worker": f"task queue {settings.temporal_task_queue}",
+        }[role]
+        typer.echo(f"reliant {role} ready: {where}")
+        sys.stdout.flush()
+
+    run_async(run_split(settings, [role], ready))
+
+
+@daemon_app.callback(invoke_without_command=True)
+def daemon_help(ctx: typer.Context) -> None:
+    """The tools daemon that runs on a user's machine."""
+
+
+@daemon_app.command("start")
+def daemon_start(
+    gateway: Annotated[str, typer.Option("--gateway", help="The gateway's host:port")],
+    token_file: Annotated[Path, typer.Option("--token-file", help="File holding the daemon token")],
+    workspace: Annotated[list[Path] | None, typer.Option("--workspace", help="A directory tools may work in")] = None,
+    name: Annotated[str | None, typer.Option("--name", help="Shown in status [default: host name]")] = None,
+    data_dir: DataDirOpt = None,
+    log_level: LogLevelOpt = None,
+) -> None:
+    """Dial a gateway, register, and run tools for it until Ctrl-C."""
+    from reliant.appliance.datadir import DataDir
+
+    try:
+        token = token_file.read_text().strip()
+    except OSError as exc:
+        fail(f"cannot read --token-file {token_file}: {exc.strerror}")
+    if not token:
+        fail(f"--token-file {token_file} is empty")
+    for ws in workspace or []:
+        if not ws.is_dir():
+            fail(f"--workspace {ws} is not a directory")
+    settings = load_settings(data_dir, log_level=log_level, daemon_name=name)
+    datadir = DataDir(settings.data_dir)
+    try:
+        datadir.ensure()
+    except ReliantError as exc:
+        fail(str(exc))
+    settings = settings.with_overrides(
+        gateway_address=gateway,
+        daemon_token=token,
+        daemon_id=settings.daemon_id or datadir.identity("daemon_id", "d-"),
+        daemon_workspaces=tuple(p.resolve() for p in workspace or []),
+    )
+    setup_logging(settings.log_level)
+    from reliant.appliance.supervisor import run_split
+
+    def ready() -> None:
+        typer.echo(f"reliant daemon {settings.daemon_id} connected to {gateway}")
+        sys.stdout.flush()
+
+    run_async(run_split(settings, ["daemon"], ready))

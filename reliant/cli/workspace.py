@@ -1,0 +1,222 @@
+"""`reliant mcp`, `reliant term` and `reliant worktree`: a project's daemon services."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from reliant.cli.app import (
+    ApiUrlOpt,
+    DataDirOpt,
+    TokenOpt,
+    api_client,
+    app,
+    connect_error,
+    fail,
+)
+
+ProjectOpt = Annotated[
+    Path | None, typer.Option("--project", help="The project directory [default: the current directory]")
+]
+mcp_app = typer.Typer(help="MCP servers of a project: status, restart, enable and disable.", no_args_is_help=True)
+worktree_app = typer.Typer(help="Git worktrees of a project (one per chat, optionally).", no_args_is_help=True)
+app.add_typer(mcp_app, name="mcp")
+app.add_typer(worktree_app, name="worktree")
+
+
+def _project_path(project: Path | None) -> str:
+    return str((project or Path.cwd()).resolve())
+
+
+def _run_api(work: Any, api: Any) -> None:
+    from reliant.cli.conversation import CliError
+
+    try:
+        work()
+    except CliError as exc:
+        fail(str(exc))
+    except Exception as exc:  # noqa: BLE001 - reported as a one-line error
+        connect_error(exc, api.url)
+
+
+@mcp_app.command("list")
+def mcp_list(
+    project: ProjectOpt = None, data_dir: DataDirOpt = None, api_url: ApiUrlOpt = None, token: TokenOpt = None
+) -> None:
+    """The project's MCP servers: status, transport, tools and last error."""
+    from reliant.cli import workspace_client
+
+    api = api_client(data_dir, api_url, token)
+    _run_api(lambda: workspace_client.mcp_list(api, _project_path(project), sys.stdout), api)
+
+
+def _mcp_action(
+    action: str, name: str, project: Path | None, data_dir: Path | None, api_url: str | None, token: str | None
+) -> None:
+    from reliant.cli import workspace_client
+
+    api = api_client(data_dir, api_url, token)
+    _run_api(lambda: workspace_client.mcp_change(api, _project_path(project), name, action, sys.stdout), api)
+
+
+McpNameArg = Annotated[str, typer.Argument(help="The server's name (see `reliant mcp list`)")]
+
+
+@mcp_app.command("restart")
+def mcp_restart(
+    name: McpNameArg,
+    project: ProjectOpt = None,
+    data_dir: DataDirOpt = None,
+    api_url: ApiUrlOpt = None,
+    token: TokenOpt = None,
+) -> None:
+    """Restart an MCP server now."""
+    _mcp_action("restart", name, project, data_dir, api_url, token)
+
+
+@mcp_app.command("enable")
+def mcp_enable(
+    name: McpNameArg,
+    project: ProjectOpt = None,
+    data_dir: DataDirOpt = None,
+    api_url: ApiUrlOpt = None,
+    token: TokenOpt = None,
+) -> None:
+    """Enable an MCP server (kept by the daemon, over the config files)."""
+    _mcp_action("enable", name, project, data_dir, api_url, token)
+
+
+@mcp_app.command("disable")
+def mcp_disable(
+    name: McpNameArg,
+    project: ProjectOpt = None,
+    data_dir: DataDirOpt = None,
+    api_url: ApiUrlOpt = None,
+    token: TokenOpt = None,
+) -> None:
+    """Disable an MCP server: stopped, and its tools no longer offered."""
+    _mcp_action("disable", name, project, data_dir, api_url, token)
+
+
+@app.command()
+def term(
+    project: ProjectOpt = None,
+    attach: Annotated[str | None, typer.Option("--attach", help="Re-attach to this terminal id")] = None,
+    chat_id: Annotated[str | None, typer.Option("--chat", help="Open it in this chat's worktree")] = None,
+    command: Annotated[list[str] | None, typer.Argument(help="Program to run [default: your $SHELL]")] = None,
+    data_dir: DataDirOpt = None,
+    api_url: ApiUrlOpt = None,
+    token: TokenOpt = None,
+) -> None:
+    """Open a terminal in the project on its daemon and attach this one to it (Ctrl-] detaches)."""
+    from reliant.cli import workspace_client
+
+    api = api_client(data_dir, api_url, token)
+    code = 0
+
+    def work() -> None:
+        nonlocal code
+        code = workspace_client.term(
+            api,
+            _project_path(project),
+            attach=attach or "",
+            chat_id=chat_id or "",
+            command=list(command or []),
+            out=sys.stdout,
+            err=sys.stderr,
+        )
+
+    _run_api(work, api)
+    raise typer.Exit(code)
+
+
+WorktreeIdArg = Annotated[str, typer.Argument(help="The worktree's id (see `reliant worktree list`)")]
+
+
+@worktree_app.command("create")
+def worktree_create(
+    name: Annotated[str | None, typer.Argument(help="Its name [default: from the chat]")] = None,
+    chat_id: Annotated[str | None, typer.Option("--chat", help="The chat whose tools run there")] = None,
+    base: Annotated[str | None, typer.Option("--base", help="Start from this commit [default: HEAD]")] = None,
+    project: ProjectOpt = None,
+    data_dir: DataDirOpt = None,
+    api_url: ApiUrlOpt = None,
+    token: TokenOpt = None,
+) -> None:
+    """git worktree add on a new branch under <project>/.reliant/worktrees/."""
+    from reliant.cli import workspace_client
+
+    api = api_client(data_dir, api_url, token)
+    _run_api(
+        lambda: workspace_client.worktree_create(
+            api, _project_path(project), name or "", chat_id=chat_id or "", base=base or "", out=sys.stdout
+        ),
+        api,
+    )
+
+
+@worktree_app.command("list")
+def worktree_list(
+    removed: Annotated[bool, typer.Option("--removed", help="Also removed ones")] = False,
+    project: ProjectOpt = None,
+    data_dir: DataDirOpt = None,
+    api_url: ApiUrlOpt = None,
+    token: TokenOpt = None,
+) -> None:
+    """The project's worktrees."""
+    from reliant.cli import workspace_client
+
+    api = api_client(data_dir, api_url, token)
+    _run_api(lambda: workspace_client.worktree_list(api, _project_path(project), removed, sys.stdout), api)
+
+
+@worktree_app.command("status")
+def worktree_status(
+    worktree_id: WorktreeIdArg, data_dir: DataDirOpt = None, api_url: ApiUrlOpt = None, token: TokenOpt = None
+) -> None:
+    """Branch and changed files of a worktree."""
+    from reliant.cli import workspace_client
+
+    api = api_client(data_dir, api_url, token)
+    _run_api(lambda: workspace_client.worktree_status(api, worktree_id, sys.stdout), api)
+
+
+@worktree_app.command("diff")
+def worktree_diff(
+    worktree_id: WorktreeIdArg, data_dir: DataDirOpt = None, api_url: ApiUrlOpt = None, token: TokenOpt = None
+) -> None:
+    """What changed in a worktree since it was created (untracked files included)."""
+    from reliant.cli import workspace_client
+
+    api = api_client(data_dir, api_url, token)
+    _run_api(lambda: workspace_client.worktree_diff(api, worktree_id, sys.stdout), api)
+
+
+@worktree_app.command("remove")
+def worktree_remove(
+    worktree_id: WorktreeIdArg,
+    force: Annotated[bool, typer.Option("--force", help="Even with uncommitted changes")] = False,
+    delete_branch: Annotated[bool, typer.Option("--delete-branch", help="Also delete its branch")] = False,
+    data_dir: DataDirOpt = None,
+    api_url: ApiUrlOpt = None,
+    token: TokenOpt = None,
+) -> None:
+    """Remove a worktree's checkout."""
+    from reliant.cli import workspace_client
+
+    api = api_client(data_dir, api_url, token)
+    _run_api(lambda: workspace_client.worktree_remove(api, worktree_id, force, delete_branch, sys.stdout), api)
+
+
+@worktree_app.command("keep")
+def worktree_keep(
+    worktree_id: WorktreeIdArg, data_dir: DataDirOpt = None, api_url: ApiUrlOpt = None, token: TokenOpt = None
+) -> None:
+    """Keep a worktree and its branch, but run its chat's tools in the project again."""
+    from reliant.cli import workspace_client
+
+    api = api_client(data_dir, api_url, token)
+    _run_api(lambda: workspace_client.worktree_detach(api, worktree_id, sys.stdout), api)
