@@ -157,6 +157,12 @@ def read_file(path: Path) -> dict[str, Any]:
     return values
 
 
+def is_reliant_variable(name: str) -> bool:
+    """Whether reliant reads its own settings (tokens, keys, URLs with passwords) from this
+    environment variable: every `RELIANT_*` one and the conventional provider key variables."""
+    return name.startswith("RELIANT_") or name in _STANDARD_ENV
+
+
 def read_env(env: Mapping[str, str]) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for var, name in _STANDARD_ENV.items():
