@@ -47,6 +47,7 @@ class Settings:
     daemon_id: str = ""  # "": generated on first run and kept in the data dir
     daemon_name: str = ""  # "": the host name
     daemon_workspaces: tuple[Path, ...] = ()
+    daemon_workspace_roots: tuple[Path, ...] = ()  # when set, the daemon works only inside these
     heartbeat_interval: float = 5.0
     heartbeat_timeout: float = 15.0
 
