@@ -47,6 +47,7 @@ class Settings:
     daemon_id: str = ""  # "": generated on first run and kept in the data dir
     daemon_name: str = ""  # "": the host name
     daemon_workspaces: tuple[Path, ...] = ()
+    daemon_workspace_roots: tuple[Path, ...] = ()  # when set, the daemon works only inside these
     heartbeat_interval: float = 5.0
     heartbeat_timeout: float = 15.0
 
@@ -155,6 +156,12 @@ def read_file(path: Path) -> dict[str, Any]:
         except ConfigError as exc:
             raise ConfigError(str(exc), path=path, line=_line_of(text, name)) from None
     return values
+
+
+def is_reliant_variable(name: str) -> bool:
+    """Whether reliant reads its own settings (tokens, keys, URLs with passwords) from this
+    environment variable: every `RELIANT_*` one and the conventional provider key variables."""
+    return name.startswith("RELIANT_") or name in _STANDARD_ENV
 
 
 def read_env(env: Mapping[str, str]) -> dict[str, Any]:

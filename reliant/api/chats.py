@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import posixpath
 import re
 from dataclasses import dataclass
 from pathlib import PurePosixPath
@@ -35,6 +36,7 @@ from reliant.domain.workflows import (
     AgentState,
     agent_workflow_id,
 )
+from reliant.domain.workspace_policy import workspace_refusal
 from reliant.errors import DaemonUnavailableError
 from reliant.llm.errors import LlmError, UnknownModelError
 from reliant.llm.registry import parse_model
@@ -91,6 +93,7 @@ class Chats:
     async def create_project(self, path: str, name: str = "", daemon_id: str = "") -> Project:
         if not path:
             raise InvalidArgumentError("path is required")
+        self._check_project_path(path)
         daemon_id = daemon_id or await self._default_daemon()
         try:
             answer = await control(self.ctx.bus, daemon_id, "workspace.add", {"path": path}, timeout=10)
@@ -103,6 +106,15 @@ class Chats:
         return await projects_db.create(
             self.db, name=name or PurePosixPath(resolved).name or resolved, daemon_id=daemon_id, path=resolved
         )
+
+    def _check_project_path(self, path: str) -> None:
+        """Refuse what can never be a project, by the path as given (the daemon checks its real path)."""
+        if not path.startswith("/"):
+            return  # the daemon says why a relative path is refused
+        normalised = PurePosixPath(posixpath.normpath(path))
+        refusal = workspace_refusal(normalised, [PurePosixPath(self.ctx.settings.data_path)])
+        if refusal:
+            raise InvalidArgumentError(f"path {path!r} cannot be a project: {refusal}")
 
     async def _default_daemon(self) -> str:
         daemons = await online_daemons(self.ctx)

@@ -76,6 +76,8 @@ def up(
         log_level=log_level,
         daemon_workspaces=tuple(p.resolve() for p in workspace) if workspace else None,
     )
+    for ws in settings.daemon_workspaces:
+        _check_workspace(ws, settings)
     setup_logging(
         settings.log_level if log_level else "warning",
         settings.data_dir.expanduser() / "logs" / "reliant.log",
@@ -90,6 +92,16 @@ def up(
             threading.Thread(target=_set_up_demo, args=(info,), name="demo-setup", daemon=True).start()
 
     run_async(run_up(settings, ready))
+
+
+def _check_workspace(path: Path, settings: config.Settings) -> None:
+    from pathlib import PurePosixPath
+
+    from reliant.domain.workspace_policy import workspace_refusal
+
+    refusal = workspace_refusal(PurePosixPath(path.resolve()), [PurePosixPath(settings.data_path)])
+    if refusal:
+        fail(f"--workspace {path} cannot be used: {refusal}")
 
 
 def _set_up_demo(info: RunningInfo) -> None:
@@ -261,7 +273,10 @@ def daemon_help(ctx: typer.Context) -> None:
 def daemon_start(
     gateway: Annotated[str, typer.Option("--gateway", help="The gateway's host:port")],
     token_file: Annotated[Path, typer.Option("--token-file", help="File holding the daemon token")],
-    workspace: Annotated[list[Path] | None, typer.Option("--workspace", help="A directory tools may work in")] = None,
+    workspace: Annotated[
+        list[Path] | None,
+        typer.Option("--workspace", help="A directory tools may work in; projects only inside these (repeatable)"),
+    ] = None,
     name: Annotated[str | None, typer.Option("--name", help="Shown in status [default: host name]")] = None,
     data_dir: DataDirOpt = None,
     log_level: LogLevelOpt = None,
@@ -275,10 +290,11 @@ def daemon_start(
         fail(f"cannot read --token-file {token_file}: {exc.strerror}")
     if not token:
         fail(f"--token-file {token_file} is empty")
+    settings = load_settings(data_dir, log_level=log_level, daemon_name=name)
     for ws in workspace or []:
         if not ws.is_dir():
             fail(f"--workspace {ws} is not a directory")
-    settings = load_settings(data_dir, log_level=log_level, daemon_name=name)
+        _check_workspace(ws, settings)
     datadir = DataDir(settings.data_dir)
     try:
         datadir.ensure()
@@ -289,6 +305,7 @@ def daemon_start(
         daemon_token=token,
         daemon_id=settings.daemon_id or datadir.identity("daemon_id", "d-"),
         daemon_workspaces=tuple(p.resolve() for p in workspace or []),
+        daemon_workspace_roots=tuple(p.resolve() for p in workspace or []),
     )
     setup_logging(settings.log_level)
     from reliant.appliance.supervisor import run_split

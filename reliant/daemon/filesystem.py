@@ -19,6 +19,7 @@ Control subjects (`ctl.fs.*`, JSON; every request names its `workspace`, paths a
   `fs.rename {path, to, overwrite?}` -> `{"ok", ...}`
 - `fs.search {query, path?, mode: name|content, regex?, case_sensitive?, max_results?}` ->
   `{"ok", "results": [{path, line?, text?}], "truncated"}`
+  (by ripgrep, tools/ripgrep.py: a linear-time regex engine in a child process, with a deadline)
 
 Refusals come back as `{"ok": false, "error": "..."}`.
 """
@@ -29,17 +30,17 @@ import asyncio
 import base64
 import hashlib
 import os
-import re
 import stat
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 from reliant.daemon.gitignore import GitIgnore
 from reliant.daemon.tools.base import ToolFailure
 from reliant.daemon.tools.paths import confine, shown
+from reliant.daemon.tools.ripgrep import Deadline, check_regex, list_files, matching, search_files
 
 Handler = Callable[[dict[str, Any]], Awaitable[Any]]
 
@@ -48,8 +49,11 @@ MAX_READ_BYTES = 768 * 1024  # content in one reply (base64 grows it by a third)
 MAX_SAVE_BYTES = 768 * 1024
 MAX_SEARCH_RESULTS = 500
 MAX_SEARCH_FILE = 4 * 1024 * 1024
+MAX_SEARCH_FILES = 200_000  # files listed for one search
+MAX_SEARCH_LINE_CHARS = 300
 SEARCH_SECONDS = 10.0
 SNIFF = 8192
+GIL_YIELD_EVERY = 32  # directory entries between two handovers of the GIL while listing
 ALWAYS_HIDDEN = frozenset({".git"})
 
 _IMAGE_MAGIC: tuple[tuple[bytes, str], ...] = (
@@ -107,7 +111,11 @@ class FileService:
         entries: list[dict[str, Any]] = []
         truncated = False
         with os.scandir(directory) as it:
-            for entry in it:
+            for scanned, entry in enumerate(it):
+                if scanned % GIL_YIELD_EVERY == 0:
+                    # This runs in a thread, but holds the GIL between bytecodes: hand it over
+                    # often, or the event loop every role shares waits ~5 ms for each turn.
+                    time.sleep(0)
                 if entry.name in ALWAYS_HIDDEN:
                     continue
                 try:
@@ -262,51 +270,44 @@ class FileService:
 
     # -- search -----------------------------------------------------------------------------------
 
-    def walk(self, workspace: Path, root: Path) -> Iterator[Path]:
-        """Files under `root` that .gitignore does not exclude, without following directory links."""
-        deadline = time.monotonic() + SEARCH_SECONDS
-        for entry in self._gitignore(workspace).walk(root, skip=ALWAYS_HIDDEN):
-            if entry.is_file(follow_symlinks=False):
-                yield Path(entry.path)
-            if time.monotonic() > deadline:
-                return
-
-    def search(self, workspace: Path, body: dict[str, Any]) -> dict[str, Any]:
+    async def search(self, workspace: Path, body: dict[str, Any]) -> dict[str, Any]:
+        """Names or lines matching `query`, found by ripgrep (never by Python's `re`, whose
+        backtracking holds the GIL of every role in the process), within a deadline."""
         query = _string(body, "query")
-        root = confine(workspace, str(body.get("path") or "."))
         mode = body.get("mode", "name")
+        if mode not in ("name", "content"):
+            raise ToolFailure("mode must be name or content")
         limit = max(1, min(int(body.get("max_results") or MAX_SEARCH_RESULTS), MAX_SEARCH_RESULTS))
-        flags = 0 if body.get("case_sensitive") else re.IGNORECASE
-        try:
-            regex = re.compile(query if body.get("regex") else re.escape(query), flags)
-        except re.error as exc:
-            raise ToolFailure(f"invalid regular expression {query!r}: {exc}") from None
+        ignore_case, literal = not body.get("case_sensitive"), not body.get("regex")
+        if not literal:
+            await check_regex(query, ignore_case=ignore_case)
+        given = str(body.get("path") or ".")
+        root = await asyncio.to_thread(lambda: _directory_of(confine(workspace, given)))
+        deadline = Deadline(SEARCH_SECONDS)
+        listed = await list_files(
+            workspace, root, skip=ALWAYS_HIDDEN, honour_ignores=True, deadline=deadline, limit=MAX_SEARCH_FILES
+        )
+        files = [item.decode("utf-8", "surrogateescape") for item in listed.items]
         results: list[dict[str, Any]] = []
-        truncated = False
-        for path in self.walk(workspace, root if root.is_dir() else root.parent):
-            rel = shown(workspace, path)
-            if mode == "name":
-                if regex.search(rel):
-                    results.append({"path": rel})
-            elif mode == "content":
-                try:
-                    if path.stat().st_size > MAX_SEARCH_FILE:
-                        continue
-                    data = path.read_bytes()
-                except OSError:
-                    continue
-                if b"\0" in data[:SNIFF]:
-                    continue
-                for number, line in enumerate(data.decode("utf-8", "replace").splitlines(), 1):
-                    if regex.search(line):
-                        results.append({"path": rel, "line": number, "text": line[:300]})
-                        if len(results) >= limit:
-                            break
-            else:
-                raise ToolFailure("mode must be name or content")
-            if len(results) >= limit:
-                truncated = True
-                break
+        if mode == "name":
+            hits, stopped = await matching(
+                query, files, deadline=deadline, limit=limit + 1, ignore_case=ignore_case, literal=literal
+            )
+            results = [{"path": files[i]} for i in hits]
+        else:
+            lines, stopped = await search_files(
+                workspace,
+                files,
+                query,
+                deadline=deadline,
+                limit=limit + 1,
+                max_filesize=MAX_SEARCH_FILE,
+                max_columns=4 * MAX_SEARCH_LINE_CHARS,
+                ignore_case=ignore_case,
+                literal=literal,
+            )
+            results = [{"path": m.path, "line": m.line, "text": m.text[:MAX_SEARCH_LINE_CHARS]} for m in lines]
+        truncated = len(results) > limit or bool(stopped and stopped != "capped") or bool(listed.stopped)
         return {"ok": True, "results": results[:limit], "truncated": truncated}
 
     # -- control ----------------------------------------------------------------------------------
@@ -329,6 +330,12 @@ class FileService:
 
             return handle
 
+        def direct(work: Callable[[Path, dict[str, Any]], Awaitable[dict[str, Any]]]) -> Handler:
+            async def handle(body: dict[str, Any]) -> Any:
+                return await work(workspace(body), body)
+
+            return handle
+
         return {
             "fs.tree": threaded(lambda ws, b: self.tree(ws, str(b.get("path") or "."), bool(b.get("show_ignored")))),
             "fs.read": threaded(
@@ -338,8 +345,12 @@ class FileService:
             "fs.create": threaded(self.create),
             "fs.delete": threaded(self.delete),
             "fs.rename": threaded(self.rename),
-            "fs.search": threaded(self.search),
+            "fs.search": direct(self.search),
         }
+
+
+def _directory_of(path: Path) -> Path:
+    return path if path.is_dir() else path.parent
 
 
 def _kind(entry: os.DirEntry[str], st: os.stat_result) -> tuple[str, str]:

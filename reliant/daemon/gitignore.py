@@ -2,13 +2,12 @@
 every directory down to the one in question (deeper ones winning, later lines winning within one),
 plus .git/info/exclude. Matching is `pathspec`'s implementation of git's wildmatch rules.
 
-Used by the file tree and search (filesystem.py) and by the `glob` and `grep` tools, which walk the
-tree with `GitIgnore.walk`."""
+Used by the file tree (filesystem.py), and by the `glob` and `grep` tools to tell whether the
+directory searched is itself ignored; the searches themselves list files with ripgrep, which
+applies the same rules (tools/ripgrep.py)."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,44 +69,6 @@ class GitIgnore:
                 verdict = include
         return bool(verdict)
 
-    def below(self, chain: list[_Rules], directory: Path) -> list[_Rules]:
-        """The rules for entries of `directory`, given `chain`, those of its parent's entries."""
-        rules = self._rules(directory / ".gitignore", directory)
-        return [*chain, rules] if rules is not None else chain
-
     def covers(self, path: Path, is_dir: bool) -> bool:
         """Whether `path` itself (inside the root) is ignored."""
         return path != self.root and self.ignored(self.chain(path.parent), path, is_dir)
-
-    def walk(self, root: Path, *, skip: Collection[str] = (), honour: bool = True) -> Iterator[os.DirEntry[str]]:
-        """The non-directory entries under `root`, depth first in name order (a directory's own
-        entries before those of its subdirectories). Directory links are neither followed nor
-        listed; entries named in `skip`, and with `honour` those the rules ignore, are left out."""
-        stack: list[tuple[Path, list[_Rules] | None]] = [(root, self.chain(root) if honour else None)]
-        while stack:
-            directory, chain = stack.pop()
-            try:
-                entries = sorted(os.scandir(directory), key=lambda e: e.name)
-            except OSError:
-                continue
-            subdirs: list[tuple[Path, list[_Rules] | None]] = []
-            for entry in entries:
-                if entry.name in skip:
-                    continue
-                is_dir = entry.is_dir(follow_symlinks=False)
-                path = directory / entry.name
-                if chain and self.ignored(chain, path, is_dir):
-                    continue
-                if is_dir:
-                    subdirs.append((path, self.below(chain, path) if chain is not None else None))
-                elif not _links_to_directory(entry):
-                    yield entry
-            stack.extend(reversed(subdirs))
-
-
-def _links_to_directory(entry: os.DirEntry[str]) -> bool:
-    """Whether a (non-directory) entry is a link to a directory; a broken link or a link loop is not."""
-    try:
-        return entry.is_dir()
-    except OSError:
-        return False

@@ -193,6 +193,8 @@ class DaemonRole:
             BUILTIN_TOOLS,
             s.daemon_workspaces,
             workspace_file=s.data_path / WORKSPACES_FILE,
+            data_dirs=[s.data_path],
+            workspace_roots=s.daemon_workspace_roots,
             provider=self.mcp,
             processes=BackgroundProcesses(self.events),
         )

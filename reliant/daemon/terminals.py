@@ -45,6 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from reliant.daemon.environment import child_environment
 from reliant.daemon.events import EventSender, frame
 from reliant.daemon.processes import OutputRing
 from reliant.daemon.tools.base import ToolFailure
@@ -154,12 +155,7 @@ class Terminals:
         try:
             _winsize(slave, cols, rows)
             os.set_blocking(master, False)
-            env = {
-                **os.environ,
-                "TERM": "xterm-256color",
-                "COLORTERM": "truecolor",
-                "PWD": str(workspace),
-            }
+            env = child_environment({"TERM": "xterm-256color", "COLORTERM": "truecolor", "PWD": str(workspace)})
             env.pop("PAGER", None)
             terminal_id = f"t-{secrets.token_hex(6)}"
             env["RELIANT_TERMINAL"] = terminal_id

@@ -2,6 +2,10 @@
 
 Added workspaces are kept in `<data-dir>/daemon-workspaces.json` ({"workspaces": ["/abs/path", ...]})
 and merged with the configured ones when the daemon starts.
+
+A directory is refused (when configured, added or loaded) if its real path is the filesystem root,
+a system directory, or at, around or inside a reliant data dir (domain/workspace_policy.py); and,
+on a daemon given workspace roots (`reliant daemon start --workspace ROOT`), if it is outside them.
 """
 
 from __future__ import annotations
@@ -9,9 +13,10 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from reliant.appliance.datadir import write_json
+from reliant.domain.workspace_policy import outside_roots, workspace_refusal
 from reliant.errors import ReliantError
 
 logger = logging.getLogger(__name__)
@@ -29,14 +34,31 @@ class WorkspaceError(ReliantError):
 
 
 class Workspaces:
-    def __init__(self, configured: Iterable[Path] = (), state_file: Path | None = None) -> None:
+    def __init__(
+        self,
+        configured: Iterable[Path] = (),
+        state_file: Path | None = None,
+        *,
+        data_dirs: Iterable[Path] = (),
+        roots: Iterable[Path] = (),
+    ) -> None:
         self.state_file = state_file
+        self.data_dirs = [PurePosixPath(p.expanduser().resolve()) for p in data_dirs]
+        self.roots = [PurePosixPath(p.expanduser().resolve()) for p in roots]
         self._paths: list[Path] = []
         self._added: list[Path] = []
         for path in configured:
             resolved = path.expanduser().resolve()
+            if refusal := self.refusal(resolved):
+                logger.error("workspace %s refused: %s", path, refusal)
+                continue
             if resolved not in self._paths:
                 self._paths.append(resolved)
+
+    def refusal(self, resolved: Path) -> str:
+        """Why the real path `resolved` may not be a workspace here ("" when it may)."""
+        pure = PurePosixPath(resolved)
+        return workspace_refusal(pure, self.data_dirs) or outside_roots(pure, self.roots)
 
     @property
     def paths(self) -> list[Path]:
@@ -60,6 +82,9 @@ class Workspaces:
                 logger.warning("workspace %s from %s is not a directory; skipped", item, self.state_file)
                 continue
             resolved = path.resolve()
+            if refusal := self.refusal(resolved):
+                logger.warning("workspace %s from %s refused: %s", item, self.state_file, refusal)
+                continue
             if resolved not in self._added:
                 self._added.append(resolved)
             if resolved not in self._paths:
@@ -75,6 +100,8 @@ class Workspaces:
             raise WorkspaceError(str(given), "no such directory")
         if not resolved.is_dir():
             raise WorkspaceError(str(given), "not a directory")
+        if refusal := self.refusal(resolved):
+            raise WorkspaceError(str(given), refusal)
         if resolved in self._paths:
             return resolved
         if self.state_file is not None:

@@ -29,6 +29,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from reliant.daemon.environment import child_environment
 from reliant.daemon.tools.base import ToolFailure
 from reliant.daemon.tools.paths import confine
 
@@ -54,7 +55,7 @@ class GitError(ToolFailure):
 
 async def git(cwd: Path, *args: str, check: bool = True, limit: int = 0) -> str:
     """Run git in `cwd`; its stdout (cut at `limit` bytes when given)."""
-    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_PAGER": "cat", "LC_ALL": "C"}
+    env = child_environment({"GIT_TERMINAL_PROMPT": "0", "GIT_PAGER": "cat", "LC_ALL": "C"})
     try:
         proc = await asyncio.create_subprocess_exec(
             "git",

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -125,3 +128,41 @@ async def test_tools_workspaces_and_cancel_through_the_gateway(
 
 async def _announced(bus: Bus, daemon_id: str, path: str) -> bool:
     return path in await _presence_workspaces(bus, daemon_id)
+
+
+async def test_a_split_mode_daemon_with_workspace_roots_refuses_paths_outside_them(
+    settings: Settings, bus: Bus, tmp_path: Path
+) -> None:
+    """`reliant daemon start --workspace ROOT` (a process of its own) works only inside its roots."""
+    root, other_root, outside = tmp_path / "src", tmp_path / "more", tmp_path / "elsewhere"
+    for path in (root / "app", other_root, outside, tmp_path / "src2"):
+        path.mkdir(parents=True)
+    token_file = tmp_path / "daemon_token"
+    token_file.write_text("daemon-secret\n")
+    args = [sys.executable, "-m", "reliant", "daemon", "start", "--gateway", settings.gateway_address]
+    args += ["--token-file", str(token_file), "--data-dir", str(tmp_path / "daemon-data"), "--log-level", "warning"]
+    env = {**os.environ, "RELIANT_DAEMON_ID": settings.daemon_id}
+
+    refused = subprocess.run([*args, "--workspace", "/etc"], env=env, capture_output=True, text=True, timeout=60)
+    assert refused.returncode != 0 and "--workspace /etc cannot be used: /etc is a system directory" in refused.stderr
+
+    proc = subprocess.Popen([*args, "--workspace", str(root), "--workspace", str(other_root)], env=env)
+    try:
+        async with RoleRunner(GatewayRole(settings)):
+
+            async def online() -> Any:
+                return await _ctl(bus, settings.daemon_id, "workspace.list", {})
+
+            await eventually(online, timeout=30)
+            added = await _ctl(bus, settings.daemon_id, "workspace.add", {"path": str(root / "app")})
+            assert added == {"ok": True, "path": str((root / "app").resolve())}
+            for path in (outside, tmp_path / "src2"):
+                answer = await _ctl(bus, settings.daemon_id, "workspace.add", {"path": str(path)})
+                assert answer["ok"] is False
+                roots = f"{root.resolve()}, {other_root.resolve()}"
+                assert f"outside the directories this daemon may work in ({roots})" in answer["error"]
+            view = ToolCall("v-out", "view", {"path": "x"}, chat_id="c-roots", workspace=str(outside))
+            assert "not registered" in (await _tool(bus, settings.daemon_id, view)).error
+    finally:
+        proc.terminate()
+        await asyncio.to_thread(proc.wait, 30)

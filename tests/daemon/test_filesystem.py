@@ -100,14 +100,25 @@ def test_create_delete_rename(tree: Path) -> None:
         fs.delete(tree, {"path": ".", "recursive": True})
 
 
-def test_search_by_name_and_content_skips_ignored_files(tree: Path) -> None:
+async def test_search_by_name_and_content_skips_ignored_files(tree: Path) -> None:
     fs = FileService()
-    by_name = fs.search(tree, {"query": "mod", "mode": "name"})
+    by_name = await fs.search(tree, {"query": "mod", "mode": "name"})
     assert by_name["results"] == [{"path": "src/pkg/mod.py"}]
-    by_content = fs.search(tree, {"query": "find_me", "mode": "content"})
+    by_content = await fs.search(tree, {"query": "find_me", "mode": "content"})
     assert [(r["path"], r["line"]) for r in by_content["results"]] == [("README.md", 2), ("src/pkg/mod.py", 1)]
-    regex = fs.search(tree, {"query": r"return \d+", "mode": "content", "regex": True})
+    regex = await fs.search(tree, {"query": r"return \d+", "mode": "content", "regex": True})
     assert regex["results"][0]["text"] == "    return 42"
+    # Not a regex unless asked: `.` and `(` are plain characters; case is ignored unless asked.
+    assert (await fs.search(tree, {"query": "PRINT('", "mode": "content"}))["results"][0]["path"] == "src/main.py"
+    assert (await fs.search(tree, {"query": "PRINT", "mode": "content", "case_sensitive": True}))["results"] == []
+    assert (await fs.search(tree, {"query": "m.d", "mode": "name"}))["results"] == []
+    # Searching a subdirectory keeps the rules of the directories above it (build/ from the root).
+    scoped = await fs.search(tree, {"query": "find_me", "mode": "content", "path": "src"})
+    assert [r["path"] for r in scoped["results"]] == ["src/pkg/mod.py"]
+    capped = await fs.search(tree, {"query": ".", "mode": "name", "regex": True, "max_results": 2})
+    assert len(capped["results"]) == 2 and capped["truncated"] is True
+    with pytest.raises(ToolFailure, match="invalid regular expression"):
+        await fs.search(tree, {"query": "(?<=x)y", "mode": "content", "regex": True})
 
 
 def test_paths_outside_the_workspace_are_refused(tree: Path, outside: Path) -> None:

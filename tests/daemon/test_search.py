@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
 
-from reliant.daemon.tools.search import MAX_GLOB_RESULTS, MAX_GREP_MATCHES, compile_glob
+from reliant.daemon.tools.ripgrep import Deadline, glob_regex, matching
+from reliant.daemon.tools.search import MAX_GLOB_RESULTS, MAX_GREP_MATCHES
 from reliant.domain.tools import ToolStatus
 from tests.daemon.conftest import Run
 
@@ -32,12 +34,31 @@ def tree(workspace: Path) -> Path:
     return workspace
 
 
-def test_glob_patterns() -> None:
-    assert compile_glob("**/*.py").match("a/b/c.py") and compile_glob("**/*.py").match("c.py")
-    assert not compile_glob("*.py").match("a/c.py")
-    assert compile_glob("src/*.{ts,tsx}").match("src/v.tsx") and not compile_glob("src/*.{ts,tsx}").match("src/v.js")
-    assert compile_glob("file?.[ch]").match("file1.c") and not compile_glob("file?.[!ch]").match("file1.c")
-    assert compile_glob("src/**").match("src/a/b") and compile_glob("./a.txt").match("a.txt")
+async def globbed(pattern: str, *paths: str) -> list[str]:
+    """Those of `paths` the glob matches, matched as the tools do (by ripgrep)."""
+    hits, _ = await matching(glob_regex(pattern), list(paths), deadline=Deadline(10), limit=100, whole=True)
+    return [paths[i] for i in hits]
+
+
+async def test_glob_patterns() -> None:
+    assert await globbed("**/*.py", "a/b/c.py", "c.py", "c.pyc", "a/c.txt") == ["a/b/c.py", "c.py"]
+    assert await globbed("*.py", "a/c.py", "c.py") == ["c.py"]
+    assert await globbed("src/*.{ts,tsx}", "src/v.tsx", "src/v.js", "src/a/v.ts") == ["src/v.tsx"]
+    assert await globbed("file?.[ch]", "file1.c", "file1.o", "file12.c") == ["file1.c"]
+    assert await globbed("file?.[!ch]", "file1.c", "file1.o") == ["file1.o"]
+    assert await globbed("src/**", "src/a/b", "srcs/a") == ["src/a/b"]
+    assert await globbed("./a.txt", "a.txt", "b/a.txt") == ["a.txt"]
+    # Characters that mean something to a regex are taken literally.
+    assert await globbed("a+b (1)[&]-$^.txt", "a+b (1)&-$^.txt", "aab (1)&-$^.txt") == ["a+b (1)&-$^.txt"]
+
+
+async def test_patterns_that_make_a_backtracking_engine_explode_take_no_time() -> None:
+    """`*a*a*a*a*a*b` over a long name took ~30 s in Python's re; `**/` repeated, seconds."""
+    names = ["a" * 250, "a/" * 40 + "y", "a" * 249 + "b"]
+    started = time.perf_counter()
+    assert await globbed("*a*a*a*a*a*a*a*b", *names) == ["a" * 249 + "b"]
+    assert await globbed("**/" * 12 + "z", *names) == []
+    assert time.perf_counter() - started < 5
 
 
 async def test_glob_finds_files_and_skips_ignored_directories(run: Run, tree: Path) -> None:
@@ -143,3 +164,51 @@ async def test_directory_links_are_neither_walked_nor_listed(run: Run, workspace
 
     assert (await run("glob", pattern="**/*")).output == "real.py"
     assert (await run("grep", pattern="TODO")).output == "real.py:1:# TODO real"
+
+
+async def test_a_subdirectory_search_keeps_the_rules_above_it_and_none_above_the_workspace(
+    run: Run, workspace: Path
+) -> None:
+    (workspace.parent / ".gitignore").write_text("*\n")  # outside the workspace: not ours
+    files = {
+        ".gitignore": "*.tmp\n/src/lib/vendored.py\n",
+        "src/.gitignore": "gen/\n/top_only.py\n!keep.tmp\n",
+        "src/lib/a.py": "# TODO a\n",
+        "src/lib/vendored.py": "# TODO vendored\n",
+        "src/lib/x.tmp": "# TODO tmp\n",
+        "src/lib/keep.tmp": "# TODO keep\n",
+        "src/lib/gen/g.py": "# TODO generated\n",
+        "src/lib/top_only.py": "# TODO deeper, not anchored here\n",
+        "src/top_only.py": "# TODO anchored\n",
+    }
+    for name, text in files.items():
+        (workspace / name).parent.mkdir(parents=True, exist_ok=True)
+        (workspace / name).write_text(text)
+    expected = ["src/lib/a.py", "src/lib/keep.tmp", "src/lib/top_only.py"]
+    listed = {
+        ".": [".gitignore", "src/.gitignore", *expected],
+        "src": ["src/.gitignore", *expected],
+        "src/lib": expected,
+    }
+    for path, files_there in listed.items():
+        assert (await run("glob", pattern="**/*", path=path)).output.splitlines() == files_there, path
+        grep = await run("grep", pattern="TODO", path=path)
+        assert [line.split(":")[0] for line in grep.output.splitlines()] == expected, path
+
+
+async def test_a_pathological_pattern_is_answered_at_once(run: Run, workspace: Path) -> None:
+    """`(a+)+$` over 30 a's and a `!` took ~30 s in Python's re, holding the GIL of every role."""
+    (workspace / "evil.txt").write_text("a" * 30 + "!\n" + "aaa\n")
+    started = time.perf_counter()
+    result = await run("grep", pattern="(a+)+$")
+    assert result.output == "evil.txt:2:aaa"
+    assert time.perf_counter() - started < 5
+
+
+async def test_patterns_ripgrep_cannot_run_are_refused_with_its_reason(run: Run, workspace: Path) -> None:
+    (workspace / "a.txt").write_text("x\n")
+    lookaround = await run("grep", pattern="(?<=x)y")
+    assert lookaround.status is ToolStatus.ERROR
+    assert "invalid regular expression '(?<=x)y'" in lookaround.error and "look-around" in lookaround.error
+    bad_glob = await run("grep", pattern="x", glob="[z-a]")
+    assert bad_glob.status is ToolStatus.ERROR and "invalid glob pattern '[z-a]'" in bad_glob.error

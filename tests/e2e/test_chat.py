@@ -44,14 +44,22 @@ def test_reliant_chat_with_the_demo_model_fixes_the_demo_project(appliance: Appl
     assert listed.returncode == 0 and "Fix the failing test" in listed.stdout and "idle" in listed.stdout
 
 
+def empty_project(appliance: Appliance) -> Path:
+    """A directory beside the data dir (which itself can never be a project)."""
+    path = appliance.data_dir.parent / "project"
+    path.mkdir(exist_ok=True)
+    return path
+
+
 def test_reliant_chat_exits_2_when_the_chat_pauses(appliance: Appliance) -> None:
     appliance.start()
-    done = appliance.cli("chat", "--project", str(appliance.data_dir), "--model", "anthropic:claude-sonnet-4-6", "hi")
+    project = str(empty_project(appliance))
+    done = appliance.cli("chat", "--project", project, "--model", "anthropic:claude-sonnet-4-6", "hi")
     assert done.returncode == 2, done.stdout + done.stderr
     assert "paused" in done.stderr and "ANTHROPIC_API_KEY" in done.stderr
 
 
 def test_reliant_chat_with_an_unknown_model_says_so(appliance: Appliance) -> None:
     appliance.start()
-    done = appliance.cli("chat", "--project", str(appliance.data_dir), "--model", "gpt-4o", "hi")
+    done = appliance.cli("chat", "--project", str(empty_project(appliance)), "--model", "gpt-4o", "hi")
     assert done.returncode == 1 and "unknown model 'gpt-4o'" in done.stderr

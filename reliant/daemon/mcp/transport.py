@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -22,6 +21,7 @@ import anyio
 import mcp_types
 from mcp.shared.message import SessionMessage
 
+from reliant.daemon.environment import child_environment
 from reliant.daemon.mcp.config import McpServerConfig
 from reliant.daemon.process_group import lifeline, stop_group
 
@@ -81,7 +81,7 @@ class StdioServerProcess:
 
     async def _spawn(self) -> asyncio.subprocess.Process:
         c = self.config
-        env = {**os.environ, **dict(c.env)}
+        env = child_environment(dict(c.env))
         cwd = c.cwd or None
         if cwd is not None and not await asyncio.to_thread(Path(cwd).is_dir):
             raise OSError(f"working directory {cwd} does not exist")

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import re
 import signal
 import time
 from pathlib import Path
@@ -11,11 +10,13 @@ from typing import Any
 
 from reliant.daemon.processes import BackgroundProcess, BackgroundProcesses, ProcessError
 from reliant.daemon.tools.base import ToolContext, ToolFailure, ToolOutput, ToolSpec
+from reliant.daemon.tools.ripgrep import Deadline, check_regex, matching
 
 MAX_OUTPUT_BYTES = 30_000
 DEFAULT_WAIT = 30.0
 MAX_WAIT = 600.0
 WAIT_TAIL_LINES = 20
+FILTER_SECONDS = 10.0
 SIGNALS = {"TERM": signal.SIGTERM, "KILL": signal.SIGKILL, "INT": signal.SIGINT, "HUP": signal.SIGHUP}
 
 _ID = {"type": "string", "pattern": "^p-[0-9a-f]{10}$", "description": "The process id (p-…) from shell."}
@@ -82,21 +83,28 @@ async def start_background(ctx: ToolContext, workspace: Path, command: str, env:
 # -- shell_output ---------------------------------------------------------------------------------
 
 
+async def _filtered(pattern: str, lines: list[str]) -> list[str]:
+    """The lines `pattern` matches (by ripgrep: no pattern can stall the daemon)."""
+    hits, _ = await matching(pattern, lines, deadline=Deadline(FILTER_SECONDS), limit=len(lines) + 1)
+    return [lines[i] for i in hits]
+
+
 async def _output(ctx: ToolContext, args: dict[str, Any]) -> ToolOutput:
     proc = _get(ctx, str(args["process_id"]))
-    pattern = args.get("filter")
-    try:
-        regex = re.compile(str(pattern)) if pattern else None
-    except re.error as exc:
-        raise ToolFailure(f"invalid filter {pattern!r}: {exc}") from None
+    pattern = str(args.get("filter") or "")
+    if pattern:
+        try:
+            await check_regex(pattern)
+        except ToolFailure as exc:
+            raise ToolFailure(exc.message.replace("invalid regular expression", "invalid filter", 1)) from None
     ring = proc.output
     notes: list[str] = []
     if "tail" in args:
         lines_wanted = int(args["tail"])
         offset, data = ring.tail(MAX_OUTPUT_BYTES * 4)
         lines = data.decode("utf-8", "replace").splitlines()
-        if regex is not None:
-            lines = [line for line in lines if regex.search(line)]
+        if pattern:
+            lines = await _filtered(pattern, lines)
         text = "\n".join(lines[-lines_wanted:])
         next_offset = ring.total
     else:
@@ -109,8 +117,8 @@ async def _output(ctx: ToolContext, args: dict[str, Any]) -> ToolOutput:
             data = data[: whole_characters(data)]
             next_offset = offset + len(data)
         text = data.decode("utf-8", "replace")
-        if regex is not None:
-            text = "\n".join(line for line in text.splitlines() if regex.search(line))
+        if pattern:
+            text = "\n".join(await _filtered(pattern, text.splitlines()))
         if next_offset < ring.total:
             notes.append(f"[more output follows; continue with offset={next_offset}]")
         proc.read_offset = max(proc.read_offset, next_offset)

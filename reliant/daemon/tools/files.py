@@ -7,12 +7,14 @@ since the chat last saw it (see reads.py). The work is blocking file I/O, so it 
 from __future__ import annotations
 
 import asyncio
-import difflib
 import os
 import stat
+import subprocess
+import tempfile
 from pathlib import Path
 from typing import Any
 
+from reliant.daemon.environment import child_environment
 from reliant.daemon.tools.base import ToolContext, ToolFailure, ToolOutput, ToolSpec
 from reliant.daemon.tools.paths import confine, shown
 from reliant.daemon.tools.reads import Fingerprint
@@ -24,6 +26,7 @@ MAX_VIEW_CHARS = 100_000
 BINARY_SNIFF_BYTES = 8192
 MAX_DIFF_LINES = 60
 MAX_DIFF_SOURCE_BYTES = 1024 * 1024  # no diff for bigger files: line numbers only
+DIFF_SECONDS = 10.0
 MAX_REPORTED_LINES = 50
 
 
@@ -254,11 +257,27 @@ def _change_lines(text: str, old: str, new: str, count: int) -> list[int]:
 
 
 def _diff(before: str, after: str, name: str) -> str:
+    """A unified diff (2 lines of context) by `diff`, in a child process: difflib would hold the GIL,
+    which the event loop of every role in the process needs, for as long as a big diff takes."""
     if len(before) > MAX_DIFF_SOURCE_BYTES:
         return ""
-    diff = list(
-        difflib.unified_diff(before.splitlines(), after.splitlines(), f"a/{name}", f"b/{name}", n=2, lineterm="")
-    )
+    with tempfile.TemporaryDirectory(prefix="reliant-diff-") as tmp:
+        old, new = Path(tmp) / "a", Path(tmp) / "b"
+        old.write_text(before, encoding="utf-8")
+        new.write_text(after, encoding="utf-8")
+        try:
+            done = subprocess.run(
+                ["diff", "-U2", "--label", f"a/{name}", "--label", f"b/{name}", str(old), str(new)],
+                capture_output=True,
+                timeout=DIFF_SECONDS,
+                env=child_environment({"LC_ALL": "C"}),
+                check=False,
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            return ""
+    if done.returncode != 1:  # 0: no difference; 2: trouble
+        return ""
+    diff = done.stdout.decode("utf-8", "replace").splitlines()
     if len(diff) > MAX_DIFF_LINES:
         diff = [*diff[:MAX_DIFF_LINES], f"… [{len(diff) - MAX_DIFF_LINES} more diff lines]"]
     return "\n".join(diff)

@@ -42,6 +42,8 @@ class ToolHost:
         workspaces: Iterable[Path] = (),
         *,
         workspace_file: Path | None = None,
+        data_dirs: Iterable[Path] = (),
+        workspace_roots: Iterable[Path] = (),
         max_concurrent: int = DEFAULT_MAX_CONCURRENT,
         memory: ExecutionMemory | None = None,
         provider: ToolProvider | None = None,
@@ -50,7 +52,7 @@ class ToolHost:
         self.daemon_id = daemon_id
         self.tools = {t.name: t for t in tools}
         self._validators: dict[str, Any] = {}  # jsonschema validators, made (and imported) on first use
-        self._workspaces = Workspaces(workspaces, workspace_file)
+        self._workspaces = Workspaces(workspaces, workspace_file, data_dirs=data_dirs, roots=workspace_roots)
         self.memory = memory if memory is not None else ExecutionMemory()
         self.reads = ReadTracker()
         self.provider = provider

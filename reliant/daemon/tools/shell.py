@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import codecs
-import os
 import subprocess
 from typing import Any
 
+from reliant.daemon.environment import child_environment
 from reliant.daemon.process_group import SHELL_WRAPPER, group_alive, lifeline, stop_group
 from reliant.daemon.tools.base import ToolContext, ToolFailure, ToolOutput, ToolSpec
 
@@ -94,7 +94,7 @@ async def _within(event: asyncio.Event, seconds: float) -> bool:
 
 
 def _environment() -> dict[str, str]:
-    return {**os.environ, "TERM": "dumb", "PAGER": "cat", "GIT_PAGER": "cat"}
+    return child_environment({"TERM": "dumb", "PAGER": "cat", "GIT_PAGER": "cat"})
 
 
 async def _shell(ctx: ToolContext, args: dict[str, Any]) -> ToolOutput:
