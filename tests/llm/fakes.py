@@ -278,7 +278,7 @@ def stalled(stream: StreamResponse, after: int, seconds: float = 3600.0) -> Stre
     return StreamResponse(events, status=stream.status, headers=dict(stream.headers))
 
 
-def malformed(stream: StreamResponse, at: int, data: str = '{"choices": [{"index": 0, "delta": {"cont') -> StreamResponse:
+def malformed(stream: StreamResponse, at: int, data: str = '{"choices": [{"index": 0, "delta": {"co') -> StreamResponse:
     """`stream` with a chunk that is not JSON inserted before event `at` (named like its
     neighbours, so an Anthropic client reads it as one of its events)."""
     events = list(stream.events)

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
-
-import time
 
 import pytest
 
@@ -341,7 +340,7 @@ def test_a_missing_key_without_a_local_server_is_fatal() -> None:
 async def test_a_stream_that_ends_without_finish_reason_is_retryable_not_an_answer(
     fake_llm: FakeLlmServer, provider: OpenAIProvider, events: Events
 ) -> None:
-    words = [f"{w} " for w in "one two three four five six seven eight nine ten".split()]
+    words = [f"{w} " for w in ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")]
     fake_llm.enqueue(ended_early(openai_stream([Text(*words)]), keep=4))  # the role chunk, 3 words
 
     with pytest.raises(RetryableLlmError) as caught:
