@@ -44,19 +44,19 @@ async def chunks(stream: AsyncIterable[T]) -> AsyncIterator[T]:
 
 
 def malformed(provider: str, exc: MalformedChunk) -> RetryableLlmError:
-    return RetryableLlmError(provider, f"the stream sent a malformed chunk (not JSON: {exc.detail}); trying again")
+    return RetryableLlmError(provider, f"the stream sent a malformed chunk (not JSON: {exc.detail})")
 
 
 def ended_early(provider: str, missing: str, received: int) -> RetryableLlmError:
     return RetryableLlmError(
         provider,
         f"the stream ended before the answer was complete (no {missing} after {received} events); "
-        "nothing was kept, trying again",
+        "nothing of it was kept",
     )
 
 
 def stalled(provider: str, seconds: float) -> RetryableLlmError:
-    return RetryableLlmError(provider, f"no data for {seconds:g}s (read timeout): the provider stalled; trying again")
+    return RetryableLlmError(provider, f"no data for {seconds:g}s (read timeout): the provider stalled")
 
 
 def bad_tool_input(provider: str, exc: ToolInputError, stop_reason: str) -> LlmError:
@@ -64,11 +64,11 @@ def bad_tool_input(provider: str, exc: ToolInputError, stop_reason: str) -> LlmE
         return FatalLlmError(
             provider,
             f"the answer reached its output limit (max_tokens) in the arguments of the {exc.tool_name} tool "
-            "call; nothing was kept",
+            "call; nothing of it was kept",
             kind="max_tokens",
         )
     return RetryableLlmError(
         provider,
         f"the arguments of the {exc.tool_name} tool call are not a JSON object ({exc.chars} characters); "
-        "nothing was kept, trying again",
+        "nothing of it was kept",
     )
