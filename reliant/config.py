@@ -59,6 +59,9 @@ class Settings:
     # Tokens of extended thinking per LLM call: Anthropic's thinking budget (adaptive on Claude 4.6
     # and later), OpenAI's reasoning_effort level for its reasoning models; 0: off.
     thinking_budget: int = 0
+    # Seconds a provider may stay silent (before its answer starts, or between two chunks) before
+    # the call is given up and retried; 0: the default. `[llm] read_timeout` in reliant.toml.
+    llm_read_timeout: float = 90.0
     approval_timeout: float = 0.0  # seconds a pending approval waits before it is denied; 0: forever
 
     def with_overrides(self, **values: Any) -> Settings:

@@ -69,3 +69,12 @@ def test_a_negative_number_is_refused_with_the_setting_named(tmp_path: Path) -> 
     with pytest.raises(ConfigError, match=r"reliant.toml:1: approval_timeout"):
         config.load(tmp_path, env={})
     assert config.load(tmp_path.parent / "elsewhere", env={"RELIANT_THINKING_BUDGET": "8000"}).thinking_budget == 8000
+
+
+def test_the_llm_read_timeout_is_a_layered_setting(tmp_path: Path) -> None:
+    assert config.load(tmp_path, env={}).llm_read_timeout == 90.0
+    (tmp_path / "reliant.toml").write_text("[llm]\nread_timeout = 120\n")
+    assert config.load(tmp_path, env={}).llm_read_timeout == 120.0
+    assert config.load(tmp_path, env={"RELIANT_LLM_READ_TIMEOUT": "2.5"}).llm_read_timeout == 2.5
+    with pytest.raises(ConfigError, match=r"llm_read_timeout \(env RELIANT_LLM_READ_TIMEOUT\): must be 0 or more"):
+        config.load(tmp_path, env={"RELIANT_LLM_READ_TIMEOUT": "-1"})

@@ -13,6 +13,7 @@ import typer
 
 from reliant import __version__, config
 from reliant.errors import ReliantError
+from reliant.redaction import RedactingFilter
 
 app = typer.Typer(
     name="reliant",
@@ -59,6 +60,7 @@ def setup_logging(level: str, log_file: Path | None = None) -> None:
     fmt = logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%H:%M:%S")
     stderr = logging.StreamHandler(sys.stderr)
     stderr.setFormatter(fmt)
+    stderr.addFilter(RedactingFilter())  # every handler masks the secrets the process knows
     root.addHandler(stderr)
     if log_file is not None:
         try:
@@ -67,6 +69,7 @@ def setup_logging(level: str, log_file: Path | None = None) -> None:
         except OSError:
             return
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+        handler.addFilter(RedactingFilter())
         root.addHandler(handler)
     for noisy in ("temporalio.worker", "temporalio.activity", "temporalio.workflow", "uvicorn.error"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

@@ -10,6 +10,7 @@ from reliant.config import Settings
 from reliant.db import Database
 from reliant.db import settings as settings_db
 from reliant.llm.registry import Providers
+from reliant.redaction import remember
 
 # Settings that may be written through the api.
 WRITABLE = ("anthropic_api_key", "anthropic_base_url", "openai_api_key", "openai_base_url", "default_model")
@@ -52,11 +53,13 @@ class ProviderPool:
         effective = await self.effective()
         if self._providers is None:
             v = effective.values
+            remember(*(v[key] for key in SECRET))  # kept out of logs and error reports from now on
             self._providers = Providers(
                 anthropic_api_key=v["anthropic_api_key"],
                 anthropic_base_url=v["anthropic_base_url"],
                 openai_api_key=v["openai_api_key"],
                 openai_base_url=v["openai_base_url"],
+                read_timeout=self._settings.llm_read_timeout,
             )
         return self._providers
 

@@ -15,10 +15,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
 from reliant.domain.chat import BlockType, ContentBlock, Message, Role, ToolDefinition, Usage
+from reliant.llm import broken_stream
 from reliant.llm.base import BlockDelta, BlockStart, LlmRequest, LlmResponse, OnEvent
 from reliant.llm.classify import error_for_status, scrub
 from reliant.llm.errors import FatalLlmError, LlmError, RetryableLlmError
-from reliant.llm.tool_input import parse_tool_input
+from reliant.llm.tool_input import ToolInputError, parse_tool_input
 
 if TYPE_CHECKING:
     import anthropic as sdk
@@ -28,7 +29,6 @@ logger = logging.getLogger(__name__)
 
 NAME = "anthropic"
 DEFAULT_BASE_URL = "https://api.anthropic.com"
-DEFAULT_TIMEOUT = 600.0
 MIN_THINKING_BUDGET = 1024  # the API's floor for `budget_tokens`
 # A redacted thinking block has no text, only opaque data that must go back verbatim. It travels in
 # our THINKING block's signature behind this marker (real signatures are base64: no colon).
@@ -53,7 +53,11 @@ class AnthropicProvider:
 
     name = NAME
 
-    def __init__(self, *, api_key: str, base_url: str = "", timeout: float = DEFAULT_TIMEOUT) -> None:
+    def __init__(
+        self, *, api_key: str, base_url: str = "", read_timeout: float = broken_stream.DEFAULT_READ_TIMEOUT
+    ) -> None:
+        """`read_timeout`: the longest silence of the server (before the answer starts, or between
+        two events)."""
         if not api_key:
             raise FatalLlmError(
                 NAME,
@@ -64,9 +68,13 @@ class AnthropicProvider:
 
         self._api_key = api_key
         self.base_url = base_url or DEFAULT_BASE_URL
+        self.read_timeout = read_timeout
         # Explicit key and base URL: the SDK then reads neither from the environment nor from profiles.
         self._client: sdk.AsyncAnthropic = anthropic.AsyncAnthropic(
-            api_key=api_key, base_url=self.base_url, max_retries=0, timeout=timeout
+            api_key=api_key,
+            base_url=self.base_url,
+            max_retries=0,
+            timeout=anthropic.Timeout(read_timeout, connect=min(read_timeout, broken_stream.CONNECT_TIMEOUT)),
         )
 
     async def stream(self, request: LlmRequest, on_event: OnEvent) -> LlmResponse:
@@ -88,19 +96,32 @@ class AnthropicProvider:
                 stream=True,
             )
             async with events:
-                async for event in events:
+                async for event in broken_stream.chunks(events):
                     await assembly.feed(event, on_event)
+        except broken_stream.MalformedChunk as exc:
+            raise broken_stream.malformed(NAME, exc) from None
         except anthropic.APIStatusError as exc:
             raise self._status_error(exc) from exc
-        except anthropic.APIConnectionError as exc:  # includes timeouts
+        except anthropic.APITimeoutError as exc:
+            if isinstance(exc.__cause__, httpx2.ReadTimeout):
+                raise broken_stream.stalled(NAME, self.read_timeout) from exc
             raise RetryableLlmError(NAME, self._scrub(f"{self.base_url}: {exc}")) from exc
+        except anthropic.APIConnectionError as exc:
+            raise RetryableLlmError(NAME, self._scrub(f"{self.base_url}: {exc}")) from exc
+        except httpx2.ReadTimeout as exc:  # silence in the middle of the stream
+            raise broken_stream.stalled(NAME, self.read_timeout) from exc
         except httpx2.TransportError as exc:  # the connection broke in the middle of the stream
             raise RetryableLlmError(NAME, self._scrub(f"stream interrupted: {exc!r}")) from exc
         except anthropic.APIError as exc:
             raise RetryableLlmError(NAME, self._scrub(f"stream failed: {exc.message}")) from exc
         except anthropic.AnthropicError as exc:
             raise FatalLlmError(NAME, self._scrub(str(exc)), kind="client") from exc
-        return assembly.response()
+        if not assembly.stopped:
+            raise broken_stream.ended_early(NAME, "message_stop", assembly.received)
+        try:
+            return assembly.response()
+        except ToolInputError as exc:
+            raise broken_stream.bad_tool_input(NAME, exc, assembly.stop_reason) from None
 
     async def close(self) -> None:
         await self._client.close()
@@ -246,8 +267,11 @@ class _Assembly:
     parts: dict[int, _Part] = field(default_factory=dict)  # by the API's block index
     usage: dict[str, int] = field(default_factory=dict)
     stop_reason: str = ""
+    stopped: bool = False  # message_stop arrived: the answer is complete
+    received: int = 0  # events
 
     async def feed(self, event: RawMessageStreamEvent, on_event: OnEvent) -> None:
+        self.received += 1
         if event.type == "message_start":
             self.model = event.message.model or self.model
             self._take_usage(event.message.usage)
@@ -269,6 +293,8 @@ class _Assembly:
         elif event.type == "message_delta":
             self.stop_reason = event.delta.stop_reason or self.stop_reason
             self._take_usage(event.usage)
+        elif event.type == "message_stop":
+            self.stopped = True
 
     async def _start(self, api_index: int, block: Any, on_event: OnEvent) -> None:
         index = len(self.parts)
@@ -312,6 +338,7 @@ class _Assembly:
                 self.usage[ours] = int(value)
 
     def response(self) -> LlmResponse:
+        """The answer; raises ToolInputError for tool arguments that are not a JSON object."""
         blocks = tuple(part.block() for part in sorted(self.parts.values(), key=lambda p: p.index))
         usage = Usage(
             input_tokens=self.usage.get("input", 0),

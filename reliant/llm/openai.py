@@ -22,10 +22,11 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 from urllib.parse import urlsplit
 
 from reliant.domain.chat import BlockType, ContentBlock, Message, Role, ToolDefinition, Usage
+from reliant.llm import broken_stream
 from reliant.llm.base import BlockDelta, BlockStart, LlmRequest, LlmResponse, OnEvent
 from reliant.llm.classify import error_for_status, scrub
 from reliant.llm.errors import FatalLlmError, LlmError, RetryableLlmError
-from reliant.llm.tool_input import parse_tool_input
+from reliant.llm.tool_input import ToolInputError, parse_tool_input
 
 if TYPE_CHECKING:
     import openai as sdk
@@ -35,7 +36,6 @@ logger = logging.getLogger(__name__)
 
 NAME = "openai"
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
-DEFAULT_TIMEOUT = 600.0
 PLACEHOLDER_KEY = "no-key"  # for servers at a custom base_url that want none
 _STOP_REASONS = {"stop": "end_turn", "tool_calls": "tool_use", "function_call": "tool_use", "length": "max_tokens"}
 # Reasoning text, where an OpenAI-compatible server streams it (vLLM, DeepSeek, Ollama, OpenRouter).
@@ -64,11 +64,12 @@ class OpenAIProvider:
         *,
         api_key: str = "",
         base_url: str = "",
-        timeout: float = DEFAULT_TIMEOUT,
+        read_timeout: float = broken_stream.DEFAULT_READ_TIMEOUT,
         compatible: bool | None = None,
     ) -> None:
         """`compatible`: the server is an OpenAI-compatible one rather than OpenAI's own (default:
-        any base_url but OpenAI's); it decides how the output limit is sent."""
+        any base_url but OpenAI's); it decides how the output limit is sent. `read_timeout`: the
+        longest silence of the server (before the answer starts, or between two chunks)."""
         if not api_key and not base_url:
             raise FatalLlmError(
                 NAME,
@@ -80,16 +81,21 @@ class OpenAIProvider:
 
         self._api_key = api_key
         self.base_url = base_url or DEFAULT_BASE_URL
+        self.read_timeout = read_timeout
         # OpenAI itself wants `max_completion_tokens` (its reasoning models reject `max_tokens`);
         # compatible servers reliably understand only `max_tokens`.
         if compatible is None:
             compatible = bool(base_url) and urlsplit(base_url).hostname != "api.openai.com"
         self._official = not compatible
         self._client: sdk.AsyncOpenAI = openai.AsyncOpenAI(
-            api_key=api_key or PLACEHOLDER_KEY, base_url=self.base_url, max_retries=0, timeout=timeout
+            api_key=api_key or PLACEHOLDER_KEY,
+            base_url=self.base_url,
+            max_retries=0,
+            timeout=openai.Timeout(read_timeout, connect=min(read_timeout, broken_stream.CONNECT_TIMEOUT)),
         )
 
     async def stream(self, request: LlmRequest, on_event: OnEvent) -> LlmResponse:
+        import httpx2
         import openai
 
         tools = tools_param(request.tools)
@@ -107,17 +113,28 @@ class OpenAIProvider:
                 stream_options={"include_usage": True},
             )
             async with chunks:
-                async for chunk in chunks:
+                async for chunk in broken_stream.chunks(chunks):
                     await assembly.feed(chunk, on_event)
+        except broken_stream.MalformedChunk as exc:
+            raise broken_stream.malformed(NAME, exc) from None
         except openai.APIStatusError as exc:
             raise self._status_error(exc) from exc
+        except openai.APITimeoutError as exc:
+            if isinstance(exc.__cause__, httpx2.ReadTimeout):
+                raise broken_stream.stalled(NAME, self.read_timeout) from exc
+            raise RetryableLlmError(NAME, self._scrub(f"{self.base_url}: {exc.message}")) from exc
         except openai.APIConnectionError as exc:  # includes timeouts and streams cut short
             raise RetryableLlmError(NAME, self._scrub(f"{self.base_url}: {exc.message}")) from exc
         except openai.APIError as exc:  # an error object inside the stream
             raise RetryableLlmError(NAME, self._scrub(f"stream failed: {_message_of(exc)}")) from exc
         except openai.OpenAIError as exc:
             raise FatalLlmError(NAME, self._scrub(str(exc)), kind="client") from exc
-        return assembly.response()
+        if not assembly.finish_reason:
+            raise broken_stream.ended_early(NAME, "finish_reason", assembly.received)
+        try:
+            return assembly.response()
+        except ToolInputError as exc:
+            raise broken_stream.bad_tool_input(NAME, exc, assembly.stop_reason()) from None
 
     async def close(self) -> None:
         await self._client.close()
@@ -226,8 +243,10 @@ class _Assembly:
     tool_calls: dict[int, _Part] = field(default_factory=dict)  # by the stream's tool call index
     usage: Usage = field(default_factory=Usage)
     finish_reason: str = ""
+    received: int = 0  # chunks
 
     async def feed(self, chunk: ChatCompletionChunk, on_event: OnEvent) -> None:
+        self.received += 1
         if chunk.model:
             self.model = chunk.model
         if chunk.usage is not None:
@@ -288,9 +307,13 @@ class _Assembly:
             cache_write_tokens=written,
         )
 
-    def response(self) -> LlmResponse:
-        blocks = tuple(part.block() for part in self.parts)
+    def stop_reason(self) -> str:
         stop = _STOP_REASONS.get(self.finish_reason, self.finish_reason) or "end_turn"
         if self.tool_calls and stop == "end_turn":
             stop = "tool_use"  # some compatible servers finish tool calls with "stop"
-        return LlmResponse(blocks=blocks, usage=self.usage, stop_reason=stop, model=self.model)
+        return stop
+
+    def response(self) -> LlmResponse:
+        """The answer; raises ToolInputError for tool arguments that are not a JSON object."""
+        blocks = tuple(part.block() for part in self.parts)
+        return LlmResponse(blocks=blocks, usage=self.usage, stop_reason=self.stop_reason(), model=self.model)

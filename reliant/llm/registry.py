@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass
 
 from reliant.llm.base import Provider
+from reliant.llm.broken_stream import DEFAULT_READ_TIMEOUT
 from reliant.llm.demo import DEMO_MODEL
 from reliant.llm.errors import UnknownModelError
 
@@ -48,7 +49,10 @@ class Providers:
         anthropic_base_url: str = "",
         openai_api_key: str = "",
         openai_base_url: str = "",
+        read_timeout: float = DEFAULT_READ_TIMEOUT,
     ) -> None:
+        """`read_timeout`: the longest silence of a provider, before its answer or within it."""
+        self._read_timeout = read_timeout or DEFAULT_READ_TIMEOUT
         self._anthropic_api_key = anthropic_api_key
         self._anthropic_base_url = anthropic_base_url
         self._openai_api_key = openai_api_key
@@ -96,11 +100,15 @@ class Providers:
         if name == "anthropic":
             from reliant.llm.anthropic import AnthropicProvider
 
-            return AnthropicProvider(api_key=self._anthropic_api_key, base_url=self._anthropic_base_url)
+            return AnthropicProvider(
+                api_key=self._anthropic_api_key, base_url=self._anthropic_base_url, read_timeout=self._read_timeout
+            )
         if name == "openai":
             from reliant.llm.openai import OpenAIProvider
 
-            return OpenAIProvider(api_key=self._openai_api_key, base_url=self._openai_base_url)
+            return OpenAIProvider(
+                api_key=self._openai_api_key, base_url=self._openai_base_url, read_timeout=self._read_timeout
+            )
         from reliant.llm.scripted import ScriptedProvider
 
         return ScriptedProvider()

@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 import json
-import logging
 from typing import Any
 
-logger = logging.getLogger(__name__)
 
-UNPARSED_KEY = "_unparsed_arguments"
+class ToolInputError(ValueError):
+    """The arguments of a tool call are not a JSON object (cut off, or a confused model)."""
+
+    def __init__(self, tool_name: str, chars: int) -> None:
+        self.tool_name = tool_name
+        self.chars = chars
+        super().__init__(f"the arguments of {tool_name} are not a JSON object ({chars} characters)")
 
 
 def parse_tool_input(raw: str, tool_name: str) -> dict[str, Any]:
-    """The arguments as a JSON object; "" is {}.
-
-    Arguments that are not a JSON object (a truncated answer, a confused model) are kept under
-    `_unparsed_arguments`, so the tool's schema check reports the problem back to the model instead
-    of the turn failing.
-    """
+    """The arguments as a JSON object; "" is {}. Anything else raises ToolInputError: arguments
+    that were cut off must never reach a tool (or the transcript) as if the model had sent them."""
     if not raw.strip():
         return {}
     try:
@@ -26,5 +26,4 @@ def parse_tool_input(raw: str, tool_name: str) -> dict[str, Any]:
         value = None
     if isinstance(value, dict):
         return value
-    logger.warning("tool call %s: arguments are not a JSON object (%d chars)", tool_name, len(raw))
-    return {UNPARSED_KEY: raw}
+    raise ToolInputError(tool_name, len(raw))

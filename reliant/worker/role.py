@@ -21,6 +21,7 @@ from reliant.worker.activities.doctor import DoctorActivities
 from reliant.worker.activities.gates import GateActivities
 from reliant.worker.activities.llm import LlmActivities
 from reliant.worker.activities.tools import ToolActivities
+from reliant.worker.failure_redaction import RedactingInterceptor
 from reliant.worker.recorder import ProcessRecorder
 from reliant.worker.watcher import DaemonWatcher
 from reliant.worker.workflows import AgentWorkflow, DoctorWorkflow
@@ -65,6 +66,7 @@ class WorkerRole:
                         gates.request_question,
                     ],
                     max_concurrent_activities=200,
+                    interceptors=[RedactingInterceptor()],  # no secret of an error chain reaches history
                     # Heartbeat at least every half second: a cancel reaches a running call that fast.
                     max_heartbeat_throttle_interval=timedelta(milliseconds=500),
                     default_heartbeat_throttle_interval=timedelta(milliseconds=500),

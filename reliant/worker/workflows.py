@@ -92,6 +92,8 @@ class DoctorWorkflow:
 IDLE_TIMEOUT = timedelta(minutes=30)  # an idle chat's run ends; its next message starts a new one
 HEARTBEAT_TIMEOUT = timedelta(seconds=3)  # a dead worker is noticed within seconds
 
+# call_llm names each wait itself (next_retry_delay: the provider's Retry-After up to 15 minutes, else
+# 1, 2, 4 ... 60 s); maximum_interval caps only Temporal's own backoff, not those.
 LLM_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     backoff_coefficient=2.0,

@@ -3,6 +3,7 @@ missing commands, restarts, enable/disable, HTTP transport and no orphans after 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -22,6 +23,7 @@ from tests.daemon.conftest import processes_in_groups
 from tests.support import eventually, pid_alive
 
 TEST_SERVER = str(Path(__file__).parent / "servers" / "reliant_test_mcp.py")
+LEGACY_SERVER = str(Path(__file__).parent / "servers" / "legacy_mcp.py")
 
 
 def group_sizes(pgids: list[int]) -> dict[int, int]:
@@ -289,3 +291,121 @@ async def test_shutdown_leaves_no_server_or_child_process(
     await host.shutdown()
     await eventually(lambda: sum(group_sizes(servers).values()) == 0)
     assert not pid_alive(child) and manager.processes() == []
+
+
+async def test_an_http_server_on_the_current_protocol_stays_up_across_health_checks(
+    tmp_path: Path, workspace: Path
+) -> None:
+    # The 2026-07-28 revision removed `ping` (an mcp 2.3 server answers it with an error): health is
+    # checked with tools/list, which every revision has.
+    port = free_port()
+    server = subprocess.Popen([sys.executable, TEST_SERVER, "--http", str(port)], stderr=subprocess.DEVNULL)
+    try:
+        write_config(
+            workspace / ".reliant" / "mcp.json", {"web": {"type": "http", "url": f"http://127.0.0.1:{port}/mcp"}}
+        )
+        manager = McpManager(tmp_path / "data", health_every=0.2)
+        host = ToolHost("d-health", BUILTIN_TOOLS, [workspace], provider=manager)
+        try:
+
+            async def answered() -> ToolResult | None:
+                result = await call(host, workspace, "mcp__web__add", f"hc-{id(object())}", a=1, b=2)
+                return result if result.status is ToolStatus.OK else None
+
+            assert (await eventually(answered, timeout=20)).output == "3"
+            first = await status_of(manager, workspace, "web")
+            assert first["status"] == "healthy"
+            loop = asyncio.get_running_loop()
+            watch_until = loop.time() + 2.0  # ten health intervals
+            while loop.time() < watch_until:
+                now = await status_of(manager, workspace, "web")
+                assert (now["status"], now["connected_unix"], now["restarts"]) == (
+                    "healthy",
+                    first["connected_unix"],
+                    first["restarts"],
+                )
+                await asyncio.sleep(0.1)
+            assert (await call(host, workspace, "mcp__web__echo", "hc-after", text="still")).output == "still"
+
+            # The checks do run: a server that goes away is noticed by the next one.
+            server.kill()
+            server.wait(timeout=10)
+
+            async def noticed() -> bool:
+                return (await status_of(manager, workspace, "web"))["status"] == "unhealthy"
+
+            await eventually(noticed, timeout=10)
+        finally:
+            await host.shutdown()
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait(timeout=10)
+
+
+async def test_a_call_while_a_crashed_server_restarts_waits_for_the_restart(
+    mcp_host: tuple[ToolHost, McpManager], workspace: Path
+) -> None:
+    host, manager = mcp_host
+    assert (await call(host, workspace, "mcp__test__echo", "r1", text="up")).output == "up"
+    await call(host, workspace, "mcp__test__crash", "r2")
+    assert (await status_of(manager, workspace, "test"))["status"] == "unhealthy"
+
+    again = await call(host, workspace, "mcp__test__echo", "r3", text="after the restart")
+
+    assert again.status is ToolStatus.OK, again.error
+    assert again.output == "after the restart"
+    assert (await status_of(manager, workspace, "test"))["status"] == "healthy"
+
+
+async def test_a_call_to_a_server_that_cannot_restart_fails_once_the_restart_failed(
+    tmp_path: Path, workspace: Path
+) -> None:
+    flag = tmp_path / "broken"
+    crash_if_flagged = f"import os, sys; sys.exit(5) if os.path.exists({str(flag)!r}) else None"
+    write_config(
+        workspace / ".reliant" / "mcp.json",
+        {
+            "fragile": {
+                "command": sys.executable,
+                "args": ["-c", f"{crash_if_flagged}; exec(open({TEST_SERVER!r}).read())"],
+            }
+        },
+    )
+    manager = McpManager(tmp_path / "data")
+    host = ToolHost("d-fragile", BUILTIN_TOOLS, [workspace], provider=manager)
+    try:
+        assert (await call(host, workspace, "mcp__fragile__echo", "f1", text="up")).output == "up"
+        flag.touch()
+        await call(host, workspace, "mcp__fragile__crash", "f2")
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+
+        failed = await call(host, workspace, "mcp__fragile__echo", "f3", text="never")
+
+        assert failed.status is ToolStatus.ERROR
+        assert failed.error.startswith("MCP server fragile is unhealthy: the server exited with code 5")
+        assert loop.time() - began < 10  # the restart it waited for failed: no waiting out the bound
+    finally:
+        await host.shutdown()
+
+
+async def test_tools_that_require_task_augmentation_are_not_offered(tmp_path: Path, workspace: Path) -> None:
+    write_config(workspace / ".reliant" / "mcp.json", {"old": {"command": sys.executable, "args": [LEGACY_SERVER]}})
+    manager = McpManager(tmp_path / "data")
+    host = ToolHost("d-legacy", BUILTIN_TOOLS, [workspace], provider=manager)
+    try:
+
+        async def settled() -> list[Any] | None:
+            tools, complete = await host.offered(str(workspace))
+            return tools if complete else None
+
+        names = {t.name for t in await eventually(settled, timeout=30)}
+        assert {"mcp__old__echo", "mcp__old__maybe_task"} <= names
+        assert "mcp__old__long_job" not in names  # our client cannot run it: it would fail every time
+        assert (await call(host, workspace, "mcp__old__echo", "l1", text="hello")).output == "hello"
+        assert (await status_of(manager, workspace, "old"))["status"] == "healthy"
+        refused = await call(host, workspace, "mcp__old__long_job", "l2", text="x")
+        assert refused.status is ToolStatus.ERROR and "has no tool mcp__old__long_job" in refused.error
+    finally:
+        await host.shutdown()

@@ -16,6 +16,10 @@ is written, and a StreamResponse records in `written` the `time.perf_counter()` 
 events was handed to the transport (same process, same clock as the client); `delta_times()` keeps
 those of the content deltas. `delta_delay=` on the builders spaces the content deltas out evenly, so
 token-delta latency = (when on_event saw delta i) - response.delta_times()[i].
+
+Faults, applied to a built stream: `ended_early` (a clean end of the body before the answer is
+complete), `stalled` (silence in the middle of the stream until the client gives up) and
+`malformed` (a chunk that is not JSON). A waiting stream notices when the client hangs up.
 """
 
 from __future__ import annotations
@@ -259,6 +263,29 @@ def openai_stream(
     return StreamResponse(events, abort_after=abort_after)
 
 
+def ended_early(stream: StreamResponse, keep: int) -> StreamResponse:
+    """The first `keep` events of `stream`, then a clean end of the body (no error, no dropped
+    connection): what a provider or proxy that gives up mid-answer sends."""
+    return StreamResponse(list(stream.events[:keep]), status=stream.status, headers=dict(stream.headers))
+
+
+def stalled(stream: StreamResponse, after: int, seconds: float = 3600.0) -> StreamResponse:
+    """`stream` with `seconds` of silence after its first `after` events (the wait ends early when
+    the client hangs up)."""
+    events = list(stream.events)
+    stall = events[after]
+    events[after] = SseEvent(stall.data, stall.event, delay=seconds, gate=stall.gate, delta=stall.delta)
+    return StreamResponse(events, status=stream.status, headers=dict(stream.headers))
+
+
+def malformed(stream: StreamResponse, at: int, data: str = '{"choices": [{"index": 0, "delta": {"co') -> StreamResponse:
+    """`stream` with a chunk that is not JSON inserted before event `at` (named like its
+    neighbours, so an Anthropic client reads it as one of its events)."""
+    events = list(stream.events)
+    events.insert(at, SseEvent(data=data, event=events[at].event if at < len(events) else None))
+    return StreamResponse(events, status=stream.status, headers=dict(stream.headers))
+
+
 def openai_error(
     status: int,
     message: str = "error",
@@ -392,8 +419,14 @@ class FakeLlmServer:
             )
         if isinstance(response, ErrorResponse):
             await self._send_error(response, send)
-        else:
-            await self._send_stream(response, send)
+            return
+        hung_up = asyncio.Event()
+        watcher = asyncio.create_task(_watch_disconnect(receive, hung_up), name="fake-llm-disconnect")
+        try:
+            await self._send_stream(response, send, hung_up)
+        finally:
+            watcher.cancel()
+            await asyncio.gather(watcher, return_exceptions=True)
 
     @staticmethod
     async def _send_error(response: ErrorResponse, send: Send) -> None:
@@ -404,7 +437,7 @@ class FakeLlmServer:
         await send({"type": "http.response.body", "body": payload})
 
     @staticmethod
-    async def _send_stream(response: StreamResponse, send: Send) -> None:
+    async def _send_stream(response: StreamResponse, send: Send, hung_up: asyncio.Event) -> None:
         headers = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache")]
         headers += [(k.encode(), v.encode()) for k, v in response.headers.items()]
         await send({"type": "http.response.start", "status": response.status, "headers": headers})
@@ -413,11 +446,31 @@ class FakeLlmServer:
                 if response.abort_after is not None and number >= response.abort_after:
                     raise _Dropped("connection dropped on purpose")
                 if event.gate is not None:
-                    await event.gate.wait()
+                    await _until(event.gate.wait(), hung_up)
                 if event.delay > 0:
-                    await asyncio.sleep(event.delay)
+                    await _until(asyncio.sleep(event.delay), hung_up)
+                if hung_up.is_set():
+                    return
                 await send({"type": "http.response.body", "body": event.encode(), "more_body": True})
                 response.written.append(time.perf_counter())
             await send({"type": "http.response.body", "body": b""})
         finally:
             response.finished.set()
+
+
+async def _watch_disconnect(receive: Receive, hung_up: asyncio.Event) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
+    hung_up.set()
+
+
+async def _until(wait: Awaitable[Any], hung_up: asyncio.Event) -> None:
+    """Wait for `wait`, or less if the client hangs up meanwhile."""
+    waiting = asyncio.ensure_future(wait)
+    stop = asyncio.ensure_future(hung_up.wait())
+    try:
+        await asyncio.wait({waiting, stop}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (waiting, stop):
+            task.cancel()
+        await asyncio.gather(waiting, stop, return_exceptions=True)

@@ -23,6 +23,9 @@ from tests.llm.fakes import (
     anthropic_error,
     anthropic_stream,
     anthropic_stream_error,
+    ended_early,
+    malformed,
+    stalled,
 )
 
 KEY = "sk-ant-test-SECRET-0123456789"
@@ -117,15 +120,27 @@ async def test_tool_calls_stream_partial_json_and_arrive_parsed(
     assert events.deltas(BlockType.TOOL_CALL) == ['{"pa', 'th": "a.py"}', '{"command": "ls"}']
 
 
-async def test_tool_arguments_that_are_not_an_object_are_kept_for_the_schema_check(
+async def test_tool_arguments_cut_by_max_tokens_pause_with_the_reason_never_passed_on(
     fake_llm: FakeLlmServer, provider: AnthropicProvider, events: Events
 ) -> None:
     fake_llm.enqueue(anthropic_stream([ToolCall("toolu_1", "view", '{"path": "a.p')], stop_reason="max_tokens"))
 
-    response = await provider.stream(request(), events)
+    with pytest.raises(FatalLlmError) as caught:
+        await provider.stream(request(), events)
 
-    assert response.stop_reason == "max_tokens"
-    assert response.blocks[0].tool_input == {"_unparsed_arguments": '{"path": "a.p'}
+    assert caught.value.kind == "max_tokens"
+    assert "reached its output limit (max_tokens) in the arguments of the view tool call" in str(caught.value)
+
+
+async def test_tool_arguments_that_are_not_an_object_are_retryable(
+    fake_llm: FakeLlmServer, provider: AnthropicProvider, events: Events
+) -> None:
+    fake_llm.enqueue(anthropic_stream([ToolCall("toolu_1", "view", '["a.py"]')]))
+
+    with pytest.raises(RetryableLlmError) as caught:
+        await provider.stream(request(), events)
+
+    assert "arguments of the view tool call are not a JSON object" in str(caught.value)
 
 
 async def test_thinking_streams_and_keeps_its_signature(
@@ -350,3 +365,59 @@ def test_a_missing_key_is_fatal_and_names_the_settings() -> None:
 )
 def test_which_models_think_adaptively(model: str, adaptive: bool) -> None:
     assert uses_adaptive_thinking(model) is adaptive
+
+
+# -- faults of the stream itself ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("keep", [5, 7, 8], ids=["mid-text", "before-message-delta", "before-message-stop"])
+async def test_a_stream_that_ends_without_message_stop_is_retryable_not_an_answer(
+    fake_llm: FakeLlmServer, provider: AnthropicProvider, events: Events, keep: int
+) -> None:
+    # message_start, ping, block start, 3 deltas, block stop, message_delta, message_stop
+    fake_llm.enqueue(ended_early(anthropic_stream([Text("one ", "two ", "three ")]), keep=keep))
+
+    with pytest.raises(RetryableLlmError) as caught:
+        await provider.stream(request(), events)
+
+    assert str(caught.value).startswith("anthropic: ")
+    assert "ended before the answer was complete" in str(caught.value)
+
+
+async def test_a_tool_call_cut_mid_arguments_is_retryable(
+    fake_llm: FakeLlmServer, provider: AnthropicProvider, events: Events
+) -> None:
+    fake_llm.enqueue(ended_early(anthropic_stream([ToolCall("toolu_1", "view", '{"pa', 'th": "a.py"}')]), keep=4))
+
+    with pytest.raises(RetryableLlmError) as caught:
+        await provider.stream(request(), events)
+
+    assert "ended before the answer was complete" in str(caught.value)
+
+
+async def test_a_stall_between_events_ends_at_the_read_timeout(fake_llm: FakeLlmServer, events: Events) -> None:
+    provider = AnthropicProvider(api_key=KEY, base_url=fake_llm.url, read_timeout=0.5)
+    stream = stalled(anthropic_stream([Text("a", "b", "c")]), after=4)
+    fake_llm.enqueue(stream)
+    began = time.monotonic()
+    try:
+        with pytest.raises(RetryableLlmError) as caught:
+            await provider.stream(request(), events)
+    finally:
+        await provider.close()
+
+    assert time.monotonic() - began < 5
+    assert "no data for 0.5s" in str(caught.value)
+    assert events.deltas() == ["a"]
+    await stream.finished.wait()
+
+
+async def test_a_malformed_event_is_a_retryable_error_that_says_so(
+    fake_llm: FakeLlmServer, provider: AnthropicProvider, events: Events
+) -> None:
+    fake_llm.enqueue(malformed(anthropic_stream([Text("a", "b")]), at=3, data='{"type": "content_block_delta", "ind'))
+
+    with pytest.raises(RetryableLlmError) as caught:
+        await provider.stream(request(), events)
+
+    assert str(caught.value).startswith("anthropic: the stream sent a malformed chunk (not JSON")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
 
@@ -21,8 +22,11 @@ from tests.llm.fakes import (
     Text,
     Thinking,
     ToolCall,
+    ended_early,
+    malformed,
     openai_error,
     openai_stream,
+    stalled,
 )
 
 KEY = "sk-proj-test-SECRET-9876543210"
@@ -328,3 +332,83 @@ def test_a_missing_key_without_a_local_server_is_fatal() -> None:
     assert caught.value.kind == "missing_key"
     assert "RELIANT_OPENAI_API_KEY" in str(caught.value)
     assert "OPENAI_API_KEY" in str(caught.value)
+
+
+# -- faults of the stream itself ------------------------------------------------------------------
+
+
+async def test_a_stream_that_ends_without_finish_reason_is_retryable_not_an_answer(
+    fake_llm: FakeLlmServer, provider: OpenAIProvider, events: Events
+) -> None:
+    words = [f"{w} " for w in ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")]
+    fake_llm.enqueue(ended_early(openai_stream([Text(*words)]), keep=4))  # the role chunk, 3 words
+
+    with pytest.raises(RetryableLlmError) as caught:
+        await provider.stream(request(), events)
+
+    assert "ended before the answer was complete" in str(caught.value)
+    assert str(caught.value).startswith("openai: ")
+    assert events.deltas() == ["one ", "two ", "three "]
+
+
+async def test_a_stream_cut_after_the_finish_but_before_done_keeps_the_answer(
+    fake_llm: FakeLlmServer, provider: OpenAIProvider, events: Events
+) -> None:
+    stream = openai_stream([Text("all ", "of it")])
+    fake_llm.enqueue(ended_early(stream, keep=len(stream.events) - 1))  # everything but [DONE]
+
+    response = await provider.stream(request(), events)
+
+    assert response.blocks == (ContentBlock(BlockType.TEXT, text="all of it"),)
+
+
+async def test_a_tool_call_cut_mid_arguments_is_retryable(
+    fake_llm: FakeLlmServer, provider: OpenAIProvider, events: Events
+) -> None:
+    fake_llm.enqueue(ended_early(openai_stream([ToolCall("call_a", "view", '{"pa', 'th": "a.py"}')]), keep=3))
+
+    with pytest.raises(RetryableLlmError) as caught:
+        await provider.stream(request(), events)
+
+    assert "ended before the answer was complete" in str(caught.value)
+
+
+async def test_tool_arguments_that_are_not_an_object_are_retryable_never_passed_on(
+    fake_llm: FakeLlmServer, provider: OpenAIProvider, events: Events
+) -> None:
+    fake_llm.enqueue(openai_stream([ToolCall("call_a", "view", '{"path": "a.p')]))  # finish_reason tool_calls
+
+    with pytest.raises(RetryableLlmError) as caught:
+        await provider.stream(request(), events)
+
+    assert "arguments of the view tool call are not a JSON object" in str(caught.value)
+
+
+async def test_a_stall_between_chunks_ends_at_the_read_timeout(fake_llm: FakeLlmServer, events: Events) -> None:
+    provider = OpenAIProvider(api_key=KEY, base_url=fake_llm.openai_url, read_timeout=0.5)
+    stream = stalled(openai_stream([Text("a", "b", "c")]), after=2)
+    fake_llm.enqueue(stream)
+    began = time.monotonic()
+    try:
+        with pytest.raises(RetryableLlmError) as caught:
+            await provider.stream(request(), events)
+    finally:
+        await provider.close()
+
+    assert time.monotonic() - began < 5
+    assert "no data for 0.5s" in str(caught.value)
+    assert events.deltas() == ["a"]
+    await stream.finished.wait()  # the fake noticed the hang-up
+
+
+async def test_a_malformed_chunk_is_a_retryable_error_that_says_so(
+    fake_llm: FakeLlmServer, provider: OpenAIProvider, events: Events
+) -> None:
+    fake_llm.enqueue(malformed(openai_stream([Text("a", "b")]), at=2))
+
+    with pytest.raises(RetryableLlmError) as caught:
+        await provider.stream(request(), events)
+
+    message = str(caught.value)
+    assert message.startswith("openai: the stream sent a malformed chunk (not JSON")
+    assert KEY not in message

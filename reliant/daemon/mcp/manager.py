@@ -34,7 +34,7 @@ from reliant.appliance.datadir import write_json
 from reliant.daemon.events import EventSender
 from reliant.daemon.mcp import config as mcp_config
 from reliant.daemon.mcp.config import McpServerConfig
-from reliant.daemon.mcp.server import TOOL_PREFIX, McpServer, McpTool, ServerStatus
+from reliant.daemon.mcp.server import HEALTH_EVERY, TOOL_PREFIX, McpServer, McpTool, ServerStatus
 from reliant.daemon.tools.base import ToolContext, ToolFailure, ToolOutput, ToolSpec
 from reliant.domain.chat import ToolDefinition
 from reliant.wire import daemon_events
@@ -56,8 +56,12 @@ class WorkspaceServers:
 
 
 class McpManager:
-    def __init__(self, data_dir: Path | None, events: EventSender | None = None) -> None:
+    def __init__(
+        self, data_dir: Path | None, events: EventSender | None = None, *, health_every: float = HEALTH_EVERY
+    ) -> None:
+        """`health_every`: seconds between health checks of a server that has no process to watch."""
         self.events = events
+        self.health_every = health_every
         self.global_file = data_dir / mcp_config.GLOBAL_FILE if data_dir is not None else None
         self.state_file = data_dir / STATE_FILE if data_dir is not None else None
         self._workspaces: dict[Path, WorkspaceServers] = {}
@@ -121,7 +125,9 @@ class McpManager:
             if current is not None:
                 logger.info("mcp server %s changed in the configuration of %s; restarting it", name, ws.path)
                 await current.stop()
-            ws.servers[name] = McpServer(cfg, disabled=disabled, on_change=self._announcer(ws.path))
+            ws.servers[name] = McpServer(
+                cfg, disabled=disabled, on_change=self._announcer(ws.path), health_every=self.health_every
+            )
 
     def _announcer(self, workspace: Path) -> Callable[[McpServer], None]:
         """Tells whoever caches tool listings (the worker's ToolCatalog) that a server of

@@ -2,11 +2,14 @@
 
 A runner task owns the SDK client (the SDK's cancel scopes must be entered and left by one task):
 it connects, lists the tools, reports `healthy`, and waits until the connection is lost (the process
-exited or closed its output; for HTTP, a ping failed). It then reports `unhealthy` with the reason
+exited or closed its output; for HTTP, a health check failed: a `tools/list`, which every protocol
+revision has, where `ping` is gone since 2026-07-28). It then reports `unhealthy` with the reason
 and reconnects after a backoff (1 s, 2 s, 4 s, ... up to a minute; reset once a connection has been
 healthy for a while). Tool calls run on the caller's task over the runner's client; a call cut off by
-a crash comes back as a tool error that says what happened to the server. Nothing a server does can
-raise out of here.
+a crash comes back as a tool error that says what happened to the server, and a call that arrives
+while the server is down starts the restart at once and waits for it (bounded by the startup
+timeout). Tools our client cannot run (those that require task-augmented execution) are not
+offered. Nothing a server does can raise out of here.
 """
 
 from __future__ import annotations
@@ -32,7 +35,8 @@ from reliant.daemon.tools.base import ToolFailure, ToolOutput
 logger = logging.getLogger(__name__)
 
 HEALTHY_RESET = 30.0  # a connection healthy this long resets the backoff
-PING_EVERY = 15.0  # HTTP servers have no process to watch: ping them
+HEALTH_EVERY = 15.0  # HTTP servers have no process to watch: check them this often
+HEALTH_TIMEOUT = 10.0
 MAX_OUTPUT_CHARS = 100_000
 MAX_TOOLS = 200
 TOOL_PREFIX = "mcp__"
@@ -119,9 +123,15 @@ def tool_output(server: str, tool: str, result: Any) -> ToolOutput:
 
 class McpServer:
     def __init__(
-        self, config: McpServerConfig, *, disabled: bool = False, on_change: Callable[[McpServer], None] | None = None
+        self,
+        config: McpServerConfig,
+        *,
+        disabled: bool = False,
+        on_change: Callable[[McpServer], None] | None = None,
+        health_every: float = HEALTH_EVERY,
     ) -> None:
         self.config = config
+        self.health_every = health_every
         self.on_change = on_change  # called when the status (and with it the tool set) changes
         self.name = config.name
         self.disabled = disabled or config.disabled
@@ -141,6 +151,8 @@ class McpServer:
         self._wake = asyncio.Event()
         self._down = asyncio.Event()  # set while the runner reports the server unhealthy
         self._healthy_since = 0.0
+        self._attempts = 0  # connection attempts begun
+        self._changed = asyncio.Event()  # set (and replaced) on every status change
 
     # -- state ------------------------------------------------------------------------------------
 
@@ -171,8 +183,11 @@ class McpServer:
             self._down.set()
         else:
             self._down.clear()
-        if changed and self.on_change is not None:
-            self.on_change(self)
+        if changed:
+            self._changed.set()
+            self._changed = asyncio.Event()
+            if self.on_change is not None:
+                self.on_change(self)
 
     # -- lifecycle --------------------------------------------------------------------------------
 
@@ -228,6 +243,7 @@ class McpServer:
         while True:
             self._settled.clear()
             self._lost.clear()
+            self._attempts += 1
             self._set(ServerStatus.STARTING, self.error)
             began = time.monotonic()
             healthy_since = 0.0
@@ -326,6 +342,9 @@ class McpServer:
             for tool in page.tools:
                 if len(tools) >= MAX_TOOLS:
                     break
+                if getattr(getattr(tool, "execution", None), "task_support", None) == "required":
+                    logger.debug("mcp server %s: not offering %s (it runs only as a task)", self.name, tool.name)
+                    continue
                 annotations = getattr(tool, "annotations", None)
                 read_only = bool(getattr(annotations, "read_only_hint", False))
                 name = exposed_name(self.name, tool.name)
@@ -355,14 +374,14 @@ class McpServer:
             return
         while not self._lost.is_set():
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._lost.wait(), PING_EVERY)
+                await asyncio.wait_for(self._lost.wait(), self.health_every)
             if self._lost.is_set():
                 return
             try:
-                with anyio.fail_after(10):
-                    await client.send_ping()
-            except Exception as exc:  # noqa: BLE001 - a failed ping is a lost connection
-                logger.debug("mcp server %s: ping failed: %s", self.name, exc)
+                with anyio.fail_after(HEALTH_TIMEOUT):
+                    await client.list_tools(cache_mode="refresh")
+            except Exception as exc:  # noqa: BLE001 - a failed check is a lost connection
+                logger.debug("mcp server %s: health check failed: %s", self.name, exc)
                 return
 
     # -- calls ------------------------------------------------------------------------------------
@@ -376,7 +395,7 @@ class McpServer:
             raise ToolFailure(f"MCP server {self.name} is disabled; enable it with `reliant mcp enable {self.name}`")
         self.start()
         if self.status is not ServerStatus.HEALTHY:
-            await self.wait_settled(self.config.startup_timeout + 5)
+            await self._until_up(self.config.startup_timeout + 5)
         client = self._client
         if self.status is not ServerStatus.HEALTHY or client is None:
             raise ToolFailure(f"MCP server {self.name} is {self.status.value}: {self.error or 'not connected'}")
@@ -400,6 +419,30 @@ class McpServer:
                 f"MCP server {self.name}: connection lost during {tool.original}: {_describe(exc)}"
             ) from None
         return tool_output(self.name, tool.original, result)
+
+    async def _until_up(self, timeout: float) -> None:
+        """Wait until the server is healthy, or until the connection attempt under way (or the one
+        started here, skipping the backoff of a server that is down) has failed; at most `timeout`."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        if self.status is ServerStatus.UNHEALTHY:
+            before = self._attempts
+            self._wake.set()  # a caller waits: restart now rather than after the backoff
+        else:
+            before = self._attempts - 1  # the attempt under way counts
+        while self.status is not ServerStatus.HEALTHY and not self.disabled:
+            if self._task is None or self._task.done():
+                return
+            if self.status is ServerStatus.UNHEALTHY and self._attempts > before:
+                return  # the restart failed
+            changed = self._changed
+            left = deadline - loop.time()
+            if left <= 0:
+                return
+            try:
+                await asyncio.wait_for(changed.wait(), left)
+            except TimeoutError:
+                return
 
     def _connection_gone(self) -> bool:
         process = self._process

@@ -12,7 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from reliant.clients.daemons import ToolCatalog
 from reliant.clients.providers import ProviderPool
@@ -38,6 +38,7 @@ from reliant.errors import DaemonUnavailableError
 from reliant.llm.base import BlockDelta, BlockStart, LlmRequest, StreamEvent
 from reliant.llm.errors import FatalLlmError, LlmError, RetryableLlmError
 from reliant.llm.pricing import cost
+from reliant.redaction import redact
 from reliant.wire.payloads import message_payload
 from reliant.worker import ask_user
 from reliant.worker.activities.types import (
@@ -56,7 +57,15 @@ logger = logging.getLogger(__name__)
 
 HEARTBEAT_EVERY = 0.5
 DAEMON_TRIES = 3
-MAX_RETRY_DELAY = 60.0
+MAX_BACKOFF = 60.0  # our own backoff between attempts when the provider names no wait: 1, 2, 4 ... 60 s
+MAX_RETRY_AFTER = 15 * 60.0  # the longest Retry-After honoured; a provider asking for more waits this long
+
+
+def retry_delay(*, retry_after: float | None, attempt: int) -> float:
+    """Seconds before the next attempt: the provider's Retry-After (up to 15 minutes), else our backoff."""
+    if retry_after is not None:
+        return min(MAX_RETRY_AFTER, retry_after)
+    return min(MAX_BACKOFF, 2.0 ** (attempt - 1))
 
 
 def chat_gone(chat_id: str) -> ApplicationError:
@@ -97,7 +106,7 @@ class LlmActivities:
         try:
             provider, model = (await self.providers.providers()).get(chat.model)
         except LlmError as exc:
-            raise ApplicationError(str(exc), type=FATAL_LLM, non_retryable=True) from exc
+            raise ApplicationError(redact(str(exc)), type=FATAL_LLM, non_retryable=True) from None
         request = LlmRequest(
             model=model,
             system=system_prompt(project, plan=inp.mode == "plan"),
@@ -139,16 +148,29 @@ class LlmActivities:
             response = await provider.stream(request, on_event)
         except RetryableLlmError as exc:
             await emitter.close()
-            delay = min(MAX_RETRY_DELAY, exc.retry_after or 2.0 ** (attempt - 1))
+            delay = retry_delay(retry_after=exc.retry_after, attempt=attempt)
+            reason = redact(str(exc))
+            logger.warning("chat %s turn %d: %s (retry in %gs, attempt %d)", chat.id, inp.turn, reason, delay, attempt)
+            logger.debug("chat %s turn %d: the provider error in full", chat.id, inp.turn, exc_info=exc)
             await self.log.emit(
-                chat.id,
-                kinds.RETRY_WAIT,
-                {"seconds": round(delay, 3), "attempt": attempt, "reason": exc.message},
+                chat.id, kinds.RETRY_WAIT, {"seconds": round(delay, 3), "attempt": attempt, "reason": reason}
             )
-            raise ApplicationError(str(exc), type=RETRYABLE_LLM, next_retry_delay=timedelta(seconds=delay)) from exc
+            # An expected failure: one line above, not the SDK's traceback (BENIGN is logged at debug),
+            # and no exception chain in Temporal's history (`from None`): it may echo the request.
+            raise ApplicationError(
+                reason,
+                type=RETRYABLE_LLM,
+                next_retry_delay=timedelta(seconds=delay),
+                category=ApplicationErrorCategory.BENIGN,
+            ) from None
         except FatalLlmError as exc:
             await emitter.close()
-            raise ApplicationError(str(exc), type=FATAL_LLM, non_retryable=True) from exc
+            reason = redact(str(exc))
+            logger.warning("chat %s turn %d: %s (the chat pauses)", chat.id, inp.turn, reason)
+            logger.debug("chat %s turn %d: the provider error in full", chat.id, inp.turn, exc_info=exc)
+            raise ApplicationError(
+                reason, type=FATAL_LLM, non_retryable=True, category=ApplicationErrorCategory.BENIGN
+            ) from None
         except BaseException:
             await emitter.abort()
             raise

@@ -1,0 +1,74 @@
+"""What went wrong with a stream that did not deliver a whole answer, said in words.
+
+A provider's answer counts only when its stream says it is finished (OpenAI's `finish_reason`,
+Anthropic's `message_stop`). A stream that ends before that, stalls longer than the read timeout or
+sends a chunk that is not JSON is a retryable error: nothing of it is stored, and the turn is called
+again. So is a tool call whose arguments are not a JSON object, unless the model ran out of output
+tokens in the middle of them, which another attempt would repeat: that pauses the chat.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable, AsyncIterator
+from typing import TypeVar
+
+from reliant.llm.errors import FatalLlmError, LlmError, RetryableLlmError
+from reliant.llm.tool_input import ToolInputError
+
+T = TypeVar("T")
+
+# How long a stream may stay silent (also before its first byte) before the call is given up.
+DEFAULT_READ_TIMEOUT = 90.0
+CONNECT_TIMEOUT = 10.0
+
+
+class MalformedChunk(Exception):
+    """A chunk of the stream could not be parsed (raised by `chunks`)."""
+
+    def __init__(self, detail: str) -> None:
+        self.detail = detail
+        super().__init__(detail)
+
+
+async def chunks(stream: AsyncIterable[T]) -> AsyncIterator[T]:
+    """The stream's chunks; a chunk the SDK cannot parse (not JSON) raises MalformedChunk."""
+    iterator = aiter(stream)
+    while True:
+        try:
+            chunk = await anext(iterator)
+        except StopAsyncIteration:
+            return
+        except ValueError as exc:  # json.JSONDecodeError, or a validation error of the SDK's models
+            raise MalformedChunk(str(exc)) from None
+        yield chunk
+
+
+def malformed(provider: str, exc: MalformedChunk) -> RetryableLlmError:
+    return RetryableLlmError(provider, f"the stream sent a malformed chunk (not JSON: {exc.detail})")
+
+
+def ended_early(provider: str, missing: str, received: int) -> RetryableLlmError:
+    return RetryableLlmError(
+        provider,
+        f"the stream ended before the answer was complete (no {missing} after {received} events); "
+        "nothing of it was kept",
+    )
+
+
+def stalled(provider: str, seconds: float) -> RetryableLlmError:
+    return RetryableLlmError(provider, f"no data for {seconds:g}s (read timeout): the provider stalled")
+
+
+def bad_tool_input(provider: str, exc: ToolInputError, stop_reason: str) -> LlmError:
+    if stop_reason == "max_tokens":
+        return FatalLlmError(
+            provider,
+            f"the answer reached its output limit (max_tokens) in the arguments of the {exc.tool_name} tool "
+            "call; nothing of it was kept",
+            kind="max_tokens",
+        )
+    return RetryableLlmError(
+        provider,
+        f"the arguments of the {exc.tool_name} tool call are not a JSON object ({exc.chars} characters); "
+        "nothing of it was kept",
+    )

@@ -1,0 +1,53 @@
+"""RedactingInterceptor: what an activity's failure tells Temporal holds no secret.
+
+Temporal stores an activity failure in the workflow's history with its whole exception chain (the
+message of every cause), and the SDK logs it with that chain. A third-party error may echo what it
+was sent (a provider error quoting the API key, a URL with a password). Every failure is therefore
+re-raised with its message redacted and *without* its chain (the chain is logged at debug level,
+through the logging filter that masks the same secrets); its type, retry behaviour and traceback
+stay as they were.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from temporalio.exceptions import ApplicationError, TemporalError
+from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput, Interceptor
+
+from reliant.redaction import redact
+
+logger = logging.getLogger(__name__)
+
+
+class RedactingInterceptor(Interceptor):
+    def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:
+        return _RedactingActivity(next)
+
+
+class _RedactingActivity(ActivityInboundInterceptor):
+    async def execute_activity(self, input: ExecuteActivityInput) -> Any:
+        try:
+            return await self.next.execute_activity(input)
+        except ApplicationError as exc:
+            message = redact(exc.message)
+            if exc.__cause__ is None and message == exc.message:
+                raise
+            logger.debug("activity failure before redaction", exc_info=exc)
+            raise ApplicationError(
+                message,
+                *exc.details,
+                type=exc.type,
+                non_retryable=exc.non_retryable,
+                next_retry_delay=exc.next_retry_delay,
+                category=exc.category,
+            ).with_traceback(exc.__traceback__) from None
+        except TemporalError:  # cancellation and the SDK's own signals pass as they are
+            raise
+        except Exception as exc:
+            # As Temporal would report it (the class name as the type, retryable), minus the chain.
+            logger.debug("activity failure before redaction", exc_info=exc)
+            raise ApplicationError(redact(str(exc)), type=type(exc).__name__).with_traceback(
+                exc.__traceback__
+            ) from None

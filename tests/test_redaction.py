@@ -1,0 +1,39 @@
+"""The secret mask for log records: message, arguments, exception chains and stacks."""
+
+from __future__ import annotations
+
+import io
+import logging
+import uuid
+
+from reliant.redaction import RedactingFilter, redact, remember
+
+
+def test_remembered_secrets_are_masked_in_every_part_of_a_record() -> None:
+    secret = f"sk-{uuid.uuid4().hex}"
+    longer = f"{secret}-and-more"
+    remember(secret, longer, "short", "")
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+    handler.addFilter(RedactingFilter())
+    log = logging.getLogger(f"test.redaction.{uuid.uuid4().hex[:6]}")
+    log.addHandler(handler)
+    log.propagate = False
+    try:
+        log.warning("key %s in args; %s", secret, longer)
+        try:
+            try:
+                raise ValueError(f"the server said {secret}")
+            except ValueError as exc:
+                raise RuntimeError("wrapped") from exc
+        except RuntimeError:
+            log.error("failed", exc_info=True, stack_info=True)
+    finally:
+        log.removeHandler(handler)
+    text = out.getvalue()
+    assert secret not in text
+    assert "key **** in args; ****\n" in text  # the longer value is masked whole
+    assert "ValueError: the server said ****" in text and "RuntimeError: wrapped" in text
+    assert "Stack (most recent call last)" in text
+    assert redact("a short word") == "a short word"  # values under 8 characters are not masked

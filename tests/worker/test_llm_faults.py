@@ -1,0 +1,307 @@
+"""Provider faults at the activity level: the real worker, real Temporal, the official SDK clients
+against the fake provider server. A broken answer is never stored, the retry stores the whole one,
+waits are shown with their real length, and neither the log nor Temporal's history gets a key."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from temporalio.api.enums.v1 import EventType
+
+from reliant.db import messages as messages_db
+from reliant.db import tool_runs as tool_runs_db
+from reliant.domain.chat import Role
+from reliant.redaction import RedactingFilter
+from tests.conftest import Infra
+from tests.llm.fakes import (
+    FakeLlmServer,
+    Text,
+    ToolCall,
+    anthropic_stream,
+    ended_early,
+    malformed,
+    openai_error,
+    openai_stream,
+    stalled,
+)
+from tests.support import eventually
+from tests.worker.agent_env import AgentEnv, agent_env
+
+OPENAI_KEY = "sk-proj-fault-test-SECRET-4242424242"
+ANTHROPIC_KEY = "sk-ant-fault-test-SECRET-1717171717"
+TEN_WORDS = [f"{w} " for w in ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")]
+
+
+@pytest.fixture(scope="module")
+async def fake() -> AsyncIterator[FakeLlmServer]:
+    async with FakeLlmServer() as server:
+        yield server
+
+
+@pytest.fixture
+async def env(infra: Infra, tmp_path: Path, fake: FakeLlmServer) -> AsyncIterator[AgentEnv]:
+    fake.reset()
+    async with agent_env(
+        infra,
+        tmp_path,
+        openai_api_key=OPENAI_KEY,
+        openai_base_url=fake.openai_url,
+        anthropic_api_key=ANTHROPIC_KEY,
+        anthropic_base_url=fake.url,
+        llm_read_timeout=0.5,
+    ) as e:
+        yield e
+
+
+class Captured(logging.Handler):
+    """What the process logs, formatted as the CLI's handlers format it (with the same filter)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        self.addFilter(RedactingFilter())
+        self.records: list[logging.LogRecord] = []
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+        self.lines.append(self.format(record))
+
+    def text(self, level: int = logging.DEBUG) -> str:
+        return "\n".join(line for r, line in zip(self.records, self.lines, strict=True) if r.levelno >= level)
+
+
+@contextmanager
+def captured_logs(*debug_loggers: str) -> Iterator[Captured]:
+    """Capture the root logger's records at its usual level (warning), and `debug_loggers` at debug."""
+    handler = Captured()
+    root = logging.getLogger()
+    root.addHandler(handler)
+    levels = {name: logging.getLogger(name).level for name in debug_loggers}
+    for name in debug_loggers:
+        logging.getLogger(name).setLevel(logging.DEBUG)
+    try:
+        yield handler
+    finally:
+        root.removeHandler(handler)
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)
+
+
+async def assistant_messages(env: AgentEnv, chat_id: str) -> list[Any]:
+    return [m for m in await messages_db.transcript(env.db, chat_id) if m.role is Role.ASSISTANT]
+
+
+async def retry_waits(env: AgentEnv, chat_id: str) -> list[dict[str, Any]]:
+    return [u.payload for u in await env.updates(chat_id) if u.kind == "retry_wait"]
+
+
+async def history_json(env: AgentEnv, chat_id: str) -> str:
+    return (await env.client.get_workflow_handle(f"chat-{chat_id}").fetch_history()).to_json()
+
+
+async def last_failures(env: AgentEnv, chat_id: str) -> list[str]:
+    """The failure messages Temporal recorded for the chat's activities (retried or final)."""
+    history = await env.client.get_workflow_handle(f"chat-{chat_id}").fetch_history()
+    out = []
+    for event in history.events:
+        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
+            failure = event.activity_task_started_event_attributes.last_failure
+        elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED:
+            failure = event.activity_task_failed_event_attributes.failure
+        else:
+            continue
+        if failure.message:
+            out.append(failure.message)
+    return out
+
+
+# -- a stream that ends early --------------------------------------------------------------------
+
+
+async def test_a_stream_that_ends_early_stores_nothing_and_the_retry_stores_the_whole_answer(
+    env: AgentEnv, fake: FakeLlmServer
+) -> None:
+    fake.enqueue(ended_early(openai_stream([Text(*TEN_WORDS)]), keep=4), openai_stream([Text(*TEN_WORDS)]))
+    chat = await env.new_chat("openai:gpt-test")
+    await env.chats.send(chat.id, "count to ten")
+    await env.finished(chat.id)
+
+    [answer] = await assistant_messages(env, chat.id)
+    assert answer.text() == "".join(TEN_WORDS)
+    [wait] = await retry_waits(env, chat.id)
+    assert wait["reason"].startswith("openai: the stream ended before the answer was complete")
+    assert len(fake.requests) == 2
+    kinds = [u.kind for u in await env.updates(chat.id)]
+    assert kinds.count("message_started") == 2 and kinds.count("message_completed") == 1
+
+
+async def test_a_tool_call_cut_mid_arguments_is_retried_and_the_tool_gets_the_whole_arguments(
+    env: AgentEnv, fake: FakeLlmServer
+) -> None:
+    (env.workspace / "notes.txt").write_text("alpha\n")
+    call = ToolCall("toolu_1", "view", '{"pa', 'th": "notes.txt"}')
+    fake.enqueue(
+        ended_early(anthropic_stream([Text("Reading."), call]), keep=7),  # cut after '{"pa'
+        anthropic_stream([Text("Reading."), call]),
+        anthropic_stream([Text("It says alpha.")]),
+    )
+    chat = await env.new_chat("anthropic:claude-test")
+    await env.chats.send(chat.id, "what is in notes.txt?")
+    await env.finished(chat.id)
+
+    transcript = await messages_db.transcript(env.db, chat.id)
+    assert [m.role for m in transcript] == [Role.USER, Role.ASSISTANT, Role.TOOL, Role.ASSISTANT]
+    [block] = transcript[1].tool_calls_blocks()
+    assert block.tool_input == {"path": "notes.txt"}
+    runs = await tool_runs_db.for_chat(env.db, chat.id)
+    assert [r.input for r in runs.values()] == [{"path": "notes.txt"}]
+    assert "alpha" in transcript[2].blocks[0].text
+    [wait] = await retry_waits(env, chat.id)
+    assert wait["reason"].startswith("anthropic: the stream ended before the answer was complete")
+
+
+async def test_tool_arguments_cut_by_max_tokens_pause_the_chat_with_the_reason_in_words(
+    env: AgentEnv, fake: FakeLlmServer
+) -> None:
+    fake.enqueue(anthropic_stream([ToolCall("toolu_1", "view", '{"path": "a.p')], stop_reason="max_tokens"))
+    chat = await env.new_chat("anthropic:claude-test")
+    await env.chats.send(chat.id, "go")
+
+    paused = await env.status(chat.id, "paused")
+    assert paused.status_reason.startswith(
+        "anthropic: the answer reached its output limit (max_tokens) in the arguments of the view tool call"
+    )
+    assert await assistant_messages(env, chat.id) == []
+    assert await tool_runs_db.for_chat(env.db, chat.id) == {}
+
+
+# -- a stall, a long Retry-After, a malformed chunk -----------------------------------------------
+
+
+async def test_a_stall_mid_stream_ends_at_the_read_timeout_and_the_turn_is_retried(
+    env: AgentEnv, fake: FakeLlmServer
+) -> None:
+    stuck = stalled(openai_stream([Text("a", "b", "c")]), after=2)
+    fake.enqueue(stuck, openai_stream([Text("whole answer")]))
+    chat = await env.new_chat("openai:gpt-test")
+    began = time.monotonic()
+    await env.chats.send(chat.id, "go")
+    await env.finished(chat.id)
+
+    assert time.monotonic() - began < 20  # read timeout 0.5 s, then a 1 s retry wait
+    assert [m.text() for m in await assistant_messages(env, chat.id)] == ["whole answer"]
+    [wait] = await retry_waits(env, chat.id)
+    assert wait["reason"] == "openai: no data for 0.5s (read timeout): the provider stalled"
+    assert stuck.finished.is_set()
+
+
+async def test_a_retry_after_above_a_minute_is_honoured_and_shown_with_its_real_length(
+    env: AgentEnv, fake: FakeLlmServer
+) -> None:
+    fake.enqueue(openai_error(429, "Rate limit reached", headers={"retry-after": "600"}))
+    chat = await env.new_chat("openai:gpt-test")
+    await env.chats.send(chat.id, "go")
+
+    async def waiting() -> list[dict[str, Any]]:
+        return await retry_waits(env, chat.id)
+
+    [wait] = await eventually(waiting, timeout=30)
+    assert wait["seconds"] == 600
+    handle = env.client.get_workflow_handle(f"chat-{chat.id}")
+
+    async def scheduled() -> float | None:
+        pending = (await handle.describe()).raw_description.pending_activities
+        if not pending or not pending[0].HasField("next_attempt_schedule_time"):
+            return None
+        return pending[0].next_attempt_schedule_time.ToDatetime().timestamp() - time.time()
+
+    # Temporal holds the next attempt back for the whole wait, not the retry policy's maximum interval.
+    assert 540 < await eventually(scheduled, timeout=30) <= 600
+    assert len(fake.requests) == 1
+    assert await env.chats.cancel(chat.id)
+    await env.finished(chat.id)
+
+
+async def test_a_retry_after_beyond_the_cap_waits_the_cap() -> None:
+    from reliant.worker.activities.llm import MAX_RETRY_AFTER, retry_delay
+
+    assert MAX_RETRY_AFTER == 15 * 60
+    assert retry_delay(retry_after=3600, attempt=1) == 900
+    assert retry_delay(retry_after=120, attempt=1) == 120
+    assert retry_delay(retry_after=None, attempt=3) == 4  # our own backoff: 1, 2, 4 ... up to a minute
+    assert retry_delay(retry_after=None, attempt=20) == 60
+
+
+async def test_a_malformed_chunk_is_retried_with_the_wait_shown_and_the_provider_named(
+    env: AgentEnv, fake: FakeLlmServer
+) -> None:
+    fake.enqueue(malformed(openai_stream([Text("a", "b")]), at=2), openai_stream([Text("fine")]))
+    chat = await env.new_chat("openai:gpt-test")
+    await env.chats.send(chat.id, "go")
+    await env.finished(chat.id)
+
+    assert [m.text() for m in await assistant_messages(env, chat.id)] == ["fine"]
+    [wait] = await retry_waits(env, chat.id)
+    assert wait["seconds"] == 1
+    assert wait["reason"].startswith("openai: the stream sent a malformed chunk (not JSON")
+    # What Temporal recorded for the failed attempt: the words a pause would show once retries run out.
+    [failure] = await last_failures(env, chat.id)
+    assert failure == wait["reason"]
+
+
+# -- what reaches the log and Temporal's history ------------------------------------------------
+
+
+async def test_expected_provider_errors_log_one_line_each_and_tracebacks_only_at_debug(
+    env: AgentEnv, fake: FakeLlmServer
+) -> None:
+    fake.enqueue(
+        openai_error(429, "Rate limit reached", headers={"retry-after-ms": "10"}),
+        openai_error(503, "The engine is overloaded", headers={"retry-after-ms": "10"}),
+        ended_early(openai_stream([Text("par", "tial")]), keep=2),
+        openai_stream([Text("ok")]),
+    )
+    chat = await env.new_chat("openai:gpt-test")
+    with captured_logs("reliant.worker.activities.llm") as logs:
+        await env.chats.send(chat.id, "go")
+        await env.finished(chat.id)
+
+    visible = [r for r in logs.records if r.levelno >= logging.WARNING]
+    lines = [logs.format(r) for r in visible]
+    assert len(visible) == 3, lines
+    assert all(r.exc_info is None and "\n" not in r.getMessage() for r in visible), lines
+    assert "HTTP 429: Rate limit reached" in lines[0] and "HTTP 503" in lines[1]
+    assert "the stream ended before the answer was complete" in lines[2]
+    assert all(f"chat {chat.id}" in line for line in lines)
+    debug = [r for r in logs.records if r.levelno == logging.DEBUG and r.exc_info is not None]
+    assert len(debug) == 3  # the tracebacks, for whoever runs with --log-level debug
+
+
+async def test_a_key_echoed_by_the_provider_reaches_neither_the_log_nor_temporal_history(
+    env: AgentEnv, fake: FakeLlmServer
+) -> None:
+    fake.enqueue(
+        openai_error(500, f"upstream rejected key {OPENAI_KEY} for now", headers={"retry-after-ms": "10"}),
+        openai_error(401, f"Incorrect API key provided: {OPENAI_KEY}", error_type="invalid_request_error"),
+    )
+    chat = await env.new_chat("openai:gpt-test")
+    with captured_logs("reliant", "temporalio") as logs:
+        await env.chats.send(chat.id, "go")
+        paused = await env.status(chat.id, "paused")
+
+    assert "Incorrect API key provided" in paused.status_reason and OPENAI_KEY not in paused.status_reason
+    history = await history_json(env, chat.id)
+    failures = await last_failures(env, chat.id)
+    assert any("upstream rejected key" in f for f in failures) and any("Incorrect API key" in f for f in failures)
+    assert OPENAI_KEY not in history
+    assert OPENAI_KEY[-10:] not in history
+    text = logs.text()
+    assert "upstream rejected key" in text and "Traceback" in text  # the chains were logged (at debug) ...
+    assert OPENAI_KEY not in text  # ... with the key masked
