@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from reliant.errors import ConfigError
 
@@ -203,6 +204,13 @@ def redacted(settings: Settings) -> dict[str, Any]:
             value = mask(str(value))
         out[name] = str(value) if isinstance(value, Path) else value
     return out
+
+
+def secret_values(settings: Settings) -> list[str]:
+    """The secret values these settings hold: tokens, keys, and the password in the database URL."""
+    values = [str(getattr(settings, name)) for name in _SECRET_FIELDS]
+    password = urlsplit(settings.database_url).password if settings.database_url else None
+    return [v for v in (*values, password or "") if v]
 
 
 def mask(secret: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import logging
 import uuid
+from pathlib import Path
 
 from reliant.redaction import RedactingFilter, redact, remember
 
@@ -37,3 +38,20 @@ def test_remembered_secrets_are_masked_in_every_part_of_a_record() -> None:
     assert "ValueError: the server said ****" in text and "RuntimeError: wrapped" in text
     assert "Stack (most recent call last)" in text
     assert redact("a short word") == "a short word"  # values under 8 characters are not masked
+
+
+def test_reliants_own_tokens_and_passwords_are_masked(tmp_path: Path) -> None:
+    """The data dir's generated secrets and those given in settings (the database URL's password
+    too) are remembered as soon as the CLI loads them."""
+    from reliant.appliance.datadir import DataDir
+    from reliant.cli.app import load_settings
+
+    datadir = DataDir(tmp_path)
+    datadir.ensure()
+    token = datadir.secret("api_token")
+    assert redact(f"token={token}") == "token=****"
+    password = f"pw-{uuid.uuid4().hex}"
+    nats = f"nats-{uuid.uuid4().hex}"
+    load_settings(tmp_path, database_url=f"postgresql://reliant:{password}@db:5432/reliant", nats_token=nats)
+    assert password not in redact(f"could not connect with {password}; nats {nats}")
+    assert nats not in redact(f"nats {nats}")

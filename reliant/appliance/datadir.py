@@ -26,6 +26,7 @@ from typing import Any
 
 from embedded.ports import free_port, port_is_free
 from reliant.errors import AlreadyRunningError, DataDirError
+from reliant.redaction import remember
 
 logger = logging.getLogger(__name__)
 
@@ -162,9 +163,10 @@ class DataDir:
         if value:
             if path.stat().st_mode & 0o077:
                 path.chmod(0o600)
-            return value
-        value = secrets.token_urlsafe(32)
-        write_private(path, value + "\n")
+        else:
+            value = secrets.token_urlsafe(32)
+            write_private(path, value + "\n")
+        remember(value)  # kept out of logs from now on
         return value
 
     def ensure_secrets(self) -> dict[str, str]:

@@ -11,7 +11,7 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
-from reliant import __version__, config
+from reliant import __version__, config, redaction
 from reliant.errors import ReliantError
 from reliant.redaction import RedactingFilter
 
@@ -49,9 +49,11 @@ def fail(message: str, code: int = 1) -> NoReturn:
 
 def load_settings(data_dir: Path | None, **flags: Any) -> config.Settings:
     try:
-        return config.load(data_dir, **flags)
+        settings = config.load(data_dir, **flags)
     except ReliantError as exc:
         fail(str(exc))
+    redaction.remember(*config.secret_values(settings))  # kept out of every log line from now on
+    return settings
 
 
 def setup_logging(level: str, log_file: Path | None = None) -> None:
