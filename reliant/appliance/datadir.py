@@ -20,7 +20,7 @@ import logging
 import os
 import secrets
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -154,18 +154,31 @@ class DataDir:
     # -- secrets --------------------------------------------------------------------------------
     def secret(self, name: str) -> str:
         """The named secret, generated (and stored with mode 0600) on first use."""
+        path = self.secret_file(name, lambda: secrets.token_urlsafe(32) + "\n")
+        return path.read_text().strip()
+
+    def secret_file(self, name: str, make: Callable[[], str]) -> Path:
+        """The file of a secret under secrets/ (mode 0600), written with `make()` if it is missing or
+        empty. Processes racing to make it all end up with the first one's content."""
         path = self.secrets_dir / name
         try:
-            value = path.read_text().strip()
+            if path.read_text().strip():
+                if path.stat().st_mode & 0o077:
+                    path.chmod(0o600)
+                return path
+            path.unlink()  # empty: made again below
         except FileNotFoundError:
-            value = ""
-        if value:
-            if path.stat().st_mode & 0o077:
-                path.chmod(0o600)
-            return value
-        value = secrets.token_urlsafe(32)
-        write_private(path, value + "\n")
-        return value
+            pass
+        fd, tmp = tempfile.mkstemp(dir=self.secrets_dir, prefix=f".{name}.")
+        try:
+            os.fchmod(fd, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(make())
+            with contextlib.suppress(FileExistsError):
+                os.link(tmp, path)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+        return path
 
     def ensure_secrets(self) -> dict[str, str]:
         return {name: self.secret(name) for name in SECRET_NAMES}

@@ -23,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
         ASK_USER_TOOL,
         DOCTOR_WORKFLOW,
         QUERY_STATE,
+        SEALED_CONTROL_PATCH,
         SIGNAL_CANCEL,
         SIGNAL_INTERRUPT,
         SIGNAL_PAUSE,
@@ -156,6 +157,14 @@ class AgentWorkflow:
         self.question_answers: dict[str, list[str]] = {}
         self.waiting_approvals: set[str] = set()
         self.waiting_questions: set[str] = set()
+        # Since payloads are sealed (reliant/clients/codec.py), cancel, pause and resume carry the
+        # chat id, sealed like every payload, so a bare signal from someone without the key does
+        # nothing. Runs recorded before that took them bare and replay as they were.
+        self.sealed_control = workflow.patched(SEALED_CONTROL_PATCH)
+
+    def _control(self, chat_id: str) -> bool:
+        """Whether a cancel, pause or resume signal comes from reliant."""
+        return chat_id == self.chat_id or (not chat_id and not self.sealed_control)
 
     @workflow.signal(name=SIGNAL_USER_MESSAGE)
     def user_message(self, message_id: str) -> None:
@@ -164,18 +173,19 @@ class AgentWorkflow:
         self.paused = False  # a new message also means "go on"
 
     @workflow.signal(name=SIGNAL_CANCEL)
-    def cancel(self) -> None:
-        if self.s.active:
+    def cancel(self, chat_id: str = "") -> None:
+        if self._control(chat_id) and self.s.active:
             self.cancel_requested = True
 
     @workflow.signal(name=SIGNAL_RESUME)
-    def resume(self) -> None:
-        self.paused = False
-        self.s.paused = False
+    def resume(self, chat_id: str = "") -> None:
+        if self._control(chat_id):
+            self.paused = False
+            self.s.paused = False
 
     @workflow.signal(name=SIGNAL_PAUSE)
-    def pause(self) -> None:
-        if self.s.active:
+    def pause(self, chat_id: str = "") -> None:
+        if self._control(chat_id) and self.s.active:
             self.s.paused = True
 
     @workflow.signal(name=SIGNAL_SET_MODE)

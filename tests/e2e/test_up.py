@@ -137,6 +137,10 @@ def test_temporal_ui_is_served_on_loopback_when_asked(tmp_path: Path) -> None:
 
         with urllib.request.urlopen(ui, timeout=10) as response:
             assert response.status == 200
+        # Payloads are sealed: the status says the Temporal UI cannot decode them.
+        assert up.proc is not None
+        assert "temporal-ui" in up.proc.output() and "the Temporal UI cannot decode them" in up.proc.output()
+        assert "the Temporal UI cannot decode them" in up.cli("status").stdout
         assert up.stop() == 0
     finally:
         if up.proc is not None and up.proc.process is not None and up.proc.process.poll() is None:
