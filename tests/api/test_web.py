@@ -197,3 +197,16 @@ async def test_shutting_down_ends_open_update_streams_at_once(api_env: ApiEnv) -
             await role.stop()
             await asyncio.wait_for(following, 5)  # ends without an error
             assert time.perf_counter() - started < 1.0
+
+
+async def test_no_schema_page_loads_outside_resources_only_the_openapi_json_is_served(api_env: ApiEnv) -> None:
+    auth = {"Authorization": f"Bearer {api_env.token}", "Accept-Encoding": "identity"}
+    for page in ("swagger", "redoc", "elements", "rapidoc", "scalar", "openapi.yaml", "openapi.yml"):
+        reply = await request(api_env, "GET", f"/schema/{page}", auth)
+        assert reply.status == 404, (page, reply.status)
+    for path in ("/schema", "/schema/openapi.json"):
+        reply = await request(api_env, "GET", path, auth)
+        assert reply.status == 200 and reply.header("content-type").startswith("application/vnd.oai.openapi+json")
+        assert "<script" not in reply.text and json.loads(reply.body)["info"]["title"] == "reliant"
+        assert "/api/chats" in json.loads(reply.body)["paths"]
+        assert (await request(api_env, "GET", path)).status == 401
