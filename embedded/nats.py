@@ -71,7 +71,7 @@ async def start_nats(cfg: NatsConfig) -> NatsServer:
     for port in (cfg.port, cfg.monitor_port):
         if port is not None and not port_is_free(port, cfg.host):
             raise PortInUseError(SERVICE, port, cfg.host)
-    cfg.store_dir.mkdir(parents=True, exist_ok=True)
+    cfg.store_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     _write_config(cfg)
     child = await spawn(SERVICE, [str(binary), "-c", str(cfg.config_path)], log_path=cfg.log_path)
 
