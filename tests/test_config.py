@@ -69,3 +69,13 @@ def test_a_negative_number_is_refused_with_the_setting_named(tmp_path: Path) -> 
     with pytest.raises(ConfigError, match=r"reliant.toml:1: approval_timeout"):
         config.load(tmp_path, env={})
     assert config.load(tmp_path.parent / "elsewhere", env={"RELIANT_THINKING_BUDGET": "8000"}).thinking_budget == 8000
+
+
+def test_the_codec_key_and_the_nats_monitor_are_settings_like_the_others(tmp_path: Path) -> None:
+    (tmp_path / "reliant.toml").write_text(
+        '[codec]\nkey_file = "/srv/reliant/secrets/codec_key"\n[nats]\nmonitor = true\n'
+    )
+    s = config.load(tmp_path, env={"RELIANT_CODEC_KEY": "k" * 43})
+    assert (s.codec_key_file, s.nats_monitor, s.codec_key) == ("/srv/reliant/secrets/codec_key", True, "k" * 43)
+    assert "k" * 10 not in repr(s) and "k" * 10 not in str(config.redacted(s))
+    assert config.load(tmp_path, env={"RELIANT_NATS_MONITOR": "no"}).nats_monitor is False

@@ -130,3 +130,22 @@ def test_processes_racing_to_make_a_secret_all_get_the_first_one(tmp_path: Path)
     assert paths[0].read_text().startswith("made by ")
     assert [p.name for p in d.secrets_dir.iterdir()] == ["codec_key"], "no temporary file is left"
     assert stat.S_IMODE(paths[0].stat().st_mode) == 0o600
+
+
+def test_the_nats_monitor_gets_a_port_only_when_asked_and_the_codec_key_is_made_once(tmp_path: Path) -> None:
+    from reliant.appliance.supervisor import resolve_embedded
+    from reliant.clients.codec import load_key
+    from reliant.config import Settings
+
+    d = DataDir(tmp_path)
+    d.ensure()
+    settings, _, nats, _ = resolve_embedded(Settings(data_dir=tmp_path), d)
+    assert nats.monitor_port is None and "nats_monitor" not in d.ports()
+    assert settings.codec_key_file == str(d.secrets_dir / "codec_key")
+    key = load_key(key_file=settings.codec_key_file)
+    assert key.legacy_before is not None, "the key records when it was made"
+    again, _, nats, _ = resolve_embedded(Settings(data_dir=tmp_path, nats_monitor=True), d)
+    assert nats.monitor_port == d.ports()["nats_monitor"]
+    assert load_key(key_file=again.codec_key_file) == key
+    given, _, _, _ = resolve_embedded(Settings(data_dir=tmp_path, codec_key="x" * 43), d)
+    assert (given.codec_key, given.codec_key_file) == ("x" * 43, "")
