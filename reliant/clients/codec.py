@@ -21,6 +21,7 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
+import hmac
 import logging
 import os
 import time
@@ -102,8 +103,7 @@ class CodecKey:
     @property
     def key_id(self) -> str:
         """A short, non-secret name of the key, to tell keys apart in logs."""
-        digest = AESGCM(self.key).encrypt(b"\0" * _NONCE, b"", b"reliant-key-id")
-        return digest.hex()[:12]
+        return hmac.new(self.key, b"reliant-codec-key-id", "sha256").hexdigest()[:12]
 
 
 def load_key(*, key: str = "", key_file: str = "") -> CodecKey:
@@ -186,6 +186,8 @@ class SealingCodec(PayloadCodec, WithSerializationContext):
     async def _open(self, payload: Payload) -> Payload:
         encoding = payload.metadata.get("encoding", b"")
         if encoding == SEALED:
+            if len(payload.data) < _NONCE:
+                return self._refuse(payload, "it is too short to be sealed")
             try:
                 plain = self._aead.decrypt(payload.data[:_NONCE], payload.data[_NONCE:], self._aad())
             except InvalidTag:

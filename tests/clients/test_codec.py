@@ -58,13 +58,19 @@ async def test_a_value_is_sealed_for_its_workflow_and_opens_only_there() -> None
         assert info.value.type == REFUSED_TYPE and info.value.non_retryable
 
 
-async def test_a_tampered_payload_is_refused() -> None:
+async def test_a_tampered_or_forged_sealed_payload_is_refused_not_raised() -> None:
     codec = SealingCodec(KEY).with_context(context("chat-1"))
     [payload] = await codec.encode([Payload(metadata={"encoding": b"json/plain"}, data=b'"manual"')])
     flipped = bytearray(payload.data)
     flipped[-1] ^= 1
-    [opened] = await codec.decode([Payload(metadata=payload.metadata, data=bytes(flipped))])
-    assert opened.metadata["encoding"] == REFUSED and not opened.data
+    forged = [
+        Payload(metadata=payload.metadata, data=bytes(flipped)),
+        Payload(metadata={"encoding": SEALED}, data=b"short"),
+        Payload(metadata={"encoding": SEALED}, data=payload.data[:12]),
+        Payload(metadata={"encoding": SEALED}),
+    ]
+    for opened in await codec.decode(forged):
+        assert opened.metadata["encoding"] == REFUSED and not opened.data
 
 
 async def test_plaintext_opens_only_for_runs_that_started_before_the_key() -> None:
