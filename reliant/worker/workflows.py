@@ -166,8 +166,13 @@ class AgentWorkflow:
         """Whether a cancel, pause or resume signal comes from reliant."""
         return chat_id == self.chat_id or (not chat_id and not self.sealed_control)
 
+    # Every signal handler takes its arguments with defaults: a signal sent bare (by someone
+    # without the key: a sealed one always has them) must do nothing, not raise, which would fail
+    # the workflow task on every replay and leave the chat stuck.
     @workflow.signal(name=SIGNAL_USER_MESSAGE)
-    def user_message(self, message_id: str) -> None:
+    def user_message(self, message_id: str = "") -> None:
+        if not message_id:
+            return
         if message_id != self.s.active and message_id not in self.s.queue:
             self.s.queue.append(message_id)
         self.paused = False  # a new message also means "go on"
@@ -189,13 +194,15 @@ class AgentWorkflow:
             self.s.paused = True
 
     @workflow.signal(name=SIGNAL_SET_MODE)
-    def set_mode(self, mode: str) -> None:
+    def set_mode(self, mode: str = "") -> None:
         if mode in ("auto", "manual", "plan"):
             self.s.mode = mode
 
     @workflow.signal(name=SIGNAL_INTERRUPT)
-    def interrupt(self, message_id: str) -> None:
+    def interrupt(self, message_id: str = "") -> None:
         """Cancel the running turn and answer `message_id` next."""
+        if not message_id:
+            return
         if message_id in self.s.queue:
             self.s.queue.remove(message_id)
         if self.s.active:

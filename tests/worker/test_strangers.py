@@ -89,7 +89,10 @@ async def test_without_the_key_nobody_approves_switches_mode_stops_or_reads(infr
             infra, "workflow", "update", "execute", *target, "--name", "answer_approval", "--input", answer
         )
         assert update.returncode != 0, update.output
+        bare = await temporal_cli(infra, "workflow", "update", "execute", *target, "--name", "answer_approval")
+        assert bare.returncode != 0, bare.output
         signals = [["set_mode", "--input", '"auto"'], ["cancel"], ["pause"], ["cancel", "--input", '""']]
+        signals += [["user_message"], ["interrupt"], ["set_mode"], ["resume", "--input", '"a"', "--input", '"b"']]
         for name, *given in signals:
             signalled = await temporal_cli(infra, "workflow", "signal", *target, "--name", name, *given)
             assert signalled.returncode == 0, signalled.output  # Temporal takes it; the workflow does not
