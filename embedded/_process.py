@@ -20,9 +20,11 @@ _libc = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") el
 
 
 def _die_with_parent(parent_pid: int) -> Callable[[], None]:
-    """A preexec hook: the child gets SIGTERM when this process dies, even by SIGKILL."""
+    """A preexec hook: the child gets SIGTERM when this process dies, even by SIGKILL, and creates
+    its files private (umask 077)."""
 
     def hook() -> None:
+        os.umask(0o077)  # what the service writes in the data dir is its owner's alone
         if _libc is not None:
             _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
         # The parent may have died between fork and prctl; then nobody would ever stop us.
@@ -53,6 +55,13 @@ def require_binary(service: str, path: Path) -> Path:
             "so its bundled service binaries are present",
         )
     return path
+
+
+def private_file(path: Path) -> None:
+    """Make sure `path` exists and only its owner can read or write it (0600)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
+    path.chmod(0o600)
 
 
 class ServiceHandle:
@@ -139,7 +148,7 @@ async def spawn(
 ) -> ChildProcess:
     """Start `argv` in its own session, logging to `log_path`; it dies with this process."""
     require_binary(service, Path(argv[0]))
-    log_path.parent.mkdir(parents=True, exist_ok=True)
+    private_file(log_path)
     with log_path.open("ab") as log:
         log.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} starting {service}\n".encode())
         log.flush()

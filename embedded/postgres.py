@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-from embedded._process import ServiceHandle, require_binary, tcp_open, wait_ready
+from embedded._process import ServiceHandle, private_file, require_binary, tcp_open, wait_ready
 from embedded.errors import EmbeddedError, PortInUseError, ServiceExitedError
 from embedded.ports import port_is_free
 
@@ -288,8 +288,7 @@ async def start_postgres(cfg: PostgresConfig) -> PostgresServer:
     for name in ("initdb", "pg_ctl", "postgres"):
         require_binary(SERVICE, binaries / name)
     cfg.cluster_dir.parent.mkdir(parents=True, exist_ok=True)
-    cfg.log_path.parent.mkdir(parents=True, exist_ok=True)
-    cfg.log_path.touch()
+    private_file(cfg.log_path)
     account = _account(cfg, binaries)
     account.own(cfg.log_path)
     if account.uid != os.geteuid():

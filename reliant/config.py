@@ -44,6 +44,11 @@ class Settings:
     temporal_task_queue: str = "reliant"
     temporal_ui: bool = False
     temporal_ui_url: str = ""  # set by the supervisor when it serves the embedded Web UI
+    # The key that seals every Temporal payload (reliant/clients/codec.py): the key itself, or a file
+    # holding it. `reliant up` keeps one in <data-dir>/secrets/codec_key; split replicas share one.
+    codec_key: str = field(default="", repr=False)
+    codec_key_file: str = ""
+    nats_monitor: bool = False  # serve the embedded NATS server's HTTP monitor (no auth) on loopback
 
     daemon_id: str = ""  # "": generated on first run and kept in the data dir
     daemon_name: str = ""  # "": the host name
@@ -76,7 +81,9 @@ class Settings:
 
 
 _FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
-_SECRET_FIELDS = frozenset({"api_token", "daemon_token", "nats_token", "anthropic_api_key", "openai_api_key"})
+_SECRET_FIELDS = frozenset(
+    {"api_token", "daemon_token", "nats_token", "codec_key", "anthropic_api_key", "openai_api_key"}
+)
 # Conventional provider variables, honoured below their RELIANT_* names.
 _STANDARD_ENV = {"ANTHROPIC_API_KEY": "anthropic_api_key", "OPENAI_API_KEY": "openai_api_key"}
 

@@ -52,6 +52,8 @@ from reliant.api.context import ApiContext  # noqa: E402
 from reliant.api.gates import Gates  # noqa: E402
 from reliant.api.role import ApiRole  # noqa: E402
 from reliant.bus import Bus, subjects  # noqa: E402
+from reliant.clients import temporal as temporal_client  # noqa: E402
+from reliant.clients.codec import CodecKey  # noqa: E402
 from reliant.clients.daemons import call_tool  # noqa: E402
 from reliant.clients.providers import ProviderPool  # noqa: E402
 from reliant.config import Settings  # noqa: E402
@@ -126,6 +128,7 @@ class Bench:
             daemon_id=f"d-{uuid.uuid4().hex[:8]}",
             anthropic_api_key="bench-key",
             anthropic_base_url=self.fake.url,
+            codec_key=CodecKey.generate().to_text().splitlines()[0],
         )
         self.settings = s
         async with AsyncExitStack() as stack:
@@ -135,7 +138,9 @@ class Bench:
             stack.push_async_callback(db.close)
             bus = await Bus.connect(s.nats_url, s.nats_token)
             stack.push_async_callback(bus.close)
-            client = await Client.connect(s.temporal_address, namespace=s.temporal_namespace)
+            client = await temporal_client.connect(s)  # sealed, like reliant's own
+            # The floor is a bare workflow: a plain client, no codec.
+            self.plain = await Client.connect(s.temporal_address, namespace=s.temporal_namespace)
             ctx = ApiContext(settings=s, db=db, bus=bus, temporal=client, api_url=f"http://127.0.0.1:{api_port}")
             self.db, self.bus, self.client = db, bus, client
             self.chats = Chats(ctx, ProviderPool(db, s))
@@ -157,11 +162,11 @@ class Bench:
         acts = bench_floor.FloorActivities()
         queue = f"floor-{uuid.uuid4().hex[:6]}"
         async with Worker(
-            self.client, task_queue=queue, workflows=[bench_floor.FloorLoop], activities=[acts.llm, acts.tool]
+            self.plain, task_queue=queue, workflows=[bench_floor.FloorLoop], activities=[acts.llm, acts.tool]
         ):
-            await self.client.execute_workflow("FloorLoop", 5, id=f"floor-warm-{uuid.uuid4().hex}", task_queue=queue)
+            await self.plain.execute_workflow("FloorLoop", 5, id=f"floor-warm-{uuid.uuid4().hex}", task_queue=queue)
             acts.turn_starts.clear()
-            await self.client.execute_workflow("FloorLoop", TURNS + 1, id=f"floor-{uuid.uuid4().hex}", task_queue=queue)
+            await self.plain.execute_workflow("FloorLoop", TURNS + 1, id=f"floor-{uuid.uuid4().hex}", task_queue=queue)
         per_turn = [(b - a) * 1000 for a, b in zip(acts.turn_starts, acts.turn_starts[1:], strict=False)]
         self.results["floor_turn_p50_ms"] = statistics.median(per_turn)
         self.results["floor_turn_p99_ms"] = pct(per_turn, 99)

@@ -244,7 +244,6 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                 config_path=root / "nats.conf",
                 log_path=root / "nats.log",
                 port=free_port(),
-                monitor_port=free_port(),
                 token=token,
             )
         )

@@ -112,7 +112,6 @@ async def services_floor(root: Path) -> float:
         config_path=root / "nats.conf",
         log_path=logs / "nats.log",
         port=free_port(),
-        monitor_port=free_port(),
         token="t",
     )
     temporal = embedded.TemporalConfig(

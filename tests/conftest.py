@@ -16,10 +16,15 @@ from tests.support import eventually
 __all__ = ["eventually"]
 
 
+# The Temporal codec key of every test's roles and clients (test data, not a secret).
+TEST_CODEC_KEY = "cmVsaWFudC10ZXN0cy1jb2RlYy1rZXktMzItYnl0ZXM"
+
+
 @dataclass(frozen=True)
 class Infra:
     services: embedded.Services
     nats_token: str
+    codec_key: str = TEST_CODEC_KEY
 
     @property
     def database_url(self) -> str:
@@ -47,7 +52,6 @@ def service_configs(
             config_path=root / "nats.conf",
             log_path=logs / "nats.log",
             port=free_port(),
-            monitor_port=free_port(),
             token=token,
         ),
         embedded.TemporalConfig(

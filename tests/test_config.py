@@ -78,3 +78,13 @@ def test_the_llm_read_timeout_is_a_layered_setting(tmp_path: Path) -> None:
     assert config.load(tmp_path, env={"RELIANT_LLM_READ_TIMEOUT": "2.5"}).llm_read_timeout == 2.5
     with pytest.raises(ConfigError, match=r"llm_read_timeout \(env RELIANT_LLM_READ_TIMEOUT\): must be 0 or more"):
         config.load(tmp_path, env={"RELIANT_LLM_READ_TIMEOUT": "-1"})
+
+
+def test_the_codec_key_and_the_nats_monitor_are_settings_like_the_others(tmp_path: Path) -> None:
+    (tmp_path / "reliant.toml").write_text(
+        '[codec]\nkey_file = "/srv/reliant/secrets/codec_key"\n[nats]\nmonitor = true\n'
+    )
+    s = config.load(tmp_path, env={"RELIANT_CODEC_KEY": "k" * 43})
+    assert (s.codec_key_file, s.nats_monitor, s.codec_key) == ("/srv/reliant/secrets/codec_key", True, "k" * 43)
+    assert "k" * 10 not in repr(s) and "k" * 10 not in str(config.redacted(s))
+    assert config.load(tmp_path, env={"RELIANT_NATS_MONITOR": "no"}).nats_monitor is False

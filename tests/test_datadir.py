@@ -9,6 +9,7 @@ import stat
 import subprocess
 import sys
 import textwrap
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -88,3 +89,63 @@ def test_a_data_dir_that_cannot_be_written_is_a_clear_error(tmp_path: Path) -> N
     blocker.write_text("")
     with pytest.raises(DataDirError, match="not writable"):
         DataDir(blocker / "data").ensure()
+
+
+def test_the_data_dir_is_made_private_and_an_older_one_tightened(tmp_path: Path) -> None:
+    fresh = DataDir(tmp_path / "fresh")
+    fresh.ensure()
+    assert stat.S_IMODE(fresh.path.stat().st_mode) == 0o700
+    old = tmp_path / "old"
+    (old / "logs").mkdir(parents=True, mode=0o755)
+    old.chmod(0o755)
+    (old / "ports.json").write_text("{}\n")
+    (old / "ports.json").chmod(0o644)
+    (old / "daemon_id").write_text("d-1\n")
+    (old / "daemon_id").chmod(0o644)
+    DataDir(old).ensure()
+    assert [
+        oct(stat.S_IMODE(p.stat().st_mode)) for p in (old, old / "logs", old / "ports.json", old / "daemon_id")
+    ] == [
+        "0o700",
+        "0o700",
+        "0o600",
+        "0o600",
+    ]
+    d = DataDir(tmp_path / "files")
+    d.ensure()
+    d.save_ports({"api": 1})
+    d.identity("daemon_id", "d-")
+    with d.lock():
+        pass
+    for name in ("ports.json", "daemon_id", "reliant.lock"):
+        assert stat.S_IMODE((d.path / name).stat().st_mode) == 0o600, name
+
+
+def test_processes_racing_to_make_a_secret_all_get_the_first_one(tmp_path: Path) -> None:
+    d = DataDir(tmp_path)
+    d.ensure()
+    with ThreadPoolExecutor(8) as pool:
+        paths = list(pool.map(lambda i: d.secret_file("codec_key", lambda: f"made by {i}\n"), range(8)))
+    assert len(set(paths)) == 1
+    assert paths[0].read_text().startswith("made by ")
+    assert [p.name for p in d.secrets_dir.iterdir()] == ["codec_key"], "no temporary file is left"
+    assert stat.S_IMODE(paths[0].stat().st_mode) == 0o600
+
+
+def test_the_nats_monitor_gets_a_port_only_when_asked_and_the_codec_key_is_made_once(tmp_path: Path) -> None:
+    from reliant.appliance.supervisor import resolve_embedded
+    from reliant.clients.codec import load_key
+    from reliant.config import Settings
+
+    d = DataDir(tmp_path)
+    d.ensure()
+    settings, _, nats, _ = resolve_embedded(Settings(data_dir=tmp_path), d)
+    assert nats.monitor_port is None and "nats_monitor" not in d.ports()
+    assert settings.codec_key_file == str(d.secrets_dir / "codec_key")
+    key = load_key(key_file=settings.codec_key_file)
+    assert key.legacy_before is not None, "the key records when it was made"
+    again, _, nats, _ = resolve_embedded(Settings(data_dir=tmp_path, nats_monitor=True), d)
+    assert nats.monitor_port == d.ports()["nats_monitor"]
+    assert load_key(key_file=again.codec_key_file) == key
+    given, _, _, _ = resolve_embedded(Settings(data_dir=tmp_path, codec_key="x" * 43), d)
+    assert (given.codec_key, given.codec_key_file) == ("x" * 43, "")

@@ -6,6 +6,8 @@ from typing import Any
 
 from litestar import Litestar, get
 from litestar.di import Provide
+from litestar.openapi.config import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.params import FromQuery
 from litestar.response import Response
 
@@ -59,6 +61,11 @@ def rest_app(ctx: ApiContext, chats: Chats) -> Litestar:
         route_handlers=[health, ready, version, doctor_runs, ProjectController, ChatController, models],
         dependencies={"chats": Provide(lambda: chats, use_cache=True, sync_to_thread=False)},
         exception_handlers={ApiError: api_error_handler},
+        # The OpenAPI document only, as JSON (behind the token like everything): litestar's schema
+        # pages (Swagger, ReDoc, Elements, RapiDoc, Scalar) load their scripts from public CDNs.
+        openapi_config=OpenAPIConfig(
+            title="reliant", version=reliant.__version__, path="/schema", render_plugins=[JsonRenderPlugin()]
+        ),
         debug=False,
         logging_config=None,
     )

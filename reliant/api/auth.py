@@ -1,9 +1,13 @@
-"""Every request but /health needs the api token: a Bearer header, the session cookie, or ?token=.
+"""Every API call needs the api token, as `Authorization: Bearer <token>` (or `?token=`, for scripts);
+/health is the one exception.
 
-Browsers sign in by opening the URL `reliant up` prints (`/?token=T`): the answer sets an HttpOnly,
-SameSite=Strict session cookie and redirects to the same page without the token, so the token does
-not stay in the address bar or the history. A page opened without a valid token gets a 401 page that
-says what to do; API calls get a 401 in their own format (ConnectRPC or REST JSON).
+No cookie: cookies are not isolated by port, so a session cookie would reach every other server on
+127.0.0.1 — the dev servers the agent starts among them. The UI's pages and assets hold no data and
+are served to anyone who can reach the port; the page's script takes the token from the URL
+`reliant up` prints (`/?token=T`), keeps it in the tab's sessionStorage, drops it from the address
+bar and sends it as a header with every call (reliant/web/app/session.js). A page opened with a
+wrong token gets a 401 page that says what to do. The session cookie of earlier versions is
+ignored, and cleared wherever it still comes along.
 
 Cross-origin requests are refused outright (403, no CORS headers): the UI is served from the api's
 own origin and needs none.
@@ -13,13 +17,13 @@ from __future__ import annotations
 
 import hmac
 import json
-from http.cookies import SimpleCookie
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from http.cookies import CookieError, SimpleCookie
+from urllib.parse import parse_qsl, urlsplit
 
-from reliant.api.asgi import ASGIApp, Receive, Scope, Send
-from reliant.api.web import UNAUTHORIZED_CSP, is_page, respond, unauthorized_page
+from reliant.api.asgi import ASGIApp, Message, Receive, Scope, Send
+from reliant.api.web import STATIC_PREFIX, UNAUTHORIZED_CSP, is_page, respond, unauthorized_page
 
-COOKIE = "reliant_token"
+OLD_COOKIE = "reliant_token"  # and reliant_token_<port>: the session cookie of earlier versions
 PUBLIC_PATHS = frozenset({"/health"})
 
 
@@ -32,30 +36,12 @@ def _headers(scope: Scope) -> dict[bytes, str]:
     return out
 
 
-def cookie_name(scope: Scope) -> str:
-    """Cookies are per host, not per port: two reliants on one machine each get their own name."""
-    host = _headers(scope).get(b"host", "")
-    port = urlsplit(f"//{host}").port if host else None
-    if port is None:
-        server = scope.get("server")
-        port = server[1] if server else None
-    return f"{COOKIE}_{port}" if port else COOKIE
-
-
 def request_tokens(scope: Scope) -> list[str]:
-    """Every token the request offers: Bearer header, reliant_token* cookies, ?token=."""
-    headers = _headers(scope)
+    """Every token the request offers: the Bearer header and ?token=."""
     found = []
-    auth = headers.get(b"authorization", "")
+    auth = _headers(scope).get(b"authorization", "")
     if auth.lower().startswith("bearer "):
         found.append(auth[7:].strip())
-    if b"cookie" in headers:
-        jar = SimpleCookie()
-        try:
-            jar.load(headers[b"cookie"])
-        except Exception:  # noqa: BLE001 - a malformed cookie header only means no cookie
-            jar = SimpleCookie()
-        found += [m.value for name, m in jar.items() if name == COOKIE or name.startswith(COOKIE + "_")]
     query = _query_token(scope)
     if query:
         found.append(query)
@@ -65,6 +51,19 @@ def request_tokens(scope: Scope) -> list[str]:
 def _query_token(scope: Scope) -> str:
     pairs = parse_qsl(bytes(scope.get("query_string", b"")).decode("latin-1"))
     return next((v for k, v in pairs if k == "token"), "")
+
+
+def old_cookies(scope: Scope) -> list[str]:
+    """Names of the session cookies an earlier version set, if the browser still sends any."""
+    cookie = _headers(scope).get(b"cookie")
+    if not cookie:
+        return []
+    jar: SimpleCookie = SimpleCookie()
+    try:
+        jar.load(cookie)
+    except CookieError:
+        return []
+    return [name for name in jar if name == OLD_COOKIE or name.startswith(OLD_COOKIE + "_")]
 
 
 def _foreign_origin(scope: Scope) -> bool:
@@ -93,40 +92,38 @@ class TokenAuth:
         if _foreign_origin(scope):
             await _forbidden(send)
             return
+        send = _clearing(old_cookies(scope), send)
         path: str = scope["path"]
-        page = scope["method"] in ("GET", "HEAD") and is_page(path)
-        query_token = _query_token(scope)
-        if page and query_token:
-            await self._sign_in(scope, send, query_token)
+        if scope["method"] in ("GET", "HEAD") and (is_page(path) or path.startswith(STATIC_PREFIX)):
+            given = _query_token(scope)
+            if given and is_page(path) and not self._valid(given):
+                await _unauthorized_page(scope, send)
+                return
+            await self.app(scope, receive, send)
             return
         if not any(self._valid(t) for t in request_tokens(scope)):
-            if page:
-                await _unauthorized_page(scope, send, wrong_token=False)
-            else:
-                await _unauthorized(send, connect=path.startswith("/reliant."))
+            await _unauthorized(send, connect=path.startswith("/reliant."))
             return
         await self.app(scope, receive, send)
 
-    async def _sign_in(self, scope: Scope, send: Send, token: str) -> None:
-        """`/?token=T`: set the session cookie and redirect to the same page without the token."""
-        if not self._valid(token):
-            await _unauthorized_page(scope, send, wrong_token=True)
-            return
-        rest = [(k, v) for k, v in parse_qsl(bytes(scope.get("query_string", b"")).decode("latin-1")) if k != "token"]
-        location = scope["path"] + (f"?{urlencode(rest)}" if rest else "")
-        secure = "; Secure" if scope.get("scheme") == "https" else ""
-        cookie = f"{cookie_name(scope)}={token}; Path=/; HttpOnly; SameSite=Strict{secure}"
-        headers = [
-            (b"location", location.encode()),
-            (b"set-cookie", cookie.encode()),
-            (b"cache-control", b"no-store"),
-        ]
-        await respond(send, 303, b"", "text/plain", headers)
+
+def _clearing(names: list[str], send: Send) -> Send:
+    """`send`, adding to the response a Set-Cookie that clears each of `names`."""
+    if not names:
+        return send
+    expired = [(b"set-cookie", f"{n}=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict".encode()) for n in names]
+
+    async def sending(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": [*message.get("headers", ()), *expired]}
+        await send(message)
+
+    return sending
 
 
-async def _unauthorized_page(scope: Scope, send: Send, *, wrong_token: bool) -> None:
+async def _unauthorized_page(scope: Scope, send: Send) -> None:
     host = _headers(scope).get(b"host", "127.0.0.1")
-    body = unauthorized_page(wrong_token=wrong_token, origin=f"{scope.get('scheme', 'http')}://{host}")
+    body = unauthorized_page(wrong_token=True, origin=f"{scope.get('scheme', 'http')}://{host}")
     headers = [(b"cache-control", b"no-store"), (b"content-security-policy", UNAUTHORIZED_CSP.encode())]
     await respond(send, 401, body, "text/html; charset=utf-8", headers)
 

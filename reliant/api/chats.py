@@ -224,7 +224,7 @@ class Chats:
         chat = await self.chat(chat_id)
         if chat.status not in (ChatStatus.RUNNING, ChatStatus.WAITING, ChatStatus.PAUSED):
             return False
-        cancelled = await self._signal(chat.id, SIGNAL_CANCEL)
+        cancelled = await self._signal(chat.id, SIGNAL_CANCEL, chat.id)
         await self._cancel_running_tools(chat)
         return cancelled
 
@@ -244,14 +244,14 @@ class Chats:
         chat = await self.chat(chat_id)
         if chat.status is not ChatStatus.PAUSED:
             raise FailedPreconditionError(f"chat {chat.id} is {chat.status.value}, not paused")
-        await self._signal(chat.id, SIGNAL_RESUME)
+        await self._signal(chat.id, SIGNAL_RESUME, chat.id)
 
     async def pause(self, chat_id: str) -> bool:
         """Let the step in flight finish, then wait for resume. False if nothing is running."""
         chat = await self.chat(chat_id)
         if chat.status not in (ChatStatus.RUNNING, ChatStatus.WAITING):
             return chat.status is ChatStatus.PAUSED
-        return await self._signal(chat.id, SIGNAL_PAUSE)
+        return await self._signal(chat.id, SIGNAL_PAUSE, chat.id)
 
     async def set_mode(self, chat_id: str, mode: str) -> ChatInfo:
         chat = await self.chat(chat_id)
@@ -264,13 +264,11 @@ class Chats:
             await self._signal(chat.id, SIGNAL_SET_MODE, wanted.value)
         return await self.chat(chat.id)
 
-    async def _signal(self, chat_id: str, signal: str, arg: str | None = None) -> bool:
+    async def _signal(self, chat_id: str, signal: str, arg: str) -> bool:
+        """Every signal carries an argument: sealed by the codec, it proves the sender has the key."""
         handle = self.ctx.temporal.get_workflow_handle(agent_workflow_id(chat_id))
         try:
-            if arg is None:
-                await handle.signal(signal)
-            else:
-                await handle.signal(signal, arg)
+            await handle.signal(signal, arg)
         except RPCError as exc:
             if exc.status == RPCStatusCode.NOT_FOUND:
                 return False

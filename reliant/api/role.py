@@ -61,7 +61,7 @@ class ApiRole:
             try:
                 bus = await Bus.connect(s.nats_url, s.nats_token, name="reliant-api")
                 try:
-                    client = await temporal.connect(s.temporal_address, s.temporal_namespace)
+                    client = await temporal.connect(s)
                     ctx = ApiContext(settings=s, db=db, bus=bus, temporal=client, api_url=self.url)
                     await self._serve(ctx, sock, ready)
                 finally:

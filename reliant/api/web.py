@@ -183,7 +183,7 @@ code {{ font: .9em ui-monospace, monospace; background: rgba(127,127,127,.15); p
 <p class="status">401 Unauthorized</p>
 <p>{reason}</p>
 <p>Open the link that <code>reliant up</code> printed when it started: it ends in
-<code>/?token=…</code> and signs this browser in for the session.</p>
+<code>/?token=…</code> and signs this tab in.</p>
 <p>Lost it? The token is in <code>&lt;data dir&gt;/secrets/api_token</code>
 (the data dir is <code>~/.reliant</code> unless <code>--data-dir</code> was given); open
 <code>{origin}/?token=&lt;that token&gt;</code>.</p>

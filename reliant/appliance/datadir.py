@@ -4,10 +4,15 @@ Layout:
     reliant.toml        optional settings (see config.py)
     reliant.lock        exclusive flock held by `reliant up` / `reliant services`; holds the pid
     ports.json          ports chosen on the first run
-    secrets/            0700; one 0600 file per generated token or password
+    secrets/            one file per generated token, password or key (codec_key)
     run.json            written by a running appliance: pid and URLs (no secrets)
     logs/               reliant.log and one log per embedded service
     postgres/ nats/ temporal.db
+
+It is private: the data dir and every directory in it are 0700, every file reliant or its services
+write there 0600 (the services run with umask 077; postgres sets its own). When run as root,
+postgres runs as its own user and passes through with CAP_DAC_READ_SEARCH (embedded/postgres.py),
+so no directory needs to open up for it.
 """
 
 from __future__ import annotations
@@ -19,8 +24,9 @@ import json
 import logging
 import os
 import secrets
+import stat
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +39,7 @@ logger = logging.getLogger(__name__)
 SECRET_NAMES = ("api_token", "daemon_token", "nats_token", "postgres_password")
 
 
-def write_atomic(path: Path, text: str, mode: int = 0o644) -> None:
+def write_atomic(path: Path, text: str, mode: int = 0o600) -> None:
     """Write `text` to `path` via a temporary file and rename, so readers never see half of it."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
@@ -64,7 +70,8 @@ class DataDirLock:
         self._fd: int | None = None
 
     def acquire(self) -> None:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        os.fchmod(fd, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
@@ -138,12 +145,14 @@ class DataDir:
 
     # -- setup ----------------------------------------------------------------------------------
     def ensure(self) -> None:
-        """Create the data dir (and its private secrets dir); fail clearly if it is not writable."""
+        """Create the data dir, private (0700); fail clearly if it is not writable. A data dir made
+        before it was private is tightened: its dirs to 0700, what reliant wrote there to 0600."""
         try:
-            self.path.mkdir(parents=True, exist_ok=True)
-            self.logs.mkdir(exist_ok=True)
-            self.secrets_dir.mkdir(mode=0o700, exist_ok=True)
-            self.secrets_dir.chmod(0o700)
+            self.path.mkdir(mode=0o700, parents=True, exist_ok=True)
+            for directory in (self.path, self.logs, self.secrets_dir):
+                directory.mkdir(mode=0o700, exist_ok=True)
+                directory.chmod(0o700)
+            self._tighten()
             probe = tempfile.NamedTemporaryFile(dir=self.path, prefix=".write-test-")  # noqa: SIM115
             probe.close()
         except OSError as exc:
@@ -152,22 +161,47 @@ class DataDir:
                 self.path, f"not writable ({reason}); pass --data-dir with a directory you can write to"
             ) from None
 
+    def _tighten(self) -> None:
+        """Files at the top and in logs/ and secrets/, the NATS store and Temporal's database; not
+        postgres/ (postgres keeps it 0700/0600 itself) nor a project kept here (demo-project)."""
+        nats = [self.nats_dir, *self.nats_dir.rglob("*")] if self.nats_dir.is_dir() else []
+        for path in [*self.path.iterdir(), *self.logs.iterdir(), *self.secrets_dir.iterdir(), *nats]:
+            mode = path.lstat().st_mode
+            if stat.S_ISREG(mode) and mode & 0o077:
+                path.chmod(0o600)
+            elif stat.S_ISDIR(mode) and mode & 0o077 and path.is_relative_to(self.nats_dir):
+                path.chmod(0o700)
+
     # -- secrets --------------------------------------------------------------------------------
     def secret(self, name: str) -> str:
         """The named secret, generated (and stored with mode 0600) on first use."""
-        path = self.secrets_dir / name
-        try:
-            value = path.read_text().strip()
-        except FileNotFoundError:
-            value = ""
-        if value:
-            if path.stat().st_mode & 0o077:
-                path.chmod(0o600)
-        else:
-            value = secrets.token_urlsafe(32)
-            write_private(path, value + "\n")
+        path = self.secret_file(name, lambda: secrets.token_urlsafe(32) + "\n")
+        value = path.read_text().strip()
         remember(value)  # kept out of logs from now on
         return value
+
+    def secret_file(self, name: str, make: Callable[[], str]) -> Path:
+        """The file of a secret under secrets/ (mode 0600), written with `make()` if it is missing or
+        empty. Processes racing to make it all end up with the first one's content."""
+        path = self.secrets_dir / name
+        try:
+            if path.read_text().strip():
+                if path.stat().st_mode & 0o077:
+                    path.chmod(0o600)
+                return path
+            path.unlink()  # empty: made again below
+        except FileNotFoundError:
+            pass
+        fd, tmp = tempfile.mkstemp(dir=self.secrets_dir, prefix=f".{name}.")
+        try:
+            os.fchmod(fd, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(make())
+            with contextlib.suppress(FileExistsError):
+                os.link(tmp, path)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+        return path
 
     def ensure_secrets(self) -> dict[str, str]:
         return {name: self.secret(name) for name in SECRET_NAMES}
@@ -181,7 +215,7 @@ class DataDir:
             value = ""
         if not value:
             value = f"{prefix}{secrets.token_hex(6)}"
-            path.write_text(value + "\n")
+            write_private(path, value + "\n")
         return value
 
     # -- ports ----------------------------------------------------------------------------------

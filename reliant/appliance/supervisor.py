@@ -20,6 +20,7 @@ from typing import Protocol
 import embedded
 from embedded.ports import port_is_free
 from reliant.appliance.datadir import DataDir, write_private
+from reliant.clients.codec import CodecKey
 from reliant.config import DEFAULT_API_PORT, Settings
 from reliant.errors import PortInUseError
 
@@ -57,7 +58,17 @@ class RunningInfo:
 
 OnReady = Callable[[RunningInfo], None]
 
-SERVICE_PORTS = ["postgres", "nats", "nats_monitor", "temporal", "temporal_http", "temporal_metrics"]
+SERVICE_PORTS = ["postgres", "nats", "temporal", "temporal_http", "temporal_metrics"]
+CODEC_KEY = "codec_key"
+
+
+def with_codec_key(settings: Settings, datadir: DataDir) -> Settings:
+    """The settings' codec key, or else the data dir's (made on first use, with the moment it was
+    made: Temporal runs older than that may hold plaintext payloads)."""
+    if settings.codec_key or settings.codec_key_file:
+        return settings
+    path = datadir.secret_file(CODEC_KEY, lambda: CodecKey.generate().to_text())
+    return dataclasses.replace(settings, codec_key_file=str(path))
 
 
 def resolve_embedded(
@@ -65,7 +76,8 @@ def resolve_embedded(
 ) -> tuple[Settings, embedded.PostgresConfig, embedded.NatsConfig, embedded.TemporalConfig]:
     """Ports, secrets and service configs for the embedded services, from the data dir."""
     secrets = datadir.ensure_secrets()
-    names = ["api", "gateway", *SERVICE_PORTS] + (["temporal_ui"] if settings.temporal_ui else [])
+    names = ["api", "gateway", *SERVICE_PORTS]
+    names += (["nats_monitor"] if settings.nats_monitor else []) + (["temporal_ui"] if settings.temporal_ui else [])
     keep = {"api", "gateway"}  # user-facing: a taken port is an error, not a silent change
     if (datadir.postgres_dir / "postmaster.pid").exists():
         keep.add("postgres")  # possibly our own postmaster left running by a killed parent
@@ -87,7 +99,7 @@ def resolve_embedded(
         config_path=datadir.secrets_dir / "nats.conf",
         log_path=datadir.logs / "nats.log",
         port=ports["nats"],
-        monitor_port=ports["nats_monitor"],
+        monitor_port=ports.get("nats_monitor"),
         token=settings.nats_token or secrets["nats_token"],
         host=svc_host,
     )
@@ -102,7 +114,7 @@ def resolve_embedded(
         host=svc_host,
     )
     resolved = dataclasses.replace(
-        settings,
+        with_codec_key(settings, datadir),
         api_port=api_port,
         gateway_port=gateway_port,
         gateway_address=f"{settings.host}:{gateway_port}",
@@ -299,6 +311,8 @@ def services_env(settings: Settings) -> str:
         "RELIANT_TEMPORAL_ADDRESS": settings.temporal_address,
         "RELIANT_TEMPORAL_NAMESPACE": settings.temporal_namespace,
     }
+    if settings.codec_key_file:
+        lines["RELIANT_CODEC_KEY_FILE"] = settings.codec_key_file
     return "".join(f"{k}={v}\n" for k, v in lines.items())
 
 

@@ -35,6 +35,9 @@ from reliant.errors import ReliantError
 if TYPE_CHECKING:
     from reliant.appliance.supervisor import RunningInfo
 
+TEMPORAL_UI_NOTE = "payloads are sealed with the codec key: the Temporal UI cannot decode them"
+SERVICE_NOTES = {"temporal-ui": f"   ({TEMPORAL_UI_NOTE})"}
+
 
 def _print_up(info: RunningInfo, *, services_only: bool = False) -> None:
     s = info.settings
@@ -44,7 +47,7 @@ def _print_up(info: RunningInfo, *, services_only: bool = False) -> None:
     out(f"  data dir   {s.data_dir.expanduser()}")
     for name, address in info.services.items():
         pid = info.service_pids.get(name)
-        out(f"  {name:<10} {address}" + (f"   pid {pid}" if pid else ""))
+        out(f"  {name:<10} {address}" + (f"   pid {pid}" if pid else "") + SERVICE_NOTES.get(name, ""))
     if not services_only:
         out(f"  {'api':<10} {info.api_url}")
         out(f"  {'gateway':<10} {s.gateway_address}")
@@ -165,6 +168,10 @@ def _split_settings(data_dir: Path | None, role: str, **flags: Any) -> config.Se
             updates["api_token"] = datadir.secret("api_token")
         if not settings.api_port:
             updates["api_port"] = config.DEFAULT_API_PORT
+    if role in ("api", "worker"):
+        from reliant.appliance.supervisor import with_codec_key
+
+        settings = with_codec_key(settings, datadir)  # api and worker must share it: see services.env
     if role == "gateway":
         if not settings.daemon_token:
             updates["daemon_token"] = datadir.secret("daemon_token")

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from reliant.cli.app import ApiUrlOpt, DataDirOpt, TokenOpt, api_target, app, connect_error
+from reliant.cli.serve import TEMPORAL_UI_NOTE
 
 
 @app.command()
@@ -44,7 +45,7 @@ def status(
     for d in resp.daemons:
         typer.echo(f"  {d.id:<16} {d.name:<20} {'online' if d.online else 'offline'}  {', '.join(d.workspaces)}")
     if resp.temporal_ui_url:
-        typer.echo(f"temporal ui: {resp.temporal_ui_url}")
+        typer.echo(f"temporal ui: {resp.temporal_ui_url} ({TEMPORAL_UI_NOTE})")
 
 
 @app.command()

@@ -39,6 +39,8 @@ SIGNAL_INTERRUPT = "interrupt"
 UPDATE_ANSWER_APPROVAL = "answer_approval"
 UPDATE_ANSWER_QUESTION = "answer_question"
 QUERY_STATE = "state"
+# Runs that carry this patch marker take cancel, pause and resume only with the chat id as argument.
+SEALED_CONTROL_PATCH = "sealed-control-signals"
 
 ASK_USER_TOOL = "ask_user"  # answered by the user through the workflow, not by a daemon
 

@@ -45,7 +45,7 @@ class WorkerRole:
                 logger.info("database migrated to version %d", applied[-1])
             bus = await Bus.connect(s.nats_url, s.nats_token, name="reliant-worker")
             try:
-                client = await temporal.connect(s.temporal_address, s.temporal_namespace)
+                client = await temporal.connect(s)
                 log = UpdateLog(db, bus)
                 doctor = DoctorActivities(bus, db)
                 catalog = ToolCatalog(bus)

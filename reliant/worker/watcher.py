@@ -39,7 +39,7 @@ class DaemonWatcher:
         daemon_id = subjects.daemon_of(msg.subject)
         for chat_id in await chats_db.paused_waiting_for(self._db, daemon_id):
             try:
-                await self._client.get_workflow_handle(agent_workflow_id(chat_id)).signal(SIGNAL_RESUME)
+                await self._client.get_workflow_handle(agent_workflow_id(chat_id)).signal(SIGNAL_RESUME, chat_id)
                 logger.info("daemon %s is back: resuming chat %s", daemon_id, chat_id)
             except RPCError as exc:
                 logger.warning("could not resume chat %s: %s", chat_id, exc)

@@ -23,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
         ASK_USER_TOOL,
         DOCTOR_WORKFLOW,
         QUERY_STATE,
+        SEALED_CONTROL_PATCH,
         SIGNAL_CANCEL,
         SIGNAL_INTERRUPT,
         SIGNAL_PAUSE,
@@ -158,36 +159,52 @@ class AgentWorkflow:
         self.question_answers: dict[str, list[str]] = {}
         self.waiting_approvals: set[str] = set()
         self.waiting_questions: set[str] = set()
+        # Since payloads are sealed (reliant/clients/codec.py), cancel, pause and resume carry the
+        # chat id, sealed like every payload, so a bare signal from someone without the key does
+        # nothing. Runs recorded before that took them bare and replay as they were.
+        self.sealed_control = workflow.patched(SEALED_CONTROL_PATCH)
 
+    def _control(self, chat_id: str) -> bool:
+        """Whether a cancel, pause or resume signal comes from reliant."""
+        return chat_id == self.chat_id or (not chat_id and not self.sealed_control)
+
+    # Every signal handler takes its arguments with defaults: a signal sent bare (by someone
+    # without the key: a sealed one always has them) must do nothing, not raise, which would fail
+    # the workflow task on every replay and leave the chat stuck.
     @workflow.signal(name=SIGNAL_USER_MESSAGE)
-    def user_message(self, message_id: str) -> None:
+    def user_message(self, message_id: str = "") -> None:
+        if not message_id:
+            return
         if message_id != self.s.active and message_id not in self.s.queue:
             self.s.queue.append(message_id)
         self.paused = False  # a new message also means "go on"
 
     @workflow.signal(name=SIGNAL_CANCEL)
-    def cancel(self) -> None:
-        if self.s.active:
+    def cancel(self, chat_id: str = "") -> None:
+        if self._control(chat_id) and self.s.active:
             self.cancel_requested = True
 
     @workflow.signal(name=SIGNAL_RESUME)
-    def resume(self) -> None:
-        self.paused = False
-        self.s.paused = False
+    def resume(self, chat_id: str = "") -> None:
+        if self._control(chat_id):
+            self.paused = False
+            self.s.paused = False
 
     @workflow.signal(name=SIGNAL_PAUSE)
-    def pause(self) -> None:
-        if self.s.active:
+    def pause(self, chat_id: str = "") -> None:
+        if self._control(chat_id) and self.s.active:
             self.s.paused = True
 
     @workflow.signal(name=SIGNAL_SET_MODE)
-    def set_mode(self, mode: str) -> None:
+    def set_mode(self, mode: str = "") -> None:
         if mode in ("auto", "manual", "plan"):
             self.s.mode = mode
 
     @workflow.signal(name=SIGNAL_INTERRUPT)
-    def interrupt(self, message_id: str) -> None:
+    def interrupt(self, message_id: str = "") -> None:
         """Cancel the running turn and answer `message_id` next."""
+        if not message_id:
+            return
         if message_id in self.s.queue:
             self.s.queue.remove(message_id)
         if self.s.active:

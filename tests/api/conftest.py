@@ -42,6 +42,7 @@ async def api_env(infra: Infra, migrated_db: object, tmp_path: Path) -> AsyncIte
         nats_url=infra.nats_url,
         nats_token=infra.nats_token,
         temporal_address=infra.temporal_address,
+        codec_key=infra.codec_key,
         temporal_task_queue=f"api-{uuid.uuid4().hex[:8]}",
         api_port=api_port,
         api_token="test-api-token",

@@ -45,15 +45,19 @@ async def test_every_call_but_health_needs_the_token(api_env: ApiEnv) -> None:
         with pytest.raises(ConnectError) as info:
             await client.list_chats(chat_pb2.ListChatsRequest(), headers={"authorization": "Bearer nope"})
     assert info.value.code == Code.UNAUTHENTICATED
-    # The token also works as a query parameter (the URL `reliant up` prints) and as a cookie.
+    # The token also works as a query parameter (for scripts), but not as a cookie: a cookie would
+    # reach every other server on 127.0.0.1.
     by_query = urllib.request.Request(f"{api_env.url}/api/version?token={api_env.token}")
+    response = await asyncio.to_thread(urllib.request.urlopen, by_query, timeout=5)
+    assert response.status == 200
+    response.close()
     by_cookie = urllib.request.Request(
         f"{api_env.url}/api/version", headers={"Cookie": f"reliant_token={api_env.token}"}
     )
-    for request in (by_query, by_cookie):
-        response = await asyncio.to_thread(urllib.request.urlopen, request, timeout=5)
-        assert response.status == 200
-        response.close()
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        await asyncio.to_thread(urllib.request.urlopen, by_cookie, timeout=5)
+    assert refused.value.code == 401
+    refused.value.close()
 
 
 async def test_projects_and_chats_over_connect(api_env: ApiEnv) -> None:

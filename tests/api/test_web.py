@@ -1,5 +1,5 @@
-"""The web UI over real HTTP: sign-in with the printed URL, the 401 page, same-origin only, and
-how pages and assets are served and cached."""
+"""The web UI over real HTTP: the printed URL, the 401 page, no cookie, same-origin only, and how
+pages and assets are served and cached."""
 
 from __future__ import annotations
 
@@ -54,48 +54,46 @@ async def request(
     return await asyncio.to_thread(go)
 
 
-def session_cookie(reply: Reply) -> str:
-    cookie = reply.header("set-cookie")
-    assert cookie, reply.headers
-    return cookie.split(";", 1)[0]
-
-
-async def test_the_printed_url_signs_in_and_redirects_to_a_clean_url(api_env: ApiEnv) -> None:
-    reply = await request(api_env, "GET", f"/?token={api_env.token}")
-    assert reply.status == 303
-    assert reply.header("location") == "/"
-    cookie = reply.header("set-cookie")
-    port = urlsplit(api_env.url).port
-    assert cookie.startswith(f"reliant_token_{port}={api_env.token};")
-    attributes = {a.strip().lower() for a in cookie.split(";")[1:]}
-    assert {"path=/", "httponly", "samesite=strict"} <= attributes
-    assert reply.header("cache-control") == "no-store"
-
-    # Other query parameters survive the redirect; the token does not.
+async def test_the_printed_url_serves_the_page_and_sets_no_cookie(api_env: ApiEnv) -> None:
+    """The page takes the token into the tab's sessionStorage itself (session.js): the server sets
+    no cookie, since a cookie would reach every other server on 127.0.0.1."""
+    reply = await request(api_env, "GET", f"/?token={api_env.token}", {"Accept-Encoding": "identity"})
+    assert reply.status == 200 and reply.header("content-type") == "text/html; charset=utf-8"
+    assert "set-cookie" not in reply.headers and reply.header("cache-control") == "no-cache"
+    assert reply.header("referrer-policy") == "no-referrer"
     deep = await request(api_env, "GET", f"/chats/abc?token={api_env.token}&x=1")
-    assert deep.status == 303 and deep.header("location") == "/chats/abc?x=1"
+    assert deep.status == 200 and "set-cookie" not in deep.headers
 
-    # The cookie is the session: pages, assets and API calls work with it alone.
-    headers = {"Cookie": session_cookie(reply), "Accept-Encoding": "identity"}
-    page = await request(api_env, "GET", "/", headers)
-    assert page.status == 200 and page.header("content-type") == "text/html; charset=utf-8"
-    call = await request(
-        api_env,
-        "POST",
-        "/reliant.v1.ChatService/ListModels",
-        {**headers, "Content-Type": "application/json"},
-        b"{}",
-    )
+    # Pages and assets hold no data: a reload, which sends no header, gets them.
+    for path in ("/", "/settings", "/chats/x"):
+        page = await request(api_env, "GET", path, {"Accept-Encoding": "identity"})
+        assert page.status == 200 and 'type="module"' in page.text, path
+    base = re.search(r'src="(/static/[0-9a-f]+/)app/main\.js"', page.text)
+    assert base
+    for rel in ("app/main.js", "app/session.js"):
+        assert (await request(api_env, "GET", base.group(1) + rel)).status == 200, rel
+
+    # API calls need the header; the session cookie of earlier versions is no credential any more,
+    # and it is cleared.
+    port = urlsplit(api_env.url).port
+    old = {"Cookie": f"reliant_token_{port}={api_env.token}; other=1", "Content-Type": "application/json"}
+    call = await request(api_env, "POST", "/reliant.v1.ChatService/ListModels", old, b"{}")
+    assert call.status == 401 and json.loads(call.body)["code"] == "unauthenticated"
+    cleared = call.headers.get_all("set-cookie") or []
+    assert cleared == [f"reliant_token_{port}=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict"]
+    bearer = {"Authorization": f"Bearer {api_env.token}", "Content-Type": "application/json"}
+    call = await request(api_env, "POST", "/reliant.v1.ChatService/ListModels", bearer, b"{}")
     assert call.status == 200 and "scripted:demo" in json.loads(call.body)["models"]
+    assert "set-cookie" not in call.headers
 
 
-async def test_a_missing_or_wrong_token_gets_a_401_page_that_says_what_to_do(api_env: ApiEnv) -> None:
-    for path, says in [("/", "not signed in"), ("/chats/x", "not signed in"), ("/?token=wrong", "not the token")]:
+async def test_a_wrong_token_gets_a_401_page_that_says_what_to_do(api_env: ApiEnv) -> None:
+    for path in ("/?token=wrong", "/settings?token=wrong"):
         reply = await request(api_env, "GET", path)
         assert reply.status == 401, path
         assert reply.header("content-type") == "text/html; charset=utf-8"
         assert "set-cookie" not in reply.headers
-        assert says in reply.text
+        assert "not the token" in reply.text
         assert "reliant up" in reply.text and "secrets/api_token" in reply.text
         assert "frame-ancestors 'none'" in reply.header("content-security-policy")
     # API calls without a token get a 401 in their own format; /health needs none.
@@ -105,8 +103,6 @@ async def test_a_missing_or_wrong_token_gets_a_401_page_that_says_what_to_do(api
         api_env, "POST", "/reliant.v1.ChatService/ListChats", {"Content-Type": "application/json"}, b"{}"
     )
     assert rpc.status == 401 and json.loads(rpc.body)["code"] == "unauthenticated"
-    asset = await request(api_env, "GET", "/static/0/app/main.js")
-    assert asset.status == 401
     assert (await request(api_env, "GET", "/health")).status == 200
 
 
@@ -197,3 +193,16 @@ async def test_shutting_down_ends_open_update_streams_at_once(api_env: ApiEnv) -
             await role.stop()
             await asyncio.wait_for(following, 5)  # ends without an error
             assert time.perf_counter() - started < 1.0
+
+
+async def test_no_schema_page_loads_outside_resources_only_the_openapi_json_is_served(api_env: ApiEnv) -> None:
+    auth = {"Authorization": f"Bearer {api_env.token}", "Accept-Encoding": "identity"}
+    for page in ("swagger", "redoc", "elements", "rapidoc", "scalar", "openapi.yaml", "openapi.yml"):
+        reply = await request(api_env, "GET", f"/schema/{page}", auth)
+        assert reply.status == 404, (page, reply.status)
+    for path in ("/schema", "/schema/openapi.json"):
+        reply = await request(api_env, "GET", path, auth)
+        assert reply.status == 200 and reply.header("content-type").startswith("application/vnd.oai.openapi+json")
+        assert "<script" not in reply.text and json.loads(reply.body)["info"]["title"] == "reliant"
+        assert "/api/chats" in json.loads(reply.body)["paths"]
+        assert (await request(api_env, "GET", path)).status == 401

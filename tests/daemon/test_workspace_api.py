@@ -84,6 +84,7 @@ async def env(infra: Infra, migrated_db: Database, tmp_path: Path) -> AsyncItera
         nats_url=infra.nats_url,
         nats_token=infra.nats_token,
         temporal_address=infra.temporal_address,
+        codec_key=infra.codec_key,
         temporal_task_queue=f"ws-{uuid.uuid4().hex[:8]}",
         api_port=api_port,
         api_token="test-api-token",

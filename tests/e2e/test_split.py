@@ -35,6 +35,9 @@ def test_split_mode_roles_in_separate_processes_pass_the_doctor(tmp_path: Path) 
     try:
         start("services", "services", "--data-dir", str(infra_dir), ready="Press Ctrl-C to stop.")
         urls = _read_env(infra_dir / "services.env")
+        # Replicas share the codec key of the services' data dir, as `. services.env` gives them.
+        env["RELIANT_CODEC_KEY_FILE"] = urls["RELIANT_CODEC_KEY_FILE"]
+        assert urls["RELIANT_CODEC_KEY_FILE"] == str(infra_dir / "secrets" / "codec_key")
         common = [
             "--nats-url",
             urls["RELIANT_NATS_URL"],
@@ -46,7 +49,8 @@ def test_split_mode_roles_in_separate_processes_pass_the_doctor(tmp_path: Path) 
         temporal = ["--temporal-address", urls["RELIANT_TEMPORAL_ADDRESS"], "--temporal-namespace", "reliant"]
         db = ["--db-url", urls["RELIANT_DATABASE_URL"]]
         api_port, gateway_port = free_port(), free_port()
-        start("worker", "server", "worker", *db, *common, *temporal, ready="reliant worker ready")
+        worker_dir = ["--data-dir", str(tmp_path / "worker")]  # its own: only the shared key links it to the api
+        start("worker", "server", "worker", *db, *common, *temporal, *worker_dir, ready="reliant worker ready")
         start(
             "gateway",
             "server",
@@ -84,6 +88,8 @@ def test_split_mode_roles_in_separate_processes_pass_the_doctor(tmp_path: Path) 
         ]
         daemon = start("daemon", *daemon_args, ready="connected to")
 
+        for role_dir in (tmp_path / "worker", server_dir):
+            assert (role_dir / "secrets").is_dir() and not (role_dir / "secrets" / "codec_key").exists()
         pids = {p.pid for p in procs}
         assert len(pids) == 5, "every role runs in its own process"
         api_token = (server_dir / "secrets" / "api_token").read_text().strip()

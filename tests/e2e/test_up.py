@@ -6,12 +6,13 @@ import json
 import os
 import signal
 import socket
+import stat
 from pathlib import Path
 
 import pytest
 
 from tests.e2e.harness import Appliance, clean_env, run_cli, wait_gone
-from tests.support import pid_alive, wait_until
+from tests.support import listening_ports, pid_alive, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -59,6 +60,43 @@ def test_up_is_ready_passes_doctor_and_keeps_rows_across_a_restart(appliance: Ap
     assert appliance.get("/ready")[0] == 200
     assert appliance.get("/api/doctor/runs")[1] == runs_before
     assert json.loads((appliance.data_dir / "ports.json").read_text()) == ports
+
+
+def test_the_data_dir_of_a_running_up_is_private_and_nats_has_no_monitor(appliance: Appliance) -> None:
+    appliance.start()
+    assert appliance.cli("doctor").returncode == 0  # every service and role has written what it writes
+    assert stat.S_IMODE(appliance.data_dir.stat().st_mode) == 0o700
+    loose = []
+    for path in appliance.data_dir.rglob("*"):
+        mode = path.lstat().st_mode
+        if stat.S_ISSOCK(mode) or stat.S_ISLNK(mode):
+            continue  # postgres's unix socket: reachable only through the private dirs above it
+        if stat.S_IMODE(mode) & 0o077:
+            loose.append(f"{oct(stat.S_IMODE(mode))} {path.relative_to(appliance.data_dir)}")
+    assert not loose, "\n".join(loose)
+    for name in ("reliant.lock", "ports.json", "run.json", "daemon_id", "temporal.db", "logs/reliant.log"):
+        assert (appliance.data_dir / name).is_file(), name
+    # The NATS monitor (no auth, lists clients and subjects) is not served unless asked for.
+    ports = json.loads((appliance.data_dir / "ports.json").read_text())
+    assert "nats_monitor" not in ports
+    nats_pid = json.loads((appliance.data_dir / "run.json").read_text())["service_pids"]["nats"]
+    assert listening_ports(nats_pid) == {ports["nats"]}
+
+
+def test_a_data_dir_made_before_is_tightened_on_start(appliance: Appliance) -> None:
+    data = appliance.data_dir
+    (data / "logs").mkdir(parents=True)
+    data.chmod(0o755)
+    (data / "logs").chmod(0o755)
+    (data / "ports.json").write_text("{}\n")
+    (data / "ports.json").chmod(0o644)
+    (data / "logs" / "reliant.log").write_text("old lines\n")
+    (data / "logs" / "reliant.log").chmod(0o644)
+    appliance.start()
+    for path in (data, data / "logs"):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o700, path
+    for path in (data / "ports.json", data / "logs" / "reliant.log"):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
 
 
 def test_a_second_up_on_the_same_data_dir_fails_naming_the_pid(appliance: Appliance) -> None:
@@ -137,6 +175,10 @@ def test_temporal_ui_is_served_on_loopback_when_asked(tmp_path: Path) -> None:
 
         with urllib.request.urlopen(ui, timeout=10) as response:
             assert response.status == 200
+        # Payloads are sealed: the status says the Temporal UI cannot decode them.
+        assert up.proc is not None
+        assert "temporal-ui" in up.proc.output() and "the Temporal UI cannot decode them" in up.proc.output()
+        assert "the Temporal UI cannot decode them" in up.cli("status").stdout
         assert up.stop() == 0
     finally:
         if up.proc is not None and up.proc.process is not None and up.proc.process.poll() is None:

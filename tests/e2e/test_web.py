@@ -5,7 +5,10 @@ delete, settings, and the 401 page. Screenshots of the main screens go to the ar
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -151,10 +154,9 @@ def test_sign_in_with_the_printed_url_and_the_401_page(
 ) -> None:
     # Adding a directory that does not exist is answered 400, which the console reports.
     page, errors = signed_in(browser, appliance, ignore=("status of 400",))
-    cookies = page.context.cookies()
-    assert [(c["httpOnly"], c["sameSite"]) for c in cookies if c["name"].startswith("reliant_token")] == [
-        (True, "Strict")
-    ]
+    # The token is in this tab's sessionStorage, never in a cookie (cookies are not isolated by port).
+    assert page.context.cookies() == []
+    assert page.evaluate("sessionStorage.getItem('reliant.token')") == appliance.token
     expect(page.get_by_role("heading", name="Projects", exact=True)).to_be_visible()
     expect(page.locator(".statusbar")).to_contain_text("1 daemon online")
     page.screenshot(path=artifacts_dir / "web-projects.png")
@@ -179,9 +181,84 @@ def test_sign_in_with_the_printed_url_and_the_401_page(
     expect(stranger.get_by_role("heading", name="reliant needs its access token")).to_be_visible()
     expect(stranger.locator("body")).to_contain_text("not the token of this reliant")
     stranger.screenshot(path=artifacts_dir / "web-401.png")
-    response = stranger.goto(f"{appliance.url}/settings")
-    assert response is not None and response.status == 401
+    # A tab without the token is told how to get one (the page itself is no secret).
+    stranger.goto(f"{appliance.url}/settings")
+    expect(stranger.get_by_role("heading", name="reliant needs its access token")).to_be_visible()
     expect(stranger.locator("body")).to_contain_text("not signed in")
+    expect(stranger.locator("body")).to_contain_text("secrets/api_token")
+    stranger.screenshot(path=artifacts_dir / "web-sign-in-needed.png")
+
+
+class _Recorder(BaseHTTPRequestHandler):
+    """A page on another local port, like a dev server the agent starts; it notes every request."""
+
+    seen: list[tuple[str, dict[str, str]]]
+
+    def do_GET(self) -> None:
+        self.seen.append((self.path, {k.lower(): v for k, v in self.headers.items()}))
+        body = b"<!doctype html><title>dev server</title><p>a dev server"
+        self.send_response(200)
+        self.send_header("content-type", "text/html")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@contextmanager
+def another_local_server() -> Iterator[tuple[str, list[tuple[str, dict[str, str]]]]]:
+    seen: list[tuple[str, dict[str, str]]] = []
+    handler = type("Recorder", (_Recorder,), {"seen": seen})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, name="other-port", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", seen
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+def test_no_credential_reaches_a_page_on_another_local_port_and_the_tab_stays_signed_in(
+    browser: Browser, appliance: Appliance
+) -> None:
+    page, errors = signed_in(browser, appliance)
+    expect(page.locator(".statusbar")).to_contain_text("1 daemon online")
+    with another_local_server() as (other, seen):
+        # The tab goes there (as a link of the Processes panel would), and a new tab opens it.
+        page.goto(f"{other}/in-the-tab")
+        expect(page.locator("body")).to_contain_text("a dev server")
+        page.go_back()
+        expect(page.get_by_role("heading", name="Projects", exact=True)).to_be_visible()
+        with page.context.expect_page() as opened:
+            page.evaluate(
+                """(url) => { const a = document.createElement("a"); a.href = url; a.target = "_blank";
+                   document.body.append(a); a.click(); a.remove(); }""",
+                f"{other}/new-tab",
+            )
+        opened.value.wait_for_load_state()
+        opened.value.close()
+        wait_until(lambda: len(seen) >= 2)
+    assert {path for path, _ in seen} >= {"/in-the-tab", "/new-tab"}
+    for path, headers in seen:
+        assert "cookie" not in headers and "authorization" not in headers, (path, headers)
+        assert appliance.token not in path + repr(headers), path
+
+    # The tab stays signed in across a reload (sessionStorage), and a tab opened from one of the
+    # UI's links works too.
+    page.reload()
+    expect(page.locator(".statusbar")).to_contain_text("1 daemon online")
+    with page.context.expect_page() as opened:
+        page.locator(".settings-link").click(modifiers=["Control"])
+    settings = opened.value
+    expect(settings.get_by_role("heading", name="Settings", exact=True)).to_be_visible()
+    expect(settings.locator(".statusbar")).to_contain_text("1 daemon online")
+    assert settings.context.cookies() == []
+    settings.close()
+    errors.check()
 
 
 def test_the_demo_streams_text_and_tool_cards_in_order(

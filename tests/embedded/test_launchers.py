@@ -9,6 +9,7 @@ import stat
 import subprocess
 import sys
 import textwrap
+from dataclasses import replace
 from pathlib import Path
 
 import psycopg
@@ -16,9 +17,11 @@ import pytest
 
 import embedded
 from embedded import postgres as pg_module
+from embedded._process import http_status
+from embedded.nats import client_ready
 from embedded.ports import free_port
 from tests.conftest import service_configs
-from tests.support import eventually, pid_alive, processes_mentioning
+from tests.support import eventually, listening_ports, pid_alive, processes_mentioning
 
 
 async def query(url: str, sql: str) -> list[tuple[object, ...]]:
@@ -90,6 +93,24 @@ async def test_postgres_left_running_on_another_port_is_stopped_and_restarted(tm
         assert not server.reused
         assert not pid_alive(first.pid)
         assert await query(server.url, "SELECT 1") == [(1,)]
+
+
+async def test_nats_serves_its_unauthenticated_monitor_only_when_asked(tmp_path: Path) -> None:
+    _, cfg, _ = service_configs(tmp_path)
+    async with await embedded.start_nats(cfg) as server:
+        assert listening_ports(server.pid) == {cfg.port}
+        assert "http" not in cfg.config_path.read_text()
+    monitor = free_port()
+    async with await embedded.start_nats(replace(cfg, monitor_port=monitor)) as server:
+        assert listening_ports(server.pid) == {cfg.port, monitor}
+        assert await http_status(cfg.host, monitor, "/healthz") == 200
+
+
+async def test_nats_readiness_needs_the_token_to_be_accepted(tmp_path: Path) -> None:
+    _, cfg, _ = service_configs(tmp_path)
+    async with await embedded.start_nats(cfg):
+        assert await client_ready(cfg.host, cfg.port, cfg.token)
+        assert not await client_ready(cfg.host, cfg.port, "not-the-token")
 
 
 @pytest.mark.parametrize("service", ["postgres", "nats", "temporal"])

@@ -20,6 +20,7 @@ from reliant.api.context import ApiContext
 from reliant.api.gates import Gates
 from reliant.api.role import ApiRole
 from reliant.bus import Bus
+from reliant.clients import temporal
 from reliant.clients.providers import ProviderPool
 from reliant.config import Settings
 from reliant.daemon.role import DaemonRole
@@ -110,6 +111,7 @@ async def agent_env(infra: Infra, tmp_path: Path, **overrides: Any) -> AsyncIter
         nats_url=infra.nats_url,
         nats_token=infra.nats_token,
         temporal_address=infra.temporal_address,
+        codec_key=infra.codec_key,
         temporal_task_queue=f"agent-{uuid.uuid4().hex[:8]}",
         gateway_port=port,
         gateway_address=f"127.0.0.1:{port}",
@@ -132,7 +134,7 @@ async def agent_env(infra: Infra, tmp_path: Path, **overrides: Any) -> AsyncIter
         stack.push_async_callback(db.close)
         bus = await Bus.connect(settings.nats_url, settings.nats_token)
         stack.push_async_callback(bus.close)
-        client = await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace)
+        client = await temporal.connect(settings)
         ctx = ApiContext(settings=settings, db=db, bus=bus, temporal=client, api_url="http://test")
         chats = Chats(ctx, ProviderPool(db, settings))
         # The daemon's presence record is what the api uses to pick a daemon.

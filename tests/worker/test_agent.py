@@ -221,7 +221,8 @@ async def test_history_replays_deterministically(env: AgentEnv) -> None:
     await env.chats.send(chat.id, "look")
     await env.finished(chat.id)
     handle = env.client.get_workflow_handle(f"chat-{chat.id}")
-    await Replayer(workflows=[AgentWorkflow]).replay_workflow(await handle.fetch_history())
+    replayer = Replayer(workflows=[AgentWorkflow], data_converter=env.client.data_converter)
+    await replayer.replay_workflow(await handle.fetch_history())
 
 
 @pytest.mark.timeout(600)

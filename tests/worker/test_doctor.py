@@ -5,10 +5,10 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from temporalio.client import Client
 from temporalio.worker import Replayer
 
 from embedded.ports import free_port
+from reliant.clients import temporal
 from reliant.config import Settings
 from reliant.daemon.role import DaemonRole
 from reliant.db import Database
@@ -29,6 +29,7 @@ def settings(infra: Infra) -> Settings:
         nats_url=infra.nats_url,
         nats_token=infra.nats_token,
         temporal_address=infra.temporal_address,
+        codec_key=infra.codec_key,
         temporal_task_queue=f"test-{uuid.uuid4().hex[:8]}",
         gateway_port=port,
         gateway_address=f"127.0.0.1:{port}",
@@ -43,7 +44,7 @@ async def test_doctor_pings_the_daemon_through_every_hop_and_records_it(settings
         RoleRunner(GatewayRole(settings)),
         RoleRunner(DaemonRole(settings)),
     ):
-        client = await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace)
+        client = await temporal.connect(settings)
         workflow_id = f"doctor-test-{uuid.uuid4().hex[:8]}"
         handle = await client.start_workflow(
             DOCTOR_WORKFLOW,
@@ -70,4 +71,4 @@ async def test_doctor_pings_the_daemon_through_every_hop_and_records_it(settings
 
         # The recorded history replays deterministically against the current workflow code.
         history = await handle.fetch_history()
-        await Replayer(workflows=[DoctorWorkflow]).replay_workflow(history)
+        await Replayer(workflows=[DoctorWorkflow], data_converter=client.data_converter).replay_workflow(history)

@@ -1,13 +1,18 @@
 """Replay committed workflow histories against the current workflow code, to catch changes that
 would break chats already running (non-determinism) before they ship.
 
+`histories/*.json` were recorded before payloads were sealed: plaintext, as a data dir written then
+still holds them; they replay through the codec's rule for runs older than the key. `histories/sealed/`
+were recorded with the codec and the tests' key, and replay with no plaintext allowed at all.
+
 The scenarios below run for real on every test run and their fresh histories are replayed too
 (that catches non-determinism within the current code, e.g. a branch on wall-clock time). With
-`RELIANT_RECORD_HISTORIES=1` they are written next to this file instead of a temp dir: re-record
-only when a change is meant to be incompatible (and then version the workflow)."""
+`RELIANT_RECORD_HISTORIES=1` they are written to `histories/sealed/` instead of a temp dir:
+re-record only when a change is meant to be incompatible (and then version the workflow)."""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -15,27 +20,55 @@ import pytest
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
+from reliant.clients.codec import CodecKey, RecordedBeforeTheKey, data_converter
 from reliant.worker.workflows import AgentWorkflow, DoctorWorkflow
-from tests.conftest import Infra
+from tests.conftest import TEST_CODEC_KEY, Infra
 from tests.support import eventually
 from tests.worker.agent_env import AgentEnv, agent_env
 
 HISTORIES = Path(__file__).with_name("histories")
+SEALED = HISTORIES / "sealed"
 RECORD = os.environ.get("RELIANT_RECORD_HISTORIES") == "1"
+KEY = CodecKey.parse(TEST_CODEC_KEY, "tests")
+
+
+def _history(path: Path) -> WorkflowHistory:
+    """A recorded history under its own workflow id: sealed payloads open only for the workflow
+    they were sealed for."""
+    text = path.read_text()
+    started = json.loads(text)["events"][0]["workflowExecutionStartedEventAttributes"]
+    return WorkflowHistory.from_json(started.get("workflowId", path.stem), text)
+
+
+def _replayer(*, plaintext_runs: bool) -> Replayer:
+    legacy = RecordedBeforeTheKey() if plaintext_runs else None
+    return Replayer(workflows=[AgentWorkflow, DoctorWorkflow], data_converter=data_converter(KEY, legacy))
 
 
 @pytest.mark.parametrize("path", sorted(HISTORIES.glob("*.json")), ids=lambda p: p.stem)
-async def test_recorded_history_replays(path: Path) -> None:
-    history = WorkflowHistory.from_json(path.stem, path.read_text())
-    await Replayer(workflows=[AgentWorkflow, DoctorWorkflow]).replay_workflow(history)
+async def test_history_recorded_before_the_codec_replays(path: Path) -> None:
+    assert '"encoding": "anNvbi9wbGFpbg=="' in path.read_text(), "plaintext (json/plain) payloads"
+    await _replayer(plaintext_runs=True).replay_workflow(_history(path))
+
+
+@pytest.mark.parametrize("path", sorted(SEALED.glob("*.json")), ids=lambda p: p.stem)
+async def test_sealed_history_replays(path: Path) -> None:
+    await _replayer(plaintext_runs=False).replay_workflow(_history(path))
+
+
+async def test_a_plaintext_history_is_refused_without_the_rule_for_old_runs() -> None:
+    history = _history(HISTORIES / "agent-text.json")
+    result = await _replayer(plaintext_runs=False).replay_workflow(history, raise_on_replay_failure=False)
+    assert result.replay_failure is not None
 
 
 def test_histories_are_committed() -> None:
-    assert len(list(HISTORIES.glob("*.json"))) >= 4, "record them: RELIANT_RECORD_HISTORIES=1 pytest " + __file__
+    for where in (HISTORIES, SEALED):
+        assert len(list(where.glob("*.json"))) >= 4, "record them: RELIANT_RECORD_HISTORIES=1 pytest " + __file__
 
 
 async def test_the_scenarios_record_histories_that_replay(infra: Infra, tmp_path: Path) -> None:
-    target = HISTORIES if RECORD else tmp_path / "histories"
+    target = SEALED if RECORD else tmp_path / "histories"
     target.mkdir(exist_ok=True)
 
     async def _save(env: AgentEnv, chat_id: str, name: str) -> None:
@@ -88,10 +121,11 @@ async def test_the_scenarios_record_histories_that_replay(infra: Infra, tmp_path
         await _save(env, chat.id, "agent-cancel")
 
     recorded = sorted(target.glob("*.json"))
+    assert [p.stem for p in recorded] == sorted(p.stem for p in SEALED.glob("*.json"))
     assert [p.stem for p in recorded] == sorted(p.stem for p in HISTORIES.glob("*.json"))
-    replayer = Replayer(workflows=[AgentWorkflow, DoctorWorkflow])
+    replayer = _replayer(plaintext_runs=False)
     for path in recorded:
-        await replayer.replay_workflow(WorkflowHistory.from_json(path.stem, path.read_text()))
+        await replayer.replay_workflow(_history(path))
 
 
 async def _started(env: AgentEnv, chat_id: str) -> bool:

@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 from temporalio.api.enums.v1 import EventType
+from temporalio.converter import WorkflowSerializationContext
+from temporalio.exceptions import FailureError
 
 from reliant.db import messages as messages_db
 from reliant.db import tool_runs as tool_runs_db
@@ -107,8 +109,13 @@ async def history_json(env: AgentEnv, chat_id: str) -> str:
 
 
 async def last_failures(env: AgentEnv, chat_id: str) -> list[str]:
-    """The failure messages Temporal recorded for the chat's activities (retried or final)."""
-    history = await env.client.get_workflow_handle(f"chat-{chat_id}").fetch_history()
+    """The failure messages Temporal recorded for the chat's activities (retried or final), opened
+    with the payload codec's key (failures are sealed like every payload)."""
+    workflow_id = f"chat-{chat_id}"
+    history = await env.client.get_workflow_handle(workflow_id).fetch_history()
+    converter = env.client.data_converter.with_context(
+        WorkflowSerializationContext(namespace=env.client.namespace, workflow_id=workflow_id)
+    )
     out = []
     for event in history.events:
         if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
@@ -118,7 +125,8 @@ async def last_failures(env: AgentEnv, chat_id: str) -> list[str]:
         else:
             continue
         if failure.message:
-            out.append(failure.message)
+            error = await converter.decode_failure(failure)
+            out.append(error.message if isinstance(error, FailureError) else str(error))
     return out
 
 

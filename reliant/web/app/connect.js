@@ -6,8 +6,8 @@
 // envelope; the answer is a sequence of envelopes (1 flag byte, 4 bytes big-endian length, data).
 // Flag 0x02 marks the end-of-stream envelope, {error?: {code, message}, metadata?}.
 //
-// Session auth is the HttpOnly cookie the server set when the UI was opened, sent by fetch on its
-// own (same origin); nothing here ever sees the token.
+// Auth: every request carries the api token as a Bearer header (options.token, read on each call;
+// see session.js). No cookie is ever sent: fetch runs with credentials "omit".
 
 const END_STREAM = 0x02;
 const COMPRESSED = 0x01;
@@ -103,16 +103,24 @@ function aborted(err, signal) {
 export class ConnectClient {
   /**
    * @param {string} baseUrl  "" for this origin
-   * @param {{onUnauthenticated?: (err: ConnectError) => void, fetch?: typeof fetch}} options
+   * @param {{onUnauthenticated?: (err: ConnectError) => void, fetch?: typeof fetch, token?: () => string}} options
    */
   constructor(baseUrl = "", options = {}) {
     this.baseUrl = baseUrl.replace(/\/$/, "");
     this.onUnauthenticated = options.onUnauthenticated || null;
     this.fetch = options.fetch || globalThis.fetch.bind(globalThis);
+    this.token = options.token || (() => "");
   }
 
   url(service, method) {
     return `${this.baseUrl}/${service}/${method}`;
+  }
+
+  headers(contentType) {
+    const headers = { "content-type": contentType, "connect-protocol-version": "1" };
+    const token = this.token();
+    if (token) headers.authorization = `Bearer ${token}`;
+    return headers;
   }
 
   _fail(err) {
@@ -122,7 +130,7 @@ export class ConnectClient {
 
   /** One request, one response. Rejects with a ConnectError. */
   async unary(service, method, request = {}, { signal, timeoutMs } = {}) {
-    const headers = { "content-type": "application/json", "connect-protocol-version": "1" };
+    const headers = this.headers("application/json");
     if (timeoutMs) headers["connect-timeout-ms"] = String(timeoutMs);
     let response;
     try {
@@ -131,7 +139,7 @@ export class ConnectClient {
         headers,
         body: JSON.stringify(request),
         signal,
-        credentials: "same-origin",
+        credentials: "omit",
       });
     } catch (err) {
       if (aborted(err, signal)) throw new ConnectError("canceled", "the call was cancelled");
@@ -156,10 +164,10 @@ export class ConnectClient {
     try {
       response = await this.fetch(this.url(service, method), {
         method: "POST",
-        headers: { "content-type": "application/connect+json", "connect-protocol-version": "1" },
+        headers: this.headers("application/connect+json"),
         body,
         signal,
-        credentials: "same-origin",
+        credentials: "omit",
         cache: "no-store",
       });
     } catch (err) {

@@ -8,6 +8,7 @@
 
 import { Api } from "./api.js";
 import { ConnectClient } from "./connect.js";
+import { askOtherTabs, forgetToken, sessionToken, shareToken, takeToken } from "./session.js";
 import { h } from "./dom.js";
 import { PanelDock } from "./panels/dock.js";
 import { ChatView } from "./views/chat.js";
@@ -39,7 +40,7 @@ class NotFoundView {
 
 export class App {
   constructor() {
-    this.client = new ConnectClient("", { onUnauthenticated: () => this.signedOut() });
+    this.client = new ConnectClient("", { token: () => sessionToken(), onUnauthenticated: () => this.signedOut() });
     this.api = new Api(this.client);
     this.main = document.getElementById("main");
     this.crumbs = document.querySelector(".crumbs");
@@ -172,6 +173,7 @@ export class App {
   }
 
   signedOut() {
+    forgetToken(); // it is not this reliant's token (any more): a reload asks for the right one
     if (document.querySelector(".signed-out")) return;
     const box = h(
       "div.signed-out",
@@ -180,7 +182,7 @@ export class App {
         "div.signed-out-box",
         null,
         h("h2", { id: "signed-out-title" }, "Signed out"),
-        h("p", null, "This browser's session with reliant has ended, or reliant now uses another token. Open the link that ", h("code", null, "reliant up"), " printed (it ends in ", h("code", null, "/?token=…"), ") to sign in again."),
+        h("p", null, "This tab's token is not the token of this reliant (it was changed, or it comes from another data dir). Open the link that ", h("code", null, "reliant up"), " printed (it ends in ", h("code", null, "/?token=…"), ") to sign in again."),
         h("button", { type: "button", onclick: () => location.reload() }, "Reload"),
       ),
     );
@@ -188,6 +190,27 @@ export class App {
   }
 }
 
-const app = new App();
-window.reliant = app;
-app.start();
+/** What a tab without the token shows: how to get it (nothing else is asked of the api). */
+function signInNeeded() {
+  document.title = "Sign-in needed · reliant";
+  const code = (text) => h("code", null, text);
+  document.getElementById("main").replaceChildren(
+    h(
+      "section.page.sign-in",
+      null,
+      h("h1", null, "reliant needs its access token"),
+      h("p", null, "This tab is not signed in to this reliant."),
+      h("p", null, "Open the link that ", code("reliant up"), " printed when it started: it ends in ", code("/?token=…"), " and signs this tab in."),
+      h("p", null, "Lost it? The token is in ", code("<data dir>/secrets/api_token"), " (the data dir is ", code("~/.reliant"), " unless ", code("--data-dir"), " was given); open ", code(`${location.origin}/?token=<that token>`), "."),
+    ),
+  );
+}
+
+if (takeToken() || (await askOtherTabs())) {
+  shareToken();
+  const app = new App();
+  window.reliant = app;
+  app.start();
+} else {
+  signInNeeded();
+}

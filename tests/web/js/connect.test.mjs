@@ -104,3 +104,27 @@ test("aborting a stream ends it with code canceled", async () => {
   }, (err) => err.code === "canceled");
   assert.equal(got.length, 1);
 });
+
+test("every call carries the token as a Bearer header and never a cookie", async () => {
+  const seen = [];
+  const fetch = async (url, options) => {
+    seen.push(options);
+    if (options.headers["content-type"] === "application/json") return new Response("{}", { status: 200 });
+    return new Response(frame({}, 2), { status: 200 });
+  };
+  let token = "tok-1";
+  const client = new ConnectClient("", { fetch, token: () => token });
+  await client.unary("reliant.v1.ChatService", "ListChats", {});
+  token = "tok-2"; // read on each call: a token taken in later is used at once
+  for await (const _ of client.serverStream("reliant.v1.ChatService", "StreamUpdates", {})) void _;
+  assert.deepEqual(
+    seen.map((o) => [o.headers.authorization, o.credentials]),
+    [
+      ["Bearer tok-1", "omit"],
+      ["Bearer tok-2", "omit"],
+    ],
+  );
+  const anonymous = new ConnectClient("", { fetch });
+  await anonymous.unary("reliant.v1.ChatService", "ListChats", {});
+  assert.equal("authorization" in seen[2].headers, false);
+});
