@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
-from reliant import __version__, config
+from reliant import __version__, config, engine_cli
 from reliant.errors import ReliantError
 
 if TYPE_CHECKING:
@@ -34,6 +34,7 @@ server_app = typer.Typer(help="Run one role against external Postgres, NATS and 
 daemon_app = typer.Typer(help="The tools daemon that runs on a user's machine.", no_args_is_help=True)
 app.add_typer(server_app, name="server")
 app.add_typer(daemon_app, name="daemon")
+app.add_typer(engine_cli.app, name="workflow")
 
 DataDirOpt = Annotated[
     Path | None, typer.Option("--data-dir", help="Where reliant keeps its state [default: ~/.reliant]")

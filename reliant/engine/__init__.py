@@ -1,0 +1,49 @@
+"""reliant's workflow engine core: workflows as data. Deterministic and free of I/O, so Temporal
+workflow code can use it (pass it through the sandbox): callers read files and hand over text.
+
+    definition = load_definition(text, "tdd.yaml", Catalog(workflows, presets))  # or InvalidDefinition
+    run = Run.start(definition, inputs, ChatInfo(...))
+    for task in run.take_ready(): ...                                             # see run.py
+
+- definition.py  the typed model (workflow, graph, edges, node kinds)
+- parse.py       YAML text -> model, every problem with file:line:col
+- validate.py    graph, references, types, recursion; `check_definition`, `load_definition`
+- expressions.py CEL expressions and `{{…}}` templates
+- outputs.py     what each node kind leaves in `nodes.<id>.*`
+- run.py         the run-state machine; state.py its serialisable state
+"""
+
+from reliant.engine.definition import Definition, Preset
+from reliant.engine.expressions import ExpressionError
+from reliant.engine.inputs import InvalidInputs, inputs_from_text, resolve_inputs
+from reliant.engine.parse import parse_definition, parse_preset
+from reliant.engine.problems import InvalidDefinition, Position, Problem
+from reliant.engine.run import LlmCall, OutputsMismatch, Run, Task, TaskStateError
+from reliant.engine.state import ChatInfo, NodeStatus, RunState, RunStatus
+from reliant.engine.validate import Catalog, check_definition, load_definition
+
+__all__ = [
+    "Catalog",
+    "ChatInfo",
+    "Definition",
+    "ExpressionError",
+    "InvalidDefinition",
+    "InvalidInputs",
+    "LlmCall",
+    "NodeStatus",
+    "OutputsMismatch",
+    "Position",
+    "Preset",
+    "Problem",
+    "Run",
+    "RunState",
+    "RunStatus",
+    "Task",
+    "TaskStateError",
+    "check_definition",
+    "inputs_from_text",
+    "load_definition",
+    "parse_definition",
+    "parse_preset",
+    "resolve_inputs",
+]
