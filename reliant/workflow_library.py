@@ -5,25 +5,15 @@ built-in's name shadows it). This module reads the files; the engine itself only
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from reliant.engine import Catalog, Definition, Preset, parse_definition, parse_preset
+from reliant.engine import Catalog, Definition, Preset, SourceText, parse_definition, parse_preset
 
 BUILTIN = resources.files("reliant.engine") / "builtin"
 SCHEMA = resources.files("reliant.engine") / "workflow.schema.json"
 BUILTIN_SOURCE = "builtin"  # the source name of a built-in: builtin/tdd.yaml
-
-
-@dataclass(frozen=True, slots=True)
-class SourceText:
-    """A definition's text and the name problems are reported under."""
-
-    name: str  # the workflow's or preset's name (the file stem)
-    source: str  # builtin/tdd.yaml, or the file's path
-    text: str
 
 
 def schema() -> dict[str, Any]:

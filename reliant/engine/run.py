@@ -331,12 +331,17 @@ class Run:
         self._dirty.append(site.scope)
 
     def _fail(self, path: str, error: str) -> None:
+        """A task failed: so does its graph, and the loop or parallel node holding that graph (which
+        carry the task's message, `fix[2]/check: …`), up to the run."""
+        self._failed(path, f"{self._instance(path)}: {error}")
+
+    def _failed(self, path: str, error: str) -> None:
         st = self.state.nodes[path]
         st.status = NodeStatus.FAILED
         st.error = error
         scope = self.layout.sites[path].scope
         self._cancel_within(scope)
-        self._graph_failed(scope, f"{self._instance(path)}: {error}")
+        self._graph_failed(scope, error)
 
     def _graph_failed(self, scope: str, error: str) -> None:
         info = self.layout.scopes[scope]
@@ -351,9 +356,9 @@ class Run:
             st.failed.append(info.branch)
             self._skip_unreached(scope)
             if len(owner.branches) - len(st.failed) < owner.needed():
-                self._fail(info.owner, error)
+                self._failed(info.owner, error)
             return
-        self._fail(info.owner, error)
+        self._failed(info.owner, error)
 
     def _settle(self) -> None:
         """End every graph that has nothing left to do, until none has: iterations that end at once

@@ -2,7 +2,9 @@
 continue-as-new. Bounded: a loop keeps its current iteration and the outputs of the previous one,
 never the whole history, so a 2,000-iteration loop holds as much as a two-iteration one."""
 
-from __future__ import annotations
+# No `from __future__ import annotations`: Temporal's data converter resolves these dataclasses'
+# field types, and string annotations fail to resolve inside the workflow sandbox when this module
+# was imported only as part of the package.
 
 import enum
 from dataclasses import dataclass, field
