@@ -35,7 +35,7 @@ def validate_files(paths: list[Path], out: TextIO) -> int:
     """Check each file against the built-ins, its project's workflows and presets (for a file in
     `.reliant/workflows/`) and the other files given; 0 when all are valid, else 1."""
     from reliant import workflow_library as library
-    from reliant.engine import check_definition, parse_preset
+    from reliant.engine import SourceText, check_definition, parse_preset
 
     texts: dict[Path, str] = {}
     problems = 0
@@ -55,8 +55,8 @@ def validate_files(paths: list[Path], out: TextIO) -> int:
     for project in sorted(projects):
         workflows += library.project_workflows(project)
         presets += library.project_presets(project)
-    workflows += [library.SourceText(p.stem, str(p), text) for p, text in texts.items() if not _is_preset(p)]
-    presets += [library.SourceText(p.stem, str(p), text) for p, text in texts.items() if _is_preset(p)]
+    workflows += [SourceText(p.stem, str(p), text) for p, text in texts.items() if not _is_preset(p)]
+    presets += [SourceText(p.stem, str(p), text) for p, text in texts.items() if _is_preset(p)]
     catalog = library.catalog(workflows, presets)
     for path, text in texts.items():
         if _is_preset(path):
