@@ -161,7 +161,7 @@ class Graph:
     entry: tuple[str, ...]
     nodes: tuple[Node, ...]
     edges: tuple[Edge, ...]
-    at: Position
+    at: Position  # where its entry is given
 
     def node(self, node_id: str) -> Node | None:
         return next((n for n in self.nodes if n.id == node_id), None)

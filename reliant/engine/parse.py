@@ -230,7 +230,10 @@ class _Parser:
         return graph
 
     def _graph_fields(self, fields: Fields, what: str, at: Position) -> Graph:
-        entry = self._opt(fields.required("entry"), self._ids, f"{what}: entry") or ()
+        entry_node = fields.required("entry")
+        entry = self._opt(entry_node, self._ids, f"{what}: entry") or ()
+        if entry_node is not None:
+            at = self.src.at(entry_node)
         nodes: list[Node] = []
         if (nodes_node := fields.required("nodes")) is not None:
             if not isinstance(nodes_node, yaml.SequenceNode) or not nodes_node.value:
