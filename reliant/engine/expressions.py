@@ -21,6 +21,7 @@ from typing import Any
 import cel
 
 from reliant.engine.problems import Position
+from reliant.engine.references import scan
 from reliant.errors import ReliantError
 
 OPEN, CLOSE = "{{", "}}"
@@ -66,11 +67,16 @@ class EvaluationFault(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Expression:
-    """One CEL expression, compiled once."""
+    """One CEL expression, compiled once.
+
+    The library converts every value it is handed into CEL values (a few µs each), so an evaluation
+    hands over only the paths the expression reads (`reads`, found once at compile time): a
+    condition on `nodes.check.exit_code` costs the same with 3 finished nodes or 300."""
 
     source: str
     at: Position
     program: cel.Program = field(compare=False, repr=False)
+    reads: tuple[tuple[str, ...], ...] | None = field(default=None, compare=False, repr=False)  # None: all
 
     @classmethod
     def compile(cls, source: str, at: Position) -> Expression:
@@ -80,7 +86,11 @@ class Expression:
             program = cel.compile(source)
         except ValueError as exc:
             raise _syntax_error(source, at, str(exc)) from exc
-        return cls(source, at, program)
+        refs, bound = scan(source)
+        paths = {ref.path for ref in refs}
+        roots = set(program.variables()) - bound
+        complete = roots <= {path[0] for path in paths}
+        return cls(source, at, program, _shortest(paths) if complete else None)
 
     def names(self) -> list[str]:
         """The top-level names the expression reads (including names a macro binds, like `x` in
@@ -88,8 +98,9 @@ class Expression:
         return self.program.variables()
 
     def evaluate(self, variables: Mapping[str, Any]) -> Any:
+        given = dict(variables) if self.reads is None else project(variables, self.reads)
         try:
-            return self.program.execute(dict(variables))
+            return self.program.execute(given)
         except KeyError as exc:
             raise EvaluationFault(self, f"no value named {exc.args[0]!r} (not there yet, or misspelled)") from exc
         except (TypeError, ValueError, RuntimeError, ArithmeticError) as exc:
@@ -150,6 +161,34 @@ class Template:
         if whole is not None:
             return plain(whole.evaluate(variables))
         return "".join(p if isinstance(p, str) else interpolated(p.evaluate(variables)) for p in self.parts)
+
+
+def project(variables: Mapping[str, Any], paths: tuple[tuple[str, ...], ...]) -> dict[str, Any]:
+    """The part of `variables` the paths reach, in new dicts (the originals are never changed). A path
+    that runs into a missing key or a non-map stops there, so evaluation fails as it would have."""
+    out: dict[str, Any] = {}
+    for path in paths:
+        source: Any = variables
+        target = out
+        for i, key in enumerate(path):
+            if not isinstance(source, Mapping) or key not in source:
+                break
+            value = source[key]
+            if i == len(path) - 1 or not isinstance(value, Mapping):
+                target[key] = value
+                break
+            source = value
+            target = target.setdefault(key, {})
+    return out
+
+
+def _shortest(paths: set[tuple[str, ...]]) -> tuple[tuple[str, ...], ...]:
+    """The paths that no shorter one already covers (`nodes.a` covers `nodes.a.text`)."""
+    kept: list[tuple[str, ...]] = []
+    for path in sorted(paths, key=lambda p: (len(p), p)):
+        if not any(path[: len(k)] == k for k in kept):
+            kept.append(path)
+    return tuple(kept)
 
 
 def plain(value: Any) -> Any:

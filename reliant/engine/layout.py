@@ -42,6 +42,9 @@ class Layout:
         self.by_id: dict[str, Site] = {}
         self.scopes: dict[str, Scope] = {"": Scope("", definition.graph, None)}
         self._add(definition.graph, "")
+        self._in_scope = {
+            scope: [self.sites[join_path(scope, n.id)] for n in info.graph.nodes] for scope, info in self.scopes.items()
+        }
 
     def _add(self, graph: Graph, scope: str) -> None:
         for node in graph.nodes:
@@ -75,7 +78,8 @@ class Layout:
         return None
 
     def in_scope(self, scope: str) -> list[Site]:
-        return [self.sites[join_path(scope, n.id)] for n in self.scopes[scope].graph.nodes]
+        """The sites of a scope's own nodes (not those inside its loops and parallel nodes)."""
+        return self._in_scope[scope]
 
     def within(self, path: str) -> list[str]:
         """Every node path strictly inside the container at `path`."""

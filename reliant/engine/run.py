@@ -18,10 +18,9 @@ it was before the call. `run.state` is what continue-as-new carries; `Run.resume
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -98,6 +97,7 @@ class Run:
         self.layout = Layout(definition)
         self._cancelled: list[Task] = []
         self._dirty: list[str] = []
+        self._undo: dict[str, NodeState | None] | None = None  # during a change: states before it
 
     @classmethod
     def start(cls, definition: Definition, inputs: Mapping[str, Any], chat: ChatInfo | None = None) -> Run:
@@ -233,19 +233,49 @@ class Run:
 
     # -- the machine ----------------------------------------------------------------------------------
 
-    def _change(self, change: Any) -> list[Task]:
-        """Apply a change all-or-nothing; the tasks it cancelled."""
-        before = copy.deepcopy(self.state)
+    def _change(self, change: Callable[[], None]) -> list[Task]:
+        """Apply a change all-or-nothing; the tasks it cancelled. Undo keeps the node states as they
+        were before their first change, so a step costs what it changes, not the size of the run."""
+        order = list(self.state.nodes)
+        top = (self.state.status, self.state.error, self.state.outputs)
+        self._undo = {}
         self._cancelled = []
         self._dirty = []
         try:
             change()
             self._settle()
         except ExpressionError:
-            self.state = before
+            undo, nodes = self._undo, self.state.nodes
+            kept = {path: undo.get(path, nodes.get(path)) for path in order}
+            self.state.nodes = {path: st for path, st in kept.items() if st is not None}
+            self.state.status, self.state.error, self.state.outputs = top
             raise
+        finally:
+            self._undo = None
         cancelled, self._cancelled = self._cancelled, []
         return cancelled
+
+    def _change_node(self, path: str) -> NodeState:
+        """A node's state, to be changed (its old state kept for undo)."""
+        self._remember(path)
+        return self.state.nodes[path]
+
+    def _put(self, path: str, st: NodeState) -> None:
+        self._remember(path)
+        self.state.nodes[path] = st
+
+    def _drop(self, path: str) -> None:
+        self._remember(path)
+        self.state.nodes.pop(path, None)
+
+    def _remember(self, path: str) -> None:
+        if self._undo is None or path in self._undo:
+            return
+        st = self.state.nodes.get(path)
+        # outputs and previous are replaced, never changed in place; the lists are appended to
+        self._undo[path] = (
+            None if st is None else dataclasses.replace(st, completed=list(st.completed), failed=list(st.failed))
+        )
 
     def _reach(self, scope: str, node_id: str) -> None:
         """An edge (or the entry) reached a node: at most once per instance of its graph."""
@@ -254,17 +284,17 @@ class Run:
             return
         node = self.layout.sites[path].node
         if isinstance(node, LoopNode):
-            self.state.nodes[path] = NodeState(NodeStatus.RUNNING, max_iterations=self._bound(path, node))
+            self._put(path, NodeState(NodeStatus.RUNNING, max_iterations=self._bound(path, node)))
             self._next_iteration(path)
         elif isinstance(node, ParallelNode):
-            self.state.nodes[path] = NodeState(NodeStatus.RUNNING)
+            self._put(path, NodeState(NodeStatus.RUNNING))
             for branch in node.branches:
                 inner = join_path(path, branch.id)
                 for entry in branch.graph.entry:
                     self._reach(inner, entry)
                 self._dirty.append(inner)
         else:
-            self.state.nodes[path] = NodeState(NodeStatus.READY)
+            self._put(path, NodeState(NodeStatus.READY))
         self._dirty.append(scope)
 
     def _bound(self, path: str, node: LoopNode) -> int:
@@ -303,21 +333,21 @@ class Run:
             self._complete(path, {"iterations": st.iteration, "last": st.previous})
             return
         for inner in self.layout.within(path):
-            self.state.nodes.pop(inner, None)
+            self._drop(inner)
         for entry in node.body.entry:
             self._reach(path, entry)
         self._dirty.append(path)
 
     def _complete(self, path: str, outputs: dict[str, Any]) -> None:
         """A node is done: record its outputs and follow its edge."""
-        st = self.state.nodes[path]
+        st = self._change_node(path)
         st.status = NodeStatus.DONE
         st.outputs = outputs
         site = self.layout.sites[path]
         edge = self.layout.scopes[site.scope].graph.edge_from(site.node.id)
         if edge is not None:
             targets = edge.default
-            variables = self._variables(site.scope)
+            variables = self._variables(site.scope) if edge.cases else {}
             for case in edge.cases:
                 try:
                     taken = case.condition.condition(variables)
@@ -336,7 +366,7 @@ class Run:
         self._failed(path, f"{self._instance(path)}: {error}")
 
     def _failed(self, path: str, error: str) -> None:
-        st = self.state.nodes[path]
+        st = self._change_node(path)
         st.status = NodeStatus.FAILED
         st.error = error
         scope = self.layout.sites[path].scope
@@ -352,7 +382,7 @@ class Run:
             return
         owner = self.layout.sites[info.owner].node
         if isinstance(owner, ParallelNode):
-            st = self.state.nodes[info.owner]
+            st = self._change_node(info.owner)
             st.failed.append(info.branch)
             self._skip_unreached(scope)
             if len(owner.branches) - len(st.failed) < owner.needed():
@@ -365,8 +395,16 @@ class Run:
         are handled here, one after another, never by recursion."""
         while self._dirty:
             scope = self._dirty.pop(0)
-            if self._live(scope) and not any(self.status(s.path) in ACTIVE for s in self.layout.in_scope(scope)):
+            if self._live(scope) and not self._busy(scope):
                 self._graph_done(scope)
+
+    def _busy(self, scope: str) -> bool:
+        nodes = self.state.nodes
+        for site in self.layout.in_scope(scope):
+            st = nodes.get(site.path)
+            if st is not None and st.status in ACTIVE:
+                return True
+        return False
 
     def _live(self, scope: str) -> bool:
         info = self.layout.scopes[scope]
@@ -385,7 +423,7 @@ class Run:
             self.state.status = RunStatus.DONE
             return
         owner = self.layout.sites[info.owner].node
-        st = self.state.nodes[info.owner]
+        st = self._change_node(info.owner)
         if isinstance(owner, LoopNode):
             st.previous = self._outputs_of(scope)
             st.iteration += 1
@@ -420,18 +458,21 @@ class Run:
     def _skip_unreached(self, scope: str) -> None:
         for site in self.layout.in_scope(scope):
             if site.path not in self.state.nodes:
-                self.state.nodes[site.path] = NodeState(NodeStatus.SKIPPED)
+                self._put(site.path, NodeState(NodeStatus.SKIPPED))
 
     def _cancel_within(self, scope: str) -> None:
         """Stop everything active in a graph and the graphs inside it."""
-        for path, st in self.state.nodes.items():
-            if st.status not in ACTIVE or scope not in self.layout.chain(self.layout.sites[path].scope):
-                continue
-            node = self.layout.sites[path].node
+        active = [
+            path
+            for path, st in self.state.nodes.items()
+            if st.status in ACTIVE and scope in self.layout.chain(self.layout.sites[path].scope)
+        ]
+        for path in active:
+            st = self._change_node(path)
             if st.status is NodeStatus.READY:
                 st.status = NodeStatus.SKIPPED
                 continue
-            if not isinstance(node, CONTAINERS):
+            if not isinstance(self.layout.sites[path].node, CONTAINERS):
                 self._cancelled.append(self._task(path))
             st.status = NodeStatus.CANCELLED
         self._skip_unreached(scope)

@@ -10,6 +10,7 @@ from reliant.engine.expressions import (
     ExpressionSyntaxError,
     Template,
     interpolated,
+    project,
 )
 from reliant.engine.problems import Position
 from reliant.engine.references import scan
@@ -98,3 +99,44 @@ def test_scan_finds_paths_and_skips_strings_calls_and_macro_variables() -> None:
     ]
     assert bound == {"f"}
     assert refs[0].offset == 0 and refs[1].offset == 28
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "nodes.red.exit_code != 0 && inputs.n > 2",
+        "has(nodes.red) && !has(nodes.blue)",
+        "has(nodes.red.stdout) ? nodes.red.stdout : 'none'",
+        "inputs.flags.all(f, f.size() == 1) && inputs.flags.exists(f, f == 'b')",
+        "nodes['red']['stdout'].startsWith('1')",
+        "nodes[inputs.name == 'ada' ? 'red' : 'x'].exit_code",  # a dynamic key: all of `nodes`
+        "size(nodes) + size(inputs)",
+        "nodes.red",
+        "nodes.blue.exit_code",  # missing: the same error
+        "nodes.red.exit_code.x",  # through a scalar: the same error
+        "inputs.ratio * 2",
+    ],
+)
+def test_evaluating_only_the_paths_read_gives_the_same_result_as_everything(source: str) -> None:
+    expr = Expression.compile(source, AT)
+    full = Expression(expr.source, expr.at, expr.program, None)  # hands over every variable
+
+    def outcome(e: Expression) -> object:
+        try:
+            return e.evaluate(VARIABLES)
+        except EvaluationFault as fault:
+            return ("fault", type(fault.__cause__).__name__)
+
+    assert outcome(expr) == outcome(full)
+    if "[inputs" in source or "size(nodes)" in source:
+        assert expr.reads is not None and ("nodes",) in expr.reads
+
+
+def test_only_the_paths_read_are_handed_over() -> None:
+    expr = Expression.compile("nodes.red.exit_code != 0 && has(nodes.red.stdout) && inputs.n > 1", AT)
+    assert expr.reads == (("inputs", "n"), ("nodes", "red", "exit_code"), ("nodes", "red", "stdout"))
+    assert project(VARIABLES, expr.reads) == {
+        "nodes": {"red": {"exit_code": 1, "stdout": "1 failed"}},
+        "inputs": {"n": 3},
+    }
+    assert VARIABLES["nodes"] == {"red": {"exit_code": 1, "stdout": "1 failed"}}  # never changed

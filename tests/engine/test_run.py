@@ -625,3 +625,37 @@ def test_workflow_node_inputs_keep_types_and_its_outputs_are_free_form() -> None
     assert run.child_inputs(sub) == {"task": "do 4", "max_rounds": 4, "tags": ["a", "b"]}
     run.finish(sub, {"approved": True, "rounds": 2})
     assert run.outputs() == {"child": True}
+
+
+def test_an_error_deep_in_a_step_undoes_the_whole_step() -> None:
+    d = definition(
+        """
+        name: undo
+        inputs: {zero: {type: integer, default: 0}}
+        entry: l
+        nodes:
+          - id: l
+            type: loop
+            max_iterations: 3
+            while: "iter.iteration == 0 || 10 / (iter.previous.b.exit_code * inputs.zero) > 1"
+            body:
+              entry: a
+              nodes:
+                - {id: a, type: run, command: a}
+                - {id: b, type: run, command: b}
+                - {id: never, type: run, command: c}
+              edges:
+                - {from: a, default: b}
+                - {from: b, cases: [{to: never, condition: "nodes.b.exit_code == 99"}]}
+        """
+    )
+    run = Run.start(d, {})
+    [a] = run.take_ready()
+    run.finish(a, outputs(a))
+    [b] = run.take_ready()
+    before = copy.deepcopy(run.state)
+    with pytest.raises(ExpressionError, match="node l: while: division by zero"):
+        run.finish(b, outputs(b, exit_code=1))  # b done, the body ends, `never` skipped, `while` fails
+    assert run.state == before
+    assert list(run.state.nodes) == list(before.nodes)  # the order too (it decides hand-out order)
+    assert run.status("l/b") is NodeStatus.RUNNING and run.state.nodes["l"].iteration == 0
