@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from reliant.engine.definition import Definition, InputType
-from reliant.engine.parse import input_type_error
 from reliant.engine.source import suggestion
 from reliant.errors import ReliantError
+
+MODEL = re.compile(r"[a-z][a-z0-9_-]*:\S.*")
 
 
 class InvalidInputs(ReliantError):
@@ -69,3 +72,20 @@ def _convert(kind: InputType, text: str) -> Any:
     if kind is InputType.BOOLEAN and text.lower() in ("true", "false"):
         return text.lower() == "true"
     return text
+
+
+def input_type_error(kind: InputType, value: Any, values: tuple[str, ...] = ()) -> str:
+    """Why `value` is not a valid value of an input of this type ("" when it is)."""
+    if kind in (InputType.STRING, InputType.ENUM, InputType.MODEL) and not isinstance(value, str):
+        return f"must be a string, not {type(value).__name__}"
+    if kind is InputType.INTEGER and type(value) is not int:
+        return f"must be an integer, not {type(value).__name__}"
+    if kind is InputType.NUMBER and (type(value) not in (int, float) or not math.isfinite(value)):
+        return f"must be a finite number, not {value!r}"
+    if kind is InputType.BOOLEAN and not isinstance(value, bool):
+        return f"must be true or false, not {type(value).__name__}"
+    if kind is InputType.ENUM and value not in values:
+        return f"{value!r} is not one of {', '.join(values)}"
+    if kind is InputType.MODEL and not MODEL.fullmatch(value):
+        return f"{value!r} is not a model (`<provider>:<model>`, e.g. anthropic:claude-sonnet-4-5)"
+    return ""

@@ -7,11 +7,9 @@ go on to report graph and expression problems in the same pass.
 
 from __future__ import annotations
 
-import math
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 import yaml
 
@@ -31,7 +29,6 @@ from reliant.engine.definition import (
     Graph,
     InputSpec,
     InputType,
-    IntValue,
     Join,
     LlmSettings,
     LoopNode,
@@ -45,39 +42,11 @@ from reliant.engine.definition import (
     ToolFilter,
     WorkflowNode,
 )
-from reliant.engine.expressions import CLOSE, OPEN, Expression, ExpressionSyntaxError, Template
+from reliant.engine.expressions import Template
+from reliant.engine.inputs import input_type_error
 from reliant.engine.problems import Position, Problem
 from reliant.engine.source import Fields, Source, kind_of, scalar, suggestion
-
-ID = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
-MODEL = re.compile(r"[a-z][a-z0-9_-]*:\S.*")
-# Reserved in CEL: an id that is one of these could not be written as `nodes.<id>`.
-CEL_RESERVED = frozenset(
-    [
-        "true",
-        "false",
-        "null",
-        "in",
-        "as",
-        "break",
-        "const",
-        "continue",
-        "else",
-        "for",
-        "function",
-        "if",
-        "import",
-        "let",
-        "loop",
-        "package",
-        "namespace",
-        "return",
-        "var",
-        "void",
-        "while",
-    ]
-)
+from reliant.engine.values import Reader
 
 COMMON_FIELDS = ("id", "type", "description")
 LLM_FIELDS = ("preset", "model", "system", "temperature", "tools")
@@ -96,8 +65,6 @@ KIND_FIELDS: dict[str, tuple[str, ...]] = {
 TOP_FIELDS = ("$schema", "name", "description", "inputs", "outputs", "entry", "nodes", "edges", "thread", "presets")
 GRAPH_FIELDS = ("entry", "nodes", "edges")
 PRESET_FIELDS = ("description", *LLM_FIELDS[1:])
-
-T = TypeVar("T")
 
 
 @dataclass
@@ -129,19 +96,19 @@ def parse_preset(text: str, source: str, name: str) -> tuple[Preset | None, list
     return preset, src.problems
 
 
-class _Parser:
+class _Parser(Reader):
     def __init__(self, src: Source) -> None:
-        self.src = src
+        super().__init__(src)
         self.broken: set[str] = set()
 
     # -- the file -----------------------------------------------------------------------------------
 
     def definition(self, root: yaml.Node) -> Definition | None:
-        fields = self._fields(root, "workflow", TOP_FIELDS)
+        fields = self.fields(root, "workflow", TOP_FIELDS)
         if fields is None:
             return None
-        name = self._name(fields.required("name"), "name")
-        description = self._opt(fields.take("description"), self._string, "description") or ""
+        name = self.name(fields.required("name"), "name")
+        description = self.opt(fields.take("description"), self.string, "description") or ""
         graph = self._graph_fields(fields, "workflow", self.src.at(root))
         definition = Definition(
             name=name or "",
@@ -150,18 +117,18 @@ class _Parser:
             description=description,
             inputs=self._inputs(fields.take("inputs")),
             outputs=self._outputs(fields.take("outputs")),
-            thread=self._opt(fields.take("thread"), self._enum(ThreadMode), "thread"),
+            thread=self.opt(fields.take("thread"), self.enum(ThreadMode), "thread"),
             presets=self._presets(fields.take("presets")),
         )
         if (schema := fields.take("$schema")) is not None:
-            self._string(schema, "$schema")
+            self.string(schema, "$schema")
         fields.finish()
         return definition
 
     def _inputs(self, node: yaml.Node | None) -> tuple[InputSpec, ...]:
         specs: list[InputSpec] = []
-        for key, value in self._mapping_entries(node, "inputs"):
-            name = self._id(key, "input")
+        for key, value in self.mapping_entries(node, "inputs"):
+            name = self.id(key, "input")
             spec = self._input(name, value) if name else None
             if spec is not None:
                 specs.append(spec)
@@ -169,14 +136,14 @@ class _Parser:
 
     def _input(self, name: str, node: yaml.Node) -> InputSpec | None:
         what = f"input `{name}`"
-        fields = self._fields(node, what, ("type", "description", "default", "values"))
+        fields = self.fields(node, what, ("type", "description", "default", "values"))
         if fields is None:
             return None
-        kind = self._opt(fields.required("type"), self._enum(InputType), f"{what}: type")
-        description = self._opt(fields.take("description"), self._string, f"{what}: description") or ""
+        kind = self.opt(fields.required("type"), self.enum(InputType), f"{what}: type")
+        description = self.opt(fields.take("description"), self.string, f"{what}: description") or ""
         values: tuple[str, ...] = ()
         if (values_node := fields.take("values")) is not None:
-            values = self._string_list(values_node, f"{what}: values")
+            values = self.string_list(values_node, f"{what}: values")
             if kind is not None and kind is not InputType.ENUM:
                 self.src.problem(values_node, f"{what}: `values` is only for enum inputs")
         elif kind is InputType.ENUM:
@@ -193,17 +160,17 @@ class _Parser:
 
     def _outputs(self, node: yaml.Node | None) -> tuple[OutputSpec, ...]:
         specs: list[OutputSpec] = []
-        for key, value in self._mapping_entries(node, "outputs"):
-            name = self._id(key, "output")
-            template = self._template(value, f"output `{name}`")
+        for key, value in self.mapping_entries(node, "outputs"):
+            name = self.id(key, "output")
+            template = self.template(value, f"output `{name}`")
             if name and template is not None:
                 specs.append(OutputSpec(name, template, self.src.at(value)))
         return tuple(specs)
 
     def _presets(self, node: yaml.Node | None) -> dict[str, Preset]:
         presets: dict[str, Preset] = {}
-        for key, value in self._mapping_entries(node, "presets"):
-            name = self._name(key, "preset name")
+        for key, value in self.mapping_entries(node, "presets"):
+            name = self.name(key, "preset name")
             preset = self.preset(name, value, self.src.at(key)) if name else None
             if preset is not None:
                 presets[preset.name] = preset
@@ -211,10 +178,10 @@ class _Parser:
 
     def preset(self, name: str, node: yaml.Node, at: Position) -> Preset | None:
         what = f"preset `{name}`"
-        fields = self._fields(node, what, PRESET_FIELDS)
+        fields = self.fields(node, what, PRESET_FIELDS)
         if fields is None:
             return None
-        description = self._opt(fields.take("description"), self._string, f"{what}: description") or ""
+        description = self.opt(fields.take("description"), self.string, f"{what}: description") or ""
         settings = self._llm(fields, what, with_preset=False)
         fields.finish()
         return Preset(name, settings, at, description)
@@ -222,7 +189,7 @@ class _Parser:
     # -- graphs, edges ------------------------------------------------------------------------------
 
     def _graph(self, node: yaml.Node, what: str) -> Graph:
-        fields = self._fields(node, what, GRAPH_FIELDS)
+        fields = self.fields(node, what, GRAPH_FIELDS)
         if fields is None:
             return Graph((), (), (), self.src.at(node))
         graph = self._graph_fields(fields, what, self.src.at(node))
@@ -231,7 +198,7 @@ class _Parser:
 
     def _graph_fields(self, fields: Fields, what: str, at: Position) -> Graph:
         entry_node = fields.required("entry")
-        entry = self._opt(entry_node, self._ids, f"{what}: entry") or ()
+        entry = self.opt(entry_node, self.ids, f"{what}: entry") or ()
         if entry_node is not None:
             at = self.src.at(entry_node)
         nodes: list[Node] = []
@@ -249,10 +216,10 @@ class _Parser:
         return Graph(tuple(entry), tuple(nodes), tuple(edges), at)
 
     def _edge(self, node: yaml.Node) -> Edge | None:
-        fields = self._fields(node, "edge", ("from", "cases", "default"))
+        fields = self.fields(node, "edge", ("from", "cases", "default"))
         if fields is None:
             return None
-        source = self._opt(fields.required("from"), self._string, "edge: from")
+        source = self.opt(fields.required("from"), self.string, "edge: from")
         what = f"edge from `{source}`"
         cases: list[Case] = []
         if (cases_node := fields.take("cases")) is not None:
@@ -260,7 +227,7 @@ class _Parser:
                 self.src.problem(cases_node, f"{what}: `cases` must be a list")
             else:
                 cases = [c for item in cases_node.value if (c := self._case(item, what)) is not None]
-        default = self._opt(fields.take("default"), self._ids, f"{what}: default") or ()
+        default = self.opt(fields.take("default"), self.ids, f"{what}: default") or ()
         if "cases" not in fields and "default" not in fields:
             self.src.problem(node, f"{what}: give `cases`, a `default`, or both")
         fields.finish()
@@ -269,11 +236,11 @@ class _Parser:
         return Edge(source, tuple(cases), tuple(default), self.src.at(node))
 
     def _case(self, node: yaml.Node, what: str) -> Case | None:
-        fields = self._fields(node, f"{what}: case", ("to", "condition"))
+        fields = self.fields(node, f"{what}: case", ("to", "condition"))
         if fields is None:
             return None
-        to = self._opt(fields.required("to"), self._ids, f"{what}: to")
-        condition = self._opt(fields.required("condition"), self._expression, f"{what}: condition")
+        to = self.opt(fields.required("to"), self.ids, f"{what}: to")
+        condition = self.opt(fields.required("condition"), self.expression, f"{what}: condition")
         fields.finish()
         if to is None or condition is None:
             return None
@@ -286,10 +253,10 @@ class _Parser:
             self.src.problem(node, f"a node must be a mapping with `id` and `type`, not {kind_of(node)}")
             return None
         peek = Fields(Source(self.src.text, self.src.name), node, "", ())  # read id/type quietly first
-        node_id = self._opt(peek.take("id"), self._id, "node id")
+        node_id = self.opt(peek.take("id"), self.id, "node id")
         what = f"node `{node_id}`" if node_id else "node"
         kind_node = peek.take("type")
-        kind = self._opt(kind_node, self._string, f"{what}: type")
+        kind = self.opt(kind_node, self.string, f"{what}: type")
         if kind is not None and kind not in KIND_FIELDS:
             assert kind_node is not None
             self.src.problem(
@@ -313,7 +280,7 @@ class _Parser:
         base: dict[str, Any] = {
             "id": node_id,
             "at": self.src.at(node),
-            "description": self._opt(fields.take("description"), self._string, f"{what}: description") or "",
+            "description": self.opt(fields.take("description"), self.string, f"{what}: description") or "",
         }
         built = self._KINDS[kind](self, fields, what, base)
         fields.finish()
@@ -328,14 +295,14 @@ class _Parser:
         return CallLlmNode(
             **base,
             llm=self._llm(f, what),
-            prompt=self._opt(f.take("prompt"), self._template, f"{what}: prompt"),
-            ephemeral=self._opt(f.take("ephemeral"), self._bool, f"{what}: ephemeral") or False,
+            prompt=self.opt(f.take("prompt"), self.template, f"{what}: prompt"),
+            ephemeral=self.opt(f.take("ephemeral"), self.bool, f"{what}: ephemeral") or False,
             response=response,
             thread=self._thread(f, what),
         )
 
     def _execute_tools(self, f: Fields, what: str, base: dict[str, Any]) -> Node | None:
-        source = self._opt(f.required("source"), self._id, f"{what}: source")
+        source = self.opt(f.required("source"), self.id, f"{what}: source")
         if source is None:
             return None
         return ExecuteToolsNode(**base, source=source, mode=self._mode(f, what), thread=self._thread(f, what))
@@ -344,24 +311,24 @@ class _Parser:
         return AgentNode(
             **base,
             llm=self._llm(f, what),
-            prompt=self._opt(f.take("prompt"), self._template, f"{what}: prompt"),
+            prompt=self.opt(f.take("prompt"), self.template, f"{what}: prompt"),
             mode=self._mode(f, what),
-            max_turns=self._opt_int(f.take("max_turns"), f"{what}: max_turns") or 200,
+            max_turns=self.opt_int(f.take("max_turns"), f"{what}: max_turns") or 200,
             thread=self._thread(f, what),
         )
 
     def _run(self, f: Fields, what: str, base: dict[str, Any]) -> Node | None:
-        command = self._opt(f.required("command"), self._template, f"{what}: command")
+        command = self.opt(f.required("command"), self.template, f"{what}: command")
         if command is None:
             return None
-        timeout = self._opt_int(f.take("timeout_seconds"), f"{what}: timeout_seconds")
+        timeout = self.opt_int(f.take("timeout_seconds"), f"{what}: timeout_seconds")
         return RunNode(**base, command=command, timeout_seconds=timeout)
 
     def _approval(self, f: Fields, what: str, base: dict[str, Any]) -> Node | None:
-        question = self._opt(f.required("question"), self._template, f"{what}: question")
+        question = self.opt(f.required("question"), self.template, f"{what}: question")
         choices: tuple[str, ...] = ("approve", "reject")
         if (choices_node := f.take("choices")) is not None:
-            choices = self._string_list(choices_node, f"{what}: choices")
+            choices = self.string_list(choices_node, f"{what}: choices")
             complete = isinstance(choices_node, yaml.SequenceNode) and len(choices) == len(choices_node.value)
             if complete and (not choices or len(set(choices)) != len(choices) or not all(c.strip() for c in choices)):
                 self.src.problem(choices_node, f"{what}: `choices` must be a list of different, non-empty names")
@@ -374,9 +341,9 @@ class _Parser:
         max_node = f.take("max_iterations")
         if max_node is None:
             self.src.problem(f.node, f"{what} (loop): `max_iterations` is required, so a loop always ends")
-        max_iterations = self._opt_int(max_node, f"{what}: max_iterations")
-        condition = self._opt(f.take("while"), self._expression, f"{what}: while")
-        body = self._opt(body_node, self._graph, f"{what}: body")
+        max_iterations = self.opt_int(max_node, f"{what}: max_iterations")
+        condition = self.opt(f.take("while"), self.expression, f"{what}: while")
+        body = self.opt(body_node, self._graph, f"{what}: body")
         if body is None or max_iterations is None:
             return None
         return LoopNode(**base, body=body, max_iterations=max_iterations, condition=condition)
@@ -384,18 +351,18 @@ class _Parser:
     def _parallel(self, f: Fields, what: str, base: dict[str, Any]) -> Node | None:
         branches: list[Branch] = []
         branches_node = f.required("branches")
-        for key, value in self._mapping_entries(branches_node, f"{what}: branches"):
-            branch_id = self._id(key, "branch")
+        for key, value in self.mapping_entries(branches_node, f"{what}: branches"):
+            branch_id = self.id(key, "branch")
             if branch_id:
                 branches.append(
                     Branch(branch_id, self._graph(value, f"{what}: branch `{branch_id}`"), self.src.at(key))
                 )
         if branches_node is not None and not branches:
             self.src.problem(branches_node, f"{what}: `branches` needs at least one branch")
-        join = self._opt(f.take("join"), self._enum(Join), f"{what}: join") or Join.ALL
+        join = self.opt(f.take("join"), self.enum(Join), f"{what}: join") or Join.ALL
         n = 0
         if (n_node := f.take("n")) is not None:
-            n = self._opt(n_node, self._int, f"{what}: n") or 0
+            n = self.opt(n_node, self.int, f"{what}: n") or 0
             if join is not Join.N:
                 self.src.problem(n_node, f"{what}: `n` goes with `join: n`")
             elif branches and not 1 <= n <= len(branches):
@@ -407,37 +374,37 @@ class _Parser:
         return ParallelNode(**base, branches=tuple(branches), join=join, n=n)
 
     def _workflow(self, f: Fields, what: str, base: dict[str, Any]) -> Node | None:
-        name = self._opt(f.required("workflow"), self._name, f"{what}: workflow")
+        name = self.opt(f.required("workflow"), self.name, f"{what}: workflow")
         inputs: dict[str, Any] = {}
-        for key, value in self._mapping_entries(f.take("inputs"), f"{what}: inputs"):
-            input_name = self._id(key, "input")
+        for key, value in self.mapping_entries(f.take("inputs"), f"{what}: inputs"):
+            input_name = self.id(key, "input")
             if not input_name:
                 continue
             if isinstance(value, yaml.ScalarNode) and isinstance(scalar(value), str):
-                template = self._template(value, f"{what}: inputs.{input_name}")
+                template = self.template(value, f"{what}: inputs.{input_name}")
                 if template is not None:
                     inputs[input_name] = template
             else:
                 inputs[input_name] = self.src.value(value)
-        thread = self._opt(f.take("thread"), self._enum(ThreadMode), f"{what}: thread")
+        thread = self.opt(f.take("thread"), self.enum(ThreadMode), f"{what}: thread")
         if name is None:
             return None
         return WorkflowNode(**base, workflow=name, inputs=inputs, thread=thread)
 
     def _compact(self, f: Fields, what: str, base: dict[str, Any]) -> Node | None:
-        threshold = self._opt_int(f.take("threshold"), f"{what}: threshold")
+        threshold = self.opt_int(f.take("threshold"), f"{what}: threshold")
         return CompactNode(
             **base,
             threshold=100_000 if threshold is None else threshold,
-            model=self._opt(f.take("model"), self._template, f"{what}: model"),
+            model=self.opt(f.take("model"), self.template, f"{what}: model"),
             thread=self._thread(f, what),
         )
 
     def _save_message(self, f: Fields, what: str, base: dict[str, Any]) -> Node | None:
-        content = self._opt(f.required("content"), self._template, f"{what}: content")
+        content = self.opt(f.required("content"), self.template, f"{what}: content")
         role = "user"
         if (role_node := f.take("role")) is not None:
-            role = self._opt(role_node, self._string, f"{what}: role") or "user"
+            role = self.opt(role_node, self.string, f"{what}: role") or "user"
             if role not in ROLES:
                 self.src.problem(role_node, f"{what}: role must be one of {', '.join(ROLES)}")
         if content is None:
@@ -462,15 +429,15 @@ class _Parser:
     def _llm(self, f: Fields, what: str, *, with_preset: bool = True) -> LlmSettings:
         temperature = None
         if (temp_node := f.take("temperature")) is not None:
-            temperature = self._number(temp_node, f"{what}: temperature")
+            temperature = self.number(temp_node, f"{what}: temperature")
             if temperature is not None and not 0 <= temperature <= 2:
                 self.src.problem(temp_node, f"{what}: temperature must be between 0 and 2")
         return LlmSettings(
-            preset=(self._opt(f.take("preset"), self._name, f"{what}: preset") or "") if with_preset else "",
-            model=self._opt(f.take("model"), self._template, f"{what}: model"),
-            system=self._opt(f.take("system"), self._template, f"{what}: system"),
+            preset=(self.opt(f.take("preset"), self.name, f"{what}: preset") or "") if with_preset else "",
+            model=self.opt(f.take("model"), self.template, f"{what}: model"),
+            system=self.opt(f.take("system"), self.template, f"{what}: system"),
             temperature=temperature,
-            tools=self._opt(f.take("tools"), self._tools, f"{what}: tools"),
+            tools=self.opt(f.take("tools"), self._tools, f"{what}: tools"),
         )
 
     def _tools(self, node: yaml.Node, what: str) -> ToolFilter | None:
@@ -480,8 +447,8 @@ class _Parser:
             self.src.problem(node, f"{what}: `all`, `none`, or a mapping with `names` and/or `tags`")
             return None
         fields = Fields(self.src, node, what, ("names", "tags"))
-        names = self._opt(fields.take("names"), self._string_list, f"{what}: names") or ()
-        tags = self._opt(fields.take("tags"), self._string_list, f"{what}: tags") or ()
+        names = self.opt(fields.take("names"), self.string_list, f"{what}: names") or ()
+        tags = self.opt(fields.take("tags"), self.string_list, f"{what}: tags") or ()
         fields.finish()
         if not names and not tags:
             self.src.problem(node, f"{what}: give `names` or `tags` (or use `none`)")
@@ -489,13 +456,13 @@ class _Parser:
 
     def _mode(self, f: Fields, what: str) -> Template | None:
         node = f.take("mode")
-        template = self._opt(node, self._template, f"{what}: mode")
+        template = self.opt(node, self.template, f"{what}: mode")
         if node is not None and template is not None and not template.expressions() and template.text not in MODES:
             self.src.problem(node, f"{what}: mode must be one of {', '.join(MODES)} (or an expression)")
         return template
 
     def _thread(self, f: Fields, what: str) -> str:
-        return self._opt(f.take("thread"), self._id, f"{what}: thread") or "main"
+        return self.opt(f.take("thread"), self.id, f"{what}: thread") or "main"
 
     def _response_schema(self, node: yaml.Node, what: str) -> dict[str, Any] | None:
         value = self.src.value(node)
@@ -504,179 +471,3 @@ class _Parser:
             self.src.problem(node, f"{what}: response must be a JSON Schema of `type: object` with `properties`")
             return None
         return value
-
-    # -- scalars ------------------------------------------------------------------------------------
-
-    def _fields(self, node: yaml.Node, what: str, known: tuple[str, ...]) -> Fields | None:
-        if not isinstance(node, yaml.MappingNode):
-            self.src.problem(node, f"{what}: expected a mapping, not {kind_of(node)}")
-            return None
-        return Fields(self.src, node, what, known)
-
-    def _mapping_entries(self, node: yaml.Node | None, what: str) -> list[tuple[yaml.Node, yaml.Node]]:
-        if node is None:
-            return []
-        if not isinstance(node, yaml.MappingNode):
-            self.src.problem(node, f"{what}: expected a mapping, not {kind_of(node)}")
-            return []
-        seen: set[str] = set()
-        entries: list[tuple[yaml.Node, yaml.Node]] = []
-        for key, value in node.value:
-            if isinstance(key, yaml.ScalarNode) and key.value in seen:
-                self.src.problem(key, f"{what}: `{key.value}` is given twice")
-                continue
-            seen.add(key.value)
-            entries.append((key, value))
-        return entries
-
-    def _opt(self, node: yaml.Node | None, read: Callable[[yaml.Node, str], T | None], what: str) -> T | None:
-        return None if node is None else read(node, what)
-
-    def _string(self, node: yaml.Node, what: str) -> str | None:
-        if isinstance(node, yaml.ScalarNode) and isinstance(value := scalar(node), str):
-            return value
-        self.src.problem(node, f"{what}: expected a string, not {kind_of(node)}" + _quote_hint(node))
-        return None
-
-    def _string_list(self, node: yaml.Node, what: str) -> tuple[str, ...]:
-        if not isinstance(node, yaml.SequenceNode):
-            self.src.problem(node, f"{what}: expected a list of strings, not {kind_of(node)}")
-            return ()
-        return tuple(s for item in node.value if (s := self._string(item, what)) is not None)
-
-    def _id(self, node: yaml.Node, what: str) -> str | None:
-        value = self._string(node, what)
-        if value is None:
-            return None
-        if not ID.fullmatch(value):
-            self.src.problem(node, f"{what} `{value}`: use letters, digits and `_`, not starting with a digit")
-            return None
-        if value in CEL_RESERVED:
-            self.src.problem(node, f"{what} `{value}` is a reserved word in expressions; pick another")
-            return None
-        return value
-
-    def _ids(self, node: yaml.Node, what: str) -> tuple[str, ...] | None:
-        if isinstance(node, yaml.SequenceNode):
-            if not node.value:
-                self.src.problem(node, f"{what}: the list is empty")
-            ids = tuple(i for item in node.value if (i := self._id(item, what)) is not None)
-            return ids if len(ids) == len(node.value) else None
-        single = self._id(node, what)
-        return None if single is None else (single,)
-
-    def _name(self, node: yaml.Node | None, what: str) -> str | None:
-        if node is None:
-            return None
-        value = self._string(node, what)
-        if value is not None and not NAME.fullmatch(value):
-            self.src.problem(node, f"{what} `{value}`: use letters, digits, `-` and `_`")
-            return None
-        return value
-
-    def _enum(self, kind: type[Any]) -> Callable[[yaml.Node, str], Any]:
-        def read(node: yaml.Node, what: str) -> Any:
-            value = self._string(node, what)
-            if value is None:
-                return None
-            try:
-                return kind(value)
-            except ValueError:
-                choices = [str(m.value) for m in kind]
-                self.src.problem(
-                    node, f"{what}: `{value}` is not one of {', '.join(choices)}{suggestion(value, choices)}"
-                )
-                return None
-
-        return read
-
-    def _bool(self, node: yaml.Node, what: str) -> bool | None:
-        if isinstance(node, yaml.ScalarNode) and isinstance(value := scalar(node), bool):
-            return value
-        self.src.problem(node, f"{what}: expected true or false, not {kind_of(node)}")
-        return None
-
-    def _int(self, node: yaml.Node, what: str) -> int | None:
-        if isinstance(node, yaml.ScalarNode) and type(value := scalar(node)) is int:
-            if value < 1:
-                self.src.problem(node, f"{what}: must be at least 1")
-                return None
-            return value
-        self.src.problem(node, f"{what}: expected an integer, not {kind_of(node)}")
-        return None
-
-    def _number(self, node: yaml.Node, what: str) -> float | None:
-        if isinstance(node, yaml.ScalarNode) and type(value := scalar(node)) in (int, float):
-            return float(value)
-        self.src.problem(node, f"{what}: expected a number, not {kind_of(node)}")
-        return None
-
-    def _opt_int(self, node: yaml.Node | None, what: str) -> IntValue | None:
-        return None if node is None else self._int_value(node, what)
-
-    def _int_value(self, node: yaml.Node, what: str) -> IntValue | None:
-        """A positive integer, or a template that is exactly `{{expr}}`."""
-        if isinstance(node, yaml.ScalarNode) and isinstance(scalar(node), str):
-            template = self._template(node, what)
-            if template is not None and template.whole is None:
-                self.src.problem(node, f"{what}: expected an integer or `{OPEN}expression{CLOSE}`")
-                return None
-            return template
-        return self._int(node, what)
-
-    def _template(self, node: yaml.Node, what: str) -> Template | None:
-        text = self._string(node, what)
-        if text is None:
-            return None
-        assert isinstance(node, yaml.ScalarNode)
-        try:
-            return Template.parse(text, self.src.locate(node))
-        except ExpressionSyntaxError as exc:
-            self.src.problem(exc.at, f"{what}: {exc.message} (in `{exc.expression}`)")
-            return None
-
-    def _expression(self, node: yaml.Node, what: str) -> Expression | None:
-        """A bare CEL condition (a whole `{{…}}` is accepted too)."""
-        text = self._string(node, what)
-        if text is None:
-            return None
-        assert isinstance(node, yaml.ScalarNode)
-        locate = self.src.locate(node)
-        offset = 0
-        stripped = text.strip()
-        if stripped.startswith(OPEN) and stripped.endswith(CLOSE):
-            offset = text.index(OPEN) + len(OPEN)
-            text = stripped[len(OPEN) : -len(CLOSE)]
-        lead = len(text) - len(text.lstrip())
-        try:
-            return Expression.compile(text.strip(), locate(offset + lead))
-        except ExpressionSyntaxError as exc:
-            self.src.problem(exc.at, f"{what}: {exc.message} (in `{exc.expression}`)")
-            return None
-
-
-def input_type_error(kind: InputType, value: Any, values: tuple[str, ...] = ()) -> str:
-    """Why `value` is not a valid value of an input of this type ("" when it is)."""
-    if kind in (InputType.STRING, InputType.ENUM, InputType.MODEL) and not isinstance(value, str):
-        return f"must be a string, not {type(value).__name__}"
-    if kind is InputType.INTEGER and type(value) is not int:
-        return f"must be an integer, not {type(value).__name__}"
-    if kind is InputType.NUMBER and (type(value) not in (int, float) or not math.isfinite(value)):
-        return f"must be a finite number, not {value!r}"
-    if kind is InputType.BOOLEAN and not isinstance(value, bool):
-        return f"must be true or false, not {type(value).__name__}"
-    if kind is InputType.ENUM and value not in values:
-        return f"{value!r} is not one of {', '.join(values)}"
-    if kind is InputType.MODEL and not MODEL.fullmatch(value):
-        return f"{value!r} is not a model (`<provider>:<model>`, e.g. anthropic:claude-sonnet-4-5)"
-    return ""
-
-
-def _quote_hint(node: yaml.Node) -> str:
-    if (
-        isinstance(node, yaml.ScalarNode)
-        and node.style is None
-        and node.tag.endswith((":bool", ":int", ":float", ":null"))
-    ):
-        return f' (quote it: "{node.value}")'
-    return ""

@@ -11,6 +11,7 @@ import yaml
 from reliant import workflow_library
 from reliant.engine import check_definition, parse_definition
 from reliant.engine.parse import COMMON_FIELDS, KIND_FIELDS, TOP_FIELDS
+from reliant.engine.values import CEL_RESERVED, ID, NAME
 
 
 @pytest.fixture(scope="module")
@@ -26,6 +27,9 @@ def test_the_schema_lists_exactly_the_fields_the_parser_knows() -> None:
     assert schema["$defs"]["node"]["properties"]["type"]["enum"] == list(KIND_FIELDS)
     for kind, fields in KIND_FIELDS.items():
         assert set(schema["$defs"][kind]["properties"]) == {*COMMON_FIELDS, *fields}, kind
+    assert set(schema["$defs"]["id"]["not"]["enum"]) == CEL_RESERVED
+    assert schema["$defs"]["id"]["pattern"] == f"^{ID.pattern}$"
+    assert schema["$defs"]["name"]["pattern"] == f"^{NAME.pattern}$"
 
 
 @pytest.mark.parametrize("item", workflow_library.builtin_workflows(), ids=lambda i: i.name)
