@@ -67,3 +67,12 @@ def test_help_does_not_import_the_expression_library() -> None:
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False False"
+
+
+def test_the_readme_example_is_a_valid_workflow(tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Workflows", 1)[1]
+    example = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "example.yaml").write_text(example)
+    done = reliant("workflow", "validate", str(tmp_path / "example.yaml"))
+    assert (done.returncode, done.stdout) == (0, "1 file valid\n"), done.stdout
