@@ -76,7 +76,7 @@ def load_definition(text: str, source: str, catalog: Catalog | None = None) -> D
     if problems or definition is None:
         raise InvalidDefinition(source, problems)
     used = {n.llm.preset for _, n in definition.walk() if isinstance(n, CallLlmNode | AgentNode) and n.llm.preset}
-    pinned = {name: catalog.presets[name] for name in used if name not in definition.presets}
+    pinned = {name: catalog.presets[name] for name in sorted(used) if name not in definition.presets}
     return dataclasses.replace(definition, presets={**pinned, **definition.presets})
 
 
@@ -140,7 +140,7 @@ class _Validator:
         for entry in graph.entry:
             if entry not in ids and entry not in self.broken:
                 self._problem(graph.at, f"entry `{entry}` is not a node {where}{self._elsewhere(entry)}")
-        targets: dict[str, list[str]] = {i: [] for i in ids}
+        targets: dict[str, list[str]] = {n.id: [] for n in graph.nodes}  # in file order: stable messages
         sources: set[str] = set()
         for edge in graph.edges:
             if edge.source not in ids:

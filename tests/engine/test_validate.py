@@ -288,3 +288,42 @@ def test_load_pins_the_catalog_presets_it_uses_and_refuses_problems() -> None:
         "p.yaml: 2 problems\np.yaml:2:8: entry `b` is not a node of the workflow\n"
         "p.yaml:3:9: node `a` is never reached: it is not an entry and no edge leads to it"
     )
+
+
+DETERMINISM_PROBE = """
+from reliant import workflow_library as lib
+from reliant.engine import check_definition, pin, Run
+text = '''
+name: cycles
+entry: a
+nodes: [{id: a, type: run, command: a}, {id: b, type: run, command: b}, {id: c, type: run, command: c},
+        {id: d, type: run, command: d}, {id: e, type: run, command: e}, {id: f, type: run, command: f}]
+edges: [{from: b, default: c}, {from: c, default: d}, {from: d, default: b}, {from: e, default: f},
+        {from: f, default: e}]
+'''
+for problem in check_definition(text, 'w.yaml')[1]:
+    print(problem)
+[review] = [w for w in lib.builtin_workflows() if w.name == 'review']
+definition = pin(review, lib.builtin_presets()).load(lib.catalog(lib.builtin_workflows(), lib.builtin_presets()))
+loops = [n.condition.reads for _, n in definition.walk() if getattr(n, 'condition', None)]
+print(sorted(definition.presets), loops)
+"""
+
+
+def test_problems_and_loading_do_not_depend_on_hash_order() -> None:
+    import os
+    import subprocess
+    import sys
+
+    outputs = {
+        subprocess.run(
+            [sys.executable, "-c", DETERMINISM_PROBE],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONHASHSEED": str(seed)},
+        ).stdout
+        for seed in (1, 2, 3)
+    }
+    assert len(outputs) == 1, outputs
+    assert "edges make a cycle" in outputs.pop()
