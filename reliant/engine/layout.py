@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from reliant.engine.definition import Definition, Graph, LoopNode, Node, ParallelNode, subgraphs
+from reliant.engine.definition import Definition, Edge, Graph, LoopNode, Node, ParallelNode, subgraphs
 
 
 def join_path(scope: str, name: str) -> str:
@@ -42,6 +42,11 @@ class Layout:
         self.by_id: dict[str, Site] = {}
         self.scopes: dict[str, Scope] = {"": Scope("", definition.graph, None)}
         self._add(definition.graph, "")
+        self._edges = {
+            join_path(scope, edge.source): edge
+            for scope, info in reversed(self.scopes.items())
+            for edge in reversed(info.graph.edges)
+        }  # the first edge entry from a node wins, as the validator reports a second one
         self._in_scope = {
             scope: [self.sites[join_path(scope, n.id)] for n in info.graph.nodes] for scope, info in self.scopes.items()
         }
@@ -76,6 +81,10 @@ class Layout:
             if owner is not None and isinstance(self.sites[owner].node, LoopNode):
                 return owner
         return None
+
+    def edge_from(self, path: str) -> Edge | None:
+        """The edge entry leaving the node at `path`."""
+        return self._edges.get(path)
 
     def in_scope(self, scope: str) -> list[Site]:
         """The sites of a scope's own nodes (not those inside its loops and parallel nodes)."""

@@ -344,7 +344,7 @@ class Run:
         st.status = NodeStatus.DONE
         st.outputs = outputs
         site = self.layout.sites[path]
-        edge = self.layout.scopes[site.scope].graph.edge_from(site.node.id)
+        edge = self.layout.edge_from(path)
         if edge is not None:
             targets = edge.default
             variables = self._variables(site.scope) if edge.cases else {}

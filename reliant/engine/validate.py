@@ -171,7 +171,7 @@ class _Validator:
             at = closing.at if closing is not None else graph.at
             self._problem(
                 at,
-                f"edges make a cycle {' → '.join(cycle)}; to repeat steps, put them in a `loop` node "
+                f"edges make a cycle {_cycle_text(cycle)}; to repeat steps, put them in a `loop` node "
                 "(which has a bound)",
             )
 
@@ -286,7 +286,7 @@ class _Validator:
                 yield _Site(
                     node.condition, site.path, "while", site.scope, owners | {site.path}, site.path, "condition"
                 )
-            edge = self.layout.scopes[site.scope].graph.edge_from(node.id)
+            edge = self.layout.edge_from(site.path)
             if edge is not None:
                 for case in edge.cases:
                     yield _Site(case.condition, site.path, "condition", site.scope, owners, here, "condition")
@@ -453,6 +453,11 @@ def _at(expr: Expression, ref: Reference) -> Position:
     return Position(expr.at.source, expr.at.line, expr.at.column + ref.offset)
 
 
+def _cycle_text(cycle: list[str]) -> str:
+    shown = cycle if len(cycle) <= 8 else [*cycle[:4], f"…({len(cycle) - 7} more)…", *cycle[-3:]]
+    return " → ".join(shown)
+
+
 def _reachable(entry: list[str], targets: Mapping[str, list[str]]) -> set[str]:
     seen: set[str] = set()
     stack = list(entry)
@@ -465,23 +470,25 @@ def _reachable(entry: list[str], targets: Mapping[str, list[str]]) -> set[str]:
 
 
 def _cycles(entry: tuple[str, ...], targets: Mapping[str, list[str]]) -> list[list[str]]:
-    """One cycle (as a closed path) per back edge of a depth-first walk."""
+    """One cycle (as a closed path) per back edge of a depth-first walk (without recursion: a
+    workflow may be a chain of thousands of nodes)."""
     found: list[list[str]] = []
     state: dict[str, int] = {}  # 1: on the current path, 2: done
-    path: list[str] = []
-
-    def visit(node: str) -> None:
-        state[node] = 1
-        path.append(node)
-        for nxt in targets.get(node, ()):
-            if state.get(nxt) == 1:
+    for start in [*entry, *targets]:
+        if start in state or start not in targets:
+            continue
+        state[start] = 1
+        path = [start]
+        stack = [iter(targets[start])]
+        while stack:
+            nxt = next(stack[-1], None)
+            if nxt is None:
+                state[path.pop()] = 2
+                stack.pop()
+            elif state.get(nxt) == 1:
                 found.append([*path[path.index(nxt) :], nxt])
             elif nxt not in state:
-                visit(nxt)
-        path.pop()
-        state[node] = 2
-
-    for start in [*entry, *targets]:
-        if start not in state and start in targets:
-            visit(start)
+                state[nxt] = 1
+                path.append(nxt)
+                stack.append(iter(targets.get(nxt, ())))
     return found

@@ -11,7 +11,7 @@ import yaml
 
 from reliant.engine.definition import IntValue
 from reliant.engine.expressions import CLOSE, OPEN, Expression, ExpressionSyntaxError, Template
-from reliant.engine.source import Fields, Source, kind_of, scalar, suggestion
+from reliant.engine.source import PLAIN, Fields, Source, kind_of, scalar, suggestion
 
 ID = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
@@ -181,7 +181,7 @@ class Reader:
 def _quote_hint(node: yaml.Node) -> str:
     if (
         isinstance(node, yaml.ScalarNode)
-        and node.style is None
+        and node.style in PLAIN
         and node.tag.endswith((":bool", ":int", ":float", ":null"))
     ):
         return f' (quote it: "{node.value}")'

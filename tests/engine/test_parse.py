@@ -119,7 +119,7 @@ def test_every_problem_is_reported_with_its_position() -> None:
 
 
 def test_yaml_syntax_errors_and_odd_documents() -> None:
-    assert problems("name: x\nnodes: [a, b\n") == ["w.yaml:3:1: YAML: expected ',' or ']', but got '<stream end>'"]
+    assert problems("name: x\nnodes: [a, b\n") == ["w.yaml:3:1: YAML: did not find expected ',' or ']'"]
     assert problems("") == ["w.yaml:1:1: the file is empty"]
     assert problems("- a\n- b\n") == ["w.yaml:1:1: workflow: expected a mapping, not a list"]
     assert problems("name: x\nentry: a\nnodes: [{id: a, type: run, command: x}]\n---\nname: y\n") == [

@@ -327,3 +327,15 @@ def test_problems_and_loading_do_not_depend_on_hash_order() -> None:
     }
     assert len(outputs) == 1, outputs
     assert "edges make a cycle" in outputs.pop()
+
+
+def test_a_chain_of_thousands_of_nodes_validates() -> None:
+    count = 3000  # deeper than Python's recursion limit: the graph walks must not recurse
+    nodes = "\n".join(f"  - {{id: n{i}, type: run, command: 'step {i}'}}" for i in range(count))
+    edges = "\n".join(f"  - {{from: n{i}, default: n{i + 1}}}" for i in range(count - 1))
+    text = f"name: long\nentry: n0\nnodes:\n{nodes}\nedges:\n{edges}\n  - {{from: n{count - 1}, default: n0}}\n"
+    [problem] = check_definition(text, "long.yaml")[1]
+    assert str(problem) == (
+        f"long.yaml:{2 * count + 4}:5: edges make a cycle n0 → n1 → n2 → n3 → …(2994 more)… → n2998 → n2999 → n0; "
+        "to repeat steps, put them in a `loop` node (which has a bound)"
+    )
