@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +55,7 @@ def catalog(workflows: list[SourceText], presets: list[SourceText]) -> Catalog:
     return Catalog(workflows=known, presets=named)
 
 
-def _texts(folder: Any, prefix: str) -> list[SourceText]:
+def _texts(folder: Traversable, prefix: str) -> list[SourceText]:
     entries = sorted((e for e in folder.iterdir() if e.name.endswith(".yaml")), key=lambda e: e.name)
     return [SourceText(e.name.removesuffix(".yaml"), prefix + e.name, e.read_text(encoding="utf-8")) for e in entries]
 

@@ -1,14 +1,14 @@
 """reliant's workflow engine core: workflows as data. Deterministic and free of I/O, so Temporal
 workflow code can use it (pass it through the sandbox): callers read files and hand over text.
 
-    definition = pin(workflow_text, preset_texts).load()   # or InvalidDefinition, every problem
+    definition = pin(workflow_text, preset_texts).load()  # or InvalidDefinition, every problem
     run = Run.start(definition, inputs, ChatInfo(...))
-    for task in run.take_ready(): ...                                             # see run.py
+    for task in run.take_ready(): ...                      # see run.py
 
 - definition.py  the typed model (workflow, graph, edges, node kinds)
-- parse.py       YAML text -> model, every problem with file:line:col
+- parse.py       YAML text -> model, every problem with file:line:col (source.py, values.py)
 - validate.py    graph, references, types, recursion; `check_definition`, `load_definition`
-- expressions.py CEL expressions and `{{…}}` templates
+- expressions.py CEL expressions and `{{…}}` templates; references.py the paths they read
 - outputs.py     what each node kind leaves in `nodes.<id>.*`
 - run.py         the run-state machine; state.py its serialisable state
 - pinned.py      a definition with its presets' texts, as a run pins it
