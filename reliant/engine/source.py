@@ -1,0 +1,148 @@
+"""YAML text as a tree of nodes that remember where they are (PyYAML's marks), and a reader for one
+mapping at a time that notes every problem instead of stopping at the first."""
+
+from __future__ import annotations
+
+import difflib
+import functools
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import yaml
+
+from reliant.engine.problems import Position, Problem
+
+LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when PyYAML has it: ~10x faster
+PLAIN = (None, "")  # a plain scalar's style (the C loader says "", the Python one None)
+
+
+class Source:
+    """One file's text; collects the problems found in it."""
+
+    def __init__(self, text: str, name: str) -> None:
+        self.text = text
+        self.name = name
+        self.problems: list[Problem] = []
+
+    @functools.cached_property
+    def lines(self) -> list[str]:
+        return self.text.splitlines()
+
+    def compose(self) -> yaml.Node | None:
+        """The document's node tree; None (with a problem) when the YAML is broken or empty."""
+        try:
+            nodes = list(yaml.compose_all(self.text, Loader=LOADER))
+        except yaml.MarkedYAMLError as exc:
+            mark = exc.problem_mark or exc.context_mark
+            line, column = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+            self.problems.append(Problem(Position(self.name, line, column), f"YAML: {exc.problem or exc}"))
+            return None
+        except yaml.YAMLError as exc:
+            self.problems.append(Problem(Position(self.name, 1, 1), f"YAML: {exc}"))
+            return None
+        if not nodes:
+            self.problems.append(Problem(Position(self.name, 1, 1), "the file is empty"))
+            return None
+        if len(nodes) > 1:
+            self.problems.append(Problem(self.at(nodes[1]), "one YAML document per file"))
+        return nodes[0]
+
+    def at(self, node: yaml.Node) -> Position:
+        return Position(self.name, node.start_mark.line + 1, node.start_mark.column + 1)
+
+    def problem(self, node: yaml.Node | Position, message: str) -> None:
+        at = node if isinstance(node, Position) else self.at(node)
+        self.problems.append(Problem(at, message))
+
+    def value(self, node: yaml.Node) -> Any:
+        """The plain Python value of a subtree (for free-form data such as a JSON Schema)."""
+        return yaml.constructor.SafeConstructor().construct_document(node)
+
+    def locate(self, node: yaml.ScalarNode) -> Callable[[int], Position]:
+        """Maps an offset in a scalar's value to its place in the file, exactly for one-line and
+        literal-block (`|`) scalars; other styles point at the scalar's start."""
+        start = node.start_mark
+        one_line = start.line == node.end_mark.line and "\n" not in node.value
+        if node.style in (*PLAIN, "'", '"') and one_line:
+            lead = 0 if node.style in PLAIN else 1
+            return lambda offset: Position(self.name, start.line + 1, start.column + 1 + lead + offset)
+        if node.style == "|" and start.line + 1 < len(self.lines):
+            first = self.lines[start.line + 1]
+            indent = len(first) - len(first.lstrip(" "))
+
+            def in_block(offset: int) -> Position:
+                before = node.value[:offset]
+                row = before.count("\n")
+                column = offset - (before.rfind("\n") + 1)
+                return Position(self.name, start.line + 2 + row, indent + column + 1)
+
+            return in_block
+        return lambda offset: self.at(node)
+
+
+def kind_of(node: yaml.Node) -> str:
+    """What a YAML node holds, as a message says it."""
+    if isinstance(node, yaml.MappingNode):
+        return "a mapping"
+    if isinstance(node, yaml.SequenceNode):
+        return "a list"
+    tag = node.tag.rsplit(":", 1)[-1]
+    return {"str": "a string", "int": "an integer", "float": "a number", "bool": "a boolean", "null": "null"}.get(
+        tag, tag
+    )
+
+
+def scalar(node: yaml.Node) -> Any:
+    """The value of a scalar node with its resolved type (int, float, bool, None or str)."""
+    assert isinstance(node, yaml.ScalarNode)
+    return yaml.constructor.SafeConstructor().construct_object(node)
+
+
+class Fields:
+    """The keys of one YAML mapping. `take` each known key; `finish` reports the rest as unknown."""
+
+    def __init__(self, src: Source, node: yaml.MappingNode, what: str, known: tuple[str, ...]) -> None:
+        self.src = src
+        self.node = node
+        self.what = what
+        self.known = known
+        self.entries: dict[str, tuple[yaml.Node, yaml.Node]] = {}
+        for key, value in node.value:
+            if not isinstance(key, yaml.ScalarNode) or not isinstance(key.value, str):
+                src.problem(key, f"{what}: keys must be names")
+                continue
+            if key.value in self.entries:
+                src.problem(key, f"{what}: `{key.value}` is given twice")
+                continue
+            self.entries[key.value] = (key, value)
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.entries
+
+    def take(self, key: str) -> yaml.Node | None:
+        entry = self.entries.get(key)
+        return entry[1] if entry else None
+
+    def required(self, key: str) -> yaml.Node | None:
+        found = self.take(key)
+        if found is None:
+            self.src.problem(self.node, f"{self.what}: `{key}` is required")
+        return found
+
+    def key_at(self, key: str) -> Position:
+        entry = self.entries.get(key)
+        return self.src.at(entry[0]) if entry else self.src.at(self.node)
+
+    def finish(self) -> None:
+        for key, (key_node, _) in self.entries.items():
+            if key not in self.known:
+                self.src.problem(key_node, f"{self.what}: unknown field `{key}`{suggestion(key, self.known)}")
+
+
+def suggestion(word: str, choices: tuple[str, ...] | list[str]) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1)
+    return f" (did you mean `{close[0]}`?)" if close else ""
+
+
+def items(node: yaml.SequenceNode) -> Iterator[yaml.Node]:
+    yield from node.value
