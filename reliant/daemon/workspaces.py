@@ -1,7 +1,8 @@
 """The directories a daemon may work in: configured ones, plus those added while it runs.
 
 Added workspaces are kept in `<data-dir>/daemon-workspaces.json` ({"workspaces": ["/abs/path", ...]})
-and merged with the configured ones when the daemon starts.
+and merged with the configured ones when the daemon starts. An added workspace can be removed again
+(its files stay where they are); a configured one stays as long as it is configured.
 """
 
 from __future__ import annotations
@@ -85,6 +86,25 @@ class Workspaces:
                 raise WorkspaceError(str(given), f"could not save {self.state_file}: {exc}") from None
         self._added.append(resolved)
         self._paths.append(resolved)
+        return resolved
+
+    def remove(self, given: str | Path) -> Path | None:
+        """Stop serving an added workspace (nothing on disk is touched) and return its real path;
+        None if it was not added (unknown, or configured on the command line, which keeps it)."""
+        path = Path(given)
+        if not path.is_absolute():
+            raise WorkspaceError(str(given), "the path must be absolute")
+        resolved = path.resolve()
+        if resolved not in self._added:
+            return None
+        remaining = [p for p in self._added if p != resolved]
+        if self.state_file is not None:
+            try:
+                write_json(self.state_file, {"workspaces": [str(p) for p in remaining]})
+            except OSError as exc:
+                raise WorkspaceError(str(given), f"could not save {self.state_file}: {exc}") from None
+        self._added = remaining
+        self._paths.remove(resolved)
         return resolved
 
     def find(self, requested: str) -> Path | None:

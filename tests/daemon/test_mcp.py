@@ -17,6 +17,7 @@ from reliant.daemon.mcp import config as mcp_config
 from reliant.daemon.mcp.manager import McpManager
 from reliant.daemon.mcp.server import exposed_name
 from reliant.daemon.tools import BUILTIN_TOOLS, ToolHost
+from reliant.daemon.trust import TrustStore, snapshot
 from reliant.domain.tools import ToolCall, ToolResult, ToolStatus
 from tests.daemon.conftest import processes_in_groups
 from tests.support import eventually, pid_alive
@@ -31,6 +32,11 @@ def group_sizes(pgids: list[int]) -> dict[int, int]:
 def write_config(path: Path, servers: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"mcpServers": servers}))
+
+
+def trust(data: Path, workspace: Path) -> None:
+    """Trust the workspace's MCP configuration as it is now (what the user does before its servers run)."""
+    TrustStore(data).grant(workspace, snapshot(workspace).fingerprint)
 
 
 def ours(**extra: Any) -> dict[str, Any]:
@@ -101,6 +107,7 @@ async def mcp_host(tmp_path: Path, workspace: Path) -> AsyncIterator[tuple[ToolH
             "missing": {"command": "reliant-no-such-command-xyz"},
         },
     )
+    trust(data, workspace)
     manager = McpManager(data)
     host = ToolHost("d-mcp", BUILTIN_TOOLS, [workspace], provider=manager)
     yield host, manager
@@ -252,6 +259,7 @@ async def test_an_http_server_is_reached_over_streamable_http(tmp_path: Path, wo
                 }
             },
         )
+        trust(tmp_path / "data", workspace)
         manager = McpManager(tmp_path / "data")
         host = ToolHost("d-http", BUILTIN_TOOLS, [workspace], provider=manager)
         try:
