@@ -141,9 +141,7 @@ def test_chat_without_a_terminal_in_an_unregistered_directory_exits_2_with_the_c
     assert (here / "ran").exists()
 
 
-def test_chat_in_a_terminal_asks_before_registering_the_directory(
-    appliance: Appliance, tmp_path: Path
-) -> None:
+def test_chat_in_a_terminal_asks_before_registering_the_directory(appliance: Appliance, tmp_path: Path) -> None:
     here = (tmp_path / "asked").resolve()
     here.mkdir()
     model = scripted(tmp_path, [{"text": "Hello from the script."}])
@@ -178,7 +176,7 @@ def test_an_untrusted_projects_servers_do_not_run_for_a_chat_until_trusted(
 
     asked = Terminal(appliance, tmp_path, "chat", "--project", str(project), "--model", model, "hi")
     asked.expect("Trust this project and let it run these? [y/N]")
-    assert f"is not trusted.\nOnce trusted, its files make reliant run:" in asked.seen.replace("\r\n", "\n")
+    assert "is not trusted.\nOnce trusted, its files make reliant run:" in asked.seen.replace("\r\n", "\n")
     assert f"command: {command}" in asked.seen
     asked.type("y")
     assert asked.wait() == 0, asked.seen
