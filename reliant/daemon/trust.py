@@ -196,7 +196,7 @@ def server_item(config: McpServerConfig) -> dict[str, Any]:
         "name": config.name,
         "source": config.source,
         "transport": config.transport,
-        "command_line": command_line(config) if not config.error else "",
+        "command_line": command_line(config) if config.transport == "stdio" and not config.error else "",
         "env_names": [name for name, _ in config.env],
         "cwd": config.cwd if config.transport == "stdio" else "",
         "url": config.url,
