@@ -28,14 +28,22 @@ def real_path(path: str) -> str:
     return str(Path(path).expanduser().resolve())
 
 
+def _listed(api: Api) -> list[pb.Project]:
+    with api.projects() as projects:
+        return list(projects.list_projects(pb.ListProjectsRequest(), headers=api.headers).projects)
+
+
 def find(api: Api, path_or_id: str) -> pb.Project | None:
     """The registered project with this id, or at this directory."""
     wanted = real_path(path_or_id)
-    with api.projects() as projects:
-        for project in projects.list_projects(pb.ListProjectsRequest(), headers=api.headers).projects:
-            if path_or_id in (project.id, project.path) or project.path == wanted:
-                return project
-    return None
+    return next((p for p in _listed(api) if path_or_id in (p.id, p.path) or p.path == wanted), None)
+
+
+def containing(api: Api, path: str) -> pb.Project | None:
+    """The registered project at this directory, or else the innermost one that contains it."""
+    wanted = Path(real_path(path))
+    inside = [p for p in _listed(api) if wanted == Path(p.path) or wanted.is_relative_to(p.path)]
+    return max(inside, key=lambda p: len(p.path), default=None)
 
 
 def add(api: Api, path: str, name: str = "", daemon_id: str = "") -> pb.Project:
@@ -46,15 +54,15 @@ def add(api: Api, path: str, name: str = "", daemon_id: str = "") -> pb.Project:
 
 @dataclass
 class Registration:
-    """How `reliant chat` (without --project) comes to a project: a directory that is not one yet is
-    registered only when the user says so."""
+    """How `reliant chat` (without --project) comes to a project: the one at (or around) the current
+    directory; a directory outside every project is registered only when the user says so."""
 
     api: Api
     ask: Ask | None  # None: no terminal to ask in
     register_hint: str  # the command that registers the directory, for the no-terminal case
 
     def project(self, path: str) -> pb.Project:
-        found = find(self.api, path)
+        found = containing(self.api, path)
         if found is not None:
             return found
         where = real_path(path)

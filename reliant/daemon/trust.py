@@ -11,7 +11,7 @@ user trusts the workspace again. A workspace without any gated file has nothing 
 The decision is the daemon's own (it runs on the user's machine and enforces it without asking
 anyone): `<data-dir>/trust.json` (mode 0600) maps a workspace's real path to the fingerprint the
 user trusted. A directory inside a workspace (a git worktree) is trusted when its own files have a
-fingerprint trusted for it or for a workspace that contains it.
+fingerprint trusted for it or for a workspace that contains it (with other files, it is untrusted).
 
 Control subjects (`workspace` is a registered workspace path, or a directory inside one):
 
@@ -167,7 +167,7 @@ class TrustStore:
         known = [self._trusted[str(p)] for p in (snap.root, *snap.root.parents) if str(p) in self._trusted]
         if snap.fingerprint in known:
             return TrustState.TRUSTED
-        return TrustState.CHANGED if known else TrustState.UNTRUSTED
+        return TrustState.CHANGED if str(snap.root) in self._trusted else TrustState.UNTRUSTED
 
     def grant(self, workspace: Path, fingerprint: str) -> None:
         self._trusted[str(workspace)] = fingerprint

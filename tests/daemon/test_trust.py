@@ -195,7 +195,7 @@ def test_the_fingerprint_covers_names_and_content_and_nothing_gated_needs_no_tru
     write_config(inner / ".reliant" / "mcp.json", {"a": {"command": "a"}})
     assert store.state(snapshot(inner)) is TrustState.TRUSTED
     write_config(inner / ".reliant" / "mcp.json", {"a": {"command": "b"}})
-    assert store.state(snapshot(inner)) is TrustState.CHANGED
+    assert store.state(snapshot(inner)) is TrustState.UNTRUSTED
 
 
 async def test_removing_a_workspace_stops_its_servers_and_forgets_it(

@@ -139,6 +139,13 @@ def test_chat_without_a_terminal_in_an_unregistered_directory_exits_2_with_the_c
     again = cli.run(here, "chat", "--model", model, "hi")
     assert again.returncode == 0, again.stdout + again.stderr
     assert (here / "ran").exists()
+    # A directory inside a project is that project (not a new one to register).
+    (here / "ran").unlink()
+    inner = here / "src"
+    inner.mkdir()
+    nested = cli.run(inner, "chat", "--model", model, "hi")
+    assert nested.returncode == 0 and f") in {here}\n" in nested.stderr, nested.stdout + nested.stderr
+    assert (here / "ran").exists() and str(inner) not in projects(appliance)
 
 
 def test_chat_in_a_terminal_asks_before_registering_the_directory(appliance: Appliance, tmp_path: Path) -> None:
