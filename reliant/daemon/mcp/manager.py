@@ -127,11 +127,12 @@ class McpManager:
         await self.open(workspace, reread=True)
 
     async def close(self, workspace: Path) -> None:
-        """Stop the servers of a workspace the daemon no longer serves."""
+        """Stop the servers of a workspace the daemon no longer serves (and of its worktrees)."""
         async with self._lock:
-            ws = self._workspaces.pop(workspace, None)
-        if ws is not None:
-            await asyncio.gather(*(s.stop() for s in ws.servers.values()), return_exceptions=True)
+            gone = [p for p in self._workspaces if p == workspace or p.is_relative_to(workspace)]
+            closed = [self._workspaces.pop(p) for p in gone]
+        servers = [s for ws in closed for s in ws.servers.values()]
+        await asyncio.gather(*(s.stop() for s in servers), return_exceptions=True)
 
     async def _reconcile(self, ws: WorkspaceServers) -> None:
         snap = await asyncio.to_thread(snapshot, ws.path)
