@@ -266,6 +266,9 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             daemon_task, _ = await run_role(daemon)
             tasks = [daemon_task, gateway_task]
             d = settings.daemon_id
+            where = {"workspace": str(workspace.resolve())}
+            trust = (await control(bus, d, "trust.get", where))["trust"]
+            await control(bus, d, "trust.grant", {**where, "fingerprint": trust["fingerprint"]})  # as the user would
             await control(bus, d, "mcp.list", {"workspace": str(workspace)})  # start the server
             keys = await keystrokes(bus, d, workspace, args.keys)
             floor_nats = await nats_floor(bus, args.keys)

@@ -19,6 +19,7 @@ from reliant.api.connect import ChatService, ProjectService
 from reliant.api.context import ApiContext
 from reliant.api.errors import ApiError
 from reliant.api.gates import ApprovalService, Gates, QuestionService
+from reliant.api.projects import Projects
 from reliant.api.rest import ChatController, ProjectController, api_error_handler, models
 from reliant.api.settings import SettingsService
 from reliant.api.system import SystemService, readiness
@@ -32,7 +33,7 @@ from reliant.wire.v1.settings_connect import SettingsServiceASGIApplication
 from reliant.wire.v1.system_connect import SystemServiceASGIApplication
 
 
-def rest_app(ctx: ApiContext, chats: Chats) -> Litestar:
+def rest_app(ctx: ApiContext, chats: Chats, projects: Projects) -> Litestar:
     @get("/health", sync_to_thread=False)
     def health() -> dict[str, str]:
         return {"status": "ok"}
@@ -59,7 +60,10 @@ def rest_app(ctx: ApiContext, chats: Chats) -> Litestar:
 
     return Litestar(
         route_handlers=[health, ready, version, doctor_runs, ProjectController, ChatController, models],
-        dependencies={"chats": Provide(lambda: chats, use_cache=True, sync_to_thread=False)},
+        dependencies={
+            "chats": Provide(lambda: chats, use_cache=True, sync_to_thread=False),
+            "projects": Provide(lambda: projects, use_cache=True, sync_to_thread=False),
+        },
         exception_handlers={ApiError: api_error_handler},
         # The OpenAPI document only, as JSON (behind the token like everything): litestar's schema
         # pages (Swagger, ReDoc, Elements, RapiDoc, Scalar) load their scripts from public CDNs.
@@ -97,10 +101,11 @@ class Dispatcher:
 
 def create_app(ctx: ApiContext, providers: ProviderPool) -> ASGIApp:
     chats = Chats(ctx, providers)
+    projects = Projects(ctx)
     gates = Gates(chats)
     connect_apps: list[Any] = [
         SystemServiceASGIApplication(SystemService(ctx)),
-        ProjectServiceASGIApplication(ProjectService(chats)),
+        ProjectServiceASGIApplication(ProjectService(chats, projects)),
         ChatServiceASGIApplication(ChatService(chats)),
         SettingsServiceASGIApplication(SettingsService(ctx, providers)),
         ApprovalServiceASGIApplication(ApprovalService(gates)),
@@ -108,5 +113,5 @@ def create_app(ctx: ApiContext, providers: ProviderPool) -> ASGIApp:
         *workspace_apps(ctx),
     ]
     services: dict[str, ASGIApp] = {app.path: app for app in connect_apps}
-    rest: ASGIApp = rest_app(ctx, chats)  # type: ignore[assignment]
+    rest: ASGIApp = rest_app(ctx, chats, projects)  # type: ignore[assignment]
     return TokenAuth(Dispatcher(rest, services, WebUi()), ctx.settings.api_token)

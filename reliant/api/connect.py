@@ -12,6 +12,7 @@ from connectrpc.request import RequestContext
 
 from reliant.api.chats import Chats
 from reliant.api.errors import ApiError
+from reliant.api.projects import Projects
 from reliant.api.streaming import stream_updates
 from reliant.wire import convert
 from reliant.wire import updates as wire_updates
@@ -36,8 +37,9 @@ async def call(work: Awaitable[T]) -> T:
 
 
 class ProjectService:
-    def __init__(self, chats: Chats) -> None:
+    def __init__(self, chats: Chats, projects: Projects) -> None:
         self.chats = chats
+        self.projects = projects
 
     async def create_project(self, request: pb.CreateProjectRequest, ctx: Ctx) -> pb.Project:
         return convert.project(await call(self.chats.create_project(request.path, request.name, request.daemon_id)))
@@ -48,6 +50,20 @@ class ProjectService:
 
     async def get_project(self, request: pb.GetProjectRequest, ctx: Ctx) -> pb.Project:
         return convert.project(await call(self.chats.project(request.id)))
+
+    async def delete_project(self, request: pb.DeleteProjectRequest, ctx: Ctx) -> pb.DeleteProjectResponse:
+        removed = await call(self.projects.delete(request.id))
+        return pb.DeleteProjectResponse(chats_deleted=removed.chats_deleted, daemon_released=removed.daemon_released)
+
+    async def get_project_trust(self, request: pb.GetProjectTrustRequest, ctx: Ctx) -> pb.ProjectTrust:
+        return convert.project_trust(request.project_id, await call(self.projects.trust(request.project_id)))
+
+    async def trust_project(self, request: pb.TrustProjectRequest, ctx: Ctx) -> pb.ProjectTrust:
+        doc = await call(self.projects.grant(request.project_id, request.fingerprint))
+        return convert.project_trust(request.project_id, doc)
+
+    async def untrust_project(self, request: pb.UntrustProjectRequest, ctx: Ctx) -> pb.ProjectTrust:
+        return convert.project_trust(request.project_id, await call(self.projects.revoke(request.project_id)))
 
 
 class ChatService:

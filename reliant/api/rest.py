@@ -16,6 +16,7 @@ from litestar.response import Stream
 
 from reliant.api.chats import Chats
 from reliant.api.errors import HTTP_STATUS, ApiError
+from reliant.api.projects import Projects
 from reliant.api.streaming import stream_updates
 from reliant.wire import convert
 from reliant.wire import updates as wire_updates
@@ -30,6 +31,11 @@ class CreateProject:
     path: str
     name: str = ""
     daemon_id: str = ""
+
+
+@dataclass
+class TrustProject:
+    fingerprint: str
 
 
 @dataclass
@@ -69,6 +75,25 @@ class ProjectController(Controller):
     @get("/{project_id:str}")
     async def get_(self, project_id: FromPath[str], chats: NamedDependency[Chats]) -> dict[str, Any]:
         return _json(convert.project(await chats.project(project_id)))
+
+    @delete("/{project_id:str}", status_code=200)
+    async def delete_(self, project_id: FromPath[str], projects: NamedDependency[Projects]) -> dict[str, Any]:
+        removed = await projects.delete(project_id)
+        return {"chats_deleted": removed.chats_deleted, "daemon_released": removed.daemon_released}
+
+    @get("/{project_id:str}/trust")
+    async def trust(self, project_id: FromPath[str], projects: NamedDependency[Projects]) -> dict[str, Any]:
+        return _json(convert.project_trust(project_id, await projects.trust(project_id)))
+
+    @post("/{project_id:str}/trust", status_code=200)
+    async def grant(
+        self, project_id: FromPath[str], data: JSONBody[TrustProject], projects: NamedDependency[Projects]
+    ) -> dict[str, Any]:
+        return _json(convert.project_trust(project_id, await projects.grant(project_id, data.fingerprint)))
+
+    @delete("/{project_id:str}/trust", status_code=200)
+    async def revoke(self, project_id: FromPath[str], projects: NamedDependency[Projects]) -> dict[str, Any]:
+        return _json(convert.project_trust(project_id, await projects.revoke(project_id)))
 
 
 class ChatController(Controller):

@@ -23,7 +23,12 @@ from reliant.cli.app import (
 def chat(
     message: Annotated[str, typer.Argument(help="What you want done (with --chat: omit to follow the chat)")] = "",
     project: Annotated[
-        Path | None, typer.Option("--project", help="The project directory [default: the current directory]")
+        Path | None,
+        typer.Option(
+            "--project",
+            help="The project directory, registered if it is not yet [default: the current directory, if it is a"
+            " registered project]",
+        ),
     ] = None,
     chat_id: Annotated[str | None, typer.Option("--chat", help="Continue this chat instead of starting one")] = None,
     model: Annotated[str | None, typer.Option("--model", help="scripted:demo, anthropic:MODEL or openai:MODEL")] = None,
@@ -38,11 +43,16 @@ def chat(
     api_url: ApiUrlOpt = None,
     token: TokenOpt = None,
 ) -> None:
-    """Send a message and stream the answer. Exits 0 when the turn completes, 1 on failure, 2 on a pause,
-    3 with --wait-for-gate when an approval or question waits. In manual mode it asks in the terminal."""
+    """Send a message and stream the answer.
+
+    Exits 0 when the turn completes, 1 on failure, 2 on a pause (or, without a terminal, when the
+    current directory is not a registered project: it says how to register it), 3 with
+    --wait-for-gate when an approval or question waits. In manual mode it asks in the terminal."""
     from connectrpc.errors import ConnectError
 
-    from reliant.cli.conversation import CliError, Gates, Renderer, run_chat
+    from reliant.cli.conversation import CliError, Gates, Renderer, find_or_create_project, run_chat
+    from reliant.cli.project import command_hint, terminal_ask
+    from reliant.cli.projects_client import EXIT_NEEDS_ANSWER, NeedsAnswer, Registration, offer_trust, real_path
 
     if mode and mode not in ("auto", "manual", "plan"):
         fail(f"--mode must be auto, manual or plan, not {mode!r}")
@@ -51,17 +61,30 @@ def chat(
     api = api_client(data_dir, api_url, token)
     renderer = Renderer()
     gates = Gates(api, renderer, interactive=sys.stdin.isatty(), wait_for_gate=wait_for_gate)
+    ask = terminal_ask()
     try:
+        chosen = None
+        if not chat_id:
+            if project is not None:  # named on the command line: the explicit choice registers it
+                chosen = find_or_create_project(api, str(project))
+            else:
+                where = real_path(str(Path.cwd()))
+                hint = command_hint("project", "add", where, data_dir=data_dir, api_url=api_url)
+                chosen = Registration(api, ask, hint).project(where)
+            trust_hint = command_hint("trust", chosen.path, data_dir=data_dir, api_url=api_url)
+            offer_trust(api, chosen, ask=ask, trust_hint=trust_hint, err=sys.stderr)
         code = run_chat(
             api,
             message=message,
             chat_id=chat_id or "",
-            project_path=str(project or Path.cwd()),
+            project=chosen,
             model=model or "",
             renderer=renderer,
             mode=mode or "",
             gates=gates,
         )
+    except NeedsAnswer as exc:
+        fail(str(exc), EXIT_NEEDS_ANSWER)
     except CliError as exc:
         fail(str(exc))
     except ConnectError as exc:

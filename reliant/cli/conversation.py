@@ -239,7 +239,7 @@ def run_chat(
     *,
     message: str,
     chat_id: str,
-    project_path: str,
+    project: pb.Project | None,
     model: str,
     renderer: Renderer,
     mode: str = "",
@@ -249,7 +249,8 @@ def run_chat(
         if chat_id:
             chat = chats.get_chat(pb.GetChatRequest(id=chat_id), headers=api.headers)
         else:
-            project = find_or_create_project(api, project_path)
+            if project is None:
+                raise CliError("a new chat needs a project")
             chat = chats.create_chat(pb.CreateChatRequest(project_id=project.id, model=model), headers=api.headers)
             renderer.err.write(f"chat {chat.id} ({chat.model}) in {project.path}\n")
         if mode and mode != chat.mode:

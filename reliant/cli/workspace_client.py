@@ -44,15 +44,17 @@ def mcp_list(api: Api, path: str, out: TextIO) -> None:
         listed = client.list_mcp_servers(
             pb.ListMcpServersRequest(project_id=project_id(api, path)), headers=api.headers
         )
-    if not listed.servers:
+    if not listed.servers and not listed.untrusted:
         out.write("no MCP servers configured (see <data-dir>/mcp.json and .reliant/mcp.json)\n")
-    for server in listed.servers:
+    for server in [*listed.servers, *listed.untrusted]:
         tools = f"{len(server.tools):>3} tools"
         out.write(f"{server.name:<16} {server.status:<12} {server.transport:<6} {tools}  {server.target}\n")
         if server.error:
             out.write(f"{'':<16} {server.error}\n")
     for error in listed.errors:
         out.write(f"config error: {error}\n")
+    if listed.trust_note:
+        out.write(f"{listed.trust_note}\n(see and trust them with `reliant trust {path}`)\n")
 
 
 def mcp_change(api: Api, path: str, name: str, action: str, out: TextIO) -> None:

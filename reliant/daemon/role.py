@@ -9,8 +9,13 @@ Requests arrive by subject (what follows `reliant.daemon.<id>.`):
   false while some MCP server is still starting: ask again for the full list.
 - `ctl.workspace.add` `{"path": "/abs/dir"}` -> `{"ok": true, "path": "/real/dir"}`, or
   `{"ok": false, "error": "..."}` when the path is not an existing directory. The new list is then
-  announced to the gateway and kept in the data dir for the next start; its MCP servers start.
+  announced to the gateway and kept in the data dir for the next start; its MCP servers start (those
+  of the project's own files only once the user trusts it).
+- `ctl.workspace.remove` `{"path": "/abs/dir"}` -> `{"ok": true, "removed": bool}`: the daemon stops
+  serving an added workspace and its MCP servers (nothing on disk is touched); `removed` is false
+  for a workspace it did not add (unknown, or configured with `--workspace`, which stays).
 - `ctl.workspace.list` `{}` -> `{"workspaces": ["/real/dir", ...]}`.
+- `ctl.trust.*` (trust.py): whether the user trusts what a workspace's files would run.
 - `ctl.tool.cancel` `{"chat_id", "tool_call_id"}` -> `{"ok": true, "cancelled": bool}` once the
   execution has stopped; `cancelled` is false when no such call was running.
 - `ctl.proc.list {workspace?}`, `ctl.proc.output {id, offset?, max_bytes?}`, `ctl.proc.kill {id}`:
@@ -41,6 +46,7 @@ from reliant.daemon.mcp.manager import McpManager
 from reliant.daemon.processes import BackgroundProcesses, ProcessError
 from reliant.daemon.terminals import Terminals
 from reliant.daemon.tools import BUILTIN_TOOLS, ToolFailure, ToolHost
+from reliant.daemon.trust import TrustControls, TrustStore
 from reliant.daemon.workspaces import WORKSPACES_FILE, WorkspaceError
 from reliant.daemon.worktrees import Worktrees
 from reliant.wire import daemon_events
@@ -115,6 +121,8 @@ class DaemonRouter:
             return {"workspaces": [str(p) for p in self.host.workspaces]}
         if name == "workspace.add":
             return await self._add_workspace(body)
+        if name == "workspace.remove":
+            return await self._remove_workspace(body)
         if name == "tool.cancel":
             chat_id, tool_call_id = body.get("chat_id", ""), body.get("tool_call_id")
             if not isinstance(chat_id, str) or not isinstance(tool_call_id, str) or not tool_call_id:
@@ -145,6 +153,22 @@ class DaemonRouter:
         if self._announce is not None:
             await self._announce()
         return {"ok": True, "path": str(added)}
+
+    async def _remove_workspace(self, body: dict[str, Any]) -> dict[str, Any]:
+        path = body.get("path")
+        if not isinstance(path, str) or not path:
+            return _refused("workspace.remove needs a non-empty string path")
+        try:
+            removed = self.host.remove_workspace(path)
+        except WorkspaceError as exc:
+            return _refused(str(exc))
+        if removed is not None:
+            logger.info("workspace %s removed", removed)
+            if self.host.provider is not None:
+                await self.host.provider.close(removed)
+            if self._announce is not None:
+                await self._announce()
+        return {"ok": True, "removed": removed is not None}
 
     def _process_controls(self) -> dict[str, Handler]:
         processes = self.host.processes
@@ -187,7 +211,8 @@ class DaemonRole:
         self.settings = settings
         s = settings
         self.events = EventSender()
-        self.mcp = McpManager(s.data_path, self.events)
+        self.trust = TrustStore(s.data_path)
+        self.mcp = McpManager(s.data_path, self.events, self.trust)
         self.host = ToolHost(
             s.daemon_id,
             BUILTIN_TOOLS,
@@ -202,7 +227,8 @@ class DaemonRole:
         self.files = FileService()
         self.worktrees = Worktrees()
         self.router = DaemonRouter(self.host, announce=self._announce)
-        for part in (self.mcp, self.terminals, self.files, self.worktrees):
+        trust = TrustControls(self.trust, self.mcp.trust_view, self.mcp.refresh)
+        for part in (self.mcp, trust, self.terminals, self.files, self.worktrees):
             self.router.register(part.controls(self.host.workspace_for))
         self.connection = DaemonConnection(
             s.gateway_address,

@@ -6,6 +6,8 @@ and merged with the configured ones when the daemon starts.
 A directory is refused (when configured, added or loaded) if its real path is the filesystem root,
 a system directory, or at, around or inside a reliant data dir (domain/workspace_policy.py); and,
 on a daemon given workspace roots (`reliant daemon start --workspace ROOT`), if it is outside them.
+An added workspace can be removed again (its files stay where they are); a configured one stays as
+long as it is configured.
 """
 
 from __future__ import annotations
@@ -112,6 +114,25 @@ class Workspaces:
                 raise WorkspaceError(str(given), f"could not save {self.state_file}: {exc}") from None
         self._added.append(resolved)
         self._paths.append(resolved)
+        return resolved
+
+    def remove(self, given: str | Path) -> Path | None:
+        """Stop serving an added workspace (nothing on disk is touched) and return its real path;
+        None if it was not added (unknown, or configured on the command line, which keeps it)."""
+        path = Path(given)
+        if not path.is_absolute():
+            raise WorkspaceError(str(given), "the path must be absolute")
+        resolved = path.resolve()
+        if resolved not in self._added:
+            return None
+        remaining = [p for p in self._added if p != resolved]
+        if self.state_file is not None:
+            try:
+                write_json(self.state_file, {"workspaces": [str(p) for p in remaining]})
+            except OSError as exc:
+                raise WorkspaceError(str(given), f"could not save {self.state_file}: {exc}") from None
+        self._added = remaining
+        self._paths.remove(resolved)
         return resolved
 
     def find(self, requested: str) -> Path | None:

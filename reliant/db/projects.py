@@ -36,3 +36,15 @@ async def get(db: Database, project_id: str) -> Project | None:
 async def list_all(db: Database) -> list[Project]:
     rows = await db.fetch("SELECT id, name, daemon_id, path, created_at FROM projects ORDER BY created_at")
     return [_project(r) for r in rows]
+
+
+async def delete_unless_running(db: Database, project_id: str) -> list[str] | None:
+    """Delete the project with its chats (and everything of theirs) unless one of its chats is
+    running a turn: returns the ids of the deleted chats, or None (and deletes nothing) when some
+    run. The project's chats are locked first, so none can start a turn in between."""
+    async with db.tx() as tx:
+        rows = await tx.fetch("SELECT id, status FROM chats WHERE project_id = %s FOR UPDATE", (project_id,))
+        if any(r["status"] == "running" for r in rows):
+            return None
+        await tx.execute("DELETE FROM projects WHERE id = %s", (project_id,))
+        return [str(r["id"]) for r in rows]

@@ -14,6 +14,36 @@ def project(p: Project) -> pb.Project:
     return pb.Project(id=p.id, name=p.name, path=p.path, daemon_id=p.daemon_id, created_unix=p.created_at)
 
 
+def project_trust(project_id: str, doc: dict[str, Any]) -> pb.ProjectTrust:
+    """The daemon's trust view of a project (daemon/trust.py TrustView.doc)."""
+    items = [
+        pb.TrustItem(
+            kind=str(i.get("kind", "")),
+            name=str(i.get("name", "")),
+            source=str(i.get("source", "")),
+            transport=str(i.get("transport", "")),
+            command_line=str(i.get("command_line", "")),
+            env_names=[str(n) for n in i.get("env_names") or []],
+            cwd=str(i.get("cwd", "")),
+            url=str(i.get("url", "")),
+            header_names=[str(n) for n in i.get("header_names") or []],
+            error=str(i.get("error", "")),
+            disabled=bool(i.get("disabled", False)),
+        )
+        for i in doc.get("items") or []
+        if isinstance(i, dict)
+    ]
+    return pb.ProjectTrust(
+        project_id=project_id,
+        state=str(doc.get("state", "")),
+        fingerprint=str(doc.get("fingerprint", "")),
+        files=[str(f) for f in doc.get("files") or []],
+        items=items,
+        note=str(doc.get("note", "")),
+        problems=[str(p) for p in doc.get("problems") or []],
+    )
+
+
 def usage(u: Usage, cost_usd: float) -> pb.Usage:
     return pb.Usage(
         input_tokens=u.input_tokens,

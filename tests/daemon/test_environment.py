@@ -14,6 +14,7 @@ from reliant.daemon.environment import child_environment
 from reliant.daemon.mcp.manager import McpManager
 from reliant.daemon.terminals import Terminals
 from reliant.daemon.tools import BUILTIN_TOOLS, ToolHost
+from reliant.daemon.trust import TrustStore, snapshot
 from reliant.domain.tools import ToolCall, ToolStatus
 from tests.daemon.conftest import Run
 from tests.support import eventually
@@ -84,6 +85,7 @@ async def test_an_mcp_server_sees_no_secrets_unless_its_config_gives_one(tmp_pat
     config.parent.mkdir()
     server = {"command": sys.executable, "args": [TEST_SERVER], "env": {"OPENAI_API_KEY": "given-by-config"}}
     config.write_text(json.dumps({"mcpServers": {"test": server}}))
+    TrustStore(tmp_path / "data").grant(workspace, snapshot(workspace).fingerprint)  # as the user would
     host = ToolHost("d-env", BUILTIN_TOOLS, [workspace], provider=McpManager(tmp_path / "data"))
     try:
 

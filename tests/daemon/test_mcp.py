@@ -18,6 +18,7 @@ from reliant.daemon.mcp import config as mcp_config
 from reliant.daemon.mcp.manager import McpManager
 from reliant.daemon.mcp.server import exposed_name
 from reliant.daemon.tools import BUILTIN_TOOLS, ToolHost
+from reliant.daemon.trust import TrustStore, snapshot
 from reliant.domain.tools import ToolCall, ToolResult, ToolStatus
 from tests.daemon.conftest import processes_in_groups
 from tests.support import eventually, pid_alive
@@ -33,6 +34,11 @@ def group_sizes(pgids: list[int]) -> dict[int, int]:
 def write_config(path: Path, servers: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"mcpServers": servers}))
+
+
+def trust(data: Path, workspace: Path) -> None:
+    """Trust the workspace's MCP configuration as it is now (what the user does before its servers run)."""
+    TrustStore(data).grant(workspace, snapshot(workspace).fingerprint)
 
 
 def ours(**extra: Any) -> dict[str, Any]:
@@ -103,6 +109,7 @@ async def mcp_host(tmp_path: Path, workspace: Path) -> AsyncIterator[tuple[ToolH
             "missing": {"command": "reliant-no-such-command-xyz"},
         },
     )
+    trust(data, workspace)
     manager = McpManager(data)
     host = ToolHost("d-mcp", BUILTIN_TOOLS, [workspace], provider=manager)
     yield host, manager
@@ -254,6 +261,7 @@ async def test_an_http_server_is_reached_over_streamable_http(tmp_path: Path, wo
                 }
             },
         )
+        trust(tmp_path / "data", workspace)
         manager = McpManager(tmp_path / "data")
         host = ToolHost("d-http", BUILTIN_TOOLS, [workspace], provider=manager)
         try:
@@ -304,6 +312,7 @@ async def test_an_http_server_on_the_current_protocol_stays_up_across_health_che
         write_config(
             workspace / ".reliant" / "mcp.json", {"web": {"type": "http", "url": f"http://127.0.0.1:{port}/mcp"}}
         )
+        trust(tmp_path / "data", workspace)
         manager = McpManager(tmp_path / "data", health_every=0.2)
         host = ToolHost("d-health", BUILTIN_TOOLS, [workspace], provider=manager)
         try:
@@ -372,6 +381,7 @@ async def test_a_call_to_a_server_that_cannot_restart_fails_once_the_restart_fai
             }
         },
     )
+    trust(tmp_path / "data", workspace)
     manager = McpManager(tmp_path / "data")
     host = ToolHost("d-fragile", BUILTIN_TOOLS, [workspace], provider=manager)
     try:
@@ -392,6 +402,7 @@ async def test_a_call_to_a_server_that_cannot_restart_fails_once_the_restart_fai
 
 async def test_tools_that_require_task_augmentation_are_not_offered(tmp_path: Path, workspace: Path) -> None:
     write_config(workspace / ".reliant" / "mcp.json", {"old": {"command": sys.executable, "args": [LEGACY_SERVER]}})
+    trust(tmp_path / "data", workspace)
     manager = McpManager(tmp_path / "data")
     host = ToolHost("d-legacy", BUILTIN_TOOLS, [workspace], provider=manager)
     try:

@@ -115,7 +115,16 @@ async def env(infra: Infra, migrated_db: Database, tmp_path: Path) -> AsyncItera
 
 
 async def test_mcp_servers_are_listed_restarted_disabled_and_enabled(env: Env) -> None:
-    async with McpServiceClient(env.url) as mcp:
+    async with McpServiceClient(env.url) as mcp, ProjectServiceClient(env.url) as projects:
+        held = await mcp.list_mcp_servers(pb.ListMcpServersRequest(project_id=env.project_id), headers=HEADERS)
+        assert held.trust == "untrusted" and not held.servers and [s.name for s in held.untrusted] == ["test"]
+        assert held.trust_note == f"not trusted: 1 server would run: {sys.executable} {TEST_SERVER}"
+        trust = await projects.get_project_trust(
+            chat_pb2.GetProjectTrustRequest(project_id=env.project_id), headers=HEADERS
+        )
+        await projects.trust_project(
+            chat_pb2.TrustProjectRequest(project_id=env.project_id, fingerprint=trust.fingerprint), headers=HEADERS
+        )
 
         async def healthy() -> pb.ListMcpServersResponse | None:
             listed = await mcp.list_mcp_servers(pb.ListMcpServersRequest(project_id=env.project_id), headers=HEADERS)
@@ -322,6 +331,14 @@ async def cli(env: Env, *args: str, stdin: int | None = None, stdout: int | None
 
 async def test_the_cli_manages_mcp_servers_and_worktrees(env: Env) -> None:
     where = ["--project", str(env.workspace)]
+    code, out = await cli(env, "mcp", "list", *where)
+    assert code == 0 and out.startswith("test ") and " untrusted " in out, out
+    assert f"not trusted: 1 server would run: {sys.executable} {TEST_SERVER}" in out
+    code, out = await cli(env, "trust", str(env.workspace))  # no terminal to ask in: says how
+    assert code == 2 and f"command: {sys.executable} {TEST_SERVER}" in out
+    assert f"run: reliant trust {env.workspace} --yes --api-url {env.url}" in out
+    code, out = await cli(env, "trust", str(env.workspace), "--yes")
+    assert code == 0 and f"trusted {env.workspace} (sha256:" in out, out
 
     async def listed() -> str | None:
         code, out = await cli(env, "mcp", "list", *where)

@@ -95,6 +95,8 @@ def workspace(appliance: Appliance, tmp_path_factory: pytest.TempPathFactory) ->
     git(path, "commit", "-q", "-m", "first")
     rest = Rest(appliance.url, appliance.token)
     project = rest.project(path)
+    trust = rest.call("GET", f"/api/projects/{project['id']}/trust")  # the user trusts its MCP server
+    rest.call("POST", f"/api/projects/{project['id']}/trust", {"fingerprint": trust["fingerprint"]})
     return Workspace(path, project["id"], rest)
 
 

@@ -28,7 +28,9 @@ async def env(infra: Infra, tmp_path: Path) -> AgentEnv:
         yield e
 
 
-def configure_mcp(workspace: Path) -> None:
+async def configure_mcp(env: AgentEnv) -> None:
+    """The project's MCP servers, trusted by the user as they are (through the daemon's control)."""
+    workspace = env.workspace
     (workspace / ".reliant").mkdir(exist_ok=True)
     (workspace / ".reliant" / "mcp.json").write_text(
         json.dumps(
@@ -40,10 +42,15 @@ def configure_mcp(workspace: Path) -> None:
             }
         )
     )
+    await env.chats.create_project(str(workspace), daemon_id=env.settings.daemon_id)
+    daemon, where = env.settings.daemon_id, {"workspace": str(workspace.resolve())}
+    trust = (await control(env.bus, daemon, "trust.get", where, timeout=30))["trust"]
+    granted = await control(env.bus, daemon, "trust.grant", {**where, "fingerprint": trust["fingerprint"]}, timeout=30)
+    assert granted["ok"], granted
 
 
 async def test_a_scripted_chat_calls_mcp_tools_and_gets_their_results(env: AgentEnv) -> None:
-    configure_mcp(env.workspace)
+    await configure_mcp(env)
     log = env.scripts / "calls.jsonl"
     model = env.script(
         [
@@ -91,7 +98,7 @@ async def test_a_scripted_chat_calls_mcp_tools_and_gets_their_results(env: Agent
 
 async def test_disabling_and_enabling_an_mcp_server_reaches_the_next_turn(env: AgentEnv) -> None:
     # The worker caches tool listings for 30 s; the daemon's mcp.changed event must drop them at once.
-    configure_mcp(env.workspace)
+    await configure_mcp(env)
     log = env.scripts / "calls.jsonl"
     model = env.script([{"text": "one"}, {"text": "two"}, {"text": "three"}], call_log=str(log))
     chat = await env.new_chat(model)

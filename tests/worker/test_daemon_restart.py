@@ -166,6 +166,8 @@ async def test_killed_daemon_processes_are_lost_terminals_closed_and_shutdown_le
             fresh = await background("sleep 301 & sleep 302")
             await eventually(lambda: recorded_any(migrated_db, daemon_id, fresh["process_id"], "running"))
             term = (await ctl(bus, daemon_id, "term.open", workspace=str(workspace), command=["sh"]))["terminal"]
+            trust = (await ctl(bus, daemon_id, "trust.get", workspace=str(workspace)))["trust"]
+            await ctl(bus, daemon_id, "trust.grant", workspace=str(workspace), fingerprint=trust["fingerprint"])
             servers = (await ctl(bus, daemon_id, "mcp.list", workspace=str(workspace)))["servers"]
             assert servers[0]["status"] == "healthy"
             groups = [fresh["pid"], term["pid"], servers[0]["pid"]]

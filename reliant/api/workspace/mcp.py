@@ -45,6 +45,9 @@ class McpService:
                 servers=[_mcp(s) for s in reply.get("servers", [])],
                 errors=list(reply.get("errors") or []),
                 files=list(reply.get("files") or []),
+                trust=str(reply.get("trust") or ""),
+                trust_note=str(reply.get("trust_note") or ""),
+                untrusted=[_mcp(s) for s in reply.get("untrusted") or []],
             )
 
         return await guard(work())

@@ -15,6 +15,8 @@ args, env, cwd, url and headers expand `${VAR}` and `${VAR:-default}` from the d
 a relative cwd is taken from the project root.
 
 A problem with one server (bad field, unset variable) is that server's error, never the others'.
+The project's two files are commands a repository asks the daemon to run: the manager uses them
+only while the user trusts the project (daemon/trust.py); the data dir's file is the user's own.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -167,8 +169,18 @@ def parse_server(name: str, raw: Any, source: str, project: Path | None, env: Ma
     )
 
 
-def load(global_file: Path | None, project: Path | None, env: Mapping[str, str] | None = None) -> LoadedConfig:
-    """The servers for `project` (None: only the global file), later files winning by name."""
+def _read_text(path: Path) -> str:
+    return path.read_text(encoding="utf-8")
+
+
+def load(
+    global_file: Path | None,
+    project: Path | None,
+    env: Mapping[str, str] | None = None,
+    read_text: Callable[[Path], str] = _read_text,
+) -> LoadedConfig:
+    """The servers for `project` (None: only the global file), later files winning by name. `read_text`
+    gives a file's text (the daemon passes the snapshot its trust decision was made on)."""
     env = os.environ if env is None else env
     files = [global_file] if global_file is not None else []
     if project is not None:
@@ -178,7 +190,7 @@ def load(global_file: Path | None, project: Path | None, env: Mapping[str, str] 
     read: list[str] = []
     for path in files:
         try:
-            text = path.read_text(encoding="utf-8")
+            text = read_text(path)
         except (FileNotFoundError, NotADirectoryError):
             continue
         except (OSError, UnicodeDecodeError) as exc:

@@ -6,9 +6,15 @@ called, the MCP list asked for); the configuration files are read again on each 
 servers whose entry changed are restarted. Enabling or disabling a server through the api is kept
 in `<data-dir>/mcp-state.json` and wins over the files' `disabled`.
 
+The project's own files count only while the user trusts the project (daemon/trust.py): until then
+(and again as soon as they change) only the data dir's servers run, and the project's are listed
+as `untrusted` with the command lines they would run. Servers of a project whose trust is revoked
+or outdated are stopped at the next reading of the files.
+
 Control subjects (payloads are JSON objects; `workspace` is a registered workspace path):
 
-- `ctl.mcp.list {workspace}` -> `{"ok": true, "servers": [info...], "errors": [...], "files": [...]}`
+- `ctl.mcp.list {workspace}` -> `{"ok": true, "servers": [info...], "errors": [...], "files": [...],
+  "trust": state, "trust_note": "not trusted: 1 server would run: ...", "untrusted": [info...]}`
 - `ctl.mcp.restart {workspace, name}` -> `{"ok": true, "server": info}` once it settled
 - `ctl.mcp.enable` / `ctl.mcp.disable {workspace, name}` -> `{"ok": true, "server": info}`
 
@@ -26,7 +32,7 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +42,7 @@ from reliant.daemon.mcp import config as mcp_config
 from reliant.daemon.mcp.config import McpServerConfig
 from reliant.daemon.mcp.server import HEALTH_EVERY, TOOL_PREFIX, McpServer, McpTool, ServerStatus
 from reliant.daemon.tools.base import ToolContext, ToolFailure, ToolOutput, ToolSpec
+from reliant.daemon.trust import TrustStore, TrustView, command_line, snapshot
 from reliant.domain.chat import ToolDefinition
 from reliant.wire import daemon_events
 
@@ -53,15 +60,22 @@ class WorkspaceServers:
     errors: tuple[str, ...] = ()
     files: tuple[str, ...] = ()
     checked: float = 0.0
+    trust: TrustView | None = None
 
 
 class McpManager:
     def __init__(
-        self, data_dir: Path | None, events: EventSender | None = None, *, health_every: float = HEALTH_EVERY
+        self,
+        data_dir: Path | None,
+        events: EventSender | None = None,
+        trust: TrustStore | None = None,
+        *,
+        health_every: float = HEALTH_EVERY,
     ) -> None:
         """`health_every`: seconds between health checks of a server that has no process to watch."""
         self.events = events
         self.health_every = health_every
+        self.trust = trust if trust is not None else TrustStore(data_dir)
         self.global_file = data_dir / mcp_config.GLOBAL_FILE if data_dir is not None else None
         self.state_file = data_dir / STATE_FILE if data_dir is not None else None
         self._workspaces: dict[Path, WorkspaceServers] = {}
@@ -96,22 +110,63 @@ class McpManager:
 
     # -- workspaces -------------------------------------------------------------------------------
 
-    async def open(self, workspace: Path) -> WorkspaceServers:
-        """The workspace's servers, with the configuration re-read (at most every 2 s) and every
-        enabled server started."""
+    async def open(self, workspace: Path, *, reread: bool = False) -> WorkspaceServers:
+        """The workspace's servers, with the configuration re-read (at most every 2 s, or now with
+        `reread`) and every enabled server started."""
         async with self._lock:
             ws = self._workspaces.get(workspace)
             if ws is None:
                 ws = self._workspaces[workspace] = WorkspaceServers(workspace)
-            if time.monotonic() - ws.checked > CONFIG_CHECK_EVERY:
+            if reread or time.monotonic() - ws.checked > CONFIG_CHECK_EVERY:
                 await self._reconcile(ws)
         for server in ws.servers.values():
             server.start()
         return ws
 
+    async def trust_view(self, workspace: Path) -> TrustView:
+        """The workspace's trust as of now, with the project servers it holds back or lets run."""
+        ws = await self.open(workspace, reread=True)
+        assert ws.trust is not None
+        return ws.trust
+
+    async def refresh(self, workspace: Path) -> None:
+        """Follow a change of trust at once: start what is now trusted, stop what no longer is."""
+        await self.open(workspace, reread=True)
+
+    async def close(self, workspace: Path) -> None:
+        """Stop the servers of a workspace the daemon no longer serves (and of its worktrees)."""
+        async with self._lock:
+            gone = [p for p in self._workspaces if p == workspace or p.is_relative_to(workspace)]
+            closed = [self._workspaces.pop(p) for p in gone]
+        servers = [s for ws in closed for s in ws.servers.values()]
+        await asyncio.gather(*(s.stop() for s in servers), return_exceptions=True)
+
     async def _reconcile(self, ws: WorkspaceServers) -> None:
-        loaded = await asyncio.to_thread(mcp_config.load, self.global_file, ws.path)
+        snap = await asyncio.to_thread(snapshot, ws.path)
+        state = self.trust.state(snap)
+        full = await asyncio.to_thread(mcp_config.load, self.global_file, ws.path, None, snap.read)
+        own = await asyncio.to_thread(mcp_config.load, self.global_file, None)
+        project = tuple(
+            replace(cfg, disabled=self._disabled(ws.path, cfg))
+            for name, cfg in full.servers.items()
+            if own.servers.get(name) != cfg
+        )
+        before = ws.trust.state if ws.trust is not None else None
+        ws.trust = TrustView(
+            ws.path,
+            state,
+            snap.fingerprint,
+            tuple(sorted([*snap.files, *snap.problems])),
+            project,
+            tuple(snap.workflows),
+            tuple(f"{ws.path / rel}: {why}" for rel, why in snap.problems.items()),
+        )
+        # Until the project is trusted, only the data dir's servers run (the files are still read,
+        # to show what would run and their errors).
+        loaded = full if state.allows else mcp_config.LoadedConfig(own.servers, full.errors, full.files)
         ws.errors, ws.files, ws.checked = loaded.errors, loaded.files, time.monotonic()
+        if not state.allows and project and state is not before:
+            logger.info("mcp servers of %s held back: the project is %s", ws.path, state.value)
         for name in [n for n in ws.servers if n not in loaded.servers]:
             logger.info("mcp server %s removed from the configuration of %s", name, ws.path)
             await ws.servers.pop(name).stop()
@@ -143,6 +198,9 @@ class McpManager:
     async def _server(self, workspace: Path, name: str) -> McpServer:
         ws = await self.open(workspace)
         server = ws.servers.get(name)
+        trust = ws.trust
+        if server is None and trust is not None and any(s.name == name for s in trust.held()):
+            raise ToolFailure(f"MCP server {name} does not run: {trust.note()}; trust the project first")
         if server is None:
             known = ", ".join(sorted(ws.servers)) or "none"
             raise ToolFailure(f"no MCP server {name!r} is configured for {workspace} (configured: {known})")
@@ -207,13 +265,17 @@ class McpManager:
             return name
 
         async def list_servers(body: dict[str, Any]) -> Any:
-            ws = await self.open(await resolved(body))
+            ws = await self.open(await resolved(body), reread=True)  # someone looks: show the files as they are
             await asyncio.gather(*(s.wait_settled(LIST_WAIT) for s in ws.servers.values()))
+            trust = ws.trust
             return {
                 "ok": True,
                 "servers": [s.info() for s in ws.servers.values()],
                 "errors": list(ws.errors),
                 "files": list(ws.files),
+                "trust": trust.state.value if trust is not None else "",
+                "trust_note": trust.note() if trust is not None else "",
+                "untrusted": [_held_info(c) for c in trust.held()] if trust is not None else [],
             }
 
         async def restart(body: dict[str, Any]) -> Any:
@@ -247,6 +309,19 @@ class McpManager:
     def processes(self) -> list[int]:
         """Process ids of the running stdio servers."""
         return [s.pid for ws in self._workspaces.values() for s in ws.servers.values() if s.pid]
+
+
+def _held_info(config: McpServerConfig) -> dict[str, Any]:
+    """A project server that does not run because the project is not trusted, as the list shows it."""
+    return {
+        "name": config.name,
+        "transport": config.transport,
+        "target": command_line(config),
+        "source": config.source,
+        "status": "untrusted",
+        "error": config.error,
+        "tools": [],
+    }
 
 
 def _description(server: McpServer, tool: McpTool) -> str:

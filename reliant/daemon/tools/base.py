@@ -77,6 +77,10 @@ class ToolProvider(Protocol):
         """Get the workspace's tools ready (start its MCP servers) without waiting for them."""
         ...
 
+    async def close(self, workspace: Path) -> None:
+        """Stop what runs for a workspace the daemon no longer serves."""
+        ...
+
     async def resolve(self, name: str, workspace: Path | None) -> ToolSpec | None:
         """The tool called `name` in `workspace`, or None if this provider has no such tool."""
         ...

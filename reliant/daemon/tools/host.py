@@ -74,6 +74,10 @@ class ToolHost:
         """Register an existing directory; raises WorkspaceError. The caller announces the change."""
         return self._workspaces.add(path)
 
+    def remove_workspace(self, path: str | Path) -> Path | None:
+        """Stop serving an added workspace; raises WorkspaceError. The caller announces the change."""
+        return self._workspaces.remove(path)
+
     def workspace_for(self, requested: str) -> Path | None:
         return self._workspaces.find(requested)
 

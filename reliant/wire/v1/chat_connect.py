@@ -26,6 +26,18 @@ class ProjectService(Protocol):
     async def get_project(self, request: reliant_dot_wire_dot_v1_dot_chat__pb2.GetProjectRequest, ctx: RequestContext) -> reliant_dot_wire_dot_v1_dot_chat__pb2.Project:
         raise ConnectError(Code.UNIMPLEMENTED, "Not implemented")
 
+    async def delete_project(self, request: reliant_dot_wire_dot_v1_dot_chat__pb2.DeleteProjectRequest, ctx: RequestContext) -> reliant_dot_wire_dot_v1_dot_chat__pb2.DeleteProjectResponse:
+        raise ConnectError(Code.UNIMPLEMENTED, "Not implemented")
+
+    async def get_project_trust(self, request: reliant_dot_wire_dot_v1_dot_chat__pb2.GetProjectTrustRequest, ctx: RequestContext) -> reliant_dot_wire_dot_v1_dot_chat__pb2.ProjectTrust:
+        raise ConnectError(Code.UNIMPLEMENTED, "Not implemented")
+
+    async def trust_project(self, request: reliant_dot_wire_dot_v1_dot_chat__pb2.TrustProjectRequest, ctx: RequestContext) -> reliant_dot_wire_dot_v1_dot_chat__pb2.ProjectTrust:
+        raise ConnectError(Code.UNIMPLEMENTED, "Not implemented")
+
+    async def untrust_project(self, request: reliant_dot_wire_dot_v1_dot_chat__pb2.UntrustProjectRequest, ctx: RequestContext) -> reliant_dot_wire_dot_v1_dot_chat__pb2.ProjectTrust:
+        raise ConnectError(Code.UNIMPLEMENTED, "Not implemented")
+
 
 class ProjectServiceASGIApplication(ConnectASGIApplication[ProjectService]):
     def __init__(self, service: ProjectService | AsyncGenerator[ProjectService], *, interceptors: Iterable[Interceptor]=(), read_max_bytes: int | None = None, compressions: Iterable[Compression] | None = None) -> None:
@@ -61,6 +73,46 @@ class ProjectServiceASGIApplication(ConnectASGIApplication[ProjectService]):
                         idempotency_level=IdempotencyLevel.UNKNOWN,
                     ),
                     function=svc.get_project,
+                ),
+                "/reliant.v1.ProjectService/DeleteProject": Endpoint.unary(
+                    method=MethodInfo(
+                        name="DeleteProject",
+                        service_name="reliant.v1.ProjectService",
+                        input=reliant_dot_wire_dot_v1_dot_chat__pb2.DeleteProjectRequest,
+                        output=reliant_dot_wire_dot_v1_dot_chat__pb2.DeleteProjectResponse,
+                        idempotency_level=IdempotencyLevel.UNKNOWN,
+                    ),
+                    function=svc.delete_project,
+                ),
+                "/reliant.v1.ProjectService/GetProjectTrust": Endpoint.unary(
+                    method=MethodInfo(
+                        name="GetProjectTrust",
+                        service_name="reliant.v1.ProjectService",
+                        input=reliant_dot_wire_dot_v1_dot_chat__pb2.GetProjectTrustRequest,
+                        output=reliant_dot_wire_dot_v1_dot_chat__pb2.ProjectTrust,
+                        idempotency_level=IdempotencyLevel.UNKNOWN,
+                    ),
+                    function=svc.get_project_trust,
+                ),
+                "/reliant.v1.ProjectService/TrustProject": Endpoint.unary(
+                    method=MethodInfo(
+                        name="TrustProject",
+                        service_name="reliant.v1.ProjectService",
+                        input=reliant_dot_wire_dot_v1_dot_chat__pb2.TrustProjectRequest,
+                        output=reliant_dot_wire_dot_v1_dot_chat__pb2.ProjectTrust,
+                        idempotency_level=IdempotencyLevel.UNKNOWN,
+                    ),
+                    function=svc.trust_project,
+                ),
+                "/reliant.v1.ProjectService/UntrustProject": Endpoint.unary(
+                    method=MethodInfo(
+                        name="UntrustProject",
+                        service_name="reliant.v1.ProjectService",
+                        input=reliant_dot_wire_dot_v1_dot_chat__pb2.UntrustProjectRequest,
+                        output=reliant_dot_wire_dot_v1_dot_chat__pb2.ProjectTrust,
+                        idempotency_level=IdempotencyLevel.UNKNOWN,
+                    ),
+                    function=svc.untrust_project,
                 ),
             },
             interceptors=interceptors,
@@ -129,6 +181,86 @@ class ProjectServiceClient(ConnectClient):
                 service_name="reliant.v1.ProjectService",
                 input=reliant_dot_wire_dot_v1_dot_chat__pb2.GetProjectRequest,
                 output=reliant_dot_wire_dot_v1_dot_chat__pb2.Project,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+        )
+
+    async def delete_project(
+        self,
+        request: reliant_dot_wire_dot_v1_dot_chat__pb2.DeleteProjectRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None,
+        timeout_ms: int | None = None,
+    ) -> reliant_dot_wire_dot_v1_dot_chat__pb2.DeleteProjectResponse:
+        return await self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="DeleteProject",
+                service_name="reliant.v1.ProjectService",
+                input=reliant_dot_wire_dot_v1_dot_chat__pb2.DeleteProjectRequest,
+                output=reliant_dot_wire_dot_v1_dot_chat__pb2.DeleteProjectResponse,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+        )
+
+    async def get_project_trust(
+        self,
+        request: reliant_dot_wire_dot_v1_dot_chat__pb2.GetProjectTrustRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None,
+        timeout_ms: int | None = None,
+    ) -> reliant_dot_wire_dot_v1_dot_chat__pb2.ProjectTrust:
+        return await self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="GetProjectTrust",
+                service_name="reliant.v1.ProjectService",
+                input=reliant_dot_wire_dot_v1_dot_chat__pb2.GetProjectTrustRequest,
+                output=reliant_dot_wire_dot_v1_dot_chat__pb2.ProjectTrust,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+        )
+
+    async def trust_project(
+        self,
+        request: reliant_dot_wire_dot_v1_dot_chat__pb2.TrustProjectRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None,
+        timeout_ms: int | None = None,
+    ) -> reliant_dot_wire_dot_v1_dot_chat__pb2.ProjectTrust:
+        return await self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="TrustProject",
+                service_name="reliant.v1.ProjectService",
+                input=reliant_dot_wire_dot_v1_dot_chat__pb2.TrustProjectRequest,
+                output=reliant_dot_wire_dot_v1_dot_chat__pb2.ProjectTrust,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+        )
+
+    async def untrust_project(
+        self,
+        request: reliant_dot_wire_dot_v1_dot_chat__pb2.UntrustProjectRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None,
+        timeout_ms: int | None = None,
+    ) -> reliant_dot_wire_dot_v1_dot_chat__pb2.ProjectTrust:
+        return await self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="UntrustProject",
+                service_name="reliant.v1.ProjectService",
+                input=reliant_dot_wire_dot_v1_dot_chat__pb2.UntrustProjectRequest,
+                output=reliant_dot_wire_dot_v1_dot_chat__pb2.ProjectTrust,
                 idempotency_level=IdempotencyLevel.UNKNOWN,
             ),
             headers=headers,
@@ -627,6 +759,14 @@ class ProjectServiceSync(Protocol):
         raise ConnectError(Code.UNIMPLEMENTED, "Not implemented")
     def get_project(self, request: reliant_dot_wire_dot_v1_dot_chat__pb2.GetProjectRequest, ctx: RequestContext) -> reliant_dot_wire_dot_v1_dot_chat__pb2.Project:
         raise ConnectError(Code.UNIMPLEMENTED, "Not implemented")
+    def delete_project(self, request: reliant_dot_wire_dot_v1_dot_chat__pb2.DeleteProjectRequest, ctx: RequestContext) -> reliant_dot_wire_dot_v1_dot_chat__pb2.DeleteProjectResponse:
+        raise ConnectError(Code.UNIMPLEMENTED, "Not implemented")
+    def get_project_trust(self, request: reliant_dot_wire_dot_v1_dot_chat__pb2.GetProjectTrustRequest, ctx: RequestContext) -> reliant_dot_wire_dot_v1_dot_chat__pb2.ProjectTrust:
+        raise ConnectError(Code.UNIMPLEMENTED, "Not implemented")
+    def trust_project(self, request: reliant_dot_wire_dot_v1_dot_chat__pb2.TrustProjectRequest, ctx: RequestContext) -> reliant_dot_wire_dot_v1_dot_chat__pb2.ProjectTrust:
+        raise ConnectError(Code.UNIMPLEMENTED, "Not implemented")
+    def untrust_project(self, request: reliant_dot_wire_dot_v1_dot_chat__pb2.UntrustProjectRequest, ctx: RequestContext) -> reliant_dot_wire_dot_v1_dot_chat__pb2.ProjectTrust:
+        raise ConnectError(Code.UNIMPLEMENTED, "Not implemented")
 
 
 class ProjectServiceWSGIApplication(ConnectWSGIApplication):
@@ -662,6 +802,46 @@ class ProjectServiceWSGIApplication(ConnectWSGIApplication):
                         idempotency_level=IdempotencyLevel.UNKNOWN,
                     ),
                     function=service.get_project,
+                ),
+                "/reliant.v1.ProjectService/DeleteProject": EndpointSync.unary(
+                    method=MethodInfo(
+                        name="DeleteProject",
+                        service_name="reliant.v1.ProjectService",
+                        input=reliant_dot_wire_dot_v1_dot_chat__pb2.DeleteProjectRequest,
+                        output=reliant_dot_wire_dot_v1_dot_chat__pb2.DeleteProjectResponse,
+                        idempotency_level=IdempotencyLevel.UNKNOWN,
+                    ),
+                    function=service.delete_project,
+                ),
+                "/reliant.v1.ProjectService/GetProjectTrust": EndpointSync.unary(
+                    method=MethodInfo(
+                        name="GetProjectTrust",
+                        service_name="reliant.v1.ProjectService",
+                        input=reliant_dot_wire_dot_v1_dot_chat__pb2.GetProjectTrustRequest,
+                        output=reliant_dot_wire_dot_v1_dot_chat__pb2.ProjectTrust,
+                        idempotency_level=IdempotencyLevel.UNKNOWN,
+                    ),
+                    function=service.get_project_trust,
+                ),
+                "/reliant.v1.ProjectService/TrustProject": EndpointSync.unary(
+                    method=MethodInfo(
+                        name="TrustProject",
+                        service_name="reliant.v1.ProjectService",
+                        input=reliant_dot_wire_dot_v1_dot_chat__pb2.TrustProjectRequest,
+                        output=reliant_dot_wire_dot_v1_dot_chat__pb2.ProjectTrust,
+                        idempotency_level=IdempotencyLevel.UNKNOWN,
+                    ),
+                    function=service.trust_project,
+                ),
+                "/reliant.v1.ProjectService/UntrustProject": EndpointSync.unary(
+                    method=MethodInfo(
+                        name="UntrustProject",
+                        service_name="reliant.v1.ProjectService",
+                        input=reliant_dot_wire_dot_v1_dot_chat__pb2.UntrustProjectRequest,
+                        output=reliant_dot_wire_dot_v1_dot_chat__pb2.ProjectTrust,
+                        idempotency_level=IdempotencyLevel.UNKNOWN,
+                    ),
+                    function=service.untrust_project,
                 ),
             },
             interceptors=interceptors,
@@ -730,6 +910,86 @@ class ProjectServiceClientSync(ConnectClientSync):
                 service_name="reliant.v1.ProjectService",
                 input=reliant_dot_wire_dot_v1_dot_chat__pb2.GetProjectRequest,
                 output=reliant_dot_wire_dot_v1_dot_chat__pb2.Project,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+        )
+
+    def delete_project(
+        self,
+        request: reliant_dot_wire_dot_v1_dot_chat__pb2.DeleteProjectRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None,
+        timeout_ms: int | None = None,
+    ) -> reliant_dot_wire_dot_v1_dot_chat__pb2.DeleteProjectResponse:
+        return self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="DeleteProject",
+                service_name="reliant.v1.ProjectService",
+                input=reliant_dot_wire_dot_v1_dot_chat__pb2.DeleteProjectRequest,
+                output=reliant_dot_wire_dot_v1_dot_chat__pb2.DeleteProjectResponse,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+        )
+
+    def get_project_trust(
+        self,
+        request: reliant_dot_wire_dot_v1_dot_chat__pb2.GetProjectTrustRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None,
+        timeout_ms: int | None = None,
+    ) -> reliant_dot_wire_dot_v1_dot_chat__pb2.ProjectTrust:
+        return self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="GetProjectTrust",
+                service_name="reliant.v1.ProjectService",
+                input=reliant_dot_wire_dot_v1_dot_chat__pb2.GetProjectTrustRequest,
+                output=reliant_dot_wire_dot_v1_dot_chat__pb2.ProjectTrust,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+        )
+
+    def trust_project(
+        self,
+        request: reliant_dot_wire_dot_v1_dot_chat__pb2.TrustProjectRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None,
+        timeout_ms: int | None = None,
+    ) -> reliant_dot_wire_dot_v1_dot_chat__pb2.ProjectTrust:
+        return self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="TrustProject",
+                service_name="reliant.v1.ProjectService",
+                input=reliant_dot_wire_dot_v1_dot_chat__pb2.TrustProjectRequest,
+                output=reliant_dot_wire_dot_v1_dot_chat__pb2.ProjectTrust,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+        )
+
+    def untrust_project(
+        self,
+        request: reliant_dot_wire_dot_v1_dot_chat__pb2.UntrustProjectRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None,
+        timeout_ms: int | None = None,
+    ) -> reliant_dot_wire_dot_v1_dot_chat__pb2.ProjectTrust:
+        return self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="UntrustProject",
+                service_name="reliant.v1.ProjectService",
+                input=reliant_dot_wire_dot_v1_dot_chat__pb2.UntrustProjectRequest,
+                output=reliant_dot_wire_dot_v1_dot_chat__pb2.ProjectTrust,
                 idempotency_level=IdempotencyLevel.UNKNOWN,
             ),
             headers=headers,

@@ -47,6 +47,84 @@ class GetProjectRequest(_message.Message):
     id: str
     def __init__(self, id: _Optional[str] = ...) -> None: ...
 
+class DeleteProjectRequest(_message.Message):
+    __slots__ = ("id",)
+    ID_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    def __init__(self, id: _Optional[str] = ...) -> None: ...
+
+class DeleteProjectResponse(_message.Message):
+    __slots__ = ("chats_deleted", "daemon_released")
+    CHATS_DELETED_FIELD_NUMBER: _ClassVar[int]
+    DAEMON_RELEASED_FIELD_NUMBER: _ClassVar[int]
+    chats_deleted: int
+    daemon_released: bool
+    def __init__(self, chats_deleted: _Optional[int] = ..., daemon_released: _Optional[bool] = ...) -> None: ...
+
+class GetProjectTrustRequest(_message.Message):
+    __slots__ = ("project_id",)
+    PROJECT_ID_FIELD_NUMBER: _ClassVar[int]
+    project_id: str
+    def __init__(self, project_id: _Optional[str] = ...) -> None: ...
+
+class TrustProjectRequest(_message.Message):
+    __slots__ = ("project_id", "fingerprint")
+    PROJECT_ID_FIELD_NUMBER: _ClassVar[int]
+    FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
+    project_id: str
+    fingerprint: str
+    def __init__(self, project_id: _Optional[str] = ..., fingerprint: _Optional[str] = ...) -> None: ...
+
+class UntrustProjectRequest(_message.Message):
+    __slots__ = ("project_id",)
+    PROJECT_ID_FIELD_NUMBER: _ClassVar[int]
+    project_id: str
+    def __init__(self, project_id: _Optional[str] = ...) -> None: ...
+
+class TrustItem(_message.Message):
+    __slots__ = ("kind", "name", "source", "transport", "command_line", "env_names", "cwd", "url", "header_names", "error", "disabled")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    TRANSPORT_FIELD_NUMBER: _ClassVar[int]
+    COMMAND_LINE_FIELD_NUMBER: _ClassVar[int]
+    ENV_NAMES_FIELD_NUMBER: _ClassVar[int]
+    CWD_FIELD_NUMBER: _ClassVar[int]
+    URL_FIELD_NUMBER: _ClassVar[int]
+    HEADER_NAMES_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    DISABLED_FIELD_NUMBER: _ClassVar[int]
+    kind: str
+    name: str
+    source: str
+    transport: str
+    command_line: str
+    env_names: _containers.RepeatedScalarFieldContainer[str]
+    cwd: str
+    url: str
+    header_names: _containers.RepeatedScalarFieldContainer[str]
+    error: str
+    disabled: bool
+    def __init__(self, kind: _Optional[str] = ..., name: _Optional[str] = ..., source: _Optional[str] = ..., transport: _Optional[str] = ..., command_line: _Optional[str] = ..., env_names: _Optional[_Iterable[str]] = ..., cwd: _Optional[str] = ..., url: _Optional[str] = ..., header_names: _Optional[_Iterable[str]] = ..., error: _Optional[str] = ..., disabled: _Optional[bool] = ...) -> None: ...
+
+class ProjectTrust(_message.Message):
+    __slots__ = ("project_id", "state", "fingerprint", "files", "items", "note", "problems")
+    PROJECT_ID_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
+    FILES_FIELD_NUMBER: _ClassVar[int]
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    NOTE_FIELD_NUMBER: _ClassVar[int]
+    PROBLEMS_FIELD_NUMBER: _ClassVar[int]
+    project_id: str
+    state: str
+    fingerprint: str
+    files: _containers.RepeatedScalarFieldContainer[str]
+    items: _containers.RepeatedCompositeFieldContainer[TrustItem]
+    note: str
+    problems: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, project_id: _Optional[str] = ..., state: _Optional[str] = ..., fingerprint: _Optional[str] = ..., files: _Optional[_Iterable[str]] = ..., items: _Optional[_Iterable[_Union[TrustItem, _Mapping]]] = ..., note: _Optional[str] = ..., problems: _Optional[_Iterable[str]] = ...) -> None: ...
+
 class Usage(_message.Message):
     __slots__ = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "cost_usd")
     INPUT_TOKENS_FIELD_NUMBER: _ClassVar[int]

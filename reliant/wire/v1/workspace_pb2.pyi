@@ -43,14 +43,20 @@ class ListMcpServersRequest(_message.Message):
     def __init__(self, project_id: _Optional[str] = ..., worktree_id: _Optional[str] = ...) -> None: ...
 
 class ListMcpServersResponse(_message.Message):
-    __slots__ = ("servers", "errors", "files")
+    __slots__ = ("servers", "errors", "files", "trust", "trust_note", "untrusted")
     SERVERS_FIELD_NUMBER: _ClassVar[int]
     ERRORS_FIELD_NUMBER: _ClassVar[int]
     FILES_FIELD_NUMBER: _ClassVar[int]
+    TRUST_FIELD_NUMBER: _ClassVar[int]
+    TRUST_NOTE_FIELD_NUMBER: _ClassVar[int]
+    UNTRUSTED_FIELD_NUMBER: _ClassVar[int]
     servers: _containers.RepeatedCompositeFieldContainer[McpServer]
     errors: _containers.RepeatedScalarFieldContainer[str]
     files: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, servers: _Optional[_Iterable[_Union[McpServer, _Mapping]]] = ..., errors: _Optional[_Iterable[str]] = ..., files: _Optional[_Iterable[str]] = ...) -> None: ...
+    trust: str
+    trust_note: str
+    untrusted: _containers.RepeatedCompositeFieldContainer[McpServer]
+    def __init__(self, servers: _Optional[_Iterable[_Union[McpServer, _Mapping]]] = ..., errors: _Optional[_Iterable[str]] = ..., files: _Optional[_Iterable[str]] = ..., trust: _Optional[str] = ..., trust_note: _Optional[str] = ..., untrusted: _Optional[_Iterable[_Union[McpServer, _Mapping]]] = ...) -> None: ...
 
 class McpServerRequest(_message.Message):
     __slots__ = ("project_id", "name", "worktree_id")

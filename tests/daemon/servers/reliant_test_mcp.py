@@ -1,4 +1,5 @@
-"""A small MCP server for tests, built with the SDK's MCPServer: python reliant_test_mcp.py."""
+"""A small MCP server for tests, built with the SDK's MCPServer: python reliant_test_mcp.py
+[--marker FILE] [--http PORT]; with --marker it appends its pid to FILE as it starts."""
 
 from __future__ import annotations
 
@@ -72,6 +73,10 @@ def header(name: str, ctx: Context) -> str:
 
 
 if __name__ == "__main__":
+    if len(sys.argv) >= 3 and sys.argv[1] == "--marker":  # proof that this command ran
+        with open(sys.argv[2], "a") as marker:
+            marker.write(f"{os.getpid()}\n")
+        del sys.argv[1:3]
     if len(sys.argv) == 3 and sys.argv[1] == "--http":
         app.run(transport="streamable-http", host="127.0.0.1", port=int(sys.argv[2]))
     else:

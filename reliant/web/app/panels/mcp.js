@@ -1,9 +1,12 @@
 // The MCP tab: the project's MCP servers (from <data-dir>/mcp.json, <project>/.reliant/mcp.json
 // and .reliant/mcp.local.json) with their status, last error, next automatic retry and the tools
-// they give the model; restart one, or disable and enable it.
+// they give the model; restart one, or disable and enable it. The project's own servers run only once
+// the project is trusted: until then they are listed as untrusted, with what they would run and a
+// way to review and trust them.
 
 import { h } from "../dom.js";
 import { ago } from "../format.js";
+import { projectCalls, reviewTrust } from "../views/project-trust.js";
 
 const POLL_MS = 5000;
 const FAST_POLL_MS = 1000; // while a server is starting
@@ -13,6 +16,7 @@ const STATUS_TEXT = {
   unhealthy: "unhealthy",
   disconnected: "disconnected",
   disabled: "disabled",
+  untrusted: "not trusted",
 };
 
 export class McpTab {
@@ -26,11 +30,13 @@ export class McpTab {
     this.token = 0;
     this.busy = new Set(); // server names with a restart/enable/disable in flight
     this.summary = h("span.mcp-summary", { role: "status", "aria-live": "polite" });
+    this.trust = h("div.mcp-trust");
     this.errors = h("div.mcp-errors");
     this.list = h("ul.mcp-list", { "aria-label": "MCP servers" });
     this.files = h("p.mcp-files.hint");
     section.append(
       h("div.wp-bar", null, this.summary, h("span.wp-bar-actions", null, h("button.small", { type: "button", onclick: () => this.refresh() }, "Refresh"))),
+      this.trust,
       this.errors,
       this.list,
       this.files,
@@ -78,9 +84,11 @@ export class McpTab {
       return;
     }
     if (token !== this.token) return;
-    const servers = listed.servers || [];
-    const healthy = servers.filter((s) => s.status === "healthy").length;
-    this.summary.textContent = servers.length ? `${healthy} of ${servers.length} healthy` : "";
+    const running = listed.servers || [];
+    const servers = [...running, ...(listed.untrusted || [])];
+    const healthy = running.filter((s) => s.status === "healthy").length;
+    this.summary.textContent = running.length ? `${healthy} of ${running.length} healthy` : "";
+    this.renderTrust(listed);
     this.errors.replaceChildren(...(listed.errors || []).map((e) => h("p.error", { role: "alert" }, e)));
     const files = listed.files || [];
     this.files.replaceChildren(files.length ? `Configured in ${files.join(", ")}.` : "");
@@ -92,6 +100,27 @@ export class McpTab {
       this.renderList(servers);
     }
     this.schedule(servers.some((s) => s.status === "starting") ? FAST_POLL_MS : POLL_MS);
+  }
+
+  renderTrust(listed) {
+    if (!listed.trustNote) {
+      this.trust.replaceChildren();
+      return;
+    }
+    // Trust belongs to the project; a worktree whose files differ is shown, not trusted from here.
+    const review = this.where.worktreeId
+      ? null
+      : h("button.small", { type: "button", onclick: () => this.review() }, "Review and trust");
+    this.trust.replaceChildren(h("p.mcp-trust-note", { role: "status" }, h("span", null, listed.trustNote), " ", review));
+  }
+
+  async review() {
+    try {
+      await reviewTrust(this.app, projectCalls(this.app.api.client), this.where.projectId);
+    } catch (err) {
+      this.app.notify(`Could not review the project's trust: ${err.message}`, "error");
+    }
+    await this.refresh();
   }
 
   renderList(servers) {
@@ -117,6 +146,7 @@ export class McpTab {
     const retry = Number(server.nextRetryUnix || 0);
     const tools = server.tools || [];
     const disabled = status === "disabled";
+    const held = status === "untrusted";
     return h(
       "li.mcp",
       { dataset: { name: server.name, status } },
@@ -125,18 +155,11 @@ export class McpTab {
         null,
         h("h3.mcp-name", null, server.name),
         h(`span.pill.mcp-status.mcp-status-${status}`, null, STATUS_TEXT[status]),
-        h(
-          "span.mcp-actions",
-          null,
-          h("button.small", { type: "button", disabled: busy || disabled, dataset: { action: "restart" }, onclick: () => this.act(server, "restart") }, busy ? "Working…" : "Restart"),
-          h(
-            "button.small",
-            { type: "button", disabled: busy, dataset: { action: "toggle" }, "aria-label": `${disabled ? "Enable" : "Disable"} ${server.name}`, onclick: () => this.act(server, disabled ? "enable" : "disable") },
-            disabled ? "Enable" : "Disable",
-          ),
-        ),
+        held ? null : this.actions(server, busy, disabled),
       ),
-      h("div.mcp-target", null, h("span.mcp-transport", null, server.transport || "stdio"), " ", h("code", { title: server.target }, server.target)),
+      held
+        ? h("pre.mcp-target-full", { "aria-label": `What ${server.name} would run` }, server.target)
+        : h("div.mcp-target", null, h("span.mcp-transport", null, server.transport || "stdio"), " ", h("code", { title: server.target }, server.target)),
       details.length ? h("div.mcp-meta", null, details.join(" · ")) : null,
       server.error && status !== "healthy" ? h("pre.mcp-error", { role: "note" }, server.error) : null,
       retry && status === "unhealthy" ? h("div.mcp-meta", null, `Next automatic restart ${retryIn(retry)}`) : null,
@@ -149,6 +172,19 @@ export class McpTab {
           )
         : null,
       server.source ? h("div.mcp-source", null, "from ", h("code", null, server.source)) : null,
+    );
+  }
+
+  actions(server, busy, disabled) {
+    return h(
+      "span.mcp-actions",
+      null,
+      h("button.small", { type: "button", disabled: busy || disabled, dataset: { action: "restart" }, onclick: () => this.act(server, "restart") }, busy ? "Working…" : "Restart"),
+      h(
+        "button.small",
+        { type: "button", disabled: busy, dataset: { action: "toggle" }, "aria-label": `${disabled ? "Enable" : "Disable"} ${server.name}`, onclick: () => this.act(server, disabled ? "enable" : "disable") },
+        disabled ? "Enable" : "Disable",
+      ),
     );
   }
 

