@@ -11,7 +11,14 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.service import RPCError, RPCStatusCode
 
 from reliant.api.context import ApiContext
-from reliant.api.errors import FailedPreconditionError, InvalidArgumentError, NotFoundError, UnavailableError
+from reliant.api.errors import (
+    FailedPreconditionError,
+    InvalidArgumentError,
+    InvalidFieldError,
+    NotFoundError,
+    OutOfRangeError,
+    UnavailableError,
+)
 from reliant.api.system import online_daemons
 from reliant.clients.daemons import control
 from reliant.clients.providers import ProviderPool
@@ -162,6 +169,18 @@ class Chats:
 
     async def updates(self, chat_id: str, since_seq: int) -> list[ChatUpdate]:
         return await updates_db.since(self.db, chat_id, since_seq)
+
+    async def stream_start(self, chat_id: str, since_seq: int) -> ChatInfo:
+        """The chat whose updates after `since_seq` a client wants: a seq past the end of its log
+        was never handed out, and a stream from there would wait for nothing, forever."""
+        chat = await self.chat(chat_id)
+        if since_seq < 0:
+            raise InvalidFieldError("since_seq", f"must be 0 or more, got {since_seq}")
+        if since_seq > chat.last_seq:
+            raise OutOfRangeError(
+                f"since_seq {since_seq} is beyond the end of chat {chat.id}'s log: its last seq is {chat.last_seq}"
+            )
+        return chat
 
     async def send(self, chat_id: str, text: str, model: str = "", *, interrupt: bool = False) -> Sent:
         """Queue a user message for the chat's workflow; with `interrupt`, the running turn is

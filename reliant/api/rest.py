@@ -152,7 +152,7 @@ class ChatController(Controller):
     ) -> Stream | list[dict[str, Any]]:
         """The updates after `since_seq` as a JSON list; with follow=true, server-sent events that
         go on live (one `data:` line of JSON per update)."""
-        chat = await chats.chat(chat_id)
+        chat = await chats.stream_start(chat_id, since_seq)
         if not follow:
             return [_json(wire_updates.to_pb(u)) for u in await chats.updates(chat.id, since_seq)]
 

@@ -13,6 +13,8 @@ from urllib.parse import urlsplit
 import h11
 import httpx
 import pytest
+from connectrpc.code import Code
+from connectrpc.errors import ConnectError
 
 from reliant.api.connect_input import MAX_BODY_BYTES
 from reliant.wire.v1 import chat_pb2
@@ -168,3 +170,32 @@ async def test_a_body_past_the_limit_is_refused_before_it_is_read_whole(api_env:
     assert (stream.status, stream.error()["code"]) == (200, "resource_exhausted")
     plain = await raw_post(api_env, "/api/chats", "application/json", declared=declared, send=sent)
     assert plain.status == 413  # REST: the same limit
+
+
+async def test_since_seq_past_the_end_of_the_log_is_out_of_range_not_a_stream_that_waits_forever(
+    api_env: ApiEnv,
+) -> None:
+    chat = await new_chat(api_env)
+    async with ChatServiceClient(api_env.url) as chats:
+        await chats.rename_chat(chat_pb2.RenameChatRequest(id=chat.id, title="one update"), headers=api_env.headers)
+        last = (await chats.get_chat(chat_pb2.GetChatRequest(id=chat.id), headers=api_env.headers)).last_seq
+        assert last >= 1
+        for since, code, fragment in [
+            (last + 1000, Code.OUT_OF_RANGE, f"its last seq is {last}"),
+            (-5, Code.INVALID_ARGUMENT, "since_seq: must be 0 or more"),
+        ]:
+            stream = chats.stream_updates(
+                chat_pb2.StreamUpdatesRequest(chat_id=chat.id, since_seq=since), headers=api_env.headers
+            )
+            with pytest.raises(ConnectError) as info:
+                await asyncio.wait_for(anext(aiter(stream)), 10)
+            assert info.value.code == code and fragment in info.value.message
+        # At the end of the log exactly, the stream opens and says it is caught up.
+        stream = chats.stream_updates(
+            chat_pb2.StreamUpdatesRequest(chat_id=chat.id, since_seq=last), headers=api_env.headers
+        )
+        first = await asyncio.wait_for(anext(aiter(stream)), 10)
+        assert first.kind == "stream_ready"
+        await stream.aclose()
+    status, doc = await rest(api_env, "GET", f"/api/chats/{chat.id}/updates?since_seq={last + 1}", b"")
+    assert (status, doc["code"]) == (400, "out_of_range")
