@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.service import RPCError, RPCStatusCode
@@ -45,6 +45,7 @@ from reliant.domain.workflows import (
 from reliant.errors import DaemonUnavailableError
 from reliant.llm.errors import LlmError, UnknownModelError
 from reliant.llm.registry import parse_model
+from reliant.llm.script import check_script_place
 
 logger = logging.getLogger(__name__)
 
@@ -80,13 +81,15 @@ class Chats:
     async def default_model(self) -> str:
         return (await self.providers.effective()).values["default_model"] or self.ctx.settings.default_model
 
-    async def check_model(self, spec: str) -> str:
-        """Refuse malformed specs and unknown scripts. Keys are checked where models are called (the
-        worker), which in split mode may have other settings than the api."""
+    async def check_model(self, spec: str, project: Project) -> str:
+        """Refuse malformed specs, unknown scripts and scripts outside the project and the data dir
+        (before anything reads them). Keys are checked where models are called (the worker), which
+        in split mode may have other settings than the api."""
         try:
             providers = await self.providers.providers()
             parsed = parse_model(spec, providers.available_models())
             if parsed.provider == "scripted":
+                check_script_place(parsed.model, (Path(project.path), self.ctx.settings.data_dir))
                 providers.get(parsed)
         except UnknownModelError as exc:
             raise InvalidArgumentError(str(exc)) from None
@@ -132,7 +135,7 @@ class Chats:
     # -- chats ---------------------------------------------------------------------------------
     async def create_chat(self, project_id: str, model: str = "", title: str = "") -> ChatInfo:
         project = await self.project(project_id)
-        model = await self.check_model(model or await self.default_model())
+        model = await self.check_model(model or await self.default_model(), project)
         return await chats_db.create(self.db, project_id=project.id, model=model, title=title[:MAX_TITLE_CHARS])
 
     async def chats(self, project_id: str = "") -> list[ChatInfo]:
@@ -191,7 +194,9 @@ class Chats:
         if len(text) > MAX_MESSAGE_CHARS:
             raise InvalidArgumentError(f"message is {len(text)} characters; the limit is {MAX_MESSAGE_CHARS}")
         if model and model != chat.model:
-            await chats_db.set_model(self.db, chat.id, await self.check_model(model))
+            await chats_db.set_model(
+                self.db, chat.id, await self.check_model(model, await self.project(chat.project_id))
+            )
             await self.log.emit(chat.id, kinds.CHAT_UPDATED, {"model": model})
         if not chat.title:
             title = " ".join(text.split())[:80]
