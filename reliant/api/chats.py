@@ -19,7 +19,8 @@ from reliant.api.errors import (
     OutOfRangeError,
     UnavailableError,
 )
-from reliant.api.system import online_daemons
+from reliant.api.system import online_daemons, presence
+from reliant.bus import subjects
 from reliant.clients.daemons import control
 from reliant.clients.providers import ProviderPool
 from reliant.clients.update_log import UpdateLog
@@ -101,7 +102,7 @@ class Chats:
     async def create_project(self, path: str, name: str = "", daemon_id: str = "") -> Project:
         if not path:
             raise InvalidArgumentError("path is required")
-        daemon_id = daemon_id or await self._default_daemon()
+        daemon_id = await self._known_daemon(daemon_id) if daemon_id else await self._default_daemon()
         try:
             answer = await control(self.ctx.bus, daemon_id, "workspace.add", {"path": path}, timeout=10)
         except DaemonUnavailableError as exc:
@@ -113,6 +114,15 @@ class Chats:
         return await projects_db.create(
             self.db, name=name or PurePosixPath(resolved).name or resolved, daemon_id=daemon_id, path=resolved
         )
+
+    async def _known_daemon(self, daemon_id: str) -> str:
+        """`daemon_id` if it names a daemon that has been seen (online or not)."""
+        if not subjects.valid_token(daemon_id):
+            raise InvalidFieldError("daemon_id", "is not a daemon id (1 to 64 letters, digits, - or _)")
+        if subjects.presence_key("daemon", daemon_id) not in await presence(self.ctx):
+            online = ", ".join(d.id for d in await online_daemons(self.ctx)) or "none"
+            raise NotFoundError(f"no daemon {daemon_id} is known; online: {online}")
+        return daemon_id
 
     async def _default_daemon(self) -> str:
         daemons = await online_daemons(self.ctx)

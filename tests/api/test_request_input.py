@@ -199,3 +199,15 @@ async def test_since_seq_past_the_end_of_the_log_is_out_of_range_not_a_stream_th
         await stream.aclose()
     status, doc = await rest(api_env, "GET", f"/api/chats/{chat.id}/updates?since_seq={last + 1}", b"")
     assert (status, doc["code"]) == (400, "out_of_range")
+
+
+async def test_a_daemon_id_that_is_malformed_or_unknown_is_a_client_error(api_env: ApiEnv) -> None:
+    path = str(api_env.workspace)
+    for daemon_id, status, code, fragment in [
+        ("no such daemon/..", 400, "invalid_argument", "daemon_id: is not a daemon id"),
+        ("é", 400, "invalid_argument", "daemon_id: is not a daemon id"),
+        ("d-unknown", 404, "not_found", f"no daemon d-unknown is known; online: {api_env.settings.daemon_id}"),
+    ]:
+        body = json.dumps({"path": path, "daemonId": daemon_id}).encode()
+        got, doc = await connect_json(api_env, "ProjectService/CreateProject", body)
+        assert (got, doc["code"]) == (status, code) and fragment in str(doc["message"]), doc
