@@ -132,7 +132,7 @@ def check_script_place(name: str, places: Sequence[Path]) -> None:
 def _inside(what: str, path: Path, places: Sequence[Path]) -> None:
     resolved = path.resolve()
     for place in places:
-        if resolved.is_relative_to(Path(place).resolve()):
+        if resolved.is_relative_to(Path(place).expanduser().resolve()):
             return
     raise ScriptPlaceError(what, path, places)
 
