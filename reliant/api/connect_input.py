@@ -14,6 +14,7 @@ The api speaks the Connect protocol (JSON or protobuf binary); gRPC and gRPC-Web
 
 from __future__ import annotations
 
+import asyncio
 import json
 import struct
 import zlib
@@ -28,6 +29,7 @@ from reliant.api.errors import HTTP_STATUS, ApiError, InvalidArgumentError, TooL
 from reliant.api.request_decoding import decode_binary, decode_json
 
 MAX_BODY_BYTES = 10_000_000  # the api's limit for every request body, REST and ConnectRPC alike
+OFF_LOOP_BYTES = 64 * 1024  # bodies at least this big are decoded in a worker thread
 _PREFIX = 5  # an envelope: 1 byte of flags, 4 bytes of length
 _COMPRESSED = 0x01
 _DROPPED_HEADERS = frozenset({b"content-type", b"content-length", b"content-encoding", b"connect-content-encoding"})
@@ -80,7 +82,10 @@ class ConnectInput:
             return
         try:
             body = await self._read(receive, headers)
-            forwarded = self._canonical(body, headers, method, codec)
+            if len(body) < OFF_LOOP_BYTES:
+                forwarded = self._canonical(body, headers, method, codec)
+            else:  # a big body takes a while to decode: leave the event loop free for other requests
+                forwarded = await asyncio.to_thread(self._canonical, body, headers, method, codec)
         except _ClientGone:
             return
         except ApiError as exc:
