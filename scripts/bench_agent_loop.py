@@ -154,7 +154,8 @@ class Bench:
         self.fake.stop()
 
     def script(self, turns: list[dict[str, Any]]) -> str:
-        path = self.root / f"script-{uuid.uuid4().hex[:6]}.yaml"
+        path = self.root / "data" / f"script-{uuid.uuid4().hex[:6]}.yaml"  # the data dir: scripts may be there
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(yaml.safe_dump({"turns": turns}))
         return f"scripted:{path}"
 
@@ -353,7 +354,7 @@ def recovery(root: Path) -> dict[str, Any]:
     root.mkdir(parents=True)
     workspace = root / "workspace"
     workspace.mkdir()
-    script = root / "slow.yaml"
+    script = workspace / "slow.yaml"  # in the project: scripts may be there
     script.write_text(yaml.safe_dump({"turns": [{"text": " ".join(["word"] * 100), "delay_ms": 50}]}))
     up = Appliance(root / "data", env=clean_env())
     try:

@@ -16,11 +16,12 @@ from reliant.api.asgi import ASGIApp, Receive, Scope, Send
 from reliant.api.auth import TokenAuth
 from reliant.api.chats import Chats
 from reliant.api.connect import ChatService, ProjectService
+from reliant.api.connect_input import MAX_BODY_BYTES, ConnectInput
 from reliant.api.context import ApiContext
 from reliant.api.errors import ApiError
 from reliant.api.gates import ApprovalService, Gates, QuestionService
 from reliant.api.projects import Projects
-from reliant.api.rest import ChatController, ProjectController, api_error_handler, models
+from reliant.api.rest import ChatController, ProjectController, api_error_handler, models, not_utf8_handler
 from reliant.api.settings import SettingsService
 from reliant.api.system import SystemService, readiness
 from reliant.api.web import WebUi
@@ -64,7 +65,7 @@ def rest_app(ctx: ApiContext, chats: Chats, projects: Projects) -> Litestar:
             "chats": Provide(lambda: chats, use_cache=True, sync_to_thread=False),
             "projects": Provide(lambda: projects, use_cache=True, sync_to_thread=False),
         },
-        exception_handlers={ApiError: api_error_handler},
+        exception_handlers={ApiError: api_error_handler, UnicodeDecodeError: not_utf8_handler},
         # The OpenAPI document only, as JSON (behind the token like everything): litestar's schema
         # pages (Swagger, ReDoc, Elements, RapiDoc, Scalar) load their scripts from public CDNs.
         openapi_config=OpenAPIConfig(
@@ -72,6 +73,7 @@ def rest_app(ctx: ApiContext, chats: Chats, projects: Projects) -> Litestar:
         ),
         debug=False,
         logging_config=None,
+        request_max_body_size=MAX_BODY_BYTES,
     )
 
 
@@ -112,6 +114,6 @@ def create_app(ctx: ApiContext, providers: ProviderPool) -> ASGIApp:
         QuestionServiceASGIApplication(QuestionService(gates)),
         *workspace_apps(ctx),
     ]
-    services: dict[str, ASGIApp] = {app.path: app for app in connect_apps}
+    services: dict[str, ASGIApp] = {app.path: ConnectInput(app, app.path.lstrip("/")) for app in connect_apps}
     rest: ASGIApp = rest_app(ctx, chats, projects)  # type: ignore[assignment]
     return TokenAuth(Dispatcher(rest, services, WebUi()), ctx.settings.api_token)

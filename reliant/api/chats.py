@@ -6,14 +6,22 @@ import logging
 import posixpath
 import re
 from dataclasses import dataclass
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.service import RPCError, RPCStatusCode
 
 from reliant.api.context import ApiContext
-from reliant.api.errors import FailedPreconditionError, InvalidArgumentError, NotFoundError, UnavailableError
-from reliant.api.system import online_daemons
+from reliant.api.errors import (
+    FailedPreconditionError,
+    InvalidArgumentError,
+    InvalidFieldError,
+    NotFoundError,
+    OutOfRangeError,
+    UnavailableError,
+)
+from reliant.api.system import online_daemons, presence
+from reliant.bus import subjects
 from reliant.clients.daemons import control
 from reliant.clients.providers import ProviderPool
 from reliant.clients.update_log import UpdateLog
@@ -40,6 +48,7 @@ from reliant.domain.workspace_policy import workspace_refusal
 from reliant.errors import DaemonUnavailableError
 from reliant.llm.errors import LlmError, UnknownModelError
 from reliant.llm.registry import parse_model
+from reliant.llm.script import check_script_place
 
 logger = logging.getLogger(__name__)
 
@@ -75,13 +84,15 @@ class Chats:
     async def default_model(self) -> str:
         return (await self.providers.effective()).values["default_model"] or self.ctx.settings.default_model
 
-    async def check_model(self, spec: str) -> str:
-        """Refuse malformed specs and unknown scripts. Keys are checked where models are called (the
-        worker), which in split mode may have other settings than the api."""
+    async def check_model(self, spec: str, project: Project) -> str:
+        """Refuse malformed specs, unknown scripts and scripts outside the project and the data dir
+        (before anything reads them). Keys are checked where models are called (the worker), which
+        in split mode may have other settings than the api."""
         try:
             providers = await self.providers.providers()
             parsed = parse_model(spec, providers.available_models())
             if parsed.provider == "scripted":
+                check_script_place(parsed.model, (Path(project.path), self.ctx.settings.data_dir))
                 providers.get(parsed)
         except UnknownModelError as exc:
             raise InvalidArgumentError(str(exc)) from None
@@ -94,7 +105,7 @@ class Chats:
         if not path:
             raise InvalidArgumentError("path is required")
         self._check_project_path(path)
-        daemon_id = daemon_id or await self._default_daemon()
+        daemon_id = await self._known_daemon(daemon_id) if daemon_id else await self._default_daemon()
         try:
             answer = await control(self.ctx.bus, daemon_id, "workspace.add", {"path": path}, timeout=10)
         except DaemonUnavailableError as exc:
@@ -115,6 +126,15 @@ class Chats:
         refusal = workspace_refusal(normalised, [PurePosixPath(self.ctx.settings.data_path)])
         if refusal:
             raise InvalidArgumentError(f"path {path!r} cannot be a project: {refusal}")
+
+    async def _known_daemon(self, daemon_id: str) -> str:
+        """`daemon_id` if it names a daemon that has been seen (online or not)."""
+        if not subjects.valid_token(daemon_id):
+            raise InvalidFieldError("daemon_id", "is not a daemon id (1 to 64 letters, digits, - or _)")
+        if subjects.presence_key("daemon", daemon_id) not in await presence(self.ctx):
+            online = ", ".join(d.id for d in await online_daemons(self.ctx)) or "none"
+            raise NotFoundError(f"no daemon {daemon_id} is known; online: {online}")
+        return daemon_id
 
     async def _default_daemon(self) -> str:
         daemons = await online_daemons(self.ctx)
@@ -137,7 +157,7 @@ class Chats:
     # -- chats ---------------------------------------------------------------------------------
     async def create_chat(self, project_id: str, model: str = "", title: str = "") -> ChatInfo:
         project = await self.project(project_id)
-        model = await self.check_model(model or await self.default_model())
+        model = await self.check_model(model or await self.default_model(), project)
         return await chats_db.create(self.db, project_id=project.id, model=model, title=title[:MAX_TITLE_CHARS])
 
     async def chats(self, project_id: str = "") -> list[ChatInfo]:
@@ -175,6 +195,18 @@ class Chats:
     async def updates(self, chat_id: str, since_seq: int) -> list[ChatUpdate]:
         return await updates_db.since(self.db, chat_id, since_seq)
 
+    async def stream_start(self, chat_id: str, since_seq: int) -> ChatInfo:
+        """The chat whose updates after `since_seq` a client wants: a seq past the end of its log
+        was never handed out, and a stream from there would wait for nothing, forever."""
+        chat = await self.chat(chat_id)
+        if since_seq < 0:
+            raise InvalidFieldError("since_seq", f"must be 0 or more, got {since_seq}")
+        if since_seq > chat.last_seq:
+            raise OutOfRangeError(
+                f"since_seq {since_seq} is beyond the end of chat {chat.id}'s log: its last seq is {chat.last_seq}"
+            )
+        return chat
+
     async def send(self, chat_id: str, text: str, model: str = "", *, interrupt: bool = False) -> Sent:
         """Queue a user message for the chat's workflow; with `interrupt`, the running turn is
         cancelled and this message goes next."""
@@ -184,7 +216,9 @@ class Chats:
         if len(text) > MAX_MESSAGE_CHARS:
             raise InvalidArgumentError(f"message is {len(text)} characters; the limit is {MAX_MESSAGE_CHARS}")
         if model and model != chat.model:
-            await chats_db.set_model(self.db, chat.id, await self.check_model(model))
+            await chats_db.set_model(
+                self.db, chat.id, await self.check_model(model, await self.project(chat.project_id))
+            )
             await self.log.emit(chat.id, kinds.CHAT_UPDATED, {"model": model})
         if not chat.title:
             title = " ".join(text.split())[:80]

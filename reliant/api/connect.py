@@ -113,7 +113,7 @@ class ChatService:
         return pb.ResumeChatResponse()
 
     async def stream_updates(self, request: pb.StreamUpdatesRequest, ctx: Ctx) -> AsyncIterator[pb.ChatUpdate]:
-        chat = await call(self.chats.chat(request.chat_id))
+        chat = await call(self.chats.stream_start(request.chat_id, request.since_seq))
         async for update in stream_updates(
             self.chats.db, self.chats.ctx.bus, chat.id, request.since_seq, self.chats.ctx.streams
         ):

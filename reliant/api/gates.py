@@ -12,12 +12,20 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from reliant.api.chats import Chats, check_id
 from reliant.api.connect import call
-from reliant.api.errors import ApiError, FailedPreconditionError, InvalidArgumentError, NotFoundError, UnavailableError
+from reliant.api.errors import (
+    ApiError,
+    FailedPreconditionError,
+    InvalidArgumentError,
+    InvalidFieldError,
+    NotFoundError,
+    UnavailableError,
+)
 from reliant.db import approvals as approvals_db
 from reliant.db import chats as chats_db
 from reliant.db import questions as questions_db
 from reliant.domain.chat import Approval, Question
 from reliant.domain.workflows import (
+    APPROVAL_SCOPES,
     UPDATE_ANSWER_APPROVAL,
     UPDATE_ANSWER_QUESTION,
     ApprovalAnswer,
@@ -44,6 +52,8 @@ class Gates:
         return await questions_db.pending(self.db, check_id("chat", chat_id) if chat_id else "")
 
     async def approve(self, approval_id: str, scope: str = "", command_prefix: str = "") -> None:
+        if scope not in APPROVAL_SCOPES:
+            raise InvalidFieldError("scope", f"must be one of {', '.join(s for s in APPROVAL_SCOPES if s)} or empty")
         approval = await self._pending_approval(approval_id)
         if scope == "prefix" and approval.tool_name != "shell":
             raise InvalidArgumentError("scope prefix is for shell commands")

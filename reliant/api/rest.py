@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from google.protobuf.json_format import MessageToDict
@@ -15,8 +15,9 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import Stream
 
 from reliant.api.chats import Chats
-from reliant.api.errors import HTTP_STATUS, ApiError
+from reliant.api.errors import HTTP_STATUS, ApiError, InvalidArgumentError
 from reliant.api.projects import Projects
+from reliant.api.request_decoding import check_text
 from reliant.api.streaming import stream_updates
 from reliant.wire import convert
 from reliant.wire import updates as wire_updates
@@ -27,31 +28,43 @@ def _json(message: ProtoMessage) -> dict[str, Any]:
 
 
 @dataclass
-class CreateProject:
+class RequestBody:
+    """A REST request body: its strings obey the rules of every ConnectRPC request's (no NUL
+    character, no lone surrogate), refused with the field named."""
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, str):
+                check_text(f.name, value)
+
+
+@dataclass
+class CreateProject(RequestBody):
     path: str
     name: str = ""
     daemon_id: str = ""
 
 
 @dataclass
-class TrustProject:
+class TrustProject(RequestBody):
     fingerprint: str
 
 
 @dataclass
-class CreateChat:
+class CreateChat(RequestBody):
     project_id: str
     model: str = ""
     title: str = ""
 
 
 @dataclass
-class RenameChat:
+class RenameChat(RequestBody):
     title: str
 
 
 @dataclass
-class SendMessage:
+class SendMessage(RequestBody):
     text: str
     model: str = ""
 
@@ -59,6 +72,14 @@ class SendMessage:
 def api_error_handler(request: Request[Any, Any, Any], exc: ApiError) -> Response[dict[str, Any]]:
     status = HTTP_STATUS.get(exc.code, 500)
     return Response({"status_code": int(status), "code": exc.code.value, "detail": exc.message}, status_code=status)
+
+
+def not_utf8_handler(request: Request[Any, Any, Any], exc: UnicodeDecodeError) -> Response[dict[str, Any]]:
+    """The JSON body is decoded where a handler first reads it; bytes that are not UTF-8 are the
+    client's fault."""
+    return api_error_handler(
+        request, InvalidArgumentError(f"the body is not UTF-8: the byte at offset {exc.start} is invalid")
+    )
 
 
 class ProjectController(Controller):
@@ -156,7 +177,7 @@ class ChatController(Controller):
     ) -> Stream | list[dict[str, Any]]:
         """The updates after `since_seq` as a JSON list; with follow=true, server-sent events that
         go on live (one `data:` line of JSON per update)."""
-        chat = await chats.chat(chat_id)
+        chat = await chats.stream_start(chat_id, since_seq)
         if not follow:
             return [_json(wire_updates.to_pb(u)) for u in await chats.updates(chat.id, since_seq)]
 

@@ -3,6 +3,7 @@ back in clear."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from connectrpc.code import Code
@@ -12,9 +13,11 @@ from connectrpc.request import RequestContext
 from reliant.api.context import ApiContext
 from reliant.clients.providers import WRITABLE, ProviderPool
 from reliant.config import mask
+from reliant.db import projects as projects_db
 from reliant.db import settings as settings_db
-from reliant.llm.errors import UnknownModelError
+from reliant.llm.errors import LlmError
 from reliant.llm.registry import parse_model
+from reliant.llm.script import check_script_place
 from reliant.wire.v1 import settings_pb2 as pb
 
 MAX_VALUE_CHARS = 4096
@@ -36,13 +39,21 @@ class SettingsService:
             if key.endswith("_base_url") and value and not value.startswith(("http://", "https://")):
                 raise ConnectError(Code.INVALID_ARGUMENT, f"{key} must be an http(s) URL")
         if changes.get("default_model"):
-            try:
-                parse_model(changes["default_model"])
-            except UnknownModelError as exc:
-                raise ConnectError(Code.INVALID_ARGUMENT, str(exc)) from None
+            await self._check_default_model(changes["default_model"])
         await settings_db.put(self.ctx.db, changes)
         self.providers.invalidate()
         return await self.current()
+
+    async def _check_default_model(self, spec: str) -> None:
+        """A scripted default must lie inside a registered project or the data dir (each chat's
+        model is checked again against its own project when it is used)."""
+        try:
+            parsed = parse_model(spec)
+            if parsed.provider == "scripted":
+                projects = await projects_db.list_all(self.ctx.db)
+                check_script_place(parsed.model, [self.ctx.settings.data_dir, *(Path(p.path) for p in projects)])
+        except LlmError as exc:
+            raise ConnectError(Code.INVALID_ARGUMENT, f"default_model: {exc.message}") from None
 
     async def current(self) -> pb.Settings:
         effective = await self.providers.effective()

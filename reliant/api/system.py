@@ -16,6 +16,7 @@ from temporalio.client import WorkflowFailureError
 
 import reliant
 from reliant.api.context import ApiContext
+from reliant.bus import subjects
 from reliant.clients import temporal
 from reliant.db import current_version, latest_version
 from reliant.domain.doctor import doctor_result
@@ -204,6 +205,6 @@ class SystemService:
         return await status(self.ctx)
 
     async def run_doctor(self, request: pb.RunDoctorRequest, ctx: RequestContext[Any, Any]) -> pb.RunDoctorResponse:
-        if request.daemon_id and not request.daemon_id.replace("-", "").replace("_", "").isalnum():
+        if request.daemon_id and not subjects.valid_token(request.daemon_id):
             raise ConnectError(Code.INVALID_ARGUMENT, f"invalid daemon id {request.daemon_id!r}")
         return await run_doctor(self.ctx, request.daemon_id)

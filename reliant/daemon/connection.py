@@ -197,7 +197,7 @@ class DaemonConnection:
                 raise
             except Exception as exc:
                 logger.exception("request on %s failed", request.subject)
-                payload = json.dumps({"status": "error", "error": f"daemon error: {exc}"}).encode()
+                payload = json.dumps({"ok": False, "status": "error", "error": f"daemon error: {exc}"}).encode()
         if request.wants_reply and self._serving:
             await self._send(pb.DaemonMessage(response=pb.Response(id=request.id, payload=payload)))
 

@@ -138,6 +138,8 @@ class DaemonRouter:
             return _refused(str(exc))
         except (ValueError, TypeError) as exc:
             return _refused(f"malformed ctl.{name} request: {exc}")
+        except OSError as exc:  # a name too long, a path that is not a directory: the request's fault
+            return _refused(f"ctl.{name}: {exc.strerror or exc}")
 
     async def _add_workspace(self, body: dict[str, Any]) -> dict[str, Any]:
         path = body.get("path")

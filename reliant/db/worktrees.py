@@ -38,14 +38,16 @@ def _worktree(row: Row) -> WorktreeRecord:
 
 async def create(
     db: Database, *, project_id: str, chat_id: str, name: str, branch: str, path: str, base_commit: str
-) -> WorktreeRecord:
+) -> WorktreeRecord | None:
+    """The new record; None when the chat got an active worktree meanwhile (a chat has one at most)."""
     row = await db.fetchrow(
         "INSERT INTO worktrees (project_id, chat_id, name, branch, path, base_commit)"
-        f" VALUES (%s, %s, %s, %s, %s, %s) RETURNING {_COLUMNS}",
+        " VALUES (%s, %s, %s, %s, %s, %s)"
+        " ON CONFLICT (chat_id) WHERE state = 'active' AND chat_id IS NOT NULL DO NOTHING"
+        f" RETURNING {_COLUMNS}",
         (project_id, chat_id or None, name, branch, path, base_commit),
     )
-    assert row is not None
-    return _worktree(row)
+    return _worktree(row) if row else None
 
 
 async def get(db: Database, worktree_id: str) -> WorktreeRecord | None:

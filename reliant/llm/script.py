@@ -17,12 +17,19 @@ turns:                        # turn N answers the request that holds N assistan
 
 A turn with `error` fails its first `times` calls (default 1) with the error its status maps to
 (429/5xx retryable, others fatal), then plays normally.
+
+A script given by path (`scripted:/abs/path.yaml`) must lie inside one of the chat's project
+directories or the data dir, and so must its `call_log` (check_script_place). An invalid script is
+refused with what is wrong and where (line and column, the key), never with the file's content.
 """
 
 from __future__ import annotations
 
+import functools
+import os
 import re
-from collections.abc import Mapping
+import stat
+from collections.abc import Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +38,7 @@ from reliant.domain.chat import Usage
 from reliant.llm.errors import FatalLlmError, UnknownModelError
 
 SCRIPTS_DIR = Path(__file__).with_name("scripts")
+MAX_SCRIPT_BYTES = 1_000_000
 DEFAULT_FINAL_TEXT = "That is all I have for now: the scripted model has no more turns in this script."
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 _SCRIPT_KEYS = frozenset({"turns", "delay_ms", "call_log", "final_text"})
@@ -74,6 +82,23 @@ class Script:
     final_text: str = DEFAULT_FINAL_TEXT
 
 
+class ScriptPlaceError(FatalLlmError):
+    """A script, or its call_log, outside the places a chat's scripts may be."""
+
+    def __init__(self, what: str, path: Path, places: Sequence[Path]) -> None:
+        self.path = path
+        self.places = tuple(places)
+        shown = ", ".join(str(p) for p in places) or "none"
+        resolved = path.resolve()
+        target = f" (it leads to {resolved})" if resolved != path else ""
+        super().__init__(
+            "scripted",
+            f"a script and its call_log must lie inside one of the chat's project directories or the data dir "
+            f"({shown}); the {what} {path}{target} does not",
+            kind="script_place",
+        )
+
+
 def builtin_scripts() -> list[str]:
     """Names of the scripts shipped with reliant (`scripted:<name>`)."""
     return sorted(p.stem for p in SCRIPTS_DIR.glob("*.yaml"))
@@ -83,7 +108,7 @@ def script_path(name: str) -> Path:
     """The file `scripted:<name>` plays: a shipped script by name, or an absolute .yaml path."""
     if name.endswith((".yaml", ".yml")) or "/" in name:
         path = Path(name).expanduser()
-        if not path.is_absolute():
+        if not path.is_absolute() or not path.name.endswith((".yaml", ".yml")):
             raise UnknownModelError(f"scripted:{name}", _known())
         return path
     if not _NAME.fullmatch(name) or not (SCRIPTS_DIR / f"{name}.yaml").is_file():
@@ -91,22 +116,112 @@ def script_path(name: str) -> Path:
     return SCRIPTS_DIR / f"{name}.yaml"
 
 
+def check_script_place(name: str, places: Sequence[Path]) -> None:
+    """Refuse `scripted:/path.yaml` unless the file lies inside one of `places` (links resolved) —
+    checked before anything reads it — and then unless its call_log does too. Shipped scripts
+    (`scripted:<name>`) are always allowed."""
+    path = script_path(name)
+    if path.parent == SCRIPTS_DIR and not ("/" in name or name.endswith((".yaml", ".yml"))):
+        return
+    _inside("script", path, places)
+    script = load_script(name)
+    if script.call_log is not None:
+        _inside("call_log", script.call_log, places)
+
+
+def _inside(what: str, path: Path, places: Sequence[Path]) -> None:
+    resolved = path.resolve()
+    for place in places:
+        if resolved.is_relative_to(Path(place).expanduser().resolve()):
+            return
+    raise ScriptPlaceError(what, path, places)
+
+
 def load_script(name: str) -> Script:
     """Read and validate the script `scripted:<name>` refers to."""
     path = script_path(name)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UnknownModelError(f"scripted:{name}", _known()) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise _invalid(path, f"cannot read: {exc}") from exc
+    text = _read(path, name)
     import yaml  # only scripted models need it: keeps everyone else's start-up lighter
 
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_loader())  # a SafeLoader that records where keys are
     except yaml.YAMLError as exc:
-        raise _invalid(path, f"invalid YAML: {exc}") from exc
+        raise _invalid(path, _yaml_problem(exc)) from None
+    except RecursionError:
+        raise _invalid(path, "invalid YAML: nested too deeply") from None
     return parse_script(data, name=name, path=path)
+
+
+def _read(path: Path, name: str) -> str:
+    """The script's text: a regular file (never a FIFO or a device that would block) of at most
+    MAX_SCRIPT_BYTES, in UTF-8."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise UnknownModelError(f"scripted:{name}", _known()) from None
+    except OSError as exc:
+        raise _invalid(path, f"cannot be read: {exc.strerror}") from None
+    with os.fdopen(fd, "rb") as file:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise _invalid(path, "not a regular file")
+        if info.st_size > MAX_SCRIPT_BYTES:
+            raise _invalid(path, f"{info.st_size} bytes; a script is at most {MAX_SCRIPT_BYTES}")
+        data = file.read(MAX_SCRIPT_BYTES + 1)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _invalid(path, f"not UTF-8 text (the byte at offset {exc.start} is invalid)") from None
+
+
+class _Mapping(dict[Any, Any]):
+    """A YAML mapping that remembers where it starts and where each of its keys is: (line, column),
+    from 1."""
+
+    start: tuple[int, int]
+    marks: dict[Any, tuple[int, int]]
+
+
+@functools.cache
+def _loader() -> Any:
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    def mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> Iterator[_Mapping]:
+        data = _Mapping()
+        data.start = (node.start_mark.line + 1, node.start_mark.column + 1)
+        data.marks = {}
+        yield data
+        data.update(loader.construct_mapping(node))
+        for key_node, _ in node.value:
+            key = loader.construct_object(key_node)
+            if isinstance(key, Hashable):
+                data.marks.setdefault(key, (key_node.start_mark.line + 1, key_node.start_mark.column + 1))
+
+    Loader.add_constructor("tag:yaml.org,2002:map", mapping)
+    return Loader
+
+
+# A quoted fragment of a YAML problem that is the parser's own word, not the file's: a token name
+# ('<scalar>'), punctuation (':') or an escape ('\t').
+_OWN_WORD = re.compile(r"<[a-z ]+>|[^\w\s]{1,3}|\\\w{1,4}")
+
+
+def _yaml_problem(exc: Any) -> str:
+    """What the YAML parser objects to and where, without any text of the file."""
+    import yaml
+
+    if isinstance(exc, yaml.reader.ReaderError):
+        return f"invalid YAML: a character YAML does not allow, at offset {exc.position}"
+    problem = str(getattr(exc, "problem", "") or "not valid YAML")
+    problem = re.sub(r"'([^']*)'", lambda m: m.group(0) if _OWN_WORD.fullmatch(m.group(1)) else "'…'", problem)
+    problem = re.sub(r"\(([^)]*)\)", "", problem).strip()  # "(unhashable type: ...)" and the like
+    mark = getattr(exc, "problem_mark", None)
+    if mark is None:
+        return f"invalid YAML: {problem}"
+    return f"invalid YAML at line {mark.line + 1}, column {mark.column + 1}: {problem}"
 
 
 def parse_script(data: object, *, name: str, path: Path) -> Script:
@@ -115,21 +230,18 @@ def parse_script(data: object, *, name: str, path: Path) -> Script:
     _check_keys(path, "script", data, _SCRIPT_KEYS)
     raw_turns = data.get("turns") or []
     if not isinstance(raw_turns, list):
-        raise _invalid(path, "`turns` must be a list")
+        raise _invalid(path, f"`turns` must be a list{_at(data, 'turns')}")
     turns = tuple(_turn(path, i, raw) for i, raw in enumerate(raw_turns))
     call_log = data.get("call_log")
     if call_log is not None and not isinstance(call_log, str):
-        raise _invalid(path, "`call_log` must be a path")
-    final_text = data.get("final_text", DEFAULT_FINAL_TEXT)
-    if not isinstance(final_text, str):
-        raise _invalid(path, "`final_text` must be a string")
+        raise _invalid(path, f"`call_log` must be a path{_at(data, 'call_log')}")
     return Script(
         name=name,
         path=path,
         turns=turns,
-        delay_ms=_delay(path, "script", data.get("delay_ms")) or 0.0,
+        delay_ms=_delay(path, "script", data) or 0.0,
         call_log=(path.parent / Path(call_log).expanduser()) if call_log else None,
-        final_text=final_text,
+        final_text=_text(path, "script", data, "final_text", DEFAULT_FINAL_TEXT),
     )
 
 
@@ -137,84 +249,123 @@ def _turn(path: Path, index: int, raw: object) -> Turn:
     where = f"turn {index}"
     if not isinstance(raw, dict):
         raise _invalid(path, f"{where}: a turn is a mapping")
+    where += _line(raw)
     _check_keys(path, where, raw, _TURN_KEYS)
-    for key in ("text", "thinking"):
-        if not isinstance(raw.get(key, ""), str):
-            raise _invalid(path, f"{where}: `{key}` must be a string")
     raw_tools = raw.get("tools") or []
     if not isinstance(raw_tools, list):
-        raise _invalid(path, f"{where}: `tools` must be a list")
+        raise _invalid(path, f"{where}: `tools` must be a list{_at(raw, 'tools')}")
     return Turn(
-        text=raw.get("text", ""),
-        thinking=raw.get("thinking", ""),
+        text=_text(path, where, raw, "text"),
+        thinking=_text(path, where, raw, "thinking"),
         tools=tuple(_tool(path, f"{where}, tool {i}", t) for i, t in enumerate(raw_tools)),
-        delay_ms=_delay(path, where, raw.get("delay_ms")),
-        usage=_usage(path, where, raw.get("usage")),
-        error=_error(path, where, raw.get("error")),
+        delay_ms=_delay(path, where, raw),
+        usage=_usage(path, where, raw),
+        error=_error(path, where, raw),
     )
 
 
 def _tool(path: Path, where: str, raw: object) -> ScriptedToolCall:
     if not isinstance(raw, dict):
         raise _invalid(path, f"{where}: a tool call is a mapping with `name` and `input`")
+    where += _line(raw)
     _check_keys(path, where, raw, _TOOL_KEYS)
     name, tool_input = raw.get("name"), raw.get("input") or {}
     if not isinstance(name, str) or not name:
-        raise _invalid(path, f"{where}: `name` must be a non-empty string")
+        raise _invalid(path, f"{where}: `name` must be a non-empty string{_at(raw, 'name')}")
     if not isinstance(tool_input, dict):
-        raise _invalid(path, f"{where}: `input` must be a mapping")
-    return ScriptedToolCall(name=name, input=tool_input)
+        raise _invalid(path, f"{where}: `input` must be a mapping{_at(raw, 'input')}")
+    if _holds_nul(tool_input):
+        raise _invalid(path, f"{where}: `input` holds a NUL character, which reliant cannot store{_at(raw, 'input')}")
+    return ScriptedToolCall(name=_text(path, where, raw, "name"), input=tool_input)
 
 
-def _error(path: Path, where: str, raw: object) -> ScriptedError | None:
+def _error(path: Path, where: str, turn: Mapping[Any, Any]) -> ScriptedError | None:
+    raw = turn.get("error")
     if raw is None:
         return None
     if not isinstance(raw, dict):
-        raise _invalid(path, f"{where}: `error` must be a mapping with a `status`")
-    _check_keys(path, f"{where}, error", raw, _ERROR_KEYS)
+        raise _invalid(path, f"{where}: `error` must be a mapping with a `status`{_at(turn, 'error')}")
+    where = f"{where}, error"
+    _check_keys(path, where, raw, _ERROR_KEYS)
     status: Any = raw.get("status")
-    message: Any = raw.get("message", "scripted error")
     retry_after: Any = raw.get("retry_after")
     times: Any = raw.get("times", 1)
     if not _is_int(status) or not 400 <= status <= 599:
-        raise _invalid(path, f"{where}: error `status` must be an HTTP error status (400-599)")
-    if not isinstance(message, str):
-        raise _invalid(path, f"{where}: error `message` must be a string")
+        raise _invalid(path, f"{where}: `status` must be an HTTP error status (400-599){_at(raw, 'status')}")
     if retry_after is not None and (not _is_number(retry_after) or retry_after < 0):
-        raise _invalid(path, f"{where}: error `retry_after` must be seconds >= 0")
+        raise _invalid(path, f"{where}: `retry_after` must be seconds >= 0{_at(raw, 'retry_after')}")
     if not _is_int(times) or times < 1:
-        raise _invalid(path, f"{where}: error `times` must be an integer >= 1")
+        raise _invalid(path, f"{where}: `times` must be an integer >= 1{_at(raw, 'times')}")
     return ScriptedError(
         status=status,
-        message=message,
+        message=_text(path, where, raw, "message", "scripted error"),
         retry_after=float(retry_after) if retry_after is not None else None,
         times=times,
     )
 
 
-def _usage(path: Path, where: str, raw: object) -> Usage | None:
+def _usage(path: Path, where: str, turn: Mapping[Any, Any]) -> Usage | None:
+    raw = turn.get("usage")
     if raw is None:
         return None
     if not isinstance(raw, dict):
-        raise _invalid(path, f"{where}: `usage` must be a mapping of token counts")
+        raise _invalid(path, f"{where}: `usage` must be a mapping of token counts{_at(turn, 'usage')}")
     _check_keys(path, f"{where}, usage", raw, _USAGE_KEYS)
     if not all(_is_int(v) and v >= 0 for v in raw.values()):
-        raise _invalid(path, f"{where}: token counts must be integers >= 0")
+        raise _invalid(path, f"{where}: token counts in `usage` must be integers >= 0{_at(turn, 'usage')}")
     return Usage(**raw)
 
 
-def _delay(path: Path, where: str, raw: object) -> float | None:
-    if raw is None:
+def _delay(path: Path, where: str, raw: Mapping[Any, Any]) -> float | None:
+    value = raw.get("delay_ms")
+    if value is None:
         return None
-    if not isinstance(raw, (int, float)) or isinstance(raw, bool) or raw < 0:
-        raise _invalid(path, f"{where}: `delay_ms` must be a number >= 0")
-    return float(raw)
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
+        raise _invalid(path, f"{where}: `delay_ms` must be a number >= 0{_at(raw, 'delay_ms')}")
+    return float(value)
+
+
+def _text(path: Path, where: str, raw: Mapping[Any, Any], key: str, default: str = "") -> str:
+    value = raw.get(key, default)
+    if not isinstance(value, str):
+        raise _invalid(path, f"{where}: `{key}` must be a string{_at(raw, key)}")
+    if "\x00" in value:
+        raise _invalid(path, f"{where}: `{key}` holds a NUL character, which reliant cannot store{_at(raw, key)}")
+    return value
+
+
+def _holds_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(v) for v in value)
+    return False
 
 
 def _check_keys(path: Path, where: str, raw: Mapping[Any, Any], allowed: frozenset[str]) -> None:
-    unknown = sorted(str(k) for k in raw if k not in allowed)
+    """Unknown keys are reported by place, not by name: the name is the file's text."""
+    unknown = [k for k in raw if k not in allowed]
     if unknown:
-        raise _invalid(path, f"{where}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(allowed))}")
+        more = f", and {len(unknown) - 1} more" if len(unknown) > 1 else ""
+        known = ", ".join(sorted(allowed))
+        raise _invalid(path, f"{where}: unknown key{_at(raw, unknown[0])}{more}; the known keys are {known}")
+
+
+def _line(raw: Mapping[Any, Any]) -> str:
+    """ " (line L)" where a parsed mapping starts; "" when unknown."""
+    start = getattr(raw, "start", None)
+    return f" (line {start[0]})" if start else ""
+
+
+def _at(raw: Mapping[Any, Any], key: Any) -> str:
+    """ " (line L, column C)" for `key` of a parsed mapping; "" when unknown."""
+    marks = getattr(raw, "marks", {})
+    if key not in marks:
+        return ""
+    line, column = marks[key]
+    return f" (line {line}, column {column})"
 
 
 def _is_int(value: object) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import re
 import time
 from dataclasses import dataclass, field
@@ -138,7 +139,9 @@ def _append_call(script: Script, turn_index: int, error: LlmError | None, reques
         "thinking_budget": request.thinking_budget,
     }
     script.call_log.parent.mkdir(parents=True, exist_ok=True)
-    with script.call_log.open("a", encoding="utf-8") as log:
+    # Never through a link: its place was checked (script.check_script_place), a link could move it.
+    fd = os.open(script.call_log, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    with os.fdopen(fd, "a", encoding="utf-8") as log:
         log.write(json.dumps(line) + "\n")
 
 

@@ -49,7 +49,7 @@ class WorkerRole:
                 log = UpdateLog(db, bus)
                 doctor = DoctorActivities(bus, db)
                 catalog = ToolCatalog(bus)
-                llm = LlmActivities(db, log, providers, catalog, thinking_budget=s.thinking_budget)
+                llm = LlmActivities(db, log, providers, catalog, thinking_budget=s.thinking_budget, data_dir=s.data_dir)
                 tools = ToolActivities(db, bus, log)
                 gates = GateActivities(db, log)
                 worker = Worker(

@@ -72,14 +72,23 @@ async def test_no_route_reads_the_data_dirs_secrets_through_a_project_from_befor
     daemon_id = api_env.settings.daemon_id
     at_data = await projects_db.create(migrated_db, name="data", daemon_id=daemon_id, path=str(data_dir))
     at_root = await projects_db.create(migrated_db, name="root", daemon_id=daemon_id, path="/")
+    try:
+        await _no_route_reads_secrets(data_dir, api_env, infra, at_data.id, at_root.id)
+    finally:  # rows no api would make: other tests must not see them
+        for project in (at_data, at_root):
+            await projects_db.delete_unless_running(migrated_db, project.id)
+
+
+async def _no_route_reads_secrets(data_dir: Path, api_env: ApiEnv, infra: Infra, data_id: str, root_id: str) -> None:
+    daemon_id = api_env.settings.daemon_id
     secret_file = str(data_dir / "secrets" / "api_token")
     async with FileSystemServiceClient(api_env.url) as fs:
         attempts = [
-            fs.read_file(pb.ReadFileRequest(project_id=at_data.id, path="secrets/api_token"), headers=api_env.headers),
-            fs.read_file(pb.ReadFileRequest(project_id=at_root.id, path=secret_file), headers=api_env.headers),
-            fs.list_directory(pb.ListDirectoryRequest(project_id=at_data.id, path="secrets"), headers=api_env.headers),
+            fs.read_file(pb.ReadFileRequest(project_id=data_id, path="secrets/api_token"), headers=api_env.headers),
+            fs.read_file(pb.ReadFileRequest(project_id=root_id, path=secret_file), headers=api_env.headers),
+            fs.list_directory(pb.ListDirectoryRequest(project_id=data_id, path="secrets"), headers=api_env.headers),
             fs.search_files(
-                pb.SearchFilesRequest(project_id=at_data.id, query=SECRET, content=True), headers=api_env.headers
+                pb.SearchFilesRequest(project_id=data_id, query=SECRET, content=True), headers=api_env.headers
             ),
         ]
         for attempt in attempts:

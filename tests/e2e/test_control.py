@@ -29,8 +29,9 @@ def setup(tmp_path: Path) -> tuple[Appliance, Path]:
         os.kill(pid, signal.SIGKILL)
 
 
-def scripted(tmp_path: Path, turns: list[dict[str, object]]) -> str:
-    path = tmp_path / "script.yaml"
+def scripted(directory: Path, turns: list[dict[str, object]]) -> str:
+    """A scripted model in `directory`, which must be the project's or the data dir."""
+    path = directory / "script.yaml"
     path.write_text(yaml.safe_dump({"turns": turns}))
     return f"scripted:{path}"
 
@@ -38,7 +39,7 @@ def scripted(tmp_path: Path, turns: list[dict[str, object]]) -> str:
 def test_a_pending_approval_survives_sigkill_and_the_tool_then_runs_once(setup: tuple[Appliance, Path]) -> None:
     up, workspace = setup
     model = scripted(
-        up.data_dir.parent,
+        workspace,
         [{"tools": [{"name": "shell", "input": {"command": "echo ran >> effects"}}]}, {"text": "done"}],
     )
     up.start()
@@ -67,7 +68,7 @@ def test_a_pending_approval_survives_sigkill_and_the_tool_then_runs_once(setup: 
 def test_pause_then_resume_across_a_restart(setup: tuple[Appliance, Path]) -> None:
     up, workspace = setup
     model = scripted(
-        up.data_dir.parent,
+        workspace,
         [
             {"tools": [{"name": "shell", "input": {"command": "sleep 2; echo one >> effects"}}]},
             {"tools": [{"name": "shell", "input": {"command": "echo two >> effects"}}]},

@@ -75,8 +75,9 @@ def test_sigkill_and_restart_loses_nothing_and_repeats_nothing(tmp_path: Path, p
     scenario = SCENARIOS[point]
     workspace = tmp_path / "workspace"
     workspace.mkdir()
-    call_log = tmp_path / "calls.jsonl"
-    script = tmp_path / "script.yaml"
+    call_log = workspace / "scripted" / "calls.jsonl"  # a script and its log live in the project
+    script = workspace / "scripted" / "script.yaml"
+    script.parent.mkdir()
     script.write_text(yaml.safe_dump({"turns": scenario["turns"], "call_log": str(call_log)}))
     up = Appliance(tmp_path / "data", env=clean_env())
     try:

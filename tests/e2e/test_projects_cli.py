@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,8 +104,9 @@ def cli(appliance: Appliance) -> Cli:
     return Cli(appliance)
 
 
-def scripted(folder: Path, turns: list[dict[str, object]]) -> str:
-    path = folder / "script.yaml"
+def scripted(up: Appliance, turns: list[dict[str, object]]) -> str:
+    """A script in the data dir (scripts must lie there or in the chat's project)."""
+    path = up.data_dir / f"script-{uuid.uuid4().hex[:8]}.yaml"
     path.write_text(yaml.safe_dump({"turns": turns}))
     return f"scripted:{path}"
 
@@ -126,7 +128,7 @@ def test_chat_without_a_terminal_in_an_unregistered_directory_exits_2_with_the_c
 ) -> None:
     here = (tmp_path / "stranger").resolve()
     here.mkdir()
-    model = scripted(tmp_path, [{"text": "ran", "tools": [{"name": "shell", "input": {"command": "touch ran"}}]}])
+    model = scripted(appliance, [{"text": "ran", "tools": [{"name": "shell", "input": {"command": "touch ran"}}]}])
     done = cli.run(here, "chat", "--model", model, "hi")
     assert done.returncode == 2, done.stdout + done.stderr
     hint = f"reliant project add {here} --data-dir {appliance.data_dir}"
@@ -151,7 +153,7 @@ def test_chat_without_a_terminal_in_an_unregistered_directory_exits_2_with_the_c
 def test_chat_in_a_terminal_asks_before_registering_the_directory(appliance: Appliance, tmp_path: Path) -> None:
     here = (tmp_path / "asked").resolve()
     here.mkdir()
-    model = scripted(tmp_path, [{"text": "Hello from the script."}])
+    model = scripted(appliance, [{"text": "Hello from the script."}])
     refused = Terminal(appliance, here, "chat", "--model", model, "hi")
     refused.expect(f"Register {here} as a project? [y/N]")
     refused.type("")  # Enter: the default is No
@@ -170,7 +172,7 @@ def test_an_untrusted_projects_servers_do_not_run_for_a_chat_until_trusted(
 ) -> None:
     marker = tmp_path / "ran.txt"
     project = with_mcp(tmp_path / "repo", marker)
-    model = scripted(tmp_path, [{"text": "Done."}])
+    model = scripted(appliance, [{"text": "Done."}])
     command = f"{sys.executable} {TEST_SERVER} --marker {marker}"
 
     done = cli.run(tmp_path, "chat", "--project", str(project), "--model", model, "hi")
@@ -229,7 +231,7 @@ def test_project_list_add_and_remove(appliance: Appliance, cli: Cli, tmp_path: P
     assert f"{project_id}  Listed" in listed.stdout and str(folder) in listed.stdout
 
     # A chat running a turn keeps its project.
-    slow = scripted(tmp_path, [{"tools": [{"name": "shell", "input": {"command": "sleep 60"}}]}])
+    slow = scripted(appliance, [{"tools": [{"name": "shell", "input": {"command": "sleep 60"}}]}])
     rest = Rest(appliance.url, appliance.token)
     chat = rest.chat(project_id, slow)
     rest.send(chat["id"], "wait")

@@ -74,18 +74,22 @@ def browser() -> Iterator[Browser]:
         yield b
 
 
-@pytest.fixture(scope="module")
-def slow_model(tmp_path_factory: pytest.TempPathFactory) -> str:
-    path = tmp_path_factory.mktemp("scripts") / "slow.yaml"
-    path.write_text(SLOW_SCRIPT)
+def scripted(directory: Path, name: str, text: str) -> str:
+    """A scripted model in `directory`: a project's or the data dir (scripts may live nowhere else)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / name
+    path.write_text(text)
     return f"scripted:{path}"
 
 
 @pytest.fixture(scope="module")
-def flaky_model(tmp_path_factory: pytest.TempPathFactory) -> str:
-    path = tmp_path_factory.mktemp("scripts") / "flaky.yaml"
-    path.write_text(FLAKY_SCRIPT)
-    return f"scripted:{path}"
+def slow_model(appliance: Appliance) -> str:
+    return scripted(appliance.data_dir / "scripts", "slow.yaml", SLOW_SCRIPT)
+
+
+@pytest.fixture(scope="module")
+def flaky_model(appliance: Appliance) -> str:
+    return scripted(appliance.data_dir / "scripts", "flaky.yaml", FLAKY_SCRIPT)
 
 
 def printed_url(up: Appliance) -> str:
@@ -468,11 +472,10 @@ def test_retry_waits_and_pause_reasons_show_inline(browser: Browser, appliance: 
 def test_markup_from_the_model_and_from_tools_renders_inert(
     browser: Browser, appliance: Appliance, tmp_path: Path
 ) -> None:
-    script = tmp_path / "hostile.yaml"
-    script.write_text(HOSTILE_SCRIPT)
+    model = scripted(appliance.data_dir / "scripts", "hostile.yaml", HOSTILE_SCRIPT)
     rest = Rest(appliance.url, appliance.token)
     project = rest.project(Path(demo_path(appliance)))
-    chat = rest.chat(project["id"], f"scripted:{script}")
+    chat = rest.chat(project["id"], model)
     page = new_page(browser)
     # Chromium may try the handler of a data: image while the sanitizer parses the markup (before
     # it strips the attribute); the page's CSP blocks it and says so on the console.
@@ -550,7 +553,7 @@ def test_chats_are_renamed_and_deleted_with_confirmation_and_keys_are_masked(
 
 @pytest.mark.parametrize("how", ["stop", "kill"])
 def test_a_restart_of_reliant_in_the_middle_of_an_answer_ends_complete(
-    browser: Browser, tmp_path: Path, slow_model: str, how: str
+    browser: Browser, tmp_path: Path, how: str
 ) -> None:
     """Ctrl-C, or SIGKILL of the whole appliance (token deltas not yet flushed are lost then)."""
     up = Appliance(tmp_path / "data", env=clean_env(), extra=("--temporal-ui",))
@@ -560,7 +563,7 @@ def test_a_restart_of_reliant_in_the_middle_of_an_answer_ends_complete(
         workspace = tmp_path / "workspace"
         workspace.mkdir()
         project = rest.project(workspace)
-        chat = rest.chat(project["id"], slow_model)
+        chat = rest.chat(project["id"], scripted(up.data_dir / "scripts", "slow.yaml", SLOW_SCRIPT))
         page = new_page(browser)
         # While reliant is down, the page's requests fail: that is expected here.
         errors = PageErrors(page, ignore=("Failed to load resource", "ERR_CONNECTION_REFUSED"))

@@ -50,7 +50,8 @@ class Setup:
         self.rest = Rest(up.url, up.token)
         self.workspace = root / f"workspace-{next(_workspaces)}"
         self.workspace.mkdir()
-        path = root / f"{self.workspace.name}.yaml"
+        path = up.data_dir / "scripts" / f"{self.workspace.name}.yaml"  # scripts live in the data dir or a project
+        path.parent.mkdir(exist_ok=True)
         path.write_text(yaml.safe_dump({"turns": turns, **script}))
         self.project = self.rest.project(self.workspace)
         self.chat = self.rest.chat(self.project["id"], f"scripted:{path}")

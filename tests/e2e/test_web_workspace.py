@@ -407,7 +407,7 @@ def test_files_are_browsed_edited_saved_and_conflicts_offer_a_choice(
 def test_a_background_process_shows_its_port_and_output_and_is_killed(
     browser: Browser, appliance: Appliance, workspace: Workspace, artifacts_dir: Path, tmp_path: Path
 ) -> None:
-    script = tmp_path / "server.yaml"
+    script = appliance.data_dir / "server.yaml"  # scripts live in the data dir or a project
     script.write_text(SERVER_SCRIPT)
     chat = workspace.rest.chat(workspace.project_id, f"scripted:{script}")
     workspace.rest.send(chat["id"], "Start the server")

@@ -230,7 +230,7 @@ def test_unknown_scripts_are_unknown_models(tmp_path: Path) -> None:
     [
         ("turns: [\n", "invalid YAML"),
         ("- a list\n", "a script is a mapping"),
-        ("turns:\n  - txt: typo\n", "unknown key(s) txt"),
+        ("turns:\n  - txt: typo\n", "turn 0 (line 2): unknown key (line 2, column 5)"),
         ("turns:\n  - tools: [{name: view, input: [1]}]\n", "`input` must be a mapping"),
         ("turns:\n  - error: {status: 200}\n", "HTTP error status"),
         ("turns:\n  - error: {status: 500, times: 0}\n", "`times`"),

@@ -103,8 +103,6 @@ async def agent_env(infra: Infra, tmp_path: Path, **overrides: Any) -> AsyncIter
     port = free_port()
     workspace = tmp_path / "workspace"
     workspace.mkdir()
-    scripts = tmp_path / "scripts"
-    scripts.mkdir()
     settings = Settings(
         data_dir=tmp_path / "daemon-data",
         database_url=infra.database_url,
@@ -121,6 +119,8 @@ async def agent_env(infra: Infra, tmp_path: Path, **overrides: Any) -> AsyncIter
         heartbeat_timeout=3.0,
     )
     settings = replace(settings, **overrides)
+    scripts = settings.data_dir / "scripts"  # scripted models may live in the data dir (or a project)
+    scripts.mkdir(parents=True)
     if settings.api_port:
         settings = replace(settings, api_token=settings.api_token or "test-api-token")
     async with AsyncExitStack() as stack:

@@ -72,6 +72,15 @@ class WorktreeService:
                 path=info["path"],
                 base_commit=info["base"],
             )
+            if record is None:  # a request racing this one gave the chat its worktree: undo ours
+                undo: dict[str, object] = {
+                    "workspace": project.path,
+                    "path": info["path"],
+                    "force": True,
+                    "delete_branch": True,
+                }
+                await self.daemons.ask(project.daemon_id, "worktree.remove", undo, timeout=SLOW_TIMEOUT)
+                raise ConnectError(Code.FAILED_PRECONDITION, f"chat {chat_id} already has a worktree")
             return _worktree(record)
 
         return await guard(work())

@@ -30,6 +30,7 @@ from pathlib import Path
 from reliant.daemon.environment import child_environment
 from reliant.daemon.tools.base import ToolFailure
 
+MAX_ARGUMENT_CHARS = 64 * 1024
 MAX_RECORD_BYTES = 1024 * 1024
 MAX_ERROR_BYTES = 64 * 1024
 ARGS_BYTES_PER_RUN = 256 * 1024  # explicit file names per rg run (the kernel allows ~2 MB in all)
@@ -85,6 +86,9 @@ async def run(
     printing anything (exit 2: a bad pattern, say); otherwise what it printed is what there is."""
     if deadline.left <= 0:
         return Records([], f"stopped after {deadline.seconds:.0f}s")
+    longest = max((len(a) for a in args), default=0)
+    if longest > MAX_ARGUMENT_CHARS:  # the kernel refuses one argument past 128 KiB
+        raise ToolFailure(f"a pattern or path of {longest:,} characters is too long (at most {MAX_ARGUMENT_CHARS:,})")
     proc = await asyncio.create_subprocess_exec(
         rg_binary(),
         *_COMMON,

@@ -9,6 +9,7 @@ import dataclasses
 import logging
 import uuid
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from temporalio import activity
@@ -38,6 +39,8 @@ from reliant.errors import DaemonUnavailableError
 from reliant.llm.base import BlockDelta, BlockStart, LlmRequest, StreamEvent
 from reliant.llm.errors import FatalLlmError, LlmError, RetryableLlmError
 from reliant.llm.pricing import cost
+from reliant.llm.registry import parse_model
+from reliant.llm.script import check_script_place
 from reliant.redaction import redact
 from reliant.wire.payloads import message_payload
 from reliant.worker import ask_user
@@ -74,9 +77,17 @@ def chat_gone(chat_id: str) -> ApplicationError:
 
 class LlmActivities:
     def __init__(
-        self, db: Database, log: UpdateLog, providers: ProviderPool, catalog: ToolCatalog, *, thinking_budget: int = 0
+        self,
+        db: Database,
+        log: UpdateLog,
+        providers: ProviderPool,
+        catalog: ToolCatalog,
+        *,
+        thinking_budget: int = 0,
+        data_dir: Path | None = None,
     ) -> None:
         self.thinking_budget = thinking_budget
+        self.data_dir = data_dir  # with the chat's project: where its scripted model may be
         self.db = db
         self.log = log
         self.providers = providers
@@ -98,13 +109,19 @@ class LlmActivities:
         )
         # A chat with its own git worktree works there: its tools and the prompt say so.
         worktree = await worktrees_db.active_for_chat(self.db, chat.id)
+        places = [Path(project.path), *([self.data_dir] if self.data_dir else [])]
         if worktree is not None:
             project = dataclasses.replace(project, path=worktree.path)
+            places.append(Path(worktree.path))
         tools = (*await self._tools(project.daemon_id, project.path), ask_user.DEFINITION)
         if inp.mode == "plan":
             tools = tuple(t for t in tools if t.read_only)
         try:
-            provider, model = (await self.providers.providers()).get(chat.model)
+            # The model may come from settings or a workflow input, not only through the api.
+            parsed = parse_model(chat.model)
+            if parsed.provider == "scripted":
+                check_script_place(parsed.model, places)
+            provider, model = (await self.providers.providers()).get(parsed)
         except LlmError as exc:
             raise ApplicationError(redact(str(exc)), type=FATAL_LLM, non_retryable=True) from None
         request = LlmRequest(
