@@ -164,6 +164,9 @@ def context_from_json(doc: dict[str, Any]) -> ChatContext:
     )
 
 
+DIRECTORY_MEDIA_TYPE = "inode/directory"  # an attached directory's listing (a text block)
+
+
 @dataclass(frozen=True, slots=True)
 class Attachment:
     """A file named with `@path` in a user message, as the daemon read it."""

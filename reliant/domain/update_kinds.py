@@ -1,6 +1,7 @@
 """The kinds of chat updates and the shape of their payloads (JSON objects).
 
-    message_queued     {message_id, text}                       a user message is waiting its turn
+    message_queued     {message_id, text, attachments?: [{path, kind, error}], images?}
+                                                                a user message is waiting its turn
     message_created    {message}                                a message entered the transcript
     message_started    {message_id, turn, attempt, model}       an assistant message begins streaming;
                                                                 a later attempt of the same turn

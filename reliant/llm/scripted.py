@@ -154,7 +154,8 @@ def _logged_message(message: Message) -> dict[str, object]:
     for block in message.blocks:
         doc: dict[str, object] = {"type": block.type.value}
         if block.type is BlockType.IMAGE:
-            doc |= {"media_type": block.media_type, "bytes": len(block.text) * 3 // 4}
+            data = block.text.rstrip("=")
+            doc |= {"media_type": block.media_type, "bytes": len(data) * 3 // 4}
         elif block.type is BlockType.TOOL_CALL:
             doc |= {"tool_name": block.tool_name, "input": block.tool_input}
         else:

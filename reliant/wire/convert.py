@@ -51,6 +51,7 @@ def block(b: ContentBlock, run: ToolRun | None = None) -> pb.ContentBlock:
         tool_name=b.tool_name,
         is_error=b.is_error,
         media_type=b.media_type,
+        path=b.path,
     )
     if b.tool_input:
         out.tool_input.CopyFrom(_struct(b.tool_input))

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from reliant.domain.chat import BlockType, ContentBlock, Message, Role, StoredMessage, ToolRun, ToolState
-
-DIRECTORY = "inode/directory"
+from reliant.domain.context import DIRECTORY_MEDIA_TYPE
 
 
 def model_messages(transcript: list[StoredMessage]) -> tuple[Message, ...]:
@@ -26,7 +25,7 @@ def _model_message(stored: StoredMessage) -> Message:
             blocks.append(ContentBlock.of_text(f"[the image @{block.path} is attached below]"))
             blocks.append(ContentBlock(BlockType.IMAGE, text=block.text, media_type=block.media_type))
         else:
-            tag = "directory" if block.media_type == DIRECTORY else "file"
+            tag = "directory" if block.media_type == DIRECTORY_MEDIA_TYPE else "file"
             blocks.append(ContentBlock.of_text(f'<{tag} path="{block.path}">\n{block.text}\n</{tag}>'))
     return Message(Role.USER, tuple(blocks))
 

@@ -15,8 +15,8 @@ import pytest
 
 from reliant.domain.chat import BlockType, ContentBlock, Message, Role, ToolDefinition
 from reliant.llm import DEMO_MODEL, Providers, copy_demo_project, demo_project_dir
-from reliant.llm.demo import make_demo_repository
 from reliant.llm.base import LlmRequest
+from reliant.llm.demo import make_demo_repository
 from reliant.llm.script import SCRIPTS_DIR, load_script
 from tests.llm.conftest import Events
 

@@ -347,7 +347,7 @@ async def test_the_call_log_records_the_prompt_and_the_messages(tmp_path: Path) 
     assert line["messages"] == [
         {
             "role": "user",
-            "blocks": [{"type": "text", "text": "look"}, {"type": "image", "media_type": "image/png", "bytes": 6}],
+            "blocks": [{"type": "text", "text": "look"}, {"type": "image", "media_type": "image/png", "bytes": 5}],
         },
         {"role": "assistant", "blocks": [{"type": "text", "text": "ok"}]},
         {

@@ -99,7 +99,7 @@ def _content_text(result: Any) -> tuple[str, list[dict[str, Any]]]:
         elif kind in ("image", "audio"):
             data = str(getattr(block, "data", ""))
             mime_type = str(getattr(block, "mime_type", ""))
-            size = len(data) * 3 // 4
+            size = len(data.rstrip("=")) * 3 // 4
             extra: dict[str, Any] = {"type": kind, "mime_type": mime_type, "bytes": size}
             note = ""
             if kind == "image" and mime_type in MODEL_IMAGE_TYPES and 0 < len(data) <= image_budget:

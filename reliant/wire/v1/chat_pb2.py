@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1areliant/wire/v1/chat.proto\x12\nreliant.v1\x1a\x1cgoogle/protobuf/struct.proto\"Z\n\x07Project\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0c\n\x04path\x18\x03 \x01(\t\x12\x11\n\tdaemon_id\x18\x04 \x01(\t\x12\x14\n\x0c\x63reated_unix\x18\x05 \x01(\x01\"E\n\x14\x43reateProjectRequest\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x11\n\tdaemon_id\x18\x03 \x01(\t\"\x15\n\x13ListProjectsRequest\"=\n\x14ListProjectsResponse\x12%\n\x08projects\x18\x01 \x03(\x0b\x32\x13.reliant.v1.Project\"\x1f\n\x11GetProjectRequest\x12\n\n\x02id\x18\x01 \x01(\t\"}\n\x05Usage\x12\x14\n\x0cinput_tokens\x18\x01 \x01(\x03\x12\x15\n\routput_tokens\x18\x02 \x01(\x03\x12\x19\n\x11\x63\x61\x63he_read_tokens\x18\x03 \x01(\x03\x12\x1a\n\x12\x63\x61\x63he_write_tokens\x18\x04 \x01(\x03\x12\x10\n\x08\x63ost_usd\x18\x05 \x01(\x01\"\x80\x02\n\x04\x43hat\x12\n\n\x02id\x18\x01 \x01(\t\x12\x12\n\nproject_id\x18\x02 \x01(\t\x12\r\n\x05title\x18\x03 \x01(\t\x12\r\n\x05model\x18\x04 \x01(\t\x12\x0e\n\x06status\x18\x05 \x01(\t\x12\x15\n\rstatus_reason\x18\x06 \x01(\t\x12 \n\x05usage\x18\x07 \x01(\x0b\x32\x11.reliant.v1.Usage\x12\x10\n\x08last_seq\x18\x08 \x01(\x03\x12\x14\n\x0c\x63reated_unix\x18\t \x01(\x01\x12\x14\n\x0cupdated_unix\x18\n \x01(\x01\x12\x0e\n\x06queued\x18\x0b \x01(\x05\x12\x0c\n\x04mode\x18\x0c \x01(\t\x12\x15\n\rpending_gates\x18\r \x01(\x05\"E\n\x11\x43reateChatRequest\x12\x12\n\nproject_id\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12\r\n\x05title\x18\x03 \x01(\t\"&\n\x10ListChatsRequest\x12\x12\n\nproject_id\x18\x01 \x01(\t\"4\n\x11ListChatsResponse\x12\x1f\n\x05\x63hats\x18\x01 \x03(\x0b\x32\x10.reliant.v1.Chat\"\x1c\n\x0eGetChatRequest\x12\n\n\x02id\x18\x01 \x01(\t\".\n\x11RenameChatRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05title\x18\x02 \x01(\t\"\x1f\n\x11\x44\x65leteChatRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\x14\n\x12\x44\x65leteChatResponse\"B\n\x12SendMessageRequest\x12\x0f\n\x07\x63hat_id\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\t\x12\r\n\x05model\x18\x03 \x01(\t\"F\n\x13SendMessageResponse\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\x03\x12\x0e\n\x06queued\x18\x03 \x01(\x08\"\xfb\x01\n\x0c\x43ontentBlock\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\t\x12\x14\n\x0ctool_call_id\x18\x03 \x01(\t\x12\x11\n\ttool_name\x18\x04 \x01(\t\x12+\n\ntool_input\x18\x05 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x10\n\x08is_error\x18\x06 \x01(\x08\x12\x12\n\nmedia_type\x18\x07 \x01(\t\x12\x12\n\ntool_state\x18\x08 \x01(\t\x12\x13\n\x0b\x64uration_ms\x18\t \x01(\x01\x12*\n\ttool_data\x18\n \x01(\x0b\x32\x17.google.protobuf.Struct\"\xd4\x01\n\x07Message\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07\x63hat_id\x18\x02 \x01(\t\x12\x0f\n\x07ordinal\x18\x03 \x01(\x05\x12\x0c\n\x04role\x18\x04 \x01(\t\x12\r\n\x05model\x18\x05 \x01(\t\x12(\n\x06\x62locks\x18\x06 \x03(\x0b\x32\x18.reliant.v1.ContentBlock\x12 \n\x05usage\x18\x07 \x01(\x0b\x32\x11.reliant.v1.Usage\x12\x14\n\x0c\x63reated_unix\x18\x08 \x01(\x01\x12\x0e\n\x06queued\x18\t \x01(\x08\x12\x0c\n\x04turn\x18\n \x01(\x05\"&\n\x13ListMessagesRequest\x12\x0f\n\x07\x63hat_id\x18\x01 \x01(\t\"Q\n\x14ListMessagesResponse\x12%\n\x08messages\x18\x01 \x03(\x0b\x32\x13.reliant.v1.Message\x12\x12\n\nresume_seq\x18\x02 \x01(\x03\"$\n\x11\x43\x61ncelChatRequest\x12\x0f\n\x07\x63hat_id\x18\x01 \x01(\t\"\'\n\x12\x43\x61ncelChatResponse\x12\x11\n\tcancelled\x18\x01 \x01(\x08\"$\n\x11ResumeChatRequest\x12\x0f\n\x07\x63hat_id\x18\x01 \x01(\t\"\x14\n\x12ResumeChatResponse\"#\n\x10PauseChatRequest\x12\x0f\n\x07\x63hat_id\x18\x01 \x01(\t\"#\n\x11PauseChatResponse\x12\x0e\n\x06paused\x18\x01 \x01(\x08\"5\n\x14InterruptChatRequest\x12\x0f\n\x07\x63hat_id\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\t\"/\n\x0eSetModeRequest\x12\x0f\n\x07\x63hat_id\x18\x01 \x01(\t\x12\x0c\n\x04mode\x18\x02 \x01(\t\":\n\x14StreamUpdatesRequest\x12\x0f\n\x07\x63hat_id\x18\x01 \x01(\t\x12\x11\n\tsince_seq\x18\x02 \x01(\x03\"x\n\nChatUpdate\x12\x0f\n\x07\x63hat_id\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\x03\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12(\n\x07payload\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x14\n\x0c\x63reated_unix\x18\x05 \x01(\x01\"\x13\n\x11ListModelsRequest\";\n\x12ListModelsResponse\x12\x0e\n\x06models\x18\x01 \x03(\t\x12\x15\n\rdefault_model\x18\x02 \x01(\t2\xed\x01\n\x0eProjectService\x12\x46\n\rCreateProject\x12 .reliant.v1.CreateProjectRequest\x1a\x13.reliant.v1.Project\x12Q\n\x0cListProjects\x12\x1f.reliant.v1.ListProjectsRequest\x1a .reliant.v1.ListProjectsResponse\x12@\n\nGetProject\x12\x1d.reliant.v1.GetProjectRequest\x1a\x13.reliant.v1.Project2\x89\x08\n\x0b\x43hatService\x12=\n\nCreateChat\x12\x1d.reliant.v1.CreateChatRequest\x1a\x10.reliant.v1.Chat\x12H\n\tListChats\x12\x1c.reliant.v1.ListChatsRequest\x1a\x1d.reliant.v1.ListChatsResponse\x12\x37\n\x07GetChat\x12\x1a.reliant.v1.GetChatRequest\x1a\x10.reliant.v1.Chat\x12=\n\nRenameChat\x12\x1d.reliant.v1.RenameChatRequest\x1a\x10.reliant.v1.Chat\x12K\n\nDeleteChat\x12\x1d.reliant.v1.DeleteChatRequest\x1a\x1e.reliant.v1.DeleteChatResponse\x12N\n\x0bSendMessage\x12\x1e.reliant.v1.SendMessageRequest\x1a\x1f.reliant.v1.SendMessageResponse\x12Q\n\x0cListMessages\x12\x1f.reliant.v1.ListMessagesRequest\x1a .reliant.v1.ListMessagesResponse\x12K\n\nCancelChat\x12\x1d.reliant.v1.CancelChatRequest\x1a\x1e.reliant.v1.CancelChatResponse\x12K\n\nResumeChat\x12\x1d.reliant.v1.ResumeChatRequest\x1a\x1e.reliant.v1.ResumeChatResponse\x12H\n\tPauseChat\x12\x1c.reliant.v1.PauseChatRequest\x1a\x1d.reliant.v1.PauseChatResponse\x12R\n\rInterruptChat\x12 .reliant.v1.InterruptChatRequest\x1a\x1f.reliant.v1.SendMessageResponse\x12\x37\n\x07SetMode\x12\x1a.reliant.v1.SetModeRequest\x1a\x10.reliant.v1.Chat\x12K\n\rStreamUpdates\x12 .reliant.v1.StreamUpdatesRequest\x1a\x16.reliant.v1.ChatUpdate0\x01\x12K\n\nListModels\x12\x1d.reliant.v1.ListModelsRequest\x1a\x1e.reliant.v1.ListModelsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1areliant/wire/v1/chat.proto\x12\nreliant.v1\x1a\x1cgoogle/protobuf/struct.proto\"Z\n\x07Project\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0c\n\x04path\x18\x03 \x01(\t\x12\x11\n\tdaemon_id\x18\x04 \x01(\t\x12\x14\n\x0c\x63reated_unix\x18\x05 \x01(\x01\"E\n\x14\x43reateProjectRequest\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x11\n\tdaemon_id\x18\x03 \x01(\t\"\x15\n\x13ListProjectsRequest\"=\n\x14ListProjectsResponse\x12%\n\x08projects\x18\x01 \x03(\x0b\x32\x13.reliant.v1.Project\"\x1f\n\x11GetProjectRequest\x12\n\n\x02id\x18\x01 \x01(\t\"}\n\x05Usage\x12\x14\n\x0cinput_tokens\x18\x01 \x01(\x03\x12\x15\n\routput_tokens\x18\x02 \x01(\x03\x12\x19\n\x11\x63\x61\x63he_read_tokens\x18\x03 \x01(\x03\x12\x1a\n\x12\x63\x61\x63he_write_tokens\x18\x04 \x01(\x03\x12\x10\n\x08\x63ost_usd\x18\x05 \x01(\x01\"\x80\x02\n\x04\x43hat\x12\n\n\x02id\x18\x01 \x01(\t\x12\x12\n\nproject_id\x18\x02 \x01(\t\x12\r\n\x05title\x18\x03 \x01(\t\x12\r\n\x05model\x18\x04 \x01(\t\x12\x0e\n\x06status\x18\x05 \x01(\t\x12\x15\n\rstatus_reason\x18\x06 \x01(\t\x12 \n\x05usage\x18\x07 \x01(\x0b\x32\x11.reliant.v1.Usage\x12\x10\n\x08last_seq\x18\x08 \x01(\x03\x12\x14\n\x0c\x63reated_unix\x18\t \x01(\x01\x12\x14\n\x0cupdated_unix\x18\n \x01(\x01\x12\x0e\n\x06queued\x18\x0b \x01(\x05\x12\x0c\n\x04mode\x18\x0c \x01(\t\x12\x15\n\rpending_gates\x18\r \x01(\x05\"E\n\x11\x43reateChatRequest\x12\x12\n\nproject_id\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12\r\n\x05title\x18\x03 \x01(\t\"&\n\x10ListChatsRequest\x12\x12\n\nproject_id\x18\x01 \x01(\t\"4\n\x11ListChatsResponse\x12\x1f\n\x05\x63hats\x18\x01 \x03(\x0b\x32\x10.reliant.v1.Chat\"\x1c\n\x0eGetChatRequest\x12\n\n\x02id\x18\x01 \x01(\t\".\n\x11RenameChatRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05title\x18\x02 \x01(\t\"\x1f\n\x11\x44\x65leteChatRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\x14\n\x12\x44\x65leteChatResponse\"e\n\x12SendMessageRequest\x12\x0f\n\x07\x63hat_id\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\t\x12\r\n\x05model\x18\x03 \x01(\t\x12!\n\x06images\x18\x04 \x03(\x0b\x32\x11.reliant.v1.Image\")\n\x05Image\x12\x12\n\nmedia_type\x18\x01 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\x0c\"s\n\x13SendMessageResponse\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\x03\x12\x0e\n\x06queued\x18\x03 \x01(\x08\x12+\n\x0b\x61ttachments\x18\x04 \x03(\x0b\x32\x16.reliant.v1.Attachment\"X\n\nAttachment\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\r\n\x05\x65rror\x18\x03 \x01(\t\x12\x11\n\ttruncated\x18\x04 \x01(\x08\x12\x0c\n\x04size\x18\x05 \x01(\x03\"\x89\x02\n\x0c\x43ontentBlock\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\t\x12\x14\n\x0ctool_call_id\x18\x03 \x01(\t\x12\x11\n\ttool_name\x18\x04 \x01(\t\x12+\n\ntool_input\x18\x05 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x10\n\x08is_error\x18\x06 \x01(\x08\x12\x12\n\nmedia_type\x18\x07 \x01(\t\x12\x12\n\ntool_state\x18\x08 \x01(\t\x12\x13\n\x0b\x64uration_ms\x18\t \x01(\x01\x12*\n\ttool_data\x18\n \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x0c\n\x04path\x18\x0b \x01(\t\"\xd4\x01\n\x07Message\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07\x63hat_id\x18\x02 \x01(\t\x12\x0f\n\x07ordinal\x18\x03 \x01(\x05\x12\x0c\n\x04role\x18\x04 \x01(\t\x12\r\n\x05model\x18\x05 \x01(\t\x12(\n\x06\x62locks\x18\x06 \x03(\x0b\x32\x18.reliant.v1.ContentBlock\x12 \n\x05usage\x18\x07 \x01(\x0b\x32\x11.reliant.v1.Usage\x12\x14\n\x0c\x63reated_unix\x18\x08 \x01(\x01\x12\x0e\n\x06queued\x18\t \x01(\x08\x12\x0c\n\x04turn\x18\n \x01(\x05\"&\n\x13ListMessagesRequest\x12\x0f\n\x07\x63hat_id\x18\x01 \x01(\t\"Q\n\x14ListMessagesResponse\x12%\n\x08messages\x18\x01 \x03(\x0b\x32\x13.reliant.v1.Message\x12\x12\n\nresume_seq\x18\x02 \x01(\x03\"$\n\x11\x43\x61ncelChatRequest\x12\x0f\n\x07\x63hat_id\x18\x01 \x01(\t\"\'\n\x12\x43\x61ncelChatResponse\x12\x11\n\tcancelled\x18\x01 \x01(\x08\"$\n\x11ResumeChatRequest\x12\x0f\n\x07\x63hat_id\x18\x01 \x01(\t\"\x14\n\x12ResumeChatResponse\"#\n\x10PauseChatRequest\x12\x0f\n\x07\x63hat_id\x18\x01 \x01(\t\"#\n\x11PauseChatResponse\x12\x0e\n\x06paused\x18\x01 \x01(\x08\"5\n\x14InterruptChatRequest\x12\x0f\n\x07\x63hat_id\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\t\"/\n\x0eSetModeRequest\x12\x0f\n\x07\x63hat_id\x18\x01 \x01(\t\x12\x0c\n\x04mode\x18\x02 \x01(\t\":\n\x14StreamUpdatesRequest\x12\x0f\n\x07\x63hat_id\x18\x01 \x01(\t\x12\x11\n\tsince_seq\x18\x02 \x01(\x03\"x\n\nChatUpdate\x12\x0f\n\x07\x63hat_id\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\x03\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12(\n\x07payload\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x14\n\x0c\x63reated_unix\x18\x05 \x01(\x01\"\x13\n\x11ListModelsRequest\";\n\x12ListModelsResponse\x12\x0e\n\x06models\x18\x01 \x03(\t\x12\x15\n\rdefault_model\x18\x02 \x01(\t2\xed\x01\n\x0eProjectService\x12\x46\n\rCreateProject\x12 .reliant.v1.CreateProjectRequest\x1a\x13.reliant.v1.Project\x12Q\n\x0cListProjects\x12\x1f.reliant.v1.ListProjectsRequest\x1a .reliant.v1.ListProjectsResponse\x12@\n\nGetProject\x12\x1d.reliant.v1.GetProjectRequest\x1a\x13.reliant.v1.Project2\x89\x08\n\x0b\x43hatService\x12=\n\nCreateChat\x12\x1d.reliant.v1.CreateChatRequest\x1a\x10.reliant.v1.Chat\x12H\n\tListChats\x12\x1c.reliant.v1.ListChatsRequest\x1a\x1d.reliant.v1.ListChatsResponse\x12\x37\n\x07GetChat\x12\x1a.reliant.v1.GetChatRequest\x1a\x10.reliant.v1.Chat\x12=\n\nRenameChat\x12\x1d.reliant.v1.RenameChatRequest\x1a\x10.reliant.v1.Chat\x12K\n\nDeleteChat\x12\x1d.reliant.v1.DeleteChatRequest\x1a\x1e.reliant.v1.DeleteChatResponse\x12N\n\x0bSendMessage\x12\x1e.reliant.v1.SendMessageRequest\x1a\x1f.reliant.v1.SendMessageResponse\x12Q\n\x0cListMessages\x12\x1f.reliant.v1.ListMessagesRequest\x1a .reliant.v1.ListMessagesResponse\x12K\n\nCancelChat\x12\x1d.reliant.v1.CancelChatRequest\x1a\x1e.reliant.v1.CancelChatResponse\x12K\n\nResumeChat\x12\x1d.reliant.v1.ResumeChatRequest\x1a\x1e.reliant.v1.ResumeChatResponse\x12H\n\tPauseChat\x12\x1c.reliant.v1.PauseChatRequest\x1a\x1d.reliant.v1.PauseChatResponse\x12R\n\rInterruptChat\x12 .reliant.v1.InterruptChatRequest\x1a\x1f.reliant.v1.SendMessageResponse\x12\x37\n\x07SetMode\x12\x1a.reliant.v1.SetModeRequest\x1a\x10.reliant.v1.Chat\x12K\n\rStreamUpdates\x12 .reliant.v1.StreamUpdatesRequest\x1a\x16.reliant.v1.ChatUpdate0\x01\x12K\n\nListModels\x12\x1d.reliant.v1.ListModelsRequest\x1a\x1e.reliant.v1.ListModelsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -61,43 +61,47 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_DELETECHATRESPONSE']._serialized_start=1016
   _globals['_DELETECHATRESPONSE']._serialized_end=1036
   _globals['_SENDMESSAGEREQUEST']._serialized_start=1038
-  _globals['_SENDMESSAGEREQUEST']._serialized_end=1104
-  _globals['_SENDMESSAGERESPONSE']._serialized_start=1106
-  _globals['_SENDMESSAGERESPONSE']._serialized_end=1176
-  _globals['_CONTENTBLOCK']._serialized_start=1179
-  _globals['_CONTENTBLOCK']._serialized_end=1430
-  _globals['_MESSAGE']._serialized_start=1433
-  _globals['_MESSAGE']._serialized_end=1645
-  _globals['_LISTMESSAGESREQUEST']._serialized_start=1647
-  _globals['_LISTMESSAGESREQUEST']._serialized_end=1685
-  _globals['_LISTMESSAGESRESPONSE']._serialized_start=1687
-  _globals['_LISTMESSAGESRESPONSE']._serialized_end=1768
-  _globals['_CANCELCHATREQUEST']._serialized_start=1770
-  _globals['_CANCELCHATREQUEST']._serialized_end=1806
-  _globals['_CANCELCHATRESPONSE']._serialized_start=1808
-  _globals['_CANCELCHATRESPONSE']._serialized_end=1847
-  _globals['_RESUMECHATREQUEST']._serialized_start=1849
-  _globals['_RESUMECHATREQUEST']._serialized_end=1885
-  _globals['_RESUMECHATRESPONSE']._serialized_start=1887
-  _globals['_RESUMECHATRESPONSE']._serialized_end=1907
-  _globals['_PAUSECHATREQUEST']._serialized_start=1909
-  _globals['_PAUSECHATREQUEST']._serialized_end=1944
-  _globals['_PAUSECHATRESPONSE']._serialized_start=1946
-  _globals['_PAUSECHATRESPONSE']._serialized_end=1981
-  _globals['_INTERRUPTCHATREQUEST']._serialized_start=1983
-  _globals['_INTERRUPTCHATREQUEST']._serialized_end=2036
-  _globals['_SETMODEREQUEST']._serialized_start=2038
-  _globals['_SETMODEREQUEST']._serialized_end=2085
-  _globals['_STREAMUPDATESREQUEST']._serialized_start=2087
-  _globals['_STREAMUPDATESREQUEST']._serialized_end=2145
-  _globals['_CHATUPDATE']._serialized_start=2147
-  _globals['_CHATUPDATE']._serialized_end=2267
-  _globals['_LISTMODELSREQUEST']._serialized_start=2269
-  _globals['_LISTMODELSREQUEST']._serialized_end=2288
-  _globals['_LISTMODELSRESPONSE']._serialized_start=2290
-  _globals['_LISTMODELSRESPONSE']._serialized_end=2349
-  _globals['_PROJECTSERVICE']._serialized_start=2352
-  _globals['_PROJECTSERVICE']._serialized_end=2589
-  _globals['_CHATSERVICE']._serialized_start=2592
-  _globals['_CHATSERVICE']._serialized_end=3625
+  _globals['_SENDMESSAGEREQUEST']._serialized_end=1139
+  _globals['_IMAGE']._serialized_start=1141
+  _globals['_IMAGE']._serialized_end=1182
+  _globals['_SENDMESSAGERESPONSE']._serialized_start=1184
+  _globals['_SENDMESSAGERESPONSE']._serialized_end=1299
+  _globals['_ATTACHMENT']._serialized_start=1301
+  _globals['_ATTACHMENT']._serialized_end=1389
+  _globals['_CONTENTBLOCK']._serialized_start=1392
+  _globals['_CONTENTBLOCK']._serialized_end=1657
+  _globals['_MESSAGE']._serialized_start=1660
+  _globals['_MESSAGE']._serialized_end=1872
+  _globals['_LISTMESSAGESREQUEST']._serialized_start=1874
+  _globals['_LISTMESSAGESREQUEST']._serialized_end=1912
+  _globals['_LISTMESSAGESRESPONSE']._serialized_start=1914
+  _globals['_LISTMESSAGESRESPONSE']._serialized_end=1995
+  _globals['_CANCELCHATREQUEST']._serialized_start=1997
+  _globals['_CANCELCHATREQUEST']._serialized_end=2033
+  _globals['_CANCELCHATRESPONSE']._serialized_start=2035
+  _globals['_CANCELCHATRESPONSE']._serialized_end=2074
+  _globals['_RESUMECHATREQUEST']._serialized_start=2076
+  _globals['_RESUMECHATREQUEST']._serialized_end=2112
+  _globals['_RESUMECHATRESPONSE']._serialized_start=2114
+  _globals['_RESUMECHATRESPONSE']._serialized_end=2134
+  _globals['_PAUSECHATREQUEST']._serialized_start=2136
+  _globals['_PAUSECHATREQUEST']._serialized_end=2171
+  _globals['_PAUSECHATRESPONSE']._serialized_start=2173
+  _globals['_PAUSECHATRESPONSE']._serialized_end=2208
+  _globals['_INTERRUPTCHATREQUEST']._serialized_start=2210
+  _globals['_INTERRUPTCHATREQUEST']._serialized_end=2263
+  _globals['_SETMODEREQUEST']._serialized_start=2265
+  _globals['_SETMODEREQUEST']._serialized_end=2312
+  _globals['_STREAMUPDATESREQUEST']._serialized_start=2314
+  _globals['_STREAMUPDATESREQUEST']._serialized_end=2372
+  _globals['_CHATUPDATE']._serialized_start=2374
+  _globals['_CHATUPDATE']._serialized_end=2494
+  _globals['_LISTMODELSREQUEST']._serialized_start=2496
+  _globals['_LISTMODELSREQUEST']._serialized_end=2515
+  _globals['_LISTMODELSRESPONSE']._serialized_start=2517
+  _globals['_LISTMODELSRESPONSE']._serialized_end=2576
+  _globals['_PROJECTSERVICE']._serialized_start=2579
+  _globals['_PROJECTSERVICE']._serialized_end=2816
+  _globals['_CHATSERVICE']._serialized_start=2819
+  _globals['_CHATSERVICE']._serialized_end=3852
 # @@protoc_insertion_point(module_scope)
