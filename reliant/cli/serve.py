@@ -131,8 +131,7 @@ def _set_up_demo(info: RunningInfo) -> None:
         typer.echo(
             "Each chat in it works in a fresh git worktree (under .reliant/worktrees/), so you can run it\n"
             "again and again; add --mode manual to approve (or deny) each change. What a chat changed:\n"
-            f"`reliant worktree list --project {project.path}`, then `reliant worktree diff ID`, or the\n"
-            "web UI's Worktree tab.\n"
+            "the web UI's Worktree tab, or `reliant worktree list --project PATH` and `reliant worktree diff ID`.\n"
         )
     sys.stdout.flush()
 
