@@ -11,6 +11,7 @@ from pathlib import Path, PurePosixPath
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.service import RPCError, RPCStatusCode
 
+from reliant.api.attachments import Attached, AttachmentReport, ImageInput, attach, image_blocks
 from reliant.api.context import ApiContext
 from reliant.api.errors import (
     FailedPreconditionError,
@@ -30,6 +31,7 @@ from reliant.db import messages as messages_db
 from reliant.db import projects as projects_db
 from reliant.db import tool_runs as tool_runs_db
 from reliant.db import updates as updates_db
+from reliant.db import worktrees as worktrees_db
 from reliant.domain import update_kinds as kinds
 from reliant.domain.chat import ChatInfo, ChatMode, ChatStatus, ChatUpdate, Project, StoredMessage, ToolRun, ToolState
 from reliant.domain.workflows import (
@@ -68,6 +70,7 @@ class Sent:
     message: StoredMessage
     seq: int
     queued: bool
+    attachments: tuple[AttachmentReport, ...] = ()  # what each `@path` of the text became
 
 
 class Chats:
@@ -207,14 +210,25 @@ class Chats:
             )
         return chat
 
-    async def send(self, chat_id: str, text: str, model: str = "", *, interrupt: bool = False) -> Sent:
-        """Queue a user message for the chat's workflow; with `interrupt`, the running turn is
-        cancelled and this message goes next."""
+    async def send(
+        self,
+        chat_id: str,
+        text: str,
+        model: str = "",
+        *,
+        interrupt: bool = False,
+        images: list[ImageInput] | None = None,
+    ) -> Sent:
+        """Queue a user message for the chat's workflow, with the files its `@path` references name
+        and its images (attachments.py); with `interrupt`, the running turn is cancelled and this
+        message goes next."""
         chat = await self.chat(chat_id)
         if not text.strip():
             raise InvalidArgumentError("message text is empty")
         if len(text) > MAX_MESSAGE_CHARS:
             raise InvalidArgumentError(f"message is {len(text)} characters; the limit is {MAX_MESSAGE_CHARS}")
+        pasted = image_blocks(images or [])
+        attached = await self._attached(chat, text, sum(len(i.data) for i in images or []))
         if model and model != chat.model:
             await chats_db.set_model(
                 self.db, chat.id, await self.check_model(model, await self.project(chat.project_id))
@@ -224,13 +238,25 @@ class Chats:
             title = " ".join(text.split())[:80]
             await chats_db.rename(self.db, chat.id, title)
             await self.log.emit(chat.id, kinds.CHAT_UPDATED, {"title": title})
-        message = await messages_db.enqueue_user(self.db, chat.id, text)
-        update = await self.log.emit(chat.id, kinds.MESSAGE_QUEUED, {"message_id": message.id, "text": text})
+        message = await messages_db.enqueue_user(self.db, chat.id, text, [*attached.blocks, *pasted])
+        queued: dict[str, object] = {"message_id": message.id, "text": text}
+        if attached.reports:
+            queued["attachments"] = [{"path": r.path, "kind": r.kind, "error": r.error} for r in attached.reports]
+        if pasted:
+            queued["images"] = len(pasted)
+        update = await self.log.emit(chat.id, kinds.MESSAGE_QUEUED, queued)
         await self._deliver(chat, message.id, SIGNAL_INTERRUPT if interrupt else SIGNAL_USER_MESSAGE)
         if interrupt:
             await self._cancel_running_tools(chat)
         busy = chat.status in (ChatStatus.RUNNING, ChatStatus.WAITING, ChatStatus.PAUSED)
-        return Sent(message, update.seq if update else 0, not interrupt and (busy or chat.queued > 0))
+        return Sent(message, update.seq if update else 0, not interrupt and (busy or chat.queued > 0), attached.reports)
+
+    async def _attached(self, chat: ChatInfo, text: str, image_bytes: int) -> Attached:
+        """The files the text names, from the chat's worktree if it has one, else its project."""
+        project = await self.project(chat.project_id)
+        worktree = await worktrees_db.active_for_chat(self.db, chat.id)
+        workspace = worktree.path if worktree is not None else project.path
+        return await attach(self.ctx.bus, project.daemon_id, workspace, text, image_bytes)
 
     async def _deliver(self, chat: ChatInfo, message_id: str, signal: str) -> None:
         """Signal-with-start: the running workflow gets the message, or a new run starts with it."""

@@ -10,6 +10,7 @@ from connectrpc.code import Code
 from connectrpc.errors import ConnectError
 from connectrpc.request import RequestContext
 
+from reliant.api.attachments import ImageInput
 from reliant.api.chats import Chats
 from reliant.api.errors import ApiError
 from reliant.api.projects import Projects
@@ -88,8 +89,17 @@ class ChatService:
         return pb.DeleteChatResponse()
 
     async def send_message(self, request: pb.SendMessageRequest, ctx: Ctx) -> pb.SendMessageResponse:
-        sent = await call(self.chats.send(request.chat_id, request.text, request.model))
-        return pb.SendMessageResponse(message_id=sent.message.id, seq=sent.seq, queued=sent.queued)
+        images = [ImageInput(i.media_type, i.data) for i in request.images]
+        sent = await call(self.chats.send(request.chat_id, request.text, request.model, images=images))
+        return pb.SendMessageResponse(
+            message_id=sent.message.id,
+            seq=sent.seq,
+            queued=sent.queued,
+            attachments=[
+                pb.Attachment(path=a.path, kind=a.kind, error=a.error, truncated=a.truncated, size=a.size)
+                for a in sent.attachments
+            ],
+        )
 
     async def list_messages(self, request: pb.ListMessagesRequest, ctx: Ctx) -> pb.ListMessagesResponse:
         messages, runs, resume = await call(self.chats.messages(request.chat_id))

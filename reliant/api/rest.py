@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import dataclasses
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, fields
@@ -14,6 +17,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import Stream
 
+from reliant.api.attachments import ImageInput
 from reliant.api.chats import Chats
 from reliant.api.errors import HTTP_STATUS, ApiError, InvalidArgumentError
 from reliant.api.projects import Projects
@@ -64,9 +68,23 @@ class RenameChat(RequestBody):
 
 
 @dataclass
+class ImageBody(RequestBody):
+    media_type: str
+    data: str  # base64
+
+
+@dataclass
 class SendMessage(RequestBody):
     text: str
     model: str = ""
+    images: list[ImageBody] | None = None
+
+
+def _base64(field: str, value: str) -> bytes:
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidArgumentError(f"{field} must be base64") from None
 
 
 def api_error_handler(request: Request[Any, Any, Any], exc: ApiError) -> Response[dict[str, Any]]:
@@ -151,8 +169,16 @@ class ChatController(Controller):
     async def send(
         self, chat_id: FromPath[str], data: JSONBody[SendMessage], chats: NamedDependency[Chats]
     ) -> dict[str, Any]:
-        sent = await chats.send(chat_id, data.text, data.model)
-        return {"message_id": sent.message.id, "seq": sent.seq, "queued": sent.queued}
+        images = [
+            ImageInput(i.media_type, _base64(f"images[{n}].data", i.data)) for n, i in enumerate(data.images or [])
+        ]
+        sent = await chats.send(chat_id, data.text, data.model, images=images)
+        return {
+            "message_id": sent.message.id,
+            "seq": sent.seq,
+            "queued": sent.queued,
+            "attachments": [dataclasses.asdict(a) for a in sent.attachments],
+        }
 
     @post("/{chat_id:str}/cancel")
     async def cancel(self, chat_id: FromPath[str], chats: NamedDependency[Chats]) -> dict[str, bool]:

@@ -268,6 +268,11 @@ def run_chat(
                 headers=api.headers,
             )
             mine = sent.message_id
+            for attached in sent.attachments:  # `@path` in the message: say what did not attach
+                if attached.kind == "error":
+                    renderer.err.write(f"@{attached.path} not attached: {attached.error}\n")
+                elif attached.truncated:
+                    renderer.err.write(f"@{attached.path} attached in part: it is longer than the limit\n")
     admitted = not mine
 
     def done(kind: str, payload: dict[str, Any]) -> int | None:

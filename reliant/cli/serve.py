@@ -108,19 +108,34 @@ def _check_workspace(path: Path, settings: config.Settings) -> None:
 
 
 def _set_up_demo(info: RunningInfo) -> None:
-    from reliant.cli.conversation import Api, find_or_create_project
-    from reliant.llm import DEMO_MODEL, copy_demo_project
+    import subprocess
 
-    target = info.settings.data_dir.expanduser().resolve() / "demo-project"
+    from reliant.cli.conversation import Api, find_or_create_project
+    from reliant.llm import DEMO_MODEL
+    from reliant.llm.demo import copy_demo_project, demo_project_path, make_demo_repository
+
+    target = demo_project_path(info.settings.data_dir)
     shutil.rmtree(target, ignore_errors=True)  # start from the pristine demo every time
     copy_demo_project(target)
+    try:
+        repository = make_demo_repository(target)
+    except (OSError, subprocess.SubprocessError) as exc:
+        typer.echo(f"the demo project is not a git repository ({exc}): its first chat changes it for good", err=True)
+        repository = False
     try:
         project = find_or_create_project(Api(info.api_url, info.settings.api_token), str(target))
     except Exception as exc:  # noqa: BLE001 - the appliance keeps running; say what failed
         typer.echo(f"could not set up the demo project: {exc}", err=True)
         return
-    typer.echo(f"\nDemo project ready at {project.path}. Try:\n")
+    what = "a git repository with a failing test" if repository else "a small project with a failing test"
+    typer.echo(f"\nDemo project ready at {project.path} ({what}). Try:\n")
     typer.echo(f'  reliant chat --project {project.path} --model {DEMO_MODEL} "Fix the failing test"\n')
+    if repository:
+        typer.echo(
+            "Each chat in it works in a fresh git worktree (under .reliant/worktrees/), so you can run it\n"
+            "again and again; add --mode manual to approve (or deny) each change. What a chat changed:\n"
+            "the web UI's Worktree tab, or `reliant worktree list --project PATH` and `reliant worktree diff ID`.\n"
+        )
     sys.stdout.flush()
 
 

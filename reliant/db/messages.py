@@ -36,6 +36,7 @@ def _block(row: Row) -> ContentBlock:
         is_error=bool(data.get("is_error", False)),
         signature=data.get("signature", ""),
         media_type=data.get("media_type", ""),
+        path=data.get("path", ""),
     )
 
 
@@ -49,6 +50,8 @@ def _block_data(block: ContentBlock) -> dict[str, Any]:
         data["signature"] = block.signature
     if block.media_type:
         data["media_type"] = block.media_type
+    if block.path:
+        data["path"] = block.path
     return data
 
 
@@ -117,11 +120,12 @@ async def get(db: Queries, message_id: str) -> StoredMessage | None:
     return found[0] if found else None
 
 
-async def enqueue_user(db: Database, chat_id: str, text: str) -> StoredMessage:
+async def enqueue_user(db: Database, chat_id: str, text: str, attached: Sequence[ContentBlock] = ()) -> StoredMessage:
+    """Queue a user message: its text, then what it attaches (files, images)."""
     async with db.tx() as tx:
         row = await tx.fetchrow("INSERT INTO messages (chat_id, role) VALUES (%s, 'user') RETURNING id", (chat_id,))
         assert row is not None
-        await _insert_blocks(tx, str(row["id"]), [ContentBlock.of_text(text)])
+        await _insert_blocks(tx, str(row["id"]), [ContentBlock.of_text(text), *attached])
     message = await get(db, str(row["id"]))
     assert message is not None
     return message

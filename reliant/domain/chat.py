@@ -30,7 +30,10 @@ class ContentBlock:
     tool_input: dict[str, Any] = field(default_factory=dict)  # tool_call
     is_error: bool = False  # tool_result
     signature: str = ""  # thinking (Anthropic's signature must be sent back verbatim)
-    media_type: str = ""  # image
+    media_type: str = ""  # image; an attachment: text/plain for a file, inode/directory for a listing
+    # A file the user attached with `@path` (a user message's text or image block): the path as
+    # written. With is_error, the reference could not be attached and `text` says why.
+    path: str = ""
 
     @staticmethod
     def of_text(text: str) -> ContentBlock:

@@ -1,6 +1,7 @@
 """The kinds of chat updates and the shape of their payloads (JSON objects).
 
-    message_queued     {message_id, text}                       a user message is waiting its turn
+    message_queued     {message_id, text, attachments?: [{path, kind, error}], images?}
+                                                                a user message is waiting its turn
     message_created    {message}                                a message entered the transcript
     message_started    {message_id, turn, attempt, model}       an assistant message begins streaming;
                                                                 a later attempt of the same turn
@@ -19,6 +20,12 @@
     approval_resolved  {approval_id, tool_call_id, status, scope, message}
     question_asked     {question_id, tool_call_id, questions: [{question, choices?}], turn}
     question_answered  {question_id, tool_call_id, answers, status}
+    context            {prompt_version, workspace, instructions: [{path, shown, scope, directory,
+                        chars, truncated}], environment: {os, shell, date, workspace, git, tree,
+                        tree_truncated} | null}       what the agent is told about its project and
+                                                                machine: emitted when the chat's
+                                                                snapshot is taken and when more
+                                                                instruction files come into effect
 
 `message` is {id, ordinal, role, model, turn, blocks: [...], usage: {...}, cost_usd}.
 """
@@ -42,6 +49,7 @@ APPROVAL_REQUESTED = "approval_requested"
 APPROVAL_RESOLVED = "approval_resolved"
 QUESTION_ASKED = "question_asked"
 QUESTION_ANSWERED = "question_answered"
+CONTEXT = "context"
 
 # Streaming progress is plentiful and cheap to lose on a power cut (the stored message has it all):
 # it is written without waiting for the WAL flush. A lost tail can never leave a gap, since a seq

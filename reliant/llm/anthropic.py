@@ -1,8 +1,14 @@
 """AnthropicProvider: the Messages API, streamed through the official SDK.
 
-The stable prefix of every request is marked for prompt caching: the system prompt, the tool
-definitions and the last block of the conversation carry `cache_control: ephemeral`, so the next turn
-of the same chat reads everything before its new messages from the cache.
+The stable prefix of every request is marked for prompt caching: the tool definitions, the stable
+part of the system prompt and the last block of the conversation carry `cache_control: ephemeral`
+(three of the four breakpoints the API allows). The system prompt's per-chat part (environment,
+project instructions) is a second system block after the stable one, without a breakpoint of its
+own: the conversation's breakpoint covers it, and chats of a project share the cached tools and
+guidance. So the next turn of the same chat reads everything before its new messages from the cache.
+
+Images go as image blocks: those of a user message where they are, those a tool returned (an image
+block carrying the tool call's id) inside that call's tool_result.
 
 The SDK is imported when a provider is built, not when this module is: `import anthropic` is slow.
 """
@@ -82,7 +88,7 @@ class AnthropicProvider:
         import httpx2
 
         max_tokens, thinking = thinking_config(request.model, request.thinking_budget, request.max_tokens)
-        system = system_param(request.system)
+        system = system_param(request.system, request.context)
         tools = tools_param(request.tools)
         assembly = _Assembly(model=request.model)
         try:
@@ -167,10 +173,14 @@ def uses_adaptive_thinking(model: str) -> bool:
     return (major, minor) >= (4, 6)
 
 
-def system_param(system: str) -> list[TextBlockParam]:
-    if not system:
-        return []
-    return [{"type": "text", "text": system, "cache_control": {"type": "ephemeral"}}]
+def system_param(system: str, context: str = "") -> list[TextBlockParam]:
+    """The stable part (a cache breakpoint), then the per-chat part."""
+    out: list[TextBlockParam] = []
+    if system:
+        out.append({"type": "text", "text": system, "cache_control": {"type": "ephemeral"}})
+    if context:
+        out.append({"type": "text", "text": context})
+    return out
 
 
 def tools_param(tools: tuple[ToolDefinition, ...]) -> list[ToolParam]:
@@ -191,7 +201,7 @@ def messages_param(messages: tuple[Message, ...]) -> list[MessageParam]:
     out: list[dict[str, Any]] = []
     for message in messages:
         role = "assistant" if message.role is Role.ASSISTANT else "user"
-        content = [b for b in (_block_param(block) for block in message.blocks) if b is not None]
+        content = _nest_tool_images(message.blocks)
         if not content:
             continue
         if out and out[-1]["role"] == role:
@@ -207,6 +217,26 @@ def messages_param(messages: tuple[Message, ...]) -> list[MessageParam]:
                 block["cache_control"] = dict(_EPHEMERAL)
                 break
     return cast("list[MessageParam]", out)
+
+
+def _nest_tool_images(blocks: tuple[ContentBlock, ...]) -> list[dict[str, Any]]:
+    """The blocks of one message; an image a tool returned goes inside that call's tool_result."""
+    content: list[dict[str, Any]] = []
+    results: dict[str, dict[str, Any]] = {}
+    for block in blocks:
+        param = _block_param(block)
+        if param is None:
+            continue
+        if block.type is BlockType.TOOL_RESULT:
+            results[block.tool_call_id] = param
+        elif block.type is BlockType.IMAGE and block.tool_call_id in results:
+            result = results[block.tool_call_id]
+            if isinstance(result["content"], str):
+                result["content"] = [{"type": "text", "text": result["content"]}] if result["content"] else []
+            result["content"].append(param)
+            continue
+        content.append(param)
+    return content
 
 
 def _block_param(block: ContentBlock) -> dict[str, Any] | None:

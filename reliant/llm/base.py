@@ -12,11 +12,18 @@ from reliant.domain.chat import BlockType, ContentBlock, Message, ToolDefinition
 @dataclass(frozen=True, slots=True)
 class LlmRequest:
     model: str  # the provider's own model id, e.g. "claude-sonnet-4-5", "gpt-4o", "demo"
-    system: str
+    system: str  # the stable part of the system prompt: the same for every chat of a mode
     messages: tuple[Message, ...]
     tools: tuple[ToolDefinition, ...] = ()
     max_tokens: int = 8192
     thinking_budget: int = 0  # > 0 turns on extended thinking where the provider has it
+    # The per-chat part of the system prompt (environment, project instructions), sent after
+    # `system` so that `system` stays a prefix the provider can cache across chats.
+    context: str = ""
+
+    def full_system(self) -> str:
+        """The whole system prompt, for providers that take it as one text."""
+        return f"{self.system}\n\n{self.context}" if self.system and self.context else self.system or self.context
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,12 +1,22 @@
-"""The demo project that `scripted:demo` works on, shipped as package data."""
+"""The demo project that `scripted:demo` works on, shipped as package data.
+
+`reliant up --demo` puts a copy in `<data-dir>/demo-project` and makes it a git repository whose
+one commit holds the failing test. Every chat in it works in its own git worktree of that commit
+(the worker makes it at the chat's first turn), so each demo chat starts from the failing test
+and its changes can be seen as a diff.
+"""
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
 from pathlib import Path
 
 DEMO_MODEL = "scripted:demo"
+DEMO_PROJECT_NAME = "demo-project"
 _DEMO_PROJECT = Path(__file__).with_name("demo-project")
+_GIT_IDENTITY = ("-c", "user.name=reliant demo", "-c", "user.email=demo@reliant.invalid")
 
 
 def demo_project_dir() -> Path:
@@ -14,7 +24,30 @@ def demo_project_dir() -> Path:
     return _DEMO_PROJECT
 
 
+def demo_project_path(data_dir: Path) -> Path:
+    """Where `reliant up --demo` puts the demo project for a data dir."""
+    return data_dir.expanduser().resolve() / DEMO_PROJECT_NAME
+
+
 def copy_demo_project(dest: Path) -> Path:
     """Copy the demo project's files into `dest` (created if missing; existing files are replaced)."""
     shutil.copytree(_DEMO_PROJECT, dest, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     return dest
+
+
+def make_demo_repository(dest: Path) -> bool:
+    """Make `dest` a git repository with one commit of its files; False (and nothing done) when
+    git is not installed. Raises subprocess.CalledProcessError if git fails."""
+    git = shutil.which("git")
+    if git is None:
+        return False
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env["GIT_TERMINAL_PROMPT"] = "0"
+
+    def run(*args: str) -> None:
+        subprocess.run([git, *_GIT_IDENTITY, *args], cwd=dest, env=env, check=True, capture_output=True, timeout=60)
+
+    run("init", "--quiet", "--initial-branch=main")
+    run("add", "--all")
+    run("commit", "--quiet", "--no-verify", "--no-gpg-sign", "-m", "The leapyear demo: two tests fail")
+    return True

@@ -104,7 +104,7 @@ class OpenAIProvider:
         try:
             chunks = await self._client.chat.completions.create(
                 model=request.model,
-                messages=messages_param(request.system, request.messages),
+                messages=messages_param(request.full_system(), request.messages),
                 tools=tools if tools else openai.omit,
                 max_completion_tokens=request.max_tokens if self._official else openai.omit,
                 max_tokens=openai.omit if self._official else request.max_tokens,
@@ -168,7 +168,9 @@ def tools_param(tools: tuple[ToolDefinition, ...]) -> list[ChatCompletionToolPar
 def messages_param(system: str, messages: tuple[Message, ...]) -> list[ChatCompletionMessageParam]:
     """Our conversation as Chat Completions messages: one `tool` message per tool result.
 
-    Thinking is not sent back: Chat Completions has no way to carry it.
+    Thinking is not sent back: Chat Completions has no way to carry it. A `tool` message holds text
+    only, so images the tools returned follow their results as one user message of image parts,
+    each introduced by the call it came from.
     """
     out: list[dict[str, Any]] = []
     if system:
@@ -203,12 +205,20 @@ def _assistant(message: Message) -> dict[str, Any]:
 
 
 def _user_parts(message: Message) -> str | list[dict[str, Any]]:
-    texts = [b.text for b in message.blocks if b.type is BlockType.TEXT and b.text]
-    images = [b for b in message.blocks if b.type is BlockType.IMAGE]
-    if not images:
-        return "".join(texts)
-    parts: list[dict[str, Any]] = [{"type": "text", "text": t} for t in texts]
-    parts += [{"type": "image_url", "image_url": {"url": f"data:{b.media_type};base64,{b.text}"}} for b in images]
+    """A user message's text and images in their order (text alone as a plain string)."""
+    blocks = [b for b in message.blocks if (b.type is BlockType.TEXT and b.text) or b.type is BlockType.IMAGE]
+    if not any(b.type is BlockType.IMAGE for b in blocks):
+        return "".join(b.text for b in blocks)
+    names = {b.tool_call_id: b.tool_name for b in message.blocks if b.type is BlockType.TOOL_RESULT}
+    parts: list[dict[str, Any]] = []
+    for block in blocks:
+        if block.type is BlockType.TEXT:
+            parts.append({"type": "text", "text": block.text})
+            continue
+        if block.tool_call_id:
+            name = names.get(block.tool_call_id) or block.tool_name or "a tool"
+            parts.append({"type": "text", "text": f"An image returned by {name} (call {block.tool_call_id}):"})
+        parts.append({"type": "image_url", "image_url": {"url": f"data:{block.media_type};base64,{block.text}"}})
     return parts
 
 

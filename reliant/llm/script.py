@@ -4,7 +4,7 @@
 delay_ms: 10                  # optional: pause before every streamed chunk (default 0)
 call_log: /tmp/calls.jsonl    # optional: one JSON line per call (relative: to the script's folder)
 final_text: Nothing more.     # optional: the answer once the turns have run out
-turns:                        # turn N answers the request that holds N assistant messages
+turns:                        # played in order, one per model call (see "Branches" below)
   - thinking: Let me look.    # optional, streamed before the text
     text: Reading the code.   # optional, streamed word by word
     tools:                    # optional: tool calls, ids call_<turn>_<i>
@@ -13,10 +13,36 @@ turns:                        # turn N answers the request that holds N assistan
     delay_ms: 200             # optional: this turn's own pause
     usage: {input_tokens: 10, output_tokens: 5, cache_read_tokens: 0, cache_write_tokens: 0}
     error: {status: 429, message: slow down, retry_after: 1.5, times: 2}
+  - text: Editing.
+    name: edit                # optional: a name branches can jump to
+    branches:                 # optional: checked, in order, before this turn plays
+      - when: {tool: shell, contains: "[exit code 0]"}
+        to: nothing-to-fix
+    on_error: edit-failed     # shorthand for a last branch `{when: {error: true}, to: edit-failed}`
+    end: true                 # optional: the script has run out after this turn
+  - name: edit-failed         # turns below an `end` are reached only by branches
+    text: "The edit did not go through: ${result}"
+    end: true
 ```
 
 A turn with `error` fails its first `times` calls (default 1) with the error its status maps to
 (429/5xx retryable, others fatal), then plays normally.
+
+Branches. Without them, the turn played is the number of assistant messages in the request (turn N
+answers the request that holds N of them), so a retried call plays the same turn again. With them,
+the model replays its own choices: walking the conversation, each answer played the turn after the
+one before it (or, when a branch of that turn matched, the turn the branch names), and the next
+answer is chosen the same way. A branch's `when` looks at the tool results the turn answers (those
+of the previous turn's calls; none after a new user message) and holds when some result matches all
+of its keys: `tool` (the result's tool name), `error` (true: the result is an error: the tool failed,
+was interrupted, or was denied by the user or the mode; false: it is not) and `contains` (a
+substring of the result's text: "[exit code 1]", "denied"). A jump is one hop: the target's own
+branches are not checked; after it the script goes on with the turn below the target, unless the
+target has `end: true`: after a turn with `end`, the script has run out and later requests (a new
+user message, say) get `final_text`.
+
+In a turn's `text`, `${result}` stands for the text of the first error among the results it
+answers (else the last result), cut to 300 characters.
 
 A script given by path (`scripted:/abs/path.yaml`) must lie inside one of the chat's project
 directories or the data dir, and so must its `call_log` (check_script_place). An invalid script is
@@ -34,7 +60,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from reliant.domain.chat import Usage
+from reliant.domain.chat import BlockType, ContentBlock, Message, Role, Usage
 from reliant.llm.errors import FatalLlmError, UnknownModelError
 
 SCRIPTS_DIR = Path(__file__).with_name("scripts")
@@ -42,7 +68,11 @@ MAX_SCRIPT_BYTES = 1_000_000
 DEFAULT_FINAL_TEXT = "That is all I have for now: the scripted model has no more turns in this script."
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 _SCRIPT_KEYS = frozenset({"turns", "delay_ms", "call_log", "final_text"})
-_TURN_KEYS = frozenset({"text", "thinking", "tools", "delay_ms", "usage", "error"})
+_TURN_KEYS = frozenset(
+    {"text", "thinking", "tools", "delay_ms", "usage", "error", "name", "branches", "on_error", "end"}
+)
+_BRANCH_KEYS = frozenset({"when", "to"})
+_WHEN_KEYS = frozenset({"tool", "error", "contains"})
 _TOOL_KEYS = frozenset({"name", "input"})
 _ERROR_KEYS = frozenset({"status", "message", "retry_after", "times"})
 _USAGE_KEYS = frozenset({"input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens"})
@@ -63,6 +93,21 @@ class ScriptedError:
 
 
 @dataclass(frozen=True, slots=True)
+class When:
+    """A condition on one tool result; every key given must hold."""
+
+    tool: str | None = None
+    error: bool | None = None
+    contains: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Branch:
+    when: When
+    to: int  # the index of the turn to play instead
+
+
+@dataclass(frozen=True, slots=True)
 class Turn:
     text: str = ""
     thinking: str = ""
@@ -70,6 +115,9 @@ class Turn:
     delay_ms: float | None = None  # None: the script's
     usage: Usage | None = None  # None: estimated from the text
     error: ScriptedError | None = None
+    name: str = ""
+    branches: tuple[Branch, ...] = ()
+    end: bool = False  # the script has run out after this turn
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +145,54 @@ class ScriptPlaceError(FatalLlmError):
             f"({shown}); the {what} {path}{target} does not",
             kind="script_place",
         )
+
+
+RESULT_PLACEHOLDER = "${result}"
+MAX_RESULT_QUOTE = 300
+
+
+def next_turn(script: Script, messages: tuple[Message, ...]) -> tuple[int, tuple[ContentBlock, ...]]:
+    """The index of the turn that answers `messages` (len(turns) or more: the script has run out),
+    and the tool results it answers."""
+    position = 0
+    results: tuple[ContentBlock, ...] = ()
+    for message in messages:
+        if message.role is Role.ASSISTANT:
+            played = _resolve(script, position, results)
+            ended = played >= len(script.turns) or script.turns[played].end
+            position = len(script.turns) if ended else played + 1
+            results = ()
+        elif message.role is Role.TOOL:
+            results = tuple(b for b in message.blocks if b.type is BlockType.TOOL_RESULT)
+        else:
+            results = ()
+    return _resolve(script, position, results), results
+
+
+def _resolve(script: Script, position: int, results: tuple[ContentBlock, ...]) -> int:
+    if position >= len(script.turns):
+        return position
+    for branch in script.turns[position].branches:
+        if any(_holds(branch.when, r) for r in results):
+            return branch.to
+    return position
+
+
+def _holds(when: When, result: ContentBlock) -> bool:
+    return (
+        (when.tool is None or result.tool_name == when.tool)
+        and (when.error is None or result.is_error == when.error)
+        and (when.contains is None or when.contains in result.text)
+    )
+
+
+def quoted_result(results: tuple[ContentBlock, ...]) -> str:
+    """What `${result}` stands for: the first error among `results`, else the last one."""
+    if not results:
+        return ""
+    chosen = next((r for r in results if r.is_error), results[-1])
+    text = " ".join(chosen.text.split())
+    return text if len(text) <= MAX_RESULT_QUOTE else text[: MAX_RESULT_QUOTE - 1] + "…"
 
 
 def builtin_scripts() -> list[str]:
@@ -231,7 +327,8 @@ def parse_script(data: object, *, name: str, path: Path) -> Script:
     raw_turns = data.get("turns") or []
     if not isinstance(raw_turns, list):
         raise _invalid(path, f"`turns` must be a list{_at(data, 'turns')}")
-    turns = tuple(_turn(path, i, raw) for i, raw in enumerate(raw_turns))
+    names = _turn_names(path, raw_turns)
+    turns = tuple(_turn(path, i, raw, names) for i, raw in enumerate(raw_turns))
     call_log = data.get("call_log")
     if call_log is not None and not isinstance(call_log, str):
         raise _invalid(path, f"`call_log` must be a path{_at(data, 'call_log')}")
@@ -245,7 +342,21 @@ def parse_script(data: object, *, name: str, path: Path) -> Script:
     )
 
 
-def _turn(path: Path, index: int, raw: object) -> Turn:
+def _turn_names(path: Path, raw_turns: list[Any]) -> dict[str, int]:
+    names: dict[str, int] = {}
+    for index, raw in enumerate(raw_turns):
+        name = raw.get("name") if isinstance(raw, dict) else None
+        if name is None:
+            continue
+        if not isinstance(name, str) or not name:
+            raise _invalid(path, f"turn {index}: `name` must be a non-empty string")
+        if name in names:
+            raise _invalid(path, f"turn {index}: the name {name!r} is taken by turn {names[name]}")
+        names[name] = index
+    return names
+
+
+def _turn(path: Path, index: int, raw: object, names: Mapping[str, int]) -> Turn:
     where = f"turn {index}"
     if not isinstance(raw, dict):
         raise _invalid(path, f"{where}: a turn is a mapping")
@@ -261,7 +372,52 @@ def _turn(path: Path, index: int, raw: object) -> Turn:
         delay_ms=_delay(path, where, raw),
         usage=_usage(path, where, raw),
         error=_error(path, where, raw),
+        name=raw.get("name") or "",
+        branches=_branches(path, where, raw, names),
+        end=_flag(path, where, "end", raw.get("end", False)),
     )
+
+
+def _flag(path: Path, where: str, key: str, raw: object) -> bool:
+    if not isinstance(raw, bool):
+        raise _invalid(path, f"{where}: `{key}` must be true or false")
+    return raw
+
+
+def _branches(path: Path, where: str, raw: Mapping[str, Any], names: Mapping[str, int]) -> tuple[Branch, ...]:
+    raw_branches = raw.get("branches") or []
+    if not isinstance(raw_branches, list):
+        raise _invalid(path, f"{where}: `branches` must be a list of {{when, to}}")
+    branches = [_branch(path, f"{where}, branch {i}", b, names) for i, b in enumerate(raw_branches)]
+    on_error = raw.get("on_error")
+    if on_error is not None:
+        branches.append(Branch(When(error=True), _target(path, f"{where}, on_error", on_error, names)))
+    return tuple(branches)
+
+
+def _branch(path: Path, where: str, raw: object, names: Mapping[str, int]) -> Branch:
+    if not isinstance(raw, dict):
+        raise _invalid(path, f"{where}: a branch is a mapping with `when` and `to`")
+    _check_keys(path, where, raw, _BRANCH_KEYS)
+    when = raw.get("when")
+    if not isinstance(when, dict) or not when:
+        raise _invalid(path, f"{where}: `when` must be a mapping with one or more of {', '.join(sorted(_WHEN_KEYS))}")
+    _check_keys(path, f"{where}, when", when, _WHEN_KEYS)
+    tool, error, contains = when.get("tool"), when.get("error"), when.get("contains")
+    if tool is not None and (not isinstance(tool, str) or not tool):
+        raise _invalid(path, f"{where}: `when.tool` must be a tool name")
+    if error is not None and not isinstance(error, bool):
+        raise _invalid(path, f"{where}: `when.error` must be true or false")
+    if contains is not None and (not isinstance(contains, str) or not contains):
+        raise _invalid(path, f"{where}: `when.contains` must be a non-empty string")
+    return Branch(When(tool=tool, error=error, contains=contains), _target(path, f"{where}, to", raw.get("to"), names))
+
+
+def _target(path: Path, where: str, name: object, names: Mapping[str, int]) -> int:
+    if not isinstance(name, str) or name not in names:
+        known = ", ".join(sorted(names)) or "none: give a turn a `name`"
+        raise _invalid(path, f"{where}: {name!r} is not the name of a turn (names: {known})")
+    return names[name]
 
 
 def _tool(path: Path, where: str, raw: object) -> ScriptedToolCall:

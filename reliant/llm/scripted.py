@@ -1,7 +1,11 @@
 """ScriptedProvider: a deterministic model that plays a YAML script, for offline demos and tests.
 
-The turn played is the number of assistant messages already in the request, so a retried call of a
-turn plays the same turn again, with the same tool call ids (`call_<turn>_<i>`).
+The turn played follows from the request alone (script.py: the number of assistant messages in it,
+or the branches those answers took), so a retried call of a turn plays the same turn again, with
+the same tool call ids (`call_<n>_<i>`, n the number of assistant messages before it).
+
+With `call_log`, every call appends one JSON line: the turn played, the tools offered, the system
+prompt, and the messages as the model received them (an image as its media type and size).
 """
 
 from __future__ import annotations
@@ -14,11 +18,11 @@ import re
 import time
 from dataclasses import dataclass, field
 
-from reliant.domain.chat import BlockType, ContentBlock, Role, Usage
+from reliant.domain.chat import BlockType, ContentBlock, Message, Role, Usage
 from reliant.llm.base import BlockDelta, BlockStart, LlmRequest, LlmResponse, OnEvent
 from reliant.llm.classify import error_for_status
 from reliant.llm.errors import LlmError
-from reliant.llm.script import Script, Turn, load_script, script_path
+from reliant.llm.script import RESULT_PLACEHOLDER, Script, Turn, load_script, next_turn, quoted_result, script_path
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +58,8 @@ class ScriptedProvider:
 
     async def stream(self, request: LlmRequest, on_event: OnEvent) -> LlmResponse:
         script = self.script(request.model)
-        turn_index = sum(1 for m in request.messages if m.role is Role.ASSISTANT)
+        answered = sum(1 for m in request.messages if m.role is Role.ASSISTANT)
+        turn_index, results = next_turn(script, request.messages)
         turn = script.turns[turn_index] if turn_index < len(script.turns) else Turn(text=script.final_text)
         error = self._scripted_error(script, turn_index, turn)
         if script.call_log is not None:
@@ -66,9 +71,9 @@ class ScriptedProvider:
         if turn.thinking:
             await player.block(BlockType.THINKING, turn.thinking)
         if turn.text:
-            await player.block(BlockType.TEXT, turn.text)
+            await player.block(BlockType.TEXT, turn.text.replace(RESULT_PLACEHOLDER, quoted_result(results)))
         for i, tool in enumerate(turn.tools):
-            await player.tool_call(f"call_{turn_index}_{i}", tool.name, dict(tool.input))
+            await player.tool_call(f"call_{answered}_{i}", tool.name, dict(tool.input))
         blocks = tuple(player.blocks)
         usage = turn.usage or _estimated_usage(request, blocks)
         stop = "tool_use" if turn.tools else "end_turn"
@@ -135,7 +140,9 @@ def _append_call(script: Script, turn_index: int, error: LlmError | None, reques
         "time": time.time(),
         "error": status,
         "tools": [t.name for t in request.tools],  # what the model was offered
-        "system": request.system,
+        "system": request.full_system(),  # the whole prompt, as the model reads it
+        "context": request.context,  # its per-chat part
+        "messages": [_logged_message(m) for m in request.messages],
         "thinking_budget": request.thinking_budget,
     }
     script.call_log.parent.mkdir(parents=True, exist_ok=True)
@@ -145,9 +152,30 @@ def _append_call(script: Script, turn_index: int, error: LlmError | None, reques
         log.write(json.dumps(line) + "\n")
 
 
+def _logged_message(message: Message) -> dict[str, object]:
+    blocks: list[dict[str, object]] = []
+    for block in message.blocks:
+        doc: dict[str, object] = {"type": block.type.value}
+        if block.type is BlockType.IMAGE:
+            data = block.text.rstrip("=")
+            doc |= {"media_type": block.media_type, "bytes": len(data) * 3 // 4}
+        elif block.type is BlockType.TOOL_CALL:
+            doc |= {"tool_name": block.tool_name, "input": block.tool_input}
+        else:
+            doc["text"] = block.text
+        if block.tool_call_id:
+            doc["tool_call_id"] = block.tool_call_id
+        if block.tool_name:
+            doc["tool_name"] = block.tool_name
+        if block.is_error:
+            doc["is_error"] = True
+        blocks.append(doc)
+    return {"role": message.role.value, "blocks": blocks}
+
+
 def _estimated_usage(request: LlmRequest, blocks: tuple[ContentBlock, ...]) -> Usage:
     """About four characters a token, so demos show plausible, deterministic counts."""
-    prompt = len(request.system) + sum(
+    prompt = len(request.full_system()) + sum(
         len(b.text) + len(json.dumps(b.tool_input)) for m in request.messages for b in m.blocks
     )
     answer = sum(len(b.text) + (len(json.dumps(b.tool_input)) if b.tool_input else 0) for b in blocks)

@@ -7,6 +7,7 @@ from typing import Any
 from google.protobuf.struct_pb2 import Struct
 
 from reliant.domain.chat import BlockType, ChatInfo, ContentBlock, Project, StoredMessage, ToolRun, Usage
+from reliant.wire.payloads import public_tool_data
 from reliant.wire.v1 import chat_pb2 as pb
 
 
@@ -80,6 +81,7 @@ def block(b: ContentBlock, run: ToolRun | None = None) -> pb.ContentBlock:
         tool_name=b.tool_name,
         is_error=b.is_error,
         media_type=b.media_type,
+        path=b.path,
     )
     if b.tool_input:
         out.tool_input.CopyFrom(_struct(b.tool_input))
@@ -87,7 +89,7 @@ def block(b: ContentBlock, run: ToolRun | None = None) -> pb.ContentBlock:
         out.tool_state = run.state.value
         out.duration_ms = run.duration_ms
         if run.data and b.type is BlockType.TOOL_CALL:
-            out.tool_data.CopyFrom(_struct(run.data))
+            out.tool_data.CopyFrom(_struct(public_tool_data(run.data)))
     return out
 
 

@@ -21,6 +21,8 @@ def block_payload(block: ContentBlock) -> dict[str, Any]:
         doc["is_error"] = True
     if block.media_type:
         doc["media_type"] = block.media_type
+    if block.path:
+        doc["path"] = block.path
     return doc
 
 
@@ -43,6 +45,16 @@ def message_payload(message: StoredMessage) -> dict[str, Any]:
     }
 
 
+def public_tool_data(data: dict[str, Any]) -> dict[str, Any]:
+    """A tool run's data for clients: images a tool returned keep their type and size, not their
+    bytes (those go to the model, in the transcript's tool message)."""
+    content = data.get("content")
+    if not isinstance(content, list) or not any(isinstance(c, dict) and "data" in c for c in content):
+        return data
+    slim = [{k: v for k, v in c.items() if k != "data"} if isinstance(c, dict) else c for c in content]
+    return {**data, "content": slim}
+
+
 def tool_run_payload(run: ToolRun) -> dict[str, Any]:
     status = {
         ToolState.COMPLETED: "ok",
@@ -56,6 +68,6 @@ def tool_run_payload(run: ToolRun) -> dict[str, Any]:
         "status": status.get(run.state, run.state.value),
         "output": run.output,
         "error": run.error,
-        "data": run.data,
+        "data": public_tool_data(run.data),
         "duration_ms": round(run.duration_ms, 3),
     }

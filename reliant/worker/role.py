@@ -17,10 +17,12 @@ from reliant.clients.providers import ProviderPool
 from reliant.clients.update_log import UpdateLog
 from reliant.config import Settings
 from reliant.db import Database, migrate
+from reliant.llm.demo import demo_project_path
 from reliant.worker.activities.doctor import DoctorActivities
 from reliant.worker.activities.gates import GateActivities
 from reliant.worker.activities.llm import LlmActivities
 from reliant.worker.activities.tools import ToolActivities
+from reliant.worker.chat_context import ChatContexts
 from reliant.worker.failure_redaction import RedactingInterceptor
 from reliant.worker.recorder import ProcessRecorder
 from reliant.worker.watcher import DaemonWatcher
@@ -49,7 +51,16 @@ class WorkerRole:
                 log = UpdateLog(db, bus)
                 doctor = DoctorActivities(bus, db)
                 catalog = ToolCatalog(bus)
-                llm = LlmActivities(db, log, providers, catalog, thinking_budget=s.thinking_budget, data_dir=s.data_dir)
+                llm = LlmActivities(
+                    db,
+                    log,
+                    providers,
+                    catalog,
+                    ChatContexts(db, bus, log),
+                    thinking_budget=s.thinking_budget,
+                    demo_project=str(demo_project_path(s.data_dir)),
+                    data_dir=s.data_dir,
+                )
                 tools = ToolActivities(db, bus, log)
                 gates = GateActivities(db, log)
                 worker = Worker(

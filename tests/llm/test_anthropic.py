@@ -421,3 +421,58 @@ async def test_a_malformed_event_is_a_retryable_error_that_says_so(
         await provider.stream(request(), events)
 
     assert str(caught.value).startswith("anthropic: the stream sent a malformed chunk (not JSON")
+
+
+PIXEL = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+
+
+async def test_the_per_chat_context_follows_the_cached_stable_system_prompt(
+    fake_llm: FakeLlmServer, provider: AnthropicProvider, events: Events
+) -> None:
+    fake_llm.enqueue(anthropic_stream([Text("ok")]))
+
+    await provider.stream(request(context="# Environment\n- OS: Linux"), events)
+
+    assert fake_llm.requests[0].body["system"] == [
+        {"type": "text", "text": "You are a careful engineer.", "cache_control": EPHEMERAL},
+        {"type": "text", "text": "# Environment\n- OS: Linux"},
+    ]
+
+
+async def test_images_from_the_user_and_from_tools_reach_the_model_as_image_blocks(
+    fake_llm: FakeLlmServer, provider: AnthropicProvider, events: Events
+) -> None:
+    fake_llm.enqueue(anthropic_stream([Text("a red pixel")]))
+    pasted = Message(
+        Role.USER,
+        (ContentBlock.of_text("what is this?"), ContentBlock(BlockType.IMAGE, text=PIXEL, media_type="image/png")),
+    )
+    call = Message(
+        Role.ASSISTANT,
+        (ContentBlock(BlockType.TOOL_CALL, tool_call_id="toolu_1", tool_name="mcp__shot__take", tool_input={}),),
+    )
+    shot = Message(
+        Role.TOOL,
+        (
+            ContentBlock(BlockType.TOOL_RESULT, tool_call_id="toolu_1", tool_name="mcp__shot__take", text="[image]"),
+            ContentBlock(BlockType.IMAGE, text=PIXEL, media_type="image/png", tool_call_id="toolu_1"),
+        ),
+    )
+
+    await provider.stream(request(pasted, call, shot), events)
+
+    image = {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PIXEL}}
+    messages = fake_llm.requests[0].body["messages"]
+    assert messages[0] == {"role": "user", "content": [{"type": "text", "text": "what is this?"}, image]}
+    assert messages[2] == {
+        "role": "user",
+        "content": [
+            {
+                "type": "tool_result",
+                "tool_use_id": "toolu_1",
+                "content": [{"type": "text", "text": "[image]"}, image],
+                "is_error": False,
+                "cache_control": EPHEMERAL,
+            }
+        ],
+    }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import fnmatch
 import shutil
+import subprocess
 import sys
 import tomllib
 from pathlib import Path
@@ -15,6 +16,7 @@ import pytest
 from reliant.domain.chat import BlockType, ContentBlock, Message, Role, ToolDefinition
 from reliant.llm import DEMO_MODEL, Providers, copy_demo_project, demo_project_dir
 from reliant.llm.base import LlmRequest
+from reliant.llm.demo import make_demo_repository
 from reliant.llm.script import SCRIPTS_DIR, load_script
 from tests.llm.conftest import Events
 
@@ -48,10 +50,13 @@ async def run_tests(project: Path) -> tuple[int, str]:
 
 def test_the_demo_plays_view_view_shell_edit_shell_then_answers() -> None:
     script = load_script("demo")
+    main_line = script.turns[: next(i for i, t in enumerate(script.turns) if t.end) + 1]
 
-    sequence = [[tool.name for tool in turn.tools] for turn in script.turns]
+    sequence = [[tool.name for tool in turn.tools] for turn in main_line]
     assert sequence == [["view"], ["view"], ["shell"], ["edit"], ["shell"], []]
-    assert script.turns[-1].text
+    assert main_line[-1].text
+    branches = script.turns[len(main_line) :]
+    assert branches and all(t.end and t.name and not t.tools for t in branches), "branch targets end the demo"
     for turn in script.turns:
         for tool in turn.tools:
             keys = set(tool.input)
@@ -78,27 +83,34 @@ async def test_the_demo_edit_fixes_the_shipped_project(tmp_path: Path) -> None:
     assert "OK" in output
 
 
-async def test_playing_the_whole_demo_with_real_tools_leaves_the_tests_passing(tmp_path: Path) -> None:
-    """Drive the scripted model the way the agent loop does, with a tiny local tool executor."""
-    project = copy_demo_project(tmp_path / "demo")
+async def play_demo(project: Path, *, deny: str = "") -> tuple[str, list[str], list[tuple[int, str]]]:
+    """Drive the scripted demo the way the agent loop does, with a tiny local tool executor; a call
+    of the tool named `deny` is refused as the user's denial would be. Returns the final answer, the
+    tools that ran, and each test run's (exit code, output)."""
     providers = Providers()
     provider, model = providers.get(DEMO_MODEL)
     tools = tuple(ToolDefinition(name, name, {"type": "object"}) for name in DAEMON_TOOLS)
     messages = [Message(Role.USER, (ContentBlock.of_text("Fix the failing test"),))]
     shell_outputs: list[tuple[int, str]] = []
+    ran: list[str] = []
 
-    async def execute(name: str, args: dict[str, Any]) -> str:
+    async def execute(name: str, args: dict[str, Any]) -> tuple[str, bool]:
+        if name == deny:
+            return "The user denied this tool call.", True
+        ran.append(name)
         if name == "view":
-            return (project / str(args["path"])).read_text()
+            return (project / str(args["path"])).read_text(), False
         if name == "edit":
             path = project / args["path"]
             source = path.read_text()
-            assert source.count(args["old_string"]) == 1
+            if source.count(args["old_string"]) != 1:
+                return f"old_string not found in {args['path']}", True
             path.write_text(source.replace(args["old_string"], args["new_string"]))
-            return "edited"
+            return "edited", False
         assert name == "shell" and args["command"] == "python3 test_leapyear.py"
         shell_outputs.append(await run_tests(project))
-        return shell_outputs[-1][1]
+        code, output = shell_outputs[-1]
+        return f"{output}\n[exit code {code}]", False
 
     try:
         for _ in range(10):
@@ -109,24 +121,85 @@ async def test_playing_the_whole_demo_with_real_tools_leaves_the_tests_passing(t
             calls = [b for b in response.blocks if b.type is BlockType.TOOL_CALL]
             if not calls:
                 break
-            outputs = [await execute(c.tool_name, c.tool_input) for c in calls]
+            results = [await execute(c.tool_name, c.tool_input) for c in calls]
             messages.append(
                 Message(
                     Role.TOOL,
                     tuple(
-                        ContentBlock(BlockType.TOOL_RESULT, tool_call_id=c.tool_call_id, tool_name=c.tool_name, text=o)
-                        for c, o in zip(calls, outputs, strict=True)
+                        ContentBlock(
+                            BlockType.TOOL_RESULT,
+                            tool_call_id=c.tool_call_id,
+                            tool_name=c.tool_name,
+                            text=text,
+                            is_error=is_error,
+                        )
+                        for c, (text, is_error) in zip(calls, results, strict=True)
                     ),
                 )
             )
+        # A new message after the demo ended gets the closing words, not a leftover turn.
+        messages.append(Message(Role.USER, (ContentBlock.of_text("Thanks!"),)))
+        after = await provider.stream(
+            LlmRequest(model=model, system="", messages=tuple(messages), tools=tools), Events()
+        )
+        assert "The demo is over" in after.blocks[-1].text and not any(b.tool_call_id for b in after.blocks)
     finally:
         await providers.close()
-
     assert response.stop_reason == "end_turn"
-    assert "pass" in response.blocks[-1].text
-    assert [code == 0 for code, _ in shell_outputs] == [False, True]
     ids = [b.tool_call_id for m in messages for b in m.blocks if b.type is BlockType.TOOL_CALL]
-    assert len(ids) == len(set(ids)) == 5
+    assert len(ids) == len(set(ids))
+    return response.blocks[-1].text, ran, shell_outputs
+
+
+async def test_playing_the_whole_demo_with_real_tools_leaves_the_tests_passing(tmp_path: Path) -> None:
+    project = copy_demo_project(tmp_path / "demo")
+    final, ran, shell_outputs = await play_demo(project)
+    assert "All five tests pass" in final
+    assert ran == ["view", "view", "shell", "edit", "shell"]
+    assert [code == 0 for code, _ in shell_outputs] == [False, True]
+
+
+async def test_a_second_run_on_the_fixed_project_says_the_tests_already_pass(tmp_path: Path) -> None:
+    project = copy_demo_project(tmp_path / "demo")
+    await play_demo(project)
+    final, ran, _ = await play_demo(project)
+    assert "already pass" in final and "All five tests pass now" not in final
+    assert ran == ["view", "view", "shell"]
+
+
+async def test_a_denied_edit_is_reported_as_denied_and_nothing_is_claimed(tmp_path: Path) -> None:
+    project = copy_demo_project(tmp_path / "demo")
+    final, ran, shell_outputs = await play_demo(project, deny="edit")
+    assert final.startswith("You denied the edit") and "unchanged" in final
+    assert ran == ["view", "view", "shell"] and len(shell_outputs) == 1
+    code, _ = await run_tests(project)
+    assert code != 0, "the bug is still there"
+
+
+async def test_a_failed_edit_quotes_the_error(tmp_path: Path) -> None:
+    project = copy_demo_project(tmp_path / "demo")
+    source = (project / "leapyear.py").read_text()
+    # A copy whose tests fail for another reason: the edit's old_string is not there.
+    (project / "leapyear.py").write_text(source.replace("year % 100 != 0", "year % 100 != 0  # centuries"))
+    final, ran, _ = await play_demo(project)
+    assert final.startswith("The edit did not go through: old_string not found in leapyear.py")
+    assert ran == ["view", "view", "shell", "edit"]
+
+
+async def test_denied_tests_stop_the_demo_before_any_change(tmp_path: Path) -> None:
+    project = copy_demo_project(tmp_path / "demo")
+    final, ran, _ = await play_demo(project, deny="shell")
+    assert final.startswith("I could not run the tests (The user denied this tool call.)")
+    assert ran == ["view", "view"]
+
+
+def test_the_demo_project_becomes_a_git_repository_with_the_bug_committed(tmp_path: Path) -> None:
+    project = copy_demo_project(tmp_path / "demo")
+    assert make_demo_repository(project)
+    log = subprocess.run(["git", "log", "--format=%s"], cwd=project, capture_output=True, text=True, check=True)
+    assert log.stdout.strip() == "The leapyear demo: two tests fail"
+    status = subprocess.run(["git", "status", "--short"], cwd=project, capture_output=True, text=True, check=True)
+    assert status.stdout == "", "every file is committed"
 
 
 def test_the_demo_project_and_scripts_are_package_data() -> None:

@@ -412,3 +412,49 @@ async def test_a_malformed_chunk_is_a_retryable_error_that_says_so(
     message = str(caught.value)
     assert message.startswith("openai: the stream sent a malformed chunk (not JSON")
     assert KEY not in message
+
+
+PIXEL = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+
+
+async def test_the_system_message_is_the_stable_part_then_the_per_chat_context(
+    fake_llm: FakeLlmServer, provider: OpenAIProvider, events: Events
+) -> None:
+    fake_llm.enqueue(openai_stream([Text("ok")]))
+
+    await provider.stream(request(context="# Environment"), events)
+
+    assert fake_llm.requests[0].body["messages"][0] == {"role": "system", "content": "Be brief.\n\n# Environment"}
+
+
+async def test_images_from_the_user_and_from_tools_reach_the_model_as_image_parts(
+    fake_llm: FakeLlmServer, provider: OpenAIProvider, events: Events
+) -> None:
+    fake_llm.enqueue(openai_stream([Text("a red pixel")]))
+    pasted = Message(
+        Role.USER,
+        (ContentBlock.of_text("what is this?"), ContentBlock(BlockType.IMAGE, text=PIXEL, media_type="image/png")),
+    )
+    call = Message(
+        Role.ASSISTANT,
+        (ContentBlock(BlockType.TOOL_CALL, tool_call_id="call_1", tool_name="mcp__shot__take", tool_input={}),),
+    )
+    shot = Message(
+        Role.TOOL,
+        (
+            ContentBlock(BlockType.TOOL_RESULT, tool_call_id="call_1", tool_name="mcp__shot__take", text="[image]"),
+            ContentBlock(BlockType.IMAGE, text=PIXEL, media_type="image/png", tool_call_id="call_1"),
+        ),
+    )
+
+    await provider.stream(request(pasted, call, shot), events)
+
+    url = {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PIXEL}"}}
+    messages = fake_llm.requests[0].body["messages"]
+    assert messages[1] == {"role": "user", "content": [{"type": "text", "text": "what is this?"}, url]}
+    assert messages[3] == {"role": "tool", "tool_call_id": "call_1", "content": "[image]"}
+    assert messages[4] == {
+        "role": "user",
+        "content": [{"type": "text", "text": "An image returned by mcp__shot__take (call call_1):"}, url],
+    }
+    assert len(messages) == 5

@@ -236,6 +236,12 @@ def test_unknown_scripts_are_unknown_models(tmp_path: Path) -> None:
         ("turns:\n  - error: {status: 500, times: 0}\n", "`times`"),
         ("turns:\n  - delay_ms: -1\n", "`delay_ms`"),
         ("turns:\n  - usage: {input_tokens: many}\n", "token counts"),
+        ("turns:\n  - on_error: nowhere\n", "'nowhere' is not the name of a turn"),
+        ("turns:\n  - {name: a}\n  - {name: a}\n", "the name 'a' is taken by turn 0"),
+        ("turns:\n  - {name: a, branches: [{when: {exit: 0}, to: a}]}\n", "when: unknown key (line 2, column 34)"),
+        ("turns:\n  - {name: a, branches: [{when: {}, to: a}]}\n", "`when` must be a mapping"),
+        ("turns:\n  - {name: a, branches: [{when: {error: yes please}, to: a}]}\n", "`when.error`"),
+        ("turns:\n  - {end: 1}\n", "`end` must be true or false"),
     ],
 )
 def test_invalid_scripts_say_where_and_why(tmp_path: Path, text: str, complaint: str) -> None:
@@ -247,3 +253,105 @@ def test_invalid_scripts_say_where_and_why(tmp_path: Path, text: str, complaint:
     assert caught.value.kind == "invalid_script"
     assert complaint in str(caught.value)
     assert model in str(caught.value)
+
+
+BRANCHING = """
+turns:
+  - text: Running the tests.
+    tools: [{name: shell, input: {command: make test}}]
+  - branches:
+      - when: {tool: shell, contains: "[exit code 0]"}
+        to: passing
+    on_error: not-run
+    text: Fixing.
+    tools: [{name: edit, input: {path: a.py, old_string: x, new_string: y}}]
+  - on_error: edit-failed
+    text: Fixed.
+    end: true
+  - name: passing
+    text: Nothing to fix.
+    end: true
+  - name: not-run
+    text: "Could not run them: ${result}"
+    end: true
+  - name: edit-failed
+    text: "The edit failed: ${result}"
+    end: true
+"""
+
+
+def result(tool: str, text: str, *, error: bool = False, call: str = "c") -> Message:
+    return Message(
+        Role.TOOL, (ContentBlock(BlockType.TOOL_RESULT, tool_call_id=call, tool_name=tool, text=text, is_error=error),)
+    )
+
+
+async def play(model: str, *messages: Message) -> str:
+    response = await ScriptedProvider().stream(
+        LlmRequest(model=model, system="", messages=(user(), *messages)), Events()
+    )
+    return "".join(b.text for b in response.blocks if b.type is BlockType.TEXT)
+
+
+async def test_branches_follow_what_the_tools_returned(tmp_path: Path) -> None:
+    model = write(tmp_path, BRANCHING)
+    ran = assistant("Running the tests.")
+
+    assert await play(model, ran, result("shell", "1 failed\n[exit code 1]")) == "Fixing."
+    assert await play(model, ran, result("shell", "all ok\n[exit code 0]")) == "Nothing to fix."
+    denied = result("shell", "The user denied this tool call.", error=True)
+    assert await play(model, ran, denied) == "Could not run them: The user denied this tool call."
+    # The script replays its own choices: after the edit, the turn below "Fixing." comes next...
+    fixing = (ran, result("shell", "[exit code 1]"), assistant("Fixing."))
+    assert await play(model, *fixing, result("edit", "edited")) == "Fixed."
+    missing = result("edit", "old_string not found   in\na.py", error=True)
+    assert await play(model, *fixing, missing) == "The edit failed: old_string not found in a.py"
+    # ...and once a turn with `end` has played, every later request gets the final text.
+    done = (*fixing, result("edit", "edited"), assistant("Fixed."), user("thanks"))
+    assert await play(model, *done) == DEFAULT_FINAL_TEXT
+    passing = (ran, result("shell", "[exit code 0]"), assistant("Nothing to fix."), user("thanks"))
+    assert await play(model, *passing) == DEFAULT_FINAL_TEXT
+
+
+async def test_a_branch_turn_keeps_deterministic_tool_call_ids(tmp_path: Path) -> None:
+    model = write(tmp_path, BRANCHING)
+    request_ = LlmRequest(model=model, system="", messages=(user(), assistant(), result("shell", "[exit code 1]")))
+
+    once = await ScriptedProvider().stream(request_, Events())
+    again = await ScriptedProvider().stream(request_, Events())
+
+    assert once.blocks == again.blocks
+    assert [b.tool_call_id for b in once.blocks if b.type is BlockType.TOOL_CALL] == ["call_1_0"]
+
+
+async def test_the_call_log_records_the_prompt_and_the_messages(tmp_path: Path) -> None:
+    log = tmp_path / "calls.jsonl"
+    model = write(tmp_path, f"call_log: {log}\n{BRANCHING}")
+    image = ContentBlock(BlockType.IMAGE, text="aGVsbG8=", media_type="image/png")
+    request_ = LlmRequest(
+        model=model,
+        system="stable part",
+        context="per-chat part",
+        messages=(
+            Message(Role.USER, (ContentBlock.of_text("look"), image)),
+            assistant(),
+            result("shell", "[exit code 0]"),
+        ),
+    )
+
+    await ScriptedProvider().stream(request_, Events())
+
+    [line] = [json.loads(text) for text in log.read_text().splitlines()]
+    assert line["turn"] == 3, "the branch target played"
+    assert line["system"] == "stable part\n\nper-chat part" and line["context"] == "per-chat part"
+    assert line["messages"] == [
+        {
+            "role": "user",
+            "blocks": [{"type": "text", "text": "look"}, {"type": "image", "media_type": "image/png", "bytes": 5}],
+        },
+        {"role": "assistant", "blocks": [{"type": "text", "text": "ok"}]},
+        {
+            "role": "tool",
+            "blocks": [{"type": "tool_result", "text": "[exit code 0]", "tool_call_id": "c", "tool_name": "shell"}],
+        },
+    ]

@@ -21,6 +21,7 @@ from reliant.api.gates import Gates
 from reliant.api.role import ApiRole
 from reliant.bus import Bus
 from reliant.clients import temporal
+from reliant.clients.daemons import control
 from reliant.clients.providers import ProviderPool
 from reliant.config import Settings
 from reliant.daemon.role import DaemonRole
@@ -50,6 +51,15 @@ class AgentEnv:
     def gates(self) -> Gates:
         return Gates(self.chats)
 
+    async def trust_project(self) -> None:
+        """Trust the workspace's own files as they are now, through the daemon (as the user would)."""
+        where = {"workspace": str(self.workspace.resolve())}
+        trust = (await control(self.bus, self.settings.daemon_id, "trust.get", where, timeout=30))["trust"]
+        granted = await control(
+            self.bus, self.settings.daemon_id, "trust.grant", {**where, "fingerprint": trust["fingerprint"]}, timeout=30
+        )
+        assert granted["ok"], granted
+
     async def pending_approval(self, chat_id: str, *, after: Approval | None = None, timeout: float = 30) -> Approval:
         """The chat's pending approval (a new one, when `after` was answered already)."""
 
@@ -59,9 +69,12 @@ class AgentEnv:
 
         return await eventually(one, timeout=timeout, interval=0.05)
 
-    def script(self, turns: list[dict[str, Any]], **extra: Any) -> str:
-        """Write a scripted-model YAML file; returns its model spec."""
-        path = self.scripts / f"script-{uuid.uuid4().hex[:8]}.yaml"
+    def script(self, turns: list[dict[str, Any]], *, in_project: bool = False, **extra: Any) -> str:
+        """Write a scripted-model YAML file (in the data dir, or the project's `.scripts/`); returns
+        its model spec."""
+        folder = self.workspace / ".scripts" if in_project else self.scripts
+        folder.mkdir(exist_ok=True)
+        path = folder / f"script-{uuid.uuid4().hex[:8]}.yaml"
         path.write_text(yaml.safe_dump({"turns": turns, **extra}))
         return f"scripted:{path}"
 

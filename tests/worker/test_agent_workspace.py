@@ -43,10 +43,7 @@ async def configure_mcp(env: AgentEnv) -> None:
         )
     )
     await env.chats.create_project(str(workspace), daemon_id=env.settings.daemon_id)
-    daemon, where = env.settings.daemon_id, {"workspace": str(workspace.resolve())}
-    trust = (await control(env.bus, daemon, "trust.get", where, timeout=30))["trust"]
-    granted = await control(env.bus, daemon, "trust.grant", {**where, "fingerprint": trust["fingerprint"]}, timeout=30)
-    assert granted["ok"], granted
+    await env.trust_project()
 
 
 async def test_a_scripted_chat_calls_mcp_tools_and_gets_their_results(env: AgentEnv) -> None:

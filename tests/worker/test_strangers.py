@@ -161,8 +161,10 @@ async def test_runs_started_before_the_key_go_on_and_only_they_take_plaintext(in
     (tmp_path / "before").mkdir()
     (tmp_path / "after").mkdir()
     async with agent_env(infra, tmp_path / "before", temporal_task_queue=f"{queue}-setup") as setup:
-        old_chat = await setup.new_chat(setup.script([{"text": "answered the old run"}, {"text": "and the new one"}]))
-        new_chat = await setup.new_chat(setup.script([{"text": "never"}]))
+        old_chat = await setup.new_chat(
+            setup.script([{"text": "answered the old run"}, {"text": "and the new one"}], in_project=True)
+        )
+        new_chat = await setup.new_chat(setup.script([{"text": "never"}], in_project=True))
         old_message = await messages_db.enqueue_user(setup.db, old_chat.id, "from before the upgrade")
         new_message = await messages_db.enqueue_user(setup.db, new_chat.id, "after the upgrade")
 

@@ -38,6 +38,10 @@ HEALTHY_RESET = 30.0  # a connection healthy this long resets the backoff
 HEALTH_EVERY = 15.0  # HTTP servers have no process to watch: check them this often
 HEALTH_TIMEOUT = 10.0
 MAX_OUTPUT_CHARS = 100_000
+# Images a tool returns go to the model (base64 in the result's data), up to this much per call: the
+# whole result must stay under the daemon's reply limit. Larger ones stay a note in the text.
+MAX_IMAGE_CHARS = 2 * 1024 * 1024
+MODEL_IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
 MAX_TOOLS = 200
 TOOL_PREFIX = "mcp__"
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
@@ -83,17 +87,32 @@ def _describe(exc: BaseException) -> str:
 
 
 def _content_text(result: Any) -> tuple[str, list[dict[str, Any]]]:
-    """The text a model reads from a CallToolResult, and a note per non-text block."""
+    """The text a model reads from a CallToolResult, and a note per non-text block (an image the
+    model can take carries its base64 `data`, within MAX_IMAGE_CHARS per call)."""
     parts: list[str] = []
     extras: list[dict[str, Any]] = []
+    image_budget = MAX_IMAGE_CHARS
     for block in getattr(result, "content", None) or []:
         kind = getattr(block, "type", "")
         if kind == "text":
             parts.append(str(block.text))
         elif kind in ("image", "audio"):
-            size = len(str(getattr(block, "data", ""))) * 3 // 4
-            parts.append(f"[{kind}: {getattr(block, 'mime_type', '')}, about {size:,} bytes]")
-            extras.append({"type": kind, "mime_type": getattr(block, "mime_type", ""), "bytes": size})
+            data = str(getattr(block, "data", ""))
+            mime_type = str(getattr(block, "mime_type", ""))
+            size = len(data.rstrip("=")) * 3 // 4
+            extra: dict[str, Any] = {"type": kind, "mime_type": mime_type, "bytes": size}
+            note = ""
+            if kind == "image" and mime_type in MODEL_IMAGE_TYPES and 0 < len(data) <= image_budget:
+                extra["data"] = data
+                image_budget -= len(data)
+            elif kind == "image":
+                note = ", not shown to the model: " + (
+                    f"{mime_type or 'no type'} is not PNG, JPEG, GIF or WebP"
+                    if mime_type not in MODEL_IMAGE_TYPES
+                    else "over the size limit"
+                )
+            parts.append(f"[{kind}: {mime_type}, about {size:,} bytes{note}]")
+            extras.append(extra)
         elif kind == "resource":
             resource = block.resource
             text = getattr(resource, "text", None)

@@ -152,7 +152,7 @@ async def check_regex(pattern: str, *, ignore_case: bool = False) -> None:
     """Raise ToolFailure, with rg's explanation, when rg cannot use `pattern` as a regex."""
     flags = ["-i"] if ignore_case else []
     try:
-        await run([*flags, "-e", pattern, "-"], cwd=Path("/"), deadline=Deadline(10), limit=1, stdin=b"", strict=True)
+        await run([*flags, "-e", pattern, "-"], cwd=Path("/"), deadline=Deadline(30), limit=1, stdin=b"", strict=True)
     except ToolFailure as exc:
         raise ToolFailure(f"invalid regular expression {pattern!r}: {_regex_error(exc.message)}") from None
 

@@ -42,8 +42,9 @@ export class Api {
   deleteChat(id) {
     return this.client.unary(CHATS, "DeleteChat", { id });
   }
-  sendMessage(chatId, text, model = "") {
-    return this.client.unary(CHATS, "SendMessage", { chatId, text, model });
+  /** images: [{ mediaType, data (base64) }], pasted or dropped into the composer. */
+  sendMessage(chatId, text, model = "", images = []) {
+    return this.client.unary(CHATS, "SendMessage", { chatId, text, model, images });
   }
   listMessages(chatId, options) {
     return this.client.unary(CHATS, "ListMessages", { chatId }, options);

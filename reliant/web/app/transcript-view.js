@@ -238,12 +238,19 @@ export class TranscriptView {
   }
 
   userRow(m) {
-    const text = m.blocks.filter((b) => b.type === "text").map((b) => b.text).join("\n");
+    const text = m.blocks.filter((b) => b.type === "text" && !b.path).map((b) => b.text).join("\n");
+    // Files attached with @path (a red chip: not attached, with the reason) and pasted images.
+    const attached = m.blocks.filter((b) => b.path || b.type === "image").map((b) =>
+      b.path
+        ? h(`li.attachment${b.isError ? ".attachment-error" : ""}`, { title: b.isError ? `Not attached: ${b.text}` : "Attached" }, `@${b.path}`)
+        : h("li.attachment", null, h("img.msg-image", { alt: "attached image", src: `data:${b.mediaType};base64,${b.text}` })),
+    );
     const el = h(
       `article.row.msg.msg-user${m.queued ? ".queued" : ""}`,
       { "aria-label": m.queued ? "Your message, queued" : "Your message" },
       h("header.msg-head", null, h("span.who", null, "You"), m.queued ? h("span.badge.badge-queued", { title: "Waits until the running turn ends" }, "queued") : null, h("time", { datetime: new Date(m.createdAt * 1000).toISOString(), title: fullTime(m.createdAt) }, ago(m.createdAt))),
       h("div.user-text", null, text),
+      attached.length ? h("ul.attachments", { "aria-label": "Attachments" }, ...attached) : null,
     );
     return el;
   }

@@ -60,6 +60,7 @@ export function normBlock(b) {
     durationMs: num(pick(b, "duration_ms", "durationMs")),
     toolData: pick(b, "tool_data", "toolData") || null,
     mediaType: pick(b, "media_type", "mediaType") || "",
+    path: b.path || "", // an `@path` attachment of a user message
   };
 }
 

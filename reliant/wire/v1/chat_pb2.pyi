@@ -216,27 +216,53 @@ class DeleteChatResponse(_message.Message):
     def __init__(self) -> None: ...
 
 class SendMessageRequest(_message.Message):
-    __slots__ = ("chat_id", "text", "model")
+    __slots__ = ("chat_id", "text", "model", "images")
     CHAT_ID_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
+    IMAGES_FIELD_NUMBER: _ClassVar[int]
     chat_id: str
     text: str
     model: str
-    def __init__(self, chat_id: _Optional[str] = ..., text: _Optional[str] = ..., model: _Optional[str] = ...) -> None: ...
+    images: _containers.RepeatedCompositeFieldContainer[Image]
+    def __init__(self, chat_id: _Optional[str] = ..., text: _Optional[str] = ..., model: _Optional[str] = ..., images: _Optional[_Iterable[_Union[Image, _Mapping]]] = ...) -> None: ...
+
+class Image(_message.Message):
+    __slots__ = ("media_type", "data")
+    MEDIA_TYPE_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    media_type: str
+    data: bytes
+    def __init__(self, media_type: _Optional[str] = ..., data: _Optional[bytes] = ...) -> None: ...
 
 class SendMessageResponse(_message.Message):
-    __slots__ = ("message_id", "seq", "queued")
+    __slots__ = ("message_id", "seq", "queued", "attachments")
     MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
     SEQ_FIELD_NUMBER: _ClassVar[int]
     QUEUED_FIELD_NUMBER: _ClassVar[int]
+    ATTACHMENTS_FIELD_NUMBER: _ClassVar[int]
     message_id: str
     seq: int
     queued: bool
-    def __init__(self, message_id: _Optional[str] = ..., seq: _Optional[int] = ..., queued: _Optional[bool] = ...) -> None: ...
+    attachments: _containers.RepeatedCompositeFieldContainer[Attachment]
+    def __init__(self, message_id: _Optional[str] = ..., seq: _Optional[int] = ..., queued: _Optional[bool] = ..., attachments: _Optional[_Iterable[_Union[Attachment, _Mapping]]] = ...) -> None: ...
+
+class Attachment(_message.Message):
+    __slots__ = ("path", "kind", "error", "truncated", "size")
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    TRUNCATED_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    path: str
+    kind: str
+    error: str
+    truncated: bool
+    size: int
+    def __init__(self, path: _Optional[str] = ..., kind: _Optional[str] = ..., error: _Optional[str] = ..., truncated: _Optional[bool] = ..., size: _Optional[int] = ...) -> None: ...
 
 class ContentBlock(_message.Message):
-    __slots__ = ("type", "text", "tool_call_id", "tool_name", "tool_input", "is_error", "media_type", "tool_state", "duration_ms", "tool_data")
+    __slots__ = ("type", "text", "tool_call_id", "tool_name", "tool_input", "is_error", "media_type", "tool_state", "duration_ms", "tool_data", "path")
     TYPE_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
     TOOL_CALL_ID_FIELD_NUMBER: _ClassVar[int]
@@ -247,6 +273,7 @@ class ContentBlock(_message.Message):
     TOOL_STATE_FIELD_NUMBER: _ClassVar[int]
     DURATION_MS_FIELD_NUMBER: _ClassVar[int]
     TOOL_DATA_FIELD_NUMBER: _ClassVar[int]
+    PATH_FIELD_NUMBER: _ClassVar[int]
     type: str
     text: str
     tool_call_id: str
@@ -257,7 +284,8 @@ class ContentBlock(_message.Message):
     tool_state: str
     duration_ms: float
     tool_data: _struct_pb2.Struct
-    def __init__(self, type: _Optional[str] = ..., text: _Optional[str] = ..., tool_call_id: _Optional[str] = ..., tool_name: _Optional[str] = ..., tool_input: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., is_error: _Optional[bool] = ..., media_type: _Optional[str] = ..., tool_state: _Optional[str] = ..., duration_ms: _Optional[float] = ..., tool_data: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+    path: str
+    def __init__(self, type: _Optional[str] = ..., text: _Optional[str] = ..., tool_call_id: _Optional[str] = ..., tool_name: _Optional[str] = ..., tool_input: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., is_error: _Optional[bool] = ..., media_type: _Optional[str] = ..., tool_state: _Optional[str] = ..., duration_ms: _Optional[float] = ..., tool_data: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., path: _Optional[str] = ...) -> None: ...
 
 class Message(_message.Message):
     __slots__ = ("id", "chat_id", "ordinal", "role", "model", "blocks", "usage", "created_unix", "queued", "turn")

@@ -29,6 +29,7 @@ from reliant.domain.chat import (
     BlockType,
     ChatInfo,
     ChatStatus,
+    Project,
     Role,
     StoredMessage,
     ToolDefinition,
@@ -53,8 +54,10 @@ from reliant.worker.activities.types import (
     CallLlmInput,
     CallLlmResult,
 )
-from reliant.worker.prompts import system_prompt
-from reliant.worker.transcript import tool_result_block
+from reliant.worker.chat_context import ChatContexts
+from reliant.worker.demo_worktree import demo_worktree
+from reliant.worker.prompts import SystemPrompt, build_system_prompt
+from reliant.worker.transcript import model_messages, tool_result_blocks
 
 logger = logging.getLogger(__name__)
 
@@ -82,16 +85,22 @@ class LlmActivities:
         log: UpdateLog,
         providers: ProviderPool,
         catalog: ToolCatalog,
+        contexts: ChatContexts,
         *,
         thinking_budget: int = 0,
+        demo_project: str = "",
         data_dir: Path | None = None,
     ) -> None:
+        """`demo_project`: the path of the demo project (`reliant up --demo`), whose chats each get
+        their own worktree."""
         self.thinking_budget = thinking_budget
         self.data_dir = data_dir  # with the chat's project: where its scripted model may be
         self.db = db
         self.log = log
         self.providers = providers
         self.catalog = catalog
+        self.contexts = contexts
+        self.demo_project = demo_project
 
     @activity.defn(name="call_llm")
     async def call_llm(self, inp: CallLlmInput) -> CallLlmResult:
@@ -107,12 +116,10 @@ class LlmActivities:
         transcript = await settle_tool_results(
             self.db, self.log, chat.id, await messages_db.transcript(self.db, chat.id)
         )
-        # A chat with its own git worktree works there: its tools and the prompt say so.
-        worktree = await worktrees_db.active_for_chat(self.db, chat.id)
+        # Scripts may be read from the chat's project (and its worktree) or the data dir.
         places = [Path(project.path), *([self.data_dir] if self.data_dir else [])]
-        if worktree is not None:
-            project = dataclasses.replace(project, path=worktree.path)
-            places.append(Path(worktree.path))
+        project = await self._workspace(chat, project, transcript)
+        places.append(Path(project.path))
         tools = (*await self._tools(project.daemon_id, project.path), ask_user.DEFINITION)
         if inp.mode == "plan":
             tools = tuple(t for t in tools if t.read_only)
@@ -124,10 +131,12 @@ class LlmActivities:
             provider, model = (await self.providers.providers()).get(parsed)
         except LlmError as exc:
             raise ApplicationError(redact(str(exc)), type=FATAL_LLM, non_retryable=True) from None
+        prompt = await self._system_prompt(chat, project, transcript, inp.mode)
         request = LlmRequest(
             model=model,
-            system=system_prompt(project, plan=inp.mode == "plan"),
-            messages=tuple(m.as_message() for m in transcript),
+            system=prompt.stable,
+            context=prompt.context,
+            messages=model_messages(transcript),
             tools=tools,
             thinking_budget=self.thinking_budget,
         )
@@ -228,6 +237,24 @@ class LlmActivities:
             return await self._finish(chat, message, inp, replayed=True)
         return await self._done(chat, message, inp, calls, replayed=False)
 
+    async def _workspace(self, chat: ChatInfo, project: Project, transcript: list[StoredMessage]) -> Project:
+        """The project as the chat sees it: a chat with its own git worktree works there (its tools
+        and its prompt say so). A chat in the demo project gets its worktree at its first call."""
+        worktree = await worktrees_db.active_for_chat(self.db, chat.id)
+        first_call = not any(m.role is Role.ASSISTANT for m in transcript)
+        if worktree is None and first_call and self.demo_project and project.path == self.demo_project:
+            worktree = await demo_worktree(self.db, self.contexts.bus, chat.id, project)
+        if worktree is not None:
+            project = dataclasses.replace(project, path=worktree.path)
+        return project
+
+    async def _system_prompt(
+        self, chat: ChatInfo, project: Project, transcript: list[StoredMessage], mode: str
+    ) -> SystemPrompt:
+        """Built from the chat's snapshot of its environment and instruction files (chat_context.py)."""
+        ctx = await self.contexts.current(chat.id, project, transcript)
+        return build_system_prompt(project, mode=mode, environment=ctx.environment, instructions=ctx.instructions)
+
     async def _tools(self, daemon_id: str, workspace: str) -> tuple[ToolDefinition, ...]:
         """The daemon's tools for the workspace (built-in and MCP); if it stays unreachable for a few
         seconds the chat pauses (no point paying for a model turn whose tools cannot run)."""
@@ -315,7 +342,12 @@ async def settle_tool_results(
     if any(r.state not in final for r in runs):
         return transcript
     by_id = {r.tool_call_id: r for r in runs}
-    blocks = [tool_result_block(by_id[b.tool_call_id]) for b in last.tool_calls_blocks() if b.tool_call_id in by_id]
+    blocks = [
+        block
+        for b in last.tool_calls_blocks()
+        if b.tool_call_id in by_id
+        for block in tool_result_blocks(by_id[b.tool_call_id])
+    ]
     async with log.change(chat_id) as change:
         message, created = await messages_db.store_turn(
             change.tx, chat_id, turn=last.turn, role=Role.TOOL, blocks=blocks

@@ -9,7 +9,9 @@ import sys
 import time
 
 from mcp.server.mcpserver import Context, MCPServer
-from mcp.types import ToolAnnotations
+from mcp.types import ImageContent, TextContent, ToolAnnotations
+
+PIXEL = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="  # 1x1 PNG
 
 app = MCPServer("reliant-test")
 
@@ -70,6 +72,12 @@ def env(name: str) -> str:
 def header(name: str, ctx: Context) -> str:
     """The value of a header of this HTTP request ('' if absent or not over HTTP)."""
     return (ctx.headers or {}).get(name.lower(), "")
+
+
+@app.tool(annotations=ToolAnnotations(readOnlyHint=True))
+def screenshot() -> list[TextContent | ImageContent]:
+    """A caption and a tiny PNG image."""
+    return [TextContent(type="text", text="a red pixel"), ImageContent(type="image", data=PIXEL, mime_type="image/png")]
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import { chatActions, renameChat, statusPill } from "./chat-actions.js";
 const SIDEBAR_KINDS = new Set(["chat_status", "chat_updated", "message_completed", "approval_requested", "approval_resolved", "question_asked", "question_answered"]);
 const GATE_KINDS = new Set(["approval_requested", "approval_resolved", "question_asked", "question_answered"]);
 const BUSY = new Set(["running", "waiting", "paused"]);
+const IMAGE_TYPES = new Set(["image/png", "image/jpeg", "image/gif", "image/webp"]);
 
 export class ChatView {
   constructor(app, chatId) {
@@ -88,7 +89,11 @@ export class ChatView {
       placeholder: "Message the agent — Enter sends, Shift+Enter adds a line",
       onkeydown: (e) => this.onComposerKey(e),
       oninput: () => this.autosize(),
+      onpaste: (e) => this.takeImages(e, e.clipboardData),
+      ondrop: (e) => this.takeImages(e, e.dataTransfer),
     });
+    this.images = []; // pasted or dropped, sent with the next message: [{ mediaType, data }]
+    this.imagesEl = h("div.composer-images", { hidden: true, role: "status" });
     this.modelSelect = h("select.model-picker", { "aria-label": "Model", title: "Model for the next message" });
     this.queuedEl = h("span.queued-note", { role: "status", "aria-live": "polite" });
     this.sendButton = h("button.primary.send", { type: "submit", "aria-label": "Send message" }, "Send");
@@ -106,6 +111,7 @@ export class ChatView {
       "form.composer",
       { "aria-label": "Send a message", onsubmit: (e) => this.onSubmit(e) },
       this.composerTools,
+      this.imagesEl,
       h("div.composer-row", null, this.textarea, h("div.composer-actions", null, this.pauseButton, this.resumeButton, this.stopButton, this.interruptButton, this.sendButton)),
       this.composerError,
     );
@@ -382,6 +388,30 @@ export class ChatView {
     card.shortcut(event.key);
   }
 
+  /** Paste or drop: images go with the next message (vision models see them); text is left alone. */
+  takeImages(event, transfer) {
+    const files = [...((transfer && transfer.files) || [])].filter((f) => IMAGE_TYPES.has(f.type));
+    if (!files.length) return;
+    event.preventDefault();
+    for (const file of files) {
+      const reader = new FileReader();
+      reader.onload = () => {
+        this.images.push({ mediaType: file.type, data: String(reader.result).split(",", 2)[1], name: file.name || "image" });
+        this.showImages();
+      };
+      reader.readAsDataURL(file);
+    }
+  }
+
+  showImages() {
+    this.imagesEl.hidden = !this.images.length;
+    this.imagesEl.replaceChildren(
+      ...this.images.map((image, i) =>
+        h("span.composer-image", null, h("img", { alt: image.name, src: `data:${image.mediaType};base64,${image.data}` }), h("button.link", { type: "button", "aria-label": `Remove ${image.name}`, onclick: () => (this.images.splice(i, 1), this.showImages()) }, "×")),
+      ),
+    );
+  }
+
   autosize() {
     this.textarea.style.height = "auto";
     this.textarea.style.height = `${Math.min(this.textarea.scrollHeight, 320)}px`;
@@ -392,11 +422,17 @@ export class ChatView {
     const text = this.textarea.value;
     if (!text.trim()) return;
     const model = this.modelSelect.value && this.modelSelect.value !== this.model.chat.model ? this.modelSelect.value : "";
+    const images = this.images.map(({ mediaType, data }) => ({ mediaType, data }));
     this.textarea.value = "";
     this.autosize();
     this.composerError.textContent = "";
     try {
-      const sent = await this.app.api.sendMessage(this.chatId, text, model);
+      const sent = await this.app.api.sendMessage(this.chatId, text, model, images);
+      this.images = [];
+      this.showImages();
+      // A reference that could not be attached is said at once (the message shows it too).
+      const missed = (sent.attachments || []).filter((a) => a.kind === "error");
+      if (missed.length) this.composerError.textContent = `Not attached: ${missed.map((a) => `@${a.path} (${a.error})`).join("; ")}`;
       if (this.closed) return;
       this.model.apply({ kind: "message_queued", payload: { message_id: sent.messageId, text }, createdUnix: Date.now() / 1000 });
       if (model) {
