@@ -335,9 +335,7 @@ async def settle_tool_results(
     if interrupt_reason:
         for run in runs:
             if run.state not in final:
-                await tool_runs_db.finish(
-                    db, chat_id, run.tool_call_id, state=ToolState.INTERRUPTED, error=interrupt_reason
-                )
+                await tool_runs_db.finish(db, chat_id, run.key, state=ToolState.INTERRUPTED, error=interrupt_reason)
         runs = await tool_runs_db.for_turn(db, chat_id, last.turn)
     if any(r.state not in final for r in runs):
         return transcript

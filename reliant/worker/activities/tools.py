@@ -64,17 +64,15 @@ class ToolActivities:
         if worktree is not None:  # the chat works in its own git worktree
             workspace = worktree.path
         if run.state in FINAL:
-            return ExecuteToolResult(run.tool_call_id, run.state.value, replayed=True)
+            return ExecuteToolResult(run.key, run.state.value, replayed=True)
         if inp.invalid:
-            return await self._record(
-                inp.chat_id, run, ToolResult(run.tool_call_id, ToolStatus.ERROR, error=inp.invalid)
-            )
+            return await self._record(inp.chat_id, run, ToolResult(run.key, ToolStatus.ERROR, error=inp.invalid))
         if inp.answers is not None:
             return await self._answered(inp, run)
         if inp.denial:
             return await self._denied(inp, run)
         call = ToolCall(
-            tool_call_id=run.tool_call_id,
+            tool_call_id=run.key,  # what the daemon knows the call by: unique in the chat
             tool=run.tool_name,
             input=run.input,
             chat_id=inp.chat_id,
@@ -87,7 +85,7 @@ class ToolActivities:
                 return await self._record(inp.chat_id, run, known, replayed=True)
             if not run.read_only:
                 interrupted = ToolResult(
-                    run.tool_call_id,
+                    run.key,
                     ToolStatus.INTERRUPTED,
                     error="the daemon restarted while this tool was running; its outcome is unknown, "
                     "so it was not run again",
@@ -112,9 +110,9 @@ class ToolActivities:
         """The call never runs; the model is told why (the user's message, or the mode's rule)."""
         async with self.log.change(inp.chat_id) as change:
             if inp.approval is not None or inp.denial_status == "expired":
-                approval = await approvals_db.for_call(change.tx, inp.chat_id, run.tool_call_id)
+                approval = await approvals_db.for_call(change.tx, inp.chat_id, run.key)
                 if approval is not None and await approvals_db.resolve(
-                    change.tx, inp.chat_id, run.tool_call_id, status=inp.denial_status, message=inp.denial
+                    change.tx, inp.chat_id, run.key, status=inp.denial_status, message=inp.denial
                 ):
                     change.emit(
                         kinds.APPROVAL_RESOLVED,
@@ -127,11 +125,11 @@ class ToolActivities:
                         },
                     )
             finished = await tool_runs_db.finish(
-                change.tx, inp.chat_id, run.tool_call_id, state=ToolState.DENIED, error=inp.denial
+                change.tx, inp.chat_id, run.key, state=ToolState.DENIED, error=inp.denial
             )
             change.emit(kinds.TOOL_FINISHED, tool_run_payload(finished))
             await _running_again(change, inp.chat_id)
-        return ExecuteToolResult(run.tool_call_id, ToolState.DENIED.value)
+        return ExecuteToolResult(run.key, ToolState.DENIED.value)
 
     async def _answered(self, inp: ExecuteToolInput, run: ToolRun) -> ExecuteToolResult:
         """ask_user: the user's answers are the call's result."""
@@ -140,11 +138,11 @@ class ToolActivities:
             question, _ = await questions_db.ask(
                 change.tx,
                 inp.chat_id,
-                tool_call_id=run.tool_call_id,
+                tool_call_id=run.key,
                 turn=run.turn,
                 questions=list(run.input.get("questions") or []),
             )
-            if await questions_db.answer(change.tx, inp.chat_id, run.tool_call_id, answers):
+            if await questions_db.answer(change.tx, inp.chat_id, run.key, answers):
                 change.emit(
                     kinds.QUESTION_ANSWERED,
                     {
@@ -157,14 +155,14 @@ class ToolActivities:
             finished = await tool_runs_db.finish(
                 change.tx,
                 inp.chat_id,
-                run.tool_call_id,
+                run.key,
                 state=ToolState.COMPLETED,
                 output=ask_user.result_text(question.questions, answers),
                 data={"answers": answers},
             )
             change.emit(kinds.TOOL_FINISHED, tool_run_payload(finished))
             await _running_again(change, inp.chat_id)
-        return ExecuteToolResult(run.tool_call_id, ToolState.COMPLETED.value)
+        return ExecuteToolResult(run.key, ToolState.COMPLETED.value)
 
     async def _ask(self, daemon_id: str, call: ToolCall) -> ToolResult:
         """Send the call to the daemon, heartbeating while it runs."""
@@ -187,12 +185,12 @@ class ToolActivities:
                 self.bus,
                 daemon_id,
                 "tool.cancel",
-                {"chat_id": chat_id, "tool_call_id": run.tool_call_id},
+                {"chat_id": chat_id, "tool_call_id": run.key},
                 timeout=5,
             )
         except DaemonUnavailableError as exc:
-            logger.warning("could not cancel tool call %s on daemon %s: %s", run.tool_call_id, daemon_id, exc)
-        interrupted = ToolResult(run.tool_call_id, ToolStatus.INTERRUPTED, error="cancelled by the user")
+            logger.warning("could not cancel tool call %s on daemon %s: %s", run.key, daemon_id, exc)
+        interrupted = ToolResult(run.key, ToolStatus.INTERRUPTED, error="cancelled by the user")
         await asyncio.shield(self._record(chat_id, run, interrupted))
 
     async def _record(
@@ -207,7 +205,7 @@ class ToolActivities:
             finished = await tool_runs_db.finish(
                 change.tx,
                 chat_id,
-                run.tool_call_id,
+                run.key,
                 state=state,
                 output=result.output,
                 error=result.error,
@@ -215,7 +213,7 @@ class ToolActivities:
                 duration_ms=result.duration_ms,
             )
             change.emit(kinds.TOOL_FINISHED, tool_run_payload(finished))
-        return ExecuteToolResult(run.tool_call_id, state.value, replayed=replayed)
+        return ExecuteToolResult(run.key, state.value, replayed=replayed)
 
     @activity.defn(name="finish_turn")
     async def finish_turn(self, inp: FinishTurnInput) -> None:
@@ -247,7 +245,7 @@ class ToolActivities:
 async def _approved(change: Change, chat_id: str, target: ToolTarget, answer: ApprovalAnswer) -> None:
     """Record the user's approval (and an always-allow policy) in the transaction that starts the call."""
     run = target.run
-    approval = await approvals_db.for_call(change.tx, chat_id, run.tool_call_id)
+    approval = await approvals_db.for_call(change.tx, chat_id, run.key)
     if approval is None:
         return  # allowed by a policy or by the chat's mode: nothing was asked
     if answer.scope == "chat":
@@ -262,7 +260,7 @@ async def _approved(change: Change, chat_id: str, target: ToolTarget, answer: Ap
             tool_name=run.tool_name,
             command_prefix=answer.command_prefix,
         )
-    if await approvals_db.resolve(change.tx, chat_id, run.tool_call_id, status="approved", scope=answer.scope):
+    if await approvals_db.resolve(change.tx, chat_id, run.key, status="approved", scope=answer.scope):
         change.emit(
             kinds.APPROVAL_RESOLVED,
             {
