@@ -280,8 +280,9 @@ async def thread_transcript(db: Queries, thread_id: str) -> list[StoredMessage]:
     """What a model working on the thread reads: its messages, its forks' parents' up to the fork
     points, from its last compaction on (threads.segments)."""
     parts = await threads_db.segments(db, thread_id)
-    where: list[str] = []
-    params: list[object] = []
+    summary = next((p.summary_id for p in parts if p.summary_id), None)
+    where: list[str] = ["m.id = %s"] if summary else []
+    params: list[object] = [summary] if summary else []
     for part in parts:
         clause = "m.thread_id = %s"
         params.append(part.thread_id)
@@ -297,7 +298,10 @@ async def thread_transcript(db: Queries, thread_id: str) -> list[StoredMessage]:
         " ORDER BY m.ordinal, b.position",
         params,
     )
-    return _messages(rows)
+    found = _messages(rows)
+    if summary:  # the summary stands first, for everything before the messages kept
+        found = [m for m in found if m.id == summary] + [m for m in found if m.id != summary]
+    return found
 
 
 async def thread_end(db: Queries, chat_id: str) -> int:

@@ -2,7 +2,8 @@
 threads of its own by key, new (empty) or forked (its parent's messages up to now, then its own).
 
 What a thread reads (`segments`): its own messages, then, going up its forks, each parent's messages
-up to the ordinal it was forked at; a compaction (`start_ordinal`) cuts off everything before it.
+up to the ordinal it was forked at; a compaction replaces everything before `start_ordinal` with
+its summary (a message of its own, `summary_id`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 from reliant.db.database import Queries, Row
 from reliant.domain.chat import MAIN_THREAD, Thread
 
-_COLUMNS = "id, chat_id, key, parent_id, fork_ordinal, start_ordinal"
+_COLUMNS = "id, chat_id, key, parent_id, fork_ordinal, start_ordinal, summary_id"
 MAX_DEPTH = 64  # forks of forks: far more than any workflow makes (a guard against a cycle, not a limit)
 
 
@@ -24,6 +25,7 @@ def _thread(row: Row) -> Thread:
         parent_id=str(row["parent_id"]) if row["parent_id"] is not None else None,
         fork_ordinal=row["fork_ordinal"],
         start_ordinal=row["start_ordinal"],
+        summary_id=str(row["summary_id"]) if row["summary_id"] is not None else None,
     )
 
 
@@ -79,18 +81,22 @@ async def fork(db: Queries, chat_id: str, key: str, parent_id: str) -> Thread:
     return found
 
 
-async def start_at(db: Queries, thread_id: str, ordinal: int) -> None:
-    """The thread reads from `ordinal` on (a compaction's summary)."""
-    await db.execute("UPDATE threads SET start_ordinal = %s WHERE id = %s", (ordinal, thread_id))
+async def compact(db: Queries, thread_id: str, *, summary_id: str, keep_from: int) -> None:
+    """The thread reads as the summary, then its messages from ordinal `keep_from` on."""
+    await db.execute(
+        "UPDATE threads SET start_ordinal = %s, summary_id = %s WHERE id = %s", (keep_from, summary_id, thread_id)
+    )
 
 
 @dataclass(frozen=True, slots=True)
 class Segment:
-    """Messages of one thread with ordinals in [low, high] (None: unbounded)."""
+    """Messages of one thread with ordinals in [low, high] (None: unbounded), after `summary_id`
+    (the compaction that cut it at `low`)."""
 
     thread_id: str
     low: int | None
     high: int | None
+    summary_id: str | None = None
 
 
 async def segments(db: Queries, thread_id: str) -> list[Segment]:
@@ -110,7 +116,7 @@ async def segments(db: Queries, thread_id: str) -> list[Segment]:
         start = thread.start_ordinal
         if start is not None and high is not None and start > high:
             start = None  # compacted after the fork point: the fork keeps what it saw
-        out.append(Segment(thread.id, start, high))
+        out.append(Segment(thread.id, start, high, thread.summary_id if start is not None else None))
         if start is not None:
             break  # the summary stands for everything before it
         if thread.fork_ordinal is None:

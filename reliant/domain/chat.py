@@ -161,7 +161,7 @@ class ToolRun:
 @dataclass(frozen=True, slots=True)
 class Thread:
     """One conversation of a chat. A fork reads as its parent up to `fork_ordinal`, then its own
-    messages; a compacted thread reads from `start_ordinal` (its summary) on."""
+    messages; a compacted thread reads as its summary, then its messages from `start_ordinal` on."""
 
     id: str
     chat_id: str
@@ -169,6 +169,7 @@ class Thread:
     parent_id: str | None = None
     fork_ordinal: int | None = None
     start_ordinal: int | None = None
+    summary_id: str | None = None  # a compacted thread's summary (a message)
 
 
 MAIN_THREAD = "main"

@@ -137,14 +137,24 @@ async def test_a_fork_reads_its_parent_up_to_the_fork_then_its_own_and_compactio
     assert ids(await messages_db.thread_transcript(db, other.id)) == [e]
     assert ids(await messages_db.transcript(db, chat)) == [a, b, c, d, e]
 
-    # Compacting the parent after the fork leaves the fork as it was; compacting the fork cuts it.
-    await threads_db.start_at(db, main.id, (await messages_db.get(db, c)).ordinal)  # type: ignore[union-attr]
-    assert ids(await messages_db.thread_transcript(db, main.id)) == [c]
+    async def ordinal(message_id: str) -> int:
+        message = await messages_db.get(db, message_id)
+        assert message is not None and message.ordinal is not None
+        return message.ordinal
+
+    # Compacting the parent after the fork leaves the fork as it was; compacting the fork replaces
+    # what came before the message it keeps with the summary.
+    main_summary = await say(main.id, "main-summary", "a, b and c")
+    await threads_db.compact(db, main.id, summary_id=main_summary, keep_from=await ordinal(c))
+    assert ids(await messages_db.thread_transcript(db, main.id)) == [main_summary, c]
     assert ids(await messages_db.thread_transcript(db, fork.id)) == [a, b, d]
     summary = await say(fork.id, "summary", "what happened so far")
-    await threads_db.start_at(db, fork.id, (await messages_db.get(db, summary)).ordinal)  # type: ignore[union-attr]
+    await threads_db.compact(db, fork.id, summary_id=summary, keep_from=await ordinal(d))
     f = await say(fork.id, "f", "f")
-    assert ids(await messages_db.thread_transcript(db, fork.id)) == [summary, f]
+    assert ids(await messages_db.thread_transcript(db, fork.id)) == [summary, d, f]
+    # A fork of a compacted thread reads its summary too.
+    late = await threads_db.fork(db, chat, "run/late", fork.id)
+    assert ids(await messages_db.thread_transcript(db, late.id)) == [summary, d, f]
 
 
 async def test_two_threads_may_call_tools_with_the_same_id(migrated_db: Database) -> None:

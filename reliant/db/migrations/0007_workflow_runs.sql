@@ -9,8 +9,8 @@ ALTER TABLE chats ADD COLUMN workflow_inputs jsonb NOT NULL DEFAULT '{}';
 -- A chat has one or more threads; every message belongs to one. `main` is the chat's own (created
 -- with the chat); a node may work on a thread of its own, and a child workflow on a new thread or a
 -- fork. A fork reads as its parent's messages up to `fork_ordinal` followed by its own; a thread that
--- was compacted reads from `start_ordinal` (the summary) on. Ordinals are chat-wide, so "up to" and
--- "from" compare across threads.
+-- was compacted reads as its summary (`summary_id`, a message) followed by its messages from
+-- `start_ordinal` on. Ordinals are chat-wide, so "up to" and "from" compare across threads.
 CREATE TABLE threads (
     id             uuid PRIMARY KEY DEFAULT gen_random_uuid(),
     chat_id        uuid NOT NULL REFERENCES chats (id) ON DELETE CASCADE,
@@ -18,6 +18,7 @@ CREATE TABLE threads (
     parent_id      uuid REFERENCES threads (id) ON DELETE CASCADE,
     fork_ordinal   integer,
     start_ordinal  integer,
+    summary_id     uuid,  -- REFERENCES messages (id), added below
     created_at     timestamptz NOT NULL DEFAULT now(),
     UNIQUE (chat_id, key)
 );
@@ -34,6 +35,7 @@ UPDATE messages m SET thread_id = t.id, step = CASE WHEN m.turn IS NULL THEN NUL
 ALTER TABLE messages ALTER COLUMN thread_id SET NOT NULL;
 CREATE UNIQUE INDEX messages_step ON messages (chat_id, step, role) WHERE step IS NOT NULL;
 CREATE INDEX messages_thread ON messages (thread_id, ordinal);
+ALTER TABLE threads ADD FOREIGN KEY (summary_id) REFERENCES messages (id) ON DELETE SET NULL;
 
 CREATE TABLE model_steps (
     chat_id  uuid NOT NULL REFERENCES chats (id) ON DELETE CASCADE,
