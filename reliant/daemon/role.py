@@ -17,7 +17,7 @@ Requests arrive by subject (what follows `reliant.daemon.<id>.`):
 - `ctl.workspace.list` `{}` -> `{"workspaces": ["/real/dir", ...]}`.
 - `ctl.trust.*` (trust.py): whether the user trusts what a workspace's files would run.
 - `ctl.workflows.*` (workflow_files.py): a project's own workflow definitions and presets, only
-  while the project is trusted.
+  while the project is trusted; `ctl.workflows.save` (workflow_save.py) writes one.
 - `ctl.tool.cancel` `{"chat_id", "tool_call_id"}` -> `{"ok": true, "cancelled": bool}` once the
   execution has stopped; `cancelled` is false when no such call was running.
 - `ctl.proc.list {workspace?}`, `ctl.proc.output {id, offset?, max_bytes?}`, `ctl.proc.kill {id}`:
@@ -52,6 +52,7 @@ from reliant.daemon.terminals import Terminals
 from reliant.daemon.tools import BUILTIN_TOOLS, ToolFailure, ToolHost
 from reliant.daemon.trust import TrustControls, TrustStore
 from reliant.daemon.workflow_files import WorkflowFiles
+from reliant.daemon.workflow_save import WorkflowSaver
 from reliant.daemon.workspaces import WORKSPACES_FILE, WorkspaceError
 from reliant.daemon.worktrees import Worktrees
 from reliant.wire import daemon_events
@@ -237,7 +238,8 @@ class DaemonRole:
         self.router = DaemonRouter(self.host, announce=self._announce)
         trust = TrustControls(self.trust, self.mcp.trust_view, self.mcp.refresh)
         self.workflow_files = WorkflowFiles(self.trust)
-        parts = (self.mcp, trust, self.workflow_files, self.terminals, self.files, self.worktrees, self.context)
+        saver = WorkflowSaver(self.trust, self.mcp.refresh)
+        parts = (self.mcp, trust, self.workflow_files, saver, self.terminals, self.files, self.worktrees, self.context)
         for part in parts:
             self.router.register(part.controls(self.host.workspace_for))
         self.connection = DaemonConnection(
