@@ -5,13 +5,16 @@ from __future__ import annotations
 import logging
 import posixpath
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.service import RPCError, RPCStatusCode
 
 from reliant.api.attachments import Attached, AttachmentReport, ImageInput, attach, image_blocks
+from reliant.api.chat_workflow import chat_workflow
 from reliant.api.context import ApiContext
 from reliant.api.errors import (
     FailedPreconditionError,
@@ -158,10 +161,27 @@ class Chats:
         return found
 
     # -- chats ---------------------------------------------------------------------------------
-    async def create_chat(self, project_id: str, model: str = "", title: str = "") -> ChatInfo:
+    async def create_chat(
+        self,
+        project_id: str,
+        model: str = "",
+        title: str = "",
+        workflow: str = "",
+        inputs: Mapping[str, Any] | None = None,
+    ) -> ChatInfo:
+        """A chat whose every message runs `workflow` (default agent) with `inputs`, checked against
+        the definition's typed inputs."""
         project = await self.project(project_id)
         model = await self.check_model(model or await self.default_model(), project)
-        return await chats_db.create(self.db, project_id=project.id, model=model, title=title[:MAX_TITLE_CHARS])
+        name, given = await chat_workflow(self.ctx, project, workflow, inputs)
+        return await chats_db.create(
+            self.db,
+            project_id=project.id,
+            model=model,
+            title=title[:MAX_TITLE_CHARS],
+            workflow=name,
+            workflow_inputs=given,
+        )
 
     async def chats(self, project_id: str = "") -> list[ChatInfo]:
         return await chats_db.list_all(self.db, check_id("project", project_id) if project_id else "")

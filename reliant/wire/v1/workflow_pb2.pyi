@@ -192,10 +192,12 @@ class SaveWorkflowResponse(_message.Message):
     def __init__(self, path: _Optional[str] = ..., created: _Optional[bool] = ..., trust: _Optional[str] = ..., trust_renewed: _Optional[bool] = ..., note: _Optional[str] = ..., shadows: _Optional[str] = ...) -> None: ...
 
 class ListRunsRequest(_message.Message):
-    __slots__ = ("chat_id",)
+    __slots__ = ("chat_id", "limit")
     CHAT_ID_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
     chat_id: str
-    def __init__(self, chat_id: _Optional[str] = ...) -> None: ...
+    limit: int
+    def __init__(self, chat_id: _Optional[str] = ..., limit: _Optional[int] = ...) -> None: ...
 
 class ListRunsResponse(_message.Message):
     __slots__ = ("runs",)
