@@ -39,6 +39,12 @@ def chat(
     wait_for_gate: Annotated[
         bool, typer.Option("--wait-for-gate", help="Exit 3 when an approval or a question waits (for scripts)")
     ] = False,
+    workflow: Annotated[
+        str | None, typer.Option("--workflow", help="Start the chat on this workflow (see `reliant workflow list`)")
+    ] = None,
+    inputs: Annotated[
+        list[str] | None, typer.Option("--input", "-i", help="With --workflow: an input as key=value (repeatable)")
+    ] = None,
     data_dir: DataDirOpt = None,
     api_url: ApiUrlOpt = None,
     token: TokenOpt = None,
@@ -54,6 +60,23 @@ def chat(
     from reliant.cli.project import command_hint, terminal_ask
     from reliant.cli.projects_client import EXIT_NEEDS_ANSWER, NeedsAnswer, Registration, offer_trust, real_path
 
+    if workflow or inputs:
+        from reliant.cli.workflow import start_workflow_chat
+
+        if chat_id or not workflow:
+            fail("--workflow starts a new chat (not with --chat); --input needs --workflow")
+        start_workflow_chat(
+            message=message,
+            project=project,
+            model=model,
+            mode=mode,
+            wait_for_gate=wait_for_gate,
+            workflow=workflow,
+            inputs=inputs or [],
+            data_dir=data_dir,
+            api_url=api_url,
+            token=token,
+        )
     if mode and mode not in ("auto", "manual", "plan"):
         fail(f"--mode must be auto, manual or plan, not {mode!r}")
     if not message and not chat_id:

@@ -320,6 +320,10 @@ def list_gates(api: Api, chat_id: str, out: TextIO) -> None:
     if not waiting.approvals and not asked.questions:
         out.write("nothing waits for an answer\n")
     for a in waiting.approvals:
+        if a.kind == "node":  # a workflow's approval node: `reliant approvals choose ID CHOICE`
+            out.write(f"approval {a.id}  chat {a.chat_id} ({a.chat_title[:40]})\n")
+            out.write(f"  ? {a.question}  [{' | '.join(a.choices)}]  (workflow node {a.node})\n")
+            continue
         tool_input = MessageToDict(a.input)
         out.write(f"approval {a.id}  chat {a.chat_id} ({a.chat_title[:40]})\n  {_summary(a.tool_name, tool_input)}\n")
     for q in asked.questions:
