@@ -205,6 +205,7 @@ def run(
         created_unix=record.created_at,
         finished_unix=record.finished_at or 0.0,
         last_seq=last_seq,
+        text=record.workflow_text.text,
     )
     out.inputs.CopyFrom(struct(record.inputs))
     out.outputs.CopyFrom(struct(record.outputs))

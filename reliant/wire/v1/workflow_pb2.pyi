@@ -228,7 +228,7 @@ class NodeState(_message.Message):
     def __init__(self, path: _Optional[str] = ..., instance: _Optional[str] = ..., kind: _Optional[str] = ..., status: _Optional[str] = ..., iteration: _Optional[int] = ..., thread: _Optional[str] = ..., error: _Optional[str] = ..., version: _Optional[int] = ..., outputs: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
 
 class Run(_message.Message):
-    __slots__ = ("id", "chat_id", "workflow", "source", "status", "inputs", "outputs", "error", "parent_id", "node", "message_id", "created_unix", "finished_unix", "nodes", "states", "last_seq")
+    __slots__ = ("id", "chat_id", "workflow", "source", "status", "inputs", "outputs", "error", "parent_id", "node", "message_id", "created_unix", "finished_unix", "nodes", "states", "last_seq", "text")
     ID_FIELD_NUMBER: _ClassVar[int]
     CHAT_ID_FIELD_NUMBER: _ClassVar[int]
     WORKFLOW_FIELD_NUMBER: _ClassVar[int]
@@ -245,6 +245,7 @@ class Run(_message.Message):
     NODES_FIELD_NUMBER: _ClassVar[int]
     STATES_FIELD_NUMBER: _ClassVar[int]
     LAST_SEQ_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
     id: str
     chat_id: str
     workflow: str
@@ -261,4 +262,5 @@ class Run(_message.Message):
     nodes: _containers.RepeatedCompositeFieldContainer[WorkflowNode]
     states: _containers.RepeatedCompositeFieldContainer[NodeState]
     last_seq: int
-    def __init__(self, id: _Optional[str] = ..., chat_id: _Optional[str] = ..., workflow: _Optional[str] = ..., source: _Optional[str] = ..., status: _Optional[str] = ..., inputs: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., outputs: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., error: _Optional[str] = ..., parent_id: _Optional[str] = ..., node: _Optional[str] = ..., message_id: _Optional[str] = ..., created_unix: _Optional[float] = ..., finished_unix: _Optional[float] = ..., nodes: _Optional[_Iterable[_Union[WorkflowNode, _Mapping]]] = ..., states: _Optional[_Iterable[_Union[NodeState, _Mapping]]] = ..., last_seq: _Optional[int] = ...) -> None: ...
+    text: str
+    def __init__(self, id: _Optional[str] = ..., chat_id: _Optional[str] = ..., workflow: _Optional[str] = ..., source: _Optional[str] = ..., status: _Optional[str] = ..., inputs: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., outputs: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., error: _Optional[str] = ..., parent_id: _Optional[str] = ..., node: _Optional[str] = ..., message_id: _Optional[str] = ..., created_unix: _Optional[float] = ..., finished_unix: _Optional[float] = ..., nodes: _Optional[_Iterable[_Union[WorkflowNode, _Mapping]]] = ..., states: _Optional[_Iterable[_Union[NodeState, _Mapping]]] = ..., last_seq: _Optional[int] = ..., text: _Optional[str] = ...) -> None: ...

@@ -5,6 +5,7 @@ import { h } from "../dom.js";
 import { ago, cost, fullTime } from "../format.js";
 import { chatActions, gatesBadge, statusPill } from "./chat-actions.js";
 import { TrustPanel, removeProject } from "./project-trust.js";
+import { startWorkflowChat } from "./workflow-start.js";
 
 export class ProjectsView {
   constructor(app) {
@@ -106,7 +107,7 @@ export class ProjectView {
       h(
         "section.page.project-page",
         null,
-        h("header.page-head", null, h("div", null, h("h1", null, project.name), h("code.project-path", null, project.path)), h("div.page-actions", null, remove, h("button.primary", { type: "button", onclick: () => this.app.sidebar.newChat() }, "+ New chat"))),
+        h("header.page-head", null, h("div", null, h("h1", null, project.name), h("code.project-path", null, project.path)), h("div.page-actions", null, remove, h("button.secondary.new-workflow-chat", { type: "button", onclick: () => startWorkflowChat(this.app, project) }, "Workflow…"), h("button.primary", { type: "button", onclick: () => this.app.sidebar.newChat() }, "+ New chat"))),
         this.trust.el,
         h("table.chat-table", { "aria-label": "Chats" }, h("thead", null, h("tr", null, h("th", { scope: "col" }, "Title"), h("th", { scope: "col" }, "Status"), h("th", { scope: "col" }, "Last activity"), h("th", { scope: "col", class: "num" }, "Cost"), h("th", { scope: "col" }, h("span.sr-only", null, "Actions")))), this.table),
       ),
