@@ -24,6 +24,8 @@ export function inputFields(inputs) {
       required: Boolean(i.required),
       values: (i.values || []).map(String),
       value,
+      hasDefault: has,
+      default: has ? i.default : undefined,
     };
   });
 }
@@ -57,14 +59,15 @@ export function readField(field, raw) {
   }
 }
 
-/** Every field's value, or the errors by field name. */
+/** Every field's value that is not its default (a chat keeps the inputs it was given; the
+ * definition's defaults fill the rest at each run), or the errors by field name. */
 export function readForm(fields, raws) {
   const inputs = {};
   const errors = {};
   for (const field of fields) {
     const got = readField(field, raws[field.name]);
     if (got.error) errors[field.name] = got.error;
-    else if (!got.skip) inputs[field.name] = got.value;
+    else if (!got.skip && !(field.hasDefault && got.value === field.default)) inputs[field.name] = got.value;
   }
   return { inputs, errors };
 }
