@@ -58,7 +58,7 @@ class Gates:
         if scope == "prefix" and approval.tool_name != "shell":
             raise InvalidArgumentError("scope prefix is for shell commands")
         await self._update(
-            approval.chat_id,
+            approval.workflow_id or agent_workflow_id(approval.chat_id),
             UPDATE_ANSWER_APPROVAL,
             ApprovalAnswer(approval.tool_call_id, "approve", scope=scope, command_prefix=command_prefix.strip()),
         )
@@ -68,7 +68,9 @@ class Gates:
             raise InvalidArgumentError(f"the message is longer than {MAX_MESSAGE_CHARS} characters")
         approval = await self._pending_approval(approval_id)
         await self._update(
-            approval.chat_id, UPDATE_ANSWER_APPROVAL, ApprovalAnswer(approval.tool_call_id, "deny", message)
+            approval.workflow_id or agent_workflow_id(approval.chat_id),
+            UPDATE_ANSWER_APPROVAL,
+            ApprovalAnswer(approval.tool_call_id, "deny", message),
         )
 
     async def answer(self, question_id: str, answers: list[str]) -> None:
@@ -79,7 +81,11 @@ class Gates:
             raise FailedPreconditionError(f"question {question_id} is {question.status}, not pending")
         if len(answers) != len(question.questions):
             raise InvalidArgumentError(f"give one answer per question ({len(question.questions)})")
-        await self._update(question.chat_id, UPDATE_ANSWER_QUESTION, QuestionAnswer(question.tool_call_id, answers))
+        await self._update(
+            question.workflow_id or agent_workflow_id(question.chat_id),
+            UPDATE_ANSWER_QUESTION,
+            QuestionAnswer(question.tool_call_id, answers),
+        )
 
     async def _pending_approval(self, approval_id: str) -> Approval:
         approval = await approvals_db.get(self.db, check_id("approval", approval_id))
@@ -89,8 +95,9 @@ class Gates:
             raise FailedPreconditionError(f"approval {approval_id} is {approval.status}, not pending")
         return approval
 
-    async def _update(self, chat_id: str, name: str, answer: ApprovalAnswer | QuestionAnswer) -> None:
-        handle = self.chats.ctx.temporal.get_workflow_handle(agent_workflow_id(chat_id))
+    async def _update(self, workflow_id: str, name: str, answer: ApprovalAnswer | QuestionAnswer) -> None:
+        """To the workflow that waits for the answer: the chat's, or a child run's (the gate names it)."""
+        handle = self.chats.ctx.temporal.get_workflow_handle(workflow_id)
         try:
             await handle.execute_update(name, answer)
         except WorkflowUpdateFailedError as exc:
