@@ -38,15 +38,15 @@ from reliant.db import worktrees as worktrees_db
 from reliant.domain import update_kinds as kinds
 from reliant.domain.chat import ChatInfo, ChatMode, ChatStatus, ChatUpdate, Project, StoredMessage, ToolRun, ToolState
 from reliant.domain.workflows import (
-    AGENT_WORKFLOW,
+    CHAT_WORKFLOW,
     SIGNAL_CANCEL,
     SIGNAL_INTERRUPT,
     SIGNAL_PAUSE,
     SIGNAL_RESUME,
     SIGNAL_SET_MODE,
     SIGNAL_USER_MESSAGE,
-    AgentInput,
-    AgentState,
+    ChatInput,
+    ChatState,
     agent_workflow_id,
 )
 from reliant.domain.workspace_policy import workspace_refusal
@@ -279,14 +279,14 @@ class Chats:
         return await attach(self.ctx.bus, project.daemon_id, workspace, text, image_bytes)
 
     async def _deliver(self, chat: ChatInfo, message_id: str, signal: str) -> None:
-        """Signal-with-start: the running workflow gets the message, or a new run starts with it."""
-        turn = await messages_db.last_turn(self.db, chat.id)
+        """Signal-with-start: the running workflow gets the message, or a new run starts with it (a chat
+        from before workflows may still run its old one: it takes the message the same way)."""
         try:
             await self.ctx.temporal.start_workflow(
-                AGENT_WORKFLOW,
-                AgentInput(
+                CHAT_WORKFLOW,
+                ChatInput(
                     chat_id=chat.id,
-                    state=AgentState(turn=turn, mode=chat.mode.value),
+                    state=ChatState(mode=chat.mode.value),
                     approval_timeout_seconds=self.ctx.settings.approval_timeout,
                 ),
                 id=agent_workflow_id(chat.id),

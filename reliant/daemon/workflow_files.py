@@ -47,11 +47,8 @@ def _texts(snap: Snapshot, folder: str) -> tuple[list[dict[str, str]], dict[str,
 
 
 def untrusted_note(state: TrustState) -> str:
-    why = "is not trusted" if state is TrustState.UNTRUSTED else "changed since it was trusted"
-    return (
-        f"the project's own workflows and presets are not used: its files {why} "
-        "(see `reliant trust`); the built-in ones are"
-    )
+    why = "the project is not trusted" if state is TrustState.UNTRUSTED else "its files changed since they were trusted"
+    return f"the project's own workflows and presets are not used: {why} (see `reliant trust`); the built-in ones are"
 
 
 class WorkflowFiles:

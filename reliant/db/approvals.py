@@ -20,11 +20,6 @@ _COLUMNS = (
 )
 
 
-def node_gate_key(step: str) -> str:
-    """The gate key of an `approval` node's question."""
-    return f"node:{step}"
-
-
 def _approval(row: Row) -> Approval:
     return Approval(
         id=str(row["id"]),

@@ -82,3 +82,13 @@ async def cancel_pending(db: Queries, chat_id: str) -> list[str]:
         (chat_id,),
     )
     return [r["tool_call_id"] for r in rows]
+
+
+async def cancel_pending_of(db: Queries, chat_id: str, workflow_id: str) -> list[Question]:
+    """Cancel what one workflow of the chat waits for (`workflow_id` "": the chat's own)."""
+    rows = await db.fetch(
+        "UPDATE questions SET status = 'cancelled', answered_at = now()"
+        f" WHERE chat_id = %s AND status = 'pending' AND workflow_id = %s RETURNING {_COLUMNS}",
+        (chat_id, workflow_id),
+    )
+    return [_question(r) for r in rows]

@@ -18,13 +18,18 @@ from reliant.clients.update_log import UpdateLog
 from reliant.config import Settings
 from reliant.db import Database, migrate
 from reliant.llm.demo import demo_project_path
+from reliant.worker.activities.compaction import CompactionActivities
 from reliant.worker.activities.doctor import DoctorActivities
 from reliant.worker.activities.gates import GateActivities
 from reliant.worker.activities.llm import LlmActivities
+from reliant.worker.activities.nodes import NodeActivities
+from reliant.worker.activities.runs import RunActivities
 from reliant.worker.activities.tools import ToolActivities
 from reliant.worker.chat_context import ChatContexts
+from reliant.worker.chat_workflow import ChatWorkflow
 from reliant.worker.failure_redaction import RedactingInterceptor
 from reliant.worker.recorder import ProcessRecorder
+from reliant.worker.run_workflow import WorkflowRun
 from reliant.worker.watcher import DaemonWatcher
 from reliant.worker.workflows import AgentWorkflow, DoctorWorkflow
 
@@ -63,10 +68,15 @@ class WorkerRole:
                 )
                 tools = ToolActivities(db, bus, log)
                 gates = GateActivities(db, log)
+                runs = RunActivities(db, bus, log)
+                nodes = NodeActivities(db, log, tools)
+                compaction = CompactionActivities(db, log, providers, data_dir=s.data_dir)
                 worker = Worker(
                     client,
                     task_queue=s.temporal_task_queue,
-                    workflows=[DoctorWorkflow, AgentWorkflow],
+                    # AgentWorkflow stays for chats started before workflows ran them (it hands each
+                    # over to ChatWorkflow at its next message).
+                    workflows=[DoctorWorkflow, AgentWorkflow, ChatWorkflow, WorkflowRun],
                     activities=[
                         doctor.ping_daemon,
                         doctor.record_doctor_run,
@@ -75,6 +85,15 @@ class WorkerRole:
                         tools.finish_turn,
                         gates.request_approval,
                         gates.request_question,
+                        runs.open_run,
+                        runs.finish_run,
+                        runs.open_thread,
+                        runs.emit_notes,
+                        nodes.run_command,
+                        nodes.ask_node_approval,
+                        nodes.answer_node_approval,
+                        nodes.save_message,
+                        compaction.compact_thread,
                     ],
                     max_concurrent_activities=200,
                     interceptors=[RedactingInterceptor()],  # no secret of an error chain reaches history

@@ -72,7 +72,7 @@ async def test_a_trusted_projects_workflows_and_presets_are_read_as_trusted(daem
     # Presets are part of what is trusted: a changed preset needs trusting again.
     preset.write_text("model: anthropic:claude-opus-4-1\n")
     again = await daemon.ask("workflows.read", workspace=str(workspace))
-    assert again["trust"] == "changed" and again["presets"] == [] and "changed since it was trusted" in again["note"]
+    assert again["trust"] == "changed" and again["presets"] == [] and "changed since they were trusted" in again["note"]
 
 
 async def test_a_project_without_files_of_its_own_has_nothing_to_trust(daemon: Daemon, workspace: Path) -> None:

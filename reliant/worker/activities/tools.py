@@ -33,6 +33,7 @@ from reliant.errors import DaemonUnavailableError
 from reliant.wire.payloads import tool_run_payload
 from reliant.worker import ask_user
 from reliant.worker.activities.llm import chat_gone, settle_tool_results
+from reliant.worker.activities.notes import emit_notes
 from reliant.worker.activities.types import (
     DAEMON_OFFLINE,
     ExecuteToolInput,
@@ -56,6 +57,7 @@ class ToolActivities:
 
     @activity.defn(name="execute_tool")
     async def execute_tool(self, inp: ExecuteToolInput) -> ExecuteToolResult:
+        await emit_notes(self.log, inp.chat_id, inp.notes)
         target = await tool_runs_db.get_with_target(self.db, inp.chat_id, inp.tool_call_id)
         if target is None:
             raise chat_gone(inp.chat_id)
@@ -95,10 +97,15 @@ class ToolActivities:
             if inp.approval is not None:
                 await _approved(change, inp.chat_id, target, inp.approval)
             run = await tool_runs_db.begin(change.tx, inp.chat_id, inp.tool_call_id)
-            change.emit(
-                kinds.TOOL_STARTED,
-                {"tool_call_id": run.tool_call_id, "tool_name": run.tool_name, "input": run.input, "turn": run.turn},
-            )
+            started = {
+                "tool_call_id": run.tool_call_id,
+                "tool_name": run.tool_name,
+                "input": run.input,
+                "turn": run.turn,
+            }
+            if run.key != run.tool_call_id:
+                started |= {"call_key": run.key, "thread_id": run.thread_id}
+            change.emit(kinds.TOOL_STARTED, started)
         try:
             result = await self._ask(daemon_id, call)
         except asyncio.CancelledError:
@@ -223,6 +230,7 @@ class ToolActivities:
         if inp.settle_tools:
             await self._cancel_gates(inp.chat_id)
             await settle_tool_results(self.db, self.log, inp.chat_id, interrupt_reason=inp.reason or "stopped")
+        await emit_notes(self.log, inp.chat_id, inp.notes)
         status = ChatStatus(inp.status)
         async with self.log.change(inp.chat_id) as change:
             if await chats_db.set_status(change.tx, inp.chat_id, status, inp.reason):
