@@ -50,12 +50,14 @@
                                                                 source is builtin/<name>.yaml or the
                                                                 project file; note says why a project's
                                                                 own files were not used (untrusted)
-    node_state         {run_id, path, instance, kind, status, iteration, thread, error, version}
+    node_state         {run_id, path, instance, kind, status, iteration, thread, error, version, outputs}
                                                                 status: waiting | running | done |
                                                                 failed | skipped | cancelled; instance
                                                                 has each loop's iteration
                                                                 (`fix[2]/check`); a client keeps the
-                                                                highest version per (run_id, path)
+                                                                highest version per (run_id, path);
+                                                                outputs: a done node's (each value of
+                                                                at most 2,000 characters of JSON)
     run_finished       {run_id, status, outputs, error}         status: done | failed | cancelled
 
 `message` is {id, ordinal, role, model, turn, blocks: [...], usage: {...}, cost_usd, thread_id, step}:

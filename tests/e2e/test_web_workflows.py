@@ -1,4 +1,4 @@
-"""Workflows in the web UI, in real Chromium against `reliant up`, at 1440×900 and 390×844: starting a
+"""Workflows in the web UI, in real Chromium against `reliant up`, at 1440x900 and 390x844: starting a
 chat on a workflow from a form built from its typed inputs (defaults filled in, a wrong value named
 at its input before anything is sent, the api's answer about an input shown at that input), a
 project file that shadows a built-in, the definition viewer (the nodes and the highlighted source).
@@ -6,6 +6,7 @@ Screenshots go to the artifacts dir."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -93,12 +94,13 @@ def test_a_chat_starts_on_a_workflow_from_a_form_of_its_typed_inputs(
     expect(dialog.locator(".wf-field[data-input=task] .wf-field-error")).to_have_text("required")
     expect(dialog.locator(".wf-field[data-input=max_rounds] .wf-field-error")).to_have_text("must be a whole number")
     expect(task).to_be_focused()
-    assert not [c for c in Rest(appliance.url, appliance.token).call("GET", "/api/chats") if c["project_id"] == made["id"]]
+    chats = Rest(appliance.url, appliance.token).call("GET", "/api/chats")
+    assert not [c for c in chats if c["project_id"] == made["id"]], "nothing was sent"
 
     task.fill("leap years")
     rounds.fill("3")
     dialog.locator("button.wf-start").click()
-    expect(page).to_have_url(__import__("re").compile(r"/chats/[0-9a-f-]{36}$"))
+    expect(page).to_have_url(re.compile(r"/chats/[0-9a-f-]{36}$"))
     chat_id = page.url.rsplit("/", 1)[1]
     chat = Rest(appliance.url, appliance.token).get_chat(chat_id)
     assert chat["workflow"] == "tdd" and chat["workflow_inputs"] == {"task": "leap years", "max_rounds": 3.0}

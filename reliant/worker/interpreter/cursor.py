@@ -25,6 +25,7 @@ class NodeNote:
     thread: str = ""
     error: str = ""
     version: int = 0
+    outputs: dict[str, Any] = field(default_factory=dict)  # done: its outputs, the small ones (_noted)
 
 
 @dataclass

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -41,6 +42,7 @@ with workflow.unsafe.imports_passed_through():
 
 T = TypeVar("T")
 
+MAX_NOTED_CHARS = 2_000  # a node output in a node_state update
 MAX_OUTPUT_TEXT = 8_000  # a string in a node's outputs: the rest stays in Postgres, out of history
 SHOWN = {
     NodeStatus.RUNNING: "running",
@@ -160,7 +162,7 @@ class Interpreter:
                 await self.host.paused_by_failure(f"node {task.instance}: {exc}")
         self.cursor.tasks.pop(task.instance, None)
         # As it finished: the state may have moved on already (a loop's next iteration).
-        self._shown(task.path, NodeStatus.DONE, task.instance)
+        self._shown(task.path, NodeStatus.DONE, task.instance, outputs=outputs)
         for other in stale:
             running = self._tasks.get(other.instance)
             if running is not None and not running.done():
@@ -173,9 +175,19 @@ class Interpreter:
         """Queue a `node_state` for every node whose status (or iteration) changed since the last."""
         for path, st in self.run.state.nodes.items():
             if st.status in SHOWN:  # a ready node is shown running as soon as it is handed out
-                self._shown(path, st.status, self.run.instance(path), st.iteration, st.error)
+                done = st.outputs if st.status is NodeStatus.DONE else None
+                self._shown(path, st.status, self.run.instance(path), st.iteration, st.error, outputs=done)
 
-    def _shown(self, path: str, status: NodeStatus, instance: str, iteration: int = 0, error: str = "") -> None:
+    def _shown(
+        self,
+        path: str,
+        status: NodeStatus,
+        instance: str,
+        iteration: int = 0,
+        error: str = "",
+        *,
+        outputs: dict[str, Any] | None = None,
+    ) -> None:
         cursor = self.cursor
         node = self.run.layout.sites[path].node
         iteration = iteration if isinstance(node, LoopNode) else _iteration(instance)
@@ -195,6 +207,7 @@ class Interpreter:
                 thread=thread_of(node),
                 error=error,
                 version=cursor.version,
+                outputs=_noted(outputs or {}),
             )
         )
 
@@ -278,6 +291,12 @@ def _iteration(instance: str) -> int:
     if end < 0:
         return 0
     return int(instance[instance.rfind("[", 0, end) + 1 : end])
+
+
+def _noted(outputs: dict[str, Any]) -> dict[str, Any]:
+    """A finished node's outputs as clients see them (the run panel, `reliant test`): each value that
+    fits in MAX_NOTED_CHARS of JSON; a longer one (a loop's `last`, a long stdout) is left out."""
+    return {k: v for k, v in outputs.items() if len(json.dumps(v, default=str)) <= MAX_NOTED_CHARS}
 
 
 def _small(value: Any) -> Any:
