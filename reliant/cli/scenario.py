@@ -22,7 +22,12 @@ if TYPE_CHECKING:
     from reliant.cli.scenario_format import Scenario
     from reliant.cli.scenario_run import Outcome
 
-BUILTIN_TESTS = resources.files("reliant.engine") / "builtin" / "tests"
+
+
+def builtin_tests() -> Path:
+    """The scenarios shipped with the built-in workflows (looked up when asked: the engine package's
+    import is not free)."""
+    return Path(str(resources.files("reliant.engine") / "builtin" / "tests"))
 
 
 @app.command("test")
@@ -53,7 +58,7 @@ def test_command(
         return
     given = list(paths or [])
     if builtins:
-        given.append(Path(str(BUILTIN_TESTS)))
+        given.append(builtin_tests())
     files = scenario_format.find(given or [Path.cwd()])
     if not files:
         fail(f"no scenarios in {', '.join(str(p) for p in given or [Path.cwd()])} (looked for .reliant/tests/*.yaml)")
