@@ -97,8 +97,8 @@ def _run_all(
             url, secret = api_target(data_dir, api_url, token)
             api = Api(url, secret)
         else:
-            engine = TemporaryEngine(root / "engine")
-            sys.stderr.write("starting a temporary reliant for the scenarios…\n")
+            engine = TemporaryEngine()
+            sys.stderr.write(f"starting a temporary reliant for the scenarios in {engine.root}…\n")
             try:
                 engine.start()
             except EngineError as exc:

@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -18,6 +19,9 @@ READY_LINE = "Press Ctrl-C to stop."
 START_TIMEOUT = 180.0
 STOP_TIMEOUT = 60.0
 PROVIDER_KEYS = ("ANTHROPIC_API_KEY", "OPENAI_API_KEY")
+# Postgres listens on a unix socket in the data dir too: its path must fit in 107 bytes.
+SOCKET_IN_DATA_DIR = "data/postgres/.s.PGSQL.65535"
+MAX_SOCKET_PATH = 107
 
 
 class EngineError(Exception):
@@ -28,11 +32,22 @@ def _environment() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("RELIANT_") and k not in PROVIDER_KEYS}
 
 
+def short_directory() -> Path:
+    """A new temporary directory whose path leaves room for Postgres's socket: under TMPDIR when that
+    is short enough, else under /tmp."""
+    for base in dict.fromkeys((tempfile.gettempdir(), "/tmp")):
+        path = Path(tempfile.mkdtemp(prefix="reliant-engine-", dir=base))
+        if len(str(path / SOCKET_IN_DATA_DIR)) <= MAX_SOCKET_PATH:
+            return path
+        path.rmdir()
+    raise EngineError(f"no temporary directory with a path short enough for Postgres's socket (TMPDIR is {base})")
+
+
 class TemporaryEngine:
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.data_dir = root / "data"
-        self.log = root / "reliant-up.log"
+    def __init__(self, root: Path | None = None) -> None:
+        self.root = root if root is not None else short_directory()
+        self.data_dir = self.root / "data"
+        self.log = self.root / "reliant-up.log"
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
 

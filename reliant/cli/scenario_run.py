@@ -66,6 +66,18 @@ def _path_of(instance: str) -> str:
     return _ITERATION.sub("", instance)
 
 
+def _whole(value: Any) -> Any:
+    """A payload as it was written: protobuf's Struct carries every number as a double, so a whole
+    one is an integer again (an exit code reads 1, not 1.0)."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _whole(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_whole(v) for v in value]
+    return value
+
+
 def _struct(value: Mapping[str, Any]) -> Struct:
     out = Struct()
     out.update(dict(value))
@@ -211,7 +223,7 @@ class ScenarioRun:
                         if time.monotonic() > deadline:
                             raise TimeoutError
                         if update.seq:
-                            yield update.kind, MessageToDict(update.payload)
+                            yield update.kind, _whole(MessageToDict(update.payload))
             except ConnectError as exc:
                 if exc.code is Code.DEADLINE_EXCEEDED:
                     raise TimeoutError from None
