@@ -23,7 +23,6 @@ if TYPE_CHECKING:
     from reliant.cli.scenario_run import Outcome
 
 
-
 def builtin_tests() -> Path:
     """The scenarios shipped with the built-in workflows (looked up when asked: the engine package's
     import is not free)."""
