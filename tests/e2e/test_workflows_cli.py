@@ -126,3 +126,80 @@ def test_chat_with_an_unknown_workflow_says_which_there_are(appliance: Appliance
     assert "no workflow called 'nope'" in done.stderr and "plan-then-build" in done.stderr
     mixed = run(appliance, tmp_path, "chat", "--input", "a=b", "go")
     assert mixed.returncode == 1 and "--input needs --workflow" in mixed.stderr
+
+
+GATED = """name: gated
+inputs:
+  greeting: {type: string, default: hello}
+  times: {type: integer, default: 1}
+outputs:
+  wrote: "{{has(nodes.write) ? nodes.write.exit_code == 0 : false}}"
+entry: ask
+nodes:
+  - {id: ask, type: approval, question: "Write the greeting?", choices: [write, skip]}
+  - {id: write, type: run, command: "for i in $(seq {{inputs.times}}); do echo {{inputs.greeting}} >> out.txt; done"}
+  - {id: done, type: save_message, role: assistant, content: "wrote {{inputs.times}} greeting(s): {{nodes.ask.note}}"}
+edges:
+  - from: ask
+    cases: [{to: write, condition: "nodes.ask.choice == 'write'"}]
+  - {from: write, default: done}
+"""
+
+
+@pytest.fixture
+def gated(appliance: Appliance, tmp_path: Path) -> Path:
+    root = tmp_path / "gated"
+    (root / ".reliant" / "workflows").mkdir(parents=True)
+    (root / ".reliant" / "workflows" / "gated.yaml").write_text(GATED)
+    Rest(appliance.url, appliance.token).project(root)
+    trusted = run(appliance, root, "trust", "--yes")
+    assert trusted.returncode == 0, trusted.stderr
+    return root
+
+
+def test_a_run_streams_its_nodes_waits_at_its_approval_node_and_goes_on_once_chosen(
+    appliance: Appliance, gated: Path
+) -> None:
+    waiting = run(appliance, gated, "workflow", "run", "gated", "--input", "times=2", "--wait-for-gate")
+    assert waiting.returncode == 3, waiting.stdout + waiting.stderr
+    chat_id = waiting.stderr.split("chat ", 1)[1].split(" ", 1)[0]
+    assert f"on workflow gated in {gated}" in waiting.stderr
+    assert "▶ workflow gated · " in waiting.stdout and "  ◦ ask · approval" in waiting.stdout
+    hint = waiting.stderr.split("the workflow asks: Write the greeting? [write | skip]: ", 1)[1].splitlines()[0]
+    approval_id = hint.split()[3]
+    assert hint == f"reliant approvals choose {approval_id} CHOICE [-m NOTE]"
+
+    listed = run(appliance, gated, "approvals")
+    assert f"approval {approval_id}  chat {chat_id}" in listed.stdout
+    assert "  ? Write the greeting?  [write | skip]  (workflow node ask)" in listed.stdout
+    wrong = run(appliance, gated, "approvals", "choose", approval_id, "maybe")
+    assert wrong.returncode == 1 and "choice: 'maybe' is not one of write, skip" in wrong.stderr
+    chose = run(appliance, gated, "approvals", "choose", approval_id, "write", "-m", "as asked")
+    assert chose.returncode == 0 and chose.stdout == "chose write\n"
+
+    followed = run(appliance, gated, "chat", "--chat", chat_id)
+    assert followed.returncode == 0, followed.stdout + followed.stderr
+    assert (gated / "out.txt").read_text() == "hello\nhello\n"
+    transcript = Rest(appliance.url, appliance.token).messages(chat_id)
+    assert transcript[-1]["blocks"][0]["text"] == "wrote 2 greeting(s): as asked"
+    runs = Rest(appliance.url, appliance.token).call("GET", f"/api/chats/{chat_id}/runs")["runs"]
+    assert [(r["workflow"], r["status"], r["outputs"]) for r in runs] == [("gated", "done", {"wrote": True})]
+    states = {s["path"]: s for s in runs[0]["states"]}
+    assert states["ask"]["outputs"] == {"choice": "write", "note": "as asked"}
+    assert states["write"]["outputs"]["exit_code"] == 0
+
+
+def test_in_a_terminal_the_approval_node_is_asked_there(appliance: Appliance, gated: Path) -> None:
+    from tests.e2e.test_projects_cli import Terminal
+
+    term = Terminal(appliance, gated, "chat", "--workflow", "gated", "--input", "greeting=hi", "say hi")
+    term.expect("? Write the greeting?")
+    term.expect("  2. skip")
+    term.type("maybe")
+    term.expect("one of: write, skip (or its number)")
+    term.type("2")
+    term.expect("a note for the workflow (optional)")
+    term.type("not today")
+    assert term.wait() == 0, term.seen
+    assert "■ workflow done · wrote=false" in term.seen
+    assert not (gated / "out.txt").exists()
