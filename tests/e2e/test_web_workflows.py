@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Locator, Page, expect
 
 from tests.e2e.harness import Appliance, Rest, clean_env
 from tests.web.browser import PageErrors, chromium
@@ -151,4 +151,84 @@ def test_a_shadowing_file_is_shown_and_the_definition_is_viewable(
     viewer.screenshot(path=artifacts_dir / "web-workflow-definition.png")
     viewer.get_by_role("button", name="Close").click()
     expect(viewer).to_have_count(0)
+    errors.check()
+
+
+STEPS = """name: steps
+description: Prepare, tick twice, then ask.
+entry: prepare
+nodes:
+  - {id: prepare, type: run, command: "echo ready"}
+  - id: rounds
+    type: loop
+    max_iterations: 2
+    body:
+      entry: tick
+      nodes:
+        - {id: tick, type: run, command: "echo tick >> ticks.txt"}
+  - {id: ask, type: approval, question: "Ship it?", choices: [ship, hold]}
+  - {id: shipped, type: save_message, role: assistant, content: "shipped: {{nodes.ask.note}}"}
+  - {id: held, type: save_message, role: assistant, content: held}
+edges:
+  - {from: prepare, default: rounds}
+  - {from: rounds, default: ask}
+  - from: ask
+    cases: [{to: shipped, condition: "nodes.ask.choice == 'ship'"}]
+    default: held
+"""
+
+
+def node(page: Page, path: str) -> Locator:
+    return page.locator(f"aside.wf-run-panel li.wf-run-node[data-path='{path}']").first
+
+
+@pytest.mark.parametrize("size", ["desktop", "phone"])
+def test_a_runs_nodes_show_live_beside_the_transcript_and_its_approval_node_is_a_card_of_choices(
+    browser: Browser, appliance: Appliance, tmp_path: Path, artifacts_dir: Path, size: str
+) -> None:
+    root = tmp_path / "proj"
+    (root / ".reliant" / "workflows").mkdir(parents=True)
+    (root / ".reliant" / "workflows" / "steps.yaml").write_text(STEPS)
+    rest = Rest(appliance.url, appliance.token)
+    made = rest.project(root)
+    trust = rest.call("GET", f"/api/projects/{made['id']}/trust")
+    rest.call("POST", f"/api/projects/{made['id']}/trust", {"fingerprint": trust["fingerprint"]})
+    chat = rest.call("POST", "/api/chats", {"project_id": made["id"], "workflow": "steps"})
+    page, errors = sign_in(browser, appliance, size)
+    page.goto(f"{appliance.url}/chats/{chat['id']}")
+    expect(page.locator("section.chat")).to_have_attribute("data-feed", "live")
+    panel = page.locator("aside.wf-run-panel")
+    expect(panel).to_be_visible()
+    if size == "phone":
+        expect(panel.locator("details.wf-run-fold")).not_to_have_attribute("open", "")
+        panel.locator("summary").click()  # the strip folds open
+    composer = page.get_by_role("textbox", name="Message")
+    composer.fill("go")
+    composer.press("Enter")
+
+    card = page.locator(".gate[data-kind=approval][data-status=pending]")
+    expect(card).to_be_visible(timeout=30_000)
+    expect(card.locator(".gate-question")).to_have_text("Ship it?")
+    expect(card.locator("button.gate-choose")).to_have_text(["ship", "hold"])
+    expect(node(page, "prepare")).to_have_attribute("data-status", "done")
+    expect(node(page, "prepare").locator(".wf-node-state").first).to_have_text("done: exit 0")
+    expect(node(page, "rounds").locator(".wf-node-state").first).to_have_text("done after 2 rounds")
+    expect(node(page, "ask")).to_have_attribute("data-status", "running")
+    expect(node(page, "shipped")).to_have_attribute("data-status", "waiting")
+    expect(panel.locator(".wf-run-status")).to_contain_text("running")
+    page.screenshot(path=artifacts_dir / f"web-workflow-run-waiting-{size}.png")
+
+    card.locator("input.gate-note").fill("looks good")
+    card.locator("button.gate-choose", has_text="ship").click()
+    expect(page.locator("section.chat")).to_have_attribute("data-status", "idle", timeout=30_000)
+    expect(node(page, "shipped")).to_have_attribute("data-status", "done")
+    expect(node(page, "held")).to_have_attribute("data-status", "skipped")
+    expect(node(page, "ask").locator(".wf-node-state").first).to_have_text("done: ship")
+    expect(panel).to_have_attribute("data-status", "done")
+    expect(page.locator(".rows")).to_contain_text("shipped: looks good")
+    assert (root / "ticks.txt").read_text() == "tick\ntick\n"
+    page.screenshot(path=artifacts_dir / f"web-workflow-run-done-{size}.png")
+    page.reload()  # a reload shows the same states (read from ListRuns, not the stream)
+    expect(node(page, "shipped")).to_have_attribute("data-status", "done")
+    expect(node(page, "rounds").locator(".wf-node-state").first).to_have_text("done after 2 rounds")
     errors.check()

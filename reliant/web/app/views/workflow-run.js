@@ -86,7 +86,7 @@ export class RunPanel {
     const parts = [];
     if (run.nodes === null) parts.push(h("p.hint", null, "Loading the run…"));
     else parts.push(this.tree(run));
-    if (run.status !== "running") parts.push(this.ending(run));
+    if (run.status !== "running" && (run.error || Object.keys(run.outputs || {}).length)) parts.push(this.ending(run));
     this.body.replaceChildren(...parts);
   }
 
