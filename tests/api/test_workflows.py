@@ -95,6 +95,18 @@ async def test_the_builtins_are_listed_with_their_typed_inputs(api_env: ApiEnv) 
     plan = {i.name: i for i in listed.workflows[1].inputs}["build_mode"]
     assert plan.type == "enum" and list(plan.values) == ["auto", "manual"] and plan.default.string_value == "auto"
     assert listed.trust == "" and listed.note == ""
+    status, doc = await rest(api_env, "GET", "/api/workflows")
+    assert status == 200 and [w["name"] for w in doc["workflows"]] == ["agent", "plan-then-build", "review", "tdd"]
+    status, doc = await rest(api_env, "GET", "/api/workflows/tdd")
+    assert status == 200 and doc["inputs"][0] == {
+        "name": "task",
+        "type": "string",
+        "description": "What to build",
+        "required": True,
+        "values": [],
+    }
+    status, doc = await rest(api_env, "GET", "/api/workflows/nope")
+    assert status == 404 and "no workflow called 'nope'" in doc["detail"]
 
 
 async def test_a_projects_own_files_count_once_trusted_and_a_file_shadows_its_builtin(

@@ -268,3 +268,14 @@ def test_the_junit_report_has_a_case_per_scenario_with_its_failures(tmp_path: Pa
     assert failure is not None and failure.attrib["message"] == "status: expected done, got failed"
     assert failure.text == "status: expected done, got failed\ntext: there is none"
     assert json.dumps(scenario_format.schema()["required"]) == '["workflow"]'
+
+
+def test_the_readme_scenario_is_a_valid_scenario(tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Scenario tests: `reliant test`", 1)[1]
+    example = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    path = scenario_file(tmp_path, example, "tdd-green.yaml")
+    (path.parent / "scripts").mkdir()
+    (path.parent / "scripts" / "write-test.yaml").write_text("turns: [{text: written}]\n")
+    loaded = load(path)
+    assert loaded.workflow == "tdd" and loaded.expect["path"][-1] == "green"
