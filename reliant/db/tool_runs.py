@@ -30,6 +30,17 @@ def call_key(tool_call_id: str, thread_id: str = "", main: bool = True) -> str:
     return tool_call_id if main or not thread_id else f"{tool_call_id}@{thread_id}"
 
 
+async def unused_keys(db: Queries, chat_id: str, turn: int, keys: Sequence[str]) -> list[str]:
+    """`keys` for the calls of `turn`, each made unique: a key an earlier turn took already (a model
+    that numbers its calls from 0 again, after its thread was compacted) gets the turn appended. A
+    retry of the same turn finds its own keys and keeps them."""
+    rows = await db.fetch(
+        "SELECT call_key, turn FROM tool_executions WHERE chat_id = %s AND call_key = ANY(%s)", (chat_id, list(keys))
+    )
+    taken = {r["call_key"] for r in rows if r["turn"] != turn}
+    return [f"{key}@turn{turn}" if key in taken else key for key in keys]
+
+
 def run_key(step: str) -> str:
     """The key of a workflow `run` node's command."""
     return f"run:{step}"

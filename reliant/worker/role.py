@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from datetime import timedelta
 
 from temporalio.common import WorkerDeploymentVersion
@@ -36,11 +37,24 @@ from reliant.worker.workflows import AgentWorkflow, DoctorWorkflow
 logger = logging.getLogger(__name__)
 
 
+WORKFLOWS: tuple[type, ...] = (
+    DoctorWorkflow,
+    # AgentWorkflow stays for chats started before workflows ran them: it hands each over to
+    # ChatWorkflow at its next message.
+    AgentWorkflow,
+    ChatWorkflow,
+    WorkflowRun,
+)
+
+
 class WorkerRole:
     name = "worker"
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, workflows: Sequence[type] = WORKFLOWS) -> None:
+        """`workflows`: the workflow classes it runs (tests give an older release's, to make chats
+        the way that release left them)."""
         self.settings = settings
+        self.workflows = list(workflows)
 
     async def run(self, ready: asyncio.Event) -> None:
         s = self.settings
@@ -74,9 +88,7 @@ class WorkerRole:
                 worker = Worker(
                     client,
                     task_queue=s.temporal_task_queue,
-                    # AgentWorkflow stays for chats started before workflows ran them (it hands each
-                    # over to ChatWorkflow at its next message).
-                    workflows=[DoctorWorkflow, AgentWorkflow, ChatWorkflow, WorkflowRun],
+                    workflows=self.workflows,
                     activities=[
                         doctor.ping_daemon,
                         doctor.record_doctor_run,

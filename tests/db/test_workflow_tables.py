@@ -174,6 +174,9 @@ async def test_two_threads_may_call_tools_with_the_same_id(migrated_db: Database
         "call_1_0": ("shell", main.id),
         f"call_1_0@{other.id}": ("view", other.id),
     }
+    # A model that numbers its calls from 0 again (its thread was compacted) gets keys of its own turn.
+    assert await tool_runs_db.unused_keys(db, chat, 3, ["call_1_0", "call_1_1"]) == ["call_1_0@turn3", "call_1_1"]
+    assert await tool_runs_db.unused_keys(db, chat, 1, ["call_1_0"]) == ["call_1_0"], "a retry keeps its own"
     await tool_runs_db.begin(db, chat, f"call_1_0@{other.id}")
     assert (await tool_runs_db.get(db, chat, "call_1_0")).state is ToolState.PENDING  # type: ignore[union-attr]
     assert sorted(await tool_runs_db.unanswered_threads(db, chat)) == sorted([main.id, other.id])

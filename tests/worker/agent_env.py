@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -29,7 +29,7 @@ from reliant.db import Database
 from reliant.db import updates as updates_db
 from reliant.domain.chat import Approval, ChatInfo, ChatUpdate
 from reliant.gateway.role import GatewayRole
-from reliant.worker.role import WorkerRole
+from reliant.worker.role import WORKFLOWS, WorkerRole
 from tests.conftest import Infra
 from tests.support import RoleRunner, eventually
 
@@ -46,6 +46,7 @@ class AgentEnv:
     daemon: DaemonRole
     gateway: RoleRunner
     daemon_runner: RoleRunner
+    worker: RoleRunner
 
     @property
     def gates(self) -> Gates:
@@ -112,7 +113,10 @@ def calls_in(log: Path) -> list[dict[str, Any]]:
 
 
 @asynccontextmanager
-async def agent_env(infra: Infra, tmp_path: Path, **overrides: Any) -> AsyncIterator[AgentEnv]:
+async def agent_env(
+    infra: Infra, tmp_path: Path, *, workflows: Sequence[type] = WORKFLOWS, **overrides: Any
+) -> AsyncIterator[AgentEnv]:
+    """`workflows`: the worker's workflow classes (an older release's, to make chats as it did)."""
     port = free_port()
     workspace = tmp_path / "workspace"
     workspace.mkdir()
@@ -137,7 +141,7 @@ async def agent_env(infra: Infra, tmp_path: Path, **overrides: Any) -> AsyncIter
     if settings.api_port:
         settings = replace(settings, api_token=settings.api_token or "test-api-token")
     async with AsyncExitStack() as stack:
-        await stack.enter_async_context(RoleRunner(WorkerRole(settings)))
+        worker = await stack.enter_async_context(RoleRunner(WorkerRole(settings, workflows=workflows)))
         gateway = await stack.enter_async_context(RoleRunner(GatewayRole(settings)))
         daemon = DaemonRole(settings)
         daemon_runner = await stack.enter_async_context(RoleRunner(daemon))
@@ -152,7 +156,7 @@ async def agent_env(infra: Infra, tmp_path: Path, **overrides: Any) -> AsyncIter
         chats = Chats(ctx, ProviderPool(db, settings))
         # The daemon's presence record is what the api uses to pick a daemon.
         await eventually(lambda: _daemon_online(bus, settings.daemon_id))
-        yield AgentEnv(settings, db, bus, client, chats, workspace, scripts, daemon, gateway, daemon_runner)
+        yield AgentEnv(settings, db, bus, client, chats, workspace, scripts, daemon, gateway, daemon_runner, worker)
 
 
 async def _daemon_online(bus: Bus, daemon_id: str) -> bool:

@@ -248,18 +248,17 @@ class LlmActivities:
                 step=step,
                 thread_id=thread.id,
             )
-            planned = [
-                tool_runs_db.PlannedCall(
-                    b.tool_call_id,
-                    b.tool_name,
-                    b.tool_input,
-                    read_only.get(b.tool_name, False),
-                    i,
-                    key=tool_runs_db.call_key(b.tool_call_id, thread.id, main),
-                )
-                for i, b in enumerate(message.tool_calls_blocks())
-            ]
             if created:
+                blocks = message.tool_calls_blocks()
+                keys = await tool_runs_db.unused_keys(
+                    change.tx, chat.id, turn, [tool_runs_db.call_key(b.tool_call_id, thread.id, main) for b in blocks]
+                )
+                planned = [
+                    tool_runs_db.PlannedCall(
+                        b.tool_call_id, b.tool_name, b.tool_input, read_only.get(b.tool_name, False), i, key=key
+                    )
+                    for i, (b, key) in enumerate(zip(blocks, keys, strict=True))
+                ]
                 await tool_runs_db.plan(change.tx, chat.id, turn, planned, thread_id=thread.id)
                 for call in planned:  # the response tool's arguments are the answer: nothing to run
                     if call.tool_name == llm_options.RESPOND_TOOL and inp.response is not None:
