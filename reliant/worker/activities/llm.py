@@ -134,7 +134,7 @@ class LlmActivities:
             self.db,
             self.log,
             chat.id,
-            await messages_db.thread_transcript(self.db, thread.id),
+            await messages_db.thread_transcript(self.db, thread),
             # A workflow that went on without running an answer's calls: the model is told.
             interrupt_reason="not run: the workflow went on without running it" if inp.step else "",
             thread_id=thread.id,
