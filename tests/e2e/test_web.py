@@ -601,8 +601,10 @@ PIXEL_B64 = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwA
 def test_a_pasted_image_and_at_paths_reach_the_model_and_show_on_the_message(
     browser: Browser, appliance: Appliance, tmp_path: Path, artifacts_dir: Path
 ) -> None:
-    log = tmp_path / "calls.jsonl"
-    script = tmp_path / "vision.yaml"
+    folder = appliance.data_dir / "scripts"  # scripts may lie in the data dir or the chat's project
+    folder.mkdir(parents=True, exist_ok=True)
+    log = folder / f"vision-{tmp_path.name}.jsonl"
+    script = folder / f"vision-{tmp_path.name}.yaml"
     script.write_text(f"call_log: {log}\nturns:\n  - text: A red pixel, and I read the file.\n")
     rest = Rest(appliance.url, appliance.token)
     project = rest.project(Path(demo_path(appliance)))
