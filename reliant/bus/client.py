@@ -76,7 +76,10 @@ class Bus:
     @classmethod
     async def connect(cls, url: str, token: str = "", *, name: str = "reliant", connect_timeout: float = 5.0) -> Bus:
         async def on_error(exc: Exception) -> None:
-            logger.warning("nats: %s", exc)
+            # While the server is away every reconnect attempt fails: the supervisor that restarts
+            # it says so once, these would repeat four times a second per connection.
+            reconnecting = isinstance(exc, (OSError, nats.errors.UnexpectedEOF, nats.errors.StaleConnectionError))
+            logger.log(logging.DEBUG if reconnecting else logging.WARNING, "nats: %s", exc)
 
         async def on_disconnect() -> None:
             logger.info("nats: disconnected from %s", url)

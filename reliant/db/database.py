@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, Protocol
 
 import psycopg
 from psycopg.rows import dict_row
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from reliant.errors import ReliantError
 
@@ -22,6 +23,33 @@ Pool = AsyncConnectionPool[Connection]
 
 class DatabaseError(ReliantError):
     """Postgres could not be reached or a statement failed."""
+
+
+class DatabaseUnavailableError(DatabaseError):
+    """Postgres cannot be reached right now: down, restarting, or the connection was lost. Worth
+    waiting out (nothing is wrong with the statement); `down_for` says for how long so far."""
+
+    def __init__(self, message: str, *, down_for: float = 0.0) -> None:
+        self.down_for = down_for
+        super().__init__(message)
+
+
+# SQLSTATEs of a server that is going away or not there yet: connection exceptions (class 08),
+# admin_shutdown, crash_shutdown, cannot_connect_now (starting up or recovering).
+_UNAVAILABLE_STATES = frozenset({"57P01", "57P02", "57P03"})
+
+POOL_TIMEOUT = 10.0  # waiting for a connection while Postgres is up (the pool may be busy)
+POOL_TIMEOUT_WHILE_DOWN = 1.0  # once it is known to be unreachable: fail fast, the caller waits it out
+
+
+def unavailable(exc: BaseException) -> bool:
+    """True if `exc` says Postgres is unreachable rather than that a statement failed."""
+    if isinstance(exc, PoolTimeout):
+        return True
+    if isinstance(exc, psycopg.OperationalError):
+        state = exc.sqlstate
+        return state is None or state.startswith("08") or state in _UNAVAILABLE_STATES
+    return False
 
 
 def _redact(url: str) -> str:
@@ -42,6 +70,10 @@ async def _open_pool(url: str, name: str, min_size: int, max_size: int, timeout:
         open=False,
         kwargs={"row_factory": dict_row, "autocommit": True, **extra},
         name=name,
+        # A connection is checked (one empty round trip) when taken from the pool: after Postgres
+        # restarts, the dead ones are replaced instead of failing the caller's statement.
+        check=AsyncConnectionPool.check_connection,
+        timeout=POOL_TIMEOUT,
     )
     try:
         await pool.open(wait=True, timeout=timeout)
@@ -59,6 +91,7 @@ class Database:
         self._pool = pool
         self._fast_pool = fast_pool
         self.url = url
+        self._down_since: float | None = None  # monotonic time of the first failure of an outage
 
     @classmethod
     async def open(cls, url: str, *, min_size: int = 2, max_size: int = 20, timeout: float = 10.0) -> Database:
@@ -74,32 +107,55 @@ class Database:
     def display_url(self) -> str:
         return _redact(self.url)
 
+    @property
+    def reachable(self) -> bool:
+        """False from a failure that says Postgres is unreachable until the next statement succeeds."""
+        return self._down_since is None
+
     async def close(self) -> None:
         await self._fast_pool.close()
         await self._pool.close()
 
     @asynccontextmanager
     async def connection(self, *, durable: bool = True) -> AsyncIterator[Connection]:
-        async with (self._pool if durable else self._fast_pool).connection() as conn:
-            yield conn
+        """A pooled connection. Losing Postgres, here or in the caller's statements, raises
+        DatabaseUnavailableError."""
+        pool = self._pool if durable else self._fast_pool
+        timeout = POOL_TIMEOUT if self._down_since is None else POOL_TIMEOUT_WHILE_DOWN
+        try:
+            async with pool.connection(timeout=timeout) as conn:
+                yield conn
+        except Exception as exc:
+            if not unavailable(exc):
+                raise
+            now = time.monotonic()
+            if self._down_since is None:
+                self._down_since = now
+                logger.warning("postgres is unreachable: %s", exc)
+            raise DatabaseUnavailableError(
+                f"postgres is unreachable at {self.display_url}: {exc}", down_for=now - self._down_since
+            ) from exc
+        if self._down_since is not None:
+            logger.warning("postgres is reachable again after %.1fs", time.monotonic() - self._down_since)
+            self._down_since = None
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Connection]:
-        async with self._pool.connection() as conn, conn.transaction():
+        async with self.connection() as conn, conn.transaction():
             yield conn
 
     async def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> int:
-        async with self._pool.connection() as conn:
+        async with self.connection() as conn:
             cur = await conn.execute(sql, params)
             return cur.rowcount
 
     async def fetch(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[Row]:
-        async with self._pool.connection() as conn:
+        async with self.connection() as conn:
             cur = await conn.execute(sql, params)
             return await cur.fetchall()
 
     async def fetchrow(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> Row | None:
-        async with self._pool.connection() as conn:
+        async with self.connection() as conn:
             cur = await conn.execute(sql, params)
             return await cur.fetchone()
 
@@ -107,7 +163,7 @@ class Database:
     async def tx(self) -> AsyncIterator[Tx]:
         """A transaction with the same query methods as the Database: pass it to query functions
         so that several of them commit together (one WAL flush instead of several)."""
-        async with self._pool.connection() as conn, conn.transaction():
+        async with self.connection() as conn, conn.transaction():
             yield Tx(conn)
 
     async def ping(self) -> None:
