@@ -68,9 +68,18 @@ class Reply:
         return json.loads(self.data)
 
 
+class _Link:
+    """How often the connection to the server was lost: tells an operation that failed while the
+    server was away (worth waiting out) from one that failed on its own."""
+
+    def __init__(self) -> None:
+        self.losses = 0
+
+
 class Bus:
-    def __init__(self, nc: NatsClient) -> None:
+    def __init__(self, nc: NatsClient, link: _Link | None = None) -> None:
         self._nc = nc
+        self._link = link or _Link()
         self._presence: Presence | None = None
 
     @classmethod
@@ -81,7 +90,10 @@ class Bus:
             reconnecting = isinstance(exc, (OSError, nats.errors.UnexpectedEOF, nats.errors.StaleConnectionError))
             logger.log(logging.DEBUG if reconnecting else logging.WARNING, "nats: %s", exc)
 
+        link = _Link()
+
         async def on_disconnect() -> None:
+            link.losses += 1
             logger.info("nats: disconnected from %s", url)
 
         async def on_reconnect() -> None:
@@ -101,11 +113,17 @@ class Bus:
             )
         except (OSError, nats.errors.Error, TimeoutError) as exc:
             raise BusError(f"cannot connect to NATS at {url}: {exc or type(exc).__name__}") from exc
-        return cls(nc)
+        return cls(nc, link)
 
     @property
     def connected(self) -> bool:
         return bool(self._nc.is_connected)
+
+    @property
+    def losses(self) -> int:
+        """How many times the connection was lost so far (compare two readings to see whether it
+        was lost in between)."""
+        return self._link.losses
 
     async def ping(self, timeout: float = 2.0) -> None:
         """Round trip to the server; raises BusError if it does not answer."""

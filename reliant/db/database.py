@@ -38,8 +38,12 @@ class DatabaseUnavailableError(DatabaseError):
 # admin_shutdown, crash_shutdown, cannot_connect_now (starting up or recovering).
 _UNAVAILABLE_STATES = frozenset({"57P01", "57P02", "57P03"})
 
-POOL_TIMEOUT = 10.0  # waiting for a connection while Postgres is up (the pool may be busy)
-POOL_TIMEOUT_WHILE_DOWN = 1.0  # once it is known to be unreachable: fail fast, the caller waits it out
+POOL_TIMEOUT = 10.0  # waiting for a connection while Postgres is up (the pool may just be busy)
+# After this long without a connection, one is opened directly to see whether Postgres is there at
+# all: if not, fail now (the caller waits the outage out) instead of after POOL_TIMEOUT.
+POOL_PROBE_AFTER = 0.5
+PROBE_TIMEOUT = 1  # seconds (libpq's connect_timeout is whole seconds)
+RECONNECT_TIMEOUT = 4.0
 
 
 def unavailable(exc: BaseException) -> bool:
@@ -74,6 +78,10 @@ async def _open_pool(url: str, name: str, min_size: int, max_size: int, timeout:
         # restarts, the dead ones are replaced instead of failing the caller's statement.
         check=AsyncConnectionPool.check_connection,
         timeout=POOL_TIMEOUT,
+        # The pool retries a failed connection with doubling delays (1, 2, 4, ... s) until this
+        # timeout, then gives up on it and connects afresh on the next demand: kept short, a
+        # Postgres that comes back after a long outage is used within seconds, not a minute later.
+        reconnect_timeout=RECONNECT_TIMEOUT,
     )
     try:
         await pool.open(wait=True, timeout=timeout)
@@ -94,10 +102,16 @@ class Database:
         self._down_since: float | None = None  # monotonic time of the first failure of an outage
 
     @classmethod
-    async def open(cls, url: str, *, min_size: int = 2, max_size: int = 20, timeout: float = 10.0) -> Database:
-        pool = await _open_pool(url, "reliant", min_size, max_size, timeout)
+    async def open(
+        cls, url: str, *, min_size: int = 2, max_size: int = 20, timeout: float = 10.0, application_name: str = ""
+    ) -> Database:
+        """`application_name` names every session (as pg_stat_activity shows it)."""
+        named = {"application_name": application_name} if application_name else {}
+        pool = await _open_pool(url, "reliant", min_size, max_size, timeout, **named)
         try:
-            fast = await _open_pool(url, "reliant-fast", 1, max_size, timeout, options="-c synchronous_commit=off")
+            fast = await _open_pool(
+                url, "reliant-fast", 1, max_size, timeout, options="-c synchronous_commit=off", **named
+            )
         except BaseException:
             await pool.close()
             raise
@@ -121,10 +135,12 @@ class Database:
         """A pooled connection. Losing Postgres, here or in the caller's statements, raises
         DatabaseUnavailableError."""
         pool = self._pool if durable else self._fast_pool
-        timeout = POOL_TIMEOUT if self._down_since is None else POOL_TIMEOUT_WHILE_DOWN
         try:
-            async with pool.connection(timeout=timeout) as conn:
+            conn = await self._getconn(pool)
+            try:
                 yield conn
+            finally:
+                await pool.putconn(conn)
         except Exception as exc:
             if not unavailable(exc):
                 raise
@@ -138,6 +154,19 @@ class Database:
         if self._down_since is not None:
             logger.warning("postgres is reachable again after %.1fs", time.monotonic() - self._down_since)
             self._down_since = None
+
+    async def _getconn(self, pool: Pool) -> Connection:
+        """A connection from `pool`; fails within about a second when Postgres is not there."""
+        try:
+            return await pool.getconn(timeout=POOL_PROBE_AFTER)
+        except PoolTimeout:
+            await self._probe()
+        return await pool.getconn(timeout=POOL_TIMEOUT - POOL_PROBE_AFTER)
+
+    async def _probe(self) -> None:
+        """Raise if a fresh connection to Postgres cannot be opened now."""
+        conn = await psycopg.AsyncConnection.connect(self.url, connect_timeout=PROBE_TIMEOUT, autocommit=True)
+        await conn.close()
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Connection]:
