@@ -17,12 +17,13 @@ from reliant.api.connect import ChatService, ProjectService
 from reliant.api.context import ApiContext
 from reliant.api.errors import ApiError
 from reliant.api.gates import ApprovalService, Gates, QuestionService
-from reliant.api.rest import ChatController, ProjectController, api_error_handler, models
+from reliant.api.rest import ChatController, ProjectController, api_error_handler, models, unavailable_handler
 from reliant.api.settings import SettingsService
 from reliant.api.system import SystemService, readiness
 from reliant.api.web import WebUi
 from reliant.api.workspace import workspace_apps
 from reliant.clients.providers import ProviderPool
+from reliant.db import DatabaseUnavailableError
 from reliant.db import doctor as doctor_db
 from reliant.wire.v1.chat_connect import ChatServiceASGIApplication, ProjectServiceASGIApplication
 from reliant.wire.v1.control_connect import ApprovalServiceASGIApplication, QuestionServiceASGIApplication
@@ -58,7 +59,7 @@ def rest_app(ctx: ApiContext, chats: Chats) -> Litestar:
     return Litestar(
         route_handlers=[health, ready, version, doctor_runs, ProjectController, ChatController, models],
         dependencies={"chats": Provide(lambda: chats, use_cache=True, sync_to_thread=False)},
-        exception_handlers={ApiError: api_error_handler},
+        exception_handlers={ApiError: api_error_handler, DatabaseUnavailableError: unavailable_handler},
         debug=False,
         logging_config=None,
     )

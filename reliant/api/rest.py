@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+from connectrpc.code import Code
 from google.protobuf.json_format import MessageToDict
 from google.protobuf.message import Message as ProtoMessage
 from litestar import Controller, Request, Response, delete, get, patch, post
@@ -17,6 +18,7 @@ from litestar.response import Stream
 from reliant.api.chats import Chats
 from reliant.api.errors import HTTP_STATUS, ApiError
 from reliant.api.streaming import stream_updates
+from reliant.db import DatabaseUnavailableError
 from reliant.wire import convert
 from reliant.wire import updates as wire_updates
 
@@ -53,6 +55,13 @@ class SendMessage:
 def api_error_handler(request: Request[Any, Any, Any], exc: ApiError) -> Response[dict[str, Any]]:
     status = HTTP_STATUS.get(exc.code, 500)
     return Response({"status_code": int(status), "code": exc.code.value, "detail": exc.message}, status_code=status)
+
+
+def unavailable_handler(request: Request[Any, Any, Any], exc: DatabaseUnavailableError) -> Response[dict[str, Any]]:
+    """Postgres is away (restarting, say): 503, so a client knows to try again, not a 500."""
+    status = HTTP_STATUS[Code.UNAVAILABLE]
+    body = {"status_code": int(status), "code": Code.UNAVAILABLE.value, "detail": str(exc)}
+    return Response(body, status_code=status)
 
 
 class ProjectController(Controller):

@@ -5,6 +5,7 @@ completes, never paused, no click needed."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import signal
 from collections import Counter
@@ -17,7 +18,7 @@ import yaml
 import embedded
 from embedded.ports import free_port
 from tests.conftest import service_configs
-from tests.e2e.harness import Proc, Rest, clean_env
+from tests.e2e.harness import Proc, Rest, clean_env, http_json, run_cli
 from tests.support import processes_mentioning, wait_until
 
 pytestmark = pytest.mark.e2e
@@ -82,6 +83,11 @@ class Split:
                 proc.stop()
 
 
+def _status_says_waiting(rest: Rest) -> bool:
+    shown = run_cli("status", "--api-url", rest.url, "--token", rest.token, env=clean_env(), timeout=30)
+    return "waiting for postgres" in shown.stdout
+
+
 @pytest.mark.timeout(240)
 async def test_a_postgres_outage_in_split_mode_is_waited_out_without_a_pause(tmp_path: Path) -> None:
     pg, nats, temporal = service_configs(tmp_path / "infra")
@@ -106,7 +112,12 @@ async def test_a_postgres_outage_in_split_mode_is_waited_out_without_a_pause(tmp
         )
 
         await services.postgres.stop()
-        await asyncio.sleep(OUTAGE_SECONDS)
+        outage_ends = asyncio.get_running_loop().time() + OUTAGE_SECONDS
+        # Meanwhile the api answers 503 (try again), and `reliant status` says what the worker waits for.
+        status, _ = http_json("GET", rest.url + "/api/projects", token=rest.token)
+        assert status == 503
+        await asyncio.to_thread(wait_until, functools.partial(_status_says_waiting, rest), timeout=15)
+        await asyncio.sleep(outage_ends - asyncio.get_running_loop().time())
         services.postgres = await embedded.start_postgres(pg)
 
         await asyncio.to_thread(rest.wait_idle, chat["id"], 120)  # fails on a pause
