@@ -159,6 +159,13 @@ def _postmaster(pid: int, cluster: Path) -> psutil.Process | None:
     return proc if _serves(proc, cluster) else None
 
 
+def _process_or_none(pid: int) -> psutil.Process | None:
+    try:
+        return psutil.Process(pid)
+    except psutil.Error:
+        return None
+
+
 def _cluster_processes(cluster: Path) -> list[psutil.Process]:
     """Live postgres processes working in `cluster`: backends of a postmaster that died, which
     still hold its shared memory until they notice."""
@@ -186,7 +193,9 @@ class PostgresServer(ServiceHandle):
         self.config = config
         self.pid = pid
         self.reused = reused
-        self._process = _postmaster(pid, config.cluster_dir)
+        # Held by identity (pid and start time), so stop() never signals a recycled pid. A
+        # postmaster we have just started or checked is ours even if it cannot be inspected.
+        self._process = _postmaster(pid, config.cluster_dir) or _process_or_none(pid)
 
     @property
     def socket_dir(self) -> Path:

@@ -11,7 +11,8 @@ import logging
 import signal
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, NoReturn
+from pathlib import Path
+from typing import NoReturn
 
 from embedded._process import ChildService, log_tail
 from embedded.errors import EmbeddedError
@@ -31,7 +32,7 @@ POLL_INTERVAL = 0.1  # how often a postmaster (not our child: pg_ctl daemonizes 
 class ServiceKeepsDyingError(EmbeddedError):
     """A service died too often in too short a time; restarting it again would not help."""
 
-    def __init__(self, service: str, deaths: int, window: float, last: str, *, log_path: Any = None) -> None:
+    def __init__(self, service: str, deaths: int, window: float, last: str, *, log_path: Path | None = None) -> None:
         self.deaths = deaths
         self.window = window
         self.last = last
@@ -75,7 +76,7 @@ def _starter(handle: Handle) -> Callable[[], Awaitable[Handle]]:
     return lambda: start_temporal(cfg_temporal)
 
 
-def _log_path(handle: Handle) -> Any:
+def _log_path(handle: Handle) -> Path:
     return handle.config.log_path
 
 
@@ -102,7 +103,6 @@ class ServiceSupervisor:
         self.window = window
         self.first_delay = first_delay
         self.max_delay = max_delay
-        self.restarts: collections.Counter[str] = collections.Counter()
         self._deaths: dict[str, collections.deque[float]] = {n: collections.deque() for n in self.NAMES}
 
     async def run(self) -> NoReturn:
@@ -125,18 +125,18 @@ class ServiceSupervisor:
         while True:
             handle = self._handle(name)
             how = await _death(handle)
-            pid = handle.pid
+            delay = self._count_death(name, how, handle)
+            logger.warning("%s (pid %d) died: %s; restarting it in %.2gs", name, handle.pid, how, delay)
             while True:
-                delay = self._count_death(name, how, handle)
-                logger.warning("%s (pid %d) died: %s; restarting it in %.2gs", name, pid, how, delay)
                 await asyncio.sleep(delay)
                 try:
                     handle = await self._start(_starter(handle))
                     break
                 except EmbeddedError as exc:
                     how = f"did not start again: {exc.message}"
+                    delay = self._count_death(name, how, handle)
+                    logger.warning("%s %s; trying again in %.2gs", name, how, delay)
             setattr(self.services, name, handle)
-            self.restarts[name] += 1
             logger.warning("%s is running again (pid %d)", name, handle.pid)
             if self.on_restart is not None:
                 self.on_restart(name, handle)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+import weakref
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, Protocol
@@ -66,6 +67,18 @@ def _redact(url: str) -> str:
     return f"{scheme}://{user}:***@{host}"
 
 
+# When a connection that sat idle is taken from the pool, it is checked (one empty round trip): after
+# Postgres restarts, the dead ones are replaced instead of failing the caller's statement. One used
+# moments ago is not: on a busy pool the check would double the round trips.
+CHECK_IDLE_AFTER = 1.0
+_last_used: weakref.WeakKeyDictionary[Connection, float] = weakref.WeakKeyDictionary()
+
+
+async def _check_if_idle(conn: Connection) -> None:
+    if time.monotonic() - _last_used.get(conn, 0.0) >= CHECK_IDLE_AFTER:
+        await AsyncConnectionPool.check_connection(conn)
+
+
 async def _open_pool(url: str, name: str, min_size: int, max_size: int, timeout: float, **extra: str) -> Pool:
     pool: Pool = AsyncConnectionPool(
         url,
@@ -74,9 +87,7 @@ async def _open_pool(url: str, name: str, min_size: int, max_size: int, timeout:
         open=False,
         kwargs={"row_factory": dict_row, "autocommit": True, **extra},
         name=name,
-        # A connection is checked (one empty round trip) when taken from the pool: after Postgres
-        # restarts, the dead ones are replaced instead of failing the caller's statement.
-        check=AsyncConnectionPool.check_connection,
+        check=_check_if_idle,
         timeout=POOL_TIMEOUT,
         # The pool retries a failed connection with doubling delays (1, 2, 4, ... s) until this
         # timeout, then gives up on it and connects afresh on the next demand: kept short, a
@@ -140,6 +151,7 @@ class Database:
             try:
                 yield conn
             finally:
+                _last_used[conn] = time.monotonic()
                 await pool.putconn(conn)
         except Exception as exc:
             if not unavailable(exc):

@@ -7,9 +7,9 @@ attempts of incarnations that have no open session left — their process is gon
 and a near-zero retry delay, so Temporal retries them right away, and resets the stickiness of
 their workflows so the next workflow task is not held for the dead worker's sticky queue.
 
-Recording costs the activity nothing: it runs beside it, and the row is removed after it. A row
-that is lost (written without waiting for the WAL flush) only means the slower, timeout-bound
-recovery for that one attempt.
+Recording costs the activity nothing: it runs beside it (only for attempts still running after
+RECORD_AFTER), and the row is removed after it. A row that is lost (written without waiting for the
+WAL flush) only means the slower, timeout-bound recovery for that one attempt.
 """
 
 from __future__ import annotations
@@ -36,6 +36,9 @@ from reliant.worker.activities.types import WORKER_LOST
 logger = logging.getLogger(__name__)
 
 RETRY_AT_ONCE = timedelta(milliseconds=1)
+# Attempts that end sooner are never written down: most steps are that quick, and a worker dying
+# within those milliseconds of one is rare enough to leave to the timeout.
+RECORD_AFTER = 0.05
 
 
 def new_incarnation() -> str:
@@ -67,6 +70,11 @@ class AttemptLedger(Interceptor):
         except Exception as exc:  # noqa: BLE001 - an optimisation: without the row, recovery is only slower
             logger.debug("attempt ledger write failed: %s", exc)
 
+    async def record_later(self, entry: _Entry, attempt: attempts_db.Attempt) -> None:
+        await asyncio.sleep(RECORD_AFTER)
+        entry.writing = True
+        await attempts_db.record(self.db, attempt)
+
     async def forget_after(self, recorded: asyncio.Task[None], task_token: bytes) -> None:
         await recorded
         await attempts_db.forget(self.db, task_token)
@@ -92,11 +100,20 @@ class _Recorded(ActivityInboundInterceptor):
             info.workflow_run_id or "",
             info.activity_type,
         )
-        recorded = self.ledger.write(attempts_db.record(self.ledger.db, attempt))
+        entry = _Entry()
+        recorded = self.ledger.write(self.ledger.record_later(entry, attempt))
         try:
             return await self.next.execute_activity(input)
         finally:
-            self.ledger.write(self.ledger.forget_after(recorded, info.task_token))
+            if entry.writing:
+                self.ledger.write(self.ledger.forget_after(recorded, info.task_token))
+            else:
+                recorded.cancel()  # done before it was worth recording
+
+
+class _Entry:
+    def __init__(self) -> None:
+        self.writing = False
 
 
 async def fail_attempts_of_dead_workers(db: Database, client: Client, incarnation: str) -> int:
