@@ -137,7 +137,7 @@ class ServiceSupervisor:
                     delay = self._count_death(name, how, handle)
                     logger.warning("%s %s; trying again in %.2gs", name, how, delay)
             setattr(self.services, name, handle)
-            logger.warning("%s is running again (pid %d)", name, handle.pid)
+            logger.info("%s is running again (pid %d)", name, handle.pid)
             if self.on_restart is not None:
                 self.on_restart(name, handle)
 
