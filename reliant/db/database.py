@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import weakref
@@ -111,6 +112,8 @@ class Database:
         self._fast_pool = fast_pool
         self.url = url
         self._down_since: float | None = None  # monotonic time of the first failure of an outage
+        self._probing: asyncio.Future[None] | None = None
+        self._probed_ok_at = 0.0
 
     @classmethod
     async def open(
@@ -176,7 +179,18 @@ class Database:
         return await pool.getconn(timeout=POOL_TIMEOUT - POOL_PROBE_AFTER)
 
     async def _probe(self) -> None:
-        """Raise if a fresh connection to Postgres cannot be opened now."""
+        """Raise if a fresh connection to Postgres cannot be opened now. Callers waiting at the same
+        time share one probe, and a success stands for a second: a busy pool costs one probe."""
+        if time.monotonic() - self._probed_ok_at < 1.0:
+            return
+        if self._probing is None or self._probing.done():
+            self._probing = asyncio.ensure_future(self._connect_once())
+            # Its waiters may all be cancelled before it ends: its error is then nobody's.
+            self._probing.add_done_callback(lambda f: f.cancelled() or f.exception())
+        await asyncio.shield(self._probing)
+        self._probed_ok_at = time.monotonic()
+
+    async def _connect_once(self) -> None:
         conn = await psycopg.AsyncConnection.connect(self.url, connect_timeout=PROBE_TIMEOUT, autocommit=True)
         await conn.close()
 
