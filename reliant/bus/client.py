@@ -68,17 +68,32 @@ class Reply:
         return json.loads(self.data)
 
 
+class _Link:
+    """How often the connection to the server was lost: tells an operation that failed while the
+    server was away (worth waiting out) from one that failed on its own."""
+
+    def __init__(self) -> None:
+        self.losses = 0
+
+
 class Bus:
-    def __init__(self, nc: NatsClient) -> None:
+    def __init__(self, nc: NatsClient, link: _Link | None = None) -> None:
         self._nc = nc
+        self._link = link or _Link()
         self._presence: Presence | None = None
 
     @classmethod
     async def connect(cls, url: str, token: str = "", *, name: str = "reliant", connect_timeout: float = 5.0) -> Bus:
         async def on_error(exc: Exception) -> None:
-            logger.warning("nats: %s", exc)
+            # While the server is away every reconnect attempt fails: the supervisor that restarts
+            # it says so once, these would repeat four times a second per connection.
+            reconnecting = isinstance(exc, (OSError, nats.errors.UnexpectedEOF, nats.errors.StaleConnectionError))
+            logger.log(logging.DEBUG if reconnecting else logging.WARNING, "nats: %s", exc)
+
+        link = _Link()
 
         async def on_disconnect() -> None:
+            link.losses += 1
             logger.info("nats: disconnected from %s", url)
 
         async def on_reconnect() -> None:
@@ -98,11 +113,17 @@ class Bus:
             )
         except (OSError, nats.errors.Error, TimeoutError) as exc:
             raise BusError(f"cannot connect to NATS at {url}: {exc or type(exc).__name__}") from exc
-        return cls(nc)
+        return cls(nc, link)
 
     @property
     def connected(self) -> bool:
         return bool(self._nc.is_connected)
+
+    @property
+    def losses(self) -> int:
+        """How many times the connection was lost so far (compare two readings to see whether it
+        was lost in between)."""
+        return self._link.losses
 
     async def ping(self, timeout: float = 2.0) -> None:
         """Round trip to the server; raises BusError if it does not answer."""

@@ -77,6 +77,8 @@ def setup_logging(level: str, log_file: Path | None = None) -> None:
         root.addHandler(handler)
     for noisy in ("temporalio.worker", "temporalio.activity", "temporalio.workflow", "uvicorn.error"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    # One warning per reconnect attempt while Postgres is away; reliant.db says it once.
+    logging.getLogger("psycopg.pool").setLevel(logging.ERROR if root.level > logging.DEBUG else logging.DEBUG)
 
 
 def run_async(coro: Any) -> None:

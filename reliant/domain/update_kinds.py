@@ -13,7 +13,8 @@
     tool_started       {tool_call_id, tool_name, input, turn}
     tool_finished      {tool_call_id, tool_name, status, output, error, data, duration_ms}
     chat_status        {status, reason}
-    retry_wait         {seconds, attempt, reason}              the provider asked us to wait
+    retry_wait         {seconds, attempt, reason}              the provider asked us to wait, or a
+                                                                service is away ("waiting for postgres")
     error              {message}
     chat_updated       {title?, model?, mode?}
     approval_requested {approval_id, tool_call_id, tool_name, input, turn}

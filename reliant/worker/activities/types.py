@@ -12,6 +12,11 @@ RETRYABLE_LLM = "RetryableLlmError"
 FATAL_LLM = "FatalLlmError"
 CHAT_GONE = "ChatGone"
 TURN_ABORTED = "TurnAborted"  # a cancelled turn's late attempt: its answer is dropped
+# Postgres, NATS or Temporal could not be reached (details[0] names which): waited out, never a pause.
+INFRA_UNAVAILABLE = "InfrastructureUnavailable"
+# The attempt was running in a worker that died; a restarted worker failed it so that it is retried
+# at once instead of after the heartbeat timeout.
+WORKER_LOST = "WorkerLost"
 
 
 @dataclass
