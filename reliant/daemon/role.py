@@ -193,6 +193,7 @@ class DaemonRole:
             BUILTIN_TOOLS,
             s.daemon_workspaces,
             workspace_file=s.data_path / WORKSPACES_FILE,
+            data_dir=s.data_path,
             provider=self.mcp,
             processes=BackgroundProcesses(self.events),
         )
@@ -204,7 +205,7 @@ class DaemonRole:
             self.router.register(part.controls(self.host.workspace_for))
         self.connection = DaemonConnection(
             s.gateway_address,
-            DaemonIdentity(s.daemon_id, s.daemon_name or socket.gethostname(), s.daemon_token),
+            DaemonIdentity(s.daemon_id, s.daemon_name or socket.gethostname(), s.daemon_token, self.host.boot_id),
             self.router.handle,
             workspaces=lambda: [str(p) for p in self.host.workspaces],
             max_concurrency=MAX_PENDING_REQUESTS,

@@ -47,6 +47,7 @@ with workflow.unsafe.imports_passed_through():
     from reliant.worker.activities.types import (
         CHAT_GONE,
         DAEMON_OFFLINE,
+        DAEMON_OFFLINE_REASON,
         FATAL_LLM,
         TURN_ABORTED,
         CallLlmInput,
@@ -133,7 +134,7 @@ def _failure(err: ActivityError) -> tuple[str, str]:
 
 def _pause_reason(kind: str, message: str) -> str:
     if kind == DAEMON_OFFLINE:
-        return f"daemon offline: {message}"
+        return f"{DAEMON_OFFLINE_REASON}: {message}"
     return message
 
 

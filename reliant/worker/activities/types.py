@@ -8,10 +8,14 @@ from reliant.domain.workflows import ApprovalAnswer, ToolCallRef
 
 # ApplicationError types the workflow tells apart.
 DAEMON_OFFLINE = "DaemonOffline"
+DAEMON_OFFLINE_REASON = "daemon offline"  # how a pause for it begins (resumed when the daemon is back)
 RETRYABLE_LLM = "RetryableLlmError"
 FATAL_LLM = "FatalLlmError"
 CHAT_GONE = "ChatGone"
 TURN_ABORTED = "TurnAborted"  # a cancelled turn's late attempt: its answer is dropped
+# A tool's activity stopped without its result (worker shutdown, timeout) while the tool runs on:
+# retried, the next attempt attaches to it.
+TOOL_DETACHED = "ToolDetached"
 
 
 @dataclass
