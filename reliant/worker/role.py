@@ -27,18 +27,15 @@ from reliant.worker.workflows import AgentWorkflow, DoctorWorkflow
 
 logger = logging.getLogger(__name__)
 
-# On shutdown, running activities get this long to finish (a tool call records its real result)
-# before they are cancelled; a cancelled tool call keeps running on its daemon for the retry.
-SHUTDOWN_GRACE = 10.0
-
 
 class WorkerRole:
     name = "worker"
 
-    def __init__(self, settings: Settings, *, shutdown_grace: float = SHUTDOWN_GRACE) -> None:
+    def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.shutdown_grace = shutdown_grace
-        self.stop_timeout = shutdown_grace + 5.0  # what a supervisor allows for a graceful stop
+        # What a supervisor allows for a graceful stop: running activities get
+        # settings.worker_shutdown_grace to finish before they are cancelled.
+        self.stop_timeout = settings.worker_shutdown_grace + 5.0
 
     async def run(self, ready: asyncio.Event) -> None:
         s = self.settings
@@ -71,7 +68,7 @@ class WorkerRole:
                         gates.request_question,
                     ],
                     max_concurrent_activities=200,
-                    graceful_shutdown_timeout=timedelta(seconds=self.shutdown_grace),
+                    graceful_shutdown_timeout=timedelta(seconds=s.worker_shutdown_grace),
                     # Heartbeat at least every half second: a cancel reaches a running call that fast.
                     max_heartbeat_throttle_interval=timedelta(milliseconds=500),
                     default_heartbeat_throttle_interval=timedelta(milliseconds=500),

@@ -116,6 +116,13 @@ class SplitEnv:
             return time.monotonic()
         return await self.start(piece)
 
+    async def stop(self, piece: str) -> int:
+        """SIGTERM (as a service manager stops it), and wait for it to exit; returns its code."""
+        proc = self.procs[piece]
+        assert proc.process is not None
+        proc.process.send_signal(signal.SIGTERM)
+        return await asyncio.to_thread(proc.process.wait, 60)
+
     async def freeze(self, piece: str, seconds: float) -> float:
         """SIGSTOP for `seconds` (the fault's length, not a wait for something), then SIGCONT;
         returns when it was resumed (monotonic)."""
@@ -160,7 +167,8 @@ class SplitEnv:
 
 
 @asynccontextmanager
-async def split_env(infra: Infra, tmp_path: Path) -> AsyncIterator[SplitEnv]:
+async def split_env(infra: Infra, tmp_path: Path, **extra_env: str) -> AsyncIterator[SplitEnv]:
+    """`extra_env`: more RELIANT_* settings for the processes."""
     workspace = tmp_path / "workspace"
     workspace.mkdir()
     nats_config = NatsConfig(
@@ -191,6 +199,7 @@ async def split_env(infra: Infra, tmp_path: Path) -> AsyncIterator[SplitEnv]:
         RELIANT_DAEMON_TOKEN=DAEMON_TOKEN,
         RELIANT_HEARTBEAT_INTERVAL="0.5",
         RELIANT_HEARTBEAT_TIMEOUT="3",
+        **extra_env,
     )
     nats = await start_nats(nats_config)
     split: SplitEnv | None = None

@@ -67,6 +67,11 @@ class Setup:
         assert run is not None
         return run
 
+    async def pid_of_tool(self) -> int:
+        """The pid the tool's shell wrote to ./pid."""
+        path = self.workspace / "pid"
+        return int(await eventually(lambda: path.exists() and path.read_text().strip()))
+
     async def finishes(self, inp: ExecuteToolInput) -> int:
         updates = await updates_db.since(self.db, inp.chat_id, 0, 1000)
         return sum(1 for u in updates if u.kind == "tool_finished")
@@ -134,7 +139,7 @@ async def test_two_attempts_attaching_to_one_running_call_record_one_result(setu
     inp = await setup.call("echo ran >> effects.log; sleep 1.5; echo ok")
     async with setup.daemon():
         first = asyncio.create_task(setup.run(inp))
-        await eventually(lambda: (setup.workspace / "effects.log").exists())
+        await eventually((setup.workspace / "effects.log").exists)
         assert (await setup.record(inp)).state is ToolState.EXECUTING
         # A retry (the first attempt's heartbeat timed out, say) while the call still runs.
         second = await setup.run(inp)
@@ -179,7 +184,7 @@ async def test_a_cancel_not_asked_by_the_user_leaves_the_tool_running_for_the_re
     async with setup.daemon():
         env = ActivityEnvironment()
         attempt = asyncio.create_task(setup.run(inp, env))
-        pid = int(await eventually(lambda: (setup.workspace / "pid").exists() and (setup.workspace / "pid").read_text()))
+        pid = await setup.pid_of_tool()
         env.cancel(cancellation_details=details)
         with pytest.raises(ApplicationError) as raised:
             await attempt
@@ -199,7 +204,7 @@ async def test_a_user_cancel_kills_the_tool_and_says_so(setup: Setup) -> None:
     async with setup.daemon():
         env = ActivityEnvironment()
         attempt = asyncio.create_task(setup.run(inp, env))
-        pid = int(await eventually(lambda: (setup.workspace / "pid").exists() and (setup.workspace / "pid").read_text()))
+        pid = await setup.pid_of_tool()
         env.cancel(cancellation_details=ActivityCancellationDetails(cancel_requested=True))
         with pytest.raises(asyncio.CancelledError):
             await attempt

@@ -84,3 +84,31 @@ async def test_a_daemon_killed_while_a_tool_runs_reports_it_interrupted_saying_s
         assert (split.workspace / "effects.log").read_text().split() == ["start"], "never run again"
         messages, _, _ = await split.chats.messages(chat_id)
         assert messages[-1].blocks[-1].text == "done"
+
+
+@pytest.mark.parametrize(
+    ("grace", "command"),
+    [("10", "sleep 3; echo done >> marker"), ("1", "sleep 6; echo done >> marker")],
+    ids=["the tool ends within the grace", "the tool outlives the grace"],
+)
+async def test_a_worker_stopped_while_a_tool_runs_does_not_kill_it_and_the_chat_gets_its_real_result(
+    infra: Infra, tmp_path: Path, grace: str, command: str
+) -> None:
+    async with split_env(infra, tmp_path, RELIANT_WORKER_SHUTDOWN_GRACE=grace) as split:
+        model = split.script([{"tools": [{"name": "shell", "input": {"command": command}}]}, {"text": "done"}])
+        chat = await split.new_chat(model)
+        await split.chats.send(chat.id, "run it")
+
+        async def executing() -> bool:
+            runs = await tool_runs_db.for_chat(split.db, chat.id)
+            return any(r.state is ToolState.EXECUTING for r in runs.values())
+
+        await eventually(executing, timeout=60)
+        assert await split.stop("worker") == 0
+        await split.start("worker")
+        await split.finished(chat.id)
+        runs = list((await tool_runs_db.for_chat(split.db, chat.id)).values())
+        assert [(r.state, r.error) for r in runs] == [(ToolState.COMPLETED, "")], split.logs()
+        assert (split.workspace / "marker").read_text() == "done\n"
+        messages, _, _ = await split.chats.messages(chat.id)
+        assert messages[-1].blocks[-1].text == "done"
