@@ -150,9 +150,12 @@ class ReadTracker:
         except OSError as exc:
             logger.warning("could not record a read in %s (reads are kept in memory only): %s", self._path, exc)
             self._path = None
+            if self._log is not None:
+                self._log.close()
+                self._log = None
             return
         self._appended += 1
-        if self._appended > 2 * self.max_entries:
+        if self._appended > self.max_entries:  # the file holds at most twice what is kept
             self._rewrite()
 
 
