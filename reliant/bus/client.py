@@ -164,7 +164,7 @@ class Presence:
     async def get(self, key: str) -> dict[str, Any] | None:
         try:
             entry = await self._kv.get(key)
-        except nats.js.errors.KeyNotFoundError:
+        except (nats.js.errors.KeyNotFoundError, nats.js.errors.KeyDeletedError):
             return None
         return json.loads(entry.value) if entry.value else None
 

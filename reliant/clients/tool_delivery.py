@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
@@ -29,6 +30,8 @@ from reliant.domain.tools import ToolCall, ToolResult, ToolStatus
 from reliant.errors import DaemonUnavailableError
 
 T = TypeVar("T")
+
+logger = logging.getLogger(__name__)
 
 POLL_WAIT = 3.0  # seconds the daemon holds a request before answering RUNNING
 REPLY_MARGIN = 2.0  # beyond POLL_WAIT, a request without an answer is taken as lost
@@ -80,6 +83,7 @@ class ToolDelivery:
                     heartbeat_every,
                 )
             except DaemonUnavailableError as exc:
+                logger.debug("tool call %s: %s; asking again", call.tool_call_id, exc)
                 maybe_reached = maybe_reached or exc.maybe_reached
                 now = time.monotonic()
                 unreachable_since = now if unreachable_since is None else unreachable_since
@@ -95,6 +99,7 @@ class ToolDelivery:
             if result.status is ToolStatus.RUNNING:
                 maybe_reached = True
                 continue
+            logger.debug("tool call %s: %s from daemon run %s", call.tool_call_id, result.status.value, result.boot_id)
             never_got_it = bool(sent_boot) and result.boot_id == sent_boot
             if result.status is ToolStatus.UNKNOWN and (never_got_it or rerun_if_unknown):
                 # This daemon run never got it (or it is safe to repeat): send it for real.

@@ -12,7 +12,8 @@ Requests arrive by subject (what follows `reliant.daemon.<id>.`):
   announced to the gateway and kept in the data dir for the next start; its MCP servers start.
 - `ctl.workspace.list` `{}` -> `{"workspaces": ["/real/dir", ...]}`.
 - `ctl.tool.cancel` `{"chat_id", "tool_call_id"}` -> `{"ok": true, "cancelled": bool}` once the
-  execution has stopped; `cancelled` is false when no such call was running.
+  execution has stopped (its result: interrupted, "cancelled by the user"); `cancelled` is false
+  when no such call was running.
 - `ctl.proc.list {workspace?}`, `ctl.proc.output {id, offset?, max_bytes?}`, `ctl.proc.kill {id}`:
   background processes (processes.py).
 - `ctl.mcp.*` (mcp/manager.py), `ctl.term.*` (terminals.py), `ctl.fs.*` (filesystem.py),
@@ -119,7 +120,8 @@ class DaemonRouter:
             chat_id, tool_call_id = body.get("chat_id", ""), body.get("tool_call_id")
             if not isinstance(chat_id, str) or not isinstance(tool_call_id, str) or not tool_call_id:
                 return _refused("tool.cancel needs a string chat_id and a non-empty string tool_call_id")
-            cancelled = await self.host.cancel(chat_id, tool_call_id, reason="cancelled on request")
+            # Only a user's stop asks for this (the api's, or the worker's when the workflow cancels).
+            cancelled = await self.host.cancel(chat_id, tool_call_id, reason="cancelled by the user")
             return {"ok": True, "cancelled": cancelled}
         handler = self._handlers.get(name)
         if handler is None:

@@ -57,7 +57,7 @@ class SplitEnv:
     def args(self, role: str) -> list[str]:
         s = self.settings
         nats = ["--nats-url", s.nats_url, "--nats-token", s.nats_token]
-        data = ["--data-dir", str(self.tmp / role)]
+        data = ["--data-dir", str(self.tmp / role), "--log-level", "debug"]  # the logs explain a failure
         if role == "worker":
             return [
                 "server",
@@ -85,8 +85,6 @@ class SplitEnv:
             "--workspace",
             str(self.workspace),
             *data,
-            "--log-level",
-            "info",
         ]
 
     async def start(self, role: str) -> float:

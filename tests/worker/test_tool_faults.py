@@ -40,7 +40,10 @@ async def _run_with_fault(split: SplitEnv, piece: str, fault: str) -> tuple[str,
         kinds = [u.kind for u in await split.updates(chat.id)]
         return time.monotonic() if "tool_finished" in kinds else None
 
-    seen = await eventually(finished, timeout=60, interval=0.05)
+    try:
+        seen = await eventually(finished, timeout=60, interval=0.05)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{split.logs()}") from None
     return chat.id, seen - back
 
 
