@@ -58,6 +58,7 @@ class DaemonSession:
     pending: dict[int, _Pending] = field(default_factory=dict)
     next_id: int = 0
     closed: asyncio.Event = field(default_factory=asyncio.Event)
+    cleaned: asyncio.Event = field(default_factory=asyncio.Event)  # set once the cleanup is done
     write_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     async def send(self, message: pb.GatewayMessage) -> None:
@@ -86,6 +87,7 @@ class GatewayServicer(daemon_pb2_grpc.DaemonGatewayServicer):
         self._subscriptions: dict[str, list[Any]] = {}
         # Held while a daemon's stream is registered or cleaned up (see the module docstring).
         self._registry: dict[str, asyncio.Lock] = {}
+        self._cleanups: set[asyncio.Task[None]] = set()
 
     async def Connect(
         self,
@@ -94,7 +96,7 @@ class GatewayServicer(daemon_pb2_grpc.DaemonGatewayServicer):
     ) -> None:
         session = await self._register(context)
         daemon_id = session.daemon_id
-        session.beacon = beacon = Beacon(
+        session.beacon = Beacon(
             self._bus,
             subjects.presence_key("daemon", daemon_id),
             lambda: self._presence_record(session, online=True),
@@ -115,7 +117,7 @@ class GatewayServicer(daemon_pb2_grpc.DaemonGatewayServicer):
                         await self._bus.subscribe(subject, self._forwarder(daemon_id), queue="gateway")
                         for subject in subjects.daemon_inbound(daemon_id)
                     ]
-                await beacon.start()
+                await session.beacon.start()
                 await self._bus.publish_json(subjects.daemon_online(daemon_id), {"online": True})
             await session.send(
                 pb.GatewayMessage(
@@ -134,14 +136,26 @@ class GatewayServicer(daemon_pb2_grpc.DaemonGatewayServicer):
             await session.closed.wait()
         finally:
             session.closed.set()
+            # grpc cancels this handler when the daemon's side of the RPC ends, possibly while the
+            # cleanup below runs: it is shielded, so it always completes (offline marked, pending
+            # requests failed, subscriptions dropped).
+            cleanup = asyncio.create_task(self._cleanup(session, tasks), name=f"gateway-cleanup:{daemon_id}")
+            self._cleanups.add(cleanup)
+            cleanup.add_done_callback(self._cleanups.discard)
+            await asyncio.shield(cleanup)
+
+    async def _cleanup(self, session: DaemonSession, tasks: list[asyncio.Task[None]]) -> None:
+        daemon_id = session.daemon_id
+        try:
             for task in tasks:
                 task.cancel()
             if tasks:
                 # A cancelled context.read() can stay pending until the RPC itself ends, which
-                # happens only once this handler returns: wait briefly, never forever.
+                # happens only once the handler returns: wait briefly, never forever.
                 await asyncio.wait(tasks, timeout=1.0)
             await self._fail_pending(session)
-            await beacon.shutdown(delete=False)
+            if session.beacon is not None:
+                await session.beacon.shutdown(delete=False)
             async with self._registry_lock(daemon_id):
                 if self.sessions.get(daemon_id) is session:  # not replaced by a newer stream
                     del self.sessions[daemon_id]
@@ -151,7 +165,9 @@ class GatewayServicer(daemon_pb2_grpc.DaemonGatewayServicer):
                         except Exception as exc:  # noqa: BLE001 - the connection may already be closed
                             logger.debug("unsubscribe failed: %s", exc)
                     await self._mark_offline(session)
-            logger.info("daemon %s disconnected", daemon_id)
+        finally:
+            session.cleaned.set()
+        logger.info("daemon %s disconnected", daemon_id)
 
     def _registry_lock(self, daemon_id: str) -> asyncio.Lock:
         return self._registry.setdefault(daemon_id, asyncio.Lock())
@@ -301,9 +317,16 @@ class GatewayServicer(daemon_pb2_grpc.DaemonGatewayServicer):
             except (BusError, OSError) as exc:
                 logger.debug("could not fail a pending request: %s", exc)
 
-    async def close_all(self) -> None:
-        for session in list(self.sessions.values()):
+    async def close_all(self, timeout: float = 5.0) -> None:
+        """Close every stream and wait (bounded) until each is cleaned up: marked offline."""
+        sessions = list(self.sessions.values())
+        for session in sessions:
             session.closed.set()
+        waits = [asyncio.create_task(s.cleaned.wait()) for s in sessions]
+        if waits:
+            _, pending = await asyncio.wait(waits, timeout=timeout)
+            for wait in pending:
+                wait.cancel()
 
 
 def default_gateway_id(port: int) -> str:
