@@ -71,6 +71,7 @@ class DaemonUnavailableError(ReliantError):
 
     def __init__(self, daemon_id: str, detail: str = "", *, maybe_reached: bool = False) -> None:
         self.daemon_id = daemon_id
+        self.detail = detail
         self.maybe_reached = maybe_reached
         super().__init__(f"daemon {daemon_id} is offline" + (f": {detail}" if detail else ""))
 

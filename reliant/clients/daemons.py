@@ -12,7 +12,7 @@ from reliant.domain.chat import ToolDefinition
 from reliant.domain.tools import ToolCall, ToolResult
 from reliant.errors import DaemonUnavailableError
 from reliant.wire import daemon_events
-from reliant.wire.grpc_options import ERROR_NOT_HELD, HEADER_ERROR, HEADER_GATEWAY_MS
+from reliant.wire.grpc_options import ERROR_DISCONNECTED, ERROR_NOT_HELD, HEADER_ERROR, HEADER_GATEWAY_MS
 from reliant.wire.tools import decode_result, encode_call
 
 
@@ -39,13 +39,21 @@ async def _request(bus: Bus, daemon_id: str, subject: str, data: bytes, timeout:
     except NoRespondersError:
         raise DaemonUnavailableError(daemon_id, "not connected to any gateway") from None
     except RequestTimeoutError:
-        raise DaemonUnavailableError(daemon_id, f"no answer within {timeout:.0f}s", maybe_reached=True) from None
+        detail = f"no answer within {timeout:.0f}s (its gateway or NATS may be down)"
+        raise DaemonUnavailableError(daemon_id, detail, maybe_reached=True) from None
     except BusError as exc:  # NATS trouble: whether the request left is not known
         raise DaemonUnavailableError(daemon_id, str(exc), maybe_reached=True) from None
     error = reply.headers.get(HEADER_ERROR)
     if error:
-        raise DaemonUnavailableError(daemon_id, error, maybe_reached=error != ERROR_NOT_HELD)
+        detail = _GATEWAY_ERRORS.get(error, error)
+        raise DaemonUnavailableError(daemon_id, detail, maybe_reached=error != ERROR_NOT_HELD)
     return reply
+
+
+_GATEWAY_ERRORS = {
+    ERROR_DISCONNECTED: f"its connection to the gateway broke while the request was out ({ERROR_DISCONNECTED})",
+    ERROR_NOT_HELD: f"the gateway no longer holds its connection ({ERROR_NOT_HELD})",
+}
 
 
 class ToolCatalog:

@@ -88,8 +88,7 @@ class ToolDelivery:
                 now = time.monotonic()
                 unreachable_since = now if unreachable_since is None else unreachable_since
                 if now - unreachable_since >= self.offline_grace:
-                    detail = str(exc).split(": ", 1)[-1]
-                    raise DaemonUnavailableError(daemon_id, detail, maybe_reached=maybe_reached) from exc
+                    raise DaemonUnavailableError(daemon_id, exc.detail, maybe_reached=maybe_reached) from exc
                 if not exc.maybe_reached:  # nobody to ask yet: wait a little (a timeout already waited)
                     await _beating(asyncio.sleep(backoff), heartbeat, heartbeat_every)
                     backoff = min(MAX_BACKOFF, backoff * 2)
