@@ -125,7 +125,8 @@ class ToolActivities:
                 return await self._record(
                     inp.chat_id, run, ToolResult(run.tool_call_id, ToolStatus.INTERRUPTED, error=error)
                 )
-        boot = await self._daemon_boot(daemon_id)
+        # Which daemon run the call goes to matters only for a call that must not run twice.
+        boot = "" if run.read_only else await self._daemon_boot(daemon_id)
         async with self.log.change(inp.chat_id) as change:
             if inp.approval is not None:
                 await _approved(change, inp.chat_id, target, inp.approval)
