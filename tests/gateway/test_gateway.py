@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import os
+import signal
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -26,6 +29,7 @@ from reliant.gateway.servicer import DaemonSession, GatewayServicer
 from reliant.wire.v1 import daemon_pb2 as pb
 from reliant.wire.v1 import daemon_pb2_grpc
 from tests.conftest import Infra
+from tests.e2e.harness import Proc, clean_env
 from tests.support import RoleRunner, eventually
 
 
@@ -232,3 +236,33 @@ async def test_a_daemon_reconnecting_during_its_old_streams_cleanup_is_not_marke
         await watch.unsubscribe()
         await servicer.close_all()
         await server.stop(grace=1.0)
+
+
+async def test_a_frozen_gateway_once_resumed_fails_the_requests_it_held(
+    settings: Settings, bus: Bus, infra: Infra, tmp_path: Path
+) -> None:
+    env = clean_env(RELIANT_DAEMON_TOKEN=settings.daemon_token, RELIANT_HEARTBEAT_INTERVAL="0.2")
+    env["RELIANT_HEARTBEAT_TIMEOUT"] = "1"
+    args = ["server", "gateway", "--port", str(settings.gateway_port), "--nats-url", infra.nats_url]
+    args += ["--nats-token", infra.nats_token, "--data-dir", str(tmp_path / "gw")]
+    gateway = Proc(args, tmp_path / "gateway.log", env=env).start()
+    try:
+        await asyncio.to_thread(gateway.wait_for_output, "reliant gateway ready", 60)
+        async with grpc.aio.insecure_channel(settings.gateway_address) as channel:
+            daemon = await _register(settings, channel)
+            asked = asyncio.create_task(call_tool(bus, settings.daemon_id, ToolCall("t", "ping"), timeout=30))
+            while not (await daemon.read()).HasField("request"):
+                pass  # forwarded: the gateway now holds the request
+            os.kill(gateway.pid, signal.SIGSTOP)
+            try:
+                daemon.cancel()  # the daemon gives up on the silent gateway meanwhile
+                await asyncio.sleep(2.0)  # the length of the freeze, longer than the heartbeat timeout
+            finally:
+                os.kill(gateway.pid, signal.SIGCONT)
+            resumed = time.monotonic()
+            with pytest.raises(DaemonUnavailableError) as failed:
+                await asyncio.wait_for(asyncio.shield(asked), 10)
+            assert failed.value.maybe_reached, "it was forwarded: it may have reached the daemon"
+            assert time.monotonic() - resumed < 5
+    finally:
+        gateway.kill()
