@@ -134,8 +134,11 @@ class Chats:
         """`daemon_id` if it names a daemon that has been seen (online or not)."""
         if not subjects.valid_token(daemon_id):
             raise InvalidFieldError("daemon_id", "is not a daemon id (1 to 64 letters, digits, - or _)")
-        if subjects.presence_key("daemon", daemon_id) not in await presence(self.ctx):
-            online = ", ".join(d.id for d in await online_daemons(self.ctx)) or "none"
+        entries = await presence(self.ctx)
+        if subjects.presence_key("daemon", daemon_id) not in entries:
+            if not entries:
+                raise UnavailableError("cannot read which daemons are online (NATS did not answer); try again")
+            online = ", ".join(d.id for d in await online_daemons(self.ctx, entries)) or "none"
             raise NotFoundError(f"no daemon {daemon_id} is known; online: {online}")
         return daemon_id
 

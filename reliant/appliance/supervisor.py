@@ -204,14 +204,17 @@ async def run_roles(
         ordered = [by_name[n] for n in stop_order if n in by_name] + [
             t for t in tasks if t.get_name() not in stop_order
         ]
+        # A role may need longer to stop gracefully (the worker lets running tool calls finish).
+        allowed = {role.name: float(getattr(role, "stop_timeout", ROLE_STOP_TIMEOUT)) for role in roles}
         for task in ordered:
             if task.done():
                 continue
             task.cancel()
             began = time.monotonic()
-            _, pending = await asyncio.wait({task}, timeout=ROLE_STOP_TIMEOUT)
+            timeout = allowed.get(task.get_name(), ROLE_STOP_TIMEOUT)
+            _, pending = await asyncio.wait({task}, timeout=timeout)
             if pending:
-                logger.warning("role %s did not stop within %.0fs", task.get_name(), ROLE_STOP_TIMEOUT)
+                logger.warning("role %s did not stop within %.0fs", task.get_name(), timeout)
             else:
                 logger.debug("role %s stopped in %.3fs", task.get_name(), time.monotonic() - began)
 

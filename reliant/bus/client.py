@@ -147,6 +147,8 @@ class Bus:
             raise NoRespondersError(subject) from None
         except nats.errors.TimeoutError:
             raise RequestTimeoutError(subject, timeout) from None
+        except nats.errors.Error as exc:  # e.g. the connection is closed or its buffer is full
+            raise BusError(f"request on {subject} failed: {exc or type(exc).__name__}") from exc
         return Reply(msg.data, msg.headers or {})
 
     async def subscribe(self, subject: str, handler: Handler, *, queue: str = "") -> Subscription:
@@ -179,6 +181,13 @@ class Presence:
 
     async def put(self, key: str, value: dict[str, Any]) -> None:
         await self._kv.put(key, json.dumps(value).encode())
+
+    async def get(self, key: str) -> dict[str, Any] | None:
+        try:
+            entry = await self._kv.get(key)
+        except (nats.js.errors.KeyNotFoundError, nats.js.errors.KeyDeletedError):
+            return None
+        return json.loads(entry.value) if entry.value else None
 
     async def delete(self, key: str) -> None:
         try:

@@ -77,6 +77,9 @@ def instance_id(role: str) -> str:
 
 # Presence events of every daemon (for whoever resumes work when a daemon comes back).
 ALL_DAEMONS_ONLINE = f"{PREFIX}.daemon.*.online"
+# A chat has just paused for an offline daemon ({"chat_id"}): the daemon may have come back before
+# the pause was committed, so whoever resumes chats checks once more.
+DAEMON_AWAITED = f"{PREFIX}.worker.daemon_awaited"
 
 
 def daemon_of(subject: str) -> str:

@@ -13,7 +13,13 @@ from datetime import timedelta
 from temporalio.exceptions import ActivityError, ApplicationError, TimeoutType
 from temporalio.exceptions import TimeoutError as ActivityTimeoutError
 
-from reliant.worker.activities.types import CHAT_GONE, DAEMON_OFFLINE, INFRA_UNAVAILABLE, WORKER_LOST
+from reliant.worker.activities.types import (
+    CHAT_GONE,
+    DAEMON_OFFLINE,
+    DAEMON_OFFLINE_REASON,
+    INFRA_UNAVAILABLE,
+    WORKER_LOST,
+)
 
 INFRA_FIRST_WAIT = timedelta(seconds=1)
 INFRA_MAX_WAIT = timedelta(seconds=10)
@@ -35,7 +41,7 @@ class Failure:
     @property
     def pause_reason(self) -> str:
         if self.error_type == DAEMON_OFFLINE:
-            return f"daemon offline: {self.message}"
+            return f"{DAEMON_OFFLINE_REASON}: {self.message}"
         return self.message
 
 

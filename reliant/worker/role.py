@@ -39,6 +39,9 @@ class WorkerRole:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        # What a supervisor allows for a graceful stop: running activities get
+        # settings.worker_shutdown_grace to finish before they are cancelled.
+        self.stop_timeout = settings.worker_shutdown_grace + 5.0
 
     async def run(self, ready: asyncio.Event) -> None:
         s = self.settings
@@ -88,6 +91,7 @@ class WorkerRole:
                     # inner interceptors made of the failure.
                     interceptors=[RedactingInterceptor(), ledger, InfrastructureErrors(bus, log, presence_detail)],
                     max_concurrent_activities=200,
+                    graceful_shutdown_timeout=timedelta(seconds=s.worker_shutdown_grace),
                     # Heartbeat at least every half second: a cancel reaches a running call that fast.
                     max_heartbeat_throttle_interval=timedelta(milliseconds=500),
                     default_heartbeat_throttle_interval=timedelta(milliseconds=500),
