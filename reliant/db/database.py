@@ -34,13 +34,13 @@ def _redact(url: str) -> str:
     return f"{scheme}://{user}:***@{host}"
 
 
-async def _open_pool(url: str, name: str, min_size: int, max_size: int, timeout: float, **extra: str) -> Pool:
+async def _open_pool(url: str, name: str, min_size: int, max_size: int, timeout: float) -> Pool:
     pool: Pool = AsyncConnectionPool(
         url,
         min_size=min_size,
         max_size=max_size,
         open=False,
-        kwargs={"row_factory": dict_row, "autocommit": True, **extra},
+        kwargs={"row_factory": dict_row, "autocommit": True},
         name=name,
     )
     try:
@@ -52,35 +52,27 @@ async def _open_pool(url: str, name: str, min_size: int, max_size: int, timeout:
 
 
 class Database:
-    """Two pools on one database: durable commits, and commits that do not wait for the WAL flush
-    (for data that is cheap to lose on a power cut, such as token deltas)."""
+    """A pool of connections to one database. Every commit waits for its WAL flush: what a client
+    was shown survives a crash of Postgres."""
 
-    def __init__(self, pool: Pool, fast_pool: Pool, url: str) -> None:
+    def __init__(self, pool: Pool, url: str) -> None:
         self._pool = pool
-        self._fast_pool = fast_pool
         self.url = url
 
     @classmethod
     async def open(cls, url: str, *, min_size: int = 2, max_size: int = 20, timeout: float = 10.0) -> Database:
-        pool = await _open_pool(url, "reliant", min_size, max_size, timeout)
-        try:
-            fast = await _open_pool(url, "reliant-fast", 1, max_size, timeout, options="-c synchronous_commit=off")
-        except BaseException:
-            await pool.close()
-            raise
-        return cls(pool, fast, url)
+        return cls(await _open_pool(url, "reliant", min_size, max_size, timeout), url)
 
     @property
     def display_url(self) -> str:
         return _redact(self.url)
 
     async def close(self) -> None:
-        await self._fast_pool.close()
         await self._pool.close()
 
     @asynccontextmanager
-    async def connection(self, *, durable: bool = True) -> AsyncIterator[Connection]:
-        async with (self._pool if durable else self._fast_pool).connection() as conn:
+    async def connection(self) -> AsyncIterator[Connection]:
+        async with self._pool.connection() as conn:
             yield conn
 
     @asynccontextmanager
