@@ -49,7 +49,8 @@ class Watch:
 
     def text(self) -> str:
         """The streamed text deltas, joined."""
-        return "".join(u.payload["text"] for u in self.updates if u.kind == "block_delta" and u.payload["type"] == "text")
+        deltas = [u.payload for u in self.updates if u.kind == "block_delta"]
+        return "".join(p["text"] for p in deltas if p["type"] == "text")
 
 
 @dataclass
