@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -169,12 +172,16 @@ def wait_gone(pids: list[int], timeout: float = 10) -> None:
 
 
 class Follower:
-    """Reads a chat's server-sent events on a thread until the connection ends."""
+    """Reads a chat's server-sent events on a thread until the connection ends (or `close`)."""
 
     def __init__(self, url: str, token: str) -> None:
         self.updates: list[dict[str, Any]] = []
-        request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
-        self._response = urllib.request.urlopen(request, timeout=60)
+        parts = urllib.parse.urlsplit(url)
+        self._conn = http.client.HTTPConnection(parts.netloc, timeout=60)
+        self._conn.request("GET", f"{parts.path}?{parts.query}", headers={"Authorization": f"Bearer {token}"})
+        self._response = self._conn.getresponse()
+        if self._response.status != 200:
+            raise AssertionError(f"GET {url} -> {self._response.status}")
         self._thread = threading.Thread(target=self._read, daemon=True)
         self._thread.start()
 
@@ -183,14 +190,21 @@ class Follower:
             for line in self._response:
                 if line.startswith(b"data: "):
                     self.updates.append(json.loads(line[6:]))
-        except (OSError, ValueError):
+        except (OSError, ValueError, http.client.HTTPException):
             pass  # the server went away
+        finally:
+            self._conn.close()
 
     def kinds(self) -> list[str]:
         return [u["kind"] for u in list(self.updates)]
 
     def close(self) -> None:
-        self._response.close()
+        if self._conn.sock is not None:
+            try:
+                self._conn.sock.shutdown(socket.SHUT_RDWR)  # the reading thread sees the end
+            except OSError:
+                pass
+        self._thread.join(5)
 
 
 class Rest:
