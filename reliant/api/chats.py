@@ -25,7 +25,7 @@ from reliant.api.system import online_daemons, presence
 from reliant.bus import subjects
 from reliant.clients.daemons import control
 from reliant.clients.providers import ProviderPool
-from reliant.clients.update_log import UpdateLog
+from reliant.clients.update_log import UpdateLog, clear_live_tail
 from reliant.db import chats as chats_db
 from reliant.db import messages as messages_db
 from reliant.db import projects as projects_db
@@ -190,6 +190,7 @@ class Chats:
             if exc.status != RPCStatusCode.NOT_FOUND:
                 raise
         await chats_db.delete(self.db, chat.id)
+        await clear_live_tail(self.ctx.bus, chat.id)
 
     async def messages(self, chat_id: str) -> tuple[list[StoredMessage], dict[str, ToolRun], int]:
         """The transcript (queued messages last), tool run states, and where to resume the stream."""

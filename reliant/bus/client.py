@@ -10,7 +10,7 @@ import socket
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import nats
 import nats.errors
@@ -20,6 +20,9 @@ from nats.aio.subscription import Subscription
 
 from reliant.bus.subjects import PRESENCE_BUCKET, instance_id, presence_key
 from reliant.errors import ReliantError
+
+if TYPE_CHECKING:
+    from reliant.bus.live import LiveTail
 
 logger = logging.getLogger(__name__)
 
@@ -81,6 +84,7 @@ class Bus:
         self._nc = nc
         self._link = link or _Link()
         self._presence: Presence | None = None
+        self._live: LiveTail | None = None
 
     @classmethod
     async def connect(cls, url: str, token: str = "", *, name: str = "reliant", connect_timeout: float = 5.0) -> Bus:
@@ -163,6 +167,15 @@ class Bus:
                 kv = await js.create_key_value(bucket=PRESENCE_BUCKET, history=1, ttl=300)
             self._presence = Presence(kv)
         return self._presence
+
+    @property
+    def live(self) -> LiveTail:
+        """Chats' live tails: the answers being streamed, in JetStream."""
+        if self._live is None:
+            from reliant.bus.live import LiveTail  # here: live.py builds on this module
+
+            self._live = LiveTail(self._nc)
+        return self._live
 
     async def close(self) -> None:
         if self._nc.is_closed:

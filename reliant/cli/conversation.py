@@ -70,6 +70,44 @@ def find_or_create_project(api: Api, path: str) -> pb.Project:
 
 
 @dataclass
+class StreamedText:
+    """The text of the answers being streamed, put together from their deltas. A delta replayed
+    after a reconnect (told by message_id, index and offset) adds nothing; one that comes after a
+    gap is left out, and the stored message (message_completed) supplies whatever was missed."""
+
+    texts: dict[tuple[str, int], str] = field(default_factory=dict)  # (message_id, index) -> text
+    latest: dict[int, str] = field(default_factory=dict)  # turn -> message_id of its latest attempt
+
+    def started(self, payload: dict[str, Any]) -> None:
+        self.latest[int(payload.get("turn", 0))] = str(payload.get("message_id", ""))
+
+    def delta(self, payload: dict[str, Any]) -> str:
+        """The part of the delta's text not seen yet."""
+        key = (str(payload.get("message_id", "")), int(payload.get("index", 0)))
+        have = self.texts.get(key, "")
+        text = str(payload.get("text", ""))
+        offset = int(payload.get("offset", len(have)))
+        if offset > len(have):
+            return ""  # a gap: the stored message fills it in
+        new = text[len(have) - offset :]
+        self.texts[key] = have + new
+        return new
+
+    def rest(self, message: dict[str, Any]) -> str:
+        """What the stored message has beyond the text already shown for its turn."""
+        message_id = self.latest.pop(int(message.get("turn") or 0), "")
+        out = []
+        for index, block in enumerate(message.get("blocks") or []):
+            if block.get("type") != "text":
+                continue
+            shown = self.texts.pop((message_id, index), "")
+            text = str(block.get("text", ""))
+            if text.startswith(shown):
+                out.append(text[len(shown) :])
+        return "".join(out)
+
+
+@dataclass
 class Renderer:
     """Prints updates as they stream: text as it arrives, one line per tool call."""
 
@@ -77,6 +115,7 @@ class Renderer:
     err: TextIO = sys.stderr
     color: bool = field(default_factory=sys.stdout.isatty)
     at_line_start: bool = True
+    streamed: StreamedText = field(default_factory=StreamedText)
 
     def _dim(self, text: str) -> str:
         return f"\x1b[2m{text}\x1b[0m" if self.color else text
@@ -93,8 +132,10 @@ class Renderer:
             self.out.flush()
 
     def update(self, kind: str, payload: dict[str, Any]) -> None:
-        if kind == "block_delta" and payload.get("type") == "text":
-            self.write(str(payload.get("text", "")))
+        if kind == "message_started":
+            self.streamed.started(payload)
+        elif kind == "block_delta" and payload.get("type") == "text":
+            self.write(self.streamed.delta(payload))
         elif kind == "tool_started":
             self._newline()
             self.write(f"● {_summary(str(payload.get('tool_name')), dict(payload.get('input') or {}))}\n")
@@ -115,6 +156,7 @@ class Renderer:
             self._newline()
             self.write(self._dim(f"({payload.get('reason') or 'stopped'})") + "\n")
         elif kind == "message_completed":
+            self.write(self.streamed.rest(dict(payload.get("message") or {})))
             self._newline()
         elif kind == "error":
             self._newline()
@@ -131,7 +173,8 @@ def follow(
     reconnect_for: float = 60.0,
 ) -> int:
     """Stream the chat's updates from `since_seq` until `done` returns an exit code; reconnect
-    (from the last seq seen) if the connection drops."""
+    (from the last seq seen) if the connection drops. The answer in progress has no seq: a
+    reconnect replays it, and the renderer shows only what it had not shown."""
     last = since_seq
     gave_up_at: float | None = None
     while True:

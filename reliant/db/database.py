@@ -104,12 +104,11 @@ async def _open_pool(url: str, name: str, min_size: int, max_size: int, timeout:
 
 
 class Database:
-    """Two pools on one database: durable commits, and commits that do not wait for the WAL flush
-    (for data that is cheap to lose on a power cut, such as token deltas)."""
+    """A pool of connections to one database. Every commit waits for its WAL flush: what a client
+    was shown survives a crash of Postgres."""
 
-    def __init__(self, pool: Pool, fast_pool: Pool, url: str) -> None:
+    def __init__(self, pool: Pool, url: str) -> None:
         self._pool = pool
-        self._fast_pool = fast_pool
         self.url = url
         self._down_since: float | None = None  # monotonic time of the first failure of an outage
         self._probing: asyncio.Future[None] | None = None
@@ -121,15 +120,7 @@ class Database:
     ) -> Database:
         """`application_name` names every session (as pg_stat_activity shows it)."""
         named = {"application_name": application_name} if application_name else {}
-        pool = await _open_pool(url, "reliant", min_size, max_size, timeout, **named)
-        try:
-            fast = await _open_pool(
-                url, "reliant-fast", 1, max_size, timeout, options="-c synchronous_commit=off", **named
-            )
-        except BaseException:
-            await pool.close()
-            raise
-        return cls(pool, fast, url)
+        return cls(await _open_pool(url, "reliant", min_size, max_size, timeout, **named), url)
 
     @property
     def display_url(self) -> str:
@@ -141,14 +132,13 @@ class Database:
         return self._down_since is None
 
     async def close(self) -> None:
-        await self._fast_pool.close()
         await self._pool.close()
 
     @asynccontextmanager
-    async def connection(self, *, durable: bool = True) -> AsyncIterator[Connection]:
+    async def connection(self) -> AsyncIterator[Connection]:
         """A pooled connection. Losing Postgres, here or in the caller's statements, raises
         DatabaseUnavailableError."""
-        pool = self._pool if durable else self._fast_pool
+        pool = self._pool
         try:
             conn = await self._getconn(pool)
             try:

@@ -394,7 +394,10 @@ def test_a_dropped_network_in_the_middle_of_an_answer_reconnects_and_ends_comple
     expect(page.locator("section.chat")).to_have_attribute("data-feed", "reconnecting")
     expect(page.locator(".statusbar .sb-feed")).to_contain_text("reconnecting")
     # The answer goes on without us; the page catches up when the network is back.
-    wait_until(lambda: int(rest.get_chat(chat["id"])["last_seq"]) > 150, timeout=30)
+    client = rest.follow(chat["id"])
+    streamed = lambda: "".join(u["payload"].get("text", "") for u in list(client.updates) if u["kind"] == "block_delta")  # noqa: E731
+    wait_until(lambda: "word60" in streamed(), timeout=30)
+    client.close()
     page.context.set_offline(False)
     expect(page.locator("section.chat")).to_have_attribute("data-feed", "live", timeout=15_000)
     expect(page.locator(".md").filter(has_text="All done now.")).to_have_count(1, timeout=60_000)
