@@ -31,11 +31,11 @@ def short_ids(ids: Sequence[str]) -> dict[str, str]:
     return {one: one[: max(SHORT, n + 1)] for one, n in zip(ordered, shared, strict=True)}
 
 
-def resolve(kind: str, given: str, candidates: Sequence[tuple[str, str]], *, listing: str) -> str:
+def resolve(kind: str, given: str, candidates: Sequence[tuple[str, str]], *, listing: str, gone: str = "") -> str:
     """The one id among `candidates` ((id, what it is) pairs) that starts with `given`.
 
     A full id is returned as it is (the api says if there is no such thing); `listing` is the
-    command that lists them, for the error when none or several match."""
+    command that lists them, for the error when none or several match (`gone`: why none may)."""
     wanted = given.strip().lower()
     if _FULL.match(wanted):
         return wanted
@@ -43,7 +43,7 @@ def resolve(kind: str, given: str, candidates: Sequence[tuple[str, str]], *, lis
         raise CliError(f"{given!r} is not a {kind} id: ids are hexadecimal (see `{listing}`)")
     found = [(i, what) for i, what in candidates if i.startswith(wanted)]
     if not found:
-        raise CliError(f"no {kind} id starts with {given} (see `{listing}`)")
+        raise CliError(f"no {kind} id starts with {given}{gone} (see `{listing}`)")
     if len(found) > 1:
         shorts = short_ids([i for i, _ in candidates])
         lines = [f"  {shorts[i]}  {what}" for i, what in found[:MAX_LISTED]]
@@ -71,6 +71,7 @@ def approval_id(api: Api, given: str) -> str:
         given,
         [(a.id, f"{a.tool_name} in chat {a.chat_title or a.chat_id}") for a in listed],
         listing="reliant approvals",
+        gone=": it may have been answered already",
     )
 
 
@@ -84,4 +85,5 @@ def question_id(api: Api, given: str) -> str:
         given,
         [(q.id, f"chat {q.chat_title or q.chat_id}") for q in listed],
         listing="reliant approvals",
+        gone=": it may have been answered already",
     )

@@ -14,8 +14,10 @@ from typing import Any
 
 from reliant.domain.chat import ToolState
 
-# The reason a turn stopped by the user gives its unfinished tool calls (and the running one).
+# The reasons a call stopped by the user ends with: the turn's (for its unfinished calls and the
+# running one) and the daemon's (it kills the running call at once when asked).
 CANCELLED_BY_USER = "cancelled by the user"
+CANCEL_REASONS = frozenset({CANCELLED_BY_USER, "cancelled on request", "cancelled"})
 # Every refusal of the daemon's safety rules (paths outside the workspace, files not read first…)
 # starts with this word.
 REFUSED_PREFIX = "refused"
@@ -43,7 +45,7 @@ def tool_outcome(state: ToolState, data: Mapping[str, Any] | None, error: str) -
     if state is ToolState.DENIED:
         return ToolOutcome.DENIED
     if state is ToolState.INTERRUPTED:
-        return ToolOutcome.CANCELLED if error.strip() == CANCELLED_BY_USER else ToolOutcome.INTERRUPTED
+        return ToolOutcome.CANCELLED if error.strip() in CANCEL_REASONS else ToolOutcome.INTERRUPTED
     if state is ToolState.FAILED:
         if data.get("timed_out") is True:
             return ToolOutcome.TIMEOUT
