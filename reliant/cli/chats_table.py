@@ -3,6 +3,7 @@ last activity, cost) or as JSON."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import time
@@ -64,7 +65,13 @@ def print_table(listed: list[dict[str, Any]], out: TextIO, *, styled: bool, now:
     now = time.time() if now is None else now
     table = Table(box=None, pad_edge=False, header_style="bold" if styled else "", show_edge=False)
     for name in ("ID", "PROJECT", "STATUS", "ACTIVE", "COST", "TITLE"):
-        table.add_column(name, no_wrap=True, justify="right" if name == "COST" else "left")
+        table.add_column(
+            name,
+            no_wrap=True,
+            justify="right" if name == "COST" else "left",
+            overflow="ellipsis",
+            ratio=1 if name == "TITLE" else None,  # on a narrow terminal the title gives way first
+        )
     for c in listed:
         status = c["status"] + (" (asks)" if c["pending_gates"] else "")
         table.add_row(
@@ -75,17 +82,15 @@ def print_table(listed: list[dict[str, Any]], out: TextIO, *, styled: bool, now:
             f"${c['cost_usd']:.4f}",
             c["title"] or "(untitled)",
         )
-    width = None
-    if not styled:  # a pipe: no escape codes, and no line cut to a terminal's width
-        width = 10_000
-    console = Console(
-        file=out,
-        force_terminal=styled,
-        no_color=True if os.environ.get("NO_COLOR") else None,
-        width=width,
-        highlight=False,
-    )
-    console.print(table, overflow="ellipsis", crop=styled)
+    if styled:
+        console = Console(file=out, force_terminal=True, no_color=True if os.environ.get("NO_COLOR") else None)
+        console.print(table)
+        return
+    # A pipe: no escape codes, no line cut to a terminal's width, no padding after the last column.
+    console = Console(file=io.StringIO(), force_terminal=False, width=10_000)
+    with console.capture() as captured:
+        console.print(table)
+    out.write("".join(line.rstrip() + "\n" for line in captured.get().splitlines()))
 
 
 def ago(seconds: float) -> str:

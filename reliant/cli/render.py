@@ -102,6 +102,7 @@ class Renderer:
         self._printed_calls: set[str] = set()
         self._under: str | None = None  # the call whose line is the last thing printed
         self._turn: TurnStats | None = None
+        self._after_tools = False  # the last thing shown was a tool's result: text starts after a gap
         self._turns: dict[str, int] = {}  # streamed answer (message_started id) -> its turn
         self._streamed_turns: set[int] = set()  # turns whose answer text this client has shown
 
@@ -163,8 +164,16 @@ class Renderer:
 
     # -- the answer ---------------------------------------------------------------------------------
 
+    def _gap_after_tools(self) -> None:
+        if self._after_tools:
+            self._after_tools = False
+            self.out.write("\n")
+            self.out.flush()
+
     def _text_delta(self, text: str) -> None:
         self._stop_thinking()
+        if text:
+            self._gap_after_tools()
         if not self.styled:
             self._write_plain(text)
             return
@@ -265,6 +274,7 @@ class Renderer:
         if not source:
             return
         self.settle()
+        self._gap_after_tools()
         if self.styled:
             self._print_markdown(source)
             self._md_printed = False
@@ -296,6 +306,7 @@ class Renderer:
         self.settle()
         if self.at_line_start and (self._calls or self._shown - {message_id}):
             self.line()
+        self._after_tools = False
         first, *rest = text.strip().splitlines() or [""]
         self.line(Text(f"{MARK} ", style="bold cyan") + Text(first, style="bold"))
         for more in rest:
@@ -382,6 +393,7 @@ class Renderer:
         self.line(tool_lines.result_line(payload))
         for text in tool_lines.details(payload):
             self.line(text)
+        self._after_tools = True
 
     def _print_call(self, call_id: str) -> None:
         name, args = self._calls[call_id]

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from reliant.cli.render import Renderer
+from reliant.cli.render import MARK, Renderer
 from reliant.domain.tool_outcome import ToolOutcome
 
 ESC = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
@@ -178,6 +178,6 @@ def test_a_replay_draws_the_stored_answers_and_what_came_of_the_calls() -> None:
         live=False,
     )
     lines = text.splitlines()
-    assert lines[:3] == ["› fix", "instructions in effect: AGENTS.md", "Looking."]
+    assert lines[:3] == [f"{MARK} fix", "instructions in effect: AGENTS.md", "Looking."]
     assert "? allow shell rm x" in lines and "  ⊗ denied" in lines
     assert lines[-1].startswith("─ 1.5k in · 34 out · $0.0123")
