@@ -165,6 +165,22 @@ def test_pause_resume_stop_and_interrupt(appliance: Appliance, project: Path, re
     assert nothing.stdout == f"chat {chat_id[:8]} is idle: there is no turn to stop\n"
 
 
+def test_stopping_a_chat_that_waits_for_approval_ends_the_call_as_cancelled(
+    appliance: Appliance, project: Path, rest: Rest
+) -> None:
+    model = scripted(appliance, [{"tools": [{"name": "shell", "input": {"command": "touch never"}}]}])
+    project_id = next(p["id"] for p in rest.call("GET", "/api/projects") if p["path"] == str(project))
+    chat = rest.chat(project_id, model)
+    asked = appliance.cli("chat", "--chat", chat["id"], "--mode", "manual", "--wait-for-gate", "touch it")
+    assert asked.returncode == 3, asked.stdout + asked.stderr
+    assert appliance.cli("stop", chat["id"][:8]).returncode == 0
+    wait_until(lambda: status(rest, chat["id"]) == "idle", timeout=60)
+    finished = [u["payload"] for u in rest.updates(chat["id"]) if u["kind"] == "tool_finished"]
+    assert [(f["tool_name"], f["outcome"]) for f in finished] == [("shell", "cancelled")], "not left pending"
+    shown = appliance.cli("show", chat["id"][:8]).stdout
+    assert "● shell touch never\n  └ ■ cancelled\n" in shown and not (project / "never").exists()
+
+
 def chats_json(appliance: Appliance) -> list[dict[str, Any]]:
     listed = appliance.cli("chats", "--json")
     assert listed.returncode == 0, listed.stderr
