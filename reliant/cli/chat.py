@@ -57,6 +57,7 @@ def chat(
     from reliant.cli import ids
     from reliant.cli.conversation import CliError, Gates, Renderer, find_or_create_project, run_chat
     from reliant.cli.keyboard import Keyboard
+    from reliant.cli.keyboard import usable as keyboard_usable
     from reliant.cli.project import command_hint, terminal_ask
     from reliant.cli.projects_client import EXIT_NEEDS_ANSWER, NeedsAnswer, Registration, offer_trust, real_path
 
@@ -66,7 +67,7 @@ def chat(
         fail("say what you want done: reliant chat MESSAGE (or follow a chat with --chat ID)")
     api = api_client(data_dir, api_url, token)
     renderer = Renderer(echo_user=bool(chat_id))
-    interactive = sys.stdin.isatty()
+    interactive = keyboard_usable(sys.stdin.fileno())
     ask = terminal_ask()
     try:
         chosen = None

@@ -43,9 +43,10 @@ def _drive(api: Api, chat: str, *, message: str = "", resume: bool = False, inte
     from reliant.cli import ids
     from reliant.cli.conversation import Gates, Renderer, run_chat
     from reliant.cli.keyboard import Keyboard
+    from reliant.cli.keyboard import usable as keyboard_usable
 
     chat_id = ids.chat_id(api, chat)
-    interactive = sys.stdin.isatty()
+    interactive = keyboard_usable(sys.stdin.fileno())
     renderer = Renderer(echo_user=True)
     with Keyboard(sys.stdin.fileno()) if interactive else contextlib.nullcontext() as keyboard:
         gates = Gates(api, renderer, interactive=interactive, wait_for_gate=False, keyboard=keyboard)

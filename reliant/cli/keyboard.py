@@ -20,6 +20,17 @@ from typing import Any
 KeyCheck = Callable[[], bool]  # True: stop waiting (the question was answered elsewhere)
 
 
+def usable(fd: int) -> bool:
+    """Whether `fd` is a terminal this process may read (in the foreground: a job sent to the
+    background that touched it would be stopped by the kernel)."""
+    if not os.isatty(fd):
+        return False
+    try:
+        return os.tcgetpgrp(fd) == os.getpgrp()
+    except OSError:
+        return True  # not this session's controlling terminal: no job control stops us
+
+
 class Keyboard:
     """Keys and lines from a terminal's stdin; `with Keyboard(fd):` for the whole chat."""
 
