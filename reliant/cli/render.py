@@ -18,30 +18,15 @@ import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, TextIO
+from typing import Any, TextIO
 
-from rich.console import Console, JustifyMethod, RenderableType
-from rich.live import Live
-from rich.markdown import Heading, Markdown, MarkdownElement
-from rich.segment import Segment, Segments
+from rich.console import Console
 from rich.text import Text
 
 from reliant.cli import tool_lines
-from reliant.cli.markdown_stream import MarkdownBlocks
+from reliant.cli.markdown_out import MarkdownOut
 
-PREVIEW_EVERY = 0.05  # seconds between redraws of the block being written
-CODE_THEME = "monokai"
 MARK = "\N{SINGLE RIGHT-POINTING ANGLE QUOTATION MARK}"  # before what the user says
-
-
-class _Heading(Heading):
-    LEVEL_ALIGN: ClassVar[dict[str, JustifyMethod]] = dict.fromkeys(Heading.LEVEL_ALIGN, "left")
-
-
-class _Markdown(Markdown):
-    """rich's markdown, with every heading at the left margin like the text under it."""
-
-    elements: ClassVar[dict[str, type[MarkdownElement]]] = {**Markdown.elements, "heading_open": _Heading}
 
 
 @dataclass
@@ -89,11 +74,8 @@ class Renderer:
         self.skip_messages: set[str] = set()  # user messages not to echo (the one just typed)
         self.answered_here: set[str] = set()  # approvals and questions this process answered
         self.at_line_start = True
-        self._md: MarkdownBlocks | None = None
-        self._md_printed = False  # a block of the current text was printed (the next needs a gap)
-        self._thinking = False
-        self._preview: Live | None = None
-        self._previewed_at = 0.0
+        self.markdown = MarkdownOut(self.console)
+        self._writing = False  # answer text is being written (a terminal: through `markdown`)
         self._shown: set[str] = set()  # messages whose text is on screen
         self._partial: dict[str, str] = {}  # replay: text of answers not (yet) stored
         self._calls: dict[str, tuple[str, dict[str, Any]]] = {}
@@ -171,101 +153,23 @@ class Renderer:
             self.out.flush()
 
     def _text_delta(self, text: str) -> None:
-        self._stop_thinking()
         if text:
             self._gap_after_tools()
+        self._under = None
         if not self.styled:
             self._write_plain(text)
             return
-        if self._md is None:
-            self._md = MarkdownBlocks()
-        done = self._md.feed(text)
-        if done.strip():
-            self._stop_preview()
-            self._print_markdown(done)
-        now = time.monotonic()
-        if now - self._previewed_at >= PREVIEW_EVERY:
-            self._previewed_at = now
-            self._show_preview(self._md.pending)
+        self._writing = True
+        self.markdown.feed(text)
 
     def _end_text(self) -> None:
-        self._stop_thinking()
-        if self._md is not None:
-            rest = self._md.finish()
-            self._stop_preview()
-            if rest.strip():
-                self._print_markdown(rest)
-            self._md = None
-            self._md_printed = False
-        if not self.styled and not self.at_line_start:
+        if self.styled:
+            if self._writing:
+                self._writing = False
+                self._under = None
+            self.markdown.finish()
+        elif not self.at_line_start:
             self._write_plain("\n")
-
-    def _rendered(self, source: str) -> list[list[Segment]]:
-        """The markdown's lines, without the blank lines rich puts around some blocks."""
-        lines = self.console.render_lines(_Markdown(source, code_theme=CODE_THEME), pad=False)
-        while lines and _blank(lines[0]):
-            lines.pop(0)
-        while lines and _blank(lines[-1]):
-            lines.pop()
-        return lines
-
-    def _print_markdown(self, source: str) -> None:
-        lines = self._rendered(source)
-        if not lines:
-            return
-        if self._md_printed:
-            self.console.print()
-        self.console.print(Segments([*_joined(lines), Segment.line()]))
-        self.out.flush()
-        self._md_printed = True
-        self._under = None
-
-    def _show_preview(self, pending: str) -> None:
-        if not pending.strip():
-            self._stop_preview()
-            return
-        room = max(3, self.console.height - 2)
-        lines = self._rendered(pending)
-        if self._md_printed and self._preview is None:
-            self.console.print()  # the gap before this block, as the printed block will have it
-            self._md_printed = False
-        shown: RenderableType = Segments(_joined(lines[-room:]))
-        if self._preview is None:
-            self._preview = Live(
-                shown,
-                console=self.console,
-                auto_refresh=False,
-                transient=True,
-                redirect_stdout=False,
-                redirect_stderr=False,
-                vertical_overflow="visible",
-            )
-            self._preview.start(refresh=True)
-        else:
-            self._preview.update(shown, refresh=True)
-
-    def _stop_preview(self) -> None:
-        if self._preview is not None:
-            self._preview.stop()
-            self._preview = None
-
-    def _start_thinking(self) -> None:
-        if self.styled and self.live and self._preview is None:
-            self._thinking = True
-            self._preview = Live(
-                Text("✻ thinking…", style="bright_black italic"),
-                console=self.console,
-                auto_refresh=False,
-                transient=True,
-                redirect_stdout=False,
-                redirect_stderr=False,
-            )
-            self._preview.start(refresh=True)
-
-    def _stop_thinking(self) -> None:
-        if self._thinking:
-            self._thinking = False
-            self._stop_preview()
 
     def _stored_text(self, message: Mapping[str, Any]) -> None:
         """An answer's text from the stored message (a replay, or deltas this client never saw)."""
@@ -275,9 +179,9 @@ class Renderer:
             return
         self.settle()
         self._gap_after_tools()
+        self._under = None
         if self.styled:
-            self._print_markdown(source)
-            self._md_printed = False
+            self.markdown.whole(source)
         else:
             self._write_plain(source.rstrip("\n") + "\n")
 
@@ -323,7 +227,8 @@ class Renderer:
     def _on_block_started(self, payload: Mapping[str, Any], at: float) -> None:
         if payload.get("type") == "thinking":
             self._end_text()
-            self._start_thinking()
+            if self.styled and self.live:
+                self.markdown.thinking()
         elif payload.get("type") == "text":
             self._end_text()
 
@@ -493,19 +398,6 @@ class Renderer:
                 self.line(Text("(still being written)", style="bright_black"))
         self._partial.clear()
         self.settle()
-
-
-def _joined(lines: list[list[Segment]]) -> list[Segment]:
-    out: list[Segment] = []
-    for i, line in enumerate(lines):
-        if i:
-            out.append(Segment.line())
-        out.extend(line)
-    return out
-
-
-def _blank(line: list[Segment]) -> bool:
-    return all(not seg.text.strip() and (seg.style is None or seg.style.bgcolor is None) for seg in line)
 
 
 def _isatty(stream: TextIO) -> bool:
