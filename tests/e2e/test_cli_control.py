@@ -92,7 +92,7 @@ def test_chat_follow_shows_the_turn_so_far_and_says_what_an_idle_chat_is(
     appliance: Appliance, project: Path, rest: Rest
 ) -> None:
     words = " ".join(f"word{i}" for i in range(60))
-    model = scripted(appliance, [{"text": f"Beginning {words} end.", "delay_ms": 60}])
+    model = scripted(appliance, [{"text": f"Beginning {words} end.", "delay_ms": 150}])  # ~9 s of streaming
     chat_id = start(rest, project, model, "talk slowly")
     wait_until(lambda: "word5" in json.dumps(rest.updates(chat_id)), timeout=60)
     followed = appliance.cli("chat", "--chat", chat_id[:7])
