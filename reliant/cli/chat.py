@@ -115,8 +115,9 @@ def chats(
     api_url: ApiUrlOpt = None,
     token: TokenOpt = None,
 ) -> None:
-    """List chats, most recently active first: short id (any unique prefix works), project, status,
-    last activity, cost and title."""
+    """List chats, most recently active first.
+
+    Columns: short id (any unique prefix of an id works), project, status, last activity, cost, title."""
     from reliant.cli import chats_table
 
     api = api_client(data_dir, api_url, token)

@@ -66,8 +66,7 @@ def _drive(api: Api, chat: str, *, message: str = "", resume: bool = False, inte
 
 @app.command()
 def show(chat: ChatArg, data_dir: DataDirOpt = None, api_url: ApiUrlOpt = None, token: TokenOpt = None) -> None:
-    """A chat's transcript: messages, tool calls and their results, approvals, and which instruction
-    files were in effect."""
+    """A chat's transcript, with tool calls, their results and the instruction files in effect."""
 
     def work(api: Api) -> int:
         from reliant.cli import ids, transcript
