@@ -12,7 +12,10 @@
     message_completed  {message}                                the stored assistant message
     message_aborted    {turn, reason}                           the partial answer of `turn` is dropped
     tool_started       {tool_call_id, tool_name, input, turn}
-    tool_finished      {tool_call_id, tool_name, status, output, error, data, duration_ms}
+    tool_finished      {tool_call_id, tool_name, status, outcome, output, error, data, duration_ms}
+                                                                outcome: ok | exit_nonzero | refused |
+                                                                timeout | interrupted | denied |
+                                                                cancelled | error
     chat_status        {status, reason}
     retry_wait         {seconds, attempt, reason}              the provider asked us to wait, or a
                                                                 service is away ("waiting for postgres")

@@ -8,7 +8,8 @@ import io
 from pathlib import Path
 
 from embedded.ports import free_port
-from reliant.cli.conversation import EXIT_OK, Api, Renderer, StreamedText, run_chat
+from reliant.cli.conversation import EXIT_OK, Api, run_chat
+from reliant.cli.render import Renderer, StreamedText
 from tests.conftest import Infra, eventually
 from tests.worker.agent_env import agent_env
 
@@ -69,9 +70,9 @@ async def test_a_followed_answer_is_printed_once_across_reconnects(infra: Infra,
                     api,
                     message="talk",
                     chat_id=chat.id,
-                    project_path="",
+                    project=None,
                     model="",
-                    renderer=Renderer(out=out, err=err, color=False),
+                    renderer=Renderer(out=out, err=err, styled=False),
                 )
             )
             for word in ("w10", "w30"):

@@ -42,7 +42,7 @@ from reliant.llm.pricing import cost
 from reliant.llm.registry import parse_model
 from reliant.llm.script import check_script_place
 from reliant.redaction import redact
-from reliant.wire.payloads import message_payload
+from reliant.wire.payloads import message_payload, tool_run_payload
 from reliant.worker import ask_user
 from reliant.worker.activities.types import (
     CHAT_GONE,
@@ -318,9 +318,12 @@ async def settle_tool_results(
     if interrupt_reason:
         for run in runs:
             if run.state not in final:
-                await tool_runs_db.finish(
-                    db, chat_id, run.tool_call_id, state=ToolState.INTERRUPTED, error=interrupt_reason
-                )
+                async with log.change(chat_id) as change:  # clients see the call end, not "pending"
+                    settled = await tool_runs_db.finish(
+                        change.tx, chat_id, run.tool_call_id, state=ToolState.INTERRUPTED, error=interrupt_reason
+                    )
+                    if settled is not None:  # None: it ended in the meantime, and said so itself
+                        change.emit(kinds.TOOL_FINISHED, tool_run_payload(settled))
         runs = await tool_runs_db.for_turn(db, chat_id, last.turn)
     if any(r.state not in final for r in runs):
         return transcript
