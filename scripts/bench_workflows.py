@@ -174,7 +174,8 @@ class Bench:
         return chat.id
 
     async def watch(self, chat_id: str, send: Any) -> dict[str, list[float]]:
-        """Arrival times of the chat's updates by kind, as received live on NATS, until idle."""
+        """Arrival times of the chat's updates by kind, as received live on NATS (the log, and the
+        live tail where an answer streams: message_started), until idle."""
         seen: dict[str, list[float]] = {}
         done = asyncio.Event()
 
@@ -184,13 +185,17 @@ class Bench:
             if update.kind == "chat_status" and update.payload["status"] == "idle":
                 done.set()
 
-        sub = await self.bus.subscribe(subjects.chat_updates(chat_id), on_update)
+        subs = [
+            await self.bus.subscribe(subjects.chat_updates(chat_id), on_update),
+            await self.bus.subscribe(subjects.chat_live(chat_id), on_update),
+        ]
         try:
             seen["sent"] = [time.perf_counter()]
             await send()
             await asyncio.wait_for(done.wait(), 600)
         finally:
-            await sub.unsubscribe()
+            for sub in subs:
+                await sub.unsubscribe()
         return seen
 
     async def run_time(self, workflow: str) -> float:
