@@ -36,6 +36,9 @@ from reliant.errors import ReliantError
 if TYPE_CHECKING:
     from reliant.appliance.supervisor import RunningInfo
 
+TlsCertOpt = Annotated[str | None, typer.Option("--tls-cert", help="Serve TLS with this certificate (PEM)")]
+TlsKeyOpt = Annotated[str | None, typer.Option("--tls-key", help="The private key (PEM) of --tls-cert")]
+
 TEMPORAL_UI_NOTE = "payloads are sealed with the codec key: the Temporal UI cannot decode them"
 SERVICE_NOTES = {"temporal-ui": f"   ({TEMPORAL_UI_NOTE})"}
 
@@ -271,11 +274,27 @@ def server_gateway(
     nats_token: NatsTokenOpt = None,
     port: PortOpt = None,
     host: HostOpt = None,
+    tls_cert: TlsCertOpt = None,
+    tls_key: TlsKeyOpt = None,
+    tls_client_ca: Annotated[
+        str | None, typer.Option("--tls-client-ca", help="Require daemons' certificates signed by this CA (mTLS)")
+    ] = None,
     data_dir: DataDirOpt = None,
     log_level: LogLevelOpt = None,
 ) -> None:
     """The gateway role: the gRPC server daemons dial into."""
-    _serve_role("gateway", data_dir, log_level, nats_url=nats_url, nats_token=nats_token, gateway_port=port, host=host)
+    _serve_role(
+        "gateway",
+        data_dir,
+        log_level,
+        nats_url=nats_url,
+        nats_token=nats_token,
+        gateway_port=port,
+        host=host,
+        gateway_tls_cert=tls_cert,
+        gateway_tls_key=tls_key,
+        gateway_tls_client_ca=tls_client_ca,
+    )
 
 
 def _serve_role(role: str, data_dir: Path | None, log_level: str | None, **flags: Any) -> None:
@@ -313,6 +332,19 @@ def daemon_start(
         typer.Option("--workspace", help="A directory tools may work in; projects only inside these (repeatable)"),
     ] = None,
     name: Annotated[str | None, typer.Option("--name", help="Shown in status [default: host name]")] = None,
+    tls: Annotated[bool, typer.Option("--tls", help="Dial the gateway over TLS, trusting the system's CAs")] = False,
+    tls_ca: Annotated[str | None, typer.Option("--tls-ca", help="Dial over TLS, trusting this CA (PEM)")] = None,
+    tls_cert: Annotated[
+        str | None, typer.Option("--tls-cert", help="Client certificate (PEM) for a gateway that asks (mTLS)")
+    ] = None,
+    tls_key: TlsKeyOpt = None,
+    tls_server_name: Annotated[
+        str | None, typer.Option("--tls-server-name", help="The name on the gateway's certificate, if not its host")
+    ] = None,
+    insecure: Annotated[
+        bool,
+        typer.Option("--insecure", help="Send the token to a gateway off this machine without TLS (readable by all)"),
+    ] = False,
     data_dir: DataDirOpt = None,
     log_level: LogLevelOpt = None,
 ) -> None:
@@ -325,7 +357,17 @@ def daemon_start(
         fail(f"cannot read --token-file {token_file}: {exc.strerror}")
     if not token:
         fail(f"--token-file {token_file} is empty")
-    settings = load_settings(data_dir, log_level=log_level, daemon_name=name)
+    settings = load_settings(
+        data_dir,
+        log_level=log_level,
+        daemon_name=name,
+        daemon_tls=tls or None,
+        daemon_tls_ca=tls_ca,
+        daemon_tls_cert=tls_cert,
+        daemon_tls_key=tls_key,
+        daemon_tls_server_name=tls_server_name,
+        daemon_insecure_plaintext_token=insecure or None,
+    )
     for ws in workspace or []:
         if not ws.is_dir():
             fail(f"--workspace {ws} is not a directory")
