@@ -31,13 +31,25 @@ from reliant.cli.app import (
     setup_logging,
 )
 from reliant.cli.stop_clock import StopClock
+from reliant.cli.wire_options import (
+    NatsCredsOpt,
+    NatsNkeyOpt,
+    NatsTlsCaOpt,
+    NatsTlsCertOpt,
+    NatsTlsKeyOpt,
+    NatsUserOpt,
+    TemporalTlsCaOpt,
+    TemporalTlsCertOpt,
+    TemporalTlsKeyOpt,
+    TemporalTlsNameOpt,
+    TemporalTlsOpt,
+    TlsCertOpt,
+    TlsKeyOpt,
+)
 from reliant.errors import ReliantError
 
 if TYPE_CHECKING:
     from reliant.appliance.supervisor import RunningInfo
-
-TlsCertOpt = Annotated[str | None, typer.Option("--tls-cert", help="Serve TLS with this certificate (PEM)")]
-TlsKeyOpt = Annotated[str | None, typer.Option("--tls-key", help="The private key (PEM) of --tls-cert")]
 
 TEMPORAL_UI_NOTE = "payloads are sealed with the codec key: the Temporal UI cannot decode them"
 SERVICE_NOTES = {"temporal-ui": f"   ({TEMPORAL_UI_NOTE})"}
@@ -227,6 +239,19 @@ def serverapi_client(
     temporal_namespace: NamespaceOpt = None,
     port: PortOpt = None,
     host: HostOpt = None,
+    tls_cert: TlsCertOpt = None,
+    tls_key: TlsKeyOpt = None,
+    temporal_tls: TemporalTlsOpt = False,
+    temporal_tls_ca: TemporalTlsCaOpt = None,
+    temporal_tls_cert: TemporalTlsCertOpt = None,
+    temporal_tls_key: TemporalTlsKeyOpt = None,
+    temporal_tls_server_name: TemporalTlsNameOpt = None,
+    nats_user: NatsUserOpt = None,
+    nats_creds: NatsCredsOpt = None,
+    nats_nkey: NatsNkeyOpt = None,
+    nats_tls_ca: NatsTlsCaOpt = None,
+    nats_tls_cert: NatsTlsCertOpt = None,
+    nats_tls_key: NatsTlsKeyOpt = None,
     data_dir: DataDirOpt = None,
     log_level: LogLevelOpt = None,
 ) -> None:
@@ -242,6 +267,10 @@ def serverapi_client(
         temporal_namespace=temporal_namespace,
         api_port=port,
         host=host,
+        api_tls_cert=tls_cert,
+        api_tls_key=tls_key,
+        **_temporal_tls(temporal_tls, temporal_tls_ca, temporal_tls_cert, temporal_tls_key, temporal_tls_server_name),
+        **_nats_auth(nats_user, nats_creds, nats_nkey, nats_tls_ca, nats_tls_cert, nats_tls_key),
     )
 
 
@@ -252,6 +281,17 @@ def server_worker(
     nats_token: NatsTokenOpt = None,
     temporal_address: TemporalOpt = None,
     temporal_namespace: NamespaceOpt = None,
+    temporal_tls: TemporalTlsOpt = False,
+    temporal_tls_ca: TemporalTlsCaOpt = None,
+    temporal_tls_cert: TemporalTlsCertOpt = None,
+    temporal_tls_key: TemporalTlsKeyOpt = None,
+    temporal_tls_server_name: TemporalTlsNameOpt = None,
+    nats_user: NatsUserOpt = None,
+    nats_creds: NatsCredsOpt = None,
+    nats_nkey: NatsNkeyOpt = None,
+    nats_tls_ca: NatsTlsCaOpt = None,
+    nats_tls_cert: NatsTlsCertOpt = None,
+    nats_tls_key: NatsTlsKeyOpt = None,
     data_dir: DataDirOpt = None,
     log_level: LogLevelOpt = None,
 ) -> None:
@@ -265,6 +305,8 @@ def server_worker(
         nats_token=nats_token,
         temporal_address=temporal_address,
         temporal_namespace=temporal_namespace,
+        **_temporal_tls(temporal_tls, temporal_tls_ca, temporal_tls_cert, temporal_tls_key, temporal_tls_server_name),
+        **_nats_auth(nats_user, nats_creds, nats_nkey, nats_tls_ca, nats_tls_cert, nats_tls_key),
     )
 
 
@@ -279,6 +321,12 @@ def server_gateway(
     tls_client_ca: Annotated[
         str | None, typer.Option("--tls-client-ca", help="Require daemons' certificates signed by this CA (mTLS)")
     ] = None,
+    nats_user: NatsUserOpt = None,
+    nats_creds: NatsCredsOpt = None,
+    nats_nkey: NatsNkeyOpt = None,
+    nats_tls_ca: NatsTlsCaOpt = None,
+    nats_tls_cert: NatsTlsCertOpt = None,
+    nats_tls_key: NatsTlsKeyOpt = None,
     data_dir: DataDirOpt = None,
     log_level: LogLevelOpt = None,
 ) -> None:
@@ -294,7 +342,24 @@ def server_gateway(
         gateway_tls_cert=tls_cert,
         gateway_tls_key=tls_key,
         gateway_tls_client_ca=tls_client_ca,
+        **_nats_auth(nats_user, nats_creds, nats_nkey, nats_tls_ca, nats_tls_cert, nats_tls_key),
     )
+
+
+def _temporal_tls(tls: bool, ca: str | None, cert: str | None, key: str | None, name: str | None) -> dict[str, Any]:
+    return {
+        "temporal_tls": tls or None,
+        "temporal_tls_ca": ca,
+        "temporal_tls_cert": cert,
+        "temporal_tls_key": key,
+        "temporal_tls_server_name": name,
+    }
+
+
+def _nats_auth(*values: str | None) -> dict[str, Any]:
+    """--nats-user, --nats-creds, --nats-nkey, --nats-tls-ca, --nats-tls-cert, --nats-tls-key."""
+    names = ("nats_user", "nats_creds_file", "nats_nkey_file", "nats_tls_ca", "nats_tls_cert", "nats_tls_key")
+    return dict(zip(names, values, strict=True))
 
 
 def _serve_role(role: str, data_dir: Path | None, log_level: str | None, **flags: Any) -> None:

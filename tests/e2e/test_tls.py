@@ -1,0 +1,147 @@
+"""Split roles with TLS on their wires, certificates made here: Temporal behind a TLS-terminating
+proxy that requires a client certificate (the dev server has no TLS of its own), and the gateway
+serving mTLS to a daemon. A chat with a tool call completes; a role with the wrong certificates
+ends at once with one line naming Temporal and where."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+import embedded
+from embedded.ports import free_port
+from tests.certificates import CertificateAuthority
+from tests.conftest import service_configs
+from tests.e2e.harness import Proc, Rest, clean_env, run_cli
+from tests.support import processes_mentioning
+from tests.tls_proxy import TlsProxy
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+async def services(tmp_path: Path) -> Iterator[tuple[embedded.Services, str]]:
+    pg, nats, temporal = service_configs(tmp_path / "infra")
+    running = await embedded.start_services(pg, nats, temporal)
+    try:
+        yield running, nats.token
+    finally:
+        await running.stop()
+
+
+def _refused(*args: str) -> tuple[str, float]:
+    began = time.monotonic()
+    done = run_cli(*args, env=clean_env(), timeout=90)
+    took = time.monotonic() - began
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, done.stderr  # the role's log lines above it, then one line that says why
+    return errors[0], took
+
+
+@pytest.mark.timeout(300)
+async def test_split_roles_over_temporal_mtls_and_gateway_mtls_complete_a_chat(
+    tmp_path: Path, services: tuple[embedded.Services, str]
+) -> None:
+    infra, nats_token = services
+    ca = CertificateAuthority(tmp_path / "pki")
+    stranger = CertificateAuthority(tmp_path / "pki-other", "another CA")
+    proxy_pair, gateway_pair = ca.server("temporal-proxy"), ca.server("gateway")
+    role_pair, daemon_pair = ca.client("roles"), ca.client("daemon")
+    temporal_address = f"127.0.0.1:{free_port()}"
+    roles_dir = tmp_path / "roles"
+    workspace = tmp_path / "workspace"
+    workspace.mkdir()
+    script = workspace / ".script.yaml"
+    script.write_text(
+        yaml.safe_dump(
+            {"turns": [{"tools": [{"name": "shell", "input": {"command": "echo ran > effect.txt"}}]}, {"text": "done"}]}
+        )
+    )
+    env = clean_env()
+    common = ["--nats-url", infra.nats.url, "--nats-token", nats_token, "--data-dir", str(roles_dir)]
+    temporal = ["--temporal-address", temporal_address, "--temporal-namespace", "reliant"]
+    mtls = ["--temporal-tls-ca", str(ca.cert), "--temporal-tls-cert", str(role_pair.cert)]
+    mtls += ["--temporal-tls-key", str(role_pair.key)]
+    db = ["--db-url", infra.postgres.url]
+    api_port, gateway_port = free_port(), free_port()
+    procs: list[Proc] = []
+    proxy = TlsProxy(temporal_address, infra.temporal.address, proxy_pair.cert, proxy_pair.key, client_ca=ca.cert)
+    try:
+        proxy.start()
+        # Without a client certificate, or trusting another CA: one line naming Temporal and where, at once.
+        line, took = _refused("server", "worker", *db, *common, *temporal, "--temporal-tls-ca", str(ca.cert))
+        assert f"Temporal at {temporal_address}" in line, line
+        assert "client certificate" in line and took < 30, (line, took)
+        wrong = ["--temporal-tls-ca", str(stranger.cert), *mtls[2:]]
+        line, took = _refused("server", "api", "--port", str(api_port), *db, *common, *temporal, *wrong)
+        assert f"Temporal at {temporal_address}" in line and "UnknownIssuer" in line, line
+        assert took < 30, took
+
+        gateway_tls = ["--tls-cert", str(gateway_pair.cert), "--tls-key", str(gateway_pair.key)]
+        for name, args, ready in (
+            ("worker", ["server", "worker", *db, *common, *temporal, *mtls], "reliant worker ready"),
+            (
+                "gateway",
+                [
+                    "server",
+                    "gateway",
+                    "--port",
+                    str(gateway_port),
+                    *common,
+                    *gateway_tls,
+                    "--tls-client-ca",
+                    str(ca.cert),
+                ],
+                "reliant gateway ready",
+            ),
+            ("api", ["server", "api", "--port", str(api_port), *db, *common, *temporal, *mtls], "reliant api ready"),
+        ):
+            proc = Proc(args, tmp_path / f"{name}.log", env=env).start()
+            procs.append(proc)
+            proc.wait_for_output(ready)
+        daemon = Proc(
+            [
+                "daemon",
+                "start",
+                "--gateway",
+                f"localhost:{gateway_port}",
+                "--token-file",
+                str(roles_dir / "secrets" / "daemon_token"),
+                "--workspace",
+                str(workspace),
+                "--data-dir",
+                str(tmp_path / "daemon"),
+                "--tls-ca",
+                str(ca.cert),
+                "--tls-cert",
+                str(daemon_pair.cert),
+                "--tls-key",
+                str(daemon_pair.key),
+            ],
+            tmp_path / "daemon.log",
+            env=env,
+        ).start()
+        procs.append(daemon)
+        daemon.wait_for_output("connected to")
+
+        rest = Rest(f"http://127.0.0.1:{api_port}", (roles_dir / "secrets" / "api_token").read_text().strip())
+        chat = rest.chat(rest.project(workspace)["id"], f"scripted:{script}")
+        rest.send(chat["id"], "run the script")
+        rest.wait_idle(chat["id"], timeout=90)
+        assert rest.messages(chat["id"])[-1]["blocks"][-1]["text"] == "done"
+        assert (workspace / "effect.txt").read_text() == "ran\n"
+    finally:
+        for proc in reversed(procs):
+            if proc.process is not None and proc.process.poll() is None:
+                proc.stop()
+        proxy.stop()
+        for pid, _ in processes_mentioning(str(tmp_path)):
+            os.kill(pid, signal.SIGKILL)
