@@ -12,8 +12,9 @@ import uvicorn
 
 from reliant.api.app import create_app
 from reliant.api.context import ApiContext
-from reliant.bus import Bus, role_beacon
+from reliant.bus import role_beacon
 from reliant.clients import temporal
+from reliant.clients.bus_connection import connect_bus
 from reliant.clients.providers import ProviderPool
 from reliant.config import Settings
 from reliant.db import Database
@@ -59,7 +60,7 @@ class ApiRole:
         try:
             db = await Database.open(s.database_url, min_size=1)
             try:
-                bus = await Bus.connect(s.nats_url, s.nats_token, name="reliant-api")
+                bus = await connect_bus(s, "reliant-api")
                 try:
                     client = await temporal.connect(s)
                     ctx = ApiContext(settings=s, db=db, bus=bus, temporal=client, api_url=self.url)

@@ -7,7 +7,8 @@ import logging
 
 import grpc
 
-from reliant.bus import Bus, role_beacon
+from reliant.bus import role_beacon
+from reliant.clients.bus_connection import connect_bus
 from reliant.config import Settings
 from reliant.errors import PortInUseError
 from reliant.gateway.servicer import GatewayServicer, default_gateway_id
@@ -29,7 +30,7 @@ class GatewayRole:
         s = self.settings
         tls = server_tls(s.gateway_tls_cert, s.gateway_tls_key, s.gateway_tls_client_ca)
         credentials = tls.credentials() if tls else None  # a bad file is a ConfigError before anything starts
-        bus = await Bus.connect(s.nats_url, s.nats_token, name="reliant-gateway")
+        bus = await connect_bus(s, "reliant-gateway")
         server = grpc.aio.server(options=OPTIONS)
         self.servicer = GatewayServicer(
             bus,
