@@ -100,6 +100,7 @@ class Settings:
     daemon_insecure_plaintext_token: bool = False
     api_tls_cert: str = ""  # the api serves https with these (no proxy in front)
     api_tls_key: str = ""
+    api_ca: str = ""  # for the CLI: the CA (PEM) that signed the api's certificate, for --api-url https://
 
     def with_overrides(self, **values: Any) -> Settings:
         """Apply flag values; None means "not given"."""

@@ -372,8 +372,8 @@ def _serve_role(role: str, data_dir: Path | None, log_level: str | None, **flags
     def ready() -> None:
         clock.arm()
         where = {
-            "api": f"http://{settings.host}:{settings.api_port}",
-            "gateway": f"{settings.host}:{settings.gateway_port}",
+            "api": f"{'https' if settings.api_tls_cert else 'http'}://{settings.host}:{settings.api_port}",
+            "gateway": f"{settings.host}:{settings.gateway_port}" + (" (TLS)" if settings.gateway_tls_cert else ""),
             "worker": f"task queue {settings.temporal_task_queue}",
         }[role]
         typer.echo(f"reliant {role} ready: {where}")

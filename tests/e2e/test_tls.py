@@ -1,7 +1,7 @@
 """Split roles with TLS on their wires, certificates made here: Temporal behind a TLS-terminating
-proxy that requires a client certificate (the dev server has no TLS of its own), and the gateway
-serving mTLS to a daemon. A chat with a tool call completes; a role with the wrong certificates
-ends at once with one line naming Temporal and where."""
+proxy that requires a client certificate (the dev server has no TLS of its own), the gateway serving
+mTLS to a daemon, and the api serving https. A chat with a tool call completes and the CLI reads it
+over https; a role with the wrong certificates ends at once with one line naming Temporal and where."""
 
 from __future__ import annotations
 
@@ -47,13 +47,13 @@ def _refused(*args: str) -> tuple[str, float]:
 
 
 @pytest.mark.timeout(300)
-async def test_split_roles_over_temporal_mtls_and_gateway_mtls_complete_a_chat(
-    tmp_path: Path, services: tuple[embedded.Services, str]
+async def test_split_roles_with_tls_on_every_wire_complete_a_chat(
+    tmp_path: Path, services: tuple[embedded.Services, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     infra, nats_token = services
     ca = CertificateAuthority(tmp_path / "pki")
     stranger = CertificateAuthority(tmp_path / "pki-other", "another CA")
-    proxy_pair, gateway_pair = ca.server("temporal-proxy"), ca.server("gateway")
+    proxy_pair, gateway_pair, api_pair = ca.server("temporal-proxy"), ca.server("gateway"), ca.server("api")
     role_pair, daemon_pair = ca.client("roles"), ca.client("daemon")
     temporal_address = f"127.0.0.1:{free_port()}"
     roles_dir = tmp_path / "roles"
@@ -86,6 +86,7 @@ async def test_split_roles_over_temporal_mtls_and_gateway_mtls_complete_a_chat(
         assert took < 30, took
 
         gateway_tls = ["--tls-cert", str(gateway_pair.cert), "--tls-key", str(gateway_pair.key)]
+        api_tls = ["--tls-cert", str(api_pair.cert), "--tls-key", str(api_pair.key)]
         for name, args, ready in (
             ("worker", ["server", "worker", *db, *common, *temporal, *mtls], "reliant worker ready"),
             (
@@ -102,7 +103,11 @@ async def test_split_roles_over_temporal_mtls_and_gateway_mtls_complete_a_chat(
                 ],
                 "reliant gateway ready",
             ),
-            ("api", ["server", "api", "--port", str(api_port), *db, *common, *temporal, *mtls], "reliant api ready"),
+            (
+                "api",
+                ["server", "api", "--port", str(api_port), *db, *common, *temporal, *mtls, *api_tls],
+                f"reliant api ready: https://127.0.0.1:{api_port}",
+            ),
         ):
             proc = Proc(args, tmp_path / f"{name}.log", env=env).start()
             procs.append(proc)
@@ -132,12 +137,24 @@ async def test_split_roles_over_temporal_mtls_and_gateway_mtls_complete_a_chat(
         procs.append(daemon)
         daemon.wait_for_output("connected to")
 
-        rest = Rest(f"http://127.0.0.1:{api_port}", (roles_dir / "secrets" / "api_token").read_text().strip())
+        api, token = f"https://127.0.0.1:{api_port}", (roles_dir / "secrets" / "api_token").read_text().strip()
+        monkeypatch.setenv("SSL_CERT_FILE", str(ca.cert))  # this test's own https client trusts the CA
+        rest = Rest(api, token)
         chat = rest.chat(rest.project(workspace)["id"], f"scripted:{script}")
         rest.send(chat["id"], "run the script")
         rest.wait_idle(chat["id"], timeout=90)
         assert rest.messages(chat["id"])[-1]["blocks"][-1]["text"] == "done"
         assert (workspace / "effect.txt").read_text() == "ran\n"
+
+        # The CLI over https: trusting the api's CA it reads the transcript; without, one line says why.
+        trusting = {**env, "RELIANT_API_CA": str(ca.cert)}
+        trusting.pop("SSL_CERT_FILE", None)
+        shown = run_cli("show", chat["id"], "--api-url", api, "--token", token, env=trusting, timeout=60)
+        assert shown.returncode == 0 and "done" in shown.stdout, shown.stdout + shown.stderr
+        untrusting = {k: v for k, v in trusting.items() if k != "RELIANT_API_CA"}
+        refused = run_cli("show", chat["id"], "--api-url", api, "--token", token, env=untrusting, timeout=60)
+        assert refused.returncode == 1, refused.stdout + refused.stderr
+        assert f"cannot verify the api at {api}" in refused.stderr and "RELIANT_API_CA" in refused.stderr
     finally:
         for proc in reversed(procs):
             if proc.process is not None and proc.process.poll() is None:
