@@ -3,9 +3,11 @@ verification), users, NKEYs, and a cluster joined by routes."""
 
 from __future__ import annotations
 
+import base64
 import json
 import subprocess
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -92,3 +94,59 @@ def user_nkey(path: Path) -> str:
     path.write_bytes(seed + b"\n")
     path.chmod(0o600)
     return str(nkeys.from_seed(bytearray(seed)).public_key.decode())
+
+
+def _nkey(prefix: int) -> nkeys.KeyPair:
+    seed = nkeys.encode_seed(bytes(nacl.signing.SigningKey.generate()), prefix)
+    return nkeys.from_seed(bytearray(seed))
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def _jwt(issuer: nkeys.KeyPair, subject: str, name: str, nats_claims: dict[str, Any]) -> str:
+    header = _b64(json.dumps({"typ": "JWT", "alg": "ed25519-nkey"}).encode())
+    claims = {
+        "jti": uuid.uuid4().hex.upper(),
+        "iat": int(time.time()),
+        "iss": issuer.public_key.decode(),
+        "name": name,
+        "sub": subject,
+        "nats": {**nats_claims, "version": 2},
+    }
+    body = _b64(json.dumps(claims).encode())
+    return f"{header}.{body}.{_b64(issuer.sign(f'{header}.{body}'.encode()))}"
+
+
+@dataclass(frozen=True)
+class Operator:
+    """Decentralized auth as a NATS operator runs it: an operator signs an account, the account
+    signs a user, and the user's .creds file holds its JWT and NKEY seed."""
+
+    config: dict[str, Any]
+    creds: Path
+
+
+def operator_with_user(directory: Path) -> Operator:
+    directory.mkdir(parents=True, exist_ok=True)
+    operator, account, user = (
+        _nkey(nkeys.PREFIX_BYTE_OPERATOR),
+        _nkey(nkeys.PREFIX_BYTE_ACCOUNT),
+        _nkey(nkeys.PREFIX_BYTE_USER),
+    )
+    unlimited = {"subs": -1, "data": -1, "payload": -1, "imports": -1, "exports": -1, "conn": -1, "leaf": -1}
+    operator_jwt = _jwt(operator, operator.public_key.decode(), "op", {"type": "operator"})
+    account_pub = account.public_key.decode()
+    account_jwt = _jwt(operator, account_pub, "acct", {"type": "account", "limits": {**unlimited, "wildcards": True}})
+    user_jwt = _jwt(
+        account, user.public_key.decode(), "worker", {"type": "user", "subs": -1, "data": -1, "payload": -1}
+    )
+    creds = directory / "worker.creds"
+    creds.write_text(
+        f"-----BEGIN NATS USER JWT-----\n{user_jwt}\n------END NATS USER JWT------\n\n"
+        f"-----BEGIN USER NKEY SEED-----\n{user.seed.decode()}\n------END USER NKEY SEED------\n"
+    )
+    creds.chmod(0o600)
+    config = {"operator": operator_jwt, "resolver": "MEMORY", "resolver_preload": {account_pub: account_jwt}}
+    return Operator(config, creds)

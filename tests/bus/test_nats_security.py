@@ -14,7 +14,7 @@ import pytest
 
 from reliant.bus import Bus, BusError, Incoming, NatsAuth
 from reliant.errors import ConfigError
-from tests.bus.nats_servers import NatsProcess, cluster, user_nkey
+from tests.bus.nats_servers import NatsProcess, cluster, operator_with_user, user_nkey
 from tests.certificates import CertificateAuthority
 from tests.support import eventually
 
@@ -152,3 +152,11 @@ async def _answers(bus: Bus, subject: str) -> bool:
         return (await bus.request(subject, b"x", timeout=1)).data == b"echo:x"
     except BusError:
         return False
+
+
+async def test_a_creds_file_signed_by_an_operator_and_account(servers: list[NatsProcess], tmp_path: Path) -> None:
+    operator = operator_with_user(tmp_path / "auth")
+    server = _start(servers, NatsProcess(tmp_path / "nats", operator.config))
+    await _round_trip(server.url, NatsAuth(creds_file=str(operator.creds)))
+    stranger = operator_with_user(tmp_path / "other-operator")  # a user no account here signed
+    assert "Authorization" in await _refused(server.url, NatsAuth(creds_file=str(stranger.creds)))
