@@ -16,6 +16,7 @@ import yaml
 
 import embedded
 from embedded.ports import free_port
+from tests.bus.nats_servers import NatsProcess
 from tests.certificates import CertificateAuthority
 from tests.conftest import service_configs
 from tests.e2e.harness import Proc, Rest, clean_env, run_cli
@@ -160,5 +161,46 @@ async def test_split_roles_with_tls_on_every_wire_complete_a_chat(
             if proc.process is not None and proc.process.poll() is None:
                 proc.stop()
         proxy.stop()
+        for pid, _ in processes_mentioning(str(tmp_path)):
+            os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.timeout(180)
+def test_a_role_reaches_nats_with_a_user_and_a_client_certificate_from_its_flags(tmp_path: Path) -> None:
+    ca = CertificateAuthority(tmp_path / "pki")
+    server_pair, client_pair = ca.server("nats"), ca.client("gateway")
+    tls = {
+        "cert_file": str(server_pair.cert),
+        "key_file": str(server_pair.key),
+        "ca_file": str(ca.cert),
+        "verify": True,
+    }
+    nats = NatsProcess(
+        tmp_path / "nats",
+        {
+            "server_name": "tls-nats",
+            "jetstream": {"store_dir": str(tmp_path / "nats" / "js")},
+            "tls": tls,
+            "authorization": {"users": [{"user": "gateway", "password": "gw-pass-1"}]},
+        },
+        scheme="tls",
+    ).start()
+    gateway_port = free_port()
+    args = ["server", "gateway", "--port", str(gateway_port), "--data-dir", str(tmp_path / "roles")]
+    args += ["--nats-url", nats.url, "--nats-user", "gateway", "--nats-tls-ca", str(ca.cert)]
+    args += ["--nats-tls-cert", str(client_pair.cert), "--nats-tls-key", str(client_pair.key)]
+    try:
+        gateway = Proc(args, tmp_path / "gateway.log", env=clean_env(RELIANT_NATS_PASSWORD="gw-pass-1")).start()
+        gateway.wait_for_output("reliant gateway ready")
+        assert gateway.stop() == 0, gateway.output()
+
+        began = time.monotonic()
+        wrong = run_cli(*args, env=clean_env(RELIANT_NATS_PASSWORD="wrong"), timeout=60)
+        errors = [line for line in wrong.stderr.splitlines() if line.startswith("error:")]
+        assert wrong.returncode == 1 and len(errors) == 1 and "Traceback" not in wrong.stderr, wrong.stderr
+        assert f"NATS at {nats.url}" in errors[0] and "Authorization" in errors[0], errors[0]
+        assert time.monotonic() - began < 30
+    finally:
+        nats.stop()
         for pid, _ in processes_mentioning(str(tmp_path)):
             os.kill(pid, signal.SIGKILL)
