@@ -5,6 +5,7 @@ over https; a role with the wrong certificates ends at once with one line naming
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import time
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from playwright.sync_api import expect
 
 import embedded
 from embedded.ports import free_port
@@ -22,6 +24,7 @@ from tests.conftest import service_configs
 from tests.e2e.harness import Proc, Rest, clean_env, run_cli
 from tests.support import processes_mentioning
 from tests.tls_proxy import TlsProxy
+from tests.web.browser import PageErrors, chromium, new_page
 
 pytestmark = pytest.mark.e2e
 
@@ -156,6 +159,9 @@ async def test_split_roles_with_tls_on_every_wire_complete_a_chat(
         refused = run_cli("show", chat["id"], "--api-url", api, "--token", token, env=untrusting, timeout=60)
         assert refused.returncode == 1, refused.stdout + refused.stderr
         assert f"cannot verify the api at {api}" in refused.stderr and "RELIANT_API_CA" in refused.stderr
+
+        # The web UI over https: signed in with the token, the chat's transcript streams in live.
+        await asyncio.to_thread(_ui_shows_the_chat, api, token, chat["id"])
     finally:
         for proc in reversed(procs):
             if proc.process is not None and proc.process.poll() is None:
@@ -163,6 +169,18 @@ async def test_split_roles_with_tls_on_every_wire_complete_a_chat(
         proxy.stop()
         for pid, _ in processes_mentioning(str(tmp_path)):
             os.kill(pid, signal.SIGKILL)
+
+
+def _ui_shows_the_chat(api: str, token: str, chat_id: str) -> None:
+    with chromium() as browser:
+        page = new_page(browser, ignore_https_errors=True)  # the browser's trust store is not the point
+        errors = PageErrors(page)
+        page.goto(f"{api}/?token={token}")
+        expect(page).to_have_url(api + "/")
+        page.goto(f"{api}/chats/{chat_id}")
+        expect(page.locator("section.chat")).to_have_attribute("data-feed", "live")
+        expect(page.locator(".rows > article.msg").last).to_contain_text("done")
+        errors.check()
 
 
 @pytest.mark.timeout(180)
