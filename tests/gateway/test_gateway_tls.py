@@ -147,3 +147,15 @@ async def test_the_token_is_not_sent_in_plaintext_off_this_machine_unless_told_t
         # The same gateway is reachable: only the refusal stopped the daemon.
         async with RoleRunner(DaemonRole(dataclasses.replace(plain, daemon_insecure_plaintext_token=True))):
             assert await _ping(bus, settings.daemon_id) == "pong"
+
+
+def test_the_appliance_daemon_dials_its_own_gateway_whatever_the_host(tmp_path: Path) -> None:
+    from reliant.appliance.datadir import DataDir
+    from reliant.appliance.supervisor import resolve_embedded
+
+    for name in ("a", "b"):
+        DataDir(tmp_path / name).ensure()
+    on_loopback, *_ = resolve_embedded(Settings(data_dir=tmp_path / "a"), DataDir(tmp_path / "a"))
+    assert not on_loopback.daemon_insecure_plaintext_token
+    everywhere, *_ = resolve_embedded(Settings(data_dir=tmp_path / "b", host="0.0.0.0"), DataDir(tmp_path / "b"))
+    assert everywhere.daemon_insecure_plaintext_token  # `reliant up --host 0.0.0.0` keeps working
