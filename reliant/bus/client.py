@@ -198,9 +198,10 @@ class Bus:
             raise BusError("no NATS URL given (--nats-url)")
 
         nc = NatsClient()
+        connecting = True  # until the first connect returns or fails
 
         async def on_error(exc: Exception) -> None:
-            if not nc.is_connected and nc.connected_url is None and _refusal(exc):
+            if connecting and not nc.is_connected and _refusal(exc):
                 # Refused before ever connecting (credentials, certificates): retrying cannot help,
                 # and nats.connect would retry for ever. Raising here ends its connect loop.
                 raise _Refused(exc)
@@ -231,12 +232,15 @@ class Bus:
                 reconnected_cb=on_reconnect,
             )
         except _Refused as refused:
+            connecting = False
             await _close_quietly(nc)
             exc = refused.cause
             raise BusError(f"cannot connect to NATS at {url}: {exc or type(exc).__name__}") from exc
         except (OSError, nats.errors.Error, TimeoutError) as exc:
+            connecting = False
             await _close_quietly(nc)
             raise BusError(f"cannot connect to NATS at {url}: {exc or type(exc).__name__}") from exc
+        connecting = False
         return cls(nc, link)
 
     @property
