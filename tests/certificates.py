@@ -97,10 +97,11 @@ class CertificateAuthority:
             builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
         return _write(self.directory, name, builder.sign(self._key, hashes.SHA256()), key)
 
-    def server(self, name: str = "server", *, hosts: tuple[str, ...] = ()) -> Pair:
-        """A server certificate for 127.0.0.1, ::1 and localhost, plus `hosts` (addresses or names)."""
-        sans: list[x509.GeneralName] = [x509.DNSName("localhost")]
-        for host in ("127.0.0.1", "::1", *hosts):
+    def server(self, name: str = "server", *, hosts: tuple[str, ...] = (), loopback: bool = True) -> Pair:
+        """A server certificate for 127.0.0.1, ::1 and localhost (unless not `loopback`), plus
+        `hosts` (addresses or names)."""
+        sans: list[x509.GeneralName] = [x509.DNSName("localhost")] if loopback else []
+        for host in (*(("127.0.0.1", "::1") if loopback else ()), *hosts):
             try:
                 sans.append(x509.IPAddress(ipaddress.ip_address(host)))
             except ValueError:

@@ -64,9 +64,18 @@ class DaemonIdentity:
     boot_id: str = ""  # this run of the daemon, so a restart is told from a reconnect
 
 
+def _tls_failure(details: str) -> bool:
+    """Whether grpc's error says TLS with the gateway failed (not that the gateway is away)."""
+    lowered = details.lower()
+    return "handshake failed" in lowered or "verification check failed" in lowered
+
+
 def _handshake_reason(details: str) -> str:
-    """The useful end of grpc's handshake error, e.g. `CERTIFICATE_VERIFY_FAILED: unable to get
-    local issuer certificate` or `WRONG_VERSION_NUMBER` (the gateway does not serve TLS)."""
+    """The useful end of grpc's TLS error, e.g. `CERTIFICATE_VERIFY_FAILED: unable to get local
+    issuer certificate`, `WRONG_VERSION_NUMBER` (the gateway does not serve TLS) or a certificate
+    for another name."""
+    if "hostname verification" in details.lower():
+        return "its certificate is not for this host name (pass the name it carries with --tls-server-name)"
     reason = details.rsplit("OPENSSL_internal:", 1)[-1].removesuffix(": OK").strip()
     if "WRONG_VERSION_NUMBER" in reason:
         return f"{reason} (does the gateway serve TLS?)"
@@ -137,7 +146,7 @@ class DaemonConnection:
                 if exc.code() in _REJECTED:
                     raise DaemonRejectedError(f"gateway {self.gateway} refused this daemon: {exc.details()}") from None
                 details = exc.details() or ""
-                if "handshake failed" in details.lower() and not self.sessions:
+                if _tls_failure(details) and not self.sessions:
                     raise GatewayTlsError(self.gateway, _handshake_reason(details)) from None
                 problem = f"{exc.code().name} ({details}){self._hint(details)}"
             except (OSError, TimeoutError) as exc:

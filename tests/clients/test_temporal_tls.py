@@ -65,7 +65,7 @@ class _Frontend(service_pb2_grpc.WorkflowServiceServicer):
 
 
 async def test_the_api_key_is_sent_over_tls_as_a_bearer_token(ca: CertificateAuthority, tmp_path: Path) -> None:
-    pair = ca.server("frontend")
+    pair = ca.server("frontend", hosts=("temporal.internal",), loopback=False)
     frontend = _Frontend()
     server = grpc.aio.server()
     service_pb2_grpc.add_WorkflowServiceServicer_to_server(frontend, server)  # type: ignore[no-untyped-call]
@@ -75,12 +75,18 @@ async def test_the_api_key_is_sent_over_tls_as_a_bearer_token(ca: CertificateAut
     await server.start()
     try:
         settings = dataclasses.replace(
-            BASE, temporal_address=f"localhost:{port}", temporal_tls_ca=str(ca.cert), temporal_api_key="cloud-key-1"
+            BASE,
+            temporal_address=f"127.0.0.1:{port}",
+            temporal_tls_ca=str(ca.cert),
+            temporal_tls_server_name="temporal.internal",  # the name on its certificate
+            temporal_api_key="cloud-key-1",
         )
         await temporal.connect(settings)
         assert frontend.authorization == ["Bearer cloud-key-1"]
+        with pytest.raises(temporal.TemporalUnavailableError, match="NotValidForName"):
+            await temporal.connect(dataclasses.replace(settings, temporal_tls_server_name=""))
         # A plaintext client cannot talk to a TLS endpoint: the error names Temporal and where.
-        with pytest.raises(temporal.TemporalUnavailableError, match=f"Temporal at localhost:{port}"):
+        with pytest.raises(temporal.TemporalUnavailableError, match=f"Temporal at 127.0.0.1:{port}"):
             await temporal.connect(dataclasses.replace(settings, temporal_tls_ca="", temporal_api_key=""))
     finally:
         await server.stop(None)

@@ -81,6 +81,18 @@ async def test_daemon_trusting_another_ca_fails_fast_naming_the_gateway(settings
         assert "CERTIFICATE_VERIFY_FAILED" in str(caught.value)
 
 
+async def test_a_gateway_certificate_for_another_name_needs_the_server_name(
+    settings: Settings, ca: CertificateAuthority, bus: Bus
+) -> None:
+    named = ca.server("gateway-internal", hosts=("gateway.internal",), loopback=False)
+    gateway = dataclasses.replace(settings, gateway_tls_cert=str(named.cert), gateway_tls_key=str(named.key))
+    async with RoleRunner(GatewayRole(gateway)):
+        with pytest.raises(GatewayTlsError, match=r"not for this host name.*--tls-server-name"):
+            await asyncio.wait_for(DaemonRole(gateway).run(asyncio.Event()), 10)  # dials 127.0.0.1
+        async with RoleRunner(DaemonRole(dataclasses.replace(gateway, daemon_tls_server_name="gateway.internal"))):
+            assert await _ping(bus, settings.daemon_id) == "pong"
+
+
 async def test_plaintext_daemon_against_a_tls_gateway_fails_fast(settings: Settings) -> None:
     async with RoleRunner(GatewayRole(dataclasses.replace(settings, gateway_tls_cert="", gateway_tls_key=""))):
         daemon = DaemonRole(settings)  # TLS, against a gateway that does not serve it
