@@ -21,7 +21,7 @@ from reliant.domain.chat import ChatStatus, ContentBlock, Role, ToolState
 from reliant.wire.payloads import message_payload
 from reliant.worker.activities.llm import chat_gone
 from reliant.worker.activities.llm_options import capped
-from reliant.worker.activities.notes import emit_notes
+from reliant.worker.activities.notes import add_notes, emit_notes
 from reliant.worker.activities.tools import ToolActivities
 from reliant.worker.activities.types import (
     ExecuteToolInput,
@@ -124,8 +124,8 @@ class NodeActivities:
 
     @activity.defn(name="save_message")
     async def save_message(self, inp: SaveMessageInput) -> SaveMessageResult:
-        await emit_notes(self.log, inp.chat_id, inp.notes)
         async with self.log.change(inp.chat_id) as change:
+            add_notes(change, inp.notes)
             message, created = await messages_db.store_turn(
                 change.tx,
                 inp.chat_id,

@@ -84,6 +84,9 @@ class Interpreter:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._changed = False
         self._started = False
+        # What _note last saw of each shown node (status, iteration, error): a linear run of n nodes
+        # would otherwise work out every finished node's instance again at every step.
+        self._looked: dict[str, tuple[NodeStatus, int, str]] = {}
         host.take_notes = self.take_notes
 
     @property
@@ -173,10 +176,17 @@ class Interpreter:
 
     def _note(self) -> None:
         """Queue a `node_state` for every node whose status (or iteration) changed since the last."""
+        looked = self._looked
         for path, st in self.run.state.nodes.items():
-            if st.status in SHOWN:  # a ready node is shown running as soon as it is handed out
-                done = st.outputs if st.status is NodeStatus.DONE else None
-                self._shown(path, st.status, self.run.instance(path), st.iteration, st.error, outputs=done)
+            if st.status not in SHOWN:  # a ready node is shown running as soon as it is handed out
+                looked.pop(path, None)
+                continue
+            seen = (st.status, st.iteration, st.error)
+            if looked.get(path) == seen:
+                continue  # as the last look found it: nothing to show (and no instance to work out)
+            looked[path] = seen
+            done = st.outputs if st.status is NodeStatus.DONE else None
+            self._shown(path, st.status, self.run.instance(path), st.iteration, st.error, outputs=done)
 
     def _shown(
         self,
