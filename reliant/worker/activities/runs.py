@@ -1,10 +1,10 @@
 """A run's beginning and end, and its threads: what the interpreter asks of the database.
 
-open_run reads and pins the definition (definitions.py), checks the inputs, makes the run's thread,
-admits the message it answers and records the run (`run_started`), all idempotent by run id: a retry
-finds the run recorded and returns what it pinned then, never a file changed since. finish_run
-records the outcome (`run_finished`), settles what the run left unfinished and, for a chat's own
-run, sets the chat's status.
+open_run admits the message the run answers (the chat shows running), reads and pins the definition
+(definitions.py), checks the inputs, makes the run's thread and records the run (`run_started`), all
+idempotent by run id: a retry finds the run recorded and returns what it pinned then, never a file
+changed since. finish_run records the outcome (`run_finished`), settles what the run left
+unfinished and, for a chat's own run, sets the chat's status.
 """
 
 from __future__ import annotations
@@ -66,25 +66,19 @@ class RunActivities:
             raise chat_gone(inp.chat_id)
         chat, project = found
         info = ChatInfo(id=chat.id, mode=chat.mode.value, model=chat.model, project=project.path)
+        # The message is taken and the chat shown running first: reading the project's files may
+        # take a while (the run pauses if the daemon stays away, as any step that needs it does).
+        await self._admit(chat, inp)
         recorded = await runs_db.get(self.db, inp.run_id)
         if recorded is not None:  # a retry: the run started with what it pinned then
-            await self._admit(chat, inp, None)
             return _result(recorded, info)
         workflow = inp.workflow or chat.workflow
         try:
-            files = await self._project_files(project)
-        except ApplicationError:
-            # The message is taken and the chat shown running, as when any step finds the daemon
-            # away: the run then pauses until the daemon is back.
-            await self._admit(chat, inp, None)
-            raise
-        try:
-            chosen = definitions.choose(workflow, files)
+            chosen = definitions.choose(workflow, await self._project_files(project))
             definition = chosen.pinned.load()
             given = inp.inputs if inp.inputs is not None else chat.workflow_inputs
             inputs = resolve_inputs(definition, given)
         except (definitions.DefinitionProblem, InvalidInputs) as exc:
-            await self._admit(chat, inp, None)
             return OpenRunResult(workflow=workflow, chat=info, problem=str(exc))
         mode = inp.thread_mode or (definition.thread.value if definition.thread else "")
         thread_id = await self._thread(chat.id, inp, mode)
@@ -111,7 +105,9 @@ class RunActivities:
             "thread_id": thread_id,
             "note": chosen.note,
         }
-        await self._admit(chat, inp, (record, started))
+        async with self.log.change(chat.id) as change:
+            if await runs_db.create(change.tx, record):
+                change.emit(kinds.RUN_STARTED, started)
         return OpenRunResult(chosen.pinned, workflow, chosen.source, inputs, thread_id, info)
 
     async def _project_files(self, project: Project) -> definitions.ProjectFiles:
@@ -137,11 +133,9 @@ class RunActivities:
             return (await threads_db.fork(self.db, chat_id, key, inp.parent_thread_id)).id
         return inp.parent_thread_id
 
-    async def _admit(self, chat: ChatRow, inp: OpenRunInput, start: tuple[RunRecord, dict[str, object]] | None) -> None:
-        """Record the run (when it can start), admit the message it answers, and show the chat running."""
+    async def _admit(self, chat: ChatRow, inp: OpenRunInput) -> None:
+        """Admit the message the run answers, and show the chat running (idempotent)."""
         async with self.log.change(chat.id) as change:
-            if start is not None and await runs_db.create(change.tx, start[0]):
-                change.emit(kinds.RUN_STARTED, start[1])
             if inp.message_id:
                 try:
                     message, admitted = await messages_db.admit(change.tx, chat.id, inp.message_id)
