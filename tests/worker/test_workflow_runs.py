@@ -510,3 +510,36 @@ async def test_a_loop_of_two_thousand_iterations_continues_as_new_without_a_hist
         description = await env.client.get_workflow_handle(execution.id, run_id=execution.run_id).describe()
         lengths.append(description.raw_description.workflow_execution_info.history_length)
     assert len(lengths) > 1 and max(lengths) < 10_240, f"a run reached Temporal's history warning: {lengths}"
+
+
+async def test_a_projects_preset_shadows_the_builtin_one_and_a_node_overrides_its_fields(env: AgentEnv) -> None:
+    log = env.workspace / ".scripts" / "reviewer.jsonl"
+    model = env.script([{"text": "first"}, {"text": "second"}], in_project=True, call_log=str(log), own_turns=True)
+    presets = env.workspace / ".reliant" / "presets"
+    presets.mkdir(parents=True)
+    (presets / "reviewer.yaml").write_text(f'model: "{model}"\ntemperature: 0.7\nsystem: THE PROJECT REVIEWER\n')
+    write_flow(
+        env,
+        "judged",
+        """
+        name: judged
+        entry: plain
+        nodes:
+          - {id: plain, type: call_llm, preset: reviewer, prompt: look}
+          - {id: tuned, type: call_llm, preset: reviewer, temperature: 0.1, system: "OVERRIDDEN", prompt: again}
+        edges:
+          - {from: plain, default: tuned}
+        """,
+    )
+    chat = await flow_chat(env, "judged")
+    await env.chats.send(chat.id, "go")
+    await env.finished(chat.id)
+    [run] = await runs_db.for_chat(env.db, chat.id)
+    assert run.status is RunOutcome.DONE, run.error
+    [pinned] = run.presets
+    assert pinned.name == "reviewer" and "THE PROJECT REVIEWER" in pinned.text, "the run pins the project's preset"
+    plain, tuned = calls_in(log)
+    assert "THE PROJECT REVIEWER" in plain["system"] and plain["temperature"] == 0.7
+    assert "You are reviewing a change" not in plain["system"], "the project's file shadows the built-in preset"
+    assert "OVERRIDDEN" in tuned["system"] and "THE PROJECT REVIEWER" not in tuned["system"]
+    assert tuned["temperature"] == 0.1
