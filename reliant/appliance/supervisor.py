@@ -15,6 +15,7 @@ import signal
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
 
 import embedded
@@ -331,16 +332,31 @@ async def run_split(settings: Settings, role_names: Sequence[str], on_ready: Cal
 
 
 def services_env(settings: Settings) -> str:
+    """What split roles need to reach these services, as RELIANT_* variables. The shared secrets go
+    as files of the data dir's secrets/ (every replica reads the same one)."""
+    secrets_dir = DataDir(settings.data_dir).secrets_dir
     lines = {
         "RELIANT_DATABASE_URL": settings.database_url,
         "RELIANT_NATS_URL": settings.nats_url,
-        "RELIANT_NATS_TOKEN": settings.nats_token,
         "RELIANT_TEMPORAL_ADDRESS": settings.temporal_address,
         "RELIANT_TEMPORAL_NAMESPACE": settings.temporal_namespace,
     }
+    for name in ("nats_token", "api_token", "daemon_token"):
+        path = secrets_dir / name
+        if name != "nats_token" or _holds(path, settings.nats_token):
+            lines[f"RELIANT_{name.upper()}_FILE"] = str(path)
+        else:  # a token given in the settings, not the data dir's
+            lines["RELIANT_NATS_TOKEN"] = settings.nats_token
     if settings.codec_key_file:
         lines["RELIANT_CODEC_KEY_FILE"] = settings.codec_key_file
     return "".join(f"{k}={v}\n" for k, v in lines.items())
+
+
+def _holds(path: Path, value: str) -> bool:
+    try:
+        return path.read_text().strip() == value
+    except OSError:
+        return False
 
 
 def _info(settings: Settings, services: embedded.Services, roles: tuple[str, ...], started: float) -> RunningInfo:

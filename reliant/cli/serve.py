@@ -187,20 +187,22 @@ def _split_settings(data_dir: Path | None, role: str, **flags: Any) -> config.Se
     except ReliantError as exc:
         fail(str(exc))
     updates: dict[str, Any] = {}
-    if role == "api":
-        if not settings.api_token:
-            updates["api_token"] = datadir.secret("api_token")
-        if not settings.api_port:
-            updates["api_port"] = config.DEFAULT_API_PORT
-    if role in ("api", "worker"):
-        from reliant.appliance.supervisor import with_codec_key
-
-        settings = with_codec_key(settings, datadir)  # api and worker must share it: see services.env
-    if role == "gateway":
-        if not settings.daemon_token:
-            updates["daemon_token"] = datadir.secret("daemon_token")
-        if not settings.gateway_port:
-            fail("the gateway needs a port: pass --port")
+    if role == "api" and not settings.api_port:
+        updates["api_port"] = config.DEFAULT_API_PORT
+    if role == "gateway" and not settings.gateway_port:
+        fail("the gateway needs a port: pass --port")
+    # A split role never invents a secret another replica needs: see README "Split mode".
+    for secret, setting, variable in shared_secrets(role):
+        if not getattr(settings, secret) and not (secret == "codec_key" and settings.codec_key_file):
+            fail(
+                f"`reliant server {role}` needs the {secret.replace('_', ' ')} its replicas share: "
+                f"set {setting} (env {variable}_FILE, or {variable})"
+            )
+    if "codec_key" in (secret for secret, _, _ in shared_secrets(role)) and not settings.codec_key:
+        try:
+            config.read_secret_file(settings.codec_key_file, "codec_key_file")
+        except ReliantError as exc:
+            fail(str(exc))
     missing = [
         flag
         for flag, value in (
@@ -213,6 +215,18 @@ def _split_settings(data_dir: Path | None, role: str, **flags: Any) -> config.Se
     if missing:
         fail(f"`reliant server {role}` needs {', '.join(missing)} (or RELIANT_* env, see `reliant services`)")
     return settings.with_overrides(**updates)
+
+
+SHARED_SECRETS = {
+    "api": (("api_token", "api_token_file", "RELIANT_API_TOKEN"), ("codec_key", "codec_key_file", "RELIANT_CODEC_KEY")),
+    "worker": (("codec_key", "codec_key_file", "RELIANT_CODEC_KEY"),),
+    "gateway": (("daemon_token", "daemon_token_file", "RELIANT_DAEMON_TOKEN"),),
+}
+
+
+def shared_secrets(role: str) -> tuple[tuple[str, str, str], ...]:
+    """(secret, its file setting, its env variable) that every replica of `role` must be given."""
+    return SHARED_SECRETS.get(role, ())
 
 
 @server_app.command("api")
@@ -307,7 +321,10 @@ def daemon_help(ctx: typer.Context) -> None:
 @daemon_app.command("start")
 def daemon_start(
     gateway: Annotated[str, typer.Option("--gateway", help="The gateway's host:port")],
-    token_file: Annotated[Path, typer.Option("--token-file", help="File holding the daemon token")],
+    token_file: Annotated[
+        Path | None,
+        typer.Option("--token-file", help="File holding the daemon token [default: RELIANT_DAEMON_TOKEN(_FILE)]"),
+    ] = None,
     workspace: Annotated[
         list[Path] | None,
         typer.Option("--workspace", help="A directory tools may work in; projects only inside these (repeatable)"),
@@ -319,13 +336,12 @@ def daemon_start(
     """Dial a gateway, register, and run tools for it until Ctrl-C."""
     from reliant.appliance.datadir import DataDir
 
-    try:
-        token = token_file.read_text().strip()
-    except OSError as exc:
-        fail(f"cannot read --token-file {token_file}: {exc.strerror}")
+    settings = load_settings(
+        data_dir, log_level=log_level, daemon_name=name, daemon_token_file=str(token_file) if token_file else None
+    )
+    token = settings.daemon_token
     if not token:
-        fail(f"--token-file {token_file} is empty")
-    settings = load_settings(data_dir, log_level=log_level, daemon_name=name)
+        fail("the daemon needs the gateway's daemon token: pass --token-file (or set RELIANT_DAEMON_TOKEN_FILE)")
     for ws in workspace or []:
         if not ws.is_dir():
             fail(f"--workspace {ws} is not a directory")
