@@ -57,6 +57,7 @@ class Settings:
     nats_token_file: str = ""
     database_password: str = field(default="", repr=False)  # put into database_url
     database_password_file: str = ""
+    probe_port: int = 0  # the worker's and gateway's /health and /ready listener; 0: none
 
     daemon_id: str = ""  # "": generated on first run and kept in the data dir
     daemon_name: str = ""  # "": the host name

@@ -16,11 +16,12 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import embedded
 from embedded.ports import port_is_free
 from reliant.appliance.datadir import DataDir, write_private
+from reliant.appliance.probes import ProbeServer
 from reliant.clients.codec import CodecKey
 from reliant.config import DEFAULT_API_PORT, Settings
 from reliant.errors import PortInUseError
@@ -328,7 +329,28 @@ async def run_services(settings: Settings, on_ready: OnReady) -> None:
 async def run_split(settings: Settings, role_names: Sequence[str], on_ready: Callable[[], None]) -> None:
     """One or more roles against external Postgres / NATS / Temporal (`reliant server`, `daemon start`)."""
     roles = build_roles(settings, role_names)
-    await run_roles(roles, on_ready=on_ready)
+    if not settings.probe_port:
+        await run_roles(roles, on_ready=on_ready)
+        return
+    started = asyncio.Event()
+
+    def ready() -> None:
+        started.set()
+        on_ready()
+
+    async def check() -> bool:
+        probes = [role.probe() for role in roles if isinstance(role, Probed)]
+        return started.is_set() and all([await probe for probe in probes])
+
+    async with ProbeServer(settings.host, settings.probe_port, check, role="/".join(role_names)):
+        await run_roles(roles, on_ready=ready)
+
+
+@runtime_checkable
+class Probed(Protocol):
+    """A role that can tell whether it is ready to work right now (for the probe listener)."""
+
+    async def probe(self) -> bool: ...
 
 
 def services_env(settings: Settings) -> str:

@@ -217,6 +217,10 @@ def _split_settings(data_dir: Path | None, role: str, **flags: Any) -> config.Se
     return settings.with_overrides(**updates)
 
 
+ProbePortOpt = Annotated[
+    int | None, typer.Option("--probe-port", help="Serve /health and /ready on this port [default: off]")
+]
+
 SHARED_SECRETS = {
     "api": (("api_token", "api_token_file", "RELIANT_API_TOKEN"), ("codec_key", "codec_key_file", "RELIANT_CODEC_KEY")),
     "worker": (("codec_key", "codec_key_file", "RELIANT_CODEC_KEY"),),
@@ -263,6 +267,7 @@ def server_worker(
     nats_token: NatsTokenOpt = None,
     temporal_address: TemporalOpt = None,
     temporal_namespace: NamespaceOpt = None,
+    probe_port: ProbePortOpt = None,
     data_dir: DataDirOpt = None,
     log_level: LogLevelOpt = None,
 ) -> None:
@@ -276,6 +281,7 @@ def server_worker(
         nats_token=nats_token,
         temporal_address=temporal_address,
         temporal_namespace=temporal_namespace,
+        probe_port=probe_port,
     )
 
 
@@ -285,11 +291,21 @@ def server_gateway(
     nats_token: NatsTokenOpt = None,
     port: PortOpt = None,
     host: HostOpt = None,
+    probe_port: ProbePortOpt = None,
     data_dir: DataDirOpt = None,
     log_level: LogLevelOpt = None,
 ) -> None:
     """The gateway role: the gRPC server daemons dial into."""
-    _serve_role("gateway", data_dir, log_level, nats_url=nats_url, nats_token=nats_token, gateway_port=port, host=host)
+    _serve_role(
+        "gateway",
+        data_dir,
+        log_level,
+        nats_url=nats_url,
+        nats_token=nats_token,
+        gateway_port=port,
+        host=host,
+        probe_port=probe_port,
+    )
 
 
 def _serve_role(role: str, data_dir: Path | None, log_level: str | None, **flags: Any) -> None:

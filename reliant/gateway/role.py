@@ -23,6 +23,11 @@ class GatewayRole:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.servicer: GatewayServicer | None = None
+        self._bus: Bus | None = None  # once serving: what `probe` asks
+
+    async def probe(self) -> bool:
+        """Readiness (the probe listener's /ready): serving, and connected to NATS."""
+        return self._bus is not None and self._bus.connected
 
     async def run(self, ready: asyncio.Event) -> None:
         s = self.settings
@@ -49,9 +54,11 @@ class GatewayRole:
             await server.start()
             await beacon.start()
             logger.info("gateway listening on %s", address)
+            self._bus = bus
             ready.set()
             await asyncio.Event().wait()  # until cancelled (grpc's wait_for_termination mishandles cancel)
         finally:
+            self._bus = None
             await self.servicer.close_all()
             await server.stop(grace=1.0)
             await beacon.shutdown()

@@ -42,6 +42,15 @@ class WorkerRole:
         # What a supervisor allows for a graceful stop: running activities get
         # settings.worker_shutdown_grace to finish before they are cancelled.
         self.stop_timeout = settings.worker_shutdown_grace + 5.0
+        self._services: tuple[Database, Bus] | None = None  # once polling: what `probe` asks
+
+    async def probe(self) -> bool:
+        """Readiness (the probe listener's /ready): polling, and Postgres and NATS answer."""
+        if self._services is None:
+            return False
+        db, bus = self._services
+        await db.ping()
+        return bus.connected
 
     async def run(self, ready: asyncio.Event) -> None:
         s = self.settings
@@ -105,6 +114,7 @@ class WorkerRole:
                 recorder = ProcessRecorder(bus, db)
                 beacon = role_beacon(bus, self.name, presence_detail, s.heartbeat_interval)
                 async with worker:
+                    self._services = (db, bus)
                     await watcher.start()
                     await recorder.start()
                     await catalog.start()
@@ -113,6 +123,7 @@ class WorkerRole:
                     try:
                         await asyncio.Event().wait()
                     finally:
+                        self._services = None
                         await beacon.shutdown()
                         await catalog.shutdown()
                         await recorder.shutdown()

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from embedded.ports import free_port
-from tests.e2e.harness import Proc, Rest, clean_env, run_cli
+from tests.e2e.harness import Proc, Rest, clean_env, http_json, run_cli
 from tests.support import processes_mentioning, wait_until
 
 pytestmark = pytest.mark.e2e
@@ -60,16 +60,16 @@ def test_two_apis_and_two_workers_share_secrets_only_by_files_and_env(tmp_path: 
             RELIANT_CODEC_KEY=(secrets / "codec_key").read_text().splitlines()[0],
         )
         api_ports = [free_port(), free_port()]
-        gateway_port = free_port()
+        gateway_port, worker_probes, gateway_probes = free_port(), free_port(), free_port()
         for n, env in enumerate((by_files, by_values), 1):
             data = ["--data-dir", str(tmp_path / f"worker-{n}")]
-            start(f"worker-{n}", ["server", "worker", *data], env, "reliant worker ready")
-        start(
-            "gateway",
-            ["server", "gateway", "--port", str(gateway_port), "--data-dir", str(tmp_path / "gateway")],
-            by_files,
-            "reliant gateway ready",
-        )
+            probes = ["--probe-port", str(worker_probes)] if n == 1 else []
+            start(f"worker-{n}", ["server", "worker", *data, *probes], env, "reliant worker ready")
+        gateway = ["server", "gateway", "--port", str(gateway_port), "--probe-port", str(gateway_probes)]
+        start("gateway", [*gateway, "--data-dir", str(tmp_path / "gateway")], by_files, "reliant gateway ready")
+        for probes in (worker_probes, gateway_probes):  # Kubernetes' probes of the worker and gateway
+            assert http_json("GET", f"http://127.0.0.1:{probes}/health") == (200, {"status": "ok"})
+            assert http_json("GET", f"http://127.0.0.1:{probes}/ready") == (200, {"ready": True})
         for n, env in enumerate((by_files, by_values), 1):
             args = ["server", "api", "--port", str(api_ports[n - 1]), "--data-dir", str(tmp_path / f"api-{n}")]
             start(f"api-{n}", args, env, "reliant api ready")
@@ -80,6 +80,8 @@ def test_two_apis_and_two_workers_share_secrets_only_by_files_and_env(tmp_path: 
             assert not list((tmp_path / role_dir / "secrets").iterdir()), f"{role_dir} made a secret of its own"
 
         token = (secrets / "api_token").read_text().strip()
+        for port in api_ports:  # the api's own probes need no token and tell nothing more without it
+            assert http_json("GET", f"http://127.0.0.1:{port}/ready") == (200, {"ready": True})
         api1, api2 = (Rest(f"http://127.0.0.1:{port}", token) for port in api_ports)
         script = workspace / "script.yaml"
         script.write_text(yaml.safe_dump({"turns": [{"text": "shared " * 40, "delay_ms": 5}]}))
