@@ -58,6 +58,7 @@ class Settings:
     database_password: str = field(default="", repr=False)  # put into database_url
     database_password_file: str = ""
     probe_port: int = 0  # the worker's and gateway's /health and /ready listener; 0: none
+    connect_timeout: float = 30.0  # seconds a split role waits for each service at start, then exits 1
 
     daemon_id: str = ""  # "": generated on first run and kept in the data dir
     daemon_name: str = ""  # "": the host name

@@ -21,6 +21,7 @@ from typing import Protocol, runtime_checkable
 import embedded
 from embedded.ports import port_is_free
 from reliant.appliance.datadir import DataDir, write_private
+from reliant.appliance.preflight import preflight
 from reliant.appliance.probes import ProbeServer
 from reliant.clients.codec import CodecKey
 from reliant.config import DEFAULT_API_PORT, Settings
@@ -326,8 +327,13 @@ async def run_services(settings: Settings, on_ready: OnReady) -> None:
                 datadir.clear_run_info()
 
 
-async def run_split(settings: Settings, role_names: Sequence[str], on_ready: Callable[[], None]) -> None:
-    """One or more roles against external Postgres / NATS / Temporal (`reliant server`, `daemon start`)."""
+async def run_split(
+    settings: Settings, role_names: Sequence[str], on_ready: Callable[[], None], *, create_namespace: bool = False
+) -> None:
+    """One or more roles against external Postgres / NATS / Temporal (`reliant server`, `daemon start`).
+    Each service they need must answer within `connect_timeout` first (the namespace exist, or be
+    made with `create_namespace`)."""
+    await preflight(settings, role_names, create_namespace=create_namespace)
     roles = build_roles(settings, role_names)
     if not settings.probe_port:
         await run_roles(roles, on_ready=on_ready)

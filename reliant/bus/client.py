@@ -119,6 +119,30 @@ class Bus:
             raise BusError(f"cannot connect to NATS at {url}: {exc or type(exc).__name__}") from exc
         return cls(nc, link)
 
+    @staticmethod
+    async def probe(url: str, token: str = "", *, timeout: float = 5.0) -> None:
+        """One connection attempt (no reconnecting), closed at once; raises BusError saying why."""
+        errors: list[Exception] = []
+
+        async def on_error(exc: Exception) -> None:
+            errors.append(exc)
+
+        try:
+            nc = await nats.connect(
+                url,
+                token=token or None,
+                name="reliant-probe",
+                connect_timeout=timeout,
+                allow_reconnect=False,
+                max_reconnect_attempts=1,  # the first connect tries each server once more than this
+                reconnect_time_wait=0,
+                error_cb=on_error,
+            )
+        except (OSError, nats.errors.Error, TimeoutError) as exc:
+            cause = errors[-1] if errors else exc
+            raise BusError(f"cannot connect to NATS at {url}: {cause or type(cause).__name__}") from exc
+        await nc.close()
+
     @property
     def connected(self) -> bool:
         return bool(self._nc.is_connected)

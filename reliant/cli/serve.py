@@ -177,60 +177,35 @@ def server_help(ctx: typer.Context) -> None:
     """Run one role against external Postgres, NATS and Temporal."""
 
 
-def _split_settings(data_dir: Path | None, role: str, **flags: Any) -> config.Settings:
+def _split_settings(data_dir: Path | None, role: str, *, check_only: bool = False, **flags: Any) -> config.Settings:
+    """The role's settings, valid (else exit 1 naming every problem); with `check_only`, exit 0
+    there, having touched nothing (`--check-config`)."""
     from reliant.appliance.datadir import DataDir
+    from reliant.cli.role_config import problems
 
     settings = load_settings(data_dir, **flags)
-    datadir = DataDir(settings.data_dir)
+    if role == "api" and not settings.api_port:
+        settings = settings.with_overrides(api_port=config.DEFAULT_API_PORT)
+    found = problems(settings, role)
+    command = "reliant daemon start" if role == "daemon" else f"reliant server {role}"
+    if found:
+        fail(f"`{command}`: " + "; ".join(found))
+    if check_only:
+        typer.echo(f"`{command}`: the configuration is valid")
+        raise typer.Exit(0)
     try:
-        datadir.ensure()
+        DataDir(settings.data_dir).ensure()
     except ReliantError as exc:
         fail(str(exc))
-    updates: dict[str, Any] = {}
-    if role == "api" and not settings.api_port:
-        updates["api_port"] = config.DEFAULT_API_PORT
-    if role == "gateway" and not settings.gateway_port:
-        fail("the gateway needs a port: pass --port")
-    # A split role never invents a secret another replica needs: see README "Split mode".
-    for secret, setting, variable in shared_secrets(role):
-        if not getattr(settings, secret) and not (secret == "codec_key" and settings.codec_key_file):
-            fail(
-                f"`reliant server {role}` needs the {secret.replace('_', ' ')} its replicas share: "
-                f"set {setting} (env {variable}_FILE, or {variable})"
-            )
-    if "codec_key" in (secret for secret, _, _ in shared_secrets(role)) and not settings.codec_key:
-        try:
-            config.read_secret_file(settings.codec_key_file, "codec_key_file")
-        except ReliantError as exc:
-            fail(str(exc))
-    missing = [
-        flag
-        for flag, value in (
-            ("--db-url", settings.database_url if role != "gateway" else "x"),
-            ("--nats-url", settings.nats_url),
-            ("--temporal-address", settings.temporal_address if role != "gateway" else "x"),
-        )
-        if not value
-    ]
-    if missing:
-        fail(f"`reliant server {role}` needs {', '.join(missing)} (or RELIANT_* env, see `reliant services`)")
-    return settings.with_overrides(**updates)
+    return settings
 
 
 ProbePortOpt = Annotated[
     int | None, typer.Option("--probe-port", help="Serve /health and /ready on this port [default: off]")
 ]
-
-SHARED_SECRETS = {
-    "api": (("api_token", "api_token_file", "RELIANT_API_TOKEN"), ("codec_key", "codec_key_file", "RELIANT_CODEC_KEY")),
-    "worker": (("codec_key", "codec_key_file", "RELIANT_CODEC_KEY"),),
-    "gateway": (("daemon_token", "daemon_token_file", "RELIANT_DAEMON_TOKEN"),),
-}
-
-
-def shared_secrets(role: str) -> tuple[tuple[str, str, str], ...]:
-    """(secret, its file setting, its env variable) that every replica of `role` must be given."""
-    return SHARED_SECRETS.get(role, ())
+CheckConfigOpt = Annotated[
+    bool, typer.Option("--check-config", help="Validate settings, flags and env, then exit 0 or 1 (no serving)")
+]
 
 
 @server_app.command("api")
@@ -242,6 +217,7 @@ def serverapi_client(
     temporal_namespace: NamespaceOpt = None,
     port: PortOpt = None,
     host: HostOpt = None,
+    check_config: CheckConfigOpt = False,
     data_dir: DataDirOpt = None,
     log_level: LogLevelOpt = None,
 ) -> None:
@@ -250,6 +226,7 @@ def serverapi_client(
         "api",
         data_dir,
         log_level,
+        check_only=check_config,
         database_url=db_url,
         nats_url=nats_url,
         nats_token=nats_token,
@@ -268,6 +245,10 @@ def server_worker(
     temporal_address: TemporalOpt = None,
     temporal_namespace: NamespaceOpt = None,
     probe_port: ProbePortOpt = None,
+    create_namespace: Annotated[
+        bool, typer.Option("--create-namespace", help="Create the Temporal namespace if it is missing")
+    ] = False,
+    check_config: CheckConfigOpt = False,
     data_dir: DataDirOpt = None,
     log_level: LogLevelOpt = None,
 ) -> None:
@@ -276,6 +257,8 @@ def server_worker(
         "worker",
         data_dir,
         log_level,
+        check_only=check_config,
+        create_namespace=create_namespace,
         database_url=db_url,
         nats_url=nats_url,
         nats_token=nats_token,
@@ -292,6 +275,7 @@ def server_gateway(
     port: PortOpt = None,
     host: HostOpt = None,
     probe_port: ProbePortOpt = None,
+    check_config: CheckConfigOpt = False,
     data_dir: DataDirOpt = None,
     log_level: LogLevelOpt = None,
 ) -> None:
@@ -300,6 +284,7 @@ def server_gateway(
         "gateway",
         data_dir,
         log_level,
+        check_only=check_config,
         nats_url=nats_url,
         nats_token=nats_token,
         gateway_port=port,
@@ -308,8 +293,16 @@ def server_gateway(
     )
 
 
-def _serve_role(role: str, data_dir: Path | None, log_level: str | None, **flags: Any) -> None:
-    settings = _split_settings(data_dir, role, log_level=log_level, **flags)
+def _serve_role(
+    role: str,
+    data_dir: Path | None,
+    log_level: str | None,
+    *,
+    create_namespace: bool = False,
+    check_only: bool = False,
+    **flags: Any,
+) -> None:
+    settings = _split_settings(data_dir, role, check_only=check_only, log_level=log_level, **flags)
     setup_logging(settings.log_level)
     from reliant.appliance.supervisor import run_split
 
@@ -325,7 +318,7 @@ def _serve_role(role: str, data_dir: Path | None, log_level: str | None, **flags
         typer.echo(f"reliant {role} ready: {where}")
         sys.stdout.flush()
 
-    run_async(run_split(settings, [role], ready))
+    run_async(run_split(settings, [role], ready, create_namespace=create_namespace))
     typer.echo(clock.stopped_line(f"reliant {role}"))
 
 
@@ -346,31 +339,27 @@ def daemon_start(
         typer.Option("--workspace", help="A directory tools may work in; projects only inside these (repeatable)"),
     ] = None,
     name: Annotated[str | None, typer.Option("--name", help="Shown in status [default: host name]")] = None,
+    check_config: CheckConfigOpt = False,
     data_dir: DataDirOpt = None,
     log_level: LogLevelOpt = None,
 ) -> None:
     """Dial a gateway, register, and run tools for it until Ctrl-C."""
     from reliant.appliance.datadir import DataDir
 
-    settings = load_settings(
-        data_dir, log_level=log_level, daemon_name=name, daemon_token_file=str(token_file) if token_file else None
-    )
-    token = settings.daemon_token
-    if not token:
-        fail("the daemon needs the gateway's daemon token: pass --token-file (or set RELIANT_DAEMON_TOKEN_FILE)")
-    for ws in workspace or []:
-        if not ws.is_dir():
-            fail(f"--workspace {ws} is not a directory")
-        _check_workspace(ws, settings)
-    datadir = DataDir(settings.data_dir)
-    try:
-        datadir.ensure()
-    except ReliantError as exc:
-        fail(str(exc))
-    settings = settings.with_overrides(
+    settings = _split_settings(
+        data_dir,
+        "daemon",
+        check_only=check_config,
+        log_level=log_level,
+        daemon_name=name,
+        daemon_token_file=str(token_file) if token_file else None,
         gateway_address=gateway,
-        daemon_token=token,
-        daemon_id=settings.daemon_id or datadir.identity("daemon_id", "d-"),
+        daemon_workspace_roots=tuple(workspace or ()) or None,
+    )
+    for ws in workspace or []:
+        _check_workspace(ws, settings)
+    settings = settings.with_overrides(
+        daemon_id=settings.daemon_id or DataDir(settings.data_dir).identity("daemon_id", "d-"),
         daemon_workspaces=tuple(p.resolve() for p in workspace or []),
         daemon_workspace_roots=tuple(p.resolve() for p in workspace or []),
     )
