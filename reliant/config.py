@@ -59,6 +59,7 @@ class Settings:
     database_password_file: str = ""
     probe_port: int = 0  # the worker's and gateway's /health and /ready listener; 0: none
     connect_timeout: float = 30.0  # seconds a split role waits for each service at start, then exits 1
+    api_url: str = ""  # the api the CLI talks to (RELIANT_API_URL); "": a context, else the data dir's
 
     daemon_id: str = ""  # "": generated on first run and kept in the data dir
     daemon_name: str = ""  # "": the host name
