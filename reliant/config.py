@@ -60,6 +60,7 @@ class Settings:
     probe_port: int = 0  # the worker's and gateway's /health and /ready listener; 0: none
     connect_timeout: float = 30.0  # seconds a split role waits for each service at start, then exits 1
     api_url: str = ""  # the api the CLI talks to (RELIANT_API_URL); "": a context, else the data dir's
+    deployment: str = ""  # prefixes NATS subjects, queue groups, KV buckets and streams: many on one NATS
 
     daemon_id: str = ""  # "": generated on first run and kept in the data dir
     daemon_name: str = ""  # "": the host name
@@ -231,6 +232,8 @@ def load(data_dir: Path | None = None, env: Mapping[str, str] | None = None, **f
     for layer in layers[:2]:
         values.update(layer)
     settings = Settings(data_dir=data_dir, **values).with_overrides(**flags)
+    if settings.deployment and not re.fullmatch(r"[A-Za-z0-9_-]{1,32}", settings.deployment):
+        raise ConfigError(f"deployment {settings.deployment!r}: use 1-32 letters, digits, '-' or '_'")
     return with_secret_files(settings, layers)
 
 

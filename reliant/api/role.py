@@ -59,7 +59,7 @@ class ApiRole:
         try:
             db = await Database.open(s.database_url, min_size=1)
             try:
-                bus = await Bus.connect(s.nats_url, s.nats_token, name="reliant-api")
+                bus = await Bus.connect(s.nats_url, s.nats_token, name="reliant-api", deployment=s.deployment)
                 try:
                     client = await temporal.connect(s)
                     ctx = ApiContext(settings=s, db=db, bus=bus, temporal=client, api_url=self.url)

@@ -31,7 +31,7 @@ class GatewayRole:
 
     async def run(self, ready: asyncio.Event) -> None:
         s = self.settings
-        bus = await Bus.connect(s.nats_url, s.nats_token, name="reliant-gateway")
+        bus = await Bus.connect(s.nats_url, s.nats_token, name="reliant-gateway", deployment=s.deployment)
         server = grpc.aio.server(options=OPTIONS)
         self.servicer = GatewayServicer(
             bus,

@@ -61,7 +61,7 @@ class WorkerRole:
             applied = await migrate(db)
             if applied:
                 logger.info("database migrated to version %d", applied[-1])
-            bus = await Bus.connect(s.nats_url, s.nats_token, name="reliant-worker")
+            bus = await Bus.connect(s.nats_url, s.nats_token, name="reliant-worker", deployment=s.deployment)
             try:
                 client = await temporal.connect(s)
                 # Before polling: the retries of a dead worker's attempts are then the first tasks.
