@@ -33,6 +33,11 @@ class DaemonRejectedError(ReliantError):
     """The gateway refused this daemon for good (bad token, invalid id): retrying cannot help."""
 
 
+class _IdInUse(Exception):
+    """The gateway says another daemon with this id is connected (it may be a dead earlier run of
+    this one, not yet timed out: so it is tried again for a while)."""
+
+
 @dataclass(frozen=True, slots=True)
 class DaemonIdentity:
     daemon_id: str
@@ -68,8 +73,10 @@ class DaemonConnection:
         *,
         max_concurrency: int = 64,
         on_connected: Callable[[], Awaitable[None]] | None = None,
+        id_in_use_patience: float = 20.0,
     ) -> None:
         self.gateway = gateway
+        self._patience = id_in_use_patience
         self.identity = identity
         self._handler = handler
         self._workspaces = workspaces
@@ -88,13 +95,20 @@ class DaemonConnection:
     async def run(self, ready: asyncio.Event) -> None:
         """Stay connected until cancelled; raises DaemonRejectedError if the gateway refuses us."""
         backoff = Backoff()
+        in_use_since: float | None = None
         while not self._closing:
             try:
                 await self._session(ready, backoff)
+                in_use_since = None
             except grpc.aio.AioRpcError as exc:
                 if exc.code() in _REJECTED:
                     raise DaemonRejectedError(f"gateway {self.gateway} refused this daemon: {exc.details()}") from None
+                if exc.code() == grpc.StatusCode.ALREADY_EXISTS:
+                    in_use_since = self._in_use(in_use_since, exc.details() or "")
                 problem = f"{exc.code().name} ({exc.details()})"
+            except _IdInUse as exc:
+                in_use_since = self._in_use(in_use_since, str(exc))
+                problem = str(exc)
             except (OSError, TimeoutError) as exc:
                 problem = str(exc)
             if self._closing:
@@ -104,6 +118,17 @@ class DaemonConnection:
             level = logging.WARNING if backoff.attempt > 3 else logging.DEBUG
             logger.log(level, "gateway %s: %s; reconnecting in %.1fs", self.gateway, problem, delay)
             await asyncio.sleep(delay)
+
+    def _in_use(self, since: float | None, details: str) -> float:
+        """When the id was first found in use; raises DaemonRejectedError once that lasted longer
+        than a dead run of this daemon could keep it."""
+        now = time.monotonic()
+        if since is None:
+            logger.warning("gateway %s: %s; trying again for %.0fs", self.gateway, details, self._patience)
+            return now
+        if now - since > self._patience:
+            raise DaemonRejectedError(f"gateway {self.gateway} refused this daemon: {details}")
+        return since
 
     async def _session(self, ready: asyncio.Event, backoff: Backoff) -> None:
         async with grpc.aio.insecure_channel(self.gateway, options=OPTIONS) as channel:
@@ -182,6 +207,8 @@ class DaemonConnection:
         code, details = await call.code(), await call.details()
         if code in _REJECTED:
             raise DaemonRejectedError(f"gateway {self.gateway} refused this daemon: {details}")
+        if code == grpc.StatusCode.ALREADY_EXISTS:
+            raise _IdInUse(details)
         raise OSError(f"gateway closed the stream ({code.name}: {details or 'no details'})")
 
     async def _beat(self, interval: float, timeout: float) -> None:

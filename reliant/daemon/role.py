@@ -245,6 +245,8 @@ class DaemonRole:
             workspaces=lambda: [str(p) for p in self.host.workspaces],
             max_concurrency=MAX_PENDING_REQUESTS,
             on_connected=self._connected,
+            # A dead earlier run of this daemon holds its id until the gateway times it out.
+            id_in_use_patience=s.heartbeat_timeout + 5.0,
         )
         self.events.publish = self.connection.publish
 
