@@ -48,7 +48,8 @@ def problems(settings: config.Settings, role: str) -> list[str]:
     if role == "gateway" and not settings.gateway_port:
         found.append("the gateway needs a port: pass --port (gateway_port)")
     if role == "daemon":
-        found += _host_port(settings.gateway_address, "gateway_address", "--gateway")
+        for address in settings.gateway_address.split(",") if settings.gateway_address else [""]:
+            found += _host_port(address.strip(), "gateway_address", "--gateway")
         found += [f"--workspace {p} is not a directory" for p in settings.daemon_workspace_roots if not p.is_dir()]
     for name in ("api_port", "gateway_port", "probe_port"):
         if getattr(settings, name) > 65535:

@@ -329,7 +329,9 @@ def daemon_help(ctx: typer.Context) -> None:
 
 @daemon_app.command("start")
 def daemon_start(
-    gateway: Annotated[str, typer.Option("--gateway", help="The gateway's host:port")],
+    gateway: Annotated[
+        str, typer.Option("--gateway", help="The gateway's host:port, or several (a:7421,b:7421) to fail over between")
+    ],
     token_file: Annotated[
         Path | None,
         typer.Option("--token-file", help="File holding the daemon token [default: RELIANT_DAEMON_TOKEN(_FILE)]"),

@@ -27,6 +27,7 @@ RequestHandler = Callable[[str, bytes], Awaitable[bytes]]
 
 
 _REJECTED = (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.INVALID_ARGUMENT)
+REGISTER_TIMEOUT = 10.0  # seconds a gateway may take to answer Register
 
 
 class DaemonRejectedError(ReliantError):
@@ -75,7 +76,9 @@ class DaemonConnection:
         on_connected: Callable[[], Awaitable[None]] | None = None,
         id_in_use_patience: float = 20.0,
     ) -> None:
-        self.gateway = gateway
+        # Several gateways ("a:1,b:2"): a session that fails or hangs moves on to the next one.
+        self.gateways = [g.strip() for g in gateway.split(",") if g.strip()] or [gateway]
+        self._current = 0
         self._patience = id_in_use_patience
         self.identity = identity
         self._handler = handler
@@ -91,6 +94,16 @@ class DaemonConnection:
         self._closing = False
         self._serving = True  # False once shutting down: requests are no longer answered
         self._session_over = asyncio.Event()
+
+    @property
+    def gateway(self) -> str:
+        """The gateway this daemon dials now."""
+        return self.gateways[self._current]
+
+    def _next_gateway(self) -> bool:
+        """Move on to the next gateway; True when that starts another round through all of them."""
+        self._current = (self._current + 1) % len(self.gateways)
+        return self._current == 0
 
     async def run(self, ready: asyncio.Event) -> None:
         """Stay connected until cancelled; raises DaemonRejectedError if the gateway refuses us."""
@@ -113,10 +126,14 @@ class DaemonConnection:
                 problem = str(exc)
             if self._closing:
                 return
+            failed = self.gateway
+            if len(self.gateways) > 1 and not self._next_gateway():
+                logger.warning("gateway %s: %s; trying gateway %s", failed, problem, self.gateway)
+                continue  # the next gateway at once; back off between rounds through all of them
             delay = backoff.next()
             # The first attempts often race a gateway that is still starting: only persist is news.
             level = logging.WARNING if backoff.attempt > 3 else logging.DEBUG
-            logger.log(level, "gateway %s: %s; reconnecting in %.1fs", self.gateway, problem, delay)
+            logger.log(level, "gateway %s: %s; reconnecting in %.1fs", failed, problem, delay)
             await asyncio.sleep(delay)
 
     def _in_use(self, since: float | None, details: str) -> float:
@@ -149,7 +166,9 @@ class DaemonConnection:
                         )
                     )
                 )
-                first = await call.read()
+                # A gateway that hangs (stopped, partitioned) accepts the TCP connection and then
+                # never answers: give up on it after a while and try the next one.
+                first = await asyncio.wait_for(call.read(), REGISTER_TIMEOUT)
                 if first is grpc.aio.EOF:
                     await self._ended(call)
                 if not first.HasField("registered"):
