@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 from reliant.bus import Bus
 from reliant.clients import temporal
+from reliant.clients.bus_connection import nats_auth
 from reliant.clients.temporal_namespace import NamespaceError, ensure_namespace
 from reliant.config import Settings
 from reliant.db import Database
@@ -70,14 +71,28 @@ async def _bounded(name: str, check: Callable[[], Awaitable[None]], settings: Se
             last = ""
         except ReliantError as exc:
             last = str(exc)
+            if _refusal(last):
+                return last
         except Exception as exc:  # noqa: BLE001 - any failure to reach a service is reported, not a traceback
             last = f"cannot reach {what} at {_where(name, settings)}: {exc or type(exc).__name__}"
+            if _refusal(last):
+                return last
         if time.monotonic() + RETRY_EVERY >= deadline:
             break
         await asyncio.sleep(RETRY_EVERY)
     if last:
         return f"{last} (for {limit:g}s)"
     return f"cannot reach {what} at {_where(name, settings)} within {limit:g}s{await _diagnose(name, settings)}"
+
+
+_REFUSALS = ("certificate", "[ssl", "handshake", "authoriz", "authentic", "permission", "unknownissuer", "password")
+
+
+def _refusal(message: str) -> bool:
+    """Whether a failure is the service refusing us (credentials, certificates), not an outage:
+    waiting cannot help."""
+    lowered = message.lower()
+    return any(word in lowered for word in _REFUSALS)
 
 
 async def _diagnose(name: str, settings: Settings) -> str:
@@ -100,7 +115,7 @@ async def _postgres(settings: Settings) -> None:
 
 
 async def _nats(settings: Settings) -> None:
-    await Bus.probe(settings.nats_url, settings.nats_token, timeout=min(5.0, settings.connect_timeout or 30.0))
+    await Bus.probe(settings.nats_url, nats_auth(settings), timeout=min(5.0, settings.connect_timeout or 30.0))
 
 
 async def _temporal(settings: Settings, create_namespace: bool) -> None:

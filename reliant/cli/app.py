@@ -142,6 +142,8 @@ def api_target(data_dir: Path | None, api_url: str | None, token: str | None) ->
     from reliant.errors import NotRunningError
 
     settings = load_settings(data_dir)
+    if settings.api_ca:  # the CLI's HTTP clients verify https against SSL_CERT_FILE when it is set
+        os.environ["SSL_CERT_FILE"] = str(Path(settings.api_ca).expanduser())
     try:
         context = contexts.selected(_chosen_context[0]) if _chosen_context else None
         if context is None and not api_url and not settings.api_url:
@@ -190,6 +192,8 @@ def connect_error(exc: Exception, url: str) -> NoReturn:
     if isinstance(exc, ConnectError):
         if exc.code == Code.UNAUTHENTICATED:
             fail(f"{tried} does not accept this token (pass --token, or check --data-dir or the context's token)")
+        if exc.code == Code.UNAVAILABLE and "certificate" in exc.message.lower():
+            fail(f"cannot verify {tried}: {exc.message} (its CA: RELIANT_API_CA or SSL_CERT_FILE)")
         if exc.code == Code.UNAVAILABLE:
             hint = "is `reliant up` running?" if local else f"{_unavailable_reason(exc)}"
             fail(f"cannot reach {tried}: {hint}")

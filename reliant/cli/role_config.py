@@ -4,7 +4,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from reliant import config
@@ -19,6 +21,14 @@ SHARED_SECRETS = {
     "daemon": (("daemon_token", "daemon_token_file", "RELIANT_DAEMON_TOKEN"),),
 }
 SERVICES = {"api": ("database", "nats", "temporal"), "worker": ("database", "nats", "temporal"), "gateway": ("nats",)}
+_NATS_FILES = ("nats_creds_file", "nats_nkey_file", "nats_tls_ca", "nats_tls_cert", "nats_tls_key")
+_TEMPORAL_FILES = ("temporal_tls_ca", "temporal_tls_cert", "temporal_tls_key")
+TLS_FILES = {
+    "api": ("api_tls_cert", "api_tls_key", *_NATS_FILES, *_TEMPORAL_FILES),
+    "worker": (*_NATS_FILES, *_TEMPORAL_FILES),
+    "gateway": ("gateway_tls_cert", "gateway_tls_key", "gateway_tls_client_ca", *_NATS_FILES),
+    "daemon": ("daemon_tls_ca", "daemon_tls_cert", "daemon_tls_key"),
+}
 _HOST_PORT = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):(\d{1,5})$")
 
 
@@ -51,6 +61,10 @@ def problems(settings: config.Settings, role: str) -> list[str]:
         for address in settings.gateway_address.split(",") if settings.gateway_address else [""]:
             found += _host_port(address.strip(), "gateway_address", "--gateway")
         found += [f"--workspace {p} is not a directory" for p in settings.daemon_workspace_roots if not p.is_dir()]
+    for setting in TLS_FILES.get(role, ()):
+        path = getattr(settings, setting)
+        if path and not os.access(Path(path).expanduser(), os.R_OK):
+            found.append(f"{setting}: {path} is not a readable file")
     for name in ("api_port", "gateway_port", "probe_port"):
         if getattr(settings, name) > 65535:
             found.append(f"{name} {getattr(settings, name)} is not a port (1-65535)")
