@@ -43,7 +43,7 @@ from reliant.llm.pricing import cost
 from reliant.llm.registry import parse_model
 from reliant.llm.script import check_script_place
 from reliant.redaction import redact
-from reliant.wire.payloads import message_payload
+from reliant.wire.payloads import message_payload, tool_run_payload
 from reliant.worker import ask_user
 from reliant.worker.activities.types import (
     CHAT_GONE,
@@ -335,9 +335,12 @@ async def settle_tool_results(
     if interrupt_reason:
         for run in runs:
             if run.state not in final:
-                await tool_runs_db.finish(
-                    db, chat_id, run.tool_call_id, state=ToolState.INTERRUPTED, error=interrupt_reason
-                )
+                # Announced like any other end of a call: a client never shows it pending forever.
+                async with log.change(chat_id) as change:
+                    finished = await tool_runs_db.finish(
+                        change.tx, chat_id, run.tool_call_id, state=ToolState.INTERRUPTED, error=interrupt_reason
+                    )
+                    change.emit(kinds.TOOL_FINISHED, tool_run_payload(finished))
         runs = await tool_runs_db.for_turn(db, chat_id, last.turn)
     if any(r.state not in final for r in runs):
         return transcript
