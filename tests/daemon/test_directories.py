@@ -21,7 +21,8 @@ def test_a_daemon_with_roots_lists_only_inside_them(tmp_path: Path) -> None:
     (root / "escape").symlink_to(tmp_path / "elsewhere")
     browser = DirectoryBrowser(roots=[root])
     listed = browser.list(str(root))
-    assert [(e["name"], e["git"], e["usable"]) for e in listed["entries"]] == [("app", True, True), ("lib", False, True)]
+    shown = [(e["name"], e["git"], e["usable"]) for e in listed["entries"]]
+    assert shown == [("app", True, True), ("lib", False, True)]
     assert listed["parent"] == "", "the root is the top of what may be listed"
     assert browser.list(str(root / "app"))["parent"] == str(root)
     for outside in (str(tmp_path), str(root / "escape"), str(root / "app" / ".." / "..")):

@@ -440,8 +440,9 @@ class FakeLlmServer:
     def _models(self, *, anthropic: bool) -> ErrorResponse:
         """The model list as a 200 answer (an ErrorResponse is any JSON answer with a status)."""
         if anthropic:
+            created = "2026-01-01T00:00:00Z"
             data = [
-                {"type": "model", "id": m, "display_name": m.replace("-", " ").title(), "created_at": "2026-01-01T00:00:00Z"}
+                {"type": "model", "id": m, "display_name": m.replace("-", " ").title(), "created_at": created}
                 for m in self.listed_models
             ]
             first, last = (data[0]["id"], data[-1]["id"]) if data else (None, None)
