@@ -437,6 +437,7 @@ export class ChatModel {
           error: p.error || "",
           data: p.data || null,
           durationMs: num(p.duration_ms),
+          outcome: p.outcome || undefined, // ok | exit_nonzero | refused | timeout | … (outcomes.js)
         });
         break;
       case "chat_status": {
