@@ -105,15 +105,17 @@ class Workspaces:
         """Register an existing directory (an absolute path, or one under `~`) and persist it;
         returns its real path."""
         path = Path(expand_home(str(given)))
+        # An error names the path as typed, and what a leading ~ made of it.
+        named = str(given) if str(path) == str(given) else f"{given} ({path})"
         if not str(given) or not path.is_absolute():
-            raise WorkspaceError(str(given), "the path must be absolute")
+            raise WorkspaceError(named, "the path must be absolute (or start with ~)")
         resolved = path.resolve()
         if not resolved.exists():
-            raise WorkspaceError(str(given), "no such directory")
+            raise WorkspaceError(named, "no such directory")
         if not resolved.is_dir():
-            raise WorkspaceError(str(given), "not a directory")
+            raise WorkspaceError(named, "not a directory")
         if refusal := self.refusal(resolved):
-            raise WorkspaceError(str(given), refusal)
+            raise WorkspaceError(named, refusal)
         if resolved in self._paths:
             return resolved
         if self.state_file is not None:

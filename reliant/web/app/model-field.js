@@ -84,15 +84,19 @@ export class ModelField {
 
   async ensureChoices() {
     if (this.loading) return this.loading;
+    this.pending = true;
     this.loading = this.app
       .getModelChoices()
       .then((answer) => {
+        this.pending = false;
         this.choices = answer.choices || [];
         this.notes = (answer.providers || []).filter((p) => p.configured && p.error).map((p) => `${PROVIDER_LABEL[p.provider] || p.provider}: ${p.error}`);
         if (!this.list.hidden) this.filter(false);
       })
       .catch(() => {
+        this.pending = false;
         this.loading = null; // asked again next time; typing any model still works
+        if (!this.list.hidden) this.filter(false);
       });
     return this.loading;
   }
@@ -142,7 +146,9 @@ export class ModelField {
         ),
       );
     });
-    if (!this.shown.length) {
+    if (!this.shown.length && this.pending) {
+      items.push(h("li.model-empty", { role: "presentation" }, "Asking the providers for their models…"));
+    } else if (!this.shown.length) {
       const typed = this.value;
       items.push(h("li.model-empty", { role: "presentation" }, typed && !modelProblem(typed) ? `Use ${typed} (Enter)` : modelProblem(typed) || "No suggestions"));
     }

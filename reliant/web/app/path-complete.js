@@ -4,7 +4,8 @@
 // the api attaches every `@path` of a message when it is sent (reliant/api/attachments.py).
 
 import { h } from "./dom.js";
-import { WorkspaceApi } from "./panels/api.js";
+
+const FILES = "reliant.v1.FileSystemService"; // the panel's WorkspaceApi is not loaded before the panel is
 
 const DEBOUNCE_MS = 120;
 const MAX_SHOWN = 12;
@@ -33,7 +34,7 @@ export class PathCompleter {
    */
   constructor(textarea, { client, where }) {
     this.textarea = textarea;
-    this.api = new WorkspaceApi(client);
+    this.client = client;
     this.where = where;
     this.items = [];
     this.active = 0;
@@ -99,11 +100,12 @@ export class PathCompleter {
     try {
       if (!query || query.endsWith("/")) {
         const dir = query.replace(/\/$/, "") || ".";
-        const listed = await this.api.listDirectory(where, dir, false, { signal: request.signal });
+        const listed = await this.client.unary(FILES, "ListDirectory", { ...where, path: dir }, { signal: request.signal });
         const isDir = (e) => e.type === "dir" || (e.type === "symlink" && e.targetType === "dir");
         paths = (listed.entries || []).map((e) => (isDir(e) ? `${e.path}/` : e.path));
       } else {
-        const found = await this.api.searchFiles(where, query, { maxResults: MAX_SHOWN * 2 }, { signal: request.signal });
+        const ask = { ...where, query, content: false, maxResults: MAX_SHOWN * 2 };
+        const found = await this.client.unary(FILES, "SearchFiles", ask, { signal: request.signal });
         paths = (found.matches || []).map((m) => m.path);
       }
     } catch {

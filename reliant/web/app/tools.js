@@ -10,7 +10,7 @@ import { ansiToFragment } from "./ansi.js";
 import { icon } from "./icons.js";
 import { setCode } from "./markdown.js";
 import { OUTCOMES, outcomeWord, toolOutcome, withoutExitNote } from "./outcomes.js";
-import { languageOf } from "./panels/paths.js";
+import { languageOf } from "./languages.js";
 
 const MAX_SHOWN_CHARS = 200_000;
 const STATUSES = new Set(["pending", "running", "ok", "error", "interrupted", "denied"]);

@@ -276,9 +276,9 @@ export class ChatView {
     }
     this.root.dataset.status = chat.status;
     // The sidebar shows this chat's status as the header does (not as its last poll saw it).
-    if (this.sidebarStatus !== chat.status) {
-      this.sidebarStatus = chat.status;
-      this.app.sidebar.follow(this.chatId, { status: chat.status });
+    if (this.sidebarShown !== `${chat.status}|${chat.title}`) {
+      this.sidebarShown = `${chat.status}|${chat.title}`;
+      this.app.sidebar.follow(this.chatId, chat.title ? { status: chat.status, title: chat.title } : { status: chat.status });
     }
     this.totalsEl.textContent = usageLine(this.model.totals());
     const running = BUSY.has(chat.status);

@@ -34,6 +34,7 @@ export function pickDirectory(app, { daemonId = "", start = "" } = {}) {
   async function show(path) {
     const mine = ++token;
     list.setAttribute("aria-busy", "true");
+    choose.disabled = true; // what is chosen is what is shown: not while the next listing loads
     let listed;
     try {
       listed = await app.api.listDirectories(path, { daemonId, showHidden: hidden.checked });
@@ -42,6 +43,7 @@ export function pickDirectory(app, { daemonId = "", start = "" } = {}) {
       list.removeAttribute("aria-busy");
       note.textContent = err.message;
       note.classList.add("error");
+      choose.disabled = !(current && current.usable);
       return;
     }
     if (mine !== token) return;

@@ -88,10 +88,14 @@ export class Sidebar {
     await this.refresh();
   }
 
-  /** Reloads the list (coalesced: concurrent calls share one request). */
+  /** Reloads the list (coalesced: calls while one is in flight share one more request after it,
+   * so a change that happened meanwhile is never missed). */
   refresh() {
     if (!this.projectId) return Promise.resolve();
-    if (this.refreshing) return this.refreshing;
+    if (this.refreshing) {
+      if (!this.again) this.again = this.refreshing.then(() => ((this.again = null), this.refresh()));
+      return this.again;
+    }
     const projectId = this.projectId;
     this.refreshing = this.app.api
       .listChats(projectId)
@@ -136,7 +140,8 @@ export class Sidebar {
       );
       return h("li.chat-item", { dataset: { chatId: chat.id } }, link, chatActions(this.app, chat, { compact: true }));
     });
-    if (!items.length) items.push(h("li.empty", null, "No chats yet: the first message you send starts one."));
+    // One empty state per page: the project's page says it under its own message box.
+    if (!items.length && !this.el.classList.contains("on-project-page")) items.push(h("li.empty", null, "No chats yet: the first message you send starts one."));
     this.list.replaceChildren(...items);
   }
 

@@ -84,7 +84,8 @@ export class StatusBar {
     this.system.replaceChildren(...items);
     const bad = items.filter((item) => item.classList.contains("bad")).map((item) => item.textContent.replace(/^● /, ""));
     this.summary.className = `sb-summary sb-item ${bad.length ? "bad" : "ok"}`;
-    this.summary.textContent = bad.length ? `● ${bad.join(", ")} down` : `● all up · ${online.length} daemon${online.length === 1 ? "" : "s"}`;
+    this.summary.textContent = bad.length ? `● ${bad.join(", ")} down` : "● all up";
+    this.summary.title = items.map((item) => item.textContent.replace(/^● /, "")).join(", ");
     const links = [];
     if (status.temporalUiUrl) {
       // Sealed payloads: the Temporal UI shows workflows and their events, never what they carry.
