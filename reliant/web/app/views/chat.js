@@ -421,6 +421,7 @@ export class ChatView {
       if (this.closed) return;
       this.model.apply({ kind: "message_queued", payload: { message_id: sent.messageId, text }, createdUnix: Date.now() / 1000 });
       if (model) {
+        this.app.forgetModels(); // it is a recently used one now
         this.modelTouched = false;
         this.model.apply({ kind: "chat_updated", payload: { model } });
       }
