@@ -17,17 +17,20 @@ export const OUTCOMES = {
   error: { word: "error", icon: "alert", finished: true, problem: true },
 };
 
-// The ends of a turn the user chose (a stop, an interrupt, max_turns): the call never ran to its end.
-const CANCELLED = /\b(cancel(l)?ed|stopped|interrupted by the user)\b/i;
-const REFUSED = /^refused\b|\brefused:/i;
-const TIMED_OUT = /\btimed out\b/i;
+// As reliant/domain/tool_outcome.py reads a call's end (tests/web/test_outcome_agreement.py holds
+// the two to the same answers): the reasons a user's stop ends a call with, and the word every
+// refusal of the daemon's safety rules starts with.
+const CANCEL_REASONS = new Set(["cancelled by the user", "cancelled on request", "cancelled"]);
+const REFUSED = /^refused/i;
 
 function exitCode(tool) {
   const code = tool.data && tool.data.exit_code;
   return typeof code === "number" ? code : null;
 }
 
-/** The outcome of a tool call (its state in the transcript model, or a tool_finished payload). */
+/** The outcome of a tool call (its state in the transcript model, or a tool_finished payload): the
+ * server's own word when it gave one (tool_finished's `outcome`, a stored call's `toolOutcome`),
+ * else read from its status, data and error the way the server reads them. */
 export function toolOutcome(tool) {
   const given = tool.outcome;
   if (given && OUTCOMES[given]) return given;
@@ -39,14 +42,17 @@ export function toolOutcome(tool) {
     if (!hasResult) return status === "executing" ? "running" : status;
     status = /^interrupted: /.test(tool.resultText) ? "interrupted" : tool.resultIsError ? "error" : "ok";
   }
-  const error = String(tool.error || (tool.resultIsError ? tool.resultText || "" : ""));
+  // A stored call's error is the result the model was given ("interrupted: <why>").
+  const error = String(tool.error || (tool.resultIsError ? (tool.resultText || "").replace(/^interrupted: /, "") : ""));
+  if (status === "ok") {
+    const code = exitCode(tool);
+    return code !== null && code !== 0 ? "exit_nonzero" : "ok";
+  }
   if (status === "denied") return "denied";
-  if (status === "interrupted") return CANCELLED.test(error) ? "cancelled" : "interrupted";
-  if ((tool.data && tool.data.timed_out) || (status === "error" && TIMED_OUT.test(error))) return "timeout";
-  if (status === "error" || status === "failed") return REFUSED.test(error.trim()) ? "refused" : "error";
-  const code = exitCode(tool);
-  if (code !== null && code !== 0) return "exit_nonzero";
-  return "ok";
+  if (status === "interrupted") return CANCEL_REASONS.has(error.trim()) ? "cancelled" : "interrupted";
+  if (status === "error" && tool.data && tool.data.timed_out === true) return "timeout";
+  if (status === "error" && REFUSED.test(error.trimStart())) return "refused";
+  return "error";
 }
 
 /** The word shown for `outcome` ("exit 1" for a non-zero exit). */
