@@ -35,6 +35,19 @@ turns:
 """
 
 
+# Records the text of the block being streamed every time the transcript changes (from the page's
+# start): window.streamedSamples.
+RECORD_STREAMED = """
+window.streamedSamples = [];
+new MutationObserver(() => {
+  const block = document.querySelector(".msg.streaming .md.cursor");
+  const text = block ? block.textContent : "";
+  const samples = window.streamedSamples;
+  if (text && samples[samples.length - 1] !== text) samples.push(text);
+}).observe(document, { subtree: true, childList: true, characterData: true });
+"""
+
+
 # The provider is rate-limited once (the wait shows, counting down), then refuses a request once (the
 # chat pauses with the reason), then answers.
 FLAKY_SCRIPT = """
@@ -386,10 +399,18 @@ def test_reload_in_the_middle_of_an_answer_shows_every_message_once(
 
     streaming = page.locator(".msg.streaming .md")
     expect(streaming).to_contain_text("word20", timeout=30_000)
+    page.add_init_script(RECORD_STREAMED)
     page.reload()
     expect(page.locator("section.chat")).to_have_attribute("data-feed", "live")
     # The answer goes on streaming after the reload: we really were in the middle of it.
     expect(page.locator(".msg.streaming .md")).to_contain_text("word60", timeout=30_000)
+    # Every text the streaming block showed since the reload (the replay of the answer's start from
+    # the live tail, then the words as they came) was the start of the step's text: no word twice.
+    steps = [f"First part. {WORDS} End of the first part.", f"Second part. {WORDS} All done now."]
+    samples = [" ".join(t.split()) for t in page.evaluate("window.streamedSamples")]
+    assert any("word60" in t for t in samples), samples[-3:]
+    wrong = [t for t in samples if not any(step.startswith(t) for step in steps)]
+    assert not wrong, wrong[:3]
     expect(page.locator(".md").filter(has_text="All done now.")).to_have_count(1, timeout=60_000)
     wait_idle_in_ui(page)
 
