@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Locator, Page, expect
 
 from tests.e2e.harness import Appliance, Rest, clean_env
@@ -629,4 +630,94 @@ def test_the_small_things(
     assert min(widths["rows"]) >= widths["scroll"] - 1, "every line's colour spans the widest line"
     fits(page)
     page.screenshot(path=artifacts_dir / f"web-daily-diff-{size}.png")
+    errors.check()
+
+
+# -- accessibility ----------------------------------------------------------------------------------
+
+# The WCAG 2.2 A and AA rules axe-core checks (contrast among them), on what is on the page now.
+AXE_OPTIONS = {
+    "runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]},
+    "resultTypes": ["violations"],
+}
+
+
+class Wcag:
+    """Runs axe-core on the page as it is now; check() fails with every violation found, by screen."""
+
+    def __init__(self) -> None:
+        self.axe = Axe()
+        self.found: list[str] = []
+
+    def __call__(self, page: Page, where: str) -> None:
+        results = self.axe.run(page, options=AXE_OPTIONS)
+        if results.violations_count:
+            self.found.append(f"{where}: {results.generate_report()}")
+
+    def check(self) -> None:
+        assert not self.found, "\n\n".join(self.found)
+
+
+def test_every_screen_passes_the_wcag_checks_in_both_themes(
+    browser: Browser, appliance: Appliance, rest: Rest, tmp_path: Path, artifacts_dir: Path, size: str
+) -> None:
+    project = rest.project(workspace(tmp_path))
+    done = rest.chat(project["id"], scripted(appliance, f"a11y-endings-{size}.yaml", ENDINGS_SCRIPT))
+    gated = rest.chat(project["id"], scripted(appliance, f"a11y-gated-{size}.yaml", GATED_SCRIPT))
+    rest.call("POST", "/reliant.v1.ChatService/SetMode", {"chatId": gated["id"], "mode": "manual"})
+    page, errors = signed_in(browser, appliance, size)
+    accessible = Wcag()
+    for theme in ("Light", "Dark"):
+        choose_theme(page, theme)
+        page.goto(appliance.url + "/")
+        expect(page.locator(".project-item").first).to_be_visible()
+        accessible(page, f"projects, {theme}")
+        page.goto(f"{appliance.url}/projects/{project['id']}")
+        expect(page.get_by_role("textbox", name="First message of a new chat")).to_be_visible()
+        accessible(page, f"project page, {theme}")
+        page.goto(f"{appliance.url}/settings")
+        expect(page.get_by_role("combobox", name="Default model for new chats")).to_be_visible()
+        accessible(page, f"settings, {theme}")
+    choose_theme(page, "Light")
+    open_chat(page, appliance, done["id"])
+    send(page, "Try these")
+    expect(page.locator(".md").filter(has_text="Done looking.")).to_have_count(1, timeout=60_000)
+    wait_idle(page)
+    group = page.locator("details.tool-group")
+    if group.get_attribute("open") is None:
+        group.locator(":scope > summary").click()
+    for summary in ("echo broken; exit 3", "../../outside.txt"):
+        card(page, summary).locator("summary").click()
+    for theme in ("Light", "Dark"):
+        choose_theme(page, theme)
+        accessible(page, f"a chat with every outcome, {theme}")
+    field = page.get_by_role("combobox", name="Model for the next message")
+    field.focus()
+    field.press("ArrowDown")
+    expect(page.get_by_role("listbox", name="Model for the next message suggestions")).to_be_visible()
+    accessible(page, "the model field's suggestions")
+    field.press("Escape")
+
+    open_chat(page, appliance, gated["id"])
+    send(page, "Ask me")
+    expect(page.locator(".gate-approval[data-status=pending]")).to_have_count(1, timeout=30_000)
+    accessible(page, "an approval waiting")
+    page.get_by_role("button", name="Workspace panel", exact=True).click()
+    for tab in ("Files", "Terminal", "Processes", "MCP", "Worktree"):
+        page.get_by_role("tab", name=tab, exact=True).click()
+        expect(page.get_by_role("tabpanel", name=tab, exact=True)).to_be_visible()
+        accessible(page, f"the {tab} tab")
+    page.get_by_role("button", name="Close the workspace panel").click()
+    if size == "phone":
+        menu = page.get_by_role("button", name="Chats of this project")
+        menu.click()
+        expect(page.locator(".sidebar")).to_have_css("transform", "none")
+        accessible(page, "the chats drawer")
+        page.keyboard.press("Escape")
+        expect(page.locator(".sidebar")).not_to_be_in_viewport()
+        expect(menu).to_be_focused()  # the focus goes back where it was
+    page.get_by_role("button", name="Stop the running turn").click()
+    wait_idle(page)
+    choose_theme(page, "System")
+    accessible.check()
     errors.check()

@@ -146,11 +146,14 @@ export class ModelField {
         ),
       );
     });
+    // A list with nothing to choose still says why, as an option that cannot be chosen (a listbox
+    // holds options, so a screen reader reads it as part of the list).
+    const empty = { role: "option", "aria-disabled": "true", "aria-selected": "false" };
     if (!this.shown.length && this.pending) {
-      items.push(h("li.model-empty", { role: "presentation" }, "Asking the providers for their models…"));
+      items.push(h("li.model-empty", empty, "Asking the providers for their models…"));
     } else if (!this.shown.length) {
       const typed = this.value;
-      items.push(h("li.model-empty", { role: "presentation" }, typed && !modelProblem(typed) ? `Use ${typed} (Enter)` : modelProblem(typed) || "No suggestions"));
+      items.push(h("li.model-empty", empty, typed && !modelProblem(typed) ? `Use ${typed} (Enter)` : modelProblem(typed) || "No suggestions"));
     }
     for (const note of this.notes) items.push(h("li.model-note", { role: "presentation" }, note));
     this.list.replaceChildren(...items);

@@ -134,7 +134,6 @@ export class PathCompleter {
       ),
     );
     this.list.hidden = false;
-    this.textarea.setAttribute("aria-expanded", "true");
     this.textarea.setAttribute("aria-activedescendant", `${this.list.id}-${this.active}`);
   }
 
@@ -143,7 +142,6 @@ export class PathCompleter {
     if (this.request) this.request.abort();
     this.request = null;
     this.list.hidden = true;
-    this.textarea.setAttribute("aria-expanded", "false");
     this.textarea.removeAttribute("aria-activedescendant");
   }
 
