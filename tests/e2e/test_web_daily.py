@@ -376,11 +376,28 @@ def test_a_model_field_offers_the_providers_models_and_takes_any_typed_one(
             paused.get_by_role("link", name="Set the key in Settings").click()
             expect(page).to_have_url(f"{appliance.url}/settings")
             expect(page.get_by_role("heading", name="Settings")).to_be_visible()
-            # The default model is a model field too.
+            # The default model is a model field too, with the same suggestions; saved, new chats get it.
             default = page.get_by_role("combobox", name="Default model for new chats")
             expect(default).to_have_value("scripted:demo")
+            default.fill("fake opus")
+            listbox = page.get_by_role("listbox", name="Default model for new chats suggestions")
+            expect(listbox.get_by_role("option", name="anthropic:claude-fake-opus")).to_be_visible()
+            default.press("ArrowDown")
+            default.press("Enter")
+            expect(default).to_have_value("anthropic:claude-fake-opus")
             fits(page)
+            page.screenshot(path=artifacts_dir / f"web-daily-default-model-{size}.png")
+            page.get_by_role("button", name="Save").click()
+            expect(page.locator(".form-status")).to_have_text("Saved.")
+            assert rest.call("POST", "/reliant.v1.SettingsService/GetSettings", {})["defaultModel"] == (
+                "anthropic:claude-fake-opus"
+            )
+            page.goto(f"{appliance.url}/projects/{project['id']}")
+            expect(page.get_by_role("combobox", name="Model of the new chat")).to_have_value(
+                "anthropic:claude-fake-opus"
+            )
         finally:
+            rest.call("POST", "/reliant.v1.SettingsService/UpdateSettings", {"defaultModel": "scripted:demo"})
             cleared = {"anthropicApiKey": "", "anthropicBaseUrl": ""}
             rest.call("POST", "/reliant.v1.SettingsService/UpdateSettings", cleared)
         errors.check()
