@@ -5,7 +5,8 @@ reliant/llm), and the models of recently active chats.
 Listings are cached per provider and configuration (a new key or base URL asks again) for
 CACHE_SECONDS, a failure for FAILED_CACHE_SECONDS. Asking fails soft: a provider that cannot be
 reached, refuses the key or takes longer than LIST_TIMEOUT gives its usual models instead, with the
-reason. Concurrent requests share one call per provider.
+reason. Concurrent requests share one call per provider and configuration: a request after the
+configuration changed never waits for (or gets) the answer to the old one.
 """
 
 from __future__ import annotations
@@ -48,8 +49,9 @@ class ModelChoices:
     def __init__(self, ctx: ApiContext, providers: ProviderPool) -> None:
         self.ctx = ctx
         self.providers = providers
-        self._cache: dict[str, Listing] = {}
-        self._inflight: dict[str, asyncio.Future[Listing]] = {}
+        # Both keyed by (provider, signature of its configuration).
+        self._cache: dict[tuple[str, str], Listing] = {}
+        self._inflight: dict[tuple[str, str], asyncio.Future[Listing]] = {}
 
     async def choices(self, refresh: bool = False) -> pb.ModelChoices:
         effective = await self.providers.effective()
@@ -91,14 +93,15 @@ class ModelChoices:
     async def _listing(self, name: str, providers: Providers, signature: str, refresh: bool) -> Listing:
         if not providers.configured(name):
             return Listing(name, False, (), "not configured: set its key in Settings", 0.0, signature, 0.0)
-        cached = self._cache.get(name)
-        if cached is not None and cached.signature == signature and not refresh and time.monotonic() < cached.expires:
+        key = (name, signature)
+        cached = self._cache.get(key)
+        if cached is not None and not refresh and time.monotonic() < cached.expires:
             return cached
-        running = self._inflight.get(name)
+        running = self._inflight.get(key)
         if running is None:
             running = asyncio.ensure_future(self._ask(name, providers, signature))
-            self._inflight[name] = running
-            running.add_done_callback(lambda _: self._inflight.pop(name, None))
+            self._inflight[key] = running
+            running.add_done_callback(lambda _: self._inflight.pop(key, None))
         return await asyncio.shield(running)
 
     async def _ask(self, name: str, providers: Providers, signature: str) -> Listing:
@@ -109,7 +112,10 @@ class ModelChoices:
             message = exc.message if isinstance(exc, LlmError) else f"no answer within {LIST_TIMEOUT:.0f} s"
             logger.info("could not list the models of %s: %s", name, message)
             listing = Listing(name, True, (), message, time.time(), signature, time.monotonic() + FAILED_CACHE_SECONDS)
-        self._cache[name] = listing
+        # One configuration per provider is kept: the one asked last.
+        for stale in [k for k in self._cache if k[0] == name and k[1] != signature]:
+            del self._cache[stale]
+        self._cache[(name, signature)] = listing
         return listing
 
 

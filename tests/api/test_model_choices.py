@@ -3,6 +3,7 @@ from the fake provider servers), recent models first, cached, and failing soft."
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import uuid
 from collections.abc import AsyncIterator
@@ -121,3 +122,24 @@ async def test_providers_list_their_models_recent_ones_first_cached_and_failing_
         assert "invalid x-api-key" in anthropic.error
         assert "anthropic:claude-sonnet-4-6" in listed(fresh, "default")
         assert "openai:qwen2.5-coder" in listed(fresh, "provider")
+
+
+async def test_a_new_provider_configuration_never_waits_for_the_answer_to_the_old_one(env: Env) -> None:
+    env.anthropic.listed_models = ["claude-from-the-old-server"]
+    env.anthropic.models_held = asyncio.Event()  # the old server does not answer yet
+    async with FakeLlmServer() as new_server, SettingsServiceClient(env.url) as settings:
+        new_server.listed_models = ["claude-from-the-new-server"]
+        old = asyncio.create_task(settings.list_model_choices(pb.ListModelChoicesRequest(), headers=HEADERS))
+        await eventually(lambda: asked(env.anthropic) == 1, timeout=10)
+        await settings.update_settings(pb.UpdateSettingsRequest(anthropic_base_url=new_server.url), headers=HEADERS)
+        # Asked while the old listing is still in flight: the new server's models (not the old
+        # listing's, nor its failure once it gives up waiting).
+        fresh = await settings.list_model_choices(pb.ListModelChoicesRequest(), headers=HEADERS)
+        assert "anthropic:claude-from-the-new-server" in listed(fresh, "provider")
+        assert "anthropic:claude-from-the-old-server" not in listed(fresh)
+        env.anthropic.models_held.set()
+        assert "anthropic:claude-from-the-old-server" in listed(await old, "provider")
+        # The old answer, come late, does not stand for the new configuration.
+        again = await settings.list_model_choices(pb.ListModelChoicesRequest(), headers=HEADERS)
+        assert "anthropic:claude-from-the-new-server" in listed(again, "provider")
+        assert "anthropic:claude-from-the-old-server" not in listed(again)

@@ -232,6 +232,7 @@ def test_each_way_a_call_ends_has_its_own_look_and_cancelled_calls_do_not_stay_p
     send(page, "Write things")
     first = page.locator(".gate-approval[data-status=pending]")
     expect(first).to_have_count(1, timeout=30_000)
+    expect(card(page, "echo one >> effects").locator(".tool-state")).to_have_text("needs approval")
     first.get_by_role("button", name="Deny").click()
     expect(card(page, "echo one >> effects")).to_have_attribute("data-outcome", "denied", timeout=30_000)
     expect(card(page, "echo two >> effects")).to_have_count(1, timeout=30_000)
@@ -379,6 +380,11 @@ def test_a_model_field_offers_the_providers_models_and_takes_any_typed_one(
             # The default model is a model field too, with the same suggestions; saved, new chats get it.
             default = page.get_by_role("combobox", name="Default model for new chats")
             expect(default).to_have_value("scripted:demo")
+            field_box, toggle_box = default.bounding_box(), page.locator(".settings .model-toggle").bounding_box()
+            assert field_box and toggle_box, (field_box, toggle_box)
+            assert field_box["x"] < toggle_box["x"] and (  # the ▾ sits inside the field's right end
+                toggle_box["x"] + toggle_box["width"] <= field_box["x"] + field_box["width"] + 1
+            ), (field_box, toggle_box)
             default.fill("fake opus")
             listbox = page.get_by_role("listbox", name="Default model for new chats suggestions")
             expect(listbox.get_by_role("option", name="anthropic:claude-fake-opus")).to_be_visible()
@@ -689,6 +695,7 @@ def test_every_screen_passes_the_wcag_checks_in_both_themes(
         page.goto(appliance.url + "/")
         expect(page.locator(".project-item").first).to_be_visible()
         accessible(page, f"projects, {theme}")
+        page.screenshot(path=artifacts_dir / f"web-daily-projects-{theme.lower()}-{size}.png")
         page.goto(f"{appliance.url}/projects/{project['id']}")
         expect(page.get_by_role("textbox", name="First message of a new chat")).to_be_visible()
         accessible(page, f"project page, {theme}")
@@ -708,6 +715,7 @@ def test_every_screen_passes_the_wcag_checks_in_both_themes(
     for theme in ("Light", "Dark"):
         choose_theme(page, theme)
         accessible(page, f"a chat with every outcome, {theme}")
+        page.screenshot(path=artifacts_dir / f"web-daily-outcomes-{theme.lower()}-{size}.png")
     field = page.get_by_role("combobox", name="Model for the next message")
     field.focus()
     field.press("ArrowDown")
@@ -725,16 +733,25 @@ def test_every_screen_passes_the_wcag_checks_in_both_themes(
         expect(page.get_by_role("tabpanel", name=tab, exact=True)).to_be_visible()
         accessible(page, f"the {tab} tab")
     page.get_by_role("button", name="Close the workspace panel").click()
+    menu = page.get_by_role("button", name="Chats of this project")
+    current = page.locator(".sidebar a.chat-link[aria-current=page]")
     if size == "phone":
-        menu = page.get_by_role("button", name="Chats of this project")
         menu.click()
         expect(page.locator(".sidebar")).to_have_css("transform", "none")
         accessible(page, "the chats drawer")
+    else:
+        current.focus()
+    expect(current).to_be_focused()
+    # The chat list is drawn again when a chat changes (here the open chat is stopped): the keyboard
+    # focus stays on its row.
+    rest.call("POST", "/reliant.v1.ChatService/CancelChat", {"chatId": gated["id"]})
+    wait_idle(page)
+    expect(page.locator(f".sidebar li[data-chat-id='{gated['id']}'] .pill")).to_have_text("idle")
+    expect(current).to_be_focused()
+    if size == "phone":
         page.keyboard.press("Escape")
         expect(page.locator(".sidebar")).not_to_be_in_viewport()
-        expect(menu).to_be_focused()  # the focus goes back where it was
-    page.get_by_role("button", name="Stop the running turn").click()
-    wait_idle(page)
+        expect(menu).to_be_focused()  # the focus goes back to the menu button
     choose_theme(page, "System")
     accessible.check()
     errors.check()

@@ -341,6 +341,7 @@ class FakeLlmServer:
         self._queue: deque[Response] = deque()
         self.listed_models: list[str] = []
         self.models_error: ErrorResponse | None = None
+        self.models_held: asyncio.Event | None = None  # set: /v1/models answers once it is set
         self._server: _QuietServer | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -367,6 +368,7 @@ class FakeLlmServer:
         self.requests.clear()
         self.listed_models = []
         self.models_error = None
+        self.models_held = None
 
     async def start(self) -> None:
         config = uvicorn.Config(
@@ -418,6 +420,8 @@ class FakeLlmServer:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         self.requests.append(RecordedRequest(scope["method"], scope["path"], headers, body, time.perf_counter()))
         if scope["method"] == "GET" and scope["path"] == "/v1/models":
+            if self.models_held is not None:
+                await self.models_held.wait()
             await self._send_error(self.models_error or self._models(anthropic="anthropic-version" in headers), send)
             return
         if self._queue:

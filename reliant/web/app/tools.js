@@ -16,6 +16,7 @@ const MAX_SHOWN_CHARS = 200_000;
 const STATUSES = new Set(["pending", "running", "ok", "error", "interrupted", "denied"]);
 
 const views = new Map();
+const WAITING_WORD = { approval: "needs approval", question: "needs an answer" };
 
 /** view = {summary?(input) -> string, body?(tool) -> Node, open?(tool) -> boolean} */
 export function registerToolView(name, view) {
@@ -184,6 +185,7 @@ export function toolSignature(tool, input) {
     tool.error,
     (tool.resultText || "").length,
     tool.resultIsError,
+    tool.waitingFor || "",
     Object.keys(tool.input || {}).length,
     Object.keys(input || {}).length,
     tool.data ? JSON.stringify(tool.data).length : 0,
@@ -231,13 +233,15 @@ export function fillToolCard(card, tool, input) {
     : status === "running" && tool.startedAt
       ? h("span.tool-duration", { dataset: { since: String(tool.startedAt) } }, duration(Math.max(0, Date.now() - tool.startedAt)))
       : null;
-  const word = outcomeWord(outcome, card._tool);
+  // A call that waits for the user says for what (its approval or question card is right below).
+  const waiting = (outcome === "pending" || outcome === "running") && tool.waitingFor ? WAITING_WORD[tool.waitingFor] || "" : "";
+  const word = waiting || outcomeWord(outcome, card._tool);
   const summary = h(
     "summary",
     { "aria-label": `${name} ${summaryText}, ${word}` },
     h("span.tool-name", null, name),
     summaryText ? h("code.tool-summary", null, summaryText) : null,
-    outcomeBadge(outcome, card._tool),
+    outcomeBadge(outcome, card._tool, word),
     time,
   );
   const old = card.querySelector(":scope > summary");

@@ -464,7 +464,9 @@ export class TranscriptView {
   fillBlock(slot, block, streaming) {
     if (block.type === "tool_call") {
       const tool = this.model.tools.get(block.toolCallId) || { name: block.toolName, status: "pending", input: {} };
-      fillToolCard(slot.card, { ...tool, name: tool.name || block.toolName }, block.toolInput);
+      const gate = this.model.gates.get(block.toolCallId);
+      const waitingFor = gate && gate.status === "pending" ? gate.kind : "";
+      fillToolCard(slot.card, { ...tool, name: tool.name || block.toolName, waitingFor }, block.toolInput);
       this.attachGate(slot.el, block.toolCallId);
       return;
     }

@@ -294,7 +294,7 @@ export class ChatView {
         : "Enter queues · Ctrl+Enter interrupts the turn and sends now"
       : narrow
         ? "Message the agent (@file)"
-        : "Message the agent — @ attaches a file, Enter sends, Shift+Enter adds a line";
+        : "Message the agent — @ attaches a file, Enter sends";
     this.showMode();
     const queued = this.model.queuedCount();
     this.queuedEl.textContent = queued ? `${queued} message${queued === 1 ? "" : "s"} queued` : running && chat.status === "running" ? "Running — new messages wait their turn" : "";

@@ -26,8 +26,9 @@ export class Sidebar {
     el.append(this.head, this.list);
     menuButton.append(icon("menu", 20));
     menuButton.addEventListener("click", () => (this.drawerOpen() ? this.closeDrawer() : this.openDrawer()));
-    el.addEventListener("keydown", (event) => {
-      if (event.key === "Escape" && this.drawerOpen()) {
+    // Escape closes the drawer wherever the focus is (it may have been on a row drawn again since).
+    document.addEventListener("keydown", (event) => {
+      if (event.key === "Escape" && this.drawerOpen() && !event.defaultPrevented) {
         this.closeDrawer();
         this.menuButton.focus();
       }
@@ -142,7 +143,23 @@ export class Sidebar {
     });
     // One empty state per page: the project's page says it under its own message box.
     if (!items.length && !this.el.classList.contains("on-project-page")) items.push(h("li.empty", null, "No chats yet: the first message you send starts one."));
+    const focus = this.focusedControl();
     this.list.replaceChildren(...items);
+    if (focus) this.restoreFocus(focus);
+  }
+
+  /** Which control of which row has the keyboard focus: the list is drawn anew on every change, and
+   * the focus must stay where the user had it. */
+  focusedControl() {
+    const active = document.activeElement;
+    const row = active && this.list.contains(active) ? active.closest("li.chat-item") : null;
+    return row ? { chatId: row.dataset.chatId, index: [...row.querySelectorAll("a, button")].indexOf(active) } : null;
+  }
+
+  restoreFocus({ chatId, index }) {
+    const row = [...this.list.children].find((li) => li.dataset.chatId === chatId);
+    const control = row ? row.querySelectorAll("a, button")[index] : null;
+    if (control) control.focus({ preventScroll: true });
   }
 
   markActive() {
