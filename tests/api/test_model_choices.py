@@ -16,6 +16,7 @@ from embedded.ports import free_port
 from reliant.api.role import ApiRole
 from reliant.config import Settings
 from reliant.daemon.role import DaemonRole
+from reliant.db import Database
 from reliant.gateway.role import GatewayRole
 from reliant.wire.v1 import chat_pb2
 from reliant.wire.v1 import settings_pb2 as pb
@@ -67,7 +68,13 @@ async def env(infra: Infra, migrated_db: object, tmp_path: Path) -> AsyncIterato
         await stack.enter_async_context(RoleRunner(GatewayRole(settings)))
         await stack.enter_async_context(RoleRunner(DaemonRole(settings)))
         await stack.enter_async_context(RoleRunner(ApiRole(settings)))
-        yield Env(f"http://127.0.0.1:{api_port}", settings, anthropic, openai, workspace)
+        try:
+            yield Env(f"http://127.0.0.1:{api_port}", settings, anthropic, openai, workspace)
+        finally:
+            # Settings written through the api live in the shared database: a base URL left behind
+            # would become every later test's provider configuration.
+            assert isinstance(migrated_db, Database)
+            await migrated_db.execute("DELETE FROM settings")
 
 
 def listed(choices: pb.ModelChoices, source: str | None = None) -> list[str]:
