@@ -106,6 +106,7 @@ class ModelChoices:
 
     async def _ask(self, name: str, providers: Providers, signature: str) -> Listing:
         try:
+            await providers.prepare(name)  # the SDK's import is not the provider's answer time
             models = await asyncio.wait_for(providers.list_models(name, LIST_TIMEOUT), LIST_TIMEOUT + 1)
             listing = Listing(name, True, tuple(models), "", time.time(), signature, time.monotonic() + CACHE_SECONDS)
         except (LlmError, TimeoutError) as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 
@@ -95,6 +96,17 @@ class Providers:
         if name == "openai":
             return bool(self._openai_api_key or self._openai_base_url)
         return name == "scripted"
+
+    async def prepare(self, name: str) -> None:
+        """Creates provider `name` in a thread: that imports its SDK (seconds on a busy machine), and
+        the event loop goes on meanwhile; a timed call to the provider then times only the call."""
+        if name not in PROVIDER_NAMES:
+            raise UnknownModelError(f"{name}:", self.available_models())
+        if name in self._created:
+            return
+        provider = await asyncio.to_thread(self._create, name)
+        if self._created.setdefault(name, provider) is not provider:
+            await provider.close()  # created meanwhile by another caller
 
     async def list_models(self, name: str, timeout: float = 10.0) -> list[ListedModel]:
         """The models provider `name` lists through its API. Raises LlmError (FatalLlmError with
