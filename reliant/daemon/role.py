@@ -23,7 +23,7 @@ Requests arrive by subject (what follows `reliant.daemon.<id>.`):
   background processes (processes.py).
 - `ctl.mcp.*` (mcp/manager.py), `ctl.term.*` (terminals.py), `ctl.fs.*` (filesystem.py),
   `ctl.worktree.*` (worktrees.py), `ctl.context.*` (context.py: instruction files, environment,
-  `@path` attachments).
+  `@path` attachments), `ctl.dirs.list` (directories.py: the directories a project could be in).
 
 Requests over MAX_REQUEST_BYTES are refused; a reply over MAX_REPLY_BYTES is replaced by an error.
 A malformed control request, or an unknown control subject, gets `{"ok": false, "error": "..."}`.
@@ -43,6 +43,7 @@ from typing import Any
 from reliant.config import Settings
 from reliant.daemon.connection import DaemonConnection, DaemonIdentity
 from reliant.daemon.context import ProjectContext
+from reliant.daemon.directories import DirectoryBrowser
 from reliant.daemon.events import EventSender
 from reliant.daemon.filesystem import FileService
 from reliant.daemon.mcp.manager import McpManager
@@ -235,9 +236,10 @@ class DaemonRole:
         self.files = FileService()
         self.worktrees = Worktrees()
         self.context = ProjectContext()
+        self.directories = DirectoryBrowser([s.data_path], s.daemon_workspace_roots)
         self.router = DaemonRouter(self.host, announce=self._announce)
         trust = TrustControls(self.trust, self.mcp.trust_view, self.mcp.refresh)
-        for part in (self.mcp, trust, self.terminals, self.files, self.worktrees, self.context):
+        for part in (self.mcp, trust, self.terminals, self.files, self.worktrees, self.context, self.directories):
             self.router.register(part.controls(self.host.workspace_for))
         self.connection = DaemonConnection(
             s.gateway_address,
