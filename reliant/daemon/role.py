@@ -252,6 +252,8 @@ class DaemonRole:
                 s.daemon_tls, s.daemon_tls_ca, s.daemon_tls_cert, s.daemon_tls_key, s.daemon_tls_server_name
             ),
             insecure_plaintext_token=s.daemon_insecure_plaintext_token,
+            # A dead earlier run of this daemon holds its id until the gateway times it out.
+            id_in_use_patience=s.heartbeat_timeout + 5.0,
         )
         self.events.publish = self.connection.publish
 

@@ -238,10 +238,12 @@ def test_a_closed_pipe_is_not_a_connection_error_and_errors_are_one_sentence(app
     assert refused.returncode == 1
     assert refused.stderr == f"error: approval {missing} not found\n"
     unreachable = appliance.cli("chats", "--api-url", "http://127.0.0.1:9")
-    assert unreachable.stderr == "error: cannot reach reliant at http://127.0.0.1:9: is `reliant up` running?\n"
+    assert unreachable.stderr.startswith("error: cannot reach the api at http://127.0.0.1:9 (--api-url): ")
+    assert len(unreachable.stderr.splitlines()) == 1
     stranger = appliance.cli("chats", "--token", "wrong")
     assert stranger.stderr == (
-        f"error: the api at {appliance.url} does not accept this token (pass --token, or check --data-dir)\n"
+        f"error: the api at {appliance.url} (the reliant up of {appliance.data_dir.resolve()}) does not accept "
+        "this token (pass --token, or check --data-dir or the context's token)\n"
     )
 
 
