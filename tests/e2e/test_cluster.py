@@ -1,8 +1,8 @@
 """A deployment as a team runs it, on this machine: real processes with TLS on every wire and
 certificates made here. A Debian PostgreSQL server (`sslmode=verify-full`), a 3-node NATS cluster
 (TLS, a user and password, JetStream), the Temporal dev server behind a TLS proxy that requires a
-client certificate (the namespace made by a worker), 2 apis, 2 workers, 2 gateways (TLS, mTLS) and
-2 daemons, each daemon given both gateways. A scripted chat with a tool call per message runs on
+client certificate (the namespace made by a worker), 2 apis (https), 2 workers, 2 gateways (TLS,
+mTLS) and 2 daemons, each daemon given both gateways. A scripted chat with a tool call per message runs on
 each daemon, its messages sent through alternating apis, while a StreamUpdates client on the other
 api follows it; mid-chat one api, one worker, one gateway and one NATS node are killed. Every chat
 completes, every tool call's effect happens once, and the follower saw every update of the log."""
@@ -106,7 +106,7 @@ def postgres(pki: CertificateAuthority) -> Iterator[DebianPostgres]:
 
 @pytest.mark.timeout(420)
 async def test_two_of_each_role_on_tls_survive_losing_one_of_each_mid_chat(
-    tmp_path: Path, pki: CertificateAuthority, postgres: DebianPostgres
+    tmp_path: Path, pki: CertificateAuthority, postgres: DebianPostgres, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     began = time.monotonic()
     timings: dict[str, float] = {}
@@ -186,9 +186,10 @@ async def test_two_of_each_role_on_tls_survive_losing_one_of_each_mid_chat(
         for name, proc in procs.items():
             proc.wait_for_output(f"reliant {name.split('-')[0]} ready", timeout=120)
         # The apis after a worker made the namespace (an api without it exits 1, naming it).
-        api_ports = [free_port(), free_port()]
+        api_ports, api_pair = [free_port(), free_port()], pki.server("api")
         for n in (1, 2):
-            start(f"api-{n}", ["server", "api", "--port", str(api_ports[n - 1])])
+            tls = ["--tls-cert", str(api_pair.cert), "--tls-key", str(api_pair.key)]
+            start(f"api-{n}", ["server", "api", "--port", str(api_ports[n - 1]), *tls])
         for n in (1, 2):
             procs[f"api-{n}"].wait_for_output("reliant api ready", timeout=120)
         for port in worker_probes:
@@ -223,7 +224,8 @@ async def test_two_of_each_role_on_tls_survive_losing_one_of_each_mid_chat(
         timings["startup"] = time.monotonic() - began
 
         token = (secrets / "api_token").read_text().strip()
-        apis = [Rest(f"http://127.0.0.1:{port}", token) for port in api_ports]
+        monkeypatch.setenv("SSL_CERT_FILE", str(pki.cert))  # this test's https clients trust the CA
+        apis = [Rest(f"https://127.0.0.1:{port}", token) for port in api_ports]
         chats = []
         for n, workspace in enumerate(workspaces, 1):
             script, effects = workspace / ".script.yaml", tmp_path / f"effects-{n}.txt"
