@@ -1,10 +1,11 @@
 """A deployment as a team runs it, on this machine: real processes with TLS on every wire and
 certificates made here. A Debian PostgreSQL server (`sslmode=verify-full`), a 3-node NATS cluster
-(TLS, a user and password, JetStream), the Temporal dev server behind a TLS proxy that requires a
+(TLS, a user and password, JetStream with 3 replicas), the Temporal dev server behind a TLS proxy that requires a
 client certificate (the namespace made by a worker), 2 apis (https), 2 workers, 2 gateways (TLS,
 mTLS) and 2 daemons, each daemon given both gateways. A scripted chat with a tool call per message runs on
 each daemon, its messages sent through alternating apis, while a StreamUpdates client on the other
-api follows it; mid-chat one api, one worker, one gateway and one NATS node are killed. Every chat
+api follows it; mid-chat one api, one worker, one gateway and the NATS node leading the daemons'
+presence bucket are killed. Every chat
 completes, every tool call's effect happens once, and the follower saw every update of the log."""
 
 from __future__ import annotations
@@ -56,6 +57,20 @@ def _clients(monitor: str) -> int:
     status, doc = http_json("GET", f"http://{monitor}/connz")
     assert status == 200, doc
     return int(doc["num_connections"])
+
+
+def _leader(monitors: dict[str, str], stream: str) -> str:
+    """The server leading `stream`, which every server must hold (a replica on each)."""
+    holders, leader = set(), ""
+    for name, monitor in monitors.items():
+        _, doc = http_json("GET", f"http://{monitor}/jsz?accounts=true&streams=true")
+        for account in doc.get("account_details", []):
+            for detail in account.get("stream_detail", []):
+                if detail["name"] == stream:
+                    holders.add(name)
+                    leader = detail.get("cluster", {}).get("leader", leader)
+    assert holders == set(monitors), f"{stream} is held by {holders} only"
+    return leader
 
 
 class StreamFollower:
@@ -167,6 +182,7 @@ async def test_two_of_each_role_on_tls_survive_losing_one_of_each_mid_chat(
             RELIANT_TEMPORAL_TLS_CERT=str(roles_pair.cert),
             RELIANT_TEMPORAL_TLS_KEY=str(roles_pair.key),
             RELIANT_DEPLOYMENT="cluster",
+            RELIANT_NATS_REPLICAS="3",
         )
 
         def start(name: str, args: list[str]) -> Proc:
@@ -251,11 +267,11 @@ async def test_two_of_each_role_on_tls_survive_losing_one_of_each_mid_chat(
                     ),
                     timeout=60,
                 )
-                # The NATS node most roles are connected to (each picks a seed at random).
-                served = {node.config["server_name"]: _clients(monitors[node.config["server_name"]]) for node in nodes}
-                doomed_nats = max(nodes, key=lambda node: served[node.config["server_name"]])
-                lost_clients = served[doomed_nats.config["server_name"]]
-                assert lost_clients > 0, served
+                # The NATS node that leads the daemons' presence bucket (replicated on all three).
+                names = {node.config["server_name"]: node for node in nodes}
+                leader = wait_until(lambda: _leader(monitors, "KV_cluster_reliant_presence"), timeout=30)
+                doomed_nats = names[leader]
+                lost_clients = _clients(monitors[leader])
                 for name in ("api-1", "worker-1", "gateway-1"):
                     procs[name].kill()
                     killed.append(name)
