@@ -62,6 +62,9 @@ class Settings:
     probe_port: int = 0  # the worker's and gateway's /health and /ready listener; 0: none
     connect_timeout: float = 30.0  # seconds a split role waits for each service at start, then exits 1
     api_url: str = ""  # the api the CLI talks to (RELIANT_API_URL); "": a context, else the data dir's
+    # JetStream replicas of the presence bucket and the live stream: 3 on a 3-node NATS cluster, so
+    # losing one server loses neither (with 1, the server that holds them takes every daemon's presence).
+    nats_replicas: int = 1
     deployment: str = ""  # prefixes NATS subjects, queue groups, KV buckets and streams: many on one NATS
 
     daemon_id: str = ""  # "": generated on first run and kept in the data dir

@@ -185,10 +185,13 @@ class _Delivered:
 class Bus:
     """A deployment name (`deployment`) prefixes every subject, queue group, KV bucket and stream,
     so that several deployments share one NATS without seeing each other; callers use the plain
-    subjects of `subjects` and never see the prefix."""
+    subjects of `subjects` and never see the prefix. `replicas`: how many servers of a NATS cluster
+    keep each copy of the presence bucket and the live stream (1 on a single server; with 1 on a
+    cluster, losing the server that holds them takes every daemon's presence with it)."""
 
-    def __init__(self, nc: NatsClient, link: _Link | None = None, *, deployment: str = "") -> None:
+    def __init__(self, nc: NatsClient, link: _Link | None = None, *, deployment: str = "", replicas: int = 1) -> None:
         self._nc = nc
+        self.replicas = replicas
         self._link = link or _Link()
         self._presence: Presence | None = None
         self._live: LiveTail | None = None
@@ -214,6 +217,7 @@ class Bus:
         connect_timeout: float = 5.0,
         auth: NatsAuth | None = None,
         deployment: str = "",
+        replicas: int = 1,
     ) -> Bus:
         """Connect to one server or, given several URLs separated by commas, to a cluster (the
         client moves to another seed, or a server the cluster told it about, when one goes away)."""
@@ -267,7 +271,7 @@ class Bus:
             await _close_quietly(nc)
             raise BusError(f"cannot connect to NATS at {url}: {exc or type(exc).__name__}") from exc
         connecting = False
-        return cls(nc, link, deployment=deployment)
+        return cls(nc, link, deployment=deployment, replicas=replicas)
 
     @staticmethod
     async def probe(url: str, auth: NatsAuth | None = None, *, timeout: float = 5.0) -> None:
@@ -352,7 +356,9 @@ class Bus:
             try:
                 kv = await js.key_value(self.name(PRESENCE_BUCKET))
             except nats.js.errors.BucketNotFoundError:
-                kv = await js.create_key_value(bucket=self.name(PRESENCE_BUCKET), history=1, ttl=300)
+                kv = await js.create_key_value(
+                    bucket=self.name(PRESENCE_BUCKET), history=1, ttl=300, replicas=self.replicas
+                )
             self._presence = Presence(kv)
         return self._presence
 
@@ -362,7 +368,7 @@ class Bus:
         if self._live is None:
             from reliant.bus.live import LiveTail  # here: live.py builds on this module
 
-            self._live = LiveTail(self._nc, self)
+            self._live = LiveTail(self._nc, self, replicas=self.replicas)
         return self._live
 
     async def close(self) -> None:

@@ -69,13 +69,15 @@ class LiveTail:
     """Publish to, replay and purge chats' live tails. The stream is created on first use by
     whichever role gets there first (the same configuration from every role is a no-op)."""
 
-    def __init__(self, nc: NatsClient, names: Names) -> None:
+    def __init__(self, nc: NatsClient, names: Names, *, replicas: int = 1) -> None:
         self._js = nc.jetstream(timeout=PUBLISH_TIMEOUT)
         self._ready = False
         self._lock = asyncio.Lock()
         self._names = names
         self._stream = names.name(LIVE_STREAM)
-        self._config = dataclasses.replace(_CONFIG, name=self._stream, subjects=[names.subject(ALL_CHATS_LIVE)])
+        self._config = dataclasses.replace(
+            _CONFIG, name=self._stream, subjects=[names.subject(ALL_CHATS_LIVE)], num_replicas=replicas
+        )
 
     def _subject(self, chat_id: str) -> str:
         return self._names.subject(chat_live(chat_id))
