@@ -16,12 +16,14 @@ from embedded.errors import (
     StartTimeoutError,
 )
 from embedded.nats import NatsConfig, NatsServer, start_nats
+from embedded.packages import APPLIANCE_EXTRA, missing_packages
 from embedded.postgres import PostgresConfig, PostgresServer, start_postgres
 from embedded.services import Services, start_services
 from embedded.supervision import ServiceKeepsDyingError, ServiceSupervisor
 from embedded.temporal import TemporalConfig, TemporalServer, start_temporal
 
 __all__ = [
+    "APPLIANCE_EXTRA",
     "BinaryNotFoundError",
     "EmbeddedError",
     "NatsConfig",
@@ -37,6 +39,7 @@ __all__ = [
     "StartTimeoutError",
     "TemporalConfig",
     "TemporalServer",
+    "missing_packages",
     "start_nats",
     "start_postgres",
     "start_services",

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from reliant.errors import ConfigError
 
@@ -49,6 +49,23 @@ class Settings:
     codec_key: str = field(default="", repr=False)
     codec_key_file: str = ""
     nats_monitor: bool = False  # serve the embedded NATS server's HTTP monitor (no auth) on loopback
+
+    # Operating split roles (README "Split mode"). Secrets as files, read once at start: how replicas
+    # share them (`*_file` beside each secret; the higher layer of the two wins).
+    api_token_file: str = ""
+    daemon_token_file: str = ""
+    nats_token_file: str = ""
+    database_password: str = field(default="", repr=False)  # put into database_url
+    database_password_file: str = ""
+    nats_password_file: str = ""
+    temporal_api_key_file: str = ""
+    probe_port: int = 0  # the worker's and gateway's /health and /ready listener; 0: none
+    connect_timeout: float = 30.0  # seconds a split role waits for each service at start, then exits 1
+    api_url: str = ""  # the api the CLI talks to (RELIANT_API_URL); "": a context, else the data dir's
+    # JetStream replicas of the presence bucket and the live stream: 3 on a 3-node NATS cluster, so
+    # losing one server loses neither (with 1, the server that holds them takes every daemon's presence).
+    nats_replicas: int = 1
+    deployment: str = ""  # prefixes NATS subjects, queue groups, KV buckets and streams: many on one NATS
 
     daemon_id: str = ""  # "": generated on first run and kept in the data dir
     daemon_name: str = ""  # "": the host name
@@ -114,9 +131,28 @@ class Settings:
 
 _FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
 _SECRET_FIELDS = frozenset(
-    {"api_token", "daemon_token", "nats_token", "codec_key", "anthropic_api_key", "openai_api_key"}
+    {
+        "api_token",
+        "daemon_token",
+        "nats_token",
+        "codec_key",
+        "database_password",
+        "anthropic_api_key",
+        "openai_api_key",
+    }
 )
 _SECRET_FIELDS |= {"temporal_api_key", "nats_password"}  # the wires' credentials
+# A secret and the setting naming a file that holds it.
+SECRET_FILES = {
+    "api_token": "api_token_file",
+    "daemon_token": "daemon_token_file",
+    "nats_token": "nats_token_file",
+    "database_password": "database_password_file",
+    "nats_password": "nats_password_file",
+    "temporal_api_key": "temporal_api_key_file",
+}
+# The codec key stays a file (reliant/clients/codec.py reads its format); the roles that need it
+# check it with read_secret_file before they start.
 # Conventional provider variables, honoured below their RELIANT_* names.
 _STANDARD_ENV = {"ANTHROPIC_API_KEY": "anthropic_api_key", "OPENAI_API_KEY": "openai_api_key"}
 
@@ -228,11 +264,78 @@ def load(data_dir: Path | None = None, env: Mapping[str, str] | None = None, **f
     if data_dir is None:
         data_dir = Path(env.get("RELIANT_DATA_DIR") or DEFAULT_DATA_DIR)
     data_dir = data_dir.expanduser()
+    layers = [read_file(data_dir / CONFIG_FILE), read_env(env), {k: v for k, v in flags.items() if v is not None}]
     values: dict[str, Any] = {}
-    values.update(read_file(data_dir / CONFIG_FILE))
-    values.update(read_env(env))
-    settings = Settings(data_dir=data_dir, **values)
-    return settings.with_overrides(**flags)
+    for layer in layers[:2]:
+        values.update(layer)
+    settings = Settings(data_dir=data_dir, **values).with_overrides(**flags)
+    if settings.deployment and not re.fullmatch(r"[A-Za-z0-9_-]{1,32}", settings.deployment):
+        raise ConfigError(f"deployment {settings.deployment!r}: use 1-32 letters, digits, '-' or '_'")
+    return with_secret_files(settings, layers)
+
+
+def with_secret_files(settings: Settings, layers: list[dict[str, Any]]) -> Settings:
+    """Each secret from its file where the file is given in a higher layer than the value itself
+    (both in one layer is an error), then the database password put into the database URL."""
+    updates: dict[str, Any] = {}
+    for secret, file_setting in SECRET_FILES.items():
+        top = next((layer for layer in reversed(layers) if secret in layer or file_setting in layer), None)
+        if top is None or not top.get(file_setting):
+            continue
+        if top.get(secret):
+            raise ConfigError(f"{secret} and {file_setting} are both set: give one of them")
+        updates[secret] = read_secret_file(top[file_setting], file_setting)
+    settings = dataclasses.replace(settings, **updates) if updates else settings
+    if settings.database_password:
+        settings = dataclasses.replace(
+            settings, database_url=url_with_password(settings.database_url, settings.database_password)
+        )
+    return settings
+
+
+def read_secret_file(path_text: str, setting: str) -> str:
+    """A secret from a file: read once, trailing newline stripped. A missing, empty or
+    world-readable file is refused, naming the setting."""
+    path = Path(path_text).expanduser()
+    try:
+        text = path.read_text(encoding="utf-8")
+        exposed = _others_can_read(path)
+    except OSError as exc:
+        raise ConfigError(f"{setting}: cannot read {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{setting}: {path} is not UTF-8 text") from None
+    if exposed:
+        raise ConfigError(f"{setting}: {path} is readable by other users (chmod 600 it, or mode 0400 in a mount)")
+    value = text.rstrip("\r\n")
+    if not value.strip():
+        raise ConfigError(f"{setting}: {path} is empty")
+    return value
+
+
+def _others_can_read(path: Path) -> bool:
+    """Whether any user may read the file: it is o+r and every directory above it is o+x."""
+    real = path.resolve()
+    if not real.stat().st_mode & 0o004:
+        return False
+    return all(parent.stat().st_mode & 0o001 for parent in real.parents)
+
+
+def url_with_password(url: str, password: str) -> str:
+    """`url` (postgresql://user@host/db or `key=value` conninfo) with the password added; a URL
+    that already holds one is refused."""
+    if not url:
+        raise ConfigError("database_password is set but database_url is not")
+    if "://" not in url:
+        if re.search(r"(^|\s)password\s*=", url):
+            raise ConfigError("database_password is set and database_url holds a password too: give one of them")
+        escaped = password.replace("\\", "\\\\").replace("'", "\\'")
+        return f"{url} password='{escaped}'"
+    parts = urlsplit(url)
+    if parts.password is not None:
+        raise ConfigError("database_password is set and database_url holds a password too: give one of them")
+    user, _, host = parts.netloc.rpartition("@")
+    netloc = f"{user}:{quote(password, safe='')}@{host}"
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def redacted(settings: Settings) -> dict[str, Any]:

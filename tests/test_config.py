@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -88,3 +91,84 @@ def test_the_codec_key_and_the_nats_monitor_are_settings_like_the_others(tmp_pat
     assert (s.codec_key_file, s.nats_monitor, s.codec_key) == ("/srv/reliant/secrets/codec_key", True, "k" * 43)
     assert "k" * 10 not in repr(s) and "k" * 10 not in str(config.redacted(s))
     assert config.load(tmp_path, env={"RELIANT_NATS_MONITOR": "no"}).nats_monitor is False
+
+
+def _secret(path: Path, text: str, mode: int = 0o600) -> Path:
+    path.write_text(text)
+    path.chmod(mode)
+    return path
+
+
+def test_secrets_come_from_files_read_once_with_the_trailing_newline_stripped(tmp_path: Path) -> None:
+    api = _secret(tmp_path / "api", "api-secret\n")
+    daemon = _secret(tmp_path / "daemon", "daemon-secret\r\n")
+    nats = _secret(tmp_path / "nats", "nats secret with spaces \n")
+    (tmp_path / "reliant.toml").write_text(f'[nats]\ntoken_file = "{nats}"\n')
+    s = config.load(tmp_path, env={"RELIANT_API_TOKEN_FILE": str(api)}, daemon_token_file=str(daemon), nats_token=None)
+    assert (s.api_token, s.daemon_token, s.nats_token) == ("api-secret", "daemon-secret", "nats secret with spaces ")
+    api.write_text("changed\n")  # read once, at load: a later change is not seen by these settings
+    assert s.api_token == "api-secret" and "api-secret" in config.secret_values(s)
+
+
+def test_the_higher_layer_wins_between_a_secret_and_its_file(tmp_path: Path) -> None:
+    token = _secret(tmp_path / "token", "from-file\n")
+    (tmp_path / "reliant.toml").write_text(f'[api]\ntoken_file = "{token}"\n')
+    assert config.load(tmp_path, env={"RELIANT_API_TOKEN": "from-env"}).api_token == "from-env"
+    assert config.load(tmp_path, env={}, api_token="flag").api_token == "flag"
+    (tmp_path / "reliant.toml").write_text('[api]\ntoken = "from-toml"\n')
+    assert config.load(tmp_path, env={"RELIANT_API_TOKEN_FILE": str(token)}).api_token == "from-file"
+    with pytest.raises(ConfigError, match="api_token and api_token_file are both set"):
+        config.load(tmp_path, env={"RELIANT_API_TOKEN_FILE": str(token), "RELIANT_API_TOKEN": "x"})
+
+
+@pytest.fixture
+def shared() -> Iterator[Path]:
+    """A directory every user can enter (tmp_path is not: pytest makes its base 0700)."""
+    path = Path(tempfile.mkdtemp(prefix="reliant-shared-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path)
+
+
+def test_a_missing_empty_or_world_readable_secret_file_is_refused_naming_the_setting(
+    tmp_path: Path, shared: Path
+) -> None:
+    with pytest.raises(ConfigError, match=r"daemon_token_file: cannot read .*nope: No such file"):
+        config.load(tmp_path, env={"RELIANT_DAEMON_TOKEN_FILE": str(tmp_path / "nope")})
+    empty = _secret(shared / "empty", "\n")
+    with pytest.raises(ConfigError, match=r"nats_token_file: .*empty is empty"):
+        config.load(tmp_path, env={"RELIANT_NATS_TOKEN_FILE": str(empty)})
+    exposed = _secret(shared / "exposed", "t\n", 0o644)
+    with pytest.raises(ConfigError, match=r"api_token_file: .*exposed is readable by other users"):
+        config.load(tmp_path, env={"RELIANT_API_TOKEN_FILE": str(exposed)})
+    codec = _secret(shared / "codec", "k\n", 0o604)
+    with pytest.raises(ConfigError, match=r"codec_key_file: .*codec is readable by other users"):
+        config.read_secret_file(str(codec), "codec_key_file")  # what the api and worker check at start
+    # A 0644 file no other user can reach (a 0700 directory above it) is private in effect.
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    assert (
+        config.load(tmp_path, env={"RELIANT_API_TOKEN_FILE": str(_secret(private / "t", "ok\n", 0o644))}).api_token
+        == "ok"
+    )
+
+
+def test_the_database_password_is_put_into_the_database_url(tmp_path: Path) -> None:
+    password = _secret(tmp_path / "pg", "p@ss:w/rd\n")
+    s = config.load(
+        tmp_path,
+        env={
+            "RELIANT_DATABASE_URL": "postgresql://reliant@db:5432/reliant",
+            "RELIANT_DATABASE_PASSWORD_FILE": str(password),
+        },
+    )
+    assert s.database_url == "postgresql://reliant:p%40ss%3Aw%2Frd@db:5432/reliant"
+    assert "p@ss:w/rd" in config.secret_values(s) and "p@ss" not in repr(s)
+    conninfo = config.load(
+        tmp_path, env={"RELIANT_DATABASE_URL": "host=db user=r", "RELIANT_DATABASE_PASSWORD": "it's"}
+    )
+    assert conninfo.database_url == "host=db user=r password='it\\'s'"
+    with pytest.raises(ConfigError, match="database_url holds a password too"):
+        config.load(tmp_path, env={"RELIANT_DATABASE_URL": "postgresql://u:x@db/r", "RELIANT_DATABASE_PASSWORD": "y"})
+    with pytest.raises(ConfigError, match="database_password is set but database_url is not"):
+        config.load(tmp_path, env={"RELIANT_DATABASE_PASSWORD": "y"})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Litestar, get
+from litestar import Litestar, Request, get
 from litestar.di import Provide
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
@@ -13,7 +13,7 @@ from litestar.response import Response
 
 import reliant
 from reliant.api.asgi import ASGIApp, Receive, Scope, Send
-from reliant.api.auth import TokenAuth
+from reliant.api.auth import TokenAuth, offers_token
 from reliant.api.chats import Chats
 from reliant.api.connect import ChatService, ProjectService
 from reliant.api.connect_input import MAX_BODY_BYTES, ConnectInput
@@ -30,6 +30,7 @@ from reliant.api.rest import (
     unavailable_handler,
 )
 from reliant.api.rest_workflows import WorkflowController
+from reliant.api.schema_gate import SchemaGate
 from reliant.api.settings import SettingsService
 from reliant.api.system import SystemService, readiness
 from reliant.api.web import WebUi
@@ -51,14 +52,17 @@ def rest_app(ctx: ApiContext, chats: Chats, projects: Projects, workflows: Workf
         return {"status": "ok"}
 
     @get("/ready")
-    async def ready() -> Response[dict[str, Any]]:
+    async def ready(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
+        """Readiness, for load balancers and Kubernetes: no token needed; the detail (which service
+        fails, where, why) only with it."""
         checks = await readiness(ctx)
         failing = [c.name for c in checks if not c.ok]
-        body = {
-            "ready": not failing,
-            "failing": failing,
-            "checks": {c.name: {"ok": c.ok, "error": c.error, "latency_ms": round(c.latency_ms, 3)} for c in checks},
-        }
+        body: dict[str, Any] = {"ready": not failing}
+        if offers_token(dict(request.scope), ctx.settings.api_token):
+            body["failing"] = failing
+            body["checks"] = {
+                c.name: {"ok": c.ok, "error": c.error, "latency_ms": round(c.latency_ms, 3)} for c in checks
+            }
         return Response(body, status_code=503 if failing else 200)
 
     @get("/api/version", sync_to_thread=False)
@@ -143,4 +147,4 @@ def create_app(ctx: ApiContext, providers: ProviderPool) -> ASGIApp:
     ]
     services: dict[str, ASGIApp] = {app.path: ConnectInput(app, app.path.lstrip("/")) for app in connect_apps}
     rest: ASGIApp = rest_app(ctx, chats, projects, workflows)  # type: ignore[assignment]
-    return TokenAuth(Dispatcher(rest, services, WebUi()), ctx.settings.api_token)
+    return TokenAuth(SchemaGate(Dispatcher(rest, services, WebUi()), ctx.db), ctx.settings.api_token)

@@ -1,5 +1,5 @@
 """Every API call needs the api token, as `Authorization: Bearer <token>` (or `?token=`, for scripts);
-/health is the one exception.
+the probes /health and /ready are the exceptions (/ready shows its detail only with the token).
 
 No cookie: cookies are not isolated by port, so a session cookie would reach every other server on
 127.0.0.1 — the dev servers the agent starts among them. The UI's pages and assets hold no data and
@@ -24,7 +24,7 @@ from reliant.api.asgi import ASGIApp, Message, Receive, Scope, Send
 from reliant.api.web import STATIC_PREFIX, UNAUTHORIZED_CSP, is_page, respond, unauthorized_page
 
 OLD_COOKIE = "reliant_token"  # and reliant_token_<port>: the session cookie of earlier versions
-PUBLIC_PATHS = frozenset({"/health"})
+PUBLIC_PATHS = frozenset({"/health", "/ready"})
 
 
 def _headers(scope: Scope) -> dict[bytes, str]:
@@ -46,6 +46,11 @@ def request_tokens(scope: Scope) -> list[str]:
     if query:
         found.append(query)
     return [t for t in found if t]
+
+
+def offers_token(scope: Scope, token: str) -> bool:
+    """Whether the request carries `token` (for the public paths that show more with it)."""
+    return any(hmac.compare_digest(t.encode(), token.encode()) for t in request_tokens(scope))
 
 
 def _query_token(scope: Scope) -> str:

@@ -68,6 +68,11 @@ def check_id(kind: str, value: str) -> str:
     return value.lower()
 
 
+def _inside(path: str, root: str) -> bool:
+    path, root = posixpath.normpath(path), posixpath.normpath(root)
+    return path == root or path.startswith(root.rstrip("/") + "/")
+
+
 @dataclass(frozen=True, slots=True)
 class Sent:
     message: StoredMessage
@@ -111,7 +116,7 @@ class Chats:
         if not path:
             raise InvalidArgumentError("path is required")
         self._check_project_path(path)
-        daemon_id = await self._known_daemon(daemon_id) if daemon_id else await self._default_daemon()
+        daemon_id = await self._known_daemon(daemon_id) if daemon_id else await self._default_daemon(path)
         try:
             answer = await control(self.ctx.bus, daemon_id, "workspace.add", {"path": path}, timeout=10)
         except DaemonUnavailableError as exc:
@@ -145,14 +150,21 @@ class Chats:
             raise NotFoundError(f"no daemon {daemon_id} is known; online: {online}")
         return daemon_id
 
-    async def _default_daemon(self) -> str:
+    async def _default_daemon(self, path: str) -> str:
+        """The online daemon whose workspace roots hold `path`; the only one online when none
+        does (a daemon without roots works anywhere); else the caller must choose."""
         daemons = await online_daemons(self.ctx)
         if not daemons:
             raise UnavailableError("no daemon is online; start one with `reliant daemon start` or `reliant up`")
-        if len(daemons) > 1:
-            names = ", ".join(f"{d.id} ({d.name})" for d in daemons)
-            raise InvalidArgumentError(f"several daemons are online ({names}); choose one with daemon_id")
-        return daemons[0].id
+        holding = [d for d in daemons if any(_inside(path, root) for root in d.workspaces)]
+        if len(holding) == 1:
+            return holding[0].id
+        if not holding and len(daemons) == 1:
+            return daemons[0].id
+        candidates = holding or daemons
+        names = ", ".join(f"{d.id} ({d.name})" for d in candidates)
+        where = f"whose workspaces hold {path}" if holding else "online, none with a workspace holding it"
+        raise InvalidArgumentError(f"several daemons are {where}: {names}; choose one (daemon_id, --daemon ID)")
 
     async def projects(self) -> list[Project]:
         return await projects_db.list_all(self.db)

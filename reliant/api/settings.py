@@ -1,5 +1,5 @@
 """SettingsService: provider keys and the default model, written through the api and never read
-back in clear."""
+back in clear; and the models a model field suggests (model_choices.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from connectrpc.errors import ConnectError
 from connectrpc.request import RequestContext
 
 from reliant.api.context import ApiContext
+from reliant.api.model_choices import ModelChoices
 from reliant.clients.providers import WRITABLE, ProviderPool
 from reliant.config import mask
 from reliant.db import projects as projects_db
@@ -27,6 +28,12 @@ class SettingsService:
     def __init__(self, ctx: ApiContext, providers: ProviderPool) -> None:
         self.ctx = ctx
         self.providers = providers
+        self.choices = ModelChoices(ctx, providers)
+
+    async def list_model_choices(
+        self, request: pb.ListModelChoicesRequest, ctx: RequestContext[Any, Any]
+    ) -> pb.ModelChoices:
+        return await self.choices.choices(refresh=request.refresh)
 
     async def get_settings(self, request: pb.GetSettingsRequest, ctx: RequestContext[Any, Any]) -> pb.Settings:
         return await self.current()

@@ -15,11 +15,14 @@ import signal
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 import embedded
 from embedded.ports import port_is_free
 from reliant.appliance.datadir import DataDir, write_private
+from reliant.appliance.preflight import preflight
+from reliant.appliance.probes import ProbeServer
 from reliant.clients.codec import CodecKey
 from reliant.config import DEFAULT_API_PORT, Settings
 from reliant.errors import PortInUseError
@@ -329,23 +332,64 @@ async def run_services(settings: Settings, on_ready: OnReady) -> None:
                 datadir.clear_run_info()
 
 
-async def run_split(settings: Settings, role_names: Sequence[str], on_ready: Callable[[], None]) -> None:
-    """One or more roles against external Postgres / NATS / Temporal (`reliant server`, `daemon start`)."""
+async def run_split(
+    settings: Settings, role_names: Sequence[str], on_ready: Callable[[], None], *, create_namespace: bool = False
+) -> None:
+    """One or more roles against external Postgres / NATS / Temporal (`reliant server`, `daemon start`).
+    Each service they need must answer within `connect_timeout` first (the namespace exist, or be
+    made with `create_namespace`)."""
+    await preflight(settings, role_names, create_namespace=create_namespace)
     roles = build_roles(settings, role_names)
-    await run_roles(roles, on_ready=on_ready)
+    if not settings.probe_port:
+        await run_roles(roles, on_ready=on_ready)
+        return
+    started = asyncio.Event()
+
+    def ready() -> None:
+        started.set()
+        on_ready()
+
+    async def check() -> bool:
+        probes = [role.probe() for role in roles if isinstance(role, Probed)]
+        return started.is_set() and all([await probe for probe in probes])
+
+    async with ProbeServer(settings.host, settings.probe_port, check, role="/".join(role_names)):
+        await run_roles(roles, on_ready=ready)
+
+
+@runtime_checkable
+class Probed(Protocol):
+    """A role that can tell whether it is ready to work right now (for the probe listener)."""
+
+    async def probe(self) -> bool: ...
 
 
 def services_env(settings: Settings) -> str:
+    """What split roles need to reach these services, as RELIANT_* variables. The shared secrets go
+    as files of the data dir's secrets/ (every replica reads the same one)."""
+    secrets_dir = DataDir(settings.data_dir).secrets_dir
     lines = {
         "RELIANT_DATABASE_URL": settings.database_url,
         "RELIANT_NATS_URL": settings.nats_url,
-        "RELIANT_NATS_TOKEN": settings.nats_token,
         "RELIANT_TEMPORAL_ADDRESS": settings.temporal_address,
         "RELIANT_TEMPORAL_NAMESPACE": settings.temporal_namespace,
     }
+    for name in ("nats_token", "api_token", "daemon_token"):
+        path = secrets_dir / name
+        if name != "nats_token" or _holds(path, settings.nats_token):
+            lines[f"RELIANT_{name.upper()}_FILE"] = str(path)
+        else:  # a token given in the settings, not the data dir's
+            lines["RELIANT_NATS_TOKEN"] = settings.nats_token
     if settings.codec_key_file:
         lines["RELIANT_CODEC_KEY_FILE"] = settings.codec_key_file
     return "".join(f"{k}={v}\n" for k, v in lines.items())
+
+
+def _holds(path: Path, value: str) -> bool:
+    try:
+        return path.read_text().strip() == value
+    except OSError:
+        return False
 
 
 def _info(settings: Settings, services: embedded.Services, roles: tuple[str, ...], started: float) -> RunningInfo:

@@ -20,7 +20,7 @@ import nats.js.errors
 from nats.aio.client import Client as NatsClient
 from nats.aio.subscription import Subscription
 
-from reliant.bus.subjects import PRESENCE_BUCKET, instance_id, presence_key
+from reliant.bus.subjects import PREFIX, PRESENCE_BUCKET, instance_id, presence_key
 from reliant.errors import ConfigError, ReliantError
 
 if TYPE_CHECKING:
@@ -172,12 +172,40 @@ class _Link:
         self.losses = 0
 
 
+@dataclass(frozen=True, slots=True)
+class _Delivered:
+    """A message as a handler sees it: its subject without the deployment's prefix."""
+
+    subject: str
+    data: bytes
+    reply: str
+    headers: dict[str, str] | None
+
+
 class Bus:
-    def __init__(self, nc: NatsClient, link: _Link | None = None) -> None:
+    """A deployment name (`deployment`) prefixes every subject, queue group, KV bucket and stream,
+    so that several deployments share one NATS without seeing each other; callers use the plain
+    subjects of `subjects` and never see the prefix. `replicas`: how many servers of a NATS cluster
+    keep each copy of the presence bucket and the live stream (1 on a single server; with 1 on a
+    cluster, losing the server that holds them takes every daemon's presence with it)."""
+
+    def __init__(self, nc: NatsClient, link: _Link | None = None, *, deployment: str = "", replicas: int = 1) -> None:
         self._nc = nc
+        self.replicas = replicas
         self._link = link or _Link()
         self._presence: Presence | None = None
         self._live: LiveTail | None = None
+        self.deployment = deployment
+        self._prefix = f"{deployment}." if deployment else ""
+
+    def subject(self, subject: str) -> str:
+        """The subject on the wire: reliant's own subjects get the deployment's prefix (reply
+        inboxes do not)."""
+        return self._prefix + subject if self._prefix and subject.startswith(PREFIX + ".") else subject
+
+    def name(self, name: str) -> str:
+        """A queue group, KV bucket or stream name of this deployment."""
+        return f"{self.deployment}_{name}" if self.deployment else name
 
     @classmethod
     async def connect(
@@ -188,6 +216,8 @@ class Bus:
         name: str = "reliant",
         connect_timeout: float = 5.0,
         auth: NatsAuth | None = None,
+        deployment: str = "",
+        replicas: int = 1,
     ) -> Bus:
         """Connect to one server or, given several URLs separated by commas, to a cluster (the
         client moves to another seed, or a server the cluster told it about, when one goes away)."""
@@ -241,7 +271,31 @@ class Bus:
             await _close_quietly(nc)
             raise BusError(f"cannot connect to NATS at {url}: {exc or type(exc).__name__}") from exc
         connecting = False
-        return cls(nc, link)
+        return cls(nc, link, deployment=deployment, replicas=replicas)
+
+    @staticmethod
+    async def probe(url: str, auth: NatsAuth | None = None, *, timeout: float = 5.0) -> None:
+        """One connection attempt to each server (no reconnecting), closed at once; raises BusError
+        saying why."""
+        errors: list[Exception] = []
+
+        async def on_error(exc: Exception) -> None:
+            errors.append(exc)
+
+        options = (auth or NatsAuth()).options() | {"connect_timeout": timeout, "reconnect_time_wait": 0}
+        try:
+            nc = await nats.connect(
+                server_urls(url),
+                **options,
+                name="reliant-probe",
+                allow_reconnect=False,
+                max_reconnect_attempts=1,  # the first connect tries each server once more than this
+                error_cb=on_error,
+            )
+        except (OSError, nats.errors.Error, TimeoutError) as exc:
+            cause = errors[-1] if errors else exc
+            raise BusError(f"cannot connect to NATS at {url}: {cause or type(cause).__name__}") from exc
+        await nc.close()
 
     @property
     def server(self) -> str:
@@ -267,16 +321,16 @@ class Bus:
             raise BusError(f"NATS did not answer: {exc or type(exc).__name__}") from exc
 
     async def publish(self, subject: str, data: bytes, headers: dict[str, str] | None = None) -> None:
-        await self._nc.publish(subject, data, headers=headers)
+        await self._nc.publish(self.subject(subject), data, headers=headers)
 
     async def publish_json(self, subject: str, value: Any) -> None:
-        await self._nc.publish(subject, json.dumps(value, separators=(",", ":")).encode())
+        await self._nc.publish(self.subject(subject), json.dumps(value, separators=(",", ":")).encode())
 
     async def request(
         self, subject: str, data: bytes, *, timeout: float, headers: dict[str, str] | None = None
     ) -> Reply:
         try:
-            msg = await self._nc.request(subject, data, timeout=timeout, headers=headers)
+            msg = await self._nc.request(self.subject(subject), data, timeout=timeout, headers=headers)
         except nats.errors.NoRespondersError:
             raise NoRespondersError(subject) from None
         except nats.errors.TimeoutError:
@@ -286,15 +340,25 @@ class Bus:
         return Reply(msg.data, msg.headers or {})
 
     async def subscribe(self, subject: str, handler: Handler, *, queue: str = "") -> Subscription:
-        return await self._nc.subscribe(subject, queue=queue, cb=handler)
+        if not self._prefix:
+            return await self._nc.subscribe(subject, queue=queue, cb=handler)
+        prefix = self._prefix
+
+        async def delivered(msg: Any) -> None:
+            plain = msg.subject[len(prefix) :] if msg.subject.startswith(prefix) else msg.subject
+            await handler(_Delivered(plain, msg.data, msg.reply, msg.headers))
+
+        return await self._nc.subscribe(self.subject(subject), queue=self.name(queue) if queue else "", cb=delivered)
 
     async def presence(self) -> Presence:
         if self._presence is None:
             js = self._nc.jetstream()
             try:
-                kv = await js.key_value(PRESENCE_BUCKET)
+                kv = await js.key_value(self.name(PRESENCE_BUCKET))
             except nats.js.errors.BucketNotFoundError:
-                kv = await js.create_key_value(bucket=PRESENCE_BUCKET, history=1, ttl=300)
+                kv = await js.create_key_value(
+                    bucket=self.name(PRESENCE_BUCKET), history=1, ttl=300, replicas=self.replicas
+                )
             self._presence = Presence(kv)
         return self._presence
 
@@ -304,7 +368,7 @@ class Bus:
         if self._live is None:
             from reliant.bus.live import LiveTail  # here: live.py builds on this module
 
-            self._live = LiveTail(self._nc)
+            self._live = LiveTail(self._nc, self, replicas=self.replicas)
         return self._live
 
     async def close(self) -> None:

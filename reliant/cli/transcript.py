@@ -99,7 +99,7 @@ def _draw_call(renderer: Renderer, call: pb.ContentBlock, result: pb.ContentBloc
             "tool_call_id": call.tool_call_id,
             "tool_name": call.tool_name,
             "status": _STATUS[state],
-            "outcome": tool_outcome(state, data, error).value,
+            "outcome": call.tool_outcome or tool_outcome(state, data, error).value,  # the api's word first
             "output": "" if failed else text,
             "error": error,
             "data": data,

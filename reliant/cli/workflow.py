@@ -219,8 +219,10 @@ def start_workflow_chat(
     data_dir: Path | None,
     api_url: str | None,
     token: str | None,
+    daemon: str = "",
 ) -> None:
-    """`reliant workflow run` and `reliant chat --workflow`: a new chat on the workflow, streamed."""
+    """`reliant workflow run` and `reliant chat --workflow`: a new chat on the workflow, streamed
+    (`daemon`: the daemon to register the project on, if it is new)."""
     import contextlib
     import sys
 
@@ -241,7 +243,7 @@ def start_workflow_chat(
     ask = terminal_ask()
     try:
         if project is not None:  # named on the command line: the explicit choice registers it
-            chosen = find_or_create_project(api, str(project))
+            chosen = find_or_create_project(api, str(project), daemon)
         else:
             where = real_path(str(Path.cwd()))
             hint = command_hint("project", "add", where, data_dir=data_dir, api_url=api_url)

@@ -23,4 +23,10 @@ def nats_auth(settings: Settings) -> NatsAuth:
 
 async def connect_bus(settings: Settings, name: str) -> Bus:
     """The role's NATS connection; `settings.nats_url` may list several servers, comma-separated."""
-    return await Bus.connect(settings.nats_url, name=name, auth=nats_auth(settings))
+    return await Bus.connect(
+        settings.nats_url,
+        name=name,
+        auth=nats_auth(settings),
+        deployment=settings.deployment,
+        replicas=settings.nats_replicas,
+    )

@@ -28,10 +28,16 @@ RequestHandler = Callable[[str, bytes], Awaitable[bytes]]
 
 
 _REJECTED = (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.INVALID_ARGUMENT)
+REGISTER_TIMEOUT = 10.0  # seconds a gateway may take to answer Register
 
 
 class DaemonRejectedError(ReliantError):
     """The gateway refused this daemon for good (bad token, invalid id): retrying cannot help."""
+
+
+class _IdInUse(Exception):
+    """The gateway says another daemon with this id is connected (it may be a dead earlier run of
+    this one, not yet timed out: so it is tried again for a while)."""
 
 
 class GatewayTlsError(DaemonRejectedError):
@@ -111,8 +117,12 @@ class DaemonConnection:
         on_connected: Callable[[], Awaitable[None]] | None = None,
         tls: ChannelTls | None = None,
         insecure_plaintext_token: bool = False,
+        id_in_use_patience: float = 20.0,
     ) -> None:
-        self.gateway = gateway
+        # Several gateways ("a:1,b:2"): a session that fails or hangs moves on to the next one.
+        self.gateways = [g.strip() for g in gateway.split(",") if g.strip()] or [gateway]
+        self._current = 0
+        self._patience = id_in_use_patience
         self.tls = tls
         self._insecure_plaintext_token = insecure_plaintext_token
         self._credentials: grpc.ChannelCredentials | None = None
@@ -131,33 +141,66 @@ class DaemonConnection:
         self._serving = True  # False once shutting down: requests are no longer answered
         self._session_over = asyncio.Event()
 
+    @property
+    def gateway(self) -> str:
+        """The gateway this daemon dials now."""
+        return self.gateways[self._current]
+
+    def _next_gateway(self) -> bool:
+        """Move on to the next gateway; True when that starts another round through all of them."""
+        self._current = (self._current + 1) % len(self.gateways)
+        return self._current == 0
+
     async def run(self, ready: asyncio.Event) -> None:
         """Stay connected until cancelled; raises DaemonRejectedError if the gateway refuses us, and
         PlaintextTokenRefusedError, before dialling, if the token would leave this machine unencrypted."""
-        if self.tls is None and not self._insecure_plaintext_token and not is_loopback(self.gateway):
-            raise PlaintextTokenRefusedError(self.gateway)
+        for gateway in self.gateways:
+            if self.tls is None and not self._insecure_plaintext_token and not is_loopback(gateway):
+                raise PlaintextTokenRefusedError(gateway)
         # Read the certificate files once, up front: a missing one is a ConfigError naming the setting.
         self._credentials = self.tls.credentials() if self.tls is not None else None
         backoff = Backoff()
+        in_use_since: float | None = None
         while not self._closing:
             try:
                 await self._session(ready, backoff)
+                in_use_since = None
             except grpc.aio.AioRpcError as exc:
                 if exc.code() in _REJECTED:
                     raise DaemonRejectedError(f"gateway {self.gateway} refused this daemon: {exc.details()}") from None
                 details = exc.details() or ""
+                if exc.code() == grpc.StatusCode.ALREADY_EXISTS:
+                    in_use_since = self._in_use(in_use_since, details)
                 if _tls_failure(details) and not self.sessions:
                     raise GatewayTlsError(self.gateway, _handshake_reason(details)) from None
                 problem = f"{exc.code().name} ({details}){self._hint(details)}"
+            except _IdInUse as exc:
+                in_use_since = self._in_use(in_use_since, str(exc))
+                problem = str(exc)
             except (OSError, TimeoutError) as exc:
                 problem = str(exc)
             if self._closing:
                 return
+            failed = self.gateway
+            if len(self.gateways) > 1 and not self._next_gateway():
+                logger.warning("gateway %s: %s; trying gateway %s", failed, problem, self.gateway)
+                continue  # the next gateway at once; back off between rounds through all of them
             delay = backoff.next()
             # The first attempts often race a gateway that is still starting: only persist is news.
             level = logging.WARNING if backoff.attempt > 3 else logging.DEBUG
-            logger.log(level, "gateway %s: %s; reconnecting in %.1fs", self.gateway, problem, delay)
+            logger.log(level, "gateway %s: %s; reconnecting in %.1fs", failed, problem, delay)
             await asyncio.sleep(delay)
+
+    def _in_use(self, since: float | None, details: str) -> float:
+        """When the id was first found in use; raises DaemonRejectedError once that lasted longer
+        than a dead run of this daemon could keep it."""
+        now = time.monotonic()
+        if since is None:
+            logger.warning("gateway %s: %s; trying again for %.0fs", self.gateway, details, self._patience)
+            return now
+        if now - since > self._patience:
+            raise DaemonRejectedError(f"gateway {self.gateway} refused this daemon: {details}")
+        return since
 
     def _channel(self) -> grpc.aio.Channel:
         if self.tls is None or self._credentials is None:
@@ -193,7 +236,9 @@ class DaemonConnection:
                         )
                     )
                 )
-                first = await call.read()
+                # A gateway that hangs (stopped, partitioned) accepts the TCP connection and then
+                # never answers: give up on it after a while and try the next one.
+                first = await asyncio.wait_for(call.read(), REGISTER_TIMEOUT)
                 if first is grpc.aio.EOF:
                     await self._ended(call)
                 if not first.HasField("registered"):
@@ -251,6 +296,8 @@ class DaemonConnection:
         code, details = await call.code(), await call.details()
         if code in _REJECTED:
             raise DaemonRejectedError(f"gateway {self.gateway} refused this daemon: {details}")
+        if code == grpc.StatusCode.ALREADY_EXISTS:
+            raise _IdInUse(details)
         raise OSError(f"gateway closed the stream ({code.name}: {details or 'no details'})")
 
     async def _beat(self, interval: float, timeout: float) -> None:

@@ -25,7 +25,7 @@ Requests arrive by subject (what follows `reliant.daemon.<id>.`):
   background processes (processes.py).
 - `ctl.mcp.*` (mcp/manager.py), `ctl.term.*` (terminals.py), `ctl.fs.*` (filesystem.py),
   `ctl.worktree.*` (worktrees.py), `ctl.context.*` (context.py: instruction files, environment,
-  `@path` attachments).
+  `@path` attachments), `ctl.dirs.list` (directories.py: the directories a project could be in).
 
 Requests over MAX_REQUEST_BYTES are refused; a reply over MAX_REPLY_BYTES is replaced by an error.
 A malformed control request, or an unknown control subject, gets `{"ok": false, "error": "..."}`.
@@ -45,6 +45,7 @@ from typing import Any
 from reliant.config import Settings
 from reliant.daemon.connection import DaemonConnection, DaemonIdentity
 from reliant.daemon.context import ProjectContext
+from reliant.daemon.directories import DirectoryBrowser
 from reliant.daemon.events import EventSender
 from reliant.daemon.filesystem import FileService
 from reliant.daemon.mcp.manager import McpManager
@@ -239,11 +240,22 @@ class DaemonRole:
         self.files = FileService()
         self.worktrees = Worktrees()
         self.context = ProjectContext()
+        self.directories = DirectoryBrowser([s.data_path], s.daemon_workspace_roots)
         self.router = DaemonRouter(self.host, announce=self._announce)
         trust = TrustControls(self.trust, self.mcp.trust_view, self.mcp.refresh)
         self.workflow_files = WorkflowFiles(self.trust)
         saver = WorkflowSaver(self.trust, self.mcp.refresh)
-        parts = (self.mcp, trust, self.workflow_files, saver, self.terminals, self.files, self.worktrees, self.context)
+        parts = (
+            self.mcp,
+            trust,
+            self.workflow_files,
+            saver,
+            self.terminals,
+            self.files,
+            self.worktrees,
+            self.context,
+            self.directories,
+        )
         for part in parts:
             self.router.register(part.controls(self.host.workspace_for))
         self.connection = DaemonConnection(
@@ -257,6 +269,8 @@ class DaemonRole:
                 s.daemon_tls, s.daemon_tls_ca, s.daemon_tls_cert, s.daemon_tls_key, s.daemon_tls_server_name
             ),
             insecure_plaintext_token=s.daemon_insecure_plaintext_token,
+            # A dead earlier run of this daemon holds its id until the gateway times it out.
+            id_in_use_patience=s.heartbeat_timeout + 5.0,
         )
         self.events.publish = self.connection.publish
 

@@ -1,5 +1,7 @@
 """The directories a daemon may work in: configured ones, plus those added while it runs.
 
+A path given as `~/…` is taken under the home directory of the user the daemon runs as.
+
 Added workspaces are kept in `<data-dir>/daemon-workspaces.json` ({"workspaces": ["/abs/path", ...]})
 and merged with the configured ones when the daemon starts.
 
@@ -24,6 +26,13 @@ from reliant.errors import ReliantError
 logger = logging.getLogger(__name__)
 
 WORKSPACES_FILE = "daemon-workspaces.json"
+
+
+def expand_home(given: str) -> str:
+    """`~` and `~/x` as this daemon's user's home (a path typed by the user); anything else unchanged."""
+    if given == "~" or given.startswith("~/"):
+        return str(Path(given).expanduser())
+    return given
 
 
 class WorkspaceError(ReliantError):
@@ -93,17 +102,20 @@ class Workspaces:
                 self._paths.append(resolved)
 
     def add(self, given: str | Path) -> Path:
-        """Register an existing directory (absolute path) and persist it; returns its real path."""
-        path = Path(given)
+        """Register an existing directory (an absolute path, or one under `~`) and persist it;
+        returns its real path."""
+        path = Path(expand_home(str(given)))
+        # An error names the path as typed, and what a leading ~ made of it.
+        named = str(given) if str(path) == str(given) else f"{given} ({path})"
         if not str(given) or not path.is_absolute():
-            raise WorkspaceError(str(given), "the path must be absolute")
+            raise WorkspaceError(named, "the path must be absolute (or start with ~)")
         resolved = path.resolve()
         if not resolved.exists():
-            raise WorkspaceError(str(given), "no such directory")
+            raise WorkspaceError(named, "no such directory")
         if not resolved.is_dir():
-            raise WorkspaceError(str(given), "not a directory")
+            raise WorkspaceError(named, "not a directory")
         if refusal := self.refusal(resolved):
-            raise WorkspaceError(str(given), refusal)
+            raise WorkspaceError(named, refusal)
         if resolved in self._paths:
             return resolved
         if self.state_file is not None:

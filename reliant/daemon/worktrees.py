@@ -15,6 +15,13 @@ Control subjects (`ctl.worktree.*`, JSON; `workspace` is the repository, a regis
 - `worktree.diff {workspace, path, base?}` -> `{"ok", "diff", "truncated", "files"}`: the worktree
   against `base` (default HEAD), untracked files included as added
 - `worktree.remove {workspace, path, force?, delete_branch?}` -> `{"ok"}`
+- `worktree.repo {workspace}` -> `{"ok", "git", "commits", "branch", "root", "problem"}`: whether the
+  workspace is a git repository of its own (worktrees need one, with a commit to start from), said
+  in words in `problem` when it is not
+- `worktree.init {workspace, commit?}` -> `{"ok", "branch", "committed", "identity"}`: `git init` in
+  the workspace (refused when it already is a repository); with `commit`, its files (as .gitignore
+  allows) become the first commit, authored by the user's git identity, else by "reliant"
+  (`identity` says which)
 
 `info`: name, path, branch, head, base (the commit it started from, for create), locked, prunable.
 """
@@ -84,13 +91,64 @@ async def git(cwd: Path, *args: str, check: bool = True, limit: int = 0) -> str:
 
 class Worktrees:
     async def _repo(self, workspace: Path) -> Path:
-        top = (await git(workspace, "rev-parse", "--show-toplevel")).strip()
+        try:
+            top = (await git(workspace, "rev-parse", "--show-toplevel")).strip()
+        except GitError:
+            raise ToolFailure(f"{workspace} is not a git repository, and worktrees are made with git") from None
         if not top:
             raise ToolFailure(f"{workspace} is not a git repository")
         repo = Path(await asyncio.to_thread(os.path.realpath, top))
         if repo != workspace and not repo.is_relative_to(workspace):
             raise ToolFailure(f"refused: the repository of {workspace} is {repo}, outside the workspace")
         return repo
+
+    async def repo_info(self, workspace: Path) -> dict[str, Any]:
+        """Whether worktrees can be made here, and if not, why, in words a user can act on."""
+        info: dict[str, Any] = {"ok": True, "git": False, "commits": False, "branch": "", "root": "", "problem": ""}
+        try:
+            top = (await git(workspace, "rev-parse", "--show-toplevel")).strip()
+        except GitError:
+            info["problem"] = f"{workspace} is not a git repository, and worktrees are made with git."
+            return info
+        repo = Path(await asyncio.to_thread(os.path.realpath, top))
+        info["root"] = str(repo)
+        if repo != workspace and not repo.is_relative_to(workspace):
+            info["problem"] = (
+                f"{workspace} is inside the git repository {repo}, not a repository of its own: worktrees "
+                "of a project are made from its own repository."
+            )
+            return info
+        info["git"] = True
+        info["branch"] = (await git(repo, "symbolic-ref", "--short", "-q", "HEAD", check=False)).strip()
+        head = await git(repo, "rev-parse", "--verify", "-q", "HEAD^{commit}", check=False)
+        info["commits"] = bool(head.strip())
+        if not info["commits"]:
+            info["problem"] = "The repository has no commit yet, and a worktree starts from a commit."
+        return info
+
+    async def init(self, workspace: Path, *, commit: bool = False) -> dict[str, Any]:
+        """`git init` in the workspace; with `commit`, its files become the first commit."""
+        info = await self.repo_info(workspace)
+        if info["root"] and not info["git"]:
+            raise ToolFailure(info["problem"])
+        if not info["git"]:
+            await git(workspace, "init", "-q")
+        elif not commit or info["commits"]:
+            raise ToolFailure(f"{workspace} already is a git repository")
+        identity = "yours"
+        committed = False
+        if commit:
+            await git(workspace, "add", "-A")
+            who: list[str] = []
+            if not (await git(workspace, "config", "user.email", check=False)).strip():
+                who = ["-c", "user.name=reliant", "-c", "user.email=reliant@localhost"]
+                identity = "reliant <reliant@localhost> (no git identity is configured)"
+            message = "Initial commit"
+            await git(workspace, *who, "commit", "-q", "--allow-empty", "--no-verify", "--no-gpg-sign", "-m", message)
+            committed = True
+        branch = (await git(workspace, "symbolic-ref", "--short", "-q", "HEAD", check=False)).strip()
+        logger.info("git repository initialised in %s (first commit: %s)", workspace, committed)
+        return {"ok": True, "branch": branch, "committed": committed, "identity": identity if committed else ""}
 
     def confine_worktree(self, repo: Path, given: str) -> Path:
         """The worktree directory `given` names; refused unless it lies under .reliant/worktrees."""
@@ -252,7 +310,15 @@ class Worktrees:
                 delete_branch=bool(body.get("delete_branch")),
             )
 
+        async def repo(body: dict[str, Any]) -> Any:
+            return await self.repo_info(workspace(body))
+
+        async def init(body: dict[str, Any]) -> Any:
+            return await self.init(workspace(body), commit=bool(body.get("commit")))
+
         return {
+            "worktree.repo": repo,
+            "worktree.init": init,
             "worktree.create": create,
             "worktree.list": list_,
             "worktree.status": status,

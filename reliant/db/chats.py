@@ -98,6 +98,14 @@ async def list_all(db: Database, project_id: str = "") -> list[ChatInfo]:
     return [_chat(r) for r in rows]
 
 
+async def recent_models(db: Database, limit: int = 8) -> list[str]:
+    """The models of the most recently active chats, most recent first, each once."""
+    rows = await db.fetch(
+        "SELECT model FROM chats WHERE model <> '' GROUP BY model ORDER BY max(updated_at) DESC LIMIT %s", (limit,)
+    )
+    return [str(r["model"]) for r in rows]
+
+
 async def rename(db: Database, chat_id: str, title: str) -> bool:
     return await db.execute("UPDATE chats SET title = %s, updated_at = now() WHERE id = %s", (title, chat_id)) == 1
 

@@ -7,7 +7,7 @@ import logging
 
 import grpc
 
-from reliant.bus import role_beacon
+from reliant.bus import Bus, role_beacon
 from reliant.clients.bus_connection import connect_bus
 from reliant.config import Settings
 from reliant.errors import PortInUseError
@@ -25,6 +25,11 @@ class GatewayRole:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.servicer: GatewayServicer | None = None
+        self._bus: Bus | None = None  # once serving: what `probe` asks
+
+    async def probe(self) -> bool:
+        """Readiness (the probe listener's /ready): serving, and connected to NATS."""
+        return self._bus is not None and self._bus.connected
 
     async def run(self, ready: asyncio.Event) -> None:
         s = self.settings
@@ -53,9 +58,11 @@ class GatewayRole:
             await server.start()
             await beacon.start()
             logger.info("gateway listening on %s (%s)", address, _security(tls))
+            self._bus = bus
             ready.set()
             await asyncio.Event().wait()  # until cancelled (grpc's wait_for_termination mishandles cancel)
         finally:
+            self._bus = None
             await self.servicer.close_all()
             await server.stop(grace=1.0)
             await beacon.shutdown()

@@ -66,6 +66,13 @@ class DaemonSession:
             await self.context.write(message)
 
 
+def _already(daemon_id: str, hostname: str, name: str, gateway: str) -> str:
+    return (
+        f"daemon id {daemon_id} is already connected (host {hostname or '?'}, name {name or '?'}, through gateway "
+        f"{gateway}); every daemon needs its own id: start this one with its own --data-dir or RELIANT_DAEMON_ID"
+    )
+
+
 class GatewayServicer(daemon_pb2_grpc.DaemonGatewayServicer):
     def __init__(
         self,
@@ -106,6 +113,10 @@ class GatewayServicer(daemon_pb2_grpc.DaemonGatewayServicer):
         try:
             async with self._registry_lock(daemon_id):
                 previous = self.sessions.get(daemon_id)
+                duplicate = await self._duplicate(session, previous)
+                if duplicate:
+                    logger.warning("refused a second daemon %s from %s: %s", daemon_id, context.peer(), duplicate)
+                    await context.abort(grpc.StatusCode.ALREADY_EXISTS, duplicate)
                 if previous is not None:
                     logger.info("daemon %s reconnected; closing its previous stream", daemon_id)
                     previous.closed.set()
@@ -203,6 +214,34 @@ class GatewayServicer(daemon_pb2_grpc.DaemonGatewayServicer):
             context=context,
             boot_id=reg.boot_id,
         )
+
+    async def _duplicate(self, session: DaemonSession, previous: DaemonSession | None) -> str:
+        """Why `session` is a second daemon with an id already in use ('' if it is not): another
+        run (boot id) of that id is connected here, or is online through another gateway. The same
+        run reconnecting, or coming over from another gateway, is no duplicate; a run that died
+        stops counting once it has been silent for the heartbeat timeout."""
+        if not session.boot_id:
+            return ""  # a daemon too old to say which run it is: cannot tell
+        if previous is not None and not previous.closed.is_set():
+            alive = time.monotonic() - previous.last_seen <= self._timeout
+            if previous.boot_id and previous.boot_id != session.boot_id and alive:
+                return _already(session.daemon_id, previous.hostname, previous.name, self.gateway_id)
+            return ""
+        try:
+            presence = await self._bus.presence()
+            record = await asyncio.wait_for(presence.get(subjects.presence_key("daemon", session.daemon_id)), 2.0)
+        except Exception as exc:  # noqa: BLE001 - NATS unreadable: cannot tell, let it in
+            logger.debug("could not read the presence of daemon %s: %s", session.daemon_id, exc)
+            return ""
+        if (
+            record
+            and record.get("online")
+            and record.get("gateway") != self.gateway_id
+            and record.get("boot_id") not in ("", None, session.boot_id)
+            and time.time() - float(record.get("last_seen", 0)) <= self._timeout
+        ):
+            return _already(session.daemon_id, record.get("hostname", ""), record.get("name", ""), record["gateway"])
+        return ""
 
     def _presence_record(self, session: DaemonSession, *, online: bool) -> dict[str, Any]:
         return {

@@ -1,6 +1,15 @@
 """LLM providers: the only package that imports the provider SDKs (lazily: importing this is cheap)."""
 
-from reliant.llm.base import BlockDelta, BlockStart, LlmRequest, LlmResponse, OnEvent, Provider, StreamEvent
+from reliant.llm.base import (
+    BlockDelta,
+    BlockStart,
+    ListedModel,
+    LlmRequest,
+    LlmResponse,
+    OnEvent,
+    Provider,
+    StreamEvent,
+)
 from reliant.llm.demo import DEMO_MODEL, copy_demo_project, demo_project_dir
 from reliant.llm.errors import FatalLlmError, LlmError, RetryableLlmError, UnknownModelError
 from reliant.llm.pricing import Price, cost, price
@@ -12,6 +21,7 @@ __all__ = [
     "BlockDelta",
     "BlockStart",
     "FatalLlmError",
+    "ListedModel",
     "LlmError",
     "LlmRequest",
     "LlmResponse",

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from reliant.domain.chat import BlockType, ContentBlock, Message, Role, ToolDefinition, Usage
 from reliant.llm import broken_stream
-from reliant.llm.base import BlockDelta, BlockStart, LlmRequest, LlmResponse, OnEvent
+from reliant.llm.base import BlockDelta, BlockStart, ListedModel, LlmRequest, LlmResponse, OnEvent
 from reliant.llm.classify import error_for_status, scrub
 from reliant.llm.errors import FatalLlmError, LlmError, RetryableLlmError, check_key_sendable
 from reliant.llm.tool_input import ToolInputError, parse_tool_input
@@ -129,6 +129,22 @@ class AnthropicProvider:
             return assembly.response()
         except ToolInputError as exc:
             raise broken_stream.bad_tool_input(NAME, exc, assembly.stop_reason) from None
+
+    async def list_models(self, timeout: float) -> list[ListedModel]:
+        """The Models API (GET /v1/models), every page; retired models left out."""
+        import anthropic
+
+        found: list[ListedModel] = []
+        try:
+            async for info in self._client.models.list(limit=1000, timeout=timeout):
+                if getattr(info, "lifecycle", None) == "retired":
+                    continue
+                found.append(ListedModel(info.id, info.display_name or ""))
+        except anthropic.APIStatusError as exc:
+            raise self._status_error(exc) from exc
+        except anthropic.APIError as exc:
+            raise RetryableLlmError(NAME, self._scrub(f"{self.base_url}: {exc.message}")) from exc
+        return found
 
     async def close(self) -> None:
         await self._client.close()

@@ -60,6 +60,14 @@ class LlmResponse:
     model: str
 
 
+@dataclass(frozen=True, slots=True)
+class ListedModel:
+    """A model a provider's API lists: its id (as a request names it) and display name, if any."""
+
+    id: str
+    label: str = ""
+
+
 class Provider(Protocol):
     name: str
 
@@ -69,6 +77,12 @@ class Provider(Protocol):
         Raises RetryableLlmError (429, 5xx, overloaded; with retry_after when the provider says)
         or FatalLlmError (auth, invalid request). Never retries by itself: retries belong to the
         caller (Temporal)."""
+        ...
+
+    async def list_models(self, timeout: float) -> list[ListedModel]:
+        """The models the provider's API lists for this key (within `timeout` seconds).
+
+        Raises LlmError like stream does."""
         ...
 
     async def close(self) -> None: ...

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 from reliant.domain.chat import BlockType, ContentBlock, Message, Role, ToolDefinition, Usage
 from reliant.llm import broken_stream
-from reliant.llm.base import BlockDelta, BlockStart, LlmRequest, LlmResponse, OnEvent
+from reliant.llm.base import BlockDelta, BlockStart, ListedModel, LlmRequest, LlmResponse, OnEvent
 from reliant.llm.classify import error_for_status, scrub
 from reliant.llm.errors import FatalLlmError, LlmError, RetryableLlmError, check_key_sendable
 from reliant.llm.tool_input import ToolInputError, parse_tool_input
@@ -138,6 +138,20 @@ class OpenAIProvider:
             return assembly.response()
         except ToolInputError as exc:
             raise broken_stream.bad_tool_input(NAME, exc, assembly.stop_reason()) from None
+
+    async def list_models(self, timeout: float) -> list[ListedModel]:
+        """GET /models: OpenAI's, or an OpenAI-compatible server's (Ollama, vLLM, LM Studio, OpenRouter)."""
+        import openai
+
+        found: list[ListedModel] = []
+        try:
+            async for model in self._client.models.list(timeout=timeout):
+                found.append(ListedModel(model.id))
+        except openai.APIStatusError as exc:
+            raise self._status_error(exc) from exc
+        except openai.APIError as exc:
+            raise RetryableLlmError(NAME, self._scrub(f"{self.base_url}: {exc.message}")) from exc
+        return found
 
     async def close(self) -> None:
         await self._client.close()

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 
-from reliant.llm.base import Provider
+from reliant.llm.base import ListedModel, Provider
 from reliant.llm.broken_stream import DEFAULT_READ_TIMEOUT
 from reliant.llm.demo import DEMO_MODEL
 from reliant.llm.errors import UnknownModelError
@@ -87,6 +88,36 @@ class Providers:
         if self._openai_api_key or self._openai_base_url:
             models += [f"openai:{m}" for m in DEFAULT_OPENAI_MODELS]
         return models
+
+    def configured(self, name: str) -> bool:
+        """Whether provider `name` has what it needs to be called (a key, or a base URL for openai)."""
+        if name == "anthropic":
+            return bool(self._anthropic_api_key)
+        if name == "openai":
+            return bool(self._openai_api_key or self._openai_base_url)
+        return name == "scripted"
+
+    async def prepare(self, name: str) -> None:
+        """Creates provider `name` in a thread: that imports its SDK (seconds on a busy machine), and
+        the event loop goes on meanwhile; a timed call to the provider then times only the call."""
+        if name not in PROVIDER_NAMES:
+            raise UnknownModelError(f"{name}:", self.available_models())
+        if name in self._created:
+            return
+        provider = await asyncio.to_thread(self._create, name)
+        if self._created.setdefault(name, provider) is not provider:
+            await provider.close()  # created meanwhile by another caller
+
+    async def list_models(self, name: str, timeout: float = 10.0) -> list[ListedModel]:
+        """The models provider `name` lists through its API. Raises LlmError (FatalLlmError with
+        kind "missing_key" for a provider that is not configured)."""
+        if name not in PROVIDER_NAMES:
+            raise UnknownModelError(f"{name}:", self.available_models())
+        provider = self._created.get(name)
+        if provider is None:
+            provider = self._create(name)
+            self._created[name] = provider
+        return await provider.list_models(timeout)
 
     async def close(self) -> None:
         created, self._created = self._created, {}

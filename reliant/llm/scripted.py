@@ -19,10 +19,19 @@ import time
 from dataclasses import dataclass, field
 
 from reliant.domain.chat import BlockType, ContentBlock, Message, Role, Usage
-from reliant.llm.base import BlockDelta, BlockStart, LlmRequest, LlmResponse, OnEvent
+from reliant.llm.base import BlockDelta, BlockStart, ListedModel, LlmRequest, LlmResponse, OnEvent
 from reliant.llm.classify import error_for_status
 from reliant.llm.errors import LlmError
-from reliant.llm.script import RESULT_PLACEHOLDER, Script, Turn, load_script, next_turn, quoted_result, script_path
+from reliant.llm.script import (
+    RESULT_PLACEHOLDER,
+    SCRIPTS_DIR,
+    Script,
+    Turn,
+    load_script,
+    next_turn,
+    quoted_result,
+    script_path,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -78,6 +87,10 @@ class ScriptedProvider:
         usage = turn.usage or _estimated_usage(request, blocks)
         stop = "tool_use" if turn.tools else "end_turn"
         return LlmResponse(blocks=blocks, usage=usage, stop_reason=stop, model=request.model)
+
+    async def list_models(self, timeout: float) -> list[ListedModel]:
+        """The scripts that ship with reliant (a script of your own is named by its path)."""
+        return [ListedModel(path.stem, "scripted, offline") for path in sorted(SCRIPTS_DIR.glob("*.yaml"))]
 
     async def close(self) -> None:
         self._scripts.clear()

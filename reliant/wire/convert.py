@@ -6,7 +6,17 @@ from typing import Any
 
 from google.protobuf.struct_pb2 import Struct
 
-from reliant.domain.chat import BlockType, ChatInfo, ContentBlock, Project, StoredMessage, ToolRun, Usage
+from reliant.domain.chat import (
+    FINAL_TOOL_STATES,
+    BlockType,
+    ChatInfo,
+    ContentBlock,
+    Project,
+    StoredMessage,
+    ToolRun,
+    Usage,
+)
+from reliant.domain.tool_outcome import tool_outcome
 from reliant.wire.payloads import public_tool_data
 from reliant.wire.v1 import chat_pb2 as pb
 
@@ -92,6 +102,8 @@ def block(b: ContentBlock, run: ToolRun | None = None) -> pb.ContentBlock:
         out.duration_ms = run.duration_ms
         if run.data and b.type is BlockType.TOOL_CALL:
             out.tool_data.CopyFrom(_struct(public_tool_data(run.data)))
+        if run.state in FINAL_TOOL_STATES and b.type is BlockType.TOOL_CALL:
+            out.tool_outcome = tool_outcome(run.state, run.data, run.error).value  # as tool_finished says
     return out
 
 

@@ -11,7 +11,7 @@ from temporalio.common import WorkerDeploymentVersion
 from temporalio.worker import Worker, WorkerDeploymentConfig
 
 from reliant import __version__
-from reliant.bus import role_beacon
+from reliant.bus import Bus, role_beacon
 from reliant.clients import temporal
 from reliant.clients.bus_connection import connect_bus
 from reliant.clients.daemons import ToolCatalog
@@ -62,6 +62,15 @@ class WorkerRole:
         # What a supervisor allows for a graceful stop: running activities get
         # settings.worker_shutdown_grace to finish before they are cancelled.
         self.stop_timeout = settings.worker_shutdown_grace + 5.0
+        self._services: tuple[Database, Bus] | None = None  # once polling: what `probe` asks
+
+    async def probe(self) -> bool:
+        """Readiness (the probe listener's /ready): polling, and Postgres and NATS answer."""
+        if self._services is None:
+            return False
+        db, bus = self._services
+        await db.ping()
+        return bus.connected
 
     async def run(self, ready: asyncio.Event) -> None:
         s = self.settings
@@ -137,6 +146,7 @@ class WorkerRole:
                 recorder = ProcessRecorder(bus, db)
                 beacon = role_beacon(bus, self.name, presence_detail, s.heartbeat_interval)
                 async with worker:
+                    self._services = (db, bus)
                     await watcher.start()
                     await recorder.start()
                     await catalog.start()
@@ -145,6 +155,7 @@ class WorkerRole:
                     try:
                         await asyncio.Event().wait()
                     finally:
+                        self._services = None
                         await beacon.shutdown()
                         await catalog.shutdown()
                         await recorder.shutdown()

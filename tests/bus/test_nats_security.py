@@ -160,3 +160,22 @@ async def test_a_creds_file_signed_by_an_operator_and_account(servers: list[Nats
     await _round_trip(server.url, NatsAuth(creds_file=str(operator.creds)))
     stranger = operator_with_user(tmp_path / "other-operator")  # a user no account here signed
     assert "Authorization" in await _refused(server.url, NatsAuth(creds_file=str(stranger.creds)))
+
+
+async def test_on_a_cluster_the_presence_bucket_and_live_stream_have_a_replica_on_each_server(
+    three: list[NatsProcess], tmp_path: Path
+) -> None:
+    for node in three:  # JetStream on the fixture's cluster
+        node.stop()
+        node.config["jetstream"] = {"store_dir": str(node.directory / "js")}
+        node.start()
+    bus = await Bus.connect(",".join(node.url for node in three), auth=NatsAuth(user="u", password="p"), replicas=3)
+    try:
+        await eventually(bus.presence, timeout=30)  # until the cluster has elected its JetStream leader
+        await bus.live.publish("c1", b"x")
+        js = bus._nc.jetstream()
+        for stream in ("KV_reliant_presence", "RELIANT_LIVE"):
+            info = await js.stream_info(stream)
+            assert info.config.num_replicas == 3, stream
+    finally:
+        await bus.close()

@@ -358,7 +358,8 @@ async def test_a_call_while_a_crashed_server_restarts_waits_for_the_restart(
     host, manager = mcp_host
     assert (await call(host, workspace, "mcp__test__echo", "r1", text="up")).output == "up"
     await call(host, workspace, "mcp__test__crash", "r2")
-    assert (await status_of(manager, workspace, "test"))["status"] == "unhealthy"
+    # down: marked unhealthy, or already starting again on a busy machine
+    assert (await status_of(manager, workspace, "test"))["status"] in ("unhealthy", "starting")
 
     again = await call(host, workspace, "mcp__test__echo", "r3", text="after the restart")
 

@@ -35,6 +35,7 @@ from reliant.wire.v1 import chat_pb2
 from reliant.wire.v1 import workspace_pb2 as pb
 from reliant.wire.v1.chat_connect import ProjectServiceClient
 from reliant.wire.v1.workspace_connect import (
+    DirectoryServiceClient,
     FileSystemServiceClient,
     McpServiceClient,
     ProcessServiceClient,
@@ -401,3 +402,93 @@ async def test_reliant_term_attaches_a_local_pty_in_raw_mode(env: Env) -> None:
     finally:
         os.close(master)
         os.close(slave)
+
+
+async def test_a_server_added_from_the_mcp_tab_is_written_and_waits_for_trust(env: Env) -> None:
+    async with McpServiceClient(env.url) as mcp:
+        added = await mcp.add_mcp_server(
+            pb.AddMcpServerRequest(
+                project_id=env.project_id, name="files", command="npx", args=["-y", "server-files"], env={"ROOT": "."}
+            ),
+            headers=HEADERS,
+        )
+        written = env.workspace / ".reliant" / "mcp.json"
+        assert added.file == str(written) and added.trust == "untrusted"
+        assert "2 servers would run" in added.trust_note
+        doc = json.loads(written.read_text())
+        assert doc["mcpServers"]["files"] == {"command": "npx", "args": ["-y", "server-files"], "env": {"ROOT": "."}}
+        assert "test" in doc["mcpServers"], "the servers already there are kept"
+        listed = await mcp.list_mcp_servers(pb.ListMcpServersRequest(project_id=env.project_id), headers=HEADERS)
+        assert sorted(s.name for s in listed.untrusted) == ["files", "test"] and not listed.servers
+        for bad, why in (
+            (pb.AddMcpServerRequest(project_id=env.project_id, name="files", command="x"), "already has a server"),
+            (pb.AddMcpServerRequest(project_id=env.project_id, name="a b", command="x"), "name 'a b'"),
+            (pb.AddMcpServerRequest(project_id=env.project_id, name="web", url="ftp://x"), "http:// or https://"),
+            (pb.AddMcpServerRequest(project_id=env.project_id, name="none"), "command is required"),
+        ):
+            with pytest.raises(ConnectError) as refused:
+                await mcp.add_mcp_server(bad, headers=HEADERS)
+            assert refused.value.code is Code.INVALID_ARGUMENT and why in refused.value.message, refused.value.message
+        assert json.loads(written.read_text()) == doc
+
+
+async def test_a_project_that_is_not_a_repository_says_so_and_git_init_makes_worktrees_possible(
+    env: Env, tmp_path: Path
+) -> None:
+    plain = (tmp_path / "plain").resolve()
+    plain.mkdir()
+    (plain / "notes.txt").write_text("hello\n")
+    async with ProjectServiceClient(env.url) as projects, WorktreeServiceClient(env.url) as worktrees:
+        repo = await worktrees.get_repository(pb.RepositoryRequest(project_id=env.project_id), headers=HEADERS)
+        assert repo.git and repo.commits and repo.branch == "main" and not repo.problem
+        project = await projects.create_project(
+            chat_pb2.CreateProjectRequest(path=str(plain), daemon_id=env.settings.daemon_id), headers=HEADERS
+        )
+        repo = await worktrees.get_repository(pb.RepositoryRequest(project_id=project.id), headers=HEADERS)
+        assert not repo.git and repo.problem == f"{plain} is not a git repository, and worktrees are made with git."
+        with pytest.raises(ConnectError) as raw:
+            await worktrees.create_worktree(pb.CreateWorktreeRequest(project_id=project.id, name="x"), headers=HEADERS)
+        assert "is not a git repository" in raw.value.message and "fatal" not in raw.value.message
+        made = await worktrees.init_repository(
+            pb.InitRepositoryRequest(project_id=project.id, commit=True), headers=HEADERS
+        )
+        assert made.git and made.commits and not made.problem and made.identity
+        log = subprocess.run(["git", "log", "--format=%s", "--name-only"], cwd=plain, capture_output=True, text=True)
+        assert "Initial commit" in log.stdout and "notes.txt" in log.stdout
+        tree = await worktrees.create_worktree(
+            pb.CreateWorktreeRequest(project_id=project.id, name="first"), headers=HEADERS
+        )
+        assert (Path(tree.path) / "notes.txt").read_text() == "hello\n"
+        with pytest.raises(ConnectError) as again:
+            await worktrees.init_repository(pb.InitRepositoryRequest(project_id=project.id), headers=HEADERS)
+        assert "already is a git repository" in again.value.message
+
+
+async def test_the_directory_picker_lists_directories_and_never_the_data_dir_or_system_ones(
+    env: Env, tmp_path: Path
+) -> None:
+    (tmp_path / "notes.txt").write_text("a file: not listed\n")
+    (tmp_path / ".hidden").mkdir()
+    async with DirectoryServiceClient(env.url) as dirs:
+        listed = await dirs.list_directories(pb.ListDirectoriesRequest(path=str(tmp_path)), headers=HEADERS)
+        names = {e.name: e for e in listed.entries}
+        assert listed.path == str(tmp_path.resolve()) and listed.daemon_id == env.settings.daemon_id
+        assert "workspace" in names and names["workspace"].git and names["workspace"].usable
+        assert "data" not in names, "the data dir (its secrets) is never offered"
+        assert "notes.txt" not in names and ".hidden" not in names
+        shown = await dirs.list_directories(
+            pb.ListDirectoriesRequest(path=str(tmp_path), show_hidden=True), headers=HEADERS
+        )
+        assert ".hidden" in {e.name for e in shown.entries}
+        top = await dirs.list_directories(pb.ListDirectoriesRequest(path="/"), headers=HEADERS)
+        assert not top.usable and top.parent == "" and not {"etc", "usr", "proc"} & {e.name for e in top.entries}
+        home = await dirs.list_directories(pb.ListDirectoriesRequest(path="~"), headers=HEADERS)
+        assert home.path == str(Path.home().resolve())
+        for path, why in (
+            ("/etc", "system directory"),
+            (str(env.settings.data_dir / "secrets"), "data dir"),
+            ("relative/dir", "absolute"),
+        ):
+            with pytest.raises(ConnectError) as refused:
+                await dirs.list_directories(pb.ListDirectoriesRequest(path=path), headers=HEADERS)
+            assert refused.value.code is Code.INVALID_ARGUMENT and why in refused.value.message, refused.value.message

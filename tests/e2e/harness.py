@@ -167,6 +167,22 @@ def clean_env(**extra: str) -> dict[str, str]:
     return env
 
 
+def shared_secrets(directory: Path) -> dict[str, str]:
+    """Secret files that split replicas share (a split role never makes one up), written once into
+    `directory` (0600), as the RELIANT_*_FILE variables that name them."""
+    from reliant.clients.codec import CodecKey
+
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    env = {}
+    for name in ("codec_key", "api_token", "daemon_token"):
+        path = directory / name
+        if not path.exists():
+            path.write_text(CodecKey.generate().to_text() if name == "codec_key" else f"{name}-{os.urandom(8).hex()}\n")
+            path.chmod(0o600)
+        env[f"RELIANT_{name.upper()}_FILE"] = str(path)
+    return env
+
+
 def wait_gone(pids: list[int], timeout: float = 10) -> None:
     wait_until(lambda: not any(pid_alive(pid) for pid in pids), timeout=timeout)
 

@@ -94,7 +94,8 @@ def test_chat_follow_shows_the_turn_so_far_and_says_what_an_idle_chat_is(
     words = " ".join(f"word{i}" for i in range(60))
     model = scripted(appliance, [{"text": f"Beginning {words} end.", "delay_ms": 150}])  # ~9 s of streaming
     chat_id = start(rest, project, model, "talk slowly")
-    wait_until(lambda: "word5" in json.dumps(rest.updates(chat_id)), timeout=60)
+    # The streamed words are not in the log (only the stored answer is): follow once the turn runs.
+    wait_until(lambda: status(rest, chat_id) == "running", timeout=60)
     followed = appliance.cli("chat", "--chat", chat_id[:7])
     assert followed.returncode == 0, followed.stderr
     assert f"{MARK} talk slowly" in followed.stdout
@@ -122,7 +123,8 @@ def test_pause_resume_stop_and_interrupt(appliance: Appliance, project: Path, re
     chat_id = start(rest, project, model, "two steps")
     wait_until(lambda: any(u["kind"] == "tool_started" for u in rest.updates(chat_id)), timeout=60)
     paused = appliance.cli("pause", chat_id[:8])
-    assert paused.returncode == 0 and "pausing chat" in paused.stdout, paused.stderr
+    # "pausing" while the step runs, or "is paused" if it ended before the command looked
+    assert paused.returncode == 0 and ("pausing chat" in paused.stdout or "is paused" in paused.stdout), paused.stderr
     wait_until(lambda: status(rest, chat_id) == "paused", timeout=60)
     assert (project / "steps").read_text() == "one\n"
 
@@ -238,10 +240,12 @@ def test_a_closed_pipe_is_not_a_connection_error_and_errors_are_one_sentence(app
     assert refused.returncode == 1
     assert refused.stderr == f"error: approval {missing} not found\n"
     unreachable = appliance.cli("chats", "--api-url", "http://127.0.0.1:9")
-    assert unreachable.stderr == "error: cannot reach reliant at http://127.0.0.1:9: is `reliant up` running?\n"
+    assert unreachable.stderr.startswith("error: cannot reach the api at http://127.0.0.1:9 (--api-url): ")
+    assert len(unreachable.stderr.splitlines()) == 1
     stranger = appliance.cli("chats", "--token", "wrong")
     assert stranger.stderr == (
-        f"error: the api at {appliance.url} does not accept this token (pass --token, or check --data-dir)\n"
+        f"error: the api at {appliance.url} (the reliant up of {appliance.data_dir.resolve()}) does not accept "
+        "this token (pass --token, or check --data-dir or the context's token)\n"
     )
 
 

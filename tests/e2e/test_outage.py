@@ -18,7 +18,7 @@ import yaml
 import embedded
 from embedded.ports import free_port
 from tests.conftest import service_configs
-from tests.e2e.harness import Proc, Rest, clean_env, http_json, run_cli
+from tests.e2e.harness import Proc, Rest, clean_env, http_json, run_cli, shared_secrets
 from tests.support import processes_mentioning, wait_until
 
 pytestmark = pytest.mark.e2e
@@ -39,8 +39,8 @@ class Split:
         self.gateway_port = free_port()
 
     def start(self, workspace: Path) -> None:
-        env = clean_env()
         roles = self.root / "roles"
+        env = clean_env(**shared_secrets(self.root / "shared"))
         common = ["--nats-url", self.services.nats.url, "--nats-token", self.nats_token, "--data-dir", str(roles)]
         temporal = ["--temporal-address", self.services.temporal.address, "--temporal-namespace", "reliant"]
         db = ["--db-url", self.services.postgres.url]
@@ -60,7 +60,7 @@ class Split:
                 "--gateway",
                 f"127.0.0.1:{self.gateway_port}",
                 "--token-file",
-                str(roles / "secrets" / "daemon_token"),
+                str(self.root / "shared" / "daemon_token"),
                 "--workspace",
                 str(workspace),
                 "--data-dir",
@@ -74,7 +74,7 @@ class Split:
 
     @property
     def rest(self) -> Rest:
-        token = (self.root / "roles" / "secrets" / "api_token").read_text().strip()
+        token = (self.root / "shared" / "api_token").read_text().strip()
         return Rest(f"http://127.0.0.1:{self.api_port}", token)
 
     def stop(self) -> None:

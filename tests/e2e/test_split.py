@@ -35,17 +35,13 @@ def test_split_mode_roles_in_separate_processes_pass_the_doctor(tmp_path: Path) 
     try:
         start("services", "services", "--data-dir", str(infra_dir), ready="Press Ctrl-C to stop.")
         urls = _read_env(infra_dir / "services.env")
-        # Replicas share the codec key of the services' data dir, as `. services.env` gives them.
-        env["RELIANT_CODEC_KEY_FILE"] = urls["RELIANT_CODEC_KEY_FILE"]
-        assert urls["RELIANT_CODEC_KEY_FILE"] == str(infra_dir / "secrets" / "codec_key")
-        common = [
-            "--nats-url",
-            urls["RELIANT_NATS_URL"],
-            "--nats-token",
-            urls["RELIANT_NATS_TOKEN"],
-            "--data-dir",
-            str(server_dir),
-        ]
+        # Replicas share the codec key and the tokens of the services' data dir, as files, as
+        # `. services.env` gives them.
+        for name in ("CODEC_KEY", "API_TOKEN", "DAEMON_TOKEN"):
+            env[f"RELIANT_{name}_FILE"] = urls[f"RELIANT_{name}_FILE"]
+            assert urls[f"RELIANT_{name}_FILE"] == str(infra_dir / "secrets" / name.lower())
+        nats_token = Path(urls["RELIANT_NATS_TOKEN_FILE"]).read_text().strip()
+        common = ["--nats-url", urls["RELIANT_NATS_URL"], "--nats-token", nats_token, "--data-dir", str(server_dir)]
         temporal = ["--temporal-address", urls["RELIANT_TEMPORAL_ADDRESS"], "--temporal-namespace", "reliant"]
         db = ["--db-url", urls["RELIANT_DATABASE_URL"]]
         api_port, gateway_port = free_port(), free_port()
@@ -71,7 +67,7 @@ def test_split_mode_roles_in_separate_processes_pass_the_doctor(tmp_path: Path) 
             *temporal,
             ready="reliant api ready",
         )
-        token_file = server_dir / "secrets" / "daemon_token"
+        token_file = infra_dir / "secrets" / "daemon_token"
         daemon_args = [
             "daemon",
             "start",
@@ -89,10 +85,10 @@ def test_split_mode_roles_in_separate_processes_pass_the_doctor(tmp_path: Path) 
         daemon = start("daemon", *daemon_args, ready="connected to")
 
         for role_dir in (tmp_path / "worker", server_dir):
-            assert (role_dir / "secrets").is_dir() and not (role_dir / "secrets" / "codec_key").exists()
+            assert (role_dir / "secrets").is_dir() and not list((role_dir / "secrets").iterdir()), "no secret made"
         pids = {p.pid for p in procs}
         assert len(pids) == 5, "every role runs in its own process"
-        api_token = (server_dir / "secrets" / "api_token").read_text().strip()
+        api_token = (infra_dir / "secrets" / "api_token").read_text().strip()
         api = f"http://127.0.0.1:{api_port}"
         assert http_json("GET", api + "/ready", token=api_token)[0] == 200
 

@@ -21,7 +21,7 @@ from embedded.ports import free_port
 from tests.bus.nats_servers import NatsProcess
 from tests.certificates import CertificateAuthority
 from tests.conftest import service_configs
-from tests.e2e.harness import Proc, Rest, clean_env, run_cli
+from tests.e2e.harness import Proc, Rest, clean_env, run_cli, shared_secrets
 from tests.support import processes_mentioning
 from tests.tls_proxy import TlsProxy
 from tests.web.browser import PageErrors, chromium, new_page
@@ -39,9 +39,9 @@ async def services(tmp_path: Path) -> Iterator[tuple[embedded.Services, str]]:
         await running.stop()
 
 
-def _refused(*args: str) -> tuple[str, float]:
+def _refused(*args: str, env: dict[str, str]) -> tuple[str, float]:
     began = time.monotonic()
-    done = run_cli(*args, env=clean_env(), timeout=90)
+    done = run_cli(*args, env=env, timeout=90)
     took = time.monotonic() - began
     assert done.returncode == 1, done.stdout + done.stderr
     assert "Traceback" not in done.stderr, done.stderr
@@ -69,7 +69,7 @@ async def test_split_roles_with_tls_on_every_wire_complete_a_chat(
             {"turns": [{"tools": [{"name": "shell", "input": {"command": "echo ran > effect.txt"}}]}, {"text": "done"}]}
         )
     )
-    env = clean_env()
+    env = clean_env(**shared_secrets(tmp_path / "shared"))
     common = ["--nats-url", infra.nats.url, "--nats-token", nats_token, "--data-dir", str(roles_dir)]
     temporal = ["--temporal-address", temporal_address, "--temporal-namespace", "reliant"]
     mtls = ["--temporal-tls-ca", str(ca.cert), "--temporal-tls-cert", str(role_pair.cert)]
@@ -81,11 +81,11 @@ async def test_split_roles_with_tls_on_every_wire_complete_a_chat(
     try:
         proxy.start()
         # Without a client certificate, or trusting another CA: one line naming Temporal and where, at once.
-        line, took = _refused("server", "worker", *db, *common, *temporal, "--temporal-tls-ca", str(ca.cert))
+        line, took = _refused("server", "worker", *db, *common, *temporal, "--temporal-tls-ca", str(ca.cert), env=env)
         assert f"Temporal at {temporal_address}" in line, line
         assert "client certificate" in line and took < 30, (line, took)
         wrong = ["--temporal-tls-ca", str(stranger.cert), *mtls[2:]]
-        line, took = _refused("server", "api", "--port", str(api_port), *db, *common, *temporal, *wrong)
+        line, took = _refused("server", "api", "--port", str(api_port), *db, *common, *temporal, *wrong, env=env)
         assert f"Temporal at {temporal_address}" in line and "UnknownIssuer" in line, line
         assert took < 30, took
 
@@ -123,7 +123,7 @@ async def test_split_roles_with_tls_on_every_wire_complete_a_chat(
                 "--gateway",
                 f"localhost:{gateway_port}",
                 "--token-file",
-                str(roles_dir / "secrets" / "daemon_token"),
+                str(tmp_path / "shared" / "daemon_token"),
                 "--workspace",
                 str(workspace),
                 "--data-dir",
@@ -141,7 +141,7 @@ async def test_split_roles_with_tls_on_every_wire_complete_a_chat(
         procs.append(daemon)
         daemon.wait_for_output("connected to")
 
-        api, token = f"https://127.0.0.1:{api_port}", (roles_dir / "secrets" / "api_token").read_text().strip()
+        api, token = f"https://127.0.0.1:{api_port}", (tmp_path / "shared" / "api_token").read_text().strip()
         monkeypatch.setenv("SSL_CERT_FILE", str(ca.cert))  # this test's own https client trusts the CA
         rest = Rest(api, token)
         chat = rest.chat(rest.project(workspace)["id"], f"scripted:{script}")
@@ -208,12 +208,14 @@ def test_a_role_reaches_nats_with_a_user_and_a_client_certificate_from_its_flags
     args += ["--nats-url", nats.url, "--nats-user", "gateway", "--nats-tls-ca", str(ca.cert)]
     args += ["--nats-tls-cert", str(client_pair.cert), "--nats-tls-key", str(client_pair.key)]
     try:
-        gateway = Proc(args, tmp_path / "gateway.log", env=clean_env(RELIANT_NATS_PASSWORD="gw-pass-1")).start()
+        secrets = shared_secrets(tmp_path / "shared")
+        gateway = Proc(args, tmp_path / "gateway.log", env=clean_env(RELIANT_NATS_PASSWORD="gw-pass-1", **secrets))
+        gateway.start()
         gateway.wait_for_output("reliant gateway ready")
         assert gateway.stop() == 0, gateway.output()
 
         began = time.monotonic()
-        wrong = run_cli(*args, env=clean_env(RELIANT_NATS_PASSWORD="wrong"), timeout=60)
+        wrong = run_cli(*args, env=clean_env(RELIANT_NATS_PASSWORD="wrong", **secrets), timeout=60)
         errors = [line for line in wrong.stderr.splitlines() if line.startswith("error:")]
         assert wrong.returncode == 1 and len(errors) == 1 and "Traceback" not in wrong.stderr, wrong.stderr
         assert f"NATS at {nats.url}" in errors[0] and "Authorization" in errors[0], errors[0]

@@ -17,7 +17,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e.harness import Appliance, Rest, clean_env
 from tests.support import wait_until
-from tests.web.browser import PageErrors, chromium, new_page
+from tests.web.browser import PageErrors, choose_theme, chromium, new_page
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
@@ -32,6 +32,19 @@ turns:
       - name: shell
         input: {{command: "echo checked", timeout: 30}}
   - text: "Second part. {WORDS} All done now."
+"""
+
+
+# Records the text of the block being streamed every time the transcript changes (from the page's
+# start): window.streamedSamples.
+RECORD_STREAMED = """
+window.streamedSamples = [];
+new MutationObserver(() => {
+  const block = document.querySelector(".msg.streaming .md.cursor");
+  const text = block ? block.textContent : "";
+  const samples = window.streamedSamples;
+  if (text && samples[samples.length - 1] !== text) samples.push(text);
+}).observe(document, { subtree: true, childList: true, characterData: true });
 """
 
 
@@ -128,12 +141,16 @@ def transcript(page: Page) -> list[tuple[str, str]]:
 
 
 def stored_transcript(rest: Rest, chat_id: str) -> list[tuple[str, str]]:
-    out = []
+    """(role, text) as stored, the agent's steps between two user messages as one turn (as shown)."""
+    out: list[tuple[str, str]] = []
     for m in rest.messages(chat_id):
         if m["role"] == "tool":
             continue
         text = " ".join(b["text"].strip() for b in m["blocks"] if b["type"] == "text" and b["text"].strip())
-        out.append((m["role"], text))
+        if m["role"] == "assistant" and out and out[-1][0] == "assistant":
+            out[-1] = ("assistant", " ".join(t for t in (out[-1][1], text) if t))
+        else:
+            out.append((m["role"], text))
     return out
 
 
@@ -171,13 +188,17 @@ def test_sign_in_with_the_printed_url_and_the_401_page(
     expect(page.locator(".add-project .form-error")).to_contain_text("/no/such/directory")
     expect(page).to_have_url(appliance.url + "/")
 
-    # The theme follows the system until toggled; the choice survives a reload.
-    toggle = page.locator(".theme-toggle")
-    toggle.click()
+    # The theme follows the system until one is chosen in the theme menu; the choice survives a reload.
+    expect(page.locator(".theme-toggle")).to_have_text("System theme")
+    choose_theme(page, "Light")
     assert page.evaluate("document.documentElement.dataset.theme") == "light"
-    toggle.click()
+    expect(page.locator(".theme-toggle")).to_have_text("Light theme")
+    choose_theme(page, "Dark")
     page.reload()
     assert page.evaluate("document.documentElement.dataset.theme") == "dark"
+    expect(page.locator(".theme-toggle")).to_have_attribute("aria-label", re.compile("^Theme: Dark"))
+    choose_theme(page, "System")
+    assert page.evaluate("document.documentElement.dataset.theme") is None
     errors.check()
 
     stranger = new_page(browser)
@@ -274,11 +295,8 @@ def test_the_demo_streams_text_and_tool_cards_in_order(
     page.get_by_role("button", name="Add project").click()
     expect(page).to_have_url(re.compile(r"/projects/[0-9a-f-]{36}$"))
     expect(page.get_by_role("heading", name="demo-project")).to_be_visible()
-    page.locator(".sidebar .new-chat").click()
-    expect(page).to_have_url(re.compile(r"/chats/[0-9a-f-]{36}$"))
-    chat_id = page.url.rsplit("/", 1)[1]
-    expect(page.locator("section.chat")).to_have_attribute("data-feed", "live")
-    # Record what the transcript shows as it happens: a partial answer, and tool cards in order.
+    # Record what the transcript shows as it happens, from before the chat starts: a partial
+    # answer, and tool cards in order (the page is one app: the observer outlives the navigation).
     page.evaluate(
         """() => {
         window.seen = {partial: false, tools: []};
@@ -290,22 +308,36 @@ def test_the_demo_streams_text_and_tool_cards_in_order(
             const id = card.dataset.toolCallId;
             if (!window.seen.tools.includes(id)) window.seen.tools.push(id);
           }
-        }).observe(document.querySelector('.rows'), {subtree: true, childList: true, characterData: true});
+        }).observe(document.body, {subtree: true, childList: true, characterData: true});
       }"""
     )
+    # The project page's message box starts the chat with its first message (the sidebar offers no
+    # "New chat" there: that box is it).
+    expect(page.locator(".sidebar .new-chat")).to_be_hidden()
+    first = page.get_by_role("textbox", name="First message of a new chat")
+    expect(first).to_be_focused()
+    first.fill("Fix the failing test")
+    first.press("Shift+Enter")
+    first.type("please")
+    # Manual mode, chosen with the first message: the turn waits for an approval before it changes
+    # anything, so the message below is queued behind it for sure.
+    page.locator(".start-chat .mode-option").filter(has_text="Manual").click()
+    first.press("Enter")
+    expect(page).to_have_url(re.compile(r"/chats/[0-9a-f-]{36}$"))
+    chat_id = page.url.rsplit("/", 1)[1]
+    expect(page.locator("section.chat")).to_have_attribute("data-feed", "live")
+    expect(page.locator(".mode-option input[value=manual]")).to_be_checked()
 
     composer = page.get_by_role("textbox", name="Message")
-    composer.fill("Fix the failing test")
-    composer.press("Shift+Enter")
-    composer.type("please")
-    assert composer.input_value() == "Fix the failing test\nplease"
-    composer.press("Enter")
     expect(composer).to_have_value("")
     # A message typed while the turn runs is queued, visibly.
     composer.fill("Thanks!")
     composer.press("Enter")
     expect(page.locator(".msg-user.queued").filter(has_text="Thanks!")).to_be_visible()
     expect(page.locator(".queued-note")).to_contain_text(re.compile(r"[12] messages? queued"))
+    for approved in range(1, 4):  # the first test run, the edit, the second test run
+        page.locator(".gate-approval[data-status=pending] .gate-approve").first.click(timeout=60_000)
+        expect(page.locator(".gate-approval[data-status=approved]")).to_have_count(approved, timeout=30_000)
 
     expect(page.locator(".msg-assistant .md").filter(has_text="All five tests pass")).to_have_count(1, timeout=60_000)
     expect(page.locator(".msg-assistant .md").filter(has_text="The demo is over")).to_have_count(1, timeout=60_000)
@@ -321,6 +353,11 @@ def test_the_demo_streams_text_and_tool_cards_in_order(
         "shell",
     ]
     assert {cards.nth(i).get_attribute("data-status") for i in range(cards.count())} == {"ok"}
+    # The first run of the tests exits 1: it is no "ok", and says so on its card.
+    outcomes = [cards.nth(i).get_attribute("data-outcome") for i in range(cards.count())]
+    assert outcomes == ["ok", "ok", "exit_nonzero", "ok", "ok"]
+    failed = cards.nth(2)
+    expect(failed.locator(".tool-state")).to_have_text("exit 1")
     seen = page.evaluate("window.seen")
     assert seen["partial"], "no partial answer was ever shown: the text did not stream"
     ids = [cards.nth(i).get_attribute("data-tool-call-id") for i in range(cards.count())]
@@ -333,9 +370,13 @@ def test_the_demo_streams_text_and_tool_cards_in_order(
     last_shell.locator("summary").click()
     expect(last_shell.locator("pre.terminal")).to_contain_text("$ python3 test_leapyear.py")
     expect(last_shell.locator(".tool-foot")).to_contain_text("exit code 0")
+    assert last_shell.locator("pre.terminal").inner_text().count("exit code") == 0, "the exit code is said once"
     expect(page.locator(".msg-user").first.locator(".user-text")).to_have_text("Fix the failing test\nplease")
     expect(page.locator(".chat-totals")).to_contain_text(" in · ")
-    expect(page.locator(".msg-assistant .msg-foot").first).to_contain_text(" out")
+    # The turn is one unit: the model named once at its top, its tokens once at its bottom.
+    expect(page.locator(".msg-assistant")).to_have_count(2)  # the demo's answer, then the "Thanks!" one
+    expect(page.locator(".msg-assistant .msg-foot").first).to_contain_text(re.compile(r"^6 steps · .* out"))
+    expect(page.locator(".msg-assistant").first.locator(".msg-head .model")).to_have_text("scripted:demo")
     thinking = page.locator("details.thinking")
     expect(thinking).to_have_count(1)
     expect(thinking).not_to_have_attribute("open", "")
@@ -358,18 +399,26 @@ def test_reload_in_the_middle_of_an_answer_shows_every_message_once(
 
     streaming = page.locator(".msg.streaming .md")
     expect(streaming).to_contain_text("word20", timeout=30_000)
+    page.add_init_script(RECORD_STREAMED)
     page.reload()
     expect(page.locator("section.chat")).to_have_attribute("data-feed", "live")
     # The answer goes on streaming after the reload: we really were in the middle of it.
     expect(page.locator(".msg.streaming .md")).to_contain_text("word60", timeout=30_000)
+    # Every text the streaming block showed since the reload (the replay of the answer's start from
+    # the live tail, then the words as they came) was the start of the step's text: no word twice.
+    steps = [f"First part. {WORDS} End of the first part.", f"Second part. {WORDS} All done now."]
+    samples = [" ".join(t.split()) for t in page.evaluate("window.streamedSamples")]
+    assert any("word60" in t for t in samples), samples[-3:]
+    wrong = [t for t in samples if not any(step.startswith(t) for step in steps)]
+    assert not wrong, wrong[:3]
     expect(page.locator(".md").filter(has_text="All done now.")).to_have_count(1, timeout=60_000)
     wait_idle_in_ui(page)
 
     shown = normalized(transcript(page))
     assert shown == normalized(stored_transcript(rest, chat["id"]))
-    assert [role for role, _ in shown] == ["user", "assistant", "assistant"]
+    assert [role for role, _ in shown] == ["user", "assistant"]  # two steps, one turn
     assert sum(text.count("First part.") for _, text in shown) == 1
-    assert sum(text.count("word45") for _, text in shown) == 2  # once per turn, no more
+    assert sum(text.count("word45") for _, text in shown) == 2  # once per step, no more
     expect(page.locator("details.tool[data-tool=shell]")).to_have_count(1)
     expect(page.locator("details.tool[data-tool=shell]")).to_have_attribute("data-status", "ok")
     errors.check()
@@ -460,10 +509,11 @@ def test_retry_waits_and_pause_reasons_show_inline(browser: Browser, appliance: 
     wait_idle_in_ui(page)
     expect(paused).to_have_count(0)
 
-    # The model picker switches the chat's model from the next message on.
-    picker = page.get_by_label("Model")
+    # The model field switches the chat's model from the next message on.
+    picker = page.get_by_role("combobox", name="Model for the next message")
     expect(picker).to_have_value(flaky_model)
-    picker.select_option("scripted:demo")
+    picker.fill("scripted:demo")
+    picker.press("Enter")
     composer.fill("Now with the demo model")
     composer.press("Enter")
     expect(page.locator(".msg-assistant .model").filter(has_text="scripted:demo").first).to_be_visible(timeout=30_000)
@@ -591,7 +641,7 @@ def test_a_restart_of_reliant_in_the_middle_of_an_answer_ends_complete(
         wait_idle_in_ui(page, timeout=90_000)
         shown = normalized(transcript(page))
         assert shown == normalized(stored_transcript(rest, chat["id"]))
-        assert [role for role, _ in shown] == ["user", "assistant", "assistant"]
+        assert [role for role, _ in shown] == ["user", "assistant"]
         assert sum(text.count("First part.") for _, text in shown) == 1
         errors.check()
     finally:

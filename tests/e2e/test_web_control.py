@@ -17,7 +17,7 @@ from playwright.sync_api import Browser, Locator, Page, Route, expect
 
 from tests.e2e.harness import Appliance, Rest, clean_env, http_json
 from tests.support import wait_until
-from tests.web.browser import PageErrors, chromium, new_page
+from tests.web.browser import PageErrors, choose_theme, chromium, new_page
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
@@ -140,12 +140,10 @@ def test_approve_and_deny_from_the_ui(
     card.scroll_into_view_if_needed()
     card.screenshot(path=artifacts_dir / "web-approval-card.png")
     page.screenshot(path=artifacts_dir / "web-approval-chat.png")
-    theme = page.locator(".theme-toggle")
-    theme.click()
-    theme.click()
+    choose_theme(page, "Dark")
     expect(page.locator("html")).to_have_attribute("data-theme", "dark")
     card.screenshot(path=artifacts_dir / "web-approval-card-dark.png")
-    theme.click()  # back to following the system
+    choose_theme(page, "System")  # back to following the system
     # Waiting shows across the app: the sidebar's badge, and the top bar's button that leads here.
     expect(page.locator(f".sidebar li[data-chat-id='{s.chat_id}'] .badge-waiting")).to_have_text("1 waiting")
     page.goto(appliance.url + "/")
@@ -333,8 +331,10 @@ def test_pause_then_resume_and_interrupt(browser: Browser, appliance: Appliance,
     expect(page.locator(".notice-paused")).to_contain_text("paused by the user")
     expect(pause).to_be_hidden()
     assert s.effects() == "one\n"
-    resume = page.get_by_role("button", name="Resume the chat")
-    expect(resume).to_be_visible()
+    # One Resume, where the chat says why it waits.
+    resume = page.get_by_role("button", name="Resume")
+    expect(resume).to_have_count(1)
+    expect(page.locator(".notice-paused").get_by_role("button", name="Resume")).to_be_visible()
     resume.click()
     expect(page.locator(".msg-assistant .md").filter(has_text="Both written.")).to_have_count(1, timeout=30_000)
     wait_idle(page)

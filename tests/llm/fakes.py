@@ -2,7 +2,9 @@
 
 It serves `POST /v1/messages` (Anthropic Messages SSE) and `POST /v1/chat/completions` (OpenAI
 chat.completion.chunk SSE) on a free loopback port, answers each request with the next queued
-response, and records every request it got.
+response, and records every request it got. `GET /v1/models` lists `listed_models` in the shape of
+whichever SDK asks (Anthropic's, told by its `anthropic-version` header, or OpenAI's), or answers
+`models_error` (an ErrorResponse) when that is set; it takes nothing from the queue.
 
     async with FakeLlmServer() as server:
         server.enqueue(anthropic_stream([Text("Hello", " world")], stop_reason="end_turn"))
@@ -337,6 +339,9 @@ class FakeLlmServer:
         self.port = port or free_port(host)
         self.requests: list[RecordedRequest] = []
         self._queue: deque[Response] = deque()
+        self.listed_models: list[str] = []
+        self.models_error: ErrorResponse | None = None
+        self.models_held: asyncio.Event | None = None  # set: /v1/models answers once it is set
         self._server: _QuietServer | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -358,9 +363,12 @@ class FakeLlmServer:
         return len(self._queue)
 
     def reset(self) -> None:
-        """Forget queued responses and recorded requests (to share one server between tests)."""
+        """Forget queued responses, recorded requests and listed models (to share one server)."""
         self._queue.clear()
         self.requests.clear()
+        self.listed_models = []
+        self.models_error = None
+        self.models_held = None
 
     async def start(self) -> None:
         config = uvicorn.Config(
@@ -411,6 +419,11 @@ class FakeLlmServer:
             body = raw.decode(errors="replace")
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         self.requests.append(RecordedRequest(scope["method"], scope["path"], headers, body, time.perf_counter()))
+        if scope["method"] == "GET" and scope["path"] == "/v1/models":
+            if self.models_held is not None:
+                await self.models_held.wait()
+            await self._send_error(self.models_error or self._models(anthropic="anthropic-version" in headers), send)
+            return
         if self._queue:
             response = self._queue.popleft()
         else:
@@ -427,6 +440,19 @@ class FakeLlmServer:
         finally:
             watcher.cancel()
             await asyncio.gather(watcher, return_exceptions=True)
+
+    def _models(self, *, anthropic: bool) -> ErrorResponse:
+        """The model list as a 200 answer (an ErrorResponse is any JSON answer with a status)."""
+        if anthropic:
+            created = "2026-01-01T00:00:00Z"
+            data = [
+                {"type": "model", "id": m, "display_name": m.replace("-", " ").title(), "created_at": created}
+                for m in self.listed_models
+            ]
+            first, last = (data[0]["id"], data[-1]["id"]) if data else (None, None)
+            return ErrorResponse(200, {"data": data, "has_more": False, "first_id": first, "last_id": last})
+        data = [{"id": m, "object": "model", "created": 1767225600, "owned_by": "fake"} for m in self.listed_models]
+        return ErrorResponse(200, {"object": "list", "data": data})
 
     @staticmethod
     async def _send_error(response: ErrorResponse, send: Send) -> None:

@@ -65,3 +65,9 @@ def new_page(browser: Browser, **options: Any) -> Page:
     context = browser.new_context(viewport={"width": 1280, "height": 860}, **options)
     context.set_default_timeout(15_000)
     return context.new_page()
+
+
+def choose_theme(page: Page, label: str) -> None:
+    """Pick a theme in the top bar's theme menu: "System", "Light" or "Dark"."""
+    page.locator(".theme-toggle").click()
+    page.locator(".theme-menu").get_by_role("menuitemradio", name=label).click()

@@ -155,6 +155,22 @@ async def test_racing_answers_and_a_cancel_give_one_outcome_and_clean_errors(env
         await env.gates.approve(approval.id)
 
 
+async def test_a_call_cancelled_while_it_waits_for_approval_is_announced_finished(env: AgentEnv) -> None:
+    # A client that follows the updates must learn how every call ended without reloading: the call
+    # the stop settled (it never ran) gets its tool_finished like any other.
+    model = env.script([{"tools": [shell("echo never >> effects")]}, {"text": "done"}])
+    chat = await env.new_chat(model)
+    await env.chats.set_mode(chat.id, "manual")
+    await env.chats.send(chat.id, "go")
+    approval = await env.pending_approval(chat.id)
+    await env.chats.cancel(chat.id)
+    await env.finished(chat.id)
+    finished = [u.payload for u in await env.updates(chat.id) if u.kind == "tool_finished"]
+    assert [(p["tool_call_id"], p["status"]) for p in finished] == [(approval.tool_call_id, "interrupted")]
+    assert "cancelled" in finished[0]["error"]
+    assert not (env.workspace / "effects").exists()
+
+
 async def test_cancel_during_a_long_shell_kills_its_process_group_quickly(env: AgentEnv) -> None:
     model = env.script([{"tools": [shell("echo $$ > pid; sleep 120")]}, {"text": "next answer"}])
     chat = await env.new_chat(model)

@@ -1,5 +1,5 @@
 """The daemon's workspace services over ConnectRPC: MCP servers, terminals, background processes,
-files and git worktrees (reliant/wire/v1/workspace.proto documents every RPC).
+files, git worktrees and the directories a project could be in (reliant/wire/v1/workspace.proto documents every RPC).
 
 Each call finds the project (and worktree) in Postgres, then asks the project's daemon with a control
 request through NATS and its gateway. Streams (terminal and process output) catch up from the
@@ -13,6 +13,7 @@ from typing import Any
 
 from reliant.api.context import ApiContext
 from reliant.api.workspace.daemons import Daemons
+from reliant.api.workspace.directories import DirectoryService
 from reliant.api.workspace.files import FileSystemService
 from reliant.api.workspace.mcp import McpService
 from reliant.api.workspace.processes import ProcessService
@@ -31,4 +32,5 @@ def workspace_apps(ctx: ApiContext) -> list[Any]:
         connect.ProcessServiceASGIApplication(ProcessService(daemons)),
         connect.FileSystemServiceASGIApplication(FileSystemService(daemons)),
         connect.WorktreeServiceASGIApplication(WorktreeService(daemons)),
+        connect.DirectoryServiceASGIApplication(DirectoryService(daemons)),
     ]

@@ -1,9 +1,13 @@
-"""MCP servers of a workspace: status, restart, enable and disable."""
+"""MCP servers of a workspace: status, restart, enable and disable; adding one to the project's own
+configuration."""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
+
+from connectrpc.code import Code
+from connectrpc.errors import ConnectError
 
 from reliant.api.workspace.daemons import (
     SLOW_TIMEOUT,
@@ -64,3 +68,31 @@ class McpService:
         body = {"workspace": t.workspace, "name": name}
         reply = await self.daemons.ask(t.daemon_id, control_name, body, timeout=SLOW_TIMEOUT)
         return _mcp(reply["server"])
+
+    async def add_mcp_server(self, request: pb.AddMcpServerRequest, ctx: Ctx) -> pb.AddMcpServerResponse:
+        async def work() -> pb.AddMcpServerResponse:
+            entry: dict[str, Any]
+            if request.url and request.command:
+                raise ConnectError(Code.INVALID_ARGUMENT, "give either command (stdio) or url (http), not both")
+            if request.url:
+                entry = {"type": "http", "url": request.url}
+                if request.headers:
+                    entry["headers"] = dict(request.headers)
+            elif request.command.strip():
+                entry = {"command": request.command.strip()}
+                if request.args:
+                    entry["args"] = list(request.args)
+                if request.env:
+                    entry["env"] = dict(request.env)
+            else:
+                raise ConnectError(Code.INVALID_ARGUMENT, "command is required (or url, for an http server)")
+            t = await self.daemons.target(request.project_id)
+            body = {"workspace": t.workspace, "name": request.name, "server": entry, "local": request.local}
+            reply = await self.daemons.ask(t.daemon_id, "mcp.config.add", body, timeout=SLOW_TIMEOUT)
+            return pb.AddMcpServerResponse(
+                file=str(reply.get("file") or ""),
+                trust=str(reply.get("trust") or ""),
+                trust_note=str(reply.get("trust_note") or ""),
+            )
+
+        return await guard(work())

@@ -1,4 +1,5 @@
-"""Git worktrees of a project: create, status, diff, remove, keep."""
+"""Git worktrees of a project: create, status, diff, remove, keep; whether the project can have them
+(a git repository with a commit) and `git init` when it cannot."""
 
 from __future__ import annotations
 
@@ -150,3 +151,33 @@ class WorktreeService:
             return _worktree(found)
 
         return await guard(work())
+
+    async def get_repository(self, request: pb.RepositoryRequest, ctx: Ctx) -> pb.Repository:
+        async def work() -> pb.Repository:
+            project = await self.daemons.project(request.project_id)
+            r = await self.daemons.ask(project.daemon_id, "worktree.repo", {"workspace": project.path})
+            return _repository(r)
+
+        return await guard(work())
+
+    async def init_repository(self, request: pb.InitRepositoryRequest, ctx: Ctx) -> pb.Repository:
+        async def work() -> pb.Repository:
+            project = await self.daemons.project(request.project_id)
+            body = {"workspace": project.path, "commit": request.commit}
+            done = await self.daemons.ask(project.daemon_id, "worktree.init", body, timeout=SLOW_TIMEOUT)
+            r = await self.daemons.ask(project.daemon_id, "worktree.repo", {"workspace": project.path})
+            repository = _repository(r)
+            repository.identity = str(done.get("identity") or "")
+            return repository
+
+        return await guard(work())
+
+
+def _repository(r: dict[str, object]) -> pb.Repository:
+    return pb.Repository(
+        git=bool(r.get("git")),
+        commits=bool(r.get("commits")),
+        branch=str(r.get("branch") or ""),
+        root=str(r.get("root") or ""),
+        problem=str(r.get("problem") or ""),
+    )

@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -224,3 +224,49 @@ def load(
 
 def _replace_disabled(config: McpServerConfig, disabled: bool, source: str) -> McpServerConfig:
     return replace(config, disabled=disabled, source=f"{config.source} ({source})")
+
+
+class _Placeholders(Mapping[str, str]):
+    """Every variable set: checks an entry's shape, not the environment it will run with."""
+
+    def __getitem__(self, key: str) -> str:
+        return "set"
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+    def __contains__(self, key: object) -> bool:
+        return True
+
+
+def add_server(project: Path, name: str, entry: dict[str, Any], *, local: bool = False) -> Path:
+    """Add server `name` to the project's `.reliant/mcp.json` (`mcp.local.json` with `local`) and
+    return that file. Raises ConfigProblem for a bad name or entry, a name the file already has, or a
+    file that is not a configuration; the file is replaced whole (written beside it, then renamed),
+    other servers and fields kept as they were. `${VAR}` references are kept, unexpanded."""
+    if not NAME.match(name):
+        raise ConfigProblem(f"name {name!r}: 1-32 letters, digits, '_' or '-', starting with a letter or digit")
+    parse_server(name, entry, "", project, _Placeholders())
+    path = project / PROJECT_FILES[1 if local else 0]
+    real = Path(os.path.realpath(path))
+    if not real.is_relative_to(project):
+        raise ConfigProblem(f"refused: {path} resolves to {real}, outside the project")
+    doc: dict[str, Any] = {"mcpServers": {}}
+    if real.exists():
+        try:
+            doc = json.loads(real.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            raise ConfigProblem(f"{path} cannot be read as JSON ({exc}); fix it first") from None
+        if not isinstance(doc, dict) or not isinstance(doc.setdefault("mcpServers", {}), dict):
+            raise ConfigProblem(f'{path} is not {{"mcpServers": {{...}}}}; fix it first')
+    if name in doc["mcpServers"]:
+        raise ConfigProblem(f"{path} already has a server named {name}")
+    doc["mcpServers"][name] = entry
+    real.parent.mkdir(parents=True, exist_ok=True)
+    partial = real.with_name(f".{real.name}.{os.getpid()}.tmp")
+    partial.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+    partial.replace(real)
+    return path

@@ -299,7 +299,35 @@ class McpManager:
         async def disable(body: dict[str, Any]) -> Any:
             return await set_enabled(body, False)
 
-        return {"mcp.list": list_servers, "mcp.restart": restart, "mcp.enable": enable, "mcp.disable": disable}
+        async def add(body: dict[str, Any]) -> Any:
+            """Write a server into the project's own configuration; like any change to those files
+            it runs only once the user trusts the project (again)."""
+            workspace = await resolved(body)
+            entry = body.get("server")
+            if not isinstance(entry, dict):
+                raise ToolFailure("server must be an object: the entry to write")
+            try:
+                written = await asyncio.to_thread(
+                    mcp_config.add_server, workspace, name_of(body), entry, local=bool(body.get("local"))
+                )
+            except mcp_config.ConfigProblem as exc:
+                raise ToolFailure(str(exc)) from None
+            ws = await self.open(workspace, reread=True)
+            trust = ws.trust
+            return {
+                "ok": True,
+                "file": str(written),
+                "trust": trust.state.value if trust is not None else "",
+                "trust_note": trust.note() if trust is not None else "",
+            }
+
+        return {
+            "mcp.list": list_servers,
+            "mcp.restart": restart,
+            "mcp.enable": enable,
+            "mcp.disable": disable,
+            "mcp.config.add": add,
+        }
 
     async def shutdown(self) -> None:
         servers = [s for ws in self._workspaces.values() for s in ws.servers.values()]

@@ -10,6 +10,7 @@ const SETTINGS = "reliant.v1.SettingsService";
 const APPROVALS = "reliant.v1.ApprovalService";
 const QUESTIONS = "reliant.v1.QuestionService";
 const WORKFLOWS = "reliant.v1.WorkflowService";
+const DIRECTORIES = "reliant.v1.DirectoryService";
 
 export class Api {
   constructor(client = new ConnectClient("")) {
@@ -123,5 +124,14 @@ export class Api {
   }
   updateSettings(changes) {
     return this.client.unary(SETTINGS, "UpdateSettings", changes);
+  }
+  /** What a model field suggests: recent models, then each configured provider's list. */
+  listModelChoices(refresh = false) {
+    return this.client.unary(SETTINGS, "ListModelChoices", { refresh });
+  }
+
+  // the daemon's machine: directories a project could be in
+  listDirectories(path = "", { daemonId = "", showHidden = false } = {}) {
+    return this.client.unary(DIRECTORIES, "ListDirectories", { path, daemonId, showHidden });
   }
 }

@@ -44,7 +44,7 @@ export class App {
     this.api = new Api(this.client);
     this.main = document.getElementById("main");
     this.crumbs = document.querySelector(".crumbs");
-    this.sidebar = new Sidebar(this, document.querySelector(".sidebar"));
+    this.sidebar = new Sidebar(this, document.querySelector(".sidebar"), document.querySelector(".menu-toggle"));
     this.status = new StatusBar(this, document.querySelector(".statusbar"));
     this.theme = new ThemeToggle(document.querySelector(".theme-toggle"));
     this.waiting = new WaitingIndicator(this, document.querySelector(".topbar-actions"));
@@ -52,7 +52,7 @@ export class App {
     document.body.append(this.toasts);
     this.dock = new PanelDock(this, document.querySelector("aside.panel"), document.querySelector(".topbar-actions"));
     this.view = null;
-    this.models = null;
+    this.modelChoices = null;
     this.routeToken = 0;
     document.addEventListener("click", (event) => this.onClick(event));
     document.addEventListener("keydown", (event) => this.onKey(event));
@@ -94,6 +94,7 @@ export class App {
 
   async route() {
     const token = ++this.routeToken;
+    this.sidebar.closeDrawer();
     if (this.view) this.view.unmount();
     this.view = null;
     const path = location.pathname;
@@ -138,18 +139,19 @@ export class App {
     document.title = last ? `${last} · reliant` : "reliant";
   }
 
-  async getModels() {
-    if (!this.models) {
-      this.models = this.api.listModels().catch((err) => {
-        this.models = null;
+  /** The model field's suggestions (ListModelChoices), shared by every field until forgotten. */
+  async getModelChoices() {
+    if (!this.modelChoices) {
+      this.modelChoices = this.api.listModelChoices().catch((err) => {
+        this.modelChoices = null;
         throw err;
       });
     }
-    return this.models;
+    return this.modelChoices;
   }
 
   forgetModels() {
-    this.models = null;
+    this.modelChoices = null;
   }
 
   notify(text, kind = "info") {

@@ -1,24 +1,22 @@
-// Tool call cards: name, a one-line summary of the input, status, duration, and the output on
-// demand. Shell output reads as a terminal, edits as a diff. Renderers are looked up by tool name,
-// so other tools (MCP servers, terminals, approvals) can add their own with registerToolView.
+// Tool call cards: name, a one-line summary of the input, how it ended (outcomes.js: a word, an icon
+// and a colour of its own), duration, and the output on demand. Shell output reads as a terminal,
+// edits as a diff, viewed files highlighted like the editor shows them. Renderers are looked up by
+// tool name, so other tools (MCP servers, terminals, approvals) can add their own with
+// registerToolView.
 
 import { h } from "./dom.js";
 import { duration } from "./format.js";
 import { ansiToFragment } from "./ansi.js";
+import { icon } from "./icons.js";
 import { setCode } from "./markdown.js";
+import { OUTCOMES, outcomeWord, toolOutcome, withoutExitNote } from "./outcomes.js";
+import { languageOf } from "./languages.js";
 
 const MAX_SHOWN_CHARS = 200_000;
-
-const STATUS_LABEL = {
-  pending: "pending",
-  running: "running",
-  ok: "ok",
-  error: "error",
-  interrupted: "interrupted",
-  denied: "denied",
-};
+const STATUSES = new Set(["pending", "running", "ok", "error", "interrupted", "denied"]);
 
 const views = new Map();
+const WAITING_WORD = { approval: "needs approval", question: "needs an answer" };
 
 /** view = {summary?(input) -> string, body?(tool) -> Node, open?(tool) -> boolean} */
 export function registerToolView(name, view) {
@@ -48,12 +46,17 @@ function shown(text) {
 
 /** What the tool printed: the live tool_finished output, else the result the model was given. */
 function outputOf(tool) {
-  if (tool.output !== null && tool.output !== undefined) return tool.output;
-  return tool.resultText || "";
+  const text = tool.output !== null && tool.output !== undefined ? tool.output : tool.resultText || "";
+  return withoutExitNote(text, tool);
 }
 
 function errorText(tool) {
   return tool.error || (tool.status !== "ok" && tool.resultIsError ? tool.resultText || "" : "");
+}
+
+/** How a call ended, as a pill: its icon and word in the outcome's colour. */
+export function outcomeBadge(outcome, tool = null, text = "") {
+  return h(`span.tool-state.outcome-${outcome}`, { dataset: { outcome } }, icon(OUTCOMES[outcome].icon, 13), text || outcomeWord(outcome, tool));
 }
 
 function errorBox(tool) {
@@ -96,10 +99,14 @@ registerToolView("shell", {
     if (out) term.append(ansiToFragment(shown(out)));
     const data = tool.data || {};
     const foot = [];
-    if (data.exit_code !== undefined && data.exit_code !== null) foot.push(`exit code ${data.exit_code}`);
-    if (data.timed_out) foot.push("timed out");
+    const outcome = toolOutcome(tool);
+    if (data.exit_code !== undefined && data.exit_code !== null) {
+      foot.push(h(`span.exit-code.outcome-${data.exit_code === 0 ? "ok" : "exit_nonzero"}`, null, `exit code ${data.exit_code}`));
+    }
+    if (outcome === "timeout") foot.push(h("span.outcome-timeout", null, "timed out"));
     if (data.omitted_bytes) foot.push(`${data.omitted_bytes} bytes omitted`);
-    return h("div.tool-output", null, errorBox(tool), term, foot.length ? h("div.tool-foot", null, foot.join(" · ")) : null);
+    const parts = foot.flatMap((part, i) => (i ? [" · ", part] : [part]));
+    return h("div.tool-output", null, errorBox(tool), term, parts.length ? h("div.tool-foot", null, ...parts) : null);
   },
 });
 
@@ -125,13 +132,64 @@ registerToolView("write", {
   },
 });
 
+const NUMBERED = /^\s*(\d+)\t(.*)$/;
+
+/** A viewed file as the editor shows it: line numbers in a gutter, the code highlighted by its
+ * file name (the tool's `cat -n` numbering taken apart); notes after the lines stay below. */
+export function numberedCode(text, path) {
+  const numbers = [];
+  const code = [];
+  const notes = [];
+  for (const line of String(text).split("\n")) {
+    const match = NUMBERED.exec(line);
+    if (match && !notes.length) {
+      numbers.push(match[1]);
+      code.push(match[2]);
+    } else if (line.trim()) notes.push(line);
+  }
+  if (!numbers.length) return null;
+  const el = h("code.hljs");
+  setCode(el, code.join("\n"), languageOf(path || ""));
+  return h(
+    "div.viewed",
+    null,
+    h("div.viewed-lines", null, h("pre.viewed-gutter", { "aria-hidden": "true" }, numbers.join("\n")), h("pre.viewed-code", null, el)),
+    notes.length ? h("div.tool-foot", null, notes.join(" ")) : null,
+  );
+}
+
 registerToolView("view", {
   summary: (input) => input.path || "",
-  body: plainBody,
+  body(tool) {
+    const err = errorText(tool);
+    const out = outputOf(tool);
+    const viewed = !err && out ? numberedCode(shown(out), (tool.data && tool.data.path) || (tool.input && tool.input.path)) : null;
+    return viewed ? h("div.tool-output", null, viewed) : plainBody(tool);
+  },
 });
 
 function statusOf(tool) {
-  return STATUS_LABEL[tool.status] ? tool.status : "pending";
+  return STATUSES.has(tool.status) ? tool.status : "pending";
+}
+
+/** What a card shows of its call, as a string: the card is filled again only when it changes. */
+export function toolSignature(tool, input) {
+  const out = tool.output === null || tool.output === undefined ? -1 : tool.output.length;
+  return [
+    tool.name,
+    tool.status,
+    tool.outcome || "",
+    tool.durationMs,
+    tool.startedAt,
+    out,
+    tool.error,
+    (tool.resultText || "").length,
+    tool.resultIsError,
+    tool.waitingFor || "",
+    Object.keys(tool.input || {}).length,
+    Object.keys(input || {}).length,
+    tool.data ? JSON.stringify(tool.data).length : 0,
+  ].join("|");
 }
 
 /** A card for one tool call; fill it with fillToolCard. */
@@ -165,21 +223,25 @@ export function fillToolCard(card, tool, input) {
   const name = tool.name || "tool";
   const summaryText = toolSummary(name, Object.keys(tool.input || {}).length ? tool.input : input);
   card._tool = { ...tool, input: Object.keys(tool.input || {}).length ? tool.input : input || {} };
-  card.className = `tool tool-${status}`;
+  const outcome = toolOutcome(card._tool);
+  card.className = "tool";
   card.dataset.status = status;
+  card.dataset.outcome = outcome;
   card.dataset.tool = name;
   const time = tool.durationMs
     ? h("span.tool-duration", null, duration(tool.durationMs))
     : status === "running" && tool.startedAt
       ? h("span.tool-duration", { dataset: { since: String(tool.startedAt) } }, duration(Math.max(0, Date.now() - tool.startedAt)))
       : null;
+  // A call that waits for the user says for what (its approval or question card is right below).
+  const waiting = (outcome === "pending" || outcome === "running") && tool.waitingFor ? WAITING_WORD[tool.waitingFor] || "" : "";
+  const word = waiting || outcomeWord(outcome, card._tool);
   const summary = h(
     "summary",
-    { "aria-label": `${name} ${summaryText}, ${STATUS_LABEL[status]}` },
-    h(`span.tool-status.status-${status}`, { "aria-hidden": "true" }),
+    { "aria-label": `${name} ${summaryText}, ${word}` },
     h("span.tool-name", null, name),
     summaryText ? h("code.tool-summary", null, summaryText) : null,
-    h(`span.tool-state.state-${status}`, null, STATUS_LABEL[status]),
+    outcomeBadge(outcome, card._tool, word),
     time,
   );
   const old = card.querySelector(":scope > summary");

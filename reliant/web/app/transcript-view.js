@@ -1,12 +1,16 @@
 // Renders a ChatModel into a list element, touching only the rows that changed: a token delta
-// re-renders the block it extends, never the whole transcript. Rows far off screen skip layout and
-// paint (content-visibility in the stylesheet), so a transcript of thousands of messages stays
-// smooth.
+// re-renders the block it extends, never the whole transcript. Everything the agent did between two
+// of the user's messages is one row (turns.js): the model's name once at its top, its tokens once
+// at its bottom, consecutive tool calls gathered in a collapsible group. Rows far off screen skip
+// layout and paint (content-visibility in the stylesheet), so a transcript of thousands of
+// messages stays smooth.
 
 import { h } from "./dom.js";
 import { ago, duration, fullTime, usageLine } from "./format.js";
 import { renderMarkdown } from "./markdown.js";
-import { fillToolCard, toolCard } from "./tools.js";
+import { groupSummary } from "./outcomes.js";
+import { fillToolCard, outcomeBadge, toolCard, toolSignature } from "./tools.js";
+import { displayRows, turnItems, turnModels, turnUsage } from "./turns.js";
 import { GateCard } from "./gate-cards.js";
 
 const STICK_PX = 80;
@@ -25,6 +29,9 @@ function addCopyButton(pre) {
   pre.prepend(button);
 }
 
+/** What a paused chat's reason asks of the user: a key in Settings. */
+const NEEDS_KEY = /\b(api key|missing_key|authentication|unauthori[sz]ed|401)\b/i;
+
 export class TranscriptView {
   /**
    * @param {import("./transcript.js").ChatModel} model
@@ -38,7 +45,10 @@ export class TranscriptView {
     this.list = list;
     this.actions = actions;
     this.els = new Map(); // row key -> element
+    this.memberOf = new Map(); // key of a message row -> key of the turn row that shows it
+    this.lastTurn = ""; // key of the last turn row (its groups follow the chat's status)
     this.toolsOpen = new Map(); // tool_call_id -> open, as the user left it (rows get rebuilt)
+    this.groupsOpen = new Map(); // group key -> open, as the user left it
     this.gateCards = new Map(); // tool_call_id -> GateCard: moved between rows, never rebuilt
     this.keysOn = null; // the card that keys (y, n, a) act on now
     // Follow the bottom while the user is there; scrolling up detaches, coming back re-attaches.
@@ -50,8 +60,7 @@ export class TranscriptView {
       if (distance < STICK_PX) {
         this.stick = true;
         this.jump.hidden = true;
-      }
-      else if (this.autoTop < 0 || this.scroller.scrollTop < this.autoTop - 4) this.stick = false;
+      } else if (this.autoTop < 0 || this.scroller.scrollTop < this.autoTop - 4) this.stick = false;
     };
     scroller.addEventListener("scroll", this.onScroll, { passive: true });
     this.resizes = new ResizeObserver(() => {
@@ -83,10 +92,14 @@ export class TranscriptView {
     const changes = this.model.take();
     const stick = this.stick;
     if (changes.order) {
-      this.reorder(this.model.rows(), changes.changed);
+      this.reorder(displayRows(this.model.rows()), changes.changed, changes.chat);
     } else {
+      const done = new Set();
       for (const key of changes.changed) {
-        const el = this.els.get(key);
+        const owner = this.memberOf.get(key) || key;
+        if (done.has(owner)) continue;
+        done.add(owner);
+        const el = this.els.get(owner);
         if (el) this.update(el);
       }
     }
@@ -155,7 +168,9 @@ export class TranscriptView {
     this.markKeys();
   }
 
-  reorder(rows, changed) {
+  // -- rows ------------------------------------------------------------------------------------
+
+  reorder(rows, changed, chatChanged = false) {
     const wanted = new Set(rows.map((r) => r.key));
     for (const [key, el] of this.els) {
       if (!wanted.has(key)) {
@@ -163,12 +178,31 @@ export class TranscriptView {
         this.els.delete(key);
       }
     }
+    this.memberOf.clear();
+    let lastTurn = "";
+    for (const row of rows) {
+      if (row.kind !== "turn") continue;
+      lastTurn = row.key;
+      for (const member of row.members) this.memberOf.set(member.key, row.key);
+    }
+    const previousLast = this.lastTurn;
+    this.lastTurn = lastTurn;
     const fresh = this.list.firstChild === null;
     const target = fresh ? document.createDocumentFragment() : this.list;
     let prev = null;
     for (const row of rows) {
       let el = this.els.get(row.key);
-      if (!el || el._item !== row.item || el._kind !== row.kind) {
+      if (row.kind === "turn") {
+        if (!el || el._kind !== "turn") {
+          const made = this.create(row);
+          if (el) el.replaceWith(made);
+          el = made;
+          this.els.set(row.key, el);
+        } else if (this.turnChanged(el, row, changed) || (row.key === lastTurn && (chatChanged || row.key !== previousLast))) {
+          el._members = row.members;
+          this.update(el);
+        }
+      } else if (!el || el._item !== row.item || el._kind !== row.kind) {
         const made = this.create(row);
         if (el) el.replaceWith(made);
         el = made;
@@ -181,17 +215,30 @@ export class TranscriptView {
       prev = el;
     }
     if (fresh) this.list.append(target);
+    // The turn that was last may have groups held open while it ran.
+    if (previousLast && previousLast !== lastTurn && this.els.get(previousLast)) this.update(this.els.get(previousLast));
+  }
+
+  /** Whether a turn row's steps differ from what it shows (added, replaced or changed). */
+  turnChanged(el, row, changed) {
+    const before = el._members || [];
+    if (before.length !== row.members.length) return true;
+    for (let i = 0; i < before.length; i++) {
+      if (before[i].item !== row.members[i].item || changed.has(row.members[i].key)) return true;
+    }
+    return false;
   }
 
   create(row) {
     let el;
     switch (row.kind) {
+      case "turn":
+        el = this.turnRow();
+        el._members = row.members;
+        break;
       case "message":
       case "queued":
-        el = row.item.role === "user" ? this.userRow(row.item) : this.assistantRow(row.item, false);
-        break;
-      case "live":
-        el = this.assistantRow(row.item, true);
+        el = this.userRow(row.item);
         break;
       case "notice":
         el = h("div.row.notice.notice-error", { role: "alert" }, h("strong", null, "Error: "), row.item.text);
@@ -217,12 +264,8 @@ export class TranscriptView {
 
   update(el) {
     switch (el._kind) {
-      case "message":
-      case "queued":
-        if (el._item.role !== "user") this.fillAssistant(el, el._item, false);
-        break;
-      case "live":
-        this.fillAssistant(el, el._item, true);
+      case "turn":
+        this.fillTurn(el);
         break;
       case "retry":
         this.fillRetry(el);
@@ -255,37 +298,140 @@ export class TranscriptView {
     return el;
   }
 
-  assistantRow(m, live) {
-    const el = h(`article.row.msg.msg-assistant${live ? ".streaming" : ""}`, { "aria-label": "Assistant message" });
-    el.append(h("header.msg-head", null, h("span.who", null, "Assistant"), m.model ? h("span.model", null, m.model) : null));
+  // -- turns -----------------------------------------------------------------------------------
+
+  turnRow() {
+    const el = h("article.row.msg.msg-assistant.turn", { "aria-label": "The agent's turn" });
+    el._model = h("span.model");
+    el.append(h("header.msg-head", null, h("span.who", null, "Assistant"), el._model));
     el._body = h("div.msg-body");
-    el.append(el._body);
-    el._blocks = [];
-    if (!live) {
-      el._foot = h("footer.msg-foot", { title: "tokens and cost of this message" });
-      el.append(el._foot);
-    }
+    el._foot = h("footer.msg-foot", { title: "tokens and cost of this turn, all its steps together" });
+    el.append(el._body, el._foot);
+    el._slots = new Map(); // item key -> {type, el, ...}
     return el;
   }
 
-  fillAssistant(el, m, live) {
-    const blocks = m.blocks;
-    for (let i = 0; i < blocks.length; i++) {
-      const block = blocks[i];
-      if (!block) continue;
-      let slot = el._blocks[i];
-      if (!slot || slot.type !== block.type) {
-        const made = this.blockEl(block);
-        if (slot) slot.el.replaceWith(made.el);
-        else el._body.append(made.el);
-        slot = el._blocks[i] = made;
+  /** Whether the chat is working on this turn now (its groups stay open at its tail). */
+  turnActive(el) {
+    const status = this.model.chat.status;
+    return el.dataset.key === this.lastTurn && (status === "running" || status === "waiting");
+  }
+
+  fillTurn(el) {
+    const members = el._members;
+    const live = members.some((m) => m.kind === "live");
+    el.classList.toggle("streaming", live);
+    const models = turnModels(members);
+    const modelText = models.join(", then ");
+    if (el._model.textContent !== modelText) el._model.textContent = modelText;
+    const items = turnItems(members);
+    const active = this.turnActive(el);
+    const wanted = new Set();
+    let prev = null;
+    const place = (container, slotEl, after) => {
+      const expected = after ? after.nextSibling : container.firstChild;
+      if (expected !== slotEl) container.insertBefore(slotEl, expected);
+      return slotEl;
+    };
+    items.forEach((item, index) => {
+      wanted.add(item.key);
+      const slot = this.itemSlot(el, item);
+      if (item.type === "group") {
+        let inner = null;
+        const calls = [];
+        for (const call of item.calls) {
+          wanted.add(call.key);
+          const callSlot = this.itemSlot(el, call);
+          inner = place(slot.body, callSlot.el, inner);
+          calls.push(this.model.tools.get(call.toolCallId) || { name: call.block.toolName, status: "pending" });
+        }
+        this.fillGroup(slot, item, calls, active && index === items.length - 1);
       }
-      this.fillBlock(slot, block, live && i === blocks.length - 1);
+      prev = place(el._body, slot.el, prev);
+    });
+    for (const [key, slot] of el._slots) {
+      if (!wanted.has(key)) {
+        slot.el.remove();
+        el._slots.delete(key);
+      }
     }
-    if (el._foot && !live) {
-      const u = m.usage;
-      el._foot.textContent = u.input || u.output || u.cost ? usageLine(u) : "";
+    const u = turnUsage(members);
+    const parts = [];
+    if (u.steps > 1) parts.push(`${u.steps} steps`);
+    if (u.input || u.output || u.cost) parts.push(usageLine(u));
+    const foot = live && !u.input && !u.output ? "" : parts.join(" · ");
+    if (el._foot.textContent !== foot) el._foot.textContent = foot;
+  }
+
+  /** The element of one item of a turn, made on first sight and brought up to date. */
+  itemSlot(el, item) {
+    let slot = el._slots.get(item.key);
+    if (item.type === "group") {
+      if (!slot) {
+        slot = this.groupEl(item.key);
+        el._slots.set(item.key, slot);
+      }
+      return slot;
     }
+    if (item.type === "call") {
+      if (!slot) {
+        slot = this.blockEl(item.block);
+        el._slots.set(item.key, slot);
+      }
+      const tool = this.model.tools.get(item.toolCallId) || { name: item.block.toolName, status: "pending", input: {} };
+      const gate = this.model.gates.get(item.toolCallId);
+      const signature = `${toolSignature(tool, item.block.toolInput)}|${gate ? gate.status : ""}`;
+      if (slot.signature !== signature) {
+        slot.signature = signature;
+        this.fillBlock(slot, item.block, false);
+      }
+      return slot;
+    }
+    if (!slot || slot.type !== item.block.type) {
+      const made = this.blockEl(item.block);
+      if (slot) slot.el.replaceWith(made.el);
+      slot = made;
+      el._slots.set(item.key, slot);
+    }
+    this.fillBlock(slot, item.block, item.last);
+    return slot;
+  }
+
+  groupEl(key) {
+    const summary = h("summary");
+    const body = h("div.tool-group-body");
+    const el = h("details.tool-group", { dataset: { key } }, summary, body);
+    const touch = () => (el._touched = true);
+    summary.addEventListener("click", touch);
+    summary.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" || event.key === " ") touch();
+    });
+    el.addEventListener("toggle", () => {
+      if (el._touched) this.groupsOpen.set(key, el.open);
+    });
+    return { type: "group", el, summary, body, drawn: "" };
+  }
+
+  /** A group's one-line summary, and whether it is open: as the user left it, else while one of its
+   * calls waits for an answer or runs, or while it is the tail of the turn the chat works on. */
+  fillGroup(slot, item, tools, tail) {
+    const sum = groupSummary(tools);
+    const drawn = `${sum.text}|${sum.problems.map((p) => `${p.outcome}:${p.count}`).join(",")}`;
+    if (slot.drawn !== drawn) {
+      slot.drawn = drawn;
+      const problems = sum.problems.map((p) => outcomeBadge(p.outcome, null, `${p.count} ${p.word}`));
+      const worst = sum.problems.length ? sum.problems[0].outcome : sum.running ? "running" : "ok";
+      slot.el.dataset.outcome = worst;
+      slot.summary.replaceChildren(
+        h("span.tool-group-text", null, sum.text),
+        ...(problems.length ? problems : [outcomeBadge(sum.running ? "running" : "ok", null, sum.running ? "running" : "all ok")]),
+      );
+      slot.summary.setAttribute("aria-label", `${sum.text}${sum.problems.map((p) => `, ${p.count} ${p.word}`).join("")}`);
+    }
+    const chosen = this.groupsOpen.get(item.key);
+    const waiting = item.calls.some((c) => this.model.gates.get(c.toolCallId)?.status === "pending");
+    const open = waiting || (chosen !== undefined ? chosen : sum.running > 0 || tail);
+    if (slot.el.open !== open) slot.el.open = open;
   }
 
   blockEl(block) {
@@ -318,7 +464,9 @@ export class TranscriptView {
   fillBlock(slot, block, streaming) {
     if (block.type === "tool_call") {
       const tool = this.model.tools.get(block.toolCallId) || { name: block.toolName, status: "pending", input: {} };
-      fillToolCard(slot.card, { ...tool, name: tool.name || block.toolName }, block.toolInput);
+      const gate = this.model.gates.get(block.toolCallId);
+      const waitingFor = gate && gate.status === "pending" ? gate.kind : "";
+      fillToolCard(slot.card, { ...tool, name: tool.name || block.toolName, waitingFor }, block.toolInput);
       this.attachGate(slot.el, block.toolCallId);
       return;
     }
@@ -348,13 +496,21 @@ export class TranscriptView {
     if (r.attempt > 1) el.textContent += ` · attempt ${r.attempt}`;
   }
 
+  /** Why the chat stopped, with what to do: the one Resume button, and Settings when a key is missing. */
   fillPaused(el) {
     const chat = this.model.chat;
     const label = chat.status === "failed" ? "Failed" : "Paused";
+    const reason = chat.reason || "the chat cannot continue";
+    const settings = NEEDS_KEY.test(reason) ? h("a.button.secondary.small.to-settings", { href: "/settings", "data-link": "" }, "Set the key in Settings") : null;
     el.replaceChildren(
       h("strong", null, `${label}: `),
-      chat.reason || "the chat cannot continue",
-      this.actions.onResume && chat.status === "paused" ? h("button.small", { type: "button", onclick: () => this.actions.onResume() }, "Resume") : null,
+      h("span.paused-reason", null, reason),
+      h(
+        "span.paused-actions",
+        null,
+        settings,
+        this.actions.onResume && chat.status === "paused" ? h("button.small.primary.resume", { type: "button", onclick: () => this.actions.onResume() }, "Resume") : null,
+      ),
     );
   }
 

@@ -61,6 +61,7 @@ export function normBlock(b) {
     toolState: pick(b, "tool_state", "toolState") || "",
     durationMs: num(pick(b, "duration_ms", "durationMs")),
     toolData: pick(b, "tool_data", "toolData") || null,
+    toolOutcome: pick(b, "tool_outcome", "toolOutcome") || "", // how a finished call ended (outcomes.js)
     mediaType: pick(b, "media_type", "mediaType") || "",
     path: b.path || "", // an `@path` attachment of a user message
   };
@@ -261,6 +262,7 @@ export class ChatModel {
         if (b.toolState) patch.status = TOOL_STATUS[b.toolState] || b.toolState;
         if (b.durationMs) patch.durationMs = b.durationMs;
         if (b.toolData) patch.data = b.toolData;
+        if (b.toolOutcome) patch.outcome = b.toolOutcome;
         this._tool(b.toolCallId, patch);
       } else if (b.type === "tool_result") {
         this._tool(b.toolCallId, { name: b.toolName, resultText: b.text, resultIsError: b.isError });
@@ -457,6 +459,7 @@ export class ChatModel {
           error: p.error || "",
           data: p.data || null,
           durationMs: num(p.duration_ms),
+          outcome: p.outcome || undefined, // ok | exit_nonzero | refused | timeout | … (outcomes.js)
         });
         break;
       case "chat_status": {

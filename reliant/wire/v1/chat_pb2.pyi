@@ -270,7 +270,7 @@ class Attachment(_message.Message):
     def __init__(self, path: _Optional[str] = ..., kind: _Optional[str] = ..., error: _Optional[str] = ..., truncated: _Optional[bool] = ..., size: _Optional[int] = ...) -> None: ...
 
 class ContentBlock(_message.Message):
-    __slots__ = ("type", "text", "tool_call_id", "tool_name", "tool_input", "is_error", "media_type", "tool_state", "duration_ms", "tool_data", "path")
+    __slots__ = ("type", "text", "tool_call_id", "tool_name", "tool_input", "is_error", "media_type", "tool_state", "duration_ms", "tool_data", "path", "tool_outcome")
     TYPE_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
     TOOL_CALL_ID_FIELD_NUMBER: _ClassVar[int]
@@ -282,6 +282,7 @@ class ContentBlock(_message.Message):
     DURATION_MS_FIELD_NUMBER: _ClassVar[int]
     TOOL_DATA_FIELD_NUMBER: _ClassVar[int]
     PATH_FIELD_NUMBER: _ClassVar[int]
+    TOOL_OUTCOME_FIELD_NUMBER: _ClassVar[int]
     type: str
     text: str
     tool_call_id: str
@@ -293,7 +294,8 @@ class ContentBlock(_message.Message):
     duration_ms: float
     tool_data: _struct_pb2.Struct
     path: str
-    def __init__(self, type: _Optional[str] = ..., text: _Optional[str] = ..., tool_call_id: _Optional[str] = ..., tool_name: _Optional[str] = ..., tool_input: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., is_error: _Optional[bool] = ..., media_type: _Optional[str] = ..., tool_state: _Optional[str] = ..., duration_ms: _Optional[float] = ..., tool_data: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., path: _Optional[str] = ...) -> None: ...
+    tool_outcome: str
+    def __init__(self, type: _Optional[str] = ..., text: _Optional[str] = ..., tool_call_id: _Optional[str] = ..., tool_name: _Optional[str] = ..., tool_input: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., is_error: _Optional[bool] = ..., media_type: _Optional[str] = ..., tool_state: _Optional[str] = ..., duration_ms: _Optional[float] = ..., tool_data: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., path: _Optional[str] = ..., tool_outcome: _Optional[str] = ...) -> None: ...
 
 class Message(_message.Message):
     __slots__ = ("id", "chat_id", "ordinal", "role", "model", "blocks", "usage", "created_unix", "queued", "turn")

@@ -23,6 +23,9 @@ class SettingsService(Protocol):
     async def update_settings(self, request: reliant_dot_wire_dot_v1_dot_settings__pb2.UpdateSettingsRequest, ctx: RequestContext) -> reliant_dot_wire_dot_v1_dot_settings__pb2.Settings:
         raise ConnectError(Code.UNIMPLEMENTED, "Not implemented")
 
+    async def list_model_choices(self, request: reliant_dot_wire_dot_v1_dot_settings__pb2.ListModelChoicesRequest, ctx: RequestContext) -> reliant_dot_wire_dot_v1_dot_settings__pb2.ModelChoices:
+        raise ConnectError(Code.UNIMPLEMENTED, "Not implemented")
+
 
 class SettingsServiceASGIApplication(ConnectASGIApplication[SettingsService]):
     def __init__(self, service: SettingsService | AsyncGenerator[SettingsService], *, interceptors: Iterable[Interceptor]=(), read_max_bytes: int | None = None, compressions: Iterable[Compression] | None = None) -> None:
@@ -48,6 +51,16 @@ class SettingsServiceASGIApplication(ConnectASGIApplication[SettingsService]):
                         idempotency_level=IdempotencyLevel.UNKNOWN,
                     ),
                     function=svc.update_settings,
+                ),
+                "/reliant.v1.SettingsService/ListModelChoices": Endpoint.unary(
+                    method=MethodInfo(
+                        name="ListModelChoices",
+                        service_name="reliant.v1.SettingsService",
+                        input=reliant_dot_wire_dot_v1_dot_settings__pb2.ListModelChoicesRequest,
+                        output=reliant_dot_wire_dot_v1_dot_settings__pb2.ModelChoices,
+                        idempotency_level=IdempotencyLevel.UNKNOWN,
+                    ),
+                    function=svc.list_model_choices,
                 ),
             },
             interceptors=interceptors,
@@ -102,11 +115,33 @@ class SettingsServiceClient(ConnectClient):
             timeout_ms=timeout_ms,
         )
 
+    async def list_model_choices(
+        self,
+        request: reliant_dot_wire_dot_v1_dot_settings__pb2.ListModelChoicesRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None,
+        timeout_ms: int | None = None,
+    ) -> reliant_dot_wire_dot_v1_dot_settings__pb2.ModelChoices:
+        return await self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="ListModelChoices",
+                service_name="reliant.v1.SettingsService",
+                input=reliant_dot_wire_dot_v1_dot_settings__pb2.ListModelChoicesRequest,
+                output=reliant_dot_wire_dot_v1_dot_settings__pb2.ModelChoices,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+        )
+
 
 class SettingsServiceSync(Protocol):
     def get_settings(self, request: reliant_dot_wire_dot_v1_dot_settings__pb2.GetSettingsRequest, ctx: RequestContext) -> reliant_dot_wire_dot_v1_dot_settings__pb2.Settings:
         raise ConnectError(Code.UNIMPLEMENTED, "Not implemented")
     def update_settings(self, request: reliant_dot_wire_dot_v1_dot_settings__pb2.UpdateSettingsRequest, ctx: RequestContext) -> reliant_dot_wire_dot_v1_dot_settings__pb2.Settings:
+        raise ConnectError(Code.UNIMPLEMENTED, "Not implemented")
+    def list_model_choices(self, request: reliant_dot_wire_dot_v1_dot_settings__pb2.ListModelChoicesRequest, ctx: RequestContext) -> reliant_dot_wire_dot_v1_dot_settings__pb2.ModelChoices:
         raise ConnectError(Code.UNIMPLEMENTED, "Not implemented")
 
 
@@ -133,6 +168,16 @@ class SettingsServiceWSGIApplication(ConnectWSGIApplication):
                         idempotency_level=IdempotencyLevel.UNKNOWN,
                     ),
                     function=service.update_settings,
+                ),
+                "/reliant.v1.SettingsService/ListModelChoices": EndpointSync.unary(
+                    method=MethodInfo(
+                        name="ListModelChoices",
+                        service_name="reliant.v1.SettingsService",
+                        input=reliant_dot_wire_dot_v1_dot_settings__pb2.ListModelChoicesRequest,
+                        output=reliant_dot_wire_dot_v1_dot_settings__pb2.ModelChoices,
+                        idempotency_level=IdempotencyLevel.UNKNOWN,
+                    ),
+                    function=service.list_model_choices,
                 ),
             },
             interceptors=interceptors,
@@ -181,6 +226,26 @@ class SettingsServiceClientSync(ConnectClientSync):
                 service_name="reliant.v1.SettingsService",
                 input=reliant_dot_wire_dot_v1_dot_settings__pb2.UpdateSettingsRequest,
                 output=reliant_dot_wire_dot_v1_dot_settings__pb2.Settings,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+        )
+
+    def list_model_choices(
+        self,
+        request: reliant_dot_wire_dot_v1_dot_settings__pb2.ListModelChoicesRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None,
+        timeout_ms: int | None = None,
+    ) -> reliant_dot_wire_dot_v1_dot_settings__pb2.ModelChoices:
+        return self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="ListModelChoices",
+                service_name="reliant.v1.SettingsService",
+                input=reliant_dot_wire_dot_v1_dot_settings__pb2.ListModelChoicesRequest,
+                output=reliant_dot_wire_dot_v1_dot_settings__pb2.ModelChoices,
                 idempotency_level=IdempotencyLevel.UNKNOWN,
             ),
             headers=headers,

@@ -24,21 +24,29 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ereliant/wire/v1/settings.proto\x12\nreliant.v1\"\x14\n\x12GetSettingsRequest\"n\n\x10ProviderSettings\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\nconfigured\x18\x02 \x01(\x08\x12\x16\n\x0e\x61pi_key_masked\x18\x03 \x01(\t\x12\x10\n\x08\x62\x61se_url\x18\x04 \x01(\t\x12\x0e\n\x06source\x18\x05 \x01(\t\"b\n\x08Settings\x12/\n\tproviders\x18\x01 \x03(\x0b\x32\x1c.reliant.v1.ProviderSettings\x12\x15\n\rdefault_model\x18\x02 \x01(\t\x12\x0e\n\x06models\x18\x03 \x03(\t\"\x95\x02\n\x15UpdateSettingsRequest\x12\x1e\n\x11\x61nthropic_api_key\x18\x01 \x01(\tH\x00\x88\x01\x01\x12\x1f\n\x12\x61nthropic_base_url\x18\x02 \x01(\tH\x01\x88\x01\x01\x12\x1b\n\x0eopenai_api_key\x18\x03 \x01(\tH\x02\x88\x01\x01\x12\x1c\n\x0fopenai_base_url\x18\x04 \x01(\tH\x03\x88\x01\x01\x12\x1a\n\rdefault_model\x18\x05 \x01(\tH\x04\x88\x01\x01\x42\x14\n\x12_anthropic_api_keyB\x15\n\x13_anthropic_base_urlB\x11\n\x0f_openai_api_keyB\x12\n\x10_openai_base_urlB\x10\n\x0e_default_model2\xa1\x01\n\x0fSettingsService\x12\x43\n\x0bGetSettings\x12\x1e.reliant.v1.GetSettingsRequest\x1a\x14.reliant.v1.Settings\x12I\n\x0eUpdateSettings\x12!.reliant.v1.UpdateSettingsRequest\x1a\x14.reliant.v1.Settingsb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ereliant/wire/v1/settings.proto\x12\nreliant.v1\"*\n\x17ListModelChoicesRequest\x12\x0f\n\x07refresh\x18\x01 \x01(\x08\";\n\x0bModelChoice\x12\r\n\x05model\x18\x01 \x01(\t\x12\x0e\n\x06source\x18\x02 \x01(\t\x12\r\n\x05label\x18\x03 \x01(\t\"[\n\x0eProviderModels\x12\x10\n\x08provider\x18\x01 \x01(\t\x12\x12\n\nconfigured\x18\x02 \x01(\x08\x12\r\n\x05\x65rror\x18\x03 \x01(\t\x12\x14\n\x0c\x66\x65tched_unix\x18\x04 \x01(\x01\"~\n\x0cModelChoices\x12(\n\x07\x63hoices\x18\x01 \x03(\x0b\x32\x17.reliant.v1.ModelChoice\x12-\n\tproviders\x18\x02 \x03(\x0b\x32\x1a.reliant.v1.ProviderModels\x12\x15\n\rdefault_model\x18\x03 \x01(\t\"\x14\n\x12GetSettingsRequest\"n\n\x10ProviderSettings\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\nconfigured\x18\x02 \x01(\x08\x12\x16\n\x0e\x61pi_key_masked\x18\x03 \x01(\t\x12\x10\n\x08\x62\x61se_url\x18\x04 \x01(\t\x12\x0e\n\x06source\x18\x05 \x01(\t\"b\n\x08Settings\x12/\n\tproviders\x18\x01 \x03(\x0b\x32\x1c.reliant.v1.ProviderSettings\x12\x15\n\rdefault_model\x18\x02 \x01(\t\x12\x0e\n\x06models\x18\x03 \x03(\t\"\x95\x02\n\x15UpdateSettingsRequest\x12\x1e\n\x11\x61nthropic_api_key\x18\x01 \x01(\tH\x00\x88\x01\x01\x12\x1f\n\x12\x61nthropic_base_url\x18\x02 \x01(\tH\x01\x88\x01\x01\x12\x1b\n\x0eopenai_api_key\x18\x03 \x01(\tH\x02\x88\x01\x01\x12\x1c\n\x0fopenai_base_url\x18\x04 \x01(\tH\x03\x88\x01\x01\x12\x1a\n\rdefault_model\x18\x05 \x01(\tH\x04\x88\x01\x01\x42\x14\n\x12_anthropic_api_keyB\x15\n\x13_anthropic_base_urlB\x11\n\x0f_openai_api_keyB\x12\n\x10_openai_base_urlB\x10\n\x0e_default_model2\xf4\x01\n\x0fSettingsService\x12\x43\n\x0bGetSettings\x12\x1e.reliant.v1.GetSettingsRequest\x1a\x14.reliant.v1.Settings\x12I\n\x0eUpdateSettings\x12!.reliant.v1.UpdateSettingsRequest\x1a\x14.reliant.v1.Settings\x12Q\n\x10ListModelChoices\x12#.reliant.v1.ListModelChoicesRequest\x1a\x18.reliant.v1.ModelChoicesb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'reliant.wire.v1.settings_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_GETSETTINGSREQUEST']._serialized_start=46
-  _globals['_GETSETTINGSREQUEST']._serialized_end=66
-  _globals['_PROVIDERSETTINGS']._serialized_start=68
-  _globals['_PROVIDERSETTINGS']._serialized_end=178
-  _globals['_SETTINGS']._serialized_start=180
-  _globals['_SETTINGS']._serialized_end=278
-  _globals['_UPDATESETTINGSREQUEST']._serialized_start=281
-  _globals['_UPDATESETTINGSREQUEST']._serialized_end=558
-  _globals['_SETTINGSSERVICE']._serialized_start=561
-  _globals['_SETTINGSSERVICE']._serialized_end=722
+  _globals['_LISTMODELCHOICESREQUEST']._serialized_start=46
+  _globals['_LISTMODELCHOICESREQUEST']._serialized_end=88
+  _globals['_MODELCHOICE']._serialized_start=90
+  _globals['_MODELCHOICE']._serialized_end=149
+  _globals['_PROVIDERMODELS']._serialized_start=151
+  _globals['_PROVIDERMODELS']._serialized_end=242
+  _globals['_MODELCHOICES']._serialized_start=244
+  _globals['_MODELCHOICES']._serialized_end=370
+  _globals['_GETSETTINGSREQUEST']._serialized_start=372
+  _globals['_GETSETTINGSREQUEST']._serialized_end=392
+  _globals['_PROVIDERSETTINGS']._serialized_start=394
+  _globals['_PROVIDERSETTINGS']._serialized_end=504
+  _globals['_SETTINGS']._serialized_start=506
+  _globals['_SETTINGS']._serialized_end=604
+  _globals['_UPDATESETTINGSREQUEST']._serialized_start=607
+  _globals['_UPDATESETTINGSREQUEST']._serialized_end=884
+  _globals['_SETTINGSSERVICE']._serialized_start=887
+  _globals['_SETTINGSSERVICE']._serialized_end=1131
 # @@protoc_insertion_point(module_scope)

@@ -6,6 +6,44 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class ListModelChoicesRequest(_message.Message):
+    __slots__ = ("refresh",)
+    REFRESH_FIELD_NUMBER: _ClassVar[int]
+    refresh: bool
+    def __init__(self, refresh: _Optional[bool] = ...) -> None: ...
+
+class ModelChoice(_message.Message):
+    __slots__ = ("model", "source", "label")
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    LABEL_FIELD_NUMBER: _ClassVar[int]
+    model: str
+    source: str
+    label: str
+    def __init__(self, model: _Optional[str] = ..., source: _Optional[str] = ..., label: _Optional[str] = ...) -> None: ...
+
+class ProviderModels(_message.Message):
+    __slots__ = ("provider", "configured", "error", "fetched_unix")
+    PROVIDER_FIELD_NUMBER: _ClassVar[int]
+    CONFIGURED_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    FETCHED_UNIX_FIELD_NUMBER: _ClassVar[int]
+    provider: str
+    configured: bool
+    error: str
+    fetched_unix: float
+    def __init__(self, provider: _Optional[str] = ..., configured: _Optional[bool] = ..., error: _Optional[str] = ..., fetched_unix: _Optional[float] = ...) -> None: ...
+
+class ModelChoices(_message.Message):
+    __slots__ = ("choices", "providers", "default_model")
+    CHOICES_FIELD_NUMBER: _ClassVar[int]
+    PROVIDERS_FIELD_NUMBER: _ClassVar[int]
+    DEFAULT_MODEL_FIELD_NUMBER: _ClassVar[int]
+    choices: _containers.RepeatedCompositeFieldContainer[ModelChoice]
+    providers: _containers.RepeatedCompositeFieldContainer[ProviderModels]
+    default_model: str
+    def __init__(self, choices: _Optional[_Iterable[_Union[ModelChoice, _Mapping]]] = ..., providers: _Optional[_Iterable[_Union[ProviderModels, _Mapping]]] = ..., default_model: _Optional[str] = ...) -> None: ...
+
 class GetSettingsRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...

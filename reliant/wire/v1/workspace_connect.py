@@ -26,6 +26,9 @@ class McpService(Protocol):
     async def set_mcp_server_enabled(self, request: reliant_dot_wire_dot_v1_dot_workspace__pb2.SetMcpServerEnabledRequest, ctx: RequestContext) -> reliant_dot_wire_dot_v1_dot_workspace__pb2.McpServer:
         raise ConnectError(Code.UNIMPLEMENTED, "Not implemented")
 
+    async def add_mcp_server(self, request: reliant_dot_wire_dot_v1_dot_workspace__pb2.AddMcpServerRequest, ctx: RequestContext) -> reliant_dot_wire_dot_v1_dot_workspace__pb2.AddMcpServerResponse:
+        raise ConnectError(Code.UNIMPLEMENTED, "Not implemented")
+
 
 class McpServiceASGIApplication(ConnectASGIApplication[McpService]):
     def __init__(self, service: McpService | AsyncGenerator[McpService], *, interceptors: Iterable[Interceptor]=(), read_max_bytes: int | None = None, compressions: Iterable[Compression] | None = None) -> None:
@@ -61,6 +64,16 @@ class McpServiceASGIApplication(ConnectASGIApplication[McpService]):
                         idempotency_level=IdempotencyLevel.UNKNOWN,
                     ),
                     function=svc.set_mcp_server_enabled,
+                ),
+                "/reliant.v1.McpService/AddMcpServer": Endpoint.unary(
+                    method=MethodInfo(
+                        name="AddMcpServer",
+                        service_name="reliant.v1.McpService",
+                        input=reliant_dot_wire_dot_v1_dot_workspace__pb2.AddMcpServerRequest,
+                        output=reliant_dot_wire_dot_v1_dot_workspace__pb2.AddMcpServerResponse,
+                        idempotency_level=IdempotencyLevel.UNKNOWN,
+                    ),
+                    function=svc.add_mcp_server,
                 ),
             },
             interceptors=interceptors,
@@ -129,6 +142,26 @@ class McpServiceClient(ConnectClient):
                 service_name="reliant.v1.McpService",
                 input=reliant_dot_wire_dot_v1_dot_workspace__pb2.SetMcpServerEnabledRequest,
                 output=reliant_dot_wire_dot_v1_dot_workspace__pb2.McpServer,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+        )
+
+    async def add_mcp_server(
+        self,
+        request: reliant_dot_wire_dot_v1_dot_workspace__pb2.AddMcpServerRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None,
+        timeout_ms: int | None = None,
+    ) -> reliant_dot_wire_dot_v1_dot_workspace__pb2.AddMcpServerResponse:
+        return await self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="AddMcpServer",
+                service_name="reliant.v1.McpService",
+                input=reliant_dot_wire_dot_v1_dot_workspace__pb2.AddMcpServerRequest,
+                output=reliant_dot_wire_dot_v1_dot_workspace__pb2.AddMcpServerResponse,
                 idempotency_level=IdempotencyLevel.UNKNOWN,
             ),
             headers=headers,
@@ -750,6 +783,12 @@ class WorktreeService(Protocol):
     async def detach_worktree(self, request: reliant_dot_wire_dot_v1_dot_workspace__pb2.WorktreeRequest, ctx: RequestContext) -> reliant_dot_wire_dot_v1_dot_workspace__pb2.Worktree:
         raise ConnectError(Code.UNIMPLEMENTED, "Not implemented")
 
+    async def get_repository(self, request: reliant_dot_wire_dot_v1_dot_workspace__pb2.RepositoryRequest, ctx: RequestContext) -> reliant_dot_wire_dot_v1_dot_workspace__pb2.Repository:
+        raise ConnectError(Code.UNIMPLEMENTED, "Not implemented")
+
+    async def init_repository(self, request: reliant_dot_wire_dot_v1_dot_workspace__pb2.InitRepositoryRequest, ctx: RequestContext) -> reliant_dot_wire_dot_v1_dot_workspace__pb2.Repository:
+        raise ConnectError(Code.UNIMPLEMENTED, "Not implemented")
+
 
 class WorktreeServiceASGIApplication(ConnectASGIApplication[WorktreeService]):
     def __init__(self, service: WorktreeService | AsyncGenerator[WorktreeService], *, interceptors: Iterable[Interceptor]=(), read_max_bytes: int | None = None, compressions: Iterable[Compression] | None = None) -> None:
@@ -815,6 +854,26 @@ class WorktreeServiceASGIApplication(ConnectASGIApplication[WorktreeService]):
                         idempotency_level=IdempotencyLevel.UNKNOWN,
                     ),
                     function=svc.detach_worktree,
+                ),
+                "/reliant.v1.WorktreeService/GetRepository": Endpoint.unary(
+                    method=MethodInfo(
+                        name="GetRepository",
+                        service_name="reliant.v1.WorktreeService",
+                        input=reliant_dot_wire_dot_v1_dot_workspace__pb2.RepositoryRequest,
+                        output=reliant_dot_wire_dot_v1_dot_workspace__pb2.Repository,
+                        idempotency_level=IdempotencyLevel.UNKNOWN,
+                    ),
+                    function=svc.get_repository,
+                ),
+                "/reliant.v1.WorktreeService/InitRepository": Endpoint.unary(
+                    method=MethodInfo(
+                        name="InitRepository",
+                        service_name="reliant.v1.WorktreeService",
+                        input=reliant_dot_wire_dot_v1_dot_workspace__pb2.InitRepositoryRequest,
+                        output=reliant_dot_wire_dot_v1_dot_workspace__pb2.Repository,
+                        idempotency_level=IdempotencyLevel.UNKNOWN,
+                    ),
+                    function=svc.init_repository,
                 ),
             },
             interceptors=interceptors,
@@ -949,6 +1008,101 @@ class WorktreeServiceClient(ConnectClient):
             timeout_ms=timeout_ms,
         )
 
+    async def get_repository(
+        self,
+        request: reliant_dot_wire_dot_v1_dot_workspace__pb2.RepositoryRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None,
+        timeout_ms: int | None = None,
+    ) -> reliant_dot_wire_dot_v1_dot_workspace__pb2.Repository:
+        return await self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="GetRepository",
+                service_name="reliant.v1.WorktreeService",
+                input=reliant_dot_wire_dot_v1_dot_workspace__pb2.RepositoryRequest,
+                output=reliant_dot_wire_dot_v1_dot_workspace__pb2.Repository,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+        )
+
+    async def init_repository(
+        self,
+        request: reliant_dot_wire_dot_v1_dot_workspace__pb2.InitRepositoryRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None,
+        timeout_ms: int | None = None,
+    ) -> reliant_dot_wire_dot_v1_dot_workspace__pb2.Repository:
+        return await self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="InitRepository",
+                service_name="reliant.v1.WorktreeService",
+                input=reliant_dot_wire_dot_v1_dot_workspace__pb2.InitRepositoryRequest,
+                output=reliant_dot_wire_dot_v1_dot_workspace__pb2.Repository,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+        )
+
+
+
+class DirectoryService(Protocol):
+    async def list_directories(self, request: reliant_dot_wire_dot_v1_dot_workspace__pb2.ListDirectoriesRequest, ctx: RequestContext) -> reliant_dot_wire_dot_v1_dot_workspace__pb2.ListDirectoriesResponse:
+        raise ConnectError(Code.UNIMPLEMENTED, "Not implemented")
+
+
+class DirectoryServiceASGIApplication(ConnectASGIApplication[DirectoryService]):
+    def __init__(self, service: DirectoryService | AsyncGenerator[DirectoryService], *, interceptors: Iterable[Interceptor]=(), read_max_bytes: int | None = None, compressions: Iterable[Compression] | None = None) -> None:
+        super().__init__(
+            service=service,
+            endpoints=lambda svc: {
+                "/reliant.v1.DirectoryService/ListDirectories": Endpoint.unary(
+                    method=MethodInfo(
+                        name="ListDirectories",
+                        service_name="reliant.v1.DirectoryService",
+                        input=reliant_dot_wire_dot_v1_dot_workspace__pb2.ListDirectoriesRequest,
+                        output=reliant_dot_wire_dot_v1_dot_workspace__pb2.ListDirectoriesResponse,
+                        idempotency_level=IdempotencyLevel.UNKNOWN,
+                    ),
+                    function=svc.list_directories,
+                ),
+            },
+            interceptors=interceptors,
+            read_max_bytes=read_max_bytes,
+            compressions=compressions,
+        )
+
+    @property
+    def path(self) -> str:
+        """Returns the URL path to mount the application to when serving multiple applications."""
+        return "/reliant.v1.DirectoryService"
+
+
+class DirectoryServiceClient(ConnectClient):
+    async def list_directories(
+        self,
+        request: reliant_dot_wire_dot_v1_dot_workspace__pb2.ListDirectoriesRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None,
+        timeout_ms: int | None = None,
+    ) -> reliant_dot_wire_dot_v1_dot_workspace__pb2.ListDirectoriesResponse:
+        return await self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="ListDirectories",
+                service_name="reliant.v1.DirectoryService",
+                input=reliant_dot_wire_dot_v1_dot_workspace__pb2.ListDirectoriesRequest,
+                output=reliant_dot_wire_dot_v1_dot_workspace__pb2.ListDirectoriesResponse,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+        )
+
 
 class McpServiceSync(Protocol):
     def list_mcp_servers(self, request: reliant_dot_wire_dot_v1_dot_workspace__pb2.ListMcpServersRequest, ctx: RequestContext) -> reliant_dot_wire_dot_v1_dot_workspace__pb2.ListMcpServersResponse:
@@ -956,6 +1110,8 @@ class McpServiceSync(Protocol):
     def restart_mcp_server(self, request: reliant_dot_wire_dot_v1_dot_workspace__pb2.McpServerRequest, ctx: RequestContext) -> reliant_dot_wire_dot_v1_dot_workspace__pb2.McpServer:
         raise ConnectError(Code.UNIMPLEMENTED, "Not implemented")
     def set_mcp_server_enabled(self, request: reliant_dot_wire_dot_v1_dot_workspace__pb2.SetMcpServerEnabledRequest, ctx: RequestContext) -> reliant_dot_wire_dot_v1_dot_workspace__pb2.McpServer:
+        raise ConnectError(Code.UNIMPLEMENTED, "Not implemented")
+    def add_mcp_server(self, request: reliant_dot_wire_dot_v1_dot_workspace__pb2.AddMcpServerRequest, ctx: RequestContext) -> reliant_dot_wire_dot_v1_dot_workspace__pb2.AddMcpServerResponse:
         raise ConnectError(Code.UNIMPLEMENTED, "Not implemented")
 
 
@@ -992,6 +1148,16 @@ class McpServiceWSGIApplication(ConnectWSGIApplication):
                         idempotency_level=IdempotencyLevel.UNKNOWN,
                     ),
                     function=service.set_mcp_server_enabled,
+                ),
+                "/reliant.v1.McpService/AddMcpServer": EndpointSync.unary(
+                    method=MethodInfo(
+                        name="AddMcpServer",
+                        service_name="reliant.v1.McpService",
+                        input=reliant_dot_wire_dot_v1_dot_workspace__pb2.AddMcpServerRequest,
+                        output=reliant_dot_wire_dot_v1_dot_workspace__pb2.AddMcpServerResponse,
+                        idempotency_level=IdempotencyLevel.UNKNOWN,
+                    ),
+                    function=service.add_mcp_server,
                 ),
             },
             interceptors=interceptors,
@@ -1060,6 +1226,26 @@ class McpServiceClientSync(ConnectClientSync):
                 service_name="reliant.v1.McpService",
                 input=reliant_dot_wire_dot_v1_dot_workspace__pb2.SetMcpServerEnabledRequest,
                 output=reliant_dot_wire_dot_v1_dot_workspace__pb2.McpServer,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+        )
+
+    def add_mcp_server(
+        self,
+        request: reliant_dot_wire_dot_v1_dot_workspace__pb2.AddMcpServerRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None,
+        timeout_ms: int | None = None,
+    ) -> reliant_dot_wire_dot_v1_dot_workspace__pb2.AddMcpServerResponse:
+        return self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="AddMcpServer",
+                service_name="reliant.v1.McpService",
+                input=reliant_dot_wire_dot_v1_dot_workspace__pb2.AddMcpServerRequest,
+                output=reliant_dot_wire_dot_v1_dot_workspace__pb2.AddMcpServerResponse,
                 idempotency_level=IdempotencyLevel.UNKNOWN,
             ),
             headers=headers,
@@ -1651,6 +1837,10 @@ class WorktreeServiceSync(Protocol):
         raise ConnectError(Code.UNIMPLEMENTED, "Not implemented")
     def detach_worktree(self, request: reliant_dot_wire_dot_v1_dot_workspace__pb2.WorktreeRequest, ctx: RequestContext) -> reliant_dot_wire_dot_v1_dot_workspace__pb2.Worktree:
         raise ConnectError(Code.UNIMPLEMENTED, "Not implemented")
+    def get_repository(self, request: reliant_dot_wire_dot_v1_dot_workspace__pb2.RepositoryRequest, ctx: RequestContext) -> reliant_dot_wire_dot_v1_dot_workspace__pb2.Repository:
+        raise ConnectError(Code.UNIMPLEMENTED, "Not implemented")
+    def init_repository(self, request: reliant_dot_wire_dot_v1_dot_workspace__pb2.InitRepositoryRequest, ctx: RequestContext) -> reliant_dot_wire_dot_v1_dot_workspace__pb2.Repository:
+        raise ConnectError(Code.UNIMPLEMENTED, "Not implemented")
 
 
 class WorktreeServiceWSGIApplication(ConnectWSGIApplication):
@@ -1716,6 +1906,26 @@ class WorktreeServiceWSGIApplication(ConnectWSGIApplication):
                         idempotency_level=IdempotencyLevel.UNKNOWN,
                     ),
                     function=service.detach_worktree,
+                ),
+                "/reliant.v1.WorktreeService/GetRepository": EndpointSync.unary(
+                    method=MethodInfo(
+                        name="GetRepository",
+                        service_name="reliant.v1.WorktreeService",
+                        input=reliant_dot_wire_dot_v1_dot_workspace__pb2.RepositoryRequest,
+                        output=reliant_dot_wire_dot_v1_dot_workspace__pb2.Repository,
+                        idempotency_level=IdempotencyLevel.UNKNOWN,
+                    ),
+                    function=service.get_repository,
+                ),
+                "/reliant.v1.WorktreeService/InitRepository": EndpointSync.unary(
+                    method=MethodInfo(
+                        name="InitRepository",
+                        service_name="reliant.v1.WorktreeService",
+                        input=reliant_dot_wire_dot_v1_dot_workspace__pb2.InitRepositoryRequest,
+                        output=reliant_dot_wire_dot_v1_dot_workspace__pb2.Repository,
+                        idempotency_level=IdempotencyLevel.UNKNOWN,
+                    ),
+                    function=service.init_repository,
                 ),
             },
             interceptors=interceptors,
@@ -1844,6 +2054,98 @@ class WorktreeServiceClientSync(ConnectClientSync):
                 service_name="reliant.v1.WorktreeService",
                 input=reliant_dot_wire_dot_v1_dot_workspace__pb2.WorktreeRequest,
                 output=reliant_dot_wire_dot_v1_dot_workspace__pb2.Worktree,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+        )
+
+    def get_repository(
+        self,
+        request: reliant_dot_wire_dot_v1_dot_workspace__pb2.RepositoryRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None,
+        timeout_ms: int | None = None,
+    ) -> reliant_dot_wire_dot_v1_dot_workspace__pb2.Repository:
+        return self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="GetRepository",
+                service_name="reliant.v1.WorktreeService",
+                input=reliant_dot_wire_dot_v1_dot_workspace__pb2.RepositoryRequest,
+                output=reliant_dot_wire_dot_v1_dot_workspace__pb2.Repository,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+        )
+
+    def init_repository(
+        self,
+        request: reliant_dot_wire_dot_v1_dot_workspace__pb2.InitRepositoryRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None,
+        timeout_ms: int | None = None,
+    ) -> reliant_dot_wire_dot_v1_dot_workspace__pb2.Repository:
+        return self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="InitRepository",
+                service_name="reliant.v1.WorktreeService",
+                input=reliant_dot_wire_dot_v1_dot_workspace__pb2.InitRepositoryRequest,
+                output=reliant_dot_wire_dot_v1_dot_workspace__pb2.Repository,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+        )
+
+class DirectoryServiceSync(Protocol):
+    def list_directories(self, request: reliant_dot_wire_dot_v1_dot_workspace__pb2.ListDirectoriesRequest, ctx: RequestContext) -> reliant_dot_wire_dot_v1_dot_workspace__pb2.ListDirectoriesResponse:
+        raise ConnectError(Code.UNIMPLEMENTED, "Not implemented")
+
+
+class DirectoryServiceWSGIApplication(ConnectWSGIApplication):
+    def __init__(self, service: DirectoryServiceSync, interceptors: Iterable[InterceptorSync]=(), read_max_bytes: int | None = None, compressions: Iterable[Compression] | None = None) -> None:
+        super().__init__(
+            endpoints={
+                "/reliant.v1.DirectoryService/ListDirectories": EndpointSync.unary(
+                    method=MethodInfo(
+                        name="ListDirectories",
+                        service_name="reliant.v1.DirectoryService",
+                        input=reliant_dot_wire_dot_v1_dot_workspace__pb2.ListDirectoriesRequest,
+                        output=reliant_dot_wire_dot_v1_dot_workspace__pb2.ListDirectoriesResponse,
+                        idempotency_level=IdempotencyLevel.UNKNOWN,
+                    ),
+                    function=service.list_directories,
+                ),
+            },
+            interceptors=interceptors,
+            read_max_bytes=read_max_bytes,
+            compressions=compressions,
+        )
+
+    @property
+    def path(self) -> str:
+        """Returns the URL path to mount the application to when serving multiple applications."""
+        return "/reliant.v1.DirectoryService"
+
+
+class DirectoryServiceClientSync(ConnectClientSync):
+    def list_directories(
+        self,
+        request: reliant_dot_wire_dot_v1_dot_workspace__pb2.ListDirectoriesRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None,
+        timeout_ms: int | None = None,
+    ) -> reliant_dot_wire_dot_v1_dot_workspace__pb2.ListDirectoriesResponse:
+        return self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="ListDirectories",
+                service_name="reliant.v1.DirectoryService",
+                input=reliant_dot_wire_dot_v1_dot_workspace__pb2.ListDirectoriesRequest,
+                output=reliant_dot_wire_dot_v1_dot_workspace__pb2.ListDirectoriesResponse,
                 idempotency_level=IdempotencyLevel.UNKNOWN,
             ),
             headers=headers,

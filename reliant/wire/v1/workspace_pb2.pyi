@@ -6,6 +6,50 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class AddMcpServerRequest(_message.Message):
+    __slots__ = ("project_id", "name", "command", "args", "env", "url", "headers", "local")
+    class EnvEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    class HeadersEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    PROJECT_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    COMMAND_FIELD_NUMBER: _ClassVar[int]
+    ARGS_FIELD_NUMBER: _ClassVar[int]
+    ENV_FIELD_NUMBER: _ClassVar[int]
+    URL_FIELD_NUMBER: _ClassVar[int]
+    HEADERS_FIELD_NUMBER: _ClassVar[int]
+    LOCAL_FIELD_NUMBER: _ClassVar[int]
+    project_id: str
+    name: str
+    command: str
+    args: _containers.RepeatedScalarFieldContainer[str]
+    env: _containers.ScalarMap[str, str]
+    url: str
+    headers: _containers.ScalarMap[str, str]
+    local: bool
+    def __init__(self, project_id: _Optional[str] = ..., name: _Optional[str] = ..., command: _Optional[str] = ..., args: _Optional[_Iterable[str]] = ..., env: _Optional[_Mapping[str, str]] = ..., url: _Optional[str] = ..., headers: _Optional[_Mapping[str, str]] = ..., local: _Optional[bool] = ...) -> None: ...
+
+class AddMcpServerResponse(_message.Message):
+    __slots__ = ("file", "trust", "trust_note")
+    FILE_FIELD_NUMBER: _ClassVar[int]
+    TRUST_FIELD_NUMBER: _ClassVar[int]
+    TRUST_NOTE_FIELD_NUMBER: _ClassVar[int]
+    file: str
+    trust: str
+    trust_note: str
+    def __init__(self, file: _Optional[str] = ..., trust: _Optional[str] = ..., trust_note: _Optional[str] = ...) -> None: ...
+
 class McpServer(_message.Message):
     __slots__ = ("name", "transport", "target", "source", "status", "error", "tools", "pid", "restarts", "next_retry_unix", "connected_unix", "server_info")
     NAME_FIELD_NUMBER: _ClassVar[int]
@@ -444,6 +488,36 @@ class SearchFilesResponse(_message.Message):
     truncated: bool
     def __init__(self, matches: _Optional[_Iterable[_Union[SearchMatch, _Mapping]]] = ..., truncated: _Optional[bool] = ...) -> None: ...
 
+class RepositoryRequest(_message.Message):
+    __slots__ = ("project_id",)
+    PROJECT_ID_FIELD_NUMBER: _ClassVar[int]
+    project_id: str
+    def __init__(self, project_id: _Optional[str] = ...) -> None: ...
+
+class Repository(_message.Message):
+    __slots__ = ("git", "commits", "branch", "root", "problem", "identity")
+    GIT_FIELD_NUMBER: _ClassVar[int]
+    COMMITS_FIELD_NUMBER: _ClassVar[int]
+    BRANCH_FIELD_NUMBER: _ClassVar[int]
+    ROOT_FIELD_NUMBER: _ClassVar[int]
+    PROBLEM_FIELD_NUMBER: _ClassVar[int]
+    IDENTITY_FIELD_NUMBER: _ClassVar[int]
+    git: bool
+    commits: bool
+    branch: str
+    root: str
+    problem: str
+    identity: str
+    def __init__(self, git: _Optional[bool] = ..., commits: _Optional[bool] = ..., branch: _Optional[str] = ..., root: _Optional[str] = ..., problem: _Optional[str] = ..., identity: _Optional[str] = ...) -> None: ...
+
+class InitRepositoryRequest(_message.Message):
+    __slots__ = ("project_id", "commit")
+    PROJECT_ID_FIELD_NUMBER: _ClassVar[int]
+    COMMIT_FIELD_NUMBER: _ClassVar[int]
+    project_id: str
+    commit: bool
+    def __init__(self, project_id: _Optional[str] = ..., commit: _Optional[bool] = ...) -> None: ...
+
 class Worktree(_message.Message):
     __slots__ = ("id", "project_id", "chat_id", "name", "branch", "path", "base_commit", "state", "created_unix")
     ID_FIELD_NUMBER: _ClassVar[int]
@@ -551,3 +625,47 @@ class RemoveWorktreeRequest(_message.Message):
     force: bool
     delete_branch: bool
     def __init__(self, worktree_id: _Optional[str] = ..., force: _Optional[bool] = ..., delete_branch: _Optional[bool] = ...) -> None: ...
+
+class ListDirectoriesRequest(_message.Message):
+    __slots__ = ("daemon_id", "path", "show_hidden")
+    DAEMON_ID_FIELD_NUMBER: _ClassVar[int]
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    SHOW_HIDDEN_FIELD_NUMBER: _ClassVar[int]
+    daemon_id: str
+    path: str
+    show_hidden: bool
+    def __init__(self, daemon_id: _Optional[str] = ..., path: _Optional[str] = ..., show_hidden: _Optional[bool] = ...) -> None: ...
+
+class DirectoryEntry(_message.Message):
+    __slots__ = ("name", "path", "git", "usable", "reason")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    GIT_FIELD_NUMBER: _ClassVar[int]
+    USABLE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    path: str
+    git: bool
+    usable: bool
+    reason: str
+    def __init__(self, name: _Optional[str] = ..., path: _Optional[str] = ..., git: _Optional[bool] = ..., usable: _Optional[bool] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class ListDirectoriesResponse(_message.Message):
+    __slots__ = ("path", "parent", "home", "usable", "reason", "entries", "truncated", "daemon_id")
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    HOME_FIELD_NUMBER: _ClassVar[int]
+    USABLE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    TRUNCATED_FIELD_NUMBER: _ClassVar[int]
+    DAEMON_ID_FIELD_NUMBER: _ClassVar[int]
+    path: str
+    parent: str
+    home: str
+    usable: bool
+    reason: str
+    entries: _containers.RepeatedCompositeFieldContainer[DirectoryEntry]
+    truncated: bool
+    daemon_id: str
+    def __init__(self, path: _Optional[str] = ..., parent: _Optional[str] = ..., home: _Optional[str] = ..., usable: _Optional[bool] = ..., reason: _Optional[str] = ..., entries: _Optional[_Iterable[_Union[DirectoryEntry, _Mapping]]] = ..., truncated: _Optional[bool] = ..., daemon_id: _Optional[str] = ...) -> None: ...

@@ -31,6 +31,10 @@ export class WorkspaceApi {
   setMcpServerEnabled(where, name, enabled) {
     return this.call(MCP, "SetMcpServerEnabled", { projectId: where.projectId, worktreeId: where.worktreeId || "", name, enabled });
   }
+  /** server: {name, command, args, env} (stdio) or {name, url, headers} (http); local: mcp.local.json. */
+  addMcpServer(projectId, server, local = false) {
+    return this.call(MCP, "AddMcpServer", { projectId, ...server, local });
+  }
 
   // -- terminals ----------------------------------------------------------------------------------
   openTerminal(projectId, { chatId = "", cols = 80, rows = 24 } = {}) {
@@ -83,8 +87,8 @@ export class WorkspaceApi {
   renamePath(where, path, to) {
     return this.call(FILES, "RenamePath", { ...scope(where), path, to });
   }
-  searchFiles(where, query, { content = false, regex = false, caseSensitive = false, maxResults = 200 } = {}) {
-    return this.call(FILES, "SearchFiles", { ...scope(where), query, content, regex, caseSensitive, maxResults });
+  searchFiles(where, query, { content = false, regex = false, caseSensitive = false, maxResults = 200 } = {}, options = undefined) {
+    return this.call(FILES, "SearchFiles", { ...scope(where), query, content, regex, caseSensitive, maxResults }, options);
   }
 
   // -- git worktrees ----------------------------------------------------------------------------
@@ -105,6 +109,12 @@ export class WorkspaceApi {
   }
   detachWorktree(worktreeId) {
     return this.call(WORKTREES, "DetachWorktree", { worktreeId });
+  }
+  getRepository(projectId) {
+    return this.call(WORKTREES, "GetRepository", { projectId });
+  }
+  initRepository(projectId, commit = true) {
+    return this.call(WORKTREES, "InitRepository", { projectId, commit });
   }
 }
 

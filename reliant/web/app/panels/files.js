@@ -1,4 +1,5 @@
-// The Files tab: a lazy tree of the workspace (or of a worktree), search by name or content, and a
+// The Files tab: a lazy tree of the workspace (or of a worktree), search by name or content as you
+// type (debounced; a newer search cancels the one in flight), and a
 // viewer/editor. Text is highlighted and editable (Ctrl/Cmd+S saves); a save of a file that changed
 // on disk since it was read is refused by the daemon, and the user picks: reload theirs or
 // overwrite with mine. Images are shown, other binary files are named as such.
@@ -18,6 +19,8 @@ function sameWhere(a, b) {
 function toolButton(name, label, onclick) {
   return h("button.icon.wp-tool", { type: "button", "aria-label": label, title: label, onclick }, icon(name));
 }
+
+const SEARCH_DEBOUNCE_MS = 250;
 
 export class FilesTab {
   constructor(panel, section) {
@@ -51,6 +54,7 @@ export class FilesTab {
       type: "search",
       placeholder: "Search files",
       "aria-label": "Search files",
+      oninput: () => this.searchSoon(),
       onkeydown: (e) => {
         if (e.key === "Escape" && this.query.value) {
           e.preventDefault();
@@ -59,7 +63,7 @@ export class FilesTab {
         }
       },
     });
-    this.inContents = h("input", { type: "checkbox" });
+    this.inContents = h("input", { type: "checkbox", onchange: () => this.query.value.trim() && this.searchSoon(0) });
     this.ignoredBox = h("input", {
       type: "checkbox",
       onchange: () => {
@@ -141,23 +145,36 @@ export class FilesTab {
 
   // -- search -----------------------------------------------------------------------------------
 
+  /** As you type: the search runs once typing pauses, and a newer one cancels the one in flight. */
+  searchSoon(delay = SEARCH_DEBOUNCE_MS) {
+    clearTimeout(this.searchTimer);
+    this.searchTimer = setTimeout(() => this.search(null), delay);
+  }
+
+  /** `event`: the form's submit (Enter), which also moves the focus to the first result. */
   async search(event) {
-    event.preventDefault();
+    if (event) event.preventDefault();
+    clearTimeout(this.searchTimer);
     const query = this.query.value.trim();
     if (!query) {
       this.showTree();
       return;
     }
+    if (this.searching) this.searching.abort();
+    const searching = new AbortController();
+    this.searching = searching;
     const token = ++this.searchToken;
     const content = this.inContents.checked;
     this.tree.el.hidden = true;
     this.results.hidden = false;
-    this.results.replaceChildren(h("p.wp-loading", null, "Searching…"));
+    if (!this.results.querySelector(".files-result-list")) this.results.replaceChildren(h("p.wp-loading", null, "Searching…"));
+    this.results.setAttribute("aria-busy", "true");
     let found;
     try {
-      found = await this.api.searchFiles(this.where, query, { content });
+      found = await this.api.searchFiles(this.where, query, { content }, { signal: searching.signal });
     } catch (err) {
       if (token !== this.searchToken) return;
+      this.results.removeAttribute("aria-busy");
       this.results.replaceChildren(h("p.error", { role: "alert" }, err.message), this.backButton());
       return;
     }
@@ -181,9 +198,11 @@ export class FilesTab {
         ),
       ),
     );
+    this.results.removeAttribute("aria-busy");
+    this.searching = null;
     this.results.replaceChildren(head, this.backButton(), list);
     const first = list.querySelector("button");
-    if (first) first.focus();
+    if (first && event) first.focus();
   }
 
   backButton() {
@@ -192,6 +211,9 @@ export class FilesTab {
 
   showTree(focus = false) {
     this.searchToken += 1;
+    clearTimeout(this.searchTimer);
+    if (this.searching) this.searching.abort();
+    this.searching = null;
     this.results.hidden = true;
     this.results.replaceChildren();
     this.tree.el.hidden = false;

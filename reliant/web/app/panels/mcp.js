@@ -1,8 +1,9 @@
 // The MCP tab: the project's MCP servers (from <data-dir>/mcp.json, <project>/.reliant/mcp.json
 // and .reliant/mcp.local.json) with their status, last error, next automatic retry and the tools
-// they give the model; restart one, or disable and enable it. The project's own servers run only once
-// the project is trusted: until then they are listed as untrusted, with what they would run and a
-// way to review and trust them.
+// they give the model; restart one, or disable and enable it; add one (written to the project's
+// .reliant/mcp.json by the daemon), with an example of the file. The project's own servers run only
+// once the project is trusted: until then they are listed as untrusted, with what they would run,
+// and the trust step stands above them.
 
 import { h } from "../dom.js";
 import { ago } from "../format.js";
@@ -34,13 +35,81 @@ export class McpTab {
     this.errors = h("div.mcp-errors");
     this.list = h("ul.mcp-list", { "aria-label": "MCP servers" });
     this.files = h("p.mcp-files.hint");
+    this.adder = this.addForm();
     section.append(
       h("div.wp-bar", null, this.summary, h("span.wp-bar-actions", null, h("button.small", { type: "button", onclick: () => this.refresh() }, "Refresh"))),
       this.trust,
       this.errors,
       this.list,
       this.files,
+      this.adder,
+      h("details.mcp-example", null, h("summary", null, "Example .reliant/mcp.json"), h("pre.mcp-example-json", null, EXAMPLE)),
     );
+  }
+
+  /** Add a server: a command (stdio) or a URL (http), written to the project's own file. */
+  addForm() {
+    const name = h("input", { type: "text", name: "name", required: true, placeholder: "files", autocomplete: "off", spellcheck: "false" });
+    const command = h("input", { type: "text", name: "command", placeholder: "npx -y @modelcontextprotocol/server-filesystem .", autocomplete: "off", spellcheck: "false" });
+    const env = h("textarea", { name: "env", rows: "2", placeholder: "API_TOKEN=${API_TOKEN}", spellcheck: "false" });
+    const url = h("input", { type: "url", name: "url", placeholder: "https://example.com/mcp", autocomplete: "off" });
+    const kind = h("select", { name: "kind" }, h("option", { value: "stdio" }, "a command (stdio)"), h("option", { value: "http" }, "a URL (http)"));
+    const file = h("select", { name: "file" }, h("option", { value: "" }, ".reliant/mcp.json (goes with the repository)"), h("option", { value: "local" }, ".reliant/mcp.local.json (this machine only)"));
+    const commandFields = h("div.mcp-add-stdio", null, h("label.field", null, "Command line", command), h("label.field", null, "Environment (NAME=value per line; ${VAR} is read when it starts)", env));
+    const urlFields = h("div.mcp-add-http", { hidden: true }, h("label.field", null, "URL", url));
+    kind.addEventListener("change", () => {
+      commandFields.hidden = kind.value !== "stdio";
+      urlFields.hidden = kind.value !== "http";
+    });
+    const error = h("p.form-error", { role: "alert" });
+    const submit = h("button.primary", { type: "submit" }, "Add server");
+    const form = h(
+      "form.mcp-add-form",
+      {
+        "aria-label": "Add an MCP server",
+        onsubmit: async (event) => {
+          event.preventDefault();
+          error.textContent = "";
+          const server = { name: name.value.trim() };
+          if (kind.value === "http") server.url = url.value.trim();
+          else {
+            const words = splitCommand(command.value);
+            if (!words.length) {
+              error.textContent = "Give the command that starts the server.";
+              command.focus();
+              return;
+            }
+            server.command = words[0];
+            server.args = words.slice(1);
+            server.env = parseEnv(env.value);
+          }
+          submit.disabled = true;
+          try {
+            const added = await this.api.addMcpServer(this.where.projectId, server, file.value === "local");
+            form.reset();
+            commandFields.hidden = false;
+            urlFields.hidden = true;
+            this.app.notify(`Added ${server.name} to ${added.file.split("/").slice(-2).join("/")}: it runs once you trust the project`);
+            this.adder.open = false;
+            await this.refresh();
+            const trust = this.trust.querySelector("button");
+            if (trust) trust.focus();
+          } catch (err) {
+            error.textContent = err.message;
+          } finally {
+            submit.disabled = false;
+          }
+        },
+      },
+      h("div.mcp-add-row", null, h("label.field", null, "Name", name), h("label.field", null, "Runs", kind)),
+      commandFields,
+      urlFields,
+      h("label.field", null, "Write it to", file),
+      h("p.hint", null, "What a project's own files ask to run starts only once you trust the project; this change too."),
+      h("div.form-actions", null, submit),
+      error,
+    );
+    return h("details.mcp-add", null, h("summary", null, "Add an MCP server"), form);
   }
 
   setContext() {
@@ -103,15 +172,31 @@ export class McpTab {
   }
 
   renderTrust(listed) {
+    this.adder.hidden = Boolean(this.where.worktreeId); // servers are added to the project itself
     if (!listed.trustNote) {
       this.trust.replaceChildren();
       return;
     }
+    const held = listed.trust === "untrusted" || listed.trust === "changed";
     // Trust belongs to the project; a worktree whose files differ is shown, not trusted from here.
     const review = this.where.worktreeId
       ? null
-      : h("button.small", { type: "button", onclick: () => this.review() }, "Review and trust");
-    this.trust.replaceChildren(h("p.mcp-trust-note", { role: "status" }, h("span", null, listed.trustNote), " ", review));
+      : h(`button.${held ? "primary" : "small"}`, { type: "button", onclick: () => this.review() }, held ? "Review and trust" : "Review");
+    if (!held) {
+      this.trust.replaceChildren(h("p.mcp-trust-note", { role: "status" }, h("span", null, listed.trustNote), " ", review));
+      return;
+    }
+    const title = listed.trust === "changed" ? "Changed since you trusted it: not running" : "Not running until you trust this project";
+    this.trust.replaceChildren(
+      h(
+        "div.mcp-trust-step",
+        { role: "status" },
+        h("strong.mcp-trust-title", null, title),
+        h("p.mcp-trust-note", null, listed.trustNote),
+        h("p.hint", null, "The project's own MCP servers are programs on this machine: you see exactly what would run before it does."),
+        review,
+      ),
+    );
   }
 
   async review() {
@@ -208,6 +293,62 @@ export class McpTab {
       if (this.busy.has(button.closest("li.mcp").dataset.name)) button.disabled = true;
     }
   }
+}
+
+const EXAMPLE = `{
+  "mcpServers": {
+    "files": {
+      "command": "npx",
+      "args": ["-y", "@modelcontextprotocol/server-filesystem", "."]
+    },
+    "issues": {
+      "command": "uvx",
+      "args": ["my-issues-server"],
+      "env": { "ISSUES_TOKEN": "\${ISSUES_TOKEN}" }
+    },
+    "docs": { "type": "http", "url": "https://example.com/mcp" }
+  }
+}`;
+
+/** A command line as words, the way a shell reads quotes and backslashes (nothing else). */
+export function splitCommand(text) {
+  const words = [];
+  let word = "";
+  let quote = "";
+  let has = false;
+  const line = String(text || "");
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i];
+    if (quote) {
+      if (c === quote) quote = "";
+      else if (c === "\\" && quote === '"' && i + 1 < line.length) word += line[++i];
+      else word += c;
+    } else if (c === "'" || c === '"') {
+      quote = c;
+      has = true;
+    } else if (c === "\\" && i + 1 < line.length) {
+      word += line[++i];
+      has = true;
+    } else if (/\s/.test(c)) {
+      if (has || word) words.push(word);
+      word = "";
+      has = false;
+    } else word += c;
+  }
+  if (has || word) words.push(word);
+  return words;
+}
+
+/** NAME=value lines as an object (blank lines and # comments skipped). */
+export function parseEnv(text) {
+  const env = {};
+  for (const raw of String(text || "").split("\n")) {
+    const line = raw.trim();
+    if (!line || line.startsWith("#")) continue;
+    const at = line.indexOf("=");
+    if (at > 0) env[line.slice(0, at).trim()] = line.slice(at + 1).trim();
+  }
+  return env;
 }
 
 function retryIn(unix) {

@@ -47,7 +47,12 @@ export class FileTree {
     const root = { entry: { path: ".", name: "", type: "dir" }, li: null, group: this.el, loaded: false };
     this.nodes = new Map([[".", root]]);
     this.el.replaceChildren(h("li.ft-note", { role: "none" }, "Loading…"));
-    await this.fill(root, generation);
+    this.el.setAttribute("aria-busy", "true"); // no items yet: being filled
+    try {
+      await this.fill(root, generation);
+    } finally {
+      if (generation === this.generation) this.el.removeAttribute("aria-busy");
+    }
   }
 
   entry(path) {

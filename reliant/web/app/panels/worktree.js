@@ -1,7 +1,8 @@
 // The Worktree tab: a git worktree for the open chat (a new branch under the project's
 // .reliant/worktrees/, where the chat's tools then run), its status and its diff against the
 // commit it started from, shown per file like an edit tool card's diff; remove it, or keep it
-// (the checkout and branch stay, the chat's tools go back to the project).
+// (the checkout and branch stay, the chat's tools go back to the project). A project that cannot
+// have worktrees (not a git repository, or one without a commit) is told so, with `git init`.
 
 import { append, clear, h } from "../dom.js";
 import { ago } from "../format.js";
@@ -50,8 +51,19 @@ export class WorktreeTab {
   async render() {
     if (!this.context) return;
     const token = ++this.token;
-    await this.panel.refreshWorktrees();
+    let repo = null;
+    try {
+      [repo] = await Promise.all([this.api.getRepository(this.context.projectId), this.panel.refreshWorktrees()]);
+    } catch (err) {
+      if (token !== this.token) return;
+      this.root.replaceChildren(h("p.error", { role: "alert" }, `Could not ask the daemon about the project's repository: ${err.message}`));
+      return;
+    }
     if (token !== this.token) return;
+    if (!repo.git || !repo.commits) {
+      this.root.replaceChildren(this.noRepository(repo));
+      return;
+    }
     const own = this.panel.chatWorktree();
     const others = this.panel.worktrees.filter((w) => w !== own);
     const parts = [];
@@ -67,6 +79,41 @@ export class WorktreeTab {
       );
     }
     this.root.replaceChildren(...parts);
+  }
+
+  /** Worktrees need a git repository of the project's own, with a commit: said in words, with
+   * what to do (the daemon runs `git init`, and the first commit, on request). */
+  noRepository(repo) {
+    const path = this.context.project.path;
+    const inside = repo.root && !repo.git;
+    const error = h("p.form-error", { role: "alert" });
+    const commit = h("input", { type: "checkbox", checked: true });
+    const button = h("button.primary.wt-init", { type: "button" }, repo.git ? "Commit the project's files" : "Initialize a git repository");
+    button.addEventListener("click", async () => {
+      button.disabled = true;
+      error.textContent = "";
+      try {
+        const made = await this.api.initRepository(this.context.projectId, repo.git || commit.checked);
+        const who = made.identity && made.identity !== "yours" ? ` (committed as ${made.identity})` : "";
+        this.app.notify(made.commits ? `Git repository ready on ${made.branch || "its first branch"}${who}` : "Git repository initialized");
+        await this.render();
+      } catch (err) {
+        error.textContent = err.message;
+        button.disabled = false;
+      }
+    });
+    const title = inside ? "This project is inside another git repository" : repo.git ? "The repository has no commit yet" : "This project is not a git repository";
+    const what = inside
+      ? [h("p", null, repo.problem), h("p", null, "Add the repository's own directory, ", h("code", null, repo.root), ", as a project to give its chats worktrees.")]
+      : [
+          h("p", null, repo.problem, " A worktree gives a chat a branch and a directory of its own, so its changes stay apart from the project's checkout until you keep them."),
+          repo.git
+            ? h("p", null, "Commit the files that are there now (as .gitignore allows) as the first commit, and worktrees can start from it.")
+            : h("p", null, "Run ", h("code", null, "git init"), " in ", h("code", null, path), " to start one:"),
+          repo.git ? null : h("label.wp-check.wt-init-commit", null, commit, " and commit the current files as the first commit (worktrees start from a commit)"),
+          h("div.form-actions", null, button),
+        ];
+    return h("section.wt-norepo", { "aria-label": title, dataset: { problem: inside ? "inside" : repo.git ? "no-commit" : "not-git" } }, h("h3", null, title), ...what, error);
   }
 
   createForm() {

@@ -4,10 +4,12 @@
 import { h } from "../dom.js";
 import { usageLine } from "../format.js";
 import { ChatFeed } from "../feed.js";
-import { MODES, MODE_HELP } from "../gates.js";
 import { ChatModel } from "../transcript.js";
 import { TranscriptView } from "../transcript-view.js";
+import { ModelField, modelProblem } from "../model-field.js";
+import { PathCompleter } from "../path-complete.js";
 import { chatActions, renameChat, statusPill } from "./chat-actions.js";
+import { ModeSwitch } from "./mode-switch.js";
 import { attachRunPanel } from "./workflow-run.js";
 
 const SIDEBAR_KINDS = new Set(["chat_status", "chat_updated", "message_completed", "approval_requested", "approval_resolved", "question_asked", "question_answered"]);
@@ -67,6 +69,7 @@ export class ChatView {
     if (this.runPanel) this.runPanel.close();
     if (this.view) this.view.destroy();
     clearTimeout(this.sidebarTimer);
+    this.app.sidebar.follow("", null);
     this.app.status.setFeed("closed");
   }
 
@@ -89,86 +92,52 @@ export class ChatView {
     this.textarea = h("textarea", {
       rows: "1",
       "aria-label": "Message",
-      placeholder: "Message the agent — Enter sends, Shift+Enter adds a line",
+      placeholder: "Message the agent — @ attaches a file, Enter sends",
       onkeydown: (e) => this.onComposerKey(e),
       oninput: () => this.autosize(),
       onpaste: (e) => this.takeImages(e, e.clipboardData),
       ondrop: (e) => this.takeImages(e, e.dataTransfer),
     });
+    this.mentions = new PathCompleter(this.textarea, {
+      client: this.app.client,
+      where: () => (this.chat ? { projectId: this.chat.projectId } : null),
+    });
     this.images = []; // pasted or dropped, sent with the next message: [{ mediaType, data }]
     this.imagesEl = h("div.composer-images", { hidden: true, role: "status" });
-    this.modelSelect = h("select.model-picker", { "aria-label": "Model", title: "Model for the next message" });
+    this.modelField = new ModelField({
+      app: this.app,
+      label: "Model for the next message",
+      onChange: (model) => {
+        this.modelTouched = model !== this.model.chat.model;
+      },
+    });
     this.queuedEl = h("span.queued-note", { role: "status", "aria-live": "polite" });
     this.sendButton = h("button.primary.send", { type: "submit", "aria-label": "Send message" }, "Send");
     this.stopButton = h("button.danger.stop", { type: "button", "aria-label": "Stop the running turn", hidden: true, onclick: () => this.stop() }, "■ Stop");
     this.pauseButton = h("button.secondary.pause", { type: "button", "aria-label": "Pause after the current step", title: "Let the step in flight finish, then wait until you resume", hidden: true, onclick: () => this.pause() }, "Pause");
-    this.resumeButton = h("button.primary.resume", { type: "button", "aria-label": "Resume the chat", hidden: true, onclick: () => this.resume() }, "Resume");
     this.interruptButton = h(
       "button.secondary.interrupt",
       { type: "button", "aria-label": "Interrupt: send this message now, in place of the running turn", title: "Cancel the running turn and send this message now (Ctrl+Enter)", hidden: true, onclick: () => this.interrupt() },
       "Interrupt",
     );
     this.composerError = h("p.form-error", { role: "alert" });
-    this.composerTools = h("div.composer-tools", null, this.buildModeSwitch(), h("label.model-label", null, "Model ", this.modelSelect), this.queuedEl);
+    this.modeSwitch = new ModeSwitch((mode) => this.setMode(mode));
+    this.composerTools = h("div.composer-tools", null, this.modeSwitch.el, h("span.model-label", null, h("span.model-caption", { "aria-hidden": "true" }, "Model"), this.modelField.el), this.queuedEl);
     this.composer = h(
       "form.composer",
       { "aria-label": "Send a message", onsubmit: (e) => this.onSubmit(e) },
       this.composerTools,
       this.imagesEl,
-      h("div.composer-row", null, this.textarea, h("div.composer-actions", null, this.pauseButton, this.resumeButton, this.stopButton, this.interruptButton, this.sendButton)),
+      this.mentions.list,
+      h("div.composer-row", null, this.textarea, h("div.composer-actions", null, this.pauseButton, this.stopButton, this.interruptButton, this.sendButton)),
       this.composerError,
-    );
-  }
-
-  /** auto / manual / plan as radio buttons (arrow keys move between them), with what each means. */
-  buildModeSwitch() {
-    this.modeHint = h("span.mode-hint", { id: `mode-hint-${this.chatId}` });
-    this.modeInputs = new Map();
-    const options = MODES.map(({ mode, label, help }) => {
-      const input = h("input", { type: "radio", name: `mode-${this.chatId}`, value: mode, onchange: () => input.checked && this.setMode(mode) });
-      this.modeInputs.set(mode, input);
-      return h("label.mode-option", { title: help }, input, h("span", null, label));
-    });
-    return h(
-      "div.mode-switch",
-      { role: "radiogroup", "aria-label": "Mode", "aria-describedby": this.modeHint.id },
-      h("span.mode-label", { "aria-hidden": "true" }, "Mode"),
-      h("span.mode-options", null, ...options),
-      this.modeHint,
     );
   }
 
   showMode() {
     const mode = this.modeWanted || this.model.chat.mode || "auto";
-    for (const [m, input] of this.modeInputs) input.checked = m === mode;
-    this.modeHint.textContent = MODE_HELP[mode] || "";
+    this.modeSwitch.show(mode);
     this.composerTools.dataset.mode = mode;
-  }
-
-  async loadModels() {
-    try {
-      const models = await this.app.getModels();
-      if (this.closed) return;
-      this.models = models;
-      this.fillModels();
-    } catch (err) {
-      this.composerError.textContent = `Could not list the models: ${err.message}`;
-    }
-  }
-
-  fillModels() {
-    const list = [...((this.models && this.models.models) || [])];
-    const current = this.model.chat.model;
-    if (current && !list.includes(current)) list.unshift(current);
-    const selected = this.modelSelect.value && this.modelTouched ? this.modelSelect.value : current;
-    this.modelSelect.replaceChildren(...list.map((m) => h("option", { value: m }, m)));
-    if (selected) this.modelSelect.value = selected;
-    if (!this.modelSelect.dataset.wired) {
-      this.modelSelect.dataset.wired = "1";
-      this.modelSelect.addEventListener("change", () => {
-        this.modelTouched = this.modelSelect.value !== this.model.chat.model;
-      });
-    }
   }
 
   // -- the feed --------------------------------------------------------------------------------
@@ -185,7 +154,6 @@ export class ChatView {
       this.view.scrollToBottom();
       requestAnimationFrame(() => this.view.scrollToBottom());
       performance.mark("reliant:transcript-rendered");
-      this.loadModels();
       requestAnimationFrame(() => setTimeout(() => performance.mark("reliant:transcript-painted")));
       this.showProject(chat.projectId);
       this.runPanel = attachRunPanel(this.app, this.root, chat);
@@ -314,17 +282,26 @@ export class ChatView {
       this.statusEl.replaceChildren(...[statusPill(chat.status), reason ? h("span.chat-reason", null, reason) : null].filter(Boolean));
     }
     this.root.dataset.status = chat.status;
+    // The sidebar shows this chat's status as the header does (not as its last poll saw it).
+    if (this.sidebarShown !== `${chat.status}|${chat.title}`) {
+      this.sidebarShown = `${chat.status}|${chat.title}`;
+      this.app.sidebar.follow(this.chatId, chat.title ? { status: chat.status, title: chat.title } : { status: chat.status });
+    }
     this.totalsEl.textContent = usageLine(this.model.totals());
     const running = BUSY.has(chat.status);
     this.stopButton.hidden = !running;
     this.pauseButton.hidden = !(chat.status === "running" || chat.status === "waiting");
     this.pauseButton.disabled = this.pausing;
     this.pauseButton.textContent = this.pausing ? "Pausing…" : "Pause";
-    this.resumeButton.hidden = chat.status !== "paused";
     this.interruptButton.hidden = !running;
+    const narrow = window.matchMedia("(max-width: 760px)").matches;
     this.textarea.placeholder = running
-      ? "Enter queues · Ctrl+Enter interrupts the turn and sends now"
-      : "Message the agent — Enter sends, Shift+Enter adds a line";
+      ? narrow
+        ? "Queued until the turn ends"
+        : "Enter queues · Ctrl+Enter interrupts the turn and sends now"
+      : narrow
+        ? "Message the agent (@file)"
+        : "Message the agent — @ attaches a file, Enter sends";
     this.showMode();
     const queued = this.model.queuedCount();
     this.queuedEl.textContent = queued ? `${queued} message${queued === 1 ? "" : "s"} queued` : running && chat.status === "running" ? "Running — new messages wait their turn" : "";
@@ -332,14 +309,15 @@ export class ChatView {
       // Rebuilt when the title changes: the buttons' labels and the rename dialog use it.
       if (this.actionsFor === undefined) this.titleEl.addEventListener("dblclick", () => this.rename());
       this.actionsFor = chat.title;
-      this.actionsEl.replaceChildren(
-        chatActions(this.app, { ...this.chat, title: chat.title }, {
-          onDeleted: () => this.app.navigate(`/projects/${this.chat.projectId}`, { replace: true }),
-        }),
-      );
+      const options = { onDeleted: () => this.app.navigate(`/projects/${this.chat.projectId}`, { replace: true }) };
+      const wide = chatActions(this.app, { ...this.chat, title: chat.title }, options);
+      const narrow = chatActions(this.app, { ...this.chat, title: chat.title }, { ...options, compact: true });
+      wide.classList.add("chat-actions-wide"); // words on a desktop, icons on a phone (CSS picks one)
+      narrow.classList.add("chat-actions-narrow");
+      this.actionsEl.replaceChildren(wide, narrow);
     }
     if (this.chat) this.chat.title = chat.title;
-    if (this.models && !this.modelTouched && this.modelSelect.value !== chat.model) this.fillModels();
+    if (!this.modelTouched && this.modelField.value !== chat.model && document.activeElement !== this.modelField.input) this.modelField.value = chat.model;
     this.renderCrumbs();
   }
 
@@ -351,6 +329,7 @@ export class ChatView {
   // -- commands --------------------------------------------------------------------------------
 
   onComposerKey(event) {
+    if (this.mentions.onKey(event)) return; // the @path list takes its keys while open
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing && !event.altKey && !event.ctrlKey && !event.metaKey) {
       event.preventDefault();
       this.composer.requestSubmit();
@@ -428,7 +407,13 @@ export class ChatView {
     event.preventDefault();
     const text = this.textarea.value;
     if (!text.trim()) return;
-    const model = this.modelSelect.value && this.modelSelect.value !== this.model.chat.model ? this.modelSelect.value : "";
+    const chosen = this.modelField.value;
+    if (modelProblem(chosen)) {
+      this.composerError.textContent = modelProblem(chosen);
+      this.modelField.input.focus();
+      return;
+    }
+    const model = chosen !== this.model.chat.model ? chosen : "";
     const images = this.images.map(({ mediaType, data }) => ({ mediaType, data }));
     this.textarea.value = "";
     this.autosize();
@@ -443,6 +428,7 @@ export class ChatView {
       if (this.closed) return;
       this.model.apply({ kind: "message_queued", payload: { message_id: sent.messageId, text }, createdUnix: Date.now() / 1000 });
       if (model) {
+        this.app.forgetModels(); // it is a recently used one now
         this.modelTouched = false;
         this.model.apply({ kind: "chat_updated", payload: { model } });
       }
@@ -530,14 +516,15 @@ export class ChatView {
     }
   }
 
+  /** The paused notice's Resume (the one Resume there is). */
   async resume() {
-    this.resumeButton.disabled = true;
+    const button = this.list.querySelector(".notice-paused button.resume");
+    if (button) button.disabled = true;
     try {
       await this.app.api.resumeChat(this.chatId);
     } catch (err) {
       this.app.notify(`Could not resume: ${err.message}`, "error");
-    } finally {
-      this.resumeButton.disabled = false;
+      if (button) button.disabled = false;
     }
   }
 }

@@ -1,11 +1,27 @@
-// Projects: the list, adding one by path (the daemon checks the directory), and one project's chats,
+// Projects: the list (each with its path and whether its daemon is online), adding one by path
+// (typed, `~` for the daemon's home, or chosen in the daemon's directories; the daemon checks it),
+// and one project's page: its first-message box (a chat starts with its first message), its chats,
 // its trust step (nothing from its own files runs until trusted) and its removal.
 
 import { h } from "../dom.js";
 import { ago, cost, fullTime } from "../format.js";
+import { icon } from "../icons.js";
 import { chatActions, gatesBadge, statusPill } from "./chat-actions.js";
+import { pickDirectory } from "./directory-picker.js";
 import { TrustPanel, removeProject } from "./project-trust.js";
 import { startWorkflowChat } from "./workflow-start.js";
+import { StartChat } from "./start-chat.js";
+
+/** Where a project's daemon is, and whether it is online now (from the status bar's last read). */
+export function daemonLine(app, daemonId) {
+  const all = (app.status.last && app.status.last.daemons) || [];
+  const daemon = all.find((d) => d.id === daemonId);
+  const online = Boolean(daemon && daemon.online);
+  const name = daemon ? daemon.name || daemon.hostname || daemon.id : daemonId;
+  const many = all.length > 1;
+  const text = online ? (many ? `online · ${name}` : "daemon online") : `daemon offline${daemon ? ` · ${name}` : ""}`;
+  return h(`span.daemon-state.${online ? "online" : "offline"}`, { title: `daemon ${daemonId}${daemon && daemon.hostname ? ` on ${daemon.hostname}` : ""}` }, h("span.dot", { "aria-hidden": "true" }), text);
+}
 
 export class ProjectsView {
   constructor(app) {
@@ -17,7 +33,8 @@ export class ProjectsView {
     this.app.sidebar.hide();
     this.list = h("ul.project-list", { "aria-label": "Projects" }, h("li.loading", null, "Loading…"));
     this.error = h("p.form-error", { role: "alert" });
-    this.path = h("input", { type: "text", name: "path", required: true, placeholder: "/home/you/src/project", autocomplete: "off", spellcheck: "false" });
+    this.path = h("input", { type: "text", name: "path", required: true, placeholder: "~/src/project or /home/you/src/project", autocomplete: "off", spellcheck: "false", autocapitalize: "off" });
+    this.browse = h("button.secondary.browse", { type: "button", onclick: () => this.pick() }, icon("folder", 16), " Browse…");
     this.name = h("input", { type: "text", name: "name", placeholder: "default: the directory's name", autocomplete: "off" });
     this.daemon = h("select", { name: "daemon" });
     this.daemonField = h("label.field", { hidden: true }, "Daemon", this.daemon);
@@ -27,14 +44,16 @@ export class ProjectsView {
       { "aria-label": "Add a project", onsubmit: (e) => this.add(e) },
       h("h2", null, "Add a project"),
       h("p.hint", null, "A directory on the machine where the reliant daemon runs; the agent's tools work inside it."),
-      h("label.field", null, "Path", this.path),
+      h("label.field", { for: "project-path" }, "Path"),
+      h("div.path-row", null, Object.assign(this.path, { id: "project-path" }), this.browse),
       h("label.field", null, "Name (optional)", this.name),
       this.daemonField,
       h("div.form-actions", null, this.submit),
       this.error,
     );
     main.replaceChildren(h("section.page.projects-page", null, h("h1", null, "Projects"), this.list, form));
-    await Promise.all([this.load(), this.app.status.last ? null : this.app.status.refresh()]);
+    await Promise.all([this.app.status.last ? null : this.app.status.refresh()]);
+    await this.load();
     if (this.app.current(this)) this.fillDaemons();
   }
 
@@ -60,13 +79,22 @@ export class ProjectsView {
       ...projects.map((p) =>
         h(
           "li.project-item",
-          null,
-          h("a.project-link", { href: `/projects/${p.id}`, "data-link": "" }, h("span.project-name", null, p.name), h("code.project-path", null, p.path)),
-          h("span.project-meta", { title: fullTime(Number(p.createdUnix)) }, `daemon ${p.daemonId}`),
+          { dataset: { projectId: p.id } },
+          h("a.project-link", { href: `/projects/${p.id}`, "data-link": "" }, h("span.project-name", null, p.name), h("code.project-path", { title: p.path }, p.path)),
+          h("span.project-meta", { title: `added ${fullTime(Number(p.createdUnix))}` }, daemonLine(this.app, p.daemonId)),
         ),
       ),
     );
     if (!projects.length) this.list.replaceChildren(h("li.empty", null, "No projects yet: add a directory below."));
+  }
+
+  async pick() {
+    const daemonId = this.daemonField.hidden ? "" : this.daemon.value;
+    const chosen = await pickDirectory(this.app, { daemonId, start: this.path.value.trim() });
+    if (chosen) {
+      this.path.value = chosen;
+      this.name.focus();
+    }
   }
 
   async add(event) {
@@ -96,24 +124,35 @@ export class ProjectView {
   }
 
   async mount(main) {
-    const project = await this.app.api.getProject(this.projectId);
+    const [project] = await Promise.all([this.app.api.getProject(this.projectId), this.app.status.last ? null : this.app.status.refresh()]);
     if (!this.app.current(this)) return;
     this.project = project;
     this.app.setCrumbs([{ label: "Projects", href: "/" }, { label: project.name }]);
     this.table = h("tbody");
     this.trust = new TrustPanel(this.app, project);
+    this.start = new StartChat(this.app, project);
     const remove = h("button.secondary.delete", { type: "button", "aria-label": `Remove project ${project.name}`, onclick: () => this.remove() }, "Remove");
     main.replaceChildren(
       h(
         "section.page.project-page",
         null,
-        h("header.page-head", null, h("div", null, h("h1", null, project.name), h("code.project-path", null, project.path)), h("div.page-actions", null, remove, h("button.secondary.new-workflow-chat", { type: "button", onclick: () => startWorkflowChat(this.app, project) }, "Workflow…"), h("button.primary", { type: "button", onclick: () => this.app.sidebar.newChat() }, "+ New chat"))),
+        h(
+          "header.page-head",
+          null,
+          h("div.page-title", null, h("h1", null, project.name), h("div.project-where", null, h("code.project-path", { title: project.path }, project.path), daemonLine(this.app, project.daemonId))),
+          h("div.page-actions", null, remove, h("button.secondary.new-workflow-chat", { type: "button", title: "A new chat on a workflow, with its inputs", onclick: () => startWorkflowChat(this.app, project) }, "Workflow…")),
+        ),
         this.trust.el,
+        this.start.el,
+        h("h2.chats-head", null, "Chats"),
         h("table.chat-table", { "aria-label": "Chats" }, h("thead", null, h("tr", null, h("th", { scope: "col" }, "Title"), h("th", { scope: "col" }, "Status"), h("th", { scope: "col" }, "Last activity"), h("th", { scope: "col", class: "num" }, "Cost"), h("th", { scope: "col" }, h("span.sr-only", null, "Actions")))), this.table),
       ),
     );
-    await Promise.all([this.app.sidebar.show(project), this.trust.load()]);
+    this.start.focus();
+    await Promise.all([this.app.sidebar.show(project, "", { newChat: false }), this.trust.load()]);
+    if (!this.app.current(this)) return;
     this.render();
+    if (new URLSearchParams(location.search).has("new")) this.start.focus();
   }
 
   async remove() {
@@ -127,7 +166,7 @@ export class ProjectView {
   render() {
     const chats = this.app.sidebar.chats;
     if (!chats.length) {
-      this.table.replaceChildren(h("tr", null, h("td.empty", { colspan: "5" }, "No chats yet: start one with “New chat”.")));
+      this.table.replaceChildren(h("tr", null, h("td.empty", { colspan: "5" }, "No chats yet: the message box above starts one.")));
       return;
     }
     this.table.replaceChildren(

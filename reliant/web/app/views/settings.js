@@ -1,6 +1,8 @@
-// Settings: provider keys (write-only: shown masked once set) and the default model.
+// Settings: provider keys (write-only: shown masked once set) and the default model (a model field:
+// any provider:model, with suggestions).
 
 import { h } from "../dom.js";
+import { ModelField } from "../model-field.js";
 
 const PROVIDERS = [
   { name: "anthropic", label: "Anthropic", key: "anthropicApiKey", url: "anthropicBaseUrl" },
@@ -57,14 +59,16 @@ export class SettingsView {
         h("label.field", null, "Base URL (optional)", url),
       );
     });
-    this.defaultModel = h("select", { name: "defaultModel" }, ...(settings.models || []).map((m) => h("option", { value: m }, m)));
-    if (settings.defaultModel && !(settings.models || []).includes(settings.defaultModel)) {
-      this.defaultModel.prepend(h("option", { value: settings.defaultModel }, settings.defaultModel));
-    }
-    this.defaultModel.value = settings.defaultModel || "";
+    this.defaultModel = new ModelField({ app: this.app, value: settings.defaultModel || "", label: "Default model for new chats", name: "defaultModel" });
     this.form.replaceChildren(
       ...groups,
-      h("fieldset", null, h("legend", null, "Models"), h("label.field", null, "Default model for new chats", this.defaultModel)),
+      h(
+        "fieldset",
+        null,
+        h("legend", null, "Models"),
+        h("div.field", null, h("span", null, "Default model for new chats"), this.defaultModel.el),
+        h("p.hint", null, "Any provider:model: the field suggests what each configured provider lists, and the models used lately."),
+      ),
       h("p.hint", null, "Keys are stored by the reliant server and never sent back to the browser; only a masked form is shown."),
       h("div.form-actions", null, h("button.primary", { type: "submit" }, "Save")),
     );
@@ -79,7 +83,8 @@ export class SettingsView {
       const was = ((this.settings.providers || []).find((p) => p.name === spec.name) || {}).baseUrl || "";
       if (url !== was) out[spec.url] = url;
     }
-    if (this.defaultModel.value && this.defaultModel.value !== this.settings.defaultModel) out.defaultModel = this.defaultModel.value;
+    const model = this.defaultModel.value;
+    if (model && model !== this.settings.defaultModel) out.defaultModel = model;
     return out;
   }
 

@@ -22,7 +22,8 @@ export class StatusBar {
     this.feed = h("span.sb-feed", { role: "status", "aria-live": "polite" });
     this.system = h("span.sb-system");
     this.links = h("span.sb-links");
-    el.append(this.feed, this.system, this.links);
+    this.summary = h("span.sb-summary"); // narrow screens show this one line instead of every item
+    el.append(this.feed, this.system, this.summary, this.links);
     this.timer = null;
     this.last = null;
   }
@@ -81,8 +82,27 @@ export class StatusBar {
     const daemonTitle = daemons.map((d) => `${d.name || d.id}: ${d.online ? "online" : "offline"} (${(d.workspaces || []).join(", ")})`).join("\n");
     items.push(h(`span.sb-item.${online.length ? "ok" : "bad"}`, { title: daemonTitle || "no daemon has connected" }, `● ${online.length} daemon${online.length === 1 ? "" : "s"} online`));
     this.system.replaceChildren(...items);
+    const bad = items.filter((item) => item.classList.contains("bad")).map((item) => item.textContent.replace(/^● /, ""));
+    this.summary.className = `sb-summary sb-item ${bad.length ? "bad" : "ok"}`;
+    this.summary.textContent = bad.length ? `● ${bad.join(", ")} down` : "● all up";
+    this.summary.title = items.map((item) => item.textContent.replace(/^● /, "")).join(", ");
     const links = [];
-    if (status.temporalUiUrl) links.push(h("a", { href: status.temporalUiUrl, target: "_blank", rel: "noopener noreferrer" }, "Temporal UI"));
+    if (status.temporalUiUrl) {
+      // Sealed payloads: the Temporal UI shows workflows and their events, never what they carry.
+      links.push(
+        h(
+          "a.sb-temporal",
+          {
+            href: status.temporalUiUrl,
+            target: "_blank",
+            rel: "noopener noreferrer",
+            title: "Workflows and their events. Their payloads are encrypted with reliant's codec key: the Temporal UI cannot show them (the transcripts are here).",
+          },
+          "Temporal UI ",
+          h("span.sb-sealed", null, "(payloads encrypted)"),
+        ),
+      );
+    }
     if (status.version) links.push(h("span.sb-version", null, `reliant ${status.version}`));
     this.links.replaceChildren(...links);
   }

@@ -79,7 +79,7 @@ export class WorkflowStart {
   async load() {
     let listed;
     try {
-      [listed, this.models] = await Promise.all([this.app.api.listWorkflows(this.project.id), this.app.getModels().catch(() => null)]);
+      [listed, this.models] = await Promise.all([this.app.api.listWorkflows(this.project.id), this.app.api.listModels().catch(() => null)]);
     } catch (err) {
       this.list.replaceChildren(h("p.error", { role: "alert" }, `Could not list the workflows: ${err.message}`));
       return;
@@ -157,7 +157,7 @@ export class WorkflowStart {
     this.submit.disabled = true;
     this.error.textContent = "";
     try {
-      const models = this.models || (await this.app.getModels().catch(() => null));
+      const models = this.models || (await this.app.api.listModels().catch(() => null));
       this.created = await this.app.api.createChat(this.project.id, (models && models.defaultModel) || "", "", this.chosen.name, inputs);
       this.dialog.close();
     } catch (err) {
