@@ -29,10 +29,12 @@ from reliant.api.rest import (
     not_utf8_handler,
     unavailable_handler,
 )
+from reliant.api.rest_workflows import WorkflowController
 from reliant.api.schema_gate import SchemaGate
 from reliant.api.settings import SettingsService
 from reliant.api.system import SystemService, readiness
 from reliant.api.web import WebUi
+from reliant.api.workflows import Workflows, WorkflowService
 from reliant.api.workspace import workspace_apps
 from reliant.clients.providers import ProviderPool
 from reliant.db import DatabaseUnavailableError
@@ -41,9 +43,10 @@ from reliant.wire.v1.chat_connect import ChatServiceASGIApplication, ProjectServ
 from reliant.wire.v1.control_connect import ApprovalServiceASGIApplication, QuestionServiceASGIApplication
 from reliant.wire.v1.settings_connect import SettingsServiceASGIApplication
 from reliant.wire.v1.system_connect import SystemServiceASGIApplication
+from reliant.wire.v1.workflow_connect import WorkflowServiceASGIApplication
 
 
-def rest_app(ctx: ApiContext, chats: Chats, projects: Projects) -> Litestar:
+def rest_app(ctx: ApiContext, chats: Chats, projects: Projects, workflows: Workflows) -> Litestar:
     @get("/health", sync_to_thread=False)
     def health() -> dict[str, str]:
         return {"status": "ok"}
@@ -72,10 +75,20 @@ def rest_app(ctx: ApiContext, chats: Chats, projects: Projects) -> Litestar:
         return [{**row, "created_at": row["created_at"].isoformat()} for row in rows]
 
     return Litestar(
-        route_handlers=[health, ready, version, doctor_runs, ProjectController, ChatController, models],
+        route_handlers=[
+            health,
+            ready,
+            version,
+            doctor_runs,
+            ProjectController,
+            ChatController,
+            WorkflowController,
+            models,
+        ],
         dependencies={
             "chats": Provide(lambda: chats, use_cache=True, sync_to_thread=False),
             "projects": Provide(lambda: projects, use_cache=True, sync_to_thread=False),
+            "workflows": Provide(lambda: workflows, use_cache=True, sync_to_thread=False),
         },
         exception_handlers={
             ApiError: api_error_handler,
@@ -121,6 +134,7 @@ def create_app(ctx: ApiContext, providers: ProviderPool) -> ASGIApp:
     chats = Chats(ctx, providers)
     projects = Projects(ctx)
     gates = Gates(chats)
+    workflows = Workflows(ctx)
     connect_apps: list[Any] = [
         SystemServiceASGIApplication(SystemService(ctx)),
         ProjectServiceASGIApplication(ProjectService(chats, projects)),
@@ -128,8 +142,9 @@ def create_app(ctx: ApiContext, providers: ProviderPool) -> ASGIApp:
         SettingsServiceASGIApplication(SettingsService(ctx, providers)),
         ApprovalServiceASGIApplication(ApprovalService(gates)),
         QuestionServiceASGIApplication(QuestionService(gates)),
+        WorkflowServiceASGIApplication(WorkflowService(workflows)),
         *workspace_apps(ctx),
     ]
     services: dict[str, ASGIApp] = {app.path: ConnectInput(app, app.path.lstrip("/")) for app in connect_apps}
-    rest: ASGIApp = rest_app(ctx, chats, projects)  # type: ignore[assignment]
+    rest: ASGIApp = rest_app(ctx, chats, projects, workflows)  # type: ignore[assignment]
     return TokenAuth(SchemaGate(Dispatcher(rest, services, WebUi()), ctx.db), ctx.settings.api_token)

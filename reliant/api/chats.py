@@ -5,13 +5,16 @@ from __future__ import annotations
 import logging
 import posixpath
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.service import RPCError, RPCStatusCode
 
 from reliant.api.attachments import Attached, AttachmentReport, ImageInput, attach, image_blocks
+from reliant.api.chat_workflow import chat_workflow
 from reliant.api.context import ApiContext
 from reliant.api.errors import (
     FailedPreconditionError,
@@ -35,15 +38,15 @@ from reliant.db import worktrees as worktrees_db
 from reliant.domain import update_kinds as kinds
 from reliant.domain.chat import ChatInfo, ChatMode, ChatStatus, ChatUpdate, Project, StoredMessage, ToolRun, ToolState
 from reliant.domain.workflows import (
-    AGENT_WORKFLOW,
+    CHAT_WORKFLOW,
     SIGNAL_CANCEL,
     SIGNAL_INTERRUPT,
     SIGNAL_PAUSE,
     SIGNAL_RESUME,
     SIGNAL_SET_MODE,
     SIGNAL_USER_MESSAGE,
-    AgentInput,
-    AgentState,
+    ChatInput,
+    ChatState,
     agent_workflow_id,
 )
 from reliant.domain.workspace_policy import workspace_refusal
@@ -173,10 +176,27 @@ class Chats:
         return found
 
     # -- chats ---------------------------------------------------------------------------------
-    async def create_chat(self, project_id: str, model: str = "", title: str = "") -> ChatInfo:
+    async def create_chat(
+        self,
+        project_id: str,
+        model: str = "",
+        title: str = "",
+        workflow: str = "",
+        inputs: Mapping[str, Any] | None = None,
+    ) -> ChatInfo:
+        """A chat whose every message runs `workflow` (default agent) with `inputs`, checked against
+        the definition's typed inputs."""
         project = await self.project(project_id)
         model = await self.check_model(model or await self.default_model(), project)
-        return await chats_db.create(self.db, project_id=project.id, model=model, title=title[:MAX_TITLE_CHARS])
+        name, given = await chat_workflow(self.ctx, project, workflow, inputs)
+        return await chats_db.create(
+            self.db,
+            project_id=project.id,
+            model=model,
+            title=title[:MAX_TITLE_CHARS],
+            workflow=name,
+            workflow_inputs=given,
+        )
 
     async def chats(self, project_id: str = "") -> list[ChatInfo]:
         return await chats_db.list_all(self.db, check_id("project", project_id) if project_id else "")
@@ -275,14 +295,14 @@ class Chats:
         return await attach(self.ctx.bus, project.daemon_id, workspace, text, image_bytes)
 
     async def _deliver(self, chat: ChatInfo, message_id: str, signal: str) -> None:
-        """Signal-with-start: the running workflow gets the message, or a new run starts with it."""
-        turn = await messages_db.last_turn(self.db, chat.id)
+        """Signal-with-start: the running workflow gets the message, or a new run starts with it (a chat
+        from before workflows may still run its old one: it takes the message the same way)."""
         try:
             await self.ctx.temporal.start_workflow(
-                AGENT_WORKFLOW,
-                AgentInput(
+                CHAT_WORKFLOW,
+                ChatInput(
                     chat_id=chat.id,
-                    state=AgentState(turn=turn, mode=chat.mode.value),
+                    state=ChatState(mode=chat.mode.value),
                     approval_timeout_seconds=self.ctx.settings.approval_timeout,
                 ),
                 id=agent_workflow_id(chat.id),

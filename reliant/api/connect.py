@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 from connectrpc.code import Code
 from connectrpc.errors import ConnectError
 from connectrpc.request import RequestContext
+from google.protobuf import json_format
 
 from reliant.api.attachments import ImageInput
 from reliant.api.chats import Chats
@@ -75,7 +76,9 @@ class ChatService:
         self.chats = chats
 
     async def create_chat(self, request: pb.CreateChatRequest, ctx: Ctx) -> pb.Chat:
-        return convert.chat(await call(self.chats.create_chat(request.project_id, request.model, request.title)))
+        inputs = json_format.MessageToDict(request.inputs) if request.HasField("inputs") else None
+        created = self.chats.create_chat(request.project_id, request.model, request.title, request.workflow, inputs)
+        return convert.chat(await call(created))
 
     async def list_chats(self, request: pb.ListChatsRequest, ctx: Ctx) -> pb.ListChatsResponse:
         chats = await call(self.chats.chats(request.project_id))

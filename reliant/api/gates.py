@@ -54,11 +54,11 @@ class Gates:
     async def approve(self, approval_id: str, scope: str = "", command_prefix: str = "") -> None:
         if scope not in APPROVAL_SCOPES:
             raise InvalidFieldError("scope", f"must be one of {', '.join(s for s in APPROVAL_SCOPES if s)} or empty")
-        approval = await self._pending_approval(approval_id)
+        approval = await self._pending_approval(approval_id, kind="tool")
         if scope == "prefix" and approval.tool_name != "shell":
             raise InvalidArgumentError("scope prefix is for shell commands")
         await self._update(
-            approval.chat_id,
+            approval,
             UPDATE_ANSWER_APPROVAL,
             ApprovalAnswer(approval.tool_call_id, "approve", scope=scope, command_prefix=command_prefix.strip()),
         )
@@ -66,10 +66,17 @@ class Gates:
     async def deny(self, approval_id: str, message: str = "") -> None:
         if len(message) > MAX_MESSAGE_CHARS:
             raise InvalidArgumentError(f"the message is longer than {MAX_MESSAGE_CHARS} characters")
-        approval = await self._pending_approval(approval_id)
-        await self._update(
-            approval.chat_id, UPDATE_ANSWER_APPROVAL, ApprovalAnswer(approval.tool_call_id, "deny", message)
-        )
+        approval = await self._pending_approval(approval_id, kind="tool")
+        await self._update(approval, UPDATE_ANSWER_APPROVAL, ApprovalAnswer(approval.tool_call_id, "deny", message))
+
+    async def choose(self, approval_id: str, choice: str, note: str = "") -> None:
+        """Answer a workflow's `approval` node with one of its choices (and a note it reads)."""
+        if len(note) > MAX_MESSAGE_CHARS:
+            raise InvalidFieldError("note", f"is longer than {MAX_MESSAGE_CHARS} characters")
+        approval = await self._pending_approval(approval_id, kind="node")
+        if choice not in approval.choices:
+            raise InvalidFieldError("choice", f"{choice!r} is not one of {', '.join(approval.choices)}")
+        await self._update(approval, UPDATE_ANSWER_APPROVAL, ApprovalAnswer(approval.tool_call_id, choice, note))
 
     async def answer(self, question_id: str, answers: list[str]) -> None:
         question = await questions_db.get(self.db, check_id("question", question_id))
@@ -79,18 +86,26 @@ class Gates:
             raise FailedPreconditionError(f"question {question_id} is {question.status}, not pending")
         if len(answers) != len(question.questions):
             raise InvalidArgumentError(f"give one answer per question ({len(question.questions)})")
-        await self._update(question.chat_id, UPDATE_ANSWER_QUESTION, QuestionAnswer(question.tool_call_id, answers))
+        await self._update(question, UPDATE_ANSWER_QUESTION, QuestionAnswer(question.tool_call_id, answers))
 
-    async def _pending_approval(self, approval_id: str) -> Approval:
+    async def _pending_approval(self, approval_id: str, *, kind: str) -> Approval:
         approval = await approvals_db.get(self.db, check_id("approval", approval_id))
         if approval is None:
             raise NotFoundError(f"approval {approval_id} not found")
         if approval.status != "pending":
             raise FailedPreconditionError(f"approval {approval_id} is {approval.status}, not pending")
+        if approval.kind != kind and approval.kind == "node":
+            raise InvalidArgumentError(
+                f"approval {approval_id} is a workflow's question ({approval.question}): answer it with Choose,"
+                f" one of {', '.join(approval.choices)}"
+            )
+        if approval.kind != kind:
+            raise InvalidArgumentError(f"approval {approval_id} gates a tool call: approve or deny it")
         return approval
 
-    async def _update(self, chat_id: str, name: str, answer: ApprovalAnswer | QuestionAnswer) -> None:
-        handle = self.chats.ctx.temporal.get_workflow_handle(agent_workflow_id(chat_id))
+    async def _update(self, gate: Approval | Question, name: str, answer: ApprovalAnswer | QuestionAnswer) -> None:
+        """The answer goes to the workflow that waits for it: the chat's own, or a child run's."""
+        handle = self.chats.ctx.temporal.get_workflow_handle(gate.workflow_id or agent_workflow_id(gate.chat_id))
         try:
             await handle.execute_update(name, answer)
         except WorkflowUpdateFailedError as exc:
@@ -137,6 +152,11 @@ class ApprovalService:
                     created_unix=a.created_at,
                     chat_title=titles.get(a.chat_id, ""),
                     turn=a.turn,
+                    kind=a.kind,
+                    question=a.question,
+                    choices=list(a.choices),
+                    run_id=a.run_id,
+                    node=a.node,
                 )
                 for a in found
             ]
@@ -150,6 +170,10 @@ class ApprovalService:
         await call(self.gates.deny(request.approval_id, request.message))
         return pb.AnswerResponse(ok=True)
 
+    async def choose(self, request: pb.ChooseRequest, ctx: Ctx) -> pb.AnswerResponse:
+        await call(self.gates.choose(request.approval_id, request.choice, request.note))
+        return pb.AnswerResponse(ok=True)
+
     async def answer_batch(self, request: pb.AnswerBatchRequest, ctx: Ctx) -> pb.AnswerBatchResponse:
         results = []
         for item in request.items:
@@ -158,8 +182,10 @@ class ApprovalService:
                     await self.gates.approve(item.approve.approval_id, item.approve.scope, item.approve.command_prefix)
                 elif item.HasField("deny"):
                     await self.gates.deny(item.deny.approval_id, item.deny.message)
+                elif item.HasField("choose"):
+                    await self.gates.choose(item.choose.approval_id, item.choose.choice, item.choose.note)
                 else:
-                    raise InvalidArgumentError("each item needs approve or deny")
+                    raise InvalidArgumentError("each item needs approve, deny or choose")
                 results.append(pb.AnswerResponse(ok=True))
             except ApiError as exc:
                 results.append(pb.AnswerResponse(ok=False, error=exc.message))

@@ -62,6 +62,8 @@ class CreateChat(RequestBody):
     project_id: str
     model: str = ""
     title: str = ""
+    workflow: str = ""
+    inputs: dict[str, Any] | None = None
 
 
 @dataclass
@@ -149,7 +151,8 @@ class ChatController(Controller):
 
     @post("/")
     async def create(self, data: JSONBody[CreateChat], chats: NamedDependency[Chats]) -> dict[str, Any]:
-        return _json(convert.chat(await chats.create_chat(data.project_id, data.model, data.title)))
+        created = await chats.create_chat(data.project_id, data.model, data.title, data.workflow, data.inputs)
+        return _json(convert.chat(created))
 
     @get("/")
     async def list_(self, chats: NamedDependency[Chats], project_id: FromQuery[str] = "") -> list[dict[str, Any]]:

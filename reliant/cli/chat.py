@@ -43,6 +43,12 @@ def chat(
     wait_for_gate: Annotated[
         bool, typer.Option("--wait-for-gate", help="Exit 3 when an approval or a question waits (for scripts)")
     ] = False,
+    workflow: Annotated[
+        str | None, typer.Option("--workflow", help="Start the chat on this workflow (see `reliant workflow list`)")
+    ] = None,
+    inputs: Annotated[
+        list[str] | None, typer.Option("--input", "-i", help="With --workflow: an input as key=value (repeatable)")
+    ] = None,
     daemon: Annotated[
         str | None,
         typer.Option("--daemon", help="Register --project on this daemon [default: the one whose workspaces hold it]"),
@@ -59,12 +65,32 @@ def chat(
     from connectrpc.errors import ConnectError
 
     from reliant.cli import ids
-    from reliant.cli.conversation import CliError, Gates, Renderer, find_or_create_project, run_chat
+    from reliant.cli.conversation import CliError, find_or_create_project, run_chat
     from reliant.cli.keyboard import Keyboard
     from reliant.cli.keyboard import usable as keyboard_usable
     from reliant.cli.project import command_hint, terminal_ask
     from reliant.cli.projects_client import EXIT_NEEDS_ANSWER, NeedsAnswer, Registration, offer_trust, real_path
+    from reliant.cli.workflow_client import NodeGates as Gates  # any chat may run a workflow
+    from reliant.cli.workflow_client import RunRenderer as Renderer
 
+    if workflow or inputs:
+        from reliant.cli.workflow import start_workflow_chat
+
+        if chat_id or not workflow:
+            fail("--workflow starts a new chat (not with --chat); --input needs --workflow")
+        start_workflow_chat(
+            message=message,
+            project=project,
+            model=model,
+            mode=mode,
+            wait_for_gate=wait_for_gate,
+            workflow=workflow,
+            inputs=inputs or [],
+            daemon=daemon or "",
+            data_dir=data_dir,
+            api_url=api_url,
+            token=token,
+        )
     if mode and mode not in ("auto", "manual", "plan"):
         fail(f"--mode must be auto, manual or plan, not {mode!r}")
     if not message and not chat_id:

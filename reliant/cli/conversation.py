@@ -216,6 +216,10 @@ def list_gates(api: Api, chat_id: str, out: TextIO) -> None:
     gate_ids = ids.short_ids([a.id for a in waiting.approvals] + [q.id for q in asked.questions])
     chat_ids = ids.short_ids(sorted({a.chat_id for a in waiting.approvals} | {q.chat_id for q in asked.questions}))
     for a in waiting.approvals:
+        if a.kind == "node":  # a workflow's approval node: `reliant approvals choose ID CHOICE`
+            out.write(f"approval {a.id}  chat {a.chat_id} ({a.chat_title[:40]})\n")
+            out.write(f"  ? {a.question}  [{' | '.join(a.choices)}]  (workflow node {a.node})\n")
+            continue
         tool_input = MessageToDict(a.input)
         out.write(
             f"approval {gate_ids[a.id]}  chat {chat_ids[a.chat_id]} ({a.chat_title[:40]})\n"

@@ -97,7 +97,18 @@ class LiveAnswer:
     attempt is replaced. Publishing is best effort: if NATS is away, clients see the stored answer.
     """
 
-    def __init__(self, bus: Bus, chat_id: str, *, message_id: str, turn: int, attempt: int, model: str) -> None:
+    def __init__(
+        self,
+        bus: Bus,
+        chat_id: str,
+        *,
+        message_id: str,
+        turn: int,
+        attempt: int,
+        model: str,
+        where: dict[str, str] | None = None,
+    ) -> None:
+        """`where`: more of message_started's fields (a workflow node's call: its step and thread)."""
         self._bus = bus
         self._chat_id = chat_id
         self.message_id = message_id
@@ -106,7 +117,8 @@ class LiveAnswer:
         self._wake = asyncio.Event()
         self._closed = False
         self._failures = 0
-        self._put(kinds.MESSAGE_STARTED, {"message_id": message_id, "turn": turn, "attempt": attempt, "model": model})
+        started = {"message_id": message_id, "turn": turn, "attempt": attempt, "model": model}
+        self._put(kinds.MESSAGE_STARTED, started | (where or {}))
         self._task = asyncio.create_task(self._run(), name=f"live:{chat_id}")
 
     def block_started(self, index: int, block_type: str, *, tool_call_id: str = "", tool_name: str = "") -> None:

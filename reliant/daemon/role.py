@@ -16,6 +16,8 @@ Requests arrive by subject (what follows `reliant.daemon.<id>.`):
   for a workspace it did not add (unknown, or configured with `--workspace`, which stays).
 - `ctl.workspace.list` `{}` -> `{"workspaces": ["/real/dir", ...]}`.
 - `ctl.trust.*` (trust.py): whether the user trusts what a workspace's files would run.
+- `ctl.workflows.*` (workflow_files.py): a project's own workflow definitions and presets, only
+  while the project is trusted; `ctl.workflows.save` (workflow_save.py) writes one.
 - `ctl.tool.cancel` `{"chat_id", "tool_call_id"}` -> `{"ok": true, "cancelled": bool}` once the
   execution has stopped (its result: interrupted, "cancelled by the user"); `cancelled` is false
   when no such call was running.
@@ -51,6 +53,8 @@ from reliant.daemon.processes import BackgroundProcesses, ProcessError
 from reliant.daemon.terminals import Terminals
 from reliant.daemon.tools import BUILTIN_TOOLS, ToolFailure, ToolHost
 from reliant.daemon.trust import TrustControls, TrustStore
+from reliant.daemon.workflow_files import WorkflowFiles
+from reliant.daemon.workflow_save import WorkflowSaver
 from reliant.daemon.workspaces import WORKSPACES_FILE, WorkspaceError
 from reliant.daemon.worktrees import Worktrees
 from reliant.wire import daemon_events
@@ -239,7 +243,20 @@ class DaemonRole:
         self.directories = DirectoryBrowser([s.data_path], s.daemon_workspace_roots)
         self.router = DaemonRouter(self.host, announce=self._announce)
         trust = TrustControls(self.trust, self.mcp.trust_view, self.mcp.refresh)
-        for part in (self.mcp, trust, self.terminals, self.files, self.worktrees, self.context, self.directories):
+        self.workflow_files = WorkflowFiles(self.trust)
+        saver = WorkflowSaver(self.trust, self.mcp.refresh)
+        parts = (
+            self.mcp,
+            trust,
+            self.workflow_files,
+            saver,
+            self.terminals,
+            self.files,
+            self.worktrees,
+            self.context,
+            self.directories,
+        )
+        for part in parts:
             self.router.register(part.controls(self.host.workspace_for))
         self.connection = DaemonConnection(
             s.gateway_address,

@@ -1,8 +1,9 @@
 """Which workspaces the user trusts to run what their repository asks for.
 
 A repository can make reliant execute its own code: the MCP servers of `.reliant/mcp.json` (and
-`.reliant/mcp.local.json`) are commands the daemon starts, and the workflow files under
-`.reliant/workflows/` run shell steps. None of that runs until the user has trusted the workspace,
+`.reliant/mcp.local.json`) are commands the daemon starts, the workflow files under
+`.reliant/workflows/` run shell steps, and the presets under `.reliant/presets/` choose the models
+and instructions those workflows' agents get. None of that runs until the user has trusted the workspace,
 and a trust is bound to the content of exactly those files: the *fingerprint* is a SHA-256 over
 every gated file's relative path and bytes. When any of them changes (an edit, a `git pull`, a
 model writing to it), the trust no longer matches and nothing from the repository runs until the
@@ -22,7 +23,7 @@ Control subjects (`workspace` is a registered workspace path, or a directory ins
 
 `view` is TrustView.doc(): state (none | untrusted | changed | trusted), fingerprint, files, and
 items: every MCP server the project's files define (name, transport, command line, env names, cwd,
-url, header names) and every workflow file.
+url, header names), every workflow file and every preset file.
 """
 
 from __future__ import annotations
@@ -46,7 +47,9 @@ logger = logging.getLogger(__name__)
 
 TRUST_FILE = "trust.json"
 GATED_FILES = PROJECT_FILES  # MCP server configs: commands the daemon starts
-GATED_DIRS = (".reliant/workflows",)  # workflow definitions: their `run` steps are shell commands
+WORKFLOWS_DIR = ".reliant/workflows"  # workflow definitions: their `run` steps are shell commands
+PRESETS_DIR = ".reliant/presets"  # the models and instructions of those workflows' agents
+GATED_DIRS = (WORKFLOWS_DIR, PRESETS_DIR)
 MAX_GATED_FILES = 500
 MAX_GATED_BYTES = 8 * 1024 * 1024
 
@@ -85,6 +88,7 @@ class Snapshot:
 
     @property
     def workflows(self) -> list[str]:
+        """The gated files that are not MCP configs: workflow files and presets."""
         return sorted(rel for rel in [*self.files, *self.problems] if rel not in GATED_FILES)
 
 
@@ -234,13 +238,20 @@ class TrustView:
         if runs := self.would_run():
             commands = "; ".join(command_line(s) for s in runs)
             parts.append(f"{len(runs)} server{'' if len(runs) == 1 else 's'} would run: {commands}")
-        if self.workflows:
-            count = len(self.workflows)
+        if flows := [rel for rel in self.workflows if not rel.startswith(PRESETS_DIR + "/")]:
+            count = len(flows)
             parts.append(f"{count} workflow file{'' if count == 1 else 's'} could run commands")
         return f"{head}: {'; '.join(parts) or 'nothing enabled would run'}"
 
     def doc(self) -> dict[str, Any]:
-        workflows = [{"kind": "workflow", "name": rel, "source": str(self.workspace / rel)} for rel in self.workflows]
+        workflows = [
+            {
+                "kind": "preset" if rel.startswith(PRESETS_DIR + "/") else "workflow",
+                "name": rel,
+                "source": str(self.workspace / rel),
+            }
+            for rel in self.workflows
+        ]
         return {
             "workspace": str(self.workspace),
             "state": self.state.value,

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from psycopg.types.json import Jsonb
+
 from reliant.db.database import Database, Queries, Row
-from reliant.domain.chat import ChatInfo, ChatMode, ChatStatus, Project, Usage
+from reliant.domain.chat import MAIN_THREAD, ChatInfo, ChatMode, ChatStatus, Project, Usage
 
 _COLUMNS = (
     "c.id, c.project_id, c.title, c.model, c.status, c.status_reason, c.input_tokens, c.output_tokens,"
     " c.cache_read_tokens, c.cache_write_tokens, c.cost_usd, c.last_seq, c.created_at, c.updated_at, c.mode,"
+    " c.workflow, c.workflow_inputs,"
     " (SELECT count(*) FROM messages m WHERE m.chat_id = c.id AND m.ordinal IS NULL AND NOT m.aborted) AS queued,"
     " (SELECT count(*) FROM approvals a WHERE a.chat_id = c.id AND a.status = 'pending')"
     " + (SELECT count(*) FROM questions q WHERE q.chat_id = c.id AND q.status = 'pending') AS pending_gates"
@@ -30,15 +35,29 @@ def _chat(row: Row) -> ChatInfo:
         queued=int(row["queued"]),
         mode=ChatMode(row["mode"]),
         pending_gates=int(row["pending_gates"]),
+        workflow=row["workflow"],
+        workflow_inputs=dict(row["workflow_inputs"] or {}),
     )
 
 
-async def create(db: Database, *, project_id: str, model: str, title: str = "") -> ChatInfo:
-    row = await db.fetchrow(
-        "INSERT INTO chats (project_id, model, title) VALUES (%s, %s, %s) RETURNING id",
-        (project_id, model, title),
-    )
-    assert row is not None
+async def create(
+    db: Database,
+    *,
+    project_id: str,
+    model: str,
+    title: str = "",
+    workflow: str = "agent",
+    workflow_inputs: dict[str, Any] | None = None,
+) -> ChatInfo:
+    """A chat, with its main thread. Every message it is sent runs `workflow` with `workflow_inputs`."""
+    async with db.tx() as tx:
+        row = await tx.fetchrow(
+            "INSERT INTO chats (project_id, model, title, workflow, workflow_inputs) VALUES (%s, %s, %s, %s, %s)"
+            " RETURNING id",
+            (project_id, model, title, workflow, Jsonb(workflow_inputs or {})),
+        )
+        assert row is not None
+        await tx.execute("INSERT INTO threads (chat_id, key) VALUES (%s, %s)", (row["id"], MAIN_THREAD))
     chat = await get(db, str(row["id"]))
     assert chat is not None
     return chat
@@ -93,6 +112,14 @@ async def rename(db: Database, chat_id: str, title: str) -> bool:
 
 async def set_model(db: Database, chat_id: str, model: str) -> bool:
     return await db.execute("UPDATE chats SET model = %s WHERE id = %s", (model, chat_id)) == 1
+
+
+async def set_workflow(db: Queries, chat_id: str, workflow: str, inputs: dict[str, Any]) -> bool:
+    """The workflow (and inputs) the chat's next messages run; a run that goes on keeps its own."""
+    changed = await db.execute(
+        "UPDATE chats SET workflow = %s, workflow_inputs = %s WHERE id = %s", (workflow, Jsonb(inputs), chat_id)
+    )
+    return changed == 1
 
 
 async def set_mode(db: Queries, chat_id: str, mode: ChatMode) -> bool:

@@ -1,8 +1,11 @@
 """messages and content_blocks: the transcript.
 
 A user message is stored at once with ordinal NULL (queued) and admitted into the transcript when
-the workflow takes it. Assistant and tool messages are keyed by (chat, turn, role), which makes
-storing them idempotent: a retried activity finds the message its previous attempt stored.
+the workflow takes it. Messages a step writes (a model's answer, the tool results that answer it, a
+node's message) are keyed by (chat, step, role), which makes storing them idempotent: a retried
+activity finds the message its previous attempt stored. Every message belongs to a thread (the
+chat's main thread unless a step says otherwise); `transcript` is the whole chat, as clients show
+it, `thread_transcript` what a model working on one thread reads (threads.py).
 """
 
 from __future__ import annotations
@@ -13,16 +16,24 @@ from typing import Any
 
 from psycopg.types.json import Jsonb
 
+from reliant.db import threads as threads_db
 from reliant.db.chats import add_usage
 from reliant.db.database import Database, Queries, Row, Tx
-from reliant.domain.chat import BlockType, ContentBlock, Role, StoredMessage, Usage
+from reliant.domain.chat import MAIN_THREAD, BlockType, ContentBlock, Role, StoredMessage, Thread, Usage
 
 _SELECT = (
     "SELECT m.id, m.chat_id, m.ordinal, m.role, m.model, m.turn, m.input_tokens, m.output_tokens,"
-    " m.cache_read_tokens, m.cache_write_tokens, m.cost_usd, m.aborted, m.created_at,"
+    " m.cache_read_tokens, m.cache_write_tokens, m.cost_usd, m.aborted, m.created_at, m.thread_id, m.step,"
     " b.position, b.type, b.text, b.tool_call_id, b.tool_name, b.data"
     " FROM messages m LEFT JOIN content_blocks b ON b.message_id = m.id"
 )
+# The chat's main thread, for statements that store a message where no thread is named.
+_MAIN = "(SELECT id FROM threads WHERE chat_id = %s AND key = '" + MAIN_THREAD + "')"
+
+
+def legacy_step(turn: int) -> str:
+    """The step key of a turn numbered the way chats numbered them before workflows."""
+    return f"turn:{turn}"
 
 
 def _block(row: Row) -> ContentBlock:
@@ -80,6 +91,8 @@ def _messages(rows: list[Row]) -> list[StoredMessage]:
                     created_at=row["created_at"].timestamp(),
                     turn=row["turn"],
                     aborted=row["aborted"],
+                    thread_id=str(row["thread_id"]),
+                    step=row["step"] or "",
                 )
             )
         if row["type"] is not None:
@@ -123,7 +136,10 @@ async def get(db: Queries, message_id: str) -> StoredMessage | None:
 async def enqueue_user(db: Database, chat_id: str, text: str, attached: Sequence[ContentBlock] = ()) -> StoredMessage:
     """Queue a user message: its text, then what it attaches (files, images)."""
     async with db.tx() as tx:
-        row = await tx.fetchrow("INSERT INTO messages (chat_id, role) VALUES (%s, 'user') RETURNING id", (chat_id,))
+        row = await tx.fetchrow(
+            f"INSERT INTO messages (chat_id, role, thread_id) VALUES (%s, 'user', {_MAIN}) RETURNING id",
+            (chat_id, chat_id),
+        )
         assert row is not None
         await _insert_blocks(tx, str(row["id"]), [ContentBlock.of_text(text), *attached])
     message = await get(db, str(row["id"]))
@@ -160,19 +176,34 @@ async def for_turn(db: Queries, chat_id: str, turn: int, role: Role) -> StoredMe
     return found[0] if found else None
 
 
+async def for_step(db: Queries, chat_id: str, step: str, role: Role) -> StoredMessage | None:
+    found = _messages(
+        await db.fetch(
+            _SELECT + " WHERE m.chat_id = %s AND m.step = %s AND m.role = %s ORDER BY b.position",
+            (chat_id, step, role.value),
+        )
+    )
+    return found[0] if found else None
+
+
 async def store_turn(
     db: Database | Tx,
     chat_id: str,
     *,
-    turn: int,
+    turn: int | None,
     role: Role,
     blocks: Sequence[ContentBlock],
     model: str = "",
     usage: Usage = Usage(),  # noqa: B008 - frozen dataclass, safe as a default
     cost_usd: float = 0.0,
     stop_reason: str = "",
+    step: str = "",
+    thread_id: str = "",
 ) -> tuple[StoredMessage, bool]:
-    """Store the message for (chat, turn, role) once; (message, True if this call stored it)."""
+    """Store the message for (chat, step, role) once; (message, True if this call stored it).
+
+    `step` defaults to the turn's legacy key (`turn:<n>`) and `thread_id` to the chat's main thread.
+    `turn` may be None for a message no model call wrote (a workflow node's)."""
     if not isinstance(db, Tx):
         async with db.tx() as tx:
             return await store_turn(
@@ -185,13 +216,16 @@ async def store_turn(
                 usage=usage,
                 cost_usd=cost_usd,
                 stop_reason=stop_reason,
+                step=step,
+                thread_id=thread_id,
             )
+    step = step or legacy_step(turn or 0)
     ordinal = await _next_ordinal(db, chat_id)
     row = await db.fetchrow(
         "INSERT INTO messages (chat_id, ordinal, role, model, turn, stop_reason,"
-        " input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost_usd)"
-        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
-        " ON CONFLICT (chat_id, turn, role) WHERE turn IS NOT NULL DO NOTHING RETURNING id, created_at",
+        " input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost_usd, thread_id, step)"
+        f" VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, coalesce(%s::uuid, {_MAIN}), %s)"
+        " ON CONFLICT (chat_id, step, role) WHERE step IS NOT NULL DO NOTHING RETURNING id, created_at, thread_id",
         (
             chat_id,
             ordinal,
@@ -204,10 +238,13 @@ async def store_turn(
             usage.cache_read_tokens,
             usage.cache_write_tokens,
             cost_usd,
+            thread_id or None,
+            chat_id,
+            step,
         ),
     )
     if row is None:
-        existing = await for_turn(db, chat_id, turn, role)
+        existing = await for_step(db, chat_id, step, role)
         assert existing is not None
         return existing, False
     await _insert_blocks(db, str(row["id"]), blocks)
@@ -224,6 +261,8 @@ async def store_turn(
         cost_usd=cost_usd,
         created_at=row["created_at"].timestamp(),
         turn=turn,
+        thread_id=str(row["thread_id"]),
+        step=step,
     )
     return stored, True
 
@@ -235,6 +274,40 @@ async def transcript(db: Database, chat_id: str, *, include_queued: bool = False
         (chat_id,),
     )
     return _messages(rows)
+
+
+async def thread_transcript(db: Queries, thread: str | Thread) -> list[StoredMessage]:
+    """What a model working on the thread (its id, or the Thread) reads: its messages, its forks'
+    parents' up to the fork points, from its last compaction on (threads.segments)."""
+    parts = await threads_db.segments(db, thread)
+    summary = next((p.summary_id for p in parts if p.summary_id), None)
+    where: list[str] = ["m.id = %s"] if summary else []
+    params: list[object] = [summary] if summary else []
+    for part in parts:
+        clause = "m.thread_id = %s"
+        params.append(part.thread_id)
+        if part.low is not None:
+            clause += " AND m.ordinal >= %s"
+            params.append(part.low)
+        if part.high is not None:
+            clause += " AND m.ordinal <= %s"
+            params.append(part.high)
+        where.append(f"({clause})")
+    rows = await db.fetch(
+        _SELECT + f" WHERE ({' OR '.join(where)}) AND m.ordinal IS NOT NULL AND NOT m.aborted"
+        " ORDER BY m.ordinal, b.position",
+        params,
+    )
+    found = _messages(rows)
+    if summary:  # the summary stands first, for everything before the messages kept
+        found = [m for m in found if m.id == summary] + [m for m in found if m.id != summary]
+    return found
+
+
+async def thread_end(db: Queries, chat_id: str) -> int:
+    """The chat's highest ordinal so far (a fork made now sees every message up to it)."""
+    row = await db.fetchrow("SELECT coalesce(max(ordinal), 0) AS n FROM messages WHERE chat_id = %s", (chat_id,))
+    return int(row["n"]) if row else 0
 
 
 async def queued(db: Database, chat_id: str) -> list[str]:
@@ -251,16 +324,17 @@ async def last_turn(db: Database, chat_id: str) -> int:
     return int(row["t"]) if row else 0
 
 
-async def abort_turn(db: Database, chat_id: str, turn: int) -> bool:
-    """Reserve (chat, turn) for a cancelled LLM call so its answer is never stored.
+async def abort_turn(db: Database, chat_id: str, turn: int, step: str = "") -> bool:
+    """Reserve (chat, step) for a cancelled LLM call so its answer is never stored.
 
     Takes the chat's lock like store_turn, so exactly one of the two wins. Returns False if the
     answer was stored first (the caller then settles its tool calls)."""
     async with db.tx() as tx:
         await tx.execute("SELECT 1 FROM chats WHERE id = %s FOR UPDATE", (chat_id,))
         row = await tx.fetchrow(
-            "INSERT INTO messages (chat_id, role, turn, aborted) VALUES (%s, 'assistant', %s, true)"
-            " ON CONFLICT (chat_id, turn, role) WHERE turn IS NOT NULL DO NOTHING RETURNING id",
-            (chat_id, turn),
+            f"INSERT INTO messages (chat_id, role, turn, aborted, step, thread_id)"
+            f" VALUES (%s, 'assistant', %s, true, %s, {_MAIN})"
+            " ON CONFLICT (chat_id, step, role) WHERE step IS NOT NULL DO NOTHING RETURNING id",
+            (chat_id, turn, step or legacy_step(turn), chat_id),
         )
         return row is not None

@@ -56,8 +56,9 @@ async def _has_table(db: Database) -> bool:
     return bool(row and row["present"])
 
 
-async def migrate(db: Database) -> list[int]:
-    """Apply pending migrations; returns the versions applied by this call."""
+async def migrate(db: Database, *, up_to: int | None = None) -> list[int]:
+    """Apply pending migrations (those up to version `up_to`, when given: a database as an older
+    release left it); returns the versions applied by this call."""
     applied: list[int] = []
     async with db.connection() as conn:
         await conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))
@@ -70,7 +71,7 @@ async def migrate(db: Database) -> list[int]:
             cur = await conn.execute("SELECT version FROM schema_migrations")
             done = {row["version"] for row in await cur.fetchall()}
             for migration in available():
-                if migration.version in done:
+                if migration.version in done or (up_to is not None and migration.version > up_to):
                     continue
                 async with conn.transaction():
                     await conn.execute(migration.sql.encode())

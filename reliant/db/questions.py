@@ -9,7 +9,7 @@ from psycopg.types.json import Jsonb
 from reliant.db.database import Queries, Row
 from reliant.domain.chat import Question
 
-_COLUMNS = "id, chat_id, tool_call_id, turn, questions, status, answers, created_at"
+_COLUMNS = "id, chat_id, tool_call_id, turn, questions, status, answers, created_at, workflow_id"
 
 
 def _question(row: Row) -> Question:
@@ -22,16 +22,24 @@ def _question(row: Row) -> Question:
         status=row["status"],
         answers=[str(a) for a in row["answers"] or []],
         created_at=row["created_at"].timestamp(),
+        workflow_id=row["workflow_id"],
     )
 
 
 async def ask(
-    db: Queries, chat_id: str, *, tool_call_id: str, turn: int, questions: list[dict[str, Any]]
+    db: Queries,
+    chat_id: str,
+    *,
+    tool_call_id: str,
+    turn: int,
+    questions: list[dict[str, Any]],
+    workflow_id: str = "",
 ) -> tuple[Question, bool]:
+    """The questions of an ask_user call (by its key: tool_runs.py), created pending if new."""
     row = await db.fetchrow(
-        "INSERT INTO questions (chat_id, tool_call_id, turn, questions) VALUES (%s, %s, %s, %s)"
+        "INSERT INTO questions (chat_id, tool_call_id, turn, questions, workflow_id) VALUES (%s, %s, %s, %s, %s)"
         f" ON CONFLICT (chat_id, tool_call_id) DO NOTHING RETURNING {_COLUMNS}",
-        (chat_id, tool_call_id, turn, Jsonb(questions)),
+        (chat_id, tool_call_id, turn, Jsonb(questions), workflow_id),
     )
     if row is not None:
         return _question(row), True
@@ -74,3 +82,13 @@ async def cancel_pending(db: Queries, chat_id: str) -> list[str]:
         (chat_id,),
     )
     return [r["tool_call_id"] for r in rows]
+
+
+async def cancel_pending_of(db: Queries, chat_id: str, workflow_id: str) -> list[Question]:
+    """Cancel what one workflow of the chat waits for (`workflow_id` "": the chat's own)."""
+    rows = await db.fetch(
+        "UPDATE questions SET status = 'cancelled', answered_at = now()"
+        f" WHERE chat_id = %s AND status = 'pending' AND workflow_id = %s RETURNING {_COLUMNS}",
+        (chat_id, workflow_id),
+    )
+    return [_question(r) for r in rows]

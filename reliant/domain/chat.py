@@ -129,6 +129,8 @@ class ChatInfo:
     queued: int = 0
     mode: ChatMode = ChatMode.AUTO
     pending_gates: int = 0  # approvals and questions waiting for the user
+    workflow: str = "agent"  # the workflow every message runs (built-in or the project's)
+    workflow_inputs: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +149,31 @@ class ToolRun:
     input: dict[str, Any] = field(default_factory=dict)
     turn: int = 0
     daemon_boot: str = ""  # the daemon run the call was last sent to ("" if unknown)
+    # What the run is known by: the tool_call_id on the chat's main thread, `<tool_call_id>@<thread>`
+    # on another (models number calls per conversation), `run:<step>` for a workflow's `run` node.
+    call_key: str = ""
+    thread_id: str = ""
+
+    @property
+    def key(self) -> str:
+        return self.call_key or self.tool_call_id
+
+
+@dataclass(frozen=True, slots=True)
+class Thread:
+    """One conversation of a chat. A fork reads as its parent up to `fork_ordinal`, then its own
+    messages; a compacted thread reads as its summary, then its messages from `start_ordinal` on."""
+
+    id: str
+    chat_id: str
+    key: str  # MAIN_THREAD, or `<run id>/<name>`
+    parent_id: str | None = None
+    fork_ordinal: int | None = None
+    start_ordinal: int | None = None
+    summary_id: str | None = None  # a compacted thread's summary (a message)
+
+
+MAIN_THREAD = "main"
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +189,8 @@ class StoredMessage:
     created_at: float
     turn: int | None = None
     aborted: bool = False  # the placeholder of a cancelled turn
+    thread_id: str = ""
+    step: str = ""  # the model call (or workflow node) that wrote it
 
     def as_message(self) -> Message:
         return Message(self.role, self.blocks)
@@ -194,6 +223,13 @@ class Approval:
     message: str
     scope: str
     created_at: float
+    kind: str = "tool"  # tool: a tool call waits; node: an `approval` node asks `question`
+    question: str = ""
+    choices: tuple[str, ...] = ()
+    choice: str = ""  # a node approval's answer
+    workflow_id: str = ""  # the workflow that waits for the answer ("": the chat's own)
+    run_id: str = ""
+    node: str = ""  # the approval node's instance
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,3 +242,4 @@ class Question:
     status: str  # pending | answered | cancelled
     answers: list[str]
     created_at: float
+    workflow_id: str = ""  # the workflow that waits for the answer ("": the chat's own)

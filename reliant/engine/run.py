@@ -26,6 +26,7 @@ from typing import Any
 
 from reliant.engine.definition import (
     CONTAINERS,
+    MAIN_THREAD,
     AgentNode,
     ApprovalNode,
     CallLlmNode,
@@ -141,6 +142,10 @@ class Run:
 
     def running(self) -> list[Task]:
         return [self._task(path) for path, st in self._tasks() if st.status is NodeStatus.RUNNING]
+
+    def instance(self, path: str) -> str:
+        """The node at `path` as it runs now: with each enclosing loop's iteration (`fix[2]/check`)."""
+        return self._instance(path)
 
     def set_chat(self, chat: ChatInfo) -> None:
         self.state.chat = chat
@@ -486,11 +491,11 @@ class Run:
 
     def _task(self, path: str) -> Task:
         node = self.layout.sites[path].node
-        thread = getattr(node, "thread", "main")
-        return Task(path, self._instance(path), node, thread if isinstance(thread, str) else "main")
+        return Task(path, self._instance(path), node, thread_of(node))
 
     def _instance(self, path: str) -> str:
-        """The path with each enclosing loop's current iteration: `fix[2]/check`."""
+        """The path with each enclosing loop's current iteration: `fix[2]/check` (once the loop is
+        done, the iteration its body last ran)."""
         parts = path.split("/")
         out: list[str] = []
         for i, part in enumerate(parts):
@@ -498,7 +503,9 @@ class Run:
             out.append(part)
             site = self.layout.sites.get(prefix)
             if i < len(parts) - 1 and site is not None and isinstance(site.node, LoopNode):
-                out[-1] += f"[{self.state.nodes[prefix].iteration}]"
+                st = self.state.nodes[prefix]
+                last = st.iteration - 1 if st.status is NodeStatus.DONE and st.iteration > 0 else st.iteration
+                out[-1] += f"[{last}]"
         return "/".join(out)
 
     def _variables(self, scope: str, *, loop: str | None = None) -> dict[str, Any]:
@@ -555,6 +562,13 @@ class Run:
                 task.instance, node.kind, f"choice {outputs['choice']!r} is not one of {', '.join(node.choices)}"
             )
         return {k: plain(v) for k, v in outputs.items()}
+
+
+def thread_of(node: Node) -> str:
+    """The thread a node works on: the one it names, else main. (A workflow node's `thread` is how
+    its child's thread relates to the caller's, which is main.)"""
+    thread = getattr(node, "thread", MAIN_THREAD)
+    return thread if isinstance(thread, str) and not isinstance(node, WorkflowNode) else MAIN_THREAD
 
 
 def _is_json(value: Any) -> bool:

@@ -20,6 +20,9 @@ class LlmRequest:
     # The per-chat part of the system prompt (environment, project instructions), sent after
     # `system` so that `system` stays a prefix the provider can cache across chats.
     context: str = ""
+    # None: the provider's default. A workflow preset may set one; providers whose API has no such
+    # parameter (Anthropic's current Messages API) leave it out.
+    temperature: float | None = None
 
     def full_system(self) -> str:
         """The whole system prompt, for providers that take it as one text."""

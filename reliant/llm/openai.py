@@ -110,6 +110,8 @@ class OpenAIProvider:
                 max_completion_tokens=request.max_tokens if self._official else openai.omit,
                 max_tokens=openai.omit if self._official else request.max_tokens,
                 reasoning_effort=effort if effort else openai.omit,
+                # Reasoning models take only the default temperature.
+                temperature=request.temperature if request.temperature is not None and not effort else openai.omit,
                 stream=True,
                 stream_options={"include_usage": True},
             )

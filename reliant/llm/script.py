@@ -4,6 +4,7 @@
 delay_ms: 10                  # optional: pause before every streamed chunk (default 0)
 call_log: /tmp/calls.jsonl    # optional: one JSON line per call (relative: to the script's folder)
 final_text: Nothing more.     # optional: the answer once the turns have run out
+own_turns: false              # optional: count only this script's own answers (see "Sharing a thread")
 turns:                        # played in order, one per model call (see "Branches" below)
   - thinking: Let me look.    # optional, streamed before the text
     text: Reading the code.   # optional, streamed word by word
@@ -41,6 +42,13 @@ branches are not checked; after it the script goes on with the turn below the ta
 target has `end: true`: after a turn with `end`, the script has run out and later requests (a new
 user message, say) get `final_text`.
 
+Sharing a thread. With `own_turns: true` a script counts only the answers it gave itself, so that
+several scripts can play on one thread, one per node of a workflow (an agent node, then another on
+the same conversation, each with its own script): walking the conversation, an assistant message is
+the script's own when it is what the script's turn at that point says (the same text, `${result}`
+filled in, and the same tool calls); any other answer is passed over and the script's place stays.
+Two scripts that would say exactly the same thing at the same point cannot be told apart.
+
 In a turn's `text`, `${result}` stands for the text of the first error among the results it
 answers (else the last result), cut to 300 characters.
 
@@ -67,7 +75,7 @@ SCRIPTS_DIR = Path(__file__).with_name("scripts")
 MAX_SCRIPT_BYTES = 1_000_000
 DEFAULT_FINAL_TEXT = "That is all I have for now: the scripted model has no more turns in this script."
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
-_SCRIPT_KEYS = frozenset({"turns", "delay_ms", "call_log", "final_text"})
+_SCRIPT_KEYS = frozenset({"turns", "delay_ms", "call_log", "final_text", "own_turns"})
 _TURN_KEYS = frozenset(
     {"text", "thinking", "tools", "delay_ms", "usage", "error", "name", "branches", "on_error", "end"}
 )
@@ -128,6 +136,7 @@ class Script:
     delay_ms: float = 0.0
     call_log: Path | None = None
     final_text: str = DEFAULT_FINAL_TEXT
+    own_turns: bool = False  # count only the answers this script gave (several scripts on one thread)
 
 
 class ScriptPlaceError(FatalLlmError):
@@ -159,6 +168,9 @@ def next_turn(script: Script, messages: tuple[Message, ...]) -> tuple[int, tuple
     for message in messages:
         if message.role is Role.ASSISTANT:
             played = _resolve(script, position, results)
+            if script.own_turns and not _said(script, played, message, results):
+                results = ()
+                continue  # another script's answer: this one's place stays
             ended = played >= len(script.turns) or script.turns[played].end
             position = len(script.turns) if ended else played + 1
             results = ()
@@ -167,6 +179,17 @@ def next_turn(script: Script, messages: tuple[Message, ...]) -> tuple[int, tuple
         else:
             results = ()
     return _resolve(script, position, results), results
+
+
+def _said(script: Script, played: int, message: Message, results: tuple[ContentBlock, ...]) -> bool:
+    """`message` is what turn `played` of the script says (its text and its tool calls)."""
+    if played >= len(script.turns):
+        return False
+    turn = script.turns[played]
+    text = "".join(b.text for b in message.blocks if b.type is BlockType.TEXT)
+    calls = [(b.tool_name, dict(b.tool_input)) for b in message.blocks if b.type is BlockType.TOOL_CALL]
+    wanted = turn.text.replace(RESULT_PLACEHOLDER, quoted_result(results))
+    return text == wanted and calls == [(t.name, dict(t.input)) for t in turn.tools]
 
 
 def _resolve(script: Script, position: int, results: tuple[ContentBlock, ...]) -> int:
@@ -339,6 +362,7 @@ def parse_script(data: object, *, name: str, path: Path) -> Script:
         delay_ms=_delay(path, "script", data) or 0.0,
         call_log=(path.parent / Path(call_log).expanduser()) if call_log else None,
         final_text=_text(path, "script", data, "final_text", DEFAULT_FINAL_TEXT),
+        own_turns=_flag(path, "script", "own_turns", data.get("own_turns", False)),
     )
 
 

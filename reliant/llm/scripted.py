@@ -157,6 +157,7 @@ def _append_call(script: Script, turn_index: int, error: LlmError | None, reques
         "context": request.context,  # its per-chat part
         "messages": [_logged_message(m) for m in request.messages],
         "thinking_budget": request.thinking_budget,
+        "temperature": request.temperature,
     }
     script.call_log.parent.mkdir(parents=True, exist_ok=True)
     # Never through a link: its place was checked (script.check_script_place), a link could move it.

@@ -80,6 +80,8 @@ def chat(c: ChatInfo) -> pb.Chat:
         queued=c.queued,
         mode=c.mode.value,
         pending_gates=c.pending_gates,
+        workflow=c.workflow,
+        workflow_inputs=_struct(c.workflow_inputs),
     )
 
 

@@ -43,6 +43,8 @@ def message_payload(message: StoredMessage) -> dict[str, Any]:
         },
         "cost_usd": message.cost_usd,
         "created_at": message.created_at,
+        "thread_id": message.thread_id,
+        "step": message.step,
     }
 
 
@@ -63,7 +65,7 @@ def tool_run_payload(run: ToolRun) -> dict[str, Any]:
         ToolState.INTERRUPTED: "interrupted",
         ToolState.DENIED: "denied",
     }
-    return {
+    payload: dict[str, Any] = {
         "tool_call_id": run.tool_call_id,
         "tool_name": run.tool_name,
         "status": status.get(run.state, run.state.value),
@@ -75,3 +77,6 @@ def tool_run_payload(run: ToolRun) -> dict[str, Any]:
         "data": public_tool_data(run.data),
         "duration_ms": round(run.duration_ms, 3),
     }
+    if run.key != run.tool_call_id:
+        payload |= {"call_key": run.key, "thread_id": run.thread_id}
+    return payload

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from datetime import timedelta
 
 from temporalio.common import WorkerDeploymentVersion
@@ -20,26 +21,44 @@ from reliant.config import Settings
 from reliant.db import Database, migrate
 from reliant.db.attempts import application_name
 from reliant.llm.demo import demo_project_path
+from reliant.worker.activities.compaction import CompactionActivities
 from reliant.worker.activities.doctor import DoctorActivities
 from reliant.worker.activities.gates import GateActivities
 from reliant.worker.activities.llm import LlmActivities
+from reliant.worker.activities.nodes import NodeActivities
+from reliant.worker.activities.runs import RunActivities
 from reliant.worker.activities.tools import ToolActivities
 from reliant.worker.attempts import AttemptLedger, fail_attempts_of_dead_workers, new_incarnation
 from reliant.worker.chat_context import ChatContexts
+from reliant.worker.chat_workflow import ChatWorkflow
 from reliant.worker.failure_redaction import RedactingInterceptor
 from reliant.worker.infrastructure import InfrastructureErrors
 from reliant.worker.recorder import ProcessRecorder
+from reliant.worker.run_workflow import WorkflowRun
 from reliant.worker.watcher import DaemonWatcher
 from reliant.worker.workflows import AgentWorkflow, DoctorWorkflow
 
 logger = logging.getLogger(__name__)
 
 
+WORKFLOWS: tuple[type, ...] = (
+    DoctorWorkflow,
+    # AgentWorkflow stays for chats started before workflows ran them: it hands each over to
+    # ChatWorkflow at its next message.
+    AgentWorkflow,
+    ChatWorkflow,
+    WorkflowRun,
+)
+
+
 class WorkerRole:
     name = "worker"
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, workflows: Sequence[type] = WORKFLOWS) -> None:
+        """`workflows`: the workflow classes it runs (tests give an older release's, to make chats
+        the way that release left them)."""
         self.settings = settings
+        self.workflows = list(workflows)
         # What a supervisor allows for a graceful stop: running activities get
         # settings.worker_shutdown_grace to finish before they are cancelled.
         self.stop_timeout = settings.worker_shutdown_grace + 5.0
@@ -83,11 +102,14 @@ class WorkerRole:
                 )
                 tools = ToolActivities(db, bus, log)
                 gates = GateActivities(db, log)
+                runs = RunActivities(db, bus, log)
+                nodes = NodeActivities(db, log, tools)
+                compaction = CompactionActivities(db, log, providers, data_dir=s.data_dir)
                 presence_detail = {"task_queue": s.temporal_task_queue}
                 worker = Worker(
                     client,
                     task_queue=s.temporal_task_queue,
-                    workflows=[DoctorWorkflow, AgentWorkflow],
+                    workflows=self.workflows,
                     activities=[
                         doctor.ping_daemon,
                         doctor.record_doctor_run,
@@ -96,6 +118,15 @@ class WorkerRole:
                         tools.finish_turn,
                         gates.request_approval,
                         gates.request_question,
+                        runs.open_run,
+                        runs.finish_run,
+                        runs.open_thread,
+                        runs.emit_notes,
+                        nodes.run_command,
+                        nodes.ask_node_approval,
+                        nodes.answer_node_approval,
+                        nodes.save_message,
+                        compaction.compact_thread,
                     ],
                     # Outermost first: no secret of an error chain reaches history, whatever the
                     # inner interceptors made of the failure.

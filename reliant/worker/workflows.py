@@ -21,7 +21,9 @@ with workflow.unsafe.imports_passed_through():
         APPROVAL_DECISIONS,
         APPROVAL_SCOPES,
         ASK_USER_TOOL,
+        CHAT_WORKFLOW,
         DOCTOR_WORKFLOW,
+        HANDOVER_PATCH,
         QUERY_STATE,
         SEALED_CONTROL_PATCH,
         SIGNAL_CANCEL,
@@ -36,6 +38,8 @@ with workflow.unsafe.imports_passed_through():
         AgentState,
         AgentStatus,
         ApprovalAnswer,
+        ChatInput,
+        ChatState,
         DoctorInput,
         DoctorResult,
         QuestionAnswer,
@@ -46,9 +50,6 @@ with workflow.unsafe.imports_passed_through():
     from reliant.worker.activities.llm import LlmActivities
     from reliant.worker.activities.tools import ToolActivities
     from reliant.worker.activities.types import (
-        CHAT_GONE,
-        FATAL_LLM,
-        TURN_ABORTED,
         CallLlmInput,
         CallLlmResult,
         ExecuteToolInput,
@@ -60,6 +61,7 @@ with workflow.unsafe.imports_passed_through():
         RequestQuestionResult,
     )
     from reliant.worker.failures import FailureKind, classify_failure, infrastructure_wait
+    from reliant.worker.policies import HEARTBEAT_TIMEOUT, IDLE_TIMEOUT, LLM_RETRY, STATUS_RETRY, TOOL_RETRY
 
 
 @workflow.defn(name=DOCTOR_WORKFLOW)
@@ -90,27 +92,6 @@ class DoctorWorkflow:
 
 # -- the agent loop ------------------------------------------------------------------------------
 
-IDLE_TIMEOUT = timedelta(minutes=30)  # an idle chat's run ends; its next message starts a new one
-HEARTBEAT_TIMEOUT = timedelta(seconds=3)  # a dead worker is noticed within seconds
-
-# call_llm names each wait itself (next_retry_delay: the provider's Retry-After up to 15 minutes, else
-# 1, 2, 4 ... 60 s); maximum_interval caps only Temporal's own backoff, not those.
-LLM_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(seconds=60),
-    maximum_attempts=8,
-    non_retryable_error_types=[FATAL_LLM, CHAT_GONE, TURN_ABORTED],
-)
-TOOL_RETRY = RetryPolicy(
-    initial_interval=timedelta(milliseconds=500),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(seconds=4),
-    maximum_attempts=4,
-    non_retryable_error_types=[CHAT_GONE],
-)
-STATUS_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=10), maximum_attempts=30)
-
 PLAN_DENIAL = (
     "Not run: the chat is in plan mode, where only read-only tools run. Finish the plan; the user can "
     "switch to auto or manual mode to carry it out."
@@ -128,7 +109,11 @@ class Outcome(enum.Enum):
 class AgentWorkflow:
     """One chat: takes user messages in order and, for each, loops call_llm -> execute_tool until the
     model answers without tool calls or max_turns is reached. Only ids travel through here; message
-    bodies and tool outputs stay in Postgres."""
+    bodies and tool outputs stay in Postgres.
+
+    Frozen: chats from before workflows ran them still run here (their histories must replay). When
+    such a chat takes its next message, it hands over to ChatWorkflow (continue-as-new into the new
+    type, HANDOVER_PATCH): that message and the rest run the chat's workflow definition."""
 
     @workflow.init
     def __init__(self, inp: AgentInput) -> None:
@@ -147,6 +132,7 @@ class AgentWorkflow:
         # chat id, sealed like every payload, so a bare signal from someone without the key does
         # nothing. Runs recorded before that took them bare and replay as they were.
         self.sealed_control = workflow.patched(SEALED_CONTROL_PATCH)
+        self.taken = 0  # messages this run has taken (see the hand-over in `run`)
 
     def _control(self, chat_id: str) -> bool:
         """Whether a cancel, pause or resume signal comes from reliant."""
@@ -255,6 +241,12 @@ class AgentWorkflow:
                         await workflow.wait_condition(lambda: bool(self.s.queue), timeout=IDLE_TIMEOUT)
                     except TimeoutError:
                         return
+                # One patch id per message taken: a run replaying its history from before the
+                # hand-over existed answers those messages as it did, and the first message it takes
+                # afterwards goes to the new workflow (a single id would be decided once per run).
+                if workflow.patched(f"{HANDOVER_PATCH}:{self.taken}"):
+                    self._hand_over()
+                self.taken += 1
                 self.s.active = self.s.queue.pop(0)
                 self.s.admitted = False
                 self.s.turns_used = 0
@@ -531,6 +523,13 @@ class AgentWorkflow:
         self.s.admitted = False
         self.s.turn_open = False
         self.s.pending_tools = []
+
+    def _hand_over(self) -> None:
+        """Continue as the chat's workflow that runs definitions, with the messages that wait."""
+        state = ChatState(queue=list(self.s.queue), mode=self.s.mode)
+        workflow.continue_as_new(
+            args=[ChatInput(self.chat_id, state, self.approval_timeout, self.history_limit)], workflow=CHAT_WORKFLOW
+        )
 
     def _maybe_continue_as_new(self) -> None:
         info = workflow.info()

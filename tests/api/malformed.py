@@ -13,7 +13,7 @@ from typing import Any
 
 from google.protobuf.descriptor import FieldDescriptor, MethodDescriptor, ServiceDescriptor
 
-from reliant.wire.v1 import chat_pb2, control_pb2, settings_pb2, system_pb2, workspace_pb2
+from reliant.wire.v1 import chat_pb2, control_pb2, settings_pb2, system_pb2, workflow_pb2, workspace_pb2
 
 # What the api must answer.
 INVALID = "invalid_argument"
@@ -44,7 +44,7 @@ NEEDS_A_WORKER = {"RunDoctor"}
 def services() -> list[ServiceDescriptor]:
     return [
         service
-        for module in (chat_pb2, control_pb2, system_pb2, settings_pb2, workspace_pb2)
+        for module in (chat_pb2, control_pb2, system_pb2, settings_pb2, workspace_pb2, workflow_pb2)
         for service in module.DESCRIPTOR.services_by_name.values()
     ]
 

@@ -236,13 +236,14 @@ def test_a_2000_iteration_loop_keeps_state_bounded() -> None:
     steps = 0
     while not run.done:
         [task] = run.take_ready()
-        assert task.instance == f"spin[{steps}]/step"
+        assert task.instance == f"spin[{steps}]/step" == run.instance("spin/step")
         run.finish(task, outputs(task, stdout=run.text(task, "command")))
         steps += 1
         if steps in (2, 1000, 1999):
             sizes.append(len(repr(run.state)))
     assert steps == 2000
     assert run.outputs() == {"count": 2000, "last": "echo 1999"}
+    assert run.instance("spin/step") == "spin[1999]/step", "a done loop's body: as it last ran"
     assert max(sizes) - min(sizes) <= 8  # only the digits of the iteration number grow
 
 
@@ -622,6 +623,7 @@ def test_workflow_node_inputs_keep_types_and_its_outputs_are_free_form() -> None
     )
     run = Run.start(d, {})
     [sub] = run.take_ready()
+    assert sub.thread == "main", "`thread: fork` says how the child's thread relates to the caller's (main)"
     assert run.child_inputs(sub) == {"task": "do 4", "max_rounds": 4, "tags": ["a", "b"]}
     run.finish(sub, {"approved": True, "rounds": 2})
     assert run.outputs() == {"child": True}

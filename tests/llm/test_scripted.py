@@ -355,3 +355,53 @@ async def test_the_call_log_records_the_prompt_and_the_messages(tmp_path: Path) 
             "blocks": [{"type": "tool_result", "text": "[exit code 0]", "tool_call_id": "c", "tool_name": "shell"}],
         },
     ]
+
+
+async def test_scripts_with_own_turns_share_a_thread_each_playing_its_own_turns(tmp_path: Path, events: Events) -> None:
+    """Two nodes of a workflow on one conversation, each with its script: each answer counts only for
+    the script that gave it, also after the other's answers and in a later round."""
+    writer = write(
+        tmp_path,
+        "own_turns: true\nturns:\n  - {text: 'writing', tools: [{name: write, input: {path: t.py}}]}\n"
+        "  - text: test written\n  - text: 'second round: ${result}'\n",
+        "writer.yaml",
+    )
+    fixer = write(tmp_path, "own_turns: true\nturns:\n  - text: fixed\n  - text: fixed again\n", "fixer.yaml")
+    plain = write(tmp_path, "turns:\n  - text: one\n  - text: two\n  - text: three\n", "plain.yaml")
+    provider = ScriptedProvider()
+
+    async def answer(model: str, messages: list[Message]) -> Message:
+        response = await provider.stream(LlmRequest(model=model, system="s", messages=tuple(messages)), events)
+        return Message(Role.ASSISTANT, response.blocks)
+
+    thread = [user("write a test")]
+    thread.append(await answer(writer, thread))
+    assert thread[-1].tool_calls()[0].tool_input == {"path": "t.py"}
+    thread.append(
+        Message(
+            Role.TOOL, (ContentBlock(BlockType.TOOL_RESULT, tool_call_id="call_0_0", tool_name="write", text="ok"),)
+        )
+    )
+    thread.append(await answer(writer, thread))
+    assert thread[-1].text() == "test written"
+    thread.append(user("now fix it"))
+    thread.append(await answer(fixer, thread))
+    assert thread[-1].text() == "fixed", "the writer's two answers are not the fixer's"
+    thread.append(user("again"))
+    thread.append(
+        Message(Role.TOOL, (ContentBlock(BlockType.TOOL_RESULT, tool_call_id="r", tool_name="run", text="exit 1"),))
+    )
+    thread.append(await answer(writer, thread))
+    assert thread[-1].text() == "second round: exit 1", "the writer goes on from its own third turn"
+    thread.append(user("last"))
+    assert (await answer(fixer, thread)).text() == "fixed again"
+    again = await answer(fixer, thread)  # a retried call plays the same turn: the request decides
+    assert again.text() == "fixed again"
+    # Without own_turns every answer counts, whoever gave it (as before).
+    assert (await answer(plain, thread[:4])).text() == "three"
+
+
+def test_own_turns_must_be_a_flag(tmp_path: Path) -> None:
+    with pytest.raises(FatalLlmError) as caught:
+        load_script(write(tmp_path, "own_turns: yes please\nturns: []\n"))
+    assert "`own_turns` must be true or false" in str(caught.value)

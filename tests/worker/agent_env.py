@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -31,7 +31,7 @@ from reliant.db import Database
 from reliant.db import updates as updates_db
 from reliant.domain.chat import Approval, ChatInfo, ChatUpdate
 from reliant.gateway.role import GatewayRole
-from reliant.worker.role import WorkerRole
+from reliant.worker.role import WORKFLOWS, WorkerRole
 from tests.conftest import Infra
 from tests.support import RoleRunner, eventually
 
@@ -67,6 +67,7 @@ class AgentEnv:
     daemon: DaemonRole
     gateway: RoleRunner
     daemon_runner: RoleRunner
+    worker: RoleRunner
     watchers: list[asyncio.Task[None]] = field(default_factory=list)
 
     @property
@@ -150,7 +151,10 @@ def calls_in(log: Path) -> list[dict[str, Any]]:
 
 
 @asynccontextmanager
-async def agent_env(infra: Infra, tmp_path: Path, **overrides: Any) -> AsyncIterator[AgentEnv]:
+async def agent_env(
+    infra: Infra, tmp_path: Path, *, workflows: Sequence[type] = WORKFLOWS, **overrides: Any
+) -> AsyncIterator[AgentEnv]:
+    """`workflows`: the worker's workflow classes (an older release's, to make chats as it did)."""
     port = free_port()
     workspace = tmp_path / "workspace"
     workspace.mkdir()
@@ -175,7 +179,7 @@ async def agent_env(infra: Infra, tmp_path: Path, **overrides: Any) -> AsyncIter
     if settings.api_port:
         settings = replace(settings, api_token=settings.api_token or "test-api-token")
     async with AsyncExitStack() as stack:
-        await stack.enter_async_context(RoleRunner(WorkerRole(settings)))
+        worker = await stack.enter_async_context(RoleRunner(WorkerRole(settings, workflows=workflows)))
         gateway = await stack.enter_async_context(RoleRunner(GatewayRole(settings)))
         daemon = DaemonRole(settings)
         daemon_runner = await stack.enter_async_context(RoleRunner(daemon))
@@ -190,7 +194,7 @@ async def agent_env(infra: Infra, tmp_path: Path, **overrides: Any) -> AsyncIter
         chats = Chats(ctx, ProviderPool(db, settings))
         # The daemon's presence record is what the api uses to pick a daemon.
         await eventually(lambda: _daemon_online(bus, settings.daemon_id))
-        env = AgentEnv(settings, db, bus, client, chats, workspace, scripts, daemon, gateway, daemon_runner)
+        env = AgentEnv(settings, db, bus, client, chats, workspace, scripts, daemon, gateway, daemon_runner, worker)
         try:
             yield env
         finally:

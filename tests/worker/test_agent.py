@@ -9,9 +9,11 @@ import pytest
 from temporalio.worker import Replayer
 
 from reliant.api.errors import InvalidArgumentError
+from reliant.db import chats as chats_db
 from reliant.db import messages as messages_db
 from reliant.db import tool_runs as tool_runs_db
 from reliant.domain.chat import Role, ToolState
+from reliant.worker.chat_workflow import ChatWorkflow
 from reliant.worker.workflows import AgentWorkflow
 from tests.conftest import Infra
 from tests.support import eventually
@@ -160,18 +162,9 @@ async def test_an_unknown_model_is_refused_when_the_chat_is_created(env: AgentEn
 async def test_max_turns_stops_a_model_that_never_finishes(env: AgentEnv, infra: Infra, tmp_path: Path) -> None:
     model = env.script([{"tools": [{"name": "view", "input": {"path": "."}}]}] * 10)
     chat = await env.new_chat(model)
-    from reliant.domain.workflows import AgentInput, AgentState
-
-    # A short max_turns for this chat's run (the api uses the default of 200).
-    message = await messages_db.enqueue_user(env.db, chat.id, "loop forever")
-    await env.client.start_workflow(
-        "Agent",
-        AgentInput(chat.id, max_turns=3, state=AgentState()),
-        id=f"chat-{chat.id}",
-        task_queue=env.settings.temporal_task_queue,
-        start_signal="user_message",
-        start_signal_args=[message.id],
-    )
+    # A short max_turns for this chat's runs: an input of the built-in agent workflow (default 200).
+    await chats_db.set_workflow(env.db, chat.id, "agent", {"max_turns": 3})
+    await env.chats.send(chat.id, "loop forever")
     done = await env.finished(chat.id)
     assert "max_turns" in done.status_reason
     transcript = await messages_db.transcript(env.db, chat.id)
@@ -221,7 +214,7 @@ async def test_history_replays_deterministically(env: AgentEnv) -> None:
     await env.chats.send(chat.id, "look")
     await env.finished(chat.id)
     handle = env.client.get_workflow_handle(f"chat-{chat.id}")
-    replayer = Replayer(workflows=[AgentWorkflow], data_converter=env.client.data_converter)
+    replayer = Replayer(workflows=[ChatWorkflow, AgentWorkflow], data_converter=env.client.data_converter)
     await replayer.replay_workflow(await handle.fetch_history())
 
 
@@ -243,7 +236,7 @@ async def test_two_thousand_tool_calls_continue_as_new_without_a_history_warning
 
 
 async def test_a_long_run_continues_as_new_mid_turn_and_carries_its_state(env: AgentEnv) -> None:
-    from reliant.domain.workflows import AgentInput, AgentState
+    from reliant.domain.workflows import ChatInput
 
     (env.workspace / "f.txt").write_text("x")
     turn = {
@@ -254,8 +247,8 @@ async def test_a_long_run_continues_as_new_mid_turn_and_carries_its_state(env: A
     message = await messages_db.enqueue_user(env.db, chat.id, "go")
     # A low history limit makes the run continue as new many times, also between tool calls.
     await env.client.start_workflow(
-        "Agent",
-        AgentInput(chat.id, state=AgentState(), history_limit=60),
+        "Chat",
+        ChatInput(chat.id, history_limit=60),
         id=f"chat-{chat.id}",
         task_queue=env.settings.temporal_task_queue,
         start_signal="user_message",

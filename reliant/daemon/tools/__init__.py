@@ -6,7 +6,7 @@ from reliant.daemon.tools.files import EDIT, VIEW, WRITE
 from reliant.daemon.tools.host import ToolHost
 from reliant.daemon.tools.ping import PING
 from reliant.daemon.tools.search import GLOB, GREP
-from reliant.daemon.tools.shell import SHELL
+from reliant.daemon.tools.shell import RUN_COMMAND, SHELL
 
 BUILTIN_TOOLS: tuple[ToolSpec, ...] = (
     PING,
@@ -20,6 +20,7 @@ BUILTIN_TOOLS: tuple[ToolSpec, ...] = (
     SHELL_WAIT,
     SHELL_KILL,
     SHELL_LIST,
+    RUN_COMMAND,
 )
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "GLOB",
     "GREP",
     "PING",
+    "RUN_COMMAND",
     "SHELL",
     "SHELL_KILL",
     "SHELL_LIST",

@@ -8,6 +8,9 @@ left behind in its group are stopped too. Processes that start a session of thei
 daemons) leave the group and are out of reach.
 
 A non-zero exit is not a tool error: the result is OK with `data.exit_code`.
+
+`run_command` is the same runner for a workflow's `run` node (never offered to the model): stdout is
+the output and stderr is kept apart (`data.stderr`), both capped the same way.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import codecs
 import subprocess
+from pathlib import Path
 from typing import Any
 
 from reliant.daemon.environment import child_environment
@@ -67,19 +71,24 @@ class OutputCapture:
 
 
 class _ShellProtocol(asyncio.SubprocessProtocol):
-    """Feeds the output into a capture; tells when the process exits and when its output ends
-    (which can be later: whatever it started may still hold the pipe)."""
+    """Feeds the output into a capture per stream (stderr into stdout's unless it has its own);
+    tells when the process exits and when its output ends (which can be later: whatever it started
+    may still hold the pipe)."""
 
-    def __init__(self, capture: OutputCapture) -> None:
+    def __init__(self, capture: OutputCapture, errors: OutputCapture | None = None) -> None:
         self.capture = capture
+        self.errors = errors or capture
+        self._open = 1 if errors is None else 2
         self.exited = asyncio.Event()
         self.output_closed = asyncio.Event()
 
     def pipe_data_received(self, fd: int, data: bytes) -> None:
-        self.capture.feed(data)
+        (self.errors if fd == 2 else self.capture).feed(data)
 
     def pipe_connection_lost(self, fd: int, exc: Exception | None) -> None:
-        self.output_closed.set()
+        self._open -= 1
+        if self._open <= 0:
+            self.output_closed.set()
 
     def process_exited(self) -> None:
         self.exited.set()
@@ -105,11 +114,20 @@ async def _shell(ctx: ToolContext, args: dict[str, Any]) -> ToolOutput:
 
         return await start_background(ctx, workspace, command, _environment())
     timeout = float(args.get("timeout") or ctx.timeout or DEFAULT_TIMEOUT)
-    timeout = min(timeout, MAX_TIMEOUT)
+    return await _run(workspace, command, min(timeout, MAX_TIMEOUT))
+
+
+async def _run_command(ctx: ToolContext, args: dict[str, Any]) -> ToolOutput:
+    timeout = min(float(args.get("timeout") or MAX_TIMEOUT), MAX_TIMEOUT)
+    return await _run(ctx.require_workspace(), str(args["command"]), timeout, separate_stderr=True)
+
+
+async def _run(workspace: Path, command: str, timeout: float, *, separate_stderr: bool = False) -> ToolOutput:
     capture = OutputCapture()
+    errors = OutputCapture() if separate_stderr else None
     try:
         transport, protocol = await asyncio.get_running_loop().subprocess_exec(
-            lambda: _ShellProtocol(capture),
+            lambda: _ShellProtocol(capture, errors),
             "bash",
             "-c",
             SHELL_WRAPPER,
@@ -120,7 +138,7 @@ async def _shell(ctx: ToolContext, args: dict[str, Any]) -> ToolOutput:
             env=_environment(),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
+            stderr=subprocess.PIPE if separate_stderr else subprocess.STDOUT,
             start_new_session=True,
             pass_fds=(lifeline(),),
         )
@@ -157,18 +175,21 @@ async def _shell(ctx: ToolContext, args: dict[str, Any]) -> ToolOutput:
         notes.append(f"[timed out after {timeout:g}s; the command and its child processes were killed]")
     elif exit_code:
         notes.append(f"[exit code {exit_code}]")
+    data: dict[str, Any] = {
+        "exit_code": exit_code,
+        "timed_out": timed_out,
+        "output_bytes": capture.total,
+        "omitted_bytes": capture.omitted,
+    }
+    error = f"command timed out after {timeout:g}s; its process group was killed" if timed_out else ""
+    if errors is not None:  # run_command: the streams apart, the exit code in data only
+        stderr = errors.text()
+        if said := [n for n in notes if not n.startswith("[exit code")]:
+            stderr = "\n".join([stderr.rstrip("\n"), *said]) if stderr else "\n".join(said)
+        return ToolOutput(output=output, data=data | {"stderr": stderr}, error=error)
     if notes:
         output = "\n".join([output.rstrip("\n"), *notes]) if output else "\n".join(notes)
-    return ToolOutput(
-        output=output,
-        data={
-            "exit_code": exit_code,
-            "timed_out": timed_out,
-            "output_bytes": capture.total,
-            "omitted_bytes": capture.omitted,
-        },
-        error=f"command timed out after {timeout:g}s; its process group was killed" if timed_out else "",
-    )
+    return ToolOutput(output=output, data=data, error=error)
 
 
 SHELL = ToolSpec(
@@ -203,4 +224,21 @@ SHELL = ToolSpec(
         "additionalProperties": False,
     },
     run=_shell,
+)
+
+
+RUN_COMMAND = ToolSpec(
+    name="run_command",
+    description="A workflow's `run` node: a bash command in the workspace, stdout and stderr apart.",
+    input_schema={
+        "type": "object",
+        "properties": {
+            "command": {"type": "string", "minLength": 1},
+            "timeout": {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_TIMEOUT},
+        },
+        "required": ["command"],
+        "additionalProperties": False,
+    },
+    run=_run_command,
+    offered=False,  # a workflow runs it, never the model
 )

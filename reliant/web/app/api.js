@@ -9,6 +9,7 @@ const SYSTEM = "reliant.v1.SystemService";
 const SETTINGS = "reliant.v1.SettingsService";
 const APPROVALS = "reliant.v1.ApprovalService";
 const QUESTIONS = "reliant.v1.QuestionService";
+const WORKFLOWS = "reliant.v1.WorkflowService";
 const DIRECTORIES = "reliant.v1.DirectoryService";
 
 export class Api {
@@ -34,8 +35,12 @@ export class Api {
   getChat(id, options) {
     return this.client.unary(CHATS, "GetChat", { id }, options);
   }
-  createChat(projectId, model = "", title = "") {
-    return this.client.unary(CHATS, "CreateChat", { projectId, model, title });
+  /** workflow: a workflow's name ("" for agent); inputs: its typed inputs ({} or null for none). */
+  createChat(projectId, model = "", title = "", workflow = "", inputs = null) {
+    const request = { projectId, model, title };
+    if (workflow) request.workflow = workflow;
+    if (inputs && Object.keys(inputs).length) request.inputs = inputs;
+    return this.client.unary(CHATS, "CreateChat", request);
   }
   renameChat(id, title) {
     return this.client.unary(CHATS, "RenameChat", { id, title });
@@ -82,11 +87,32 @@ export class Api {
   deny(approvalId, message = "") {
     return this.client.unary(APPROVALS, "Deny", { approvalId, message });
   }
+  /** A workflow's approval node: one of its choices, and a note it reads. */
+  choose(approvalId, choice, note = "") {
+    return this.client.unary(APPROVALS, "Choose", { approvalId, choice, note });
+  }
   listPendingQuestions(chatId = "") {
     return this.client.unary(QUESTIONS, "ListPendingQuestions", { chatId }).then((r) => r.questions || []);
   }
   answerQuestion(questionId, answers) {
     return this.client.unary(QUESTIONS, "AnswerQuestion", { questionId, answers });
+  }
+
+  // workflows (projectId "" for the built-ins alone)
+  listWorkflows(projectId = "") {
+    return this.client.unary(WORKFLOWS, "ListWorkflows", { projectId });
+  }
+  getWorkflow(name, projectId = "") {
+    return this.client.unary(WORKFLOWS, "GetWorkflow", { projectId, name });
+  }
+  validateWorkflow(text, projectId = "", name = "") {
+    return this.client.unary(WORKFLOWS, "ValidateWorkflow", { text, projectId, name });
+  }
+  saveWorkflow(projectId, text, name = "") {
+    return this.client.unary(WORKFLOWS, "SaveWorkflow", { projectId, text, name });
+  }
+  listRuns(chatId, limit = 0) {
+    return this.client.unary(WORKFLOWS, "ListRuns", { chatId, limit }).then((r) => r.runs || []);
   }
 
   // system and settings

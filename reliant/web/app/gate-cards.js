@@ -12,6 +12,7 @@ import { h } from "./dom.js";
 import { commandPrefix, outcome } from "./gates.js";
 import { setCode } from "./markdown.js";
 import { diffView, proposedDiff, registerToolView } from "./tools.js";
+import { drawNodeApproval } from "./views/workflow-approval.js";
 
 const MAX_SHOWN_CHARS = 200_000;
 
@@ -73,7 +74,7 @@ export class GateCard {
     this.el = h(`section.gate.gate-${gate.kind}`, {
       tabindex: "-1",
       role: "group",
-      "aria-label": gate.kind === "approval" ? `Approval: ${gate.toolName}` : "Question from the agent",
+      "aria-label": gate.approval === "node" ? "Question from the workflow" : gate.kind === "approval" ? `Approval: ${gate.toolName}` : "Question from the agent",
       dataset: { toolCallId: gate.toolCallId, kind: gate.kind },
     });
     this.errorEl = h("p.gate-error", { role: "alert" });
@@ -90,7 +91,8 @@ export class GateCard {
       this.el.dataset.status = "pending";
       if (this.drawn !== "pending") {
         this.drawn = "pending";
-        if (gate.kind === "approval") this.drawApproval();
+        if (gate.approval === "node") drawNodeApproval(this);
+        else if (gate.kind === "approval") this.drawApproval();
         else this.drawQuestion();
       }
       return;
@@ -196,7 +198,7 @@ export class GateCard {
 
   /** A key pressed for this card (y, n, a); true when it was used. */
   shortcut(key) {
-    if (this.gate.kind !== "approval" || !this.pending || this.busy || this.sent) return false;
+    if (this.gate.kind !== "approval" || this.gate.approval === "node" || !this.pending || this.busy || this.sent) return false;
     if (key === "y") this.approve("");
     else if (key === "n") this.deny();
     else if (key === "a") this.approve("chat");
@@ -328,9 +330,11 @@ export class GateCard {
   drawOutcome(result) {
     const gate = this.gate;
     const title =
-      gate.kind === "approval"
-        ? h("span.gate-title", null, h("code", null, gate.toolName || "tool"), " ")
-        : h("span.gate-title", null, "Question ");
+      gate.approval === "node"
+        ? h("span.gate-title", null, gate.question, " ")
+        : gate.kind === "approval"
+          ? h("span.gate-title", null, h("code", null, gate.toolName || "tool"), " ")
+          : h("span.gate-title", null, "Question ");
     const parts = [h(`span.gate-outcome.outcome-${result.status}`, null, result.label), result.detail ? h("span.gate-detail", null, ` — ${result.detail}`) : null];
     const answered =
       gate.kind === "question" && gate.answers.length

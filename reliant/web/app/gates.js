@@ -62,10 +62,16 @@ function normQuestions(list) {
   return (list || []).map((q) => ({ question: String(q.question || ""), choices: (q.choices || []).map(String) }));
 }
 
-/** A gate from an approval_requested payload (snake_case) or an Approval of ListPendingApprovals. */
+/** A gate from an approval_requested payload (snake_case) or an Approval of ListPendingApprovals.
+ * `approval` is "node" for a workflow's approval node: a question with choices, answered by Choose. */
 export function approvalGate(a, createdAt = 0) {
   return {
     kind: "approval",
+    approval: a.kind === "node" ? "node" : "tool",
+    question: String(a.question || ""),
+    choices: (a.choices || []).map(String),
+    node: String(a.node || ""),
+    choice: "",
     id: a.approval_id || a.id || "",
     toolCallId: a.tool_call_id || a.toolCallId || "",
     toolName: a.tool_name || a.toolName || "",
@@ -128,6 +134,7 @@ export function outcome(gate, tool = null) {
     case "cancelled":
       return { status, label: gate.kind === "question" ? "Not answered" : "Cancelled", detail: "the turn ended before an answer" };
     case "answered":
+      if (gate.approval === "node") return { status, label: `Chose “${gate.choice}”`, detail: gate.message ? `with the note “${gate.message}”` : "" };
       return { status, label: "Answered", detail: "" };
     default:
       return { status, label: "Answered elsewhere", detail: "" };
@@ -148,7 +155,7 @@ export function waitingSummary(approvals, questions) {
       chatId: a.chatId,
       toolCallId: a.toolCallId || "",
       chatTitle: a.chatTitle || "New chat",
-      text: `Approve ${a.toolName}${summary ? `: ${summary}` : ""}`,
+      text: a.kind === "node" ? `Choose: ${clip(a.question || "")}` : `Approve ${a.toolName}${summary ? `: ${summary}` : ""}`,
       createdAt: num(a.createdUnix),
     });
   }

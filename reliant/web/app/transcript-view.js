@@ -139,7 +139,7 @@ export class TranscriptView {
       if (card && card.pending) return card;
     }
     for (const gate of this.model.pendingGates()) {
-      if (gate.kind !== "approval") continue;
+      if (gate.kind !== "approval" || gate.approval === "node") continue; // a node's choices have no keys
       const card = this.gateCards.get(gate.toolCallId);
       if (card && card.el.isConnected) return card;
     }

@@ -508,7 +508,7 @@ export class ChatModel {
       case "question_answered": {
         const make = () => (update.kind === "approval_resolved" ? approvalGate(p, at / 1000) : questionGate(p, at / 1000));
         const patch = { status: p.status || "settled", stale: 0 };
-        if (update.kind === "approval_resolved") Object.assign(patch, { scope: p.scope || "", message: p.message || "" });
+        if (update.kind === "approval_resolved") Object.assign(patch, { scope: p.scope || "", message: p.message || "", choice: p.choice || "" });
         else patch.answers = (p.answers || []).map(String);
         this._gate(p.tool_call_id, make, patch);
         break;

@@ -140,7 +140,7 @@ class Usage(_message.Message):
     def __init__(self, input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ..., cache_read_tokens: _Optional[int] = ..., cache_write_tokens: _Optional[int] = ..., cost_usd: _Optional[float] = ...) -> None: ...
 
 class Chat(_message.Message):
-    __slots__ = ("id", "project_id", "title", "model", "status", "status_reason", "usage", "last_seq", "created_unix", "updated_unix", "queued", "mode", "pending_gates")
+    __slots__ = ("id", "project_id", "title", "model", "status", "status_reason", "usage", "last_seq", "created_unix", "updated_unix", "queued", "mode", "pending_gates", "workflow", "workflow_inputs")
     ID_FIELD_NUMBER: _ClassVar[int]
     PROJECT_ID_FIELD_NUMBER: _ClassVar[int]
     TITLE_FIELD_NUMBER: _ClassVar[int]
@@ -154,6 +154,8 @@ class Chat(_message.Message):
     QUEUED_FIELD_NUMBER: _ClassVar[int]
     MODE_FIELD_NUMBER: _ClassVar[int]
     PENDING_GATES_FIELD_NUMBER: _ClassVar[int]
+    WORKFLOW_FIELD_NUMBER: _ClassVar[int]
+    WORKFLOW_INPUTS_FIELD_NUMBER: _ClassVar[int]
     id: str
     project_id: str
     title: str
@@ -167,17 +169,23 @@ class Chat(_message.Message):
     queued: int
     mode: str
     pending_gates: int
-    def __init__(self, id: _Optional[str] = ..., project_id: _Optional[str] = ..., title: _Optional[str] = ..., model: _Optional[str] = ..., status: _Optional[str] = ..., status_reason: _Optional[str] = ..., usage: _Optional[_Union[Usage, _Mapping]] = ..., last_seq: _Optional[int] = ..., created_unix: _Optional[float] = ..., updated_unix: _Optional[float] = ..., queued: _Optional[int] = ..., mode: _Optional[str] = ..., pending_gates: _Optional[int] = ...) -> None: ...
+    workflow: str
+    workflow_inputs: _struct_pb2.Struct
+    def __init__(self, id: _Optional[str] = ..., project_id: _Optional[str] = ..., title: _Optional[str] = ..., model: _Optional[str] = ..., status: _Optional[str] = ..., status_reason: _Optional[str] = ..., usage: _Optional[_Union[Usage, _Mapping]] = ..., last_seq: _Optional[int] = ..., created_unix: _Optional[float] = ..., updated_unix: _Optional[float] = ..., queued: _Optional[int] = ..., mode: _Optional[str] = ..., pending_gates: _Optional[int] = ..., workflow: _Optional[str] = ..., workflow_inputs: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
 
 class CreateChatRequest(_message.Message):
-    __slots__ = ("project_id", "model", "title")
+    __slots__ = ("project_id", "model", "title", "workflow", "inputs")
     PROJECT_ID_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
     TITLE_FIELD_NUMBER: _ClassVar[int]
+    WORKFLOW_FIELD_NUMBER: _ClassVar[int]
+    INPUTS_FIELD_NUMBER: _ClassVar[int]
     project_id: str
     model: str
     title: str
-    def __init__(self, project_id: _Optional[str] = ..., model: _Optional[str] = ..., title: _Optional[str] = ...) -> None: ...
+    workflow: str
+    inputs: _struct_pb2.Struct
+    def __init__(self, project_id: _Optional[str] = ..., model: _Optional[str] = ..., title: _Optional[str] = ..., workflow: _Optional[str] = ..., inputs: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
 
 class ListChatsRequest(_message.Message):
     __slots__ = ("project_id",)

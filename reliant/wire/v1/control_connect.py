@@ -26,6 +26,9 @@ class ApprovalService(Protocol):
     async def deny(self, request: reliant_dot_wire_dot_v1_dot_control__pb2.DenyRequest, ctx: RequestContext) -> reliant_dot_wire_dot_v1_dot_control__pb2.AnswerResponse:
         raise ConnectError(Code.UNIMPLEMENTED, "Not implemented")
 
+    async def choose(self, request: reliant_dot_wire_dot_v1_dot_control__pb2.ChooseRequest, ctx: RequestContext) -> reliant_dot_wire_dot_v1_dot_control__pb2.AnswerResponse:
+        raise ConnectError(Code.UNIMPLEMENTED, "Not implemented")
+
     async def answer_batch(self, request: reliant_dot_wire_dot_v1_dot_control__pb2.AnswerBatchRequest, ctx: RequestContext) -> reliant_dot_wire_dot_v1_dot_control__pb2.AnswerBatchResponse:
         raise ConnectError(Code.UNIMPLEMENTED, "Not implemented")
 
@@ -64,6 +67,16 @@ class ApprovalServiceASGIApplication(ConnectASGIApplication[ApprovalService]):
                         idempotency_level=IdempotencyLevel.UNKNOWN,
                     ),
                     function=svc.deny,
+                ),
+                "/reliant.v1.ApprovalService/Choose": Endpoint.unary(
+                    method=MethodInfo(
+                        name="Choose",
+                        service_name="reliant.v1.ApprovalService",
+                        input=reliant_dot_wire_dot_v1_dot_control__pb2.ChooseRequest,
+                        output=reliant_dot_wire_dot_v1_dot_control__pb2.AnswerResponse,
+                        idempotency_level=IdempotencyLevel.UNKNOWN,
+                    ),
+                    function=svc.choose,
                 ),
                 "/reliant.v1.ApprovalService/AnswerBatch": Endpoint.unary(
                     method=MethodInfo(
@@ -141,6 +154,26 @@ class ApprovalServiceClient(ConnectClient):
                 name="Deny",
                 service_name="reliant.v1.ApprovalService",
                 input=reliant_dot_wire_dot_v1_dot_control__pb2.DenyRequest,
+                output=reliant_dot_wire_dot_v1_dot_control__pb2.AnswerResponse,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+        )
+
+    async def choose(
+        self,
+        request: reliant_dot_wire_dot_v1_dot_control__pb2.ChooseRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None,
+        timeout_ms: int | None = None,
+    ) -> reliant_dot_wire_dot_v1_dot_control__pb2.AnswerResponse:
+        return await self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="Choose",
+                service_name="reliant.v1.ApprovalService",
+                input=reliant_dot_wire_dot_v1_dot_control__pb2.ChooseRequest,
                 output=reliant_dot_wire_dot_v1_dot_control__pb2.AnswerResponse,
                 idempotency_level=IdempotencyLevel.UNKNOWN,
             ),
@@ -264,6 +297,8 @@ class ApprovalServiceSync(Protocol):
         raise ConnectError(Code.UNIMPLEMENTED, "Not implemented")
     def deny(self, request: reliant_dot_wire_dot_v1_dot_control__pb2.DenyRequest, ctx: RequestContext) -> reliant_dot_wire_dot_v1_dot_control__pb2.AnswerResponse:
         raise ConnectError(Code.UNIMPLEMENTED, "Not implemented")
+    def choose(self, request: reliant_dot_wire_dot_v1_dot_control__pb2.ChooseRequest, ctx: RequestContext) -> reliant_dot_wire_dot_v1_dot_control__pb2.AnswerResponse:
+        raise ConnectError(Code.UNIMPLEMENTED, "Not implemented")
     def answer_batch(self, request: reliant_dot_wire_dot_v1_dot_control__pb2.AnswerBatchRequest, ctx: RequestContext) -> reliant_dot_wire_dot_v1_dot_control__pb2.AnswerBatchResponse:
         raise ConnectError(Code.UNIMPLEMENTED, "Not implemented")
 
@@ -301,6 +336,16 @@ class ApprovalServiceWSGIApplication(ConnectWSGIApplication):
                         idempotency_level=IdempotencyLevel.UNKNOWN,
                     ),
                     function=service.deny,
+                ),
+                "/reliant.v1.ApprovalService/Choose": EndpointSync.unary(
+                    method=MethodInfo(
+                        name="Choose",
+                        service_name="reliant.v1.ApprovalService",
+                        input=reliant_dot_wire_dot_v1_dot_control__pb2.ChooseRequest,
+                        output=reliant_dot_wire_dot_v1_dot_control__pb2.AnswerResponse,
+                        idempotency_level=IdempotencyLevel.UNKNOWN,
+                    ),
+                    function=service.choose,
                 ),
                 "/reliant.v1.ApprovalService/AnswerBatch": EndpointSync.unary(
                     method=MethodInfo(
@@ -378,6 +423,26 @@ class ApprovalServiceClientSync(ConnectClientSync):
                 name="Deny",
                 service_name="reliant.v1.ApprovalService",
                 input=reliant_dot_wire_dot_v1_dot_control__pb2.DenyRequest,
+                output=reliant_dot_wire_dot_v1_dot_control__pb2.AnswerResponse,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+        )
+
+    def choose(
+        self,
+        request: reliant_dot_wire_dot_v1_dot_control__pb2.ChooseRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None,
+        timeout_ms: int | None = None,
+    ) -> reliant_dot_wire_dot_v1_dot_control__pb2.AnswerResponse:
+        return self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="Choose",
+                service_name="reliant.v1.ApprovalService",
+                input=reliant_dot_wire_dot_v1_dot_control__pb2.ChooseRequest,
                 output=reliant_dot_wire_dot_v1_dot_control__pb2.AnswerResponse,
                 idempotency_level=IdempotencyLevel.UNKNOWN,
             ),

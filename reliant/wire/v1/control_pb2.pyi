@@ -8,7 +8,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Approval(_message.Message):
-    __slots__ = ("id", "chat_id", "tool_call_id", "tool_name", "input", "status", "created_unix", "chat_title", "turn")
+    __slots__ = ("id", "chat_id", "tool_call_id", "tool_name", "input", "status", "created_unix", "chat_title", "turn", "kind", "question", "choices", "run_id", "node")
     ID_FIELD_NUMBER: _ClassVar[int]
     CHAT_ID_FIELD_NUMBER: _ClassVar[int]
     TOOL_CALL_ID_FIELD_NUMBER: _ClassVar[int]
@@ -18,6 +18,11 @@ class Approval(_message.Message):
     CREATED_UNIX_FIELD_NUMBER: _ClassVar[int]
     CHAT_TITLE_FIELD_NUMBER: _ClassVar[int]
     TURN_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    QUESTION_FIELD_NUMBER: _ClassVar[int]
+    CHOICES_FIELD_NUMBER: _ClassVar[int]
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    NODE_FIELD_NUMBER: _ClassVar[int]
     id: str
     chat_id: str
     tool_call_id: str
@@ -27,7 +32,12 @@ class Approval(_message.Message):
     created_unix: float
     chat_title: str
     turn: int
-    def __init__(self, id: _Optional[str] = ..., chat_id: _Optional[str] = ..., tool_call_id: _Optional[str] = ..., tool_name: _Optional[str] = ..., input: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., status: _Optional[str] = ..., created_unix: _Optional[float] = ..., chat_title: _Optional[str] = ..., turn: _Optional[int] = ...) -> None: ...
+    kind: str
+    question: str
+    choices: _containers.RepeatedScalarFieldContainer[str]
+    run_id: str
+    node: str
+    def __init__(self, id: _Optional[str] = ..., chat_id: _Optional[str] = ..., tool_call_id: _Optional[str] = ..., tool_name: _Optional[str] = ..., input: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., status: _Optional[str] = ..., created_unix: _Optional[float] = ..., chat_title: _Optional[str] = ..., turn: _Optional[int] = ..., kind: _Optional[str] = ..., question: _Optional[str] = ..., choices: _Optional[_Iterable[str]] = ..., run_id: _Optional[str] = ..., node: _Optional[str] = ...) -> None: ...
 
 class ListPendingApprovalsRequest(_message.Message):
     __slots__ = ("chat_id",)
@@ -59,6 +69,16 @@ class DenyRequest(_message.Message):
     message: str
     def __init__(self, approval_id: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
 
+class ChooseRequest(_message.Message):
+    __slots__ = ("approval_id", "choice", "note")
+    APPROVAL_ID_FIELD_NUMBER: _ClassVar[int]
+    CHOICE_FIELD_NUMBER: _ClassVar[int]
+    NOTE_FIELD_NUMBER: _ClassVar[int]
+    approval_id: str
+    choice: str
+    note: str
+    def __init__(self, approval_id: _Optional[str] = ..., choice: _Optional[str] = ..., note: _Optional[str] = ...) -> None: ...
+
 class AnswerResponse(_message.Message):
     __slots__ = ("ok", "error")
     OK_FIELD_NUMBER: _ClassVar[int]
@@ -70,12 +90,14 @@ class AnswerResponse(_message.Message):
 class AnswerBatchRequest(_message.Message):
     __slots__ = ("items",)
     class Item(_message.Message):
-        __slots__ = ("approve", "deny")
+        __slots__ = ("approve", "deny", "choose")
         APPROVE_FIELD_NUMBER: _ClassVar[int]
         DENY_FIELD_NUMBER: _ClassVar[int]
+        CHOOSE_FIELD_NUMBER: _ClassVar[int]
         approve: ApproveRequest
         deny: DenyRequest
-        def __init__(self, approve: _Optional[_Union[ApproveRequest, _Mapping]] = ..., deny: _Optional[_Union[DenyRequest, _Mapping]] = ...) -> None: ...
+        choose: ChooseRequest
+        def __init__(self, approve: _Optional[_Union[ApproveRequest, _Mapping]] = ..., deny: _Optional[_Union[DenyRequest, _Mapping]] = ..., choose: _Optional[_Union[ChooseRequest, _Mapping]] = ...) -> None: ...
     ITEMS_FIELD_NUMBER: _ClassVar[int]
     items: _containers.RepeatedCompositeFieldContainer[AnswerBatchRequest.Item]
     def __init__(self, items: _Optional[_Iterable[_Union[AnswerBatchRequest.Item, _Mapping]]] = ...) -> None: ...

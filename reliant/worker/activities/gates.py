@@ -43,10 +43,11 @@ class GateActivities:
             approval, created = await approvals_db.request(
                 change.tx,
                 inp.chat_id,
-                tool_call_id=run.tool_call_id,
+                tool_call_id=run.key,
                 turn=inp.turn,
                 tool_name=run.tool_name,
                 tool_input=run.input,
+                workflow_id=inp.workflow_id,
             )
             if created:
                 change.emit(
@@ -76,7 +77,12 @@ class GateActivities:
             return RequestQuestionResult(invalid=f"invalid input for ask_user: {problem}")
         async with self.log.change(inp.chat_id) as change:
             question, created = await questions_db.ask(
-                change.tx, inp.chat_id, tool_call_id=run.tool_call_id, turn=inp.turn, questions=run.input["questions"]
+                change.tx,
+                inp.chat_id,
+                tool_call_id=run.key,
+                turn=inp.turn,
+                questions=run.input["questions"],
+                workflow_id=inp.workflow_id,
             )
             if created:
                 change.emit(

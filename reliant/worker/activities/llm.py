@@ -1,6 +1,10 @@
 """call_llm: one model turn. Admits the user message it answers, streams the answer as updates,
-and stores the finished assistant message keyed by (chat, turn) before returning, so a retried
-attempt that finds it returns it without calling (and paying for) the model again."""
+and stores the finished assistant message keyed by (chat, step) before returning, so a retried
+attempt that finds it returns it without calling (and paying for) the model again.
+
+A workflow node's call names its step (`<run>/<thread>:<node instance>#<call>`) and thread, and may
+add a prompt, choose the model, tools and instructions, and ask for an answer in a given shape
+(llm_options.py). Chats from before workflows name only the turn: their step is `turn:<n>`."""
 
 from __future__ import annotations
 
@@ -20,17 +24,22 @@ from reliant.clients.update_log import LiveAnswer, UpdateLog
 from reliant.db import Database
 from reliant.db import chats as chats_db
 from reliant.db import messages as messages_db
+from reliant.db import model_steps as model_steps_db
+from reliant.db import threads as threads_db
 from reliant.db import tool_runs as tool_runs_db
 from reliant.db import worktrees as worktrees_db
 from reliant.domain import update_kinds as kinds
 from reliant.domain.chat import (
     FINAL_TOOL_STATES,
+    MAIN_THREAD,
     BlockType,
     ChatInfo,
     ChatStatus,
+    ContentBlock,
     Project,
     Role,
     StoredMessage,
+    Thread,
     ToolDefinition,
     ToolState,
 )
@@ -44,6 +53,8 @@ from reliant.llm.script import check_script_place
 from reliant.redaction import redact
 from reliant.wire.payloads import message_payload, tool_run_payload
 from reliant.worker import ask_user
+from reliant.worker.activities import llm_options
+from reliant.worker.activities.notes import emit_notes
 from reliant.worker.activities.types import (
     CHAT_GONE,
     DAEMON_OFFLINE,
@@ -107,30 +118,44 @@ class LlmActivities:
         if found is None:
             raise chat_gone(inp.chat_id)
         chat, project = found
+        await emit_notes(self.log, chat.id, inp.notes)
+        thread = await self._thread(chat.id, inp.thread_id)
+        step = inp.step or messages_db.legacy_step(inp.turn)
+        turn = inp.turn or await model_steps_db.turn_for(self.db, chat.id, step)
         if inp.admit_message_id:
             await self._admit(chat, inp.admit_message_id)
-        stored = await messages_db.for_turn(self.db, chat.id, inp.turn, Role.ASSISTANT)
+        if inp.prompt:
+            await self._prompt(chat, thread, step, inp.prompt)
+        stored = await messages_db.for_step(self.db, chat.id, step, Role.ASSISTANT)
         if stored is not None:
             return await self._finish(chat, stored, inp, replayed=True)
         transcript = await settle_tool_results(
-            self.db, self.log, chat.id, await messages_db.transcript(self.db, chat.id)
+            self.db,
+            self.log,
+            chat.id,
+            await messages_db.thread_transcript(self.db, thread),
+            # A workflow that went on without running an answer's calls: the model is told.
+            interrupt_reason="not run: the workflow went on without running it" if inp.step else "",
+            thread_id=thread.id,
         )
         # Scripts may be read from the chat's project (and its worktree) or the data dir.
         places = [Path(project.path), *([self.data_dir] if self.data_dir else [])]
         project = await self._workspace(chat, project, transcript)
         places.append(Path(project.path))
         tools = (*await self._tools(project.daemon_id, project.path), ask_user.DEFINITION)
-        if inp.mode == "plan":
-            tools = tuple(t for t in tools if t.read_only)
+        tools = llm_options.chosen(tools, inp.tools, inp.mode)
+        if inp.response is not None:
+            tools = (*tools, llm_options.respond_tool(inp.response))
+        model_spec = inp.model or chat.model
         try:
             # The model may come from settings or a workflow input, not only through the api.
-            parsed = parse_model(chat.model)
+            parsed = parse_model(model_spec)
             if parsed.provider == "scripted":
                 check_script_place(parsed.model, places)
             provider, model = (await self.providers.providers()).get(parsed)
         except LlmError as exc:
             raise ApplicationError(redact(str(exc)), type=FATAL_LLM, non_retryable=True) from None
-        prompt = await self._system_prompt(chat, project, transcript, inp.mode)
+        prompt = await self._system_prompt(chat, project, transcript, inp.mode, inp.system)
         request = LlmRequest(
             model=model,
             system=prompt.stable,
@@ -138,10 +163,18 @@ class LlmActivities:
             messages=model_messages(transcript),
             tools=tools,
             thinking_budget=self.thinking_budget,
+            temperature=inp.temperature,
         )
         attempt = activity.info().attempt
         answer = LiveAnswer(
-            self.log.bus, chat.id, message_id=str(uuid.uuid4()), turn=inp.turn, attempt=attempt, model=chat.model
+            self.log.bus,
+            chat.id,
+            message_id=str(uuid.uuid4()),
+            turn=turn,
+            attempt=attempt,
+            model=model_spec,
+            # A workflow node's call also names its step and thread.
+            where={"step": step, "thread_id": thread.id} if inp.step else None,
         )
 
         async def on_event(event: StreamEvent) -> None:
@@ -159,8 +192,8 @@ class LlmActivities:
             await answer.close()
             delay = retry_delay(retry_after=exc.retry_after, attempt=attempt)
             reason = redact(str(exc))
-            logger.warning("chat %s turn %d: %s (retry in %gs, attempt %d)", chat.id, inp.turn, reason, delay, attempt)
-            logger.debug("chat %s turn %d: the provider error in full", chat.id, inp.turn, exc_info=exc)
+            logger.warning("chat %s turn %d: %s (retry in %gs, attempt %d)", chat.id, turn, reason, delay, attempt)
+            logger.debug("chat %s turn %d: the provider error in full", chat.id, turn, exc_info=exc)
             await self.log.emit(
                 chat.id, kinds.RETRY_WAIT, {"seconds": round(delay, 3), "attempt": attempt, "reason": reason}
             )
@@ -175,8 +208,8 @@ class LlmActivities:
         except FatalLlmError as exc:
             await answer.close()
             reason = redact(str(exc))
-            logger.warning("chat %s turn %d: %s (the chat pauses)", chat.id, inp.turn, reason)
-            logger.debug("chat %s turn %d: the provider error in full", chat.id, inp.turn, exc_info=exc)
+            logger.warning("chat %s turn %d: %s (the chat pauses)", chat.id, turn, reason)
+            logger.debug("chat %s turn %d: the provider error in full", chat.id, turn, exc_info=exc)
             raise ApplicationError(
                 reason, type=FATAL_LLM, non_retryable=True, category=ApplicationErrorCategory.BENIGN
             ) from None
@@ -189,36 +222,67 @@ class LlmActivities:
 
         await answer.close()  # stored in the live tail before the answer's message_completed
         read_only = {t.name: t.read_only for t in tools}
+        main = thread.key == MAIN_THREAD
         async with self.log.change(chat.id) as change:
             message, created = await messages_db.store_turn(
                 change.tx,
                 chat.id,
-                turn=inp.turn,
+                turn=turn,
                 role=Role.ASSISTANT,
                 blocks=response.blocks,
-                model=chat.model,
+                model=model_spec,
                 usage=response.usage,
-                cost_usd=cost(chat.model, response.usage),
+                cost_usd=cost(model_spec, response.usage),
                 stop_reason=response.stop_reason,
+                step=step,
+                thread_id=thread.id,
             )
-            calls = [
-                ToolCallRef(b.tool_call_id, b.tool_name, read_only.get(b.tool_name, False))
-                for b in message.tool_calls_blocks()
-            ]
             if created:
-                await tool_runs_db.plan(
-                    change.tx,
-                    chat.id,
-                    inp.turn,
-                    [
-                        tool_runs_db.PlannedCall(c.tool_call_id, c.tool_name, b.tool_input, c.read_only, i)
-                        for i, (c, b) in enumerate(zip(calls, message.tool_calls_blocks(), strict=True))
-                    ],
+                blocks = message.tool_calls_blocks()
+                keys = await tool_runs_db.unused_keys(
+                    change.tx, chat.id, turn, [tool_runs_db.call_key(b.tool_call_id, thread.id, main) for b in blocks]
                 )
+                planned = [
+                    tool_runs_db.PlannedCall(
+                        b.tool_call_id, b.tool_name, b.tool_input, read_only.get(b.tool_name, False), i, key=key
+                    )
+                    for i, (b, key) in enumerate(zip(blocks, keys, strict=True))
+                ]
+                await tool_runs_db.plan(change.tx, chat.id, turn, planned, thread_id=thread.id)
+                for call in planned:  # the response tool's arguments are the answer: nothing to run
+                    if call.tool_name == llm_options.RESPOND_TOOL and inp.response is not None:
+                        await tool_runs_db.finish_now(change.tx, chat.id, call.key, output=llm_options.RESPOND_RESULT)
                 change.emit(kinds.MESSAGE_COMPLETED, {"message": message_payload(message)})
         if not created:
             return await self._finish(chat, message, inp, replayed=True)
+        calls = [
+            ToolCallRef(c.key, c.tool_name, c.read_only)
+            for c in planned
+            if not (c.tool_name == llm_options.RESPOND_TOOL and inp.response is not None)
+        ]
         return await self._done(chat, message, inp, calls, replayed=False)
+
+    async def _thread(self, chat_id: str, thread_id: str) -> Thread:
+        """The thread a call works on (the chat's main thread unless it names one)."""
+        thread = await (threads_db.get(self.db, thread_id) if thread_id else threads_db.main(self.db, chat_id))
+        if thread is None or thread.chat_id != chat_id:
+            raise chat_gone(chat_id)
+        return thread
+
+    async def _prompt(self, chat: ChatInfo, thread: Thread, step: str, text: str) -> None:
+        """A node's prompt joins the thread as a user message, once per step."""
+        async with self.log.change(chat.id) as change:
+            message, created = await messages_db.store_turn(
+                change.tx,
+                chat.id,
+                turn=None,
+                role=Role.USER,
+                blocks=[ContentBlock.of_text(text)],
+                step=f"{step}/prompt",
+                thread_id=thread.id,
+            )
+            if created:
+                change.emit(kinds.MESSAGE_CREATED, {"message": message_payload(message)})
 
     async def _workspace(self, chat: ChatInfo, project: Project, transcript: list[StoredMessage]) -> Project:
         """The project as the chat sees it: a chat with its own git worktree works there (its tools
@@ -232,11 +296,14 @@ class LlmActivities:
         return project
 
     async def _system_prompt(
-        self, chat: ChatInfo, project: Project, transcript: list[StoredMessage], mode: str
+        self, chat: ChatInfo, project: Project, transcript: list[StoredMessage], mode: str, extra: str = ""
     ) -> SystemPrompt:
-        """Built from the chat's snapshot of its environment and instruction files (chat_context.py)."""
+        """Built from the chat's snapshot of its environment and instruction files (chat_context.py);
+        `extra`: a workflow node's own instructions."""
         ctx = await self.contexts.current(chat.id, project, transcript)
-        return build_system_prompt(project, mode=mode, environment=ctx.environment, instructions=ctx.instructions)
+        return build_system_prompt(
+            project, mode=mode, environment=ctx.environment, instructions=ctx.instructions, extra=extra
+        )
 
     async def _tools(self, daemon_id: str, workspace: str) -> tuple[ToolDefinition, ...]:
         """The daemon's tools for the workspace (built-in and MCP); if it stays unreachable for a few
@@ -267,13 +334,16 @@ class LlmActivities:
     ) -> CallLlmResult:
         """The result for an answer stored earlier (a retry, or a replayed workflow step)."""
         if message.aborted:
-            raise ApplicationError(f"turn {inp.turn} was cancelled", type=TURN_ABORTED, non_retryable=True)
-        runs = {r.tool_call_id: r for r in await tool_runs_db.for_turn(self.db, chat.id, inp.turn)}
+            raise ApplicationError(f"turn {message.turn} was cancelled", type=TURN_ABORTED, non_retryable=True)
+        runs = {r.tool_call_id: r for r in await tool_runs_db.for_turn(self.db, chat.id, message.turn or 0)}
         calls = [
             ToolCallRef(
-                b.tool_call_id, b.tool_name, runs[b.tool_call_id].read_only if b.tool_call_id in runs else False
+                runs[b.tool_call_id].key if b.tool_call_id in runs else b.tool_call_id,
+                b.tool_name,
+                runs[b.tool_call_id].read_only if b.tool_call_id in runs else False,
             )
             for b in message.tool_calls_blocks()
+            if not (b.tool_name == llm_options.RESPOND_TOOL and inp.response is not None)
         ]
         return await self._done(chat, message, inp, calls, replayed=replayed)
 
@@ -285,7 +355,15 @@ class LlmActivities:
                 if await chats_db.set_status(change.tx, chat.id, ChatStatus.IDLE):
                     change.emit(kinds.CHAT_STATUS, {"status": ChatStatus.IDLE.value, "reason": ""})
         stop_reason = "tool_use" if calls else "end_turn"
-        return CallLlmResult(message_id=message.id, tool_calls=calls, stop_reason=stop_reason, replayed=replayed)
+        return CallLlmResult(
+            message_id=message.id,
+            tool_calls=calls,
+            stop_reason=stop_reason,
+            replayed=replayed,
+            turn=message.turn or 0,
+            text=llm_options.capped(message.text()),
+            response=llm_options.response_of(message) if inp.response is not None else None,
+        )
 
 
 async def _heartbeat() -> None:
@@ -302,14 +380,16 @@ async def settle_tool_results(
     transcript: list[StoredMessage] | None = None,
     *,
     interrupt_reason: str = "",
+    thread_id: str = "",
 ) -> list[StoredMessage]:
     """Give the model the results of the last assistant turn's tool calls (once); returns the
-    transcript with them.
+    thread's transcript with them (`thread_id` "": the chat's main thread).
 
     With `interrupt_reason`, calls that never finished are recorded as interrupted first (a cancel, or
     a run stopped at max_turns); otherwise an unfinished call is left for execute_tool."""
     if transcript is None:
-        transcript = await messages_db.transcript(db, chat_id)
+        thread = await (threads_db.get(db, thread_id) if thread_id else threads_db.main(db, chat_id))
+        transcript = await messages_db.thread_transcript(db, thread.id) if thread is not None else []
     last = transcript[-1] if transcript else None
     if last is None or last.role is not Role.ASSISTANT or last.turn is None or not last.tool_calls_blocks():
         return transcript
@@ -320,7 +400,7 @@ async def settle_tool_results(
             if run.state not in final:
                 async with log.change(chat_id) as change:  # clients see the call end, not "pending"
                     settled = await tool_runs_db.finish(
-                        change.tx, chat_id, run.tool_call_id, state=ToolState.INTERRUPTED, error=interrupt_reason
+                        change.tx, chat_id, run.key, state=ToolState.INTERRUPTED, error=interrupt_reason
                     )
                     if settled is not None:  # None: it ended in the meantime, and said so itself
                         change.emit(kinds.TOOL_FINISHED, tool_run_payload(settled))
@@ -336,7 +416,7 @@ async def settle_tool_results(
     ]
     async with log.change(chat_id) as change:
         message, created = await messages_db.store_turn(
-            change.tx, chat_id, turn=last.turn, role=Role.TOOL, blocks=blocks
+            change.tx, chat_id, turn=last.turn, role=Role.TOOL, blocks=blocks, step=last.step, thread_id=last.thread_id
         )
         if created:
             change.emit(kinds.MESSAGE_CREATED, {"message": message_payload(message)})

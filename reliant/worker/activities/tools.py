@@ -41,6 +41,7 @@ from reliant.errors import DaemonUnavailableError
 from reliant.wire.payloads import tool_run_payload
 from reliant.worker import ask_user
 from reliant.worker.activities.llm import chat_gone, settle_tool_results
+from reliant.worker.activities.notes import emit_notes
 from reliant.worker.activities.types import (
     DAEMON_OFFLINE,
     DAEMON_OFFLINE_REASON,
@@ -72,6 +73,7 @@ class ToolActivities:
 
     @activity.defn(name="execute_tool")
     async def execute_tool(self, inp: ExecuteToolInput) -> ExecuteToolResult:
+        await emit_notes(self.log, inp.chat_id, inp.notes)
         target = await tool_runs_db.get_with_target(self.db, inp.chat_id, inp.tool_call_id)
         if target is None:
             raise chat_gone(inp.chat_id)
@@ -80,17 +82,15 @@ class ToolActivities:
         if worktree is not None:  # the chat works in its own git worktree
             workspace = worktree.path
         if run.state in FINAL:
-            return ExecuteToolResult(run.tool_call_id, run.state.value, replayed=True)
+            return ExecuteToolResult(run.key, run.state.value, replayed=True)
         if inp.invalid:
-            return await self._record(
-                inp.chat_id, run, ToolResult(run.tool_call_id, ToolStatus.ERROR, error=inp.invalid)
-            )
+            return await self._record(inp.chat_id, run, ToolResult(run.key, ToolStatus.ERROR, error=inp.invalid))
         if inp.answers is not None:
             return await self._answered(inp, run)
         if inp.denial:
             return await self._denied(inp, run)
         call = ToolCall(
-            tool_call_id=run.tool_call_id,
+            tool_call_id=run.key,  # what the daemon knows the call by: unique in the chat
             tool=run.tool_name,
             input=run.input,
             chat_id=inp.chat_id,
@@ -105,7 +105,7 @@ class ToolActivities:
                 raise
             # A worker shutdown or a timeout: the call runs on; the next attempt attaches to it.
             reason = _detach_reason(details)
-            logger.info("tool call %s left running on daemon %s: %s", run.tool_call_id, daemon_id, reason)
+            logger.info("tool call %s left running on daemon %s: %s", run.key, daemon_id, reason)
             raise ApplicationError(
                 f"{reason}; the tool keeps running on the daemon and the retry attaches to it",
                 type=TOOL_DETACHED,
@@ -122,32 +122,28 @@ class ToolActivities:
                 return await self._record(inp.chat_id, run, result, replayed=True)
             if not run.read_only:
                 error = DAEMON_RESTARTED if run.daemon_boot else OUTCOME_UNKNOWN
-                return await self._record(
-                    inp.chat_id, run, ToolResult(run.tool_call_id, ToolStatus.INTERRUPTED, error=error)
-                )
+                return await self._record(inp.chat_id, run, ToolResult(run.key, ToolStatus.INTERRUPTED, error=error))
         # Which daemon run the call goes to matters only for a call that must not run twice.
         boot = "" if run.read_only else await self._daemon_boot(daemon_id)
         async with self.log.change(inp.chat_id) as change:
             if inp.approval is not None:
                 await _approved(change, inp.chat_id, target, inp.approval)
-            begun = await tool_runs_db.begin(change.tx, inp.chat_id, inp.tool_call_id, daemon_boot=boot)
+            begun = await tool_runs_db.begin(change.tx, inp.chat_id, run.key, daemon_boot=boot)
             if begun is not None:
-                change.emit(
-                    kinds.TOOL_STARTED,
-                    {
-                        "tool_call_id": begun.tool_call_id,
-                        "tool_name": begun.tool_name,
-                        "input": begun.input,
-                        "turn": begun.turn,
-                    },
-                )
+                started = {
+                    "tool_call_id": begun.tool_call_id,
+                    "tool_name": begun.tool_name,
+                    "input": begun.input,
+                    "turn": begun.turn,
+                }
+                if begun.key != begun.tool_call_id:
+                    started |= {"call_key": begun.key, "thread_id": begun.thread_id}
+                change.emit(kinds.TOOL_STARTED, started)
         if begun is None:  # another attempt finished it meanwhile
             return await self._recorded(inp.chat_id, run)
         result = await self._deliver(daemon_id, call, begun, sent_boot=boot, resume=False)
         if result.status is ToolStatus.UNKNOWN:  # sent, then the daemon restarted (a mutating call)
-            result = ToolResult(
-                run.tool_call_id, ToolStatus.INTERRUPTED, error=DAEMON_RESTARTED if boot else OUTCOME_UNKNOWN
-            )
+            result = ToolResult(run.key, ToolStatus.INTERRUPTED, error=DAEMON_RESTARTED if boot else OUTCOME_UNKNOWN)
         return await self._record(inp.chat_id, begun, result)
 
     async def _deliver(
@@ -166,8 +162,8 @@ class ToolActivities:
                 heartbeat_every=HEARTBEAT_EVERY,
             )
         except DaemonUnavailableError as exc:
-            if not exc.maybe_reached and await tool_runs_db.back_to_pending(self.db, call.chat_id, call.tool_call_id):
-                logger.info("tool call %s never reached daemon %s: pending again", call.tool_call_id, daemon_id)
+            if not exc.maybe_reached and await tool_runs_db.back_to_pending(self.db, call.chat_id, run.key):
+                logger.info("tool call %s never reached daemon %s: pending again", run.key, daemon_id)
             # Retried here for the delivery's grace already: the chat pauses until the daemon is back.
             raise ApplicationError(str(exc), type=DAEMON_OFFLINE, non_retryable=True) from exc
 
@@ -190,9 +186,9 @@ class ToolActivities:
         """The call never runs; the model is told why (the user's message, or the mode's rule)."""
         async with self.log.change(inp.chat_id) as change:
             if inp.approval is not None or inp.denial_status == "expired":
-                approval = await approvals_db.for_call(change.tx, inp.chat_id, run.tool_call_id)
+                approval = await approvals_db.for_call(change.tx, inp.chat_id, run.key)
                 if approval is not None and await approvals_db.resolve(
-                    change.tx, inp.chat_id, run.tool_call_id, status=inp.denial_status, message=inp.denial
+                    change.tx, inp.chat_id, run.key, status=inp.denial_status, message=inp.denial
                 ):
                     change.emit(
                         kinds.APPROVAL_RESOLVED,
@@ -205,12 +201,12 @@ class ToolActivities:
                         },
                     )
             finished = await tool_runs_db.finish(
-                change.tx, inp.chat_id, run.tool_call_id, state=ToolState.DENIED, error=inp.denial
+                change.tx, inp.chat_id, run.key, state=ToolState.DENIED, error=inp.denial
             )
             if finished is not None:
                 change.emit(kinds.TOOL_FINISHED, tool_run_payload(finished))
             await _running_again(change, inp.chat_id)
-        return ExecuteToolResult(run.tool_call_id, ToolState.DENIED.value)
+        return ExecuteToolResult(run.key, ToolState.DENIED.value)
 
     async def _answered(self, inp: ExecuteToolInput, run: ToolRun) -> ExecuteToolResult:
         """ask_user: the user's answers are the call's result."""
@@ -219,11 +215,11 @@ class ToolActivities:
             question, _ = await questions_db.ask(
                 change.tx,
                 inp.chat_id,
-                tool_call_id=run.tool_call_id,
+                tool_call_id=run.key,
                 turn=run.turn,
                 questions=list(run.input.get("questions") or []),
             )
-            if await questions_db.answer(change.tx, inp.chat_id, run.tool_call_id, answers):
+            if await questions_db.answer(change.tx, inp.chat_id, run.key, answers):
                 change.emit(
                     kinds.QUESTION_ANSWERED,
                     {
@@ -236,7 +232,7 @@ class ToolActivities:
             finished = await tool_runs_db.finish(
                 change.tx,
                 inp.chat_id,
-                run.tool_call_id,
+                run.key,
                 state=ToolState.COMPLETED,
                 output=ask_user.result_text(question.questions, answers),
                 data={"answers": answers},
@@ -244,7 +240,7 @@ class ToolActivities:
             if finished is not None:
                 change.emit(kinds.TOOL_FINISHED, tool_run_payload(finished))
             await _running_again(change, inp.chat_id)
-        return ExecuteToolResult(run.tool_call_id, ToolState.COMPLETED.value)
+        return ExecuteToolResult(run.key, ToolState.COMPLETED.value)
 
     async def _cancel_on_daemon(self, daemon_id: str, chat_id: str, run: ToolRun) -> None:
         try:
@@ -252,12 +248,12 @@ class ToolActivities:
                 self.bus,
                 daemon_id,
                 "tool.cancel",
-                {"chat_id": chat_id, "tool_call_id": run.tool_call_id},
+                {"chat_id": chat_id, "tool_call_id": run.key},
                 timeout=5,
             )
         except DaemonUnavailableError as exc:
-            logger.warning("could not cancel tool call %s on daemon %s: %s", run.tool_call_id, daemon_id, exc)
-        interrupted = ToolResult(run.tool_call_id, ToolStatus.INTERRUPTED, error=USER_CANCEL)
+            logger.warning("could not cancel tool call %s on daemon %s: %s", run.key, daemon_id, exc)
+        interrupted = ToolResult(run.key, ToolStatus.INTERRUPTED, error=USER_CANCEL)
         await asyncio.shield(self._record(chat_id, run, interrupted))
 
     async def _record(
@@ -274,7 +270,7 @@ class ToolActivities:
             finished = await tool_runs_db.finish(
                 change.tx,
                 chat_id,
-                run.tool_call_id,
+                run.key,
                 state=state,
                 output=result.output,
                 error=result.error,
@@ -285,13 +281,13 @@ class ToolActivities:
                 change.emit(kinds.TOOL_FINISHED, tool_run_payload(finished))
         if finished is None:
             return await self._recorded(chat_id, run)
-        return ExecuteToolResult(run.tool_call_id, state.value, replayed=replayed)
+        return ExecuteToolResult(run.key, state.value, replayed=replayed)
 
     async def _recorded(self, chat_id: str, run: ToolRun) -> ExecuteToolResult:
-        current = await tool_runs_db.get(self.db, chat_id, run.tool_call_id)
+        current = await tool_runs_db.get(self.db, chat_id, run.key)
         if current is None:
             raise chat_gone(chat_id)
-        return ExecuteToolResult(run.tool_call_id, current.state.value, replayed=True)
+        return ExecuteToolResult(run.key, current.state.value, replayed=True)
 
     @activity.defn(name="finish_turn")
     async def finish_turn(self, inp: FinishTurnInput) -> None:
@@ -301,6 +297,7 @@ class ToolActivities:
         if inp.settle_tools:
             await self._cancel_gates(inp.chat_id)
             await settle_tool_results(self.db, self.log, inp.chat_id, interrupt_reason=inp.reason or "stopped")
+        await emit_notes(self.log, inp.chat_id, inp.notes)
         status = ChatStatus(inp.status)
         async with self.log.change(inp.chat_id) as change:
             changed = await chats_db.set_status(change.tx, inp.chat_id, status, inp.reason)
@@ -324,7 +321,7 @@ class ToolActivities:
                 )
 
 
-async def _detach_reason(details: activity.ActivityCancellationDetails | None) -> str:
+def _detach_reason(details: activity.ActivityCancellationDetails | None) -> str:
     if details is None:
         return "the activity was cancelled"
     if details.worker_shutdown:
@@ -341,7 +338,7 @@ async def _detach_reason(details: activity.ActivityCancellationDetails | None) -
 async def _approved(change: Change, chat_id: str, target: ToolTarget, answer: ApprovalAnswer) -> None:
     """Record the user's approval (and an always-allow policy) in the transaction that starts the call."""
     run = target.run
-    approval = await approvals_db.for_call(change.tx, chat_id, run.tool_call_id)
+    approval = await approvals_db.for_call(change.tx, chat_id, run.key)
     if approval is None:
         return  # allowed by a policy or by the chat's mode: nothing was asked
     if answer.scope == "chat":
@@ -356,7 +353,7 @@ async def _approved(change: Change, chat_id: str, target: ToolTarget, answer: Ap
             tool_name=run.tool_name,
             command_prefix=answer.command_prefix,
         )
-    if await approvals_db.resolve(change.tx, chat_id, run.tool_call_id, status="approved", scope=answer.scope):
+    if await approvals_db.resolve(change.tx, chat_id, run.key, status="approved", scope=answer.scope):
         change.emit(
             kinds.APPROVAL_RESOLVED,
             {

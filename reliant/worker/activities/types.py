@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from reliant.domain.workflows import ApprovalAnswer, ToolCallRef
+from reliant.engine import ChatInfo, Pinned
+from reliant.worker.interpreter.cursor import NodeNote
 
 # ApplicationError types the workflow tells apart.
 DAEMON_OFFLINE = "DaemonOffline"
@@ -24,12 +27,33 @@ TOOL_DETACHED = "ToolDetached"
 
 
 @dataclass
+class ToolChoice:
+    """Which of the daemon's tools a model call offers: all, or those matching a name (glob) or
+    carrying a tag (read_only, mcp, builtin, mcp:<server>)."""
+
+    all: bool = True
+    names: list[str] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+
+
+@dataclass
 class CallLlmInput:
     chat_id: str
-    turn: int  # the idempotency key: a stored assistant message for (chat, turn) is never re-asked
+    # The idempotency key is `step`: a stored assistant message for (chat, step) is never re-asked.
+    # Chats from before workflows name only `turn` (their step is `turn:<turn>`).
+    turn: int = 0
     admit_message_id: str = ""  # a queued user message this turn answers
     idle_when_done: bool = True  # an answer without tool calls ends the chat's run
     mode: str = "auto"  # plan: offer read-only tools only, and ask for a plan
+    step: str = ""
+    thread_id: str = ""  # "" the chat's main thread
+    prompt: str = ""  # a user message added to the thread first (once, under the step)
+    model: str = ""  # "" the chat's
+    system: str = ""  # added to the system prompt (a node's or preset's instructions)
+    temperature: float | None = None
+    tools: ToolChoice | None = None  # None: all
+    response: dict[str, Any] | None = None  # a JSON Schema the model answers through (the `respond` tool)
+    notes: list[NodeNote] = field(default_factory=list)  # node states to send first
 
 
 @dataclass
@@ -38,6 +62,9 @@ class CallLlmResult:
     tool_calls: list[ToolCallRef] = field(default_factory=list)
     stop_reason: str = ""
     replayed: bool = False  # found stored: the provider was not called
+    turn: int = 0
+    text: str = ""  # the answer's text, capped (the message holds all of it)
+    response: dict[str, Any] | None = None  # the `respond` tool's arguments, when it was called
 
 
 @dataclass
@@ -50,6 +77,7 @@ class ExecuteToolInput:
     denial_status: str = "denied"  # the approval's status with a denial: denied | expired
     answers: list[str] | None = None  # ask_user: the user's answers are the result
     invalid: str = ""  # ask_user with malformed input: this error is the result
+    notes: list[NodeNote] = field(default_factory=list)  # node states to send first
 
 
 @dataclass
@@ -64,6 +92,7 @@ class RequestApprovalInput:
     chat_id: str
     turn: int
     tool_call_id: str
+    workflow_id: str = ""  # the workflow that waits for the answer ("": the chat's own)
 
 
 @dataclass
@@ -77,6 +106,7 @@ class RequestQuestionInput:
     chat_id: str
     turn: int
     tool_call_id: str
+    workflow_id: str = ""  # the workflow that waits for the answer ("": the chat's own)
 
 
 @dataclass
@@ -92,3 +122,144 @@ class FinishTurnInput:
     reason: str = ""
     settle_tools: bool = False  # mark unfinished tool calls interrupted and give the model their results
     aborted_turn: int = 0  # an LLM turn whose partial answer is dropped (cancelled mid-stream)
+    notes: list[NodeNote] = field(default_factory=list)  # node states to send first
+
+
+# -- runs of workflow definitions ------------------------------------------------------------------
+
+
+@dataclass
+class OpenRunInput:
+    """Start a run: its definition read (built-in or the project's, as trusted) and pinned, its
+    inputs checked, its thread made, the message it answers admitted, `run_started` sent."""
+
+    chat_id: str
+    run_id: str
+    message_id: str = ""  # the user message the run answers (the chat's own runs)
+    parent_run_id: str = ""
+    node: str = ""  # the parent's node instance (a child run)
+    workflow: str = ""  # "" the chat's workflow
+    inputs: dict[str, Any] | None = None  # None: the chat's workflow inputs
+    thread_mode: str = ""  # "" the chat's main thread; inherit | fork | new (a child run)
+    parent_thread_id: str = ""
+
+
+@dataclass
+class OpenRunResult:
+    pinned: Pinned | None = None
+    workflow: str = ""
+    source: str = ""
+    inputs: dict[str, Any] = field(default_factory=dict)
+    thread_id: str = ""
+    chat: ChatInfo = field(default_factory=ChatInfo)
+    problem: str = ""  # the run cannot start: why (an invalid definition, bad inputs...)
+
+
+@dataclass
+class FinishRunInput:
+    chat_id: str
+    run_id: str
+    status: str  # done | failed | cancelled
+    outputs: dict[str, Any] = field(default_factory=dict)
+    error: str = ""
+    notes: list[NodeNote] = field(default_factory=list)
+    chat_status: str = ""  # the chat's own run: the chat's status now (idle), with `reason`
+    reason: str = ""
+    aborted_steps: list[str] = field(default_factory=list)  # model calls cut short: drop their partial answers
+    interrupt_reason: str = ""  # tool calls that never finished are recorded interrupted with this
+    workflow_id: str = ""  # whose pending gates to cancel ("": the chat's own)
+    threads: list[str] = field(default_factory=list)  # the run's threads: their last answers' calls are settled
+
+
+@dataclass
+class OpenThreadInput:
+    chat_id: str
+    key: str
+    fork_of: str = ""  # a thread id: the new thread forks it (reads it up to now)
+
+
+@dataclass
+class OpenThreadResult:
+    thread_id: str
+
+
+@dataclass
+class NotesInput:
+    chat_id: str
+    notes: list[NodeNote] = field(default_factory=list)
+
+
+@dataclass
+class RunCommandInput:
+    chat_id: str
+    step: str
+    command: str
+    timeout_seconds: float = 0.0  # 0: the daemon's longest
+    notes: list[NodeNote] = field(default_factory=list)
+
+
+@dataclass
+class RunCommandResult:
+    exit_code: int
+    stdout: str
+    stderr: str
+    state: str  # completed | failed | interrupted (the tool execution's)
+
+
+@dataclass
+class NodeApprovalInput:
+    chat_id: str
+    key: str  # the gate key (node:<step>)
+    question: str
+    choices: list[str]
+    run_id: str
+    node: str
+    workflow_id: str = ""
+    notes: list[NodeNote] = field(default_factory=list)
+
+
+@dataclass
+class NodeApprovalResult:
+    approval_id: str
+    choice: str = ""  # already answered (a retried step): the choice
+    note: str = ""
+
+
+@dataclass
+class NodeAnswerInput:
+    chat_id: str
+    key: str
+    choice: str
+    note: str = ""
+
+
+@dataclass
+class SaveMessageInput:
+    chat_id: str
+    step: str
+    thread_id: str
+    role: str  # user | assistant
+    content: str
+    notes: list[NodeNote] = field(default_factory=list)
+
+
+@dataclass
+class SaveMessageResult:
+    message_id: str
+
+
+@dataclass
+class CompactInput:
+    chat_id: str
+    step: str
+    thread_id: str
+    threshold: int
+    model: str = ""  # the summarising model; "" the chat's
+    notes: list[NodeNote] = field(default_factory=list)
+
+
+@dataclass
+class CompactResult:
+    compacted: bool
+    tokens_before: int
+    tokens_after: int

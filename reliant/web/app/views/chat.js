@@ -10,6 +10,7 @@ import { ModelField, modelProblem } from "../model-field.js";
 import { PathCompleter } from "../path-complete.js";
 import { chatActions, renameChat, statusPill } from "./chat-actions.js";
 import { ModeSwitch } from "./mode-switch.js";
+import { attachRunPanel } from "./workflow-run.js";
 
 const SIDEBAR_KINDS = new Set(["chat_status", "chat_updated", "message_completed", "approval_requested", "approval_resolved", "question_asked", "question_answered"]);
 const GATE_KINDS = new Set(["approval_requested", "approval_resolved", "question_asked", "question_answered"]);
@@ -48,6 +49,7 @@ export class ChatView {
         approve: (gate, scope, prefix) => this.answerGate(() => this.app.api.approve(gate.id, scope, prefix)),
         deny: (gate, message) => this.answerGate(() => this.app.api.deny(gate.id, message)),
         answer: (gate, answers) => this.answerGate(() => this.app.api.answerQuestion(gate.id, answers)),
+        choose: (gate, choice, note) => this.answerGate(() => this.app.api.choose(gate.id, choice, note)),
       },
     });
     document.addEventListener("keydown", this.onDocumentKey);
@@ -64,6 +66,7 @@ export class ChatView {
     this.closed = true;
     document.removeEventListener("keydown", this.onDocumentKey);
     if (this.feed) this.feed.close();
+    if (this.runPanel) this.runPanel.close();
     if (this.view) this.view.destroy();
     clearTimeout(this.sidebarTimer);
     this.app.sidebar.follow("", null);
@@ -153,6 +156,9 @@ export class ChatView {
       performance.mark("reliant:transcript-rendered");
       requestAnimationFrame(() => setTimeout(() => performance.mark("reliant:transcript-painted")));
       this.showProject(chat.projectId);
+      this.runPanel = attachRunPanel(this.app, this.root, chat);
+    } else if (this.runPanel) {
+      this.runPanel.load(); // after a reconnect: the states the stream will not replay
     }
     this.syncGates(Number(chat.pendingGates || 0) > 0 || chat.status === "waiting");
   }
@@ -214,6 +220,7 @@ export class ChatView {
     if (this.closed) return;
     let sidebar = false;
     let gates = false;
+    if (this.runPanel) this.runPanel.apply(updates);
     for (const update of updates) {
       if (this.model.apply(update) && update.kind === "chat_updated" && update.payload && update.payload.mode) this.modeHeard(update.payload.mode);
       if (SIDEBAR_KINDS.has(update.kind)) sidebar = true;

@@ -9,6 +9,7 @@ import { icon } from "../icons.js";
 import { chatActions, gatesBadge, statusPill } from "./chat-actions.js";
 import { pickDirectory } from "./directory-picker.js";
 import { TrustPanel, removeProject } from "./project-trust.js";
+import { startWorkflowChat } from "./workflow-start.js";
 import { StartChat } from "./start-chat.js";
 
 /** Where a project's daemon is, and whether it is online now (from the status bar's last read). */
@@ -139,7 +140,7 @@ export class ProjectView {
           "header.page-head",
           null,
           h("div.page-title", null, h("h1", null, project.name), h("div.project-where", null, h("code.project-path", { title: project.path }, project.path), daemonLine(this.app, project.daemonId))),
-          h("div.page-actions", null, remove),
+          h("div.page-actions", null, remove, h("button.secondary.new-workflow-chat", { type: "button", title: "A new chat on a workflow, with its inputs", onclick: () => startWorkflowChat(this.app, project) }, "Workflow…")),
         ),
         this.trust.el,
         this.start.el,

@@ -5,6 +5,7 @@ import { h } from "../dom.js";
 import { ago, cost } from "../format.js";
 import { icon } from "../icons.js";
 import { chatActions, gatesBadge, statusPill } from "./chat-actions.js";
+import { startWorkflowChat } from "./workflow-start.js";
 
 const POLL_MS = 15_000;
 
@@ -79,6 +80,7 @@ export class Sidebar {
       this.head.replaceChildren(
         h("a.sidebar-project", { href: `/projects/${project.id}`, "data-link": "", title: project.path }, project.name),
         h("a.button.primary.new-chat", { href: `/projects/${project.id}?new`, "data-link": "", title: "Start a chat: type its first message on the project's page" }, "+ New chat"),
+        h("button.secondary.small.new-workflow-chat", { type: "button", title: "A new chat on a workflow, with its inputs", onclick: () => startWorkflowChat(this.app, project) }, "Workflow…"),
       );
       clearInterval(this.timer);
       this.timer = setInterval(() => {

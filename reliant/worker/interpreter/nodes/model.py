@@ -1,0 +1,118 @@
+"""Model calls: a `call_llm` node (one call, optionally ephemeral, optionally answered through a
+response tool) and an `agent` node (the agent loop: call the model, run its tool calls, until it
+answers without any or `max_turns` is reached).
+
+Each call is one call_llm activity under its own step key (`<run>/<thread>:<instance>#<call>`): a
+retried or replayed call returns the stored answer and never pays twice.
+"""
+
+from __future__ import annotations
+
+import functools
+from datetime import timedelta
+from typing import Any
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from reliant.engine import LlmCall
+    from reliant.engine.definition import AgentNode, CallLlmNode
+    from reliant.worker.activities.llm import LlmActivities
+    from reliant.worker.activities.types import CallLlmInput, CallLlmResult, ToolChoice
+    from reliant.worker.interpreter.cursor import LlmAnswer
+    from reliant.worker.interpreter.host import Failed
+    from reliant.worker.interpreter.interpreter import NodeContext
+    from reliant.worker.interpreter.nodes.tools import run_tools
+    from reliant.worker.policies import HEARTBEAT_TIMEOUT, LLM_RETRY
+
+NUDGE = "Answer now by calling the `respond` tool with your answer."
+MAX_RESPONSE_CALLS = 2  # a call_llm node with a response tool: the call, and one reminder
+
+
+async def ask(
+    ctx: NodeContext, call: int, thread_id: str, llm: LlmCall, mode: str, *, prompt: str = "", response: Any = None
+) -> CallLlmResult:
+    """The task's `call`-th model call."""
+    step = ctx.key(call)
+    tools = llm.tools
+    inp = CallLlmInput(
+        chat_id=ctx.chat_id,
+        step=step,
+        thread_id=thread_id,
+        prompt=prompt,
+        idle_when_done=False,
+        mode=mode,
+        model=llm.model or "",
+        system=llm.system or "",
+        temperature=llm.temperature,
+        tools=None if tools.all else ToolChoice(False, list(tools.names), list(tools.tags)),
+        response=response,
+        notes=ctx.notes(),
+    )
+    return await ctx.step(
+        functools.partial(
+            workflow.start_activity_method,
+            LlmActivities.call_llm,
+            inp,
+            start_to_close_timeout=timedelta(minutes=15),
+            heartbeat_timeout=HEARTBEAT_TIMEOUT,
+            retry_policy=LLM_RETRY,
+        ),
+        model_step=step,
+    )
+
+
+async def call_llm(ctx: NodeContext) -> dict[str, Any]:
+    node = ctx.task.node
+    assert isinstance(node, CallLlmNode)
+    llm = ctx.run.llm(ctx.task)
+    prompt = ctx.run.text(ctx.task, "prompt") or ""
+    mode = ctx.mode()
+    cursor = ctx.cursor
+    thread_id = await ctx.thread(ctx.task.thread)
+    if node.ephemeral:  # neither the prompt nor the answer joins the thread: a fork of it holds them
+        if not cursor.thread_id:
+            cursor.thread_id = await ctx.fork(thread_id, "ephemeral")
+        thread_id = cursor.thread_id
+    while True:
+        await ctx.checkpoint()
+        first = cursor.calls == 0
+        result = await ask(
+            ctx, cursor.calls, thread_id, llm, mode, prompt=prompt if first else NUDGE, response=node.response
+        )
+        cursor.calls += 1
+        if node.response is None or result.response is not None:
+            break
+        if cursor.calls >= MAX_RESPONSE_CALLS:
+            raise Failed("the model did not answer through the `respond` tool")
+    ctx.answers[ctx.task.path] = LlmAnswer(thread_id, result.turn, list(result.tool_calls))
+    return {
+        "text": result.text,
+        "tool_calls": len(result.tool_calls),
+        "message_id": result.message_id,
+        "response": result.response or {},
+    }
+
+
+async def agent(ctx: NodeContext) -> dict[str, Any]:
+    node = ctx.task.node
+    assert isinstance(node, AgentNode)
+    llm = ctx.run.llm(ctx.task)
+    prompt = ctx.run.text(ctx.task, "prompt") or ""
+    max_turns = ctx.run.integer(ctx.task, "max_turns") or 0
+    thread_id = await ctx.thread(ctx.task.thread)
+    cursor = ctx.cursor
+    while True:
+        if cursor.pending:
+            await run_tools(ctx, cursor.turn)
+            continue
+        await ctx.checkpoint()
+        if cursor.calls >= max_turns:
+            ctx.interpreter.cursor.notice = f"stopped after {max_turns} model turns without a final answer (max_turns)"
+            return {"text": cursor.text, "turns": cursor.calls, "message_id": cursor.message_id}
+        result = await ask(ctx, cursor.calls, thread_id, llm, ctx.mode(), prompt=prompt if cursor.calls == 0 else "")
+        cursor.calls += 1
+        cursor.turn, cursor.text, cursor.message_id = result.turn, result.text, result.message_id
+        cursor.pending = list(result.tool_calls)
+        if not cursor.pending:
+            return {"text": result.text, "turns": cursor.calls, "message_id": result.message_id}
