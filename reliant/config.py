@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from reliant.domain.agents import AgentLimits
 from reliant.errors import ConfigError
 
 CONFIG_FILE = "reliant.toml"
@@ -69,6 +70,14 @@ class Settings:
     # the call is given up and retried; 0: the default. `[llm] read_timeout` in reliant.toml.
     llm_read_timeout: float = 90.0
     approval_timeout: float = 0.0  # seconds a pending approval waits before it is denied; 0: forever
+    # Sub-agents (spawn_agent): `[agents] max_depth = 3` in reliant.toml. Past a limit a spawn is a
+    # tool error the model reads.
+    agents_max_depth: int = 3
+    agents_max_concurrent: int = 8  # running at once in one chat
+    agents_max_per_chat: int = 50
+
+    def agent_limits(self) -> AgentLimits:
+        return AgentLimits(self.agents_max_depth, self.agents_max_concurrent, self.agents_max_per_chat)
 
     def with_overrides(self, **values: Any) -> Settings:
         """Apply flag values; None means "not given"."""

@@ -60,6 +60,13 @@
                                                                 at most 2,000 characters of JSON)
     run_finished       {run_id, status, outputs, error}         status: done | failed | cancelled
 
+    agent_started      {agent_id, parent_agent_id, depth, name, task, workflow, model, thread_mode, status,
+                        worktree: {path, branch, state} | null, error, cost_usd, input_tokens,
+                        output_tokens}                          a sub-agent was spawned (parent_agent_id ""
+                                                                : by the chat's top agent)
+    agent_status       {...the same}                            its status, cost or worktree changed
+    agent_finished     {...the same}                            status: done | failed | cancelled
+
 `message` is {id, ordinal, role, model, turn, blocks: [...], usage: {...}, cost_usd, thread_id, step}:
 thread_id is the thread it belongs to (the chat's main thread unless a workflow node wrote it on
 another), step the model call or node that wrote it.
@@ -88,6 +95,9 @@ CONTEXT = "context"
 RUN_STARTED = "run_started"
 NODE_STATE = "node_state"
 RUN_FINISHED = "run_finished"
+AGENT_STARTED = "agent_started"
+AGENT_STATUS = "agent_status"
+AGENT_FINISHED = "agent_finished"
 
 # Streaming progress is plentiful and cheap to lose on a power cut (the stored message has it all):
 # it is written without waiting for the WAL flush. A lost tail can never leave a gap, since a seq

@@ -19,6 +19,7 @@ from reliant.clients.update_log import UpdateLog
 from reliant.config import Settings
 from reliant.db import Database, migrate
 from reliant.llm.demo import demo_project_path
+from reliant.worker.activities.agents import AgentActivities
 from reliant.worker.activities.compaction import CompactionActivities
 from reliant.worker.activities.doctor import DoctorActivities
 from reliant.worker.activities.gates import GateActivities
@@ -85,6 +86,7 @@ class WorkerRole:
                 runs = RunActivities(db, bus, log)
                 nodes = NodeActivities(db, log, tools)
                 compaction = CompactionActivities(db, log, providers, data_dir=s.data_dir)
+                agents = AgentActivities(db, bus, log, s.agent_limits())
                 worker = Worker(
                     client,
                     task_queue=s.temporal_task_queue,
@@ -106,6 +108,9 @@ class WorkerRole:
                         nodes.answer_node_approval,
                         nodes.save_message,
                         compaction.compact_thread,
+                        agents.begin_agent_tool,
+                        agents.finish_agent_tool,
+                        agents.agent_statuses,
                     ],
                     max_concurrent_activities=200,
                     interceptors=[RedactingInterceptor()],  # no secret of an error chain reaches history

@@ -23,6 +23,7 @@ from reliant.clients.daemons import ToolCatalog
 from reliant.clients.providers import ProviderPool
 from reliant.clients.update_log import OrderedEmitter, UpdateLog
 from reliant.db import Database
+from reliant.db import agents as agents_db
 from reliant.db import chats as chats_db
 from reliant.db import messages as messages_db
 from reliant.db import model_steps as model_steps_db
@@ -53,7 +54,7 @@ from reliant.llm.registry import parse_model
 from reliant.llm.script import check_script_place
 from reliant.redaction import redact
 from reliant.wire.payloads import message_payload
-from reliant.worker import ask_user
+from reliant.worker import agent_tools, ask_user
 from reliant.worker.activities import llm_options
 from reliant.worker.activities.notes import emit_notes
 from reliant.worker.activities.types import (
@@ -139,11 +140,18 @@ class LlmActivities:
             interrupt_reason="not run: the workflow went on without running it" if inp.step else "",
             thread_id=thread.id,
         )
+        if inp.agent_id:  # what the agent's spawner sent it meanwhile (message_agent)
+            transcript = await self._notes(chat, thread, inp.agent_id, transcript)
         # Scripts may be read from the chat's project (and its worktree) or the data dir.
         places = [Path(project.path), *([self.data_dir] if self.data_dir else [])]
-        project = await self._workspace(chat, project, transcript)
+        if inp.workspace:  # a sub-agent in its own worktree
+            project = dataclasses.replace(project, path=inp.workspace)
+        else:
+            project = await self._workspace(chat, project, transcript)
         places.append(Path(project.path))
         tools = (*await self._tools(project.daemon_id, project.path), ask_user.DEFINITION)
+        if inp.agents:
+            tools = (*tools, *agent_tools.DEFINITIONS)
         tools = llm_options.chosen(tools, inp.tools, inp.mode)
         if inp.response is not None:
             tools = (*tools, llm_options.respond_tool(inp.response))
@@ -294,6 +302,27 @@ class LlmActivities:
             )
             if created:
                 change.emit(kinds.MESSAGE_CREATED, {"message": message_payload(message)})
+
+    async def _notes(
+        self, chat: ChatInfo, thread: Thread, agent_id: str, transcript: list[StoredMessage]
+    ) -> list[StoredMessage]:
+        """Notes sent to the agent join its thread as user messages, once (in the transaction that
+        marks them delivered)."""
+        async with self.log.change(chat.id) as change:
+            for note_id, text in await agents_db.take_notes(change.tx, agent_id):
+                message, created = await messages_db.store_turn(
+                    change.tx,
+                    chat.id,
+                    turn=None,
+                    role=Role.USER,
+                    blocks=[ContentBlock.of_text(f"A note from the agent that started you: {text}")],
+                    step=f"note:{note_id}",
+                    thread_id=thread.id,
+                )
+                if created:
+                    change.emit(kinds.MESSAGE_CREATED, {"message": message_payload(message)})
+                    transcript = [*transcript, message]
+        return transcript
 
     async def _workspace(self, chat: ChatInfo, project: Project, transcript: list[StoredMessage]) -> Project:
         """The project as the chat sees it: a chat with its own git worktree works there (its tools

@@ -28,13 +28,14 @@ from reliant.db import runs as runs_db
 from reliant.db import threads as threads_db
 from reliant.domain import update_kinds as kinds
 from reliant.domain.chat import ChatInfo as ChatRow
-from reliant.domain.chat import ChatStatus, Project, Role
+from reliant.domain.chat import ChatStatus, ContentBlock, Project, Role
 from reliant.domain.runs import PinnedText, RunOutcome, RunRecord
 from reliant.engine import ChatInfo, InvalidInputs, Pinned, SourceText, resolve_inputs
 from reliant.engine.definition import ThreadMode
 from reliant.errors import DaemonUnavailableError
 from reliant.wire.payloads import message_payload
 from reliant.worker import definitions
+from reliant.worker.activities.agents import finish_agent
 from reliant.worker.activities.llm import DAEMON_TRIES, chat_gone, settle_tool_results
 from reliant.worker.activities.notes import emit_notes
 from reliant.worker.activities.types import (
@@ -105,7 +106,23 @@ class RunActivities:
             "note": chosen.note,
         }
         await self._admit(chat, inp, (record, started))
+        if inp.task:  # a sub-agent's task: the first message on its thread
+            await self._task(chat.id, inp, thread_id)
         return OpenRunResult(chosen.pinned, workflow, chosen.source, inputs, thread_id, info)
+
+    async def _task(self, chat_id: str, inp: OpenRunInput, thread_id: str) -> None:
+        async with self.log.change(chat_id) as change:
+            message, created = await messages_db.store_turn(
+                change.tx,
+                chat_id,
+                turn=None,
+                role=Role.USER,
+                blocks=[ContentBlock.of_text(inp.task)],
+                step=f"{inp.run_id}/task",
+                thread_id=thread_id,
+            )
+            if created:
+                change.emit(kinds.MESSAGE_CREATED, {"message": message_payload(message)})
 
     async def _project_files(self, project: Project) -> definitions.ProjectFiles:
         """The project's own files; if its daemon stays unreachable for a few seconds the run pauses
@@ -167,6 +184,8 @@ class RunActivities:
                     kinds.RUN_FINISHED,
                     {"run_id": inp.run_id, "status": inp.status, "outputs": inp.outputs, "error": inp.error},
                 )
+            if inp.agent_id:
+                await finish_agent(change, inp.agent_id, inp.status, inp.outputs, inp.error)
             if inp.chat_status:
                 status = ChatStatus(inp.chat_status)
                 if await chats_db.set_status(change.tx, inp.chat_id, status, inp.reason):

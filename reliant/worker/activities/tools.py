@@ -62,9 +62,10 @@ class ToolActivities:
         if target is None:
             raise chat_gone(inp.chat_id)
         run, daemon_id, workspace = target.run, target.daemon_id, target.workspace
-        worktree = await worktrees_db.active_for_chat(self.db, inp.chat_id)
-        if worktree is not None:  # the chat works in its own git worktree
-            workspace = worktree.path
+        if inp.workspace:  # a sub-agent in its own worktree
+            workspace = inp.workspace
+        elif (worktree := await worktrees_db.active_for_chat(self.db, inp.chat_id)) is not None:
+            workspace = worktree.path  # the chat works in its own git worktree
         if run.state in FINAL:
             return ExecuteToolResult(run.key, run.state.value, replayed=True)
         if inp.invalid:

@@ -1,0 +1,170 @@
+"""Sub-agents spawned by the model (spawn_agent and the other agent tools): child workflows on their
+own threads and worktrees, real services and daemon, a scripted model per agent."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from reliant.db import agents as agents_db
+from reliant.db import tool_runs as tool_runs_db
+from reliant.domain.agents import AgentStatus
+from reliant.domain.chat import ChatInfo
+from tests.conftest import Infra
+from tests.support import eventually
+from tests.worker.agent_env import AgentEnv, agent_env, calls_in
+
+
+@pytest.fixture
+async def env(infra: Infra, tmp_path: Path) -> AgentEnv:
+    async with agent_env(infra, tmp_path) as e:
+        yield e
+
+
+def git(cwd: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout
+
+
+def make_repo(workspace: Path) -> None:
+    git(workspace, "init", "-q", "-b", "main")
+    git(workspace, "config", "user.email", "t@example.com")
+    git(workspace, "config", "user.name", "t")
+    (workspace / "README.md").write_text("base\n")
+    git(workspace, "add", ".")
+    git(workspace, "commit", "-q", "-m", "base")
+
+
+def spawn(task: str, model: str, **extra: Any) -> dict[str, Any]:
+    return {"name": "spawn_agent", "input": {"task": task, "model": model, **extra}}
+
+
+async def tool_results(env: AgentEnv, chat: ChatInfo, name: str) -> list[Any]:
+    runs = await tool_runs_db.for_chat(env.db, chat.id)
+    return sorted((r for r in runs.values() if r.tool_name == name), key=lambda r: r.key)
+
+
+async def test_three_children_in_parallel_two_in_worktrees_and_the_parent_answers_with_their_results(
+    env: AgentEnv,
+) -> None:
+    make_repo(env.workspace)
+    children = []
+    for name, slow in (("a", 150), ("b", 150), ("c", 150)):
+        children.append(
+            env.script(
+                [
+                    {
+                        "tools": [
+                            {
+                                "name": "shell",
+                                "input": {
+                                    "command": f"echo {name} > {name}.txt; echo {name} >> {env.scripts}/effects.log"
+                                },
+                            }
+                        ]
+                    },
+                    {"text": f"child {name} wrote {name}.txt"},
+                ],
+                delay_ms=slow,
+            )
+        )
+    log = env.scripts / "parent.jsonl"
+    parent = env.script(
+        [
+            {
+                "tools": [
+                    spawn("write a.txt", children[0], name="A", worktree=True),
+                    spawn("write b.txt", children[1], name="B", worktree=True),
+                    spawn("write c.txt", children[2], name="C"),
+                ]
+            },
+            {"text": "all three are done"},
+        ],
+        call_log=str(log),
+    )
+    chat = await env.new_chat(parent)
+    await env.chats.send(chat.id, "split the work")
+    await env.finished(chat.id, timeout=90)
+
+    agents = sorted(await agents_db.for_chat(env.db, chat.id), key=lambda a: a.name)
+    assert [(a.name, a.status, a.depth, a.parent_id) for a in agents] == [
+        (n, AgentStatus.DONE, 1, "") for n in ("A", "B", "C")
+    ]
+    assert [a.text for a in agents] == ["child a wrote a.txt", "child b wrote b.txt", "child c wrote c.txt"]
+    assert max(a.created_at for a in agents) < min(a.finished_at or 0 for a in agents), "they ran side by side"
+    # Effects on disk: each ran its command once, two in their own worktrees on their own branches.
+    assert sorted((env.scripts / "effects.log").read_text().split()) == ["a", "b", "c"]
+    a, b, c = agents
+    assert (Path(a.worktree_path) / "a.txt").read_text() == "a\n" and (Path(b.worktree_path) / "b.txt").exists()
+    assert Path(a.worktree_path).parent == env.workspace / ".reliant" / "worktrees"
+    assert (env.workspace / "c.txt").read_text() == "c\n" and not c.worktree_path
+    assert not (env.workspace / "a.txt").exists() and not (env.workspace / "b.txt").exists()
+    branches = git(env.workspace, "branch", "--list", "--format=%(refname:short)", "reliant/*").split()
+    assert sorted(branches) == sorted([a.worktree_branch, b.worktree_branch])
+    # The parent read each child's answer (and a worktree's diff) as its spawn_agent results.
+    spawns = await tool_results(env, chat, "spawn_agent")
+    assert [r.state.value for r in spawns] == ["completed"] * 3
+    assert "child a wrote a.txt" in spawns[0].output and "+a" in spawns[0].output and "Worktree:" in spawns[0].output
+    assert "child c wrote c.txt" in spawns[2].output and "Worktree:" not in spawns[2].output
+    calls = calls_in(log)
+    assert len(calls) == 2, "the parent's model was called twice: the spawns, then its answer"
+    updates = await env.updates(chat.id)
+    assert [u.seq for u in updates] == list(range(1, len(updates) + 1))
+    kinds = [u.kind for u in updates]
+    assert kinds.count("agent_started") == 3 and kinds.count("agent_finished") == 3
+
+
+async def test_depth_past_the_limit_is_a_tool_error_and_the_chain_answers_up(env: AgentEnv) -> None:
+    deeper = env.scripts / "deeper.yaml"
+    model = f"scripted:{deeper}"
+    deeper.write_text(
+        "turns:\n"
+        f"  - tools: [{{name: spawn_agent, input: {{task: go deeper, model: '{model}'}}}}]\n"
+        "  - text: 'below me: ${result}'\n"
+    )
+    chat = await env.new_chat(model)
+    await env.chats.send(chat.id, "go deep")
+    await env.finished(chat.id, timeout=90)
+    agents = sorted(await agents_db.for_chat(env.db, chat.id), key=lambda a: a.depth)
+    assert [(a.depth, a.status) for a in agents] == [(d, AgentStatus.DONE) for d in (1, 2, 3)]
+    spawns = await tool_results(env, chat, "spawn_agent")
+    failed = [r for r in spawns if r.state.value == "failed"]
+    assert len(failed) == 1 and "nested 3 deep at most" in failed[0].error
+    assert "nested 3 deep at most" in agents[2].text, "the deepest agent read the error"
+
+
+async def test_the_ninth_concurrent_child_gets_a_tool_error_and_a_cancel_stops_every_waiting_child(
+    env: AgentEnv,
+) -> None:
+    child = env.script([{"tools": [{"name": "shell", "input": {"command": "sleep 0; echo ran"}}]}, {"text": "ok"}])
+    parent = env.script(
+        [
+            {"tools": [spawn(f"task {i}", child, name=f"k{i}") for i in range(9)]},
+            {"text": "spawned"},
+        ]
+    )
+    chat = await env.new_chat(parent)
+    await env.chats.set_mode(chat.id, "manual")
+    await env.chats.send(chat.id, "fan out")
+
+    async def eight_waiting() -> list[Any] | None:
+        found = await env.gates.pending_approvals(chat.id)
+        return found if len(found) == 8 else None
+
+    waiting = await eventually(eight_waiting, timeout=60)
+    spawns = await tool_results(env, chat, "spawn_agent")
+    refused = [r for r in spawns if r.state.value == "failed"]
+    assert len(refused) == 1 and "8 agents are running in this chat" in refused[0].error
+    assert len({w.tool_call_id for w in waiting}) == 8
+    await env.chats.cancel(chat.id)
+
+    async def all_stopped() -> list[Any] | None:
+        agents = await agents_db.for_chat(env.db, chat.id)
+        ended = all(a.status is AgentStatus.CANCELLED for a in agents)
+        return agents if ended and len(agents) == 8 else None
+
+    await eventually(all_stopped, timeout=60)
+    assert await env.gates.pending_approvals(chat.id) == []
+    assert not list(env.workspace.glob("*.txt"))
