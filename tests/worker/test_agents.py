@@ -16,6 +16,7 @@ from reliant.domain.chat import ChatInfo
 from tests.conftest import Infra
 from tests.support import eventually
 from tests.worker.agent_env import AgentEnv, agent_env, calls_in
+from tests.worker.test_workflow_runs import flow_chat, write_flow
 
 
 @pytest.fixture
@@ -168,3 +169,35 @@ async def test_the_ninth_concurrent_child_gets_a_tool_error_and_a_cancel_stops_e
     await eventually(all_stopped, timeout=60)
     assert await env.gates.pending_approvals(chat.id) == []
     assert not list(env.workspace.glob("*.txt"))
+
+
+async def test_agent_nodes_offer_the_agent_tools_unless_their_preset_switches_them_off(env: AgentEnv) -> None:
+    on_log, off_log = env.workspace / ".scripts" / "on.jsonl", env.workspace / ".scripts" / "off.jsonl"
+    on = env.script([{"text": "on"}], in_project=True, call_log=str(on_log))
+    off = env.script([{"text": "off"}], in_project=True, call_log=str(off_log))
+    presets = env.workspace / ".reliant" / "presets"
+    presets.mkdir(parents=True)
+    (presets / "solo.yaml").write_text(f"description: works alone\nmodel: '{off}'\nagents: false\n")
+    write_flow(
+        env,
+        "two",
+        f"""
+        name: two
+        entry: first
+        nodes:
+          - id: first
+            type: agent
+            model: "{on}"
+          - id: second
+            type: agent
+            preset: solo
+        edges:
+          - {{from: first, default: second}}
+        """,
+    )
+    chat = await flow_chat(env, "two")
+    await env.chats.send(chat.id, "go")
+    await env.finished(chat.id)
+    [with_agents], [without] = calls_in(on_log), calls_in(off_log)
+    assert {"spawn_agent", "wait_agents", "message_agent", "cancel_agent", "list_agents"} <= set(with_agents["tools"])
+    assert not {"spawn_agent", "wait_agents"} & set(without["tools"]) and "shell" in without["tools"]

@@ -124,7 +124,7 @@ async def agent(ctx: NodeContext) -> dict[str, Any]:
             ctx.interpreter.cursor.notice = f"stopped after {max_turns} model turns without a final answer (max_turns)"
             return {"text": cursor.text, "turns": cursor.calls, "message_id": cursor.message_id}
         result = await ask(
-            ctx, cursor.calls, thread_id, llm, ctx.mode(), prompt=prompt if cursor.calls == 0 else "", agents=True
+            ctx, cursor.calls, thread_id, llm, ctx.mode(), prompt=prompt if cursor.calls == 0 else "", agents=llm.agents
         )
         cursor.calls += 1
         cursor.turn, cursor.text, cursor.message_id = result.turn, result.text, result.message_id
