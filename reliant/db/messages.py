@@ -19,7 +19,7 @@ from psycopg.types.json import Jsonb
 from reliant.db import threads as threads_db
 from reliant.db.chats import add_usage
 from reliant.db.database import Database, Queries, Row, Tx
-from reliant.domain.chat import MAIN_THREAD, BlockType, ContentBlock, Role, StoredMessage, Usage
+from reliant.domain.chat import MAIN_THREAD, BlockType, ContentBlock, Role, StoredMessage, Thread, Usage
 
 _SELECT = (
     "SELECT m.id, m.chat_id, m.ordinal, m.role, m.model, m.turn, m.input_tokens, m.output_tokens,"
@@ -276,10 +276,10 @@ async def transcript(db: Database, chat_id: str, *, include_queued: bool = False
     return _messages(rows)
 
 
-async def thread_transcript(db: Queries, thread_id: str) -> list[StoredMessage]:
-    """What a model working on the thread reads: its messages, its forks' parents' up to the fork
-    points, from its last compaction on (threads.segments)."""
-    parts = await threads_db.segments(db, thread_id)
+async def thread_transcript(db: Queries, thread: str | Thread) -> list[StoredMessage]:
+    """What a model working on the thread (its id, or the Thread) reads: its messages, its forks'
+    parents' up to the fork points, from its last compaction on (threads.segments)."""
+    parts = await threads_db.segments(db, thread)
     summary = next((p.summary_id for p in parts if p.summary_id), None)
     where: list[str] = ["m.id = %s"] if summary else []
     params: list[object] = [summary] if summary else []

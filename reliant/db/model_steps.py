@@ -7,27 +7,35 @@ step streams under the same turn and replaces its partial answer.
 
 from __future__ import annotations
 
+from psycopg import errors
+
 from reliant.db.database import Database
+
+# The chat's next turn: after every turn handed out, and after the turns of messages stored before
+# steps existed (chats of an earlier release number their own).
+_HAND_OUT = (
+    "INSERT INTO model_steps (chat_id, step, turn) SELECT %(chat)s, %(step)s, greatest("
+    " (SELECT coalesce(max(turn), 0) FROM model_steps WHERE chat_id = %(chat)s),"
+    " (SELECT coalesce(max(turn), 0) FROM messages WHERE chat_id = %(chat)s)) + 1"
+    " ON CONFLICT (chat_id, step) DO NOTHING RETURNING turn"
+)
+ATTEMPTS = 20  # two steps of one chat asking at the same moment: one of them asks again
 
 
 async def turn_for(db: Database, chat_id: str, step: str) -> int:
-    """The step's turn, handed out now (the chat's next) if it has none yet."""
-    row = await db.fetchrow("SELECT turn FROM model_steps WHERE chat_id = %s AND step = %s", (chat_id, step))
-    if row is not None:
-        return int(row["turn"])
-    async with db.tx() as tx:
-        await tx.execute("SELECT 1 FROM chats WHERE id = %s FOR UPDATE", (chat_id,))
-        row = await tx.fetchrow(
-            "INSERT INTO model_steps (chat_id, step, turn) SELECT %s, %s, greatest("
-            " (SELECT coalesce(max(turn), 0) FROM model_steps WHERE chat_id = %s),"
-            " (SELECT coalesce(max(turn), 0) FROM messages WHERE chat_id = %s)) + 1"
-            " ON CONFLICT (chat_id, step) DO NOTHING RETURNING turn",
-            (chat_id, step, chat_id, chat_id),
-        )
+    """The step's turn, handed out now (the chat's next) if it has none yet. One round trip when it
+    is new; two when it was handed out before (a retry)."""
+    params = {"chat": chat_id, "step": step}
+    for _ in range(ATTEMPTS):
+        try:
+            row = await db.fetchrow(_HAND_OUT, params)
+        except errors.UniqueViolation:  # another step of the chat took that number first
+            continue
         if row is None:
-            row = await tx.fetchrow("SELECT turn FROM model_steps WHERE chat_id = %s AND step = %s", (chat_id, step))
-    assert row is not None
-    return int(row["turn"])
+            row = await db.fetchrow("SELECT turn FROM model_steps WHERE chat_id = %(chat)s AND step = %(step)s", params)
+        if row is not None:
+            return int(row["turn"])
+    raise RuntimeError(f"no turn for step {step} of chat {chat_id} after {ATTEMPTS} attempts")
 
 
 async def step_of(db: Database, chat_id: str, turn: int) -> str:

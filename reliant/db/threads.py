@@ -99,8 +99,13 @@ class Segment:
     summary_id: str | None = None
 
 
-async def segments(db: Queries, thread_id: str) -> list[Segment]:
-    """What the thread reads, innermost (its own messages) first."""
+async def segments(db: Queries, thread: str | Thread) -> list[Segment]:
+    """What the thread reads, innermost (its own messages) first. Given the Thread itself, a thread
+    that is no fork costs no query."""
+    if isinstance(thread, Thread) and thread.parent_id is None:
+        start = thread.start_ordinal
+        return [Segment(thread.id, start, None, thread.summary_id if start is not None else None)]
+    thread_id = thread if isinstance(thread, str) else thread.id
     rows = await db.fetch(
         "WITH RECURSIVE chain AS ("
         f" SELECT {_COLUMNS}, 0 AS depth FROM threads WHERE id = %s"
@@ -112,14 +117,14 @@ async def segments(db: Queries, thread_id: str) -> list[Segment]:
     chain = [_thread(r) for r in rows]
     out: list[Segment] = []
     high: int | None = None
-    for thread in chain:
-        start = thread.start_ordinal
+    for link in chain:
+        start = link.start_ordinal
         if start is not None and high is not None and start > high:
             start = None  # compacted after the fork point: the fork keeps what it saw
-        out.append(Segment(thread.id, start, high, thread.summary_id if start is not None else None))
+        out.append(Segment(link.id, start, high, link.summary_id if start is not None else None))
         if start is not None:
             break  # the summary stands for everything before it
-        if thread.fork_ordinal is None:
+        if link.fork_ordinal is None:
             break
-        high = thread.fork_ordinal if high is None else min(high, thread.fork_ordinal)
+        high = link.fork_ordinal if high is None else min(high, link.fork_ordinal)
     return out

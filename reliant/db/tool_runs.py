@@ -1,7 +1,12 @@
 """tool_executions: the record that makes every tool call happen at most once.
 
-pending -> executing -> completed | failed | interrupted. An execution found `executing` by a retried
-activity has an unknown outcome: the caller decides (re-run if read-only, else interrupted).
+pending -> executing -> completed | failed | interrupted (or pending -> denied). An execution found
+`executing` by a retried activity has an unknown outcome: the caller asks the daemon, then decides
+(re-run if read-only, else interrupted). A call that provably never reached the daemon goes back to
+pending.
+
+Every state change is guarded in SQL (`UPDATE ... WHERE state IN (...)`): a final state is never
+overwritten, so of two attempts racing to record a result exactly one does (the other gets None).
 
 An execution is known by its key (ToolRun.key): the model's tool_call_id on the chat's main thread,
 `<tool_call_id>@<thread id>` on another (`call_key`), `run:<step>` for a workflow's `run` node. Every
@@ -21,8 +26,9 @@ from reliant.domain.chat import ToolRun, ToolState
 
 _COLUMNS = (
     "tool_call_id, tool_name, state, read_only, attempts, output, error, data, duration_ms, input, turn, position,"
-    " call_key, thread_id"
+    " daemon_boot, call_key, thread_id"
 )
+_UNFINISHED = "('pending', 'executing')"
 
 
 def call_key(tool_call_id: str, thread_id: str = "", main: bool = True) -> str:
@@ -69,6 +75,7 @@ def _run(row: Row) -> ToolRun:
         duration_ms=row["duration_ms"],
         input=row["input"] or {},
         turn=row["turn"],
+        daemon_boot=row["daemon_boot"],
         call_key=row["call_key"],
         thread_id=str(row["thread_id"]) if row["thread_id"] is not None else "",
     )
@@ -150,16 +157,30 @@ async def get_with_target(db: Queries, chat_id: str, key: str) -> ToolTarget | N
     return ToolTarget(_run(row), str(row["project_id"]), row["daemon_id"], row["path"])
 
 
-async def begin(db: Queries, chat_id: str, key: str) -> ToolRun:
-    """Mark the call executing (durably, before the daemon is asked) and count the attempt."""
+async def begin(db: Queries, chat_id: str, key: str, *, daemon_boot: str = "") -> ToolRun | None:
+    """Mark the call executing (durably, before the daemon is asked), count the attempt and note the
+    daemon run it goes to. None if the call already has a final state (nothing to run)."""
     row = await db.fetchrow(
-        "UPDATE tool_executions SET state = 'executing', attempts = attempts + 1, started_at = now()"
-        f" WHERE chat_id = %s AND call_key = %s RETURNING {_COLUMNS}",
-        (chat_id, key),
+        "UPDATE tool_executions SET state = 'executing', attempts = attempts + 1, started_at = now(),"
+        " daemon_boot = %s"
+        f" WHERE chat_id = %s AND call_key = %s AND state IN {_UNFINISHED} RETURNING {_COLUMNS}",
+        (daemon_boot, chat_id, key),
     )
     if row is None:
-        raise LookupError(f"tool call {key} of chat {chat_id} was never planned")
+        await _must_exist(db, chat_id, key)
+        return None
     return _run(row)
+
+
+async def back_to_pending(db: Queries, chat_id: str, key: str) -> bool:
+    """The request provably never reached the daemon: the call is pending again (not executing),
+    to be sent when the daemon is back. False if it is no longer executing."""
+    row = await db.fetchrow(
+        "UPDATE tool_executions SET state = 'pending', started_at = NULL"
+        " WHERE chat_id = %s AND call_key = %s AND state = 'executing' RETURNING call_key",
+        (chat_id, key),
+    )
+    return row is not None
 
 
 async def finish(
@@ -172,15 +193,24 @@ async def finish(
     error: str = "",
     data: dict[str, Any] | None = None,
     duration_ms: float = 0.0,
-) -> ToolRun:
+) -> ToolRun | None:
+    """Record the call's final state; None if another attempt recorded one first (it stands)."""
     row = await db.fetchrow(
         "UPDATE tool_executions SET state = %s, output = %s, error = %s, data = %s, duration_ms = %s,"
-        f" finished_at = now() WHERE chat_id = %s AND call_key = %s RETURNING {_COLUMNS}",
+        " finished_at = now()"
+        f" WHERE chat_id = %s AND call_key = %s AND state IN {_UNFINISHED} RETURNING {_COLUMNS}",
         (state.value, output, error, Jsonb(data or {}), duration_ms, chat_id, key),
     )
     if row is None:
-        raise LookupError(f"tool call {key} of chat {chat_id} was never planned")
+        await _must_exist(db, chat_id, key)
+        return None
     return _run(row)
+
+
+async def _must_exist(db: Queries, chat_id: str, key: str) -> None:
+    row = await db.fetchrow("SELECT 1 AS one FROM tool_executions WHERE chat_id = %s AND call_key = %s", (chat_id, key))
+    if row is None:
+        raise LookupError(f"tool call {key} of chat {chat_id} was never planned")
 
 
 async def for_turn(db: Queries, chat_id: str, turn: int) -> list[ToolRun]:

@@ -148,6 +148,7 @@ class ToolRun:
     duration_ms: float = 0.0
     input: dict[str, Any] = field(default_factory=dict)
     turn: int = 0
+    daemon_boot: str = ""  # the daemon run the call was last sent to ("" if unknown)
     # What the run is known by: the tool_call_id on the chat's main thread, `<tool_call_id>@<thread>`
     # on another (models number calls per conversation), `run:<step>` for a workflow's `run` node.
     call_key: str = ""

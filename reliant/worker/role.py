@@ -18,6 +18,7 @@ from reliant.clients.providers import ProviderPool
 from reliant.clients.update_log import UpdateLog
 from reliant.config import Settings
 from reliant.db import Database, migrate
+from reliant.db.attempts import application_name
 from reliant.llm.demo import demo_project_path
 from reliant.worker.activities.agents import AgentActivities
 from reliant.worker.activities.compaction import CompactionActivities
@@ -27,9 +28,11 @@ from reliant.worker.activities.llm import LlmActivities
 from reliant.worker.activities.nodes import NodeActivities
 from reliant.worker.activities.runs import RunActivities
 from reliant.worker.activities.tools import ToolActivities
+from reliant.worker.attempts import AttemptLedger, fail_attempts_of_dead_workers, new_incarnation
 from reliant.worker.chat_context import ChatContexts
 from reliant.worker.chat_workflow import ChatWorkflow
 from reliant.worker.failure_redaction import RedactingInterceptor
+from reliant.worker.infrastructure import InfrastructureErrors
 from reliant.worker.recorder import ProcessRecorder
 from reliant.worker.run_workflow import WorkflowRun
 from reliant.worker.watcher import DaemonWatcher
@@ -56,10 +59,14 @@ class WorkerRole:
         the way that release left them)."""
         self.settings = settings
         self.workflows = list(workflows)
+        # What a supervisor allows for a graceful stop: running activities get
+        # settings.worker_shutdown_grace to finish before they are cancelled.
+        self.stop_timeout = settings.worker_shutdown_grace + 5.0
 
     async def run(self, ready: asyncio.Event) -> None:
         s = self.settings
-        db = await Database.open(s.database_url)
+        incarnation = new_incarnation()
+        db = await Database.open(s.database_url, application_name=application_name(incarnation))
         providers = ProviderPool(db, s)
         try:
             applied = await migrate(db)
@@ -68,6 +75,9 @@ class WorkerRole:
             bus = await Bus.connect(s.nats_url, s.nats_token, name="reliant-worker")
             try:
                 client = await temporal.connect(s)
+                # Before polling: the retries of a dead worker's attempts are then the first tasks.
+                await fail_attempts_of_dead_workers(db, client, incarnation)
+                ledger = AttemptLedger(db, incarnation)
                 log = UpdateLog(db, bus)
                 doctor = DoctorActivities(bus, db)
                 catalog = ToolCatalog(bus)
@@ -87,6 +97,7 @@ class WorkerRole:
                 nodes = NodeActivities(db, log, tools)
                 compaction = CompactionActivities(db, log, providers, data_dir=s.data_dir)
                 agents = AgentActivities(db, bus, log, s.agent_limits())
+                presence_detail = {"task_queue": s.temporal_task_queue}
                 worker = Worker(
                     client,
                     task_queue=s.temporal_task_queue,
@@ -112,8 +123,11 @@ class WorkerRole:
                         agents.finish_agent_tool,
                         agents.agent_statuses,
                     ],
+                    # Outermost first: no secret of an error chain reaches history, whatever the
+                    # inner interceptors made of the failure.
+                    interceptors=[RedactingInterceptor(), ledger, InfrastructureErrors(bus, log, presence_detail)],
                     max_concurrent_activities=200,
-                    interceptors=[RedactingInterceptor()],  # no secret of an error chain reaches history
+                    graceful_shutdown_timeout=timedelta(seconds=s.worker_shutdown_grace),
                     # Heartbeat at least every half second: a cancel reaches a running call that fast.
                     max_heartbeat_throttle_interval=timedelta(milliseconds=500),
                     default_heartbeat_throttle_interval=timedelta(milliseconds=500),
@@ -125,7 +139,7 @@ class WorkerRole:
                 )
                 watcher = DaemonWatcher(bus, db, client)
                 recorder = ProcessRecorder(bus, db)
-                beacon = role_beacon(bus, self.name, {"task_queue": s.temporal_task_queue}, s.heartbeat_interval)
+                beacon = role_beacon(bus, self.name, presence_detail, s.heartbeat_interval)
                 async with worker:
                     await watcher.start()
                     await recorder.start()
@@ -139,6 +153,7 @@ class WorkerRole:
                         await catalog.shutdown()
                         await recorder.shutdown()
                         await watcher.shutdown()
+                await ledger.shutdown()
             finally:
                 await bus.close()
         finally:

@@ -21,7 +21,7 @@ from reliant.domain.runs import PinnedText, RunOutcome, RunRecord
 from tests.conftest import Infra
 from tests.db.test_chat_tables import new_chat
 
-BEFORE_WORKFLOWS = 6  # the schema version of a data dir written before workflows ran chats
+BEFORE_WORKFLOWS = 9  # the schema version of a data dir written before workflows ran chats
 
 
 @pytest.fixture
@@ -64,7 +64,7 @@ async def test_rows_written_before_workflows_keep_working_after_the_migration(fr
         "INSERT INTO approvals (chat_id, tool_call_id, turn, tool_name) VALUES (%s, 'call_1_0', 1, 'shell')", (chat_id,)
     )
 
-    assert await migrate(db) == [7]
+    assert await migrate(db) == [10]
 
     main = await threads_db.main(db, chat_id)
     assert main is not None

@@ -474,3 +474,39 @@ async def test_node_states_and_outputs_stay_small_in_history(env: AgentEnv) -> N
     assert 0 < run.outputs["size"] <= 10_000, "a command's output is capped in the node's outputs"
     history = await env.client.get_workflow_handle(f"chat-{chat.id}").fetch_history()
     assert len(history.to_json()) < 100_000, "the output stays in Postgres, out of the workflow's history"
+
+
+@pytest.mark.timeout(900)
+async def test_a_loop_of_two_thousand_iterations_continues_as_new_without_a_history_warning(env: AgentEnv) -> None:
+    write_flow(
+        env,
+        "spin",
+        """
+        name: spin
+        outputs:
+          count: "{{nodes.spin.iterations}}"
+        entry: spin
+        nodes:
+          - id: spin
+            type: loop
+            max_iterations: 2000
+            body:
+              entry: tick
+              nodes:
+                - {id: tick, type: save_message, role: user, thread: ticks, content: "tick {{iter.iteration}}"}
+        """,
+    )
+    chat = await flow_chat(env, "spin")
+    await env.chats.send(chat.id, "spin")
+    await env.finished(chat.id, timeout=840)
+    [run] = await runs_db.for_chat(env.db, chat.id)
+    assert (run.status, run.outputs) == (RunOutcome.DONE, {"count": 2000})
+    ticks = await threads_db.by_key(env.db, chat.id, f"{run.id}/ticks")
+    assert ticks is not None
+    said = await messages_db.thread_transcript(env.db, ticks.id)
+    assert [m.blocks[0].text for m in said] == [f"tick {i}" for i in range(2000)], "each iteration's message once"
+    lengths = []
+    async for execution in env.client.list_workflows(f"WorkflowId = 'chat-{chat.id}'"):
+        description = await env.client.get_workflow_handle(execution.id, run_id=execution.run_id).describe()
+        lengths.append(description.raw_description.workflow_execution_info.history_length)
+    assert len(lengths) > 1 and max(lengths) < 10_240, f"a run reached Temporal's history warning: {lengths}"

@@ -137,7 +137,8 @@ class AgentActivities:
                     state=ToolState.COMPLETED,
                     output=f"Sent: agent {agent.name} ({agent.id}) reads it before its next model call.",
                 )
-                change.emit(kinds.TOOL_FINISHED, tool_run_payload(finished))
+                if finished is not None:
+                    change.emit(kinds.TOOL_FINISHED, tool_run_payload(finished))
             return BeginAgentToolResult(name, state=ToolState.COMPLETED.value)
         if name == CANCEL_AGENT:
             return BeginAgentToolResult(name, ids=ids)
@@ -342,6 +343,8 @@ class AgentActivities:
     async def _started(self, chat_id: str, run: ToolRun) -> None:
         async with self.log.change(chat_id) as change:
             begun = await tool_runs_db.begin(change.tx, chat_id, run.key)
+            if begun is None:
+                return  # it has ended meanwhile
             started = {
                 "tool_call_id": begun.tool_call_id,
                 "tool_name": begun.tool_name,
@@ -360,6 +363,9 @@ class AgentActivities:
             finished = await tool_runs_db.finish(
                 change.tx, chat_id, run.key, state=state, output=output, error=error, data=data
             )
+            if finished is None:  # another attempt recorded its result first: it stands
+                stood = await tool_runs_db.get(change.tx, chat_id, run.key)
+                return BeginAgentToolResult(run.tool_name, state=stood.state.value if stood else state.value)
             change.emit(kinds.TOOL_FINISHED, tool_run_payload(finished))
         return BeginAgentToolResult(run.tool_name, state=state.value)
 

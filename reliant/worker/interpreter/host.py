@@ -1,5 +1,7 @@
-"""How a run's nodes do I/O and where they stop: one activity at a time through `step` (a failure
-pauses the run with the node and the reason, and the step is tried again once the user resumes), and
+"""How a run's nodes do I/O and where they stop: one activity at a time through `step` (an
+unreachable Postgres, NATS, Temporal or worker is waited out and the step started again; any other
+failure pauses the run with the node and the reason, and the step is tried again once the user
+resumes), and
 `checkpoint` between steps, where a node stops for a cancel, waits while the user has paused the
 run, or parks so the run can continue as new.
 
@@ -10,17 +12,18 @@ again after continue-as-new, from its cursor), Gone (the chat was deleted).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any, TypeVar
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
+from temporalio.exceptions import ActivityError, CancelledError
 
 with workflow.unsafe.imports_passed_through():
     from reliant.domain.chat import ChatStatus
     from reliant.worker.activities.tools import ToolActivities
-    from reliant.worker.activities.types import CHAT_GONE, DAEMON_OFFLINE, FinishTurnInput
+    from reliant.worker.activities.types import FinishTurnInput
+    from reliant.worker.failures import FailureKind, classify_failure, infrastructure_wait
     from reliant.worker.interpreter.control import Control
     from reliant.worker.interpreter.cursor import NodeNote
     from reliant.worker.policies import STATUS_RETRY
@@ -43,24 +46,6 @@ class Gone(Exception):
 class Failed(Exception):
     """A node cannot go on as it is (a template that does not evaluate, a child run that failed...):
     the run pauses with the reason, and the node is tried again once resumed."""
-
-
-def failure(err: ActivityError) -> tuple[str, str]:
-    """(error type, message) of an activity failure."""
-    cause: BaseException | None = err.cause
-    while cause is not None and not isinstance(cause, ApplicationError):
-        cause = getattr(cause, "cause", None)
-    if isinstance(cause, ApplicationError):
-        return cause.type or "", cause.message
-    return "", str(err.cause or err)
-
-
-def pause_reason(label: str, kind: str, message: str) -> str:
-    """What the chat's status says: the reason, then where (the daemon's outages keep their prefix:
-    the watcher resumes those chats when the daemon is back)."""
-    if kind == DAEMON_OFFLINE:
-        return f"daemon offline: {message} ({label})"
-    return f"{message} ({label})"
 
 
 class Host:
@@ -105,7 +90,10 @@ class Host:
 
     async def step(self, start: Callable[[], workflow.ActivityHandle[T]], *, label: str, model_step: str = "") -> T:
         """Run one activity to its end; on failure pause the run (`label` names the node) and try
-        again once resumed. `model_step`: a model call's step, dropped if cancelled in flight."""
+        again once resumed; an unreachable Postgres, NATS, Temporal or worker is waited out (growing
+        waits, capped) for as long as it lasts. `model_step`: a model call's step, dropped if
+        cancelled in flight."""
+        infra_waits = 0
         while True:
             handle = start()
             try:
@@ -121,13 +109,20 @@ class Host:
             try:
                 return await handle
             except ActivityError as err:
-                kind, message = failure(err)
-                if kind == CHAT_GONE:
+                failure = classify_failure(err)
+                if failure.kind is FailureKind.GONE:
                     self.gone = True
                     raise Gone from None
                 if self.control.cancel_requested:
                     raise Stop from None
-                await self.paused_by_failure(pause_reason(label, kind, message))
+                if failure.kind is FailureKind.INFRASTRUCTURE:
+                    infra_waits += 1
+                    if await self._cancelled_within(infrastructure_wait(infra_waits)):
+                        raise Stop from None
+                    continue
+                # The reason first: a daemon outage keeps its prefix (the watcher resumes those
+                # chats when the daemon is back), then where it happened.
+                await self.paused_by_failure(f"{failure.pause_reason} ({label})")
 
     async def paused_by_failure(self, reason: str) -> None:
         """Show the run paused with `reason` and wait for the user's resume (Stop if they cancel)."""
@@ -144,12 +139,39 @@ class Host:
         await self.set_status(ChatStatus.RUNNING)
 
     async def set_status(self, status: ChatStatus, reason: str = "") -> None:
-        await workflow.execute_activity_method(
-            ToolActivities.finish_turn,
-            FinishTurnInput(self.chat_id, status.value, reason, notes=self.take_notes()),
-            start_to_close_timeout=timedelta(seconds=30),
-            retry_policy=STATUS_RETRY,
+        notes = self.take_notes()
+        await self.settle(
+            lambda: workflow.execute_activity_method(
+                ToolActivities.finish_turn,
+                FinishTurnInput(self.chat_id, status.value, reason, notes=notes),
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=STATUS_RETRY,
+            )
         )
+
+    async def settle(self, bookkeeping: Callable[[], Awaitable[None]]) -> None:
+        """Run a bookkeeping activity (a status, a run's end) that must happen whatever the user
+        does: an unreachable Postgres, NATS, Temporal or worker is waited out; any other failure
+        is raised."""
+        infra_waits = 0
+        while True:
+            try:
+                await bookkeeping()
+                return
+            except ActivityError as err:
+                if classify_failure(err).kind is not FailureKind.INFRASTRUCTURE:
+                    raise
+                infra_waits += 1
+                await workflow.sleep(infrastructure_wait(infra_waits))
+
+    async def _cancelled_within(self, wait: timedelta) -> bool:
+        """Wait `wait`; True if a cancel came first."""
+        control = self.control
+        try:
+            await workflow.wait_condition(lambda: control.cancel_requested, timeout=wait)
+        except TimeoutError:
+            return False
+        return True
 
     async def _settled(self, handle: workflow.ActivityHandle[Any]) -> bool:
         """Wait for the activity to end (True) or for a cancel request (False)."""

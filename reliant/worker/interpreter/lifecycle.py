@@ -89,24 +89,24 @@ async def finish_run(
 ) -> None:
     """Record the outcome; cancelled: drop what was streaming, cancel the gates, settle the tools."""
     cancelled = ended.status == "cancelled"
-    await workflow.execute_activity_method(
-        RunActivities.finish_run,
-        FinishRunInput(
-            chat_id=host.chat_id,
-            run_id=run_id,
-            status=ended.status,
-            outputs=ended.outputs,
-            error=ended.error,
-            notes=host.take_notes(),
-            chat_status=chat_status,
-            reason=reason,
-            aborted_steps=list(host.aborted_steps),
-            interrupt_reason=reason if cancelled else "",
-            workflow_id=workflow_id,
-            threads=threads_of(cursor),
-            agent_id=agent_id,
-        ),
-        start_to_close_timeout=timedelta(seconds=60),
-        retry_policy=STATUS_RETRY,
+    finished = FinishRunInput(
+        chat_id=host.chat_id,
+        run_id=run_id,
+        status=ended.status,
+        outputs=ended.outputs,
+        error=ended.error,
+        notes=host.take_notes(),
+        chat_status=chat_status,
+        reason=reason,
+        aborted_steps=list(host.aborted_steps),
+        interrupt_reason=reason if cancelled else "",
+        workflow_id=workflow_id,
+        threads=threads_of(cursor),
+        agent_id=agent_id,
+    )
+    await host.settle(
+        lambda: workflow.execute_activity_method(
+            RunActivities.finish_run, finished, start_to_close_timeout=timedelta(seconds=60), retry_policy=STATUS_RETRY
+        )
     )
     host.aborted_steps.clear()
