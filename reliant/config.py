@@ -78,6 +78,10 @@ class Settings:
     agents_max_depth: int = 3
     agents_max_concurrent: int = 8  # running at once in one chat
     agents_max_per_chat: int = 50
+    # Spending budgets in USD (`[budget] chat_usd = 5`), 0: none. A chat's covers its whole tree of
+    # agents; a project's, its chats of the day (UTC). The settings screen and a chat's own override.
+    budget_chat_usd: float = 0.0
+    budget_project_day_usd: float = 0.0
 
     def agent_limits(self) -> AgentLimits:
         return AgentLimits(self.agents_max_depth, self.agents_max_concurrent, self.agents_max_per_chat)

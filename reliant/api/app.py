@@ -12,6 +12,7 @@ from litestar.params import FromQuery
 from litestar.response import Response
 
 import reliant
+from reliant.api.agents import Agents
 from reliant.api.asgi import ASGIApp, Receive, Scope, Send
 from reliant.api.auth import TokenAuth
 from reliant.api.chats import Chats
@@ -29,6 +30,7 @@ from reliant.api.rest import (
     not_utf8_handler,
     unavailable_handler,
 )
+from reliant.api.rest_agents import AgentController
 from reliant.api.rest_workflows import WorkflowController
 from reliant.api.settings import SettingsService
 from reliant.api.system import SystemService, readiness
@@ -46,6 +48,8 @@ from reliant.wire.v1.workflow_connect import WorkflowServiceASGIApplication
 
 
 def rest_app(ctx: ApiContext, chats: Chats, projects: Projects, workflows: Workflows) -> Litestar:
+    agents = Agents(chats)
+
     @get("/health", sync_to_thread=False)
     def health() -> dict[str, str]:
         return {"status": "ok"}
@@ -79,12 +83,14 @@ def rest_app(ctx: ApiContext, chats: Chats, projects: Projects, workflows: Workf
             ProjectController,
             ChatController,
             WorkflowController,
+            AgentController,
             models,
         ],
         dependencies={
             "chats": Provide(lambda: chats, use_cache=True, sync_to_thread=False),
             "projects": Provide(lambda: projects, use_cache=True, sync_to_thread=False),
             "workflows": Provide(lambda: workflows, use_cache=True, sync_to_thread=False),
+            "agents": Provide(lambda: agents, use_cache=True, sync_to_thread=False),
         },
         exception_handlers={
             ApiError: api_error_handler,

@@ -29,6 +29,7 @@ from reliant.worker.activities.nodes import NodeActivities
 from reliant.worker.activities.runs import RunActivities
 from reliant.worker.activities.tools import ToolActivities
 from reliant.worker.attempts import AttemptLedger, fail_attempts_of_dead_workers, new_incarnation
+from reliant.worker.budget import Spending
 from reliant.worker.chat_context import ChatContexts
 from reliant.worker.chat_workflow import ChatWorkflow
 from reliant.worker.failure_redaction import RedactingInterceptor
@@ -90,6 +91,9 @@ class WorkerRole:
                     thinking_budget=s.thinking_budget,
                     demo_project=str(demo_project_path(s.data_dir)),
                     data_dir=s.data_dir,
+                    spending=Spending(
+                        db, providers, chat_budget=s.budget_chat_usd, project_day_budget=s.budget_project_day_usd
+                    ),
                 )
                 tools = ToolActivities(db, bus, log)
                 gates = GateActivities(db, log)

@@ -34,3 +34,6 @@ CREATE TABLE agent_notes (
     delivered_at  timestamptz
 );
 CREATE INDEX agent_notes_waiting ON agent_notes (agent_id) WHERE delivered_at IS NULL;
+
+-- A spending budget for the chat's whole tree of agents, in USD (NULL: the configured default).
+ALTER TABLE chats ADD COLUMN budget_usd numeric(12, 4);

@@ -40,7 +40,7 @@ from reliant.domain.agents import (
 from reliant.domain.chat import FINAL_TOOL_STATES, ToolRun, ToolState
 from reliant.engine.parse import parse_preset
 from reliant.errors import DaemonUnavailableError
-from reliant.wire.payloads import tool_run_payload
+from reliant.wire.payloads import agent_payload, tool_run_payload
 from reliant.worker import agent_tools, definitions
 from reliant.worker.activities.llm import chat_gone
 from reliant.worker.activities.notes import emit_notes
@@ -60,28 +60,6 @@ WORKTREE_TIMEOUT = 60.0
 MAX_RESULT_TEXT = 12_000  # an agent's answer in its spawner's tool result
 MAX_DIFF_TEXT = 8_000  # its worktree's diff there (the worktree keeps all of it)
 NAME_CHARS = 40
-
-
-def agent_payload(agent: AgentRecord) -> dict[str, Any]:
-    """An agent as clients see it (agent_started / agent_finished updates, ListAgents)."""
-    return {
-        "agent_id": agent.id,
-        "parent_agent_id": agent.parent_id,
-        "depth": agent.depth,
-        "name": agent.name,
-        "task": agent.task,
-        "workflow": agent.workflow,
-        "model": agent.model,
-        "thread_mode": agent.thread_mode,
-        "status": agent.status.value,
-        "worktree": {"path": agent.worktree_path, "branch": agent.worktree_branch, "state": agent.worktree_state}
-        if agent.worktree_path
-        else None,
-        "error": agent.error,
-        "cost_usd": round(agent.cost_usd, 6),
-        "input_tokens": agent.input_tokens,
-        "output_tokens": agent.output_tokens,
-    }
 
 
 async def finish_agent(change: Change, agent_id: str, status: str, outputs: dict[str, Any], error: str) -> None:

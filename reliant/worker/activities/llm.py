@@ -57,6 +57,7 @@ from reliant.worker import agent_tools, ask_user
 from reliant.worker.activities import llm_options
 from reliant.worker.activities.notes import emit_notes
 from reliant.worker.activities.types import (
+    BUDGET_REACHED,
     CHAT_GONE,
     DAEMON_OFFLINE,
     FATAL_LLM,
@@ -65,6 +66,7 @@ from reliant.worker.activities.types import (
     CallLlmInput,
     CallLlmResult,
 )
+from reliant.worker.budget import Spending
 from reliant.worker.chat_context import ChatContexts
 from reliant.worker.demo_worktree import demo_worktree
 from reliant.worker.prompts import SystemPrompt, build_system_prompt
@@ -101,6 +103,7 @@ class LlmActivities:
         thinking_budget: int = 0,
         demo_project: str = "",
         data_dir: Path | None = None,
+        spending: Spending | None = None,
     ) -> None:
         """`demo_project`: the path of the demo project (`reliant up --demo`), whose chats each get
         their own worktree."""
@@ -112,6 +115,7 @@ class LlmActivities:
         self.catalog = catalog
         self.contexts = contexts
         self.demo_project = demo_project
+        self.spending = spending  # prices and budgets (None: the price table, no budget)
 
     @activity.defn(name="call_llm")
     async def call_llm(self, inp: CallLlmInput) -> CallLlmResult:
@@ -163,6 +167,12 @@ class LlmActivities:
             provider, model = (await self.providers.providers()).get(parsed)
         except LlmError as exc:
             raise ApplicationError(redact(str(exc)), type=FATAL_LLM, non_retryable=True) from None
+        if self.spending is not None:
+            refusal = await self.spending.check(chat.id, chat.project_id, model_spec, thread.id, transcript)
+            if refusal is not None:  # not made: the run pauses until the budget is raised and resumed
+                raise ApplicationError(
+                    str(refusal), type=BUDGET_REACHED, non_retryable=True, category=ApplicationErrorCategory.BENIGN
+                )
         prompt = await self._system_prompt(chat, project, transcript, inp.mode, inp.system)
         request = LlmRequest(
             model=model,
@@ -240,7 +250,9 @@ class LlmActivities:
                 blocks=response.blocks,
                 model=model_spec,
                 usage=response.usage,
-                cost_usd=cost(model_spec, response.usage),
+                cost_usd=await self.spending.cost(model_spec, response.usage)
+                if self.spending is not None
+                else cost(model_spec, response.usage),
                 stop_reason=response.stop_reason,
                 step=step,
                 thread_id=thread.id,

@@ -20,6 +20,7 @@ from reliant.bus import Bus
 from reliant.clients.update_log import UpdateLog
 from reliant.db import Database
 from reliant.db import approvals as approvals_db
+from reliant.db import budgets as budgets_db
 from reliant.db import chats as chats_db
 from reliant.db import messages as messages_db
 from reliant.db import model_steps as model_steps_db
@@ -52,6 +53,7 @@ from reliant.worker.activities.types import (
 logger = logging.getLogger(__name__)
 
 NOT_RUN = "not run: the workflow ended without running it"
+BUDGET_INPUT = "budget_usd"  # a workflow input of this name is the chat's spending budget
 
 
 class RunActivities:
@@ -80,6 +82,9 @@ class RunActivities:
         except (definitions.DefinitionProblem, InvalidInputs) as exc:
             await self._admit(chat, inp, None)
             return OpenRunResult(workflow=workflow, chat=info, problem=str(exc))
+        budget = inputs.get(BUDGET_INPUT)
+        if not inp.parent_run_id and isinstance(budget, int | float) and not isinstance(budget, bool) and budget > 0:
+            await budgets_db.set_chat_budget(self.db, chat.id, float(budget))  # a workflow input sets it
         mode = inp.thread_mode or (definition.thread.value if definition.thread else "")
         thread_id = await self._thread(chat.id, inp, mode)
         record = RunRecord(

@@ -15,6 +15,7 @@ DAEMON_OFFLINE_REASON = "daemon offline"  # how a pause for it begins (resumed w
 RETRYABLE_LLM = "RetryableLlmError"
 FATAL_LLM = "FatalLlmError"
 CHAT_GONE = "ChatGone"
+BUDGET_REACHED = "BudgetReached"  # the call would cross the chat's or the project's budget: not made
 TURN_ABORTED = "TurnAborted"  # a cancelled turn's late attempt: its answer is dropped
 # Postgres, NATS or Temporal could not be reached (details[0] names which): waited out, never a pause.
 INFRA_UNAVAILABLE = "InfrastructureUnavailable"
