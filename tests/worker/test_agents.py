@@ -13,6 +13,7 @@ from reliant.db import agents as agents_db
 from reliant.db import tool_runs as tool_runs_db
 from reliant.domain.agents import AgentStatus
 from reliant.domain.chat import ChatInfo
+from reliant.domain.workflows import run_workflow_id
 from tests.conftest import Infra
 from tests.support import eventually
 from tests.worker.agent_env import AgentEnv, agent_env, calls_in
@@ -201,3 +202,34 @@ async def test_agent_nodes_offer_the_agent_tools_unless_their_preset_switches_th
     [with_agents], [without] = calls_in(on_log), calls_in(off_log)
     assert {"spawn_agent", "wait_agents", "message_agent", "cancel_agent", "list_agents"} <= set(with_agents["tools"])
     assert not {"spawn_agent", "wait_agents"} & set(without["tools"]) and "shell" in without["tools"]
+
+
+async def test_an_approval_raised_by_a_grandchild_is_answered_by_the_user_and_reaches_that_agent_only(
+    env: AgentEnv,
+) -> None:
+    grandchild = env.script(
+        [
+            {"tools": [{"name": "shell", "input": {"command": f"echo once >> {env.scripts}/grand.log"}}]},
+            {"text": "grandchild: ${result}"},
+        ]
+    )
+    child = env.script(
+        [
+            {"tools": [spawn("run the command", grandchild, name="grand")]},
+            {"text": "child: ${result}"},
+        ]
+    )
+    parent = env.script([{"tools": [spawn("delegate further", child, name="kid")]}, {"text": "parent: ${result}"}])
+    chat = await env.new_chat(parent)
+    await env.chats.set_mode(chat.id, "manual")
+    await env.chats.send(chat.id, "go")
+    approval = await env.pending_approval(chat.id, timeout=60)
+    agents = {a.name: a for a in await agents_db.for_chat(env.db, chat.id)}
+    assert (agents["grand"].depth, agents["grand"].parent_id) == (2, agents["kid"].id)
+    assert approval.tool_name == "shell" and approval.workflow_id == run_workflow_id(chat.id, agents["grand"].id)
+    await env.gates.approve(approval.id)
+    await env.finished(chat.id, timeout=60)
+    assert (env.scripts / "grand.log").read_text() == "once\n"
+    done = {a.name: a for a in await agents_db.for_chat(env.db, chat.id)}
+    assert done["grand"].status is AgentStatus.DONE and "once" not in done["kid"].error
+    assert done["kid"].text.startswith("child: Agent grand") and "grandchild:" in done["kid"].text
