@@ -75,7 +75,14 @@ class RunActivities:
             return _result(recorded, info)
         workflow = inp.workflow or chat.workflow
         try:
-            chosen = definitions.choose(workflow, await self._project_files(project))
+            files = await self._project_files(project)
+        except ApplicationError:
+            # The message is taken and the chat shown running, as when any step finds the daemon
+            # away: the run then pauses until the daemon is back.
+            await self._admit(chat, inp, None)
+            raise
+        try:
+            chosen = definitions.choose(workflow, files)
             definition = chosen.pinned.load()
             given = inp.inputs if inp.inputs is not None else chat.workflow_inputs
             inputs = resolve_inputs(definition, given)
