@@ -1,17 +1,22 @@
 """Agents: a chat's tree of sub-agents (status, model, cost and tokens, worktree) and its spending
-budget, for clients (REST: rest_agents.py; the CLI's `reliant agents`)."""
+budget, for clients (REST: rest_agents.py; ConnectRPC: AgentService; the CLI's `reliant agents`)."""
 
 from __future__ import annotations
 
 import math
 from typing import Any
 
+from connectrpc.request import RequestContext
+from google.protobuf.struct_pb2 import Struct
+
 from reliant.api.chats import Chats
+from reliant.api.connect import call
 from reliant.api.errors import InvalidFieldError, NotFoundError
 from reliant.db import agents as agents_db
 from reliant.db import budgets as budgets_db
 from reliant.domain.agents import AgentRecord
 from reliant.wire.payloads import agent_payload
+from reliant.wire.v1 import agent_pb2 as pb
 
 MAX_BUDGET_USD = 1_000_000.0
 
@@ -53,3 +58,45 @@ class Agents:
 
 def _times(agent: AgentRecord) -> dict[str, Any]:
     return {"created_at": agent.created_at, "finished_at": agent.finished_at}
+
+
+class AgentService:
+    """The ConnectRPC adapter."""
+
+    def __init__(self, agents: Agents) -> None:
+        self.agents = agents
+
+    async def list_agents(self, request: pb.ListAgentsRequest, ctx: RequestContext[Any, Any]) -> pb.ListAgentsResponse:
+        tree = await call(self.agents.tree(request.chat_id))
+        return pb.ListAgentsResponse(
+            agents=[_agent_pb(a) for a in tree["agents"]], spent_usd=tree["spent_usd"], budget_usd=tree["budget_usd"]
+        )
+
+    async def get_agent(self, request: pb.GetAgentRequest, ctx: RequestContext[Any, Any]) -> pb.Agent:
+        return _agent_pb(await call(self.agents.agent(request.chat_id, request.agent_id)))
+
+
+def _agent_pb(agent: dict[str, Any]) -> pb.Agent:
+    worktree = agent["worktree"]
+    outputs = Struct()
+    outputs.update(agent.get("outputs") or {})
+    return pb.Agent(
+        agent_id=agent["agent_id"],
+        parent_agent_id=agent["parent_agent_id"],
+        depth=agent["depth"],
+        name=agent["name"],
+        task=agent["task"],
+        workflow=agent["workflow"],
+        model=agent["model"],
+        thread_mode=agent["thread_mode"],
+        status=agent["status"],
+        worktree=pb.AgentWorktree(**worktree) if worktree else None,
+        error=agent["error"],
+        cost_usd=agent["cost_usd"],
+        input_tokens=agent["input_tokens"],
+        output_tokens=agent["output_tokens"],
+        created_unix=agent["created_at"],
+        finished_unix=agent["finished_at"] or 0.0,
+        text=agent.get("text", ""),
+        outputs=outputs,
+    )

@@ -12,7 +12,7 @@ from litestar.params import FromQuery
 from litestar.response import Response
 
 import reliant
-from reliant.api.agents import Agents
+from reliant.api.agents import Agents, AgentService
 from reliant.api.asgi import ASGIApp, Receive, Scope, Send
 from reliant.api.auth import TokenAuth
 from reliant.api.chats import Chats
@@ -40,6 +40,7 @@ from reliant.api.workspace import workspace_apps
 from reliant.clients.providers import ProviderPool
 from reliant.db import DatabaseUnavailableError
 from reliant.db import doctor as doctor_db
+from reliant.wire.v1.agent_connect import AgentServiceASGIApplication
 from reliant.wire.v1.chat_connect import ChatServiceASGIApplication, ProjectServiceASGIApplication
 from reliant.wire.v1.control_connect import ApprovalServiceASGIApplication, QuestionServiceASGIApplication
 from reliant.wire.v1.settings_connect import SettingsServiceASGIApplication
@@ -145,6 +146,7 @@ def create_app(ctx: ApiContext, providers: ProviderPool) -> ASGIApp:
         ApprovalServiceASGIApplication(ApprovalService(gates)),
         QuestionServiceASGIApplication(QuestionService(gates)),
         WorkflowServiceASGIApplication(WorkflowService(workflows)),
+        AgentServiceASGIApplication(AgentService(Agents(chats))),
         *workspace_apps(ctx),
     ]
     services: dict[str, ASGIApp] = {app.path: ConnectInput(app, app.path.lstrip("/")) for app in connect_apps}

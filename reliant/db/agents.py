@@ -10,6 +10,7 @@ from psycopg.types.json import Jsonb
 
 from reliant.db.database import Queries, Row
 from reliant.domain.agents import AgentLimits, AgentRecord, AgentStatus
+from reliant.domain.chat import AgentTag
 
 _COLUMNS = (
     "a.id, a.chat_id, a.parent_id, a.call_key, a.depth, a.name, a.task, a.workflow, a.model, a.thread_mode,"
@@ -193,3 +194,35 @@ async def chat_cost(db: Queries, chat_id: str) -> float:
     """What the chat's model calls cost so far: its whole tree of agents."""
     row = await db.fetchrow("SELECT coalesce(sum(cost_usd), 0) AS c FROM messages WHERE chat_id = %s", (chat_id,))
     return float(row["c"]) if row else 0.0
+
+
+# An approval or question a sub-agent raised waits in that agent's run workflow
+# (domain.workflows.run_workflow_id): joined on it, the gate names its agent (agent_*). `g` is the gate.
+GATE_AGENT_COLUMNS = "ag.id AS agent_id, ag.name AS agent_name, ag.task AS agent_task"
+GATE_AGENT_JOIN = (
+    "LEFT JOIN agents ag ON ag.chat_id = g.chat_id AND g.workflow_id = 'chat-' || ag.chat_id || '-run-' || ag.id"
+)
+
+
+def gate_agent(row: Row) -> AgentTag | None:
+    """The agent of a gate row selected with GATE_AGENT_COLUMNS (None: the chat's own agent)."""
+    if not row.get("agent_id"):
+        return None
+    return AgentTag(str(row["agent_id"]), str(row["agent_name"]), str(row["agent_task"]))
+
+
+async def of_gate(db: Queries, chat_id: str, workflow_id: str) -> AgentTag | None:
+    """The sub-agent whose run workflow `workflow_id` is (a gate it raised waits there), if any."""
+    if not workflow_id:
+        return None
+    row = await db.fetchrow(
+        f"SELECT {GATE_AGENT_COLUMNS} FROM agents ag"
+        " WHERE ag.chat_id = %s AND 'chat-' || ag.chat_id || '-run-' || ag.id = %s",
+        (chat_id, workflow_id),
+    )
+    return gate_agent(row) if row else None
+
+
+def tag_payload(tag: AgentTag | None) -> dict[str, Any]:
+    """A gate update's `agent` field: {agent: {agent_id, name, task}} for a sub-agent's, else nothing."""
+    return {"agent": {"agent_id": tag.id, "name": tag.name, "task": tag.task}} if tag else {}

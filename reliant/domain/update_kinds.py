@@ -30,7 +30,9 @@
                                                                 service is away ("waiting for postgres")
     error              {message}
     chat_updated       {title?, model?, mode?}
-    approval_requested {approval_id, tool_call_id, tool_name, input, turn}
+    approval_requested {approval_id, tool_call_id, tool_name, input, turn, agent?}
+                                                                agent: {agent_id, name, task} when a
+                                                                sub-agent raised it (question_asked too)
                        {approval_id, tool_call_id, kind: "node", question, choices, run_id, node,
                         tool_name: "", input: {}, turn: 0}      an `approval` node asks (tool_call_id is
                                                                 its gate key, node:<step>); answered

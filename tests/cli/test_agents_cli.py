@@ -7,7 +7,15 @@ import json
 import sys
 from pathlib import Path
 
+import pytest
+from connectrpc.code import Code
+from connectrpc.errors import ConnectError
+
 from embedded.ports import free_port
+from reliant.db import agents as agents_db
+from reliant.domain.chat import AgentTag
+from reliant.wire.v1 import agent_pb2 as apb
+from reliant.wire.v1.agent_connect import AgentServiceClient
 from tests.conftest import Infra
 from tests.worker.agent_env import agent_env
 
@@ -44,3 +52,51 @@ async def test_reliant_agents_draws_the_tree_with_status_and_cost(infra: Infra, 
         assert [(a["name"], a["depth"]) for a in tree["agents"]] == [("mid", 1), ("leaf", 2)]
         code, _, err = await reliant("agents", "--chat", "00000000-0000-0000-0000-000000000000", *where)
         assert code == 1 and "not found" in err
+
+
+async def test_an_agents_approval_is_tagged_with_it_answered_from_the_cli_and_connect_lists_the_agents(
+    infra: Infra, tmp_path: Path
+) -> None:
+    async with agent_env(infra, tmp_path, api_port=free_port()) as env:
+        kid_log = env.scripts / "kid.log"
+        child = env.script(
+            [{"tools": [{"name": "shell", "input": {"command": f"echo once >> {kid_log}"}}]}, {"text": "kid done"}]
+        )
+        parent = env.script(
+            [
+                {"tools": [{"name": "spawn_agent", "input": {"task": "count once", "name": "kid", "model": child}}]},
+                {"text": "parent done"},
+            ]
+        )
+        chat = await env.new_chat(parent)
+        await env.chats.set_mode(chat.id, "manual")
+        await env.chats.send(chat.id, "go")
+        approval = await env.pending_approval(chat.id, timeout=60)
+        [kid] = await agents_db.for_chat(env.db, chat.id)
+        assert approval.agent == AgentTag(kid.id, "kid", "count once")
+        url = f"http://127.0.0.1:{env.settings.api_port}"
+        where = ["--api-url", url, "--token", env.settings.api_token]
+        code, out, err = await reliant("approvals", *where)
+        assert code == 0, err
+        assert f"agent kid ({kid.id[:8]}): count once" in out
+        code, out, err = await reliant("approvals", "approve", approval.id, *where)
+        assert code == 0, err
+        await env.finished(chat.id, timeout=60)
+        assert kid_log.read_text() == "once\n", "the answer reached the agent, which ran its command once"
+
+        updates = await env.updates(chat.id)
+        [asked] = [u.payload for u in updates if u.kind == "approval_requested"]
+        assert asked["agent"] == {"agent_id": kid.id, "name": "kid", "task": "count once"}
+        statuses = [u.payload for u in updates if u.kind == "agent_status"]
+        assert [s["agent_id"] for s in statuses] == [kid.id, kid.id], "one after each of the kid's model calls"
+
+        client = AgentServiceClient(url, proto_json=True, timeout_ms=30_000)
+        headers = {"authorization": f"Bearer {env.settings.api_token}"}
+        listed = await client.list_agents(apb.ListAgentsRequest(chat_id=chat.id), headers=headers)
+        assert [(a.name, a.status, a.depth, a.parent_agent_id) for a in listed.agents] == [("kid", "done", 1, "")]
+        assert not listed.HasField("budget_usd")
+        got = await client.get_agent(apb.GetAgentRequest(chat_id=chat.id, agent_id=kid.id), headers=headers)
+        assert (got.text, got.task, got.finished_unix > got.created_unix > 0) == ("kid done", "count once", True)
+        with pytest.raises(ConnectError) as missing:
+            await client.get_agent(apb.GetAgentRequest(chat_id=chat.id, agent_id="nobody"), headers=headers)
+        assert missing.value.code is Code.NOT_FOUND

@@ -233,3 +233,30 @@ async def test_an_approval_raised_by_a_grandchild_is_answered_by_the_user_and_re
     done = {a.name: a for a in await agents_db.for_chat(env.db, chat.id)}
     assert done["grand"].status is AgentStatus.DONE and "once" not in done["kid"].error
     assert done["kid"].text.startswith("child: Agent grand") and "grandchild:" in done["kid"].text
+
+
+async def test_a_forked_child_reads_the_parents_thread_without_the_unanswered_call_that_spawned_it(
+    env: AgentEnv,
+) -> None:
+    log = env.scripts / "forked.jsonl"
+    child = env.script([{"text": "forked answer"}], call_log=str(log), own_turns=True)
+    parent = env.script(
+        [
+            {"text": "looking first", "tools": [{"name": "list_agents", "input": {}}]},
+            {"text": "now delegating", "tools": [spawn("carry on", child, name="f", thread="fork")]},
+            {"text": "parent: ${result}"},
+        ]
+    )
+    chat = await env.new_chat(parent)
+    await env.chats.send(chat.id, "remember the word kumquat")
+    await env.finished(chat.id, timeout=60)
+    [call] = calls_in(log)
+    messages = call["messages"]
+    texts = [b.get("text", "") for m in messages for b in m["blocks"]]
+    assert "remember the word kumquat" in texts and "looking first" in texts, "it read the parent's thread"
+    called = [b["tool_name"] for m in messages for b in m["blocks"] if b["type"] == "tool_call"]
+    answered = [b for m in messages for b in m["blocks"] if b["type"] == "tool_result"]
+    assert called == ["list_agents"] and len(answered) == 1, "every call it reads has its result"
+    assert "now delegating" not in texts and "carry on" in texts[-1]
+    [agent] = await agents_db.for_chat(env.db, chat.id)
+    assert (agent.thread_mode, agent.text) == ("fork", "forked answer")

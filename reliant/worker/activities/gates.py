@@ -7,6 +7,7 @@ from temporalio import activity
 
 from reliant.clients.update_log import UpdateLog
 from reliant.db import Database
+from reliant.db import agents as agents_db
 from reliant.db import approvals as approvals_db
 from reliant.db import chats as chats_db
 from reliant.db import questions as questions_db
@@ -50,6 +51,7 @@ class GateActivities:
                 workflow_id=inp.workflow_id,
             )
             if created:
+                tag = await agents_db.of_gate(change.tx, inp.chat_id, inp.workflow_id)
                 change.emit(
                     kinds.APPROVAL_REQUESTED,
                     {
@@ -58,7 +60,8 @@ class GateActivities:
                         "tool_name": run.tool_name,
                         "input": run.input,
                         "turn": inp.turn,
-                    },
+                    }
+                    | agents_db.tag_payload(tag),
                 )
             if await chats_db.set_status(change.tx, inp.chat_id, ChatStatus.WAITING, f"approve {run.tool_name}?"):
                 change.emit(
@@ -85,6 +88,7 @@ class GateActivities:
                 workflow_id=inp.workflow_id,
             )
             if created:
+                tag = await agents_db.of_gate(change.tx, inp.chat_id, inp.workflow_id)
                 change.emit(
                     kinds.QUESTION_ASKED,
                     {
@@ -92,7 +96,8 @@ class GateActivities:
                         "tool_call_id": run.tool_call_id,
                         "questions": question.questions,
                         "turn": inp.turn,
-                    },
+                    }
+                    | agents_db.tag_payload(tag),
                 )
             if await chats_db.set_status(change.tx, inp.chat_id, ChatStatus.WAITING, "answer the question"):
                 change.emit(kinds.CHAT_STATUS, {"status": ChatStatus.WAITING.value, "reason": "answer the question"})

@@ -52,7 +52,7 @@ from reliant.llm.pricing import cost
 from reliant.llm.registry import parse_model
 from reliant.llm.script import check_script_place
 from reliant.redaction import redact
-from reliant.wire.payloads import message_payload, tool_run_payload
+from reliant.wire.payloads import agent_payload, message_payload, tool_run_payload
 from reliant.worker import agent_tools, ask_user
 from reliant.worker.activities import llm_options
 from reliant.worker.activities.notes import emit_notes
@@ -273,6 +273,10 @@ class LlmActivities:
                     if call.tool_name == llm_options.RESPOND_TOOL and inp.response is not None:
                         await tool_runs_db.finish_now(change.tx, chat.id, call.key, output=llm_options.RESPOND_RESULT)
                 change.emit(kinds.MESSAGE_COMPLETED, {"message": message_payload(message)})
+                if inp.agent_id:  # a sub-agent's cost and tokens grew: the clients' trees follow
+                    agent = await agents_db.get(change.tx, inp.agent_id)
+                    if agent is not None:
+                        change.emit(kinds.AGENT_STATUS, agent_payload(agent))
         if not created:
             return await self._finish(chat, message, inp, replayed=True)
         calls = [

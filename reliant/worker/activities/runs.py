@@ -156,7 +156,9 @@ class RunActivities:
         if mode == ThreadMode.NEW.value:
             return (await threads_db.ensure(self.db, chat_id, key)).id
         if mode == ThreadMode.FORK.value:
-            return (await threads_db.fork(self.db, chat_id, key, inp.parent_thread_id)).id
+            # A sub-agent's fork ends before the answer whose spawn_agent call started it.
+            fork = await threads_db.fork(self.db, chat_id, key, inp.parent_thread_id, before_answer=bool(inp.task))
+            return fork.id
         return inp.parent_thread_id
 
     async def _admit(self, chat: ChatRow, inp: OpenRunInput, start: tuple[RunRecord, dict[str, object]] | None) -> None:
