@@ -11,14 +11,19 @@ from google.protobuf.struct_pb2 import Struct
 
 from reliant.api.chats import Chats
 from reliant.api.connect import call
-from reliant.api.errors import InvalidFieldError, NotFoundError
+from reliant.api.errors import FailedPreconditionError, InvalidFieldError, NotFoundError, UnavailableError
+from reliant.clients.daemons import control
 from reliant.db import agents as agents_db
 from reliant.db import budgets as budgets_db
-from reliant.domain.agents import AgentRecord
+from reliant.domain import update_kinds as kinds
+from reliant.domain.agents import AgentRecord, AgentStatus
+from reliant.errors import DaemonUnavailableError
 from reliant.wire.payloads import agent_payload
 from reliant.wire.v1 import agent_pb2 as pb
 
 MAX_BUDGET_USD = 1_000_000.0
+WORKTREE_ACTIONS = ("merge", "keep", "remove")
+WORKTREE_TIMEOUT = 120.0
 
 
 class Agents:
@@ -40,11 +45,61 @@ class Agents:
 
     async def agent(self, chat_id: str, agent_id: str) -> dict[str, Any]:
         chat = await self.chats.chat(chat_id)
-        found = [a for a in await agents_db.for_chat(self.db, chat.id) if a.id == agent_id.strip()]
-        if not found:
-            raise NotFoundError(f"agent {agent_id} not found in chat {chat.id}")
-        agent = found[0]
+        agent = await self._one(chat.id, agent_id)
         return agent_payload(agent) | _times(agent) | {"text": agent.text, "outputs": agent.outputs}
+
+    async def worktree(self, chat_id: str, agent_id: str, action: str) -> dict[str, Any]:
+        """An agent's worktree: `merge` its branch (its uncommitted work committed first) into the
+        project's checked-out branch and remove the worktree — refused, changing nothing, over a
+        conflict (named) —, `keep` it as it is, or `remove` it and its branch."""
+        if action not in WORKTREE_ACTIONS:
+            raise InvalidFieldError("action", f"must be one of {', '.join(WORKTREE_ACTIONS)}")
+        chat = await self.chats.chat(chat_id)
+        agent = await self._one(chat.id, agent_id)
+        if not agent.worktree_path:
+            raise FailedPreconditionError(f"agent {agent.name} ({agent.id}) has no worktree")
+        if agent.worktree_state != "active":
+            raise FailedPreconditionError(f"agent {agent.name}'s worktree is {agent.worktree_state} already")
+        if agent.status is AgentStatus.RUNNING and action != "keep":
+            raise FailedPreconditionError(f"agent {agent.name} is still running: wait for it or cancel it first")
+        project = await self.db.fetchrow(
+            "SELECT p.daemon_id, p.path FROM chats c JOIN projects p ON p.id = c.project_id WHERE c.id = %s",
+            (chat.id,),
+        )
+        assert project is not None
+        where = {"workspace": project["path"], "path": agent.worktree_path}
+        result: dict[str, Any] = {}
+        if action == "merge":
+            message = f"Merge the work of agent {agent.name}: {agent.task[:200]}"
+            result = await self._daemon(project["daemon_id"], "worktree.merge", {**where, "message": message})
+            if not result.get("merged"):
+                conflicts = ", ".join(result.get("conflicts") or ())
+                raise FailedPreconditionError(f"not merged, nothing changed: {result.get('reason')}: {conflicts}")
+        if action in ("merge", "remove"):
+            await self._daemon(project["daemon_id"], "worktree.remove", {**where, "force": True, "delete_branch": True})
+        state = {"merge": "merged", "keep": "kept", "remove": "removed"}[action]
+        async with self.chats.log.change(chat.id) as change:
+            if await agents_db.set_worktree_state(change.tx, agent.id, state):
+                changed = await agents_db.get(change.tx, agent.id)
+                assert changed is not None
+                change.emit(kinds.AGENT_STATUS, agent_payload(changed))
+        done = await self.agent(chat.id, agent.id)
+        return done | {"commit": result.get("commit", ""), "files": result.get("files", [])}
+
+    async def _one(self, chat_id: str, agent_id: str) -> AgentRecord:
+        found = [a for a in await agents_db.for_chat(self.db, chat_id) if a.id == agent_id.strip()]
+        if not found:
+            raise NotFoundError(f"agent {agent_id} not found in chat {chat_id}")
+        return found[0]
+
+    async def _daemon(self, daemon_id: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        try:
+            reply: dict[str, Any] = await control(self.chats.ctx.bus, daemon_id, name, body, timeout=WORKTREE_TIMEOUT)
+        except DaemonUnavailableError as exc:
+            raise UnavailableError(str(exc)) from None
+        if not reply.get("ok"):
+            raise FailedPreconditionError(str(reply.get("error") or f"the daemon refused {name}"))
+        return reply
 
     async def set_budget(self, chat_id: str, usd: float | None) -> dict[str, Any]:
         """The chat's own budget (None: back to the configured default). A paused chat goes on once

@@ -1,5 +1,5 @@
 """`reliant agents --chat ID`: a chat's tree of sub-agents with their status, cost and tokens, and
-what the chat has spent of its budget."""
+what the chat has spent of its budget; `--merge / --keep / --remove AGENT`: an agent's worktree."""
 
 from __future__ import annotations
 
@@ -18,6 +18,13 @@ from reliant.cli.app import ApiUrlOpt, DataDirOpt, TokenOpt, api_client, app, co
 def agents(
     chat_id: Annotated[str, typer.Option("--chat", help="The chat (an id or a unique prefix)")],
     as_json: Annotated[bool, typer.Option("--json", help="The tree as JSON")] = False,
+    merge: Annotated[
+        str, typer.Option("--merge", help="Merge this agent's worktree into the project's branch", metavar="AGENT")
+    ] = "",
+    keep: Annotated[str, typer.Option("--keep", help="Keep this agent's worktree as it is", metavar="AGENT")] = "",
+    remove: Annotated[
+        str, typer.Option("--remove", help="Remove this agent's worktree and its branch", metavar="AGENT")
+    ] = "",
     data_dir: DataDirOpt = None,
     api_url: ApiUrlOpt = None,
     token: TokenOpt = None,
@@ -25,9 +32,23 @@ def agents(
     """The sub-agents of a chat: a tree with status, model, cost and tokens."""
     from reliant.cli import ids
 
+    actions = [(a, given) for a, given in (("merge", merge), ("keep", keep), ("remove", remove)) if given]
+    if len(actions) > 1:
+        fail("give one of --merge, --keep and --remove")
     api = api_client(data_dir, api_url, token)
     try:
-        tree = _get(api.url, api.headers, f"/api/chats/{ids.chat_id(api, chat_id)}/agents")
+        path = f"/api/chats/{ids.chat_id(api, chat_id)}/agents"
+        tree = _get(api.url, api.headers, path)
+        if actions:
+            action, given = actions[0]
+            agent = _agent_id(tree, given)
+            done = _post(api.url, api.headers, f"{path}/{agent}/worktree", {"action": action})
+            files = f": {', '.join(done['files'])}" if done.get("files") else ""
+            state = done["worktree"]["state"] if done.get("worktree") else action
+            sys.stdout.write(f"agent {done['name']} ({agent[:8]}): worktree {state}{files}\n")
+            return
+    except typer.Exit:
+        raise
     except urllib.error.HTTPError as exc:
         fail(_detail(exc))
     except Exception as exc:  # noqa: BLE001 - reported as a one-line error
@@ -61,6 +82,23 @@ def print_tree(tree: dict[str, Any], out: IO[str]) -> None:
     if not agents:
         out.write("no agents\n")
     draw("", "  ")
+
+
+def _agent_id(tree: dict[str, Any], given: str) -> str:
+    """The agent an id or a unique prefix names."""
+    matches = [a["agent_id"] for a in tree.get("agents") or () if a["agent_id"].startswith(given.strip())]
+    if len(matches) != 1:
+        fail(f"agent {given!r} {'matches several agents' if matches else 'is not an agent of this chat'}")
+    return str(matches[0])
+
+
+def _post(url: str, headers: dict[str, str], path: str, body: dict[str, Any]) -> Any:
+    data = json.dumps(body).encode()
+    request = urllib.request.Request(
+        url.rstrip("/") + path, data=data, method="POST", headers={**headers, "content-type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=150) as response:
+        return json.loads(response.read())
 
 
 def _get(url: str, headers: dict[str, str], path: str) -> Any:

@@ -18,6 +18,7 @@ from reliant.wire.v1 import agent_pb2 as apb
 from reliant.wire.v1.agent_connect import AgentServiceClient
 from tests.conftest import Infra
 from tests.worker.agent_env import agent_env
+from tests.worker.test_agents import git, make_repo
 
 
 async def reliant(*args: str) -> tuple[int, str, str]:
@@ -100,3 +101,38 @@ async def test_an_agents_approval_is_tagged_with_it_answered_from_the_cli_and_co
         with pytest.raises(ConnectError) as missing:
             await client.get_agent(apb.GetAgentRequest(chat_id=chat.id, agent_id="nobody"), headers=headers)
         assert missing.value.code is Code.NOT_FOUND
+
+
+async def test_reliant_agents_merges_an_agents_worktree_and_reports_a_conflict(infra: Infra, tmp_path: Path) -> None:
+    async with agent_env(infra, tmp_path, api_port=free_port()) as env:
+        make_repo(env.workspace)
+        spawns = [
+            {
+                "name": "spawn_agent",
+                "input": {
+                    "task": f"write {n}",
+                    "name": n,
+                    "worktree": True,
+                    "model": env.script(
+                        [{"tools": [{"name": "shell", "input": {"command": f"echo {n} > {f}"}}]}, {"text": "ok"}]
+                    ),
+                },
+            }
+            for n, f in (("one", "one.txt"), ("two", "README.md"))
+        ]
+        chat = await env.new_chat(env.script([{"tools": spawns}, {"text": "done"}]))
+        await env.chats.send(chat.id, "go")
+        await env.finished(chat.id, timeout=90)
+        by_name = {a.name: a for a in await agents_db.for_chat(env.db, chat.id)}
+        (env.workspace / "README.md").write_text("main\n")
+        git(env.workspace, "commit", "-qam", "main moves on")
+        where = ["--api-url", f"http://127.0.0.1:{env.settings.api_port}", "--token", env.settings.api_token]
+        code, out, err = await reliant("agents", "--chat", chat.id, "--merge", by_name["one"].id[:8], *where)
+        assert code == 0, err
+        assert out == f"agent one ({by_name['one'].id[:8]}): worktree merged: one.txt\n"
+        assert (env.workspace / "one.txt").read_text() == "one\n"
+        code, out, err = await reliant("agents", "--chat", chat.id, "--merge", by_name["two"].id, *where)
+        assert code == 1 and "not merged, nothing changed" in err and "README.md" in err, err
+        assert (env.workspace / "README.md").read_text() == "main\n"
+        code, out, err = await reliant("agents", "--chat", chat.id, "--remove", by_name["two"].id, *where)
+        assert code == 0 and "worktree removed" in out, err

@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from reliant.api.agents import Agents
+from reliant.api.errors import FailedPreconditionError, InvalidFieldError
 from reliant.db import agents as agents_db
 from reliant.db import tool_runs as tool_runs_db
 from reliant.domain.agents import AgentStatus
@@ -260,3 +262,56 @@ async def test_a_forked_child_reads_the_parents_thread_without_the_unanswered_ca
     assert "now delegating" not in texts and "carry on" in texts[-1]
     [agent] = await agents_db.for_chat(env.db, chat.id)
     assert (agent.thread_mode, agent.text) == ("fork", "forked answer")
+
+
+async def test_an_agents_worktree_is_merged_kept_or_removed_and_a_conflict_changes_nothing(env: AgentEnv) -> None:
+    make_repo(env.workspace)
+    writes = {"A": "echo a > a.txt", "B": "echo b > README.md", "C": "echo c > c.txt"}
+    spawns = [
+        spawn(
+            f"write {n}",
+            env.script([{"tools": [{"name": "shell", "input": {"command": cmd}}]}, {"text": n}]),
+            name=n,
+            worktree=True,
+        )
+        for n, cmd in writes.items()
+    ]
+    chat = await env.new_chat(env.script([{"tools": spawns}, {"text": "done"}]))
+    await env.chats.send(chat.id, "go")
+    await env.finished(chat.id, timeout=90)
+    by_name = {a.name: a for a in await agents_db.for_chat(env.db, chat.id)}
+    (env.workspace / "README.md").write_text("main\n")
+    git(env.workspace, "commit", "-qam", "main moves on")
+    (env.workspace / "c.txt").write_text("mine, uncommitted\n")
+    agents = Agents(env.chats)
+
+    merged = await agents.worktree(chat.id, by_name["A"].id, "merge")
+    assert merged["worktree"]["state"] == "merged" and merged["files"] == ["a.txt"]
+    assert (env.workspace / "a.txt").read_text() == "a\n"
+    assert git(env.workspace, "log", "-1", "--format=%s").startswith("Merge the work of agent A")
+    assert not Path(by_name["A"].worktree_path).exists()
+    assert by_name["A"].worktree_branch not in git(env.workspace, "branch", "--list")
+
+    with pytest.raises(FailedPreconditionError, match=r"conflicts with main: README\.md"):
+        await agents.worktree(chat.id, by_name["B"].id, "merge")
+    assert (env.workspace / "README.md").read_text() == "main\n" and Path(by_name["B"].worktree_path).exists()
+    with pytest.raises(FailedPreconditionError, match=r"uncommitted changes to files .*: c\.txt"):
+        await agents.worktree(chat.id, by_name["C"].id, "merge")
+    assert (env.workspace / "c.txt").read_text() == "mine, uncommitted\n"
+    assert git(env.workspace, "status", "--porcelain").split() == ["??", "c.txt"], "nothing else changed"
+
+    removed = await agents.worktree(chat.id, by_name["B"].id, "remove")
+    assert removed["worktree"]["state"] == "removed" and not Path(by_name["B"].worktree_path).exists()
+    assert by_name["B"].worktree_branch not in git(env.workspace, "branch", "--list")
+    kept = await agents.worktree(chat.id, by_name["C"].id, "keep")
+    assert kept["worktree"]["state"] == "kept" and (Path(by_name["C"].worktree_path) / "c.txt").exists()
+    with pytest.raises(FailedPreconditionError, match="merged already"):
+        await agents.worktree(chat.id, by_name["A"].id, "merge")
+    with pytest.raises(InvalidFieldError, match="action"):
+        await agents.worktree(chat.id, by_name["C"].id, "squash")
+    statuses = [
+        (u.payload["name"], u.payload["worktree"]["state"])
+        for u in await env.updates(chat.id)
+        if u.kind == "agent_status" and u.payload["worktree"]["state"] != "active"
+    ]
+    assert statuses == [("A", "merged"), ("B", "removed"), ("C", "kept")]
