@@ -130,6 +130,9 @@ class AgentService:
     async def get_agent(self, request: pb.GetAgentRequest, ctx: RequestContext[Any, Any]) -> pb.Agent:
         return _agent_pb(await call(self.agents.agent(request.chat_id, request.agent_id)))
 
+    async def set_worktree(self, request: pb.SetWorktreeRequest, ctx: RequestContext[Any, Any]) -> pb.Agent:
+        return _agent_pb(await call(self.agents.worktree(request.chat_id, request.agent_id, request.action)))
+
 
 def _agent_pb(agent: dict[str, Any]) -> pb.Agent:
     worktree = agent["worktree"]

@@ -101,6 +101,11 @@ async def test_an_agents_approval_is_tagged_with_it_answered_from_the_cli_and_co
         with pytest.raises(ConnectError) as missing:
             await client.get_agent(apb.GetAgentRequest(chat_id=chat.id, agent_id="nobody"), headers=headers)
         assert missing.value.code is Code.NOT_FOUND
+        with pytest.raises(ConnectError, match="has no worktree") as refused:
+            await client.set_worktree(
+                apb.SetWorktreeRequest(chat_id=chat.id, agent_id=kid.id, action="merge"), headers=headers
+            )
+        assert refused.value.code is Code.FAILED_PRECONDITION
 
 
 async def test_reliant_agents_merges_an_agents_worktree_and_reports_a_conflict(infra: Infra, tmp_path: Path) -> None:

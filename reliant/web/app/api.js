@@ -10,6 +10,7 @@ const SETTINGS = "reliant.v1.SettingsService";
 const APPROVALS = "reliant.v1.ApprovalService";
 const QUESTIONS = "reliant.v1.QuestionService";
 const WORKFLOWS = "reliant.v1.WorkflowService";
+const AGENTS = "reliant.v1.AgentService";
 
 export class Api {
   constructor(client = new ConnectClient("")) {
@@ -112,6 +113,14 @@ export class Api {
   }
   listRuns(chatId, limit = 0) {
     return this.client.unary(WORKFLOWS, "ListRuns", { chatId, limit }).then((r) => r.runs || []);
+  }
+
+  // a chat's sub-agents
+  listAgents(chatId) {
+    return this.client.unary(AGENTS, "ListAgents", { chatId });
+  }
+  setWorktree(chatId, agentId, action) {
+    return this.client.unary(AGENTS, "SetWorktree", { chatId, agentId, action });
   }
 
   // system and settings

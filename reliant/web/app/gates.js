@@ -88,7 +88,7 @@ export function approvalGate(a, createdAt = 0) {
     agent: gateAgent(a),
     choice: "",
     id: a.approval_id || a.id || "",
-    toolCallId: a.tool_call_id || a.toolCallId || "",
+    toolCallId: a.call_key || a.tool_call_id || a.toolCallId || "",
     toolName: a.tool_name || a.toolName || "",
     input: a.input || {},
     questions: [],
@@ -106,7 +106,7 @@ export function questionGate(q, createdAt = 0) {
   return {
     kind: "question",
     id: q.question_id || q.id || "",
-    toolCallId: q.tool_call_id || q.toolCallId || "",
+    toolCallId: q.call_key || q.tool_call_id || q.toolCallId || "",
     toolName: "ask_user",
     input: {},
     agent: gateAgent(q),

@@ -23,6 +23,9 @@ class AgentService(Protocol):
     async def get_agent(self, request: reliant_dot_wire_dot_v1_dot_agent__pb2.GetAgentRequest, ctx: RequestContext) -> reliant_dot_wire_dot_v1_dot_agent__pb2.Agent:
         raise ConnectError(Code.UNIMPLEMENTED, "Not implemented")
 
+    async def set_worktree(self, request: reliant_dot_wire_dot_v1_dot_agent__pb2.SetWorktreeRequest, ctx: RequestContext) -> reliant_dot_wire_dot_v1_dot_agent__pb2.Agent:
+        raise ConnectError(Code.UNIMPLEMENTED, "Not implemented")
+
 
 class AgentServiceASGIApplication(ConnectASGIApplication[AgentService]):
     def __init__(self, service: AgentService | AsyncGenerator[AgentService], *, interceptors: Iterable[Interceptor]=(), read_max_bytes: int | None = None, compressions: Iterable[Compression] | None = None) -> None:
@@ -48,6 +51,16 @@ class AgentServiceASGIApplication(ConnectASGIApplication[AgentService]):
                         idempotency_level=IdempotencyLevel.UNKNOWN,
                     ),
                     function=svc.get_agent,
+                ),
+                "/reliant.v1.AgentService/SetWorktree": Endpoint.unary(
+                    method=MethodInfo(
+                        name="SetWorktree",
+                        service_name="reliant.v1.AgentService",
+                        input=reliant_dot_wire_dot_v1_dot_agent__pb2.SetWorktreeRequest,
+                        output=reliant_dot_wire_dot_v1_dot_agent__pb2.Agent,
+                        idempotency_level=IdempotencyLevel.UNKNOWN,
+                    ),
+                    function=svc.set_worktree,
                 ),
             },
             interceptors=interceptors,
@@ -102,11 +115,33 @@ class AgentServiceClient(ConnectClient):
             timeout_ms=timeout_ms,
         )
 
+    async def set_worktree(
+        self,
+        request: reliant_dot_wire_dot_v1_dot_agent__pb2.SetWorktreeRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None,
+        timeout_ms: int | None = None,
+    ) -> reliant_dot_wire_dot_v1_dot_agent__pb2.Agent:
+        return await self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="SetWorktree",
+                service_name="reliant.v1.AgentService",
+                input=reliant_dot_wire_dot_v1_dot_agent__pb2.SetWorktreeRequest,
+                output=reliant_dot_wire_dot_v1_dot_agent__pb2.Agent,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+        )
+
 
 class AgentServiceSync(Protocol):
     def list_agents(self, request: reliant_dot_wire_dot_v1_dot_agent__pb2.ListAgentsRequest, ctx: RequestContext) -> reliant_dot_wire_dot_v1_dot_agent__pb2.ListAgentsResponse:
         raise ConnectError(Code.UNIMPLEMENTED, "Not implemented")
     def get_agent(self, request: reliant_dot_wire_dot_v1_dot_agent__pb2.GetAgentRequest, ctx: RequestContext) -> reliant_dot_wire_dot_v1_dot_agent__pb2.Agent:
+        raise ConnectError(Code.UNIMPLEMENTED, "Not implemented")
+    def set_worktree(self, request: reliant_dot_wire_dot_v1_dot_agent__pb2.SetWorktreeRequest, ctx: RequestContext) -> reliant_dot_wire_dot_v1_dot_agent__pb2.Agent:
         raise ConnectError(Code.UNIMPLEMENTED, "Not implemented")
 
 
@@ -133,6 +168,16 @@ class AgentServiceWSGIApplication(ConnectWSGIApplication):
                         idempotency_level=IdempotencyLevel.UNKNOWN,
                     ),
                     function=service.get_agent,
+                ),
+                "/reliant.v1.AgentService/SetWorktree": EndpointSync.unary(
+                    method=MethodInfo(
+                        name="SetWorktree",
+                        service_name="reliant.v1.AgentService",
+                        input=reliant_dot_wire_dot_v1_dot_agent__pb2.SetWorktreeRequest,
+                        output=reliant_dot_wire_dot_v1_dot_agent__pb2.Agent,
+                        idempotency_level=IdempotencyLevel.UNKNOWN,
+                    ),
+                    function=service.set_worktree,
                 ),
             },
             interceptors=interceptors,
@@ -180,6 +225,26 @@ class AgentServiceClientSync(ConnectClientSync):
                 name="GetAgent",
                 service_name="reliant.v1.AgentService",
                 input=reliant_dot_wire_dot_v1_dot_agent__pb2.GetAgentRequest,
+                output=reliant_dot_wire_dot_v1_dot_agent__pb2.Agent,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+        )
+
+    def set_worktree(
+        self,
+        request: reliant_dot_wire_dot_v1_dot_agent__pb2.SetWorktreeRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None,
+        timeout_ms: int | None = None,
+    ) -> reliant_dot_wire_dot_v1_dot_agent__pb2.Agent:
+        return self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="SetWorktree",
+                service_name="reliant.v1.AgentService",
+                input=reliant_dot_wire_dot_v1_dot_agent__pb2.SetWorktreeRequest,
                 output=reliant_dot_wire_dot_v1_dot_agent__pb2.Agent,
                 idempotency_level=IdempotencyLevel.UNKNOWN,
             ),

@@ -80,3 +80,13 @@ class GetAgentRequest(_message.Message):
     chat_id: str
     agent_id: str
     def __init__(self, chat_id: _Optional[str] = ..., agent_id: _Optional[str] = ...) -> None: ...
+
+class SetWorktreeRequest(_message.Message):
+    __slots__ = ("chat_id", "agent_id", "action")
+    CHAT_ID_FIELD_NUMBER: _ClassVar[int]
+    AGENT_ID_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    chat_id: str
+    agent_id: str
+    action: str
+    def __init__(self, chat_id: _Optional[str] = ..., agent_id: _Optional[str] = ..., action: _Optional[str] = ...) -> None: ...

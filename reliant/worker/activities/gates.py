@@ -57,6 +57,7 @@ class GateActivities:
                     {
                         "approval_id": approval.id,
                         "tool_call_id": run.tool_call_id,
+                        **({"call_key": run.key} if run.key != run.tool_call_id else {}),
                         "tool_name": run.tool_name,
                         "input": run.input,
                         "turn": inp.turn,
@@ -94,6 +95,7 @@ class GateActivities:
                     {
                         "question_id": question.id,
                         "tool_call_id": run.tool_call_id,
+                        **({"call_key": run.key} if run.key != run.tool_call_id else {}),
                         "questions": question.questions,
                         "turn": inp.turn,
                     }

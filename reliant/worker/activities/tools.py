@@ -196,6 +196,7 @@ class ToolActivities:
                         {
                             "approval_id": approval.id,
                             "tool_call_id": run.tool_call_id,
+                            **_call_key(run),
                             "status": inp.denial_status,
                             "scope": "",
                             "message": inp.denial,
@@ -226,6 +227,7 @@ class ToolActivities:
                     {
                         "question_id": question.id,
                         "tool_call_id": run.tool_call_id,
+                        **_call_key(run),
                         "answers": answers,
                         "status": "answered",
                     },
@@ -322,6 +324,12 @@ class ToolActivities:
                 )
 
 
+def _call_key(run: ToolRun) -> dict[str, str]:
+    """A gate update of a call on another thread (a sub-agent's, a child run's) names its key too:
+    the approvals and questions lists give the key, and short ids repeat across threads."""
+    return {"call_key": run.key} if run.key != run.tool_call_id else {}
+
+
 def _detach_reason(details: activity.ActivityCancellationDetails | None) -> str:
     if details is None:
         return "the activity was cancelled"
@@ -360,6 +368,7 @@ async def _approved(change: Change, chat_id: str, target: ToolTarget, answer: Ap
             {
                 "approval_id": approval.id,
                 "tool_call_id": run.tool_call_id,
+                **_call_key(run),
                 "status": "approved",
                 "scope": answer.scope,
                 "message": "",
