@@ -61,11 +61,13 @@ def chat(
     from connectrpc.errors import ConnectError
 
     from reliant.cli import ids
-    from reliant.cli.conversation import CliError, Gates, Renderer, find_or_create_project, run_chat
+    from reliant.cli.conversation import CliError, find_or_create_project, run_chat
     from reliant.cli.keyboard import Keyboard
     from reliant.cli.keyboard import usable as keyboard_usable
     from reliant.cli.project import command_hint, terminal_ask
     from reliant.cli.projects_client import EXIT_NEEDS_ANSWER, NeedsAnswer, Registration, offer_trust, real_path
+    from reliant.cli.workflow_client import NodeGates as Gates  # any chat may run a workflow
+    from reliant.cli.workflow_client import RunRenderer as Renderer
 
     if workflow or inputs:
         from reliant.cli.workflow import start_workflow_chat

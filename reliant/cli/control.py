@@ -41,9 +41,11 @@ def _run(data_dir: Path | None, api_url: str | None, token: str | None, work: Ca
 def _drive(api: Api, chat: str, *, message: str = "", resume: bool = False, interrupt: bool = False) -> int:
     """Resume or interrupt the chat, then follow its turn as `reliant chat --chat` does."""
     from reliant.cli import ids
-    from reliant.cli.conversation import Gates, Renderer, run_chat
+    from reliant.cli.conversation import run_chat
     from reliant.cli.keyboard import Keyboard
     from reliant.cli.keyboard import usable as keyboard_usable
+    from reliant.cli.workflow_client import NodeGates as Gates  # any chat may run a workflow
+    from reliant.cli.workflow_client import RunRenderer as Renderer
 
     chat_id = ids.chat_id(api, chat)
     interactive = keyboard_usable(sys.stdin.fileno())
@@ -70,10 +72,10 @@ def show(chat: ChatArg, data_dir: DataDirOpt = None, api_url: ApiUrlOpt = None, 
 
     def work(api: Api) -> int:
         from reliant.cli import ids, transcript
-        from reliant.cli.render import Renderer
+        from reliant.cli.workflow_client import RunRenderer
 
         chat_id = ids.chat_id(api, chat)
-        renderer = Renderer(live=False)
+        renderer = RunRenderer(live=False)
         transcript.header(api, chat_id, renderer)
         transcript.replay(api, chat_id, renderer)
         return 0

@@ -27,7 +27,7 @@ from reliant.wire.v1 import control_pb2 as cpb
 
 EXIT_GATE = 3  # --wait-for-gate: an approval or a question waits for an answer
 CHECK_EVERY = 0.5  # seconds between checks that a question shown here is still pending
-_LOST_RACE = (Code.FAILED_PRECONDITION, Code.NOT_FOUND)
+LOST_RACE = (Code.FAILED_PRECONDITION, Code.NOT_FOUND)
 
 
 @dataclass
@@ -189,7 +189,7 @@ class Gates:
                 else:
                     approvals.deny(request, headers=self.api.headers)
         except ConnectError as exc:
-            if exc.code not in _LOST_RACE:
+            if exc.code not in LOST_RACE:
                 raise
             self.renderer.answered_here.discard(approval_id)  # another answer came first: it stands
 
@@ -229,6 +229,6 @@ class Gates:
                     cpb.AnswerQuestionRequest(question_id=question_id, answers=answers), headers=self.api.headers
                 )
         except ConnectError as exc:
-            if exc.code not in _LOST_RACE:
+            if exc.code not in LOST_RACE:
                 raise
             r.answered_here.discard(question_id)

@@ -221,27 +221,23 @@ def start_workflow_chat(
     token: str | None,
 ) -> None:
     """`reliant workflow run` and `reliant chat --workflow`: a new chat on the workflow, streamed."""
+    import contextlib
     import sys
 
     from connectrpc.errors import ConnectError
 
     from reliant.cli import workflow_client
-    from reliant.cli.conversation import CliError, Gates, Renderer, find_or_create_project, run_chat
+    from reliant.cli.conversation import CliError, find_or_create_project, run_chat
+    from reliant.cli.keyboard import Keyboard
+    from reliant.cli.keyboard import usable as keyboard_usable
     from reliant.cli.project import command_hint, terminal_ask
     from reliant.cli.projects_client import EXIT_NEEDS_ANSWER, NeedsAnswer, Registration, offer_trust, real_path
 
     if mode and mode not in ("auto", "manual", "plan"):
         fail(f"--mode must be auto, manual or plan, not {mode!r}")
     api = api_client(data_dir, api_url, token)
-    plain = Renderer()
-    renderer = workflow_client.RunLines(plain)
-    interactive = sys.stdin.isatty()
-    gates = workflow_client.NodeGates(
-        Gates(api, plain, interactive=interactive, wait_for_gate=wait_for_gate),
-        api,
-        interactive=interactive,
-        wait_for_gate=wait_for_gate,
-    )
+    renderer = workflow_client.RunRenderer()
+    interactive = keyboard_usable(sys.stdin.fileno())
     ask = terminal_ask()
     try:
         if project is not None:  # named on the command line: the explicit choice registers it
@@ -261,16 +257,21 @@ def start_workflow_chat(
         given = workflow_client.typed_inputs(flow, inputs)
         chat = workflow_client.create_chat(api, chosen, flow, given, model or "")
         sys.stderr.write(f"chat {chat.id} ({chat.model}) on workflow {flow.name} in {chosen.path}\n")
-        code = run_chat(
-            api,
-            message=message or workflow_client.first_message(flow, given),
-            chat_id=chat.id,
-            project=None,
-            model="",
-            renderer=renderer,  # type: ignore[arg-type]
-            mode=mode or "",
-            gates=gates,  # type: ignore[arg-type]
-        )
+        with Keyboard(sys.stdin.fileno()) if interactive else contextlib.nullcontext() as keyboard:
+            gates = workflow_client.NodeGates(
+                api, renderer, interactive=interactive, wait_for_gate=wait_for_gate, keyboard=keyboard
+            )
+            code = run_chat(
+                api,
+                message=message or workflow_client.first_message(flow, given),
+                chat_id=chat.id,
+                project=None,
+                model="",
+                renderer=renderer,
+                mode=mode or "",
+                gates=gates,
+                confirm=gates.confirm if interactive else None,
+            )
     except NeedsAnswer as exc:
         fail(str(exc), EXIT_NEEDS_ANSWER)
     except CliError as exc:
@@ -278,7 +279,8 @@ def start_workflow_chat(
     except ConnectError as exc:
         connect_error(exc, api.url)
     except KeyboardInterrupt:
-        typer.echo("\ndetached; the chat goes on (follow it with --chat)", err=True)
+        renderer.settle()
+        typer.echo("detached; the chat goes on (follow it with --chat)", err=True)
         raise typer.Exit(130) from None
     raise typer.Exit(code)
 

@@ -6,14 +6,18 @@ the terminal beside the chat's own lines."""
 from __future__ import annotations
 
 import math
-import sys
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, TextIO
 
+from connectrpc.errors import ConnectError
 from google.protobuf.json_format import MessageToDict
 from google.protobuf.struct_pb2 import Struct
+from rich.text import Text
 
-from reliant.cli.conversation import EXIT_GATE, Api, CliError
+from reliant.cli.api import Api, CliError
+from reliant.cli.gates import EXIT_GATE, LOST_RACE, Gates, StillPending
+from reliant.cli.keyboard import Keyboard
+from reliant.cli.render import MARK, Renderer
 from reliant.wire.v1 import chat_pb2 as pb
 from reliant.wire.v1 import control_pb2 as cpb
 from reliant.wire.v1 import workflow_pb2 as wpb
@@ -223,97 +227,120 @@ def node_line(kind: str, payload: Mapping[str, Any]) -> str:
     return ""
 
 
-class RunLines:
-    """A chat renderer that also draws the run's progress: each node as it starts and ends, loop
-    iterations, the run's start and its outputs. Everything else goes to the renderer it wraps."""
+class RunRenderer(Renderer):
+    """A chat's renderer that also draws its runs: each node as it starts and ends, loop iterations,
+    the run's start and its outputs; an approval node's question and the choice made. The built-in
+    `agent` workflow (every plain chat's) is the familiar loop: its runs draw no lines of their own,
+    nor does a run whose start this renderer did not see (a chat followed mid-run)."""
 
-    def __init__(self, inner: Any) -> None:
-        self._inner = inner
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._shown_runs: set[str] = set()
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
+    def _on_run_started(self, payload: Mapping[str, Any], at: float) -> None:
+        plain = payload.get("workflow") == "agent" and str(payload.get("source", "")).startswith("builtin/")
+        if not plain:
+            self._shown_runs.add(str(payload.get("run_id", "")))
+        self._node_line("run_started", payload)
 
-    def update(self, kind: str, payload: Mapping[str, Any], *rest: Any, **named: Any) -> Any:
+    def _on_node_state(self, payload: Mapping[str, Any], at: float) -> None:
+        self._node_line("node_state", payload)
+
+    def _on_run_finished(self, payload: Mapping[str, Any], at: float) -> None:
+        self._node_line("run_finished", payload)
+
+    def _node_line(self, kind: str, payload: Mapping[str, Any]) -> None:
+        if str(payload.get("run_id", "")) not in self._shown_runs:
+            return
         text = node_line(kind, payload)
         if text:
-            self._say(text)
-        return self._inner.update(kind, payload, *rest, **named)
+            self.line(text)
 
-    def _say(self, text: str) -> None:
-        inner = self._inner
-        line = getattr(inner, "line", None)
-        if callable(line):
-            line(text)
+    def _on_approval_requested(self, payload: Mapping[str, Any], at: float) -> None:
+        if payload.get("kind") != "node":
+            super()._on_approval_requested(payload, at)
+        elif not self.live:  # following, the prompt (NodeGates) shows it
+            self.line(Text(f"? {payload.get('question', '')}  [{' | '.join(map(str, payload.get('choices') or []))}]"))
+
+    def _on_approval_resolved(self, payload: Mapping[str, Any], at: float) -> None:
+        if payload.get("status") != "answered":
+            super()._on_approval_resolved(payload, at)
             return
-        if not getattr(inner, "at_line_start", True):
-            inner.write("\n")
-        inner.write(text + "\n")
+        where = " elsewhere" if self.live and str(payload.get("approval_id", "")) not in self.answered_here else ""
+        note = f" ({payload.get('message')})" if payload.get("message") else ""
+        self.line(Text(f"  → chose{where}: {payload.get('choice', '')}{note}", style="green"))
 
 
-class NodeGates:
-    """What the CLI does when a workflow's `approval` node asks: show the question and its choices and
-    take one (with a note) in a terminal, or say how to answer it (`reliant approvals choose`) and,
-    with --wait-for-gate, exit 3. Tool approvals and questions go to the gates it wraps (which also
-    receives any attribute set on this one)."""
+class NodeGates(Gates):
+    """The chat's gates, and a workflow's `approval` nodes: the question and its choices, taken (with
+    a note) in a terminal, or how to answer (`reliant approvals choose`) and, with --wait-for-gate,
+    exit 3. A question answered elsewhere meanwhile stops being asked."""
 
-    _OWN = frozenset({"inner", "api", "interactive", "wait_for_gate", "out", "read"})
-
-    def __init__(
-        self,
-        inner: Any,
-        api: Api,
-        *,
-        interactive: bool,
-        wait_for_gate: bool,
-        out: TextIO = sys.stderr,
-        read: Callable[[str], str] = input,
-    ) -> None:
-        for name, value in (
-            ("inner", inner),
-            ("api", api),
-            ("interactive", interactive),
-            ("wait_for_gate", wait_for_gate),
-            ("out", out),
-            ("read", read),
-        ):
-            object.__setattr__(self, name, value)
-
-    def __getattr__(self, name: str) -> Any:
-        if name in NodeGates._OWN:
-            raise AttributeError(name)
-        return getattr(self.inner, name)
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name in NodeGates._OWN:
-            object.__setattr__(self, name, value)
-        else:
-            setattr(self.inner, name, value)
-
-    def on_update(self, kind: str, payload: dict[str, Any]) -> int | None:
+    def on_update(self, kind: str, payload: Mapping[str, Any]) -> int | None:
         if kind != "approval_requested" or payload.get("kind") != "node":
-            return self.inner.on_update(kind, payload) if self.inner is not None else None
+            return super().on_update(kind, payload)
         approval_id = str(payload.get("approval_id", ""))
+        if approval_id in self.handled:
+            return None
+        self.handled.add(approval_id)
         choices = [str(c) for c in payload.get("choices") or []]
         question = str(payload.get("question", ""))
-        if self.wait_for_gate or not self.interactive:
-            self.out.write(
+        if self.wait_for_gate or self.keyboard is None or not self.interactive:
+            self.renderer.note(
                 f"the workflow asks: {question} [{' | '.join(choices)}]: "
-                f"reliant approvals choose {approval_id} CHOICE [-m NOTE]\n"
+                f"reliant approvals choose {approval_id} CHOICE [-m NOTE]"
             )
             return EXIT_GATE if self.wait_for_gate else None
-        self.out.write(f"? {question}\n")
+        self._choose(self.keyboard, approval_id, question, choices)
+        return None
+
+    def waiting(self) -> list[tuple[str, dict[str, Any]]]:
+        """What the chat waits for now; an approval node's with its question and choices."""
+        found = super().waiting()
+        with self.api.approvals() as approvals:
+            listed = approvals.list_pending_approvals(
+                cpb.ListPendingApprovalsRequest(chat_id=self.chat_id), headers=self.api.headers
+            )
+        nodes = {a.id: a for a in listed.approvals if a.kind == "node"}
+        for kind, payload in found:
+            node = nodes.get(str(payload.get("approval_id", ""))) if kind == "approval_requested" else None
+            if node is not None:
+                payload |= {"kind": "node", "question": node.question, "choices": list(node.choices)}
+        return found
+
+    def _choose(self, keyboard: Keyboard, approval_id: str, question: str, choices: list[str]) -> None:
+        r = self.renderer
+        pending = StillPending(self._pending_approvals, approval_id)
+        keyboard.discard()
+        r.line(Text(f"? {question}", style="bold yellow"))
         for i, choice in enumerate(choices, 1):
-            self.out.write(f"  {i}. {choice}\n")
+            r.line(f"  {i}. {choice}")
         while True:
-            reply = self.read("  > ").strip()
+            r.prompt(Text(f"  {MARK} ", style="yellow"))
+            reply = keyboard.line(pending.answered_elsewhere)
+            r.at_line_start = True  # the line was echoed with its Enter
+            if reply is None:
+                r.end_prompt()  # answered elsewhere: the approval_resolved update says how
+                return
+            reply = reply.strip()
             if reply.isdigit() and 1 <= int(reply) <= len(choices):
                 reply = choices[int(reply) - 1]
             if reply in choices:
                 break
-            self.out.write(f"  one of: {', '.join(choices)} (or its number)\n")
-        note = self.read("  a note for the workflow (optional): ").strip()
-        choose(self.api, approval_id, reply, note)
-        return None
+            r.line(Text(f"  one of: {', '.join(choices)} (or its number)", style="yellow"))
+        r.prompt(Text("  a note for the workflow (optional): ", style="yellow"))
+        note = keyboard.line(pending.answered_elsewhere)
+        r.at_line_start = True
+        if note is None:
+            r.end_prompt()
+            return
+        r.answered_here.add(approval_id)
+        try:
+            choose(self.api, approval_id, reply, note.strip())
+        except ConnectError as exc:
+            if exc.code not in LOST_RACE:
+                raise
+            r.answered_here.discard(approval_id)  # another answer came first: it stands
 
 
 def choose(api: Api, approval_id: str, choice: str, note: str = "") -> None:
