@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
+from reliant.domain.agents import AgentLimits
 from reliant.errors import ConfigError
 
 CONFIG_FILE = "reliant.toml"
@@ -89,6 +90,18 @@ class Settings:
     # the call is given up and retried; 0: the default. `[llm] read_timeout` in reliant.toml.
     llm_read_timeout: float = 90.0
     approval_timeout: float = 0.0  # seconds a pending approval waits before it is denied; 0: forever
+    # Sub-agents (spawn_agent): `[agents] max_depth = 3` in reliant.toml. Past a limit a spawn is a
+    # tool error the model reads.
+    agents_max_depth: int = 3
+    agents_max_concurrent: int = 8  # running at once in one chat
+    agents_max_per_chat: int = 50
+    # Spending budgets in USD (`[budget] chat_usd = 5`), 0: none. A chat's covers its whole tree of
+    # agents; a project's, its chats of the day (UTC). The settings screen and a chat's own override.
+    budget_chat_usd: float = 0.0
+    budget_project_day_usd: float = 0.0
+
+    def agent_limits(self) -> AgentLimits:
+        return AgentLimits(self.agents_max_depth, self.agents_max_concurrent, self.agents_max_per_chat)
 
     # TLS and credentials on the wires between roles, for split deployments; all empty, as in
     # `reliant up`: plaintext on loopback. Certificates and keys are PEM file paths.

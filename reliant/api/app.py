@@ -12,6 +12,7 @@ from litestar.params import FromQuery
 from litestar.response import Response
 
 import reliant
+from reliant.api.agents import Agents, AgentService
 from reliant.api.asgi import ASGIApp, Receive, Scope, Send
 from reliant.api.auth import TokenAuth, offers_token
 from reliant.api.chats import Chats
@@ -29,6 +30,7 @@ from reliant.api.rest import (
     not_utf8_handler,
     unavailable_handler,
 )
+from reliant.api.rest_agents import AgentController
 from reliant.api.rest_workflows import WorkflowController
 from reliant.api.schema_gate import SchemaGate
 from reliant.api.settings import SettingsService
@@ -39,6 +41,7 @@ from reliant.api.workspace import workspace_apps
 from reliant.clients.providers import ProviderPool
 from reliant.db import DatabaseUnavailableError
 from reliant.db import doctor as doctor_db
+from reliant.wire.v1.agent_connect import AgentServiceASGIApplication
 from reliant.wire.v1.chat_connect import ChatServiceASGIApplication, ProjectServiceASGIApplication
 from reliant.wire.v1.control_connect import ApprovalServiceASGIApplication, QuestionServiceASGIApplication
 from reliant.wire.v1.settings_connect import SettingsServiceASGIApplication
@@ -47,6 +50,8 @@ from reliant.wire.v1.workflow_connect import WorkflowServiceASGIApplication
 
 
 def rest_app(ctx: ApiContext, chats: Chats, projects: Projects, workflows: Workflows) -> Litestar:
+    agents = Agents(chats)
+
     @get("/health", sync_to_thread=False)
     def health() -> dict[str, str]:
         return {"status": "ok"}
@@ -83,12 +88,14 @@ def rest_app(ctx: ApiContext, chats: Chats, projects: Projects, workflows: Workf
             ProjectController,
             ChatController,
             WorkflowController,
+            AgentController,
             models,
         ],
         dependencies={
             "chats": Provide(lambda: chats, use_cache=True, sync_to_thread=False),
             "projects": Provide(lambda: projects, use_cache=True, sync_to_thread=False),
             "workflows": Provide(lambda: workflows, use_cache=True, sync_to_thread=False),
+            "agents": Provide(lambda: agents, use_cache=True, sync_to_thread=False),
         },
         exception_handlers={
             ApiError: api_error_handler,
@@ -143,6 +150,7 @@ def create_app(ctx: ApiContext, providers: ProviderPool) -> ASGIApp:
         ApprovalServiceASGIApplication(ApprovalService(gates)),
         QuestionServiceASGIApplication(QuestionService(gates)),
         WorkflowServiceASGIApplication(WorkflowService(workflows)),
+        AgentServiceASGIApplication(AgentService(Agents(chats))),
         *workspace_apps(ctx),
     ]
     services: dict[str, ASGIApp] = {app.path: ConnectInput(app, app.path.lstrip("/")) for app in connect_apps}

@@ -23,7 +23,7 @@ from reliant.api.errors import (
 from reliant.db import approvals as approvals_db
 from reliant.db import chats as chats_db
 from reliant.db import questions as questions_db
-from reliant.domain.chat import Approval, Question
+from reliant.domain.chat import AgentTag, Approval, Question
 from reliant.domain.workflows import (
     APPROVAL_SCOPES,
     UPDATE_ANSWER_APPROVAL,
@@ -117,6 +117,10 @@ class Gates:
             raise UnavailableError(f"could not reach the chat's workflow: {exc}") from exc
 
 
+def _agent_tag(tag: AgentTag | None) -> pb.AgentTag | None:
+    return pb.AgentTag(agent_id=tag.id, name=tag.name, task=tag.task) if tag else None
+
+
 def _struct(value: dict[str, Any]) -> Struct:
     out = Struct()
     out.update(value)
@@ -157,6 +161,7 @@ class ApprovalService:
                     choices=list(a.choices),
                     run_id=a.run_id,
                     node=a.node,
+                    agent=_agent_tag(a.agent),
                 )
                 for a in found
             ]
@@ -215,6 +220,7 @@ class QuestionService:
                     ],
                     created_unix=q.created_at,
                     chat_title=titles.get(q.chat_id, ""),
+                    agent=_agent_tag(q.agent),
                 )
                 for q in found
             ]

@@ -10,7 +10,7 @@ import importlib
 from reliant.cli.app import app
 
 # In the order `reliant --help` lists them.
-GROUPS = ("serve", "status", "chat", "control", "project", "workspace", "workflow", "scenario", "contexts")
+GROUPS = ("serve", "status", "chat", "control", "agents", "project", "workspace", "workflow", "scenario", "contexts")
 
 for _group in GROUPS:
     importlib.import_module(f"reliant.cli.{_group}")

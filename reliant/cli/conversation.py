@@ -222,14 +222,21 @@ def list_gates(api: Api, chat_id: str, out: TextIO) -> None:
             continue
         tool_input = MessageToDict(a.input)
         out.write(
-            f"approval {gate_ids[a.id]}  chat {chat_ids[a.chat_id]} ({a.chat_title[:40]})\n"
+            f"approval {gate_ids[a.id]}  chat {chat_ids[a.chat_id]} ({a.chat_title[:40]}){_agent_of(a.agent)}\n"
             f"  {summary(a.tool_name, tool_input)}\n"
         )
     for q in asked.questions:
-        out.write(f"question {gate_ids[q.id]}  chat {chat_ids[q.chat_id]} ({q.chat_title[:40]})\n")
+        out.write(f"question {gate_ids[q.id]}  chat {chat_ids[q.chat_id]} ({q.chat_title[:40]}){_agent_of(q.agent)}\n")
         for item in q.questions:
             choices = f"  [{' | '.join(item.choices)}]" if item.choices else ""
             out.write(f"  ? {item.question}{choices}\n")
+
+
+def _agent_of(tag: cpb.AgentTag) -> str:
+    """Which sub-agent waits (its answer goes to that agent only); nothing for the chat's own."""
+    if not tag.agent_id:
+        return ""
+    return f"  agent {tag.name} ({tag.agent_id[:8]}): {tag.task[:60]}"
 
 
 def answer_approval(

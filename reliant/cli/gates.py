@@ -72,6 +72,9 @@ class Gates:
         self.handled.add(gate_id)
         if kind == "approval_requested":
             summary = tool_lines.summary(str(payload.get("tool_name")), dict(payload.get("input") or {}))
+            agent = payload.get("agent")
+            if isinstance(agent, Mapping):  # a sub-agent waits: the answer goes to it
+                summary += f" (agent {agent.get('name')})"
             if self.wait_for_gate or self.keyboard is None or not self.interactive:
                 hint = f"reliant approvals approve {gate_id}"
                 self.renderer.note(f"waiting for approval of {summary}: {hint} (or deny)")

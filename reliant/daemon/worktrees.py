@@ -22,6 +22,10 @@ Control subjects (`ctl.worktree.*`, JSON; `workspace` is the repository, a regis
   the workspace (refused when it already is a repository); with `commit`, its files (as .gitignore
   allows) become the first commit, authored by the user's git identity, else by "reliant"
   (`identity` says which)
+- `worktree.merge {workspace, path, message?}` -> `{"ok", "merged", "commit", "files"}` or, changing
+  nothing, `{"ok", "merged": false, "conflicts": [path], "reason"}`: the worktree's uncommitted work
+  is committed on its branch, which is merged into the branch checked out in the repository — never
+  over a conflict, nor over the repository's own uncommitted changes to the same files
 
 `info`: name, path, branch, head, base (the commit it started from, for create), locked, prunable.
 """
@@ -87,6 +91,13 @@ async def git(cwd: Path, *args: str, check: bool = True, limit: int = 0) -> str:
     if limit and len(out) > limit:
         out = out[:limit]
     return out.decode("utf-8", "replace")
+
+
+async def _identity(repo: Path) -> tuple[str, ...]:
+    """Who commits an agent's work: the repository's configured user, else reliant."""
+    if (await git(repo, "config", "user.email", check=False)).strip():
+        return ()
+    return ("-c", "user.name=reliant", "-c", "user.email=reliant@localhost")
 
 
 class Worktrees:
@@ -275,6 +286,42 @@ class Worktrees:
         await git(repo, "worktree", "prune", check=False)
         return {"ok": True, "path": str(path), "branch": branch, "branch_deleted": bool(delete_branch and branch)}
 
+    async def merge(self, workspace: Path, given: str, message: str = "") -> dict[str, Any]:
+        repo = await self._repo(workspace)
+        path = self.confine_worktree(repo, given)
+        branch = (await git(path, "rev-parse", "--abbrev-ref", "HEAD")).strip()
+        target = (await git(repo, "rev-parse", "--abbrev-ref", "HEAD")).strip()
+        if "HEAD" in (branch, target):
+            raise ToolFailure("both the worktree and the repository must be on a branch (not a detached HEAD)")
+        who = await _identity(repo)
+        if (await git(path, "status", "--porcelain", "--untracked-files=all")).strip():
+            await git(path, "add", "-A")
+            await git(path, *who, "commit", "-q", "--no-verify", "-m", message or f"The work of {branch}")
+        try:
+            await git(repo, "merge-base", "--is-ancestor", branch, "HEAD")
+        except GitError:
+            pass  # not merged yet
+        else:  # merged before (a retry): done
+            return {"ok": True, "merged": True, "commit": (await git(repo, "rev-parse", "HEAD")).strip(), "files": []}
+        probe = await git(
+            repo, "merge-tree", "--write-tree", "--name-only", "--no-messages", "HEAD", branch, check=False
+        )
+        conflicts = sorted({line for line in probe.splitlines()[1:] if line.strip()})
+        if conflicts:
+            return {"ok": True, "merged": False, "conflicts": conflicts, "reason": f"{branch} conflicts with {target}"}
+        changed = (await git(repo, "diff", "--name-only", f"HEAD...{branch}", "--")).split()
+        dirty = {line[3:].split(" -> ")[-1] for line in (await git(repo, "status", "--porcelain")).splitlines()}
+        if overlap := sorted(set(changed) & dirty):
+            why = f"the workspace has uncommitted changes to files {branch} changes"
+            return {"ok": True, "merged": False, "conflicts": overlap, "reason": why}
+        title = message or f"Merge {branch}"
+        try:
+            await git(repo, *who, "merge", "--no-ff", "--no-edit", "-m", title, branch)
+        except GitError:
+            await git(repo, "merge", "--abort", check=False)
+            raise
+        return {"ok": True, "merged": True, "commit": (await git(repo, "rev-parse", "HEAD")).strip(), "files": changed}
+
     def controls(self, workspace_for: Callable[[str], Path | None]) -> dict[str, Handler]:
         def workspace(body: dict[str, Any]) -> Path:
             given = body.get("workspace", "")
@@ -316,9 +363,13 @@ class Worktrees:
         async def init(body: dict[str, Any]) -> Any:
             return await self.init(workspace(body), commit=bool(body.get("commit")))
 
+        async def merge(body: dict[str, Any]) -> Any:
+            return await self.merge(workspace(body), text(body, "path"), text(body, "message"))
+
         return {
             "worktree.repo": repo,
             "worktree.init": init,
+            "worktree.merge": merge,
             "worktree.create": create,
             "worktree.list": list_,
             "worktree.status": status,

@@ -11,12 +11,21 @@ from typing import Any
 
 from psycopg.types.json import Jsonb
 
+from reliant.db import agents as agents_db
 from reliant.db.database import Queries, Row
 from reliant.domain.chat import Approval
 
 _COLUMNS = (
     "id, chat_id, tool_call_id, turn, tool_name, input, status, message, scope, created_at,"
     " kind, question, choices, choice, workflow_id, run_id, node"
+)
+
+
+# Reads name the agent that raised the gate (GATE_AGENT_JOIN).
+_TAGGED = (
+    "SELECT "
+    + ", ".join(f"g.{c.strip()}" for c in _COLUMNS.split(","))
+    + f", {agents_db.GATE_AGENT_COLUMNS} FROM approvals g {agents_db.GATE_AGENT_JOIN}"
 )
 
 
@@ -39,6 +48,7 @@ def _approval(row: Row) -> Approval:
         workflow_id=row["workflow_id"],
         run_id=str(row["run_id"]) if row["run_id"] is not None else "",
         node=row["node"],
+        agent=agents_db.gate_agent(row),
     )
 
 
@@ -109,18 +119,18 @@ async def for_call(db: Queries, chat_id: str, tool_call_id: str) -> Approval | N
 
 
 async def get(db: Queries, approval_id: str) -> Approval | None:
-    row = await db.fetchrow(f"SELECT {_COLUMNS} FROM approvals WHERE id = %s", (approval_id,))
+    row = await db.fetchrow(f"{_TAGGED} WHERE g.id = %s", (approval_id,))
     return _approval(row) if row else None
 
 
 async def pending(db: Queries, chat_id: str = "") -> list[Approval]:
     if chat_id:
         rows = await db.fetch(
-            f"SELECT {_COLUMNS} FROM approvals WHERE status = 'pending' AND chat_id = %s ORDER BY created_at",
+            f"{_TAGGED} WHERE g.status = 'pending' AND g.chat_id = %s ORDER BY g.created_at",
             (chat_id,),
         )
     else:
-        rows = await db.fetch(f"SELECT {_COLUMNS} FROM approvals WHERE status = 'pending' ORDER BY created_at")
+        rows = await db.fetch(f"{_TAGGED} WHERE g.status = 'pending' ORDER BY g.created_at")
     return [_approval(r) for r in rows]
 
 

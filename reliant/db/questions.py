@@ -6,10 +6,19 @@ from typing import Any
 
 from psycopg.types.json import Jsonb
 
+from reliant.db import agents as agents_db
 from reliant.db.database import Queries, Row
 from reliant.domain.chat import Question
 
 _COLUMNS = "id, chat_id, tool_call_id, turn, questions, status, answers, created_at, workflow_id"
+
+
+# Reads name the agent that raised the gate (GATE_AGENT_JOIN).
+_TAGGED = (
+    "SELECT "
+    + ", ".join(f"g.{c.strip()}" for c in _COLUMNS.split(","))
+    + f", {agents_db.GATE_AGENT_COLUMNS} FROM questions g {agents_db.GATE_AGENT_JOIN}"
+)
 
 
 def _question(row: Row) -> Question:
@@ -23,6 +32,7 @@ def _question(row: Row) -> Question:
         answers=[str(a) for a in row["answers"] or []],
         created_at=row["created_at"].timestamp(),
         workflow_id=row["workflow_id"],
+        agent=agents_db.gate_agent(row),
     )
 
 
@@ -51,18 +61,18 @@ async def ask(
 
 
 async def get(db: Queries, question_id: str) -> Question | None:
-    row = await db.fetchrow(f"SELECT {_COLUMNS} FROM questions WHERE id = %s", (question_id,))
+    row = await db.fetchrow(f"{_TAGGED} WHERE g.id = %s", (question_id,))
     return _question(row) if row else None
 
 
 async def pending(db: Queries, chat_id: str = "") -> list[Question]:
     if chat_id:
         rows = await db.fetch(
-            f"SELECT {_COLUMNS} FROM questions WHERE status = 'pending' AND chat_id = %s ORDER BY created_at",
+            f"{_TAGGED} WHERE g.status = 'pending' AND g.chat_id = %s ORDER BY g.created_at",
             (chat_id,),
         )
     else:
-        rows = await db.fetch(f"SELECT {_COLUMNS} FROM questions WHERE status = 'pending' ORDER BY created_at")
+        rows = await db.fetch(f"{_TAGGED} WHERE g.status = 'pending' ORDER BY g.created_at")
     return [_question(r) for r in rows]
 
 

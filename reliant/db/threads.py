@@ -62,17 +62,26 @@ async def ensure(db: Queries, chat_id: str, key: str) -> Thread:
     return found
 
 
-async def fork(db: Queries, chat_id: str, key: str, parent_id: str) -> Thread:
+async def fork(db: Queries, chat_id: str, key: str, parent_id: str, *, before_answer: bool = False) -> Thread:
     """A thread that reads as `parent_id` does now, then diverges (idempotent by key: a second call
-    returns the fork made first, at the point it was made)."""
+    returns the fork made first, at the point it was made). `before_answer`: as it read before its
+    latest answer — a sub-agent forked by the call that spawns it must not read that call, which has
+    no result yet (a model's provider refuses a tool call without its result)."""
     existing = await by_key(db, chat_id, key)
     if existing is not None:
         return existing
+    point = "(SELECT coalesce(max(ordinal), 0) FROM messages WHERE chat_id = %s)"
+    args: tuple[str, ...] = (chat_id,)
+    if before_answer:
+        point = (
+            "(SELECT coalesce(max(ordinal) - 1, 0) FROM messages"
+            " WHERE chat_id = %s AND thread_id = %s AND role = 'assistant')"
+        )
+        args = (chat_id, parent_id)
     row = await db.fetchrow(
-        "INSERT INTO threads (chat_id, key, parent_id, fork_ordinal)"
-        " SELECT %s, %s, %s, (SELECT coalesce(max(ordinal), 0) FROM messages WHERE chat_id = %s)"
+        f"INSERT INTO threads (chat_id, key, parent_id, fork_ordinal) SELECT %s, %s, %s, {point}"
         f" ON CONFLICT (chat_id, key) DO NOTHING RETURNING {_COLUMNS}",
-        (chat_id, key, parent_id, chat_id),
+        (chat_id, key, parent_id, *args),
     )
     if row is not None:
         return _thread(row)

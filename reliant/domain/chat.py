@@ -212,6 +212,15 @@ class ChatUpdate:
 
 
 @dataclass(frozen=True, slots=True)
+class AgentTag:
+    """The sub-agent an approval or question comes from (the user answers it; it reaches that agent)."""
+
+    id: str
+    name: str
+    task: str
+
+
+@dataclass(frozen=True, slots=True)
 class Approval:
     id: str
     chat_id: str
@@ -230,6 +239,7 @@ class Approval:
     workflow_id: str = ""  # the workflow that waits for the answer ("": the chat's own)
     run_id: str = ""
     node: str = ""  # the approval node's instance
+    agent: AgentTag | None = None  # raised by a sub-agent: which one
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,3 +253,4 @@ class Question:
     answers: list[str]
     created_at: float
     workflow_id: str = ""  # the workflow that waits for the answer ("": the chat's own)
+    agent: AgentTag | None = None  # asked by a sub-agent: which one

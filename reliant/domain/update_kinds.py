@@ -30,7 +30,9 @@
                                                                 service is away ("waiting for postgres")
     error              {message}
     chat_updated       {title?, model?, mode?}
-    approval_requested {approval_id, tool_call_id, tool_name, input, turn}
+    approval_requested {approval_id, tool_call_id, tool_name, input, turn, agent?}
+                                                                agent: {agent_id, name, task} when a
+                                                                sub-agent raised it (question_asked too)
                        {approval_id, tool_call_id, kind: "node", question, choices, run_id, node,
                         tool_name: "", input: {}, turn: 0}      an `approval` node asks (tool_call_id is
                                                                 its gate key, node:<step>); answered
@@ -65,6 +67,13 @@
                                                                 at most 2,000 characters of JSON)
     run_finished       {run_id, status, outputs, error}         status: done | failed | cancelled
 
+    agent_started      {agent_id, parent_agent_id, depth, name, task, workflow, model, thread_mode, status,
+                        worktree: {path, branch, state} | null, error, cost_usd, input_tokens,
+                        output_tokens}                          a sub-agent was spawned (parent_agent_id ""
+                                                                : by the chat's top agent)
+    agent_status       {...the same}                            its status, cost or worktree changed
+    agent_finished     {...the same}                            status: done | failed | cancelled
+
 `message` is {id, ordinal, role, model, turn, blocks: [...], usage: {...}, cost_usd, thread_id, step}:
 thread_id is the thread it belongs to (the chat's main thread unless a workflow node wrote it on
 another), step the model call or node that wrote it.
@@ -98,6 +107,9 @@ CONTEXT = "context"
 RUN_STARTED = "run_started"
 NODE_STATE = "node_state"
 RUN_FINISHED = "run_finished"
+AGENT_STARTED = "agent_started"
+AGENT_STATUS = "agent_status"
+AGENT_FINISHED = "agent_finished"
 
 # Streaming progress is plentiful and cheap to lose (the stored message has it all): it is kept out
 # of the log, in the chat's live tail.

@@ -106,6 +106,7 @@ class LlmSettings:
     system: Template | None = None
     temperature: float | None = None
     tools: ToolFilter | None = None
+    agents: bool | None = None  # an `agent` node: offer the agent tools (spawn_agent ...); unset: yes
 
     def over(self, base: LlmSettings) -> LlmSettings:
         """These settings, with `base` filling what is unset."""
@@ -115,6 +116,7 @@ class LlmSettings:
             system=self.system if self.system is not None else base.system,
             temperature=self.temperature if self.temperature is not None else base.temperature,
             tools=self.tools if self.tools is not None else base.tools,
+            agents=self.agents if self.agents is not None else base.agents,
         )
 
 

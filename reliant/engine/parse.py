@@ -53,7 +53,7 @@ LLM_FIELDS = ("preset", "model", "system", "temperature", "tools")
 KIND_FIELDS: dict[str, tuple[str, ...]] = {
     "call_llm": (*LLM_FIELDS, "prompt", "ephemeral", "response", "thread"),
     "execute_tools": ("source", "mode", "thread"),
-    "agent": (*LLM_FIELDS, "prompt", "mode", "max_turns", "thread"),
+    "agent": (*LLM_FIELDS, "agents", "prompt", "mode", "max_turns", "thread"),
     "run": ("command", "timeout_seconds"),
     "approval": ("question", "choices"),
     "loop": ("body", "while", "max_iterations"),
@@ -64,7 +64,7 @@ KIND_FIELDS: dict[str, tuple[str, ...]] = {
 }
 TOP_FIELDS = ("$schema", "name", "description", "inputs", "outputs", "entry", "nodes", "edges", "thread", "presets")
 GRAPH_FIELDS = ("entry", "nodes", "edges")
-PRESET_FIELDS = ("description", *LLM_FIELDS[1:])
+PRESET_FIELDS = ("description", *LLM_FIELDS[1:], "agents")
 
 
 @dataclass
@@ -438,6 +438,7 @@ class _Parser(Reader):
             system=self.opt(f.take("system"), self.template, f"{what}: system"),
             temperature=temperature,
             tools=self.opt(f.take("tools"), self._tools, f"{what}: tools"),
+            agents=self.opt(f.take("agents"), self.bool, f"{what}: agents"),
         )
 
     def _tools(self, node: yaml.Node, what: str) -> ToolFilter | None:

@@ -89,6 +89,7 @@ class LlmCall:
     system: str | None
     temperature: float | None
     tools: ToolFilter
+    agents: bool = True  # an `agent` node offers the agent tools
 
 
 class Run:
@@ -214,6 +215,7 @@ class Run:
             system=None if system is None else interpolated(system),
             temperature=settings.temperature,
             tools=settings.tools if settings.tools is not None else ToolFilter(),
+            agents=settings.agents is not False,
         )
 
     def child_inputs(self, task: Task) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from reliant.domain.agents import AgentRecord
 from reliant.domain.chat import BlockType, ContentBlock, StoredMessage, ToolRun, ToolState
 from reliant.domain.tool_outcome import tool_outcome
 
@@ -80,3 +81,25 @@ def tool_run_payload(run: ToolRun) -> dict[str, Any]:
     if run.key != run.tool_call_id:
         payload |= {"call_key": run.key, "thread_id": run.thread_id}
     return payload
+
+
+def agent_payload(agent: AgentRecord) -> dict[str, Any]:
+    """An agent as clients see it (agent_started / agent_finished updates, ListAgents)."""
+    return {
+        "agent_id": agent.id,
+        "parent_agent_id": agent.parent_id,
+        "depth": agent.depth,
+        "name": agent.name,
+        "task": agent.task,
+        "workflow": agent.workflow,
+        "model": agent.model,
+        "thread_mode": agent.thread_mode,
+        "status": agent.status.value,
+        "worktree": {"path": agent.worktree_path, "branch": agent.worktree_branch, "state": agent.worktree_state}
+        if agent.worktree_path
+        else None,
+        "error": agent.error,
+        "cost_usd": round(agent.cost_usd, 6),
+        "input_tokens": agent.input_tokens,
+        "output_tokens": agent.output_tokens,
+    }

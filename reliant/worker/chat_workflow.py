@@ -14,6 +14,7 @@ queue and the active message's run.
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from reliant.domain.agents import SIGNAL_AGENT_FINISHED
     from reliant.domain.chat import ChatStatus
     from reliant.domain.workflows import (
         CHAT_WORKFLOW,
@@ -84,6 +85,11 @@ class ChatWorkflow:
     @workflow.signal(name=SIGNAL_SET_MODE)
     def set_mode(self, mode: str = "") -> None:
         self.control.set_mode(mode)
+
+    @workflow.signal(name=SIGNAL_AGENT_FINISHED)
+    def agent_finished(self, chat_id: str = "", agent_id: str = "") -> None:
+        if self.control.sealed(chat_id) and agent_id:
+            self.control.agents_finished.add(agent_id)
 
     @workflow.signal(name=SIGNAL_INTERRUPT)
     def interrupt(self, message_id: str = "") -> None:

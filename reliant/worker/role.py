@@ -21,6 +21,7 @@ from reliant.config import Settings
 from reliant.db import Database, migrate
 from reliant.db.attempts import application_name
 from reliant.llm.demo import demo_project_path
+from reliant.worker.activities.agents import AgentActivities
 from reliant.worker.activities.compaction import CompactionActivities
 from reliant.worker.activities.doctor import DoctorActivities
 from reliant.worker.activities.gates import GateActivities
@@ -29,6 +30,7 @@ from reliant.worker.activities.nodes import NodeActivities
 from reliant.worker.activities.runs import RunActivities
 from reliant.worker.activities.tools import ToolActivities
 from reliant.worker.attempts import AttemptLedger, fail_attempts_of_dead_workers, new_incarnation
+from reliant.worker.budget import Spending
 from reliant.worker.chat_context import ChatContexts
 from reliant.worker.chat_workflow import ChatWorkflow
 from reliant.worker.failure_redaction import RedactingInterceptor
@@ -99,12 +101,16 @@ class WorkerRole:
                     thinking_budget=s.thinking_budget,
                     demo_project=str(demo_project_path(s.data_dir)),
                     data_dir=s.data_dir,
+                    spending=Spending(
+                        db, providers, chat_budget=s.budget_chat_usd, project_day_budget=s.budget_project_day_usd
+                    ),
                 )
                 tools = ToolActivities(db, bus, log)
                 gates = GateActivities(db, log)
                 runs = RunActivities(db, bus, log)
                 nodes = NodeActivities(db, log, tools)
                 compaction = CompactionActivities(db, log, providers, data_dir=s.data_dir)
+                agents = AgentActivities(db, bus, log, s.agent_limits())
                 presence_detail = {"task_queue": s.temporal_task_queue}
                 worker = Worker(
                     client,
@@ -127,6 +133,9 @@ class WorkerRole:
                         nodes.answer_node_approval,
                         nodes.save_message,
                         compaction.compact_thread,
+                        agents.begin_agent_tool,
+                        agents.finish_agent_tool,
+                        agents.agent_statuses,
                     ],
                     # Outermost first: no secret of an error chain reaches history, whatever the
                     # inner interceptors made of the failure.

@@ -9,8 +9,10 @@ import asyncio
 import dataclasses
 
 from temporalio import workflow
+from temporalio.exceptions import FailureError
 
 with workflow.unsafe.imports_passed_through():
+    from reliant.domain.agents import SIGNAL_AGENT_FINISHED
     from reliant.domain.workflows import (
         QUERY_STATE,
         RUN_WORKFLOW,
@@ -62,6 +64,11 @@ class WorkflowRun:
     def set_mode(self, mode: str = "") -> None:
         self.control.set_mode(mode)
 
+    @workflow.signal(name=SIGNAL_AGENT_FINISHED)
+    def agent_finished(self, chat_id: str = "", agent_id: str = "") -> None:
+        if self.control.sealed(chat_id) and agent_id:
+            self.control.agents_finished.add(agent_id)
+
     @workflow.update(name=UPDATE_ANSWER_APPROVAL)
     def answer_approval(self, answer: ApprovalAnswer) -> str:
         self.control.answers[answer.tool_call_id] = answer
@@ -112,6 +119,7 @@ class WorkflowRun:
                         inputs=inp.inputs,
                         thread_mode=inp.thread_mode,
                         parent_thread_id=inp.parent_thread_id,
+                        task=inp.task,
                     ),
                 )
                 if opened.problem:
@@ -121,7 +129,9 @@ class WorkflowRun:
             return ChildRunResult("failed", error="the chat no longer exists")
         except Stop:
             return await self._end(host, Ended("cancelled", {}, CANCELLED))
-        ids = RunIds(inp.chat_id, me, workflow.info().task_queue, inp.approval_timeout_seconds, inp.history_limit)
+        ids = RunIds(
+            inp.chat_id, me, workflow.info().task_queue, inp.approval_timeout_seconds, inp.history_limit, inp.scope
+        )
         interpreter = Interpreter(host, self.cursor, ids, EXECUTORS)
         while True:
             try:
@@ -141,7 +151,21 @@ class WorkflowRun:
 
     async def _end(self, host: Host, ended: Ended) -> ChildRunResult:
         reason = CANCELLED if ended.status == "cancelled" else ended.error
+        scope = self.inp.scope
+        agent = scope.agent_id == self.inp.run_id  # a sub-agent's own run: the agent ends with it
         await finish_run(
-            host, self.inp.run_id, self.cursor, ended, reason=reason, workflow_id=workflow.info().workflow_id
+            host,
+            self.inp.run_id,
+            self.cursor,
+            ended,
+            reason=reason,
+            workflow_id=workflow.info().workflow_id,
+            agent_id=scope.agent_id if agent else "",
         )
+        if agent and scope.parent_workflow_id:  # its spawner may be waiting (wait_agents)
+            spawner = workflow.get_external_workflow_handle(scope.parent_workflow_id)
+            try:
+                await spawner.signal(SIGNAL_AGENT_FINISHED, args=[self.inp.chat_id, scope.agent_id])
+            except FailureError:
+                pass  # the spawner has ended: nobody waits
         return ChildRunResult(ended.status, ended.outputs, ended.error)

@@ -11,6 +11,7 @@ const APPROVALS = "reliant.v1.ApprovalService";
 const QUESTIONS = "reliant.v1.QuestionService";
 const WORKFLOWS = "reliant.v1.WorkflowService";
 const DIRECTORIES = "reliant.v1.DirectoryService";
+const AGENTS = "reliant.v1.AgentService";
 
 export class Api {
   constructor(client = new ConnectClient("")) {
@@ -113,6 +114,14 @@ export class Api {
   }
   listRuns(chatId, limit = 0) {
     return this.client.unary(WORKFLOWS, "ListRuns", { chatId, limit }).then((r) => r.runs || []);
+  }
+
+  // a chat's sub-agents
+  listAgents(chatId) {
+    return this.client.unary(AGENTS, "ListAgents", { chatId });
+  }
+  setWorktree(chatId, agentId, action) {
+    return this.client.unary(AGENTS, "SetWorktree", { chatId, agentId, action });
   }
 
   // system and settings

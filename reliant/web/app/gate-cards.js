@@ -58,6 +58,13 @@ export function inputView(toolName, input) {
   return h("div.gate-input", null, h("pre.output", null, shown(JSON.stringify(value, null, 2))));
 }
 
+/** Which sub-agent waits (the answer goes to it alone); nothing for the chat's own agent. */
+function agentLine(gate) {
+  const agent = gate.agent;
+  if (!agent) return null;
+  return h("p.gate-agent", { title: agent.task }, "from agent ", h("strong", null, agent.name || agent.id.slice(0, 8)), agent.task ? ` — ${agent.task.length > 100 ? `${agent.task.slice(0, 99)}…` : agent.task}` : "");
+}
+
 export class GateCard {
   /**
    * @param {object} gate  from the transcript model (gates.js shape)
@@ -169,6 +176,7 @@ export class GateCard {
         h("strong.gate-title", null, "Approve ", h("code", null, name), "?"),
         h("span.gate-keys", { title: "Keys act on this card when it has the focus or is the oldest waiting one, not while you type" }, kbd("y"), " approve · ", kbd("n"), " deny · ", kbd("a"), " always in this chat"),
       ),
+      agentLine(gate),
       inputView(name, gate.input),
       h("div.gate-actions", null, approve, deny, this.message, this.statusEl),
       h("div.gate-always", null, h("span.gate-always-label", null, "Always allow ", h("code", null, name), ":"), ...always),
@@ -267,7 +275,7 @@ export class GateCard {
       ...groups,
       h("div.gate-actions", null, submit, h("span.hint", null, "Ctrl+Enter sends from a text box"), this.statusEl),
     );
-    this.el.replaceChildren(h("header.gate-head", null, h("strong.gate-title", null, "The agent asks you")), this.form, this.errorEl);
+    this.el.replaceChildren(h("header.gate-head", null, h("strong.gate-title", null, "The agent asks you")), agentLine(gate), this.form, this.errorEl);
   }
 
   /** The answers as given, or {missing: index} for the first question left open. */

@@ -58,6 +58,20 @@ export function inputSummary(input) {
   return json === "{}" ? "" : clip(json);
 }
 
+/** The sub-agent a gate comes from ({id, name, task}), or null for the chat's own agent: from an
+ * update's snake_case `agent` or an Approval/Question's AgentTag. */
+export function gateAgent(g) {
+  const a = g && g.agent;
+  const id = a ? a.agent_id || a.agentId || "" : "";
+  return id ? { id, name: String(a.name || ""), task: String(a.task || "") } : null;
+}
+
+/** "kid: " before what a sub-agent's gate asks ("" for the chat's own agent). */
+function agentPrefix(g) {
+  const agent = gateAgent(g);
+  return agent ? `${agent.name || agent.id.slice(0, 8)}: ` : "";
+}
+
 function normQuestions(list) {
   return (list || []).map((q) => ({ question: String(q.question || ""), choices: (q.choices || []).map(String) }));
 }
@@ -71,9 +85,10 @@ export function approvalGate(a, createdAt = 0) {
     question: String(a.question || ""),
     choices: (a.choices || []).map(String),
     node: String(a.node || ""),
+    agent: gateAgent(a),
     choice: "",
     id: a.approval_id || a.id || "",
-    toolCallId: a.tool_call_id || a.toolCallId || "",
+    toolCallId: a.call_key || a.tool_call_id || a.toolCallId || "",
     toolName: a.tool_name || a.toolName || "",
     input: a.input || {},
     questions: [],
@@ -91,9 +106,10 @@ export function questionGate(q, createdAt = 0) {
   return {
     kind: "question",
     id: q.question_id || q.id || "",
-    toolCallId: q.tool_call_id || q.toolCallId || "",
+    toolCallId: q.call_key || q.tool_call_id || q.toolCallId || "",
     toolName: "ask_user",
     input: {},
+    agent: gateAgent(q),
     questions: normQuestions(q.questions),
     turn: num(q.turn),
     createdAt: num(q.createdUnix) || createdAt,
@@ -155,7 +171,7 @@ export function waitingSummary(approvals, questions) {
       chatId: a.chatId,
       toolCallId: a.toolCallId || "",
       chatTitle: a.chatTitle || "New chat",
-      text: a.kind === "node" ? `Choose: ${clip(a.question || "")}` : `Approve ${a.toolName}${summary ? `: ${summary}` : ""}`,
+      text: agentPrefix(a) + (a.kind === "node" ? `Choose: ${clip(a.question || "")}` : `Approve ${a.toolName}${summary ? `: ${summary}` : ""}`),
       createdAt: num(a.createdUnix),
     });
   }
@@ -168,7 +184,7 @@ export function waitingSummary(approvals, questions) {
       chatId: q.chatId,
       toolCallId: q.toolCallId || "",
       chatTitle: q.chatTitle || "New chat",
-      text: `Question: ${clip(first ? first.question : "")}${more}`,
+      text: `${agentPrefix(q)}Question: ${clip(first ? first.question : "")}${more}`,
       createdAt: num(q.createdUnix),
     });
   }

@@ -15,6 +15,12 @@
 
 import { approvalGate, questionGate } from "./gates.js";
 
+/** A gate's key: its call's key when the call is on another thread (short ids repeat across
+ * threads), which is what ListPendingApprovals/Questions give as toolCallId. */
+function gateKey(p) {
+  return p.call_key || p.tool_call_id || "";
+}
+
 export const TOOL_STATUS = {
   pending: "pending",
   executing: "running",
@@ -113,6 +119,7 @@ export class ChatModel {
     this.liveTurnOf = new Map(); // message_started's message_id -> turn
     this.tools = new Map(); // tool_call_id -> tool call state
     this.toolOwner = new Map(); // tool_call_id -> row key of the message that holds the call
+    this.agentIds = new Set(); // the chat's sub-agents: their threads' messages are not shown here
     this.notices = new Map(); // key -> {key, text, anchor, seq}
     this.gates = new Map(); // tool_call_id -> approval or question (see gates.js)
     this.staleMark = 0;
@@ -379,6 +386,17 @@ export class ChatModel {
   }
 
   /** Applies one update; returns false when it was already applied (seq at or below the last). */
+  /** Whether a message's step is a sub-agent's (`<agent id>/...`): its thread is not this transcript. */
+  ofAgent(step) {
+    const slash = step ? String(step).indexOf("/") : -1;
+    return slash > 0 && this.agentIds.has(String(step).slice(0, slash));
+  }
+
+  /** The chat's sub-agents (ListAgents): their messages stay out of this transcript. */
+  addAgents(ids) {
+    for (const id of ids) this.agentIds.add(String(id));
+  }
+
   apply(update) {
     const seq = num(update.seq);
     if (seq) {
@@ -394,11 +412,15 @@ export class ChatModel {
         }
         break;
       }
+      case "agent_started":
+        this.agentIds.add(String(p.agent_id || ""));
+        break;
       case "message_created":
       case "message_completed":
-        if (p.message && p.message.id) this._store(p.message);
+        if (p.message && p.message.id && !this.ofAgent(p.message.step)) this._store(p.message);
         break;
       case "message_started": {
+        if (this.ofAgent(p.step)) break; // a sub-agent's answer streams on its own thread
         const turn = num(p.turn);
         this._dropLive(turn);
         this.retry = null;
@@ -447,11 +469,13 @@ export class ChatModel {
         this._dropLive(num(p.turn));
         break;
       case "tool_started":
+        if (this.gates.get(gateKey(p))?.status === "pending") this._gate(gateKey(p), null, { status: "settled" });
+        if (p.call_key) break; // a call on another thread (a sub-agent's): not a card of this transcript
         this._tool(p.tool_call_id, { name: p.tool_name || undefined, input: p.input || undefined, status: "running", startedAt: at });
-        if (this.gates.get(p.tool_call_id)?.status === "pending") this._gate(p.tool_call_id, null, { status: "settled" });
         break;
       case "tool_finished":
-        if (this.gates.get(p.tool_call_id)?.status === "pending") this._gate(p.tool_call_id, null, { status: "settled" });
+        if (this.gates.get(gateKey(p))?.status === "pending") this._gate(gateKey(p), null, { status: "settled" });
+        if (p.call_key) break;
         this._tool(p.tool_call_id, {
           name: p.tool_name || undefined,
           status: p.status || "ok",
@@ -500,7 +524,7 @@ export class ChatModel {
       case "approval_requested":
       case "question_asked": {
         const make = update.kind === "approval_requested" ? approvalGate : questionGate;
-        const gate = this._gate(p.tool_call_id, () => make(p, at / 1000));
+        const gate = this._gate(gateKey(p), () => make(p, at / 1000));
         if (gate.status === "pending") gate.stale = 0; // heard of: not settled elsewhere unseen
         break;
       }
@@ -510,7 +534,7 @@ export class ChatModel {
         const patch = { status: p.status || "settled", stale: 0 };
         if (update.kind === "approval_resolved") Object.assign(patch, { scope: p.scope || "", message: p.message || "", choice: p.choice || "" });
         else patch.answers = (p.answers || []).map(String);
-        this._gate(p.tool_call_id, make, patch);
+        this._gate(gateKey(p), make, patch);
         break;
       }
       default:

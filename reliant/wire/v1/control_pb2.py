@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dreliant/wire/v1/control.proto\x12\nreliant.v1\x1a\x1cgoogle/protobuf/struct.proto\"\x8f\x02\n\x08\x41pproval\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07\x63hat_id\x18\x02 \x01(\t\x12\x14\n\x0ctool_call_id\x18\x03 \x01(\t\x12\x11\n\ttool_name\x18\x04 \x01(\t\x12&\n\x05input\x18\x05 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x0e\n\x06status\x18\x06 \x01(\t\x12\x14\n\x0c\x63reated_unix\x18\x07 \x01(\x01\x12\x12\n\nchat_title\x18\x08 \x01(\t\x12\x0c\n\x04turn\x18\t \x01(\x05\x12\x0c\n\x04kind\x18\n \x01(\t\x12\x10\n\x08question\x18\x0b \x01(\t\x12\x0f\n\x07\x63hoices\x18\x0c \x03(\t\x12\x0e\n\x06run_id\x18\r \x01(\t\x12\x0c\n\x04node\x18\x0e \x01(\t\".\n\x1bListPendingApprovalsRequest\x12\x0f\n\x07\x63hat_id\x18\x01 \x01(\t\"G\n\x1cListPendingApprovalsResponse\x12\'\n\tapprovals\x18\x01 \x03(\x0b\x32\x14.reliant.v1.Approval\"L\n\x0e\x41pproveRequest\x12\x13\n\x0b\x61pproval_id\x18\x01 \x01(\t\x12\r\n\x05scope\x18\x02 \x01(\t\x12\x16\n\x0e\x63ommand_prefix\x18\x03 \x01(\t\"3\n\x0b\x44\x65nyRequest\x12\x13\n\x0b\x61pproval_id\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\"B\n\rChooseRequest\x12\x13\n\x0b\x61pproval_id\x18\x01 \x01(\t\x12\x0e\n\x06\x63hoice\x18\x02 \x01(\t\x12\x0c\n\x04note\x18\x03 \x01(\t\"+\n\x0e\x41nswerResponse\x12\n\n\x02ok\x18\x01 \x01(\x08\x12\r\n\x05\x65rror\x18\x02 \x01(\t\"\xe0\x01\n\x12\x41nswerBatchRequest\x12\x32\n\x05items\x18\x01 \x03(\x0b\x32#.reliant.v1.AnswerBatchRequest.Item\x1a\x95\x01\n\x04Item\x12-\n\x07\x61pprove\x18\x01 \x01(\x0b\x32\x1a.reliant.v1.ApproveRequestH\x00\x12\'\n\x04\x64\x65ny\x18\x02 \x01(\x0b\x32\x17.reliant.v1.DenyRequestH\x00\x12+\n\x06\x63hoose\x18\x03 \x01(\x0b\x32\x19.reliant.v1.ChooseRequestH\x00\x42\x08\n\x06\x61nswer\"B\n\x13\x41nswerBatchResponse\x12+\n\x07results\x18\x01 \x03(\x0b\x32\x1a.reliant.v1.AnswerResponse\"\xc0\x01\n\x08Question\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07\x63hat_id\x18\x02 \x01(\t\x12\x14\n\x0ctool_call_id\x18\x03 \x01(\t\x12,\n\tquestions\x18\x04 \x03(\x0b\x32\x19.reliant.v1.Question.Item\x12\x14\n\x0c\x63reated_unix\x18\x05 \x01(\x01\x12\x12\n\nchat_title\x18\x06 \x01(\t\x1a)\n\x04Item\x12\x10\n\x08question\x18\x01 \x01(\t\x12\x0f\n\x07\x63hoices\x18\x02 \x03(\t\".\n\x1bListPendingQuestionsRequest\x12\x0f\n\x07\x63hat_id\x18\x01 \x01(\t\"G\n\x1cListPendingQuestionsResponse\x12\'\n\tquestions\x18\x01 \x03(\x0b\x32\x14.reliant.v1.Question\"=\n\x15\x41nswerQuestionRequest\x12\x13\n\x0bquestion_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61nswers\x18\x02 \x03(\t2\x8d\x03\n\x0f\x41pprovalService\x12i\n\x14ListPendingApprovals\x12\'.reliant.v1.ListPendingApprovalsRequest\x1a(.reliant.v1.ListPendingApprovalsResponse\x12\x41\n\x07\x41pprove\x12\x1a.reliant.v1.ApproveRequest\x1a\x1a.reliant.v1.AnswerResponse\x12;\n\x04\x44\x65ny\x12\x17.reliant.v1.DenyRequest\x1a\x1a.reliant.v1.AnswerResponse\x12?\n\x06\x43hoose\x12\x19.reliant.v1.ChooseRequest\x1a\x1a.reliant.v1.AnswerResponse\x12N\n\x0b\x41nswerBatch\x12\x1e.reliant.v1.AnswerBatchRequest\x1a\x1f.reliant.v1.AnswerBatchResponse2\xcd\x01\n\x0fQuestionService\x12i\n\x14ListPendingQuestions\x12\'.reliant.v1.ListPendingQuestionsRequest\x1a(.reliant.v1.ListPendingQuestionsResponse\x12O\n\x0e\x41nswerQuestion\x12!.reliant.v1.AnswerQuestionRequest\x1a\x1a.reliant.v1.AnswerResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dreliant/wire/v1/control.proto\x12\nreliant.v1\x1a\x1cgoogle/protobuf/struct.proto\"\xb4\x02\n\x08\x41pproval\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07\x63hat_id\x18\x02 \x01(\t\x12\x14\n\x0ctool_call_id\x18\x03 \x01(\t\x12\x11\n\ttool_name\x18\x04 \x01(\t\x12&\n\x05input\x18\x05 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x0e\n\x06status\x18\x06 \x01(\t\x12\x14\n\x0c\x63reated_unix\x18\x07 \x01(\x01\x12\x12\n\nchat_title\x18\x08 \x01(\t\x12\x0c\n\x04turn\x18\t \x01(\x05\x12\x0c\n\x04kind\x18\n \x01(\t\x12\x10\n\x08question\x18\x0b \x01(\t\x12\x0f\n\x07\x63hoices\x18\x0c \x03(\t\x12\x0e\n\x06run_id\x18\r \x01(\t\x12\x0c\n\x04node\x18\x0e \x01(\t\x12#\n\x05\x61gent\x18\x0f \x01(\x0b\x32\x14.reliant.v1.AgentTag\"8\n\x08\x41gentTag\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0c\n\x04task\x18\x03 \x01(\t\".\n\x1bListPendingApprovalsRequest\x12\x0f\n\x07\x63hat_id\x18\x01 \x01(\t\"G\n\x1cListPendingApprovalsResponse\x12\'\n\tapprovals\x18\x01 \x03(\x0b\x32\x14.reliant.v1.Approval\"L\n\x0e\x41pproveRequest\x12\x13\n\x0b\x61pproval_id\x18\x01 \x01(\t\x12\r\n\x05scope\x18\x02 \x01(\t\x12\x16\n\x0e\x63ommand_prefix\x18\x03 \x01(\t\"3\n\x0b\x44\x65nyRequest\x12\x13\n\x0b\x61pproval_id\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\"B\n\rChooseRequest\x12\x13\n\x0b\x61pproval_id\x18\x01 \x01(\t\x12\x0e\n\x06\x63hoice\x18\x02 \x01(\t\x12\x0c\n\x04note\x18\x03 \x01(\t\"+\n\x0e\x41nswerResponse\x12\n\n\x02ok\x18\x01 \x01(\x08\x12\r\n\x05\x65rror\x18\x02 \x01(\t\"\xe0\x01\n\x12\x41nswerBatchRequest\x12\x32\n\x05items\x18\x01 \x03(\x0b\x32#.reliant.v1.AnswerBatchRequest.Item\x1a\x95\x01\n\x04Item\x12-\n\x07\x61pprove\x18\x01 \x01(\x0b\x32\x1a.reliant.v1.ApproveRequestH\x00\x12\'\n\x04\x64\x65ny\x18\x02 \x01(\x0b\x32\x17.reliant.v1.DenyRequestH\x00\x12+\n\x06\x63hoose\x18\x03 \x01(\x0b\x32\x19.reliant.v1.ChooseRequestH\x00\x42\x08\n\x06\x61nswer\"B\n\x13\x41nswerBatchResponse\x12+\n\x07results\x18\x01 \x03(\x0b\x32\x1a.reliant.v1.AnswerResponse\"\xe5\x01\n\x08Question\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07\x63hat_id\x18\x02 \x01(\t\x12\x14\n\x0ctool_call_id\x18\x03 \x01(\t\x12,\n\tquestions\x18\x04 \x03(\x0b\x32\x19.reliant.v1.Question.Item\x12\x14\n\x0c\x63reated_unix\x18\x05 \x01(\x01\x12\x12\n\nchat_title\x18\x06 \x01(\t\x12#\n\x05\x61gent\x18\x07 \x01(\x0b\x32\x14.reliant.v1.AgentTag\x1a)\n\x04Item\x12\x10\n\x08question\x18\x01 \x01(\t\x12\x0f\n\x07\x63hoices\x18\x02 \x03(\t\".\n\x1bListPendingQuestionsRequest\x12\x0f\n\x07\x63hat_id\x18\x01 \x01(\t\"G\n\x1cListPendingQuestionsResponse\x12\'\n\tquestions\x18\x01 \x03(\x0b\x32\x14.reliant.v1.Question\"=\n\x15\x41nswerQuestionRequest\x12\x13\n\x0bquestion_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61nswers\x18\x02 \x03(\t2\x8d\x03\n\x0f\x41pprovalService\x12i\n\x14ListPendingApprovals\x12\'.reliant.v1.ListPendingApprovalsRequest\x1a(.reliant.v1.ListPendingApprovalsResponse\x12\x41\n\x07\x41pprove\x12\x1a.reliant.v1.ApproveRequest\x1a\x1a.reliant.v1.AnswerResponse\x12;\n\x04\x44\x65ny\x12\x17.reliant.v1.DenyRequest\x1a\x1a.reliant.v1.AnswerResponse\x12?\n\x06\x43hoose\x12\x19.reliant.v1.ChooseRequest\x1a\x1a.reliant.v1.AnswerResponse\x12N\n\x0b\x41nswerBatch\x12\x1e.reliant.v1.AnswerBatchRequest\x1a\x1f.reliant.v1.AnswerBatchResponse2\xcd\x01\n\x0fQuestionService\x12i\n\x14ListPendingQuestions\x12\'.reliant.v1.ListPendingQuestionsRequest\x1a(.reliant.v1.ListPendingQuestionsResponse\x12O\n\x0e\x41nswerQuestion\x12!.reliant.v1.AnswerQuestionRequest\x1a\x1a.reliant.v1.AnswerResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,37 +33,39 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'reliant.wire.v1.control_pb2
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_APPROVAL']._serialized_start=76
-  _globals['_APPROVAL']._serialized_end=347
-  _globals['_LISTPENDINGAPPROVALSREQUEST']._serialized_start=349
-  _globals['_LISTPENDINGAPPROVALSREQUEST']._serialized_end=395
-  _globals['_LISTPENDINGAPPROVALSRESPONSE']._serialized_start=397
-  _globals['_LISTPENDINGAPPROVALSRESPONSE']._serialized_end=468
-  _globals['_APPROVEREQUEST']._serialized_start=470
-  _globals['_APPROVEREQUEST']._serialized_end=546
-  _globals['_DENYREQUEST']._serialized_start=548
-  _globals['_DENYREQUEST']._serialized_end=599
-  _globals['_CHOOSEREQUEST']._serialized_start=601
-  _globals['_CHOOSEREQUEST']._serialized_end=667
-  _globals['_ANSWERRESPONSE']._serialized_start=669
-  _globals['_ANSWERRESPONSE']._serialized_end=712
-  _globals['_ANSWERBATCHREQUEST']._serialized_start=715
-  _globals['_ANSWERBATCHREQUEST']._serialized_end=939
-  _globals['_ANSWERBATCHREQUEST_ITEM']._serialized_start=790
-  _globals['_ANSWERBATCHREQUEST_ITEM']._serialized_end=939
-  _globals['_ANSWERBATCHRESPONSE']._serialized_start=941
-  _globals['_ANSWERBATCHRESPONSE']._serialized_end=1007
-  _globals['_QUESTION']._serialized_start=1010
-  _globals['_QUESTION']._serialized_end=1202
-  _globals['_QUESTION_ITEM']._serialized_start=1161
-  _globals['_QUESTION_ITEM']._serialized_end=1202
-  _globals['_LISTPENDINGQUESTIONSREQUEST']._serialized_start=1204
-  _globals['_LISTPENDINGQUESTIONSREQUEST']._serialized_end=1250
-  _globals['_LISTPENDINGQUESTIONSRESPONSE']._serialized_start=1252
-  _globals['_LISTPENDINGQUESTIONSRESPONSE']._serialized_end=1323
-  _globals['_ANSWERQUESTIONREQUEST']._serialized_start=1325
-  _globals['_ANSWERQUESTIONREQUEST']._serialized_end=1386
-  _globals['_APPROVALSERVICE']._serialized_start=1389
-  _globals['_APPROVALSERVICE']._serialized_end=1786
-  _globals['_QUESTIONSERVICE']._serialized_start=1789
-  _globals['_QUESTIONSERVICE']._serialized_end=1994
+  _globals['_APPROVAL']._serialized_end=384
+  _globals['_AGENTTAG']._serialized_start=386
+  _globals['_AGENTTAG']._serialized_end=442
+  _globals['_LISTPENDINGAPPROVALSREQUEST']._serialized_start=444
+  _globals['_LISTPENDINGAPPROVALSREQUEST']._serialized_end=490
+  _globals['_LISTPENDINGAPPROVALSRESPONSE']._serialized_start=492
+  _globals['_LISTPENDINGAPPROVALSRESPONSE']._serialized_end=563
+  _globals['_APPROVEREQUEST']._serialized_start=565
+  _globals['_APPROVEREQUEST']._serialized_end=641
+  _globals['_DENYREQUEST']._serialized_start=643
+  _globals['_DENYREQUEST']._serialized_end=694
+  _globals['_CHOOSEREQUEST']._serialized_start=696
+  _globals['_CHOOSEREQUEST']._serialized_end=762
+  _globals['_ANSWERRESPONSE']._serialized_start=764
+  _globals['_ANSWERRESPONSE']._serialized_end=807
+  _globals['_ANSWERBATCHREQUEST']._serialized_start=810
+  _globals['_ANSWERBATCHREQUEST']._serialized_end=1034
+  _globals['_ANSWERBATCHREQUEST_ITEM']._serialized_start=885
+  _globals['_ANSWERBATCHREQUEST_ITEM']._serialized_end=1034
+  _globals['_ANSWERBATCHRESPONSE']._serialized_start=1036
+  _globals['_ANSWERBATCHRESPONSE']._serialized_end=1102
+  _globals['_QUESTION']._serialized_start=1105
+  _globals['_QUESTION']._serialized_end=1334
+  _globals['_QUESTION_ITEM']._serialized_start=1293
+  _globals['_QUESTION_ITEM']._serialized_end=1334
+  _globals['_LISTPENDINGQUESTIONSREQUEST']._serialized_start=1336
+  _globals['_LISTPENDINGQUESTIONSREQUEST']._serialized_end=1382
+  _globals['_LISTPENDINGQUESTIONSRESPONSE']._serialized_start=1384
+  _globals['_LISTPENDINGQUESTIONSRESPONSE']._serialized_end=1455
+  _globals['_ANSWERQUESTIONREQUEST']._serialized_start=1457
+  _globals['_ANSWERQUESTIONREQUEST']._serialized_end=1518
+  _globals['_APPROVALSERVICE']._serialized_start=1521
+  _globals['_APPROVALSERVICE']._serialized_end=1918
+  _globals['_QUESTIONSERVICE']._serialized_start=1921
+  _globals['_QUESTIONSERVICE']._serialized_end=2126
 # @@protoc_insertion_point(module_scope)

@@ -8,7 +8,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Approval(_message.Message):
-    __slots__ = ("id", "chat_id", "tool_call_id", "tool_name", "input", "status", "created_unix", "chat_title", "turn", "kind", "question", "choices", "run_id", "node")
+    __slots__ = ("id", "chat_id", "tool_call_id", "tool_name", "input", "status", "created_unix", "chat_title", "turn", "kind", "question", "choices", "run_id", "node", "agent")
     ID_FIELD_NUMBER: _ClassVar[int]
     CHAT_ID_FIELD_NUMBER: _ClassVar[int]
     TOOL_CALL_ID_FIELD_NUMBER: _ClassVar[int]
@@ -23,6 +23,7 @@ class Approval(_message.Message):
     CHOICES_FIELD_NUMBER: _ClassVar[int]
     RUN_ID_FIELD_NUMBER: _ClassVar[int]
     NODE_FIELD_NUMBER: _ClassVar[int]
+    AGENT_FIELD_NUMBER: _ClassVar[int]
     id: str
     chat_id: str
     tool_call_id: str
@@ -37,7 +38,18 @@ class Approval(_message.Message):
     choices: _containers.RepeatedScalarFieldContainer[str]
     run_id: str
     node: str
-    def __init__(self, id: _Optional[str] = ..., chat_id: _Optional[str] = ..., tool_call_id: _Optional[str] = ..., tool_name: _Optional[str] = ..., input: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., status: _Optional[str] = ..., created_unix: _Optional[float] = ..., chat_title: _Optional[str] = ..., turn: _Optional[int] = ..., kind: _Optional[str] = ..., question: _Optional[str] = ..., choices: _Optional[_Iterable[str]] = ..., run_id: _Optional[str] = ..., node: _Optional[str] = ...) -> None: ...
+    agent: AgentTag
+    def __init__(self, id: _Optional[str] = ..., chat_id: _Optional[str] = ..., tool_call_id: _Optional[str] = ..., tool_name: _Optional[str] = ..., input: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., status: _Optional[str] = ..., created_unix: _Optional[float] = ..., chat_title: _Optional[str] = ..., turn: _Optional[int] = ..., kind: _Optional[str] = ..., question: _Optional[str] = ..., choices: _Optional[_Iterable[str]] = ..., run_id: _Optional[str] = ..., node: _Optional[str] = ..., agent: _Optional[_Union[AgentTag, _Mapping]] = ...) -> None: ...
+
+class AgentTag(_message.Message):
+    __slots__ = ("agent_id", "name", "task")
+    AGENT_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    TASK_FIELD_NUMBER: _ClassVar[int]
+    agent_id: str
+    name: str
+    task: str
+    def __init__(self, agent_id: _Optional[str] = ..., name: _Optional[str] = ..., task: _Optional[str] = ...) -> None: ...
 
 class ListPendingApprovalsRequest(_message.Message):
     __slots__ = ("chat_id",)
@@ -109,7 +121,7 @@ class AnswerBatchResponse(_message.Message):
     def __init__(self, results: _Optional[_Iterable[_Union[AnswerResponse, _Mapping]]] = ...) -> None: ...
 
 class Question(_message.Message):
-    __slots__ = ("id", "chat_id", "tool_call_id", "questions", "created_unix", "chat_title")
+    __slots__ = ("id", "chat_id", "tool_call_id", "questions", "created_unix", "chat_title", "agent")
     class Item(_message.Message):
         __slots__ = ("question", "choices")
         QUESTION_FIELD_NUMBER: _ClassVar[int]
@@ -123,13 +135,15 @@ class Question(_message.Message):
     QUESTIONS_FIELD_NUMBER: _ClassVar[int]
     CREATED_UNIX_FIELD_NUMBER: _ClassVar[int]
     CHAT_TITLE_FIELD_NUMBER: _ClassVar[int]
+    AGENT_FIELD_NUMBER: _ClassVar[int]
     id: str
     chat_id: str
     tool_call_id: str
     questions: _containers.RepeatedCompositeFieldContainer[Question.Item]
     created_unix: float
     chat_title: str
-    def __init__(self, id: _Optional[str] = ..., chat_id: _Optional[str] = ..., tool_call_id: _Optional[str] = ..., questions: _Optional[_Iterable[_Union[Question.Item, _Mapping]]] = ..., created_unix: _Optional[float] = ..., chat_title: _Optional[str] = ...) -> None: ...
+    agent: AgentTag
+    def __init__(self, id: _Optional[str] = ..., chat_id: _Optional[str] = ..., tool_call_id: _Optional[str] = ..., questions: _Optional[_Iterable[_Union[Question.Item, _Mapping]]] = ..., created_unix: _Optional[float] = ..., chat_title: _Optional[str] = ..., agent: _Optional[_Union[AgentTag, _Mapping]] = ...) -> None: ...
 
 class ListPendingQuestionsRequest(_message.Message):
     __slots__ = ("chat_id",)

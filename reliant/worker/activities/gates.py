@@ -7,6 +7,7 @@ from temporalio import activity
 
 from reliant.clients.update_log import UpdateLog
 from reliant.db import Database
+from reliant.db import agents as agents_db
 from reliant.db import approvals as approvals_db
 from reliant.db import chats as chats_db
 from reliant.db import questions as questions_db
@@ -50,15 +51,18 @@ class GateActivities:
                 workflow_id=inp.workflow_id,
             )
             if created:
+                tag = await agents_db.of_gate(change.tx, inp.chat_id, inp.workflow_id)
                 change.emit(
                     kinds.APPROVAL_REQUESTED,
                     {
                         "approval_id": approval.id,
                         "tool_call_id": run.tool_call_id,
+                        **({"call_key": run.key} if run.key != run.tool_call_id else {}),
                         "tool_name": run.tool_name,
                         "input": run.input,
                         "turn": inp.turn,
-                    },
+                    }
+                    | agents_db.tag_payload(tag),
                 )
             if await chats_db.set_status(change.tx, inp.chat_id, ChatStatus.WAITING, f"approve {run.tool_name}?"):
                 change.emit(
@@ -85,14 +89,17 @@ class GateActivities:
                 workflow_id=inp.workflow_id,
             )
             if created:
+                tag = await agents_db.of_gate(change.tx, inp.chat_id, inp.workflow_id)
                 change.emit(
                     kinds.QUESTION_ASKED,
                     {
                         "question_id": question.id,
                         "tool_call_id": run.tool_call_id,
+                        **({"call_key": run.key} if run.key != run.tool_call_id else {}),
                         "questions": question.questions,
                         "turn": inp.turn,
-                    },
+                    }
+                    | agents_db.tag_payload(tag),
                 )
             if await chats_db.set_status(change.tx, inp.chat_id, ChatStatus.WAITING, "answer the question"):
                 change.emit(kinds.CHAT_STATUS, {"status": ChatStatus.WAITING.value, "reason": "answer the question"})

@@ -22,6 +22,7 @@ from reliant.clients.daemons import ToolCatalog
 from reliant.clients.providers import ProviderPool
 from reliant.clients.update_log import LiveAnswer, UpdateLog
 from reliant.db import Database
+from reliant.db import agents as agents_db
 from reliant.db import chats as chats_db
 from reliant.db import messages as messages_db
 from reliant.db import model_steps as model_steps_db
@@ -51,11 +52,12 @@ from reliant.llm.pricing import cost
 from reliant.llm.registry import parse_model
 from reliant.llm.script import check_script_place
 from reliant.redaction import redact
-from reliant.wire.payloads import message_payload, tool_run_payload
-from reliant.worker import ask_user
+from reliant.wire.payloads import agent_payload, message_payload, tool_run_payload
+from reliant.worker import agent_tools, ask_user
 from reliant.worker.activities import llm_options
 from reliant.worker.activities.notes import emit_notes
 from reliant.worker.activities.types import (
+    BUDGET_REACHED,
     CHAT_GONE,
     DAEMON_OFFLINE,
     FATAL_LLM,
@@ -64,6 +66,7 @@ from reliant.worker.activities.types import (
     CallLlmInput,
     CallLlmResult,
 )
+from reliant.worker.budget import Spending
 from reliant.worker.chat_context import ChatContexts
 from reliant.worker.demo_worktree import demo_worktree
 from reliant.worker.prompts import SystemPrompt, build_system_prompt
@@ -100,6 +103,7 @@ class LlmActivities:
         thinking_budget: int = 0,
         demo_project: str = "",
         data_dir: Path | None = None,
+        spending: Spending | None = None,
     ) -> None:
         """`demo_project`: the path of the demo project (`reliant up --demo`), whose chats each get
         their own worktree."""
@@ -111,6 +115,7 @@ class LlmActivities:
         self.catalog = catalog
         self.contexts = contexts
         self.demo_project = demo_project
+        self.spending = spending  # prices and budgets (None: the price table, no budget)
 
     @activity.defn(name="call_llm")
     async def call_llm(self, inp: CallLlmInput) -> CallLlmResult:
@@ -138,11 +143,18 @@ class LlmActivities:
             interrupt_reason="not run: the workflow went on without running it" if inp.step else "",
             thread_id=thread.id,
         )
+        if inp.agent_id:  # what the agent's spawner sent it meanwhile (message_agent)
+            transcript = await self._notes(chat, thread, inp.agent_id, transcript)
         # Scripts may be read from the chat's project (and its worktree) or the data dir.
         places = [Path(project.path), *([self.data_dir] if self.data_dir else [])]
-        project = await self._workspace(chat, project, transcript)
+        if inp.workspace:  # a sub-agent in its own worktree
+            project = dataclasses.replace(project, path=inp.workspace)
+        else:
+            project = await self._workspace(chat, project, transcript)
         places.append(Path(project.path))
         tools = (*await self._tools(project.daemon_id, project.path), ask_user.DEFINITION)
+        if inp.agents:
+            tools = (*tools, *agent_tools.DEFINITIONS)
         tools = llm_options.chosen(tools, inp.tools, inp.mode)
         if inp.response is not None:
             tools = (*tools, llm_options.respond_tool(inp.response))
@@ -155,6 +167,12 @@ class LlmActivities:
             provider, model = (await self.providers.providers()).get(parsed)
         except LlmError as exc:
             raise ApplicationError(redact(str(exc)), type=FATAL_LLM, non_retryable=True) from None
+        if self.spending is not None:
+            refusal = await self.spending.check(chat.id, chat.project_id, model_spec, thread.id, transcript)
+            if refusal is not None:  # not made: the run pauses until the budget is raised and resumed
+                raise ApplicationError(
+                    str(refusal), type=BUDGET_REACHED, non_retryable=True, category=ApplicationErrorCategory.BENIGN
+                )
         prompt = await self._system_prompt(chat, project, transcript, inp.mode, inp.system)
         request = LlmRequest(
             model=model,
@@ -232,7 +250,9 @@ class LlmActivities:
                 blocks=response.blocks,
                 model=model_spec,
                 usage=response.usage,
-                cost_usd=cost(model_spec, response.usage),
+                cost_usd=await self.spending.cost(model_spec, response.usage)
+                if self.spending is not None
+                else cost(model_spec, response.usage),
                 stop_reason=response.stop_reason,
                 step=step,
                 thread_id=thread.id,
@@ -253,6 +273,10 @@ class LlmActivities:
                     if call.tool_name == llm_options.RESPOND_TOOL and inp.response is not None:
                         await tool_runs_db.finish_now(change.tx, chat.id, call.key, output=llm_options.RESPOND_RESULT)
                 change.emit(kinds.MESSAGE_COMPLETED, {"message": message_payload(message)})
+                if inp.agent_id:  # a sub-agent's cost and tokens grew: the clients' trees follow
+                    agent = await agents_db.get(change.tx, inp.agent_id)
+                    if agent is not None:
+                        change.emit(kinds.AGENT_STATUS, agent_payload(agent))
         if not created:
             return await self._finish(chat, message, inp, replayed=True)
         calls = [
@@ -283,6 +307,27 @@ class LlmActivities:
             )
             if created:
                 change.emit(kinds.MESSAGE_CREATED, {"message": message_payload(message)})
+
+    async def _notes(
+        self, chat: ChatInfo, thread: Thread, agent_id: str, transcript: list[StoredMessage]
+    ) -> list[StoredMessage]:
+        """Notes sent to the agent join its thread as user messages, once (in the transaction that
+        marks them delivered)."""
+        async with self.log.change(chat.id) as change:
+            for note_id, text in await agents_db.take_notes(change.tx, agent_id):
+                message, created = await messages_db.store_turn(
+                    change.tx,
+                    chat.id,
+                    turn=None,
+                    role=Role.USER,
+                    blocks=[ContentBlock.of_text(f"A note from the agent that started you: {text}")],
+                    step=f"note:{note_id}",
+                    thread_id=thread.id,
+                )
+                if created:
+                    change.emit(kinds.MESSAGE_CREATED, {"message": message_payload(message)})
+                    transcript = [*transcript, message]
+        return transcript
 
     async def _workspace(self, chat: ChatInfo, project: Project, transcript: list[StoredMessage]) -> Project:
         """The project as the chat sees it: a chat with its own git worktree works there (its tools

@@ -20,6 +20,7 @@ from reliant.bus import Bus
 from reliant.clients.update_log import UpdateLog
 from reliant.db import Database
 from reliant.db import approvals as approvals_db
+from reliant.db import budgets as budgets_db
 from reliant.db import chats as chats_db
 from reliant.db import messages as messages_db
 from reliant.db import model_steps as model_steps_db
@@ -28,13 +29,14 @@ from reliant.db import runs as runs_db
 from reliant.db import threads as threads_db
 from reliant.domain import update_kinds as kinds
 from reliant.domain.chat import ChatInfo as ChatRow
-from reliant.domain.chat import ChatStatus, Project, Role
+from reliant.domain.chat import ChatStatus, ContentBlock, Project, Role
 from reliant.domain.runs import PinnedText, RunOutcome, RunRecord
 from reliant.engine import ChatInfo, InvalidInputs, Pinned, SourceText, resolve_inputs
 from reliant.engine.definition import ThreadMode
 from reliant.errors import DaemonUnavailableError
 from reliant.wire.payloads import message_payload
 from reliant.worker import definitions
+from reliant.worker.activities.agents import finish_agent
 from reliant.worker.activities.llm import DAEMON_TRIES, chat_gone, settle_tool_results
 from reliant.worker.activities.notes import emit_notes
 from reliant.worker.activities.types import (
@@ -51,6 +53,7 @@ from reliant.worker.activities.types import (
 logger = logging.getLogger(__name__)
 
 NOT_RUN = "not run: the workflow ended without running it"
+BUDGET_INPUT = "budget_usd"  # a workflow input of this name is the chat's spending budget
 
 
 class RunActivities:
@@ -80,6 +83,9 @@ class RunActivities:
             inputs = resolve_inputs(definition, given)
         except (definitions.DefinitionProblem, InvalidInputs) as exc:
             return OpenRunResult(workflow=workflow, chat=info, problem=str(exc))
+        budget = inputs.get(BUDGET_INPUT)
+        if not inp.parent_run_id and isinstance(budget, int | float) and not isinstance(budget, bool) and budget > 0:
+            await budgets_db.set_chat_budget(self.db, chat.id, float(budget))  # a workflow input sets it
         mode = inp.thread_mode or (definition.thread.value if definition.thread else "")
         thread_id = await self._thread(chat.id, inp, mode)
         record = RunRecord(
@@ -108,7 +114,23 @@ class RunActivities:
         async with self.log.change(chat.id) as change:
             if await runs_db.create(change.tx, record):
                 change.emit(kinds.RUN_STARTED, started)
+        if inp.task:  # a sub-agent's task: the first message on its thread
+            await self._task(chat.id, inp, thread_id)
         return OpenRunResult(chosen.pinned, workflow, chosen.source, inputs, thread_id, info)
+
+    async def _task(self, chat_id: str, inp: OpenRunInput, thread_id: str) -> None:
+        async with self.log.change(chat_id) as change:
+            message, created = await messages_db.store_turn(
+                change.tx,
+                chat_id,
+                turn=None,
+                role=Role.USER,
+                blocks=[ContentBlock.of_text(inp.task)],
+                step=f"{inp.run_id}/task",
+                thread_id=thread_id,
+            )
+            if created:
+                change.emit(kinds.MESSAGE_CREATED, {"message": message_payload(message)})
 
     async def _project_files(self, project: Project) -> definitions.ProjectFiles:
         """The project's own files; if its daemon stays unreachable for a few seconds the run pauses
@@ -130,7 +152,9 @@ class RunActivities:
         if mode == ThreadMode.NEW.value:
             return (await threads_db.ensure(self.db, chat_id, key)).id
         if mode == ThreadMode.FORK.value:
-            return (await threads_db.fork(self.db, chat_id, key, inp.parent_thread_id)).id
+            # A sub-agent's fork ends before the answer whose spawn_agent call started it.
+            fork = await threads_db.fork(self.db, chat_id, key, inp.parent_thread_id, before_answer=bool(inp.task))
+            return fork.id
         return inp.parent_thread_id
 
     async def _admit(self, chat: ChatRow, inp: OpenRunInput) -> None:
@@ -168,6 +192,8 @@ class RunActivities:
                     kinds.RUN_FINISHED,
                     {"run_id": inp.run_id, "status": inp.status, "outputs": inp.outputs, "error": inp.error},
                 )
+            if inp.agent_id:
+                await finish_agent(change, inp.agent_id, inp.status, inp.outputs, inp.error)
             if inp.chat_status:
                 status = ChatStatus(inp.chat_status)
                 if await chats_db.set_status(change.tx, inp.chat_id, status, inp.reason):

@@ -78,9 +78,10 @@ class ToolActivities:
         if target is None:
             raise chat_gone(inp.chat_id)
         run, daemon_id, workspace = target.run, target.daemon_id, target.workspace
-        worktree = await worktrees_db.active_for_chat(self.db, inp.chat_id)
-        if worktree is not None:  # the chat works in its own git worktree
-            workspace = worktree.path
+        if inp.workspace:  # a sub-agent in its own worktree
+            workspace = inp.workspace
+        elif (worktree := await worktrees_db.active_for_chat(self.db, inp.chat_id)) is not None:
+            workspace = worktree.path  # the chat works in its own git worktree
         if run.state in FINAL:
             return ExecuteToolResult(run.key, run.state.value, replayed=True)
         if inp.invalid:
@@ -195,6 +196,7 @@ class ToolActivities:
                         {
                             "approval_id": approval.id,
                             "tool_call_id": run.tool_call_id,
+                            **_call_key(run),
                             "status": inp.denial_status,
                             "scope": "",
                             "message": inp.denial,
@@ -225,6 +227,7 @@ class ToolActivities:
                     {
                         "question_id": question.id,
                         "tool_call_id": run.tool_call_id,
+                        **_call_key(run),
                         "answers": answers,
                         "status": "answered",
                     },
@@ -321,6 +324,12 @@ class ToolActivities:
                 )
 
 
+def _call_key(run: ToolRun) -> dict[str, str]:
+    """A gate update of a call on another thread (a sub-agent's, a child run's) names its key too:
+    the approvals and questions lists give the key, and short ids repeat across threads."""
+    return {"call_key": run.key} if run.key != run.tool_call_id else {}
+
+
 def _detach_reason(details: activity.ActivityCancellationDetails | None) -> str:
     if details is None:
         return "the activity was cancelled"
@@ -359,6 +368,7 @@ async def _approved(change: Change, chat_id: str, target: ToolTarget, answer: Ap
             {
                 "approval_id": approval.id,
                 "tool_call_id": run.tool_call_id,
+                **_call_key(run),
                 "status": "approved",
                 "scope": answer.scope,
                 "message": "",

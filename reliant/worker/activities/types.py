@@ -7,7 +7,7 @@ from typing import Any
 
 from reliant.domain.workflows import ApprovalAnswer, ToolCallRef
 from reliant.engine import ChatInfo, Pinned
-from reliant.worker.interpreter.cursor import NodeNote
+from reliant.worker.interpreter.cursor import AgentScope, NodeNote
 
 # ApplicationError types the workflow tells apart.
 DAEMON_OFFLINE = "DaemonOffline"
@@ -15,6 +15,7 @@ DAEMON_OFFLINE_REASON = "daemon offline"  # how a pause for it begins (resumed w
 RETRYABLE_LLM = "RetryableLlmError"
 FATAL_LLM = "FatalLlmError"
 CHAT_GONE = "ChatGone"
+BUDGET_REACHED = "BudgetReached"  # the call would cross the chat's or the project's budget: not made
 TURN_ABORTED = "TurnAborted"  # a cancelled turn's late attempt: its answer is dropped
 # Postgres, NATS or Temporal could not be reached (details[0] names which): waited out, never a pause.
 INFRA_UNAVAILABLE = "InfrastructureUnavailable"
@@ -54,6 +55,9 @@ class CallLlmInput:
     tools: ToolChoice | None = None  # None: all
     response: dict[str, Any] | None = None  # a JSON Schema the model answers through (the `respond` tool)
     notes: list[NodeNote] = field(default_factory=list)  # node states to send first
+    agents: bool = False  # offer the agent tools (spawn_agent ...): an `agent` node's calls
+    agent_id: str = ""  # the sub-agent making the call: notes sent to it join its thread first
+    workspace: str = ""  # a sub-agent's worktree: its tools and prompt work there ("" the chat's)
 
 
 @dataclass
@@ -78,6 +82,7 @@ class ExecuteToolInput:
     answers: list[str] | None = None  # ask_user: the user's answers are the result
     invalid: str = ""  # ask_user with malformed input: this error is the result
     notes: list[NodeNote] = field(default_factory=list)  # node states to send first
+    workspace: str = ""  # a sub-agent's worktree: the call runs there ("" the chat's workspace)
 
 
 @dataclass
@@ -142,6 +147,7 @@ class OpenRunInput:
     inputs: dict[str, Any] | None = None  # None: the chat's workflow inputs
     thread_mode: str = ""  # "" the chat's main thread; inherit | fork | new (a child run)
     parent_thread_id: str = ""
+    task: str = ""  # a sub-agent's run: its task joins its thread as the first user message
 
 
 @dataclass
@@ -169,6 +175,7 @@ class FinishRunInput:
     interrupt_reason: str = ""  # tool calls that never finished are recorded interrupted with this
     workflow_id: str = ""  # whose pending gates to cancel ("": the chat's own)
     threads: list[str] = field(default_factory=list)  # the run's threads: their last answers' calls are settled
+    agent_id: str = ""  # the run is this sub-agent's own: its record ends with it
 
 
 @dataclass
@@ -263,3 +270,54 @@ class CompactResult:
     compacted: bool
     tokens_before: int
     tokens_after: int
+
+
+# -- sub-agents (spawn_agent and the other agent tools) ---------------------------------------------
+
+
+@dataclass
+class BeginAgentToolInput:
+    chat_id: str
+    call_key: str
+    scope: AgentScope = field(default_factory=AgentScope)
+    run_id: str = ""  # the run whose node made the call
+    notes: list[NodeNote] = field(default_factory=list)
+
+
+@dataclass
+class BeginAgentToolResult:
+    tool_name: str
+    state: str = ""  # set: the call is over (recorded): its final state; the workflow has nothing to do
+    # spawn_agent: the agent to start
+    agent_id: str = ""
+    workflow: str = ""
+    inputs: dict[str, Any] = field(default_factory=dict)
+    thread_mode: str = ""
+    wait: bool = True
+    scope: AgentScope | None = None  # the new agent's
+    task: str = ""
+    # wait_agents / cancel_agent: the agents it is about
+    ids: list[str] = field(default_factory=list)
+    any: bool = False
+    timeout_seconds: float = 0.0
+
+
+@dataclass
+class FinishAgentToolInput:
+    chat_id: str
+    call_key: str
+    ids: list[str] = field(default_factory=list)  # the agents whose results are the call's result
+    timed_out: bool = False  # wait_agents: the timeout came first
+    spawned: bool = False  # spawn_agent with wait=false: just started
+    cancelled: bool = False  # cancel_agent
+
+
+@dataclass
+class AgentStatusesInput:
+    chat_id: str
+    ids: list[str] = field(default_factory=list)
+
+
+@dataclass
+class AgentStatusesResult:
+    statuses: dict[str, str] = field(default_factory=dict)  # id -> running | done | failed | cancelled

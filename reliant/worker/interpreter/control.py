@@ -29,6 +29,7 @@ class Control:
         self.answers: dict[str, ApprovalAnswer] = {}
         self.questions: set[str] = set()
         self.question_answers: dict[str, list[str]] = {}
+        self.agents_finished: set[str] = set()  # sub-agents that said they ended (SIGNAL_AGENT_FINISHED)
 
     def sealed(self, chat_id: str) -> bool:
         """Whether a control signal comes from reliant: sealed payloads carry the chat id (a bare

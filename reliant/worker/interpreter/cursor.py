@@ -29,6 +29,19 @@ class NodeNote:
 
 
 @dataclass
+class AgentScope:
+    """Which agent a run works for: the chat's top agent ("" id, depth 0) or a sub-agent, with what
+    its spawn gave it (a model, instructions, a worktree). A `workflow` node's run inherits it."""
+
+    agent_id: str = ""
+    depth: int = 0
+    parent_workflow_id: str = ""  # the workflow that spawned the agent: told when it ends
+    model: str = ""  # "" the chat's
+    system: str = ""  # added to every node's instructions (a preset's)
+    workspace: str = ""  # its git worktree; "" the chat's workspace
+
+
+@dataclass
 class LlmAnswer:
     """What a `call_llm` node's answer leaves for an `execute_tools` node: its tool calls, and where."""
 
@@ -70,6 +83,7 @@ class RunCursor:
     shown: dict[str, str] = field(default_factory=dict)  # path -> "status instance" last noted
     version: int = 0
     notice: str = ""  # what the chat's status says once the run ends (e.g. max_turns reached)
+    agents: list[str] = field(default_factory=list)  # sub-agents it spawned that may still run
 
 
 @dataclass
@@ -101,6 +115,8 @@ class ChildRunInput:
     cursor: RunCursor | None = None  # continued as new
     approval_timeout_seconds: float = 0.0
     history_limit: int = 4_000
+    scope: AgentScope = field(default_factory=AgentScope)  # the agent it works for (a sub-agent's own run: its id)
+    task: str = ""  # a sub-agent's run: its task, the first message on its thread
 
 
 @dataclass

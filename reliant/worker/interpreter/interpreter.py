@@ -22,7 +22,7 @@ import asyncio
 import enum
 import json
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, TypeVar
 
@@ -35,8 +35,9 @@ with workflow.unsafe.imports_passed_through():
     from reliant.engine.state import NodeStatus
     from reliant.worker.activities.runs import RunActivities
     from reliant.worker.activities.types import OpenThreadInput, OpenThreadResult
+    from reliant.worker.interpreter.agents import Agents
     from reliant.worker.interpreter.control import Control
-    from reliant.worker.interpreter.cursor import NodeNote, RunCursor, TaskCursor
+    from reliant.worker.interpreter.cursor import AgentScope, NodeNote, RunCursor, TaskCursor
     from reliant.worker.interpreter.host import Failed, Gone, Host, Park, Stop
     from reliant.worker.policies import STATUS_RETRY
 
@@ -69,6 +70,7 @@ class RunIds:
     task_queue: str
     approval_timeout: float = 0.0
     history_limit: int = 4_000
+    scope: AgentScope = field(default_factory=AgentScope)  # the agent the run works for
 
 
 Executor = Callable[["NodeContext"], Awaitable[dict[str, Any]]]
@@ -87,6 +89,7 @@ class Interpreter:
         # What _note last saw of each shown node (status, iteration, error): a linear run of n nodes
         # would otherwise work out every finished node's instance again at every step.
         self._looked: dict[str, tuple[NodeStatus, int, str]] = {}
+        self.agents = Agents(self)
         host.take_notes = self.take_notes
 
     @property
@@ -101,6 +104,7 @@ class Interpreter:
             self._note()
             for task in self.run.running():  # continued as new: they start again, from their cursors
                 self._start(task)
+            self.agents.follow()
         while True:
             control = self.control
             if not control.cancel_requested and not control.draining and not self.host.gone:
@@ -113,10 +117,13 @@ class Interpreter:
                 if control.cancel_requested:
                     self.run.abort("cancelled by the user")
                     self._note()
+                    await self.agents.release()
                     return Ending.CANCELLED
                 if self.run.done:
+                    await self.agents.release()
                     return Ending.DONE
                 if control.draining:
+                    self.agents.park()
                     return Ending.DRAINED
                 raise RuntimeError(f"run {self.cursor.run_id} has nothing running and nothing ready")
             self._changed = False

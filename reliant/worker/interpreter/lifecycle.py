@@ -85,6 +85,7 @@ async def finish_run(
     chat_status: str = "",
     reason: str = "",
     workflow_id: str = "",
+    agent_id: str = "",
 ) -> None:
     """Record the outcome; cancelled: drop what was streaming, cancel the gates, settle the tools."""
     cancelled = ended.status == "cancelled"
@@ -101,6 +102,7 @@ async def finish_run(
         interrupt_reason=reason if cancelled else "",
         workflow_id=workflow_id,
         threads=threads_of(cursor),
+        agent_id=agent_id,
     )
     await host.settle(
         lambda: workflow.execute_activity_method(

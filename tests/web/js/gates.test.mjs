@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { commandPrefix, outcome, waitingSummary } from "../../../reliant/web/app/gates.js";
+import { approvalGate, commandPrefix, gateAgent, outcome, questionGate, waitingSummary } from "../../../reliant/web/app/gates.js";
 import { ChatModel } from "../../../reliant/web/app/transcript.js";
 
 const CHAT = "5c798bc6-0a2d-4a8f-a307-ac9e85e3dd11";
@@ -180,4 +180,18 @@ test("everything that waits, across chats, oldest first", () => {
   ]);
   assert.deepEqual([...s.chats], [["c2", 1], ["c1", 2]]);
   assert.equal(waitingSummary([], []).total, 0);
+});
+
+test("a sub-agent's gates name it, in the waiting list and on the card", () => {
+  const tag = { agentId: "0a1b2c3d-4e5f", name: "kid", task: "count once" };
+  const s = waitingSummary(
+    [{ id: "a1", chatId: "c1", toolName: "shell", input: { command: "make" }, createdUnix: 1, agent: tag }],
+    [{ id: "q1", chatId: "c1", questions: [{ question: "Which?" }], createdUnix: 2, agent: tag }],
+  );
+  assert.deepEqual(s.entries.map((e) => e.text), ["kid: Approve shell: make", "kid: Question: Which?"]);
+  const fromUpdate = approvalGate({ approval_id: "a1", tool_name: "shell", agent: { agent_id: "0a1b", name: "kid", task: "t" } });
+  assert.deepEqual(fromUpdate.agent, { id: "0a1b", name: "kid", task: "t" });
+  assert.deepEqual(questionGate({ question_id: "q1", agent: tag }).agent, { id: "0a1b2c3d-4e5f", name: "kid", task: "count once" });
+  assert.equal(gateAgent({ id: "a2" }), null, "the chat's own agent's gates carry none");
+  assert.equal(approvalGate({ id: "a2", toolName: "shell" }).agent, null);
 });

@@ -159,3 +159,25 @@ test("deltas are placed by offset: a replayed one adds nothing, one after a gap 
   m.apply(u("message_completed", { message: assistantPayload("a1", 2, 1, [{ type: "text", text: "🌍 one two three" }]) }));
   assert.deepEqual(texts(m), ["message:hi", "message:🌍 one two three"]);
 });
+
+test("a sub-agent's thread stays out of the transcript, and its gates do not take its spawner's cards", () => {
+  seq = 0;
+  const m = new ChatModel(CHAT);
+  m.load({ messages: [userPb("u1", 1, "go")], resumeSeq: "0" });
+  const spawn = { type: "tool_call", tool_call_id: "call_0_0", tool_name: "spawn_agent", tool_input: { task: "t" } };
+  m.apply(u("message_completed", { message: assistantPayload("a1", 2, 1, [spawn]) }));
+  m.apply(u("agent_started", { agent_id: "ag1", name: "kid", status: "running" }));
+  m.apply(u("message_created", { message: { id: "c1", ordinal: 3, role: "user", step: "ag1/task", blocks: [{ type: "text", text: "t" }], usage: {} } }));
+  m.apply(u("message_started", { message_id: "tmp2", turn: 1, attempt: 1, step: "ag1/n/1", thread_id: "th2" }));
+  m.apply(u("block_started", { message_id: "tmp2", index: 0, type: "text" }));
+  m.apply(u("block_delta", { message_id: "tmp2", index: 0, type: "text", text: "child" }));
+  const shell = { type: "tool_call", tool_call_id: "call_0_0", tool_name: "shell", tool_input: { command: "ls" } };
+  m.apply(u("message_completed", { message: { ...assistantPayload("c2", 4, 1, [shell]), step: "ag1/n/1" } }));
+  m.apply(u("tool_started", { tool_call_id: "call_0_0", call_key: "th2:call_0_0", tool_name: "shell", input: { command: "ls" } }));
+  m.apply(u("approval_requested", { approval_id: "ap1", tool_call_id: "call_0_0", call_key: "th2:call_0_1", tool_name: "shell", input: {}, agent: { agent_id: "ag1", name: "kid", task: "t" } }));
+  assert.deepEqual(texts(m), ["message:go", "message:call_0_0", "gate:g:th2:call_0_1"]);
+  assert.equal(m.tools.get("call_0_0").name, "spawn_agent", "the spawner's card keeps its call");
+  m.apply(u("approval_resolved", { approval_id: "ap1", tool_call_id: "call_0_1", call_key: "th2:call_0_1", status: "approved" }));
+  assert.equal(m.gates.get("th2:call_0_1").status, "approved");
+  assert.equal(m.gates.get("th2:call_0_1").agent.name, "kid");
+});

@@ -10,6 +10,7 @@ import { ModelField, modelProblem } from "../model-field.js";
 import { PathCompleter } from "../path-complete.js";
 import { chatActions, renameChat, statusPill } from "./chat-actions.js";
 import { ModeSwitch } from "./mode-switch.js";
+import { attachAgentTree } from "./agent-tree.js";
 import { attachRunPanel } from "./workflow-run.js";
 
 const SIDEBAR_KINDS = new Set(["chat_status", "chat_updated", "message_completed", "approval_requested", "approval_resolved", "question_asked", "question_answered"]);
@@ -157,8 +158,10 @@ export class ChatView {
       requestAnimationFrame(() => setTimeout(() => performance.mark("reliant:transcript-painted")));
       this.showProject(chat.projectId);
       this.runPanel = attachRunPanel(this.app, this.root, chat);
-    } else if (this.runPanel) {
-      this.runPanel.load(); // after a reconnect: the states the stream will not replay
+      this.agentTree = attachAgentTree(this.app, this.root, chat.id, this.runPanel, (ids) => this.model.addAgents(ids));
+    } else {
+      if (this.runPanel) this.runPanel.load(); // after a reconnect: the states the stream will not replay
+      if (this.agentTree) this.agentTree.load();
     }
     this.syncGates(Number(chat.pendingGates || 0) > 0 || chat.status === "waiting");
   }
@@ -221,6 +224,7 @@ export class ChatView {
     let sidebar = false;
     let gates = false;
     if (this.runPanel) this.runPanel.apply(updates);
+    if (this.agentTree) this.agentTree.apply(updates);
     for (const update of updates) {
       if (this.model.apply(update) && update.kind === "chat_updated" && update.payload && update.payload.mode) this.modeHeard(update.payload.mode);
       if (SIDEBAR_KINDS.has(update.kind)) sidebar = true;

@@ -70,6 +70,7 @@ async def child(ctx: NodeContext) -> dict[str, Any]:
             paused=control.paused,
             approval_timeout_seconds=ids.approval_timeout,
             history_limit=ids.history_limit,
+            scope=ids.scope,  # it works for the same agent
         ),
         id=run_workflow_id(ctx.chat_id, cursor.child_run_id),
         task_queue=ids.task_queue,

@@ -30,11 +30,21 @@ MAX_RESPONSE_CALLS = 2  # a call_llm node with a response tool: the call, and on
 
 
 async def ask(
-    ctx: NodeContext, call: int, thread_id: str, llm: LlmCall, mode: str, *, prompt: str = "", response: Any = None
+    ctx: NodeContext,
+    call: int,
+    thread_id: str,
+    llm: LlmCall,
+    mode: str,
+    *,
+    prompt: str = "",
+    response: Any = None,
+    agents: bool = False,
 ) -> CallLlmResult:
-    """The task's `call`-th model call."""
+    """The task's `call`-th model call (`agents`: offer the agent tools)."""
     step = ctx.key(call)
     tools = llm.tools
+    scope = ctx.ids.scope  # a sub-agent's: its model and instructions unless the node names its own
+    system = "\n\n".join(s for s in (scope.system, llm.system or "") if s)
     inp = CallLlmInput(
         chat_id=ctx.chat_id,
         step=step,
@@ -42,12 +52,15 @@ async def ask(
         prompt=prompt,
         idle_when_done=False,
         mode=mode,
-        model=llm.model or "",
-        system=llm.system or "",
+        model=llm.model or scope.model,
+        system=system,
         temperature=llm.temperature,
         tools=None if tools.all else ToolChoice(False, list(tools.names), list(tools.tags)),
         response=response,
         notes=ctx.notes(),
+        agents=agents,
+        agent_id=scope.agent_id,
+        workspace=scope.workspace,
     )
     return await ctx.step(
         functools.partial(
@@ -110,7 +123,9 @@ async def agent(ctx: NodeContext) -> dict[str, Any]:
         if cursor.calls >= max_turns:
             ctx.interpreter.cursor.notice = f"stopped after {max_turns} model turns without a final answer (max_turns)"
             return {"text": cursor.text, "turns": cursor.calls, "message_id": cursor.message_id}
-        result = await ask(ctx, cursor.calls, thread_id, llm, ctx.mode(), prompt=prompt if cursor.calls == 0 else "")
+        result = await ask(
+            ctx, cursor.calls, thread_id, llm, ctx.mode(), prompt=prompt if cursor.calls == 0 else "", agents=llm.agents
+        )
         cursor.calls += 1
         cursor.turn, cursor.text, cursor.message_id = result.turn, result.text, result.message_id
         cursor.pending = list(result.tool_calls)

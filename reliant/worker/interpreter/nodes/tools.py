@@ -18,6 +18,7 @@ from typing import Any
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from reliant.domain.agents import AGENT_TOOLS
     from reliant.domain.chat import ToolState
     from reliant.domain.workflows import ASK_USER_TOOL, ApprovalAnswer, ToolCallRef
     from reliant.worker.activities.gates import GateActivities
@@ -30,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
         RequestQuestionInput,
         RequestQuestionResult,
     )
+    from reliant.worker.interpreter.agents import agent_tool
     from reliant.worker.interpreter.host import Failed, Stop
     from reliant.worker.interpreter.interpreter import NodeContext
     from reliant.worker.policies import HEARTBEAT_TIMEOUT, STATUS_RETRY, TOOL_RETRY
@@ -94,6 +96,8 @@ def _next_batch(pending: list[ToolCallRef]) -> list[ToolCallRef]:
 
 
 async def _tool(ctx: NodeContext, turn: int, call: ToolCallRef) -> ExecuteToolResult:
+    if call.tool_name in AGENT_TOOLS:  # run by the workflow itself: sub-agents are its children
+        return await agent_tool(ctx, call)
     if call.tool_name == ASK_USER_TOOL:
         inp = await _question(ctx, turn, call)
     else:
@@ -124,7 +128,13 @@ async def _tool(ctx: NodeContext, turn: int, call: ToolCallRef) -> ExecuteToolRe
 async def _approval(ctx: NodeContext, turn: int, call: ToolCallRef) -> ExecuteToolInput:
     """The gate of a tool call: auto runs it, plan refuses a mutating call, manual asks the user
     (unless an always-allow policy matches) and waits, durably, for the answer."""
-    inp = ExecuteToolInput(chat_id=ctx.chat_id, turn=turn, tool_call_id=call.tool_call_id, notes=ctx.notes())
+    inp = ExecuteToolInput(
+        chat_id=ctx.chat_id,
+        turn=turn,
+        tool_call_id=call.tool_call_id,
+        notes=ctx.notes(),
+        workspace=ctx.ids.scope.workspace,
+    )
     mode = ctx.mode()
     if call.read_only or mode == "auto":
         return inp

@@ -1,0 +1,160 @@
+"""Agents: a chat's tree of sub-agents (status, model, cost and tokens, worktree) and its spending
+budget, for clients (REST: rest_agents.py; ConnectRPC: AgentService; the CLI's `reliant agents`)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from connectrpc.request import RequestContext
+from google.protobuf.struct_pb2 import Struct
+
+from reliant.api.chats import Chats
+from reliant.api.connect import call
+from reliant.api.errors import FailedPreconditionError, InvalidFieldError, NotFoundError, UnavailableError
+from reliant.clients.daemons import control
+from reliant.db import agents as agents_db
+from reliant.db import budgets as budgets_db
+from reliant.domain import update_kinds as kinds
+from reliant.domain.agents import AgentRecord, AgentStatus
+from reliant.errors import DaemonUnavailableError
+from reliant.wire.payloads import agent_payload
+from reliant.wire.v1 import agent_pb2 as pb
+
+MAX_BUDGET_USD = 1_000_000.0
+WORKTREE_ACTIONS = ("merge", "keep", "remove")
+WORKTREE_TIMEOUT = 120.0
+
+
+class Agents:
+    def __init__(self, chats: Chats) -> None:
+        self.chats = chats
+        self.db = chats.db
+
+    async def tree(self, chat_id: str) -> dict[str, Any]:
+        """The chat's agents (each with its parent's id, so a client draws the tree), what the
+        chat has spent and its budget."""
+        chat = await self.chats.chat(chat_id)
+        agents = await agents_db.for_chat(self.db, chat.id)
+        return {
+            "chat_id": chat.id,
+            "spent_usd": round(await budgets_db.chat_spent(self.db, chat.id), 6),
+            "budget_usd": await budgets_db.chat_budget(self.db, chat.id),
+            "agents": [agent_payload(a) | _times(a) for a in agents],
+        }
+
+    async def agent(self, chat_id: str, agent_id: str) -> dict[str, Any]:
+        chat = await self.chats.chat(chat_id)
+        agent = await self._one(chat.id, agent_id)
+        return agent_payload(agent) | _times(agent) | {"text": agent.text, "outputs": agent.outputs}
+
+    async def worktree(self, chat_id: str, agent_id: str, action: str) -> dict[str, Any]:
+        """An agent's worktree: `merge` its branch (its uncommitted work committed first) into the
+        project's checked-out branch and remove the worktree — refused, changing nothing, over a
+        conflict (named) —, `keep` it as it is, or `remove` it and its branch."""
+        if action not in WORKTREE_ACTIONS:
+            raise InvalidFieldError("action", f"must be one of {', '.join(WORKTREE_ACTIONS)}")
+        chat = await self.chats.chat(chat_id)
+        agent = await self._one(chat.id, agent_id)
+        if not agent.worktree_path:
+            raise FailedPreconditionError(f"agent {agent.name} ({agent.id}) has no worktree")
+        if agent.worktree_state != "active":
+            raise FailedPreconditionError(f"agent {agent.name}'s worktree is {agent.worktree_state} already")
+        if agent.status is AgentStatus.RUNNING and action != "keep":
+            raise FailedPreconditionError(f"agent {agent.name} is still running: wait for it or cancel it first")
+        project = await self.db.fetchrow(
+            "SELECT p.daemon_id, p.path FROM chats c JOIN projects p ON p.id = c.project_id WHERE c.id = %s",
+            (chat.id,),
+        )
+        assert project is not None
+        where = {"workspace": project["path"], "path": agent.worktree_path}
+        result: dict[str, Any] = {}
+        if action == "merge":
+            message = f"Merge the work of agent {agent.name}: {agent.task[:200]}"
+            result = await self._daemon(project["daemon_id"], "worktree.merge", {**where, "message": message})
+            if not result.get("merged"):
+                conflicts = ", ".join(result.get("conflicts") or ())
+                raise FailedPreconditionError(f"not merged, nothing changed: {result.get('reason')}: {conflicts}")
+        if action in ("merge", "remove"):
+            await self._daemon(project["daemon_id"], "worktree.remove", {**where, "force": True, "delete_branch": True})
+        state = {"merge": "merged", "keep": "kept", "remove": "removed"}[action]
+        async with self.chats.log.change(chat.id) as change:
+            if await agents_db.set_worktree_state(change.tx, agent.id, state):
+                changed = await agents_db.get(change.tx, agent.id)
+                assert changed is not None
+                change.emit(kinds.AGENT_STATUS, agent_payload(changed))
+        done = await self.agent(chat.id, agent.id)
+        return done | {"commit": result.get("commit", ""), "files": result.get("files", [])}
+
+    async def _one(self, chat_id: str, agent_id: str) -> AgentRecord:
+        found = [a for a in await agents_db.for_chat(self.db, chat_id) if a.id == agent_id.strip()]
+        if not found:
+            raise NotFoundError(f"agent {agent_id} not found in chat {chat_id}")
+        return found[0]
+
+    async def _daemon(self, daemon_id: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        try:
+            reply: dict[str, Any] = await control(self.chats.ctx.bus, daemon_id, name, body, timeout=WORKTREE_TIMEOUT)
+        except DaemonUnavailableError as exc:
+            raise UnavailableError(str(exc)) from None
+        if not reply.get("ok"):
+            raise FailedPreconditionError(str(reply.get("error") or f"the daemon refused {name}"))
+        return reply
+
+    async def set_budget(self, chat_id: str, usd: float | None) -> dict[str, Any]:
+        """The chat's own budget (None: back to the configured default). A paused chat goes on once
+        resumed."""
+        chat = await self.chats.chat(chat_id)
+        if usd is not None and (not math.isfinite(usd) or not 0 <= usd <= MAX_BUDGET_USD):
+            raise InvalidFieldError("usd", f"must be a number of dollars from 0 to {MAX_BUDGET_USD:,.0f}")
+        await budgets_db.set_chat_budget(self.db, chat.id, usd)
+        return await self.tree(chat.id)
+
+
+def _times(agent: AgentRecord) -> dict[str, Any]:
+    return {"created_at": agent.created_at, "finished_at": agent.finished_at}
+
+
+class AgentService:
+    """The ConnectRPC adapter."""
+
+    def __init__(self, agents: Agents) -> None:
+        self.agents = agents
+
+    async def list_agents(self, request: pb.ListAgentsRequest, ctx: RequestContext[Any, Any]) -> pb.ListAgentsResponse:
+        tree = await call(self.agents.tree(request.chat_id))
+        return pb.ListAgentsResponse(
+            agents=[_agent_pb(a) for a in tree["agents"]], spent_usd=tree["spent_usd"], budget_usd=tree["budget_usd"]
+        )
+
+    async def get_agent(self, request: pb.GetAgentRequest, ctx: RequestContext[Any, Any]) -> pb.Agent:
+        return _agent_pb(await call(self.agents.agent(request.chat_id, request.agent_id)))
+
+    async def set_worktree(self, request: pb.SetWorktreeRequest, ctx: RequestContext[Any, Any]) -> pb.Agent:
+        return _agent_pb(await call(self.agents.worktree(request.chat_id, request.agent_id, request.action)))
+
+
+def _agent_pb(agent: dict[str, Any]) -> pb.Agent:
+    worktree = agent["worktree"]
+    outputs = Struct()
+    outputs.update(agent.get("outputs") or {})
+    return pb.Agent(
+        agent_id=agent["agent_id"],
+        parent_agent_id=agent["parent_agent_id"],
+        depth=agent["depth"],
+        name=agent["name"],
+        task=agent["task"],
+        workflow=agent["workflow"],
+        model=agent["model"],
+        thread_mode=agent["thread_mode"],
+        status=agent["status"],
+        worktree=pb.AgentWorktree(**worktree) if worktree else None,
+        error=agent["error"],
+        cost_usd=agent["cost_usd"],
+        input_tokens=agent["input_tokens"],
+        output_tokens=agent["output_tokens"],
+        created_unix=agent["created_at"],
+        finished_unix=agent["finished_at"] or 0.0,
+        text=agent.get("text", ""),
+        outputs=outputs,
+    )

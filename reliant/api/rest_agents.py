@@ -1,0 +1,61 @@
+"""REST for a chat's agents and budget.
+
+GET /api/chats/{chat_id}/agents              the tree: agents, spent_usd, budget_usd
+GET /api/chats/{chat_id}/agents/{agent_id}   one agent, with its answer and outputs
+PUT /api/chats/{chat_id}/budget  {usd}       the chat's budget (null: the configured default)
+POST /api/chats/{chat_id}/agents/{agent_id}/worktree  {action: merge|keep|remove}
+                                             its worktree merged (409 naming the conflicts, nothing
+                                             changed), kept, or removed
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from litestar import Controller, get, post, put
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody
+
+from reliant.api.agents import Agents
+from reliant.api.rest import RequestBody
+
+
+@dataclass
+class SetBudget(RequestBody):
+    usd: float | None = None
+
+
+@dataclass
+class WorktreeAction(RequestBody):
+    action: str = ""
+
+
+class AgentController(Controller):
+    path = "/api/chats"
+
+    @get("/{chat_id:str}/agents")
+    async def tree(self, chat_id: FromPath[str], agents: NamedDependency[Agents]) -> dict[str, Any]:
+        return await agents.tree(chat_id)
+
+    @get("/{chat_id:str}/agents/{agent_id:str}")
+    async def agent(
+        self, chat_id: FromPath[str], agent_id: FromPath[str], agents: NamedDependency[Agents]
+    ) -> dict[str, Any]:
+        return await agents.agent(chat_id, agent_id)
+
+    @post("/{chat_id:str}/agents/{agent_id:str}/worktree", status_code=200)
+    async def worktree(
+        self,
+        chat_id: FromPath[str],
+        agent_id: FromPath[str],
+        data: JSONBody[WorktreeAction],
+        agents: NamedDependency[Agents],
+    ) -> dict[str, Any]:
+        return await agents.worktree(chat_id, agent_id, data.action)
+
+    @put("/{chat_id:str}/budget")
+    async def budget(
+        self, chat_id: FromPath[str], data: JSONBody[SetBudget], agents: NamedDependency[Agents]
+    ) -> dict[str, Any]:
+        return await agents.set_budget(chat_id, data.usd)

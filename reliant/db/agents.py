@@ -1,0 +1,228 @@
+"""agents: a chat's sub-agents (spawn_agent), their results and worktrees; agent_notes: what
+message_agent left for an agent's next model call."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from psycopg.types.json import Jsonb
+
+from reliant.db.database import Queries, Row
+from reliant.domain.agents import AgentLimits, AgentRecord, AgentStatus
+from reliant.domain.chat import AgentTag
+
+_COLUMNS = (
+    "a.id, a.chat_id, a.parent_id, a.call_key, a.depth, a.name, a.task, a.workflow, a.model, a.thread_mode,"
+    " a.status, a.worktree_path, a.worktree_branch, a.base_commit, a.worktree_state, a.text, a.outputs, a.error,"
+    " a.created_at, a.finished_at"
+)
+# An agent's own model calls are the messages its run wrote: their steps start with its run id.
+_USAGE = (
+    ", (SELECT coalesce(sum(m.cost_usd), 0) FROM messages m WHERE m.chat_id = a.chat_id"
+    " AND m.step LIKE a.id::text || '/%%') AS cost_usd"
+    ", (SELECT coalesce(sum(m.input_tokens + m.cache_read_tokens + m.cache_write_tokens), 0) FROM messages m"
+    " WHERE m.chat_id = a.chat_id AND m.step LIKE a.id::text || '/%%') AS input_tokens"
+    ", (SELECT coalesce(sum(m.output_tokens), 0) FROM messages m WHERE m.chat_id = a.chat_id"
+    " AND m.step LIKE a.id::text || '/%%') AS output_tokens"
+)
+_SELECT = f"SELECT {_COLUMNS}{_USAGE} FROM agents a"
+
+
+def _record(row: Row) -> AgentRecord:
+    return AgentRecord(
+        id=str(row["id"]),
+        chat_id=str(row["chat_id"]),
+        parent_id=str(row["parent_id"]) if row["parent_id"] else "",
+        call_key=row["call_key"],
+        depth=row["depth"],
+        name=row["name"],
+        task=row["task"],
+        workflow=row["workflow"],
+        model=row["model"],
+        thread_mode=row["thread_mode"],
+        status=AgentStatus(row["status"]),
+        worktree_path=row["worktree_path"],
+        worktree_branch=row["worktree_branch"],
+        base_commit=row["base_commit"],
+        worktree_state=row["worktree_state"],
+        text=row["text"],
+        outputs=dict(row["outputs"] or {}),
+        error=row["error"],
+        cost_usd=float(row.get("cost_usd") or 0),
+        input_tokens=int(row.get("input_tokens") or 0),
+        output_tokens=int(row.get("output_tokens") or 0),
+        created_at=row["created_at"].timestamp(),
+        finished_at=row["finished_at"].timestamp() if row["finished_at"] is not None else None,
+    )
+
+
+class LimitReached(Exception):
+    """A spawn would go past one of the chat's agent limits: `message` says which."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class NewAgent:
+    id: str
+    chat_id: str
+    parent_id: str
+    call_key: str
+    depth: int
+    name: str
+    task: str
+    workflow: str
+    model: str
+    thread_mode: str
+
+
+async def create(tx: Queries, new: NewAgent, limits: AgentLimits) -> tuple[AgentRecord, bool]:
+    """Record an agent as it is spawned: (the agent, True) or, for a call recorded before (a
+    retry), (that agent, False). Checks the chat's limits under a lock on the chat, so agents
+    spawned together are counted one after another (LimitReached)."""
+    existing = await by_call(tx, new.chat_id, new.call_key)
+    if existing is not None:
+        return existing, False
+    await tx.execute("SELECT id FROM chats WHERE id = %s FOR UPDATE", (new.chat_id,))
+    existing = await by_call(tx, new.chat_id, new.call_key)
+    if existing is not None:
+        return existing, False
+    if new.depth > limits.max_depth:
+        raise LimitReached(
+            f"agents may be nested {limits.max_depth} deep at most: this agent is at depth {new.depth - 1},"
+            " so it cannot spawn another; do the work yourself"
+        )
+    counts = await tx.fetchrow(
+        "SELECT count(*) AS total, count(*) FILTER (WHERE status = 'running') AS running"
+        " FROM agents WHERE chat_id = %s",
+        (new.chat_id,),
+    )
+    assert counts is not None
+    if counts["total"] >= limits.max_per_chat:
+        raise LimitReached(f"this chat has spawned {counts['total']} agents, the most it may (max_per_chat)")
+    if counts["running"] >= limits.max_concurrent:
+        raise LimitReached(
+            f"{counts['running']} agents are running in this chat, the most at once (max_concurrent): "
+            "wait for some of them (wait_agents) before spawning more"
+        )
+    await tx.execute(
+        "INSERT INTO agents (id, chat_id, parent_id, call_key, depth, name, task, workflow, model, thread_mode)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        (
+            new.id,
+            new.chat_id,
+            new.parent_id or None,
+            new.call_key,
+            new.depth,
+            new.name,
+            new.task,
+            new.workflow,
+            new.model,
+            new.thread_mode,
+        ),
+    )
+    created = await get(tx, new.id)
+    assert created is not None
+    return created, True
+
+
+async def set_worktree(tx: Queries, agent_id: str, *, path: str, branch: str, base_commit: str) -> None:
+    await tx.execute(
+        "UPDATE agents SET worktree_path = %s, worktree_branch = %s, base_commit = %s, worktree_state = 'active'"
+        " WHERE id = %s",
+        (path, branch, base_commit, agent_id),
+    )
+
+
+async def set_worktree_state(tx: Queries, agent_id: str, state: str) -> bool:
+    changed = await tx.execute(
+        "UPDATE agents SET worktree_state = %s WHERE id = %s AND worktree_state = 'active'", (state, agent_id)
+    )
+    return changed == 1
+
+
+async def finish(
+    tx: Queries, agent_id: str, status: AgentStatus, *, text: str, outputs: dict[str, Any], error: str
+) -> bool:
+    """Record how the agent ended; True if this call did (False: it had ended already)."""
+    changed = await tx.execute(
+        "UPDATE agents SET status = %s, text = %s, outputs = %s, error = %s, finished_at = now()"
+        " WHERE id = %s AND status = 'running'",
+        (status.value, text, Jsonb(outputs), error, agent_id),
+    )
+    return changed == 1
+
+
+async def get(db: Queries, agent_id: str) -> AgentRecord | None:
+    row = await db.fetchrow(f"{_SELECT} WHERE a.id = %s", (agent_id,))
+    return _record(row) if row else None
+
+
+async def by_call(db: Queries, chat_id: str, call_key: str) -> AgentRecord | None:
+    row = await db.fetchrow(f"{_SELECT} WHERE a.chat_id = %s AND a.call_key = %s", (chat_id, call_key))
+    return _record(row) if row else None
+
+
+async def for_chat(db: Queries, chat_id: str) -> list[AgentRecord]:
+    rows = await db.fetch(f"{_SELECT} WHERE a.chat_id = %s ORDER BY a.created_at, a.id", (chat_id,))
+    return [_record(r) for r in rows]
+
+
+async def by_ids(db: Queries, chat_id: str, ids: list[str]) -> list[AgentRecord]:
+    rows = await db.fetch(f"{_SELECT} WHERE a.chat_id = %s AND a.id::text = ANY(%s)", (chat_id, ids))
+    return [_record(r) for r in rows]
+
+
+async def add_note(tx: Queries, agent_id: str, text: str) -> None:
+    await tx.execute("INSERT INTO agent_notes (agent_id, text) VALUES (%s, %s)", (agent_id, text))
+
+
+async def take_notes(tx: Queries, agent_id: str) -> list[tuple[str, str]]:
+    """The notes waiting for the agent, (id, text) in the order they came, marked delivered."""
+    rows = await tx.fetch(
+        "UPDATE agent_notes SET delivered_at = now() WHERE agent_id = %s AND delivered_at IS NULL"
+        " RETURNING id, text, created_at",
+        (agent_id,),
+    )
+    return [(str(r["id"]), r["text"]) for r in sorted(rows, key=lambda r: r["created_at"])]
+
+
+async def chat_cost(db: Queries, chat_id: str) -> float:
+    """What the chat's model calls cost so far: its whole tree of agents."""
+    row = await db.fetchrow("SELECT coalesce(sum(cost_usd), 0) AS c FROM messages WHERE chat_id = %s", (chat_id,))
+    return float(row["c"]) if row else 0.0
+
+
+# An approval or question a sub-agent raised waits in that agent's run workflow
+# (domain.workflows.run_workflow_id): joined on it, the gate names its agent (agent_*). `g` is the gate.
+GATE_AGENT_COLUMNS = "ag.id AS agent_id, ag.name AS agent_name, ag.task AS agent_task"
+GATE_AGENT_JOIN = (
+    "LEFT JOIN agents ag ON ag.chat_id = g.chat_id AND g.workflow_id = 'chat-' || ag.chat_id || '-run-' || ag.id"
+)
+
+
+def gate_agent(row: Row) -> AgentTag | None:
+    """The agent of a gate row selected with GATE_AGENT_COLUMNS (None: the chat's own agent)."""
+    if not row.get("agent_id"):
+        return None
+    return AgentTag(str(row["agent_id"]), str(row["agent_name"]), str(row["agent_task"]))
+
+
+async def of_gate(db: Queries, chat_id: str, workflow_id: str) -> AgentTag | None:
+    """The sub-agent whose run workflow `workflow_id` is (a gate it raised waits there), if any."""
+    if not workflow_id:
+        return None
+    row = await db.fetchrow(
+        f"SELECT {GATE_AGENT_COLUMNS} FROM agents ag"
+        " WHERE ag.chat_id = %s AND 'chat-' || ag.chat_id || '-run-' || ag.id = %s",
+        (chat_id, workflow_id),
+    )
+    return gate_agent(row) if row else None
+
+
+def tag_payload(tag: AgentTag | None) -> dict[str, Any]:
+    """A gate update's `agent` field: {agent: {agent_id, name, task}} for a sub-agent's, else nothing."""
+    return {"agent": {"agent_id": tag.id, "name": tag.name, "task": tag.task}} if tag else {}

@@ -1,0 +1,72 @@
+// A chat's sub-agents as the agent tree draws them: loaded from ListAgents, kept live by the
+// agent_started / agent_status / agent_finished updates (the same fields, snake_case).
+
+const AGENT_KINDS = new Set(["agent_started", "agent_status", "agent_finished"]);
+
+/** One agent from an update's payload or a ListAgents Agent (lowerCamelCase, int64 as strings). */
+export function normAgent(a) {
+  const wt = a.worktree || null;
+  return {
+    id: String(a.agent_id || a.agentId || ""),
+    parentId: String(a.parent_agent_id || a.parentAgentId || ""),
+    name: String(a.name || ""),
+    task: String(a.task || ""),
+    model: String(a.model || ""),
+    status: String(a.status || "running"),
+    costUsd: Number(a.cost_usd ?? a.costUsd ?? 0),
+    tokens: Number(a.input_tokens ?? a.inputTokens ?? 0) + Number(a.output_tokens ?? a.outputTokens ?? 0),
+    worktree: wt && wt.path ? { path: String(wt.path), branch: String(wt.branch || ""), state: String(wt.state || "") } : null,
+    error: String(a.error || ""),
+  };
+}
+
+export class AgentsModel {
+  constructor() {
+    this.agents = new Map(); // id -> agent, in the order they were spawned
+  }
+
+  get size() {
+    return this.agents.size;
+  }
+
+  load(response) {
+    this.agents = new Map();
+    for (const a of (response && response.agents) || []) this.put(normAgent(a));
+  }
+
+  put(agent) {
+    if (agent.id) this.agents.set(agent.id, agent);
+  }
+
+  /** An update of the chat: true when it changed an agent. */
+  apply(update) {
+    if (!AGENT_KINDS.has(update.kind) || !update.payload) return false;
+    this.put(normAgent(update.payload));
+    return true;
+  }
+
+  /** The agents in tree order, each with its depth under the chat's own agent (0: a child of it). */
+  rows() {
+    const children = new Map();
+    for (const a of this.agents.values()) {
+      const parent = this.agents.has(a.parentId) ? a.parentId : "";
+      if (!children.has(parent)) children.set(parent, []);
+      children.get(parent).push(a);
+    }
+    const out = [];
+    const walk = (parent, depth) => {
+      for (const a of children.get(parent) || []) {
+        out.push({ agent: a, depth });
+        walk(a.id, depth + 1);
+      }
+    };
+    walk("", 0);
+    return out;
+  }
+
+  spentUsd() {
+    let sum = 0;
+    for (const a of this.agents.values()) sum += a.costUsd;
+    return sum;
+  }
+}

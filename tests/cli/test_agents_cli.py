@@ -1,0 +1,143 @@
+"""`reliant agents --chat ID` against a real api: the tree of a chat's sub-agents."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from connectrpc.code import Code
+from connectrpc.errors import ConnectError
+
+from embedded.ports import free_port
+from reliant.db import agents as agents_db
+from reliant.domain.chat import AgentTag
+from reliant.wire.v1 import agent_pb2 as apb
+from reliant.wire.v1.agent_connect import AgentServiceClient
+from tests.conftest import Infra
+from tests.worker.agent_env import agent_env
+from tests.worker.test_agents import git, make_repo
+
+
+async def reliant(*args: str) -> tuple[int, str, str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "reliant", *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    out, err = await proc.communicate()
+    return proc.returncode or 0, out.decode(), err.decode()
+
+
+async def test_reliant_agents_draws_the_tree_with_status_and_cost(infra: Infra, tmp_path: Path) -> None:
+    async with agent_env(infra, tmp_path, api_port=free_port()) as env:
+        grand = env.script([{"text": "leaf"}])
+        child = env.script(
+            [{"tools": [{"name": "spawn_agent", "input": {"task": "t2", "name": "leaf", "model": grand}}]}]
+        )
+        parent = env.script(
+            [{"tools": [{"name": "spawn_agent", "input": {"task": "t1", "name": "mid", "model": child}}]}]
+        )
+        chat = await env.new_chat(parent)
+        await env.chats.send(chat.id, "go")
+        await env.finished(chat.id, timeout=60)
+        where = ["--api-url", f"http://127.0.0.1:{env.settings.api_port}", "--token", env.settings.api_token]
+        code, out, err = await reliant("agents", "--chat", chat.id, *where)
+        assert code == 0, err
+        lines = out.splitlines()
+        assert lines[0].startswith(f"chat {chat.id}: spent $0.0000")
+        assert "  mid  done  $0.0000" in lines[1] and lines[1].startswith("  ")
+        assert "  leaf  done" in lines[2] and lines[2].startswith("    "), "a grandchild is drawn under its parent"
+        code, out, _ = await reliant("agents", "--chat", chat.id, "--json", *where)
+        tree = json.loads(out)
+        assert [(a["name"], a["depth"]) for a in tree["agents"]] == [("mid", 1), ("leaf", 2)]
+        code, _, err = await reliant("agents", "--chat", "00000000-0000-0000-0000-000000000000", *where)
+        assert code == 1 and "not found" in err
+
+
+async def test_an_agents_approval_is_tagged_with_it_answered_from_the_cli_and_connect_lists_the_agents(
+    infra: Infra, tmp_path: Path
+) -> None:
+    async with agent_env(infra, tmp_path, api_port=free_port()) as env:
+        kid_log = env.scripts / "kid.log"
+        child = env.script(
+            [{"tools": [{"name": "shell", "input": {"command": f"echo once >> {kid_log}"}}]}, {"text": "kid done"}]
+        )
+        parent = env.script(
+            [
+                {"tools": [{"name": "spawn_agent", "input": {"task": "count once", "name": "kid", "model": child}}]},
+                {"text": "parent done"},
+            ]
+        )
+        chat = await env.new_chat(parent)
+        await env.chats.set_mode(chat.id, "manual")
+        await env.chats.send(chat.id, "go")
+        approval = await env.pending_approval(chat.id, timeout=60)
+        [kid] = await agents_db.for_chat(env.db, chat.id)
+        assert approval.agent == AgentTag(kid.id, "kid", "count once")
+        url = f"http://127.0.0.1:{env.settings.api_port}"
+        where = ["--api-url", url, "--token", env.settings.api_token]
+        code, out, err = await reliant("approvals", *where)
+        assert code == 0, err
+        assert f"agent kid ({kid.id[:8]}): count once" in out
+        code, out, err = await reliant("approvals", "approve", approval.id, *where)
+        assert code == 0, err
+        await env.finished(chat.id, timeout=60)
+        assert kid_log.read_text() == "once\n", "the answer reached the agent, which ran its command once"
+
+        updates = await env.updates(chat.id)
+        [asked] = [u.payload for u in updates if u.kind == "approval_requested"]
+        assert asked["agent"] == {"agent_id": kid.id, "name": "kid", "task": "count once"}
+        statuses = [u.payload for u in updates if u.kind == "agent_status"]
+        assert [s["agent_id"] for s in statuses] == [kid.id, kid.id], "one after each of the kid's model calls"
+
+        client = AgentServiceClient(url, proto_json=True, timeout_ms=30_000)
+        headers = {"authorization": f"Bearer {env.settings.api_token}"}
+        listed = await client.list_agents(apb.ListAgentsRequest(chat_id=chat.id), headers=headers)
+        assert [(a.name, a.status, a.depth, a.parent_agent_id) for a in listed.agents] == [("kid", "done", 1, "")]
+        assert not listed.HasField("budget_usd")
+        got = await client.get_agent(apb.GetAgentRequest(chat_id=chat.id, agent_id=kid.id), headers=headers)
+        assert (got.text, got.task, got.finished_unix > got.created_unix > 0) == ("kid done", "count once", True)
+        with pytest.raises(ConnectError) as missing:
+            await client.get_agent(apb.GetAgentRequest(chat_id=chat.id, agent_id="nobody"), headers=headers)
+        assert missing.value.code is Code.NOT_FOUND
+        with pytest.raises(ConnectError, match="has no worktree") as refused:
+            await client.set_worktree(
+                apb.SetWorktreeRequest(chat_id=chat.id, agent_id=kid.id, action="merge"), headers=headers
+            )
+        assert refused.value.code is Code.FAILED_PRECONDITION
+
+
+async def test_reliant_agents_merges_an_agents_worktree_and_reports_a_conflict(infra: Infra, tmp_path: Path) -> None:
+    async with agent_env(infra, tmp_path, api_port=free_port()) as env:
+        make_repo(env.workspace)
+        spawns = [
+            {
+                "name": "spawn_agent",
+                "input": {
+                    "task": f"write {n}",
+                    "name": n,
+                    "worktree": True,
+                    "model": env.script(
+                        [{"tools": [{"name": "shell", "input": {"command": f"echo {n} > {f}"}}]}, {"text": "ok"}]
+                    ),
+                },
+            }
+            for n, f in (("one", "one.txt"), ("two", "README.md"))
+        ]
+        chat = await env.new_chat(env.script([{"tools": spawns}, {"text": "done"}]))
+        await env.chats.send(chat.id, "go")
+        await env.finished(chat.id, timeout=90)
+        by_name = {a.name: a for a in await agents_db.for_chat(env.db, chat.id)}
+        (env.workspace / "README.md").write_text("main\n")
+        git(env.workspace, "commit", "-qam", "main moves on")
+        where = ["--api-url", f"http://127.0.0.1:{env.settings.api_port}", "--token", env.settings.api_token]
+        code, out, err = await reliant("agents", "--chat", chat.id, "--merge", by_name["one"].id[:8], *where)
+        assert code == 0, err
+        assert out == f"agent one ({by_name['one'].id[:8]}): worktree merged: one.txt\n"
+        assert (env.workspace / "one.txt").read_text() == "one\n"
+        code, out, err = await reliant("agents", "--chat", chat.id, "--merge", by_name["two"].id, *where)
+        assert code == 1 and "not merged, nothing changed" in err and "README.md" in err, err
+        assert (env.workspace / "README.md").read_text() == "main\n"
+        code, out, err = await reliant("agents", "--chat", chat.id, "--remove", by_name["two"].id, *where)
+        assert code == 0 and "worktree removed" in out, err

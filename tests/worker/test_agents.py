@@ -1,0 +1,317 @@
+"""Sub-agents spawned by the model (spawn_agent and the other agent tools): child workflows on their
+own threads and worktrees, real services and daemon, a scripted model per agent."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from reliant.api.agents import Agents
+from reliant.api.errors import FailedPreconditionError, InvalidFieldError
+from reliant.db import agents as agents_db
+from reliant.db import tool_runs as tool_runs_db
+from reliant.domain.agents import AgentStatus
+from reliant.domain.chat import ChatInfo
+from reliant.domain.workflows import run_workflow_id
+from tests.conftest import Infra
+from tests.support import eventually
+from tests.worker.agent_env import AgentEnv, agent_env, calls_in
+from tests.worker.test_workflow_runs import flow_chat, write_flow
+
+
+@pytest.fixture
+async def env(infra: Infra, tmp_path: Path) -> AgentEnv:
+    async with agent_env(infra, tmp_path) as e:
+        yield e
+
+
+def git(cwd: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout
+
+
+def make_repo(workspace: Path) -> None:
+    git(workspace, "init", "-q", "-b", "main")
+    git(workspace, "config", "user.email", "t@example.com")
+    git(workspace, "config", "user.name", "t")
+    (workspace / "README.md").write_text("base\n")
+    git(workspace, "add", ".")
+    git(workspace, "commit", "-q", "-m", "base")
+
+
+def spawn(task: str, model: str, **extra: Any) -> dict[str, Any]:
+    return {"name": "spawn_agent", "input": {"task": task, "model": model, **extra}}
+
+
+async def tool_results(env: AgentEnv, chat: ChatInfo, name: str) -> list[Any]:
+    runs = await tool_runs_db.for_chat(env.db, chat.id)
+    return sorted((r for r in runs.values() if r.tool_name == name), key=lambda r: r.key)
+
+
+async def test_three_children_in_parallel_two_in_worktrees_and_the_parent_answers_with_their_results(
+    env: AgentEnv,
+) -> None:
+    make_repo(env.workspace)
+    children = []
+    for name, slow in (("a", 150), ("b", 150), ("c", 150)):
+        children.append(
+            env.script(
+                [
+                    {
+                        "tools": [
+                            {
+                                "name": "shell",
+                                "input": {
+                                    "command": f"echo {name} > {name}.txt; echo {name} >> {env.scripts}/effects.log"
+                                },
+                            }
+                        ]
+                    },
+                    {"text": f"child {name} wrote {name}.txt"},
+                ],
+                delay_ms=slow,
+            )
+        )
+    log = env.scripts / "parent.jsonl"
+    parent = env.script(
+        [
+            {
+                "tools": [
+                    spawn("write a.txt", children[0], name="A", worktree=True),
+                    spawn("write b.txt", children[1], name="B", worktree=True),
+                    spawn("write c.txt", children[2], name="C"),
+                ]
+            },
+            {"text": "all three are done"},
+        ],
+        call_log=str(log),
+    )
+    chat = await env.new_chat(parent)
+    await env.chats.send(chat.id, "split the work")
+    await env.finished(chat.id, timeout=90)
+
+    agents = sorted(await agents_db.for_chat(env.db, chat.id), key=lambda a: a.name)
+    assert [(a.name, a.status, a.depth, a.parent_id) for a in agents] == [
+        (n, AgentStatus.DONE, 1, "") for n in ("A", "B", "C")
+    ]
+    assert [a.text for a in agents] == ["child a wrote a.txt", "child b wrote b.txt", "child c wrote c.txt"]
+    assert max(a.created_at for a in agents) < min(a.finished_at or 0 for a in agents), "they ran side by side"
+    # Effects on disk: each ran its command once, two in their own worktrees on their own branches.
+    assert sorted((env.scripts / "effects.log").read_text().split()) == ["a", "b", "c"]
+    a, b, c = agents
+    assert (Path(a.worktree_path) / "a.txt").read_text() == "a\n" and (Path(b.worktree_path) / "b.txt").exists()
+    assert Path(a.worktree_path).parent == env.workspace / ".reliant" / "worktrees"
+    assert (env.workspace / "c.txt").read_text() == "c\n" and not c.worktree_path
+    assert not (env.workspace / "a.txt").exists() and not (env.workspace / "b.txt").exists()
+    branches = git(env.workspace, "branch", "--list", "--format=%(refname:short)", "reliant/*").split()
+    assert sorted(branches) == sorted([a.worktree_branch, b.worktree_branch])
+    # The parent read each child's answer (and a worktree's diff) as its spawn_agent results.
+    spawns = await tool_results(env, chat, "spawn_agent")
+    assert [r.state.value for r in spawns] == ["completed"] * 3
+    assert "child a wrote a.txt" in spawns[0].output and "+a" in spawns[0].output and "Worktree:" in spawns[0].output
+    assert "child c wrote c.txt" in spawns[2].output and "Worktree:" not in spawns[2].output
+    calls = calls_in(log)
+    assert len(calls) == 2, "the parent's model was called twice: the spawns, then its answer"
+    updates = await env.updates(chat.id)
+    assert [u.seq for u in updates] == list(range(1, len(updates) + 1))
+    kinds = [u.kind for u in updates]
+    assert kinds.count("agent_started") == 3 and kinds.count("agent_finished") == 3
+
+
+async def test_depth_past_the_limit_is_a_tool_error_and_the_chain_answers_up(env: AgentEnv) -> None:
+    deeper = env.scripts / "deeper.yaml"
+    model = f"scripted:{deeper}"
+    deeper.write_text(
+        "turns:\n"
+        f"  - tools: [{{name: spawn_agent, input: {{task: go deeper, model: '{model}'}}}}]\n"
+        "  - text: 'below me: ${result}'\n"
+    )
+    chat = await env.new_chat(model)
+    await env.chats.send(chat.id, "go deep")
+    await env.finished(chat.id, timeout=90)
+    agents = sorted(await agents_db.for_chat(env.db, chat.id), key=lambda a: a.depth)
+    assert [(a.depth, a.status) for a in agents] == [(d, AgentStatus.DONE) for d in (1, 2, 3)]
+    spawns = await tool_results(env, chat, "spawn_agent")
+    failed = [r for r in spawns if r.state.value == "failed"]
+    assert len(failed) == 1 and "nested 3 deep at most" in failed[0].error
+    assert "nested 3 deep at most" in agents[2].text, "the deepest agent read the error"
+
+
+async def test_the_ninth_concurrent_child_gets_a_tool_error_and_a_cancel_stops_every_waiting_child(
+    env: AgentEnv,
+) -> None:
+    child = env.script([{"tools": [{"name": "shell", "input": {"command": "sleep 0; echo ran"}}]}, {"text": "ok"}])
+    parent = env.script(
+        [
+            {"tools": [spawn(f"task {i}", child, name=f"k{i}") for i in range(9)]},
+            {"text": "spawned"},
+        ]
+    )
+    chat = await env.new_chat(parent)
+    await env.chats.set_mode(chat.id, "manual")
+    await env.chats.send(chat.id, "fan out")
+
+    async def eight_waiting() -> list[Any] | None:
+        found = await env.gates.pending_approvals(chat.id)
+        return found if len(found) == 8 else None
+
+    waiting = await eventually(eight_waiting, timeout=60)
+    spawns = await tool_results(env, chat, "spawn_agent")
+    refused = [r for r in spawns if r.state.value == "failed"]
+    assert len(refused) == 1 and "8 agents are running in this chat" in refused[0].error
+    assert len({w.tool_call_id for w in waiting}) == 8
+    await env.chats.cancel(chat.id)
+
+    async def all_stopped() -> list[Any] | None:
+        agents = await agents_db.for_chat(env.db, chat.id)
+        ended = all(a.status is AgentStatus.CANCELLED for a in agents)
+        return agents if ended and len(agents) == 8 else None
+
+    await eventually(all_stopped, timeout=60)
+    assert await env.gates.pending_approvals(chat.id) == []
+    assert not list(env.workspace.glob("*.txt"))
+
+
+async def test_agent_nodes_offer_the_agent_tools_unless_their_preset_switches_them_off(env: AgentEnv) -> None:
+    on_log, off_log = env.workspace / ".scripts" / "on.jsonl", env.workspace / ".scripts" / "off.jsonl"
+    on = env.script([{"text": "on"}], in_project=True, call_log=str(on_log))
+    off = env.script([{"text": "off"}], in_project=True, call_log=str(off_log))
+    presets = env.workspace / ".reliant" / "presets"
+    presets.mkdir(parents=True)
+    (presets / "solo.yaml").write_text(f"description: works alone\nmodel: '{off}'\nagents: false\n")
+    write_flow(
+        env,
+        "two",
+        f"""
+        name: two
+        entry: first
+        nodes:
+          - id: first
+            type: agent
+            model: "{on}"
+          - id: second
+            type: agent
+            preset: solo
+        edges:
+          - {{from: first, default: second}}
+        """,
+    )
+    chat = await flow_chat(env, "two")
+    await env.chats.send(chat.id, "go")
+    await env.finished(chat.id)
+    [with_agents], [without] = calls_in(on_log), calls_in(off_log)
+    assert {"spawn_agent", "wait_agents", "message_agent", "cancel_agent", "list_agents"} <= set(with_agents["tools"])
+    assert not {"spawn_agent", "wait_agents"} & set(without["tools"]) and "shell" in without["tools"]
+
+
+async def test_an_approval_raised_by_a_grandchild_is_answered_by_the_user_and_reaches_that_agent_only(
+    env: AgentEnv,
+) -> None:
+    grandchild = env.script(
+        [
+            {"tools": [{"name": "shell", "input": {"command": f"echo once >> {env.scripts}/grand.log"}}]},
+            {"text": "grandchild: ${result}"},
+        ]
+    )
+    child = env.script(
+        [
+            {"tools": [spawn("run the command", grandchild, name="grand")]},
+            {"text": "child: ${result}"},
+        ]
+    )
+    parent = env.script([{"tools": [spawn("delegate further", child, name="kid")]}, {"text": "parent: ${result}"}])
+    chat = await env.new_chat(parent)
+    await env.chats.set_mode(chat.id, "manual")
+    await env.chats.send(chat.id, "go")
+    approval = await env.pending_approval(chat.id, timeout=60)
+    agents = {a.name: a for a in await agents_db.for_chat(env.db, chat.id)}
+    assert (agents["grand"].depth, agents["grand"].parent_id) == (2, agents["kid"].id)
+    assert approval.tool_name == "shell" and approval.workflow_id == run_workflow_id(chat.id, agents["grand"].id)
+    await env.gates.approve(approval.id)
+    await env.finished(chat.id, timeout=60)
+    assert (env.scripts / "grand.log").read_text() == "once\n"
+    done = {a.name: a for a in await agents_db.for_chat(env.db, chat.id)}
+    assert done["grand"].status is AgentStatus.DONE and "once" not in done["kid"].error
+    assert done["kid"].text.startswith("child: Agent grand") and "grandchild:" in done["kid"].text
+
+
+async def test_a_forked_child_reads_the_parents_thread_without_the_unanswered_call_that_spawned_it(
+    env: AgentEnv,
+) -> None:
+    log = env.scripts / "forked.jsonl"
+    child = env.script([{"text": "forked answer"}], call_log=str(log), own_turns=True)
+    parent = env.script(
+        [
+            {"text": "looking first", "tools": [{"name": "list_agents", "input": {}}]},
+            {"text": "now delegating", "tools": [spawn("carry on", child, name="f", thread="fork")]},
+            {"text": "parent: ${result}"},
+        ]
+    )
+    chat = await env.new_chat(parent)
+    await env.chats.send(chat.id, "remember the word kumquat")
+    await env.finished(chat.id, timeout=60)
+    [call] = calls_in(log)
+    messages = call["messages"]
+    texts = [b.get("text", "") for m in messages for b in m["blocks"]]
+    assert "remember the word kumquat" in texts and "looking first" in texts, "it read the parent's thread"
+    called = [b["tool_name"] for m in messages for b in m["blocks"] if b["type"] == "tool_call"]
+    answered = [b for m in messages for b in m["blocks"] if b["type"] == "tool_result"]
+    assert called == ["list_agents"] and len(answered) == 1, "every call it reads has its result"
+    assert "now delegating" not in texts and "carry on" in texts[-1]
+    [agent] = await agents_db.for_chat(env.db, chat.id)
+    assert (agent.thread_mode, agent.text) == ("fork", "forked answer")
+
+
+async def test_an_agents_worktree_is_merged_kept_or_removed_and_a_conflict_changes_nothing(env: AgentEnv) -> None:
+    make_repo(env.workspace)
+    writes = {"A": "echo a > a.txt", "B": "echo b > README.md", "C": "echo c > c.txt"}
+    spawns = [
+        spawn(
+            f"write {n}",
+            env.script([{"tools": [{"name": "shell", "input": {"command": cmd}}]}, {"text": n}]),
+            name=n,
+            worktree=True,
+        )
+        for n, cmd in writes.items()
+    ]
+    chat = await env.new_chat(env.script([{"tools": spawns}, {"text": "done"}]))
+    await env.chats.send(chat.id, "go")
+    await env.finished(chat.id, timeout=90)
+    by_name = {a.name: a for a in await agents_db.for_chat(env.db, chat.id)}
+    (env.workspace / "README.md").write_text("main\n")
+    git(env.workspace, "commit", "-qam", "main moves on")
+    (env.workspace / "c.txt").write_text("mine, uncommitted\n")
+    agents = Agents(env.chats)
+
+    merged = await agents.worktree(chat.id, by_name["A"].id, "merge")
+    assert merged["worktree"]["state"] == "merged" and merged["files"] == ["a.txt"]
+    assert (env.workspace / "a.txt").read_text() == "a\n"
+    assert git(env.workspace, "log", "-1", "--format=%s").startswith("Merge the work of agent A")
+    assert not Path(by_name["A"].worktree_path).exists()
+    assert by_name["A"].worktree_branch not in git(env.workspace, "branch", "--list")
+
+    with pytest.raises(FailedPreconditionError, match=r"conflicts with main: README\.md"):
+        await agents.worktree(chat.id, by_name["B"].id, "merge")
+    assert (env.workspace / "README.md").read_text() == "main\n" and Path(by_name["B"].worktree_path).exists()
+    with pytest.raises(FailedPreconditionError, match=r"uncommitted changes to files .*: c\.txt"):
+        await agents.worktree(chat.id, by_name["C"].id, "merge")
+    assert (env.workspace / "c.txt").read_text() == "mine, uncommitted\n"
+    assert git(env.workspace, "status", "--porcelain").split() == ["??", "c.txt"], "nothing else changed"
+
+    removed = await agents.worktree(chat.id, by_name["B"].id, "remove")
+    assert removed["worktree"]["state"] == "removed" and not Path(by_name["B"].worktree_path).exists()
+    assert by_name["B"].worktree_branch not in git(env.workspace, "branch", "--list")
+    kept = await agents.worktree(chat.id, by_name["C"].id, "keep")
+    assert kept["worktree"]["state"] == "kept" and (Path(by_name["C"].worktree_path) / "c.txt").exists()
+    with pytest.raises(FailedPreconditionError, match="merged already"):
+        await agents.worktree(chat.id, by_name["A"].id, "merge")
+    with pytest.raises(InvalidFieldError, match="action"):
+        await agents.worktree(chat.id, by_name["C"].id, "squash")
+    statuses = [
+        (u.payload["name"], u.payload["worktree"]["state"])
+        for u in await env.updates(chat.id)
+        if u.kind == "agent_status" and u.payload["worktree"]["state"] != "active"
+    ]
+    assert statuses == [("A", "merged"), ("B", "removed"), ("C", "kept")]
