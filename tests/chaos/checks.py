@@ -97,8 +97,11 @@ def _last(record: ChatRecord) -> str:
 def _completion(record: ChatRecord) -> list[Violation]:
     if record.completed:
         return []
-    kind = {"paused": "paused", "failed": "failed"}.get(record.status, "not_completed")
     reason = f" ({record.reason})" if record.reason else ""
+    if record.status == "idle" and record.queued:
+        detail = f"the chat is idle with {record.queued} message(s) the api took still queued, never answered"
+        return [_v(record, "lost_message", f"{detail}; last update {_last(record)}")]
+    kind = {"paused": "paused", "failed": "failed"}.get(record.status, "not_completed")
     return [_v(record, kind, f"status {record.status}{reason}, {record.queued} queued, last update {_last(record)}")]
 
 

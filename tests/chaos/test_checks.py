@@ -175,6 +175,8 @@ def test_an_incomplete_or_paused_chat(record: ChatRecord) -> None:
     assert kinds(record) == {"paused"}
     record.status = "running"
     assert kinds(record) == {"not_completed"}
+    record.status, record.queued = "idle", 1  # a message the api took, never taken up
+    assert kinds(record) == {"lost_message"}
 
 
 def test_a_model_call_for_a_turn_already_stored(record: ChatRecord) -> None:
