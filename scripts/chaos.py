@@ -7,7 +7,8 @@ Victims (--victims; --mode picks the default set):
   up-postgres, up-nats, up-temporal   one service of `reliant up`  SIGKILL -> its supervisor revives it
   api, worker, gateway, daemon   a split role's process group      SIGKILL -> the same command again
   postgres, nats, temporal   a service of `reliant services`       SIGKILL -> its supervisor revives it
-Each hit is a SIGKILL, or a freeze: SIGSTOP, a few seconds, SIGCONT (--kinds).
+Each victim gets --kills-per-victim SIGKILLs and --freezes-per-victim freezes (SIGSTOP, a few
+seconds, SIGCONT; default: as many as kills).
 
 Every round starts --chats scripted chats (zero tokens) on the daemon's workspace: two user messages,
 eight model turns with parallel read-only calls, mutating shells that append a marker per call to a
@@ -21,8 +22,8 @@ flight ended within 10 s of the piece coming back; no process left behind (psuti
 timed: hit -> the piece is back -> the first update made after that -> every chat complete.
 
     python scripts/chaos.py [--mode appliance|split|both] [--victims a,b,...] [--kills-per-victim N]
-                            [--seed S] [--budget-seconds T] [--chats N] [--kinds kill,freeze]
-                            [--replay VICTIM#I] [--workdir DIR] [--keep]
+                            [--freezes-per-victim M] [--seed S] [--budget-seconds T] [--chats N]
+                            [--replay VICTIM:KIND#I] [--workdir DIR] [--keep]
 
 The whole run follows from --seed (printed): a violation prints the command that replays its hit.
 Prints a line per hit, a table per victim and one JSON line; exits 1 on any violation.
@@ -50,7 +51,7 @@ sys.path[:0] = [str(ROOT)]
 from tests.chaos import processes  # noqa: E402
 from tests.chaos.checks import Limits, Violation  # noqa: E402
 from tests.chaos.deployments import Appliance, Deployment, DeploymentBroken, Options, Split  # noqa: E402
-from tests.chaos.plan import DEFAULT_VICTIMS, KINDS, MODES, VICTIMS, Hit, mode_of, schedule  # noqa: E402
+from tests.chaos.plan import DEFAULT_VICTIMS, MODES, VICTIMS, Hit, hit, mode_of, parse_name, schedule  # noqa: E402
 from tests.chaos.processes import StartFailed  # noqa: E402
 from tests.chaos.rounds import Round, RoundOptions, RoundResult, project_id  # noqa: E402
 
@@ -199,8 +200,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=None, help="default: drawn from the clock, and printed")
     parser.add_argument("--budget-seconds", type=float, default=0.0, help="start no hit after this (0: no limit)")
     parser.add_argument("--chats", type=int, default=3, help="concurrent scripted chats per round")
-    parser.add_argument("--kinds", default=",".join(KINDS), help="kill, freeze or both")
-    parser.add_argument("--replay", default="", help="run only this hit, e.g. gateway#3")
+    parser.add_argument("--freezes-per-victim", type=int, default=None, help="default: --kills-per-victim")
+    parser.add_argument("--replay", default="", help="run only this hit, e.g. gateway:kill#3")
     parser.add_argument("--round-timeout", type=float, default=60.0, help="seconds after the piece is back")
     parser.add_argument("--stall-seconds", type=float, default=15.0)
     parser.add_argument("--tool-seconds", type=float, default=10.0)
@@ -208,16 +209,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--workdir", type=Path, default=None, help="default: a new temporary directory")
     parser.add_argument("--keep", action="store_true", help="keep the workdir (it is kept anyway on a violation)")
     args = parser.parse_args(argv)
-    kinds = tuple(k for k in args.kinds.split(",") if k)
-    if not kinds or any(k not in KINDS for k in kinds):
-        parser.error(f"--kinds takes {' and/or '.join(KINDS)}")
-    args.kinds = kinds
+    if args.freezes_per_victim is None:
+        args.freezes_per_victim = args.kills_per_victim
     modes = MODES if args.mode == "both" else (args.mode,)
     if args.replay:
-        victim, _, index = args.replay.partition("#")
-        if not index.isdigit():
-            parser.error("--replay takes VICTIM#INDEX, as a violation's replay line prints it")
-        args.victims, args.kills_per_victim = victim, int(index) + 1
+        try:
+            args.victims = parse_name(args.replay)[0]
+        except ValueError as exc:
+            parser.error(f"--replay: {exc}")
     victims = [v for v in args.victims.split(",") if v] or [v for m in modes for v in DEFAULT_VICTIMS[m]]
     for victim in victims:
         try:
@@ -225,17 +224,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         except ValueError as exc:
             parser.error(str(exc))
     args.victim_list = victims
-    if args.kills_per_victim < 1 or args.chats < 1:
-        parser.error("--kills-per-victim and --chats must be at least 1")
+    if args.kills_per_victim < 0 or args.freezes_per_victim < 0 or args.chats < 1:
+        parser.error("--kills-per-victim and --freezes-per-victim must be at least 0, --chats at least 1")
     return args
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     seed = args.seed if args.seed is not None else int(time.time() * 1000) % 1_000_000_000
-    hits = schedule(seed, args.victim_list, args.kills_per_victim, args.kinds)
     if args.replay:
-        hits = [h for h in hits if h.name == args.replay]
+        hits = [hit(seed, *parse_name(args.replay))]
+    else:
+        hits = schedule(seed, args.victim_list, args.kills_per_victim, args.freezes_per_victim)
     root = args.workdir or Path(tempfile.mkdtemp(prefix="reliant-chaos-"))
     root.mkdir(parents=True, exist_ok=True)
     all_victims = ", ".join(v for names in VICTIMS.values() for v in names)

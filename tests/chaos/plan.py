@@ -1,9 +1,9 @@
 """What a chaos run does, decided by its seed alone: which piece is hit, when and how, and the
 scripted chats that run meanwhile.
 
-Every hit draws from its own generator, seeded with `<seed>/<mode>/<victim>/<index>`, so a hit is
-the same whichever other victims run beside it: `--seed S --victims V --kills-per-victim i+1`
-replays the i-th hit of V.
+Every hit draws from its own generator, seeded with `<seed>/<mode>/<victim>/<kind>/<index>`, so a
+hit is the same whichever other hits run beside it: `--seed S --replay VICTIM:KIND#INDEX` replays
+it alone.
 """
 
 from __future__ import annotations
@@ -58,32 +58,47 @@ class Hit:
 
     @property
     def name(self) -> str:
-        return f"{self.victim}#{self.index}"
+        return f"{self.victim}:{self.kind}#{self.index}"
 
 
-def schedule(seed: int, victims: list[str], per_victim: int, kinds: tuple[str, ...] = KINDS) -> list[Hit]:
-    """Hits in the order they run: round-robin over the victims (a run cut short by its budget has
-    hit every victim about as often), the victims' order within a round drawn from the seed."""
+def parse_name(name: str) -> tuple[str, str, int]:
+    """`victim:kind#index` (as Hit.name prints it) -> its parts; ValueError if it is not one."""
+    victim, _, rest = name.partition(":")
+    kind, _, index = rest.partition("#")
+    if kind not in KINDS or not index.isdigit():
+        raise ValueError(f"{name!r} is not VICTIM:KIND#INDEX (KIND: {' or '.join(KINDS)})")
+    mode_of(victim)
+    return victim, kind, int(index)
+
+
+def hit(seed: int, victim: str, kind: str, index: int) -> Hit:
+    """The `index`-th hit of that kind on `victim`: drawn from its own seed, so it is the same in
+    any run with this seed, whatever else that run hits."""
+    mode = mode_of(victim)
+    hit_seed = f"{seed}/{mode}/{victim}/{kind}/{index}"
+    rng = random.Random(hit_seed)
+    return Hit(
+        mode=mode,
+        victim=victim,
+        index=index,
+        kind=kind,
+        at=round(rng.uniform(*HIT_WINDOW), 3),
+        freeze_seconds=round(rng.uniform(*FREEZE_SECONDS), 2) if kind == FREEZE else 0.0,
+        seed=hit_seed,
+    )
+
+
+def schedule(seed: int, victims: list[str], kills: int, freezes: int) -> list[Hit]:
+    """`kills` SIGKILLs and `freezes` freezes of each victim, in the order they run: round-robin
+    over the victims and kinds (a run cut short by its budget has hit each about as often), their
+    order within a round drawn from the seed."""
     order = random.Random(f"{seed}/order")
+    counts = {KILL: kills, FREEZE: freezes}
     hits: list[Hit] = []
-    for index in range(per_victim):
-        batch = list(victims)
+    for index in range(max(kills, freezes)):
+        batch = [(victim, kind) for victim in victims for kind in KINDS if index < counts[kind]]
         order.shuffle(batch)
-        for victim in batch:
-            mode = mode_of(victim)
-            hit_seed = f"{seed}/{mode}/{victim}/{index}"
-            rng = random.Random(hit_seed)
-            hits.append(
-                Hit(
-                    mode=mode,
-                    victim=victim,
-                    index=index,
-                    kind=rng.choice(kinds),
-                    at=round(rng.uniform(*HIT_WINDOW), 3),
-                    freeze_seconds=round(rng.uniform(*FREEZE_SECONDS), 2),
-                    seed=hit_seed,
-                )
-            )
+        hits += [hit(seed, victim, kind, index) for victim, kind in batch]
     return hits
 
 

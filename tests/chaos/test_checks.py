@@ -12,7 +12,7 @@ import pytest
 
 from tests.chaos.checks import ChatRecord, Limits, Window, check_chat
 from tests.chaos.client import Update
-from tests.chaos.plan import ChatPlan, chat_plan, schedule
+from tests.chaos.plan import ChatPlan, chat_plan, hit, parse_name, schedule
 
 T0 = 1_000_000.0
 
@@ -221,9 +221,11 @@ def test_a_tool_that_ends_long_after_the_piece_is_back_and_a_stalled_chat(record
 
 
 def test_the_schedule_follows_from_the_seed_and_a_hit_from_its_own_seed() -> None:
-    hits = schedule(7, ["appliance", "gateway", "nats"], 3)
-    assert hits == schedule(7, ["appliance", "gateway", "nats"], 3)
-    assert hits != schedule(8, ["appliance", "gateway", "nats"], 3)
-    assert [h.victim for h in hits].count("gateway") == 3
-    alone = schedule(7, ["gateway"], 3)
-    assert [h for h in hits if h.victim == "gateway"] == alone  # replayable without the others
+    hits = schedule(7, ["appliance", "gateway", "nats"], kills=3, freezes=2)
+    assert hits == schedule(7, ["appliance", "gateway", "nats"], kills=3, freezes=2)
+    assert hits != schedule(8, ["appliance", "gateway", "nats"], kills=3, freezes=2)
+    gateway = [h for h in hits if h.victim == "gateway"]
+    assert sorted(h.kind for h in gateway) == ["freeze", "freeze", "kill", "kill", "kill"]
+    assert gateway == [h for h in schedule(7, ["gateway"], kills=3, freezes=2)]  # whatever else runs
+    third = next(h for h in hits if h.name == "gateway:kill#2")
+    assert parse_name(third.name) == ("gateway", "kill", 2) and hit(7, "gateway", "kill", 2) == third
