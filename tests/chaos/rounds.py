@@ -19,7 +19,7 @@ import yaml
 
 from tests.chaos import processes
 from tests.chaos.checks import ChatRecord, Limits, Violation, Window, check_chat
-from tests.chaos.client import ApiDown, ApiRefused, Follower, read_log
+from tests.chaos.client import Api, ApiDown, ApiRefused, Follower, read_log
 from tests.chaos.deployments import Deployment, HitOutcome
 from tests.chaos.plan import ChatPlan, Hit, chat_plan
 
@@ -90,7 +90,7 @@ class Round:
         self.chats: list[_Chat] = []
 
     @property
-    def api(self) -> Any:
+    def api(self) -> Api:
         return self.deployment.api
 
     async def run(self) -> RoundResult:
@@ -114,8 +114,7 @@ class Round:
         if self.hit is not None:
             await asyncio.sleep(max(0.0, started + self.hit.at * self.floor - time.time()))
             outcome = await self.deployment.hit(self.hit)
-        back = outcome.back_at if outcome is not None else started
-        await self._wait_done(deadline=max(back, time.time()) + self.options.round_timeout)
+        await self._wait_done(deadline=time.time() + self.options.round_timeout)
         await self._gather()
         window = Window(outcome.hit_at, outcome.back_at, outcome.daemon_restarted) if outcome is not None else None
         violations = [Violation(kind, "", detail) for kind, detail in (outcome.problems if outcome else [])]
