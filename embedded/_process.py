@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import os
-import signal
 import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -15,23 +13,13 @@ from typing import Self
 
 from embedded.errors import BinaryNotFoundError, EmbeddedError, ServiceExitedError, StartTimeoutError
 
-_PR_SET_PDEATHSIG = 1
-_libc = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
+_DIE_WITH_PARENT = Path(__file__).with_name("_die_with_parent.py")
 
 
-def _die_with_parent(parent_pid: int) -> Callable[[], None]:
-    """A preexec hook: the child gets SIGTERM when this process dies, even by SIGKILL, and creates
-    its files private (umask 077)."""
-
-    def hook() -> None:
-        os.umask(0o077)  # what the service writes in the data dir is its owner's alone
-        if _libc is not None:
-            _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-        # The parent may have died between fork and prctl; then nobody would ever stop us.
-        if os.getppid() != parent_pid:
-            os._exit(1)
-
-    return hook
+def tied_to_this_process(argv: Sequence[str | os.PathLike[str]]) -> list[str]:
+    """`argv` behind the exec wrapper that makes it get SIGTERM when this process dies, even by
+    SIGKILL (see _die_with_parent.py for why a wrapper and not a preexec hook)."""
+    return [sys.executable, "-I", "-S", str(_DIE_WITH_PARENT), str(os.getpid()), *(os.fspath(a) for a in argv)]
 
 
 def log_tail(path: Path, lines: int = 15) -> str:
@@ -146,14 +134,17 @@ async def spawn(
     env: dict[str, str] | None = None,
     cwd: Path | None = None,
 ) -> ChildProcess:
-    """Start `argv` in its own session, logging to `log_path`; it dies with this process."""
+    """Start `argv` in its own session, logging to `log_path`; it dies with this process.
+
+    Spawn from the event loop's thread: the kernel's parent-death signal follows the thread that
+    forked, not the process."""
     require_binary(service, Path(argv[0]))
     private_file(log_path)
     with log_path.open("ab") as log:
         log.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} starting {service}\n".encode())
         log.flush()
         process = await asyncio.create_subprocess_exec(
-            *argv,
+            *tied_to_this_process(argv),
             stdin=asyncio.subprocess.DEVNULL,
             stdout=log,
             stderr=asyncio.subprocess.STDOUT,
@@ -162,7 +153,7 @@ async def spawn(
             # Own session: a Ctrl-C in the terminal reaches only the supervisor, which stops
             # services in order instead of having them all die at once.
             start_new_session=True,
-            preexec_fn=_die_with_parent(os.getpid()),
+            umask=0o077,  # what the service writes in the data dir is its owner's alone
         )
     return ChildProcess(service, process, log_path)
 

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
+import psutil
+
 from embedded._process import ServiceHandle, private_file, require_binary, tcp_open, wait_ready
 from embedded.errors import EmbeddedError, PortInUseError, ServiceExitedError
 from embedded.ports import port_is_free
@@ -123,12 +125,58 @@ def _account(cfg: PostgresConfig, binaries: Path) -> _Account:
 
 
 def _process_alive(pid: int) -> bool:
+    """True while `pid` runs; a zombie (dead, waiting to be reaped) does not count."""
     try:
         with Path(f"/proc/{pid}/stat").open("rb") as f:
             state = f.read().rsplit(b")", 1)[1].split()[0]
     except (OSError, IndexError):
         return False
     return state not in (b"Z", b"X")
+
+
+def _serves(proc: psutil.Process, cluster: Path) -> bool:
+    """True if `proc` is a running postgres process of the cluster in `cluster`: its program is
+    postgres and its data dir (`-D` on its command line, else its working directory, which every
+    postgres process sets to the data dir) is `cluster`."""
+    try:
+        if proc.status() == psutil.STATUS_ZOMBIE or proc.name() != "postgres":
+            return False
+        argv = proc.cmdline()
+        if "-D" in argv[:-1]:
+            return Path(argv[argv.index("-D") + 1]).resolve() == cluster.resolve()
+        return Path(proc.cwd()).resolve() == cluster.resolve()
+    except (psutil.Error, OSError):
+        return False  # gone, a zombie, or not ours to inspect: never treat it as our postgres
+
+
+def _postmaster(pid: int, cluster: Path) -> psutil.Process | None:
+    """The live postmaster `pid` of this cluster, or None: gone, a zombie, or a recycled pid that
+    now belongs to another program (which must never be signalled)."""
+    try:
+        proc = psutil.Process(pid)
+    except psutil.Error:
+        return None
+    return proc if _serves(proc, cluster) else None
+
+
+def _process_or_none(pid: int) -> psutil.Process | None:
+    try:
+        return psutil.Process(pid)
+    except psutil.Error:
+        return None
+
+
+def _cluster_processes(cluster: Path) -> list[psutil.Process]:
+    """Live postgres processes working in `cluster`: backends of a postmaster that died, which
+    still hold its shared memory until they notice."""
+    found = []
+    for proc in psutil.process_iter():
+        try:
+            if proc.name() == "postgres" and _serves(proc, cluster):
+                found.append(proc)
+        except psutil.Error:
+            continue
+    return found
 
 
 def _read_pidfile(cluster: Path) -> list[str] | None:
@@ -145,6 +193,9 @@ class PostgresServer(ServiceHandle):
         self.config = config
         self.pid = pid
         self.reused = reused
+        # Held by identity (pid and start time), so stop() never signals a recycled pid. A
+        # postmaster we have just started or checked is ours even if it cannot be inspected.
+        self._process = _postmaster(pid, config.cluster_dir) or _process_or_none(pid)
 
     @property
     def socket_dir(self) -> Path:
@@ -157,31 +208,41 @@ class PostgresServer(ServiceHandle):
 
     @property
     def running(self) -> bool:
-        return _process_alive(self.pid)
+        return self._process is not None and _running(self._process)
 
     async def stop(self, timeout: float = 10.0) -> None:
-        await _stop_postmaster(self.pid, timeout)
+        if self._process is not None:
+            await _stop_postmaster(self._process, timeout)
 
 
-async def _wait_gone(pid: int, timeout: float) -> bool:
+def _running(proc: psutil.Process) -> bool:
+    """Still the same process (not a recycled pid), and not a zombie."""
+    try:
+        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+async def _wait_gone(proc: psutil.Process, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
-    while _process_alive(pid):
+    while _running(proc):
         if time.monotonic() > deadline:
             return False
         await asyncio.sleep(0.01)
     return True
 
 
-async def _stop_postmaster(pid: int, timeout: float) -> None:
-    """Fast shutdown (SIGINT), then immediate (SIGQUIT), then SIGKILL."""
+async def _stop_postmaster(proc: psutil.Process, timeout: float) -> None:
+    """Fast shutdown (SIGINT), then immediate (SIGQUIT), then SIGKILL. psutil signals only the
+    process it inspected: a pid recycled meanwhile is left alone."""
     for sig, wait in ((signal.SIGINT, timeout), (signal.SIGQUIT, 3.0), (signal.SIGKILL, 3.0)):
         try:
-            os.kill(pid, sig)
-        except ProcessLookupError:
+            proc.send_signal(sig)
+        except psutil.NoSuchProcess:
             return
-        if await _wait_gone(pid, wait):
+        if await _wait_gone(proc, wait):
             return
-    raise EmbeddedError(SERVICE, f"postmaster pid {pid} did not exit after SIGKILL")
+    raise EmbeddedError(SERVICE, f"postmaster pid {proc.pid} did not exit after SIGKILL")
 
 
 async def _run(argv: list[str], *, log_path: Path, env: dict[str, str], stdin: bytes | None = None) -> None:
@@ -260,26 +321,66 @@ async def _initdb(cfg: PostgresConfig, binaries: Path, account: _Account) -> Non
 
 
 async def _reuse_or_stop_leftover(cfg: PostgresConfig) -> int | None:
-    """Handle a postmaster left running by a killed parent. Returns its pid if we can reuse it."""
+    """Handle a postmaster.pid left by a previous run. Returns the pid of a postmaster we can reuse.
+
+    The pid file is acted on only after checking that its pid is a live postgres of this cluster
+    (a pid is recycled, and an unrelated program must never be signalled). Otherwise the file is
+    stale: its postmaster died, perhaps by SIGKILL with everything else in a power cut, and may
+    still be a zombie that the system reaps only later (Postgres then takes the file for a live
+    postmaster and refuses to start). A zombie runs nothing and holds no memory; what could still
+    hold the cluster is a backend of the dead postmaster, so we wait for those to exit and then
+    remove the stale file, as Postgres itself does when the pid is gone."""
     lines = _read_pidfile(cfg.cluster_dir)
     if not lines or not lines[0].strip().isdigit():
         return None
     pid = int(lines[0])
-    if not _process_alive(pid):
-        return None  # a stale pid file; postgres itself clears it on start
-    port_ok = len(lines) > 3 and lines[3].strip() == str(cfg.port)
-    ready = len(lines) > 7 and lines[7].strip() == "ready"
-    if port_ok and ready:
-        try:
-            await tcp_open(cfg.host, cfg.port)
-        except OSError:
-            pass
-        else:
-            logger.warning("reusing postgres (pid %d) left running by a previous run", pid)
-            return pid
-    logger.warning("stopping postgres (pid %d) left running by a previous run", pid)
-    await _stop_postmaster(pid, timeout=10.0)
+    postmaster = _postmaster(pid, cfg.cluster_dir)
+    if postmaster is not None:
+        port_ok = len(lines) > 3 and lines[3].strip() == str(cfg.port)
+        ready = len(lines) > 7 and lines[7].strip() == "ready"
+        if port_ok and ready:
+            try:
+                await tcp_open(cfg.host, cfg.port)
+            except OSError:
+                pass
+            else:
+                logger.warning("reusing postgres (pid %d) left running by a previous run", pid)
+                return pid
+        logger.warning("stopping postgres (pid %d) left running by a previous run", pid)
+        await _stop_postmaster(postmaster, timeout=10.0)
+    await _wait_for_backends(cfg.cluster_dir)
+    if psutil.pid_exists(pid):
+        _remove_stale_lock_files(cfg.cluster_dir, pid)
     return None
+
+
+def _remove_stale_lock_files(cluster: Path, pid: int) -> None:
+    """Remove postmaster.pid and the socket lock files (.s.PGSQL.<port>.lock, in the cluster dir
+    where we put the socket) that still name the dead postmaster `pid`."""
+    for lock in (cluster / "postmaster.pid", *cluster.glob(".s.PGSQL.*.lock")):
+        try:
+            first = lock.read_text().split("\n", 1)[0].strip()
+        except (OSError, UnicodeDecodeError):
+            continue
+        if first == str(pid):
+            logger.warning("removing the stale %s: its pid %d is no longer a postgres of this cluster", lock, pid)
+            lock.unlink(missing_ok=True)
+
+
+async def _wait_for_backends(cluster: Path, timeout: float = 10.0) -> None:
+    """Wait for the backends of a dead postmaster to exit; SIGKILL those still there at `timeout`."""
+    deadline = time.monotonic() + timeout
+    while left := _cluster_processes(cluster):
+        if time.monotonic() > deadline:
+            logger.warning("killing %d postgres processes left by a dead postmaster", len(left))
+            for proc in left:
+                try:
+                    proc.kill()
+                except psutil.Error:
+                    pass
+            psutil.wait_procs(left, timeout=3.0)
+            return
+        await asyncio.sleep(0.02)
 
 
 async def start_postgres(cfg: PostgresConfig) -> PostgresServer:
@@ -356,8 +457,9 @@ async def _wait_postmaster(cfg: PostgresConfig) -> int:
     except ServiceExitedError:
         raise
     except EmbeddedError:
-        if pid is not None:
-            await _stop_postmaster(pid, timeout=5.0)
+        started_postmaster = _postmaster(pid, cfg.cluster_dir) if pid is not None else None
+        if started_postmaster is not None:
+            await _stop_postmaster(started_postmaster, timeout=5.0)
         raise
     assert pid is not None
     return pid

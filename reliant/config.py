@@ -56,6 +56,9 @@ class Settings:
     daemon_workspace_roots: tuple[Path, ...] = ()  # when set, the daemon works only inside these
     heartbeat_interval: float = 5.0
     heartbeat_timeout: float = 15.0
+    # On shutdown, seconds the worker lets running activities finish (a tool call records its real
+    # result) before cancelling them; a cancelled tool call runs on and the retry attaches to it.
+    worker_shutdown_grace: float = 10.0
 
     anthropic_api_key: str = field(default="", repr=False)
     anthropic_base_url: str = ""

@@ -63,10 +63,16 @@ class PortInUseError(ReliantError):
 
 
 class DaemonUnavailableError(ReliantError):
-    """No daemon answered a tool request (offline, or never connected)."""
+    """No daemon answered a tool request (offline, or never connected).
 
-    def __init__(self, daemon_id: str, detail: str = "") -> None:
+    `maybe_reached` is False when the request provably never reached the daemon (nobody listens
+    for it, or the gateway refused it for not holding the daemon), True when it may have (no
+    answer in time, or the daemon's stream broke after the request was forwarded)."""
+
+    def __init__(self, daemon_id: str, detail: str = "", *, maybe_reached: bool = False) -> None:
         self.daemon_id = daemon_id
+        self.detail = detail
+        self.maybe_reached = maybe_reached
         super().__init__(f"daemon {daemon_id} is offline" + (f": {detail}" if detail else ""))
 
 

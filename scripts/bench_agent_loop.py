@@ -5,7 +5,10 @@
   tool transport   worker -> NATS -> gateway -> gRPC -> daemon -> back, minus the tool's own run time,
                    against raw NATS request/reply (target p50 <= 2 ms)
   delta latency    a fake provider emits a token -> a StreamUpdates client (ConnectRPC over HTTP)
-                   receives it (targets p50 <= 5 ms, p99 <= 50 ms)
+                   receives it: the first token, and every token (targets p50 <= 5 ms, p99 <= 50 ms)
+  write cost       a 2,000-token answer streamed through the fake provider: rows and bytes it makes
+                   Postgres write (WAL), and update-log rows it leaves, per 1,000 tokens (target: no
+                   per-token row left after the answer is stored)
   concurrency      50 chats x 10 turns at once: turns/s, p99 turn time, peak RSS, no update lost
   recovery         `reliant up` SIGKILLed mid-turn and restarted: /ready -> the chat's next update
                    (target <= 5 s)
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import bisect
 import itertools
 import json
 import os
@@ -149,6 +153,7 @@ class Bench:
             await self.step_overhead()
             await self.tool_transport()
             await self.delta_latency()
+            await self.write_cost()
             await self.concurrency()
             await self.approval_latency()
         self.fake.stop()
@@ -173,7 +178,8 @@ class Bench:
         self.results["floor_turn_p99_ms"] = pct(per_turn, 99)
 
     async def _turn_times(self, chat_id: str, send: str, turns: int) -> list[float]:
-        """Per-turn time: between consecutive message_started updates, as received live on NATS."""
+        """Per-turn time: between consecutive message_started updates (on the chat's live tail), as
+        received live on NATS."""
         starts: list[float] = []
         done = asyncio.Event()
 
@@ -184,12 +190,16 @@ class Bench:
             elif update.kind == "chat_status" and update.payload["status"] == "idle":
                 done.set()
 
-        sub = await self.bus.subscribe(subjects.chat_updates(chat_id), on_update)
+        subs = [
+            await self.bus.subscribe(subjects.chat_updates(chat_id), on_update),
+            await self.bus.subscribe(subjects.chat_live(chat_id), on_update),
+        ]
         try:
             await self.chats.send(chat_id, send)
             await asyncio.wait_for(done.wait(), 300)
         finally:
-            await sub.unsubscribe()
+            for sub in subs:
+                await sub.unsubscribe()
         return [(b - a) * 1000 for a, b in itertools.pairwise(starts)][:turns]
 
     async def step_overhead(self) -> None:
@@ -227,7 +237,7 @@ class Bench:
         self.fake.enqueue(response)
         chat = await self.chats.create_chat(self.project.id, "anthropic:claude-sonnet-4-6")
         url = f"http://127.0.0.1:{self.settings.api_port}"
-        arrivals: list[float] = []
+        arrivals: list[tuple[int, int, float]] = []  # (offset, length, when) of each delta received
         ready = threading.Event()
 
         def watch() -> None:
@@ -240,7 +250,8 @@ class Bench:
                     if update.kind == "stream_ready":
                         ready.set()
                     elif update.kind == "block_delta":
-                        arrivals.append(time.perf_counter())
+                        text = update.payload["text"]
+                        arrivals.append((int(update.payload["offset"]), len(text), time.perf_counter()))
                     elif update.kind == "chat_status" and update.payload["status"] == "idle":
                         return
 
@@ -249,12 +260,70 @@ class Bench:
         await asyncio.to_thread(ready.wait, 10)
         await self.chats.send(chat.id, "stream please")
         await asyncio.to_thread(watcher.join, 60)
+        # A delta may carry several tokens (those that piled up while one was published): each token
+        # is seen when the delta that holds it arrives.
         written = response.delta_times()
-        latencies = [(a - w) * 1000 for a, w in zip(arrivals, written, strict=False)]
-        if len(arrivals) != len(written):
-            raise RuntimeError(f"{len(written)} deltas written, {len(arrivals)} received")
+        starts = list(itertools.accumulate((len(t) for t in tokens), initial=0))[:-1]
+        seen: dict[int, float] = {}
+        for offset, length, at in arrivals:
+            for i in range(bisect.bisect_left(starts, offset), bisect.bisect_left(starts, offset + length)):
+                seen.setdefault(i, at)
+        if len(seen) != len(tokens) or len(written) != len(tokens):
+            raise RuntimeError(f"{len(written)} tokens written, {len(seen)} received")
+        latencies = [(seen[i] - w) * 1000 for i, w in enumerate(written)]
+        self.results["first_delta_ms"] = latencies[0]
         self.results["delta_p50_ms"] = statistics.median(latencies)
         self.results["delta_p99_ms"] = pct(latencies, 99)
+        self.results["delta_messages_per_token"] = len(arrivals) / len(tokens)
+
+    async def write_cost(self, tokens: int = 2000) -> None:
+        """What a streamed answer makes Postgres write, and what it leaves in the update log."""
+        response = anthropic_stream([Text(*(f"tok{i} " for i in range(tokens)))], delta_delay=0.0005)
+        self.fake.enqueue(response)
+        chat = await self.chats.create_chat(self.project.id, "anthropic:claude-sonnet-4-6")
+        idle = asyncio.Event()
+
+        async def on_update(msg: Any) -> None:
+            update = wire_updates.decode(msg.data)
+            if update.kind == "chat_status" and update.payload["status"] == "idle":
+                idle.set()
+
+        sub = await self.bus.subscribe(subjects.chat_updates(chat.id), on_update)
+        try:
+            wal_before = await self._wal_lsn()
+            await self.chats.send(chat.id, "a long answer, please")
+            await asyncio.wait_for(idle.wait(), 120)
+            wal_bytes = await self._wal_bytes_since(wal_before)
+        finally:
+            await sub.unsubscribe()
+        rows = await self.db.fetchrow(
+            "SELECT (SELECT count(*) FROM chat_updates WHERE chat_id = %(c)s) AS updates,"
+            " (SELECT coalesce(sum(octet_length(payload::text)), 0) FROM chat_updates WHERE chat_id = %(c)s)"
+            "  AS update_bytes,"
+            " (SELECT count(*) FROM chat_updates WHERE chat_id = %(c)s AND kind = 'block_delta') AS deltas,"
+            " (SELECT count(*) FROM messages WHERE chat_id = %(c)s) AS messages,"
+            " (SELECT count(*) FROM content_blocks b JOIN messages m ON m.id = b.message_id"
+            "  WHERE m.chat_id = %(c)s) AS blocks",
+            {"c": chat.id},
+        )
+        assert rows is not None
+        per_k = 1000 / tokens
+        self.results["write_tokens"] = tokens
+        self.results["pg_rows_per_1k_tokens"] = (rows["updates"] + rows["messages"] + rows["blocks"]) * per_k
+        self.results["pg_wal_bytes_per_1k_tokens"] = wal_bytes * per_k
+        self.results["log_rows_left_per_1k_tokens"] = rows["updates"] * per_k
+        self.results["log_bytes_left_per_1k_tokens"] = rows["update_bytes"] * per_k
+        self.results["delta_rows_left"] = rows["deltas"]
+
+    async def _wal_lsn(self) -> str:
+        row = await self.db.fetchrow("SELECT pg_current_wal_insert_lsn()::text AS lsn")
+        assert row is not None
+        return str(row["lsn"])
+
+    async def _wal_bytes_since(self, lsn: str) -> int:
+        row = await self.db.fetchrow("SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), %s::pg_lsn) AS n", (lsn,))
+        assert row is not None
+        return int(row["n"])
 
     async def concurrency(self, chats: int = 50, turns: int = 10) -> None:
         view = {"tools": [{"name": "view", "input": {"path": "file.txt"}}]}
@@ -361,12 +430,15 @@ def recovery(root: Path) -> dict[str, Any]:
         up.start()
         rest = Rest(up.url, up.token)
         chat = rest.chat(rest.project(workspace)["id"], f"scripted:{script}")
+        client = rest.follow(chat["id"])
         rest.send(chat["id"], "talk")
         from tests.support import wait_until
 
-        wait_until(lambda: any(u["kind"] == "block_delta" for u in rest.updates(chat["id"])), timeout=30)
+        wait_until(lambda: "block_delta" in client.kinds(), timeout=30)
         last = max(int(u["seq"]) for u in rest.updates(chat["id"]))
+        answers = {u["payload"].get("message_id") for u in list(client.updates) if not int(u["seq"])}
         up.kill()
+        client.close()
         proc_start = time.monotonic()
         up.proc = None
         from tests.e2e.harness import Proc
@@ -378,9 +450,21 @@ def recovery(root: Path) -> dict[str, Any]:
             time.sleep(0.01)
         ready_at = time.monotonic()
         rest = Rest(up.url, token)
-        while not rest.updates(chat["id"], last):
+        client = rest.follow(chat["id"])
+
+        def news() -> bool:
+            # A log update after the kill, or the answer's retry on the live tail (the killed attempt's
+            # partial answer is replayed first: it is not news).
+            return any(
+                int(u["seq"]) > last or (not int(u["seq"]) and u["payload"].get("message_id") not in answers)
+                for u in list(client.updates)
+                if u["kind"] not in ("stream_ready", "keepalive")
+            )
+
+        while not news():
             time.sleep(0.01)
         next_update = time.monotonic()
+        client.close()
         rest.wait_idle(chat["id"], timeout=60)
         up.stop()
         return {"recovery_s": next_update - ready_at, "restart_to_ready_s": ready_at - proc_start}
@@ -418,8 +502,15 @@ def report(r: dict[str, Any]) -> bool:
             r["tool_transport_p50_ms"] <= 2.0,
         ),
         ("tool transport p99", f"{r['tool_transport_p99_ms']:.2f} ms", "", "", True),
+        ("first delta latency", f"{r['first_delta_ms']:.2f} ms", "", "", True),
         ("delta latency p50", f"{r['delta_p50_ms']:.2f} ms", "", "<= 5 ms", r["delta_p50_ms"] <= 5.0),
         ("delta latency p99", f"{r['delta_p99_ms']:.2f} ms", "", "<= 50 ms", r["delta_p99_ms"] <= 50.0),
+        ("delta messages per token", f"{r['delta_messages_per_token']:.2f}", "", "", True),
+        ("pg rows / 1k tokens", f"{r['pg_rows_per_1k_tokens']:.1f}", "", "", True),
+        ("pg WAL bytes / 1k tokens", f"{r['pg_wal_bytes_per_1k_tokens'] / 1024:.1f} KiB", "", "", True),
+        ("log rows left / 1k tokens", f"{r['log_rows_left_per_1k_tokens']:.1f}", "", "", True),
+        ("log bytes left / 1k tokens", f"{r['log_bytes_left_per_1k_tokens'] / 1024:.1f} KiB", "", "", True),
+        ("delta rows left", str(r["delta_rows_left"]), "", "0", r["delta_rows_left"] == 0),
         ("50x10: turns/s", f"{r['concurrent_turns_per_s']:.1f}", "", "", True),
         ("50x10: turn p99", f"{r['concurrent_turn_p99_ms']:.0f} ms", "", "", True),
         ("50x10: peak RSS", f"{r['concurrent_peak_rss_mib']:.0f} MiB", "", "", True),

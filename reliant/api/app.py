@@ -21,12 +21,20 @@ from reliant.api.context import ApiContext
 from reliant.api.errors import ApiError
 from reliant.api.gates import ApprovalService, Gates, QuestionService
 from reliant.api.projects import Projects
-from reliant.api.rest import ChatController, ProjectController, api_error_handler, models, not_utf8_handler
+from reliant.api.rest import (
+    ChatController,
+    ProjectController,
+    api_error_handler,
+    models,
+    not_utf8_handler,
+    unavailable_handler,
+)
 from reliant.api.settings import SettingsService
 from reliant.api.system import SystemService, readiness
 from reliant.api.web import WebUi
 from reliant.api.workspace import workspace_apps
 from reliant.clients.providers import ProviderPool
+from reliant.db import DatabaseUnavailableError
 from reliant.db import doctor as doctor_db
 from reliant.wire.v1.chat_connect import ChatServiceASGIApplication, ProjectServiceASGIApplication
 from reliant.wire.v1.control_connect import ApprovalServiceASGIApplication, QuestionServiceASGIApplication
@@ -65,7 +73,11 @@ def rest_app(ctx: ApiContext, chats: Chats, projects: Projects) -> Litestar:
             "chats": Provide(lambda: chats, use_cache=True, sync_to_thread=False),
             "projects": Provide(lambda: projects, use_cache=True, sync_to_thread=False),
         },
-        exception_handlers={ApiError: api_error_handler, UnicodeDecodeError: not_utf8_handler},
+        exception_handlers={
+            ApiError: api_error_handler,
+            UnicodeDecodeError: not_utf8_handler,
+            DatabaseUnavailableError: unavailable_handler,
+        },
         # The OpenAPI document only, as JSON (behind the token like everything): litestar's schema
         # pages (Swagger, ReDoc, Elements, RapiDoc, Scalar) load their scripts from public CDNs.
         openapi_config=OpenAPIConfig(

@@ -25,7 +25,7 @@ from reliant.api.system import online_daemons, presence
 from reliant.bus import subjects
 from reliant.clients.daemons import control
 from reliant.clients.providers import ProviderPool
-from reliant.clients.update_log import UpdateLog
+from reliant.clients.update_log import UpdateLog, clear_live_tail
 from reliant.db import chats as chats_db
 from reliant.db import messages as messages_db
 from reliant.db import projects as projects_db
@@ -134,8 +134,11 @@ class Chats:
         """`daemon_id` if it names a daemon that has been seen (online or not)."""
         if not subjects.valid_token(daemon_id):
             raise InvalidFieldError("daemon_id", "is not a daemon id (1 to 64 letters, digits, - or _)")
-        if subjects.presence_key("daemon", daemon_id) not in await presence(self.ctx):
-            online = ", ".join(d.id for d in await online_daemons(self.ctx)) or "none"
+        entries = await presence(self.ctx)
+        if subjects.presence_key("daemon", daemon_id) not in entries:
+            if not entries:
+                raise UnavailableError("cannot read which daemons are online (NATS did not answer); try again")
+            online = ", ".join(d.id for d in await online_daemons(self.ctx, entries)) or "none"
             raise NotFoundError(f"no daemon {daemon_id} is known; online: {online}")
         return daemon_id
 
@@ -187,6 +190,7 @@ class Chats:
             if exc.status != RPCStatusCode.NOT_FOUND:
                 raise
         await chats_db.delete(self.db, chat.id)
+        await clear_live_tail(self.ctx.bus, chat.id)
 
     async def messages(self, chat_id: str) -> tuple[list[StoredMessage], dict[str, ToolRun], int]:
         """The transcript (queued messages last), tool run states, and where to resume the stream."""

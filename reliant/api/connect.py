@@ -15,6 +15,7 @@ from reliant.api.chats import Chats
 from reliant.api.errors import ApiError
 from reliant.api.projects import Projects
 from reliant.api.streaming import stream_updates
+from reliant.db import DatabaseUnavailableError
 from reliant.wire import convert
 from reliant.wire import updates as wire_updates
 from reliant.wire.v1 import chat_pb2 as pb
@@ -30,6 +31,8 @@ async def call(work: Awaitable[T]) -> T:
         return await work
     except ApiError as exc:
         raise ConnectError(exc.code, exc.message) from None
+    except DatabaseUnavailableError as exc:
+        raise ConnectError(Code.UNAVAILABLE, str(exc)) from None
     except ConnectError:
         raise
     except Exception:

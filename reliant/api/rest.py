@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, fields
 from typing import Any
 
+from connectrpc.code import Code
 from google.protobuf.json_format import MessageToDict
 from google.protobuf.message import Message as ProtoMessage
 from litestar import Controller, Request, Response, delete, get, patch, post
@@ -23,6 +24,7 @@ from reliant.api.errors import HTTP_STATUS, ApiError, InvalidArgumentError
 from reliant.api.projects import Projects
 from reliant.api.request_decoding import check_text
 from reliant.api.streaming import stream_updates
+from reliant.db import DatabaseUnavailableError
 from reliant.wire import convert
 from reliant.wire import updates as wire_updates
 
@@ -98,6 +100,13 @@ def not_utf8_handler(request: Request[Any, Any, Any], exc: UnicodeDecodeError) -
     return api_error_handler(
         request, InvalidArgumentError(f"the body is not UTF-8: the byte at offset {exc.start} is invalid")
     )
+
+
+def unavailable_handler(request: Request[Any, Any, Any], exc: DatabaseUnavailableError) -> Response[dict[str, Any]]:
+    """Postgres is away (restarting, say): 503, so a client knows to try again, not a 500."""
+    status = HTTP_STATUS[Code.UNAVAILABLE]
+    body = {"status_code": int(status), "code": Code.UNAVAILABLE.value, "detail": str(exc)}
+    return Response(body, status_code=status)
 
 
 class ProjectController(Controller):

@@ -79,10 +79,17 @@ async def readiness(ctx: ApiContext) -> list[Check]:
 
 
 async def presence(ctx: ApiContext) -> dict[str, dict[str, Any]]:
-    try:
-        return await (await ctx.bus.presence()).entries()
-    except Exception:  # noqa: BLE001 - status must answer even with NATS down
-        return {}
+    """Every presence record; empty when NATS cannot be read (status must answer even then).
+
+    One failed read is tried again: a single slow KV round trip on a busy machine must not read
+    as "no daemon is online".
+    """
+    for _ in range(2):
+        try:
+            return await (await ctx.bus.presence()).entries()
+        except Exception:  # noqa: BLE001 - status must answer even with NATS down
+            pass
+    return {}
 
 
 def _fresh(record: dict[str, Any], timeout: float) -> bool:
@@ -146,8 +153,9 @@ def _daemon_status(record: dict[str, Any], timeout: float) -> pb.DaemonStatus:
     )
 
 
-async def online_daemons(ctx: ApiContext) -> list[pb.DaemonStatus]:
-    entries = await presence(ctx)
+async def online_daemons(ctx: ApiContext, entries: dict[str, dict[str, Any]] | None = None) -> list[pb.DaemonStatus]:
+    if entries is None:
+        entries = await presence(ctx)
     daemons = [_daemon_status(r, ctx.settings.heartbeat_timeout) for k, r in entries.items() if k.startswith("daemon.")]
     return [d for d in daemons if d.online]
 

@@ -204,16 +204,33 @@ async def run_roles(
         ordered = [by_name[n] for n in stop_order if n in by_name] + [
             t for t in tasks if t.get_name() not in stop_order
         ]
+        # A role may need longer to stop gracefully (the worker lets running tool calls finish).
+        allowed = {role.name: float(getattr(role, "stop_timeout", ROLE_STOP_TIMEOUT)) for role in roles}
         for task in ordered:
             if task.done():
                 continue
             task.cancel()
             began = time.monotonic()
-            _, pending = await asyncio.wait({task}, timeout=ROLE_STOP_TIMEOUT)
+            timeout = allowed.get(task.get_name(), ROLE_STOP_TIMEOUT)
+            _, pending = await asyncio.wait({task}, timeout=timeout)
             if pending:
-                logger.warning("role %s did not stop within %.0fs", task.get_name(), ROLE_STOP_TIMEOUT)
+                logger.warning("role %s did not stop within %.0fs", task.get_name(), timeout)
             else:
                 logger.debug("role %s stopped in %.3fs", task.get_name(), time.monotonic() - began)
+
+
+class ServiceWatch:
+    """Runs beside the roles: restarts an embedded service that dies (same ports, same data) and
+    ends the run with ServiceKeepsDyingError if one keeps dying."""
+
+    name = "services"
+
+    def __init__(self, services: embedded.Services, *, on_restart: Callable[[], None]) -> None:
+        self.supervisor = embedded.ServiceSupervisor(services, on_restart=lambda _name, _handle: on_restart())
+
+    async def run(self, ready: asyncio.Event) -> None:
+        ready.set()
+        await self.supervisor.run()
 
 
 def build_roles(settings: Settings, names: Sequence[str]) -> list[Role]:
@@ -264,8 +281,13 @@ async def run_up(settings: Settings, on_ready: OnReady, *, roles: Sequence[str] 
                 datadir.write_run_info(_run_record(info, mode="up"))
                 on_ready(info)
 
+            def restarted() -> None:
+                datadir.write_run_info(_run_record(_info(resolved, services, tuple(roles), started), mode="up"))
+
+            # The service watch is one more task beside the roles; it stops last.
+            watch = ServiceWatch(services, on_restart=restarted)
             try:
-                await run_roles(role_objects, on_ready=ready, stop=stop, start_after={"daemon": "gateway"})
+                await run_roles([*role_objects, watch], on_ready=ready, stop=stop, start_after={"daemon": "gateway"})
             finally:
                 datadir.clear_run_info()
 
@@ -290,9 +312,14 @@ async def run_services(settings: Settings, on_ready: OnReady) -> None:
             info = _info(resolved, services, (), started)
             write_private(datadir.path / "services.env", services_env(resolved))
             datadir.write_run_info(_run_record(info, mode="services"))
+
+            def restarted() -> None:
+                datadir.write_run_info(_run_record(_info(resolved, services, (), started), mode="services"))
+
+            watch = ServiceWatch(services, on_restart=restarted)
             try:
                 on_ready(info)
-                await stop.wait()
+                await run_roles([watch], on_ready=lambda: None, stop=stop)
             finally:
                 datadir.clear_run_info()
 

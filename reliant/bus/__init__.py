@@ -11,12 +11,15 @@ from reliant.bus.client import (
     RequestTimeoutError,
     role_beacon,
 )
+from reliant.bus.live import LiveFollower, LiveTail
 
 __all__ = [
     "Beacon",
     "Bus",
     "BusError",
     "Incoming",
+    "LiveFollower",
+    "LiveTail",
     "NoRespondersError",
     "Presence",
     "Reply",

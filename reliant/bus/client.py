@@ -10,7 +10,7 @@ import socket
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import nats
 import nats.errors
@@ -20,6 +20,9 @@ from nats.aio.subscription import Subscription
 
 from reliant.bus.subjects import PRESENCE_BUCKET, instance_id, presence_key
 from reliant.errors import ReliantError
+
+if TYPE_CHECKING:
+    from reliant.bus.live import LiveTail
 
 logger = logging.getLogger(__name__)
 
@@ -68,17 +71,33 @@ class Reply:
         return json.loads(self.data)
 
 
+class _Link:
+    """How often the connection to the server was lost: tells an operation that failed while the
+    server was away (worth waiting out) from one that failed on its own."""
+
+    def __init__(self) -> None:
+        self.losses = 0
+
+
 class Bus:
-    def __init__(self, nc: NatsClient) -> None:
+    def __init__(self, nc: NatsClient, link: _Link | None = None) -> None:
         self._nc = nc
+        self._link = link or _Link()
         self._presence: Presence | None = None
+        self._live: LiveTail | None = None
 
     @classmethod
     async def connect(cls, url: str, token: str = "", *, name: str = "reliant", connect_timeout: float = 5.0) -> Bus:
         async def on_error(exc: Exception) -> None:
-            logger.warning("nats: %s", exc)
+            # While the server is away every reconnect attempt fails: the supervisor that restarts
+            # it says so once, these would repeat four times a second per connection.
+            reconnecting = isinstance(exc, (OSError, nats.errors.UnexpectedEOF, nats.errors.StaleConnectionError))
+            logger.log(logging.DEBUG if reconnecting else logging.WARNING, "nats: %s", exc)
+
+        link = _Link()
 
         async def on_disconnect() -> None:
+            link.losses += 1
             logger.info("nats: disconnected from %s", url)
 
         async def on_reconnect() -> None:
@@ -98,11 +117,17 @@ class Bus:
             )
         except (OSError, nats.errors.Error, TimeoutError) as exc:
             raise BusError(f"cannot connect to NATS at {url}: {exc or type(exc).__name__}") from exc
-        return cls(nc)
+        return cls(nc, link)
 
     @property
     def connected(self) -> bool:
         return bool(self._nc.is_connected)
+
+    @property
+    def losses(self) -> int:
+        """How many times the connection was lost so far (compare two readings to see whether it
+        was lost in between)."""
+        return self._link.losses
 
     async def ping(self, timeout: float = 2.0) -> None:
         """Round trip to the server; raises BusError if it does not answer."""
@@ -126,6 +151,8 @@ class Bus:
             raise NoRespondersError(subject) from None
         except nats.errors.TimeoutError:
             raise RequestTimeoutError(subject, timeout) from None
+        except nats.errors.Error as exc:  # e.g. the connection is closed or its buffer is full
+            raise BusError(f"request on {subject} failed: {exc or type(exc).__name__}") from exc
         return Reply(msg.data, msg.headers or {})
 
     async def subscribe(self, subject: str, handler: Handler, *, queue: str = "") -> Subscription:
@@ -140,6 +167,15 @@ class Bus:
                 kv = await js.create_key_value(bucket=PRESENCE_BUCKET, history=1, ttl=300)
             self._presence = Presence(kv)
         return self._presence
+
+    @property
+    def live(self) -> LiveTail:
+        """Chats' live tails: the answers being streamed, in JetStream."""
+        if self._live is None:
+            from reliant.bus.live import LiveTail  # here: live.py builds on this module
+
+            self._live = LiveTail(self._nc)
+        return self._live
 
     async def close(self) -> None:
         if self._nc.is_closed:
@@ -158,6 +194,13 @@ class Presence:
 
     async def put(self, key: str, value: dict[str, Any]) -> None:
         await self._kv.put(key, json.dumps(value).encode())
+
+    async def get(self, key: str) -> dict[str, Any] | None:
+        try:
+            entry = await self._kv.get(key)
+        except (nats.js.errors.KeyNotFoundError, nats.js.errors.KeyDeletedError):
+            return None
+        return json.loads(entry.value) if entry.value else None
 
     async def delete(self, key: str) -> None:
         try:

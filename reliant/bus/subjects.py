@@ -58,7 +58,18 @@ def all_daemon_events(suffix: str) -> str:
 
 
 def chat_updates(chat_id: str) -> str:
+    """The chat's log updates, published after their commit (core NATS: no copy is kept)."""
     return f"{PREFIX}.chat.{_check(chat_id)}.updates"
+
+
+def chat_live(chat_id: str) -> str:
+    """The answer the chat's model is streaming now (kept in the LIVE_STREAM JetStream stream)."""
+    return f"{PREFIX}.chat.{_check(chat_id)}.live"
+
+
+# The JetStream stream that keeps every chat's `chat_live` subject.
+LIVE_STREAM = "RELIANT_LIVE"
+ALL_CHATS_LIVE = f"{PREFIX}.chat.*.live"
 
 
 def user_updates(user_id: str) -> str:
@@ -77,6 +88,9 @@ def instance_id(role: str) -> str:
 
 # Presence events of every daemon (for whoever resumes work when a daemon comes back).
 ALL_DAEMONS_ONLINE = f"{PREFIX}.daemon.*.online"
+# A chat has just paused for an offline daemon ({"chat_id"}): the daemon may have come back before
+# the pause was committed, so whoever resumes chats checks once more.
+DAEMON_AWAITED = f"{PREFIX}.worker.daemon_awaited"
 
 
 def daemon_of(subject: str) -> str:

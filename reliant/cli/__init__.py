@@ -9,7 +9,8 @@ import importlib
 
 from reliant.cli.app import app
 
-GROUPS = ("serve", "status", "chat", "project", "workspace", "workflow")  # in the order `reliant --help` lists them
+# In the order `reliant --help` lists them.
+GROUPS = ("serve", "status", "chat", "control", "project", "workspace", "workflow")
 
 for _group in GROUPS:
     importlib.import_module(f"reliant.cli.{_group}")

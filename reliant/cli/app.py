@@ -58,12 +58,17 @@ def load_settings(data_dir: Path | None, **flags: Any) -> config.Settings:
 
 
 def setup_logging(level: str, log_file: Path | None = None) -> None:
+    from reliant.cli.log_lines import ExpectedFailures
+
     root = logging.getLogger()
     root.setLevel(level.upper())
+    # An expected failure is one line (its traceback only at debug level); secrets are masked first.
+    one_line = ExpectedFailures(keep_tracebacks=root.level <= logging.DEBUG)
     fmt = logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%H:%M:%S")
     stderr = logging.StreamHandler(sys.stderr)
     stderr.setFormatter(fmt)
     stderr.addFilter(RedactingFilter())  # every handler masks the secrets the process knows
+    stderr.addFilter(one_line)
     root.addHandler(stderr)
     if log_file is not None:
         try:
@@ -74,9 +79,12 @@ def setup_logging(level: str, log_file: Path | None = None) -> None:
             return
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
         handler.addFilter(RedactingFilter())
+        handler.addFilter(one_line)
         root.addHandler(handler)
     for noisy in ("temporalio.worker", "temporalio.activity", "temporalio.workflow", "uvicorn.error"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    # One warning per reconnect attempt while Postgres is away; reliant.db says it once.
+    logging.getLogger("psycopg.pool").setLevel(logging.ERROR if root.level > logging.DEBUG else logging.DEBUG)
 
 
 def run_async(coro: Any) -> None:
@@ -139,20 +147,30 @@ def api_target(data_dir: Path | None, api_url: str | None, token: str | None) ->
 
 
 def connect_error(exc: Exception, url: str) -> NoReturn:
+    """One sentence for the user about a failed call to the api at `url` (a closed stdout is not
+    one: it goes on up, and the command ends quietly like other Unix tools)."""
     from connectrpc.code import Code
     from connectrpc.errors import ConnectError
 
+    if isinstance(exc, BrokenPipeError):
+        raise exc
     if isinstance(exc, ConnectError):
         if exc.code == Code.UNAUTHENTICATED:
-            fail(f"{url} rejected the api token: {exc.message}")
+            fail(f"the api at {url} does not accept this token (pass --token, or check --data-dir)")
         if exc.code == Code.UNAVAILABLE:
-            fail(f"cannot reach reliant at {url}; is `reliant up` running? ({exc.message})")
-        fail(f"{url}: {exc.code.name.lower()}: {exc.message}")
-    fail(f"cannot reach reliant at {url}: {exc}")
+            fail(f"cannot reach reliant at {url}: is `reliant up` running?")
+        if exc.code == Code.DEADLINE_EXCEEDED:
+            fail(f"the api at {url} did not answer in time")
+        if exc.code in (Code.INTERNAL, Code.UNKNOWN):
+            fail(f"the api at {url} failed: {exc.message} (see its log)")
+        fail(exc.message)
+    if isinstance(exc, OSError):
+        fail(f"cannot reach reliant at {url}: {exc.strerror or exc}")
+    fail(f"talking to the api at {url} failed: {exc}")
 
 
 def api_client(data_dir: Path | None, api_url: str | None, token: str | None) -> Any:
-    from reliant.cli.conversation import Api
+    from reliant.cli.api import Api
 
     url, secret = api_target(data_dir, api_url, token)
     return Api(url, secret)

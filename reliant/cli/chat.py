@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -30,7 +31,10 @@ def chat(
             " registered project]",
         ),
     ] = None,
-    chat_id: Annotated[str | None, typer.Option("--chat", help="Continue this chat instead of starting one")] = None,
+    chat_id: Annotated[
+        str | None,
+        typer.Option("--chat", help="Continue this chat (its id or a unique prefix) instead of starting one"),
+    ] = None,
     model: Annotated[str | None, typer.Option("--model", help="scripted:demo, anthropic:MODEL or openai:MODEL")] = None,
     mode: Annotated[
         str | None,
@@ -50,7 +54,10 @@ def chat(
     --wait-for-gate when an approval or question waits. In manual mode it asks in the terminal."""
     from connectrpc.errors import ConnectError
 
+    from reliant.cli import ids
     from reliant.cli.conversation import CliError, Gates, Renderer, find_or_create_project, run_chat
+    from reliant.cli.keyboard import Keyboard
+    from reliant.cli.keyboard import usable as keyboard_usable
     from reliant.cli.project import command_hint, terminal_ask
     from reliant.cli.projects_client import EXIT_NEEDS_ANSWER, NeedsAnswer, Registration, offer_trust, real_path
 
@@ -59,12 +66,14 @@ def chat(
     if not message and not chat_id:
         fail("say what you want done: reliant chat MESSAGE (or follow a chat with --chat ID)")
     api = api_client(data_dir, api_url, token)
-    renderer = Renderer()
-    gates = Gates(api, renderer, interactive=sys.stdin.isatty(), wait_for_gate=wait_for_gate)
+    renderer = Renderer(echo_user=bool(chat_id))
+    interactive = keyboard_usable(sys.stdin.fileno())
     ask = terminal_ask()
     try:
         chosen = None
-        if not chat_id:
+        if chat_id:
+            chat_id = ids.chat_id(api, chat_id)
+        else:
             if project is not None:  # named on the command line: the explicit choice registers it
                 chosen = find_or_create_project(api, str(project))
             else:
@@ -73,16 +82,19 @@ def chat(
                 chosen = Registration(api, ask, hint).project(where)
             trust_hint = command_hint("trust", chosen.path, data_dir=data_dir, api_url=api_url)
             offer_trust(api, chosen, ask=ask, trust_hint=trust_hint, err=sys.stderr)
-        code = run_chat(
-            api,
-            message=message,
-            chat_id=chat_id or "",
-            project=chosen,
-            model=model or "",
-            renderer=renderer,
-            mode=mode or "",
-            gates=gates,
-        )
+        with Keyboard(sys.stdin.fileno()) if interactive else contextlib.nullcontext() as keyboard:
+            gates = Gates(api, renderer, interactive=interactive, wait_for_gate=wait_for_gate, keyboard=keyboard)
+            code = run_chat(
+                api,
+                message=message,
+                chat_id=chat_id or "",
+                project=chosen,
+                model=model or "",
+                renderer=renderer,
+                mode=mode or "",
+                gates=gates,
+                confirm=gates.confirm if interactive else None,
+            )
     except NeedsAnswer as exc:
         fail(str(exc), EXIT_NEEDS_ANSWER)
     except CliError as exc:
@@ -90,21 +102,33 @@ def chat(
     except ConnectError as exc:
         connect_error(exc, api.url)
     except KeyboardInterrupt:
-        typer.echo("\ndetached; the chat goes on (follow it with --chat)", err=True)
+        renderer.settle()
+        typer.echo("detached; the chat goes on (follow it with --chat)", err=True)
         raise typer.Exit(130) from None
     raise typer.Exit(code)
 
 
 @app.command()
-def chats(data_dir: DataDirOpt = None, api_url: ApiUrlOpt = None, token: TokenOpt = None) -> None:
-    """List chats, most recently active first."""
-    from reliant.cli.conversation import list_chats
+def chats(
+    as_json: Annotated[bool, typer.Option("--json", help="Every field, as JSON")] = False,
+    data_dir: DataDirOpt = None,
+    api_url: ApiUrlOpt = None,
+    token: TokenOpt = None,
+) -> None:
+    """List chats, most recently active first.
+
+    Columns: short id (any unique prefix of an id works), project, status, last activity, cost, title."""
+    from reliant.cli import chats_table
 
     api = api_client(data_dir, api_url, token)
     try:
-        list_chats(api, sys.stdout)
+        listed = chats_table.rows(api)
     except Exception as exc:  # noqa: BLE001 - reported as a one-line error
         connect_error(exc, api.url)
+    if as_json:
+        chats_table.print_json(listed, sys.stdout)
+    else:
+        chats_table.print_table(listed, sys.stdout, styled=sys.stdout.isatty())
 
 
 approvals_app = typer.Typer(help="Tool calls waiting for your approval, and the model's questions.")
@@ -122,18 +146,23 @@ def approvals_list(
     """List what waits for an answer (run a subcommand to answer)."""
     if ctx.invoked_subcommand is not None:
         return
-    from reliant.cli.conversation import list_gates
+    from reliant.cli import ids
+    from reliant.cli.conversation import CliError, list_gates
 
     api = api_client(data_dir, api_url, token)
     try:
-        list_gates(api, chat_id or "", sys.stdout)
+        list_gates(api, ids.chat_id(api, chat_id) if chat_id else "", sys.stdout)
+    except CliError as exc:
+        fail(str(exc))
     except Exception as exc:  # noqa: BLE001 - reported as a one-line error
         connect_error(exc, api.url)
 
 
 @approvals_app.command("approve")
 def approvals_approve(
-    approval_id: Annotated[str, typer.Argument(help="The approval's id (see `reliant approvals`)")],
+    approval_id: Annotated[
+        str, typer.Argument(help="The approval's id, or any unique prefix of it (see `reliant approvals`)")
+    ],
     always: Annotated[
         str | None, typer.Option("--always", help="Also allow later calls: chat, project, or prefix:COMMAND")
     ] = None,
@@ -142,7 +171,7 @@ def approvals_approve(
     token: TokenOpt = None,
 ) -> None:
     """Approve a tool call."""
-    from reliant.cli.conversation import answer_approval
+    from reliant.cli.conversation import CliError, answer_approval
 
     scope, _, prefix = (always or "").partition(":")
     if scope not in ("", "chat", "project", "prefix") or (scope == "prefix") != bool(prefix):
@@ -150,6 +179,8 @@ def approvals_approve(
     api = api_client(data_dir, api_url, token)
     try:
         answer_approval(api, approval_id, approve=True, scope=scope, prefix=prefix)
+    except CliError as exc:
+        fail(str(exc))
     except Exception as exc:  # noqa: BLE001 - reported as a one-line error
         connect_error(exc, api.url)
     typer.echo("approved")
@@ -157,18 +188,22 @@ def approvals_approve(
 
 @approvals_app.command("deny")
 def approvals_deny(
-    approval_id: Annotated[str, typer.Argument(help="The approval's id (see `reliant approvals`)")],
+    approval_id: Annotated[
+        str, typer.Argument(help="The approval's id, or any unique prefix of it (see `reliant approvals`)")
+    ],
     message: Annotated[str, typer.Option("--message", "-m", help="Why: the model reads this")] = "",
     data_dir: DataDirOpt = None,
     api_url: ApiUrlOpt = None,
     token: TokenOpt = None,
 ) -> None:
     """Deny a tool call; the model is told (with your message) and goes on."""
-    from reliant.cli.conversation import answer_approval
+    from reliant.cli.conversation import CliError, answer_approval
 
     api = api_client(data_dir, api_url, token)
     try:
         answer_approval(api, approval_id, approve=False, message=message)
+    except CliError as exc:
+        fail(str(exc))
     except Exception as exc:  # noqa: BLE001 - reported as a one-line error
         connect_error(exc, api.url)
     typer.echo("denied")
@@ -176,18 +211,22 @@ def approvals_deny(
 
 @app.command()
 def answer(
-    question_id: Annotated[str, typer.Argument(help="The question's id (see `reliant approvals`)")],
+    question_id: Annotated[
+        str, typer.Argument(help="The question's id, or any unique prefix of it (see `reliant approvals`)")
+    ],
     answers: Annotated[list[str], typer.Argument(help="One answer per question, in order")],
     data_dir: DataDirOpt = None,
     api_url: ApiUrlOpt = None,
     token: TokenOpt = None,
 ) -> None:
     """Answer the model's questions (ask_user)."""
-    from reliant.cli.conversation import answer_question
+    from reliant.cli.conversation import CliError, answer_question
 
     api = api_client(data_dir, api_url, token)
     try:
         answer_question(api, question_id, answers)
+    except CliError as exc:
+        fail(str(exc))
     except Exception as exc:  # noqa: BLE001 - reported as a one-line error
         connect_error(exc, api.url)
     typer.echo("answered")

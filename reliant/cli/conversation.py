@@ -1,63 +1,35 @@
-"""`reliant chat` and `reliant chats`: talk to a running reliant over ConnectRPC and render the
-update stream in the terminal."""
+"""`reliant chat`: send a message (or follow a chat) over ConnectRPC and draw its updates until
+the turn ends (reliant.cli.render draws; reliant.cli.gates asks what the chat waits for)."""
 
 from __future__ import annotations
 
 import os
-import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from connectrpc.code import Code
 from connectrpc.errors import ConnectError
 from google.protobuf.json_format import MessageToDict
+from rich.text import Text
 
+from reliant.cli import ids
+from reliant.cli.api import Api, CliError
+from reliant.cli.gates import EXIT_GATE, Gates
+from reliant.cli.render import Renderer
+from reliant.cli.tool_lines import summary
+from reliant.cli.transcript import turn_so_far
 from reliant.wire.v1 import chat_pb2 as pb
 from reliant.wire.v1 import control_pb2 as cpb
-from reliant.wire.v1.chat_connect import ChatServiceClientSync, ProjectServiceClientSync
-from reliant.wire.v1.control_connect import ApprovalServiceClientSync, QuestionServiceClientSync
+from reliant.wire.v1.chat_connect import ChatServiceClientSync
+
+__all__ = ["EXIT_GATE", "Api", "CliError", "Gates", "Renderer"]
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_PAUSED = 2
-EXIT_GATE = 3  # --wait-for-gate: an approval or a question waits for an answer
 
-
-class CliError(Exception):
-    """A one-line error for the user; the CLI prints it and exits 1."""
-
-
-@dataclass
-class Api:
-    url: str
-    token: str
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"authorization": f"Bearer {self.token}"}
-
-    def chats(self) -> ChatServiceClientSync:
-        return ChatServiceClientSync(self.url, proto_json=True, timeout_ms=30_000)
-
-    def projects(self) -> ProjectServiceClientSync:
-        return ProjectServiceClientSync(self.url, proto_json=True, timeout_ms=30_000)
-
-    def approvals(self) -> ApprovalServiceClientSync:
-        return ApprovalServiceClientSync(self.url, proto_json=True, timeout_ms=30_000)
-
-    def questions(self) -> QuestionServiceClientSync:
-        return QuestionServiceClientSync(self.url, proto_json=True, timeout_ms=30_000)
-
-
-def _summary(tool: str, args: dict[str, Any]) -> str:
-    """One line saying what a tool call does."""
-    for key in ("command", "path", "pattern", "url", "query"):
-        if key in args:
-            text = str(args[key]).replace("\n", " ")
-            return f"{tool} {text[:100]}"
-    return tool
+Confirm = Callable[[str], bool]  # a yes/no question in the terminal (No by default)
 
 
 def find_or_create_project(api: Api, path: str) -> pb.Project:
@@ -67,58 +39,6 @@ def find_or_create_project(api: Api, path: str) -> pb.Project:
             if project.path == wanted:
                 return project
         return projects.create_project(pb.CreateProjectRequest(path=wanted), headers=api.headers)
-
-
-@dataclass
-class Renderer:
-    """Prints updates as they stream: text as it arrives, one line per tool call."""
-
-    out: TextIO = sys.stdout
-    err: TextIO = sys.stderr
-    color: bool = field(default_factory=sys.stdout.isatty)
-    at_line_start: bool = True
-
-    def _dim(self, text: str) -> str:
-        return f"\x1b[2m{text}\x1b[0m" if self.color else text
-
-    def _newline(self) -> None:
-        if not self.at_line_start:
-            self.out.write("\n")
-            self.at_line_start = True
-
-    def write(self, text: str) -> None:
-        if text:
-            self.out.write(text)
-            self.at_line_start = text.endswith("\n")
-            self.out.flush()
-
-    def update(self, kind: str, payload: dict[str, Any]) -> None:
-        if kind == "block_delta" and payload.get("type") == "text":
-            self.write(str(payload.get("text", "")))
-        elif kind == "tool_started":
-            self._newline()
-            self.write(f"● {_summary(str(payload.get('tool_name')), dict(payload.get('input') or {}))}\n")
-        elif kind == "tool_finished":
-            status = payload.get("status", "")
-            seconds = float(payload.get("duration_ms", 0)) / 1000
-            exit_code = (payload.get("data") or {}).get("exit_code")
-            detail = f" exit {int(exit_code)}" if exit_code is not None else ""
-            problem = f": {payload.get('error')}" if payload.get("error") else ""
-            self.write(self._dim(f"  └ {status}{detail} ({seconds:.2f}s){problem}") + "\n")
-            if exit_code not in (None, 0):  # a failing command: its last lines say why
-                tail = str(payload.get("output", "")).rstrip().splitlines()[-6:]
-                self.write("".join(self._dim(f"    {line[:200]}") + "\n" for line in tail))
-        elif kind == "retry_wait":
-            self._newline()
-            self.err.write(f"waiting {float(payload.get('seconds', 0)):.0f}s: {payload.get('reason', '')}\n")
-        elif kind == "message_aborted":
-            self._newline()
-            self.write(self._dim(f"({payload.get('reason') or 'stopped'})") + "\n")
-        elif kind == "message_completed":
-            self._newline()
-        elif kind == "error":
-            self._newline()
-            self.err.write(f"error: {payload.get('message', '')}\n")
 
 
 def follow(
@@ -131,7 +51,8 @@ def follow(
     reconnect_for: float = 60.0,
 ) -> int:
     """Stream the chat's updates from `since_seq` until `done` returns an exit code; reconnect
-    (from the last seq seen) if the connection drops."""
+    (from the last seq seen) if the connection drops. The answer in progress has no seq: a
+    reconnect replays it, and the renderer shows only what it had not shown."""
     last = since_seq
     gave_up_at: float | None = None
     while True:
@@ -159,81 +80,6 @@ def _stream(api: Api, chat_id: str, since: int) -> Iterator[pb.ChatUpdate]:
         yield from client.stream_updates(pb.StreamUpdatesRequest(chat_id=chat_id, since_seq=since), headers=api.headers)
 
 
-@dataclass
-class Gates:
-    """What `reliant chat` does when the chat waits for the user: ask in the terminal, or exit 3
-    (--wait-for-gate) so a script can answer with `reliant approvals` / `reliant answer`."""
-
-    api: Api
-    renderer: Renderer
-    interactive: bool
-    wait_for_gate: bool
-    read: Callable[[str], str] = input
-
-    def on_update(self, kind: str, payload: dict[str, Any]) -> int | None:
-        if kind not in ("approval_requested", "question_asked"):
-            return None
-        self.renderer.write("\n" if not self.renderer.at_line_start else "")
-        if kind == "approval_requested":
-            summary = _summary(str(payload.get("tool_name")), dict(payload.get("input") or {}))
-            hint = f"reliant approvals approve {payload.get('approval_id')}"
-            if self.wait_for_gate or not self.interactive:
-                self.renderer.err.write(f"waiting for approval of {summary}: {hint} (or deny)\n")
-                return EXIT_GATE if self.wait_for_gate else None
-            self._ask_approval(str(payload.get("approval_id")), summary, payload)
-        else:
-            hint = f"reliant answer {payload.get('question_id')} ANSWER..."
-            if self.wait_for_gate or not self.interactive:
-                self.renderer.err.write(f"the model asks a question: {hint}\n")
-                return EXIT_GATE if self.wait_for_gate else None
-            self._ask_question(str(payload.get("question_id")), list(payload.get("questions") or []))
-        return None
-
-    def _ask_approval(self, approval_id: str, summary: str, payload: dict[str, Any]) -> None:
-        self.renderer.write(f"? allow {summary}\n")
-        if payload.get("tool_name") == "edit":
-            tool_input = dict(payload.get("input") or {})
-            self.renderer.write(f"  - {tool_input.get('old_string', '')}\n  + {tool_input.get('new_string', '')}\n")
-        while True:
-            choice = self.read("  [y]es, [a]lways in this chat, [p]roject-wide, [n]o: ").strip().lower()
-            with self.api.approvals() as approvals:
-                if choice in ("y", "yes", "a", "p"):
-                    scope = {"a": "chat", "p": "project"}.get(choice, "")
-                    approvals.approve(
-                        cpb.ApproveRequest(approval_id=approval_id, scope=scope), headers=self.api.headers
-                    )
-                    return
-                if choice in ("n", "no"):
-                    why = self.read("  tell the model why (optional): ")
-                    approvals.deny(cpb.DenyRequest(approval_id=approval_id, message=why), headers=self.api.headers)
-                    return
-
-    def _ask_question(self, question_id: str, questions: list[dict[str, Any]]) -> None:
-        answers = []
-        for item in questions:
-            self.renderer.write(f"? {item.get('question', '')}\n")
-            choices = [str(c) for c in item.get("choices") or []]
-            for i, choice in enumerate(choices, 1):
-                self.renderer.write(f"  {i}. {choice}\n")
-            reply = self.read("  > ").strip()
-            if reply.isdigit() and 1 <= int(reply) <= len(choices):
-                reply = choices[int(reply) - 1]
-            answers.append(reply)
-        with self.api.questions() as client:
-            client.answer_question(
-                cpb.AnswerQuestionRequest(question_id=question_id, answers=answers), headers=self.api.headers
-            )
-
-
-def pending_gates(api: Api, chat_id: str) -> int:
-    with api.approvals() as approvals, api.questions() as questions:
-        waiting = approvals.list_pending_approvals(
-            cpb.ListPendingApprovalsRequest(chat_id=chat_id), headers=api.headers
-        )
-        asked = questions.list_pending_questions(cpb.ListPendingQuestionsRequest(chat_id=chat_id), headers=api.headers)
-    return len(waiting.approvals) + len(asked.questions)
-
-
 def run_chat(
     api: Api,
     *,
@@ -244,7 +90,14 @@ def run_chat(
     renderer: Renderer,
     mode: str = "",
     gates: Gates | None = None,
+    confirm: Confirm | None = None,
+    resume: bool = False,
+    interrupt: bool = False,
 ) -> int:
+    """Send `message` (or, without one, follow the chat's running turn) and draw the chat until the
+    turn ends; returns the exit code. `confirm` asks the user (a terminal), e.g. to resume a pause;
+    `resume` resumes a paused chat without asking (and refuses one that is not paused);
+    `interrupt` stops the running turn and sends `message` in its place."""
     with api.chats() as chats:
         if chat_id:
             chat = chats.get_chat(pb.GetChatRequest(id=chat_id), headers=api.headers)
@@ -252,63 +105,101 @@ def run_chat(
             if project is None:
                 raise CliError("a new chat needs a project")
             chat = chats.create_chat(pb.CreateChatRequest(project_id=project.id, model=model), headers=api.headers)
-            renderer.err.write(f"chat {chat.id} ({chat.model}) in {project.path}\n")
+            renderer.note(f"chat {chat.id} ({chat.model}) in {project.path}")
         if mode and mode != chat.mode:
             chat = chats.set_mode(pb.SetModeRequest(chat_id=chat.id, mode=mode), headers=api.headers)
-        if gates is not None and gates.wait_for_gate and chat.pending_gates:
-            renderer.err.write("the chat already waits for an answer: see `reliant approvals`\n")
+    short = ids.short_ids([chat.id])[chat.id]
+    if resume and chat.status != "paused":
+        raise CliError(f"chat {short} is {chat.status}, not paused: there is nothing to resume")
+    if gates is not None:
+        gates.chat_id = chat.id
+        if gates.wait_for_gate and chat.pending_gates:
+            renderer.note("the chat already waits for an answer: see `reliant approvals`")
             return EXIT_GATE
-        if not message:  # follow the chat until its turn ends
-            if chat.status == "idle":
-                return EXIT_OK
-            mine = ""
-        else:
-            sent = chats.send_message(
-                pb.SendMessageRequest(chat_id=chat.id, text=message, model=model if chat_id else ""),
-                headers=api.headers,
+    if message:
+        since, mine = _send(api, chat, message, model if chat_id else "", renderer, interrupt=interrupt), True
+    else:
+        if chat.status == "idle":
+            renderer.note(
+                f"chat {short} is idle: its last turn is over. Send it a message with"
+                f" `reliant chat --chat {short} MESSAGE`, or read it with `reliant show {short}`"
             )
-            mine = sent.message_id
-            for attached in sent.attachments:  # `@path` in the message: say what did not attach
-                if attached.kind == "error":
-                    renderer.err.write(f"@{attached.path} not attached: {attached.error}\n")
-                elif attached.truncated:
-                    renderer.err.write(f"@{attached.path} attached in part: it is longer than the limit\n")
+            return EXIT_OK
+        if chat.status == "failed":
+            renderer.note(Text(f"chat {short} failed: {chat.status_reason}", style="red"))
+            return EXIT_FAILED
+        since, mine = turn_so_far(api, chat.id, renderer), False
+    paused = chat.status == "paused" and not interrupt
+    if paused and not _resumed(api, chat, short, renderer, confirm, ask_first=not resume, waiting=bool(message)):
+        return EXIT_PAUSED
     admitted = not mine
+    if gates is not None and chat.status == "waiting":
+        for kind, payload in gates.waiting():
+            if (code := gates.on_update(kind, payload)) is not None:
+                return code
 
     def done(kind: str, payload: dict[str, Any]) -> int | None:
         nonlocal admitted
         if gates is not None and (code := gates.on_update(kind, payload)) is not None:
             return code
-        if kind == "message_created" and (payload.get("message") or {}).get("id") == mine:
+        if kind == "message_created" and (payload.get("message") or {}).get("id") in renderer.skip_messages:
             admitted = True
         elif kind == "chat_status":
-            status, reason = payload.get("status"), payload.get("reason", "")
+            status = payload.get("status")
             if status == "paused":
-                renderer.err.write(f"\npaused: {reason}\n")
                 return EXIT_PAUSED
             if status == "failed":
-                renderer.err.write(f"\nfailed: {reason}\n")
                 return EXIT_FAILED
             if status == "idle" and admitted:
-                if reason:
-                    renderer.err.write(f"\n{reason}\n")
                 return EXIT_OK
         return None
 
-    return follow(api, chat.id, chat.last_seq, done, renderer)
+    code = follow(api, chat.id, since, done, renderer)
+    renderer.settle()
+    return code
 
 
-def list_chats(api: Api, out: TextIO) -> None:
+def _send(api: Api, chat: pb.Chat, message: str, model: str, renderer: Renderer, *, interrupt: bool = False) -> int:
+    """Send the user's message (in place of the running turn's, with `interrupt`); returns the seq to
+    follow the chat from."""
     with api.chats() as chats:
-        listed = chats.list_chats(pb.ListChatsRequest(), headers=api.headers).chats
-    if not listed:
-        out.write("no chats yet: start one with `reliant chat MESSAGE`\n")
-        return
-    for chat in listed:
-        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(chat.updated_unix))
-        out.write(
-            f"{chat.id}  {chat.status:<7} {when}  ${chat.usage.cost_usd:.4f}  {chat.model:<24} {chat.title[:60]}\n"
-        )
+        if interrupt:
+            sent = chats.interrupt_chat(pb.InterruptChatRequest(chat_id=chat.id, text=message), headers=api.headers)
+        else:
+            sent = chats.send_message(
+                pb.SendMessageRequest(chat_id=chat.id, text=message, model=model), headers=api.headers
+            )
+    renderer.skip_messages.add(sent.message_id)  # it is on the command line already
+    for attached in sent.attachments:  # `@path` in the message: say what did not attach
+        if attached.kind == "error":
+            renderer.note(f"@{attached.path} not attached: {attached.error}")
+        elif attached.truncated:
+            renderer.note(f"@{attached.path} attached in part: it is longer than the limit")
+    return chat.last_seq
+
+
+def _resumed(
+    api: Api,
+    chat: pb.Chat,
+    short: str,
+    renderer: Renderer,
+    confirm: Confirm | None,
+    *,
+    ask_first: bool,
+    waiting: bool,
+) -> bool:
+    """A paused chat: say so and why and offer to resume it (unless not `ask_first`).
+    True once resumed."""
+    if ask_first:
+        renderer.note(Text(f"chat {short} is paused: {chat.status_reason or 'paused by the user'}", style="yellow"))
+        if confirm is None or not confirm("Resume it now?"):
+            also = "; your message waits for it" if waiting else ""
+            renderer.note(f"resume it with `reliant resume {short}`, or stop it with `reliant stop {short}`{also}")
+            return False
+    with api.chats() as chats:
+        chats.resume_chat(pb.ResumeChatRequest(chat_id=chat.id), headers=api.headers)
+    renderer.note(Text(f"resumed chat {short}", style="bright_black"))
+    return True
 
 
 def list_gates(api: Api, chat_id: str, out: TextIO) -> None:
@@ -319,11 +210,16 @@ def list_gates(api: Api, chat_id: str, out: TextIO) -> None:
         asked = questions.list_pending_questions(cpb.ListPendingQuestionsRequest(chat_id=chat_id), headers=api.headers)
     if not waiting.approvals and not asked.questions:
         out.write("nothing waits for an answer\n")
+    gate_ids = ids.short_ids([a.id for a in waiting.approvals] + [q.id for q in asked.questions])
+    chat_ids = ids.short_ids(sorted({a.chat_id for a in waiting.approvals} | {q.chat_id for q in asked.questions}))
     for a in waiting.approvals:
         tool_input = MessageToDict(a.input)
-        out.write(f"approval {a.id}  chat {a.chat_id} ({a.chat_title[:40]})\n  {_summary(a.tool_name, tool_input)}\n")
+        out.write(
+            f"approval {gate_ids[a.id]}  chat {chat_ids[a.chat_id]} ({a.chat_title[:40]})\n"
+            f"  {summary(a.tool_name, tool_input)}\n"
+        )
     for q in asked.questions:
-        out.write(f"question {q.id}  chat {q.chat_id} ({q.chat_title[:40]})\n")
+        out.write(f"question {gate_ids[q.id]}  chat {chat_ids[q.chat_id]} ({q.chat_title[:40]})\n")
         for item in q.questions:
             choices = f"  [{' | '.join(item.choices)}]" if item.choices else ""
             out.write(f"  ? {item.question}{choices}\n")
@@ -332,6 +228,7 @@ def list_gates(api: Api, chat_id: str, out: TextIO) -> None:
 def answer_approval(
     api: Api, approval_id: str, *, approve: bool, scope: str = "", prefix: str = "", message: str = ""
 ) -> None:
+    approval_id = ids.approval_id(api, approval_id)
     with api.approvals() as approvals:
         if approve:
             approvals.approve(
@@ -342,6 +239,7 @@ def answer_approval(
 
 
 def answer_question(api: Api, question_id: str, answers: list[str]) -> None:
+    question_id = ids.question_id(api, question_id)
     with api.questions() as questions:
         questions.answer_question(
             cpb.AnswerQuestionRequest(question_id=question_id, answers=answers), headers=api.headers

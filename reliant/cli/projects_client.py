@@ -12,7 +12,7 @@ from typing import TextIO
 from connectrpc.code import Code
 from connectrpc.errors import ConnectError
 
-from reliant.cli.conversation import Api, CliError
+from reliant.cli.api import Api, CliError
 from reliant.wire.v1 import chat_pb2 as pb
 
 EXIT_NEEDS_ANSWER = 2  # a question only the user can answer, and no terminal to ask it in

@@ -30,6 +30,7 @@ from reliant.cli.app import (
     server_app,
     setup_logging,
 )
+from reliant.cli.stop_clock import StopClock
 from reliant.errors import ReliantError
 
 if TYPE_CHECKING:
@@ -87,7 +88,10 @@ def up(
     )
     from reliant.appliance.supervisor import run_up
 
+    clock = StopClock()
+
     def ready(info: RunningInfo) -> None:
+        clock.arm()
         _print_up(info)
         sys.stdout.flush()
         if demo:
@@ -95,6 +99,7 @@ def up(
             threading.Thread(target=_set_up_demo, args=(info,), name="demo-setup", daemon=True).start()
 
     run_async(run_up(settings, ready))
+    typer.echo(clock.stopped_line("reliant"))
 
 
 def _check_workspace(path: Path, settings: config.Settings) -> None:
@@ -146,7 +151,10 @@ def services(data_dir: DataDirOpt = None, log_level: LogLevelOpt = None) -> None
     setup_logging(settings.log_level if log_level else "warning")
     from reliant.appliance.supervisor import run_services, services_env
 
+    clock = StopClock()
+
     def ready(info: RunningInfo) -> None:
+        clock.arm()
         _print_up(info, services_only=True)
         typer.echo("")
         typer.echo(services_env(info.settings), nl=False)
@@ -154,6 +162,7 @@ def services(data_dir: DataDirOpt = None, log_level: LogLevelOpt = None) -> None
         sys.stdout.flush()
 
     run_async(run_services(settings, ready))
+    typer.echo(clock.stopped_line("reliant services"))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -274,7 +283,10 @@ def _serve_role(role: str, data_dir: Path | None, log_level: str | None, **flags
     setup_logging(settings.log_level)
     from reliant.appliance.supervisor import run_split
 
+    clock = StopClock()
+
     def ready() -> None:
+        clock.arm()
         where = {
             "api": f"http://{settings.host}:{settings.api_port}",
             "gateway": f"{settings.host}:{settings.gateway_port}",
@@ -284,6 +296,7 @@ def _serve_role(role: str, data_dir: Path | None, log_level: str | None, **flags
         sys.stdout.flush()
 
     run_async(run_split(settings, [role], ready))
+    typer.echo(clock.stopped_line(f"reliant {role}"))
 
 
 @daemon_app.callback(invoke_without_command=True)
@@ -332,8 +345,12 @@ def daemon_start(
     setup_logging(settings.log_level)
     from reliant.appliance.supervisor import run_split
 
+    clock = StopClock()
+
     def ready() -> None:
+        clock.arm()
         typer.echo(f"reliant daemon {settings.daemon_id} connected to {gateway}")
         sys.stdout.flush()
 
     run_async(run_split(settings, ["daemon"], ready))
+    typer.echo(clock.stopped_line("reliant daemon"))

@@ -40,7 +40,8 @@ def status(
         typer.echo(f"  {svc.name:<10} {svc.address:<22} {state}")
     typer.echo("roles:")
     for role in resp.roles:
-        typer.echo(f"  {role.role:<10} {role.instance:<40} {'online' if role.online else 'stale'}")
+        waiting = f", waiting for {role.detail['waiting_for']}" if role.detail.get("waiting_for") else ""
+        typer.echo(f"  {role.role:<10} {role.instance:<40} {'online' if role.online else 'stale'}{waiting}")
     typer.echo("daemons:")
     for d in resp.daemons:
         typer.echo(f"  {d.id:<16} {d.name:<20} {'online' if d.online else 'offline'}  {', '.join(d.workspaces)}")

@@ -27,19 +27,46 @@ app.add_typer(mcp_app, name="mcp")
 app.add_typer(worktree_app, name="worktree")
 
 
-def _project_path(project: Path | None) -> str:
-    return str((project or Path.cwd()).resolve())
+class _Where:
+    """The project a command works on: the one at (or around) --project or the current directory.
+    A directory that is no project is not registered behind the user's back: in a terminal they are
+    asked, without one the command exits 2 with the command that registers it."""
+
+    def __init__(self, api: Any, project: Path | None, data_dir: Path | None, api_url: str | None) -> None:
+        self.api, self.project, self.data_dir, self.api_url = api, project, data_dir, api_url
+
+    def get(self) -> Any:
+        from reliant.cli.project import command_hint, terminal_ask
+        from reliant.cli.projects_client import Registration, real_path
+
+        where = real_path(str(self.project or Path.cwd()))
+        hint = command_hint("project", "add", where, data_dir=self.data_dir, api_url=self.api_url)
+        return Registration(self.api, terminal_ask(), hint).project(where)
+
+    def id(self) -> str:
+        return str(self.get().id)
 
 
 def _run_api(work: Any, api: Any) -> None:
-    from reliant.cli.conversation import CliError
+    from reliant.cli.api import CliError
+    from reliant.cli.projects_client import EXIT_NEEDS_ANSWER, NeedsAnswer
 
     try:
         work()
+    except NeedsAnswer as exc:
+        fail(str(exc), EXIT_NEEDS_ANSWER)
     except CliError as exc:
         fail(str(exc))
+    except typer.Abort:
+        raise
     except Exception as exc:  # noqa: BLE001 - reported as a one-line error
         connect_error(exc, api.url)
+
+
+def _chat(api: Any, given: str | None) -> str:
+    from reliant.cli import ids
+
+    return ids.chat_id(api, given) if given else ""
 
 
 @mcp_app.command("list")
@@ -50,7 +77,12 @@ def mcp_list(
     from reliant.cli import workspace_client
 
     api = api_client(data_dir, api_url, token)
-    _run_api(lambda: workspace_client.mcp_list(api, _project_path(project), sys.stdout), api)
+
+    def work() -> None:
+        chosen = _Where(api, project, data_dir, api_url).get()
+        workspace_client.mcp_list(api, chosen.id, chosen.path, sys.stdout)
+
+    _run_api(work, api)
 
 
 def _mcp_action(
@@ -59,7 +91,8 @@ def _mcp_action(
     from reliant.cli import workspace_client
 
     api = api_client(data_dir, api_url, token)
-    _run_api(lambda: workspace_client.mcp_change(api, _project_path(project), name, action, sys.stdout), api)
+    where = _Where(api, project, data_dir, api_url)
+    _run_api(lambda: workspace_client.mcp_change(api, where.id(), name, action, sys.stdout), api)
 
 
 McpNameArg = Annotated[str, typer.Argument(help="The server's name (see `reliant mcp list`)")]
@@ -121,9 +154,9 @@ def term(
         nonlocal code
         code = workspace_client.term(
             api,
-            _project_path(project),
+            _Where(api, project, data_dir, api_url).id,
             attach=attach or "",
-            chat_id=chat_id or "",
+            chat_id=_chat(api, chat_id),
             command=list(command or []),
             out=sys.stdout,
             err=sys.stderr,
@@ -152,7 +185,12 @@ def worktree_create(
     api = api_client(data_dir, api_url, token)
     _run_api(
         lambda: workspace_client.worktree_create(
-            api, _project_path(project), name or "", chat_id=chat_id or "", base=base or "", out=sys.stdout
+            api,
+            _Where(api, project, data_dir, api_url).id(),
+            name or "",
+            chat_id=_chat(api, chat_id),
+            base=base or "",
+            out=sys.stdout,
         ),
         api,
     )
@@ -170,7 +208,8 @@ def worktree_list(
     from reliant.cli import workspace_client
 
     api = api_client(data_dir, api_url, token)
-    _run_api(lambda: workspace_client.worktree_list(api, _project_path(project), removed, sys.stdout), api)
+    where = _Where(api, project, data_dir, api_url)
+    _run_api(lambda: workspace_client.worktree_list(api, where.id(), removed, sys.stdout), api)
 
 
 @worktree_app.command("status")

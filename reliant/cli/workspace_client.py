@@ -12,12 +12,12 @@ import termios
 import threading
 import time
 import tty
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, TextIO
 
 from connectrpc.errors import ConnectError
 
-from reliant.cli.conversation import Api, CliError, find_or_create_project
+from reliant.cli.api import Api, CliError
 from reliant.wire.v1 import workspace_pb2 as pb
 from reliant.wire.v1.workspace_connect import (
     McpServiceClientSync,
@@ -28,10 +28,6 @@ from reliant.wire.v1.workspace_connect import (
 DETACH_KEY = b"\x1d"  # Ctrl-]
 
 
-def project_id(api: Api, path: str) -> str:
-    return find_or_create_project(api, path).id
-
-
 # -- mcp ------------------------------------------------------------------------------------------
 
 
@@ -39,11 +35,9 @@ def _mcp(api: Api) -> McpServiceClientSync:
     return McpServiceClientSync(api.url, proto_json=True, timeout_ms=120_000)
 
 
-def mcp_list(api: Api, path: str, out: TextIO) -> None:
+def mcp_list(api: Api, project_id: str, path: str, out: TextIO) -> None:
     with _mcp(api) as client:
-        listed = client.list_mcp_servers(
-            pb.ListMcpServersRequest(project_id=project_id(api, path)), headers=api.headers
-        )
+        listed = client.list_mcp_servers(pb.ListMcpServersRequest(project_id=project_id), headers=api.headers)
     if not listed.servers and not listed.untrusted:
         out.write("no MCP servers configured (see <data-dir>/mcp.json and .reliant/mcp.json)\n")
     for server in [*listed.servers, *listed.untrusted]:
@@ -57,8 +51,7 @@ def mcp_list(api: Api, path: str, out: TextIO) -> None:
         out.write(f"{listed.trust_note}\n(see and trust them with `reliant trust {path}`)\n")
 
 
-def mcp_change(api: Api, path: str, name: str, action: str, out: TextIO) -> None:
-    pid = project_id(api, path)
+def mcp_change(api: Api, pid: str, name: str, action: str, out: TextIO) -> None:
     with _mcp(api) as client:
         if action == "restart":
             server = client.restart_mcp_server(pb.McpServerRequest(project_id=pid, name=name), headers=api.headers)
@@ -80,14 +73,14 @@ def _worktree_line(w: pb.Worktree) -> str:
     return f"{w.id}  {w.name:<20} {w.branch:<28} {w.state:<8} {w.path}{chat}\n"
 
 
-def worktree_create(api: Api, path: str, name: str, *, chat_id: str, base: str, out: TextIO) -> None:
-    request = pb.CreateWorktreeRequest(project_id=project_id(api, path), name=name, chat_id=chat_id, base=base)
+def worktree_create(api: Api, project_id: str, name: str, *, chat_id: str, base: str, out: TextIO) -> None:
+    request = pb.CreateWorktreeRequest(project_id=project_id, name=name, chat_id=chat_id, base=base)
     with _trees(api) as client:
         out.write(_worktree_line(client.create_worktree(request, headers=api.headers)))
 
 
-def worktree_list(api: Api, path: str, include_removed: bool, out: TextIO) -> None:
-    request = pb.ListWorktreesRequest(project_id=project_id(api, path), include_removed=include_removed)
+def worktree_list(api: Api, project_id: str, include_removed: bool, out: TextIO) -> None:
+    request = pb.ListWorktreesRequest(project_id=project_id, include_removed=include_removed)
     with _trees(api) as client:
         listed = client.list_worktrees(request, headers=api.headers).worktrees
     if not listed:
@@ -149,7 +142,9 @@ def _raw(fd: int) -> Iterator[None]:
         termios.tcsetattr(fd, termios.TCSADRAIN, saved)
 
 
-def term(api: Api, path: str, *, attach: str, chat_id: str, command: list[str], out: TextIO, err: TextIO) -> int:
+def term(
+    api: Api, project_id: Callable[[], str], *, attach: str, chat_id: str, command: list[str], out: TextIO, err: TextIO
+) -> int:
     """Attach the local terminal (raw mode) to a terminal session; Ctrl-] detaches and leaves the
     session running. Returns the shell's exit code (0 when detached)."""
     cols, rows = _size()
@@ -160,7 +155,7 @@ def term(api: Api, path: str, *, attach: str, chat_id: str, command: list[str], 
             terminal_id = attach
         else:
             request = pb.OpenTerminalRequest(
-                project_id=project_id(api, path), chat_id=chat_id, cols=cols, rows=rows, command=command
+                project_id=project_id(), chat_id=chat_id, cols=cols, rows=rows, command=command
             )
             terminal_id = client.open_terminal(request, headers=api.headers).id
         err.write(f"[reliant terminal {terminal_id}; Ctrl-] detaches]\r\n")

@@ -7,12 +7,12 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from reliant.bus import Bus, Incoming, NoRespondersError, RequestTimeoutError, subjects
+from reliant.bus import Bus, BusError, Incoming, NoRespondersError, Reply, RequestTimeoutError, subjects
 from reliant.domain.chat import ToolDefinition
 from reliant.domain.tools import ToolCall, ToolResult
 from reliant.errors import DaemonUnavailableError
 from reliant.wire import daemon_events
-from reliant.wire.grpc_options import HEADER_ERROR, HEADER_GATEWAY_MS
+from reliant.wire.grpc_options import ERROR_DISCONNECTED, ERROR_NOT_HELD, HEADER_ERROR, HEADER_GATEWAY_MS
 from reliant.wire.tools import decode_result, encode_call
 
 
@@ -24,19 +24,36 @@ class DaemonReply:
 
 
 async def call_tool(bus: Bus, daemon_id: str, call: ToolCall, *, timeout: float) -> DaemonReply:
-    """Raises DaemonUnavailableError when no daemon answers (offline, disconnected, timed out)."""
+    """One request. Raises DaemonUnavailableError when no daemon answers (offline, disconnected,
+    timed out), saying whether the request may have reached it."""
     started = time.perf_counter()
+    reply = await _request(bus, daemon_id, subjects.daemon_tools(daemon_id), encode_call(call), timeout)
+    rtt = (time.perf_counter() - started) * 1000
+    gateway_ms = float(reply.headers.get(HEADER_GATEWAY_MS, 0.0))
+    return DaemonReply(decode_result(reply.data), rtt, gateway_ms)
+
+
+async def _request(bus: Bus, daemon_id: str, subject: str, data: bytes, timeout: float) -> Reply:
     try:
-        reply = await bus.request(subjects.daemon_tools(daemon_id), encode_call(call), timeout=timeout)
+        reply = await bus.request(subject, data, timeout=timeout)
     except NoRespondersError:
         raise DaemonUnavailableError(daemon_id, "not connected to any gateway") from None
     except RequestTimeoutError:
-        raise DaemonUnavailableError(daemon_id, f"no answer within {timeout:.0f}s") from None
-    rtt = (time.perf_counter() - started) * 1000
-    if reply.headers.get(HEADER_ERROR):
-        raise DaemonUnavailableError(daemon_id, reply.headers[HEADER_ERROR])
-    gateway_ms = float(reply.headers.get(HEADER_GATEWAY_MS, 0.0))
-    return DaemonReply(decode_result(reply.data), rtt, gateway_ms)
+        detail = f"no answer within {timeout:.0f}s (its gateway or NATS may be down)"
+        raise DaemonUnavailableError(daemon_id, detail, maybe_reached=True) from None
+    except BusError as exc:  # NATS trouble: whether the request left is not known
+        raise DaemonUnavailableError(daemon_id, str(exc), maybe_reached=True) from None
+    error = reply.headers.get(HEADER_ERROR)
+    if error:
+        detail = _GATEWAY_ERRORS.get(error, error)
+        raise DaemonUnavailableError(daemon_id, detail, maybe_reached=error != ERROR_NOT_HELD)
+    return reply
+
+
+_GATEWAY_ERRORS = {
+    ERROR_DISCONNECTED: f"its connection to the gateway broke while the request was out ({ERROR_DISCONNECTED})",
+    ERROR_NOT_HELD: f"the gateway no longer holds its connection ({ERROR_NOT_HELD})",
+}
 
 
 class ToolCatalog:
@@ -95,12 +112,5 @@ class ToolCatalog:
 
 async def control(bus: Bus, daemon_id: str, name: str, body: dict[str, Any], *, timeout: float) -> Any:
     """A control request to a daemon (ctl.<name>); returns its JSON answer."""
-    try:
-        reply = await bus.request(subjects.daemon_ctl(daemon_id, name), json.dumps(body).encode(), timeout=timeout)
-    except NoRespondersError:
-        raise DaemonUnavailableError(daemon_id, "not connected to any gateway") from None
-    except RequestTimeoutError:
-        raise DaemonUnavailableError(daemon_id, f"no answer within {timeout:.0f}s") from None
-    if reply.headers.get(HEADER_ERROR):
-        raise DaemonUnavailableError(daemon_id, reply.headers[HEADER_ERROR])
+    reply = await _request(bus, daemon_id, subjects.daemon_ctl(daemon_id, name), json.dumps(body).encode(), timeout)
     return reply.json()

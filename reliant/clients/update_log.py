@@ -1,23 +1,36 @@
-"""The chat update log: every update is appended to Postgres (which assigns its per-chat seq) and
-then published on NATS for live subscribers. Postgres is the source of truth; NATS is the fast path.
+"""The chat update log, and the live tail of the answer being streamed.
+
+The log: every update is appended to Postgres, which assigns its per-chat seq in the same durable
+commit as the state change it describes, then published on NATS for live subscribers. Postgres is
+the source of truth; NATS is the fast path. A seq is only ever shown to a client once it is on
+disk, so a crash of Postgres can never hand the same seq to different content.
+
+The live tail: while a model streams an answer, its progress (message_started, block_started,
+block_delta) goes to the chat's subject in a JetStream stream instead, with no seq and no row: a
+client (re)connecting mid-answer is replayed the answer so far, each delta identified by
+(message_id, index, offset). The stored answer's message_completed carries the whole content, so
+the tail is purged once the answer is stored (or dropped): a finished answer leaves nothing behind.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-from reliant.bus import Bus, subjects
+from reliant.bus import Bus, BusError, subjects
 from reliant.db import Database, Tx
 from reliant.db import updates as db_updates
+from reliant.domain import update_kinds as kinds
 from reliant.domain.chat import ChatUpdate
-from reliant.domain.update_kinds import EPHEMERAL
 from reliant.wire import updates as wire_updates
 
 logger = logging.getLogger(__name__)
+
+CLOSE_TIMEOUT = 5.0  # how long the end of an answer waits for its last live updates to be stored
 
 
 class UpdateLog:
@@ -39,16 +52,28 @@ class UpdateLog:
             updates = await db_updates.append(tx, chat_id, change.items)
         await self._publish(chat_id, updates)
 
+    async def emit_many(self, chat_id: str, items: Sequence[tuple[str, dict[str, Any]]]) -> list[ChatUpdate]:
+        for kind, _ in items:
+            if kind in kinds.LIVE:
+                raise ValueError(f"{kind} belongs to the live tail (LiveAnswer), not the log")
+        updates = await db_updates.append(self.db, chat_id, items)
+        await self._publish(chat_id, updates)
+        return updates
+
     async def _publish(self, chat_id: str, updates: list[ChatUpdate]) -> None:
         subject = subjects.chat_updates(chat_id)
         for update in updates:
             await self.bus.publish(subject, wire_updates.encode(update))
+        if any(u.kind in kinds.ENDS_ANSWER for u in updates):
+            await clear_live_tail(self.bus, chat_id)
 
-    async def emit_many(self, chat_id: str, items: Sequence[tuple[str, dict[str, Any]]]) -> list[ChatUpdate]:
-        durable = any(kind not in EPHEMERAL for kind, _ in items)
-        updates = await db_updates.append(self.db, chat_id, items, durable=durable)
-        await self._publish(chat_id, updates)
-        return updates
+
+async def clear_live_tail(bus: Bus, chat_id: str) -> None:
+    """Purge the chat's live tail. A failure only leaves it to expire (streams skip finished answers)."""
+    try:
+        await bus.live.purge(chat_id)
+    except BusError as exc:
+        logger.warning("chat %s: %s (it expires on its own)", chat_id, exc)
 
 
 class Change:
@@ -62,42 +87,88 @@ class Change:
         self.items.append((kind, payload))
 
 
-class OrderedEmitter:
-    """Emits one chat's updates in order without making the producer wait for each write.
+class LiveAnswer:
+    """One assistant answer as the model streams it, on the chat's live tail, in order.
 
-    `put` returns at once; a single writer task appends whatever piled up while the previous write
-    was in flight as one batch, so a burst of token deltas costs one round trip, not one each.
+    The calls return at once; a single writer task publishes whatever piled up while the previous
+    publish was in flight, and a run of deltas to the same block goes out as one delta, so a burst
+    of tokens costs one round trip, not one each. `offset` is where a delta's text starts in its
+    block, in Unicode code points. The tail starts empty: a partial answer left by an earlier
+    attempt is replaced. Publishing is best effort: if NATS is away, clients see the stored answer.
     """
 
-    def __init__(self, log: UpdateLog, chat_id: str) -> None:
-        self._log = log
+    def __init__(self, bus: Bus, chat_id: str, *, message_id: str, turn: int, attempt: int, model: str) -> None:
+        self._bus = bus
         self._chat_id = chat_id
-        self._pending: list[tuple[str, dict[str, Any]]] = []
+        self.message_id = message_id
+        self._lengths: dict[int, int] = {}
+        self._pending: list[tuple[str, dict[str, Any], float]] = []
         self._wake = asyncio.Event()
         self._closed = False
-        self._task = asyncio.create_task(self._run(), name=f"updates:{chat_id}")
+        self._failures = 0
+        self._put(kinds.MESSAGE_STARTED, {"message_id": message_id, "turn": turn, "attempt": attempt, "model": model})
+        self._task = asyncio.create_task(self._run(), name=f"live:{chat_id}")
 
-    def put(self, kind: str, payload: dict[str, Any]) -> None:
+    def block_started(self, index: int, block_type: str, *, tool_call_id: str = "", tool_name: str = "") -> None:
+        payload: dict[str, Any] = {"message_id": self.message_id, "index": index, "type": block_type}
+        if tool_call_id:
+            payload |= {"tool_call_id": tool_call_id, "tool_name": tool_name}
+        self._put(kinds.BLOCK_STARTED, payload)
+
+    def delta(self, index: int, block_type: str, text: str) -> None:
+        if not text:
+            return
+        offset = self._lengths.get(index, 0)
+        self._lengths[index] = offset + len(text)
+        if self._pending:
+            kind, last, _ = self._pending[-1]
+            if kind == kinds.BLOCK_DELTA and last["index"] == index:
+                last["text"] += text  # not sent yet: one delta instead of two
+                return
+        self._put(
+            kinds.BLOCK_DELTA,
+            {"message_id": self.message_id, "index": index, "type": block_type, "offset": offset, "text": text},
+        )
+
+    def _put(self, kind: str, payload: dict[str, Any]) -> None:
         if self._closed:
-            raise RuntimeError("emitter is closed")
-        self._pending.append((kind, payload))
+            raise RuntimeError("the answer is closed")
+        self._pending.append((kind, payload, time.time()))
         self._wake.set()
 
     async def _run(self) -> None:
+        try:
+            await self._bus.live.purge(self._chat_id)
+        except BusError as exc:
+            self._failed(exc)
         while True:
             await self._wake.wait()
             self._wake.clear()
             while self._pending:
                 batch, self._pending = self._pending, []
-                await self._log.emit_many(self._chat_id, batch)
+                for kind, payload, at in batch:
+                    update = ChatUpdate(self._chat_id, 0, kind, payload, at)
+                    try:
+                        await self._bus.live.publish(self._chat_id, wire_updates.encode(update))
+                    except BusError as exc:
+                        self._failed(exc)
             if self._closed:
                 return
 
+    def _failed(self, exc: BusError) -> None:
+        self._failures += 1
+        log = logger.warning if self._failures == 1 else logger.debug
+        log("chat %s: %s; clients see the answer when it is stored", self._chat_id, exc)
+
     async def close(self) -> None:
-        """Write everything put so far, then stop."""
+        """Publish everything put so far (for at most CLOSE_TIMEOUT), then stop."""
         self._closed = True
         self._wake.set()
-        await self._task
+        try:
+            await asyncio.wait_for(asyncio.shield(self._task), CLOSE_TIMEOUT)
+        except TimeoutError:
+            logger.warning("chat %s: live updates still unpublished after %gs; dropped", self._chat_id, CLOSE_TIMEOUT)
+            await self.abort()
 
     async def abort(self) -> None:
         self._closed = True

@@ -38,6 +38,7 @@ class DaemonIdentity:
     daemon_id: str
     name: str
     token: str
+    boot_id: str = ""  # this run of the daemon, so a restart is told from a reconnect
 
 
 class Backoff:
@@ -119,6 +120,7 @@ class DaemonConnection:
                             token=self.identity.token,
                             version=reliant.__version__,
                             hostname=socket.gethostname(),
+                            boot_id=self.identity.boot_id,
                         )
                     )
                 )

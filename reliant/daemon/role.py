@@ -17,7 +17,8 @@ Requests arrive by subject (what follows `reliant.daemon.<id>.`):
 - `ctl.workspace.list` `{}` -> `{"workspaces": ["/real/dir", ...]}`.
 - `ctl.trust.*` (trust.py): whether the user trusts what a workspace's files would run.
 - `ctl.tool.cancel` `{"chat_id", "tool_call_id"}` -> `{"ok": true, "cancelled": bool}` once the
-  execution has stopped; `cancelled` is false when no such call was running.
+  execution has stopped (its result: interrupted, "cancelled by the user"); `cancelled` is false
+  when no such call was running.
 - `ctl.proc.list {workspace?}`, `ctl.proc.output {id, offset?, max_bytes?}`, `ctl.proc.kill {id}`:
   background processes (processes.py).
 - `ctl.mcp.*` (mcp/manager.py), `ctl.term.*` (terminals.py), `ctl.fs.*` (filesystem.py),
@@ -129,7 +130,8 @@ class DaemonRouter:
             chat_id, tool_call_id = body.get("chat_id", ""), body.get("tool_call_id")
             if not isinstance(chat_id, str) or not isinstance(tool_call_id, str) or not tool_call_id:
                 return _refused("tool.cancel needs a string chat_id and a non-empty string tool_call_id")
-            cancelled = await self.host.cancel(chat_id, tool_call_id, reason="cancelled on request")
+            # Only a user's stop asks for this (the api's, or the worker's when the workflow cancels).
+            cancelled = await self.host.cancel(chat_id, tool_call_id, reason="cancelled by the user")
             return {"ok": True, "cancelled": cancelled}
         handler = self._handlers.get(name)
         if handler is None:
@@ -224,6 +226,7 @@ class DaemonRole:
             workspace_file=s.data_path / WORKSPACES_FILE,
             data_dirs=[s.data_path],
             workspace_roots=s.daemon_workspace_roots,
+            data_dir=s.data_path,
             provider=self.mcp,
             processes=BackgroundProcesses(self.events),
         )
@@ -237,7 +240,7 @@ class DaemonRole:
             self.router.register(part.controls(self.host.workspace_for))
         self.connection = DaemonConnection(
             s.gateway_address,
-            DaemonIdentity(s.daemon_id, s.daemon_name or socket.gethostname(), s.daemon_token),
+            DaemonIdentity(s.daemon_id, s.daemon_name or socket.gethostname(), s.daemon_token, self.host.boot_id),
             self.router.handle,
             workspaces=lambda: [str(p) for p in self.host.workspaces],
             max_concurrency=MAX_PENDING_REQUESTS,

@@ -141,3 +141,13 @@ async def paused_waiting_for(db: Database, daemon_id: str) -> list[str]:
         (daemon_id,),
     )
     return [str(r["id"]) for r in rows]
+
+
+async def daemon_awaited(db: Database, chat_id: str) -> str | None:
+    """The daemon this chat is paused for (it was offline), if it is."""
+    row = await db.fetchrow(
+        "SELECT p.daemon_id FROM chats c JOIN projects p ON p.id = c.project_id"
+        " WHERE c.id = %s AND c.status = 'paused' AND c.status_reason LIKE 'daemon offline%%'",
+        (chat_id,),
+    )
+    return str(row["daemon_id"]) if row else None

@@ -1,7 +1,12 @@
 """tool_executions: the record that makes every tool call happen at most once.
 
-pending -> executing -> completed | failed | interrupted. An execution found `executing` by a retried
-activity has an unknown outcome: the caller decides (re-run if read-only, else interrupted).
+pending -> executing -> completed | failed | interrupted (or pending -> denied). An execution found
+`executing` by a retried activity has an unknown outcome: the caller asks the daemon, then decides
+(re-run if read-only, else interrupted). A call that provably never reached the daemon goes back to
+pending.
+
+Every state change is guarded in SQL (`UPDATE ... WHERE state IN (...)`): a final state is never
+overwritten, so of two attempts racing to record a result exactly one does (the other gets None).
 """
 
 from __future__ import annotations
@@ -16,8 +21,10 @@ from reliant.db.database import Database, Queries, Row
 from reliant.domain.chat import ToolRun, ToolState
 
 _COLUMNS = (
-    "tool_call_id, tool_name, state, read_only, attempts, output, error, data, duration_ms, input, turn, position"
+    "tool_call_id, tool_name, state, read_only, attempts, output, error, data, duration_ms, input, turn, position,"
+    " daemon_boot"
 )
+_UNFINISHED = "('pending', 'executing')"
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +49,7 @@ def _run(row: Row) -> ToolRun:
         duration_ms=row["duration_ms"],
         input=row["input"] or {},
         turn=row["turn"],
+        daemon_boot=row["daemon_boot"],
     )
 
 
@@ -96,16 +104,30 @@ async def get_with_target(db: Queries, chat_id: str, tool_call_id: str) -> ToolT
     return ToolTarget(_run(row), str(row["project_id"]), row["daemon_id"], row["path"])
 
 
-async def begin(db: Queries, chat_id: str, tool_call_id: str) -> ToolRun:
-    """Mark the call executing (durably, before the daemon is asked) and count the attempt."""
+async def begin(db: Queries, chat_id: str, tool_call_id: str, *, daemon_boot: str = "") -> ToolRun | None:
+    """Mark the call executing (durably, before the daemon is asked), count the attempt and note the
+    daemon run it goes to. None if the call already has a final state (nothing to run)."""
     row = await db.fetchrow(
-        "UPDATE tool_executions SET state = 'executing', attempts = attempts + 1, started_at = now()"
-        f" WHERE chat_id = %s AND tool_call_id = %s RETURNING {_COLUMNS}",
-        (chat_id, tool_call_id),
+        "UPDATE tool_executions SET state = 'executing', attempts = attempts + 1, started_at = now(),"
+        " daemon_boot = %s"
+        f" WHERE chat_id = %s AND tool_call_id = %s AND state IN {_UNFINISHED} RETURNING {_COLUMNS}",
+        (daemon_boot, chat_id, tool_call_id),
     )
     if row is None:
-        raise LookupError(f"tool call {tool_call_id} of chat {chat_id} was never planned")
+        await _must_exist(db, chat_id, tool_call_id)
+        return None
     return _run(row)
+
+
+async def back_to_pending(db: Queries, chat_id: str, tool_call_id: str) -> bool:
+    """The request provably never reached the daemon: the call is pending again (not executing),
+    to be sent when the daemon is back. False if it is no longer executing."""
+    row = await db.fetchrow(
+        "UPDATE tool_executions SET state = 'pending', started_at = NULL"
+        " WHERE chat_id = %s AND tool_call_id = %s AND state = 'executing' RETURNING tool_call_id",
+        (chat_id, tool_call_id),
+    )
+    return row is not None
 
 
 async def finish(
@@ -118,15 +140,26 @@ async def finish(
     error: str = "",
     data: dict[str, Any] | None = None,
     duration_ms: float = 0.0,
-) -> ToolRun:
+) -> ToolRun | None:
+    """Record the call's final state; None if another attempt recorded one first (it stands)."""
     row = await db.fetchrow(
         "UPDATE tool_executions SET state = %s, output = %s, error = %s, data = %s, duration_ms = %s,"
-        f" finished_at = now() WHERE chat_id = %s AND tool_call_id = %s RETURNING {_COLUMNS}",
+        " finished_at = now()"
+        f" WHERE chat_id = %s AND tool_call_id = %s AND state IN {_UNFINISHED} RETURNING {_COLUMNS}",
         (state.value, output, error, Jsonb(data or {}), duration_ms, chat_id, tool_call_id),
     )
     if row is None:
-        raise LookupError(f"tool call {tool_call_id} of chat {chat_id} was never planned")
+        await _must_exist(db, chat_id, tool_call_id)
+        return None
     return _run(row)
+
+
+async def _must_exist(db: Queries, chat_id: str, tool_call_id: str) -> None:
+    row = await db.fetchrow(
+        "SELECT 1 AS one FROM tool_executions WHERE chat_id = %s AND tool_call_id = %s", (chat_id, tool_call_id)
+    )
+    if row is None:
+        raise LookupError(f"tool call {tool_call_id} of chat {chat_id} was never planned")
 
 
 async def for_turn(db: Queries, chat_id: str, turn: int) -> list[ToolRun]:

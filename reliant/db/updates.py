@@ -1,4 +1,5 @@
-"""chat_updates: the per-chat update log. Each update takes the next `seq` of its chat."""
+"""chat_updates: the per-chat update log. Each update takes the next `seq` of its chat, in a commit
+that waits for the WAL flush: a seq a client has seen is never reused after a crash."""
 
 from __future__ import annotations
 
@@ -32,13 +33,10 @@ def _update(row: Row) -> ChatUpdate:
     )
 
 
-async def append(
-    db: Database | Tx, chat_id: str, items: Sequence[tuple[str, dict[str, Any]]], *, durable: bool = True
-) -> list[ChatUpdate]:
+async def append(db: Database | Tx, chat_id: str, items: Sequence[tuple[str, dict[str, Any]]]) -> list[ChatUpdate]:
     """Append updates in order; returns them with their seqs. Empty if the chat is gone.
 
-    Inside a Tx the updates commit with the rest of the transaction; otherwise `durable=False`
-    commits without waiting for the WAL flush."""
+    Inside a Tx the updates commit with the rest of the transaction."""
     if not items:
         return []
     params = {
@@ -47,12 +45,7 @@ async def append(
         "kinds": [kind for kind, _ in items],
         "payloads": [Jsonb(payload) for _, payload in items],
     }
-    if isinstance(db, Tx):
-        rows = await db.fetch(_APPEND, params)
-    else:
-        async with db.connection(durable=durable) as conn:
-            cur = await conn.execute(_APPEND, params)
-            rows = await cur.fetchall()
+    rows = await db.fetch(_APPEND, params)
     return sorted((_update(r) for r in rows), key=lambda u: u.seq)
 
 
@@ -65,21 +58,14 @@ async def since(db: Database, chat_id: str, seq: int, limit: int = 5000) -> list
     return [_update(r) for r in rows]
 
 
+async def last_seq(db: Database, chat_id: str) -> int | None:
+    """The chat's last seq; None if the chat is gone."""
+    row = await db.fetchrow("SELECT last_seq FROM chats WHERE id = %s", (chat_id,))
+    return None if row is None else int(row["last_seq"])
+
+
 async def resume_seq(db: Database, chat_id: str) -> int:
-    """Where a client that has just listed the stored messages must resume the stream: before the
-    answer still streaming (its message_started), or else at the chat's last seq."""
-    row = await db.fetchrow(
-        "SELECT (SELECT last_seq FROM chats WHERE id = %(chat)s) AS last_seq,"
-        " (SELECT seq FROM chat_updates WHERE chat_id = %(chat)s"
-        "  AND kind IN ('message_started', 'message_completed', 'message_aborted')"
-        "  ORDER BY seq DESC LIMIT 1) AS boundary,"
-        " (SELECT kind FROM chat_updates WHERE chat_id = %(chat)s"
-        "  AND kind IN ('message_started', 'message_completed', 'message_aborted')"
-        "  ORDER BY seq DESC LIMIT 1) AS boundary_kind",
-        {"chat": chat_id},
-    )
-    if row is None or row["last_seq"] is None:
-        return 0
-    if row["boundary_kind"] == "message_started":
-        return int(row["boundary"]) - 1
-    return int(row["last_seq"])
+    """Where a client that has just listed the stored messages must resume the stream: at the
+    chat's last seq (an answer still streaming is not in the log: the stream replays it from the
+    chat's live tail)."""
+    return await last_seq(db, chat_id) or 0

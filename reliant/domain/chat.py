@@ -146,6 +146,7 @@ class ToolRun:
     duration_ms: float = 0.0
     input: dict[str, Any] = field(default_factory=dict)
     turn: int = 0
+    daemon_boot: str = ""  # the daemon run the call was last sent to ("" if unknown)
 
 
 @dataclass(frozen=True, slots=True)

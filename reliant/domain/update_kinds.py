@@ -7,13 +7,18 @@
                                                                 a later attempt of the same turn
                                                                 replaces the partial one
     block_started      {message_id, index, type, tool_call_id?, tool_name?}
-    block_delta        {message_id, index, type, text}
+    block_delta        {message_id, index, type, offset, text}  `text` starts at `offset` (Unicode code
+                                                                points) of the block's text
     message_completed  {message}                                the stored assistant message
     message_aborted    {turn, reason}                           the partial answer of `turn` is dropped
     tool_started       {tool_call_id, tool_name, input, turn}
-    tool_finished      {tool_call_id, tool_name, status, output, error, data, duration_ms}
+    tool_finished      {tool_call_id, tool_name, status, outcome, output, error, data, duration_ms}
+                                                                outcome: ok | exit_nonzero | refused |
+                                                                timeout | interrupted | denied |
+                                                                cancelled | error
     chat_status        {status, reason}
-    retry_wait         {seconds, attempt, reason}              the provider asked us to wait
+    retry_wait         {seconds, attempt, reason}              the provider asked us to wait, or a
+                                                                service is away ("waiting for postgres")
     error              {message}
     chat_updated       {title?, model?, mode?}
     approval_requested {approval_id, tool_call_id, tool_name, input, turn}
@@ -28,6 +33,11 @@
                                                                 instruction files come into effect
 
 `message` is {id, ordinal, role, model, turn, blocks: [...], usage: {...}, cost_usd}.
+
+message_started, block_started and block_delta (the answer in progress) are LIVE: they stream
+through the chat's live tail (JetStream), take no seq (0) and leave no row; a reconnecting client is
+replayed the answer so far and tells a repeated delta by (message_id, index, offset). Every other
+kind is in the log: it takes the chat's next seq in the durable commit of the change it describes.
 """
 
 from __future__ import annotations
@@ -51,8 +61,9 @@ QUESTION_ASKED = "question_asked"
 QUESTION_ANSWERED = "question_answered"
 CONTEXT = "context"
 
-# Streaming progress is plentiful and cheap to lose on a power cut (the stored message has it all):
-# it is written without waiting for the WAL flush. A lost tail can never leave a gap, since a seq
-# is reserved in the same transaction that writes its update. Everything else commits durably,
-# together with the state change it describes.
-EPHEMERAL = frozenset({MESSAGE_STARTED, BLOCK_STARTED, BLOCK_DELTA})
+# Streaming progress is plentiful and cheap to lose (the stored message has it all): it is kept out
+# of the log, in the chat's live tail.
+LIVE = frozenset({MESSAGE_STARTED, BLOCK_STARTED, BLOCK_DELTA})
+
+# Log updates after which the answer in progress is over: its live tail is purged.
+ENDS_ANSWER = frozenset({MESSAGE_COMPLETED, MESSAGE_ABORTED})

@@ -4,6 +4,12 @@ For each connected daemon the gateway subscribes to that daemon's inbound subjec
 every NATS message down the stream as a Request, and relays the daemon's Response to the NATS reply
 subject. Both sides send heartbeats; a daemon silent for longer than the timeout is dropped and
 reported offline.
+
+A request that cannot be forwarded (no stream for that daemon here) is refused with ERROR_NOT_HELD:
+it provably never reached the daemon. Requests forwarded on a stream that then breaks are failed
+with ERROR_DISCONNECTED at once: they may have reached it. Registering a stream and cleaning up
+after one are serialized per daemon, so the cleanup of an old stream never marks offline a daemon
+that has meanwhile reconnected: its "offline" always comes before the new "online".
 """
 
 from __future__ import annotations
@@ -19,13 +25,14 @@ from typing import Any
 import grpc
 
 from reliant.bus import Beacon, Bus, BusError, Incoming, subjects
-from reliant.wire.grpc_options import ERROR_DISCONNECTED, HEADER_ERROR, HEADER_GATEWAY_MS
+from reliant.wire.grpc_options import ERROR_DISCONNECTED, ERROR_NOT_HELD, HEADER_ERROR, HEADER_GATEWAY_MS
 from reliant.wire.v1 import daemon_pb2 as pb
 from reliant.wire.v1 import daemon_pb2_grpc
 
 logger = logging.getLogger(__name__)
 
 REGISTER_TIMEOUT = 10.0
+OFFLINE_MARK_TIMEOUT = 2.0
 
 
 @dataclass(slots=True)
@@ -44,11 +51,14 @@ class DaemonSession:
     version: str
     workspaces: list[str]
     context: grpc.aio.ServicerContext[pb.DaemonMessage, pb.GatewayMessage]
+    boot_id: str = ""
+    beacon: Beacon | None = None
     connected_at: float = field(default_factory=time.time)
     last_seen: float = field(default_factory=time.monotonic)
     pending: dict[int, _Pending] = field(default_factory=dict)
     next_id: int = 0
     closed: asyncio.Event = field(default_factory=asyncio.Event)
+    cleaned: asyncio.Event = field(default_factory=asyncio.Event)  # set once the cleanup is done
     write_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     async def send(self, message: pb.GatewayMessage) -> None:
@@ -75,6 +85,9 @@ class GatewayServicer(daemon_pb2_grpc.DaemonGatewayServicer):
         # One set of NATS subscriptions per daemon, shared by its successive streams: a request
         # always goes to the stream that is current when it arrives, never to one being replaced.
         self._subscriptions: dict[str, list[Any]] = {}
+        # Held while a daemon's stream is registered or cleaned up (see the module docstring).
+        self._registry: dict[str, asyncio.Lock] = {}
+        self._cleanups: set[asyncio.Task[None]] = set()
 
     async def Connect(
         self,
@@ -82,26 +95,30 @@ class GatewayServicer(daemon_pb2_grpc.DaemonGatewayServicer):
         context: grpc.aio.ServicerContext[pb.DaemonMessage, pb.GatewayMessage],
     ) -> None:
         session = await self._register(context)
-        previous = self.sessions.get(session.daemon_id)
-        if previous is not None:
-            logger.info("daemon %s reconnected; closing its previous stream", session.daemon_id)
-            previous.closed.set()
-        self.sessions[session.daemon_id] = session
-        beacon = Beacon(
+        daemon_id = session.daemon_id
+        session.beacon = Beacon(
             self._bus,
-            subjects.presence_key("daemon", session.daemon_id),
+            subjects.presence_key("daemon", daemon_id),
             lambda: self._presence_record(session, online=True),
             self._interval,
         )
         tasks: list[asyncio.Task[None]] = []
         try:
-            if session.daemon_id not in self._subscriptions:
-                self._subscriptions[session.daemon_id] = [
-                    await self._bus.subscribe(subject, self._forwarder(session.daemon_id), queue="gateway")
-                    for subject in subjects.daemon_inbound(session.daemon_id)
-                ]
-            await beacon.start()
-            await self._bus.publish_json(subjects.daemon_online(session.daemon_id), {"online": True})
+            async with self._registry_lock(daemon_id):
+                previous = self.sessions.get(daemon_id)
+                if previous is not None:
+                    logger.info("daemon %s reconnected; closing its previous stream", daemon_id)
+                    previous.closed.set()
+                    if previous.beacon is not None:
+                        await previous.beacon.shutdown(delete=False)
+                self.sessions[daemon_id] = session
+                if daemon_id not in self._subscriptions:
+                    self._subscriptions[daemon_id] = [
+                        await self._bus.subscribe(subject, self._forwarder(daemon_id), queue="gateway")
+                        for subject in subjects.daemon_inbound(daemon_id)
+                    ]
+                await session.beacon.start()
+                await self._bus.publish_json(subjects.daemon_online(daemon_id), {"online": True})
             await session.send(
                 pb.GatewayMessage(
                     registered=pb.Registered(
@@ -111,30 +128,49 @@ class GatewayServicer(daemon_pb2_grpc.DaemonGatewayServicer):
                     )
                 )
             )
-            logger.info("daemon %s (%s) connected", session.daemon_id, session.name)
+            logger.info("daemon %s (%s) connected", daemon_id, session.name)
             tasks = [
-                asyncio.create_task(self._read(session), name=f"gateway-read:{session.daemon_id}"),
-                asyncio.create_task(self._heartbeat(session), name=f"gateway-beat:{session.daemon_id}"),
+                asyncio.create_task(self._read(session), name=f"gateway-read:{daemon_id}"),
+                asyncio.create_task(self._heartbeat(session), name=f"gateway-beat:{daemon_id}"),
             ]
             await session.closed.wait()
         finally:
+            session.closed.set()
+            # grpc cancels this handler when the daemon's side of the RPC ends, possibly while the
+            # cleanup below runs: it is shielded, so it always completes (offline marked, pending
+            # requests failed, subscriptions dropped).
+            cleanup = asyncio.create_task(self._cleanup(session, tasks), name=f"gateway-cleanup:{daemon_id}")
+            self._cleanups.add(cleanup)
+            cleanup.add_done_callback(self._cleanups.discard)
+            await asyncio.shield(cleanup)
+
+    async def _cleanup(self, session: DaemonSession, tasks: list[asyncio.Task[None]]) -> None:
+        daemon_id = session.daemon_id
+        try:
             for task in tasks:
                 task.cancel()
             if tasks:
                 # A cancelled context.read() can stay pending until the RPC itself ends, which
-                # happens only once this handler returns: wait briefly, never forever.
+                # happens only once the handler returns: wait briefly, never forever.
                 await asyncio.wait(tasks, timeout=1.0)
             await self._fail_pending(session)
-            await beacon.shutdown(delete=False)
-            if self.sessions.get(session.daemon_id) is session:  # not replaced by a newer stream
-                del self.sessions[session.daemon_id]
-                for sub in self._subscriptions.pop(session.daemon_id, []):
-                    try:
-                        await sub.unsubscribe()
-                    except Exception as exc:  # noqa: BLE001 - the connection may already be closed
-                        logger.debug("unsubscribe failed: %s", exc)
-                await self._mark_offline(session)
-            logger.info("daemon %s disconnected", session.daemon_id)
+            if session.beacon is not None:
+                await session.beacon.shutdown(delete=False)
+            async with self._registry_lock(daemon_id):
+                if self.sessions.get(daemon_id) is session:  # not replaced by a newer stream
+                    del self.sessions[daemon_id]
+                    for sub in self._subscriptions.pop(daemon_id, []):
+                        try:
+                            await sub.unsubscribe()
+                        except Exception as exc:  # noqa: BLE001 - the connection may already be closed
+                            logger.debug("unsubscribe failed: %s", exc)
+                    await self._mark_offline(session)
+        finally:
+            session.cleaned.set()
+        logger.info("daemon %s disconnected", daemon_id)
+
+    def _registry_lock(self, daemon_id: str) -> asyncio.Lock:
+        return self._registry.setdefault(daemon_id, asyncio.Lock())
 
     # -- registration -----------------------------------------------------------------------------
     async def _register(self, context: grpc.aio.ServicerContext[pb.DaemonMessage, pb.GatewayMessage]) -> DaemonSession:
@@ -165,6 +201,7 @@ class GatewayServicer(daemon_pb2_grpc.DaemonGatewayServicer):
             version=reg.version,
             workspaces=list(reg.workspaces),
             context=context,
+            boot_id=reg.boot_id,
         )
 
     def _presence_record(self, session: DaemonSession, *, online: bool) -> dict[str, Any]:
@@ -173,6 +210,7 @@ class GatewayServicer(daemon_pb2_grpc.DaemonGatewayServicer):
             "name": session.name,
             "hostname": session.hostname,
             "version": session.version,
+            "boot_id": session.boot_id,
             "workspaces": session.workspaces,
             "gateway": self.gateway_id,
             "connected_at": session.connected_at,
@@ -180,11 +218,16 @@ class GatewayServicer(daemon_pb2_grpc.DaemonGatewayServicer):
         }
 
     async def _mark_offline(self, session: DaemonSession) -> None:
-        try:
+        """Bounded: a reconnecting daemon waits for this (NATS may be unreachable)."""
+
+        async def mark() -> None:
             presence = await self._bus.presence()
             record = {**self._presence_record(session, online=False), "last_seen": time.time()}
             await presence.put(subjects.presence_key("daemon", session.daemon_id), record)
             await self._bus.publish_json(subjects.daemon_online(session.daemon_id), {"online": False})
+
+        try:
+            await asyncio.wait_for(mark(), OFFLINE_MARK_TIMEOUT)
         except (BusError, OSError, TimeoutError) as exc:
             logger.debug("could not mark daemon %s offline: %s", session.daemon_id, exc)
 
@@ -195,8 +238,8 @@ class GatewayServicer(daemon_pb2_grpc.DaemonGatewayServicer):
         async def forward(msg: Incoming) -> None:
             session = self.sessions.get(daemon_id)
             if session is None or session.closed.is_set():
-                if msg.reply:
-                    await self._bus.publish(msg.reply, b"", headers={HEADER_ERROR: ERROR_DISCONNECTED})
+                if msg.reply:  # provably not delivered: the caller may send it again
+                    await self._bus.publish(msg.reply, b"", headers={HEADER_ERROR: ERROR_NOT_HELD})
                 return
             session.next_id += 1
             ident = session.next_id
@@ -274,9 +317,16 @@ class GatewayServicer(daemon_pb2_grpc.DaemonGatewayServicer):
             except (BusError, OSError) as exc:
                 logger.debug("could not fail a pending request: %s", exc)
 
-    async def close_all(self) -> None:
-        for session in list(self.sessions.values()):
+    async def close_all(self, timeout: float = 5.0) -> None:
+        """Close every stream and wait (bounded) until each is cleaned up: marked offline."""
+        sessions = list(self.sessions.values())
+        for session in sessions:
             session.closed.set()
+        waits = [asyncio.create_task(s.cleaned.wait()) for s in sessions]
+        if waits:
+            _, pending = await asyncio.wait(waits, timeout=timeout)
+            for wait in pending:
+                wait.cancel()
 
 
 def default_gateway_id(port: int) -> str:

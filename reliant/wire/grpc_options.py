@@ -16,4 +16,7 @@ OPTIONS = [
 # NATS headers the gateway sets on replies it relays.
 HEADER_GATEWAY_MS = "Reliant-Gateway-Ms"
 HEADER_ERROR = "Reliant-Error"
+# The request was forwarded, then the daemon's stream broke: it may have reached the daemon.
 ERROR_DISCONNECTED = "daemon-disconnected"
+# This gateway holds no stream for the daemon: the request provably never reached it.
+ERROR_NOT_HELD = "daemon-not-connected-here"

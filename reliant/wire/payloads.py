@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from reliant.domain.chat import BlockType, ContentBlock, StoredMessage, ToolRun, ToolState
+from reliant.domain.tool_outcome import tool_outcome
 
 
 def block_payload(block: ContentBlock) -> dict[str, Any]:
@@ -66,6 +67,9 @@ def tool_run_payload(run: ToolRun) -> dict[str, Any]:
         "tool_call_id": run.tool_call_id,
         "tool_name": run.tool_name,
         "status": status.get(run.state, run.state.value),
+        # One word for clients to show at a glance (ok | exit_nonzero | refused | timeout |
+        # interrupted | denied | cancelled | error): see reliant.domain.tool_outcome.
+        "outcome": tool_outcome(run.state, run.data, run.error).value,
         "output": run.output,
         "error": run.error,
         "data": public_tool_data(run.data),

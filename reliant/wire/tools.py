@@ -18,6 +18,8 @@ def encode_call(call: ToolCall) -> bytes:
         doc["timeout"] = call.timeout
     if call.resume_only:
         doc["resume_only"] = True
+    if call.wait:
+        doc["wait"] = call.wait
     return json.dumps(doc, separators=(",", ":")).encode()
 
 
@@ -41,6 +43,7 @@ def decode_call(data: bytes) -> ToolCall:
         workspace=str(doc.get("workspace", "")),
         timeout=float(doc.get("timeout", 0.0) or 0.0),
         resume_only=bool(doc.get("resume_only", False)),
+        wait=max(0.0, float(doc.get("wait", 0.0) or 0.0)),
     )
 
 
@@ -56,6 +59,8 @@ def encode_result(result: ToolResult) -> bytes:
         doc["duration_ms"] = round(result.duration_ms, 3)
     if result.replayed:
         doc["replayed"] = True
+    if result.boot_id:
+        doc["boot"] = result.boot_id
     return json.dumps(doc, separators=(",", ":")).encode()
 
 
@@ -71,4 +76,5 @@ def decode_result(data: bytes) -> ToolResult:
         error=str(doc.get("error", "")),
         duration_ms=float(doc.get("duration_ms", 0.0)),
         replayed=bool(doc.get("replayed", False)),
+        boot_id=str(doc.get("boot", "")),
     )

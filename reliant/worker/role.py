@@ -17,13 +17,16 @@ from reliant.clients.providers import ProviderPool
 from reliant.clients.update_log import UpdateLog
 from reliant.config import Settings
 from reliant.db import Database, migrate
+from reliant.db.attempts import application_name
 from reliant.llm.demo import demo_project_path
 from reliant.worker.activities.doctor import DoctorActivities
 from reliant.worker.activities.gates import GateActivities
 from reliant.worker.activities.llm import LlmActivities
 from reliant.worker.activities.tools import ToolActivities
+from reliant.worker.attempts import AttemptLedger, fail_attempts_of_dead_workers, new_incarnation
 from reliant.worker.chat_context import ChatContexts
 from reliant.worker.failure_redaction import RedactingInterceptor
+from reliant.worker.infrastructure import InfrastructureErrors
 from reliant.worker.recorder import ProcessRecorder
 from reliant.worker.watcher import DaemonWatcher
 from reliant.worker.workflows import AgentWorkflow, DoctorWorkflow
@@ -36,10 +39,14 @@ class WorkerRole:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        # What a supervisor allows for a graceful stop: running activities get
+        # settings.worker_shutdown_grace to finish before they are cancelled.
+        self.stop_timeout = settings.worker_shutdown_grace + 5.0
 
     async def run(self, ready: asyncio.Event) -> None:
         s = self.settings
-        db = await Database.open(s.database_url)
+        incarnation = new_incarnation()
+        db = await Database.open(s.database_url, application_name=application_name(incarnation))
         providers = ProviderPool(db, s)
         try:
             applied = await migrate(db)
@@ -48,6 +55,9 @@ class WorkerRole:
             bus = await Bus.connect(s.nats_url, s.nats_token, name="reliant-worker")
             try:
                 client = await temporal.connect(s)
+                # Before polling: the retries of a dead worker's attempts are then the first tasks.
+                await fail_attempts_of_dead_workers(db, client, incarnation)
+                ledger = AttemptLedger(db, incarnation)
                 log = UpdateLog(db, bus)
                 doctor = DoctorActivities(bus, db)
                 catalog = ToolCatalog(bus)
@@ -63,6 +73,7 @@ class WorkerRole:
                 )
                 tools = ToolActivities(db, bus, log)
                 gates = GateActivities(db, log)
+                presence_detail = {"task_queue": s.temporal_task_queue}
                 worker = Worker(
                     client,
                     task_queue=s.temporal_task_queue,
@@ -76,8 +87,11 @@ class WorkerRole:
                         gates.request_approval,
                         gates.request_question,
                     ],
+                    # Outermost first: no secret of an error chain reaches history, whatever the
+                    # inner interceptors made of the failure.
+                    interceptors=[RedactingInterceptor(), ledger, InfrastructureErrors(bus, log, presence_detail)],
                     max_concurrent_activities=200,
-                    interceptors=[RedactingInterceptor()],  # no secret of an error chain reaches history
+                    graceful_shutdown_timeout=timedelta(seconds=s.worker_shutdown_grace),
                     # Heartbeat at least every half second: a cancel reaches a running call that fast.
                     max_heartbeat_throttle_interval=timedelta(milliseconds=500),
                     default_heartbeat_throttle_interval=timedelta(milliseconds=500),
@@ -89,7 +103,7 @@ class WorkerRole:
                 )
                 watcher = DaemonWatcher(bus, db, client)
                 recorder = ProcessRecorder(bus, db)
-                beacon = role_beacon(bus, self.name, {"task_queue": s.temporal_task_queue}, s.heartbeat_interval)
+                beacon = role_beacon(bus, self.name, presence_detail, s.heartbeat_interval)
                 async with worker:
                     await watcher.start()
                     await recorder.start()
@@ -103,6 +117,7 @@ class WorkerRole:
                         await catalog.shutdown()
                         await recorder.shutdown()
                         await watcher.shutdown()
+                await ledger.shutdown()
             finally:
                 await bus.close()
         finally:

@@ -1,19 +1,30 @@
-"""Resumes chats that paused because their daemon was offline, as soon as it is back."""
+"""Resumes chats that paused because their daemon was offline, as soon as it is back.
+
+Two events lead here: a daemon coming online (its paused chats are resumed), and a chat pausing for
+an offline daemon (published once the pause is committed). The second closes the race where the
+daemon came back between the failed call and the pause: then its online event found nothing to
+resume, so the daemon is asked directly and, if it answers, the chat is resumed.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+from typing import Any
 
 from temporalio.client import Client
 from temporalio.service import RPCError
 
 from reliant.bus import Bus, Incoming, subjects
+from reliant.clients.daemons import control
 from reliant.db import Database
 from reliant.db import chats as chats_db
 from reliant.domain.workflows import SIGNAL_RESUME, agent_workflow_id
+from reliant.errors import DaemonUnavailableError
 
 logger = logging.getLogger(__name__)
+
+PROBE_TIMEOUT = 2.0
 
 
 class DaemonWatcher:
@@ -21,22 +32,38 @@ class DaemonWatcher:
         self._bus = bus
         self._db = db
         self._client = client
-        self._subscription: object | None = None
+        self._subscriptions: list[Any] = []
 
     async def start(self) -> None:
-        # A queue group: with several workers, one of them handles each event.
-        self._subscription = await self._bus.subscribe(
-            subjects.ALL_DAEMONS_ONLINE, self._on_presence, queue="reliant-worker-presence"
-        )
+        # Queue groups: with several workers, one of them handles each event.
+        self._subscriptions = [
+            await self._bus.subscribe(subjects.ALL_DAEMONS_ONLINE, self._on_presence, queue="reliant-worker-presence"),
+            await self._bus.subscribe(subjects.DAEMON_AWAITED, self._on_awaited, queue="reliant-worker-presence"),
+        ]
 
     async def _on_presence(self, msg: Incoming) -> None:
         try:
             online = bool(json.loads(msg.data).get("online"))
         except (ValueError, AttributeError):
             return
-        if not online:
+        if online:
+            await self._resume(subjects.daemon_of(msg.subject))
+
+    async def _on_awaited(self, msg: Incoming) -> None:
+        try:
+            chat_id = str(json.loads(msg.data)["chat_id"])
+        except (ValueError, KeyError, TypeError):
             return
-        daemon_id = subjects.daemon_of(msg.subject)
+        daemon_id = await chats_db.daemon_awaited(self._db, chat_id)
+        if daemon_id is None:
+            return
+        try:
+            await control(self._bus, daemon_id, "workspace.list", {}, timeout=PROBE_TIMEOUT)
+        except DaemonUnavailableError:
+            return  # still offline: its online event will resume the chat
+        await self._resume(daemon_id)
+
+    async def _resume(self, daemon_id: str) -> None:
         for chat_id in await chats_db.paused_waiting_for(self._db, daemon_id):
             try:
                 await self._client.get_workflow_handle(agent_workflow_id(chat_id)).signal(SIGNAL_RESUME, chat_id)
@@ -45,6 +72,6 @@ class DaemonWatcher:
                 logger.warning("could not resume chat %s: %s", chat_id, exc)
 
     async def shutdown(self) -> None:
-        if self._subscription is not None:
-            await self._subscription.unsubscribe()  # type: ignore[attr-defined]
-            self._subscription = None
+        for subscription in self._subscriptions:
+            await subscription.unsubscribe()
+        self._subscriptions = []

@@ -47,7 +47,6 @@ with workflow.unsafe.imports_passed_through():
     from reliant.worker.activities.tools import ToolActivities
     from reliant.worker.activities.types import (
         CHAT_GONE,
-        DAEMON_OFFLINE,
         FATAL_LLM,
         TURN_ABORTED,
         CallLlmInput,
@@ -60,6 +59,7 @@ with workflow.unsafe.imports_passed_through():
         RequestQuestionInput,
         RequestQuestionResult,
     )
+    from reliant.worker.failures import FailureKind, classify_failure, infrastructure_wait
 
 
 @workflow.defn(name=DOCTOR_WORKFLOW)
@@ -122,22 +122,6 @@ T = TypeVar("T")
 class Outcome(enum.Enum):
     CANCELLED = "cancelled"
     GONE = "gone"  # the chat was deleted
-
-
-def _failure(err: ActivityError) -> tuple[str, str]:
-    """(error type, message) of an activity failure."""
-    cause: BaseException | None = err.cause
-    while cause is not None and not isinstance(cause, ApplicationError):
-        cause = getattr(cause, "cause", None)
-    if isinstance(cause, ApplicationError):
-        return cause.type or "", cause.message
-    return "", str(err.cause or err)
-
-
-def _pause_reason(kind: str, message: str) -> str:
-    if kind == DAEMON_OFFLINE:
-        return f"daemon offline: {message}"
-    return message
 
 
 @workflow.defn(name=AGENT_WORKFLOW)
@@ -461,7 +445,10 @@ class AgentWorkflow:
         return dataclasses.replace(inp, answers=self.question_answers.pop(key))
 
     async def _step(self, start: Callable[[], workflow.ActivityHandle[T]]) -> T | Outcome:
-        """Run one activity; on failure pause the chat with the reason and retry once resumed."""
+        """Run one activity. When it fails: an unreachable Postgres, NATS, Temporal or worker is
+        waited out (growing waits, capped) and the step started again, for as long as it takes;
+        any other failure pauses the chat with the reason, and the step starts again once resumed."""
+        infra_waits = 0
         while True:
             handle = start()
             if not await self._settled(handle):
@@ -474,17 +461,30 @@ class AgentWorkflow:
             try:
                 return await handle
             except ActivityError as err:
-                kind, message = _failure(err)
-                if kind == CHAT_GONE:
+                failure = classify_failure(err)
+                if failure.kind is FailureKind.GONE:
                     return Outcome.GONE
                 if self.cancel_requested:
                     return Outcome.CANCELLED
+                if failure.kind is FailureKind.INFRASTRUCTURE:
+                    infra_waits += 1
+                    if await self._cancelled_within(infrastructure_wait(infra_waits)):
+                        return Outcome.CANCELLED
+                    continue
                 self.paused = True
-                await self._finish(ChatStatus.PAUSED, _pause_reason(kind, message))
+                await self._finish(ChatStatus.PAUSED, failure.pause_reason)
                 await workflow.wait_condition(lambda: not self.paused or self.cancel_requested)
                 if self.cancel_requested:
                     return Outcome.CANCELLED
                 await self._finish(ChatStatus.RUNNING)
+
+    async def _cancelled_within(self, wait: timedelta) -> bool:
+        """Wait `wait`; True if a cancel came first."""
+        try:
+            await workflow.wait_condition(lambda: self.cancel_requested, timeout=wait)
+        except TimeoutError:
+            return False
+        return True
 
     async def _settled(self, handle: workflow.ActivityHandle[Any]) -> bool:
         """Wait for the activity to end (True) or for a cancel request (False)."""
@@ -507,12 +507,23 @@ class AgentWorkflow:
     async def _finish(
         self, status: ChatStatus, reason: str = "", *, settle_tools: bool = False, aborted_turn: int = 0
     ) -> None:
-        await workflow.execute_activity_method(
-            ToolActivities.finish_turn,
-            FinishTurnInput(self.chat_id, status.value, reason, settle_tools=settle_tools, aborted_turn=aborted_turn),
-            start_to_close_timeout=timedelta(seconds=30),
-            retry_policy=STATUS_RETRY,
-        )
+        infra_waits = 0
+        while True:
+            try:
+                await workflow.execute_activity_method(
+                    ToolActivities.finish_turn,
+                    FinishTurnInput(
+                        self.chat_id, status.value, reason, settle_tools=settle_tools, aborted_turn=aborted_turn
+                    ),
+                    start_to_close_timeout=timedelta(seconds=30),
+                    retry_policy=STATUS_RETRY,
+                )
+                return
+            except ActivityError as err:
+                if classify_failure(err).kind is not FailureKind.INFRASTRUCTURE:
+                    raise
+                infra_waits += 1
+                await workflow.sleep(infrastructure_wait(infra_waits))
 
     def _end_active(self) -> None:
         self.s.paused = False  # a pause asked during the last step ends with the turn

@@ -97,7 +97,7 @@ async def test_trust_over_rest(api_env: ApiEnv, project: pb.Project, marker: Pat
     status, trusted = await rest(
         api_env, "POST", f"/api/projects/{project.id}/trust", {"fingerprint": trust["fingerprint"]}
     )
-    assert status == 200 and trusted["state"] == "trusted"
+    assert status == 200 and trusted["state"] == "trusted", trusted
     await eventually(marker.exists, timeout=30)
     status, revoked = await rest(api_env, "DELETE", f"/api/projects/{project.id}/trust")
     assert status == 200 and revoked["state"] == "untrusted"

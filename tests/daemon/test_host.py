@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -123,6 +124,23 @@ async def test_resume_only_for_an_unknown_call_runs_nothing(host: ToolHost, work
     assert result.status is ToolStatus.UNKNOWN and result.tool_call_id == "never-seen"
     assert not (workspace / "ran").exists()
     assert len(host.memory) == 0
+
+
+async def test_a_request_with_wait_answers_running_and_a_later_one_gets_the_result(
+    host: ToolHost, workspace: Path
+) -> None:
+    call = ToolCall("polled", "shell", {"command": SLOW}, chat_id="c1", wait=0.05)
+    first = await host.execute(call)
+    assert (first.status, first.boot_id) == (ToolStatus.RUNNING, host.boot_id)
+    assert len(host.memory.running()) == 1, "the call runs on"
+    again = await host.execute(dataclasses.replace(call, resume_only=True))
+    assert again.status is ToolStatus.RUNNING
+    (workspace / "go").touch()
+    done = await host.execute(dataclasses.replace(call, resume_only=True, wait=30))
+    assert (done.status, done.output, done.replayed) == (ToolStatus.OK, "finished\n", True)
+    assert (workspace / "runs.log").read_text() == "run\n"
+    unknown = await host.execute(ToolCall("other", "shell", chat_id="c1", resume_only=True, wait=1))
+    assert (unknown.status, unknown.boot_id) == (ToolStatus.UNKNOWN, host.boot_id), "names this daemon run"
 
 
 async def test_a_caller_going_away_does_not_stop_the_execution(host: ToolHost, workspace: Path) -> None:

@@ -71,6 +71,6 @@ async def test_cancel_through_the_router(host: ToolHost, workspace: Path) -> Non
     reply = await _ctl(router, "tool.cancel", {"chat_id": "c1", "tool_call_id": "long"})
     assert reply == {"ok": True, "cancelled": True}
     result = decode_result(await pending)
-    assert result.status is ToolStatus.INTERRUPTED and result.error == "cancelled on request"
+    assert result.status is ToolStatus.INTERRUPTED and result.error == "cancelled by the user"
     again = await _ctl(router, "tool.cancel", {"chat_id": "c1", "tool_call_id": "long"})
     assert again == {"ok": True, "cancelled": False}

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -167,6 +171,42 @@ def wait_gone(pids: list[int], timeout: float = 10) -> None:
     wait_until(lambda: not any(pid_alive(pid) for pid in pids), timeout=timeout)
 
 
+class Follower:
+    """Reads a chat's server-sent events on a thread until the connection ends (or `close`)."""
+
+    def __init__(self, url: str, token: str) -> None:
+        self.updates: list[dict[str, Any]] = []
+        parts = urllib.parse.urlsplit(url)
+        self._conn = http.client.HTTPConnection(parts.netloc, timeout=60)
+        self._conn.request("GET", f"{parts.path}?{parts.query}", headers={"Authorization": f"Bearer {token}"})
+        self._response = self._conn.getresponse()
+        if self._response.status != 200:
+            raise AssertionError(f"GET {url} -> {self._response.status}")
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        try:
+            for line in self._response:
+                if line.startswith(b"data: "):
+                    self.updates.append(json.loads(line[6:]))
+        except (OSError, ValueError, http.client.HTTPException):
+            pass  # the server went away
+        finally:
+            self._conn.close()
+
+    def kinds(self) -> list[str]:
+        return [u["kind"] for u in list(self.updates)]
+
+    def close(self) -> None:
+        if self._conn.sock is not None:
+            try:
+                self._conn.sock.shutdown(socket.SHUT_RDWR)  # the reading thread sees the end
+            except OSError:
+                pass
+        self._thread.join(5)
+
+
 class Rest:
     """The REST JSON api of a running appliance, for tests that drive chats without the CLI."""
 
@@ -193,7 +233,12 @@ class Rest:
         return self.call("GET", f"/api/chats/{chat_id}")
 
     def updates(self, chat_id: str, since: int = 0) -> list[dict[str, Any]]:
+        """The chat's log (not the answer being streamed: see `follow`)."""
         return self.call("GET", f"/api/chats/{chat_id}/updates?since_seq={since}")
+
+    def follow(self, chat_id: str) -> Follower:
+        """Everything a client following the chat is sent, the answer being streamed too."""
+        return Follower(f"{self.url}/api/chats/{chat_id}/updates?since_seq=0&follow=true", self.token)
 
     def messages(self, chat_id: str) -> list[dict[str, Any]]:
         return self.call("GET", f"/api/chats/{chat_id}/messages")

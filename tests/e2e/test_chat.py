@@ -60,7 +60,8 @@ def test_the_demo_chat_works_every_time_each_in_a_fresh_worktree(appliance: Appl
     assert second.returncode == 0, second.stdout + second.stderr
     assert "@nope.py not attached: no such file in the project: nope.py" in second.stderr
     assert "All five tests pass" in second.stdout and "did not go through" not in second.stdout
-    assert "  └ ok exit 1" in second.stdout, "the tests failed before the fix, in this chat too"
+    assert "  └ ✗ exit 1 (" in second.stdout, "the tests failed before the fix, in this chat too"
+    assert "ok exit" not in second.stdout
 
     trees = worktrees(appliance, project)
     assert len(trees) == 2

@@ -61,7 +61,8 @@ def test_a_pending_approval_survives_sigkill_and_the_tool_then_runs_once(setup: 
     Rest(up.url, up.token).wait_idle(chat["id"])
     assert (workspace / "effects").read_text() == "ran\n"
     again = up.cli("approvals", "approve", approval_id)
-    assert again.returncode == 1 and "not pending" in again.stderr
+    assert again.returncode == 1 and "no pending approval id starts with" in again.stderr
+    assert "answered already" in again.stderr
     assert up.stop() == 0
 
 

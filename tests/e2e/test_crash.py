@@ -85,16 +85,17 @@ def test_sigkill_and_restart_loses_nothing_and_repeats_nothing(tmp_path: Path, p
         rest = Rest(up.url, up.token)
         project = rest.project(workspace)
         chat = rest.chat(project["id"], f"scripted:{script}")
+        client = rest.follow(chat["id"])  # sees the answer being streamed too
         rest.send(chat["id"], "do the scripted work")
         effects = workspace / "effects.log"
 
         def ready_to_kill() -> bool:
-            kinds = [u["kind"] for u in rest.updates(chat["id"])]
             lines = effects.read_text().split() if effects.exists() else []
-            return bool(scenario["kill_when"](kinds, lines))
+            return bool(scenario["kill_when"](client.kinds(), lines))
 
         wait_until(ready_to_kill, timeout=60, interval=0.05)
         up.kill()
+        client.close()
         up.start()
         rest = Rest(up.url, up.token)
         rest.wait_idle(chat["id"], timeout=90)

@@ -394,7 +394,10 @@ def test_a_dropped_network_in_the_middle_of_an_answer_reconnects_and_ends_comple
     expect(page.locator("section.chat")).to_have_attribute("data-feed", "reconnecting")
     expect(page.locator(".statusbar .sb-feed")).to_contain_text("reconnecting")
     # The answer goes on without us; the page catches up when the network is back.
-    wait_until(lambda: int(rest.get_chat(chat["id"])["last_seq"]) > 150, timeout=30)
+    client = rest.follow(chat["id"])
+    streamed = lambda: "".join(u["payload"].get("text", "") for u in list(client.updates) if u["kind"] == "block_delta")  # noqa: E731
+    wait_until(lambda: "word60" in streamed(), timeout=30)
+    client.close()
     page.context.set_offline(False)
     expect(page.locator("section.chat")).to_have_attribute("data-feed", "live", timeout=15_000)
     expect(page.locator(".md").filter(has_text="All done now.")).to_have_count(1, timeout=60_000)
@@ -601,8 +604,10 @@ PIXEL_B64 = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwA
 def test_a_pasted_image_and_at_paths_reach_the_model_and_show_on_the_message(
     browser: Browser, appliance: Appliance, tmp_path: Path, artifacts_dir: Path
 ) -> None:
-    log = tmp_path / "calls.jsonl"
-    script = tmp_path / "vision.yaml"
+    folder = appliance.data_dir / "scripts"  # scripts may lie in the data dir or the chat's project
+    folder.mkdir(parents=True, exist_ok=True)
+    log = folder / f"vision-{tmp_path.name}.jsonl"
+    script = folder / f"vision-{tmp_path.name}.yaml"
     script.write_text(f"call_log: {log}\nturns:\n  - text: A red pixel, and I read the file.\n")
     rest = Rest(appliance.url, appliance.token)
     project = rest.project(Path(demo_path(appliance)))

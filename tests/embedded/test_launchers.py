@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import socket
@@ -275,3 +276,73 @@ async def test_services_start_concurrently_and_stop_in_order(tmp_path: Path) -> 
     assert all(pid_alive(p) for p in pids)
     await services.stop()
     await eventually(lambda: not any(pid_alive(p) for p in pids))
+
+
+async def test_a_sigkilled_postmaster_is_replaced_at_once_even_before_it_is_reaped(tmp_path: Path) -> None:
+    """A power cut: the postmaster dies by SIGKILL and, until the system reaps it, lingers as a
+    zombie that Postgres takes for a live postmaster. The next start must not wait for that."""
+    cfg, _, _ = service_configs(tmp_path)
+    for _ in range(3):
+        server = await embedded.start_postgres(cfg)
+        await query(server.url, "CREATE TABLE IF NOT EXISTS kept (v int); INSERT INTO kept VALUES (1)")
+        os.kill(server.pid, signal.SIGKILL)
+        await eventually(functools.partial(_dead, server.pid))  # likely still a zombie
+        async with await embedded.start_postgres(cfg) as again:
+            assert not again.reused and again.pid != server.pid
+            assert await query(again.url, "SELECT count(*) > 0 FROM kept") == [(True,)]
+
+
+async def test_a_pid_file_naming_an_unrelated_live_process_never_signals_it(tmp_path: Path) -> None:
+    cfg, _, _ = service_configs(tmp_path)
+    async with await embedded.start_postgres(cfg):
+        pidfile = (cfg.cluster_dir / "postmaster.pid").read_text().splitlines()
+    # The postmaster is gone; its pid now names an unrelated program (here: a sleep of ours).
+    bystander = subprocess.Popen(["sleep", "60"])
+    try:
+        (cfg.cluster_dir / "postmaster.pid").write_text("\n".join([str(bystander.pid), *pidfile[1:]]) + "\n")
+        async with await embedded.start_postgres(cfg) as server:
+            assert not server.reused and server.pid != bystander.pid
+            assert await query(server.url, "SELECT 1") == [(1,)]
+        assert bystander.poll() is None, "an unrelated process named by a stale pid file was signalled"
+    finally:
+        bystander.kill()
+        bystander.wait()
+
+
+async def test_a_pid_file_naming_a_postgres_of_another_cluster_never_signals_it(tmp_path: Path) -> None:
+    ours, _, _ = service_configs(tmp_path / "ours")
+    theirs, _, _ = service_configs(tmp_path / "theirs")
+    async with await embedded.start_postgres(ours):
+        pidfile = (ours.cluster_dir / "postmaster.pid").read_text().splitlines()
+    async with await embedded.start_postgres(theirs) as other:
+        (ours.cluster_dir / "postmaster.pid").write_text("\n".join([str(other.pid), *pidfile[1:]]) + "\n")
+        async with await embedded.start_postgres(ours) as server:
+            assert server.pid != other.pid
+        assert pid_alive(other.pid)
+        assert await query(other.url, "SELECT 1") == [(1,)]
+
+
+def test_no_child_process_is_started_through_a_preexec_hook() -> None:
+    """preexec_fn runs Python between fork and exec, which can deadlock in a process with threads."""
+    import ast
+
+    root = Path(__file__).parents[2]
+    offenders = []
+    for package in ("reliant", "embedded"):
+        for source in (root / package).rglob("*.py"):
+            for node in ast.walk(ast.parse(source.read_text(), str(source))):
+                if isinstance(node, ast.keyword) and node.arg == "preexec_fn":
+                    offenders.append(f"{source.relative_to(root)}:{node.value.lineno}")
+    assert offenders == []
+
+
+async def test_a_service_is_our_direct_child_behind_no_wrapper_process(tmp_path: Path) -> None:
+    _, nats, _ = service_configs(tmp_path)
+    async with await embedded.start_nats(nats) as server:
+        assert Path(f"/proc/{server.pid}/exe").resolve().name == "nats-server"
+        parent = int(Path(f"/proc/{server.pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        assert parent == os.getpid()
+
+
+def _dead(pid: int) -> bool:
+    return not pid_alive(pid)

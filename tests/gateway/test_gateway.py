@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
+import os
+import signal
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import grpc
 import pytest
 
 from embedded.ports import free_port
-from reliant.bus import Bus, subjects
+from reliant.bus import Bus, Incoming, subjects
 from reliant.clients.daemons import call_tool
 from reliant.config import Settings
 from reliant.daemon.connection import DaemonRejectedError
@@ -21,9 +25,11 @@ from reliant.daemon.tools import ToolContext, ToolOutput, ToolSpec
 from reliant.domain.tools import ToolCall, ToolStatus
 from reliant.errors import DaemonUnavailableError
 from reliant.gateway.role import GatewayRole
+from reliant.gateway.servicer import DaemonSession, GatewayServicer
 from reliant.wire.v1 import daemon_pb2 as pb
 from reliant.wire.v1 import daemon_pb2_grpc
 from tests.conftest import Infra
+from tests.e2e.harness import Proc, clean_env
 from tests.support import RoleRunner, eventually
 
 
@@ -166,3 +172,97 @@ async def test_register_must_come_first(settings: Settings) -> None:
                 await call.read()
             assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
             assert "Register" in (info.value.details() or "")
+
+
+class CleanupRacedByAReconnect(GatewayServicer):
+    """Marks a closed stream's daemon offline only once a newer stream of it has registered (or
+    after 2 s): the moment a reconnect races the old stream's cleanup, held open."""
+
+    async def _mark_offline(self, session: DaemonSession) -> None:
+        async def replaced() -> bool:
+            return self.sessions.get(session.daemon_id) not in (None, session)
+
+        try:
+            await eventually(replaced, timeout=2.0, interval=0.01)
+        except AssertionError:
+            pass  # the reconnect waits for this cleanup to end
+        await super()._mark_offline(session)
+
+
+async def _register(settings: Settings, channel: grpc.aio.Channel) -> Any:
+    call = daemon_pb2_grpc.DaemonGatewayStub(channel).Connect()  # type: ignore[no-untyped-call]
+    await call.write(
+        pb.DaemonMessage(register=pb.Register(daemon_id=settings.daemon_id, name="d", token=settings.daemon_token))
+    )
+    assert (await call.read()).HasField("registered")
+    return call
+
+
+async def test_a_daemon_reconnecting_during_its_old_streams_cleanup_is_not_marked_offline_by_it(
+    settings: Settings, bus: Bus
+) -> None:
+    servicer = CleanupRacedByAReconnect(
+        bus, daemon_token=settings.daemon_token, gateway_id="g", heartbeat_interval=0.2, heartbeat_timeout=5.0
+    )
+    server = grpc.aio.server()
+    daemon_pb2_grpc.add_DaemonGatewayServicer_to_server(servicer, server)  # type: ignore[no-untyped-call]
+    server.add_insecure_port(settings.gateway_address)
+    await server.start()
+    events: list[bool] = []
+
+    async def seen(msg: Incoming) -> None:
+        events.append(bool(json.loads(msg.data)["online"]))
+
+    watch = await bus.subscribe(subjects.daemon_online(settings.daemon_id), seen)
+    try:
+        async with grpc.aio.insecure_channel(settings.gateway_address) as first_channel:
+            old = await _register(settings, first_channel)
+            await eventually(lambda: events == [True])
+            old.cancel()  # the daemon drops its stream (it saw no heartbeat, say) ...
+            await eventually(lambda: settings.daemon_id not in servicer.sessions)
+            async with grpc.aio.insecure_channel(settings.gateway_address) as channel:
+                new = await _register(settings, channel)  # ... and reconnects during the old one's cleanup
+                await eventually(lambda: len(events) >= 3, timeout=10)
+                assert events == [True, False, True], "the old stream's offline must come before the new online"
+                assert (await _daemon_record(bus, settings.daemon_id))["online"] is True
+                # Requests reach the new stream.
+                asked = asyncio.create_task(call_tool(bus, settings.daemon_id, ToolCall("t", "ping"), timeout=5))
+                while not (message := await new.read()).HasField("request"):
+                    pass
+                assert message.request.subject == "tools"
+                asked.cancel()
+                await asyncio.gather(asked, return_exceptions=True)
+    finally:
+        await watch.unsubscribe()
+        await servicer.close_all()
+        await server.stop(grace=1.0)
+
+
+async def test_a_frozen_gateway_once_resumed_fails_the_requests_it_held(
+    settings: Settings, bus: Bus, infra: Infra, tmp_path: Path
+) -> None:
+    env = clean_env(RELIANT_DAEMON_TOKEN=settings.daemon_token, RELIANT_HEARTBEAT_INTERVAL="0.2")
+    env["RELIANT_HEARTBEAT_TIMEOUT"] = "1"
+    args = ["server", "gateway", "--port", str(settings.gateway_port), "--nats-url", infra.nats_url]
+    args += ["--nats-token", infra.nats_token, "--data-dir", str(tmp_path / "gw")]
+    gateway = Proc(args, tmp_path / "gateway.log", env=env).start()
+    try:
+        await asyncio.to_thread(gateway.wait_for_output, "reliant gateway ready", 60)
+        async with grpc.aio.insecure_channel(settings.gateway_address) as channel:
+            daemon = await _register(settings, channel)
+            asked = asyncio.create_task(call_tool(bus, settings.daemon_id, ToolCall("t", "ping"), timeout=30))
+            while not (await daemon.read()).HasField("request"):
+                pass  # forwarded: the gateway now holds the request
+            os.kill(gateway.pid, signal.SIGSTOP)
+            try:
+                daemon.cancel()  # the daemon gives up on the silent gateway meanwhile
+                await asyncio.sleep(2.0)  # the length of the freeze, longer than the heartbeat timeout
+            finally:
+                os.kill(gateway.pid, signal.SIGCONT)
+            resumed = time.monotonic()
+            with pytest.raises(DaemonUnavailableError) as failed:
+                await asyncio.wait_for(asyncio.shield(asked), 10)
+            assert failed.value.maybe_reached, "it was forwarded: it may have reached the daemon"
+            assert time.monotonic() - resumed < 5
+    finally:
+        gateway.kill()

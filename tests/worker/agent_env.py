@@ -3,11 +3,12 @@ services, plus the api's service layer to create chats and send messages."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from reliant.api.chats import Chats
 from reliant.api.context import ApiContext
 from reliant.api.gates import Gates
 from reliant.api.role import ApiRole
+from reliant.api.streaming import READY, stream_updates
 from reliant.bus import Bus
 from reliant.clients import temporal
 from reliant.clients.daemons import control
@@ -35,6 +37,25 @@ from tests.support import RoleRunner, eventually
 
 
 @dataclass
+class Watch:
+    """Every update a StreamUpdates client of one chat has been sent so far (from seq 0)."""
+
+    updates: list[ChatUpdate] = field(default_factory=list)
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def kinds(self) -> list[str]:
+        return [u.kind for u in self.updates if u.kind != "keepalive"]
+
+    def log(self) -> list[ChatUpdate]:
+        return [u for u in self.updates if u.seq]
+
+    def text(self) -> str:
+        """The streamed text deltas, joined."""
+        deltas = [u.payload for u in self.updates if u.kind == "block_delta"]
+        return "".join(p["text"] for p in deltas if p["type"] == "text")
+
+
+@dataclass
 class AgentEnv:
     settings: Settings
     db: Database
@@ -46,6 +67,7 @@ class AgentEnv:
     daemon: DaemonRole
     gateway: RoleRunner
     daemon_runner: RoleRunner
+    watchers: list[asyncio.Task[None]] = field(default_factory=list)
 
     @property
     def gates(self) -> Gates:
@@ -102,7 +124,23 @@ class AgentEnv:
         return await eventually(done, timeout=timeout, interval=0.05)
 
     async def updates(self, chat_id: str) -> list[ChatUpdate]:
+        """The chat's log, as Postgres holds it."""
         return await updates_db.since(self.db, chat_id, 0, 100_000)
+
+    async def watch(self, chat_id: str) -> Watch:
+        """Follow the chat as a client would (log and live tail), until the env closes."""
+        watch = Watch()
+
+        async def follow() -> None:
+            async for update in stream_updates(self.db, self.bus, chat_id, 0):
+                if update.kind == READY:
+                    watch.ready.set()
+                else:
+                    watch.updates.append(update)
+
+        self.watchers.append(asyncio.create_task(follow(), name=f"watch:{chat_id}"))
+        await asyncio.wait_for(watch.ready.wait(), 10)
+        return watch
 
 
 def calls_in(log: Path) -> list[dict[str, Any]]:
@@ -152,7 +190,13 @@ async def agent_env(infra: Infra, tmp_path: Path, **overrides: Any) -> AsyncIter
         chats = Chats(ctx, ProviderPool(db, settings))
         # The daemon's presence record is what the api uses to pick a daemon.
         await eventually(lambda: _daemon_online(bus, settings.daemon_id))
-        yield AgentEnv(settings, db, bus, client, chats, workspace, scripts, daemon, gateway, daemon_runner)
+        env = AgentEnv(settings, db, bus, client, chats, workspace, scripts, daemon, gateway, daemon_runner)
+        try:
+            yield env
+        finally:
+            for watcher in env.watchers:
+                watcher.cancel()
+            await asyncio.gather(*env.watchers, return_exceptions=True)
 
 
 async def _daemon_online(bus: Bus, daemon_id: str) -> bool:

@@ -31,6 +31,7 @@ def contiguous(seqs: list[int]) -> bool:
 async def test_a_text_answer_streams_and_is_stored(env: AgentEnv) -> None:
     model = env.script([{"text": "Hello there, I am a scripted model."}])
     chat = await env.new_chat(model)
+    client = await env.watch(chat.id)
     sent = await env.chats.send(chat.id, "hi")
     done = await env.finished(chat.id)
     transcript = await messages_db.transcript(env.db, chat.id)
@@ -42,10 +43,12 @@ async def test_a_text_answer_streams_and_is_stored(env: AgentEnv) -> None:
     updates = await env.updates(chat.id)
     assert contiguous([u.seq for u in updates])
     kinds = [u.kind for u in updates]
-    assert kinds.index("message_queued") < kinds.index("message_created") < kinds.index("message_started")
-    deltas = "".join(u.payload["text"] for u in updates if u.kind == "block_delta")
-    assert deltas == "Hello there, I am a scripted model."
+    assert kinds.index("message_queued") < kinds.index("message_created") < kinds.index("message_completed")
     assert kinds[-1] == "chat_status" and updates[-1].payload["status"] == "idle"
+    # The answer streamed to clients through the live tail, and left no row behind.
+    assert not {"message_started", "block_started", "block_delta"} & set(kinds)
+    await eventually(lambda: client.log() == updates)
+    assert "message_started" in client.kinds() and client.text() == "Hello there, I am a scripted model."
     assert done.title == "hi"
 
 
@@ -179,8 +182,9 @@ async def test_cancel_during_a_slow_answer_aborts_it_and_the_chat_takes_the_next
     words = " ".join(["word"] * 30)
     model = env.script([{"text": words, "delay_ms": 60}])
     chat = await env.new_chat(model)
+    client = await env.watch(chat.id)
     await env.chats.send(chat.id, "talk a lot")
-    await eventually(lambda: _has_kind(env, chat.id, "block_delta"))
+    await eventually(lambda: "block_delta" in client.kinds())
     assert await env.chats.cancel(chat.id)
     done = await env.finished(chat.id)
     assert done.status_reason == "cancelled by the user"
@@ -192,10 +196,6 @@ async def test_cancel_during_a_slow_answer_aborts_it_and_the_chat_takes_the_next
     # The aborted answer was never stored, so the scripted model plays its first turn again, in full.
     assert [m.role for m in transcript] == [Role.USER, Role.USER, Role.ASSISTANT]
     assert transcript[-1].text() == words
-
-
-async def _has_kind(env: AgentEnv, chat_id: str, kind: str) -> bool:
-    return any(u.kind == kind for u in await env.updates(chat_id))
 
 
 async def test_a_daemon_outage_pauses_the_chat_and_its_return_resumes_it(env: AgentEnv) -> None:

@@ -249,15 +249,12 @@ async def test_a_pause_during_the_last_step_does_not_carry_over_to_the_next_mess
     slow = " ".join(["word"] * 20)
     model = env.script([{"text": slow, "delay_ms": 40}, {"text": "second done"}])
     chat = await env.new_chat(model)
+    client = await env.watch(chat.id)
     await env.chats.send(chat.id, "go")
-    await eventually(lambda: _has(env, chat.id, "block_delta"))
+    await eventually(lambda: "block_delta" in client.kinds())
     assert await env.chats.pause(chat.id)
     await env.finished(chat.id)  # the last step finishes: the turn ends instead of pausing
     await env.chats.send(chat.id, "again")
     done = await env.finished(chat.id)
     assert done.status_reason == ""
     assert "paused" not in [u.payload.get("status") for u in await env.updates(chat.id) if u.kind == "chat_status"]
-
-
-async def _has(env: AgentEnv, chat_id: str, kind: str) -> bool:
-    return any(u.kind == kind for u in await env.updates(chat_id))

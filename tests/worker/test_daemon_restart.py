@@ -183,3 +183,50 @@ async def test_killed_daemon_processes_are_lost_terminals_closed_and_shutdown_le
 async def recorded_any(db: Database, daemon_id: str, process_id: str, state: str) -> bool:
     found = await processes_db.get(db, daemon_id, process_id)
     return found is not None and found.state == state
+
+
+async def test_files_a_chat_has_read_survive_a_daemon_restart(infra: Infra, bus: Bus, tmp_path: Path) -> None:
+    workspace = (tmp_path / "ws").resolve()
+    workspace.mkdir()
+    (workspace / "notes.txt").write_text("one\n")
+    (workspace / "other.txt").write_text("a\n")
+    port = free_port()
+    daemon_id = f"d-{uuid.uuid4().hex[:8]}"
+    settings = Settings(
+        data_dir=tmp_path / "gw",
+        nats_url=infra.nats_url,
+        nats_token=infra.nats_token,
+        gateway_port=port,
+        gateway_address=f"127.0.0.1:{port}",
+        daemon_token="daemon-secret",
+        heartbeat_interval=0.5,
+        heartbeat_timeout=3.0,
+    )
+    daemon = DaemonProcess(tmp_path, settings.gateway_address, workspace, daemon_id)
+
+    async def tool(chat: str, name: str, **args: Any) -> Any:
+        call = ToolCall(f"t-{uuid.uuid4().hex[:6]}", name, args, chat_id=chat, workspace=str(workspace))
+        reply = await bus.request(subjects.daemon_tools(daemon_id), encode_call(call), timeout=30)
+        return decode_result(reply.data)
+
+    try:
+        async with RoleRunner(GatewayRole(settings)):
+            daemon.start()
+            await eventually(lambda: online(bus, daemon_id), timeout=30)
+            assert (await tool("c1", "view", path="notes.txt")).status is ToolStatus.OK
+            assert (await tool("c1", "view", path="other.txt")).status is ToolStatus.OK
+
+            await daemon.stop(signal.SIGKILL)
+            (workspace / "other.txt").write_text("changed behind the chat's back\n")
+            daemon.start()
+            await eventually(lambda: online(bus, daemon_id), timeout=30)
+
+            edited = await tool("c1", "edit", path="notes.txt", old_string="one", new_string="two")
+            assert edited.status is ToolStatus.OK, edited.error
+            assert (workspace / "notes.txt").read_text() == "two\n"
+            stale = await tool("c1", "edit", path="other.txt", old_string="changed", new_string="x")
+            assert stale.status is ToolStatus.ERROR and "changed" in stale.error, "still checked against the read"
+            unread = await tool("c2", "edit", path="notes.txt", old_string="two", new_string="three")
+            assert unread.status is ToolStatus.ERROR and "has not been read in this chat" in unread.error
+    finally:
+        daemon.kill_if_running()

@@ -7,7 +7,8 @@ memory.py): a repeated request attaches to the running execution or gets the rem
 with `replayed=True`; a `resume_only` request for a call the daemon does not know gets UNKNOWN and
 runs nothing. An execution belongs to the host, not to the request that started it: a request that
 goes away (gateway restart) leaves the tool running for the retry to attach to. `cancel` stops it
-and its result is INTERRUPTED.
+and its result is INTERRUPTED. A request with `wait` gets RUNNING if the call is still running after
+that many seconds (the caller asks again, attaching). Every answer names this daemon run (`boot_id`).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import Any
 from reliant.daemon.processes import BackgroundProcesses
 from reliant.daemon.tools.base import ToolContext, ToolFailure, ToolOutput, ToolProvider, ToolSpec
 from reliant.daemon.tools.memory import Execution, ExecutionKey, ExecutionMemory
-from reliant.daemon.tools.reads import ReadTracker
+from reliant.daemon.tools.reads import READS_FILE, ReadTracker
 from reliant.daemon.workspaces import Workspaces
 from reliant.domain.chat import ToolDefinition
 from reliant.domain.tools import ToolCall, ToolResult, ToolStatus
@@ -44,6 +45,7 @@ class ToolHost:
         workspace_file: Path | None = None,
         data_dirs: Iterable[Path] = (),
         workspace_roots: Iterable[Path] = (),
+        data_dir: Path | None = None,
         max_concurrent: int = DEFAULT_MAX_CONCURRENT,
         memory: ExecutionMemory | None = None,
         provider: ToolProvider | None = None,
@@ -54,9 +56,11 @@ class ToolHost:
         self._validators: dict[str, Any] = {}  # jsonschema validators, made (and imported) on first use
         self._workspaces = Workspaces(workspaces, workspace_file, data_dirs=data_dirs, roots=workspace_roots)
         self.memory = memory if memory is not None else ExecutionMemory()
-        self.reads = ReadTracker()
+        # Kept in the data dir (when there is one): what chats have read survives a restart.
+        self.reads = ReadTracker(path=data_dir / READS_FILE if data_dir is not None else None)
         self.provider = provider
         self.processes = processes if processes is not None else BackgroundProcesses()
+        self.boot_id = self.processes.boot_id  # this daemon run
         self.max_concurrent = max_concurrent
         self._slots = asyncio.Semaphore(max_concurrent)
 
@@ -100,6 +104,9 @@ class ToolHost:
         return tools + [t for t in extra if t.name not in self.tools], complete
 
     async def execute(self, call: ToolCall) -> ToolResult:
+        return dataclasses.replace(await self._execute(call), boot_id=self.boot_id)
+
+    async def _execute(self, call: ToolCall) -> ToolResult:
         key: ExecutionKey = (call.chat_id, call.tool_call_id)
         known = self.memory.get(key)
         if known is not None:
@@ -109,15 +116,23 @@ class ToolHost:
                     ToolStatus.ERROR,
                     error=f"tool call id {call.tool_call_id} was already used for {known.tool}",
                 )
-            result = await asyncio.shield(known.outcome)
-            return dataclasses.replace(result, replayed=True)
+            return dataclasses.replace(await self._outcome(call, known), replayed=True)
         if call.resume_only:
             return ToolResult(call.tool_call_id, ToolStatus.UNKNOWN, error="this daemon has no record of the tool call")
         task = asyncio.create_task(self._run(call), name=f"tool-{call.tool}-{call.tool_call_id}")
         execution = Execution(call.tool, task, asyncio.get_running_loop().create_future(), time.perf_counter())
         task.add_done_callback(functools.partial(self._settle, call, execution))
         self.memory.add(key, execution)
-        return await asyncio.shield(execution.outcome)
+        return await self._outcome(call, execution)
+
+    async def _outcome(self, call: ToolCall, execution: Execution) -> ToolResult:
+        """The execution's result; RUNNING if the request's `wait` ran out first (it runs on)."""
+        if call.wait <= 0:
+            return await asyncio.shield(execution.outcome)
+        try:
+            return await asyncio.wait_for(asyncio.shield(execution.outcome), call.wait)
+        except TimeoutError:
+            return ToolResult(call.tool_call_id, ToolStatus.RUNNING)
 
     async def cancel(self, chat_id: str, tool_call_id: str, reason: str = "cancelled") -> bool:
         """Stop a running execution (a shell's whole process group) and wait until it has stopped;
@@ -141,6 +156,7 @@ class ToolHost:
         await self.processes.shutdown()
         if self.provider is not None:
             await self.provider.shutdown()
+        self.reads.close()
 
     def _settle(self, call: ToolCall, execution: Execution, task: asyncio.Task[ToolResult]) -> None:
         if task.cancelled():

@@ -2,8 +2,10 @@
 // any break (network, server restart, a silent connection) the same again after a backoff.
 //
 // Every (re)connection starts from a fresh snapshot rather than from the last seq seen: the
-// snapshot is what Postgres holds now, so an answer that a crash cut short (its token deltas may
-// not have survived) is replaced by what was stored or replayed, and nothing shows twice.
+// snapshot is what Postgres holds now (resume_seq is its last seq). The answer still streaming is
+// not in it: its updates have seq 0 and the stream replays them from the answer's start, so the
+// model (transcript.js) rebuilds it from scratch after each snapshot and places every delta by its
+// (message_id, index, offset): a reconnect in the middle of an answer shows nothing twice.
 //
 // Updates are handed over in batches, at most one per animation frame (or every 250 ms while the
 // page is hidden), so a fast stream of token deltas costs one render per frame.

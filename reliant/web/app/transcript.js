@@ -7,6 +7,8 @@
 //   - a streaming answer is keyed by its turn: a later message_started for the same turn replaces
 //     the partial one, message_aborted drops it, and an answer whose turn is already stored (the
 //     snapshot raced its completion) is not shown again;
+//   - the answer in progress comes with seq 0 and is replayed from its start after a reconnect: a
+//     delta is placed by (message_id, index, offset), so a replayed one adds nothing;
 //   - tool calls are keyed by tool_call_id;
 //   - approvals and questions ("gates") are keyed by the tool_call_id they gate: a pending gate comes
 //     from the stream or from ListPending* after a snapshot (mergePending), and once settled stays so.
@@ -81,6 +83,25 @@ export function normMessage(m) {
 
 function signature(m) {
   return JSON.stringify([m.ordinal, m.queued, m.blocks.map((b) => [b.type, b.text.length, b.toolCallId])]);
+}
+
+function codePoints(text) {
+  let n = 0;
+  for (const _ of text) n += 1;
+  return n;
+}
+
+/** Adds a delta's text to its block; `offset` is where it starts, in code points. What the block
+ * already has is not added again (a replay after a reconnect); text after a gap is left out (the
+ * stored message brings it). True when the block changed. */
+function appendAt(block, offset, text) {
+  const have = block.points || 0;
+  const n = codePoints(text);
+  const at = offset === undefined || offset === null ? have : num(offset);
+  if (at > have || at + n <= have) return false;
+  block.text += at === have ? text : Array.from(text).slice(have - at).join("");
+  block.points = at + n;
+  return true;
 }
 
 export class ChatModel {
@@ -417,8 +438,7 @@ export class ChatModel {
         if (!live) break;
         const index = num(p.index);
         const block = live.blocks[index] || (live.blocks[index] = { type: p.type || "text", text: "", toolCallId: "", toolName: "", toolInput: {} });
-        block.text += p.text || "";
-        this.changed.add(live.key);
+        if (appendAt(block, p.offset, p.text || "")) this.changed.add(live.key);
         break;
       }
       case "message_aborted":

@@ -24,31 +24,31 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1creliant/wire/v1/daemon.proto\x12\nreliant.v1\"q\n\x08Register\x12\x11\n\tdaemon_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x12\n\nworkspaces\x18\x03 \x03(\t\x12\r\n\x05token\x18\x04 \x01(\t\x12\x0f\n\x07version\x18\x05 \x01(\t\x12\x10\n\x08hostname\x18\x06 \x01(\t\"W\n\nRegistered\x12\x12\n\ngateway_id\x18\x01 \x01(\t\x12\x1a\n\x12heartbeat_interval\x18\x02 \x01(\x01\x12\x19\n\x11heartbeat_timeout\x18\x03 \x01(\x01\"!\n\tHeartbeat\x12\x14\n\x0csent_unix_ms\x18\x01 \x01(\x03\"L\n\x07Request\x12\n\n\x02id\x18\x01 \x01(\x04\x12\x0f\n\x07subject\x18\x02 \x01(\t\x12\x0f\n\x07payload\x18\x03 \x01(\x0c\x12\x13\n\x0bwants_reply\x18\x04 \x01(\x08\"\'\n\x08Response\x12\n\n\x02id\x18\x01 \x01(\x04\x12\x0f\n\x07payload\x18\x02 \x01(\x0c\")\n\x05\x45vent\x12\x0f\n\x07subject\x18\x01 \x01(\t\x12\x0f\n\x07payload\x18\x02 \x01(\x0c\" \n\nWorkspaces\x12\x12\n\nworkspaces\x18\x01 \x03(\t\"\xe9\x01\n\rDaemonMessage\x12(\n\x08register\x18\x01 \x01(\x0b\x32\x14.reliant.v1.RegisterH\x00\x12*\n\theartbeat\x18\x02 \x01(\x0b\x32\x15.reliant.v1.HeartbeatH\x00\x12(\n\x08response\x18\x03 \x01(\x0b\x32\x14.reliant.v1.ResponseH\x00\x12\"\n\x05\x65vent\x18\x04 \x01(\x0b\x32\x11.reliant.v1.EventH\x00\x12,\n\nworkspaces\x18\x05 \x01(\x0b\x32\x16.reliant.v1.WorkspacesH\x00\x42\x06\n\x04kind\"\x9a\x01\n\x0eGatewayMessage\x12,\n\nregistered\x18\x01 \x01(\x0b\x32\x16.reliant.v1.RegisteredH\x00\x12*\n\theartbeat\x18\x02 \x01(\x0b\x32\x15.reliant.v1.HeartbeatH\x00\x12&\n\x07request\x18\x03 \x01(\x0b\x32\x13.reliant.v1.RequestH\x00\x42\x06\n\x04kind2U\n\rDaemonGateway\x12\x44\n\x07\x43onnect\x12\x19.reliant.v1.DaemonMessage\x1a\x1a.reliant.v1.GatewayMessage(\x01\x30\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1creliant/wire/v1/daemon.proto\x12\nreliant.v1\"\x82\x01\n\x08Register\x12\x11\n\tdaemon_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x12\n\nworkspaces\x18\x03 \x03(\t\x12\r\n\x05token\x18\x04 \x01(\t\x12\x0f\n\x07version\x18\x05 \x01(\t\x12\x10\n\x08hostname\x18\x06 \x01(\t\x12\x0f\n\x07\x62oot_id\x18\x07 \x01(\t\"W\n\nRegistered\x12\x12\n\ngateway_id\x18\x01 \x01(\t\x12\x1a\n\x12heartbeat_interval\x18\x02 \x01(\x01\x12\x19\n\x11heartbeat_timeout\x18\x03 \x01(\x01\"!\n\tHeartbeat\x12\x14\n\x0csent_unix_ms\x18\x01 \x01(\x03\"L\n\x07Request\x12\n\n\x02id\x18\x01 \x01(\x04\x12\x0f\n\x07subject\x18\x02 \x01(\t\x12\x0f\n\x07payload\x18\x03 \x01(\x0c\x12\x13\n\x0bwants_reply\x18\x04 \x01(\x08\"\'\n\x08Response\x12\n\n\x02id\x18\x01 \x01(\x04\x12\x0f\n\x07payload\x18\x02 \x01(\x0c\")\n\x05\x45vent\x12\x0f\n\x07subject\x18\x01 \x01(\t\x12\x0f\n\x07payload\x18\x02 \x01(\x0c\" \n\nWorkspaces\x12\x12\n\nworkspaces\x18\x01 \x03(\t\"\xe9\x01\n\rDaemonMessage\x12(\n\x08register\x18\x01 \x01(\x0b\x32\x14.reliant.v1.RegisterH\x00\x12*\n\theartbeat\x18\x02 \x01(\x0b\x32\x15.reliant.v1.HeartbeatH\x00\x12(\n\x08response\x18\x03 \x01(\x0b\x32\x14.reliant.v1.ResponseH\x00\x12\"\n\x05\x65vent\x18\x04 \x01(\x0b\x32\x11.reliant.v1.EventH\x00\x12,\n\nworkspaces\x18\x05 \x01(\x0b\x32\x16.reliant.v1.WorkspacesH\x00\x42\x06\n\x04kind\"\x9a\x01\n\x0eGatewayMessage\x12,\n\nregistered\x18\x01 \x01(\x0b\x32\x16.reliant.v1.RegisteredH\x00\x12*\n\theartbeat\x18\x02 \x01(\x0b\x32\x15.reliant.v1.HeartbeatH\x00\x12&\n\x07request\x18\x03 \x01(\x0b\x32\x13.reliant.v1.RequestH\x00\x42\x06\n\x04kind2U\n\rDaemonGateway\x12\x44\n\x07\x43onnect\x12\x19.reliant.v1.DaemonMessage\x1a\x1a.reliant.v1.GatewayMessage(\x01\x30\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'reliant.wire.v1.daemon_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_REGISTER']._serialized_start=44
-  _globals['_REGISTER']._serialized_end=157
-  _globals['_REGISTERED']._serialized_start=159
-  _globals['_REGISTERED']._serialized_end=246
-  _globals['_HEARTBEAT']._serialized_start=248
-  _globals['_HEARTBEAT']._serialized_end=281
-  _globals['_REQUEST']._serialized_start=283
-  _globals['_REQUEST']._serialized_end=359
-  _globals['_RESPONSE']._serialized_start=361
-  _globals['_RESPONSE']._serialized_end=400
-  _globals['_EVENT']._serialized_start=402
-  _globals['_EVENT']._serialized_end=443
-  _globals['_WORKSPACES']._serialized_start=445
-  _globals['_WORKSPACES']._serialized_end=477
-  _globals['_DAEMONMESSAGE']._serialized_start=480
-  _globals['_DAEMONMESSAGE']._serialized_end=713
-  _globals['_GATEWAYMESSAGE']._serialized_start=716
-  _globals['_GATEWAYMESSAGE']._serialized_end=870
-  _globals['_DAEMONGATEWAY']._serialized_start=872
-  _globals['_DAEMONGATEWAY']._serialized_end=957
+  _globals['_REGISTER']._serialized_start=45
+  _globals['_REGISTER']._serialized_end=175
+  _globals['_REGISTERED']._serialized_start=177
+  _globals['_REGISTERED']._serialized_end=264
+  _globals['_HEARTBEAT']._serialized_start=266
+  _globals['_HEARTBEAT']._serialized_end=299
+  _globals['_REQUEST']._serialized_start=301
+  _globals['_REQUEST']._serialized_end=377
+  _globals['_RESPONSE']._serialized_start=379
+  _globals['_RESPONSE']._serialized_end=418
+  _globals['_EVENT']._serialized_start=420
+  _globals['_EVENT']._serialized_end=461
+  _globals['_WORKSPACES']._serialized_start=463
+  _globals['_WORKSPACES']._serialized_end=495
+  _globals['_DAEMONMESSAGE']._serialized_start=498
+  _globals['_DAEMONMESSAGE']._serialized_end=731
+  _globals['_GATEWAYMESSAGE']._serialized_start=734
+  _globals['_GATEWAYMESSAGE']._serialized_end=888
+  _globals['_DAEMONGATEWAY']._serialized_start=890
+  _globals['_DAEMONGATEWAY']._serialized_end=975
 # @@protoc_insertion_point(module_scope)

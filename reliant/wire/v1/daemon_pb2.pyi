@@ -7,20 +7,22 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Register(_message.Message):
-    __slots__ = ("daemon_id", "name", "workspaces", "token", "version", "hostname")
+    __slots__ = ("daemon_id", "name", "workspaces", "token", "version", "hostname", "boot_id")
     DAEMON_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     WORKSPACES_FIELD_NUMBER: _ClassVar[int]
     TOKEN_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     HOSTNAME_FIELD_NUMBER: _ClassVar[int]
+    BOOT_ID_FIELD_NUMBER: _ClassVar[int]
     daemon_id: str
     name: str
     workspaces: _containers.RepeatedScalarFieldContainer[str]
     token: str
     version: str
     hostname: str
-    def __init__(self, daemon_id: _Optional[str] = ..., name: _Optional[str] = ..., workspaces: _Optional[_Iterable[str]] = ..., token: _Optional[str] = ..., version: _Optional[str] = ..., hostname: _Optional[str] = ...) -> None: ...
+    boot_id: str
+    def __init__(self, daemon_id: _Optional[str] = ..., name: _Optional[str] = ..., workspaces: _Optional[_Iterable[str]] = ..., token: _Optional[str] = ..., version: _Optional[str] = ..., hostname: _Optional[str] = ..., boot_id: _Optional[str] = ...) -> None: ...
 
 class Registered(_message.Message):
     __slots__ = ("gateway_id", "heartbeat_interval", "heartbeat_timeout")

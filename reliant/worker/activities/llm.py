@@ -10,14 +10,13 @@ import logging
 import uuid
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from reliant.clients.daemons import ToolCatalog
 from reliant.clients.providers import ProviderPool
-from reliant.clients.update_log import OrderedEmitter, UpdateLog
+from reliant.clients.update_log import LiveAnswer, UpdateLog
 from reliant.db import Database
 from reliant.db import chats as chats_db
 from reliant.db import messages as messages_db
@@ -43,7 +42,7 @@ from reliant.llm.pricing import cost
 from reliant.llm.registry import parse_model
 from reliant.llm.script import check_script_place
 from reliant.redaction import redact
-from reliant.wire.payloads import message_payload
+from reliant.wire.payloads import message_payload, tool_run_payload
 from reliant.worker import ask_user
 from reliant.worker.activities.types import (
     CHAT_GONE,
@@ -140,40 +139,24 @@ class LlmActivities:
             tools=tools,
             thinking_budget=self.thinking_budget,
         )
-        message_id = str(uuid.uuid4())
         attempt = activity.info().attempt
-        emitter = OrderedEmitter(self.log, chat.id)
-        emitter.put(
-            kinds.MESSAGE_STARTED,
-            {"message_id": message_id, "turn": inp.turn, "attempt": attempt, "model": chat.model},
+        answer = LiveAnswer(
+            self.log.bus, chat.id, message_id=str(uuid.uuid4()), turn=inp.turn, attempt=attempt, model=chat.model
         )
 
         async def on_event(event: StreamEvent) -> None:
             if isinstance(event, BlockStart):
-                payload: dict[str, Any] = {
-                    "message_id": message_id,
-                    "index": event.index,
-                    "type": event.type.value,
-                }
-                if event.tool_call_id:
-                    payload |= {"tool_call_id": event.tool_call_id, "tool_name": event.tool_name}
-                emitter.put(kinds.BLOCK_STARTED, payload)
-            elif isinstance(event, BlockDelta) and event.type is not BlockType.TOOL_CALL:
-                emitter.put(
-                    kinds.BLOCK_DELTA,
-                    {
-                        "message_id": message_id,
-                        "index": event.index,
-                        "type": event.type.value,
-                        "text": event.text,
-                    },
+                answer.block_started(
+                    event.index, event.type.value, tool_call_id=event.tool_call_id, tool_name=event.tool_name
                 )
+            elif isinstance(event, BlockDelta) and event.type is not BlockType.TOOL_CALL:
+                answer.delta(event.index, event.type.value, event.text)
 
         beating = asyncio.create_task(_heartbeat(), name=f"heartbeat:{chat.id}")
         try:
             response = await provider.stream(request, on_event)
         except RetryableLlmError as exc:
-            await emitter.close()
+            await answer.close()
             delay = retry_delay(retry_after=exc.retry_after, attempt=attempt)
             reason = redact(str(exc))
             logger.warning("chat %s turn %d: %s (retry in %gs, attempt %d)", chat.id, inp.turn, reason, delay, attempt)
@@ -190,7 +173,7 @@ class LlmActivities:
                 category=ApplicationErrorCategory.BENIGN,
             ) from None
         except FatalLlmError as exc:
-            await emitter.close()
+            await answer.close()
             reason = redact(str(exc))
             logger.warning("chat %s turn %d: %s (the chat pauses)", chat.id, inp.turn, reason)
             logger.debug("chat %s turn %d: the provider error in full", chat.id, inp.turn, exc_info=exc)
@@ -198,13 +181,13 @@ class LlmActivities:
                 reason, type=FATAL_LLM, non_retryable=True, category=ApplicationErrorCategory.BENIGN
             ) from None
         except BaseException:
-            await emitter.abort()
+            await answer.abort()
             raise
         finally:
             beating.cancel()
             await asyncio.gather(beating, return_exceptions=True)
 
-        await emitter.close()  # the streamed deltas take their seqs before the answer's
+        await answer.close()  # stored in the live tail before the answer's message_completed
         read_only = {t.name: t.read_only for t in tools}
         async with self.log.change(chat.id) as change:
             message, created = await messages_db.store_turn(
@@ -335,9 +318,12 @@ async def settle_tool_results(
     if interrupt_reason:
         for run in runs:
             if run.state not in final:
-                await tool_runs_db.finish(
-                    db, chat_id, run.tool_call_id, state=ToolState.INTERRUPTED, error=interrupt_reason
-                )
+                async with log.change(chat_id) as change:  # clients see the call end, not "pending"
+                    settled = await tool_runs_db.finish(
+                        change.tx, chat_id, run.tool_call_id, state=ToolState.INTERRUPTED, error=interrupt_reason
+                    )
+                    if settled is not None:  # None: it ended in the meantime, and said so itself
+                        change.emit(kinds.TOOL_FINISHED, tool_run_payload(settled))
         runs = await tool_runs_db.for_turn(db, chat_id, last.turn)
     if any(r.state not in final for r in runs):
         return transcript

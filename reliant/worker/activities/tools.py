@@ -1,22 +1,30 @@
 """execute_tool: run one tool call on the chat's daemon, at most once.
 
-The call is recorded `executing` before the daemon is asked. A retried attempt that finds it so
-asks the daemon to attach to the running call (or return what it remembers); if the daemon has no
-record (it restarted), a read-only tool is run again and any other is reported as interrupted:
-never silently run twice.
+The call is recorded `executing` (with the daemon run it goes to) before the daemon is asked. The
+asking is a series of short requests (see ToolDelivery): a request lost with a gateway or NATS is
+noticed within seconds and sent again, attaching to the running call. A request that provably never
+reached the daemon puts the call back to pending, to be sent when the daemon is back. A retried
+attempt that finds the call `executing` asks the daemon to attach to it (or return what it
+remembers); if the daemon run it went to has restarted, a read-only tool is run again and any other
+is reported as interrupted, saying so: never silently run twice.
+
+Only a cancel the user asked for (the workflow cancelling the activity) stops the tool on the
+daemon and reports "cancelled by the user". A worker shutdown, a heartbeat or activity timeout
+leaves it running: the retry attaches to it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
+from typing import Any
 
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
-from reliant.bus import Bus
-from reliant.clients.daemons import call_tool, control
+from reliant.bus import Bus, subjects
+from reliant.clients.daemons import control
+from reliant.clients.tool_delivery import ToolDelivery
 from reliant.clients.update_log import Change, UpdateLog
 from reliant.db import Database
 from reliant.db import approvals as approvals_db
@@ -35,6 +43,8 @@ from reliant.worker import ask_user
 from reliant.worker.activities.llm import chat_gone, settle_tool_results
 from reliant.worker.activities.types import (
     DAEMON_OFFLINE,
+    DAEMON_OFFLINE_REASON,
+    TOOL_DETACHED,
     ExecuteToolInput,
     ExecuteToolResult,
     FinishTurnInput,
@@ -43,16 +53,22 @@ from reliant.worker.activities.types import (
 logger = logging.getLogger(__name__)
 
 FINAL = FINAL_TOOL_STATES
-# The daemon enforces each tool's own timeout; this only bounds a lost reply.
-REQUEST_TIMEOUT = 660.0
 HEARTBEAT_EVERY = 0.5
+PRESENCE_TIMEOUT = 1.0
+USER_CANCEL = "cancelled by the user"
+DAEMON_RESTARTED = "the daemon restarted while this tool was running; its outcome is unknown, so it was not run again"
+OUTCOME_UNKNOWN = (
+    "the daemon has no record of this call and may have restarted since it was sent; its outcome is "
+    "unknown, so it was not run again"
+)
 
 
 class ToolActivities:
-    def __init__(self, db: Database, bus: Bus, log: UpdateLog) -> None:
+    def __init__(self, db: Database, bus: Bus, log: UpdateLog, delivery: ToolDelivery | None = None) -> None:
         self.db = db
         self.bus = bus
         self.log = log
+        self.delivery = delivery if delivery is not None else ToolDelivery(bus)
 
     @activity.defn(name="execute_tool")
     async def execute_tool(self, inp: ExecuteToolInput) -> ExecuteToolResult:
@@ -80,33 +96,95 @@ class ToolActivities:
             chat_id=inp.chat_id,
             workspace=workspace,
         )
+        try:
+            return await self._run(inp, target, call)
+        except asyncio.CancelledError:
+            details = activity.cancellation_details()
+            if details is not None and details.cancel_requested:  # the user pressed stop
+                await self._cancel_on_daemon(daemon_id, inp.chat_id, run)
+                raise
+            # A worker shutdown or a timeout: the call runs on; the next attempt attaches to it.
+            reason = _detach_reason(details)
+            logger.info("tool call %s left running on daemon %s: %s", run.tool_call_id, daemon_id, reason)
+            raise ApplicationError(
+                f"{reason}; the tool keeps running on the daemon and the retry attaches to it",
+                type=TOOL_DETACHED,
+                category=ApplicationErrorCategory.BENIGN,
+            ) from None
+
+    async def _run(self, inp: ExecuteToolInput, target: ToolTarget, call: ToolCall) -> ExecuteToolResult:
+        run, daemon_id = target.run, target.daemon_id
         if run.state is ToolState.EXECUTING:
-            # An earlier attempt asked the daemon and we never heard back: find out what happened.
-            known = await self._ask(daemon_id, dataclasses.replace(call, resume_only=True))
-            if known.status is not ToolStatus.UNKNOWN:
-                return await self._record(inp.chat_id, run, known, replayed=True)
+            # An earlier attempt sent the call and never heard back: attach to it, or learn that the
+            # daemon run it went to never got it (then it is sent again below).
+            result = await self._deliver(daemon_id, call, run, sent_boot=run.daemon_boot, resume=True)
+            if result.status is not ToolStatus.UNKNOWN:
+                return await self._record(inp.chat_id, run, result, replayed=True)
             if not run.read_only:
-                interrupted = ToolResult(
-                    run.tool_call_id,
-                    ToolStatus.INTERRUPTED,
-                    error="the daemon restarted while this tool was running; its outcome is unknown, "
-                    "so it was not run again",
+                error = DAEMON_RESTARTED if run.daemon_boot else OUTCOME_UNKNOWN
+                return await self._record(
+                    inp.chat_id, run, ToolResult(run.tool_call_id, ToolStatus.INTERRUPTED, error=error)
                 )
-                return await self._record(inp.chat_id, run, interrupted)
+        # Which daemon run the call goes to matters only for a call that must not run twice.
+        boot = "" if run.read_only else await self._daemon_boot(daemon_id)
         async with self.log.change(inp.chat_id) as change:
             if inp.approval is not None:
                 await _approved(change, inp.chat_id, target, inp.approval)
-            run = await tool_runs_db.begin(change.tx, inp.chat_id, inp.tool_call_id)
-            change.emit(
-                kinds.TOOL_STARTED,
-                {"tool_call_id": run.tool_call_id, "tool_name": run.tool_name, "input": run.input, "turn": run.turn},
+            begun = await tool_runs_db.begin(change.tx, inp.chat_id, inp.tool_call_id, daemon_boot=boot)
+            if begun is not None:
+                change.emit(
+                    kinds.TOOL_STARTED,
+                    {
+                        "tool_call_id": begun.tool_call_id,
+                        "tool_name": begun.tool_name,
+                        "input": begun.input,
+                        "turn": begun.turn,
+                    },
+                )
+        if begun is None:  # another attempt finished it meanwhile
+            return await self._recorded(inp.chat_id, run)
+        result = await self._deliver(daemon_id, call, begun, sent_boot=boot, resume=False)
+        if result.status is ToolStatus.UNKNOWN:  # sent, then the daemon restarted (a mutating call)
+            result = ToolResult(
+                run.tool_call_id, ToolStatus.INTERRUPTED, error=DAEMON_RESTARTED if boot else OUTCOME_UNKNOWN
             )
+        return await self._record(inp.chat_id, begun, result)
+
+    async def _deliver(
+        self, daemon_id: str, call: ToolCall, run: ToolRun, *, sent_boot: str, resume: bool
+    ) -> ToolResult:
+        """Ask the daemon until it answers; a call that never reached it goes back to pending."""
+        beat = None if activity.info().is_local else activity.heartbeat
         try:
-            result = await self._ask(daemon_id, call)
-        except asyncio.CancelledError:
-            await self._cancel_on_daemon(daemon_id, inp.chat_id, run)
-            raise
-        return await self._record(inp.chat_id, run, result)
+            return await self.delivery.deliver(
+                daemon_id,
+                call,
+                sent_boot=sent_boot,
+                resume=resume,
+                rerun_if_unknown=run.read_only,
+                heartbeat=beat,
+                heartbeat_every=HEARTBEAT_EVERY,
+            )
+        except DaemonUnavailableError as exc:
+            if not exc.maybe_reached and await tool_runs_db.back_to_pending(self.db, call.chat_id, call.tool_call_id):
+                logger.info("tool call %s never reached daemon %s: pending again", call.tool_call_id, daemon_id)
+            # Retried here for the delivery's grace already: the chat pauses until the daemon is back.
+            raise ApplicationError(str(exc), type=DAEMON_OFFLINE, non_retryable=True) from exc
+
+    async def _daemon_boot(self, daemon_id: str) -> str:
+        """The daemon run its presence record names ("" if not known)."""
+
+        async def lookup() -> dict[str, Any] | None:
+            return await (await self.bus.presence()).get(subjects.presence_key("daemon", daemon_id))
+
+        try:
+            record = await asyncio.wait_for(lookup(), PRESENCE_TIMEOUT)
+        except Exception as exc:  # noqa: BLE001 - only a hint: without it an unknown outcome is judged more cautiously
+            logger.debug("no presence record for daemon %s: %s", daemon_id, exc)
+            return ""
+        if not record or not record.get("online"):
+            return ""
+        return str(record.get("boot_id", ""))
 
     async def _denied(self, inp: ExecuteToolInput, run: ToolRun) -> ExecuteToolResult:
         """The call never runs; the model is told why (the user's message, or the mode's rule)."""
@@ -129,7 +207,8 @@ class ToolActivities:
             finished = await tool_runs_db.finish(
                 change.tx, inp.chat_id, run.tool_call_id, state=ToolState.DENIED, error=inp.denial
             )
-            change.emit(kinds.TOOL_FINISHED, tool_run_payload(finished))
+            if finished is not None:
+                change.emit(kinds.TOOL_FINISHED, tool_run_payload(finished))
             await _running_again(change, inp.chat_id)
         return ExecuteToolResult(run.tool_call_id, ToolState.DENIED.value)
 
@@ -162,24 +241,10 @@ class ToolActivities:
                 output=ask_user.result_text(question.questions, answers),
                 data={"answers": answers},
             )
-            change.emit(kinds.TOOL_FINISHED, tool_run_payload(finished))
+            if finished is not None:
+                change.emit(kinds.TOOL_FINISHED, tool_run_payload(finished))
             await _running_again(change, inp.chat_id)
         return ExecuteToolResult(run.tool_call_id, ToolState.COMPLETED.value)
-
-    async def _ask(self, daemon_id: str, call: ToolCall) -> ToolResult:
-        """Send the call to the daemon, heartbeating while it runs."""
-        request = asyncio.create_task(call_tool(self.bus, daemon_id, call, timeout=REQUEST_TIMEOUT))
-        try:
-            while not request.done():
-                await asyncio.wait({request}, timeout=HEARTBEAT_EVERY)
-                if not request.done() and not activity.info().is_local:
-                    activity.heartbeat()  # only long calls heartbeat; quick ones skip the round trip
-            return request.result().result
-        except DaemonUnavailableError as exc:
-            raise ApplicationError(str(exc), type=DAEMON_OFFLINE) from exc
-        finally:
-            if not request.done():
-                request.cancel()
 
     async def _cancel_on_daemon(self, daemon_id: str, chat_id: str, run: ToolRun) -> None:
         try:
@@ -192,12 +257,14 @@ class ToolActivities:
             )
         except DaemonUnavailableError as exc:
             logger.warning("could not cancel tool call %s on daemon %s: %s", run.tool_call_id, daemon_id, exc)
-        interrupted = ToolResult(run.tool_call_id, ToolStatus.INTERRUPTED, error="cancelled by the user")
+        interrupted = ToolResult(run.tool_call_id, ToolStatus.INTERRUPTED, error=USER_CANCEL)
         await asyncio.shield(self._record(chat_id, run, interrupted))
 
     async def _record(
         self, chat_id: str, run: ToolRun, result: ToolResult, *, replayed: bool = False
     ) -> ExecuteToolResult:
+        """Record the result unless another attempt recorded one first (then that one stands, and
+        no second tool_finished is emitted)."""
         state = {
             ToolStatus.OK: ToolState.COMPLETED,
             ToolStatus.ERROR: ToolState.FAILED,
@@ -214,8 +281,17 @@ class ToolActivities:
                 data=result.data,
                 duration_ms=result.duration_ms,
             )
-            change.emit(kinds.TOOL_FINISHED, tool_run_payload(finished))
+            if finished is not None:
+                change.emit(kinds.TOOL_FINISHED, tool_run_payload(finished))
+        if finished is None:
+            return await self._recorded(chat_id, run)
         return ExecuteToolResult(run.tool_call_id, state.value, replayed=replayed)
+
+    async def _recorded(self, chat_id: str, run: ToolRun) -> ExecuteToolResult:
+        current = await tool_runs_db.get(self.db, chat_id, run.tool_call_id)
+        if current is None:
+            raise chat_gone(chat_id)
+        return ExecuteToolResult(run.tool_call_id, current.state.value, replayed=True)
 
     @activity.defn(name="finish_turn")
     async def finish_turn(self, inp: FinishTurnInput) -> None:
@@ -227,8 +303,12 @@ class ToolActivities:
             await settle_tool_results(self.db, self.log, inp.chat_id, interrupt_reason=inp.reason or "stopped")
         status = ChatStatus(inp.status)
         async with self.log.change(inp.chat_id) as change:
-            if await chats_db.set_status(change.tx, inp.chat_id, status, inp.reason):
+            changed = await chats_db.set_status(change.tx, inp.chat_id, status, inp.reason)
+            if changed:
                 change.emit(kinds.CHAT_STATUS, {"status": status.value, "reason": inp.reason})
+        if changed and status is ChatStatus.PAUSED and inp.reason.startswith(DAEMON_OFFLINE_REASON):
+            # The daemon may be back already (its online event came before this commit).
+            await self.bus.publish_json(subjects.DAEMON_AWAITED, {"chat_id": inp.chat_id})
 
     async def _cancel_gates(self, chat_id: str) -> None:
         """Approvals and questions still pending when a turn ends are cancelled."""
@@ -242,6 +322,20 @@ class ToolActivities:
                 change.emit(
                     kinds.QUESTION_ANSWERED, {"tool_call_id": tool_call_id, "answers": [], "status": "cancelled"}
                 )
+
+
+async def _detach_reason(details: activity.ActivityCancellationDetails | None) -> str:
+    if details is None:
+        return "the activity was cancelled"
+    if details.worker_shutdown:
+        return "the worker is shutting down"
+    if details.timed_out:
+        return "the activity timed out"
+    if details.not_found:
+        return "the server no longer knows this attempt"
+    if details.paused or details.reset:
+        return "the activity was paused or reset"
+    return "the activity was cancelled"
 
 
 async def _approved(change: Change, chat_id: str, target: ToolTarget, answer: ApprovalAnswer) -> None:

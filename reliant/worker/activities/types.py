@@ -8,10 +8,19 @@ from reliant.domain.workflows import ApprovalAnswer, ToolCallRef
 
 # ApplicationError types the workflow tells apart.
 DAEMON_OFFLINE = "DaemonOffline"
+DAEMON_OFFLINE_REASON = "daemon offline"  # how a pause for it begins (resumed when the daemon is back)
 RETRYABLE_LLM = "RetryableLlmError"
 FATAL_LLM = "FatalLlmError"
 CHAT_GONE = "ChatGone"
 TURN_ABORTED = "TurnAborted"  # a cancelled turn's late attempt: its answer is dropped
+# Postgres, NATS or Temporal could not be reached (details[0] names which): waited out, never a pause.
+INFRA_UNAVAILABLE = "InfrastructureUnavailable"
+# The attempt was running in a worker that died; a restarted worker failed it so that it is retried
+# at once instead of after the heartbeat timeout.
+WORKER_LOST = "WorkerLost"
+# A tool's activity stopped without its result (worker shutdown, timeout) while the tool runs on:
+# retried, the next attempt attaches to it.
+TOOL_DETACHED = "ToolDetached"
 
 
 @dataclass

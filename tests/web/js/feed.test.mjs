@@ -5,6 +5,7 @@ import { test } from "node:test";
 
 import { ConnectError } from "../../../reliant/web/app/connect.js";
 import { ChatFeed, backoffDelay } from "../../../reliant/web/app/feed.js";
+import { ChatModel } from "../../../reliant/web/app/transcript.js";
 
 function fakeApi(connections) {
   const calls = { listMessages: 0, getChat: 0, streams: [] };
@@ -53,8 +54,8 @@ function start(api, until, handlers = {}) {
 
 test("a broken stream reconnects from a fresh snapshot and delivers every update once", async () => {
   const api = fakeApi([
-    [{ kind: "stream_ready", seq: "0" }, { kind: "block_delta", seq: "11" }, new ConnectError("unavailable", "server went away")],
-    [{ kind: "stream_ready", seq: "0" }, { kind: "block_delta", seq: "21" }, { kind: "keepalive", seq: "0" }, "hang"],
+    [{ kind: "stream_ready", seq: "0" }, { kind: "chat_updated", seq: "11" }, new ConnectError("unavailable", "server went away")],
+    [{ kind: "stream_ready", seq: "0" }, { kind: "chat_updated", seq: "21" }, { kind: "keepalive", seq: "0" }, "hang"],
   ]);
   const snapshots = [];
   const updates = [];
@@ -139,4 +140,53 @@ test("a tab hidden for a while parks its stream and resumes from a fresh snapsho
   assert.deepEqual(states, ["connecting", "live", "parked", "connecting", "live"]);
   feed.close();
   await feed.done;
+});
+
+test("a reconnect in the middle of an answer replays it from its start and shows every word once", async () => {
+  const live = (kind, payload) => ({ kind, seq: "0", payload });
+  const started = live("message_started", { message_id: "m", turn: 1, attempt: 1 });
+  const block = live("block_started", { message_id: "m", index: 0, type: "text" });
+  const delta = (offset, text) => live("block_delta", { message_id: "m", index: 0, type: "text", offset, text });
+  const user = { id: "u1", ordinal: 1, role: "user", blocks: [{ type: "text", text: "hi" }], usage: {}, createdUnix: 1 };
+  const connections = [
+    [{ kind: "stream_ready", seq: "0" }, started, block, delta(0, "Grüße "), delta(6, "aus "), new ConnectError("unavailable", "cut")],
+    // The answer again from its start (the live tail), one delta twice, then on: each word once.
+    [{ kind: "stream_ready", seq: "0" }, started, block, delta(0, "Grüße "), delta(6, "aus "), delta(6, "aus "), delta(10, "🌍!"), "hang"],
+  ];
+  const calls = { streams: [] };
+  const api = {
+    async listMessages() {
+      return { messages: [user], resumeSeq: "2" };
+    },
+    async getChat() {
+      return { id: "c", status: "running", lastSeq: "2" };
+    },
+    streamUpdates(chatId, since, { signal }) {
+      calls.streams.push(Number(since));
+      const script = connections.shift();
+      return (async function* () {
+        for (const step of script || []) {
+          if (step instanceof Error) throw step;
+          if (step === "hang") await new Promise((_, reject) => signal.addEventListener("abort", () => reject(new ConnectError("canceled", "aborted"))));
+          yield step;
+        }
+      })();
+    },
+  };
+  const model = new ChatModel("c");
+  let lives = 0;
+  const { feed, reached } = start(api, (state) => state === "live" && ++lives === 2, {
+    onSnapshot: (snapshot, chat) => {
+      model.load(snapshot);
+      model.setChat(chat);
+    },
+    onUpdates: (updates) => updates.forEach((u) => model.apply(u)),
+  });
+  await reached;
+  await new Promise((r) => setTimeout(r, 40)); // the frame flush after the replay
+  feed.close();
+  await feed.done;
+  assert.deepEqual(calls.streams, [2, 2]);
+  const rows = model.rows().map((r) => `${r.kind}:${r.item.blocks.map((b) => b.text).join("|")}`);
+  assert.deepEqual(rows, ["message:hi", "live:Grüße aus 🌍!"]);
 });

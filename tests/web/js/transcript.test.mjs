@@ -138,3 +138,24 @@ test("retry waits and pauses are rows; a status change clears the wait", () => {
   m.apply(u("error", { message: "boom" }));
   assert.deepEqual(m.rows().map((r) => r.kind), ["notice", "paused"]);
 });
+
+test("deltas are placed by offset: a replayed one adds nothing, one after a gap waits for the stored answer", () => {
+  seq = 0;
+  const m = new ChatModel(CHAT);
+  m.load({ messages: [userPb("u1", 1, "hi")], resumeSeq: "1" });
+  const live = (kind, payload) => ({ chatId: CHAT, seq: "0", kind, payload, createdUnix: 1 });
+  const delta = (offset, text) => live("block_delta", { message_id: "m", index: 0, type: "text", offset, text });
+  m.apply(live("message_started", { message_id: "m", turn: 1, attempt: 1 }));
+  m.apply(delta(0, "🌍 one "));
+  m.apply(delta(0, "🌍 one ")); // replayed
+  m.apply(delta(2, "one two ")); // overlaps: only "two " is new
+  assert.deepEqual(texts(m), ["message:hi", "live:🌍 one two "]);
+  m.take();
+  m.apply(delta(6, "two ")); // nothing new: no re-render either
+  assert.equal(m.take().changed.size, 0);
+  m.apply(delta(40, "far ahead")); // a gap
+  assert.deepEqual(texts(m), ["message:hi", "live:🌍 one two "]);
+  seq = 1;
+  m.apply(u("message_completed", { message: assistantPayload("a1", 2, 1, [{ type: "text", text: "🌍 one two three" }]) }));
+  assert.deepEqual(texts(m), ["message:hi", "message:🌍 one two three"]);
+});

@@ -1,0 +1,43 @@
+"""Losing Postgres: statements fail within about a second with DatabaseUnavailableError (not after
+the pool's timeout), and the same Database works again as soon as the server is back."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+import embedded
+from reliant.db import Database, DatabaseError, DatabaseUnavailableError
+from tests.conftest import service_configs
+from tests.support import eventually
+
+
+async def test_a_stopped_postgres_fails_fast_as_unavailable_and_is_used_again_when_back(tmp_path: Path) -> None:
+    cfg, _, _ = service_configs(tmp_path)
+    server = await embedded.start_postgres(cfg)
+    db = await Database.open(server.url, min_size=1)
+    try:
+        assert await db.fetchrow("SELECT 1 AS one") == {"one": 1}
+        await server.stop()
+        for _ in range(3):
+            began = time.monotonic()
+            with pytest.raises(DatabaseUnavailableError) as info:
+                await db.fetch("SELECT 1")
+            assert time.monotonic() - began < 5, "failed only after the pool timeout"
+            assert "postgres is unreachable" in str(info.value) and "***" in str(info.value)
+            assert not db.reachable
+        server = await embedded.start_postgres(cfg)
+        assert await eventually(lambda: db.fetchrow("SELECT 2 AS two"), timeout=10) == {"two": 2}
+        assert db.reachable
+    finally:
+        await db.close()
+        await server.stop()
+
+
+async def test_a_failing_statement_is_not_an_outage(migrated_db: Database) -> None:
+    with pytest.raises(Exception) as info:
+        await migrated_db.fetch("SELECT * FROM no_such_table")
+    assert not isinstance(info.value, DatabaseError)
+    assert migrated_db.reachable

@@ -1,0 +1,214 @@
+"""execute_tool against a real gateway and daemon (in this process), NATS and Postgres, run the way
+Temporal runs it (ActivityEnvironment): what is recorded when a request never reached the daemon,
+when two attempts attach to one running call, when the daemon run a call went to is gone, and when
+the activity is cancelled by a user or by anything else."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from temporalio.activity import ActivityCancellationDetails
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
+
+from embedded.ports import free_port
+from reliant.bus import Bus, Incoming, subjects
+from reliant.clients.tool_delivery import ToolDelivery
+from reliant.clients.update_log import UpdateLog
+from reliant.config import Settings
+from reliant.daemon.role import DaemonRole
+from reliant.db import Database
+from reliant.db import chats as chats_db
+from reliant.db import projects as projects_db
+from reliant.db import tool_runs as tool_runs_db
+from reliant.db import updates as updates_db
+from reliant.domain.chat import ToolRun, ToolState
+from reliant.gateway.role import GatewayRole
+from reliant.wire.grpc_options import ERROR_NOT_HELD, HEADER_ERROR
+from reliant.worker.activities.tools import ToolActivities
+from reliant.worker.activities.types import DAEMON_OFFLINE, TOOL_DETACHED, ExecuteToolInput, ExecuteToolResult
+from tests.conftest import Infra
+from tests.support import RoleRunner, eventually, pid_alive
+
+
+@dataclass
+class Setup:
+    settings: Settings
+    db: Database
+    bus: Bus
+    workspace: Path
+    activities: ToolActivities
+
+    def daemon(self) -> RoleRunner:
+        return RoleRunner(DaemonRole(self.settings))
+
+    async def call(self, command: str, *, read_only: bool = False) -> ExecuteToolInput:
+        """A chat with one planned shell call."""
+        project = await projects_db.create(
+            self.db, name="p", daemon_id=self.settings.daemon_id, path=str(self.workspace)
+        )
+        chat = await chats_db.create(self.db, project_id=project.id, model="scripted:demo")
+        ident = f"t-{uuid.uuid4().hex[:6]}"
+        planned = tool_runs_db.PlannedCall(ident, "shell", {"command": command}, read_only, 0)
+        await tool_runs_db.plan(self.db, chat.id, 1, [planned])
+        return ExecuteToolInput(chat_id=chat.id, turn=1, tool_call_id=ident)
+
+    async def run(self, inp: ExecuteToolInput, env: ActivityEnvironment | None = None) -> ExecuteToolResult:
+        result: ExecuteToolResult = await (env or ActivityEnvironment()).run(self.activities.execute_tool, inp)
+        return result
+
+    async def record(self, inp: ExecuteToolInput) -> ToolRun:
+        run = await tool_runs_db.get(self.db, inp.chat_id, inp.tool_call_id)
+        assert run is not None
+        return run
+
+    async def pid_of_tool(self) -> int:
+        """The pid the tool's shell wrote to ./pid."""
+        path = self.workspace / "pid"
+        return int(await eventually(lambda: path.exists() and path.read_text().strip()))
+
+    async def finishes(self, inp: ExecuteToolInput) -> int:
+        updates = await updates_db.since(self.db, inp.chat_id, 0, 1000)
+        return sum(1 for u in updates if u.kind == "tool_finished")
+
+
+@pytest.fixture
+async def setup(infra: Infra, migrated_db: Database, tmp_path: Path) -> AsyncIterator[Setup]:
+    port = free_port()
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    settings = Settings(
+        data_dir=tmp_path / "daemon-data",
+        nats_url=infra.nats_url,
+        nats_token=infra.nats_token,
+        gateway_port=port,
+        gateway_address=f"127.0.0.1:{port}",
+        daemon_token="daemon-secret",
+        daemon_id=f"d-{uuid.uuid4().hex[:8]}",
+        daemon_workspaces=(workspace,),
+        heartbeat_interval=0.2,
+        heartbeat_timeout=1.0,
+    )
+    bus = await Bus.connect(infra.nats_url, infra.nats_token)
+    delivery = ToolDelivery(bus, poll_wait=0.5, reply_margin=1.0, offline_grace=1.0)
+    activities = ToolActivities(migrated_db, bus, UpdateLog(migrated_db, bus), delivery)
+    try:
+        async with RoleRunner(GatewayRole(settings)):
+            yield Setup(settings, migrated_db, bus, workspace, activities)
+    finally:
+        await bus.close()
+
+
+async def test_a_call_that_never_reached_the_daemon_stays_pending_and_runs_once_it_is_back(setup: Setup) -> None:
+    inp = await setup.call("echo ran >> effects.log; echo ok")
+    with pytest.raises(ApplicationError) as raised:
+        await setup.run(inp)  # the gateway is up, the daemon is not: no responders
+    assert raised.value.type == DAEMON_OFFLINE and raised.value.non_retryable
+    run = await setup.record(inp)
+    assert run.state is ToolState.PENDING, "provably never sent: pending, not executing"
+    async with setup.daemon():
+        result = await setup.run(inp)
+    assert (result.state, result.replayed) == ("completed", False)
+    run = await setup.record(inp)
+    assert run.state is ToolState.COMPLETED and "ok" in run.output
+    assert (setup.workspace / "effects.log").read_text() == "ran\n"
+
+
+async def test_a_gateway_refusing_the_request_for_not_holding_the_daemon_leaves_it_pending(setup: Setup) -> None:
+    inp = await setup.call("echo ran >> effects.log")
+
+    async def refuse(msg: Incoming) -> None:  # a gateway that lost the daemon's stream a moment ago
+        await setup.bus.publish(msg.reply, b"", headers={HEADER_ERROR: ERROR_NOT_HELD})
+
+    subscription = await setup.bus.subscribe(subjects.daemon_tools(setup.settings.daemon_id), refuse)
+    try:
+        with pytest.raises(ApplicationError, match="daemon-not-connected-here"):
+            await setup.run(inp)
+    finally:
+        await subscription.unsubscribe()
+    assert (await setup.record(inp)).state is ToolState.PENDING
+    assert not (setup.workspace / "effects.log").exists()
+
+
+async def test_two_attempts_attaching_to_one_running_call_record_one_result(setup: Setup) -> None:
+    inp = await setup.call("echo ran >> effects.log; sleep 1.5; echo ok")
+    async with setup.daemon():
+        first = asyncio.create_task(setup.run(inp))
+        await eventually((setup.workspace / "effects.log").exists)
+        assert (await setup.record(inp)).state is ToolState.EXECUTING
+        # A retry (the first attempt's heartbeat timed out, say) while the call still runs.
+        second = await setup.run(inp)
+        first_result = await first
+    assert first_result.state == second.state == "completed"
+    assert (await setup.record(inp)).output.strip().endswith("ok")
+    assert await setup.finishes(inp) == 1, "one result, one tool_finished update"
+    assert (setup.workspace / "effects.log").read_text() == "ran\n"
+
+
+async def test_a_call_sent_to_a_daemon_run_that_is_gone_is_reported_interrupted_saying_why(setup: Setup) -> None:
+    inp = await setup.call("echo ran >> effects.log")
+    await tool_runs_db.begin(setup.db, inp.chat_id, inp.tool_call_id, daemon_boot="a-run-before-a-restart")
+    async with setup.daemon():
+        result = await setup.run(inp)
+    assert result.state == "interrupted"
+    run = await setup.record(inp)
+    assert run.error.startswith("the daemon restarted while this tool was running")
+    assert not (setup.workspace / "effects.log").exists(), "never run again"
+
+
+async def test_a_call_recorded_as_sent_that_never_reached_its_daemon_run_is_sent(setup: Setup) -> None:
+    inp = await setup.call("echo ran >> effects.log")
+    async with setup.daemon() as daemon:
+        boot = daemon.role.host.boot_id  # type: ignore[attr-defined]
+        # The worker died between recording the call and sending it to this very daemon run.
+        await tool_runs_db.begin(setup.db, inp.chat_id, inp.tool_call_id, daemon_boot=boot)
+        result = await setup.run(inp)
+    assert result.state == "completed"
+    assert (setup.workspace / "effects.log").read_text() == "ran\n"
+
+
+@pytest.mark.parametrize(
+    "details",
+    [ActivityCancellationDetails(worker_shutdown=True), ActivityCancellationDetails(timed_out=True)],
+    ids=["worker shutdown", "heartbeat timeout"],
+)
+async def test_a_cancel_not_asked_by_the_user_leaves_the_tool_running_for_the_retry(
+    setup: Setup, details: ActivityCancellationDetails
+) -> None:
+    inp = await setup.call("echo $$ > pid; sleep 1.5; echo done >> marker; echo finished")
+    async with setup.daemon():
+        env = ActivityEnvironment()
+        attempt = asyncio.create_task(setup.run(inp, env))
+        pid = await setup.pid_of_tool()
+        env.cancel(cancellation_details=details)
+        with pytest.raises(ApplicationError) as raised:
+            await attempt
+        assert raised.value.type == TOOL_DETACHED
+        assert pid_alive(pid), "the tool was not killed"
+        assert (await setup.record(inp)).state is ToolState.EXECUTING
+        retry = await setup.run(inp)
+    assert (retry.state, retry.replayed) == ("completed", True)
+    run = await setup.record(inp)
+    assert "finished" in run.output and "cancelled by the user" not in run.error
+    assert (setup.workspace / "marker").read_text() == "done\n"
+    assert await setup.finishes(inp) == 1
+
+
+async def test_a_user_cancel_kills_the_tool_and_says_so(setup: Setup) -> None:
+    inp = await setup.call("echo $$ > pid; sleep 30; echo done >> marker")
+    async with setup.daemon():
+        env = ActivityEnvironment()
+        attempt = asyncio.create_task(setup.run(inp, env))
+        pid = await setup.pid_of_tool()
+        env.cancel(cancellation_details=ActivityCancellationDetails(cancel_requested=True))
+        with pytest.raises(asyncio.CancelledError):
+            await attempt
+        await eventually(lambda: not pid_alive(pid), timeout=5)
+    run = await setup.record(inp)
+    assert (run.state, run.error) == (ToolState.INTERRUPTED, "cancelled by the user")
+    assert not (setup.workspace / "marker").exists()
