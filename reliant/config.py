@@ -73,6 +73,35 @@ class Settings:
     llm_read_timeout: float = 90.0
     approval_timeout: float = 0.0  # seconds a pending approval waits before it is denied; 0: forever
 
+    # TLS and credentials on the wires between roles, for split deployments; all empty, as in
+    # `reliant up`: plaintext on loopback. Certificates and keys are PEM file paths.
+    temporal_tls: bool = False  # TLS with the system's CAs (Temporal Cloud); any temporal_tls_* implies it
+    temporal_tls_ca: str = ""
+    temporal_tls_cert: str = ""  # a client certificate and key: mTLS
+    temporal_tls_key: str = ""
+    temporal_tls_server_name: str = ""  # the name the server's certificate carries, if not the address's
+    temporal_api_key: str = field(default="", repr=False)  # Temporal Cloud API key (implies TLS)
+    nats_user: str = ""
+    nats_password: str = field(default="", repr=False)
+    nats_creds_file: str = ""  # a NATS .creds file (user JWT and NKEY seed)
+    nats_nkey_file: str = ""  # a file holding an NKEY seed
+    nats_tls_ca: str = ""
+    nats_tls_cert: str = ""  # a client certificate and key: mTLS
+    nats_tls_key: str = ""
+    gateway_tls_cert: str = ""  # the gateway serves TLS with these
+    gateway_tls_key: str = ""
+    gateway_tls_client_ca: str = ""  # daemons must present a certificate this CA signed (mTLS)
+    daemon_tls: bool = False  # dial the gateway over TLS with the system's CAs; any daemon_tls_* implies it
+    daemon_tls_ca: str = ""
+    daemon_tls_cert: str = ""  # the daemon's client certificate and key, for a gateway that asks (mTLS)
+    daemon_tls_key: str = ""
+    daemon_tls_server_name: str = ""
+    # Send the daemon token to a gateway off this machine without TLS, readable by anyone on the path.
+    daemon_insecure_plaintext_token: bool = False
+    api_tls_cert: str = ""  # the api serves https with these (no proxy in front)
+    api_tls_key: str = ""
+    api_ca: str = ""  # for the CLI: the CA (PEM) that signed the api's certificate, for --api-url https://
+
     def with_overrides(self, **values: Any) -> Settings:
         """Apply flag values; None means "not given"."""
         given = {k: _coerce(k, v) for k, v in values.items() if v is not None}
@@ -87,6 +116,7 @@ _FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
 _SECRET_FIELDS = frozenset(
     {"api_token", "daemon_token", "nats_token", "codec_key", "anthropic_api_key", "openai_api_key"}
 )
+_SECRET_FIELDS |= {"temporal_api_key", "nats_password"}  # the wires' credentials
 # Conventional provider variables, honoured below their RELIANT_* names.
 _STANDARD_ENV = {"ANTHROPIC_API_KEY": "anthropic_api_key", "OPENAI_API_KEY": "openai_api_key"}
 

@@ -15,12 +15,14 @@ from reliant.api.app import create_app
 from reliant.api.chats import Chats
 from reliant.api.context import ApiContext
 from reliant.api.errors import UnavailableError
-from reliant.bus import Bus, role_beacon
+from reliant.bus import role_beacon
 from reliant.clients import temporal
+from reliant.clients.bus_connection import connect_bus
 from reliant.clients.providers import ProviderPool
 from reliant.config import Settings
 from reliant.db import Database, DatabaseUnavailableError
-from reliant.errors import PortInUseError
+from reliant.errors import ConfigError, PortInUseError
+from reliant.wire.grpc_tls import read_pem
 
 logger = logging.getLogger(__name__)
 
@@ -57,19 +59,33 @@ class ApiRole:
 
     @property
     def url(self) -> str:
-        return f"http://{self.settings.host}:{self.settings.api_port}"
+        scheme = "https" if self.settings.api_tls_cert else "http"
+        return f"{scheme}://{self.settings.host}:{self.settings.api_port}"
+
+    def _tls(self) -> dict[str, str]:
+        """uvicorn's TLS options: the api serves https itself when given a certificate and key
+        (a deployment without a TLS-terminating proxy in front)."""
+        s = self.settings
+        if not s.api_tls_cert and not s.api_tls_key:
+            return {}
+        if not s.api_tls_cert or not s.api_tls_key:
+            raise ConfigError("api TLS needs both api_tls_cert and api_tls_key")
+        read_pem(s.api_tls_cert, "api_tls_cert")
+        read_pem(s.api_tls_key, "api_tls_key")
+        return {"ssl_certfile": s.api_tls_cert, "ssl_keyfile": s.api_tls_key}
 
     async def run(self, ready: asyncio.Event) -> None:
         s = self.settings
+        tls = self._tls()  # a bad certificate file stops the start before anything is opened
         sock = bind(s.host, s.api_port)
         try:
             db = await Database.open(s.database_url, min_size=1)
             try:
-                bus = await Bus.connect(s.nats_url, s.nats_token, name="reliant-api")
+                bus = await connect_bus(s, "reliant-api")
                 try:
                     client = await temporal.connect(s)
                     ctx = ApiContext(settings=s, db=db, bus=bus, temporal=client, api_url=self.url)
-                    await self._serve(ctx, sock, ready)
+                    await self._serve(ctx, sock, ready, tls)
                 finally:
                     await bus.close()
             finally:
@@ -77,7 +93,7 @@ class ApiRole:
         finally:
             sock.close()
 
-    async def _serve(self, ctx: ApiContext, sock: socket.socket, ready: asyncio.Event) -> None:
+    async def _serve(self, ctx: ApiContext, sock: socket.socket, ready: asyncio.Event, tls: dict[str, str]) -> None:
         providers = ProviderPool(ctx.db, ctx.settings)
         row = await ctx.db.fetchrow("SELECT now() AS now")  # messages stored before this api took any
         assert row is not None
@@ -88,6 +104,7 @@ class ApiRole:
             lifespan="off",
             timeout_graceful_shutdown=2,
             loop="none",
+            **tls,  # type: ignore[arg-type]
         )
         server = _Server(config)
         serving = asyncio.create_task(server.serve(sockets=[sock]), name="api-http")

@@ -38,6 +38,9 @@ class SettingsService:
                 raise ConnectError(Code.INVALID_ARGUMENT, f"{key} is not a valid value")
             if key.endswith("_base_url") and value and not value.startswith(("http://", "https://")):
                 raise ConnectError(Code.INVALID_ARGUMENT, f"{key} must be an http(s) URL")
+            if key.endswith("_api_key") and not all("!" <= c <= "~" for c in value):
+                # it goes into an HTTP header: printable ASCII without spaces, or it can never be sent
+                raise ConnectError(Code.INVALID_ARGUMENT, f"{key} may only contain printable ASCII without spaces")
         if changes.get("default_model"):
             await self._check_default_model(changes["default_model"])
         await settings_db.put(self.ctx.db, changes)

@@ -23,6 +23,7 @@ from reliant.appliance.datadir import DataDir, write_private
 from reliant.clients.codec import CodecKey
 from reliant.config import DEFAULT_API_PORT, Settings
 from reliant.errors import PortInUseError
+from reliant.wire.grpc_tls import is_loopback
 
 logger = logging.getLogger(__name__)
 
@@ -118,6 +119,10 @@ def resolve_embedded(
         api_port=api_port,
         gateway_port=gateway_port,
         gateway_address=f"{settings.host}:{gateway_port}",
+        # The appliance's daemon dials its own gateway, in this process: whatever --host says, the
+        # address is this machine's and the token crosses no network.
+        daemon_insecure_plaintext_token=settings.daemon_insecure_plaintext_token
+        or not is_loopback(f"{settings.host}:{gateway_port}"),
         api_token=settings.api_token or secrets["api_token"],
         daemon_token=settings.daemon_token or secrets["daemon_token"],
         nats_token=nats.token,

@@ -7,9 +7,11 @@ import json
 import logging
 import os
 import socket
+import ssl
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 import nats
@@ -19,7 +21,7 @@ from nats.aio.client import Client as NatsClient
 from nats.aio.subscription import Subscription
 
 from reliant.bus.subjects import PRESENCE_BUCKET, instance_id, presence_key
-from reliant.errors import ReliantError
+from reliant.errors import ConfigError, ReliantError
 
 if TYPE_CHECKING:
     from reliant.bus.live import LiveTail
@@ -71,6 +73,97 @@ class Reply:
         return json.loads(self.data)
 
 
+@dataclass(frozen=True, slots=True)
+class NatsAuth:
+    """How to prove who we are to NATS and how to trust it: a token, a user and password, a
+    credentials file (user JWT + NKEY seed) or an NKEY seed file; a CA for the server's certificate
+    and a client certificate (mTLS). Files are paths; empty means unused."""
+
+    token: str = field(default="", repr=False)
+    user: str = ""
+    password: str = field(default="", repr=False)
+    creds_file: str = ""
+    nkey_file: str = ""
+    tls_ca: str = ""
+    tls_cert: str = ""
+    tls_key: str = ""
+
+    def tls(self) -> ssl.SSLContext | None:
+        """A TLS context when a CA or a client certificate is given (a `tls://` URL alone uses the
+        system's CAs); a file that cannot be used raises ConfigError naming its setting."""
+        if bool(self.tls_cert) != bool(self.tls_key):
+            raise ConfigError("a NATS client certificate needs both nats_tls_cert and nats_tls_key")
+        if not (self.tls_ca or self.tls_cert):
+            return None
+        context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
+        try:
+            if self.tls_ca:
+                context.load_verify_locations(cafile=str(_file(self.tls_ca)))
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigError(f"nats_tls_ca {self.tls_ca}: {_reason(exc)}") from None
+        try:
+            if self.tls_cert:
+                context.load_cert_chain(str(_file(self.tls_cert)), str(_file(self.tls_key)))
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigError(f"nats_tls_cert/nats_tls_key {self.tls_cert}: {_reason(exc)}") from None
+        return context
+
+    def options(self) -> dict[str, Any]:
+        """nats.connect's keyword arguments for these credentials."""
+        for setting, path in (("nats_creds_file", self.creds_file), ("nats_nkey_file", self.nkey_file)):
+            if path and not _file(path).is_file():
+                raise ConfigError(f"{setting}: {path} is not a readable file")
+        if self.password and not self.user:
+            raise ConfigError("nats_password needs nats_user")
+        options: dict[str, Any] = {
+            "token": self.token or None,
+            "user": self.user or None,
+            "password": self.password or None,
+            "user_credentials": str(_file(self.creds_file)) if self.creds_file else None,
+            "nkeys_seed": str(_file(self.nkey_file)) if self.nkey_file else None,
+        }
+        context = self.tls()
+        if context is not None:
+            options["tls"] = context
+        return {k: v for k, v in options.items() if v is not None}
+
+
+def _file(path: str) -> Path:
+    return Path(path).expanduser()
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc) or type(exc).__name__
+
+
+def server_urls(url: str) -> list[str]:
+    """`nats://a:4222,nats://b:4222` (or a list given once): several seed servers of one cluster."""
+    return [part.strip() for part in url.split(",") if part.strip()]
+
+
+class _Refused(Exception):
+    def __init__(self, cause: Exception) -> None:
+        self.cause = cause
+        super().__init__(str(cause))
+
+
+def _refusal(exc: Exception) -> bool:
+    """Whether a failed first connect is the server refusing us (authorization) or TLS failing
+    (an untrusted certificate, no client certificate where one is required), not an outage."""
+    if isinstance(exc, nats.errors.AuthorizationError | ssl.SSLError):
+        return True
+    return "authorization violation" in str(exc).lower() or "authentication" in str(exc).lower()
+
+
+async def _close_quietly(nc: NatsClient) -> None:
+    try:
+        await asyncio.wait_for(nc.close(), 2.0)  # a transport left mid-handshake may never flush
+    except (nats.errors.Error, OSError, TimeoutError) as exc:
+        logger.debug("closing a failed NATS connection: %s", exc)
+
+
 class _Link:
     """How often the connection to the server was lost: tells an operation that failed while the
     server was away (worth waiting out) from one that failed on its own."""
@@ -87,8 +180,31 @@ class Bus:
         self._live: LiveTail | None = None
 
     @classmethod
-    async def connect(cls, url: str, token: str = "", *, name: str = "reliant", connect_timeout: float = 5.0) -> Bus:
+    async def connect(
+        cls,
+        url: str,
+        token: str = "",
+        *,
+        name: str = "reliant",
+        connect_timeout: float = 5.0,
+        auth: NatsAuth | None = None,
+    ) -> Bus:
+        """Connect to one server or, given several URLs separated by commas, to a cluster (the
+        client moves to another seed, or a server the cluster told it about, when one goes away)."""
+        auth = auth or NatsAuth(token=token)
+        options = auth.options()
+        servers = server_urls(url)
+        if not servers:
+            raise BusError("no NATS URL given (--nats-url)")
+
+        nc = NatsClient()
+        connecting = True  # until the first connect returns or fails
+
         async def on_error(exc: Exception) -> None:
+            if connecting and not nc.is_connected and _refusal(exc):
+                # Refused before ever connecting (credentials, certificates): retrying cannot help,
+                # and nats.connect would retry for ever. Raising here ends its connect loop.
+                raise _Refused(exc)
             # While the server is away every reconnect attempt fails: the supervisor that restarts
             # it says so once, these would repeat four times a second per connection.
             reconnecting = isinstance(exc, (OSError, nats.errors.UnexpectedEOF, nats.errors.StaleConnectionError))
@@ -104,20 +220,34 @@ class Bus:
             logger.info("nats: reconnected to %s", url)
 
         try:
-            nc = await nats.connect(
-                url,
-                token=token or None,
+            # (the timeouts go through `options`: nats-py annotates them as int, and takes floats)
+            options |= {"connect_timeout": connect_timeout, "reconnect_time_wait": 0.25}
+            await nc.connect(
+                servers,
+                **options,
                 name=name,
-                connect_timeout=connect_timeout,
                 max_reconnect_attempts=-1,
-                reconnect_time_wait=0.25,
                 error_cb=on_error,
                 disconnected_cb=on_disconnect,
                 reconnected_cb=on_reconnect,
             )
-        except (OSError, nats.errors.Error, TimeoutError) as exc:
+        except _Refused as refused:
+            connecting = False
+            await _close_quietly(nc)
+            exc = refused.cause
             raise BusError(f"cannot connect to NATS at {url}: {exc or type(exc).__name__}") from exc
+        except (OSError, nats.errors.Error, TimeoutError) as exc:
+            connecting = False
+            await _close_quietly(nc)
+            raise BusError(f"cannot connect to NATS at {url}: {exc or type(exc).__name__}") from exc
+        connecting = False
         return cls(nc, link)
+
+    @property
+    def server(self) -> str:
+        """The URL of the server this connection is on now ("" while disconnected)."""
+        current = self._nc.connected_url
+        return current.geturl() if current is not None else ""
 
     @property
     def connected(self) -> bool:

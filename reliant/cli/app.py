@@ -129,6 +129,8 @@ def api_target(data_dir: Path | None, api_url: str | None, token: str | None) ->
     from reliant.errors import NotRunningError
 
     settings = load_settings(data_dir)
+    if settings.api_ca:  # the CLI's HTTP clients verify https against SSL_CERT_FILE when it is set
+        os.environ["SSL_CERT_FILE"] = str(Path(settings.api_ca).expanduser())
     datadir = DataDir(settings.data_dir)
     url = api_url
     if not url:
@@ -157,6 +159,8 @@ def connect_error(exc: Exception, url: str) -> NoReturn:
     if isinstance(exc, ConnectError):
         if exc.code == Code.UNAUTHENTICATED:
             fail(f"the api at {url} does not accept this token (pass --token, or check --data-dir)")
+        if exc.code == Code.UNAVAILABLE and "certificate" in exc.message.lower():
+            fail(f"cannot verify the api at {url}: {exc.message} (its CA: RELIANT_API_CA or SSL_CERT_FILE)")
         if exc.code == Code.UNAVAILABLE:
             fail(f"cannot reach reliant at {url}: is `reliant up` running?")
         if exc.code == Code.DEADLINE_EXCEEDED:

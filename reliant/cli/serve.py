@@ -31,6 +31,21 @@ from reliant.cli.app import (
     setup_logging,
 )
 from reliant.cli.stop_clock import StopClock
+from reliant.cli.wire_options import (
+    NatsCredsOpt,
+    NatsNkeyOpt,
+    NatsTlsCaOpt,
+    NatsTlsCertOpt,
+    NatsTlsKeyOpt,
+    NatsUserOpt,
+    TemporalTlsCaOpt,
+    TemporalTlsCertOpt,
+    TemporalTlsKeyOpt,
+    TemporalTlsNameOpt,
+    TemporalTlsOpt,
+    TlsCertOpt,
+    TlsKeyOpt,
+)
 from reliant.errors import ReliantError
 
 if TYPE_CHECKING:
@@ -224,6 +239,19 @@ def serverapi_client(
     temporal_namespace: NamespaceOpt = None,
     port: PortOpt = None,
     host: HostOpt = None,
+    tls_cert: TlsCertOpt = None,
+    tls_key: TlsKeyOpt = None,
+    temporal_tls: TemporalTlsOpt = False,
+    temporal_tls_ca: TemporalTlsCaOpt = None,
+    temporal_tls_cert: TemporalTlsCertOpt = None,
+    temporal_tls_key: TemporalTlsKeyOpt = None,
+    temporal_tls_server_name: TemporalTlsNameOpt = None,
+    nats_user: NatsUserOpt = None,
+    nats_creds: NatsCredsOpt = None,
+    nats_nkey: NatsNkeyOpt = None,
+    nats_tls_ca: NatsTlsCaOpt = None,
+    nats_tls_cert: NatsTlsCertOpt = None,
+    nats_tls_key: NatsTlsKeyOpt = None,
     data_dir: DataDirOpt = None,
     log_level: LogLevelOpt = None,
 ) -> None:
@@ -239,6 +267,10 @@ def serverapi_client(
         temporal_namespace=temporal_namespace,
         api_port=port,
         host=host,
+        api_tls_cert=tls_cert,
+        api_tls_key=tls_key,
+        **_temporal_tls(temporal_tls, temporal_tls_ca, temporal_tls_cert, temporal_tls_key, temporal_tls_server_name),
+        **_nats_auth(nats_user, nats_creds, nats_nkey, nats_tls_ca, nats_tls_cert, nats_tls_key),
     )
 
 
@@ -249,6 +281,17 @@ def server_worker(
     nats_token: NatsTokenOpt = None,
     temporal_address: TemporalOpt = None,
     temporal_namespace: NamespaceOpt = None,
+    temporal_tls: TemporalTlsOpt = False,
+    temporal_tls_ca: TemporalTlsCaOpt = None,
+    temporal_tls_cert: TemporalTlsCertOpt = None,
+    temporal_tls_key: TemporalTlsKeyOpt = None,
+    temporal_tls_server_name: TemporalTlsNameOpt = None,
+    nats_user: NatsUserOpt = None,
+    nats_creds: NatsCredsOpt = None,
+    nats_nkey: NatsNkeyOpt = None,
+    nats_tls_ca: NatsTlsCaOpt = None,
+    nats_tls_cert: NatsTlsCertOpt = None,
+    nats_tls_key: NatsTlsKeyOpt = None,
     data_dir: DataDirOpt = None,
     log_level: LogLevelOpt = None,
 ) -> None:
@@ -262,6 +305,8 @@ def server_worker(
         nats_token=nats_token,
         temporal_address=temporal_address,
         temporal_namespace=temporal_namespace,
+        **_temporal_tls(temporal_tls, temporal_tls_ca, temporal_tls_cert, temporal_tls_key, temporal_tls_server_name),
+        **_nats_auth(nats_user, nats_creds, nats_nkey, nats_tls_ca, nats_tls_cert, nats_tls_key),
     )
 
 
@@ -271,11 +316,50 @@ def server_gateway(
     nats_token: NatsTokenOpt = None,
     port: PortOpt = None,
     host: HostOpt = None,
+    tls_cert: TlsCertOpt = None,
+    tls_key: TlsKeyOpt = None,
+    tls_client_ca: Annotated[
+        str | None, typer.Option("--tls-client-ca", help="Require daemons' certificates signed by this CA (mTLS)")
+    ] = None,
+    nats_user: NatsUserOpt = None,
+    nats_creds: NatsCredsOpt = None,
+    nats_nkey: NatsNkeyOpt = None,
+    nats_tls_ca: NatsTlsCaOpt = None,
+    nats_tls_cert: NatsTlsCertOpt = None,
+    nats_tls_key: NatsTlsKeyOpt = None,
     data_dir: DataDirOpt = None,
     log_level: LogLevelOpt = None,
 ) -> None:
     """The gateway role: the gRPC server daemons dial into."""
-    _serve_role("gateway", data_dir, log_level, nats_url=nats_url, nats_token=nats_token, gateway_port=port, host=host)
+    _serve_role(
+        "gateway",
+        data_dir,
+        log_level,
+        nats_url=nats_url,
+        nats_token=nats_token,
+        gateway_port=port,
+        host=host,
+        gateway_tls_cert=tls_cert,
+        gateway_tls_key=tls_key,
+        gateway_tls_client_ca=tls_client_ca,
+        **_nats_auth(nats_user, nats_creds, nats_nkey, nats_tls_ca, nats_tls_cert, nats_tls_key),
+    )
+
+
+def _temporal_tls(tls: bool, ca: str | None, cert: str | None, key: str | None, name: str | None) -> dict[str, Any]:
+    return {
+        "temporal_tls": tls or None,
+        "temporal_tls_ca": ca,
+        "temporal_tls_cert": cert,
+        "temporal_tls_key": key,
+        "temporal_tls_server_name": name,
+    }
+
+
+def _nats_auth(*values: str | None) -> dict[str, Any]:
+    """--nats-user, --nats-creds, --nats-nkey, --nats-tls-ca, --nats-tls-cert, --nats-tls-key."""
+    names = ("nats_user", "nats_creds_file", "nats_nkey_file", "nats_tls_ca", "nats_tls_cert", "nats_tls_key")
+    return dict(zip(names, values, strict=True))
 
 
 def _serve_role(role: str, data_dir: Path | None, log_level: str | None, **flags: Any) -> None:
@@ -288,8 +372,8 @@ def _serve_role(role: str, data_dir: Path | None, log_level: str | None, **flags
     def ready() -> None:
         clock.arm()
         where = {
-            "api": f"http://{settings.host}:{settings.api_port}",
-            "gateway": f"{settings.host}:{settings.gateway_port}",
+            "api": f"{'https' if settings.api_tls_cert else 'http'}://{settings.host}:{settings.api_port}",
+            "gateway": f"{settings.host}:{settings.gateway_port}" + (" (TLS)" if settings.gateway_tls_cert else ""),
             "worker": f"task queue {settings.temporal_task_queue}",
         }[role]
         typer.echo(f"reliant {role} ready: {where}")
@@ -313,6 +397,19 @@ def daemon_start(
         typer.Option("--workspace", help="A directory tools may work in; projects only inside these (repeatable)"),
     ] = None,
     name: Annotated[str | None, typer.Option("--name", help="Shown in status [default: host name]")] = None,
+    tls: Annotated[bool, typer.Option("--tls", help="Dial the gateway over TLS, trusting the system's CAs")] = False,
+    tls_ca: Annotated[str | None, typer.Option("--tls-ca", help="Dial over TLS, trusting this CA (PEM)")] = None,
+    tls_cert: Annotated[
+        str | None, typer.Option("--tls-cert", help="Client certificate (PEM) for a gateway that asks (mTLS)")
+    ] = None,
+    tls_key: TlsKeyOpt = None,
+    tls_server_name: Annotated[
+        str | None, typer.Option("--tls-server-name", help="The name on the gateway's certificate, if not its host")
+    ] = None,
+    insecure: Annotated[
+        bool,
+        typer.Option("--insecure", help="Send the token to a gateway off this machine without TLS (readable by all)"),
+    ] = False,
     data_dir: DataDirOpt = None,
     log_level: LogLevelOpt = None,
 ) -> None:
@@ -325,7 +422,17 @@ def daemon_start(
         fail(f"cannot read --token-file {token_file}: {exc.strerror}")
     if not token:
         fail(f"--token-file {token_file} is empty")
-    settings = load_settings(data_dir, log_level=log_level, daemon_name=name)
+    settings = load_settings(
+        data_dir,
+        log_level=log_level,
+        daemon_name=name,
+        daemon_tls=tls or None,
+        daemon_tls_ca=tls_ca,
+        daemon_tls_cert=tls_cert,
+        daemon_tls_key=tls_key,
+        daemon_tls_server_name=tls_server_name,
+        daemon_insecure_plaintext_token=insecure or None,
+    )
     for ws in workspace or []:
         if not ws.is_dir():
             fail(f"--workspace {ws} is not a directory")

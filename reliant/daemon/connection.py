@@ -17,6 +17,7 @@ import grpc
 import reliant
 from reliant.errors import ReliantError
 from reliant.wire.grpc_options import OPTIONS
+from reliant.wire.grpc_tls import ChannelTls, is_loopback
 from reliant.wire.v1 import daemon_pb2 as pb
 from reliant.wire.v1 import daemon_pb2_grpc
 
@@ -33,12 +34,52 @@ class DaemonRejectedError(ReliantError):
     """The gateway refused this daemon for good (bad token, invalid id): retrying cannot help."""
 
 
+class GatewayTlsError(DaemonRejectedError):
+    """The TLS handshake with the gateway failed before this daemon ever connected (an untrusted
+    certificate, a gateway not serving TLS): a configuration to fix, not an outage to wait out."""
+
+    def __init__(self, gateway: str, detail: str) -> None:
+        self.gateway = gateway
+        super().__init__(f"TLS with gateway {gateway} failed: {detail}")
+
+
+class PlaintextTokenRefusedError(ReliantError):
+    """The gateway is off this machine and the channel is not encrypted: the token would cross the
+    network readable by anyone on the way."""
+
+    def __init__(self, gateway: str) -> None:
+        self.gateway = gateway
+        super().__init__(
+            f"refusing to send the daemon token to gateway {gateway} without TLS (it is not a loopback "
+            "address): give the gateway's CA with --tls-ca (or --tls for the system's CAs), or pass "
+            "--insecure to send the token in plaintext anyway"
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class DaemonIdentity:
     daemon_id: str
     name: str
     token: str
     boot_id: str = ""  # this run of the daemon, so a restart is told from a reconnect
+
+
+def _tls_failure(details: str) -> bool:
+    """Whether grpc's error says TLS with the gateway failed (not that the gateway is away)."""
+    lowered = details.lower()
+    return "handshake failed" in lowered or "verification check failed" in lowered
+
+
+def _handshake_reason(details: str) -> str:
+    """The useful end of grpc's TLS error, e.g. `CERTIFICATE_VERIFY_FAILED: unable to get local
+    issuer certificate`, `WRONG_VERSION_NUMBER` (the gateway does not serve TLS) or a certificate
+    for another name."""
+    if "hostname verification" in details.lower():
+        return "its certificate is not for this host name (pass the name it carries with --tls-server-name)"
+    reason = details.rsplit("OPENSSL_internal:", 1)[-1].removesuffix(": OK").strip()
+    if "WRONG_VERSION_NUMBER" in reason:
+        return f"{reason} (does the gateway serve TLS?)"
+    return reason or details
 
 
 class Backoff:
@@ -68,8 +109,13 @@ class DaemonConnection:
         *,
         max_concurrency: int = 64,
         on_connected: Callable[[], Awaitable[None]] | None = None,
+        tls: ChannelTls | None = None,
+        insecure_plaintext_token: bool = False,
     ) -> None:
         self.gateway = gateway
+        self.tls = tls
+        self._insecure_plaintext_token = insecure_plaintext_token
+        self._credentials: grpc.ChannelCredentials | None = None
         self.identity = identity
         self._handler = handler
         self._workspaces = workspaces
@@ -86,7 +132,12 @@ class DaemonConnection:
         self._session_over = asyncio.Event()
 
     async def run(self, ready: asyncio.Event) -> None:
-        """Stay connected until cancelled; raises DaemonRejectedError if the gateway refuses us."""
+        """Stay connected until cancelled; raises DaemonRejectedError if the gateway refuses us, and
+        PlaintextTokenRefusedError, before dialling, if the token would leave this machine unencrypted."""
+        if self.tls is None and not self._insecure_plaintext_token and not is_loopback(self.gateway):
+            raise PlaintextTokenRefusedError(self.gateway)
+        # Read the certificate files once, up front: a missing one is a ConfigError naming the setting.
+        self._credentials = self.tls.credentials() if self.tls is not None else None
         backoff = Backoff()
         while not self._closing:
             try:
@@ -94,7 +145,10 @@ class DaemonConnection:
             except grpc.aio.AioRpcError as exc:
                 if exc.code() in _REJECTED:
                     raise DaemonRejectedError(f"gateway {self.gateway} refused this daemon: {exc.details()}") from None
-                problem = f"{exc.code().name} ({exc.details()})"
+                details = exc.details() or ""
+                if _tls_failure(details) and not self.sessions:
+                    raise GatewayTlsError(self.gateway, _handshake_reason(details)) from None
+                problem = f"{exc.code().name} ({details}){self._hint(details)}"
             except (OSError, TimeoutError) as exc:
                 problem = str(exc)
             if self._closing:
@@ -105,8 +159,23 @@ class DaemonConnection:
             logger.log(level, "gateway %s: %s; reconnecting in %.1fs", self.gateway, problem, delay)
             await asyncio.sleep(delay)
 
+    def _channel(self) -> grpc.aio.Channel:
+        if self.tls is None or self._credentials is None:
+            return grpc.aio.insecure_channel(self.gateway, options=OPTIONS)
+        return grpc.aio.secure_channel(self.gateway, self._credentials, options=OPTIONS + self.tls.options())
+
+    def _hint(self, details: str) -> str:
+        """What a closed socket most likely means, given how this daemon dials."""
+        if "socket closed" not in details.lower():
+            return ""
+        if self.tls is None:
+            return "; if the gateway serves TLS, pass --tls-ca (or --tls)"
+        if not self.tls.client_certificate:
+            return "; if the gateway requires a client certificate, pass --tls-cert and --tls-key"
+        return ""
+
     async def _session(self, ready: asyncio.Event, backoff: Backoff) -> None:
-        async with grpc.aio.insecure_channel(self.gateway, options=OPTIONS) as channel:
+        async with self._channel() as channel:
             call = daemon_pb2_grpc.DaemonGatewayStub(channel).Connect()  # type: ignore[no-untyped-call]
             self._call = call
             self._session_over.clear()

@@ -53,6 +53,7 @@ from reliant.daemon.trust import TrustControls, TrustStore
 from reliant.daemon.workspaces import WORKSPACES_FILE, WorkspaceError
 from reliant.daemon.worktrees import Worktrees
 from reliant.wire import daemon_events
+from reliant.wire.grpc_tls import channel_tls
 from reliant.wire.tools import decode_call, encode_result
 
 logger = logging.getLogger(__name__)
@@ -245,6 +246,10 @@ class DaemonRole:
             workspaces=lambda: [str(p) for p in self.host.workspaces],
             max_concurrency=MAX_PENDING_REQUESTS,
             on_connected=self._connected,
+            tls=channel_tls(
+                s.daemon_tls, s.daemon_tls_ca, s.daemon_tls_cert, s.daemon_tls_key, s.daemon_tls_server_name
+            ),
+            insecure_plaintext_token=s.daemon_insecure_plaintext_token,
         )
         self.events.publish = self.connection.publish
 

@@ -1,4 +1,4 @@
-"""The gateway role: a grpcio server on loopback that daemons dial into."""
+"""The gateway role: a grpcio server that daemons dial into, over TLS (and mTLS) when configured."""
 
 from __future__ import annotations
 
@@ -7,11 +7,13 @@ import logging
 
 import grpc
 
-from reliant.bus import Bus, role_beacon
+from reliant.bus import role_beacon
+from reliant.clients.bus_connection import connect_bus
 from reliant.config import Settings
 from reliant.errors import PortInUseError
 from reliant.gateway.servicer import GatewayServicer, default_gateway_id
 from reliant.wire.grpc_options import OPTIONS
+from reliant.wire.grpc_tls import ServerTls, server_tls
 from reliant.wire.v1 import daemon_pb2_grpc
 
 logger = logging.getLogger(__name__)
@@ -26,7 +28,9 @@ class GatewayRole:
 
     async def run(self, ready: asyncio.Event) -> None:
         s = self.settings
-        bus = await Bus.connect(s.nats_url, s.nats_token, name="reliant-gateway")
+        tls = server_tls(s.gateway_tls_cert, s.gateway_tls_key, s.gateway_tls_client_ca)
+        credentials = tls.credentials() if tls else None  # a bad file is a ConfigError before anything starts
+        bus = await connect_bus(s, "reliant-gateway")
         server = grpc.aio.server(options=OPTIONS)
         self.servicer = GatewayServicer(
             bus,
@@ -38,7 +42,7 @@ class GatewayRole:
         daemon_pb2_grpc.add_DaemonGatewayServicer_to_server(self.servicer, server)  # type: ignore[no-untyped-call]
         address = f"{s.host}:{s.gateway_port}"
         try:
-            bound = server.add_insecure_port(address)
+            bound = server.add_secure_port(address, credentials) if credentials else server.add_insecure_port(address)
         except RuntimeError:
             bound = 0
         if bound == 0:
@@ -48,7 +52,7 @@ class GatewayRole:
         try:
             await server.start()
             await beacon.start()
-            logger.info("gateway listening on %s", address)
+            logger.info("gateway listening on %s (%s)", address, _security(tls))
             ready.set()
             await asyncio.Event().wait()  # until cancelled (grpc's wait_for_termination mishandles cancel)
         finally:
@@ -56,3 +60,9 @@ class GatewayRole:
             await server.stop(grace=1.0)
             await beacon.shutdown()
             await bus.close()
+
+
+def _security(tls: ServerTls | None) -> str:
+    if tls is None:
+        return "plaintext"
+    return "mTLS" if tls.client_ca else "TLS"

@@ -24,7 +24,7 @@ from reliant.domain.chat import BlockType, ContentBlock, Message, Role, ToolDefi
 from reliant.llm import broken_stream
 from reliant.llm.base import BlockDelta, BlockStart, LlmRequest, LlmResponse, OnEvent
 from reliant.llm.classify import error_for_status, scrub
-from reliant.llm.errors import FatalLlmError, LlmError, RetryableLlmError
+from reliant.llm.errors import FatalLlmError, LlmError, RetryableLlmError, check_key_sendable
 from reliant.llm.tool_input import ToolInputError, parse_tool_input
 
 if TYPE_CHECKING:
@@ -70,6 +70,7 @@ class AnthropicProvider:
                 "no API key configured: set RELIANT_ANTHROPIC_API_KEY (or ANTHROPIC_API_KEY)",
                 kind="missing_key",
             )
+        check_key_sendable(NAME, api_key)
         import anthropic
 
         self._api_key = api_key

@@ -41,3 +41,15 @@ class UnknownModelError(LlmError):
             f"unknown model {spec!r}; use scripted:<name|path.yaml>, anthropic:<model> or openai:<model> "
             f"(configured: {', '.join(known)})",
         )
+
+
+def check_key_sendable(provider: str, key: str) -> None:
+    """Raise FatalLlmError (kind "bad_key") for a key an HTTP header cannot carry: printable ASCII
+    without spaces only. Retrying such a key can never succeed; the user must set it again."""
+    if not all("!" <= c <= "~" for c in key):
+        raise FatalLlmError(
+            provider,
+            "the API key contains characters an HTTP header cannot carry (spaces, control or non-ASCII"
+            " characters); set it again in Settings or the environment",
+            kind="bad_key",
+        )

@@ -25,7 +25,7 @@ from reliant.domain.chat import BlockType, ContentBlock, Message, Role, ToolDefi
 from reliant.llm import broken_stream
 from reliant.llm.base import BlockDelta, BlockStart, LlmRequest, LlmResponse, OnEvent
 from reliant.llm.classify import error_for_status, scrub
-from reliant.llm.errors import FatalLlmError, LlmError, RetryableLlmError
+from reliant.llm.errors import FatalLlmError, LlmError, RetryableLlmError, check_key_sendable
 from reliant.llm.tool_input import ToolInputError, parse_tool_input
 
 if TYPE_CHECKING:
@@ -77,6 +77,7 @@ class OpenAIProvider:
                 "RELIANT_OPENAI_BASE_URL for a local OpenAI-compatible server",
                 kind="missing_key",
             )
+        check_key_sendable(NAME, api_key)
         import openai
 
         self._api_key = api_key

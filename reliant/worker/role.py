@@ -10,8 +10,9 @@ from temporalio.common import WorkerDeploymentVersion
 from temporalio.worker import Worker, WorkerDeploymentConfig
 
 from reliant import __version__
-from reliant.bus import Bus, role_beacon
+from reliant.bus import role_beacon
 from reliant.clients import temporal
+from reliant.clients.bus_connection import connect_bus
 from reliant.clients.daemons import ToolCatalog
 from reliant.clients.providers import ProviderPool
 from reliant.clients.update_log import UpdateLog
@@ -52,7 +53,7 @@ class WorkerRole:
             applied = await migrate(db)
             if applied:
                 logger.info("database migrated to version %d", applied[-1])
-            bus = await Bus.connect(s.nats_url, s.nats_token, name="reliant-worker")
+            bus = await connect_bus(s, "reliant-worker")
             try:
                 client = await temporal.connect(s)
                 # Before polling: the retries of a dead worker's attempts are then the first tasks.

@@ -14,6 +14,7 @@ from embedded.ports import free_port
 from reliant.api.role import ApiRole
 from reliant.config import Settings
 from reliant.daemon.role import DaemonRole
+from reliant.db import Database
 from reliant.gateway.role import GatewayRole
 from tests.conftest import Infra
 from tests.support import RoleRunner
@@ -56,4 +57,10 @@ async def api_env(infra: Infra, migrated_db: object, tmp_path: Path) -> AsyncIte
         await stack.enter_async_context(RoleRunner(GatewayRole(settings)))
         await stack.enter_async_context(RoleRunner(DaemonRole(settings)))
         await stack.enter_async_context(RoleRunner(ApiRole(settings)))
-        yield ApiEnv(settings, f"http://127.0.0.1:{api_port}", settings.api_token, workspace)
+        try:
+            yield ApiEnv(settings, f"http://127.0.0.1:{api_port}", settings.api_token, workspace)
+        finally:
+            # Settings written through the api live in the shared database: a key or model left
+            # behind would become every later test's provider configuration.
+            assert isinstance(migrated_db, Database)
+            await migrated_db.execute("DELETE FROM settings")

@@ -139,6 +139,12 @@ async def test_provider_keys_are_written_through_the_api_and_only_shown_masked(a
                 settings_pb2.UpdateSettingsRequest(openai_base_url="ftp://x"), headers=api_env.headers
             )
         assert info.value.code == Code.INVALID_ARGUMENT
+        for unsendable in ("sk-ant-ключ", "sk ant", "sk-\x7fant"):  # an HTTP header could never carry it
+            with pytest.raises(ConnectError) as info:
+                await settings.update_settings(
+                    settings_pb2.UpdateSettingsRequest(openai_api_key=unsendable), headers=api_env.headers
+                )
+            assert info.value.code == Code.INVALID_ARGUMENT and "openai_api_key" in info.value.message
         cleared = await settings.update_settings(
             settings_pb2.UpdateSettingsRequest(anthropic_api_key=""), headers=api_env.headers
         )

@@ -36,7 +36,10 @@ def _chat_completes(up: Appliance, workspace: Path, marker: str) -> None:
     shell = {"name": "shell", "input": {"command": f"echo {marker} >> effects.log"}}
     script.write_text(yaml.safe_dump({"turns": [{"tools": [shell]}, {"text": "done"}]}))
     rest = Rest(up.url, up.token)
-    project = next((p for p in rest.call("GET", "/api/projects") if p["path"] == str(workspace)), None)
+    # Just after a service came back the api may still answer 503 (it names what is unreachable)
+    # for a moment; it must answer again by itself, without a restart.
+    [projects] = wait_until(lambda: [rest.call("GET", "/api/projects", timeout=5)], timeout=30, interval=0.2)
+    project = next((p for p in projects if p["path"] == str(workspace)), None)
     project = project or rest.project(workspace)
     chat = rest.chat(project["id"], f"scripted:{script}")
     rest.send(chat["id"], "go")

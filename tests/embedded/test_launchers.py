@@ -339,16 +339,22 @@ async def test_a_pid_file_naming_a_postgres_of_another_cluster_never_signals_it(
 
 
 def test_no_child_process_is_started_through_a_preexec_hook() -> None:
-    """preexec_fn runs Python between fork and exec, which can deadlock in a process with threads."""
-    import ast
+    """preexec_fn runs Python between fork and exec, which can deadlock in a process with threads.
+
+    Read with the tokenizer (a keyword argument is the name followed by `=`): CPython 3.11.7's
+    ast.parse can fail with "AST constructor recursion depth mismatch" late in a long test run."""
+    import io
+    import itertools
+    import tokenize
 
     root = Path(__file__).parents[2]
     offenders = []
     for package in ("reliant", "embedded"):
         for source in (root / package).rglob("*.py"):
-            for node in ast.walk(ast.parse(source.read_text(), str(source))):
-                if isinstance(node, ast.keyword) and node.arg == "preexec_fn":
-                    offenders.append(f"{source.relative_to(root)}:{node.value.lineno}")
+            tokens = [t for t in tokenize.generate_tokens(io.StringIO(source.read_text()).readline) if t.string.strip()]
+            for token, following in itertools.pairwise(tokens):
+                if token.type == tokenize.NAME and token.string == "preexec_fn" and following.string == "=":
+                    offenders.append(f"{source.relative_to(root)}:{token.start[0]}")
     assert offenders == []
 
 

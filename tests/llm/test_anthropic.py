@@ -349,6 +349,12 @@ def test_a_missing_key_is_fatal_and_names_the_settings() -> None:
     assert "ANTHROPIC_API_KEY" in str(caught.value)
 
 
+def test_a_key_no_http_header_can_carry_is_fatal_not_retried() -> None:
+    with pytest.raises(FatalLlmError) as caught:
+        AnthropicProvider(api_key="sk-ant-ключ")
+    assert caught.value.kind == "bad_key"
+
+
 @pytest.mark.parametrize(
     ("model", "adaptive"),
     [

@@ -334,6 +334,13 @@ def test_a_missing_key_without_a_local_server_is_fatal() -> None:
     assert "OPENAI_API_KEY" in str(caught.value)
 
 
+@pytest.mark.parametrize("key", ["sk-ключ", "sk key", "sk-\x00"])
+def test_a_key_no_http_header_can_carry_is_fatal_not_retried(key: str) -> None:
+    with pytest.raises(FatalLlmError) as caught:
+        OpenAIProvider(api_key=key)
+    assert caught.value.kind == "bad_key" and key not in str(caught.value)
+
+
 # -- faults of the stream itself ------------------------------------------------------------------
 
 

@@ -168,8 +168,12 @@ async def test_killed_daemon_processes_are_lost_terminals_closed_and_shutdown_le
             term = (await ctl(bus, daemon_id, "term.open", workspace=str(workspace), command=["sh"]))["terminal"]
             trust = (await ctl(bus, daemon_id, "trust.get", workspace=str(workspace)))["trust"]
             await ctl(bus, daemon_id, "trust.grant", workspace=str(workspace), fingerprint=trust["fingerprint"])
-            servers = (await ctl(bus, daemon_id, "mcp.list", workspace=str(workspace)))["servers"]
-            assert servers[0]["status"] == "healthy"
+
+            async def healthy_servers() -> list[dict[str, Any]]:
+                listed = (await ctl(bus, daemon_id, "mcp.list", workspace=str(workspace)))["servers"]
+                return listed if listed and listed[0]["status"] == "healthy" else []
+
+            servers = await eventually(healthy_servers, timeout=30)  # trusting starts them
             groups = [fresh["pid"], term["pid"], servers[0]["pid"]]
             assert len(processes_in_groups(groups)) >= 7  # wrappers, watchdogs, sleeps, sh, the server
             assert await daemon.stop(signal.SIGTERM) == 0

@@ -323,6 +323,7 @@ class McpServer:
 
     @contextlib.asynccontextmanager
     async def _session(self) -> AsyncIterator[Any]:
+        await asyncio.to_thread(_import_sdk)
         from mcp import Client
 
         c = self.config
@@ -476,3 +477,14 @@ class McpServer:
                 await asyncio.wait_for(process.exited.wait(), 1.0)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._down.wait(), 2.0)
+
+
+def _import_sdk() -> None:
+    """Import the MCP SDK, which costs a second or more of CPU: called in a thread, so the daemon's
+    event loop (its heartbeats to the gateway among them) keeps running while the first server of
+    a workspace starts. Later calls find the modules loaded."""
+    import mcp
+    import mcp.client.streamable_http
+    import mcp.shared._httpx_utils
+    import mcp.shared.exceptions  # noqa: F401
+    import mcp_types  # noqa: F401
