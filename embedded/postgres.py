@@ -329,7 +329,7 @@ async def _reuse_or_stop_leftover(cfg: PostgresConfig) -> int | None:
     still be a zombie that the system reaps only later (Postgres then takes the file for a live
     postmaster and refuses to start). A zombie runs nothing and holds no memory; what could still
     hold the cluster is a backend of the dead postmaster, so we wait for those to exit and then
-    remove the stale file, as Postgres itself does when the pid is gone."""
+    remove the stale file."""
     lines = _read_pidfile(cfg.cluster_dir)
     if not lines or not lines[0].strip().isdigit():
         return None
@@ -349,8 +349,9 @@ async def _reuse_or_stop_leftover(cfg: PostgresConfig) -> int | None:
         logger.warning("stopping postgres (pid %d) left running by a previous run", pid)
         await _stop_postmaster(postmaster, timeout=10.0)
     await _wait_for_backends(cfg.cluster_dir)
-    if psutil.pid_exists(pid):
-        _remove_stale_lock_files(cfg.cluster_dir, pid)
+    # Removed even when the pid is gone (reaped): until the new postmaster rewrites the file, its
+    # start would read the dead pid as the new server's and report it exited.
+    _remove_stale_lock_files(cfg.cluster_dir, pid)
     return None
 
 

@@ -7,9 +7,11 @@ import posixpath
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from temporalio.client import WorkflowExecutionStatus, WorkflowQueryFailedError
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -39,12 +41,14 @@ from reliant.domain import update_kinds as kinds
 from reliant.domain.chat import ChatInfo, ChatMode, ChatStatus, ChatUpdate, Project, StoredMessage, ToolRun, ToolState
 from reliant.domain.workflows import (
     CHAT_WORKFLOW,
+    QUERY_STATE,
     SIGNAL_CANCEL,
     SIGNAL_INTERRUPT,
     SIGNAL_PAUSE,
     SIGNAL_RESUME,
     SIGNAL_SET_MODE,
     SIGNAL_USER_MESSAGE,
+    AgentStatus,
     ChatInput,
     ChatState,
     agent_workflow_id,
@@ -59,6 +63,7 @@ logger = logging.getLogger(__name__)
 
 MAX_MESSAGE_CHARS = 200_000
 MAX_TITLE_CHARS = 200
+HELD_QUERY_TIMEOUT = timedelta(seconds=5)
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
@@ -313,6 +318,38 @@ class Chats:
             )
         except RPCError as exc:
             raise UnavailableError(f"could not hand the message to its workflow: {exc}") from exc
+
+    async def deliver_stranded(self, before: datetime) -> int:
+        """Hand each message stored before `before` and still queued to its chat's workflow, unless
+        the workflow holds it already; how many were handed over. `send` stores a message, then hands
+        it over: an api that died in between (or found Temporal away) left it queued with nobody to
+        answer it."""
+        handed = 0
+        for chat_id, message_id in await messages_db.queued_before(self.db, before):
+            if message_id in await self._held(chat_id):
+                continue
+            chat = await chats_db.get(self.db, chat_id)
+            if chat is not None and message_id in await messages_db.queued(self.db, chat_id):
+                await self._deliver(chat, message_id, SIGNAL_USER_MESSAGE)
+                handed += 1
+        return handed
+
+    async def _held(self, chat_id: str) -> set[str]:
+        """The messages the chat's running workflow holds (answering or queued). Asked, so that a
+        chat paused by a failure is not resumed by a message it already has; without a worker to
+        answer, nothing is known to be held (the workflow ignores a message it holds already)."""
+        handle = self.ctx.temporal.get_workflow_handle(agent_workflow_id(chat_id))
+        try:
+            if (await handle.describe()).status is not WorkflowExecutionStatus.RUNNING:
+                return set()
+            state = await handle.query(QUERY_STATE, result_type=AgentStatus, rpc_timeout=HELD_QUERY_TIMEOUT)
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                return set()
+            raise UnavailableError(f"could not reach the chat's workflow: {exc}") from exc
+        except WorkflowQueryFailedError:
+            return set()
+        return {state.active, *state.queue}
 
     async def cancel(self, chat_id: str) -> bool:
         """Stop the running turn: the workflow cancels its step, and a running tool is killed at once

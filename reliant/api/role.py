@@ -7,21 +7,27 @@ import contextlib
 import logging
 import socket
 from collections.abc import Iterator
+from datetime import datetime
 
 import uvicorn
 
 from reliant.api.app import create_app
+from reliant.api.chats import Chats
 from reliant.api.context import ApiContext
+from reliant.api.errors import UnavailableError
 from reliant.bus import role_beacon
 from reliant.clients import temporal
 from reliant.clients.bus_connection import connect_bus
 from reliant.clients.providers import ProviderPool
 from reliant.config import Settings
-from reliant.db import Database
+from reliant.db import Database, DatabaseUnavailableError
 from reliant.errors import ConfigError, PortInUseError
 from reliant.wire.grpc_tls import read_pem
 
 logger = logging.getLogger(__name__)
+
+STRANDED_RETRY_FIRST = 1.0  # seconds
+STRANDED_RETRY_MAX = 30.0
 
 
 class _Server(uvicorn.Server):
@@ -88,8 +94,11 @@ class ApiRole:
             sock.close()
 
     async def _serve(self, ctx: ApiContext, sock: socket.socket, ready: asyncio.Event, tls: dict[str, str]) -> None:
+        providers = ProviderPool(ctx.db, ctx.settings)
+        row = await ctx.db.fetchrow("SELECT now() AS now")  # messages stored before this api took any
+        assert row is not None
         config = uvicorn.Config(
-            create_app(ctx, ProviderPool(ctx.db, ctx.settings)),
+            create_app(ctx, providers),
             log_config=None,
             access_log=False,
             lifespan="off",
@@ -100,6 +109,7 @@ class ApiRole:
         server = _Server(config)
         serving = asyncio.create_task(server.serve(sockets=[sock]), name="api-http")
         beacon = role_beacon(ctx.bus, self.name, {"url": self.url}, ctx.settings.heartbeat_interval)
+        stranded: asyncio.Task[None] | None = None
         try:
             while not server.started:
                 if serving.done():
@@ -109,9 +119,30 @@ class ApiRole:
             await beacon.start()
             logger.info("api listening on %s", self.url)
             ready.set()
+            stranded = asyncio.create_task(_deliver_stranded(Chats(ctx, providers), row["now"]), name="stranded")
             await asyncio.shield(serving)
         finally:
+            if stranded is not None:
+                stranded.cancel()
+                await asyncio.gather(stranded, return_exceptions=True)
             ctx.streams.close()
             server.should_exit = True
             await asyncio.gather(serving, return_exceptions=True)
             await beacon.shutdown()
+
+
+async def _deliver_stranded(chats: Chats, before: datetime) -> None:
+    """Hand over the messages an earlier api stored but never handed to their workflow (it died in
+    between): tried until Postgres and Temporal answer."""
+    delay = STRANDED_RETRY_FIRST
+    while True:
+        try:
+            handed = await chats.deliver_stranded(before)
+        except (UnavailableError, DatabaseUnavailableError) as exc:
+            logger.warning("could not hand over the messages left queued (retry in %gs): %s", delay, exc)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, STRANDED_RETRY_MAX)
+            continue
+        if handed:
+            logger.warning("handed %d message(s) left queued by an earlier api to their chats", handed)
+        return

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from psycopg.types.json import Jsonb
@@ -316,6 +317,16 @@ async def queued(db: Database, chat_id: str) -> list[str]:
         (chat_id,),
     )
     return [str(r["id"]) for r in rows]
+
+
+async def queued_before(db: Database, before: datetime) -> list[tuple[str, str]]:
+    """(chat id, message id) of every message still queued that was stored before `before`, oldest first."""
+    rows = await db.fetch(
+        "SELECT chat_id, id FROM messages WHERE ordinal IS NULL AND NOT aborted AND created_at < %s"
+        " ORDER BY created_at",
+        (before,),
+    )
+    return [(str(r["chat_id"]), str(r["id"])) for r in rows]
 
 
 async def last_turn(db: Database, chat_id: str) -> int:

@@ -292,6 +292,22 @@ async def test_a_sigkilled_postmaster_is_replaced_at_once_even_before_it_is_reap
             assert await query(again.url, "SELECT count(*) > 0 FROM kept") == [(True,)]
 
 
+async def test_a_pid_file_left_by_a_postmaster_already_reaped_does_not_fail_the_start(tmp_path: Path) -> None:
+    """A power cut whose dead postmaster the system has already reaped: its pid file still says
+    "ready" under a pid that no longer exists. Until the new postmaster rewrites the file, the
+    start must not read that pid as the new server's and report it "exited while starting"."""
+    cfg, _, _ = service_configs(tmp_path)
+    async with await embedded.start_postgres(cfg):
+        pidfile = (cfg.cluster_dir / "postmaster.pid").read_text().splitlines()
+    for _ in range(3):
+        reaped = subprocess.Popen(["true"])
+        reaped.wait()  # its pid exists no more
+        (cfg.cluster_dir / "postmaster.pid").write_text("\n".join([str(reaped.pid), *pidfile[1:]]) + "\n")
+        async with await embedded.start_postgres(cfg) as server:
+            assert not server.reused and server.pid != reaped.pid
+            assert await query(server.url, "SELECT 1") == [(1,)]
+
+
 async def test_a_pid_file_naming_an_unrelated_live_process_never_signals_it(tmp_path: Path) -> None:
     cfg, _, _ = service_configs(tmp_path)
     async with await embedded.start_postgres(cfg):

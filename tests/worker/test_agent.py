@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from pathlib import Path
 
 import pytest
 from temporalio.worker import Replayer
 
+from embedded.ports import free_port
 from reliant.api.errors import InvalidArgumentError
+from reliant.api.role import ApiRole
 from reliant.db import chats as chats_db
 from reliant.db import messages as messages_db
 from reliant.db import tool_runs as tool_runs_db
@@ -16,7 +19,7 @@ from reliant.domain.chat import Role, ToolState
 from reliant.worker.chat_workflow import ChatWorkflow
 from reliant.worker.workflows import AgentWorkflow
 from tests.conftest import Infra
-from tests.support import eventually
+from tests.support import RoleRunner, eventually
 from tests.worker.agent_env import AgentEnv, agent_env, calls_in
 
 
@@ -107,6 +110,27 @@ async def test_messages_sent_during_a_turn_are_queued_and_taken_in_order(env: Ag
     transcript = await messages_db.transcript(env.db, chat.id)
     assert [m.id for m in transcript if m.role is Role.USER] == [first.message.id, second.message.id, third.message.id]
     assert [m.text() for m in transcript if m.role is Role.ASSISTANT] == ["first answer", "second answer", "third"]
+
+
+async def test_a_message_stored_by_an_api_that_died_before_handing_it_over_is_answered_once_an_api_starts(
+    env: AgentEnv,
+) -> None:
+    """The api stores a message, then hands it to the chat's workflow. An api killed in between (a
+    power cut) left it queued with no workflow holding it: the next api to start hands it over, and
+    it is answered once; a message the workflow holds already is not handed over again."""
+    log = env.scripts / "calls.jsonl"
+    model = env.script([{"text": "first answer", "delay_ms": 200}, {"text": "second answer"}], call_log=str(log))
+    chat = await env.new_chat(model)
+    lost = await messages_db.enqueue_user(env.db, chat.id, "one")  # stored; the api died here
+    held = await env.chats.send(chat.id, "two")  # handed over: the workflow starts with it
+    await env.status(chat.id, "running")
+    settings = dataclasses.replace(env.settings, api_port=free_port(), api_token="test-api-token")
+    async with RoleRunner(ApiRole(settings)):
+        await env.finished(chat.id)
+    transcript = await messages_db.transcript(env.db, chat.id)
+    assert [m.id for m in transcript if m.role is Role.USER] == [held.message.id, lost.id]
+    assert [m.text() for m in transcript if m.role is Role.ASSISTANT] == ["first answer", "second answer"]
+    assert [c["turn"] for c in calls_in(log)] == [0, 1]  # the model was asked once per message
 
 
 async def test_a_429_waits_as_told_and_the_turn_is_called_again(env: AgentEnv) -> None:

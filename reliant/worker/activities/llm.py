@@ -119,6 +119,17 @@ class LlmActivities:
 
     @activity.defn(name="call_llm")
     async def call_llm(self, inp: CallLlmInput) -> CallLlmResult:
+        # Heartbeats for the whole attempt, not only while the model streams: an attempt waiting on
+        # a slow Postgres (to store its answer, say) is alive, and Temporal must not start a second
+        # one that pays the model for the same turn.
+        beating = asyncio.create_task(_heartbeat(), name=f"heartbeat:{inp.chat_id}")
+        try:
+            return await self._call_llm(inp)
+        finally:
+            beating.cancel()
+            await asyncio.gather(beating, return_exceptions=True)
+
+    async def _call_llm(self, inp: CallLlmInput) -> CallLlmResult:
         found = await chats_db.get_with_project(self.db, inp.chat_id)
         if found is None:
             raise chat_gone(inp.chat_id)
@@ -203,7 +214,6 @@ class LlmActivities:
             elif isinstance(event, BlockDelta) and event.type is not BlockType.TOOL_CALL:
                 answer.delta(event.index, event.type.value, event.text)
 
-        beating = asyncio.create_task(_heartbeat(), name=f"heartbeat:{chat.id}")
         try:
             response = await provider.stream(request, on_event)
         except RetryableLlmError as exc:
@@ -234,9 +244,6 @@ class LlmActivities:
         except BaseException:
             await answer.abort()
             raise
-        finally:
-            beating.cancel()
-            await asyncio.gather(beating, return_exceptions=True)
 
         await answer.close()  # stored in the live tail before the answer's message_completed
         read_only = {t.name: t.read_only for t in tools}
