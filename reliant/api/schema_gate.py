@@ -37,7 +37,10 @@ class SchemaGate:
             try:
                 self.have = await current_version(self.db)
             except DatabaseUnavailableError:
-                return False
+                # Not a verdict on the schema: the call goes on, and answers for Postgres itself
+                # (503 naming it) if it is really away; the schema is looked at again next time.
+                self._checked = 0.0
+                return True
             if self.have >= self.want:
                 logger.info("database schema at version %d: serving", self.have)
         return self.have >= self.want

@@ -6,7 +6,7 @@ from __future__ import annotations
 from connectrpc.code import Code
 from connectrpc.errors import ConnectError
 
-from reliant.api.system import online_daemons
+from reliant.api.system import online_daemons, presence
 from reliant.api.workspace.daemons import Ctx, Daemons, guard
 from reliant.bus import subjects
 from reliant.wire.v1 import workspace_pb2 as pb
@@ -20,6 +20,9 @@ class DirectoryService:
         if daemon_id:
             if not subjects.valid_token(daemon_id):
                 raise ConnectError(Code.INVALID_ARGUMENT, "daemon_id is not a daemon id (letters, digits, - or _)")
+            entries = await presence(self.daemons.ctx)
+            if entries and subjects.presence_key("daemon", daemon_id) not in entries:
+                raise ConnectError(Code.NOT_FOUND, f"no daemon {daemon_id} is known (daemon_id)")
             return daemon_id
         online = await online_daemons(self.daemons.ctx)
         if not online:
