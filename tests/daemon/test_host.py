@@ -80,7 +80,7 @@ def test_definitions_offer_the_builtin_tools_but_not_ping(host: ToolHost) -> Non
     }
     for d in host.definitions():
         assert len(d.description) > 80 and d.input_schema["type"] == "object"
-    assert {t.name for t in BUILTIN_TOOLS} == {*offered, "ping"}
+    assert {t.name for t in BUILTIN_TOOLS} == {*offered, "ping", "run_command"}  # run_command: run nodes only
 
 
 # -- execution memory -----------------------------------------------------------------------------

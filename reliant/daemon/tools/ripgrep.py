@@ -134,7 +134,8 @@ async def run(
             await asyncio.gather(feeder, return_exceptions=True)
         error = (await errors).decode("utf-8", "replace").strip()
     if strict and code == 2 and not records.items and not records.stopped:
-        raise ToolFailure(error.splitlines()[-1].removeprefix("error: ") if error else "ripgrep failed")
+        said = " ".join(line.strip() for line in error.splitlines() if line.strip() and line.strip() != "rg:")
+        raise ToolFailure(said.removeprefix("error: ") if said else "ripgrep failed")
     return records
 
 
