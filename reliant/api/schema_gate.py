@@ -4,6 +4,7 @@ and /ready go through: they need no table, and /ready says what is missing."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -27,23 +28,26 @@ class SchemaGate:
         self.want = latest_version()
         self.have = -1
         self._checked = 0.0
+        self._looking = asyncio.Lock()
 
     async def ready(self) -> bool:
         if self.have >= self.want:
             return True  # a schema never goes back: no look once it is complete
-        now = time.monotonic()
-        if now - self._checked >= RECHECK_EVERY:
-            self._checked = now
-            try:
-                self.have = await current_version(self.db)
-            except DatabaseUnavailableError:
-                # Not a verdict on the schema: the call goes on, and answers for Postgres itself
-                # (503 naming it) if it is really away; the schema is looked at again next time.
-                self._checked = 0.0
-                return True
+        async with self._looking:  # calls arriving during a look wait for its answer
             if self.have >= self.want:
-                logger.info("database schema at version %d: serving", self.have)
-        return self.have >= self.want
+                return True
+            now = time.monotonic()
+            if now - self._checked >= RECHECK_EVERY:
+                try:
+                    self.have = await current_version(self.db)
+                except DatabaseUnavailableError:
+                    # Not a verdict on the schema: the call goes on, and answers for Postgres
+                    # itself (503 naming it) if it is really away; the next call looks again.
+                    return True
+                self._checked = now
+                if self.have >= self.want:
+                    logger.info("database schema at version %d: serving", self.have)
+            return self.have >= self.want
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope.get("path", "")
