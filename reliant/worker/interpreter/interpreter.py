@@ -150,7 +150,11 @@ class Interpreter:
         except asyncio.CancelledError:
             pass  # cancelled by the run itself: a join was met without it
         finally:
-            if self._tasks.get(task.instance) is asyncio.current_task():
+            try:
+                current = asyncio.current_task()
+            except RuntimeError:  # torn down with its evicted workflow: no loop runs it any more
+                current = None
+            if current is not None and self._tasks.get(task.instance) is current:
                 del self._tasks[task.instance]
             self._changed = True
 
