@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import posixpath
 import re
@@ -31,6 +32,7 @@ from reliant.bus import subjects
 from reliant.clients.daemons import control
 from reliant.clients.providers import ProviderPool
 from reliant.clients.update_log import UpdateLog, clear_live_tail
+from reliant.db import DatabaseUnavailableError
 from reliant.db import chats as chats_db
 from reliant.db import messages as messages_db
 from reliant.db import projects as projects_db
@@ -64,6 +66,9 @@ logger = logging.getLogger(__name__)
 MAX_MESSAGE_CHARS = 200_000
 MAX_TITLE_CHARS = 200
 HELD_QUERY_TIMEOUT = timedelta(seconds=5)
+MAX_PROJECT_NAME_CHARS = 200
+MAX_PATH_BYTES = 4096  # PATH_MAX on Linux
+STRANDED_AT_ONCE = 8  # chats looked at side by side when an api starts
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
@@ -120,6 +125,10 @@ class Chats:
     async def create_project(self, path: str, name: str = "", daemon_id: str = "") -> Project:
         if not path:
             raise InvalidArgumentError("path is required")
+        if len(path.encode()) > MAX_PATH_BYTES:
+            raise InvalidFieldError("path", f"is longer than {MAX_PATH_BYTES} bytes, more than any path can be")
+        if len(name) > MAX_PROJECT_NAME_CHARS:
+            raise InvalidFieldError("name", f"is longer than {MAX_PROJECT_NAME_CHARS} characters")
         self._check_project_path(path)
         daemon_id = await self._known_daemon(daemon_id) if daemon_id else await self._default_daemon(path)
         try:
@@ -319,17 +328,40 @@ class Chats:
         except RPCError as exc:
             raise UnavailableError(f"could not hand the message to its workflow: {exc}") from exc
 
-    async def deliver_stranded(self, before: datetime) -> int:
+    async def deliver_stranded(self, before: datetime, chat_ids: set[str] | None = None) -> tuple[int, dict[str, str]]:
         """Hand each message stored before `before` and still queued to its chat's workflow, unless
-        the workflow holds it already; how many were handed over. `send` stores a message, then hands
-        it over: an api that died in between (or found Temporal away) left it queued with nobody to
-        answer it."""
-        handed = 0
+        the workflow holds it already: (how many were handed over, why each chat that could not be
+        reached failed). `send` stores a message, then hands it over: an api that died in between
+        (or found Temporal away) left it queued with nobody to answer it. Chats are looked at side
+        by side and each on its own, so one chat whose workflow does not answer holds up no other."""
+        by_chat: dict[str, list[str]] = {}
         for chat_id, message_id in await messages_db.queued_before(self.db, before):
-            if message_id in await self._held(chat_id):
-                continue
-            chat = await chats_db.get(self.db, chat_id)
-            if chat is not None and message_id in await messages_db.queued(self.db, chat_id):
+            if chat_ids is None or chat_id in chat_ids:
+                by_chat.setdefault(chat_id, []).append(message_id)
+        by_chat = dict(reversed(by_chat.items()))  # the chat someone wrote to last is looked at first
+        gate = asyncio.Semaphore(STRANDED_AT_ONCE)
+        failed: dict[str, str] = {}
+
+        async def hand_over(chat_id: str, message_ids: list[str]) -> int:
+            async with gate:
+                try:
+                    return await self._deliver_stranded_of(chat_id, message_ids)
+                except (UnavailableError, DatabaseUnavailableError) as exc:
+                    failed[chat_id] = str(exc)
+                    return 0
+
+        handed = await asyncio.gather(*(hand_over(c, m) for c, m in by_chat.items()))
+        return sum(handed), failed
+
+    async def _deliver_stranded_of(self, chat_id: str, message_ids: list[str]) -> int:
+        held = await self._held(chat_id)
+        chat = await chats_db.get(self.db, chat_id)
+        if chat is None:
+            return 0
+        queued = await messages_db.queued(self.db, chat_id)
+        handed = 0
+        for message_id in message_ids:
+            if message_id not in held and message_id in queued:
                 await self._deliver(chat, message_id, SIGNAL_USER_MESSAGE)
                 handed += 1
         return handed

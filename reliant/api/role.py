@@ -133,16 +133,23 @@ class ApiRole:
 
 async def _deliver_stranded(chats: Chats, before: datetime) -> None:
     """Hand over the messages an earlier api stored but never handed to their workflow (it died in
-    between): tried until Postgres and Temporal answer."""
+    between): a chat that cannot be reached is tried again until Postgres and Temporal answer."""
     delay = STRANDED_RETRY_FIRST
+    pending: set[str] | None = None  # every chat, the first time
     while True:
         try:
-            handed = await chats.deliver_stranded(before)
+            handed, failed = await chats.deliver_stranded(before, pending)
         except (UnavailableError, DatabaseUnavailableError) as exc:
-            logger.warning("could not hand over the messages left queued (retry in %gs): %s", delay, exc)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, STRANDED_RETRY_MAX)
-            continue
+            failed, handed = {"*": str(exc)}, 0
         if handed:
             logger.warning("handed %d message(s) left queued by an earlier api to their chats", handed)
-        return
+        if not failed:
+            return
+        reason = next(iter(failed.values()))
+        logger.warning(
+            "could not hand over the messages left queued in %d chat(s) (retry in %gs): %s", len(failed), delay, reason
+        )
+        if "*" not in failed:
+            pending = set(failed)
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, STRANDED_RETRY_MAX)

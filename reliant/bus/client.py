@@ -29,6 +29,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
+JETSTREAM_READY_WITHIN = 60.0  # seconds a starting role waits for JetStream to answer
+
+
 class BusError(ReliantError):
     """NATS could not be reached or a request failed."""
 
@@ -407,17 +410,16 @@ class Presence:
             keys = await self._kv.keys()
         except nats.js.errors.NoKeysError:
             return {}
-        out: dict[str, dict[str, Any]] = {}
-        for key in keys:
-            if not key.startswith(prefix):
-                continue
-            try:
-                entry = await self._kv.get(key)
-            except nats.js.errors.KeyNotFoundError:
-                continue
-            if entry.value:
-                out[key] = json.loads(entry.value)
-        return out
+        wanted = [key for key in keys if key.startswith(prefix)]
+        found = await asyncio.gather(*(self._get(key) for key in wanted))  # one round trip, not one per key
+        return {key: value for key, value in zip(wanted, found, strict=True) if value is not None}
+
+    async def _get(self, key: str) -> dict[str, Any] | None:
+        try:
+            entry = await self._kv.get(key)
+        except nats.js.errors.KeyNotFoundError:
+            return None
+        return json.loads(entry.value) if entry.value else None
 
 
 class Beacon:
@@ -434,8 +436,24 @@ class Beacon:
         presence = await self._bus.presence()
         await presence.put(self._key, {**self._record(), "last_seen": time.time()})
 
-    async def start(self) -> None:
-        await self._put()
+    async def start(self, ready_within: float = JETSTREAM_READY_WITHIN) -> None:
+        """Put the record, waiting (bounded) for JetStream: a NATS cluster that has just started
+        answers JetStream calls only once it has elected a leader."""
+        deadline = time.monotonic() + ready_within
+        delay = 0.1
+        while True:
+            try:
+                await self._put()
+                break
+            except (nats.errors.Error, TimeoutError) as exc:
+                if time.monotonic() + delay > deadline:
+                    raise BusError(
+                        f"NATS JetStream did not answer within {ready_within:.0f}s ({exc!r}); it must be enabled,"
+                        " and a cluster must have elected a leader"
+                    ) from None
+                logger.info("waiting for NATS JetStream to answer (%r)", exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
         self._task = asyncio.create_task(self._loop(), name=f"beacon:{self._key}")
 
     async def _loop(self) -> None:

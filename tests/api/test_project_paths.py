@@ -110,3 +110,13 @@ async def _no_route_reads_secrets(data_dir: Path, api_env: ApiEnv, infra: Infra,
             assert SECRET not in reply.result.output + reply.result.error
     finally:
         await bus.close()
+
+
+async def test_a_project_name_or_path_longer_than_any_can_be_is_refused_naming_the_field(api_env: ApiEnv) -> None:
+    """Refused before any daemon is asked: the answer does not depend on who is online."""
+    status, body = await rest(
+        api_env, "POST", "/api/projects", {"path": str(api_env.workspace), "name": "n" * 201, "daemon_id": "nobody"}
+    )
+    assert status == 400 and "name" in body["detail"] and "200 characters" in body["detail"], body
+    status, body = await rest(api_env, "POST", "/api/projects", {"path": "/a" * 2049, "daemon_id": "nobody"})
+    assert status == 400 and "path" in body["detail"] and "4096 bytes" in body["detail"], body

@@ -260,13 +260,16 @@ async def test_two_of_each_role_on_tls_survive_losing_one_of_each_mid_chat(
                 api = apis[(m + n) % 2] if "api-1" not in killed else apis[1]  # alternate while both live
                 api.send(chat_id, f"message {m}")
             if m == KILL_AT:
-                # Mid-answer: the tool call of this message has run or is running; the answer streams.
-                wait_until(
-                    lambda seen=seen: any(
+                # Mid-turn: the tool call of this message has run (its effect is written) or the answer
+                # streams. Either sign will do: a stream that lags may be sent fewer live deltas.
+                def under_way(seen: list[int] = seen) -> bool:
+                    streaming = any(
                         k == "block_delta" for f, i in zip(followers, seen, strict=True) for _, k, _ in f.updates[i:]
-                    ),
-                    timeout=60,
-                )
+                    )
+                    effects = [e.read_text().split() if e.exists() else [] for _, e in chats]
+                    return streaming or any(f"effect-{KILL_AT}" in lines for lines in effects)
+
+                wait_until(under_way, timeout=90)
                 # The NATS node that leads the daemons' presence bucket (replicated on all three).
                 names = {node.config["server_name"]: node for node in nodes}
                 leader = wait_until(lambda: _leader(monitors, "KV_cluster_reliant_presence"), timeout=30)
