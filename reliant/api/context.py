@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from temporalio.client import Client
 
@@ -10,6 +11,15 @@ from reliant.api.streaming import StreamHub
 from reliant.bus import Bus
 from reliant.config import Settings
 from reliant.db import Database
+
+
+@dataclass(slots=True)
+class LastPresence:
+    """The last presence read that succeeded (monotonic time, records): what a read that fails on a
+    busy machine falls back to for a while. Each record's own last_seen still says if it is fresh."""
+
+    at: float = 0.0
+    entries: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,3 +30,4 @@ class ApiContext:
     temporal: Client
     api_url: str
     streams: StreamHub = field(default_factory=StreamHub)
+    last_presence: LastPresence = field(default_factory=LastPresence)

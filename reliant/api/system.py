@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from dataclasses import dataclass
 from datetime import timedelta
@@ -22,6 +23,8 @@ from reliant.db import current_version, latest_version
 from reliant.domain.doctor import doctor_result
 from reliant.domain.workflows import DOCTOR_WORKFLOW, DoctorInput, DoctorResult
 from reliant.wire.v1 import system_pb2 as pb
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,14 +84,20 @@ async def readiness(ctx: ApiContext) -> list[Check]:
 async def presence(ctx: ApiContext) -> dict[str, dict[str, Any]]:
     """Every presence record; empty when NATS cannot be read (status must answer even then).
 
-    One failed read is tried again: a single slow KV round trip on a busy machine must not read
-    as "no daemon is online".
+    One failed read is tried again, then the last read that succeeded is used if it is younger than
+    the heartbeat timeout: a slow KV round trip on a busy machine must not read as "no daemon is
+    online".
     """
-    for _ in range(2):
+    for attempt in range(2):
         try:
-            return await (await ctx.bus.presence()).entries()
-        except Exception:  # noqa: BLE001 - status must answer even with NATS down
-            pass
+            entries = await (await ctx.bus.presence()).entries()
+        except Exception as exc:  # noqa: BLE001 - status must answer even with NATS down
+            logger.warning("could not read presence (attempt %d): %r", attempt + 1, exc)
+            continue
+        ctx.last_presence.at, ctx.last_presence.entries = time.monotonic(), entries
+        return entries
+    if time.monotonic() - ctx.last_presence.at <= ctx.settings.heartbeat_timeout:
+        return ctx.last_presence.entries
     return {}
 
 
