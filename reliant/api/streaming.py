@@ -19,6 +19,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 from reliant.bus import Bus, BusError, Incoming, LiveFollower, subjects
 from reliant.db import Database
@@ -45,7 +46,7 @@ class StreamHub:
     reconnect) instead of holding the server's graceful shutdown until it times out."""
 
     def __init__(self) -> None:
-        self._queues: set[asyncio.Queue[ChatUpdate | None]] = set()
+        self._queues: set[asyncio.Queue[Any]] = set()
         self.closed = False
 
     def close(self) -> None:
@@ -53,11 +54,13 @@ class StreamHub:
         for queue in self._queues:
             queue.put_nowait(None)
 
-    def track(self, queue: asyncio.Queue[ChatUpdate | None]) -> None:
-        """Put a None in `queue` when the api shuts down; forget it with `untrack`."""
+    def track(self, queue: asyncio.Queue[Any]) -> None:
+        """Put a None in `queue` when the api shuts down (at once if it has); forget it with `untrack`."""
         self._queues.add(queue)
+        if self.closed:
+            queue.put_nowait(None)
 
-    def untrack(self, queue: asyncio.Queue[ChatUpdate | None]) -> None:
+    def untrack(self, queue: asyncio.Queue[Any]) -> None:
         self._queues.discard(queue)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import fcntl
 import json
 import os
@@ -12,6 +13,7 @@ import struct
 import subprocess
 import sys
 import termios
+import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
@@ -492,3 +494,43 @@ async def test_the_directory_picker_lists_directories_and_never_the_data_dir_or_
             with pytest.raises(ConnectError) as refused:
                 await dirs.list_directories(pb.ListDirectoriesRequest(path=path), headers=HEADERS)
             assert refused.value.code is Code.INVALID_ARGUMENT and why in refused.value.message, refused.value.message
+
+
+async def test_an_api_shutting_down_ends_open_terminal_and_process_streams_at_once(env: Env) -> None:
+    """A page keeps a terminal attached and a process's output followed: stopping the api ends both
+    cleanly (the page attaches again elsewhere) instead of waiting out the server's graceful
+    shutdown and having them cancelled with a traceback."""
+    call = ToolCall(
+        "bg-shutdown",
+        "shell",
+        {"command": "echo started; sleep 300", "run_in_background": True},
+        chat_id="",
+        workspace=str(env.workspace),
+    )
+    process_id = (await call_tool(env.bus, env.settings.daemon_id, call, timeout=30)).result.data["process_id"]
+    port = free_port()
+    role = RoleRunner(ApiRole(dataclasses.replace(env.settings, api_port=port)))
+    url = f"http://127.0.0.1:{port}"
+    async with role, TerminalServiceClient(url) as terms, ProcessServiceClient(url) as procs:
+        term = await terms.open_terminal(
+            pb.OpenTerminalRequest(project_id=env.project_id, command=["bash", "--norc", "-i"]), headers=HEADERS
+        )
+        seen: dict[str, list[bool]] = {"terminal": [], "process": []}
+
+        async def attached() -> None:
+            async for out in terms.attach_terminal(pb.AttachTerminalRequest(terminal_id=term.id), headers=HEADERS):
+                seen["terminal"].append(out.closed)
+
+        async def followed() -> None:
+            request = pb.StreamProcessOutputRequest(process_id=process_id, follow=True)
+            async for out in procs.stream_process_output(request, headers=HEADERS):
+                seen["process"].append(out.HasField("process"))
+
+        streams = [asyncio.create_task(attached()), asyncio.create_task(followed())]
+        await eventually(lambda: seen["terminal"] and seen["process"])
+        began = time.perf_counter()
+        await role.stop()
+        await asyncio.wait_for(asyncio.gather(*streams), 5)  # both end, without an error
+        assert time.perf_counter() - began < 1.5, "the streams waited for the graceful-shutdown timeout"
+    async with TerminalServiceClient(env.url) as terms:
+        await terms.close_terminal(pb.CloseTerminalRequest(terminal_id=term.id), headers=HEADERS)

@@ -144,7 +144,11 @@ class ProcessService:
                 yield pb.ProcessOutput(offset=wanted, process=_live_process(daemon_id, live or {}))
                 return
             yield pb.ProcessOutput(offset=wanted, process=_live_process(daemon_id, live))
+            hub = self.daemons.ctx.streams
+            hub.track(follower.queue)  # the api shutting down ends the stream (the client follows again)
             while True:
+                if hub.closed:
+                    return
                 getter = asyncio.ensure_future(follower.queue.get())
                 stater = asyncio.ensure_future(states.get())
                 done, _ = await asyncio.wait({getter, stater}, timeout=KEEPALIVE, return_when=asyncio.FIRST_COMPLETED)
@@ -174,6 +178,7 @@ class ProcessService:
                 if not done:
                     yield pb.ProcessOutput(offset=wanted)
         finally:
+            self.daemons.ctx.streams.untrack(follower.queue)
             for sub in subs:
                 with contextlib.suppress(Exception):
                     await sub.unsubscribe()

@@ -113,6 +113,8 @@ class TerminalService:
             await bus.subscribe(subjects.daemon_event(daemon_id, f"term.{terminal}.output"), follower.on_frame),
             await bus.subscribe(subjects.daemon_event(daemon_id, f"term.{terminal}.exit"), on_exit),
         ]
+        hub = self.daemons.ctx.streams
+        hub.track(follower.queue)  # the api shutting down ends the stream (the client reattaches)
         try:
             try:
                 attached = await self.daemons.ask(daemon_id, "term.attach", {"id": terminal}, timeout=10)
@@ -158,6 +160,8 @@ class TerminalService:
                     yield pb.TerminalOutput(keepalive=True, offset=wanted)
                     continue
                 if item is None:
+                    if hub.closed:
+                        return
                     continue
                 offset, data = item
                 held[offset] = data
@@ -171,6 +175,7 @@ class TerminalService:
                         yield pb.TerminalOutput(offset=piece[0], data=piece[1])
                         wanted = piece[0] + len(piece[1])
         finally:
+            hub.untrack(follower.queue)
             for sub in subs:
                 with contextlib.suppress(Exception):
                     await sub.unsubscribe()
