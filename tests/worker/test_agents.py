@@ -3,18 +3,23 @@ own threads and worktrees, real services and daemon, a scripted model per agent.
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
+import sys
+import uuid
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 
+from embedded.ports import free_port
 from reliant.api.agents import Agents
 from reliant.api.errors import FailedPreconditionError, InvalidFieldError
 from reliant.db import agents as agents_db
 from reliant.db import tool_runs as tool_runs_db
 from reliant.domain.agents import AgentStatus
-from reliant.domain.chat import ChatInfo
+from reliant.domain.chat import ChatInfo, ToolState
 from reliant.domain.workflows import run_workflow_id
 from tests.conftest import Infra
 from tests.support import eventually
@@ -172,6 +177,94 @@ async def test_the_ninth_concurrent_child_gets_a_tool_error_and_a_cancel_stops_e
     await eventually(all_stopped, timeout=60)
     assert await env.gates.pending_approvals(chat.id) == []
     assert not list(env.workspace.glob("*.txt"))
+
+
+def marked_processes(marker: str) -> list[psutil.Process]:
+    """Live processes that carry `marker` in their command line or their environment."""
+    found = []
+    for proc in psutil.process_iter():
+        try:
+            if proc.status() == psutil.STATUS_ZOMBIE:
+                continue
+            if marker in " ".join(proc.cmdline()) or marker in "".join(f"{k}={v}" for k, v in proc.environ().items()):
+                found.append(proc)
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+    return found
+
+
+async def reliant(*args: str) -> tuple[int, str, str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "reliant", *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    out, err = await proc.communicate()
+    return proc.returncode or 0, out.decode(), err.decode()
+
+
+async def test_a_cancel_of_the_parent_stops_every_agent_its_gates_and_every_process_on_the_daemon(
+    infra: Infra, tmp_path: Path
+) -> None:
+    async with agent_env(infra, tmp_path, api_port=free_port()) as env:
+        marker = f"reliant-cancel-{uuid.uuid4().hex[:12]}"
+        # Each sleeper leaves a command in the background and waits on another, both marked.
+        sleeps = f"export MARK={marker}; sleep 300 & sleep 300; wait"
+        sleeper = env.script([{"tools": [{"name": "shell", "input": {"command": sleeps}}]}, {"text": "slept"}])
+        deep = env.script([{"tools": [{"name": "shell", "input": {"command": sleeps}}]}, {"text": "deep slept"}])
+        waiter = env.script(
+            [{"tools": [{"name": "shell", "input": {"command": f"echo never >> {env.scripts}/effects"}}]}, {"text": "w"}]
+        )
+        middle = env.script([{"tools": [spawn("sleep below", deep, name="deep")]}, {"text": "middle done"}])
+        parent = env.script(
+            [
+                {
+                    "tools": [
+                        spawn("sleep", sleeper, name="sleeper"),
+                        spawn("wait for the user", waiter, name="waiter"),
+                        spawn("delegate a sleep", middle, name="middle"),
+                    ]
+                },
+                {"text": "all done"},
+            ]
+        )
+        chat = await env.new_chat(parent)
+        await env.chats.set_mode(chat.id, "manual")
+        await env.chats.send(chat.id, "fan out")
+
+        async def three_waiting() -> list[Any] | None:
+            found = await env.gates.pending_approvals(chat.id)
+            return found if len(found) == 3 else None
+
+        waiting = await eventually(three_waiting, timeout=60)
+        for approval in waiting:
+            if marker in approval.input["command"]:
+                await env.gates.approve(approval.id)
+        # Two sleepers (a child and a grandchild), each with two marked sleeps running on the daemon.
+        await eventually(lambda: len([p for p in marked_processes(marker) if p.name() == "sleep"]) == 4, timeout=30, interval=0.2)
+        [still] = await env.gates.pending_approvals(chat.id)
+        assert still.input["command"].startswith("echo never")
+        by_name = {a.name: a for a in await agents_db.for_chat(env.db, chat.id)}
+        assert sorted(by_name) == ["deep", "middle", "sleeper", "waiter"]
+        assert {a.status for a in by_name.values()} == {AgentStatus.RUNNING}
+
+        await env.chats.cancel(chat.id)
+
+        async def all_cancelled() -> list[Any] | None:
+            agents = await agents_db.for_chat(env.db, chat.id)
+            return agents if all(a.status is AgentStatus.CANCELLED for a in agents) else None
+
+        await eventually(all_cancelled, timeout=60)
+        await env.finished(chat.id, timeout=60)
+        assert await env.gates.pending_approvals(chat.id) == []
+        where = ["--api-url", f"http://127.0.0.1:{env.settings.api_port}", "--token", env.settings.api_token]
+        code, out, err = await reliant("approvals", "--chat", chat.id, *where)
+        assert (code, out) == (0, "nothing waits for an answer\n"), err
+        await eventually(lambda: not marked_processes(marker), timeout=10, interval=0.2)
+        assert not (env.scripts / "effects").exists()
+        runs = await tool_runs_db.for_chat(env.db, chat.id)
+        shells = sorted(r.state for r in runs.values() if r.tool_name == "shell")
+        assert ToolState.COMPLETED not in shells and len(shells) == 3, shells
+        kinds = [u.kind for u in await env.updates(chat.id)]
+        assert kinds.count("approval_requested") == 3 and kinds.count("approval_resolved") == 3
 
 
 async def test_agent_nodes_offer_the_agent_tools_unless_their_preset_switches_them_off(env: AgentEnv) -> None:
