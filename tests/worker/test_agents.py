@@ -17,9 +17,10 @@ from embedded.ports import free_port
 from reliant.api.agents import Agents
 from reliant.api.errors import FailedPreconditionError, InvalidFieldError
 from reliant.db import agents as agents_db
+from reliant.db import messages as messages_db
 from reliant.db import tool_runs as tool_runs_db
 from reliant.domain.agents import AgentStatus
-from reliant.domain.chat import ChatInfo, ToolState
+from reliant.domain.chat import ChatInfo, Role, ToolState
 from reliant.domain.workflows import run_workflow_id
 from tests.conftest import Infra
 from tests.support import eventually
@@ -211,7 +212,10 @@ async def test_a_cancel_of_the_parent_stops_every_agent_its_gates_and_every_proc
         sleeper = env.script([{"tools": [{"name": "shell", "input": {"command": sleeps}}]}, {"text": "slept"}])
         deep = env.script([{"tools": [{"name": "shell", "input": {"command": sleeps}}]}, {"text": "deep slept"}])
         waiter = env.script(
-            [{"tools": [{"name": "shell", "input": {"command": f"echo never >> {env.scripts}/effects"}}]}, {"text": "w"}]
+            [
+                {"tools": [{"name": "shell", "input": {"command": f"echo never >> {env.scripts}/effects"}}]},
+                {"text": "w"},
+            ]
         )
         middle = env.script([{"tools": [spawn("sleep below", deep, name="deep")]}, {"text": "middle done"}])
         parent = env.script(
@@ -239,7 +243,9 @@ async def test_a_cancel_of_the_parent_stops_every_agent_its_gates_and_every_proc
             if marker in approval.input["command"]:
                 await env.gates.approve(approval.id)
         # Two sleepers (a child and a grandchild), each with two marked sleeps running on the daemon.
-        await eventually(lambda: len([p for p in marked_processes(marker) if p.name() == "sleep"]) == 4, timeout=30, interval=0.2)
+        await eventually(
+            lambda: len([p for p in marked_processes(marker) if p.name() == "sleep"]) == 4, timeout=30, interval=0.2
+        )
         [still] = await env.gates.pending_approvals(chat.id)
         assert still.input["command"].startswith("echo never")
         by_name = {a.name: a for a in await agents_db.for_chat(env.db, chat.id)}
@@ -265,6 +271,68 @@ async def test_a_cancel_of_the_parent_stops_every_agent_its_gates_and_every_proc
         assert ToolState.COMPLETED not in shells and len(shells) == 3, shells
         kinds = [u.kind for u in await env.updates(chat.id)]
         assert kinds.count("approval_requested") == 3 and kinds.count("approval_resolved") == 3
+
+
+async def test_an_interrupt_stops_the_running_agents_and_the_top_agent_answers_the_new_message(
+    env: AgentEnv,
+) -> None:
+    marker = f"reliant-interrupt-{uuid.uuid4().hex[:12]}"
+    sleeps = f"export MARK={marker}; sleep 300 & sleep 300; wait"
+    sleeper = env.script([{"tools": [{"name": "shell", "input": {"command": sleeps}}]}, {"text": "slept"}])
+    waiter = env.script(
+        [{"tools": [{"name": "shell", "input": {"command": f"echo never >> {env.scripts}/effects"}}]}, {"text": "w"}]
+    )
+    middle = env.script([{"tools": [spawn("sleep below", sleeper, name="deep")]}, {"text": "middle done"}])
+    log = env.scripts / "parent.jsonl"
+    parent = env.script(
+        [
+            {
+                "tools": [
+                    spawn("sleep", sleeper, name="sleeper"),
+                    spawn("wait for the user", waiter, name="waiter"),
+                    spawn("delegate", middle, name="middle"),
+                ]
+            },
+            {"text": "answering the new message"},
+        ],
+        call_log=str(log),
+    )
+    chat = await env.new_chat(parent)
+    await env.chats.set_mode(chat.id, "manual")
+    await env.chats.send(chat.id, "fan out")
+
+    async def three_waiting() -> list[Any] | None:
+        found = await env.gates.pending_approvals(chat.id)
+        return found if len(found) == 3 else None
+
+    for approval in await eventually(three_waiting, timeout=60):
+        if marker in approval.input["command"]:
+            await env.gates.approve(approval.id)
+    await eventually(
+        lambda: len([p for p in marked_processes(marker) if p.name() == "sleep"]) == 4, timeout=60, interval=0.2
+    )
+    sent = await env.chats.send(chat.id, "stop that and answer this", interrupt=True)
+    assert not sent.queued
+
+    async def all_cancelled() -> list[Any] | None:
+        agents = await agents_db.for_chat(env.db, chat.id)
+        return agents if len(agents) == 4 and all(a.status is AgentStatus.CANCELLED for a in agents) else None
+
+    await eventually(all_cancelled, timeout=60)
+    await env.finished(chat.id, timeout=60)
+    assert await env.gates.pending_approvals(chat.id) == []
+    await eventually(lambda: not marked_processes(marker), timeout=10, interval=0.2)
+    assert not (env.scripts / "effects").exists()
+    calls = calls_in(log)
+    assert len(calls) == 2, "the top agent's model: the spawns, then the new message"
+    last_user = [m for m in calls[1]["messages"] if m["role"] == "user"][-1]
+    assert [b.get("text") for b in last_user["blocks"]] == ["stop that and answer this"]
+    transcript = await messages_db.transcript(env.db, chat.id)
+    main = [m for m in transcript if m.thread_id == transcript[0].thread_id]
+    assert [m.text() for m in main if m.role is Role.USER] == ["fan out", "stop that and answer this"]
+    assert main[-1].role is Role.ASSISTANT and main[-1].text() == "answering the new message"
+    spawns = await tool_results(env, chat, "spawn_agent")
+    assert len(spawns) == 4 and ToolState.COMPLETED not in [r.state for r in spawns]
 
 
 async def test_agent_nodes_offer_the_agent_tools_unless_their_preset_switches_them_off(env: AgentEnv) -> None:
