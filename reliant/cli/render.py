@@ -312,7 +312,8 @@ class Renderer:
         self._shown.add(message_id)
 
     def _on_message_aborted(self, payload: Mapping[str, Any], at: float) -> None:
-        self._partial.clear()
+        turn_no = int(payload.get("turn") or 0)  # only this answer: another may be streaming beside it
+        self._partial = {m: t for m, t in self._partial.items() if self._turns.get(m) != turn_no}
         reason = payload.get("reason") or "stopped"
         self.line(Text(f"({reason}: the answer was cut short)", style="bright_black"))
 
