@@ -12,6 +12,7 @@ from typing import Any
 
 import psutil
 import pytest
+from temporalio.client import WorkflowExecutionStatus
 
 from embedded.ports import free_port
 from reliant.api.agents import Agents
@@ -194,6 +195,15 @@ def marked_processes(marker: str) -> list[psutil.Process]:
     return found
 
 
+async def agent_workflows_ended(env: AgentEnv, chat: ChatInfo) -> bool:
+    """Whether the workflow of every agent of the chat has ended (not only its record)."""
+    for agent in await agents_db.for_chat(env.db, chat.id):
+        described = await env.client.get_workflow_handle(run_workflow_id(chat.id, agent.id)).describe()
+        if described.status is WorkflowExecutionStatus.RUNNING:
+            return False
+    return True
+
+
 async def reliant(*args: str) -> tuple[int, str, str]:
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "reliant", *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
@@ -217,6 +227,8 @@ async def test_a_cancel_of_the_parent_stops_every_agent_its_gates_and_every_proc
                 {"text": "w"},
             ]
         )
+        question = {"questions": [{"question": "Which one?", "choices": ["a", "b"]}]}
+        asker = env.script([{"tools": [{"name": "ask_user", "input": question}]}, {"text": "asked"}])
         middle = env.script([{"tools": [spawn("sleep below", deep, name="deep")]}, {"text": "middle done"}])
         parent = env.script(
             [
@@ -224,6 +236,7 @@ async def test_a_cancel_of_the_parent_stops_every_agent_its_gates_and_every_proc
                     "tools": [
                         spawn("sleep", sleeper, name="sleeper"),
                         spawn("wait for the user", waiter, name="waiter"),
+                        spawn("ask the user", asker, name="asker"),
                         spawn("delegate a sleep", middle, name="middle"),
                     ]
                 },
@@ -246,10 +259,11 @@ async def test_a_cancel_of_the_parent_stops_every_agent_its_gates_and_every_proc
         await eventually(
             lambda: len([p for p in marked_processes(marker) if p.name() == "sleep"]) == 4, timeout=30, interval=0.2
         )
+        await eventually(lambda: env.gates.pending_questions(chat.id), timeout=30)
         [still] = await env.gates.pending_approvals(chat.id)
         assert still.input["command"].startswith("echo never")
         by_name = {a.name: a for a in await agents_db.for_chat(env.db, chat.id)}
-        assert sorted(by_name) == ["deep", "middle", "sleeper", "waiter"]
+        assert sorted(by_name) == ["asker", "deep", "middle", "sleeper", "waiter"]
         assert {a.status for a in by_name.values()} == {AgentStatus.RUNNING}
 
         await env.chats.cancel(chat.id)
@@ -261,6 +275,9 @@ async def test_a_cancel_of_the_parent_stops_every_agent_its_gates_and_every_proc
         await eventually(all_cancelled, timeout=60)
         await env.finished(chat.id, timeout=60)
         assert await env.gates.pending_approvals(chat.id) == []
+        assert await env.gates.pending_questions(chat.id) == []
+
+        await eventually(lambda: agent_workflows_ended(env, chat), timeout=30)
         where = ["--api-url", f"http://127.0.0.1:{env.settings.api_port}", "--token", env.settings.api_token]
         code, out, err = await reliant("approvals", "--chat", chat.id, *where)
         assert (code, out) == (0, "nothing waits for an answer\n"), err
@@ -271,6 +288,7 @@ async def test_a_cancel_of_the_parent_stops_every_agent_its_gates_and_every_proc
         assert ToolState.COMPLETED not in shells and len(shells) == 3, shells
         kinds = [u.kind for u in await env.updates(chat.id)]
         assert kinds.count("approval_requested") == 3 and kinds.count("approval_resolved") == 3
+        assert kinds.count("question_asked") == 1 and kinds.count("question_answered") == 1
 
 
 async def test_an_interrupt_stops_the_running_agents_and_the_top_agent_answers_the_new_message(
@@ -321,6 +339,7 @@ async def test_an_interrupt_stops_the_running_agents_and_the_top_agent_answers_t
     await eventually(all_cancelled, timeout=60)
     await env.finished(chat.id, timeout=60)
     assert await env.gates.pending_approvals(chat.id) == []
+    await eventually(lambda: agent_workflows_ended(env, chat), timeout=30)
     await eventually(lambda: not marked_processes(marker), timeout=10, interval=0.2)
     assert not (env.scripts / "effects").exists()
     calls = calls_in(log)
