@@ -13,6 +13,7 @@ from typing import Any
 import psutil
 import pytest
 from temporalio.client import WorkflowExecutionStatus
+from temporalio.service import RPCError, RPCStatusCode
 
 from embedded.ports import free_port
 from reliant.api.agents import Agents
@@ -196,9 +197,14 @@ def marked_processes(marker: str) -> list[psutil.Process]:
 
 
 async def agent_workflows_ended(env: AgentEnv, chat: ChatInfo) -> bool:
-    """Whether the workflow of every agent of the chat has ended (not only its record)."""
+    """Whether the workflow of every agent of the chat has ended (or never started), not only its record."""
     for agent in await agents_db.for_chat(env.db, chat.id):
-        described = await env.client.get_workflow_handle(run_workflow_id(chat.id, agent.id)).describe()
+        try:
+            described = await env.client.get_workflow_handle(run_workflow_id(chat.id, agent.id)).describe()
+        except RPCError as exc:
+            if exc.status is RPCStatusCode.NOT_FOUND:
+                continue
+            raise
         if described.status is WorkflowExecutionStatus.RUNNING:
             return False
     return True
@@ -289,6 +295,36 @@ async def test_a_cancel_of_the_parent_stops_every_agent_its_gates_and_every_proc
         kinds = [u.kind for u in await env.updates(chat.id)]
         assert kinds.count("approval_requested") == 3 and kinds.count("approval_resolved") == 3
         assert kinds.count("question_asked") == 1 and kinds.count("question_answered") == 1
+
+
+async def test_a_cancel_while_an_agent_is_being_spawned_ends_its_record_too(env: AgentEnv) -> None:
+    # The agent is recorded, then its worktree is made: a cancel in between stops the parent before
+    # the agent's workflow starts. The record must not stay "running" (it would count against the
+    # chat's limits for ever).
+    make_repo(env.workspace)
+    release = env.scripts / "release"
+    hook = env.workspace / ".git" / "hooks" / "post-checkout"
+    hook.write_text(f"#!/bin/sh\nwhile [ ! -f {release} ]; do sleep 0.05; done\n")
+    hook.chmod(0o755)
+    child = env.script([{"text": "never asked"}])
+    chat = await env.new_chat(env.script([{"tools": [spawn("t", child, name="late", worktree=True)]}, {"text": "x"}]))
+    await env.chats.send(chat.id, "go")
+    [agent] = await eventually(lambda: agents_db.for_chat(env.db, chat.id), timeout=30)
+    assert agent.status is AgentStatus.RUNNING
+    await env.chats.cancel(chat.id)
+    await env.finished(chat.id, timeout=30)
+    release.touch()  # the worktree is made now, for a spawn nobody waits for
+
+    async def ended() -> Any:
+        [found] = await agents_db.for_chat(env.db, chat.id)
+        return found if found.status is AgentStatus.CANCELLED else None
+
+    await eventually(ended, timeout=30)
+    await eventually(lambda: agent_workflows_ended(env, chat), timeout=30)
+    finished = [u.payload for u in await env.updates(chat.id) if u.kind == "agent_finished"]
+    assert [(p["agent_id"], p["status"]) for p in finished] == [(agent.id, "cancelled")]
+    [spawned] = await tool_results(env, chat, "spawn_agent")
+    assert spawned.state is ToolState.INTERRUPTED
 
 
 async def test_an_interrupt_stops_the_running_agents_and_the_top_agent_answers_the_new_message(
