@@ -219,8 +219,8 @@ class AgentActivities:
         except agents_db.LimitReached as exc:
             return await self._result(inp.chat_id, run, error=f"not spawned: {exc.message}")
         except agents_db.CallEnded:  # its run was stopped meanwhile (abandon_spawn): the call stands as it ended
-            ended = await tool_runs_db.get(self.db, inp.chat_id, run.key)
-            return BeginAgentToolResult(SPAWN_AGENT, state=ended.state.value if ended else ToolState.INTERRUPTED.value)
+            stood = await tool_runs_db.get(self.db, inp.chat_id, run.key)
+            return BeginAgentToolResult(SPAWN_AGENT, state=stood.state.value if stood else ToolState.INTERRUPTED.value)
         if args.get("worktree") and not agent.worktree_path:
             made = await self._worktree(agent, daemon_id, workspace)
             if isinstance(made, str):
