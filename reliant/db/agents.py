@@ -88,7 +88,7 @@ async def create(tx: Queries, new: NewAgent, limits: AgentLimits) -> tuple[Agent
     """Record an agent as it is spawned: (the agent, True) or, for a call recorded before (a
     retry), (that agent, False). Checks the chat's limits under a lock on the chat, so agents
     spawned together are counted one after another (LimitReached); under the same lock, a call that
-    has ended (its run was stopped meanwhile: see `abandon`) records none (CallEnded)."""
+    has ended (its run was stopped meanwhile: the abandon_spawn activity) records none (CallEnded)."""
     existing = await by_call(tx, new.chat_id, new.call_key)
     if existing is not None:
         return existing, False

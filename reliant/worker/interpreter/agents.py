@@ -7,7 +7,8 @@ wait=false; cancel_agent stops one.
 Agents outlive a continue-as-new of the run that spawned them (ParentClosePolicy.ABANDON): their
 ids are carried in the run's cursor, and each tells its spawner when it ends (SIGNAL_AGENT_FINISHED).
 The user's cancel, pause, resume and mode switch are passed on to every agent still running, and
-each passes them on to its own. A run that ends stops the agents it did not wait for.
+each passes them on to its own. A run that ends stops the agents it did not wait for, and a
+spawn stopped before its agent's workflow started settles the agent recorded for it (abandon_spawn).
 """
 
 from __future__ import annotations
