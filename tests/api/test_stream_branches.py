@@ -4,13 +4,16 @@ one that connects after one answer ended is still shown the other from its start
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
+from embedded.ports import free_port
 from reliant.db import messages as messages_db
 from reliant.domain.chat import ChatUpdate, Role
+from tests.api.chat_view import ChatView
 from tests.conftest import Infra
 from tests.support import eventually
 from tests.worker.agent_env import AgentEnv, Watch, agent_env
@@ -52,11 +55,10 @@ def streaming(watch: Watch) -> bool:
     return len(texts) == 2 and all(len(t.split()) >= 2 for t in texts.values()) and not completed(watch)
 
 
-async def test_a_client_connecting_mid_stream_sees_both_branches_answers_then_both_messages_once(
-    env: AgentEnv,
-) -> None:
-    left = env.script([{"text": " ".join(LEFT), "delay_ms": 60}], in_project=True)
-    right = env.script([{"text": " ".join(RIGHT), "delay_ms": 50}], in_project=True)
+def two_voices(env: AgentEnv, *, left_ms: int = 60, right_ms: int = 50) -> None:
+    """A workflow whose two parallel branches each stream an answer (the right one the longer)."""
+    left = env.script([{"text": " ".join(LEFT), "delay_ms": left_ms}], in_project=True)
+    right = env.script([{"text": " ".join(RIGHT), "delay_ms": right_ms}], in_project=True)
     write_flow(
         env,
         "two-voices",
@@ -78,6 +80,12 @@ async def test_a_client_connecting_mid_stream_sees_both_branches_answers_then_bo
                   - {{id: speak_right, type: call_llm, model: "{right}", thread: right, tools: none, prompt: "right"}}
         """,
     )
+
+
+async def test_a_client_connecting_mid_stream_sees_both_branches_answers_then_both_messages_once(
+    env: AgentEnv,
+) -> None:
+    two_voices(env)
     chat = await flow_chat(env, "two-voices")
     early = await env.watch(chat.id)  # there from the start: it tells when both stream
     await env.chats.send(chat.id, "speak")
@@ -104,3 +112,33 @@ async def test_a_client_connecting_mid_stream_sees_both_branches_answers_then_bo
     # After one ended: the other's answer so far, from its start; nothing of the stored one.
     [(_, text)] = answers(after_one).items()
     assert text.split()[0] == "right0" and full_right.startswith(text)
+
+
+async def test_a_connect_client_that_keeps_dropping_mid_stream_puts_both_answers_together_once(
+    infra: Infra, tmp_path: Path
+) -> None:
+    async with agent_env(infra, tmp_path, api_port=free_port()) as env:
+        two_voices(env, left_ms=30, right_ms=25)
+        chat = await flow_chat(env, "two-voices")
+        url = f"http://127.0.0.1:{env.settings.api_port}"
+        view = ChatView(url, env.settings.api_token, chat.id, drop_after=7)  # a flaky network
+        follower = asyncio.create_task(view.follow())
+        try:
+            await eventually(lambda: view.ready)
+            await env.chats.send(chat.id, "speak")
+            await eventually(lambda: view.connections > 3, timeout=30)  # while both stream
+            await eventually(lambda: len(view.answers()) == 1, timeout=30)  # the left one is stored
+            dropped = view.connections  # and more drops while the right one streams
+            await eventually(lambda: view.connections > dropped + 2 or view.problems, timeout=30)
+            view.drop_after = 0  # the network is fine again
+            await env.finished(chat.id, timeout=60)
+            await eventually(lambda: len(view.answers()) == 2, timeout=30)
+        finally:
+            follower.cancel()
+            await asyncio.gather(follower, return_exceptions=True)
+        assert view.problems == [], "no gap in the log, and every delta followed the text before it"
+        assert view.repeated > 0, "a reconnect mid-stream replays the answers so far"
+        assert sorted(view.answers()) == sorted([" ".join(LEFT), " ".join(RIGHT)]), "each stored message once"
+        streamed = {t.split()[0]: t for t in view.live.values()}
+        assert sorted(streamed) == ["left0", "right0"], "both answers from their start"
+        assert " ".join(LEFT).startswith(streamed["left0"]) and " ".join(RIGHT).startswith(streamed["right0"])
