@@ -192,7 +192,7 @@ class Bench:
 
         subs = [
             await self.bus.subscribe(subjects.chat_updates(chat_id), on_update),
-            await self.bus.subscribe(subjects.chat_live(chat_id), on_update),
+            await self.bus.subscribe(subjects.chat_live_all(chat_id), on_update),
         ]
         try:
             await self.chats.send(chat_id, send)

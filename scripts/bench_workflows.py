@@ -187,7 +187,7 @@ class Bench:
 
         subs = [
             await self.bus.subscribe(subjects.chat_updates(chat_id), on_update),
-            await self.bus.subscribe(subjects.chat_live(chat_id), on_update),
+            await self.bus.subscribe(subjects.chat_live_all(chat_id), on_update),
         ]
         try:
             seen["sent"] = [time.perf_counter()]

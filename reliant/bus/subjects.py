@@ -62,14 +62,22 @@ def chat_updates(chat_id: str) -> str:
     return f"{PREFIX}.chat.{_check(chat_id)}.updates"
 
 
-def chat_live(chat_id: str) -> str:
-    """The answer the chat's model is streaming now (kept in the LIVE_STREAM JetStream stream)."""
-    return f"{PREFIX}.chat.{_check(chat_id)}.live"
+def chat_live(chat_id: str, turn: int) -> str:
+    """One answer a chat's model is streaming now: the model step's turn (each step of a workflow,
+    each parallel branch and each agent has its own), kept in the LIVE_STREAM JetStream stream."""
+    if turn < 0:
+        raise ValueError(f"not a turn: {turn}")
+    return f"{PREFIX}.chat.{_check(chat_id)}.live.{turn}"
 
 
-# The JetStream stream that keeps every chat's `chat_live` subject.
+def chat_live_all(chat_id: str) -> str:
+    """Every answer the chat's models are streaming now (a wildcard of `chat_live`)."""
+    return f"{PREFIX}.chat.{_check(chat_id)}.live.*"
+
+
+# The JetStream stream that keeps every chat's `chat_live` subjects.
 LIVE_STREAM = "RELIANT_LIVE"
-ALL_CHATS_LIVE = f"{PREFIX}.chat.*.live"
+ALL_CHATS_LIVE = f"{PREFIX}.chat.*.live.*"
 
 
 def user_updates(user_id: str) -> str:

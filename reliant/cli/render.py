@@ -126,6 +126,9 @@ class Renderer:
         self._turns: dict[str, int] = {}  # streamed answer (message_started id) -> its turn
         self._streamed_turns: set[int] = set()  # turns whose answer text this client has shown
         self._streamed = StreamedText()  # live: drops deltas replayed after a reconnect
+        # The turn whose answer is being written on the terminal: answers streamed beside it (a
+        # workflow's parallel branches, agents) are not interleaved with it, but shown whole once stored.
+        self._voice: int | None = None
 
     # -- output -----------------------------------------------------------------------------------
 
@@ -264,7 +267,16 @@ class Renderer:
         if int(payload.get("attempt") or 1) > 1 and self.live:
             self.note(Text(f"(the answer starts again: attempt {payload.get('attempt')})", style="bright_black"))
 
+    def _speaks(self, message_id: str) -> bool:
+        """Whether a streamed answer's text is written as it comes (no other answer's is)."""
+        turn = self._turns.get(message_id, 0)
+        if self._voice is None:
+            self._voice = turn
+        return self._voice == turn
+
     def _on_block_started(self, payload: Mapping[str, Any], at: float) -> None:
+        if self.live and not self._speaks(str(payload.get("message_id", ""))):
+            return
         if payload.get("type") == "thinking":
             self._end_text()
             if self.styled and self.live:
@@ -280,6 +292,8 @@ class Renderer:
         if not self.live:  # a replay prints the stored answer; this is kept only in case none comes
             self._partial[message_id] = self._partial.get(message_id, "") + str(payload.get("text", ""))
             return
+        if not self._speaks(message_id):
+            return  # shown whole once stored
         self._streamed_turns.add(turn)
         self._text_delta(self._streamed.delta(payload))
 
@@ -288,6 +302,8 @@ class Renderer:
         message_id = str(message.get("id", ""))
         turn_no = int(message.get("turn") or 0)
         self._partial = {m: t for m, t in self._partial.items() if self._turns.get(m) != turn_no}
+        if self._voice == turn_no:
+            self._voice = None
         for block in message.get("blocks") or []:
             if block.get("type") == "tool_call":
                 self._calls.setdefault(
@@ -312,7 +328,10 @@ class Renderer:
         self._shown.add(message_id)
 
     def _on_message_aborted(self, payload: Mapping[str, Any], at: float) -> None:
-        self._partial.clear()
+        turn_no = int(payload.get("turn") or 0)  # only this answer: another may be streaming beside it
+        self._partial = {m: t for m, t in self._partial.items() if self._turns.get(m) != turn_no}
+        if self._voice == turn_no:
+            self._voice = None
         reason = payload.get("reason") or "stopped"
         self.line(Text(f"({reason}: the answer was cut short)", style="bright_black"))
 

@@ -6,10 +6,12 @@ the source of truth; NATS is the fast path. A seq is only ever shown to a client
 disk, so a crash of Postgres can never hand the same seq to different content.
 
 The live tail: while a model streams an answer, its progress (message_started, block_started,
-block_delta) goes to the chat's subject in a JetStream stream instead, with no seq and no row: a
-client (re)connecting mid-answer is replayed the answer so far, each delta identified by
+block_delta) goes to a JetStream stream instead, with no seq and no row, on a subject of the
+answer's own (its model step's turn: parallel branches and sub-agents stream side by side): a
+client (re)connecting mid-answer is replayed every answer so far, each delta identified by
 (message_id, index, offset). The stored answer's message_completed carries the whole content, so
-the tail is purged once the answer is stored (or dropped): a finished answer leaves nothing behind.
+an answer's tail is purged once it is stored (or dropped): a finished answer leaves nothing behind,
+and the others streaming beside it are left as they are.
 """
 
 from __future__ import annotations
@@ -64,14 +66,26 @@ class UpdateLog:
         subject = subjects.chat_updates(chat_id)
         for update in updates:
             await self.bus.publish(subject, wire_updates.encode(update))
-        if any(u.kind in kinds.ENDS_ANSWER for u in updates):
-            await clear_live_tail(self.bus, chat_id)
+        for turn in sorted({t for u in updates if (t := ended_turn(u)) is not None}):
+            await clear_live_tail(self.bus, chat_id, turn)
 
 
-async def clear_live_tail(bus: Bus, chat_id: str) -> None:
-    """Purge the chat's live tail. A failure only leaves it to expire (streams skip finished answers)."""
+def ended_turn(update: ChatUpdate) -> int | None:
+    """The turn of the answer an update says is stored or dropped (None: it ends none)."""
+    if update.kind not in kinds.ENDS_ANSWER:
+        return None
+    if update.kind == kinds.MESSAGE_COMPLETED:
+        turn = (update.payload.get("message") or {}).get("turn")
+    else:
+        turn = update.payload.get("turn")
+    return int(turn) if isinstance(turn, int) and turn >= 0 else None
+
+
+async def clear_live_tail(bus: Bus, chat_id: str, turn: int | None = None) -> None:
+    """Purge the live tail of the chat's answer of `turn` (None: all its answers). A failure only
+    leaves it to expire (streams skip finished answers)."""
     try:
-        await bus.live.purge(chat_id)
+        await bus.live.purge(chat_id, turn)
     except BusError as exc:
         logger.warning("chat %s: %s (it expires on its own)", chat_id, exc)
 
@@ -88,13 +102,15 @@ class Change:
 
 
 class LiveAnswer:
-    """One assistant answer as the model streams it, on the chat's live tail, in order.
+    """One assistant answer as the model streams it, on its own subject of the chat's live tail
+    (its turn's), in order.
 
     The calls return at once; a single writer task publishes whatever piled up while the previous
     publish was in flight, and a run of deltas to the same block goes out as one delta, so a burst
     of tokens costs one round trip, not one each. `offset` is where a delta's text starts in its
-    block, in Unicode code points. The tail starts empty: a partial answer left by an earlier
-    attempt is replaced. Publishing is best effort: if NATS is away, clients see the stored answer.
+    block, in Unicode code points. The answer's tail starts empty: a partial answer left by an
+    earlier attempt of the same turn is replaced (another turn's answer is left as it is).
+    Publishing is best effort: if NATS is away, clients see the stored answer.
     """
 
     def __init__(
@@ -111,6 +127,7 @@ class LiveAnswer:
         """`where`: more of message_started's fields (a workflow node's call: its step and thread)."""
         self._bus = bus
         self._chat_id = chat_id
+        self._turn = turn
         self.message_id = message_id
         self._lengths: dict[int, int] = {}
         self._pending: list[tuple[str, dict[str, Any], float]] = []
@@ -150,7 +167,7 @@ class LiveAnswer:
 
     async def _run(self) -> None:
         try:
-            await self._bus.live.purge(self._chat_id)
+            await self._bus.live.purge(self._chat_id, self._turn)
         except BusError as exc:
             self._failed(exc)
         while True:
@@ -161,7 +178,7 @@ class LiveAnswer:
                 for kind, payload, at in batch:
                     update = ChatUpdate(self._chat_id, 0, kind, payload, at)
                     try:
-                        await self._bus.live.publish(self._chat_id, wire_updates.encode(update))
+                        await self._bus.live.publish(self._chat_id, self._turn, wire_updates.encode(update))
                     except BusError as exc:
                         self._failed(exc)
             if self._closed:

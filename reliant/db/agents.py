@@ -10,7 +10,7 @@ from psycopg.types.json import Jsonb
 
 from reliant.db.database import Queries, Row
 from reliant.domain.agents import AgentLimits, AgentRecord, AgentStatus
-from reliant.domain.chat import AgentTag
+from reliant.domain.chat import FINAL_TOOL_STATES, AgentTag
 
 _COLUMNS = (
     "a.id, a.chat_id, a.parent_id, a.call_key, a.depth, a.name, a.task, a.workflow, a.model, a.thread_mode,"
@@ -27,6 +27,7 @@ _USAGE = (
     " AND m.step LIKE a.id::text || '/%%') AS output_tokens"
 )
 _SELECT = f"SELECT {_COLUMNS}{_USAGE} FROM agents a"
+_ENDED_CALL = frozenset(s.value for s in FINAL_TOOL_STATES)
 
 
 def _record(row: Row) -> AgentRecord:
@@ -57,6 +58,10 @@ def _record(row: Row) -> AgentRecord:
     )
 
 
+class CallEnded(Exception):
+    """The spawn_agent call has ended (its run was stopped): no agent is recorded for it any more."""
+
+
 class LimitReached(Exception):
     """A spawn would go past one of the chat's agent limits: `message` says which."""
 
@@ -82,14 +87,20 @@ class NewAgent:
 async def create(tx: Queries, new: NewAgent, limits: AgentLimits) -> tuple[AgentRecord, bool]:
     """Record an agent as it is spawned: (the agent, True) or, for a call recorded before (a
     retry), (that agent, False). Checks the chat's limits under a lock on the chat, so agents
-    spawned together are counted one after another (LimitReached)."""
+    spawned together are counted one after another (LimitReached); under the same lock, a call that
+    has ended (its run was stopped meanwhile: the abandon_spawn activity) records none (CallEnded)."""
     existing = await by_call(tx, new.chat_id, new.call_key)
     if existing is not None:
         return existing, False
-    await tx.execute("SELECT id FROM chats WHERE id = %s FOR UPDATE", (new.chat_id,))
+    await lock_spawns(tx, new.chat_id)
     existing = await by_call(tx, new.chat_id, new.call_key)
     if existing is not None:
         return existing, False
+    call = await tx.fetchrow(
+        "SELECT state FROM tool_executions WHERE chat_id = %s AND call_key = %s", (new.chat_id, new.call_key)
+    )
+    if call is not None and call["state"] in _ENDED_CALL:
+        raise CallEnded(new.call_key)
     if new.depth > limits.max_depth:
         raise LimitReached(
             f"agents may be nested {limits.max_depth} deep at most: this agent is at depth {new.depth - 1},"
@@ -127,6 +138,11 @@ async def create(tx: Queries, new: NewAgent, limits: AgentLimits) -> tuple[Agent
     created = await get(tx, new.id)
     assert created is not None
     return created, True
+
+
+async def lock_spawns(tx: Queries, chat_id: str) -> None:
+    """Take the lock `create` records an agent under: the chat's spawns wait for this transaction."""
+    await tx.execute("SELECT id FROM chats WHERE id = %s FOR UPDATE", (chat_id,))
 
 
 async def set_worktree(tx: Queries, agent_id: str, *, path: str, branch: str, base_commit: str) -> None:

@@ -136,6 +136,7 @@ class WorkerRole:
                         agents.begin_agent_tool,
                         agents.finish_agent_tool,
                         agents.agent_statuses,
+                        agents.abandon_spawn,
                     ],
                     # Outermost first: no secret of an error chain reaches history, whatever the
                     # inner interceptors made of the failure.

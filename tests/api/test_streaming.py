@@ -12,7 +12,7 @@ import pytest
 
 from reliant.api.streaming import READY, stream_updates
 from reliant.bus import Bus, subjects
-from reliant.bus.live import MAX_AGE, MAX_PER_CHAT
+from reliant.bus.live import MAX_AGE, MAX_PER_ANSWER
 from reliant.clients.update_log import LiveAnswer, UpdateLog
 from reliant.db import Database
 from reliant.db import messages as messages_db
@@ -137,10 +137,10 @@ class Client:
         return text
 
 
-async def tail_is_empty(infra: Infra, chat: str) -> bool:
+async def tail_is_empty(infra: Infra, chat: str, turn: int = 1) -> bool:
     nc = await nats.connect(infra.nats_url, token=infra.nats_token)
     try:
-        await nc.jetstream().get_last_msg(subjects.LIVE_STREAM, subjects.chat_live(chat))
+        await nc.jetstream().get_last_msg(subjects.LIVE_STREAM, subjects.chat_live(chat, turn))
     except nats.js.errors.NotFoundError:
         return True
     finally:
@@ -218,7 +218,11 @@ async def test_a_finished_answer_left_in_the_tail_is_not_replayed(
         ("message_started", {"message_id": "new", "turn": 2, "attempt": 1, "model": "scripted:demo"}),
         ("block_delta", {"message_id": "new", "index": 0, "type": "text", "offset": 0, "text": "fresh"}),
     ]:
-        await session_bus.live.publish(chat, wire_updates.encode(ChatUpdate(chat, 0, kind, payload, 0.0)))
+        await session_bus.live.publish(
+            chat,
+            2,
+            wire_updates.encode(ChatUpdate(chat, 0, kind, payload, 0.0)),
+        )
     await eventually(lambda: client.text("new") == "fresh")
     await client.close()
     assert {u.payload["message_id"] for u in client.updates} == {"new"}
@@ -249,6 +253,75 @@ async def test_the_live_tail_is_bounded(session_bus: Bus, infra: Infra, chat: st
         info = await nc.jetstream().stream_info(subjects.LIVE_STREAM)
     finally:
         await nc.close()
-    assert info.config.max_age == MAX_AGE and info.config.max_msgs_per_subject == MAX_PER_CHAT
+    assert info.config.max_age == MAX_AGE and info.config.max_msgs_per_subject == MAX_PER_ANSWER
     assert info.config.max_bytes and info.config.max_bytes > 0
     assert info.config.subjects == [subjects.ALL_CHATS_LIVE]
+
+
+async def test_two_answers_streaming_at_once_are_each_replayed_and_each_purged_when_it_ends(
+    migrated_db: Database, session_bus: Bus, infra: Infra, chat: str
+) -> None:
+    # Two parallel branches (or two agents) of one chat stream their answers side by side.
+    log = UpdateLog(migrated_db, session_bus)
+    left = LiveAnswer(session_bus, chat, message_id="left", turn=1, attempt=1, model="scripted:demo")
+    right = LiveAnswer(session_bus, chat, message_id="right", turn=2, attempt=1, model="scripted:demo")
+    for answer in (left, right):
+        answer.block_started(0, "text")
+    for i in range(10):
+        left.delta(0, "text", f"l{i} ")
+        right.delta(0, "text", f"r{i} ")
+        await asyncio.sleep(0)
+    late = Client(migrated_db, session_bus, chat, since=0)
+    await eventually(lambda: late.text("left") == "".join(f"l{i} " for i in range(10)))
+    await eventually(lambda: late.text("right") == "".join(f"r{i} " for i in range(10)))
+    await left.close()
+    message, _ = await messages_db.store_turn(
+        migrated_db, chat, turn=1, role=Role.ASSISTANT, blocks=[ContentBlock.of_text("left done")]
+    )
+    await log.emit(chat, "message_completed", {"message": {"id": message.id, "turn": 1, "blocks": []}})
+    assert await tail_is_empty(infra, chat, 1), "the stored answer's tail is purged"
+    assert not await tail_is_empty(infra, chat, 2), "the other answer, still streaming, is kept"
+
+    later = Client(migrated_db, session_bus, chat, since=0)  # after one answer ended, before the other
+    await eventually(lambda: later.text("right") == "".join(f"r{i} " for i in range(10)))
+    for i in range(10, 15):
+        right.delta(0, "text", f"r{i} ")
+    await right.close()
+    everything = "".join(f"r{i} " for i in range(15))
+    await eventually(lambda: late.text("right") == everything and later.text("right") == everything)
+    await late.close()
+    await later.close()
+    assert [u.payload["message_id"] for u in late.updates if u.kind == "message_started"] == ["left", "right"]
+    assert [u.payload["message_id"] for u in later.updates if u.kind == "message_started"] == ["right"]
+    assert [u.kind for u in later.updates if u.seq] == ["message_completed"]
+    assert "left" not in {u.payload.get("message_id") for u in later.updates if not u.seq}
+    await session_bus.live.purge(chat)  # the chat is gone: every answer's tail
+    assert await tail_is_empty(infra, chat, 2)
+
+
+async def test_a_stream_made_for_one_answer_per_chat_is_moved_to_an_answer_per_subject(
+    session_bus: Bus, infra: Infra, chat: str
+) -> None:
+    # A data dir from before answers had subjects of their own: the stream is updated in place.
+    from reliant.bus.live import LiveTail
+
+    nc = await nats.connect(infra.nats_url, token=infra.nats_token)
+    try:
+        js = nc.jetstream()
+        name = f"OLD_LIVE_{chat[:8]}"
+        await js.add_stream(name=name, subjects=[f"old{chat[:8]}.chat.*.live"], max_msgs_per_subject=20_000)
+
+        class Old:
+            def subject(self, subject: str) -> str:
+                return f"old{chat[:8]}" + subject.removeprefix(subjects.PREFIX)
+
+            def name(self, _: str) -> str:
+                return name
+
+        tail = LiveTail(nc, Old())
+        await tail.publish(chat, 3, b"x")
+        info = await js.stream_info(name)
+        assert info.config.subjects == [f"old{chat[:8]}.chat.*.live.*"] and info.state.messages == 1
+        await js.delete_stream(name)
+    finally:
+        await nc.close()

@@ -96,8 +96,8 @@ async def test_two_deployments_on_one_nats_do_not_see_each_other(
             assert seen[name] == [(update, name.encode() or b"plain"), (update, b"end")], "no other's update"
 
         # Live tails: one stream per deployment; a follower sees its own deployment's answer only.
-        await buses["team-a"].live.publish("c1", b"a-token")
-        await buses["team-b"].live.publish("c1", b"b-token")
+        await buses["team-a"].live.publish("c1", 1, b"a-token")
+        await buses["team-b"].live.publish("c1", 1, b"b-token")
         tails: dict[str, list[bytes]] = {"team-a": [], "team-b": []}
         followers = []
         for name in ("team-a", "team-b"):
@@ -107,7 +107,7 @@ async def test_two_deployments_on_one_nats_do_not_see_each_other(
 
             followers.append(await buses[name].live.follow("c1", tail))
         for name in tails:
-            await buses[name].live.publish("c1", b"end")  # stored after everything above
+            await buses[name].live.publish("c1", 1, b"end")  # stored after everything above
         await eventually(lambda: all(got[-1:] == [b"end"] for got in tails.values()))
         assert tails == {"team-a": [b"a-token", b"end"], "team-b": [b"b-token", b"end"]}
         for follower in followers:

@@ -172,7 +172,7 @@ async def test_on_a_cluster_the_presence_bucket_and_live_stream_have_a_replica_o
     bus = await Bus.connect(",".join(node.url for node in three), auth=NatsAuth(user="u", password="p"), replicas=3)
     try:
         await eventually(bus.presence, timeout=30)  # until the cluster has elected its JetStream leader
-        await bus.live.publish("c1", b"x")
+        await bus.live.publish("c1", 1, b"x")
         js = bus._nc.jetstream()
         for stream in ("KV_reliant_presence", "RELIANT_LIVE"):
             info = await js.stream_info(stream)

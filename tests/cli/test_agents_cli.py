@@ -13,7 +13,9 @@ from connectrpc.errors import ConnectError
 
 from embedded.ports import free_port
 from reliant.db import agents as agents_db
+from reliant.domain.agents import AgentStatus
 from reliant.domain.chat import AgentTag
+from reliant.domain.workflows import run_workflow_id
 from reliant.wire.v1 import agent_pb2 as apb
 from reliant.wire.v1.agent_connect import AgentServiceClient
 from tests.conftest import Infra
@@ -106,6 +108,63 @@ async def test_an_agents_approval_is_tagged_with_it_answered_from_the_cli_and_co
                 apb.SetWorktreeRequest(chat_id=chat.id, agent_id=kid.id, action="merge"), headers=headers
             )
         assert refused.value.code is Code.FAILED_PRECONDITION
+
+
+async def test_an_approval_raised_by_a_grandchild_answered_from_the_cli_reaches_the_grandchild_only(
+    infra: Infra, tmp_path: Path
+) -> None:
+    async with agent_env(infra, tmp_path, api_port=free_port()) as env:
+        grand_log = env.scripts / "grand.log"
+        grand = env.script(
+            [{"tools": [{"name": "shell", "input": {"command": f"echo once >> {grand_log}"}}]}, {"text": "grand done"}]
+        )
+        kid_log = env.scripts / "kid.jsonl"
+        kid = env.script(
+            [
+                {"tools": [{"name": "spawn_agent", "input": {"task": "count once", "name": "grand", "model": grand}}]},
+                {"text": "kid: ${result}"},
+            ],
+            call_log=str(kid_log),
+        )
+        parent = env.script(
+            [
+                {"tools": [{"name": "spawn_agent", "input": {"task": "delegate", "name": "kid", "model": kid}}]},
+                {"text": "parent: ${result}"},
+            ]
+        )
+        chat = await env.new_chat(parent)
+        await env.chats.set_mode(chat.id, "manual")
+        await env.chats.send(chat.id, "go")
+        approval = await env.pending_approval(chat.id, timeout=60)
+        by_name = {a.name: a for a in await agents_db.for_chat(env.db, chat.id)}
+        grandchild = by_name["grand"]
+        assert (grandchild.depth, grandchild.parent_id) == (2, by_name["kid"].id)
+        assert approval.agent == AgentTag(grandchild.id, "grand", "count once")
+        assert approval.workflow_id == run_workflow_id(chat.id, grandchild.id)
+        url = f"http://127.0.0.1:{env.settings.api_port}"
+        where = ["--api-url", url, "--token", env.settings.api_token]
+        code, out, err = await reliant("approvals", "--chat", chat.id, *where)
+        assert code == 0, err
+        assert f"agent grand ({grandchild.id[:8]}): count once" in out and "agent kid" not in out
+        code, out, err = await reliant("approvals", "approve", approval.id[:8], *where)
+        assert (code, out) == (0, "approved\n"), err
+        await env.finished(chat.id, timeout=60)
+        assert grand_log.read_text() == "once\n", "the grandchild ran its command, once"
+        done = {a.name: a for a in await agents_db.for_chat(env.db, chat.id)}
+        assert [(n, done[n].status) for n in ("grand", "kid")] == [
+            ("grand", AgentStatus.DONE),
+            ("kid", AgentStatus.DONE),
+        ]
+        assert done["grand"].text == "grand done" and "grand done" in done["kid"].text
+        # The answer went to the grandchild only: the kid's model never saw a shell call of its own.
+        kid_calls = [json.loads(line) for line in kid_log.read_text().splitlines()]
+        kid_tools = [
+            b["tool_name"] for c in kid_calls for m in c["messages"] for b in m["blocks"] if b["type"] == "tool_call"
+        ]
+        assert set(kid_tools) == {"spawn_agent"}
+        resolved = [u.payload for u in await env.updates(chat.id) if u.kind == "approval_resolved"]
+        assert len(resolved) == 1 and resolved[0]["approval_id"] == approval.id
+        assert await env.gates.pending_approvals(chat.id) == []
 
 
 async def test_reliant_agents_merges_an_agents_worktree_and_reports_a_conflict(infra: Infra, tmp_path: Path) -> None:

@@ -181,3 +181,54 @@ def test_a_replay_draws_the_stored_answers_and_what_came_of_the_calls() -> None:
     assert lines[:3] == [f"{MARK} fix", "instructions in effect: AGENTS.md", "Looking."]
     assert "? allow shell rm x" in lines and "  ⊗ denied" in lines
     assert lines[-1].startswith("─ 1.5k in · 34 out · $0.0123")
+
+
+def test_a_replay_of_two_answers_streaming_side_by_side_drops_only_the_one_that_was_cut_short() -> None:
+    out = io.StringIO()
+    renderer = Renderer(out, io.StringIO(), styled=False, live=False)
+    for message_id, turn, text in (("left", 3, "left so far"), ("right", 4, "right so far")):
+        renderer.update("message_started", {"message_id": message_id, "turn": turn, "attempt": 1}, at=100.0)
+        renderer.update("block_started", {"message_id": message_id, "index": 0, "type": "text"}, at=100.0)
+        payload = {"message_id": message_id, "index": 0, "type": "text", "offset": 0, "text": text}
+        renderer.update("block_delta", payload, at=100.0)
+    renderer.update("message_aborted", {"turn": 3, "reason": "cancelled"}, at=100.0)
+    renderer.finish_replay()
+    lines = out.getvalue().splitlines()
+    assert "right so far" in lines and "(still being written)" in lines
+    assert "left so far" not in out.getvalue()
+
+
+def test_two_answers_streaming_at_once_are_not_interleaved_on_the_terminal() -> None:
+    def started(message_id: str, turn: int) -> list[tuple[str, dict[str, Any]]]:
+        return [
+            ("message_started", {"message_id": message_id, "turn": turn, "attempt": 1}),
+            ("block_started", {"message_id": message_id, "index": 0, "type": "text"}),
+        ]
+
+    def delta(message_id: str, offset: int, text: str) -> tuple[str, dict[str, Any]]:
+        return ("block_delta", {"message_id": message_id, "index": 0, "type": "text", "offset": offset, "text": text})
+
+    def stored(message_id: str, turn: int, text: str) -> tuple[str, dict[str, Any]]:
+        blocks = [{"type": "text", "text": text}]
+        return (
+            "message_completed",
+            {"message": {"id": message_id, "role": "assistant", "turn": turn, "blocks": blocks}},
+        )
+
+    text = rendered(
+        [
+            *started("a", 1),
+            delta("a", 0, "Left one, "),
+            *started("b", 2),
+            delta("b", 0, "Right one, "),
+            delta("a", 10, "left two."),
+            delta("b", 11, "right two."),
+            stored("sa", 1, "Left one, left two."),
+            stored("sb", 2, "Right one, right two."),
+            *started("c", 3),
+            delta("c", 0, "Then alone."),
+            stored("sc", 3, "Then alone."),
+        ],
+        styled=False,
+    )
+    assert text.splitlines() == ["Left one, left two.", "Right one, right two.", "Then alone."]

@@ -3,18 +3,26 @@ own threads and worktrees, real services and daemon, a scripted model per agent.
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
+import sys
+import uuid
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
+from temporalio.client import WorkflowExecutionStatus
+from temporalio.service import RPCError, RPCStatusCode
 
+from embedded.ports import free_port
 from reliant.api.agents import Agents
 from reliant.api.errors import FailedPreconditionError, InvalidFieldError
 from reliant.db import agents as agents_db
+from reliant.db import messages as messages_db
 from reliant.db import tool_runs as tool_runs_db
 from reliant.domain.agents import AgentStatus
-from reliant.domain.chat import ChatInfo
+from reliant.domain.chat import ChatInfo, Role, ToolState
 from reliant.domain.workflows import run_workflow_id
 from tests.conftest import Infra
 from tests.support import eventually
@@ -172,6 +180,214 @@ async def test_the_ninth_concurrent_child_gets_a_tool_error_and_a_cancel_stops_e
     await eventually(all_stopped, timeout=60)
     assert await env.gates.pending_approvals(chat.id) == []
     assert not list(env.workspace.glob("*.txt"))
+
+
+def marked_processes(marker: str) -> list[psutil.Process]:
+    """Live processes that carry `marker` in their command line or their environment."""
+    found = []
+    for proc in psutil.process_iter():
+        try:
+            if proc.status() == psutil.STATUS_ZOMBIE:
+                continue
+            if marker in " ".join(proc.cmdline()) or marker in "".join(f"{k}={v}" for k, v in proc.environ().items()):
+                found.append(proc)
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+    return found
+
+
+async def agent_workflows_ended(env: AgentEnv, chat: ChatInfo) -> bool:
+    """Whether the workflow of every agent of the chat has ended (or never started), not only its record."""
+    for agent in await agents_db.for_chat(env.db, chat.id):
+        try:
+            described = await env.client.get_workflow_handle(run_workflow_id(chat.id, agent.id)).describe()
+        except RPCError as exc:
+            if exc.status is RPCStatusCode.NOT_FOUND:
+                continue
+            raise
+        if described.status is WorkflowExecutionStatus.RUNNING:
+            return False
+    return True
+
+
+async def reliant(*args: str) -> tuple[int, str, str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "reliant", *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    out, err = await proc.communicate()
+    return proc.returncode or 0, out.decode(), err.decode()
+
+
+async def test_a_cancel_of_the_parent_stops_every_agent_its_gates_and_every_process_on_the_daemon(
+    infra: Infra, tmp_path: Path
+) -> None:
+    async with agent_env(infra, tmp_path, api_port=free_port()) as env:
+        marker = f"reliant-cancel-{uuid.uuid4().hex[:12]}"
+        # Each sleeper leaves a command in the background and waits on another, both marked.
+        sleeps = f"export MARK={marker}; sleep 300 & sleep 300; wait"
+        sleeper = env.script([{"tools": [{"name": "shell", "input": {"command": sleeps}}]}, {"text": "slept"}])
+        deep = env.script([{"tools": [{"name": "shell", "input": {"command": sleeps}}]}, {"text": "deep slept"}])
+        waiter = env.script(
+            [
+                {"tools": [{"name": "shell", "input": {"command": f"echo never >> {env.scripts}/effects"}}]},
+                {"text": "w"},
+            ]
+        )
+        question = {"questions": [{"question": "Which one?", "choices": ["a", "b"]}]}
+        asker = env.script([{"tools": [{"name": "ask_user", "input": question}]}, {"text": "asked"}])
+        middle = env.script([{"tools": [spawn("sleep below", deep, name="deep")]}, {"text": "middle done"}])
+        parent = env.script(
+            [
+                {
+                    "tools": [
+                        spawn("sleep", sleeper, name="sleeper"),
+                        spawn("wait for the user", waiter, name="waiter"),
+                        spawn("ask the user", asker, name="asker"),
+                        spawn("delegate a sleep", middle, name="middle"),
+                    ]
+                },
+                {"text": "all done"},
+            ]
+        )
+        chat = await env.new_chat(parent)
+        await env.chats.set_mode(chat.id, "manual")
+        await env.chats.send(chat.id, "fan out")
+
+        async def three_waiting() -> list[Any] | None:
+            found = await env.gates.pending_approvals(chat.id)
+            return found if len(found) == 3 else None
+
+        waiting = await eventually(three_waiting, timeout=60)
+        for approval in waiting:
+            if marker in approval.input["command"]:
+                await env.gates.approve(approval.id)
+        # Two sleepers (a child and a grandchild), each with two marked sleeps running on the daemon.
+        await eventually(
+            lambda: len([p for p in marked_processes(marker) if p.name() == "sleep"]) == 4, timeout=30, interval=0.2
+        )
+        await eventually(lambda: env.gates.pending_questions(chat.id), timeout=30)
+        [still] = await env.gates.pending_approvals(chat.id)
+        assert still.input["command"].startswith("echo never")
+        by_name = {a.name: a for a in await agents_db.for_chat(env.db, chat.id)}
+        assert sorted(by_name) == ["asker", "deep", "middle", "sleeper", "waiter"]
+        assert {a.status for a in by_name.values()} == {AgentStatus.RUNNING}
+
+        await env.chats.cancel(chat.id)
+
+        async def all_cancelled() -> list[Any] | None:
+            agents = await agents_db.for_chat(env.db, chat.id)
+            return agents if all(a.status is AgentStatus.CANCELLED for a in agents) else None
+
+        await eventually(all_cancelled, timeout=60)
+        await env.finished(chat.id, timeout=60)
+        assert await env.gates.pending_approvals(chat.id) == []
+        assert await env.gates.pending_questions(chat.id) == []
+
+        await eventually(lambda: agent_workflows_ended(env, chat), timeout=30)
+        where = ["--api-url", f"http://127.0.0.1:{env.settings.api_port}", "--token", env.settings.api_token]
+        code, out, err = await reliant("approvals", "--chat", chat.id, *where)
+        assert (code, out) == (0, "nothing waits for an answer\n"), err
+        await eventually(lambda: not marked_processes(marker), timeout=10, interval=0.2)
+        assert not (env.scripts / "effects").exists()
+        runs = await tool_runs_db.for_chat(env.db, chat.id)
+        shells = sorted(r.state for r in runs.values() if r.tool_name == "shell")
+        assert ToolState.COMPLETED not in shells and len(shells) == 3, shells
+        kinds = [u.kind for u in await env.updates(chat.id)]
+        assert kinds.count("approval_requested") == 3 and kinds.count("approval_resolved") == 3
+        assert kinds.count("question_asked") == 1 and kinds.count("question_answered") == 1
+
+
+async def test_a_cancel_while_an_agent_is_being_spawned_ends_its_record_too(env: AgentEnv) -> None:
+    # The agent is recorded, then its worktree is made: a cancel in between stops the parent before
+    # the agent's workflow starts. The record must not stay "running" (it would count against the
+    # chat's limits for ever).
+    make_repo(env.workspace)
+    release = env.scripts / "release"
+    hook = env.workspace / ".git" / "hooks" / "post-checkout"
+    hook.write_text(f"#!/bin/sh\nwhile [ ! -f {release} ]; do sleep 0.05; done\n")
+    hook.chmod(0o755)
+    child = env.script([{"text": "never asked"}])
+    chat = await env.new_chat(env.script([{"tools": [spawn("t", child, name="late", worktree=True)]}, {"text": "x"}]))
+    await env.chats.send(chat.id, "go")
+    [agent] = await eventually(lambda: agents_db.for_chat(env.db, chat.id), timeout=30)
+    assert agent.status is AgentStatus.RUNNING
+    await env.chats.cancel(chat.id)
+    await env.finished(chat.id, timeout=30)
+    release.touch()  # the worktree is made now, for a spawn nobody waits for
+
+    async def ended() -> Any:
+        [found] = await agents_db.for_chat(env.db, chat.id)
+        return found if found.status is AgentStatus.CANCELLED else None
+
+    await eventually(ended, timeout=30)
+    await eventually(lambda: agent_workflows_ended(env, chat), timeout=30)
+    finished = [u.payload for u in await env.updates(chat.id) if u.kind == "agent_finished"]
+    assert [(p["agent_id"], p["status"]) for p in finished] == [(agent.id, "cancelled")]
+    [spawned] = await tool_results(env, chat, "spawn_agent")
+    assert spawned.state is ToolState.INTERRUPTED
+
+
+async def test_an_interrupt_stops_the_running_agents_and_the_top_agent_answers_the_new_message(
+    env: AgentEnv,
+) -> None:
+    marker = f"reliant-interrupt-{uuid.uuid4().hex[:12]}"
+    sleeps = f"export MARK={marker}; sleep 300 & sleep 300; wait"
+    sleeper = env.script([{"tools": [{"name": "shell", "input": {"command": sleeps}}]}, {"text": "slept"}])
+    waiter = env.script(
+        [{"tools": [{"name": "shell", "input": {"command": f"echo never >> {env.scripts}/effects"}}]}, {"text": "w"}]
+    )
+    middle = env.script([{"tools": [spawn("sleep below", sleeper, name="deep")]}, {"text": "middle done"}])
+    log = env.scripts / "parent.jsonl"
+    parent = env.script(
+        [
+            {
+                "tools": [
+                    spawn("sleep", sleeper, name="sleeper"),
+                    spawn("wait for the user", waiter, name="waiter"),
+                    spawn("delegate", middle, name="middle"),
+                ]
+            },
+            {"text": "answering the new message"},
+        ],
+        call_log=str(log),
+    )
+    chat = await env.new_chat(parent)
+    await env.chats.set_mode(chat.id, "manual")
+    await env.chats.send(chat.id, "fan out")
+
+    async def three_waiting() -> list[Any] | None:
+        found = await env.gates.pending_approvals(chat.id)
+        return found if len(found) == 3 else None
+
+    for approval in await eventually(three_waiting, timeout=60):
+        if marker in approval.input["command"]:
+            await env.gates.approve(approval.id)
+    await eventually(
+        lambda: len([p for p in marked_processes(marker) if p.name() == "sleep"]) == 4, timeout=60, interval=0.2
+    )
+    sent = await env.chats.send(chat.id, "stop that and answer this", interrupt=True)
+    assert not sent.queued
+
+    async def all_cancelled() -> list[Any] | None:
+        agents = await agents_db.for_chat(env.db, chat.id)
+        return agents if len(agents) == 4 and all(a.status is AgentStatus.CANCELLED for a in agents) else None
+
+    await eventually(all_cancelled, timeout=60)
+    await env.finished(chat.id, timeout=60)
+    assert await env.gates.pending_approvals(chat.id) == []
+    await eventually(lambda: agent_workflows_ended(env, chat), timeout=30)
+    await eventually(lambda: not marked_processes(marker), timeout=10, interval=0.2)
+    assert not (env.scripts / "effects").exists()
+    calls = calls_in(log)
+    assert len(calls) == 2, "the top agent's model: the spawns, then the new message"
+    last_user = [m for m in calls[1]["messages"] if m["role"] == "user"][-1]
+    assert [b.get("text") for b in last_user["blocks"]] == ["stop that and answer this"]
+    transcript = await messages_db.transcript(env.db, chat.id)
+    main = [m for m in transcript if m.thread_id == transcript[0].thread_id]
+    assert [m.text() for m in main if m.role is Role.USER] == ["fan out", "stop that and answer this"]
+    assert main[-1].role is Role.ASSISTANT and main[-1].text() == "answering the new message"
+    spawns = await tool_results(env, chat, "spawn_agent")
+    assert len(spawns) == 4 and ToolState.COMPLETED not in [r.state for r in spawns]
 
 
 async def test_agent_nodes_offer_the_agent_tools_unless_their_preset_switches_them_off(env: AgentEnv) -> None:

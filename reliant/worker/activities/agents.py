@@ -45,6 +45,7 @@ from reliant.worker import agent_tools, definitions
 from reliant.worker.activities.llm import chat_gone
 from reliant.worker.activities.notes import emit_notes
 from reliant.worker.activities.types import (
+    AbandonSpawnInput,
     AgentStatusesInput,
     AgentStatusesResult,
     BeginAgentToolInput,
@@ -152,6 +153,31 @@ class AgentActivities:
             return await self._result(inp.chat_id, run, error=text, data=data)
         return await self._result(inp.chat_id, run, output=text, data=data)
 
+    @activity.defn(name="abandon_spawn")
+    async def abandon_spawn(self, inp: AbandonSpawnInput) -> None:
+        """A spawn_agent call whose run was stopped before it started the agent's workflow: the call
+        ends interrupted, and an agent begin_agent_tool recorded for it meanwhile is cancelled (it
+        would otherwise stay "running" for ever, counted against the chat's limits). Under the lock
+        agents are recorded under: an attempt of begin_agent_tool still running records none after."""
+        reason = inp.reason or "cancelled"
+        async with self.log.change(inp.chat_id) as change:
+            await agents_db.lock_spawns(change.tx, inp.chat_id)
+            try:
+                finished = await tool_runs_db.finish(
+                    change.tx,
+                    inp.chat_id,
+                    inp.call_key,
+                    state=ToolState.INTERRUPTED,
+                    error=f"{reason}: the agent was not started",
+                )
+            except LookupError:
+                return  # the chat is gone
+            if finished is not None:
+                change.emit(kinds.TOOL_FINISHED, tool_run_payload(finished))
+            agent = await agents_db.by_call(change.tx, inp.chat_id, inp.call_key)
+            if agent is not None:
+                await finish_agent(change, agent.id, AgentStatus.CANCELLED.value, {}, f"{reason} before it started")
+
     @activity.defn(name="agent_statuses")
     async def agent_statuses(self, inp: AgentStatusesInput) -> AgentStatusesResult:
         agents = await agents_db.by_ids(self.db, inp.chat_id, inp.ids)
@@ -192,6 +218,9 @@ class AgentActivities:
                     change.emit(kinds.AGENT_STARTED, agent_payload(agent))
         except agents_db.LimitReached as exc:
             return await self._result(inp.chat_id, run, error=f"not spawned: {exc.message}")
+        except agents_db.CallEnded:  # its run was stopped meanwhile (abandon_spawn): the call stands as it ended
+            stood = await tool_runs_db.get(self.db, inp.chat_id, run.key)
+            return BeginAgentToolResult(SPAWN_AGENT, state=stood.state.value if stood else ToolState.INTERRUPTED.value)
         if args.get("worktree") and not agent.worktree_path:
             made = await self._worktree(agent, daemon_id, workspace)
             if isinstance(made, str):

@@ -313,6 +313,15 @@ class FinishAgentToolInput:
 
 
 @dataclass
+class AbandonSpawnInput:
+    """A spawn_agent call whose run was stopped before it started the agent's workflow."""
+
+    chat_id: str
+    call_key: str
+    reason: str = ""
+
+
+@dataclass
 class AgentStatusesInput:
     chat_id: str
     ids: list[str] = field(default_factory=list)

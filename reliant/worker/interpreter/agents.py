@@ -7,7 +7,8 @@ wait=false; cancel_agent stops one.
 Agents outlive a continue-as-new of the run that spawned them (ParentClosePolicy.ABANDON): their
 ids are carried in the run's cursor, and each tells its spawner when it ends (SIGNAL_AGENT_FINISHED).
 The user's cancel, pause, resume and mode switch are passed on to every agent still running, and
-each passes them on to its own. A run that ends stops the agents it did not wait for.
+each passes them on to its own. A run that ends stops the agents it did not wait for, and a
+spawn stopped before its agent's workflow started settles the agent recorded for it (abandon_spawn).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from reliant.worker.activities.agents import AgentActivities
     from reliant.worker.activities.types import (
+        AbandonSpawnInput,
         AgentStatusesInput,
         BeginAgentToolInput,
         BeginAgentToolResult,
@@ -51,6 +53,10 @@ if TYPE_CHECKING:
     from reliant.worker.interpreter.interpreter import Interpreter, NodeContext
 
 STEP_TIMEOUT = timedelta(minutes=2)  # a worktree is made within it
+# Runs that record this marker settle a spawn_agent call stopped before its agent started (older
+# histories went on without that activity).
+ABANDON_SPAWN_PATCH = "abandon-unstarted-spawn"
+STOPPED = "cancelled by the user"
 
 
 class Agents:
@@ -202,15 +208,29 @@ def _moved(now: Any, seen: Any) -> bool:
 async def agent_tool(ctx: NodeContext, call: ToolCallRef) -> ExecuteToolResult:
     """Run one agent tool call to its recorded result."""
     key = call.tool_call_id
-    begun = await ctx.step(
-        functools.partial(
-            workflow.start_activity_method,
-            AgentActivities.begin_agent_tool,
-            BeginAgentToolInput(ctx.chat_id, key, ctx.ids.scope, ctx.run_id, notes=ctx.notes()),
-            start_to_close_timeout=STEP_TIMEOUT,
-            retry_policy=STATUS_RETRY,
+    try:
+        begun = await ctx.step(
+            functools.partial(
+                workflow.start_activity_method,
+                AgentActivities.begin_agent_tool,
+                BeginAgentToolInput(ctx.chat_id, key, ctx.ids.scope, ctx.run_id, notes=ctx.notes()),
+                start_to_close_timeout=STEP_TIMEOUT,
+                retry_policy=STATUS_RETRY,
+            )
         )
-    )
+    except Stop:
+        # Stopped while the agent was being recorded (its worktree made): it never starts.
+        if call.tool_name == SPAWN_AGENT and workflow.patched(ABANDON_SPAWN_PATCH):
+            await ctx.host.settle(
+                functools.partial(
+                    workflow.execute_activity_method,
+                    AgentActivities.abandon_spawn,
+                    AbandonSpawnInput(ctx.chat_id, key, STOPPED),
+                    start_to_close_timeout=STEP_TIMEOUT,
+                    retry_policy=STATUS_RETRY,
+                )
+            )
+        raise
     if begun.state:
         return ExecuteToolResult(key, begun.state)
     agents = ctx.interpreter.agents
