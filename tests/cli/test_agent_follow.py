@@ -14,7 +14,9 @@ from connectrpc.errors import ConnectError
 
 from embedded.ports import free_port
 from reliant.db import agents as agents_db
+from reliant.wire.v1 import agent_pb2 as apb
 from reliant.wire.v1 import chat_pb2 as pb
+from reliant.wire.v1.agent_connect import AgentServiceClient
 from reliant.wire.v1.chat_connect import ChatServiceClient
 from tests.cli.test_agents_cli import reliant
 from tests.conftest import Infra
@@ -105,3 +107,7 @@ async def test_following_an_agent_draws_its_transcript_then_its_updates_until_it
                     headers=headers,
                 )
             assert missing.value.code is Code.NOT_FOUND
+        async with AgentServiceClient(url) as agents:
+            with pytest.raises(ConnectError, match="has no worktree") as no_diff:
+                await agents.get_agent_diff(apb.GetAgentRequest(chat_id=chat.id, agent_id=kid.id), headers=headers)
+            assert no_diff.value.code is Code.FAILED_PRECONDITION
