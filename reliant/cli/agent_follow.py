@@ -14,8 +14,8 @@ from rich.text import Text
 from reliant.cli import ids
 from reliant.cli.api import Api, CliError
 from reliant.cli.conversation import EXIT_FAILED, EXIT_OK, EXIT_PAUSED, follow
+from reliant.cli.gates import Gates
 from reliant.cli.render import Renderer
-from reliant.cli.tool_lines import summary
 from reliant.cli.transcript import draw
 from reliant.wire.v1 import agent_pb2 as apb
 from reliant.wire.v1 import chat_pb2 as pb
@@ -86,9 +86,10 @@ def resolve_agent(api: Api, chat_id: str, given: str) -> apb.Agent:
     raise CliError(f"{given} is not an agent of chat {short} (see `reliant agents --chat {short}`)")
 
 
-def follow_agent(api: Api, chat_id: str, given: str, renderer: Renderer) -> int:
+def follow_agent(api: Api, chat_id: str, given: str, renderer: Renderer, gates: Gates | None = None) -> int:
     """Draw the agent's transcript so far, then its updates until it ends; returns the exit code:
-    0 when it is done, 1 when it failed or was cancelled, 2 when the chat pauses."""
+    0 when it is done, 1 when it failed or was cancelled, 2 when the chat pauses (3 from `gates`
+    with --wait-for-gate). `gates` asks what the agent (only) waits for, as `reliant chat` does."""
     agent = resolve_agent(api, chat_id, given)
     with api.chats() as chats:
         listed = chats.list_messages(
@@ -110,6 +111,11 @@ def follow_agent(api: Api, chat_id: str, given: str, renderer: Renderer) -> int:
         renderer.note(Text(f"the chat is paused: {chat.status_reason or 'paused by the user'}", style="yellow"))
         return EXIT_PAUSED
     mine = AgentUpdates(agent.agent_id, {m.thread_id for m in messages if m.thread_id})
+    if gates is not None:
+        gates.chat_id = chat_id
+        for kind, payload in gates.waiting():
+            if mine.mine(kind, payload) and (code := gates.on_update(kind, payload)) is not None:
+                return code
 
     def done(kind: str, payload: dict[str, Any]) -> int | None:
         if kind == "chat_status":
@@ -120,13 +126,12 @@ def follow_agent(api: Api, chat_id: str, given: str, renderer: Renderer) -> int:
             if status == "failed":
                 return EXIT_FAILED
             return None
+        if gates is not None and kind in ("approval_resolved", "question_answered"):
+            gates.on_update(kind, payload)  # answered (here or elsewhere): not asked again
         if not mine.mine(kind, payload):
             return None
-        if kind == "approval_requested":
-            what = summary(str(payload.get("tool_name")), dict(payload.get("input") or {}))
-            renderer.note(Text(f"? {agent.name} asks to {what}: see `reliant approvals`", style="yellow"))
-        elif kind == "question_asked":
-            renderer.note(Text(f"? {agent.name} asks a question: see `reliant approvals`", style="yellow"))
+        if gates is not None and (code := gates.on_update(kind, payload)) is not None:
+            return code
         if kind == "agent_finished" or (kind in AGENT_KINDS and payload.get("status") in EXIT_OF_STATUS):
             renderer.settle()
             return _ended(renderer, agent.name, str(payload.get("status")), str(payload.get("error") or ""))

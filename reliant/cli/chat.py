@@ -82,7 +82,9 @@ def chat(
     from reliant.cli.workflow_client import RunRenderer as Renderer
 
     if agent is not None:
-        follow_agent(chat_id, agent, message, data_dir=data_dir, api_url=api_url, token=token)
+        follow_agent(
+            chat_id, agent, message, wait_for_gate=wait_for_gate, data_dir=data_dir, api_url=api_url, token=token
+        )
     if workflow or inputs:
         from reliant.cli.workflow import start_workflow_chat
 
@@ -153,6 +155,7 @@ def follow_agent(
     agent: str,
     message: str,
     *,
+    wait_for_gate: bool,
     data_dir: DataDirOpt,
     api_url: ApiUrlOpt,
     token: TokenOpt,
@@ -163,7 +166,9 @@ def follow_agent(
     from reliant.cli import ids
     from reliant.cli.agent_follow import follow_agent as follow
     from reliant.cli.conversation import CliError
-    from reliant.cli.workflow_client import RunRenderer
+    from reliant.cli.keyboard import Keyboard
+    from reliant.cli.keyboard import usable as keyboard_usable
+    from reliant.cli.workflow_client import NodeGates, RunRenderer
 
     if not chat_id:
         fail("--agent follows a sub-agent of a chat: give the chat with --chat ID")
@@ -173,8 +178,11 @@ def follow_agent(
         fail("--agent needs an agent id or a unique prefix of one (see `reliant agents --chat ID`)")
     api = api_client(data_dir, api_url, token)
     renderer = RunRenderer(echo_user=True)
+    interactive = keyboard_usable(sys.stdin.fileno())
     try:
-        code = follow(api, ids.chat_id(api, chat_id), agent, renderer)
+        with Keyboard(sys.stdin.fileno()) if interactive else contextlib.nullcontext() as keyboard:
+            gates = NodeGates(api, renderer, interactive=interactive, wait_for_gate=wait_for_gate, keyboard=keyboard)
+            code = follow(api, ids.chat_id(api, chat_id), agent, renderer, gates)
     except CliError as exc:
         fail(str(exc))
     except ConnectError as exc:

@@ -45,6 +45,9 @@ async def test_following_an_agent_draws_its_transcript_then_its_updates_until_it
         approval = await env.pending_approval(chat.id, timeout=60)  # the kid waits, mid-run
         [kid] = await agents_db.for_chat(env.db, chat.id)
         where = ["--api-url", f"http://127.0.0.1:{env.settings.api_port}", "--token", env.settings.api_token]
+        code, out, err = await reliant("chat", "--chat", chat.id, "--agent", kid.id, "--wait-for-gate", *where)
+        assert code == 3, err  # as `reliant chat --wait-for-gate`: the agent waits for an approval
+        assert f"reliant approvals approve {approval.id}" in err and "kid starts" in out
 
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
@@ -73,6 +76,7 @@ async def test_following_an_agent_draws_its_transcript_then_its_updates_until_it
         assert "kid starts" in out and "from-the-kid" in out and "kid done" in out, out
         assert "parent done" not in out, "the parent's answer is not the agent's"
         assert f"agent kid ({kid.id[:8]})" in err.decode() and "agent kid done" in err.decode()
+        assert f"reliant approvals approve {approval.id}" in err.decode(), "what it waits for, and how to answer"
         await env.finished(chat.id, timeout=60)
 
         # An agent that has ended: its transcript, and the exit code of how it ended.
