@@ -13,6 +13,7 @@ import yaml
 from playwright.sync_api import expect
 
 from tests.e2e.harness import Appliance, Rest, clean_env
+from tests.e2e.test_web_daily import Wcag
 from tests.web.browser import PageErrors, chromium
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
@@ -176,6 +177,10 @@ def test_an_agent_opens_from_the_tree_with_its_live_transcript_diff_and_merge_an
         expect(view.locator(".chat-title")).to_have_text("writer")
         expect(view).to_have_attribute("data-status", "running")
         expect(view.locator(".agent-view-task")).to_have_text("write w.txt")
+        crumbs = page.locator(".crumbs")
+        expect(crumbs.get_by_role("link", name="proj", exact=True)).to_be_visible()  # the project, then the chat
+        expect(crumbs.get_by_role("link", name="go", exact=True)).to_have_attribute("href", f"/chats/{chat['id']}")
+        expect(crumbs).to_contain_text("writer")
         log = view.locator(".rows")
         expect(log).to_contain_text("writing the file")
         # Its approval waits on its own tool card, and is answered here.
@@ -194,6 +199,8 @@ def test_an_agent_opens_from_the_tree_with_its_live_transcript_diff_and_merge_an
         expect(worktree.locator(".wt-file[data-path='w.txt'] pre.diff")).to_contain_text("+w")
         assert not page.evaluate(NULL_TEXT, ".agent-view-worktree, .agent-diff"), "nothing drawn as 'null'"
         page.screenshot(path=artifacts_dir / "web-agent-view.png")
+        accessible = Wcag()
+        accessible(page, "an agent's view, its worktree active")
         worktree.get_by_role("button", name="Merge").click()
         expect(worktree.locator(".agent-wt-state")).to_have_text(" merged")
         assert (root / "w.txt").read_text() == "w\n"
@@ -233,7 +240,9 @@ def test_an_agent_opens_from_the_tree_with_its_live_transcript_diff_and_merge_an
         expect(small.get_by_role("link", name="← Back to the chat")).to_be_in_viewport()
         assert phone.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
         phone.screenshot(path=artifacts_dir / "web-agent-view-phone.png")
+        accessible(phone, "an agent's view on a phone")
         phone_errors.check()
+        accessible.check()
 
 
 def test_the_settings_screen_shows_and_saves_the_budgets_and_price_overrides(appliance: Appliance) -> None:
@@ -269,6 +278,9 @@ def test_the_settings_screen_shows_and_saves_the_budgets_and_price_overrides(app
         page.reload()
         expect(page.get_by_role("textbox", name="Budget per chat (USD)")).to_have_value("2.5")
         expect(page.locator(".price-row input[name=priceModel]")).to_have_value("openai:local-llama")
+        accessible = Wcag()
+        accessible(page, "settings with a price, on a phone")
+        accessible.check()
         assert page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
         page.locator(".price-row").get_by_role("button", name="Remove this price").click()
         page.get_by_role("textbox", name="Budget per chat (USD)").fill("0")

@@ -114,16 +114,38 @@ export class AgentView {
     this.model.setChat(chat);
     this.model.load(snapshot);
     this.chat = chat;
-    this.app.setCrumbs([{ label: "Projects", href: "/" }, { label: chat.title || "Chat", href: this.chatPath }, { label: this.agent ? this.agent.name : "Agent" }]);
+    this.renderCrumbs();
     const first = !this.rendered;
     this.render();
     if (first) {
       this.rendered = true;
       this.view.scrollToBottom();
+      this.showProject(chat.projectId);
     } else {
       this.reload(); // after a reconnect: what the stream will not replay
     }
     this.syncGates();
+  }
+
+  /** The sidebar lists the project's chats (this one current), as in the chat's own view. */
+  async showProject(projectId) {
+    try {
+      const project = await this.app.api.getProject(projectId);
+      if (this.closed) return;
+      this.project = project;
+      this.renderCrumbs();
+      await this.app.sidebar.show(project, this.chatId);
+    } catch {
+      // the crumbs stay short; the agent's view still works
+    }
+  }
+
+  renderCrumbs() {
+    const items = [{ label: "Projects", href: "/" }];
+    if (this.project) items.push({ label: this.project.name, href: `/projects/${this.project.id}` });
+    items.push({ label: (this.chat && this.chat.title) || "Chat", href: this.chatPath });
+    items.push({ label: this.agent ? this.agent.name || "Agent" : "Agent" });
+    this.app.setCrumbs(items);
   }
 
   async syncGates() {
@@ -194,9 +216,7 @@ export class AgentView {
     this.totalsEl.textContent = `${tokens(agent.tokens)} tokens · ${cost(agent.costUsd)}`;
     this.taskEl.textContent = agent.task;
     this.metaEl.textContent = `${agent.model || "the chat's model"}${agent.workflow ? ` · ${agent.workflow}` : ""}`;
-    document.title = `${agent.name || "Agent"} · reliant`;
-    const crumbs = [{ label: "Projects", href: "/" }, { label: (this.chat && this.chat.title) || "Chat", href: this.chatPath }, { label: agent.name || "Agent" }];
-    this.app.setCrumbs(crumbs);
+    this.renderCrumbs();
     const changed = !before || before.status !== agent.status || JSON.stringify(before.worktree) !== JSON.stringify(agent.worktree);
     if (changed) this.renderWorktree();
   }
