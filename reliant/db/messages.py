@@ -270,7 +270,8 @@ async def store_turn(
 
 # A sub-agent's messages are those its run wrote: their steps start with its id and a slash.
 _OF_AGENT = "m.step LIKE %s || '/%%'"
-_OF_NO_AGENT = "NOT EXISTS (SELECT 1 FROM agents a WHERE a.chat_id = m.chat_id AND m.step LIKE a.id::text || '/%%')"
+# (The chat's agents are read once, not per message: a hashed subplan.)
+_OF_NO_AGENT = "split_part(coalesce(m.step, ''), '/', 1) NOT IN (SELECT a.id::text FROM agents a WHERE a.chat_id = %s)"
 
 
 async def transcript(
@@ -285,6 +286,7 @@ async def transcript(
         params.append(agent_id)
     elif agent_id is not None:
         where += f" AND {_OF_NO_AGENT}"
+        params.append(chat_id)
     rows = await db.fetch(
         _SELECT + " WHERE m.chat_id = %s" + where + " ORDER BY m.ordinal NULLS LAST, m.created_at, b.position",
         params,
