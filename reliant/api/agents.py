@@ -86,6 +86,28 @@ class Agents:
         done = await self.agent(chat.id, agent.id)
         return done | {"commit": result.get("commit", ""), "files": result.get("files", [])}
 
+    async def diff(self, chat_id: str, agent_id: str) -> dict[str, Any]:
+        """What the agent changed in its worktree since the commit it started from: {diff, files,
+        truncated}; refused when it has no worktree (any more)."""
+        chat = await self.chats.chat(chat_id)
+        agent = await self._one(chat.id, agent_id)
+        if not agent.worktree_path:
+            raise FailedPreconditionError(f"agent {agent.name} ({agent.id}) has no worktree")
+        if agent.worktree_state not in ("active", "kept"):
+            raise FailedPreconditionError(f"agent {agent.name}'s worktree is {agent.worktree_state}: it has no diff")
+        project = await self.db.fetchrow(
+            "SELECT p.daemon_id, p.path FROM chats c JOIN projects p ON p.id = c.project_id WHERE c.id = %s",
+            (chat.id,),
+        )
+        assert project is not None
+        body = {"workspace": project["path"], "path": agent.worktree_path, "base": agent.base_commit}
+        reply = await self._daemon(project["daemon_id"], "worktree.diff", body)
+        return {
+            "diff": str(reply.get("diff", "")),
+            "files": [str(f) for f in reply.get("files") or []],
+            "truncated": bool(reply.get("truncated")),
+        }
+
     async def _one(self, chat_id: str, agent_id: str) -> AgentRecord:
         found = [a for a in await agents_db.for_chat(self.db, chat_id) if a.id == agent_id.strip()]
         if not found:
@@ -132,6 +154,9 @@ class AgentService:
 
     async def set_worktree(self, request: pb.SetWorktreeRequest, ctx: RequestContext[Any, Any]) -> pb.Agent:
         return _agent_pb(await call(self.agents.worktree(request.chat_id, request.agent_id, request.action)))
+
+    async def get_agent_diff(self, request: pb.GetAgentRequest, ctx: RequestContext[Any, Any]) -> pb.AgentDiff:
+        return pb.AgentDiff(**await call(self.agents.diff(request.chat_id, request.agent_id)))
 
 
 def _agent_pb(agent: dict[str, Any]) -> pb.Agent:

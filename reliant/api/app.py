@@ -31,6 +31,7 @@ from reliant.api.rest import (
     unavailable_handler,
 )
 from reliant.api.rest_agents import AgentController
+from reliant.api.rest_settings import SettingsController
 from reliant.api.rest_workflows import WorkflowController
 from reliant.api.schema_gate import SchemaGate
 from reliant.api.settings import SettingsService
@@ -49,7 +50,9 @@ from reliant.wire.v1.system_connect import SystemServiceASGIApplication
 from reliant.wire.v1.workflow_connect import WorkflowServiceASGIApplication
 
 
-def rest_app(ctx: ApiContext, chats: Chats, projects: Projects, workflows: Workflows) -> Litestar:
+def rest_app(
+    ctx: ApiContext, chats: Chats, projects: Projects, workflows: Workflows, settings: SettingsService
+) -> Litestar:
     agents = Agents(chats)
 
     @get("/health", sync_to_thread=False)
@@ -89,6 +92,7 @@ def rest_app(ctx: ApiContext, chats: Chats, projects: Projects, workflows: Workf
             ChatController,
             WorkflowController,
             AgentController,
+            SettingsController,
             models,
         ],
         dependencies={
@@ -96,6 +100,7 @@ def rest_app(ctx: ApiContext, chats: Chats, projects: Projects, workflows: Workf
             "projects": Provide(lambda: projects, use_cache=True, sync_to_thread=False),
             "workflows": Provide(lambda: workflows, use_cache=True, sync_to_thread=False),
             "agents": Provide(lambda: agents, use_cache=True, sync_to_thread=False),
+            "settings": Provide(lambda: settings, use_cache=True, sync_to_thread=False),
         },
         exception_handlers={
             ApiError: api_error_handler,
@@ -142,11 +147,12 @@ def create_app(ctx: ApiContext, providers: ProviderPool) -> ASGIApp:
     projects = Projects(ctx)
     gates = Gates(chats)
     workflows = Workflows(ctx)
+    settings = SettingsService(ctx, providers)
     connect_apps: list[Any] = [
         SystemServiceASGIApplication(SystemService(ctx)),
         ProjectServiceASGIApplication(ProjectService(chats, projects)),
         ChatServiceASGIApplication(ChatService(chats)),
-        SettingsServiceASGIApplication(SettingsService(ctx, providers)),
+        SettingsServiceASGIApplication(settings),
         ApprovalServiceASGIApplication(ApprovalService(gates)),
         QuestionServiceASGIApplication(QuestionService(gates)),
         WorkflowServiceASGIApplication(WorkflowService(workflows)),
@@ -154,5 +160,5 @@ def create_app(ctx: ApiContext, providers: ProviderPool) -> ASGIApp:
         *workspace_apps(ctx),
     ]
     services: dict[str, ASGIApp] = {app.path: ConnectInput(app, app.path.lstrip("/")) for app in connect_apps}
-    rest: ASGIApp = rest_app(ctx, chats, projects, workflows)  # type: ignore[assignment]
+    rest: ASGIApp = rest_app(ctx, chats, projects, workflows, settings)  # type: ignore[assignment]
     return TokenAuth(SchemaGate(Dispatcher(rest, services, WebUi()), ctx.db), ctx.settings.api_token)

@@ -33,6 +33,7 @@ from reliant.clients.daemons import control
 from reliant.clients.providers import ProviderPool
 from reliant.clients.update_log import UpdateLog, clear_live_tail
 from reliant.db import DatabaseUnavailableError
+from reliant.db import agents as agents_db
 from reliant.db import chats as chats_db
 from reliant.db import messages as messages_db
 from reliant.db import projects as projects_db
@@ -238,12 +239,23 @@ class Chats:
         await chats_db.delete(self.db, chat.id)
         await clear_live_tail(self.ctx.bus, chat.id)
 
-    async def messages(self, chat_id: str) -> tuple[list[StoredMessage], dict[str, ToolRun], int]:
-        """The transcript (queued messages last), tool run states, and where to resume the stream."""
+    async def messages(self, chat_id: str, agent_id: str = "") -> tuple[list[StoredMessage], dict[str, ToolRun], int]:
+        """The transcript (queued messages last; its sub-agents' left out), tool run states by
+        tool_call_id, and where to resume the stream. With `agent_id`: that sub-agent's messages
+        and the states of its calls (NotFoundError if the chat has no such agent)."""
         chat = await self.chat(chat_id)
         resume = await updates_db.resume_seq(self.db, chat.id)  # read first: the rest is at least as new
-        transcript = await messages_db.transcript(self.db, chat.id, include_queued=True)
-        return transcript, await tool_runs_db.for_chat(self.db, chat.id), resume
+        runs = await tool_runs_db.for_chat(self.db, chat.id)
+        if not agent_id:
+            transcript = await messages_db.transcript(self.db, chat.id, include_queued=True, agent_id="")
+            return transcript, runs, resume
+        agent = await agents_db.get(self.db, agent_id.strip()) if _UUID.match(agent_id.strip()) else None
+        if agent is None or agent.chat_id != chat.id:
+            raise NotFoundError(f"agent {agent_id} not found in chat {chat.id}")
+        transcript = await messages_db.transcript(self.db, chat.id, agent_id=agent.id)
+        # Its calls are on its own threads, known there by `<tool_call_id>@<thread>`.
+        threads = {m.thread_id for m in transcript}
+        return transcript, {r.tool_call_id: r for r in runs.values() if r.thread_id in threads}, resume
 
     async def updates(self, chat_id: str, since_seq: int) -> list[ChatUpdate]:
         return await updates_db.since(self.db, chat_id, since_seq)

@@ -108,7 +108,7 @@ class ChatService:
         )
 
     async def list_messages(self, request: pb.ListMessagesRequest, ctx: Ctx) -> pb.ListMessagesResponse:
-        messages, runs, resume = await call(self.chats.messages(request.chat_id))
+        messages, runs, resume = await call(self.chats.messages(request.chat_id, request.agent_id))
         return pb.ListMessagesResponse(messages=[convert.message(m, runs) for m in messages], resume_seq=resume)
 
     async def cancel_chat(self, request: pb.CancelChatRequest, ctx: Ctx) -> pb.CancelChatResponse:

@@ -173,8 +173,11 @@ class ChatController(Controller):
         await chats.delete(chat_id)
 
     @get("/{chat_id:str}/messages")
-    async def messages(self, chat_id: FromPath[str], chats: NamedDependency[Chats]) -> list[dict[str, Any]]:
-        found, runs, _ = await chats.messages(chat_id)
+    async def messages(
+        self, chat_id: FromPath[str], chats: NamedDependency[Chats], agent: FromQuery[str] = ""
+    ) -> list[dict[str, Any]]:
+        """The chat's transcript (its sub-agents' messages left out); `?agent=ID`: one sub-agent's."""
+        found, runs, _ = await chats.messages(chat_id, agent)
         return [_json(convert.message(m, runs)) for m in found]
 
     @post("/{chat_id:str}/messages")

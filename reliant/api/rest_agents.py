@@ -2,6 +2,7 @@
 
 GET /api/chats/{chat_id}/agents              the tree: agents, spent_usd, budget_usd
 GET /api/chats/{chat_id}/agents/{agent_id}   one agent, with its answer and outputs
+GET /api/chats/{chat_id}/agents/{agent_id}/diff  its worktree's changes: {diff, files, truncated}
 PUT /api/chats/{chat_id}/budget  {usd}       the chat's budget (null: the configured default)
 POST /api/chats/{chat_id}/agents/{agent_id}/worktree  {action: merge|keep|remove}
                                              its worktree merged (409 naming the conflicts, nothing
@@ -43,6 +44,12 @@ class AgentController(Controller):
         self, chat_id: FromPath[str], agent_id: FromPath[str], agents: NamedDependency[Agents]
     ) -> dict[str, Any]:
         return await agents.agent(chat_id, agent_id)
+
+    @get("/{chat_id:str}/agents/{agent_id:str}/diff")
+    async def diff(
+        self, chat_id: FromPath[str], agent_id: FromPath[str], agents: NamedDependency[Agents]
+    ) -> dict[str, Any]:
+        return await agents.diff(chat_id, agent_id)
 
     @post("/{chat_id:str}/agents/{agent_id:str}/worktree", status_code=200)
     async def worktree(

@@ -25,7 +25,7 @@ LAZY_PREFIXES = ("app/panels/", "vendor/xterm/")
 EAGER = frozenset({"app/panels/dock.js"})
 INDEX = "index.html"
 # Paths the single-page app routes itself: a reload on any of them gets index.html.
-PAGE = re.compile(r"^/(?:|index\.html|settings|projects(?:/[^/]*)?|chats/[^/]+)$")
+PAGE = re.compile(r"^/(?:|index\.html|settings|projects(?:/[^/]*)?|chats/[^/]+(?:/agents/[^/]+)?)$")
 
 CONTENT_TYPES = {
     ".html": "text/html; charset=utf-8",

@@ -53,6 +53,13 @@ def chat(
         str | None,
         typer.Option("--daemon", help="Register --project on this daemon [default: the one whose workspaces hold it]"),
     ] = None,
+    agent: Annotated[
+        str | None,
+        typer.Option(
+            "--agent",
+            help="With --chat: follow this sub-agent (its id or a unique prefix, see `reliant agents`) until it ends",
+        ),
+    ] = None,
     data_dir: DataDirOpt = None,
     api_url: ApiUrlOpt = None,
     token: TokenOpt = None,
@@ -61,7 +68,8 @@ def chat(
 
     Exits 0 when the turn completes, 1 on failure, 2 on a pause (or, without a terminal, when the
     current directory is not a registered project: it says how to register it), 3 with
-    --wait-for-gate when an approval or question waits. In manual mode it asks in the terminal."""
+    --wait-for-gate when an approval or question waits. In manual mode it asks in the terminal.
+    With --agent: 0 when the agent is done, 1 when it failed or was cancelled, 2 on a pause."""
     from connectrpc.errors import ConnectError
 
     from reliant.cli import ids
@@ -73,6 +81,10 @@ def chat(
     from reliant.cli.workflow_client import NodeGates as Gates  # any chat may run a workflow
     from reliant.cli.workflow_client import RunRenderer as Renderer
 
+    if agent is not None:
+        follow_agent(
+            chat_id, agent, message, wait_for_gate=wait_for_gate, data_dir=data_dir, api_url=api_url, token=token
+        )
     if workflow or inputs:
         from reliant.cli.workflow import start_workflow_chat
 
@@ -135,6 +147,51 @@ def chat(
         renderer.settle()
         typer.echo("detached; the chat goes on (follow it with --chat)", err=True)
         raise typer.Exit(130) from None
+    raise typer.Exit(code)
+
+
+def follow_agent(
+    chat_id: str | None,
+    agent: str,
+    message: str,
+    *,
+    wait_for_gate: bool,
+    data_dir: DataDirOpt,
+    api_url: ApiUrlOpt,
+    token: TokenOpt,
+) -> None:
+    """`reliant chat --chat ID --agent AGENT`: exits with the follow's code."""
+    from connectrpc.errors import ConnectError
+
+    from reliant.cli import ids
+    from reliant.cli.agent_follow import follow_agent as follow
+    from reliant.cli.conversation import CliError
+    from reliant.cli.keyboard import Keyboard
+    from reliant.cli.keyboard import usable as keyboard_usable
+    from reliant.cli.workflow_client import NodeGates, RunRenderer
+
+    if not chat_id:
+        fail("--agent follows a sub-agent of a chat: give the chat with --chat ID")
+    if message:
+        fail("--agent only follows: a sub-agent takes no message from the command line")
+    if not agent.strip():
+        fail("--agent needs an agent id or a unique prefix of one (see `reliant agents --chat ID`)")
+    api = api_client(data_dir, api_url, token)
+    renderer = RunRenderer(echo_user=True)
+    interactive = keyboard_usable(sys.stdin.fileno())
+    try:
+        with Keyboard(sys.stdin.fileno()) if interactive else contextlib.nullcontext() as keyboard:
+            gates = NodeGates(api, renderer, interactive=interactive, wait_for_gate=wait_for_gate, keyboard=keyboard)
+            code = follow(api, ids.chat_id(api, chat_id), agent, renderer, gates)
+    except CliError as exc:
+        fail(str(exc))
+    except ConnectError as exc:
+        connect_error(exc, api.url)
+    except KeyboardInterrupt:
+        renderer.settle()
+        typer.echo("detached; the agent goes on", err=True)
+        raise typer.Exit(130) from None
+    renderer.settle()
     raise typer.Exit(code)
 
 

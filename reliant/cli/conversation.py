@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterator
-from typing import Any, TextIO
+from typing import Any, Protocol, TextIO
 
 from connectrpc.code import Code
 from connectrpc.errors import ConnectError
@@ -44,12 +44,18 @@ def find_or_create_project(api: Api, path: str, daemon_id: str = "") -> pb.Proje
         return projects.create_project(request, headers=api.headers)
 
 
+class Drawer(Protocol):
+    """What `follow` hands each update to (a Renderer, or one that keeps some updates from it)."""
+
+    def update(self, kind: str, payload: dict[str, Any]) -> None: ...
+
+
 def follow(
     api: Api,
     chat_id: str,
     since_seq: int,
     done: Callable[[str, dict[str, Any]], int | None],
-    renderer: Renderer,
+    renderer: Drawer,
     *,
     reconnect_for: float = 60.0,
 ) -> int:

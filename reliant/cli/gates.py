@@ -104,6 +104,7 @@ class Gates:
                     "tool_call_id": a.tool_call_id,
                     "tool_name": a.tool_name,
                     "input": MessageToDict(a.input),
+                    **_agent(a.agent),
                 },
             )
             for a in listed.approvals
@@ -115,6 +116,7 @@ class Gates:
                     "question_id": q.id,
                     "tool_call_id": q.tool_call_id,
                     "questions": [{"question": i.question, "choices": list(i.choices)} for i in q.questions],
+                    **_agent(q.agent),
                 },
             )
             for q in asked.questions
@@ -232,3 +234,8 @@ class Gates:
             if exc.code not in LOST_RACE:
                 raise
             r.answered_here.discard(question_id)
+
+
+def _agent(tag: cpb.AgentTag) -> dict[str, Any]:
+    """A listed gate's sub-agent as the update that asked it names it (nothing for the chat's own)."""
+    return {"agent": {"agent_id": tag.agent_id, "name": tag.name, "task": tag.task}} if tag.agent_id else {}

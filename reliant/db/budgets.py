@@ -1,11 +1,17 @@
 """What a chat and a project have spent (the recorded cost of their model calls) and the chat's own
-budget."""
+budget; the settings keys of the configured budgets and price overrides."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
 from reliant.db.database import Queries
+
+# settings keys (values as text): budgets in USD (0: none) and price overrides, as JSON
+# {"<model spec or id>": {"input": USD per Mtok, "output": ..., "cache_read"?: ..., "cache_write"?: ...}}
+CHAT_BUDGET_KEY = "budget_chat_usd"
+PROJECT_BUDGET_KEY = "budget_project_day_usd"
+PRICES_KEY = "model_prices"
 
 
 async def chat_budget(db: Queries, chat_id: str) -> float | None:

@@ -268,11 +268,28 @@ async def store_turn(
     return stored, True
 
 
-async def transcript(db: Database, chat_id: str, *, include_queued: bool = False) -> list[StoredMessage]:
+# A sub-agent's messages are those its run wrote: their steps start with its id and a slash.
+_OF_AGENT = "m.step LIKE %s || '/%%'"
+# (The chat's agents are read once, not per message: a hashed subplan.)
+_OF_NO_AGENT = "split_part(coalesce(m.step, ''), '/', 1) NOT IN (SELECT a.id::text FROM agents a WHERE a.chat_id = %s)"
+
+
+async def transcript(
+    db: Database, chat_id: str, *, include_queued: bool = False, agent_id: str | None = None
+) -> list[StoredMessage]:
+    """The chat's messages as clients show them: every one (`agent_id` None), the chat's own without
+    its sub-agents' (""), or one sub-agent's."""
     where = " AND NOT m.aborted" + ("" if include_queued else " AND m.ordinal IS NOT NULL")
+    params: list[object] = [chat_id]
+    if agent_id:
+        where += f" AND {_OF_AGENT}"
+        params.append(agent_id)
+    elif agent_id is not None:
+        where += f" AND {_OF_NO_AGENT}"
+        params.append(chat_id)
     rows = await db.fetch(
         _SELECT + " WHERE m.chat_id = %s" + where + " ORDER BY m.ordinal NULLS LAST, m.created_at, b.position",
-        (chat_id,),
+        params,
     )
     return _messages(rows)
 

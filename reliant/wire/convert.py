@@ -119,6 +119,8 @@ def message(m: StoredMessage, runs: dict[str, ToolRun]) -> pb.Message:
         created_unix=m.created_at,
         queued=m.ordinal is None,
         turn=m.turn or 0,
+        step=m.step,
+        thread_id=m.thread_id,
     )
 
 

@@ -26,9 +26,9 @@ from reliant.llm.pricing import Price, price
 
 logger = logging.getLogger(__name__)
 
-PRICES_KEY = "model_prices"
-CHAT_BUDGET_KEY = "budget_chat_usd"
-PROJECT_BUDGET_KEY = "budget_project_day_usd"
+PRICES_KEY = budgets_db.PRICES_KEY
+CHAT_BUDGET_KEY = budgets_db.CHAT_BUDGET_KEY
+PROJECT_BUDGET_KEY = budgets_db.PROJECT_BUDGET_KEY
 DEFAULT_OUTPUT_ESTIMATE = 1_000  # tokens, before a chat has any answer to go by
 CHARS_PER_TOKEN = 4
 

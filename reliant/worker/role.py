@@ -92,6 +92,9 @@ class WorkerRole:
                 log = UpdateLog(db, bus)
                 doctor = DoctorActivities(bus, db)
                 catalog = ToolCatalog(bus)
+                spending = Spending(
+                    db, providers, chat_budget=s.budget_chat_usd, project_day_budget=s.budget_project_day_usd
+                )
                 llm = LlmActivities(
                     db,
                     log,
@@ -101,15 +104,13 @@ class WorkerRole:
                     thinking_budget=s.thinking_budget,
                     demo_project=str(demo_project_path(s.data_dir)),
                     data_dir=s.data_dir,
-                    spending=Spending(
-                        db, providers, chat_budget=s.budget_chat_usd, project_day_budget=s.budget_project_day_usd
-                    ),
+                    spending=spending,
                 )
                 tools = ToolActivities(db, bus, log)
                 gates = GateActivities(db, log)
                 runs = RunActivities(db, bus, log)
                 nodes = NodeActivities(db, log, tools)
-                compaction = CompactionActivities(db, log, providers, data_dir=s.data_dir)
+                compaction = CompactionActivities(db, log, providers, data_dir=s.data_dir, spending=spending)
                 agents = AgentActivities(db, bus, log, s.agent_limits())
                 presence_detail = {"task_queue": s.temporal_task_queue}
                 worker = Worker(

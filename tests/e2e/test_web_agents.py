@@ -13,6 +13,7 @@ import yaml
 from playwright.sync_api import expect
 
 from tests.e2e.harness import Appliance, Rest, clean_env
+from tests.e2e.test_web_daily import Wcag
 from tests.web.browser import PageErrors, chromium
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
@@ -24,6 +25,11 @@ def appliance(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Appliance]:
     up.start()
     yield up
     up.stop()
+
+
+# Whether an element matching the selector has a text node "null" (a missing child drawn as text).
+NULL_TEXT = """(sel) => [...document.querySelectorAll(sel)].some((el) =>
+  [...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim() === "null"))"""
 
 
 def git(cwd: Path, *args: str) -> None:
@@ -114,4 +120,173 @@ def test_the_agent_tree_shows_live_and_merges_a_worktree(
         writer_row.get_by_role("button", name="Merge").click()
         expect(writer_row.locator(".agent-worktree")).to_contain_text("merged")
         assert (root / "w.txt").read_text() == "w\n"
+        errors.check()
+
+
+def test_an_agent_opens_from_the_tree_with_its_live_transcript_diff_and_merge_and_the_way_back(
+    appliance: Appliance, tmp_path: Path, artifacts_dir: Path
+) -> None:
+    root = tmp_path / "proj"
+    scripts = root / "scripted"
+    scripts.mkdir(parents=True)
+    git(root, "init", "-q", "-b", "main")
+    git(root, "-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-q", "--allow-empty", "-m", "base")
+    writer = scripts / "writer.yaml"
+    writer.write_text(
+        yaml.safe_dump(
+            {
+                "turns": [
+                    {"text": "writing the file", "tools": [{"name": "shell", "input": {"command": "echo w > w.txt"}}]},
+                    {"text": "wrote it"},
+                ]
+            }
+        )
+    )
+    parent = scripts / "parent.yaml"
+    spawn = {"task": "write w.txt", "name": "writer", "worktree": True, "model": f"scripted:{writer}"}
+    parent.write_text(
+        yaml.safe_dump(
+            {"turns": [{"tools": [{"name": "spawn_agent", "input": spawn}]}, {"text": "the parent is done"}]}
+        )
+    )
+    rest = Rest(appliance.url, appliance.token)
+    made = rest.project(root)
+    chat = rest.chat(made["id"], f"scripted:{parent}")
+    with chromium() as browser:
+        page = browser.new_context(viewport={"width": 1440, "height": 900}).new_page()
+        page.set_default_timeout(30_000)
+        expect.set_options(timeout=30_000)
+        errors = PageErrors(page, ())
+        page.goto(f"{appliance.url}/?token={appliance.token}")
+        page.goto(f"{appliance.url}/chats/{chat['id']}")
+        expect(page.locator("section.chat")).to_have_attribute("data-feed", "live")
+        page.get_by_role("radiogroup", name="Mode").get_by_text("Manual").click()
+        expect(page.get_by_role("radiogroup", name="Mode").locator("input[value=manual]")).to_be_checked()
+        composer = page.get_by_role("textbox", name="Message")
+        composer.fill("go")
+        composer.press("Enter")
+
+        row = page.locator("aside.agent-panel .agent-row", has_text="writer")
+        expect(row).to_have_attribute("data-status", "running")
+        agent_id = row.get_attribute("data-agent-id")
+        assert agent_id
+        row.locator(".agent-task").click()  # anywhere on the row
+        expect(page).to_have_url(f"{appliance.url}/chats/{chat['id']}/agents/{agent_id}")
+        view = page.locator("section.agent-view")
+        expect(view).to_have_attribute("data-feed", "live")
+        expect(view.locator(".chat-title")).to_have_text("writer")
+        expect(view).to_have_attribute("data-status", "running")
+        expect(view.locator(".agent-view-task")).to_have_text("write w.txt")
+        crumbs = page.locator(".crumbs")
+        expect(crumbs.get_by_role("link", name="proj", exact=True)).to_be_visible()  # the project, then the chat
+        expect(crumbs.get_by_role("link", name="go", exact=True)).to_have_attribute("href", f"/chats/{chat['id']}")
+        expect(crumbs).to_contain_text("writer")
+        log = view.locator(".rows")
+        expect(log).to_contain_text("writing the file")
+        # Its approval waits on its own tool card, and is answered here.
+        card = log.locator(".gate[data-kind=approval][data-status=pending]")
+        expect(card).to_be_visible()
+        card.get_by_role("button", name="Approve").first.click()
+        # Live: its command's result and its answer arrive while the view is open.
+        expect(log).to_contain_text("wrote it")
+        expect(log.locator(".tool").first).to_contain_text("echo w > w.txt")
+        expect(view).to_have_attribute("data-status", "done")
+        expect(log).not_to_contain_text("the parent is done")
+        expect(log).not_to_contain_text("go")
+        worktree = view.locator(".agent-view-worktree")
+        expect(worktree).to_contain_text("active")
+        expect(worktree.locator(".wt-file[data-path='w.txt']")).to_contain_text("+1")
+        expect(worktree.locator(".wt-file[data-path='w.txt'] pre.diff")).to_contain_text("+w")
+        assert not page.evaluate(NULL_TEXT, ".agent-view-worktree, .agent-diff"), "nothing drawn as 'null'"
+        page.screenshot(path=artifacts_dir / "web-agent-view.png")
+        accessible = Wcag()
+        accessible(page, "an agent's view, its worktree active")
+        worktree.get_by_role("button", name="Merge").click()
+        expect(worktree.locator(".agent-wt-state")).to_have_text(" merged")
+        assert (root / "w.txt").read_text() == "w\n"
+        expect(worktree).to_contain_text("Merged into the project's branch.")
+        expect(worktree.get_by_role("button", name="Merge")).to_have_count(0)
+        assert not page.evaluate(NULL_TEXT, ".agent-view-worktree, .agent-diff")
+
+        # The way back: the link; the chat's transcript (also after a reload) has not the agent's.
+        view.get_by_role("link", name="← Back to the chat").click()
+        expect(page).to_have_url(f"{appliance.url}/chats/{chat['id']}")
+        chat_log = page.locator("section.chat .rows")
+        expect(chat_log).to_contain_text("the parent is done")
+        page.reload()
+        expect(page.locator("section.chat")).to_have_attribute("data-feed", "live")
+        expect(chat_log).to_contain_text("the parent is done")
+        expect(chat_log).not_to_contain_text("wrote it")
+
+        # By keyboard: the agent's name is a link; Escape goes back.
+        name = page.locator("aside.agent-panel a.agent-name", has_text="writer")
+        name.focus()
+        page.keyboard.press("Enter")
+        expect(page.locator("section.agent-view")).to_have_attribute("data-feed", "live")
+        expect(page.locator("section.agent-view .rows")).to_contain_text("wrote it")
+        page.keyboard.press("Escape")
+        expect(page).to_have_url(f"{appliance.url}/chats/{chat['id']}")
+        errors.check()
+
+        # At phone width, opened straight from its address: everything fits and the way back shows.
+        phone = browser.new_context(viewport={"width": 390, "height": 800}).new_page()
+        phone.set_default_timeout(30_000)
+        phone_errors = PageErrors(phone, ())
+        phone.goto(f"{appliance.url}/?token={appliance.token}")
+        phone.goto(f"{appliance.url}/chats/{chat['id']}/agents/{agent_id}")
+        small = phone.locator("section.agent-view")
+        expect(small).to_have_attribute("data-feed", "live")
+        expect(small.locator(".rows")).to_contain_text("wrote it")
+        expect(small.get_by_role("link", name="← Back to the chat")).to_be_in_viewport()
+        assert phone.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
+        phone.screenshot(path=artifacts_dir / "web-agent-view-phone.png")
+        accessible(phone, "an agent's view on a phone")
+        phone_errors.check()
+        accessible.check()
+
+
+def test_the_settings_screen_shows_and_saves_the_budgets_and_price_overrides(appliance: Appliance) -> None:
+    rest = Rest(appliance.url, appliance.token)
+    with chromium() as browser:
+        page = browser.new_context(viewport={"width": 390, "height": 800}).new_page()  # a phone, too
+        page.set_default_timeout(30_000)
+        expect.set_options(timeout=30_000)
+        errors = PageErrors(page, ())
+        page.goto(f"{appliance.url}/?token={appliance.token}")
+        page.goto(f"{appliance.url}/settings")
+        chat_budget = page.get_by_role("textbox", name="Budget per chat (USD)")
+        day_budget = page.get_by_role("textbox", name="Budget per project per day (USD)")
+        expect(chat_budget).to_have_value("0")
+        chat_budget.fill("abc")
+        page.get_by_role("button", name="Save").click()
+        expect(page.locator(".form-status")).to_contain_text("Budget per chat (USD): must be a number")
+        assert rest.call("GET", "/api/settings")["budget_chat_usd"] == 0, "nothing was saved"
+        chat_budget.fill("2.5")
+        day_budget.fill("10")
+        page.get_by_role("button", name="Add a price").click()
+        price = page.locator(".price-row").last
+        price.get_by_role("textbox", name="Model").fill("openai:local-llama")
+        price.get_by_role("textbox", name="Input USD per million tokens").fill("0.1")
+        price.get_by_role("textbox", name="Output USD per million tokens").fill("0.3")
+        page.get_by_role("button", name="Save").click()
+        expect(page.locator(".form-status")).to_have_text("Saved.")
+        saved = rest.call("GET", "/api/settings")
+        assert (saved["budget_chat_usd"], saved["budget_project_day_usd"]) == (2.5, 10)
+        assert [(p["model"], p["input"], p["output"]) for p in saved["model_prices"]] == [
+            ("openai:local-llama", 0.1, 0.3)
+        ]
+        page.reload()
+        expect(page.get_by_role("textbox", name="Budget per chat (USD)")).to_have_value("2.5")
+        expect(page.locator(".price-row input[name=priceModel]")).to_have_value("openai:local-llama")
+        accessible = Wcag()
+        accessible(page, "settings with a price, on a phone")
+        accessible.check()
+        assert page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
+        page.locator(".price-row").get_by_role("button", name="Remove this price").click()
+        page.get_by_role("textbox", name="Budget per chat (USD)").fill("0")
+        page.get_by_role("button", name="Save").click()
+        expect(page.locator(".form-status")).to_have_text("Saved.")
+        cleared = rest.call("GET", "/api/settings")
+        assert cleared["model_prices"] == [] and cleared["budget_chat_usd"] == 0
+        rest.call("PATCH", "/api/settings", {"budget_project_day_usd": 0})
         errors.check()

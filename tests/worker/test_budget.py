@@ -105,3 +105,58 @@ async def test_a_workflow_input_named_budget_usd_sets_the_chats_budget(env: Agen
     await env.chats.send(chat.id, "go")
     await env.finished(chat.id)
     assert await budgets_db.chat_budget(env.db, chat.id) == pytest.approx(0.5)
+
+
+async def test_a_compaction_that_would_cross_the_chats_budget_pauses_before_its_summary_call(env: AgentEnv) -> None:
+    summary_log = env.workspace / ".scripts" / "summary.jsonl"
+    agent_log = env.workspace / ".scripts" / "agent.jsonl"
+    usage = {"input_tokens": 100_000, "output_tokens": 10_000, "cache_read_tokens": 0, "cache_write_tokens": 0}
+    summariser = env.script([{"text": "unused"}, {"text": "THE SUMMARY"}], in_project=True, call_log=str(summary_log))
+    talker = env.script(
+        [{"text": "a long first answer", "usage": usage}],
+        in_project=True,
+        call_log=str(agent_log),
+        final_text="after the summary",
+    )
+    write_flow(
+        env,
+        "compacting",
+        f"""
+        name: compacting
+        entry: compact
+        nodes:
+          - {{id: compact, type: compact, threshold: 400, model: "{summariser}"}}
+          - {{id: agent, type: agent, model: "{talker}"}}
+        edges:
+          - {{from: compact, default: agent}}
+        """,
+    )
+    # Both priced $1 in, $5 out per million tokens: the first answer costs $0.15; the summary of a
+    # thread that large would cost about as much again, past the $0.20 budget.
+    prices = {spec: {"input": 1, "output": 5} for spec in (summariser, talker)}
+    await settings_db.put(env.db, {"model_prices": json.dumps(prices)})
+    chat = await flow_chat(env, "compacting")
+    agents = Agents(env.chats)
+    await agents.set_budget(chat.id, 0.20)
+    try:
+        await env.chats.send(chat.id, "first")
+        await env.finished(chat.id)
+        assert calls_in(summary_log) == [], "a short thread is not compacted"
+        await env.chats.send(chat.id, "second")
+        paused = await env.status(chat.id, "paused", timeout=60)
+        assert paused.status_reason.startswith("budget reached: $0.15 of $0.20"), paused.status_reason
+        assert "compact" in paused.status_reason, "the reason names the node"
+        assert calls_in(summary_log) == [], "the summary call was never made"
+        assert len(calls_in(agent_log)) == 1
+
+        await agents.set_budget(chat.id, 10.0)
+        await env.chats.resume(chat.id)
+        await env.finished(chat.id, timeout=60)
+    finally:
+        await settings_db.put(env.db, {"model_prices": ""})
+    assert len(calls_in(summary_log)) == 1, "resumed: the summary is made once"
+    second = calls_in(agent_log)[-1]
+    texts = [b["text"] for m in second["messages"] for b in m["blocks"] if b["type"] == "text"]
+    assert "THE SUMMARY" in texts[0]
+    spent = (await agents.tree(chat.id))["spent_usd"]
+    assert spent > 0.15, "the summary's cost is recorded at the overridden price"

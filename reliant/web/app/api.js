@@ -53,8 +53,9 @@ export class Api {
   sendMessage(chatId, text, model = "", images = []) {
     return this.client.unary(CHATS, "SendMessage", { chatId, text, model, images });
   }
-  listMessages(chatId, options) {
-    return this.client.unary(CHATS, "ListMessages", { chatId }, options);
+  /** agentId: one sub-agent's messages (without: the chat's own, its sub-agents' left out). */
+  listMessages(chatId, options, agentId = "") {
+    return this.client.unary(CHATS, "ListMessages", agentId ? { chatId, agentId } : { chatId }, options);
   }
   cancelChat(chatId) {
     return this.client.unary(CHATS, "CancelChat", { chatId });
@@ -119,6 +120,12 @@ export class Api {
   // a chat's sub-agents
   listAgents(chatId) {
     return this.client.unary(AGENTS, "ListAgents", { chatId });
+  }
+  getAgent(chatId, agentId) {
+    return this.client.unary(AGENTS, "GetAgent", { chatId, agentId });
+  }
+  getAgentDiff(chatId, agentId) {
+    return this.client.unary(AGENTS, "GetAgentDiff", { chatId, agentId });
   }
   setWorktree(chatId, agentId, action) {
     return this.client.unary(AGENTS, "SetWorktree", { chatId, agentId, action });

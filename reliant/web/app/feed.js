@@ -30,13 +30,15 @@ export class ChatFeed {
    * @param {{onSnapshot: Function, onUpdates: Function, onState: Function}} handlers
    *   onSnapshot(listMessagesResponse, chat), onUpdates(updates[]), onState(state, detail) where state
    *   is connecting | live | reconnecting | parked | unauthorized | gone | closed.
-   * @param {{parkAfterMs?: number, visibility?: EventTarget & {hidden: boolean}}} [options]
-   *   visibility is `document` in the browser; parkAfterMs how long it stays hidden before parking.
+   * @param {{parkAfterMs?: number, visibility?: EventTarget & {hidden: boolean}, agentId?: string}} [options]
+   *   visibility is `document` in the browser; parkAfterMs how long it stays hidden before parking;
+   *   agentId: the snapshot is that sub-agent's messages (the stream is the whole chat's).
    */
   constructor(api, chatId, handlers, options = {}) {
     this.api = api;
     this.chatId = chatId;
     this.handlers = handlers;
+    this.agentId = options.agentId || "";
     this.closed = false;
     this.state = "";
     this.attempt = 0;
@@ -112,7 +114,7 @@ export class ChatFeed {
       try {
         this.setState(this.attempt ? "reconnecting" : "connecting", { attempt: this.attempt });
         const options = { signal: controller.signal };
-        const [snapshot, first] = await Promise.all([this.api.listMessages(this.chatId, options), this.api.getChat(this.chatId, options)]);
+        const [snapshot, first] = await Promise.all([this.api.listMessages(this.chatId, options, this.agentId), this.api.getChat(this.chatId, options)]);
         // The chat's status must be at least as new as the snapshot: the stream only replays what
         // came after resume_seq. A chat read before the snapshot's boundary is read again.
         let chat = first;

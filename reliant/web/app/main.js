@@ -11,6 +11,7 @@ import { ConnectClient } from "./connect.js";
 import { askOtherTabs, forgetToken, sessionToken, shareToken, takeToken } from "./session.js";
 import { h } from "./dom.js";
 import { PanelDock } from "./panels/dock.js";
+import { AgentView } from "./views/agent.js";
 import { ChatView } from "./views/chat.js";
 import { ProjectsView, ProjectView } from "./views/projects.js";
 import { SettingsView } from "./views/settings.js";
@@ -23,6 +24,7 @@ const ROUTES = [
   [/^\/(?:projects)?$/, ProjectsView],
   [/^\/projects\/([^/]+)$/, ProjectView],
   [/^\/chats\/([^/]+)$/, ChatView],
+  [/^\/chats\/([^/]+)\/agents\/([^/]+)$/, AgentView],
   [/^\/settings$/, SettingsView],
 ];
 

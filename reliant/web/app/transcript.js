@@ -12,8 +12,13 @@
 //   - tool calls are keyed by tool_call_id;
 //   - approvals and questions ("gates") are keyed by the tool_call_id they gate: a pending gate comes
 //     from the stream or from ListPending* after a snapshot (mergePending), and once settled stays so.
+//
+// A model made with `agentId` is one sub-agent's transcript instead (its ListMessages snapshot, then
+// the chat's stream): only messages whose step is the agent's (`<agent id>/...`), the answer it
+// streams, the calls on its threads and the gates it raised. Its calls are keyed by their call key
+// (`<tool_call_id>@<thread>`), as its gates are, since short ids repeat across threads.
 
-import { approvalGate, questionGate } from "./gates.js";
+import { approvalGate, gateAgent, questionGate } from "./gates.js";
 
 /** A gate's key: its call's key when the call is on another thread (short ids repeat across
  * threads), which is what ListPendingApprovals/Questions give as toolCallId. */
@@ -85,6 +90,8 @@ export function normMessage(m) {
     usage: normUsage(m.usage, pick(m, "cost_usd")),
     createdAt: num(pick(m, "created_at", "createdUnix")),
     queued: Boolean(m.queued) || !ordinal,
+    threadId: String(pick(m, "thread_id", "threadId") || ""),
+    step: String(m.step || ""),
   };
 }
 
@@ -112,8 +119,11 @@ function appendAt(block, offset, text) {
 }
 
 export class ChatModel {
-  constructor(chatId) {
+  /** `agentId`: the transcript of that sub-agent of the chat (see above). */
+  constructor(chatId, { agentId = "" } = {}) {
     this.chatId = chatId;
+    this.agentId = agentId;
+    this.threads = new Set(); // an agent's transcript: the threads its messages are on
     this.messages = new Map(); // id -> stored (or queued) message
     this.live = new Map(); // turn -> streaming answer
     this.liveTurnOf = new Map(); // message_started's message_id -> turn
@@ -237,7 +247,7 @@ export class ChatModel {
    * are dropped (the stream replays them from resume_seq). Unchanged messages keep their rows. */
   load(snapshot) {
     const incoming = new Map();
-    for (const raw of snapshot.messages || []) incoming.set(raw.id, normMessage(raw));
+    for (const raw of snapshot.messages || []) incoming.set(raw.id, this._scoped(normMessage(raw)));
     for (const id of [...this.messages.keys()]) {
       if (!incoming.has(id)) {
         this.messages.delete(id);
@@ -305,8 +315,36 @@ export class ChatModel {
     return tool;
   }
 
+  /** An agent's transcript: its message's calls known by their call key, its thread remembered. */
+  _scoped(m) {
+    if (!this.agentId || !m.threadId) return m;
+    this.threads.add(m.threadId);
+    for (const b of m.blocks) if (b.toolCallId && !b.toolCallId.includes("@")) b.toolCallId = `${b.toolCallId}@${m.threadId}`;
+    return m;
+  }
+
+  /** The key of a tool call started in a streamed answer on `thread`. */
+  _callId(id, thread) {
+    return this.agentId && id && thread ? `${id}@${thread}` : id;
+  }
+
+  /** A tool update's key in this transcript, or "" when the call is not one of it. */
+  _toolKey(p) {
+    if (!this.agentId) return p.call_key ? "" : p.tool_call_id || "";
+    if (!p.call_key) return "";
+    const thread = p.thread_id || String(p.call_key).split("@")[1] || "";
+    return this.threads.has(thread) ? p.call_key : "";
+  }
+
+  /** Whether a message (by its step) is not of this transcript: a sub-agent's in a chat's, any
+   * other in an agent's. */
+  foreign(step) {
+    if (this.agentId) return !String(step || "").startsWith(`${this.agentId}/`);
+    return this.ofAgent(step);
+  }
+
   _store(raw) {
-    let m = normMessage(raw);
+    let m = this._scoped(normMessage(raw));
     const old = this.messages.get(m.id);
     if (old && signature(old) === signature(m)) m = old; // a replay: keep the row as it is
     this.messages.set(m.id, m);
@@ -357,6 +395,7 @@ export class ChatModel {
     const add = (item, make) => {
       const id = item.toolCallId;
       if (!id || (item.chatId && item.chatId !== this.chatId)) return;
+      if (this.agentId && (gateAgent(item) || {}).id !== this.agentId) return; // another agent's
       listed.add(id);
       const gate = this.gates.get(id);
       if (gate) {
@@ -407,7 +446,7 @@ export class ChatModel {
     const at = num(pick(update, "createdUnix", "created_unix")) * 1000;
     switch (update.kind) {
       case "message_queued": {
-        if (!this.messages.has(p.message_id)) {
+        if (!this.agentId && !this.messages.has(p.message_id)) {
           this._store({ id: p.message_id, role: "user", ordinal: 0, queued: true, created_at: at / 1000, blocks: [{ type: "text", text: p.text }] });
         }
         break;
@@ -417,10 +456,11 @@ export class ChatModel {
         break;
       case "message_created":
       case "message_completed":
-        if (p.message && p.message.id && !this.ofAgent(p.message.step)) this._store(p.message);
+        if (p.message && p.message.id && !this.foreign(p.message.step)) this._store(p.message);
         break;
       case "message_started": {
-        if (this.ofAgent(p.step)) break; // a sub-agent's answer streams on its own thread
+        if (this.foreign(p.step)) break; // a sub-agent's answer streams on its own thread
+        if (this.agentId && p.thread_id) this.threads.add(String(p.thread_id));
         const turn = num(p.turn);
         this._dropLive(turn);
         this.retry = null;
@@ -434,6 +474,7 @@ export class ChatModel {
           model: p.model || "",
           blocks: [],
           startedAt: at,
+          threadId: String(p.thread_id || ""),
         });
         this.liveTurnOf.set(p.message_id, turn);
         this.changed.add(`l:${turn}`);
@@ -443,16 +484,17 @@ export class ChatModel {
         const live = this._liveOf(p.message_id);
         if (!live) break;
         const index = num(p.index);
+        const callId = this._callId(p.tool_call_id || "", live.threadId);
         live.blocks[index] = {
           type: p.type || "text",
           text: "",
-          toolCallId: p.tool_call_id || "",
+          toolCallId: callId,
           toolName: p.tool_name || "",
           toolInput: {},
         };
-        if (p.tool_call_id) {
-          this.toolOwner.set(p.tool_call_id, live.key);
-          this._tool(p.tool_call_id, { name: p.tool_name || "" });
+        if (callId) {
+          this.toolOwner.set(callId, live.key);
+          this._tool(callId, { name: p.tool_name || "" });
         }
         this.changed.add(live.key);
         break;
@@ -468,15 +510,18 @@ export class ChatModel {
       case "message_aborted":
         this._dropLive(num(p.turn));
         break;
-      case "tool_started":
+      case "tool_started": {
         if (this.gates.get(gateKey(p))?.status === "pending") this._gate(gateKey(p), null, { status: "settled" });
-        if (p.call_key) break; // a call on another thread (a sub-agent's): not a card of this transcript
-        this._tool(p.tool_call_id, { name: p.tool_name || undefined, input: p.input || undefined, status: "running", startedAt: at });
+        const key = this._toolKey(p); // "": a call on another thread (another agent's), not a card here
+        if (!key) break;
+        this._tool(key, { name: p.tool_name || undefined, input: p.input || undefined, status: "running", startedAt: at });
         break;
-      case "tool_finished":
+      }
+      case "tool_finished": {
         if (this.gates.get(gateKey(p))?.status === "pending") this._gate(gateKey(p), null, { status: "settled" });
-        if (p.call_key) break;
-        this._tool(p.tool_call_id, {
+        const key = this._toolKey(p);
+        if (!key) break;
+        this._tool(key, {
           name: p.tool_name || undefined,
           status: p.status || "ok",
           output: p.output || "",
@@ -486,6 +531,7 @@ export class ChatModel {
           outcome: p.outcome || undefined, // ok | exit_nonzero | refused | timeout | … (outcomes.js)
         });
         break;
+      }
       case "chat_status": {
         const status = p.status || "idle";
         if (status !== this.chat.status || (p.reason || "") !== this.chat.reason) {
@@ -501,6 +547,7 @@ export class ChatModel {
         break;
       }
       case "retry_wait": {
+        if (this.agentId) break; // the chat's, shown in the chat
         const seconds = num(p.seconds);
         this.retry = { seconds, attempt: num(p.attempt), reason: p.reason || "", until: (at || Date.now()) + seconds * 1000 };
         this.orderDirty = true;
@@ -508,6 +555,7 @@ export class ChatModel {
         break;
       }
       case "error": {
+        if (this.agentId) break;
         const key = `n:${seq || this.notices.size + 1}`;
         this.notices.set(key, { key, text: p.message || "error", anchor: this.maxOrdinal(), seq });
         this.orderDirty = true;
@@ -524,6 +572,7 @@ export class ChatModel {
       case "approval_requested":
       case "question_asked": {
         const make = update.kind === "approval_requested" ? approvalGate : questionGate;
+        if (this.agentId && (gateAgent(p) || {}).id !== this.agentId) break; // another agent's
         const gate = this._gate(gateKey(p), () => make(p, at / 1000));
         if (gate.status === "pending") gate.stale = 0; // heard of: not settled elsewhere unseen
         break;
@@ -534,7 +583,7 @@ export class ChatModel {
         const patch = { status: p.status || "settled", stale: 0 };
         if (update.kind === "approval_resolved") Object.assign(patch, { scope: p.scope || "", message: p.message || "", choice: p.choice || "" });
         else patch.answers = (p.answers || []).map(String);
-        this._gate(gateKey(p), make, patch);
+        this._gate(gateKey(p), this.agentId ? null : make, patch); // an agent's: only gates it raised
         break;
       }
       default:

@@ -26,6 +26,9 @@ class AgentService(Protocol):
     async def set_worktree(self, request: reliant_dot_wire_dot_v1_dot_agent__pb2.SetWorktreeRequest, ctx: RequestContext) -> reliant_dot_wire_dot_v1_dot_agent__pb2.Agent:
         raise ConnectError(Code.UNIMPLEMENTED, "Not implemented")
 
+    async def get_agent_diff(self, request: reliant_dot_wire_dot_v1_dot_agent__pb2.GetAgentRequest, ctx: RequestContext) -> reliant_dot_wire_dot_v1_dot_agent__pb2.AgentDiff:
+        raise ConnectError(Code.UNIMPLEMENTED, "Not implemented")
+
 
 class AgentServiceASGIApplication(ConnectASGIApplication[AgentService]):
     def __init__(self, service: AgentService | AsyncGenerator[AgentService], *, interceptors: Iterable[Interceptor]=(), read_max_bytes: int | None = None, compressions: Iterable[Compression] | None = None) -> None:
@@ -61,6 +64,16 @@ class AgentServiceASGIApplication(ConnectASGIApplication[AgentService]):
                         idempotency_level=IdempotencyLevel.UNKNOWN,
                     ),
                     function=svc.set_worktree,
+                ),
+                "/reliant.v1.AgentService/GetAgentDiff": Endpoint.unary(
+                    method=MethodInfo(
+                        name="GetAgentDiff",
+                        service_name="reliant.v1.AgentService",
+                        input=reliant_dot_wire_dot_v1_dot_agent__pb2.GetAgentRequest,
+                        output=reliant_dot_wire_dot_v1_dot_agent__pb2.AgentDiff,
+                        idempotency_level=IdempotencyLevel.UNKNOWN,
+                    ),
+                    function=svc.get_agent_diff,
                 ),
             },
             interceptors=interceptors,
@@ -135,6 +148,26 @@ class AgentServiceClient(ConnectClient):
             timeout_ms=timeout_ms,
         )
 
+    async def get_agent_diff(
+        self,
+        request: reliant_dot_wire_dot_v1_dot_agent__pb2.GetAgentRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None,
+        timeout_ms: int | None = None,
+    ) -> reliant_dot_wire_dot_v1_dot_agent__pb2.AgentDiff:
+        return await self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="GetAgentDiff",
+                service_name="reliant.v1.AgentService",
+                input=reliant_dot_wire_dot_v1_dot_agent__pb2.GetAgentRequest,
+                output=reliant_dot_wire_dot_v1_dot_agent__pb2.AgentDiff,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+        )
+
 
 class AgentServiceSync(Protocol):
     def list_agents(self, request: reliant_dot_wire_dot_v1_dot_agent__pb2.ListAgentsRequest, ctx: RequestContext) -> reliant_dot_wire_dot_v1_dot_agent__pb2.ListAgentsResponse:
@@ -142,6 +175,8 @@ class AgentServiceSync(Protocol):
     def get_agent(self, request: reliant_dot_wire_dot_v1_dot_agent__pb2.GetAgentRequest, ctx: RequestContext) -> reliant_dot_wire_dot_v1_dot_agent__pb2.Agent:
         raise ConnectError(Code.UNIMPLEMENTED, "Not implemented")
     def set_worktree(self, request: reliant_dot_wire_dot_v1_dot_agent__pb2.SetWorktreeRequest, ctx: RequestContext) -> reliant_dot_wire_dot_v1_dot_agent__pb2.Agent:
+        raise ConnectError(Code.UNIMPLEMENTED, "Not implemented")
+    def get_agent_diff(self, request: reliant_dot_wire_dot_v1_dot_agent__pb2.GetAgentRequest, ctx: RequestContext) -> reliant_dot_wire_dot_v1_dot_agent__pb2.AgentDiff:
         raise ConnectError(Code.UNIMPLEMENTED, "Not implemented")
 
 
@@ -178,6 +213,16 @@ class AgentServiceWSGIApplication(ConnectWSGIApplication):
                         idempotency_level=IdempotencyLevel.UNKNOWN,
                     ),
                     function=service.set_worktree,
+                ),
+                "/reliant.v1.AgentService/GetAgentDiff": EndpointSync.unary(
+                    method=MethodInfo(
+                        name="GetAgentDiff",
+                        service_name="reliant.v1.AgentService",
+                        input=reliant_dot_wire_dot_v1_dot_agent__pb2.GetAgentRequest,
+                        output=reliant_dot_wire_dot_v1_dot_agent__pb2.AgentDiff,
+                        idempotency_level=IdempotencyLevel.UNKNOWN,
+                    ),
+                    function=service.get_agent_diff,
                 ),
             },
             interceptors=interceptors,
@@ -246,6 +291,26 @@ class AgentServiceClientSync(ConnectClientSync):
                 service_name="reliant.v1.AgentService",
                 input=reliant_dot_wire_dot_v1_dot_agent__pb2.SetWorktreeRequest,
                 output=reliant_dot_wire_dot_v1_dot_agent__pb2.Agent,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+        )
+
+    def get_agent_diff(
+        self,
+        request: reliant_dot_wire_dot_v1_dot_agent__pb2.GetAgentRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None,
+        timeout_ms: int | None = None,
+    ) -> reliant_dot_wire_dot_v1_dot_agent__pb2.AgentDiff:
+        return self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="GetAgentDiff",
+                service_name="reliant.v1.AgentService",
+                input=reliant_dot_wire_dot_v1_dot_agent__pb2.GetAgentRequest,
+                output=reliant_dot_wire_dot_v1_dot_agent__pb2.AgentDiff,
                 idempotency_level=IdempotencyLevel.UNKNOWN,
             ),
             headers=headers,

@@ -7,6 +7,16 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class AgentDiff(_message.Message):
+    __slots__ = ("diff", "files", "truncated")
+    DIFF_FIELD_NUMBER: _ClassVar[int]
+    FILES_FIELD_NUMBER: _ClassVar[int]
+    TRUNCATED_FIELD_NUMBER: _ClassVar[int]
+    diff: str
+    files: _containers.RepeatedScalarFieldContainer[str]
+    truncated: bool
+    def __init__(self, diff: _Optional[str] = ..., files: _Optional[_Iterable[str]] = ..., truncated: _Optional[bool] = ...) -> None: ...
+
 class AgentWorktree(_message.Message):
     __slots__ = ("path", "branch", "state")
     PATH_FIELD_NUMBER: _ClassVar[int]

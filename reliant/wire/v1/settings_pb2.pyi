@@ -63,25 +63,59 @@ class ProviderSettings(_message.Message):
     def __init__(self, name: _Optional[str] = ..., configured: _Optional[bool] = ..., api_key_masked: _Optional[str] = ..., base_url: _Optional[str] = ..., source: _Optional[str] = ...) -> None: ...
 
 class Settings(_message.Message):
-    __slots__ = ("providers", "default_model", "models")
+    __slots__ = ("providers", "default_model", "models", "budget_chat_usd", "budget_project_day_usd", "budget_source", "model_prices")
     PROVIDERS_FIELD_NUMBER: _ClassVar[int]
     DEFAULT_MODEL_FIELD_NUMBER: _ClassVar[int]
     MODELS_FIELD_NUMBER: _ClassVar[int]
+    BUDGET_CHAT_USD_FIELD_NUMBER: _ClassVar[int]
+    BUDGET_PROJECT_DAY_USD_FIELD_NUMBER: _ClassVar[int]
+    BUDGET_SOURCE_FIELD_NUMBER: _ClassVar[int]
+    MODEL_PRICES_FIELD_NUMBER: _ClassVar[int]
     providers: _containers.RepeatedCompositeFieldContainer[ProviderSettings]
     default_model: str
     models: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, providers: _Optional[_Iterable[_Union[ProviderSettings, _Mapping]]] = ..., default_model: _Optional[str] = ..., models: _Optional[_Iterable[str]] = ...) -> None: ...
+    budget_chat_usd: float
+    budget_project_day_usd: float
+    budget_source: str
+    model_prices: _containers.RepeatedCompositeFieldContainer[ModelPrice]
+    def __init__(self, providers: _Optional[_Iterable[_Union[ProviderSettings, _Mapping]]] = ..., default_model: _Optional[str] = ..., models: _Optional[_Iterable[str]] = ..., budget_chat_usd: _Optional[float] = ..., budget_project_day_usd: _Optional[float] = ..., budget_source: _Optional[str] = ..., model_prices: _Optional[_Iterable[_Union[ModelPrice, _Mapping]]] = ...) -> None: ...
+
+class ModelPrice(_message.Message):
+    __slots__ = ("model", "input", "output", "cache_read", "cache_write")
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    INPUT_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    CACHE_READ_FIELD_NUMBER: _ClassVar[int]
+    CACHE_WRITE_FIELD_NUMBER: _ClassVar[int]
+    model: str
+    input: float
+    output: float
+    cache_read: float
+    cache_write: float
+    def __init__(self, model: _Optional[str] = ..., input: _Optional[float] = ..., output: _Optional[float] = ..., cache_read: _Optional[float] = ..., cache_write: _Optional[float] = ...) -> None: ...
+
+class ModelPrices(_message.Message):
+    __slots__ = ("prices",)
+    PRICES_FIELD_NUMBER: _ClassVar[int]
+    prices: _containers.RepeatedCompositeFieldContainer[ModelPrice]
+    def __init__(self, prices: _Optional[_Iterable[_Union[ModelPrice, _Mapping]]] = ...) -> None: ...
 
 class UpdateSettingsRequest(_message.Message):
-    __slots__ = ("anthropic_api_key", "anthropic_base_url", "openai_api_key", "openai_base_url", "default_model")
+    __slots__ = ("anthropic_api_key", "anthropic_base_url", "openai_api_key", "openai_base_url", "default_model", "budget_chat_usd", "budget_project_day_usd", "model_prices")
     ANTHROPIC_API_KEY_FIELD_NUMBER: _ClassVar[int]
     ANTHROPIC_BASE_URL_FIELD_NUMBER: _ClassVar[int]
     OPENAI_API_KEY_FIELD_NUMBER: _ClassVar[int]
     OPENAI_BASE_URL_FIELD_NUMBER: _ClassVar[int]
     DEFAULT_MODEL_FIELD_NUMBER: _ClassVar[int]
+    BUDGET_CHAT_USD_FIELD_NUMBER: _ClassVar[int]
+    BUDGET_PROJECT_DAY_USD_FIELD_NUMBER: _ClassVar[int]
+    MODEL_PRICES_FIELD_NUMBER: _ClassVar[int]
     anthropic_api_key: str
     anthropic_base_url: str
     openai_api_key: str
     openai_base_url: str
     default_model: str
-    def __init__(self, anthropic_api_key: _Optional[str] = ..., anthropic_base_url: _Optional[str] = ..., openai_api_key: _Optional[str] = ..., openai_base_url: _Optional[str] = ..., default_model: _Optional[str] = ...) -> None: ...
+    budget_chat_usd: float
+    budget_project_day_usd: float
+    model_prices: ModelPrices
+    def __init__(self, anthropic_api_key: _Optional[str] = ..., anthropic_base_url: _Optional[str] = ..., openai_api_key: _Optional[str] = ..., openai_base_url: _Optional[str] = ..., default_model: _Optional[str] = ..., budget_chat_usd: _Optional[float] = ..., budget_project_day_usd: _Optional[float] = ..., model_prices: _Optional[_Union[ModelPrices, _Mapping]] = ...) -> None: ...

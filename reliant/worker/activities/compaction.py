@@ -4,7 +4,9 @@ by the messages the summary did not cover (the newest user messages, which the n
 
 How many tokens a thread holds: what the provider counted for its last answer (prompt and answer),
 plus about a token per four characters of what came after. The summary is stored once per step
-(a retried step finds it), with the usage and cost of the call that wrote it.
+(a retried step finds it), with the usage and cost of the call that wrote it. The summary is a model
+call like any other: it is checked against the chat's and the project's budget first (a call that
+would cross one is not made; the run pauses with the reason) and priced the same way.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import json
 from pathlib import Path
 
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from reliant.clients.providers import ProviderPool
 from reliant.clients.update_log import UpdateLog
@@ -32,7 +34,8 @@ from reliant.redaction import redact
 from reliant.wire.payloads import message_payload
 from reliant.worker.activities.llm import chat_gone, settle_tool_results
 from reliant.worker.activities.notes import emit_notes
-from reliant.worker.activities.types import FATAL_LLM, RETRYABLE_LLM, CompactInput, CompactResult
+from reliant.worker.activities.types import BUDGET_REACHED, FATAL_LLM, RETRYABLE_LLM, CompactInput, CompactResult
+from reliant.worker.budget import Spending
 from reliant.worker.transcript import model_messages
 
 SUMMARY_HEADER = "[A summary of the conversation so far, which was compacted]"
@@ -68,11 +71,20 @@ def kept_from(transcript: list[StoredMessage]) -> int:
 
 
 class CompactionActivities:
-    def __init__(self, db: Database, log: UpdateLog, providers: ProviderPool, *, data_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        log: UpdateLog,
+        providers: ProviderPool,
+        *,
+        data_dir: Path | None = None,
+        spending: Spending | None = None,
+    ) -> None:
         self.db = db
         self.log = log
         self.providers = providers
         self.data_dir = data_dir
+        self.spending = spending  # prices and budgets (None: the price table, no budget)
 
     @activity.defn(name="compact_thread")
     async def compact_thread(self, inp: CompactInput) -> CompactResult:
@@ -98,6 +110,12 @@ class CompactionActivities:
             provider, model = (await self.providers.providers()).get(parsed)
         except LlmError as exc:
             raise ApplicationError(redact(str(exc)), type=FATAL_LLM, non_retryable=True) from None
+        if self.spending is not None:
+            refusal = await self.spending.check(chat.id, chat.project_id, spec, inp.thread_id, transcript[:cut])
+            if refusal is not None:  # not made: the run pauses until the budget is raised and resumed
+                raise ApplicationError(
+                    str(refusal), type=BUDGET_REACHED, non_retryable=True, category=ApplicationErrorCategory.BENIGN
+                )
         request = LlmRequest(
             model=model,
             system=INSTRUCTIONS,
@@ -116,6 +134,9 @@ class CompactionActivities:
         text = "".join(b.text for b in response.blocks if b.text and not b.tool_call_id)
         summary = f"{SUMMARY_HEADER}\n\n{text.strip()}"
         keep = transcript[cut].ordinal if cut < len(transcript) else None
+        spent = (
+            await self.spending.cost(spec, response.usage) if self.spending is not None else cost(spec, response.usage)
+        )
         async with self.log.change(chat.id) as change:
             message, created = await messages_db.store_turn(
                 change.tx,
@@ -125,7 +146,7 @@ class CompactionActivities:
                 blocks=[ContentBlock.of_text(summary)],
                 model=spec,
                 usage=response.usage,
-                cost_usd=cost(spec, response.usage),
+                cost_usd=spent,
                 step=step,
                 thread_id=inp.thread_id,
             )

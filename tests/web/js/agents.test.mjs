@@ -4,6 +4,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 
 import { AgentsModel, normAgent } from "../../../reliant/web/app/views/agents-model.js";
+import { ChatModel } from "../../../reliant/web/app/transcript.js";
 
 test("the tree loads from ListAgents and follows agent updates, children under their parent", () => {
   const m = new AgentsModel();
@@ -22,4 +23,58 @@ test("the tree loads from ListAgents and follows agent updates, children under t
   assert.deepEqual([kid.status, kid.worktree.state], ["done", "active"]);
   assert.equal(m.spentUsd(), 0.75);
   assert.equal(normAgent({ agentId: "x", worktree: null }).worktree, null);
+});
+
+test("an agent's transcript keeps only its own messages, answer, calls and gates from the chat's stream", () => {
+  const m = new ChatModel("c", { agentId: "kid" });
+  m.load({
+    resumeSeq: "10",
+    messages: [
+      {
+        id: "k1", role: "assistant", ordinal: 3, turn: 1, step: "kid/agent/1", threadId: "t-kid",
+        blocks: [{ type: "tool_call", toolCallId: "call_0", toolName: "shell", toolInput: { command: "ls" }, toolState: "completed" }],
+      },
+    ],
+  });
+  assert.ok(m.tools.has("call_0@t-kid"), "its calls are known by their call key");
+  assert.deepEqual([...m.threads], ["t-kid"]);
+  let seq = 10;
+  const up = (kind, payload) => m.apply({ seq: ++seq, kind, payload });
+  // The chat's own messages and another agent's stay out.
+  up("message_queued", { message_id: "u2", text: "hi" });
+  up("message_created", { message: { id: "p1", role: "assistant", ordinal: 4, step: "run/agent/2", thread_id: "t-main", blocks: [{ type: "text", text: "parent" }] } });
+  up("message_created", { message: { id: "o1", role: "assistant", ordinal: 5, step: "other/agent/1", thread_id: "t-o", blocks: [{ type: "text", text: "other" }] } });
+  assert.deepEqual([...m.messages.keys()], ["k1"]);
+  // Its streamed answer and the call in it, keyed on its thread.
+  m.apply({ seq: 0, kind: "message_started", payload: { message_id: "live", turn: 2, step: "kid/agent/2", thread_id: "t-kid" } });
+  m.apply({ seq: 0, kind: "block_started", payload: { message_id: "live", index: 0, type: "tool_call", tool_call_id: "call_0", tool_name: "shell" } });
+  m.apply({ seq: 0, kind: "message_started", payload: { message_id: "olive", turn: 3, step: "other/agent/2", thread_id: "t-o" } });
+  assert.equal(m.live.size, 1);
+  assert.ok(m.toolOwner.get("call_0@t-kid") === "l:2", "the streamed call is its own, not the stored call_0 of another turn");
+  // Tool updates: its thread's only; a main-thread call with the same short id is not its.
+  up("tool_started", { tool_call_id: "call_0", tool_name: "shell", call_key: "call_0@t-kid", thread_id: "t-kid" });
+  up("tool_started", { tool_call_id: "call_0", tool_name: "read" });
+  up("tool_started", { tool_call_id: "call_1", tool_name: "read", call_key: "call_1@t-o", thread_id: "t-o" });
+  assert.equal(m.tools.get("call_0@t-kid").status, "running");
+  assert.ok(!m.tools.has("call_0") && !m.tools.has("call_1@t-o"));
+  // Gates: the ones it raised, on its calls' cards; another agent's and the chat's stay out.
+  up("approval_requested", { approval_id: "a1", tool_call_id: "call_0", call_key: "call_0@t-kid", tool_name: "shell", agent: { agent_id: "kid", name: "kid" } });
+  up("approval_requested", { approval_id: "a2", tool_call_id: "call_9", tool_name: "shell" });
+  up("approval_resolved", { approval_id: "a2", tool_call_id: "call_9", status: "approved" });
+  assert.deepEqual([...m.gates.keys()], ["call_0@t-kid"]);
+  const mark = m.markStale();
+  m.mergePending(mark, [{ id: "a1", toolCallId: "call_0@t-kid", chatId: "c", agent: { agentId: "kid" } }, { id: "a3", toolCallId: "x@t-o", chatId: "c", agent: { agentId: "other" } }], []);
+  assert.deepEqual([...m.gates.keys()], ["call_0@t-kid"]);
+  assert.equal(m.gates.get("call_0@t-kid").status, "pending");
+  up("error", { message: "the chat's" });
+  assert.equal(m.notices.size, 0);
+
+  // The chat's own transcript is as before: the agent's messages and calls stay out of it.
+  const chat = new ChatModel("c");
+  chat.addAgents(["kid"]);
+  chat.apply({ seq: 1, kind: "message_created", payload: { message: { id: "k2", role: "assistant", ordinal: 6, step: "kid/agent/3", blocks: [] } } });
+  chat.apply({ seq: 2, kind: "tool_started", payload: { tool_call_id: "call_0", tool_name: "shell", call_key: "call_0@t-kid", thread_id: "t-kid" } });
+  chat.apply({ seq: 3, kind: "tool_started", payload: { tool_call_id: "call_5", tool_name: "shell" } });
+  assert.equal(chat.messages.size, 0);
+  assert.deepEqual([...chat.tools.keys()], ["call_5"]);
 });

@@ -1,6 +1,7 @@
 // The agent tree beside a chat's transcript, once the chat has sub-agents: each agent's name,
 // task, status, model, cost and tokens, live; an ended agent's worktree can be merged (a conflict
 // is named, nothing changes), kept or removed. In a chat on a workflow it sits under the run panel.
+// An agent's name (or a click on its row) opens its own transcript (views/agent.js).
 
 import { h } from "../dom.js";
 import { cost, tokens } from "../format.js";
@@ -73,14 +74,22 @@ export class AgentTree {
       wt && wt.state === "active" && a.status !== "running"
         ? h("span.agent-actions", null, ...ACTIONS.map(([action, label, title]) => h("button.secondary.small", { type: "button", title, disabled: this.busy, onclick: () => this.act(a, action) }, label)))
         : null;
+    const href = `/chats/${encodeURIComponent(this.chatId)}/agents/${encodeURIComponent(a.id)}`;
     const row = h(
       "li.agent-row",
-      { dataset: { status: a.status, agentId: a.id } },
+      {
+        dataset: { status: a.status, agentId: a.id },
+        // A click anywhere on the row but its buttons opens the agent (the name is its link, for keys).
+        onclick: (event) => {
+          if (event.target.closest("a, button") || event.defaultPrevented) return;
+          this.app.navigate(href);
+        },
+      },
       h(
         "div.agent-line",
         null,
         h(`span.wf-state-icon.wf-state-${a.status}`, { "aria-hidden": "true" }, STATUS_ICONS[a.status] || "○"),
-        h("strong.agent-name", null, a.name),
+        h("a.agent-name", { href, "data-link": "", title: `Show ${a.name}'s transcript and tool calls` }, a.name),
         h("span.agent-status", null, a.status),
         h("span.agent-usage", null, `${cost(a.costUsd)} · ${tokens(a.tokens)} tokens`),
       ),

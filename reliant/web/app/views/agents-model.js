@@ -12,6 +12,7 @@ export function normAgent(a) {
     name: String(a.name || ""),
     task: String(a.task || ""),
     model: String(a.model || ""),
+    workflow: String(a.workflow || ""),
     status: String(a.status || "running"),
     costUsd: Number(a.cost_usd ?? a.costUsd ?? 0),
     tokens: Number(a.input_tokens ?? a.inputTokens ?? 0) + Number(a.output_tokens ?? a.outputTokens ?? 0),

@@ -1,5 +1,6 @@
-// Settings: provider keys (write-only: shown masked once set) and the default model (a model field:
-// any provider:model, with suggestions).
+// Settings: provider keys (write-only: shown masked once set), the default model (a model field:
+// any provider:model, with suggestions), spending budgets (per chat, per project per day) and the
+// per-model price overrides the budgets are counted with.
 
 import { h } from "../dom.js";
 import { ModelField } from "../model-field.js";
@@ -10,6 +11,28 @@ const PROVIDERS = [
 ];
 
 const SOURCE = { api: "set here", environment: "from the environment", "": "" };
+const BUDGETS = [
+  { key: "budgetChatUsd", label: "Budget per chat (USD)", hint: "Covers every agent of a chat's tree. 0: none." },
+  { key: "budgetProjectDayUsd", label: "Budget per project per day (USD)", hint: "Covers a project's chats of the day (UTC). 0: none." },
+];
+const PRICE_FIELDS = [
+  ["input", "Input"],
+  ["output", "Output"],
+];
+
+/** A dollar amount as typed: a number ≥ 0, or null (with the problem) when it is not one. */
+export function dollars(text) {
+  const t = String(text).trim();
+  if (t === "") return { value: 0 };
+  if (!/^[0-9]*\.?[0-9]+$|^[0-9]+\.$/.test(t)) return { problem: "must be a number of dollars, 0 or more" };
+  return { value: Number(t) };
+}
+
+/** Whether two price lists say the same (order aside). */
+function samePrices(a, b) {
+  const norm = (list) => JSON.stringify((list || []).map((p) => [p.model, Number(p.input || 0), Number(p.output || 0)]).sort());
+  return norm(a) === norm(b);
+}
 
 export class SettingsView {
   constructor(app) {
@@ -59,6 +82,20 @@ export class SettingsView {
         h("label.field", null, "Base URL (optional)", url),
       );
     });
+    this.budgetInputs = {};
+    const budgets = BUDGETS.map((spec) => {
+      const input = h("input", { type: "text", inputmode: "decimal", name: spec.key, value: String(Number(settings[spec.key] || 0)), autocomplete: "off", "aria-describedby": `${spec.key}-hint` });
+      this.budgetInputs[spec.key] = input;
+      return h("label.field", null, spec.label, input, h("span.hint", { id: `${spec.key}-hint` }, spec.hint));
+    });
+    this.priceRows = h("tbody");
+    for (const price of settings.modelPrices || []) this.addPrice(price);
+    const prices = h(
+      "div.prices",
+      null,
+      h("table.price-table", { "aria-label": "Price overrides" }, h("thead", null, h("tr", null, h("th", { scope: "col" }, "Model"), h("th", { scope: "col" }, "Input $/Mtok"), h("th", { scope: "col" }, "Output $/Mtok"), h("th", null))), this.priceRows),
+      h("button.secondary.small.add-price", { type: "button", onclick: () => this.addPrice(null, true) }, "Add a price"),
+    );
     this.defaultModel = new ModelField({ app: this.app, value: settings.defaultModel || "", label: "Default model for new chats", name: "defaultModel" });
     this.form.replaceChildren(
       ...groups,
@@ -69,9 +106,53 @@ export class SettingsView {
         h("div.field", null, h("span", null, "Default model for new chats"), this.defaultModel.el),
         h("p.hint", null, "Any provider:model: the field suggests what each configured provider lists, and the models used lately."),
       ),
+      h(
+        "fieldset.spending",
+        null,
+        h("legend", null, "Spending"),
+        ...budgets,
+        h("p.hint", null, settings.budgetSource === "config" ? "Budgets in force come from reliant.toml until set here." : "Before each model call reliant checks what was spent plus the call's estimate; a call that would cross a budget is not made, and the chat pauses until you raise the budget and resume."),
+        h("h2.subhead", null, "Prices"),
+        h("p.hint", null, "USD per million tokens; replaces the built-in price of that model (a model behind a custom OpenAI base URL costs nothing unless priced here)."),
+        prices,
+      ),
       h("p.hint", null, "Keys are stored by the reliant server and never sent back to the browser; only a masked form is shown."),
       h("div.form-actions", null, h("button.primary", { type: "submit" }, "Save")),
     );
+  }
+
+  addPrice(price, focus = false) {
+    const model = h("input", { type: "text", name: "priceModel", value: (price && price.model) || "", placeholder: "provider:model", "aria-label": "Model", autocomplete: "off", spellcheck: "false" });
+    const cells = PRICE_FIELDS.map(([key, label]) => h("input", { type: "text", inputmode: "decimal", name: `price-${key}`, value: price ? String(Number(price[key] || 0)) : "", "aria-label": `${label} USD per million tokens`, autocomplete: "off" }));
+    const row = h("tr.price-row", null, h("td", null, model), ...cells.map((c) => h("td", null, c)));
+    row.append(h("td", null, h("button.link.remove-price", { type: "button", "aria-label": "Remove this price", onclick: () => row.remove() }, "Remove")));
+    row.read = () => ({ model: model.value.trim(), input: cells[0].value, output: cells[1].value });
+    this.priceRows.append(row);
+    if (focus) model.focus();
+  }
+
+  /** The budgets and prices as typed: {changes} or {problem} naming the field. */
+  spending() {
+    const out = {};
+    for (const spec of BUDGETS) {
+      const read = dollars(this.budgetInputs[spec.key].value);
+      if (read.problem) return { problem: `${spec.label}: ${read.problem}`, input: this.budgetInputs[spec.key] };
+      if (read.value !== Number(this.settings[spec.key] || 0)) out[spec.key] = read.value;
+    }
+    const prices = [];
+    for (const row of this.priceRows.children) {
+      const p = row.read();
+      if (!p.model && !p.input.trim() && !p.output.trim()) continue;
+      if (!p.model) return { problem: "Prices: a price needs its model (provider:model)", input: row.querySelector("input") };
+      const input = dollars(p.input);
+      const output = dollars(p.output);
+      if (input.problem || output.problem) return { problem: `Prices: ${p.model}: ${(input.problem || output.problem)}`, input: row.querySelector(input.problem ? "input[name=price-input]" : "input[name=price-output]") };
+      const was = (this.settings.modelPrices || []).find((old) => old.model === p.model) || {};
+      const cache = Object.fromEntries(["cacheRead", "cacheWrite"].filter((k) => was[k] !== undefined).map((k) => [k, was[k]]));
+      prices.push({ model: p.model, input: input.value, output: output.value, ...cache }); // cache prices set elsewhere stay
+    }
+    if (!samePrices(prices, this.settings.modelPrices)) out.modelPrices = { prices };
+    return { changes: out };
   }
 
   changes() {
@@ -90,7 +171,13 @@ export class SettingsView {
 
   async save(event) {
     event.preventDefault();
-    const changes = this.changes();
+    const spending = this.spending();
+    if (spending.problem) {
+      this.message.textContent = `Not saved: ${spending.problem}`;
+      if (spending.input) spending.input.focus();
+      return;
+    }
+    const changes = { ...this.changes(), ...spending.changes };
     if (!Object.keys(changes).length) {
       this.message.textContent = "Nothing to save.";
       return;
