@@ -47,7 +47,7 @@ from reliant.engine.references import Reference, scan
 from reliant.engine.source import suggestion
 
 NAMESPACES = ("inputs", "nodes", "iter", "chat")
-INT_FIELDS = frozenset({"max_iterations", "max_turns", "threshold", "timeout_seconds"})
+INT_FIELDS = frozenset({"max_iterations", "max_turns", "threshold", "timeout_seconds", "count"})
 
 
 @dataclass(frozen=True)
@@ -445,6 +445,9 @@ def _templates(node: Node) -> Iterator[tuple[str, Template]]:
             for key, item in value.items():
                 if isinstance(item, Template):
                     yield f"inputs.{key}", item
+        elif isinstance(node, WorkflowNode) and f.name == "models":
+            for i, item in enumerate(value):
+                yield f"models[{i}]", item
 
 
 def _at(expr: Expression, ref: Reference) -> Position:
