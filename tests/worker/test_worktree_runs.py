@@ -21,6 +21,7 @@ from reliant.worker.activities.agents import AgentActivities
 from reliant.worker.activities.types import SettleWorktreesInput
 from reliant.worker.activities.worktree_runs import WorktreeRunActivities
 from tests.conftest import Infra
+from tests.support import eventually
 from tests.worker.agent_env import AgentEnv, agent_env, calls_in
 from tests.worker.test_agents import git, make_repo
 from tests.worker.test_workflow_runs import contiguous, write_flow
@@ -256,3 +257,40 @@ async def test_a_merge_made_before_a_crash_is_recorded_once_and_never_made_again
     assert (again.ok, again.commit) == (True, head)
     removed = await settler(env).settle_worktrees(SettleWorktreesInput(chat_id, [agent.id], "remove"))
     assert removed.ok is False and "is merged: it cannot be removed" in removed.reason
+
+
+async def test_approvals_of_runs_side_by_side_are_tagged_with_their_agent_and_a_cancel_stops_them_all(
+    env: AgentEnv,
+) -> None:
+    repo_with_greet(env.workspace)
+    models = [writes(env, name, "def greet():\n    return 'hello'\n") for name in ("a", "b")]
+    judge_log = env.scripts / "judge.jsonl"
+    judge = env.script([{"text": "never asked"}], call_log=str(judge_log))
+    chat = await env.new_chat(judge)
+    await env.chats.set_mode(chat.id, "manual")
+    inputs = {"task": "greet", "n": 2, "models": ",".join(models)}
+    await chats_db.set_workflow(env.db, chat.id, "best-of-n", inputs)
+    await env.chats.send(chat.id, "go")
+
+    async def two_waiting() -> list[Any] | None:
+        found = await env.gates.pending_approvals(chat.id)
+        return found if len(found) == 2 else None
+
+    waiting = await eventually(two_waiting, timeout=60)
+    assert sorted(w.agent.name for w in waiting if w.agent is not None) == ["solve #1", "solve #2"]
+    await env.chats.cancel(chat.id)
+
+    async def all_stopped() -> list[Any] | None:
+        agents = await agents_db.for_chat(env.db, chat.id)
+        return agents if len(agents) == 2 and all(a.status is AgentStatus.CANCELLED for a in agents) else None
+
+    agents = await eventually(all_stopped, timeout=60)
+    await env.status(chat.id, "idle", timeout=60)
+    assert await env.gates.pending_approvals(chat.id) == []
+    assert not judge_log.exists(), "the judge was never asked"
+    run = await top_run(env, chat.id)
+    assert run.status is RunOutcome.CANCELLED
+    # Nothing was merged; the worktrees are left for the user to look at, merge or remove.
+    assert (env.workspace / "greet.py").read_text() == "def greet():\n    return ''\n"
+    assert sorted(worktrees_on_disk(env.workspace)) == sorted(a.worktree_path for a in agents)
+    assert all(a.worktree_state == "active" for a in agents)
