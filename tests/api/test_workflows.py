@@ -160,6 +160,7 @@ async def test_a_definition_shows_its_inputs_outputs_and_nodes_as_a_tree(api_env
     async with WorkflowServiceClient(api_env.url) as flows:
         tdd = await flows.get_workflow(wpb.GetWorkflowRequest(name="tdd"), headers=api_env.headers)
         review = await flows.get_workflow(wpb.GetWorkflowRequest(name="review"), headers=api_env.headers)
+        best = await flows.get_workflow(wpb.GetWorkflowRequest(name="best-of-n"), headers=api_env.headers)
     assert [n.id for n in tdd.nodes] == ["write_test", "red", "fix", "green", "still_red", "already_green"]
     write_test, red, fix = tdd.nodes[:3]
     assert write_test.entry and write_test.preset == "test-writer" and list(write_test.next) == ["red"]
@@ -171,6 +172,14 @@ async def test_a_definition_shows_its_inputs_outputs_and_nodes_as_a_tree(api_env
     ]
     assert {o.name for o in tdd.outputs} == {"passed", "rounds"}
     assert tdd.presets == ["implementer", "test-writer"] and not tdd.problems
+    assert [(n.id, n.kind) for n in best.nodes] == [
+        ("solve", "workflow"),
+        ("judge", "call_llm"),
+        ("merge", "worktree"),
+        ("cleanup", "worktree"),
+    ]
+    assert best.nodes[0].detail == "runs solve {{inputs.n}} times side by side, each in a worktree of its own"
+    assert best.nodes[2].detail.startswith("merge the worktrees of {{nodes.solve.runs.filter(")
     verdict = review.nodes[0].children[3]
     assert (verdict.id, verdict.kind, verdict.path) == ("verdict", "call_llm", "rounds/verdict")
 
