@@ -294,3 +294,17 @@ async def test_approvals_of_runs_side_by_side_are_tagged_with_their_agent_and_a_
     assert (env.workspace / "greet.py").read_text() == "def greet():\n    return ''\n"
     assert sorted(worktrees_on_disk(env.workspace)) == sorted(a.worktree_path for a in agents)
     assert all(a.worktree_state == "active" for a in agents)
+
+
+async def test_runs_in_worktrees_outside_a_git_repository_pause_the_chat_saying_why_and_start_nothing(
+    env: AgentEnv,
+) -> None:
+    model = writes(env, "a", "def greet():\n    return 'hello'\n")
+    chat = await env.new_chat(model)
+    await chats_db.set_workflow(env.db, chat.id, "best-of-n", {"task": "greet", "n": 2, "models": model})
+    await env.chats.send(chat.id, "go")
+    paused = await env.status(chat.id, "paused", timeout=60)
+    assert "node solve: the runs cannot have worktrees" in paused.status_reason
+    assert "is not a git repository" in paused.status_reason
+    assert await agents_db.for_chat(env.db, chat.id) == []
+    assert not (env.scripts / "a.jsonl").exists(), "no agent was asked anything"

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
+from pathlib import PurePath
 from typing import Any
 
 from temporalio import activity
@@ -72,6 +73,11 @@ class WorktreeRunActivities:
                 problem=f"{inp.count} runs cannot start: {running} agents run in this chat already and at most "
                 f"{self.limits.max_concurrent} may run at once (max_concurrent)"
             )
+        if new and inp.worktree:  # the runs need a repository to branch from: said before any starts
+            repo = await self._daemon(project, "worktree.repo", {"workspace": project.path})
+            if not repo.get("ok") or repo.get("problem"):
+                why = repo.get("problem") or repo.get("error") or "the daemon could not tell"
+                return BeginRunsResult(problem=f"the runs cannot have worktrees: {why}")
         started: list[RunAgent] = []
         for i, key in enumerate(keys):
             model = inp.models[i % len(inp.models)] if inp.models else scope.model
@@ -219,8 +225,10 @@ class WorktreeRunActivities:
         """The worktree and its branch, gone (`listed`: only if the daemon still lists it)."""
         if listed:
             reply = await self._daemon(project, "worktree.list", {"workspace": project.path})
-            paths = {str(w.get("path")) for w in reply.get("worktrees") or ()}
-            if agent.worktree_path not in paths:
+            if not reply.get("ok"):
+                raise RuntimeError(f"the worktrees could not be listed: {reply.get('error')}")
+            names = {str(w.get("name")) for w in reply.get("worktrees") or ()}  # unique under .reliant/worktrees
+            if PurePath(agent.worktree_path).name not in names:
                 return
         body = {"workspace": project.path, "path": agent.worktree_path, "force": True, "delete_branch": True}
         reply = await self._daemon(project, "worktree.remove", body)
