@@ -308,3 +308,31 @@ async def test_runs_in_worktrees_outside_a_git_repository_pause_the_chat_saying_
     assert "is not a git repository" in paused.status_reason
     assert await agents_db.for_chat(env.db, chat.id) == []
     assert not (env.scripts / "a.jsonl").exists(), "no agent was asked anything"
+
+
+async def test_best_of_n_over_a_conflict_keeps_the_picks_worktree_and_says_why(env: AgentEnv) -> None:
+    repo_with_greet(env.workspace)
+    # Agent a also changes greet.py in the workspace itself (as a person might meanwhile) and commits it.
+    meddle = f"cd {env.workspace} && printf 'def greet():\\n    return \"mine\"\\n' > greet.py && git commit -qam mine"
+    a = env.script(
+        [{"tools": [{"name": "shell", "input": {"command": meddle}}]}, {"text": "a changed the workspace"}],
+    )
+    b = writes(env, "b", "def greet():\n    return 'hello'\n")
+    judge = env.script([{"tools": [{"name": "respond", "input": {"winner": 2, "reason": "b says hello"}}]}])
+    chat_id = await start(env, judge, "best-of-n", {"task": "greet", "n": 2, "models": f"{a},{b}"})
+
+    run = await top_run(env, chat_id)
+    assert run.status is RunOutcome.DONE, run.error
+    out = run.outputs
+    assert (out["winner"], out["merged"], out["commit"], out["conflicts"]) == (2, False, "", ["greet.py"])
+    assert "was not merged, nothing changed" in out["problem"] and "its worktree is kept" in out["problem"]
+    assert out["removed"] == 1
+    # Nothing was overwritten: the workspace keeps its own change; the pick waits in its worktree.
+    assert (env.workspace / "greet.py").read_text() == 'def greet():\n    return "mine"\n'
+    assert git(env.workspace, "log", "-1", "--format=%s").strip() == "mine"
+    agents = sorted(await agents_db.for_chat(env.db, chat_id), key=lambda x: x.name)
+    assert [x.worktree_state for x in agents] == ["removed", "active"]
+    assert worktrees_on_disk(env.workspace) == [agents[1].worktree_path]
+    assert (Path(agents[1].worktree_path) / "greet.py").read_text() == "def greet():\n    return 'hello'\n"
+    kept = git(env.workspace, "branch", "--list", "--format=%(refname:short)", "reliant/*").split()
+    assert kept == [agents[1].worktree_branch]
