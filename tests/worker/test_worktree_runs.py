@@ -336,3 +336,20 @@ async def test_best_of_n_over_a_conflict_keeps_the_picks_worktree_and_says_why(e
     assert (Path(agents[1].worktree_path) / "greet.py").read_text() == "def greet():\n    return 'hello'\n"
     kept = git(env.workspace, "branch", "--list", "--format=%(refname:short)", "reliant/*").split()
     assert kept == [agents[1].worktree_branch]
+
+
+async def test_runs_that_cannot_all_start_start_none_and_leave_no_worktree(infra: Infra, tmp_path: Path) -> None:
+    async with agent_env(infra, tmp_path, agents_max_per_chat=2) as env:
+        repo_with_greet(env.workspace)
+        model = writes(env, "a", "def greet():\n    return 'hello'\n")
+        chat = await env.new_chat(model)
+        await chats_db.set_workflow(env.db, chat.id, "best-of-n", {"task": "greet", "n": 3, "models": model})
+        await env.chats.send(chat.id, "go")
+        paused = await env.status(chat.id, "paused", timeout=60)
+        assert "node solve: run 3 of 3 cannot start: this chat has spawned 2 agents" in paused.status_reason
+        agents = await agents_db.for_chat(env.db, chat.id)
+        assert [(a.status, a.worktree_state) for a in agents] == [(AgentStatus.FAILED, "removed")] * 2
+        assert all(a.error.startswith("not started: run 3 of 3 cannot start") for a in agents)
+        assert worktrees_on_disk(env.workspace) == []
+        assert git(env.workspace, "branch", "--list", "reliant/*").strip() == ""
+        assert not (env.scripts / "a.jsonl").exists(), "no agent was asked anything"

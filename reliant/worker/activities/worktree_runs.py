@@ -25,7 +25,13 @@ from reliant.domain import update_kinds as kinds
 from reliant.domain.agents import AgentRecord, AgentStatus
 from reliant.errors import DaemonUnavailableError
 from reliant.wire.payloads import agent_payload
-from reliant.worker.activities.agents import MAX_DIFF_TEXT, WORKTREE_TIMEOUT, AgentActivities, _capped
+from reliant.worker.activities.agents import (
+    MAX_DIFF_TEXT,
+    WORKTREE_TIMEOUT,
+    AgentActivities,
+    _capped,
+    finish_agent,
+)
 from reliant.worker.activities.llm import chat_gone
 from reliant.worker.activities.notes import emit_notes
 from reliant.worker.activities.types import (
@@ -99,11 +105,11 @@ class WorktreeRunActivities:
                     if created:
                         change.emit(kinds.AGENT_STARTED, agent_payload(agent))
             except agents_db.LimitReached as exc:
-                return BeginRunsResult(problem=f"run {i + 1} of {inp.count} cannot start: {exc.message}")
+                return await self._abandon(inp, project, f"run {i + 1} of {inp.count} cannot start: {exc.message}")
             if inp.worktree and not agent.worktree_path:
                 made = await self.agents.make_worktree(agent, project.daemon_id, project.path)
                 if isinstance(made, str):
-                    return BeginRunsResult(problem=f"run {i + 1} of {inp.count} has {made}")
+                    return await self._abandon(inp, project, f"run {i + 1} of {inp.count} has {made}")
                 agent = made
             started.append(
                 RunAgent(
@@ -118,6 +124,21 @@ class WorktreeRunActivities:
                 )
             )
         return BeginRunsResult(started)
+
+    async def _abandon(self, inp: BeginRunsInput, project: _Project, problem: str) -> BeginRunsResult:
+        """Some runs cannot start: none does. The agents recorded for them end failed (the node, once
+        resumed, records a new set) and the worktrees made for them go."""
+        for i in range(inp.count):
+            agent = await agents_db.by_call(self.db, inp.chat_id, f"{inp.key}#{i}")
+            if agent is None:
+                continue
+            if agent.worktree_state == "active":
+                await self._remove(project, agent, listed=True)
+                await self._record(inp.chat_id, agent, "removed", "")
+            async with self.log.change(inp.chat_id) as change:
+                error = f"not started: {problem}"
+                await finish_agent(change, agent.id, AgentStatus.FAILED.value, {}, error)
+        return BeginRunsResult(problem=problem)
 
     @activity.defn(name="report_runs")
     async def report_runs(self, inp: ReportRunsInput) -> ReportRunsResult:

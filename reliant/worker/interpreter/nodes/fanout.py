@@ -52,13 +52,15 @@ async def fan_out(ctx: NodeContext) -> dict[str, Any]:
     await ctx.checkpoint()
     task = inputs.get("task")
     thread_mode = node.thread.value if node.thread is not None else "new"
+    cursor = ctx.cursor  # attempt: sets of runs that could not start (their agents ended failed)
+    key = ctx.key() if not cursor.attempt else f"{ctx.key()}~{cursor.attempt}"
     begun = await ctx.step(
         functools.partial(
             workflow.start_activity_method,
             WorktreeRunActivities.begin_runs,
             BeginRunsInput(
                 ctx.chat_id,
-                ctx.key(),
+                key,
                 count,
                 node.workflow,
                 node.id,
@@ -74,6 +76,7 @@ async def fan_out(ctx: NodeContext) -> dict[str, Any]:
         )
     )
     if begun.problem:
+        cursor.attempt += 1  # resumed, the node records a new set of runs
         raise Failed(begun.problem)
     control, ids = ctx.control, ctx.ids
     parent_thread = await ctx.thread(ctx.task.thread)
