@@ -79,7 +79,7 @@ class Agents:
             await self._daemon(project["daemon_id"], "worktree.remove", {**where, "force": True, "delete_branch": True})
         state = {"merge": "merged", "keep": "kept", "remove": "removed"}[action]
         async with self.chats.log.change(chat.id) as change:
-            if await agents_db.set_worktree_state(change.tx, agent.id, state):
+            if await agents_db.set_worktree_state(change.tx, agent.id, state, commit=str(result.get("commit") or "")):
                 changed = await agents_db.get(change.tx, agent.id)
                 assert changed is not None
                 change.emit(kinds.AGENT_STATUS, agent_payload(changed))

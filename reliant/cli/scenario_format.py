@@ -8,7 +8,8 @@ workflow: tdd                            # a built-in or one of the project's wo
 inputs: {task: "is_leap(year)", test_command: "python3 check.py", max_rounds: 2}
 files:                                   # written into the project's copy before the run
   check.py: "import leap; assert leap.is_leap(2024)"
-models:                                  # scripted models: by node id, preset:<name>, or default
+git: false                               # true: the copy becomes a git repository (one commit)
+models:                                  # scripted models: by node id, preset:<name>, <node>[i], or default
   write_test: scripts/write-test.yaml    # a script file (relative to this file) ...
   implement:                             # ... or one written inline
     turns:
@@ -23,7 +24,11 @@ expect:
   nodes: {red: {exit_code: 1}, fix/check: {exit_code: 0}}
   text: {contains: The tests pass}       # the last assistant message
   files: {leap.py: {contains: "% 4"}, junk.txt: {exists: false}}
+  worktrees: 0                           # git worktrees left under .reliant/worktrees/
 ```
+
+`<node>[i]` scripts the i-th run (from 0) of a `workflow` node with `count`/`worktree`: the run's
+agent works with that model (best-of-n's `solve[0]`, `solve[1]`, ...).
 
 A value to expect is compared for equality, or tested with one of `{equals: v}`, `{contains: text}`,
 `{matches: regex}` or `{exists: bool}`.
@@ -87,6 +92,7 @@ class Scenario:
     inputs: dict[str, Any] = field(default_factory=dict)
     mode: str = ""
     files: dict[str, str] = field(default_factory=dict)
+    git: bool = False  # the copy becomes a git repository with one commit of its files
     models: dict[str, Any] = field(default_factory=dict)  # key -> a script file (Path) or an inline script
     answers: dict[str, list[Answer]] = field(default_factory=dict)
     tools: str = "approve"
@@ -258,6 +264,7 @@ def _scenario(path: Path, data: dict[str, Any]) -> Scenario:
         inputs=dict(data.get("inputs") or {}),
         mode=data.get("mode", ""),
         files=dict(data.get("files") or {}),
+        git=bool(data.get("git", False)),
         models=models,
         answers={k: _answers(v) for k, v in (data.get("answers") or {}).items()},
         tools=data.get("tools", "approve"),

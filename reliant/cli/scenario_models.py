@@ -20,6 +20,7 @@ DEFAULT = "default"
 PRESET = "preset:"
 UNSCRIPTED_TEXT = "[reliant test: this model call has no script: give its node one under `models:`]"
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+_RUN_KEY = re.compile(r"^([A-Za-z_][A-Za-z0-9_-]*)\[(\d+)\]$")  # `solve[1]`: a run of a workflow node
 
 
 class ScenarioSetupError(Exception):
@@ -126,6 +127,18 @@ def _rewrite(copy: Path, workflow: str, specs: dict[str, str]) -> set[str]:
             if node.get("type") == "workflow" and isinstance(node.get("workflow"), str):
                 pending.append(node["workflow"])
             node_id = node.get("id")
+            runs = _run_specs(specs, node_id)
+            if runs:
+                if node.get("type") != "workflow":
+                    kind = node.get("type")
+                    raise ScenarioSetupError(
+                        f"models.{node_id}[…]: node {node_id} of workflow {name} is a {kind} node, not a workflow node"
+                        " with runs"
+                    )
+                node["models"] = [specs.get(f"{node_id}[{i}]", specs[DEFAULT]) for i in range(max(runs) + 1)]
+                used.update(f"{node_id}[{i}]" for i in runs)
+                changed = True
+                continue
             if node_id in specs and node.get("type") not in MODEL_KINDS:
                 kind = node.get("type")
                 raise ScenarioSetupError(
@@ -143,6 +156,16 @@ def _rewrite(copy: Path, workflow: str, specs: dict[str, str]) -> set[str]:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True), encoding="utf-8")
     return used
+
+
+def _run_specs(specs: dict[str, str], node_id: Any) -> list[int]:
+    """The runs of `node_id` that have scripts (`<id>[i]` keys)."""
+    found = []
+    for key in specs:
+        match = _RUN_KEY.match(key)
+        if match is not None and match.group(1) == node_id:
+            found.append(int(match.group(2)))
+    return sorted(found)
 
 
 def calls(log: Path | None) -> int:

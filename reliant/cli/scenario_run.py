@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import subprocess
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -99,6 +100,8 @@ class ScenarioRun:
         try:
             copy = self._copy()
             models = scenario_models.place(copy, self.scenario.workflow, self.scenario.models)
+            if self.scenario.git:
+                make_repository(copy)
             observed = self._run(copy, models)
             self.outcome.failures.extend(verdict(self.scenario, observed))
         except (ScenarioFailed, scenario_models.ScenarioSetupError) as exc:
@@ -296,6 +299,36 @@ class ScenarioRun:
             shutil.rmtree(self.outcome.copy, ignore_errors=True)
 
 
+def make_repository(copy: Path) -> None:
+    """The copy as a git repository with one commit of its files (unless it is one already); the
+    runner's own files (.reliant/test-run) stay out of it."""
+    if not (copy / ".git").exists():
+        _git(copy, "init", "-q")
+        who = ("-c", "user.name=reliant test", "-c", "user.email=reliant-test@localhost")
+        exclude = copy / ".git" / "info" / "exclude"
+        exclude.parent.mkdir(parents=True, exist_ok=True)
+        with exclude.open("a", encoding="utf-8") as f:
+            f.write(f"/{scenario_models.RUN_DIR.as_posix()}/\n")
+        _git(copy, "add", "-A")
+        _git(copy, *who, "commit", "-q", "--allow-empty", "--no-verify", "--no-gpg-sign", "-m", "The scenario's files")
+
+
+def _git(cwd: Path, *args: str) -> None:
+    try:
+        subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True, timeout=60)
+    except FileNotFoundError:
+        raise ScenarioFailed("git: the scenario asks for a git repository and git is not installed") from None
+    except subprocess.TimeoutExpired:
+        raise ScenarioFailed(f"git {args[0]} in the project's copy took too long") from None
+    except subprocess.CalledProcessError as exc:
+        raise ScenarioFailed(f"git {args[0]} in the project's copy failed: {exc.stderr.strip()}") from None
+
+
+def worktrees_left(root: Path) -> int:
+    folder = root / ".reliant" / "worktrees"
+    return sum(1 for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else 0
+
+
 def _first_message(scenario: Scenario) -> str:
     task = scenario.inputs.get("task")
     if isinstance(task, str) and task.strip():
@@ -350,6 +383,8 @@ def verdict(scenario: Scenario, observed: Observed) -> list[str]:
                 failures.append(f"nodes.{key}.{name}: {problem}")
     if "text" in expect and (problem := mismatch(expect["text"], observed.text, present=observed.text is not None)):
         failures.append(f"text: {problem}")
+    if "worktrees" in expect and (left := worktrees_left(observed.root)) != expect["worktrees"]:
+        failures.append(f"worktrees: expected {expect['worktrees']} left under .reliant/worktrees/, got {left}")
     for name, wanted in (expect.get("files") or {}).items():
         path = observed.root / name
         present = path.is_file()

@@ -14,8 +14,8 @@ from reliant.domain.chat import FINAL_TOOL_STATES, AgentTag
 
 _COLUMNS = (
     "a.id, a.chat_id, a.parent_id, a.call_key, a.depth, a.name, a.task, a.workflow, a.model, a.thread_mode,"
-    " a.status, a.worktree_path, a.worktree_branch, a.base_commit, a.worktree_state, a.text, a.outputs, a.error,"
-    " a.created_at, a.finished_at"
+    " a.status, a.worktree_path, a.worktree_branch, a.base_commit, a.worktree_state, a.worktree_commit, a.text,"
+    " a.outputs, a.error, a.created_at, a.finished_at"
 )
 # An agent's own model calls are the messages its run wrote: their steps start with its run id.
 _USAGE = (
@@ -47,6 +47,7 @@ def _record(row: Row) -> AgentRecord:
         worktree_branch=row["worktree_branch"],
         base_commit=row["base_commit"],
         worktree_state=row["worktree_state"],
+        worktree_commit=row["worktree_commit"],
         text=row["text"],
         outputs=dict(row["outputs"] or {}),
         error=row["error"],
@@ -153,11 +154,18 @@ async def set_worktree(tx: Queries, agent_id: str, *, path: str, branch: str, ba
     )
 
 
-async def set_worktree_state(tx: Queries, agent_id: str, state: str) -> bool:
+async def set_worktree_state(tx: Queries, agent_id: str, state: str, *, commit: str = "") -> bool:
+    """Move an active worktree to `state` (with a merge: its commit); False if it was not active."""
     changed = await tx.execute(
-        "UPDATE agents SET worktree_state = %s WHERE id = %s AND worktree_state = 'active'", (state, agent_id)
+        "UPDATE agents SET worktree_state = %s, worktree_commit = %s WHERE id = %s AND worktree_state = 'active'",
+        (state, commit, agent_id),
     )
     return changed == 1
+
+
+async def running_count(db: Queries, chat_id: str) -> int:
+    row = await db.fetchrow("SELECT count(*) AS n FROM agents WHERE chat_id = %s AND status = 'running'", (chat_id,))
+    return int(row["n"]) if row is not None else 0
 
 
 async def finish(

@@ -55,6 +55,7 @@ class AgentRecord:
     worktree_branch: str = ""
     base_commit: str = ""
     worktree_state: str = ""  # "" (none) | active | merged | kept | removed
+    worktree_commit: str = ""  # merged: the merge commit
     text: str = ""  # its final answer
     outputs: dict[str, Any] = field(default_factory=dict)
     error: str = ""

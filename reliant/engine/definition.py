@@ -47,6 +47,7 @@ class ThreadMode(enum.StrEnum):
 
 MODES = ("auto", "manual", "plan")  # a tool gate's mode (reliant.domain.chat.ChatMode)
 ROLES = ("user", "assistant")  # what save_message may append
+WORKTREE_ACTIONS = ("merge", "keep", "remove")  # what a worktree node does with a run's worktree
 
 NO_DEFAULT: Any = object()  # an input without a default is required
 
@@ -272,12 +273,36 @@ class ParallelNode(BaseNode):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class WorkflowNode(BaseNode):
-    """Runs another workflow as a child, with inputs; its outputs become this node's."""
+    """Runs another workflow as a child, with inputs; its outputs become this node's.
+
+    With `count` or `worktree` it runs a set of children side by side instead, each an agent of the
+    chat (its own thread, shown in the agent tree), each in its own git worktree when `worktree` is
+    set; its outputs are then `runs` (one entry per child: outputs, worktree, diff) and `done`."""
 
     kind: ClassVar[str] = "workflow"
     workflow: str
     inputs: dict[str, Any] = field(default_factory=dict)  # values may be templates
-    thread: ThreadMode | None = None  # unset: the child's own `thread`, else inherit
+    thread: ThreadMode | None = None  # unset: the child's own `thread`, else inherit (a set of runs: new)
+    count: IntValue | None = None  # how many children run side by side
+    worktree: bool = False  # each child works in a git worktree of its own, on a new branch
+    models: tuple[Template, ...] = ()  # the children's models, one each in turn (a run's agent model)
+
+    @property
+    def fans_out(self) -> bool:
+        return self.count is not None or self.worktree
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WorktreeNode(BaseNode):
+    """Merges, keeps or removes the worktrees of a `workflow` node's runs (`of`: a run, a list of
+    them, or agent ids). A merge commits the run's work on its branch and merges that into the
+    branch checked out in the workspace — never over a conflict, which is an output — and removes
+    the worktree; each action is recorded, so a retried step never merges twice."""
+
+    kind: ClassVar[str] = "worktree"
+    action: Template  # merge | keep | remove
+    of: Template
+    message: Template | None = None  # a merge's commit message
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -309,6 +334,7 @@ Node = (
     | LoopNode
     | ParallelNode
     | WorkflowNode
+    | WorktreeNode
     | CompactNode
     | SaveMessageNode
 )
@@ -323,6 +349,7 @@ NODE_KINDS: dict[str, type[Node]] = {
         LoopNode,
         ParallelNode,
         WorkflowNode,
+        WorktreeNode,
         CompactNode,
         SaveMessageNode,
     )

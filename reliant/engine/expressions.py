@@ -103,6 +103,8 @@ class Expression:
             return self.program.execute(given)
         except KeyError as exc:
             raise EvaluationFault(self, f"no value named {exc.args[0]!r} (not there yet, or misspelled)") from exc
+        except IndexError as exc:  # `runs[3]` of a shorter list
+            raise EvaluationFault(self, f"a list is shorter than that: {_first_sentence(str(exc))}") from exc
         except (TypeError, ValueError, RuntimeError, ArithmeticError) as exc:
             raise EvaluationFault(self, _first_sentence(str(exc))) from exc
 

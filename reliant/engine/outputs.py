@@ -13,7 +13,12 @@
 |                | the last iteration)                                                     |
 | parallel       | branches (`<branch>` -> `<node id>` -> outputs, for finished branches), |
 |                | completed (branch ids in the order they finished)                       |
-| workflow       | the child workflow's outputs                                            |
+| workflow       | the child workflow's outputs; with `count`/`worktree`: runs (one entry  |
+|                | per child: index, agent_id, status, error, outputs, worktree {path,     |
+|                | branch, base}, diff, files), done (how many ended done), report (the    |
+|                | runs in words, diffs included, for a judge)                             |
+| worktree       | ok (every action done), merged, kept, removed (agent ids), conflicts    |
+|                | (paths), commit (the merge commit), reason (why not, "" when ok)        |
 | compact        | compacted (whether it summarised), tokens_before, tokens_after          |
 | save_message   | message_id                                                              |
 
@@ -41,6 +46,7 @@ from reliant.engine.definition import (
     RunNode,
     SaveMessageNode,
     WorkflowNode,
+    WorktreeNode,
 )
 
 
@@ -90,7 +96,37 @@ TASK_OUTPUTS: dict[type[Node], dict[str, Shape]] = {
     ApprovalNode: {"choice": STRING, "note": STRING},
     CompactNode: {"compacted": BOOL, "tokens_before": INT, "tokens_after": INT},
     SaveMessageNode: {"message_id": STRING},
+    WorktreeNode: {
+        "ok": BOOL,
+        "merged": ListOf(STRING),
+        "kept": ListOf(STRING),
+        "removed": ListOf(STRING),
+        "conflicts": ListOf(STRING),
+        "commit": STRING,
+        "reason": STRING,
+    },
 }
+
+WORKTREE_SHAPE = Record({"path": STRING, "branch": STRING, "base": STRING})
+
+
+def runs_shape(child: Definition | None) -> Record:
+    """A `workflow` node's outputs when it runs a set of children (count/worktree)."""
+    outputs = Record({o.name: ANY for o in child.outputs}) if child is not None else Record(open=True)
+    run = Record(
+        {
+            "index": INT,
+            "agent_id": STRING,
+            "status": STRING,
+            "error": STRING,
+            "outputs": outputs,
+            "worktree": WORKTREE_SHAPE,
+            "diff": STRING,
+            "files": ListOf(STRING),
+        }
+    )
+    return Record({"runs": ListOf(run), "done": INT, "report": STRING})
+
 
 CHAT_SHAPE = Record({"id": STRING, "mode": STRING, "model": STRING, "project": STRING})
 
@@ -105,6 +141,8 @@ def node_shape(node: Node, callee: Callable[[str], Definition | None]) -> Record
         return Record({"branches": branches, "completed": ListOf(STRING)})
     if isinstance(node, WorkflowNode):
         child = callee(node.workflow)
+        if node.fans_out:
+            return runs_shape(child)
         if child is None:
             return Record(open=True)
         return Record({o.name: ANY for o in child.outputs})

@@ -17,6 +17,7 @@ from reliant.engine.definition import (
     MODES,
     NO_DEFAULT,
     ROLES,
+    WORKTREE_ACTIONS,
     AgentNode,
     ApprovalNode,
     Branch,
@@ -41,6 +42,7 @@ from reliant.engine.definition import (
     ThreadMode,
     ToolFilter,
     WorkflowNode,
+    WorktreeNode,
 )
 from reliant.engine.expressions import Template
 from reliant.engine.inputs import input_type_error
@@ -58,7 +60,8 @@ KIND_FIELDS: dict[str, tuple[str, ...]] = {
     "approval": ("question", "choices"),
     "loop": ("body", "while", "max_iterations"),
     "parallel": ("branches", "join", "n"),
-    "workflow": ("workflow", "inputs", "thread"),
+    "workflow": ("workflow", "inputs", "thread", "count", "worktree", "models"),
+    "worktree": ("action", "of", "message"),
     "compact": ("threshold", "model", "thread"),
     "save_message": ("role", "content", "thread"),
 }
@@ -386,10 +389,51 @@ class _Parser(Reader):
                     inputs[input_name] = template
             else:
                 inputs[input_name] = self.src.value(value)
-        thread = self.opt(f.take("thread"), self.enum(ThreadMode), f"{what}: thread")
+        thread_node = f.take("thread")
+        thread = self.opt(thread_node, self.enum(ThreadMode), f"{what}: thread")
+        count = self.opt_int(f.take("count"), f"{what}: count")
+        worktree = self.opt(f.take("worktree"), self.bool, f"{what}: worktree") or False
+        models_node = f.take("models")
+        models = self.opt(models_node, self._models, f"{what}: models") or ()
+        if count is not None or worktree:
+            if thread is ThreadMode.INHERIT:
+                assert thread_node is not None
+                self.src.problem(
+                    thread_node,
+                    f"{what}: runs side by side (`count`/`worktree`) cannot share the caller's thread; "
+                    "use `thread: new` or `fork`",
+                )
+        elif models_node is not None:
+            self.src.problem(models_node, f"{what}: `models` goes with `count` (or `worktree`): one model per run")
         if name is None:
             return None
-        return WorkflowNode(**base, workflow=name, inputs=inputs, thread=thread)
+        return WorkflowNode(
+            **base, workflow=name, inputs=inputs, thread=thread, count=count, worktree=worktree, models=models
+        )
+
+    def _models(self, node: yaml.Node, what: str) -> tuple[Template, ...] | None:
+        """A list of model specs (templates), or one template that gives a list or `a,b,c`."""
+        items = node.value if isinstance(node, yaml.SequenceNode) else [node]
+        if isinstance(node, yaml.SequenceNode) and not items:
+            self.src.problem(node, f"{what}: the list is empty")
+            return None
+        found = [t for item in items if (t := self.template(item, what)) is not None]
+        return tuple(found) if len(found) == len(items) else None
+
+    def _worktree(self, f: Fields, what: str, base: dict[str, Any]) -> Node | None:
+        action_node = f.required("action")
+        action = self.opt(action_node, self.template, f"{what}: action")
+        if action is not None and not action.expressions() and action.text not in WORKTREE_ACTIONS:
+            assert action_node is not None
+            self.src.problem(
+                action_node, f"{what}: action must be one of {', '.join(WORKTREE_ACTIONS)} (or an expression)"
+            )
+            action = None
+        of = self.opt(f.required("of"), self.template, f"{what}: of")
+        message = self.opt(f.take("message"), self.template, f"{what}: message")
+        if action is None or of is None:
+            return None
+        return WorktreeNode(**base, action=action, of=of, message=message)
 
     def _compact(self, f: Fields, what: str, base: dict[str, Any]) -> Node | None:
         threshold = self.opt_int(f.take("threshold"), f"{what}: threshold")
@@ -420,6 +464,7 @@ class _Parser(Reader):
         "loop": _loop,
         "parallel": _parallel,
         "workflow": _workflow,
+        "worktree": _worktree,
         "compact": _compact,
         "save_message": _save_message,
     }

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 MACROS = frozenset({"all", "exists", "exists_one", "map", "filter", "transformList", "transformMap"})
+ITEM = "[]"  # a path's step into a list by a literal index (`nodes.solve.runs[0].diff`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,7 +20,12 @@ class Reference:
     offset: int  # where it starts in the expression
 
     def __str__(self) -> str:
-        return ".".join(self.path)
+        return dotted(self.path)
+
+
+def dotted(path: tuple[str, ...]) -> str:
+    """A path as it is written: `nodes.solve.runs[].diff`."""
+    return ".".join(path).replace(f".{ITEM}", ITEM)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +66,14 @@ def scan(source: str) -> tuple[list[Reference], set[str]]:
                 and _is(tokens, j + 2, "]")
             ):
                 path.append(tokens[j + 1].value or "")
+                j += 3
+            elif (
+                _is(tokens, j, "[")
+                and j + 2 < len(tokens)
+                and tokens[j + 1].kind == "number"
+                and _is(tokens, j + 2, "]")
+            ):
+                path.append(ITEM)  # `runs[0]`: an item of a list
                 j += 3
             else:
                 break

@@ -223,6 +223,22 @@ class Run:
         assert isinstance(node, WorkflowNode)
         return {name: self._evaluate(task, f"inputs.{name}", raw) for name, raw in node.inputs.items()}
 
+    def child_models(self, task: Task) -> list[str]:
+        """A `workflow` node's models for its runs, in turn: each entry a spec, a list of them, or
+        specs separated by commas ([]: the runs use the caller's)."""
+        node = task.node
+        assert isinstance(node, WorkflowNode)
+        models: list[str] = []
+        for i, raw in enumerate(node.models):
+            value = self._evaluate(task, f"models[{i}]", raw)
+            items = value if isinstance(value, list) else interpolated(value).split(",")
+            for item in items:
+                if not isinstance(item, str):
+                    raise self._field_error(task, "models", f"a model must be a string, not {describe(item)}")
+                if item.strip():
+                    models.append(item.strip())
+        return models
+
     def _evaluate(self, task: Task, field: str, raw: Any) -> Any:
         if not isinstance(raw, Template):
             return raw

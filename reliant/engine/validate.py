@@ -43,11 +43,11 @@ from reliant.engine.outputs import (
 )
 from reliant.engine.parse import Parsed, parse_definition
 from reliant.engine.problems import InvalidDefinition, Position, Problem
-from reliant.engine.references import Reference, scan
+from reliant.engine.references import ITEM, Reference, dotted, scan
 from reliant.engine.source import suggestion
 
 NAMESPACES = ("inputs", "nodes", "iter", "chat")
-INT_FIELDS = frozenset({"max_iterations", "max_turns", "threshold", "timeout_seconds"})
+INT_FIELDS = frozenset({"max_iterations", "max_turns", "threshold", "timeout_seconds", "count"})
 
 
 @dataclass(frozen=True)
@@ -352,8 +352,13 @@ class _Validator:
             prefix = ref.path[:depth]
             if isinstance(shape, Unknown):
                 return "", False
+            if key == ITEM:
+                if not isinstance(shape, ListOf):
+                    return f"`{dotted(prefix)}` is {describe_shape(shape)}, not a list to index", True
+                shape = shape.item
+                continue
             if isinstance(shape, Scalar | ListOf):
-                return f"`{'.'.join(prefix)}` is {describe_shape(shape)}, which has no field `{key}`", True
+                return f"`{dotted(prefix)}` is {describe_shape(shape)}, which has no field `{key}`", True
             if key not in shape.fields:
                 if shape.open:
                     return "", False
@@ -373,7 +378,7 @@ class _Validator:
         if len(prefix) == 2 and prefix[0] == "nodes":
             node = self.layout.by_id[prefix[1]].node
             return f"node `{prefix[1]}` ({node.kind}) has no output `{key}`{hint}; it has {', '.join(names)}"
-        return f"`{'.'.join(prefix)}` has no field `{key}`{hint}; it has {', '.join(names) or 'none'}"
+        return f"`{dotted(prefix)}` has no field `{key}`{hint}; it has {', '.join(names) or 'none'}"
 
     def _unseen(self, node_id: str, site: _Site) -> str:
         """Why an existing node cannot be read from here ("" when it does not exist)."""
@@ -445,6 +450,9 @@ def _templates(node: Node) -> Iterator[tuple[str, Template]]:
             for key, item in value.items():
                 if isinstance(item, Template):
                     yield f"inputs.{key}", item
+        elif isinstance(node, WorkflowNode) and f.name == "models":
+            for i, item in enumerate(value):
+                yield f"models[{i}]", item
 
 
 def _at(expr: Expression, ref: Reference) -> Position:

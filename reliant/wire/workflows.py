@@ -23,6 +23,7 @@ from reliant.engine.definition import (
     RunNode,
     SaveMessageNode,
     WorkflowNode,
+    WorktreeNode,
 )
 from reliant.engine.expressions import Template
 from reliant.engine.layout import join_path
@@ -92,7 +93,13 @@ def detail(node: Node) -> str:
         return _line(f"{_text(node.question)} [{' | '.join(node.choices)}]")
     if isinstance(node, WorkflowNode):
         mode = f" (thread {node.thread.value})" if node.thread is not None else ""
-        return f"runs {node.workflow}{mode}"
+        if not node.fans_out:
+            return f"runs {node.workflow}{mode}"
+        times = f"{_text(node.count)} times" if node.count is not None else "once"
+        where = ", each in a worktree of its own" if node.worktree else ""
+        return _line(f"runs {node.workflow} {times} side by side{where}{mode}")
+    if isinstance(node, WorktreeNode):
+        return _line(f"{_text(node.action)} the worktrees of {_text(node.of)}")
     if isinstance(node, LoopNode):
         condition = f" while {node.condition.source}" if node.condition is not None else ""
         return _line(f"at most {_text(node.max_iterations)} times{condition}")

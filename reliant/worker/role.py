@@ -29,6 +29,7 @@ from reliant.worker.activities.llm import LlmActivities
 from reliant.worker.activities.nodes import NodeActivities
 from reliant.worker.activities.runs import RunActivities
 from reliant.worker.activities.tools import ToolActivities
+from reliant.worker.activities.worktree_runs import WorktreeRunActivities
 from reliant.worker.attempts import AttemptLedger, fail_attempts_of_dead_workers, new_incarnation
 from reliant.worker.budget import Spending
 from reliant.worker.chat_context import ChatContexts
@@ -112,6 +113,7 @@ class WorkerRole:
                 nodes = NodeActivities(db, log, tools)
                 compaction = CompactionActivities(db, log, providers, data_dir=s.data_dir, spending=spending)
                 agents = AgentActivities(db, bus, log, s.agent_limits())
+                worktree_runs = WorktreeRunActivities(agents)
                 presence_detail = {"task_queue": s.temporal_task_queue}
                 worker = Worker(
                     client,
@@ -138,6 +140,9 @@ class WorkerRole:
                         agents.finish_agent_tool,
                         agents.agent_statuses,
                         agents.abandon_spawn,
+                        worktree_runs.begin_runs,
+                        worktree_runs.report_runs,
+                        worktree_runs.settle_worktrees,
                     ],
                     # Outermost first: no secret of an error chain reaches history, whatever the
                     # inner interceptors made of the failure.

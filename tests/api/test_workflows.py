@@ -47,6 +47,8 @@ nodes:
 SHADOW = "name: tdd\ndescription: Our own tdd.\nentry: only\nnodes:\n  - {id: only, type: run, command: pytest}\n"
 BROKEN = "name: broken\nentry: a\nnodes:\n  - {id: a, type: nope}\n  - {id: b, type: run, command: x}\n"
 
+BUILTINS = ["agent", "best-of-n", "plan-then-build", "review", "review-changes", "solve", "tdd"]
+
 
 def struct(value: dict[str, object]) -> Struct:
     out = Struct()
@@ -83,20 +85,25 @@ async def test_the_builtins_are_listed_with_their_typed_inputs(api_env: ApiEnv) 
         listed = await flows.list_workflows(wpb.ListWorkflowsRequest(), headers=api_env.headers)
     assert [(w.name, w.origin, w.used, w.problems) for w in listed.workflows] == [
         ("agent", "builtin", True, 0),
+        ("best-of-n", "builtin", True, 0),
         ("plan-then-build", "builtin", True, 0),
         ("review", "builtin", True, 0),
+        ("review-changes", "builtin", True, 0),
+        ("solve", "builtin", True, 0),
         ("tdd", "builtin", True, 0),
     ]
-    tdd = listed.workflows[3]
+    best = {i.name: i for i in listed.workflows[1].inputs}
+    assert best["n"].type == "integer" and best["n"].default.number_value == 3 and best["task"].required
+    tdd = listed.workflows[6]
     assert tdd.source == "builtin/tdd.yaml" and tdd.description.startswith("Write a failing test")
     inputs = {i.name: i for i in tdd.inputs}
     assert inputs["task"].type == "string" and inputs["task"].required and not inputs["task"].HasField("default")
     assert inputs["max_rounds"].type == "integer" and inputs["max_rounds"].default.number_value == 5
-    plan = {i.name: i for i in listed.workflows[1].inputs}["build_mode"]
+    plan = {i.name: i for i in listed.workflows[2].inputs}["build_mode"]
     assert plan.type == "enum" and list(plan.values) == ["auto", "manual"] and plan.default.string_value == "auto"
     assert listed.trust == "" and listed.note == ""
     status, doc = await rest(api_env, "GET", "/api/workflows")
-    assert status == 200 and [w["name"] for w in doc["workflows"]] == ["agent", "plan-then-build", "review", "tdd"]
+    assert status == 200 and [w["name"] for w in doc["workflows"]] == BUILTINS
     status, doc = await rest(api_env, "GET", "/api/workflows/tdd")
     assert status == 200 and doc["inputs"][0] == {
         "name": "task",
@@ -119,21 +126,24 @@ async def test_a_projects_own_files_count_once_trusted_and_a_file_shadows_its_bu
     async with WorkflowServiceClient(api_env.url) as flows:
         held = await flows.list_workflows(request, headers=api_env.headers)
         assert held.trust == "untrusted" and "not trusted" in held.note and "reliant trust" in held.note
-        assert [w.name for w in held.workflows] == ["agent", "plan-then-build", "review", "tdd"]
+        assert [w.name for w in held.workflows] == BUILTINS
         await trust(api_env, project)
         listed = await flows.list_workflows(request, headers=api_env.headers)
         assert listed.trust == "trusted" and listed.note == ""
         rows = [(w.name, w.origin, w.used, w.shadows) for w in listed.workflows]
         assert rows == [
             ("agent", "builtin", True, ""),
+            ("best-of-n", "builtin", True, ""),
             ("broken", "project", True, ""),
             ("mine", "project", True, ""),
             ("plan-then-build", "builtin", True, ""),
             ("review", "builtin", True, ""),
+            ("review-changes", "builtin", True, ""),
+            ("solve", "builtin", True, ""),
             ("tdd", "builtin", False, ""),
             ("tdd", "project", True, "builtin/tdd.yaml"),
         ]
-        broken = listed.workflows[1]
+        broken = listed.workflows[2]
         assert broken.problems == 2
         assert broken.error.startswith(
             f"{project.path}/.reliant/workflows/broken.yaml:4:19: node `a`: unknown node type"
@@ -150,6 +160,7 @@ async def test_a_definition_shows_its_inputs_outputs_and_nodes_as_a_tree(api_env
     async with WorkflowServiceClient(api_env.url) as flows:
         tdd = await flows.get_workflow(wpb.GetWorkflowRequest(name="tdd"), headers=api_env.headers)
         review = await flows.get_workflow(wpb.GetWorkflowRequest(name="review"), headers=api_env.headers)
+        best = await flows.get_workflow(wpb.GetWorkflowRequest(name="best-of-n"), headers=api_env.headers)
     assert [n.id for n in tdd.nodes] == ["write_test", "red", "fix", "green", "still_red", "already_green"]
     write_test, red, fix = tdd.nodes[:3]
     assert write_test.entry and write_test.preset == "test-writer" and list(write_test.next) == ["red"]
@@ -161,7 +172,15 @@ async def test_a_definition_shows_its_inputs_outputs_and_nodes_as_a_tree(api_env
     ]
     assert {o.name for o in tdd.outputs} == {"passed", "rounds"}
     assert tdd.presets == ["implementer", "test-writer"] and not tdd.problems
-    verdict = review.nodes[0].children[2]
+    assert [(n.id, n.kind) for n in best.nodes] == [
+        ("solve", "workflow"),
+        ("judge", "call_llm"),
+        ("merge", "worktree"),
+        ("cleanup", "worktree"),
+    ]
+    assert best.nodes[0].detail == "runs solve {{inputs.n}} times side by side, each in a worktree of its own"
+    assert best.nodes[2].detail.startswith("merge the worktrees of {{nodes.solve.runs.filter(")
+    verdict = review.nodes[0].children[3]
     assert (verdict.id, verdict.kind, verdict.path) == ("verdict", "call_llm", "rounds/verdict")
 
 
@@ -171,7 +190,7 @@ async def test_unknown_and_empty_names_get_a_clear_error(api_env: ApiEnv) -> Non
             await flows.get_workflow(wpb.GetWorkflowRequest(name="tdd-x"), headers=api_env.headers)
         with pytest.raises(ConnectError) as empty:
             await flows.get_workflow(wpb.GetWorkflowRequest(), headers=api_env.headers)
-    assert unknown.value.code == Code.NOT_FOUND and "agent, plan-then-build, review, tdd" in unknown.value.message
+    assert unknown.value.code == Code.NOT_FOUND and ", ".join(BUILTINS) in unknown.value.message
     assert empty.value.code == Code.INVALID_ARGUMENT and empty.value.message.startswith("name: is required")
 
 

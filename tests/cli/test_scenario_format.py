@@ -73,7 +73,8 @@ expect:
     shown = [str(p).removeprefix(f"{path}:") for p in caught.value.problems]
     assert shown == [
         "2:1: mode: 'yolo' is not one of ['auto', 'manual', 'plan']",
-        "3:1: models: 'bad key' does not match '^(default|preset:[A-Za-z0-9_.-]+|[A-Za-z_][A-Za-z0-9_-]*)$'",
+        "3:1: models: 'bad key' does not match "
+        "'^(default|preset:[A-Za-z0-9_.-]+|[A-Za-z_][A-Za-z0-9_-]*(\\\\[[0-9]+\\\\])?)$'",
         "4:3: models.write_test: no script file missing.yaml (next to case.yaml)",
         "7:3: files.../outside.txt: must be a relative path inside the project",
         "8:1: expect: unknown field ('statuz' was unexpected)",
@@ -219,6 +220,10 @@ def test_scripts_go_on_the_nodes_they_name_in_the_copy_of_the_workflow(tmp_path:
         ),
         ({"red": {"turns": []}}, "models.red: node red of workflow tdd is a run node: no model"),
         (
+            {"red[0]": {"turns": []}},
+            "models.red[…]: node red of workflow tdd is a run node, not a workflow node with runs",
+        ),
+        (
             {"preset:planner": {"turns": []}},
             "models.preset:planner: no node of workflow tdd (or of the workflows it runs) calls a model by that preset",
         ),
@@ -279,3 +284,26 @@ def test_the_readme_scenario_is_a_valid_scenario(tmp_path: Path) -> None:
     (path.parent / "scripts" / "write-test.yaml").write_text("turns: [{text: written}]\n")
     loaded = load(path)
     assert loaded.workflow == "tdd" and loaded.expect["path"][-1] == "green"
+
+
+def test_a_script_per_run_goes_on_the_workflow_node_as_its_runs_models(tmp_path: Path) -> None:
+    scenario_models.place(
+        tmp_path, "best-of-n", {"solve[0]": {"turns": []}, "solve[2]": {"turns": []}, "judge": {"turns": []}}
+    )
+    copy = yaml.safe_load((tmp_path / ".reliant" / "workflows" / "best-of-n.yaml").read_text())
+    nodes = {n["id"]: n for n in copy["nodes"]}
+    run_dir = tmp_path / ".reliant" / "test-run"
+    assert nodes["solve"]["models"] == [
+        f"scripted:{run_dir / 'solve_0_.yaml'}",
+        f"scripted:{run_dir / 'unscripted.yaml'}",  # a run without a script gets the stand-in
+        f"scripted:{run_dir / 'solve_2_.yaml'}",
+    ]
+    assert nodes["judge"]["model"] == f"scripted:{run_dir / 'judge.yaml'}"
+
+
+def test_worktrees_left_behind_are_counted(tmp_path: Path) -> None:
+    scenario = _scenario(tmp_path, {"worktrees": 0})
+    observed = Observed(status="done", root=tmp_path)
+    assert verdict(scenario, observed) == []
+    (tmp_path / ".reliant" / "worktrees" / "agent-1").mkdir(parents=True)
+    assert verdict(scenario, observed) == ["worktrees: expected 0 left under .reliant/worktrees/, got 1"]

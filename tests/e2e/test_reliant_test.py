@@ -86,15 +86,17 @@ def test_the_builtin_workflows_pass_their_own_scenarios_on_a_temporary_reliant(t
     done = reliant("test", "--builtins", "--junit", str(report), cwd=tmp_path, tmp=scratch)
     assert done.returncode == 0, done.stdout + done.stderr
     lines = done.stdout.splitlines()
-    assert lines[-1] == "4 scenarios: 4 passed, 0 failed"
+    assert lines[-1] == "6 scenarios: 6 passed, 0 failed"
     assert sorted(line.split(" (")[0] for line in lines[:-1]) == [
         "PASS agent answers with a tool call",
+        "PASS best-of-n merges the judge's pick",
         "PASS plan-then-build builds the revised plan",
         "PASS review approves the second round",
+        "PASS review with a sub-agent reviewer approves the first round",
         "PASS tdd goes green in one round",
     ]
     suite = ET.parse(report).getroot().find("testsuite")
-    assert suite is not None and (suite.attrib["tests"], suite.attrib["failures"]) == ("4", "0")
+    assert suite is not None and (suite.attrib["tests"], suite.attrib["failures"]) == ("6", "0")
     tdd = next(c for c in suite.findall("testcase") if c.attrib["classname"] == "reliant.tdd")
     assert "✓ fix[0]/check · run · done" in (tdd.findtext("system-out") or "")
     assert not list(scratch.iterdir()), "the copies are gone"

@@ -64,8 +64,9 @@ def test_list_shows_the_builtins_and_a_trusted_projects_own_workflows(
     outside = run(appliance, tmp_path, "workflow", "list")
     assert outside.returncode == 0, outside.stderr
     names = [line.split()[0] for line in outside.stdout.splitlines() if line and not line.startswith((" ", "("))]
-    assert names == ["agent", "plan-then-build", "review", "tdd"]
+    assert names == ["agent", "best-of-n", "plan-then-build", "review", "review-changes", "solve", "tdd"]
     assert "inputs: task*, test_command, max_rounds" in outside.stdout
+    assert "inputs: task*, n, test_command, models" in outside.stdout
 
     held = run(appliance, project, "workflow", "list")
     assert held.returncode == 0, held.stderr
@@ -95,6 +96,10 @@ def test_show_prints_the_inputs_the_nodes_as_a_tree_and_the_source(appliance: Ap
     assert "  │  ├─ ▸ implement · agent  (preset implementer)" in out
     assert "  │  └─ check · run  {{inputs.test_command}}\n" in out
     assert "\n--- builtin/tdd.yaml\n# Test first" in out
+    best = run(appliance, tmp_path, "workflow", "show", "best-of-n", "--no-source")
+    assert best.returncode == 0, best.stderr
+    assert "solve · workflow  runs solve {{inputs.n}} times side by side, each in a worktree of its own" in best.stdout
+    assert "merge · worktree  merge the worktrees of {{nodes.solve.runs.filter(" in best.stdout
     short = run(appliance, tmp_path, "workflow", "show", "review", "--no-source")
     assert short.returncode == 0 and "---" not in short.stdout and "verdict · call_llm" in short.stdout
     unknown = run(appliance, tmp_path, "workflow", "show", "nope")

@@ -17,6 +17,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "compact": {"compacted": False, "tokens_before": 0, "tokens_after": 0},
     "save_message": {"message_id": "m1"},
     "workflow": {},
+    "worktree": {"ok": True, "merged": [], "kept": [], "removed": [], "conflicts": [], "commit": "", "reason": ""},
 }
 
 

@@ -128,3 +128,80 @@ def test_review_goes_round_with_the_notes_until_approved() -> None:
     ]
     assert "reviewer:rounds[1]/verdict#0" in keys and "main:rounds[0]/feedback#0" in keys
     assert run.outputs() == {"approved": True, "rounds": 2, "notes": ""}
+
+
+def _run(index: int, status: str = "done") -> dict[str, Any]:
+    return {
+        "index": index,
+        "agent_id": f"agent-{index}",
+        "status": status,
+        "error": "",
+        "outputs": {"text": "done", "tested": True, "test_exit_code": index, "test_output": ""},
+        "worktree": {"path": f"/p/.reliant/worktrees/agent-{index}", "branch": f"reliant/agent-{index}", "base": "b"},
+        "diff": f"+candidate {index + 1}",
+        "files": ["greet.py"],
+    }
+
+
+def test_best_of_n_runs_n_attempts_then_the_judge_merges_its_pick_and_removes_the_rest() -> None:
+    seen: dict[str, Any] = {}
+
+    def answer(run: Run, task: Task) -> dict[str, Any] | None:
+        kind = task.node.kind
+        if kind == "workflow":
+            seen["count"] = run.integer(task, "count")
+            seen["models"] = run.child_models(task)
+            seen["inputs"] = run.child_inputs(task)
+            runs = [_run(i) for i in range(3)]
+            return {"runs": runs, "done": 3, "report": "## Candidate 1 ..."}
+        if kind == "call_llm":
+            seen["prompt"] = run.text(task, "prompt")
+            return {"response": {"winner": 2, "reason": "it passes"}}
+        of = [r["agent_id"] for r in run.value(task, "of")]
+        seen[task.node.id] = (run.text(task, "action"), of)
+        if task.node.id == "merge":
+            return {"merged": of, "commit": "c0ffee"}
+        return {"removed": of}
+
+    inputs = {"task": "greet", "test_command": "pytest -q", "models": "scripted:a, scripted:b"}
+    run = Run.start(builtin("best-of-n"), inputs)
+    assert drive(run, answer) == ["solve", "judge", "merge", "cleanup"]
+    assert (seen["count"], seen["models"]) == (3, ["scripted:a", "scripted:b"])
+    assert seen["inputs"] == {"task": "greet", "test_command": "pytest -q"}
+    assert "## Candidate 1 ..." in seen["prompt"] and "3 agents worked on the same task" in seen["prompt"]
+    assert seen["merge"] == ("merge", ["agent-1"]) and seen["cleanup"] == ("remove", ["agent-0", "agent-2"])
+    assert run.outputs() == {
+        "winner": 2,
+        "reason": "it passes",
+        "merged": True,
+        "commit": "c0ffee",
+        "branch": "reliant/agent-1",
+        "diff": "+candidate 2",
+        "conflicts": [],
+        "problem": "",
+        "removed": 2,
+    }
+
+
+def test_review_with_an_agent_reviewer_sends_its_notes_back_and_stops_when_it_approves() -> None:
+    verdicts = iter([("request_changes", "handle empty input"), ("approve", "")])
+
+    def answer(run: Run, task: Task) -> dict[str, Any] | None:
+        if task.node.kind == "workflow":
+            assert run.integer(task, "count") == 1 and run.child_inputs(task) == {"task": "parse dates"}
+            verdict, notes = next(verdicts)
+            entry = {**_run(0), "outputs": {"verdict": verdict, "notes": notes}}
+            return {"runs": [entry], "done": 1, "report": ""}
+        if task.node.kind == "save_message":
+            assert run.text(task, "content") == "A reviewer asked for changes:\nhandle empty input"
+        return None
+
+    run = Run.start(builtin("review"), {"task": "parse dates", "reviewer": "agent"})
+    assert drive(run, answer) == [
+        "rounds[0]/implement",
+        "rounds[0]/reviewer_agent",
+        "rounds[0]/feedback",
+        "rounds[1]/implement",
+        "rounds[1]/reviewer_agent",
+    ]
+    assert run.outputs() == {"approved": True, "rounds": 2, "notes": ""}

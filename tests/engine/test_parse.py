@@ -110,7 +110,7 @@ def test_every_problem_is_reported_with_its_position() -> None:
         """
     ) == [
         "w.yaml:5:11: node `a`: unknown node type `runn` (did you mean `run`?); the types are call_llm, "
-        "execute_tools, agent, run, approval, loop, parallel, workflow, compact, save_message",
+        "execute_tools, agent, run, approval, loop, parallel, workflow, worktree, compact, save_message",
         "w.yaml:6:5: node `b` (run): `command` is required",
         "w.yaml:8:5: node `b` (run): unknown field `comand` (did you mean `command`?)",
         "w.yaml:9:37: node `c`: max_turns: must be at least 1",

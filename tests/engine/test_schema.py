@@ -43,8 +43,16 @@ def test_every_builtin_validates_against_the_schema_and_the_validator(
     assert definition is not None and definition.name == item.name
 
 
-def test_the_builtins_are_the_four_the_issue_names() -> None:
-    assert [w.name for w in workflow_library.builtin_workflows()] == ["agent", "plan-then-build", "review", "tdd"]
+def test_the_builtins_are_the_ones_the_issues_name_with_the_children_they_run() -> None:
+    assert [w.name for w in workflow_library.builtin_workflows()] == [
+        "agent",
+        "best-of-n",
+        "plan-then-build",
+        "review-changes",
+        "review",
+        "solve",
+        "tdd",
+    ]
 
 
 def test_builtin_presets_fit_the_schema(validator: jsonschema.Draft202012Validator) -> None:

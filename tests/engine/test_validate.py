@@ -339,3 +339,73 @@ def test_a_chain_of_thousands_of_nodes_validates() -> None:
         f"long.yaml:{2 * count + 4}:5: edges make a cycle n0 → n1 → n2 → n3 → …(2994 more)… → n2998 → n2999 → n0; "
         "to repeat steps, put them in a `loop` node (which has a bound)"
     )
+
+
+CHILD = """
+name: attempt
+inputs:
+  task: {type: string}
+outputs:
+  text: "{{inputs.task}}"
+entry: a
+nodes:
+  - {id: a, type: run, command: x}
+"""
+
+
+def test_runs_side_by_side_and_worktree_nodes_are_checked_with_their_positions() -> None:
+    catalog = Catalog(workflows=known(CHILD))
+    assert check(
+        """
+        name: many
+        inputs:
+          n: {type: string, default: "2"}
+        outputs:
+          first: "{{nodes.solve.runs[0].outputs.text}}"
+          typo: "{{nodes.solve.runs[0].outputz}}"
+          flat: "{{nodes.solve.done[1]}}"
+          diff: "{{nodes.solve.report + 1}}"
+        entry: solve
+        nodes:
+          - id: solve
+            type: workflow
+            workflow: attempt
+            count: "{{inputs.n}}"
+            worktree: yes please
+            thread: inherit
+            inputs: {task: do it}
+          - id: single
+            type: workflow
+            workflow: attempt
+            models: [a, b]
+            inputs: {task: x}
+          - id: merge
+            type: worktree
+            action: squash
+            of: "{{nodes.solve.runs}}"
+          - id: keep
+            type: worktree
+            action: keep
+          - id: zero
+            type: workflow
+            workflow: attempt
+            count: 0
+            inputs: {task: x}
+        edges:
+          - {from: solve, default: [merge, single, keep, zero]}
+        """,
+        catalog,
+    ) == [
+        "w.yaml:6:12: outputs.typo: `nodes.solve.runs[]` has no field `outputz` (did you mean `outputs`?); it has "
+        "index, agent_id, status, error, outputs, worktree, diff, files (in `nodes.solve.runs[0].outputz`)",
+        "w.yaml:7:12: outputs.flat: `nodes.solve.done` is an integer, not a list to index (in `nodes.solve.done[1]`)",
+        "w.yaml:8:12: outputs.diff: type error: Unsupported operation: string + int (in `nodes.solve.report + 1`)",
+        "w.yaml:14:15: node `solve`: count: must be an integer, not string '' (in `inputs.n`)",
+        "w.yaml:15:15: node `solve`: worktree: expected true or false, not a string",
+        "w.yaml:16:13: node `solve`: runs side by side (`count`/`worktree`) cannot share the caller's thread; use "
+        "`thread: new` or `fork`",
+        "w.yaml:21:13: node `single`: `models` goes with `count` (or `worktree`): one model per run",
+        "w.yaml:25:13: node `merge`: action must be one of merge, keep, remove (or an expression)",
+        "w.yaml:27:5: node `keep` (worktree): `of` is required",
+        "w.yaml:33:12: node `zero`: count: must be at least 1",
+    ]

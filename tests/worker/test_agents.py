@@ -505,6 +505,11 @@ async def test_an_agents_worktree_is_merged_kept_or_removed_and_a_conflict_chang
     assert merged["worktree"]["state"] == "merged" and merged["files"] == ["a.txt"]
     assert (env.workspace / "a.txt").read_text() == "a\n"
     assert git(env.workspace, "log", "-1", "--format=%s").startswith("Merge the work of agent A")
+    recorded = await agents_db.get(env.db, by_name["A"].id)
+    assert (
+        recorded is not None
+        and recorded.worktree_commit == merged["commit"] == git(env.workspace, "rev-parse", "HEAD").strip()
+    )
     assert not Path(by_name["A"].worktree_path).exists()
     assert by_name["A"].worktree_branch not in git(env.workspace, "branch", "--list")
 

@@ -36,6 +36,7 @@ from reliant.worker.workflows import AgentWorkflow, DoctorWorkflow
 from tests.conftest import TEST_CODEC_KEY, Infra
 from tests.support import eventually
 from tests.worker.agent_env import AgentEnv, agent_env
+from tests.worker.test_agents import make_repo
 
 HISTORIES = Path(__file__).with_name("histories")
 SEALED = HISTORIES / "sealed"
@@ -83,7 +84,7 @@ def test_histories_are_committed() -> None:
     for where in (HISTORIES, SEALED):
         assert len(list(where.glob("*.json"))) >= 4, "record them: RELIANT_RECORD_HISTORIES=1 pytest " + __file__
     assert {p.stem for p in BEFORE_WORKFLOWS.glob("*.json")} == {"waiting", "paused", "idle"}
-    assert len(list(ENGINE.glob("*.json"))) >= 12
+    assert len(list(ENGINE.glob("*.json"))) >= 15
 
 
 # -- the engine scenarios ------------------------------------------------------------------------------
@@ -107,8 +108,10 @@ class Recorder:
             handle = self.env.client.get_workflow_handle(execution.id, run_id=execution.run_id)
             (self.target / f"{name}-{suffix}.json").write_text((await handle.fetch_history()).to_json())
 
-    async def save_child(self, chat_id: str, name: str) -> None:
-        [child] = [r for r in await runs_db.for_chat(self.env.db, chat_id) if r.parent_id]
+    async def save_child(self, chat_id: str, name: str, *, index: int | None = None) -> None:
+        """The chat's one child run (or its `index`-th, in the order they started)."""
+        children = [r for r in await runs_db.for_chat(self.env.db, chat_id) if r.parent_id]
+        [child] = children if index is None else [sorted(children, key=lambda r: r.created_at)[index]]
         handle = self.env.client.get_workflow_handle(run_workflow_id(chat_id, child.id))
         (self.target / f"{name}.json").write_text((await handle.fetch_history()).to_json())
 
@@ -270,6 +273,22 @@ async def test_the_scenarios_record_histories_that_replay(infra: Infra, tmp_path
         await rec.save(chat_id, "child-workflow")
         await rec.save_child(chat_id, "child-workflow-run")
 
+        # Runs side by side in git worktrees, a judge, a merge and a removal (best-of-n).
+        make_repo(env.workspace)
+        solve = [
+            env.script([{"tools": [{"name": "write", "input": {"path": f"{n}.txt", "content": n}}]}, {"text": n}])
+            for n in ("one", "two")
+        ]
+        judge = [{"tools": [{"name": "respond", "input": {"winner": 2, "reason": "two"}}]}]
+        inputs = {"task": "write a file", "n": 2, "test_command": "true", "models": ",".join(solve)}
+        chat_id = await on(env, "best-of-n", judge, inputs)
+        await env.chats.send(chat_id, "try twice")
+        await env.finished(chat_id, timeout=60)
+        done = await outputs(env, chat_id)
+        assert (done["winner"], done["merged"], done["removed"]) == (2, True, 1)
+        await rec.save(chat_id, "builtin-best-of-n")
+        await rec.save_child(chat_id, "best-of-n-solve-run", index=1)
+
     recorded = sorted(p.stem for p in target.glob("*.json"))
     assert recorded == sorted(p.stem for p in ENGINE.glob("*.json"))
     for path in sorted(target.glob("*.json")):
@@ -277,7 +296,7 @@ async def test_the_scenarios_record_histories_that_replay(infra: Infra, tmp_path
 
 
 async def outputs(env: AgentEnv, chat_id: str) -> dict[str, Any]:
-    [run] = await runs_db.for_chat(env.db, chat_id)
+    [run] = [r for r in await runs_db.for_chat(env.db, chat_id) if r.parent_id is None]
     return run.outputs
 
 

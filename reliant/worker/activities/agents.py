@@ -222,7 +222,7 @@ class AgentActivities:
             stood = await tool_runs_db.get(self.db, inp.chat_id, run.key)
             return BeginAgentToolResult(SPAWN_AGENT, state=stood.state.value if stood else ToolState.INTERRUPTED.value)
         if args.get("worktree") and not agent.worktree_path:
-            made = await self._worktree(agent, daemon_id, workspace)
+            made = await self.make_worktree(agent, daemon_id, workspace)
             if isinstance(made, str):
                 async with self.log.change(inp.chat_id) as change:
                     await agents_db.finish(change.tx, agent.id, AgentStatus.FAILED, text="", outputs={}, error=made)
@@ -270,7 +270,7 @@ class AgentActivities:
         system = settings.system.text if settings.system is not None and not settings.system.expressions() else ""
         return model, system
 
-    async def _worktree(self, agent: AgentRecord, daemon_id: str, workspace: str) -> AgentRecord | str:
+    async def make_worktree(self, agent: AgentRecord, daemon_id: str, workspace: str) -> AgentRecord | str:
         """The agent's own git worktree of the project, on a new branch (idempotent: a retry after the
         daemon made it finds it)."""
         name = f"agent-{agent.id[:8]}"

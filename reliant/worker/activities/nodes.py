@@ -52,7 +52,7 @@ class NodeActivities:
         if inp.timeout_seconds > 0:
             command["timeout"] = inp.timeout_seconds
         await tool_runs_db.plan_command(self.db, inp.chat_id, key, command)
-        await self.tools.execute_tool(ExecuteToolInput(inp.chat_id, 0, key))
+        await self.tools.execute_tool(ExecuteToolInput(inp.chat_id, 0, key, workspace=inp.workspace))
         run = await tool_runs_db.get(self.db, inp.chat_id, key)
         if run is None:
             raise chat_gone(inp.chat_id)

@@ -203,6 +203,7 @@ class RunCommandInput:
     command: str
     timeout_seconds: float = 0.0  # 0: the daemon's longest
     notes: list[NodeNote] = field(default_factory=list)
+    workspace: str = ""  # a sub-agent's worktree: the command runs there ("" the chat's workspace)
 
 
 @dataclass
@@ -330,3 +331,69 @@ class AgentStatusesInput:
 @dataclass
 class AgentStatusesResult:
     statuses: dict[str, str] = field(default_factory=dict)  # id -> running | done | failed | cancelled
+
+
+# -- a workflow node's runs side by side (count/worktree) and the worktree node ---------------------
+
+
+@dataclass
+class BeginRunsInput:
+    """A `workflow` node with count/worktree: its agents to record (and their worktrees to make)."""
+
+    chat_id: str
+    key: str  # the node's step key: the agents' call keys are `<key>#<index>`
+    count: int
+    workflow: str
+    name: str  # the node's id: the agents are named `<name> #<n>`
+    task: str
+    thread_mode: str
+    worktree: bool
+    models: list[str] = field(default_factory=list)
+    scope: AgentScope = field(default_factory=AgentScope)  # the agent the node's run works for
+    notes: list[NodeNote] = field(default_factory=list)
+
+
+@dataclass
+class RunAgent:
+    agent_id: str
+    scope: AgentScope  # the child run's: its agent, model and workspace (its worktree)
+
+
+@dataclass
+class BeginRunsResult:
+    agents: list[RunAgent] = field(default_factory=list)
+    problem: str = ""  # set: not started (a limit, no worktree); the node pauses with it
+
+
+@dataclass
+class ReportRunsInput:
+    chat_id: str
+    agent_ids: list[str]
+    # how each child ended (its run's result, in the caller's history): status, error, outputs
+    results: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class ReportRunsResult:
+    runs: list[dict[str, Any]] = field(default_factory=list)  # a workflow node's `runs` output
+    report: str = ""  # the runs in words, for a judge (or a person) to compare
+
+
+@dataclass
+class SettleWorktreesInput:
+    chat_id: str
+    agent_ids: list[str]
+    action: str  # merge | keep | remove
+    message: str = ""
+    notes: list[NodeNote] = field(default_factory=list)
+
+
+@dataclass
+class SettleWorktreesResult:
+    ok: bool = True
+    merged: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    conflicts: list[str] = field(default_factory=list)
+    commit: str = ""
+    reason: str = ""

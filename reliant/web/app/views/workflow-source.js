@@ -14,6 +14,7 @@ const KIND_ICONS = {
   loop: "↻",
   parallel: "⇉",
   workflow: "▣",
+  worktree: "⎇",
   compact: "≡",
   save_message: "✎",
 };

@@ -9,6 +9,7 @@ with workflow.unsafe.imports_passed_through():
     from reliant.worker.interpreter.nodes.model import agent, call_llm
     from reliant.worker.interpreter.nodes.steps import approval, compact, run, save_message
     from reliant.worker.interpreter.nodes.tools import execute_tools
+    from reliant.worker.interpreter.nodes.worktree import worktree
 
 EXECUTORS: dict[str, Executor] = {
     "call_llm": call_llm,
@@ -17,6 +18,7 @@ EXECUTORS: dict[str, Executor] = {
     "run": run,
     "approval": approval,
     "workflow": child,
+    "worktree": worktree,
     "compact": compact,
     "save_message": save_message,
 }

@@ -31,12 +31,15 @@ with workflow.unsafe.imports_passed_through():
     from reliant.worker.interpreter.cursor import ChildRunInput, ChildRunResult
     from reliant.worker.interpreter.host import Failed, Stop
     from reliant.worker.interpreter.interpreter import NodeContext
+    from reliant.worker.interpreter.nodes.fanout import fan_out
     from reliant.worker.policies import STATUS_RETRY
 
 
 async def child(ctx: NodeContext) -> dict[str, Any]:
     node = ctx.task.node
     assert isinstance(node, WorkflowNode)
+    if node.fans_out:  # a set of children side by side, each an agent (in a worktree when asked)
+        return await fan_out(ctx)
     inputs = ctx.run.child_inputs(ctx.task)
     await ctx.checkpoint()
     cursor = ctx.cursor

@@ -37,7 +37,9 @@ async def run(ctx: NodeContext) -> dict[str, Any]:
         functools.partial(
             workflow.start_activity_method,
             NodeActivities.run_command,
-            RunCommandInput(ctx.chat_id, ctx.key(), command, float(timeout), notes=ctx.notes()),
+            RunCommandInput(
+                ctx.chat_id, ctx.key(), command, float(timeout), notes=ctx.notes(), workspace=ctx.ids.scope.workspace
+            ),
             start_to_close_timeout=COMMAND_TIMEOUT,
             heartbeat_timeout=HEARTBEAT_TIMEOUT,
             retry_policy=TOOL_RETRY,
