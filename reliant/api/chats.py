@@ -6,6 +6,7 @@ import asyncio
 import logging
 import posixpath
 import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -70,6 +71,7 @@ HELD_QUERY_TIMEOUT = timedelta(seconds=5)
 MAX_PROJECT_NAME_CHARS = 200
 MAX_PATH_BYTES = 4096  # PATH_MAX on Linux
 STRANDED_AT_ONCE = 8  # chats looked at side by side when an api starts
+DAEMON_RECONNECT_WAIT = 3.0  # seconds a request that needs a daemon waits for one to be online
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
@@ -169,6 +171,10 @@ class Chats:
         """The online daemon whose workspace roots hold `path`; the only one online when none
         does (a daemon without roots works anywhere); else the caller must choose."""
         daemons = await online_daemons(self.ctx)
+        deadline = time.monotonic() + DAEMON_RECONNECT_WAIT
+        while not daemons and time.monotonic() < deadline:  # one reconnecting is back in a moment
+            await asyncio.sleep(0.25)
+            daemons = await online_daemons(self.ctx)
         if not daemons:
             raise UnavailableError("no daemon is online; start one with `reliant daemon start` or `reliant up`")
         holding = [d for d in daemons if any(_inside(path, root) for root in d.workspaces)]
