@@ -284,6 +284,12 @@ def load(data_dir: Path | None = None, env: Mapping[str, str] | None = None, **f
     settings = Settings(data_dir=data_dir, **values).with_overrides(**flags)
     if settings.deployment and not re.fullmatch(r"[A-Za-z0-9_-]{1,32}", settings.deployment):
         raise ConfigError(f"deployment {settings.deployment!r}: use 1-32 letters, digits, '-' or '_'")
+    interval, timeout = settings.heartbeat_interval, settings.heartbeat_timeout
+    if interval and timeout and timeout <= interval:
+        raise ConfigError(
+            f"heartbeat_timeout ({timeout:g} s) must be longer than heartbeat_interval ({interval:g} s):"
+            " a daemon would read as offline between two of its heartbeats"
+        )
     return with_secret_files(settings, layers)
 
 

@@ -74,6 +74,13 @@ def test_a_negative_number_is_refused_with_the_setting_named(tmp_path: Path) -> 
     assert config.load(tmp_path.parent / "elsewhere", env={"RELIANT_THINKING_BUDGET": "8000"}).thinking_budget == 8000
 
 
+def test_a_heartbeat_timeout_not_longer_than_the_interval_is_refused(tmp_path: Path) -> None:
+    """A daemon would read as offline between two heartbeats (api tests flapped on 3 s against 5 s)."""
+    with pytest.raises(ConfigError, match=r"heartbeat_timeout \(3 s\) must be longer than heartbeat_interval \(5 s\)"):
+        config.load(tmp_path, env={"RELIANT_HEARTBEAT_TIMEOUT": "3"})
+    assert config.load(tmp_path, env={"RELIANT_HEARTBEAT_TIMEOUT": "3", "RELIANT_HEARTBEAT_INTERVAL": "1"})
+
+
 def test_the_llm_read_timeout_is_a_layered_setting(tmp_path: Path) -> None:
     assert config.load(tmp_path, env={}).llm_read_timeout == 90.0
     (tmp_path / "reliant.toml").write_text("[llm]\nread_timeout = 120\n")

@@ -159,8 +159,13 @@ class Chats:
         """`daemon_id` if it names a daemon that has been seen (online or not)."""
         if not subjects.valid_token(daemon_id):
             raise InvalidFieldError("daemon_id", "is not a daemon id (1 to 64 letters, digits, - or _)")
+        key = subjects.presence_key("daemon", daemon_id)
         entries = await presence(self.ctx)
-        if subjects.presence_key("daemon", daemon_id) not in entries:
+        deadline = time.monotonic() + DAEMON_RECONNECT_WAIT
+        while key not in entries and time.monotonic() < deadline:  # a read that came back short
+            await asyncio.sleep(0.25)
+            entries = await presence(self.ctx)
+        if key not in entries:
             if not entries:
                 raise UnavailableError("cannot read which daemons are online (NATS did not answer); try again")
             online = ", ".join(d.id for d in await online_daemons(self.ctx, entries)) or "none"

@@ -362,7 +362,7 @@ class Bus:
                 kv = await js.create_key_value(
                     bucket=self.name(PRESENCE_BUCKET), history=1, ttl=300, replicas=self.replicas
                 )
-            self._presence = Presence(kv)
+            self._presence = Presence(kv, js, self.name(PRESENCE_BUCKET))
         return self._presence
 
     @property
@@ -386,8 +386,11 @@ class Bus:
 class Presence:
     """Who is alive: roles and daemons put a JSON record under a key and refresh it."""
 
-    def __init__(self, kv: Any) -> None:
+    def __init__(self, kv: Any, js: Any, bucket: str) -> None:
         self._kv = kv
+        self._js = js
+        self._stream = f"KV_{bucket}"
+        self._subjects = f"$KV.{bucket}."
 
     async def put(self, key: str, value: dict[str, Any]) -> None:
         await self._kv.put(key, json.dumps(value).encode())
@@ -406,20 +409,16 @@ class Presence:
             logger.debug("presence: could not delete %s", key)
 
     async def entries(self, prefix: str = "") -> dict[str, dict[str, Any]]:
-        try:
-            keys = await self._kv.keys()
-        except nats.js.errors.NoKeysError:
-            return {}
-        wanted = [key for key in keys if key.startswith(prefix)]
-        found = await asyncio.gather(*(self._get(key) for key in wanted))  # one round trip, not one per key
-        return {key: value for key, value in zip(wanted, found, strict=True) if value is not None}
+        """Every live record whose key starts with `prefix`.
 
-    async def _get(self, key: str) -> dict[str, Any] | None:
-        try:
-            entry = await self._kv.get(key)
-        except nats.js.errors.KeyNotFoundError:
-            return None
-        return json.loads(entry.value) if entry.value else None
+        The keys come from the bucket's stream info (one request), not from a key watcher: the
+        watcher can signal "no more keys" before the first one reaches it on a busy machine, and a
+        read of every daemon then came back empty."""
+        info = await self._js.stream_info(self._stream, subjects_filter=self._subjects + ">")
+        subjects = info.state.subjects or {}
+        wanted = [key for key in (s[len(self._subjects) :] for s in subjects) if key.startswith(prefix)]
+        found = await asyncio.gather(*(self.get(key) for key in wanted))  # side by side, not one by one
+        return {key: value for key, value in zip(wanted, found, strict=True) if value is not None}
 
 
 class Beacon:

@@ -60,6 +60,7 @@ async def env(infra: Infra, migrated_db: object, tmp_path: Path) -> AsyncIterato
             gateway_address=f"127.0.0.1:{gateway_port}",
             daemon_token="daemon-secret",
             daemon_id=f"d-{uuid.uuid4().hex[:8]}",
+            heartbeat_interval=0.5,
             heartbeat_timeout=3.0,
             anthropic_api_key="sk-ant-test",
             anthropic_base_url=anthropic.url,

@@ -47,10 +47,10 @@ async def test_a_background_server_runs_is_read_found_listening_and_killed(
 
     async def serving() -> str:
         out = await run("shell_output", process_id=process_id)
-        assert "serving on" in out.output, out.output
+        assert f"serving on {port}" in out.output, out.output  # the whole line, not a part written so far
         return out.output
 
-    assert f"serving on {port}" in await eventually(serving, timeout=15)
+    await eventually(serving, timeout=15)
     # Requests show up in its output; the filter keeps only matching lines.
     with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
         conn.sendall(b"GET /missing HTTP/1.0\r\n\r\n")

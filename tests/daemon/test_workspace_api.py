@@ -95,6 +95,7 @@ async def env(infra: Infra, migrated_db: Database, tmp_path: Path) -> AsyncItera
         gateway_address=f"127.0.0.1:{gateway_port}",
         daemon_token="daemon-secret",
         daemon_id=f"d-{uuid.uuid4().hex[:8]}",
+        heartbeat_interval=0.5,
         heartbeat_timeout=3.0,
     )
     url = f"http://127.0.0.1:{api_port}"

@@ -76,13 +76,18 @@ def _leader(monitors: dict[str, str], stream: str) -> str:
 class StreamFollower:
     """A ConnectRPC StreamUpdates client on one api, reading on a thread until closed."""
 
-    def __init__(self, url: str, token: str, chat_id: str) -> None:
+    def __init__(self, url: str, token: str, chat_id: str, ca_cert: bytes) -> None:
+        from pyqwest import SyncClient, SyncHTTPTransport
+
         from reliant.wire.v1 import chat_pb2 as pb
         from reliant.wire.v1.chat_connect import ChatServiceClientSync
 
         self.updates: list[tuple[int, str, dict[str, Any]]] = []
         self.error: BaseException | None = None
-        self._client = ChatServiceClientSync(url, proto_json=True)
+        # Its own transport trusting the test's CA: the shared default one read SSL_CERT_FILE when the
+        # first test of the process made it, before this test set it.
+        http = SyncClient(SyncHTTPTransport(tls_ca_cert=ca_cert))
+        self._client = ChatServiceClientSync(url, proto_json=True, http_client=http)
         request = pb.StreamUpdatesRequest(chat_id=chat_id, since_seq=0)
         headers = {"Authorization": f"Bearer {token}"}
         self._stream = self._client.stream_updates(request, headers=headers)
@@ -249,7 +254,9 @@ async def test_two_of_each_role_on_tls_survive_losing_one_of_each_mid_chat(
             project = apis[0].project(workspace)
             chat = apis[0].chat(project["id"], f"scripted:{script}")
             chats.append((chat["id"], effects))
-            followers.append(StreamFollower(apis[1].url, token, chat["id"]))  # api-2: the one that stays
+            followers.append(
+                StreamFollower(apis[1].url, token, chat["id"], pki.cert.read_bytes())
+            )  # api-2: the one that stays
 
         killed: list[str] = []
         chat_began = time.monotonic()

@@ -79,7 +79,8 @@ def test_a_chat_starts_on_a_workflow_from_a_form_of_its_typed_inputs(
     dialog = page.locator("dialog.workflow-start")
     expect(dialog).to_be_visible()
     choices = dialog.locator("label.wf-choice")
-    expect(choices).to_have_count(4)
+    expect(choices).to_have_count(7)  # the built-ins, best-of-n and the children it and review run among them
+    expect(dialog.locator("label.wf-choice[data-workflow=best-of-n]")).to_be_visible()
     expect(dialog.locator("input[value=agent]")).to_be_checked()
     dialog.locator("label.wf-choice[data-workflow=tdd]").click()
     task = dialog.locator("#wf-input-task")
