@@ -93,8 +93,10 @@ class LiveAnswer:
     The calls return at once; a single writer task publishes whatever piled up while the previous
     publish was in flight, and a run of deltas to the same block goes out as one delta, so a burst
     of tokens costs one round trip, not one each. `offset` is where a delta's text starts in its
-    block, in Unicode code points. The tail starts empty: a partial answer left by an earlier
-    attempt is replaced. Publishing is best effort: if NATS is away, clients see the stored answer.
+    block, in Unicode code points. A retried attempt starts the tail afresh: the partial answer its
+    earlier attempt left is replaced (a first attempt finds none: every answer's end, stored or
+    dropped, purges the tail). Publishing is best effort: if NATS is away, clients see the stored
+    answer.
     """
 
     def __init__(
@@ -117,6 +119,7 @@ class LiveAnswer:
         self._wake = asyncio.Event()
         self._closed = False
         self._failures = 0
+        self._fresh = attempt > 1  # an earlier attempt may have left part of this answer
         started = {"message_id": message_id, "turn": turn, "attempt": attempt, "model": model}
         self._put(kinds.MESSAGE_STARTED, started | (where or {}))
         self._task = asyncio.create_task(self._run(), name=f"live:{chat_id}")
@@ -149,10 +152,11 @@ class LiveAnswer:
         self._wake.set()
 
     async def _run(self) -> None:
-        try:
-            await self._bus.live.purge(self._chat_id)
-        except BusError as exc:
-            self._failed(exc)
+        if self._fresh:
+            try:
+                await self._bus.live.purge(self._chat_id)
+            except BusError as exc:
+                self._failed(exc)
         while True:
             await self._wake.wait()
             self._wake.clear()

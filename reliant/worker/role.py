@@ -92,6 +92,7 @@ class WorkerRole:
                 log = UpdateLog(db, bus)
                 doctor = DoctorActivities(bus, db)
                 catalog = ToolCatalog(bus)
+                tools = ToolActivities(db, bus, log)
                 llm = LlmActivities(
                     db,
                     log,
@@ -104,8 +105,8 @@ class WorkerRole:
                     spending=Spending(
                         db, providers, chat_budget=s.budget_chat_usd, project_day_budget=s.budget_project_day_usd
                     ),
+                    reads=tools,
                 )
-                tools = ToolActivities(db, bus, log)
                 gates = GateActivities(db, log)
                 runs = RunActivities(db, bus, log)
                 nodes = NodeActivities(db, log, tools)
