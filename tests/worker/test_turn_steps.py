@@ -1,5 +1,6 @@
-"""What an agent turn costs in steps: the answer's leading reads run inside its model step, and the
-tool results message is stored with the last result. Read off the workflows' Temporal histories."""
+"""What an agent turn costs in steps: the answer's leading reads run inside its model step, the tool
+results message is stored with the last result, and a run's bookkeeping (its opening and end, an
+agent tool's records) runs as local activities. Read off the workflows' Temporal histories."""
 
 from __future__ import annotations
 
@@ -12,11 +13,13 @@ import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHistory
 
+from reliant.db import agents as agents_db
 from reliant.db import chats as chats_db
 from reliant.db import messages as messages_db
 from reliant.db import runs as runs_db
 from reliant.db import tool_runs as tool_runs_db
 from reliant.domain.chat import Role, ToolState
+from reliant.domain.workflows import run_workflow_id
 from tests.conftest import Infra
 from tests.worker.agent_env import AgentEnv, agent_env
 
@@ -107,3 +110,27 @@ async def test_a_call_llm_node_leaves_its_calls_to_the_execute_tools_node(env: A
     assert local["execute_tool"] == 1, (activities, local)  # the execute_tools node ran it, and counted it
     [run] = await runs_db.for_chat(env.db, chat.id)
     assert run.outputs == {"executed": 1}
+
+
+async def test_a_runs_bookkeeping_and_agent_tools_are_local_activities(env: AgentEnv) -> None:
+    child = env.script([{"text": "child done"}])
+    model = env.script(
+        [
+            {"tools": [{"name": "spawn_agent", "input": {"task": f"task {i}", "model": child}} for i in range(2)]},
+            {"text": "ok"},
+        ]
+    )
+    chat = await env.new_chat(model)
+    await env.chats.send(chat.id, "go")
+    await env.finished(chat.id, timeout=60)
+
+    activities, local = steps(await history_of(env, f"chat-{chat.id}"))
+    assert local["open_run"] == 1 and local["finish_run"] == 1, (activities, local)
+    assert local["begin_agent_tool"] == 2 and local["finish_agent_tool"] == 2, (activities, local)
+    assert not {"open_run", "finish_run", "begin_agent_tool", "finish_agent_tool"} & set(activities)
+    agents = await agents_db.for_chat(env.db, chat.id)
+    assert sorted(a.status.value for a in agents) == ["done", "done"]
+    for agent in agents:
+        activities, local = steps(await history_of(env, run_workflow_id(chat.id, agent.id)))
+        assert local["open_run"] == 1 and local["finish_run"] == 1, (activities, local)
+        assert activities["call_llm"] == 1
