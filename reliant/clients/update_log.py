@@ -108,9 +108,11 @@ class LiveAnswer:
     The calls return at once; a single writer task publishes whatever piled up while the previous
     publish was in flight, and a run of deltas to the same block goes out as one delta, so a burst
     of tokens costs one round trip, not one each. `offset` is where a delta's text starts in its
-    block, in Unicode code points. The answer's tail starts empty: a partial answer left by an
-    earlier attempt of the same turn is replaced (another turn's answer is left as it is).
-    Publishing is best effort: if NATS is away, clients see the stored answer.
+        if self._fresh:  # a first attempt's tail is new: nothing of it to clear
+            try:
+                await self._bus.live.purge(self._chat_id, self._turn)
+            except BusError as exc:
+                self._failed(exc)
     """
 
     def __init__(
@@ -134,6 +136,7 @@ class LiveAnswer:
         self._wake = asyncio.Event()
         self._closed = False
         self._failures = 0
+        self._fresh = attempt > 1  # an earlier attempt may have left part of this answer
         started = {"message_id": message_id, "turn": turn, "attempt": attempt, "model": model}
         self._put(kinds.MESSAGE_STARTED, started | (where or {}))
         self._task = asyncio.create_task(self._run(), name=f"live:{chat_id}")
@@ -166,10 +169,11 @@ class LiveAnswer:
         self._wake.set()
 
     async def _run(self) -> None:
-        try:
-            await self._bus.live.purge(self._chat_id, self._turn)
-        except BusError as exc:
-            self._failed(exc)
+        if self._fresh:  # a first attempt's tail is new: nothing of it to clear
+            try:
+                await self._bus.live.purge(self._chat_id, self._turn)
+            except BusError as exc:
+                self._failed(exc)
         while True:
             await self._wake.wait()
             self._wake.clear()

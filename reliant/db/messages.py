@@ -177,6 +177,20 @@ async def for_turn(db: Queries, chat_id: str, turn: int, role: Role) -> StoredMe
     return found[0] if found else None
 
 
+async def answer_awaiting_results(db: Queries, chat_id: str, turn: int) -> StoredMessage | None:
+    """The turn's assistant message if it is still the last message of its thread (its tool
+    results are what comes next); None otherwise."""
+    found = _messages(
+        await db.fetch(
+            _SELECT + " WHERE m.chat_id = %s AND m.turn = %s AND m.role = %s AND NOT m.aborted"
+            " AND m.ordinal IS NOT NULL AND NOT EXISTS (SELECT 1 FROM messages n WHERE n.thread_id = m.thread_id"
+            " AND n.ordinal > m.ordinal AND NOT n.aborted) ORDER BY b.position",
+            (chat_id, turn, Role.ASSISTANT.value),
+        )
+    )
+    return found[0] if found else None
+
+
 async def for_step(db: Queries, chat_id: str, step: str, role: Role) -> StoredMessage | None:
     found = _messages(
         await db.fetch(

@@ -141,20 +141,32 @@ class ToolTarget:
     run: ToolRun
     project_id: str
     daemon_id: str
-    workspace: str
+    workspace: str  # the project's directory
+    worktree: str = ""  # the chat's own active git worktree, if it has one (where its tools run)
+
+
+_TARGETS = (
+    f"SELECT {', '.join('t.' + c.strip() for c in _COLUMNS.split(','))}, p.id AS project_id, p.daemon_id, p.path,"
+    " (SELECT w.path FROM worktrees w WHERE w.chat_id = t.chat_id AND w.state = 'active') AS worktree"
+    " FROM tool_executions t JOIN chats c ON c.id = t.chat_id JOIN projects p ON p.id = c.project_id"
+)
+
+
+def _target(row: Row) -> ToolTarget:
+    return ToolTarget(_run(row), str(row["project_id"]), row["daemon_id"], row["path"], row["worktree"] or "")
 
 
 async def get_with_target(db: Queries, chat_id: str, key: str) -> ToolTarget | None:
-    """The run and where it runs, in one round trip."""
-    row = await db.fetchrow(
-        f"SELECT {', '.join('t.' + c.strip() for c in _COLUMNS.split(','))}, p.id AS project_id, p.daemon_id, p.path"
-        " FROM tool_executions t JOIN chats c ON c.id = t.chat_id JOIN projects p ON p.id = c.project_id"
-        " WHERE t.chat_id = %s AND t.call_key = %s",
-        (chat_id, key),
-    )
-    if row is None:
-        return None
-    return ToolTarget(_run(row), str(row["project_id"]), row["daemon_id"], row["path"])
+    """The run and where it runs (with the chat's active worktree), in one round trip."""
+    row = await db.fetchrow(_TARGETS + " WHERE t.chat_id = %s AND t.call_key = %s", (chat_id, key))
+    return None if row is None else _target(row)
+
+
+async def targets(db: Queries, chat_id: str, keys: Sequence[str]) -> list[ToolTarget]:
+    """get_with_target for several calls of the chat at once, in the order of `keys` (those that exist)."""
+    rows = await db.fetch(_TARGETS + " WHERE t.chat_id = %s AND t.call_key = ANY(%s)", (chat_id, list(keys)))
+    found = {r["call_key"]: _target(r) for r in rows}
+    return [found[k] for k in keys if k in found]
 
 
 async def begin(db: Queries, chat_id: str, key: str, *, daemon_boot: str = "") -> ToolRun | None:

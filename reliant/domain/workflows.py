@@ -43,6 +43,9 @@ UPDATE_ANSWER_QUESTION = "answer_question"
 QUERY_STATE = "state"
 # Runs that carry this patch marker take cancel, pause and resume only with the chat id as argument.
 SEALED_CONTROL_PATCH = "sealed-control-signals"
+# Bookkeeping steps (a run's opening and end, an agent tool's records) run as local activities;
+# histories recorded before ran them as activities, and replay so.
+LOCAL_STEPS_PATCH = "local-bookkeeping-steps"
 # An Agent run that carries this marker handed its chat over to the Chat workflow when it took its
 # next message (continue-as-new into the new type): its chat runs definitions from then on.
 HANDOVER_PATCH = "hand-over-to-chat-workflow"

@@ -59,6 +59,15 @@ def public_tool_data(data: dict[str, Any]) -> dict[str, Any]:
     return {**data, "content": slim}
 
 
+def tool_started_payload(run: ToolRun) -> dict[str, Any]:
+    """A tool_started update's payload (a call on another thread than the chat's main one also
+    names its key and thread)."""
+    started = {"tool_call_id": run.tool_call_id, "tool_name": run.tool_name, "input": run.input, "turn": run.turn}
+    if run.key != run.tool_call_id:
+        started |= {"call_key": run.key, "thread_id": run.thread_id}
+    return started
+
+
 def tool_run_payload(run: ToolRun) -> dict[str, Any]:
     status = {
         ToolState.COMPLETED: "ok",

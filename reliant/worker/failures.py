@@ -45,9 +45,10 @@ class Failure:
         return self.message
 
 
-def classify_failure(err: ActivityError) -> Failure:
-    """Classify an activity's final failure (after the retries its RetryPolicy allows)."""
-    cause: BaseException | None = err.cause
+def classify_failure(err: ActivityError | ApplicationError) -> Failure:
+    """Classify an activity's final failure (after the retries its RetryPolicy allows). A local
+    activity's may come as the ApplicationError it raised, not wrapped in an ActivityError."""
+    cause: BaseException | None = err if isinstance(err, ApplicationError) else err.cause
     if isinstance(cause, ActivityTimeoutError) and cause.type is TimeoutType.HEARTBEAT:
         # The worker running it went away (or cannot reach Temporal): another one will take it.
         return Failure(FailureKind.INFRASTRUCTURE, "HeartbeatTimeout", str(cause), service="a worker")

@@ -96,6 +96,7 @@ class WorkerRole:
                 spending = Spending(
                     db, providers, chat_budget=s.budget_chat_usd, project_day_budget=s.budget_project_day_usd
                 )
+                tools = ToolActivities(db, bus, log)
                 llm = LlmActivities(
                     db,
                     log,
@@ -106,8 +107,8 @@ class WorkerRole:
                     demo_project=str(demo_project_path(s.data_dir)),
                     data_dir=s.data_dir,
                     spending=spending,
+                    reads=tools,
                 )
-                tools = ToolActivities(db, bus, log)
                 gates = GateActivities(db, log)
                 runs = RunActivities(db, bus, log)
                 nodes = NodeActivities(db, log, tools)

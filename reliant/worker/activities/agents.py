@@ -40,7 +40,7 @@ from reliant.domain.agents import (
 from reliant.domain.chat import FINAL_TOOL_STATES, ToolRun, ToolState
 from reliant.engine.parse import parse_preset
 from reliant.errors import DaemonUnavailableError
-from reliant.wire.payloads import agent_payload, tool_run_payload
+from reliant.wire.payloads import agent_payload, tool_run_payload, tool_started_payload
 from reliant.worker import agent_tools, definitions
 from reliant.worker.activities.llm import chat_gone
 from reliant.worker.activities.notes import emit_notes
@@ -93,10 +93,11 @@ class AgentActivities:
         problem = agent_tools.problems(name, run.input)
         if problem:
             return await self._result(inp.chat_id, run, error=f"invalid {name} call: {problem}")
-        if run.state is ToolState.PENDING:
+        start = run.state is ToolState.PENDING
+        if name == SPAWN_AGENT:  # started in the commit that records the agent
+            return await self._spawn(inp, run, target.daemon_id, target.workspace, target.project_id, start=start)
+        if start:
             await self._started(inp.chat_id, run)
-        if name == SPAWN_AGENT:
-            return await self._spawn(inp, run, target.daemon_id, target.workspace, target.project_id)
         if name == LIST_AGENTS:
             return await self._result(inp.chat_id, run, output=_listing(await agents_db.for_chat(self.db, inp.chat_id)))
         ids, problem = await self._resolve(inp, run)
@@ -186,8 +187,9 @@ class AgentActivities:
     # -- spawn_agent ------------------------------------------------------------------------------------
 
     async def _spawn(
-        self, inp: BeginAgentToolInput, run: ToolRun, daemon_id: str, workspace: str, project_id: str
+        self, inp: BeginAgentToolInput, run: ToolRun, daemon_id: str, workspace: str, project_id: str, *, start: bool
     ) -> BeginAgentToolResult:
+        """`start`: the call is still pending (shown started with the agent's record)."""
         args = run.input
         task = str(args["task"])
         workflow = str(args.get("workflow") or DEFAULT_WORKFLOW)
@@ -196,6 +198,8 @@ class AgentActivities:
         if args.get("preset"):
             found = await self._preset(daemon_id, workspace, str(args["preset"]))
             if isinstance(found, str):
+                if start:
+                    await self._started(inp.chat_id, run)
                 return await self._result(inp.chat_id, run, error=found)
             model, system = found[0] or model, found[1]
         model = str(args.get("model") or model)
@@ -213,10 +217,14 @@ class AgentActivities:
         )
         try:
             async with self.log.change(inp.chat_id) as change:
+                if start:
+                    await _begin(change, inp.chat_id, run)
                 agent, created = await agents_db.create(change.tx, new, self.limits)
                 if created:
                     change.emit(kinds.AGENT_STARTED, agent_payload(agent))
         except agents_db.LimitReached as exc:
+            if start:  # not recorded with the agent (there is none)
+                await self._started(inp.chat_id, run)
             return await self._result(inp.chat_id, run, error=f"not spawned: {exc.message}")
         except agents_db.CallEnded:  # its run was stopped meanwhile (abandon_spawn): the call stands as it ended
             stood = await tool_runs_db.get(self.db, inp.chat_id, run.key)
@@ -349,18 +357,7 @@ class AgentActivities:
 
     async def _started(self, chat_id: str, run: ToolRun) -> None:
         async with self.log.change(chat_id) as change:
-            begun = await tool_runs_db.begin(change.tx, chat_id, run.key)
-            if begun is None:
-                return  # it has ended meanwhile
-            started = {
-                "tool_call_id": begun.tool_call_id,
-                "tool_name": begun.tool_name,
-                "input": begun.input,
-                "turn": begun.turn,
-            }
-            if begun.key != begun.tool_call_id:
-                started |= {"call_key": begun.key, "thread_id": begun.thread_id}
-            change.emit(kinds.TOOL_STARTED, started)
+            await _begin(change, chat_id, run)
 
     async def _result(
         self, chat_id: str, run: ToolRun, *, output: str = "", error: str = "", data: dict[str, Any] | None = None
@@ -398,3 +395,10 @@ def _listing(agents: list[AgentRecord]) -> str:
             f"{a.input_tokens + a.output_tokens} tokens{where} — {_capped(a.task, 200)}"
         )
     return "\n".join(lines)
+
+
+async def _begin(change: Change, chat_id: str, run: ToolRun) -> None:
+    """Record the call executing, and say so (unless it has ended meanwhile)."""
+    begun = await tool_runs_db.begin(change.tx, chat_id, run.key)
+    if begun is not None:
+        change.emit(kinds.TOOL_STARTED, tool_started_payload(begun))

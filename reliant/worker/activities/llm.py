@@ -12,15 +12,17 @@ import asyncio
 import dataclasses
 import logging
 import uuid
+from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
+from typing import Protocol, TypeVar
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from reliant.clients.daemons import ToolCatalog
 from reliant.clients.providers import ProviderPool
-from reliant.clients.update_log import LiveAnswer, UpdateLog
+from reliant.clients.update_log import Change, LiveAnswer, UpdateLog
 from reliant.db import Database
 from reliant.db import agents as agents_db
 from reliant.db import chats as chats_db
@@ -29,7 +31,9 @@ from reliant.db import model_steps as model_steps_db
 from reliant.db import threads as threads_db
 from reliant.db import tool_runs as tool_runs_db
 from reliant.db import worktrees as worktrees_db
+from reliant.db.worktrees import WorktreeRecord
 from reliant.domain import update_kinds as kinds
+from reliant.domain.agents import AGENT_TOOLS
 from reliant.domain.chat import (
     FINAL_TOOL_STATES,
     MAIN_THREAD,
@@ -42,9 +46,11 @@ from reliant.domain.chat import (
     StoredMessage,
     Thread,
     ToolDefinition,
+    ToolRun,
     ToolState,
+    Usage,
 )
-from reliant.domain.workflows import ToolCallRef
+from reliant.domain.workflows import ASK_USER_TOOL, ToolCallRef
 from reliant.errors import DaemonUnavailableError
 from reliant.llm.base import BlockDelta, BlockStart, LlmRequest, StreamEvent
 from reliant.llm.errors import FatalLlmError, LlmError, RetryableLlmError
@@ -52,7 +58,7 @@ from reliant.llm.pricing import cost
 from reliant.llm.registry import parse_model
 from reliant.llm.script import check_script_place
 from reliant.redaction import redact
-from reliant.wire.payloads import agent_payload, message_payload, tool_run_payload
+from reliant.wire.payloads import agent_payload, message_payload, tool_run_payload, tool_started_payload
 from reliant.worker import agent_tools, ask_user
 from reliant.worker.activities import llm_options
 from reliant.worker.activities.notes import emit_notes
@@ -74,6 +80,8 @@ from reliant.worker.transcript import model_messages, tool_result_blocks
 
 logger = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 HEARTBEAT_EVERY = 0.5
 DAEMON_TRIES = 3
 MAX_BACKOFF = 60.0  # our own backoff between attempts when the provider names no wait: 1, 2, 4 ... 60 s
@@ -91,6 +99,14 @@ def chat_gone(chat_id: str) -> ApplicationError:
     return ApplicationError(f"chat {chat_id} no longer exists", type=CHAT_GONE, non_retryable=True)
 
 
+class ReadRunner(Protocol):
+    """Runs read-only tool calls of a stored answer, recorded executing (ToolActivities.run_reads)."""
+
+    async def run_reads(
+        self, chat_id: str, runs: Sequence[ToolRun], daemon_id: str, workspace: str, answer: StoredMessage
+    ) -> dict[str, str]: ...
+
+
 class LlmActivities:
     def __init__(
         self,
@@ -104,6 +120,7 @@ class LlmActivities:
         demo_project: str = "",
         data_dir: Path | None = None,
         spending: Spending | None = None,
+        reads: ReadRunner | None = None,
     ) -> None:
         """`demo_project`: the path of the demo project (`reliant up --demo`), whose chats each get
         their own worktree."""
@@ -116,6 +133,7 @@ class LlmActivities:
         self.contexts = contexts
         self.demo_project = demo_project
         self.spending = spending  # prices and budgets (None: the price table, no budget)
+        self.reads = reads  # runs an answer's leading reads when the call asks (None: never)
 
     @activity.defn(name="call_llm")
     async def call_llm(self, inp: CallLlmInput) -> CallLlmResult:
@@ -130,19 +148,26 @@ class LlmActivities:
             await asyncio.gather(beating, return_exceptions=True)
 
     async def _call_llm(self, inp: CallLlmInput) -> CallLlmResult:
-        found = await chats_db.get_with_project(self.db, inp.chat_id)
+        step = inp.step or messages_db.legacy_step(inp.turn)
+        # What the call reads before it writes anything, and its turn: asked side by side (the
+        # wait of one round trip, not of five). The chat is looked at first: gone, it says so.
+        found, thread, turn, stored, worktree, _ = await asyncio.gather(
+            chats_db.get_with_project(self.db, inp.chat_id),
+            self._thread(inp.chat_id, inp.thread_id),
+            _value(inp.turn) if inp.turn else model_steps_db.turn_for(self.db, inp.chat_id, step),
+            messages_db.for_step(self.db, inp.chat_id, step, Role.ASSISTANT),
+            _value(None) if inp.workspace else worktrees_db.active_for_chat(self.db, inp.chat_id),
+            emit_notes(self.log, inp.chat_id, inp.notes),
+            return_exceptions=True,
+        )
         if found is None:
             raise chat_gone(inp.chat_id)
-        chat, project = found
-        await emit_notes(self.log, chat.id, inp.notes)
-        thread = await self._thread(chat.id, inp.thread_id)
-        step = inp.step or messages_db.legacy_step(inp.turn)
-        turn = inp.turn or await model_steps_db.turn_for(self.db, chat.id, step)
+        chat, project = _ok(found)
+        thread, turn, stored, worktree, _ = _ok(thread), _ok(turn), _ok(stored), _ok(worktree), _ok(_)
         if inp.admit_message_id:
             await self._admit(chat, inp.admit_message_id)
         if inp.prompt:
             await self._prompt(chat, thread, step, inp.prompt)
-        stored = await messages_db.for_step(self.db, chat.id, step, Role.ASSISTANT)
         if stored is not None:
             return await self._finish(chat, stored, inp, replayed=True)
         transcript = await settle_tool_results(
@@ -161,7 +186,7 @@ class LlmActivities:
         if inp.workspace:  # a sub-agent in its own worktree
             project = dataclasses.replace(project, path=inp.workspace)
         else:
-            project = await self._workspace(chat, project, transcript)
+            project = await self._workspace(chat, project, transcript, worktree)
         places.append(Path(project.path))
         tools = (*await self._tools(project.daemon_id, project.path), ask_user.DEFINITION)
         if inp.agents:
@@ -178,13 +203,19 @@ class LlmActivities:
             provider, model = (await self.providers.providers()).get(parsed)
         except LlmError as exc:
             raise ApplicationError(redact(str(exc)), type=FATAL_LLM, non_retryable=True) from None
-        if self.spending is not None:
-            refusal = await self.spending.check(chat.id, chat.project_id, model_spec, thread.id, transcript)
-            if refusal is not None:  # not made: the run pauses until the budget is raised and resumed
-                raise ApplicationError(
-                    str(refusal), type=BUDGET_REACHED, non_retryable=True, category=ApplicationErrorCategory.BENIGN
-                )
-        prompt = await self._system_prompt(chat, project, transcript, inp.mode, inp.system)
+        # The budget's verdict and the system prompt (each a few reads) side by side.
+        refusal, prompt = await asyncio.gather(
+            self.spending.check(chat.id, chat.project_id, model_spec, thread.id, transcript)
+            if self.spending is not None
+            else _value(None),
+            self._system_prompt(chat, project, transcript, inp.mode, inp.system),
+            return_exceptions=True,
+        )
+        if _ok(refusal) is not None:  # not made: the run pauses until the budget is raised and resumed
+            raise ApplicationError(
+                str(refusal), type=BUDGET_REACHED, non_retryable=True, category=ApplicationErrorCategory.BENIGN
+            )
+        prompt = _ok(prompt)
         request = LlmRequest(
             model=model,
             system=prompt.stable,
@@ -245,9 +276,16 @@ class LlmActivities:
             await answer.abort()
             raise
 
-        await answer.close()  # stored in the live tail before the answer's message_completed
+        # Stored in the live tail before the answer's message_completed; meanwhile, what it cost.
+        cost_usd, closed = await asyncio.gather(
+            self._cost(model_spec, response.usage), answer.close(), return_exceptions=True
+        )
+        _ok(closed)
+        cost_usd = _ok(cost_usd)
         read_only = {t.name: t.read_only for t in tools}
         main = thread.key == MAIN_THREAD
+        calls: list[ToolCallRef] = []
+        reads: list[ToolRun] = []
         async with self.log.change(chat.id) as change:
             message, created = await messages_db.store_turn(
                 change.tx,
@@ -257,9 +295,7 @@ class LlmActivities:
                 blocks=response.blocks,
                 model=model_spec,
                 usage=response.usage,
-                cost_usd=await self.spending.cost(model_spec, response.usage)
-                if self.spending is not None
-                else cost(model_spec, response.usage),
+                cost_usd=cost_usd,
                 stop_reason=response.stop_reason,
                 step=step,
                 thread_id=thread.id,
@@ -284,14 +320,30 @@ class LlmActivities:
                     agent = await agents_db.get(change.tx, inp.agent_id)
                     if agent is not None:
                         change.emit(kinds.AGENT_STATUS, agent_payload(agent))
+                calls = [
+                    ToolCallRef(c.key, c.tool_name, c.read_only)
+                    for c in planned
+                    if not (c.tool_name == llm_options.RESPOND_TOOL and inp.response is not None)
+                ]
+                if inp.run_reads and self.reads is not None:
+                    # The answer's leading reads start in the commit that stores it, and run once
+                    # it is done (below): a retry finds the answer stored (the model is never paid
+                    # twice) and the reads ended, or executing (execute_tool runs them again: they
+                    # change nothing).
+                    for read in _leading_reads(calls):
+                        begun = await tool_runs_db.begin(change.tx, chat.id, read.tool_call_id)
+                        if begun is not None:
+                            change.emit(kinds.TOOL_STARTED, tool_started_payload(begun))
+                            reads.append(begun)
         if not created:
             return await self._finish(chat, message, inp, replayed=True)
-        calls = [
-            ToolCallRef(c.key, c.tool_name, c.read_only)
-            for c in planned
-            if not (c.tool_name == llm_options.RESPOND_TOOL and inp.response is not None)
-        ]
-        return await self._done(chat, message, inp, calls, replayed=False)
+        settled: dict[str, str] = {}
+        if reads and self.reads is not None:
+            settled = await self.reads.run_reads(chat.id, reads, project.daemon_id, project.path, message)
+        return await self._done(chat, message, inp, calls, replayed=False, settled=settled)
+
+    async def _cost(self, model_spec: str, usage: Usage) -> float:
+        return await self.spending.cost(model_spec, usage) if self.spending is not None else cost(model_spec, usage)
 
     async def _thread(self, chat_id: str, thread_id: str) -> Thread:
         """The thread a call works on (the chat's main thread unless it names one)."""
@@ -336,10 +388,12 @@ class LlmActivities:
                     transcript = [*transcript, message]
         return transcript
 
-    async def _workspace(self, chat: ChatInfo, project: Project, transcript: list[StoredMessage]) -> Project:
-        """The project as the chat sees it: a chat with its own git worktree works there (its tools
-        and its prompt say so). A chat in the demo project gets its worktree at its first call."""
-        worktree = await worktrees_db.active_for_chat(self.db, chat.id)
+    async def _workspace(
+        self, chat: ChatInfo, project: Project, transcript: list[StoredMessage], worktree: WorktreeRecord | None
+    ) -> Project:
+        """The project as the chat sees it: a chat with its own git worktree (`worktree`, its active
+        one) works there (its tools and its prompt say so). A chat in the demo project gets its
+        worktree at its first call."""
         first_call = not any(m.role is Role.ASSISTANT for m in transcript)
         if worktree is None and first_call and self.demo_project and project.path == self.demo_project:
             worktree = await demo_worktree(self.db, self.contexts.bus, chat.id, project)
@@ -400,7 +454,14 @@ class LlmActivities:
         return await self._done(chat, message, inp, calls, replayed=replayed)
 
     async def _done(
-        self, chat: ChatInfo, message: StoredMessage, inp: CallLlmInput, calls: list[ToolCallRef], *, replayed: bool
+        self,
+        chat: ChatInfo,
+        message: StoredMessage,
+        inp: CallLlmInput,
+        calls: list[ToolCallRef],
+        *,
+        replayed: bool,
+        settled: dict[str, str] | None = None,
     ) -> CallLlmResult:
         if not calls and inp.idle_when_done:
             async with self.log.change(chat.id) as change:
@@ -415,7 +476,31 @@ class LlmActivities:
             turn=message.turn or 0,
             text=llm_options.capped(message.text()),
             response=llm_options.response_of(message) if inp.response is not None else None,
+            settled=settled or {},
         )
+
+
+def _leading_reads(calls: list[ToolCallRef]) -> list[ToolCallRef]:
+    """The answer's leading run of read-only calls a daemon answers (the batch the workflow would
+    run first, side by side): not ask_user nor the agent tools, which the workflow itself runs."""
+    reads: list[ToolCallRef] = []
+    for call in calls:
+        if not call.read_only or call.tool_name == ASK_USER_TOOL or call.tool_name in AGENT_TOOLS:
+            break
+        reads.append(call)
+    return reads
+
+
+def _ok(outcome: T | BaseException) -> T:
+    """One outcome of a gather(..., return_exceptions=True): its value, or its exception raised."""
+    if isinstance(outcome, BaseException):
+        raise outcome
+    return outcome
+
+
+async def _value(value: T) -> T:
+    """`value`, as a read that needs no round trip (beside others that do, in a gather)."""
+    return value
 
 
 async def _heartbeat() -> None:
@@ -459,17 +544,41 @@ async def settle_tool_results(
         runs = await tool_runs_db.for_turn(db, chat_id, last.turn)
     if any(r.state not in final for r in runs):
         return transcript
+    async with log.change(chat_id) as change:
+        message = await store_results(change, chat_id, last, runs)
+    return [*transcript, message]
+
+
+async def store_results_once_all_ended(change: Change, chat_id: str, run: ToolRun) -> None:
+    """`run` has just ended: if it was the last of its turn's calls to end, the model's next read
+    (the tool results message) is stored in the same transaction, so the next model call finds it
+    (settle_tool_results does it there otherwise: calls that ended at the same moment)."""
+    runs = await tool_runs_db.for_turn(change.tx, chat_id, run.turn)
+    if any(r.state not in FINAL_TOOL_STATES for r in runs):
+        return
+    answer = await messages_db.answer_awaiting_results(change.tx, chat_id, run.turn)
+    if answer is not None and answer.tool_calls_blocks():
+        await store_results(change, chat_id, answer, runs)
+
+
+async def store_results(change: Change, chat_id: str, answer: StoredMessage, runs: list[ToolRun]) -> StoredMessage:
+    """The tool results message that follows `answer` (once: a second call finds it stored)."""
     by_id = {r.tool_call_id: r for r in runs}
     blocks = [
         block
-        for b in last.tool_calls_blocks()
+        for b in answer.tool_calls_blocks()
         if b.tool_call_id in by_id
         for block in tool_result_blocks(by_id[b.tool_call_id])
     ]
-    async with log.change(chat_id) as change:
-        message, created = await messages_db.store_turn(
-            change.tx, chat_id, turn=last.turn, role=Role.TOOL, blocks=blocks, step=last.step, thread_id=last.thread_id
-        )
-        if created:
-            change.emit(kinds.MESSAGE_CREATED, {"message": message_payload(message)})
-    return [*transcript, message]
+    message, created = await messages_db.store_turn(
+        change.tx,
+        chat_id,
+        turn=answer.turn,
+        role=Role.TOOL,
+        blocks=blocks,
+        step=answer.step,
+        thread_id=answer.thread_id,
+    )
+    if created:
+        change.emit(kinds.MESSAGE_CREATED, {"message": message_payload(message)})
+    return message

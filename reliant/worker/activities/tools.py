@@ -8,6 +8,10 @@ attempt that finds the call `executing` asks the daemon to attach to it (or retu
 remembers); if the daemon run it went to has restarted, a read-only tool is run again and any other
 is reported as interrupted, saying so: never silently run twice.
 
+An `agent` node's model call runs the answer's leading read-only calls itself (run_reads), right
+after storing the answer, with their starts in the answer's own commit: a turn of reads costs one
+step, not two. What that leaves unfinished (a daemon that did not answer) execute_tool takes up.
+
 Only a cancel the user asked for (the workflow cancelling the activity) stops the tool on the
 daemon and reports "cancelled by the user". A worker shutdown, a heartbeat or activity timeout
 leaves it running: the retry attaches to it.
@@ -17,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from temporalio import activity
@@ -31,16 +36,15 @@ from reliant.db import approvals as approvals_db
 from reliant.db import chats as chats_db
 from reliant.db import questions as questions_db
 from reliant.db import tool_runs as tool_runs_db
-from reliant.db import worktrees as worktrees_db
 from reliant.db.tool_runs import ToolTarget
 from reliant.domain import update_kinds as kinds
-from reliant.domain.chat import FINAL_TOOL_STATES, ChatStatus, ToolRun, ToolState
+from reliant.domain.chat import FINAL_TOOL_STATES, ChatStatus, StoredMessage, ToolRun, ToolState
 from reliant.domain.tools import ToolCall, ToolResult, ToolStatus
 from reliant.domain.workflows import ApprovalAnswer
 from reliant.errors import DaemonUnavailableError
-from reliant.wire.payloads import tool_run_payload
+from reliant.wire.payloads import tool_run_payload, tool_started_payload
 from reliant.worker import ask_user
-from reliant.worker.activities.llm import chat_gone, settle_tool_results
+from reliant.worker.activities.llm import chat_gone, settle_tool_results, store_results, store_results_once_all_ended
 from reliant.worker.activities.notes import emit_notes
 from reliant.worker.activities.types import (
     DAEMON_OFFLINE,
@@ -80,8 +84,8 @@ class ToolActivities:
         run, daemon_id, workspace = target.run, target.daemon_id, target.workspace
         if inp.workspace:  # a sub-agent in its own worktree
             workspace = inp.workspace
-        elif (worktree := await worktrees_db.active_for_chat(self.db, inp.chat_id)) is not None:
-            workspace = worktree.path  # the chat works in its own git worktree
+        elif target.worktree:
+            workspace = target.worktree  # the chat works in its own git worktree
         if run.state in FINAL:
             return ExecuteToolResult(run.key, run.state.value, replayed=True)
         if inp.invalid:
@@ -126,20 +130,7 @@ class ToolActivities:
                 return await self._record(inp.chat_id, run, ToolResult(run.key, ToolStatus.INTERRUPTED, error=error))
         # Which daemon run the call goes to matters only for a call that must not run twice.
         boot = "" if run.read_only else await self._daemon_boot(daemon_id)
-        async with self.log.change(inp.chat_id) as change:
-            if inp.approval is not None:
-                await _approved(change, inp.chat_id, target, inp.approval)
-            begun = await tool_runs_db.begin(change.tx, inp.chat_id, run.key, daemon_boot=boot)
-            if begun is not None:
-                started = {
-                    "tool_call_id": begun.tool_call_id,
-                    "tool_name": begun.tool_name,
-                    "input": begun.input,
-                    "turn": begun.turn,
-                }
-                if begun.key != begun.tool_call_id:
-                    started |= {"call_key": begun.key, "thread_id": begun.thread_id}
-                change.emit(kinds.TOOL_STARTED, started)
+        begun = await self._begin(inp, target, boot=boot)
         if begun is None:  # another attempt finished it meanwhile
             return await self._recorded(inp.chat_id, run)
         result = await self._deliver(daemon_id, call, begun, sent_boot=boot, resume=False)
@@ -147,26 +138,99 @@ class ToolActivities:
             result = ToolResult(run.key, ToolStatus.INTERRUPTED, error=DAEMON_RESTARTED if boot else OUTCOME_UNKNOWN)
         return await self._record(inp.chat_id, begun, result)
 
+    async def _begin(self, inp: ExecuteToolInput, target: ToolTarget, *, boot: str) -> ToolRun | None:
+        """Record the call executing (and the user's approval, if asked) and say so to clients; None
+        if another attempt finished it meanwhile."""
+        async with self.log.change(inp.chat_id) as change:
+            if inp.approval is not None:
+                await _approved(change, inp.chat_id, target, inp.approval)
+            begun = await tool_runs_db.begin(change.tx, inp.chat_id, target.run.key, daemon_boot=boot)
+            if begun is not None:
+                change.emit(kinds.TOOL_STARTED, tool_started_payload(begun))
+        return begun
+
+    async def run_reads(
+        self, chat_id: str, runs: Sequence[ToolRun], daemon_id: str, workspace: str, answer: StoredMessage
+    ) -> dict[str, str]:
+        """Run read-only calls of `answer`, just stored (and these calls recorded executing with it),
+        side by side, inside the model call's own step (no step of their own, no gate: a read runs
+        in every mode). Their results commit together, with the tool results message when they were
+        all of the answer's calls (nothing has joined its thread since). Returns the state of each
+        call that ended, by key; any other (its daemon did not answer) is left to execute_tool,
+        which knows how to wait for the daemon."""
+        sent = await asyncio.gather(
+            *(
+                self.delivery.deliver(
+                    daemon_id,
+                    ToolCall(run.key, run.tool_name, run.input, chat_id, workspace),
+                    sent_boot="",
+                    resume=False,
+                    rerun_if_unknown=True,
+                )
+                for run in runs
+            ),
+            return_exceptions=True,
+        )
+        ended: dict[str, str] = {}
+        failure: BaseException | None = None
+        async with self.log.change(chat_id) as change:
+            done: list[ToolRun] = []
+            for run, reply in zip(runs, sent, strict=True):
+                if isinstance(reply, DaemonUnavailableError):
+                    if not reply.maybe_reached:  # never reached it: execute_tool sends it again
+                        await tool_runs_db.back_to_pending(change.tx, chat_id, run.key)
+                    continue
+                if isinstance(reply, BaseException):
+                    failure = failure or reply
+                    continue
+                result = reply
+                if result.status is ToolStatus.UNKNOWN:
+                    result = ToolResult(run.key, ToolStatus.INTERRUPTED, error=OUTCOME_UNKNOWN)
+                state = _state_of(result)
+                finished = await tool_runs_db.finish(
+                    change.tx,
+                    chat_id,
+                    run.key,
+                    state=state,
+                    output=result.output,
+                    error=result.error,
+                    data=result.data,
+                    duration_ms=result.duration_ms,
+                )
+                if finished is not None:
+                    change.emit(kinds.TOOL_FINISHED, tool_run_payload(finished))
+                    ended[run.key] = state.value
+                    done.append(finished)
+            if {b.tool_call_id for b in answer.tool_calls_blocks()} <= {r.tool_call_id for r in done}:
+                await store_results(change, chat_id, answer, done)
+        if failure is not None:
+            raise failure
+        return ended
+
+    def _beats(self) -> dict[str, Any]:
+        """How a delivery keeps the activity alive: heartbeats (none in a local activity)."""
+        beat = None if activity.info().is_local else activity.heartbeat
+        return {"heartbeat": beat, "heartbeat_every": HEARTBEAT_EVERY}
+
     async def _deliver(
         self, daemon_id: str, call: ToolCall, run: ToolRun, *, sent_boot: str, resume: bool
     ) -> ToolResult:
         """Ask the daemon until it answers; a call that never reached it goes back to pending."""
-        beat = None if activity.info().is_local else activity.heartbeat
         try:
             return await self.delivery.deliver(
-                daemon_id,
-                call,
-                sent_boot=sent_boot,
-                resume=resume,
-                rerun_if_unknown=run.read_only,
-                heartbeat=beat,
-                heartbeat_every=HEARTBEAT_EVERY,
+                daemon_id, call, sent_boot=sent_boot, resume=resume, rerun_if_unknown=run.read_only, **self._beats()
             )
         except DaemonUnavailableError as exc:
-            if not exc.maybe_reached and await tool_runs_db.back_to_pending(self.db, call.chat_id, run.key):
-                logger.info("tool call %s never reached daemon %s: pending again", run.key, daemon_id)
-            # Retried here for the delivery's grace already: the chat pauses until the daemon is back.
-            raise ApplicationError(str(exc), type=DAEMON_OFFLINE, non_retryable=True) from exc
+            raise await self._undelivered(daemon_id, call, run, exc) from exc
+
+    async def _undelivered(
+        self, daemon_id: str, call: ToolCall, run: ToolRun, exc: DaemonUnavailableError
+    ) -> ApplicationError:
+        """The daemon did not answer: a call that provably never reached it is pending again, and the
+        chat pauses until the daemon is back (the delivery has retried for its grace already)."""
+        if not exc.maybe_reached and await tool_runs_db.back_to_pending(self.db, call.chat_id, run.key):
+            logger.info("tool call %s never reached daemon %s: pending again", run.key, daemon_id)
+        return ApplicationError(str(exc), type=DAEMON_OFFLINE, non_retryable=True)
 
     async def _daemon_boot(self, daemon_id: str) -> str:
         """The daemon run its presence record names ("" if not known)."""
@@ -207,6 +271,7 @@ class ToolActivities:
             )
             if finished is not None:
                 change.emit(kinds.TOOL_FINISHED, tool_run_payload(finished))
+                await store_results_once_all_ended(change, inp.chat_id, finished)
             await _running_again(change, inp.chat_id)
         return ExecuteToolResult(run.key, ToolState.DENIED.value)
 
@@ -242,6 +307,7 @@ class ToolActivities:
             )
             if finished is not None:
                 change.emit(kinds.TOOL_FINISHED, tool_run_payload(finished))
+                await store_results_once_all_ended(change, inp.chat_id, finished)
             await _running_again(change, inp.chat_id)
         return ExecuteToolResult(run.key, ToolState.COMPLETED.value)
 
@@ -264,11 +330,7 @@ class ToolActivities:
     ) -> ExecuteToolResult:
         """Record the result unless another attempt recorded one first (then that one stands, and
         no second tool_finished is emitted)."""
-        state = {
-            ToolStatus.OK: ToolState.COMPLETED,
-            ToolStatus.ERROR: ToolState.FAILED,
-            ToolStatus.INTERRUPTED: ToolState.INTERRUPTED,
-        }.get(result.status, ToolState.FAILED)
+        state = _state_of(result)
         async with self.log.change(chat_id) as change:
             finished = await tool_runs_db.finish(
                 change.tx,
@@ -282,6 +344,7 @@ class ToolActivities:
             )
             if finished is not None:
                 change.emit(kinds.TOOL_FINISHED, tool_run_payload(finished))
+                await store_results_once_all_ended(change, chat_id, finished)
         if finished is None:
             return await self._recorded(chat_id, run)
         return ExecuteToolResult(run.key, state.value, replayed=replayed)
@@ -322,6 +385,14 @@ class ToolActivities:
                 change.emit(
                     kinds.QUESTION_ANSWERED, {"tool_call_id": tool_call_id, "answers": [], "status": "cancelled"}
                 )
+
+
+def _state_of(result: ToolResult) -> ToolState:
+    return {
+        ToolStatus.OK: ToolState.COMPLETED,
+        ToolStatus.ERROR: ToolState.FAILED,
+        ToolStatus.INTERRUPTED: ToolState.INTERRUPTED,
+    }.get(result.status, ToolState.FAILED)
 
 
 def _call_key(run: ToolRun) -> dict[str, str]:

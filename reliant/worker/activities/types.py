@@ -58,6 +58,9 @@ class CallLlmInput:
     agents: bool = False  # offer the agent tools (spawn_agent ...): an `agent` node's calls
     agent_id: str = ""  # the sub-agent making the call: notes sent to it join its thread first
     workspace: str = ""  # a sub-agent's worktree: its tools and prompt work there ("" the chat's)
+    # Run the answer's leading read-only calls within this step (an `agent` node's turn: it saves
+    # the turn a step of their own); the result's `settled` says which ended.
+    run_reads: bool = False
 
 
 @dataclass
@@ -69,6 +72,7 @@ class CallLlmResult:
     turn: int = 0
     text: str = ""  # the answer's text, capped (the message holds all of it)
     response: dict[str, Any] | None = None  # the `respond` tool's arguments, when it was called
+    settled: dict[str, str] = field(default_factory=dict)  # calls that ran within the step: key -> state
 
 
 @dataclass

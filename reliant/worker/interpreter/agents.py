@@ -46,7 +46,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from reliant.worker.interpreter.control import Control
     from reliant.worker.interpreter.cursor import ChildRunInput, ChildRunResult
-    from reliant.worker.interpreter.host import Stop
+    from reliant.worker.interpreter.host import Stop, start_bookkeeping
     from reliant.worker.policies import STATUS_RETRY
 
 if TYPE_CHECKING:
@@ -211,7 +211,7 @@ async def agent_tool(ctx: NodeContext, call: ToolCallRef) -> ExecuteToolResult:
     try:
         begun = await ctx.step(
             functools.partial(
-                workflow.start_activity_method,
+                start_bookkeeping,
                 AgentActivities.begin_agent_tool,
                 BeginAgentToolInput(ctx.chat_id, key, ctx.ids.scope, ctx.run_id, notes=ctx.notes()),
                 start_to_close_timeout=STEP_TIMEOUT,
@@ -250,7 +250,7 @@ async def agent_tool(ctx: NodeContext, call: ToolCallRef) -> ExecuteToolResult:
         finish.cancelled = True
     done = await ctx.step(
         functools.partial(
-            workflow.start_activity_method,
+            start_bookkeeping,
             AgentActivities.finish_agent_tool,
             finish,
             start_to_close_timeout=STEP_TIMEOUT,

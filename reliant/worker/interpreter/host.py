@@ -17,10 +17,12 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, CancelledError
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
 
 with workflow.unsafe.imports_passed_through():
     from reliant.domain.chat import ChatStatus
+    from reliant.domain.workflows import LOCAL_STEPS_PATCH
     from reliant.worker.activities.tools import ToolActivities
     from reliant.worker.activities.types import FinishTurnInput
     from reliant.worker.failures import FailureKind, classify_failure, infrastructure_wait
@@ -29,6 +31,23 @@ with workflow.unsafe.imports_passed_through():
     from reliant.worker.policies import STATUS_RETRY
 
 T = TypeVar("T")
+A = TypeVar("A")
+
+
+def start_bookkeeping(
+    method: Callable[[Any, A], Awaitable[T]], arg: A, *, start_to_close_timeout: timedelta, retry_policy: RetryPolicy
+) -> workflow.ActivityHandle[T]:
+    """Start a bookkeeping step (a run's opening and end, an agent tool's records: Postgres and a
+    quick daemon read, idempotent, seconds at most): a local activity, run by the worker that runs
+    the workflow with no round trip through the server's task queue. Runs recorded before replay
+    it as the activity it was."""
+    if workflow.patched(LOCAL_STEPS_PATCH):
+        return workflow.start_local_activity_method(
+            method, arg, start_to_close_timeout=start_to_close_timeout, retry_policy=retry_policy
+        )
+    return workflow.start_activity_method(
+        method, arg, start_to_close_timeout=start_to_close_timeout, retry_policy=retry_policy
+    )
 
 
 class Stop(Exception):
@@ -108,7 +127,7 @@ class Host:
                 raise Stop
             try:
                 return await handle
-            except ActivityError as err:
+            except (ActivityError, ApplicationError) as err:  # a local activity's may come bare
                 failure = classify_failure(err)
                 if failure.kind is FailureKind.GONE:
                     self.gone = True
@@ -158,7 +177,7 @@ class Host:
             try:
                 await bookkeeping()
                 return
-            except ActivityError as err:
+            except (ActivityError, ApplicationError) as err:
                 if classify_failure(err).kind is not FailureKind.INFRASTRUCTURE:
                     raise
                 infra_waits += 1

@@ -16,7 +16,7 @@ with workflow.unsafe.imports_passed_through():
     from reliant.worker.activities.runs import RunActivities
     from reliant.worker.activities.types import FinishRunInput, OpenRunInput, OpenRunResult
     from reliant.worker.interpreter.cursor import RunCursor
-    from reliant.worker.interpreter.host import Host
+    from reliant.worker.interpreter.host import Host, start_bookkeeping
     from reliant.worker.policies import STATUS_RETRY
 
 OPEN_TIMEOUT = timedelta(seconds=60)
@@ -26,7 +26,7 @@ async def open_run(host: Host, inp: OpenRunInput) -> OpenRunResult:
     """Read, pin and record the run's definition (the run pauses while the daemon is offline)."""
     return await host.step(
         functools.partial(
-            workflow.start_activity_method,
+            start_bookkeeping,
             RunActivities.open_run,
             inp,
             start_to_close_timeout=OPEN_TIMEOUT,
@@ -104,9 +104,11 @@ async def finish_run(
         threads=threads_of(cursor),
         agent_id=agent_id,
     )
-    await host.settle(
-        lambda: workflow.execute_activity_method(
+
+    async def finish() -> None:
+        await start_bookkeeping(
             RunActivities.finish_run, finished, start_to_close_timeout=timedelta(seconds=60), retry_policy=STATUS_RETRY
         )
-    )
+
+    await host.settle(finish)
     host.aborted_steps.clear()

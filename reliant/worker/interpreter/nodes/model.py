@@ -3,7 +3,9 @@ response tool) and an `agent` node (the agent loop: call the model, run its tool
 answers without any or `max_turns` is reached).
 
 Each call is one call_llm activity under its own step key (`<run>/<thread>:<instance>#<call>`): a
-retried or replayed call returns the stored answer and never pays twice.
+retried or replayed call returns the stored answer and never pays twice. An `agent` node's call
+also runs the answer's leading read-only calls (run_reads: no step of their own); the rest run
+here, through the gates.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ with workflow.unsafe.imports_passed_through():
     from reliant.worker.interpreter.cursor import LlmAnswer
     from reliant.worker.interpreter.host import Failed
     from reliant.worker.interpreter.interpreter import NodeContext
-    from reliant.worker.interpreter.nodes.tools import run_tools
+    from reliant.worker.interpreter.nodes.tools import run_tools, settled
     from reliant.worker.policies import HEARTBEAT_TIMEOUT, LLM_RETRY
 
 NUDGE = "Answer now by calling the `respond` tool with your answer."
@@ -39,8 +41,10 @@ async def ask(
     prompt: str = "",
     response: Any = None,
     agents: bool = False,
+    run_reads: bool = False,
 ) -> CallLlmResult:
-    """The task's `call`-th model call (`agents`: offer the agent tools)."""
+    """The task's `call`-th model call (`agents`: offer the agent tools; `run_reads`: run the
+    answer's leading read-only calls in the same step)."""
     step = ctx.key(call)
     tools = llm.tools
     scope = ctx.ids.scope  # a sub-agent's: its model and instructions unless the node names its own
@@ -61,6 +65,7 @@ async def ask(
         agents=agents,
         agent_id=scope.agent_id,
         workspace=scope.workspace,
+        run_reads=run_reads,
     )
     return await ctx.step(
         functools.partial(
@@ -124,10 +129,19 @@ async def agent(ctx: NodeContext) -> dict[str, Any]:
             ctx.interpreter.cursor.notice = f"stopped after {max_turns} model turns without a final answer (max_turns)"
             return {"text": cursor.text, "turns": cursor.calls, "message_id": cursor.message_id}
         result = await ask(
-            ctx, cursor.calls, thread_id, llm, ctx.mode(), prompt=prompt if cursor.calls == 0 else "", agents=llm.agents
+            ctx,
+            cursor.calls,
+            thread_id,
+            llm,
+            ctx.mode(),
+            prompt=prompt if cursor.calls == 0 else "",
+            agents=llm.agents,
+            run_reads=True,
         )
         cursor.calls += 1
         cursor.turn, cursor.text, cursor.message_id = result.turn, result.text, result.message_id
-        cursor.pending = list(result.tool_calls)
-        if not cursor.pending:
+        if not result.tool_calls:
             return {"text": result.text, "turns": cursor.calls, "message_id": result.message_id}
+        # The reads the step ran itself are done; the rest run here, in order.
+        settled(ctx, result.settled.values())
+        cursor.pending = [c for c in result.tool_calls if c.tool_call_id not in result.settled]

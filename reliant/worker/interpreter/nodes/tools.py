@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 from typing import Any
 
@@ -78,11 +78,16 @@ async def run_tools(ctx: NodeContext, turn: int) -> None:
         for result in results:
             if isinstance(result, BaseException):
                 raise result
-        for result in results:
-            assert isinstance(result, ExecuteToolResult)
-            outcome = _outcome(result.state)
-            cursor.outcomes[outcome] = cursor.outcomes.get(outcome, 0) + 1
+        settled(ctx, [result.state for result in results if isinstance(result, ExecuteToolResult)])
         cursor.pending = cursor.pending[len(batch) :]
+
+
+def settled(ctx: NodeContext, states: Iterable[str]) -> None:
+    """Count calls that ended (by their tool states) in the node's outcomes."""
+    outcomes = ctx.cursor.outcomes
+    for state in states:
+        outcome = _outcome(state)
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
 
 
 def _next_batch(pending: list[ToolCallRef]) -> list[ToolCallRef]:
