@@ -35,7 +35,10 @@ async def test_a_second_daemon_with_the_same_id_is_refused_and_the_first_stays(i
     workspace = tmp_path / "ws"
     workspace.mkdir()
     env = clean_env(
-        RELIANT_DAEMON_ID=base.daemon_id, RELIANT_DAEMON_TOKEN="daemon-secret", RELIANT_HEARTBEAT_TIMEOUT="2"
+        RELIANT_DAEMON_ID=base.daemon_id,
+        RELIANT_DAEMON_TOKEN="daemon-secret",
+        RELIANT_HEARTBEAT_INTERVAL="0.5",
+        RELIANT_HEARTBEAT_TIMEOUT="2",
     )
 
     def second(gateway: str, n: int) -> tuple[subprocess.CompletedProcess[str], float]:
