@@ -7,7 +7,7 @@ import logging
 import posixpath
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path, PurePosixPath
@@ -28,7 +28,7 @@ from reliant.api.errors import (
     OutOfRangeError,
     UnavailableError,
 )
-from reliant.api.system import online_daemons, presence
+from reliant.api.system import online_daemons, online_in, presence
 from reliant.bus import subjects
 from reliant.clients.daemons import control
 from reliant.clients.providers import ProviderPool
@@ -160,11 +160,7 @@ class Chats:
         if not subjects.valid_token(daemon_id):
             raise InvalidFieldError("daemon_id", "is not a daemon id (1 to 64 letters, digits, - or _)")
         key = subjects.presence_key("daemon", daemon_id)
-        entries = await presence(self.ctx)
-        deadline = time.monotonic() + DAEMON_RECONNECT_WAIT
-        while key not in entries and time.monotonic() < deadline:  # a read that came back short
-            await asyncio.sleep(0.25)
-            entries = await presence(self.ctx)
+        entries = await self._presence_until(lambda found: key in found)
         if key not in entries:
             if not entries:
                 raise UnavailableError("cannot read which daemons are online (NATS did not answer); try again")
@@ -172,14 +168,21 @@ class Chats:
             raise NotFoundError(f"no daemon {daemon_id} is known; online: {online}")
         return daemon_id
 
+    async def _presence_until(self, wanted: Callable[[dict[str, dict[str, Any]]], bool]) -> dict[str, dict[str, Any]]:
+        """The presence records, read again for up to DAEMON_RECONNECT_WAIT until `wanted` holds: a
+        daemon reconnecting, or a read that came back short, is there a moment later."""
+        entries = await presence(self.ctx)
+        deadline = time.monotonic() + DAEMON_RECONNECT_WAIT
+        while not wanted(entries) and time.monotonic() < deadline:
+            await asyncio.sleep(0.25)
+            entries = await presence(self.ctx)
+        return entries
+
     async def _default_daemon(self, path: str) -> str:
         """The online daemon whose workspace roots hold `path`; the only one online when none
         does (a daemon without roots works anywhere); else the caller must choose."""
-        daemons = await online_daemons(self.ctx)
-        deadline = time.monotonic() + DAEMON_RECONNECT_WAIT
-        while not daemons and time.monotonic() < deadline:  # one reconnecting is back in a moment
-            await asyncio.sleep(0.25)
-            daemons = await online_daemons(self.ctx)
+        entries = await self._presence_until(lambda found: bool(online_in(found, self.ctx.settings.heartbeat_timeout)))
+        daemons = await online_daemons(self.ctx, entries)
         if not daemons:
             raise UnavailableError("no daemon is online; start one with `reliant daemon start` or `reliant up`")
         holding = [d for d in daemons if any(_inside(path, root) for root in d.workspaces)]

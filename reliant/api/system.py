@@ -165,7 +165,12 @@ def _daemon_status(record: dict[str, Any], timeout: float) -> pb.DaemonStatus:
 async def online_daemons(ctx: ApiContext, entries: dict[str, dict[str, Any]] | None = None) -> list[pb.DaemonStatus]:
     if entries is None:
         entries = await presence(ctx)
-    daemons = [_daemon_status(r, ctx.settings.heartbeat_timeout) for k, r in entries.items() if k.startswith("daemon.")]
+    return online_in(entries, ctx.settings.heartbeat_timeout)
+
+
+def online_in(entries: dict[str, dict[str, Any]], timeout: float) -> list[pb.DaemonStatus]:
+    """The daemons the presence records show online (seen within `timeout`)."""
+    daemons = [_daemon_status(r, timeout) for k, r in entries.items() if k.startswith("daemon.")]
     return [d for d in daemons if d.online]
 
 
