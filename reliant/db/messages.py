@@ -11,6 +11,7 @@ it, `thread_transcript` what a model working on one thread reads (threads.py).
 from __future__ import annotations
 
 import dataclasses
+from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -325,15 +326,41 @@ async def thread_transcript(db: Queries, thread: str | Thread) -> list[StoredMes
             clause += " AND m.ordinal <= %s"
             params.append(part.high)
         where.append(f"({clause})")
-    rows = await db.fetch(
-        _SELECT + f" WHERE ({' OR '.join(where)}) AND m.ordinal IS NOT NULL AND NOT m.aborted"
-        " ORDER BY m.ordinal, b.position",
-        params,
-    )
-    found = _messages(rows)
+    query = _SELECT + f" WHERE ({' OR '.join(where)}) AND m.ordinal IS NOT NULL AND NOT m.aborted"
+    order = " ORDER BY m.ordinal, b.position"
+    # Read outside any transaction only: one of a transaction may see what it then rolls back.
+    key = (summary, tuple(parts)) if isinstance(db, Database) else None
+    if key is not None and (known := _read.get(key)) is not None:
+        # Only what came after the newest message read, and that one again: were it gone (Postgres
+        # lost its last commits in a crash), the thread is read afresh. (The newest is not always
+        # the last: a summary stands first.)
+        newest = max(known, key=lambda m: m.ordinal or 0)
+        after = _messages(await db.fetch(query + " AND m.ordinal >= %s" + order, [*params, newest.ordinal]))
+        if after and after[0].id == newest.id:
+            found = known + after[1:]
+            _remember(key, found)
+            return found
+    found = _messages(await db.fetch(query + order, params))
     if summary:  # the summary stands first, for everything before the messages kept
         found = [m for m in found if m.id == summary] + [m for m in found if m.id != summary]
+    if key is not None and found:
+        _remember(key, found)
     return found
+
+
+# Every model call reads its thread's transcript, which only grows: a message never changes once it
+# has its ordinal, and a chat's ordinals become visible in order (each is taken under the chat's row
+# lock, held until commit). So the transcripts read last are remembered (per thread and compaction)
+# and the next read asks Postgres only for what came after.
+MAX_REMEMBERED = 128
+_read: OrderedDict[tuple[str | None, tuple[threads_db.Segment, ...]], list[StoredMessage]] = OrderedDict()
+
+
+def _remember(key: tuple[str | None, tuple[threads_db.Segment, ...]], found: list[StoredMessage]) -> None:
+    _read[key] = list(found)
+    _read.move_to_end(key)
+    while len(_read) > MAX_REMEMBERED:
+        _read.popitem(last=False)
 
 
 async def thread_end(db: Queries, chat_id: str) -> int:

@@ -7,6 +7,7 @@ go on to report graph and expression problems in the same pass.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -80,6 +81,21 @@ class Parsed:
 
 
 def parse_definition(text: str, source: str) -> Parsed:
+    parsed = _parse_definition(text, source)
+    return Parsed(parsed.definition, list(parsed.problems), set(parsed.broken))
+
+
+def parse_preset(text: str, source: str, name: str) -> tuple[Preset | None, list[Problem]]:
+    """A preset file (`.reliant/presets/<name>.yaml`): description, model, system, temperature, tools."""
+    preset, problems = _parse_preset(text, source, name)
+    return preset, list(problems)
+
+
+# Every run parses the texts it pins (and a catalog of every workflow it may call) where it opens and
+# again in workflow code: milliseconds each, for texts that rarely change. Definitions and presets
+# are frozen, so one parse of a text serves every caller (each gets its own lists of problems).
+@functools.lru_cache(maxsize=256)
+def _parse_definition(text: str, source: str) -> Parsed:
     src = Source(text, source)
     root = src.compose()
     if root is None:
@@ -89,8 +105,8 @@ def parse_definition(text: str, source: str) -> Parsed:
     return Parsed(definition, src.problems, parser.broken)
 
 
-def parse_preset(text: str, source: str, name: str) -> tuple[Preset | None, list[Problem]]:
-    """A preset file (`.reliant/presets/<name>.yaml`): description, model, system, temperature, tools."""
+@functools.lru_cache(maxsize=256)
+def _parse_preset(text: str, source: str, name: str) -> tuple[Preset | None, list[Problem]]:
     src = Source(text, source)
     root = src.compose()
     if root is None:

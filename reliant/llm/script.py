@@ -259,7 +259,13 @@ def _inside(what: str, path: Path, places: Sequence[Path]) -> None:
 def load_script(name: str) -> Script:
     """Read and validate the script `scripted:<name>` refers to."""
     path = script_path(name)
-    text = _read(path, name)
+    return _parsed(_read(path, name), name, path)
+
+
+# Every model call of a scripted chat reads its script again (it may have been edited), but parsing
+# is what costs (milliseconds of YAML): a Script is frozen, so one parse of a text serves them all.
+@functools.lru_cache(maxsize=64)
+def _parsed(text: str, name: str, path: Path) -> Script:
     import yaml  # only scripted models need it: keeps everyone else's start-up lighter
 
     try:

@@ -157,6 +157,59 @@ async def test_a_fork_reads_its_parent_up_to_the_fork_then_its_own_and_compactio
     assert ids(await messages_db.thread_transcript(db, late.id)) == [summary, d, f]
 
 
+async def test_a_transcript_read_again_is_the_same_as_read_afresh_even_after_postgres_lost_commits(
+    migrated_db: Database,
+) -> None:
+    """Model calls read their thread's transcript again and again: the worker asks only for what came
+    after its last read, which must never differ from reading it all (compaction, a rollback, and
+    Postgres losing its newest commits in a crash included)."""
+    db = migrated_db
+    chat = await new_chat(db)
+    main = await threads_db.main(db, chat)
+    assert main is not None
+
+    async def say(words: str) -> str:
+        message, _ = await messages_db.store_turn(
+            db, chat, turn=None, step=words, thread_id=main.id, role=Role.USER, blocks=text(words)
+        )
+        return message.id
+
+    async def read() -> list[str]:
+        return [m.id for m in await messages_db.thread_transcript(db, main.id)]
+
+    a = await say("a")
+    assert await read() == [a]
+    b, c = await say("b"), await say("c")
+    assert await read() == [a, b, c]
+    summary = await say("summary")
+    kept = await messages_db.get(db, c)
+    assert kept is not None and kept.ordinal is not None
+    await threads_db.compact(db, main.id, summary_id=summary, keep_from=kept.ordinal)
+    assert await read() == [summary, c]
+    d = await say("d")
+    assert await read() == [summary, c, d], "the summary stands first, once"
+    e = await say("e")
+    assert await read() == [summary, c, d, e]
+
+    # A crash after an asynchronous commit loses the newest messages; the next takes e's ordinal.
+    await db.execute("DELETE FROM content_blocks WHERE message_id = %s", (e,))
+    await db.execute("DELETE FROM messages WHERE id = %s", (e,))
+    f = await say("f")
+    assert await read() == [summary, c, d, f]
+
+    # A transaction's own read of what it then rolls back leaves no trace.
+    with pytest.raises(RuntimeError):
+        async with db.tx() as tx:
+            g, _ = await messages_db.store_turn(
+                tx, chat, turn=None, step="g", thread_id=main.id, role=Role.USER, blocks=text("g")
+            )
+            assert [m.id for m in await messages_db.thread_transcript(tx, main.id)][-1] == g.id
+            raise RuntimeError("roll back")
+    assert await read() == [summary, c, d, f]
+    h = await say("h")
+    assert await read() == [summary, c, d, f, h]
+
+
 async def test_two_threads_may_call_tools_with_the_same_id(migrated_db: Database) -> None:
     db = migrated_db
     chat = await new_chat(db)

@@ -173,3 +173,18 @@ def test_preset_files() -> None:
     assert preset is not None and preset.name == "brief" and preset.settings.temperature == 0.3
     _, found = parse_preset("model: x\npreset: other\n", "p.yaml", "bad")
     assert [str(p) for p in found] == ["p.yaml:2:1: preset `bad`: unknown field `preset`"]
+
+
+def test_a_text_parsed_again_gives_the_same_definition_and_problems_of_its_own() -> None:
+    text = "name: w\nentry: a\nnodes:\n  - {id: a, type: run, command: 'true', bogus: 1}\n"
+    first, second = parse_definition(text, "w.yaml"), parse_definition(text, "w.yaml")
+    assert first.definition is second.definition, "parsed once: definitions are frozen"
+    assert first.problems and first.problems == second.problems
+    first.problems.clear()
+    first.broken.add("not-a-node")
+    third = parse_definition(text, "w.yaml")
+    assert third.problems == second.problems and "not-a-node" not in third.broken
+    preset_text = "model: scripted:echo\nbogus: 1\n"
+    one, two = parse_preset(preset_text, "p.yaml", "p"), parse_preset(preset_text, "p.yaml", "p")
+    one[1].clear()
+    assert two[1] and parse_preset(preset_text, "p.yaml", "p")[1] == two[1]
