@@ -29,7 +29,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol, Self
+from typing import Any, Protocol, Self, cast
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -153,12 +153,26 @@ class RecordedBeforeTheKey:
         return True
 
 
+class _Bound:
+    """What a codec and the codecs it binds to workflows share: the cipher, and those codecs (the
+    SDK asks for one per payload it seals or opens: a few per workflow task, each a new cipher)."""
+
+    MAX = 4096
+
+    def __init__(self, key: CodecKey) -> None:
+        self.aead = AESGCM(key.key)
+        self.codecs: dict[str, SealingCodec] = {}
+
+
 class SealingCodec(PayloadCodec, WithSerializationContext):
-    def __init__(self, key: CodecKey, legacy: LegacyRuns | None = None, workflow_id: str = "") -> None:
+    def __init__(
+        self, key: CodecKey, legacy: LegacyRuns | None = None, workflow_id: str = "", *, _bound: _Bound | None = None
+    ) -> None:
         self.key = key
         self.legacy = legacy
         self.workflow_id = workflow_id
-        self._aead = AESGCM(key.key)
+        self._bound = _bound or _Bound(key)
+        self._aead = self._bound.aead
         self._key_id = key.key_id.encode()
 
     def with_context(self, context: SerializationContext) -> Self:
@@ -167,7 +181,13 @@ class SealingCodec(PayloadCodec, WithSerializationContext):
             workflow_id = context.workflow_id or ""
         if workflow_id == self.workflow_id:
             return self
-        return type(self)(self.key, self.legacy, workflow_id)
+        codecs = self._bound.codecs
+        codec = codecs.get(workflow_id)
+        if codec is None:
+            if len(codecs) >= _Bound.MAX:
+                codecs.clear()
+            codec = codecs[workflow_id] = type(self)(self.key, self.legacy, workflow_id, _bound=self._bound)
+        return cast(Self, codec)
 
     def _aad(self) -> bytes:
         return _AAD + self.workflow_id.encode()

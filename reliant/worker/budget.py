@@ -12,6 +12,7 @@ Prices: the built-in table (reliant.llm.pricing), overridden per model by the `m
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from dataclasses import dataclass
@@ -75,8 +76,9 @@ class Spending:
         self, chat_id: str, project_id: str, model_spec: str, thread_id: str, transcript: list[StoredMessage]
     ) -> Refusal | None:
         """None if the call may be made; else the budget it would cross."""
-        stored = await settings_db.all_values(self.db)
-        chat_limit = await budgets_db.chat_budget(self.db, chat_id)
+        stored, chat_limit = await asyncio.gather(
+            settings_db.all_values(self.db), budgets_db.chat_budget(self.db, chat_id)
+        )
         if chat_limit is None:
             chat_limit = _number(stored.get(CHAT_BUDGET_KEY), self.chat_budget)
         day_limit = _number(stored.get(PROJECT_BUDGET_KEY), self.project_day_budget)

@@ -58,6 +58,17 @@ async def test_a_value_is_sealed_for_its_workflow_and_opens_only_there() -> None
         assert info.value.type == REFUSED_TYPE and info.value.non_retryable
 
 
+async def test_the_codec_bound_to_a_workflow_is_made_once_and_still_binds_it() -> None:
+    root = SealingCodec(KEY)
+    one, two = root.with_context(context("chat-1")), root.with_context(context("chat-2"))
+    assert root.with_context(context("chat-1")) is one and one.with_context(context("chat-2")) is two
+    [sealed] = await one.encode([Payload(metadata={"encoding": b"binary/plain"}, data=b"x")])
+    [refused] = await two.decode([sealed])
+    assert refused.metadata["encoding"] == REFUSED
+    [opened] = await root.with_context(context("chat-1")).decode([sealed])
+    assert opened.data == b"x"
+
+
 async def test_a_tampered_or_forged_sealed_payload_is_refused_not_raised() -> None:
     codec = SealingCodec(KEY).with_context(context("chat-1"))
     [payload] = await codec.encode([Payload(metadata={"encoding": b"json/plain"}, data=b'"manual"')])
