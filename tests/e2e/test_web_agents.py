@@ -183,10 +183,11 @@ def test_an_agent_opens_from_the_tree_with_its_live_transcript_diff_and_merge_an
         expect(crumbs).to_contain_text("writer")
         log = view.locator(".rows")
         expect(log).to_contain_text("writing the file")
-        # Its approval waits on its own tool card, and is answered here.
+        # Its approval waits on its own tool card, and is answered here: by key, as in the chat's view.
         card = log.locator(".gate[data-kind=approval][data-status=pending]")
         expect(card).to_be_visible()
-        card.get_by_role("button", name="Approve").first.click()
+        expect(card).to_have_attribute("data-keys", "on")
+        page.keyboard.press("y")
         # Live: its command's result and its answer arrive while the view is open.
         expect(log).to_contain_text("wrote it")
         expect(log.locator(".tool").first).to_contain_text("echo w > w.txt")

@@ -146,6 +146,27 @@ export class TranscriptView {
     return null;
   }
 
+  /** y / n / a answer an approval: the focused card, else the oldest waiting one; never while
+   * typing. True if the key was taken. */
+  answerKey(event) {
+    if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey || event.isComposing || event.repeat) return false;
+    if (event.key !== "y" && event.key !== "n" && event.key !== "a") return false;
+    const target = event.target;
+    if (target && target.closest && target.closest("input, textarea, select, [contenteditable], dialog")) return false;
+    if (document.querySelector("dialog[open]")) return false;
+    const card = this.keyTarget();
+    if (!card) return false;
+    event.preventDefault();
+    // Never answer what the user cannot see: a card scrolled out of view is shown first.
+    if (!card.el.contains(document.activeElement) && !this.inView(card.el)) {
+      card.el.scrollIntoView({ block: "nearest" });
+      card.el.focus({ preventScroll: true });
+      return true;
+    }
+    card.shortcut(event.key);
+    return true;
+  }
+
   /** Whether most of `el`'s top is inside the transcript's visible area. */
   inView(el) {
     const box = el.getBoundingClientRect();

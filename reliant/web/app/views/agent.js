@@ -301,8 +301,9 @@ export class AgentView {
     }
   }
 
-  /** Escape, outside a field or dialog: back to the chat. */
+  /** y / n / a answer the agent's approvals as in the chat's view; Escape goes back to the chat. */
   onKey(event) {
+    if (this.view && this.view.answerKey(event)) return;
     if (event.key !== "Escape" || event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey) return;
     const target = event.target;
     if (target && target.closest && target.closest("input, textarea, select, [contenteditable], dialog, .gate")) return;

@@ -359,23 +359,9 @@ export class ChatView {
     return true;
   }
 
-  /** y / n / a answer an approval: the focused card, else the oldest waiting one; never while typing. */
+  /** y / n / a answer an approval (TranscriptView.answerKey). */
   onKey(event) {
-    if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey || event.isComposing || event.repeat) return;
-    if (event.key !== "y" && event.key !== "n" && event.key !== "a") return;
-    const target = event.target;
-    if (target && target.closest && target.closest("input, textarea, select, [contenteditable], dialog")) return;
-    if (document.querySelector("dialog[open]")) return;
-    const card = this.view.keyTarget();
-    if (!card) return;
-    event.preventDefault();
-    // Never answer what the user cannot see: a card scrolled out of view is shown first.
-    if (!card.el.contains(document.activeElement) && !this.view.inView(card.el)) {
-      card.el.scrollIntoView({ block: "nearest" });
-      card.el.focus({ preventScroll: true });
-      return;
-    }
-    card.shortcut(event.key);
+    this.view.answerKey(event);
   }
 
   /** Paste or drop: images go with the next message (vision models see them); text is left alone. */
