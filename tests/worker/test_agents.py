@@ -480,6 +480,37 @@ async def test_a_forked_child_reads_the_parents_thread_without_the_unanswered_ca
     assert (agent.thread_mode, agent.text) == ("fork", "forked answer")
 
 
+async def test_a_sub_agent_on_a_new_thread_has_nothing_to_compact_and_asks_no_activity(env: AgentEnv) -> None:
+    """The built-in agent workflow compacts first; a new thread holds only the task (no answer for a
+    summary to stand for), so its compact node ends at once. A forked child's thread is the parent's:
+    it asks compact_thread, as the chat's own run does."""
+    child = env.script([{"text": "done"}])
+    both = [spawn("a new thread", child, name="new"), spawn("a fork", child, name="fork", thread="fork")]
+    parent = env.script([{"tools": both}, {"text": "both done"}])
+    chat = await env.new_chat(parent)
+    await env.chats.send(chat.id, "go")
+    await env.finished(chat.id, timeout=60)
+
+    async def compactions(workflow_id: str) -> int:
+        history = await env.client.get_workflow_handle(workflow_id).fetch_history()
+        scheduled = [e.activity_task_scheduled_event_attributes.activity_type.name for e in history.events]
+        return scheduled.count("compact_thread")
+
+    agents = {a.name: a for a in await agents_db.for_chat(env.db, chat.id)}
+    assert {n: a.status for n, a in agents.items()} == {"new": AgentStatus.DONE, "fork": AgentStatus.DONE}
+    assert await compactions(run_workflow_id(chat.id, agents["new"].id)) == 0
+    assert await compactions(run_workflow_id(chat.id, agents["fork"].id)) == 1
+    assert await compactions(f"chat-{chat.id}") == 1
+    # Its compact node is shown done, with the task's size.
+    done = [
+        u.payload
+        for u in await env.updates(chat.id)
+        if u.kind == "node_state" and u.payload.get("run_id") == agents["new"].id and u.payload.get("path") == "compact"
+    ]
+    assert done and done[-1]["status"] == "done"
+    assert done[-1]["outputs"]["compacted"] is False and done[-1]["outputs"]["tokens_before"] > 0
+
+
 async def test_an_agents_worktree_is_merged_kept_or_removed_and_a_conflict_changes_nothing(env: AgentEnv) -> None:
     make_repo(env.workspace)
     writes = {"A": "echo a > a.txt", "B": "echo b > README.md", "C": "echo c > c.txt"}

@@ -29,7 +29,7 @@ from reliant.db import runs as runs_db
 from reliant.db import threads as threads_db
 from reliant.domain import update_kinds as kinds
 from reliant.domain.chat import ChatInfo as ChatRow
-from reliant.domain.chat import ChatStatus, ContentBlock, Project, Role
+from reliant.domain.chat import ChatStatus, ContentBlock, Project, Role, StoredMessage
 from reliant.domain.runs import PinnedText, RunOutcome, RunRecord
 from reliant.engine import ChatInfo, InvalidInputs, Pinned, SourceText, resolve_inputs
 from reliant.engine.definition import ThreadMode
@@ -37,6 +37,7 @@ from reliant.errors import DaemonUnavailableError
 from reliant.wire.payloads import message_payload
 from reliant.worker import definitions
 from reliant.worker.activities.agents import finish_agent
+from reliant.worker.activities.compaction import estimated_tokens
 from reliant.worker.activities.llm import DAEMON_TRIES, chat_gone, settle_tool_results
 from reliant.worker.activities.notes import emit_notes
 from reliant.worker.activities.types import (
@@ -114,11 +115,15 @@ class RunActivities:
         async with self.log.change(chat.id) as change:
             if await runs_db.create(change.tx, record):
                 change.emit(kinds.RUN_STARTED, started)
+        fresh = -1
+        if inp.parent_run_id and mode == ThreadMode.NEW.value:
+            fresh = 0
         if inp.task:  # a sub-agent's task: the first message on its thread
-            await self._task(chat.id, inp, thread_id)
-        return OpenRunResult(chosen.pinned, workflow, chosen.source, inputs, thread_id, info)
+            task = await self._task(chat.id, inp, thread_id)
+            fresh = estimated_tokens([task]) if fresh == 0 else fresh
+        return OpenRunResult(chosen.pinned, workflow, chosen.source, inputs, thread_id, info, fresh_tokens=fresh)
 
-    async def _task(self, chat_id: str, inp: OpenRunInput, thread_id: str) -> None:
+    async def _task(self, chat_id: str, inp: OpenRunInput, thread_id: str) -> StoredMessage:
         async with self.log.change(chat_id) as change:
             message, created = await messages_db.store_turn(
                 change.tx,
@@ -131,6 +136,7 @@ class RunActivities:
             )
             if created:
                 change.emit(kinds.MESSAGE_CREATED, {"message": message_payload(message)})
+        return message
 
     async def _project_files(self, project: Project) -> definitions.ProjectFiles:
         """The project's own files; if its daemon stays unreachable for a few seconds the run pauses

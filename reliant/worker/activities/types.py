@@ -163,6 +163,9 @@ class OpenRunResult:
     thread_id: str = ""
     chat: ChatInfo = field(default_factory=ChatInfo)
     problem: str = ""  # the run cannot start: why (an invalid definition, bad inputs...)
+    # The run's thread is new, made by this opening: the tokens of what it holds (a sub-agent's task);
+    # -1 otherwise (and in results recorded before this field: their runs go on as they began).
+    fresh_tokens: int = -1
 
 
 @dataclass

@@ -84,6 +84,9 @@ class RunCursor:
     version: int = 0
     notice: str = ""  # what the chat's status says once the run ends (e.g. max_turns reached)
     agents: list[str] = field(default_factory=list)  # sub-agents it spawned that may still run
+    # Its main thread holds only what its opening put there (OpenRunResult.fresh_tokens) until a
+    # node other than `compact` starts: -1 from then on.
+    fresh_tokens: int = -1
 
 
 @dataclass

@@ -141,6 +141,8 @@ class Interpreter:
         self._tasks[task.instance] = asyncio.create_task(self._perform(task), name=task.instance)
 
     async def _perform(self, task: Task) -> None:
+        if task.node.kind != "compact":
+            self.cursor.fresh_tokens = -1  # the main thread may hold answers from now on
         ctx = NodeContext(self, task)
         try:
             outputs = await self._outputs(ctx)

@@ -56,6 +56,7 @@ async def start_run(host: Host, opened: OpenRunResult, run_id: str) -> RunCursor
         workflow=opened.workflow,
         source=opened.source,
         thread_id=opened.thread_id,
+        fresh_tokens=opened.fresh_tokens,
     )
 
 

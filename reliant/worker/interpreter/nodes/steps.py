@@ -121,6 +121,11 @@ async def compact(ctx: NodeContext) -> dict[str, Any]:
     model = ctx.run.text(ctx.task, "model") or ""
     thread_id = await ctx.thread(ctx.task.thread)
     await ctx.checkpoint()
+    fresh = ctx.interpreter.cursor.fresh_tokens
+    if fresh >= 0 and thread_id == ctx.interpreter.cursor.thread_id:
+        # A summary stands for answers, and this thread, made by the run's opening, has none yet:
+        # there is nothing to compact (what compact_thread would find), so no activity asks.
+        return {"compacted": False, "tokens_before": fresh, "tokens_after": fresh}
     result = await ctx.step(
         functools.partial(
             workflow.start_activity_method,
