@@ -187,6 +187,12 @@ def test_an_agent_opens_from_the_tree_with_its_live_transcript_diff_and_merge_an
         card = log.locator(".gate[data-kind=approval][data-status=pending]")
         expect(card).to_be_visible()
         expect(card).to_have_attribute("data-keys", "on")
+        # The sidebar shows the chat (current: on the accent background) waiting: still legible.
+        sidebar_pill = page.locator(".chat-item:has(.chat-link[aria-current='page']) .pill-waiting")
+        expect(sidebar_pill).to_be_visible()
+        waiting_check = Wcag()
+        waiting_check(page, "an agent's view, its approval waiting")
+        waiting_check.check()
         page.keyboard.press("y")
         # Live: its command's result and its answer arrive while the view is open.
         expect(log).to_contain_text("wrote it")
