@@ -330,7 +330,8 @@ async def thread_transcript(db: Queries, thread: str | Thread) -> list[StoredMes
     order = " ORDER BY m.ordinal, b.position"
     # Read outside any transaction only: one of a transaction may see what it then rolls back.
     key = (summary, tuple(parts)) if isinstance(db, Database) else None
-    if key is not None and (known := _read.get(key)) is not None:
+    if key is not None and (remembered := _read.get(key)) is not None:
+        known = remembered[0]
         # Only what came after the newest message read, and that one again: were it gone (Postgres
         # lost its last commits in a crash), the thread is read afresh. (The newest is not always
         # the last: a summary stands first.)
@@ -338,7 +339,7 @@ async def thread_transcript(db: Queries, thread: str | Thread) -> list[StoredMes
         after = _messages(await db.fetch(query + " AND m.ordinal >= %s" + order, [*params, newest.ordinal]))
         if after and after[0].id == newest.id:
             found = known + after[1:]
-            _remember(key, found)
+            _remember(key, found, known)
             return found
     found = _messages(await db.fetch(query + order, params))
     if summary:  # the summary stands first, for everything before the messages kept
@@ -350,17 +351,33 @@ async def thread_transcript(db: Queries, thread: str | Thread) -> list[StoredMes
 
 # Every model call reads its thread's transcript, which only grows: a message never changes once it
 # has its ordinal, and a chat's ordinals become visible in order (each is taken under the chat's row
-# lock, held until commit). So the transcripts read last are remembered (per thread and compaction)
-# and the next read asks Postgres only for what came after.
-MAX_REMEMBERED = 128
-_read: OrderedDict[tuple[str | None, tuple[threads_db.Segment, ...]], list[StoredMessage]] = OrderedDict()
+# lock, held until commit). So the transcripts read last are remembered (per thread and compaction,
+# up to MAX_REMEMBERED_BYTES of text, the least recently read forgotten first) and the next read
+# asks Postgres only for what came after.
+MAX_REMEMBERED_BYTES = 32 * 2**20
+_Key = tuple[str | None, tuple[threads_db.Segment, ...]]
+_read: OrderedDict[_Key, tuple[list[StoredMessage], int]] = OrderedDict()
+_remembered_bytes = 0
 
 
-def _remember(key: tuple[str | None, tuple[threads_db.Segment, ...]], found: list[StoredMessage]) -> None:
-    _read[key] = list(found)
-    _read.move_to_end(key)
-    while len(_read) > MAX_REMEMBERED:
-        _read.popitem(last=False)
+def _size(messages: Sequence[StoredMessage]) -> int:
+    return sum(256 + len(b.text or "") + len(b.tool_input) * 64 for m in messages for b in m.blocks)
+
+
+def _remember(key: _Key, found: list[StoredMessage], known: list[StoredMessage] | None = None) -> None:
+    """Remember `found` as the thread's transcript (`known`: what was remembered, that it extends)."""
+    global _remembered_bytes
+    before = _read.pop(key, None)
+    size = _size(found) if known is None or before is None else before[1] + _size(found[len(known) :])
+    if before is not None:
+        _remembered_bytes -= before[1]
+    if size > MAX_REMEMBERED_BYTES:
+        return
+    _read[key] = (list(found), size)
+    _remembered_bytes += size
+    while _remembered_bytes > MAX_REMEMBERED_BYTES:
+        _, (_, dropped) = _read.popitem(last=False)
+        _remembered_bytes -= dropped
 
 
 async def thread_end(db: Queries, chat_id: str) -> int:

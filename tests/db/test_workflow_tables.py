@@ -210,6 +210,25 @@ async def test_a_transcript_read_again_is_the_same_as_read_afresh_even_after_pos
     assert await read() == [summary, c, d, f, h]
 
 
+async def test_transcripts_remembered_stay_under_their_bound_and_reads_stay_right(
+    migrated_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = migrated_db
+    monkeypatch.setattr(messages_db, "MAX_REMEMBERED_BYTES", 4_000)
+    chats = [await new_chat(db) for _ in range(3)]
+    threads = [await threads_db.main(db, chat) for chat in chats]
+    written: list[list[str]] = [[], [], []]
+    for round_ in range(4):
+        for i, (chat, thread) in enumerate(zip(chats, threads, strict=True)):
+            assert thread is not None
+            message, _ = await messages_db.store_turn(
+                db, chat, turn=None, step=f"s{round_}", thread_id=thread.id, role=Role.USER, blocks=text("x" * 500)
+            )
+            written[i].append(message.id)
+            assert [m.id for m in await messages_db.thread_transcript(db, thread.id)] == written[i]
+            assert messages_db._remembered_bytes <= 4_000
+
+
 async def test_two_threads_may_call_tools_with_the_same_id(migrated_db: Database) -> None:
     db = migrated_db
     chat = await new_chat(db)
