@@ -297,3 +297,62 @@ def test_the_settings_screen_shows_and_saves_the_budgets_and_price_overrides(app
         assert cleared["model_prices"] == [] and cleared["budget_chat_usd"] == 0
         rest.call("PATCH", "/api/settings", {"budget_project_day_usd": 0})
         errors.check()
+
+
+def test_an_agents_worktree_is_kept_or_removed_from_the_tree(appliance: Appliance, tmp_path: Path) -> None:
+    root = tmp_path / "proj"
+    scripts = root / "scripted"
+    scripts.mkdir(parents=True)
+    git(root, "init", "-q", "-b", "main")
+    git(root, "-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-q", "--allow-empty", "-m", "base")
+    child = scripts / "child.yaml"
+    write = {"name": "shell", "input": {"command": "echo k > k.txt"}}
+    child.write_text(yaml.safe_dump({"turns": [{"tools": [write]}, {"text": "k"}]}))
+
+    def spawn(name: str) -> dict[str, object]:
+        task = {"task": f"{name} writes k.txt", "name": name, "worktree": True, "model": f"scripted:{child}"}
+        return {"name": "spawn_agent", "input": task}
+
+    parent = scripts / "parent.yaml"
+    parent.write_text(yaml.safe_dump({"turns": [{"tools": [spawn("keeper"), spawn("remover")]}, {"text": "done"}]}))
+    rest = Rest(appliance.url, appliance.token)
+    chat = rest.chat(rest.project(root)["id"], f"scripted:{parent}")
+    rest.send(chat["id"], "go")
+    rest.wait_idle(chat["id"])
+    worktrees = root / ".reliant" / "worktrees"
+    assert len(list(worktrees.iterdir())) == 2
+
+    def branches() -> list[str]:
+        listed = subprocess.run(
+            ["git", "branch", "--list", "--format=%(refname:short)", "reliant/*"],
+            cwd=root,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        return listed.stdout.split()
+
+    assert len(branches()) == 2
+    with chromium() as browser:
+        page = browser.new_context(viewport={"width": 1440, "height": 900}).new_page()
+        page.set_default_timeout(30_000)
+        errors = PageErrors(page, ())
+        page.goto(f"{appliance.url}/?token={appliance.token}")
+        page.goto(f"{appliance.url}/chats/{chat['id']}")
+        panel = page.locator("aside.agent-panel")
+        keeper = panel.locator(".agent-row", has_text="keeper").locator(".agent-worktree")
+        remover = panel.locator(".agent-row", has_text="remover").locator(".agent-worktree")
+        expect(keeper).to_contain_text("active")
+        expect(remover).to_contain_text("active")
+        keeper.get_by_role("button", name="Keep").click()
+        expect(keeper).to_contain_text("kept")
+        expect(keeper.get_by_role("button")).to_have_count(0)
+        remover.get_by_role("button", name="Remove").click()
+        expect(remover).to_contain_text("removed")
+        expect(remover.get_by_role("button")).to_have_count(0)
+        errors.check()
+    # The kept worktree and its branch stay, with the agent's work; the removed one is gone, branch too.
+    [left] = list(worktrees.iterdir())
+    assert (left / "k.txt").read_text() == "k\n"
+    assert len(branches()) == 1
+    assert not (root / "k.txt").exists(), "neither was merged"
