@@ -36,14 +36,20 @@ def git(cwd: Path, *args: str) -> None:
     subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True)
 
 
-def test_the_agent_tree_shows_live_and_merges_a_worktree(
-    appliance: Appliance, tmp_path: Path, artifacts_dir: Path
-) -> None:
+def git_project(tmp_path: Path) -> tuple[Path, Path]:
+    """A git repository with one commit (agents' worktrees branch from it), and its folder of scripts."""
     root = tmp_path / "proj"
     scripts = root / "scripted"
     scripts.mkdir(parents=True)
     git(root, "init", "-q", "-b", "main")
     git(root, "-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-q", "--allow-empty", "-m", "base")
+    return root, scripts
+
+
+def test_the_agent_tree_shows_live_and_merges_a_worktree(
+    appliance: Appliance, tmp_path: Path, artifacts_dir: Path
+) -> None:
+    root, scripts = git_project(tmp_path)
     writer = scripts / "writer.yaml"
     writer.write_text(
         yaml.safe_dump(
@@ -126,11 +132,7 @@ def test_the_agent_tree_shows_live_and_merges_a_worktree(
 def test_an_agent_opens_from_the_tree_with_its_live_transcript_diff_and_merge_and_the_way_back(
     appliance: Appliance, tmp_path: Path, artifacts_dir: Path
 ) -> None:
-    root = tmp_path / "proj"
-    scripts = root / "scripted"
-    scripts.mkdir(parents=True)
-    git(root, "init", "-q", "-b", "main")
-    git(root, "-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-q", "--allow-empty", "-m", "base")
+    root, scripts = git_project(tmp_path)
     writer = scripts / "writer.yaml"
     writer.write_text(
         yaml.safe_dump(
@@ -300,11 +302,7 @@ def test_the_settings_screen_shows_and_saves_the_budgets_and_price_overrides(app
 
 
 def test_an_agents_worktree_is_kept_or_removed_from_the_tree(appliance: Appliance, tmp_path: Path) -> None:
-    root = tmp_path / "proj"
-    scripts = root / "scripted"
-    scripts.mkdir(parents=True)
-    git(root, "init", "-q", "-b", "main")
-    git(root, "-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-q", "--allow-empty", "-m", "base")
+    root, scripts = git_project(tmp_path)
     child = scripts / "child.yaml"
     write = {"name": "shell", "input": {"command": "echo k > k.txt"}}
     child.write_text(yaml.safe_dump({"turns": [{"tools": [write]}, {"text": "k"}]}))
