@@ -26,7 +26,6 @@ from temporalio.workflow import ParentClosePolicy
 with workflow.unsafe.imports_passed_through():
     from reliant.domain.agents import CANCEL_AGENT, SPAWN_AGENT, WAIT_AGENTS
     from reliant.domain.workflows import (
-        RUN_WORKFLOW,
         SIGNAL_CANCEL,
         SIGNAL_PAUSE,
         SIGNAL_RESUME,
@@ -45,7 +44,7 @@ with workflow.unsafe.imports_passed_through():
         FinishAgentToolInput,
     )
     from reliant.worker.interpreter.control import Control
-    from reliant.worker.interpreter.cursor import ChildRunInput, ChildRunResult
+    from reliant.worker.interpreter.cursor import ChildRunResult
     from reliant.worker.interpreter.host import Stop, start_bookkeeping
     from reliant.worker.policies import STATUS_RETRY
 
@@ -83,31 +82,15 @@ class Agents:
         return agent_id in self.control.agents_finished or (handle is not None and handle.done())
 
     async def start(self, ctx: NodeContext, begun: BeginAgentToolResult) -> None:
-        control, ids = ctx.control, ctx.ids
         assert begun.scope is not None
-        scope = dataclasses.replace(begun.scope, parent_workflow_id=self.my_workflow_id())
-        handle = await workflow.start_child_workflow(
-            RUN_WORKFLOW,
-            ChildRunInput(
-                chat_id=ctx.chat_id,
-                run_id=begun.agent_id,
-                parent_run_id=ctx.run_id,
-                node=ctx.task.instance,
-                workflow=begun.workflow,
-                inputs=begun.inputs,
-                thread_mode=begun.thread_mode,
-                parent_thread_id=await ctx.thread(ctx.task.thread),
-                mode=control.mode,
-                paused=control.paused,
-                approval_timeout_seconds=ids.approval_timeout,
-                history_limit=ids.history_limit,
-                scope=scope,
-                task=begun.task,
-            ),
-            id=run_workflow_id(ctx.chat_id, begun.agent_id),
-            task_queue=ids.task_queue,
-            result_type=ChildRunResult,
-            parent_close_policy=ParentClosePolicy.ABANDON,
+        handle = await ctx.start_child(
+            begun.agent_id,
+            begun.workflow,
+            inputs=begun.inputs,
+            thread_mode=begun.thread_mode,
+            scope=dataclasses.replace(begun.scope, parent_workflow_id=self.my_workflow_id()),
+            close=ParentClosePolicy.ABANDON,
+            task=begun.task,
         )
         self.handles[begun.agent_id] = handle
         if begun.agent_id not in self.live:

@@ -27,8 +27,10 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 from temporalio import workflow
+from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
+    from reliant.domain.workflows import RUN_WORKFLOW, run_workflow_id
     from reliant.engine import ExpressionError, OutputsMismatch, Run, Task
     from reliant.engine.definition import MAIN_THREAD, LoopNode
     from reliant.engine.run import thread_of
@@ -37,7 +39,14 @@ with workflow.unsafe.imports_passed_through():
     from reliant.worker.activities.types import OpenThreadInput, OpenThreadResult
     from reliant.worker.interpreter.agents import Agents
     from reliant.worker.interpreter.control import Control
-    from reliant.worker.interpreter.cursor import AgentScope, NodeNote, RunCursor, TaskCursor
+    from reliant.worker.interpreter.cursor import (
+        AgentScope,
+        ChildRunInput,
+        ChildRunResult,
+        NodeNote,
+        RunCursor,
+        TaskCursor,
+    )
     from reliant.worker.interpreter.host import Failed, Gone, Host, Park, Stop
     from reliant.worker.policies import STATUS_RETRY
 
@@ -294,6 +303,45 @@ class NodeContext:
             opened = await self.step(lambda: _open_thread(OpenThreadInput(self.chat_id, key)))
             cursor.threads[name] = opened.thread_id
         return cursor.threads[name]
+
+    async def start_child(
+        self,
+        run_id: str,
+        workflow_name: str,
+        *,
+        inputs: dict[str, Any],
+        thread_mode: str,
+        scope: AgentScope,
+        close: ParentClosePolicy,
+        task: str = "",
+    ) -> workflow.ChildWorkflowHandle[Any, ChildRunResult]:
+        """Start a child run (WorkflowRun: the same interpreter) of `workflow_name` for this task, on
+        the task's thread (or a fork or a new one, as `thread_mode` says), under the user's current
+        mode and pause."""
+        control, ids = self.control, self.ids
+        return await workflow.start_child_workflow(
+            RUN_WORKFLOW,
+            ChildRunInput(
+                chat_id=self.chat_id,
+                run_id=run_id,
+                parent_run_id=self.run_id,
+                node=self.task.instance,
+                workflow=workflow_name,
+                inputs=inputs,
+                thread_mode=thread_mode,
+                parent_thread_id=await self.thread(self.task.thread),
+                mode=control.mode,
+                paused=control.paused,
+                approval_timeout_seconds=ids.approval_timeout,
+                history_limit=ids.history_limit,
+                scope=scope,
+                task=task,
+            ),
+            id=run_workflow_id(self.chat_id, run_id),
+            task_queue=ids.task_queue,
+            result_type=ChildRunResult,
+            parent_close_policy=close,
+        )
 
     async def fork(self, of: str, name: str) -> str:
         """A thread of the task's own that reads as `of` does now (an ephemeral model call's)."""

@@ -18,17 +18,15 @@ from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from reliant.domain.workflows import (
-        RUN_WORKFLOW,
         SIGNAL_CANCEL,
         SIGNAL_PAUSE,
         SIGNAL_RESUME,
         SIGNAL_SET_MODE,
-        run_workflow_id,
     )
     from reliant.engine.definition import WorkflowNode
     from reliant.worker.activities.runs import RunActivities
     from reliant.worker.activities.types import NotesInput
-    from reliant.worker.interpreter.cursor import ChildRunInput, ChildRunResult
+    from reliant.worker.interpreter.cursor import ChildRunResult
     from reliant.worker.interpreter.host import Failed, Stop
     from reliant.worker.interpreter.interpreter import NodeContext
     from reliant.worker.interpreter.nodes.fanout import fan_out
@@ -57,28 +55,13 @@ async def child(ctx: NodeContext) -> dict[str, Any]:
                 retry_policy=STATUS_RETRY,
             )
         )
-    control, ids = ctx.control, ctx.ids
-    handle = await workflow.start_child_workflow(
-        RUN_WORKFLOW,
-        ChildRunInput(
-            chat_id=ctx.chat_id,
-            run_id=cursor.child_run_id,
-            parent_run_id=ctx.run_id,
-            node=ctx.task.instance,
-            workflow=node.workflow,
-            inputs=inputs,
-            thread_mode=node.thread.value if node.thread is not None else "",
-            parent_thread_id=await ctx.thread(ctx.task.thread),
-            mode=control.mode,
-            paused=control.paused,
-            approval_timeout_seconds=ids.approval_timeout,
-            history_limit=ids.history_limit,
-            scope=ids.scope,  # it works for the same agent
-        ),
-        id=run_workflow_id(ctx.chat_id, cursor.child_run_id),
-        task_queue=ids.task_queue,
-        result_type=ChildRunResult,
-        parent_close_policy=ParentClosePolicy.REQUEST_CANCEL,
+    handle = await ctx.start_child(
+        cursor.child_run_id,
+        node.workflow,
+        inputs=inputs,
+        thread_mode=node.thread.value if node.thread is not None else "",
+        scope=ctx.ids.scope,  # it works for the same agent
+        close=ParentClosePolicy.REQUEST_CANCEL,
     )
     try:
         result = await _follow(ctx, handle)

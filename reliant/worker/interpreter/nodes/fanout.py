@@ -21,17 +21,15 @@ from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from reliant.domain.workflows import (
-        RUN_WORKFLOW,
         SIGNAL_CANCEL,
         SIGNAL_PAUSE,
         SIGNAL_RESUME,
         SIGNAL_SET_MODE,
-        run_workflow_id,
     )
     from reliant.engine.definition import WorkflowNode
     from reliant.worker.activities.types import BeginRunsInput, ReportRunsInput
     from reliant.worker.activities.worktree_runs import WorktreeRunActivities
-    from reliant.worker.interpreter.cursor import ChildRunInput, ChildRunResult
+    from reliant.worker.interpreter.cursor import ChildRunResult
     from reliant.worker.interpreter.host import Failed, Stop
     from reliant.worker.interpreter.interpreter import NodeContext
     from reliant.worker.policies import STATUS_RETRY
@@ -78,32 +76,16 @@ async def fan_out(ctx: NodeContext) -> dict[str, Any]:
     if begun.problem:
         cursor.attempt += 1  # resumed, the node records a new set of runs
         raise Failed(begun.problem)
-    control, ids = ctx.control, ctx.ids
-    parent_thread = await ctx.thread(ctx.task.thread)
     handles: list[Handle] = []
     for agent in begun.agents:
         handles.append(
-            await workflow.start_child_workflow(
-                RUN_WORKFLOW,
-                ChildRunInput(
-                    chat_id=ctx.chat_id,
-                    run_id=agent.agent_id,
-                    parent_run_id=ctx.run_id,
-                    node=ctx.task.instance,
-                    workflow=node.workflow,
-                    inputs=inputs,
-                    thread_mode=thread_mode,
-                    parent_thread_id=parent_thread,
-                    mode=control.mode,
-                    paused=control.paused,
-                    approval_timeout_seconds=ids.approval_timeout,
-                    history_limit=ids.history_limit,
-                    scope=agent.scope,
-                ),
-                id=run_workflow_id(ctx.chat_id, agent.agent_id),
-                task_queue=ids.task_queue,
-                result_type=ChildRunResult,
-                parent_close_policy=ParentClosePolicy.REQUEST_CANCEL,
+            await ctx.start_child(
+                agent.agent_id,
+                node.workflow,
+                inputs=inputs,
+                thread_mode=thread_mode,
+                scope=agent.scope,
+                close=ParentClosePolicy.REQUEST_CANCEL,
             )
         )
     try:
@@ -111,7 +93,7 @@ async def fan_out(ctx: NodeContext) -> dict[str, Any]:
     except asyncio.CancelledError:  # the run went on without this node: the children stop too
         await asyncio.gather(*(h.signal(SIGNAL_CANCEL, ctx.chat_id) for h in handles if not h.done()))
         raise
-    if control.cancel_requested:
+    if ctx.control.cancel_requested:
         raise Stop
     report = await ctx.step(
         functools.partial(
