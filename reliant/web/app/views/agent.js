@@ -10,7 +10,7 @@ import { ChatFeed } from "../feed.js";
 import { ChatModel } from "../transcript.js";
 import { TranscriptView } from "../transcript-view.js";
 import { diffView } from "../tools.js";
-import { statusPill } from "./chat-actions.js";
+import { projectCrumbs, showChatProject, statusPill } from "./chat-actions.js";
 import { normAgent } from "./agents-model.js";
 
 const AGENT_KINDS = new Set(["agent_started", "agent_status", "agent_finished"]);
@@ -120,32 +120,16 @@ export class AgentView {
     if (first) {
       this.rendered = true;
       this.view.scrollToBottom();
-      this.showProject(chat.projectId);
+      showChatProject(this, chat.projectId, () => this.renderCrumbs());
     } else {
       this.reload(); // after a reconnect: what the stream will not replay
     }
     this.syncGates();
   }
 
-  /** The sidebar lists the project's chats (this one current), as in the chat's own view. */
-  async showProject(projectId) {
-    try {
-      const project = await this.app.api.getProject(projectId);
-      if (this.closed) return;
-      this.project = project;
-      this.renderCrumbs();
-      await this.app.sidebar.show(project, this.chatId);
-    } catch {
-      // the crumbs stay short; the agent's view still works
-    }
-  }
-
   renderCrumbs() {
-    const items = [{ label: "Projects", href: "/" }];
-    if (this.project) items.push({ label: this.project.name, href: `/projects/${this.project.id}` });
-    items.push({ label: (this.chat && this.chat.title) || "Chat", href: this.chatPath });
-    items.push({ label: this.agent ? this.agent.name || "Agent" : "Agent" });
-    this.app.setCrumbs(items);
+    const chat = { label: (this.chat && this.chat.title) || "Chat", href: this.chatPath };
+    this.app.setCrumbs([...projectCrumbs(this.project), chat, { label: this.agent ? this.agent.name || "Agent" : "Agent" }]);
   }
 
   async syncGates() {

@@ -3,6 +3,27 @@
 import { h } from "../dom.js";
 import { icon } from "../icons.js";
 
+/** A chat's view (or one of its agents') learns its project: the crumbs name it (`redraw`), and the
+ * sidebar lists the project's chats, this one current. Unreadable, the crumbs stay short. */
+export async function showChatProject(view, projectId, redraw) {
+  try {
+    const project = await view.app.api.getProject(projectId);
+    if (view.closed) return;
+    view.project = project;
+    redraw();
+    await view.app.sidebar.show(project, view.chatId);
+  } catch {
+    // the view works without it
+  }
+}
+
+/** The crumbs down to a chat's project (once known). */
+export function projectCrumbs(project) {
+  const items = [{ label: "Projects", href: "/" }];
+  if (project) items.push({ label: project.name, href: `/projects/${project.id}` });
+  return items;
+}
+
 export function statusPill(status) {
   const s = status || "idle";
   return h(`span.pill.pill-${s}`, { title: `status: ${s}` }, s);

@@ -8,7 +8,7 @@ import { ChatModel } from "../transcript.js";
 import { TranscriptView } from "../transcript-view.js";
 import { ModelField, modelProblem } from "../model-field.js";
 import { PathCompleter } from "../path-complete.js";
-import { chatActions, renameChat, statusPill } from "./chat-actions.js";
+import { chatActions, projectCrumbs, renameChat, showChatProject, statusPill } from "./chat-actions.js";
 import { ModeSwitch } from "./mode-switch.js";
 import { attachAgentTree } from "./agent-tree.js";
 import { attachRunPanel } from "./workflow-run.js";
@@ -156,7 +156,7 @@ export class ChatView {
       requestAnimationFrame(() => this.view.scrollToBottom());
       performance.mark("reliant:transcript-rendered");
       requestAnimationFrame(() => setTimeout(() => performance.mark("reliant:transcript-painted")));
-      this.showProject(chat.projectId);
+      showChatProject(this, chat.projectId, () => this.renderChat());
       this.runPanel = attachRunPanel(this.app, this.root, chat);
       this.agentTree = attachAgentTree(this.app, this.root, chat.id, this.runPanel, (ids) => this.model.addAgents(ids));
     } else {
@@ -200,23 +200,8 @@ export class ChatView {
     }
   }
 
-  async showProject(projectId) {
-    try {
-      const project = await this.app.api.getProject(projectId);
-      if (this.closed) return;
-      this.project = project;
-      this.renderChat();
-      await this.app.sidebar.show(project, this.chatId);
-    } catch {
-      // the crumbs stay short; the chat still works
-    }
-  }
-
   renderCrumbs() {
-    const items = [{ label: "Projects", href: "/" }];
-    if (this.project) items.push({ label: this.project.name, href: `/projects/${this.project.id}` });
-    items.push({ label: this.model.chat.title || "New chat" });
-    this.app.setCrumbs(items);
+    this.app.setCrumbs([...projectCrumbs(this.project), { label: this.model.chat.title || "New chat" }]);
   }
 
   onUpdates(updates) {
