@@ -38,6 +38,7 @@ from reliant.worker.failure_redaction import RedactingInterceptor
 from reliant.worker.infrastructure import InfrastructureErrors
 from reliant.worker.recorder import ProcessRecorder
 from reliant.worker.run_workflow import WorkflowRun
+from reliant.worker.sandbox import workflow_runner
 from reliant.worker.watcher import DaemonWatcher
 from reliant.worker.workflows import AgentWorkflow, DoctorWorkflow
 
@@ -120,6 +121,7 @@ class WorkerRole:
                     client,
                     task_queue=s.temporal_task_queue,
                     workflows=self.workflows,
+                    workflow_runner=workflow_runner(),
                     activities=[
                         doctor.ping_daemon,
                         doctor.record_doctor_run,
