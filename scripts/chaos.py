@@ -8,7 +8,9 @@ Victims (--victims; --mode picks the default set):
   api, worker, gateway, daemon   a split role's process group      SIGKILL -> the same command again
   postgres, nats, temporal   a service of `reliant services`       SIGKILL -> its supervisor revives it
 Each victim gets --kills-per-victim SIGKILLs and --freezes-per-victim freezes (SIGSTOP, a few
-seconds, SIGCONT; default: as many as kills).
+seconds, SIGCONT; default: as many as kills). A hit that misses (the round's chats were done before
+it) is drawn again, up to twice the hits asked of each kind (--no-landed: never); the table's kills
+and freezes count those that landed, and the others apart.
 
 Every round starts --chats scripted chats (zero tokens) on the daemon's workspace: two user messages,
 eight model turns with parallel read-only calls, mutating shells that append a marker per call to a
@@ -23,7 +25,7 @@ timed: hit -> the piece is back -> the first update made after that -> every cha
 
     python scripts/chaos.py [--mode appliance|split|both] [--victims a,b,...] [--kills-per-victim N]
                             [--freezes-per-victim M] [--seed S] [--budget-seconds T] [--chats N]
-                            [--replay VICTIM:KIND#I] [--workdir DIR] [--keep]
+                            [--replay VICTIM:KIND#I] [--no-landed] [--workdir DIR] [--keep]
 
 The whole run follows from --seed (printed): a violation prints the command that replays its hit.
 Prints a line per hit, a table per victim and one JSON line; exits 1 on any violation.
@@ -36,11 +38,9 @@ import asyncio
 import json
 import shutil
 import signal
-import statistics
 import sys
 import tempfile
 import time
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,13 +51,25 @@ sys.path[:0] = [str(ROOT)]
 from tests.chaos import processes  # noqa: E402
 from tests.chaos.checks import Limits, Violation  # noqa: E402
 from tests.chaos.deployments import Appliance, Deployment, DeploymentBroken, Options, Split  # noqa: E402
-from tests.chaos.plan import DEFAULT_VICTIMS, MODES, VICTIMS, Hit, hit, mode_of, parse_name, schedule  # noqa: E402
+from tests.chaos.plan import (  # noqa: E402
+    DEFAULT_VICTIMS,
+    KILL,
+    MODES,
+    VICTIMS,
+    Hit,
+    hit,
+    mode_of,
+    parse_name,
+    redraw,
+    schedule,
+)
 from tests.chaos.processes import StartFailed  # noqa: E402
 from tests.chaos.rounds import Round, RoundOptions, RoundResult, project_id  # noqa: E402
+from tests.chaos.tally import victim_row  # noqa: E402
 
 FLOOR_GUESS = 10.0  # seconds: where the floor round itself places its second messages
 HEALTHY_WITHIN = 90.0
-ROW = "{:<12} {:>4} {:>8}  {:<40} {:>11} {:>12} {:>11}"
+ROW = "{:<12} {:>4} {:>8} {:>6}  {:<40} {:>11} {:>12} {:>11}"
 
 
 @dataclass
@@ -124,6 +136,7 @@ async def run_mode(
         if floor.duration is None:
             raise DeploymentBroken("the floor round's chats did not complete without any hit")
         print(f"{mode} floor: {options.chats} chats complete in {floor.duration:.1f}s without a hit", flush=True)
+        # `hits` grows while it runs: a hit drawn again for one that missed goes last.
         for number, hit in enumerate(hits, start=1):
             if time.monotonic() > args.deadline:
                 break
@@ -136,6 +149,12 @@ async def run_mode(
             ).run()
             report.results.setdefault(hit.victim, []).append(result)
             print_round(seed, result)
+            if result.missed and args.landed and not args.replay:
+                wanted = args.kills_per_victim if hit.kind == KILL else args.freezes_per_victim
+                again = redraw(seed, hit, hits, wanted)
+                if again is not None:
+                    hits.append(again)
+                    print(f"{hit.name} missed: {again.name} is drawn in its place", flush=True)
     except DeploymentBroken as exc:
         report.others.append((mode, Violation("broken", "", str(exc))))
     finally:
@@ -147,26 +166,8 @@ async def run_mode(
         report.others += [(f"{mode} shutdown", Violation("orphan", "", s.describe())) for s in left]
 
 
-def _stats(values: list[float]) -> dict[str, float | None]:
-    if not values:
-        return {"median": None, "max": None}
-    return {"median": round(statistics.median(values), 3), "max": round(max(values), 3)}
-
-
 def summary(report: Report) -> dict[str, dict[str, Any]]:
-    rows: dict[str, dict[str, Any]] = {}
-    for victim, results in report.results.items():
-        rows[victim] = {
-            "hits": len(results),
-            "kills": sum(1 for r in results if r.hit is not None and r.hit.kind == "kill"),
-            "freezes": sum(1 for r in results if r.hit is not None and r.hit.kind == "freeze"),
-            "violations": dict(sorted(Counter(v.kind for r in results for v in r.violations).items())),
-            "down_s": _stats([r.down_s for r in results if r.down_s is not None]),
-            "first_update_s": _stats([r.first_update_s for r in results if r.first_update_s is not None]),
-            "done_s": _stats([r.done_s for r in results if r.done_s is not None]),
-            "missed": sum(1 for r in results if r.missed),
-        }
-    return rows
+    return {victim: victim_row(results) for victim, results in report.results.items()}
 
 
 def _pair(stats: dict[str, float | None]) -> str:
@@ -177,13 +178,13 @@ def _pair(stats: dict[str, float | None]) -> str:
 
 def print_table(report: Report, rows: dict[str, dict[str, Any]]) -> None:
     print()
-    print(ROW.format("victim", "hits", "kill/frz", "violations", "back s", "1st update s", "done s"))
-    print(ROW.format("", "", "", "", "med / max", "med / max", "med / max"))
+    print(ROW.format("victim", "hits", "kill/frz", "missed", "violations", "back s", "1st update s", "done s"))
+    print(ROW.format("", "", "landed", "", "", "med / max", "med / max", "med / max"))
     for victim, row in rows.items():
         kinds = ", ".join(f"{k} {n}" for k, n in row["violations"].items()) or "0"
         hits = f"{row['kills']}/{row['freezes']}"
         pairs = (_pair(row["down_s"]), _pair(row["first_update_s"]), _pair(row["done_s"]))
-        print(ROW.format(victim, row["hits"], hits, kinds, *pairs))
+        print(ROW.format(victim, row["hits"], hits, row["missed"], kinds, *pairs))
     for mode, floor in report.floors.items():
         print(f"floor ({mode}, no hit): {_s(floor.duration)} for the round's chats")
     for where, violation in report.others:
@@ -202,6 +203,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--chats", type=int, default=3, help="concurrent scripted chats per round")
     parser.add_argument("--freezes-per-victim", type=int, default=None, help="default: --kills-per-victim")
     parser.add_argument("--replay", default="", help="run only this hit, e.g. gateway:kill#3")
+    parser.add_argument(
+        "--landed",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="draw a missed hit (the chats were done before it) again, up to twice the hits asked of each kind",
+    )
     parser.add_argument("--round-timeout", type=float, default=60.0, help="seconds after the piece is back")
     parser.add_argument("--stall-seconds", type=float, default=15.0)
     parser.add_argument("--tool-seconds", type=float, default=10.0)
@@ -251,16 +258,16 @@ def main(argv: list[str] | None = None) -> int:
     report = Report(seed)
     signal.signal(signal.SIGTERM, _interrupt)  # stop like Ctrl-C: every started process is stopped
     interrupted = False
+    by_mode = {mode: [h for h in hits if h.mode == mode] for mode in MODES}  # and the hits drawn again
     try:
-        for mode in MODES:
-            mode_hits = [h for h in hits if h.mode == mode]
+        for mode, mode_hits in by_mode.items():
             if mode_hits:
                 asyncio.run(run_mode(mode, mode_hits, root, seed, report, options, args))
     except KeyboardInterrupt:
         interrupted = True
         print("interrupted: what ran so far follows", flush=True)
     ran = {r.hit for results in report.results.values() for r in results}
-    report.skipped = [h for h in hits if h not in ran]
+    report.skipped = [h for mode_hits in by_mode.values() for h in mode_hits if h not in ran]
     rows = summary(report)
     print_table(report, rows)
     violations = report.violations()

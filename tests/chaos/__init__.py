@@ -7,4 +7,5 @@
   client.py       the api as a client uses it: REST for chats and messages, StreamUpdates live and from 0
   checks.py       what must hold after each hit, as violations
   rounds.py       one round: chats start, the piece is hit and comes back, the chats are checked
+  tally.py        per victim: the hits that landed and those that missed, violations, recovery times
 """

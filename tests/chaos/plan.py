@@ -3,7 +3,7 @@ scripted chats that run meanwhile.
 
 Every hit draws from its own generator, seeded with `<seed>/<mode>/<victim>/<kind>/<index>`, so a
 hit is the same whichever other hits run beside it: `--seed S --replay VICTIM:KIND#INDEX` replays
-it alone.
+it alone. A hit drawn again for one that missed is such a hit too, with the victim's next index.
 """
 
 from __future__ import annotations
@@ -37,6 +37,8 @@ KINDS = (KILL, FREEZE)
 # When the piece is hit: this fraction (drawn) of the floor round's duration after the chats start.
 HIT_WINDOW = (0.05, 0.75)
 FREEZE_SECONDS = (1.5, 5.0)
+# A victim whose hits missed is hit again (`redraw`), up to this many times the hits asked of a kind.
+REDRAW_LIMIT = 2
 
 
 def mode_of(victim: str) -> str:
@@ -100,6 +102,16 @@ def schedule(seed: int, victims: list[str], kills: int, freezes: int) -> list[Hi
         order.shuffle(batch)
         hits += [hit(seed, victim, kind, index) for victim, kind in batch]
     return hits
+
+
+def redraw(seed: int, missed: Hit, drawn: list[Hit], wanted: int) -> Hit | None:
+    """Another hit of `missed`'s kind on its victim, for one that missed (the round's chats were done
+    before it): the victim's next index of that kind, drawn from its own seed like any hit (so
+    `--replay` replays it). None once `drawn` holds REDRAW_LIMIT x `wanted` such hits."""
+    same = [h for h in drawn if h.victim == missed.victim and h.kind == missed.kind]
+    if len(same) >= REDRAW_LIMIT * wanted:
+        return None
+    return hit(seed, missed.victim, missed.kind, max(h.index for h in same) + 1)
 
 
 # -- the scripted chats ----------------------------------------------------------------------------

@@ -10,9 +10,11 @@ from typing import Any
 
 import pytest
 
-from tests.chaos.checks import ChatRecord, Limits, Window, check_chat
+from tests.chaos.checks import ChatRecord, Limits, Violation, Window, check_chat
 from tests.chaos.client import Update
-from tests.chaos.plan import ChatPlan, chat_plan, hit, parse_name, schedule
+from tests.chaos.plan import ChatPlan, chat_plan, hit, parse_name, redraw, schedule
+from tests.chaos.rounds import RoundResult
+from tests.chaos.tally import victim_row
 
 T0 = 1_000_000.0
 
@@ -229,3 +231,29 @@ def test_the_schedule_follows_from_the_seed_and_a_hit_from_its_own_seed() -> Non
     assert gateway == [h for h in schedule(7, ["gateway"], kills=3, freezes=2)]  # whatever else runs
     third = next(h for h in hits if h.name == "gateway:kill#2")
     assert parse_name(third.name) == ("gateway", "kill", 2) and hit(7, "gateway", "kill", 2) == third
+
+
+def test_a_victims_row_counts_the_hits_that_landed_apart_from_those_that_missed() -> None:
+    results = [
+        RoundResult(1, hit(7, "gateway", "kill", 0), None, [], missed=True),
+        RoundResult(2, hit(7, "gateway", "freeze", 0), None, [], missed=True),
+        RoundResult(3, hit(7, "gateway", "kill", 1), None, [Violation("stall", "c", "")]),
+        RoundResult(4, hit(7, "gateway", "freeze", 1), None, []),
+        RoundResult(5, hit(7, "gateway", "kill", 2), None, []),
+    ]
+    row = victim_row(results)
+    assert (row["hits"], row["kills"], row["freezes"], row["missed"]) == (5, 2, 1, 2)
+    assert row["violations"] == {"stall": 1}
+
+
+def test_a_missed_hit_is_drawn_again_from_the_seed_until_twice_the_hits_asked() -> None:
+    drawn = schedule(7, ["gateway", "nats"], kills=2, freezes=1)
+    first = next(h for h in drawn if h.name == "gateway:kill#0")
+    again = redraw(7, first, drawn, wanted=2)
+    assert again == hit(7, "gateway", "kill", 2)  # the next index: `--replay gateway:kill#2` replays it
+    drawn.append(again)
+    assert redraw(7, first, drawn, wanted=2) == hit(7, "gateway", "kill", 3)
+    drawn.append(hit(7, "gateway", "kill", 3))
+    assert redraw(7, first, drawn, wanted=2) is None  # four kills drawn for two asked: no more
+    freeze = next(h for h in drawn if h.name == "nats:freeze#0")
+    assert redraw(7, freeze, drawn, wanted=1) == hit(7, "nats", "freeze", 1)

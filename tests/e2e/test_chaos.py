@@ -1,8 +1,9 @@
 """The chaos run's bounded sample: scripts/chaos.py SIGKILLs the appliance twice (its process
 group, and every process of it at once) and each split role and service once, at random moments
-during scripted chats, and fails on any violation. Every hit runs (no budget cuts the sample
-short), so each run checks the same hits; the seed is the date, so CI samples other moments every
-day. It is printed, and each violation prints the command that replays its hit."""
+during scripted chats, and fails on any violation. A kill that misses (the chats were done before
+it) is drawn again once. Every hit runs (no budget cuts the sample short), so each run checks the
+same hits; the seed is the date, so CI samples other moments every day. It is printed, and each
+violation prints the command that replays its hit."""
 
 from __future__ import annotations
 
@@ -60,16 +61,26 @@ def _chaos(*args: str, timeout: float) -> dict[str, Any]:
     return report
 
 
-@pytest.mark.timeout(420)
+def _one_kill_each(report: dict[str, Any], victims: tuple[str, ...]) -> None:
+    """Each victim's kill landed while chats ran (perhaps drawn again after one that missed), or it
+    and the kill drawn in its place both came after the round's chats were done."""
+    rows = report["victims"]
+    assert set(rows) == set(victims), rows
+    for victim, row in rows.items():
+        landed_and_missed = (row["kills"], row["missed"])
+        assert landed_and_missed in {(1, 0), (1, 1), (0, 2)}, (victim, row)
+        assert row["hits"] == row["kills"] + row["missed"] and row["freezes"] == 0, (victim, row)
+
+
+@pytest.mark.timeout(480)
 def test_a_sample_of_hits_on_the_appliance_breaks_nothing() -> None:
     victims = ["--victims", "appliance,power-cut", "--kills-per-victim", "1", "--freezes-per-victim", "0"]
-    report = _chaos("--mode", "appliance", *victims, timeout=280)
-    assert {v: r["kills"] for v, r in report["victims"].items()} == {"appliance": 1, "power-cut": 1}
+    report = _chaos("--mode", "appliance", *victims, timeout=340)
+    _one_kill_each(report, ("appliance", "power-cut"))
 
 
-@pytest.mark.timeout(600)
+@pytest.mark.timeout(680)
 def test_a_sample_of_hits_on_each_split_role_and_service_breaks_nothing() -> None:
     kills = ["--kills-per-victim", "1", "--freezes-per-victim", "0"]
-    report = _chaos("--mode", "split", *kills, timeout=460)
-    pieces = ("api", "worker", "gateway", "daemon", "postgres", "nats", "temporal")
-    assert {v: r["kills"] for v, r in report["victims"].items()} == dict.fromkeys(pieces, 1)
+    report = _chaos("--mode", "split", *kills, timeout=540)
+    _one_kill_each(report, ("api", "worker", "gateway", "daemon", "postgres", "nats", "temporal"))

@@ -1,7 +1,8 @@
 """execute_tool against a real gateway and daemon (in this process), NATS and Postgres, run the way
 Temporal runs it (ActivityEnvironment): what is recorded when a request never reached the daemon,
-when two attempts attach to one running call, when the daemon run a call went to is gone, and when
-the activity is cancelled by a user or by anything else."""
+when the gateway refuses it for a stream it no longer holds, when two attempts attach to one running
+call, when the daemon run a call went to is gone, and when the activity is cancelled by a user or by
+anything else."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from embedded.ports import free_port
-from reliant.bus import Bus, Incoming, subjects
+from reliant.bus import Bus
 from reliant.clients.tool_delivery import ToolDelivery
 from reliant.clients.update_log import UpdateLog
 from reliant.config import Settings
@@ -29,7 +30,6 @@ from reliant.db import tool_runs as tool_runs_db
 from reliant.db import updates as updates_db
 from reliant.domain.chat import ToolRun, ToolState
 from reliant.gateway.role import GatewayRole
-from reliant.wire.grpc_options import ERROR_NOT_HELD, HEADER_ERROR
 from reliant.worker.activities.tools import ToolActivities
 from reliant.worker.activities.types import DAEMON_OFFLINE, TOOL_DETACHED, ExecuteToolInput, ExecuteToolResult
 from tests.conftest import Infra
@@ -43,6 +43,7 @@ class Setup:
     bus: Bus
     workspace: Path
     activities: ToolActivities
+    gateway: GatewayRole
 
     def daemon(self) -> RoleRunner:
         return RoleRunner(DaemonRole(self.settings))
@@ -98,8 +99,8 @@ async def setup(infra: Infra, migrated_db: Database, tmp_path: Path) -> AsyncIte
     delivery = ToolDelivery(bus, poll_wait=0.5, reply_margin=1.0, offline_grace=1.0)
     activities = ToolActivities(migrated_db, bus, UpdateLog(migrated_db, bus), delivery)
     try:
-        async with RoleRunner(GatewayRole(settings)):
-            yield Setup(settings, migrated_db, bus, workspace, activities)
+        async with RoleRunner(GatewayRole(settings)) as gateway:
+            yield Setup(settings, migrated_db, bus, workspace, activities, gateway.role)  # type: ignore[arg-type]
     finally:
         await bus.close()
 
@@ -119,19 +120,25 @@ async def test_a_call_that_never_reached_the_daemon_stays_pending_and_runs_once_
     assert (setup.workspace / "effects.log").read_text() == "ran\n"
 
 
-async def test_a_gateway_refusing_the_request_for_not_holding_the_daemon_leaves_it_pending(setup: Setup) -> None:
+async def test_the_gateway_refusing_a_request_for_a_stream_it_no_longer_holds_says_so_and_leaves_it_pending(
+    setup: Setup,
+) -> None:
     inp = await setup.call("echo ran >> effects.log")
-
-    async def refuse(msg: Incoming) -> None:  # a gateway that lost the daemon's stream a moment ago
-        await setup.bus.publish(msg.reply, b"", headers={HEADER_ERROR: ERROR_NOT_HELD})
-
-    subscription = await setup.bus.subscribe(subjects.daemon_tools(setup.settings.daemon_id), refuse)
-    try:
-        with pytest.raises(ApplicationError, match="daemon-not-connected-here"):
-            await setup.run(inp)
-    finally:
-        await subscription.unsubscribe()
-    assert (await setup.record(inp)).state is ToolState.PENDING
+    daemon_id = setup.settings.daemon_id
+    servicer = setup.gateway.servicer
+    assert servicer is not None
+    async with setup.daemon() as daemon:
+        session = await eventually(lambda: servicer.sessions.get(daemon_id))
+        # The gateway's cleanup of a stream waits here, before it drops the daemon's subscription:
+        # the moment between the stream's end and its cleanup, held open.
+        async with servicer._registry_lock(daemon_id):
+            await daemon.stop()
+            await eventually(session.closed.is_set)
+            with pytest.raises(ApplicationError) as raised:
+                await setup.run(inp)
+    expected = f"daemon {daemon_id} is offline: the gateway no longer holds its connection (daemon-not-connected-here)"
+    assert (raised.value.message, raised.value.type) == (expected, DAEMON_OFFLINE)
+    assert (await setup.record(inp)).state is ToolState.PENDING, "refused, so provably never sent"
     assert not (setup.workspace / "effects.log").exists()
 
 
