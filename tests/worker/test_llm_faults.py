@@ -34,6 +34,7 @@ from tests.llm.fakes import (
 )
 from tests.support import eventually
 from tests.worker.agent_env import AgentEnv, agent_env
+from tests.worker.history_failures import history_failures
 
 OPENAI_KEY = "sk-proj-fault-test-SECRET-4242424242"
 ANTHROPIC_KEY = "sk-ant-fault-test-SECRET-1717171717"
@@ -112,10 +113,6 @@ async def one_tool_round(env: AgentEnv, model: str, message: str) -> list[Any]:
 
 async def retry_waits(env: AgentEnv, chat_id: str) -> list[dict[str, Any]]:
     return [u.payload for u in await env.updates(chat_id) if u.kind == "retry_wait"]
-
-
-async def history_json(env: AgentEnv, chat_id: str) -> str:
-    return (await env.client.get_workflow_handle(f"chat-{chat_id}").fetch_history()).to_json()
 
 
 async def last_failures(env: AgentEnv, chat_id: str) -> list[str]:
@@ -336,11 +333,12 @@ async def test_a_key_echoed_by_the_provider_reaches_neither_the_log_nor_temporal
         paused = await env.status(chat.id, "paused")
 
     assert "Incorrect API key provided" in paused.status_reason and OPENAI_KEY not in paused.status_reason
-    history = await history_json(env, chat.id)
     failures = await last_failures(env, chat.id)
     assert any("upstream rejected key" in f for f in failures) and any("Incorrect API key" in f for f in failures)
-    assert OPENAI_KEY not in history
-    assert OPENAI_KEY[-10:] not in history
+    # Every failure the history holds, opened with the codec's key: whole chains, details included.
+    recorded = [f.SerializeToString() for f in await history_failures(env.client, f"chat-{chat.id}")]
+    assert any(b"upstream rejected key" in f for f in recorded) and any(b"Incorrect API key" in f for f in recorded)
+    assert not [f for f in recorded if OPENAI_KEY.encode() in f or OPENAI_KEY[-10:].encode() in f]
     text = logs.text()
     assert "upstream rejected key" in text and "Traceback" in text  # the chains were logged (at debug) ...
     assert OPENAI_KEY not in text  # ... with the key masked
