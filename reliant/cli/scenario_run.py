@@ -24,6 +24,7 @@ from reliant.cli import scenario_models
 from reliant.cli.conversation import Api
 from reliant.cli.scenario_format import Answer, Scenario, is_matcher, mismatch
 from reliant.cli.workflow_client import node_line
+from reliant.domain.git import git_command
 from reliant.wire.v1 import chat_pb2 as pb
 from reliant.wire.v1 import control_pb2 as cpb
 from reliant.wire.v1.chat_connect import ChatServiceClientSync
@@ -315,7 +316,7 @@ def make_repository(copy: Path) -> None:
 
 def _git(cwd: Path, *args: str) -> None:
     try:
-        subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True, timeout=60)
+        subprocess.run(git_command("git", *args), cwd=cwd, check=True, capture_output=True, text=True, timeout=60)
     except FileNotFoundError:
         raise ScenarioFailed("git: the scenario asks for a git repository and git is not installed") from None
     except subprocess.TimeoutExpired:

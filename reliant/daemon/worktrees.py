@@ -43,6 +43,7 @@ from typing import Any
 from reliant.daemon.environment import child_environment
 from reliant.daemon.tools.base import ToolFailure
 from reliant.daemon.tools.paths import confine
+from reliant.domain.git import git_command
 
 logger = logging.getLogger(__name__)
 
@@ -65,12 +66,12 @@ class GitError(ToolFailure):
 
 
 async def git(cwd: Path, *args: str, check: bool = True, limit: int = 0) -> str:
-    """Run git in `cwd`; its stdout (cut at `limit` bytes when given)."""
+    """Run git in `cwd`; its stdout (cut at `limit` bytes when given). The repository's hooks and
+    fsmonitor never run (domain.git)."""
     env = child_environment({"GIT_TERMINAL_PROMPT": "0", "GIT_PAGER": "cat", "LC_ALL": "C"})
     try:
         proc = await asyncio.create_subprocess_exec(
-            "git",
-            *args,
+            *git_command("git", *args),
             cwd=cwd,
             env=env,
             stdin=asyncio.subprocess.DEVNULL,
@@ -261,7 +262,8 @@ class Worktrees:
         for rel in untracked[:MAX_UNTRACKED]:
             if sum(len(p) for p in parts) > MAX_DIFF_BYTES:
                 break
-            parts.append(await git(path, "diff", "--no-color", "--no-index", "--", "/dev/null", rel, check=False))
+            added = ("diff", "--no-color", "--no-ext-diff", "--no-index", "--", "/dev/null", rel)
+            parts.append(await git(path, *added, check=False))
         text = "".join(parts)
         truncated = len(text) > MAX_DIFF_BYTES or len(untracked) > MAX_UNTRACKED
         return {

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import re
 import time
 import weakref
 from collections.abc import AsyncIterator, Sequence
@@ -12,6 +14,7 @@ from typing import Any, Protocol
 
 import psycopg
 from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from reliant.errors import ReliantError
@@ -191,18 +194,15 @@ class Database:
 
     async def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> int:
         async with self.connection() as conn:
-            cur = await conn.execute(sql, params)
-            return cur.rowcount
+            return await Tx(conn).execute(sql, params)
 
     async def fetch(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[Row]:
         async with self.connection() as conn:
-            cur = await conn.execute(sql, params)
-            return await cur.fetchall()
+            return await Tx(conn).fetch(sql, params)
 
     async def fetchrow(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> Row | None:
         async with self.connection() as conn:
-            cur = await conn.execute(sql, params)
-            return await cur.fetchone()
+            return await Tx(conn).fetchrow(sql, params)
 
     @asynccontextmanager
     async def tx(self) -> AsyncIterator[Tx]:
@@ -218,22 +218,56 @@ class Database:
             raise DatabaseError(f"Postgres did not answer: {exc}") from exc
 
 
+# Postgres keeps no NUL character: a text value holding one is refused ("cannot contain NUL") and
+# so is a jsonb value holding \u0000. What a model or a tool produced may hold one (a command that
+# prints a NUL byte, arguments with \u0000 in them), so every value a statement is given is stored
+# with U+FFFD, the replacement character, in place of each NUL: whoever reads it back (the model,
+# the user) sees that a character was there, and no reader mistakes it for text the tool printed
+# (as it could a backslash and a zero).
+NUL_STAND_IN = "\ufffd"
+# A \u0000 escape in JSON text: after an even number of backslashes (each pair is one backslash).
+_NUL_ESCAPE = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")
+
+
+def _storable_json(obj: Any) -> str:
+    text = json.dumps(obj)
+    return _NUL_ESCAPE.sub(r"\1\\ufffd", text) if "\\u0000" in text else text
+
+
+def _storable(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("\0", NUL_STAND_IN) if "\0" in value else value
+    if isinstance(value, Jsonb):
+        return Jsonb(value.obj, dumps=_storable_json)
+    if isinstance(value, list):
+        return [_storable(v) for v in value]
+    return value
+
+
+def storable(params: Sequence[Any] | dict[str, Any]) -> Sequence[Any] | dict[str, Any]:
+    """`params` with every NUL in their text and jsonb values replaced by NUL_STAND_IN."""
+    if isinstance(params, dict):
+        return {key: _storable(value) for key, value in params.items()}
+    return [_storable(value) for value in params]
+
+
 class Tx:
-    """The query methods of Database, inside one open transaction."""
+    """The query methods of Database, inside one open transaction. Every statement of reliant goes
+    through them: its values are made storable here."""
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
     async def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> int:
-        cur = await self.conn.execute(sql, params)
+        cur = await self.conn.execute(sql, storable(params))
         return cur.rowcount
 
     async def fetch(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[Row]:
-        cur = await self.conn.execute(sql, params)
+        cur = await self.conn.execute(sql, storable(params))
         return await cur.fetchall()
 
     async def fetchrow(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> Row | None:
-        cur = await self.conn.execute(sql, params)
+        cur = await self.conn.execute(sql, storable(params))
         return await cur.fetchone()
 
 

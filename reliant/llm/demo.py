@@ -13,6 +13,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from reliant.domain.git import git_command
+
 DEMO_MODEL = "scripted:demo"
 DEMO_PROJECT_NAME = "demo-project"
 _DEMO_PROJECT = Path(__file__).with_name("demo-project")
@@ -45,7 +47,9 @@ def make_demo_repository(dest: Path) -> bool:
     env["GIT_TERMINAL_PROMPT"] = "0"
 
     def run(*args: str) -> None:
-        subprocess.run([git, *_GIT_IDENTITY, *args], cwd=dest, env=env, check=True, capture_output=True, timeout=60)
+        subprocess.run(
+            git_command(git, *_GIT_IDENTITY, *args), cwd=dest, env=env, check=True, capture_output=True, timeout=60
+        )
 
     run("init", "--quiet", "--initial-branch=main")
     run("add", "--all")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
 import pytest
 
+from reliant.daemon.tools import search
 from reliant.daemon.tools.ripgrep import Deadline, glob_regex, matching
 from reliant.daemon.tools.search import MAX_GLOB_RESULTS, MAX_GREP_MATCHES
 from reliant.domain.tools import ToolStatus
@@ -203,6 +205,24 @@ async def test_a_pathological_pattern_is_answered_at_once(run: Run, workspace: P
     result = await run("grep", pattern="(a+)+$")
     assert result.output == "evil.txt:2:aaa"
     assert time.perf_counter() - started < 5
+
+
+async def test_a_search_rg_cannot_finish_in_time_stops_at_its_deadline_and_says_so(
+    run: Run, workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """10 MB of lines linked a thousand times: 10 GB for rg to read, far more than a second's work."""
+    monkeypatch.setattr(search, "SEARCH_SECONDS", 1.0)
+    big = workspace / "big.txt"
+    big.write_text("lorem ipsum dolor sit amet 12345\n" * 300_000)
+    for i in range(1000):
+        os.link(big, workspace / f"copy{i}.txt")
+    started = time.monotonic()
+    result = await run("grep", pattern=r"\w+\s\w+\s\d{6,}")
+    took = time.monotonic() - started
+    assert result.status is ToolStatus.OK
+    assert result.output.splitlines()[-1] == "[search stopped after 1s; results may be incomplete]"
+    assert result.data["truncated"] is True
+    assert took < 1.0 + 2.0, took  # the deadline, and a margin for a loaded machine to stop rg
 
 
 async def test_patterns_ripgrep_cannot_run_are_refused_with_its_reason(run: Run, workspace: Path) -> None:

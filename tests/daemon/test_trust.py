@@ -5,6 +5,7 @@ are the user's own and never wait."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import stat
 import sys
@@ -18,9 +19,13 @@ from reliant.daemon.mcp.manager import McpManager
 from reliant.daemon.role import DaemonRouter
 from reliant.daemon.tools import BUILTIN_TOOLS, ToolHost
 from reliant.daemon.trust import TrustControls, TrustState, TrustStore, snapshot
-from tests.support import eventually
+from tests.support import eventually, pid_alive
 
 TEST_SERVER = str(Path(__file__).parent / "servers" / "reliant_test_mcp.py")
+HEALTH_EVERY = 0.2  # seconds between health checks, short: a server that comes back does so soon
+# Longer than a stopped server's first restart would take (its backoff starts at 1 s, +20% jitter)
+# and many health checks.
+QUIET = 2.5
 
 
 def server(marker: Path, **extra: Any) -> dict[str, Any]:
@@ -38,7 +43,7 @@ class Daemon:
 
     def __init__(self, data: Path) -> None:
         self.store = TrustStore(data)
-        self.mcp = McpManager(data, trust=self.store)
+        self.mcp = McpManager(data, trust=self.store, health_every=HEALTH_EVERY)
         self.host = ToolHost("d-trust", BUILTIN_TOOLS, workspace_file=data / "workspaces.json", provider=self.mcp)
         self.router = DaemonRouter(self.host)
         self.router.register(self.mcp.controls(self.host.workspace_for))
@@ -113,7 +118,9 @@ async def test_trusting_starts_them_and_a_change_holds_them_back_until_trusted_a
     granted = await daemon.ask("trust.grant", workspace=str(workspace), fingerprint=view["fingerprint"])
     assert granted["ok"] and granted["trust"]["state"] == "trusted" and granted["trust"]["note"] == ""
     await eventually(lambda: daemon.has_tool(workspace, "mcp__test__echo"), timeout=30)
-    assert len(marker.read_text().split()) == 1
+    [pid] = [int(p) for p in marker.read_text().split()]  # the server's; the daemon's is its bash wrapper's
+    running = [pid, *daemon.mcp.processes()]
+    assert len(running) == 2 and all(pid_alive(p) for p in running)
     record = tmp_path / "data" / "trust.json"
     assert json.loads(record.read_text())["trusted"] == {str(workspace): view["fingerprint"]}
     assert stat.S_IMODE(record.stat().st_mode) == 0o600
@@ -127,6 +134,12 @@ async def test_trusting_starts_them_and_a_change_holds_them_back_until_trusted_a
     assert listed["trust_note"].startswith("changed since trusted: trust must be renewed: 1 server would run:")
     assert not any(t.startswith("mcp__") for t in await daemon.tools(workspace))
     assert not second.exists()
+    # Its process is gone, and nothing starts it again: not its restart after the backoff, nor a
+    # health check.
+    await eventually(lambda: not any(pid_alive(p) for p in running))
+    assert daemon.mcp.processes() == []
+    await asyncio.sleep(QUIET)
+    assert marker.read_text().split() == [str(pid)] and not second.exists() and daemon.mcp.processes() == []
 
     # A daemon started again on the same data dir remembers the (outdated) trust.
     again = Daemon(tmp_path / "data")

@@ -3,11 +3,14 @@ paths outside the repository's .reliant/worktrees refused."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from reliant.daemon.context import ProjectContext
+from reliant.daemon.role import DaemonRouter
 from reliant.daemon.tools import ToolHost
 from reliant.daemon.tools.base import ToolFailure
 from reliant.daemon.worktrees import Worktrees
@@ -81,3 +84,54 @@ async def test_worktree_paths_outside_the_repository_are_refused(repo: Path, out
         await trees.remove(repo, str(repo / ".reliant" / "worktrees" / "sneaky"), force=True)
     with pytest.raises(ToolFailure, match=r"not a git repository|failed"):
         await trees.create(outside, "x")
+
+
+HOOKS = ("post-checkout", "reference-transaction", "post-index-change", "post-commit", "pre-merge-commit", "post-merge")
+
+
+def program(path: Path, marker: Path) -> str:
+    """An executable at `path` that leaves `marker` when run."""
+    path.write_text(f"#!/bin/sh\ntouch '{marker}'\n")
+    path.chmod(0o755)
+    return str(path)
+
+
+async def test_the_repositorys_hooks_and_fsmonitor_never_run_from_reliants_own_git(
+    repo: Path, tmp_path: Path, host: ToolHost
+) -> None:
+    """A repository's .git may name programs for git to run: none runs when reliant makes a
+    worktree, shows its status and diff, merges it, or reads the status for a prompt."""
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    for hook in HOOKS:
+        program(repo / ".git" / "hooks" / hook, markers / hook)
+    sh(repo, "git", "config", "core.fsmonitor", program(tmp_path / "fsmonitor", markers / "fsmonitor"))
+    sh(repo, "git", "config", "diff.external", program(tmp_path / "external-diff", markers / "diff.external"))
+    # The traps work: git itself runs them.
+    sh(repo, "git", "checkout", "-q", "-b", "probe")
+    sh(repo, "git", "diff", "HEAD~0")
+    (repo / "app.py").write_text("print('probe')\n")
+    sh(repo, "git", "diff")
+    sh(repo, "git", "checkout", "-q", "app.py")
+    sh(repo, "git", "checkout", "-q", "main")
+    assert {p.name for p in markers.iterdir()} >= {"post-checkout", "reference-transaction", "fsmonitor"}
+    assert (markers / "diff.external").exists()
+    for marker in markers.iterdir():
+        marker.unlink()
+
+    trees = Worktrees()
+    path = Path((await trees.create(repo, "chat-1"))["path"])
+    edit = "echo \"print('v2')\" > app.py; echo new > added.txt"
+    assert (await host.execute(ToolCall("w1", "shell", {"command": edit}, workspace=str(path)))).status is ToolStatus.OK
+    await trees.status(repo, str(path))
+    diff = await trees.diff(repo, str(path))
+    assert "+print('v2')" in diff["diff"] and "+new" in diff["diff"]
+    merged = await trees.merge(repo, str(path))
+    assert merged["merged"], merged
+    router = DaemonRouter(host)
+    router.register(ProjectContext(home=tmp_path).controls(host.workspace_for))
+    reply = await router.handle("ctl.context.environment", json.dumps({"workspace": str(repo)}).encode())
+    assert json.loads(reply)["environment"]["git"]["branch"] == "main"
+    await trees.remove(repo, str(path), delete_branch=True)
+
+    assert sorted(p.name for p in markers.iterdir()) == []

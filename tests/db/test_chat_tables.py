@@ -95,3 +95,26 @@ async def test_update_seqs_are_contiguous_under_concurrent_writers(migrated_db: 
     assert [u.seq for u in stored] == everything
     info = await chats_db.get(migrated_db, chat)
     assert info is not None and info.last_seq == 120
+
+
+async def test_a_nul_character_is_stored_as_a_replacement_character_in_text_and_jsonb_alike(
+    migrated_db: Database,
+) -> None:
+    """Postgres refuses NUL in text and \\u0000 in jsonb; what a tool or model produced may hold one."""
+    chat = await new_chat(migrated_db)
+    literal = "a backslash and u0000, as written: \\u0000 and \\\\u0000"
+    call = tool_runs_db.PlannedCall("t", "shell", {"command": "x\0y", "note": literal}, False, 0)
+    await tool_runs_db.plan(migrated_db, chat, 1, [call])
+    await tool_runs_db.begin(migrated_db, chat, "t")
+    done = await tool_runs_db.finish(
+        migrated_db, chat, "t", state=ToolState.COMPLETED, output="a\0b", error="\0", data={"k\0": ["\0\\\0"]}
+    )
+    assert done is not None
+    assert (done.output, done.error, done.data) == ("a\ufffdb", "\ufffd", {"k\ufffd": ["\ufffd\\\ufffd"]})
+    assert done.input == {"command": "x\ufffdy", "note": literal}
+    block = ContentBlock(BlockType.TOOL_CALL, text="t\0", tool_call_id="t", tool_name="shell", tool_input=call.input)
+    await messages_db.store_turn(migrated_db, chat, turn=1, role=Role.ASSISTANT, blocks=[block])
+    [read] = (await messages_db.transcript(migrated_db, chat))[0].blocks
+    assert (read.text, read.tool_input) == ("t\ufffd", {"command": "x\ufffdy", "note": literal})
+    [update] = await updates_db.append(migrated_db, chat, [("tool_finished", {"output": "\0"})])
+    assert update.payload == {"output": "\ufffd"}

@@ -19,12 +19,24 @@ async def leak_secret(secret: str) -> None:
         raise ApplicationError(f"still failing with {secret}", type="Leaky", non_retryable=True) from exc
 
 
+@activity.defn(name="leak_secret_in_details")
+async def leak_secret_in_details(secret: str) -> None:
+    raise ApplicationError(
+        "the request was refused",
+        f"it sent {secret}",
+        {"headers": {"authorization": f"Bearer {secret}"}, "status": 401},
+        [secret, 7],
+        type="Leaky",
+        non_retryable=True,
+    )
+
+
 @workflow.defn(name="LeakSecret")
 class LeakSecretWorkflow:
     @workflow.run
-    async def run(self, secret: str) -> None:
+    async def run(self, secret: str, leak: str = "leak_secret") -> None:
         await workflow.execute_activity(
-            leak_secret,
+            leak,
             secret,
             start_to_close_timeout=timedelta(seconds=10),
             retry_policy=RetryPolicy(initial_interval=timedelta(milliseconds=100), maximum_attempts=2),

@@ -86,6 +86,31 @@ async def test_tools_run_on_the_daemon_and_their_results_reach_the_model(env: Ag
     assert all(p["status"] == "ok" for p in finished)
 
 
+async def test_a_nul_byte_a_command_prints_reaches_the_model_as_a_replacement_character_and_the_chat_completes(
+    env: AgentEnv,
+) -> None:
+    """Postgres stores no NUL character: reliant stores U+FFFD in its place (database.storable)."""
+    log = env.scripts / "calls.jsonl"
+    model = env.script(
+        [{"tools": [{"name": "shell", "input": {"command": r"printf 'a\0b\n'; printf 'c\0' >&2"}}]}, {"text": "Seen."}],
+        call_log=str(log),
+    )
+    chat = await env.new_chat(model)
+    await env.chats.send(chat.id, "print a NUL")
+    await env.finished(chat.id)
+
+    transcript = await messages_db.transcript(env.db, chat.id)
+    assert [m.role for m in transcript] == [Role.USER, Role.ASSISTANT, Role.TOOL, Role.ASSISTANT]
+    assert "a\ufffdb" in transcript[2].blocks[0].text and "c\ufffd" in transcript[2].blocks[0].text
+    [run] = (await tool_runs_db.for_chat(env.db, chat.id)).values()
+    assert run.state is ToolState.COMPLETED and "a\ufffdb" in run.output
+    [finished] = [u.payload for u in await env.updates(chat.id) if u.kind == "tool_finished"]
+    assert finished["status"] == "ok"
+    # The model was given the output with the NUL shown.
+    [result] = calls_in(log)[1]["messages"][-1]["blocks"]
+    assert "a\ufffdb" in result["text"] and "\0" not in result["text"]
+
+
 async def test_read_only_calls_of_one_turn_run_in_parallel(env: AgentEnv) -> None:
     for name in "abc":
         (env.workspace / f"{name}.txt").write_text(name)

@@ -34,6 +34,7 @@ from tests.llm.fakes import (
 )
 from tests.support import eventually
 from tests.worker.agent_env import AgentEnv, agent_env
+from tests.worker.history_failures import history_failures
 
 OPENAI_KEY = "sk-proj-fault-test-SECRET-4242424242"
 ANTHROPIC_KEY = "sk-ant-fault-test-SECRET-1717171717"
@@ -100,12 +101,18 @@ async def assistant_messages(env: AgentEnv, chat_id: str) -> list[Any]:
     return [m for m in await messages_db.transcript(env.db, chat_id) if m.role is Role.ASSISTANT]
 
 
+async def one_tool_round(env: AgentEnv, model: str, message: str) -> list[Any]:
+    """Send `message` to a new chat of `model` and wait: the transcript of one tool call's round trip."""
+    chat = await env.new_chat(model)
+    await env.chats.send(chat.id, message)
+    await env.finished(chat.id)
+    transcript = await messages_db.transcript(env.db, chat.id)
+    assert [m.role for m in transcript] == [Role.USER, Role.ASSISTANT, Role.TOOL, Role.ASSISTANT]
+    return transcript
+
+
 async def retry_waits(env: AgentEnv, chat_id: str) -> list[dict[str, Any]]:
     return [u.payload for u in await env.updates(chat_id) if u.kind == "retry_wait"]
-
-
-async def history_json(env: AgentEnv, chat_id: str) -> str:
-    return (await env.client.get_workflow_handle(f"chat-{chat_id}").fetch_history()).to_json()
 
 
 async def last_failures(env: AgentEnv, chat_id: str) -> list[str]:
@@ -162,18 +169,13 @@ async def test_a_tool_call_cut_mid_arguments_is_retried_and_the_tool_gets_the_wh
         anthropic_stream([Text("Reading."), call]),
         anthropic_stream([Text("It says alpha.")]),
     )
-    chat = await env.new_chat("anthropic:claude-test")
-    await env.chats.send(chat.id, "what is in notes.txt?")
-    await env.finished(chat.id)
-
-    transcript = await messages_db.transcript(env.db, chat.id)
-    assert [m.role for m in transcript] == [Role.USER, Role.ASSISTANT, Role.TOOL, Role.ASSISTANT]
+    transcript = await one_tool_round(env, "anthropic:claude-test", "what is in notes.txt?")
     [block] = transcript[1].tool_calls_blocks()
     assert block.tool_input == {"path": "notes.txt"}
-    runs = await tool_runs_db.for_chat(env.db, chat.id)
+    runs = await tool_runs_db.for_chat(env.db, transcript[0].chat_id)
     assert [r.input for r in runs.values()] == [{"path": "notes.txt"}]
     assert "alpha" in transcript[2].blocks[0].text
-    [wait] = await retry_waits(env, chat.id)
+    [wait] = await retry_waits(env, transcript[0].chat_id)
     assert wait["reason"].startswith("anthropic: the stream ended before the answer was complete")
 
 
@@ -266,6 +268,30 @@ async def test_a_malformed_chunk_is_retried_with_the_wait_shown_and_the_provider
     assert failure == wait["reason"]
 
 
+# -- a NUL character from the provider -----------------------------------------------------------
+
+
+async def test_a_nul_character_in_a_models_text_and_tool_arguments_is_stored_as_a_replacement_character(
+    env: AgentEnv, fake: FakeLlmServer
+) -> None:
+    """Postgres stores no NUL: the answer, the tool call and its result hold U+FFFD in its place
+    (database.storable), and the tool runs with the arguments as stored."""
+    fake.enqueue(
+        openai_stream([Text("Printing a\0b."), ToolCall("call_1", "shell", '{"command": "echo \'x\\u0000y\'"}')]),
+        openai_stream([Text("Done.")]),
+    )
+    transcript = await one_tool_round(env, "openai:gpt-test", "go")
+    assert transcript[1].text() == "Printing a\ufffdb."
+    [call] = transcript[1].tool_calls_blocks()
+    assert call.tool_input == {"command": "echo 'x\ufffdy'"}
+    assert transcript[2].blocks[0].text.startswith("x\ufffdy\n") and not transcript[2].blocks[0].is_error
+    [run] = (await tool_runs_db.for_chat(env.db, transcript[0].chat_id)).values()
+    assert run.input == {"command": "echo 'x\ufffdy'"}
+    # The model is sent back what was stored.
+    [tool_message] = [m for m in fake.requests[1].body["messages"] if m["role"] == "tool"]
+    assert tool_message["content"] == transcript[2].blocks[0].text
+
+
 # -- what reaches the log and Temporal's history ------------------------------------------------
 
 
@@ -307,11 +333,12 @@ async def test_a_key_echoed_by_the_provider_reaches_neither_the_log_nor_temporal
         paused = await env.status(chat.id, "paused")
 
     assert "Incorrect API key provided" in paused.status_reason and OPENAI_KEY not in paused.status_reason
-    history = await history_json(env, chat.id)
     failures = await last_failures(env, chat.id)
     assert any("upstream rejected key" in f for f in failures) and any("Incorrect API key" in f for f in failures)
-    assert OPENAI_KEY not in history
-    assert OPENAI_KEY[-10:] not in history
+    # Every failure the history holds, opened with the codec's key: whole chains, details included.
+    recorded = [f.SerializeToString() for f in await history_failures(env.client, f"chat-{chat.id}")]
+    assert any(b"upstream rejected key" in f for f in recorded) and any(b"Incorrect API key" in f for f in recorded)
+    assert not [f for f in recorded if OPENAI_KEY.encode() in f or OPENAI_KEY[-10:].encode() in f]
     text = logs.text()
     assert "upstream rejected key" in text and "Traceback" in text  # the chains were logged (at debug) ...
     assert OPENAI_KEY not in text  # ... with the key masked
