@@ -59,6 +59,7 @@ from reliant.domain.workflows import (
 )
 from reliant.domain.workspace_policy import workspace_refusal
 from reliant.errors import DaemonUnavailableError
+from reliant.llm.demo import demo_model
 from reliant.llm.errors import LlmError, UnknownModelError
 from reliant.llm.registry import parse_model
 from reliant.llm.script import check_script_place
@@ -214,14 +215,15 @@ class Chats:
         inputs: Mapping[str, Any] | None = None,
     ) -> ChatInfo:
         """A chat whose every message runs `workflow` (default agent) with `inputs`, checked against
-        the definition's typed inputs."""
+        the definition's typed inputs. The demo model plays the workflow's own demo script if it has
+        one (demo_model)."""
         project = await self.project(project_id)
         model = await self.check_model(model or await self.default_model(), project)
         name, given = await chat_workflow(self.ctx, project, workflow, inputs)
         return await chats_db.create(
             self.db,
             project_id=project.id,
-            model=model,
+            model=demo_model(model, name),  # a shipped script: no check needed
             title=title[:MAX_TITLE_CHARS],
             workflow=name,
             workflow_inputs=given,

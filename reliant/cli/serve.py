@@ -147,7 +147,7 @@ def _set_up_demo(info: RunningInfo) -> None:
 
     from reliant.cli.conversation import Api, find_or_create_project
     from reliant.llm import DEMO_MODEL
-    from reliant.llm.demo import copy_demo_project, demo_project_path, make_demo_repository
+    from reliant.llm.demo import DEMO_WORKFLOW, copy_demo_project, demo_project_path, make_demo_repository
 
     target = demo_project_path(info.settings.data_dir)
     shutil.rmtree(target, ignore_errors=True)  # start from the pristine demo every time
@@ -165,6 +165,11 @@ def _set_up_demo(info: RunningInfo) -> None:
     what = "a git repository with a failing test" if repository else "a small project with a failing test"
     typer.echo(f"\nDemo project ready at {project.path} ({what}). Try:\n")
     typer.echo(f'  reliant chat --project {project.path} --model {DEMO_MODEL} "Fix the failing test"\n')
+    typer.echo("Or the same fix on a workflow: a plan, your approval of it, then the build and its tests:\n")
+    typer.echo(
+        f"  reliant chat --project {project.path} --workflow {DEMO_WORKFLOW} --model {DEMO_MODEL}"
+        ' "Fix the failing test"\n'
+    )
     if repository:
         typer.echo(
             "Each chat in it works in a fresh git worktree (under .reliant/worktrees/), so you can run it\n"

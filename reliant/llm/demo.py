@@ -4,6 +4,9 @@
 one commit holds the failing test. Every chat in it works in its own git worktree of that commit
 (the worker makes it at the chat's first turn), so each demo chat starts from the failing test
 and its changes can be seen as a diff.
+
+On a workflow with a demo script of its own (`scripts/demo-<workflow>.yaml`: plan-then-build's),
+`scripted:demo` plays that script instead (demo_model), so the demo shows the workflow's steps.
 """
 
 from __future__ import annotations
@@ -14,11 +17,21 @@ import subprocess
 from pathlib import Path
 
 from reliant.domain.git import git_command
+from reliant.llm.script import SCRIPTS_DIR
 
 DEMO_MODEL = "scripted:demo"
+DEMO_WORKFLOW = "plan-then-build"  # the workflow `reliant up --demo` suggests trying
 DEMO_PROJECT_NAME = "demo-project"
 _DEMO_PROJECT = Path(__file__).with_name("demo-project")
 _GIT_IDENTITY = ("-c", "user.name=reliant demo", "-c", "user.email=demo@reliant.invalid")
+
+
+def demo_model(model: str, workflow: str) -> str:
+    """The model a new chat on `workflow` gets for `model`: the workflow's own demo script for
+    `scripted:demo` when one ships, else `model` as it is."""
+    if model != DEMO_MODEL or not (SCRIPTS_DIR / f"demo-{workflow}.yaml").is_file():
+        return model
+    return f"{DEMO_MODEL}-{workflow}"
 
 
 def demo_project_dir() -> Path:

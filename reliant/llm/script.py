@@ -19,6 +19,8 @@ turns:                        # played in order, one per model call (see "Branch
     branches:                 # optional: checked, in order, before this turn plays
       - when: {tool: shell, contains: "[exit code 0]"}
         to: nothing-to-fix
+      - when: {prompt: Revise the plan}
+        to: revise
     on_error: edit-failed     # shorthand for a last branch `{when: {error: true}, to: edit-failed}`
     end: true                 # optional: the script has run out after this turn
   - name: edit-failed         # turns below an `end` are reached only by branches
@@ -37,7 +39,10 @@ answer is chosen the same way. A branch's `when` looks at the tool results the t
 of the previous turn's calls; none after a new user message) and holds when some result matches all
 of its keys: `tool` (the result's tool name), `error` (true: the result is an error: the tool failed,
 was interrupted, or was denied by the user or the mode; false: it is not) and `contains` (a
-substring of the result's text: "[exit code 1]", "denied"). A jump is one hop: the target's own
+substring of the result's text: "[exit code 1]", "denied"). A `when` with `prompt` instead looks at
+the user messages the turn answers (what the user sent, or a workflow node's prompt: "Revise the
+plan") and holds when their text contains it; it takes no other key, since a turn answers either
+tool results or a prompt. A jump may go back as well as forward; it is one hop: the target's own
 branches are not checked; after it the script goes on with the turn below the target, unless the
 target has `end: true`: after a turn with `end`, the script has run out and later requests (a new
 user message, say) get `final_text`.
@@ -80,7 +85,7 @@ _TURN_KEYS = frozenset(
     {"text", "thinking", "tools", "delay_ms", "usage", "error", "name", "branches", "on_error", "end"}
 )
 _BRANCH_KEYS = frozenset({"when", "to"})
-_WHEN_KEYS = frozenset({"tool", "error", "contains"})
+_WHEN_KEYS = frozenset({"tool", "error", "contains", "prompt"})
 _TOOL_KEYS = frozenset({"name", "input"})
 _ERROR_KEYS = frozenset({"status", "message", "retry_after", "times"})
 _USAGE_KEYS = frozenset({"input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens"})
@@ -102,11 +107,13 @@ class ScriptedError:
 
 @dataclass(frozen=True, slots=True)
 class When:
-    """A condition on one tool result; every key given must hold."""
+    """A condition on one tool result (every key given must hold), or with `prompt`, on the user
+    messages a turn answers."""
 
     tool: str | None = None
     error: bool | None = None
     contains: str | None = None
+    prompt: str | None = None  # a substring of the text of the user messages the turn answers
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,20 +172,24 @@ def next_turn(script: Script, messages: tuple[Message, ...]) -> tuple[int, tuple
     and the tool results it answers."""
     position = 0
     results: tuple[ContentBlock, ...] = ()
+    asked = ""  # the text of the user messages since the last answer or tool results
     for message in messages:
         if message.role is Role.ASSISTANT:
-            played = _resolve(script, position, results)
-            if script.own_turns and not _said(script, played, message, results):
-                results = ()
+            played = _resolve(script, position, results, asked)
+            own = not script.own_turns or _said(script, played, message, results)
+            results, asked = (), ""
+            if not own:
                 continue  # another script's answer: this one's place stays
             ended = played >= len(script.turns) or script.turns[played].end
             position = len(script.turns) if ended else played + 1
-            results = ()
         elif message.role is Role.TOOL:
             results = tuple(b for b in message.blocks if b.type is BlockType.TOOL_RESULT)
+            asked = ""
         else:
             results = ()
-    return _resolve(script, position, results), results
+            text = "".join(b.text for b in message.blocks if b.type is BlockType.TEXT)
+            asked = f"{asked}\n{text}" if asked else text
+    return _resolve(script, position, results, asked), results
 
 
 def _said(script: Script, played: int, message: Message, results: tuple[ContentBlock, ...]) -> bool:
@@ -192,11 +203,14 @@ def _said(script: Script, played: int, message: Message, results: tuple[ContentB
     return text == wanted and calls == [(t.name, dict(t.input)) for t in turn.tools]
 
 
-def _resolve(script: Script, position: int, results: tuple[ContentBlock, ...]) -> int:
+def _resolve(script: Script, position: int, results: tuple[ContentBlock, ...], asked: str) -> int:
     if position >= len(script.turns):
         return position
     for branch in script.turns[position].branches:
-        if any(_holds(branch.when, r) for r in results):
+        if branch.when.prompt is not None:
+            if branch.when.prompt in asked:
+                return branch.to
+        elif any(_holds(branch.when, r) for r in results):
             return branch.to
     return position
 
@@ -440,7 +454,13 @@ def _branch(path: Path, where: str, raw: object, names: Mapping[str, int]) -> Br
         raise _invalid(path, f"{where}: `when.error` must be true or false")
     if contains is not None and (not isinstance(contains, str) or not contains):
         raise _invalid(path, f"{where}: `when.contains` must be a non-empty string")
-    return Branch(When(tool=tool, error=error, contains=contains), _target(path, f"{where}, to", raw.get("to"), names))
+    prompt = when.get("prompt")
+    if prompt is not None and (not isinstance(prompt, str) or not prompt):
+        raise _invalid(path, f"{where}: `when.prompt` must be a non-empty string")
+    if prompt is not None and len(when) > 1:
+        raise _invalid(path, f"{where}: `when.prompt` goes alone: a turn answers either a prompt or tool results")
+    to = _target(path, f"{where}, to", raw.get("to"), names)
+    return Branch(When(tool=tool, error=error, contains=contains, prompt=prompt), to)
 
 
 def _target(path: Path, where: str, name: object, names: Mapping[str, int]) -> int:

@@ -6,10 +6,12 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.e2e.harness import Appliance, clean_env
+from tests.e2e.harness import Appliance, Rest, clean_env
+from tests.support import wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -103,6 +105,109 @@ def test_a_denied_edit_in_manual_mode_is_reported_truthfully(appliance: Applianc
     assert not any("All five tests pass" in b["text"] for m in messages for b in m["blocks"])
     [tree] = worktrees(appliance, project)
     assert run_tests(tree).returncode != 0, "nothing was changed"
+
+
+def workflow_demo_command(appliance: Appliance, project: Path) -> list[str]:
+    """The second command `reliant up --demo` prints: the demo on the plan-then-build workflow."""
+    output = appliance.proc.output()  # type: ignore[union-attr]
+    shown = f'reliant chat --project {project} --workflow plan-then-build --model scripted:demo "Fix the failing test"'
+    assert shown in output, output
+    return ["chat", "--project", str(project), "--workflow", "plan-then-build", "--model", "scripted:demo"]
+
+
+def run_workflow_demo(
+    appliance: Appliance, command: list[str], *choices: tuple[str, str]
+) -> tuple[str, dict[str, str]]:
+    """Start the workflow demo, answer its approval with each (choice, note) in turn, follow it to the
+    end; the chat id and what the model said, by step (`planning[0]/plan#2`: the plan node's third
+    call in the loop's first round)."""
+    asked = appliance.cli(*command, "--wait-for-gate", "Fix the failing test")
+    assert asked.returncode == 3, asked.stdout + asked.stderr  # the plan waits for approval
+    found = re.search(r"chat (\S+) \(scripted:demo-plan-then-build\) on workflow plan-then-build", asked.stderr)
+    assert found, asked.stderr
+    chat_id = found.group(1)
+    for answered, (choice, note) in enumerate(choices, 1):
+        listed = wait_until(lambda: pending(appliance, chat_id), timeout=30)
+        approval = re.search(rf"approval (\S+)  chat {chat_id}", listed.stdout)
+        assert approval and "Build this plan?" in listed.stdout, listed.stdout
+        chose = appliance.cli("approvals", "choose", approval.group(1), choice, "-m", note)
+        assert chose.returncode == 0, chose.stdout + chose.stderr
+        # The approval node is done once the run has the answer (then the next plan may ask again).
+        wait_until(lambda n=answered: node_order(appliance, chat_id).count("planning/approve") >= n, timeout=30)
+    # Follows the chat until the run ends (or says it is idle: the run was quicker than the command).
+    end = appliance.cli("chat", "--chat", chat_id)
+    assert end.returncode == 0, end.stdout + end.stderr
+    rest = Rest(appliance.url, appliance.token)
+    assert wait_until(lambda: [r["status"] for r in rest.call("GET", f"/api/chats/{chat_id}/runs")["runs"]] == ["done"])
+    assert "The plan:" in asked.stdout and "◦ planning[0]/approve · approval" in asked.stdout
+    messages = rest.messages(chat_id)
+    return chat_id, {m["step"].split("/main:", 1)[1]: text(m) for m in messages if m["role"] == "assistant"}
+
+
+def pending(appliance: Appliance, chat_id: str) -> subprocess.CompletedProcess[str] | None:
+    """`reliant approvals` once it lists one for the chat."""
+    listed = appliance.cli("approvals")
+    return listed if f"chat {chat_id}" in listed.stdout else None
+
+
+def text(message: dict[str, Any]) -> str:
+    return "".join(b["text"] for b in message["blocks"] if b["type"] == "text")
+
+
+def node_order(appliance: Appliance, chat_id: str) -> list[str]:
+    """The nodes of the chat's run, in the order they finished."""
+    updates = Rest(appliance.url, appliance.token).updates(chat_id)
+    return [u["payload"]["path"] for u in updates if u["kind"] == "node_state" and u["payload"]["status"] == "done"]
+
+
+def test_the_demo_on_plan_then_build_plans_waits_for_approval_then_fixes_the_bug_every_time(
+    appliance: Appliance,
+) -> None:
+    appliance.start()
+    project = demo_command(appliance)
+    command = workflow_demo_command(appliance, project)
+    rest = Rest(appliance.url, appliance.token)
+
+    chat_id, said = run_workflow_demo(appliance, command, ("build", ""))
+    assert said["build#3"].startswith("Done as planned: all five tests pass now.")
+    assert node_order(appliance, chat_id) == ["planning/plan", "planning/approve", "planning", "build"]
+    [run] = rest.call("GET", f"/api/chats/{chat_id}/runs")["runs"]
+    assert (run["workflow"], run["status"], run["outputs"]) == (
+        "plan-then-build",
+        "done",
+        {"approved": True, "revisions": 0},
+    )
+    messages = rest.messages(chat_id)
+    calls = [b["tool_name"] for m in messages for b in m["blocks"] if b["type"] == "tool_call"]
+    assert calls == ["view", "view", "shell", "edit", "shell"], "the plan read the files; the build ran the tests"
+
+    # The second run starts from the failing tests again, in its own worktree; a revision the
+    # scripted model cannot make is said, and the plan is built as it stands.
+    second, said = run_workflow_demo(appliance, command, ("revise", "smaller please"), ("build", ""))
+    assert "The plan:" in said["planning[0]/plan#2"]
+    assert "cannot rework it for your note" in said["planning[1]/plan#0"]
+    assert said["build#3"].startswith("Done as planned")
+    [run] = rest.call("GET", f"/api/chats/{second}/runs")["runs"]
+    assert (run["status"], run["outputs"]) == ("done", {"approved": True, "revisions": 1})
+    assert node_order(appliance, second) == [
+        "planning/plan",
+        "planning/approve",
+        "planning/plan",
+        "planning/approve",
+        "planning",
+        "build",
+    ]
+
+    trees = worktrees(appliance, project)
+    assert len(trees) == 2
+    for tree in trees:
+        assert run_tests(tree).returncode == 0, "each run's fix is in its worktree"
+    assert run_tests(project).returncode != 0, "the demo project itself still has the bug"
+    # The web's start form sends no model: the default one, the demo's, plays the workflow's script too.
+    projects = rest.call("GET", "/api/projects")
+    [project_id] = [p["id"] for p in projects if p["path"] == str(project)]
+    started = rest.call("POST", "/api/chats", {"project_id": project_id, "workflow": "plan-then-build"})
+    assert started["model"] == "scripted:demo-plan-then-build"
 
 
 def empty_project(appliance: Appliance) -> Path:

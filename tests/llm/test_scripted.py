@@ -242,6 +242,8 @@ def test_unknown_scripts_are_unknown_models(tmp_path: Path) -> None:
         ("turns:\n  - {name: a, branches: [{when: {}, to: a}]}\n", "`when` must be a mapping"),
         ("turns:\n  - {name: a, branches: [{when: {error: yes please}, to: a}]}\n", "`when.error`"),
         ("turns:\n  - {end: 1}\n", "`end` must be true or false"),
+        ("turns:\n  - {name: a, branches: [{when: {prompt: ''}, to: a}]}\n", "`when.prompt` must be a non-empty"),
+        ("turns:\n  - {name: a, branches: [{when: {prompt: x, tool: y}, to: a}]}\n", "`when.prompt` goes alone"),
     ],
 )
 def test_invalid_scripts_say_where_and_why(tmp_path: Path, text: str, complaint: str) -> None:
@@ -311,6 +313,42 @@ async def test_branches_follow_what_the_tools_returned(tmp_path: Path) -> None:
     assert await play(model, *done) == DEFAULT_FINAL_TEXT
     passing = (ran, result("shell", "[exit code 0]"), assistant("Nothing to fix."), user("thanks"))
     assert await play(model, *passing) == DEFAULT_FINAL_TEXT
+
+
+PROMPTED = """
+turns:
+  - name: plan
+    text: The plan.
+  - name: asked-again
+    branches:
+      - {when: {prompt: approved}, to: build}
+      - {when: {prompt: Write a plan}, to: plan}
+    text: I have only the one plan.
+  - name: build
+    branches: [{when: {prompt: Revise}, to: asked-again}]
+    text: Building.
+    tools: [{name: shell, input: {command: make}}]
+  - branches: [{when: {prompt: approved}, to: plan}]
+    text: Built.
+    end: true
+"""
+
+
+async def test_a_branch_on_the_prompt_follows_what_the_turn_was_asked_back_or_forward(tmp_path: Path) -> None:
+    """A workflow's nodes on one thread, told apart by their prompts: a branch on `prompt` looks at
+    the user messages the turn answers (all of them since the last answer), never at tool results."""
+    model = write(tmp_path, PROMPTED)
+    planned = (user("Fix it\nWrite a plan."), assistant("The plan."))
+
+    assert await play(model, *planned, user("The plan is approved.")) == "Building."
+    assert await play(model, *planned, user("Revise the plan: smaller.")) == "I have only the one plan."
+    revised = (*planned, user("Revise it"), assistant("I have only the one plan."))
+    assert await play(model, *revised, user("Revise it")) == "I have only the one plan.", "a jump back"
+    assert await play(model, *revised, user("approved")) == "Building."
+    assert await play(model, *planned, user("Stop."), user("Write a plan.")) == "The plan.", "every message counts"
+    building = (*planned, user("approved"), assistant("Building."))
+    # A turn that answers tool results answers no prompt: the result saying "approved" is no prompt.
+    assert await play(model, *building, result("shell", "approved")) == "Built."
 
 
 async def test_a_branch_turn_keeps_deterministic_tool_call_ids(tmp_path: Path) -> None:
