@@ -35,6 +35,7 @@ from reliant.clients.providers import ProviderPool
 from reliant.clients.update_log import UpdateLog, clear_live_tail
 from reliant.db import DatabaseUnavailableError
 from reliant.db import agents as agents_db
+from reliant.db import chat_contexts as chat_contexts_db
 from reliant.db import chats as chats_db
 from reliant.db import messages as messages_db
 from reliant.db import projects as projects_db
@@ -43,6 +44,7 @@ from reliant.db import updates as updates_db
 from reliant.db import worktrees as worktrees_db
 from reliant.domain import update_kinds as kinds
 from reliant.domain.chat import ChatInfo, ChatMode, ChatStatus, ChatUpdate, Project, StoredMessage, ToolRun, ToolState
+from reliant.domain.context import InstructionFile
 from reliant.domain.workflows import (
     CHAT_WORKFLOW,
     QUERY_STATE,
@@ -270,6 +272,13 @@ class Chats:
         # Its calls are on its own threads, known there by `<tool_call_id>@<thread>`.
         threads = {m.thread_id for m in transcript}
         return transcript, {r.tool_call_id: r for r in runs.values() if r.thread_id in threads}, resume
+
+    async def instructions(self, chat_id: str) -> tuple[InstructionFile, ...]:
+        """The instruction files in effect for the chat: its context snapshot's, which its last
+        `context` update announced (none before its first model call)."""
+        chat = await self.chat(chat_id)
+        ctx = await chat_contexts_db.get(self.db, chat.id)
+        return ctx.instructions if ctx is not None else ()
 
     async def updates(self, chat_id: str, since_seq: int) -> list[ChatUpdate]:
         return await updates_db.since(self.db, chat_id, since_seq)

@@ -313,6 +313,51 @@ def test_a_turn_is_one_unit_with_its_tool_calls_grouped(
     errors.check()
 
 
+# The first call reads a file under src/: src/CLAUDE.md joins the instructions from the next call on.
+INSTRUCTED_SCRIPT = """
+turns:
+  - text: Reading the module.
+    tools: [{name: view, input: {path: src/app.py}}]
+  - text: Read it.
+"""
+
+
+def test_the_instruction_files_in_effect_are_said_atop_the_transcript_live_and_after_a_reload(
+    browser: Browser, appliance: Appliance, rest: Rest, tmp_path: Path, artifacts_dir: Path, size: str
+) -> None:
+    path = workspace(tmp_path)
+    (path / "AGENTS.md").write_text("Run the tests with pytest.\n")
+    (path / "src").mkdir()
+    (path / "src" / "app.py").write_text("print('app')\n")
+    (path / "src" / "CLAUDE.md").write_text("Keep src free of globals.\n")
+    project = rest.project(path)
+    chat = rest.chat(project["id"], scripted(appliance, f"instructed-{size}.yaml", INSTRUCTED_SCRIPT))
+    page, errors = signed_in(browser, appliance, size)
+    open_chat(page, appliance, chat["id"])
+    line = page.locator(".transcript .chat-instructions")
+    expect(line).to_be_hidden()  # no model call yet: nothing is in effect
+    send(page, "Read the app")
+    expect(page.locator(".md").filter(has_text="Read it.")).to_have_count(1, timeout=60_000)
+    wait_idle(page)
+    # Live, from the chat's `context` updates: the root's file at the first call, src's after the view.
+    expect(line).to_have_text("Instructions: AGENTS.md, src/CLAUDE.md")
+    tooltip = f"Instruction files in effect:\n{path / 'AGENTS.md'}\n{path / 'src' / 'CLAUDE.md'}"
+    expect(line).to_have_attribute("title", tooltip)
+    # Atop the transcript: above its first message, within the window.
+    first = page.locator("article.msg").first
+    assert line.bounding_box()["y"] < first.bounding_box()["y"]  # type: ignore[index]
+    inside(page, line)
+    fits(page)
+    page.screenshot(path=artifacts_dir / f"web-daily-instructions-{size}.png")
+    # A reloaded page learns them from the snapshot (the stream resumes after those updates).
+    page.reload()
+    expect(page.locator("section.chat")).to_have_attribute("data-feed", "live")
+    expect(line).to_have_text("Instructions: AGENTS.md, src/CLAUDE.md")
+    expect(line).to_have_attribute("title", tooltip)
+    page.screenshot(path=artifacts_dir / f"web-daily-instructions-reloaded-{size}.png")
+    errors.check()
+
+
 # -- 3. choosing a model ----------------------------------------------------------------------------
 
 

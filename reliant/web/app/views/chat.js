@@ -40,7 +40,8 @@ export class ChatView {
     this.buildHeader();
     this.scroller = h("div.transcript", { tabindex: "0", "aria-label": "Transcript" });
     this.list = h("div.rows", { role: "log", "aria-live": "off" });
-    this.scroller.append(this.list);
+    this.instructionsEl = h("p.chat-instructions", { hidden: true });
+    this.scroller.append(this.instructionsEl, this.list);
     this.buildComposer();
     this.root.append(this.header, this.scroller, this.composer);
     main.replaceChildren(this.root);
@@ -262,6 +263,7 @@ export class ChatView {
         this.emptyEl.append(h("p", null, "The agent works in ", h("code", null, where), "."));
       }
     }
+    this.renderInstructions();
     this.titleEl.textContent = chat.title || "New chat";
     if (this.pausing && chat.status !== "running" && chat.status !== "waiting") this.pausing = false;
     let reason = chat.status === "idle" ? "" : chat.reason;
@@ -308,6 +310,18 @@ export class ChatView {
     if (this.chat) this.chat.title = chat.title;
     if (!this.modelTouched && this.modelField.value !== chat.model && document.activeElement !== this.modelField.input) this.modelField.value = chat.model;
     this.renderCrumbs();
+  }
+
+  /** A quiet line atop the transcript: which instruction files the agent is told (their full
+   * paths in its tooltip). */
+  renderInstructions() {
+    const files = this.model.instructions;
+    const shown = files.map((f) => f.shown).join(", ");
+    if (this.instructionsEl.dataset.shown === shown) return;
+    this.instructionsEl.dataset.shown = shown;
+    this.instructionsEl.hidden = !files.length;
+    this.instructionsEl.title = files.length ? `Instruction files in effect:\n${files.map((f) => f.path).join("\n")}` : "";
+    this.instructionsEl.replaceChildren(...(files.length ? [h("span.chat-instructions-label", null, "Instructions: "), shown] : []));
   }
 
   async rename() {
