@@ -13,15 +13,17 @@ import re
 import subprocess
 import sys
 import threading
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Locator, Page, expect
 
-from tests.e2e.harness import Appliance, Rest, clean_env
+from tests.e2e.harness import Appliance, Proc, Rest, clean_env
 from tests.llm.fakes import FakeLlmServer
 from tests.support import wait_until
 from tests.web.browser import PageErrors, choose_theme, chromium
@@ -51,6 +53,14 @@ turns:
   - text: And this one?
     tools: [{name: shell, input: {command: "echo two >> effects"}}]
   - text: Understood.
+"""
+
+# On a daemon that dies while the command runs: the call ends interrupted, never run again.
+DYING_SCRIPT = """
+turns:
+  - text: This takes a while.
+    tools: [{name: shell, input: {command: "echo start >> effects; sleep 20; echo end >> effects"}}]
+  - text: It was cut short.
 """
 
 WORDS = " ".join(f"w{i}" for i in range(80))
@@ -138,6 +148,41 @@ def inside(page: Page, locator: Locator) -> None:
     assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width + 0.5, (box, width)
 
 
+@dataclass
+class OwnDaemon:
+    """A daemon of its own (`reliant daemon start`) dialing the appliance's gateway, for what the
+    appliance's built-in one cannot show: a daemon that dies, or is gone."""
+
+    proc: Proc
+    id: str
+
+    def kill(self) -> None:
+        """SIGKILL (the commands it runs die with it)."""
+        self.proc.kill()
+
+    def restart(self) -> None:
+        self.proc.start()
+        self.proc.wait_for_output("connected to", timeout=60)
+
+
+@contextmanager
+def own_daemon(up: Appliance, where: Path, workspace: Path) -> Iterator[OwnDaemon]:
+    gateway = json.loads((up.data_dir / "ports.json").read_text())["gateway"]
+    daemon_id = f"d-{uuid.uuid4().hex[:8]}"
+    env = clean_env(
+        RELIANT_DAEMON_ID=daemon_id, RELIANT_DAEMON_TOKEN_FILE=str(up.data_dir / "secrets" / "daemon_token")
+    )
+    args = ["daemon", "start", "--gateway", f"127.0.0.1:{gateway}", "--workspace", str(workspace), "--name", "own"]
+    proc = Proc([*args, "--data-dir", str(where / "daemon-data")], where / "daemon.log", env=env)
+    daemon = OwnDaemon(proc, daemon_id)
+    daemon.restart()
+    try:
+        yield daemon
+    finally:
+        if proc.process is not None and proc.process.poll() is None:
+            proc.stop()
+
+
 def open_chat(page: Page, up: Appliance, chat_id: str) -> None:
     page.goto(f"{up.url}/chats/{chat_id}")
     expect(page.locator("section.chat")).to_have_attribute("data-feed", "live")
@@ -204,18 +249,9 @@ def test_each_way_a_call_ends_has_its_own_look_and_cancelled_calls_do_not_stay_p
         "../../outside.txt": ("refused", "refused"),
         "sleep 20": ("timeout", "timed out"),
     }
-    looks = {}
+    looks: dict[str, tuple[str, str, str]] = {}  # outcome -> (word, colour, icon) of its card's badge
     for summary, (outcome, word) in expected.items():
-        found = card(page, summary)
-        expect(found).to_have_attribute("data-outcome", outcome)
-        badge = found.locator("summary .tool-state")
-        expect(badge).to_have_text(word)
-        looks[outcome] = badge.evaluate(
-            "(el) => [getComputedStyle(el).color, el.querySelector('svg').getAttribute('class')]"
-        )
-    # A failed command is never a green "ok": every ending has a colour and an icon of its own.
-    assert len({color for color, _ in looks.values()}) == len(looks), looks
-    assert len({icon for _, icon in looks.values()}) == len(looks), looks
+        looks[outcome] = look(card(page, summary), outcome, word)
     # The exit code is said once, in the footer, not again at the end of the output.
     broken = card(page, "echo broken; exit 3")
     broken.locator("summary").click()
@@ -257,6 +293,8 @@ def test_each_way_a_call_ends_has_its_own_look_and_cancelled_calls_do_not_stay_p
     expect(stopped).to_have_attribute("data-outcome", "cancelled")
     expect(stopped.locator(".tool-state")).to_have_text("cancelled")
     expect(page.locator("details.tool[data-outcome=pending]")).to_have_count(0)
+    looks["denied"] = look(card(page, "echo one >> effects"), "denied", "denied")
+    looks["cancelled"] = look(stopped, "cancelled", "cancelled")
     expect(row).to_have_text("idle")
     assert pill_of(page, ".chat-head .pill") == "idle"
     title = page.locator(".chat-head h1").inner_text()
@@ -268,7 +306,44 @@ def test_each_way_a_call_ends_has_its_own_look_and_cancelled_calls_do_not_stay_p
     page.reload()
     expect(card(page, "echo two >> effects")).to_have_attribute("data-outcome", "cancelled")
     expect(card(page, "echo one >> effects")).to_have_attribute("data-outcome", "denied")
+
+    # A daemon killed while its command runs, then back: the call ends interrupted, never run again.
+    dying = workspace(tmp_path, "dying")
+    with own_daemon(appliance, tmp_path, dying) as daemon:
+        remote = rest.call("POST", "/api/projects", {"path": str(dying), "daemon_id": daemon.id})
+        doomed = rest.chat(remote["id"], scripted(appliance, f"dying-{size}.yaml", DYING_SCRIPT))
+        open_chat(page, appliance, doomed["id"])
+        send(page, "Take your time")
+        cut = card(page, "sleep 20")
+        expect(cut).to_have_attribute("data-outcome", "running", timeout=30_000)
+        effects = dying / "effects"
+        wait_until(lambda: effects.exists() and effects.read_text() == "start\n", timeout=30)
+        daemon.kill()
+        daemon.restart()
+        expect(cut).to_have_attribute("data-outcome", "interrupted", timeout=30_000)
+        expect(page.locator(".md").filter(has_text="It was cut short.")).to_have_count(1, timeout=60_000)
+        wait_idle(page)
+        looks["interrupted"] = look(cut, "interrupted", "interrupted")
+        assert effects.read_text() == "start\n", "the command died with its daemon and was not run again"
+        fits(page)
+        page.screenshot(path=artifacts_dir / f"web-daily-interrupted-{size}.png")
+        page.reload()
+        expect(cut).to_have_attribute("data-outcome", "interrupted")
+
+    # A failed command is never a green "ok": every ending has a word, a colour and an icon of its own.
+    assert set(looks) == {"ok", "exit_nonzero", "refused", "timeout", "denied", "cancelled", "interrupted"}
+    for part, name in enumerate(("word", "colour", "icon")):
+        assert len({found[part] for found in looks.values()}) == len(looks), (name, looks)
     errors.check()
+
+
+def look(found: Locator, outcome: str, word: str) -> tuple[str, str, str]:
+    """The word, colour and icon of a call's badge, which says `outcome` as `word`."""
+    expect(found).to_have_attribute("data-outcome", outcome)
+    badge = found.locator("summary .tool-state")
+    expect(badge).to_have_text(word)
+    color, icon = badge.evaluate("(el) => [getComputedStyle(el).color, el.querySelector('svg').getAttribute('class')]")
+    return word, str(color), str(icon)
 
 
 # -- 2. a turn reads as one unit --------------------------------------------------------------------
@@ -469,7 +544,8 @@ def test_work_starts_from_the_project_page_and_projects_are_added_by_picking_a_d
     # Project cards: the path and whether the daemon is online, never a bare daemon id.
     demo = page.locator(".project-item").filter(has_text="demo-project")
     expect(demo.locator(".project-path")).to_contain_text("demo-project")
-    expect(demo.locator(".daemon-state")).to_have_text("daemon online")
+    # (Named when the appliance knows other daemons too, as tests here add their own.)
+    expect(demo.locator(".daemon-state.online")).to_have_text(re.compile(r"^(daemon online|online · \S+)$"))
     assert not re.search(r"\bd-[0-9a-f]{12}\b", demo.inner_text()), demo.inner_text()
     fits(page)
     # The directory picker walks the daemon's directories from ~ (its home).
