@@ -308,8 +308,8 @@ class Chats:
         and its images (attachments.py); with `interrupt`, the running turn is cancelled and this
         message goes next."""
         chat = await self.chat(chat_id)
-        if not text.strip():
-            raise InvalidArgumentError("message text is empty")
+        if not text.strip() and not images:
+            raise InvalidArgumentError("the message has neither text nor an image")
         if len(text) > MAX_MESSAGE_CHARS:
             raise InvalidArgumentError(f"message is {len(text)} characters; the limit is {MAX_MESSAGE_CHARS}")
         pasted = image_blocks(images or [])
@@ -319,7 +319,7 @@ class Chats:
                 self.db, chat.id, await self.check_model(model, await self.project(chat.project_id))
             )
             await self.log.emit(chat.id, kinds.CHAT_UPDATED, {"model": model})
-        if not chat.title:
+        if not chat.title and text.strip():
             title = " ".join(text.split())[:80]
             await chats_db.rename(self.db, chat.id, title)
             await self.log.emit(chat.id, kinds.CHAT_UPDATED, {"title": title})

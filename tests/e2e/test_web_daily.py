@@ -433,6 +433,98 @@ def test_the_instruction_files_in_effect_are_said_atop_the_transcript_live_and_a
     errors.check()
 
 
+# -- images and files in the composer ---------------------------------------------------------------
+
+PIXEL_B64 = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+
+# A File in a DataTransfer, as a browser hands over a pasted or dropped image.
+WITH_PIXEL = """
+const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+const data = new DataTransfer();
+data.items.add(new File([bytes], "pixel.png", { type: "image/png" }));
+"""
+
+
+def drag(page: Page, kind: str, where: str) -> bool:
+    """Drags the pixel over `where` (dragenter, dragover, drop); whether the page took the event
+    (cancelled it, so the browser does not open the file)."""
+    return not page.evaluate(
+        f"""([b64, kind, where]) => {{{WITH_PIXEL}
+        const event = new DragEvent(kind, {{ dataTransfer: data, bubbles: true, cancelable: true }});
+        return document.querySelector(where).dispatchEvent(event);
+      }}""",
+        [PIXEL_B64, kind, where],
+    )
+
+
+def test_a_pasted_or_dropped_image_and_at_paths_reach_the_model_and_an_image_goes_alone(
+    browser: Browser, appliance: Appliance, rest: Rest, tmp_path: Path, artifacts_dir: Path, size: str
+) -> None:
+    path = workspace(tmp_path)
+    (path / "leapyear.py").write_text("def leap(y):\n    return y % 4 == 0\n")
+    log = appliance.data_dir / "scripts" / f"vision-{size}.jsonl"
+    script = f"call_log: {log}\nturns:\n  - text: A red pixel, and I read the file.\n  - text: Just the picture.\n"
+    chat = rest.chat(rest.project(path)["id"], scripted(appliance, f"vision-{size}.yaml", script))
+    page, errors = signed_in(browser, appliance, size)
+    open_chat(page, appliance, chat["id"])
+    composer = page.get_by_role("textbox", name="Message")
+    composer.fill("What is in this image? And see @leapyear.py and @nope.py")
+    # Pasted into the message box (a ClipboardEvent carrying a File).
+    page.evaluate(
+        f"""(b64) => {{{WITH_PIXEL}
+        const box = document.querySelector("textarea[aria-label=Message]");
+        box.dispatchEvent(new ClipboardEvent("paste", {{ clipboardData: data, bubbles: true, cancelable: true }}));
+      }}""",
+        PIXEL_B64,
+    )
+    expect(page.locator(".composer-image img")).to_have_count(1)
+    composer.press("Enter")
+    expect(page.locator(".form-error")).to_contain_text("Not attached: @nope.py (no such file in the project: nope.py)")
+    expect(page.locator(".composer-image")).to_have_count(0)
+    expect(page.locator(".md").filter(has_text="A red pixel")).to_have_count(1, timeout=30_000)
+    wait_idle(page)
+    row = page.locator(".msg-user").first
+    expect(row.locator(".user-text")).to_have_text("What is in this image? And see @leapyear.py and @nope.py")
+    expect(row.locator(".attachment")).to_have_count(3)
+    expect(row.locator(".attachment-error")).to_have_text("@nope.py")
+    expect(row.locator(".attachment img.msg-image")).to_have_count(1)
+    fits(page)
+    page.screenshot(path=artifacts_dir / f"web-daily-attachments-{size}.png")
+
+    # Dragged over the composer (its mode row, not the box): taken, not opened, with a hint.
+    hint = page.locator(".composer .drop-hint")
+    expect(hint).to_be_hidden()
+    assert drag(page, "dragenter", ".composer-tools") and drag(page, "dragover", ".composer-tools")
+    expect(hint).to_be_visible()
+    expect(hint).to_have_text("Drop images to send them with your message")
+    inside(page, hint)
+    page.screenshot(path=artifacts_dir / f"web-daily-drop-hint-{size}.png")
+    assert drag(page, "drop", ".composer-tools")
+    expect(hint).to_be_hidden()
+    expect(page.locator(".composer-image img")).to_have_count(1)
+    # Sent with no text at all.
+    expect(composer).to_have_value("")
+    page.get_by_role("button", name="Send message").click()
+    expect(page.locator(".composer-image")).to_have_count(0)
+    expect(page.locator(".md").filter(has_text="Just the picture.")).to_have_count(1, timeout=30_000)
+    wait_idle(page)
+    alone = page.locator(".msg-user").nth(1)
+    expect(alone.locator(".attachment img.msg-image")).to_have_count(1)
+    expect(alone.locator(".user-text")).to_have_count(0)
+    fits(page)
+    page.screenshot(path=artifacts_dir / f"web-daily-dropped-{size}.png")
+
+    first, second = [json.loads(line) for line in log.read_text().splitlines()]
+    blocks = first["messages"][0]["blocks"]
+    assert {"type": "image", "media_type": "image/png", "bytes": 70} in blocks
+    assert any(b.get("text", "").startswith('<file path="leapyear.py">') for b in blocks)
+    assert "[@nope.py was not attached: no such file in the project: nope.py]" in [b.get("text") for b in blocks]
+    # The dropped image is the whole of the second message the model reads.
+    assert second["messages"][-1]["role"] == "user"
+    assert second["messages"][-1]["blocks"] == [{"type": "image", "media_type": "image/png", "bytes": 70}]
+    errors.check()
+
+
 # -- 3. choosing a model ----------------------------------------------------------------------------
 
 

@@ -459,7 +459,10 @@ export class ChatModel {
     switch (update.kind) {
       case "message_queued": {
         if (!this.agentId && !this.messages.has(p.message_id)) {
-          this._store({ id: p.message_id, role: "user", ordinal: 0, queued: true, created_at: at / 1000, blocks: [{ type: "text", text: p.text }] });
+          // Its text (none: an image alone), and the images this UI sent with it (the stream only counts them).
+          const blocks = p.text && p.text.trim() ? [{ type: "text", text: p.text }] : [];
+          for (const image of p.image_data || []) blocks.push({ type: "image", media_type: image.mediaType, text: image.data });
+          this._store({ id: p.message_id, role: "user", ordinal: 0, queued: true, created_at: at / 1000, blocks });
         }
         break;
       }

@@ -208,3 +208,16 @@ test("the instruction files in effect come with the snapshot and change with a c
   agent.apply(u("context", { instructions: files }));
   assert.deepEqual(agent.instructions, []);
 });
+
+test("a message sent as an image alone shows queued with its image and no empty text", () => {
+  seq = 0;
+  const m = new ChatModel(CHAT);
+  m.load({ messages: [], resumeSeq: "0" });
+  m.apply({ kind: "message_queued", payload: { message_id: "u1", text: "", image_data: [{ mediaType: "image/png", data: "iVBO" }] }, createdUnix: 1 });
+  const [row] = m.rows();
+  assert.equal(row.kind, "queued");
+  assert.deepEqual(row.item.blocks.map((b) => [b.type, b.mediaType, b.text]), [["image", "image/png", "iVBO"]]);
+  // The stream's own message_queued (it counts the images) changes nothing.
+  m.apply(u("message_queued", { message_id: "u1", text: "", images: 1 }));
+  assert.equal(m.rows()[0].item.blocks.length, 1);
+});
