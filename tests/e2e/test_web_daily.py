@@ -630,7 +630,7 @@ def test_a_model_field_offers_the_providers_models_and_takes_any_typed_one(
 
 
 def test_work_starts_from_the_project_page_and_projects_are_added_by_picking_a_directory(
-    browser: Browser, appliance: Appliance, rest: Rest, home: Path, artifacts_dir: Path, size: str
+    browser: Browser, appliance: Appliance, rest: Rest, home: Path, tmp_path: Path, artifacts_dir: Path, size: str
 ) -> None:
     page, errors = signed_in(browser, appliance, size, ignore=("status of 400",))
     # Project cards: the path and whether the daemon is online, never a bare daemon id.
@@ -640,6 +640,25 @@ def test_work_starts_from_the_project_page_and_projects_are_added_by_picking_a_d
     expect(demo.locator(".daemon-state.online")).to_have_text(re.compile(r"^(daemon online|online · \S+)$"))
     assert not re.search(r"\bd-[0-9a-f]{12}\b", demo.inner_text()), demo.inner_text()
     fits(page)
+    # A project on a daemon of its own: online while it runs, offline once it is stopped.
+    away = workspace(tmp_path, "away")
+    with own_daemon(appliance, tmp_path, away) as daemon:
+        rest.call("POST", "/api/projects", {"path": str(away), "name": f"away-{size}", "daemon_id": daemon.id})
+        page.reload()
+        state = page.locator(".project-item").filter(has_text=f"away-{size}").locator(".daemon-state")
+        expect(state).to_have_text("online · own")
+        expect(state).to_have_class(re.compile(r"\bonline\b"))
+
+    def says_offline() -> bool:
+        page.reload()
+        expect(state).to_be_visible()
+        return bool(state.inner_text() == "daemon offline · own")
+
+    wait_until(says_offline, timeout=45, interval=1)
+    expect(state).to_have_class(re.compile(r"\boffline\b"))
+    inside(page, state)
+    fits(page)
+    page.screenshot(path=artifacts_dir / f"web-daily-daemon-offline-{size}.png")
     # The directory picker walks the daemon's directories from ~ (its home).
     page.get_by_role("button", name="Browse…").click()
     picker = page.get_by_role("dialog", name="Choose a directory")
@@ -863,12 +882,33 @@ def test_the_small_things(
         edit.locator("summary").click()
     diff = edit.locator("pre.diff")
     expect(diff).to_be_visible()
-    widths = diff.evaluate(
-        """(pre) => ({box: pre.getBoundingClientRect().width, body: pre.parentElement.getBoundingClientRect().width,
-        scroll: pre.scrollWidth, rows: [...pre.children].map((s) => s.getBoundingClientRect().width)})"""
+    sizes = diff.evaluate(
+        """(pre) => {
+        const text = (span) => {
+          const range = document.createRange();
+          range.selectNodeContents(span);
+          return range.getBoundingClientRect().width;
+        };
+        const box = pre.getBoundingClientRect(), room = pre.parentElement.getBoundingClientRect();
+        const body = pre.closest(".tool-body").getBoundingClientRect();
+        return {box: box.width, height: box.height, room: room.width, body: body.width, bodyHeight: body.height,
+          em: parseFloat(getComputedStyle(pre).fontSize), scroll: pre.scrollWidth,
+          widest: Math.max(...[...pre.children].map(text)),
+          rows: [...pre.children].map((s) => s.getBoundingClientRect().width),
+          lines: [...pre.children].reduce((sum, s) => sum + s.getBoundingClientRect().height, 0)};
+      }"""
     )
-    assert widths["box"] <= widths["body"] + 0.5, widths
-    assert min(widths["rows"]) >= widths["scroll"] - 1, "every line's colour spans the widest line"
+    # Sized to its content (app.css pre.diff: fit-content, at least min(100%, 32em), at most 100% of
+    # the room it has): its widest line with the lines' padding (10 px each side) and its border,
+    # never narrower than 32em unless the room is, and exactly as tall as its lines (6 px padding
+    # above and below, a border).
+    content = max(sizes["widest"] + 2 * 10 + 2, min(sizes["room"], 32 * sizes["em"]))
+    assert abs(sizes["box"] - min(sizes["room"], content)) <= 1.5, sizes
+    assert abs(sizes["height"] - (sizes["lines"] + 2 * 6 + 2)) <= 1.5, sizes
+    assert sizes["height"] < sizes["bodyHeight"], sizes
+    if size == "desktop":  # the demo's short diff: well inside the card's body, not as wide as it
+        assert sizes["box"] < sizes["room"] - 100 and sizes["box"] < sizes["body"] - 100, sizes
+    assert min(sizes["rows"]) >= sizes["scroll"] - 1, "every line's colour spans the widest line"
     fits(page)
     page.screenshot(path=artifacts_dir / f"web-daily-diff-{size}.png")
     errors.check()
