@@ -35,6 +35,7 @@ from reliant.clients.providers import ProviderPool
 from reliant.clients.update_log import UpdateLog, clear_live_tail
 from reliant.db import DatabaseUnavailableError
 from reliant.db import agents as agents_db
+from reliant.db import chat_contexts as chat_contexts_db
 from reliant.db import chats as chats_db
 from reliant.db import messages as messages_db
 from reliant.db import projects as projects_db
@@ -43,6 +44,7 @@ from reliant.db import updates as updates_db
 from reliant.db import worktrees as worktrees_db
 from reliant.domain import update_kinds as kinds
 from reliant.domain.chat import ChatInfo, ChatMode, ChatStatus, ChatUpdate, Project, StoredMessage, ToolRun, ToolState
+from reliant.domain.context import InstructionFile
 from reliant.domain.workflows import (
     CHAT_WORKFLOW,
     QUERY_STATE,
@@ -273,6 +275,13 @@ class Chats:
         threads = {m.thread_id for m in transcript}
         return transcript, {r.tool_call_id: r for r in runs.values() if r.thread_id in threads}, resume
 
+    async def instructions(self, chat_id: str) -> tuple[InstructionFile, ...]:
+        """The instruction files in effect for the chat: its context snapshot's, which its last
+        `context` update announced (none before its first model call)."""
+        chat = await self.chat(chat_id)
+        ctx = await chat_contexts_db.get(self.db, chat.id)
+        return ctx.instructions if ctx is not None else ()
+
     async def updates(self, chat_id: str, since_seq: int) -> list[ChatUpdate]:
         return await updates_db.since(self.db, chat_id, since_seq)
 
@@ -301,8 +310,8 @@ class Chats:
         and its images (attachments.py); with `interrupt`, the running turn is cancelled and this
         message goes next."""
         chat = await self.chat(chat_id)
-        if not text.strip():
-            raise InvalidArgumentError("message text is empty")
+        if not text.strip() and not images:
+            raise InvalidArgumentError("the message has neither text nor an image")
         if len(text) > MAX_MESSAGE_CHARS:
             raise InvalidArgumentError(f"message is {len(text)} characters; the limit is {MAX_MESSAGE_CHARS}")
         pasted = image_blocks(images or [])
@@ -312,7 +321,7 @@ class Chats:
                 self.db, chat.id, await self.check_model(model, await self.project(chat.project_id))
             )
             await self.log.emit(chat.id, kinds.CHAT_UPDATED, {"model": model})
-        if not chat.title:
+        if not chat.title and text.strip():
             title = " ".join(text.split())[:80]
             await chats_db.rename(self.db, chat.id, title)
             await self.log.emit(chat.id, kinds.CHAT_UPDATED, {"title": title})

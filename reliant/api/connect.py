@@ -109,7 +109,13 @@ class ChatService:
 
     async def list_messages(self, request: pb.ListMessagesRequest, ctx: Ctx) -> pb.ListMessagesResponse:
         messages, runs, resume = await call(self.chats.messages(request.chat_id, request.agent_id))
-        return pb.ListMessagesResponse(messages=[convert.message(m, runs) for m in messages], resume_seq=resume)
+        # Read after resume_seq: a `context` update after it comes again on the stream.
+        instructions = () if request.agent_id else await call(self.chats.instructions(request.chat_id))
+        return pb.ListMessagesResponse(
+            messages=[convert.message(m, runs) for m in messages],
+            resume_seq=resume,
+            instructions=[convert.instruction_file(f) for f in instructions],
+        )
 
     async def cancel_chat(self, request: pb.CancelChatRequest, ctx: Ctx) -> pb.CancelChatResponse:
         return pb.CancelChatResponse(cancelled=await call(self.chats.cancel(request.chat_id)))

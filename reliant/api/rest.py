@@ -79,7 +79,7 @@ class ImageBody(RequestBody):
 
 @dataclass
 class SendMessage(RequestBody):
-    text: str
+    text: str = ""  # none with an image alone
     model: str = ""
     images: list[ImageBody] | None = None
 

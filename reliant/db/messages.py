@@ -136,14 +136,16 @@ async def get(db: Queries, message_id: str) -> StoredMessage | None:
 
 
 async def enqueue_user(db: Database, chat_id: str, text: str, attached: Sequence[ContentBlock] = ()) -> StoredMessage:
-    """Queue a user message: its text, then what it attaches (files, images)."""
+    """Queue a user message: its text (none when it is blank: an image alone), then what it
+    attaches (files, images)."""
     async with db.tx() as tx:
         row = await tx.fetchrow(
             f"INSERT INTO messages (chat_id, role, thread_id) VALUES (%s, 'user', {_MAIN}) RETURNING id",
             (chat_id, chat_id),
         )
         assert row is not None
-        await _insert_blocks(tx, str(row["id"]), [ContentBlock.of_text(text), *attached])
+        said = [ContentBlock.of_text(text)] if text.strip() else []
+        await _insert_blocks(tx, str(row["id"]), [*said, *attached])
     message = await get(db, str(row["id"]))
     assert message is not None
     return message

@@ -16,6 +16,7 @@ from reliant.domain.chat import (
     ToolRun,
     Usage,
 )
+from reliant.domain.context import InstructionFile
 from reliant.domain.tool_outcome import tool_outcome
 from reliant.wire.payloads import public_tool_data
 from reliant.wire.v1 import chat_pb2 as pb
@@ -23,6 +24,12 @@ from reliant.wire.v1 import chat_pb2 as pb
 
 def project(p: Project) -> pb.Project:
     return pb.Project(id=p.id, name=p.name, path=p.path, daemon_id=p.daemon_id, created_unix=p.created_at)
+
+
+def instruction_file(f: InstructionFile) -> pb.InstructionFile:
+    return pb.InstructionFile(
+        path=f.path, shown=f.shown(), scope=f.scope.value, directory=f.directory, truncated=f.truncated
+    )
 
 
 def project_trust(project_id: str, doc: dict[str, Any]) -> pb.ProjectTrust:

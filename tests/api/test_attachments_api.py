@@ -14,6 +14,13 @@ PNG = base64.b64decode(
 )
 
 
+PIXEL = {"mediaType": "image/png", "data": base64.b64encode(PNG).decode()}  # as the web composer sends it
+
+
+async def send_over_connect(env: ApiEnv, body: dict[str, Any]) -> tuple[int, Any]:
+    return await rest(env, "POST", "/reliant.v1.ChatService/SendMessage", body)
+
+
 async def new_chat(env: ApiEnv) -> dict[str, Any]:
     status, project = await rest(
         env, "POST", "/api/projects", {"path": str(env.workspace), "daemon_id": env.settings.daemon_id}
@@ -27,17 +34,10 @@ async def new_chat(env: ApiEnv) -> dict[str, Any]:
 async def test_images_and_attachments_over_connect_json_and_rest(api_env: ApiEnv) -> None:
     (api_env.workspace / "notes.md").write_text("# notes\n")
     chat = await new_chat(api_env)
-    image = base64.b64encode(PNG).decode()
+    image = PIXEL["data"]
 
-    status, sent = await rest(
-        api_env,
-        "POST",
-        "/reliant.v1.ChatService/SendMessage",
-        {
-            "chatId": chat["id"],
-            "text": "see @notes.md and @gone.md",
-            "images": [{"mediaType": "image/png", "data": image}],
-        },
+    status, sent = await send_over_connect(
+        api_env, {"chatId": chat["id"], "text": "see @notes.md and @gone.md", "images": [PIXEL]}
     )
     assert status == 200, sent
     assert sent["attachments"] == [
@@ -83,3 +83,15 @@ async def test_bad_images_get_a_400_naming_the_field(api_env: ApiEnv) -> None:
         {"chatId": chat["id"], "text": "x", "images": [{"mediaType": "text/html", "data": "PGI+"}]},
     )
     assert status == 400 and "images[0].media_type must be one of" in body["message"]
+
+
+async def test_an_image_alone_is_a_message_and_nothing_at_all_is_refused(api_env: ApiEnv) -> None:
+    chat = await new_chat(api_env)
+    status, sent = await send_over_connect(api_env, {"chatId": chat["id"], "images": [PIXEL]})
+    assert status == 200, sent
+    status, messages = await rest(api_env, "GET", f"/api/chats/{chat['id']}/messages")
+    assert status == 200
+    # The image is the message: no empty text block before it (a provider refuses one).
+    assert [b["type"] for b in messages[0]["blocks"]] == ["image"]
+    status, body = await rest(api_env, "POST", f"/api/chats/{chat['id']}/messages", {"text": "  ", "images": []})
+    assert status == 400 and "the message has neither text nor an image" in body["detail"], body

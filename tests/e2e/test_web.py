@@ -4,7 +4,6 @@ delete, settings, and the 401 page. Screenshots of the main screens go to the ar
 
 from __future__ import annotations
 
-import json
 import re
 import threading
 from collections.abc import Iterator
@@ -646,52 +645,3 @@ def test_a_restart_of_reliant_in_the_middle_of_an_answer_ends_complete(
         errors.check()
     finally:
         up.stop()
-
-
-PIXEL_B64 = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
-
-
-def test_a_pasted_image_and_at_paths_reach_the_model_and_show_on_the_message(
-    browser: Browser, appliance: Appliance, tmp_path: Path, artifacts_dir: Path
-) -> None:
-    folder = appliance.data_dir / "scripts"  # scripts may lie in the data dir or the chat's project
-    folder.mkdir(parents=True, exist_ok=True)
-    log = folder / f"vision-{tmp_path.name}.jsonl"
-    script = folder / f"vision-{tmp_path.name}.yaml"
-    script.write_text(f"call_log: {log}\nturns:\n  - text: A red pixel, and I read the file.\n")
-    rest = Rest(appliance.url, appliance.token)
-    project = rest.project(Path(demo_path(appliance)))
-    chat = rest.chat(project["id"], f"scripted:{script}")
-    page, errors = open_chat(browser, appliance, chat["id"])
-    composer = page.get_by_role("textbox", name="Message")
-    composer.fill("What is in this image? And see @leapyear.py and @nope.py")
-    # Paste an image file the way a browser does (a ClipboardEvent carrying a File).
-    page.evaluate(
-        """(b64) => {
-        const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
-        const data = new DataTransfer();
-        data.items.add(new File([bytes], "pixel.png", { type: "image/png" }));
-        const box = document.querySelector("textarea[aria-label=Message]");
-        box.dispatchEvent(new ClipboardEvent("paste", { clipboardData: data, bubbles: true, cancelable: true }));
-      }""",
-        PIXEL_B64,
-    )
-    expect(page.locator(".composer-image img")).to_have_count(1)
-    composer.press("Enter")
-
-    expect(page.locator(".form-error")).to_contain_text("Not attached: @nope.py (no such file in the project: nope.py)")
-    expect(page.locator(".composer-image")).to_have_count(0)
-    expect(page.locator(".md").filter(has_text="A red pixel")).to_have_count(1, timeout=30_000)
-    row = page.locator(".msg-user").first
-    expect(row.locator(".user-text")).to_have_text("What is in this image? And see @leapyear.py and @nope.py")
-    expect(row.locator(".attachment")).to_have_count(3)
-    expect(row.locator(".attachment-error")).to_have_text("@nope.py")
-    expect(row.locator(".attachment img.msg-image")).to_have_count(1)
-    page.screenshot(path=artifacts_dir / "web-attachments.png")
-
-    [call] = [json.loads(line) for line in log.read_text().splitlines()]
-    blocks = call["messages"][0]["blocks"]
-    assert {"type": "image", "media_type": "image/png", "bytes": 70} in blocks
-    assert any(b.get("text", "").startswith('<file path="leapyear.py">') for b in blocks)
-    assert "[@nope.py was not attached: no such file in the project: nope.py]" in [b.get("text") for b in blocks]
-    errors.check()

@@ -13,15 +13,17 @@ import re
 import subprocess
 import sys
 import threading
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Locator, Page, expect
 
-from tests.e2e.harness import Appliance, Rest, clean_env
+from tests.e2e.harness import Appliance, Proc, Rest, clean_env
 from tests.llm.fakes import FakeLlmServer
 from tests.support import wait_until
 from tests.web.browser import PageErrors, choose_theme, chromium
@@ -51,6 +53,14 @@ turns:
   - text: And this one?
     tools: [{name: shell, input: {command: "echo two >> effects"}}]
   - text: Understood.
+"""
+
+# On a daemon that dies while the command runs: the call ends interrupted, never run again.
+DYING_SCRIPT = """
+turns:
+  - text: This takes a while.
+    tools: [{name: shell, input: {command: "echo start >> effects; sleep 20; echo end >> effects"}}]
+  - text: It was cut short.
 """
 
 WORDS = " ".join(f"w{i}" for i in range(80))
@@ -138,6 +148,41 @@ def inside(page: Page, locator: Locator) -> None:
     assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width + 0.5, (box, width)
 
 
+@dataclass
+class OwnDaemon:
+    """A daemon of its own (`reliant daemon start`) dialing the appliance's gateway, for what the
+    appliance's built-in one cannot show: a daemon that dies, or is gone."""
+
+    proc: Proc
+    id: str
+
+    def kill(self) -> None:
+        """SIGKILL (the commands it runs die with it)."""
+        self.proc.kill()
+
+    def restart(self) -> None:
+        self.proc.start()
+        self.proc.wait_for_output("connected to", timeout=60)
+
+
+@contextmanager
+def own_daemon(up: Appliance, where: Path, workspace: Path) -> Iterator[OwnDaemon]:
+    gateway = json.loads((up.data_dir / "ports.json").read_text())["gateway"]
+    daemon_id = f"d-{uuid.uuid4().hex[:8]}"
+    env = clean_env(
+        RELIANT_DAEMON_ID=daemon_id, RELIANT_DAEMON_TOKEN_FILE=str(up.data_dir / "secrets" / "daemon_token")
+    )
+    args = ["daemon", "start", "--gateway", f"127.0.0.1:{gateway}", "--workspace", str(workspace), "--name", "own"]
+    proc = Proc([*args, "--data-dir", str(where / "daemon-data")], where / "daemon.log", env=env)
+    daemon = OwnDaemon(proc, daemon_id)
+    daemon.restart()
+    try:
+        yield daemon
+    finally:
+        if proc.process is not None and proc.process.poll() is None:
+            proc.stop()
+
+
 def open_chat(page: Page, up: Appliance, chat_id: str) -> None:
     page.goto(f"{up.url}/chats/{chat_id}")
     expect(page.locator("section.chat")).to_have_attribute("data-feed", "live")
@@ -204,18 +249,9 @@ def test_each_way_a_call_ends_has_its_own_look_and_cancelled_calls_do_not_stay_p
         "../../outside.txt": ("refused", "refused"),
         "sleep 20": ("timeout", "timed out"),
     }
-    looks = {}
+    looks: dict[str, tuple[str, str, str]] = {}  # outcome -> (word, colour, icon) of its card's badge
     for summary, (outcome, word) in expected.items():
-        found = card(page, summary)
-        expect(found).to_have_attribute("data-outcome", outcome)
-        badge = found.locator("summary .tool-state")
-        expect(badge).to_have_text(word)
-        looks[outcome] = badge.evaluate(
-            "(el) => [getComputedStyle(el).color, el.querySelector('svg').getAttribute('class')]"
-        )
-    # A failed command is never a green "ok": every ending has a colour and an icon of its own.
-    assert len({color for color, _ in looks.values()}) == len(looks), looks
-    assert len({icon for _, icon in looks.values()}) == len(looks), looks
+        looks[outcome] = look(card(page, summary), outcome, word)
     # The exit code is said once, in the footer, not again at the end of the output.
     broken = card(page, "echo broken; exit 3")
     broken.locator("summary").click()
@@ -257,6 +293,8 @@ def test_each_way_a_call_ends_has_its_own_look_and_cancelled_calls_do_not_stay_p
     expect(stopped).to_have_attribute("data-outcome", "cancelled")
     expect(stopped.locator(".tool-state")).to_have_text("cancelled")
     expect(page.locator("details.tool[data-outcome=pending]")).to_have_count(0)
+    looks["denied"] = look(card(page, "echo one >> effects"), "denied", "denied")
+    looks["cancelled"] = look(stopped, "cancelled", "cancelled")
     expect(row).to_have_text("idle")
     assert pill_of(page, ".chat-head .pill") == "idle"
     title = page.locator(".chat-head h1").inner_text()
@@ -268,7 +306,44 @@ def test_each_way_a_call_ends_has_its_own_look_and_cancelled_calls_do_not_stay_p
     page.reload()
     expect(card(page, "echo two >> effects")).to_have_attribute("data-outcome", "cancelled")
     expect(card(page, "echo one >> effects")).to_have_attribute("data-outcome", "denied")
+
+    # A daemon killed while its command runs, then back: the call ends interrupted, never run again.
+    dying = workspace(tmp_path, "dying")
+    with own_daemon(appliance, tmp_path, dying) as daemon:
+        remote = rest.call("POST", "/api/projects", {"path": str(dying), "daemon_id": daemon.id})
+        doomed = rest.chat(remote["id"], scripted(appliance, f"dying-{size}.yaml", DYING_SCRIPT))
+        open_chat(page, appliance, doomed["id"])
+        send(page, "Take your time")
+        cut = card(page, "sleep 20")
+        expect(cut).to_have_attribute("data-outcome", "running", timeout=30_000)
+        effects = dying / "effects"
+        wait_until(lambda: effects.exists() and effects.read_text() == "start\n", timeout=30)
+        daemon.kill()
+        daemon.restart()
+        expect(cut).to_have_attribute("data-outcome", "interrupted", timeout=30_000)
+        expect(page.locator(".md").filter(has_text="It was cut short.")).to_have_count(1, timeout=60_000)
+        wait_idle(page)
+        looks["interrupted"] = look(cut, "interrupted", "interrupted")
+        assert effects.read_text() == "start\n", "the command died with its daemon and was not run again"
+        fits(page)
+        page.screenshot(path=artifacts_dir / f"web-daily-interrupted-{size}.png")
+        page.reload()
+        expect(cut).to_have_attribute("data-outcome", "interrupted")
+
+    # A failed command is never a green "ok": every ending has a word, a colour and an icon of its own.
+    assert set(looks) == {"ok", "exit_nonzero", "refused", "timeout", "denied", "cancelled", "interrupted"}
+    for part, name in enumerate(("word", "colour", "icon")):
+        assert len({found[part] for found in looks.values()}) == len(looks), (name, looks)
     errors.check()
+
+
+def look(found: Locator, outcome: str, word: str) -> tuple[str, str, str]:
+    """The word, colour and icon of a call's badge, which says `outcome` as `word`."""
+    expect(found).to_have_attribute("data-outcome", outcome)
+    badge = found.locator("summary .tool-state")
+    expect(badge).to_have_text(word)
+    color, icon = badge.evaluate("(el) => [getComputedStyle(el).color, el.querySelector('svg').getAttribute('class')]")
+    return word, str(color), str(icon)
 
 
 # -- 2. a turn reads as one unit --------------------------------------------------------------------
@@ -310,6 +385,143 @@ def test_a_turn_is_one_unit_with_its_tool_calls_grouped(
     expect(viewed.locator("pre.viewed-code .hljs-keyword").first).to_have_text("def")
     fits(page)
     page.screenshot(path=artifacts_dir / f"web-daily-turn-open-{size}.png")
+    errors.check()
+
+
+# The first call reads a file under src/: src/CLAUDE.md joins the instructions from the next call on.
+INSTRUCTED_SCRIPT = """
+turns:
+  - text: Reading the module.
+    tools: [{name: view, input: {path: src/app.py}}]
+  - text: Read it.
+"""
+
+
+def test_the_instruction_files_in_effect_are_said_atop_the_transcript_live_and_after_a_reload(
+    browser: Browser, appliance: Appliance, rest: Rest, tmp_path: Path, artifacts_dir: Path, size: str
+) -> None:
+    path = workspace(tmp_path)
+    (path / "AGENTS.md").write_text("Run the tests with pytest.\n")
+    (path / "src").mkdir()
+    (path / "src" / "app.py").write_text("print('app')\n")
+    (path / "src" / "CLAUDE.md").write_text("Keep src free of globals.\n")
+    project = rest.project(path)
+    chat = rest.chat(project["id"], scripted(appliance, f"instructed-{size}.yaml", INSTRUCTED_SCRIPT))
+    page, errors = signed_in(browser, appliance, size)
+    open_chat(page, appliance, chat["id"])
+    line = page.locator(".transcript .chat-instructions")
+    expect(line).to_be_hidden()  # no model call yet: nothing is in effect
+    send(page, "Read the app")
+    expect(page.locator(".md").filter(has_text="Read it.")).to_have_count(1, timeout=60_000)
+    wait_idle(page)
+    # Live, from the chat's `context` updates: the root's file at the first call, src's after the view.
+    expect(line).to_have_text("Instructions: AGENTS.md, src/CLAUDE.md")
+    tooltip = f"Instruction files in effect:\n{path / 'AGENTS.md'}\n{path / 'src' / 'CLAUDE.md'}"
+    expect(line).to_have_attribute("title", tooltip)
+    # Atop the transcript: above its first message, within the window.
+    first = page.locator("article.msg").first
+    assert line.bounding_box()["y"] < first.bounding_box()["y"]  # type: ignore[index]
+    inside(page, line)
+    fits(page)
+    page.screenshot(path=artifacts_dir / f"web-daily-instructions-{size}.png")
+    # A reloaded page learns them from the snapshot (the stream resumes after those updates).
+    page.reload()
+    expect(page.locator("section.chat")).to_have_attribute("data-feed", "live")
+    expect(line).to_have_text("Instructions: AGENTS.md, src/CLAUDE.md")
+    expect(line).to_have_attribute("title", tooltip)
+    page.screenshot(path=artifacts_dir / f"web-daily-instructions-reloaded-{size}.png")
+    errors.check()
+
+
+# -- images and files in the composer ---------------------------------------------------------------
+
+PIXEL_B64 = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+
+# A File in a DataTransfer, as a browser hands over a pasted or dropped image.
+WITH_PIXEL = """
+const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+const data = new DataTransfer();
+data.items.add(new File([bytes], "pixel.png", { type: "image/png" }));
+"""
+
+
+def drag(page: Page, kind: str, where: str) -> bool:
+    """Drags the pixel over `where` (dragenter, dragover, drop); whether the page took the event
+    (cancelled it, so the browser does not open the file)."""
+    return not page.evaluate(
+        f"""([b64, kind, where]) => {{{WITH_PIXEL}
+        const event = new DragEvent(kind, {{ dataTransfer: data, bubbles: true, cancelable: true }});
+        return document.querySelector(where).dispatchEvent(event);
+      }}""",
+        [PIXEL_B64, kind, where],
+    )
+
+
+def test_a_pasted_or_dropped_image_and_at_paths_reach_the_model_and_an_image_goes_alone(
+    browser: Browser, appliance: Appliance, rest: Rest, tmp_path: Path, artifacts_dir: Path, size: str
+) -> None:
+    path = workspace(tmp_path)
+    (path / "leapyear.py").write_text("def leap(y):\n    return y % 4 == 0\n")
+    log = appliance.data_dir / "scripts" / f"vision-{size}.jsonl"
+    script = f"call_log: {log}\nturns:\n  - text: A red pixel, and I read the file.\n  - text: Just the picture.\n"
+    chat = rest.chat(rest.project(path)["id"], scripted(appliance, f"vision-{size}.yaml", script))
+    page, errors = signed_in(browser, appliance, size)
+    open_chat(page, appliance, chat["id"])
+    composer = page.get_by_role("textbox", name="Message")
+    composer.fill("What is in this image? And see @leapyear.py and @nope.py")
+    # Pasted into the message box (a ClipboardEvent carrying a File).
+    page.evaluate(
+        f"""(b64) => {{{WITH_PIXEL}
+        const box = document.querySelector("textarea[aria-label=Message]");
+        box.dispatchEvent(new ClipboardEvent("paste", {{ clipboardData: data, bubbles: true, cancelable: true }}));
+      }}""",
+        PIXEL_B64,
+    )
+    expect(page.locator(".composer-image img")).to_have_count(1)
+    composer.press("Enter")
+    expect(page.locator(".form-error")).to_contain_text("Not attached: @nope.py (no such file in the project: nope.py)")
+    expect(page.locator(".composer-image")).to_have_count(0)
+    expect(page.locator(".md").filter(has_text="A red pixel")).to_have_count(1, timeout=30_000)
+    wait_idle(page)
+    row = page.locator(".msg-user").first
+    expect(row.locator(".user-text")).to_have_text("What is in this image? And see @leapyear.py and @nope.py")
+    expect(row.locator(".attachment")).to_have_count(3)
+    expect(row.locator(".attachment-error")).to_have_text("@nope.py")
+    expect(row.locator(".attachment img.msg-image")).to_have_count(1)
+    fits(page)
+    page.screenshot(path=artifacts_dir / f"web-daily-attachments-{size}.png")
+
+    # Dragged over the composer (its mode row, not the box): taken, not opened, with a hint.
+    hint = page.locator(".composer .drop-hint")
+    expect(hint).to_be_hidden()
+    assert drag(page, "dragenter", ".composer-tools") and drag(page, "dragover", ".composer-tools")
+    expect(hint).to_be_visible()
+    expect(hint).to_have_text("Drop images to send them with your message")
+    inside(page, hint)
+    page.screenshot(path=artifacts_dir / f"web-daily-drop-hint-{size}.png")
+    assert drag(page, "drop", ".composer-tools")
+    expect(hint).to_be_hidden()
+    expect(page.locator(".composer-image img")).to_have_count(1)
+    # Sent with no text at all.
+    expect(composer).to_have_value("")
+    page.get_by_role("button", name="Send message").click()
+    expect(page.locator(".composer-image")).to_have_count(0)
+    expect(page.locator(".md").filter(has_text="Just the picture.")).to_have_count(1, timeout=30_000)
+    wait_idle(page)
+    alone = page.locator(".msg-user").nth(1)
+    expect(alone.locator(".attachment img.msg-image")).to_have_count(1)
+    expect(alone.locator(".user-text")).to_have_count(0)
+    fits(page)
+    page.screenshot(path=artifacts_dir / f"web-daily-dropped-{size}.png")
+
+    first, second = [json.loads(line) for line in log.read_text().splitlines()]
+    blocks = first["messages"][0]["blocks"]
+    assert {"type": "image", "media_type": "image/png", "bytes": 70} in blocks
+    assert any(b.get("text", "").startswith('<file path="leapyear.py">') for b in blocks)
+    assert "[@nope.py was not attached: no such file in the project: nope.py]" in [b.get("text") for b in blocks]
+    # The dropped image is the whole of the second message the model reads.
+    assert second["messages"][-1]["role"] == "user"
+    assert second["messages"][-1]["blocks"] == [{"type": "image", "media_type": "image/png", "bytes": 70}]
     errors.check()
 
 
@@ -418,15 +630,35 @@ def test_a_model_field_offers_the_providers_models_and_takes_any_typed_one(
 
 
 def test_work_starts_from_the_project_page_and_projects_are_added_by_picking_a_directory(
-    browser: Browser, appliance: Appliance, rest: Rest, home: Path, artifacts_dir: Path, size: str
+    browser: Browser, appliance: Appliance, rest: Rest, home: Path, tmp_path: Path, artifacts_dir: Path, size: str
 ) -> None:
     page, errors = signed_in(browser, appliance, size, ignore=("status of 400",))
     # Project cards: the path and whether the daemon is online, never a bare daemon id.
     demo = page.locator(".project-item").filter(has_text="demo-project")
     expect(demo.locator(".project-path")).to_contain_text("demo-project")
-    expect(demo.locator(".daemon-state")).to_have_text("daemon online")
+    # (Named when the appliance knows other daemons too, as tests here add their own.)
+    expect(demo.locator(".daemon-state.online")).to_have_text(re.compile(r"^(daemon online|online · \S+)$"))
     assert not re.search(r"\bd-[0-9a-f]{12}\b", demo.inner_text()), demo.inner_text()
     fits(page)
+    # A project on a daemon of its own: online while it runs, offline once it is stopped.
+    away = workspace(tmp_path, "away")
+    with own_daemon(appliance, tmp_path, away) as daemon:
+        rest.call("POST", "/api/projects", {"path": str(away), "name": f"away-{size}", "daemon_id": daemon.id})
+        page.reload()
+        state = page.locator(".project-item").filter(has_text=f"away-{size}").locator(".daemon-state")
+        expect(state).to_have_text("online · own")
+        expect(state).to_have_class(re.compile(r"\bonline\b"))
+
+    def says_offline() -> bool:
+        page.reload()
+        expect(state).to_be_visible()
+        return bool(state.inner_text() == "daemon offline · own")
+
+    wait_until(says_offline, timeout=45, interval=1)
+    expect(state).to_have_class(re.compile(r"\boffline\b"))
+    inside(page, state)
+    fits(page)
+    page.screenshot(path=artifacts_dir / f"web-daily-daemon-offline-{size}.png")
     # The directory picker walks the daemon's directories from ~ (its home).
     page.get_by_role("button", name="Browse…").click()
     picker = page.get_by_role("dialog", name="Choose a directory")
@@ -650,12 +882,33 @@ def test_the_small_things(
         edit.locator("summary").click()
     diff = edit.locator("pre.diff")
     expect(diff).to_be_visible()
-    widths = diff.evaluate(
-        """(pre) => ({box: pre.getBoundingClientRect().width, body: pre.parentElement.getBoundingClientRect().width,
-        scroll: pre.scrollWidth, rows: [...pre.children].map((s) => s.getBoundingClientRect().width)})"""
+    sizes = diff.evaluate(
+        """(pre) => {
+        const text = (span) => {
+          const range = document.createRange();
+          range.selectNodeContents(span);
+          return range.getBoundingClientRect().width;
+        };
+        const box = pre.getBoundingClientRect(), room = pre.parentElement.getBoundingClientRect();
+        const body = pre.closest(".tool-body").getBoundingClientRect();
+        return {box: box.width, height: box.height, room: room.width, body: body.width, bodyHeight: body.height,
+          em: parseFloat(getComputedStyle(pre).fontSize), scroll: pre.scrollWidth,
+          widest: Math.max(...[...pre.children].map(text)),
+          rows: [...pre.children].map((s) => s.getBoundingClientRect().width),
+          lines: [...pre.children].reduce((sum, s) => sum + s.getBoundingClientRect().height, 0)};
+      }"""
     )
-    assert widths["box"] <= widths["body"] + 0.5, widths
-    assert min(widths["rows"]) >= widths["scroll"] - 1, "every line's colour spans the widest line"
+    # Sized to its content (app.css pre.diff: fit-content, at least min(100%, 32em), at most 100% of
+    # the room it has): its widest line with the lines' padding (10 px each side) and its border,
+    # never narrower than 32em unless the room is, and exactly as tall as its lines (6 px padding
+    # above and below, a border).
+    content = max(sizes["widest"] + 2 * 10 + 2, min(sizes["room"], 32 * sizes["em"]))
+    assert abs(sizes["box"] - min(sizes["room"], content)) <= 1.5, sizes
+    assert abs(sizes["height"] - (sizes["lines"] + 2 * 6 + 2)) <= 1.5, sizes
+    assert sizes["height"] < sizes["bodyHeight"], sizes
+    if size == "desktop":  # the demo's short diff: well inside the card's body, not as wide as it
+        assert sizes["box"] < sizes["room"] - 100 and sizes["box"] < sizes["body"] - 100, sizes
+    assert min(sizes["rows"]) >= sizes["scroll"] - 1, "every line's colour spans the widest line"
     fits(page)
     page.screenshot(path=artifacts_dir / f"web-daily-diff-{size}.png")
     errors.check()

@@ -313,7 +313,7 @@ export class TranscriptView {
       `article.row.msg.msg-user${m.queued ? ".queued" : ""}`,
       { "aria-label": m.queued ? "Your message, queued" : "Your message" },
       h("header.msg-head", null, h("span.who", null, "You"), m.queued ? h("span.badge.badge-queued", { title: "Waits until the running turn ends" }, "queued") : null, h("time", { datetime: new Date(m.createdAt * 1000).toISOString(), title: fullTime(m.createdAt) }, ago(m.createdAt))),
-      h("div.user-text", null, text),
+      text ? h("div.user-text", null, text) : null, // none: an image alone
       attached.length ? h("ul.attachments", { "aria-label": "Attachments" }, ...attached) : null,
     );
     return el;

@@ -135,6 +135,7 @@ export class ChatModel {
     this.staleMark = 0;
     this.chat = { status: "idle", reason: "", title: "", model: "", mode: "" };
     this.retry = null; // {seconds, attempt, reason, until}
+    this.instructions = []; // the instruction files in effect: [{shown, path}] (a chat's, not an agent's)
     this.lastSeq = 0;
     this.changed = new Set();
     this.orderDirty = true;
@@ -267,6 +268,17 @@ export class ChatModel {
     this.retry = null;
     for (const m of incoming.values()) this._indexTools(m);
     this.lastSeq = num(pick(snapshot, "resumeSeq", "resume_seq"));
+    this._setInstructions(snapshot.instructions);
+    this.chatDirty = true;
+  }
+
+  /** The instruction files in effect, from a snapshot or a `context` update (an empty list is
+   * left out of protobuf JSON: none). An agent's transcript shows none: they are its chat's. */
+  _setInstructions(files) {
+    if (this.agentId) return;
+    const next = (files || []).map((f) => ({ shown: String(f.shown || f.path || ""), path: String(f.path || f.shown || "") }));
+    if (JSON.stringify(next) === JSON.stringify(this.instructions)) return;
+    this.instructions = next;
     this.chatDirty = true;
   }
 
@@ -447,7 +459,10 @@ export class ChatModel {
     switch (update.kind) {
       case "message_queued": {
         if (!this.agentId && !this.messages.has(p.message_id)) {
-          this._store({ id: p.message_id, role: "user", ordinal: 0, queued: true, created_at: at / 1000, blocks: [{ type: "text", text: p.text }] });
+          // Its text (none: an image alone), and the images this UI sent with it (the stream only counts them).
+          const blocks = p.text && p.text.trim() ? [{ type: "text", text: p.text }] : [];
+          for (const image of p.image_data || []) blocks.push({ type: "image", media_type: image.mediaType, text: image.data });
+          this._store({ id: p.message_id, role: "user", ordinal: 0, queued: true, created_at: at / 1000, blocks });
         }
         break;
       }
@@ -562,6 +577,9 @@ export class ChatModel {
         this.changed.add(key);
         break;
       }
+      case "context":
+        this._setInstructions(p.instructions);
+        break;
       case "chat_updated": {
         if (p.title !== undefined) this.chat = { ...this.chat, title: p.title };
         if (p.model !== undefined) this.chat = { ...this.chat, model: p.model };

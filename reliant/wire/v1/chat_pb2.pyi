@@ -334,12 +334,28 @@ class ListMessagesRequest(_message.Message):
     def __init__(self, chat_id: _Optional[str] = ..., agent_id: _Optional[str] = ...) -> None: ...
 
 class ListMessagesResponse(_message.Message):
-    __slots__ = ("messages", "resume_seq")
+    __slots__ = ("messages", "resume_seq", "instructions")
     MESSAGES_FIELD_NUMBER: _ClassVar[int]
     RESUME_SEQ_FIELD_NUMBER: _ClassVar[int]
+    INSTRUCTIONS_FIELD_NUMBER: _ClassVar[int]
     messages: _containers.RepeatedCompositeFieldContainer[Message]
     resume_seq: int
-    def __init__(self, messages: _Optional[_Iterable[_Union[Message, _Mapping]]] = ..., resume_seq: _Optional[int] = ...) -> None: ...
+    instructions: _containers.RepeatedCompositeFieldContainer[InstructionFile]
+    def __init__(self, messages: _Optional[_Iterable[_Union[Message, _Mapping]]] = ..., resume_seq: _Optional[int] = ..., instructions: _Optional[_Iterable[_Union[InstructionFile, _Mapping]]] = ...) -> None: ...
+
+class InstructionFile(_message.Message):
+    __slots__ = ("path", "shown", "scope", "directory", "truncated")
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    SHOWN_FIELD_NUMBER: _ClassVar[int]
+    SCOPE_FIELD_NUMBER: _ClassVar[int]
+    DIRECTORY_FIELD_NUMBER: _ClassVar[int]
+    TRUNCATED_FIELD_NUMBER: _ClassVar[int]
+    path: str
+    shown: str
+    scope: str
+    directory: str
+    truncated: bool
+    def __init__(self, path: _Optional[str] = ..., shown: _Optional[str] = ..., scope: _Optional[str] = ..., directory: _Optional[str] = ..., truncated: _Optional[bool] = ...) -> None: ...
 
 class CancelChatRequest(_message.Message):
     __slots__ = ("chat_id",)

@@ -181,3 +181,43 @@ test("a sub-agent's thread stays out of the transcript, and its gates do not tak
   assert.equal(m.gates.get("th2:call_0_1").status, "approved");
   assert.equal(m.gates.get("th2:call_0_1").agent.name, "kid");
 });
+
+test("the instruction files in effect come with the snapshot and change with a context update", () => {
+  seq = 0;
+  const m = new ChatModel(CHAT);
+  m.load({ messages: [userPb("u1", 1, "hi")], resumeSeq: "2" });
+  assert.deepEqual(m.instructions, []); // none listed: protobuf JSON leaves the empty list out
+  m.take();
+  m.load({ messages: [userPb("u1", 1, "hi")], resumeSeq: "2", instructions: [{ path: "/w/AGENTS.md", shown: "AGENTS.md", scope: "project", directory: "." }] });
+  assert.deepEqual(m.instructions, [{ shown: "AGENTS.md", path: "/w/AGENTS.md" }]);
+  assert.equal(m.take().chat, true);
+  seq = 2;
+  const files = [
+    { path: "/w/AGENTS.md", shown: "AGENTS.md", scope: "project", directory: ".", chars: 40, truncated: false },
+    { path: "/w/src/CLAUDE.md", shown: "src/CLAUDE.md", scope: "project", directory: "src", chars: 12, truncated: false },
+  ];
+  assert.equal(m.apply(u("context", { prompt_version: 3, workspace: "/w", instructions: files, environment: null })), true);
+  assert.deepEqual(m.instructions.map((f) => f.shown), ["AGENTS.md", "src/CLAUDE.md"]);
+  assert.equal(m.take().chat, true);
+  // The same files again (a replayed update, a fresh snapshot) change nothing.
+  m.apply(u("context", { instructions: files }));
+  assert.equal(m.take().chat, false);
+  // A sub-agent's transcript leaves them to its chat.
+  const agent = new ChatModel(CHAT, { agentId: "a1" });
+  agent.load({ messages: [], resumeSeq: "0", instructions: files });
+  agent.apply(u("context", { instructions: files }));
+  assert.deepEqual(agent.instructions, []);
+});
+
+test("a message sent as an image alone shows queued with its image and no empty text", () => {
+  seq = 0;
+  const m = new ChatModel(CHAT);
+  m.load({ messages: [], resumeSeq: "0" });
+  m.apply({ kind: "message_queued", payload: { message_id: "u1", text: "", image_data: [{ mediaType: "image/png", data: "iVBO" }] }, createdUnix: 1 });
+  const [row] = m.rows();
+  assert.equal(row.kind, "queued");
+  assert.deepEqual(row.item.blocks.map((b) => [b.type, b.mediaType, b.text]), [["image", "image/png", "iVBO"]]);
+  // The stream's own message_queued (it counts the images) changes nothing.
+  m.apply(u("message_queued", { message_id: "u1", text: "", images: 1 }));
+  assert.equal(m.rows()[0].item.blocks.length, 1);
+});

@@ -40,7 +40,8 @@ export class ChatView {
     this.buildHeader();
     this.scroller = h("div.transcript", { tabindex: "0", "aria-label": "Transcript" });
     this.list = h("div.rows", { role: "log", "aria-live": "off" });
-    this.scroller.append(this.list);
+    this.instructionsEl = h("p.chat-instructions", { hidden: true });
+    this.scroller.append(this.instructionsEl, this.list);
     this.buildComposer();
     this.root.append(this.header, this.scroller, this.composer);
     main.replaceChildren(this.root);
@@ -97,7 +98,6 @@ export class ChatView {
       onkeydown: (e) => this.onComposerKey(e),
       oninput: () => this.autosize(),
       onpaste: (e) => this.takeImages(e, e.clipboardData),
-      ondrop: (e) => this.takeImages(e, e.dataTransfer),
     });
     this.mentions = new PathCompleter(this.textarea, {
       client: this.app.client,
@@ -122,11 +122,24 @@ export class ChatView {
       "Interrupt",
     );
     this.composerError = h("p.form-error", { role: "alert" });
+    this.dropHint = h("div.drop-hint", { hidden: true, "aria-hidden": "true" }, "Drop images to send them with your message");
     this.modeSwitch = new ModeSwitch((mode) => this.setMode(mode));
     this.composerTools = h("div.composer-tools", null, this.modeSwitch.el, h("span.model-label", null, h("span.model-caption", { "aria-hidden": "true" }, "Model"), this.modelField.el), this.queuedEl);
     this.composer = h(
       "form.composer",
-      { "aria-label": "Send a message", onsubmit: (e) => this.onSubmit(e) },
+      {
+        "aria-label": "Send a message",
+        onsubmit: (e) => this.onSubmit(e),
+        // Files dragged anywhere over the composer: dropped there, not opened by the browser.
+        ondragenter: (e) => this.onDrag(e, true),
+        ondragover: (e) => this.onDrag(e, true),
+        ondragleave: (e) => this.onDrag(e, this.composer.contains(e.relatedTarget)),
+        ondrop: (e) => {
+          this.onDrag(e, false);
+          this.takeImages(e, e.dataTransfer);
+        },
+      },
+      this.dropHint,
       this.composerTools,
       this.imagesEl,
       this.mentions.list,
@@ -262,6 +275,7 @@ export class ChatView {
         this.emptyEl.append(h("p", null, "The agent works in ", h("code", null, where), "."));
       }
     }
+    this.renderInstructions();
     this.titleEl.textContent = chat.title || "New chat";
     if (this.pausing && chat.status !== "running" && chat.status !== "waiting") this.pausing = false;
     let reason = chat.status === "idle" ? "" : chat.reason;
@@ -310,6 +324,18 @@ export class ChatView {
     this.renderCrumbs();
   }
 
+  /** A quiet line atop the transcript: which instruction files the agent is told (their full
+   * paths in its tooltip). */
+  renderInstructions() {
+    const files = this.model.instructions;
+    const shown = files.map((f) => f.shown).join(", ");
+    if (this.instructionsEl.dataset.shown === shown) return;
+    this.instructionsEl.dataset.shown = shown;
+    this.instructionsEl.hidden = !files.length;
+    this.instructionsEl.title = files.length ? `Instruction files in effect:\n${files.map((f) => f.path).join("\n")}` : "";
+    this.instructionsEl.replaceChildren(...(files.length ? [h("span.chat-instructions-label", null, "Instructions: "), shown] : []));
+  }
+
   async rename() {
     const renamed = await renameChat(this.app, { ...this.chat, title: this.model.chat.title });
     if (renamed) this.model.apply({ kind: "chat_updated", payload: { title: renamed.title } }) && this.render();
@@ -349,9 +375,26 @@ export class ChatView {
     this.view.answerKey(event);
   }
 
-  /** Paste or drop: images go with the next message (vision models see them); text is left alone. */
+  /** Files dragged over the composer (`over`: still over it): they may be dropped (not opened by
+   * the browser), and a hint says so. Text dragged into the box is left to the browser. */
+  onDrag(event, over) {
+    const files = event.dataTransfer && [...event.dataTransfer.types].includes("Files");
+    if (!files) return;
+    event.preventDefault();
+    if (over) event.dataTransfer.dropEffect = "copy";
+    this.dropHint.hidden = !over;
+    this.composer.classList.toggle("dropping", over);
+  }
+
+  /** Paste or drop: images go with the next message (vision models see them); text is left alone.
+   * Dropped files that are not images are refused, saying which kinds are taken. */
   takeImages(event, transfer) {
-    const files = [...((transfer && transfer.files) || [])].filter((f) => IMAGE_TYPES.has(f.type));
+    const all = [...((transfer && transfer.files) || [])];
+    const files = all.filter((f) => IMAGE_TYPES.has(f.type));
+    if (all.length > files.length && event.type === "drop") {
+      event.preventDefault();
+      this.composerError.textContent = `Not attached: ${all.filter((f) => !files.includes(f)).map((f) => f.name).join(", ")} (only PNG, JPEG, GIF and WebP images)`;
+    }
     if (!files.length) return;
     event.preventDefault();
     for (const file of files) {
@@ -381,7 +424,7 @@ export class ChatView {
   async onSubmit(event) {
     event.preventDefault();
     const text = this.textarea.value;
-    if (!text.trim()) return;
+    if (!text.trim() && !this.images.length) return; // an image alone is a message
     const chosen = this.modelField.value;
     if (modelProblem(chosen)) {
       this.composerError.textContent = modelProblem(chosen);
@@ -401,7 +444,7 @@ export class ChatView {
       const missed = (sent.attachments || []).filter((a) => a.kind === "error");
       if (missed.length) this.composerError.textContent = `Not attached: ${missed.map((a) => `@${a.path} (${a.error})`).join("; ")}`;
       if (this.closed) return;
-      this.model.apply({ kind: "message_queued", payload: { message_id: sent.messageId, text }, createdUnix: Date.now() / 1000 });
+      this.model.apply({ kind: "message_queued", payload: { message_id: sent.messageId, text, image_data: images }, createdUnix: Date.now() / 1000 });
       if (model) {
         this.app.forgetModels(); // it is a recently used one now
         this.modelTouched = false;
