@@ -192,8 +192,12 @@ class Chats:
             return daemons[0].id
         candidates = holding or daemons
         names = ", ".join(f"{d.id} ({d.name})" for d in candidates)
-        where = f"whose workspaces hold {path}" if holding else "online, none with a workspace holding it"
-        raise InvalidArgumentError(f"several daemons are {where}: {names}; choose one (daemon_id, --daemon ID)")
+        several = (
+            f"{len(holding)} daemons have workspaces holding {path}"
+            if holding
+            else "several daemons are online, none with a workspace holding it"
+        )
+        raise InvalidArgumentError(f"{several}: {names}; choose one (daemon_id, --daemon ID)")
 
     async def projects(self) -> list[Project]:
         return await projects_db.list_all(self.db)
