@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -217,6 +218,28 @@ def test_ids_by_prefix_and_the_chats_table(appliance: Appliance, project: Path, 
     assert rows[0].split()[:3] == [first["short_id"], project.name, first["status"]]
     assert all(len(c["short_id"]) >= 8 and c["id"].startswith(c["short_id"]) for c in listed)
     assert all(not row.endswith(" ") for row in rows)
+
+
+def test_the_chats_table_shows_when_each_chat_was_last_active_and_what_it_cost(
+    appliance: Appliance, project: Path, rest: Rest
+) -> None:
+    priced = scripted(appliance, [{"text": "ok", "usage": {"input_tokens": 1_000_000, "output_tokens": 100_000}}])
+    free = scripted(appliance, [{"text": "ok", "usage": {"input_tokens": 1_000_000, "output_tokens": 100_000}}])
+    prices = {"prices": [{"model": priced, "input": 2.5, "output": 10}]}  # $2.50 + $1.00
+    rest.call("PATCH", "/api/settings", {"model_prices": prices})
+    try:
+        spent, unpriced = start(rest, project, priced, "spend"), start(rest, project, free, "spend nothing")
+        rest.wait_idle(spent)
+        rest.wait_idle(unpriced)
+    finally:
+        rest.call("PATCH", "/api/settings", {"model_prices": {"prices": []}})
+    shorts = {c["id"]: c["short_id"] for c in chats_json(appliance)}
+    table = appliance.cli("chats")
+    assert table.returncode == 0, table.stderr
+    for chat_id, cost in ((spent, r"\$3\.5000"), (unpriced, r"\$0\.0000")):
+        [row] = [line for line in table.stdout.splitlines() if line.startswith(shorts[chat_id] + " ")]
+        # ACTIVE is relative to now (a chat just done is "just now"), COST in dollars to the hundredth of a cent.
+        assert re.match(rf"{shorts[chat_id]}\s+{project.name}\s+idle\s+just now\s+{cost}\s+spend", row), row
 
 
 def test_a_closed_pipe_is_not_a_connection_error_and_errors_are_one_sentence(appliance: Appliance) -> None:
