@@ -184,6 +184,28 @@ def test_stopping_a_chat_that_waits_for_approval_ends_the_call_as_cancelled(
     assert "● shell touch never\n  └ ■ cancelled\n" in shown and not (project / "never").exists()
 
 
+def test_following_a_paused_chat_in_a_terminal_resumes_it_on_y_and_streams_to_the_end(
+    appliance: Appliance, project: Path, rest: Rest
+) -> None:
+    model = scripted(
+        appliance,
+        [
+            {"text": "First.", "tools": [{"name": "shell", "input": {"command": "sleep 2; echo one >> resumed"}}]},
+            {"text": "Done after **resuming**."},
+        ],
+    )
+    chat_id = start(rest, project, model, "resume me")
+    wait_until(lambda: any(u["kind"] == "tool_started" for u in rest.updates(chat_id)), timeout=60)
+    assert appliance.cli("pause", chat_id[:8]).returncode == 0
+    wait_until(lambda: status(rest, chat_id) == "paused", timeout=60)
+    term = Terminal("chat", "--chat", chat_id[:8], "--data-dir", str(appliance.data_dir), cwd=project)
+    term.expect("Resume it now? [y/N]")
+    term.press("y")
+    assert term.wait() == 0, term.text
+    assert "Done after resuming." in term.text, term.text
+    assert status(rest, chat_id) == "idle" and (project / "resumed").read_text() == "one\n"
+
+
 def chats_json(appliance: Appliance) -> list[dict[str, Any]]:
     listed = appliance.cli("chats", "--json")
     assert listed.returncode == 0, listed.stderr
