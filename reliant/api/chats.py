@@ -119,7 +119,7 @@ class Chats:
                 check_script_place(parsed.model, (Path(project.path), self.ctx.settings.data_dir))
                 providers.get(parsed)
         except UnknownModelError as exc:
-            raise InvalidArgumentError(str(exc)) from None
+            raise InvalidArgumentError(exc.message) from None  # str(exc) leads with "models: "
         except LlmError as exc:
             raise InvalidArgumentError(f"model {spec!r}: {exc.message}") from None
         return spec

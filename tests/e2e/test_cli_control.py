@@ -264,7 +264,9 @@ def test_the_chats_table_shows_when_each_chat_was_last_active_and_what_it_cost(
         assert re.match(rf"{shorts[chat_id]}\s+{project.name}\s+idle\s+just now\s+{cost}\s+spend", row), row
 
 
-def test_a_closed_pipe_is_not_a_connection_error_and_errors_are_one_sentence(appliance: Appliance) -> None:
+def test_a_closed_pipe_is_not_a_connection_error_and_errors_are_one_sentence(
+    appliance: Appliance, project: Path
+) -> None:
     read, write = os.pipe()
     os.close(read)  # like `reliant chats | head -1` once head has exited
     try:
@@ -292,6 +294,12 @@ def test_a_closed_pipe_is_not_a_connection_error_and_errors_are_one_sentence(app
         f"error: the api at {appliance.url} (the reliant up of {appliance.data_dir.resolve()}) does not accept "
         "this token (pass --token, or check --data-dir or the context's token)\n"
     )
+    # An argument the api refuses (invalid_argument): its sentence alone, no address or code before it.
+    bad_model = appliance.cli("chat", "--project", str(project), "--model", "nowhere:model", "hi")
+    assert bad_model.returncode == 1, bad_model.stdout + bad_model.stderr
+    [line] = bad_model.stderr.splitlines()
+    assert line.startswith("error: unknown model 'nowhere:model'; use "), line
+    assert not re.search(r"https?://|invalid.?argument", line, re.IGNORECASE), line
 
 
 @pytest.mark.parametrize("command", [("mcp", "list"), ("worktree", "list"), ("term",), ("mcp", "restart", "x")])
