@@ -122,7 +122,7 @@ class Chats:
                 check_script_place(parsed.model, (Path(project.path), self.ctx.settings.data_dir))
                 providers.get(parsed)
         except UnknownModelError as exc:
-            raise InvalidArgumentError(str(exc)) from None
+            raise InvalidArgumentError(exc.message) from None  # str(exc) leads with "models: "
         except LlmError as exc:
             raise InvalidArgumentError(f"model {spec!r}: {exc.message}") from None
         return spec
@@ -195,8 +195,12 @@ class Chats:
             return daemons[0].id
         candidates = holding or daemons
         names = ", ".join(f"{d.id} ({d.name})" for d in candidates)
-        where = f"whose workspaces hold {path}" if holding else "online, none with a workspace holding it"
-        raise InvalidArgumentError(f"several daemons are {where}: {names}; choose one (daemon_id, --daemon ID)")
+        several = (
+            f"{len(holding)} daemons have workspaces holding {path}"
+            if holding
+            else "several daemons are online, none with a workspace holding it"
+        )
+        raise InvalidArgumentError(f"{several}: {names}; choose one (daemon_id, --daemon ID)")
 
     async def projects(self) -> list[Project]:
         return await projects_db.list_all(self.db)

@@ -317,7 +317,10 @@ class Bus:
         return self._link.losses
 
     async def ping(self, timeout: float = 2.0) -> None:
-        """Round trip to the server; raises BusError if it does not answer."""
+        """Round trip to the server; raises BusError if it does not answer. While the client is
+        reconnecting nats-py's flush returns at once without a round trip, so that is a failure too."""
+        if not self.connected:
+            raise BusError("NATS is not connected (reconnecting)")
         try:
             await self._nc.flush(timeout=max(1, round(timeout)))
         except (nats.errors.Error, TimeoutError) as exc:

@@ -71,16 +71,48 @@ def _hint(settings: Settings, error: str) -> str:
     return ""
 
 
+# The opening of an HTTP/2 connection: the client preface and an empty SETTINGS frame.
+_HTTP2_GREETING = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
+
+
+async def _heard_from(address: str) -> None:
+    """Return once whatever listens at `address` says anything to an HTTP/2 greeting: a gRPC server
+    its SETTINGS, a TLS one an alert or a close. The SDK's own connect cannot be called off once it
+    has begun (a silent peer holds it for 30s, and one still pending at exit hangs or panics the
+    interpreter's shutdown), so it is only started once the peer is known to talk. Nothing
+    listening is left to the SDK to report in its words."""
+    host, _, port = address.rpartition(":")
+    try:
+        reader, writer = await asyncio.open_connection(host.strip("[]"), int(port))
+    except (OSError, ValueError):
+        return
+    try:
+        writer.write(_HTTP2_GREETING)
+        await writer.drain()
+        await reader.read(1)
+    except OSError:
+        pass
+    finally:
+        writer.close()
+
+
+async def _connect_sdk(settings: Settings, tls: TLSConfig | bool) -> Client:
+    await _heard_from(settings.temporal_address)
+    return await Client.connect(
+        settings.temporal_address,
+        namespace=settings.temporal_namespace,
+        tls=tls,
+        api_key=settings.temporal_api_key or None,
+    )
+
+
 async def connect(settings: Settings) -> Client:
     """A client whose payloads are sealed with the settings' codec key."""
     key = codec_key(settings)
     address, namespace = settings.temporal_address, settings.temporal_namespace
     tls = tls_config(settings)
     try:
-        plain = await asyncio.wait_for(
-            Client.connect(address, namespace=namespace, tls=tls, api_key=settings.temporal_api_key or None),
-            CONNECT_TIMEOUT,
-        )
+        plain = await asyncio.wait_for(_connect_sdk(settings, tls), CONNECT_TIMEOUT)
     except TimeoutError as exc:
         raise TemporalUnavailableError(address, f"no answer within {CONNECT_TIMEOUT:.0f}s") from exc
     except (RPCError, RuntimeError, OSError) as exc:

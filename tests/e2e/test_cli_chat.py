@@ -94,7 +94,15 @@ def test_a_terminal_shows_each_outcome_its_own_way_and_renders_markdown(applianc
     assert "    FAILED test_one" in lines, "a failing command shows its last lines"
     # Markdown: rendered, not shown as source.
     assert "Plan" in lines and "# Plan" not in text and "**" not in text and "```" not in text
-    assert " • a failing test" in lines and any("check" in line and "expect" in line for line in lines)
+    assert " • a failing test" in lines
+    # The table drawn: no source pipes or `|---|` rule left; a drawn rule under the header, and the
+    # cells in columns that line up.
+    assert not any(re.fullmatch(r"\s*\|?\s*:?-{3,}.*\|.*", line) for line in lines), "the |---| rule is gone"
+    [at] = [i for i, line in enumerate(lines) if "check" in line and "expect" in line]
+    header, rule, row = lines[at : at + 3]
+    assert "|" not in header + row, (header, row)
+    assert re.fullmatch(r"\s*─{10,}", rule), (header, rule, row)
+    assert (row.index("tests"), row.index("fail")) == (header.index("check"), header.index("expect")), (header, row)
     assert re.search(r"\x1b\[1mthree", raw), "bold"
     assert re.search(r"\x1b\[[0-9;]+mreturn", raw), "code is highlighted"
     # Parallel calls: each result right under its own call.

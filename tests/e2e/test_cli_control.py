@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -183,6 +184,28 @@ def test_stopping_a_chat_that_waits_for_approval_ends_the_call_as_cancelled(
     assert "● shell touch never\n  └ ■ cancelled\n" in shown and not (project / "never").exists()
 
 
+def test_following_a_paused_chat_in_a_terminal_resumes_it_on_y_and_streams_to_the_end(
+    appliance: Appliance, project: Path, rest: Rest
+) -> None:
+    model = scripted(
+        appliance,
+        [
+            {"text": "First.", "tools": [{"name": "shell", "input": {"command": "sleep 2; echo one >> resumed"}}]},
+            {"text": "Done after **resuming**."},
+        ],
+    )
+    chat_id = start(rest, project, model, "resume me")
+    wait_until(lambda: any(u["kind"] == "tool_started" for u in rest.updates(chat_id)), timeout=60)
+    assert appliance.cli("pause", chat_id[:8]).returncode == 0
+    wait_until(lambda: status(rest, chat_id) == "paused", timeout=60)
+    term = Terminal("chat", "--chat", chat_id[:8], "--data-dir", str(appliance.data_dir), cwd=project)
+    term.expect("Resume it now? [y/N]")
+    term.press("y")
+    assert term.wait() == 0, term.text
+    assert "Done after resuming." in term.text, term.text
+    assert status(rest, chat_id) == "idle" and (project / "resumed").read_text() == "one\n"
+
+
 def chats_json(appliance: Appliance) -> list[dict[str, Any]]:
     listed = appliance.cli("chats", "--json")
     assert listed.returncode == 0, listed.stderr
@@ -219,7 +242,31 @@ def test_ids_by_prefix_and_the_chats_table(appliance: Appliance, project: Path, 
     assert all(not row.endswith(" ") for row in rows)
 
 
-def test_a_closed_pipe_is_not_a_connection_error_and_errors_are_one_sentence(appliance: Appliance) -> None:
+def test_the_chats_table_shows_when_each_chat_was_last_active_and_what_it_cost(
+    appliance: Appliance, project: Path, rest: Rest
+) -> None:
+    priced = scripted(appliance, [{"text": "ok", "usage": {"input_tokens": 1_000_000, "output_tokens": 100_000}}])
+    free = scripted(appliance, [{"text": "ok", "usage": {"input_tokens": 1_000_000, "output_tokens": 100_000}}])
+    prices = {"prices": [{"model": priced, "input": 2.5, "output": 10}]}  # $2.50 + $1.00
+    rest.call("PATCH", "/api/settings", {"model_prices": prices})
+    try:
+        spent, unpriced = start(rest, project, priced, "spend"), start(rest, project, free, "spend nothing")
+        rest.wait_idle(spent)
+        rest.wait_idle(unpriced)
+    finally:
+        rest.call("PATCH", "/api/settings", {"model_prices": {"prices": []}})
+    shorts = {c["id"]: c["short_id"] for c in chats_json(appliance)}
+    table = appliance.cli("chats")
+    assert table.returncode == 0, table.stderr
+    for chat_id, cost in ((spent, r"\$3\.5000"), (unpriced, r"\$0\.0000")):
+        [row] = [line for line in table.stdout.splitlines() if line.startswith(shorts[chat_id] + " ")]
+        # ACTIVE is relative to now (a chat just done is "just now"), COST in dollars to the hundredth of a cent.
+        assert re.match(rf"{shorts[chat_id]}\s+{project.name}\s+idle\s+just now\s+{cost}\s+spend", row), row
+
+
+def test_a_closed_pipe_is_not_a_connection_error_and_errors_are_one_sentence(
+    appliance: Appliance, project: Path
+) -> None:
     read, write = os.pipe()
     os.close(read)  # like `reliant chats | head -1` once head has exited
     try:
@@ -247,6 +294,12 @@ def test_a_closed_pipe_is_not_a_connection_error_and_errors_are_one_sentence(app
         f"error: the api at {appliance.url} (the reliant up of {appliance.data_dir.resolve()}) does not accept "
         "this token (pass --token, or check --data-dir or the context's token)\n"
     )
+    # An argument the api refuses (invalid_argument): its sentence alone, no address or code before it.
+    bad_model = appliance.cli("chat", "--project", str(project), "--model", "nowhere:model", "hi")
+    assert bad_model.returncode == 1, bad_model.stdout + bad_model.stderr
+    [line] = bad_model.stderr.splitlines()
+    assert line.startswith("error: unknown model 'nowhere:model'; use "), line
+    assert not re.search(r"https?://|invalid.?argument", line, re.IGNORECASE), line
 
 
 @pytest.mark.parametrize("command", [("mcp", "list"), ("worktree", "list"), ("term",), ("mcp", "restart", "x")])

@@ -4,6 +4,7 @@ without serving or connecting."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from pathlib import Path
@@ -127,3 +128,38 @@ def test_check_config_validates_without_serving_or_connecting(tmp_path: Path) ->
     )
     assert daemon.returncode == 1
     assert "needs the gateway's daemon token" in daemon.stderr and "gateway_address 'nowhere'" in daemon.stderr
+
+
+@pytest.mark.parametrize("service", ["nats", "temporal"])
+@pytest.mark.parametrize("role", ["worker", "api"])
+async def test_a_role_whose_service_accepts_tcp_but_never_answers_exits_within_the_bound_with_one_line(
+    infra: Infra, tmp_path: Path, role: str, service: str
+) -> None:
+    held: list[asyncio.StreamWriter] = []
+
+    async def stay_silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)  # accepted, kept open, never a byte back
+
+    server = await asyncio.start_server(stay_silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    what, variable, where = {
+        "nats": ("NATS", "RELIANT_NATS_URL", f"nats://127.0.0.1:{port}"),
+        "temporal": ("Temporal", "RELIANT_TEMPORAL_ADDRESS", f"127.0.0.1:{port}"),
+    }[service]
+    env = _role_env(infra) | {variable: where, "RELIANT_CONNECT_TIMEOUT": "2"}
+    args = ["server", role, *(["--port", str(free_port())] if role == "api" else [])]
+    try:
+        began = time.monotonic()
+        done = await asyncio.to_thread(run_cli, *args, "--data-dir", str(tmp_path / role), env=env, timeout=30)
+        took = time.monotonic() - began
+    finally:
+        for writer in held:
+            writer.close()
+        server.close()
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert took < 2 + 15, f"took {took:.1f}s with a 2s bound"
+    # One line: the SDK's connect to Temporal left running at exit once hung the role or printed a panic.
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), done.stderr
+    assert f"{what} at {where}" in lines[0], lines[0]
+    assert "did not complete the handshake" in lines[0], lines[0]

@@ -5,6 +5,7 @@ stays the same from turn to turn."""
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ import pytest
 
 from reliant.domain.context import ChatContext
 from reliant.worker.prompts import PROMPT_VERSION, build_system_prompt
-from reliant.worker.prompts.guidance import guidance
+from reliant.worker.prompts.guidance import MODES, guidance
 from tests.conftest import Infra
 from tests.worker.agent_env import AgentEnv, agent_env, calls_in
 
@@ -22,6 +23,25 @@ from tests.worker.agent_env import AgentEnv, agent_env, calls_in
 async def env(infra: Infra, tmp_path: Path) -> AgentEnv:
     async with agent_env(infra, tmp_path) as e:
         yield e
+
+
+# Each mode's guidance as of PROMPT_VERSION (the first 16 hex digits of its SHA-256).
+PINNED_GUIDANCE = (2, {"auto": "be854d90f87ef387", "manual": "63a0f9c7cec6b367", "plan": "f911d61c9ab8cd22"})
+
+
+def test_the_guidance_cannot_change_without_a_new_prompt_version() -> None:
+    digests = {mode: hashlib.sha256(guidance(mode).encode()).hexdigest()[:16] for mode in MODES}
+    version, pinned = PINNED_GUIDANCE
+    if digests != pinned:
+        assert version != PROMPT_VERSION, (
+            f"the guidance of {', '.join(m for m in MODES if digests.get(m) != pinned.get(m))} changed but "
+            f"PROMPT_VERSION is still {version}: bump it (reliant/worker/prompts/__init__.py, saying why), "
+            f"then pin the new text here: PINNED_GUIDANCE = ({version + 1}, {digests})"
+        )
+    assert (PROMPT_VERSION, digests) == (version, pinned), (
+        f"PROMPT_VERSION is {PROMPT_VERSION}: pin the guidance it stands for here: "
+        f"PINNED_GUIDANCE = ({PROMPT_VERSION}, {digests})"
+    )
 
 
 def git(cwd: Path, *args: str) -> None:

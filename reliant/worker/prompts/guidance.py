@@ -1,7 +1,8 @@
 """The stable part of the system prompt: who the agent is and how it works with its tools.
 
 The same text for every chat of a mode, so a provider caches it once for all of them. Changing it
-changes what every agent does: bump PROMPT_VERSION (prompts/__init__.py) and say why in the commit.
+changes what every agent does: bump PROMPT_VERSION (prompts/__init__.py) and say why in the commit
+(tests/worker/test_prompt.py pins each mode's text to the version and fails until both move).
 """
 
 from __future__ import annotations
