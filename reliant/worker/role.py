@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from datetime import timedelta
+from typing import Any
 
 from temporalio.common import WorkerDeploymentVersion
 from temporalio.worker import Worker, WorkerDeploymentConfig
@@ -53,6 +54,25 @@ WORKFLOWS: tuple[type, ...] = (
     ChatWorkflow,
     WorkflowRun,
 )
+
+
+# How long a workflow task waits on the queue of the worker that ran the workflow last (its cache
+# holds the workflow) before any worker may take it. A worker that is killed leaves its workflows'
+# next tasks there: the SDK's 10s was a chat's whole stall after a worker died. A live worker
+# polls its queue at once, so a few seconds cost it nothing.
+STICKY_FAILOVER = timedelta(seconds=3)
+
+
+def worker_tuning() -> dict[str, Any]:
+    """The Worker options of the worker role beyond what it runs: how it runs workflow code, how
+    often heartbeats go out, how soon a dead worker's workflows move on."""
+    return {
+        "workflow_runner": workflow_runner(),
+        # Heartbeat at least every half second: a cancel reaches a running call that fast.
+        "max_heartbeat_throttle_interval": timedelta(milliseconds=500),
+        "default_heartbeat_throttle_interval": timedelta(milliseconds=500),
+        "sticky_queue_schedule_to_start_timeout": STICKY_FAILOVER,
+    }
 
 
 class WorkerRole:
@@ -121,7 +141,6 @@ class WorkerRole:
                     client,
                     task_queue=s.temporal_task_queue,
                     workflows=self.workflows,
-                    workflow_runner=workflow_runner(),
                     activities=[
                         doctor.ping_daemon,
                         doctor.record_doctor_run,
@@ -152,9 +171,7 @@ class WorkerRole:
                     interceptors=[RedactingInterceptor(), ledger, InfrastructureErrors(bus, log, presence_detail)],
                     max_concurrent_activities=200,
                     graceful_shutdown_timeout=timedelta(seconds=s.worker_shutdown_grace),
-                    # Heartbeat at least every half second: a cancel reaches a running call that fast.
-                    max_heartbeat_throttle_interval=timedelta(milliseconds=500),
-                    default_heartbeat_throttle_interval=timedelta(milliseconds=500),
+                    **worker_tuning(),
                     # Name the code's version: left unset, the SDK derives one by hashing the bytecode
                     # of every loaded module, a quarter of a second of CPU on every start.
                     deployment_config=WorkerDeploymentConfig(

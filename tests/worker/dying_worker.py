@@ -1,5 +1,7 @@
-"""A worker process for tests/worker/test_attempts.py: it runs one workflow whose activity
-heartbeats for a minute, records its attempts with the AttemptLedger, and is SIGKILLed by the test.
+"""A worker process for tests/worker/test_attempts.py, tuned like the worker role
+(reliant.worker.role.worker_tuning): it runs a workflow whose activity heartbeats for a minute and
+one that waits for a signal, records its attempts with the AttemptLedger, and is SIGKILLed by the
+test.
 
     python -m tests.worker.dying_worker DATABASE_URL TEMPORAL_ADDRESS TASK_QUEUE INCARNATION MARKER
 """
@@ -40,6 +42,23 @@ class DyingWorkerWorkflow:
         )
 
 
+@workflow.defn(name="WaitingWorkflow")
+class WaitingWorkflow:
+    """Waits for `go`; between the signal and its end it is only workflow tasks (no activity)."""
+
+    def __init__(self) -> None:
+        self.went = False
+
+    @workflow.run
+    async def run(self) -> str:
+        await workflow.wait_condition(lambda: self.went)
+        return "went"
+
+    @workflow.signal
+    def go(self) -> None:
+        self.went = True
+
+
 async def main(database_url: str, temporal_address: str, queue: str, incarnation: str) -> None:
     from temporalio.client import Client
     from temporalio.worker import Worker
@@ -47,12 +66,18 @@ async def main(database_url: str, temporal_address: str, queue: str, incarnation
     from reliant.db import Database
     from reliant.db.attempts import application_name
     from reliant.worker.attempts import AttemptLedger
+    from reliant.worker.role import worker_tuning
 
     db = await Database.open(database_url, min_size=1, application_name=application_name(incarnation))
     client = await Client.connect(temporal_address)
     ledger = AttemptLedger(db, incarnation)
     async with Worker(
-        client, task_queue=queue, workflows=[DyingWorkerWorkflow], activities=[dying_step], interceptors=[ledger]
+        client,
+        task_queue=queue,
+        workflows=[DyingWorkerWorkflow, WaitingWorkflow],
+        activities=[dying_step],
+        interceptors=[ledger],
+        **worker_tuning(),
     ):
         print("ready", flush=True)
         await asyncio.Event().wait()

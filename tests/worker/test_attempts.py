@@ -1,6 +1,7 @@
 """A worker that dies mid-activity: the next worker to start fails the attempt the dead one was
 running (WorkerLost) so that Temporal retries it at once, not after the heartbeat timeout (a
-minute here, longer than this test is allowed to run)."""
+minute here, longer than this test is allowed to run). A worker that dies between tasks: its
+workflows' next tasks leave its queue for any worker within STICKY_FAILOVER."""
 
 from __future__ import annotations
 
@@ -9,20 +10,41 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
+from temporalio.api.enums.v1 import EventType, TimeoutType
 from temporalio.client import Client
 from temporalio.worker import Worker
 
 from reliant.db import Database
 from reliant.db import attempts as attempts_db
 from reliant.worker.attempts import AttemptLedger, fail_attempts_of_dead_workers, new_incarnation
+from reliant.worker.role import STICKY_FAILOVER
 from tests.conftest import Infra
 from tests.support import eventually
-from tests.worker.dying_worker import DyingWorkerWorkflow, dying_step
+from tests.worker.dying_worker import DyingWorkerWorkflow, WaitingWorkflow, dying_step
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def _dying_worker(infra: Infra, queue: str, incarnation: str, log: Path) -> subprocess.Popen[bytes]:
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "tests.worker.dying_worker",
+                infra.database_url,
+                infra.temporal_address,
+                queue,
+                incarnation,
+            ],
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
 
 
 async def test_the_attempt_of_a_dead_worker_is_failed_and_retried_at_once(
@@ -33,21 +55,7 @@ async def test_the_attempt_of_a_dead_worker_is_failed_and_retried_at_once(
     marker.touch()
     dead = new_incarnation()
     log = tmp_path / "worker.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "tests.worker.dying_worker",
-                infra.database_url,
-                infra.temporal_address,
-                queue,
-                dead,
-            ],
-            cwd=ROOT,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    proc = _dying_worker(infra, queue, dead, log)
     try:
         await eventually(lambda: "ready" in log.read_text(), timeout=30)
         client = await Client.connect(infra.temporal_address)
@@ -114,3 +122,41 @@ async def _count(db: Database, incarnation: str) -> int:
     rows = await db.fetch("SELECT 1 FROM activity_attempts WHERE worker = %s", (incarnation,))
     await asyncio.sleep(0)
     return len(rows)
+
+
+async def test_a_workflow_left_on_a_dead_workers_queue_goes_on_elsewhere_within_the_sticky_failover(
+    infra: Infra, tmp_path: Path
+) -> None:
+    """Killed between two tasks of a workflow, the worker leaves its next task on its own (sticky)
+    queue: the SDK's default kept it there 10 s before another worker could take it."""
+    queue = f"sticky-{uuid.uuid4().hex[:8]}"
+    log = tmp_path / "worker.log"
+    proc = _dying_worker(infra, queue, new_incarnation(), log)
+    try:
+        await eventually(lambda: "ready" in log.read_text(), timeout=30)
+        client = await Client.connect(infra.temporal_address)
+        handle = await client.start_workflow(WaitingWorkflow.run, id=f"waiting-{queue}", task_queue=queue)
+
+        async def sticky() -> bool:  # its first task ran on the dying worker, whose cache now holds it
+            events = [e.event_type async for e in handle.fetch_history_events()]
+            return EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED in events
+
+        await eventually(sticky, timeout=20)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        async with Worker(client, task_queue=queue, workflows=[WaitingWorkflow]):
+            began = time.monotonic()
+            await handle.signal(WaitingWorkflow.go)
+            assert await asyncio.wait_for(handle.result(), timeout=30) == "went"
+            took = time.monotonic() - began
+        assert took < STICKY_FAILOVER.total_seconds() + 3, f"the signal waited {took:.1f}s on the dead worker's queue"
+        timed_out = [
+            e.workflow_task_timed_out_event_attributes.timeout_type
+            async for e in handle.fetch_history_events()
+            if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT
+        ]
+        assert timed_out == [TimeoutType.TIMEOUT_TYPE_SCHEDULE_TO_START]  # it left the sticky queue, once
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
