@@ -67,6 +67,10 @@ from tests.chaos.processes import StartFailed  # noqa: E402
 from tests.chaos.rounds import Round, RoundOptions, RoundResult, project_id  # noqa: E402
 from tests.chaos.tally import victim_row  # noqa: E402
 
+# Services a supervisor revives, and how far apart the run kills one of them: the supervisor gives
+# a service up after 5 deaths within 60 s (embedded/supervision.py), so at most 4 fall in a minute.
+SUPERVISED = ("up-postgres", "up-nats", "up-temporal", "postgres", "nats", "temporal")
+SUPERVISED_SPACING = 16.0  # seconds between two kills of one, at the least
 FLOOR_GUESS = 10.0  # seconds: where the floor round itself places its second messages
 HEALTHY_WITHIN = 90.0
 ROW = "{:<12} {:>4} {:>8} {:>6}  {:<40} {:>11} {:>12} {:>11}"
@@ -137,9 +141,17 @@ async def run_mode(
             raise DeploymentBroken("the floor round's chats did not complete without any hit")
         print(f"{mode} floor: {options.chats} chats complete in {floor.duration:.1f}s without a hit", flush=True)
         # `hits` grows while it runs: a hit drawn again for one that missed goes last.
+        last_kill: dict[str, float] = {}  # a supervised service's victim -> when its last kill's round began
         for number, hit in enumerate(hits, start=1):
             if time.monotonic() > args.deadline:
                 break
+            if hit.kind == KILL and hit.victim in SUPERVISED:
+                # A supervisor gives a service up when it dies 5 times within a minute (by design):
+                # the run kills one no faster than that, as a fault would, not as a crash loop. The
+                # kill falls anywhere in its round, hence a round's length on top.
+                spacing = SUPERVISED_SPACING + floor.duration
+                await asyncio.sleep(max(0.0, last_kill.get(hit.victim, -spacing) + spacing - time.monotonic()))
+                last_kill[hit.victim] = time.monotonic()
             why = await deployment.healthy(HEALTHY_WITHIN)
             if why is not None:
                 report.others.append((f"before {hit.name}", Violation("unhealthy", "", why)))
