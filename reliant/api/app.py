@@ -35,7 +35,7 @@ from reliant.api.rest_settings import SettingsController
 from reliant.api.rest_workflows import WorkflowController
 from reliant.api.schema_gate import SchemaGate
 from reliant.api.settings import SettingsService
-from reliant.api.system import SystemService, readiness
+from reliant.api.system import Check, SystemService, readiness
 from reliant.api.web import WebUi
 from reliant.api.workflows import Workflows, WorkflowService
 from reliant.api.workspace import workspace_apps
@@ -64,6 +64,8 @@ def rest_app(
         """Readiness, for load balancers and Kubernetes: no token needed; the detail (which service
         fails, where, why) only with it."""
         checks = await readiness(ctx)
+        if ctx.peers_ready is not None and not ctx.peers_ready.is_set():
+            checks.append(Check("roles", False, "", "the other roles of this process are still starting"))
         failing = [c.name for c in checks if not c.ok]
         body: dict[str, Any] = {"ready": not failing}
         if offers_token(dict(request.scope), ctx.settings.api_token):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,3 +32,6 @@ class ApiContext:
     api_url: str
     streams: StreamHub = field(default_factory=StreamHub)
     last_presence: LastPresence = field(default_factory=LastPresence)
+    # In one process with the other roles (`reliant up`): set once every role is ready. Until then
+    # /ready says no: a chat sent meanwhile would wait for a worker that does not poll yet.
+    peers_ready: asyncio.Event | None = None

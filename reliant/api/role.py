@@ -54,8 +54,11 @@ def bind(host: str, port: int) -> socket.socket:
 class ApiRole:
     name = "api"
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, peers_ready: asyncio.Event | None = None) -> None:
+        """`peers_ready`: when the api runs in one process with the other roles, the event set once
+        they are all ready (its /ready waits for it)."""
         self.settings = settings
+        self.peers_ready = peers_ready
 
     @property
     def url(self) -> str:
@@ -84,7 +87,9 @@ class ApiRole:
                 bus = await connect_bus(s, "reliant-api")
                 try:
                     client = await temporal.connect(s)
-                    ctx = ApiContext(settings=s, db=db, bus=bus, temporal=client, api_url=self.url)
+                    ctx = ApiContext(
+                        settings=s, db=db, bus=bus, temporal=client, api_url=self.url, peers_ready=self.peers_ready
+                    )
                     await self._serve(ctx, sock, ready, tls)
                 finally:
                     await bus.close()

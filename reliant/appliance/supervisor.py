@@ -241,14 +241,15 @@ class ServiceWatch:
         await self.supervisor.run()
 
 
-def build_roles(settings: Settings, names: Sequence[str]) -> list[Role]:
-    """Import and construct the named roles (imports are deferred: they are the heavy part)."""
+def build_roles(settings: Settings, names: Sequence[str], *, peers_ready: asyncio.Event | None = None) -> list[Role]:
+    """Import and construct the named roles (imports are deferred: they are the heavy part).
+    `peers_ready`: run in one process, the event set once all of them are ready."""
     roles: list[Role] = []
     for name in names:
         if name == "api":
             from reliant.api.role import ApiRole
 
-            roles.append(ApiRole(settings))
+            roles.append(ApiRole(settings, peers_ready=peers_ready))
         elif name == "worker":
             from reliant.worker.role import WorkerRole
 
@@ -280,13 +281,15 @@ async def run_up(settings: Settings, on_ready: OnReady, *, roles: Sequence[str] 
         _check_role_ports(resolved, roles)
         # Import the roles while the services boot: both take a few hundred milliseconds.
         services_task = asyncio.create_task(embedded.start_services(pg, nats, tc))
-        role_objects = await asyncio.to_thread(build_roles, resolved, roles)
+        everyone_ready = asyncio.Event()  # the api's /ready waits for the other roles too
+        role_objects = await asyncio.to_thread(build_roles, resolved, roles, peers_ready=everyone_ready)
         services = await services_task
         async with services:
             info = _info(resolved, services, tuple(roles), started)
 
             def ready() -> None:
                 datadir.write_run_info(_run_record(info, mode="up"))
+                everyone_ready.set()
                 on_ready(info)
 
             def restarted() -> None:

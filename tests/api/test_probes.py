@@ -109,3 +109,20 @@ async def test_ready_turns_false_while_nats_or_temporal_is_down_and_true_once_ba
     finally:
         await nats.stop()
         await temporal.stop()
+
+
+async def test_an_api_run_with_the_other_roles_is_ready_only_once_they_all_are(
+    infra: Infra, migrated_db: Database, tmp_path: Path
+) -> None:
+    """In `reliant up` the api starts first: until the worker polls (and the gateway and daemon are
+    up), a chat sent would wait, so /ready says no and, with the token, why."""
+    settings = _api_settings(infra, tmp_path)
+    get = _getter(settings)
+    peers_ready = asyncio.Event()
+    async with RoleRunner(ApiRole(settings, peers_ready=peers_ready)):
+        assert await asyncio.to_thread(get, "/ready", "") == (503, {"ready": False})
+        status, detail = await asyncio.to_thread(get, "/ready", settings.api_token)
+        assert status == 503 and detail["failing"] == ["roles"], detail
+        assert "still starting" in detail["checks"]["roles"]["error"]
+        peers_ready.set()
+        assert await asyncio.to_thread(get, "/ready", "") == (200, {"ready": True})
