@@ -315,7 +315,7 @@ class Chats:
         message goes next."""
         chat = await self.chat(chat_id)
         if not text.strip() and not images:
-            raise InvalidArgumentError("the message has neither text nor an image")
+            raise InvalidArgumentError("the message is empty: it has neither text nor an image")
         if len(text) > MAX_MESSAGE_CHARS:
             raise InvalidArgumentError(f"message is {len(text)} characters; the limit is {MAX_MESSAGE_CHARS}")
         pasted = image_blocks(images or [])

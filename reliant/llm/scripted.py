@@ -89,8 +89,14 @@ class ScriptedProvider:
         return LlmResponse(blocks=blocks, usage=usage, stop_reason=stop, model=request.model)
 
     async def list_models(self, timeout: float) -> list[ListedModel]:
-        """The scripts that ship with reliant (a script of your own is named by its path)."""
-        return [ListedModel(path.stem, "scripted, offline") for path in sorted(SCRIPTS_DIR.glob("*.yaml"))]
+        """The scripts that ship with reliant (a script of your own is named by its path), but
+        not a workflow's own demo script (`demo-<workflow>`): a chat on that workflow with
+        `scripted:demo` gets it (demo.demo_model), and on its own it is no model to pick."""
+        return [
+            ListedModel(path.stem, "scripted, offline")
+            for path in sorted(SCRIPTS_DIR.glob("*.yaml"))
+            if not path.stem.startswith("demo-")
+        ]
 
     async def close(self) -> None:
         self._scripts.clear()

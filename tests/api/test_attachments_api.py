@@ -94,4 +94,4 @@ async def test_an_image_alone_is_a_message_and_nothing_at_all_is_refused(api_env
     # The image is the message: no empty text block before it (a provider refuses one).
     assert [b["type"] for b in messages[0]["blocks"]] == ["image"]
     status, body = await rest(api_env, "POST", f"/api/chats/{chat['id']}/messages", {"text": "  ", "images": []})
-    assert status == 400 and "the message has neither text nor an image" in body["detail"], body
+    assert status == 400 and "it has neither text nor an image" in body["detail"], body
