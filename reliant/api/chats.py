@@ -280,10 +280,10 @@ class Chats:
         return transcript, {r.tool_call_id: r for r in runs.values() if r.thread_id in threads}, resume
 
     async def instructions(self, chat_id: str) -> tuple[InstructionFile, ...]:
-        """The instruction files in effect for the chat: its context snapshot's, which its last
-        `context` update announced (none before its first model call)."""
-        chat = await self.chat(chat_id)
-        ctx = await chat_contexts_db.get(self.db, chat.id)
+        """The instruction files in effect for a chat the caller has found (messages() did): its
+        context snapshot's, which its last `context` update announced (none before its first
+        model call)."""
+        ctx = await chat_contexts_db.get(self.db, chat_id)
         return ctx.instructions if ctx is not None else ()
 
     async def updates(self, chat_id: str, since_seq: int) -> list[ChatUpdate]:
