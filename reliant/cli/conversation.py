@@ -18,7 +18,7 @@ from reliant.cli.api import Api, CliError
 from reliant.cli.gates import EXIT_GATE, Gates
 from reliant.cli.render import Renderer
 from reliant.cli.tool_lines import summary
-from reliant.cli.transcript import turn_so_far
+from reliant.cli.transcript import draw, turn_so_far
 from reliant.wire.v1 import chat_pb2 as pb
 from reliant.wire.v1 import control_pb2 as cpb
 from reliant.wire.v1.chat_connect import ChatServiceClientSync
@@ -107,6 +107,9 @@ def run_chat(
     turn ends; returns the exit code. `confirm` asks the user (a terminal), e.g. to resume a pause;
     `resume` resumes a paused chat without asking (and refuses one that is not paused);
     `interrupt` stops the running turn and sends `message` in its place."""
+    # Following a chat: its stored turn is read before its status, so a turn that ends in between
+    # shows either in the status read next (idle) or in the stream that starts from this listing.
+    so_far = turn_so_far(api, chat_id) if chat_id and not message else None
     with api.chats() as chats:
         if chat_id:
             chat = chats.get_chat(pb.GetChatRequest(id=chat_id), headers=api.headers)
@@ -137,7 +140,9 @@ def run_chat(
         if chat.status == "failed":
             renderer.note(Text(f"chat {short} failed: {chat.status_reason}", style="red"))
             return EXIT_FAILED
-        since, mine = turn_so_far(api, chat.id, renderer), False
+        assert so_far is not None
+        draw(renderer, so_far.messages)
+        since, mine = so_far.resume_seq, False
     paused = chat.status == "paused" and not interrupt
     if paused and not _resumed(api, chat, short, renderer, confirm, ask_first=not resume, waiting=bool(message)):
         return EXIT_PAUSED

@@ -3,6 +3,7 @@ running now (before following it), or the whole update log (`reliant show`)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from google.protobuf.json_format import MessageToDict
@@ -24,14 +25,20 @@ _STATUS = {
 }
 
 
-def turn_so_far(api: Api, chat_id: str, renderer: Renderer) -> int:
-    """Draw the stored part of the turn running now; returns the seq to follow the stream from."""
+@dataclass
+class TurnSoFar:
+    """The stored part of a chat's latest turn, and the seq to follow its stream from."""
+
+    messages: list[pb.Message]
+    resume_seq: int
+
+
+def turn_so_far(api: Api, chat_id: str) -> TurnSoFar:
     with api.chats() as chats:
         listed = chats.list_messages(pb.ListMessagesRequest(chat_id=chat_id), headers=api.headers)
     messages = [m for m in listed.messages if not m.queued]
     starts = [i for i, m in enumerate(messages) if m.role == "user"]
-    draw(renderer, messages[starts[-1] :] if starts else messages)
-    return int(listed.resume_seq)
+    return TurnSoFar(messages[starts[-1] :] if starts else messages, int(listed.resume_seq))
 
 
 def draw(renderer: Renderer, messages: list[pb.Message]) -> None:

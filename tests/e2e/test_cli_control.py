@@ -5,6 +5,8 @@ connection error, and workspace commands that never register a directory behind 
 
 from __future__ import annotations
 
+import concurrent.futures
+import io
 import json
 import os
 import re
@@ -17,7 +19,11 @@ from typing import Any
 import pytest
 import yaml
 
-from reliant.cli.render import MARK
+from reliant.cli.api import Api
+from reliant.cli.conversation import EXIT_OK, run_chat
+from reliant.cli.render import MARK, Renderer
+from reliant.wire.v1 import chat_pb2 as pb
+from reliant.wire.v1.chat_connect import ChatServiceClientSync
 from tests.e2e.harness import Appliance, Rest, clean_env, reliant_cmd
 from tests.e2e.terminal import Terminal
 from tests.support import wait_until
@@ -110,6 +116,40 @@ def test_chat_follow_shows_the_turn_so_far_and_says_what_an_idle_chat_is(
         f"chat {short} is idle: its last turn is over. Send it a message with"
         f" `reliant chat --chat {short} MESSAGE`, or read it with `reliant show {short}`\n"
     )
+
+
+def test_following_a_chat_whose_turn_ends_just_after_its_status_is_read_ends_with_the_turn(
+    appliance: Appliance, project: Path, rest: Rest
+) -> None:
+    """The turn ends between the follow's reading of the chat (running) and of its stored turn: the
+    follow still sees the end, instead of streaming from past it and waiting forever."""
+    model = scripted(appliance, [{"text": "A slow answer, word by word, to the end.", "delay_ms": 150}])
+    chat_id = start(rest, project, model, "answer slowly")
+    wait_until(lambda: status(rest, chat_id) == "running", timeout=60)
+
+    class TurnEndsAfterTheStatusRead(Api):
+        def chats(self) -> ChatServiceClientSync:
+            client = super().chats()
+            read = client.get_chat
+
+            def get_chat(request: pb.GetChatRequest, **kwargs: Any) -> pb.Chat:
+                chat = read(request, **kwargs)
+                wait_until(lambda: status(rest, chat_id) == "idle", timeout=60)
+                return chat
+
+            client.get_chat = get_chat  # type: ignore[method-assign]
+            return client
+
+    out, err = io.StringIO(), io.StringIO()
+    renderer = Renderer(echo_user=True, out=out, err=err, styled=False)
+    api = TurnEndsAfterTheStatusRead(appliance.url, appliance.token)
+    following = concurrent.futures.ThreadPoolExecutor(1)
+    code = following.submit(run_chat, api, message="", chat_id=chat_id, project=None, model="", renderer=renderer)
+    try:
+        assert code.result(timeout=60) == EXIT_OK, err.getvalue()
+    finally:
+        following.shutdown(wait=False)
+    assert "A slow answer, word by word, to the end." in out.getvalue()
 
 
 def test_pause_resume_stop_and_interrupt(appliance: Appliance, project: Path, rest: Rest) -> None:
