@@ -36,8 +36,10 @@ logger = logging.getLogger(__name__)
 POLL_WAIT = 3.0  # seconds the daemon holds a request before answering RUNNING
 REPLY_MARGIN = 2.0  # beyond POLL_WAIT, a request without an answer is taken as lost
 OFFLINE_GRACE = 20.0  # seconds without reaching the daemon before giving up
-FIRST_BACKOFF = 0.1
-MAX_BACKOFF = 1.0
+# Asking a daemon that is not there costs a NATS round trip: ask often, so a daemon coming back
+# (e.g. with the whole appliance after a power cut) gets its calls within a fraction of a second.
+FIRST_BACKOFF = 0.05
+MAX_BACKOFF = 0.25
 
 
 class ToolDelivery:

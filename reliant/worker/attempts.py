@@ -8,8 +8,9 @@ and a near-zero retry delay, so Temporal retries them right away, and resets the
 their workflows so the next workflow task is not held for the dead worker's sticky queue.
 
 Recording costs the activity nothing: it runs beside it (only for attempts still running after
-RECORD_AFTER), and the row is removed after it. A row that is lost (written without waiting for the
-WAL flush) only means the slower, timeout-bound recovery for that one attempt.
+RECORD_AFTER, and tool calls from their start), and the row is removed after it. An attempt whose
+row was never written (a worker dying in its first RECORD_AFTER, or before the write committed) has
+the slower, timeout-bound recovery.
 """
 
 from __future__ import annotations
@@ -39,6 +40,9 @@ RETRY_AT_ONCE = timedelta(milliseconds=1)
 # Attempts that end sooner are never written down: most steps are that quick, and a worker dying
 # within those milliseconds of one is rare enough to leave to the timeout.
 RECORD_AFTER = 0.05
+# Recorded from their start: a tool call is seldom that quick, and it is the step whose recovery a
+# user waits on (the running command is reported at once, instead of after the heartbeat timeout).
+RECORD_AT_ONCE = frozenset({"execute_tool"})
 
 
 def new_incarnation() -> str:
@@ -71,7 +75,8 @@ class AttemptLedger(Interceptor):
             logger.debug("attempt ledger write failed: %s", exc)
 
     async def record_later(self, entry: _Entry, attempt: attempts_db.Attempt) -> None:
-        await asyncio.sleep(RECORD_AFTER)
+        if attempt.activity_type not in RECORD_AT_ONCE:
+            await asyncio.sleep(RECORD_AFTER)
         entry.writing = True
         await attempts_db.record(self.db, attempt)
 

@@ -42,6 +42,16 @@ class DyingWorkerWorkflow:
         )
 
 
+@workflow.defn(name="NamedStepWorkflow")
+class NamedStepWorkflow:
+    """Runs one activity of the type it is given (an activity registered under that name)."""
+
+    @workflow.run
+    async def run(self, activity_type: str) -> int:
+        result: int = await workflow.execute_activity(activity_type, "", start_to_close_timeout=timedelta(seconds=30))
+        return result
+
+
 @workflow.defn(name="WaitingWorkflow")
 class WaitingWorkflow:
     """Waits for `go`; between the signal and its end it is only workflow tasks (no activity)."""

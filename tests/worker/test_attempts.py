@@ -20,11 +20,11 @@ from temporalio.worker import Worker
 
 from reliant.db import Database
 from reliant.db import attempts as attempts_db
-from reliant.worker.attempts import AttemptLedger, fail_attempts_of_dead_workers, new_incarnation
+from reliant.worker.attempts import RECORD_AFTER, AttemptLedger, fail_attempts_of_dead_workers, new_incarnation
 from reliant.worker.role import STICKY_FAILOVER
 from tests.conftest import Infra
 from tests.support import eventually
-from tests.worker.dying_worker import DyingWorkerWorkflow, WaitingWorkflow, dying_step
+from tests.worker.dying_worker import DyingWorkerWorkflow, NamedStepWorkflow, WaitingWorkflow, dying_step
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -160,3 +160,33 @@ async def test_a_workflow_left_on_a_dead_workers_queue_goes_on_elsewhere_within_
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+async def test_a_tool_call_is_recorded_from_its_start_and_other_steps_only_once_they_run_a_while(
+    infra: Infra, migrated_db: Database
+) -> None:
+    """A power cut in a tool call's first moments is recovered like a later one: its attempt is
+    recorded at once, not after RECORD_AFTER like a quick step's."""
+    from temporalio import activity
+
+    seen: dict[str, bool] = {}
+    client = await Client.connect(infra.temporal_address)
+    for activity_type in ("execute_tool", "call_llm"):
+        incarnation = new_incarnation()
+        ledger = AttemptLedger(migrated_db, incarnation)
+
+        @activity.defn(name=activity_type)
+        async def step(_: str, activity_type: str = activity_type, incarnation: str = incarnation) -> int:
+            deadline = time.monotonic() + RECORD_AFTER * 0.6
+            while time.monotonic() < deadline and not seen.get(activity_type):
+                seen[activity_type] = bool(await _count(migrated_db, incarnation))
+                await asyncio.sleep(0.002)
+            return 1
+
+        queue = f"ledger-{uuid.uuid4().hex[:8]}"
+        async with Worker(
+            client, task_queue=queue, workflows=[NamedStepWorkflow], activities=[step], interceptors=[ledger]
+        ):
+            await client.execute_workflow(NamedStepWorkflow.run, activity_type, id=f"step-{queue}", task_queue=queue)
+        await ledger.shutdown()
+    assert seen == {"execute_tool": True, "call_llm": False}
