@@ -5,6 +5,9 @@
   10 in parallel  a parent spawning 10 children at once, each one scripted turn, user message -> the
                   chat idle: against the same parent spawning 1 child (target <= 2x) and against a
                   bare Temporal parent starting 10 child workflows of one no-op activity (ratio)
+  CPU             user + system time of the reliant process and the services for 1 and for 10
+                  children and for the bare Temporal parent's 10: the 10 children's CPU spread over
+                  every core is the least wall time any schedule of them can take on this machine
   RSS             the reliant process (worker, gateway, daemon and api roles in one process) and the
                   services (Temporal, Postgres, NATS) with no agents, 50 idle agents (each waiting on
                   an approval) and 10 running (each in a 3 s model call): peak sampled every 50 ms
@@ -128,6 +131,7 @@ class Bench:
         ten = env.script([{"tools": [spawn(f"task {i}", child) for i in range(10)]}, {"text": "ok"}])
         queue = f"bench-floor-{uuid.uuid4().hex[:8]}"
         ones, tens, floor10, floor1 = [], [], [], []
+        cpu: dict[str, list[float]] = {"one": [], "ten": [], "bare_ten": []}
         async with Worker(
             env.client,
             task_queue=queue,
@@ -135,15 +139,33 @@ class Bench:
             activities=[floor.floor_turn],
         ):
             for _ in range(REPEATS):
+                used = self.cpu_seconds()
                 ones.append((await self.chat_run(env, one))[1])
+                cpu["one"].append(self.cpu_seconds() - used)
+                used = self.cpu_seconds()
                 tens.append((await self.chat_run(env, ten))[1])
+                cpu["ten"].append(self.cpu_seconds() - used)
                 for n, into in ((10, floor10), (1, floor1)):
+                    used = self.cpu_seconds()
                     began = time.perf_counter()
                     await env.client.execute_workflow(
                         floor.FloorAgentParent.run, floor.FloorTurn(n), id=f"floor-{uuid.uuid4().hex}", task_queue=queue
                     )
                     into.append(time.perf_counter() - began)
+                    if n == 10:
+                        cpu["bare_ten"].append(self.cpu_seconds() - used)
         m1, m10, f10, f1 = (statistics.median(x) * 1000 for x in (ones, tens, floor10, floor1))
+        cores = psutil.cpu_count() or 1
+        spent = {k: statistics.median(v) * 1000 for k, v in cpu.items()}
+        self.results["cpu_ms"] = {
+            "cores": cores,
+            "one_child": spent["one"],
+            "ten_children": spent["ten"],
+            "bare_temporal_ten": spent["bare_ten"],
+            "per_extra_child": (spent["ten"] - spent["one"]) / 9,
+            # the CPU the 10 children take, spread over every core: no schedule finishes sooner
+            "ten_children_on_all_cores": spent["ten"] / cores,
+        }
         self.results["parallel_ms"] = {
             "one_child": m1,
             "ten_children": m10,
@@ -153,19 +175,39 @@ class Bench:
             "ten_vs_bare_ten": m10 / f10,
         }
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) of this process (reliant's roles) and of the services so far."""
+        total = 0.0
+        for proc in self.processes():
+            try:
+                times = proc.cpu_times()
+            except psutil.Error:
+                continue
+            total += times.user + times.system
+        return total
+
+    def processes(self) -> list[psutil.Process]:
+        found = [psutil.Process()]
+        for pid in self.service_pids:
+            try:
+                service = psutil.Process(pid)
+                found += [service, *service.children(recursive=True)]
+            except psutil.Error:
+                pass
+        return found
+
     async def rss(self, label: str, *, during: asyncio.Task[Any] | None = None) -> None:
         """The RSS (MB) of this process and of the services; with `during`, the peak while it runs."""
 
         def sample() -> tuple[float, float]:
-            mine = psutil.Process().memory_info().rss
-            services = 0
-            for pid in self.service_pids:
+            mine, *services = self.processes()
+            used = 0
+            for proc in services:
                 try:
-                    proc = psutil.Process(pid)
-                    services += sum(p.memory_info().rss for p in [proc, *proc.children(recursive=True)])
+                    used += proc.memory_info().rss
                 except psutil.Error:
                     pass
-            return mine / 2**20, services / 2**20
+            return mine.memory_info().rss / 2**20, used / 2**20
 
         peak = sample()
         if during is not None:
@@ -215,6 +257,21 @@ def table(r: dict[str, Any]) -> str:
         ),
         ("bare Temporal parent, 1 child", f"{p['bare_temporal_one']:.0f} ms", ""),
     ]
+    if "cpu_ms" in r:
+        c = r["cpu_ms"]
+        rows += [
+            ("CPU, 1 child (reliant + services)", f"{c['one_child']:.0f} ms", ""),
+            (
+                "CPU, 10 children",
+                f"{c['ten_children']:.0f} ms",
+                f"{c['per_extra_child']:.0f} ms per extra child; bare Temporal 10: {c['bare_temporal_ten']:.0f} ms",
+            ),
+            (
+                f"10 children's CPU over {c['cores']} cores",
+                f"{c['ten_children_on_all_cores']:.0f} ms",
+                "no schedule of the 10 ends sooner on this machine",
+            ),
+        ]
     for label, mem in r["rss_mb"].items():
         rows.append((f"RSS, {label}", f"{mem['reliant']:.0f} MB", f"services {mem['services']:.0f} MB"))
     width = max(len(a) for a, _, _ in rows)
