@@ -5,12 +5,12 @@ connection error, and workspace commands that never register a directory behind 
 
 from __future__ import annotations
 
-import concurrent.futures
 import io
 import json
 import os
 import re
 import subprocess
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -143,12 +143,17 @@ def test_following_a_chat_whose_turn_ends_just_after_its_status_is_read_ends_wit
     out, err = io.StringIO(), io.StringIO()
     renderer = Renderer(echo_user=True, out=out, err=err, styled=False)
     api = TurnEndsAfterTheStatusRead(appliance.url, appliance.token)
-    following = concurrent.futures.ThreadPoolExecutor(1)
-    code = following.submit(run_chat, api, message="", chat_id=chat_id, project=None, model="", renderer=renderer)
-    try:
-        assert code.result(timeout=60) == EXIT_OK, err.getvalue()
-    finally:
-        following.shutdown(wait=False)
+    codes: list[int] = []
+    # A daemon thread: a follow that hangs (the defect) fails the test without holding pytest open.
+    following = threading.Thread(
+        target=lambda: codes.append(
+            run_chat(api, message="", chat_id=chat_id, project=None, model="", renderer=renderer)
+        ),
+        daemon=True,
+    )
+    following.start()
+    following.join(timeout=60)
+    assert codes == [EXIT_OK], f"the follow {'hung' if following.is_alive() else 'ended'}: {err.getvalue()}"
     assert "A slow answer, word by word, to the end." in out.getvalue()
 
 

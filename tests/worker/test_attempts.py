@@ -14,13 +14,15 @@ import time
 import uuid
 from pathlib import Path
 
+import pytest
 from temporalio.api.enums.v1 import EventType, TimeoutType
 from temporalio.client import Client
 from temporalio.worker import Worker
 
 from reliant.db import Database
 from reliant.db import attempts as attempts_db
-from reliant.worker.attempts import RECORD_AFTER, AttemptLedger, fail_attempts_of_dead_workers, new_incarnation
+from reliant.worker import attempts
+from reliant.worker.attempts import AttemptLedger, fail_attempts_of_dead_workers, new_incarnation
 from reliant.worker.role import STICKY_FAILOVER
 from tests.conftest import Infra
 from tests.support import eventually
@@ -163,24 +165,28 @@ async def test_a_workflow_left_on_a_dead_workers_queue_goes_on_elsewhere_within_
 
 
 async def test_a_tool_call_is_recorded_from_its_start_and_other_steps_only_once_they_run_a_while(
-    infra: Infra, migrated_db: Database
+    infra: Infra, migrated_db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A power cut in a tool call's first moments is recovered like a later one: its attempt is
-    recorded at once, not after RECORD_AFTER like a quick step's."""
+    recorded at once, not after RECORD_AFTER like a quick step's. RECORD_AFTER is stretched far
+    beyond the test's waits, so no timing of a loaded machine can blur the two."""
     from temporalio import activity
 
+    monkeypatch.setattr(attempts, "RECORD_AFTER", 60.0)
     seen: dict[str, bool] = {}
     client = await Client.connect(infra.temporal_address)
-    for activity_type in ("execute_tool", "call_llm"):
+    for activity_type, wait in (("execute_tool", 10.0), ("call_llm", 0.5)):
         incarnation = new_incarnation()
         ledger = AttemptLedger(migrated_db, incarnation)
 
         @activity.defn(name=activity_type)
-        async def step(_: str, activity_type: str = activity_type, incarnation: str = incarnation) -> int:
-            deadline = time.monotonic() + RECORD_AFTER * 0.6
+        async def step(
+            _: str, activity_type: str = activity_type, incarnation: str = incarnation, wait: float = wait
+        ) -> int:
+            deadline = time.monotonic() + wait
             while time.monotonic() < deadline and not seen.get(activity_type):
                 seen[activity_type] = bool(await _count(migrated_db, incarnation))
-                await asyncio.sleep(0.002)
+                await asyncio.sleep(0.01)
             return 1
 
         queue = f"ledger-{uuid.uuid4().hex[:8]}"
