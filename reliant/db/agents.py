@@ -168,16 +168,35 @@ async def running_count(db: Queries, chat_id: str) -> int:
     return int(row["n"]) if row is not None else 0
 
 
+@dataclass(frozen=True, slots=True)
+class AgentEnd:
+    changed: bool  # this call ended the agent (False: it had ended already)
+    report: bool  # its spawner holds no handle of it (it continued as new): tell it of the end
+
+
 async def finish(
     tx: Queries, agent_id: str, status: AgentStatus, *, text: str, outputs: dict[str, Any], error: str
-) -> bool:
-    """Record how the agent ended; True if this call did (False: it had ended already)."""
-    changed = await tx.execute(
+) -> AgentEnd:
+    """Record how the agent ended. The row's lock orders this against `report_ends`: an agent ended
+    before is read as ended by its spawner's next run, one ended after is told to report."""
+    row = await tx.fetchrow(
         "UPDATE agents SET status = %s, text = %s, outputs = %s, error = %s, finished_at = now()"
-        " WHERE id = %s AND status = 'running'",
+        " WHERE id = %s AND status = 'running' RETURNING report_end",
         (status.value, text, Jsonb(outputs), error, agent_id),
     )
-    return changed == 1
+    if row is not None:
+        return AgentEnd(True, bool(row["report_end"]))
+    # Ended already (a retry of the step that ended it): report as that step would have.
+    row = await tx.fetchrow("SELECT report_end FROM agents WHERE id = %s", (agent_id,))
+    return AgentEnd(False, bool(row and row["report_end"]))
+
+
+async def report_ends(tx: Queries, chat_id: str, ids: list[str]) -> None:
+    """The spawner of these agents continues as new: those still running tell it when they end."""
+    await tx.execute(
+        "UPDATE agents SET report_end = true WHERE chat_id = %s AND id::text = ANY(%s) AND status = 'running'",
+        (chat_id, ids),
+    )
 
 
 async def get(db: Queries, agent_id: str) -> AgentRecord | None:

@@ -123,8 +123,12 @@ async def _insert_blocks(db: Queries, message_id: str, blocks: Sequence[ContentB
 
 
 async def _next_ordinal(tx: Tx, chat_id: str) -> int:
-    """Lock the chat row (ordinals are assigned one at a time per chat) and return the next ordinal."""
-    await tx.execute("SELECT 1 FROM chats WHERE id = %s FOR UPDATE", (chat_id,))
+    """Lock the chat row (ordinals are assigned one at a time per chat) and return the next ordinal.
+
+    NO KEY UPDATE: the lock the chat's own updates take. FOR UPDATE would also wait for every
+    transaction that inserted a row pointing at the chat (their foreign key holds KEY SHARE on it),
+    and two such transactions taking it deadlock."""
+    await tx.execute("SELECT 1 FROM chats WHERE id = %s FOR NO KEY UPDATE", (chat_id,))
     row = await tx.fetchrow("SELECT coalesce(max(ordinal), 0) + 1 AS n FROM messages WHERE chat_id = %s", (chat_id,))
     assert row is not None
     return int(row["n"])
@@ -418,7 +422,7 @@ async def abort_turn(db: Database, chat_id: str, turn: int, step: str = "") -> b
     Takes the chat's lock like store_turn, so exactly one of the two wins. Returns False if the
     answer was stored first (the caller then settles its tool calls)."""
     async with db.tx() as tx:
-        await tx.execute("SELECT 1 FROM chats WHERE id = %s FOR UPDATE", (chat_id,))
+        await tx.execute("SELECT 1 FROM chats WHERE id = %s FOR NO KEY UPDATE", (chat_id,))
         row = await tx.fetchrow(
             f"INSERT INTO messages (chat_id, role, turn, aborted, step, thread_id)"
             f" VALUES (%s, 'assistant', %s, true, %s, {_MAIN})"

@@ -153,7 +153,7 @@ class WorkflowRun:
         reason = CANCELLED if ended.status == "cancelled" else ended.error
         scope = self.inp.scope
         agent = scope.agent_id == self.inp.run_id  # a sub-agent's own run: the agent ends with it
-        await finish_run(
+        report = await finish_run(
             host,
             self.inp.run_id,
             self.cursor,
@@ -162,7 +162,9 @@ class WorkflowRun:
             workflow_id=workflow.info().workflow_id,
             agent_id=scope.agent_id if agent else "",
         )
-        if agent and scope.parent_workflow_id:  # its spawner may be waiting (wait_agents)
+        # Its spawner learns of the end from Temporal while it holds the agent's handle; one that
+        # continued as new since (report) and spawners from before (report_end) are told.
+        if agent and scope.parent_workflow_id and (report or scope.report_end):
             spawner = workflow.get_external_workflow_handle(scope.parent_workflow_id)
             try:
                 await spawner.signal(SIGNAL_AGENT_FINISHED, args=[self.inp.chat_id, scope.agent_id])

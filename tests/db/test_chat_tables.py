@@ -118,3 +118,26 @@ async def test_a_nul_character_is_stored_as_a_replacement_character_in_text_and_
     assert (read.text, read.tool_input) == ("t\ufffd", {"command": "x\ufffdy", "note": literal})
     [update] = await updates_db.append(migrated_db, chat, [("tool_finished", {"output": "\0"})])
     assert update.payload == {"output": "\ufffd"}
+
+
+async def test_messages_stored_by_transactions_that_first_wrote_rows_of_the_chat_wait_in_turn_never_deadlock(
+    migrated_db: Database,
+) -> None:
+    """Sub-agents start side by side: each records its run (a row pointing at the chat) and stores
+    its task in one transaction. The ordinal's lock must queue them, not deadlock them."""
+    from reliant.db import threads as threads_db
+
+    chat_id = await new_chat(migrated_db)
+    both_wrote = asyncio.Barrier(2)
+
+    async def child(n: int) -> int:
+        async with migrated_db.tx() as tx:
+            await threads_db.ensure(tx, chat_id, f"child-{n}")  # holds KEY SHARE on the chat's row
+            await both_wrote.wait()
+            message, _ = await messages_db.store_turn(
+                tx, chat_id, turn=None, role=Role.USER, blocks=[ContentBlock.of_text(f"task {n}")], step=f"task-{n}"
+            )
+            return message.ordinal
+
+    ordinals = await asyncio.wait_for(asyncio.gather(child(1), child(2)), 30)
+    assert sorted(ordinals) == [1, 2]

@@ -112,6 +112,22 @@ class AgentEnv:
 
         return await eventually(reached, timeout=timeout, interval=0.05)
 
+    async def send_with_history_limit(self, chat_id: str, text: str, history_limit: int) -> None:
+        """Send a message to a chat whose workflow is started here with a low history limit: its
+        run continues as new every `history_limit` events or so."""
+        from reliant.db import messages as messages_db
+        from reliant.domain.workflows import ChatInput
+
+        message = await messages_db.enqueue_user(self.db, chat_id, text)
+        await self.client.start_workflow(
+            "Chat",
+            ChatInput(chat_id, history_limit=history_limit),
+            id=f"chat-{chat_id}",
+            task_queue=self.settings.temporal_task_queue,
+            start_signal="user_message",
+            start_signal_args=[message.id],
+        )
+
     async def finished(self, chat_id: str, timeout: float = 30) -> ChatInfo:
         """Wait until the chat is idle with nothing queued or running."""
 

@@ -285,7 +285,6 @@ async def test_two_thousand_tool_calls_continue_as_new_without_a_history_warning
 
 
 async def test_a_long_run_continues_as_new_mid_turn_and_carries_its_state(env: AgentEnv) -> None:
-    from reliant.domain.workflows import ChatInput
 
     (env.workspace / "f.txt").write_text("x")
     turn = {
@@ -293,16 +292,8 @@ async def test_a_long_run_continues_as_new_mid_turn_and_carries_its_state(env: A
     }
     model = env.script([turn] * 30 + [{"text": "done"}])
     chat = await env.new_chat(model)
-    message = await messages_db.enqueue_user(env.db, chat.id, "go")
     # A low history limit makes the run continue as new many times, also between tool calls.
-    await env.client.start_workflow(
-        "Chat",
-        ChatInput(chat.id, history_limit=60),
-        id=f"chat-{chat.id}",
-        task_queue=env.settings.temporal_task_queue,
-        start_signal="user_message",
-        start_signal_args=[message.id],
-    )
+    await env.send_with_history_limit(chat.id, "go", 60)
     await env.finished(chat.id, timeout=120)
     assert (env.workspace / "n").read_text() == "x\n" * 30, "every call ran exactly once across the runs"
     runs = [e async for e in env.client.list_workflows(f"WorkflowId = 'chat-{chat.id}'")]

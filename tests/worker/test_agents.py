@@ -12,6 +12,7 @@ from typing import Any
 
 import psutil
 import pytest
+import yaml
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -126,6 +127,67 @@ async def test_three_children_in_parallel_two_in_worktrees_and_the_parent_answer
     assert [u.seq for u in updates] == list(range(1, len(updates) + 1))
     kinds = [u.kind for u in updates]
     assert kinds.count("agent_started") == 3 and kinds.count("agent_finished") == 3
+
+
+async def child_history_kinds(env: AgentEnv, chat: ChatInfo, agent_id: str) -> list[str]:
+    history = await env.client.get_workflow_handle(run_workflow_id(chat.id, agent_id)).fetch_history()
+    return [e.WhichOneof("attributes") or "" for e in history.events]
+
+
+async def test_agents_left_running_across_a_continue_as_new_report_their_ends_to_the_next_run(env: AgentEnv) -> None:
+    """The run that spawns an agent learns of its end from the child workflow's handle, so the
+    agent sends no signal of its own. A run that continues as new holds no handle: the agents still
+    running must then tell its next run, or a wait_agents there would wait for ever."""
+    (env.workspace / "f.txt").write_text("x")
+    slow = [
+        env.script([{"tools": [{"name": "shell", "input": {"command": "sleep 3"}}]}, {"text": f"{n} done"}])
+        for n in ("A", "B")
+    ]
+    quick = env.script([{"text": "C done"}])
+    parent = env.script([{"text": "not yet written"}])
+    chat = await env.new_chat(parent)
+    a, b = (str(uuid.uuid5(uuid.NAMESPACE_URL, f"reliant:agent:{chat.id}:call_0_{i}")) for i in (0, 1))
+    reads = {"tools": [{"name": "view", "input": {"path": "f.txt"}}] * 2}
+    Path(parent.removeprefix("scripted:")).write_text(
+        yaml.safe_dump(
+            {
+                "turns": [
+                    {
+                        "tools": [
+                            spawn("sleep, then answer", slow[0], name="A", wait=False),
+                            spawn("sleep, then answer", slow[1], name="B", wait=False),
+                            spawn("answer at once", quick, name="C"),
+                        ]
+                    },
+                    *[reads] * 8,
+                    {"tools": [{"name": "wait_agents", "input": {"ids": [a, b]}}]},
+                    {"text": "all three are done"},
+                ]
+            }
+        )
+    )
+    # A low history limit makes the chat's run continue as new while A and B still run.
+    await env.send_with_history_limit(chat.id, "go", 60)
+    await env.finished(chat.id, timeout=90)
+
+    agents = {x.name: x for x in await agents_db.for_chat(env.db, chat.id)}
+    assert {n: x.status for n, x in agents.items()} == {n: AgentStatus.DONE for n in "ABC"}
+    [waited] = await tool_results(env, chat, "wait_agents")
+    assert waited.state is ToolState.COMPLETED and "A done" in waited.output and "B done" in waited.output
+    runs = [r async for r in env.client.list_workflows(f"WorkflowId = 'chat-{chat.id}'")]
+    first = min(runs, key=lambda r: r.start_time)
+    assert len(runs) > 1 and first.close_time is not None
+    assert first.close_time.timestamp() < min(agents["A"].finished_at or 0, agents["B"].finished_at or 0), (
+        "the run that spawned A and B continued as new before they ended"
+    )
+    # A and B told the run after; C's spawner held its handle, and C sent nothing.
+    for name in "AB":
+        assert "signal_external_workflow_execution_initiated_event_attributes" in await child_history_kinds(
+            env, chat, agents[name].id
+        ), name
+    assert "signal_external_workflow_execution_initiated_event_attributes" not in await child_history_kinds(
+        env, chat, agents["C"].id
+    )
 
 
 async def test_depth_past_the_limit_is_a_tool_error_and_the_chain_answers_up(env: AgentEnv) -> None:

@@ -63,14 +63,17 @@ MAX_DIFF_TEXT = 8_000  # its worktree's diff there (the worktree keeps all of it
 NAME_CHARS = 40
 
 
-async def finish_agent(change: Change, agent_id: str, status: str, outputs: dict[str, Any], error: str) -> None:
-    """A sub-agent's own run ended: so does the agent (its answer is its run's `text` output)."""
+async def finish_agent(change: Change, agent_id: str, status: str, outputs: dict[str, Any], error: str) -> bool:
+    """A sub-agent's own run ended: so does the agent (its answer is its run's `text` output). True
+    when its spawner must be told: it continued as new since, and holds no handle of the agent."""
     text = outputs.get("text")
     answer = text if isinstance(text, str) else ""
-    if await agents_db.finish(change.tx, agent_id, AgentStatus(status), text=answer, outputs=outputs, error=error):
+    end = await agents_db.finish(change.tx, agent_id, AgentStatus(status), text=answer, outputs=outputs, error=error)
+    if end.changed:
         agent = await agents_db.get(change.tx, agent_id)
         if agent is not None:
             change.emit(kinds.AGENT_FINISHED, agent_payload(agent))
+    return end.report
 
 
 class AgentActivities:
@@ -181,6 +184,11 @@ class AgentActivities:
 
     @activity.defn(name="agent_statuses")
     async def agent_statuses(self, inp: AgentStatusesInput) -> AgentStatusesResult:
+        if inp.report_ends:  # in one transaction with the read: each is read ended, or will report
+            async with self.db.tx() as tx:
+                await agents_db.report_ends(tx, inp.chat_id, inp.ids)
+                agents = await agents_db.by_ids(tx, inp.chat_id, inp.ids)
+            return AgentStatusesResult({a.id: a.status.value for a in agents})
         agents = await agents_db.by_ids(self.db, inp.chat_id, inp.ids)
         return AgentStatusesResult({a.id: a.status.value for a in agents})
 

@@ -17,7 +17,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from reliant.bus import Bus
-from reliant.clients.update_log import UpdateLog
+from reliant.clients.update_log import Change, UpdateLog
 from reliant.db import Database
 from reliant.db import approvals as approvals_db
 from reliant.db import budgets as budgets_db
@@ -44,6 +44,7 @@ from reliant.worker.activities.types import (
     CHAT_GONE,
     DAEMON_OFFLINE,
     FinishRunInput,
+    FinishRunResult,
     NotesInput,
     OpenRunInput,
     OpenRunResult,
@@ -112,31 +113,18 @@ class RunActivities:
             "thread_id": thread_id,
             "note": chosen.note,
         }
+        task: StoredMessage | None = None
         async with self.log.change(chat.id) as change:
             if await runs_db.create(change.tx, record):
                 change.emit(kinds.RUN_STARTED, started)
+            if inp.task:  # a sub-agent's task: the first message on its thread, stored with the run
+                task = await _task(change, chat.id, inp, thread_id)
         fresh = -1
         if inp.parent_run_id and mode == ThreadMode.NEW.value:
             fresh = 0
-        if inp.task:  # a sub-agent's task: the first message on its thread
-            task = await self._task(chat.id, inp, thread_id)
+        if task is not None:
             fresh = estimated_tokens([task]) if fresh == 0 else fresh
         return OpenRunResult(chosen.pinned, workflow, chosen.source, inputs, thread_id, info, fresh_tokens=fresh)
-
-    async def _task(self, chat_id: str, inp: OpenRunInput, thread_id: str) -> StoredMessage:
-        async with self.log.change(chat_id) as change:
-            message, created = await messages_db.store_turn(
-                change.tx,
-                chat_id,
-                turn=None,
-                role=Role.USER,
-                blocks=[ContentBlock.of_text(inp.task)],
-                step=f"{inp.run_id}/task",
-                thread_id=thread_id,
-            )
-            if created:
-                change.emit(kinds.MESSAGE_CREATED, {"message": message_payload(message)})
-        return message
 
     async def _project_files(self, project: Project) -> definitions.ProjectFiles:
         """The project's own files; if its daemon stays unreachable for a few seconds the run pauses
@@ -165,6 +153,8 @@ class RunActivities:
 
     async def _admit(self, chat: ChatRow, inp: OpenRunInput) -> None:
         """Admit the message the run answers, and show the chat running (idempotent)."""
+        if not inp.message_id and inp.parent_run_id:
+            return  # a child run: nothing to admit, and the chat runs already
         async with self.log.change(chat.id) as change:
             if inp.message_id:
                 try:
@@ -177,7 +167,7 @@ class RunActivities:
                 change.emit(kinds.CHAT_STATUS, {"status": ChatStatus.RUNNING.value, "reason": ""})
 
     @activity.defn(name="finish_run")
-    async def finish_run(self, inp: FinishRunInput) -> None:
+    async def finish_run(self, inp: FinishRunInput) -> FinishRunResult | None:
         await emit_notes(self.log, inp.chat_id, inp.notes)
         for step in inp.aborted_steps:
             turn = await model_steps_db.turn_for(self.db, inp.chat_id, step)
@@ -198,12 +188,15 @@ class RunActivities:
                     kinds.RUN_FINISHED,
                     {"run_id": inp.run_id, "status": inp.status, "outputs": inp.outputs, "error": inp.error},
                 )
+            report = False
             if inp.agent_id:
-                await finish_agent(change, inp.agent_id, inp.status, inp.outputs, inp.error)
+                report = await finish_agent(change, inp.agent_id, inp.status, inp.outputs, inp.error)
             if inp.chat_status:
                 status = ChatStatus(inp.chat_status)
                 if await chats_db.set_status(change.tx, inp.chat_id, status, inp.reason):
                     change.emit(kinds.CHAT_STATUS, {"status": status.value, "reason": inp.reason})
+        # (None in histories from before: the result was read as nothing)
+        return FinishRunResult(report_end=report)
 
     async def _cancel_gates(self, chat_id: str, workflow_id: str) -> None:
         """What the run waited for from the user is cancelled with it."""
@@ -245,6 +238,21 @@ class RunActivities:
 
 def _pinned_text(text: SourceText) -> PinnedText:
     return PinnedText(text.name, text.source, text.text)
+
+
+async def _task(change: Change, chat_id: str, inp: OpenRunInput, thread_id: str) -> StoredMessage:
+    message, created = await messages_db.store_turn(
+        change.tx,
+        chat_id,
+        turn=None,
+        role=Role.USER,
+        blocks=[ContentBlock.of_text(inp.task)],
+        step=f"{inp.run_id}/task",
+        thread_id=thread_id,
+    )
+    if created:
+        change.emit(kinds.MESSAGE_CREATED, {"message": message_payload(message)})
+    return message
 
 
 def _result(record: RunRecord, chat: ChatInfo) -> OpenRunResult:

@@ -186,6 +186,11 @@ class FinishRunInput:
 
 
 @dataclass
+class FinishRunResult:
+    report_end: bool = False  # a sub-agent's run: its spawner holds no handle of it, and must be told
+
+
+@dataclass
 class OpenThreadInput:
     chat_id: str
     key: str
@@ -333,6 +338,7 @@ class AbandonSpawnInput:
 class AgentStatusesInput:
     chat_id: str
     ids: list[str] = field(default_factory=list)
+    report_ends: bool = False  # the caller continues as new: those still running tell it when they end
 
 
 @dataclass

@@ -5,7 +5,9 @@ by side (they are one batch of read-only calls). wait_agents waits for agents st
 wait=false; cancel_agent stops one.
 
 Agents outlive a continue-as-new of the run that spawned them (ParentClosePolicy.ABANDON): their
-ids are carried in the run's cursor, and each tells its spawner when it ends (SIGNAL_AGENT_FINISHED).
+ids are carried in the run's cursor. The run that started an agent learns of its end from its
+child workflow's handle; a run that continues as new first asks the agents still running to tell
+its next run when they end (SIGNAL_AGENT_FINISHED), in the transaction that reads which have ended.
 The user's cancel, pause, resume and mode switch are passed on to every agent still running, and
 each passes them on to its own. A run that ends stops the agents it did not wait for, and a
 spawn stopped before its agent's workflow started settles the agent recorded for it (abandon_spawn).
@@ -55,6 +57,9 @@ STEP_TIMEOUT = timedelta(minutes=2)  # a worktree is made within it
 # Runs that record this marker settle a spawn_agent call stopped before its agent started (older
 # histories went on without that activity).
 ABANDON_SPAWN_PATCH = "abandon-unstarted-spawn"
+# Runs that record this marker ask their running agents to report their ends before they continue as
+# new (their agents report only then); older runs' agents always reported.
+REPORT_ENDS_PATCH = "agents-report-ends-on-park"
 STOPPED = "cancelled by the user"
 
 
@@ -88,7 +93,7 @@ class Agents:
             begun.workflow,
             inputs=begun.inputs,
             thread_mode=begun.thread_mode,
-            scope=dataclasses.replace(begun.scope, parent_workflow_id=self.my_workflow_id()),
+            scope=dataclasses.replace(begun.scope, parent_workflow_id=self.my_workflow_id(), report_end=False),
             close=ParentClosePolicy.ABANDON,
             task=begun.task,
         )
@@ -176,11 +181,26 @@ class Agents:
         await asyncio.gather(*(self.tell(i, SIGNAL_CANCEL) for i in running))
         self.live.clear()
 
-    def park(self) -> None:
-        """The run continues as new: the agents go on (their ids are in the cursor)."""
+    async def park(self) -> None:
+        """The run continues as new: the agents go on (their ids are in the cursor). Its next run
+        holds none of their handles, so those still running are asked to report their ends, and
+        those that ended are dropped."""
         if self._follower is not None:
             self._follower.cancel()
             self._follower = None
+        running = [i for i in self.live if not self.finished(i)]
+        if running and workflow.patched(REPORT_ENDS_PATCH):
+            ids = self.interpreter.ids
+            statuses = await self.interpreter.host.settle(
+                functools.partial(
+                    workflow.execute_local_activity_method,
+                    AgentActivities.agent_statuses,
+                    AgentStatusesInput(ids.chat_id, running, report_ends=True),
+                    start_to_close_timeout=timedelta(seconds=30),
+                    retry_policy=STATUS_RETRY,
+                )
+            )
+            self.control.agents_finished.update(i for i, s in statuses.statuses.items() if s != "running")
         self.live[:] = [i for i in self.live if not self.finished(i)]
 
 

@@ -35,7 +35,10 @@ class AgentScope:
 
     agent_id: str = ""
     depth: int = 0
-    parent_workflow_id: str = ""  # the workflow that spawned the agent: told when it ends
+    parent_workflow_id: str = ""  # the workflow that spawned the agent
+    # Tell the spawner when the agent ends, whatever: its spawners from before this field always
+    # asked. Today's hold the handle and ask only once they continue as new (agents.report_end).
+    report_end: bool = True
     model: str = ""  # "" the chat's
     system: str = ""  # added to every node's instructions (a preset's)
     workspace: str = ""  # its git worktree; "" the chat's workspace

@@ -168,15 +168,14 @@ class Host:
             )
         )
 
-    async def settle(self, bookkeeping: Callable[[], Awaitable[None]]) -> None:
+    async def settle(self, bookkeeping: Callable[[], Awaitable[T]]) -> T:
         """Run a bookkeeping activity (a status, a run's end) that must happen whatever the user
         does: an unreachable Postgres, NATS, Temporal or worker is waited out; any other failure
         is raised."""
         infra_waits = 0
         while True:
             try:
-                await bookkeeping()
-                return
+                return await bookkeeping()
             except (ActivityError, ApplicationError) as err:
                 if classify_failure(err).kind is not FailureKind.INFRASTRUCTURE:
                     raise

@@ -132,7 +132,7 @@ class Interpreter:
                     await self.agents.release()
                     return Ending.DONE
                 if control.draining:
-                    self.agents.park()
+                    await self.agents.park()
                     return Ending.DRAINED
                 raise RuntimeError(f"run {self.cursor.run_id} has nothing running and nothing ready")
             self._changed = False

@@ -14,7 +14,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from reliant.engine import ExpressionError, Run
     from reliant.worker.activities.runs import RunActivities
-    from reliant.worker.activities.types import FinishRunInput, OpenRunInput, OpenRunResult
+    from reliant.worker.activities.types import FinishRunInput, FinishRunResult, OpenRunInput, OpenRunResult
     from reliant.worker.interpreter.cursor import RunCursor
     from reliant.worker.interpreter.host import Host, start_bookkeeping
     from reliant.worker.policies import STATUS_RETRY
@@ -87,8 +87,9 @@ async def finish_run(
     reason: str = "",
     workflow_id: str = "",
     agent_id: str = "",
-) -> None:
-    """Record the outcome; cancelled: drop what was streaming, cancel the gates, settle the tools."""
+) -> bool:
+    """Record the outcome; cancelled: drop what was streaming, cancel the gates, settle the tools.
+    True when the run is a sub-agent's whose spawner must be told it ended (see Agents.park)."""
     cancelled = ended.status == "cancelled"
     finished = FinishRunInput(
         chat_id=host.chat_id,
@@ -106,10 +107,11 @@ async def finish_run(
         agent_id=agent_id,
     )
 
-    async def finish() -> None:
-        await start_bookkeeping(
+    async def finish() -> FinishRunResult | None:
+        return await start_bookkeeping(
             RunActivities.finish_run, finished, start_to_close_timeout=timedelta(seconds=60), retry_policy=STATUS_RETRY
         )
 
-    await host.settle(finish)
+    result = await host.settle(finish)
     host.aborted_steps.clear()
+    return result is not None and result.report_end
