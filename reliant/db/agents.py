@@ -223,6 +223,14 @@ async def add_note(tx: Queries, agent_id: str, text: str) -> None:
     await tx.execute("INSERT INTO agent_notes (agent_id, text) VALUES (%s, %s)", (agent_id, text))
 
 
+async def has_notes(db: Queries, agent_id: str) -> bool:
+    """Whether notes wait for the agent (take_notes takes them)."""
+    row = await db.fetchrow(
+        "SELECT EXISTS (SELECT 1 FROM agent_notes WHERE agent_id = %s AND delivered_at IS NULL) AS waiting", (agent_id,)
+    )
+    return bool(row and row["waiting"])
+
+
 async def take_notes(tx: Queries, agent_id: str) -> list[tuple[str, str]]:
     """The notes waiting for the agent, (id, text) in the order they came, marked delivered."""
     rows = await tx.fetch(

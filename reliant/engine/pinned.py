@@ -6,6 +6,8 @@ travel as a Temporal payload and are parsed again, deterministically, inside wor
 # field types, and string annotations fail to resolve inside the workflow sandbox when this module
 # was imported only as part of the package.
 
+import functools
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from reliant.engine.definition import AgentNode, CallLlmNode, Definition
@@ -30,13 +32,25 @@ class Pinned:
     def load(self, catalog: Catalog | None = None) -> Definition:
         """The definition, its presets resolved from the pinned texts (InvalidDefinition if not valid).
         `catalog.workflows`, when given, checks the workflows it calls."""
-        presets = {}
-        for item in self.presets:
-            preset, _ = parse_preset(item.text, item.source, item.name)
-            if preset is not None:
-                presets[preset.name] = preset
-        workflows = catalog.workflows if catalog is not None else None
-        return load_definition(self.workflow.text, self.workflow.source, Catalog(workflows, presets))
+        if catalog is None:  # a pure function of the texts: a run loads the same ones several times
+            return _load(self.workflow, tuple(self.presets))
+        return _load_from(self.workflow, self.presets, catalog.workflows)
+
+
+@functools.lru_cache(maxsize=64)
+def _load(workflow: SourceText, presets: tuple[SourceText, ...]) -> Definition:
+    return _load_from(workflow, presets, None)
+
+
+def _load_from(
+    workflow: SourceText, presets: Sequence[SourceText], workflows: Mapping[str, Definition] | None
+) -> Definition:
+    parsed = {}
+    for item in presets:
+        preset, _ = parse_preset(item.text, item.source, item.name)
+        if preset is not None:
+            parsed[preset.name] = preset
+    return load_definition(workflow.text, workflow.source, Catalog(workflows, parsed))
 
 
 def pin(workflow: SourceText, presets: list[SourceText]) -> Pinned:

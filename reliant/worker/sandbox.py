@@ -14,6 +14,12 @@ sandbox as it was:
   is the SDK's own code reading the instance's pending commands: it imports nothing and runs no
   workflow code, so it needs neither the sandbox's importer nor its restrictions.
 
+`workflow_runner` also passes reliant's own modules through. The sandbox re-imports every module it
+does not pass through for each new workflow run; reliant's workflow modules import everything else
+of reliant passed through already, and hold constants and classes only at module level. Their
+re-import was ~5 ms of every new run (a sub-agent's, say) for nothing. The sandbox's restrictions
+on what workflow code calls (the clock, randomness, I/O) apply to passed-through modules alike.
+
 Both rest on the SDK's private runner class; a release without it gets the SDK's runner unchanged.
 """
 
@@ -26,7 +32,7 @@ from types import CodeType
 from typing import Any
 
 from temporalio.worker import WorkflowRunner
-from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 logger = logging.getLogger(__name__)
 
@@ -75,4 +81,4 @@ class WorkflowSandbox(SandboxedWorkflowRunner):
 
 
 def workflow_runner() -> WorkflowRunner:
-    return WorkflowSandbox()
+    return WorkflowSandbox(restrictions=SandboxRestrictions.default.with_passthrough_modules("reliant"))

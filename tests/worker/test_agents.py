@@ -4,6 +4,7 @@ own threads and worktrees, real services and daemon, a scripted model per agent.
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 import sys
 import uuid
@@ -188,6 +189,61 @@ async def test_agents_left_running_across_a_continue_as_new_report_their_ends_to
     assert "signal_external_workflow_execution_initiated_event_attributes" not in await child_history_kinds(
         env, chat, agents["C"].id
     )
+
+
+async def test_a_note_from_message_agent_reaches_the_running_agent_before_its_next_model_call_once(
+    env: AgentEnv,
+) -> None:
+    log = env.scripts / "child.jsonl"
+    started = env.scripts / "child-started"
+    go_on = env.scripts / "go-on"
+    child = env.script(
+        [
+            {
+                "tools": [
+                    {
+                        "name": "shell",
+                        "input": {"command": f"touch {started}; while [ ! -f {go_on} ]; do sleep 0.05; done"},
+                    }
+                ]
+            },
+            {"text": "painted it"},
+        ],
+        call_log=str(log),
+    )
+    parent = env.script([{"text": "not yet written"}])
+    chat = await env.new_chat(parent)
+    agent_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"reliant:agent:{chat.id}:call_0_0"))
+    Path(parent.removeprefix("scripted:")).write_text(
+        yaml.safe_dump(
+            {
+                "turns": [
+                    {"tools": [spawn("paint the shed", child, name="painter", wait=False)]},
+                    {"tools": [{"name": "message_agent", "input": {"id": agent_id, "message": "use blue"}}]},
+                    {"tools": [{"name": "wait_agents", "input": {"ids": [agent_id]}}]},
+                    {"text": "the shed is painted"},
+                ]
+            }
+        )
+    )
+    await env.chats.send(chat.id, "go")
+    await eventually(lambda: started.exists() or None, timeout=60)
+
+    async def note_sent() -> Any:
+        sent = await tool_results(env, chat, "message_agent")
+        return sent if sent and sent[0].state is ToolState.COMPLETED else None
+
+    await eventually(note_sent, timeout=60)
+    go_on.touch()  # the note was sent while the agent's command ran: its next call carries it
+    await env.finished(chat.id, timeout=60)
+
+    calls = calls_in(log)
+    assert len(calls) == 2
+    seen = [json.dumps(call["messages"]) for call in calls]
+    note = "A note from the agent that started you: use blue"
+    assert note not in seen[0] and seen[1].count(note) == 1
+    [waited] = await tool_results(env, chat, "wait_agents")
+    assert "painted it" in waited.output
 
 
 async def test_depth_past_the_limit_is_a_tool_error_and_the_chain_answers_up(env: AgentEnv) -> None:

@@ -23,9 +23,9 @@ from temporalio.converter import (
 )
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker, WorkflowRunner
-from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-from reliant.worker.sandbox import WorkflowSandbox
+from reliant.worker.sandbox import WorkflowSandbox, workflow_runner
 from tests.worker.sandbox_workflows import Child, Parent, ReadsAFile, echo
 
 
@@ -85,11 +85,23 @@ async def test_payloads_get_the_contexts_the_sdks_runner_gives_them(env: Workflo
     assert ("workflow", "<parent>-child", "", '"to child"') in contexts  # the child's input: the child's
 
 
-async def test_workflow_code_is_as_restricted_as_in_the_sdks_sandbox(env: WorkflowEnvironment, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "runner",
+    [
+        WorkflowSandbox(),
+        workflow_runner(),  # the worker's: reliant's modules passed through
+        # and the workflow's own module passed through, as reliant's workflow modules are
+        WorkflowSandbox(restrictions=SandboxRestrictions.default.with_passthrough_modules(ReadsAFile.__module__)),
+    ],
+    ids=["sandbox", "the-workers", "workflow-module-passed-through"],
+)
+async def test_workflow_code_is_as_restricted_as_in_the_sdks_sandbox(
+    env: WorkflowEnvironment, tmp_path: Path, runner: WorkflowRunner
+) -> None:
     secret = tmp_path / "file"
     secret.write_text("not for workflow code")
     queue = f"sandbox-{uuid.uuid4().hex[:8]}"
-    async with Worker(env.client, task_queue=queue, workflows=[ReadsAFile], workflow_runner=WorkflowSandbox()):
+    async with Worker(env.client, task_queue=queue, workflows=[ReadsAFile], workflow_runner=runner):
         handle = await env.client.start_workflow(
             ReadsAFile.run, str(secret), id=f"reads-{uuid.uuid4().hex[:8]}", task_queue=queue
         )

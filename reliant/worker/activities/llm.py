@@ -151,19 +151,19 @@ class LlmActivities:
         step = inp.step or messages_db.legacy_step(inp.turn)
         # What the call reads before it writes anything, and its turn: asked side by side (the
         # wait of one round trip, not of five). The chat is looked at first: gone, it says so.
-        found, thread, turn, stored, worktree, _ = await asyncio.gather(
+        found, thread, turn, stored, worktree, noted = await asyncio.gather(
             chats_db.get_with_project(self.db, inp.chat_id),
             self._thread(inp.chat_id, inp.thread_id),
             _value(inp.turn) if inp.turn else model_steps_db.turn_for(self.db, inp.chat_id, step),
             messages_db.for_step(self.db, inp.chat_id, step, Role.ASSISTANT),
             _value(None) if inp.workspace else worktrees_db.active_for_chat(self.db, inp.chat_id),
-            emit_notes(self.log, inp.chat_id, inp.notes),
+            self._notes_waiting(inp),
             return_exceptions=True,
         )
         if found is None:
             raise chat_gone(inp.chat_id)
         chat, project = _ok(found)
-        thread, turn, stored, worktree, _ = _ok(thread), _ok(turn), _ok(stored), _ok(worktree), _ok(_)
+        thread, turn, stored, worktree, noted = _ok(thread), _ok(turn), _ok(stored), _ok(worktree), _ok(noted)
         if inp.admit_message_id:
             await self._admit(chat, inp.admit_message_id)
         if inp.prompt:
@@ -179,7 +179,7 @@ class LlmActivities:
             interrupt_reason="not run: the workflow went on without running it" if inp.step else "",
             thread_id=thread.id,
         )
-        if inp.agent_id:  # what the agent's spawner sent it meanwhile (message_agent)
+        if noted:  # what the agent's spawner sent it meanwhile (message_agent)
             transcript = await self._notes(chat, thread, inp.agent_id, transcript)
         # Scripts may be read from the chat's project (and its worktree) or the data dir.
         places = [Path(project.path), *([self.data_dir] if self.data_dir else [])]
@@ -341,6 +341,15 @@ class LlmActivities:
         if reads and self.reads is not None:
             settled = await self.reads.run_reads(chat.id, reads, project.daemon_id, project.path, message)
         return await self._done(chat, message, inp, calls, replayed=False, settled=settled)
+
+    async def _notes_waiting(self, inp: CallLlmInput) -> bool:
+        """Send the nodes' states the workflow handed over; True if notes wait for the agent (the
+        common case, none, costs one read and no transaction)."""
+        noted, _ = await asyncio.gather(
+            agents_db.has_notes(self.db, inp.agent_id) if inp.agent_id else _value(False),
+            emit_notes(self.log, inp.chat_id, inp.notes),
+        )
+        return noted
 
     async def _cost(self, model_spec: str, usage: Usage) -> float:
         return await self.spending.cost(model_spec, usage) if self.spending is not None else cost(model_spec, usage)

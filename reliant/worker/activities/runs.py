@@ -39,7 +39,7 @@ from reliant.worker import definitions
 from reliant.worker.activities.agents import finish_agent
 from reliant.worker.activities.compaction import estimated_tokens
 from reliant.worker.activities.llm import DAEMON_TRIES, chat_gone, settle_tool_results
-from reliant.worker.activities.notes import emit_notes
+from reliant.worker.activities.notes import add_notes, emit_notes
 from reliant.worker.activities.types import (
     CHAT_GONE,
     DAEMON_OFFLINE,
@@ -168,19 +168,26 @@ class RunActivities:
 
     @activity.defn(name="finish_run")
     async def finish_run(self, inp: FinishRunInput) -> FinishRunResult | None:
-        await emit_notes(self.log, inp.chat_id, inp.notes)
+        cancelled = inp.status == RunOutcome.CANCELLED.value
+        # The nodes' last states go first: on their own when a cancel's updates follow, else with
+        # the run's end, in its transaction.
+        early = bool(inp.notes) and (cancelled or bool(inp.aborted_steps))
+        if early:
+            await emit_notes(self.log, inp.chat_id, inp.notes)
         for step in inp.aborted_steps:
             turn = await model_steps_db.turn_for(self.db, inp.chat_id, step)
             if await messages_db.for_step(self.db, inp.chat_id, step, Role.ASSISTANT) is None:
                 reason = inp.reason or "cancelled"
                 await self.log.emit(inp.chat_id, kinds.MESSAGE_ABORTED, {"turn": turn, "reason": reason})
-        if inp.status == RunOutcome.CANCELLED.value:
+        if cancelled:
             await self._cancel_gates(inp.chat_id, inp.workflow_id)
         for thread_id in inp.threads:
             await settle_tool_results(
                 self.db, self.log, inp.chat_id, interrupt_reason=inp.interrupt_reason or NOT_RUN, thread_id=thread_id
             )
         async with self.log.change(inp.chat_id) as change:
+            if not early:
+                add_notes(change, inp.notes)
             if await runs_db.finish(
                 change.tx, inp.run_id, RunOutcome(inp.status), outputs=inp.outputs, error=inp.error
             ) or not await runs_db.get(change.tx, inp.run_id):
