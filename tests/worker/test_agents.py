@@ -415,6 +415,47 @@ async def test_a_cancel_of_the_parent_stops_every_agent_its_gates_and_every_proc
         assert kinds.count("question_asked") == 1 and kinds.count("question_answered") == 1
 
 
+async def test_a_cancel_stops_the_background_processes_of_its_turn_and_its_agents_and_leaves_earlier_ones(
+    env: AgentEnv,
+) -> None:
+    marks = {name: f"reliant-bg-{name}-{uuid.uuid4().hex[:10]}" for name in ("before", "parent", "child", "busy")}
+
+    def background(name: str) -> dict[str, Any]:
+        command = f"export MARK={marks[name]}; sleep 300"
+        return {"name": "shell", "input": {"command": command, "run_in_background": True}}
+
+    busy = {"name": "shell", "input": {"command": f"export MARK={marks['busy']}; sleep 300"}}
+    child = env.script([{"tools": [background("child")]}, {"tools": [busy]}, {"text": "never"}])
+    parent = env.script(
+        [
+            {"tools": [background("before")]},
+            {"text": "a server runs"},
+            {"tools": [background("parent")]},
+            {"tools": [spawn("start another and wait", child, name="child")]},
+            {"text": "never"},
+        ]
+    )
+    chat = await env.new_chat(parent)
+    await env.chats.send(chat.id, "start a server")
+    await env.finished(chat.id, timeout=60)
+    await env.chats.send(chat.id, "start more, then wait")
+
+    def sleeping(name: str) -> bool:
+        return any(p.name() == "sleep" for p in marked_processes(marks[name]))
+
+    await eventually(lambda: all(sleeping(n) for n in marks) or None, timeout=60, interval=0.2)
+    await env.chats.cancel(chat.id)
+    await env.finished(chat.id, timeout=60)
+    try:
+        await eventually(
+            lambda: not any(marked_processes(marks[n]) for n in ("parent", "child", "busy")), timeout=15, interval=0.2
+        )
+        assert sleeping("before"), "a background process of an earlier turn goes on"
+    finally:
+        for proc in marked_processes(marks["before"]):
+            proc.kill()
+
+
 async def test_a_cancel_while_an_agent_is_being_spawned_ends_its_record_too(env: AgentEnv) -> None:
     # The agent is recorded, then its worktree is made: a cancel in between stops the parent before
     # the agent's workflow starts. The record must not stay "running" (it would count against the
