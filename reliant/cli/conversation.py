@@ -131,10 +131,13 @@ def run_chat(
     if message:
         since, mine = _send(api, chat, message, model if chat_id else "", renderer, interrupt=interrupt), True
     else:
-        if chat.status == "idle":
+        if chat.status == "idle":  # its last turn, as it ended, and what to do next
+            assert so_far is not None
+            draw(renderer, so_far.messages)
+            renderer.settle()
             renderer.note(
                 f"chat {short} is idle: its last turn is over. Send it a message with"
-                f" `reliant chat --chat {short} MESSAGE`, or read it with `reliant show {short}`"
+                f" `reliant chat --chat {short} MESSAGE`, or read all of it with `reliant show {short}`"
             )
             return EXIT_OK
         if chat.status == "failed":

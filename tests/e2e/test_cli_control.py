@@ -109,12 +109,13 @@ def test_chat_follow_shows_the_turn_so_far_and_says_what_an_idle_chat_is(
     assert f"Beginning {words} end." in followed.stdout, "the text streamed before it followed is shown too"
     assert followed.stdout.count("Beginning") == 1
 
-    idle = appliance.cli("chat", "--chat", chat_id[:7])
-    assert idle.returncode == 0 and idle.stdout == ""
+    idle = appliance.cli("chat", "--chat", chat_id[:7])  # the last turn as it ended, then what next
+    assert idle.returncode == 0
+    assert f"{MARK} talk slowly" in idle.stdout and idle.stdout.count(f"Beginning {words} end.") == 1
     short = chat_id[:8]
-    assert idle.stderr == (
+    assert idle.stderr.endswith(
         f"chat {short} is idle: its last turn is over. Send it a message with"
-        f" `reliant chat --chat {short} MESSAGE`, or read it with `reliant show {short}`\n"
+        f" `reliant chat --chat {short} MESSAGE`, or read all of it with `reliant show {short}`\n"
     )
 
 
