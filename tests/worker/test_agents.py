@@ -140,10 +140,9 @@ async def test_agents_left_running_across_a_continue_as_new_report_their_ends_to
     agent sends no signal of its own. A run that continues as new holds no handle: the agents still
     running must then tell its next run, or a wait_agents there would wait for ever."""
     (env.workspace / "f.txt").write_text("x")
-    slow = [
-        env.script([{"tools": [{"name": "shell", "input": {"command": "sleep 3"}}]}, {"text": f"{n} done"}])
-        for n in ("A", "B")
-    ]
+    release = env.scripts / "release"  # A and B run until the next run waits for them
+    hold = {"name": "shell", "input": {"command": f"while [ ! -f {release} ]; do sleep 0.05; done"}}
+    slow = [env.script([{"tools": [hold]}, {"text": f"{n} done"}]) for n in ("A", "B")]
     quick = env.script([{"text": "C done"}])
     parent = env.script([{"text": "not yet written"}])
     chat = await env.new_chat(parent)
@@ -169,6 +168,16 @@ async def test_agents_left_running_across_a_continue_as_new_report_their_ends_to
     )
     # A low history limit makes the chat's run continue as new while A and B still run.
     await env.send_with_history_limit(chat.id, "go", 60)
+
+    async def waiting_after_continuing() -> bool:
+        """The run after the continue-as-new waits on A and B: only their word can end its wait."""
+        waits = await tool_results(env, chat, "wait_agents")
+        runs = [r async for r in env.client.list_workflows(f"WorkflowId = 'chat-{chat.id}'")]
+        return len(runs) > 1 and bool(waits) and waits[0].state is ToolState.EXECUTING
+
+    await eventually(waiting_after_continuing, timeout=60, interval=0.1)
+    await asyncio.sleep(0.5)  # its wait has read A and B running
+    release.touch()
     await env.finished(chat.id, timeout=90)
 
     agents = {x.name: x for x in await agents_db.for_chat(env.db, chat.id)}
