@@ -8,13 +8,16 @@ after it is due.
 
 from __future__ import annotations
 
+import logging
 import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
 
 from embedded._process import ChildProcess, ChildService, http_status, spawn, wait_ready
-from embedded.errors import PortInUseError
+from embedded.errors import PortInUseError, ServiceExitedError
 from embedded.ports import port_is_free
+
+logger = logging.getLogger(__name__)
 
 SERVICE = "temporal"
 
@@ -90,10 +93,29 @@ def command(cfg: TemporalConfig, binary: Path) -> list[str]:
     return argv
 
 
+# The dev server picks its internal services' ports (history, matching, membership) itself: it
+# finds free ones, lets them go, and binds them a moment later. Another process may take one in
+# between, and the server then exits at start ("bind: address already in use"). A new start picks
+# new ports.
+START_ATTEMPTS = 3
+LOST_PORT = "address already in use"
+
+
 async def start_temporal(cfg: TemporalConfig) -> TemporalServer:
+    for attempt in range(1, START_ATTEMPTS + 1):
+        try:
+            return await _start(cfg)
+        except ServiceExitedError as exc:
+            if attempt == START_ATTEMPTS or LOST_PORT not in exc.log_tail:
+                raise
+            logger.warning("temporal lost one of its own ports while starting; starting it again")
+    raise AssertionError("unreachable")
+
+
+async def _start(cfg: TemporalConfig) -> TemporalServer:
     binary = cfg.binary or default_binary()
     ports = [cfg.port, cfg.http_port, cfg.metrics_port] + ([cfg.ui_port] if cfg.ui_port else [])
-    for port in ports:
+    for port in ports:  # ours are given: one taken is the user's to free, not a race to retry
         if not port_is_free(port, cfg.host):
             raise PortInUseError(SERVICE, port, cfg.host)
     cfg.db_path.parent.mkdir(parents=True, exist_ok=True)

@@ -163,6 +163,44 @@ async def test_a_service_that_exits_reports_its_log(tmp_path: Path) -> None:
     assert "code 3" in str(info.value)
 
 
+async def test_temporal_that_loses_one_of_its_own_ports_while_starting_is_started_again(tmp_path: Path) -> None:
+    """The dev server picks its internal ports itself, and another process may take one before it
+    binds it: that start exits, and a new one (new ports) serves."""
+    _, _, temporal = service_configs(tmp_path)
+    real = embedded.temporal.default_binary()
+    lost = tmp_path / "lost-once"
+    fake = tmp_path / "racy-temporal"
+    fake.write_text(
+        textwrap.dedent(f"""\
+            #!/bin/sh
+            if [ ! -f {lost} ]; then
+                touch {lost}
+                echo 'error="listen tcp 127.0.0.1:43447: bind: address already in use"'
+                exit 2
+            fi
+            exec {real} "$@"
+            """)
+    )
+    fake.chmod(0o755)
+    server = await embedded.start_temporal(replace(temporal, binary=fake))
+    try:
+        assert lost.exists(), "the first start lost its port"
+        assert await http_status(temporal.host, temporal.http_port, f"/api/v1/namespaces/{temporal.namespace}") == 200
+    finally:
+        await server.stop()
+
+
+async def test_temporal_exiting_for_another_reason_is_not_started_again(tmp_path: Path) -> None:
+    _, _, temporal = service_configs(tmp_path)
+    starts = tmp_path / "starts"
+    fake = tmp_path / "broken-temporal"
+    fake.write_text(f"#!/bin/sh\necho start >> {starts}\necho 'fatal: bad configuration'\nexit 3\n")
+    fake.chmod(0o755)
+    with pytest.raises(embedded.ServiceExitedError, match="bad configuration"):
+        await embedded.start_temporal(replace(temporal, binary=fake))
+    assert starts.read_text().count("start") == 1
+
+
 async def test_a_failed_start_stops_the_services_that_did_start(tmp_path: Path) -> None:
     pg, nats, temporal = service_configs(tmp_path)
     with socket.socket() as holder:
