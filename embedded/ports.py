@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import random
 import socket
+from pathlib import Path
+
+# IANA's dynamic range, the ephemeral range of macOS and the BSDs (Linux says its own in /proc).
+_DYNAMIC = (49152, 65535)
+_LOWEST = 10000  # below: the well-known ports of services a developer may run (5432, 8080, ...)
 
 
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
@@ -21,3 +27,30 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((host, 0))
         return int(s.getsockname()[1])
+
+
+def ephemeral_range() -> tuple[int, int]:
+    """The ports the kernel hands out to outgoing connections and to binds of port 0."""
+    try:
+        low, high = (int(n) for n in Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    except (OSError, ValueError):
+        return _DYNAMIC
+    return low, high
+
+
+def server_port(host: str = "127.0.0.1", *, avoid: set[int] | frozenset[int] = frozenset()) -> int:
+    """A free port for a server that keeps it across restarts: outside the ephemeral range, so no
+    outgoing connection (ours, Temporal's or any other process's) is ever given it between two runs
+    and makes the server's bind fail. Falls back to a kernel-chosen port if that range has none."""
+    low, high = ephemeral_range()
+    ranges = [(first, last) for first, last in ((_LOWEST, low - 1), (high + 1, 65535)) if first <= last]
+    if ranges:
+        for _ in range(64):
+            first, last = random.choice(ranges)
+            port = random.randint(first, last)
+            if port not in avoid and port_is_free(port, host):
+                return port
+    port = free_port(host)
+    while port in avoid:
+        port = free_port(host)
+    return port

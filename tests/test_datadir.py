@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from embedded.ports import ephemeral_range, port_is_free
 from reliant.appliance.datadir import DataDir
 from reliant.errors import AlreadyRunningError, DataDirError
 
@@ -82,6 +83,31 @@ def test_ports_are_persisted_and_a_taken_internal_port_is_replaced(tmp_path: Pat
         moved = d.allocate_ports(["a", "b"], host="127.0.0.1")
     assert moved["a"] != first["a"] and moved["b"] == first["b"]
     assert d.ports()["a"] == moved["a"]
+
+
+def test_persisted_ports_are_ones_no_outgoing_connection_is_ever_given(tmp_path: Path) -> None:
+    """A server port chosen from the ephemeral range can be taken between two runs by any
+    outgoing connection (a Postgres pool, Temporal's own services), and a restarted `reliant up`
+    then fails to bind it: persisted ports come from outside that range."""
+    low, high = ephemeral_range()
+    with socket.socket() as server, socket.socket() as client:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        client.connect(server.getsockname())
+        taken = client.getsockname()[1]  # what an outgoing connection is given...
+        assert low <= taken <= high
+        assert not port_is_free(taken)  # ...blocks a server's bind to it, SO_REUSEADDR or not
+    d = DataDir(tmp_path)
+    d.ensure()
+    names = [f"service{i}" for i in range(20)]
+    ports = d.allocate_ports(names, host="127.0.0.1")
+    assert len(set(ports.values())) == len(names)
+    assert not [p for p in ports.values() if low <= p <= high], (ports, (low, high))
+    # A data dir from an older reliant: its internal ports move out of the range, kept ones stay.
+    d.save_ports({"gateway": low, "postgres": low + 1})
+    moved = d.allocate_ports(["gateway", "postgres"], host="127.0.0.1", keep_if_taken=frozenset({"gateway"}))
+    assert moved["gateway"] == low and not low <= moved["postgres"] <= high
+    assert d.ports()["postgres"] == moved["postgres"]
 
 
 def test_a_data_dir_that_cannot_be_written_is_a_clear_error(tmp_path: Path) -> None:

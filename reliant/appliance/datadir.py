@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from embedded.ports import free_port, port_is_free
+from embedded.ports import ephemeral_range, port_is_free, server_port
 from reliant.errors import AlreadyRunningError, DataDirError
 from reliant.redaction import remember
 
@@ -240,29 +240,33 @@ class DataDir:
         preferred: dict[str, int] | None = None,
         keep_if_taken: frozenset[str] = frozenset(),
     ) -> dict[str, int]:
-        """Ports for `names`, persisted on first use.
+        """Ports for `names`, persisted on first use (outside the ephemeral range: `server_port`).
 
         A persisted port that another process took since is replaced (and the change saved),
-        except for names in `keep_if_taken`, whose owner may be our own leftover process.
+        except for names in `keep_if_taken`, whose owner may be our own leftover process; so is one
+        an older reliant chose in the ephemeral range.
         """
         preferred = preferred or {}
         ports = self.ports()
         changed = False
         chosen: set[int] = set()
+        low, high = ephemeral_range()
         for name in names:
             port = ports.get(name)
-            if port is not None and (name in keep_if_taken or port_is_free(port, host)):
+            if port is not None and name in keep_if_taken:
                 chosen.add(port)
                 continue
-            if port is not None:
+            ephemeral = port is not None and low <= port <= high
+            if port is not None and not ephemeral and port_is_free(port, host):
+                chosen.add(port)
+                continue
+            if ephemeral:
+                logger.info("port %d for %s is one outgoing connections may take; choosing a new one", port, name)
+            elif port is not None:
                 logger.warning("port %d for %s is now taken by another process; choosing a new one", port, name)
             want = preferred.get(name, 0)
-            if want and want not in chosen and port_is_free(want, host):
-                port = want
-            else:
-                port = free_port(host)
-                while port in chosen:
-                    port = free_port(host)
+            usable = want and want not in chosen and port_is_free(want, host)
+            port = want if usable else server_port(host, avoid=chosen)
             ports[name] = port
             chosen.add(port)
             changed = True

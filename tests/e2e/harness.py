@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from embedded.ports import free_port
+from embedded.ports import server_port
 from tests.support import pid_alive, processes_mentioning, wait_until
 
 READY_LINE = "Press Ctrl-C to stop."
@@ -99,7 +99,7 @@ class Appliance:
     """`reliant up` on its own data dir and api port."""
 
     data_dir: Path
-    port: int = field(default_factory=free_port)
+    port: int = field(default_factory=server_port)  # kept across restarts, like the data dir's
     extra: tuple[str, ...] = ()
     env: dict[str, str] | None = None
     proc: Proc | None = None
