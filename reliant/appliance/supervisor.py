@@ -184,10 +184,17 @@ async def run_roles(
     stop_order: Sequence[str] = ("api", "worker", "daemon", "gateway"),
     start_after: dict[str, str] | None = None,
 ) -> None:
-    """Run roles in one TaskGroup until SIGINT/SIGTERM; then cancel them one by one, in order.
+    """Run roles side by side until SIGINT/SIGTERM or one of them fails; then cancel them one by
+    one, in order, and raise what failed (an ExceptionGroup of the roles' errors).
 
     `start_after` delays a role until another one (run here too) is ready: in one process, a daemon
-    that starts after its gateway connects at once instead of backing off."""
+    that starts after its gateway connects at once instead of backing off.
+
+    Not a TaskGroup: its exit waits for every task however long, and a role can lose a cancel (on
+    Python 3.11 `asyncio.wait_for` drops one that lands as its awaitable finishes, and libraries
+    use it while a role starts). Such a role went on serving and `reliant up` never ended, deaf to
+    SIGTERM. Here a role still running when its time to stop is over is cancelled once more, and
+    one that ignores that too is left behind with an error in the log."""
     stop = stop or _stop_event()
     events = [asyncio.Event() for _ in roles]
     ready = {role.name: ev for role, ev in zip(roles, events, strict=True)}
@@ -198,33 +205,57 @@ async def run_roles(
             await ready[after[role.name]].wait()
         await role.run(event)
 
-    async with asyncio.TaskGroup() as tg:
-        tasks = [tg.create_task(launch(role, ev), name=role.name) for role, ev in zip(roles, events, strict=True)]
+    tasks = [asyncio.create_task(launch(role, ev), name=role.name) for role, ev in zip(roles, events, strict=True)]
+    # A role may need longer to stop gracefully (the worker lets running tool calls finish).
+    allowed = {role.name: float(getattr(role, "stop_timeout", ROLE_STOP_TIMEOUT)) for role in roles}
+    ended_on_its_own: list[BaseException] = []
+    try:
         if await _wait_ready(tasks, events, stop):
             on_ready()
             stopper = asyncio.create_task(stop.wait())
             await asyncio.wait({stopper, *tasks}, return_when=asyncio.FIRST_COMPLETED)
             stopper.cancel()
-            for task in tasks:
-                if task.done() and not task.cancelled() and task.exception() is None:
-                    raise RuntimeError(f"role {task.get_name()} stopped on its own")
+            ended_on_its_own = [
+                RuntimeError(f"role {t.get_name()} stopped on its own")
+                for t in tasks
+                if t.done() and not t.cancelled() and t.exception() is None
+            ]
+    except Exception as exc:  # noqa: BLE001 - _wait_ready's timeout, or a role's error while starting
+        if not any(t.done() and not t.cancelled() and t.exception() is exc for t in tasks):
+            ended_on_its_own.append(exc)
+    finally:
         by_name = {t.get_name(): t for t in tasks}
-        ordered = [by_name[n] for n in stop_order if n in by_name] + [
-            t for t in tasks if t.get_name() not in stop_order
-        ]
-        # A role may need longer to stop gracefully (the worker lets running tool calls finish).
-        allowed = {role.name: float(getattr(role, "stop_timeout", ROLE_STOP_TIMEOUT)) for role in roles}
+        ordered = [by_name[n] for n in stop_order if n in by_name]
+        ordered += [t for t in tasks if t.get_name() not in stop_order]
         for task in ordered:
-            if task.done():
-                continue
-            task.cancel()
-            began = time.monotonic()
+            # A role that is still starting has no graceful stop to wait for.
             timeout = allowed.get(task.get_name(), ROLE_STOP_TIMEOUT)
-            _, pending = await asyncio.wait({task}, timeout=timeout)
-            if pending:
-                logger.warning("role %s did not stop within %.0fs", task.get_name(), timeout)
-            else:
-                logger.debug("role %s stopped in %.3fs", task.get_name(), time.monotonic() - began)
+            await _stop_role(task, timeout if ready[task.get_name()].is_set() else min(timeout, ROLE_RECANCEL_GRACE))
+    errors = [t.exception() for t in tasks if t.done() and not t.cancelled() and t.exception() is not None]
+    failures = [e for e in (*errors, *ended_on_its_own) if isinstance(e, Exception)]
+    if failures:
+        raise ExceptionGroup("roles failed", failures)
+
+
+ROLE_RECANCEL_GRACE = 1.0
+
+
+async def _stop_role(task: asyncio.Task[None], timeout: float) -> None:
+    """Cancel a role and wait up to `timeout`; cancel a role still running then once more (its
+    first cancel may have been lost) and wait ROLE_RECANCEL_GRACE; then leave it."""
+    if task.done():
+        return
+    began = time.monotonic()
+    task.cancel()
+    _, pending = await asyncio.wait({task}, timeout=timeout)
+    if pending:
+        logger.warning("role %s did not stop within %.0fs; cancelling it again", task.get_name(), timeout)
+        task.cancel()
+        _, pending = await asyncio.wait({task}, timeout=ROLE_RECANCEL_GRACE)
+    if pending:
+        logger.error("role %s ignores its cancel; leaving it", task.get_name())
+    else:
+        logger.debug("role %s stopped in %.3fs", task.get_name(), time.monotonic() - began)
 
 
 class ServiceWatch:

@@ -1,0 +1,100 @@
+"""The supervisor's role runner: a role that fails ends the run with its error, in seconds, even
+when another role lost the cancel that should stop it."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from reliant.appliance import supervisor
+from reliant.appliance.supervisor import run_roles
+from reliant.errors import PortInUseError
+
+
+class Serving:
+    """A role that serves until cancelled; `deaf_once` swallows its first cancel the way Python
+    3.11's `asyncio.wait_for` does when the cancel lands as its awaitable finishes."""
+
+    def __init__(self, name: str, *, deaf_once: bool = False, ready_after: float = 0.0) -> None:
+        self.name = name
+        self.deaf_once = deaf_once
+        self.ready_after = ready_after
+        self.stopped = False
+
+    async def run(self, ready: asyncio.Event) -> None:
+        try:
+            if self.deaf_once:
+                try:
+                    await asyncio.sleep(self.ready_after)
+                except asyncio.CancelledError:
+                    pass  # lost: the role goes on as if nothing had been asked
+            else:
+                await asyncio.sleep(self.ready_after)
+            ready.set()
+            await asyncio.Event().wait()
+        finally:
+            self.stopped = True
+
+
+class FailsToBind:
+    name = "gateway"
+
+    async def run(self, ready: asyncio.Event) -> None:
+        await asyncio.sleep(0.05)
+        raise PortInUseError("gateway", "127.0.0.1", 1)
+
+
+@pytest.fixture
+def quick_stops(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(supervisor, "ROLE_STOP_TIMEOUT", 0.5)
+    monkeypatch.setattr(supervisor, "ROLE_RECANCEL_GRACE", 0.5)
+
+
+async def test_a_role_that_fails_to_start_ends_the_run_with_its_error_though_another_lost_its_cancel(
+    quick_stops: None,
+) -> None:
+    api = Serving("api", deaf_once=True, ready_after=0.2)  # still starting when the gateway fails
+    began = time.monotonic()
+    with pytest.raises(ExceptionGroup) as raised:
+        await asyncio.wait_for(run_roles([api, FailsToBind()], on_ready=lambda: None, stop=asyncio.Event()), 10)
+    assert [type(e) for e in raised.value.exceptions] == [PortInUseError]
+    assert api.stopped
+    assert time.monotonic() - began < 3
+
+
+async def test_a_stop_reaches_every_role_in_order_and_a_clean_stop_raises_nothing(quick_stops: None) -> None:
+    order: list[str] = []
+
+    class Recorded(Serving):
+        async def run(self, ready: asyncio.Event) -> None:
+            try:
+                await super().run(ready)
+            finally:
+                order.append(self.name)
+
+    roles = [Recorded(n) for n in ("gateway", "daemon", "worker", "api")]
+    stop = asyncio.Event()
+    readied: list[bool] = []
+
+    def on_ready() -> None:
+        readied.append(True)
+        stop.set()
+
+    await asyncio.wait_for(run_roles(roles, on_ready=on_ready, stop=stop), 10)
+    assert readied == [True]
+    assert order == ["api", "worker", "daemon", "gateway"]
+
+
+async def test_a_role_that_ends_while_serving_ends_the_run_with_an_error(quick_stops: None) -> None:
+    class Quits(Serving):
+        async def run(self, ready: asyncio.Event) -> None:
+            ready.set()
+            await asyncio.sleep(0.05)
+
+    api = Serving("api")
+    with pytest.raises(ExceptionGroup, match="roles failed") as raised:
+        await asyncio.wait_for(run_roles([api, Quits("worker")], on_ready=lambda: None, stop=asyncio.Event()), 10)
+    assert "role worker stopped on its own" in str(raised.value.exceptions[0])
+    assert api.stopped
