@@ -176,7 +176,17 @@ async def test_agents_left_running_across_a_continue_as_new_report_their_ends_to
         return len(runs) > 1 and bool(waits) and waits[0].state is ToolState.EXECUTING
 
     await eventually(waiting_after_continuing, timeout=60, interval=0.1)
-    await asyncio.sleep(0.5)  # its wait has read A and B running
+
+    async def read_them_running() -> bool:
+        """The latest run recorded its read of A's and B's records (a local activity's marker)."""
+        history = await env.client.get_workflow_handle(f"chat-{chat.id}").fetch_history()
+        return any(
+            b"agent_statuses" in e.marker_recorded_event_attributes.details["data"].SerializeToString()
+            for e in history.events
+            if e.HasField("marker_recorded_event_attributes")
+        )
+
+    await eventually(read_them_running, timeout=30, interval=0.05)
     release.touch()
     await env.finished(chat.id, timeout=90)
 
