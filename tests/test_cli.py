@@ -21,3 +21,29 @@ def test_help_imports_no_heavy_sdk() -> None:
 def test_version() -> None:
     done = subprocess.run([sys.executable, "-m", "reliant", "--version"], capture_output=True, text=True, check=True)
     assert done.stdout.startswith("reliant ")
+
+
+def _run_main(argv: list[str], *, bridge: bool) -> subprocess.CompletedProcess[str]:
+    program = (
+        "import atexit, sys\n"
+        + ("import temporalio.bridge.temporal_sdk_bridge\n" if bridge else "")
+        + "from reliant.cli import main\n"
+        + "atexit.register(lambda: print('finalized', file=sys.stderr))\n"
+        + f"sys.argv = ['reliant', *{argv!r}]\n"
+        + "main()\n"
+    )
+    return subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=60, check=False)
+
+
+def test_a_command_that_loaded_temporal_ends_without_finalizing_and_loses_no_output() -> None:
+    """Temporal's Tokio threads may call into Python while the interpreter finalizes and abort the
+    process (exit -6): a command that loaded its bridge skips finalization, with its output and
+    exit code intact; one that did not ends as usual."""
+    shown = _run_main(["--version"], bridge=True)
+    assert shown.returncode == 0 and shown.stdout.strip(), shown
+    assert "finalized" not in shown.stderr
+    refused = _run_main(["no-such-command"], bridge=True)
+    assert refused.returncode == 2 and "No such command" in refused.stderr, refused
+    assert "finalized" not in refused.stderr
+    plain = _run_main(["--version"], bridge=False)
+    assert plain.returncode == 0 and plain.stdout == shown.stdout and "finalized" in plain.stderr
