@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import embedded
-from embedded.ports import free_port
+from embedded.ports import server_port
 from tests.support import eventually
 
 __all__ = ["eventually"]
@@ -45,21 +45,21 @@ def service_configs(
     logs = root / "logs"
     return (
         embedded.PostgresConfig(
-            cluster_dir=root / "postgres", log_path=logs / "postgres.log", port=free_port(), password=password
+            cluster_dir=root / "postgres", log_path=logs / "postgres.log", port=server_port(), password=password
         ),
         embedded.NatsConfig(
             store_dir=root / "nats",
             config_path=root / "nats.conf",
             log_path=logs / "nats.log",
-            port=free_port(),
+            port=server_port(),
             token=token,
         ),
         embedded.TemporalConfig(
             db_path=root / "temporal.db",
             log_path=logs / "temporal.log",
-            port=free_port(),
-            http_port=free_port(),
-            metrics_port=free_port(),
+            port=server_port(),
+            http_port=server_port(),
+            metrics_port=server_port(),
         ),
     )
 

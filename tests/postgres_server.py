@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
-from embedded.ports import free_port
+from embedded.ports import server_port
 from embedded.postgres import SYSTEM_USER
 
 
@@ -56,7 +56,7 @@ class DebianPostgres:
     cert: Path
     key: Path
     password: str = field(default_factory=lambda: os.urandom(12).hex())
-    port: int = field(default_factory=free_port)
+    port: int = field(default_factory=server_port)
     directory: Path | None = None
 
     def _run(self, *argv: str) -> subprocess.CompletedProcess[str]:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import psutil
 
-from embedded.ports import free_port
+from embedded.ports import server_port
 from tests.chaos import processes
 from tests.chaos.client import Api
 from tests.chaos.plan import FREEZE, KILL, Hit
@@ -235,7 +235,7 @@ class Appliance(Deployment):
     def __init__(self, root: Path, options: Options) -> None:
         super().__init__(root, options)
         self.data_dir = root / "appliance"
-        self.port = free_port()
+        self.port = server_port()
         self.up = Command(
             "up",
             ["up", "--data-dir", str(self.data_dir), "--port", str(self.port), "--workspace", str(self.workspace)],
@@ -290,7 +290,7 @@ class Split(Deployment):
         super().__init__(root, options)
         self.infra = root / "infra"
         self.server_dir = root / "server"
-        self.api_port, self.gateway_port = free_port(), free_port()
+        self.api_port, self.gateway_port = server_port(), server_port()
         self.env = clean_env()
         self.services = Command(
             "services", ["services", "--data-dir", str(self.infra)], self.logs, self.env, READY, root

@@ -23,7 +23,7 @@ import yaml
 from google.protobuf.json_format import MessageToDict
 
 import embedded
-from embedded.ports import free_port
+from embedded.ports import server_port
 from tests.bus.nats_servers import NatsProcess, cluster
 from tests.certificates import CertificateAuthority
 from tests.e2e.harness import Proc, Rest, clean_env, http_json, shared_secrets
@@ -148,20 +148,20 @@ async def test_two_of_each_role_on_tls_survive_losing_one_of_each_mid_chat(
         for node in nodes:
             node.scheme = "tls"
             node.config["jetstream"] = {"store_dir": str(node.directory / "js")}
-            monitors[node.config["server_name"]] = node.config["http"] = f"127.0.0.1:{free_port()}"
+            monitors[node.config["server_name"]] = node.config["http"] = f"127.0.0.1:{server_port()}"
             node.start()
         # Temporal without the namespace the roles use; only the proxy's mTLS port is given to them.
         temporal = await embedded.start_temporal(
             embedded.TemporalConfig(
                 db_path=tmp_path / "temporal.db",
                 log_path=tmp_path / "temporal.log",
-                port=free_port(),
-                http_port=free_port(),
-                metrics_port=free_port(),
+                port=server_port(),
+                http_port=server_port(),
+                metrics_port=server_port(),
                 namespace="default",
             )
         )
-        temporal_address = f"127.0.0.1:{free_port()}"
+        temporal_address = f"127.0.0.1:{server_port()}"
         proxy_pair = pki.server("temporal-proxy")
         proxy = TlsProxy(temporal_address, temporal.address, proxy_pair.cert, proxy_pair.key, client_ca=pki.cert)
         proxy.start()
@@ -195,11 +195,11 @@ async def test_two_of_each_role_on_tls_survive_losing_one_of_each_mid_chat(
             procs[name] = proc
             return proc
 
-        worker_probes = [free_port(), free_port()]
+        worker_probes = [server_port(), server_port()]
         for n in (1, 2):
             start(f"worker-{n}", ["server", "worker", "--create-namespace", "--probe-port", str(worker_probes[n - 1])])
         gateway_pair = pki.server("gateway")
-        gateway_ports = [free_port(), free_port()]
+        gateway_ports = [server_port(), server_port()]
         for n in (1, 2):
             tls = ["--tls-cert", str(gateway_pair.cert), "--tls-key", str(gateway_pair.key)]
             tls += ["--tls-client-ca", str(pki.cert)]  # mTLS: daemons need a certificate the CA signed
@@ -207,7 +207,7 @@ async def test_two_of_each_role_on_tls_survive_losing_one_of_each_mid_chat(
         for name, proc in procs.items():
             proc.wait_for_output(f"reliant {name.split('-')[0]} ready", timeout=120)
         # The apis after a worker made the namespace (an api without it exits 1, naming it).
-        api_ports, api_pair = [free_port(), free_port()], pki.server("api")
+        api_ports, api_pair = [server_port(), server_port()], pki.server("api")
         for n in (1, 2):
             tls = ["--tls-cert", str(api_pair.cert), "--tls-key", str(api_pair.key)]
             start(f"api-{n}", ["server", "api", "--port", str(api_ports[n - 1]), *tls])

@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 import embedded
-from embedded.ports import free_port
+from embedded.ports import server_port
 from tests.conftest import service_configs
 from tests.e2e.harness import Proc, Rest, clean_env, http_json, run_cli, shared_secrets
 from tests.support import processes_mentioning, wait_until
@@ -35,8 +35,8 @@ class Split:
         self.services = services
         self.nats_token = nats_token
         self.procs: list[Proc] = []
-        self.api_port = free_port()
-        self.gateway_port = free_port()
+        self.api_port = server_port()
+        self.gateway_port = server_port()
 
     def start(self, workspace: Path) -> None:
         roles = self.root / "roles"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from embedded.ports import free_port
+from embedded.ports import server_port
 from tests.e2e.harness import Proc, clean_env, http_json, run_cli
 from tests.support import processes_mentioning, wait_until
 
@@ -44,7 +44,7 @@ def test_split_mode_roles_in_separate_processes_pass_the_doctor(tmp_path: Path) 
         common = ["--nats-url", urls["RELIANT_NATS_URL"], "--nats-token", nats_token, "--data-dir", str(server_dir)]
         temporal = ["--temporal-address", urls["RELIANT_TEMPORAL_ADDRESS"], "--temporal-namespace", "reliant"]
         db = ["--db-url", urls["RELIANT_DATABASE_URL"]]
-        api_port, gateway_port = free_port(), free_port()
+        api_port, gateway_port = server_port(), server_port()
         worker_dir = ["--data-dir", str(tmp_path / "worker")]  # its own: only the shared key links it to the api
         start("worker", "server", "worker", *db, *common, *temporal, *worker_dir, ready="reliant worker ready")
         start(

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from embedded.ports import free_port
+from embedded.ports import server_port
 from tests.e2e.harness import Proc, Rest, clean_env, http_json, run_cli
 from tests.support import processes_mentioning, wait_until
 
@@ -59,8 +59,8 @@ def test_two_apis_and_two_workers_share_secrets_only_by_files_and_env(tmp_path: 
             RELIANT_API_TOKEN=(secrets / "api_token").read_text().strip(),
             RELIANT_CODEC_KEY=(secrets / "codec_key").read_text().splitlines()[0],
         )
-        api_ports = [free_port(), free_port()]
-        gateway_port, worker_probes, gateway_probes = free_port(), free_port(), free_port()
+        api_ports = [server_port(), server_port()]
+        gateway_port, worker_probes, gateway_probes = server_port(), server_port(), server_port()
         for n, env in enumerate((by_files, by_values), 1):
             data = ["--data-dir", str(tmp_path / f"worker-{n}")]
             probes = ["--probe-port", str(worker_probes)] if n == 1 else []
@@ -116,7 +116,7 @@ def test_a_split_role_refuses_to_invent_a_secret_its_replicas_share(tmp_path: Pa
         RELIANT_TEMPORAL_ADDRESS="127.0.0.1:1",
         RELIANT_CODEC_KEY="k" * 43 if role == "api" else "",
     )
-    port = ["--port", str(free_port())] if role != "worker" else []
+    port = ["--port", str(server_port())] if role != "worker" else []
     done = run_cli("server", role, *port, "--data-dir", str(tmp_path / "role"), env=env, timeout=60)
     assert done.returncode == 1, done.stdout + done.stderr
     assert setting in done.stderr and "its replicas share" in done.stderr, done.stderr

@@ -17,7 +17,7 @@ import yaml
 from playwright.sync_api import expect
 
 import embedded
-from embedded.ports import free_port
+from embedded.ports import server_port
 from tests.bus.nats_servers import NatsProcess
 from tests.certificates import CertificateAuthority
 from tests.conftest import service_configs
@@ -59,7 +59,7 @@ async def test_split_roles_with_tls_on_every_wire_complete_a_chat(
     stranger = CertificateAuthority(tmp_path / "pki-other", "another CA")
     proxy_pair, gateway_pair, api_pair = ca.server("temporal-proxy"), ca.server("gateway"), ca.server("api")
     role_pair, daemon_pair = ca.client("roles"), ca.client("daemon")
-    temporal_address = f"127.0.0.1:{free_port()}"
+    temporal_address = f"127.0.0.1:{server_port()}"
     roles_dir = tmp_path / "roles"
     workspace = tmp_path / "workspace"
     workspace.mkdir()
@@ -75,7 +75,7 @@ async def test_split_roles_with_tls_on_every_wire_complete_a_chat(
     mtls = ["--temporal-tls-ca", str(ca.cert), "--temporal-tls-cert", str(role_pair.cert)]
     mtls += ["--temporal-tls-key", str(role_pair.key)]
     db = ["--db-url", infra.postgres.url]
-    api_port, gateway_port = free_port(), free_port()
+    api_port, gateway_port = server_port(), server_port()
     procs: list[Proc] = []
     proxy = TlsProxy(temporal_address, infra.temporal.address, proxy_pair.cert, proxy_pair.key, client_ca=ca.cert)
     try:
@@ -203,7 +203,7 @@ def test_a_role_reaches_nats_with_a_user_and_a_client_certificate_from_its_flags
         },
         scheme="tls",
     ).start()
-    gateway_port = free_port()
+    gateway_port = server_port()
     args = ["server", "gateway", "--port", str(gateway_port), "--data-dir", str(tmp_path / "roles")]
     args += ["--nats-url", nats.url, "--nats-user", "gateway", "--nats-tls-ca", str(ca.cert)]
     args += ["--nats-tls-cert", str(client_pair.cert), "--nats-tls-key", str(client_pair.key)]
