@@ -38,19 +38,27 @@ def ephemeral_range() -> tuple[int, int]:
     return low, high
 
 
+# Ports server_port handed out in this process: each is free when chosen but bound only later, so a
+# second call must not choose it again (a test picks a handful before starting anything).
+_handed_out: set[int] = set()
+
+
 def server_port(host: str = "127.0.0.1", *, avoid: set[int] | frozenset[int] = frozenset()) -> int:
     """A free port for a server that keeps it across restarts: outside the ephemeral range, so no
     outgoing connection (ours, Temporal's or any other process's) is ever given it between two runs
-    and makes the server's bind fail. Falls back to a kernel-chosen port if that range has none."""
+    and makes the server's bind fail. Never one this process was handed before, nor one in `avoid`.
+    Falls back to a kernel-chosen port if that range has none."""
     low, high = ephemeral_range()
     ranges = [(first, last) for first, last in ((_LOWEST, low - 1), (high + 1, 65535)) if first <= last]
-    if ranges:
-        for _ in range(64):
-            first, last = random.choice(ranges)
-            port = random.randint(first, last)
-            if port not in avoid and port_is_free(port, host):
-                return port
-    port = free_port(host)
-    while port in avoid:
+    taken = _handed_out | avoid
+    port = 0
+    for _ in range(64 if ranges else 0):
+        first, last = random.choice(ranges)
+        candidate = random.randint(first, last)
+        if candidate not in taken and port_is_free(candidate, host):
+            port = candidate
+            break
+    while not port or port in taken:
         port = free_port(host)
+    _handed_out.add(port)
     return port

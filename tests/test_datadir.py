@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from embedded.ports import ephemeral_range, port_is_free
+from embedded.ports import ephemeral_range, port_is_free, server_port
 from reliant.appliance.datadir import DataDir
 from reliant.errors import AlreadyRunningError, DataDirError
 
@@ -175,3 +175,11 @@ def test_the_nats_monitor_gets_a_port_only_when_asked_and_the_codec_key_is_made_
     assert load_key(key_file=again.codec_key_file) == key
     given, _, _, _ = resolve_embedded(Settings(data_dir=tmp_path, codec_key="x" * 43), d)
     assert (given.codec_key, given.codec_key_file) == ("x" * 43, "")
+
+
+def test_server_ports_are_never_handed_out_twice_in_one_process() -> None:
+    """They are bound only later: a test that picks five before starting anything gets five."""
+    low, high = ephemeral_range()
+    ports = [server_port() for _ in range(500)]
+    assert len(set(ports)) == len(ports)
+    assert not [p for p in ports if low <= p <= high]
