@@ -190,6 +190,17 @@ async def test_temporal_that_loses_one_of_its_own_ports_while_starting_is_starte
         await server.stop()
 
 
+async def test_temporal_that_keeps_losing_its_ports_gives_up_after_its_attempts_with_the_log(tmp_path: Path) -> None:
+    _, _, temporal = service_configs(tmp_path)
+    starts = tmp_path / "starts"
+    fake = tmp_path / "unlucky-temporal"
+    fake.write_text(f"#!/bin/sh\necho start >> {starts}\necho 'bind: address already in use'\nexit 2\n")
+    fake.chmod(0o755)
+    with pytest.raises(embedded.ServiceExitedError, match="address already in use"):
+        await embedded.start_temporal(replace(temporal, binary=fake))
+    assert starts.read_text().count("start") == embedded.temporal.START_ATTEMPTS
+
+
 async def test_temporal_exiting_for_another_reason_is_not_started_again(tmp_path: Path) -> None:
     _, _, temporal = service_configs(tmp_path)
     starts = tmp_path / "starts"
