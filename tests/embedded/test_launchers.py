@@ -190,26 +190,24 @@ async def test_temporal_that_loses_one_of_its_own_ports_while_starting_is_starte
         await server.stop()
 
 
-async def test_temporal_that_keeps_losing_its_ports_gives_up_after_its_attempts_with_the_log(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("said", "starts_expected"),
+    [
+        ("bind: address already in use", embedded.temporal.START_ATTEMPTS),  # every attempt, then its log
+        ("fatal: bad configuration", 1),  # no lost port: not started again
+    ],
+)
+async def test_temporal_that_exits_while_starting_is_started_again_only_after_losing_a_port(
+    tmp_path: Path, said: str, starts_expected: int
+) -> None:
     _, _, temporal = service_configs(tmp_path)
     starts = tmp_path / "starts"
-    fake = tmp_path / "unlucky-temporal"
-    fake.write_text(f"#!/bin/sh\necho start >> {starts}\necho 'bind: address already in use'\nexit 2\n")
+    fake = tmp_path / "failing-temporal"
+    fake.write_text(f"#!/bin/sh\necho start >> {starts}\necho '{said}'\nexit 2\n")
     fake.chmod(0o755)
-    with pytest.raises(embedded.ServiceExitedError, match="address already in use"):
+    with pytest.raises(embedded.ServiceExitedError, match=said):
         await embedded.start_temporal(replace(temporal, binary=fake))
-    assert starts.read_text().count("start") == embedded.temporal.START_ATTEMPTS
-
-
-async def test_temporal_exiting_for_another_reason_is_not_started_again(tmp_path: Path) -> None:
-    _, _, temporal = service_configs(tmp_path)
-    starts = tmp_path / "starts"
-    fake = tmp_path / "broken-temporal"
-    fake.write_text(f"#!/bin/sh\necho start >> {starts}\necho 'fatal: bad configuration'\nexit 3\n")
-    fake.chmod(0o755)
-    with pytest.raises(embedded.ServiceExitedError, match="bad configuration"):
-        await embedded.start_temporal(replace(temporal, binary=fake))
-    assert starts.read_text().count("start") == 1
+    assert starts.read_text().count("start") == starts_expected
 
 
 async def test_a_failed_start_stops_the_services_that_did_start(tmp_path: Path) -> None:
