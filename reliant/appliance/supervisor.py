@@ -208,21 +208,21 @@ async def run_roles(
     tasks = [asyncio.create_task(launch(role, ev), name=role.name) for role, ev in zip(roles, events, strict=True)]
     # A role may need longer to stop gracefully (the worker lets running tool calls finish).
     allowed = {role.name: float(getattr(role, "stop_timeout", ROLE_STOP_TIMEOUT)) for role in roles}
-    ended_on_its_own: list[BaseException] = []
+    not_of_a_role: list[Exception] = []  # a role that stopped on its own, a start timeout
     try:
         if await _wait_ready(tasks, events, stop):
             on_ready()
             stopper = asyncio.create_task(stop.wait())
             await asyncio.wait({stopper, *tasks}, return_when=asyncio.FIRST_COMPLETED)
             stopper.cancel()
-            ended_on_its_own = [
+            not_of_a_role = [
                 RuntimeError(f"role {t.get_name()} stopped on its own")
                 for t in tasks
                 if t.done() and not t.cancelled() and t.exception() is None
             ]
     except Exception as exc:  # noqa: BLE001 - _wait_ready's timeout, or a role's error while starting
         if not any(t.done() and not t.cancelled() and t.exception() is exc for t in tasks):
-            ended_on_its_own.append(exc)
+            not_of_a_role.append(exc)
     finally:
         by_name = {t.get_name(): t for t in tasks}
         ordered = [by_name[n] for n in stop_order if n in by_name]
@@ -232,7 +232,7 @@ async def run_roles(
             timeout = allowed.get(task.get_name(), ROLE_STOP_TIMEOUT)
             await _stop_role(task, timeout if ready[task.get_name()].is_set() else min(timeout, ROLE_RECANCEL_GRACE))
     errors = [t.exception() for t in tasks if t.done() and not t.cancelled() and t.exception() is not None]
-    failures = [e for e in (*errors, *ended_on_its_own) if isinstance(e, Exception)]
+    failures = [e for e in (*errors, *not_of_a_role) if isinstance(e, Exception)]
     if failures:
         raise ExceptionGroup("roles failed", failures)
 

@@ -98,3 +98,27 @@ async def test_a_role_that_ends_while_serving_ends_the_run_with_an_error(quick_s
         await asyncio.wait_for(run_roles([api, Quits("worker")], on_ready=lambda: None, stop=asyncio.Event()), 10)
     assert "role worker stopped on its own" in str(raised.value.exceptions[0])
     assert api.stopped
+
+
+async def test_a_role_that_ignores_both_cancels_is_left_with_an_error_and_the_run_ends(
+    quick_stops: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    release = asyncio.Event()
+
+    class Deaf(Serving):
+        async def run(self, ready: asyncio.Event) -> None:
+            ready.set()
+            for _ in range(2):
+                try:
+                    await asyncio.Event().wait()
+                except asyncio.CancelledError:
+                    pass
+            await release.wait()  # what a third cancel (asyncio.run's, at exit) would end
+
+    deaf = Deaf("worker")
+    stop = asyncio.Event()
+    began = time.monotonic()
+    await asyncio.wait_for(run_roles([deaf], on_ready=stop.set, stop=stop), 10)
+    assert time.monotonic() - began < 3
+    assert "role worker ignores its cancel; leaving it" in caplog.text
+    release.set()
