@@ -36,14 +36,15 @@ def call_key(tool_call_id: str, thread_id: str = "", main: bool = True) -> str:
     return tool_call_id if main or not thread_id else f"{tool_call_id}@{thread_id}"
 
 
-async def keys_started_in_run(db: Queries, chat_id: str, run_id: str) -> set[str]:
-    """The keys of the chat's calls that began since the run did (its own and its agents')."""
+async def started_in_run(db: Queries, chat_id: str, run_id: str) -> dict[str, ToolState]:
+    """The state of each of the chat's calls that began since the run did (its own and its agents'),
+    by key."""
     rows = await db.fetch(
-        "SELECT call_key FROM tool_executions WHERE chat_id = %s"
+        "SELECT call_key, state FROM tool_executions WHERE chat_id = %s"
         " AND started_at >= (SELECT created_at FROM runs WHERE id = %s)",
         (chat_id, run_id),
     )
-    return {r["call_key"] for r in rows}
+    return {r["call_key"]: ToolState(r["state"]) for r in rows}
 
 
 async def unused_keys(db: Queries, chat_id: str, turn: int, keys: Sequence[str]) -> list[str]:

@@ -1,4 +1,5 @@
-"""Resumes chats that paused because their daemon was offline, as soon as it is back.
+"""Resumes chats that paused because their daemon was offline, as soon as it is back, and stops
+there what a cancel could not while it was away (`stops.pay`).
 
 Two events lead here: a daemon coming online (its paused chats are resumed), and a chat pausing for
 an offline daemon (published once the pause is committed). The second closes the race where the
@@ -8,6 +9,7 @@ resume, so the daemon is asked directly and, if it answers, the chat is resumed.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from typing import Any
@@ -19,8 +21,10 @@ from reliant.bus import Bus, Incoming, subjects
 from reliant.clients.daemons import control
 from reliant.db import Database
 from reliant.db import chats as chats_db
+from reliant.db import owed_stops as owed_stops_db
 from reliant.domain.workflows import SIGNAL_RESUME, agent_workflow_id
 from reliant.errors import DaemonUnavailableError
+from reliant.worker import stops
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +37,7 @@ class DaemonWatcher:
         self._db = db
         self._client = client
         self._subscriptions: list[Any] = []
+        self._paying: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         # Queue groups: with several workers, one of them handles each event.
@@ -40,6 +45,8 @@ class DaemonWatcher:
             await self._bus.subscribe(subjects.ALL_DAEMONS_ONLINE, self._on_presence, queue="reliant-worker-presence"),
             await self._bus.subscribe(subjects.DAEMON_AWAITED, self._on_awaited, queue="reliant-worker-presence"),
         ]
+        # A daemon that came back while no worker listened: what it is owed is stopped now.
+        self._paying = asyncio.create_task(self._pay_all(), name="owed-stops")
 
     async def _on_presence(self, msg: Incoming) -> None:
         try:
@@ -47,7 +54,9 @@ class DaemonWatcher:
         except (ValueError, AttributeError):
             return
         if online:
-            await self._resume(subjects.daemon_of(msg.subject))
+            daemon_id = subjects.daemon_of(msg.subject)
+            await self._pay(daemon_id)
+            await self._resume(daemon_id)
 
     async def _on_awaited(self, msg: Incoming) -> None:
         try:
@@ -71,7 +80,25 @@ class DaemonWatcher:
             except RPCError as exc:
                 logger.warning("could not resume chat %s: %s", chat_id, exc)
 
+    async def _pay(self, daemon_id: str) -> None:
+        try:
+            await stops.pay(self._bus, self._db, daemon_id)
+        except Exception:  # Postgres away, say: the next online event tries again
+            logger.warning("daemon %s: could not stop what it is owed", daemon_id, exc_info=True)
+
+    async def _pay_all(self) -> None:
+        try:
+            owed = await owed_stops_db.daemons(self._db)
+        except Exception:
+            logger.warning("could not read the stops owed to daemons", exc_info=True)
+            return
+        for daemon_id in owed:
+            await self._pay(daemon_id)
+
     async def shutdown(self) -> None:
+        if self._paying is not None:
+            self._paying.cancel()
+            await asyncio.gather(self._paying, return_exceptions=True)
         for subscription in self._subscriptions:
             await subscription.unsubscribe()
         self._subscriptions = []

@@ -17,7 +17,6 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from reliant.bus import Bus
-from reliant.clients.daemons import control
 from reliant.clients.update_log import Change, UpdateLog
 from reliant.db import Database
 from reliant.db import approvals as approvals_db
@@ -31,13 +30,13 @@ from reliant.db import threads as threads_db
 from reliant.db import tool_runs as tool_runs_db
 from reliant.domain import update_kinds as kinds
 from reliant.domain.chat import ChatInfo as ChatRow
-from reliant.domain.chat import ChatStatus, ContentBlock, Project, Role, StoredMessage
+from reliant.domain.chat import ChatStatus, ContentBlock, Project, Role, StoredMessage, ToolState
 from reliant.domain.runs import PinnedText, RunOutcome, RunRecord
 from reliant.engine import ChatInfo, InvalidInputs, Pinned, SourceText, resolve_inputs
 from reliant.engine.definition import ThreadMode
 from reliant.errors import DaemonUnavailableError
 from reliant.wire.payloads import message_payload
-from reliant.worker import definitions
+from reliant.worker import definitions, stops
 from reliant.worker.activities.agents import finish_agent
 from reliant.worker.activities.compaction import estimated_tokens
 from reliant.worker.activities.llm import DAEMON_TRIES, chat_gone, settle_tool_results
@@ -57,7 +56,6 @@ from reliant.worker.activities.types import (
 logger = logging.getLogger(__name__)
 
 NOT_RUN = "not run: the workflow ended without running it"
-STOP_TIMEOUT = 5.0  # seconds for the daemon to list or kill a background process
 BUDGET_INPUT = "budget_usd"  # a workflow input of this name is the chat's spending budget
 
 
@@ -184,8 +182,8 @@ class RunActivities:
                 await self.log.emit(inp.chat_id, kinds.MESSAGE_ABORTED, {"turn": turn, "reason": reason})
         if cancelled:
             await self._cancel_gates(inp.chat_id, inp.workflow_id)
-            if inp.chat_status:  # the chat's own run: what its turn left running in the background stops
-                await self._stop_background(inp.chat_id, inp.run_id)
+            if inp.chat_status:  # the chat's own run: what its turn left running stops
+                await self._stop_on_daemon(inp.chat_id, inp.run_id)
         for thread_id in inp.threads:
             await settle_tool_results(
                 self.db, self.log, inp.chat_id, interrupt_reason=inp.interrupt_reason or NOT_RUN, thread_id=thread_id
@@ -210,29 +208,22 @@ class RunActivities:
         # (None in histories from before: the result was read as nothing)
         return FinishRunResult(report_end=report)
 
-    async def _stop_background(self, chat_id: str, run_id: str) -> None:
-        """Kill the chat's background processes (run_in_background) started by the calls of the
-        cancelled run: its agents' as well as its own. Those of earlier turns (a dev server started
-        yesterday) go on. A daemon that cannot be asked is let be: a cancel never waits on it."""
-        found, keys = await asyncio.gather(
-            chats_db.get_with_project(self.db, chat_id), tool_runs_db.keys_started_in_run(self.db, chat_id, run_id)
+    async def _stop_on_daemon(self, chat_id: str, run_id: str) -> None:
+        """Stop on the daemon what the calls of the cancelled run (its agents' as well as its own)
+        left running there: a call still executing (its activity had ended: the chat was paused
+        waiting for the daemon, say) and the background processes (run_in_background) they started.
+        Those of earlier turns (a dev server started yesterday) go on. A daemon that cannot be asked
+        is not waited on: it is owed the stops."""
+        found, started = await asyncio.gather(
+            chats_db.get_with_project(self.db, chat_id), tool_runs_db.started_in_run(self.db, chat_id, run_id)
         )
-        if found is None or not keys:
+        if found is None or not started:
             return
         _, project = found
-        try:
-            listed = await control(
-                self.bus, project.daemon_id, "proc.list", {"workspace": project.path}, timeout=STOP_TIMEOUT
-            )
-            doomed = [
-                p["id"]
-                for p in (listed.get("processes") or [] if isinstance(listed, dict) else [])
-                if p.get("chat_id") == chat_id and p.get("state") == "running" and p.get("tool_call_id") in keys
-            ]
-            for process_id in doomed:
-                await control(self.bus, project.daemon_id, "proc.kill", {"id": process_id}, timeout=STOP_TIMEOUT)
-        except DaemonUnavailableError as exc:
-            logger.warning("chat %s: its background processes could not be stopped: %s", chat_id, exc)
+        for key, state in started.items():
+            if state is ToolState.EXECUTING:
+                await stops.cancel_tool(self.bus, self.db, project.daemon_id, chat_id, key)
+        await stops.stop_background(self.bus, self.db, project.daemon_id, chat_id, started.keys())
 
     async def _cancel_gates(self, chat_id: str, workflow_id: str) -> None:
         """What the run waited for from the user is cancelled with it."""

@@ -28,7 +28,6 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from reliant.bus import Bus, subjects
-from reliant.clients.daemons import control
 from reliant.clients.tool_delivery import ToolDelivery
 from reliant.clients.update_log import Change, UpdateLog
 from reliant.db import Database
@@ -43,7 +42,7 @@ from reliant.domain.tools import ToolCall, ToolResult, ToolStatus
 from reliant.domain.workflows import ApprovalAnswer
 from reliant.errors import DaemonUnavailableError
 from reliant.wire.payloads import tool_run_payload, tool_started_payload
-from reliant.worker import ask_user
+from reliant.worker import ask_user, stops
 from reliant.worker.activities.llm import chat_gone, settle_tool_results, store_results, store_results_once_all_ended
 from reliant.worker.activities.notes import emit_notes
 from reliant.worker.activities.types import (
@@ -312,16 +311,7 @@ class ToolActivities:
         return ExecuteToolResult(run.key, ToolState.COMPLETED.value)
 
     async def _cancel_on_daemon(self, daemon_id: str, chat_id: str, run: ToolRun) -> None:
-        try:
-            await control(
-                self.bus,
-                daemon_id,
-                "tool.cancel",
-                {"chat_id": chat_id, "tool_call_id": run.key},
-                timeout=5,
-            )
-        except DaemonUnavailableError as exc:
-            logger.warning("could not cancel tool call %s on daemon %s: %s", run.key, daemon_id, exc)
+        await stops.cancel_tool(self.bus, self.db, daemon_id, chat_id, run.key)
         interrupted = ToolResult(run.key, ToolStatus.INTERRUPTED, error=USER_CANCEL)
         await asyncio.shield(self._record(chat_id, run, interrupted))
 

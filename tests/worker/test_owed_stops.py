@@ -1,0 +1,73 @@
+"""A cancel that finds the chat's daemon unreachable: what it could not stop there (the running tool
+call, the turn's background processes) is stopped once the daemon is back."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from reliant.clients.daemons import control
+from reliant.db import owed_stops as owed_stops_db
+from reliant.errors import DaemonUnavailableError
+from reliant.gateway.role import GatewayRole
+from tests.conftest import Infra
+from tests.support import RoleRunner, eventually
+from tests.worker.agent_env import AgentEnv, agent_env
+from tests.worker.test_agents import marked_processes
+
+
+@pytest.fixture
+async def env(infra: Infra, tmp_path: Path) -> AsyncIterator[AgentEnv]:
+    async with agent_env(infra, tmp_path) as e:
+        yield e
+
+
+async def unreachable(env: AgentEnv) -> bool:
+    try:
+        await control(env.bus, env.settings.daemon_id, "workspace.list", {}, timeout=1)
+    except DaemonUnavailableError:
+        return True
+    return False
+
+
+async def test_what_a_cancel_could_not_stop_on_an_unreachable_daemon_is_stopped_when_it_is_back(
+    env: AgentEnv,
+) -> None:
+    marks = {name: f"reliant-owed-{name}-{uuid.uuid4().hex[:10]}" for name in ("background", "busy")}
+    background: dict[str, Any] = {
+        "name": "shell",
+        "input": {"command": f"export MARK={marks['background']}; sleep 300", "run_in_background": True},
+    }
+    busy = {"name": "shell", "input": {"command": f"export MARK={marks['busy']}; sleep 300"}}
+    chat = await env.new_chat(env.script([{"tools": [background]}, {"tools": [busy]}, {"text": "never"}]))
+    await env.chats.send(chat.id, "start a server, then wait")
+
+    def sleeping(name: str) -> bool:
+        return any(p.name() == "sleep" for p in marked_processes(marks[name]))
+
+    await eventually(lambda: all(sleeping(n) for n in marks) or None, timeout=60, interval=0.2)
+    # The daemon goes on running, but nothing reaches it: its gateway is gone.
+    await env.gateway.stop()
+    await eventually(lambda: unreachable(env), timeout=30, interval=0.2)
+    try:
+        await env.chats.cancel(chat.id)
+        await env.finished(chat.id, timeout=60)  # a cancel never waits on an unreachable daemon
+        assert all(sleeping(n) for n in marks), "the daemon was reachable after all"
+        owed = await owed_stops_db.of_daemon(env.db, env.settings.daemon_id)
+        assert {(s.chat_id, s.kind) for s in owed} == {(chat.id, "tool"), (chat.id, "background")}, owed
+
+        async with RoleRunner(GatewayRole(env.settings)):  # the daemon reconnects: it is back
+            await eventually(lambda: not any(marked_processes(m) for m in marks.values()), timeout=30, interval=0.2)
+            await eventually(lambda: _settled(env), timeout=10, interval=0.2)
+    finally:
+        for mark in marks.values():
+            for proc in marked_processes(mark):
+                proc.kill()
+
+
+async def _settled(env: AgentEnv) -> bool:
+    return not await owed_stops_db.of_daemon(env.db, env.settings.daemon_id)
