@@ -220,10 +220,11 @@ class RunActivities:
         if found is None or not started:
             return
         _, project = found
-        for key, state in started.items():
-            if state is ToolState.EXECUTING:
-                await stops.cancel_tool(self.bus, self.db, project.daemon_id, chat_id, key)
-        await stops.stop_background(self.bus, self.db, project.daemon_id, chat_id, started.keys())
+        executing = [key for key, state in started.items() if state is ToolState.EXECUTING]
+        await asyncio.gather(
+            *(stops.cancel_tool(self.bus, self.db, project.daemon_id, chat_id, key) for key in executing),
+            stops.stop_background(self.bus, self.db, project.daemon_id, chat_id, started.keys()),
+        )
 
     async def _cancel_gates(self, chat_id: str, workflow_id: str) -> None:
         """What the run waited for from the user is cancelled with it."""
