@@ -80,6 +80,8 @@ def input_type_error(kind: InputType, value: Any, values: tuple[str, ...] = ()) 
         return f"must be a string, not {type(value).__name__}"
     if kind is InputType.INTEGER and type(value) is not int:
         return f"must be an integer, not {type(value).__name__}"
+    if kind is InputType.NUMBER and type(value) is int and not _fits_a_float(value):
+        return "must be a finite number, not an integer too large for one"
     if kind is InputType.NUMBER and (type(value) not in (int, float) or not math.isfinite(value)):
         return f"must be a finite number, not {value!r}"
     if kind is InputType.BOOLEAN and not isinstance(value, bool):
@@ -89,3 +91,12 @@ def input_type_error(kind: InputType, value: Any, values: tuple[str, ...] = ()) 
     if kind is InputType.MODEL and not MODEL.fullmatch(value):
         return f"{value!r} is not a model (`<provider>:<model>`, e.g. anthropic:claude-sonnet-4-5)"
     return ""
+
+
+def _fits_a_float(value: int) -> bool:
+    """JSON may hold an integer of any length; a number input is a float."""
+    try:
+        float(value)
+    except OverflowError:
+        return False
+    return True

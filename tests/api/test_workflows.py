@@ -44,6 +44,13 @@ nodes:
     type: run
     command: "make {{inputs.target}}"
 """
+SCALED = """name: scaled
+inputs:
+  ratio: {type: number, default: 1}
+entry: check
+nodes:
+  - {id: check, type: run, command: "echo {{inputs.ratio}}"}
+"""
 SHADOW = "name: tdd\ndescription: Our own tdd.\nentry: only\nnodes:\n  - {id: only, type: run, command: pytest}\n"
 BROKEN = "name: broken\nentry: a\nnodes:\n  - {id: a, type: nope}\n  - {id: b, type: run, command: x}\n"
 
@@ -440,3 +447,17 @@ async def test_a_node_approval_is_listed_with_its_question_and_answered_only_wit
                 cpb.ChooseRequest(approval_id=asked.id, choice="revise", note="smaller"), headers=headers
             )
         assert nobody.value.code == Code.FAILED_PRECONDITION and "not running" in nobody.value.message
+
+
+async def test_a_number_input_too_large_for_a_number_is_refused_naming_it(api_env: ApiEnv, project: pb.Project) -> None:
+    """JSON may hold an integer of any length; as a `number` input it is refused (400 naming the
+    input), not left to overflow in the check (500)."""
+    write(project, "scaled", SCALED)
+    await trust(api_env, project)
+    for value in (10**400, -(10**309)):
+        body = {"project_id": project.id, "workflow": "scaled", "inputs": {"ratio": value}}
+        status, doc = await rest(api_env, "POST", "/api/chats", body)
+        assert status == 400, doc
+        assert doc["detail"].startswith("inputs.ratio: must be a finite number"), doc
+    body = {"project_id": project.id, "workflow": "scaled", "inputs": {"ratio": 10**300}}
+    assert (await rest(api_env, "POST", "/api/chats", body))[0] == 201, "a large number that is a number is fine"
