@@ -12,6 +12,7 @@ from reliant.engine.source import suggestion
 from reliant.errors import ReliantError
 
 MODEL = re.compile(r"[a-z][a-z0-9_-]*:\S.*")
+INT_MIN, INT_MAX = -(2**63), 2**63 - 1  # CEL's int: a larger integer reaches an expression as a double
 
 
 class InvalidInputs(ReliantError):
@@ -80,6 +81,8 @@ def input_type_error(kind: InputType, value: Any, values: tuple[str, ...] = ()) 
         return f"must be a string, not {type(value).__name__}"
     if kind is InputType.INTEGER and type(value) is not int:
         return f"must be an integer, not {type(value).__name__}"
+    if kind is InputType.INTEGER and not INT_MIN <= value <= INT_MAX:
+        return f"must be an integer from {INT_MIN} to {INT_MAX} (an expression's integers are 64-bit)"
     if kind is InputType.NUMBER and type(value) is int and not _fits_a_float(value):
         return "must be a finite number, not an integer too large for one"
     if kind is InputType.NUMBER and (type(value) not in (int, float) or not math.isfinite(value)):

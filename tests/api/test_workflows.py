@@ -461,3 +461,23 @@ async def test_a_number_input_too_large_for_a_number_is_refused_naming_it(api_en
         assert doc["detail"].startswith("inputs.ratio: must be a finite number"), doc
     body = {"project_id": project.id, "workflow": "scaled", "inputs": {"ratio": 10**300}}
     assert (await rest(api_env, "POST", "/api/chats", body))[0] == 201, "a large number that is a number is fine"
+
+
+async def test_an_integer_input_past_what_an_expression_holds_is_refused_naming_it(
+    api_env: ApiEnv, project: pb.Project
+) -> None:
+    """An integer input is read by expressions, whose integers are 64-bit: a larger one was taken
+    when the chat was created and then paused every run of it (`must be an integer, not double`)."""
+    for value in (2**63, -(2**63) - 1, 10**30):
+        body = {"project_id": project.id, "workflow": "tdd", "inputs": {"task": "x", "max_rounds": value}}
+        status, doc = await rest(api_env, "POST", "/api/chats", body)
+        assert status == 400, (value, doc)
+        assert doc["detail"].startswith("inputs.max_rounds: must be an integer from"), doc
+    async with ChatServiceClient(api_env.url) as chats:
+        request = pb.CreateChatRequest(project_id=project.id, workflow="tdd")
+        request.inputs.CopyFrom(struct({"task": "x", "max_rounds": 1e30}))
+        with pytest.raises(ConnectError) as exc:
+            await chats.create_chat(request, headers=api_env.headers)
+        assert exc.value.code == Code.INVALID_ARGUMENT and exc.value.message.startswith("inputs.max_rounds")
+    body = {"project_id": project.id, "workflow": "tdd", "inputs": {"task": "x", "max_rounds": 2**63 - 1}}
+    assert (await rest(api_env, "POST", "/api/chats", body))[0] == 201
