@@ -51,7 +51,9 @@ class Agents:
     async def worktree(self, chat_id: str, agent_id: str, action: str) -> dict[str, Any]:
         """An agent's worktree: `merge` its branch (its uncommitted work committed first) into the
         project's checked-out branch and remove the worktree — refused, changing nothing, over a
-        conflict (named) —, `keep` it as it is, or `remove` it and its branch."""
+        conflict (named) —, `keep` it as it is, or `remove` it and its branch. A merge is recorded
+        as soon as it is made: a worktree that cannot be removed after it is left, and the error says
+        the merge was made."""
         if action not in WORKTREE_ACTIONS:
             raise InvalidFieldError("action", f"must be one of {', '.join(WORKTREE_ACTIONS)}")
         chat = await self.chats.chat(chat_id)
@@ -68,6 +70,7 @@ class Agents:
         )
         assert project is not None
         where = {"workspace": project["path"], "path": agent.worktree_path}
+        removal = {**where, "force": True, "delete_branch": True}
         result: dict[str, Any] = {}
         if action == "merge":
             message = f"Merge the work of agent {agent.name}: {agent.task[:200]}"
@@ -75,16 +78,27 @@ class Agents:
             if not result.get("merged"):
                 conflicts = ", ".join(result.get("conflicts") or ())
                 raise FailedPreconditionError(f"not merged, nothing changed: {result.get('reason')}: {conflicts}")
-        if action in ("merge", "remove"):
-            await self._daemon(project["daemon_id"], "worktree.remove", {**where, "force": True, "delete_branch": True})
-        state = {"merge": "merged", "keep": "kept", "remove": "removed"}[action]
-        async with self.chats.log.change(chat.id) as change:
-            if await agents_db.set_worktree_state(change.tx, agent.id, state, commit=str(result.get("commit") or "")):
-                changed = await agents_db.get(change.tx, agent.id)
-                assert changed is not None
-                change.emit(kinds.AGENT_STATUS, agent_payload(changed))
+            commit = str(result.get("commit") or "")
+            await self._record(chat.id, agent.id, "merged", commit)  # made: recorded before anything else can fail
+            try:
+                await self._daemon(project["daemon_id"], "worktree.remove", removal)
+            except (FailedPreconditionError, UnavailableError) as exc:
+                left = f"merged as {commit[:12]}, but its worktree is left at {agent.worktree_path}: {exc.message}"
+                raise type(exc)(left) from None
+        else:
+            if action == "remove":
+                await self._daemon(project["daemon_id"], "worktree.remove", removal)
+            await self._record(chat.id, agent.id, {"keep": "kept", "remove": "removed"}[action], "")
         done = await self.agent(chat.id, agent.id)
         return done | {"commit": result.get("commit", ""), "files": result.get("files", [])}
+
+    async def _record(self, chat_id: str, agent_id: str, state: str, commit: str) -> None:
+        """The agent's active worktree is now `state` (announced to the chat's clients)."""
+        async with self.chats.log.change(chat_id) as change:
+            if await agents_db.set_worktree_state(change.tx, agent_id, state, commit=commit):
+                changed = await agents_db.get(change.tx, agent_id)
+                assert changed is not None
+                change.emit(kinds.AGENT_STATUS, agent_payload(changed))
 
     async def diff(self, chat_id: str, agent_id: str) -> dict[str, Any]:
         """What the agent changed in its worktree since the commit it started from: {diff, files,

@@ -1,0 +1,64 @@
+"""A sub-agent's worktree settled over REST (POST /api/chats/{chat}/agents/{agent}/worktree) against
+the real worker, daemon and git: what the answer says is what happened, and what the agent's record
+says is what the repository holds."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from embedded.ports import free_port
+from reliant.db import agents as agents_db
+from tests.conftest import Infra
+from tests.worker.agent_env import AgentEnv, agent_env
+from tests.worker.test_agents import make_repo, spawn
+
+
+def git(cwd: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout.strip()
+
+
+async def an_agent_with_work(env: AgentEnv) -> tuple[str, str]:
+    """A chat whose one sub-agent wrote a.txt in a worktree of its own, and ended: (chat, agent) ids."""
+    make_repo(env.workspace)
+    child = env.script([{"tools": [{"name": "shell", "input": {"command": "echo a > a.txt"}}]}, {"text": "A"}])
+    parent = env.script([{"tools": [spawn("write a", child, name="A", worktree=True)]}, {"text": "ok"}])
+    chat = await env.new_chat(parent)
+    await env.chats.send(chat.id, "go")
+    await env.finished(chat.id, timeout=90)
+    [agent] = await agents_db.for_chat(env.db, chat.id)
+    return chat.id, agent.id
+
+
+async def post(env: AgentEnv, path: str, body: dict[str, Any]) -> httpx.Response:
+    headers = {"authorization": f"Bearer {env.settings.api_token}"}
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{env.settings.api_port}", timeout=60) as client:
+        return await client.post(path, json=body, headers=headers)
+
+
+async def test_a_merge_whose_worktree_cannot_be_removed_is_recorded_as_the_merge_it_was(
+    infra: Infra, tmp_path: Path
+) -> None:
+    async with agent_env(infra, tmp_path, api_port=free_port()) as env:
+        chat_id, agent_id = await an_agent_with_work(env)
+        agent = await agents_db.get(env.db, agent_id)
+        assert agent is not None and agent.worktree_state == "active"
+        git(env.workspace, "worktree", "lock", agent.worktree_path)  # `worktree remove --force` now refuses
+        before = git(env.workspace, "rev-parse", "HEAD")
+
+        answer = await post(env, f"/api/chats/{chat_id}/agents/{agent_id}/worktree", {"action": "merge"})
+
+        head = git(env.workspace, "rev-parse", "HEAD")
+        assert head != before and (env.workspace / "a.txt").read_text() == "a\n", "the work was merged"
+        assert answer.status_code == 409, answer.text
+        assert f"merged as {head[:12]}" in answer.json()["detail"], "the answer says the merge was made"
+        assert "locked" in answer.json()["detail"], "and why the worktree is left"
+        recorded = await agents_db.get(env.db, agent_id)
+        assert recorded is not None
+        assert (recorded.worktree_state, recorded.worktree_commit) == ("merged", head), "the record says so too"
+        again = await post(env, f"/api/chats/{chat_id}/agents/{agent_id}/worktree", {"action": "remove"})
+        assert again.status_code == 409 and "merged already" in again.json()["detail"]
+        assert git(env.workspace, "rev-parse", "HEAD") == head
