@@ -3,7 +3,6 @@ budget, for clients (REST: rest_agents.py; ConnectRPC: AgentService; the CLI's `
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from connectrpc.request import RequestContext
@@ -17,11 +16,11 @@ from reliant.db import agents as agents_db
 from reliant.db import budgets as budgets_db
 from reliant.domain import update_kinds as kinds
 from reliant.domain.agents import AgentRecord, AgentStatus
+from reliant.domain.budgets import budget_problem
 from reliant.errors import DaemonUnavailableError
 from reliant.wire.payloads import agent_payload
 from reliant.wire.v1 import agent_pb2 as pb
 
-MAX_BUDGET_USD = 1_000_000.0
 WORKTREE_ACTIONS = ("merge", "keep", "remove")
 WORKTREE_TIMEOUT = 120.0
 
@@ -141,8 +140,8 @@ class Agents:
         """The chat's own budget (None: back to the configured default). A paused chat goes on once
         resumed."""
         chat = await self.chats.chat(chat_id)
-        if usd is not None and (not math.isfinite(usd) or not 0 <= usd <= MAX_BUDGET_USD):
-            raise InvalidFieldError("usd", f"must be a number of dollars from 0 to {MAX_BUDGET_USD:,.0f}")
+        if usd is not None and (problem := budget_problem(usd)):
+            raise InvalidFieldError("usd", problem)
         await budgets_db.set_chat_budget(self.db, chat.id, usd)
         return await self.tree(chat.id)
 

@@ -12,6 +12,7 @@ from reliant.api.context import ApiContext
 from reliant.api.errors import InvalidArgumentError, InvalidFieldError, UnavailableError
 from reliant.api.request_decoding import check_text
 from reliant.clients.workflow_files import Library, ProjectFilesError, project_files
+from reliant.domain.budgets import BUDGET_INPUT, budget_problem
 from reliant.domain.chat import Project
 from reliant.engine import InvalidInputs, resolve_inputs
 from reliant.engine.definition import InputType
@@ -91,7 +92,10 @@ async def chat_workflow(
         spec = definition.input(key)
         inputs[key] = typed(spec.type, value) if spec is not None else value
     try:
-        resolve_inputs(definition, inputs)
+        resolved = resolve_inputs(definition, inputs)
     except InvalidInputs as exc:
         raise InvalidInputsError(name, exc.problems) from None
+    budget = resolved.get(BUDGET_INPUT)
+    if isinstance(budget, int | float) and not isinstance(budget, bool) and (problem := budget_problem(budget)):
+        raise InvalidInputsError(name, {BUDGET_INPUT: problem})
     return name, inputs

@@ -21,13 +21,13 @@ from reliant.config import mask
 from reliant.db import budgets as budgets_db
 from reliant.db import projects as projects_db
 from reliant.db import settings as settings_db
+from reliant.domain.budgets import MAX_BUDGET_USD
 from reliant.llm.errors import LlmError
 from reliant.llm.registry import parse_model
 from reliant.llm.script import check_script_place
 from reliant.wire.v1 import settings_pb2 as pb
 
 MAX_VALUE_CHARS = 4096
-MAX_BUDGET_USD = 1_000_000.0
 MAX_PRICE_USD = 100_000.0  # per million tokens
 MAX_PRICES = 200
 BUDGET_FIELDS = {

@@ -51,6 +51,13 @@ entry: check
 nodes:
   - {id: check, type: run, command: "echo {{inputs.ratio}}"}
 """
+CAPPED = """name: capped
+inputs:
+  budget_usd: {type: number, default: 0.5}
+entry: say
+nodes:
+  - {id: say, type: save_message, role: assistant, content: capped}
+"""
 SHADOW = "name: tdd\ndescription: Our own tdd.\nentry: only\nnodes:\n  - {id: only, type: run, command: pytest}\n"
 BROKEN = "name: broken\nentry: a\nnodes:\n  - {id: a, type: nope}\n  - {id: b, type: run, command: x}\n"
 
@@ -480,4 +487,18 @@ async def test_an_integer_input_past_what_an_expression_holds_is_refused_naming_
             await chats.create_chat(request, headers=api_env.headers)
         assert exc.value.code == Code.INVALID_ARGUMENT and exc.value.message.startswith("inputs.max_rounds")
     body = {"project_id": project.id, "workflow": "tdd", "inputs": {"task": "x", "max_rounds": 2**63 - 1}}
+    assert (await rest(api_env, "POST", "/api/chats", body))[0] == 201
+
+
+async def test_a_budget_usd_input_that_is_no_budget_is_refused_naming_it(api_env: ApiEnv, project: pb.Project) -> None:
+    """An input named budget_usd becomes the chat's budget: one no budget can be (negative, or more
+    than the most a budget may be) is refused when the chat is created, as PUT .../budget refuses it."""
+    write(project, "capped", CAPPED)
+    await trust(api_env, project)
+    for value in (-3, 1e12, 1_000_001):
+        body = {"project_id": project.id, "workflow": "capped", "inputs": {"budget_usd": value}}
+        status, doc = await rest(api_env, "POST", "/api/chats", body)
+        assert status == 400, (value, doc)
+        assert doc["detail"].startswith("inputs.budget_usd: must be a number of dollars from 0 to 1,000,000"), doc
+    body = {"project_id": project.id, "workflow": "capped", "inputs": {"budget_usd": 2.5}}
     assert (await rest(api_env, "POST", "/api/chats", body))[0] == 201

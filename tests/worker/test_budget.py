@@ -160,3 +160,25 @@ async def test_a_compaction_that_would_cross_the_chats_budget_pauses_before_its_
     assert "THE SUMMARY" in texts[0]
     spent = (await agents.tree(chat.id))["spent_usd"]
     assert spent > 0.15, "the summary's cost is recorded at the overridden price"
+
+
+async def test_a_run_whose_budget_usd_input_is_no_budget_pauses_saying_why(env: AgentEnv) -> None:
+    """A chat stored with a budget_usd past what a budget may be (made before the api checked it, or
+    by a client that did not ask the api) pauses saying why, instead of retrying a write of it forever."""
+    write_flow(
+        env,
+        "capped",
+        """
+        name: capped
+        inputs:
+          budget_usd: {type: number, default: 0.5}
+        entry: say
+        nodes:
+          - {id: say, type: save_message, role: assistant, content: capped}
+        """,
+    )
+    chat = await flow_chat(env, "capped", {"budget_usd": 1e12})
+    await env.chats.send(chat.id, "go")
+    paused = await env.status(chat.id, "paused", timeout=30)
+    assert "budget_usd: must be a number of dollars from 0 to 1,000,000" in paused.status_reason, paused.status_reason
+    assert await budgets_db.chat_budget(env.db, chat.id) is None

@@ -29,6 +29,7 @@ from reliant.db import runs as runs_db
 from reliant.db import threads as threads_db
 from reliant.db import tool_runs as tool_runs_db
 from reliant.domain import update_kinds as kinds
+from reliant.domain.budgets import BUDGET_INPUT, budget_problem
 from reliant.domain.chat import ChatInfo as ChatRow
 from reliant.domain.chat import ChatStatus, ContentBlock, Project, Role, StoredMessage, ToolState
 from reliant.domain.runs import PinnedText, RunOutcome, RunRecord
@@ -56,7 +57,6 @@ from reliant.worker.activities.types import (
 logger = logging.getLogger(__name__)
 
 NOT_RUN = "not run: the workflow ended without running it"
-BUDGET_INPUT = "budget_usd"  # a workflow input of this name is the chat's spending budget
 
 
 class RunActivities:
@@ -87,8 +87,11 @@ class RunActivities:
         except (definitions.DefinitionProblem, InvalidInputs) as exc:
             return OpenRunResult(workflow=workflow, chat=info, problem=str(exc))
         budget = inputs.get(BUDGET_INPUT)
-        if not inp.parent_run_id and isinstance(budget, int | float) and not isinstance(budget, bool) and budget > 0:
-            await budgets_db.set_chat_budget(self.db, chat.id, float(budget))  # a workflow input sets it
+        if not inp.parent_run_id and isinstance(budget, int | float) and not isinstance(budget, bool):
+            if problem := budget_problem(budget):
+                return OpenRunResult(workflow=workflow, chat=info, problem=f"input {BUDGET_INPUT}: {problem}")
+            if budget > 0:
+                await budgets_db.set_chat_budget(self.db, chat.id, float(budget))  # a workflow input sets it
         mode = inp.thread_mode or (definition.thread.value if definition.thread else "")
         thread_id = await self._thread(chat.id, inp, mode)
         record = RunRecord(

@@ -1,0 +1,16 @@
+"""Spending budgets: the amounts of dollars a budget may be, wherever one is set (the api's chat
+budget and settings, a workflow input named budget_usd)."""
+
+from __future__ import annotations
+
+import math
+
+BUDGET_INPUT = "budget_usd"  # a workflow input of this name is the chat's spending budget
+MAX_BUDGET_USD = 1_000_000.0
+
+
+def budget_problem(usd: float) -> str:
+    """Why `usd` cannot be a budget ("" when it can)."""
+    if not math.isfinite(usd) or not 0 <= usd <= MAX_BUDGET_USD:
+        return f"must be a number of dollars from 0 to {MAX_BUDGET_USD:,.0f}"
+    return ""
