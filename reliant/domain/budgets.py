@@ -7,10 +7,13 @@ import math
 
 BUDGET_INPUT = "budget_usd"  # a workflow input of this name is the chat's spending budget
 MAX_BUDGET_USD = 1_000_000.0
+MIN_BUDGET_USD = 0.0001  # a chat's budget is stored to a hundredth of a cent (numeric(12, 4)); 0 is none
 
 
 def budget_problem(usd: float) -> str:
     """Why `usd` cannot be a budget ("" when it can)."""
     if not math.isfinite(usd) or not 0 <= usd <= MAX_BUDGET_USD:
         return f"must be a number of dollars from 0 to {MAX_BUDGET_USD:,.0f}"
+    if 0 < usd < MIN_BUDGET_USD:
+        return f"must be 0 (no budget) or at least ${MIN_BUDGET_USD}: a smaller one would be stored as 0"
     return ""

@@ -104,3 +104,20 @@ async def test_the_worker_checks_model_calls_against_the_budgets_set_in_the_sett
     assert refusal is not None and (refusal.scope, refusal.limit) == ("project", 0.002)
     await rest(api_env, "PATCH", "/api/settings", {"model_prices": {"prices": []}})
     assert await spending.check(chat, project, "scripted:x", thread, []) is None, "unpriced: a scripted call is free"
+
+
+async def test_a_chat_budget_too_small_to_be_stored_is_refused_not_turned_into_none(api_env: ApiEnv) -> None:
+    """A chat's budget is kept to a hundredth of a cent, and 0 means none: $0.00004 would be
+    stored as 0, a chat with no budget at all."""
+    status, project = await rest(
+        api_env, "POST", "/api/projects", {"path": str(api_env.workspace), "daemon_id": api_env.settings.daemon_id}
+    )
+    assert status == 201, project
+    status, chat = await rest(api_env, "POST", "/api/chats", {"project_id": project["id"]})
+    assert status == 201, chat
+    status, error = await rest(api_env, "PUT", f"/api/chats/{chat['id']}/budget", {"usd": 0.00004})
+    assert status == 400, error
+    assert error["detail"].startswith("usd: must be 0 (no budget) or at least $0.0001"), error
+    assert (await rest(api_env, "GET", f"/api/chats/{chat['id']}/agents"))[1]["budget_usd"] is None, "nothing changed"
+    status, tree = await rest(api_env, "PUT", f"/api/chats/{chat['id']}/budget", {"usd": 0.0001})
+    assert status == 200 and tree["budget_usd"] == 0.0001, tree

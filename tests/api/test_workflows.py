@@ -500,5 +500,8 @@ async def test_a_budget_usd_input_that_is_no_budget_is_refused_naming_it(api_env
         status, doc = await rest(api_env, "POST", "/api/chats", body)
         assert status == 400, (value, doc)
         assert doc["detail"].startswith("inputs.budget_usd: must be a number of dollars from 0 to 1,000,000"), doc
+    body = {"project_id": project.id, "workflow": "capped", "inputs": {"budget_usd": 1e-7}}
+    status, doc = await rest(api_env, "POST", "/api/chats", body)
+    assert status == 400 and doc["detail"].startswith("inputs.budget_usd: must be 0 (no budget) or at least"), doc
     body = {"project_id": project.id, "workflow": "capped", "inputs": {"budget_usd": 2.5}}
     assert (await rest(api_env, "POST", "/api/chats", body))[0] == 201
