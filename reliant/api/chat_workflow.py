@@ -4,6 +4,7 @@ every problem named by its field (`inputs.max_rounds: must be an integer, not st
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping
 from typing import Any
@@ -19,6 +20,7 @@ from reliant.engine.definition import InputType
 from reliant.errors import DaemonUnavailableError
 
 DEFAULT_WORKFLOW = "agent"
+MAX_INPUTS_CHARS = 200_000  # as a message: every run carries them through Temporal (2 MB of payloads at most)
 MAX_PROBLEMS_SHOWN = 3
 
 
@@ -95,6 +97,9 @@ async def chat_workflow(
         resolved = resolve_inputs(definition, inputs)
     except InvalidInputs as exc:
         raise InvalidInputsError(name, exc.problems) from None
+    size = len(json.dumps(inputs))
+    if size > MAX_INPUTS_CHARS:
+        raise InvalidFieldError("inputs", f"are {size:,} characters of JSON; a chat's may have {MAX_INPUTS_CHARS:,}")
     budget = resolved.get(BUDGET_INPUT)
     if isinstance(budget, int | float) and not isinstance(budget, bool) and (problem := budget_problem(budget)):
         raise InvalidInputsError(name, {BUDGET_INPUT: problem})

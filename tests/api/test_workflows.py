@@ -505,3 +505,16 @@ async def test_a_budget_usd_input_that_is_no_budget_is_refused_naming_it(api_env
     assert status == 400 and doc["detail"].startswith("inputs.budget_usd: must be 0 (no budget) or at least"), doc
     body = {"project_id": project.id, "workflow": "capped", "inputs": {"budget_usd": 2.5}}
     assert (await rest(api_env, "POST", "/api/chats", body))[0] == 201
+
+
+async def test_inputs_too_large_for_a_run_to_carry_are_refused_naming_them(
+    api_env: ApiEnv, project: pb.Project
+) -> None:
+    """A run carries its inputs through Temporal, which fails a workflow task past 2 MB of payloads: a
+    chat created with a 3 MB task never got past its first workflow task."""
+    body = {"project_id": project.id, "workflow": "tdd", "inputs": {"task": "x" * 3_000_000}}
+    status, doc = await rest(api_env, "POST", "/api/chats", body)
+    assert status == 400, doc
+    assert doc["detail"].startswith("inputs: are 3,000,"), doc
+    body = {"project_id": project.id, "workflow": "tdd", "inputs": {"task": "x" * 150_000}}
+    assert (await rest(api_env, "POST", "/api/chats", body))[0] == 201
