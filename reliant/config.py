@@ -379,3 +379,11 @@ def mask(secret: str) -> str:
     if len(secret) <= 8:
         return "****"
     return f"{secret[:4]}…{secret[-4:]}"
+
+
+def mask_url(url: str) -> str:
+    """`url` as it may be shown: credentials in it (https://user:password@host) masked."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc="****@" + parts.netloc.rpartition("@")[2]))

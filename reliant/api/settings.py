@@ -1,7 +1,8 @@
 """SettingsService: provider keys and the default model, written through the api and never read
-back in clear; the spending budgets and model price overrides the worker checks every model call
-against (reliant.worker.budget reads the same settings keys); and the models a model field
-suggests (model_choices.py). REST twin: GET and PATCH /api/settings (rest_settings.py)."""
+back in clear (nor credentials in a base URL); the spending budgets and model price overrides the
+worker checks every model call against (reliant.worker.budget reads the same settings keys); and
+the models a model field suggests (model_choices.py). REST twin: GET and PATCH /api/settings
+(rest_settings.py)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from reliant.api.context import ApiContext
 from reliant.api.errors import InvalidFieldError
 from reliant.api.model_choices import ModelChoices
 from reliant.clients.providers import WRITABLE, ProviderPool
-from reliant.config import mask
+from reliant.config import mask, mask_url
 from reliant.db import budgets as budgets_db
 from reliant.db import projects as projects_db
 from reliant.db import settings as settings_db
@@ -100,7 +101,7 @@ class SettingsService:
                     name=name,
                     configured=bool(key or (name == "openai" and url)),
                     api_key_masked=mask(key) if key else "",
-                    base_url=url,
+                    base_url=mask_url(url),
                     source=source[f"{name}_api_key"] or source[f"{name}_base_url"],
                 )
             )

@@ -150,3 +150,20 @@ async def test_provider_keys_are_written_through_the_api_and_only_shown_masked(a
         )
         assert not next(p for p in cleared.providers if p.name == "anthropic").configured
     assert secret not in json.dumps((await rest(api_env, "GET", "/api/models"))[1])
+
+
+async def test_credentials_in_a_base_url_are_never_shown(api_env: ApiEnv) -> None:
+    """A proxy's base URL may carry its credentials (https://user:password@host/v1): they are a
+    provider secret like a key, stored but never shown again."""
+    url = "https://proxy-user:pw-s3cret-0123@127.0.0.1:9/v1"
+    status, patched = await rest(api_env, "PATCH", "/api/settings", {"openai_base_url": url})
+    assert status == 200, patched
+    status, read = await rest(api_env, "GET", "/api/settings")
+    assert status == 200
+    for shown in (patched, read):
+        openai = next(p for p in shown["providers"] if p["name"] == "openai")
+        assert openai["configured"] and openai["base_url"] == "https://****@127.0.0.1:9/v1", openai
+        assert "s3cret" not in json.dumps(shown) and "proxy-user" not in json.dumps(shown)
+    async with SettingsServiceClient(api_env.url) as settings:
+        got = await settings.get_settings(settings_pb2.GetSettingsRequest(), headers=api_env.headers)
+        assert "s3cret" not in str(got)
