@@ -35,7 +35,7 @@ from reliant.domain.workflows import (
 from reliant.wire.v1 import control_pb2 as pb
 
 Ctx = RequestContext[Any, Any]
-MAX_MESSAGE_CHARS = 20_000
+MAX_MESSAGE_CHARS = 20_000  # of any one text of an answer: the workflow holds it (2 MB of payloads at most)
 
 
 class Gates:
@@ -54,6 +54,8 @@ class Gates:
     async def approve(self, approval_id: str, scope: str = "", command_prefix: str = "") -> None:
         if scope not in APPROVAL_SCOPES:
             raise InvalidFieldError("scope", f"must be one of {', '.join(s for s in APPROVAL_SCOPES if s)} or empty")
+        if len(command_prefix) > MAX_MESSAGE_CHARS:
+            raise InvalidFieldError("command_prefix", f"is longer than {MAX_MESSAGE_CHARS} characters")
         approval = await self._pending_approval(approval_id, kind="tool")
         if scope == "prefix" and approval.tool_name != "shell":
             raise InvalidArgumentError("scope prefix is for shell commands")
@@ -86,6 +88,9 @@ class Gates:
             raise FailedPreconditionError(f"question {question_id} is {question.status}, not pending")
         if len(answers) != len(question.questions):
             raise InvalidArgumentError(f"give one answer per question ({len(question.questions)})")
+        for i, text in enumerate(answers):
+            if len(text) > MAX_MESSAGE_CHARS:
+                raise InvalidFieldError(f"answers[{i}]", f"is longer than {MAX_MESSAGE_CHARS} characters")
         await self._update(question, UPDATE_ANSWER_QUESTION, QuestionAnswer(question.tool_call_id, answers))
 
     async def _pending_approval(self, approval_id: str, *, kind: str) -> Approval:
