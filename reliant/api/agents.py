@@ -122,7 +122,8 @@ class Agents:
         }
 
     async def _one(self, chat_id: str, agent_id: str) -> AgentRecord:
-        found = [a for a in await agents_db.for_chat(self.db, chat_id) if a.id == agent_id.strip()]
+        wanted = agent_id.strip().lower()  # a UUID, in either case like the chat's
+        found = [a for a in await agents_db.for_chat(self.db, chat_id) if a.id == wanted]
         if not found:
             raise NotFoundError(f"agent {agent_id} not found in chat {chat_id}")
         return found[0]

@@ -62,3 +62,19 @@ async def test_a_merge_whose_worktree_cannot_be_removed_is_recorded_as_the_merge
         again = await post(env, f"/api/chats/{chat_id}/agents/{agent_id}/worktree", {"action": "remove"})
         assert again.status_code == 409 and "merged already" in again.json()["detail"]
         assert git(env.workspace, "rev-parse", "HEAD") == head
+
+
+async def test_an_agent_is_found_by_its_id_in_any_case_as_its_chat_is(infra: Infra, tmp_path: Path) -> None:
+    """Ids are UUIDs: the chat's is taken in capitals, and so is its agent's (its messages already
+    were), rather than a 404 for an agent that is there."""
+    async with agent_env(infra, tmp_path, api_port=free_port()) as env:
+        chat_id, agent_id = await an_agent_with_work(env)
+        headers = {"authorization": f"Bearer {env.settings.api_token}"}
+        base = f"http://127.0.0.1:{env.settings.api_port}/api/chats/{chat_id.upper()}"
+        async with httpx.AsyncClient(timeout=60, headers=headers) as client:
+            messages = await client.get(f"{base}/messages", params={"agent": agent_id.upper()})
+            assert messages.status_code == 200 and messages.json(), messages.text
+            got = await client.get(f"{base}/agents/{agent_id.upper()}")
+            assert got.status_code == 200 and got.json()["agent_id"] == agent_id, got.text
+            diff = await client.get(f"{base}/agents/{agent_id.upper()}/diff")
+            assert diff.status_code == 200 and diff.json()["files"] == ["a.txt"], diff.text
