@@ -28,6 +28,7 @@ from reliant.api.rest import (
     api_error_handler,
     models,
     not_utf8_handler,
+    too_deep_handler,
     unavailable_handler,
 )
 from reliant.api.rest_agents import AgentController
@@ -107,6 +108,7 @@ def rest_app(
         exception_handlers={
             ApiError: api_error_handler,
             UnicodeDecodeError: not_utf8_handler,
+            RecursionError: too_deep_handler,
             DatabaseUnavailableError: unavailable_handler,
         },
         # The OpenAPI document only, as JSON (behind the token like everything): litestar's schema

@@ -104,6 +104,12 @@ def not_utf8_handler(request: Request[Any, Any, Any], exc: UnicodeDecodeError) -
     )
 
 
+def too_deep_handler(request: Request[Any, Any, Any], exc: RecursionError) -> Response[dict[str, Any]]:
+    """The JSON body is decoded where a handler first reads it; the decoder runs out of stack on one
+    nested thousands deep (in any field, even one the request ignores): the client's fault."""
+    return api_error_handler(request, InvalidArgumentError("the body is nested too deeply to be a request"))
+
+
 def unavailable_handler(request: Request[Any, Any, Any], exc: DatabaseUnavailableError) -> Response[dict[str, Any]]:
     """Postgres is away (restarting, say): 503, so a client knows to try again, not a 500."""
     status = HTTP_STATUS[Code.UNAVAILABLE]

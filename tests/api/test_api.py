@@ -167,3 +167,39 @@ async def test_credentials_in_a_base_url_are_never_shown(api_env: ApiEnv) -> Non
     async with SettingsServiceClient(api_env.url) as settings:
         got = await settings.get_settings(settings_pb2.GetSettingsRequest(), headers=api_env.headers)
         assert "s3cret" not in str(got)
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", "/api/projects"),
+        ("POST", "/api/chats"),
+        ("PATCH", "/api/chats/{id}"),
+        ("POST", "/api/chats/{id}/messages"),
+        ("PUT", "/api/chats/{id}/budget"),
+        ("POST", "/api/chats/{id}/agents/{id}/worktree"),
+        ("POST", "/api/workflows/validate"),
+        ("PUT", "/api/projects/{id}/workflows/mine"),
+        ("PATCH", "/api/settings"),
+    ],
+)
+async def test_a_rest_body_nested_too_deeply_is_a_clear_400(api_env: ApiEnv, method: str, path: str) -> None:
+    """JSON nested thousands deep (in a field the request has, or one it ignores) is the client's
+    fault: a 400 saying so, never a 500 from the decoder running out of stack."""
+    deep = "[" * 5000 + "]" * 5000
+    body = f'{{"unknown": {deep}, "project_id": "00000000-0000-4000-8000-000000000000", "inputs": {{"a": {deep}}}}}'
+    url = api_env.url + path.replace("{id}", "00000000-0000-4000-8000-000000000000")
+    request = urllib.request.Request(url, method=method, data=body.encode())
+    request.add_header("Authorization", f"Bearer {api_env.token}")
+    request.add_header("Content-Type", "application/json")
+
+    def send() -> tuple[int, Any]:
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read() or b"null")
+
+    status, doc = await asyncio.to_thread(send)
+    assert status == 400, doc
+    assert doc["code"] == "invalid_argument" and "nested too deeply" in doc["detail"], doc
