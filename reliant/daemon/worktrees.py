@@ -311,11 +311,16 @@ class Worktrees:
         conflicts = sorted({line for line in probe.splitlines()[1:] if line.strip()})
         if conflicts:
             return {"ok": True, "merged": False, "conflicts": conflicts, "reason": f"{branch} conflicts with {target}"}
-        changed = (await git(repo, "diff", "--name-only", f"HEAD...{branch}", "--")).split()
+        changed = [p for p in (await git(repo, "diff", "--name-only", "-z", f"HEAD...{branch}", "--")).split("\0") if p]
         dirty = {line[3:].split(" -> ")[-1] for line in (await git(repo, "status", "--porcelain")).splitlines()}
         if overlap := sorted(set(changed) & dirty):
             why = f"the workspace has uncommitted changes to files {branch} changes"
             return {"ok": True, "merged": False, "conflicts": overlap, "reason": why}
+        # git merge overwrites an ignored file silently, and no commit holds it to get it back.
+        tracked = set((await git(repo, "ls-files", "-z")).split("\0"))
+        if untracked := sorted(p for p in changed if p not in tracked and _present(repo / p)):
+            why = f"the workspace has files git does not track (ignored ones) that {branch} would overwrite"
+            return {"ok": True, "merged": False, "conflicts": untracked, "reason": why}
         title = message or f"Merge {branch}"
         try:
             await git(repo, *who, "merge", "--no-ff", "--no-edit", "-m", title, branch)
@@ -378,3 +383,8 @@ class Worktrees:
             "worktree.diff": diff,
             "worktree.remove": remove,
         }
+
+
+def _present(path: Path) -> bool:
+    """Whether something is at `path` (a dangling link too)."""
+    return path.is_symlink() or path.exists()

@@ -135,3 +135,28 @@ async def test_the_repositorys_hooks_and_fsmonitor_never_run_from_reliants_own_g
     await trees.remove(repo, str(path), delete_branch=True)
 
     assert sorted(p.name for p in markers.iterdir()) == []
+
+
+async def test_a_merge_never_overwrites_a_file_the_workspace_keeps_out_of_git(repo: Path) -> None:
+    """git merge overwrites an ignored file without a word, and an ignored file is in no commit to
+    get back: a branch that adds one the workspace has (here its .gitignore entry dropped by the
+    agent) is not merged, the file named, and nothing changes."""
+    (repo / ".gitignore").write_text("local.json\n")
+    sh(repo, "git", "add", ".gitignore")
+    sh(repo, "git", "commit", "-q", "-m", "ignore local.json")
+    (repo / "local.json").write_text('{"token": "mine"}\n')
+    head = sh(repo, "git", "rev-parse", "HEAD")
+    trees = Worktrees()
+    path = Path((await trees.create(repo, "agent"))["path"])
+    (path / ".gitignore").write_text("")
+    (path / "local.json").write_text('{"token": "defaults"}\n')
+    (path / "notes 1.txt").write_text("a name with a space\n")
+
+    merged = await trees.merge(repo, str(path), "agent work")
+
+    assert not merged["merged"] and merged["conflicts"] == ["local.json"], merged
+    assert (repo / "local.json").read_text() == '{"token": "mine"}\n'
+    assert sh(repo, "git", "rev-parse", "HEAD") == head and not (repo / "notes 1.txt").exists()
+    (repo / "local.json").unlink()  # once it is out of the way, the merge goes through
+    merged = await trees.merge(repo, str(path), "agent work")
+    assert merged["merged"] and sorted(merged["files"]) == [".gitignore", "local.json", "notes 1.txt"], merged
