@@ -295,6 +295,9 @@ class Worktrees:
         target = (await git(repo, "rev-parse", "--abbrev-ref", "HEAD")).strip()
         if "HEAD" in (branch, target):
             raise ToolFailure("both the worktree and the repository must be on a branch (not a detached HEAD)")
+        if (await git(repo, "rev-parse", "-q", "--verify", "MERGE_HEAD", check=False)).strip():
+            # Its own `merge --abort` below would throw away the user's merge and their resolution.
+            raise ToolFailure(f"the repository is in the middle of a merge into {target}: finish or abort it first")
         who = await _identity(repo)
         if (await git(path, "status", "--porcelain", "--untracked-files=all")).strip():
             await git(path, "add", "-A")

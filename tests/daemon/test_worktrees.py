@@ -160,3 +160,29 @@ async def test_a_merge_never_overwrites_a_file_the_workspace_keeps_out_of_git(re
     (repo / "local.json").unlink()  # once it is out of the way, the merge goes through
     merged = await trees.merge(repo, str(path), "agent work")
     assert merged["merged"] and sorted(merged["files"]) == [".gitignore", "local.json", "notes 1.txt"], merged
+
+
+async def test_a_merge_leaves_alone_a_merge_the_user_is_in_the_middle_of(repo: Path) -> None:
+    """An agent's branch merged while the user resolves a conflict of their own: refused, saying why,
+    and their merge and its resolution left as they were (it used to be aborted, the resolution lost)."""
+    trees = Worktrees()
+    path = Path((await trees.create(repo, "agent"))["path"])
+    (path / "agent.txt").write_text("agent\n")
+    sh(repo, "git", "checkout", "-q", "-b", "feature")
+    (repo / "app.py").write_text("print('feature')\n")
+    sh(repo, "git", "commit", "-qam", "feature")
+    sh(repo, "git", "checkout", "-q", "main")
+    (repo / "app.py").write_text("print('main')\n")
+    sh(repo, "git", "commit", "-qam", "main")
+    conflicted = subprocess.run(["git", "merge", "-q", "feature"], cwd=repo, capture_output=True, text=True)
+    assert conflicted.returncode != 0 and (repo / ".git" / "MERGE_HEAD").exists()
+    (repo / "app.py").write_text("print('my resolution')\n")
+    head = sh(repo, "git", "rev-parse", "HEAD")
+
+    with pytest.raises(ToolFailure, match="in the middle of a merge"):
+        await trees.merge(repo, str(path), "agent work")
+
+    assert (repo / ".git" / "MERGE_HEAD").exists(), "the user's merge goes on"
+    assert (repo / "app.py").read_text() == "print('my resolution')\n"
+    assert sh(repo, "git", "rev-parse", "HEAD") == head and not (repo / "agent.txt").exists()
+    assert sh(path, "git", "status", "--porcelain") == "?? agent.txt\n", "the agent's work is as it was"
