@@ -22,6 +22,8 @@ from reliant.wire.payloads import agent_payload
 from reliant.wire.v1 import agent_pb2 as pb
 
 WORKTREE_ACTIONS = ("merge", "keep", "remove")
+# A kept worktree stays the user's to merge or remove later; the agent's own settling leaves it be.
+SETTLED_FROM = {"merge": ("active", "kept"), "keep": ("active",), "remove": ("active", "kept")}
 WORKTREE_TIMEOUT = 120.0
 
 
@@ -50,16 +52,16 @@ class Agents:
     async def worktree(self, chat_id: str, agent_id: str, action: str) -> dict[str, Any]:
         """An agent's worktree: `merge` its branch (its uncommitted work committed first) into the
         project's checked-out branch and remove the worktree — refused, changing nothing, over a
-        conflict (named) —, `keep` it as it is, or `remove` it and its branch. A merge is recorded
-        as soon as it is made: a worktree that cannot be removed after it is left, and the error says
-        the merge was made."""
+        conflict (named) —, `keep` it as it is (to merge or remove later), or `remove` it and its
+        branch. A merge is recorded as soon as it is made: a worktree that cannot be removed after
+        it is left, and the error says the merge was made."""
         if action not in WORKTREE_ACTIONS:
             raise InvalidFieldError("action", f"must be one of {', '.join(WORKTREE_ACTIONS)}")
         chat = await self.chats.chat(chat_id)
         agent = await self._one(chat.id, agent_id)
         if not agent.worktree_path:
             raise FailedPreconditionError(f"agent {agent.name} ({agent.id}) has no worktree")
-        if agent.worktree_state != "active":
+        if agent.worktree_state not in SETTLED_FROM[action]:
             raise FailedPreconditionError(f"agent {agent.name}'s worktree is {agent.worktree_state} already")
         if agent.status is AgentStatus.RUNNING and action != "keep":
             raise FailedPreconditionError(f"agent {agent.name} is still running: wait for it or cancel it first")
@@ -92,9 +94,11 @@ class Agents:
         return done | {"commit": result.get("commit", ""), "files": result.get("files", [])}
 
     async def _record(self, chat_id: str, agent_id: str, state: str, commit: str) -> None:
-        """The agent's active worktree is now `state` (announced to the chat's clients)."""
+        """The agent's active or kept worktree is now `state` (announced to the chat's clients)."""
         async with self.chats.log.change(chat_id) as change:
-            if await agents_db.set_worktree_state(change.tx, agent_id, state, commit=commit):
+            if await agents_db.set_worktree_state(
+                change.tx, agent_id, state, commit=commit, settled_from=("active", "kept")
+            ):
                 changed = await agents_db.get(change.tx, agent_id)
                 assert changed is not None
                 change.emit(kinds.AGENT_STATUS, agent_payload(changed))

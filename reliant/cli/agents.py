@@ -21,7 +21,10 @@ def agents(
     merge: Annotated[
         str, typer.Option("--merge", help="Merge this agent's worktree into the project's branch", metavar="AGENT")
     ] = "",
-    keep: Annotated[str, typer.Option("--keep", help="Keep this agent's worktree as it is", metavar="AGENT")] = "",
+    keep: Annotated[
+        str,
+        typer.Option("--keep", help="Keep this agent's worktree as it is (merge or remove it later)", metavar="AGENT"),
+    ] = "",
     remove: Annotated[
         str, typer.Option("--remove", help="Remove this agent's worktree and its branch", metavar="AGENT")
     ] = "",

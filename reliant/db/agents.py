@@ -3,6 +3,7 @@ message_agent left for an agent's next model call."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -154,11 +155,14 @@ async def set_worktree(tx: Queries, agent_id: str, *, path: str, branch: str, ba
     )
 
 
-async def set_worktree_state(tx: Queries, agent_id: str, state: str, *, commit: str = "") -> bool:
-    """Move an active worktree to `state` (with a merge: its commit); False if it was not active."""
+async def set_worktree_state(
+    tx: Queries, agent_id: str, state: str, *, commit: str = "", settled_from: Sequence[str] = ("active",)
+) -> bool:
+    """Move a worktree in one of the states `settled_from` to `state` (with a merge: its commit);
+    False if it was in none of them."""
     changed = await tx.execute(
-        "UPDATE agents SET worktree_state = %s, worktree_commit = %s WHERE id = %s AND worktree_state = 'active'",
-        (state, commit, agent_id),
+        "UPDATE agents SET worktree_state = %s, worktree_commit = %s WHERE id = %s AND worktree_state = ANY(%s)",
+        (state, commit, agent_id, list(settled_from)),
     )
     return changed == 1
 

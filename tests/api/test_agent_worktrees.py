@@ -78,3 +78,23 @@ async def test_an_agent_is_found_by_its_id_in_any_case_as_its_chat_is(infra: Inf
             assert got.status_code == 200 and got.json()["agent_id"] == agent_id, got.text
             diff = await client.get(f"{base}/agents/{agent_id.upper()}/diff")
             assert diff.status_code == 200 and diff.json()["files"] == ["a.txt"], diff.text
+
+
+async def test_a_kept_worktree_can_still_be_merged_later_but_not_kept_twice(infra: Infra, tmp_path: Path) -> None:
+    async with agent_env(infra, tmp_path, api_port=free_port()) as env:
+        chat_id, agent_id = await an_agent_with_work(env)
+        where = f"/api/chats/{chat_id}/agents/{agent_id}/worktree"
+
+        kept = await post(env, where, {"action": "keep"})
+        assert kept.status_code == 200 and kept.json()["worktree"]["state"] == "kept", kept.text
+        again = await post(env, where, {"action": "keep"})
+        assert again.status_code == 409 and "kept already" in again.json()["detail"], again.text
+
+        merged = await post(env, where, {"action": "merge"})
+        assert merged.status_code == 200 and merged.json()["worktree"]["state"] == "merged", merged.text
+        assert (env.workspace / "a.txt").read_text() == "a\n"
+        recorded = await agents_db.get(env.db, agent_id)
+        assert recorded is not None and not Path(recorded.worktree_path).exists()
+        assert recorded.worktree_commit == git(env.workspace, "rev-parse", "HEAD")
+        removed = await post(env, where, {"action": "remove"})
+        assert removed.status_code == 409 and "merged already" in removed.json()["detail"], removed.text

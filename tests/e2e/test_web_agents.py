@@ -210,6 +210,11 @@ def test_an_agent_opens_from_the_tree_with_its_live_transcript_diff_and_merge_an
         page.screenshot(path=artifacts_dir / "web-agent-view.png")
         accessible = Wcag()
         accessible(page, "an agent's view, its worktree active")
+        # Kept, it is still the user's to merge (or remove) later: only Keep goes.
+        worktree.get_by_role("button", name="Keep").click()
+        expect(worktree.locator(".agent-wt-state")).to_have_text(" kept")
+        expect(worktree.get_by_role("button", name="Keep")).to_have_count(0)
+        expect(worktree.get_by_role("button", name="Remove")).to_be_visible()
         worktree.get_by_role("button", name="Merge").click()
         expect(worktree.locator(".agent-wt-state")).to_have_text(" merged")
         assert (root / "w.txt").read_text() == "w\n"
@@ -344,7 +349,9 @@ def test_an_agents_worktree_is_kept_or_removed_from_the_tree(appliance: Applianc
         expect(remover).to_contain_text("active")
         keeper.get_by_role("button", name="Keep").click()
         expect(keeper).to_contain_text("kept")
-        expect(keeper.get_by_role("button")).to_have_count(0)
+        # Kept, it can still be merged or removed later, not kept again.
+        expect(keeper.get_by_role("button")).to_have_count(2)
+        expect(keeper.get_by_role("button", name="Keep")).to_have_count(0)
         remover.get_by_role("button", name="Remove").click()
         expect(remover).to_contain_text("removed")
         expect(remover.get_by_role("button")).to_have_count(0)

@@ -5,14 +5,9 @@
 
 import { h } from "../dom.js";
 import { cost, tokens } from "../format.js";
-import { AgentsModel, normAgent } from "./agents-model.js";
+import { AgentsModel, normAgent, worktreeActions } from "./agents-model.js";
 
 const STATUS_ICONS = { running: "◐", done: "✓", failed: "✗", cancelled: "■" };
-const ACTIONS = [
-  ["merge", "Merge", "Merge its branch into the project's branch (refused, changing nothing, on a conflict)"],
-  ["keep", "Keep", "Keep the worktree as it is"],
-  ["remove", "Remove", "Remove the worktree and its branch"],
-];
 
 export class AgentTree {
   /** `onAgents(ids)`: told the agents ListAgents knows (the transcript leaves their threads out). */
@@ -70,10 +65,10 @@ export class AgentTree {
 
   row(a, depth) {
     const wt = a.worktree;
-    const actions =
-      wt && wt.state === "active" && a.status !== "running"
-        ? h("span.agent-actions", null, ...ACTIONS.map(([action, label, title]) => h("button.secondary.small", { type: "button", title, disabled: this.busy, onclick: () => this.act(a, action) }, label)))
-        : null;
+    const offered = worktreeActions(a);
+    const actions = offered.length
+      ? h("span.agent-actions", null, ...offered.map(([action, label, title]) => h("button.secondary.small", { type: "button", title, disabled: this.busy, onclick: () => this.act(a, action) }, label)))
+      : null;
     const href = `/chats/${encodeURIComponent(this.chatId)}/agents/${encodeURIComponent(a.id)}`;
     const row = h(
       "li.agent-row",

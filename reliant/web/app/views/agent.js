@@ -11,15 +11,10 @@ import { ChatModel } from "../transcript.js";
 import { TranscriptView } from "../transcript-view.js";
 import { diffView } from "../tools.js";
 import { projectCrumbs, showChatProject, statusPill } from "./chat-actions.js";
-import { normAgent } from "./agents-model.js";
+import { normAgent, worktreeActions } from "./agents-model.js";
 
 const AGENT_KINDS = new Set(["agent_started", "agent_status", "agent_finished"]);
 const GATE_KINDS = new Set(["approval_requested", "approval_resolved", "question_asked", "question_answered"]);
-const WORKTREE_ACTIONS = [
-  ["merge", "Merge", "Merge its branch into the project's branch (refused, changing nothing, on a conflict)"],
-  ["keep", "Keep", "Keep the worktree as it is"],
-  ["remove", "Remove", "Remove the worktree and its branch"],
-];
 const OPEN_LINES = 200; // a file's diff shown open up to this many changed lines
 
 export class AgentView {
@@ -210,9 +205,9 @@ export class AgentView {
     const wt = a && a.worktree;
     this.worktreeEl.hidden = !wt;
     if (!wt) return;
-    const actionable = wt.state === "active" && a.status !== "running";
-    const actions = actionable
-      ? h("span.agent-actions", null, ...WORKTREE_ACTIONS.map(([action, label, title]) => h("button.secondary.small", { type: "button", title, disabled: this.busy, dataset: { action }, onclick: () => this.act(action) }, label)))
+    const offered = worktreeActions(a);
+    const actions = offered.length
+      ? h("span.agent-actions", null, ...offered.map(([action, label, title]) => h("button.secondary.small", { type: "button", title, disabled: this.busy, dataset: { action }, onclick: () => this.act(action) }, label)))
       : null;
     const running = a.status === "running" ? h("span.hint", null, " · merge, keep or remove once it ends") : null;
     this.diffEl = this.diffEl || h("div.agent-diff", { "aria-live": "polite" });

@@ -4,6 +4,20 @@
 const AGENT_KINDS = new Set(["agent_started", "agent_status", "agent_finished"]);
 
 /** One agent from an update's payload or a ListAgents Agent (lowerCamelCase, int64 as strings). */
+const WORKTREE_ACTIONS = [
+  ["merge", "Merge", "Merge its branch into the project's branch (refused, changing nothing, on a conflict)"],
+  ["keep", "Keep", "Keep the worktree as it is (merge or remove it later)"],
+  ["remove", "Remove", "Remove the worktree and its branch"],
+];
+
+// What the user can do with an agent's worktree now, as [action, label, title]: nothing while the
+// agent runs; merge, keep or remove an active one; merge or remove a kept one.
+export function worktreeActions(a) {
+  const wt = a && a.worktree;
+  if (!wt || a.status === "running") return [];
+  return WORKTREE_ACTIONS.filter(([action]) => wt.state === "active" || (wt.state === "kept" && action !== "keep"));
+}
+
 export function normAgent(a) {
   const wt = a.worktree || null;
   return {
