@@ -57,8 +57,10 @@ class Gates:
         if len(command_prefix) > MAX_MESSAGE_CHARS:
             raise InvalidFieldError("command_prefix", f"is longer than {MAX_MESSAGE_CHARS} characters")
         approval = await self._pending_approval(approval_id, kind="tool")
-        if scope == "prefix" and approval.tool_name != "shell":
-            raise InvalidArgumentError("scope prefix is for shell commands")
+        if scope == "prefix":
+            if approval.tool_name != "shell":
+                raise InvalidArgumentError("scope prefix is for shell commands")
+            _check_prefix(command_prefix.strip(), str(approval.input.get("command", "")))
         await self._update(
             approval,
             UPDATE_ANSWER_APPROVAL,
@@ -234,3 +236,14 @@ class QuestionService:
     async def answer_question(self, request: pb.AnswerQuestionRequest, ctx: Ctx) -> pb.AnswerResponse:
         await call(self.gates.answer(request.question_id, list(request.answers)))
         return pb.AnswerResponse(ok=True)
+
+
+def _check_prefix(prefix: str, command: str) -> None:
+    """A prefix approval allows the command it answers and others like it: the prefix is where the
+    command starts (shortened by the user, say `npm run`), never an unrelated command (a slip that
+    would allow `rm -rf` while approving `ls`)."""
+    if not prefix:
+        raise InvalidFieldError("command_prefix", "scope prefix needs the start of the command to allow")
+    if not command.lstrip().startswith(prefix):
+        shown = command if len(command) <= 80 else command[:77] + "..."
+        raise InvalidFieldError("command_prefix", f"{prefix[:80]!r} is not the start of the command {shown!r}")

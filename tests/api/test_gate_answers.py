@@ -55,3 +55,37 @@ async def test_an_answer_too_large_for_the_workflow_is_refused_and_the_chat_goes
         await env.finished(asking.id, timeout=30)
         await env.finished(gated.id, timeout=30)
         assert (env.workspace / "effects").read_text() == "answered\n"
+
+
+@pytest.mark.timeout(180)
+async def test_a_prefix_approval_allows_only_commands_that_start_as_the_approved_one(
+    infra: Infra, tmp_path: Path
+) -> None:
+    async with agent_env(infra, tmp_path, api_port=free_port()) as env:
+        url = f"http://127.0.0.1:{env.settings.api_port}"
+        headers = {"authorization": f"Bearer {env.settings.api_token}"}
+        project = await env.chats.create_project(str(env.workspace), daemon_id=env.settings.daemon_id)
+        gated = await env.chats.create_chat(project.id, env.script([{"tools": [SHELL]}, {"text": "done"}]))
+        await env.chats.set_mode(gated.id, "manual")
+        await env.chats.send(gated.id, "go")
+        approval = await env.pending_approval(gated.id)
+
+        async with ApprovalServiceClient(url) as approvals:
+            for prefix, said in (("rm -rf", "is not the start of the command 'echo answered >> effects'"), (" ", "")):
+                with pytest.raises(ConnectError) as refused:
+                    request = cpb.ApproveRequest(approval_id=approval.id, scope="prefix", command_prefix=prefix)
+                    await approvals.approve(request, headers=headers)
+                assert refused.value.code == Code.INVALID_ARGUMENT, refused.value
+                assert "command_prefix" in refused.value.message and said in refused.value.message
+            assert [a.id for a in await env.gates.pending_approvals(gated.id)] == [approval.id], "still waiting"
+            stored = "SELECT 1 FROM approval_policies WHERE project_id = %s"
+            assert not await env.db.fetch(stored, (project.id,)), "no policy was stored"
+
+            request = cpb.ApproveRequest(approval_id=approval.id, scope="prefix", command_prefix="echo ")
+            await approvals.approve(request, headers=headers)
+        await env.finished(gated.id, timeout=30)
+        assert (env.workspace / "effects").read_text() == "answered\n"
+        [policy] = await env.db.fetch(
+            "SELECT tool_name, command_prefix FROM approval_policies WHERE project_id = %s", (project.id,)
+        )
+        assert (policy["tool_name"], policy["command_prefix"]) == ("shell", "echo")
