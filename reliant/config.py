@@ -7,6 +7,7 @@ A setting named `api_port` is `[api] port = 7420` in the file and `RELIANT_API_P
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import re
 import tomllib
@@ -196,6 +197,8 @@ def _coerce(name: str, value: Any, *, source: str = "flag") -> Any:
             return tuple(Path(str(v)) for v in items if str(v))
         if not isinstance(value, str):
             raise ValueError(f"expected a string, got {type(value).__name__}")
+        if name == "log_level" and value.upper() not in logging.getLevelNamesMapping():
+            raise ValueError(f"{value!r} is not debug, info, warning or error")
         return value
     except ValueError as exc:
         raise ConfigError(f"{name} ({source}): {exc}") from None

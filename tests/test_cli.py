@@ -1,9 +1,12 @@
-"""The CLI stays fast: --help must not import the heavy SDKs."""
+"""The CLI stays fast (--help must not import the heavy SDKs) and fails in one line."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
 
 
 def test_help_imports_no_heavy_sdk() -> None:
@@ -47,3 +50,26 @@ def test_a_command_that_loaded_temporal_ends_without_finalizing_and_loses_no_out
     assert "finalized" not in refused.stderr
     plain = _run_main(["--version"], bridge=False)
     assert plain.returncode == 0 and plain.stdout == shown.stdout and "finalized" in plain.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["--log-level", "loud"], "log_level (flag): 'loud' is not debug, info"),
+    ],
+)
+def test_up_refuses_a_bad_setting_in_one_line_before_starting_anything(
+    tmp_path: Path, args: list[str], said: str
+) -> None:
+    data = tmp_path / "data"
+    done = subprocess.run(
+        [sys.executable, "-m", "reliant", "up", "--data-dir", str(data), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 1, done
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and said in lines[0], done.stderr
+    assert not (data / "postgres").exists(), "nothing was started"

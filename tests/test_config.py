@@ -81,6 +81,20 @@ def test_a_heartbeat_timeout_not_longer_than_the_interval_is_refused(tmp_path: P
     assert config.load(tmp_path, env={"RELIANT_HEARTBEAT_TIMEOUT": "3", "RELIANT_HEARTBEAT_INTERVAL": "1"})
 
 
+def test_an_unknown_log_level_is_refused_in_every_layer(tmp_path: Path) -> None:
+    """Logging would refuse it later, with a traceback from deep inside the command."""
+    (tmp_path / "reliant.toml").write_text('log_level = "loud"\n')
+    with pytest.raises(ConfigError, match=r"reliant.toml:1: log_level \(file\): 'loud' is not debug, info"):
+        config.load(tmp_path, env={})
+    elsewhere = tmp_path / "elsewhere"
+    with pytest.raises(ConfigError, match=r"log_level \(env RELIANT_LOG_LEVEL\): 'verbose' is not"):
+        config.load(elsewhere, env={"RELIANT_LOG_LEVEL": "verbose"})
+    with pytest.raises(ConfigError, match=r"log_level \(flag\): 'trace' is not"):
+        config.load(elsewhere, env={}, log_level="trace")
+    assert config.load(elsewhere, env={"RELIANT_LOG_LEVEL": "DEBUG"}, log_level=None).log_level == "DEBUG"
+    assert config.load(elsewhere, env={}, log_level="warning").log_level == "warning"
+
+
 def test_the_llm_read_timeout_is_a_layered_setting(tmp_path: Path) -> None:
     assert config.load(tmp_path, env={}).llm_read_timeout == 90.0
     (tmp_path / "reliant.toml").write_text("[llm]\nread_timeout = 120\n")
