@@ -189,6 +189,8 @@ def _coerce(name: str, value: Any, *, source: str = "flag") -> Any:
             number = int(value) if kind == "int" else float(value)
             if number < 0:  # ports, budgets, timeouts and intervals: 0 means "none" or "default"
                 raise ValueError(f"must be 0 or more, got {value!r}")
+            if name.endswith("_port") and number > 65535:
+                raise ValueError(f"{number} is not a port (at most 65535)")
             return number
         if kind == "Path":
             return Path(str(value))

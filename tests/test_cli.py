@@ -55,6 +55,7 @@ def test_a_command_that_loaded_temporal_ends_without_finalizing_and_loses_no_out
 @pytest.mark.parametrize(
     ("args", "said"),
     [
+        (["--port", "70000"], "api_port (flag): 70000 is not a port"),
         (["--log-level", "loud"], "log_level (flag): 'loud' is not debug, info"),
     ],
 )

@@ -95,6 +95,18 @@ def test_an_unknown_log_level_is_refused_in_every_layer(tmp_path: Path) -> None:
     assert config.load(elsewhere, env={}, log_level="warning").log_level == "warning"
 
 
+def test_a_port_past_65535_is_refused_in_every_layer(tmp_path: Path) -> None:
+    (tmp_path / "reliant.toml").write_text("[api]\nport = 70000\n")
+    with pytest.raises(ConfigError, match=r"reliant.toml:2: api_port \(file\): 70000 is not a port"):
+        config.load(tmp_path, env={})
+    elsewhere = tmp_path / "elsewhere"
+    with pytest.raises(ConfigError, match=r"gateway_port \(env RELIANT_GATEWAY_PORT\): 65536 is not a port"):
+        config.load(elsewhere, env={"RELIANT_GATEWAY_PORT": "65536"})
+    with pytest.raises(ConfigError, match=r"api_port \(flag\): 99999 is not a port"):
+        config.load(elsewhere, env={}, api_port=99999)
+    assert config.load(elsewhere, env={}, api_port=65535, probe_port=0).api_port == 65535
+
+
 def test_the_llm_read_timeout_is_a_layered_setting(tmp_path: Path) -> None:
     assert config.load(tmp_path, env={}).llm_read_timeout == 90.0
     (tmp_path / "reliant.toml").write_text("[llm]\nread_timeout = 120\n")

@@ -65,9 +65,6 @@ def problems(settings: config.Settings, role: str) -> list[str]:
         path = getattr(settings, setting)
         if path and not os.access(Path(path).expanduser(), os.R_OK):
             found.append(f"{setting}: {path} is not a readable file")
-    for name in ("api_port", "gateway_port", "probe_port"):
-        if getattr(settings, name) > 65535:
-            found.append(f"{name} {getattr(settings, name)} is not a port (1-65535)")
     return found
 
 
