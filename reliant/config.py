@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import os
 import re
 import tomllib
@@ -186,7 +187,11 @@ def _coerce(name: str, value: Any, *, source: str = "flag") -> Any:
         if kind in ("int", "float"):
             if isinstance(value, bool):
                 raise ValueError(f"not a number: {value!r}")
+            if kind == "int" and isinstance(value, float) and not value.is_integer():
+                raise ValueError(f"not a whole number: {value!r}")
             number = int(value) if kind == "int" else float(value)
+            if not math.isfinite(number):
+                raise ValueError(f"not a finite number: {value!r}")
             if number < 0:  # ports, budgets, timeouts and intervals: 0 means "none" or "default"
                 raise ValueError(f"must be 0 or more, got {value!r}")
             if name.endswith("_port") and number > 65535:

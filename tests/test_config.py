@@ -107,6 +107,26 @@ def test_a_port_past_65535_is_refused_in_every_layer(tmp_path: Path) -> None:
     assert config.load(elsewhere, env={}, api_port=65535, probe_port=0).api_port == 65535
 
 
+def test_a_fractional_whole_number_or_a_non_finite_number_is_refused(tmp_path: Path) -> None:
+    """`port = 7420.9` was cut to 7420 and `chat_usd = nan` turned the budget off, both silently."""
+    path = tmp_path / "reliant.toml"
+    path.write_text("[api]\nport = 7420.9\n")
+    with pytest.raises(ConfigError, match=r"reliant.toml:2: api_port \(file\): not a whole number: 7420.9"):
+        config.load(tmp_path, env={})
+    for text in ("nan", "inf"):
+        path.write_text(f"[budget]\nchat_usd = {text}\n")
+        refused = rf"reliant.toml:2: budget_chat_usd \(file\): not a finite number: {text}"
+        with pytest.raises(ConfigError, match=refused):
+            config.load(tmp_path, env={})
+    elsewhere = tmp_path / "elsewhere"
+    with pytest.raises(ConfigError, match=r"connect_timeout \(env RELIANT_CONNECT_TIMEOUT\): not a finite number"):
+        config.load(elsewhere, env={"RELIANT_CONNECT_TIMEOUT": "NaN"})
+    path.write_text("[api]\nport = 7420.0\n[budget]\nchat_usd = 2\n")
+    loaded = config.load(tmp_path, env={})
+    assert (loaded.api_port, loaded.budget_chat_usd) == (7420, 2.0)
+    assert isinstance(loaded.api_port, int)
+
+
 def test_the_llm_read_timeout_is_a_layered_setting(tmp_path: Path) -> None:
     assert config.load(tmp_path, env={}).llm_read_timeout == 90.0
     (tmp_path / "reliant.toml").write_text("[llm]\nread_timeout = 120\n")
