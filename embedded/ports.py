@@ -13,13 +13,19 @@ _LOWEST = 10000  # below: the well-known ports of services a developer may run (
 
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
     """True if a server could bind host:port now (with SO_REUSEADDR, as servers do)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+    return bind_error(port, host) is None
+
+
+def bind_error(port: int, host: str = "127.0.0.1") -> OSError | None:
+    """Why a server could not bind host:port now (None: it could): the port taken (EADDRINUSE),
+    an address that is not this machine's, a name that does not resolve, a port not allowed."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((host, port))
-        except OSError:
-            return False
-    return True
+        except OSError as exc:
+            return exc
+    return None
 
 
 def free_port(host: str = "127.0.0.1") -> int:

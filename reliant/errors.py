@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 
 
@@ -60,6 +61,25 @@ class PortInUseError(ReliantError):
             f"{role}: port {port} on {host} is already in use; pick another with --port "
             "or stop the process that holds it"
         )
+
+
+class CannotListenError(ReliantError):
+    """A role cannot listen on its address, its port being free: the address is not one of this
+    machine's, the name does not resolve, or the port is not allowed."""
+
+    def __init__(self, role: str, host: str, port: int, reason: str) -> None:
+        self.role = role
+        self.host = host
+        self.port = port
+        self.reason = reason
+        super().__init__(f"{role}: cannot listen on {host}:{port}: {reason}")
+
+
+def listen_error(role: str, host: str, port: int, exc: OSError) -> ReliantError:
+    """The error for a bind of host:port that failed with `exc`: a taken port only when it is one."""
+    if exc.errno == errno.EADDRINUSE:
+        return PortInUseError(role, host, port)
+    return CannotListenError(role, host, port, exc.strerror or str(exc))
 
 
 class DaemonUnavailableError(ReliantError):

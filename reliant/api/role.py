@@ -21,7 +21,7 @@ from reliant.clients.bus_connection import connect_bus
 from reliant.clients.providers import ProviderPool
 from reliant.config import Settings
 from reliant.db import Database, DatabaseUnavailableError
-from reliant.errors import ConfigError, PortInUseError
+from reliant.errors import ConfigError, listen_error
 from reliant.wire.grpc_tls import read_pem
 
 logger = logging.getLogger(__name__)
@@ -43,9 +43,9 @@ def bind(host: str, port: int) -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
-    except OSError:
+    except OSError as exc:
         sock.close()
-        raise PortInUseError("api", host, port) from None
+        raise listen_error("api", host, port, exc) from None
     sock.listen(2048)
     sock.setblocking(False)
     return sock

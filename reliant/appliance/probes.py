@@ -10,7 +10,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 
-from reliant.errors import PortInUseError
+from reliant.errors import listen_error
 
 logger = logging.getLogger(__name__)
 
@@ -29,8 +29,8 @@ class ProbeServer:
     async def start(self) -> None:
         try:
             self._server = await asyncio.start_server(self._handle, self.host, self.port)
-        except OSError:
-            raise PortInUseError(f"{self._role} probes", self.host, self.port) from None
+        except OSError as exc:
+            raise listen_error(f"{self._role} probes", self.host, self.port, exc) from None
         logger.info("probes on http://%s:%d/health and /ready", self.host, self.port)
 
     async def shutdown(self) -> None:

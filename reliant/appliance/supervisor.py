@@ -19,13 +19,13 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import embedded
-from embedded.ports import port_is_free
+from embedded.ports import bind_error
 from reliant.appliance.datadir import DataDir, write_private
 from reliant.appliance.preflight import preflight
 from reliant.appliance.probes import ProbeServer
 from reliant.clients.codec import CodecKey
 from reliant.config import DEFAULT_API_PORT, Settings
-from reliant.errors import PortInUseError
+from reliant.errors import listen_error
 from reliant.wire.grpc_tls import is_loopback
 
 logger = logging.getLogger(__name__)
@@ -335,10 +335,12 @@ async def run_up(settings: Settings, on_ready: OnReady, *, roles: Sequence[str] 
 
 
 def _check_role_ports(settings: Settings, roles: Sequence[str]) -> None:
-    """Fail before starting anything if the api or gateway port is taken."""
+    """Fail before starting anything if the api or gateway cannot listen: its port is taken, or
+    the host is not an address of this machine."""
     for role, port in (("api", settings.api_port), ("gateway", settings.gateway_port)):
-        if role in roles and not port_is_free(port, settings.host):
-            raise PortInUseError(role, settings.host, port)
+        error = bind_error(port, settings.host) if role in roles else None
+        if error is not None:
+            raise listen_error(role, settings.host, port, error)
 
 
 async def run_services(settings: Settings, on_ready: OnReady) -> None:

@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+
 from embedded.ports import free_port
 from reliant.appliance.probes import ProbeServer
+from reliant.errors import CannotListenError, PortInUseError
 from tests.e2e.harness import http_json
 
 
@@ -40,3 +43,15 @@ async def test_health_ready_and_nothing_else() -> None:
         pass
     else:
         raise AssertionError("the listener is closed after shutdown")
+
+
+async def test_a_taken_port_and_an_address_not_of_this_machine_are_told_apart() -> None:
+    async def check() -> bool:
+        return True
+
+    async with ProbeServer("127.0.0.1", free_port(), check, role="worker") as taken:
+        with pytest.raises(PortInUseError, match=r"worker probes: port \d+ on 127.0.0.1 is already in use"):
+            await ProbeServer("127.0.0.1", taken.port, check, role="worker").start()
+    port = free_port()
+    with pytest.raises(CannotListenError, match=rf"gateway probes: cannot listen on 192.0.2.1:{port}: .*assign"):
+        await ProbeServer("192.0.2.1", port, check, role="gateway").start()

@@ -55,6 +55,17 @@ def test_a_role_that_reaches_no_service_exits_within_the_bound_with_one_line(tmp
         assert "Postgres" not in lines[0] and "Temporal" not in lines[0], "the gateway needs only NATS"
 
 
+def test_an_api_given_an_address_not_of_this_machine_says_so_not_that_its_port_is_taken(
+    infra: Infra, tmp_path: Path
+) -> None:
+    port = str(free_port())
+    env = _role_env(infra)
+    done = run_cli("server", "api", "--host", "192.0.2.1", "--port", port, "--data-dir", str(tmp_path), env=env)
+    assert done.returncode == 1, done.stdout + done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert lines == [f"error: api: cannot listen on 192.0.2.1:{port}: Cannot assign requested address"], done.stderr
+
+
 def test_a_missing_namespace_is_named_and_made_with_create_namespace(infra: Infra, tmp_path: Path) -> None:
     namespace = f"ns-{uuid.uuid4().hex[:8]}"
     env = _role_env(infra, RELIANT_TEMPORAL_NAMESPACE=namespace)

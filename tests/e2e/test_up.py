@@ -135,6 +135,23 @@ def test_a_taken_port_is_a_clear_error_and_starts_nothing(tmp_path: Path) -> Non
     wait_until(lambda: not _processes_of(data), timeout=10)
 
 
+@pytest.mark.parametrize(
+    ("host", "reason"),
+    [("192.0.2.1", "Cannot assign requested address"), ("no-such-host.invalid", "Name or service not known")],
+)
+def test_an_address_not_of_this_machine_is_named_as_such_not_as_a_taken_port(
+    tmp_path: Path, host: str, reason: str
+) -> None:
+    """192.0.2.1 is TEST-NET-1, never an address of this machine; the port is free all along."""
+    data = tmp_path / "data"
+    done = run_cli("up", "--data-dir", str(data), "--host", host, env=clean_env(), timeout=60)
+    assert done.returncode == 1
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: api: cannot listen on {host}:"), done.stderr
+    assert reason in lines[0] and "in use" not in lines[0], lines[0]
+    wait_until(lambda: not _processes_of(data), timeout=10)
+
+
 def test_a_corrupt_config_names_the_file_and_line(tmp_path: Path) -> None:
     data = tmp_path / "data"
     data.mkdir()
