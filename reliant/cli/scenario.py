@@ -73,7 +73,10 @@ def test_command(
     outcomes = _run_all(scenarios, keep=keep, data_dir=data_dir, api_url=api_url, token=token) if scenarios else []
     scenario_report.summary(outcomes, len({p.source for p in problems}), sys.stdout)
     if junit is not None:
-        scenario_report.junit(outcomes, problems, junit)
+        try:
+            scenario_report.junit(outcomes, problems, junit)
+        except OSError as exc:
+            fail(f"cannot write the JUnit XML to {junit}: {exc.strerror or exc}")
     failed = problems or any(not o.passed for o in outcomes)
     raise typer.Exit(1 if failed else 0)
 

@@ -34,7 +34,8 @@ def summary(outcomes: list[Outcome], invalid_files: int, out: TextIO) -> None:
 
 
 def junit(outcomes: list[Outcome], problems: list[ScenarioProblem], path: Path) -> None:
-    """Write the results as JUnit XML (written whole: a temporary file renamed into place)."""
+    """Write the results as JUnit XML (written whole: a temporary file renamed into place; OSError
+    when it cannot be, with no temporary file left)."""
     failures = sum(1 for o in outcomes if not o.passed)
     seconds = sum(o.seconds for o in outcomes)
     suite = ET.Element(
@@ -71,5 +72,8 @@ def junit(outcomes: list[Outcome], problems: list[ScenarioProblem], path: Path) 
     ET.indent(tree)
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.tmp")
-    tree.write(temporary, encoding="utf-8", xml_declaration=True)
-    temporary.replace(path)
+    try:
+        tree.write(temporary, encoding="utf-8", xml_declaration=True)
+        temporary.replace(path)
+    finally:
+        temporary.unlink(missing_ok=True)

@@ -162,3 +162,17 @@ def test_no_scenarios_is_a_failure_and_the_schema_is_printed(tmp_path: Path) -> 
     assert none.returncode == 1 and "no scenarios in" in none.stderr
     schema = reliant("test", "--schema", cwd=tmp_path)
     assert schema.returncode == 0 and '"title": "reliant test scenario"' in schema.stdout
+
+
+def test_a_junit_path_that_cannot_be_written_is_one_line_and_leaves_no_temporary_file(tmp_path: Path) -> None:
+    """The invalid scenario needs no engine: its report is what cannot be written."""
+    (tmp_path / "bad.yaml").write_text("workflow: 5\n")
+    taken = tmp_path / "reports"
+    taken.mkdir()
+    under_a_file = tmp_path / "bad.yaml" / "junit.xml"
+    for target, reason in ((taken, "Is a directory"), (under_a_file, "File exists")):
+        done = reliant("test", "bad.yaml", "--junit", str(target), cwd=tmp_path)
+        assert done.returncode == 1, done.stdout + done.stderr
+        assert "FAIL bad.yaml:1:1: workflow" in done.stdout, "the results are reported before the file is written"
+        assert done.stderr.splitlines() == [f"error: cannot write the JUnit XML to {target}: {reason}"], done.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.yaml", "reports"]
