@@ -34,6 +34,7 @@ def agents(
 ) -> None:
     """The sub-agents of a chat: a tree with status, model, cost and tokens."""
     from reliant.cli import ids
+    from reliant.cli.api import CliError
 
     actions = [(a, given) for a, given in (("merge", merge), ("keep", keep), ("remove", remove)) if given]
     if len(actions) > 1:
@@ -52,6 +53,8 @@ def agents(
             return
     except typer.Exit:
         raise
+    except CliError as exc:  # the chat id names no chat: said as it is, not as a failed call
+        fail(str(exc))
     except urllib.error.HTTPError as exc:
         fail(_detail(exc))
     except Exception as exc:  # noqa: BLE001 - reported as a one-line error

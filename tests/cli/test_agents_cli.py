@@ -31,6 +31,20 @@ async def reliant(*args: str) -> tuple[int, str, str]:
     return proc.returncode or 0, out.decode(), err.decode()
 
 
+async def test_a_chat_id_that_names_no_chat_is_said_so_not_as_a_failed_call_to_the_api(
+    infra: Infra, tmp_path: Path
+) -> None:
+    async with agent_env(infra, tmp_path, api_port=free_port()) as env:
+        where = ["--api-url", f"http://127.0.0.1:{env.settings.api_port}", "--token", env.settings.api_token]
+        for given, said in (
+            ("nope", "'nope' is not a chat id: ids are hexadecimal (see `reliant chats`)"),
+            ("fff", "no chat id starts with fff (see `reliant chats`)"),
+        ):
+            code, out, err = await reliant("agents", "--chat", given, *where)
+            assert code == 1 and out == ""
+            assert err.splitlines() == [f"error: {said}"]
+
+
 async def test_reliant_agents_draws_the_tree_with_status_and_cost(infra: Infra, tmp_path: Path) -> None:
     async with agent_env(infra, tmp_path, api_port=free_port()) as env:
         grand = env.script([{"text": "leaf"}])
