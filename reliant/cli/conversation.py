@@ -44,6 +44,13 @@ def find_or_create_project(api: Api, path: str, daemon_id: str = "") -> pb.Proje
         return projects.create_project(request, headers=api.headers)
 
 
+# The api sends a keepalive on an idle stream every 10 s (reliant.api.streaming.KEEPALIVE): one
+# silent for this long has an api that stopped answering (a frozen process, a network gone quiet).
+STREAM_SILENCE = 30.0
+# What ends a stream that following reconnects after: the api restarting, or going silent.
+RECONNECT_CODES = (Code.UNAVAILABLE, Code.UNKNOWN, Code.INTERNAL, Code.CANCELED, Code.DEADLINE_EXCEEDED)
+
+
 class Drawer(Protocol):
     """What `follow` hands each update to (a Renderer, or one that keeps some updates from it)."""
 
@@ -76,7 +83,7 @@ def follow(
                 if code is not None:
                     return code
         except ConnectError as exc:
-            if exc.code not in (Code.UNAVAILABLE, Code.UNKNOWN, Code.INTERNAL, Code.CANCELED):
+            if exc.code not in RECONNECT_CODES:
                 raise CliError(exc.message) from None
         gave_up_at = gave_up_at or time.monotonic() + reconnect_for
         if time.monotonic() > gave_up_at:
@@ -85,7 +92,15 @@ def follow(
 
 
 def _stream(api: Api, chat_id: str, since: int) -> Iterator[pb.ChatUpdate]:
-    with ChatServiceClientSync(api.url, proto_json=True) as client:
+    """The chat's updates from `since`; a stream silent for STREAM_SILENCE seconds ends in
+    DEADLINE_EXCEEDED (the default transport would wait on a silent socket for ever)."""
+    from pyqwest import SyncClient, SyncHTTPTransport
+
+    # As the default transport, with the system's CAs (and SSL_CERT_FILE), plus a read timeout.
+    with (
+        SyncHTTPTransport(read_timeout=STREAM_SILENCE, tls_include_system_certs=True) as transport,
+        ChatServiceClientSync(api.url, proto_json=True, http_client=SyncClient(transport)) as client,
+    ):
         yield from client.stream_updates(pb.StreamUpdatesRequest(chat_id=chat_id, since_seq=since), headers=api.headers)
 
 

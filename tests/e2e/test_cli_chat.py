@@ -6,7 +6,9 @@ elsewhere."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -258,3 +260,40 @@ def _pending(appliance: Appliance) -> str:
         return match.group(1) if match else ""
 
     return wait_until(found, timeout=30)
+
+
+@pytest.mark.timeout(300)
+def test_following_a_chat_whose_api_stops_answering_ends_with_one_line(tmp_path: Path) -> None:
+    """SIGSTOP leaves the api's socket open with nothing answering, as a frozen process or a network
+    gone quiet does: `reliant chat` says it lost the api instead of waiting for ever."""
+    up = Appliance(tmp_path / "data", env=clean_env()).start()
+    workspace = tmp_path / "project"
+    workspace.mkdir()
+    out, err = tmp_path / "chat.out", tmp_path / "chat.err"
+    chat: subprocess.Popen[bytes] | None = None
+    try:
+        assert up.cli("project", "add", str(workspace)).returncode == 0
+        model = scripted(up, [{"text": "slowly " * 400}], delay_ms=100)  # streams for about 40 s
+        args = ("chat", "--project", str(workspace), "--model", model, "go", "--data-dir", str(up.data_dir))
+        with out.open("wb") as stdout, err.open("wb") as stderr:
+            chat = subprocess.Popen(
+                reliant_cmd(*args),
+                stdout=stdout,
+                stderr=stderr,
+                stdin=subprocess.DEVNULL,
+                env=up.env,
+            )
+        wait_until(lambda: "slowly slowly" in out.read_text(), timeout=60)
+        assert up.proc is not None
+        os.kill(up.proc.pid, signal.SIGSTOP)
+        try:
+            code = chat.wait(timeout=200)
+        finally:
+            os.kill(up.proc.pid, signal.SIGCONT)
+        assert code == 1, err.read_text()
+        last = err.read_text().strip().splitlines()[-1]
+        assert last == f"error: lost the connection to {up.url} and could not reconnect", err.read_text()
+    finally:
+        if chat is not None and chat.poll() is None:
+            chat.kill()
+        up.stop()
