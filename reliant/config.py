@@ -379,9 +379,13 @@ def redacted(settings: Settings) -> dict[str, Any]:
 
 
 def secret_values(settings: Settings) -> list[str]:
-    """The secret values these settings hold: tokens, keys, and the password in the database URL."""
+    """The secret values these settings hold: tokens, keys, the password in the database URL, and
+    the password or token in each NATS URL (`nats://user:password@host`, `nats://token@host`)."""
     values = [str(getattr(settings, name)) for name in _SECRET_FIELDS]
     password = urlsplit(settings.database_url).password if settings.database_url else None
+    for url in settings.nats_url.split(",") if settings.nats_url else ():
+        parts = urlsplit(url.strip())
+        values.append((parts.password if parts.password is not None else parts.username) or "")
     return [v for v in (*values, password or "") if v]
 
 

@@ -44,7 +44,7 @@ HostOpt = Annotated[str | None, typer.Option("--host", help="Address to bind [de
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
-    typer.echo(f"error: {message}", err=True)
+    typer.echo(f"error: {redaction.redact(message)}", err=True)  # the secrets the settings hold masked
     raise typer.Exit(code)
 
 

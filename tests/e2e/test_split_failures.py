@@ -66,6 +66,21 @@ def test_an_api_given_an_address_not_of_this_machine_says_so_not_that_its_port_i
     assert lines == [f"error: api: cannot listen on 192.0.2.1:{port}: Cannot assign requested address"], done.stderr
 
 
+@pytest.mark.parametrize("userinfo", ["nuser:nats-password-{secret}", "nats-token-{secret}"])
+def test_a_password_or_token_in_the_nats_url_is_masked_in_the_error(tmp_path: Path, userinfo: str) -> None:
+    """`nats://user:password@host` and `nats://token@host` carry a secret, as a database URL does."""
+    secret = uuid.uuid4().hex
+    credentials = userinfo.format(secret=secret)
+    nats = f"nats://{credentials}@127.0.0.1:{free_port()}"
+    env = {**_role_env(), "RELIANT_NATS_URL": nats}
+    env.pop("RELIANT_NATS_TOKEN")
+    done = run_cli("server", "gateway", "--port", str(free_port()), "--data-dir", str(tmp_path), env=env, timeout=60)
+    assert done.returncode == 1, done.stdout + done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: cannot connect to NATS at nats://"), done.stderr
+    assert secret not in done.stderr and "****" in lines[0], lines[0]
+
+
 def test_a_missing_namespace_is_named_and_made_with_create_namespace(infra: Infra, tmp_path: Path) -> None:
     namespace = f"ns-{uuid.uuid4().hex[:8]}"
     env = _role_env(infra, RELIANT_TEMPORAL_NAMESPACE=namespace)
