@@ -264,8 +264,9 @@ class Renderer:
         self._begin_turn(at)
         self._turns[str(payload.get("message_id", ""))] = int(payload.get("turn") or 0)
         self._streamed.started(payload)
-        if int(payload.get("attempt") or 1) > 1 and self.live:
-            self.note(Text(f"(the answer starts again: attempt {payload.get('attempt')})", style="bright_black"))
+        attempt = int(payload.get("attempt") or 1)  # a float once it has been through JSON
+        if attempt > 1 and self.live:
+            self.note(Text(f"(the answer starts again: attempt {attempt})", style="bright_black"))
 
     def _speaks(self, message_id: str) -> bool:
         """Whether a streamed answer's text is written as it comes (no other answer's is)."""

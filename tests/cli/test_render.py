@@ -232,3 +232,12 @@ def test_two_answers_streaming_at_once_are_not_interleaved_on_the_terminal() -> 
         styled=False,
     )
     assert text.splitlines() == ["Left one, left two.", "Right one, right two.", "Then alone."]
+
+
+def test_an_answer_that_starts_again_names_its_attempt_as_a_whole_number() -> None:
+    """Struct payloads come back from JSON with every number a float: 6.0."""
+    out, err = io.StringIO(), io.StringIO()
+    renderer = Renderer(out, err, styled=False, live=True)
+    renderer.update("message_started", {"message_id": "m", "turn": 1.0, "attempt": 6.0}, at=100.0)
+    renderer.settle()
+    assert "(the answer starts again: attempt 6)" in err.getvalue(), err.getvalue()
