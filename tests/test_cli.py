@@ -57,6 +57,7 @@ def test_a_command_that_loaded_temporal_ends_without_finalizing_and_loses_no_out
     [
         (["--port", "70000"], "api_port (flag): 70000 is not a port"),
         (["--log-level", "loud"], "log_level (flag): 'loud' is not debug, info"),
+        (["--workspace", "/no/such/workspace"], "--workspace /no/such/workspace is not a directory"),
     ],
 )
 def test_up_refuses_a_bad_setting_in_one_line_before_starting_anything(

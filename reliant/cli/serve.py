@@ -137,6 +137,8 @@ def _check_workspace(path: Path, settings: config.Settings) -> None:
 
     from reliant.domain.workspace_policy import workspace_refusal
 
+    if not path.is_dir():  # as `reliant daemon start` refuses one (role_config)
+        fail(f"--workspace {path} is not a directory")
     refusal = workspace_refusal(PurePosixPath(path.resolve()), [PurePosixPath(settings.data_path)])
     if refusal:
         fail(f"--workspace {path} cannot be used: {refusal}")
