@@ -105,7 +105,7 @@ def chat(
         )
     if mode and mode not in ("auto", "manual", "plan"):
         fail(f"--mode must be auto, manual or plan, not {mode!r}")
-    if not message and not chat_id:
+    if not message.strip() and not chat_id:  # refused before a new chat is made for it
         fail("say what you want done: reliant chat MESSAGE (or follow a chat with --chat ID)")
     api = api_client(data_dir, api_url, token)
     renderer = Renderer(echo_user=bool(chat_id))

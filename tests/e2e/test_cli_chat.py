@@ -186,6 +186,26 @@ def _running_chat(appliance: Appliance) -> str:
     return running[0]["id"] if tools and "● shell sleep 60" in tools else ""
 
 
+def test_a_blank_message_is_refused_before_a_chat_is_made(appliance: Appliance, project: Path) -> None:
+    """The api refuses a blank message too, but only once the new chat exists: an empty one was left."""
+    before = appliance.cli("chats", "--json")
+    assert before.returncode == 0, before.stderr
+    done = subprocess.run(
+        reliant_cmd("chat", "   ", "--data-dir", str(appliance.data_dir)),
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=appliance.env,
+        stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        "error: say what you want done: reliant chat MESSAGE (or follow a chat with --chat ID)"
+    ], done.stderr
+    assert json.loads(appliance.cli("chats", "--json").stdout) == json.loads(before.stdout)
+
+
 def test_an_approval_answered_elsewhere_leaves_the_prompt_and_the_turn_goes_on(
     appliance: Appliance, project: Path
 ) -> None:
