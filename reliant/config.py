@@ -200,7 +200,12 @@ def _coerce(name: str, value: Any, *, source: str = "flag") -> Any:
         if kind == "Path":
             return Path(str(value))
         if kind == "tuple[Path, ...]":
-            items = value if isinstance(value, (list, tuple)) else str(value).split(os.pathsep)
+            items = value if isinstance(value, (list, tuple)) else [value]
+            wrong = next((v for v in items if not isinstance(v, (str, Path))), None)
+            if wrong is not None:
+                raise ValueError(f"expected a path or a list of paths, got {type(wrong).__name__}")
+            if isinstance(value, str):  # several, joined as in PATH
+                items = value.split(os.pathsep)
             return tuple(Path(str(v)) for v in items if str(v))
         if not isinstance(value, str):
             raise ValueError(f"expected a string, got {type(value).__name__}")

@@ -127,6 +127,19 @@ def test_a_fractional_whole_number_or_a_non_finite_number_is_refused(tmp_path: P
     assert isinstance(loaded.api_port, int)
 
 
+def test_a_list_of_paths_takes_only_strings(tmp_path: Path) -> None:
+    """`workspaces = 5` became the path "5" and `[1, true]` the paths "1" and "True", silently."""
+    path = tmp_path / "reliant.toml"
+    for value, said in (("5", "int"), ("true", "bool"), ('["/a", 1]', "int")):
+        path.write_text(f"[daemon]\nworkspaces = {value}\n")
+        refused = rf"reliant.toml:2: daemon_workspaces \(file\): expected a path or a list of paths, got {said}"
+        with pytest.raises(ConfigError, match=refused):
+            config.load(tmp_path, env={})
+    path.write_text('[daemon]\nworkspaces = ["/a", "/b"]\nworkspace_roots = "/c"\n')
+    loaded = config.load(tmp_path, env={"RELIANT_DAEMON_WORKSPACES": "/d:/e"})
+    assert loaded.daemon_workspaces == (Path("/d"), Path("/e")) and loaded.daemon_workspace_roots == (Path("/c"),)
+
+
 def test_the_llm_read_timeout_is_a_layered_setting(tmp_path: Path) -> None:
     assert config.load(tmp_path, env={}).llm_read_timeout == 90.0
     (tmp_path / "reliant.toml").write_text("[llm]\nread_timeout = 120\n")
