@@ -7,10 +7,11 @@ import logging
 
 import grpc
 
+from embedded.ports import bind_error
 from reliant.bus import Bus, role_beacon
 from reliant.clients.bus_connection import connect_bus
 from reliant.config import Settings
-from reliant.errors import PortInUseError
+from reliant.errors import PortInUseError, listen_error
 from reliant.gateway.servicer import GatewayServicer, default_gateway_id
 from reliant.wire.grpc_options import OPTIONS
 from reliant.wire.grpc_tls import ServerTls, server_tls
@@ -52,7 +53,12 @@ class GatewayRole:
             bound = 0
         if bound == 0:
             await bus.close()
-            raise PortInUseError("gateway", s.host, s.gateway_port)
+            # grpc says only that it failed: a bind of our own says why (a taken port, or an address
+            # that is not this machine's).
+            reason = bind_error(s.gateway_port, s.host)
+            if reason is None:
+                raise PortInUseError("gateway", s.host, s.gateway_port)
+            raise listen_error("gateway", s.host, s.gateway_port, reason)
         beacon = role_beacon(bus, self.name, {"address": address}, s.heartbeat_interval)
         try:
             await server.start()
