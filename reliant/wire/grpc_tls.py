@@ -4,6 +4,7 @@ whether a gateway address is on this machine (the one place a daemon token may t
 from __future__ import annotations
 
 import ipaddress
+import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +24,19 @@ def read_pem(path: str, setting: str) -> bytes:
     return data
 
 
+def check_key_pair(cert: str, key: str, cert_setting: str, key_setting: str) -> None:
+    """Refuse a certificate and a key that do not belong together (or that OpenSSL cannot load: an
+    encrypted key), naming both settings: grpc takes them without a word and then fails to listen
+    or to hand-shake, saying neither why nor which file."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    try:
+        context.load_cert_chain(Path(cert).expanduser(), Path(key).expanduser(), password=lambda: b"")
+    except ssl.SSLError as exc:
+        raise ConfigError(
+            f"{cert_setting} {cert} and {key_setting} {key} are not a certificate and its key: {exc.reason or exc}"
+        ) from None
+
+
 @dataclass(frozen=True, slots=True)
 class ServerTls:
     """The gateway's certificate and key; with a client CA, daemons must present a certificate it signed."""
@@ -33,6 +47,7 @@ class ServerTls:
 
     def credentials(self) -> grpc.ServerCredentials:
         pair = (read_pem(self.key, "gateway_tls_key"), read_pem(self.cert, "gateway_tls_cert"))
+        check_key_pair(self.cert, self.key, "gateway_tls_cert", "gateway_tls_key")
         client_ca = read_pem(self.client_ca, "gateway_tls_client_ca") if self.client_ca else None
         return grpc.ssl_server_credentials([pair], root_certificates=client_ca, require_client_auth=bool(client_ca))
 
@@ -63,6 +78,10 @@ class ChannelTls:
         return bool(self.cert)
 
     def credentials(self) -> grpc.ChannelCredentials:
+        if self.cert:
+            read_pem(self.cert, "daemon_tls_cert")
+            read_pem(self.key, "daemon_tls_key")
+            check_key_pair(self.cert, self.key, "daemon_tls_cert", "daemon_tls_key")
         return grpc.ssl_channel_credentials(
             root_certificates=read_pem(self.ca, "daemon_tls_ca") if self.ca else None,
             private_key=read_pem(self.key, "daemon_tls_key") if self.key else None,

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from embedded.ports import free_port
+from tests.certificates import CertificateAuthority
 from tests.conftest import Infra
 from tests.e2e.harness import Proc, clean_env, run_cli
 
@@ -191,3 +192,40 @@ async def test_a_role_whose_service_accepts_tcp_but_never_answers_exits_within_t
     assert len(lines) == 1 and lines[0].startswith("error: "), done.stderr
     assert f"{what} at {where}" in lines[0], lines[0]
     assert "did not complete the handshake" in lines[0], lines[0]
+
+
+def test_a_certificate_and_a_key_that_are_not_a_pair_are_named_by_the_gateway_and_the_daemon(
+    infra: Infra, tmp_path: Path
+) -> None:
+    """The gateway said its (free) port was in use, and the daemon retried a handshake that could
+    never be made, for ever."""
+    ca = CertificateAuthority(tmp_path / "pki")
+    server, client = ca.server(), ca.client()
+    port = str(free_port())
+    gateway = run_cli(
+        *("server", "gateway", "--port", port, "--tls-cert", str(server.cert), "--tls-key", str(client.key)),
+        *("--data-dir", str(tmp_path / "gateway")),
+        env=_role_env(infra),
+        timeout=60,
+    )
+    assert gateway.returncode == 1, gateway.stdout + gateway.stderr
+    said = f"error: gateway_tls_cert {server.cert} and gateway_tls_key {client.key} are not a certificate and its key"
+    assert gateway.stderr.strip().splitlines()[-1].startswith(said), gateway.stderr
+    assert "in use" not in gateway.stderr
+
+    token = tmp_path / "daemon_token"
+    token.write_text("daemon-token\n")
+    token.chmod(0o600)
+    began = time.monotonic()
+    daemon = run_cli(
+        *("daemon", "start", "--gateway", f"127.0.0.1:{port}", "--token-file", str(token)),
+        *("--tls-ca", str(ca.cert), "--tls-cert", str(client.cert), "--tls-key", str(server.key)),
+        *("--data-dir", str(tmp_path / "daemon")),
+        env=clean_env(),
+        timeout=60,
+    )
+    assert daemon.returncode == 1, daemon.stdout + daemon.stderr
+    said = f"error: daemon_tls_cert {client.cert} and daemon_tls_key {server.key} are not a certificate and its key"
+    assert daemon.stderr.strip().splitlines() == [daemon.stderr.strip().splitlines()[-1]], daemon.stderr
+    assert daemon.stderr.strip().startswith(said), daemon.stderr
+    assert time.monotonic() - began < 15
