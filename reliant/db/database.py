@@ -103,6 +103,9 @@ async def _open_pool(url: str, name: str, min_size: int, max_size: int, timeout:
     except Exception as exc:
         await pool.close()
         raise DatabaseError(f"cannot connect to Postgres at {_redact(url)}: {exc}") from exc
+    except asyncio.CancelledError:  # a caller's bound (wait_for) ran out first: its tasks go too
+        await pool.close()
+        raise
     return pool
 
 

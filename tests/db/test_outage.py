@@ -41,3 +41,19 @@ async def test_a_failing_statement_is_not_an_outage(migrated_db: Database) -> No
         await migrated_db.fetch("SELECT * FROM no_such_table")
     assert not isinstance(info.value, DatabaseError)
     assert migrated_db.reachable
+
+
+async def test_an_open_cancelled_while_it_waits_for_postgres_leaves_no_pool_task_behind() -> None:
+    """A split role's preflight bounds Database.open with wait_for: a cancel that came before the
+    pool's own timeout left its workers pending, and the role's output ended in asyncio's
+    "Task was destroyed but it is pending!" lines."""
+    import asyncio
+
+    from embedded.ports import free_port
+
+    dead = f"postgresql://reliant:x@127.0.0.1:{free_port()}/reliant"
+    before = asyncio.all_tasks()  # the session's own pools have theirs
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(Database.open(dead, min_size=1, max_size=1, timeout=30), 0.5)
+    left = [t.get_name() for t in asyncio.all_tasks() - before if not t.done()]
+    assert left == []
