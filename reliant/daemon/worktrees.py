@@ -36,14 +36,14 @@ import asyncio
 import logging
 import os
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from reliant.daemon.environment import child_environment
 from reliant.daemon.tools.base import ToolFailure
 from reliant.daemon.tools.paths import confine
-from reliant.domain.git import git_command
+from reliant.domain.git import PROGRAM_KEYS, config_environment, git_command, repository_programs
 
 logger = logging.getLogger(__name__)
 
@@ -66,9 +66,22 @@ class GitError(ToolFailure):
 
 
 async def git(cwd: Path, *args: str, check: bool = True, limit: int = 0) -> str:
-    """Run git in `cwd`; its stdout (cut at `limit` bytes when given). The repository's hooks and
-    fsmonitor never run (domain.git)."""
+    """Run git in `cwd`; its stdout (cut at `limit` bytes when given). No program the
+    repository names runs: its hooks, fsmonitor, filter and merge drivers, signing program
+    (domain.git)."""
     env = child_environment({"GIT_TERMINAL_PROMPT": "0", "GIT_PAGER": "cat", "LC_ALL": "C"})
+    _, listing, _ = await _run(cwd, env, ["config", "--show-scope", "--null", "--get-regexp", PROGRAM_KEYS])
+    env.update(config_environment(repository_programs(listing), env))
+    code, out, err = await _run(cwd, env, args)
+    if check and code:
+        raise GitError(list(args), code, err.decode("utf-8", "replace"))
+    if limit and len(out) > limit:
+        out = out[:limit]
+    return out.decode("utf-8", "replace")
+
+
+async def _run(cwd: Path, env: dict[str, str], args: Sequence[str]) -> tuple[int, bytes, bytes]:
+    """git's exit code, stdout and stderr."""
     try:
         proc = await asyncio.create_subprocess_exec(
             *git_command("git", *args),
@@ -87,11 +100,7 @@ async def git(cwd: Path, *args: str, check: bool = True, limit: int = 0) -> str:
         proc.kill()
         await proc.wait()
         raise ToolFailure(f"git {' '.join(args[:2])} took longer than {GIT_TIMEOUT:.0f}s") from None
-    if check and proc.returncode:
-        raise GitError(list(args), proc.returncode or 0, err.decode("utf-8", "replace"))
-    if limit and len(out) > limit:
-        out = out[:limit]
-    return out.decode("utf-8", "replace")
+    return proc.returncode or 0, out, err
 
 
 async def _identity(repo: Path) -> tuple[str, ...]:
@@ -255,14 +264,15 @@ class Worktrees:
         if base.startswith("-"):
             raise ToolFailure(f"invalid base {base!r}")
         against = base or "HEAD"
-        diff = await git(path, "diff", "--no-color", "--no-ext-diff", against, "--", limit=MAX_DIFF_BYTES + 1)
+        plain = ("--no-color", "--no-ext-diff", "--no-textconv")
+        diff = await git(path, "diff", *plain, against, "--", limit=MAX_DIFF_BYTES + 1)
         names = (await git(path, "diff", "--name-only", against, "--")).split()
         untracked = (await git(path, "ls-files", "--others", "--exclude-standard")).splitlines()
         parts = [diff]
         for rel in untracked[:MAX_UNTRACKED]:
             if sum(len(p) for p in parts) > MAX_DIFF_BYTES:
                 break
-            added = ("diff", "--no-color", "--no-ext-diff", "--no-index", "--", "/dev/null", rel)
+            added = ("diff", *plain, "--no-index", "--", "/dev/null", rel)
             parts.append(await git(path, *added, check=False))
         text = "".join(parts)
         truncated = len(text) > MAX_DIFF_BYTES or len(untracked) > MAX_UNTRACKED

@@ -186,3 +186,100 @@ async def test_a_merge_leaves_alone_a_merge_the_user_is_in_the_middle_of(repo: P
     assert (repo / "app.py").read_text() == "print('my resolution')\n"
     assert sh(repo, "git", "rev-parse", "HEAD") == head and not (repo / "agent.txt").exists()
     assert sh(path, "git", "status", "--porcelain") == "?? agent.txt\n", "the agent's work is as it was"
+
+
+def passthrough(path: Path, marker: Path) -> str:
+    """A filter or textconv program at `path` that leaves `marker` and passes its input through."""
+    path.write_text(f'#!/bin/sh\ntouch \'{marker}\'\nif [ -n "$1" ]; then cat "$1"; else cat; fi\n')
+    path.chmod(0o755)
+    return str(path)
+
+
+async def test_the_filter_and_textconv_programs_of_a_repositorys_config_never_run_from_reliants_own_git(
+    repo: Path, tmp_path: Path, host: ToolHost
+) -> None:
+    """A repository's .git/config may name filter drivers (run on every file git hashes or checks
+    out: `git status` after a fresh unpack, `worktree add`, `add`) and textconv programs (run by
+    `git diff`), under names its committed .gitattributes picks: none runs from reliant's git."""
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    sh(repo, "git", "config", "filter.trap.clean", passthrough(tmp_path / "clean", markers / "clean"))
+    sh(repo, "git", "config", "filter.trap.smudge", passthrough(tmp_path / "smudge", markers / "smudge"))
+    sh(repo, "git", "config", "diff.trap.textconv", passthrough(tmp_path / "textconv", markers / "textconv"))
+    (repo / ".gitattributes").write_text("* filter=trap diff=trap\n")
+    sh(repo, "git", "add", ".gitattributes")
+    sh(repo, "git", "commit", "-q", "-m", "attributes")
+    # The traps work: git itself runs them.
+    (repo / "app.py").touch()  # an unpacked archive: every file's stat differs from the index
+    sh(repo, "git", "status", "--short")
+    (repo / "app.py").unlink()
+    sh(repo, "git", "checkout", "-q", "app.py")
+    (repo / "app.py").write_text("print('probe')\n")
+    sh(repo, "git", "diff", "--no-ext-diff")
+    sh(repo, "git", "checkout", "-q", "app.py")
+    assert sorted(p.name for p in markers.iterdir()) == ["clean", "smudge", "textconv"]
+    for marker in markers.iterdir():
+        marker.unlink()
+
+    (repo / "app.py").touch()
+    router = DaemonRouter(host)
+    router.register(ProjectContext(home=tmp_path).controls(host.workspace_for))
+    reply = await router.handle("ctl.context.environment", json.dumps({"workspace": str(repo)}).encode())
+    assert json.loads(reply)["environment"]["git"]["branch"] == "main"
+    trees = Worktrees()
+    path = Path((await trees.create(repo, "chat-1"))["path"])
+    assert (path / "app.py").read_text() == "print('v1')\n"
+    edit = "echo \"print('v2')\" > app.py; echo new > added.txt"
+    assert (await host.execute(ToolCall("w1", "shell", {"command": edit}, workspace=str(path)))).status is ToolStatus.OK
+    await trees.status(repo, str(path))
+    diff = await trees.diff(repo, str(path))
+    assert "+print('v2')" in diff["diff"] and "+new" in diff["diff"]
+    merged = await trees.merge(repo, str(path))
+    assert merged["merged"], merged
+    await trees.remove(repo, str(path), delete_branch=True)
+
+    assert sorted(p.name for p in markers.iterdir()) == []
+
+
+async def test_a_repositorys_merge_driver_and_signing_program_never_run_and_the_users_own_filter_does(
+    repo: Path, tmp_path: Path, host: ToolHost, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The programs a repository's config names are replaced by the user's own (a filter of their
+    global config, as git lfs installs one) or by none: a merge or a signature that needs one fails."""
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    user_config = tmp_path / "gitconfig"
+    user_config.write_text(f'[filter "trap"]\n\tclean = {passthrough(tmp_path / "users", markers / "users-clean")}\n')
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(user_config))
+    sh(repo, "git", "config", "filter.trap.clean", passthrough(tmp_path / "clean", markers / "clean"))
+    sh(repo, "git", "config", "merge.trap.driver", f"{program(tmp_path / 'driver', markers / 'driver')} %A")
+    sh(repo, "git", "config", "gpg.program", program(tmp_path / "gpg", markers / "gpg"))
+    sh(repo, "git", "config", "commit.gpgSign", "true")
+    (repo / ".gitattributes").write_text("* filter=trap merge=trap\n")
+    sh(repo, "git", "-c", "commit.gpgSign=false", "add", ".gitattributes")
+    sh(repo, "git", "-c", "commit.gpgSign=false", "commit", "-q", "-m", "attributes")
+    # The traps work: git itself runs them.
+    assert subprocess.run(["git", "commit", "-q", "--allow-empty", "-m", "x"], cwd=repo, check=False).returncode
+    sh(repo, "git", "checkout", "-q", "-b", "probe")
+    (repo / "app.py").write_text("print('probe')\n")
+    sh(repo, "git", "-c", "commit.gpgSign=false", "commit", "-q", "-am", "probe")
+    sh(repo, "git", "checkout", "-q", "main")
+    (repo / "app.py").write_text("print('main')\n")
+    sh(repo, "git", "-c", "commit.gpgSign=false", "commit", "-q", "-am", "main")
+    subprocess.run(["git", "-c", "commit.gpgSign=false", "merge", "-q", "probe"], cwd=repo, check=False)
+    sh(repo, "git", "reset", "-q", "--hard", "HEAD")
+    assert sorted(p.name for p in markers.iterdir()) == ["clean", "driver", "gpg"]
+    for marker in markers.iterdir():
+        marker.unlink()
+
+    trees = Worktrees()
+    path = Path((await trees.create(repo, "chat-1"))["path"])
+    (path / "app.py").write_text("print('v2')\n")
+    (repo / "app.py").write_text("print('main 2')\n")
+    sh(repo, "git", "-c", "commit.gpgSign=false", "-c", "filter.trap.clean=cat", "commit", "-q", "-am", "main 2")
+    with pytest.raises(ToolFailure, match="sign"):
+        await trees.merge(repo, str(path))  # the commit of its work: no signing program
+    sh(repo, "git", "config", "commit.gpgSign", "false")
+    with pytest.raises(ToolFailure, match="cannot run"):
+        await trees.merge(repo, str(path))  # both changed app.py: the repository's driver is not run
+    assert sorted(p.name for p in markers.iterdir()) == ["users-clean"]
