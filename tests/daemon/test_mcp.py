@@ -105,7 +105,7 @@ async def mcp_host(tmp_path: Path, workspace: Path) -> AsyncIterator[tuple[ToolH
     write_config(
         workspace / ".reliant" / "mcp.json",
         {
-            "test": ours(env={"RELIANT_TEST_VALUE": "${RELIANT_TEST_UNSET:-from-config}"}),
+            "test": ours(env={"RELIANT_TEST_VALUE": "${MCP_TEST_UNSET:-from-config}"}),
             "missing": {"command": "reliant-no-such-command-xyz"},
         },
     )

@@ -12,7 +12,9 @@ Each holds `{"mcpServers": {"<name>": {...}}}`. A server is either stdio
 `"timeout"` (seconds per tool call, default 120) and `"startup_timeout"` (default 30). An entry that
 holds nothing but `disabled` switches off a server defined by an earlier file. Strings in command,
 args, env, cwd, url and headers expand `${VAR}` and `${VAR:-default}` from the daemon's environment;
-a relative cwd is taken from the project root.
+a relative cwd is taken from the project root. The project's files name none of reliant's own
+variables (tokens, keys: config.is_reliant_variable): a repository would hand them to a server, or
+send them to a URL, of its choosing; such a server is an error.
 
 A problem with one server (bad field, unset variable) is that server's error, never the others'.
 The project's two files are commands a repository asks the daemon to run: the manager uses them
@@ -28,6 +30,8 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+
+from reliant.config import is_reliant_variable
 
 GLOBAL_FILE = "mcp.json"
 PROJECT_FILES = (".reliant/mcp.json", ".reliant/mcp.local.json")
@@ -74,11 +78,14 @@ class LoadedConfig:
     files: tuple[str, ...]  # the files that were read
 
 
-def expand(text: str, env: Mapping[str, str]) -> str:
-    """Expand `${VAR}` and `${VAR:-default}`; an unset variable without a default is an error."""
+def expand(text: str, env: Mapping[str, str], *, reliant_variables: bool = True) -> str:
+    """Expand `${VAR}` and `${VAR:-default}`; an unset variable without a default is an error, and
+    so is one of reliant's own variables unless `reliant_variables`."""
 
     def one(match: re.Match[str]) -> str:
         name, default = match.group(1), match.group(2)
+        if not reliant_variables and is_reliant_variable(name):
+            raise ConfigProblem(f"${{{name}}} is reliant's own variable, which a project's file cannot give a server")
         value = env.get(name)
         if value:
             return value
@@ -109,8 +116,15 @@ def _seconds(value: Any, what: str) -> float:
     return float(value)
 
 
-def parse_server(name: str, raw: Any, source: str, project: Path | None, env: Mapping[str, str]) -> McpServerConfig:
-    """One server entry; problems raise ConfigProblem."""
+def parse_server(
+    name: str, raw: Any, source: str, project: Path | None, env: Mapping[str, str], *, reliant_variables: bool = True
+) -> McpServerConfig:
+    """One server entry; problems raise ConfigProblem. A project's file is parsed without
+    `reliant_variables`."""
+
+    def value(text: str) -> str:
+        return expand(text, env, reliant_variables=reliant_variables)
+
     if not isinstance(raw, dict):
         raise ConfigProblem("a server entry must be an object")
     unknown = sorted(set(raw) - _KNOWN_KEYS)
@@ -128,10 +142,10 @@ def parse_server(name: str, raw: Any, source: str, project: Path | None, env: Ma
         url = raw.get("url")
         if not isinstance(url, str) or not url:
             raise ConfigProblem("an http server needs a url")
-        url = expand(url, env)
+        url = value(url)
         if not url.startswith(("http://", "https://")):
             raise ConfigProblem(f"url must start with http:// or https://, got {url!r}")
-        headers = {k: expand(v, env) for k, v in _mapping(raw.get("headers", {}), "headers").items()}
+        headers = {k: value(v) for k, v in _mapping(raw.get("headers", {}), "headers").items()}
         return McpServerConfig(
             name,
             "http",
@@ -147,19 +161,19 @@ def parse_server(name: str, raw: Any, source: str, project: Path | None, env: Ma
     command = raw.get("command")
     if not isinstance(command, str) or not command.strip():
         raise ConfigProblem("a stdio server needs a command")
-    args = [expand(a, env) for a in _strings(raw.get("args", []), "args")]
-    server_env = {k: expand(v, env) for k, v in _mapping(raw.get("env", {}), "env").items()}
+    args = [value(a) for a in _strings(raw.get("args", []), "args")]
+    server_env = {k: value(v) for k, v in _mapping(raw.get("env", {}), "env").items()}
     cwd = raw.get("cwd", "")
     if not isinstance(cwd, str):
         raise ConfigProblem("cwd must be a string")
-    cwd = expand(cwd, env)
+    cwd = value(cwd)
     if cwd and not Path(cwd).is_absolute() and project is not None:
         cwd = str(project / cwd)
     return McpServerConfig(
         name,
         "stdio",
         source,
-        command=expand(command, env),
+        command=value(command),
         args=tuple(args),
         env=tuple(sorted(server_env.items())),
         cwd=cwd or (str(project) if project is not None else ""),
@@ -216,7 +230,8 @@ def load(
                 servers[name] = _replace_disabled(earlier, raw["disabled"], str(path))
                 continue
             try:
-                servers[name] = parse_server(name, raw, str(path), project, env)
+                own = path == global_file
+                servers[name] = parse_server(name, raw, str(path), project, env, reliant_variables=own)
             except ConfigProblem as exc:
                 servers[name] = McpServerConfig(name, "stdio", str(path), error=f"{path}: {exc}")
     return LoadedConfig(servers, tuple(errors), tuple(read))
@@ -249,7 +264,7 @@ def add_server(project: Path, name: str, entry: dict[str, Any], *, local: bool =
     other servers and fields kept as they were. `${VAR}` references are kept, unexpanded."""
     if not NAME.match(name):
         raise ConfigProblem(f"name {name!r}: 1-32 letters, digits, '_' or '-', starting with a letter or digit")
-    parse_server(name, entry, "", project, _Placeholders())
+    parse_server(name, entry, "", project, _Placeholders(), reliant_variables=False)
     path = project / PROJECT_FILES[1 if local else 0]
     real = Path(os.path.realpath(path))
     if not real.is_relative_to(project):
