@@ -21,8 +21,9 @@ In each directory the files are AGENTS.md, CLAUDE.md and .reliant/instructions.m
 file whose real path or content repeats one already taken is left out. A file is cut at
 MAX_INSTRUCTION_CHARS, and one answer holds at most MAX_INSTRUCTIONS_CHARS of them (the files
 nearest the project first; what does not fit is marked truncated). Inside the project, a file whose
-real path (symlinks resolved) leaves the workspace is not read: a repository cannot make the agent
-send a file from elsewhere on the machine to the model.
+real path (symlinks resolved) leaves the workspace is not read, and above it one that leaves the
+directory it is found in: a repository (also one that holds the project in a subdirectory) cannot
+make the agent send a file from elsewhere on the machine to the model.
 
 Attachments are confined like every tool path: text up to MAX_ATTACH_CHARS, images (PNG, JPEG, GIF,
 WebP) up to MAX_IMAGE_BYTES and MAX_IMAGES_BYTES for one message, a directory as a listing of its
@@ -84,7 +85,7 @@ class ProjectContext:
         found = _Collector()
         found.directory(workspace, workspace, InstructionScope.PROJECT, ".")
         for parent in self._parents(workspace):
-            found.directory(parent, None, InstructionScope.PARENT, str(parent))
+            found.directory(parent, parent, InstructionScope.PARENT, str(parent))
         return found.files
 
     def directory_instructions(self, workspace: Path, paths: Iterable[str]) -> tuple[list[InstructionFile], list[str]]:
@@ -219,7 +220,7 @@ class _Collector:
         self._seen_content: set[str] = set()
         self._budget = MAX_INSTRUCTIONS_CHARS
 
-    def directory(self, directory: Path, confined_to: Path | None, scope: InstructionScope, shown_as: str) -> None:
+    def directory(self, directory: Path, confined_to: Path, scope: InstructionScope, shown_as: str) -> None:
         for name in INSTRUCTION_FILES:
             candidate = directory / name
             try:
@@ -228,8 +229,8 @@ class _Collector:
                 real = candidate.resolve(strict=True)
             except (OSError, RuntimeError):
                 continue
-            if confined_to is not None and real != confined_to and not real.is_relative_to(confined_to):
-                continue  # a link out of the workspace: not read
+            if real != confined_to and not real.is_relative_to(confined_to):
+                continue  # a link out of the workspace (or of the directory above it): not read
             if str(real) in self._seen_paths:
                 continue
             self._seen_paths.add(str(real))

@@ -112,6 +112,25 @@ async def test_a_link_out_of_the_workspace_is_not_read(workspace: Path, home: Pa
     assert [f for f in root["files"] if f["scope"] == "project"] == [] and sub["files"] == []
 
 
+async def test_a_link_out_of_a_repository_that_holds_the_project_is_not_read(
+    workspace: Path, home: Path, outside: Path
+) -> None:
+    """A project in a subdirectory of a repository (a monorepo): the repository's own instruction
+    files above the project are read, but a link among them to a file elsewhere is not."""
+    (workspace / "AGENTS.md").symlink_to(outside / "secret.txt")
+    (workspace / "CLAUDE.md").write_text("monorepo rules\n")
+    service = workspace / "service"
+    service.mkdir()
+    router = router_for(workspace, home)
+
+    reply = await ctl(router, "instructions", {"workspace": str(service)})
+
+    assert "top secret" not in json.dumps(reply)
+    assert [(f["shown"], f["content"]) for f in reply["files"]][:1] == [
+        (str(workspace / "CLAUDE.md"), "monorepo rules\n")
+    ]
+
+
 async def test_instruction_files_are_bounded(workspace: Path, home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(context_module, "MAX_INSTRUCTIONS_CHARS", MAX_INSTRUCTION_CHARS + 100)
     (workspace / "AGENTS.md").write_text("a" * (MAX_INSTRUCTION_CHARS + 500))
