@@ -56,6 +56,7 @@ from reliant.domain.context import (
     environment_to_json,
     instruction_to_json,
 )
+from reliant.domain.git import SUBMODULE_FILES_UNREAD
 
 Handler = Callable[[dict[str, Any]], Awaitable[Any]]
 
@@ -285,7 +286,8 @@ def _today() -> str:
 
 async def _git_state(workspace: Path) -> GitState | None:
     try:
-        status = await git(workspace, "status", "--short", "--branch", "--untracked-files=normal", limit=256 * 1024)
+        short = ("--short", "--branch", "--untracked-files=normal")
+        status = await git(workspace, "status", SUBMODULE_FILES_UNREAD, *short, limit=256 * 1024)
     except ToolFailure:
         return None  # not a repository (or no git)
     lines = status.splitlines()

@@ -43,7 +43,13 @@ from typing import Any
 from reliant.daemon.environment import child_environment
 from reliant.daemon.tools.base import ToolFailure
 from reliant.daemon.tools.paths import confine
-from reliant.domain.git import PROGRAM_KEYS, config_environment, git_command, repository_programs
+from reliant.domain.git import (
+    PROGRAM_KEYS,
+    SUBMODULE_FILES_UNREAD,
+    config_environment,
+    git_command,
+    repository_programs,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -244,7 +250,7 @@ class Worktrees:
     async def status(self, workspace: Path, given: str) -> dict[str, Any]:
         repo = await self._repo(workspace)
         path = self.confine_worktree(repo, given)
-        out = await git(path, "status", "--porcelain=v1", "-b", "--untracked-files=all")
+        out = await git(path, "status", SUBMODULE_FILES_UNREAD, "--porcelain=v1", "-b", "--untracked-files=all")
         lines = out.splitlines()
         branch, ahead, behind = "", 0, 0
         if lines and lines[0].startswith("## "):
@@ -265,8 +271,8 @@ class Worktrees:
             raise ToolFailure(f"invalid base {base!r}")
         against = base or "HEAD"
         plain = ("--no-color", "--no-ext-diff", "--no-textconv")
-        diff = await git(path, "diff", *plain, against, "--", limit=MAX_DIFF_BYTES + 1)
-        names = (await git(path, "diff", "--name-only", against, "--")).split()
+        diff = await git(path, "diff", *plain, SUBMODULE_FILES_UNREAD, against, "--", limit=MAX_DIFF_BYTES + 1)
+        names = (await git(path, "diff", SUBMODULE_FILES_UNREAD, "--name-only", against, "--")).split()
         untracked = (await git(path, "ls-files", "--others", "--exclude-standard")).splitlines()
         parts = [diff]
         for rel in untracked[:MAX_UNTRACKED]:
@@ -309,7 +315,7 @@ class Worktrees:
             # Its own `merge --abort` below would throw away the user's merge and their resolution.
             raise ToolFailure(f"the repository is in the middle of a merge into {target}: finish or abort it first")
         who = await _identity(repo)
-        if (await git(path, "status", "--porcelain", "--untracked-files=all")).strip():
+        if (await git(path, "status", SUBMODULE_FILES_UNREAD, "--porcelain", "--untracked-files=all")).strip():
             await git(path, "add", "-A")
             await git(path, *who, "commit", "-q", "--no-verify", "-m", message or f"The work of {branch}")
         try:
@@ -325,7 +331,8 @@ class Worktrees:
         if conflicts:
             return {"ok": True, "merged": False, "conflicts": conflicts, "reason": f"{branch} conflicts with {target}"}
         changed = [p for p in (await git(repo, "diff", "--name-only", "-z", f"HEAD...{branch}", "--")).split("\0") if p]
-        dirty = {line[3:].split(" -> ")[-1] for line in (await git(repo, "status", "--porcelain")).splitlines()}
+        status = await git(repo, "status", SUBMODULE_FILES_UNREAD, "--porcelain")
+        dirty = {line[3:].split(" -> ")[-1] for line in status.splitlines()}
         if overlap := sorted(set(changed) & dirty):
             why = f"the workspace has uncommitted changes to files {branch} changes"
             return {"ok": True, "merged": False, "conflicts": overlap, "reason": why}

@@ -17,6 +17,12 @@ global or command line) instead, or none (`repository_programs`): git then skips
 merge or signature that needs the missing program fails. A repository whose own config installs a
 filter (`git lfs install --local`) so works without it in reliant's git. Textconv programs are
 not used (`git diff --no-textconv`).
+
+`git status` and `git diff` of a working tree run a git of its own in each submodule to see
+whether its files changed, under the submodule's config (`.git/modules/<name>/config`, with filter
+drivers of its own). Reliant's pass SUBMODULE_FILES_UNREAD: a submodule counts as changed when its
+commit does, not when its files do (as an option: the repository's `.gitmodules` cannot undo it).
+`git merge` has no such option and still looks into the submodules of the repository it merges in.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from collections.abc import Mapping
 
 NO_REPOSITORY_PROGRAMS = ("-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false")
 
+SUBMODULE_FILES_UNREAD = "--ignore-submodules=dirty"
 # `git config --show-scope --null --get-regexp PROGRAM_KEYS` lists where the programs are set.
 PROGRAM_KEYS = (
     r"^(filter\..+\.(clean|smudge|process)|merge\..+\.driver|gpg\.(.+\.)?program|gpg\.ssh\.defaultkeycommand)$"

@@ -283,3 +283,46 @@ async def test_a_repositorys_merge_driver_and_signing_program_never_run_and_the_
     with pytest.raises(ToolFailure, match="cannot run"):
         await trees.merge(repo, str(path))  # both changed app.py: the repository's driver is not run
     assert sorted(p.name for p in markers.iterdir()) == ["users-clean"]
+
+
+async def test_the_filter_programs_of_a_submodules_config_never_run_from_reliants_own_git(
+    repo: Path, tmp_path: Path, host: ToolHost
+) -> None:
+    """`git status` and `git diff` look inside each submodule with a git of its own, which reads
+    the submodule's config (.git/modules/<name>/config): its filter drivers do not run from the
+    status in a prompt or a worktree's status and diff, even when the repository's .gitmodules asks
+    for the submodules' own changes to be shown."""
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    library = tmp_path / "library"
+    library.mkdir()
+    sh(library, "git", "init", "-q", "-b", "main")
+    (library / ".gitattributes").write_text("* filter=subtrap\n")
+    (library / "lib.py").write_text("x = 1\n")
+    sh(library, "git", "add", ".")
+    sh(library, "git", "-c", "user.name=t", "-c", "user.email=t@example.test", "commit", "-q", "-m", "lib")
+    sh(repo, "git", "-c", "protocol.file.allow=always", "submodule", "add", "-q", str(library), "lib")
+    sh(repo, "git", "config", "-f", ".gitmodules", "submodule.lib.ignore", "none")
+    sh(repo, "git", "add", ".gitmodules")
+    sh(repo, "git", "commit", "-q", "-m", "submodule")
+    module = repo / ".git" / "modules" / "lib"
+    trap = passthrough(tmp_path / "clean", markers / "clean")
+    sh(repo, "git", f"--git-dir={module}", "config", "filter.subtrap.clean", trap)
+    # The trap works: git itself runs it.
+    (repo / "lib" / "lib.py").touch()
+    sh(repo, "git", "status", "--short")
+    assert sorted(p.name for p in markers.iterdir()) == ["clean"]
+    (markers / "clean").unlink()
+
+    (repo / "lib" / "lib.py").touch()
+    router = DaemonRouter(host)
+    router.register(ProjectContext(home=tmp_path).controls(host.workspace_for))
+    reply = await router.handle("ctl.context.environment", json.dumps({"workspace": str(repo)}).encode())
+    assert json.loads(reply)["environment"]["git"]["branch"] == "main"
+    trees = Worktrees()
+    path = Path((await trees.create(repo, "chat-1"))["path"])
+    (path / "app.py").write_text("print('v2')\n")
+    await trees.status(repo, str(path))
+    assert "+print('v2')" in (await trees.diff(repo, str(path)))["diff"]
+
+    assert sorted(p.name for p in markers.iterdir()) == []
