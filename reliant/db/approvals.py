@@ -13,7 +13,7 @@ from psycopg.types.json import Jsonb
 
 from reliant.db import agents as agents_db
 from reliant.db.database import Queries, Row
-from reliant.domain.chat import Approval
+from reliant.domain.chat import Approval, prefix_allows
 
 _COLUMNS = (
     "id, chat_id, tool_call_id, turn, tool_name, input, status, message, scope, created_at,"
@@ -176,11 +176,11 @@ async def allow(db: Queries, *, project_id: str, chat_id: str | None, tool_name:
 
 
 async def allowed(db: Queries, *, project_id: str, chat_id: str, tool_name: str, tool_input: dict[str, Any]) -> bool:
-    """True if a policy of this chat or its project allows the call."""
+    """True if a policy of this chat or its project allows the call (domain.chat.prefix_allows)."""
     command = str(tool_input.get("command", "")) if isinstance(tool_input, dict) else ""
-    row = await db.fetchrow(
-        "SELECT 1 AS ok FROM approval_policies WHERE project_id = %s AND (chat_id IS NULL OR chat_id = %s)"
-        " AND tool_name = %s AND (command_prefix = '' OR starts_with(%s, command_prefix)) LIMIT 1",
-        (project_id, chat_id, tool_name, command),
+    rows = await db.fetch(
+        "SELECT command_prefix FROM approval_policies WHERE project_id = %s AND (chat_id IS NULL OR chat_id = %s)"
+        " AND tool_name = %s",
+        (project_id, chat_id, tool_name),
     )
-    return row is not None
+    return any(prefix_allows(str(row["command_prefix"]), command) for row in rows)

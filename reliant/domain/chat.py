@@ -242,6 +242,25 @@ class Approval:
     agent: AgentTag | None = None  # raised by a sub-agent: which one
 
 
+# What lets one bash command line run more than the command it starts with, or write a file:
+# `;`, `&`, `|` and new lines between commands, `$(...)` and backquotes, `<(...)` and `>(...)`,
+# redirections.
+_BEYOND_ONE_COMMAND = (";", "&", "|", "\n", "\r", "`", "$(", "<", ">")
+
+
+def prefix_allows(prefix: str, command: str) -> bool:
+    """Whether a policy that always allows the shell commands starting with `prefix` ("": every
+    command) covers `command`: the prefix as a whole word, then arguments, and nothing that runs
+    another command or writes a file (such a command line is asked about)."""
+    if not prefix or command == prefix:
+        return True
+    if not command.startswith(prefix):
+        return False
+    if not (prefix[-1].isspace() or command[len(prefix)].isspace()):
+        return False  # `git status` does not allow `git statusx`
+    return not any(sign in command for sign in _BEYOND_ONE_COMMAND)
+
+
 @dataclass(frozen=True, slots=True)
 class Question:
     id: str

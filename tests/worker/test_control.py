@@ -111,9 +111,9 @@ async def test_a_denial_with_a_message_reaches_the_model_and_the_loop_goes_on(en
 async def test_always_allow_scopes_a_shell_prefix(env: AgentEnv) -> None:
     model = env.script(
         [
-            {"tools": [shell("echo one >> effects")]},
-            {"tools": [shell("echo two >> effects")]},
-            {"tools": [shell("touch other")]},
+            {"tools": [shell("touch one")]},
+            {"tools": [shell("touch two")]},
+            {"tools": [shell("mkdir other")]},
             {"text": "done"},
         ]
     )
@@ -121,14 +121,51 @@ async def test_always_allow_scopes_a_shell_prefix(env: AgentEnv) -> None:
     await env.chats.set_mode(chat.id, "manual")
     await env.chats.send(chat.id, "go")
     first = await env.pending_approval(chat.id)
-    await env.gates.approve(first.id, scope="prefix", command_prefix="echo ")
-    # "echo two" matches the prefix and runs without asking; "touch other" does not and asks.
+    await env.gates.approve(first.id, scope="prefix", command_prefix="touch ")
+    # "touch two" matches the prefix and runs without asking; "mkdir other" does not and asks.
     second = await env.pending_approval(chat.id, after=first)
-    assert second.input == {"command": "touch other"}
-    assert (env.workspace / "effects").read_text() == "one\ntwo\n"
+    assert second.input == {"command": "mkdir other"}
+    assert (env.workspace / "one").exists() and (env.workspace / "two").exists()
     await env.gates.approve(second.id, scope="chat")
     await env.finished(chat.id)
     assert (env.workspace / "other").exists()
+
+
+async def test_a_shell_prefix_allows_that_command_alone_not_one_chained_after_it(env: AgentEnv) -> None:
+    """Allowing `git status` for good lets the model run `git status ...`, not `git status; rm -rf ~`
+    nor `git statusx`: a command line that runs (or writes) anything else asks again."""
+    sneaky = [
+        "git status; touch chained",
+        "git status && touch chained",
+        "git status | touch chained",
+        "git status $(touch chained)",
+        "git status `touch chained`",
+        "git status\ntouch chained",
+        "git status >(touch chained)",
+        "git status > written",
+        "git statusx",
+    ]
+    model = env.script(
+        [
+            {"tools": [shell("git status")]},
+            {"tools": [shell("git status --short")]},
+            *({"tools": [shell(command)]} for command in sneaky),
+            {"text": "done"},
+        ]
+    )
+    chat = await env.new_chat(model)
+    await env.chats.set_mode(chat.id, "manual")
+    await env.chats.send(chat.id, "go")
+    first = await env.pending_approval(chat.id)
+    await env.gates.approve(first.id, scope="prefix", command_prefix="git status")
+    asked = await env.pending_approval(chat.id, after=first)  # `git status --short` ran without asking
+    for command in sneaky:
+        assert asked.input == {"command": command}
+        await env.gates.deny(asked.id, "no")
+        if command != sneaky[-1]:
+            asked = await env.pending_approval(chat.id, after=asked)
+    await env.finished(chat.id)
+    assert not (env.workspace / "chained").exists() and not (env.workspace / "written").exists()
 
 
 async def test_racing_answers_and_a_cancel_give_one_outcome_and_clean_errors(env: AgentEnv) -> None:
