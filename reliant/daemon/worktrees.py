@@ -36,7 +36,7 @@ import asyncio
 import logging
 import os
 import re
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -46,9 +46,11 @@ from reliant.daemon.tools.paths import confine
 from reliant.domain.git import (
     PROGRAM_KEYS,
     SUBMODULE_FILES_UNREAD,
+    SUBMODULE_PATHS,
     config_environment,
     git_command,
     repository_programs,
+    submodule_files_unread,
 )
 
 logger = logging.getLogger(__name__)
@@ -71,13 +73,15 @@ class GitError(ToolFailure):
         super().__init__(f"git {' '.join(args[:3])} failed ({code}): {stderr.strip()[-2000:]}")
 
 
-async def git(cwd: Path, *args: str, check: bool = True, limit: int = 0) -> str:
-    """Run git in `cwd`; its stdout (cut at `limit` bytes when given). No program the
-    repository names runs: its hooks, fsmonitor, filter and merge drivers, signing program
-    (domain.git)."""
+async def git(
+    cwd: Path, *args: str, check: bool = True, limit: int = 0, config: Mapping[str, str] | None = None
+) -> str:
+    """Run git in `cwd` (with `config` as command-line config); its stdout (cut at `limit` bytes
+    when given). No program the repository names runs: its hooks, fsmonitor, filter and merge
+    drivers, signing program (domain.git)."""
     env = child_environment({"GIT_TERMINAL_PROMPT": "0", "GIT_PAGER": "cat", "LC_ALL": "C"})
     _, listing, _ = await _run(cwd, env, ["config", "--show-scope", "--null", "--get-regexp", PROGRAM_KEYS])
-    env.update(config_environment(repository_programs(listing), env))
+    env.update(config_environment({**(config or {}), **repository_programs(listing)}, env))
     code, out, err = await _run(cwd, env, args)
     if check and code:
         raise GitError(list(args), code, err.decode("utf-8", "replace"))
@@ -107,6 +111,18 @@ async def _run(cwd: Path, env: dict[str, str], args: Sequence[str]) -> tuple[int
         await proc.wait()
         raise ToolFailure(f"git {' '.join(args[:2])} took longer than {GIT_TIMEOUT:.0f}s") from None
     return proc.returncode or 0, out, err
+
+
+async def _submodules_unread(repo: Path) -> dict[str, str]:
+    """Config that keeps `git merge` in `repo` from looking at the files of its submodules: those
+    of its .gitmodules, wherever git would read it (the file, the index's, HEAD's)."""
+    listings = []
+    for source in (("--file", ".gitmodules"), ("--blob", ":.gitmodules"), ("--blob", "HEAD:.gitmodules")):
+        _, listing, _ = await _run(
+            repo, child_environment(), ["config", *source, "--null", "--name-only", "--get-regexp", SUBMODULE_PATHS]
+        )
+        listings.append(listing)
+    return submodule_files_unread(listings)
 
 
 async def _identity(repo: Path) -> tuple[str, ...]:
@@ -342,10 +358,11 @@ class Worktrees:
             why = f"the workspace has files git does not track (ignored ones) that {branch} would overwrite"
             return {"ok": True, "merged": False, "conflicts": untracked, "reason": why}
         title = message or f"Merge {branch}"
+        unread = await _submodules_unread(repo)
         try:
-            await git(repo, *who, "merge", "--no-ff", "--no-edit", "-m", title, branch)
+            await git(repo, *who, "merge", "--no-ff", "--no-edit", "-m", title, branch, config=unread)
         except GitError:
-            await git(repo, "merge", "--abort", check=False)
+            await git(repo, "merge", "--abort", check=False, config=unread)
             raise
         return {"ok": True, "merged": True, "commit": (await git(repo, "rev-parse", "HEAD")).strip(), "files": changed}
 

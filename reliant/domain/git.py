@@ -22,12 +22,13 @@ not used (`git diff --no-textconv`).
 whether its files changed, under the submodule's config (`.git/modules/<name>/config`, with filter
 drivers of its own). Reliant's pass SUBMODULE_FILES_UNREAD: a submodule counts as changed when its
 commit does, not when its files do (as an option: the repository's `.gitmodules` cannot undo it).
-`git merge` has no such option and still looks into the submodules of the repository it merges in.
+`git merge` has no such option (it looks through the `git stash create` it runs first): it gets
+`submodule_files_unread`, the same as config for every submodule the repository names.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 NO_REPOSITORY_PROGRAMS = ("-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false")
 
@@ -37,6 +38,8 @@ PROGRAM_KEYS = (
     r"^(filter\..+\.(clean|smudge|process)|merge\..+\.driver|gpg\.(.+\.)?program|gpg\.ssh\.defaultkeycommand)$"
 )
 REPOSITORY_SCOPES = frozenset({"local", "worktree"})
+# `git config --null --name-only --get-regexp SUBMODULE_PATHS` on a .gitmodules names its submodules.
+SUBMODULE_PATHS = r"^submodule\..+\.path$"
 
 
 def git_command(git: str, *args: str) -> list[str]:
@@ -73,3 +76,15 @@ def config_environment(values: Mapping[str, str], env: Mapping[str, str]) -> dic
         added[f"GIT_CONFIG_KEY_{n}"] = key
         added[f"GIT_CONFIG_VALUE_{n}"] = value
     return added
+
+
+def submodule_files_unread(listings: Iterable[bytes]) -> dict[str, str]:
+    """Config with the effect of SUBMODULE_FILES_UNREAD, for the submodules the .gitmodules
+    `listings` (of SUBMODULE_PATHS) name: config named after a submodule wins over its .gitmodules."""
+    names = {
+        key.removeprefix("submodule.").removesuffix(".path")
+        for listing in listings
+        for key in listing.decode("utf-8", "surrogateescape").split("\0")
+        if key
+    }
+    return {"diff.ignoreSubmodules": "dirty"} | {f"submodule.{name}.ignore": "dirty" for name in sorted(names)}

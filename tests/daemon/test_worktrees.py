@@ -289,9 +289,10 @@ async def test_the_filter_programs_of_a_submodules_config_never_run_from_reliant
     repo: Path, tmp_path: Path, host: ToolHost
 ) -> None:
     """`git status` and `git diff` look inside each submodule with a git of its own, which reads
-    the submodule's config (.git/modules/<name>/config): its filter drivers do not run from the
-    status in a prompt or a worktree's status and diff, even when the repository's .gitmodules asks
-    for the submodules' own changes to be shown."""
+    the submodule's config (.git/modules/<name>/config), and so does `git merge` (through the `git
+    stash create` it runs first): its filter drivers do not run from the status in a prompt, nor a
+    worktree's status, diff or merge, even when the repository's .gitmodules asks for the
+    submodules' own changes to be shown."""
     markers = tmp_path / "markers"
     markers.mkdir()
     library = tmp_path / "library"
@@ -324,5 +325,7 @@ async def test_the_filter_programs_of_a_submodules_config_never_run_from_reliant
     (path / "app.py").write_text("print('v2')\n")
     await trees.status(repo, str(path))
     assert "+print('v2')" in (await trees.diff(repo, str(path)))["diff"]
+    (repo / "lib" / "lib.py").touch()
+    assert (await trees.merge(repo, str(path)))["merged"]
 
     assert sorted(p.name for p in markers.iterdir()) == []
