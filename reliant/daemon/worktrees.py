@@ -213,6 +213,7 @@ class Worktrees:
             raise ToolFailure(f"invalid base {base!r}")
         repo = await self._repo(workspace)
         root = repo / WORKTREES_DIR
+        confine(repo, WORKTREES_DIR)  # a `.reliant` linked elsewhere: nothing is made there
         root.mkdir(parents=True, exist_ok=True)
         path = self.confine_worktree(repo, str(root / name))
         if path.exists():

@@ -86,6 +86,15 @@ async def test_worktree_paths_outside_the_repository_are_refused(repo: Path, out
         await trees.create(outside, "x")
 
 
+async def test_a_reliant_directory_that_links_out_of_the_repository_gets_no_worktree(repo: Path, outside: Path) -> None:
+    """`.reliant` committed as a link to a directory elsewhere: making a worktree is refused before
+    anything is created there."""
+    (repo / ".reliant").symlink_to(outside)
+    with pytest.raises(ToolFailure, match="outside the workspace"):
+        await Worktrees().create(repo, "chat-1")
+    assert sorted(p.name for p in outside.iterdir()) == ["secret.txt"]
+
+
 HOOKS = ("post-checkout", "reference-transaction", "post-index-change", "post-commit", "pre-merge-commit", "post-merge")
 
 
