@@ -78,7 +78,8 @@ SCHEMAS = {
 }
 
 # All of them are read-only for the gates: they change nothing themselves (a sub-agent's own tool
-# calls go through its own gates, in the mode of its parent), so they run in plan mode too, and
+# calls go through its own gates, in the mode of its parent, and outside auto mode spawn_agent
+# refuses a workflow with steps past them: definitions.unasked), so they run in plan mode too, and
 # several spawns in one answer run side by side.
 DEFINITIONS = (
     ToolDefinition(

@@ -14,10 +14,12 @@ from reliant import workflow_library as library
 from reliant.bus import Bus
 from reliant.clients.daemons import control
 from reliant.engine import InvalidDefinition, Pinned, SourceText, pin
+from reliant.engine.definition import RunNode, WorkflowNode
 from reliant.errors import ReliantError
 
 READ_TIMEOUT = 10.0
 MAX_PROBLEMS_SHOWN = 5
+MODE_STRICTNESS = {"plan": 0, "manual": 1, "auto": 2}  # a tool gate's modes, most asking first
 
 
 class DefinitionProblem(ReliantError):
@@ -89,3 +91,32 @@ def choose(name: str, project: ProjectFiles) -> Chosen:
         raise DefinitionProblem(name, f"workflow {name} is not valid: {shown}{extra}") from None
     builtin = chosen in builtin_flows
     return Chosen(pinned, chosen.source, project.note if builtin else "")
+
+
+def unasked(name: str, project: ProjectFiles, mode: str) -> str:
+    """What workflow `name` (or a workflow it runs) would do without the asking the chat's `mode`
+    wants, in words ("" when nothing): a `run` step runs its shell command past every gate, and a
+    step with a mode of its own may ask less. A sub-agent the model spawns in a manual or plan chat
+    runs none of that: the model, not the user, chose its workflow."""
+    if mode == "auto":
+        return ""
+    strictness = MODE_STRICTNESS.get(mode, 0)
+    builtin_flows, builtin_presets = _builtins()
+    known = library.catalog([*builtin_flows, *project.workflows], [*builtin_presets, *project.presets]).workflows or {}
+    seen: set[str] = set()
+    waiting = [name]
+    while waiting:
+        current = waiting.pop()
+        definition = known.get(current)
+        if current in seen or definition is None:  # an unknown one is refused when chosen
+            continue
+        seen.add(current)
+        for _, node in definition.walk():
+            if isinstance(node, RunNode):
+                return f"workflow {current} runs the shell command of its step {node.id} without asking"
+            own = getattr(node, "mode", None)
+            if own is not None and (own.expressions() or MODE_STRICTNESS.get(own.text, 3) > strictness):
+                return f"workflow {current} runs its step {node.id} in a mode of its own ({own.text})"
+            if isinstance(node, WorkflowNode):
+                waiting.append(node.workflow)
+    return ""

@@ -26,6 +26,8 @@ from reliant.db import tool_runs as tool_runs_db
 from reliant.domain.agents import AgentStatus
 from reliant.domain.chat import ChatInfo, Role, ToolState
 from reliant.domain.workflows import run_workflow_id
+from reliant.engine import SourceText
+from reliant.worker import definitions
 from tests.conftest import Infra
 from tests.support import eventually
 from tests.worker.agent_env import AgentEnv, agent_env, calls_in
@@ -629,6 +631,51 @@ async def test_an_approval_raised_by_a_grandchild_is_answered_by_the_user_and_re
     done = {a.name: a for a in await agents_db.for_chat(env.db, chat.id)}
     assert done["grand"].status is AgentStatus.DONE and "once" not in done["kid"].error
     assert done["kid"].text.startswith("child: Agent grand") and "grandchild:" in done["kid"].text
+
+
+async def test_in_plan_mode_the_model_spawns_no_workflow_that_runs_a_command_unasked(env: AgentEnv) -> None:
+    """A plan-mode (or manual) chat changes nothing unasked: spawn_agent is not gated (its agent's
+    tool calls are), but a workflow's `run` step is not either. The model, not the user, chose the
+    workflow: tdd would run the repository's tests (its conftest.py) unasked."""
+    marker = env.scripts / "conftest-ran"
+    (env.workspace / "conftest.py").write_text(f"open({str(marker)!r}, 'w').write('ran')\n")
+    child = env.script([{"text": "a test, in words"}], final_text="done")
+    parent = env.script(
+        [{"tools": [spawn("add a feature", child, workflow="tdd", name="tdd")]}, {"text": "parent: ${result}"}]
+    )
+    chat = await env.new_chat(parent)
+    await env.chats.set_mode(chat.id, "plan")
+    await env.chats.send(chat.id, "go")
+    await env.finished(chat.id, timeout=60)
+
+    [result] = await tool_results(env, chat, "spawn_agent")
+    assert result.error.startswith("not spawned: workflow tdd runs the shell command of its step red"), result.error
+    assert "plan mode does not allow" in result.error
+    assert await agents_db.for_chat(env.db, chat.id) == []
+    assert not marker.exists()
+
+
+def test_a_spawned_workflow_keeps_to_the_chats_mode_in_its_own_steps_and_its_childrens() -> None:
+    """Steps with a mode of their own that asks less than the chat's, or one not known before it
+    runs (a template), are refused too, also in a workflow it runs; one that asks as much is not."""
+    flows = {
+        "build": "name: build\ninputs: {task: {type: string}}\nentry: go\nnodes:\n"
+        "  - {id: go, type: agent, mode: auto, prompt: '{{inputs.task}}'}\n",
+        "chosen": "name: chosen\ninputs: {task: {type: string}}\nentry: go\nnodes:\n"
+        "  - {id: go, type: agent, mode: '{{inputs.task}}', prompt: x}\n",
+        "outer": "name: outer\ninputs: {task: {type: string}}\nentry: go\nnodes:\n"
+        "  - {id: go, type: workflow, workflow: build, inputs: {task: '{{inputs.task}}'}}\n",
+        "careful": "name: careful\ninputs: {task: {type: string}}\nentry: go\nnodes:\n"
+        "  - {id: go, type: agent, mode: plan, prompt: '{{inputs.task}}'}\n",
+    }
+    project = definitions.ProjectFiles([SourceText(n, f"{n}.yaml", t) for n, t in flows.items()])
+    assert "step go in a mode of its own (auto)" in definitions.unasked("build", project, "manual")
+    assert "workflow chosen runs its step go in a mode of its own" in definitions.unasked("chosen", project, "plan")
+    assert "workflow build" in definitions.unasked("outer", project, "manual")
+    assert definitions.unasked("careful", project, "manual") == ""
+    assert definitions.unasked("build", project, "auto") == ""
+    assert definitions.unasked("agent", project, "plan") == ""
+    assert "step red" in definitions.unasked("tdd", project, "manual")
 
 
 async def test_a_forked_child_reads_the_parents_thread_without_the_unanswered_call_that_spawned_it(

@@ -211,6 +211,14 @@ class AgentActivities:
                 return await self._result(inp.chat_id, run, error=found)
             model, system = found[0] or model, found[1]
         model = str(args.get("model") or model)
+        if inp.mode != "auto":
+            why = await self._unasked(daemon_id, workspace, workflow, inp.mode)
+            if why:
+                if start:
+                    await self._started(inp.chat_id, run)
+                return await self._result(
+                    inp.chat_id, run, error=f"not spawned: {why}, which {inp.mode} mode does not allow"
+                )
         new = agents_db.NewAgent(
             id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"reliant:agent:{inp.chat_id}:{run.key}")),
             chat_id=inp.chat_id,
@@ -266,6 +274,14 @@ class AgentActivities:
                 workspace=agent.worktree_path or scope.workspace,
             ),
         )
+
+    async def _unasked(self, daemon_id: str, workspace: str, workflow: str, mode: str) -> str:
+        """Why the workflow cannot run as an agent the model spawns in `mode` ("" when it can)."""
+        try:
+            files = await definitions.project_files(self.bus, daemon_id, workspace)
+        except DaemonUnavailableError as exc:
+            return f"the project's workflows could not be read: {exc}"
+        return definitions.unasked(workflow, files, mode)
 
     async def _preset(self, daemon_id: str, workspace: str, name: str) -> tuple[str, str] | str:
         """(model, instructions) of the preset `name` (the project's shadows a built-in), or why not."""

@@ -295,6 +295,7 @@ class BeginAgentToolInput:
     scope: AgentScope = field(default_factory=AgentScope)
     run_id: str = ""  # the run whose node made the call
     notes: list[NodeNote] = field(default_factory=list)
+    mode: str = "auto"  # the gates' mode where the call was made: a spawned agent's workflow must keep to it
 
 
 @dataclass

@@ -216,7 +216,7 @@ async def agent_tool(ctx: NodeContext, call: ToolCallRef) -> ExecuteToolResult:
             functools.partial(
                 start_bookkeeping,
                 AgentActivities.begin_agent_tool,
-                BeginAgentToolInput(ctx.chat_id, key, ctx.ids.scope, ctx.run_id, notes=ctx.notes()),
+                BeginAgentToolInput(ctx.chat_id, key, ctx.ids.scope, ctx.run_id, notes=ctx.notes(), mode=ctx.mode()),
                 start_to_close_timeout=STEP_TIMEOUT,
                 retry_policy=STATUS_RETRY,
             )
