@@ -655,6 +655,34 @@ async def test_in_plan_mode_the_model_spawns_no_workflow_that_runs_a_command_una
     assert not marker.exists()
 
 
+async def test_a_spawned_workflow_without_a_task_input_gets_the_task_as_its_first_message(env: AgentEnv) -> None:
+    """spawn_agent hands its task to a workflow that takes a `task` input; any other workflow finds
+    it as the first message of its thread (it used to be refused: "task: no such input")."""
+    flows = env.workspace / ".reliant" / "workflows"
+    flows.mkdir(parents=True)
+    (flows / "tidy.yaml").write_text(
+        "name: tidy\ninputs: {style: {type: string, default: neat}}\nentry: go\nnodes:\n"
+        "  - {id: go, type: agent, prompt: 'Keep it {{inputs.style}}.'}\n"
+    )
+    log = env.scripts / "tidy.jsonl"
+    child = env.script([{"text": "tidied"}], call_log=str(log))
+    parent = env.script(
+        [{"tools": [spawn("tidy the readme", child, workflow="tidy", name="t")]}, {"text": "parent: ${result}"}]
+    )
+    chat = await env.new_chat(parent)
+    await env.trust_project()  # the project's own workflow, trusted as it is
+    await env.chats.send(chat.id, "go")
+    await env.finished(chat.id, timeout=60)
+
+    [result] = await tool_results(env, chat, "spawn_agent")
+    assert result.state is ToolState.COMPLETED and result.output.endswith(": done"), (result.error, result.output)
+    [agent] = await agents_db.for_chat(env.db, chat.id)
+    assert agent.status is AgentStatus.DONE and agent.workflow == "tidy", agent
+    [call] = calls_in(log)
+    texts = [b.get("text", "") for m in call["messages"] for b in m["blocks"]]
+    assert texts[0] == "tidy the readme" and "Keep it neat." in texts, texts
+
+
 def test_a_spawned_workflow_keeps_to_the_chats_mode_in_its_own_steps_and_its_childrens() -> None:
     """Steps with a mode of their own that asks less than the chat's, or one not known before it
     runs (a template), are refused too, also in a workflow it runs; one that asks as much is not."""

@@ -257,7 +257,8 @@ class AgentActivities:
             agent = made
         inputs: dict[str, Any] = {}
         if workflow != DEFAULT_WORKFLOW:
-            inputs = {"task": task}  # a workflow that takes a task gets it (others: the first message)
+            # A workflow that takes a task gets it; every one finds it as its first message (open_run).
+            inputs = {"task": task}
         return BeginAgentToolResult(
             SPAWN_AGENT,
             agent_id=agent.id,

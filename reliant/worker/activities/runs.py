@@ -57,6 +57,7 @@ from reliant.worker.activities.types import (
 logger = logging.getLogger(__name__)
 
 NOT_RUN = "not run: the workflow ended without running it"
+TASK_INPUT = "task"  # what spawn_agent hands a workflow (agents.begin_agent_tool): its task
 
 
 class RunActivities:
@@ -83,6 +84,9 @@ class RunActivities:
             chosen = definitions.choose(workflow, await self._project_files(project))
             definition = chosen.pinned.load()
             given = inp.inputs if inp.inputs is not None else chat.workflow_inputs
+            if inp.task and definition.input(TASK_INPUT) is None:
+                # A spawned agent's task: the first message on its thread, an input only where it is one.
+                given = {k: v for k, v in given.items() if k != TASK_INPUT}
             inputs = resolve_inputs(definition, given)
         except (definitions.DefinitionProblem, InvalidInputs) as exc:
             return OpenRunResult(workflow=workflow, chat=info, problem=str(exc))
