@@ -25,6 +25,7 @@ from reliant.api.projects import Projects
 from reliant.api.rest import (
     ChatController,
     ProjectController,
+    RestRequest,
     api_error_handler,
     models,
     not_utf8_handler,
@@ -119,6 +120,7 @@ def rest_app(
         debug=False,
         logging_config=None,
         request_max_body_size=MAX_BODY_BYTES,
+        request_class=RestRequest,
     )
 
 

@@ -117,6 +117,31 @@ def check_text(field: str, value: str) -> None:
         raise InvalidFieldError(field, "is not valid UTF-8 (it holds a lone surrogate or an invalid byte)")
 
 
+def surrogate_field(body: bytes) -> str | None:
+    """Where a JSON body holds a lone surrogate (`"\\ud800"`), as `images[0].media_type`; None when
+    it holds none, or is not JSON. For a decoder that refuses one without naming the field."""
+    try:
+        doc = json.loads(body, parse_constant=_no_constant)
+    except (ValueError, RecursionError):
+        return None
+    pending: list[tuple[str, object]] = [("", doc)]
+    while pending:
+        path, value = pending.pop()
+        if isinstance(value, str) and _SURROGATE.search(value):
+            return path or "the body"
+        if isinstance(value, dict):
+            if any(_SURROGATE.search(key) for key in value):
+                return path or "the body"  # a key: named by the object that holds it
+            pending.extend((f"{path}.{key}" if path else key, item) for key, item in reversed(value.items()))
+        elif isinstance(value, list):
+            pending.extend((f"{path}[{i}]", item) for i, item in reversed(list(enumerate(value))))
+    return None
+
+
+def _no_constant(name: str) -> object:
+    raise ValueError(f"{name} is not JSON")
+
+
 def _not_utf8(offset: int) -> InvalidArgumentError:
     return InvalidArgumentError(f"the body is not UTF-8: the byte at offset {offset} is invalid")
 

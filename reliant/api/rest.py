@@ -15,14 +15,15 @@ from google.protobuf.json_format import MessageToDict
 from google.protobuf.message import Message as ProtoMessage
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.di import NamedDependency
+from litestar.exceptions import SerializationException
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import Stream
 
 from reliant.api.attachments import ImageInput
 from reliant.api.chats import Chats
-from reliant.api.errors import HTTP_STATUS, ApiError, InvalidArgumentError
+from reliant.api.errors import HTTP_STATUS, ApiError, InvalidArgumentError, InvalidFieldError
 from reliant.api.projects import Projects
-from reliant.api.request_decoding import check_text
+from reliant.api.request_decoding import check_text, surrogate_field
 from reliant.api.streaming import stream_updates
 from reliant.db import DatabaseUnavailableError
 from reliant.wire import convert
@@ -82,6 +83,21 @@ class SendMessage(RequestBody):
     text: str = ""  # none with an image alone
     model: str = ""
     images: list[ImageBody] | None = None
+
+
+class RestRequest(Request[Any, Any, Any]):
+    """litestar's request, but a JSON body refused for a lone surrogate (its decoder says only
+    "Input data was truncated") is refused naming the field, as RequestBody does for a NUL."""
+
+    async def json(self) -> Any:
+        try:
+            return await super().json()
+        except SerializationException:
+            field = surrogate_field(await self.body())
+            if field is None:
+                raise
+            message = "is not valid UTF-8 (it holds a lone surrogate or an invalid byte)"
+            raise InvalidFieldError(field, message) from None
 
 
 def _base64(field: str, value: str) -> bytes:

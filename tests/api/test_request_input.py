@@ -96,6 +96,27 @@ async def test_nul_characters_are_refused_naming_the_field_over_connect_and_rest
     assert found.title == "" and found.status == "idle"  # nothing was written
 
 
+async def test_a_lone_surrogate_in_a_rest_body_is_refused_naming_the_field(api_env: ApiEnv) -> None:
+    """The REST bodies' JSON decoder refuses `\\ud800` on its own ("Input data was truncated"),
+    before the field could be named."""
+    chat = await new_chat(api_env)
+    for method, path, body, field in [
+        ("PATCH", f"/api/chats/{chat.id}", rb'{"title": "\ud800"}', "title"),
+        ("PATCH", f"/api/chats/{chat.id}", rb'{"title": "a\udc00b"}', "title"),
+        ("POST", f"/api/chats/{chat.id}/messages", rb'{"text": "hi", "images": [{"media_type": "\ud800"}]}', ""),
+        ("POST", "/api/chats", b'{"project_id": "%s", "title": "x\\ud800"}' % chat.project_id.encode(), "title"),
+    ]:
+        status, doc = await rest(api_env, method, path, body)
+        assert (status, doc.get("code")) == (400, "invalid_argument"), (path, doc)
+        named = field or "images[0].media_type"
+        assert str(doc["detail"]).startswith(f"{named}: is not valid UTF-8"), (path, doc)
+    status, doc = await rest(api_env, "PATCH", f"/api/chats/{chat.id}", b'{"title": "\\ud800", ')
+    assert status == 400 and "title" not in str(doc["detail"])  # not JSON at all: no field to name
+    async with ChatServiceClient(api_env.url) as chats:
+        found = await chats.get_chat(chat_pb2.GetChatRequest(id=chat.id), headers=api_env.headers)
+    assert found.title == ""  # nothing was written
+
+
 async def raw_post(env: ApiEnv, path: str, content_type: str, *, declared: int | None, send: int) -> Answer:
     """POST `send` bytes (declaring `declared` as Content-Length, or chunked when None) without ever
     finishing the body; the answer must come while the body is still unfinished."""
