@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from reliant.domain.agents import AgentLimits
+from reliant.domain.model_spec import split_model_spec
 from reliant.errors import ConfigError
 
 CONFIG_FILE = "reliant.toml"
@@ -211,6 +212,8 @@ def _coerce(name: str, value: Any, *, source: str = "flag") -> Any:
             raise ValueError(f"expected a string, got {type(value).__name__}")
         if name == "log_level" and value.upper() not in logging.getLevelNamesMapping():
             raise ValueError(f"{value!r} is not debug, info, warning or error")
+        if name == "default_model" and split_model_spec(value) is None:
+            raise ValueError(f"{value!r} is not a model: scripted:demo, anthropic:MODEL or openai:MODEL")
         return value
     except ValueError as exc:
         raise ConfigError(f"{name} ({source}): {exc}") from None

@@ -95,6 +95,22 @@ def test_an_unknown_log_level_is_refused_in_every_layer(tmp_path: Path) -> None:
     assert config.load(elsewhere, env={}, log_level="warning").log_level == "warning"
 
 
+def test_a_default_model_of_no_known_provider_is_refused_in_every_layer(tmp_path: Path) -> None:
+    """Else `reliant up` starts with it and every chat without --model fails, naming the model the
+    user never gave and hinting at the settings screen's models, not at reliant.toml."""
+    (tmp_path / "reliant.toml").write_text('log_level = "info"\n\ndefault_model = "bogus:thing"\n')
+    with pytest.raises(ConfigError, match=r"reliant.toml:3: default_model \(file\): 'bogus:thing' is not a model"):
+        config.load(tmp_path, env={})
+    elsewhere = tmp_path / "elsewhere"
+    for spec in ("claude-sonnet-4-6", "anthropic:", "openai: ", ":gpt"):
+        with pytest.raises(ConfigError, match=r"default_model \(env RELIANT_DEFAULT_MODEL\): .* anthropic:MODEL"):
+            config.load(elsewhere, env={"RELIANT_DEFAULT_MODEL": spec})
+    with pytest.raises(ConfigError, match=r"default_model \(flag\): 'gpt-5.4' is not a model"):
+        config.load(elsewhere, env={}, default_model="gpt-5.4")
+    for spec in ("scripted:demo", "anthropic:claude-sonnet-4-6", "openai:gpt-5.4", "scripted:/abs/path.yaml"):
+        assert config.load(elsewhere, env={"RELIANT_DEFAULT_MODEL": spec}).default_model == spec
+
+
 def test_a_port_past_65535_is_refused_in_every_layer(tmp_path: Path) -> None:
     (tmp_path / "reliant.toml").write_text("[api]\nport = 70000\n")
     with pytest.raises(ConfigError, match=r"reliant.toml:2: api_port \(file\): 70000 is not a port"):

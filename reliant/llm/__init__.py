@@ -1,5 +1,6 @@
 """LLM providers: the only package that imports the provider SDKs (lazily: importing this is cheap)."""
 
+from reliant.domain.model_spec import ModelSpec
 from reliant.llm.base import (
     BlockDelta,
     BlockStart,
@@ -13,7 +14,7 @@ from reliant.llm.base import (
 from reliant.llm.demo import DEMO_MODEL, copy_demo_project, demo_project_dir
 from reliant.llm.errors import FatalLlmError, LlmError, RetryableLlmError, UnknownModelError
 from reliant.llm.pricing import Price, cost, price
-from reliant.llm.registry import ModelSpec, Providers, parse_model
+from reliant.llm.registry import Providers, parse_model
 from reliant.llm.scripted import ScriptedProvider
 
 __all__ = [

@@ -7,12 +7,9 @@ writes are priced at the 5-minute rate. Scripted and unknown models (local serve
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from reliant.domain.chat import Usage
-
-if TYPE_CHECKING:
-    from reliant.llm.registry import ModelSpec
+from reliant.domain.model_spec import ModelSpec
 
 
 @dataclass(frozen=True, slots=True)

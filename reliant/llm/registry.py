@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
 
+from reliant.domain.model_spec import PROVIDER_NAMES, ModelSpec, split_model_spec
 from reliant.llm.base import ListedModel, Provider
 from reliant.llm.broken_stream import DEFAULT_READ_TIMEOUT
 from reliant.llm.demo import DEMO_MODEL
@@ -13,28 +13,18 @@ from reliant.llm.errors import UnknownModelError
 
 logger = logging.getLogger(__name__)
 
-PROVIDER_NAMES = ("scripted", "anthropic", "openai")
 DEFAULT_ANTHROPIC_MODELS = ("claude-sonnet-4-6", "claude-opus-4-6", "claude-haiku-4-5")
 DEFAULT_OPENAI_MODELS = ("gpt-5.4", "gpt-5.4-mini")
-
-
-@dataclass(frozen=True, slots=True)
-class ModelSpec:
-    provider: str  # "scripted" | "anthropic" | "openai"
-    model: str  # the provider's own id (for scripted: a script name or an absolute .yaml path)
-
-    def __str__(self) -> str:
-        return f"{self.provider}:{self.model}"
 
 
 def parse_model(spec: str, known: list[str] | None = None) -> ModelSpec:
     """`scripted:<name|/abs/path.yaml>`, `anthropic:<model>` or `openai:<model>` as a ModelSpec.
 
     `known` (the configured models) is only named in the error."""
-    provider, sep, model = spec.strip().partition(":")
-    if not sep or provider not in PROVIDER_NAMES or not model.strip():
+    parsed = split_model_spec(spec)
+    if parsed is None:
         raise UnknownModelError(spec, known if known is not None else [DEMO_MODEL])
-    return ModelSpec(provider, model.strip())
+    return parsed
 
 
 class Providers:
