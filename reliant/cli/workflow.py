@@ -153,20 +153,27 @@ def show_command(
     api_url: ApiUrlOpt = None,
     token: TokenOpt = None,
 ) -> None:
-    """A workflow as the project would run it: its inputs, outputs, nodes (as a tree) and source."""
+    """A workflow as the project would run it: its inputs, outputs, nodes (as a tree) and source.
+
+    Exits 1 when the definition has problems (they are printed), as `reliant workflow run` would."""
     import sys
 
     from reliant.cli import workflow_client
     from reliant.cli.project import run_api
 
     api = api_client(data_dir, api_url, token)
+    problems = 0
 
     def work() -> None:
+        nonlocal problems
         found = _project_around(api, project)
         flow = workflow_client.get(api, name, found.id if found is not None else "")
         workflow_client.print_show(flow, sys.stdout, source=not no_source)
+        problems = len(flow.problems)
 
     run_api(work, api.url)
+    if problems:
+        raise typer.Exit(1)
 
 
 @workflow_app.command("run")

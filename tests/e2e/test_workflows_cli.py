@@ -106,6 +106,22 @@ def test_show_prints_the_inputs_the_nodes_as_a_tree_and_the_source(appliance: Ap
     assert unknown.returncode == 1 and "no workflow called 'nope'" in unknown.stderr
 
 
+def test_show_of_a_broken_workflow_prints_the_problem_and_exits_1(appliance: Appliance, tmp_path: Path) -> None:
+    """As `reliant workflow run` does: a script asking whether a workflow can run gets the answer."""
+    root = tmp_path / "broken"
+    (root / ".reliant" / "workflows").mkdir(parents=True)
+    (root / ".reliant" / "workflows" / "broken.yaml").write_text("name: broken\nentry: [unclosed\n")
+    Rest(appliance.url, appliance.token).project(root)
+    trusted = run(appliance, root, "trust", "--yes")
+    assert trusted.returncode == 0, trusted.stderr
+    shown = run(appliance, root, "workflow", "show", "broken")
+    assert "problem: " in shown.stdout and "broken.yaml:" in shown.stdout, shown.stdout + shown.stderr
+    assert "--- " in shown.stdout  # the source is still shown, to find the problem in
+    assert shown.returncode == 1, shown.stdout + shown.stderr
+    ran = run(appliance, root, "workflow", "run", "broken", "go")
+    assert ran.returncode == 1 and "workflow broken cannot run: " in ran.stderr
+
+
 @pytest.mark.parametrize(
     ("args", "said"),
     [
