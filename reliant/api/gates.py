@@ -103,8 +103,8 @@ class Gates:
             raise FailedPreconditionError(f"approval {approval_id} is {approval.status}, not pending")
         if approval.kind != kind and approval.kind == "node":
             raise InvalidArgumentError(
-                f"approval {approval_id} is a workflow's question ({approval.question}): answer it with Choose,"
-                f" one of {', '.join(approval.choices)}"
+                f"approval {approval_id} is a workflow's question ({approval.question}), not a tool call;"
+                f" it is a choice: answer with one of {', '.join(approval.choices)}"
             )
         if approval.kind != kind:
             raise InvalidArgumentError(f"approval {approval_id} gates a tool call: approve or deny it")

@@ -273,12 +273,24 @@ def answer_approval(
 ) -> None:
     approval_id = ids.approval_id(api, approval_id)
     with api.approvals() as approvals:
-        if approve:
-            approvals.approve(
-                cpb.ApproveRequest(approval_id=approval_id, scope=scope, command_prefix=prefix), headers=api.headers
-            )
-        else:
-            approvals.deny(cpb.DenyRequest(approval_id=approval_id, message=message), headers=api.headers)
+        try:
+            if approve:
+                approvals.approve(
+                    cpb.ApproveRequest(approval_id=approval_id, scope=scope, command_prefix=prefix), headers=api.headers
+                )
+            else:
+                approvals.deny(cpb.DenyRequest(approval_id=approval_id, message=message), headers=api.headers)
+        except ConnectError as exc:
+            if exc.code != Code.INVALID_ARGUMENT:
+                raise
+            listed = approvals.list_pending_approvals(cpb.ListPendingApprovalsRequest(), headers=api.headers)
+            node = next((a for a in listed.approvals if a.id == approval_id and a.kind == "node"), None)
+            if node is None:
+                raise
+            raise CliError(
+                f"approval {approval_id} is a workflow's question ({node.question}), not a tool call: answer it with"
+                f" `reliant approvals choose {approval_id} CHOICE`, CHOICE one of {', '.join(node.choices)}"
+            ) from None
 
 
 def answer_question(api: Api, question_id: str, answers: list[str]) -> None:

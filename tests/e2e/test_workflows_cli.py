@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.harness import Appliance, Rest, clean_env, reliant_cmd
+from tests.e2e.harness import Appliance, Rest, clean_env, http_json, reliant_cmd
 
 pytestmark = pytest.mark.e2e
 
@@ -193,6 +193,21 @@ def test_a_run_streams_its_nodes_waits_at_its_approval_node_and_goes_on_once_cho
     listed = run(appliance, gated, "approvals")
     assert f"approval {approval_id}  chat {chat_id}" in listed.stdout
     assert "  ? Write the greeting?  [write | skip]  (workflow node ask)" in listed.stdout
+    # Approved or denied as if it gated a tool call: the api says what it takes in any client's
+    # words, and the CLI names its own command.
+    status, doc = http_json(
+        "POST",
+        f"{appliance.url}/reliant.v1.ApprovalService/Approve",
+        token=appliance.token,
+        body={"approvalId": approval_id},
+    )
+    assert (status, doc["code"]) == (400, "invalid_argument"), doc
+    assert doc["message"].endswith("it is a choice: answer with one of write, skip"), doc
+    for verb in ("approve", "deny"):
+        refused = run(appliance, gated, "approvals", verb, approval_id)
+        assert refused.returncode == 1, refused.stdout
+        assert f"answer it with `reliant approvals choose {approval_id} CHOICE`" in refused.stderr, refused.stderr
+        assert "CHOICE one of write, skip" in refused.stderr and "Choose" not in refused.stderr
     wrong = run(appliance, gated, "approvals", "choose", approval_id, "maybe")
     assert wrong.returncode == 1 and "choice: 'maybe' is not one of write, skip" in wrong.stderr
     chose = run(appliance, gated, "approvals", "choose", approval_id, "write", "-m", "as asked")
