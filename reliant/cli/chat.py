@@ -120,8 +120,9 @@ def chat(
                 chosen = find_or_create_project(api, str(project), daemon or "")
             else:
                 where = real_path(str(Path.cwd()))
-                hint = command_hint("project", "add", where, data_dir=data_dir, api_url=api_url)
-                chosen = Registration(api, ask, hint).project(where)
+                on = ["--daemon", daemon] if daemon else []
+                hint = command_hint("project", "add", where, *on, data_dir=data_dir, api_url=api_url)
+                chosen = Registration(api, ask, hint, daemon or "").project(where)
             trust_hint = command_hint("trust", chosen.path, data_dir=data_dir, api_url=api_url)
             offer_trust(api, chosen, ask=ask, trust_hint=trust_hint, err=sys.stderr)
         with Keyboard(sys.stdin.fileno()) if interactive else contextlib.nullcontext() as keyboard:

@@ -55,22 +55,29 @@ def add(api: Api, path: str, name: str = "", daemon_id: str = "") -> pb.Project:
 @dataclass
 class Registration:
     """How `reliant chat` (without --project) comes to a project: the one at (or around) the current
-    directory; a directory outside every project is registered only when the user says so."""
+    directory; a directory outside every project is registered only when the user says so. With
+    `daemon_id` (--daemon) that project must be on that daemon, and a new one is registered there."""
 
     api: Api
     ask: Ask | None  # None: no terminal to ask in
     register_hint: str  # the command that registers the directory, for the no-terminal case
+    daemon_id: str = ""
 
     def project(self, path: str) -> pb.Project:
         found = containing(self.api, path)
+        where = real_path(path)
+        if found is not None and self.daemon_id and found.daemon_id != self.daemon_id:
+            raise CliError(
+                f"{where} is in project {found.path} on daemon {found.daemon_id}, not on daemon {self.daemon_id}"
+                f" (leave out --daemon to use it, or register a project on {self.daemon_id} with --project)"
+            )
         if found is not None:
             return found
-        where = real_path(path)
         if self.ask is None:
             raise NeedsAnswer(f"{where} is not a registered project; register it with: {self.register_hint}")
         if not self.ask(f"Register {where} as a project?"):
             raise CliError(f"{where} was not registered; nothing was sent")
-        return add(self.api, where)
+        return add(self.api, where, daemon_id=self.daemon_id)
 
 
 # -- trust ----------------------------------------------------------------------------------------

@@ -253,8 +253,9 @@ def start_workflow_chat(
             chosen = find_or_create_project(api, str(project), daemon)
         else:
             where = real_path(str(Path.cwd()))
-            hint = command_hint("project", "add", where, data_dir=data_dir, api_url=api_url)
-            chosen = Registration(api, ask, hint).project(where)
+            on = ["--daemon", daemon] if daemon else []
+            hint = command_hint("project", "add", where, *on, data_dir=data_dir, api_url=api_url)
+            chosen = Registration(api, ask, hint, daemon).project(where)
         trust_hint = command_hint("trust", chosen.path, data_dir=data_dir, api_url=api_url)
         offer_trust(api, chosen, ask=ask, trust_hint=trust_hint, err=sys.stderr)
         flow = workflow_client.get(api, workflow, chosen.id)

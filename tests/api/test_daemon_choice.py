@@ -18,7 +18,7 @@ from reliant.daemon.role import DaemonRole
 from reliant.worker.role import WorkerRole
 from tests.api.conftest import ApiEnv
 from tests.api.test_api import rest
-from tests.e2e.harness import clean_env, run_cli
+from tests.e2e.harness import clean_env, reliant_cmd, run_cli
 from tests.support import RoleRunner, eventually
 
 
@@ -117,3 +117,47 @@ async def test_chat_with_a_project_registers_it_on_the_daemon_that_holds_it_or_t
         assert unknown.stderr.startswith("error: no daemon d-nowhere is known; online: "), unknown.stderr
         status, projects = await rest(api_env, "GET", "/api/projects")
         assert str((roots["alice"] / "app").resolve()) not in [p["path"] for p in projects], "nothing registered"
+
+
+async def test_chat_in_a_registered_project_refuses_a_daemon_that_is_not_its_own(
+    api_env: ApiEnv, tmp_path: Path
+) -> None:
+    """Without --project the current directory's project is used: a --daemon that is not that
+    project's daemon (here one that does not exist) is refused with both named, not ignored."""
+    script = api_env.settings.data_dir / "script.yaml"
+    script.parent.mkdir(parents=True, exist_ok=True)
+    script.write_text(yaml.safe_dump({"turns": [{"text": "Done here."}]}))
+    env = clean_env(XDG_CONFIG_HOME=str(tmp_path / "config"), RELIANT_DATA_DIR=str(tmp_path / "home"))
+    status, project = await rest(
+        api_env, "POST", "/api/projects", {"path": str(api_env.workspace), "daemon_id": api_env.settings.daemon_id}
+    )
+    assert status == 201, project
+    inside = api_env.workspace / "src"
+    inside.mkdir()
+
+    async def chat(daemon: str) -> subprocess.CompletedProcess[str]:
+        args = ["chat", "--daemon", daemon, "--model", f"scripted:{script}", "go"]
+        return await asyncio.to_thread(
+            subprocess.run,
+            [*reliant_cmd(*args), "--api-url", api_env.url, "--token", api_env.token],
+            cwd=inside,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=90,
+            stdin=subprocess.DEVNULL,
+        )
+
+    async with AsyncExitStack() as stack:
+        await stack.enter_async_context(RoleRunner(WorkerRole(api_env.settings)))
+        refused = await chat("nope")
+        assert refused.returncode == 1, refused.stdout + refused.stderr
+        said = f"error: {inside.resolve()} is in project {api_env.workspace.resolve()} on daemon"
+        assert refused.stderr.startswith(said), refused.stderr
+        assert f"{api_env.settings.daemon_id}, not on daemon nope" in refused.stderr, refused.stderr
+        status, chats = await rest(api_env, "GET", "/api/chats")
+        assert status == 200 and not [c for c in chats if c["project_id"] == project["id"]], "nothing was sent"
+
+        own = await chat(api_env.settings.daemon_id)
+        assert own.returncode == 0, own.stdout + own.stderr
+        assert "Done here." in own.stdout
