@@ -37,10 +37,14 @@ class Agents:
         chat has spent and its budget."""
         chat = await self.chats.chat(chat_id)
         agents = await agents_db.for_chat(self.db, chat.id)
+        configured = self.chats.ctx.settings.budget_chat_usd
+        in_force, source = await budgets_db.chat_budget_in_force(self.db, chat.id, configured)
         return {
             "chat_id": chat.id,
             "spent_usd": round(await budgets_db.chat_spent(self.db, chat.id), 6),
-            "budget_usd": await budgets_db.chat_budget(self.db, chat.id),
+            "budget_usd": await budgets_db.chat_budget(self.db, chat.id),  # the chat's own
+            "budget_in_force_usd": in_force,
+            "budget_source": source,
             "agents": [agent_payload(a) | _times(a) for a in agents],
         }
 
@@ -164,7 +168,11 @@ class AgentService:
     async def list_agents(self, request: pb.ListAgentsRequest, ctx: RequestContext[Any, Any]) -> pb.ListAgentsResponse:
         tree = await call(self.agents.tree(request.chat_id))
         return pb.ListAgentsResponse(
-            agents=[_agent_pb(a) for a in tree["agents"]], spent_usd=tree["spent_usd"], budget_usd=tree["budget_usd"]
+            agents=[_agent_pb(a) for a in tree["agents"]],
+            spent_usd=tree["spent_usd"],
+            budget_usd=tree["budget_usd"],
+            budget_in_force_usd=tree["budget_in_force_usd"],
+            budget_source=tree["budget_source"],
         )
 
     async def get_agent(self, request: pb.GetAgentRequest, ctx: RequestContext[Any, Any]) -> pb.Agent:

@@ -1,6 +1,7 @@
 """REST for a chat's agents and budget.
 
-GET /api/chats/{chat_id}/agents              the tree: agents, spent_usd, budget_usd
+GET /api/chats/{chat_id}/agents              the tree: agents, spent_usd, budget_usd (the chat's own),
+                                             budget_in_force_usd and budget_source (chat|api|config|"")
 GET /api/chats/{chat_id}/agents/{agent_id}   one agent, with its answer and outputs
 GET /api/chats/{chat_id}/agents/{agent_id}/diff  its worktree's changes: {diff, files, truncated}
 PUT /api/chats/{chat_id}/budget  {usd}       the chat's budget (null: the configured default)

@@ -67,9 +67,7 @@ def agents(
 
 
 def print_tree(tree: dict[str, Any], out: IO[str]) -> None:
-    budget = tree.get("budget_usd")
-    spent = f"spent ${tree.get('spent_usd', 0):.4f}" + (f" of ${budget:.2f}" if budget is not None else "")
-    out.write(f"chat {tree['chat_id']}: {spent}\n")
+    out.write(f"chat {tree['chat_id']}: spent ${tree.get('spent_usd', 0):.4f}{_budget(tree)}\n")
     agents = tree.get("agents") or []
     children: dict[str, list[dict[str, Any]]] = {}
     for agent in agents:
@@ -88,6 +86,21 @@ def print_tree(tree: dict[str, Any], out: IO[str]) -> None:
     if not agents:
         out.write("no agents\n")
     draw("", "  ")
+
+
+BUDGET_SOURCES = {"chat": "this chat's own", "api": "the settings screen", "config": "[budget] in reliant.toml"}
+
+
+def _budget(tree: dict[str, Any]) -> str:
+    """The budget in force after "spent $X": ` of $5.00 (where it is set)` or ` (no budget)`; from an
+    api too old to say it, the chat's own budget, if it has one."""
+    if "budget_in_force_usd" not in tree:
+        own = tree.get("budget_usd")
+        return f" of ${own:.2f}" if own is not None else ""
+    if not tree["budget_in_force_usd"]:
+        return " (no budget)"
+    source = BUDGET_SOURCES.get(tree.get("budget_source", ""), "")
+    return f" of ${tree['budget_in_force_usd']:.2f}" + (f" ({source})" if source else "")
 
 
 def _agent_id(tree: dict[str, Any], given: str) -> str:

@@ -20,6 +20,22 @@ async def chat_budget(db: Queries, chat_id: str) -> float | None:
     return float(row["budget_usd"]) if row and row["budget_usd"] is not None else None
 
 
+async def chat_budget_in_force(db: Queries, chat_id: str, configured: float) -> tuple[float, str]:
+    """The budget the chat spends against, in USD (0: none), and where it is set: "chat" (its own),
+    "api" (the settings, over the role's own configuration), "config" (`configured`, reliant.toml's
+    [budget]) or "" (nowhere). The worker's budget check reads them in this order too."""
+    own = await chat_budget(db, chat_id)
+    if own is not None:
+        return own, "chat"
+    row = await db.fetchrow("SELECT value FROM settings WHERE key = %s", (CHAT_BUDGET_KEY,))
+    try:
+        if row and row["value"]:
+            return float(row["value"]), "api"
+    except ValueError:
+        pass  # not a number: the worker ignores it too (and logs it)
+    return configured, "config" if configured else ""
+
+
 async def set_chat_budget(db: Queries, chat_id: str, usd: float | None) -> bool:
     changed = await db.execute("UPDATE chats SET budget_usd = %s WHERE id = %s", (usd, chat_id))
     return changed == 1

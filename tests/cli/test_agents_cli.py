@@ -13,6 +13,8 @@ from connectrpc.errors import ConnectError
 
 from embedded.ports import free_port
 from reliant.db import agents as agents_db
+from reliant.db import budgets as budgets_db
+from reliant.db import settings as settings_db
 from reliant.domain.agents import AgentStatus
 from reliant.domain.chat import AgentTag
 from reliant.domain.workflows import run_workflow_id
@@ -69,6 +71,49 @@ async def test_reliant_agents_draws_the_tree_with_status_and_cost(infra: Infra, 
         assert [(a["name"], a["depth"]) for a in tree["agents"]] == [("mid", 1), ("leaf", 2)]
         code, _, err = await reliant("agents", "--chat", "00000000-0000-0000-0000-000000000000", *where)
         assert code == 1 and "not found" in err
+
+
+async def test_reliant_agents_shows_the_budget_in_force_and_where_it_comes_from(infra: Infra, tmp_path: Path) -> None:
+    """The chat's own budget is only one of three: `[budget] chat_usd` in reliant.toml and the
+    settings screen's are in force too, and the chat spends against whichever applies."""
+    async with agent_env(infra, tmp_path, api_port=free_port(), budget_chat_usd=5.0) as env:
+        chat = await env.new_chat(env.script([{"text": "hi"}]))
+        url = f"http://127.0.0.1:{env.settings.api_port}"
+        where = ["--api-url", url, "--token", env.settings.api_token]
+        headers = {"authorization": f"Bearer {env.settings.api_token}"}
+        client = AgentServiceClient(url, proto_json=True, timeout_ms=30_000)
+
+        async def shown() -> tuple[str, dict[str, object], apb.ListAgentsResponse]:
+            code, out, err = await reliant("agents", "--chat", chat.id, *where)
+            assert code == 0, err
+            code, as_json, err = await reliant("agents", "--chat", chat.id, "--json", *where)
+            assert code == 0, err
+            listed = await client.list_agents(apb.ListAgentsRequest(chat_id=chat.id), headers=headers)
+            return out.splitlines()[0], json.loads(as_json), listed
+
+        line, tree, listed = await shown()
+        assert line == f"chat {chat.id}: spent $0.0000 of $5.00 ([budget] in reliant.toml)"
+        assert (tree["budget_usd"], tree["budget_in_force_usd"], tree["budget_source"]) == (None, 5.0, "config")
+        assert not listed.HasField("budget_usd") and (listed.budget_in_force_usd, listed.budget_source) == (
+            5.0,
+            "config",
+        )
+        try:
+            await settings_db.put(env.db, {budgets_db.CHAT_BUDGET_KEY: "2.5"})  # as the settings screen does
+            line, tree, listed = await shown()
+            assert line == f"chat {chat.id}: spent $0.0000 of $2.50 (the settings screen)"
+            assert (listed.budget_in_force_usd, listed.budget_source) == (2.5, "api")
+            await budgets_db.set_chat_budget(env.db, chat.id, 1.0)  # the chat's own, as PUT .../budget does
+            line, tree, listed = await shown()
+            assert line == f"chat {chat.id}: spent $0.0000 of $1.00 (this chat's own)"
+            assert (tree["budget_usd"], tree["budget_in_force_usd"], tree["budget_source"]) == (1.0, 1.0, "chat")
+            await settings_db.put(env.db, {budgets_db.CHAT_BUDGET_KEY: "0"})
+            await budgets_db.set_chat_budget(env.db, chat.id, None)
+            line, tree, listed = await shown()
+            assert line == f"chat {chat.id}: spent $0.0000 (no budget)"
+            assert (tree["budget_in_force_usd"], tree["budget_source"]) == (0.0, "api")
+        finally:
+            await settings_db.put(env.db, {budgets_db.CHAT_BUDGET_KEY: ""})  # the database is shared
 
 
 async def test_an_agents_approval_is_tagged_with_it_answered_from_the_cli_and_connect_lists_the_agents(

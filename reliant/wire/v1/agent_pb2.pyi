@@ -74,14 +74,18 @@ class ListAgentsRequest(_message.Message):
     def __init__(self, chat_id: _Optional[str] = ...) -> None: ...
 
 class ListAgentsResponse(_message.Message):
-    __slots__ = ("agents", "spent_usd", "budget_usd")
+    __slots__ = ("agents", "spent_usd", "budget_usd", "budget_in_force_usd", "budget_source")
     AGENTS_FIELD_NUMBER: _ClassVar[int]
     SPENT_USD_FIELD_NUMBER: _ClassVar[int]
     BUDGET_USD_FIELD_NUMBER: _ClassVar[int]
+    BUDGET_IN_FORCE_USD_FIELD_NUMBER: _ClassVar[int]
+    BUDGET_SOURCE_FIELD_NUMBER: _ClassVar[int]
     agents: _containers.RepeatedCompositeFieldContainer[Agent]
     spent_usd: float
     budget_usd: float
-    def __init__(self, agents: _Optional[_Iterable[_Union[Agent, _Mapping]]] = ..., spent_usd: _Optional[float] = ..., budget_usd: _Optional[float] = ...) -> None: ...
+    budget_in_force_usd: float
+    budget_source: str
+    def __init__(self, agents: _Optional[_Iterable[_Union[Agent, _Mapping]]] = ..., spent_usd: _Optional[float] = ..., budget_usd: _Optional[float] = ..., budget_in_force_usd: _Optional[float] = ..., budget_source: _Optional[str] = ...) -> None: ...
 
 class GetAgentRequest(_message.Message):
     __slots__ = ("chat_id", "agent_id")
