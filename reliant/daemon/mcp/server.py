@@ -1,15 +1,16 @@
 """One MCP server's lifecycle: connect, list its tools, watch it, restart it with backoff.
 
-A runner task owns the SDK client (the SDK's cancel scopes must be entered and left by one task):
-it connects, lists the tools, reports `healthy`, and waits until the connection is lost (the process
+A runner task owns the SDK client (the SDK's cancel scopes must be entered and left by one task): it
+connects, lists the tools, reports `healthy`, and waits until the connection is lost (the process
 exited or closed its output; for HTTP, a health check failed: a `tools/list`, which every protocol
 revision has, where `ping` is gone since 2026-07-28). It then reports `unhealthy` with the reason
-and reconnects after a backoff (1 s, 2 s, 4 s, ... up to a minute; reset once a connection has been
-healthy for a while). Tool calls run on the caller's task over the runner's client; a call cut off by
-a crash comes back as a tool error that says what happened to the server, and a call that arrives
-while the server is down starts the restart at once and waits for it (bounded by the startup
-timeout). Tools our client cannot run (those that require task-augmented execution) are not
-offered. Nothing a server does can raise out of here.
+(closing an HTTP connection takes at most CLOSE_GRACE, so a server that stopped answering holds up
+neither that report nor a stop) and reconnects after a backoff (1 s, 2 s, 4 s, ... up to a minute;
+reset once a connection has been healthy for a while). Tool calls run on the caller's task over the
+runner's client; a call cut off by a crash comes back as a tool error that says what happened to the
+server, and a call that arrives while the server is down starts the restart at once and waits for it
+(bounded by the startup timeout). Tools our client cannot run (those that require task-augmented
+execution) are not offered. Nothing a server does can raise out of here.
 """
 
 from __future__ import annotations
@@ -37,6 +38,10 @@ logger = logging.getLogger(__name__)
 HEALTHY_RESET = 30.0  # a connection healthy this long resets the backoff
 HEALTH_EVERY = 15.0  # HTTP servers have no process to watch: check them this often
 HEALTH_TIMEOUT = 10.0
+# Closing an HTTP connection may take this long. The SDK ends the session with a DELETE that would
+# wait out its client's read timeout (five minutes) on a server that stopped answering, and sends it
+# even while the runner is being cancelled: the connection's cancel scope cuts it off after this.
+CLOSE_GRACE = 2.0
 MAX_OUTPUT_CHARS = 100_000
 # Images a tool returns go to the model (base64 in the result's data), up to this much per call: the
 # whole result must stay under the daemon's reply limit. Larger ones stay a note in the text.
@@ -164,6 +169,7 @@ class McpServer:
         self.server_info = ""
         self._client: Any = None
         self._process: Any = None
+        self._scope: Any = None  # the anyio cancel scope of the connection under way
         self._task: asyncio.Task[None] | None = None
         self._settled = asyncio.Event()
         self._lost = asyncio.Event()
@@ -231,6 +237,7 @@ class McpServer:
     async def stop(self, status: ServerStatus = ServerStatus.DISCONNECTED) -> None:
         task, self._task = self._task, None
         if task is not None:
+            self._close_within(CLOSE_GRACE)
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
         self._client = None
@@ -300,18 +307,36 @@ class McpServer:
 
         self._healthy_since = 0.0
         timeout = self.config.startup_timeout
+        problem = ""
         with anyio.CancelScope(deadline=anyio.current_time() + timeout) as scope:
-            async with self._session() as client:
-                scope.deadline = math.inf
-                self._healthy_since = time.monotonic()
-                self._client = client
-                self._set(ServerStatus.HEALTHY)
-                self._settled.set()
-                await self._watch(client)
+            self._scope = scope
+            try:
+                async with self._session() as client:
+                    scope.deadline = math.inf
+                    self._healthy_since = time.monotonic()
+                    self._client = client
+                    self._set(ServerStatus.HEALTHY)
+                    self._settled.set()
+                    try:
+                        problem = await self._watch(client)
+                    finally:
+                        self._close_within(CLOSE_GRACE)
+            finally:
+                self._scope = None
         if scope.cancelled_caught and not self._healthy_since:
             tail = self._process.stderr_tail if self._process is not None else ""
             return f"the server did not start within {timeout:g}s" + (f": {tail}" if tail else "")
-        return self._loss_reason()
+        return problem or self._loss_reason()
+
+    def _close_within(self, seconds: float) -> None:
+        """Bound what is left of an HTTP connection under way (its closing, or its start) to
+        `seconds`. A stdio server's closing is bounded by its transport and runs to the end: it
+        stops the server's process group."""
+        import anyio
+
+        scope = self._scope
+        if scope is not None and self.config.transport == "http":
+            scope.deadline = min(scope.deadline, anyio.current_time() + seconds)
 
     def _loss_reason(self, exc: BaseException | None = None) -> str:
         process = self._process
@@ -375,8 +400,8 @@ class McpServer:
                 break
         return tools
 
-    async def _watch(self, client: Any) -> None:
-        """Return when the connection is lost."""
+    async def _watch(self, client: Any) -> str:
+        """Return when the connection is lost: why, if the process has not said it ("" otherwise)."""
         import anyio
 
         process = self._process
@@ -391,18 +416,21 @@ class McpServer:
             # Give the exit status a moment to arrive, for the reason shown.
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(process.exited.wait(), 1.0)
-            return
+            return ""
         while not self._lost.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._lost.wait(), self.health_every)
             if self._lost.is_set():
-                return
+                return ""
             try:
                 with anyio.fail_after(HEALTH_TIMEOUT):
                     await client.list_tools(cache_mode="refresh")
+            except TimeoutError:
+                return f"the server did not answer a health check within {HEALTH_TIMEOUT:g}s"
             except Exception as exc:  # noqa: BLE001 - a failed check is a lost connection
                 logger.debug("mcp server %s: health check failed: %s", self.name, exc)
-                return
+                return f"a health check failed: {_describe(exc)}"
+        return ""
 
     # -- calls ------------------------------------------------------------------------------------
 

@@ -1,0 +1,116 @@
+"""HTTP MCP servers that stop answering: mid-handshake, or after being healthy. Whatever such a
+server does, the daemon's answers (tools.list, the trust view, a shutdown) come within seconds and
+its status says what happened; the server is real TCP on this machine (stalling_http_mcp.py)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from reliant.daemon.mcp.manager import McpManager
+from reliant.daemon.mcp.server import CLOSE_GRACE, HEALTH_TIMEOUT
+from reliant.daemon.tools import BUILTIN_TOOLS, ToolHost
+from reliant.daemon.trust import TrustState
+from tests.daemon.servers.stalling_http_mcp import StallingMcpServer
+from tests.daemon.test_mcp import call, status_of, trust, write_config
+from tests.support import eventually
+
+BOUND = 8.0  # what any answer here may take: a silent server once held them for minutes
+
+
+@pytest.fixture
+async def stalling() -> AsyncIterator[StallingMcpServer]:
+    server = StallingMcpServer()
+    await server.start()
+    yield server
+    await server.shutdown()
+
+
+@pytest.fixture
+async def daemon(
+    tmp_path: Path, workspace: Path, stalling: StallingMcpServer
+) -> AsyncIterator[tuple[ToolHost, McpManager]]:
+    write_config(workspace / ".reliant" / "mcp.json", {"web": {"type": "http", "url": stalling.url}})
+    trust(tmp_path / "data", workspace)
+    manager = McpManager(tmp_path / "data", health_every=0.2)
+    host = ToolHost("d-stall", BUILTIN_TOOLS, [workspace], provider=manager)
+    yield host, manager
+    await asyncio.wait_for(host.shutdown(), BOUND)
+
+
+async def healthy(host: ToolHost, workspace: Path) -> None:
+    assert (await call(host, workspace, "mcp__web__echo", "up", text="up")).output == "up"
+
+
+async def within(seconds: float, work: Any) -> float:
+    """Await `work`, failing after `seconds`; how long it took."""
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    await asyncio.wait_for(work, seconds)
+    return loop.time() - began
+
+
+async def test_shutdown_does_not_wait_on_a_server_that_stopped_answering(
+    daemon: tuple[ToolHost, McpManager], workspace: Path, stalling: StallingMcpServer
+) -> None:
+    host, _ = daemon
+    await healthy(host, workspace)
+    stalling.stall_all()
+
+    took = await within(BOUND, host.shutdown())
+
+    assert "DELETE" in stalling.seen  # the session's end was asked for, and not waited out
+    assert took < CLOSE_GRACE + 2.0
+
+
+async def test_shutdown_does_not_wait_on_a_server_that_stalled_mid_handshake(
+    daemon: tuple[ToolHost, McpManager], workspace: Path, stalling: StallingMcpServer
+) -> None:
+    host, manager = daemon
+    stalling.stall |= {"tools/list", "DELETE"}  # initialized (a session), then silent
+    await manager.open(workspace)
+    await eventually(lambda: "tools/list" in stalling.seen)
+
+    took = await within(BOUND, host.shutdown())
+
+    assert took < CLOSE_GRACE + 2.0
+
+
+async def test_a_server_that_stops_answering_is_marked_unhealthy_and_its_tools_withdrawn(
+    daemon: tuple[ToolHost, McpManager], workspace: Path, stalling: StallingMcpServer
+) -> None:
+    host, manager = daemon
+    await healthy(host, workspace)
+    stalling.stall_all()
+
+    async def down() -> dict[str, Any] | None:
+        info = await status_of(manager, workspace, "web")
+        return info if info["status"] == "unhealthy" else None
+
+    info = await eventually(down, timeout=HEALTH_TIMEOUT + BOUND)
+    assert info["error"] == f"the server did not answer a health check within {HEALTH_TIMEOUT:g}s"
+    tools, _ = await asyncio.wait_for(host.offered(str(workspace)), BOUND)
+    assert not any(t.name.startswith("mcp__web__") for t in tools)
+
+
+async def test_the_trust_view_and_tools_list_answer_while_a_silent_server_is_stopped(
+    daemon: tuple[ToolHost, McpManager], workspace: Path, stalling: StallingMcpServer
+) -> None:
+    host, manager = daemon
+    await healthy(host, workspace)
+    stalling.stall_all()
+    # The project's file changes: its trust must be renewed, and its server stops meanwhile.
+    write_config(workspace / ".reliant" / "mcp.json", {"web": {"type": "http", "url": stalling.url, "timeout": 30}})
+
+    view, (tools, _) = await asyncio.wait_for(
+        asyncio.gather(manager.trust_view(workspace), host.offered(str(workspace))), BOUND
+    )
+
+    assert view.state is TrustState.CHANGED
+    assert not any(t.name.startswith("mcp__web__") for t in tools)
+    listed = await manager.controls(lambda _: workspace)["mcp.list"]({"workspace": str(workspace)})
+    assert listed["servers"] == [] and [s["name"] for s in listed["untrusted"]] == ["web"]
