@@ -5,13 +5,14 @@ its status says what happened; the server is real TCP on this machine (stalling_
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from reliant.daemon.mcp.manager import McpManager
+from reliant.daemon.mcp.manager import LIST_WAIT, McpManager
 from reliant.daemon.mcp.server import CLOSE_GRACE, HEALTH_TIMEOUT
 from reliant.daemon.tools import BUILTIN_TOOLS, ToolHost
 from reliant.daemon.trust import TrustState
@@ -114,3 +115,23 @@ async def test_the_trust_view_and_tools_list_answer_while_a_silent_server_is_sto
     assert not any(t.name.startswith("mcp__web__") for t in tools)
     listed = await manager.controls(lambda _: workspace)["mcp.list"]({"workspace": str(workspace)})
     assert listed["servers"] == [] and [s["name"] for s in listed["untrusted"]] == ["web"]
+
+
+async def test_a_server_enabled_over_its_file_holds_up_no_listing_while_it_cannot_connect(
+    tmp_path: Path, workspace: Path, stalling: StallingMcpServer
+) -> None:
+    stalling.stall_all()  # a host that takes connections and never answers
+    write_config(workspace / ".reliant" / "mcp.json", {"web": {"type": "http", "url": stalling.url, "disabled": True}})
+    trust(tmp_path / "data", workspace)
+    # The user enabled it (`reliant mcp enable web`) over the file's `disabled`.
+    (tmp_path / "data" / "mcp-state.json").write_text(json.dumps({"enabled": {str(workspace): {"web": True}}}))
+    manager = McpManager(tmp_path / "data")
+    host = ToolHost("d-enabled", BUILTIN_TOOLS, [workspace], provider=manager)
+    try:
+        await within(LIST_WAIT + 2.0, host.offered(str(workspace)))
+        # A trust view reads the files again; a listing asked meanwhile waits for it.
+        await within(LIST_WAIT + 2.0, asyncio.gather(manager.trust_view(workspace), host.offered(str(workspace))))
+
+        assert (await status_of(manager, workspace, "web"))["status"] in ("starting", "unhealthy")
+    finally:
+        await asyncio.wait_for(host.shutdown(), BOUND)

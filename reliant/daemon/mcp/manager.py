@@ -175,7 +175,8 @@ class McpManager:
             disabled = self._disabled(ws.path, cfg)
             if current is not None and current.config == cfg:
                 if current.disabled != disabled:
-                    await current.set_disabled(disabled)
+                    # Under the lock every listing waits for: a start is not waited for here.
+                    await current.set_disabled(disabled, wait=False)
                 continue
             if current is not None:
                 logger.info("mcp server %s changed in the configuration of %s; restarting it", name, ws.path)

@@ -150,7 +150,7 @@ class McpServer:
         self,
         config: McpServerConfig,
         *,
-        disabled: bool = False,
+        disabled: bool | None = None,
         on_change: Callable[[McpServer], None] | None = None,
         health_every: float = HEALTH_EVERY,
     ) -> None:
@@ -158,7 +158,8 @@ class McpServer:
         self.health_every = health_every
         self.on_change = on_change  # called when the status (and with it the tool set) changes
         self.name = config.name
-        self.disabled = disabled or config.disabled
+        # `disabled` given: the user's choice (`reliant mcp enable|disable`), over the file's.
+        self.disabled = config.disabled if disabled is None else disabled
         self.status = ServerStatus.DISABLED if self.disabled else ServerStatus.DISCONNECTED
         self.error = config.error
         self.tools: dict[str, McpTool] = {}
@@ -255,14 +256,17 @@ class McpServer:
         self.start()
         await self.wait_settled(timeout or self.config.startup_timeout + 5)
 
-    async def set_disabled(self, disabled: bool) -> None:
+    async def set_disabled(self, disabled: bool, *, wait: bool = True) -> None:
+        """Switch the server off (stopping it) or on (starting it, and with `wait` waiting until
+        that start has succeeded or failed)."""
         self.disabled = disabled
         if disabled:
             await self.stop(ServerStatus.DISABLED)
         else:
             self._set(ServerStatus.DISCONNECTED)
             self.start()
-            await self.wait_settled(self.config.startup_timeout + 5)
+            if wait:
+                await self.wait_settled(self.config.startup_timeout + 5)
 
     async def _run(self) -> None:
         backoff = Backoff(first=1.0, cap=60.0)
