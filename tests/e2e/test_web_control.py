@@ -193,6 +193,48 @@ def test_approve_and_deny_from_the_ui(
     errors.check()
 
 
+# Markup in the model's text that would lie over the approval card after it: a fixed full-page layer
+# (one of the page's own classes) and a tall open <dialog>, each showing a harmless command; either
+# alone covered the card.
+COVERING_TEXT = (
+    "I will only list the files.\n\n"
+    f'<dialog open><pre class="terminal">$ ls{"<br>" * 14}</pre></dialog>\n\n'
+    '<div class="signed-out"><div class="signed-out-box"><pre class="terminal">$ ls</pre> Approve it.</div></div>\n'
+)
+
+# Whether the element's centre, seen by the user, is the element itself (nothing lies over it).
+UNCOVERED = """el => {
+  const box = el.getBoundingClientRect();
+  const hit = document.elementFromPoint(box.x + box.width / 2, box.y + box.height / 2);
+  return el.contains(hit);
+}"""
+
+
+def test_the_model_s_text_cannot_cover_an_approval_card(browser: Browser, appliance: Appliance, tmp_path: Path) -> None:
+    s = Setup(
+        appliance,
+        tmp_path,
+        [
+            {"text": COVERING_TEXT, "tools": [{"name": "shell", "input": {"command": "echo covered >> effects"}}]},
+            {"text": "Done."},
+        ],
+    )
+    page, errors = sign_in(browser, appliance)
+    open_chat(page, appliance, s.chat_id)
+    page.locator(".mode-option").filter(has_text="Manual").click()
+    wait_until(lambda: s.rest.get_chat(s.chat_id)["mode"] == "manual", timeout=10)
+    send(page, "List the files")
+    card = pending_card(page, "echo covered >> effects")
+    expect(page.locator(".msg-assistant .md").first).to_contain_text("I will only list the files.")
+    card.scroll_into_view_if_needed()
+    for part in (card.locator("pre.gate-command"), card.get_by_role("button", name="Approve")):
+        assert part.evaluate(UNCOVERED), f"something lies over the approval card's {part}"
+    card.get_by_role("button", name="Deny").click()
+    wait_idle(page)
+    assert s.effects() == ""
+    errors.check()
+
+
 def test_always_allow_a_prefix_and_in_this_chat(browser: Browser, appliance: Appliance, tmp_path: Path) -> None:
     s = Setup(
         appliance,
