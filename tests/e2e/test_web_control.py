@@ -6,6 +6,7 @@ elsewhere. Screenshots of an approval card and a question card go to the artifac
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterator
 from itertools import count
 from pathlib import Path
@@ -229,6 +230,34 @@ def test_the_model_s_text_cannot_cover_an_approval_card(browser: Browser, applia
     card.scroll_into_view_if_needed()
     for part in (card.locator("pre.gate-command"), card.get_by_role("button", name="Approve")):
         assert part.evaluate(UNCOVERED), f"something lies over the approval card's {part}"
+    card.get_by_role("button", name="Deny").click()
+    wait_idle(page)
+    assert s.effects() == ""
+    errors.check()
+
+
+# Appends to `effects` when run (each bidi control is a word of its own, an argument of echo), but
+# laid out by those controls it reads `echo listed #  ; echo tricked >> effects`: as if commented out.
+BIDI_COMMAND = "echo listed \u202e\u2066 ; echo tricked >> effects \u2069 \u2066#\u2069"
+
+
+def test_an_approval_card_names_the_invisible_characters_of_a_command(
+    browser: Browser, appliance: Appliance, tmp_path: Path
+) -> None:
+    s = Setup(
+        appliance,
+        tmp_path,
+        [{"text": "Listing.", "tools": [{"name": "shell", "input": {"command": BIDI_COMMAND}}]}, {"text": "Done."}],
+    )
+    page, errors = sign_in(browser, appliance)
+    open_chat(page, appliance, s.chat_id)
+    page.locator(".mode-option").filter(has_text="Manual").click()
+    wait_until(lambda: s.rest.get_chat(s.chat_id)["mode"] == "manual", timeout=10)
+    send(page, "List the files")
+    card = pending_card(page, "echo tricked >> effects")
+    shown = card.locator("pre.gate-command").inner_text()
+    assert not [c for c in shown if unicodedata.category(c) == "Cf"], repr(shown)
+    assert shown == "$ echo listed ⟨U+202E⟩⟨U+2066⟩ ; echo tricked >> effects ⟨U+2069⟩ ⟨U+2066⟩#⟨U+2069⟩"
     card.get_by_role("button", name="Deny").click()
     wait_idle(page)
     assert s.effects() == ""

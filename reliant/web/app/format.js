@@ -1,4 +1,4 @@
-// How numbers, money, durations and times read in the UI.
+// How numbers, money, durations and times read in the UI, and text the user must judge exactly.
 
 const INT = new Intl.NumberFormat("en-US");
 
@@ -44,4 +44,13 @@ export function usageLine(u) {
   if (u.cacheWrite) parts.push(`${tokens(u.cacheWrite)} cache write`);
   parts.push(cost(u.cost));
   return parts.join(" · ");
+}
+
+// Invisible format characters (Unicode Cf: bidi overrides and isolates, zero-width marks) can make
+// a command or a file read in another order than the one that runs or is written.
+const INVISIBLE = /\p{Cf}/gu;
+
+/** `text` with each invisible format character named, as ⟨U+202E⟩: shown as it runs. */
+export function revealed(text) {
+  return String(text).replace(INVISIBLE, (c) => `⟨U+${c.codePointAt(0).toString(16).toUpperCase().padStart(4, "0")}⟩`);
 }

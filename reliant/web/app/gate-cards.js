@@ -9,6 +9,7 @@
 // A question card: the agent's 1-4 questions, choices as radio buttons plus free text.
 
 import { h } from "./dom.js";
+import { revealed } from "./format.js";
 import { commandPrefix, outcome } from "./gates.js";
 import { setCode } from "./markdown.js";
 import { diffView, proposedDiff, registerToolView } from "./tools.js";
@@ -22,7 +23,7 @@ function kbd(key) {
 
 function shown(text) {
   const s = String(text);
-  return s.length <= MAX_SHOWN_CHARS ? s : `${s.slice(0, MAX_SHOWN_CHARS)}\n… ${s.length - MAX_SHOWN_CHARS} more characters`;
+  return revealed(s.length <= MAX_SHOWN_CHARS ? s : `${s.slice(0, MAX_SHOWN_CHARS)}\n… ${s.length - MAX_SHOWN_CHARS} more characters`);
 }
 
 function extras(input, skip) {
@@ -31,7 +32,7 @@ function extras(input, skip) {
     if (skip.includes(key)) continue;
     parts.push(`${key}: ${typeof value === "string" ? value : JSON.stringify(value)}`);
   }
-  return parts.length ? h("div.gate-extras", null, parts.join(" · ")) : null;
+  return parts.length ? h("div.gate-extras", null, revealed(parts.join(" · "))) : null;
 }
 
 /** The full input of a gated call, the way the user can judge it. */
@@ -45,7 +46,7 @@ export function inputView(toolName, input) {
     return h(
       "div.gate-input",
       null,
-      diffView(proposedDiff(value)),
+      diffView(revealed(proposedDiff(value))),
       value.replace_all ? h("div.gate-extras", null, "replaces every occurrence") : null,
       extras(value, ["path", "old_string", "new_string", "replace_all"]),
     );
@@ -53,7 +54,7 @@ export function inputView(toolName, input) {
   if (toolName === "write" && "content" in value) {
     const code = h("code.hljs");
     setCode(code, shown(value.content), String(value.path || "").split(".").pop());
-    return h("div.gate-input", null, h("div.gate-path", null, "write ", h("code", null, String(value.path || ""))), h("pre.code", null, code), extras(value, ["path", "content"]));
+    return h("div.gate-input", null, h("div.gate-path", null, "write ", h("code", null, revealed(value.path || ""))), h("pre.code", null, code), extras(value, ["path", "content"]));
   }
   return h("div.gate-input", null, h("pre.output", null, shown(JSON.stringify(value, null, 2))));
 }
