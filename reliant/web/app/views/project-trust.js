@@ -1,9 +1,11 @@
 // A project's trust step and its removal. A project's own files (.reliant/mcp.json and
 // mcp.local.json, .reliant/workflows/) can make reliant run commands: none of it runs until the user
-// has seen exactly what (every command line, env name, working directory, URL) and trusted it. The
-// trust is bound to those files: a change needs a new one. The daemon keeps and enforces it.
+// has seen exactly what (every command line, env name, working directory, URL, with invisible
+// characters named) and trusted it. The trust is bound to those files: a change needs a new one. The
+// daemon keeps and enforces it.
 
 import { h } from "../dom.js";
+import { revealed } from "../format.js";
 
 const PROJECTS = "reliant.v1.ProjectService";
 
@@ -34,11 +36,11 @@ function item(entry) {
     "li.trust-item",
     { dataset: { kind: "mcp_server", name: entry.name } },
     h("div.trust-item-head", null, "MCP server ", h("code", null, entry.name), ` (${entry.transport || "stdio"})`, ...flags.map((f) => h("span.pill.pill-muted", null, f))),
-    entry.commandLine ? h("pre.trust-command", { "aria-label": `Command of ${entry.name}` }, entry.commandLine) : null,
-    entry.url && !entry.commandLine ? h("pre.trust-command", { "aria-label": `URL of ${entry.name}` }, entry.url) : null,
-    field("In", entry.cwd ? h("code", null, entry.cwd) : ""),
-    field("Environment", (entry.envNames || []).join(", ")),
-    field("Headers", (entry.headerNames || []).join(", ")),
+    entry.commandLine ? h("pre.trust-command", { "aria-label": `Command of ${entry.name}` }, revealed(entry.commandLine)) : null,
+    entry.url && !entry.commandLine ? h("pre.trust-command", { "aria-label": `URL of ${entry.name}` }, revealed(entry.url)) : null,
+    field("In", entry.cwd ? h("code", null, revealed(entry.cwd)) : ""),
+    field("Environment", revealed((entry.envNames || []).join(", "))),
+    field("Headers", revealed((entry.headerNames || []).join(", "))),
     entry.error ? h("div.trust-note.error", null, entry.error) : null,
     field("From", entry.source ? h("code", null, entry.source) : ""),
   );
