@@ -5,6 +5,7 @@ an ended agent's worktree is merged from its row, and a sub-agent's approval car
 from __future__ import annotations
 
 import subprocess
+import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -361,3 +362,39 @@ def test_an_agents_worktree_is_kept_or_removed_from_the_tree(appliance: Applianc
     assert (left / "k.txt").read_text() == "k\n"
     assert len(branches()) == 1
     assert not (root / "k.txt").exists(), "neither was merged"
+
+
+# A line an agent writes (the Trojan Source "stretched string"): laid out by its bidi controls it
+# reads `if access_level != "user": # Check if admin`, but the comment is inside the string compared.
+TROJAN_LINE = 'if access_level != "user\u202e \u2066# Check if admin\u2069 \u2066":'
+
+
+def test_an_agent_s_diff_names_the_invisible_characters_it_wrote(appliance: Appliance, tmp_path: Path) -> None:
+    root, scripts = git_project(tmp_path)
+    writer = scripts / "writer.yaml"
+    write = {"name": "write", "input": {"path": "check.py", "content": TROJAN_LINE + "\n"}}
+    writer.write_text(yaml.safe_dump({"turns": [{"tools": [write]}, {"text": "wrote it"}]}))
+    parent = scripts / "parent.yaml"
+    spawn = {"task": "write check.py", "name": "writer", "worktree": True, "model": f"scripted:{writer}"}
+    parent.write_text(
+        yaml.safe_dump({"turns": [{"tools": [{"name": "spawn_agent", "input": spawn}]}, {"text": "done"}]})
+    )
+    rest = Rest(appliance.url, appliance.token)
+    chat = rest.chat(rest.project(root)["id"], f"scripted:{parent}")
+    rest.send(chat["id"], "go")
+    rest.wait_idle(chat["id"])
+    with chromium() as browser:
+        page = browser.new_context(viewport={"width": 1440, "height": 900}).new_page()
+        page.set_default_timeout(30_000)
+        errors = PageErrors(page, ())
+        page.goto(f"{appliance.url}/?token={appliance.token}")
+        page.goto(f"{appliance.url}/chats/{chat['id']}")
+        row = page.locator("aside.agent-panel .agent-row", has_text="writer")
+        expect(row).to_have_attribute("data-status", "done", timeout=30_000)
+        row.locator(".agent-task").click()
+        added = page.locator(".agent-view-worktree .wt-file[data-path='check.py'] pre.diff .diff-add")
+        expect(added).to_have_count(1, timeout=30_000)
+        shown = added.inner_text()
+        assert not [c for c in shown if unicodedata.category(c) == "Cf"], repr(shown)
+        assert shown == '+if access_level != "user⟨U+202E⟩ ⟨U+2066⟩# Check if admin⟨U+2069⟩ ⟨U+2066⟩":'
+        errors.check()

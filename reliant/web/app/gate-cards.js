@@ -46,7 +46,7 @@ export function inputView(toolName, input) {
     return h(
       "div.gate-input",
       null,
-      diffView(revealed(proposedDiff(value))),
+      diffView(proposedDiff(value)),
       value.replace_all ? h("div.gate-extras", null, "replaces every occurrence") : null,
       extras(value, ["path", "old_string", "new_string", "replace_all"]),
     );

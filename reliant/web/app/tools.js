@@ -5,7 +5,7 @@
 // registerToolView.
 
 import { h } from "./dom.js";
-import { duration } from "./format.js";
+import { duration, revealed } from "./format.js";
 import { ansiToFragment } from "./ansi.js";
 import { icon } from "./icons.js";
 import { setCode } from "./markdown.js";
@@ -71,9 +71,11 @@ function plainBody(tool) {
   return h("div.tool-output", null, errorBox(tool), out && out !== err ? h("pre.output", null, shown(out)) : null, note);
 }
 
+/** A unified diff, a line per row; invisible characters named (format.js: revealed), as in review
+ * the order the text is laid out in must be the order it has. */
 export function diffView(diff) {
   const pre = h("pre.diff", { "aria-label": "diff" });
-  for (const line of diff.replace(/\n$/, "").split("\n")) {
+  for (const line of revealed(diff).replace(/\n$/, "").split("\n")) {
     let cls = "ctx";
     if (line.startsWith("+++") || line.startsWith("---")) cls = "file";
     else if (line.startsWith("@@")) cls = "hunk";
