@@ -89,6 +89,22 @@ turns:
 """
 
 
+# Links in the model's text, an SVG one and an image map's among them: each opens in a tab of its
+# own, never in reliant's.
+LINKS_SCRIPT = """
+turns:
+  - text: |
+      Read [the docs](https://docs.invalid/html).
+
+      <svg width="300" height="30"><a href="https://docs.invalid/svg"><text x="0" y="20">The SVG docs</text></a></svg>
+
+      <img src="data:image/gif;base64,R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7" width="300" height="30"
+      usemap="#docs" alt="The mapped docs"><map name="docs"><area shape="default" href="https://docs.invalid/area"></map>
+
+      Links given.
+"""
+
+
 @pytest.fixture(scope="module")
 def appliance(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Appliance]:
     root = tmp_path_factory.mktemp("web")
@@ -603,6 +619,31 @@ def test_copy_puts_on_the_clipboard_what_a_code_block_shows(browser: Browser, ap
             copied = page.evaluate("navigator.clipboard.readText()")
             assert "attacker" not in copied
             assert copied == block.locator("code").inner_text()
+    errors.check()
+
+
+def test_every_link_in_the_model_s_text_opens_in_a_new_tab(browser: Browser, appliance: Appliance) -> None:
+    model = scripted(appliance.data_dir / "scripts", "links.yaml", LINKS_SCRIPT)
+    rest = Rest(appliance.url, appliance.token)
+    chat = rest.chat(rest.project(Path(demo_path(appliance)))["id"], model)
+    page, errors = open_chat(browser, appliance, chat["id"])
+    page.context.route("https://docs.invalid/**", lambda route: route.fulfill(body="docs", content_type="text/plain"))
+    page.get_by_role("textbox", name="Message").fill("Where are the docs?")
+    page.get_by_role("textbox", name="Message").press("Enter")
+    answer = page.locator(".msg-assistant .md").filter(has_text="Links given.")
+    expect(answer).to_have_count(1, timeout=30_000)
+    wait_idle_in_ui(page)
+    links = {
+        "html": answer.get_by_text("the docs", exact=True),
+        "svg": answer.get_by_text("The SVG docs", exact=True),
+        "area": answer.get_by_role("img", name="The mapped docs"),
+    }
+    for path, link in links.items():
+        with page.context.expect_page() as opened:
+            link.click()
+        expect(opened.value).to_have_url(f"https://docs.invalid/{path}")
+        opened.value.close()
+        expect(page).to_have_url(f"{appliance.url}/chats/{chat['id']}")
     errors.check()
 
 

@@ -92,8 +92,10 @@ const marked = new Marked({
   },
 });
 
+// Every link opens in a tab of its own: an image map's <area> and an SVG <a> (tagName "a", maybe
+// an xlink:href) as well.
 DOMPurify.addHook("afterSanitizeAttributes", (node) => {
-  if (node.tagName === "A" && node.getAttribute("href")) {
+  if ((node.localName === "a" || node.localName === "area") && (node.getAttribute("href") || node.getAttribute("xlink:href"))) {
     node.setAttribute("target", "_blank");
     node.setAttribute("rel", "noopener noreferrer");
   }
