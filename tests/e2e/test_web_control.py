@@ -269,10 +269,10 @@ def test_always_allow_a_prefix_and_in_this_chat(browser: Browser, appliance: App
         appliance,
         tmp_path,
         [
-            {"tools": [{"name": "shell", "input": {"command": "echo one >> effects"}}]},
-            {"tools": [{"name": "shell", "input": {"command": "echo two >> effects"}}]},
+            {"tools": [{"name": "shell", "input": {"command": "mkdir one"}}]},
+            {"tools": [{"name": "shell", "input": {"command": "mkdir two"}}]},
             {"tools": [{"name": "shell", "input": {"command": "touch marker"}}]},
-            {"tools": [{"name": "shell", "input": {"command": "wc -l effects"}}]},
+            {"tools": [{"name": "shell", "input": {"command": "ls one two"}}]},
             {"text": "All four ran."},
         ],
     )
@@ -282,20 +282,20 @@ def test_always_allow_a_prefix_and_in_this_chat(browser: Browser, appliance: App
     expect(page.get_by_role("radio", name="Manual")).to_be_checked()
     send(page, "Run them")
 
-    card = pending_card(page, "echo one >> effects")
+    card = pending_card(page, "mkdir one")
     prefix = card.get_by_label("Command prefix to always allow")
-    expect(prefix).to_have_value("echo")  # prefilled with the command's first word
+    expect(prefix).to_have_value("mkdir")  # prefilled with the command's first word
     card.get_by_role("button", name="Always allow shell commands starting with this prefix").click()
-    expect(page.locator(".gate-approval").first).to_contain_text("always for commands starting with “echo”")
-    # `echo two` matches: it runs without a card. `touch marker` does not: it asks.
+    expect(page.locator(".gate-approval").first).to_contain_text("always for commands starting with “mkdir”")
+    # `mkdir two` matches: it runs without a card. `touch marker` does not: it asks.
     card = pending_card(page, "touch marker")
-    assert s.effects() == "one\ntwo\n"
+    assert (s.workspace / "one").is_dir() and (s.workspace / "two").is_dir()
     page.locator("section.chat .transcript").click(position={"x": 5, "y": 5})  # out of any text box
     page.keyboard.press("a")  # always allow shell in this chat
     expect(page.locator(".msg-assistant .md").filter(has_text="All four ran.")).to_have_count(1, timeout=30_000)
     wait_idle(page)
     cards = page.locator(".gate-approval")
-    expect(cards).to_have_count(2)  # `wc -l` ran under the chat's rule, without asking
+    expect(cards).to_have_count(2)  # `ls` ran under the chat's rule, without asking
     expect(cards.nth(1)).to_contain_text("always in this chat")
     assert (s.workspace / "marker").exists()
     statuses = page.locator("details.tool").evaluate_all("cards => cards.map(c => c.dataset.status)")
