@@ -7,7 +7,6 @@ A setting named `api_port` is `[api] port = 7420` in the file and `RELIANT_API_P
 from __future__ import annotations
 
 import dataclasses
-import logging
 import math
 import os
 import re
@@ -25,6 +24,8 @@ from reliant.errors import ConfigError
 CONFIG_FILE = "reliant.toml"
 DEFAULT_API_PORT = 7420
 DEFAULT_DATA_DIR = Path("~/.reliant")
+# The levels logging always knows, not whatever a library imported meanwhile added (TRACE, say).
+LOG_LEVELS = frozenset({"DEBUG", "INFO", "WARNING", "WARN", "ERROR", "CRITICAL", "FATAL", "NOTSET"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,7 +211,7 @@ def _coerce(name: str, value: Any, *, source: str = "flag") -> Any:
             return tuple(Path(str(v)) for v in items if str(v))
         if not isinstance(value, str):
             raise ValueError(f"expected a string, got {type(value).__name__}")
-        if name == "log_level" and value.upper() not in logging.getLevelNamesMapping():
+        if name == "log_level" and value.upper() not in LOG_LEVELS:
             raise ValueError(f"{value!r} is not debug, info, warning or error")
         if name == "default_model" and split_model_spec(value) is None:
             raise ValueError(f"{value!r} is not a model: scripted:demo, anthropic:MODEL or openai:MODEL")
