@@ -11,15 +11,29 @@ from connectrpc.code import Code
 from connectrpc.errors import ConnectError
 
 from embedded.ports import free_port
+from reliant.domain.chat import Approval, ChatInfo
 from reliant.wire.v1 import control_pb2 as cpb
 from reliant.wire.v1.control_connect import ApprovalServiceClient, QuestionServiceClient
 from tests.conftest import Infra
 from tests.support import eventually
-from tests.worker.agent_env import agent_env
+from tests.worker.agent_env import AgentEnv, agent_env
 
 SHELL = {"name": "shell", "input": {"command": "echo answered >> effects"}}
 ASK = {"name": "ask_user", "input": {"questions": [{"question": "Which?", "choices": ["a", "b"]}]}}
 HUGE = "x" * 3_000_000  # past the 2 MB of payloads a workflow task may write
+
+
+def api(env: AgentEnv) -> tuple[str, dict[str, str]]:
+    """The api's URL and the headers that sign a request in."""
+    return f"http://127.0.0.1:{env.settings.api_port}", {"authorization": f"Bearer {env.settings.api_token}"}
+
+
+async def waiting_shell(env: AgentEnv, project_id: str) -> tuple[ChatInfo, Approval]:
+    """A manual-mode chat of the project whose SHELL call waits for the user's approval."""
+    gated = await env.chats.create_chat(project_id, env.script([{"tools": [SHELL]}, {"text": "done"}]))
+    await env.chats.set_mode(gated.id, "manual")
+    await env.chats.send(gated.id, "go")
+    return gated, await env.pending_approval(gated.id)
 
 
 @pytest.mark.timeout(180)
@@ -27,16 +41,12 @@ async def test_an_answer_too_large_for_the_workflow_is_refused_and_the_chat_goes
     infra: Infra, tmp_path: Path
 ) -> None:
     async with agent_env(infra, tmp_path, api_port=free_port()) as env:
-        url = f"http://127.0.0.1:{env.settings.api_port}"
-        headers = {"authorization": f"Bearer {env.settings.api_token}"}
+        url, headers = api(env)
         project = await env.chats.create_project(str(env.workspace), daemon_id=env.settings.daemon_id)
         asking = await env.chats.create_chat(project.id, env.script([{"tools": [ASK]}, {"text": "noted"}]))
         await env.chats.send(asking.id, "go")
-        gated = await env.chats.create_chat(project.id, env.script([{"tools": [SHELL]}, {"text": "done"}]))
-        await env.chats.set_mode(gated.id, "manual")
-        await env.chats.send(gated.id, "go")
+        gated, approval = await waiting_shell(env, project.id)
         [question] = await eventually(lambda: env.gates.pending_questions(asking.id), timeout=30)
-        approval = await env.pending_approval(gated.id)
 
         async with QuestionServiceClient(url) as questions, ApprovalServiceClient(url) as approvals:
             with pytest.raises(ConnectError) as refused:
@@ -62,13 +72,9 @@ async def test_a_prefix_approval_allows_only_commands_that_start_as_the_approved
     infra: Infra, tmp_path: Path
 ) -> None:
     async with agent_env(infra, tmp_path, api_port=free_port()) as env:
-        url = f"http://127.0.0.1:{env.settings.api_port}"
-        headers = {"authorization": f"Bearer {env.settings.api_token}"}
+        url, headers = api(env)
         project = await env.chats.create_project(str(env.workspace), daemon_id=env.settings.daemon_id)
-        gated = await env.chats.create_chat(project.id, env.script([{"tools": [SHELL]}, {"text": "done"}]))
-        await env.chats.set_mode(gated.id, "manual")
-        await env.chats.send(gated.id, "go")
-        approval = await env.pending_approval(gated.id)
+        gated, approval = await waiting_shell(env, project.id)
 
         async with ApprovalServiceClient(url) as approvals:
             for prefix, said in (("rm -rf", "is not the start of the command 'echo answered >> effects'"), (" ", "")):
