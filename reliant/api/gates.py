@@ -23,7 +23,7 @@ from reliant.api.errors import (
 from reliant.db import approvals as approvals_db
 from reliant.db import chats as chats_db
 from reliant.db import questions as questions_db
-from reliant.domain.chat import AgentTag, Approval, Question
+from reliant.domain.chat import AgentTag, Approval, Question, starts_with_words
 from reliant.domain.workflows import (
     APPROVAL_SCOPES,
     UPDATE_ANSWER_APPROVAL,
@@ -244,6 +244,6 @@ def _check_prefix(prefix: str, command: str) -> None:
     would allow `rm -rf` while approving `ls`)."""
     if not prefix:
         raise InvalidFieldError("command_prefix", "scope prefix needs the start of the command to allow")
-    if not command.lstrip().startswith(prefix):
+    if not starts_with_words(prefix, command.lstrip()):  # what a policy of it covers (domain.chat.prefix_allows)
         shown = command if len(command) <= 80 else command[:77] + "..."
         raise InvalidFieldError("command_prefix", f"{prefix[:80]!r} is not the start of the command {shown!r}")

@@ -254,11 +254,15 @@ def prefix_allows(prefix: str, command: str) -> bool:
     another command or writes a file (such a command line is asked about)."""
     if not prefix or command == prefix:
         return True
+    return starts_with_words(prefix, command) and not any(sign in command for sign in _BEYOND_ONE_COMMAND)
+
+
+def starts_with_words(prefix: str, command: str) -> bool:
+    """Whether `command` starts with `prefix` as whole words (`git status` does not start
+    `git statusx`)."""
     if not command.startswith(prefix):
         return False
-    if not (prefix[-1].isspace() or command[len(prefix)].isspace()):
-        return False  # `git status` does not allow `git statusx`
-    return not any(sign in command for sign in _BEYOND_ONE_COMMAND)
+    return len(command) == len(prefix) or prefix[-1:].isspace() or command[len(prefix)].isspace()
 
 
 @dataclass(frozen=True, slots=True)

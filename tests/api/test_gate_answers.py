@@ -77,7 +77,11 @@ async def test_a_prefix_approval_allows_only_commands_that_start_as_the_approved
         gated, approval = await waiting_shell(env, project.id)
 
         async with ApprovalServiceClient(url) as approvals:
-            for prefix, said in (("rm -rf", "is not the start of the command 'echo answered >> effects'"), (" ", "")):
+            for prefix, said in (
+                ("rm -rf", "is not the start of the command 'echo answered >> effects'"),
+                ("ech", "is not the start of the command"),  # a policy of it would not cover `echo`
+                (" ", ""),
+            ):
                 with pytest.raises(ConnectError) as refused:
                     request = cpb.ApproveRequest(approval_id=approval.id, scope="prefix", command_prefix=prefix)
                     await approvals.approve(request, headers=headers)
