@@ -14,6 +14,7 @@ from reliant.clients.daemons import control
 from reliant.db import owed_stops as owed_stops_db
 from reliant.errors import DaemonUnavailableError
 from reliant.gateway.role import GatewayRole
+from reliant.worker import stops
 from tests.conftest import Infra
 from tests.support import RoleRunner, eventually
 from tests.worker.agent_env import AgentEnv, agent_env
@@ -71,3 +72,18 @@ async def test_what_a_cancel_could_not_stop_on_an_unreachable_daemon_is_stopped_
 
 async def _settled(env: AgentEnv) -> bool:
     return not await owed_stops_db.of_daemon(env.db, env.settings.daemon_id)
+
+
+async def test_what_is_owed_to_a_daemon_still_away_is_kept_and_a_reachable_one_settles_it(env: AgentEnv) -> None:
+    chat_id = str(uuid.uuid4())
+    away = f"d-away-{uuid.uuid4().hex[:8]}"  # no such daemon is connected
+    for daemon_id in (away, env.settings.daemon_id):
+        await owed_stops_db.owe(env.db, daemon_id, chat_id, "tool", ["call_0_0"])
+        await owed_stops_db.owe(env.db, daemon_id, chat_id, "background", ["call_0_0", "call_1_0"])
+
+    assert await stops.pay(env.bus, env.db, away) == 0
+    assert len(await owed_stops_db.of_daemon(env.db, away)) == 3, "kept for when it is back"
+    # A reachable daemon is asked (nothing of these runs there any more) and the stops are settled.
+    assert await stops.pay(env.bus, env.db, env.settings.daemon_id) == 3
+    assert await _settled(env)
+    await owed_stops_db.paid(env.db, away, await owed_stops_db.of_daemon(env.db, away))
