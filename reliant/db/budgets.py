@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from reliant.db.database import Queries
+from reliant.domain import budgets
 
 # settings keys (values as text): budgets in USD (0: none) and price overrides, as JSON
 # {"<model spec or id>": {"input": USD per Mtok, "output": ..., "cache_read"?: ..., "cache_write"?: ...}}
@@ -21,19 +22,12 @@ async def chat_budget(db: Queries, chat_id: str) -> float | None:
 
 
 async def chat_budget_in_force(db: Queries, chat_id: str, configured: float) -> tuple[float, str]:
-    """The budget the chat spends against, in USD (0: none), and where it is set: "chat" (its own),
-    "api" (the settings, over the role's own configuration), "config" (`configured`, reliant.toml's
-    [budget]) or "" (nowhere). The worker's budget check reads them in this order too."""
+    """The chat's budget in force and where it is set (domain.budgets.chat_budget_in_force)."""
     own = await chat_budget(db, chat_id)
     if own is not None:
-        return own, "chat"
+        return budgets.chat_budget_in_force(own, None, configured)
     row = await db.fetchrow("SELECT value FROM settings WHERE key = %s", (CHAT_BUDGET_KEY,))
-    try:
-        if row and row["value"]:
-            return float(row["value"]), "api"
-    except ValueError:
-        pass  # not a number: the worker ignores it too (and logs it)
-    return configured, "config" if configured else ""
+    return budgets.chat_budget_in_force(None, row["value"] if row else None, configured)
 
 
 async def set_chat_budget(db: Queries, chat_id: str, usd: float | None) -> bool:

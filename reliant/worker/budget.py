@@ -22,6 +22,7 @@ from reliant.clients.providers import ProviderPool
 from reliant.db import Database
 from reliant.db import budgets as budgets_db
 from reliant.db import settings as settings_db
+from reliant.domain.budgets import chat_budget_in_force
 from reliant.domain.chat import StoredMessage, Usage
 from reliant.llm.pricing import Price, price
 
@@ -79,8 +80,7 @@ class Spending:
         stored, chat_limit = await asyncio.gather(
             settings_db.all_values(self.db), budgets_db.chat_budget(self.db, chat_id)
         )
-        if chat_limit is None:
-            chat_limit = _number(stored.get(CHAT_BUDGET_KEY), self.chat_budget)
+        chat_limit, _ = chat_budget_in_force(chat_limit, stored.get(CHAT_BUDGET_KEY), self.chat_budget)
         day_limit = _number(stored.get(PROJECT_BUDGET_KEY), self.project_day_budget)
         if not chat_limit and not day_limit:
             return None
