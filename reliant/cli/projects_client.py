@@ -108,7 +108,10 @@ def describe(trust: pb.ProjectTrust, project: pb.Project, out: TextIO) -> None:
     out.write("Once trusted, its files make reliant run:\n")
     for item in trust.items:
         if item.kind == "workflow":
-            out.write(f"  workflow {item.name} (its run steps are shell commands)\n")
+            describe_workflow(item, out)
+            continue
+        if item.kind == "preset":
+            out.write(f"  preset {item.name} (the model and instructions of the agents that use it)\n")
             continue
         state = ""
         if item.error:
@@ -128,6 +131,17 @@ def describe(trust: pb.ProjectTrust, project: pb.Project, out: TextIO) -> None:
             out.write(f"    headers: {', '.join(item.header_names)}\n")
     for problem in trust.problems:
         out.write(f"  problem: {problem}\n")
+
+
+def describe_workflow(item: pb.TrustItem, out: TextIO) -> None:
+    if item.error:
+        out.write(f"  workflow {item.name} [not usable: {item.error}]\n")
+    elif not item.steps:
+        out.write(f"  workflow {item.name} (no run step: it runs no shell command of its own)\n")
+    else:
+        out.write(f"  workflow {item.name}, whose run steps are shell commands:\n")
+    for step in item.steps:
+        out.write(f"    {step.step}: {step.command}\n")
 
 
 def trust_project(

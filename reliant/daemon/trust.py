@@ -23,7 +23,8 @@ Control subjects (`workspace` is a registered workspace path, or a directory ins
 
 `view` is TrustView.doc(): state (none | untrusted | changed | trusted), fingerprint, files, and
 items: every MCP server the project's files define (name, transport, command line, env names, cwd,
-url, header names), every workflow file and every preset file.
+url, header names), every workflow file with the shell command of each of its `run` steps (or why
+it is no workflow reliant would run), and every preset file.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ import logging
 import os
 import shlex
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +91,44 @@ class Snapshot:
     def workflows(self) -> list[str]:
         """The gated files that are not MCP configs: workflow files and presets."""
         return sorted(rel for rel in [*self.files, *self.problems] if rel not in GATED_FILES)
+
+    def run_steps(self) -> dict[str, WorkflowSteps]:
+        """What each workflow file would run past the model: its `run` steps' shell commands."""
+        return {rel: _run_steps(rel, self.files[rel]) for rel in self.workflows if _is_workflow(rel, self.files)}
+
+
+@dataclass(frozen=True, slots=True)
+class WorkflowSteps:
+    """A workflow file's `run` steps ((step path, command as written), in the order they are defined),
+    or why the engine would not run it at all."""
+
+    steps: tuple[tuple[str, str], ...] = ()
+    error: str = ""
+
+
+def _is_workflow(rel: str, files: Mapping[str, bytes]) -> bool:
+    return rel.startswith(WORKFLOWS_DIR + "/") and rel in files
+
+
+def _run_steps(rel: str, data: bytes) -> WorkflowSteps:
+    # The engine (and its expression library, ~0.3 s to import) only once a project has workflows.
+    from reliant.engine.definition import RunNode
+    from reliant.engine.parse import parse_definition
+
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return WorkflowSteps(error="not UTF-8 text: no workflow")
+    parsed = parse_definition(text, rel)
+    steps = tuple(
+        (f"{scope}/{node.id}" if scope else node.id, node.command.text)
+        for scope, node in (parsed.definition.walk() if parsed.definition else ())
+        if isinstance(node, RunNode)
+    )
+    if not parsed.problems:
+        return WorkflowSteps(steps)
+    more = f" (and {len(parsed.problems) - 1} more)" if len(parsed.problems) > 1 else ""
+    return WorkflowSteps(steps, f"not a workflow reliant runs: {parsed.problems[0]}{more}")
 
 
 def _gated_paths(root: Path) -> list[str]:
@@ -221,6 +260,7 @@ class TrustView:
     servers: tuple[McpServerConfig, ...] = ()  # project servers held back (or running, when trusted)
     workflows: tuple[str, ...] = ()
     problems: tuple[str, ...] = ()
+    run_steps: Mapping[str, WorkflowSteps] = field(default_factory=dict)  # by workflow file
 
     def held(self) -> list[McpServerConfig]:
         """The project's servers that do not run because the project is not trusted."""
@@ -240,18 +280,17 @@ class TrustView:
             parts.append(f"{len(runs)} server{'' if len(runs) == 1 else 's'} would run: {commands}")
         if flows := [rel for rel in self.workflows if not rel.startswith(PRESETS_DIR + "/")]:
             count = len(flows)
-            parts.append(f"{count} workflow file{'' if count == 1 else 's'} could run commands")
+            steps = [command for rel in flows for _, command in self.run_steps.get(rel, WorkflowSteps()).steps]
+            verb, own = ("runs", "its") if count == 1 else ("run", "their")
+            if steps:
+                what = f"{verb} {len(steps)} command{'' if len(steps) == 1 else 's'}: {'; '.join(steps)}"
+            else:
+                what = f"{verb} no command of {own} own"
+            parts.append(f"{count} workflow file{'' if count == 1 else 's'} {what}")
         return f"{head}: {'; '.join(parts) or 'nothing enabled would run'}"
 
     def doc(self) -> dict[str, Any]:
-        workflows = [
-            {
-                "kind": "preset" if rel.startswith(PRESETS_DIR + "/") else "workflow",
-                "name": rel,
-                "source": str(self.workspace / rel),
-            }
-            for rel in self.workflows
-        ]
+        workflows = [self._file_item(rel) for rel in self.workflows]
         return {
             "workspace": str(self.workspace),
             "state": self.state.value,
@@ -261,6 +300,18 @@ class TrustView:
             "problems": list(self.problems),
             "note": self.note(),
         }
+
+    def _file_item(self, rel: str) -> dict[str, Any]:
+        item: dict[str, Any] = {
+            "kind": "preset" if rel.startswith(PRESETS_DIR + "/") else "workflow",
+            "name": rel,
+            "source": str(self.workspace / rel),
+        }
+        if found := self.run_steps.get(rel):
+            item["steps"] = [{"step": step, "command": command} for step, command in found.steps]
+            if found.error:
+                item["error"] = found.error
+        return item
 
 
 ViewSource = Callable[[Path], Awaitable[TrustView]]

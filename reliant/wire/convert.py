@@ -47,6 +47,11 @@ def project_trust(project_id: str, doc: dict[str, Any]) -> pb.ProjectTrust:
             header_names=[str(n) for n in i.get("header_names") or []],
             error=str(i.get("error", "")),
             disabled=bool(i.get("disabled", False)),
+            steps=[
+                pb.TrustStep(step=str(s.get("step", "")), command=str(s.get("command", "")))
+                for s in i.get("steps") or []
+                if isinstance(s, dict)
+            ],
         )
         for i in doc.get("items") or []
         if isinstance(i, dict)

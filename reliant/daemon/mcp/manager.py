@@ -160,6 +160,7 @@ class McpManager:
             project,
             tuple(snap.workflows),
             tuple(f"{ws.path / rel}: {why}" for rel, why in snap.problems.items()),
+            await asyncio.to_thread(snap.run_steps),
         )
         # Until the project is trusted, only the data dir's servers run (the files are still read,
         # to show what would run and their errors).

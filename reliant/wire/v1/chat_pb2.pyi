@@ -81,8 +81,16 @@ class UntrustProjectRequest(_message.Message):
     project_id: str
     def __init__(self, project_id: _Optional[str] = ...) -> None: ...
 
+class TrustStep(_message.Message):
+    __slots__ = ("step", "command")
+    STEP_FIELD_NUMBER: _ClassVar[int]
+    COMMAND_FIELD_NUMBER: _ClassVar[int]
+    step: str
+    command: str
+    def __init__(self, step: _Optional[str] = ..., command: _Optional[str] = ...) -> None: ...
+
 class TrustItem(_message.Message):
-    __slots__ = ("kind", "name", "source", "transport", "command_line", "env_names", "cwd", "url", "header_names", "error", "disabled")
+    __slots__ = ("kind", "name", "source", "transport", "command_line", "env_names", "cwd", "url", "header_names", "error", "disabled", "steps")
     KIND_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     SOURCE_FIELD_NUMBER: _ClassVar[int]
@@ -94,6 +102,7 @@ class TrustItem(_message.Message):
     HEADER_NAMES_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
     DISABLED_FIELD_NUMBER: _ClassVar[int]
+    STEPS_FIELD_NUMBER: _ClassVar[int]
     kind: str
     name: str
     source: str
@@ -105,7 +114,8 @@ class TrustItem(_message.Message):
     header_names: _containers.RepeatedScalarFieldContainer[str]
     error: str
     disabled: bool
-    def __init__(self, kind: _Optional[str] = ..., name: _Optional[str] = ..., source: _Optional[str] = ..., transport: _Optional[str] = ..., command_line: _Optional[str] = ..., env_names: _Optional[_Iterable[str]] = ..., cwd: _Optional[str] = ..., url: _Optional[str] = ..., header_names: _Optional[_Iterable[str]] = ..., error: _Optional[str] = ..., disabled: _Optional[bool] = ...) -> None: ...
+    steps: _containers.RepeatedCompositeFieldContainer[TrustStep]
+    def __init__(self, kind: _Optional[str] = ..., name: _Optional[str] = ..., source: _Optional[str] = ..., transport: _Optional[str] = ..., command_line: _Optional[str] = ..., env_names: _Optional[_Iterable[str]] = ..., cwd: _Optional[str] = ..., url: _Optional[str] = ..., header_names: _Optional[_Iterable[str]] = ..., error: _Optional[str] = ..., disabled: _Optional[bool] = ..., steps: _Optional[_Iterable[_Union[TrustStep, _Mapping]]] = ...) -> None: ...
 
 class ProjectTrust(_message.Message):
     __slots__ = ("project_id", "state", "fingerprint", "files", "items", "note", "problems")

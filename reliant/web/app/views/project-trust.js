@@ -1,8 +1,8 @@
 // A project's trust step and its removal. A project's own files (.reliant/mcp.json and
-// mcp.local.json, .reliant/workflows/) can make reliant run commands: none of it runs until the user
-// has seen exactly what (every command line, env name, working directory, URL, with invisible
-// characters named) and trusted it. The trust is bound to those files: a change needs a new one. The
-// daemon keeps and enforces it.
+// mcp.local.json, .reliant/workflows/, .reliant/presets/) can make reliant run commands: none of it
+// runs until the user has seen exactly what (every command line, env name, working directory, URL,
+// workflow run step, with invisible characters named) and trusted it. The trust is bound to those
+// files: a change needs a new one. The daemon keeps and enforces it.
 
 import { h } from "../dom.js";
 import { revealed } from "../format.js";
@@ -27,9 +27,25 @@ function field(label, value) {
   return value ? h("div.trust-field", null, h("span.trust-label", null, label), " ", value) : null;
 }
 
+function workflowItem(entry) {
+  const steps = entry.steps || [];
+  let note = "It has no run step: it runs no shell command of its own.";
+  if (entry.error) note = null;
+  else if (steps.length) note = "Its run steps are shell commands on this machine:";
+  return h(
+    "li.trust-item",
+    { dataset: { kind: "workflow", name: entry.name } },
+    h("div.trust-item-head", null, "Workflow ", h("code", null, entry.name)),
+    note ? h("div.trust-note", null, note) : null,
+    ...steps.map((s) => h("div.trust-step-command", null, h("span.trust-label", null, s.step), h("pre.trust-command", { "aria-label": `Command of step ${s.step} of ${entry.name}` }, revealed(s.command)))),
+    entry.error ? h("div.trust-note.error", null, `Not usable: ${entry.error}`) : null,
+  );
+}
+
 function item(entry) {
-  if (entry.kind === "workflow") {
-    return h("li.trust-item", { dataset: { kind: "workflow" } }, h("div.trust-item-head", null, "Workflow ", h("code", null, entry.name)), h("div.trust-note", null, "Its run steps are shell commands on this machine."));
+  if (entry.kind === "workflow") return workflowItem(entry);
+  if (entry.kind === "preset") {
+    return h("li.trust-item", { dataset: { kind: "preset", name: entry.name } }, h("div.trust-item-head", null, "Preset ", h("code", null, entry.name)), h("div.trust-note", null, "The model and instructions of the agents that use it."));
   }
   const flags = [entry.disabled ? "disabled" : "", entry.error ? "not usable" : ""].filter(Boolean);
   return h(
