@@ -16,6 +16,7 @@ from reliant.cli.api import Api, CliError
 from reliant.cli.conversation import EXIT_FAILED, EXIT_OK, EXIT_PAUSED, follow
 from reliant.cli.gates import Gates
 from reliant.cli.render import Renderer
+from reliant.cli.shown import printable
 from reliant.cli.transcript import draw
 from reliant.wire.v1 import agent_pb2 as apb
 from reliant.wire.v1 import chat_pb2 as pb
@@ -101,7 +102,8 @@ def follow_agent(api: Api, chat_id: str, given: str, renderer: Renderer, gates: 
         request = apb.GetAgentRequest(chat_id=chat_id, agent_id=agent.agent_id)
         agent = agents.get_agent(request, headers=api.headers)
     short = agent.agent_id[:8]
-    renderer.note(Text(f"agent {agent.name} ({short}) · {agent.task[:80]} · {agent.model or chat.model}", style="bold"))
+    about = f"agent {agent.name} ({short}) · {agent.task[:80]} · {agent.model or chat.model}"
+    renderer.note(Text(printable(about), style="bold"))
     messages = [m for m in listed.messages if not m.queued]
     draw(renderer, messages)
     if agent.status != "running":
@@ -154,5 +156,5 @@ class _Filtered:
 
 def _ended(renderer: Renderer, name: str, status: str, error: str) -> int:
     style = "green" if status == "done" else "red"
-    renderer.note(Text(f"agent {name} {status}" + (f": {error}" if error else ""), style=style))
+    renderer.note(Text(printable(f"agent {name} {status}" + (f": {error}" if error else "")), style=style))
     return EXIT_OF_STATUS.get(status, EXIT_FAILED)

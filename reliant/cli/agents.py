@@ -12,6 +12,7 @@ from typing import IO, Annotated, Any
 import typer
 
 from reliant.cli.app import ApiUrlOpt, DataDirOpt, TokenOpt, api_client, app, connect_error, fail
+from reliant.cli.shown import revealed, revealing
 
 
 @app.command("agents")
@@ -49,7 +50,7 @@ def agents(
             done = _post(api.url, api.headers, f"{path}/{agent}/worktree", {"action": action})
             files = f": {', '.join(done['files'])}" if done.get("files") else ""
             state = done["worktree"]["state"] if done.get("worktree") else action
-            sys.stdout.write(f"agent {done['name']} ({agent[:8]}): worktree {state}{files}\n")
+            sys.stdout.write(revealed(f"agent {done['name']} ({agent[:8]}): worktree {state}{files}\n"))
             return
     except typer.Exit:
         raise
@@ -67,25 +68,26 @@ def agents(
 
 
 def print_tree(tree: dict[str, Any], out: IO[str]) -> None:
-    out.write(f"chat {tree['chat_id']}: spent ${tree.get('spent_usd', 0):.4f}{_budget(tree)}\n")
-    agents = tree.get("agents") or []
-    children: dict[str, list[dict[str, Any]]] = {}
-    for agent in agents:
-        children.setdefault(agent.get("parent_agent_id") or "", []).append(agent)
+    with revealing(out) as out:
+        out.write(f"chat {tree['chat_id']}: spent ${tree.get('spent_usd', 0):.4f}{_budget(tree)}\n")
+        agents = tree.get("agents") or []
+        children: dict[str, list[dict[str, Any]]] = {}
+        for agent in agents:
+            children.setdefault(agent.get("parent_agent_id") or "", []).append(agent)
 
-    def draw(parent: str, indent: str) -> None:
-        for agent in children.get(parent, []):
-            tokens = agent["input_tokens"] + agent["output_tokens"]
-            where = f"  [worktree {agent['worktree']['branch']}]" if agent.get("worktree") else ""
-            out.write(
-                f"{indent}{agent['agent_id'][:8]}  {agent['name']}  {agent['status']}  "
-                f"${agent['cost_usd']:.4f}  {tokens} tokens  {agent['model'] or '(chat model)'}{where}\n"
-            )
-            draw(agent["agent_id"], indent + "  ")
+        def draw(parent: str, indent: str) -> None:
+            for agent in children.get(parent, []):
+                tokens = agent["input_tokens"] + agent["output_tokens"]
+                where = f"  [worktree {agent['worktree']['branch']}]" if agent.get("worktree") else ""
+                out.write(
+                    f"{indent}{agent['agent_id'][:8]}  {agent['name']}  {agent['status']}  "
+                    f"${agent['cost_usd']:.4f}  {tokens} tokens  {agent['model'] or '(chat model)'}{where}\n"
+                )
+                draw(agent["agent_id"], indent + "  ")
 
-    if not agents:
-        out.write("no agents\n")
-    draw("", "  ")
+        if not agents:
+            out.write("no agents\n")
+        draw("", "  ")
 
 
 BUDGET_SOURCES = {"chat": "this chat's own", "api": "the settings screen", "config": "[budget] in reliant.toml"}

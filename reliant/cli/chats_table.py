@@ -15,6 +15,7 @@ from rich.text import Text
 
 from reliant.cli import ids
 from reliant.cli.api import Api
+from reliant.cli.shown import printable
 from reliant.wire.v1 import chat_pb2 as pb
 
 STATUS_STYLES = {"running": "green", "waiting": "bold yellow", "paused": "yellow", "failed": "red", "idle": ""}
@@ -76,11 +77,11 @@ def print_table(listed: list[dict[str, Any]], out: TextIO, *, styled: bool, now:
         status = c["status"] + (" (asks)" if c["pending_gates"] else "")
         table.add_row(
             Text(c["short_id"], style="yellow"),
-            c["project"],
+            Text(printable(c["project"])),  # Text: a name or title is never read as console markup
             Text(status, style=STATUS_STYLES.get(c["status"], "")),
             ago(now - c["updated_unix"]),
             f"${c['cost_usd']:.4f}",
-            c["title"] or "(untitled)",
+            Text(printable(c["title"]) or "(untitled)"),
         )
     if styled:
         console = Console(file=out, force_terminal=True, no_color=True if os.environ.get("NO_COLOR") else None)

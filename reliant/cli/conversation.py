@@ -13,11 +13,11 @@ from connectrpc.errors import ConnectError
 from google.protobuf.json_format import MessageToDict
 from rich.text import Text
 
-from reliant.cli import ids
+from reliant.cli import ids, tool_lines
 from reliant.cli.api import Api, CliError
 from reliant.cli.gates import EXIT_GATE, Gates
 from reliant.cli.render import Renderer
-from reliant.cli.tool_lines import summary
+from reliant.cli.shown import printable
 from reliant.cli.transcript import draw, turn_so_far
 from reliant.wire.v1 import chat_pb2 as pb
 from reliant.wire.v1 import control_pb2 as cpb
@@ -245,27 +245,27 @@ def list_gates(api: Api, chat_id: str, out: TextIO) -> None:
     gate_ids = ids.short_ids([a.id for a in waiting.approvals] + [q.id for q in asked.questions])
     chat_ids = ids.short_ids(sorted({a.chat_id for a in waiting.approvals} | {q.chat_id for q in asked.questions}))
     for a in waiting.approvals:
+        title = printable(a.chat_title[:40])
         if a.kind == "node":  # a workflow's approval node: `reliant approvals choose ID CHOICE`
-            out.write(f"approval {a.id}  chat {a.chat_id} ({a.chat_title[:40]})\n")
-            out.write(f"  ? {a.question}  [{' | '.join(a.choices)}]  (workflow node {a.node})\n")
+            out.write(f"approval {a.id}  chat {a.chat_id} ({title})\n")
+            question, choices = printable(a.question), printable(" | ".join(a.choices))
+            out.write(f"  ? {question}  [{choices}]  (workflow node {printable(a.node)})\n")
             continue
-        tool_input = MessageToDict(a.input)
-        out.write(
-            f"approval {gate_ids[a.id]}  chat {chat_ids[a.chat_id]} ({a.chat_title[:40]}){_agent_of(a.agent)}\n"
-            f"  {summary(a.tool_name, tool_input)}\n"
-        )
+        asks = "".join(f"  {line}\n" for line in tool_lines.whole(a.tool_name, MessageToDict(a.input)))
+        out.write(f"approval {gate_ids[a.id]}  chat {chat_ids[a.chat_id]} ({title}){_agent_of(a.agent)}\n{asks}")
     for q in asked.questions:
-        out.write(f"question {gate_ids[q.id]}  chat {chat_ids[q.chat_id]} ({q.chat_title[:40]}){_agent_of(q.agent)}\n")
+        title = printable(q.chat_title[:40])
+        out.write(f"question {gate_ids[q.id]}  chat {chat_ids[q.chat_id]} ({title}){_agent_of(q.agent)}\n")
         for item in q.questions:
-            choices = f"  [{' | '.join(item.choices)}]" if item.choices else ""
-            out.write(f"  ? {item.question}{choices}\n")
+            choices = f"  [{printable(' | '.join(item.choices))}]" if item.choices else ""
+            out.write(f"  ? {printable(item.question)}{choices}\n")
 
 
 def _agent_of(tag: cpb.AgentTag) -> str:
     """Which sub-agent waits (its answer goes to that agent only); nothing for the chat's own."""
     if not tag.agent_id:
         return ""
-    return f"  agent {tag.name} ({tag.agent_id[:8]}): {tag.task[:60]}"
+    return f"  agent {printable(tag.name)} ({tag.agent_id[:8]}): {printable(tag.task[:60])}"
 
 
 def answer_approval(

@@ -145,8 +145,11 @@ class Gates:
     def _ask_approval(self, keyboard: Keyboard, approval_id: str, payload: Mapping[str, Any]) -> None:
         r = self.renderer
         tool, tool_input = str(payload.get("tool_name")), dict(payload.get("input") or {})
-        name, _, rest = tool_lines.summary(tool, tool_input).partition(" ")
+        first, *more = tool_lines.whole(tool, tool_input)  # uncut: what is approved is what is shown
+        name, _, rest = first.partition(" ")
         r.line(Text("? allow ", style="bold yellow") + Text(name, style="bold") + Text(f" {rest}" if rest else ""))
+        for line in more:
+            r.line(Text(line))
         for text in tool_lines.edit_preview(tool, tool_input):
             r.line(text)
         pending = StillPending(self._pending_approvals, approval_id)

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from reliant.cli.app import ApiUrlOpt, DataDirOpt, TokenOpt, api_client, app, connect_error, fail
+from reliant.cli.shown import revealed
 
 project_app = typer.Typer(help="Projects: the directories the agent works in.", no_args_is_help=True)
 app.add_typer(project_app, name="project")
@@ -77,7 +78,7 @@ def project_add(
         trust = projects_client.get_trust(api, project)
         if trust.state in ("untrusted", "changed"):
             hint = command_hint("trust", project.path, data_dir=data_dir, api_url=api_url)
-            sys.stdout.write(f"{trust.note}\nsee what would run, and trust it, with: {hint}\n")
+            sys.stdout.write(f"{revealed(trust.note)}\nsee what would run, and trust it, with: {hint}\n")
 
     run_api(work, api.url)
 

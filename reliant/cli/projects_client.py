@@ -13,6 +13,7 @@ from connectrpc.code import Code
 from connectrpc.errors import ConnectError
 
 from reliant.cli.api import Api, CliError
+from reliant.cli.shown import printable, revealed
 from reliant.wire.v1 import chat_pb2 as pb
 
 EXIT_NEEDS_ANSWER = 2  # a question only the user can answer, and no terminal to ask it in
@@ -111,37 +112,40 @@ def describe(trust: pb.ProjectTrust, project: pb.Project, out: TextIO) -> None:
             describe_workflow(item, out)
             continue
         if item.kind == "preset":
-            out.write(f"  preset {item.name} (the model and instructions of the agents that use it)\n")
+            out.write(f"  preset {revealed(item.name)} (the model and instructions of the agents that use it)\n")
             continue
         state = ""
         if item.error:
-            state = f" [not usable: {item.error}]"
+            state = f" [not usable: {printable(item.error)}]"
         elif item.disabled:
             state = " [disabled]"
-        out.write(f"  MCP server {item.name} ({item.transport}, from {item.source}){state}\n")
+        name, transport, source = revealed(item.name), printable(item.transport), revealed(item.source)
+        out.write(f"  MCP server {name} ({transport}, from {source}){state}\n")
         if item.command_line:
-            out.write(f"    command: {item.command_line}\n")
+            out.write(f"    command: {revealed(item.command_line)}\n")
         if item.url and not item.command_line:
-            out.write(f"    url: {item.url}\n")
+            out.write(f"    url: {revealed(item.url)}\n")
         if item.cwd:
-            out.write(f"    in: {item.cwd}\n")
+            out.write(f"    in: {revealed(item.cwd)}\n")
         if item.env_names:
-            out.write(f"    env: {', '.join(item.env_names)}\n")
+            out.write(f"    env: {revealed(', '.join(item.env_names))}\n")
         if item.header_names:
-            out.write(f"    headers: {', '.join(item.header_names)}\n")
+            out.write(f"    headers: {revealed(', '.join(item.header_names))}\n")
     for problem in trust.problems:
-        out.write(f"  problem: {problem}\n")
+        out.write(f"  problem: {printable(problem)}\n")
 
 
 def describe_workflow(item: pb.TrustItem, out: TextIO) -> None:
+    name = revealed(item.name)
     if item.error:
-        out.write(f"  workflow {item.name} [not usable: {item.error}]\n")
+        out.write(f"  workflow {name} [not usable: {printable(item.error)}]\n")
     elif not item.steps:
-        out.write(f"  workflow {item.name} (no run step: it runs no shell command of its own)\n")
+        out.write(f"  workflow {name} (no run step: it runs no shell command of its own)\n")
     else:
-        out.write(f"  workflow {item.name}, whose run steps are shell commands:\n")
+        out.write(f"  workflow {name}, whose run steps are shell commands:\n")
     for step in item.steps:
-        out.write(f"    {step.step}: {step.command}\n")
+        first, *more = revealed(step.command).splitlines() or [""]
+        out.write(f"    {revealed(step.step)}: {first}\n" + "".join(f"      {line}\n" for line in more))
 
 
 def trust_project(
@@ -179,7 +183,7 @@ def offer_trust(api: Api, project: pb.Project, *, ask: Ask | None, trust_hint: s
     if trust.state not in ("untrusted", "changed") or not trust.items:
         return
     if ask is None:
-        err.write(f"note: {trust.note} (to trust it: {trust_hint})\n")
+        err.write(f"note: {revealed(trust.note)} (to trust it: {trust_hint})\n")
         return
     describe(trust, project, err)
     if ask("Trust this project and let it run these?"):

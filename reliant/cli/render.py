@@ -25,6 +25,7 @@ from rich.text import Text
 
 from reliant.cli import tool_lines
 from reliant.cli.markdown_out import MarkdownOut
+from reliant.cli.shown import printable_values
 
 MARK = "\N{SINGLE RIGHT-POINTING ANGLE QUOTATION MARK}"  # before what the user says
 
@@ -231,8 +232,8 @@ class Renderer:
 
     def update(self, kind: str, payload: Mapping[str, Any], at: float | None = None) -> None:
         handler = getattr(self, f"_on_{kind}", None)
-        if handler is not None:
-            handler(payload, time.time() if at is None else at)
+        if handler is not None:  # what a model or a tool wrote is shown, never acted on by the terminal
+            handler(printable_values(payload), time.time() if at is None else at)
 
     def _begin_turn(self, at: float) -> None:
         if self._turn is None:
@@ -371,8 +372,10 @@ class Renderer:
     def _on_approval_requested(self, payload: Mapping[str, Any], at: float) -> None:
         if self.live:
             return  # the prompt (reliant.cli.gates) shows it
-        summary = tool_lines.summary(str(payload.get("tool_name")), dict(payload.get("input") or {}))
-        self.line(Text(f"? allow {summary}", style="yellow"))
+        first, *more = tool_lines.whole(str(payload.get("tool_name")), dict(payload.get("input") or {}))
+        self.line(Text(f"? allow {first}", style="yellow"))
+        for line in more:
+            self.line(Text(line, style="yellow"))
 
     def _on_approval_resolved(self, payload: Mapping[str, Any], at: float) -> None:
         status = str(payload.get("status", ""))

@@ -10,11 +10,14 @@ from typing import Any
 
 from rich.text import Text
 
+from reliant.cli.shown import revealed
 from reliant.domain.chat import ToolState
 from reliant.domain.tool_outcome import ToolOutcome, tool_outcome
 
 MAX_DIFF_LINES = 40
 TAIL_LINES = 6
+SUMMARY_KEYS = ("command", "path", "pattern", "url", "query")
+SUMMARY_CHARS = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,12 +47,22 @@ _STATES = {
 
 
 def summary(tool: str, args: Mapping[str, Any]) -> str:
-    """One line saying what a tool call does."""
-    for key in ("command", "path", "pattern", "url", "query"):
+    """One line saying what a tool call does (cut at SUMMARY_CHARS, with an ellipsis)."""
+    for key in SUMMARY_KEYS:
         if key in args:
-            text = " ".join(str(args[key]).split())
-            return f"{tool} {text[:100]}"
+            text = " ".join(revealed(str(args[key])).split())
+            return f"{tool} {text[:SUMMARY_CHARS]}{'…' if len(text) > SUMMARY_CHARS else ''}"
     return tool
+
+
+def whole(tool: str, args: Mapping[str, Any]) -> list[str]:
+    """What a tool call does, uncut, every line of it: what an approval asks about. The first line
+    is the tool with the first line of its command (or path...), the others follow indented."""
+    for key in SUMMARY_KEYS:
+        if key in args:
+            first, *more = revealed(str(args[key])).splitlines() or [""]
+            return [f"{tool} {first}", *(f"    {line}" for line in more)]
+    return [tool]
 
 
 def outcome_of(payload: Mapping[str, Any]) -> ToolOutcome:

@@ -11,6 +11,7 @@ from rich.text import Text
 
 from reliant.cli.api import Api
 from reliant.cli.render import Renderer
+from reliant.cli.shown import printable
 from reliant.domain.chat import ToolState
 from reliant.domain.tool_outcome import tool_outcome
 from reliant.wire.v1 import chat_pb2 as pb
@@ -137,10 +138,12 @@ def header(api: Api, chat_id: str, renderer: Renderer) -> None:
     project = known.get(chat.project_id)
     where = f"{project.name} ({project.path})" if project else chat.project_id
     status = chat.status + (f": {chat.status_reason}" if chat.status_reason else "")
-    renderer.line(Text(chat.title or "(untitled)", style="bold"))
+    renderer.line(Text(printable(chat.title) or "(untitled)", style="bold"))
     renderer.line(
         Text(
-            f"chat {chat.id} · {where} · {chat.model} · {chat.mode} mode · {status} · ${chat.usage.cost_usd:.4f}",
+            printable(
+                f"chat {chat.id} · {where} · {chat.model} · {chat.mode} mode · {status} · ${chat.usage.cost_usd:.4f}"
+            ),
             style="bright_black",
         )
     )

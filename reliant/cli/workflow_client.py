@@ -18,6 +18,7 @@ from reliant.cli.api import Api, CliError
 from reliant.cli.gates import EXIT_GATE, LOST_RACE, Gates, StillPending
 from reliant.cli.keyboard import Keyboard
 from reliant.cli.render import MARK, Renderer
+from reliant.cli.shown import revealing
 from reliant.wire.v1 import chat_pb2 as pb
 from reliant.wire.v1 import control_pb2 as cpb
 from reliant.wire.v1 import workflow_pb2 as wpb
@@ -133,32 +134,33 @@ def input_line(spec: wpb.WorkflowInput) -> str:
 
 
 def print_list(listed: wpb.ListWorkflowsResponse, out: TextIO) -> None:
-    width = max((len(w.name) for w in listed.workflows), default=4)
-    for w in listed.workflows:
-        where = "builtin" if w.origin == "builtin" else w.source
-        state = ""
-        if not w.used:
-            state = "  (shadowed by the project's file)"
-        elif w.shadows:
-            state = f"  (shadows {w.shadows})"
-        out.write(f"{w.name:<{width}}  {where}{state}\n")
-        if w.description:
-            out.write(f"{'':<{width}}  {w.description}\n")
-        if w.inputs:
-            shown = ", ".join(i.name + ("*" if i.required else "") for i in w.inputs)
-            out.write(f"{'':<{width}}  inputs: {shown}\n")
-        if w.problems:
-            out.write(
-                f"{'':<{width}}  cannot run: {w.error}"
-                + (f" (+{w.problems - 1} more)" if w.problems > 1 else "")
-                + "\n"
-            )
-    if any(i.required for w in listed.workflows for i in w.inputs):
-        out.write("(* required input)\n")
-    if listed.note:
-        out.write(f"note: {listed.note}\n")
-    for problem in listed.problems:
-        out.write(f"problem: {problem}\n")
+    with revealing(out) as out:
+        width = max((len(w.name) for w in listed.workflows), default=4)
+        for w in listed.workflows:
+            where = "builtin" if w.origin == "builtin" else w.source
+            state = ""
+            if not w.used:
+                state = "  (shadowed by the project's file)"
+            elif w.shadows:
+                state = f"  (shadows {w.shadows})"
+            out.write(f"{w.name:<{width}}  {where}{state}\n")
+            if w.description:
+                out.write(f"{'':<{width}}  {w.description}\n")
+            if w.inputs:
+                shown = ", ".join(i.name + ("*" if i.required else "") for i in w.inputs)
+                out.write(f"{'':<{width}}  inputs: {shown}\n")
+            if w.problems:
+                out.write(
+                    f"{'':<{width}}  cannot run: {w.error}"
+                    + (f" (+{w.problems - 1} more)" if w.problems > 1 else "")
+                    + "\n"
+                )
+        if any(i.required for w in listed.workflows for i in w.inputs):
+            out.write("(* required input)\n")
+        if listed.note:
+            out.write(f"note: {listed.note}\n")
+        for problem in listed.problems:
+            out.write(f"problem: {problem}\n")
 
 
 def _tree(nodes: Iterable[wpb.WorkflowNode], out: TextIO, prefix: str = "") -> None:
@@ -175,26 +177,27 @@ def _tree(nodes: Iterable[wpb.WorkflowNode], out: TextIO, prefix: str = "") -> N
 
 
 def print_show(flow: wpb.Workflow, out: TextIO, *, source: bool = True) -> None:
-    out.write(f"{flow.name}  ({'builtin' if flow.origin == 'builtin' else flow.source})\n")
-    if flow.description:
-        out.write(f"{flow.description}\n")
-    if flow.note:
-        out.write(f"note: {flow.note}\n")
-    out.write("\ninputs:\n" if flow.inputs else "\ninputs: none\n")
-    for spec in flow.inputs:
-        out.write(f"  {input_line(spec)}\n")
-    if flow.outputs:
-        out.write("outputs:\n")
-        for output in flow.outputs:
-            out.write(f"  {output.name} = {output.expression}\n")
-    out.write("nodes:\n")
-    _tree(flow.nodes, out, "  ")
-    for problem in flow.problems:
-        out.write(f"problem: {problem.source}:{problem.line}:{problem.column}: {problem.message}\n")
-    if source:
-        out.write(f"\n--- {flow.source}\n{flow.text}")
-        if not flow.text.endswith("\n"):
-            out.write("\n")
+    with revealing(out) as out:
+        out.write(f"{flow.name}  ({'builtin' if flow.origin == 'builtin' else flow.source})\n")
+        if flow.description:
+            out.write(f"{flow.description}\n")
+        if flow.note:
+            out.write(f"note: {flow.note}\n")
+        out.write("\ninputs:\n" if flow.inputs else "\ninputs: none\n")
+        for spec in flow.inputs:
+            out.write(f"  {input_line(spec)}\n")
+        if flow.outputs:
+            out.write("outputs:\n")
+            for output in flow.outputs:
+                out.write(f"  {output.name} = {output.expression}\n")
+        out.write("nodes:\n")
+        _tree(flow.nodes, out, "  ")
+        for problem in flow.problems:
+            out.write(f"problem: {problem.source}:{problem.line}:{problem.column}: {problem.message}\n")
+        if source:
+            out.write(f"\n--- {flow.source}\n{flow.text}")
+            if not flow.text.endswith("\n"):
+                out.write("\n")
 
 
 # -- a run in the terminal -------------------------------------------------------------------------

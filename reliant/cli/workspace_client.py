@@ -18,6 +18,7 @@ from typing import Any, TextIO
 from connectrpc.errors import ConnectError
 
 from reliant.cli.api import Api, CliError
+from reliant.cli.shown import revealing
 from reliant.wire.v1 import workspace_pb2 as pb
 from reliant.wire.v1.workspace_connect import (
     McpServiceClientSync,
@@ -36,19 +37,20 @@ def _mcp(api: Api) -> McpServiceClientSync:
 
 
 def mcp_list(api: Api, project_id: str, path: str, out: TextIO) -> None:
-    with _mcp(api) as client:
-        listed = client.list_mcp_servers(pb.ListMcpServersRequest(project_id=project_id), headers=api.headers)
-    if not listed.servers and not listed.untrusted:
-        out.write("no MCP servers configured (see <data-dir>/mcp.json and .reliant/mcp.json)\n")
-    for server in [*listed.servers, *listed.untrusted]:
-        tools = f"{len(server.tools):>3} tools"
-        out.write(f"{server.name:<16} {server.status:<12} {server.transport:<6} {tools}  {server.target}\n")
-        if server.error:
-            out.write(f"{'':<16} {server.error}\n")
-    for error in listed.errors:
-        out.write(f"config error: {error}\n")
-    if listed.trust_note:
-        out.write(f"{listed.trust_note}\n(see and trust them with `reliant trust {path}`)\n")
+    with revealing(out) as out:
+        with _mcp(api) as client:
+            listed = client.list_mcp_servers(pb.ListMcpServersRequest(project_id=project_id), headers=api.headers)
+        if not listed.servers and not listed.untrusted:
+            out.write("no MCP servers configured (see <data-dir>/mcp.json and .reliant/mcp.json)\n")
+        for server in [*listed.servers, *listed.untrusted]:
+            tools = f"{len(server.tools):>3} tools"
+            out.write(f"{server.name:<16} {server.status:<12} {server.transport:<6} {tools}  {server.target}\n")
+            if server.error:
+                out.write(f"{'':<16} {server.error}\n")
+        for error in listed.errors:
+            out.write(f"config error: {error}\n")
+        if listed.trust_note:
+            out.write(f"{listed.trust_note}\n(see and trust them with `reliant trust {path}`)\n")
 
 
 def mcp_change(api: Api, pid: str, name: str, action: str, out: TextIO) -> None:

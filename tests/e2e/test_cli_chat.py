@@ -274,6 +274,30 @@ def test_answering_here_still_works_and_a_question_answered_elsewhere_goes_away(
     assert term.wait() == 0, term.text
 
 
+def test_an_approval_shows_the_whole_command_and_none_of_its_escapes_act_on_the_terminal(
+    appliance: Appliance, project: Path
+) -> None:
+    """A command past the length of a summary line, on two lines, with sequences that would erase the
+    line and write the clipboard: the prompt and `reliant approvals` show every part of it."""
+    command = "echo " + "a" * 120 + " \x1b]52;c;Y3VybA==\x07&& touch pwned\ntouch \x1b[1A\x1b[2Kpwned2"
+    model = scripted(appliance, [{"tools": [shell(command)]}, {"text": "Not run."}])
+    term = Terminal(
+        "chat", "--mode", "manual", "--model", model, "write", "--data-dir", str(appliance.data_dir), cwd=project
+    )
+    term.expect("[y]es, [a]lways in this chat, [p]roject-wide, [n]o")
+    assert "\x1b]52" not in term.seen and "\x1b[1A\x1b[2Kpwned2" not in term.seen
+    asked = term.text.replace("\n", "")  # the terminal wraps the long line
+    assert "&& touch pwned" in asked and "    touch pwned2" in asked, term.text
+    listed = appliance.cli("approvals").stdout
+    assert " && touch pwned\n" in listed and "\n      touch pwned2\n" in listed and "\x1b" not in listed
+    term.press("n")
+    term.expect("tell the model why (optional):")
+    term.type("no")
+    term.expect("Not run.")
+    assert term.wait() == 0, term.text
+    assert not (project / "pwned").exists() and not (project / "pwned2").exists()
+
+
 def _pending(appliance: Appliance) -> str:
     def found() -> str:
         match = re.search(r"approval (\S+)", appliance.cli("approvals").stdout)
