@@ -135,3 +135,32 @@ async def test_a_server_enabled_over_its_file_holds_up_no_listing_while_it_canno
         assert (await status_of(manager, workspace, "web"))["status"] in ("starting", "unhealthy")
     finally:
         await asyncio.wait_for(host.shutdown(), BOUND)
+
+
+async def test_a_server_that_keeps_failing_to_connect_holds_up_only_the_first_listing(
+    tmp_path: Path, workspace: Path, stalling: StallingMcpServer
+) -> None:
+    """Each reconnect of a server that takes connections and never answers lasts its whole startup
+    timeout; a listing (one per model turn) asked meanwhile goes on without it at once."""
+    stalling.stall_all()
+    config = {"web": {"type": "http", "url": stalling.url, "startup_timeout": 2 * LIST_WAIT}}
+    write_config(workspace / ".reliant" / "mcp.json", config)
+    trust(tmp_path / "data", workspace)
+    manager = McpManager(tmp_path / "data")
+    host = ToolHost("d-retrying", BUILTIN_TOOLS, [workspace], provider=manager)
+    try:
+        first = await within(LIST_WAIT + 2.0, host.offered(str(workspace)))
+        assert first >= LIST_WAIT - 0.5  # a first start is waited for, a little
+
+        async def status_is(wanted: str) -> bool:
+            return bool((await status_of(manager, workspace, "web"))["status"] == wanted)
+
+        await eventually(lambda: status_is("unhealthy"), timeout=2 * LIST_WAIT + 5.0)
+        await eventually(lambda: status_is("starting"), timeout=5.0)  # it reconnects (after 1 s)
+        began = asyncio.get_running_loop().time()
+        tools, complete = await asyncio.wait_for(host.offered(str(workspace)), LIST_WAIT + 2.0)
+        took = asyncio.get_running_loop().time() - began
+        assert took < 1.0, f"a listing waited {took:.1f}s on a reconnect"
+        assert complete and not any(t.name.startswith("mcp__web__") for t in tools)
+    finally:
+        await asyncio.wait_for(host.shutdown(), BOUND)

@@ -214,7 +214,13 @@ class McpManager:
         """The tools of the workspace's healthy servers, and whether every enabled server has
         settled (False: some were still starting; ask again later)."""
         ws = await self.open(workspace)
-        starting = [s for s in ws.servers.values() if s.status in (ServerStatus.STARTING, ServerStatus.DISCONNECTED)]
+        # A first start is waited for a little; a reconnect of a server that failed or was lost is
+        # not (it may take its whole startup timeout, again and again): its tools come back with it.
+        starting = [
+            s
+            for s in ws.servers.values()
+            if s.status in (ServerStatus.STARTING, ServerStatus.DISCONNECTED) and not s.retrying
+        ]
         if starting:
             await asyncio.wait([asyncio.ensure_future(s.wait_settled(LIST_WAIT)) for s in starting], timeout=LIST_WAIT)
         tools: list[ToolDefinition] = []
@@ -225,7 +231,7 @@ class McpManager:
                     ToolDefinition(t.name, _description(server, t), t.input_schema, t.read_only)
                     for t in server.tools.values()
                 ]
-            elif server.status is ServerStatus.STARTING:
+            elif server.status is ServerStatus.STARTING and not server.retrying:
                 complete = False
         return tools, complete
 

@@ -166,6 +166,7 @@ class McpServer:
         self.pid = 0
         self.restarts = 0
         self.next_retry = 0.0  # unix time of the next reconnect while unhealthy
+        self.retrying = False  # this start is a reconnect after an attempt that failed or a loss
         self.connected_at = 0.0
         self.server_info = ""
         self._client: Any = None
@@ -270,6 +271,7 @@ class McpServer:
 
     async def _run(self) -> None:
         backoff = Backoff(first=1.0, cap=60.0)
+        self.retrying = False
         while True:
             self._settled.clear()
             self._lost.clear()
@@ -295,6 +297,7 @@ class McpServer:
             self.next_retry = time.time() + delay
             self._set(ServerStatus.UNHEALTHY, problem)
             self._settled.set()
+            self.retrying = True
             logger.debug(
                 "mcp server %s: attempt took %.2fs; retrying in %.1fs", self.name, time.monotonic() - began, delay
             )
