@@ -246,6 +246,7 @@ class _Part:
     chunks: list[str] = field(default_factory=list)
     tool_call_id: str = ""
     tool_name: str = ""
+    wire_id: str = ""  # the id the server gave the call ("": none)
 
     def block(self) -> ContentBlock:
         text = "".join(self.chunks)
@@ -267,7 +268,8 @@ class _Assembly:
     parts: list[_Part] = field(default_factory=list)
     text: _Part | None = None
     thinking: _Part | None = None
-    tool_calls: dict[int, _Part] = field(default_factory=dict)  # by the stream's tool call index
+    # The call under way at each of the stream's tool call indexes (None: a server that sends none).
+    tool_calls: dict[int | None, _Part] = field(default_factory=dict)
     usage: Usage = field(default_factory=Usage)
     finish_reason: str = ""
     received: int = 0  # chunks
@@ -297,13 +299,16 @@ class _Assembly:
             for call in delta.tool_calls or ():
                 part = self.tool_calls.get(call.index)
                 function = call.function
-                if part is None:
+                # A new id where a call is under way is the next call: Ollama numbers every call of
+                # an answer 0, and some servers send no index at all.
+                if part is None or (call.id and part.wire_id and call.id != part.wire_id):
                     part = await self._open(
                         BlockType.TOOL_CALL,
                         on_event,
                         tool_call_id=call.id or f"call_{uuid.uuid4().hex[:24]}",
                         tool_name=(function.name if function else None) or "",
                     )
+                    part.wire_id = call.id or ""
                     self.tool_calls[call.index] = part
                 elif function is not None and function.name and not part.tool_name:
                     part.tool_name = function.name

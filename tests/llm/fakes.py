@@ -265,6 +265,18 @@ def openai_stream(
     return StreamResponse(events, abort_after=abort_after)
 
 
+def openai_chunk(choices: list[dict[str, Any]], *, model: str = "gpt-test", **fields: Any) -> SseEvent:
+    """One chat.completion.chunk with `choices` exactly as given (and any other top-level fields):
+    for chunks of the shapes some OpenAI-compatible servers send."""
+    return SseEvent(data=json.dumps({**_chunk_head(model), "choices": choices, **fields}))
+
+
+def openai_raw_stream(*chunks: SseEvent, done: bool = True) -> StreamResponse:
+    """A stream of the given chunks after the usual role chunk, then `[DONE]` (unless `done` is False)."""
+    head = _openai("gpt-test", {"role": "assistant", "content": ""})
+    return StreamResponse([head, *chunks, *([SseEvent(data="[DONE]")] if done else [])])
+
+
 def ended_early(stream: StreamResponse, keep: int) -> StreamResponse:
     """The first `keep` events of `stream`, then a clean end of the body (no error, no dropped
     connection): what a provider or proxy that gives up mid-answer sends."""

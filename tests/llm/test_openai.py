@@ -24,7 +24,9 @@ from tests.llm.fakes import (
     ToolCall,
     ended_early,
     malformed,
+    openai_chunk,
     openai_error,
+    openai_raw_stream,
     openai_stream,
     stalled,
 )
@@ -149,6 +151,60 @@ async def test_tool_call_deltas_are_accumulated_by_index(
         BlockStart(2, BlockType.TOOL_CALL, tool_call_id="call_b", tool_name="view"),
     ]
     assert events.deltas(BlockType.TOOL_CALL) == ['{"pa', 'th": ', '"a.py"}', '{"path": "b.py"}']
+
+
+def tool_delta(**call: object) -> SseEvent:
+    """A chunk carrying one tool call delta as given (index, id, function...)."""
+    return openai_chunk([{"index": 0, "delta": {"tool_calls": [call]}, "finish_reason": None}])
+
+
+def finish(reason: str = "tool_calls") -> SseEvent:
+    return openai_chunk([{"index": 0, "delta": {}, "finish_reason": reason}])
+
+
+@pytest.mark.parametrize("index", [{"index": 0}, {}], ids=["all-at-index-0", "no-index"])
+async def test_tool_calls_of_new_ids_at_one_index_stay_separate_calls(
+    fake_llm: FakeLlmServer, provider: OpenAIProvider, events: Events, index: dict[str, int]
+) -> None:
+    """Ollama numbers every call of a turn 0 (older builds send no index at all); each new id is a call."""
+    fake_llm.enqueue(
+        openai_raw_stream(
+            tool_delta(**index, id="call_a", type="function", function={"name": "view", "arguments": '{"path"'}),
+            tool_delta(**index, function={"arguments": ': "a.py"}'}),
+            tool_delta(**index, id="call_b", type="function", function={"name": "view", "arguments": ""}),
+            tool_delta(**index, function={"arguments": '{"path": "b.py"}'}),
+            finish(),
+        )
+    )
+
+    response = await provider.stream(request(), events)
+
+    assert response.blocks == (
+        ContentBlock(BlockType.TOOL_CALL, tool_call_id="call_a", tool_name="view", tool_input={"path": "a.py"}),
+        ContentBlock(BlockType.TOOL_CALL, tool_call_id="call_b", tool_name="view", tool_input={"path": "b.py"}),
+    )
+    assert events.starts() == [
+        BlockStart(0, BlockType.TOOL_CALL, tool_call_id="call_a", tool_name="view"),
+        BlockStart(1, BlockType.TOOL_CALL, tool_call_id="call_b", tool_name="view"),
+    ]
+
+
+async def test_an_id_repeated_on_every_chunk_of_a_call_is_still_one_call(
+    fake_llm: FakeLlmServer, provider: OpenAIProvider, events: Events
+) -> None:
+    fake_llm.enqueue(
+        openai_raw_stream(
+            tool_delta(index=0, id="call_a", type="function", function={"name": "view", "arguments": '{"pa'}),
+            tool_delta(index=0, id="call_a", type="function", function={"name": "view", "arguments": 'th": "a"}'}),
+            finish(),
+        )
+    )
+
+    response = await provider.stream(request(), events)
+
+    assert response.blocks == (
+        ContentBlock(BlockType.TOOL_CALL, tool_call_id="call_a", tool_name="view", tool_input={"path": "a"}),
+    )
 
 
 async def test_tool_calls_finished_with_stop_still_count_as_tool_use(
