@@ -305,7 +305,7 @@ class _Assembly:
                     part = await self._open(
                         BlockType.TOOL_CALL,
                         on_event,
-                        tool_call_id=call.id or f"call_{uuid.uuid4().hex[:24]}",
+                        tool_call_id=self._unused_id(call.id),
                         tool_name=(function.name if function else None) or "",
                     )
                     part.wire_id = call.id or ""
@@ -316,6 +316,13 @@ class _Assembly:
                     await self._append(part, function.arguments, on_event)
             if choice.finish_reason:
                 self.finish_reason = choice.finish_reason
+
+    def _unused_id(self, wire_id: str | None) -> str:
+        """The id a call goes by: the server's, unless it gave none or gave it to an earlier call of
+        the answer (calls are run, and their results matched, by id)."""
+        if wire_id and all(part.tool_call_id != wire_id for part in self.parts):
+            return wire_id
+        return f"call_{uuid.uuid4().hex[:24]}"
 
     async def _open(self, kind: BlockType, on_event: OnEvent, *, tool_call_id: str = "", tool_name: str = "") -> _Part:
         part = _Part(len(self.parts), kind, tool_call_id=tool_call_id, tool_name=tool_name)

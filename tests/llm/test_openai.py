@@ -207,6 +207,28 @@ async def test_an_id_repeated_on_every_chunk_of_a_call_is_still_one_call(
     )
 
 
+async def test_every_call_of_an_answer_has_an_id_of_its_own(
+    fake_llm: FakeLlmServer, provider: OpenAIProvider, events: Events
+) -> None:
+    """Calls are run and answered by id: one the server repeats (or leaves out) gets a fresh one."""
+    fake_llm.enqueue(
+        openai_raw_stream(
+            tool_delta(index=0, id="call_0", type="function", function={"name": "view", "arguments": '{"path": "a"}'}),
+            tool_delta(index=1, id="call_0", type="function", function={"name": "view", "arguments": '{"path": "b"}'}),
+            tool_delta(index=2, type="function", function={"name": "view", "arguments": '{"path": "c"}'}),
+            finish(),
+        )
+    )
+
+    response = await provider.stream(request(), events)
+
+    ids = [b.tool_call_id for b in response.blocks]
+    assert ids[0] == "call_0"
+    assert len(set(ids)) == 3 and all(ids)
+    assert [b.tool_input for b in response.blocks] == [{"path": "a"}, {"path": "b"}, {"path": "c"}]
+    assert [s.tool_call_id for s in events.starts()] == ids
+
+
 async def test_tool_calls_finished_with_stop_still_count_as_tool_use(
     fake_llm: FakeLlmServer, provider: OpenAIProvider, events: Events
 ) -> None:
