@@ -280,10 +280,14 @@ class _Assembly:
             self.model = chunk.model
         if chunk.usage is not None:
             self._take_usage(chunk.usage)
-        for choice in chunk.choices:
-            if choice.index != 0:
+        for choice in chunk.choices or ():
+            if choice.index not in (0, None):
                 continue
+            if choice.finish_reason:
+                self.finish_reason = choice.finish_reason
             delta = choice.delta
+            if delta is None:  # Azure's content filter results, or a finish chunk without one
+                continue
             extra = delta.model_extra or {}
             for name in _REASONING_FIELDS:
                 reasoning = extra.get(name)
@@ -314,8 +318,6 @@ class _Assembly:
                     part.tool_name = function.name
                 if function is not None and function.arguments:
                     await self._append(part, function.arguments, on_event)
-            if choice.finish_reason:
-                self.finish_reason = choice.finish_reason
 
     def _unused_id(self, wire_id: str | None) -> str:
         """The id a call goes by: the server's, unless it gave none or gave it to an earlier call of
@@ -336,12 +338,13 @@ class _Assembly:
         await on_event(BlockDelta(part.index, part.type, text))
 
     def _take_usage(self, usage: Any) -> None:
-        details = usage.prompt_tokens_details
-        cached = (details.cached_tokens or 0) if details is not None else 0
+        """The chunk's usage; a field a server leaves out (or sends as null) counts 0."""
+        details = getattr(usage, "prompt_tokens_details", None)
+        cached = (getattr(details, "cached_tokens", None) or 0) if details is not None else 0
         written = (getattr(details, "cache_write_tokens", None) or 0) if details is not None else 0
         self.usage = Usage(
-            input_tokens=max(usage.prompt_tokens - cached - written, 0),
-            output_tokens=usage.completion_tokens,
+            input_tokens=max((getattr(usage, "prompt_tokens", None) or 0) - cached - written, 0),
+            output_tokens=getattr(usage, "completion_tokens", None) or 0,
             cache_read_tokens=cached,
             cache_write_tokens=written,
         )

@@ -229,6 +229,27 @@ async def test_every_call_of_an_answer_has_an_id_of_its_own(
     assert [s.tool_call_id for s in events.starts()] == ids
 
 
+async def test_chunks_without_a_delta_or_with_a_partial_usage_are_read_not_a_crash(
+    fake_llm: FakeLlmServer, provider: OpenAIProvider, events: Events
+) -> None:
+    """Azure's content filter sends choices without a delta; some servers leave usage fields out or null."""
+    fake_llm.enqueue(
+        openai_raw_stream(
+            openai_chunk([], prompt_filter_results=[{"prompt_index": 0, "content_filter_results": {}}]),
+            openai_chunk([{"index": 0, "delta": {"content": "Hello"}, "finish_reason": None}]),
+            openai_chunk([{"index": 0, "finish_reason": None, "content_filter_results": {"hate": {}}}]),
+            openai_chunk([{"index": 0, "delta": None, "finish_reason": "stop"}]),
+            openai_chunk([], usage={"prompt_tokens": 11, "completion_tokens": None}),
+        )
+    )
+
+    response = await provider.stream(request(), events)
+
+    assert response.blocks == (ContentBlock(BlockType.TEXT, text="Hello"),)
+    assert response.stop_reason == "end_turn"
+    assert response.usage == Usage(input_tokens=11, output_tokens=0)
+
+
 async def test_tool_calls_finished_with_stop_still_count_as_tool_use(
     fake_llm: FakeLlmServer, provider: OpenAIProvider, events: Events
 ) -> None:
