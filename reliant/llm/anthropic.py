@@ -124,6 +124,9 @@ class AnthropicProvider:
         except anthropic.AnthropicError as exc:
             raise FatalLlmError(NAME, self._scrub(str(exc)), kind="client") from exc
         if not assembly.stopped:
+            content_type = events.response.headers.get("content-type", "")
+            if not assembly.received and not broken_stream.is_event_stream(content_type):
+                raise broken_stream.not_a_stream(NAME, self.base_url, request.model, content_type, "")
             raise broken_stream.ended_early(NAME, "message_stop", assembly.received)
         try:
             return assembly.response()

@@ -4,7 +4,8 @@ A provider's answer counts only when its stream says it is finished (OpenAI's `f
 Anthropic's `message_stop`). A stream that ends before that, stalls longer than the read timeout or
 sends a chunk that is not JSON is a retryable error: nothing of it is stored, and the turn is called
 again. So is a tool call whose arguments are not a JSON object, unless the model ran out of output
-tokens in the middle of them, which another attempt would repeat: that pauses the chat.
+tokens in the middle of them, which another attempt would repeat: that pauses the chat. So does a
+200 that holds no event and is no event stream at all (a web page, a whole JSON answer).
 """
 
 from __future__ import annotations
@@ -53,6 +54,22 @@ def ended_early(provider: str, missing: str, received: int) -> RetryableLlmError
         f"the stream ended before the answer was complete (no {missing} after {received} events); "
         "nothing of it was kept",
     )
+
+
+def not_a_stream(provider: str, url: str, model: str, content_type: str, hint: str) -> FatalLlmError:
+    """A 200 whose body held no event at all and is not an event stream: a web page (the base URL is
+    a web app's, not its API's) or a whole JSON answer (a server that ignores `stream`). Another
+    attempt would get the same."""
+    return FatalLlmError(
+        provider,
+        f"{url} answered the call of {model} with {content_type or 'no content type'}, not a stream of events "
+        f"(text/event-stream): check the base URL, which must be the API's{hint}",
+        kind="not_a_stream",
+    )
+
+
+def is_event_stream(content_type: str) -> bool:
+    return content_type.split(";", maxsplit=1)[0].strip().lower() == "text/event-stream"
 
 
 def stalled(provider: str, seconds: float) -> RetryableLlmError:

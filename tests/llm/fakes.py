@@ -81,7 +81,16 @@ class ErrorResponse:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-Response = StreamResponse | ErrorResponse
+@dataclass
+class PageResponse:
+    """Any other answer: `text` as `content_type` (an HTML page where a stream was expected, say)."""
+
+    text: str
+    status: int = 200
+    content_type: str = "text/html; charset=utf-8"
+
+
+Response = StreamResponse | ErrorResponse | PageResponse
 
 
 @dataclass(frozen=True)
@@ -445,6 +454,9 @@ class FakeLlmServer:
         if isinstance(response, ErrorResponse):
             await self._send_error(response, send)
             return
+        if isinstance(response, PageResponse):
+            await _send_body(send, response.status, response.text.encode(), response.content_type, {})
+            return
         hung_up = asyncio.Event()
         watcher = asyncio.create_task(_watch_disconnect(receive, hung_up), name="fake-llm-disconnect")
         try:
@@ -469,10 +481,7 @@ class FakeLlmServer:
     @staticmethod
     async def _send_error(response: ErrorResponse, send: Send) -> None:
         payload = json.dumps(response.body).encode()
-        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
-        headers += [(k.encode(), v.encode()) for k, v in response.headers.items()]
-        await send({"type": "http.response.start", "status": response.status, "headers": headers})
-        await send({"type": "http.response.body", "body": payload})
+        await _send_body(send, response.status, payload, "application/json", response.headers)
 
     @staticmethod
     async def _send_stream(response: StreamResponse, send: Send, hung_up: asyncio.Event) -> None:
@@ -494,6 +503,13 @@ class FakeLlmServer:
             await send({"type": "http.response.body", "body": b""})
         finally:
             response.finished.set()
+
+
+async def _send_body(send: Send, status: int, payload: bytes, content_type: str, extra: dict[str, str]) -> None:
+    headers = [(b"content-type", content_type.encode()), (b"content-length", str(len(payload)).encode())]
+    headers += [(k.encode(), v.encode()) for k, v in extra.items()]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": payload})
 
 
 async def _watch_disconnect(receive: Receive, hung_up: asyncio.Event) -> None:

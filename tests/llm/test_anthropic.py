@@ -16,6 +16,7 @@ from reliant.llm.errors import FatalLlmError, RetryableLlmError
 from tests.llm.conftest import Events
 from tests.llm.fakes import (
     FakeLlmServer,
+    PageResponse,
     RedactedThinking,
     Text,
     Thinking,
@@ -318,6 +319,21 @@ async def test_an_error_event_inside_the_stream_is_classified(
 
     assert caught.value.status == 529
     assert events.deltas() == ["partial"]  # what streamed before the error was delivered
+
+
+async def test_a_200_web_page_instead_of_a_stream_fails_at_once_naming_what_came(
+    fake_llm: FakeLlmServer, provider: AnthropicProvider, events: Events
+) -> None:
+    fake_llm.enqueue(PageResponse("<html><body>Sign in to the proxy</body></html>", content_type="text/html"))
+
+    with pytest.raises(FatalLlmError) as caught:
+        await provider.stream(request(), events)
+
+    assert caught.value.kind == "not_a_stream"
+    assert str(caught.value) == (
+        f"anthropic: {fake_llm.url} answered the call of claude-test with text/html, not a stream of events"
+        " (text/event-stream): check the base URL, which must be the API's"
+    )
 
 
 async def test_a_connection_dropped_mid_stream_is_retryable(

@@ -17,6 +17,7 @@ from tests.llm.conftest import Events
 from tests.llm.fakes import (
     ErrorResponse,
     FakeLlmServer,
+    PageResponse,
     SseEvent,
     StreamResponse,
     Text,
@@ -389,6 +390,43 @@ async def test_an_error_body_that_is_not_json_is_still_classified(
         await provider.stream(request(), events)
 
     assert caught.value.status == 502
+
+
+NOT_STREAMED = {
+    "id": "chatcmpl-1",
+    "object": "chat.completion",
+    "created": 1700000000,
+    "model": "gpt-test",
+    "choices": [{"index": 0, "message": {"role": "assistant", "content": "hello"}, "finish_reason": "stop"}],
+    "usage": {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4},
+}
+
+
+@pytest.mark.parametrize(
+    ("answer", "content_type"),
+    [
+        (PageResponse("<!doctype html><title>Open WebUI</title>"), "text/html; charset=utf-8"),
+        (ErrorResponse(200, NOT_STREAMED), "application/json"),
+    ],
+    ids=["an-html-page", "a-json-body"],
+)
+async def test_a_200_that_is_not_a_stream_fails_at_once_naming_what_came(
+    fake_llm: FakeLlmServer, provider: OpenAIProvider, events: Events, answer: object, content_type: str
+) -> None:
+    """A base URL that is a web app's (not its API's), or a server that ignores `stream`: retrying
+    cannot help, and "the stream ended early" would send the user looking in the wrong place."""
+    fake_llm.enqueue(answer)  # type: ignore[arg-type]
+
+    with pytest.raises(FatalLlmError) as caught:
+        await provider.stream(request(), events)
+
+    message = str(caught.value)
+    assert caught.value.kind == "not_a_stream"
+    assert message.startswith(
+        f"openai: {fake_llm.openai_url} answered the call of gpt-test with {content_type}, not a stream of events"
+    )
+    assert "check the base URL" in message and "/v1" in message
+    assert len(fake_llm.requests) == 1
 
 
 async def test_an_error_inside_the_stream_is_retryable(
