@@ -129,7 +129,7 @@ class OpenAIProvider:
         except openai.APIConnectionError as exc:  # includes timeouts and streams cut short
             raise RetryableLlmError(NAME, self._scrub(f"{self.base_url}: {exc.message}")) from exc
         except openai.APIError as exc:  # an error object inside the stream
-            raise RetryableLlmError(NAME, self._scrub(f"stream failed: {_message_of(exc)}")) from exc
+            raise self._stream_error(exc) from exc
         except openai.OpenAIError as exc:
             raise FatalLlmError(NAME, self._scrub(str(exc)), kind="client") from exc
         if not assembly.finish_reason:
@@ -163,8 +163,39 @@ class OpenAIProvider:
     def _status_error(self, exc: sdk.APIStatusError) -> LlmError:
         return error_for_status(NAME, exc.status_code, self._scrub(_message_of(exc)), exc.response.headers)
 
+    def _stream_error(self, exc: sdk.APIError) -> LlmError:
+        """An error object inside a 200 stream, classified by the status its `code` (OpenRouter, vLLM)
+        or its `type` gives, if any; retryable otherwise."""
+        message = _message_of(exc)
+        status = _stream_error_status(exc.body)
+        if status is None:
+            return RetryableLlmError(NAME, self._scrub(f"stream failed: {message}"))
+        return error_for_status(NAME, status, self._scrub(f"error in stream: {message}"))
+
     def _scrub(self, text: str) -> str:
         return scrub(text, self._api_key)
+
+
+# The status an error object's `type` stands for, where its `code` gives none.
+_STREAM_ERROR_TYPES = {
+    "invalid_request_error": 400,
+    "authentication_error": 401,
+    "permission_error": 403,
+    "not_found_error": 404,
+    "rate_limit_error": 429,
+}
+
+
+def _stream_error_status(body: object) -> int | None:
+    if not isinstance(body, dict):
+        return None
+    code = body.get("code")
+    if isinstance(code, str) and code.isdigit():
+        code = int(code)
+    if isinstance(code, int) and not isinstance(code, bool) and 400 <= code <= 599:
+        return code
+    kind = body.get("type")
+    return _STREAM_ERROR_TYPES.get(kind) if isinstance(kind, str) else None
 
 
 def _message_of(exc: sdk.APIError) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -441,6 +442,41 @@ async def test_an_error_inside_the_stream_is_retryable(
 
     assert "upstream went away" in str(caught.value)
     assert events.deltas() == ["par", "tial"]
+
+
+@pytest.mark.parametrize(
+    ("error", "kind"),
+    [
+        ({"code": 402, "message": "Insufficient credits"}, "billing"),  # OpenRouter, once the stream began
+        ({"object": "error", "message": "too long", "type": "BadRequestError", "code": 400}, "invalid_request"),
+        ({"message": "bad key", "type": "invalid_request_error", "code": "invalid_api_key"}, "invalid_request"),
+    ],
+)
+async def test_an_error_inside_the_stream_that_retrying_cannot_mend_is_fatal(
+    fake_llm: FakeLlmServer, provider: OpenAIProvider, events: Events, error: dict[str, object], kind: str
+) -> None:
+    stream = openai_stream([Text("par", "tial")])
+    fake_llm.enqueue(StreamResponse([*stream.events[:2], SseEvent(data=json.dumps({"error": error}))]))
+
+    with pytest.raises(FatalLlmError) as caught:
+        await provider.stream(request(), events)
+
+    assert caught.value.kind == kind
+    assert str(caught.value).startswith("openai: ")
+    assert str(error["message"]) in str(caught.value)
+
+
+async def test_a_rate_limit_inside_the_stream_is_retryable_with_its_status(
+    fake_llm: FakeLlmServer, provider: OpenAIProvider, events: Events
+) -> None:
+    error = SseEvent(data=json.dumps({"error": {"code": 429, "message": "Rate limit exceeded upstream"}}))
+    fake_llm.enqueue(StreamResponse([openai_stream([Text("a")]).events[0], error]))
+
+    with pytest.raises(RetryableLlmError) as caught:
+        await provider.stream(request(), events)
+
+    assert caught.value.status == 429
+    assert "Rate limit exceeded upstream" in str(caught.value)
 
 
 async def test_a_connection_dropped_mid_stream_is_retryable(
