@@ -146,10 +146,14 @@ def _prices_json(prices: pb.ModelPrices) -> str:
             raise InvalidFieldError(f"{where}.model", "must name a model (provider:model), without spaces")
         if model in doc:
             raise InvalidFieldError(f"{where}.model", f"{model} is priced twice")
-        entry = {
-            "input": float(_amount(f"{where}.input", price.input, MAX_PRICE_USD)),
-            "output": float(_amount(f"{where}.output", price.output, MAX_PRICE_USD)),
-        }
+        entry: dict[str, float] = {}
+        for name in ("input", "output"):
+            # Left out is not $0: a model that costs money would be counted free.
+            if not price.HasField(name):
+                raise InvalidFieldError(
+                    f"{where}.{name}", f"is missing: USD per million {name} tokens (0 if the model is free)"
+                )
+            entry[name] = float(_amount(f"{where}.{name}", getattr(price, name), MAX_PRICE_USD))
         for name in ("cache_read", "cache_write"):
             if price.HasField(name):
                 entry[name] = float(_amount(f"{where}.{name}", getattr(price, name), MAX_PRICE_USD))

@@ -70,6 +70,9 @@ async def test_budgets_and_prices_are_written_and_read_through_the_service_and_r
         ({"model_prices": {"prices": [{"model": "a:b", "input": -2, "output": 1}]}}, "model_prices.prices[0].input"),
         ({"model_prices": {"prices": [{"model": "", "input": 1, "output": 1}]}}, "model_prices.prices[0].model"),
         ({"model_prices": {"prices": [{"model": "a:b", "input": 1, "output": "x"}]}}, "output"),
+        # A price left out is not $0: the model would be counted free.
+        ({"model_prices": {"prices": [{"model": "anthropic:claude-sonnet-4-5", "input": 3}]}}, "prices[0].output"),
+        ({"model_prices": {"prices": [{"model": "openai:local", "output": 2}]}}, "model_prices.prices[0].input"),
     ],
 )
 async def test_a_bad_budget_or_price_is_refused_naming_the_field_and_nothing_changes(
@@ -85,6 +88,24 @@ async def test_a_bad_budget_or_price_is_refused_naming_the_field_and_nothing_cha
                 request = settings_pb2.UpdateSettingsRequest(budget_chat_usd=body["budget_chat_usd"])
                 await settings.update_settings(request, headers=api_env.headers)
             assert info.value.code == Code.INVALID_ARGUMENT and "budget_chat_usd" in info.value.message
+
+
+async def test_a_price_left_out_is_refused_over_connect_too_and_a_free_model_is_priced_0(api_env: ApiEnv) -> None:
+    async with SettingsServiceClient(api_env.url) as settings:
+        with pytest.raises(ConnectError) as info:
+            request = settings_pb2.UpdateSettingsRequest(
+                model_prices=settings_pb2.ModelPrices(prices=[settings_pb2.ModelPrice(model="openai:gpt-4o", input=2)])
+            )
+            await settings.update_settings(request, headers=api_env.headers)
+        assert info.value.code == Code.INVALID_ARGUMENT
+        assert "model_prices.prices[0].output" in info.value.message and "0 if" in info.value.message
+        free = settings_pb2.ModelPrice(model="openai:local", input=0, output=0)
+        request = settings_pb2.UpdateSettingsRequest(model_prices=settings_pb2.ModelPrices(prices=[free]))
+        [price] = (await settings.update_settings(request, headers=api_env.headers)).model_prices
+        assert (price.model, price.input, price.output) == ("openai:local", 0, 0)
+        await settings.update_settings(
+            settings_pb2.UpdateSettingsRequest(model_prices=settings_pb2.ModelPrices()), headers=api_env.headers
+        )
 
 
 async def test_the_worker_checks_model_calls_against_the_budgets_set_in_the_settings(

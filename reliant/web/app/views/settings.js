@@ -28,6 +28,19 @@ export function dollars(text) {
   return { value: Number(t) };
 }
 
+/** A price row as typed ({model, input, output} text): {price} with numbers, or {problem, field}.
+ * A price left blank is a problem, not $0: the model would be counted free. */
+export function priceOf(row) {
+  const price = { model: row.model };
+  for (const field of ["input", "output"]) {
+    if (!String(row[field]).trim()) return { problem: `${row.model}: the ${field} price is missing (0 if the model is free)`, field };
+    const read = dollars(row[field]);
+    if (read.problem) return { problem: `${row.model}: ${read.problem}`, field };
+    price[field] = read.value;
+  }
+  return { price };
+}
+
 /** Whether two price lists say the same (order aside). */
 function samePrices(a, b) {
   const norm = (list) => JSON.stringify((list || []).map((p) => [p.model, Number(p.input || 0), Number(p.output || 0)]).sort());
@@ -144,12 +157,11 @@ export class SettingsView {
       const p = row.read();
       if (!p.model && !p.input.trim() && !p.output.trim()) continue;
       if (!p.model) return { problem: "Prices: a price needs its model (provider:model)", input: row.querySelector("input") };
-      const input = dollars(p.input);
-      const output = dollars(p.output);
-      if (input.problem || output.problem) return { problem: `Prices: ${p.model}: ${(input.problem || output.problem)}`, input: row.querySelector(input.problem ? "input[name=price-input]" : "input[name=price-output]") };
+      const read = priceOf(p);
+      if (read.problem) return { problem: `Prices: ${read.problem}`, input: row.querySelector(`input[name=price-${read.field}]`) };
       const was = (this.settings.modelPrices || []).find((old) => old.model === p.model) || {};
       const cache = Object.fromEntries(["cacheRead", "cacheWrite"].filter((k) => was[k] !== undefined).map((k) => [k, was[k]]));
-      prices.push({ model: p.model, input: input.value, output: output.value, ...cache }); // cache prices set elsewhere stay
+      prices.push({ ...read.price, ...cache }); // cache prices set elsewhere stay
     }
     if (!samePrices(prices, this.settings.modelPrices)) out.modelPrices = { prices };
     return { changes: out };
