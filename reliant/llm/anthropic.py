@@ -128,6 +128,8 @@ class AnthropicProvider:
             if not assembly.received and not broken_stream.is_event_stream(content_type):
                 raise broken_stream.not_a_stream(NAME, self.base_url, request.model, content_type, "")
             raise broken_stream.ended_early(NAME, "message_stop", assembly.received)
+        if assembly.stop_reason == "refusal":
+            raise broken_stream.withheld(NAME, f"{request.model} declined to answer (stop_reason refusal)")
         try:
             return assembly.response()
         except ToolInputError as exc:

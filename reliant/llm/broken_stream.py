@@ -5,7 +5,8 @@ Anthropic's `message_stop`). A stream that ends before that, stalls longer than 
 sends a chunk that is not JSON is a retryable error: nothing of it is stored, and the turn is called
 again. So is a tool call whose arguments are not a JSON object, unless the model ran out of output
 tokens in the middle of them, which another attempt would repeat: that pauses the chat. So does a
-200 that holds no event and is no event stream at all (a web page, a whole JSON answer).
+200 that holds no event and is no event stream at all (a web page, a whole JSON answer), and an
+answer the model declined to give or a content filter stopped.
 """
 
 from __future__ import annotations
@@ -65,6 +66,16 @@ def not_a_stream(provider: str, url: str, model: str, content_type: str, hint: s
         f"{url} answered the call of {model} with {content_type or 'no content type'}, not a stream of events "
         f"(text/event-stream): check the base URL, which must be the API's{hint}",
         kind="not_a_stream",
+    )
+
+
+def withheld(provider: str, what: str) -> FatalLlmError:
+    """The answer was withheld (the model declined, a content filter stopped it): what came of it
+    is not an answer to keep, and trying again as such would most likely meet the same end."""
+    return FatalLlmError(
+        provider,
+        f"{what}; nothing of it was kept: rephrase the request, or resume to ask again",
+        kind="refusal",
     )
 
 

@@ -138,6 +138,9 @@ class OpenAIProvider:
                 hint = " (an OpenAI-compatible server's usually ends in /v1)"
                 raise broken_stream.not_a_stream(NAME, self.base_url, request.model, content_type, hint)
             raise broken_stream.ended_early(NAME, "finish_reason", assembly.received)
+        if assembly.finish_reason == "content_filter":
+            what = f"the provider's content filter stopped the answer of {request.model} (finish_reason content_filter)"
+            raise broken_stream.withheld(NAME, what)
         try:
             return assembly.response()
         except ToolInputError as exc:

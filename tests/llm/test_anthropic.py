@@ -321,6 +321,21 @@ async def test_an_error_event_inside_the_stream_is_classified(
     assert events.deltas() == ["partial"]  # what streamed before the error was delivered
 
 
+async def test_an_answer_the_model_declined_is_not_kept_and_says_why(
+    fake_llm: FakeLlmServer, provider: AnthropicProvider, events: Events
+) -> None:
+    fake_llm.enqueue(anthropic_stream([Text("I can")], stop_reason="refusal"))
+
+    with pytest.raises(FatalLlmError) as caught:
+        await provider.stream(request(), events)
+
+    assert caught.value.kind == "refusal"
+    assert str(caught.value) == (
+        "anthropic: claude-test declined to answer (stop_reason refusal); nothing of it was kept:"
+        " rephrase the request, or resume to ask again"
+    )
+
+
 async def test_a_200_web_page_instead_of_a_stream_fails_at_once_naming_what_came(
     fake_llm: FakeLlmServer, provider: AnthropicProvider, events: Events
 ) -> None:

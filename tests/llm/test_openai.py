@@ -564,6 +564,22 @@ async def test_tool_arguments_that_are_not_an_object_are_retryable_never_passed_
     assert "arguments of the view tool call are not a JSON object" in str(caught.value)
 
 
+async def test_an_answer_the_content_filter_stopped_is_not_kept_and_says_why(
+    fake_llm: FakeLlmServer, provider: OpenAIProvider, events: Events
+) -> None:
+    """An empty (or cut) answer stored as if the model had finished would leave the user guessing."""
+    fake_llm.enqueue(openai_stream([Text("Here is how")], finish_reason="content_filter"))
+
+    with pytest.raises(FatalLlmError) as caught:
+        await provider.stream(request(), events)
+
+    assert caught.value.kind == "refusal"
+    assert str(caught.value) == (
+        "openai: the provider's content filter stopped the answer of gpt-test (finish_reason content_filter);"
+        " nothing of it was kept: rephrase the request, or resume to ask again"
+    )
+
+
 async def test_a_stall_between_chunks_ends_at_the_read_timeout(fake_llm: FakeLlmServer, events: Events) -> None:
     provider = OpenAIProvider(api_key=KEY, base_url=fake_llm.openai_url, read_timeout=0.5)
     stream = stalled(openai_stream([Text("a", "b", "c")]), after=2)

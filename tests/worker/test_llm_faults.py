@@ -194,6 +194,22 @@ async def test_tool_arguments_cut_by_max_tokens_pause_the_chat_with_the_reason_i
     assert await tool_runs_db.for_chat(env.db, chat.id) == {}
 
 
+async def test_an_answer_the_model_declined_pauses_the_chat_saying_so_and_is_not_stored(
+    env: AgentEnv, fake: FakeLlmServer
+) -> None:
+    fake.enqueue(anthropic_stream([Text("")], stop_reason="refusal"), anthropic_stream([Text("Sure.")]))
+    chat = await env.new_chat("anthropic:claude-test")
+    await env.chats.send(chat.id, "go")
+
+    paused = await env.status(chat.id, "paused")
+    assert paused.status_reason.startswith("anthropic: claude-test declined to answer (stop_reason refusal)")
+    assert await assistant_messages(env, chat.id) == []
+    assert len(fake.requests) == 1, "a refusal is not retried by itself"
+    await env.chats.resume(chat.id)
+    await env.finished(chat.id)
+    assert [m.text() for m in await assistant_messages(env, chat.id)] == ["Sure."]
+
+
 # -- a stall, a long Retry-After, a malformed chunk -----------------------------------------------
 
 
