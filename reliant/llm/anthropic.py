@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, cast
 from reliant.domain.chat import BlockType, ContentBlock, Message, Role, ToolDefinition, Usage
 from reliant.llm import broken_stream
 from reliant.llm.base import BlockDelta, BlockStart, ListedModel, LlmRequest, LlmResponse, OnEvent
-from reliant.llm.classify import error_for_status, scrub
+from reliant.llm.classify import error_for_status, plain_body, scrub
 from reliant.llm.errors import FatalLlmError, LlmError, RetryableLlmError, check_key_sendable
 from reliant.llm.tool_input import ToolInputError, parse_tool_input
 
@@ -108,7 +108,7 @@ class AnthropicProvider:
         except broken_stream.MalformedChunk as exc:
             raise broken_stream.malformed(NAME, exc) from None
         except anthropic.APIStatusError as exc:
-            raise self._status_error(exc) from exc
+            raise self._status_error(exc, request.model) from exc
         except anthropic.APITimeoutError as exc:
             if isinstance(exc.__cause__, httpx2.ReadTimeout):
                 raise broken_stream.stalled(NAME, self.read_timeout) from exc
@@ -154,15 +154,17 @@ class AnthropicProvider:
     async def close(self) -> None:
         await self._client.close()
 
-    def _status_error(self, exc: sdk.APIStatusError) -> LlmError:
+    def _status_error(self, exc: sdk.APIStatusError, model: str = "") -> LlmError:
+        """`model`: the model a call asked for (named, with the server, by a fatal error)."""
         body_type = exc.type or ""
-        message = self._scrub(exc.api_message or exc.message)
+        message = self._scrub(exc.api_message or plain_body(exc.body) or exc.message)
         status = exc.status_code
         if status < 400:
             # An `event: error` inside a 200 stream: the error's type says what happened.
             status = _STREAM_ERROR_STATUS.get(body_type, 400)
             message = f"{body_type or 'error'} in stream: {message}"
-        return error_for_status(NAME, status, message, exc.response.headers)
+        where = self._scrub(f" from {self.base_url} for {model}") if model else ""
+        return error_for_status(NAME, status, message, exc.response.headers, where=where)
 
     def _scrub(self, text: str) -> str:
         return scrub(text, self._api_key)

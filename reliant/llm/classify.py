@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.utils
+import re
 import time
 from collections.abc import Mapping
 
@@ -54,14 +55,35 @@ def retry_after_seconds(headers: Mapping[str, str], *, now: float | None = None)
     return seconds if seconds >= 0 else None
 
 
-def error_for_status(provider: str, status: int, message: str, headers: Mapping[str, str] | None = None) -> LlmError:
-    """The LlmError for an HTTP error `status`, carrying `retry_after` when the server sent one."""
-    text = f"HTTP {status}: {message}" if message else f"HTTP {status}"
+def error_for_status(
+    provider: str, status: int, message: str, headers: Mapping[str, str] | None = None, *, where: str = ""
+) -> LlmError:
+    """The LlmError for an HTTP error `status`, carrying `retry_after` when the server sent one.
+
+    `where` (" from <url> for <model>") goes into a fatal error's text: the chat pauses with it, and
+    a server's own words (a 404 of a wrong base URL, say) often name neither."""
     if is_retryable_status(status):
         wait = retry_after_seconds(headers) if headers is not None else None
+        text = f"HTTP {status}: {message}" if message else f"HTTP {status}"
         return RetryableLlmError(provider, text, status=status, retry_after=wait)
+    text = f"HTTP {status}{where}: {message}" if message else f"HTTP {status}{where}"
     kind = _FATAL_KINDS.get(status, "client_error")
     return FatalLlmError(provider, text, kind=kind, status=status)
+
+
+_TITLE = re.compile(r"<title[^>]*>([^<]{1,200})</title>", re.IGNORECASE)
+
+
+def plain_body(body: object) -> str:
+    """What an error body that is not JSON says: its first line, or an HTML page's title ("" if
+    neither)."""
+    if not isinstance(body, str) or not body.strip():
+        return ""
+    text = body.strip()
+    if text.startswith("<"):
+        title = _TITLE.search(text)
+        return " ".join(title.group(1).split()) if title else ""
+    return text.splitlines()[0][:200]
 
 
 def scrub(text: str, *secrets: str) -> str:

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 from reliant.domain.chat import BlockType, ContentBlock, Message, Role, ToolDefinition, Usage
 from reliant.llm import broken_stream
 from reliant.llm.base import BlockDelta, BlockStart, ListedModel, LlmRequest, LlmResponse, OnEvent
-from reliant.llm.classify import error_for_status, scrub
+from reliant.llm.classify import error_for_status, plain_body, scrub
 from reliant.llm.errors import FatalLlmError, LlmError, RetryableLlmError, check_key_sendable
 from reliant.llm.tool_input import ToolInputError, parse_tool_input
 
@@ -121,7 +121,7 @@ class OpenAIProvider:
         except broken_stream.MalformedChunk as exc:
             raise broken_stream.malformed(NAME, exc) from None
         except openai.APIStatusError as exc:
-            raise self._status_error(exc) from exc
+            raise self._status_error(exc, request.model) from exc
         except openai.APITimeoutError as exc:
             if isinstance(exc.__cause__, httpx2.ReadTimeout):
                 raise broken_stream.stalled(NAME, self.read_timeout) from exc
@@ -163,8 +163,11 @@ class OpenAIProvider:
     async def close(self) -> None:
         await self._client.close()
 
-    def _status_error(self, exc: sdk.APIStatusError) -> LlmError:
-        return error_for_status(NAME, exc.status_code, self._scrub(_message_of(exc)), exc.response.headers)
+    def _status_error(self, exc: sdk.APIStatusError, model: str = "") -> LlmError:
+        """`model`: the model a call asked for (named, with the server, by a fatal error)."""
+        where = self._scrub(f" from {self.base_url} for {model}") if model else ""
+        message = self._scrub(_message_of(exc))
+        return error_for_status(NAME, exc.status_code, message, exc.response.headers, where=where)
 
     def _stream_error(self, exc: sdk.APIError) -> LlmError:
         """An error object inside a 200 stream, classified by the status its `code` (OpenRouter, vLLM)
@@ -207,7 +210,7 @@ def _message_of(exc: sdk.APIError) -> str:
         error = body.get("error", body)
         if isinstance(error, dict) and isinstance(error.get("message"), str):
             return str(error["message"])
-    return exc.message
+    return plain_body(body) or exc.message
 
 
 def tools_param(tools: tuple[ToolDefinition, ...]) -> list[ChatCompletionToolParam]:

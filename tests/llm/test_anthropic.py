@@ -309,6 +309,17 @@ async def test_client_errors_are_fatal(
     assert "rejected key" in str(caught.value)
 
 
+async def test_an_unknown_model_pauses_naming_the_model_and_the_server(
+    fake_llm: FakeLlmServer, provider: AnthropicProvider, events: Events
+) -> None:
+    fake_llm.enqueue(anthropic_error(404, "model: claude-nope", error_type="not_found_error"))
+
+    with pytest.raises(FatalLlmError) as caught:
+        await provider.stream(request(model="claude-nope"), events)
+
+    assert str(caught.value) == f"anthropic: HTTP 404 from {fake_llm.url} for claude-nope: model: claude-nope"
+
+
 async def test_an_error_event_inside_the_stream_is_classified(
     fake_llm: FakeLlmServer, provider: AnthropicProvider, events: Events
 ) -> None:

@@ -382,6 +382,20 @@ async def test_client_errors_are_fatal_and_never_show_the_key(
     assert "Incorrect API key provided" in str(caught.value)
 
 
+async def test_a_fatal_error_names_the_model_and_the_server_it_came_from(
+    fake_llm: FakeLlmServer, provider: OpenAIProvider, events: Events
+) -> None:
+    """Ollama without /v1 in its base URL answers a plain-text 404: once the chat has paused, the
+    user must see which model and which server, and what the server said."""
+    fake_llm.enqueue(PageResponse("404 page not found", status=404, content_type="text/plain"))
+
+    with pytest.raises(FatalLlmError) as caught:
+        await provider.stream(replace(request(), model="llama3.1:8b"), events)
+
+    assert caught.value.kind == "not_found"
+    assert str(caught.value) == f"openai: HTTP 404 from {fake_llm.openai_url} for llama3.1:8b: 404 page not found"
+
+
 async def test_an_error_body_that_is_not_json_is_still_classified(
     fake_llm: FakeLlmServer, provider: OpenAIProvider, events: Events
 ) -> None:
