@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, cast
 from reliant.domain.chat import BlockType, ContentBlock, Message, Role, ToolDefinition, Usage
 from reliant.llm import broken_stream
 from reliant.llm.base import BlockDelta, BlockStart, ListedModel, LlmRequest, LlmResponse, OnEvent
-from reliant.llm.classify import error_for_status, plain_body, scrub
+from reliant.llm.classify import error_for_status, plain_body, scrub, url_credentials
 from reliant.llm.errors import FatalLlmError, LlmError, RetryableLlmError, check_key_sendable
 from reliant.llm.tool_input import ToolInputError, parse_tool_input
 
@@ -126,7 +126,7 @@ class AnthropicProvider:
         if not assembly.stopped:
             content_type = events.response.headers.get("content-type", "")
             if not assembly.received and not broken_stream.is_event_stream(content_type):
-                raise broken_stream.not_a_stream(NAME, self.base_url, request.model, content_type, "")
+                raise broken_stream.not_a_stream(NAME, self._scrub(self.base_url), request.model, content_type, "")
             raise broken_stream.ended_early(NAME, "message_stop", assembly.received)
         if assembly.stop_reason == "refusal":
             raise broken_stream.withheld(NAME, f"{request.model} declined to answer (stop_reason refusal)")
@@ -167,7 +167,8 @@ class AnthropicProvider:
         return error_for_status(NAME, status, message, exc.response.headers, where=where)
 
     def _scrub(self, text: str) -> str:
-        return scrub(text, self._api_key)
+        """`text` without the key, nor the credentials of the base URL (messages name the URL)."""
+        return scrub(text, self._api_key, url_credentials(self.base_url))
 
 
 def thinking_config(model: str, budget: int, max_tokens: int) -> tuple[int, dict[str, Any] | None]:

@@ -6,6 +6,7 @@ import email.utils
 import re
 import time
 from collections.abc import Mapping
+from urllib.parse import urlsplit
 
 from reliant.llm.errors import FatalLlmError, LlmError, RetryableLlmError
 
@@ -84,6 +85,12 @@ def plain_body(body: object) -> str:
         title = _TITLE.search(text)
         return " ".join(title.group(1).split()) if title else ""
     return text.splitlines()[0][:200]
+
+
+def url_credentials(url: str) -> str:
+    """The credentials a base URL carries (`user:password` of https://user:password@host), or ""."""
+    netloc = urlsplit(url).netloc
+    return netloc.rpartition("@")[0] if "@" in netloc else ""
 
 
 def scrub(text: str, *secrets: str) -> str:

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 from reliant.domain.chat import BlockType, ContentBlock, Message, Role, ToolDefinition, Usage
 from reliant.llm import broken_stream
 from reliant.llm.base import BlockDelta, BlockStart, ListedModel, LlmRequest, LlmResponse, OnEvent
-from reliant.llm.classify import error_for_status, plain_body, scrub
+from reliant.llm.classify import error_for_status, plain_body, scrub, url_credentials
 from reliant.llm.errors import FatalLlmError, LlmError, RetryableLlmError, check_key_sendable
 from reliant.llm.tool_input import ToolInputError, parse_tool_input
 
@@ -136,7 +136,7 @@ class OpenAIProvider:
             content_type = chunks.response.headers.get("content-type", "")
             if not assembly.received and not broken_stream.is_event_stream(content_type):
                 hint = " (an OpenAI-compatible server's usually ends in /v1)"
-                raise broken_stream.not_a_stream(NAME, self.base_url, request.model, content_type, hint)
+                raise broken_stream.not_a_stream(NAME, self._scrub(self.base_url), request.model, content_type, hint)
             raise broken_stream.ended_early(NAME, "finish_reason", assembly.received)
         if assembly.finish_reason == "content_filter":
             what = f"the provider's content filter stopped the answer of {request.model} (finish_reason content_filter)"
@@ -179,7 +179,8 @@ class OpenAIProvider:
         return error_for_status(NAME, status, self._scrub(f"error in stream: {message}"))
 
     def _scrub(self, text: str) -> str:
-        return scrub(text, self._api_key)
+        """`text` without the key, nor the credentials of the base URL (messages name the URL)."""
+        return scrub(text, self._api_key, url_credentials(self.base_url))
 
 
 # The status an error object's `type` stands for, where its `code` gives none.

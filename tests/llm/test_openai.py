@@ -512,6 +512,26 @@ async def test_an_unreachable_server_is_retryable(events: Events) -> None:
     assert KEY not in str(caught.value)
 
 
+async def test_credentials_in_the_base_url_are_masked_in_every_error(fake_llm: FakeLlmServer, events: Events) -> None:
+    """The settings never show them; neither may a retry's reason, a pause's, or the log."""
+    port = fake_llm.openai_url.removeprefix("http://")
+    provider = OpenAIProvider(base_url=f"http://proxyuser:proxy-pass-SECRET@{port}")
+    away = OpenAIProvider(base_url=f"http://proxyuser:proxy-pass-SECRET@127.0.0.1:{free_port()}/v1")
+    fake_llm.enqueue(openai_error(404, "no such model"), PageResponse("<html><title>Portal</title></html>"))
+    caught = []
+    try:
+        for p in (provider, provider, away):
+            with pytest.raises((FatalLlmError, RetryableLlmError)) as info:
+                await p.stream(request(), events)
+            caught.append(str(info.value))
+    finally:
+        await provider.close()
+        await away.close()
+
+    assert caught[0].startswith("openai: HTTP 404 from http://****@")
+    assert all("proxy-pass-SECRET" not in text and "proxyuser" not in text for text in caught), caught
+
+
 def test_a_missing_key_without_a_local_server_is_fatal() -> None:
     with pytest.raises(FatalLlmError) as caught:
         OpenAIProvider()
