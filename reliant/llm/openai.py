@@ -358,8 +358,11 @@ class _Assembly:
                     self.tool_calls[call.index] = part
                 elif function is not None and function.name and not part.tool_name:
                     part.tool_name = function.name
-                if function is not None and function.arguments:
-                    await self._append(part, function.arguments, on_event)
+                arguments: object = function.arguments if function is not None else None
+                if arguments is not None and not isinstance(arguments, str):
+                    arguments = json.dumps(arguments)  # some compatible servers send the object itself
+                if isinstance(arguments, str) and arguments:
+                    await self._append(part, arguments, on_event)
 
     def _unused_id(self, wire_id: str | None) -> str:
         """The id a call goes by: the server's, unless it gave none or gave it to an earlier call of

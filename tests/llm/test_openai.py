@@ -209,6 +209,25 @@ async def test_an_id_repeated_on_every_chunk_of_a_call_is_still_one_call(
     )
 
 
+async def test_arguments_sent_as_an_object_rather_than_json_text_are_taken_as_they_are(
+    fake_llm: FakeLlmServer, provider: OpenAIProvider, events: Events
+) -> None:
+    """Some compatible servers send `arguments` as the object itself, not as its JSON text."""
+    fake_llm.enqueue(
+        openai_raw_stream(
+            tool_delta(index=0, id="call_a", type="function", function={"name": "view", "arguments": {"path": "a"}}),
+            finish(),
+        )
+    )
+
+    response = await provider.stream(request(), events)
+
+    assert response.blocks == (
+        ContentBlock(BlockType.TOOL_CALL, tool_call_id="call_a", tool_name="view", tool_input={"path": "a"}),
+    )
+    assert events.deltas(BlockType.TOOL_CALL) == ['{"path": "a"}']
+
+
 async def test_every_call_of_an_answer_has_an_id_of_its_own(
     fake_llm: FakeLlmServer, provider: OpenAIProvider, events: Events
 ) -> None:
