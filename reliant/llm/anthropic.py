@@ -131,9 +131,12 @@ class AnthropicProvider:
         if assembly.stop_reason == "refusal":
             raise broken_stream.withheld(NAME, f"{request.model} declined to answer (stop_reason refusal)")
         try:
-            return assembly.response()
+            response = assembly.response()
         except ToolInputError as exc:
             raise broken_stream.bad_tool_input(NAME, exc, assembly.stop_reason) from None
+        if cut := broken_stream.cut_before_answering(NAME, request.model, max_tokens, response):
+            raise cut
+        return response
 
     async def list_models(self, timeout: float) -> list[ListedModel]:
         """The Models API (GET /v1/models), every page; retired models left out."""

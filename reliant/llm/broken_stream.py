@@ -5,8 +5,9 @@ Anthropic's `message_stop`). A stream that ends before that, stalls longer than 
 sends a chunk that is not JSON is a retryable error: nothing of it is stored, and the turn is called
 again. So is a tool call whose arguments are not a JSON object, unless the model ran out of output
 tokens in the middle of them, which another attempt would repeat: that pauses the chat. So does a
-200 that holds no event and is no event stream at all (a web page, a whole JSON answer), and an
-answer the model declined to give or a content filter stopped.
+200 that holds no event and is no event stream at all (a web page, a whole JSON answer), an
+answer the model declined to give or a content filter stopped, and one the output limit cut before
+any of it was written.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterable, AsyncIterator
 from typing import TypeVar
 
+from reliant.domain.chat import BlockType
+from reliant.llm.base import LlmResponse
 from reliant.llm.errors import FatalLlmError, LlmError, RetryableLlmError
 from reliant.llm.tool_input import ToolInputError
 
@@ -76,6 +79,24 @@ def withheld(provider: str, what: str) -> FatalLlmError:
         provider,
         f"{what}; nothing of it was kept: rephrase the request, or resume to ask again",
         kind="refusal",
+    )
+
+
+def cut_before_answering(provider: str, model: str, limit: int, response: LlmResponse) -> FatalLlmError | None:
+    """The error for an answer the output limit cut before it held any text or tool call (a model
+    that spent the whole limit thinking), or None. Stored, it would be an empty answer ending the
+    turn, with nothing to say why; another attempt would most likely spend the limit the same way."""
+    if response.stop_reason != "max_tokens":
+        return None
+    if any(b.type is BlockType.TOOL_CALL or (b.type is BlockType.TEXT and b.text.strip()) for b in response.blocks):
+        return None
+    thought = any(b.type is BlockType.THINKING for b in response.blocks)
+    spent = ", all of it spent thinking (thinking_budget sets how much it may think)" if thought else ""
+    return FatalLlmError(
+        provider,
+        f"{model} reached its output limit (max_tokens {limit}) before it wrote any answer{spent}; "
+        "nothing of it was kept",
+        kind="max_tokens",
     )
 
 

@@ -142,9 +142,12 @@ class OpenAIProvider:
             what = f"the provider's content filter stopped the answer of {request.model} (finish_reason content_filter)"
             raise broken_stream.withheld(NAME, what)
         try:
-            return assembly.response()
+            response = assembly.response()
         except ToolInputError as exc:
             raise broken_stream.bad_tool_input(NAME, exc, assembly.stop_reason()) from None
+        if cut := broken_stream.cut_before_answering(NAME, request.model, request.max_tokens, response):
+            raise cut
+        return response
 
     async def list_models(self, timeout: float) -> list[ListedModel]:
         """GET /models: OpenAI's, or an OpenAI-compatible server's (Ollama, vLLM, LM Studio, OpenRouter)."""

@@ -332,6 +332,21 @@ async def test_an_error_event_inside_the_stream_is_classified(
     assert events.deltas() == ["partial"]  # what streamed before the error was delivered
 
 
+async def test_an_answer_cut_by_the_output_limit_before_any_text_pauses_saying_so(
+    fake_llm: FakeLlmServer, provider: AnthropicProvider, events: Events
+) -> None:
+    fake_llm.enqueue(anthropic_stream([Thinking("Considering ", "everything")], stop_reason="max_tokens"))
+
+    with pytest.raises(FatalLlmError) as caught:
+        await provider.stream(request(max_tokens=4000), events)
+
+    assert caught.value.kind == "max_tokens"
+    assert str(caught.value).startswith(
+        "anthropic: claude-test reached its output limit (max_tokens 4000) before it wrote any answer, all of it"
+        " spent thinking"
+    )
+
+
 async def test_an_answer_the_model_declined_is_not_kept_and_says_why(
     fake_llm: FakeLlmServer, provider: AnthropicProvider, events: Events
 ) -> None:

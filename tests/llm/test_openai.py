@@ -633,6 +633,29 @@ async def test_an_answer_the_content_filter_stopped_is_not_kept_and_says_why(
     )
 
 
+async def test_an_answer_cut_by_the_output_limit_before_any_of_it_was_written_pauses_saying_so(
+    fake_llm: FakeLlmServer, provider: OpenAIProvider, events: Events
+) -> None:
+    """A reasoning model can spend the whole limit thinking: stored, that was an empty answer and an
+    idle chat, with nothing to say why. Cut after some text, the answer is kept as it came."""
+    fake_llm.enqueue(
+        openai_stream([Thinking("Let me think ", "at length")], finish_reason="length", completion_tokens=8192),
+        openai_stream([Text("The first half")], finish_reason="length"),
+    )
+
+    with pytest.raises(FatalLlmError) as caught:
+        await provider.stream(request(max_tokens=8192), events)
+    kept = await provider.stream(request(max_tokens=8192), events)
+
+    assert caught.value.kind == "max_tokens"
+    assert str(caught.value) == (
+        "openai: gpt-test reached its output limit (max_tokens 8192) before it wrote any answer, all of it"
+        " spent thinking (thinking_budget sets how much it may think); nothing of it was kept"
+    )
+    assert kept.blocks == (ContentBlock(BlockType.TEXT, text="The first half"),)
+    assert kept.stop_reason == "max_tokens"
+
+
 async def test_a_stall_between_chunks_ends_at_the_read_timeout(fake_llm: FakeLlmServer, events: Events) -> None:
     provider = OpenAIProvider(api_key=KEY, base_url=fake_llm.openai_url, read_timeout=0.5)
     stream = stalled(openai_stream([Text("a", "b", "c")]), after=2)
