@@ -112,9 +112,10 @@ class Chats:
         return (await self.providers.effective()).values["default_model"] or self.ctx.settings.default_model
 
     async def check_model(self, spec: str, project: Project) -> str:
-        """Refuse malformed specs, unknown scripts and scripts outside the project and the data dir
-        (before anything reads them). Keys are checked where models are called (the worker), which
-        in split mode may have other settings than the api."""
+        """The spec as stored (`provider:model`, without spaces around either). Refuse malformed
+        specs, unknown scripts and scripts outside the project and the data dir (before anything
+        reads them). Keys are checked where models are called (the worker), which in split mode may
+        have other settings than the api."""
         try:
             providers = await self.providers.providers()
             parsed = parse_model(spec, providers.available_models())
@@ -125,7 +126,7 @@ class Chats:
             raise InvalidArgumentError(exc.message) from None  # str(exc) leads with "models: "
         except LlmError as exc:
             raise InvalidArgumentError(f"model {spec!r}: {exc.message}") from None
-        return spec
+        return str(parsed)  # as typed but without spaces around its parts, which prices go by
 
     # -- projects ------------------------------------------------------------------------------
     async def create_project(self, path: str, name: str = "", daemon_id: str = "") -> Project:
@@ -321,9 +322,8 @@ class Chats:
         pasted = image_blocks(images or [])
         attached = await self._attached(chat, text, sum(len(i.data) for i in images or []))
         if model and model != chat.model:
-            await chats_db.set_model(
-                self.db, chat.id, await self.check_model(model, await self.project(chat.project_id))
-            )
+            model = await self.check_model(model, await self.project(chat.project_id))
+            await chats_db.set_model(self.db, chat.id, model)
             await self.log.emit(chat.id, kinds.CHAT_UPDATED, {"model": model})
         if not chat.title and text.strip():
             title = " ".join(text.split())[:80]

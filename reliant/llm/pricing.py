@@ -83,6 +83,7 @@ _PRICED_PROVIDERS = frozenset({"anthropic", "openai"})
 def price(spec_or_model: str | ModelSpec) -> Price | None:
     """The price of `anthropic:<model>`, `openai:<model>` or a bare model id; None if unknown."""
     provider, sep, model = str(spec_or_model).partition(":")
+    provider, model = provider.strip(), model.strip()  # spaced as typed, the call goes out all the same
     if not sep:
         model = provider
     elif provider not in _PRICED_PROVIDERS:

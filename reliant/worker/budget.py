@@ -24,6 +24,7 @@ from reliant.db import budgets as budgets_db
 from reliant.db import settings as settings_db
 from reliant.domain.budgets import chat_budget_in_force
 from reliant.domain.chat import StoredMessage, Usage
+from reliant.domain.model_spec import split_model_spec
 from reliant.llm.pricing import Price, price
 
 logger = logging.getLogger(__name__)
@@ -61,6 +62,7 @@ class Spending:
     async def price(self, model_spec: str) -> Price | None:
         stored = await settings_db.all_values(self.db)
         overrides = _prices(stored.get(PRICES_KEY, ""))
+        model_spec = str(split_model_spec(model_spec) or model_spec.strip())  # as priced: no spaces around
         provider, _, model = model_spec.partition(":")
         for key in (model_spec, model):
             if key in overrides:

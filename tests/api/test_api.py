@@ -114,6 +114,11 @@ async def test_bad_input_is_refused_with_the_reason(api_env: ApiEnv) -> None:
     assert status == 400 and "unknown model 'gpt-4o'" in body["detail"]
     status, chat = await rest(api_env, "POST", "/api/chats", {"project_id": project["id"]})
     assert status == 201
+    # A model as typed, spaces and all, is kept as the spec it stands for (prices and lists go by it).
+    status, spaced = await rest(
+        api_env, "POST", "/api/chats", {"project_id": project["id"], "model": " scripted: demo "}
+    )
+    assert status == 201 and spaced["model"] == "scripted:demo", spaced
     status, body = await rest(api_env, "POST", f"/api/chats/{chat['id']}/messages", {"text": "   "})
     assert status == 400 and "empty" in body["detail"]
     status, body = await rest(api_env, "POST", f"/api/chats/{chat['id']}/messages", {"text": "x" * 300_000})

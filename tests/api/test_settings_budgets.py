@@ -127,6 +127,18 @@ async def test_the_worker_checks_model_calls_against_the_budgets_set_in_the_sett
     assert await spending.check(chat, project, "scripted:x", thread, []) is None, "unpriced: a scripted call is free"
 
 
+async def test_a_price_override_holds_for_the_model_written_with_spaces(api_env: ApiEnv, migrated_db: Database) -> None:
+    spending = Spending(migrated_db, ProviderPool(migrated_db, api_env.settings))
+    prices = {"model_prices": {"prices": [{"model": "openai:local", "input": 1, "output": 5}]}}
+    await rest(api_env, "PATCH", "/api/settings", prices)
+    try:
+        for spec in ("openai:local", " openai: local ", "openai:local "):
+            found = await spending.price(spec)
+            assert found is not None and (found.input, found.output) == (1, 5), spec
+    finally:
+        await rest(api_env, "PATCH", "/api/settings", {"model_prices": {"prices": []}})
+
+
 async def test_a_chat_budget_too_small_to_be_stored_is_refused_not_turned_into_none(api_env: ApiEnv) -> None:
     """A chat's budget is kept to a hundredth of a cent, and 0 means none: $0.00004 would be
     stored as 0, a chat with no budget at all."""

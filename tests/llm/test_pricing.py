@@ -56,3 +56,12 @@ def test_cache_prices_keep_their_ratios() -> None:
         assert p.cache_read <= p.input, prefix
         if prefix.startswith("claude"):
             assert p.cache_write == pytest.approx(p.input * 1.25), prefix
+
+
+@pytest.mark.parametrize(
+    "spec", [" anthropic:claude-sonnet-4-6", "anthropic: claude-sonnet-4-6", "anthropic:claude-sonnet-4-6 "]
+)
+def test_a_spec_with_spaces_around_its_parts_costs_what_the_model_costs(spec: str) -> None:
+    """The call goes out to the model whatever the spaces (the spec is parsed stripped): so must its cost."""
+    assert price(spec) is PRICES["claude-sonnet-4"]
+    assert cost(spec, MILLION) == cost("anthropic:claude-sonnet-4-6", MILLION) > 0
