@@ -237,10 +237,12 @@ def openai_stream(
     delta_delay: float = 0.0,
     include_usage: bool = True,
     abort_after: int | None = None,
+    tool_indexes: Sequence[int] | None = None,
 ) -> StreamResponse:
     """chat.completion.chunk events: role, content / reasoning / tool_calls deltas, finish, usage, [DONE].
 
-    Thinking is sent as `reasoning_content`, as OpenAI-compatible servers do."""
+    Thinking is sent as `reasoning_content`, as OpenAI-compatible servers do. `tool_indexes`: the
+    index each tool call is sent under (default 0, 1, 2...; Ollama sends 0 for every one)."""
     if finish_reason is None:
         finish_reason = "tool_calls" if any(isinstance(b, ToolCall) for b in blocks) else "stop"
     events = [_openai(model, {"role": "assistant", "content": ""})]
@@ -251,12 +253,13 @@ def openai_stream(
         elif isinstance(block, Thinking):
             events += [_openai(model, {"reasoning_content": c}, delay=delta_delay) for c in block.chunks]
         elif isinstance(block, ToolCall):
-            first = {"index": tool_index, "id": block.id, "type": "function"}
+            index = tool_index if tool_indexes is None else tool_indexes[tool_index]
+            first = {"index": index, "id": block.id, "type": "function"}
             events.append(
                 _openai(model, {"tool_calls": [{**first, "function": {"name": block.name, "arguments": ""}}]})
             )
             events += [
-                _openai(model, {"tool_calls": [{"index": tool_index, "function": {"arguments": c}}]}, delay=delta_delay)
+                _openai(model, {"tool_calls": [{"index": index, "function": {"arguments": c}}]}, delay=delta_delay)
                 for c in block.json_chunks
             ]
             tool_index += 1

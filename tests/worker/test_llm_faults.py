@@ -210,6 +210,25 @@ async def test_an_answer_the_model_declined_pauses_the_chat_saying_so_and_is_not
     assert [m.text() for m in await assistant_messages(env, chat.id)] == ["Sure."]
 
 
+async def test_parallel_tool_calls_of_an_ollama_like_server_each_run_and_each_result_reaches_the_model(
+    env: AgentEnv, fake: FakeLlmServer
+) -> None:
+    """Ollama sends every call of an answer at index 0."""
+    (env.workspace / "a.txt").write_text("alpha\n")
+    (env.workspace / "b.txt").write_text("beta\n")
+    calls = [ToolCall("call_a1", "view", '{"path": ', '"a.txt"}'), ToolCall("call_b2", "view", '{"path": "b.txt"}')]
+    fake.enqueue(openai_stream(calls, tool_indexes=[0, 0]), openai_stream([Text("alpha and beta")]))
+    transcript = await one_tool_round(env, "openai:gpt-test", "read a.txt and b.txt")
+
+    assert [b.tool_input for b in transcript[1].tool_calls_blocks()] == [{"path": "a.txt"}, {"path": "b.txt"}]
+    runs = await tool_runs_db.for_chat(env.db, transcript[0].chat_id)
+    assert sorted(r.input["path"] for r in runs.values()) == ["a.txt", "b.txt"]
+    [tool_a, tool_b] = [m for m in fake.requests[1].body["messages"] if m["role"] == "tool"]
+    assert (tool_a["tool_call_id"], tool_b["tool_call_id"]) == ("call_a1", "call_b2")
+    assert "alpha" in tool_a["content"] and "beta" in tool_b["content"]
+    assert await retry_waits(env, transcript[0].chat_id) == []
+
+
 # -- a stall, a long Retry-After, a malformed chunk -----------------------------------------------
 
 
