@@ -6,10 +6,14 @@ writes are priced at the 5-minute rate. Scripted and unknown models (local serve
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
-from reliant.domain.chat import Usage
+from reliant.domain.chat import BlockType, ContentBlock, Usage
 from reliant.domain.model_spec import ModelSpec
+from reliant.llm.base import LlmRequest, LlmResponse
+
+CHARS_PER_TOKEN = 4  # what a token is taken to be where no count is known
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +96,25 @@ def price(spec_or_model: str | ModelSpec) -> Price | None:
         if model == prefix or model.startswith(prefix + "-"):
             return PRICES[prefix]
     return None
+
+
+def usage_to_price(request: LlmRequest, response: LlmResponse) -> Usage:
+    """The usage a call is priced by: as the server reported it, or, from a server that reported
+    none, estimated from the text's length (CHARS_PER_TOKEN characters a token; images not counted),
+    so that a priced model is never counted free. The usage stored stays as reported."""
+    if response.usage != Usage():
+        return response.usage
+    tools = json.dumps([t.input_schema for t in request.tools]) if request.tools else ""
+    sent = len(request.system) + len(request.context) + len(tools) + sum(_chars(m.blocks) for m in request.messages)
+    return Usage(input_tokens=-(-sent // CHARS_PER_TOKEN), output_tokens=-(-_chars(response.blocks) // CHARS_PER_TOKEN))
+
+
+def _chars(blocks: tuple[ContentBlock, ...]) -> int:
+    return sum(
+        len(b.text) + (len(json.dumps(b.tool_input)) if b.tool_input else 0)
+        for b in blocks
+        if b.type is not BlockType.IMAGE
+    )
 
 
 def cost(spec_or_model: str | ModelSpec, usage: Usage) -> float:

@@ -25,7 +25,7 @@ from reliant.db import settings as settings_db
 from reliant.domain.budgets import chat_budget_in_force
 from reliant.domain.chat import StoredMessage, Usage
 from reliant.domain.model_spec import split_model_spec
-from reliant.llm.pricing import Price, price
+from reliant.llm.pricing import CHARS_PER_TOKEN, Price, price
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +33,6 @@ PRICES_KEY = budgets_db.PRICES_KEY
 CHAT_BUDGET_KEY = budgets_db.CHAT_BUDGET_KEY
 PROJECT_BUDGET_KEY = budgets_db.PROJECT_BUDGET_KEY
 DEFAULT_OUTPUT_ESTIMATE = 1_000  # tokens, before a chat has any answer to go by
-CHARS_PER_TOKEN = 4
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,6 +4,7 @@ waits are shown with their real length, and neither the log nor Temporal's histo
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -17,8 +18,9 @@ from temporalio.converter import WorkflowSerializationContext
 from temporalio.exceptions import FailureError
 
 from reliant.db import messages as messages_db
+from reliant.db import settings as settings_db
 from reliant.db import tool_runs as tool_runs_db
-from reliant.domain.chat import Role
+from reliant.domain.chat import Role, Usage
 from reliant.redaction import RedactingFilter
 from tests.conftest import Infra
 from tests.llm.fakes import (
@@ -227,6 +229,26 @@ async def test_parallel_tool_calls_of_an_ollama_like_server_each_run_and_each_re
     assert (tool_a["tool_call_id"], tool_b["tool_call_id"]) == ("call_a1", "call_b2")
     assert "alpha" in tool_a["content"] and "beta" in tool_b["content"]
     assert await retry_waits(env, transcript[0].chat_id) == []
+
+
+async def test_a_priced_model_whose_server_reports_no_usage_is_not_recorded_as_free(
+    env: AgentEnv, fake: FakeLlmServer
+) -> None:
+    """A server that ignores stream_options.include_usage: the cost is estimated from the text's
+    length (4 characters a token), as the budget check estimates a call, never $0."""
+    await settings_db.put(env.db, {"model_prices": json.dumps({"openai:gpt-test": {"input": 1, "output": 5}})})
+    try:
+        fake.enqueue(openai_stream([Text("x" * 4000)], include_usage=False))
+        chat = await env.new_chat("openai:gpt-test")
+        await env.chats.send(chat.id, "go")
+        await env.finished(chat.id)
+        [answer] = await assistant_messages(env, chat.id)
+    finally:
+        await settings_db.put(env.db, {"model_prices": ""})
+
+    assert answer.usage == Usage(), "the usage stays as reported: none"
+    output_cost = 1000 * 5 / 1_000_000  # 4,000 characters of answer
+    assert output_cost < answer.cost_usd < output_cost + 0.1
 
 
 # -- a stall, a long Retry-After, a malformed chunk -----------------------------------------------

@@ -27,7 +27,7 @@ from reliant.domain import update_kinds as kinds
 from reliant.domain.chat import ContentBlock, Message, Role, StoredMessage
 from reliant.llm.base import LlmRequest, StreamEvent
 from reliant.llm.errors import FatalLlmError, LlmError, RetryableLlmError
-from reliant.llm.pricing import cost
+from reliant.llm.pricing import cost, usage_to_price
 from reliant.llm.registry import parse_model
 from reliant.llm.script import check_script_place
 from reliant.redaction import redact
@@ -134,9 +134,8 @@ class CompactionActivities:
         text = "".join(b.text for b in response.blocks if b.text and not b.tool_call_id)
         summary = f"{SUMMARY_HEADER}\n\n{text.strip()}"
         keep = transcript[cut].ordinal if cut < len(transcript) else None
-        spent = (
-            await self.spending.cost(spec, response.usage) if self.spending is not None else cost(spec, response.usage)
-        )
+        usage = usage_to_price(request, response)
+        spent = await self.spending.cost(spec, usage) if self.spending is not None else cost(spec, usage)
         async with self.log.change(chat.id) as change:
             message, created = await messages_db.store_turn(
                 change.tx,

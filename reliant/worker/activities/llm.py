@@ -54,7 +54,7 @@ from reliant.domain.workflows import ASK_USER_TOOL, ToolCallRef
 from reliant.errors import DaemonUnavailableError
 from reliant.llm.base import BlockDelta, BlockStart, LlmRequest, StreamEvent
 from reliant.llm.errors import FatalLlmError, LlmError, RetryableLlmError
-from reliant.llm.pricing import cost
+from reliant.llm.pricing import cost, usage_to_price
 from reliant.llm.registry import parse_model
 from reliant.llm.script import check_script_place
 from reliant.redaction import redact
@@ -278,7 +278,7 @@ class LlmActivities:
 
         # Stored in the live tail before the answer's message_completed; meanwhile, what it cost.
         cost_usd, closed = await asyncio.gather(
-            self._cost(model_spec, response.usage), answer.close(), return_exceptions=True
+            self._cost(model_spec, usage_to_price(request, response)), answer.close(), return_exceptions=True
         )
         _ok(closed)
         cost_usd = _ok(cost_usd)
