@@ -138,6 +138,11 @@ class OpenAIProvider:
                 hint = " (an OpenAI-compatible server's usually ends in /v1)"
                 raise broken_stream.not_a_stream(NAME, self._scrub(self.base_url), request.model, content_type, hint)
             raise broken_stream.ended_early(NAME, "finish_reason", assembly.received)
+        if assembly.finish_reason == "error":  # OpenRouter: the answer failed upstream, part way
+            raise RetryableLlmError(
+                NAME,
+                "the stream ended with finish_reason error before the answer was complete; nothing of it was kept",
+            )
         if assembly.finish_reason == "content_filter":
             what = f"the provider's content filter stopped the answer of {request.model} (finish_reason content_filter)"
             raise broken_stream.withheld(NAME, what)

@@ -499,6 +499,20 @@ async def test_an_error_inside_the_stream_that_retrying_cannot_mend_is_fatal(
     assert str(error["message"]) in str(caught.value)
 
 
+async def test_a_stream_that_finishes_with_finish_reason_error_is_retryable_not_an_answer(
+    fake_llm: FakeLlmServer, provider: OpenAIProvider, events: Events
+) -> None:
+    """OpenRouter ends a stream that failed upstream with finish_reason "error": what came is a part."""
+    fake_llm.enqueue(openai_stream([Text("The first ha")], finish_reason="error"))
+
+    with pytest.raises(RetryableLlmError) as caught:
+        await provider.stream(request(), events)
+
+    assert str(caught.value) == (
+        "openai: the stream ended with finish_reason error before the answer was complete; nothing of it was kept"
+    )
+
+
 async def test_a_rate_limit_inside_the_stream_is_retryable_with_its_status(
     fake_llm: FakeLlmServer, provider: OpenAIProvider, events: Events
 ) -> None:
