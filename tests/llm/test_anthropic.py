@@ -320,6 +320,19 @@ async def test_an_unknown_model_pauses_naming_the_model_and_the_server(
     assert str(caught.value) == f"anthropic: HTTP 404 from {fake_llm.url} for claude-nope: model: claude-nope"
 
 
+async def test_a_proxys_413_page_pauses_with_the_pages_title(
+    fake_llm: FakeLlmServer, provider: AnthropicProvider, events: Events
+) -> None:
+    page = "<html>\n<head><title>413 Request Entity Too Large</title></head>\n<body>nginx</body></html>"
+    fake_llm.enqueue(PageResponse(page, status=413))
+
+    with pytest.raises(FatalLlmError) as caught:
+        await provider.stream(request(), events)
+
+    assert caught.value.kind == "request_too_large"
+    assert str(caught.value) == f"anthropic: HTTP 413 from {fake_llm.url} for claude-test: 413 Request Entity Too Large"
+
+
 async def test_an_error_event_inside_the_stream_is_classified(
     fake_llm: FakeLlmServer, provider: AnthropicProvider, events: Events
 ) -> None:
