@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 from reliant.llm.errors import FatalLlmError, LlmError, RetryableLlmError
+from reliant.redaction import MIN_LENGTH
 
 # 408 timeout, 409 conflict (lock contention), 425 too early, 429 rate limited; every 5xx, and
 # Anthropic's 529 "overloaded", is a server-side condition that can pass.
@@ -85,6 +86,13 @@ def plain_body(body: object) -> str:
         title = _TITLE.search(text)
         return " ".join(title.group(1).split()) if title else ""
     return text.splitlines()[0][:200]
+
+
+def secrets_of(api_key: str, base_url: str) -> tuple[str, ...]:
+    """What a provider's messages must not show: its key (unless shorter than any real key: the
+    placeholder a local server is given, "x" or "ollama", would mask ordinary words) and the
+    credentials in its base URL."""
+    return tuple(s for s in (api_key if len(api_key) >= MIN_LENGTH else "", url_credentials(base_url)) if s)
 
 
 def url_credentials(url: str) -> str:

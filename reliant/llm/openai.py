@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 from reliant.domain.chat import BlockType, ContentBlock, Message, Role, ToolDefinition, Usage
 from reliant.llm import broken_stream
 from reliant.llm.base import BlockDelta, BlockStart, ListedModel, LlmRequest, LlmResponse, OnEvent
-from reliant.llm.classify import error_for_status, plain_body, scrub, url_credentials
+from reliant.llm.classify import error_for_status, plain_body, scrub, secrets_of
 from reliant.llm.errors import FatalLlmError, LlmError, RetryableLlmError, check_key_sendable
 from reliant.llm.tool_input import ToolInputError, parse_tool_input
 
@@ -188,7 +188,7 @@ class OpenAIProvider:
 
     def _scrub(self, text: str) -> str:
         """`text` without the key, nor the credentials of the base URL (messages name the URL)."""
-        return scrub(text, self._api_key, url_credentials(self.base_url))
+        return scrub(text, *secrets_of(self._api_key, self.base_url))
 
 
 # The status an error object's `type` stands for, where its `code` gives none.

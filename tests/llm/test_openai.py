@@ -565,6 +565,22 @@ async def test_credentials_in_the_base_url_are_masked_in_every_error(fake_llm: F
     assert all("proxy-pass-SECRET" not in text and "proxyuser" not in text for text in caught), caught
 
 
+async def test_a_placeholder_key_of_a_local_server_is_not_masked_out_of_its_words(
+    fake_llm: FakeLlmServer, events: Events
+) -> None:
+    """Local servers take any key, and guides say "x" or "ollama": masking it would garble the
+    message (no real key is that short; the logs' redaction leaves such values alone too)."""
+    provider = OpenAIProvider(api_key="x", base_url=fake_llm.openai_url)
+    fake_llm.enqueue(openai_error(400, "context length exceeded: max 8192 tokens"))
+    try:
+        with pytest.raises(FatalLlmError) as caught:
+            await provider.stream(request(), events)
+    finally:
+        await provider.close()
+
+    assert str(caught.value).endswith(": context length exceeded: max 8192 tokens")
+
+
 def test_a_missing_key_without_a_local_server_is_fatal() -> None:
     with pytest.raises(FatalLlmError) as caught:
         OpenAIProvider()
