@@ -145,7 +145,7 @@ class AnthropicProvider:
         found: list[ListedModel] = []
         try:
             async for info in self._client.models.list(limit=1000, timeout=timeout):
-                if getattr(info, "lifecycle", None) == "retired":
+                if getattr(info, "lifecycle", None) == "retired" or not isinstance(info.id, str) or not info.id:
                     continue
                 found.append(ListedModel(info.id, info.display_name or ""))
         except anthropic.APIStatusError as exc:

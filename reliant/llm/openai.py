@@ -161,7 +161,8 @@ class OpenAIProvider:
         found: list[ListedModel] = []
         try:
             async for model in self._client.models.list(timeout=timeout):
-                found.append(ListedModel(model.id))
+                if isinstance(model.id, str) and model.id:  # some servers list entries by name only
+                    found.append(ListedModel(model.id))
         except openai.APIStatusError as exc:
             raise self._status_error(exc) from exc
         except openai.APIError as exc:

@@ -72,3 +72,21 @@ async def test_the_registry_says_which_providers_are_configured(fake_llm: FakeLl
         assert missing.value.kind == "missing_key"
     finally:
         await providers.close()
+
+
+@pytest.mark.parametrize("which", ["openai", "anthropic"])
+async def test_a_listed_model_without_an_id_is_left_out_not_offered_as_none(
+    fake_llm: FakeLlmServer, which: str
+) -> None:
+    """Some compatible servers list entries by name only: a choice "openai:None" would be offered."""
+    data = [{"id": "llama3.2", "type": "model"}, {"name": "by-name-only"}, {"id": ""}, {"id": 7}]
+    fake_llm.models_error = ErrorResponse(200, {"object": "list", "data": data, "has_more": False})
+    provider = (
+        OpenAIProvider(base_url=fake_llm.openai_url)
+        if which == "openai"
+        else AnthropicProvider(api_key=KEY, base_url=fake_llm.url)
+    )
+    try:
+        assert [m.id for m in await provider.list_models(5)] == ["llama3.2"]
+    finally:
+        await provider.close()
