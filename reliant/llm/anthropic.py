@@ -125,7 +125,7 @@ class AnthropicProvider:
             raise FatalLlmError(NAME, self._scrub(str(exc)), kind="client") from exc
         if not assembly.stopped:
             content_type = events.response.headers.get("content-type", "")
-            if not assembly.received and not broken_stream.is_event_stream(content_type):
+            if not assembly.received and content_type and not broken_stream.is_event_stream(content_type):
                 raise broken_stream.not_a_stream(NAME, self._scrub(self.base_url), request.model, content_type, "")
             raise broken_stream.ended_early(NAME, "message_stop", assembly.received)
         if assembly.stop_reason == "refusal":

@@ -61,12 +61,13 @@ def ended_early(provider: str, missing: str, received: int) -> RetryableLlmError
 
 
 def not_a_stream(provider: str, url: str, model: str, content_type: str, hint: str) -> FatalLlmError:
-    """A 200 whose body held no event at all and is not an event stream: a web page (the base URL is
-    a web app's, not its API's) or a whole JSON answer (a server that ignores `stream`). Another
-    attempt would get the same."""
+    """A 200 whose body held no event at all and says it is something else than an event stream: a
+    web page (the base URL is a web app's, not its API's) or a whole JSON answer (a server that
+    ignores `stream`). Another attempt would get the same. (An empty body that names no content
+    type is a stream cut short, tried again.)"""
     return FatalLlmError(
         provider,
-        f"{url} answered the call of {model} with {content_type or 'no content type'}, not a stream of events "
+        f"{url} answered the call of {model} with {content_type}, not a stream of events "
         f"(text/event-stream): check the base URL, which must be the API's{hint}",
         kind="not_a_stream",
     )

@@ -134,7 +134,7 @@ class OpenAIProvider:
             raise FatalLlmError(NAME, self._scrub(str(exc)), kind="client") from exc
         if not assembly.finish_reason:
             content_type = chunks.response.headers.get("content-type", "")
-            if not assembly.received and not broken_stream.is_event_stream(content_type):
+            if not assembly.received and content_type and not broken_stream.is_event_stream(content_type):
                 hint = " (an OpenAI-compatible server's usually ends in /v1)"
                 raise broken_stream.not_a_stream(NAME, self._scrub(self.base_url), request.model, content_type, hint)
             raise broken_stream.ended_early(NAME, "finish_reason", assembly.received)

@@ -463,6 +463,17 @@ async def test_a_200_that_is_not_a_stream_fails_at_once_naming_what_came(
     assert len(fake_llm.requests) == 1
 
 
+async def test_an_empty_200_that_names_no_content_type_is_a_stream_cut_short_tried_again(
+    fake_llm: FakeLlmServer, provider: OpenAIProvider, events: Events
+) -> None:
+    fake_llm.enqueue(PageResponse("", content_type=""))
+
+    with pytest.raises(RetryableLlmError) as caught:
+        await provider.stream(request(), events)
+
+    assert "ended before the answer was complete" in str(caught.value)
+
+
 async def test_an_error_inside_the_stream_is_retryable(
     fake_llm: FakeLlmServer, provider: OpenAIProvider, events: Events
 ) -> None:
