@@ -16,14 +16,17 @@ class ToolInputError(ValueError):
 
 
 def parse_tool_input(raw: str, tool_name: str) -> dict[str, Any]:
-    """The arguments as a JSON object; "" is {}. Anything else raises ToolInputError: arguments
-    that were cut off must never reach a tool (or the transcript) as if the model had sent them."""
+    """The arguments as a JSON object; "" and JSON null (what some servers send for a call without
+    arguments) are {}. Anything else raises ToolInputError: arguments that were cut off must never
+    reach a tool (or the transcript) as if the model had sent them."""
     if not raw.strip():
         return {}
     try:
         value = json.loads(raw)
     except ValueError:
-        value = None
+        raise ToolInputError(tool_name, len(raw)) from None
+    if value is None:
+        return {}
     if isinstance(value, dict):
         return value
     raise ToolInputError(tool_name, len(raw))

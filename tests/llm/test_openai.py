@@ -228,6 +228,23 @@ async def test_arguments_sent_as_an_object_rather_than_json_text_are_taken_as_th
     assert events.deltas(BlockType.TOOL_CALL) == ['{"path": "a"}']
 
 
+async def test_a_call_of_a_tool_without_parameters_may_send_null_for_its_arguments(
+    fake_llm: FakeLlmServer, provider: OpenAIProvider, events: Events
+) -> None:
+    """Some servers send JSON null (as text, or as the value itself) for a call with no arguments."""
+    fake_llm.enqueue(
+        openai_raw_stream(
+            tool_delta(index=0, id="call_a", type="function", function={"name": "list", "arguments": "null"}),
+            tool_delta(index=1, id="call_b", type="function", function={"name": "list", "arguments": None}),
+            finish(),
+        )
+    )
+
+    response = await provider.stream(request(), events)
+
+    assert [(b.tool_call_id, b.tool_input) for b in response.blocks] == [("call_a", {}), ("call_b", {})]
+
+
 async def test_every_call_of_an_answer_has_an_id_of_its_own(
     fake_llm: FakeLlmServer, provider: OpenAIProvider, events: Events
 ) -> None:
