@@ -4,10 +4,10 @@ A provider's answer counts only when its stream says it is finished (OpenAI's `f
 Anthropic's `message_stop`). A stream that ends before that, stalls longer than the read timeout or
 sends a chunk that is not JSON is a retryable error: nothing of it is stored, and the turn is called
 again. So is a tool call whose arguments are not a JSON object, unless the model ran out of output
-tokens in the middle of them, which another attempt would repeat: that pauses the chat. So does a
-200 that holds no event and is no event stream at all (a web page, a whole JSON answer), an
-answer the model declined to give or a content filter stopped, and one the output limit cut before
-any of it was written.
+tokens (or of context window) in the middle of them, which another attempt would repeat: that
+pauses the chat. So does a 200 that holds no event and is no event stream at all (a web page, a
+whole JSON answer), an answer the model declined to give or a content filter stopped, and one the
+output limit or the context window cut before any of it was written.
 """
 
 from __future__ import annotations
@@ -21,6 +21,11 @@ from reliant.llm.errors import FatalLlmError, LlmError, RetryableLlmError
 from reliant.llm.tool_input import ToolInputError
 
 T = TypeVar("T")
+
+# Stop reasons of an answer cut short by a limit another attempt would meet the same way: the output
+# limit, and (Claude 4.5 and later) the end of the model's context window.
+MAX_TOKENS = "max_tokens"
+CONTEXT_WINDOW = "model_context_window_exceeded"
 
 # How long a stream may stay silent (also before its first byte) before the call is given up.
 DEFAULT_READ_TIMEOUT = 90.0
@@ -87,10 +92,17 @@ def cut_before_answering(provider: str, model: str, limit: int, response: LlmRes
     """The error for an answer the output limit cut before it held any text or tool call (a model
     that spent the whole limit thinking), or None. Stored, it would be an empty answer ending the
     turn, with nothing to say why; another attempt would most likely spend the limit the same way."""
-    if response.stop_reason != "max_tokens":
+    if response.stop_reason not in (MAX_TOKENS, CONTEXT_WINDOW):
         return None
     if any(b.type is BlockType.TOOL_CALL or (b.type is BlockType.TEXT and b.text.strip()) for b in response.blocks):
         return None
+    if response.stop_reason == CONTEXT_WINDOW:
+        return FatalLlmError(
+            provider,
+            f"{model} reached the end of its context window ({CONTEXT_WINDOW}) before it wrote any answer; "
+            "nothing of it was kept",
+            kind="context_window",
+        )
     thought = any(b.type is BlockType.THINKING for b in response.blocks)
     spent = ", all of it spent thinking (thinking_budget sets how much it may think)" if thought else ""
     return FatalLlmError(
@@ -110,12 +122,19 @@ def stalled(provider: str, seconds: float) -> RetryableLlmError:
 
 
 def bad_tool_input(provider: str, exc: ToolInputError, stop_reason: str) -> LlmError:
-    if stop_reason == "max_tokens":
+    if stop_reason == MAX_TOKENS:
         return FatalLlmError(
             provider,
             f"the answer reached its output limit (max_tokens) in the arguments of the {exc.tool_name} tool "
             "call; nothing of it was kept",
             kind="max_tokens",
+        )
+    if stop_reason == CONTEXT_WINDOW:
+        return FatalLlmError(
+            provider,
+            f"the answer reached the end of the model's context window ({CONTEXT_WINDOW}) in the arguments of "
+            f"the {exc.tool_name} tool call; nothing of it was kept",
+            kind="context_window",
         )
     return RetryableLlmError(
         provider,

@@ -15,6 +15,7 @@ from reliant.llm.base import BlockDelta, BlockStart, LlmRequest
 from reliant.llm.errors import FatalLlmError, RetryableLlmError
 from tests.llm.conftest import Events
 from tests.llm.fakes import (
+    Block,
     FakeLlmServer,
     PageResponse,
     RedactedThinking,
@@ -131,6 +132,31 @@ async def test_tool_arguments_cut_by_max_tokens_pause_with_the_reason_never_pass
 
     assert caught.value.kind == "max_tokens"
     assert "reached its output limit (max_tokens) in the arguments of the view tool call" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("blocks", "where"),
+    [
+        ([Text("Writing it."), ToolCall("toolu_1", "write", '{"path": "a.py", "content": "imp')], "in the arguments"),
+        ([Thinking("So the plan")], "before it wrote any answer"),
+    ],
+    ids=["mid-tool-call", "before-any-answer"],
+)
+async def test_an_answer_cut_by_a_full_context_window_pauses_saying_so(
+    fake_llm: FakeLlmServer, provider: AnthropicProvider, events: Events, blocks: list[Block], where: str
+) -> None:
+    """Claude 4.5 and later stop at the end of their context window with model_context_window_exceeded:
+    another attempt fills the same window (retried, it failed eight times as 'not a JSON object';
+    stored, it was an empty answer ending the turn)."""
+    fake_llm.enqueue(anthropic_stream(blocks, stop_reason="model_context_window_exceeded"))
+
+    with pytest.raises(FatalLlmError) as caught:
+        await provider.stream(request(), events)
+
+    assert caught.value.kind == "context_window"
+    message = str(caught.value)
+    assert message.startswith("anthropic: ") and "context window (model_context_window_exceeded)" in message
+    assert where in message and message.endswith("nothing of it was kept")
 
 
 async def test_tool_arguments_that_are_not_an_object_are_retryable(
