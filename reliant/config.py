@@ -389,13 +389,27 @@ def redacted(settings: Settings) -> dict[str, Any]:
 
 def secret_values(settings: Settings) -> list[str]:
     """The secret values these settings hold: tokens, keys, the password in the database URL, and
-    the password or token in each NATS URL (`nats://user:password@host`, `nats://token@host`)."""
+    the password or token in each NATS URL (`nats://user:password@host`, `nats://token@host`) and
+    in the providers' base URLs."""
     values = [str(getattr(settings, name)) for name in _SECRET_FIELDS]
     password = urlsplit(settings.database_url).password if settings.database_url else None
-    for url in settings.nats_url.split(",") if settings.nats_url else ():
-        parts = urlsplit(url.strip())
-        values.append((parts.password if parts.password is not None else parts.username) or "")
+    urls = [*(settings.nats_url.split(",") if settings.nats_url else ()), *provider_urls(settings)]
+    values += [url_secret(url) for url in urls]
     return [v for v in (*values, password or "") if v]
+
+
+def provider_urls(settings: Settings | dict[str, str]) -> list[str]:
+    """The providers' base URLs of settings (or of the effective values the providers are built with)."""
+    names = ("anthropic_base_url", "openai_base_url")
+    if isinstance(settings, dict):
+        return [settings.get(name) or "" for name in names]
+    return [str(getattr(settings, name) or "") for name in names]
+
+
+def url_secret(url: str) -> str:
+    """The password in a URL (`scheme://user:password@host`), or its token (`scheme://token@host`); ""."""
+    parts = urlsplit(url.strip())
+    return (parts.password if parts.password is not None else parts.username) or ""
 
 
 def mask(secret: str) -> str:

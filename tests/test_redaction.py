@@ -7,6 +7,7 @@ import logging
 import uuid
 from pathlib import Path
 
+from reliant.db import Database
 from reliant.redaction import RedactingFilter, redact, remember
 
 
@@ -55,3 +56,24 @@ def test_reliants_own_tokens_and_passwords_are_masked(tmp_path: Path) -> None:
     load_settings(tmp_path, database_url=f"postgresql://reliant:{password}@db:5432/reliant", nats_token=nats)
     assert password not in redact(f"could not connect with {password}; nats {nats}")
     assert nats not in redact(f"nats {nats}")
+
+
+async def test_the_password_in_a_providers_base_url_is_masked_set_in_the_config_or_through_the_api(
+    tmp_path: Path, migrated_db: Database
+) -> None:
+    """The settings show such a URL masked; the SDK's own errors (logged with their chain at debug)
+    name the URL in full."""
+    from reliant.cli.app import load_settings
+    from reliant.clients.providers import ProviderPool
+    from reliant.db import settings as settings_db
+
+    configured = f"pw-{uuid.uuid4().hex}"
+    settings = load_settings(tmp_path, openai_base_url=f"https://proxy:{configured}@llm.example/v1")
+    assert configured not in redact(f"could not reach https://proxy:{configured}@llm.example/v1")
+    stored = f"pw-{uuid.uuid4().hex}"
+    await settings_db.put(migrated_db, {"anthropic_base_url": f"https://proxy:{stored}@gateway.example"})
+    try:
+        await ProviderPool(migrated_db, settings).providers()
+        assert stored not in redact(f"could not reach https://proxy:{stored}@gateway.example")
+    finally:
+        await settings_db.put(migrated_db, {"anthropic_base_url": ""})

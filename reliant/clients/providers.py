@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from reliant.config import Settings
+from reliant.config import Settings, provider_urls, url_secret
 from reliant.db import Database
 from reliant.db import settings as settings_db
 from reliant.llm.registry import Providers
@@ -53,7 +53,8 @@ class ProviderPool:
         effective = await self.effective()
         if self._providers is None:
             v = effective.values
-            remember(*(v[key] for key in SECRET))  # kept out of logs and error reports from now on
+            # Kept out of logs and error reports from now on: the keys, and the base URLs' passwords.
+            remember(*(v[key] for key in SECRET), *(url_secret(url) for url in provider_urls(v)))
             self._providers = Providers(
                 anthropic_api_key=v["anthropic_api_key"],
                 anthropic_base_url=v["anthropic_base_url"],
