@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 PROVIDER_NAMES = ("scripted", "anthropic", "openai")
+SPEC_FORMS = "scripted:<name|path.yaml>, anthropic:<model> or openai:<model>"  # in words, for errors
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from reliant.domain.model_spec import SPEC_FORMS
 from reliant.errors import ReliantError
 
 
@@ -38,8 +39,7 @@ class UnknownModelError(LlmError):
         self.known = known
         super().__init__(
             "models",
-            f"unknown model {spec!r}; use scripted:<name|path.yaml>, anthropic:<model> or openai:<model> "
-            f"(configured: {', '.join(known)})",
+            f"unknown model {spec!r}; use {SPEC_FORMS} (configured: {', '.join(known)})",
         )
 
 

@@ -820,3 +820,17 @@ async def test_an_agents_worktree_is_merged_kept_or_removed_and_a_conflict_chang
         if u.kind == "agent_status" and u.payload["worktree"]["state"] != "active"
     ]
     assert statuses == [("A", "merged"), ("B", "removed"), ("C", "kept")]
+
+
+async def test_a_spawn_with_a_model_of_no_known_provider_is_a_tool_error_and_the_chat_goes_on(env: AgentEnv) -> None:
+    """A model's typo in spawn_agent's `model` is its to correct: the call fails saying why, and no
+    agent starts (it used to start, fail its first model call and pause the whole chat)."""
+    parent = env.script([{"tools": [spawn("look around", "gpt5")]}, {"text": "parent: ${result}"}])
+    chat = await env.new_chat(parent)
+    await env.chats.send(chat.id, "go")
+    await env.finished(chat.id, timeout=60)
+
+    [result] = await tool_results(env, chat, "spawn_agent")
+    assert result.state is ToolState.FAILED, (result.output, result.error)
+    assert result.error.startswith("not spawned: model 'gpt5' names no provider reliant has"), result.error
+    assert await agents_db.for_chat(env.db, chat.id) == []

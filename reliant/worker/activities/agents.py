@@ -38,6 +38,7 @@ from reliant.domain.agents import (
     AgentStatus,
 )
 from reliant.domain.chat import FINAL_TOOL_STATES, ToolRun, ToolState
+from reliant.domain.model_spec import SPEC_FORMS, split_model_spec
 from reliant.engine.parse import parse_preset
 from reliant.errors import DaemonUnavailableError
 from reliant.wire.payloads import agent_payload, tool_run_payload, tool_started_payload
@@ -206,19 +207,17 @@ class AgentActivities:
         if args.get("preset"):
             found = await self._preset(daemon_id, workspace, str(args["preset"]))
             if isinstance(found, str):
-                if start:
-                    await self._started(inp.chat_id, run)
-                return await self._result(inp.chat_id, run, error=found)
+                return await self._refuse(inp.chat_id, run, found, start=start)
             model, system = found[0] or model, found[1]
         model = str(args.get("model") or model)
+        if split_model_spec(model) is None:  # its first model call would fail, and pause the chat
+            why = f"not spawned: model {model!r} names no provider reliant has; use {SPEC_FORMS}"
+            return await self._refuse(inp.chat_id, run, why, start=start)
         if inp.mode != "auto":
             why = await self._unasked(daemon_id, workspace, workflow, inp.mode)
             if why:
-                if start:
-                    await self._started(inp.chat_id, run)
-                return await self._result(
-                    inp.chat_id, run, error=f"not spawned: {why}, which {inp.mode} mode does not allow"
-                )
+                why = f"not spawned: {why}, which {inp.mode} mode does not allow"
+                return await self._refuse(inp.chat_id, run, why, start=start)
         new = agents_db.NewAgent(
             id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"reliant:agent:{inp.chat_id}:{run.key}")),
             chat_id=inp.chat_id,
@@ -239,9 +238,8 @@ class AgentActivities:
                 if created:
                     change.emit(kinds.AGENT_STARTED, agent_payload(agent))
         except agents_db.LimitReached as exc:
-            if start:  # not recorded with the agent (there is none)
-                await self._started(inp.chat_id, run)
-            return await self._result(inp.chat_id, run, error=f"not spawned: {exc.message}")
+            # Not shown started with the agent's record (there is none).
+            return await self._refuse(inp.chat_id, run, f"not spawned: {exc.message}", start=start)
         except agents_db.CallEnded:  # its run was stopped meanwhile (abandon_spawn): the call stands as it ended
             stood = await tool_runs_db.get(self.db, inp.chat_id, run.key)
             return BeginAgentToolResult(SPAWN_AGENT, state=stood.state.value if stood else ToolState.INTERRUPTED.value)
@@ -379,6 +377,12 @@ class AgentActivities:
             if matches[0] not in ids:
                 ids.append(matches[0])
         return ids, ""
+
+    async def _refuse(self, chat_id: str, run: ToolRun, error: str, *, start: bool) -> BeginAgentToolResult:
+        """The call fails with `error` (`start`: it is still pending, and is shown started first)."""
+        if start:
+            await self._started(chat_id, run)
+        return await self._result(chat_id, run, error=error)
 
     async def _started(self, chat_id: str, run: ToolRun) -> None:
         async with self.log.change(chat_id) as change:
