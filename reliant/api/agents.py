@@ -56,9 +56,9 @@ class Agents:
     async def worktree(self, chat_id: str, agent_id: str, action: str) -> dict[str, Any]:
         """An agent's worktree: `merge` its branch (its uncommitted work committed first) into the
         project's checked-out branch and remove the worktree — refused, changing nothing, over a
-        conflict (named) —, `keep` it as it is (to merge or remove later), or `remove` it and its
-        branch. A merge is recorded as soon as it is made: a worktree that cannot be removed after
-        it is left, and the error says the merge was made."""
+        conflict (named) or when the agent changed nothing —, `keep` it as it is (to merge or remove
+        later), or `remove` it and its branch. A merge is recorded as soon as it is made: a worktree
+        that cannot be removed after it is left, and the error says the merge was made."""
         if action not in WORKTREE_ACTIONS:
             raise InvalidFieldError("action", f"must be one of {', '.join(WORKTREE_ACTIONS)}")
         chat = await self.chats.chat(chat_id)
@@ -79,7 +79,10 @@ class Agents:
         result: dict[str, Any] = {}
         if action == "merge":
             message = f"Merge the work of agent {agent.name}: {agent.task[:200]}"
-            result = await self._daemon(project["daemon_id"], "worktree.merge", {**where, "message": message})
+            body = {**where, "message": message, "base": agent.base_commit}
+            result = await self._daemon(project["daemon_id"], "worktree.merge", body)
+            if result.get("empty"):
+                raise FailedPreconditionError(f"nothing to merge: agent {agent.name} changed nothing in its worktree")
             if not result.get("merged"):
                 conflicts = ", ".join(result.get("conflicts") or ())
                 raise FailedPreconditionError(f"not merged, nothing changed: {result.get('reason')}: {conflicts}")

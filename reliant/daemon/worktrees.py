@@ -22,10 +22,11 @@ Control subjects (`ctl.worktree.*`, JSON; `workspace` is the repository, a regis
   the workspace (refused when it already is a repository); with `commit`, its files (as .gitignore
   allows) become the first commit, authored by the user's git identity, else by "reliant"
   (`identity` says which)
-- `worktree.merge {workspace, path, message?}` -> `{"ok", "merged", "commit", "files"}` or, changing
-  nothing, `{"ok", "merged": false, "conflicts": [path], "reason"}`: the worktree's uncommitted work
-  is committed on its branch, which is merged into the branch checked out in the repository — never
-  over a conflict, nor over the repository's own uncommitted changes to the same files
+- `worktree.merge {workspace, path, message?, base?}` -> `{"ok", "merged", "commit", "files"}` or,
+  changing nothing, `{"ok", "merged": false, "conflicts": [path], "reason"}`: the worktree's
+  uncommitted work is committed on its branch, which is merged into the branch checked out in the
+  repository — never over a conflict, nor over the repository's own uncommitted changes to the same
+  files; a branch still at `base` (the commit it started from) has nothing to merge (`"empty": true`)
 
 `info`: name, path, branch, head, base (the commit it started from, for create), locked, prunable.
 """
@@ -321,9 +322,13 @@ class Worktrees:
         await git(repo, "worktree", "prune", check=False)
         return {"ok": True, "path": str(path), "branch": branch, "branch_deleted": bool(delete_branch and branch)}
 
-    async def merge(self, workspace: Path, given: str, message: str = "") -> dict[str, Any]:
+    async def merge(self, workspace: Path, given: str, message: str = "", base: str = "") -> dict[str, Any]:
+        """`base`: the commit the worktree started from; a branch still there after its uncommitted
+        work is committed has nothing to merge, and is said so (`empty`)."""
         repo = await self._repo(workspace)
         path = self.confine_worktree(repo, given)
+        if base.startswith("-"):
+            raise ToolFailure(f"invalid base {base!r}")
         branch = (await git(path, "rev-parse", "--abbrev-ref", "HEAD")).strip()
         target = (await git(repo, "rev-parse", "--abbrev-ref", "HEAD")).strip()
         if "HEAD" in (branch, target):
@@ -335,6 +340,8 @@ class Worktrees:
         if (await git(path, "status", SUBMODULE_FILES_UNREAD, "--porcelain", "--untracked-files=all")).strip():
             await git(path, "add", "-A")
             await git(path, *who, "commit", "-q", "--no-verify", "-m", message or f"The work of {branch}")
+        if base and await _same_commit(path, "HEAD", base):
+            return {"ok": True, "merged": False, "empty": True, "conflicts": [], "reason": f"{branch} has no changes"}
         try:
             await git(repo, "merge-base", "--is-ancestor", branch, "HEAD")
         except GitError:
@@ -409,7 +416,7 @@ class Worktrees:
             return await self.init(workspace(body), commit=bool(body.get("commit")))
 
         async def merge(body: dict[str, Any]) -> Any:
-            return await self.merge(workspace(body), text(body, "path"), text(body, "message"))
+            return await self.merge(workspace(body), text(body, "path"), text(body, "message"), text(body, "base"))
 
         return {
             "worktree.repo": repo,
@@ -421,6 +428,13 @@ class Worktrees:
             "worktree.diff": diff,
             "worktree.remove": remove,
         }
+
+
+async def _same_commit(cwd: Path, one: str, other: str) -> bool:
+    first, second = [
+        (await git(cwd, "rev-parse", "-q", "--verify", f"{r}^{{commit}}", check=False)).strip() for r in (one, other)
+    ]
+    return bool(first) and first == second
 
 
 def _present(path: Path) -> bool:

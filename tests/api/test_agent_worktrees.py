@@ -21,11 +21,12 @@ def git(cwd: Path, *args: str) -> str:
     return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout.strip()
 
 
-async def an_agent_with_work(env: AgentEnv) -> tuple[str, str]:
-    """A chat whose one sub-agent wrote a.txt in a worktree of its own, and ended: (chat, agent) ids."""
+async def an_agent_with_work(env: AgentEnv, command: str = "echo a > a.txt") -> tuple[str, str]:
+    """A chat whose one sub-agent, A, ran `command` (wrote a.txt) in a worktree of its own, and
+    ended: (chat, agent) ids."""
     make_repo(env.workspace)
-    child = env.script([{"tools": [{"name": "shell", "input": {"command": "echo a > a.txt"}}]}, {"text": "A"}])
-    parent = env.script([{"tools": [spawn("write a", child, name="A", worktree=True)]}, {"text": "ok"}])
+    child = env.script([{"tools": [{"name": "shell", "input": {"command": command}}]}, {"text": "A"}])
+    parent = env.script([{"tools": [spawn("work", child, name="A", worktree=True)]}, {"text": "ok"}])
     chat = await env.new_chat(parent)
     await env.chats.send(chat.id, "go")
     await env.finished(chat.id, timeout=90)
@@ -98,3 +99,28 @@ async def test_a_kept_worktree_can_still_be_merged_later_but_not_kept_twice(infr
         assert recorded.worktree_commit == git(env.workspace, "rev-parse", "HEAD")
         removed = await post(env, where, {"action": "remove"})
         assert removed.status_code == 409 and "merged already" in removed.json()["detail"], removed.text
+
+
+async def test_a_merge_of_an_agent_that_changed_nothing_says_so_and_changes_nothing(
+    infra: Infra, tmp_path: Path
+) -> None:
+    """An agent whose worktree holds no work (no commit, no edit) has nothing to merge: the answer
+    says so, and its worktree stays for the user to remove (it used to be recorded "merged", as the
+    project's own last commit, which it never made)."""
+    async with agent_env(infra, tmp_path, api_port=free_port()) as env:
+        chat_id, agent_id = await an_agent_with_work(env, "cat README.md")
+        agent = await agents_db.get(env.db, agent_id)
+        assert agent is not None
+        before = git(env.workspace, "rev-parse", "HEAD")
+        where = f"/api/chats/{chat_id}/agents/{agent_id}/worktree"
+
+        answer = await post(env, where, {"action": "merge"})
+
+        assert answer.status_code == 409, answer.text
+        assert answer.json()["detail"] == "nothing to merge: agent A changed nothing in its worktree", answer.text
+        assert git(env.workspace, "rev-parse", "HEAD") == before
+        recorded = await agents_db.get(env.db, agent_id)
+        assert recorded is not None and (recorded.worktree_state, recorded.worktree_commit) == ("active", "")
+        assert Path(agent.worktree_path).exists()
+        removed = await post(env, where, {"action": "remove"})
+        assert removed.status_code == 200 and removed.json()["worktree"]["state"] == "removed", removed.text
