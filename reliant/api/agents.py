@@ -63,6 +63,17 @@ class Agents:
             raise InvalidFieldError("action", f"must be one of {', '.join(WORKTREE_ACTIONS)}")
         chat = await self.chats.chat(chat_id)
         agent = await self._one(chat.id, agent_id)
+        # One request at a time settles a worktree (a merge racing a remove would have both run and
+        # both answered done); the other is refused, or, coming after, finds it settled.
+        async with self.db.tx() as tx:
+            if not await agents_db.try_lock_worktree(tx, agent.id):
+                raise FailedPreconditionError(
+                    f"agent {agent.name}'s worktree is being settled by another request: see what it did, then retry"
+                )
+            return await self._settle(chat.id, await self._one(chat.id, agent.id), action)
+
+    async def _settle(self, chat_id: str, agent: AgentRecord, action: str) -> dict[str, Any]:
+        """worktree(), under the worktree's lock, with its agent as the lock found it."""
         if not agent.worktree_path:
             raise FailedPreconditionError(f"agent {agent.name} ({agent.id}) has no worktree")
         if agent.worktree_state not in SETTLED_FROM[action]:
@@ -71,7 +82,7 @@ class Agents:
             raise FailedPreconditionError(f"agent {agent.name} is still running: wait for it or cancel it first")
         project = await self.db.fetchrow(
             "SELECT p.daemon_id, p.path FROM chats c JOIN projects p ON p.id = c.project_id WHERE c.id = %s",
-            (chat.id,),
+            (chat_id,),
         )
         assert project is not None
         where = {"workspace": project["path"], "path": agent.worktree_path}
@@ -87,7 +98,7 @@ class Agents:
                 conflicts = ", ".join(result.get("conflicts") or ())
                 raise FailedPreconditionError(f"not merged, nothing changed: {result.get('reason')}: {conflicts}")
             commit = str(result.get("commit") or "")
-            await self._record(chat.id, agent.id, "merged", commit)  # made: recorded before anything else can fail
+            await self._record(chat_id, agent.id, "merged", commit)  # made: recorded before anything else can fail
             try:
                 await self._daemon(project["daemon_id"], "worktree.remove", removal)
             except (FailedPreconditionError, UnavailableError) as exc:
@@ -96,8 +107,8 @@ class Agents:
         else:
             if action == "remove":
                 await self._daemon(project["daemon_id"], "worktree.remove", removal)
-            await self._record(chat.id, agent.id, {"keep": "kept", "remove": "removed"}[action], "")
-        done = await self.agent(chat.id, agent.id)
+            await self._record(chat_id, agent.id, {"keep": "kept", "remove": "removed"}[action], "")
+        done = await self.agent(chat_id, agent.id)
         return done | {"commit": result.get("commit", ""), "files": result.get("files", [])}
 
     async def _record(self, chat_id: str, agent_id: str, state: str, commit: str) -> None:

@@ -29,6 +29,7 @@ _USAGE = (
 )
 _SELECT = f"SELECT {_COLUMNS}{_USAGE} FROM agents a"
 _ENDED_CALL = frozenset(s.value for s in FINAL_TOOL_STATES)
+WORKTREE_LOCK_CLASS = 0x41475754  # the first key of agents' worktree locks ("AGWT"), the second the agent's
 
 
 def _record(row: Row) -> AgentRecord:
@@ -153,6 +154,15 @@ async def set_worktree(tx: Queries, agent_id: str, *, path: str, branch: str, ba
         " WHERE id = %s",
         (path, branch, base_commit, agent_id),
     )
+
+
+async def try_lock_worktree(tx: Queries, agent_id: str) -> bool:
+    """Take the lock an agent's worktree is settled under (merged, kept or removed), until `tx`
+    ends; False when another transaction holds it."""
+    row = await tx.fetchrow(
+        "SELECT pg_try_advisory_xact_lock(%s, hashtext(%s)) AS locked", (WORKTREE_LOCK_CLASS, agent_id)
+    )
+    return bool(row and row["locked"])
 
 
 async def set_worktree_state(

@@ -4,6 +4,7 @@ says is what the repository holds."""
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -124,3 +125,29 @@ async def test_a_merge_of_an_agent_that_changed_nothing_says_so_and_changes_noth
         assert Path(agent.worktree_path).exists()
         removed = await post(env, where, {"action": "remove"})
         assert removed.status_code == 200 and removed.json()["worktree"]["state"] == "removed", removed.text
+
+
+async def test_a_merge_and_a_remove_of_one_worktree_at_once_do_one_thing_and_the_other_says_so(
+    infra: Infra, tmp_path: Path
+) -> None:
+    """Two clients settle one agent's worktree at the same moment, one merging, one removing: one
+    is done and answered 200, the other is refused (409) saying what became of it, and the record
+    says what the repository holds (both used to run, both answered 200, whichever recorded first
+    stood: "removed" over a merge made, or "merged" over a branch deleted)."""
+    async with agent_env(infra, tmp_path, api_port=free_port()) as env:
+        chat_id, agent_id = await an_agent_with_work(env)
+        where = f"/api/chats/{chat_id}/agents/{agent_id}/worktree"
+
+        merge, remove = await asyncio.gather(
+            post(env, where, {"action": "merge"}), post(env, where, {"action": "remove"})
+        )
+
+        answers = sorted([merge.status_code, remove.status_code])
+        assert answers == [200, 409], (merge.text, remove.text)
+        done, refused = (merge, remove) if merge.status_code == 200 else (remove, merge)
+        assert refused.json()["detail"].startswith("agent A's worktree is "), refused.text
+        recorded = await agents_db.get(env.db, agent_id)
+        assert recorded is not None and recorded.worktree_state == done.json()["worktree"]["state"]
+        merged = (env.workspace / "a.txt").exists()
+        assert merged == (recorded.worktree_state == "merged"), "the record says what the repository holds"
+        assert not Path(recorded.worktree_path).exists()
