@@ -91,17 +91,21 @@ def print_tree(tree: dict[str, Any], out: IO[str]) -> None:
 
 
 BUDGET_SOURCES = {"chat": "this chat's own", "api": "the settings screen", "config": "[budget] in reliant.toml"}
+# 0 is no budget wherever it is set, and stands over the layers below it (reliant.toml's included).
+ZERO_BUDGETS = {"chat": "this chat's own is 0", "api": "the settings screen's is 0"}
 
 
 def _budget(tree: dict[str, Any]) -> str:
-    """The budget in force after "spent $X": ` of $5.00 (where it is set)` or ` (no budget)`; from an
-    api too old to say it, the chat's own budget, if it has one."""
+    """The budget in force after "spent $X": ` of $5.00 (where it is set)`, ` (no budget: which 0
+    lifts the others)` or ` (no budget)`; from an api too old to say it, the chat's own budget, if it
+    has one."""
     if "budget_in_force_usd" not in tree:
         own = tree.get("budget_usd")
         return f" of ${own:.2f}" if own is not None else ""
+    source = tree.get("budget_source", "")
     if not tree["budget_in_force_usd"]:
-        return " (no budget)"
-    source = BUDGET_SOURCES.get(tree.get("budget_source", ""), "")
+        return f" (no budget: {ZERO_BUDGETS[source]})" if source in ZERO_BUDGETS else " (no budget)"
+    source = BUDGET_SOURCES.get(source, "")
     return f" of ${tree['budget_in_force_usd']:.2f}" + (f" ({source})" if source else "")
 
 

@@ -107,10 +107,16 @@ async def test_reliant_agents_shows_the_budget_in_force_and_where_it_comes_from(
             line, tree, listed = await shown()
             assert line == f"chat {chat.id}: spent $0.0000 of $1.00 (this chat's own)"
             assert (tree["budget_usd"], tree["budget_in_force_usd"], tree["budget_source"]) == (1.0, 1.0, "chat")
+            # 0 is no budget, in every layer, and a layer that sets it stands over those below: the
+            # line says which 0 lifted reliant.toml's $5 (it used to say "(no budget)", and nothing more).
+            await budgets_db.set_chat_budget(env.db, chat.id, 0.0)
+            line, tree, listed = await shown()
+            assert line == f"chat {chat.id}: spent $0.0000 (no budget: this chat's own is 0)"
+            assert (tree["budget_usd"], tree["budget_in_force_usd"], tree["budget_source"]) == (0.0, 0.0, "chat")
             await settings_db.put(env.db, {budgets_db.CHAT_BUDGET_KEY: "0"})
             await budgets_db.set_chat_budget(env.db, chat.id, None)
             line, tree, listed = await shown()
-            assert line == f"chat {chat.id}: spent $0.0000 (no budget)"
+            assert line == f"chat {chat.id}: spent $0.0000 (no budget: the settings screen's is 0)"
             assert (tree["budget_in_force_usd"], tree["budget_source"]) == (0.0, "api")
         finally:
             await settings_db.put(env.db, {budgets_db.CHAT_BUDGET_KEY: ""})  # the database is shared

@@ -12,8 +12,8 @@ const PROVIDERS = [
 
 const SOURCE = { api: "set here", environment: "from the environment", "": "" };
 const BUDGETS = [
-  { key: "budgetChatUsd", label: "Budget per chat (USD)", hint: "Covers every agent of a chat's tree. 0: none." },
-  { key: "budgetProjectDayUsd", label: "Budget per project per day (USD)", hint: "Covers a project's chats of the day (UTC). 0: none." },
+  { key: "budgetChatUsd", label: "Budget per chat (USD)", hint: "Covers every agent of a chat's tree. 0 or blank: none, over reliant.toml's too." },
+  { key: "budgetProjectDayUsd", label: "Budget per project per day (USD)", hint: "Covers a project's chats of the day (UTC). 0 or blank: none, over reliant.toml's too." },
 ];
 const PRICE_FIELDS = [
   ["input", "Input"],
