@@ -44,7 +44,12 @@ WAIT_SCHEMA: dict[str, Any] = {
     "properties": {
         "ids": {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": 50},
         "mode": {"type": "string", "enum": ["all", "any"], "description": "Wait for all (default) or any one"},
-        "timeout_seconds": {"type": "number", "minimum": 0, "maximum": MAX_WAIT_SECONDS},
+        "timeout_seconds": {
+            "type": "number",
+            "minimum": 0,
+            "maximum": MAX_WAIT_SECONDS,
+            "description": "Wait at most this long (default: until they end); 0: do not wait, say how they stand",
+        },
     },
     "required": ["ids"],
     "additionalProperties": False,

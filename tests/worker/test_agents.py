@@ -834,3 +834,28 @@ async def test_a_spawn_with_a_model_of_no_known_provider_is_a_tool_error_and_the
     assert result.state is ToolState.FAILED, (result.output, result.error)
     assert result.error.startswith("not spawned: model 'gpt5' names no provider reliant has"), result.error
     assert await agents_db.for_chat(env.db, chat.id) == []
+
+
+async def test_wait_agents_with_a_timeout_of_0_says_how_they_stand_at_once(env: AgentEnv) -> None:
+    """A model that asks to wait 0 seconds means "do not wait": it is told at once which agents are
+    still running (a timeout of 0 used to mean none, and the call waited for as long as they ran)."""
+    mark = f"reliant-wait0-{uuid.uuid4().hex[:10]}"
+    child = env.script([{"tools": [{"name": "shell", "input": {"command": f"export MARK={mark}; sleep 300"}}]}])
+    parent = env.script([{"text": "rewritten below, once the chat's id gives the agent's"}])
+    chat = await env.new_chat(parent)
+    agent_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"reliant:agent:{chat.id}:call_0_0"))
+    turns = [
+        {"tools": [spawn("sleep", child, name="sleeper", wait=False)]},
+        {"tools": [{"name": "wait_agents", "input": {"ids": [agent_id], "timeout_seconds": 0}}]},
+        {"tools": [{"name": "cancel_agent", "input": {"id": agent_id}}]},
+        {"text": "done"},
+    ]
+    Path(parent.removeprefix("scripted:")).write_text(yaml.safe_dump({"turns": turns}))
+    await env.chats.send(chat.id, "go")
+    await env.finished(chat.id, timeout=30)
+
+    [waited] = await tool_results(env, chat, "wait_agents")
+    assert waited.state is ToolState.COMPLETED, waited.error
+    assert waited.output == f"Agent sleeper ({agent_id}): running", waited.output
+    [agent] = await agents_db.for_chat(env.db, chat.id)
+    assert agent.status is AgentStatus.CANCELLED

@@ -126,7 +126,10 @@ class AgentActivities:
             return BeginAgentToolResult(name, state=ToolState.COMPLETED.value)
         if name == CANCEL_AGENT:
             return BeginAgentToolResult(name, ids=ids)
-        timeout = float(run.input.get("timeout_seconds") or 0)
+        given = run.input.get("timeout_seconds")
+        if given == 0:  # not to wait at all: how each stands now (for the workflow, 0 is no timeout)
+            return await self.finish_agent_tool(FinishAgentToolInput(inp.chat_id, run.key, ids=ids))
+        timeout = float(given or 0)
         return BeginAgentToolResult(name, ids=ids, any=run.input.get("mode") == "any", timeout_seconds=timeout)
 
     @activity.defn(name="finish_agent_tool")
