@@ -86,7 +86,7 @@ class Agents:
         )
         assert project is not None
         where = {"workspace": project["path"], "path": agent.worktree_path}
-        removal = {**where, "force": True, "delete_branch": True}
+        removal = {**where, "force": True, "delete_branch": True, "branch": agent.worktree_branch}
         result: dict[str, Any] = {}
         if action == "merge":
             message = f"Merge the work of agent {agent.name}: {agent.task[:200]}"

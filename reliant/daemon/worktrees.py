@@ -14,7 +14,8 @@ Control subjects (`ctl.worktree.*`, JSON; `workspace` is the repository, a regis
   [{path, index, worktree}]}` (porcelain v1 status letters)
 - `worktree.diff {workspace, path, base?}` -> `{"ok", "diff", "truncated", "files"}`: the worktree
   against `base` (default HEAD), untracked files included as added
-- `worktree.remove {workspace, path, force?, delete_branch?}` -> `{"ok"}`
+- `worktree.remove {workspace, path, force?, delete_branch?, branch?}` -> `{"ok"}`; a worktree gone
+  already (removed outside reliant) is pruned, and `branch` (its branch) deleted with `delete_branch`
 - `worktree.repo {workspace}` -> `{"ok", "git", "commits", "branch", "root", "problem"}`: whether the
   workspace is a git repository of its own (worktrees need one, with a commit to start from), said
   in words in `problem` when it is not
@@ -308,18 +309,23 @@ class Worktrees:
         }
 
     async def remove(
-        self, workspace: Path, given: str, *, force: bool = False, delete_branch: bool = False
+        self, workspace: Path, given: str, *, force: bool = False, delete_branch: bool = False, branch: str = ""
     ) -> dict[str, Any]:
+        """`branch`: the worktree's, deleted with `delete_branch` when the worktree is gone already
+        (removed outside reliant: only git's record of it is left, and pruned)."""
         repo = await self._repo(workspace)
         path = self.confine_worktree(repo, given)
-        branch = ""
+        if branch and (not BRANCH.match(branch) or ".." in branch):
+            raise ToolFailure(f"invalid branch name {branch!r}")
         if path.exists():
             branch = (await git(path, "rev-parse", "--abbrev-ref", "HEAD", check=False)).strip()
-        args = ["worktree", "remove", *(["--force"] if force else []), str(path)]
-        await git(repo, *args)
+            args = ["worktree", "remove", *(["--force"] if force else []), str(path)]
+            await git(repo, *args)
+        elif branch and not (await git(repo, "rev-parse", "-q", "--verify", f"refs/heads/{branch}", check=False)):
+            branch = ""  # gone with it
+        await git(repo, "worktree", "prune", check=False)
         if delete_branch and branch and branch != "HEAD":
             await git(repo, "branch", "-D", branch)
-        await git(repo, "worktree", "prune", check=False)
         return {"ok": True, "path": str(path), "branch": branch, "branch_deleted": bool(delete_branch and branch)}
 
     async def merge(self, workspace: Path, given: str, message: str = "", base: str = "") -> dict[str, Any]:
@@ -327,6 +333,8 @@ class Worktrees:
         work is committed has nothing to merge, and is said so (`empty`)."""
         repo = await self._repo(workspace)
         path = self.confine_worktree(repo, given)
+        if not path.is_dir():
+            raise ToolFailure(f"the worktree {path} is gone: there is nothing to merge")
         if base.startswith("-"):
             raise ToolFailure(f"invalid base {base!r}")
         branch = (await git(path, "rev-parse", "--abbrev-ref", "HEAD")).strip()
@@ -407,6 +415,7 @@ class Worktrees:
                 text(body, "path"),
                 force=bool(body.get("force")),
                 delete_branch=bool(body.get("delete_branch")),
+                branch=text(body, "branch"),
             )
 
         async def repo(body: dict[str, Any]) -> Any:

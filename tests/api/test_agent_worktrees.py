@@ -151,3 +151,27 @@ async def test_a_merge_and_a_remove_of_one_worktree_at_once_do_one_thing_and_the
         merged = (env.workspace / "a.txt").exists()
         assert merged == (recorded.worktree_state == "merged"), "the record says what the repository holds"
         assert not Path(recorded.worktree_path).exists()
+
+
+async def test_a_worktree_the_user_removed_with_git_is_said_gone_and_can_still_be_removed(
+    infra: Infra, tmp_path: Path
+) -> None:
+    """The user removed an agent's worktree with git themselves: a merge says it is gone (it used to
+    answer "cannot run git: No such file or directory"), and a remove records it removed and takes
+    its branch, as a remove does (it used to fail on git's "is not a working tree" for ever, the
+    worktree shown active with nothing left to settle it)."""
+    async with agent_env(infra, tmp_path, api_port=free_port()) as env:
+        chat_id, agent_id = await an_agent_with_work(env)
+        agent = await agents_db.get(env.db, agent_id)
+        assert agent is not None
+        git(env.workspace, "worktree", "remove", "--force", agent.worktree_path)
+        where = f"/api/chats/{chat_id}/agents/{agent_id}/worktree"
+
+        merged = await post(env, where, {"action": "merge"})
+        assert merged.status_code == 409, merged.text
+        assert merged.json()["detail"] == f"the worktree {agent.worktree_path} is gone: there is nothing to merge"
+        removed = await post(env, where, {"action": "remove"})
+
+        assert removed.status_code == 200 and removed.json()["worktree"]["state"] == "removed", removed.text
+        assert git(env.workspace, "branch", "--list", agent.worktree_branch) == ""
+        assert git(env.workspace, "worktree", "list", "--porcelain").count("worktree ") == 1
