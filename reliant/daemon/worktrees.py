@@ -214,6 +214,12 @@ class Worktrees:
         if base.startswith("-"):
             raise ToolFailure(f"invalid base {base!r}")
         repo = await self._repo(workspace)
+        found = await git(repo, "rev-parse", "-q", "--verify", f"{base or 'HEAD'}^{{commit}}", check=False)
+        if not found.strip():  # checked before anything is made
+            if not base:
+                raise ToolFailure("the repository has no commit yet, and a worktree starts from a commit")
+            raise ToolFailure(f"base {base!r} names no commit of the repository")
+        base_commit = found.strip()
         root = repo / WORKTREES_DIR
         confine(repo, WORKTREES_DIR)  # a `.reliant` linked elsewhere: nothing is made there
         root.mkdir(parents=True, exist_ok=True)
@@ -221,7 +227,6 @@ class Worktrees:
         if path.exists():
             raise ToolFailure(f"a worktree named {name} already exists at {path}")
         await self._exclude(repo)
-        base_commit = (await git(repo, "rev-parse", "--verify", f"{base or 'HEAD'}^{{commit}}")).strip()
         await git(repo, "worktree", "add", "-b", branch, str(path), base_commit)
         logger.info("worktree %s created at %s on %s", name, path, branch)
         return {"name": name, "path": str(path), "branch": branch, "head": base_commit, "base": base_commit}

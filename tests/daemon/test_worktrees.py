@@ -338,3 +338,20 @@ async def test_the_filter_programs_of_a_submodules_config_never_run_from_reliant
     assert (await trees.merge(repo, str(path)))["merged"]
 
     assert sorted(p.name for p in markers.iterdir()) == []
+
+
+async def test_a_worktree_of_a_repository_without_a_commit_is_refused_saying_so_and_nothing_is_made(
+    workspace: Path,
+) -> None:
+    """`git init` and no commit yet (a model spawning an agent with worktree: true in a new project):
+    the refusal says what is missing (it used to be git's "fatal: Needed a single revision"), and no
+    .reliant/worktrees folder is left behind."""
+    sh(workspace, "git", "init", "-q", "-b", "main")
+    (workspace / "app.py").write_text("print('v1')\n")
+
+    with pytest.raises(ToolFailure) as refused:
+        await Worktrees().create(workspace, "agent-1")
+
+    assert str(refused.value) == "the repository has no commit yet, and a worktree starts from a commit"
+    assert not (workspace / ".reliant").exists()
+    assert sh(workspace, "git", "worktree", "list", "--porcelain").count("worktree ") == 1
