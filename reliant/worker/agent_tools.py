@@ -131,7 +131,16 @@ def _validator(name: str) -> Any:
     return jsonschema.Draft202012Validator(SCHEMAS[name])
 
 
+# Texts that must say something: one of only spaces and newlines would reach a model as a blank
+# message, which providers refuse.
+SAID = {SPAWN_AGENT: "task", MESSAGE_AGENT: "message"}
+
+
 def problems(name: str, tool_input: dict[str, Any]) -> str:
     """Why the input is not a valid call of agent tool `name` ("" if it is)."""
     errors = sorted(_validator(name).iter_errors(tool_input), key=lambda e: list(e.path))
-    return "; ".join(f"{'/'.join(map(str, e.path)) or 'input'}: {e.message}" for e in errors[:5])
+    found = [f"{'/'.join(map(str, e.path)) or 'input'}: {e.message}" for e in errors[:5]]
+    text = tool_input.get(SAID.get(name, ""))
+    if not found and isinstance(text, str) and not text.strip():
+        found.append(f"{SAID[name]}: is blank")
+    return "; ".join(found)

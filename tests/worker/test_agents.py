@@ -859,3 +859,26 @@ async def test_wait_agents_with_a_timeout_of_0_says_how_they_stand_at_once(env: 
     assert waited.output == f"Agent sleeper ({agent_id}): running", waited.output
     [agent] = await agents_db.for_chat(env.db, chat.id)
     assert agent.status is AgentStatus.CANCELLED
+
+
+async def test_a_blank_task_or_note_is_a_tool_error_and_no_agent_starts(env: AgentEnv) -> None:
+    """A task (or a note) of spaces and newlines says nothing: the call fails saying so (it used to
+    start an agent whose first message was blank, which a provider refuses, pausing the chat)."""
+    child = env.script([{"tools": [{"name": "shell", "input": {"command": "sleep 0"}}]}, {"text": "done"}])
+    parent = env.script(
+        [
+            {"tools": [spawn(" \n\t ", child)]},
+            {"tools": [spawn("real work", child, name="w")]},
+            {"tools": [{"name": "message_agent", "input": {"id": "0", "message": "   "}}]},
+            {"text": "parent: ${result}"},
+        ]
+    )
+    chat = await env.new_chat(parent)
+    await env.chats.send(chat.id, "go")
+    await env.finished(chat.id, timeout=60)
+
+    blank, _ = await tool_results(env, chat, "spawn_agent")
+    assert (blank.state, blank.error) == (ToolState.FAILED, "invalid spawn_agent call: task: is blank"), blank.error
+    [note] = await tool_results(env, chat, "message_agent")
+    assert note.error == "invalid message_agent call: message: is blank", note.error
+    assert [a.name for a in await agents_db.for_chat(env.db, chat.id)] == ["w"]
