@@ -110,8 +110,11 @@ def _budget(tree: dict[str, Any]) -> str:
 
 
 def _agent_id(tree: dict[str, Any], given: str) -> str:
-    """The agent an id or a unique prefix names."""
-    matches = [a["agent_id"] for a in tree.get("agents") or () if a["agent_id"].startswith(given.strip())]
+    """The agent an id or a unique prefix names (in either case: ids are UUIDs)."""
+    prefix = given.strip().lower()
+    if not prefix:  # the start of every id: it names none
+        fail("give the agent's id (or the start of it)")
+    matches = [a["agent_id"] for a in tree.get("agents") or () if a["agent_id"].startswith(prefix)]
     if len(matches) != 1:
         fail(f"agent {given!r} {'matches several agents' if matches else 'is not an agent of this chat'}")
     return str(matches[0])

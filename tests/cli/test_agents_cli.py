@@ -20,6 +20,7 @@ from reliant.domain.chat import AgentTag
 from reliant.domain.workflows import run_workflow_id
 from reliant.wire.v1 import agent_pb2 as apb
 from reliant.wire.v1.agent_connect import AgentServiceClient
+from tests.api.test_agent_worktrees import an_agent_with_work
 from tests.conftest import Infra
 from tests.worker.agent_env import agent_env
 from tests.worker.test_agents import git, make_repo
@@ -265,3 +266,21 @@ async def test_reliant_agents_merges_an_agents_worktree_and_reports_a_conflict(i
         assert (env.workspace / "README.md").read_text() == "main\n"
         code, out, err = await reliant("agents", "--chat", chat.id, "--remove", by_name["two"].id, *where)
         assert code == 0 and "worktree removed" in out, err
+
+
+async def test_a_blank_agent_id_settles_no_worktree_and_a_prefix_in_capitals_names_its_agent(
+    infra: Infra, tmp_path: Path
+) -> None:
+    """`--remove " "` names no agent (it used to match every id, and so removed the worktree of a
+    chat's only agent); a prefix is read in either case, as the api reads a whole id."""
+    async with agent_env(infra, tmp_path, api_port=free_port()) as env:
+        chat_id, agent_id = await an_agent_with_work(env)
+        where = ["--api-url", f"http://127.0.0.1:{env.settings.api_port}", "--token", env.settings.api_token]
+
+        code, out, err = await reliant("agents", "--chat", chat_id, "--remove", " ", *where)
+
+        assert (code, out, err.splitlines()) == (1, "", ["error: give the agent's id (or the start of it)"])
+        agent = await agents_db.get(env.db, agent_id)
+        assert agent is not None and agent.worktree_state == "active" and Path(agent.worktree_path).exists()
+        code, out, err = await reliant("agents", "--chat", chat_id, "--keep", agent_id[:8].upper(), *where)
+        assert (code, out) == (0, f"agent A ({agent_id[:8]}): worktree kept\n"), err
