@@ -9,6 +9,7 @@ from typing import Any
 
 from reliant.domain.agents import CANCEL_AGENT, LIST_AGENTS, MESSAGE_AGENT, SPAWN_AGENT, WAIT_AGENTS
 from reliant.domain.chat import ToolDefinition
+from reliant.domain.schema_errors import in_words
 
 MAX_TASK_CHARS = 20_000
 MAX_WAIT_SECONDS = 3_600
@@ -139,8 +140,7 @@ SAID = {SPAWN_AGENT: "task", MESSAGE_AGENT: "message"}
 def problems(name: str, tool_input: dict[str, Any]) -> str:
     """Why the input is not a valid call of agent tool `name` ("" if it is)."""
     errors = sorted(_validator(name).iter_errors(tool_input), key=lambda e: list(e.path))
-    found = [f"{'/'.join(map(str, e.path)) or 'input'}: {e.message}" for e in errors[:5]]
     text = tool_input.get(SAID.get(name, ""))
-    if not found and isinstance(text, str) and not text.strip():
-        found.append(f"{SAID[name]}: is blank")
-    return "; ".join(found)
+    if not errors and isinstance(text, str) and not text.strip():
+        return f"{SAID[name]}: is blank"
+    return in_words(errors)

@@ -7,6 +7,7 @@ import functools
 from typing import Any
 
 from reliant.domain.chat import ToolDefinition
+from reliant.domain.schema_errors import in_words
 from reliant.domain.workflows import ASK_USER_TOOL
 
 SCHEMA: dict[str, Any] = {
@@ -57,7 +58,7 @@ def _validator() -> Any:
 def problems(tool_input: dict[str, Any]) -> str:
     """Why the input is not a valid ask_user call ("" if it is)."""
     errors = sorted(_validator().iter_errors(tool_input), key=lambda e: list(e.path))
-    return "; ".join(f"{'/'.join(map(str, e.path)) or 'input'}: {e.message}" for e in errors[:5])
+    return in_words(errors)
 
 
 def result_text(questions: list[dict[str, Any]], answers: list[str]) -> str:

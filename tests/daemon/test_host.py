@@ -237,3 +237,12 @@ async def test_added_workspaces_are_persisted_and_loaded_again(tmp_path: Path, w
     gone = ToolHost("d", BUILTIN_TOOLS, [workspace], workspace_file=state)
     gone.start()
     assert gone.workspaces == [workspace]
+
+
+async def test_a_large_value_of_the_wrong_kind_is_described_in_the_error_not_sent_back_whole(run: Run) -> None:
+    """The model reads the error on every later call: a 300 KB value quoted whole in it (as the
+    schema's own message does) would cost as much each time, and crowd out the conversation."""
+    result = await run("shell", command=["x" * 300_000])
+
+    assert result.status is ToolStatus.ERROR
+    assert result.error == "invalid input for shell: command: a list of 1 item is not of type 'string'"

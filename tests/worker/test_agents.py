@@ -882,3 +882,16 @@ async def test_a_blank_task_or_note_is_a_tool_error_and_no_agent_starts(env: Age
     [note] = await tool_results(env, chat, "message_agent")
     assert note.error == "invalid message_agent call: message: is blank", note.error
     assert [a.name for a in await agents_db.for_chat(env.db, chat.id)] == ["w"]
+
+
+async def test_a_task_past_the_limit_is_refused_by_its_size_not_quoted_back_whole(env: AgentEnv) -> None:
+    """A 100,000-character task: the error the model reads says how long it is (it used to quote the
+    whole task back, and the model read it again on every later call)."""
+    parent = env.script([{"tools": [spawn("x" * 100_000, env.script([{"text": "never"}]))]}, {"text": "ok"}])
+    chat = await env.new_chat(parent)
+    await env.chats.send(chat.id, "go")
+    await env.finished(chat.id, timeout=60)
+
+    [result] = await tool_results(env, chat, "spawn_agent")
+    assert result.error == "invalid spawn_agent call: task: a text of 100,000 characters is too long"
+    assert await agents_db.for_chat(env.db, chat.id) == []

@@ -28,6 +28,7 @@ from reliant.daemon.tools.memory import Execution, ExecutionKey, ExecutionMemory
 from reliant.daemon.tools.reads import READS_FILE, ReadTracker
 from reliant.daemon.workspaces import Workspaces
 from reliant.domain.chat import ToolDefinition
+from reliant.domain.schema_errors import in_words
 from reliant.domain.tools import ToolCall, ToolResult, ToolStatus
 
 logger = logging.getLogger(__name__)
@@ -244,4 +245,4 @@ class ToolHost:
         except (jsonschema.SchemaError, jsonschema.exceptions.UnknownType, TypeError, ValueError) as exc:
             logger.debug("cannot validate input for %s: %s", spec.name, exc)
             return ""
-        return "; ".join(f"{'/'.join(map(str, p.path)) or 'input'}: {p.message}" for p in problems[:5])
+        return in_words(problems)
