@@ -4,10 +4,12 @@ GET /api/chats/{chat_id}/agents              the tree: agents, spent_usd, budget
                                              budget_in_force_usd and budget_source (chat|api|config|"")
 GET /api/chats/{chat_id}/agents/{agent_id}   one agent, with its answer and outputs
 GET /api/chats/{chat_id}/agents/{agent_id}/diff  its worktree's changes: {diff, files, truncated}
-PUT /api/chats/{chat_id}/budget  {usd}       the chat's budget (null: the configured default)
+PUT /api/chats/{chat_id}/budget  {usd}       the chat's budget (null: the configured default; 0: none,
+                                             over the settings' and reliant.toml's)
 POST /api/chats/{chat_id}/agents/{agent_id}/worktree  {action: merge|keep|remove}
-                                             its worktree merged (409 naming the conflicts, nothing
-                                             changed), kept, or removed
+                                             its worktree merged (409 naming the conflicts, or saying
+                                             the agent changed nothing: nothing changed), kept, or
+                                             removed; 409 while another request settles it
 """
 
 from __future__ import annotations
