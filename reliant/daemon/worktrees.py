@@ -205,6 +205,14 @@ class Worktrees:
             raise ToolFailure(f"refused: {given} is not a worktree under {root}")
         return path
 
+    def present_worktree(self, repo: Path, given: str, *, gone: str = "") -> Path:
+        """confine_worktree, and the worktree must be there (one removed outside reliant is said
+        gone, and `gone` says what that means for the caller)."""
+        path = self.confine_worktree(repo, given)
+        if not path.is_dir():
+            raise ToolFailure(f"the worktree {path} is gone{gone}")
+        return path
+
     async def create(self, workspace: Path, name: str, branch: str = "", base: str = "") -> dict[str, Any]:
         if not NAME.match(name) or ".." in name:
             raise ToolFailure("a worktree name is 1-64 letters, digits, '.', '_' or '-' (no '..')")
@@ -273,7 +281,7 @@ class Worktrees:
 
     async def status(self, workspace: Path, given: str) -> dict[str, Any]:
         repo = await self._repo(workspace)
-        path = self.confine_worktree(repo, given)
+        path = self.present_worktree(repo, given)
         out = await git(path, "status", SUBMODULE_FILES_UNREAD, "--porcelain=v1", "-b", "--untracked-files=all")
         lines = out.splitlines()
         branch, ahead, behind = "", 0, 0
@@ -290,7 +298,7 @@ class Worktrees:
 
     async def diff(self, workspace: Path, given: str, base: str = "") -> dict[str, Any]:
         repo = await self._repo(workspace)
-        path = self.confine_worktree(repo, given)
+        path = self.present_worktree(repo, given)
         if base.startswith("-"):
             raise ToolFailure(f"invalid base {base!r}")
         against = base or "HEAD"
@@ -337,9 +345,7 @@ class Worktrees:
         """`base`: the commit the worktree started from; a branch still there after its uncommitted
         work is committed has nothing to merge, and is said so (`empty`)."""
         repo = await self._repo(workspace)
-        path = self.confine_worktree(repo, given)
-        if not path.is_dir():
-            raise ToolFailure(f"the worktree {path} is gone: there is nothing to merge")
+        path = self.present_worktree(repo, given, gone=": there is nothing to merge")
         if base.startswith("-"):
             raise ToolFailure(f"invalid base {base!r}")
         branch = (await git(path, "rev-parse", "--abbrev-ref", "HEAD")).strip()

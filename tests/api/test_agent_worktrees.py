@@ -175,3 +175,19 @@ async def test_a_worktree_the_user_removed_with_git_is_said_gone_and_can_still_b
         assert removed.status_code == 200 and removed.json()["worktree"]["state"] == "removed", removed.text
         assert git(env.workspace, "branch", "--list", agent.worktree_branch) == ""
         assert git(env.workspace, "worktree", "list", "--porcelain").count("worktree ") == 1
+
+
+async def test_the_diff_of_a_worktree_the_user_removed_with_git_says_it_is_gone(infra: Infra, tmp_path: Path) -> None:
+    """The agent's view asks for its diff: a worktree removed outside reliant is said gone (it used to
+    be "cannot run git: No such file or directory")."""
+    async with agent_env(infra, tmp_path, api_port=free_port()) as env:
+        chat_id, agent_id = await an_agent_with_work(env)
+        agent = await agents_db.get(env.db, agent_id)
+        assert agent is not None
+        git(env.workspace, "worktree", "remove", "--force", agent.worktree_path)
+        headers = {"authorization": f"Bearer {env.settings.api_token}"}
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{env.settings.api_port}", timeout=60) as client:
+            diff = await client.get(f"/api/chats/{chat_id}/agents/{agent_id}/diff", headers=headers)
+
+        assert diff.status_code == 409, diff.text
+        assert diff.json()["detail"] == f"the worktree {agent.worktree_path} is gone", diff.text
