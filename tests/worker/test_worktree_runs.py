@@ -353,3 +353,27 @@ async def test_runs_that_cannot_all_start_start_none_and_leave_no_worktree(infra
         assert worktrees_on_disk(env.workspace) == []
         assert git(env.workspace, "branch", "--list", "reliant/*").strip() == ""
         assert not (env.scripts / "a.jsonl").exists(), "no agent was asked anything"
+
+
+async def test_a_worktree_node_waits_for_a_users_settling_of_the_same_worktree_and_then_honours_it(
+    env: AgentEnv,
+) -> None:
+    """The user removes an agent's worktree (the api holds its lock) while a worktree node merges it:
+    the node's step fails to be retried rather than merging under the removal (both used to run),
+    and retried once the user's is done, it reads the worktree removed and merges nothing."""
+    repo_with_greet(env.workspace)
+    write_flow(env, "attempt", KEEP)
+    chat_id = await start(env, writes(env, "solo", "def greet():\n    return 'hello'\n"), "attempt", {})
+    [agent] = await agents_db.for_chat(env.db, chat_id)
+    head = git(env.workspace, "rev-parse", "HEAD").strip()
+
+    async with env.db.tx() as tx:  # the user's request, under way
+        assert await agents_db.try_lock_worktree(tx, agent.id)
+        with pytest.raises(RuntimeError, match="being settled by another request"):
+            await settler(env).settle_worktrees(SettleWorktreesInput(chat_id, [agent.id], "merge"))
+        assert git(env.workspace, "rev-parse", "HEAD").strip() == head, "nothing merged meanwhile"
+        await agents_db.set_worktree_state(tx, agent.id, "removed")  # what it made of the worktree
+
+    retried = await settler(env).settle_worktrees(SettleWorktreesInput(chat_id, [agent.id], "merge"))
+    assert retried.ok is False and "is removed: it cannot be merged" in retried.reason
+    assert git(env.workspace, "rev-parse", "HEAD").strip() == head

@@ -182,19 +182,24 @@ class WorktreeRunActivities:
     async def settle_worktrees(self, inp: SettleWorktreesInput) -> SettleWorktreesResult:
         await emit_notes(self.log, inp.chat_id, inp.notes)
         project = await self._project(inp.chat_id)
-        found = {a.id: a for a in await agents_db.by_ids(self.db, inp.chat_id, inp.agent_ids)}
         result = SettleWorktreesResult()
         reasons: list[str] = []
         for agent_id in inp.agent_ids:
-            agent = found.get(agent_id)
-            if agent is None:
-                reasons.append(f"no agent {agent_id} in this chat")
-            elif not agent.worktree_path:
-                reasons.append(f"agent {agent.name} has no worktree")
-            elif inp.action == "merge":
-                reasons.append(await self._merge(inp, project, agent, result))
-            else:
-                reasons.append(await self._keep_or_remove(inp, project, agent, result))
+            # Under the lock the api settles a worktree under: a user's merge or removal of it under
+            # way is waited for (the step is retried), and what it made of the worktree read after.
+            async with self.db.tx() as tx:
+                if not await agents_db.try_lock_worktree(tx, agent_id):
+                    raise RuntimeError(f"agent {agent_id}'s worktree is being settled by another request")
+                found = await agents_db.by_ids(tx, inp.chat_id, [agent_id])
+                agent = found[0] if found else None
+                if agent is None:
+                    reasons.append(f"no agent {agent_id} in this chat")
+                elif not agent.worktree_path:
+                    reasons.append(f"agent {agent.name} has no worktree")
+                elif inp.action == "merge":
+                    reasons.append(await self._merge(inp, project, agent, result))
+                else:
+                    reasons.append(await self._keep_or_remove(inp, project, agent, result))
         said = [r for r in reasons if r]
         result.ok = not said
         result.reason = "; ".join(said)
