@@ -895,3 +895,24 @@ async def test_a_task_past_the_limit_is_refused_by_its_size_not_quoted_back_whol
     [result] = await tool_results(env, chat, "spawn_agent")
     assert result.error == "invalid spawn_agent call: task: a text of 100,000 characters is too long"
     assert await agents_db.for_chat(env.db, chat.id) == []
+
+
+async def test_a_spawn_of_a_workflow_there_is_not_is_refused_before_an_agent_or_worktree_is_made(
+    env: AgentEnv,
+) -> None:
+    """A model's made-up workflow name: the call fails naming the workflows there are, and nothing
+    is left behind (an agent used to be recorded, counted against the chat's limits, and given a
+    worktree and a branch the user then had to remove, before its run found no such workflow)."""
+    make_repo(env.workspace)
+    child = env.script([{"text": "never"}])
+    parent = env.script([{"tools": [spawn("go", child, workflow="nosuchflow", worktree=True)]}, {"text": "ok"}])
+    chat = await env.new_chat(parent)
+    await env.chats.send(chat.id, "go")
+    await env.finished(chat.id, timeout=60)
+
+    [result] = await tool_results(env, chat, "spawn_agent")
+    said = "not spawned: no workflow called 'nosuchflow'; the workflows are agent,"
+    assert result.error.startswith(said), result.error
+    assert await agents_db.for_chat(env.db, chat.id) == []
+    assert not (env.workspace / ".reliant").exists()
+    assert git(env.workspace, "branch", "--list", "reliant/*") == ""

@@ -216,11 +216,10 @@ class AgentActivities:
         if split_model_spec(model) is None:  # its first model call would fail, and pause the chat
             why = f"not spawned: model {model!r} names no provider reliant has; use {SPEC_FORMS}"
             return await self._refuse(inp.chat_id, run, why, start=start)
-        if inp.mode != "auto":
-            why = await self._unasked(daemon_id, workspace, workflow, inp.mode)
+        if workflow != DEFAULT_WORKFLOW or inp.mode != "auto":
+            why = await self._unfit(daemon_id, workspace, workflow, inp.mode)
             if why:
-                why = f"not spawned: {why}, which {inp.mode} mode does not allow"
-                return await self._refuse(inp.chat_id, run, why, start=start)
+                return await self._refuse(inp.chat_id, run, f"not spawned: {why}", start=start)
         new = agents_db.NewAgent(
             id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"reliant:agent:{inp.chat_id}:{run.key}")),
             chat_id=inp.chat_id,
@@ -277,13 +276,21 @@ class AgentActivities:
             ),
         )
 
-    async def _unasked(self, daemon_id: str, workspace: str, workflow: str, mode: str) -> str:
-        """Why the workflow cannot run as an agent the model spawns in `mode` ("" when it can)."""
+    async def _unfit(self, daemon_id: str, workspace: str, workflow: str, mode: str) -> str:
+        """Why the workflow cannot run as an agent the model spawns in `mode` ("" when it can): it
+        is not there (or not valid), or it does what `mode` does not allow unasked. Asked before an
+        agent, and its worktree, are made for it."""
         try:
             files = await definitions.project_files(self.bus, daemon_id, workspace)
         except DaemonUnavailableError as exc:
             return f"the project's workflows could not be read: {exc}"
-        return definitions.unasked(workflow, files, mode)
+        if workflow != DEFAULT_WORKFLOW:
+            try:
+                definitions.choose(workflow, files)
+            except definitions.DefinitionProblem as exc:
+                return str(exc)
+        why = definitions.unasked(workflow, files, mode)
+        return f"{why}, which {mode} mode does not allow" if why else ""
 
     async def _preset(self, daemon_id: str, workspace: str, name: str) -> tuple[str, str] | str:
         """(model, instructions) of the preset `name` (the project's shadows a built-in), or why not."""
