@@ -43,6 +43,7 @@ from reliant.db import tool_runs as tool_runs_db
 from reliant.db import updates as updates_db
 from reliant.db import worktrees as worktrees_db
 from reliant.domain import update_kinds as kinds
+from reliant.domain.agents import FINAL_AGENT_STATES
 from reliant.domain.chat import ChatInfo, ChatMode, ChatStatus, ChatUpdate, Project, StoredMessage, ToolRun, ToolState
 from reliant.domain.context import InstructionFile
 from reliant.domain.workflows import (
@@ -58,6 +59,7 @@ from reliant.domain.workflows import (
     ChatInput,
     ChatState,
     agent_workflow_id,
+    run_workflow_id,
 )
 from reliant.domain.workspace_policy import workspace_refusal
 from reliant.errors import DaemonUnavailableError
@@ -253,12 +255,17 @@ class Chats:
         return await self.chat(chat.id)
 
     async def delete(self, chat_id: str) -> None:
+        """The chat and all it holds. Its workflow is stopped, and so are its sub-agents' (children
+        it abandons when it ends) and the commands any of them still runs on the daemon."""
         chat = await self.chat(chat_id)
-        try:
-            await self.ctx.temporal.get_workflow_handle(agent_workflow_id(chat.id)).terminate("chat deleted")
-        except RPCError as exc:
-            if exc.status != RPCStatusCode.NOT_FOUND:
-                raise
+        running = [a.id for a in await agents_db.for_chat(self.db, chat.id) if a.status not in FINAL_AGENT_STATES]
+        for workflow_id in (agent_workflow_id(chat.id), *(run_workflow_id(chat.id, a) for a in running)):
+            try:
+                await self.ctx.temporal.get_workflow_handle(workflow_id).terminate("chat deleted")
+            except RPCError as exc:
+                if exc.status != RPCStatusCode.NOT_FOUND:  # ended already
+                    raise
+        await self._cancel_running_tools(chat)
         await chats_db.delete(self.db, chat.id)
         await clear_live_tail(self.ctx.bus, chat.id)
 
@@ -440,7 +447,7 @@ class Chats:
             return
         project = await self.project(chat.project_id)
         for run in running:
-            body = {"chat_id": chat.id, "tool_call_id": run.tool_call_id}
+            body = {"chat_id": chat.id, "tool_call_id": run.key}  # what the daemon knows it by (a sub-agent's too)
             try:
                 await control(self.ctx.bus, project.daemon_id, "tool.cancel", body, timeout=5)
             except DaemonUnavailableError as exc:

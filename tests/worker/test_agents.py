@@ -916,3 +916,30 @@ async def test_a_spawn_of_a_workflow_there_is_not_is_refused_before_an_agent_or_
     assert await agents_db.for_chat(env.db, chat.id) == []
     assert not (env.workspace / ".reliant").exists()
     assert git(env.workspace, "branch", "--list", "reliant/*") == ""
+
+
+async def test_deleting_a_chat_stops_its_agents_workflows_and_their_running_commands(env: AgentEnv) -> None:
+    """A chat deleted while its sub-agent runs a long command: the agent's workflow ends and the
+    command is killed (only the chat's own workflow used to be terminated: its agents, abandoned
+    children, ran on for as long as their commands took, on a chat that was no more)."""
+    mark = f"reliant-delete-{uuid.uuid4().hex[:10]}"
+    busy = {"name": "shell", "input": {"command": f"export MARK={mark}; sleep 300"}}
+    child = env.script([{"tools": [busy]}, {"text": "never"}])
+    chat = await env.new_chat(env.script([{"tools": [spawn("busy", child, name="busy")]}, {"text": "never"}]))
+    await env.chats.send(chat.id, "go")
+    await eventually(lambda: any(p.name() == "sleep" for p in marked_processes(mark)) or None, timeout=60)
+    [agent] = await agents_db.for_chat(env.db, chat.id)
+    handle = env.client.get_workflow_handle(run_workflow_id(chat.id, agent.id))
+
+    await env.chats.delete(chat.id)
+
+    try:
+
+        async def agent_ended() -> bool:
+            return (await handle.describe()).status is not WorkflowExecutionStatus.RUNNING
+
+        await eventually(agent_ended, timeout=15, interval=0.2)
+        await eventually(lambda: not marked_processes(mark), timeout=15, interval=0.2)
+    finally:
+        for proc in marked_processes(mark):
+            proc.kill()
