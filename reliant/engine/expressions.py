@@ -21,10 +21,13 @@ from typing import Any
 import cel
 
 from reliant.engine.problems import Position
-from reliant.engine.references import scan
+from reliant.engine.references import scan, token_count
 from reliant.errors import ReliantError
 
 OPEN, CLOSE = "{{", "}}"
+# The CEL library parses and evaluates by recursion, a level per operator of a chain (`1 + 1 + …`):
+# some 10,000 of them overflow an 8 MiB thread stack and the process dies (SIGSEGV). Ten times under.
+MAX_TOKENS = 1_000
 _CEL_ERROR = re.compile(r"<input>:(\d+):(\d+): (.*)")
 
 
@@ -82,6 +85,13 @@ class Expression:
     def compile(cls, source: str, at: Position) -> Expression:
         if not source.strip():
             raise ExpressionSyntaxError(at, source, "empty expression")
+        if (count := token_count(source)) > MAX_TOKENS:
+            raise ExpressionSyntaxError(
+                at,
+                _shortened(source),
+                f"an expression may have at most {MAX_TOKENS:,} tokens (names, numbers, operators); "
+                f"this one has {count:,}",
+            )
         try:
             program = cel.compile(source)
         except ValueError as exc:
@@ -277,6 +287,10 @@ def _syntax_error(source: str, at: Position, raw: str) -> ExpressionSyntaxError:
     ended = "'<EOF>'" in message
     message = "the expression ends too early" if ended else message.split(" expecting {", 1)[0]
     return ExpressionSyntaxError(place, source, f"syntax error: {message}")
+
+
+def _shortened(source: str, limit: int = 60) -> str:
+    return source if len(source) <= limit else source[:limit] + "…"
 
 
 def _first_sentence(text: str) -> str:

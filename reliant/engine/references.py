@@ -82,6 +82,11 @@ def scan(source: str) -> tuple[list[Reference], set[str]]:
     return refs, bound
 
 
+def token_count(source: str) -> int:
+    """How many tokens (names, literals, operator characters) `source` holds."""
+    return len(_tokens(source))
+
+
 def _is(tokens: list[_Token], i: int, punct: str) -> bool:
     return 0 <= i < len(tokens) and tokens[i].kind == "punct" and tokens[i].text == punct
 

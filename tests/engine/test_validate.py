@@ -409,3 +409,24 @@ def test_runs_side_by_side_and_worktree_nodes_are_checked_with_their_positions()
         "w.yaml:27:5: node `keep` (worktree): `of` is required",
         "w.yaml:33:12: node `zero`: count: must be at least 1",
     ]
+
+
+DEEP_EXPRESSION_PROBE = """
+from reliant.engine import check_definition
+chain = "1" + " + 1" * 30000  # the CEL library recurses once per operator while it parses
+text = "name: deep\\nentry: a\\nnodes:\\n  - {id: a, type: run, command: '{{" + chain + "}}'}\\n"
+for problem in check_definition(text, "deep.yaml")[1]:
+    print(str(problem)[:160])
+"""
+
+
+def test_an_expression_too_long_to_parse_safely_is_a_problem_not_a_crash() -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", DEEP_EXPRESSION_PROBE], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]  # it used to overflow the stack: SIGSEGV, the process gone
+    assert done.stdout.startswith(
+        "deep.yaml:4:36: node `a`: command: an expression may have at most 1,000 tokens (names, numbers, operators); "
+        "this one has 60,001"
+    ), done.stdout
