@@ -20,6 +20,7 @@ from typing import Any
 
 import cel
 
+from reliant.engine import cost
 from reliant.engine.problems import Position
 from reliant.engine.references import scan, token_count
 from reliant.errors import ReliantError
@@ -80,6 +81,11 @@ class Expression:
     at: Position
     program: cel.Program = field(compare=False, repr=False)
     reads: tuple[tuple[str, ...], ...] | None = field(default=None, compare=False, repr=False)  # None: all
+    tree: cost.Tree = field(default=(), compare=False, repr=False)  # what its cost is worked out from
+
+    def __post_init__(self) -> None:
+        if not self.tree:  # made by hand, not compiled: evaluations are still bounded
+            object.__setattr__(self, "tree", cost.parse(self.source))
 
     @classmethod
     def compile(cls, source: str, at: Position) -> Expression:
@@ -96,11 +102,12 @@ class Expression:
             program = cel.compile(source)
         except ValueError as exc:
             raise _syntax_error(source, at, str(exc)) from exc
+        tree = _bounded(source, at)
         refs, bound = scan(source)
         paths = {ref.path for ref in refs}
         roots = set(program.variables()) - bound
         complete = roots <= {path[0] for path in paths}
-        return cls(source, at, program, _shortest(paths) if complete else None)
+        return cls(source, at, program, _shortest(paths) if complete else None, tree)
 
     def names(self) -> list[str]:
         """The top-level names the expression reads (including names a macro binds, like `x` in
@@ -109,6 +116,13 @@ class Expression:
 
     def evaluate(self, variables: Mapping[str, Any]) -> Any:
         given = dict(variables) if self.reads is None else project(variables, self.reads)
+        data = cost.DataSize.of(given)
+        if (steps := cost.steps(self.tree, data)) > cost.MAX_STEPS:
+            raise EvaluationFault(
+                self,
+                f"not evaluated: over this data ({data.describe()}) it could take up to {cost.describe(steps)} "
+                f"steps; the limit is {cost.MAX_STEPS:,}",
+            )
         try:
             return self.program.execute(given)
         except KeyError as exc:
@@ -287,6 +301,27 @@ def _syntax_error(source: str, at: Position, raw: str) -> ExpressionSyntaxError:
     ended = "'<EOF>'" in message
     message = "the expression ends too early" if ended else message.split(" expecting {", 1)[0]
     return ExpressionSyntaxError(place, source, f"syntax error: {message}")
+
+
+def _bounded(source: str, at: Position) -> cost.Tree:
+    """The expression's tree, once its cost over the data validation assumes is within the limit."""
+    try:
+        tree = cost.parse(source)
+        steps = cost.steps(tree, cost.ASSUMED)
+    except (cost.Unbounded, RecursionError) as exc:
+        reason = "it nests too deeply" if isinstance(exc, RecursionError) else str(exc)
+        raise ExpressionSyntaxError(
+            at, _shortened(source), f"cannot work out what this expression costs: {reason}"
+        ) from exc
+    if steps > cost.MAX_STEPS:
+        raise ExpressionSyntaxError(
+            at,
+            _shortened(source),
+            f"this expression could take up to {cost.describe(steps)} steps with {cost.ASSUMED.describe()}; the "
+            f"limit is {cost.MAX_STEPS:,} (comprehensions nested or chained multiply, and map and filter take the "
+            "square of their list's length)",
+        )
+    return tree
 
 
 def _shortened(source: str, limit: int = 60) -> str:

@@ -29,7 +29,7 @@ def dotted(path: tuple[str, ...]) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class _Token:
+class Token:
     kind: str  # ident | string | number | punct
     text: str
     offset: int
@@ -38,7 +38,7 @@ class _Token:
 
 def scan(source: str) -> tuple[list[Reference], set[str]]:
     """The paths `source` reads, and the names its macros bind (which are not references)."""
-    tokens = _tokens(source)
+    tokens = lex(source)
     bound: set[str] = set()
     refs: list[Reference] = []
     for i, tok in enumerate(tokens):
@@ -84,15 +84,16 @@ def scan(source: str) -> tuple[list[Reference], set[str]]:
 
 def token_count(source: str) -> int:
     """How many tokens (names, literals, operator characters) `source` holds."""
-    return len(_tokens(source))
+    return len(lex(source))
 
 
-def _is(tokens: list[_Token], i: int, punct: str) -> bool:
+def _is(tokens: list[Token], i: int, punct: str) -> bool:
     return 0 <= i < len(tokens) and tokens[i].kind == "punct" and tokens[i].text == punct
 
 
-def _tokens(source: str) -> list[_Token]:
-    tokens: list[_Token] = []
+def lex(source: str) -> list[Token]:
+    """The tokens of `source`: names, numbers, string literals and punctuation, one character each."""
+    tokens: list[Token] = []
     i = 0
     n = len(source)
     while i < n:
@@ -103,22 +104,22 @@ def _tokens(source: str) -> list[_Token]:
         prefix = _string_prefix(source, i)
         if prefix >= 0:
             end, value = _string(source, i + prefix, raw="r" in source[i : i + prefix].lower())
-            tokens.append(_Token("string", source[i:end], i, value))
+            tokens.append(Token("string", source[i:end], i, value))
             i = end
         elif ch.isdigit() or (ch == "." and i + 1 < n and source[i + 1].isdigit()):
             j = i + 1
             while j < n and (source[j].isalnum() or (source[j] == "." and j + 1 < n and source[j + 1].isdigit())):
                 j += 1
-            tokens.append(_Token("number", source[i:j], i))
+            tokens.append(Token("number", source[i:j], i))
             i = j
         elif ch.isalpha() or ch == "_":
             j = i + 1
             while j < n and (source[j].isalnum() or source[j] == "_"):
                 j += 1
-            tokens.append(_Token("ident", source[i:j], i))
+            tokens.append(Token("ident", source[i:j], i))
             i = j
         else:
-            tokens.append(_Token("punct", ch, i))
+            tokens.append(Token("punct", ch, i))
             i += 1
     return tokens
 

@@ -140,3 +140,37 @@ def test_only_the_paths_read_are_handed_over() -> None:
         "inputs": {"n": 3},
     }
     assert VARIABLES["nodes"] == {"red": {"exit_code": 1, "stdout": "1 failed"}}  # never changed
+
+
+HUNDRED = "[" + ", ".join(["0"] * 100) + "]"
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        f"{HUNDRED}.map(x, {HUNDRED}.map(y, {HUNDRED}.map(z, z))).size()",  # 10^6 steps: ~20 s
+        "['ab']" + "".join(f".map(a{i}, a{i} + a{i})" for i in range(30)) + ".size()",  # a string of 2^31 characters
+        "inputs.items.map(x, inputs.items.map(y, inputs.items.map(z, z)))",  # cubic in the data
+    ],
+)
+def test_an_expression_that_could_run_away_is_refused_where_it_is_written(source: str) -> None:
+    with pytest.raises(ExpressionSyntaxError) as err:
+        Expression.compile(source, AT)
+    assert err.value.at == AT
+    assert err.value.message.startswith("this expression could take up to ")
+    assert "steps with lists of up to 100 items and strings of up to 8,000 characters; the limit is 1,000,000" in (
+        err.value.message
+    )
+
+
+def test_an_expression_is_not_evaluated_over_data_too_large_for_it() -> None:
+    expr = Expression.compile("nodes.a.response.items.map(x, x * 2)", AT)  # fine over 100 items
+    small = {"nodes": {"a": {"response": {"items": list(range(100))}}}}
+    assert expr.evaluate(small) == [2 * i for i in range(100)]
+    large = {"nodes": {"a": {"response": {"items": list(range(20_000))}}}}  # the library took ~20 s
+    with pytest.raises(EvaluationFault) as err:
+        expr.evaluate(large)
+    assert err.value.message == (
+        "not evaluated: over this data (lists of up to 20,000 items and strings of up to 8 characters) it could "
+        "take up to 25,081,254 steps; the limit is 1,000,000"
+    )

@@ -430,3 +430,19 @@ def test_an_expression_too_long_to_parse_safely_is_a_problem_not_a_crash() -> No
         "deep.yaml:4:36: node `a`: command: an expression may have at most 1,000 tokens (names, numbers, operators); "
         "this one has 60,001"
     ), done.stdout
+
+
+def test_an_expression_that_could_freeze_reliant_is_a_problem_at_its_place() -> None:
+    hundred = "[" + ", ".join(["0"] * 100) + "]"
+    found = check(
+        f"""
+        name: runaway
+        entry: a
+        nodes:
+          - id: a
+            type: run
+            command: "echo {{{{{hundred}.map(x, {hundred}.map(y, {hundred}.map(z, z))).size()}}}}"
+        """
+    )
+    [problem] = found
+    assert problem.startswith("w.yaml:6:22: node `a`: command: this expression could take up to 10,414,133 steps")
