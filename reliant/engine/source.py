@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -14,6 +15,8 @@ from reliant.engine.problems import Position, Problem
 
 LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when PyYAML has it: ~10x faster
 PLAIN = (None, "")  # a plain scalar's style (the C loader says "", the Python one None)
+ANCHOR = re.compile(r"&([^\s,\[\]{}]+)")
+MAX_REPEATS = 100_000  # values that aliases may repeat in one file (a "billion laughs" has 10^9)
 
 
 class Source:
@@ -45,7 +48,51 @@ class Source:
             return None
         if len(nodes) > 1:
             self.problems.append(Problem(self.at(nodes[1]), "one YAML document per file"))
+        if "*" in self.text and (problem := self._aliases(nodes[0])) is not None:  # no `*`: no alias
+            self.problems.append(problem)
+            return None
         return nodes[0]
+
+    def _aliases(self, root: yaml.Node) -> Problem | None:
+        """What is wrong with the file's aliases: a value that holds an alias to itself (a graph
+        nothing could walk to its end), or aliases that repeat more values than MAX_REPEATS (walking
+        or sending them would freeze reliant). Each value is visited once; sizes are added up."""
+        size: dict[int, int] = {}
+        named: dict[int, int] = {}  # how often each value is reached
+        found: dict[int, yaml.Node] = {}
+        path: set[int] = set()  # the values being walked, from the root down
+        stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+        while stack:
+            node, done = stack.pop()
+            key = id(node)
+            if done:
+                path.discard(key)
+                size[key] = 1 + sum(size[id(part)] for part in _parts(node))
+                continue
+            if key in size:
+                continue
+            found[key] = node
+            path.add(key)
+            stack.append((node, True))
+            for part in _parts(node):
+                named[id(part)] = named.get(id(part), 0) + 1
+                if id(part) in path:
+                    return Problem(
+                        self.at(part),
+                        f"YAML: this value (anchor `&{_anchor(self.text, part)}`) holds an alias to itself; "
+                        "the workflow would never end",
+                    )
+                if id(part) not in size:
+                    stack.append((part, False))
+        repeats = size[id(root)] - len(found)
+        if repeats <= MAX_REPEATS:
+            return None
+        worst = max(found, key=lambda k: (named.get(k, 0) - 1) * size[k])
+        return Problem(
+            self.at(found[worst]),
+            f"YAML: aliases repeat {repeats:,} values (this one, of {size[worst]:,} values, is used {named[worst]:,} "
+            f"times); at most {MAX_REPEATS:,} may be repeats",
+        )
 
     def at(self, node: yaml.Node) -> Position:
         return Position(self.name, node.start_mark.line + 1, node.start_mark.column + 1)
@@ -78,6 +125,20 @@ class Source:
 
             return in_block
         return lambda offset: self.at(node)
+
+
+def _parts(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _anchor(text: str, node: yaml.Node) -> str:
+    """The anchor's name (`&name`, where the value starts): the node tree does not keep it."""
+    match = ANCHOR.match(text, node.start_mark.index)
+    return match[1] if match else "…"
 
 
 def kind_of(node: yaml.Node) -> str:

@@ -188,3 +188,33 @@ def test_a_text_parsed_again_gives_the_same_definition_and_problems_of_its_own()
     one, two = parse_preset(preset_text, "p.yaml", "p"), parse_preset(preset_text, "p.yaml", "p")
     one[1].clear()
     assert two[1] and parse_preset(preset_text, "p.yaml", "p")[1] == two[1]
+
+
+def test_an_alias_that_contains_itself_is_a_problem_not_a_recursion_error() -> None:
+    assert problems(
+        """
+        name: cycle
+        entry: l
+        nodes: &n
+          - {id: l, type: loop, max_iterations: 2, body: {entry: l, nodes: *n}}
+        """
+    ) == ["w.yaml:3:8: YAML: this value (anchor `&n`) holds an alias to itself; the workflow would never end"]
+    assert problems(  # where nothing walks it while validating, a run would fail to send it
+        """
+        name: cycle
+        entry: a
+        nodes:
+          - {id: a, type: workflow, workflow: other, inputs: &k {x: [1, *k]}}
+        """
+    ) == ["w.yaml:4:54: YAML: this value (anchor `&k`) holds an alias to itself; the workflow would never end"]
+
+
+def test_aliases_that_repeat_a_billion_values_are_a_problem() -> None:
+    lines = ["    l0: &l0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"    l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 10)}]" for i in range(1, 9)]
+    text = "name: laughs\nentry: a\nnodes:\n  - id: a\n    type: workflow\n    workflow: other\n    inputs:\n"
+    text += "      bomb:\n" + "\n".join("  " + line for line in lines) + "\n"
+    assert [str(p) for p in parse_definition(text, "w.yaml").problems] == [
+        "w.yaml:16:11: YAML: aliases repeat 1,234,567,880 values (this one, of 111,111,111 values, is used 11 "
+        "times); at most 100,000 may be repeats"
+    ]
