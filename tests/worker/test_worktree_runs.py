@@ -377,3 +377,16 @@ async def test_a_worktree_node_waits_for_a_users_settling_of_the_same_worktree_a
     retried = await settler(env).settle_worktrees(SettleWorktreesInput(chat_id, [agent.id], "merge"))
     assert retried.ok is False and "is removed: it cannot be merged" in retried.reason
     assert git(env.workspace, "rev-parse", "HEAD").strip() == head
+
+
+async def test_a_count_of_a_million_runs_pauses_at_once_saying_how_many_may_run(env: AgentEnv) -> None:
+    model = writes(env, "a", "def greet():\n    return 'hello'\n")
+    chat = await env.new_chat(model)
+    await chats_db.set_workflow(env.db, chat.id, "best-of-n", {"task": "greet", "n": 1_000_000, "models": model})
+    await env.chats.send(chat.id, "go")
+    paused = await env.status(chat.id, "paused", timeout=30)  # it made a million keys, then looked each one up
+    assert "node solve: 1,000,000 runs cannot start: at most 8 may run at once in a chat (max_concurrent)" in (
+        paused.status_reason
+    )
+    assert await agents_db.for_chat(env.db, chat.id) == []
+    assert not (env.scripts / "a.jsonl").exists(), "no agent was asked anything"

@@ -70,6 +70,11 @@ class WorktreeRunActivities:
         await emit_notes(self.log, inp.chat_id, inp.notes)
         project = await self._project(inp.chat_id)
         scope = inp.scope
+        if inp.count > self.limits.max_concurrent:  # said before a key is made: a count may be a billion
+            return BeginRunsResult(
+                problem=f"{inp.count:,} runs cannot start: at most {self.limits.max_concurrent} may run at once "
+                "in a chat (max_concurrent)"
+            )
         keys = [f"{inp.key}#{i}" for i in range(inp.count)]
         known = [await agents_db.by_call(self.db, inp.chat_id, k) for k in keys]
         new = sum(1 for a in known if a is None)
