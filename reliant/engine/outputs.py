@@ -59,7 +59,7 @@ class Scalar:
 class Record:
     """A map whose keys are known (`open`: other keys may be there too)."""
 
-    fields: dict[str, Shape] = field(default_factory=dict)
+    fields: Mapping[str, Shape] = field(default_factory=dict)
     open: bool = False
 
 

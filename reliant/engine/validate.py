@@ -105,6 +105,7 @@ class _Validator:
         self.catalog = catalog
         self.layout = Layout(definition)
         self.problems: list[Problem] = []
+        self._shapes: dict[str, Record] = {}
 
     def run(self) -> list[Problem]:
         self._unique_ids()
@@ -295,15 +296,9 @@ class _Validator:
                 yield _Site(expr, "", f"outputs.{output.name}", "", frozenset(), None)
 
     def _context(self, site: _Site) -> Record:
-        chain = self.layout.chain(site.scope)
-        visible: dict[str, Shape] = {
-            s.node.id: node_shape(s.node, self._callee)
-            for s in self.layout.sites.values()
-            if s.scope in chain and s.path not in site.hidden
-        }
         fields: dict[str, Shape] = {
             "inputs": Record({i.name: INPUT_SHAPES[i.type] for i in self.d.inputs}),
-            "nodes": Record(visible),
+            "nodes": Record(_Visible(self, self.layout.chain(site.scope), site.hidden)),
             "chat": CHAT_SHAPE,
         }
         if site.loop is not None:
@@ -312,6 +307,13 @@ class _Validator:
             previous = Record({n.id: node_shape(n, self._callee) for n in loop.body.nodes})
             fields["iter"] = Record({"iteration": INT, "previous": previous})
         return Record(fields)
+
+    def shape(self, site: Site) -> Record:
+        """A node's outputs (worked out once per node)."""
+        found = self._shapes.get(site.path)
+        if found is None:
+            found = self._shapes[site.path] = node_shape(site.node, self._callee)
+        return found
 
     def _expression(self, site: _Site) -> None:
         expr = site.expression
@@ -407,7 +409,7 @@ class _Validator:
         """Evaluate on sample values: a type error there is a type error for every run."""
         expr = site.expression
         try:
-            value = expr.evaluate(sample(context))
+            value = expr.evaluate(_sample(context, expr.reads))
         except EvaluationFault as fault:
             if isinstance(fault.__cause__, TypeError):
                 self._problem(expr.at, f"{label}: type error: {fault.message} (in `{expr.source}`)")
@@ -423,7 +425,7 @@ class _Validator:
         """In a loop's first iteration `iter.previous` is empty, for certain: an expression that reads
         it there without a guard fails every run."""
         expr = site.expression
-        values = sample(context)
+        values = _sample(context, expr.reads)
         values["iter"] = {"iteration": 0, "previous": {}}
         try:
             expr.evaluate(values)
@@ -434,6 +436,60 @@ class _Validator:
                     f"{label}: `iter.previous` is empty in the first iteration, so this fails there; guard "
                     f"it, e.g. `iter.iteration == 0 ? … : iter.previous…` (in `{expr.source}`)",
                 )
+
+
+class _Visible(Mapping[str, Shape]):
+    """The nodes an expression sees (those of its scope and the scopes around it, itself and the
+    containers it is in aside), their shapes worked out as they are read: a definition of n nodes
+    has n expressions, and each seeing all n shapes made validation quadratic."""
+
+    def __init__(self, validator: _Validator, chain: list[str] | tuple[str, ...], hidden: frozenset[str]) -> None:
+        self.validator = validator
+        self.chain = chain
+        self.hidden = hidden
+
+    def _site(self, node_id: str) -> Site | None:
+        site = self.validator.layout.by_id.get(node_id)
+        if site is None or site.scope not in self.chain or site.path in self.hidden:
+            return None
+        return site
+
+    def __getitem__(self, node_id: str) -> Shape:
+        site = self._site(node_id)
+        if site is None:
+            raise KeyError(node_id)
+        return self.validator.shape(site)
+
+    def __contains__(self, node_id: object) -> bool:
+        return isinstance(node_id, str) and self._site(node_id) is not None
+
+    def __iter__(self) -> Iterator[str]:
+        return (s.node.id for s in self.validator.layout.sites.values() if self._site(s.node.id) is s)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+def _sample(context: Record, reads: tuple[tuple[str, ...], ...] | None) -> dict[str, Any]:
+    """Sample values of what an expression reads (all of the context when that is not known), as
+    Expression.evaluate would hand them over."""
+    if reads is None:
+        values = sample(context)
+        assert isinstance(values, dict)
+        return values
+    out: dict[str, Any] = {}
+    for path in reads:
+        shape: Shape = context
+        target = out
+        for i, key in enumerate(path):
+            if not isinstance(shape, Record) or key not in shape.fields:
+                break
+            shape = shape.fields[key]
+            if i == len(path) - 1 or not isinstance(shape, Record):
+                target[key] = sample(shape)
+                break
+            target = target.setdefault(key, {})
+    return out
 
 
 def _templates(node: Node) -> Iterator[tuple[str, Template]]:
