@@ -17,6 +17,8 @@ LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when PyYAML ha
 PLAIN = (None, "")  # a plain scalar's style (the C loader says "", the Python one None)
 ANCHOR = re.compile(r"&([^\s,\[\]{}]+)")
 MAX_REPEATS = 100_000  # values that aliases may repeat in one file (a "billion laughs" has 10^9)
+YAML_TAGS = "tag:yaml.org,2002:"
+KNOWN_TAGS = frozenset(tag for tag in yaml.constructor.SafeConstructor.yaml_constructors if tag is not None)
 
 
 class Source:
@@ -51,7 +53,29 @@ class Source:
         if "*" in self.text and (problem := self._aliases(nodes[0])) is not None:  # no `*`: no alias
             self.problems.append(problem)
             return None
+        if "!" in self.text and (unknown := self._tags(nodes[0])):  # no `!`: no tag
+            self.problems.extend(unknown)
+            return None
         return nodes[0]
+
+    def _tags(self, root: yaml.Node) -> list[Problem]:
+        """A tag the safe loader cannot construct (`!!python/object…`, `!custom`) stops whatever
+        reads the value with an error: each is a problem instead (aliases checked first, so each
+        value is walked once)."""
+        problems: list[Problem] = []
+        seen: set[int] = set()
+        stack = [root]
+        while stack:
+            node = stack.pop()
+            if id(node) in seen:
+                continue
+            seen.add(id(node))
+            if node.tag not in KNOWN_TAGS:
+                tag = node.tag.replace(YAML_TAGS, "!!", 1) if node.tag.startswith(YAML_TAGS) else node.tag
+                problems.append(Problem(self.at(node), f"YAML: unknown tag `{tag}`; a workflow is plain YAML data"))
+                continue
+            stack.extend(reversed(_parts(node)))
+        return problems
 
     def _aliases(self, root: yaml.Node) -> Problem | None:
         """What is wrong with the file's aliases: a value that holds an alias to itself (a graph

@@ -218,3 +218,17 @@ def test_aliases_that_repeat_a_billion_values_are_a_problem() -> None:
         "w.yaml:16:11: YAML: aliases repeat 1,234,567,880 values (this one, of 111,111,111 values, is used 11 "
         "times); at most 100,000 may be repeats"
     ]
+
+
+def test_a_tag_that_yaml_cannot_read_safely_is_a_problem_not_a_crash() -> None:
+    assert problems(
+        """
+        name: !!python/object/apply:os.system [echo hi]
+        entry: a
+        nodes:
+          - {id: a, type: run, command: !custom x}
+        """
+    ) == [
+        "w.yaml:1:7: YAML: unknown tag `!!python/object/apply:os.system`; a workflow is plain YAML data",
+        "w.yaml:4:33: YAML: unknown tag `!custom`; a workflow is plain YAML data",
+    ]
