@@ -48,7 +48,7 @@ from reliant.engine.definition import (
 from reliant.engine.expressions import Template
 from reliant.engine.inputs import input_type_error
 from reliant.engine.problems import Position, Problem
-from reliant.engine.source import Fields, Source, kind_of, scalar, suggestion
+from reliant.engine.source import Fields, Source, kind_of, scalar, scalar_null, suggestion
 from reliant.engine.values import Reader
 
 COMMON_FIELDS = ("id", "type", "description")
@@ -403,8 +403,8 @@ class _Parser(Reader):
                 template = self.template(value, f"{what}: inputs.{input_name}")
                 if template is not None:
                     inputs[input_name] = template
-            else:
-                inputs[input_name] = self.src.value(value)
+            elif (data := self.src.data(value, f"{what}: inputs.{input_name}")) is not None or scalar_null(value):
+                inputs[input_name] = data
         thread_node = f.take("thread")
         thread = self.opt(thread_node, self.enum(ThreadMode), f"{what}: thread")
         count = self.opt_int(f.take("count"), f"{what}: count")
@@ -527,7 +527,9 @@ class _Parser(Reader):
         return self.opt(f.take("thread"), self.id, f"{what}: thread") or "main"
 
     def _response_schema(self, node: yaml.Node, what: str) -> dict[str, Any] | None:
-        value = self.src.value(node)
+        value = self.src.data(node, f"{what}: response")
+        if value is None:
+            return None
         props = value.get("properties") if isinstance(value, dict) else None
         if not isinstance(value, dict) or value.get("type") != "object" or not isinstance(props, dict) or not props:
             self.src.problem(node, f"{what}: response must be a JSON Schema of `type: object` with `properties`")

@@ -18,6 +18,7 @@ PLAIN = (None, "")  # a plain scalar's style (the C loader says "", the Python o
 ANCHOR = re.compile(r"&([^\s,\[\]{}]+)")
 MAX_REPEATS = 100_000  # values that aliases may repeat in one file (a "billion laughs" has 10^9)
 YAML_TAGS = "tag:yaml.org,2002:"
+NOT_JSON = {f"{YAML_TAGS}timestamp": "a date is", f"{YAML_TAGS}binary": "bytes are"}
 KNOWN_TAGS = frozenset(tag for tag in yaml.constructor.SafeConstructor.yaml_constructors if tag is not None)
 
 
@@ -129,6 +130,18 @@ class Source:
         """The plain Python value of a subtree (for free-form data such as a JSON Schema)."""
         return yaml.constructor.SafeConstructor().construct_document(node)
 
+    def data(self, node: yaml.Node, what: str) -> Any:
+        """A subtree's value as JSON data, which is all a run can carry (Temporal payloads, the model's
+        tools); a date or bytes in it is a problem (None)."""
+        stack = [node]
+        while stack:
+            part = stack.pop()
+            if part.tag in NOT_JSON:
+                self.problem(part, f"{what}: {NOT_JSON[part.tag]} not JSON data; quote it to pass a string")
+                return None
+            stack.extend(_parts(part))
+        return self.value(node)
+
     def locate(self, node: yaml.ScalarNode) -> Callable[[int], Position]:
         """Maps an offset in a scalar's value to its place in the file, exactly for one-line and
         literal-block (`|`) scalars; other styles point at the scalar's start."""
@@ -181,6 +194,11 @@ def scalar(node: yaml.Node) -> Any:
     """The value of a scalar node with its resolved type (int, float, bool, None or str)."""
     assert isinstance(node, yaml.ScalarNode)
     return yaml.constructor.SafeConstructor().construct_object(node)
+
+
+def scalar_null(node: yaml.Node) -> bool:
+    """Whether the node is a null (whose value, None, is also what a reader gives for a problem)."""
+    return isinstance(node, yaml.ScalarNode) and node.tag == f"{YAML_TAGS}null"
 
 
 class Fields:

@@ -232,3 +232,21 @@ def test_a_tag_that_yaml_cannot_read_safely_is_a_problem_not_a_crash() -> None:
         "w.yaml:1:7: YAML: unknown tag `!!python/object/apply:os.system`; a workflow is plain YAML data",
         "w.yaml:4:33: YAML: unknown tag `!custom`; a workflow is plain YAML data",
     ]
+
+
+def test_values_a_run_cannot_send_are_problems_where_they_are_written() -> None:
+    assert problems(
+        """
+        name: dated
+        entry: a
+        nodes:
+          - {id: a, type: workflow, workflow: agent, inputs: {task: 2001-12-14, note: !!binary aGVsbG8=}}
+          - id: b
+            type: call_llm
+            response: {type: object, properties: {when: {type: string, default: 2001-12-14}}}
+        """
+    ) == [
+        "w.yaml:4:61: node `a`: inputs.task: a date is not JSON data; quote it to pass a string",
+        "w.yaml:4:79: node `a`: inputs.note: bytes are not JSON data; quote it to pass a string",
+        "w.yaml:7:73: node `b`: response: a date is not JSON data; quote it to pass a string",
+    ]
