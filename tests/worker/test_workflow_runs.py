@@ -543,3 +543,36 @@ async def test_a_projects_preset_shadows_the_builtin_one_and_a_node_overrides_it
     assert "You are reviewing a change" not in plain["system"], "the project's file shadows the built-in preset"
     assert "OVERRIDDEN" in tuned["system"] and "THE PROJECT REVIEWER" not in tuned["system"]
     assert tuned["temperature"] == 0.1
+
+
+async def test_an_expression_too_costly_over_the_data_it_meets_pauses_the_run_saying_why(env: AgentEnv) -> None:
+    picker = env.script([{"tools": [{"name": "respond", "input": {"items": list(range(20_000))}}]}], in_project=True)
+    write_flow(
+        env,
+        "many",
+        f"""
+        name: many
+        entry: pick
+        nodes:
+          - id: pick
+            type: call_llm
+            model: "{picker}"
+            tools: none
+            prompt: list some numbers
+            response: {{type: object, properties: {{items: {{type: array, items: {{type: integer}}}}}}}}
+          - id: double
+            type: save_message
+            role: assistant
+            content: "{{{{nodes.pick.response.items.map(x, x * 2)}}}}"
+        edges:
+          - {{from: pick, default: double}}
+        """,
+    )
+    chat = await flow_chat(env, "many")
+    await env.chats.send(chat.id, "go")
+    paused = await env.status(chat.id, "paused", timeout=30)  # the library would hold the GIL ~20 s (more, loaded)
+    assert "node double" in paused.status_reason
+    assert "not evaluated: over this data (lists of up to 20,000 items" in paused.status_reason
+    assert "the limit is 1,000,000" in paused.status_reason
+    assert await env.chats.cancel(chat.id)
+    assert (await env.finished(chat.id)).status_reason == "cancelled by the user"
