@@ -5,6 +5,7 @@ from Postgres."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from typing import Any
@@ -58,24 +59,7 @@ class Workflows:
 
     async def list(self, project_id: str = "") -> pb.ListWorkflowsResponse:
         library = await self._library(project_id)
-        out = pb.ListWorkflowsResponse(trust=library.project.trust, note=library.project.note)
-        out.problems.extend(f"{path}: {why}" for path, why in sorted(library.project.problems.items()))
-        for entry in library.entries():
-            definition, problems = library.check(entry.text)
-            item = pb.WorkflowSummary(
-                name=entry.name,
-                source=entry.text.source,
-                origin=entry.origin,
-                used=entry.used,
-                shadows=entry.shadows,
-                problems=len(problems),
-                error=str(problems[0]) if problems else "",
-            )
-            if definition is not None:
-                item.description = definition.description
-                item.inputs.extend(convert.workflow_input(i) for i in definition.inputs)
-            out.workflows.append(item)
-        return out
+        return await asyncio.to_thread(_summaries, library)  # checking definitions is CPU work
 
     async def get(self, project_id: str, name: str) -> pb.Workflow:
         if not name.strip():
@@ -85,7 +69,7 @@ class Workflows:
         if entry is None:
             held = f" ({library.project.note})" if library.project.note else ""
             raise NotFoundError(f"no workflow called {name!r}{held}; the workflows are {', '.join(library.names())}")
-        definition, problems = library.check(entry.text)
+        definition, problems = await asyncio.to_thread(library.check, entry.text)
         return convert.workflow(
             definition,
             name=entry.name,
@@ -100,7 +84,7 @@ class Workflows:
         _check_size(text)
         library = await self._library(project_id)
         source = name.strip() or "workflow.yaml"
-        definition, problems = library.check_new(text, source)
+        definition, problems = await asyncio.to_thread(library.check_new, text, source)
         return pb.ValidateWorkflowResponse(
             valid=definition is not None and not problems,
             problems=[convert.problem(p) for p in problems],
@@ -111,7 +95,8 @@ class Workflows:
         """Check the text as the project would run it, then have the daemon write it."""
         _check_size(text)
         project = await self.project(project_id)
-        declared = parse_definition(text, "workflow.yaml").definition if text.strip() else None
+        parsed = await asyncio.to_thread(parse_definition, text, "workflow.yaml") if text.strip() else None
+        declared = parsed.definition if parsed is not None else None
         named = declared.name if declared is not None else ""
         name = name.strip().removesuffix(".yaml") or named
         if not name:
@@ -122,7 +107,7 @@ class Workflows:
             raise InvalidFieldError("name", f"the workflow is called {named!r}: save it as {named} (its file name)")
         library = await load_library(self.ctx, project)
         source = f"{project.path}/.reliant/workflows/{name}.yaml"
-        _, problems = library.check_new(text, source)
+        _, problems = await asyncio.to_thread(library.check_new, text, source)
         if problems:
             shown = "; ".join(f"{p.at.line}:{p.at.column}: {p.message}" for p in problems[:MAX_PROBLEMS_IN_ERROR])
             more = len(problems) - MAX_PROBLEMS_IN_ERROR
@@ -166,6 +151,28 @@ class Workflows:
             parsed = parse_definition(record.workflow_text.text, record.workflow_text.source).definition
             out.runs.append(convert.run(record, parsed, states.get(record.id, []), last_seq))
         return out
+
+
+def _summaries(library: Library) -> pb.ListWorkflowsResponse:
+    """Every workflow of the library, checked (in a thread: a large definition takes a while)."""
+    out = pb.ListWorkflowsResponse(trust=library.project.trust, note=library.project.note)
+    out.problems.extend(f"{path}: {why}" for path, why in sorted(library.project.problems.items()))
+    for entry in library.entries():
+        definition, problems = library.check(entry.text)
+        item = pb.WorkflowSummary(
+            name=entry.name,
+            source=entry.text.source,
+            origin=entry.origin,
+            used=entry.used,
+            shadows=entry.shadows,
+            problems=len(problems),
+            error=str(problems[0]) if problems else "",
+        )
+        if definition is not None:
+            item.description = definition.description
+            item.inputs.extend(convert.workflow_input(i) for i in definition.inputs)
+        out.workflows.append(item)
+    return out
 
 
 def _check_size(text: str) -> None:
