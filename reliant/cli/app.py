@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 import sys
+import threading
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -92,7 +94,7 @@ def run_async(coro: Any) -> None:
     import embedded
 
     try:
-        asyncio.run(coro)
+        _run_bounded(coro)
     except KeyboardInterrupt:
         raise typer.Exit(130) from None
     except (ReliantError, embedded.EmbeddedError) as exc:
@@ -102,6 +104,46 @@ def run_async(coro: Any) -> None:
         if known is None:
             raise
         fail(str(_first(known)))
+
+
+# How long what a command's coroutine left running may take to end once it has returned.
+LEFTOVER_TIMEOUT = 3.0
+_UNNAMED_TASK = re.compile(r"Task-\d+")
+
+
+def _run_bounded(coro: Any) -> None:
+    """asyncio.run, except that what `coro` leaves running cannot keep the process alive: a task
+    that swallows every cancel (asyncio.run waits for it forever) or a call stuck on a thread of
+    the loop's executor. If they have not ended LEFTOVER_TIMEOUT seconds after `coro` did, the
+    process exits (1) with one line naming them."""
+    watchdog: threading.Timer | None = None
+    try:
+        with asyncio.Runner() as runner:
+            try:
+                runner.run(coro)
+            finally:
+                watchdog = threading.Timer(LEFTOVER_TIMEOUT, _exit_leaving, args=(runner.get_loop(),))
+                watchdog.daemon = True
+                watchdog.start()
+            # Leaving the runner cancels the tasks left and waits for them and the executor's threads.
+    finally:
+        if watchdog is not None:
+            watchdog.cancel()
+
+
+def _exit_leaving(loop: asyncio.AbstractEventLoop) -> None:
+    names = sorted({t.get_name() for t in asyncio.all_tasks(loop) if not t.done()})
+    roles = [name for name in names if not _UNNAMED_TASK.fullmatch(name)]
+    if roles:
+        what = f"role {', '.join(roles)} would not stop"
+    elif names:
+        what = f"{len(names)} task(s) would not stop"
+    else:
+        what = "a call still running on a thread would not end"
+    typer.echo(f"error: {what}; exiting without it", err=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(1)
 
 
 def _first(group: BaseExceptionGroup[Any]) -> BaseException:

@@ -122,3 +122,59 @@ async def test_a_role_that_ignores_both_cancels_is_left_with_an_error_and_the_ru
     assert time.monotonic() - began < 3
     assert "role worker ignores its cancel; leaving it" in caplog.text
     release.set()
+
+
+DEAF_PROCESS = """
+import asyncio
+import importlib
+
+from reliant.appliance import supervisor
+
+app = importlib.import_module("reliant.cli.app")  # the package's `app` is the typer app
+
+supervisor.ROLE_STOP_TIMEOUT = 0.3
+supervisor.ROLE_RECANCEL_GRACE = 0.3
+app.LEFTOVER_TIMEOUT = 0.5
+
+
+class Deaf:
+    name = "worker"
+
+    async def run(self, ready: asyncio.Event) -> None:
+        ready.set()
+        while True:
+            try:
+                await asyncio.Event().wait()
+            except asyncio.CancelledError:
+                pass
+
+
+app.run_async(supervisor.run_roles([Deaf()], on_ready=lambda: print("ready", flush=True)))
+"""
+
+
+def test_a_role_that_swallows_every_cancel_cannot_keep_the_process_from_exiting_on_sigterm() -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen(
+        [sys.executable, "-c", DEAF_PROCESS],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": os.getcwd()},
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "ready"
+        began = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=10)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert time.monotonic() - began < 5
+    assert proc.returncode == 1
+    assert err.strip().splitlines()[-1] == "error: role worker would not stop; exiting without it"
