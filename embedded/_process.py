@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -22,8 +23,20 @@ def tied_to_this_process(argv: Sequence[str | os.PathLike[str]]) -> list[str]:
     return [sys.executable, "-I", "-S", str(_DIE_WITH_PARENT), str(os.getpid()), *(os.fspath(a) for a in argv)]
 
 
+# The line that opens each start's part of a service log (the data dir's logs grow run after run).
+_START_MARK = re.compile(r"^--- \d{4}-\d\d-\d\d \d\d:\d\d:\d\d starting \S+$", re.MULTILINE)
+
+
+def mark_start(log_path: Path, service: str) -> None:
+    """Open this start's part of the service's (private) log."""
+    private_file(log_path)
+    with log_path.open("ab") as log:
+        log.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} starting {service}\n".encode())
+
+
 def log_tail(path: Path, lines: int = 15) -> str:
-    """The last lines of a log file, or "" if it cannot be read."""
+    """The last lines the latest start wrote to a log file (never an earlier run's, which would
+    pass for this one's reason to fail), or "" if it cannot be read."""
     try:
         with path.open("rb") as f:
             f.seek(0, os.SEEK_END)
@@ -32,6 +45,9 @@ def log_tail(path: Path, lines: int = 15) -> str:
             data = f.read().decode("utf-8", "replace")
     except OSError:
         return ""
+    marks = list(_START_MARK.finditer(data))
+    if marks:
+        data = data[marks[-1].start() :]
     return "\n".join(data.splitlines()[-lines:])
 
 
@@ -139,10 +155,8 @@ async def spawn(
     Spawn from the event loop's thread: the kernel's parent-death signal follows the thread that
     forked, not the process."""
     require_binary(service, Path(argv[0]))
-    private_file(log_path)
+    mark_start(log_path, service)
     with log_path.open("ab") as log:
-        log.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} starting {service}\n".encode())
-        log.flush()
         process = await asyncio.create_subprocess_exec(
             *tied_to_this_process(argv),
             stdin=asyncio.subprocess.DEVNULL,

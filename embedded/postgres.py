@@ -28,7 +28,7 @@ from urllib.parse import quote
 
 import psutil
 
-from embedded._process import ServiceHandle, private_file, require_binary, tcp_open, wait_ready
+from embedded._process import ServiceHandle, mark_start, private_file, require_binary, tcp_open, wait_ready
 from embedded.errors import EmbeddedError, PortInUseError, ServiceExitedError
 from embedded.ports import port_is_free
 
@@ -414,6 +414,7 @@ async def start_postgres(cfg: PostgresConfig) -> PostgresServer:
         f"-c listen_addresses={cfg.host} -p {cfg.port} -k {cfg.cluster_dir} "
         "-c max_connections=200 -c log_min_messages=warning -c log_checkpoints=off"
     )
+    mark_start(cfg.log_path, SERVICE)
     await _run(
         account.wrap(
             [

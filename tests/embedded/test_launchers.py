@@ -210,6 +210,24 @@ async def test_temporal_that_exits_while_starting_is_started_again_only_after_lo
     assert starts.read_text().count("start") == starts_expected
 
 
+async def test_a_start_is_judged_and_reported_by_its_own_log_lines_not_an_earlier_runs(tmp_path: Path) -> None:
+    """The service logs of the data dir grow from run to run: a port an earlier run lost is no
+    reason to start this one again, nor part of the reason this one failed."""
+    _, _, temporal = service_configs(tmp_path)
+    temporal.log_path.parent.mkdir(parents=True, exist_ok=True)
+    temporal.log_path.write_text(
+        "--- 2026-01-01 10:00:00 starting temporal\nerror: listen tcp 127.0.0.1:43447: bind: address already in use\n"
+    )
+    starts = tmp_path / "starts"
+    fake = tmp_path / "failing-temporal"
+    fake.write_text(f"#!/bin/sh\necho start >> {starts}\necho 'fatal: database is corrupt'\nexit 2\n")
+    fake.chmod(0o755)
+    with pytest.raises(embedded.ServiceExitedError, match="database is corrupt") as info:
+        await embedded.start_temporal(replace(temporal, binary=fake))
+    assert starts.read_text().count("start") == 1
+    assert "address already in use" not in str(info.value)
+
+
 async def test_a_failed_start_stops_the_services_that_did_start(tmp_path: Path) -> None:
     pg, nats, temporal = service_configs(tmp_path)
     with socket.socket() as holder:
