@@ -11,12 +11,26 @@ import re
 from dataclasses import dataclass
 from importlib import resources
 
-from reliant.db.database import Database
+from reliant.db.database import Database, DatabaseError
 
 logger = logging.getLogger(__name__)
 
 # pg_advisory_lock key: any constant unique to reliant's migrations.
 _LOCK_KEY = 0x7E11A47
+
+
+class SchemaTooNewError(DatabaseError):
+    """The database holds a migration this release does not know: a newer reliant migrated it, and
+    this code would read and write a schema it was not written for."""
+
+    def __init__(self, version: int, name: str, known: int) -> None:
+        self.version = version
+        self.name = name
+        self.known = known
+        super().__init__(
+            f"the database schema has migration {version:04d}_{name}, which this reliant does not know"
+            f" (it knows up to {known:04d}): a newer reliant migrated it; run that release or a newer one"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,9 +82,13 @@ async def migrate(db: Database, *, up_to: int | None = None) -> list[int]:
                 " version integer PRIMARY KEY, name text NOT NULL,"
                 " applied_at timestamptz NOT NULL DEFAULT now())"
             )
-            cur = await conn.execute("SELECT version FROM schema_migrations")
-            done = {row["version"] for row in await cur.fetchall()}
-            for migration in available():
+            cur = await conn.execute("SELECT version, name FROM schema_migrations ORDER BY version")
+            done = {row["version"]: row["name"] for row in await cur.fetchall()}
+            known = available()
+            unknown = sorted(set(done) - {m.version for m in known})
+            if unknown:
+                raise SchemaTooNewError(unknown[-1], done[unknown[-1]], known[-1].version if known else 0)
+            for migration in known:
                 if migration.version in done or (up_to is not None and migration.version > up_to):
                     continue
                 async with conn.transaction():

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 
 import pytest
 
@@ -18,23 +17,9 @@ from reliant.db import threads as threads_db
 from reliant.db import tool_runs as tool_runs_db
 from reliant.domain.chat import BlockType, ContentBlock, Role, ToolState, Usage
 from reliant.domain.runs import PinnedText, RunOutcome, RunRecord
-from tests.conftest import Infra
 from tests.db.test_chat_tables import new_chat
 
 BEFORE_WORKFLOWS = 9  # the schema version of a data dir written before workflows ran chats
-
-
-@pytest.fixture
-async def fresh_db(infra: Infra, migrated_db: Database) -> AsyncIterator[Database]:
-    """An empty database of its own on the shared server."""
-    name = f"upgrade_{uuid.uuid4().hex[:10]}"
-    await migrated_db.execute(f"CREATE DATABASE {name}")
-    db = await Database.open(infra.database_url.rsplit("/", 1)[0] + f"/{name}", min_size=1)
-    try:
-        yield db
-    finally:
-        await db.close()
-        await migrated_db.execute(f"DROP DATABASE {name} WITH (FORCE)")
 
 
 def text(value: str) -> list[ContentBlock]:
