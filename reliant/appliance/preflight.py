@@ -14,7 +14,7 @@ from reliant.clients import temporal
 from reliant.clients.bus_connection import nats_auth
 from reliant.clients.temporal_namespace import NamespaceError, ensure_namespace
 from reliant.config import Settings
-from reliant.db import Database
+from reliant.db import Database, DatabaseRefusedError
 from reliant.errors import ConfigError, ReliantError
 
 logger = logging.getLogger(__name__)
@@ -65,7 +65,7 @@ async def _bounded(name: str, check: Callable[[], Awaitable[None]], settings: Se
         try:
             await asyncio.wait_for(check(), max(0.5, deadline - time.monotonic()))
             return ""
-        except (NamespaceError, ConfigError) as exc:
+        except (NamespaceError, ConfigError, DatabaseRefusedError) as exc:
             return str(exc)  # an answer, not an outage: waiting changes nothing
         except TimeoutError:
             last = ""

@@ -30,6 +30,11 @@ class DatabaseError(ReliantError):
     """Postgres could not be reached or a statement failed."""
 
 
+class DatabaseRefusedError(DatabaseError):
+    """Postgres answers, and says no for good: a wrong password, an unknown user or database, a
+    host it does not let in. Waiting changes nothing."""
+
+
 class DatabaseUnavailableError(DatabaseError):
     """Postgres cannot be reached right now: down, restarting, or the connection was lost. Worth
     waiting out (nothing is wrong with the statement); `down_for` says for how long so far."""
@@ -83,7 +88,26 @@ async def _check_if_idle(conn: Connection) -> None:
         await AsyncConnectionPool.check_connection(conn)
 
 
+# What Postgres answers that waiting will not change: the pool would retry it until its timeout and
+# then say only that it timed out.
+_REFUSALS = ("authentication failed", "no pg_hba.conf entry", "does not exist", "certificate verify failed")
+
+
+async def _refusal(url: str) -> str:
+    """Why Postgres refuses a connection for good (a wrong password, an unknown user or database,
+    a host it does not let in), or "" when it accepts one or is only not there (yet)."""
+    try:
+        conn = await psycopg.AsyncConnection.connect(url, connect_timeout=PROBE_TIMEOUT, autocommit=True)
+    except psycopg.OperationalError as exc:
+        return str(exc) if any(words in str(exc) for words in _REFUSALS) else ""
+    await conn.close()
+    return ""
+
+
 async def _open_pool(url: str, name: str, min_size: int, max_size: int, timeout: float, **extra: str) -> Pool:
+    refused = await _refusal(url)
+    if refused:
+        raise DatabaseRefusedError(f"cannot connect to Postgres at {_redact(url)}: {refused}")
     pool: Pool = AsyncConnectionPool(
         url,
         min_size=min_size,

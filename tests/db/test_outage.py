@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 import embedded
-from reliant.db import Database, DatabaseError, DatabaseUnavailableError
-from tests.conftest import service_configs
+from reliant.db import Database, DatabaseError, DatabaseRefusedError, DatabaseUnavailableError
+from tests.conftest import Infra, service_configs
 from tests.support import eventually
 
 
@@ -57,3 +57,15 @@ async def test_an_open_cancelled_while_it_waits_for_postgres_leaves_no_pool_task
         await asyncio.wait_for(Database.open(dead, min_size=1, max_size=1, timeout=30), 0.5)
     left = [t.get_name() for t in asyncio.all_tasks() - before if not t.done()]
     assert left == []
+
+
+async def test_a_postgres_that_refuses_the_password_is_named_at_once_not_waited_out(infra: Infra) -> None:
+    """A refusal is no outage: waiting does not change the password."""
+    wrong = infra.database_url.replace(f":{infra.services.postgres.config.password}@", ":not-the-password@")
+    assert wrong != infra.database_url
+    began = time.monotonic()
+    with pytest.raises(DatabaseRefusedError) as info:
+        await Database.open(wrong, min_size=1, timeout=10)
+    assert time.monotonic() - began < 3
+    assert 'password authentication failed for user "reliant"' in str(info.value)
+    assert "not-the-password" not in str(info.value)

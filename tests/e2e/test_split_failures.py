@@ -84,6 +84,32 @@ def test_a_password_or_token_in_the_nats_url_is_masked_in_the_error(tmp_path: Pa
     assert secret not in done.stderr and "****" in lines[0], lines[0]
 
 
+@pytest.mark.parametrize(
+    ("wrong", "said"),
+    [
+        ("password", 'password authentication failed for user "reliant"'),
+        ("database", 'database "nowhere" does not exist'),
+    ],
+)
+def test_a_postgres_that_refuses_the_role_ends_its_start_at_once_with_what_it_said(
+    infra: Infra, tmp_path: Path, wrong: str, said: str
+) -> None:
+    url = infra.database_url
+    if wrong == "password":
+        url = url.replace(f":{infra.services.postgres.config.password}@", ":not-the-password@")
+    else:
+        url = url.rsplit("/", 1)[0] + "/nowhere"
+    env = {**_role_env(infra), "RELIANT_DATABASE_URL": url, "RELIANT_CONNECT_TIMEOUT": "30"}
+    began = time.monotonic()
+    done = run_cli("server", "worker", "--data-dir", str(tmp_path / "w"), env=env, timeout=60)
+    took = time.monotonic() - began
+    assert done.returncode == 1, done.stdout + done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: cannot connect to Postgres at "), done.stderr
+    assert said in lines[0] and "not-the-password" not in lines[0]
+    assert took < 15, f"took {took:.1f}s: a refusal was waited out as if Postgres were away"
+
+
 def test_a_missing_namespace_is_named_and_made_with_create_namespace(infra: Infra, tmp_path: Path) -> None:
     namespace = f"ns-{uuid.uuid4().hex[:8]}"
     env = _role_env(infra, RELIANT_TEMPORAL_NAMESPACE=namespace)
