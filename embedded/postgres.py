@@ -56,6 +56,9 @@ class PostgresConfig:
     user: str = "reliant"
     database: str = "reliant"
     start_timeout: float = 30.0
+    # The cluster exists but the password it was made with is lost: `password` is a new one, set on
+    # the cluster (in single-user mode, as its owner) before the server starts.
+    new_password: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,7 +248,8 @@ async def _stop_postmaster(proc: psutil.Process, timeout: float) -> None:
     raise EmbeddedError(SERVICE, f"postmaster pid {proc.pid} did not exit after SIGKILL")
 
 
-async def _run(argv: list[str], *, log_path: Path, env: dict[str, str], stdin: bytes | None = None) -> None:
+async def _run(argv: list[str], *, log_path: Path, env: dict[str, str], stdin: bytes | None = None) -> str:
+    """Run a server binary to its end, its output appended to the log; return that output."""
     proc = await asyncio.create_subprocess_exec(
         *argv,
         stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
@@ -264,6 +268,7 @@ async def _run(argv: list[str], *, log_path: Path, env: dict[str, str], stdin: b
             log_path=log_path,
             log_tail=out.decode("utf-8", "replace")[-2000:],
         )
+    return out.decode("utf-8", "replace")
 
 
 def _env() -> dict[str, str]:
@@ -320,6 +325,24 @@ async def _initdb(cfg: PostgresConfig, binaries: Path, account: _Account) -> Non
     scratch.rename(cfg.cluster_dir)
 
 
+async def _set_password(cfg: PostgresConfig, binaries: Path, account: _Account) -> None:
+    """Give the cluster's user `cfg.password`, with the server stopped: single-user mode needs no
+    password, only the cluster's files."""
+    logger.warning("the postgres password of %s was lost; setting a new one", cfg.cluster_dir)
+    quoted = cfg.password.replace("'", "''")
+    # A failed statement is logged with its text unless told otherwise: never the password.
+    argv = [str(binaries / "postgres"), "--single", "-c", "log_min_error_statement=panic"]
+    out = await _run(
+        account.wrap([*argv, "-D", str(cfg.cluster_dir), "postgres"]),
+        log_path=cfg.log_path,
+        env=_env(),
+        stdin=f"ALTER ROLE {cfg.user} PASSWORD '{quoted}'\n".encode(),
+    )
+    errors = [line.split("ERROR:", 1)[1].strip() for line in out.splitlines() if "ERROR:" in line]
+    if errors:  # single-user mode exits 0 whatever its statements did
+        raise EmbeddedError(SERVICE, f"could not set the new password: {errors[0]}", log_path=cfg.log_path)
+
+
 async def _reuse_or_stop_leftover(cfg: PostgresConfig) -> int | None:
     """Handle a postmaster.pid left by a previous run. Returns the pid of a postmaster we can reuse.
 
@@ -338,7 +361,7 @@ async def _reuse_or_stop_leftover(cfg: PostgresConfig) -> int | None:
     if postmaster is not None:
         port_ok = len(lines) > 3 and lines[3].strip() == str(cfg.port)
         ready = len(lines) > 7 and lines[7].strip() == "ready"
-        if port_ok and ready:
+        if port_ok and ready and not cfg.new_password:  # it knows only the lost password
             try:
                 await tcp_open(cfg.host, cfg.port)
             except OSError:
@@ -407,6 +430,8 @@ async def start_postgres(cfg: PostgresConfig) -> PostgresServer:
         reused = await _reuse_or_stop_leftover(cfg)
         if reused is not None:
             return PostgresServer(cfg, reused, reused=True)
+        if cfg.new_password:
+            await _set_password(cfg, binaries, account)
 
     if not port_is_free(cfg.port, cfg.host):
         raise PortInUseError(SERVICE, cfg.port, cfg.host)

@@ -175,7 +175,7 @@ class DataDir:
     # -- secrets --------------------------------------------------------------------------------
     def secret(self, name: str) -> str:
         """The named secret, generated (and stored with mode 0600) on first use."""
-        path = self.secret_file(name, lambda: secrets.token_urlsafe(32) + "\n")
+        path = self.secret_file(name, lambda: self.new_secret() + "\n")
         value = path.read_text().strip()
         remember(value)  # kept out of logs from now on
         return value
@@ -203,8 +203,29 @@ class DataDir:
             Path(tmp).unlink(missing_ok=True)
         return path
 
-    def ensure_secrets(self) -> dict[str, str]:
-        return {name: self.secret(name) for name in SECRET_NAMES}
+    def ensure_secrets(self, *, pending: frozenset[str] = frozenset()) -> dict[str, str]:
+        """Every secret, generated if missing; those named in `pending` are generated but not
+        written when missing (see `keep_secret`)."""
+        return {
+            name: self.new_secret() if name in pending and not self.has_secret(name) else self.secret(name)
+            for name in SECRET_NAMES
+        }
+
+    def has_secret(self, name: str) -> bool:
+        try:
+            return bool((self.secrets_dir / name).read_text().strip())
+        except FileNotFoundError:
+            return False
+
+    @staticmethod
+    def new_secret() -> str:
+        value = secrets.token_urlsafe(32)
+        remember(value)  # kept out of logs from now on
+        return value
+
+    def keep_secret(self, name: str, value: str) -> None:
+        """Write a secret made by `ensure_secrets(pending=...)` once it is in use."""
+        self.secret_file(name, lambda: value + "\n")
 
     def identity(self, name: str, prefix: str) -> str:
         """A stable, non-secret id kept in the data dir (e.g. this machine's daemon id)."""

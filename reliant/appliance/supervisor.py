@@ -64,6 +64,7 @@ OnReady = Callable[[RunningInfo], None]
 
 SERVICE_PORTS = ["postgres", "nats", "temporal", "temporal_http", "temporal_metrics"]
 CODEC_KEY = "codec_key"
+POSTGRES_PASSWORD = "postgres_password"
 
 
 def with_codec_key(settings: Settings, datadir: DataDir) -> Settings:
@@ -78,8 +79,11 @@ def with_codec_key(settings: Settings, datadir: DataDir) -> Settings:
 def resolve_embedded(
     settings: Settings, datadir: DataDir
 ) -> tuple[Settings, embedded.PostgresConfig, embedded.NatsConfig, embedded.TemporalConfig]:
-    """Ports, secrets and service configs for the embedded services, from the data dir."""
-    secrets = datadir.ensure_secrets()
+    """Ports, secrets and service configs for the embedded services, from the data dir. A Postgres
+    cluster whose password was lost gets a new one, kept once the cluster has it (`keep_secrets`):
+    a start that fails before then leaves it lost, and the next start sets it again."""
+    lost_password = (datadir.postgres_dir / "PG_VERSION").exists() and not datadir.has_secret(POSTGRES_PASSWORD)
+    secrets = datadir.ensure_secrets(pending=frozenset({POSTGRES_PASSWORD}))
     names = ["api", "gateway", *SERVICE_PORTS]
     names += (["nats_monitor"] if settings.nats_monitor else []) + (["temporal_ui"] if settings.temporal_ui else [])
     keep = {"api", "gateway"}  # user-facing: a taken port is an error, not a silent change
@@ -95,8 +99,9 @@ def resolve_embedded(
         cluster_dir=datadir.postgres_dir,
         log_path=datadir.logs / "postgres.log",
         port=ports["postgres"],
-        password=secrets["postgres_password"],
+        password=secrets[POSTGRES_PASSWORD],
         host=svc_host,
+        new_password=lost_password,
     )
     nats = embedded.NatsConfig(
         store_dir=datadir.nats_dir,
@@ -136,6 +141,12 @@ def resolve_embedded(
         temporal_ui_url=f"http://{svc_host}:{tc.ui_port}" if tc.ui_port else "",
     )
     return resolved, pg, nats, tc
+
+
+def keep_secrets(datadir: DataDir, pg: embedded.PostgresConfig) -> None:
+    """Once the services run: write the secrets `resolve_embedded` made but did not write."""
+    if not datadir.has_secret(POSTGRES_PASSWORD):
+        datadir.keep_secret(POSTGRES_PASSWORD, pg.password)
 
 
 def _stop_event() -> asyncio.Event:
@@ -315,6 +326,7 @@ async def run_up(settings: Settings, on_ready: OnReady, *, roles: Sequence[str] 
         everyone_ready = asyncio.Event()  # the api's /ready waits for the other roles too
         role_objects = await asyncio.to_thread(build_roles, resolved, roles, peers_ready=everyone_ready)
         services = await services_task
+        keep_secrets(datadir, pg)
         async with services:
             info = _info(resolved, services, tuple(roles), started)
 
@@ -352,6 +364,7 @@ async def run_services(settings: Settings, on_ready: OnReady) -> None:
     with datadir.lock():
         resolved, pg, nats, tc = resolve_embedded(dataclasses.replace(settings, host="127.0.0.1"), datadir)
         services = await embedded.start_services(pg, nats, tc)
+        keep_secrets(datadir, pg)
         async with services:
             info = _info(resolved, services, (), started)
             write_private(datadir.path / "services.env", services_env(resolved))

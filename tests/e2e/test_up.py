@@ -123,6 +123,32 @@ def test_after_kill_9_the_next_up_recovers_the_lock_and_leaves_no_orphans(applia
     assert appliance.leftovers() == []
 
 
+@pytest.mark.parametrize("how", ["stop", "kill"])
+def test_a_lost_postgres_password_is_made_anew_and_the_data_is_kept(appliance: Appliance, how: str) -> None:
+    """secrets/ deleted (to rotate the tokens, say) or not restored with a backup: the database is
+    still reliant's own, opened with a new password, never locked away by it."""
+    appliance.start()
+    assert appliance.cli("doctor").returncode == 0
+    runs_before = appliance.get("/api/doctor/runs")[1]
+    if how == "stop":
+        assert appliance.stop() == 0
+    else:
+        appliance.kill()  # its postmaster goes on, with the old password
+    secret = appliance.data_dir / "secrets" / "postgres_password"
+    old = secret.read_text()
+    secret.unlink()
+
+    appliance.start()
+    assert appliance.get("/ready")[0] == 200
+    assert appliance.get("/api/doctor/runs")[1] == runs_before
+    assert secret.read_text().strip() and secret.read_text() != old
+    assert stat.S_IMODE(secret.stat().st_mode) == 0o600
+    assert old.strip() not in (appliance.data_dir / "logs" / "postgres.log").read_text()
+    assert secret.read_text().strip() not in (appliance.data_dir / "logs" / "postgres.log").read_text()
+    assert appliance.stop() == 0
+    assert appliance.leftovers() == []
+
+
 def test_a_taken_port_is_a_clear_error_and_starts_nothing(tmp_path: Path) -> None:
     data = tmp_path / "data"
     with socket.socket() as holder:

@@ -60,6 +60,22 @@ async def test_as_root_postgres_runs_unprivileged_and_outside_perms_are_untouche
     assert "unprivileged user" in cfg.log_path.read_text()
 
 
+async def test_postgres_whose_password_was_lost_is_given_the_new_one_and_keeps_its_data(tmp_path: Path) -> None:
+    cfg, _, _ = service_configs(tmp_path, password="the-lost-one")
+    async with await embedded.start_postgres(cfg) as server:
+        await query(server.url, "CREATE TABLE kept (v text); INSERT INTO kept VALUES ('hello')")
+    anew = replace(cfg, password="the-new-one", new_password=True)
+    async with await embedded.start_postgres(anew) as server:
+        assert await query(server.url, "SELECT v FROM kept") == [("hello",)]
+        with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
+            await query(server.url.replace("the-new-one", "the-lost-one"), "SELECT 1")
+    # A statement that fails in single-user mode still exits 0: the failure is seen, and the
+    # password is in no log line.
+    with pytest.raises(embedded.EmbeddedError, match='could not set the new password: role "nobody" does not exist'):
+        await embedded.start_postgres(replace(anew, user="nobody", password="yet-another"))
+    assert "yet-another" not in cfg.log_path.read_text()
+
+
 async def test_postgres_left_running_by_a_killed_parent_is_reused(tmp_path: Path) -> None:
     cfg, _, _ = service_configs(tmp_path)
     script = textwrap.dedent(f"""
