@@ -78,7 +78,13 @@ class CertificateAuthority:
         """The CA certificate (what a peer trusts)."""
         return self.pair.cert
 
-    def _issue(self, name: str, common_name: str, usage: x509.ObjectIdentifier, sans: list[x509.GeneralName]) -> Pair:
+    def _issue(
+        self,
+        name: str,
+        common_name: str,
+        usage: x509.ObjectIdentifier | list[x509.ObjectIdentifier],
+        sans: list[x509.GeneralName],
+    ) -> Pair:
         key = _key()
         now = datetime.datetime.now(datetime.UTC)
         builder = (
@@ -90,7 +96,7 @@ class CertificateAuthority:
             .not_valid_before(now - datetime.timedelta(minutes=5))
             .not_valid_after(now + datetime.timedelta(days=1))
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+            .add_extension(x509.ExtendedKeyUsage(usage if isinstance(usage, list) else [usage]), critical=False)
             .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(self._key.public_key()), critical=False)
         )
         if sans:
@@ -107,6 +113,13 @@ class CertificateAuthority:
             except ValueError:
                 sans.append(x509.DNSName(host))
         return self._issue(name, hosts[0] if hosts else "localhost", ExtendedKeyUsageOID.SERVER_AUTH, sans)
+
+    def peer(self, name: str = "peer") -> Pair:
+        """A certificate for 127.0.0.1 and localhost that serves and dials with it, as the servers of
+        a cluster do on the routes between them (each end verifies the other)."""
+        sans: list[x509.GeneralName] = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+        usages = [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
+        return self._issue(name, "localhost", usages, sans)
 
     def client(self, name: str = "client") -> Pair:
         return self._issue(name, name, ExtendedKeyUsageOID.CLIENT_AUTH, [])

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import base64
 import json
+import socket
+import ssl
 import subprocess
 import time
 import uuid
@@ -65,6 +67,21 @@ class NatsProcess:
         if self.process is not None and self.process.poll() is None:
             self.process.kill()
             self.process.wait()
+
+
+def routes_speak_tls(node: NatsProcess) -> bool:
+    """Whether the server's route port, where the other servers of its cluster dial it, answers a
+    TLS handshake (a plaintext one greets with its INFO line instead)."""
+    host, port = node.config["cluster"]["listen"].rsplit(":", 1)
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE  # whether it speaks TLS, not whom it trusts
+    with socket.create_connection((host, int(port)), timeout=5) as conn:
+        try:
+            context.wrap_socket(conn).close()
+        except ssl.SSLError:
+            return False
+    return True
 
 
 def cluster(root: Path, size: int = 3, **config: Any) -> list[NatsProcess]:

@@ -1,6 +1,7 @@
 """A deployment as a team runs it, on this machine: real processes with TLS on every wire and
 certificates made here. A Debian PostgreSQL server (`sslmode=verify-full`), a 3-node NATS cluster
-(TLS, a user and password, JetStream with 3 replicas), the Temporal dev server behind a TLS proxy that requires a
+(TLS for clients and on the routes between the nodes, a user and password, JetStream with 3
+replicas), the Temporal dev server behind a TLS proxy that requires a
 client certificate (the namespace made by a worker), 2 apis (https), 2 workers, 2 gateways (TLS,
 mTLS) and 2 daemons, each daemon given both gateways. A scripted chat with a tool call per message runs on
 each daemon, its messages sent through alternating apis, while a StreamUpdates client on the other
@@ -24,7 +25,7 @@ from google.protobuf.json_format import MessageToDict
 
 import embedded
 from embedded.ports import server_port
-from tests.bus.nats_servers import NatsProcess, cluster
+from tests.bus.nats_servers import NatsProcess, cluster, routes_speak_tls
 from tests.certificates import CertificateAuthority
 from tests.e2e.harness import Proc, Rest, clean_env, http_json, shared_secrets
 from tests.postgres_server import DebianPostgres, debian_binaries
@@ -136,8 +137,9 @@ async def test_two_of_each_role_on_tls_survive_losing_one_of_each_mid_chat(
     proxy: TlsProxy | None = None
     followers: list[StreamFollower] = []
     try:
-        # NATS: three nodes joined by routes, TLS with the private CA, one user, JetStream on each.
-        nats_pair = pki.server("nats")
+        # NATS: three nodes joined by routes, TLS with the private CA (clients, and the routes with
+        # certificates that serve and dial), one user, JetStream on each.
+        nats_pair, routes_pair = pki.server("nats"), pki.peer("nats-routes")
         nats_password = os.urandom(8).hex()
         nodes = cluster(
             tmp_path / "nats",
@@ -147,9 +149,16 @@ async def test_two_of_each_role_on_tls_survive_losing_one_of_each_mid_chat(
         monitors = {}
         for node in nodes:
             node.scheme = "tls"
+            node.config["cluster"]["tls"] = {
+                "cert_file": str(routes_pair.cert),
+                "key_file": str(routes_pair.key),
+                "ca_file": str(pki.cert),
+                "timeout": 5,
+            }
             node.config["jetstream"] = {"store_dir": str(node.directory / "js")}
             monitors[node.config["server_name"]] = node.config["http"] = f"127.0.0.1:{server_port()}"
             node.start()
+        assert all(routes_speak_tls(node) for node in nodes), "the routes between the servers are plaintext"
         # Temporal without the namespace the roles use; only the proxy's mTLS port is given to them.
         temporal = await embedded.start_temporal(
             embedded.TemporalConfig(
