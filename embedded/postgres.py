@@ -256,6 +256,9 @@ async def _run(argv: list[str], *, log_path: Path, env: dict[str, str], stdin: b
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         env=env,
+        # Not in the terminal's process group: a Ctrl-C there reaches only the supervisor, which lets
+        # initdb or pg_ctl finish and then stops in order, instead of their failing the start.
+        start_new_session=True,
     )
     out, _ = await proc.communicate(stdin)
     with log_path.open("ab") as log:

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import socket
 import stat
+import subprocess
 from pathlib import Path
 
+import psutil
 import pytest
 
-from tests.e2e.harness import Appliance, clean_env, run_cli, wait_gone
-from tests.support import listening_ports, pid_alive, wait_until
+from tests.e2e.harness import Appliance, clean_env, reliant_cmd, run_cli, wait_gone
+from tests.support import listening_ports, pid_alive, processes_mentioning, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -147,6 +150,44 @@ def test_a_lost_postgres_password_is_made_anew_and_the_data_is_kept(appliance: A
     assert secret.read_text().strip() not in (appliance.data_dir / "logs" / "postgres.log").read_text()
     assert appliance.stop() == 0
     assert appliance.leftovers() == []
+
+
+def test_ctrl_c_in_the_terminal_while_the_first_start_makes_the_database_stops_cleanly(appliance: Appliance) -> None:
+    """A terminal's Ctrl-C reaches its whole foreground process group: the programs that make and
+    start the database are no part of it, so they finish, and reliant stops in order instead of
+    reporting them killed as a failed start."""
+    data = appliance.data_dir
+    log = data.parent / "up.log"
+    with log.open("wb") as out:
+        up = subprocess.Popen(
+            reliant_cmd("up", "--data-dir", str(data), "--port", str(appliance.port)),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=clean_env(),
+            start_new_session=True,  # its own group, as a shell gives a foreground job
+        )
+    try:
+
+        def bootstrapping() -> bool:  # initdb's own child, which builds the catalogs
+            for pid, _ in processes_mentioning(str(data / "postgres.init")):
+                with contextlib.suppress(psutil.Error):
+                    if any("--boot" in child.cmdline() for child in psutil.Process(pid).children(recursive=True)):
+                        return True
+            return False
+
+        wait_until(bootstrapping, timeout=30, interval=0.005)
+        os.killpg(up.pid, signal.SIGINT)
+        assert up.wait(30) == 0, log.read_text()
+    finally:
+        if up.poll() is None:
+            up.kill()
+            up.wait()
+    said = log.read_text()
+    assert "error" not in said.lower() and said.strip().splitlines()[-1] == "reliant stopped", said
+    assert appliance.leftovers() == []
+    appliance.start()
+    assert appliance.get("/ready")[0] == 200
 
 
 def test_a_taken_port_is_a_clear_error_and_starts_nothing(tmp_path: Path) -> None:
