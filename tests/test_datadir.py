@@ -117,6 +117,14 @@ def test_a_data_dir_that_cannot_be_written_is_a_clear_error(tmp_path: Path) -> N
         DataDir(blocker / "data").ensure()
 
 
+def test_a_data_dir_that_is_a_file_is_named_as_such_not_as_unwritable(tmp_path: Path) -> None:
+    a_file = tmp_path / "reliant.toml"
+    a_file.write_text("")
+    with pytest.raises(DataDirError) as info:
+        DataDir(a_file).ensure()
+    assert str(info.value) == f"data dir {a_file}: is a file, not a directory; pass --data-dir with a directory"
+
+
 def test_the_data_dir_is_made_private_and_an_older_one_tightened(tmp_path: Path) -> None:
     fresh = DataDir(tmp_path / "fresh")
     fresh.ensure()

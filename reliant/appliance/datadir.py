@@ -147,6 +147,8 @@ class DataDir:
     def ensure(self) -> None:
         """Create the data dir, private (0700); fail clearly if it is not writable. A data dir made
         before it was private is tightened: its dirs to 0700, what reliant wrote there to 0600."""
+        if self.path.exists() and not self.path.is_dir():
+            raise DataDirError(self.path, "is a file, not a directory; pass --data-dir with a directory")
         try:
             self.path.mkdir(mode=0o700, parents=True, exist_ok=True)
             for directory in (self.path, self.logs, self.secrets_dir):
