@@ -203,10 +203,15 @@ def api_target(data_dir: Path | None, api_url: str | None, token: str | None) ->
     else:
         info = datadir.read_run_info()
         if not info or not info.get("api_url"):
-            fail(
-                str(NotRunningError(datadir.path))
-                + ", or point the CLI at an api: RELIANT_API_URL, --api-url or `reliant context add`"
-            )
+            elsewhere = "RELIANT_API_URL, --api-url or `reliant context add`"
+            pid = info.get("pid") if info else None
+            if info and info.get("mode") == "services" and isinstance(pid, int) and _alive(pid):
+                fail(
+                    f"`reliant services` (pid {pid}) runs here, in {datadir.path}, without an api: start one with"
+                    f" `reliant server api` and the settings of {datadir.path / 'services.env'}, then point the CLI"
+                    f" at it: {elsewhere}"
+                )
+            fail(str(NotRunningError(datadir.path)) + f", or point the CLI at an api: {elsewhere}")
         url, source = str(info["api_url"]), f"the reliant up of {datadir.path}"
     secret = token or context_token or settings.api_token
     if not secret:
@@ -218,6 +223,16 @@ def api_target(data_dir: Path | None, api_url: str | None, token: str | None) ->
     url = url.rstrip("/")
     _url_sources[url] = source
     return url, secret
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's
+    return True
 
 
 def connect_error(exc: Exception, url: str) -> NoReturn:

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.e2e.harness import Appliance, Proc, Rest, clean_env, wait_gone
+from tests.e2e.harness import Appliance, Proc, Rest, clean_env, run_cli, wait_gone
 from tests.support import pid_alive, processes_mentioning, wait_until
 
 pytestmark = pytest.mark.e2e
@@ -93,6 +93,29 @@ def test_services_exits_with_a_clear_error_when_a_service_keeps_dying(tmp_path: 
         message = "error: nats: died 5 times within 60s (last: killed by SIGKILL); not restarting it again"
         assert message in proc.output()
         wait_until(lambda: not processes_mentioning(str(data)), timeout=15)
+    finally:
+        if proc.process is not None and proc.process.poll() is None:
+            proc.kill()
+        for pid, _ in processes_mentioning(str(tmp_path)):
+            os.kill(pid, signal.SIGKILL)
+
+
+def test_a_command_for_the_api_says_that_reliant_services_runs_here_without_one(tmp_path: Path) -> None:
+    """Not 'start it with `reliant up`', which would say that reliant is already running here."""
+    data = tmp_path / "infra"
+    proc = Proc(["services", "--data-dir", str(data)], tmp_path / "services.log", env=clean_env()).start()
+    try:
+        proc.wait_for_output("Press Ctrl-C to stop.")
+        done = run_cli("status", "--data-dir", str(data), env=clean_env(), timeout=60)
+        assert done.returncode == 1
+        assert done.stderr.strip() == (
+            f"error: `reliant services` (pid {proc.pid}) runs here, in {data}, without an api: start one"
+            f" with `reliant server api` and the settings of {data / 'services.env'}, then point the CLI"
+            " at it: RELIANT_API_URL, --api-url or `reliant context add`"
+        )
+        assert proc.stop() == 0
+        gone = run_cli("status", "--data-dir", str(data), env=clean_env(), timeout=60)
+        assert gone.returncode == 1 and "no running reliant found" in gone.stderr
     finally:
         if proc.process is not None and proc.process.poll() is None:
             proc.kill()
