@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from dataclasses import dataclass
 from importlib import resources
 
-from reliant.db.database import Database, DatabaseError
+from reliant.db.database import Connection, Database, DatabaseError
 
 logger = logging.getLogger(__name__)
 
 # pg_advisory_lock key: any constant unique to reliant's migrations.
-_LOCK_KEY = 0x7E11A47
+MIGRATION_LOCK = 0x7E11A47
 
 
 class SchemaTooNewError(DatabaseError):
@@ -70,12 +71,35 @@ async def _has_table(db: Database) -> bool:
     return bool(row and row["present"])
 
 
+async def _lock(conn: Connection) -> None:
+    """Take the migration lock, saying whom this waits for when another session holds it (another
+    worker migrating, or a session stuck with it): the wait is otherwise silent for as long as it
+    lasts, and the worker not ready."""
+    cur = await conn.execute("SELECT pg_try_advisory_lock(%s) AS taken", (MIGRATION_LOCK,))
+    row = await cur.fetchone()
+    if row and row["taken"]:
+        return
+    cur = await conn.execute(
+        "SELECT a.pid, a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+        " WHERE l.locktype = 'advisory' AND l.granted AND l.classid = 0 AND l.objid = %s",
+        (MIGRATION_LOCK,),
+    )
+    holder = await cur.fetchone()
+    who = f"postgres pid {holder['pid']} ({holder['application_name'] or 'no application name'})" if holder else "?"
+    logger.warning(
+        "waiting for the migration lock, held by %s: another worker migrating, or a session that took it", who
+    )
+    began = time.monotonic()
+    await conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK,))
+    logger.warning("took the migration lock after %.1fs", time.monotonic() - began)
+
+
 async def migrate(db: Database, *, up_to: int | None = None) -> list[int]:
     """Apply pending migrations (those up to version `up_to`, when given: a database as an older
     release left it); returns the versions applied by this call."""
     applied: list[int] = []
     async with db.connection() as conn:
-        await conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))
+        await _lock(conn)
         try:
             await conn.execute(
                 "CREATE TABLE IF NOT EXISTS schema_migrations ("
@@ -100,5 +124,5 @@ async def migrate(db: Database, *, up_to: int | None = None) -> list[int]:
                 logger.info("applied migration %04d_%s", migration.version, migration.name)
                 applied.append(migration.version)
         finally:
-            await conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))
+            await conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK,))
     return applied

@@ -3,10 +3,14 @@ to date; one with a migration this release does not know is refused, and nothing
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from reliant.db import Database, latest_version, migrate
+from reliant.db.migrate import MIGRATION_LOCK, available
 from reliant.errors import ReliantError
+from tests.support import eventually
 
 
 async def _versions(db: Database) -> list[int]:
@@ -27,3 +31,20 @@ async def test_a_schema_a_newer_reliant_migrated_is_refused_and_left_as_it_is(fr
         f" (it knows up to {latest:04d}): a newer reliant migrated it; run that release or a newer one"
     )
     assert await _versions(fresh_db) == [*range(1, latest), latest + 1]
+
+
+async def test_a_worker_waiting_for_another_ones_migrations_says_who_it_waits_for(
+    fresh_db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with fresh_db.connection() as holder:
+        await holder.execute("SELECT set_config('application_name', 'reliant-worker-elsewhere', false)")
+        holder_pid = (await (await holder.execute("SELECT pg_backend_pid() AS pid")).fetchone())["pid"]
+        await holder.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK,))
+        migrating = asyncio.create_task(migrate(fresh_db))
+        try:
+            await eventually(lambda: "waiting for the migration lock" in caplog.text)
+            assert not migrating.done()
+            assert f"held by postgres pid {holder_pid} (reliant-worker-elsewhere)" in caplog.text
+        finally:
+            await holder.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK,))
+        assert await asyncio.wait_for(migrating, 30) == [m.version for m in available()]
