@@ -145,6 +145,11 @@ class Settings:
     def data_path(self) -> Path:
         return self.data_dir.expanduser().resolve()
 
+    @property
+    def api_address(self) -> str:
+        """Where the api listens, as a URL: https when it serves TLS itself."""
+        return f"{'https' if self.api_tls_cert else 'http'}://{self.host}:{self.api_port}"
+
 
 _FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
 _SECRET_FIELDS = frozenset(

@@ -62,8 +62,7 @@ class ApiRole:
 
     @property
     def url(self) -> str:
-        scheme = "https" if self.settings.api_tls_cert else "http"
-        return f"{scheme}://{self.settings.host}:{self.settings.api_port}"
+        return self.settings.api_address
 
     def _tls(self) -> dict[str, str]:
         """uvicorn's TLS options: the api serves https itself when given a certificate and key

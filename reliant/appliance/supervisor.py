@@ -53,7 +53,7 @@ class RunningInfo:
 
     @property
     def api_url(self) -> str:
-        return f"http://{self.settings.host}:{self.settings.api_port}"
+        return self.settings.api_address
 
     @property
     def ui_url(self) -> str:

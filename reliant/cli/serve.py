@@ -410,7 +410,7 @@ def _serve_role(
     def ready() -> None:
         clock.arm()
         where = {
-            "api": f"{'https' if settings.api_tls_cert else 'http'}://{settings.host}:{settings.api_port}",
+            "api": settings.api_address,
             "gateway": f"{settings.host}:{settings.gateway_port}" + (" (TLS)" if settings.gateway_tls_cert else ""),
             "worker": f"task queue {settings.temporal_task_queue}",
         }[role]

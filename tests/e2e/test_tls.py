@@ -224,3 +224,19 @@ def test_a_role_reaches_nats_with_a_user_and_a_client_certificate_from_its_flags
         nats.stop()
         for pid, _ in processes_mentioning(str(tmp_path)):
             os.kill(pid, signal.SIGKILL)
+
+
+def test_up_with_an_api_certificate_gives_its_https_address_and_the_cli_reaches_it(tmp_path: Path) -> None:
+    pki = CertificateAuthority(tmp_path / "pki")
+    pair = pki.server("api")
+    data, port = tmp_path / "data", server_port()
+    env = clean_env(RELIANT_API_TLS_CERT=str(pair.cert), RELIANT_API_TLS_KEY=str(pair.key))
+    up = Proc(["up", "--data-dir", str(data), "--port", str(port)], tmp_path / "up.log", env=env).start()
+    try:
+        up.wait_for_output("Press Ctrl-C to stop.")
+        assert f"Open https://127.0.0.1:{port}/?token=" in up.output()
+        status = run_cli("status", "--data-dir", str(data), env={**env, "RELIANT_API_CA": str(pki.cert)}, timeout=60)
+        assert status.returncode == 0, status.stderr
+        assert f"at https://127.0.0.1:{port}" in status.stdout
+    finally:
+        assert up.stop() == 0, up.output()
