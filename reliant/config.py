@@ -28,6 +28,11 @@ DEFAULT_DATA_DIR = Path("~/.reliant")
 LOG_LEVELS = frozenset({"DEBUG", "INFO", "WARNING", "WARN", "ERROR", "CRITICAL", "FATAL", "NOTSET"})
 
 
+def host_port(host: str, port: int) -> str:
+    """`host:port`, an IPv6 address in brackets, as URLs and gRPC targets need it (`[::1]:7421`)."""
+    return f"[{host}]:{port}" if ":" in host and not host.startswith("[") else f"{host}:{port}"
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     data_dir: Path = DEFAULT_DATA_DIR
@@ -148,7 +153,7 @@ class Settings:
     @property
     def api_address(self) -> str:
         """Where the api listens, as a URL: https when it serves TLS itself."""
-        return f"{'https' if self.api_tls_cert else 'http'}://{self.host}:{self.api_port}"
+        return f"{'https' if self.api_tls_cert else 'http'}://{host_port(self.host, self.api_port)}"
 
 
 _FIELDS = {f.name: f for f in dataclasses.fields(Settings)}

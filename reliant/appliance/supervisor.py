@@ -24,7 +24,7 @@ from reliant.appliance.datadir import DataDir, write_private
 from reliant.appliance.preflight import preflight
 from reliant.appliance.probes import ProbeServer
 from reliant.clients.codec import CodecKey
-from reliant.config import DEFAULT_API_PORT, Settings
+from reliant.config import DEFAULT_API_PORT, Settings, host_port
 from reliant.errors import listen_error
 from reliant.wire.grpc_tls import is_loopback
 
@@ -126,11 +126,11 @@ def resolve_embedded(
         with_codec_key(settings, datadir),
         api_port=api_port,
         gateway_port=gateway_port,
-        gateway_address=f"{settings.host}:{gateway_port}",
+        gateway_address=host_port(settings.host, gateway_port),
         # The appliance's daemon dials its own gateway, in this process: whatever --host says, the
         # address is this machine's and the token crosses no network.
         daemon_insecure_plaintext_token=settings.daemon_insecure_plaintext_token
-        or not is_loopback(f"{settings.host}:{gateway_port}"),
+        or not is_loopback(host_port(settings.host, gateway_port)),
         api_token=settings.api_token or secrets["api_token"],
         daemon_token=settings.daemon_token or secrets["daemon_token"],
         nats_token=nats.token,

@@ -411,7 +411,8 @@ def _serve_role(
         clock.arm()
         where = {
             "api": settings.api_address,
-            "gateway": f"{settings.host}:{settings.gateway_port}" + (" (TLS)" if settings.gateway_tls_cert else ""),
+            "gateway": config.host_port(settings.host, settings.gateway_port)
+            + (" (TLS)" if settings.gateway_tls_cert else ""),
             "worker": f"task queue {settings.temporal_task_queue}",
         }[role]
         typer.echo(f"reliant {role} ready: {where}")

@@ -10,7 +10,7 @@ import grpc
 from embedded.ports import bind_error
 from reliant.bus import Bus, role_beacon
 from reliant.clients.bus_connection import connect_bus
-from reliant.config import Settings
+from reliant.config import Settings, host_port
 from reliant.errors import PortInUseError, listen_error
 from reliant.gateway.servicer import GatewayServicer, default_gateway_id
 from reliant.wire.grpc_options import OPTIONS
@@ -46,7 +46,7 @@ class GatewayRole:
             heartbeat_timeout=s.heartbeat_timeout,
         )
         daemon_pb2_grpc.add_DaemonGatewayServicer_to_server(self.servicer, server)  # type: ignore[no-untyped-call]
-        address = f"{s.host}:{s.gateway_port}"
+        address = host_port(s.host, s.gateway_port)
         try:
             bound = server.add_secure_port(address, credentials) if credentials else server.add_insecure_port(address)
         except RuntimeError:

@@ -219,6 +219,19 @@ def test_an_address_not_of_this_machine_is_named_as_such_not_as_a_taken_port(
     wait_until(lambda: not _processes_of(data), timeout=10)
 
 
+def test_up_on_the_ipv6_loopback_serves_and_its_daemon_reaches_its_gateway(tmp_path: Path) -> None:
+    up = Appliance(tmp_path / "data", extra=("--host", "::1"), env=clean_env())
+    try:
+        up.start()
+        assert f"Open http://[::1]:{up.port}/?token=" in up.proc.output()  # type: ignore[union-attr]
+        doctor = up.cli("doctor")
+        assert doctor.returncode == 0, doctor.stdout + doctor.stderr
+    finally:
+        if up.proc is not None and up.proc.process is not None and up.proc.process.poll() is None:
+            assert up.stop() == 0
+    assert up.leftovers() == []
+
+
 def test_a_corrupt_config_names_the_file_and_line(tmp_path: Path) -> None:
     data = tmp_path / "data"
     data.mkdir()
