@@ -328,6 +328,8 @@ async def run_up(settings: Settings, on_ready: OnReady, *, roles: Sequence[str] 
         services = await services_task
         keep_secrets(datadir, pg)
         async with services:
+            if stop.is_set():  # asked while the services started: no role to start only to cancel it
+                return
             info = _info(resolved, services, tuple(roles), started)
 
             def ready() -> None:

@@ -185,6 +185,7 @@ def test_ctrl_c_in_the_terminal_while_the_first_start_makes_the_database_stops_c
             up.wait()
     said = log.read_text()
     assert "error" not in said.lower() and said.strip().splitlines()[-1] == "reliant stopped", said
+    assert "did not stop" not in said, "roles were started only to be cancelled"
     assert appliance.leftovers() == []
     appliance.start()
     assert appliance.get("/ready")[0] == 200
