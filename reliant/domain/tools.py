@@ -3,8 +3,34 @@
 from __future__ import annotations
 
 import enum
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+# A tool call whose arguments were not a JSON object, in an answer that ended normally (a confused
+# model, often a small local one), is kept with its raw arguments under this key alone: nothing of it
+# runs, and its result tells the model what was wrong, so it can call the tool again.
+INVALID_ARGUMENTS = "reliant:invalid_arguments"
+INVALID_ARGUMENTS_KEPT = 2000  # characters of the raw arguments kept
+INVALID_ARGUMENTS_SHOWN = 300  # characters of them quoted back to the model
+
+
+def invalid_arguments(raw: str) -> dict[str, Any]:
+    """The input stored for a call whose arguments (`raw`) are not a JSON object."""
+    return {INVALID_ARGUMENTS: raw[:INVALID_ARGUMENTS_KEPT]}
+
+
+def invalid_arguments_error(tool_name: str, tool_input: Mapping[str, Any]) -> str:
+    """The error result of a call stored by `invalid_arguments` ("" for any other input)."""
+    if len(tool_input) != 1 or not isinstance(raw := tool_input.get(INVALID_ARGUMENTS), str):
+        return ""
+    quoted = raw[:INVALID_ARGUMENTS_SHOWN] + ("…" if len(raw) > INVALID_ARGUMENTS_SHOWN else "")
+    sent = json.dumps(quoted, ensure_ascii=False)
+    return (
+        f"the arguments of {tool_name} were not a JSON object: {sent}; nothing was run. "
+        "Call it again with arguments that are one."
+    )
 
 
 class ToolStatus(enum.StrEnum):

@@ -73,6 +73,9 @@ class ToolCallRef:
     tool_call_id: str  # the call's key (db/tool_runs.py): the model's id on the chat's main thread
     tool_name: str
     read_only: bool
+    # The call's arguments were not a JSON object (domain/tools.py invalid_arguments): this error is
+    # its result; nothing of it runs and no one is asked about it.
+    invalid: str = ""
 
 
 @dataclass

@@ -25,7 +25,7 @@ from reliant.llm import broken_stream
 from reliant.llm.base import BlockDelta, BlockStart, ListedModel, LlmRequest, LlmResponse, OnEvent
 from reliant.llm.classify import error_for_status, plain_body, scrub, secrets_of
 from reliant.llm.errors import FatalLlmError, LlmError, RetryableLlmError, check_key_sendable
-from reliant.llm.tool_input import ToolInputError, parse_tool_input
+from reliant.llm.tool_input import ToolInputError, tool_input_of
 
 if TYPE_CHECKING:
     import anthropic as sdk
@@ -303,14 +303,14 @@ class _Part:
     tool_input: dict[str, Any] | None = None  # a tool_use that arrived complete at its start
     signature: str = ""
 
-    def block(self) -> ContentBlock:
+    def block(self, *, cut: bool) -> ContentBlock:
         text = "".join(self.chunks)
         if self.type is BlockType.TOOL_CALL:
             return ContentBlock(
                 BlockType.TOOL_CALL,
                 tool_call_id=self.tool_call_id,
                 tool_name=self.tool_name,
-                tool_input=parse_tool_input(text, self.tool_name) if text else dict(self.tool_input or {}),
+                tool_input=tool_input_of(text, self.tool_name, cut=cut) if text else dict(self.tool_input or {}),
             )
         if self.type is BlockType.THINKING:
             return ContentBlock(BlockType.THINKING, text=text, signature=self.signature)
@@ -396,8 +396,10 @@ class _Assembly:
                 self.usage[ours] = int(value)
 
     def response(self) -> LlmResponse:
-        """The answer; raises ToolInputError for tool arguments that are not a JSON object."""
-        blocks = tuple(part.block() for part in sorted(self.parts.values(), key=lambda p: p.index))
+        """The answer; raises ToolInputError for tool arguments that are not a JSON object in an answer
+        a limit cut (a finished one keeps such a call, marked)."""
+        cut = self.stop_reason in broken_stream.CUT
+        blocks = tuple(part.block(cut=cut) for part in sorted(self.parts.values(), key=lambda p: p.index))
         usage = Usage(
             input_tokens=self.usage.get("input", 0),
             output_tokens=self.usage.get("output", 0),

@@ -3,9 +3,10 @@
 A provider's answer counts only when its stream says it is finished (OpenAI's `finish_reason`,
 Anthropic's `message_stop`). A stream that ends before that, stalls longer than the read timeout or
 sends a chunk that is not JSON is a retryable error: nothing of it is stored, and the turn is called
-again. So is a tool call whose arguments are not a JSON object, unless the model ran out of output
-tokens (or of context window) in the middle of them, which another attempt would repeat: that
-pauses the chat. So does a 200 that holds no event and is no event stream at all (a web page, a
+again. A tool call whose arguments are not a JSON object in an answer that ended normally is kept,
+marked (tool_input.tool_input_of): the model is told so in that call's result. If the model ran
+out of output tokens (or of context window) in the middle of them, which another attempt would
+repeat, the chat pauses. So does a 200 that holds no event and is no event stream at all (a web page, a
 whole JSON answer), an answer the model declined to give or a content filter stopped, and one the
 output limit or the context window cut before any of it was written.
 """
@@ -17,7 +18,7 @@ from typing import TypeVar
 
 from reliant.domain.chat import BlockType
 from reliant.llm.base import LlmResponse
-from reliant.llm.errors import FatalLlmError, LlmError, RetryableLlmError
+from reliant.llm.errors import FatalLlmError, RetryableLlmError
 from reliant.llm.tool_input import ToolInputError
 
 T = TypeVar("T")
@@ -26,6 +27,7 @@ T = TypeVar("T")
 # limit, and (Claude 4.5 and later) the end of the model's context window.
 MAX_TOKENS = "max_tokens"
 CONTEXT_WINDOW = "model_context_window_exceeded"
+CUT = (MAX_TOKENS, CONTEXT_WINDOW)
 
 # How long a stream may stay silent (also before its first byte) before the call is given up.
 DEFAULT_READ_TIMEOUT = 90.0
@@ -92,7 +94,7 @@ def cut_before_answering(provider: str, model: str, limit: int, response: LlmRes
     """The error for an answer the output limit cut before it held any text or tool call (a model
     that spent the whole limit thinking), or None. Stored, it would be an empty answer ending the
     turn, with nothing to say why; another attempt would most likely spend the limit the same way."""
-    if response.stop_reason not in (MAX_TOKENS, CONTEXT_WINDOW):
+    if response.stop_reason not in CUT:
         return None
     if any(b.type is BlockType.TOOL_CALL or (b.type is BlockType.TEXT and b.text.strip()) for b in response.blocks):
         return None
@@ -121,14 +123,9 @@ def stalled(provider: str, seconds: float) -> RetryableLlmError:
     return RetryableLlmError(provider, f"no data for {seconds:g}s (read timeout): the provider stalled")
 
 
-def bad_tool_input(provider: str, exc: ToolInputError, stop_reason: str) -> LlmError:
-    if stop_reason == MAX_TOKENS:
-        return FatalLlmError(
-            provider,
-            f"the answer reached its output limit (max_tokens) in the arguments of the {exc.tool_name} tool "
-            "call; nothing of it was kept",
-            kind="max_tokens",
-        )
+def bad_tool_input(provider: str, exc: ToolInputError, stop_reason: str) -> FatalLlmError:
+    """The error for an answer a limit cut in the middle of a tool call's arguments (`stop_reason`
+    one of CUT)."""
     if stop_reason == CONTEXT_WINDOW:
         return FatalLlmError(
             provider,
@@ -136,8 +133,9 @@ def bad_tool_input(provider: str, exc: ToolInputError, stop_reason: str) -> LlmE
             f"the {exc.tool_name} tool call; nothing of it was kept",
             kind="context_window",
         )
-    return RetryableLlmError(
+    return FatalLlmError(
         provider,
-        f"the arguments of the {exc.tool_name} tool call are not a JSON object ({exc.chars} characters); "
-        "nothing of it was kept",
+        f"the answer reached its output limit (max_tokens) in the arguments of the {exc.tool_name} tool "
+        "call; nothing of it was kept",
+        kind="max_tokens",
     )

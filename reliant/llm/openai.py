@@ -26,7 +26,7 @@ from reliant.llm import broken_stream
 from reliant.llm.base import BlockDelta, BlockStart, ListedModel, LlmRequest, LlmResponse, OnEvent
 from reliant.llm.classify import error_for_status, plain_body, scrub, secrets_of
 from reliant.llm.errors import FatalLlmError, LlmError, RetryableLlmError, check_key_sendable
-from reliant.llm.tool_input import ToolInputError, parse_tool_input
+from reliant.llm.tool_input import ToolInputError, tool_input_of
 
 if TYPE_CHECKING:
     import openai as sdk
@@ -299,14 +299,14 @@ class _Part:
     tool_name: str = ""
     wire_id: str = ""  # the id the server gave the call ("": none)
 
-    def block(self) -> ContentBlock:
+    def block(self, *, cut: bool) -> ContentBlock:
         text = "".join(self.chunks)
         if self.type is BlockType.TOOL_CALL:
             return ContentBlock(
                 BlockType.TOOL_CALL,
                 tool_call_id=self.tool_call_id,
                 tool_name=self.tool_name,
-                tool_input=parse_tool_input(text, self.tool_name),
+                tool_input=tool_input_of(text, self.tool_name, cut=cut),
             )
         return ContentBlock(self.type, text=text)
 
@@ -410,6 +410,8 @@ class _Assembly:
         return stop
 
     def response(self) -> LlmResponse:
-        """The answer; raises ToolInputError for tool arguments that are not a JSON object."""
-        blocks = tuple(part.block() for part in self.parts)
-        return LlmResponse(blocks=blocks, usage=self.usage, stop_reason=self.stop_reason(), model=self.model)
+        """The answer; raises ToolInputError for tool arguments that are not a JSON object in an answer
+        a limit cut (a finished one keeps such a call, marked)."""
+        stop = self.stop_reason()
+        blocks = tuple(part.block(cut=stop in broken_stream.CUT) for part in self.parts)
+        return LlmResponse(blocks=blocks, usage=self.usage, stop_reason=stop, model=self.model)

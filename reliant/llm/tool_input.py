@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from reliant.domain.tools import invalid_arguments
+
 
 class ToolInputError(ValueError):
     """The arguments of a tool call are not a JSON object (cut off, or a confused model)."""
@@ -30,3 +32,16 @@ def parse_tool_input(raw: str, tool_name: str) -> dict[str, Any]:
     if isinstance(value, dict):
         return value
     raise ToolInputError(tool_name, len(raw))
+
+
+def tool_input_of(raw: str, tool_name: str, *, cut: bool) -> dict[str, Any]:
+    """The arguments of a call in a finished answer. Arguments that are not a JSON object are the
+    model's mistake when the answer ended normally: the call is kept marked (invalid_arguments), to
+    be answered with an error the model reads. In an answer `cut` by a limit they raise
+    ToolInputError: another attempt would be cut the same way."""
+    try:
+        return parse_tool_input(raw, tool_name)
+    except ToolInputError:
+        if cut:
+            raise
+        return invalid_arguments(raw)

@@ -328,7 +328,10 @@ class AgentWorkflow:
         return None
 
     async def _tool(self, turn: int, call: ToolCallRef) -> ExecuteToolResult | Outcome:
-        if call.tool_name == ASK_USER_TOOL:
+        inp: ExecuteToolInput | Outcome
+        if call.invalid:  # arguments that are not a JSON object: nothing to run or ask about
+            inp = ExecuteToolInput(self.chat_id, turn, call.tool_call_id, invalid=call.invalid)
+        elif call.tool_name == ASK_USER_TOOL:
             inp = await self._question(turn, call)
         else:
             inp = await self._approval(turn, call)

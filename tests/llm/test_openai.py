@@ -11,6 +11,7 @@ import pytest
 
 from embedded.ports import free_port
 from reliant.domain.chat import BlockType, ContentBlock, Message, Role, ToolDefinition, Usage
+from reliant.domain.tools import INVALID_ARGUMENTS, invalid_arguments_error
 from reliant.llm.base import BlockDelta, BlockStart, LlmRequest
 from reliant.llm.errors import FatalLlmError, RetryableLlmError
 from reliant.llm.openai import OpenAIProvider
@@ -664,15 +665,40 @@ async def test_a_tool_call_cut_mid_arguments_is_retryable(
     assert "ended before the answer was complete" in str(caught.value)
 
 
-async def test_tool_arguments_that_are_not_an_object_are_retryable_never_passed_on(
+@pytest.mark.parametrize("arguments", ['{"path": "a.p', "not json", '["a.py"]'], ids=["cut", "words", "a-list"])
+async def test_tool_arguments_that_are_not_an_object_in_a_finished_answer_are_kept_marked_for_the_model(
+    fake_llm: FakeLlmServer, provider: OpenAIProvider, events: Events, arguments: str
+) -> None:
+    """The answer ended normally (finish_reason tool_calls), so another attempt would most likely
+    get the same from the model: the answer is kept, the call marked (it never runs; its result
+    tells the model what it sent). Retried, such a chat failed ~8 times over two minutes, then paused."""
+    fake_llm.enqueue(openai_stream([Text("Looking."), ToolCall("call_a", "view", arguments)]))
+
+    response = await provider.stream(request(), events)
+
+    assert response.stop_reason == "tool_use"
+    assert response.blocks == (
+        ContentBlock(BlockType.TEXT, text="Looking."),
+        ContentBlock(
+            BlockType.TOOL_CALL, tool_call_id="call_a", tool_name="view", tool_input={INVALID_ARGUMENTS: arguments}
+        ),
+    )
+    assert invalid_arguments_error("view", response.blocks[1].tool_input) == (
+        f"the arguments of view were not a JSON object: {json.dumps(arguments)}; nothing was run. "
+        "Call it again with arguments that are one."
+    )
+
+
+async def test_tool_arguments_cut_by_the_output_limit_are_fatal_never_passed_on(
     fake_llm: FakeLlmServer, provider: OpenAIProvider, events: Events
 ) -> None:
-    fake_llm.enqueue(openai_stream([ToolCall("call_a", "view", '{"path": "a.p')]))  # finish_reason tool_calls
+    fake_llm.enqueue(openai_stream([ToolCall("call_a", "view", '{"path": "a.p')], finish_reason="length"))
 
-    with pytest.raises(RetryableLlmError) as caught:
+    with pytest.raises(FatalLlmError) as caught:
         await provider.stream(request(), events)
 
-    assert "arguments of the view tool call are not a JSON object" in str(caught.value)
+    assert caught.value.kind == "max_tokens"
+    assert "reached its output limit (max_tokens) in the arguments of the view tool call" in str(caught.value)
 
 
 async def test_an_answer_the_content_filter_stopped_is_not_kept_and_says_why(

@@ -20,7 +20,7 @@ from temporalio.exceptions import FailureError
 from reliant.db import messages as messages_db
 from reliant.db import settings as settings_db
 from reliant.db import tool_runs as tool_runs_db
-from reliant.domain.chat import Role, Usage
+from reliant.domain.chat import Role, ToolState, Usage
 from reliant.redaction import RedactingFilter
 from tests.conftest import Infra
 from tests.llm.fakes import (
@@ -194,6 +194,90 @@ async def test_tool_arguments_cut_by_max_tokens_pause_the_chat_with_the_reason_i
     )
     assert await assistant_messages(env, chat.id) == []
     assert await tool_runs_db.for_chat(env.db, chat.id) == {}
+
+
+@pytest.mark.parametrize("model", ["openai:gpt-test", "anthropic:claude-test"])
+async def test_tool_arguments_that_are_not_json_are_the_calls_error_result_and_the_model_calls_again(
+    env: AgentEnv, fake: FakeLlmServer, model: str
+) -> None:
+    """A model whose answer ended normally but whose call's arguments are not a JSON object (a small
+    local model, often): the answer is kept, nothing of the call runs and no one is asked about it
+    (in manual mode too), and its result tells the model what it sent. Retried as a broken stream,
+    such a chat failed ~8 times over two minutes, then paused."""
+    stream = openai_stream if model.startswith("openai") else anthropic_stream
+    fake.enqueue(
+        stream([Text("Appending."), ToolCall("call_1", "shell", '{"command": "echo x >> effects"')]),
+        stream([ToolCall("call_2", "shell", '{"command": "echo y >> effects"}')]),
+        stream([Text("Done.")]),
+    )
+    chat = await env.new_chat(model)
+    await env.chats.set_mode(chat.id, "manual")
+    await env.chats.send(chat.id, "append to effects")
+
+    approval = await env.pending_approval(chat.id)
+    assert approval.input == {"command": "echo y >> effects"}, "the call with arguments that are not JSON asked no one"
+    assert not (env.workspace / "effects").exists()
+    await env.gates.approve(approval.id)
+    await env.finished(chat.id)
+
+    assert (env.workspace / "effects").read_text() == "y\n"
+    transcript = await messages_db.transcript(env.db, chat.id)
+    assert [m.role for m in transcript] == [
+        Role.USER,
+        Role.ASSISTANT,
+        Role.TOOL,
+        Role.ASSISTANT,
+        Role.TOOL,
+        Role.ASSISTANT,
+    ]
+    assert transcript[1].text() == "Appending."
+    [error] = transcript[2].blocks
+    expected = (
+        'the arguments of shell were not a JSON object: "{\\"command\\": \\"echo x >> effects\\""; nothing was run. '
+        "Call it again with arguments that are one."
+    )
+    assert error.is_error and error.text == expected
+    runs = list((await tool_runs_db.for_chat(env.db, chat.id)).values())
+    assert [(r.tool_name, r.state) for r in runs] == [("shell", ToolState.FAILED), ("shell", ToolState.COMPLETED)]
+    assert [u.kind for u in await env.updates(chat.id)].count("approval_requested") == 1
+    assert await retry_waits(env, chat.id) == []
+    assert len(fake.requests) == 3
+    # The model was told, in the second call, as that call's result.
+    if model.startswith("openai"):
+        [told] = [m for m in fake.requests[1].body["messages"] if m["role"] == "tool"]
+        assert (told["tool_call_id"], told["content"]) == ("call_1", f"Error: {expected}")
+    else:
+        [told] = [
+            b
+            for m in fake.requests[1].body["messages"]
+            if m["role"] == "user"
+            for b in m["content"]
+            if isinstance(b, dict) and b.get("type") == "tool_result"
+        ]
+        assert (told["tool_use_id"], told["is_error"]) == ("call_1", True)
+        assert told["content"] == expected
+
+
+async def test_a_read_with_arguments_that_are_not_json_is_not_run_with_the_answers_other_reads(
+    env: AgentEnv, fake: FakeLlmServer
+) -> None:
+    """The answer's leading reads run with the model call that stored it; one whose arguments are
+    not a JSON object is not among them (nor run at all), and the reads after it still run."""
+    (env.workspace / "a.txt").write_text("alpha\n")
+    calls = [
+        ToolCall("call_1", "view", '{"path": "a.txt"}'),
+        ToolCall("call_2", "view", "a.txt"),
+        ToolCall("call_3", "view", '{"path": "a.txt"}'),
+    ]
+    fake.enqueue(openai_stream(calls), openai_stream([Text("alpha")]))
+    transcript = await one_tool_round(env, "openai:gpt-test", "read a.txt")
+
+    results = transcript[2].blocks
+    assert [(b.tool_call_id, b.is_error) for b in results] == [("call_1", False), ("call_2", True), ("call_3", False)]
+    assert "alpha" in results[0].text and "alpha" in results[2].text
+    assert results[1].text.startswith('the arguments of view were not a JSON object: "a.txt"; nothing was run.')
+    runs = await tool_runs_db.for_chat(env.db, transcript[0].chat_id)
+    assert [r.state for r in runs.values()] == [ToolState.COMPLETED, ToolState.FAILED, ToolState.COMPLETED]
 
 
 async def test_an_answer_the_model_declined_pauses_the_chat_saying_so_and_is_not_stored(

@@ -17,6 +17,7 @@ from reliant.db import runs as runs_db
 from reliant.db import threads as threads_db
 from reliant.domain.chat import ChatInfo, Role
 from reliant.domain.runs import RunOutcome
+from reliant.domain.tools import INVALID_ARGUMENTS
 from reliant.domain.workflows import ApprovalAnswer
 from tests.conftest import Infra
 from tests.worker.agent_env import AgentEnv, agent_env, calls_in
@@ -576,3 +577,54 @@ async def test_an_expression_too_costly_over_the_data_it_meets_pauses_the_run_sa
     assert "the limit is 1,000,000" in paused.status_reason
     assert await env.chats.cancel(chat.id)
     assert (await env.finished(chat.id)).status_reason == "cancelled by the user"
+
+
+async def test_a_response_whose_arguments_are_not_json_is_no_answer_and_the_model_is_told_why(env: AgentEnv) -> None:
+    """A `respond` call whose arguments were not a JSON object (kept marked, as a provider keeps
+    them) is not the node's response: its result tells the model, which answers again."""
+    log = env.workspace / ".scripts" / "judge.jsonl"
+    judge = env.script(
+        [
+            {"tools": [{"name": "respond", "input": {INVALID_ARGUMENTS: "{verdict: ok"}}]},
+            {"tools": [{"name": "respond", "input": {"verdict": "ok"}}]},
+        ],
+        in_project=True,
+        call_log=str(log),
+    )
+    write_flow(
+        env,
+        "judged",
+        f"""
+        name: judged
+        outputs:
+          verdict: "{{{{nodes.judge.response.verdict}}}}"
+        entry: judge
+        nodes:
+          - id: judge
+            type: call_llm
+            model: "{judge}"
+            thread: judge
+            tools: none
+            prompt: "Is it ok?"
+            response:
+              type: object
+              properties:
+                verdict: {{type: string, enum: [ok, bad]}}
+              required: [verdict]
+        """,
+    )
+    chat = await flow_chat(env, "judged")
+    await env.chats.send(chat.id, "judge it")
+    await env.finished(chat.id)
+
+    [run] = await runs_db.for_chat(env.db, chat.id)
+    assert run.outputs == {"verdict": "ok"}
+    [_, second] = calls_in(log)
+    results = [b for m in second["messages"] for b in m["blocks"] if b["type"] == "tool_result"]
+    assert [(r["text"], r["is_error"]) for r in results] == [
+        (
+            'the arguments of respond were not a JSON object: "{verdict: ok"; nothing was run. '
+            "Call it again with arguments that are one.",
+            True,
+        )
+    ]

@@ -50,6 +50,7 @@ from reliant.domain.chat import (
     ToolState,
     Usage,
 )
+from reliant.domain.tools import invalid_arguments_error
 from reliant.domain.workflows import ASK_USER_TOOL, ToolCallRef
 from reliant.errors import DaemonUnavailableError
 from reliant.llm.base import BlockDelta, BlockStart, LlmRequest, StreamEvent
@@ -312,16 +313,27 @@ class LlmActivities:
                     for i, (b, key) in enumerate(zip(blocks, keys, strict=True))
                 ]
                 await tool_runs_db.plan(change.tx, chat.id, turn, planned, thread_id=thread.id)
+                failed: ToolRun | None = None
                 for call in planned:  # the response tool's arguments are the answer: nothing to run
-                    if call.tool_name == llm_options.RESPOND_TOOL and inp.response is not None:
+                    if call.tool_name != llm_options.RESPOND_TOOL or inp.response is None:
+                        continue
+                    if invalid := invalid_arguments_error(call.tool_name, call.input):  # no answer: the model is told
+                        failed = await tool_runs_db.finish(
+                            change.tx, chat.id, call.key, state=ToolState.FAILED, error=invalid
+                        )
+                        if failed is not None:
+                            change.emit(kinds.TOOL_FINISHED, tool_run_payload(failed))
+                    else:
                         await tool_runs_db.finish_now(change.tx, chat.id, call.key, output=llm_options.RESPOND_RESULT)
                 change.emit(kinds.MESSAGE_COMPLETED, {"message": message_payload(message)})
+                if failed is not None:  # its result follows the answer, before the node asks again
+                    await store_results_once_all_ended(change, chat.id, failed)
                 if inp.agent_id:  # a sub-agent's cost and tokens grew: the clients' trees follow
                     agent = await agents_db.get(change.tx, inp.agent_id)
                     if agent is not None:
                         change.emit(kinds.AGENT_STATUS, agent_payload(agent))
                 calls = [
-                    ToolCallRef(c.key, c.tool_name, c.read_only)
+                    ToolCallRef(c.key, c.tool_name, c.read_only, invalid_arguments_error(c.tool_name, c.input))
                     for c in planned
                     if not (c.tool_name == llm_options.RESPOND_TOOL and inp.response is not None)
                 ]
@@ -456,6 +468,7 @@ class LlmActivities:
                 runs[b.tool_call_id].key if b.tool_call_id in runs else b.tool_call_id,
                 b.tool_name,
                 runs[b.tool_call_id].read_only if b.tool_call_id in runs else False,
+                invalid_arguments_error(b.tool_name, b.tool_input),
             )
             for b in message.tool_calls_blocks()
             if not (b.tool_name == llm_options.RESPOND_TOOL and inp.response is not None)
@@ -491,10 +504,11 @@ class LlmActivities:
 
 def _leading_reads(calls: list[ToolCallRef]) -> list[ToolCallRef]:
     """The answer's leading run of read-only calls a daemon answers (the batch the workflow would
-    run first, side by side): not ask_user nor the agent tools, which the workflow itself runs."""
+    run first, side by side): not ask_user nor the agent tools, which the workflow itself runs, nor
+    a call whose arguments were not a JSON object (its error is recorded by the workflow)."""
     reads: list[ToolCallRef] = []
     for call in calls:
-        if not call.read_only or call.tool_name == ASK_USER_TOOL or call.tool_name in AGENT_TOOLS:
+        if not call.read_only or call.tool_name == ASK_USER_TOOL or call.tool_name in AGENT_TOOLS or call.invalid:
             break
         reads.append(call)
     return reads

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from reliant.domain.chat import BlockType, StoredMessage, ToolDefinition
+from reliant.domain.tools import invalid_arguments_error
 from reliant.worker.activities.types import ToolChoice
 
 RESPOND_TOOL = "respond"
@@ -51,8 +52,15 @@ def respond_tool(schema: dict[str, Any]) -> ToolDefinition:
 
 
 def response_of(message: StoredMessage) -> dict[str, Any] | None:
-    """The arguments of the answer's last `respond` call (None: it did not call it)."""
-    calls = [b for b in message.blocks if b.type is BlockType.TOOL_CALL and b.tool_name == RESPOND_TOOL]
+    """The arguments of the answer's last `respond` call (None: it did not call it, or not with
+    arguments that are a JSON object)."""
+    calls = [
+        b
+        for b in message.blocks
+        if b.type is BlockType.TOOL_CALL
+        and b.tool_name == RESPOND_TOOL
+        and not invalid_arguments_error(b.tool_name, b.tool_input)
+    ]
     return dict(calls[-1].tool_input) if calls else None
 
 

@@ -84,7 +84,7 @@ class ExecuteToolInput:
     denial: str = ""  # set: do not run; tell the model this instead
     denial_status: str = "denied"  # the approval's status with a denial: denied | expired
     answers: list[str] | None = None  # ask_user: the user's answers are the result
-    invalid: str = ""  # ask_user with malformed input: this error is the result
+    invalid: str = ""  # malformed input (arguments not a JSON object, a bad ask_user): this error is the result
     notes: list[NodeNote] = field(default_factory=list)  # node states to send first
     workspace: str = ""  # a sub-agent's worktree: the call runs there ("" the chat's workspace)
 

@@ -101,9 +101,13 @@ def _next_batch(pending: list[ToolCallRef]) -> list[ToolCallRef]:
 
 
 async def _tool(ctx: NodeContext, turn: int, call: ToolCallRef) -> ExecuteToolResult:
-    if call.tool_name in AGENT_TOOLS:  # run by the workflow itself: sub-agents are its children
+    if call.invalid:  # arguments that are not a JSON object: nothing to run or ask about
+        inp = ExecuteToolInput(
+            chat_id=ctx.chat_id, turn=turn, tool_call_id=call.tool_call_id, invalid=call.invalid, notes=ctx.notes()
+        )
+    elif call.tool_name in AGENT_TOOLS:  # run by the workflow itself: sub-agents are its children
         return await agent_tool(ctx, call)
-    if call.tool_name == ASK_USER_TOOL:
+    elif call.tool_name == ASK_USER_TOOL:
         inp = await _question(ctx, turn, call)
     else:
         inp = await _approval(ctx, turn, call)
