@@ -546,6 +546,41 @@ async def test_a_projects_preset_shadows_the_builtin_one_and_a_node_overrides_it
     assert tuned["temperature"] == 0.1
 
 
+async def judged(env: AgentEnv, turns: list[dict[str, Any]], tools: str) -> list[dict[str, Any]]:
+    """Run a flow of one `call_llm` node (`tools` its tool filter) that answers through `respond`,
+    its model scripted by `turns`; the model's calls (it must answer verdict ok)."""
+    log = env.workspace / ".scripts" / "judge.jsonl"
+    judge = env.script(turns, in_project=True, call_log=str(log))
+    write_flow(
+        env,
+        "judged",
+        f"""
+        name: judged
+        outputs:
+          verdict: "{{{{nodes.judge.response.verdict}}}}"
+        entry: judge
+        nodes:
+          - id: judge
+            type: call_llm
+            model: "{judge}"
+            thread: judge
+            tools: {tools}
+            prompt: "Is it ok?"
+            response:
+              type: object
+              properties:
+                verdict: {{type: string, enum: [ok, bad]}}
+              required: [verdict]
+        """,
+    )
+    chat = await flow_chat(env, "judged")
+    await env.chats.send(chat.id, "judge it")
+    await env.finished(chat.id)
+    [run] = await runs_db.for_chat(env.db, chat.id)
+    assert run.outputs == {"verdict": "ok"}
+    return calls_in(log)
+
+
 async def test_an_expression_too_costly_over_the_data_it_meets_pauses_the_run_saying_why(env: AgentEnv) -> None:
     picker = env.script([{"tools": [{"name": "respond", "input": {"items": list(range(20_000))}}]}], in_project=True)
     write_flow(
@@ -582,44 +617,12 @@ async def test_an_expression_too_costly_over_the_data_it_meets_pauses_the_run_sa
 async def test_a_response_whose_arguments_are_not_json_is_no_answer_and_the_model_is_told_why(env: AgentEnv) -> None:
     """A `respond` call whose arguments were not a JSON object (kept marked, as a provider keeps
     them) is not the node's response: its result tells the model, which answers again."""
-    log = env.workspace / ".scripts" / "judge.jsonl"
-    judge = env.script(
-        [
-            {"tools": [{"name": "respond", "input": {INVALID_ARGUMENTS: "{verdict: ok"}}]},
-            {"tools": [{"name": "respond", "input": {"verdict": "ok"}}]},
-        ],
-        in_project=True,
-        call_log=str(log),
-    )
-    write_flow(
-        env,
-        "judged",
-        f"""
-        name: judged
-        outputs:
-          verdict: "{{{{nodes.judge.response.verdict}}}}"
-        entry: judge
-        nodes:
-          - id: judge
-            type: call_llm
-            model: "{judge}"
-            thread: judge
-            tools: none
-            prompt: "Is it ok?"
-            response:
-              type: object
-              properties:
-                verdict: {{type: string, enum: [ok, bad]}}
-              required: [verdict]
-        """,
-    )
-    chat = await flow_chat(env, "judged")
-    await env.chats.send(chat.id, "judge it")
-    await env.finished(chat.id)
+    turns = [
+        {"tools": [{"name": "respond", "input": {INVALID_ARGUMENTS: "{verdict: ok"}}]},
+        {"tools": [{"name": "respond", "input": {"verdict": "ok"}}]},
+    ]
+    [_, second] = await judged(env, turns, tools="none")
 
-    [run] = await runs_db.for_chat(env.db, chat.id)
-    assert run.outputs == {"verdict": "ok"}
-    [_, second] = calls_in(log)
     results = [b for m in second["messages"] for b in m["blocks"] if b["type"] == "tool_result"]
     assert [(r["text"], r["is_error"]) for r in results] == [
         (
@@ -628,3 +631,25 @@ async def test_a_response_whose_arguments_are_not_json_is_no_answer_and_the_mode
             True,
         )
     ]
+
+
+async def test_a_call_the_node_went_on_without_running_has_its_result_before_the_nodes_next_prompt(
+    env: AgentEnv,
+) -> None:
+    """A `call_llm` node whose model called another tool instead of `respond` asks again: the call
+    it did not run is answered as such, right after the answer and before the nudge, so the model
+    is never sent a tool call without a result (which the providers' APIs refuse)."""
+    (env.workspace / "a.txt").write_text("alpha\n")
+    turns = [
+        {"tools": [{"name": "view", "input": {"path": "a.txt"}}]},
+        {"tools": [{"name": "respond", "input": {"verdict": "ok"}}]},
+    ]
+    [_, second] = await judged(env, turns, tools="all")
+
+    shape = [(m["role"], [b["type"] for b in m["blocks"]]) for m in second["messages"]]
+    assert shape == [
+        ("user", ["text"]),
+        ("assistant", ["tool_call"]),
+        ("tool", ["tool_result"]),
+        ("user", ["text"]),
+    ], shape

@@ -167,10 +167,12 @@ class LlmActivities:
         thread, turn, stored, worktree, noted = _ok(thread), _ok(turn), _ok(stored), _ok(worktree), _ok(noted)
         if inp.admit_message_id:
             await self._admit(chat, inp.admit_message_id)
-        if inp.prompt:
-            await self._prompt(chat, thread, step, inp.prompt)
         if stored is not None:
+            if inp.prompt:
+                await self._prompt(chat, thread, step, inp.prompt)
             return await self._finish(chat, stored, inp, replayed=True)
+        # The results of the thread's last answer come right after it, before this call's prompt:
+        # a tool call must be followed by its result.
         transcript = await settle_tool_results(
             self.db,
             self.log,
@@ -180,6 +182,8 @@ class LlmActivities:
             interrupt_reason="not run: the workflow went on without running it" if inp.step else "",
             thread_id=thread.id,
         )
+        if inp.prompt and (prompted := await self._prompt(chat, thread, step, inp.prompt)) is not None:
+            transcript = [*transcript, prompted]
         if noted:  # what the agent's spawner sent it meanwhile (message_agent)
             transcript = await self._notes(chat, thread, inp.agent_id, transcript)
         # Scripts may be read from the chat's project (and its worktree) or the data dir.
@@ -373,8 +377,9 @@ class LlmActivities:
             raise chat_gone(chat_id)
         return thread
 
-    async def _prompt(self, chat: ChatInfo, thread: Thread, step: str, text: str) -> None:
-        """A node's prompt joins the thread as a user message, once per step."""
+    async def _prompt(self, chat: ChatInfo, thread: Thread, step: str, text: str) -> StoredMessage | None:
+        """A node's prompt joins the thread as a user message, once per step: the message, if this
+        call stored it (None: an earlier attempt did)."""
         async with self.log.change(chat.id) as change:
             message, created = await messages_db.store_turn(
                 change.tx,
@@ -387,6 +392,7 @@ class LlmActivities:
             )
             if created:
                 change.emit(kinds.MESSAGE_CREATED, {"message": message_payload(message)})
+        return message if created else None
 
     async def _notes(
         self, chat: ChatInfo, thread: Thread, agent_id: str, transcript: list[StoredMessage]
