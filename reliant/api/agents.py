@@ -55,7 +55,8 @@ class Agents:
 
     async def worktree(self, chat_id: str, agent_id: str, action: str) -> dict[str, Any]:
         """An agent's worktree: `merge` its branch (its uncommitted work committed first) into the
-        project's checked-out branch and remove the worktree — refused, changing nothing, over a
+        branch checked out where its spawner works (the chat's or the parent agent's worktree, else
+        the project) and remove the worktree — refused, changing nothing, over a
         conflict (named) or when the agent changed nothing —, `keep` it as it is (to merge or remove
         later), or `remove` it and its branch. A merge is recorded as soon as it is made: a worktree
         that cannot be removed after it is left, and the error says the merge was made."""
@@ -90,7 +91,8 @@ class Agents:
         result: dict[str, Any] = {}
         if action == "merge":
             message = f"Merge the work of agent {agent.name}: {agent.task[:200]}"
-            body = {**where, "message": message, "base": agent.base_commit}
+            # Into where its spawner worked (the chat's or its parent's worktree), else the project.
+            body = {**where, "message": message, "base": agent.base_commit, "into": agent.merge_into}
             result = await self._daemon(project["daemon_id"], "worktree.merge", body)
             if result.get("empty"):
                 raise FailedPreconditionError(f"nothing to merge: agent {agent.name} changed nothing in its worktree")

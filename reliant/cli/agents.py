@@ -20,7 +20,10 @@ def agents(
     chat_id: Annotated[str, typer.Option("--chat", help="The chat (an id or a unique prefix)")],
     as_json: Annotated[bool, typer.Option("--json", help="The tree as JSON")] = False,
     merge: Annotated[
-        str, typer.Option("--merge", help="Merge this agent's worktree into the project's branch", metavar="AGENT")
+        str,
+        typer.Option(
+            "--merge", help="Merge this agent's worktree where it started from (its spawner's branch)", metavar="AGENT"
+        ),
     ] = "",
     keep: Annotated[
         str,

@@ -8,7 +8,9 @@ checkout does not see them as untracked files.
 
 Control subjects (`ctl.worktree.*`, JSON; `workspace` is the repository, a registered workspace):
 
-- `worktree.create {workspace, name, branch?, base?}` -> `{"ok", "worktree": info}`
+- `worktree.create {workspace, name, branch?, base?, source?}` -> `{"ok", "worktree": info}`: starts
+  from `base`, else from the commit checked out in `source` (a worktree of the repository: an
+  agent's starts where its spawner works), else from the repository's HEAD
 - `worktree.list {workspace}` -> `{"ok", "worktrees": [info]}`
 - `worktree.status {workspace, path}` -> `{"ok", "branch", "head", "ahead", "behind", "files":
   [{path, index, worktree}]}` (porcelain v1 status letters)
@@ -23,11 +25,12 @@ Control subjects (`ctl.worktree.*`, JSON; `workspace` is the repository, a regis
   the workspace (refused when it already is a repository); with `commit`, its files (as .gitignore
   allows) become the first commit, authored by the user's git identity, else by "reliant"
   (`identity` says which)
-- `worktree.merge {workspace, path, message?, base?}` -> `{"ok", "merged", "commit", "files"}` or,
-  changing nothing, `{"ok", "merged": false, "conflicts": [path], "reason"}`: the worktree's
+- `worktree.merge {workspace, path, message?, base?, into?}` -> `{"ok", "merged", "commit", "files"}`
+  or, changing nothing, `{"ok", "merged": false, "conflicts": [path], "reason"}`: the worktree's
   uncommitted work is committed on its branch, which is merged into the branch checked out in the
-  repository — never over a conflict, nor over the repository's own uncommitted changes to the same
-  files; a branch still at `base` (the commit it started from) has nothing to merge (`"empty": true`)
+  repository, or in `into` (another worktree of it: an agent's spawner's) — never over a conflict,
+  nor over that checkout's own uncommitted changes to the same files; a branch still at `base` (the
+  commit it started from) has nothing to merge (`"empty": true`)
 
 `info`: name, path, branch, head, base (the commit it started from, for create), locked, prunable.
 """
@@ -213,7 +216,11 @@ class Worktrees:
             raise ToolFailure(f"the worktree {path} is gone{gone}")
         return path
 
-    async def create(self, workspace: Path, name: str, branch: str = "", base: str = "") -> dict[str, Any]:
+    async def create(
+        self, workspace: Path, name: str, branch: str = "", base: str = "", source: str = ""
+    ) -> dict[str, Any]:
+        """`source`: a worktree of the repository whose checked-out commit is the base (unless `base`
+        names one); its uncommitted changes are not part of it."""
         if not NAME.match(name) or ".." in name:
             raise ToolFailure("a worktree name is 1-64 letters, digits, '.', '_' or '-' (no '..')")
         branch = branch or f"reliant/{name}"
@@ -222,7 +229,10 @@ class Worktrees:
         if base.startswith("-"):
             raise ToolFailure(f"invalid base {base!r}")
         repo = await self._repo(workspace)
-        found = await git(repo, "rev-parse", "-q", "--verify", f"{base or 'HEAD'}^{{commit}}", check=False)
+        start = repo
+        if source and not base:
+            start = self.present_worktree(repo, source, gone=": a worktree cannot start from it")
+        found = await git(start, "rev-parse", "-q", "--verify", f"{base or 'HEAD'}^{{commit}}", check=False)
         if not found.strip():  # checked before anything is made
             if not base:
                 raise ToolFailure("the repository has no commit yet, and a worktree starts from a commit")
@@ -341,17 +351,25 @@ class Worktrees:
             await git(repo, "branch", "-D", branch)
         return {"ok": True, "path": str(path), "branch": branch, "branch_deleted": bool(delete_branch and branch)}
 
-    async def merge(self, workspace: Path, given: str, message: str = "", base: str = "") -> dict[str, Any]:
+    async def merge(
+        self, workspace: Path, given: str, message: str = "", base: str = "", into: str = ""
+    ) -> dict[str, Any]:
         """`base`: the commit the worktree started from; a branch still there after its uncommitted
-        work is committed has nothing to merge, and is said so (`empty`)."""
-        repo = await self._repo(workspace)
-        path = self.present_worktree(repo, given, gone=": there is nothing to merge")
+        work is committed has nothing to merge, and is said so (`empty`). `into`: the worktree of the
+        repository whose branch takes the merge ("": the repository's own checkout)."""
+        top = await self._repo(workspace)
+        path = self.present_worktree(top, given, gone=": there is nothing to merge")
         if base.startswith("-"):
             raise ToolFailure(f"invalid base {base!r}")
+        # Where the merge lands: every git command about "the workspace" below runs there.
+        repo = self.present_worktree(top, into, gone=": nothing was merged into it") if into else top
+        if repo == path:
+            raise ToolFailure("a worktree cannot be merged into itself")
         branch = (await git(path, "rev-parse", "--abbrev-ref", "HEAD")).strip()
         target = (await git(repo, "rev-parse", "--abbrev-ref", "HEAD")).strip()
         if "HEAD" in (branch, target):
-            raise ToolFailure("both the worktree and the repository must be on a branch (not a detached HEAD)")
+            where = "the worktree it is merged into" if into else "the repository"
+            raise ToolFailure(f"both the worktree and {where} must be on a branch (not a detached HEAD)")
         if (await git(repo, "rev-parse", "-q", "--verify", "MERGE_HEAD", check=False)).strip():
             # Its own `merge --abort` below would throw away the user's merge and their resolution.
             raise ToolFailure(f"the repository is in the middle of a merge into {target}: finish or abort it first")
@@ -408,7 +426,9 @@ class Worktrees:
             return value
 
         async def create(body: dict[str, Any]) -> Any:
-            info = await self.create(workspace(body), text(body, "name"), text(body, "branch"), text(body, "base"))
+            info = await self.create(
+                workspace(body), text(body, "name"), text(body, "branch"), text(body, "base"), text(body, "source")
+            )
             return {"ok": True, "worktree": info}
 
         async def list_(body: dict[str, Any]) -> Any:
@@ -436,7 +456,13 @@ class Worktrees:
             return await self.init(workspace(body), commit=bool(body.get("commit")))
 
         async def merge(body: dict[str, Any]) -> Any:
-            return await self.merge(workspace(body), text(body, "path"), text(body, "message"), text(body, "base"))
+            return await self.merge(
+                workspace(body),
+                text(body, "path"),
+                text(body, "message"),
+                text(body, "base"),
+                text(body, "into"),
+            )
 
         return {
             "worktree.repo": repo,

@@ -15,8 +15,8 @@ from reliant.domain.chat import FINAL_TOOL_STATES, AgentTag
 
 _COLUMNS = (
     "a.id, a.chat_id, a.parent_id, a.call_key, a.depth, a.name, a.task, a.workflow, a.model, a.thread_mode,"
-    " a.status, a.worktree_path, a.worktree_branch, a.base_commit, a.worktree_state, a.worktree_commit, a.text,"
-    " a.outputs, a.error, a.created_at, a.finished_at"
+    " a.status, a.worktree_path, a.worktree_branch, a.base_commit, a.merge_into, a.worktree_state,"
+    " a.worktree_commit, a.text, a.outputs, a.error, a.created_at, a.finished_at"
 )
 # An agent's own model calls are the messages its run wrote: their steps start with its run id.
 _USAGE = (
@@ -48,6 +48,7 @@ def _record(row: Row) -> AgentRecord:
         worktree_path=row["worktree_path"],
         worktree_branch=row["worktree_branch"],
         base_commit=row["base_commit"],
+        merge_into=row["merge_into"],
         worktree_state=row["worktree_state"],
         worktree_commit=row["worktree_commit"],
         text=row["text"],
@@ -148,11 +149,15 @@ async def lock_spawns(tx: Queries, chat_id: str) -> None:
     await tx.execute("SELECT id FROM chats WHERE id = %s FOR UPDATE", (chat_id,))
 
 
-async def set_worktree(tx: Queries, agent_id: str, *, path: str, branch: str, base_commit: str) -> None:
+async def set_worktree(
+    tx: Queries, agent_id: str, *, path: str, branch: str, base_commit: str, merge_into: str = ""
+) -> None:
+    """`merge_into`: the worktree of the project the agent's was made from and is merged into ("":
+    the project's checkout)."""
     await tx.execute(
-        "UPDATE agents SET worktree_path = %s, worktree_branch = %s, base_commit = %s, worktree_state = 'active'"
-        " WHERE id = %s",
-        (path, branch, base_commit, agent_id),
+        "UPDATE agents SET worktree_path = %s, worktree_branch = %s, base_commit = %s, merge_into = %s,"
+        " worktree_state = 'active' WHERE id = %s",
+        (path, branch, base_commit, merge_into, agent_id),
     )
 
 

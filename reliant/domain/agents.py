@@ -54,6 +54,7 @@ class AgentRecord:
     worktree_path: str = ""
     worktree_branch: str = ""
     base_commit: str = ""
+    merge_into: str = ""  # the spawner's worktree its worktree starts from and merges into; "" the project's
     worktree_state: str = ""  # "" (none) | active | merged | kept | removed
     worktree_commit: str = ""  # merged: the merge commit
     text: str = ""  # its final answer

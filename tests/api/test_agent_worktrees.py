@@ -15,7 +15,7 @@ from embedded.ports import free_port
 from reliant.db import agents as agents_db
 from tests.conftest import Infra
 from tests.worker.agent_env import AgentEnv, agent_env
-from tests.worker.test_agents import make_repo, spawn
+from tests.worker.test_agents import an_agent_of_a_chat_in_a_worktree, make_repo, spawn
 
 
 def git(cwd: Path, *args: str) -> str:
@@ -64,6 +64,32 @@ async def test_a_merge_whose_worktree_cannot_be_removed_is_recorded_as_the_merge
         again = await post(env, f"/api/chats/{chat_id}/agents/{agent_id}/worktree", {"action": "remove"})
         assert again.status_code == 409 and "merged already" in again.json()["detail"]
         assert git(env.workspace, "rev-parse", "HEAD") == head
+
+
+async def test_the_merge_of_an_agent_spawned_in_a_chats_worktree_lands_there_not_in_the_project(
+    infra: Infra, tmp_path: Path
+) -> None:
+    """A chat working in a worktree of its own commits chat.txt and spawns an agent in a worktree,
+    which reads and changes it: over REST the agent's work is merged into the chat's worktree (over
+    the chat's uncommitted change to the same file, refused), and the project's checkout keeps its
+    files and HEAD."""
+    async with agent_env(infra, tmp_path, api_port=free_port()) as env:
+        chat, agent, mine = await an_agent_of_a_chat_in_a_worktree(env, "echo agent >> chat.txt")
+        head = git(env.workspace, "rev-parse", "HEAD")
+        where = f"/api/chats/{chat.id}/agents/{agent.id}/worktree"
+        (mine / "chat.txt").write_text("the user's edit\n")
+
+        refused = await post(env, where, {"action": "merge"})
+
+        assert refused.status_code == 409 and "uncommitted changes" in refused.json()["detail"], refused.text
+        assert "chat.txt" in refused.json()["detail"] and (mine / "chat.txt").read_text() == "the user's edit\n"
+        git(mine, "checkout", "--", "chat.txt")
+        merged = await post(env, where, {"action": "merge"})
+        assert merged.status_code == 200 and merged.json()["worktree"]["state"] == "merged", merged.text
+        assert (mine / "chat.txt").read_text() == "chat\nagent\n", "merged into the chat's worktree"
+        assert git(mine, "rev-parse", "HEAD") == merged.json()["commit"]
+        assert git(env.workspace, "rev-parse", "HEAD") == head and not (env.workspace / "chat.txt").exists()
+        assert git(env.workspace, "status", "--porcelain") == ""
 
 
 async def test_an_agent_is_found_by_its_id_in_any_case_as_its_chat_is(infra: Infra, tmp_path: Path) -> None:

@@ -197,6 +197,41 @@ async def test_a_merge_leaves_alone_a_merge_the_user_is_in_the_middle_of(repo: P
     assert sh(path, "git", "status", "--porcelain") == "?? agent.txt\n", "the agent's work is as it was"
 
 
+async def test_a_worktree_starts_from_another_worktrees_commit_and_merges_back_into_it_alone(repo: Path) -> None:
+    """An agent spawned where a chat works in a worktree of its own: its worktree starts from the
+    commit checked out there (not the repository's HEAD, nor the uncommitted changes there) and is
+    merged into that worktree's branch; the repository's own checkout is left as it was."""
+    trees = Worktrees()
+    chat = Path((await trees.create(repo, "chat-1"))["path"])
+    (chat / "chat.txt").write_text("chat\n")
+    sh(chat, "git", "add", "chat.txt")
+    sh(chat, "git", "commit", "-q", "-m", "chat")
+    (chat / "draft.txt").write_text("not committed\n")
+    chat_head = sh(chat, "git", "rev-parse", "HEAD").strip()
+    head = sh(repo, "git", "rev-parse", "HEAD")
+
+    made = await trees.create(repo, "agent-1", source=str(chat))
+
+    agent = Path(made["path"])
+    assert made["base"] == chat_head and (agent / "chat.txt").read_text() == "chat\n"
+    assert not (agent / "draft.txt").exists(), "uncommitted changes are not part of the base"
+    (agent / "b.txt").write_text("b\n")
+    merged = await trees.merge(repo, str(agent), "agent work", made["base"], into=str(chat))
+    assert merged["merged"] and merged["files"] == ["b.txt"], merged
+    assert (chat / "b.txt").read_text() == "b\n" and sh(chat, "git", "rev-parse", "HEAD").strip() == merged["commit"]
+    assert sh(repo, "git", "rev-parse", "HEAD") == head and not (repo / "b.txt").exists()
+    assert sh(repo, "git", "status", "--porcelain") == ""
+
+    # The chat's worktree keeps its own uncommitted changes: a branch changing the same file is refused.
+    other = Path((await trees.create(repo, "agent-2", source=str(chat)))["path"])
+    (other / "draft.txt").write_text("the agent's\n")
+    refused = await trees.merge(repo, str(other), "agent work", into=str(chat))
+    assert not refused["merged"] and refused["conflicts"] == ["draft.txt"], refused
+    assert (chat / "draft.txt").read_text() == "not committed\n"
+    with pytest.raises(ToolFailure, match="not a worktree"):
+        await trees.merge(repo, str(other), into=str(repo))
+
+
 def passthrough(path: Path, marker: Path) -> str:
     """A filter or textconv program at `path` that leaves `marker` and passes its input through."""
     path.write_text(f'#!/bin/sh\ntouch \'{marker}\'\nif [ -n "$1" ]; then cat "$1"; else cat; fi\n')

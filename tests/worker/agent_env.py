@@ -29,6 +29,7 @@ from reliant.config import Settings
 from reliant.daemon.role import DaemonRole
 from reliant.db import Database
 from reliant.db import updates as updates_db
+from reliant.db import worktrees as worktrees_db
 from reliant.domain.chat import Approval, ChatInfo, ChatUpdate
 from reliant.gateway.role import GatewayRole
 from reliant.worker.role import WORKFLOWS, WorkerRole
@@ -104,6 +105,22 @@ class AgentEnv:
     async def new_chat(self, model: str) -> ChatInfo:
         project = await self.chats.create_project(str(self.workspace), daemon_id=self.settings.daemon_id)
         return await self.chats.create_chat(project.id, model)
+
+    async def chat_worktree(self, chat: ChatInfo) -> Path:
+        """Give the chat a git worktree of its own (as `reliant worktree create --chat` does): where
+        its tools run from now on."""
+        body = {"workspace": str(self.workspace), "name": f"chat-{chat.id[:8]}"}
+        info = (await control(self.bus, self.settings.daemon_id, "worktree.create", body, timeout=30))["worktree"]
+        await worktrees_db.create(
+            self.db,
+            project_id=chat.project_id,
+            chat_id=chat.id,
+            name=info["name"],
+            branch=info["branch"],
+            path=info["path"],
+            base_commit=info["base"],
+        )
+        return Path(info["path"])
 
     async def status(self, chat_id: str, *statuses: str, timeout: float = 30) -> ChatInfo:
         async def reached() -> ChatInfo | None:

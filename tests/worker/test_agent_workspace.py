@@ -13,7 +13,6 @@ import pytest
 from reliant.clients.daemons import control
 from reliant.db import messages as messages_db
 from reliant.db import tool_runs as tool_runs_db
-from reliant.db import worktrees as worktrees_db
 from reliant.domain.chat import Role, ToolState
 from tests.conftest import Infra
 from tests.support import eventually
@@ -138,23 +137,11 @@ async def test_a_chat_with_a_worktree_runs_its_tools_there(env: AgentEnv) -> Non
         call_log=str(log),
     )
     chat = await env.new_chat(model)
-    created = await control(
-        env.bus, env.settings.daemon_id, "worktree.create", {"workspace": str(env.workspace), "name": "c1"}, timeout=30
-    )
-    info = created["worktree"]
-    await worktrees_db.create(
-        env.db,
-        project_id=chat.project_id,
-        chat_id=chat.id,
-        name=info["name"],
-        branch=info["branch"],
-        path=info["path"],
-        base_commit=info["base"],
-    )
+    mine = await env.chat_worktree(chat)
     await env.chats.send(chat.id, "write to notes")
     await env.finished(chat.id, timeout=60)
     transcript = await messages_db.transcript(env.db, chat.id)
-    assert transcript[2].blocks[0].text.splitlines()[0] == info["path"]
-    assert (Path(info["path"]) / "notes.txt").read_text() == "chat\n"
+    assert transcript[2].blocks[0].text.splitlines()[0] == str(mine)
+    assert (mine / "notes.txt").read_text() == "chat\n"
     assert (env.workspace / "notes.txt").read_text() == "main\n"
-    assert info["path"] in calls_in(log)[0]["system"]
+    assert str(mine) in calls_in(log)[0]["system"]

@@ -23,7 +23,7 @@ from reliant.api.errors import FailedPreconditionError, InvalidFieldError
 from reliant.db import agents as agents_db
 from reliant.db import messages as messages_db
 from reliant.db import tool_runs as tool_runs_db
-from reliant.domain.agents import AgentStatus
+from reliant.domain.agents import AgentRecord, AgentStatus
 from reliant.domain.chat import ChatInfo, Role, ToolState
 from reliant.domain.workflows import run_workflow_id
 from reliant.engine import SourceText
@@ -820,6 +820,78 @@ async def test_an_agents_worktree_is_merged_kept_or_removed_and_a_conflict_chang
         if u.kind == "agent_status" and u.payload["worktree"]["state"] != "active"
     ]
     assert statuses == [("A", "merged"), ("B", "removed"), ("C", "kept")]
+
+
+async def an_agent_of_a_chat_in_a_worktree(env: AgentEnv, command: str) -> tuple[ChatInfo, AgentRecord, Path]:
+    """A chat working in a worktree of its own (in a fresh repository) commits chat.txt there, then
+    spawns an agent A in a worktree, which runs `command`; the chat, the agent and the chat's worktree."""
+    make_repo(env.workspace)
+    child = env.script([{"tools": [{"name": "shell", "input": {"command": command}}]}, {"text": "A"}])
+    commit = "echo chat > chat.txt && git add chat.txt && git commit -q -m chat"
+    parent = env.script(
+        [
+            {"tools": [{"name": "shell", "input": {"command": commit}}]},
+            {"tools": [spawn(command, child, name="A", worktree=True)]},
+            {"text": "ok"},
+        ]
+    )
+    chat = await env.new_chat(parent)
+    mine = await env.chat_worktree(chat)
+    await env.chats.send(chat.id, "go")
+    await env.finished(chat.id, timeout=90)
+    [agent] = await agents_db.for_chat(env.db, chat.id)
+    return chat, agent, mine
+
+
+async def test_an_agent_of_a_chat_in_its_own_worktree_starts_there_and_is_merged_there(env: AgentEnv) -> None:
+    """A chat working in a worktree of its own commits a file, then spawns an agent in a worktree:
+    the agent's worktree starts from the chat's commit (it reads the file), and its work is merged
+    into the chat's worktree; the project's own checkout is left as it was (files and HEAD)."""
+    chat, agent, mine = await an_agent_of_a_chat_in_a_worktree(env, "cat chat.txt; echo b > b.txt")
+    head = git(env.workspace, "rev-parse", "HEAD").strip()
+    chat_head = git(mine, "rev-parse", "HEAD").strip()
+    assert chat_head != head and agent.base_commit == chat_head, "the agent starts from the chat's commit"
+    [read] = [r for r in await tool_results(env, chat, "shell") if r.input["command"].startswith("cat")]
+    assert read.state is ToolState.COMPLETED and read.output.strip() == "chat", read
+
+    merged = await Agents(env.chats).worktree(chat.id, agent.id, "merge")
+
+    assert merged["worktree"]["state"] == "merged" and merged["files"] == ["b.txt"], merged
+    assert (mine / "b.txt").read_text() == "b\n" and git(mine, "rev-parse", "HEAD").strip() == merged["commit"]
+    assert git(env.workspace, "rev-parse", "HEAD").strip() == head, "the project's checkout did not move"
+    assert not (env.workspace / "b.txt").exists() and not (env.workspace / "chat.txt").exists()
+    assert git(env.workspace, "status", "--porcelain") == ""
+    assert not Path(agent.worktree_path).exists()
+
+
+async def test_a_grandchild_in_a_worktree_starts_from_and_is_merged_into_its_parents_worktree(env: AgentEnv) -> None:
+    make_repo(env.workspace)
+    head = git(env.workspace, "rev-parse", "HEAD").strip()
+    grandchild = env.script([{"tools": [{"name": "shell", "input": {"command": "cat c.txt > g.txt"}}]}, {"text": "G"}])
+    commit = "echo c > c.txt && git add c.txt && git commit -q -m c"
+    child = env.script(
+        [
+            {"tools": [{"name": "shell", "input": {"command": commit}}]},
+            {"tools": [spawn("copy c.txt", grandchild, name="G", worktree=True)]},
+            {"text": "C"},
+        ]
+    )
+    chat = await env.new_chat(
+        env.script([{"tools": [spawn("commit c.txt", child, name="C", worktree=True)]}, {"text": "ok"}])
+    )
+    await env.chats.send(chat.id, "go")
+    await env.finished(chat.id, timeout=90)
+    by_name = {a.name: a for a in await agents_db.for_chat(env.db, chat.id)}
+    parents = Path(by_name["C"].worktree_path)
+    assert by_name["G"].base_commit == git(parents, "rev-parse", "HEAD").strip() != head
+
+    merged = await Agents(env.chats).worktree(chat.id, by_name["G"].id, "merge")
+
+    assert merged["files"] == ["g.txt"] and (parents / "g.txt").read_text() == "c\n"
+    assert git(parents, "rev-parse", "HEAD").strip() == merged["commit"]
+    assert git(env.workspace, "rev-parse", "HEAD").strip() == head and not (env.workspace / "g.txt").exists()
+    await Agents(env.chats).worktree(chat.id, by_name["C"].id, "merge")  # the child's, with it, into the project
+    assert (env.workspace / "g.txt").read_text() == "c\n" and (env.workspace / "c.txt").read_text() == "c\n"
 
 
 async def test_a_spawn_with_a_model_of_no_known_provider_is_a_tool_error_and_the_chat_goes_on(env: AgentEnv) -> None:

@@ -4,6 +4,7 @@ worktrees and commits are read from disk after each run."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -336,6 +337,39 @@ async def test_best_of_n_over_a_conflict_keeps_the_picks_worktree_and_says_why(e
     assert (Path(agents[1].worktree_path) / "greet.py").read_text() == "def greet():\n    return 'hello'\n"
     kept = git(env.workspace, "branch", "--list", "--format=%(refname:short)", "reliant/*").split()
     assert kept == [agents[1].worktree_branch]
+
+
+async def test_best_of_n_in_a_chat_with_its_own_worktree_starts_from_it_and_merges_into_it(env: AgentEnv) -> None:
+    """The runs of a chat that works in a worktree of its own branch from the commit checked out
+    there, and the pick is merged there: the project's checkout keeps its files and HEAD."""
+    repo_with_greet(env.workspace)
+    head = git(env.workspace, "rev-parse", "HEAD").strip()
+    models = [
+        writes(env, "a", "def greet():\n    return 'hi'\n"),
+        writes(env, "b", "def greet():\n    return 'hello'\n", also="b.txt"),
+    ]
+    judge = env.script([{"tools": [{"name": "respond", "input": {"winner": 2, "reason": "b says hello"}}]}])
+    chat = await env.new_chat(judge)
+    mine = await env.chat_worktree(chat)
+    (mine / "greet.py").write_text("def greet():\n    return 'chat'\n")
+    git(mine, "commit", "-qam", "the chat's own")
+    chat_head = git(mine, "rev-parse", "HEAD").strip()
+    await chats_db.set_workflow(env.db, chat.id, "best-of-n", {"task": "greet", "n": 2, "models": ",".join(models)})
+    await env.chats.send(chat.id, "go")
+    await env.finished(chat.id, timeout=120)
+
+    run = await top_run(env, chat.id)
+    assert run.status is RunOutcome.DONE, run.error
+    assert (run.outputs["merged"], run.outputs["problem"]) == (True, ""), run.outputs
+    agents = sorted(await agents_db.for_chat(env.db, chat.id), key=lambda x: x.name)
+    assert [a.base_commit for a in agents] == [chat_head, chat_head], "the runs start from the chat's commit"
+    assert "return 'chat'" in json.dumps(calls_in(env.scripts / "b.jsonl")[1]), "and read the chat's greet.py"
+    assert (mine / "greet.py").read_text() == "def greet():\n    return 'hello'\n" and (mine / "b.txt").exists()
+    assert git(mine, "rev-parse", "HEAD").strip() == run.outputs["commit"] == agents[1].worktree_commit
+    assert git(env.workspace, "rev-parse", "HEAD").strip() == head, "the project's checkout did not move"
+    assert (env.workspace / "greet.py").read_text() == "def greet():\n    return ''\n"
+    assert not (env.workspace / "b.txt").exists() and git(env.workspace, "status", "--porcelain").strip() == ""
+    assert worktrees_on_disk(env.workspace) == [str(mine)]
 
 
 async def test_runs_that_cannot_all_start_start_none_and_leave_no_worktree(infra: Infra, tmp_path: Path) -> None:

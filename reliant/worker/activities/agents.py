@@ -99,7 +99,7 @@ class AgentActivities:
             return await self._result(inp.chat_id, run, error=f"invalid {name} call: {problem}")
         start = run.state is ToolState.PENDING
         if name == SPAWN_AGENT:  # started in the commit that records the agent
-            return await self._spawn(inp, run, target.daemon_id, target.workspace, target.project_id, start=start)
+            return await self._spawn(inp, run, target, start=start)
         if start:
             await self._started(inp.chat_id, run)
         if name == LIST_AGENTS:
@@ -199,9 +199,10 @@ class AgentActivities:
     # -- spawn_agent ------------------------------------------------------------------------------------
 
     async def _spawn(
-        self, inp: BeginAgentToolInput, run: ToolRun, daemon_id: str, workspace: str, project_id: str, *, start: bool
+        self, inp: BeginAgentToolInput, run: ToolRun, target: tool_runs_db.ToolTarget, *, start: bool
     ) -> BeginAgentToolResult:
         """`start`: the call is still pending (shown started with the agent's record)."""
+        daemon_id, workspace = target.daemon_id, target.workspace
         args = run.input
         task = str(args["task"])
         workflow = str(args.get("workflow") or DEFAULT_WORKFLOW)
@@ -246,7 +247,10 @@ class AgentActivities:
             stood = await tool_runs_db.get(self.db, inp.chat_id, run.key)
             return BeginAgentToolResult(SPAWN_AGENT, state=stood.state.value if stood else ToolState.INTERRUPTED.value)
         if args.get("worktree") and not agent.worktree_path:
-            made = await self.make_worktree(agent, daemon_id, workspace)
+            # Where the spawner works (its own worktree, the chat's, else the project): where the
+            # agent's worktree starts from and is merged into.
+            spawner = inp.scope.workspace or target.worktree
+            made = await self.make_worktree(agent, daemon_id, workspace, spawner)
             if isinstance(made, str):
                 async with self.log.change(inp.chat_id) as change:
                     await agents_db.finish(change.tx, agent.id, AgentStatus.FAILED, text="", outputs={}, error=made)
@@ -311,13 +315,19 @@ class AgentActivities:
         system = settings.system.text if settings.system is not None and not settings.system.expressions() else ""
         return model, system
 
-    async def make_worktree(self, agent: AgentRecord, daemon_id: str, workspace: str) -> AgentRecord | str:
+    async def make_worktree(
+        self, agent: AgentRecord, daemon_id: str, workspace: str, spawner: str = ""
+    ) -> AgentRecord | str:
         """The agent's own git worktree of the project, on a new branch (idempotent: a retry after the
-        daemon made it finds it)."""
+        daemon made it finds it). `spawner`: the worktree of the project its spawner works in ("" or
+        the project's path: the project's checkout); the agent's starts from the commit checked out
+        there, and is merged back there."""
         name = f"agent-{agent.id[:8]}"
         body: dict[str, Any] = {"workspace": workspace, "name": name, "branch": f"reliant/{name}"}
+        into = spawner if spawner != workspace else ""
         try:
-            reply = await control(self.bus, daemon_id, "worktree.create", body, timeout=WORKTREE_TIMEOUT)
+            create = {**body, "source": into} if into else body
+            reply = await control(self.bus, daemon_id, "worktree.create", create, timeout=WORKTREE_TIMEOUT)
             if not reply.get("ok") and "already exists" in str(reply.get("error", "")):
                 listed = await control(self.bus, daemon_id, "worktree.list", body, timeout=WORKTREE_TIMEOUT)
                 same = [w for w in listed.get("worktrees") or () if w.get("name") == name]
@@ -329,7 +339,12 @@ class AgentActivities:
         info = reply["worktree"]
         async with self.db.tx() as tx:
             await agents_db.set_worktree(
-                tx, agent.id, path=str(info["path"]), branch=str(info["branch"]), base_commit=str(info["base"])
+                tx,
+                agent.id,
+                path=str(info["path"]),
+                branch=str(info["branch"]),
+                base_commit=str(info["base"]),
+                merge_into=into,
             )
             made = await agents_db.get(tx, agent.id)
         assert made is not None

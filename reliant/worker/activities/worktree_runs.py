@@ -53,6 +53,7 @@ REPORT_CHARS = 7_000  # the whole report (a node output stays under the interpre
 class _Project:
     daemon_id: str
     path: str
+    worktree: str = ""  # the chat's own active worktree (where its tools run), if it has one
 
 
 class WorktreeRunActivities:
@@ -112,7 +113,9 @@ class WorktreeRunActivities:
             except agents_db.LimitReached as exc:
                 return await self._abandon(inp, project, f"run {i + 1} of {inp.count} cannot start: {exc.message}")
             if inp.worktree and not agent.worktree_path:
-                made = await self.agents.make_worktree(agent, project.daemon_id, project.path)
+                # The runs start from, and are merged into, where the node's run works.
+                spawner = scope.workspace or project.worktree
+                made = await self.agents.make_worktree(agent, project.daemon_id, project.path, spawner)
                 if isinstance(made, str):
                     return await self._abandon(inp, project, f"run {i + 1} of {inp.count} has {made}")
                 agent = made
@@ -218,7 +221,7 @@ class WorktreeRunActivities:
             if agent.status is AgentStatus.RUNNING:
                 return f"agent {agent.name} is still running: its worktree was not merged"
             message = inp.message or f"Merge the work of {agent.name}: {agent.task[:200]}"
-            where = {"workspace": project.path, "path": agent.worktree_path}
+            where = {"workspace": project.path, "path": agent.worktree_path, "into": agent.merge_into}
             reply = await self._daemon(project, "worktree.merge", {**where, "message": message})
             if not reply.get("ok"):
                 return f"{agent.name} was not merged: {reply.get('error')}"
@@ -277,12 +280,14 @@ class WorktreeRunActivities:
 
     async def _project(self, chat_id: str) -> _Project:
         row = await self.db.fetchrow(
-            "SELECT p.daemon_id, p.path FROM chats c JOIN projects p ON p.id = c.project_id WHERE c.id = %s",
+            "SELECT p.daemon_id, p.path,"
+            " (SELECT w.path FROM worktrees w WHERE w.chat_id = c.id AND w.state = 'active') AS worktree"
+            " FROM chats c JOIN projects p ON p.id = c.project_id WHERE c.id = %s",
             (chat_id,),
         )
         if row is None:
             raise chat_gone(chat_id)
-        return _Project(str(row["daemon_id"]), str(row["path"]))
+        return _Project(str(row["daemon_id"]), str(row["path"]), str(row["worktree"] or ""))
 
     async def _daemon(self, project: _Project, name: str, body: dict[str, Any]) -> dict[str, Any]:
         """A worktree request to the project's daemon; offline, the activity fails and is retried."""
