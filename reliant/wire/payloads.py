@@ -104,7 +104,12 @@ def agent_payload(agent: AgentRecord) -> dict[str, Any]:
         "model": agent.model,
         "thread_mode": agent.thread_mode,
         "status": agent.status.value,
-        "worktree": {"path": agent.worktree_path, "branch": agent.worktree_branch, "state": agent.worktree_state}
+        "worktree": {
+            "path": agent.worktree_path,
+            "branch": agent.worktree_branch,
+            "state": agent.worktree_state,
+            "into": agent.merge_into,  # where it started from and is merged ("" the project's checkout)
+        }
         if agent.worktree_path
         else None,
         "error": agent.error,

@@ -77,6 +77,10 @@ async def test_the_merge_of_an_agent_spawned_in_a_chats_worktree_lands_there_not
         chat, agent, mine = await an_agent_of_a_chat_in_a_worktree(env, "echo agent >> chat.txt")
         head = git(env.workspace, "rev-parse", "HEAD")
         where = f"/api/chats/{chat.id}/agents/{agent.id}/worktree"
+        headers = {"authorization": f"Bearer {env.settings.api_token}"}
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{env.settings.api_port}", headers=headers) as client:
+            shown = (await client.get(f"/api/chats/{chat.id}/agents/{agent.id}")).json()["worktree"]
+        assert shown["into"] == str(mine), "clients are told where a merge goes"
         (mine / "chat.txt").write_text("the user's edit\n")
 
         refused = await post(env, where, {"action": "merge"})

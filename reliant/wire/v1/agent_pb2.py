@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1breliant/wire/v1/agent.proto\x12\nreliant.v1\x1a\x1cgoogle/protobuf/struct.proto\";\n\tAgentDiff\x12\x0c\n\x04\x64iff\x18\x01 \x01(\t\x12\r\n\x05\x66iles\x18\x02 \x03(\t\x12\x11\n\ttruncated\x18\x03 \x01(\x08\"<\n\rAgentWorktree\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x0e\n\x06\x62ranch\x18\x02 \x01(\t\x12\r\n\x05state\x18\x03 \x01(\t\"\x83\x03\n\x05\x41gent\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12\x17\n\x0fparent_agent_id\x18\x02 \x01(\t\x12\r\n\x05\x64\x65pth\x18\x03 \x01(\x05\x12\x0c\n\x04name\x18\x04 \x01(\t\x12\x0c\n\x04task\x18\x05 \x01(\t\x12\x10\n\x08workflow\x18\x06 \x01(\t\x12\r\n\x05model\x18\x07 \x01(\t\x12\x13\n\x0bthread_mode\x18\x08 \x01(\t\x12\x0e\n\x06status\x18\t \x01(\t\x12+\n\x08worktree\x18\n \x01(\x0b\x32\x19.reliant.v1.AgentWorktree\x12\r\n\x05\x65rror\x18\x0b \x01(\t\x12\x10\n\x08\x63ost_usd\x18\x0c \x01(\x01\x12\x14\n\x0cinput_tokens\x18\r \x01(\x03\x12\x15\n\routput_tokens\x18\x0e \x01(\x03\x12\x14\n\x0c\x63reated_unix\x18\x0f \x01(\x01\x12\x15\n\rfinished_unix\x18\x10 \x01(\x01\x12\x0c\n\x04text\x18\x11 \x01(\t\x12(\n\x07outputs\x18\x12 \x01(\x0b\x32\x17.google.protobuf.Struct\"$\n\x11ListAgentsRequest\x12\x0f\n\x07\x63hat_id\x18\x01 \x01(\t\"\xa6\x01\n\x12ListAgentsResponse\x12!\n\x06\x61gents\x18\x01 \x03(\x0b\x32\x11.reliant.v1.Agent\x12\x11\n\tspent_usd\x18\x02 \x01(\x01\x12\x17\n\nbudget_usd\x18\x03 \x01(\x01H\x00\x88\x01\x01\x12\x1b\n\x13\x62udget_in_force_usd\x18\x04 \x01(\x01\x12\x15\n\rbudget_source\x18\x05 \x01(\tB\r\n\x0b_budget_usd\"4\n\x0fGetAgentRequest\x12\x0f\n\x07\x63hat_id\x18\x01 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\"G\n\x12SetWorktreeRequest\x12\x0f\n\x07\x63hat_id\x18\x01 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x03 \x01(\t2\x9d\x02\n\x0c\x41gentService\x12K\n\nListAgents\x12\x1d.reliant.v1.ListAgentsRequest\x1a\x1e.reliant.v1.ListAgentsResponse\x12:\n\x08GetAgent\x12\x1b.reliant.v1.GetAgentRequest\x1a\x11.reliant.v1.Agent\x12@\n\x0bSetWorktree\x12\x1e.reliant.v1.SetWorktreeRequest\x1a\x11.reliant.v1.Agent\x12\x42\n\x0cGetAgentDiff\x12\x1b.reliant.v1.GetAgentRequest\x1a\x15.reliant.v1.AgentDiffb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1breliant/wire/v1/agent.proto\x12\nreliant.v1\x1a\x1cgoogle/protobuf/struct.proto\";\n\tAgentDiff\x12\x0c\n\x04\x64iff\x18\x01 \x01(\t\x12\r\n\x05\x66iles\x18\x02 \x03(\t\x12\x11\n\ttruncated\x18\x03 \x01(\x08\"J\n\rAgentWorktree\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x0e\n\x06\x62ranch\x18\x02 \x01(\t\x12\r\n\x05state\x18\x03 \x01(\t\x12\x0c\n\x04into\x18\x04 \x01(\t\"\x83\x03\n\x05\x41gent\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12\x17\n\x0fparent_agent_id\x18\x02 \x01(\t\x12\r\n\x05\x64\x65pth\x18\x03 \x01(\x05\x12\x0c\n\x04name\x18\x04 \x01(\t\x12\x0c\n\x04task\x18\x05 \x01(\t\x12\x10\n\x08workflow\x18\x06 \x01(\t\x12\r\n\x05model\x18\x07 \x01(\t\x12\x13\n\x0bthread_mode\x18\x08 \x01(\t\x12\x0e\n\x06status\x18\t \x01(\t\x12+\n\x08worktree\x18\n \x01(\x0b\x32\x19.reliant.v1.AgentWorktree\x12\r\n\x05\x65rror\x18\x0b \x01(\t\x12\x10\n\x08\x63ost_usd\x18\x0c \x01(\x01\x12\x14\n\x0cinput_tokens\x18\r \x01(\x03\x12\x15\n\routput_tokens\x18\x0e \x01(\x03\x12\x14\n\x0c\x63reated_unix\x18\x0f \x01(\x01\x12\x15\n\rfinished_unix\x18\x10 \x01(\x01\x12\x0c\n\x04text\x18\x11 \x01(\t\x12(\n\x07outputs\x18\x12 \x01(\x0b\x32\x17.google.protobuf.Struct\"$\n\x11ListAgentsRequest\x12\x0f\n\x07\x63hat_id\x18\x01 \x01(\t\"\xa6\x01\n\x12ListAgentsResponse\x12!\n\x06\x61gents\x18\x01 \x03(\x0b\x32\x11.reliant.v1.Agent\x12\x11\n\tspent_usd\x18\x02 \x01(\x01\x12\x17\n\nbudget_usd\x18\x03 \x01(\x01H\x00\x88\x01\x01\x12\x1b\n\x13\x62udget_in_force_usd\x18\x04 \x01(\x01\x12\x15\n\rbudget_source\x18\x05 \x01(\tB\r\n\x0b_budget_usd\"4\n\x0fGetAgentRequest\x12\x0f\n\x07\x63hat_id\x18\x01 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\"G\n\x12SetWorktreeRequest\x12\x0f\n\x07\x63hat_id\x18\x01 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x03 \x01(\t2\x9d\x02\n\x0c\x41gentService\x12K\n\nListAgents\x12\x1d.reliant.v1.ListAgentsRequest\x1a\x1e.reliant.v1.ListAgentsResponse\x12:\n\x08GetAgent\x12\x1b.reliant.v1.GetAgentRequest\x1a\x11.reliant.v1.Agent\x12@\n\x0bSetWorktree\x12\x1e.reliant.v1.SetWorktreeRequest\x1a\x11.reliant.v1.Agent\x12\x42\n\x0cGetAgentDiff\x12\x1b.reliant.v1.GetAgentRequest\x1a\x15.reliant.v1.AgentDiffb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,17 +35,17 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_AGENTDIFF']._serialized_start=73
   _globals['_AGENTDIFF']._serialized_end=132
   _globals['_AGENTWORKTREE']._serialized_start=134
-  _globals['_AGENTWORKTREE']._serialized_end=194
-  _globals['_AGENT']._serialized_start=197
-  _globals['_AGENT']._serialized_end=584
-  _globals['_LISTAGENTSREQUEST']._serialized_start=586
-  _globals['_LISTAGENTSREQUEST']._serialized_end=622
-  _globals['_LISTAGENTSRESPONSE']._serialized_start=625
-  _globals['_LISTAGENTSRESPONSE']._serialized_end=791
-  _globals['_GETAGENTREQUEST']._serialized_start=793
-  _globals['_GETAGENTREQUEST']._serialized_end=845
-  _globals['_SETWORKTREEREQUEST']._serialized_start=847
-  _globals['_SETWORKTREEREQUEST']._serialized_end=918
-  _globals['_AGENTSERVICE']._serialized_start=921
-  _globals['_AGENTSERVICE']._serialized_end=1206
+  _globals['_AGENTWORKTREE']._serialized_end=208
+  _globals['_AGENT']._serialized_start=211
+  _globals['_AGENT']._serialized_end=598
+  _globals['_LISTAGENTSREQUEST']._serialized_start=600
+  _globals['_LISTAGENTSREQUEST']._serialized_end=636
+  _globals['_LISTAGENTSRESPONSE']._serialized_start=639
+  _globals['_LISTAGENTSRESPONSE']._serialized_end=805
+  _globals['_GETAGENTREQUEST']._serialized_start=807
+  _globals['_GETAGENTREQUEST']._serialized_end=859
+  _globals['_SETWORKTREEREQUEST']._serialized_start=861
+  _globals['_SETWORKTREEREQUEST']._serialized_end=932
+  _globals['_AGENTSERVICE']._serialized_start=935
+  _globals['_AGENTSERVICE']._serialized_end=1220
 # @@protoc_insertion_point(module_scope)

@@ -18,14 +18,16 @@ class AgentDiff(_message.Message):
     def __init__(self, diff: _Optional[str] = ..., files: _Optional[_Iterable[str]] = ..., truncated: _Optional[bool] = ...) -> None: ...
 
 class AgentWorktree(_message.Message):
-    __slots__ = ("path", "branch", "state")
+    __slots__ = ("path", "branch", "state", "into")
     PATH_FIELD_NUMBER: _ClassVar[int]
     BRANCH_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
+    INTO_FIELD_NUMBER: _ClassVar[int]
     path: str
     branch: str
     state: str
-    def __init__(self, path: _Optional[str] = ..., branch: _Optional[str] = ..., state: _Optional[str] = ...) -> None: ...
+    into: str
+    def __init__(self, path: _Optional[str] = ..., branch: _Optional[str] = ..., state: _Optional[str] = ..., into: _Optional[str] = ...) -> None: ...
 
 class Agent(_message.Message):
     __slots__ = ("agent_id", "parent_agent_id", "depth", "name", "task", "workflow", "model", "thread_mode", "status", "worktree", "error", "cost_usd", "input_tokens", "output_tokens", "created_unix", "finished_unix", "text", "outputs")

@@ -3,7 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 
-import { AgentsModel, normAgent } from "../../../reliant/web/app/views/agents-model.js";
+import { AgentsModel, mergedInto, normAgent, worktreeActions } from "../../../reliant/web/app/views/agents-model.js";
 import { ChatModel } from "../../../reliant/web/app/transcript.js";
 
 test("the tree loads from ListAgents and follows agent updates, children under their parent", () => {
@@ -23,6 +23,17 @@ test("the tree loads from ListAgents and follows agent updates, children under t
   assert.deepEqual([kid.status, kid.worktree.state], ["done", "active"]);
   assert.equal(m.spentUsd(), 0.75);
   assert.equal(normAgent({ agentId: "x", worktree: null }).worktree, null);
+});
+
+test("an agent's worktree says where a merge goes: the worktree it started from, else the project's branch", () => {
+  const chats = normAgent({ agentId: "x", status: "done", worktree: { path: "/p/.reliant/worktrees/agent-x", branch: "reliant/agent-x", state: "active", into: "/p/.reliant/worktrees/chat-1" } });
+  assert.equal(chats.worktree.into, "/p/.reliant/worktrees/chat-1");
+  assert.equal(mergedInto(chats.worktree), "the branch of the worktree it started from, /p/.reliant/worktrees/chat-1");
+  assert.match(worktreeActions(chats).find(([action]) => action === "merge")[2], /into the branch of the worktree it started from/);
+  const projects = normAgent({ agentId: "y", status: "done", worktree: { path: "/p/.reliant/worktrees/agent-y", branch: "reliant/agent-y", state: "active" } });
+  assert.equal(projects.worktree.into, "");
+  assert.equal(mergedInto(projects.worktree), "the project's branch");
+  assert.match(worktreeActions(projects).find(([action]) => action === "merge")[2], /into the project's branch/);
 });
 
 test("an agent's transcript keeps only its own messages, answer, calls and gates from the chat's stream", () => {

@@ -11,7 +11,7 @@ import { ChatModel } from "../transcript.js";
 import { TranscriptView } from "../transcript-view.js";
 import { diffView } from "../tools.js";
 import { projectCrumbs, showChatProject, statusPill } from "./chat-actions.js";
-import { normAgent, worktreeActions } from "./agents-model.js";
+import { mergedInto, normAgent, worktreeActions } from "./agents-model.js";
 
 const AGENT_KINDS = new Set(["agent_started", "agent_status", "agent_finished"]);
 const GATE_KINDS = new Set(["approval_requested", "approval_resolved", "question_asked", "question_answered"]);
@@ -221,7 +221,7 @@ export class AgentView {
         this.loadDiff();
       }
     } else {
-      this.diffEl.replaceChildren(h("p.hint", null, wt.state === "merged" ? "Merged into the project's branch." : "The worktree and its branch were removed."));
+      this.diffEl.replaceChildren(h("p.hint", null, wt.state === "merged" ? `Merged into ${mergedInto(wt)}.` : "The worktree and its branch were removed."));
     }
   }
 

@@ -5,17 +5,25 @@ const AGENT_KINDS = new Set(["agent_started", "agent_status", "agent_finished"])
 
 /** One agent from an update's payload or a ListAgents Agent (lowerCamelCase, int64 as strings). */
 const WORKTREE_ACTIONS = [
-  ["merge", "Merge", "Merge its branch into the project's branch (refused, changing nothing, on a conflict)"],
+  ["merge", "Merge", "Merge its branch into {into} (refused, changing nothing, on a conflict)"],
   ["keep", "Keep", "Keep the worktree as it is (merge or remove it later)"],
   ["remove", "Remove", "Remove the worktree and its branch"],
 ];
+
+// Where an agent's worktree is merged: the worktree its spawner worked in (the chat's or the parent
+// agent's), else the project's checkout.
+export function mergedInto(wt) {
+  return wt && wt.into ? `the branch of the worktree it started from, ${wt.into}` : "the project's branch";
+}
 
 // What the user can do with an agent's worktree now, as [action, label, title]: nothing while the
 // agent runs; merge, keep or remove an active one; merge or remove a kept one.
 export function worktreeActions(a) {
   const wt = a && a.worktree;
   if (!wt || a.status === "running") return [];
-  return WORKTREE_ACTIONS.filter(([action]) => wt.state === "active" || (wt.state === "kept" && action !== "keep"));
+  return WORKTREE_ACTIONS.filter(([action]) => wt.state === "active" || (wt.state === "kept" && action !== "keep")).map(
+    ([action, label, title]) => [action, label, title.replace("{into}", mergedInto(wt))],
+  );
 }
 
 export function normAgent(a) {
@@ -30,7 +38,7 @@ export function normAgent(a) {
     status: String(a.status || "running"),
     costUsd: Number(a.cost_usd ?? a.costUsd ?? 0),
     tokens: Number(a.input_tokens ?? a.inputTokens ?? 0) + Number(a.output_tokens ?? a.outputTokens ?? 0),
-    worktree: wt && wt.path ? { path: String(wt.path), branch: String(wt.branch || ""), state: String(wt.state || "") } : null,
+    worktree: wt && wt.path ? { path: String(wt.path), branch: String(wt.branch || ""), state: String(wt.state || ""), into: String(wt.into || "") } : null,
     error: String(a.error || ""),
   };
 }
