@@ -29,7 +29,8 @@ SPAWN_SCHEMA: dict[str, Any] = {
         },
         "worktree": {
             "type": "boolean",
-            "description": "Work in its own git worktree on a new branch (its diff comes back with its result)",
+            "description": "Work in its own git worktree on a new branch from your workspace's last commit (what you "
+            "have not committed is not in it: commit first); its diff comes back with its result",
         },
         "wait": {
             "type": "boolean",

@@ -27,7 +27,7 @@ from reliant.domain.agents import AgentRecord, AgentStatus
 from reliant.domain.chat import ChatInfo, Role, ToolState
 from reliant.domain.workflows import run_workflow_id
 from reliant.engine import SourceText
-from reliant.worker import definitions
+from reliant.worker import agent_tools, definitions
 from tests.conftest import Infra
 from tests.support import eventually
 from tests.worker.agent_env import AgentEnv, agent_env, calls_in
@@ -862,6 +862,13 @@ async def test_an_agent_of_a_chat_in_its_own_worktree_starts_there_and_is_merged
     assert not (env.workspace / "b.txt").exists() and not (env.workspace / "chat.txt").exists()
     assert git(env.workspace, "status", "--porcelain") == ""
     assert not Path(agent.worktree_path).exists()
+
+
+def test_the_model_is_told_an_agents_worktree_holds_its_last_commit_not_its_uncommitted_changes() -> None:
+    """A model that edited files and spawns an agent in a worktree would expect it to see them: it
+    is told the worktree starts from its workspace's last commit, so it commits first."""
+    said = agent_tools.SPAWN_SCHEMA["properties"]["worktree"]["description"]
+    assert "last commit" in said and "not committed" in said, said
 
 
 async def test_a_grandchild_in_a_worktree_starts_from_and_is_merged_into_its_parents_worktree(env: AgentEnv) -> None:
