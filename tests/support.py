@@ -97,13 +97,29 @@ class RoleRunner:
             raise AssertionError(f"role not ready within {self.timeout}s")
         return self
 
-    async def stop(self) -> None:
+    async def stop(self, timeout: float = 30.0) -> None:
+        """Cancel the role; one that has not stopped `timeout` seconds later fails the test, naming
+        where each of its tasks waits (instead of a bare pytest-timeout much later)."""
         if self.task is not None and not self.task.done():
             self.task.cancel()
-            await asyncio.gather(self.task, return_exceptions=True)
+            done, _ = await asyncio.wait({self.task}, timeout=timeout)
+            if not done:
+                raise AssertionError(f"{type(self.role).__name__} did not stop within {timeout}s:\n{task_stacks()}")
+            if not self.task.cancelled():
+                self.task.exception()  # retrieved, as gather(return_exceptions=True) did
 
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
+
+
+def task_stacks() -> str:
+    """Where each pending asyncio task waits: its innermost frame (for a hang's failure message)."""
+    lines = []
+    for task in asyncio.all_tasks():
+        frames = task.get_stack()
+        where = f"{frames[-1].f_code.co_filename}:{frames[-1].f_lineno}" if frames else "?"
+        lines.append(f"  {task.get_name()}: {where}")
+    return "\n".join(sorted(lines))
 
 
 def listening_ports(pid: int) -> set[int]:

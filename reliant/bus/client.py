@@ -433,6 +433,7 @@ class Beacon:
         self._record = record
         self._interval = interval
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     async def _put(self) -> None:
         presence = await self._bus.presence()
@@ -459,8 +460,13 @@ class Beacon:
         self._task = asyncio.create_task(self._loop(), name=f"beacon:{self._key}")
 
     async def _loop(self) -> None:
-        while True:
+        # The flag, not only the cancellation, ends the loop: nats-py answers a request through
+        # asyncio.wait_for, which on Python 3.11 can swallow a cancellation that arrives as its
+        # reply does, and the loop would then refresh the record forever.
+        while not self._stopping:
             await asyncio.sleep(self._interval)
+            if self._stopping:
+                return
             try:
                 await self._put()
             except (BusError, nats.errors.Error, TimeoutError) as exc:
@@ -468,6 +474,7 @@ class Beacon:
 
     async def shutdown(self, *, delete: bool = True) -> None:
         """Stop refreshing; with `delete`, also remove the record (others see us gone at once)."""
+        self._stopping = True
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)

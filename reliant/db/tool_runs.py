@@ -245,8 +245,11 @@ async def for_turn(db: Queries, chat_id: str, turn: int) -> list[ToolRun]:
 
 
 async def for_chat(db: Database, chat_id: str) -> dict[str, ToolRun]:
-    """Every execution of the chat by its key (on the main thread: its tool_call_id)."""
-    rows = await db.fetch(f"SELECT {_COLUMNS} FROM tool_executions WHERE chat_id = %s", (chat_id,))
+    """Every execution of the chat by its key (on the main thread: its tool_call_id), in the order
+    the model asked for them."""
+    rows = await db.fetch(
+        f"SELECT {_COLUMNS} FROM tool_executions WHERE chat_id = %s ORDER BY turn, position", (chat_id,)
+    )
     return {r["call_key"]: _run(r) for r in rows}
 
 

@@ -277,7 +277,11 @@ async def test_a_read_with_arguments_that_are_not_json_is_not_run_with_the_answe
     assert "alpha" in results[0].text and "alpha" in results[2].text
     assert results[1].text.startswith('the arguments of view were not a JSON object: "a.txt"; nothing was run.')
     runs = await tool_runs_db.for_chat(env.db, transcript[0].chat_id)
-    assert [r.state for r in runs.values()] == [ToolState.COMPLETED, ToolState.FAILED, ToolState.COMPLETED]
+    assert {key: r.state for key, r in runs.items()} == {
+        "call_1": ToolState.COMPLETED,
+        "call_2": ToolState.FAILED,
+        "call_3": ToolState.COMPLETED,
+    }
 
 
 async def test_an_answer_the_model_declined_pauses_the_chat_saying_so_and_is_not_stored(
