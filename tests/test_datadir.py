@@ -191,3 +191,29 @@ def test_server_ports_are_never_handed_out_twice_in_one_process() -> None:
     ports = [server_port() for _ in range(500)]
     assert len(set(ports)) == len(ports)
     assert not [p for p in ports if low <= p <= high]
+
+
+def test_no_service_is_given_the_port_the_user_gave_the_api_or_gateway(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`reliant up --port P` binds P only after the services started: a service must not be handed P
+    in between (the api then failed with "port P is already in use"), nor keep it from an earlier run."""
+    import embedded.ports
+    from reliant.appliance.supervisor import SERVICE_PORTS, resolve_embedded
+    from reliant.config import Settings
+
+    low, _ = ephemeral_range()
+    # Chosen as another process would (this one's server_port remembers what it handed out).
+    api, gateway = [p for p in range(low - 200, low) if port_is_free(p)][:2]
+    picks = iter([api, gateway])
+    real = embedded.ports.random.randint
+    monkeypatch.setattr(embedded.ports.random, "randint", lambda a, b: next(picks, None) or real(a, b))
+    d = DataDir(tmp_path)
+    d.ensure()
+    resolve_embedded(Settings(data_dir=tmp_path, api_port=api, gateway_port=gateway), d)
+    services = {name: d.ports()[name] for name in SERVICE_PORTS}
+    assert not {api, gateway} & set(services.values()), services
+
+    d.save_ports({**d.ports(), "postgres": api})  # an earlier run's, now the one given for the api
+    resolve_embedded(Settings(data_dir=tmp_path, api_port=api, gateway_port=gateway), d)
+    assert d.ports()["postgres"] not in (api, gateway)

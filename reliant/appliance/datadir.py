@@ -262,17 +262,19 @@ class DataDir:
         host: str,
         preferred: dict[str, int] | None = None,
         keep_if_taken: frozenset[str] = frozenset(),
+        reserved: frozenset[int] = frozenset(),
     ) -> dict[str, int]:
-        """Ports for `names`, persisted on first use (outside the ephemeral range: `server_port`).
+        """Ports for `names`, persisted on first use (outside the ephemeral range: `server_port`),
+        never one of `reserved` (ports the user gave, bound only later by our own roles).
 
         A persisted port that another process took since is replaced (and the change saved),
         except for names in `keep_if_taken`, whose owner may be our own leftover process; so is one
-        an older reliant chose in the ephemeral range.
+        an older reliant chose in the ephemeral range, or one now reserved.
         """
         preferred = preferred or {}
         ports = self.ports()
         changed = False
-        chosen: set[int] = set()
+        chosen: set[int] = set(reserved)
         low, high = ephemeral_range()
         for name in names:
             port = ports.get(name)
@@ -280,11 +282,13 @@ class DataDir:
                 chosen.add(port)
                 continue
             ephemeral = port is not None and low <= port <= high
-            if port is not None and not ephemeral and port_is_free(port, host):
+            if port is not None and not ephemeral and port not in chosen and port_is_free(port, host):
                 chosen.add(port)
                 continue
             if ephemeral:
                 logger.info("port %d for %s is one outgoing connections may take; choosing a new one", port, name)
+            elif port in reserved:
+                logger.warning("port %d for %s is the one given for the api or gateway; choosing a new one", port, name)
             elif port is not None:
                 logger.warning("port %d for %s is now taken by another process; choosing a new one", port, name)
             want = preferred.get(name, 0)

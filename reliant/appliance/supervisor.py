@@ -89,8 +89,13 @@ def resolve_embedded(
     keep = {"api", "gateway"}  # user-facing: a taken port is an error, not a silent change
     if (datadir.postgres_dir / "postmaster.pid").exists():
         keep.add("postgres")  # possibly our own postmaster left running by a killed parent
+    given = frozenset(port for port in (settings.api_port, settings.gateway_port) if port)
     ports = datadir.allocate_ports(
-        names, host="127.0.0.1", preferred={"api": DEFAULT_API_PORT}, keep_if_taken=frozenset(keep)
+        names,
+        host="127.0.0.1",
+        preferred={"api": DEFAULT_API_PORT},
+        keep_if_taken=frozenset(keep),
+        reserved=given,
     )
     api_port = settings.api_port or ports["api"]
     gateway_port = settings.gateway_port or ports["gateway"]
