@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from reliant.daemon.tools import search
-from reliant.daemon.tools.ripgrep import Deadline, glob_regex, matching
+from reliant.daemon.tools.ripgrep import Deadline, _read_capped, glob_regex, matching
 from reliant.daemon.tools.search import MAX_GLOB_RESULTS, MAX_GREP_MATCHES
 from reliant.domain.tools import ToolStatus
 from tests.daemon.conftest import Run
@@ -232,3 +233,14 @@ async def test_patterns_ripgrep_cannot_run_are_refused_with_its_reason(run: Run,
     assert "invalid regular expression '(?<=x)y'" in lookaround.error and "look-around" in lookaround.error
     bad_glob = await run("grep", pattern="x", glob="[z-a]")
     assert bad_glob.status is ToolStatus.ERROR and "invalid glob pattern '[z-a]'" in bad_glob.error
+
+
+async def test_an_error_written_in_pieces_is_read_whole_and_capped() -> None:
+    """ripgrep writes "rg: " and its reason in two writes; one read took only the first, and every
+    refusal said "ripgrep failed" when the machine was busy."""
+    script = "printf 'rg: ' >&2; sleep 0.2; printf 'regex parse error' >&2; printf '%0200d' 0 >&2"
+    proc = await asyncio.create_subprocess_exec("sh", "-c", script, stderr=asyncio.subprocess.PIPE)
+    assert proc.stderr is not None
+    said = await _read_capped(proc.stderr, 100)
+    await proc.wait()
+    assert said.startswith(b"rg: regex parse error") and len(said) == 100

@@ -103,7 +103,7 @@ async def run(
     )
     assert proc.stdout is not None and proc.stderr is not None
     feeder = asyncio.create_task(_feed(proc, stdin), name="rg-stdin") if stdin is not None else None
-    errors = asyncio.create_task(proc.stderr.read(MAX_ERROR_BYTES), name="rg-stderr")
+    errors = asyncio.create_task(_read_capped(proc.stderr, MAX_ERROR_BYTES), name="rg-stderr")
     records = Records([])
     ended = False  # rg closed its output: it finished by itself
     try:
@@ -137,6 +137,15 @@ async def run(
         said = " ".join(line.strip() for line in error.splitlines() if line.strip() and line.strip() != "rg:")
         raise ToolFailure(said.removeprefix("error: ") if said else "ripgrep failed")
     return records
+
+
+async def _read_capped(stream: asyncio.StreamReader, cap: int) -> bytes:
+    """Everything `stream` says until it ends, kept up to `cap` bytes (one read returns only what
+    has arrived so far: ripgrep writes "rg: " and its reason in separate writes)."""
+    kept = bytearray()
+    while chunk := await stream.read(64 * 1024):
+        kept += chunk[: max(0, cap - len(kept))]
+    return bytes(kept)
 
 
 async def _feed(proc: asyncio.subprocess.Process, data: bytes) -> None:
