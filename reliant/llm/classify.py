@@ -23,6 +23,19 @@ _FATAL_KINDS = {
     413: "request_too_large",
     422: "invalid_request",
 }
+CONTEXT_TOO_LONG = "context_too_long"  # the request holds more tokens than the model's window
+# How providers say a request outgrew the model's context window: Anthropic ("prompt is too long:
+# 212345 tokens > 200000 maximum", "input length and `max_tokens` exceed context limit"), OpenAI and
+# what imitates it (vLLM, OpenRouter, Mistral: "maximum context length is 8192 tokens"), vLLM's newer
+# "longer than the maximum model length", llama.cpp ("exceeds the available context size"), Ollama
+# ("exceeds the context length"), Gemini ("exceeds the maximum number of tokens allowed").
+_CONTEXT_TOO_LONG = re.compile(
+    r"prompt is too long|exceeds? (?:the )?context limit|maximum context length|maximum model length"
+    r"|exceeds? (?:the )?(?:available |maximum )?context (?:size|length|window)"
+    r"|exceeds the maximum number of tokens",
+    re.IGNORECASE,
+)
+_CONTEXT_CODES = frozenset({"context_length_exceeded", "exceed_context_size_error"})  # OpenAI, llama.cpp
 
 
 def is_retryable_status(status: int) -> bool:
@@ -58,19 +71,31 @@ def retry_after_seconds(headers: Mapping[str, str], *, now: float | None = None)
 
 
 def error_for_status(
-    provider: str, status: int, message: str, headers: Mapping[str, str] | None = None, *, where: str = ""
+    provider: str,
+    status: int,
+    message: str,
+    headers: Mapping[str, str] | None = None,
+    *,
+    where: str = "",
+    code: str = "",
 ) -> LlmError:
     """The LlmError for an HTTP error `status`, carrying `retry_after` when the server sent one.
 
     `where` (" from <url> for <model>") goes into a fatal error's text: the chat pauses with it, and
-    a server's own words (a 404 of a wrong base URL, say) often name neither."""
+    a server's own words (a 404 of a wrong base URL, say) often name neither. `code`: the error
+    body's code, where the provider gives one (OpenAI's `context_length_exceeded`)."""
     if is_retryable_status(status):
         wait = retry_after_seconds(headers) if headers is not None else None
         text = f"HTTP {status}: {message}" if message else f"HTTP {status}"
         return RetryableLlmError(provider, text, status=status, retry_after=wait)
     text = f"HTTP {status}{where}: {message}" if message else f"HTTP {status}{where}"
-    kind = _FATAL_KINDS.get(status, "client_error")
+    kind = CONTEXT_TOO_LONG if is_context_too_long(status, message, code) else _FATAL_KINDS.get(status, "client_error")
     return FatalLlmError(provider, text, kind=kind, status=status)
+
+
+def is_context_too_long(status: int, message: str, code: str = "") -> bool:
+    """Whether a rejected request was too long for the model's context window (a shorter one may pass)."""
+    return status in (400, 413, 422) and (code in _CONTEXT_CODES or _CONTEXT_TOO_LONG.search(message) is not None)
 
 
 _TITLE = re.compile(r"<title[^>]*>([^<]{1,200})</title>", re.IGNORECASE)

@@ -176,7 +176,7 @@ class OpenAIProvider:
         """`model`: the model a call asked for (named, with the server, by a fatal error)."""
         where = self._scrub(f" from {self.base_url} for {model}") if model else ""
         message = self._scrub(_message_of(exc))
-        return error_for_status(NAME, exc.status_code, message, exc.response.headers, where=where)
+        return error_for_status(NAME, exc.status_code, message, exc.response.headers, where=where, code=exc.code or "")
 
     def _stream_error(self, exc: sdk.APIError) -> LlmError:
         """An error object inside a 200 stream, classified by the status its `code` (OpenRouter, vLLM)

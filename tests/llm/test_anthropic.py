@@ -344,6 +344,27 @@ async def test_client_errors_are_fatal(
     assert "rejected key" in str(caught.value)
 
 
+@pytest.mark.parametrize(
+    "message",
+    [
+        "prompt is too long: 212345 tokens > 200000 maximum",
+        "input length and `max_tokens` exceed context limit: 197000 + 21333 > 200000, decrease input length"
+        " or `max_tokens` and try again",
+    ],
+)
+async def test_a_prompt_too_long_for_the_context_window_is_its_own_kind(
+    fake_llm: FakeLlmServer, provider: AnthropicProvider, events: Events, message: str
+) -> None:
+    """A shorter thread may pass where this one cannot: the chat compacts it (not a plain invalid request)."""
+    fake_llm.enqueue(anthropic_error(400, message, error_type="invalid_request_error"))
+
+    with pytest.raises(FatalLlmError) as caught:
+        await provider.stream(request(), events)
+
+    assert (caught.value.kind, caught.value.status) == ("context_too_long", 400)
+    assert message in str(caught.value)
+
+
 async def test_an_unknown_model_pauses_naming_the_model_and_the_server(
     fake_llm: FakeLlmServer, provider: AnthropicProvider, events: Events
 ) -> None:

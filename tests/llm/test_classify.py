@@ -58,5 +58,27 @@ def test_fatal_statuses(status: int, kind: str) -> None:
     assert str(error) == f"p: HTTP {status}: m"
 
 
+@pytest.mark.parametrize(
+    ("status", "message", "code", "kind"),
+    [
+        (400, "prompt is too long: 212345 tokens > 200000 maximum", "", "context_too_long"),
+        (400, "Please reduce the length of the messages.", "context_length_exceeded", "context_too_long"),
+        (
+            400,
+            "The input token count (1200000) exceeds the maximum number of tokens allowed (1048576).",
+            "",
+            "context_too_long",
+        ),
+        (413, "the input length exceeds the context length", "", "context_too_long"),
+        (400, "messages: text content blocks must be non-empty", "", "invalid_request"),
+        (401, "maximum context length of your plan", "", "auth"),
+    ],
+)
+def test_a_request_too_long_for_the_context_window(status: int, message: str, code: str, kind: str) -> None:
+    error = error_for_status("p", status, message, code=code)
+    assert isinstance(error, FatalLlmError)
+    assert error.kind == kind
+
+
 def test_scrub() -> None:
     assert scrub("key sk-1 and sk-1 again", "sk-1", "") == "key **** and **** again"

@@ -419,6 +419,54 @@ async def test_client_errors_are_fatal_and_never_show_the_key(
     assert "Incorrect API key provided" in str(caught.value)
 
 
+@pytest.mark.parametrize(
+    "response",
+    [
+        openai_error(
+            400,
+            "This model's maximum context length is 128000 tokens. However, your messages resulted in 130512"
+            " tokens. Please reduce the length of the messages.",
+            error_type="invalid_request_error",
+            code="context_length_exceeded",
+        ),
+        # Groq: the code alone says so
+        openai_error(400, "Please reduce the length of the messages or completion.", code="context_length_exceeded"),
+        # vLLM: the error object is the body itself
+        ErrorResponse(
+            400,
+            {
+                "object": "error",
+                "message": "This model's maximum context length is 4096 tokens. However, you requested 5000 tokens"
+                " (4000 in the messages, 1000 in the completion).",
+                "type": "BadRequestError",
+                "param": None,
+                "code": 400,
+            },
+        ),
+        ErrorResponse(  # llama.cpp's server
+            400,
+            {
+                "error": {
+                    "code": 400,
+                    "message": "the request exceeds the available context size, try increasing it",
+                    "type": "exceed_context_size_error",
+                }
+            },
+        ),
+    ],
+)
+async def test_a_request_too_long_for_the_context_window_is_its_own_kind(
+    fake_llm: FakeLlmServer, provider: OpenAIProvider, events: Events, response: ErrorResponse
+) -> None:
+    """A shorter thread may pass where this one cannot: the chat compacts it (not a plain invalid request)."""
+    fake_llm.enqueue(response)
+
+    with pytest.raises(FatalLlmError) as caught:
+        await provider.stream(request(), events)
+
+    assert (caught.value.kind, caught.value.status) == ("context_too_long", 400)
+
+
 async def test_a_fatal_error_names_the_model_and_the_server_it_came_from(
     fake_llm: FakeLlmServer, provider: OpenAIProvider, events: Events
 ) -> None:
