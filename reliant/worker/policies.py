@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from temporalio.common import RetryPolicy
 
-from reliant.worker.activities.types import CHAT_GONE, FATAL_LLM, TURN_ABORTED
+from reliant.worker.activities.types import CHAT_GONE, CONTEXT_TOO_LONG, FATAL_LLM, TURN_ABORTED
 
 IDLE_TIMEOUT = timedelta(minutes=30)  # an idle chat's run ends; its next message starts a new one
 HEARTBEAT_TIMEOUT = timedelta(seconds=3)  # a dead worker is noticed within seconds
@@ -19,7 +19,7 @@ LLM_RETRY = RetryPolicy(
     backoff_coefficient=2.0,
     maximum_interval=timedelta(seconds=60),
     maximum_attempts=8,
-    non_retryable_error_types=[FATAL_LLM, CHAT_GONE, TURN_ABORTED],
+    non_retryable_error_types=[FATAL_LLM, CONTEXT_TOO_LONG, CHAT_GONE, TURN_ABORTED],
 )
 TOOL_RETRY = RetryPolicy(
     initial_interval=timedelta(milliseconds=500),

@@ -7,6 +7,10 @@ plus about a token per four characters of what came after. The summary is stored
 (a retried step finds it), with the usage and cost of the call that wrote it. The summary is a model
 call like any other: it is checked against the chat's and the project's budget first (a call that
 would cross one is not made; the run pauses with the reason) and priced the same way.
+
+A model call whose thread outgrew the model's context window compacts it too, whatever the
+threshold (`force`, see interpreter/nodes/model.py). Such a thread is too long for the summarising
+call as well, so that call reads it shortened when it must (summarise).
 """
 
 from __future__ import annotations
@@ -24,8 +28,9 @@ from reliant.db import chats as chats_db
 from reliant.db import messages as messages_db
 from reliant.db import threads as threads_db
 from reliant.domain import update_kinds as kinds
-from reliant.domain.chat import ContentBlock, Message, Role, StoredMessage
-from reliant.llm.base import LlmRequest, StreamEvent
+from reliant.domain.chat import BlockType, ContentBlock, Message, Role, StoredMessage
+from reliant.llm import classify
+from reliant.llm.base import LlmRequest, LlmResponse, Provider, StreamEvent
 from reliant.llm.errors import FatalLlmError, LlmError, RetryableLlmError
 from reliant.llm.pricing import cost, usage_to_price
 from reliant.llm.registry import parse_model
@@ -34,7 +39,14 @@ from reliant.redaction import redact
 from reliant.wire.payloads import message_payload
 from reliant.worker.activities.llm import chat_gone, settle_tool_results
 from reliant.worker.activities.notes import emit_notes
-from reliant.worker.activities.types import BUDGET_REACHED, FATAL_LLM, RETRYABLE_LLM, CompactInput, CompactResult
+from reliant.worker.activities.types import (
+    BUDGET_REACHED,
+    CONTEXT_TOO_LONG,
+    FATAL_LLM,
+    RETRYABLE_LLM,
+    CompactInput,
+    CompactResult,
+)
 from reliant.worker.budget import Spending
 from reliant.worker.transcript import model_messages
 
@@ -46,6 +58,8 @@ INSTRUCTIONS = (
     "Be specific (names, paths, numbers); leave out pleasantries and anything superseded."
 )
 ASK = "Summarise the conversation above for the agent that will continue it."
+MAX_SHRINKS = 3  # a summary too long for the model is asked again this many times, shorter each time
+SHRUNK_PART = 4_000  # the characters kept of each part of a shortened thread (then a quarter, a 16th)
 
 
 def estimated_tokens(transcript: list[StoredMessage]) -> int:
@@ -63,11 +77,72 @@ def estimated_tokens(transcript: list[StoredMessage]) -> int:
 
 
 def kept_from(transcript: list[StoredMessage]) -> int:
-    """Where the messages the summary does not cover start: the trailing user messages (unanswered)."""
+    """Where the messages the summary does not cover start: the trailing user messages (unanswered),
+    not an earlier summary (a thread that is still too long once summarised has it summarised again)."""
     index = len(transcript)
-    while index > 0 and transcript[index - 1].role is Role.USER:
+    while index > 0 and transcript[index - 1].role is Role.USER and not is_summary(transcript[index - 1]):
         index -= 1
     return index
+
+
+def is_summary(message: StoredMessage) -> bool:
+    return bool(message.blocks) and message.blocks[0].text.startswith(SUMMARY_HEADER)
+
+
+async def summarise(provider: Provider, model: str, covered: list[StoredMessage]) -> tuple[LlmRequest, LlmResponse]:
+    """The model's summary of `covered`, and the request that got it. A thread too long for the
+    model's window (the very reason a call compacts it) is read shortened: as one text with each
+    part clipped, then only its newest half, then its newest quarter."""
+
+    async def quietly(event: StreamEvent) -> None:
+        activity.heartbeat()
+
+    for shrink in range(MAX_SHRINKS + 1):
+        request = LlmRequest(model=model, system=INSTRUCTIONS, messages=summary_messages(covered, shrink))
+        try:
+            return request, await provider.stream(request, quietly)
+        except RetryableLlmError as exc:
+            raise ApplicationError(redact(str(exc)), type=RETRYABLE_LLM) from None
+        except FatalLlmError as exc:
+            if exc.kind != classify.CONTEXT_TOO_LONG:
+                raise ApplicationError(redact(str(exc)), type=FATAL_LLM, non_retryable=True) from None
+            if shrink == MAX_SHRINKS:
+                raise ApplicationError(
+                    f"the conversation is too long to summarise, even shortened: {redact(str(exc))}",
+                    type=CONTEXT_TOO_LONG,
+                    non_retryable=True,
+                ) from None
+    raise AssertionError("unreachable")
+
+
+def summary_messages(covered: list[StoredMessage], shrink: int) -> tuple[Message, ...]:
+    """What the summarising model reads: the messages as they are (`shrink` 0), or shortened as one
+    text (each part cut to SHRUNK_PART >> 2*(shrink-1) characters, and from 2 on only the newest
+    1/2**(shrink-1) of the text)."""
+    if shrink == 0:
+        return (*model_messages(covered), Message(Role.USER, (ContentBlock.of_text(ASK),)))
+    part = SHRUNK_PART >> 2 * (shrink - 1)
+    text = "\n".join(f"{m.role.value}: {_clipped(_as_text(b), part)}" for m in covered for b in m.blocks)
+    if shrink > 1:
+        text = "[... the oldest part is left out]\n" + text[-(len(text) >> (shrink - 1)) :]
+    shortened = f"The conversation so far, shortened to fit (long parts cut):\n\n{text}\n\n{ASK}"
+    return (Message(Role.USER, (ContentBlock.of_text(shortened),)),)
+
+
+def _as_text(block: ContentBlock) -> str:
+    if block.type is BlockType.TOOL_CALL:
+        return f"[calls {block.tool_name} with {json.dumps(block.tool_input)}]"
+    if block.type is BlockType.TOOL_RESULT:
+        return f"[{block.tool_name} answered] {block.text}"
+    if block.type is BlockType.IMAGE:
+        return "[an image]"
+    if block.type is BlockType.THINKING:
+        return "[thinking]"
+    return block.text
+
+
+def _clipped(text: str, limit: int) -> str:
+    return text if len(text) <= limit else f"{text[:limit]} [... {len(text) - limit} more characters]"
 
 
 class CompactionActivities:
@@ -100,7 +175,7 @@ class CompactionActivities:
         transcript = await settle_tool_results(self.db, self.log, chat.id, thread_id=inp.thread_id)
         before = estimated_tokens(transcript)
         cut = kept_from(transcript)
-        if before <= inp.threshold or cut == 0:
+        if cut == 0 or (before <= inp.threshold and not inp.force):
             return CompactResult(False, before, before)
         spec = inp.model or chat.model
         try:
@@ -116,21 +191,7 @@ class CompactionActivities:
                 raise ApplicationError(
                     str(refusal), type=BUDGET_REACHED, non_retryable=True, category=ApplicationErrorCategory.BENIGN
                 )
-        request = LlmRequest(
-            model=model,
-            system=INSTRUCTIONS,
-            messages=(*model_messages(transcript[:cut]), Message(Role.USER, (ContentBlock.of_text(ASK),))),
-        )
-
-        async def quietly(event: StreamEvent) -> None:
-            activity.heartbeat()
-
-        try:
-            response = await provider.stream(request, quietly)
-        except RetryableLlmError as exc:
-            raise ApplicationError(redact(str(exc)), type=RETRYABLE_LLM) from None
-        except FatalLlmError as exc:
-            raise ApplicationError(redact(str(exc)), type=FATAL_LLM, non_retryable=True) from None
+        request, response = await summarise(provider, model, transcript[:cut])
         text = "".join(b.text for b in response.blocks if b.text and not b.tool_call_id)
         summary = f"{SUMMARY_HEADER}\n\n{text.strip()}"
         keep = transcript[cut].ordinal if cut < len(transcript) else None
@@ -158,4 +219,6 @@ class CompactionActivities:
                     keep_from=keep if keep is not None else message.ordinal,
                 )
                 change.emit(kinds.MESSAGE_CREATED, {"message": message_payload(message)})
+                if inp.notice:
+                    change.emit(kinds.ERROR, {"message": inp.notice})
         return CompactResult(True, before, estimated_tokens([message]))

@@ -53,6 +53,7 @@ from reliant.domain.chat import (
 from reliant.domain.tools import invalid_arguments_error
 from reliant.domain.workflows import ASK_USER_TOOL, ToolCallRef
 from reliant.errors import DaemonUnavailableError
+from reliant.llm import classify
 from reliant.llm.base import BlockDelta, BlockStart, LlmRequest, StreamEvent
 from reliant.llm.errors import FatalLlmError, LlmError, RetryableLlmError
 from reliant.llm.pricing import cost, usage_to_price
@@ -66,6 +67,7 @@ from reliant.worker.activities.notes import emit_notes
 from reliant.worker.activities.types import (
     BUDGET_REACHED,
     CHAT_GONE,
+    CONTEXT_TOO_LONG,
     DAEMON_OFFLINE,
     FATAL_LLM,
     RETRYABLE_LLM,
@@ -272,10 +274,14 @@ class LlmActivities:
         except FatalLlmError as exc:
             await answer.close()
             reason = redact(str(exc))
-            logger.warning("chat %s turn %d: %s (the chat pauses)", chat.id, turn, reason)
+            # Too long for the model's window: the workflow compacts the thread and asks again.
+            too_long = exc.kind == classify.CONTEXT_TOO_LONG
+            then = "the thread is compacted" if too_long else "the chat pauses"
+            logger.warning("chat %s turn %d: %s (%s)", chat.id, turn, reason, then)
             logger.debug("chat %s turn %d: the provider error in full", chat.id, turn, exc_info=exc)
+            kind = CONTEXT_TOO_LONG if too_long else FATAL_LLM
             raise ApplicationError(
-                reason, type=FATAL_LLM, non_retryable=True, category=ApplicationErrorCategory.BENIGN
+                reason, type=kind, non_retryable=True, category=ApplicationErrorCategory.BENIGN
             ) from None
         except BaseException:
             await answer.abort()

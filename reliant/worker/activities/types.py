@@ -14,6 +14,7 @@ DAEMON_OFFLINE = "DaemonOffline"
 DAEMON_OFFLINE_REASON = "daemon offline"  # how a pause for it begins (resumed when the daemon is back)
 RETRYABLE_LLM = "RetryableLlmError"
 FATAL_LLM = "FatalLlmError"
+CONTEXT_TOO_LONG = "ContextTooLong"  # the thread outgrew the model's context window: compact it, ask again
 CHAT_GONE = "ChatGone"
 BUDGET_REACHED = "BudgetReached"  # the call would cross the chat's or the project's budget: not made
 TURN_ABORTED = "TurnAborted"  # a cancelled turn's late attempt: its answer is dropped
@@ -276,6 +277,8 @@ class CompactInput:
     threshold: int
     model: str = ""  # the summarising model; "" the chat's
     notes: list[NodeNote] = field(default_factory=list)
+    force: bool = False  # a model call was too long for the context window: compact whatever the threshold
+    notice: str = ""  # told to the chat (an `error` update) with the summary
 
 
 @dataclass

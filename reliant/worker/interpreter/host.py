@@ -25,7 +25,7 @@ with workflow.unsafe.imports_passed_through():
     from reliant.domain.workflows import LOCAL_STEPS_PATCH
     from reliant.worker.activities.tools import ToolActivities
     from reliant.worker.activities.types import FinishTurnInput
-    from reliant.worker.failures import FailureKind, classify_failure, infrastructure_wait
+    from reliant.worker.failures import Failure, FailureKind, classify_failure, infrastructure_wait
     from reliant.worker.interpreter.control import Control
     from reliant.worker.interpreter.cursor import NodeNote
     from reliant.worker.policies import STATUS_RETRY
@@ -60,6 +60,14 @@ class Park(Exception):
 
 class Gone(Exception):
     """The chat no longer exists."""
+
+
+class Refused(Exception):
+    """A step failed in a way its caller handles itself (`step(raising=...)`), instead of a pause."""
+
+    def __init__(self, failure: Failure) -> None:
+        super().__init__(failure.message)
+        self.failure = failure
 
 
 class Failed(Exception):
@@ -107,11 +115,18 @@ class Host:
                 self._pause_shown = False
                 await self.set_status(ChatStatus.RUNNING)
 
-    async def step(self, start: Callable[[], workflow.ActivityHandle[T]], *, label: str, model_step: str = "") -> T:
+    async def step(
+        self,
+        start: Callable[[], workflow.ActivityHandle[T]],
+        *,
+        label: str,
+        model_step: str = "",
+        raising: frozenset[str] = frozenset(),
+    ) -> T:
         """Run one activity to its end; on failure pause the run (`label` names the node) and try
         again once resumed; an unreachable Postgres, NATS, Temporal or worker is waited out (growing
         waits, capped) for as long as it lasts. `model_step`: a model call's step, dropped if
-        cancelled in flight."""
+        cancelled in flight. `raising`: the failure types raised to the caller (Refused)."""
         infra_waits = 0
         while True:
             handle = start()
@@ -139,6 +154,8 @@ class Host:
                     if await self._cancelled_within(infrastructure_wait(infra_waits)):
                         raise Stop from None
                     continue
+                if failure.error_type in raising:
+                    raise Refused(failure) from None
                 # The reason first: a daemon outage keeps its prefix (the watcher resumes those
                 # chats when the daemon is back), then where it happened.
                 await self.paused_by_failure(f"{failure.pause_reason} ({label})")

@@ -290,8 +290,14 @@ class NodeContext:
     async def checkpoint(self) -> None:
         await self.host.checkpoint()
 
-    async def step(self, start: Callable[[], workflow.ActivityHandle[T]], *, model_step: str = "") -> T:
-        return await self.host.step(start, label=self.label, model_step=model_step)
+    async def step(
+        self,
+        start: Callable[[], workflow.ActivityHandle[T]],
+        *,
+        model_step: str = "",
+        raising: frozenset[str] = frozenset(),
+    ) -> T:
+        return await self.host.step(start, label=self.label, model_step=model_step, raising=raising)
 
     async def thread(self, name: str) -> str:
         """The id of the run's thread called `name` (made the first time a node asks for it)."""

@@ -3,7 +3,9 @@ response tool) and an `agent` node (the agent loop: call the model, run its tool
 answers without any or `max_turns` is reached).
 
 Each call is one call_llm activity under its own step key (`<run>/<thread>:<instance>#<call>`): a
-retried or replayed call returns the stored answer and never pays twice. An `agent` node's call
+retried or replayed call returns the stored answer and never pays twice. A call whose thread outgrew
+the model's context window compacts the thread (`<step>/fit<n>`) and is made again, once; still too
+long, the run pauses saying so, and a resume compacts again before the call. An `agent` node's call
 also runs the answer's leading read-only calls (run_reads: no step of their own); the rest run
 here, through the gates.
 """
@@ -19,14 +21,28 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from reliant.engine import LlmCall
     from reliant.engine.definition import AgentNode, CallLlmNode
+    from reliant.worker.activities.compaction import CompactionActivities
     from reliant.worker.activities.llm import LlmActivities
-    from reliant.worker.activities.types import CallLlmInput, CallLlmResult, ToolChoice
+    from reliant.worker.activities.types import (
+        CONTEXT_TOO_LONG,
+        CallLlmInput,
+        CallLlmResult,
+        CompactInput,
+        CompactResult,
+        ToolChoice,
+    )
     from reliant.worker.interpreter.cursor import LlmAnswer
-    from reliant.worker.interpreter.host import Failed
+    from reliant.worker.interpreter.host import Failed, Refused
     from reliant.worker.interpreter.interpreter import NodeContext
     from reliant.worker.interpreter.nodes.tools import run_tools, settled
     from reliant.worker.policies import HEARTBEAT_TIMEOUT, LLM_RETRY
 
+TOO_LONG = frozenset({CONTEXT_TOO_LONG})
+WHAT_NOW = (
+    "Switch the chat to a model with a larger context window and resume (the conversation is summarised"
+    " again first), or start a new chat."
+)
+RESUMED_NOTICE = "Resumed: the conversation was summarised again to fit the model's context window."
 NUDGE = "Answer now by calling the `respond` tool with your answer."
 MAX_RESPONSE_CALLS = 2  # a call_llm node with a response tool: the call, and one reminder
 
@@ -67,16 +83,55 @@ async def ask(
         workspace=scope.workspace,
         run_reads=run_reads,
     )
-    return await ctx.step(
+    start = functools.partial(
+        workflow.start_activity_method,
+        LlmActivities.call_llm,
+        inp,
+        start_to_close_timeout=timedelta(minutes=15),
+        heartbeat_timeout=HEARTBEAT_TIMEOUT,
+        retry_policy=LLM_RETRY,
+    )
+    compactions = 0  # of the thread, for this call: each its own step, so a retried one is not made twice
+    while True:
+        try:
+            return await ctx.step(start, model_step=step, raising=TOO_LONG)
+        except Refused as refused:
+            too_long = refused.failure.message
+        if compactions == 0:
+            compactions += 1
+            if await compact_to_fit(ctx, f"{step}/fit0", thread_id, inp.model, notice=compacted_notice(too_long)):
+                continue  # asked again, once, from the summary
+            what = (
+                "the newest message is too long for the model's context window, and nothing before it can be summarised"
+            )
+        else:
+            what = "the conversation is too long for the model's context window, even summarised"
+        await ctx.host.paused_by_failure(f"{what} ({too_long}). {WHAT_NOW} ({ctx.label})")
+        # Resumed: the thread is compacted first (what it holds now, by the model the chat has now).
+        await compact_to_fit(ctx, f"{step}/fit{compactions}", thread_id, inp.model, notice=RESUMED_NOTICE)
+        compactions += 1
+
+
+async def compact_to_fit(ctx: NodeContext, step: str, thread_id: str, model: str, *, notice: str) -> bool:
+    """Compact the thread of a call that was too long for the model's window, whatever its size:
+    True if it was (False: there was nothing before its newest messages to summarise)."""
+    result: CompactResult = await ctx.step(
         functools.partial(
             workflow.start_activity_method,
-            LlmActivities.call_llm,
-            inp,
+            CompactionActivities.compact_thread,
+            CompactInput(ctx.chat_id, step, thread_id, 0, model, notes=ctx.notes(), force=True, notice=notice),
             start_to_close_timeout=timedelta(minutes=15),
             heartbeat_timeout=HEARTBEAT_TIMEOUT,
             retry_policy=LLM_RETRY,
-        ),
-        model_step=step,
+        )
+    )
+    return result.compacted
+
+
+def compacted_notice(too_long: str) -> str:
+    return (
+        f"The conversation no longer fit the model's context window ({too_long}): it was summarised,"
+        " and the model is asked again from the summary."
     )
 
 
