@@ -327,6 +327,8 @@ class Renderer:
             self._end_text()
         elif message_id not in self._shown:
             self._stored_text(message)
+        if message.get("cut") and message_id not in self._shown:  # a limit cut it: it is not the whole answer
+            self.line(Text(f"(answer cut: {message['cut']})", style="yellow"))
         self._shown.add(message_id)
 
     def _on_message_aborted(self, payload: Mapping[str, Any], at: float) -> None:

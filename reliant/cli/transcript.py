@@ -80,6 +80,7 @@ def _message(m: pb.Message) -> dict[str, Any]:
             "cache_write_tokens": m.usage.cache_write_tokens,
         },
         "cost_usd": m.usage.cost_usd,
+        "cut": m.cut,
     }
 
 

@@ -26,6 +26,7 @@ from reliant.domain.chat import MAIN_THREAD, BlockType, ContentBlock, Role, Stor
 _SELECT = (
     "SELECT m.id, m.chat_id, m.ordinal, m.role, m.model, m.turn, m.input_tokens, m.output_tokens,"
     " m.cache_read_tokens, m.cache_write_tokens, m.cost_usd, m.aborted, m.created_at, m.thread_id, m.step,"
+    " m.stop_reason, m.output_limit,"
     " b.position, b.type, b.text, b.tool_call_id, b.tool_name, b.data"
     " FROM messages m LEFT JOIN content_blocks b ON b.message_id = m.id"
 )
@@ -95,6 +96,8 @@ def _messages(rows: list[Row]) -> list[StoredMessage]:
                     aborted=row["aborted"],
                     thread_id=str(row["thread_id"]),
                     step=row["step"] or "",
+                    stop_reason=row["stop_reason"],
+                    output_limit=row["output_limit"],
                 )
             )
         if row["type"] is not None:
@@ -219,6 +222,7 @@ async def store_turn(
     usage: Usage = Usage(),  # noqa: B008 - frozen dataclass, safe as a default
     cost_usd: float = 0.0,
     stop_reason: str = "",
+    output_limit: int = 0,
     step: str = "",
     thread_id: str = "",
 ) -> tuple[StoredMessage, bool]:
@@ -238,15 +242,16 @@ async def store_turn(
                 usage=usage,
                 cost_usd=cost_usd,
                 stop_reason=stop_reason,
+                output_limit=output_limit,
                 step=step,
                 thread_id=thread_id,
             )
     step = step or legacy_step(turn or 0)
     ordinal = await _next_ordinal(db, chat_id)
     row = await db.fetchrow(
-        "INSERT INTO messages (chat_id, ordinal, role, model, turn, stop_reason,"
+        "INSERT INTO messages (chat_id, ordinal, role, model, turn, stop_reason, output_limit,"
         " input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost_usd, thread_id, step)"
-        f" VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, coalesce(%s::uuid, {_MAIN}), %s)"
+        f" VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, coalesce(%s::uuid, {_MAIN}), %s)"
         " ON CONFLICT (chat_id, step, role) WHERE step IS NOT NULL DO NOTHING RETURNING id, created_at, thread_id",
         (
             chat_id,
@@ -255,6 +260,7 @@ async def store_turn(
             model,
             turn,
             stop_reason,
+            output_limit,
             usage.input_tokens,
             usage.output_tokens,
             usage.cache_read_tokens,
@@ -285,6 +291,8 @@ async def store_turn(
         turn=turn,
         thread_id=str(row["thread_id"]),
         step=step,
+        stop_reason=stop_reason,
+        output_limit=output_limit,
     )
     return stored, True
 

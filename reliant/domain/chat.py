@@ -176,6 +176,23 @@ class Thread:
 MAIN_THREAD = "main"
 
 
+# Stop reasons of an answer a limit cut short: the output limit, and (Claude 4.5 and later) the end
+# of the model's context window. What was written before is kept; the user is told it stops short.
+MAX_TOKENS = "max_tokens"
+CONTEXT_WINDOW = "model_context_window_exceeded"
+
+
+def cut_notice(stop_reason: str, output_limit: int = 0) -> str:
+    """Why an answer stops short of what the model meant to write, in words ("": it is whole).
+    `output_limit`: the max_tokens its call was made with (0: not known)."""
+    if stop_reason == MAX_TOKENS:
+        limit = f" {output_limit}" if output_limit > 0 else ""
+        return f"the model reached its output limit (max_tokens{limit})"
+    if stop_reason == CONTEXT_WINDOW:
+        return f"the model reached the end of its context window ({CONTEXT_WINDOW})"
+    return ""
+
+
 @dataclass(frozen=True, slots=True)
 class StoredMessage:
     id: str
@@ -191,6 +208,12 @@ class StoredMessage:
     aborted: bool = False  # the placeholder of a cancelled turn
     thread_id: str = ""
     step: str = ""  # the model call (or workflow node) that wrote it
+    stop_reason: str = ""  # an answer's: how the model's call ended ("end_turn", "max_tokens"...)
+    output_limit: int = 0  # an answer's: the max_tokens its call was made with (0: not known)
+
+    def cut(self) -> str:
+        """Why the answer stops short, in words ("": it is whole)."""
+        return cut_notice(self.stop_reason, self.output_limit)
 
     def as_message(self) -> Message:
         return Message(self.role, self.blocks)

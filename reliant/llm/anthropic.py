@@ -91,7 +91,7 @@ class AnthropicProvider:
         max_tokens, thinking = thinking_config(request.model, request.thinking_budget, request.max_tokens)
         system = system_param(request.system, request.context)
         tools = tools_param(request.tools)
-        assembly = _Assembly(model=request.model)
+        assembly = _Assembly(model=request.model, output_limit=max_tokens)
         try:
             events = await self._client.messages.create(
                 model=request.model,
@@ -322,6 +322,7 @@ class _Assembly:
     """The assistant message, built from the stream's events as they arrive."""
 
     model: str
+    output_limit: int  # the max_tokens the call was made with
     parts: dict[int, _Part] = field(default_factory=dict)  # by the API's block index
     usage: dict[str, int] = field(default_factory=dict)
     stop_reason: str = ""
@@ -407,4 +408,6 @@ class _Assembly:
             cache_write_tokens=self.usage.get("cache_write", 0),
         )
         stop = self.stop_reason or ("tool_use" if any(b.type is BlockType.TOOL_CALL for b in blocks) else "end_turn")
-        return LlmResponse(blocks=blocks, usage=usage, stop_reason=stop, model=self.model)
+        return LlmResponse(
+            blocks=blocks, usage=usage, stop_reason=stop, model=self.model, output_limit=self.output_limit
+        )

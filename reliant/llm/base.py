@@ -58,6 +58,7 @@ class LlmResponse:
     usage: Usage
     stop_reason: str  # "end_turn", "tool_use", "max_tokens", ...
     model: str
+    output_limit: int = 0  # the max_tokens the call was made with (0: none), named when it cut the answer
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterable, AsyncIterator
 from typing import TypeVar
 
-from reliant.domain.chat import BlockType
+from reliant.domain.chat import CONTEXT_WINDOW, MAX_TOKENS, BlockType
 from reliant.llm.base import LlmResponse
 from reliant.llm.errors import FatalLlmError, RetryableLlmError
 from reliant.llm.tool_input import ToolInputError
@@ -25,8 +25,6 @@ T = TypeVar("T")
 
 # Stop reasons of an answer cut short by a limit another attempt would meet the same way: the output
 # limit, and (Claude 4.5 and later) the end of the model's context window.
-MAX_TOKENS = "max_tokens"
-CONTEXT_WINDOW = "model_context_window_exceeded"
 CUT = (MAX_TOKENS, CONTEXT_WINDOW)
 
 # How long a stream may stay silent (also before its first byte) before the call is given up.

@@ -101,7 +101,7 @@ class OpenAIProvider:
 
         tools = tools_param(request.tools)
         effort = reasoning_effort(request.model, request.thinking_budget)
-        assembly = _Assembly(model=request.model)
+        assembly = _Assembly(model=request.model, output_limit=request.max_tokens)
         try:
             chunks = await self._client.chat.completions.create(
                 model=request.model,
@@ -316,6 +316,7 @@ class _Assembly:
     """The assistant message, built from the stream's chunks as they arrive."""
 
     model: str
+    output_limit: int  # the max_tokens the call was made with
     parts: list[_Part] = field(default_factory=list)
     text: _Part | None = None
     thinking: _Part | None = None
@@ -414,4 +415,6 @@ class _Assembly:
         a limit cut (a finished one keeps such a call, marked)."""
         stop = self.stop_reason()
         blocks = tuple(part.block(cut=stop in broken_stream.CUT) for part in self.parts)
-        return LlmResponse(blocks=blocks, usage=self.usage, stop_reason=stop, model=self.model)
+        return LlmResponse(
+            blocks=blocks, usage=self.usage, stop_reason=stop, model=self.model, output_limit=self.output_limit
+        )

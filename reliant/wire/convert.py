@@ -133,6 +133,7 @@ def message(m: StoredMessage, runs: dict[str, ToolRun]) -> pb.Message:
         turn=m.turn or 0,
         step=m.step,
         thread_id=m.thread_id,
+        cut=m.cut(),
     )
 
 

@@ -46,6 +46,7 @@ def message_payload(message: StoredMessage) -> dict[str, Any]:
         "created_at": message.created_at,
         "thread_id": message.thread_id,
         "step": message.step,
+        "cut": message.cut(),  # why the answer stops short, in words ("": it is whole)
     }
 
 

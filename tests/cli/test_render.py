@@ -104,7 +104,7 @@ def test_parallel_calls_each_result_sits_under_its_call() -> None:
     ]
 
 
-def answer(turn: int, text: str, message_id: str) -> list[tuple[str, dict[str, Any]]]:
+def answer(turn: int, text: str, message_id: str, *, cut: str = "") -> list[tuple[str, dict[str, Any]]]:
     stored = {
         "id": f"stored-{turn}",
         "role": "assistant",
@@ -112,6 +112,7 @@ def answer(turn: int, text: str, message_id: str) -> list[tuple[str, dict[str, A
         "blocks": [{"type": "text", "text": text}],
         "usage": {"input_tokens": 1200, "output_tokens": 34, "cache_read_tokens": 300},
         "cost_usd": 0.0123,
+        "cut": cut,
     }
     return [
         ("message_started", {"message_id": message_id, "turn": turn, "attempt": 1}),
@@ -134,6 +135,17 @@ def test_an_answer_is_shown_once_and_pipes_get_the_markdown_as_it_came() -> None
     ]
     plain = rendered(updates, styled=False)
     assert plain.count("# Title") == 1 and "```python\nx = 1\n```" in plain and "\x1b" not in plain
+
+
+@pytest.mark.parametrize("live", [True, False])
+def test_an_answer_a_limit_cut_says_so_under_its_text_once(live: bool) -> None:
+    cut = "the model reached its output limit (max_tokens 8192)"
+    updates = [*answer(1, "The plan: first", "m1", cut=cut), ("chat_status", {"status": "idle", "reason": ""})]
+    lines = rendered([*updates, updates[-2]], styled=False, live=live).splitlines()  # completed twice
+    assert lines[:2] == ["The plan: first", f"(answer cut: {cut})"]
+    assert lines.count(f"(answer cut: {cut})") == 1
+    whole = rendered(answer(1, "Done.", "m1"), styled=False, live=live)
+    assert "answer cut" not in whole
 
 
 def test_a_terminal_gets_rendered_markdown_and_the_end_of_turn_line() -> None:

@@ -22,9 +22,11 @@ from reliant.db import settings as settings_db
 from reliant.db import tool_runs as tool_runs_db
 from reliant.domain.chat import Role, ToolState, Usage
 from reliant.redaction import RedactingFilter
+from reliant.wire import convert
 from tests.conftest import Infra
 from tests.llm.fakes import (
     FakeLlmServer,
+    StreamResponse,
     Text,
     ToolCall,
     anthropic_stream,
@@ -194,6 +196,42 @@ async def test_tool_arguments_cut_by_max_tokens_pause_the_chat_with_the_reason_i
     )
     assert await assistant_messages(env, chat.id) == []
     assert await tool_runs_db.for_chat(env.db, chat.id) == {}
+
+
+@pytest.mark.parametrize(
+    ("model", "stream", "cut"),
+    [
+        (
+            "anthropic:claude-test",
+            anthropic_stream([Text("The plan: first")], stop_reason="max_tokens"),
+            "the model reached its output limit (max_tokens 8192)",
+        ),
+        (
+            "openai:gpt-test",
+            openai_stream([Text("The plan: first")], finish_reason="length"),
+            "the model reached its output limit (max_tokens 8192)",
+        ),
+        (
+            "anthropic:claude-test",
+            anthropic_stream([Text("The plan: first")], stop_reason="model_context_window_exceeded"),
+            "the model reached the end of its context window (model_context_window_exceeded)",
+        ),
+    ],
+    ids=["anthropic-max_tokens", "openai-length", "anthropic-context_window"],
+)
+async def test_an_answer_a_limit_cut_after_some_text_is_kept_and_clients_are_told_it_was_cut(
+    env: AgentEnv, fake: FakeLlmServer, model: str, stream: StreamResponse, cut: str
+) -> None:
+    fake.enqueue(stream)
+    chat = await env.new_chat(model)
+    await env.chats.send(chat.id, "plan it")
+    await env.finished(chat.id)
+
+    [answer] = await assistant_messages(env, chat.id)
+    assert (answer.text(), answer.cut()) == ("The plan: first", cut)
+    [completed] = [u.payload["message"] for u in await env.updates(chat.id) if u.kind == "message_completed"]
+    assert completed["cut"] == cut, "the live update says so"
+    assert convert.message(answer, {}).cut == cut, "and so does the stored transcript (ListMessages)"
 
 
 @pytest.mark.parametrize("model", ["openai:gpt-test", "anthropic:claude-test"])

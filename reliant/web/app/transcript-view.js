@@ -394,8 +394,14 @@ export class TranscriptView {
       }
       return slot;
     }
-    if (item.type === "call") {
+    if (item.type === "cut") {
       if (!slot) {
+        slot = { type: "cut", el: h("p.answer-cut", { role: "note" }, h("strong", null, "Answer cut: "), item.text) };
+        el._slots.set(item.key, slot);
+      }
+      return slot;
+    }
+    if (item.type === "call") {
         slot = this.blockEl(item.block);
         el._slots.set(item.key, slot);
       }

@@ -92,6 +92,7 @@ export function normMessage(m) {
     queued: Boolean(m.queued) || !ordinal,
     threadId: String(pick(m, "thread_id", "threadId") || ""),
     step: String(m.step || ""),
+    cut: String(m.cut || ""), // why an answer stops short of what the model meant to write ("": whole)
   };
 }
 

@@ -49,7 +49,8 @@ function stepOf(member) {
 /**
  * What a turn shows, in order: {key, type: "block", block, member, last} for text, thinking and
  * images; {key, type: "call", toolCallId, block, member} for a tool call; {key, type: "group",
- * calls: [call items]} for two or more calls in a row. Keys hold across the streaming step being
+ * calls: [call items]} for two or more calls in a row; {key, type: "cut", text, member} after a step
+ * a limit cut short (its text says which). Keys hold across the streaming step being
  * replaced by the stored message (they name the model step and the block's index, or the call id).
 The last block of a streaming step is kept even when empty: it shows the cursor.
  */
@@ -74,6 +75,7 @@ export function turnItems(members) {
       if ((block.type === "text" || block.type === "thinking") && !block.text && !last) continue;
       flat.push({ key: `${block.type}:${step}:${i}`, type: "block", block, member, last });
     }
+    if (member.item.cut) flat.push({ key: `cut:${step}`, type: "cut", text: member.item.cut, member });
   }
   const items = [];
   let run = [];

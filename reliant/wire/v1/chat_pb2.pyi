@@ -308,7 +308,7 @@ class ContentBlock(_message.Message):
     def __init__(self, type: _Optional[str] = ..., text: _Optional[str] = ..., tool_call_id: _Optional[str] = ..., tool_name: _Optional[str] = ..., tool_input: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., is_error: _Optional[bool] = ..., media_type: _Optional[str] = ..., tool_state: _Optional[str] = ..., duration_ms: _Optional[float] = ..., tool_data: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., path: _Optional[str] = ..., tool_outcome: _Optional[str] = ...) -> None: ...
 
 class Message(_message.Message):
-    __slots__ = ("id", "chat_id", "ordinal", "role", "model", "blocks", "usage", "created_unix", "queued", "turn", "step", "thread_id")
+    __slots__ = ("id", "chat_id", "ordinal", "role", "model", "blocks", "usage", "created_unix", "queued", "turn", "step", "thread_id", "cut")
     ID_FIELD_NUMBER: _ClassVar[int]
     CHAT_ID_FIELD_NUMBER: _ClassVar[int]
     ORDINAL_FIELD_NUMBER: _ClassVar[int]
@@ -321,6 +321,7 @@ class Message(_message.Message):
     TURN_FIELD_NUMBER: _ClassVar[int]
     STEP_FIELD_NUMBER: _ClassVar[int]
     THREAD_ID_FIELD_NUMBER: _ClassVar[int]
+    CUT_FIELD_NUMBER: _ClassVar[int]
     id: str
     chat_id: str
     ordinal: int
@@ -333,7 +334,8 @@ class Message(_message.Message):
     turn: int
     step: str
     thread_id: str
-    def __init__(self, id: _Optional[str] = ..., chat_id: _Optional[str] = ..., ordinal: _Optional[int] = ..., role: _Optional[str] = ..., model: _Optional[str] = ..., blocks: _Optional[_Iterable[_Union[ContentBlock, _Mapping]]] = ..., usage: _Optional[_Union[Usage, _Mapping]] = ..., created_unix: _Optional[float] = ..., queued: _Optional[bool] = ..., turn: _Optional[int] = ..., step: _Optional[str] = ..., thread_id: _Optional[str] = ...) -> None: ...
+    cut: str
+    def __init__(self, id: _Optional[str] = ..., chat_id: _Optional[str] = ..., ordinal: _Optional[int] = ..., role: _Optional[str] = ..., model: _Optional[str] = ..., blocks: _Optional[_Iterable[_Union[ContentBlock, _Mapping]]] = ..., usage: _Optional[_Union[Usage, _Mapping]] = ..., created_unix: _Optional[float] = ..., queued: _Optional[bool] = ..., turn: _Optional[int] = ..., step: _Optional[str] = ..., thread_id: _Optional[str] = ..., cut: _Optional[str] = ...) -> None: ...
 
 class ListMessagesRequest(_message.Message):
     __slots__ = ("chat_id", "agent_id")

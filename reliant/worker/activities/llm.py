@@ -308,6 +308,7 @@ class LlmActivities:
                 usage=response.usage,
                 cost_usd=cost_usd,
                 stop_reason=response.stop_reason,
+                output_limit=response.output_limit,
                 step=step,
                 thread_id=thread.id,
             )

@@ -111,6 +111,18 @@ test("a single call stays a card of its own; text between calls splits the group
   assert.deepEqual(rows.map((r) => r.key), ["m:u1", "t:m:u1:0", "n:5", "t:m:u1:1", "m:u2", "t:m:u2:0", "m:q"]);
 });
 
+test("a step a limit cut short says so after what it wrote, from the snapshot and from the stream alike", () => {
+  seq = 0;
+  const cut = "the model reached its output limit (max_tokens 8192)";
+  const m = new ChatModel(CHAT);
+  m.load({ messages: [user("u1", 1, "plan it"), { ...assistant("a1", 2, 1, [{ type: "text", text: "First," }, call("t1", "view")]), cut }], resumeSeq: "0" });
+  m.apply(u("message_completed", { message: { id: "a2", ordinal: 3, role: "assistant", turn: 2, blocks: [{ type: "text", text: "Then" }], usage: {}, cost_usd: 0, cut } }));
+  m.apply(u("message_completed", { message: { id: "a3", ordinal: 4, role: "assistant", turn: 3, blocks: [{ type: "text", text: "Done." }], usage: {}, cost_usd: 0, cut: "" } }));
+  const items = turnItems(displayRows(m.rows())[1].members);
+  assert.deepEqual(items.map((i) => i.key), ["text:s1:0", "c:t1", "cut:s1", "text:s2:0", "cut:s2", "text:s3:0"]);
+  assert.equal(items[2].text, cut);
+});
+
 test("the model field suggests what matches every typed word, and says what a model looks like", () => {
   const choices = [
     { model: "anthropic:claude-sonnet-4-6", label: "Claude Sonnet 4.6", source: "provider" },
