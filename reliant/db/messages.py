@@ -424,6 +424,33 @@ async def last_turn(db: Database, chat_id: str) -> int:
     return int(row["t"]) if row else 0
 
 
+async def record_spent(
+    db: Database, chat_id: str, *, step: str, thread_id: str, model: str, usage: Usage, cost_usd: float
+) -> None:
+    """What a model call spent that stored no answer (it ended in an error after its stream reported
+    usage): an aborted assistant row under `step` (never part of a transcript; one per call, so the
+    caller makes it unique), counted where every message's cost is (the chat's, its agents' and the
+    project's spending), and added to the chat's totals."""
+    async with db.tx() as tx:
+        await tx.execute(
+            "INSERT INTO messages (chat_id, role, model, aborted, step, thread_id,"
+            " input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost_usd)"
+            " VALUES (%s, 'assistant', %s, true, %s, %s, %s, %s, %s, %s, %s)",
+            (
+                chat_id,
+                model,
+                step,
+                thread_id,
+                usage.input_tokens,
+                usage.output_tokens,
+                usage.cache_read_tokens,
+                usage.cache_write_tokens,
+                cost_usd,
+            ),
+        )
+        await add_usage(tx, chat_id, usage, cost_usd)
+
+
 async def abort_turn(db: Database, chat_id: str, turn: int, step: str = "") -> bool:
     """Reserve (chat, step) for a cancelled LLM call so its answer is never stored.
 

@@ -129,11 +129,12 @@ class AnthropicProvider:
                 raise broken_stream.not_a_stream(NAME, self._scrub(self.base_url), request.model, content_type, "")
             raise broken_stream.ended_early(NAME, "message_stop", assembly.received)
         if assembly.stop_reason == "refusal":
-            raise broken_stream.withheld(NAME, f"{request.model} declined to answer (stop_reason refusal)")
+            what = f"{request.model} declined to answer (stop_reason refusal)"
+            raise broken_stream.withheld(NAME, what, assembly.spent())
         try:
             response = assembly.response()
         except ToolInputError as exc:
-            raise broken_stream.bad_tool_input(NAME, exc, assembly.stop_reason) from None
+            raise broken_stream.bad_tool_input(NAME, exc, assembly.stop_reason, assembly.spent()) from None
         if cut := broken_stream.cut_before_answering(NAME, request.model, max_tokens, response):
             raise cut
         return response
@@ -396,17 +397,21 @@ class _Assembly:
             if value is not None:
                 self.usage[ours] = int(value)
 
-    def response(self) -> LlmResponse:
-        """The answer; raises ToolInputError for tool arguments that are not a JSON object in an answer
-        a limit cut (a finished one keeps such a call, marked)."""
-        cut = self.stop_reason in broken_stream.CUT
-        blocks = tuple(part.block(cut=cut) for part in sorted(self.parts.values(), key=lambda p: p.index))
-        usage = Usage(
+    def spent(self) -> Usage:
+        """The usage the stream has reported so far."""
+        return Usage(
             input_tokens=self.usage.get("input", 0),
             output_tokens=self.usage.get("output", 0),
             cache_read_tokens=self.usage.get("cache_read", 0),
             cache_write_tokens=self.usage.get("cache_write", 0),
         )
+
+    def response(self) -> LlmResponse:
+        """The answer; raises ToolInputError for tool arguments that are not a JSON object in an answer
+        a limit cut (a finished one keeps such a call, marked)."""
+        cut = self.stop_reason in broken_stream.CUT
+        blocks = tuple(part.block(cut=cut) for part in sorted(self.parts.values(), key=lambda p: p.index))
+        usage = self.spent()
         stop = self.stop_reason or ("tool_use" if any(b.type is BlockType.TOOL_CALL for b in blocks) else "end_turn")
         return LlmResponse(
             blocks=blocks, usage=usage, stop_reason=stop, model=self.model, output_limit=self.output_limit

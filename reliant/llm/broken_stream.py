@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterable, AsyncIterator
 from typing import TypeVar
 
-from reliant.domain.chat import CONTEXT_WINDOW, MAX_TOKENS, BlockType
+from reliant.domain.chat import CONTEXT_WINDOW, MAX_TOKENS, BlockType, Usage
 from reliant.llm.base import LlmResponse
 from reliant.llm.errors import FatalLlmError, RetryableLlmError
 from reliant.llm.tool_input import ToolInputError
@@ -78,13 +78,15 @@ def not_a_stream(provider: str, url: str, model: str, content_type: str, hint: s
     )
 
 
-def withheld(provider: str, what: str) -> FatalLlmError:
+def withheld(provider: str, what: str, usage: Usage) -> FatalLlmError:
     """The answer was withheld (the model declined, a content filter stopped it): what came of it
-    is not an answer to keep, and trying again as such would most likely meet the same end."""
+    is not an answer to keep, and trying again as such would most likely meet the same end.
+    `usage`: what the stream reported it spent."""
     return FatalLlmError(
         provider,
         f"{what}; nothing of it was kept: rephrase the request, or resume to ask again",
         kind="refusal",
+        usage=usage,
     )
 
 
@@ -102,6 +104,7 @@ def cut_before_answering(provider: str, model: str, limit: int, response: LlmRes
             f"{model} reached the end of its context window ({CONTEXT_WINDOW}) before it wrote any answer; "
             "nothing of it was kept",
             kind="context_window",
+            usage=response.usage,
         )
     thought = any(b.type is BlockType.THINKING for b in response.blocks)
     spent = ", all of it spent thinking (thinking_budget sets how much it may think)" if thought else ""
@@ -110,6 +113,7 @@ def cut_before_answering(provider: str, model: str, limit: int, response: LlmRes
         f"{model} reached its output limit (max_tokens {limit}) before it wrote any answer{spent}; "
         "nothing of it was kept",
         kind="max_tokens",
+        usage=response.usage,
     )
 
 
@@ -121,19 +125,21 @@ def stalled(provider: str, seconds: float) -> RetryableLlmError:
     return RetryableLlmError(provider, f"no data for {seconds:g}s (read timeout): the provider stalled")
 
 
-def bad_tool_input(provider: str, exc: ToolInputError, stop_reason: str) -> FatalLlmError:
+def bad_tool_input(provider: str, exc: ToolInputError, stop_reason: str, usage: Usage) -> FatalLlmError:
     """The error for an answer a limit cut in the middle of a tool call's arguments (`stop_reason`
-    one of CUT)."""
+    one of CUT); `usage`: what the stream reported it spent."""
     if stop_reason == CONTEXT_WINDOW:
         return FatalLlmError(
             provider,
             f"the answer reached the end of the model's context window ({CONTEXT_WINDOW}) in the arguments of "
             f"the {exc.tool_name} tool call; nothing of it was kept",
             kind="context_window",
+            usage=usage,
         )
     return FatalLlmError(
         provider,
         f"the answer reached its output limit (max_tokens) in the arguments of the {exc.tool_name} tool "
         "call; nothing of it was kept",
         kind="max_tokens",
+        usage=usage,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from reliant.domain.chat import Usage
 from reliant.domain.model_spec import SPEC_FORMS
 from reliant.errors import ReliantError
 
@@ -25,11 +26,17 @@ class RetryableLlmError(LlmError):
 
 
 class FatalLlmError(LlmError):
-    """Trying again cannot help (bad key, invalid request, missing key); the chat pauses with this."""
+    """Trying again cannot help (bad key, invalid request, missing key); the chat pauses with this.
 
-    def __init__(self, provider: str, message: str, *, kind: str, status: int | None = None) -> None:
+    `usage`: what the call spent, as its stream reported before it ended this way (a refusal, a
+    content filter, an answer a limit cut): paid for although nothing of it is kept."""
+
+    def __init__(
+        self, provider: str, message: str, *, kind: str, status: int | None = None, usage: Usage | None = None
+    ) -> None:
         self.kind = kind  # "auth", "permission", "invalid_request", "not_found", "missing_key", ...
         self.status = status
+        self.usage = usage or Usage()
         super().__init__(provider, message)
 
 

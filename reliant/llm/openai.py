@@ -145,11 +145,11 @@ class OpenAIProvider:
             )
         if assembly.finish_reason == "content_filter":
             what = f"the provider's content filter stopped the answer of {request.model} (finish_reason content_filter)"
-            raise broken_stream.withheld(NAME, what)
+            raise broken_stream.withheld(NAME, what, assembly.usage)
         try:
             response = assembly.response()
         except ToolInputError as exc:
-            raise broken_stream.bad_tool_input(NAME, exc, assembly.stop_reason()) from None
+            raise broken_stream.bad_tool_input(NAME, exc, assembly.stop_reason(), assembly.usage) from None
         if cut := broken_stream.cut_before_answering(NAME, request.model, request.max_tokens, response):
             raise cut
         return response

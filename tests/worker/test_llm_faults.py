@@ -17,6 +17,8 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.converter import WorkflowSerializationContext
 from temporalio.exceptions import FailureError
 
+from reliant.db import budgets as budgets_db
+from reliant.db import chats as chats_db
 from reliant.db import messages as messages_db
 from reliant.db import settings as settings_db
 from reliant.db import tool_runs as tool_runs_db
@@ -28,6 +30,7 @@ from tests.llm.fakes import (
     FakeLlmServer,
     StreamResponse,
     Text,
+    Thinking,
     ToolCall,
     anthropic_stream,
     ended_early,
@@ -375,6 +378,37 @@ async def test_a_priced_model_whose_server_reports_no_usage_is_not_recorded_as_f
     assert answer.usage == Usage(), "the usage stays as reported: none"
     output_cost = 1000 * 5 / 1_000_000  # 4,000 characters of answer
     assert output_cost < answer.cost_usd < output_cost + 0.1
+
+
+@pytest.mark.parametrize(
+    ("model", "stream", "reported"),
+    [
+        ("anthropic:claude-test", anthropic_stream([Text("")], stop_reason="refusal"), Usage(12, 7)),
+        ("openai:gpt-test", openai_stream([Text("Part")], finish_reason="content_filter"), Usage(20, 9)),
+        ("anthropic:claude-test", anthropic_stream([Thinking("Hmm")], stop_reason="max_tokens"), Usage(12, 7)),
+    ],
+    ids=["anthropic-refusal", "openai-content_filter", "anthropic-cut_before_any_text"],
+)
+async def test_a_call_that_ends_in_a_fatal_error_records_what_its_stream_reported_it_spent(
+    env: AgentEnv, fake: FakeLlmServer, model: str, stream: StreamResponse, reported: Usage
+) -> None:
+    """Nothing of the answer is kept, but its tokens were paid for: the chat's cost and the budgets
+    (which sum what was recorded) count them."""
+    await settings_db.put(env.db, {"model_prices": json.dumps({model: {"input": 1, "output": 5}})})
+    try:
+        fake.enqueue(stream)
+        chat = await env.new_chat(model)
+        await env.chats.send(chat.id, "go")
+        await env.status(chat.id, "paused")
+    finally:
+        await settings_db.put(env.db, {"model_prices": ""})
+
+    spent = (reported.input_tokens * 1 + reported.output_tokens * 5) / 1_000_000
+    assert await budgets_db.chat_spent(env.db, chat.id) == pytest.approx(spent)
+    info = await chats_db.get(env.db, chat.id)
+    assert info is not None
+    assert (info.usage, info.cost_usd) == (reported, pytest.approx(spent))
+    assert await assistant_messages(env, chat.id) == [], "and nothing of it is in the transcript"
 
 
 # -- a stall, a long Retry-After, a malformed chunk -----------------------------------------------

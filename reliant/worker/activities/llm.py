@@ -273,6 +273,16 @@ class LlmActivities:
             ) from None
         except FatalLlmError as exc:
             await answer.close()
+            if exc.usage != Usage():  # paid for, although nothing of it is kept: budgets count it
+                await messages_db.record_spent(
+                    self.db,
+                    chat.id,
+                    step=f"{step}:failed:{answer.message_id}",
+                    thread_id=thread.id,
+                    model=model_spec,
+                    usage=exc.usage,
+                    cost_usd=await self._cost(model_spec, exc.usage),
+                )
             reason = redact(str(exc))
             # Too long for the model's window: the workflow compacts the thread and asks again.
             too_long = exc.kind == classify.CONTEXT_TOO_LONG
