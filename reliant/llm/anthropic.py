@@ -41,15 +41,22 @@ MIN_THINKING_BUDGET = 1024  # the API's floor for `budget_tokens`
 REDACTED_THINKING_PREFIX = "redacted_thinking:"
 
 _EPHEMERAL: dict[str, str] = {"type": "ephemeral"}
+# The HTTP status each error type of the API stands for (the SDK's ErrorType and the API's errors
+# page), for an `event: error` inside a 200 stream; a type not listed counts as an invalid request.
 _STREAM_ERROR_STATUS = {
-    "overloaded_error": 529,
-    "api_error": 500,
-    "rate_limit_error": 429,
-    "timeout_error": 504,
+    "invalid_request_error": 400,
     "authentication_error": 401,
+    "billing_error": 402,
     "permission_error": 403,
     "not_found_error": 404,
+    "conflict_error": 409,
+    "memory_path_conflict_error": 409,
+    "memory_precondition_failed_error": 412,
     "request_too_large": 413,
+    "rate_limit_error": 429,
+    "api_error": 500,
+    "timeout_error": 504,
+    "overloaded_error": 529,
 }
 _VERSION = re.compile(r"-(\d{1,2})(?:-(\d{1,2}))?(?=-|$)")
 

@@ -90,6 +90,8 @@ def error_for_status(
         return RetryableLlmError(provider, text, status=status, retry_after=wait)
     text = f"HTTP {status}{where}: {message}" if message else f"HTTP {status}{where}"
     kind = CONTEXT_TOO_LONG if is_context_too_long(status, message, code) else _FATAL_KINDS.get(status, "client_error")
+    if kind == "billing":  # the provider's own words may not say what to do
+        text += " (billing: the account's credits or plan do not cover the call; add credits, then resume)"
     return FatalLlmError(provider, text, kind=kind, status=status)
 
 

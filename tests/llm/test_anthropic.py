@@ -13,7 +13,7 @@ from reliant.domain.chat import BlockType, ContentBlock, Message, Role, ToolDefi
 from reliant.domain.tools import INVALID_ARGUMENTS, invalid_arguments_error
 from reliant.llm.anthropic import REDACTED_THINKING_PREFIX, AnthropicProvider, uses_adaptive_thinking
 from reliant.llm.base import BlockDelta, BlockStart, LlmRequest
-from reliant.llm.errors import FatalLlmError, RetryableLlmError
+from reliant.llm.errors import FatalLlmError, LlmError, RetryableLlmError
 from tests.llm.conftest import Events
 from tests.llm.fakes import (
     Block,
@@ -399,6 +399,52 @@ async def test_an_error_event_inside_the_stream_is_classified(
 
     assert caught.value.status == 529
     assert events.deltas() == ["partial"]  # what streamed before the error was delivered
+
+
+@pytest.mark.parametrize(
+    ("error_type", "status", "kind"),
+    [
+        ("invalid_request_error", 400, "invalid_request"),
+        ("authentication_error", 401, "auth"),
+        ("billing_error", 402, "billing"),
+        ("permission_error", 403, "permission"),
+        ("not_found_error", 404, "not_found"),
+        ("conflict_error", 409, ""),
+        ("memory_path_conflict_error", 409, ""),
+        ("memory_precondition_failed_error", 412, "client_error"),
+        ("request_too_large", 413, "request_too_large"),
+        ("rate_limit_error", 429, ""),
+        ("api_error", 500, ""),
+        ("timeout_error", 504, ""),
+        ("overloaded_error", 529, ""),
+    ],
+)
+async def test_every_error_type_of_the_api_inside_the_stream_is_classified_by_its_status(
+    fake_llm: FakeLlmServer, provider: AnthropicProvider, events: Events, error_type: str, status: int, kind: str
+) -> None:
+    """`kind` "": retried (the status is one that can pass); otherwise the chat pauses with that kind."""
+    fake_llm.enqueue(anthropic_stream_error(error_type, "it went wrong", after=[Text("partial")]))
+
+    with pytest.raises(LlmError) as caught:
+        await provider.stream(request(), events)
+
+    assert isinstance(caught.value, RetryableLlmError if not kind else FatalLlmError)
+    assert (caught.value.status, getattr(caught.value, "kind", "")) == (status, kind)
+    assert f"{error_type} in stream: it went wrong" in str(caught.value)
+
+
+async def test_a_billing_error_inside_the_stream_pauses_naming_billing_and_credits(
+    fake_llm: FakeLlmServer, provider: AnthropicProvider, events: Events
+) -> None:
+    fake_llm.enqueue(anthropic_stream_error("billing_error", "Payment required."))
+
+    with pytest.raises(FatalLlmError) as caught:
+        await provider.stream(request(), events)
+
+    assert str(caught.value) == (
+        f"anthropic: HTTP 402 from {fake_llm.url} for claude-test: billing_error in stream: Payment required."
+        " (billing: the account's credits or plan do not cover the call; add credits, then resume)"
+    )
 
 
 async def test_an_answer_cut_by_the_output_limit_before_any_text_pauses_saying_so(

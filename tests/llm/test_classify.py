@@ -55,7 +55,8 @@ def test_fatal_statuses(status: int, kind: str) -> None:
     error = error_for_status("p", status, "m")
     assert isinstance(error, FatalLlmError)
     assert (error.kind, error.status) == (kind, status)
-    assert str(error) == f"p: HTTP {status}: m"
+    hint = " (billing: the account's credits or plan do not cover the call; add credits, then resume)"
+    assert str(error) == f"p: HTTP {status}: m" + (hint if kind == "billing" else "")
 
 
 @pytest.mark.parametrize(

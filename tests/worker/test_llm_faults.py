@@ -33,6 +33,7 @@ from tests.llm.fakes import (
     Thinking,
     ToolCall,
     anthropic_stream,
+    anthropic_stream_error,
     ended_early,
     malformed,
     openai_error,
@@ -339,6 +340,19 @@ async def test_an_answer_the_model_declined_pauses_the_chat_saying_so_and_is_not
     await env.chats.resume(chat.id)
     await env.finished(chat.id)
     assert [m.text() for m in await assistant_messages(env, chat.id)] == ["Sure."]
+
+
+async def test_a_billing_error_inside_the_stream_pauses_the_chat_naming_billing_and_is_not_retried(
+    env: AgentEnv, fake: FakeLlmServer
+) -> None:
+    fake.enqueue(anthropic_stream_error("billing_error", "Your credit balance is too low."))
+    chat = await env.new_chat("anthropic:claude-test")
+    await env.chats.send(chat.id, "go")
+
+    paused = await env.status(chat.id, "paused")
+    assert "billing_error in stream: Your credit balance is too low." in paused.status_reason
+    assert "(billing: the account's credits or plan do not cover the call" in paused.status_reason
+    assert len(fake.requests) == 1 and await retry_waits(env, chat.id) == []
 
 
 async def test_parallel_tool_calls_of_an_ollama_like_server_each_run_and_each_result_reaches_the_model(
