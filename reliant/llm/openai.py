@@ -26,7 +26,7 @@ from reliant.llm import broken_stream
 from reliant.llm.base import BlockDelta, BlockStart, ListedModel, LlmRequest, LlmResponse, OnEvent
 from reliant.llm.classify import error_for_status, plain_body, scrub, secrets_of
 from reliant.llm.errors import FatalLlmError, LlmError, RetryableLlmError, check_key_sendable
-from reliant.llm.tool_input import ToolInputError, tool_input_of
+from reliant.llm.tool_input import ToolInputError, parse_tool_input, tool_input_of
 
 if TYPE_CHECKING:
     import openai as sdk
@@ -80,6 +80,8 @@ class OpenAIProvider:
         check_key_sendable(NAME, api_key)
         import openai
 
+        from reliant.llm import sse_done
+
         self._api_key = api_key
         self.base_url = base_url or DEFAULT_BASE_URL
         self.read_timeout = read_timeout
@@ -93,11 +95,15 @@ class OpenAIProvider:
             base_url=self.base_url,
             max_retries=0,
             timeout=openai.Timeout(read_timeout, connect=min(read_timeout, broken_stream.CONNECT_TIMEOUT)),
+            # The SDK's own defaults, and a hook that notes whether a stream ended with [DONE].
+            http_client=openai.DefaultAsyncHttpxClient(event_hooks={"response": [sse_done.watch]}),
         )
 
     async def stream(self, request: LlmRequest, on_event: OnEvent) -> LlmResponse:
         import httpx2
         import openai
+
+        from reliant.llm import sse_done
 
         tools = tools_param(request.tools)
         effort = reasoning_effort(request.model, request.thinking_budget)
@@ -132,7 +138,10 @@ class OpenAIProvider:
             raise self._stream_error(exc) from exc
         except openai.OpenAIError as exc:
             raise FatalLlmError(NAME, self._scrub(str(exc)), kind="client") from exc
-        if not assembly.finish_reason:
+        # Some OpenAI-compatible servers never send a finish_reason: their [DONE] ends the answer, if
+        # it is whole (no tool call's arguments left unparsable).
+        done = bool(assembly.received) and sse_done.seen(chunks.response) and assembly.arguments_whole()
+        if not assembly.finish_reason and not done:
             content_type = chunks.response.headers.get("content-type", "")
             if not assembly.received and content_type and not broken_stream.is_event_stream(content_type):
                 hint = " (an OpenAI-compatible server's usually ends in /v1)"
@@ -403,6 +412,16 @@ class _Assembly:
             cache_read_tokens=cached,
             cache_write_tokens=written,
         )
+
+    def arguments_whole(self) -> bool:
+        """Whether every tool call's arguments so far are a JSON object (none left open)."""
+        try:
+            for part in self.parts:
+                if part.type is BlockType.TOOL_CALL:
+                    parse_tool_input("".join(part.chunks), part.tool_name)
+        except ToolInputError:
+            return False
+        return True
 
     def stop_reason(self) -> str:
         stop = _STOP_REASONS.get(self.finish_reason, self.finish_reason) or "end_turn"

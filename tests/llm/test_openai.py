@@ -702,6 +702,43 @@ async def test_a_stream_cut_after_the_finish_but_before_done_keeps_the_answer(
     assert response.blocks == (ContentBlock(BlockType.TEXT, text="all of it"),)
 
 
+def content(text: str) -> SseEvent:
+    return openai_chunk([{"index": 0, "delta": {"content": text}, "finish_reason": None}])
+
+
+async def test_a_server_that_sends_done_but_never_a_finish_reason_has_its_answer_taken_whole(
+    fake_llm: FakeLlmServer, provider: OpenAIProvider, events: Events
+) -> None:
+    fake_llm.enqueue(
+        openai_raw_stream(content("all "), content("of it")),
+        openai_raw_stream(tool_delta(id="call_a", function={"name": "view", "arguments": '{"path": "a.py"}'})),
+    )
+
+    answer = await provider.stream(request(), events)
+    assert (answer.blocks, answer.stop_reason) == ((ContentBlock(BlockType.TEXT, text="all of it"),), "end_turn")
+    calls = await provider.stream(request(), events)
+    assert ([b.tool_input for b in calls.blocks], calls.stop_reason) == ([{"path": "a.py"}], "tool_use")
+
+
+@pytest.mark.parametrize(
+    "stream",
+    [
+        openai_raw_stream(tool_delta(id="call_a", function={"name": "view", "arguments": '{"path": "a.p'})),
+        openai_raw_stream(content("The marker reads\ndata: [DONE]\n"), done=False),
+    ],
+    ids=["done-with-open-arguments", "the-marker-in-the-text"],
+)
+async def test_done_without_a_finish_reason_ends_no_answer_left_open_or_a_body_without_it(
+    fake_llm: FakeLlmServer, provider: OpenAIProvider, events: Events, stream: StreamResponse
+) -> None:
+    fake_llm.enqueue(stream)
+
+    with pytest.raises(RetryableLlmError) as caught:
+        await provider.stream(request(), events)
+
+    assert "ended before the answer was complete (no finish_reason" in str(caught.value)
+
+
 async def test_a_tool_call_cut_mid_arguments_is_retryable(
     fake_llm: FakeLlmServer, provider: OpenAIProvider, events: Events
 ) -> None:

@@ -36,7 +36,9 @@ from tests.llm.fakes import (
     anthropic_stream_error,
     ended_early,
     malformed,
+    openai_chunk,
     openai_error,
+    openai_raw_stream,
     openai_stream,
     stalled,
 )
@@ -165,6 +167,20 @@ async def test_a_stream_that_ends_early_stores_nothing_and_the_retry_stores_the_
     assert [u.kind for u in await env.updates(chat.id)].count("message_completed") == 1
     await eventually(lambda: "message_completed" in client.kinds())
     assert client.kinds().count("message_started") == 2  # the cut-short attempt, then the retry
+
+
+async def test_an_answer_of_a_server_that_ends_with_done_and_no_finish_reason_is_stored_not_retried(
+    env: AgentEnv, fake: FakeLlmServer
+) -> None:
+    words = [openai_chunk([{"index": 0, "delta": {"content": w}, "finish_reason": None}]) for w in TEN_WORDS]
+    fake.enqueue(openai_raw_stream(*words))
+    chat = await env.new_chat("openai:gpt-test")
+    await env.chats.send(chat.id, "count to ten")
+    await env.finished(chat.id)
+
+    [answer] = await assistant_messages(env, chat.id)
+    assert answer.text() == "".join(TEN_WORDS)
+    assert await retry_waits(env, chat.id) == [] and len(fake.requests) == 1
 
 
 async def test_a_tool_call_cut_mid_arguments_is_retried_and_the_tool_gets_the_whole_arguments(
