@@ -58,6 +58,10 @@ class Settings:
     # holding it. `reliant up` keeps one in <data-dir>/secrets/codec_key; split replicas share one.
     codec_key: str = field(default="", repr=False)
     codec_key_file: str = ""
+    # The fingerprint (key id) the database records for the codec key, to replace with this key's:
+    # starting over knowingly with a new key (reliant/clients/codec_record.py). It only acts while
+    # the database records that id, so left set it cannot accept a later change of key.
+    replace_codec_key: str = ""
     nats_monitor: bool = False  # serve the embedded NATS server's HTTP monitor (no auth) on loopback
 
     # Operating split roles (README "Split mode"). Secrets as files, read once at start: how replicas

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,6 +94,21 @@ async def migrated_db(infra: Infra) -> AsyncIterator[object]:
         yield db
     finally:
         await db.close()
+
+
+@pytest.fixture
+async def fresh_database_url(infra: Infra, migrated_db: object) -> AsyncIterator[str]:
+    """An empty database of its own on the shared server: for roles whose codec key is not the one
+    the shared database remembers (TEST_CODEC_KEY)."""
+    from reliant.db import Database
+
+    assert isinstance(migrated_db, Database)
+    name = f"fresh_{uuid.uuid4().hex[:10]}"
+    await migrated_db.execute(f"CREATE DATABASE {name}")
+    try:
+        yield infra.database_url.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        await migrated_db.execute(f"DROP DATABASE {name} WITH (FORCE)")
 
 
 @pytest.fixture(scope="session")

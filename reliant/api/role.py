@@ -18,6 +18,7 @@ from reliant.api.errors import UnavailableError
 from reliant.bus import role_beacon
 from reliant.clients import temporal
 from reliant.clients.bus_connection import connect_bus
+from reliant.clients.codec_record import verify_codec_key
 from reliant.clients.providers import ProviderPool
 from reliant.config import Settings
 from reliant.db import Database, DatabaseUnavailableError
@@ -83,6 +84,7 @@ class ApiRole:
         try:
             db = await Database.open(s.database_url, min_size=1)
             try:
+                await verify_codec_key(db, s, temporal.codec_key(s))
                 bus = await connect_bus(s, "reliant-api")
                 try:
                     client = await temporal.connect(s)

@@ -68,12 +68,32 @@ POSTGRES_PASSWORD = "postgres_password"
 
 
 def with_codec_key(settings: Settings, datadir: DataDir) -> Settings:
-    """The settings' codec key, or else the data dir's (made on first use, with the moment it was
-    made: Temporal runs older than that may hold plaintext payloads)."""
+    """The settings' codec key, or else the data dir's (made by `settle_codec_key` once Postgres
+    runs, with the moment it was made: Temporal runs older than that may hold plaintext payloads)."""
     if settings.codec_key or settings.codec_key_file:
         return settings
-    path = datadir.secret_file(CODEC_KEY, lambda: CodecKey.generate().to_text())
-    return dataclasses.replace(settings, codec_key_file=str(path))
+    return dataclasses.replace(settings, codec_key_file=str(datadir.secrets_dir / CODEC_KEY))
+
+
+async def settle_codec_key(settings: Settings, datadir: DataDir) -> None:
+    """Make the data dir's codec key if it is missing, unless the database recorded a key: then the
+    file was lost, and a new key would leave every sealed payload unreadable (CodecKeyLostError),
+    unless `replace_codec_key` names the recorded key."""
+    from reliant.clients.codec_record import CodecKeyLostError
+    from reliant.db import Database
+    from reliant.db import codec_key as codec_key_db
+
+    path = datadir.secrets_dir / CODEC_KEY
+    if settings.codec_key or settings.codec_key_file != str(path) or datadir.has_secret(CODEC_KEY):
+        return
+    db = await Database.open(settings.database_url, min_size=1)
+    try:
+        recorded = await codec_key_db.recorded(db)
+    finally:
+        await db.close()
+    if recorded is not None and settings.replace_codec_key != recorded:
+        raise CodecKeyLostError(str(path), recorded)
+    datadir.secret_file(CODEC_KEY, lambda: CodecKey.generate().to_text())
 
 
 def resolve_embedded(
@@ -333,6 +353,7 @@ async def run_up(settings: Settings, on_ready: OnReady, *, roles: Sequence[str] 
         services = await services_task
         keep_secrets(datadir, pg)
         async with services:
+            await settle_codec_key(resolved, datadir)
             if stop.is_set():  # asked while the services started: no role to start only to cancel it
                 return
             info = _info(resolved, services, tuple(roles), started)
@@ -373,6 +394,7 @@ async def run_services(settings: Settings, on_ready: OnReady) -> None:
         services = await embedded.start_services(pg, nats, tc)
         keep_secrets(datadir, pg)
         async with services:
+            await settle_codec_key(resolved, datadir)
             info = _info(resolved, services, (), started)
             write_private(datadir.path / "services.env", services_env(resolved))
             datadir.write_run_info(_run_record(info, mode="services"))

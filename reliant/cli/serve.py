@@ -51,6 +51,16 @@ from reliant.errors import ReliantError
 if TYPE_CHECKING:
     from reliant.appliance.supervisor import RunningInfo
 
+ReplaceCodecKeyOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--replace-codec-key",
+        metavar="KEY_ID",
+        help="Record this process's codec key in place of the one the database remembers (id KEY_ID): "
+        "only when no sealed work must be read any more",
+    ),
+]
+
 TEMPORAL_UI_NOTE = "payloads are sealed with the codec key: the Temporal UI cannot decode them"
 SERVICE_NOTES = {"temporal-ui": f"   ({TEMPORAL_UI_NOTE})"}
 
@@ -84,6 +94,7 @@ def up(
         list[Path] | None, typer.Option("--workspace", help="A directory the local daemon may work in")
     ] = None,
     demo: Annotated[bool, typer.Option("--demo", help="Set up the demo project and print a command to try")] = False,
+    replace_codec_key: ReplaceCodecKeyOpt = None,
     log_level: LogLevelOpt = None,
 ) -> None:
     """Start everything on this machine: Postgres, NATS, Temporal and all roles, until Ctrl-C."""
@@ -95,6 +106,7 @@ def up(
         temporal_ui=temporal_ui or None,
         log_level=log_level,
         daemon_workspaces=tuple(p.resolve() for p in workspace) if workspace else None,
+        replace_codec_key=replace_codec_key,
     )
     for ws in settings.daemon_workspaces:
         _check_workspace(ws, settings)
@@ -182,10 +194,12 @@ def _set_up_demo(info: RunningInfo) -> None:
 
 
 @app.command()
-def services(data_dir: DataDirOpt = None, log_level: LogLevelOpt = None) -> None:
+def services(
+    data_dir: DataDirOpt = None, replace_codec_key: ReplaceCodecKeyOpt = None, log_level: LogLevelOpt = None
+) -> None:
     """Run only the embedded Postgres, NATS and Temporal, and print how to reach them."""
     _check_appliance_packages("services")
-    settings = load_settings(data_dir, log_level=log_level)
+    settings = load_settings(data_dir, log_level=log_level, replace_codec_key=replace_codec_key)
     setup_logging(settings.log_level if log_level else "warning")
     from reliant.appliance.supervisor import run_services, services_env
 
@@ -269,6 +283,7 @@ def serverapi_client(
     nats_tls_ca: NatsTlsCaOpt = None,
     nats_tls_cert: NatsTlsCertOpt = None,
     nats_tls_key: NatsTlsKeyOpt = None,
+    replace_codec_key: ReplaceCodecKeyOpt = None,
     data_dir: DataDirOpt = None,
     log_level: LogLevelOpt = None,
 ) -> None:
@@ -287,6 +302,7 @@ def serverapi_client(
         host=host,
         api_tls_cert=tls_cert,
         api_tls_key=tls_key,
+        replace_codec_key=replace_codec_key,
         **_temporal_tls(temporal_tls, temporal_tls_ca, temporal_tls_cert, temporal_tls_key, temporal_tls_server_name),
         **_nats_auth(nats_user, nats_creds, nats_nkey, nats_tls_ca, nats_tls_cert, nats_tls_key),
     )
@@ -315,6 +331,7 @@ def server_worker(
     nats_tls_ca: NatsTlsCaOpt = None,
     nats_tls_cert: NatsTlsCertOpt = None,
     nats_tls_key: NatsTlsKeyOpt = None,
+    replace_codec_key: ReplaceCodecKeyOpt = None,
     data_dir: DataDirOpt = None,
     log_level: LogLevelOpt = None,
 ) -> None:
@@ -331,6 +348,7 @@ def server_worker(
         temporal_address=temporal_address,
         temporal_namespace=temporal_namespace,
         probe_port=probe_port,
+        replace_codec_key=replace_codec_key,
         **_temporal_tls(temporal_tls, temporal_tls_ca, temporal_tls_cert, temporal_tls_key, temporal_tls_server_name),
         **_nats_auth(nats_user, nats_creds, nats_nkey, nats_tls_ca, nats_tls_cert, nats_tls_key),
     )

@@ -15,6 +15,7 @@ from reliant import __version__
 from reliant.bus import Bus, role_beacon
 from reliant.clients import temporal
 from reliant.clients.bus_connection import connect_bus
+from reliant.clients.codec_record import verify_codec_key
 from reliant.clients.daemons import ToolCatalog
 from reliant.clients.providers import ProviderPool
 from reliant.clients.update_log import UpdateLog
@@ -105,6 +106,7 @@ class WorkerRole:
             applied = await migrate(db)
             if applied:
                 logger.info("database migrated to version %d", applied[-1])
+            await verify_codec_key(db, s, temporal.codec_key(s))
             bus = await connect_bus(s, "reliant-worker")
             try:
                 client = await temporal.connect(s)

@@ -14,7 +14,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.e2e.harness import Appliance, clean_env, reliant_cmd, run_cli, wait_gone
+from tests.e2e.harness import Appliance, Rest, clean_env, reliant_cmd, run_cli, wait_gone
 from tests.support import listening_ports, pid_alive, processes_mentioning, wait_until
 
 pytestmark = pytest.mark.e2e
@@ -281,3 +281,27 @@ def test_temporal_ui_is_served_on_loopback_when_asked(tmp_path: Path) -> None:
     finally:
         if up.proc is not None and up.proc.process is not None and up.proc.process.poll() is None:
             up.kill()
+
+
+def test_up_with_its_key_file_lost_refuses_naming_it_and_keeps_the_data(appliance: Appliance, tmp_path: Path) -> None:
+    appliance.start()
+    (tmp_path / "project").mkdir()
+    project = Rest(appliance.url, appliance.token).project(tmp_path / "project")
+    assert appliance.stop() == 0
+    key_file = appliance.data_dir / "secrets" / "codec_key"
+    kept = key_file.read_text()
+    key_file.unlink()
+
+    up = ("up", "--data-dir", str(appliance.data_dir), "--port", str(appliance.port))
+    refused = run_cli(*up, env=appliance.env, timeout=60)
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert f"codec key file {key_file} is missing" in refused.stderr, refused.stderr
+    assert "--replace-codec-key" in refused.stderr, "it says how to start over knowingly"
+    assert not key_file.exists(), "no new key was made in its place"
+    assert not appliance.leftovers(), "the services it started are stopped again"
+
+    key_file.write_text(kept)
+    key_file.chmod(0o600)
+    appliance.start()
+    projects = Rest(appliance.url, appliance.token).call("GET", "/api/projects")
+    assert project["id"] in str(projects), "the data is all there with the key restored"

@@ -152,7 +152,9 @@ async def test_a_workflow_started_with_a_foreign_input_fails_at_once_and_the_cha
         assert "hello from the real chat" in json.dumps([u.payload for u in await env.updates(chat.id)])
 
 
-async def test_runs_started_before_the_key_go_on_and_only_they_take_plaintext(infra: Infra, tmp_path: Path) -> None:
+async def test_runs_started_before_the_key_go_on_and_only_they_take_plaintext(
+    infra: Infra, tmp_path: Path, fresh_database_url: str
+) -> None:
     """An upgrade: a data dir whose Temporal holds a chat started without the codec, waiting for a
     worker. The worker with the new key finishes it; a plaintext run started after the key fails."""
     queue = f"legacy-{uuid.uuid4().hex[:8]}"
@@ -160,13 +162,16 @@ async def test_runs_started_before_the_key_go_on_and_only_they_take_plaintext(in
     key_file = tmp_path / "codec_key"
     (tmp_path / "before").mkdir()
     (tmp_path / "after").mkdir()
-    async with agent_env(infra, tmp_path / "before", temporal_task_queue=f"{queue}-setup") as setup:
+    before = {"temporal_task_queue": f"{queue}-setup", "database_url": fresh_database_url}
+    async with agent_env(infra, tmp_path / "before", **before) as setup:
         old_chat = await setup.new_chat(
             setup.script([{"text": "answered the old run"}, {"text": "and the new one"}], in_project=True)
         )
         new_chat = await setup.new_chat(setup.script([{"text": "never"}], in_project=True))
         old_message = await messages_db.enqueue_user(setup.db, old_chat.id, "from before the upgrade")
         new_message = await messages_db.enqueue_user(setup.db, new_chat.id, "after the upgrade")
+        # As a release from before any key: it remembered none (the setup's own key is the tests').
+        await setup.db.execute("DELETE FROM codec_key")
 
     async def start_plain(chat_id: str, message_id: str) -> WorkflowHandle[Any, Any]:
         return await plain.start_workflow(
@@ -184,7 +189,7 @@ async def test_runs_started_before_the_key_go_on_and_only_they_take_plaintext(in
     await asyncio.sleep(0.01)
     late = await start_plain(new_chat.id, new_message.id)
 
-    after = {"temporal_task_queue": queue, "daemon_id": setup.settings.daemon_id}
+    after = {"temporal_task_queue": queue, "daemon_id": setup.settings.daemon_id, "database_url": fresh_database_url}
     async with agent_env(infra, tmp_path / "after", codec_key="", codec_key_file=str(key_file), **after) as env:
         await env.finished(old_chat.id)
         # A message sent now is sealed, and the old run, plaintext and sealed mixed, takes it too.
