@@ -168,6 +168,37 @@ def resolve_embedded(
     return resolved, pg, nats, tc
 
 
+# What serves plaintext unless given a certificate: its name, and the settings that give it one.
+PLAINTEXT_LISTENERS = {
+    "api": ("the api", "api_tls_cert", "api_tls_cert + api_tls_key ([api] tls_cert, RELIANT_API_TLS_CERT...)"),
+    "gateway": (
+        "the daemon gateway",
+        "gateway_tls_cert",
+        "gateway_tls_cert + gateway_tls_key ([gateway] tls_cert, RELIANT_GATEWAY_TLS_CERT...)",
+    ),
+}
+
+
+def plaintext_on_network(settings: Settings, roles: Sequence[str]) -> str:
+    """A warning when the api or the gateway listens beyond this machine without TLS: the api token
+    and the daemon token would cross the network readable by anyone on the path. "" when they stay
+    on loopback or serve TLS."""
+    if is_loopback(host_port(settings.host, 1)):
+        return ""
+    plain = [
+        (what, how)
+        for role, (what, setting, how) in PLAINTEXT_LISTENERS.items()
+        if role in roles and not getattr(settings, setting)
+    ]
+    if not plain:
+        return ""
+    names, hows = " and ".join(what for what, _ in plain), " and ".join(how for _, how in plain)
+    return (
+        f"{names} listen{'s' if len(plain) == 1 else ''} on {settings.host} without TLS: the tokens and all "
+        f"they carry cross the network in the clear. Serve TLS with {hows}, or keep --host 127.0.0.1"
+    )
+
+
 def keep_secrets(datadir: DataDir, pg: embedded.PostgresConfig) -> None:
     """Once the services run: write the secrets `resolve_embedded` made but did not write."""
     if not datadir.has_secret(POSTGRES_PASSWORD):
@@ -346,6 +377,8 @@ async def run_up(settings: Settings, on_ready: OnReady, *, roles: Sequence[str] 
     with datadir.lock():
         resolved, pg, nats, tc = resolve_embedded(settings, datadir)
         _check_role_ports(resolved, roles)
+        if warning := plaintext_on_network(resolved, roles):
+            logger.warning("%s", warning)
         # Import the roles while the services boot: both take a few hundred milliseconds.
         services_task = asyncio.create_task(embedded.start_services(pg, nats, tc))
         everyone_ready = asyncio.Event()  # the api's /ready waits for the other roles too

@@ -75,10 +75,14 @@ def _print_up(info: RunningInfo, *, services_only: bool = False) -> None:
         pid = info.service_pids.get(name)
         out(f"  {name:<10} {address}" + (f"   pid {pid}" if pid else "") + SERVICE_NOTES.get(name, ""))
     if not services_only:
+        from reliant.appliance.supervisor import plaintext_on_network
+
         out(f"  {'api':<10} {info.api_url}")
         out(f"  {'gateway':<10} {s.gateway_address}")
         out(f"  {'worker':<10} task queue {s.temporal_task_queue}")
         out(f"  {'daemon':<10} {s.daemon_id}")
+        if warning := plaintext_on_network(s, info.roles):
+            out(f"\nWARNING: {warning}.")
         out("")
         out(f"Open {info.ui_url}")
     out("Press Ctrl-C to stop.")

@@ -240,3 +240,36 @@ def test_up_with_an_api_certificate_gives_its_https_address_and_the_cli_reaches_
         assert f"at https://127.0.0.1:{port}" in status.stdout
     finally:
         assert up.stop() == 0, up.output()
+
+
+def test_up_on_a_network_address_warns_of_plaintext_until_the_api_and_gateway_serve_tls(tmp_path: Path) -> None:
+    data, port = tmp_path / "data", server_port()
+    up_args = ["up", "--data-dir", str(data), "--port", str(port), "--host", "0.0.0.0"]
+    up = Proc(up_args, tmp_path / "plain.log", env=clean_env()).start()
+    try:
+        up.wait_for_output("Press Ctrl-C to stop.")
+        said = up.output()
+    finally:
+        assert up.stop() == 0, up.output()
+    warning = "the api and the daemon gateway listen on 0.0.0.0 without TLS"
+    assert f"WARNING reliant.appliance.supervisor: {warning}" in said, said  # the log
+    assert f"WARNING: {warning}" in said, said  # the banner, beside the addresses
+    assert "api_tls_cert + api_tls_key" in said and "gateway_tls_cert + gateway_tls_key" in said
+
+    pki = CertificateAuthority(tmp_path / "pki")
+    api, gateway = pki.server("api"), pki.server("gateway")
+    env = clean_env(
+        RELIANT_API_TLS_CERT=str(api.cert),
+        RELIANT_API_TLS_KEY=str(api.key),
+        RELIANT_GATEWAY_TLS_CERT=str(gateway.cert),
+        RELIANT_GATEWAY_TLS_KEY=str(gateway.key),
+        RELIANT_DAEMON_TLS_CA=str(pki.cert),  # the appliance's own daemon dials its gateway over TLS
+        RELIANT_DAEMON_TLS_SERVER_NAME="localhost",
+    )
+    up = Proc(up_args, tmp_path / "tls.log", env=env).start()
+    try:
+        up.wait_for_output("Press Ctrl-C to stop.")
+        assert f"Open https://0.0.0.0:{port}/" in up.output()
+        assert "without TLS" not in up.output(), up.output()
+    finally:
+        assert up.stop() == 0, up.output()

@@ -32,6 +32,7 @@ def appliance(tmp_path: Path) -> Appliance:
 
 def test_up_is_ready_passes_doctor_and_keeps_rows_across_a_restart(appliance: Appliance) -> None:
     appliance.start()
+    assert appliance.proc is not None and "without TLS" not in appliance.proc.output(), "loopback: no warning"
     assert appliance.get("/health", token="")[0] == 200
     status, body = appliance.get("/ready")
     assert status == 200 and body["ready"] is True, body
