@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import random
+import re
 import socket
 import time
 from collections.abc import Awaitable, Callable
@@ -49,6 +50,23 @@ class GatewayTlsError(DaemonRejectedError):
         super().__init__(f"TLS with gateway {gateway} failed: {detail}")
 
 
+class NotAGatewayError(DaemonRejectedError):
+    """What answers at the gateway address is not a reliant gateway (the api's HTTP port, another
+    gRPC server, another protocol): an address to fix, not an outage to wait out."""
+
+    def __init__(self, gateway: str, found: str) -> None:
+        self.gateway = gateway
+        self.found = found
+        super().__init__(
+            f"{gateway} is not a reliant gateway: {found}. Pass the gateway's address to --gateway: the "
+            "`gateway` line `reliant up` prints, or the --port of `reliant server gateway` (not the api's)"
+        )
+
+
+class _NotAGateway(Exception):
+    """The stream ended in a way only something other than a reliant gateway ends it."""
+
+
 class PlaintextTokenRefusedError(ReliantError):
     """The gateway is off this machine and the channel is not encrypted: the token would cross the
     network readable by anyone on the way."""
@@ -74,6 +92,48 @@ def _tls_failure(details: str) -> bool:
     """Whether grpc's error says TLS with the gateway failed (not that the gateway is away)."""
     lowered = details.lower()
     return "handshake failed" in lowered or "verification check failed" in lowered
+
+
+_HTTP1_STATUS = re.compile(r"Trying to connect an http1\.x server \(HTTP status (\d+)\)")
+
+
+def _stranger(code: grpc.StatusCode, details: str, plaintext: bool) -> str:
+    """What answered, when grpc's error proves it is not a reliant gateway (else ""): a gRPC server
+    without the daemon service, an HTTP/1 server, or a peer whose first bytes are not HTTP/2.
+    Refused connections and silent peers prove nothing: a gateway may be restarting."""
+    if code == grpc.StatusCode.UNIMPLEMENTED:
+        return f"a gRPC server without reliant's daemon service answered ({details})"
+    http1 = _HTTP1_STATUS.search(details)
+    if http1:
+        return f"an HTTP/1 server answered (HTTP status {http1.group(1)}), such as the api or another web server"
+    if "Failed parsing HTTP/2" in details:
+        tls = " (if it is a gateway serving TLS, pass --tls-ca or --tls)" if plaintext else ""
+        return f"what answered does not speak gRPC: its first bytes are not HTTP/2{tls}"
+    return ""
+
+
+# Asked of a peer that is not HTTP/2: an HTTP server answers with its status line, many other
+# protocols with a banner or an error of their own. HEAD asks for nothing to be done.
+_WHO_ARE_YOU = b"HEAD / HTTP/1.0\r\n\r\n"
+
+
+async def _first_line(address: str) -> str:
+    """The first line a plaintext peer says to an HTTP/1 HEAD request, printable and short (a status
+    line, another protocol's banner or error), to say what it is; "" when it says nothing at once."""
+    host, _, port = address.rpartition(":")
+    try:
+        reader, writer = await asyncio.wait_for(asyncio.open_connection(host.strip("[]"), int(port)), 2)
+    except (OSError, ValueError, TimeoutError):
+        return ""
+    try:
+        writer.write(_WHO_ARE_YOU)
+        said = await asyncio.wait_for(reader.read(256), 2)
+    except (OSError, TimeoutError):
+        return ""
+    finally:
+        writer.close()
+    line = said.split(b"\n", 1)[0].decode("ascii", "replace").strip()
+    return "".join(c if c.isprintable() else "?" for c in line)[:80]
 
 
 def _handshake_reason(details: str) -> str:
@@ -152,8 +212,9 @@ class DaemonConnection:
         return self._current == 0
 
     async def run(self, ready: asyncio.Event) -> None:
-        """Stay connected until cancelled; raises DaemonRejectedError if the gateway refuses us, and
-        PlaintextTokenRefusedError, before dialling, if the token would leave this machine unencrypted."""
+        """Stay connected until cancelled; raises DaemonRejectedError if the gateway refuses us (or,
+        NotAGatewayError, if what answers is no gateway), and PlaintextTokenRefusedError, before
+        dialling, if the token would leave this machine unencrypted."""
         for gateway in self.gateways:
             if self.tls is None and not self._insecure_plaintext_token and not is_loopback(gateway):
                 raise PlaintextTokenRefusedError(gateway)
@@ -173,7 +234,14 @@ class DaemonConnection:
                     in_use_since = self._in_use(in_use_since, details)
                 if _tls_failure(details) and not self.sessions:
                     raise GatewayTlsError(self.gateway, _handshake_reason(details)) from None
+                found = _stranger(exc.code(), details, plaintext=self.tls is None)
+                if found and not self.sessions:
+                    raise NotAGatewayError(self.gateway, await self._described(found)) from None
                 problem = f"{exc.code().name} ({details}){self._hint(details)}"
+            except _NotAGateway as exc:
+                if not self.sessions:
+                    raise NotAGatewayError(self.gateway, str(exc)) from None
+                problem = str(exc)
             except _IdInUse as exc:
                 in_use_since = self._in_use(in_use_since, str(exc))
                 problem = str(exc)
@@ -190,6 +258,13 @@ class DaemonConnection:
             level = logging.WARNING if backoff.attempt > 3 else logging.DEBUG
             logger.log(level, "gateway %s: %s; reconnecting in %.1fs", failed, problem, delay)
             await asyncio.sleep(delay)
+
+    async def _described(self, found: str) -> str:
+        """`found`, with the first line the peer says when grpc could only tell it is not HTTP/2."""
+        if self.tls is not None or "not HTTP/2" not in found:
+            return found
+        line = await _first_line(self.gateway)
+        return f'{found}; it says "{line}"' if line else found
 
     def _in_use(self, since: float | None, details: str) -> float:
         """When the id was first found in use; raises DaemonRejectedError once that lasted longer
@@ -298,6 +373,9 @@ class DaemonConnection:
             raise DaemonRejectedError(f"gateway {self.gateway} refused this daemon: {details}")
         if code == grpc.StatusCode.ALREADY_EXISTS:
             raise _IdInUse(details)
+        found = _stranger(code, details, plaintext=self.tls is None)
+        if found:
+            raise _NotAGateway(found)
         raise OSError(f"gateway closed the stream ({code.name}: {details or 'no details'})")
 
     async def _beat(self, interval: float, timeout: float) -> None:
