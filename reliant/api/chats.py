@@ -30,6 +30,7 @@ from reliant.api.errors import (
 )
 from reliant.api.system import online_daemons, online_in, presence
 from reliant.bus import subjects
+from reliant.clients import stops
 from reliant.clients.daemons import control
 from reliant.clients.providers import ProviderPool
 from reliant.clients.update_log import UpdateLog, clear_live_tail
@@ -256,7 +257,9 @@ class Chats:
 
     async def delete(self, chat_id: str) -> None:
         """The chat and all it holds. Its workflow is stopped, and so are its sub-agents' (children
-        it abandons when it ends) and the commands any of them still runs on the daemon."""
+        it abandons when it ends), the commands any of them still runs on the daemon and every
+        background process any of them started there (owed, if the daemon is away: nothing would be
+        left to show or stop them from)."""
         chat = await self.chat(chat_id)
         running = [a.id for a in await agents_db.for_chat(self.db, chat.id) if a.status not in FINAL_AGENT_STATES]
         for workflow_id in (agent_workflow_id(chat.id), *(run_workflow_id(chat.id, a) for a in running)):
@@ -266,6 +269,8 @@ class Chats:
                 if exc.status != RPCStatusCode.NOT_FOUND:  # ended already
                     raise
         await self._cancel_running_tools(chat)
+        project = await self.project(chat.project_id)
+        await stops.stop_chat_background(self.ctx.bus, self.db, project.daemon_id, chat.id)
         await chats_db.delete(self.db, chat.id)
         await clear_live_tail(self.ctx.bus, chat.id)
 

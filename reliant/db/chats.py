@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from psycopg.errors import DeadlockDetected
 from psycopg.types.json import Jsonb
 
 from reliant.db.database import Database, Queries, Row
 from reliant.domain.chat import MAIN_THREAD, ChatInfo, ChatMode, ChatStatus, Project, Usage
 
+DELETE_TRIES = 3
 _COLUMNS = (
     "c.id, c.project_id, c.title, c.model, c.status, c.status_reason, c.input_tokens, c.output_tokens,"
     " c.cache_read_tokens, c.cache_write_tokens, c.cost_usd, c.last_seq, c.created_at, c.updated_at, c.mode,"
@@ -130,6 +132,15 @@ async def set_mode(db: Queries, chat_id: str, mode: ChatMode) -> bool:
 
 
 async def delete(db: Database, chat_id: str) -> bool:
+    """A step of the chat still finishing as it is deleted (a tool call whose command the delete
+    killed, its workflow gone) writes a row of the chat's, then numbers its update on the chat's
+    row; the delete locks them the other way round. Postgres breaks that deadlock by failing one of
+    the two: if it is the delete, it goes again (the step is gone by then, or is the one failed)."""
+    for _ in range(DELETE_TRIES - 1):
+        try:
+            return await db.execute("DELETE FROM chats WHERE id = %s", (chat_id,)) == 1
+        except DeadlockDetected:
+            continue
     return await db.execute("DELETE FROM chats WHERE id = %s", (chat_id,)) == 1
 
 

@@ -18,13 +18,13 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 from reliant.bus import Bus, Incoming, subjects
+from reliant.clients import stops
 from reliant.clients.daemons import control
 from reliant.db import Database
 from reliant.db import chats as chats_db
 from reliant.db import owed_stops as owed_stops_db
 from reliant.domain.workflows import SIGNAL_RESUME, agent_workflow_id
 from reliant.errors import DaemonUnavailableError
-from reliant.worker import stops
 
 logger = logging.getLogger(__name__)
 

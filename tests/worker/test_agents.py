@@ -1022,3 +1022,44 @@ async def test_deleting_a_chat_stops_its_agents_workflows_and_their_running_comm
     finally:
         for proc in marked_processes(mark):
             proc.kill()
+
+
+async def test_deleting_a_chat_kills_every_background_process_it_and_its_agents_started(env: AgentEnv) -> None:
+    """Background processes outlive their turn (a dev server), and a cancel leaves an earlier turn's
+    running; a deleted chat leaves nothing to show or stop them from, so delete kills them all, its
+    agents' too (it used to kill none: `sleep 300` ran on after the chat was gone)."""
+    marks = {name: f"reliant-del-bg-{name}-{uuid.uuid4().hex[:10]}" for name in ("before", "parent", "child")}
+
+    def background(name: str) -> dict[str, Any]:
+        command = f"export MARK={marks[name]}; sleep 300"
+        return {"name": "shell", "input": {"command": command, "run_in_background": True}}
+
+    child = env.script([{"tools": [background("child")]}, {"text": "started"}])
+    parent = env.script(
+        [
+            {"tools": [background("before")]},
+            {"text": "a server runs"},
+            {"tools": [background("parent"), spawn("start another", child, name="child")]},
+            {"text": "all run"},
+        ]
+    )
+    chat = await env.new_chat(parent)
+    await env.chats.send(chat.id, "start a server")
+    await env.finished(chat.id, timeout=60)
+    await env.chats.send(chat.id, "start more")
+    await env.finished(chat.id, timeout=60)
+
+    def sleeping(name: str) -> list[psutil.Process]:
+        return [p for p in marked_processes(marks[name]) if p.name() == "sleep"]
+
+    await eventually(lambda: all(sleeping(n) for n in marks) or None, timeout=60, interval=0.2)
+    pids = {p.pid for n in marks for p in sleeping(n)}
+
+    await env.chats.delete(chat.id)
+
+    try:
+        await eventually(lambda: not any(psutil.pid_exists(pid) for pid in pids) or None, timeout=10, interval=0.2)
+    finally:
+        for mark in marks.values():
+            for proc in marked_processes(mark):
+                proc.kill()

@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
+from reliant.clients import stops
 from reliant.clients.daemons import control
 from reliant.db import owed_stops as owed_stops_db
 from reliant.errors import DaemonUnavailableError
 from reliant.gateway.role import GatewayRole
-from reliant.worker import stops
 from tests.conftest import Infra
 from tests.support import RoleRunner, eventually
 from tests.worker.agent_env import AgentEnv, agent_env
@@ -87,3 +87,28 @@ async def test_what_is_owed_to_a_daemon_still_away_is_kept_and_a_reachable_one_s
     assert await stops.pay(env.bus, env.db, env.settings.daemon_id) == 3
     assert await _settled(env)
     await owed_stops_db.paid(env.db, away, await owed_stops_db.of_daemon(env.db, away))
+
+
+async def test_a_chat_deleted_while_its_daemon_is_unreachable_has_its_background_processes_stopped_when_it_is_back(
+    env: AgentEnv,
+) -> None:
+    mark = f"reliant-owed-deleted-{uuid.uuid4().hex[:10]}"
+    background = {"name": "shell", "input": {"command": f"export MARK={mark}; sleep 300", "run_in_background": True}}
+    chat = await env.new_chat(env.script([{"tools": [background]}, {"text": "a server runs"}]))
+    await env.chats.send(chat.id, "start a server")
+    await env.finished(chat.id, timeout=60)
+    await eventually(lambda: any(p.name() == "sleep" for p in marked_processes(mark)) or None, timeout=30)
+    await env.gateway.stop()
+    await eventually(lambda: unreachable(env), timeout=30, interval=0.2)
+    try:
+        await env.chats.delete(chat.id)  # never waits on an unreachable daemon
+        assert marked_processes(mark), "the daemon was reachable after all"
+        owed = await owed_stops_db.of_daemon(env.db, env.settings.daemon_id)
+        assert {(s.chat_id, s.kind) for s in owed} == {(chat.id, "background")}, owed
+
+        async with RoleRunner(GatewayRole(env.settings)):  # the daemon reconnects: it is back
+            await eventually(lambda: not marked_processes(mark), timeout=30, interval=0.2)
+            await eventually(lambda: _settled(env), timeout=10, interval=0.2)
+    finally:
+        for proc in marked_processes(mark):
+            proc.kill()

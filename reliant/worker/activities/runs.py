@@ -17,6 +17,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from reliant.bus import Bus
+from reliant.clients import stops
 from reliant.clients.update_log import Change, UpdateLog
 from reliant.db import Database
 from reliant.db import approvals as approvals_db
@@ -37,7 +38,7 @@ from reliant.engine import ChatInfo, InvalidInputs, Pinned, SourceText, resolve_
 from reliant.engine.definition import ThreadMode
 from reliant.errors import DaemonUnavailableError
 from reliant.wire.payloads import message_payload
-from reliant.worker import definitions, stops
+from reliant.worker import definitions
 from reliant.worker.activities.agents import finish_agent
 from reliant.worker.activities.compaction import estimated_tokens
 from reliant.worker.activities.llm import DAEMON_TRIES, chat_gone, settle_tool_results

@@ -28,6 +28,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from reliant.bus import Bus, subjects
+from reliant.clients import stops
 from reliant.clients.tool_delivery import ToolDelivery
 from reliant.clients.update_log import Change, UpdateLog
 from reliant.db import Database
@@ -42,7 +43,7 @@ from reliant.domain.tools import ToolCall, ToolResult, ToolStatus
 from reliant.domain.workflows import ApprovalAnswer
 from reliant.errors import DaemonUnavailableError
 from reliant.wire.payloads import tool_run_payload, tool_started_payload
-from reliant.worker import ask_user, stops
+from reliant.worker import ask_user
 from reliant.worker.activities.llm import chat_gone, settle_tool_results, store_results, store_results_once_all_ended
 from reliant.worker.activities.notes import emit_notes
 from reliant.worker.activities.types import (
