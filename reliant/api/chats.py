@@ -65,7 +65,7 @@ from reliant.domain.workflows import (
 from reliant.domain.workspace_policy import workspace_refusal
 from reliant.errors import DaemonUnavailableError
 from reliant.llm.demo import demo_model
-from reliant.llm.errors import LlmError, UnknownModelError
+from reliant.llm.errors import FatalLlmError, LlmError, UnknownModelError
 from reliant.llm.registry import parse_model
 from reliant.llm.script import check_script_place
 
@@ -117,17 +117,21 @@ class Chats:
     async def check_model(self, spec: str, project: Project) -> str:
         """The spec as stored (`provider:model`, without spaces around either). Refuse malformed
         specs, unknown scripts and scripts outside the project and the data dir (before anything
-        reads them). Keys are checked where models are called (the worker), which in split mode may
-        have other settings than the api."""
+        reads them), and a provider without a key (for openai: nor a base URL), which would pause
+        the chat at its first call. Keys are those the api sees: written through it (stored, so
+        every role agrees) or in its own environment; a split worker's environment is not seen."""
         try:
             providers = await self.providers.providers()
             parsed = parse_model(spec, providers.available_models())
             if parsed.provider == "scripted":
                 check_script_place(parsed.model, (Path(project.path), self.ctx.settings.data_dir))
                 providers.get(parsed)
+            providers.require(parsed.provider)
         except UnknownModelError as exc:
             raise InvalidArgumentError(exc.message) from None  # str(exc) leads with "models: "
         except LlmError as exc:
+            if isinstance(exc, FatalLlmError) and exc.kind == "missing_key":
+                raise InvalidFieldError("model", f"{spec!r} cannot be called: {exc}") from None
             raise InvalidArgumentError(f"model {spec!r}: {exc.message}") from None
         return str(parsed)  # as typed but without spaces around its parts, which prices go by
 

@@ -35,6 +35,7 @@ logger = logging.getLogger(__name__)
 
 NAME = "anthropic"
 DEFAULT_BASE_URL = "https://api.anthropic.com"
+MISSING_KEY = "no API key configured: set RELIANT_ANTHROPIC_API_KEY (or ANTHROPIC_API_KEY)"
 MIN_THINKING_BUDGET = 1024  # the API's floor for `budget_tokens`
 # A redacted thinking block has no text, only opaque data that must go back verbatim. It travels in
 # our THINKING block's signature behind this marker (real signatures are base64: no colon).
@@ -72,11 +73,7 @@ class AnthropicProvider:
         """`read_timeout`: the longest silence of the server (before the answer starts, or between
         two events)."""
         if not api_key:
-            raise FatalLlmError(
-                NAME,
-                "no API key configured: set RELIANT_ANTHROPIC_API_KEY (or ANTHROPIC_API_KEY)",
-                kind="missing_key",
-            )
+            raise FatalLlmError(NAME, MISSING_KEY, kind="missing_key")
         check_key_sendable(NAME, api_key)
         import anthropic
 

@@ -36,6 +36,10 @@ logger = logging.getLogger(__name__)
 
 NAME = "openai"
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
+MISSING_KEY = (
+    "no API key configured: set RELIANT_OPENAI_API_KEY (or OPENAI_API_KEY), or "
+    "RELIANT_OPENAI_BASE_URL for a local OpenAI-compatible server"
+)
 PLACEHOLDER_KEY = "no-key"  # for servers at a custom base_url that want none
 _STOP_REASONS = {"stop": "end_turn", "tool_calls": "tool_use", "function_call": "tool_use", "length": "max_tokens"}
 # Reasoning text, where an OpenAI-compatible server streams it (vLLM, DeepSeek, Ollama, OpenRouter).
@@ -71,12 +75,7 @@ class OpenAIProvider:
         any base_url but OpenAI's); it decides how the output limit is sent. `read_timeout`: the
         longest silence of the server (before the answer starts, or between two chunks)."""
         if not api_key and not base_url:
-            raise FatalLlmError(
-                NAME,
-                "no API key configured: set RELIANT_OPENAI_API_KEY (or OPENAI_API_KEY), or "
-                "RELIANT_OPENAI_BASE_URL for a local OpenAI-compatible server",
-                kind="missing_key",
-            )
+            raise FatalLlmError(NAME, MISSING_KEY, kind="missing_key")
         check_key_sendable(NAME, api_key)
         import openai
 

@@ -9,7 +9,7 @@ from reliant.domain.model_spec import PROVIDER_NAMES, ModelSpec, split_model_spe
 from reliant.llm.base import ListedModel, Provider
 from reliant.llm.broken_stream import DEFAULT_READ_TIMEOUT
 from reliant.llm.demo import DEMO_MODEL
-from reliant.llm.errors import UnknownModelError
+from reliant.llm.errors import FatalLlmError, UnknownModelError
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +86,19 @@ class Providers:
         if name == "openai":
             return bool(self._openai_api_key or self._openai_base_url)
         return name == "scripted"
+
+    def require(self, name: str) -> None:
+        """Raise FatalLlmError (kind "missing_key", naming the setting to give) if provider `name` is
+        not configured; creates nothing. Asked where a model is chosen (a chat, a message's model,
+        an agent), so that it is refused there instead of pausing the chat at its first call."""
+        if self.configured(name):
+            return
+        from reliant.llm import anthropic, openai
+
+        missing = {anthropic.NAME: anthropic.MISSING_KEY, openai.NAME: openai.MISSING_KEY}
+        if name not in missing:
+            raise UnknownModelError(f"{name}:", self.available_models())
+        raise FatalLlmError(name, missing[name], kind="missing_key")
 
     async def prepare(self, name: str) -> None:
         """Creates provider `name` in a thread: that imports its SDK (seconds on a busy machine), and

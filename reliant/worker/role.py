@@ -136,7 +136,7 @@ class WorkerRole:
                 runs = RunActivities(db, bus, log)
                 nodes = NodeActivities(db, log, tools)
                 compaction = CompactionActivities(db, log, providers, data_dir=s.data_dir, spending=spending)
-                agents = AgentActivities(db, bus, log, s.agent_limits())
+                agents = AgentActivities(db, bus, log, providers, s.agent_limits())
                 worktree_runs = WorktreeRunActivities(agents)
                 presence_detail = {"task_queue": s.temporal_task_queue}
                 worker = Worker(

@@ -129,6 +129,39 @@ async def test_bad_input_is_refused_with_the_reason(api_env: ApiEnv) -> None:
     assert status == 409 and "not paused" in body["detail"]
 
 
+async def test_a_model_whose_provider_has_no_key_is_refused_where_it_is_chosen(api_env: ApiEnv) -> None:
+    """A chat (or a message's model) on a provider without a key used to be accepted, then paused at
+    its first model call: it is refused there, naming the field and the key to set. An
+    OpenAI-compatible server that needs no key (a base URL alone) is accepted."""
+    where = {"path": str(api_env.workspace), "daemon_id": api_env.settings.daemon_id}
+    status, project = await rest(api_env, "POST", "/api/projects", where)
+    assert status == 201, project
+    keyless = {"anthropic:claude-sonnet-4-6": "RELIANT_ANTHROPIC_API_KEY", "openai:gpt-5.4": "RELIANT_OPENAI_BASE_URL"}
+    status, chat = await rest(api_env, "POST", "/api/chats", {"project_id": project["id"]})
+    assert status == 201, chat
+    for model, setting in keyless.items():
+        status, body = await rest(api_env, "POST", "/api/chats", {"project_id": project["id"], "model": model})
+        assert status == 400 and body["detail"].startswith(f"model: {model!r} cannot be called"), body
+        assert setting in body["detail"], body
+        sent = {"text": "hi", "model": model}
+        status, body = await rest(api_env, "POST", f"/api/chats/{chat['id']}/messages", sent)
+        assert status == 400 and body["detail"].startswith(f"model: {model!r} cannot be called"), body
+    assert (await rest(api_env, "GET", f"/api/chats/{chat['id']}"))[1]["model"] == "scripted:demo"
+    async with ChatServiceClient(api_env.url) as chats:
+        with pytest.raises(ConnectError) as info:
+            await chats.create_chat(
+                chat_pb2.CreateChatRequest(project_id=project["id"], model="anthropic:claude-sonnet-4-6"),
+                headers=api_env.headers,
+            )
+    assert info.value.code == Code.INVALID_ARGUMENT and "ANTHROPIC_API_KEY" in info.value.message
+    assert info.value.message.startswith("model: "), info.value.message
+
+    status, _ = await rest(api_env, "PATCH", "/api/settings", {"openai_base_url": "http://127.0.0.1:9/v1"})
+    assert status == 200
+    status, local = await rest(api_env, "POST", "/api/chats", {"project_id": project["id"], "model": "openai:llama3"})
+    assert status == 201 and local["model"] == "openai:llama3", local
+
+
 async def test_provider_keys_are_written_through_the_api_and_only_shown_masked(api_env: ApiEnv) -> None:
     secret = "sk-ant-abcdefghijklmnopqrstuvwxyz-0123"
     async with SettingsServiceClient(api_env.url) as settings:

@@ -219,10 +219,22 @@ def empty_project(appliance: Appliance) -> Path:
 
 def test_reliant_chat_exits_2_when_the_chat_pauses(appliance: Appliance) -> None:
     appliance.start()
+    project = empty_project(appliance)
+    script = project / "refused.yaml"
+    script.write_text("turns:\n  - error: {status: 401, message: invalid x-api-key}\n")
+    done = appliance.cli("chat", "--project", str(project), "--model", f"scripted:{script}", "hi")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "paused" in done.stderr and "invalid x-api-key" in done.stderr
+
+
+def test_reliant_chat_with_a_model_whose_provider_has_no_key_says_which_key(appliance: Appliance) -> None:
+    appliance.start()
     project = str(empty_project(appliance))
     done = appliance.cli("chat", "--project", project, "--model", "anthropic:claude-sonnet-4-6", "hi")
-    assert done.returncode == 2, done.stdout + done.stderr
-    assert "paused" in done.stderr and "ANTHROPIC_API_KEY" in done.stderr
+    assert done.returncode == 1 and "model: 'anthropic:claude-sonnet-4-6' cannot be called" in done.stderr, (
+        done.stdout + done.stderr
+    )
+    assert "ANTHROPIC_API_KEY" in done.stderr
 
 
 def test_reliant_chat_with_an_unknown_model_says_so(appliance: Appliance) -> None:

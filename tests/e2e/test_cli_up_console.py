@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.harness import Appliance, clean_env
+from tests.e2e.harness import Appliance, Rest, clean_env
 
 pytestmark = pytest.mark.e2e
 
@@ -21,7 +21,13 @@ def test_a_missing_key_is_one_line_and_stopping_says_how_long_it_took(tmp_path: 
     up = Appliance(tmp_path / "data", env=clean_env())
     up.start()
     try:
-        done = up.cli("chat", "--project", str(project), "--model", "anthropic:claude-sonnet-4-6", "hi")
+        # A chat made while there was a key, removed since (a model without one is refused when
+        # chosen): its first call finds none.
+        rest = Rest(up.url, up.token)
+        rest.call("PATCH", "/api/settings", {"anthropic_api_key": "sk-ant-removed-0123456789"})
+        chat = rest.chat(rest.project(project)["id"], "anthropic:claude-sonnet-4-6")
+        rest.call("PATCH", "/api/settings", {"anthropic_api_key": ""})
+        done = up.cli("chat", "--chat", chat["id"], "hi")
         assert done.returncode == 2 and "ANTHROPIC_API_KEY" in done.stderr, done.stdout + done.stderr
     finally:
         code = up.stop()  # SIGINT, as Ctrl-C sends

@@ -77,6 +77,18 @@ def test_a_provider_without_a_key_fails_when_asked_for() -> None:
     assert caught.value.kind == "missing_key"
 
 
+def test_require_names_the_missing_key_without_creating_a_provider() -> None:
+    providers = Providers()
+    for name, setting in (("anthropic", "RELIANT_ANTHROPIC_API_KEY"), ("openai", "RELIANT_OPENAI_BASE_URL")):
+        with pytest.raises(FatalLlmError) as caught:
+            providers.require(name)
+        assert caught.value.kind == "missing_key" and setting in caught.value.message
+    providers.require("scripted")
+    Providers(openai_base_url="http://127.0.0.1:9/v1").require("openai")  # a local server needs no key
+    Providers(anthropic_api_key="k-anthropic").require("anthropic")
+    assert repr(providers) == "Providers(created=[])"
+
+
 def test_an_unknown_script_fails_when_asked_for() -> None:
     with pytest.raises(UnknownModelError) as caught:
         Providers(anthropic_api_key="k").get("scripted:nope")

@@ -8,7 +8,9 @@ import uuid
 import pytest
 
 from reliant.bus import Bus
+from reliant.clients.providers import ProviderPool
 from reliant.clients.update_log import UpdateLog
+from reliant.config import Settings
 from reliant.db import Database
 from reliant.db import agents as agents_db
 from reliant.db import tool_runs as tool_runs_db
@@ -44,7 +46,9 @@ async def test_an_agent_recorded_before_the_stop_is_cancelled_and_none_is_record
 ) -> None:
     chat = await new_chat(migrated_db)
     await tool_runs_db.plan(migrated_db, chat, 1, [spawn_call("call_early"), spawn_call("call_late")])
-    activities = AgentActivities(migrated_db, session_bus, UpdateLog(migrated_db, session_bus))
+    activities = AgentActivities(
+        migrated_db, session_bus, UpdateLog(migrated_db, session_bus), ProviderPool(migrated_db, Settings())
+    )
     early, created = await agents_db.create(migrated_db, agent_for(chat, "call_early"), AgentLimits())
     assert created and early.status is AgentStatus.RUNNING
 

@@ -901,18 +901,32 @@ async def test_a_grandchild_in_a_worktree_starts_from_and_is_merged_into_its_par
     assert (env.workspace / "g.txt").read_text() == "c\n" and (env.workspace / "c.txt").read_text() == "c\n"
 
 
-async def test_a_spawn_with_a_model_of_no_known_provider_is_a_tool_error_and_the_chat_goes_on(env: AgentEnv) -> None:
-    """A model's typo in spawn_agent's `model` is its to correct: the call fails saying why, and no
-    agent starts (it used to start, fail its first model call and pause the whole chat)."""
-    parent = env.script([{"tools": [spawn("look around", "gpt5")]}, {"text": "parent: ${result}"}])
+@pytest.mark.parametrize(
+    ("model", "why"),
+    [
+        ("gpt5", "names no provider reliant has"),
+        ("anthropic:claude-sonnet-4-6", "cannot be called: anthropic: no API key configured: set RELIANT_ANTHROPIC"),
+    ],
+)
+async def test_a_spawn_with_a_model_it_cannot_call_is_a_tool_error_and_starts_nothing(
+    env: AgentEnv, model: str, why: str
+) -> None:
+    """A model's typo in spawn_agent's `model`, or a provider without a key, is its to correct: the
+    call fails saying why, and no agent (nor its workflow) starts (it used to start, fail its first
+    model call and pause the whole chat)."""
+    parent = env.script([{"tools": [spawn("look around", model)]}, {"text": "parent: ${result}"}])
     chat = await env.new_chat(parent)
     await env.chats.send(chat.id, "go")
     await env.finished(chat.id, timeout=60)
 
     [result] = await tool_results(env, chat, "spawn_agent")
     assert result.state is ToolState.FAILED, (result.output, result.error)
-    assert result.error.startswith("not spawned: model 'gpt5' names no provider reliant has"), result.error
+    assert result.error.startswith(f"not spawned: model {model!r} {why}"), result.error
     assert await agents_db.for_chat(env.db, chat.id) == []
+    agent_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"reliant:agent:{chat.id}:{result.key}"))
+    with pytest.raises(RPCError) as caught:
+        await env.client.get_workflow_handle(run_workflow_id(chat.id, agent_id)).describe()
+    assert caught.value.status == RPCStatusCode.NOT_FOUND
 
 
 async def test_wait_agents_with_a_timeout_of_0_says_how_they_stand_at_once(env: AgentEnv) -> None:

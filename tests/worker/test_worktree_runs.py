@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from reliant.clients.daemons import control
+from reliant.clients.providers import ProviderPool
 from reliant.clients.update_log import UpdateLog
 from reliant.db import agents as agents_db
 from reliant.db import chats as chats_db
@@ -82,7 +83,9 @@ def worktrees_on_disk(workspace: Path) -> list[str]:
 
 
 def settler(env: AgentEnv) -> WorktreeRunActivities:
-    return WorktreeRunActivities(AgentActivities(env.db, env.bus, UpdateLog(env.db, env.bus)))
+    return WorktreeRunActivities(
+        AgentActivities(env.db, env.bus, UpdateLog(env.db, env.bus), ProviderPool(env.db, env.settings))
+    )
 
 
 async def test_best_of_three_merges_the_judges_pick_and_removes_the_other_worktrees_and_branches(

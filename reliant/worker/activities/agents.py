@@ -21,6 +21,7 @@ from temporalio import activity
 from reliant import workflow_library
 from reliant.bus import Bus
 from reliant.clients.daemons import control
+from reliant.clients.providers import ProviderPool
 from reliant.clients.update_log import Change, UpdateLog
 from reliant.db import Database
 from reliant.db import agents as agents_db
@@ -41,6 +42,7 @@ from reliant.domain.chat import FINAL_TOOL_STATES, ToolRun, ToolState
 from reliant.domain.model_spec import SPEC_FORMS, split_model_spec
 from reliant.engine.parse import parse_preset
 from reliant.errors import DaemonUnavailableError
+from reliant.llm.errors import FatalLlmError
 from reliant.wire.payloads import agent_payload, tool_run_payload, tool_started_payload
 from reliant.worker import agent_tools, definitions
 from reliant.worker.activities.llm import chat_gone
@@ -78,10 +80,13 @@ async def finish_agent(change: Change, agent_id: str, status: str, outputs: dict
 
 
 class AgentActivities:
-    def __init__(self, db: Database, bus: Bus, log: UpdateLog, limits: AgentLimits | None = None) -> None:
+    def __init__(
+        self, db: Database, bus: Bus, log: UpdateLog, providers: ProviderPool, limits: AgentLimits | None = None
+    ) -> None:
         self.db = db
         self.bus = bus
         self.log = log
+        self.providers = providers
         self.limits = limits or AgentLimits()
 
     @activity.defn(name="begin_agent_tool")
@@ -214,9 +219,9 @@ class AgentActivities:
                 return await self._refuse(inp.chat_id, run, found, start=start)
             model, system = found[0] or model, found[1]
         model = str(args.get("model") or model)
-        if split_model_spec(model) is None:  # its first model call would fail, and pause the chat
-            why = f"not spawned: model {model!r} names no provider reliant has; use {SPEC_FORMS}"
-            return await self._refuse(inp.chat_id, run, why, start=start)
+        why = await self._unusable(model)
+        if why:  # its first model call would fail, and pause the chat
+            return await self._refuse(inp.chat_id, run, f"not spawned: {why}", start=start)
         if workflow != DEFAULT_WORKFLOW or inp.mode != "auto":
             why = await self._unfit(daemon_id, workspace, workflow, inp.mode)
             if why:
@@ -279,6 +284,18 @@ class AgentActivities:
                 workspace=agent.worktree_path or scope.workspace,
             ),
         )
+
+    async def _unusable(self, model: str) -> str:
+        """Why the agent's model cannot be called ("" when it can): it names no provider reliant
+        has, or one without its key (the settings in force, as its calls would find them)."""
+        spec = split_model_spec(model)
+        if spec is None:
+            return f"model {model!r} names no provider reliant has; use {SPEC_FORMS}"
+        try:
+            (await self.providers.providers()).require(spec.provider)
+        except FatalLlmError as exc:
+            return f"model {model!r} cannot be called: {exc}"
+        return ""
 
     async def _unfit(self, daemon_id: str, workspace: str, workflow: str, mode: str) -> str:
         """Why the workflow cannot run as an agent the model spawns in `mode` ("" when it can): it
