@@ -16,6 +16,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from reliant.api.chats import check_id
 from reliant.api.context import ApiContext
 from reliant.api.errors import FailedPreconditionError, InvalidArgumentError, NotFoundError, UnavailableError
+from reliant.clients import stops
 from reliant.clients.daemons import control
 from reliant.db import chats as chats_db
 from reliant.db import projects as projects_db
@@ -78,7 +79,9 @@ class Projects:
     # -- removal --------------------------------------------------------------------------------
     async def delete(self, project_id: str) -> Removed:
         """Forget the project and its chats; refused while one of them runs a turn (stop it first).
-        Its daemon stops serving the directory (and forgets its trust); files stay on disk."""
+        The background processes its chats started are stopped (an idle chat's dev server would
+        run on with no chat to stop it from). Its daemon stops serving the directory (and forgets
+        its trust); files stay on disk."""
         project = await self.project(project_id)
         deleted = await projects_db.delete_unless_running(self.db, project.id)
         if deleted is None:
@@ -97,6 +100,7 @@ class Projects:
             except RPCError as exc:
                 if exc.status != RPCStatusCode.NOT_FOUND:
                     logger.warning("could not end the workflow of chat %s: %s", chat_id, exc)
+            await stops.stop_chat_background(self.ctx.bus, self.db, project.daemon_id, chat_id)
         return Removed(len(deleted), await self._release(project))
 
     async def _release(self, project: Project) -> bool:

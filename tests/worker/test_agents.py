@@ -20,6 +20,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from embedded.ports import free_port
 from reliant.api.agents import Agents
 from reliant.api.errors import FailedPreconditionError, InvalidFieldError
+from reliant.api.projects import Projects
 from reliant.db import agents as agents_db
 from reliant.db import messages as messages_db
 from reliant.db import tool_runs as tool_runs_db
@@ -1077,3 +1078,24 @@ async def test_deleting_a_chat_kills_every_background_process_it_and_its_agents_
         for mark in marks.values():
             for proc in marked_processes(mark):
                 proc.kill()
+
+
+async def test_removing_a_project_kills_the_background_processes_of_its_chats(env: AgentEnv) -> None:
+    """Removing a project forgets its chats (it is refused only while one runs a turn): an idle
+    chat's background process (a dev server) ran on with no chat left to stop it from."""
+    mark = f"reliant-rm-project-{uuid.uuid4().hex[:10]}"
+    background = {"name": "shell", "input": {"command": f"export MARK={mark}; sleep 300", "run_in_background": True}}
+    chat = await env.new_chat(env.script([{"tools": [background]}, {"text": "a server runs"}]))
+    await env.chats.send(chat.id, "start a server")
+    await env.finished(chat.id, timeout=60)
+    await eventually(lambda: [p.pid for p in marked_processes(mark) if p.name() == "sleep"] or None, timeout=30)
+    pids = {p.pid for p in marked_processes(mark)}
+
+    removed = await Projects(env.chats.ctx).delete(chat.project_id)
+
+    try:
+        assert removed.chats_deleted == 1, removed
+        await eventually(lambda: not any(psutil.pid_exists(pid) for pid in pids) or None, timeout=10, interval=0.2)
+    finally:
+        for proc in marked_processes(mark):
+            proc.kill()
