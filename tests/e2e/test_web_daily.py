@@ -584,14 +584,19 @@ def test_a_model_field_offers_the_providers_models_and_takes_any_typed_one(
             field.fill("openai:my-own-finetune")
             field.press("Enter")
             expect(field).to_have_value("openai:my-own-finetune")
-            send(page, "Hello with a model that has no key")
-            # The chat pauses: no OpenAI key. The pause says so, with the way to Settings, and one Resume.
-            paused = page.locator(".notice-paused")
-            expect(paused).to_contain_text("API key", timeout=30_000)
-            expect(page.get_by_role("button", name="Resume")).to_have_count(1)
+            box = page.get_by_role("textbox", name="Message")
+            box.fill("Hello with a model that has no key")
+            box.press("Enter")
+            # Refused where it is chosen: no OpenAI key. The composer says so, with the way to
+            # Settings, and keeps the message; the chat goes on with its model.
+            refused = page.locator(".form-error")
+            expect(refused).to_contain_text("Not sent: model: 'openai:my-own-finetune' cannot be called")
+            expect(refused).to_contain_text("RELIANT_OPENAI_API_KEY")
+            expect(box).to_have_value("Hello with a model that has no key")
+            assert rest.get_chat(chat["id"])["model"] == "scripted:demo"
             fits(page)
             page.screenshot(path=artifacts_dir / f"web-daily-no-key-{size}.png")
-            paused.get_by_role("link", name="Set the key in Settings").click()
+            refused.get_by_role("link", name="Set the key in Settings").click()
             expect(page).to_have_url(f"{appliance.url}/settings")
             expect(page.get_by_role("heading", name="Settings")).to_be_visible()
             # The default model is a model field too, with the same suggestions; saved, new chats get it.

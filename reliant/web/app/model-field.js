@@ -28,6 +28,17 @@ export function modelProblem(value) {
   return "";
 }
 
+/** Whether the api refused a model because its provider has no key: Settings is then the way on. */
+export function refusedForKey(message) {
+  return /cannot be called: \w+: no API key configured/.test(String(message || ""));
+}
+
+/** Show `text` (a refusal) in `el`, with a link to Settings when it is about a missing key. */
+export function showRefusal(el, text) {
+  const settings = refusedForKey(text) ? [" ", h("a.to-settings", { href: "/settings", "data-link": "" }, "Set the key in Settings")] : [];
+  el.replaceChildren(text, ...settings);
+}
+
 function groupOf(choice) {
   if (choice.source === "recent") return SOURCE_GROUP.recent;
   const provider = choice.model.split(":", 1)[0];

@@ -6,7 +6,7 @@ import { test } from "node:test";
 import { groupSummary, outcomeWord, toolOutcome, withoutExitNote } from "../../../reliant/web/app/outcomes.js";
 import { displayRows, turnItems, turnModels, turnUsage } from "../../../reliant/web/app/turns.js";
 import { ChatModel } from "../../../reliant/web/app/transcript.js";
-import { matchChoices, modelProblem } from "../../../reliant/web/app/model-field.js";
+import { matchChoices, modelProblem, refusedForKey } from "../../../reliant/web/app/model-field.js";
 import { insertMention, mentionAt } from "../../../reliant/web/app/path-complete.js";
 import { parseEnv, splitCommand } from "../../../reliant/web/app/panels/mcp.js";
 
@@ -136,6 +136,9 @@ test("the model field suggests what matches every typed word, and says what a mo
   assert.equal(modelProblem("openai:my-finetune"), "");
   assert.match(modelProblem("gpt-5"), /provider:model/);
   assert.match(modelProblem(""), /Choose a model/);
+  const refused = "model: 'openai:x' cannot be called: openai: no API key configured: set RELIANT_OPENAI_API_KEY";
+  assert.ok(refusedForKey(`Not sent: ${refused}`), "the way to Settings is offered");
+  assert.ok(!refusedForKey("Not sent: unknown model 'gpt-5'"));
 });
 
 test("@path mentions: found at the caret, replaced by the chosen path", () => {

@@ -6,7 +6,7 @@ import { usageLine } from "../format.js";
 import { ChatFeed } from "../feed.js";
 import { ChatModel } from "../transcript.js";
 import { TranscriptView } from "../transcript-view.js";
-import { ModelField, modelProblem } from "../model-field.js";
+import { ModelField, modelProblem, showRefusal } from "../model-field.js";
 import { PathCompleter } from "../path-complete.js";
 import { chatActions, projectCrumbs, renameChat, showChatProject, statusPill } from "./chat-actions.js";
 import { ModeSwitch } from "./mode-switch.js";
@@ -455,7 +455,7 @@ export class ChatView {
     } catch (err) {
       if (!this.textarea.value) this.textarea.value = text;
       this.autosize();
-      this.composerError.textContent = `Not sent: ${err.message}`;
+      showRefusal(this.composerError, `Not sent: ${err.message}`);
     }
   }
 

@@ -3,7 +3,7 @@
 // mode and model it will run with, and @path completion like the chat's own composer.
 
 import { h } from "../dom.js";
-import { ModelField, modelProblem } from "../model-field.js";
+import { ModelField, modelProblem, showRefusal } from "../model-field.js";
 import { PathCompleter } from "../path-complete.js";
 import { ModeSwitch } from "./mode-switch.js";
 
@@ -78,7 +78,7 @@ export class StartChat {
       await this.app.api.sendMessage(chat.id, text);
     } catch (err) {
       if (chat) await this.app.api.deleteChat(chat.id).catch(() => {}); // never an empty chat left behind
-      this.error.textContent = `Not started: ${err.message}`;
+      showRefusal(this.error, `Not started: ${err.message}`);
       this.submit.disabled = false;
       return;
     }
