@@ -114,12 +114,29 @@ class Chats:
     async def default_model(self) -> str:
         return (await self.providers.effective()).values["default_model"] or self.ctx.settings.default_model
 
+    async def _a_worker_can_call(self, provider: str) -> bool:
+        """Whether an online worker of this api's task queue has what `provider` needs in its own
+        environment (its presence record names the providers it can call; a split install may give
+        the keys to the workers alone)."""
+        timeout = self.ctx.settings.heartbeat_timeout
+        for key, record in (await presence(self.ctx)).items():
+            detail = record.get("detail") or {}
+            if not key.startswith("role.") or record.get("role") != "worker":
+                continue
+            if detail.get("task_queue") != self.ctx.settings.temporal_task_queue:
+                continue
+            fresh = time.time() - float(record.get("last_seen", 0)) <= timeout
+            if fresh and provider in str(detail.get("providers", "")).split(","):
+                return True
+        return False
+
     async def check_model(self, spec: str, project: Project) -> str:
         """The spec as stored (`provider:model`, without spaces around either). Refuse malformed
         specs, unknown scripts and scripts outside the project and the data dir (before anything
         reads them), and a provider without a key (for openai: nor a base URL), which would pause
-        the chat at its first call. Keys are those the api sees: written through it (stored, so
-        every role agrees) or in its own environment; a split worker's environment is not seen."""
+        the chat at its first call. Keys are those written through the api (stored, so every role
+        agrees), in the api's own environment, or in an online worker's (its presence record says
+        which providers it can call)."""
         try:
             providers = await self.providers.providers()
             parsed = parse_model(spec, providers.available_models())
@@ -131,8 +148,10 @@ class Chats:
             raise InvalidArgumentError(exc.message) from None  # str(exc) leads with "models: "
         except LlmError as exc:
             if isinstance(exc, FatalLlmError) and exc.kind == "missing_key":
-                raise InvalidFieldError("model", f"{spec!r} cannot be called: {exc}") from None
-            raise InvalidArgumentError(f"model {spec!r}: {exc.message}") from None
+                if not await self._a_worker_can_call(parsed.provider):
+                    raise InvalidFieldError("model", f"{spec!r} cannot be called: {exc}") from None
+            else:
+                raise InvalidArgumentError(f"model {spec!r}: {exc.message}") from None
         return str(parsed)  # as typed but without spaces around its parts, which prices go by
 
     # -- projects ------------------------------------------------------------------------------

@@ -17,6 +17,18 @@ WRITABLE = ("anthropic_api_key", "anthropic_base_url", "openai_api_key", "openai
 SECRET = frozenset({"anthropic_api_key", "openai_api_key"})
 
 
+def own_providers(settings: Settings) -> list[str]:
+    """The providers a role's own configuration (its environment, reliant.toml) can call: a worker
+    names them in its presence record, so that an api without the keys knows the workers have them."""
+    own = Providers(
+        anthropic_api_key=settings.anthropic_api_key,
+        anthropic_base_url=settings.anthropic_base_url,
+        openai_api_key=settings.openai_api_key,
+        openai_base_url=settings.openai_base_url,
+    )
+    return [name for name in ("anthropic", "openai") if own.configured(name)]
+
+
 @dataclass(frozen=True, slots=True)
 class Effective:
     values: dict[str, str]  # WRITABLE key -> value in force

@@ -17,7 +17,7 @@ from reliant.clients import temporal
 from reliant.clients.bus_connection import connect_bus
 from reliant.clients.codec_record import verify_codec_key
 from reliant.clients.daemons import ToolCatalog
-from reliant.clients.providers import ProviderPool
+from reliant.clients.providers import ProviderPool, own_providers
 from reliant.clients.update_log import UpdateLog
 from reliant.config import Settings
 from reliant.db import Database, migrate
@@ -138,7 +138,9 @@ class WorkerRole:
                 compaction = CompactionActivities(db, log, providers, data_dir=s.data_dir, spending=spending)
                 agents = AgentActivities(db, bus, log, providers, s.agent_limits())
                 worktree_runs = WorktreeRunActivities(agents)
-                presence_detail = {"task_queue": s.temporal_task_queue}
+                # The providers its own environment can call: an api without those keys takes
+                # their models (a split install may give the keys to the workers alone).
+                presence_detail = {"task_queue": s.temporal_task_queue, "providers": ",".join(own_providers(s))}
                 worker = Worker(
                     client,
                     task_queue=s.temporal_task_queue,

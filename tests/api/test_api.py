@@ -15,7 +15,9 @@ from connectrpc.errors import ConnectError
 from reliant.wire.v1 import chat_pb2, settings_pb2
 from reliant.wire.v1.chat_connect import ChatServiceClient, ProjectServiceClient
 from reliant.wire.v1.settings_connect import SettingsServiceClient
+from reliant.worker.role import WorkerRole
 from tests.api.conftest import ApiEnv
+from tests.support import RoleRunner
 
 
 async def rest(env: ApiEnv, method: str, path: str, body: Any = None, token: str | None = None) -> tuple[int, Any]:
@@ -160,6 +162,20 @@ async def test_a_model_whose_provider_has_no_key_is_refused_where_it_is_chosen(a
     assert status == 200
     status, local = await rest(api_env, "POST", "/api/chats", {"project_id": project["id"], "model": "openai:llama3"})
     assert status == 201 and local["model"] == "openai:llama3", local
+
+
+async def test_a_model_whose_key_only_the_workers_have_is_taken(api_env: ApiEnv) -> None:
+    """A split install may give the provider keys to the workers alone: the api, without them, takes
+    the model while a worker of its task queue says (in its presence record) that it can call it."""
+    where = {"path": str(api_env.workspace), "daemon_id": api_env.settings.daemon_id}
+    _, project = await rest(api_env, "POST", "/api/projects", where)
+    chat = {"project_id": project["id"], "model": "anthropic:claude-sonnet-4-6"}
+    keyed = api_env.settings.with_overrides(anthropic_api_key="sk-ant-only-the-worker-has-it")
+    async with RoleRunner(WorkerRole(keyed)):
+        status, body = await rest(api_env, "POST", "/api/chats", chat)
+        assert status == 201, body
+    status, body = await rest(api_env, "POST", "/api/chats", chat)  # that worker is gone
+    assert status == 400 and "ANTHROPIC_API_KEY" in body["detail"], body
 
 
 async def test_provider_keys_are_written_through_the_api_and_only_shown_masked(api_env: ApiEnv) -> None:
