@@ -419,6 +419,10 @@ class Renderer:
     def _on_error(self, payload: Mapping[str, Any], at: float) -> None:
         self.note(Text(f"error: {payload.get('message', '')}", style="red"))
 
+    def _on_notice(self, payload: Mapping[str, Any], at: float) -> None:
+        """Something worth knowing that is no failure (the thread was summarised): said plainly."""
+        self.note(Text(str(payload.get("message", "")), style="bright_black"))
+
     def _on_context(self, payload: Mapping[str, Any], at: float) -> None:
         files = [str(f.get("shown") or f.get("path")) for f in payload.get("instructions") or []]
         if files:

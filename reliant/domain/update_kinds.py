@@ -28,7 +28,12 @@
     chat_status        {status, reason}
     retry_wait         {seconds, attempt, reason}              the provider asked us to wait, or a
                                                                 service is away ("waiting for postgres")
-    error              {message}
+    error              {message}                                something failed: shown as an error
+    notice             {message}                                something worth knowing that is no
+                                                                failure (the thread was summarised to
+                                                                fit the model's context window): shown
+                                                                neutrally; a client that does not know
+                                                                a kind skips it
     chat_updated       {title?, model?, mode?}
     approval_requested {approval_id, tool_call_id, tool_name, input, turn, agent?}
                                                                 agent: {agent_id, name, task} when a
@@ -98,6 +103,7 @@ TOOL_FINISHED = "tool_finished"
 CHAT_STATUS = "chat_status"
 RETRY_WAIT = "retry_wait"
 ERROR = "error"
+NOTICE = "notice"
 CHAT_UPDATED = "chat_updated"
 APPROVAL_REQUESTED = "approval_requested"
 APPROVAL_RESOLVED = "approval_resolved"

@@ -253,3 +253,17 @@ def test_an_answer_that_starts_again_names_its_attempt_as_a_whole_number() -> No
     renderer.update("message_started", {"message_id": "m", "turn": 1.0, "attempt": 6.0}, at=100.0)
     renderer.settle()
     assert "(the answer starts again: attempt 6)" in err.getvalue(), err.getvalue()
+
+
+def test_a_notice_is_said_plainly_and_only_an_error_in_red() -> None:
+    """A notice (the thread was summarised to fit the model's window) is no failure: not red, not
+    "error"; a kind this client does not know shows nothing and breaks nothing."""
+    told = "The conversation no longer fit the model's context window: it was summarised."
+    updates = [("notice", {"message": told}), ("error", {"message": "boom"}), ("a_kind_from_later", {"x": 1})]
+    plain = rendered(updates, styled=False, live=False)
+    assert plain.splitlines() == [told, "error: boom"]
+    styled = rendered(updates, styled=True, live=False)
+    red = "\x1b[31m"
+    notice = next(line for line in styled.splitlines() if "summarised" in line)
+    assert red not in notice and "error" not in ESC.sub("", notice).lower(), notice
+    assert red in next(line for line in styled.splitlines() if "boom" in line)

@@ -63,7 +63,10 @@ async def start(env: AgentEnv) -> ChatInfo:
 
 
 async def notices(env: AgentEnv, chat_id: str) -> list[str]:
-    return [u.payload["message"] for u in await env.updates(chat_id) if u.kind == "error"]
+    """What the chat was told about compacting: notices, since nothing failed (and so no error)."""
+    updates = await env.updates(chat_id)
+    assert [u.payload for u in updates if u.kind == "error"] == []
+    return [u.payload["message"] for u in updates if u.kind == "notice"]
 
 
 async def test_a_call_too_long_for_the_context_window_compacts_the_thread_and_is_made_again(

@@ -10,6 +10,7 @@ import { ago, duration, fullTime, usageLine } from "./format.js";
 import { codeBlocks, renderMarkdown } from "./markdown.js";
 import { groupSummary } from "./outcomes.js";
 import { fillToolCard, outcomeBadge, toolCard, toolSignature } from "./tools.js";
+import { NOTICE_LOOKS } from "./transcript.js";
 import { displayRows, turnItems, turnModels, turnUsage } from "./turns.js";
 import { GateCard } from "./gate-cards.js";
 
@@ -261,9 +262,11 @@ export class TranscriptView {
       case "queued":
         el = this.userRow(row.item);
         break;
-      case "notice":
-        el = h("div.row.notice.notice-error", { role: "alert" }, h("strong", null, "Error: "), row.item.text);
+      case "notice": {
+        const look = NOTICE_LOOKS[row.item.tone] || NOTICE_LOOKS.error;
+        el = h(`div.row.notice.${look.className}`, { role: look.role }, look.label ? h("strong", null, look.label) : null, row.item.text);
         break;
+      }
       case "retry":
         el = h("div.row.notice.notice-retry", { role: "status" });
         break;

@@ -35,6 +35,14 @@ export const TOOL_STATUS = {
   denied: "denied",
 };
 
+/** How a notice row looks, by its tone: a failure (`error` update: red, "Error:", announced at
+ * once) or something worth knowing that is no failure (`notice`: the thread was summarised to fit
+ * the model's window; neutral, announced politely). */
+export const NOTICE_LOOKS = {
+  error: { className: "notice-error", label: "Error: ", role: "alert" },
+  info: { className: "notice-info", label: "", role: "status" },
+};
+
 const AFTER_ALL = 1e12;
 
 function num(value) {
@@ -131,7 +139,7 @@ export class ChatModel {
     this.tools = new Map(); // tool_call_id -> tool call state
     this.toolOwner = new Map(); // tool_call_id -> row key of the message that holds the call
     this.agentIds = new Set(); // the chat's sub-agents: their threads' messages are not shown here
-    this.notices = new Map(); // key -> {key, text, anchor, seq}
+    this.notices = new Map(); // key -> {key, text, tone, anchor, seq} (tone: a key of NOTICE_LOOKS)
     this.gates = new Map(); // tool_call_id -> approval or question (see gates.js)
     this.staleMark = 0;
     this.chat = { status: "idle", reason: "", title: "", model: "", mode: "" };
@@ -570,10 +578,12 @@ export class ChatModel {
         this.changed.add("retry");
         break;
       }
-      case "error": {
+      case "error":
+      case "notice": {
         if (this.agentId) break;
         const key = `n:${seq || this.notices.size + 1}`;
-        this.notices.set(key, { key, text: p.message || "error", anchor: this.maxOrdinal(), seq });
+        const tone = update.kind === "error" ? "error" : "info";
+        this.notices.set(key, { key, text: p.message || update.kind, tone, anchor: this.maxOrdinal(), seq });
         this.orderDirty = true;
         this.changed.add(key);
         break;

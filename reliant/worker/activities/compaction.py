@@ -220,5 +220,5 @@ class CompactionActivities:
                 )
                 change.emit(kinds.MESSAGE_CREATED, {"message": message_payload(message)})
                 if inp.notice:
-                    change.emit(kinds.ERROR, {"message": inp.notice})
+                    change.emit(kinds.NOTICE, {"message": inp.notice})
         return CompactResult(True, before, estimated_tokens([message]))

@@ -278,7 +278,7 @@ class CompactInput:
     model: str = ""  # the summarising model; "" the chat's
     notes: list[NodeNote] = field(default_factory=list)
     force: bool = False  # a model call was too long for the context window: compact whatever the threshold
-    notice: str = ""  # told to the chat (an `error` update) with the summary
+    notice: str = ""  # told to the chat (a `notice` update) with the summary
 
 
 @dataclass

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { ChatModel } from "../../../reliant/web/app/transcript.js";
+import { ChatModel, NOTICE_LOOKS } from "../../../reliant/web/app/transcript.js";
 
 const CHAT = "5c798bc6-0a2d-4a8f-a307-ac9e85e3dd11";
 let seq = 0;
@@ -137,6 +137,22 @@ test("retry waits and pauses are rows; a status change clears the wait", () => {
   assert.equal(m.chat.reason, "no API key");
   m.apply(u("error", { message: "boom" }));
   assert.deepEqual(m.rows().map((r) => r.kind), ["notice", "paused"]);
+});
+
+test("a notice (the thread was summarised) is shown neutrally, an error as one; an unknown kind is skipped", () => {
+  seq = 0;
+  const m = new ChatModel(CHAT);
+  m.load({ messages: [userPb("u1", 1, "hi")], resumeSeq: "0" });
+  const told = "The conversation no longer fit the model's context window: it was summarised, and the model is asked again.";
+  assert.equal(m.apply(u("notice", { message: told })), true);
+  assert.equal(m.apply(u("error", { message: "boom" })), true);
+  assert.equal(m.apply(u("a_kind_from_later", { message: "?" })), true);
+  const notices = m.rows().filter((r) => r.kind === "notice");
+  assert.deepEqual(notices.map((r) => [r.item.text, r.item.tone]), [[told, "info"], ["boom", "error"]]);
+  const [notice, error] = notices.map((r) => NOTICE_LOOKS[r.item.tone]);
+  assert.deepEqual(notice, { className: "notice-info", label: "", role: "status" }); // not red, not "Error:", not an alert
+  assert.deepEqual(error, { className: "notice-error", label: "Error: ", role: "alert" });
+  assert.deepEqual(m.rows().map((r) => r.kind), ["message", "notice", "notice"]);
 });
 
 test("deltas are placed by offset: a replayed one adds nothing, one after a gap waits for the stored answer", () => {
