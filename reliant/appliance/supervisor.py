@@ -199,6 +199,13 @@ def plaintext_on_network(settings: Settings, roles: Sequence[str]) -> str:
     )
 
 
+def warn_of_plaintext(settings: Settings, roles: Sequence[str]) -> None:
+    """Log `plaintext_on_network`'s warning, if any, as the roles start (`reliant up`, and the split
+    `reliant server api|gateway`, which have no banner)."""
+    if warning := plaintext_on_network(settings, roles):
+        logger.warning("%s", warning)
+
+
 def keep_secrets(datadir: DataDir, pg: embedded.PostgresConfig) -> None:
     """Once the services run: write the secrets `resolve_embedded` made but did not write."""
     if not datadir.has_secret(POSTGRES_PASSWORD):
@@ -377,8 +384,7 @@ async def run_up(settings: Settings, on_ready: OnReady, *, roles: Sequence[str] 
     with datadir.lock():
         resolved, pg, nats, tc = resolve_embedded(settings, datadir)
         _check_role_ports(resolved, roles)
-        if warning := plaintext_on_network(resolved, roles):
-            logger.warning("%s", warning)
+        warn_of_plaintext(resolved, roles)
         # Import the roles while the services boot: both take a few hundred milliseconds.
         services_task = asyncio.create_task(embedded.start_services(pg, nats, tc))
         everyone_ready = asyncio.Event()  # the api's /ready waits for the other roles too
@@ -449,6 +455,7 @@ async def run_split(
     """One or more roles against external Postgres / NATS / Temporal (`reliant server`, `daemon start`).
     Each service they need must answer within `connect_timeout` first (the namespace exist, or be
     made with `create_namespace`)."""
+    warn_of_plaintext(settings, role_names)
     await preflight(settings, role_names, create_namespace=create_namespace)
     roles = build_roles(settings, role_names)
     if not settings.probe_port:

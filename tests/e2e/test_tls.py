@@ -183,6 +183,51 @@ def _ui_shows_the_chat(api: str, token: str, chat_id: str) -> None:
         errors.check()
 
 
+@pytest.mark.timeout(240)
+async def test_split_api_and_gateway_on_a_network_address_warn_of_plaintext_until_they_serve_tls(
+    tmp_path: Path, services: tuple[embedded.Services, str]
+) -> None:
+    infra, nats_token = services
+    env = clean_env(**shared_secrets(tmp_path / "shared"))
+    common = ["--host", "0.0.0.0", "--nats-url", infra.nats.url, "--nats-token", nats_token]
+    common += ["--data-dir", str(tmp_path / "roles")]
+    api_args = ["server", "api", "--port", str(server_port()), "--db-url", infra.postgres.url, *common]
+    api_args += ["--temporal-address", infra.temporal.address, "--temporal-namespace", "reliant"]
+    gateway_args = ["server", "gateway", "--port", str(server_port()), *common]
+    pki = CertificateAuthority(tmp_path / "pki")
+    api_pair, gateway_pair = pki.server("api"), pki.server("gateway")
+
+    def started(tls: dict[str, list[str]], log: str) -> dict[str, str]:
+        """What each role said up to its ready line (its log on stderr, then the line)."""
+        said, procs = {}, []
+        try:
+            for role, args in (("api", api_args), ("gateway", gateway_args)):
+                procs.append((role, Proc([*args, *tls.get(role, [])], tmp_path / f"{role}-{log}.log", env=env).start()))
+            for role, proc in procs:
+                proc.wait_for_output(f"reliant {role} ready")
+                said[role] = proc.output()
+        finally:
+            for _, proc in procs:
+                assert proc.stop() == 0, proc.output()
+        return said
+
+    plain = await asyncio.to_thread(started, {}, "plain")
+    for role, what in (("api", "the api"), ("gateway", "the daemon gateway")):
+        warning = f"WARNING reliant.appliance.supervisor: {what} listens on 0.0.0.0 without TLS"
+        assert warning in plain[role], plain[role]
+        assert f"{role}_tls_cert + {role}_tls_key" in plain[role], plain[role]
+        assert plain[role].index(warning) < plain[role].index(f"reliant {role} ready")  # at start
+
+    tls = {
+        "api": ["--tls-cert", str(api_pair.cert), "--tls-key", str(api_pair.key)],
+        "gateway": ["--tls-cert", str(gateway_pair.cert), "--tls-key", str(gateway_pair.key)],
+    }
+    served = await asyncio.to_thread(started, tls, "tls")
+    assert "reliant api ready: https://0.0.0.0:" in served["api"], served["api"]
+    for role in ("api", "gateway"):
+        assert "without TLS" not in served[role], served[role]
+
+
 @pytest.mark.timeout(180)
 def test_a_role_reaches_nats_with_a_user_and_a_client_certificate_from_its_flags(tmp_path: Path) -> None:
     ca = CertificateAuthority(tmp_path / "pki")
