@@ -405,6 +405,7 @@ export class TranscriptView {
       return slot;
     }
     if (item.type === "call") {
+      if (!slot) {
         slot = this.blockEl(item.block);
         el._slots.set(item.key, slot);
       }
