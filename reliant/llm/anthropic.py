@@ -43,8 +43,9 @@ REDACTED_THINKING_PREFIX = "redacted_thinking:"
 
 _EPHEMERAL: dict[str, str] = {"type": "ephemeral"}
 # The HTTP status each error type of the API stands for (the SDK's ErrorType and the API's errors
-# page), for an `event: error` inside a 200 stream; a type not listed counts as an invalid request.
-_STREAM_ERROR_STATUS = {
+# page): what an `event: error` inside a 200 stream is (a type not listed counts as an invalid
+# request), and which rejection a 400 is (a billing_error, say).
+_ERROR_TYPE_STATUS = {
     "invalid_request_error": 400,
     "authentication_error": 401,
     "billing_error": 402,
@@ -167,12 +168,13 @@ class AnthropicProvider:
         body_type = exc.type or ""
         message = self._scrub(exc.api_message or plain_body(exc.body) or exc.message)
         status = exc.status_code
+        type_status = _ERROR_TYPE_STATUS.get(body_type)
         if status < 400:
             # An `event: error` inside a 200 stream: the error's type says what happened.
-            status = _STREAM_ERROR_STATUS.get(body_type, 400)
+            status = type_status or 400
             message = f"{body_type or 'error'} in stream: {message}"
         where = self._scrub(f" from {self.base_url} for {model}") if model else ""
-        return error_for_status(NAME, status, message, exc.response.headers, where=where)
+        return error_for_status(NAME, status, message, exc.response.headers, where=where, type_status=type_status)
 
     def _scrub(self, text: str) -> str:
         """`text` without the key, nor the credentials of the base URL (messages name the URL)."""

@@ -14,6 +14,7 @@ from reliant.redaction import MIN_LENGTH
 # 408 timeout, 409 conflict (lock contention), 425 too early, 429 rate limited; every 5xx, and
 # Anthropic's 529 "overloaded", is a server-side condition that can pass.
 _RETRYABLE_4XX = frozenset({408, 409, 425, 429})
+BAD_REQUEST = 400  # the status of a rejection the server names no better one for
 _FATAL_KINDS = {
     400: "invalid_request",
     401: "auth",
@@ -78,18 +79,23 @@ def error_for_status(
     *,
     where: str = "",
     code: str = "",
+    type_status: int | None = None,
 ) -> LlmError:
     """The LlmError for an HTTP error `status`, carrying `retry_after` when the server sent one.
 
     `where` (" from <url> for <model>") goes into a fatal error's text: the chat pauses with it, and
     a server's own words (a 404 of a wrong base URL, say) often name neither. `code`: the error
-    body's code, where the provider gives one (OpenAI's `context_length_exceeded`)."""
-    if is_retryable_status(status):
+    body's code, where the provider gives one (OpenAI's `context_length_exceeded`). `type_status`:
+    the status the body's error type stands for (Anthropic's `billing_error` is 402), which says
+    what a 400 is: any rejection may come with that status (Anthropic's "credit balance is too low"
+    does)."""
+    meant = type_status if status == BAD_REQUEST and type_status is not None else status
+    if is_retryable_status(meant):
         wait = retry_after_seconds(headers) if headers is not None else None
         text = f"HTTP {status}: {message}" if message else f"HTTP {status}"
         return RetryableLlmError(provider, text, status=status, retry_after=wait)
     text = f"HTTP {status}{where}: {message}" if message else f"HTTP {status}{where}"
-    kind = CONTEXT_TOO_LONG if is_context_too_long(status, message, code) else _FATAL_KINDS.get(status, "client_error")
+    kind = CONTEXT_TOO_LONG if is_context_too_long(meant, message, code) else _FATAL_KINDS.get(meant, "client_error")
     if kind == "billing":  # the provider's own words may not say what to do
         text += " (billing: the account's credits or plan do not cover the call; add credits, then resume)"
     return FatalLlmError(provider, text, kind=kind, status=status)

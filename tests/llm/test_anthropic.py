@@ -327,13 +327,19 @@ async def test_server_errors_are_retryable(
 
 
 @pytest.mark.parametrize(
-    ("status", "kind"),
-    [(401, "auth"), (403, "permission"), (400, "invalid_request"), (404, "not_found"), (422, "invalid_request")],
+    ("status", "error_type", "kind"),
+    [
+        (401, "authentication_error", "auth"),
+        (403, "permission_error", "permission"),
+        (400, "invalid_request_error", "invalid_request"),
+        (404, "not_found_error", "not_found"),
+        (422, "invalid_request_error", "invalid_request"),
+    ],
 )
 async def test_client_errors_are_fatal(
-    fake_llm: FakeLlmServer, provider: AnthropicProvider, events: Events, status: int, kind: str
+    fake_llm: FakeLlmServer, provider: AnthropicProvider, events: Events, status: int, error_type: str, kind: str
 ) -> None:
-    fake_llm.enqueue(anthropic_error(status, f"rejected key {KEY}", error_type="authentication_error"))
+    fake_llm.enqueue(anthropic_error(status, f"rejected key {KEY}", error_type=error_type))
 
     with pytest.raises(FatalLlmError) as caught:
         await provider.stream(request(), events)
@@ -342,6 +348,49 @@ async def test_client_errors_are_fatal(
     assert caught.value.status == status
     assert KEY not in str(caught.value)
     assert "rejected key" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("error_type", "kind"),
+    [
+        ("billing_error", "billing"),
+        ("authentication_error", "auth"),
+        ("permission_error", "permission"),
+        ("not_found_error", "not_found"),
+        ("invalid_request_error", "invalid_request"),
+        ("an_error_type_of_the_future", "invalid_request"),
+        ("rate_limit_error", ""),
+    ],
+)
+async def test_a_400_is_classified_by_its_bodys_error_type(
+    fake_llm: FakeLlmServer, provider: AnthropicProvider, events: Events, error_type: str, kind: str
+) -> None:
+    """A 400 is any rejection; the body's type says which (a type not known: an invalid request).
+    `kind` "": retried."""
+    fake_llm.enqueue(anthropic_error(400, "it was refused", error_type=error_type))
+
+    with pytest.raises(LlmError) as caught:
+        await provider.stream(request(), events)
+
+    assert isinstance(caught.value, RetryableLlmError if not kind else FatalLlmError)
+    assert (getattr(caught.value, "kind", ""), caught.value.status) == (kind, 400)
+    assert len(fake_llm.requests) == 1
+
+
+async def test_a_400_billing_error_pauses_naming_billing_and_credits(
+    fake_llm: FakeLlmServer, provider: AnthropicProvider, events: Events
+) -> None:
+    """How Anthropic answers an account whose credit balance is too low."""
+    message = "Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing."
+    fake_llm.enqueue(anthropic_error(400, message, error_type="billing_error"))
+
+    with pytest.raises(FatalLlmError) as caught:
+        await provider.stream(request(), events)
+
+    assert str(caught.value) == (
+        f"anthropic: HTTP 400 from {fake_llm.url} for claude-test: {message}"
+        " (billing: the account's credits or plan do not cover the call; add credits, then resume)"
+    )
 
 
 @pytest.mark.parametrize(

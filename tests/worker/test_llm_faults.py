@@ -28,10 +28,12 @@ from reliant.wire import convert
 from tests.conftest import Infra
 from tests.llm.fakes import (
     FakeLlmServer,
+    Response,
     StreamResponse,
     Text,
     Thinking,
     ToolCall,
+    anthropic_error,
     anthropic_stream,
     anthropic_stream_error,
     ended_early,
@@ -358,15 +360,24 @@ async def test_an_answer_the_model_declined_pauses_the_chat_saying_so_and_is_not
     assert [m.text() for m in await assistant_messages(env, chat.id)] == ["Sure."]
 
 
-async def test_a_billing_error_inside_the_stream_pauses_the_chat_naming_billing_and_is_not_retried(
-    env: AgentEnv, fake: FakeLlmServer
+@pytest.mark.parametrize(
+    "response",
+    [
+        anthropic_stream_error("billing_error", "Your credit balance is too low."),
+        anthropic_error(400, "Your credit balance is too low.", error_type="billing_error"),
+    ],
+    ids=["inside-the-stream", "http-400"],
+)
+async def test_a_billing_error_pauses_the_chat_naming_billing_and_is_not_retried(
+    env: AgentEnv, fake: FakeLlmServer, response: Response
 ) -> None:
-    fake.enqueue(anthropic_stream_error("billing_error", "Your credit balance is too low."))
+    """Anthropic says so inside a stream, or with a 400 whose body's type is billing_error."""
+    fake.enqueue(response)
     chat = await env.new_chat("anthropic:claude-test")
     await env.chats.send(chat.id, "go")
 
     paused = await env.status(chat.id, "paused")
-    assert "billing_error in stream: Your credit balance is too low." in paused.status_reason
+    assert "Your credit balance is too low." in paused.status_reason
     assert "(billing: the account's credits or plan do not cover the call" in paused.status_reason
     assert len(fake.requests) == 1 and await retry_waits(env, chat.id) == []
 
