@@ -90,13 +90,24 @@ class AnthropicProvider:
         )
 
     async def stream(self, request: LlmRequest, on_event: OnEvent) -> LlmResponse:
+        max_tokens, thinking = thinking_config(request.model, request.thinking_budget, request.max_tokens)
+        assembly = _Assembly(model=request.model, output_limit=max_tokens)
+        try:
+            return await self._answer(request, thinking, assembly, on_event)
+        except LlmError as exc:
+            broken_stream.note_spent(exc, assembly.spent())
+            raise
+
+    async def _answer(
+        self, request: LlmRequest, thinking: dict[str, Any] | None, assembly: _Assembly, on_event: OnEvent
+    ) -> LlmResponse:
+        """The answer `assembly` builds from the stream (it keeps the usage reported so far)."""
         import anthropic
         import httpx2
 
-        max_tokens, thinking = thinking_config(request.model, request.thinking_budget, request.max_tokens)
+        max_tokens = assembly.output_limit
         system = system_param(request.system, request.context)
         tools = tools_param(request.tools)
-        assembly = _Assembly(model=request.model, output_limit=max_tokens)
         try:
             events = await self._client.messages.create(
                 model=request.model,

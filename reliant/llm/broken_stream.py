@@ -18,7 +18,7 @@ from typing import TypeVar
 
 from reliant.domain.chat import CONTEXT_WINDOW, MAX_TOKENS, BlockType, Usage
 from reliant.llm.base import LlmResponse
-from reliant.llm.errors import FatalLlmError, RetryableLlmError
+from reliant.llm.errors import FatalLlmError, LlmError, RetryableLlmError
 from reliant.llm.tool_input import ToolInputError
 
 T = TypeVar("T")
@@ -51,6 +51,14 @@ async def chunks(stream: AsyncIterable[T]) -> AsyncIterator[T]:
         except ValueError as exc:  # json.JSONDecodeError, or a validation error of the SDK's models
             raise MalformedChunk(str(exc)) from None
         yield chunk
+
+
+def note_spent(error: LlmError, usage: Usage) -> None:
+    """Let `error`, met once the call was made, carry what its stream had reported spent (`usage`):
+    the provider bills those tokens whatever became of the answer, a retried one too. An error that
+    names its own usage keeps it."""
+    if error.usage == Usage():
+        error.usage = usage
 
 
 def malformed(provider: str, exc: MalformedChunk) -> RetryableLlmError:

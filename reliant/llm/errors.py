@@ -8,9 +8,14 @@ from reliant.errors import ReliantError
 
 
 class LlmError(ReliantError):
-    def __init__(self, provider: str, message: str) -> None:
+    """`usage`: what the call spent, as its stream reported before it ended in this error (a
+    refusal, an answer a limit cut, a stream broken or overloaded part way): paid for although
+    nothing of it is kept."""
+
+    def __init__(self, provider: str, message: str, *, usage: Usage | None = None) -> None:
         self.provider = provider
         self.message = message
+        self.usage = usage or Usage()
         super().__init__(f"{provider}: {message}")
 
 
@@ -26,18 +31,14 @@ class RetryableLlmError(LlmError):
 
 
 class FatalLlmError(LlmError):
-    """Trying again cannot help (bad key, invalid request, missing key); the chat pauses with this.
-
-    `usage`: what the call spent, as its stream reported before it ended this way (a refusal, a
-    content filter, an answer a limit cut): paid for although nothing of it is kept."""
+    """Trying again cannot help (bad key, invalid request, missing key); the chat pauses with this."""
 
     def __init__(
         self, provider: str, message: str, *, kind: str, status: int | None = None, usage: Usage | None = None
     ) -> None:
         self.kind = kind  # "auth", "permission", "invalid_request", "not_found", "missing_key", ...
         self.status = status
-        self.usage = usage or Usage()
-        super().__init__(provider, message)
+        super().__init__(provider, message, usage=usage)
 
 
 class UnknownModelError(LlmError):

@@ -99,6 +99,15 @@ class OpenAIProvider:
         )
 
     async def stream(self, request: LlmRequest, on_event: OnEvent) -> LlmResponse:
+        assembly = _Assembly(model=request.model, output_limit=request.max_tokens)
+        try:
+            return await self._answer(request, assembly, on_event)
+        except LlmError as exc:
+            broken_stream.note_spent(exc, assembly.usage)
+            raise
+
+    async def _answer(self, request: LlmRequest, assembly: _Assembly, on_event: OnEvent) -> LlmResponse:
+        """The answer `assembly` builds from the stream (it keeps the usage reported so far)."""
         import httpx2
         import openai
 
@@ -106,7 +115,6 @@ class OpenAIProvider:
 
         tools = tools_param(request.tools)
         effort = reasoning_effort(request.model, request.thinking_budget)
-        assembly = _Assembly(model=request.model, output_limit=request.max_tokens)
         try:
             chunks = await self._client.chat.completions.create(
                 model=request.model,

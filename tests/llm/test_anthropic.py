@@ -20,6 +20,7 @@ from tests.llm.fakes import (
     FakeLlmServer,
     PageResponse,
     RedactedThinking,
+    StreamResponse,
     Text,
     Thinking,
     ToolCall,
@@ -324,6 +325,28 @@ async def test_server_errors_are_retryable(
 
     assert caught.value.status == status
     assert len(fake_llm.requests) == 1
+    assert caught.value.usage == Usage(), "refused before any stream: nothing spent"
+
+
+@pytest.mark.parametrize(
+    "response",
+    [
+        ended_early(anthropic_stream([Text("one ", "two ", "three ")]), keep=4),
+        anthropic_stream_error("overloaded_error", "Overloaded", after=[Text("partial")]),
+        anthropic_stream([Text("a", "b", "c", "d")], abort_after=5),
+    ],
+    ids=["ended-early", "overloaded-mid-answer", "connection-dropped"],
+)
+async def test_a_retryable_failure_part_way_through_the_stream_carries_what_it_reported_spent(
+    fake_llm: FakeLlmServer, provider: AnthropicProvider, events: Events, response: StreamResponse
+) -> None:
+    """message_start reported the input (and the first output token): billed, although the answer is lost."""
+    fake_llm.enqueue(response)
+
+    with pytest.raises(RetryableLlmError) as caught:
+        await provider.stream(request(), events)
+
+    assert caught.value.usage == Usage(input_tokens=12, output_tokens=1)
 
 
 @pytest.mark.parametrize(

@@ -588,6 +588,7 @@ async def test_a_stream_that_finishes_with_finish_reason_error_is_retryable_not_
     assert str(caught.value) == (
         "openai: the stream ended with finish_reason error before the answer was complete; nothing of it was kept"
     )
+    assert caught.value.usage == Usage(input_tokens=20, output_tokens=9), "what the stream reported is billed"
 
 
 async def test_a_rate_limit_inside_the_stream_is_retryable_with_its_status(

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -450,6 +450,45 @@ async def test_a_call_that_ends_in_a_fatal_error_records_what_its_stream_reporte
     assert info is not None
     assert (info.usage, info.cost_usd) == (reported, pytest.approx(spent))
     assert await assistant_messages(env, chat.id) == [], "and nothing of it is in the transcript"
+
+
+@pytest.mark.parametrize(
+    ("model", "broken", "reported"),
+    [
+        ("anthropic:claude-test", lambda: ended_early(anthropic_stream([Text(*TEN_WORDS)]), keep=5), Usage(12, 1)),
+        ("openai:gpt-test", lambda: openai_stream([Text("The first ha")], finish_reason="error"), Usage(20, 9)),
+        (
+            "anthropic:claude-test",
+            lambda: anthropic_stream_error("overloaded_error", "Overloaded", after=[Text("partial")]),
+            Usage(12, 1),
+        ),
+    ],
+    ids=["anthropic-ended_early", "openai-finish_reason_error", "anthropic-overloaded_mid_answer"],
+)
+async def test_each_attempt_a_retryable_error_ended_part_way_records_what_its_stream_reported_it_spent(
+    env: AgentEnv, fake: FakeLlmServer, model: str, broken: Callable[[], StreamResponse], reported: Usage
+) -> None:
+    """Two attempts broke after their streams reported usage, the third answered: all three were
+    billed, so the chat's cost and the budgets count each once (the stored answer's usage and two
+    reports), and nothing of the broken ones is in the transcript."""
+    stream = anthropic_stream if model.startswith("anthropic") else openai_stream
+    await settings_db.put(env.db, {"model_prices": json.dumps({model: {"input": 1, "output": 5}})})
+    try:
+        fake.enqueue(broken(), broken(), stream([Text("Whole.")]))
+        chat = await env.new_chat(model)
+        await env.chats.send(chat.id, "go")
+        await env.finished(chat.id)
+    finally:
+        await settings_db.put(env.db, {"model_prices": ""})
+
+    [answer] = await assistant_messages(env, chat.id)
+    assert answer.text() == "Whole." and len(await retry_waits(env, chat.id)) == 2
+    total = reported + reported + answer.usage
+    spent = (total.input_tokens * 1 + total.output_tokens * 5) / 1_000_000
+    assert await budgets_db.chat_spent(env.db, chat.id) == pytest.approx(spent)
+    info = await chats_db.get(env.db, chat.id)
+    assert info is not None
+    assert (info.usage, info.cost_usd) == (total, pytest.approx(spent))
 
 
 # -- a stall, a long Retry-After, a malformed chunk -----------------------------------------------

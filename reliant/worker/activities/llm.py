@@ -256,6 +256,7 @@ class LlmActivities:
             response = await provider.stream(request, on_event)
         except RetryableLlmError as exc:
             await answer.close()
+            await self._record_spent(chat.id, thread.id, f"{step}:failed:{answer.message_id}", model_spec, exc.usage)
             delay = retry_delay(retry_after=exc.retry_after, attempt=attempt)
             reason = redact(str(exc))
             logger.warning("chat %s turn %d: %s (retry in %gs, attempt %d)", chat.id, turn, reason, delay, attempt)
@@ -273,16 +274,7 @@ class LlmActivities:
             ) from None
         except FatalLlmError as exc:
             await answer.close()
-            if exc.usage != Usage():  # paid for, although nothing of it is kept: budgets count it
-                await messages_db.record_spent(
-                    self.db,
-                    chat.id,
-                    step=f"{step}:failed:{answer.message_id}",
-                    thread_id=thread.id,
-                    model=model_spec,
-                    usage=exc.usage,
-                    cost_usd=await self._cost(model_spec, exc.usage),
-                )
+            await self._record_spent(chat.id, thread.id, f"{step}:failed:{answer.message_id}", model_spec, exc.usage)
             reason = redact(str(exc))
             # Too long for the model's window: the workflow compacts the thread and asks again.
             too_long = exc.kind == classify.CONTEXT_TOO_LONG
@@ -383,6 +375,17 @@ class LlmActivities:
             emit_notes(self.log, inp.chat_id, inp.notes),
         )
         return noted
+
+    async def _record_spent(self, chat_id: str, thread_id: str, step: str, model_spec: str, usage: Usage) -> None:
+        """What a call that ended in an error spent, as its stream reported (nothing: nothing to
+        record): paid for, although nothing of it is kept, so the budgets count it. `step` names the
+        attempt (each attempt's call is paid for once: its own row)."""
+        if usage == Usage():
+            return
+        cost_usd = await self._cost(model_spec, usage)
+        await messages_db.record_spent(
+            self.db, chat_id, step=step, thread_id=thread_id, model=model_spec, usage=usage, cost_usd=cost_usd
+        )
 
     async def _cost(self, model_spec: str, usage: Usage) -> float:
         return await self.spending.cost(model_spec, usage) if self.spending is not None else cost(model_spec, usage)
