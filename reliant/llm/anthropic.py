@@ -43,8 +43,8 @@ REDACTED_THINKING_PREFIX = "redacted_thinking:"
 
 _EPHEMERAL: dict[str, str] = {"type": "ephemeral"}
 # The HTTP status each error type of the API stands for (the SDK's ErrorType and the API's errors
-# page): what an `event: error` inside a 200 stream is (a type not listed counts as an invalid
-# request), and which rejection a 400 is (a billing_error, say).
+# page): what an `event: error` inside a 200 stream is (a type not listed is retried), and which
+# rejection a 400 is (a billing_error, say).
 _ERROR_TYPE_STATUS = {
     "invalid_request_error": 400,
     "authentication_error": 401,
@@ -181,9 +181,14 @@ class AnthropicProvider:
         status = exc.status_code
         type_status = _ERROR_TYPE_STATUS.get(body_type)
         if status < 400:
-            # An `event: error` inside a 200 stream: the error's type says what happened.
-            status = type_status or 400
-            message = f"{body_type or 'error'} in stream: {message}"
+            # An `event: error` inside a 200 stream: the error's type says what happened. The server
+            # had taken the request, so a type not known is trouble on its side, which may pass (the
+            # retry policy bounds how often it is tried).
+            if type_status is None:
+                named = body_type or "an error without a type"
+                return RetryableLlmError(NAME, f"{named} in stream (a type not known, tried again): {message}")
+            status = type_status
+            message = f"{body_type} in stream: {message}"
         where = self._scrub(f" from {self.base_url} for {model}") if model else ""
         return error_for_status(NAME, status, message, exc.response.headers, where=where, type_status=type_status)
 

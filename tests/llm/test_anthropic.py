@@ -505,6 +505,21 @@ async def test_every_error_type_of_the_api_inside_the_stream_is_classified_by_it
     assert f"{error_type} in stream: it went wrong" in str(caught.value)
 
 
+@pytest.mark.parametrize("error_type", ["an_error_type_of_the_future", ""])
+async def test_an_unknown_error_type_inside_the_stream_is_retryable_and_named(
+    fake_llm: FakeLlmServer, provider: AnthropicProvider, events: Events, error_type: str
+) -> None:
+    """The server had answered 200: the request was taken, so what went wrong later is the server's."""
+    fake_llm.enqueue(anthropic_stream_error(error_type, "it went wrong", after=[Text("partial")]))
+
+    with pytest.raises(RetryableLlmError) as caught:
+        await provider.stream(request(), events)
+
+    assert caught.value.status is None, "no status stands for it"
+    named = error_type or "an error without a type"
+    assert str(caught.value) == f"anthropic: {named} in stream (a type not known, tried again): it went wrong"
+
+
 async def test_a_billing_error_inside_the_stream_pauses_naming_billing_and_credits(
     fake_llm: FakeLlmServer, provider: AnthropicProvider, events: Events
 ) -> None:

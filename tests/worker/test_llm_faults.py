@@ -360,6 +360,25 @@ async def test_an_answer_the_model_declined_pauses_the_chat_saying_so_and_is_not
     assert [m.text() for m in await assistant_messages(env, chat.id)] == ["Sure."]
 
 
+async def test_an_unknown_error_type_inside_the_stream_is_retried_naming_the_type_in_the_log(
+    env: AgentEnv, fake: FakeLlmServer
+) -> None:
+    fake.enqueue(
+        anthropic_stream_error("an_error_type_of_the_future", "Something new.", after=[Text("partial")]),
+        anthropic_stream([Text("Whole.")]),
+    )
+    chat = await env.new_chat("anthropic:claude-test")
+    with captured_logs() as logs:
+        await env.chats.send(chat.id, "go")
+        await env.finished(chat.id)
+
+    assert [m.text() for m in await assistant_messages(env, chat.id)] == ["Whole."]
+    [wait] = await retry_waits(env, chat.id)
+    assert wait["reason"].startswith("anthropic: an_error_type_of_the_future in stream")
+    [line] = [line for line in logs.text(logging.WARNING).splitlines() if f"chat {chat.id}" in line]
+    assert "an_error_type_of_the_future in stream (a type not known, tried again): Something new." in line
+
+
 @pytest.mark.parametrize(
     "response",
     [
