@@ -15,6 +15,10 @@ from reliant.redaction import MIN_LENGTH
 # Anthropic's 529 "overloaded", is a server-side condition that can pass.
 _RETRYABLE_4XX = frozenset({408, 409, 425, 429})
 BAD_REQUEST = 400  # the status of a rejection the server names no better one for
+PAYMENT_REQUIRED = 402
+TOO_MANY_REQUESTS = 429
+# The codes of a 429 that is no rate limit but an account out of credits (OpenAI's).
+_OUT_OF_CREDITS = frozenset({"insufficient_quota"})
 _FATAL_KINDS = {
     400: "invalid_request",
     401: "auth",
@@ -90,6 +94,8 @@ def error_for_status(
     what a 400 is: any rejection may come with that status (Anthropic's "credit balance is too low"
     does)."""
     meant = type_status if status == BAD_REQUEST and type_status is not None else status
+    if status == TOO_MANY_REQUESTS and code in _OUT_OF_CREDITS:
+        meant = PAYMENT_REQUIRED  # waiting does not mend an account out of credits
     if is_retryable_status(meant):
         wait = retry_after_seconds(headers) if headers is not None else None
         text = f"HTTP {status}: {message}" if message else f"HTTP {status}"

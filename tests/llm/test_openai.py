@@ -391,6 +391,22 @@ async def test_429_is_retryable_with_the_servers_wait(
     assert len(fake_llm.requests) == 1  # the SDK did not retry by itself
 
 
+async def test_a_429_for_a_quota_used_up_is_billing_not_a_rate_limit(
+    fake_llm: FakeLlmServer, provider: OpenAIProvider, events: Events
+) -> None:
+    """OpenAI says an account out of credits with a 429 (code insufficient_quota): waiting does not
+    mend it, so it pauses naming billing instead of being retried for minutes as a rate limit."""
+    quota = "You exceeded your current quota, please check your plan and billing details."
+    fake_llm.enqueue(openai_error(429, quota, error_type="insufficient_quota", code="insufficient_quota"))
+
+    with pytest.raises(FatalLlmError) as caught:
+        await provider.stream(request(), events)
+
+    assert caught.value.kind == "billing" and caught.value.status == 429
+    assert quota in str(caught.value) and "add credits" in str(caught.value)
+    assert len(fake_llm.requests) == 1
+
+
 async def test_500_is_retryable(fake_llm: FakeLlmServer, provider: OpenAIProvider, events: Events) -> None:
     fake_llm.enqueue(openai_error(500, "The server had an error"))
 
