@@ -4,17 +4,28 @@ once; a thread that still does not fit pauses saying so, and Resume compacts bef
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from reliant.db import budgets as budgets_db
 from reliant.db import messages as messages_db
+from reliant.db import settings as settings_db
 from reliant.domain.chat import ChatInfo, Role
 from reliant.worker.activities.compaction import INSTRUCTIONS, SUMMARY_HEADER
 from tests.conftest import Infra
-from tests.llm.fakes import FakeLlmServer, StreamResponse, Text, ToolCall, anthropic_error, anthropic_stream
+from tests.llm.fakes import (
+    FakeLlmServer,
+    StreamResponse,
+    Text,
+    ToolCall,
+    anthropic_error,
+    anthropic_stream,
+    ended_early,
+)
 from tests.worker.agent_env import AgentEnv, agent_env
 
 TOO_LONG = "prompt is too long: 212345 tokens > 200000 maximum"
@@ -149,3 +160,31 @@ async def test_a_first_message_too_long_by_itself_pauses_saying_nothing_can_be_s
         "the newest message is too long for the model's context window, and nothing before it can be summarised"
     )
     assert len(fake.requests) == 1, "no summary call: there is nothing to summarise"
+
+
+async def test_a_summary_call_that_broke_after_its_stream_reported_usage_is_counted_once(
+    env: AgentEnv, fake: FakeLlmServer
+) -> None:
+    """The summary call was paid for even when its stream broke after reporting usage: the chat's
+    spending counts that attempt (once), as it counts a broken model call of the chat's own."""
+    prices = {"anthropic:claude-test": {"input": 1, "output": 5}}
+    await settings_db.put(env.db, {"model_prices": json.dumps(prices)})
+    try:
+        broken = ended_early(summary("notes.txt holds alpha, and more."), keep=3)
+        fake.enqueue(reading(), too_long(), broken, summary("notes.txt holds alpha."))
+        fake.enqueue(anthropic_stream([Text("It says alpha.")]))
+        chat = await start(env)
+        await env.finished(chat.id)
+    finally:
+        await settings_db.put(env.db, {"model_prices": ""})
+
+    calls = [r for r in fake.requests if r.path.endswith("/messages")]
+    assert [is_summary_call(r) for r in calls] == [False, False, True, True, False]
+    failed = await env.db.fetch(
+        "SELECT input_tokens, cost_usd FROM messages WHERE chat_id = %s AND aborted AND step LIKE %s",
+        (chat.id, "%/summary:failed:%"),
+    )
+    assert len(failed) == 1 and failed[0]["input_tokens"] > 0 and failed[0]["cost_usd"] > 0, failed
+    every = await env.db.fetchrow("SELECT sum(cost_usd) AS total FROM messages WHERE chat_id = %s", (chat.id,))
+    assert every is not None
+    assert await budgets_db.chat_spent(env.db, chat.id) == pytest.approx(float(every["total"]))

@@ -16,6 +16,7 @@ call as well, so that call reads it shortened when it must (summarise).
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from temporalio import activity
@@ -28,7 +29,7 @@ from reliant.db import chats as chats_db
 from reliant.db import messages as messages_db
 from reliant.db import threads as threads_db
 from reliant.domain import update_kinds as kinds
-from reliant.domain.chat import BlockType, ContentBlock, Message, Role, StoredMessage
+from reliant.domain.chat import BlockType, ContentBlock, Message, Role, StoredMessage, Usage
 from reliant.llm import classify
 from reliant.llm.base import LlmRequest, LlmResponse, Provider, StreamEvent
 from reliant.llm.errors import FatalLlmError, LlmError, RetryableLlmError
@@ -89,10 +90,16 @@ def is_summary(message: StoredMessage) -> bool:
     return bool(message.blocks) and message.blocks[0].text.startswith(SUMMARY_HEADER)
 
 
-async def summarise(provider: Provider, model: str, covered: list[StoredMessage]) -> tuple[LlmRequest, LlmResponse]:
+async def summarise(
+    provider: Provider,
+    model: str,
+    covered: list[StoredMessage],
+    spent: Callable[[Usage, int], Awaitable[None]],
+) -> tuple[LlmRequest, LlmResponse]:
     """The model's summary of `covered`, and the request that got it. A thread too long for the
     model's window (the very reason a call compacts it) is read shortened: as one text with each
-    part clipped, then only its newest half, then its newest quarter."""
+    part clipped, then only its newest half, then its newest quarter. A call that fails after its
+    stream reported usage was paid for: `spent(usage, shrink)` records it."""
 
     async def quietly(event: StreamEvent) -> None:
         activity.heartbeat()
@@ -101,10 +108,12 @@ async def summarise(provider: Provider, model: str, covered: list[StoredMessage]
         request = LlmRequest(model=model, system=INSTRUCTIONS, messages=summary_messages(covered, shrink))
         try:
             return request, await provider.stream(request, quietly)
-        except RetryableLlmError as exc:
-            raise ApplicationError(redact(str(exc)), type=RETRYABLE_LLM) from None
-        except FatalLlmError as exc:
-            if exc.kind != classify.CONTEXT_TOO_LONG:
+        except LlmError as exc:
+            if exc.usage != Usage():
+                await spent(exc.usage, shrink)
+            if isinstance(exc, RetryableLlmError):
+                raise ApplicationError(redact(str(exc)), type=RETRYABLE_LLM) from None
+            if not isinstance(exc, FatalLlmError) or exc.kind != classify.CONTEXT_TOO_LONG:
                 raise ApplicationError(redact(str(exc)), type=FATAL_LLM, non_retryable=True) from None
             if shrink == MAX_SHRINKS:
                 raise ApplicationError(
@@ -191,7 +200,16 @@ class CompactionActivities:
                 raise ApplicationError(
                     str(refusal), type=BUDGET_REACHED, non_retryable=True, category=ApplicationErrorCategory.BENIGN
                 )
-        request, response = await summarise(provider, model, transcript[:cut])
+
+        async def record_spent(usage: Usage, shrink: int) -> None:
+            # One row per attempt and shortening: a retried attempt's call was paid for again.
+            failed = f"{step}:failed:{activity.info().attempt}.{shrink}"
+            spent = await self.spending.cost(spec, usage) if self.spending is not None else cost(spec, usage)
+            await messages_db.record_spent(
+                self.db, chat.id, step=failed, thread_id=inp.thread_id, model=spec, usage=usage, cost_usd=spent
+            )
+
+        request, response = await summarise(provider, model, transcript[:cut], record_spent)
         text = "".join(b.text for b in response.blocks if b.text and not b.tool_call_id)
         summary = f"{SUMMARY_HEADER}\n\n{text.strip()}"
         keep = transcript[cut].ordinal if cut < len(transcript) else None
