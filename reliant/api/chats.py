@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import posixpath
 import re
 import time
@@ -17,6 +16,7 @@ from temporalio.client import WorkflowExecutionStatus, WorkflowQueryFailedError
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.service import RPCError, RPCStatusCode
 
+from reliant.api import chat_stop
 from reliant.api.attachments import Attached, AttachmentReport, ImageInput, attach, image_blocks
 from reliant.api.chat_workflow import chat_workflow
 from reliant.api.context import ApiContext
@@ -30,7 +30,6 @@ from reliant.api.errors import (
 )
 from reliant.api.system import online_daemons, online_in, presence
 from reliant.bus import subjects
-from reliant.clients import stops
 from reliant.clients.daemons import control
 from reliant.clients.providers import ProviderPool
 from reliant.clients.update_log import UpdateLog, clear_live_tail
@@ -44,8 +43,7 @@ from reliant.db import tool_runs as tool_runs_db
 from reliant.db import updates as updates_db
 from reliant.db import worktrees as worktrees_db
 from reliant.domain import update_kinds as kinds
-from reliant.domain.agents import FINAL_AGENT_STATES
-from reliant.domain.chat import ChatInfo, ChatMode, ChatStatus, ChatUpdate, Project, StoredMessage, ToolRun, ToolState
+from reliant.domain.chat import ChatInfo, ChatMode, ChatStatus, ChatUpdate, Project, StoredMessage, ToolRun
 from reliant.domain.context import InstructionFile
 from reliant.domain.workflows import (
     CHAT_WORKFLOW,
@@ -60,7 +58,6 @@ from reliant.domain.workflows import (
     ChatInput,
     ChatState,
     agent_workflow_id,
-    run_workflow_id,
 )
 from reliant.domain.workspace_policy import workspace_refusal
 from reliant.errors import DaemonUnavailableError
@@ -68,8 +65,6 @@ from reliant.llm.demo import demo_model
 from reliant.llm.errors import FatalLlmError, LlmError, UnknownModelError
 from reliant.llm.registry import parse_model
 from reliant.llm.script import check_script_place
-
-logger = logging.getLogger(__name__)
 
 MAX_MESSAGE_CHARS = 200_000
 MAX_TITLE_CHARS = 200
@@ -284,16 +279,8 @@ class Chats:
         background process any of them started there (owed, if the daemon is away: nothing would be
         left to show or stop them from)."""
         chat = await self.chat(chat_id)
-        running = [a.id for a in await agents_db.for_chat(self.db, chat.id) if a.status not in FINAL_AGENT_STATES]
-        for workflow_id in (agent_workflow_id(chat.id), *(run_workflow_id(chat.id, a) for a in running)):
-            try:
-                await self.ctx.temporal.get_workflow_handle(workflow_id).terminate("chat deleted")
-            except RPCError as exc:
-                if exc.status != RPCStatusCode.NOT_FOUND:  # ended already
-                    raise
-        await self._cancel_running_tools(chat)
         project = await self.project(chat.project_id)
-        await stops.stop_chat_background(self.ctx.bus, self.db, project.daemon_id, chat.id)
+        await chat_stop.stop(self.ctx, await chat_stop.running(self.db, chat.id, project.daemon_id), "chat deleted")
         await chats_db.delete(self.db, chat.id)
         await clear_live_tail(self.ctx.bus, chat.id)
 
@@ -470,16 +457,10 @@ class Chats:
         return cancelled
 
     async def _cancel_running_tools(self, chat: ChatInfo) -> None:
-        running = [r for r in await tool_runs_db.unfinished(self.db, chat.id) if r.state is ToolState.EXECUTING]
-        if not running:
-            return
-        project = await self.project(chat.project_id)
-        for run in running:
-            body = {"chat_id": chat.id, "tool_call_id": run.key}  # what the daemon knows it by (a sub-agent's too)
-            try:
-                await control(self.ctx.bus, project.daemon_id, "tool.cancel", body, timeout=5)
-            except DaemonUnavailableError as exc:
-                logger.info("could not cancel %s on its daemon: %s", run.tool_call_id, exc)
+        calls = await chat_stop.executing_calls(self.db, chat.id)
+        if calls:
+            project = await self.project(chat.project_id)
+            await chat_stop.cancel_calls(self.ctx, project.daemon_id, chat.id, calls)
 
     async def resume(self, chat_id: str) -> None:
         chat = await self.chat(chat_id)

@@ -11,17 +11,14 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from temporalio.service import RPCError, RPCStatusCode
-
+from reliant.api import chat_stop
 from reliant.api.chats import check_id
 from reliant.api.context import ApiContext
 from reliant.api.errors import FailedPreconditionError, InvalidArgumentError, NotFoundError, UnavailableError
-from reliant.clients import stops
 from reliant.clients.daemons import control
 from reliant.db import chats as chats_db
 from reliant.db import projects as projects_db
 from reliant.domain.chat import ChatStatus, Project
-from reliant.domain.workflows import agent_workflow_id
 from reliant.errors import DaemonUnavailableError
 
 logger = logging.getLogger(__name__)
@@ -79,10 +76,13 @@ class Projects:
     # -- removal --------------------------------------------------------------------------------
     async def delete(self, project_id: str) -> Removed:
         """Forget the project and its chats; refused while one of them runs a turn (stop it first).
-        The background processes its chats started are stopped (an idle chat's dev server would
-        run on with no chat to stop it from). Its daemon stops serving the directory (and forgets
-        its trust); files stay on disk."""
+        What its chats run is stopped as deleting each chat stops it (chat_stop.py): a paused or
+        waiting chat's agents and their commands, an idle chat's dev server, would run on with no
+        chat to stop them from. Its daemon stops serving the directory (and forgets its trust);
+        files stay on disk."""
         project = await self.project(project_id)
+        chats = await chats_db.list_all(self.db, project.id)
+        before = {c.id: await chat_stop.running(self.db, c.id, project.daemon_id) for c in chats}  # rows go next
         deleted = await projects_db.delete_unless_running(self.db, project.id)
         if deleted is None:
             running = [
@@ -95,12 +95,11 @@ class Projects:
                 " stop them first, then remove the project"
             )
         for chat_id in deleted:  # idle and paused chats still have a workflow waiting for messages
+            what = before.get(chat_id) or await chat_stop.running(self.db, chat_id, project.daemon_id)
             try:
-                await self.ctx.temporal.get_workflow_handle(agent_workflow_id(chat_id)).terminate("project removed")
-            except RPCError as exc:
-                if exc.status != RPCStatusCode.NOT_FOUND:
-                    logger.warning("could not end the workflow of chat %s: %s", chat_id, exc)
-            await stops.stop_chat_background(self.ctx.bus, self.db, project.daemon_id, chat_id)
+                await chat_stop.stop(self.ctx, what, "project removed")
+            except UnavailableError as exc:
+                logger.warning("%s", exc)
         return Removed(len(deleted), await self._release(project))
 
     async def _release(self, project: Project) -> bool:

@@ -14,7 +14,7 @@ from typing import Any
 import psutil
 import pytest
 import yaml
-from temporalio.client import WorkflowExecutionStatus
+from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 
 from embedded.ports import free_port
@@ -25,7 +25,7 @@ from reliant.db import agents as agents_db
 from reliant.db import messages as messages_db
 from reliant.db import tool_runs as tool_runs_db
 from reliant.domain.agents import AgentRecord, AgentStatus
-from reliant.domain.chat import ChatInfo, Role, ToolState
+from reliant.domain.chat import ChatInfo, ChatStatus, Role, ToolState
 from reliant.domain.workflows import run_workflow_id
 from reliant.engine import SourceText
 from reliant.worker import agent_tools, definitions
@@ -1027,6 +1027,11 @@ async def test_deleting_a_chat_stops_its_agents_workflows_and_their_running_comm
 
     await env.chats.delete(chat.id)
 
+    await ended_with_its_command(handle, mark)
+
+
+async def ended_with_its_command(handle: WorkflowHandle[Any, Any], mark: str) -> None:
+    """The agent's workflow ends and the command it ran (carrying `mark`) is killed."""
     try:
 
         async def agent_ended() -> bool:
@@ -1099,3 +1104,29 @@ async def test_removing_a_project_kills_the_background_processes_of_its_chats(en
     finally:
         for proc in marked_processes(mark):
             proc.kill()
+
+
+async def test_removing_a_project_stops_the_agents_of_a_paused_chat_and_their_commands(env: AgentEnv) -> None:
+    """A chat paused by a failed model call while its agent runs a command can be removed with its
+    project (only a chat running a turn holds it). That terminated each chat's own workflow only:
+    the agent (an abandoned child) ran on, and with it its `sleep 300` on the daemon, for a chat
+    that was no more."""
+    mark = f"reliant-rm-project-agent-{uuid.uuid4().hex[:10]}"
+    busy = {"name": "shell", "input": {"command": f"export MARK={mark}; sleep 300"}}
+    child = env.script([{"tools": [busy]}, {"text": "never"}])
+    refused = {"error": {"status": 400, "message": "refused"}}
+    chat = await env.new_chat(env.script([{"tools": [spawn("busy", child, name="busy", wait=False)]}, refused]))
+    await env.chats.send(chat.id, "go")
+    await eventually(lambda: any(p.name() == "sleep" for p in marked_processes(mark)) or None, timeout=60)
+    await eventually(lambda: _status_is(env, chat, ChatStatus.PAUSED), timeout=60)
+    [agent] = await agents_db.for_chat(env.db, chat.id)
+    handle = env.client.get_workflow_handle(run_workflow_id(chat.id, agent.id))
+
+    removed = await Projects(env.chats.ctx).delete(chat.project_id)
+
+    await ended_with_its_command(handle, mark)
+    assert removed.chats_deleted == 1, removed
+
+
+async def _status_is(env: AgentEnv, chat: ChatInfo, status: ChatStatus) -> bool:
+    return (await env.chats.chat(chat.id)).status is status
