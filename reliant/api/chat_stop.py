@@ -8,7 +8,6 @@ What runs is read (`running`) before the chat's rows are deleted, since they nam
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 
 from temporalio.service import RPCError, RPCStatusCode
@@ -16,16 +15,12 @@ from temporalio.service import RPCError, RPCStatusCode
 from reliant.api.context import ApiContext
 from reliant.api.errors import UnavailableError
 from reliant.clients import stops
-from reliant.clients.daemons import control
 from reliant.db import Database
 from reliant.db import agents as agents_db
 from reliant.db import tool_runs as tool_runs_db
 from reliant.domain.agents import FINAL_AGENT_STATES
 from reliant.domain.chat import ToolState
 from reliant.domain.workflows import agent_workflow_id, run_workflow_id
-from reliant.errors import DaemonUnavailableError
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,12 +48,10 @@ async def executing_calls(db: Database, chat_id: str) -> tuple[str, ...]:
 
 
 async def cancel_calls(ctx: ApiContext, daemon_id: str, chat_id: str, calls: tuple[str, ...]) -> None:
-    """Kill the calls on the daemon at once (not only when a worker next hears from Temporal)."""
+    """Kill the calls on the daemon at once (not only when a worker next hears from Temporal), or,
+    unreachable, once it is back: a deleted chat's workflow is gone, and nothing else would."""
     for key in calls:
-        try:
-            await control(ctx.bus, daemon_id, "tool.cancel", {"chat_id": chat_id, "tool_call_id": key}, timeout=5)
-        except DaemonUnavailableError as exc:
-            logger.info("could not cancel %s on its daemon: %s", key, exc)
+        await stops.cancel_tool(ctx.bus, ctx.db, daemon_id, chat_id, key)
 
 
 async def stop(ctx: ApiContext, what: Running, reason: str) -> None:

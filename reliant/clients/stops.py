@@ -5,7 +5,8 @@ A cancel never waits on a daemon it cannot reach: the tool call it was running t
 background processes the cancelled run started would then run on, for good (a foreground dev server,
 `sleep 300`, a build). What could not be stopped is recorded as owed (`owed_stops`) and stopped when
 the daemon comes back online (the worker's `DaemonWatcher`), or when a worker starts and finds it
-reachable. A deleted chat is owed the same way: every background process it or its agents started.
+reachable. A deleted chat is owed the same way: the tool calls it or its agents still ran and every
+background process they started.
 """
 
 from __future__ import annotations

@@ -98,13 +98,32 @@ async def test_a_chat_deleted_while_its_daemon_is_unreachable_has_its_background
     await env.chats.send(chat.id, "start a server")
     await env.finished(chat.id, timeout=60)
     await eventually(lambda: any(p.name() == "sleep" for p in marked_processes(mark)) or None, timeout=30)
+    await deleted_while_away_then_stopped(env, chat.id, mark, "background")
+
+
+async def test_a_chat_deleted_while_its_daemon_is_unreachable_has_its_running_command_cancelled_when_it_is_back(
+    env: AgentEnv,
+) -> None:
+    """Deleting a chat cancels the command it runs on its daemon; with the daemon unreachable that
+    was only logged, and `sleep 300` ran on once the daemon was back, for a chat that was no more."""
+    mark = f"reliant-owed-deleted-busy-{uuid.uuid4().hex[:10]}"
+    busy = {"name": "shell", "input": {"command": f"export MARK={mark}; sleep 300"}}
+    chat = await env.new_chat(env.script([{"tools": [busy]}, {"text": "never"}]))
+    await env.chats.send(chat.id, "wait")
+    await eventually(lambda: any(p.name() == "sleep" for p in marked_processes(mark)) or None, timeout=60)
+    await deleted_while_away_then_stopped(env, chat.id, mark, "tool")
+
+
+async def deleted_while_away_then_stopped(env: AgentEnv, chat_id: str, mark: str, kind: str) -> None:
+    """Delete the chat while its daemon runs on unreachable: the process carrying `mark` is owed
+    (as `kind`), and gone once the daemon is back."""
     await env.gateway.stop()
     await eventually(lambda: unreachable(env), timeout=30, interval=0.2)
     try:
-        await env.chats.delete(chat.id)  # never waits on an unreachable daemon
+        await env.chats.delete(chat_id)  # never waits on an unreachable daemon
         assert marked_processes(mark), "the daemon was reachable after all"
         owed = await owed_stops_db.of_daemon(env.db, env.settings.daemon_id)
-        assert {(s.chat_id, s.kind) for s in owed} == {(chat.id, "background")}, owed
+        assert {(s.chat_id, s.kind) for s in owed} == {(chat_id, kind)}, owed
 
         async with RoleRunner(GatewayRole(env.settings)):  # the daemon reconnects: it is back
             await eventually(lambda: not marked_processes(mark), timeout=30, interval=0.2)
