@@ -18,7 +18,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from reliant.api import chat_stop
 from reliant.api.attachments import Attached, AttachmentReport, ImageInput, attach, image_blocks
-from reliant.api.chat_workflow import chat_workflow
+from reliant.api.chat_workflow import ChosenWorkflow, chat_workflow
 from reliant.api.context import ApiContext
 from reliant.api.errors import (
     FailedPreconditionError,
@@ -133,21 +133,40 @@ class Chats:
         agrees), in the api's own environment, or in an online worker's (its presence record says
         which providers it can call)."""
         try:
-            providers = await self.providers.providers()
-            parsed = parse_model(spec, providers.available_models())
-            if parsed.provider == "scripted":
-                check_script_place(parsed.model, (Path(project.path), self.ctx.settings.data_dir))
-                providers.get(parsed)
-            providers.require(parsed.provider)
+            return await self._callable(spec, project)
         except UnknownModelError as exc:
             raise InvalidArgumentError(exc.message) from None  # str(exc) leads with "models: "
         except LlmError as exc:
             if isinstance(exc, FatalLlmError) and exc.kind == "missing_key":
-                if not await self._a_worker_can_call(parsed.provider):
-                    raise InvalidFieldError("model", f"{spec!r} cannot be called: {exc}") from None
-            else:
-                raise InvalidArgumentError(f"model {spec!r}: {exc.message}") from None
+                raise InvalidFieldError("model", f"{spec!r} cannot be called: {exc}") from None
+            raise InvalidArgumentError(f"model {spec!r}: {exc.message}") from None
+
+    async def _callable(self, spec: str, project: Project) -> str:
+        """The spec as stored, if a chat of `project` can call it (check_model); LlmError if not."""
+        providers = await self.providers.providers()
+        parsed = parse_model(spec, providers.available_models())
+        if parsed.provider == "scripted":
+            check_script_place(parsed.model, (Path(project.path), self.ctx.settings.data_dir))
+            providers.get(parsed)
+        try:
+            providers.require(parsed.provider)
+        except FatalLlmError as exc:
+            if exc.kind != "missing_key" or not await self._a_worker_can_call(parsed.provider):
+                raise
         return str(parsed)  # as typed but without spaces around its parts, which prices go by
+
+    async def check_workflow_models(self, chosen: ChosenWorkflow, project: Project) -> None:
+        """Refuse a workflow that names a model its chat could not call (a node's `model:`, its
+        preset's, a workflow it runs): the chat would pause at that node's first call. Models an
+        expression chooses (`{{inputs.model}}`) are the run's to check."""
+        for named in chosen.models:
+            try:
+                await self._callable(named.spec, project)
+            except LlmError as exc:
+                why = exc.message if isinstance(exc, UnknownModelError) else str(exc)
+                raise InvalidFieldError(
+                    "workflow", f"{chosen.name} cannot run: {named.where} uses model {named.spec!r}: {why}"
+                ) from None
 
     # -- projects ------------------------------------------------------------------------------
     async def create_project(self, path: str, name: str = "", daemon_id: str = "") -> Project:
@@ -247,14 +266,15 @@ class Chats:
         one (demo_model)."""
         project = await self.project(project_id)
         model = await self.check_model(model or await self.default_model(), project)
-        name, given = await chat_workflow(self.ctx, project, workflow, inputs)
+        chosen = await chat_workflow(self.ctx, project, workflow, inputs)
+        await self.check_workflow_models(chosen, project)
         return await chats_db.create(
             self.db,
             project_id=project.id,
-            model=demo_model(model, name),  # a shipped script: no check needed
+            model=demo_model(model, chosen.name),  # a shipped script: no check needed
             title=title[:MAX_TITLE_CHARS],
-            workflow=name,
-            workflow_inputs=given,
+            workflow=chosen.name,
+            workflow_inputs=chosen.inputs,
         )
 
     async def chats(self, project_id: str = "") -> list[ChatInfo]:

@@ -520,3 +520,55 @@ async def test_inputs_too_large_for_a_run_to_carry_are_refused_naming_them(
     assert doc["detail"].startswith("inputs: are 3,000,"), doc
     body = {"project_id": project.id, "workflow": "tdd", "inputs": {"task": "x" * 150_000}}
     assert (await rest(api_env, "POST", "/api/chats", body))[0] == 201
+
+
+TEMPLATED = """name: templated
+inputs:
+  model: {type: model, default: "scripted:demo"}
+entry: draft
+nodes:
+  - {id: draft, type: call_llm, model: "{{inputs.model}}", prompt: Draft it.}
+"""
+NAMED_MODEL = TEMPLATED.replace("name: templated", "name: named") + (
+    '  - {id: review, type: call_llm, model: "anthropic:claude-sonnet-4-6", prompt: Review it.}\n'
+    "edges:\n"
+    "  - {from: draft, default: review}\n"
+)
+PRESET_MODEL = """name: preset-model
+entry: plan
+nodes:
+  - {id: plan, type: agent, preset: strict}
+"""
+CALLS_NAMED = """name: calls-named
+entry: child
+nodes:
+  - {id: child, type: workflow, workflow: named}
+"""
+
+
+async def test_a_workflow_naming_a_model_without_a_key_is_refused_naming_the_node_and_the_key(
+    api_env: ApiEnv, project: pb.Project
+) -> None:
+    """A chat on a workflow whose node names `anthropic:...` (itself, through its preset, or in a
+    workflow it runs) was created without a key for it, and paused later at that node's first call.
+    A model chosen by an expression is the run's to check: that workflow is taken."""
+    for name, text in {"named": NAMED_MODEL, "preset-model": PRESET_MODEL, "calls-named": CALLS_NAMED}.items():
+        write(project, name, text)
+    write(project, "templated", TEMPLATED)
+    strict = Path(project.path) / ".reliant" / "presets" / "strict.yaml"
+    strict.parent.mkdir(parents=True, exist_ok=True)
+    strict.write_text("model: openai:gpt-5.4\n")
+    await trust(api_env, project)
+    expected = {
+        "named": "node `review` uses model 'anthropic:claude-sonnet-4-6'",
+        "preset-model": "node `plan` (preset `strict`) uses model 'openai:gpt-5.4'",
+        "calls-named": "workflow named's node `review` uses model 'anthropic:claude-sonnet-4-6'",
+    }
+    for name, where in expected.items():
+        status, doc = await rest(api_env, "POST", "/api/chats", {"project_id": project.id, "workflow": name})
+        assert status == 400, (name, doc)
+        assert doc["detail"].startswith(f"workflow: {name} cannot run: {where}: "), doc
+        key = "RELIANT_OPENAI_API_KEY" if "openai" in where else "RELIANT_ANTHROPIC_API_KEY"
+        assert key in doc["detail"], doc
+    status, doc = await rest(api_env, "POST", "/api/chats", {"project_id": project.id, "workflow": "templated"})
+    assert status == 201, doc
