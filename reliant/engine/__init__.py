@@ -12,6 +12,7 @@ workflow code can use it (pass it through the sandbox): callers read files and h
 - outputs.py     what each node kind leaves in `nodes.<id>.*`
 - run.py         the run-state machine; state.py its serialisable state
 - pinned.py      a definition with its presets' texts, as a run pins it
+- named_models.py the models a definition's nodes name literally (checked before it runs)
 """
 
 from reliant.engine.definition import Definition, Preset

@@ -13,8 +13,9 @@ from typing import Any
 from reliant import workflow_library as library
 from reliant.bus import Bus
 from reliant.clients.daemons import control
-from reliant.engine import InvalidDefinition, Pinned, SourceText, pin
+from reliant.engine import Catalog, InvalidDefinition, Pinned, SourceText, pin
 from reliant.engine.definition import RunNode, WorkflowNode
+from reliant.engine.named_models import NamedModel, named_models
 from reliant.errors import ReliantError
 
 READ_TIMEOUT = 10.0
@@ -49,6 +50,11 @@ class Chosen:
 @functools.cache
 def _builtins() -> tuple[tuple[SourceText, ...], tuple[SourceText, ...]]:
     return tuple(library.builtin_workflows()), tuple(library.builtin_presets())
+
+
+def _catalog(project: ProjectFiles) -> Catalog:
+    builtin_flows, builtin_presets = _builtins()
+    return library.catalog([*builtin_flows, *project.workflows], [*builtin_presets, *project.presets])
 
 
 def _texts(items: Any) -> list[SourceText]:
@@ -93,6 +99,14 @@ def choose(name: str, project: ProjectFiles) -> Chosen:
     return Chosen(pinned, chosen.source, project.note if builtin else "")
 
 
+def models(name: str, project: ProjectFiles) -> tuple[NamedModel, ...]:
+    """The models workflow `name` (and each workflow it runs) names literally, each with the node
+    that names it, as the api checks a chat's workflow (named_models)."""
+    known = _catalog(project)
+    definition = (known.workflows or {}).get(name)
+    return named_models(definition, known) if definition is not None else ()
+
+
 def unasked(name: str, project: ProjectFiles, mode: str) -> str:
     """What workflow `name` (or a workflow it runs) would do without the asking the chat's `mode`
     wants, in words ("" when nothing): a `run` step runs its shell command past every gate, and a
@@ -101,8 +115,7 @@ def unasked(name: str, project: ProjectFiles, mode: str) -> str:
     if mode == "auto":
         return ""
     strictness = MODE_STRICTNESS.get(mode, 0)
-    builtin_flows, builtin_presets = _builtins()
-    known = library.catalog([*builtin_flows, *project.workflows], [*builtin_presets, *project.presets]).workflows or {}
+    known = _catalog(project).workflows or {}
     seen: set[str] = set()
     waiting = [name]
     while waiting:

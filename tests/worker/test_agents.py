@@ -930,6 +930,41 @@ async def test_a_spawn_with_a_model_it_cannot_call_is_a_tool_error_and_starts_no
     assert caught.value.status == RPCStatusCode.NOT_FOUND
 
 
+async def test_a_spawn_of_a_workflow_naming_a_model_it_cannot_call_is_a_tool_error_naming_the_node(
+    env: AgentEnv,
+) -> None:
+    """The agent's own model was checked, not those its workflow names: a workflow one of whose
+    workflows' nodes says `model: anthropic:...` was spawned without that key, and paused the chat
+    at that node's first call. It is refused the way the api refuses it for a chat, and nothing
+    starts."""
+    flows = env.workspace / ".reliant" / "workflows"
+    flows.mkdir(parents=True)
+    (flows / "review.yaml").write_text(
+        "name: review\nentry: look\nnodes:\n"
+        "  - {id: look, type: call_llm, model: 'anthropic:claude-sonnet-4-6', prompt: Review it.}\n"
+    )
+    (flows / "ship.yaml").write_text(
+        "name: ship\ninputs: {task: {type: string}}\nentry: go\nnodes:\n"
+        "  - {id: go, type: agent, prompt: '{{inputs.task}}'}\n"
+        "  - {id: check, type: workflow, workflow: review}\n"
+        "edges:\n  - {from: go, default: check}\n"
+    )
+    child = env.script([{"text": "shipped"}], final_text="done")
+    parent = env.script([{"tools": [spawn("ship it", child, workflow="ship")]}, {"text": "parent: ${result}"}])
+    chat = await env.new_chat(parent)
+    await env.trust_project()
+    await env.chats.send(chat.id, "go")
+    await env.finished(chat.id, timeout=60)
+
+    [result] = await tool_results(env, chat, "spawn_agent")
+    assert result.state is ToolState.FAILED, (result.output, result.error)
+    assert result.error.startswith(
+        "not spawned: workflow ship cannot run: workflow review's node `look`: model "
+        "'anthropic:claude-sonnet-4-6' cannot be called: anthropic: no API key configured: set RELIANT_ANTHROPIC"
+    ), result.error
+    assert await agents_db.for_chat(env.db, chat.id) == []
+
+
 async def test_wait_agents_with_a_timeout_of_0_says_how_they_stand_at_once(env: AgentEnv) -> None:
     """A model that asks to wait 0 seconds means "do not wait": it is told at once which agents are
     still running (a timeout of 0 used to mean none, and the call waited for as long as they ran)."""

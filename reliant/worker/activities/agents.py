@@ -299,8 +299,9 @@ class AgentActivities:
 
     async def _unfit(self, daemon_id: str, workspace: str, workflow: str, mode: str) -> str:
         """Why the workflow cannot run as an agent the model spawns in `mode` ("" when it can): it
-        is not there (or not valid), or it does what `mode` does not allow unasked. Asked before an
-        agent, and its worktree, are made for it."""
+        is not there (or not valid), a node of it (or of a workflow it runs) names a model that
+        cannot be called, or it does what `mode` does not allow unasked. Asked before an agent, and
+        its worktree, are made for it."""
         try:
             files = await definitions.project_files(self.bus, daemon_id, workspace)
         except DaemonUnavailableError as exc:
@@ -310,6 +311,10 @@ class AgentActivities:
                 definitions.choose(workflow, files)
             except definitions.DefinitionProblem as exc:
                 return str(exc)
+            for named in definitions.models(workflow, files):
+                why = await self._unusable(named.spec)
+                if why:  # that node's first call would fail, and pause the chat
+                    return f"workflow {workflow} cannot run: {named.where}: {why}"
         why = definitions.unasked(workflow, files, mode)
         return f"{why}, which {mode} mode does not allow" if why else ""
 
