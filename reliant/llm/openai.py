@@ -201,20 +201,22 @@ class OpenAIProvider:
         status = _stream_error_status(exc.body)
         if status is None:
             return RetryableLlmError(NAME, self._scrub(f"stream failed: {message}"))
-        return error_for_status(NAME, status, self._scrub(f"error in stream: {message}"))
+        return error_for_status(NAME, status, self._scrub(f"error in stream: {message}"), code=_error_code(exc.body))
 
     def _scrub(self, text: str) -> str:
         """`text` without the key, nor the credentials of the base URL (messages name the URL)."""
         return scrub(text, *secrets_of(self._api_key, self.base_url))
 
 
-# The status an error object's `type` stands for, where its `code` gives none.
+# The status an error object's `type` (or a `code` in words) stands for, where its `code` gives none.
 _STREAM_ERROR_TYPES = {
     "invalid_request_error": 400,
     "authentication_error": 401,
+    "billing_error": 402,  # Anthropic's word, from a gateway that relays it
     "permission_error": 403,
     "not_found_error": 404,
     "rate_limit_error": 429,
+    "insufficient_quota": 429,  # OpenAI's account out of credits: its HTTP status, read with the code as billing
 }
 
 
@@ -226,8 +228,17 @@ def _stream_error_status(body: object) -> int | None:
         code = int(code)
     if isinstance(code, int) and not isinstance(code, bool) and 400 <= code <= 599:
         return code
-    kind = body.get("type")
-    return _STREAM_ERROR_TYPES.get(kind) if isinstance(kind, str) else None
+    said = (body.get("type"), code)
+    return next((_STREAM_ERROR_TYPES[w] for w in said if isinstance(w, str) and w in _STREAM_ERROR_TYPES), None)
+
+
+def _error_code(body: object) -> str:
+    """An error object's code in words (OpenAI's `insufficient_quota`, `context_length_exceeded`),
+    else its type: what says more than a status does ("" if neither)."""
+    if not isinstance(body, dict):
+        return ""
+    said = [w for w in (body.get("code"), body.get("type")) if isinstance(w, str) and not w.isdigit()]
+    return said[0] if said else ""
 
 
 def _message_of(exc: sdk.APIError) -> str:

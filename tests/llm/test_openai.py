@@ -592,6 +592,30 @@ async def test_an_error_inside_the_stream_that_retrying_cannot_mend_is_fatal(
     assert str(error["message"]) in str(caught.value)
 
 
+@pytest.mark.parametrize(
+    "error",
+    [
+        {"message": "You exceeded your current quota", "type": "insufficient_quota", "code": "insufficient_quota"},
+        {"message": "You exceeded your current quota", "type": "insufficient_quota", "code": 429},
+        {"message": "Your credit balance is too low", "type": "billing_error"},
+    ],
+)
+async def test_an_account_out_of_credits_inside_the_stream_pauses_naming_billing(
+    fake_llm: FakeLlmServer, provider: OpenAIProvider, events: Events, error: dict[str, object]
+) -> None:
+    """Out of credits said inside a 200 stream (OpenAI's insufficient_quota, a relayed billing_error)
+    was retried as a stream failure or a rate limit; it pauses naming billing as the HTTP error does."""
+    stream = openai_stream([Text("par", "tial")])
+    fake_llm.enqueue(StreamResponse([*stream.events[:2], SseEvent(data=json.dumps({"error": error}))]))
+
+    with pytest.raises(FatalLlmError) as caught:
+        await provider.stream(request(), events)
+
+    assert caught.value.kind == "billing", caught.value
+    assert str(error["message"]) in str(caught.value) and "add credits" in str(caught.value)
+    assert len(fake_llm.requests) == 1
+
+
 async def test_a_stream_that_finishes_with_finish_reason_error_is_retryable_not_an_answer(
     fake_llm: FakeLlmServer, provider: OpenAIProvider, events: Events
 ) -> None:
