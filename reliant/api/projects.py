@@ -18,7 +18,7 @@ from reliant.api.errors import FailedPreconditionError, InvalidArgumentError, No
 from reliant.clients.daemons import control
 from reliant.db import chats as chats_db
 from reliant.db import projects as projects_db
-from reliant.domain.chat import ChatStatus, Project
+from reliant.domain.chat import Project
 from reliant.errors import DaemonUnavailableError
 
 logger = logging.getLogger(__name__)
@@ -83,17 +83,14 @@ class Projects:
         project = await self.project(project_id)
         chats = await chats_db.list_all(self.db, project.id)
         before = {c.id: await chat_stop.running(self.db, c.id, project.daemon_id) for c in chats}  # rows go next
-        deleted = await projects_db.delete_unless_running(self.db, project.id)
-        if deleted is None:
-            running = [
-                c.id
-                for c in await chats_db.list_all(self.db, project.id)
-                if c.status in (ChatStatus.RUNNING, ChatStatus.WAITING)
-            ]
+        try:
+            deleted = await projects_db.delete_unless_running(self.db, project.id)
+        except projects_db.ChatsRunning as exc:
+            running = exc.chat_ids
             raise FailedPreconditionError(
                 f"project {project.name} has {len(running)} chat(s) running a turn ({', '.join(running)}):"
                 " stop them first, then remove the project"
-            )
+            ) from None
         for chat_id in deleted:  # idle and paused chats still have a workflow waiting for messages
             what = before.get(chat_id) or await chat_stop.running(self.db, chat_id, project.daemon_id)
             try:

@@ -38,13 +38,23 @@ async def list_all(db: Database) -> list[Project]:
     return [_project(r) for r in rows]
 
 
-async def delete_unless_running(db: Database, project_id: str) -> list[str] | None:
+class ChatsRunning(Exception):
+    """The project was not deleted: its chats `chat_ids` are running a turn."""
+
+    def __init__(self, chat_ids: list[str]) -> None:
+        super().__init__(f"chats running a turn: {', '.join(chat_ids)}")
+        self.chat_ids = chat_ids
+
+
+async def delete_unless_running(db: Database, project_id: str) -> list[str]:
     """Delete the project with its chats (and everything of theirs) unless one of its chats is
-    running a turn: returns the ids of the deleted chats, or None (and deletes nothing) when some
-    run. The project's chats are locked first, so none can start a turn in between."""
+    running a turn: returns the ids of the deleted chats, or raises ChatsRunning naming those that
+    run (and deletes nothing). The project's chats are locked first, so none can start a turn in
+    between, and the ones named are the ones that blocked it."""
     async with db.tx() as tx:
         rows = await tx.fetch("SELECT id, status FROM chats WHERE project_id = %s FOR UPDATE", (project_id,))
-        if any(r["status"] == "running" for r in rows):
-            return None
+        running = [str(r["id"]) for r in rows if r["status"] == "running"]
+        if running:
+            raise ChatsRunning(running)
         await tx.execute("DELETE FROM projects WHERE id = %s", (project_id,))
         return [str(r["id"]) for r in rows]

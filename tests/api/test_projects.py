@@ -157,3 +157,28 @@ async def test_delete_project_forgets_it_and_its_chats_but_never_its_files(
 async def test_delete_project_over_rest_reports_not_found(api_env: ApiEnv) -> None:
     status, body = await rest(api_env, "DELETE", "/api/projects/00000000-0000-0000-0000-000000000000")
     assert status == 404 and "not found" in body["detail"]
+
+
+async def test_a_refused_removal_names_exactly_the_chats_that_block_it(
+    api_env: ApiEnv, project: pb.Project, migrated_db: Database
+) -> None:
+    """Only a chat running a turn keeps its project; the refusal named the chats waiting for an
+    answer too (a waiting chat is removed with its project), so it counted chats the user need not
+    stop."""
+    ids = []
+    for _ in range(3):
+        status, chat = await rest(api_env, "POST", "/api/chats", {"project_id": project.id})
+        assert status == 201, chat
+        ids.append(chat["id"])
+    running, waiting, idle = ids
+    await migrated_db.execute("UPDATE chats SET status = 'running' WHERE id = %s", (running,))
+    await migrated_db.execute("UPDATE chats SET status = 'waiting' WHERE id = %s", (waiting,))
+
+    status, refused = await rest(api_env, "DELETE", f"/api/projects/{project.id}")
+    assert status == 409, (status, refused)
+    assert f"has 1 chat(s) running a turn ({running}): stop them first" in refused["detail"], refused
+    assert waiting not in refused["detail"] and idle not in refused["detail"]
+
+    await migrated_db.execute("UPDATE chats SET status = 'idle' WHERE id = %s", (running,))
+    status, removed = await rest(api_env, "DELETE", f"/api/projects/{project.id}")
+    assert status == 200 and removed["chats_deleted"] == 3, removed
