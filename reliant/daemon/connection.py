@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import random
 import re
 import socket
@@ -30,6 +31,10 @@ RequestHandler = Callable[[str, bytes], Awaitable[bytes]]
 
 _REJECTED = (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.INVALID_ARGUMENT)
 REGISTER_TIMEOUT = 10.0  # seconds a gateway may take to answer Register
+# Once connected, what answers at the gateway's address may be a proxy whose gateway restarts: it is
+# tried again, but only for so long (seconds) of nothing but such answers, and said at most so often.
+NOT_A_GATEWAY_PATIENCE = 600.0
+NOT_A_GATEWAY_LOG_INTERVAL = 60.0
 
 
 class DaemonRejectedError(ReliantError):
@@ -178,11 +183,14 @@ class DaemonConnection:
         tls: ChannelTls | None = None,
         insecure_plaintext_token: bool = False,
         id_in_use_patience: float = 20.0,
+        not_a_gateway_patience: float = NOT_A_GATEWAY_PATIENCE,
     ) -> None:
         # Several gateways ("a:1,b:2"): a session that fails or hangs moves on to the next one.
         self.gateways = [g.strip() for g in gateway.split(",") if g.strip()] or [gateway]
         self._current = 0
         self._patience = id_in_use_patience
+        self._stranger_patience = not_a_gateway_patience
+        self._stranger_said = -math.inf  # when the last "not a gateway" warning was logged
         self.tls = tls
         self._insecure_plaintext_token = insecure_plaintext_token
         self._credentials: grpc.ChannelCredentials | None = None
@@ -213,7 +221,8 @@ class DaemonConnection:
 
     async def run(self, ready: asyncio.Event) -> None:
         """Stay connected until cancelled; raises DaemonRejectedError if the gateway refuses us (or,
-        NotAGatewayError, if what answers is no gateway), and PlaintextTokenRefusedError, before
+        NotAGatewayError, if what answers is no gateway: at once before the first session, after
+        `not_a_gateway_patience` of nothing else after one), and PlaintextTokenRefusedError, before
         dialling, if the token would leave this machine unencrypted."""
         for gateway in self.gateways:
             if self.tls is None and not self._insecure_plaintext_token and not is_loopback(gateway):
@@ -222,7 +231,9 @@ class DaemonConnection:
         self._credentials = self.tls.credentials() if self.tls is not None else None
         backoff = Backoff()
         in_use_since: float | None = None
+        stranger_since: float | None = None  # since when every answer was not a gateway's
         while not self._closing:
+            found = ""
             try:
                 await self._session(ready, backoff)
                 in_use_since = None
@@ -241,7 +252,7 @@ class DaemonConnection:
             except _NotAGateway as exc:
                 if not self.sessions:
                     raise NotAGatewayError(self.gateway, str(exc)) from None
-                problem = str(exc)
+                found = problem = str(exc)
             except _IdInUse as exc:
                 in_use_since = self._in_use(in_use_since, str(exc))
                 problem = str(exc)
@@ -249,15 +260,42 @@ class DaemonConnection:
                 problem = str(exc)
             if self._closing:
                 return
+            stranger_since = await self._still_a_stranger(stranger_since, found) if found else None
             failed = self.gateway
             if len(self.gateways) > 1 and not self._next_gateway():
-                logger.warning("gateway %s: %s; trying gateway %s", failed, problem, self.gateway)
+                logger.log(
+                    logging.DEBUG if found else logging.WARNING,
+                    "gateway %s: %s; trying gateway %s",
+                    failed,
+                    problem,
+                    self.gateway,
+                )
                 continue  # the next gateway at once; back off between rounds through all of them
             delay = backoff.next()
             # The first attempts often race a gateway that is still starting: only persist is news.
-            level = logging.WARNING if backoff.attempt > 3 else logging.DEBUG
+            level = logging.WARNING if backoff.attempt > 3 and not found else logging.DEBUG
             logger.log(level, "gateway %s: %s; reconnecting in %.1fs", failed, problem, delay)
             await asyncio.sleep(delay)
+
+    async def _still_a_stranger(self, since: float | None, found: str) -> float:
+        """When every answer at the gateway's address began to say it is no gateway, after a
+        session (a proxy may answer so while the gateway behind it restarts). Warns at most once a
+        `NOT_A_GATEWAY_LOG_INTERVAL`; raises NotAGatewayError once it lasted `not_a_gateway_patience`."""
+        now = time.monotonic()
+        since = now if since is None else since
+        if now - since >= self._stranger_patience:
+            described = await self._described(found)
+            raise NotAGatewayError(self.gateway, f"{described} (every answer for {now - since:.0f}s since a session)")
+        if now - self._stranger_said >= NOT_A_GATEWAY_LOG_INTERVAL:
+            self._stranger_said = now
+            logger.warning(
+                "gateway %s: %s, for %.0fs now; trying again, and stopping once that lasts %.0fs",
+                self.gateway,
+                found,
+                now - since,
+                self._stranger_patience,
+            )
+        return since
 
     async def _described(self, found: str) -> str:
         """`found`, with the first line the peer says when grpc could only tell it is not HTTP/2."""

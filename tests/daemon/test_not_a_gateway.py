@@ -1,12 +1,15 @@
 """A daemon pointed at an address where something other than a reliant gateway answers (the api's
-HTTP port, another gRPC server, another protocol) stops at once, saying what it found there; an
-address where nothing answers is retried, as a gateway that restarts would be."""
+HTTP port, another gRPC server, another protocol) stops at once, saying what it found there (after a
+session, only once nothing else answered for a while); an address where nothing answers is retried,
+as a gateway that restarts would be."""
 
 from __future__ import annotations
 
 import asyncio
 import http.server
+import logging
 import os
+import re
 import socket
 import sys
 import threading
@@ -20,10 +23,11 @@ import pytest
 from embedded.ports import free_port
 from reliant.api.role import ApiRole
 from reliant.config import Settings
-from reliant.daemon.connection import NotAGatewayError
+from reliant.daemon.connection import DaemonConnection, DaemonIdentity, NotAGatewayError
 from reliant.daemon.role import DaemonRole
+from reliant.gateway.role import GatewayRole
 from tests.conftest import Infra
-from tests.support import RoleRunner
+from tests.support import RoleRunner, eventually
 
 
 def _daemon(tmp_path: Path, gateway: str) -> DaemonRole:
@@ -125,3 +129,60 @@ async def test_nothing_listening_is_tried_again(tmp_path: Path) -> None:
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+class _Quiet(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+async def _nothing(subject: str, payload: bytes) -> bytes:
+    return b""
+
+
+async def test_after_a_session_a_stranger_is_tried_again_for_a_while_then_stops_it(
+    infra: Infra, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Once connected, a web server where the gateway was (a proxy, say, while the gateway
+    behind it restarts) is tried again, said once rather than on every attempt; an address that
+    answers so for as long as the daemon's patience stops it as before its first session (it was
+    tried again forever, with a warning every two seconds)."""
+    port = free_port()
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        nats_url=infra.nats_url,
+        nats_token=infra.nats_token,
+        gateway_port=port,
+        daemon_token="daemon-secret",
+        heartbeat_interval=0.2,
+        heartbeat_timeout=1.0,
+    )
+    identity = DaemonIdentity(f"d-{uuid.uuid4().hex[:8]}", "proxied", "daemon-secret")
+    connection = DaemonConnection(f"127.0.0.1:{port}", identity, _nothing, workspaces=list, not_a_gateway_patience=3.0)
+    task = asyncio.create_task(connection.run(asyncio.Event()))
+    web: http.server.ThreadingHTTPServer | None = None
+    try:
+        async with RoleRunner(GatewayRole(settings)):
+            await eventually(lambda: connection.sessions == 1, timeout=20)
+        web = http.server.ThreadingHTTPServer(("127.0.0.1", port), _Quiet)
+        threading.Thread(target=web.serve_forever, daemon=True).start()
+        caplog.set_level(logging.WARNING, logger="reliant.daemon.connection")
+        caplog.clear()
+        began = time.monotonic()
+        with pytest.raises(NotAGatewayError) as caught:
+            await asyncio.wait_for(asyncio.shield(task), 20)
+        lasted = time.monotonic() - began
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        if web is not None:
+            web.shutdown()
+            web.server_close()
+    assert 3.0 <= lasted < 15, lasted
+    said = str(caught.value)
+    assert said.startswith(f"127.0.0.1:{port} is not a reliant gateway: what answered does not speak gRPC"), said
+    assert 'it says "HTTP/1.1 501' in said and re.search(r"\(every answer for \d+s since a session\)", said), said
+    warned = [r.getMessage() for r in caplog.records if r.name == "reliant.daemon.connection"]
+    assert len(warned) == 1 and "trying again, and stopping once that lasts 3s" in warned[0], warned
