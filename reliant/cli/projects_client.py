@@ -114,6 +114,9 @@ def describe(trust: pb.ProjectTrust, project: pb.Project, out: TextIO) -> None:
         if item.kind == "preset":
             out.write(f"  preset {revealed(item.name)} (the model and instructions of the agents that use it)\n")
             continue
+        if item.kind == "script":
+            out.write(f"  script {revealed(item.name)} (the project's own file that a command above runs)\n")
+            continue
         state = ""
         if item.error:
             state = f" [not usable: {printable(item.error)}]"

@@ -5,9 +5,14 @@ A repository can make reliant execute its own code: the MCP servers of `.reliant
 `.reliant/workflows/` run shell steps, and the presets under `.reliant/presets/` choose the models
 and instructions those workflows' agents get. None of that runs until the user has trusted the workspace,
 and a trust is bound to the content of exactly those files: the *fingerprint* is a SHA-256 over
-every gated file's relative path and bytes. When any of them changes (an edit, a `git pull`, a
+every gated file's relative path and bytes, and over the *scripts* of the workspace those files
+run directly: the program or interpreter script of each MCP server command and each simple command
+of a `run` step (`./tools/server.sh`, `python tools/mcp.py`, `cd x && bash check.sh`; the rule and
+what it cannot see are in trust_scripts.py). When any of them changes (an edit, a `git pull`, a
 model writing to it), the trust no longer matches and nothing from the repository runs until the
-user trusts the workspace again. A workspace without any gated file has nothing to trust.
+user trusts the workspace again. A workspace without any gated file has nothing to trust. (The
+scripts come last in the fingerprint: a workspace that runs none keeps the fingerprint it had
+before scripts were covered; one that runs some reads `changed` once, and is trusted again.)
 
 The decision is the daemon's own (it runs on the user's machine and enforces it without asking
 anyone): `<data-dir>/trust.json` (mode 0600) maps a workspace's real path to the fingerprint the
@@ -21,10 +26,11 @@ Control subjects (`workspace` is a registered workspace path, or a directory ins
   files changed since the caller looked (the fingerprint differs): what runs is what was shown.
 - `ctl.trust.revoke {workspace}` -> `{"ok": true, "trust": view}`
 
-`view` is TrustView.doc(): state (none | untrusted | changed | trusted), fingerprint, files, and
-items: every MCP server the project's files define (name, transport, command line, env names, cwd,
-url, header names), every workflow file with the shell command of each of its `run` steps (or why
-it is no workflow reliant would run), and every preset file.
+`view` is TrustView.doc(): state (none | untrusted | changed | trusted), fingerprint, files (the
+gated files and the scripts), and items: every MCP server the project's files define (name,
+transport, command line, env names, cwd, url, header names), every workflow file with the shell
+command of each of its `run` steps (or why it is no workflow reliant would run), every preset file,
+and every script those commands run (kind `script`).
 """
 
 from __future__ import annotations
@@ -41,8 +47,10 @@ from pathlib import Path
 from typing import Any
 
 from reliant.appliance.datadir import write_private
+from reliant.daemon.mcp import config as mcp_config
 from reliant.daemon.mcp.config import PROJECT_FILES, McpServerConfig
 from reliant.daemon.tools.base import ToolFailure
+from reliant.daemon.trust_scripts import argv_scripts, inside, shell_scripts
 
 logger = logging.getLogger(__name__)
 
@@ -72,8 +80,10 @@ class Snapshot:
 
     root: Path
     files: Mapping[str, bytes]  # relative path -> content
-    problems: Mapping[str, str]  # relative path -> why it could not be read
+    problems: Mapping[str, str]  # relative path -> why it (a gated file or a script) could not be read
     fingerprint: str  # "" when there is no gated file
+    scripts: Mapping[str, bytes] = field(default_factory=dict)  # relative path -> content
+    steps: Mapping[str, WorkflowSteps] = field(default_factory=dict)  # by workflow file
 
     def read(self, path: Path) -> str:
         """A gated file's text as of the snapshot (for mcp.config.load); FileNotFoundError if absent."""
@@ -90,11 +100,17 @@ class Snapshot:
     @property
     def workflows(self) -> list[str]:
         """The gated files that are not MCP configs: workflow files and presets."""
-        return sorted(rel for rel in [*self.files, *self.problems] if rel not in GATED_FILES)
+        return sorted(rel for rel in [*self.files, *self.problems] if _in_gated_dir(rel))
 
-    def run_steps(self) -> dict[str, WorkflowSteps]:
-        """What each workflow file would run past the model: its `run` steps' shell commands."""
-        return {rel: _run_steps(rel, self.files[rel]) for rel in self.workflows if _is_workflow(rel, self.files)}
+    @property
+    def script_paths(self) -> list[str]:
+        """The scripts the gated files run, read or not."""
+        return sorted({*self.scripts, *(rel for rel in self.problems if not _is_gated(rel))})
+
+    @property
+    def paths(self) -> list[str]:
+        """Every file the fingerprint covers: the gated files and the scripts."""
+        return sorted({*self.files, *self.scripts, *self.problems})
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +124,14 @@ class WorkflowSteps:
 
 def _is_workflow(rel: str, files: Mapping[str, bytes]) -> bool:
     return rel.startswith(WORKFLOWS_DIR + "/") and rel in files
+
+
+def _in_gated_dir(rel: str) -> bool:
+    return any(rel == folder or rel.startswith(folder + "/") for folder in GATED_DIRS)
+
+
+def _is_gated(rel: str) -> bool:
+    return rel in GATED_FILES or _in_gated_dir(rel)
 
 
 def _run_steps(rel: str, data: bytes) -> WorkflowSteps:
@@ -146,34 +170,76 @@ def _gated_paths(root: Path) -> list[str]:
     return found
 
 
+class _Reading:
+    """The files read into one fingerprint, within the limits on their number and bytes."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.problems: dict[str, str] = {}
+        self.digest = hashlib.sha256()
+        self.total = 0
+
+    def read(self, rel: str, tag: str = "") -> bytes | None:
+        """`rel`'s content, fingerprinted with `tag` before its path; None: a problem (fingerprinted)."""
+        try:
+            data = (self.root / rel).read_bytes()
+        except OSError as exc:
+            self.refuse(rel, tag, "unreadable", f"cannot read: {exc.strerror or exc}")
+            return None
+        self.total += len(data)
+        if self.total > MAX_GATED_BYTES:
+            why = f"the gated files and scripts of a project may hold {MAX_GATED_BYTES:,} bytes in all"
+            self.refuse(rel, tag, "too-big", why)
+            return None
+        self.digest.update(f"{tag}{rel}\0{len(data)}\0".encode())
+        self.digest.update(data)
+        return data
+
+    def refuse(self, rel: str, tag: str, mark: str, why: str) -> None:
+        self.problems[rel] = why
+        self.digest.update(f"{tag}{rel}\0{mark}\0".encode())
+
+
 def snapshot(root: Path) -> Snapshot:
-    """Read the workspace's gated files and fingerprint them (blocking: run in a thread)."""
+    """Read the workspace's gated files and the scripts they run, and fingerprint them (blocking:
+    run in a thread). The scripts come last, tagged: without any, the fingerprint is what it was
+    before scripts were covered."""
+    reading = _Reading(root)
     files: dict[str, bytes] = {}
-    problems: dict[str, str] = {}
-    digest = hashlib.sha256()
-    total = 0
     paths = _gated_paths(root)
     if len(paths) > MAX_GATED_FILES:
-        problems[GATED_DIRS[0]] = f"more than {MAX_GATED_FILES} files under {GATED_DIRS[0]}"
+        reading.problems[GATED_DIRS[0]] = f"more than {MAX_GATED_FILES} files under {GATED_DIRS[0]}"
         paths = [p for p in paths if p in GATED_FILES]
     for rel in paths:
-        try:
-            data = (root / rel).read_bytes()
-        except OSError as exc:
-            problems[rel] = f"cannot read: {exc.strerror or exc}"
-            digest.update(f"{rel}\0unreadable\0".encode())
-            continue
-        total += len(data)
-        if total > MAX_GATED_BYTES:
-            problems[rel] = f"the gated files of a project may hold {MAX_GATED_BYTES:,} bytes in all"
-            digest.update(f"{rel}\0too-big\0".encode())
-            continue
-        files[rel] = data
-        digest.update(f"{rel}\0{len(data)}\0".encode())
-        digest.update(data)
-    if not files and not problems:
-        return Snapshot(root, files, problems, "")
-    return Snapshot(root, files, problems, f"sha256:{digest.hexdigest()}")
+        if (data := reading.read(rel)) is not None:
+            files[rel] = data
+    if not files and not reading.problems:
+        return Snapshot(root, files, reading.problems, "")
+    gated = Snapshot(root, dict(files), dict(reading.problems), "")
+    steps = {rel: _run_steps(rel, files[rel]) for rel in gated.workflows if _is_workflow(rel, files)}
+    scripts: dict[str, bytes] = {}
+    for rel in _script_paths(gated, steps):
+        if len(files) + len(reading.problems) + len(scripts) >= MAX_GATED_FILES:
+            reading.refuse(rel, "script\0", "too-many", f"a project may have {MAX_GATED_FILES} gated files and scripts")
+        elif (data := reading.read(rel, "script\0")) is not None:
+            scripts[rel] = data
+    return Snapshot(root, files, reading.problems, f"sha256:{reading.digest.hexdigest()}", scripts, steps)
+
+
+def _script_paths(gated: Snapshot, steps: Mapping[str, WorkflowSteps]) -> list[str]:
+    """The workspace's own files (not gated ones) that its MCP servers and `run` steps execute
+    directly (trust_scripts.py), in order. Every project server counts, a disabled one too: it can
+    be switched on without a new trust."""
+    candidates: list[Path] = []
+    servers = mcp_config.load(None, gated.root, None, gated.read).servers.values()
+    for server in servers:
+        if server.transport == "stdio" and not server.error:
+            candidates += argv_scripts([server.command, *server.args], Path(server.cwd))
+    for found in steps.values():
+        for _, command in found.steps:
+            candidates += shell_scripts(command, gated.root)
+    paths = (inside(path, gated.root) for path in candidates)
+    return sorted({rel for rel in paths if rel is not None and not _is_gated(rel)})
 
 
 class TrustStore:
@@ -261,6 +327,7 @@ class TrustView:
     workflows: tuple[str, ...] = ()
     problems: tuple[str, ...] = ()
     run_steps: Mapping[str, WorkflowSteps] = field(default_factory=dict)  # by workflow file
+    scripts: tuple[str, ...] = ()  # the workspace's files those servers and steps run
 
     def held(self) -> list[McpServerConfig]:
         """The project's servers that do not run because the project is not trusted."""
@@ -296,10 +363,13 @@ class TrustView:
             "state": self.state.value,
             "fingerprint": self.fingerprint,
             "files": list(self.files),
-            "items": [server_item(s) for s in self.servers] + workflows,
+            "items": [server_item(s) for s in self.servers] + workflows + [self._script_item(r) for r in self.scripts],
             "problems": list(self.problems),
             "note": self.note(),
         }
+
+    def _script_item(self, rel: str) -> dict[str, Any]:
+        return {"kind": "script", "name": rel, "source": str(self.workspace / rel)}
 
     def _file_item(self, rel: str) -> dict[str, Any]:
         item: dict[str, Any] = {

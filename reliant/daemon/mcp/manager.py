@@ -156,11 +156,12 @@ class McpManager:
             ws.path,
             state,
             snap.fingerprint,
-            tuple(sorted([*snap.files, *snap.problems])),
+            tuple(snap.paths),
             project,
             tuple(snap.workflows),
             tuple(f"{ws.path / rel}: {why}" for rel, why in snap.problems.items()),
-            await asyncio.to_thread(snap.run_steps),
+            snap.steps,
+            tuple(snap.script_paths),
         )
         # Until the project is trusted, only the data dir's servers run (the files are still read,
         # to show what would run and their errors).

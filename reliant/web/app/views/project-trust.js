@@ -1,8 +1,9 @@
 // A project's trust step and its removal. A project's own files (.reliant/mcp.json and
 // mcp.local.json, .reliant/workflows/, .reliant/presets/) can make reliant run commands: none of it
 // runs until the user has seen exactly what (every command line, env name, working directory, URL,
-// workflow run step, with invisible characters named) and trusted it. The trust is bound to those
-// files: a change needs a new one. The daemon keeps and enforces it.
+// workflow run step, the project's scripts they run, with invisible characters named) and trusted
+// it. The trust is bound to those files and scripts: a change needs a new one. The daemon keeps and
+// enforces it.
 
 import { h } from "../dom.js";
 import { revealed } from "../format.js";
@@ -44,6 +45,9 @@ function workflowItem(entry) {
 
 function item(entry) {
   if (entry.kind === "workflow") return workflowItem(entry);
+  if (entry.kind === "script") {
+    return h("li.trust-item", { dataset: { kind: "script", name: entry.name } }, h("div.trust-item-head", null, "Script ", h("code", null, revealed(entry.name))), h("div.trust-note", null, "The project's own file that a command above runs, trusted as it is now: a change to it needs your trust again."));
+  }
   if (entry.kind === "preset") {
     return h("li.trust-item", { dataset: { kind: "preset", name: entry.name } }, h("div.trust-item-head", null, "Preset ", h("code", null, entry.name)), h("div.trust-note", null, "The model and instructions of the agents that use it."));
   }
