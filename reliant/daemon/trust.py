@@ -12,7 +12,9 @@ what it cannot see are in trust_scripts.py). When any of them changes (an edit, 
 model writing to it), the trust no longer matches and nothing from the repository runs until the
 user trusts the workspace again. A workspace without any gated file has nothing to trust. (The
 scripts come last in the fingerprint: a workspace that runs none keeps the fingerprint it had
-before scripts were covered; one that runs some reads `changed` once, and is trusted again.)
+before scripts were covered; one that runs some reads `changed` once, and is trusted again.) Files
+beyond MAX_GATED_BYTES in all are not read: their size and modification time stand for their
+content (a compiled server in the repository).
 
 The decision is the daemon's own (it runs on the user's machine and enforces it without asking
 anyone): `<data-dir>/trust.json` (mode 0600) maps a workspace's real path to the fingerprint the
@@ -180,17 +182,21 @@ class _Reading:
         self.total = 0
 
     def read(self, rel: str, tag: str = "") -> bytes | None:
-        """`rel`'s content, fingerprinted with `tag` before its path; None: a problem (fingerprinted)."""
+        """`rel`'s content, fingerprinted with `tag` before its path; None: a problem (fingerprinted).
+        A file beyond the byte budget (a compiled server, say) is not read: its size and modification
+        time stand for its content, so replacing it still changes the fingerprint."""
         try:
+            stat = (self.root / rel).stat()
+            if self.total + stat.st_size > MAX_GATED_BYTES:
+                why = f"the gated files and scripts of a project may hold {MAX_GATED_BYTES:,} bytes in all"
+                why += ": bound to its size and modification time, not its content"
+                self.refuse(rel, tag, f"too-big\0{stat.st_size}\0{stat.st_mtime_ns}", why)
+                return None
             data = (self.root / rel).read_bytes()
         except OSError as exc:
             self.refuse(rel, tag, "unreadable", f"cannot read: {exc.strerror or exc}")
             return None
         self.total += len(data)
-        if self.total > MAX_GATED_BYTES:
-            why = f"the gated files and scripts of a project may hold {MAX_GATED_BYTES:,} bytes in all"
-            self.refuse(rel, tag, "too-big", why)
-            return None
         self.digest.update(f"{tag}{rel}\0{len(data)}\0".encode())
         self.digest.update(data)
         return data

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import os
 import stat
 import sys
 from collections.abc import AsyncIterator
@@ -16,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from reliant.daemon import trust
 from reliant.daemon.mcp.manager import McpManager
 from reliant.daemon.role import DaemonRouter
 from reliant.daemon.tools import BUILTIN_TOOLS, ToolHost
@@ -372,3 +374,20 @@ def test_a_project_that_runs_no_script_keeps_the_fingerprint_it_was_trusted_with
     data = (workspace / ".reliant" / "mcp.json").read_bytes()
     before = hashlib.sha256(f".reliant/mcp.json\0{len(data)}\0".encode() + data).hexdigest()
     assert snapshot(workspace).fingerprint == f"sha256:{before}"
+
+
+def test_a_script_beyond_the_byte_budget_is_bound_by_its_size_and_time(
+    workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A compiled server in the repository is not read whole, yet replacing it is still a change."""
+    monkeypatch.setattr(trust, "MAX_GATED_BYTES", 1000)
+    write_config(workspace / ".reliant" / "mcp.json", {"bin": {"command": "./bin/server"}})
+    (workspace / "bin").mkdir()
+    binary = workspace / "bin" / "server"
+    binary.write_bytes(b"\x7fELF" + b"\0" * 2000)
+    first = snapshot(workspace)
+    assert first.paths == [".reliant/mcp.json", "bin/server"] and "bin/server" not in first.scripts
+    assert "bound to its size and modification time" in first.problems["bin/server"]
+    binary.write_bytes(b"\x7fELF" + b"\1" * 2000)
+    os.utime(binary, ns=(0, binary.stat().st_mtime_ns + 1))
+    assert snapshot(workspace).fingerprint != first.fingerprint
