@@ -60,9 +60,10 @@ class ExpressionError(ReliantError):
 class EvaluationFault(Exception):
     """What went wrong inside one evaluation; the caller names the node and field (ExpressionError)."""
 
-    def __init__(self, expression: Expression, message: str) -> None:
+    def __init__(self, expression: Expression, message: str, *, missing: str = "") -> None:
         self.expression = expression
         self.message = message
+        self.missing = missing  # the name that had no value, when that was the fault
         super().__init__(message)
 
     def named(self, *, node: str = "", field: str = "") -> ExpressionError:
@@ -126,7 +127,10 @@ class Expression:
         try:
             return self.program.execute(given)
         except KeyError as exc:
-            raise EvaluationFault(self, f"no value named {exc.args[0]!r} (not there yet, or misspelled)") from exc
+            missing = str(exc.args[0]) if exc.args else ""
+            raise EvaluationFault(
+                self, f"no value named {missing!r} (not there yet, or misspelled)", missing=missing
+            ) from exc
         except IndexError as exc:  # `runs[3]` of a shorter list
             raise EvaluationFault(self, f"a list is shorter than that: {_first_sentence(str(exc))}") from exc
         except (TypeError, ValueError, RuntimeError, ArithmeticError) as exc:

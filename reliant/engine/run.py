@@ -43,6 +43,7 @@ from reliant.engine.expressions import EvaluationFault, ExpressionError, Templat
 from reliant.engine.inputs import resolve_inputs
 from reliant.engine.layout import Layout, join_path
 from reliant.engine.outputs import TASK_OUTPUTS, conforms, schema_shape
+from reliant.engine.references import dotted, scan
 from reliant.engine.state import ACTIVE, ChatInfo, NodeState, NodeStatus, RunState, RunStatus
 from reliant.errors import ReliantError
 
@@ -246,7 +247,7 @@ class Run:
         try:
             return raw.evaluate(self._variables(scope))
         except EvaluationFault as fault:
-            raise fault.named(node=task.instance, field=field) from fault
+            raise self._explained(fault, scope).named(node=task.instance, field=field) from fault
 
     def _field_error(self, task: Task, field: str, message: str) -> ExpressionError:
         raw = getattr(task.node, field)
@@ -328,7 +329,9 @@ class Run:
             try:
                 value = value.evaluate(self._variables(site.scope))
             except EvaluationFault as fault:
-                raise fault.named(node=self._instance(path), field="max_iterations") from fault
+                raise self._explained(fault, site.scope).named(
+                    node=self._instance(path), field="max_iterations"
+                ) from fault
         if type(value) is not int or value < 1:
             assert expr is not None
             raise ExpressionError(
@@ -351,7 +354,7 @@ class Run:
             try:
                 go = node.condition.condition(self._variables(scope, loop=path))
             except EvaluationFault as fault:
-                raise fault.named(node=self._instance(path), field="while") from fault
+                raise self._explained(fault, scope).named(node=self._instance(path), field="while") from fault
         if not go:
             self._complete(path, {"iterations": st.iteration, "last": st.previous})
             return
@@ -375,7 +378,9 @@ class Run:
                 try:
                     taken = case.condition.condition(variables)
                 except EvaluationFault as fault:
-                    raise fault.named(node=self._instance(path), field="condition") from fault
+                    raise self._explained(fault, site.scope).named(
+                        node=self._instance(path), field="condition"
+                    ) from fault
                 if taken:
                     targets = case.to
                     break
@@ -468,7 +473,7 @@ class Run:
             try:
                 values[spec.name] = spec.value.evaluate(variables)
             except EvaluationFault as fault:
-                raise fault.named(field=f"outputs.{spec.name}") from fault
+                raise self._explained(fault, "").named(field=f"outputs.{spec.name}") from fault
         return values
 
     def _outputs_of(self, scope: str) -> dict[str, dict[str, Any]]:
@@ -542,6 +547,35 @@ class Run:
             st = self.state.nodes[loop]
             variables["iter"] = {"iteration": st.iteration, "previous": st.previous}
         return variables
+
+    def _explained(self, fault: EvaluationFault, scope: str) -> EvaluationFault:
+        """The fault, saying why when the name with no value is a node of the graph that has no
+        outputs (skipped, not reached, still running, failed): a run pauses on a reference to a node
+        whose branch was not taken, and "misspelled" would send its author looking in vain."""
+        ref = next((r for r in scan(fault.expression.source)[0] if r.path[:2] == ("nodes", fault.missing)), None)
+        site = next(
+            (s for sc in self.layout.chain(scope) for s in self.layout.in_scope(sc) if s.node.id == fault.missing),
+            None,
+        )
+        if not fault.missing or ref is None or site is None:
+            return fault
+        st = self.state.nodes.get(site.path)
+        status = st.status if st is not None else NodeStatus.WAITING
+        why = {
+            NodeStatus.SKIPPED: "was skipped (its branch was not taken)",
+            NodeStatus.WAITING: "has not run (its branch was not taken, or it comes later)",
+            NodeStatus.READY: "has not finished yet",
+            NodeStatus.RUNNING: "has not finished yet",
+            NodeStatus.FAILED: "failed",
+            NodeStatus.CANCELLED: "was cancelled",
+        }.get(status)
+        if why is None:
+            return fault
+        message = (
+            f"node `{fault.missing}` {why}, so `{dotted(ref.path)}` has no value; guard it with "
+            f'`has(nodes.{fault.missing})` (e.g. `has(nodes.{fault.missing}) ? {dotted(ref.path)} : ""`)'
+        )
+        return EvaluationFault(fault.expression, message, missing=fault.missing)
 
     def _check_running(self, task: Task) -> None:
         status = self.status(task.path)

@@ -405,6 +405,59 @@ async def test_an_expression_that_fails_at_run_time_pauses_with_the_node_and_exp
     assert run.status is RunOutcome.CANCELLED
 
 
+async def test_a_reference_to_a_node_whose_branch_was_not_taken_pauses_saying_so(env: AgentEnv) -> None:
+    """`fix` runs only when the check fails; the check passes, and `report` reads `nodes.fix.stdout`.
+    The run used to pause with "no value named 'fix' (not there yet, or misspelled)": it is spelled
+    right, and it never will be there. The reason names the node, says why it has no value and how
+    to guard the reference; a run's outputs read after its graph ended say the node was skipped."""
+    write_flow(
+        env,
+        "branches",
+        """
+        name: branches
+        inputs:
+          guarded: {type: boolean, default: false}
+        outputs:
+          fixed: "{{nodes.fix.stdout}}"
+        entry: check
+        nodes:
+          - id: check
+            type: run
+            command: "true"
+          - id: fix
+            type: run
+            command: echo fixed
+          - id: report
+            type: save_message
+            role: assistant
+            content: "{{inputs.guarded ? 'checked' : nodes.fix.stdout}}"
+        edges:
+          - from: check
+            cases:
+              - {to: fix, condition: "nodes.check.exit_code != 0"}
+            default: report
+          - {from: fix, default: report}
+        """,
+    )
+    chat = await flow_chat(env, "branches")
+    await env.chats.send(chat.id, "check")
+    paused = await env.status(chat.id, "paused")
+    assert "node report" in paused.status_reason
+    assert "misspelled" not in paused.status_reason
+    assert "node `fix` has not run (its branch was not taken" in paused.status_reason
+    assert "`nodes.fix.stdout` has no value; guard it with `has(nodes.fix)`" in paused.status_reason
+    assert await env.chats.cancel(chat.id)
+    await env.finished(chat.id)
+
+    guarded = await flow_chat(env, "branches", {"guarded": True})
+    await env.chats.send(guarded.id, "check")
+    paused = await env.status(guarded.id, "paused")
+    assert "outputs.fixed" in paused.status_reason
+    assert "node `fix` was skipped (its branch was not taken), so `nodes.fix.stdout` has no value" in (
+        paused.status_reason
+    )
+
+
 async def test_a_missing_input_pauses_naming_it_and_a_fixed_input_goes_on_when_resumed(env: AgentEnv) -> None:
     write_flow(
         env,
