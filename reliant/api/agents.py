@@ -53,15 +53,20 @@ class Agents:
         agent = await self._one(chat.id, agent_id)
         return agent_payload(agent) | _times(agent) | {"text": agent.text, "outputs": agent.outputs}
 
-    async def worktree(self, chat_id: str, agent_id: str, action: str) -> dict[str, Any]:
+    async def worktree(self, chat_id: str, agent_id: str, action: str, *, force: bool = False) -> dict[str, Any]:
         """An agent's worktree: `merge` its branch (its uncommitted work committed first) into the
         branch checked out where its spawner works (the chat's or the parent agent's worktree, else
         the project) and remove the worktree — refused, changing nothing, over a
         conflict (named) or when the agent changed nothing —, `keep` it as it is (to merge or remove
-        later), or `remove` it and its branch. A merge is recorded as soon as it is made: a worktree
-        that cannot be removed after it is left, and the error says the merge was made."""
+        later), or `remove` it and its branch — refused, changing nothing, while it has uncommitted
+        changes (the error names the files), unless `force`: they are deleted then. A merge is
+        recorded as soon as it is made: a worktree that cannot be removed after it is left (a change
+        made in it after the merge committed its work is never deleted), and the error says the merge
+        was made."""
         if action not in WORKTREE_ACTIONS:
             raise InvalidFieldError("action", f"must be one of {', '.join(WORKTREE_ACTIONS)}")
+        if force and action != "remove":
+            raise InvalidFieldError("force", "only a removal is forced")
         chat = await self.chats.chat(chat_id)
         agent = await self._one(chat.id, agent_id)
         # One request at a time settles a worktree (a merge racing a remove would have both run and
@@ -71,9 +76,9 @@ class Agents:
                 raise FailedPreconditionError(
                     f"agent {agent.name}'s worktree is being settled by another request: see what it did, then retry"
                 )
-            return await self._settle(chat.id, await self._one(chat.id, agent.id), action)
+            return await self._settle(chat.id, await self._one(chat.id, agent.id), action, force)
 
-    async def _settle(self, chat_id: str, agent: AgentRecord, action: str) -> dict[str, Any]:
+    async def _settle(self, chat_id: str, agent: AgentRecord, action: str, force: bool) -> dict[str, Any]:
         """worktree(), under the worktree's lock, with its agent as the lock found it."""
         if not agent.worktree_path:
             raise FailedPreconditionError(f"agent {agent.name} ({agent.id}) has no worktree")
@@ -87,7 +92,7 @@ class Agents:
         )
         assert project is not None
         where = {"workspace": project["path"], "path": agent.worktree_path}
-        removal = {**where, "force": True, "delete_branch": True, "branch": agent.worktree_branch}
+        removal = {**where, "delete_branch": True, "branch": agent.worktree_branch}
         result: dict[str, Any] = {}
         if action == "merge":
             message = f"Merge the work of agent {agent.name}: {agent.task[:200]}"
@@ -108,7 +113,7 @@ class Agents:
                 raise type(exc)(left) from None
         else:
             if action == "remove":
-                await self._daemon(project["daemon_id"], "worktree.remove", removal)
+                await self._daemon(project["daemon_id"], "worktree.remove", removal | {"force": force})
             await self._record(chat_id, agent.id, {"keep": "kept", "remove": "removed"}[action], "")
         done = await self.agent(chat_id, agent.id)
         return done | {"commit": result.get("commit", ""), "files": result.get("files", [])}
@@ -157,6 +162,11 @@ class Agents:
             reply: dict[str, Any] = await control(self.chats.ctx.bus, daemon_id, name, body, timeout=WORKTREE_TIMEOUT)
         except DaemonUnavailableError as exc:
             raise UnavailableError(str(exc)) from None
+        if reply.get("uncommitted"):
+            how = (
+                "remove it with force (REST: {action: remove, force: true}; CLI: reliant agents --remove AGENT --force)"
+            )
+            raise FailedPreconditionError(f"{reply.get('error')}. To delete them, {how}")
         if not reply.get("ok"):
             raise FailedPreconditionError(str(reply.get("error") or f"the daemon refused {name}"))
         return reply
@@ -195,7 +205,8 @@ class AgentService:
         return _agent_pb(await call(self.agents.agent(request.chat_id, request.agent_id)))
 
     async def set_worktree(self, request: pb.SetWorktreeRequest, ctx: RequestContext[Any, Any]) -> pb.Agent:
-        return _agent_pb(await call(self.agents.worktree(request.chat_id, request.agent_id, request.action)))
+        done = self.agents.worktree(request.chat_id, request.agent_id, request.action, force=request.force)
+        return _agent_pb(await call(done))
 
     async def get_agent_diff(self, request: pb.GetAgentRequest, ctx: RequestContext[Any, Any]) -> pb.AgentDiff:
         return pb.AgentDiff(**await call(self.agents.diff(request.chat_id, request.agent_id)))

@@ -6,10 +6,12 @@ GET /api/chats/{chat_id}/agents/{agent_id}   one agent, with its answer and outp
 GET /api/chats/{chat_id}/agents/{agent_id}/diff  its worktree's changes: {diff, files, truncated}
 PUT /api/chats/{chat_id}/budget  {usd}       the chat's budget (null: the configured default; 0: none,
                                              over the settings' and reliant.toml's)
-POST /api/chats/{chat_id}/agents/{agent_id}/worktree  {action: merge|keep|remove}
+POST /api/chats/{chat_id}/agents/{agent_id}/worktree  {action: merge|keep|remove, force?}
                                              its worktree merged (409 naming the conflicts, or saying
                                              the agent changed nothing: nothing changed), kept, or
-                                             removed; 409 while another request settles it
+                                             removed (409 naming its uncommitted files unless `force`:
+                                             they are deleted then); 409 while another request
+                                             settles it
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ class SetBudget(RequestBody):
 @dataclass
 class WorktreeAction(RequestBody):
     action: str = ""
+    force: bool = False
 
 
 class AgentController(Controller):
@@ -62,7 +65,7 @@ class AgentController(Controller):
         data: JSONBody[WorktreeAction],
         agents: NamedDependency[Agents],
     ) -> dict[str, Any]:
-        return await agents.worktree(chat_id, agent_id, data.action)
+        return await agents.worktree(chat_id, agent_id, data.action, force=data.force)
 
     @put("/{chat_id:str}/budget")
     async def budget(

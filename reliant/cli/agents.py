@@ -1,5 +1,6 @@
 """`reliant agents --chat ID`: a chat's tree of sub-agents with their status, cost and tokens, and
-what the chat has spent of its budget; `--merge / --keep / --remove AGENT`: an agent's worktree."""
+what the chat has spent of its budget; `--merge / --keep / --remove AGENT`: an agent's worktree
+(`--remove` refuses one with uncommitted changes, naming them, unless `--force`)."""
 
 from __future__ import annotations
 
@@ -32,6 +33,9 @@ def agents(
     remove: Annotated[
         str, typer.Option("--remove", help="Remove this agent's worktree and its branch", metavar="AGENT")
     ] = "",
+    force: Annotated[
+        bool, typer.Option("--force", help="With --remove: even with uncommitted changes (they are deleted)")
+    ] = False,
     data_dir: DataDirOpt = None,
     api_url: ApiUrlOpt = None,
     token: TokenOpt = None,
@@ -43,6 +47,8 @@ def agents(
     actions = [(a, given) for a, given in (("merge", merge), ("keep", keep), ("remove", remove)) if given]
     if len(actions) > 1:
         fail("give one of --merge, --keep and --remove")
+    if force and not remove:
+        fail("--force goes with --remove")
     api = api_client(data_dir, api_url, token)
     try:
         path = f"/api/chats/{ids.chat_id(api, chat_id)}/agents"
@@ -50,7 +56,8 @@ def agents(
         if actions:
             action, given = actions[0]
             agent = _agent_id(tree, given)
-            done = _post(api.url, api.headers, f"{path}/{agent}/worktree", {"action": action})
+            body: dict[str, Any] = {"action": action} | ({"force": True} if force else {})
+            done = _post(api.url, api.headers, f"{path}/{agent}/worktree", body)
             files = f": {', '.join(done['files'])}" if done.get("files") else ""
             state = done["worktree"]["state"] if done.get("worktree") else action
             sys.stdout.write(revealed(f"agent {done['name']} ({agent[:8]}): worktree {state}{files}\n"))

@@ -17,7 +17,10 @@ Control subjects (`ctl.worktree.*`, JSON; `workspace` is the repository, a regis
 - `worktree.diff {workspace, path, base?}` -> `{"ok", "diff", "truncated", "files"}`: the worktree
   against `base` (default HEAD), untracked files included as added
 - `worktree.remove {workspace, path, force?, delete_branch?, branch?}` -> `{"ok"}`; a worktree gone
-  already (removed outside reliant) is pruned, and `branch` (its branch) deleted with `delete_branch`
+  already (removed outside reliant) is pruned, and `branch` (its branch) deleted with `delete_branch`.
+  One with uncommitted changes (modified, staged or untracked files; ignored ones do not count) is
+  removed only with `force`, else refused, changing nothing: `{"ok": false, "conflict": true,
+  "uncommitted": [path], "error"}` (the error names how many files, and the first of them)
 - `worktree.repo {workspace}` -> `{"ok", "git", "commits", "branch", "root", "problem"}`: whether the
   workspace is a git repository of its own (worktrees need one, with a commit to start from), said
   in words in `problem` when it is not
@@ -68,6 +71,7 @@ BRANCH = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$")
 GIT_TIMEOUT = 60.0
 MAX_DIFF_BYTES = 512 * 1024
 MAX_UNTRACKED = 200
+MAX_NAMED = 10  # files a refused removal names
 
 
 class GitError(ToolFailure):
@@ -76,6 +80,19 @@ class GitError(ToolFailure):
         self.code = code
         self.stderr = stderr
         super().__init__(f"git {' '.join(args[:3])} failed ({code}): {stderr.strip()[-2000:]}")
+
+
+class UncommittedChanges(ToolFailure):
+    """A worktree is not removed without `force`: that would delete the changes not committed in it."""
+
+    def __init__(self, path: Path, files: list[str]) -> None:
+        self.files = files
+        shown = ", ".join(files[:MAX_NAMED]) + (f" and {len(files) - MAX_NAMED} more" if len(files) > MAX_NAMED else "")
+        count = f"{len(files)} file{'s' if len(files) != 1 else ''}"
+        super().__init__(
+            f"not removed: the worktree {path.name} has uncommitted changes to {count} ({shown}); removing it "
+            "would delete them: commit or merge them first, or remove it with force"
+        )
 
 
 async def git(
@@ -341,6 +358,8 @@ class Worktrees:
         if branch and (not BRANCH.match(branch) or ".." in branch):
             raise ToolFailure(f"invalid branch name {branch!r}")
         if path.exists():
+            if not force and (changed := await _uncommitted(path)):
+                raise UncommittedChanges(path, changed)
             branch = (await git(path, "rev-parse", "--abbrev-ref", "HEAD", check=False)).strip()
             args = ["worktree", "remove", *(["--force"] if force else []), str(path)]
             await git(repo, *args)
@@ -441,13 +460,16 @@ class Worktrees:
             return await self.diff(workspace(body), text(body, "path"), text(body, "base"))
 
         async def remove(body: dict[str, Any]) -> Any:
-            return await self.remove(
-                workspace(body),
-                text(body, "path"),
-                force=bool(body.get("force")),
-                delete_branch=bool(body.get("delete_branch")),
-                branch=text(body, "branch"),
-            )
+            try:
+                return await self.remove(
+                    workspace(body),
+                    text(body, "path"),
+                    force=bool(body.get("force")),
+                    delete_branch=bool(body.get("delete_branch")),
+                    branch=text(body, "branch"),
+                )
+            except UncommittedChanges as exc:
+                return {"ok": False, "conflict": True, "uncommitted": exc.files, "error": exc.message}
 
         async def repo(body: dict[str, Any]) -> Any:
             return await self.repo_info(workspace(body))
@@ -474,6 +496,20 @@ class Worktrees:
             "worktree.diff": diff,
             "worktree.remove": remove,
         }
+
+
+async def _uncommitted(path: Path) -> list[str]:
+    """The files of the worktree at `path` a removal would lose: modified, staged, untracked (as
+    `git worktree remove` counts them: ignored files are not)."""
+    out = await git(path, "status", SUBMODULE_FILES_UNREAD, "--porcelain=v1", "-z", "--untracked-files=all")
+    entries = iter(out.split("\0"))
+    files: list[str] = []
+    for entry in entries:
+        if len(entry) > 3:
+            files.append(entry[3:])
+            if entry[0] in "RC":  # a rename's source follows it
+                next(entries, None)
+    return files
 
 
 async def _same_commit(cwd: Path, one: str, other: str) -> bool:

@@ -297,12 +297,15 @@ class WorktreeNode(BaseNode):
     """Merges, keeps or removes the worktrees of a `workflow` node's runs (`of`: a run, a list of
     them, or agent ids). A merge commits the run's work on its branch and merges that into the
     branch checked out in the workspace — never over a conflict, which is an output — and removes
-    the worktree; each action is recorded, so a retried step never merges twice."""
+    the worktree; each action is recorded, so a retried step never merges twice. A worktree with
+    uncommitted changes is removed only with `force` (a run's work the workflow means to throw away):
+    else it is kept, and the output says why — nothing a user changed there is deleted unasked."""
 
     kind: ClassVar[str] = "worktree"
     action: Template  # merge | keep | remove
     of: Template
     message: Template | None = None  # a merge's commit message
+    force: bool = False  # remove: even a worktree with uncommitted changes (they are deleted)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

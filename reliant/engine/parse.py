@@ -62,7 +62,7 @@ KIND_FIELDS: dict[str, tuple[str, ...]] = {
     "loop": ("body", "while", "max_iterations"),
     "parallel": ("branches", "join", "n"),
     "workflow": ("workflow", "inputs", "thread", "count", "worktree", "models"),
-    "worktree": ("action", "of", "message"),
+    "worktree": ("action", "of", "message", "force"),
     "compact": ("threshold", "model", "thread"),
     "save_message": ("role", "content", "thread"),
 }
@@ -447,9 +447,10 @@ class _Parser(Reader):
             action = None
         of = self.opt(f.required("of"), self.template, f"{what}: of")
         message = self.opt(f.take("message"), self.template, f"{what}: message")
+        force = self.opt(f.take("force"), self.bool, f"{what}: force") or False
         if action is None or of is None:
             return None
-        return WorktreeNode(**base, action=action, of=of, message=message)
+        return WorktreeNode(**base, action=action, of=of, message=message, force=force)
 
     def _compact(self, f: Fields, what: str, base: dict[str, Any]) -> Node | None:
         threshold = self.opt_int(f.take("threshold"), f"{what}: threshold")

@@ -66,6 +66,38 @@ async def test_a_merge_whose_worktree_cannot_be_removed_is_recorded_as_the_merge
         assert git(env.workspace, "rev-parse", "HEAD") == head
 
 
+async def test_removing_an_agents_worktree_with_uncommitted_changes_is_refused_unless_forced(
+    infra: Infra, tmp_path: Path
+) -> None:
+    """The agent wrote a.txt and the user then edited notes.txt in its worktree: a removal is refused
+    (409), naming how many files and how to force it, and deletes nothing; forced, it removes the
+    worktree, its branch and the changes. It used to remove them all without a word."""
+    async with agent_env(infra, tmp_path, api_port=free_port()) as env:
+        chat_id, agent_id = await an_agent_with_work(env)
+        agent = await agents_db.get(env.db, agent_id)
+        assert agent is not None
+        path = Path(agent.worktree_path)
+        (path / "notes.txt").write_text("the user's notes\n")
+        where = f"/api/chats/{chat_id}/agents/{agent_id}/worktree"
+
+        refused = await post(env, where, {"action": "remove"})
+
+        assert refused.status_code == 409, refused.text
+        detail = refused.json()["detail"]
+        assert "uncommitted changes to 2 files (a.txt, notes.txt)" in detail, detail
+        assert "force: true" in detail and "reliant agents --remove AGENT --force" in detail, detail
+        assert (path / "notes.txt").read_text() == "the user's notes\n" and (path / "a.txt").exists()
+        recorded = await agents_db.get(env.db, agent_id)
+        assert recorded is not None and recorded.worktree_state == "active"
+        wrong = await post(env, where, {"action": "keep", "force": True})
+        assert wrong.status_code == 400 and "force" in wrong.json()["detail"], wrong.text
+
+        forced = await post(env, where, {"action": "remove", "force": True})
+
+        assert forced.status_code == 200 and forced.json()["worktree"]["state"] == "removed", forced.text
+        assert not path.exists() and git(env.workspace, "branch", "--list", agent.worktree_branch) == ""
+
+
 async def test_the_merge_of_an_agent_spawned_in_a_chats_worktree_lands_there_not_in_the_project(
     infra: Infra, tmp_path: Path
 ) -> None:
@@ -169,7 +201,7 @@ async def test_a_merge_and_a_remove_of_one_worktree_at_once_do_one_thing_and_the
         where = f"/api/chats/{chat_id}/agents/{agent_id}/worktree"
 
         merge, remove = await asyncio.gather(
-            post(env, where, {"action": "merge"}), post(env, where, {"action": "remove"})
+            post(env, where, {"action": "merge"}), post(env, where, {"action": "remove", "force": True})
         )
 
         answers = sorted([merge.status_code, remove.status_code])

@@ -264,8 +264,16 @@ async def test_reliant_agents_merges_an_agents_worktree_and_reports_a_conflict(i
         code, out, err = await reliant("agents", "--chat", chat.id, "--merge", by_name["two"].id, *where)
         assert code == 1 and "not merged, nothing changed" in err and "README.md" in err, err
         assert (env.workspace / "README.md").read_text() == "main\n"
+        mine = Path(by_name["two"].worktree_path) / "mine.txt"
+        mine.write_text("the user's\n")  # uncommitted: a removal refuses it unless --force
         code, out, err = await reliant("agents", "--chat", chat.id, "--remove", by_name["two"].id, *where)
+        assert code == 1 and "uncommitted changes to 1 file (mine.txt)" in err and "--force" in err, err
+        assert mine.read_text() == "the user's\n"
+        code, out, err = await reliant("agents", "--chat", chat.id, "--merge", by_name["two"].id, "--force", *where)
+        assert code != 0 and "--force goes with --remove" in err, err
+        code, out, err = await reliant("agents", "--chat", chat.id, "--remove", by_name["two"].id, "--force", *where)
         assert code == 0 and "worktree removed" in out, err
+        assert not mine.exists()
 
 
 async def test_a_blank_agent_id_settles_no_worktree_and_a_prefix_in_capitals_names_its_agent(

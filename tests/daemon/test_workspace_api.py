@@ -261,7 +261,8 @@ async def test_worktrees_are_created_inspected_and_removed(env: Env, migrated_db
             )
         with pytest.raises(ConnectError) as dirty:
             await trees.remove_worktree(pb.RemoveWorktreeRequest(worktree_id=tree.id), headers=HEADERS)
-        assert dirty.value.code in (Code.FAILED_PRECONDITION, Code.INVALID_ARGUMENT)
+        assert dirty.value.code is Code.FAILED_PRECONDITION, dirty.value
+        assert "uncommitted changes to 1 file (new.txt)" in dirty.value.message and Path(tree.path, "new.txt").exists()
         removed = await trees.remove_worktree(
             pb.RemoveWorktreeRequest(worktree_id=tree.id, force=True, delete_branch=True), headers=HEADERS
         )

@@ -63,11 +63,59 @@ async def test_a_worktree_per_chat_runs_tools_shows_status_and_diff_and_is_remov
 
     with pytest.raises(ToolFailure, match="already exists"):
         await trees.create(repo, "chat-1")
-    with pytest.raises(ToolFailure, match="failed"):
-        await trees.remove(repo, str(path))  # changes present: git refuses without force
+    with pytest.raises(ToolFailure, match="uncommitted changes to 2 files"):
+        await trees.remove(repo, str(path))  # changes present: refused without force
     removed = await trees.remove(repo, str(path), force=True, delete_branch=True)
     assert removed["branch_deleted"] and not path.exists()
     assert "reliant/chat-1" not in sh(repo, "git", "branch")
+
+
+async def test_a_worktree_with_uncommitted_changes_is_removed_only_with_force(repo: Path, host: ToolHost) -> None:
+    """Modified, staged and untracked files each keep a worktree from a removal without force, which
+    names them and changes nothing; ignored files do not (as with `git worktree remove`); with force,
+    or once clean, it is removed."""
+    router = DaemonRouter(host)
+    trees = Worktrees()
+    router.register(trees.controls(host.workspace_for))
+    (repo / ".gitignore").write_text("*.log\n")
+    sh(repo, "git", "add", ".gitignore")
+    sh(repo, "git", "commit", "-q", "-m", "ignore logs")
+
+    async def remove(path: Path, **flags: bool) -> dict[str, object]:
+        body = {"workspace": str(repo), "path": str(path), "delete_branch": True, **flags}
+        reply: dict[str, object] = json.loads(await router.handle("ctl.worktree.remove", json.dumps(body).encode()))
+        return reply
+
+    edits = {
+        "modified": lambda p: (p / "app.py").write_text("print('mine')\n"),
+        "staged": lambda p: ((p / "staged.py").write_text("x\n"), sh(p, "git", "add", "staged.py")),
+        "untracked": lambda p: (p / "notes.txt").write_text("mine\n"),
+    }
+    for name, edit in edits.items():
+        path = Path((await trees.create(repo, name))["path"])
+        edit(path)
+        refused = await remove(path)
+        assert refused["ok"] is False and refused["conflict"] is True, refused
+        assert len(refused["uncommitted"]) == 1 and "uncommitted changes to 1 file (" in str(refused["error"])
+        assert "with force" in str(refused["error"]) and path.is_dir(), name
+        assert f"reliant/{name}" in sh(repo, "git", "branch", "--list", f"reliant/{name}")
+        forced = await remove(path, force=True)
+        assert forced["ok"] is True and not path.exists(), forced
+        assert sh(repo, "git", "branch", "--list", f"reliant/{name}") == ""
+
+    clean = Path((await trees.create(repo, "clean"))["path"])
+    (clean / "debug.log").write_text("ignored\n")
+    removed = await remove(clean)
+    assert removed["ok"] is True and not clean.exists(), removed
+
+    many = Path((await trees.create(repo, "many"))["path"])
+    for i in range(12):
+        (many / f"f{i:02}.txt").write_text("x\n")
+    refused = await remove(many)
+    assert "uncommitted changes to 12 files (f00.txt, " in str(refused["error"]) and "and 2 more" in str(
+        refused["error"]
+    )
+    assert len(refused["uncommitted"]) == 12
 
 
 async def test_worktree_paths_outside_the_repository_are_refused(repo: Path, outside: Path) -> None:

@@ -520,6 +520,7 @@ def test_a_chat_gets_a_worktree_whose_diff_is_shown_and_which_is_removed(
     dialog.get_by_role("button", name="Remove").click()
     confirm = page.locator("dialog.confirm")
     expect(confirm).to_contain_text("not committed")
+    expect(confirm).to_contain_text("uncommitted changes to 2 files (README.md, new.txt)")
     confirm.get_by_role("button", name="Remove anyway").click()
     expect(section.get_by_role("button", name="Create a worktree for this chat")).to_be_visible()
     wait_until(lambda: not tree.exists())

@@ -189,6 +189,7 @@ nodes:
   - id: drop
     type: worktree
     action: remove
+    force: true
     of: "{{nodes.solve.runs.map(r, r.agent_id)}}"
 edges:
   - {from: solve, default: meanwhile}
@@ -261,6 +262,35 @@ async def test_a_merge_made_before_a_crash_is_recorded_once_and_never_made_again
     assert (again.ok, again.commit) == (True, head)
     removed = await settler(env).settle_worktrees(SettleWorktreesInput(chat_id, [agent.id], "remove"))
     assert removed.ok is False and "is merged: it cannot be removed" in removed.reason
+
+
+async def test_a_worktree_node_removes_a_worktree_with_uncommitted_changes_only_when_it_says_force(
+    env: AgentEnv,
+) -> None:
+    """A workflow's removal is no user's say-so: a worktree holding changes not committed (the run's
+    work, and the user's edit made there since) is kept, its files named in the reason; `force`
+    removes it with them. It used to be removed, with them, always."""
+    repo_with_greet(env.workspace)
+    write_flow(env, "attempt", KEEP)
+    model = writes(env, "solo", "def greet():\n    return 'hello'\n")
+    chat_id = await start(env, model, "attempt", {})
+    [agent] = await agents_db.for_chat(env.db, chat_id)
+    path = Path(agent.worktree_path)
+    (path / "notes.txt").write_text("the user's notes\n")
+
+    kept = await settler(env).settle_worktrees(SettleWorktreesInput(chat_id, [agent.id], "remove"))
+
+    assert kept.ok is False and kept.removed == [], kept
+    assert "worktree is kept" in kept.reason and "uncommitted changes to 2 files (greet.py, notes.txt)" in kept.reason
+    assert (path / "notes.txt").read_text() == "the user's notes\n" and worktrees_on_disk(env.workspace) == [str(path)]
+    [agent] = await agents_db.for_chat(env.db, chat_id)
+    assert agent.worktree_state == "active"
+
+    forced = await settler(env).settle_worktrees(SettleWorktreesInput(chat_id, [agent.id], "remove", force=True))
+
+    assert (forced.ok, forced.removed) == (True, [agent.id]), forced
+    assert not path.exists() and worktrees_on_disk(env.workspace) == []
+    assert git(env.workspace, "branch", "--list", "reliant/*") == ""
 
 
 async def test_approvals_of_runs_side_by_side_are_tagged_with_their_agent_and_a_cancel_stops_them_all(

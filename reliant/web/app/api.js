@@ -127,8 +127,8 @@ export class Api {
   getAgentDiff(chatId, agentId) {
     return this.client.unary(AGENTS, "GetAgentDiff", { chatId, agentId });
   }
-  setWorktree(chatId, agentId, action) {
-    return this.client.unary(AGENTS, "SetWorktree", { chatId, agentId, action });
+  setWorktree(chatId, agentId, action, { force = false } = {}) {
+    return this.client.unary(AGENTS, "SetWorktree", { chatId, agentId, action, force });
   }
 
   // system and settings

@@ -98,11 +98,13 @@ class GetAgentRequest(_message.Message):
     def __init__(self, chat_id: _Optional[str] = ..., agent_id: _Optional[str] = ...) -> None: ...
 
 class SetWorktreeRequest(_message.Message):
-    __slots__ = ("chat_id", "agent_id", "action")
+    __slots__ = ("chat_id", "agent_id", "action", "force")
     CHAT_ID_FIELD_NUMBER: _ClassVar[int]
     AGENT_ID_FIELD_NUMBER: _ClassVar[int]
     ACTION_FIELD_NUMBER: _ClassVar[int]
+    FORCE_FIELD_NUMBER: _ClassVar[int]
     chat_id: str
     agent_id: str
     action: str
-    def __init__(self, chat_id: _Optional[str] = ..., agent_id: _Optional[str] = ..., action: _Optional[str] = ...) -> None: ...
+    force: bool
+    def __init__(self, chat_id: _Optional[str] = ..., agent_id: _Optional[str] = ..., action: _Optional[str] = ..., force: _Optional[bool] = ...) -> None: ...

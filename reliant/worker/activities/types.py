@@ -403,6 +403,7 @@ class SettleWorktreesInput:
     action: str  # merge | keep | remove
     message: str = ""
     notes: list[NodeNote] = field(default_factory=list)
+    force: bool = False  # remove even a worktree with uncommitted changes
 
 
 @dataclass

@@ -230,14 +230,14 @@ class WorktreeRunActivities:
                 return f"{agent.name} was not merged, nothing changed: {reply.get('reason')} (its worktree is kept)"
             commit = str(reply.get("commit") or "")
             await self._record(inp.chat_id, agent, "merged", commit)
-            await self._remove(project, agent, listed=False)
+            left = await self._remove(project, agent, listed=False)
         elif state == "merged":  # recorded before (a retry): the worktree may still be there
-            await self._remove(project, agent, listed=True)
+            left = await self._remove(project, agent, listed=True)
         else:
             return f"{agent.name}'s worktree is {state}: it cannot be merged"
         out.merged.append(agent.id)
         out.commit = commit
-        return ""
+        return f"{agent.name} was merged as {commit[:12]}, but its worktree is left: {left}" if left else ""
 
     async def _keep_or_remove(
         self, inp: SettleWorktreesInput, project: _Project, agent: AgentRecord, out: SettleWorktreesResult
@@ -248,26 +248,32 @@ class WorktreeRunActivities:
             if wanted == "removed":
                 if agent.status is AgentStatus.RUNNING:
                     return f"agent {agent.name} is still running: its worktree was not removed"
-                await self._remove(project, agent, listed=True)
+                if left := await self._remove(project, agent, listed=True, force=inp.force):
+                    return f"{agent.name}'s worktree is kept: {left}"
             await self._record(inp.chat_id, agent, wanted, "")
         elif state != wanted:
             return f"{agent.name}'s worktree is {state}: it cannot be {wanted}"
         (out.kept if wanted == "kept" else out.removed).append(agent.id)
         return ""
 
-    async def _remove(self, project: _Project, agent: AgentRecord, *, listed: bool) -> None:
-        """The worktree and its branch, gone (`listed`: only if the daemon still lists it)."""
+    async def _remove(self, project: _Project, agent: AgentRecord, *, listed: bool, force: bool = False) -> str:
+        """The worktree and its branch, gone (`listed`: only if the daemon still lists it); or, when
+        it has uncommitted changes and not `force`, left as it is and why ("" when gone). A merge
+        committed the run's work: what is uncommitted after it was changed there since, by someone."""
         if listed:
             reply = await self._daemon(project, "worktree.list", {"workspace": project.path})
             if not reply.get("ok"):
                 raise RuntimeError(f"the worktrees could not be listed: {reply.get('error')}")
             names = {str(w.get("name")) for w in reply.get("worktrees") or ()}  # unique under .reliant/worktrees
             if PurePath(agent.worktree_path).name not in names:
-                return
-        body = {"workspace": project.path, "path": agent.worktree_path, "force": True, "delete_branch": True}
+                return ""
+        body = {"workspace": project.path, "path": agent.worktree_path, "force": force, "delete_branch": True}
         reply = await self._daemon(project, "worktree.remove", body)
+        if reply.get("uncommitted"):
+            return str(reply.get("error"))
         if not reply.get("ok"):
             raise RuntimeError(f"worktree {agent.worktree_path} could not be removed: {reply.get('error')}")
+        return ""
 
     async def _record(self, chat_id: str, agent: AgentRecord, state: str, commit: str) -> None:
         async with self.log.change(chat_id) as change:

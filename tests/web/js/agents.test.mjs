@@ -3,7 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 
-import { AgentsModel, mergedInto, normAgent, worktreeActions } from "../../../reliant/web/app/views/agents-model.js";
+import { AgentsModel, mergedInto, normAgent, setAgentWorktree, worktreeActions } from "../../../reliant/web/app/views/agents-model.js";
 import { ChatModel } from "../../../reliant/web/app/transcript.js";
 
 test("the tree loads from ListAgents and follows agent updates, children under their parent", () => {
@@ -34,6 +34,38 @@ test("an agent's worktree says where a merge goes: the worktree it started from,
   assert.equal(projects.worktree.into, "");
   assert.equal(mergedInto(projects.worktree), "the project's branch");
   assert.match(worktreeActions(projects).find(([action]) => action === "merge")[2], /into the project's branch/);
+});
+
+test("removing an agent's worktree with uncommitted changes asks, naming them, and forces only once confirmed", async () => {
+  const refused = Object.assign(new Error("not removed: the worktree agent-x has uncommitted changes to 2 files (a.py, b.txt); removing it would delete them: commit or merge them first, or remove it with force. To delete them, remove it with force (REST: ...)"), { code: "failed_precondition" });
+  const calls = [];
+  const asked = [];
+  let answer = false;
+  const app = {
+    api: {
+      async setWorktree(chatId, agentId, action, opts = {}) {
+        calls.push([action, Boolean(opts.force)]);
+        if (action === "remove" && !opts.force) throw refused;
+        return { agentId, worktree: { state: "removed" } };
+      },
+    },
+    async confirm(dialog) {
+      asked.push(dialog);
+      return answer;
+    },
+  };
+  const agent = { id: "x", name: "fixer" };
+  assert.equal(await setAgentWorktree(app, "c", agent, "remove"), null, "declined: nothing removed");
+  assert.deepEqual(calls, [["remove", false]]);
+  assert.match(asked[0].text, /2 files \(a\.py, b\.txt\).*Remove it anyway\? Those changes are lost\./);
+  assert.doesNotMatch(asked[0].text, /REST/);
+  answer = true;
+  assert.equal((await setAgentWorktree(app, "c", agent, "remove")).worktree.state, "removed");
+  assert.deepEqual(calls.slice(1), [["remove", false], ["remove", true]]);
+  const running = Object.assign(new Error("agent fixer is still running"), { code: "failed_precondition" });
+  app.api.setWorktree = async () => { throw running; };
+  await assert.rejects(setAgentWorktree(app, "c", agent, "remove"), /still running/);
+  assert.equal(asked.length, 2, "only uncommitted changes are asked about");
 });
 
 test("an agent's transcript keeps only its own messages, answer, calls and gates from the chat's stream", () => {

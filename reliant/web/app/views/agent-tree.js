@@ -5,7 +5,7 @@
 
 import { h } from "../dom.js";
 import { cost, tokens } from "../format.js";
-import { AgentsModel, normAgent, worktreeActions } from "./agents-model.js";
+import { AgentsModel, normAgent, setAgentWorktree, worktreeActions } from "./agents-model.js";
 
 const STATUS_ICONS = { running: "◐", done: "✓", failed: "✗", cancelled: "■" };
 
@@ -46,7 +46,8 @@ export class AgentTree {
     this.busy = true;
     this.errorEl.textContent = "";
     try {
-      this.model.put(normAgent(await this.app.api.setWorktree(this.chatId, agent.id, action)));
+      const done = await setAgentWorktree(this.app, this.chatId, agent, action);
+      if (done) this.model.put(normAgent(done));
     } catch (err) {
       this.errorEl.textContent = `${agent.name}: ${(err && err.message) || err}`;
     } finally {

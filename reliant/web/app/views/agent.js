@@ -11,7 +11,7 @@ import { ChatModel } from "../transcript.js";
 import { TranscriptView } from "../transcript-view.js";
 import { diffView } from "../tools.js";
 import { projectCrumbs, showChatProject, statusPill } from "./chat-actions.js";
-import { mergedInto, normAgent, worktreeActions } from "./agents-model.js";
+import { mergedInto, normAgent, setAgentWorktree, worktreeActions } from "./agents-model.js";
 
 const AGENT_KINDS = new Set(["agent_started", "agent_status", "agent_finished"]);
 const GATE_KINDS = new Set(["approval_requested", "approval_resolved", "question_asked", "question_answered"]);
@@ -262,7 +262,9 @@ export class AgentView {
     this.errorEl.textContent = "";
     this.renderWorktree();
     try {
-      this.showAgent(normAgent(await this.app.api.setWorktree(this.chatId, this.agentId, action)));
+      const agent = { id: this.agentId, name: this.agent && this.agent.name };
+      const done = await setAgentWorktree(this.app, this.chatId, agent, action);
+      if (done) this.showAgent(normAgent(done));
     } catch (err) {
       this.errorEl.textContent = `${(this.agent && this.agent.name) || "agent"}: ${(err && err.message) || err}`;
     } finally {

@@ -26,6 +26,23 @@ export function worktreeActions(a) {
   );
 }
 
+// An agent's worktree merged, kept or removed (the Agent as it is then). A removal the api refuses
+// for uncommitted changes (its error names the files) is asked about, and forced only once the user
+// confirms losing them; null when they do not.
+export async function setAgentWorktree(app, chatId, agent, action) {
+  try {
+    return await app.api.setWorktree(chatId, agent.id, action);
+  } catch (err) {
+    if (action !== "remove" || !err || err.code !== "failed_precondition" || !/uncommitted changes/.test(err.message)) throw err;
+    const sure = await app.confirm({
+      title: `${agent.name || "The agent"}'s worktree has changes that are not committed`,
+      text: `${err.message.split(". To delete them")[0]}. Remove it anyway? Those changes are lost.`,
+      ok: "Remove anyway",
+    });
+    return sure ? app.api.setWorktree(chatId, agent.id, action, { force: true }) : null;
+  }
+}
+
 export function normAgent(a) {
   const wt = a.worktree || null;
   return {

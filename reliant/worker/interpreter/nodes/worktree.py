@@ -1,6 +1,7 @@
 """A `worktree` node: merge, keep or remove the worktrees of a `workflow` node's runs. `of` gives a
 run (`nodes.solve.runs[0]`), a list of runs, or agent ids. A merge that conflicts changes nothing and
-keeps the worktree: `ok` is false and `conflicts` and `reason` say why (an output, not a failure)."""
+keeps the worktree: `ok` is false and `conflicts` and `reason` say why (an output, not a failure). So
+does a removal of a worktree with uncommitted changes, unless the node says `force: true`."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from reliant.engine.definition import WORKTREE_ACTIONS
+    from reliant.engine.definition import WORKTREE_ACTIONS, WorktreeNode
     from reliant.engine.expressions import describe
     from reliant.worker.activities.types import SettleWorktreesInput
     from reliant.worker.activities.worktree_runs import WorktreeRunActivities
@@ -42,12 +43,14 @@ async def worktree(ctx: NodeContext) -> dict[str, Any]:
         raise Failed(f"action must be one of {', '.join(WORKTREE_ACTIONS)}, not {action!r}")
     ids = agent_ids(ctx.run.value(ctx.task, "of"))
     message = ctx.run.text(ctx.task, "message") or ""
+    node = ctx.task.node
+    assert isinstance(node, WorktreeNode)
     await ctx.checkpoint()
     settled = await ctx.step(
         functools.partial(
             workflow.start_activity_method,
             WorktreeRunActivities.settle_worktrees,
-            SettleWorktreesInput(ctx.chat_id, ids, action, message, notes=ctx.notes()),
+            SettleWorktreesInput(ctx.chat_id, ids, action, message, notes=ctx.notes(), force=node.force),
             start_to_close_timeout=STEP_TIMEOUT,
             retry_policy=STATUS_RETRY,
         )
