@@ -23,7 +23,9 @@ from reliant.wire.v1 import agent_pb2 as pb
 
 WORKTREE_ACTIONS = ("merge", "keep", "remove")
 # A kept worktree stays the user's to merge or remove later; the agent's own settling leaves it be.
-SETTLED_FROM = {"merge": ("active", "kept"), "keep": ("active",), "remove": ("active", "kept")}
+# A merged one is removed once the merge has been made, or by the user later when that was refused
+# (they changed it after the merge): it stays recorded as the merge it was.
+SETTLED_FROM = {"merge": ("active", "kept"), "keep": ("active",), "remove": ("active", "kept", "merged")}
 WORKTREE_TIMEOUT = 120.0
 
 
@@ -62,7 +64,8 @@ class Agents:
         changes (the error names the files), unless `force`: they are deleted then. A merge is
         recorded as soon as it is made: a worktree that cannot be removed after it is left (a change
         made in it after the merge committed its work is never deleted), and the error says the merge
-        was made."""
+        was made; `remove` (with `force` for such changes) then removes it, the agent still recorded
+        as merged."""
         if action not in WORKTREE_ACTIONS:
             raise InvalidFieldError("action", f"must be one of {', '.join(WORKTREE_ACTIONS)}")
         if force and action != "remove":
@@ -111,6 +114,13 @@ class Agents:
             except (FailedPreconditionError, UnavailableError) as exc:
                 left = f"merged as {commit[:12]}, but its worktree is left at {agent.worktree_path}: {exc.message}"
                 raise type(exc)(left) from None
+        elif agent.worktree_state == "merged":  # its worktree left after the merge
+            try:
+                await self._daemon(project["daemon_id"], "worktree.status", where)
+            except FailedPreconditionError as exc:
+                merged = f"agent {agent.name}'s worktree is merged already (as {agent.worktree_commit[:12]})"
+                raise FailedPreconditionError(f"{merged}, and {exc.message}") from None
+            await self._daemon(project["daemon_id"], "worktree.remove", removal | {"force": force})
         else:
             if action == "remove":
                 await self._daemon(project["daemon_id"], "worktree.remove", removal | {"force": force})

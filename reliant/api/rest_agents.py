@@ -10,7 +10,8 @@ POST /api/chats/{chat_id}/agents/{agent_id}/worktree  {action: merge|keep|remove
                                              its worktree merged (409 naming the conflicts, or saying
                                              the agent changed nothing: nothing changed), kept, or
                                              removed (409 naming its uncommitted files unless `force`:
-                                             they are deleted then); 409 while another request
+                                             they are deleted then; a merged agent's worktree
+                                             left after the merge too); 409 while another request
                                              settles it
 """
 

@@ -61,9 +61,45 @@ async def test_a_merge_whose_worktree_cannot_be_removed_is_recorded_as_the_merge
         recorded = await agents_db.get(env.db, agent_id)
         assert recorded is not None
         assert (recorded.worktree_state, recorded.worktree_commit) == ("merged", head), "the record says so too"
-        again = await post(env, f"/api/chats/{chat_id}/agents/{agent_id}/worktree", {"action": "remove"})
+        again = await post(env, f"/api/chats/{chat_id}/agents/{agent_id}/worktree", {"action": "merge"})
         assert again.status_code == 409 and "merged already" in again.json()["detail"]
         assert git(env.workspace, "rev-parse", "HEAD") == head
+
+
+async def test_a_worktree_left_after_a_merge_can_be_removed_forced_over_changes_made_since(
+    infra: Infra, tmp_path: Path
+) -> None:
+    """The merge was made but its worktree was left (locked), and the user then wrote notes.txt in
+    it: a removal is refused naming the file, unless forced; forced, it takes the worktree, the
+    agent still recorded as the merge it was, and another removal says it is gone. The api used to
+    refuse any removal of a merged agent's worktree ("merged already"): only git by hand was left."""
+    async with agent_env(infra, tmp_path, api_port=free_port()) as env:
+        chat_id, agent_id = await an_agent_with_work(env)
+        agent = await agents_db.get(env.db, agent_id)
+        assert agent is not None
+        path = Path(agent.worktree_path)
+        git(env.workspace, "worktree", "lock", str(path))
+        where = f"/api/chats/{chat_id}/agents/{agent_id}/worktree"
+        assert (await post(env, where, {"action": "merge"})).status_code == 409, "merged, the worktree left"
+        head = git(env.workspace, "rev-parse", "HEAD")
+        git(env.workspace, "worktree", "unlock", str(path))
+        (path / "notes.txt").write_text("the user's notes\n")
+
+        refused = await post(env, where, {"action": "remove"})
+
+        assert refused.status_code == 409, refused.text
+        assert "uncommitted changes to 1 file (notes.txt)" in refused.json()["detail"], refused.text
+        assert (path / "notes.txt").read_text() == "the user's notes\n"
+
+        forced = await post(env, where, {"action": "remove", "force": True})
+
+        assert forced.status_code == 200, forced.text
+        assert forced.json()["worktree"]["state"] == "merged", "still recorded as the merge it was"
+        assert not path.exists() and git(env.workspace, "branch", "--list", agent.worktree_branch) == ""
+        recorded = await agents_db.get(env.db, agent_id)
+        assert recorded is not None and (recorded.worktree_state, recorded.worktree_commit) == ("merged", head)
+        gone = await post(env, where, {"action": "remove"})
+        assert gone.status_code == 409 and "is gone" in gone.json()["detail"], gone.text
 
 
 async def test_removing_an_agents_worktree_with_uncommitted_changes_is_refused_unless_forced(

@@ -36,6 +36,13 @@ test("an agent's worktree says where a merge goes: the worktree it started from,
   assert.match(worktreeActions(projects).find(([action]) => action === "merge")[2], /into the project's branch/);
 });
 
+test("a merged agent's worktree can still be removed (one left after the merge), not merged or kept again", () => {
+  const merged = normAgent({ agentId: "x", status: "done", worktree: { path: "/p/.reliant/worktrees/agent-x", branch: "reliant/agent-x", state: "merged" } });
+  assert.deepEqual(worktreeActions(merged).map(([action]) => action), ["remove"]);
+  const removed = normAgent({ agentId: "y", status: "done", worktree: { path: "/p/.reliant/worktrees/agent-y", branch: "reliant/agent-y", state: "removed" } });
+  assert.deepEqual(worktreeActions(removed), []);
+});
+
 test("removing an agent's worktree with uncommitted changes asks, naming them, and forces only once confirmed", async () => {
   const refused = Object.assign(new Error("not removed: the worktree agent-x has uncommitted changes to 2 files (a.py, b.txt); removing it would delete them: commit or merge them first, or remove it with force. To delete them, remove it with force (REST: ...)"), { code: "failed_precondition" });
   const calls = [];

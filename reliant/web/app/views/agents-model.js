@@ -17,10 +17,12 @@ export function mergedInto(wt) {
 }
 
 // What the user can do with an agent's worktree now, as [action, label, title]: nothing while the
-// agent runs; merge, keep or remove an active one; merge or remove a kept one.
+// agent runs; merge, keep or remove an active one; merge or remove a kept one; remove a merged one's
+// (left when the user changed it after the merge; the api says so when it is gone already).
 export function worktreeActions(a) {
   const wt = a && a.worktree;
   if (!wt || a.status === "running") return [];
+  if (wt.state === "merged") return [["remove", "Remove", "Remove the worktree if it was left after the merge"]];
   return WORKTREE_ACTIONS.filter(([action]) => wt.state === "active" || (wt.state === "kept" && action !== "keep")).map(
     ([action, label, title]) => [action, label, title.replace("{into}", mergedInto(wt))],
   );
