@@ -236,18 +236,30 @@ def worktree_diff(
 
 @worktree_app.command("remove")
 def worktree_remove(
-    worktree_id: WorktreeIdArg,
+    worktree_id: Annotated[
+        str, typer.Argument(help="The worktree's id, or an orphaned one's path (see `reliant worktree list`)")
+    ],
     force: Annotated[bool, typer.Option("--force", help="Even with uncommitted changes")] = False,
     delete_branch: Annotated[bool, typer.Option("--delete-branch", help="Also delete its branch")] = False,
+    project: ProjectOpt = None,
     data_dir: DataDirOpt = None,
     api_url: ApiUrlOpt = None,
     token: TokenOpt = None,
 ) -> None:
-    """Remove a worktree's checkout."""
+    """Remove a worktree's checkout (one no chat or agent names any more: by its path, in the
+    project it lies in unless --project says)."""
     from reliant.cli import workspace_client
 
     api = api_client(data_dir, api_url, token)
-    _run_api(lambda: workspace_client.worktree_remove(api, worktree_id, force, delete_branch, sys.stdout), api)
+    orphaned = "/" in worktree_id
+    if orphaned and project is None and "/.reliant/worktrees/" in worktree_id:
+        project = Path(worktree_id.split("/.reliant/worktrees/")[0] or "/")
+
+    def work() -> None:
+        project_id = _Where(api, project, data_dir, api_url).id() if orphaned else ""
+        workspace_client.worktree_remove(api, worktree_id, force, delete_branch, sys.stdout, project_id=project_id)
+
+    _run_api(work, api)
 
 
 @worktree_app.command("keep")

@@ -82,13 +82,19 @@ def worktree_create(api: Api, project_id: str, name: str, *, chat_id: str, base:
 
 
 def worktree_list(api: Api, project_id: str, include_removed: bool, out: TextIO) -> None:
-    request = pb.ListWorktreesRequest(project_id=project_id, include_removed=include_removed)
+    """The project's worktrees, then those no record names any more (removed by their path)."""
+    request = pb.ListWorktreesRequest(project_id=project_id, include_removed=include_removed, include_orphaned=True)
     with _trees(api) as client:
-        listed = client.list_worktrees(request, headers=api.headers).worktrees
-    if not listed:
+        listed = client.list_worktrees(request, headers=api.headers)
+    if not listed.worktrees and not listed.orphaned:
         out.write("no worktrees\n")
-    for w in listed:
+    for w in listed.worktrees:
         out.write(_worktree_line(w))
+    for o in listed.orphaned:
+        changes = f"{o.uncommitted} uncommitted file{'' if o.uncommitted == 1 else 's'}" if o.uncommitted else "clean"
+        out.write(f"orphaned  {o.name:<20} {o.branch:<28} {changes:<8} {o.path}  (no chat or agent: remove PATH)\n")
+    if listed.orphaned_problem:
+        out.write(f"{listed.orphaned_problem}\n")
 
 
 def worktree_status(api: Api, worktree_id: str, out: TextIO) -> None:
@@ -107,8 +113,15 @@ def worktree_diff(api: Api, worktree_id: str, out: TextIO) -> None:
         out.write("\n[diff truncated]\n")
 
 
-def worktree_remove(api: Api, worktree_id: str, force: bool, delete_branch: bool, out: TextIO) -> None:
-    request = pb.RemoveWorktreeRequest(worktree_id=worktree_id, force=force, delete_branch=delete_branch)
+def worktree_remove(
+    api: Api, worktree_id: str, force: bool, delete_branch: bool, out: TextIO, *, project_id: str = ""
+) -> None:
+    """With `project_id`, `worktree_id` is the path of one of its orphaned worktrees."""
+    request = pb.RemoveWorktreeRequest(force=force, delete_branch=delete_branch)
+    if project_id:
+        request.project_id, request.orphaned_path = project_id, worktree_id
+    else:
+        request.worktree_id = worktree_id
     with _trees(api) as client:
         out.write(_worktree_line(client.remove_worktree(request, headers=api.headers)))
 

@@ -12,6 +12,9 @@ Control subjects (`ctl.worktree.*`, JSON; `workspace` is the repository, a regis
   from `base`, else from the commit checked out in `source` (a worktree of the repository: an
   agent's starts where its spawner works), else from the repository's HEAD
 - `worktree.list {workspace}` -> `{"ok", "worktrees": [info]}`
+- `worktree.orphans {workspace, known}` -> `{"ok", "orphaned": [{name, path, branch, uncommitted}]}`:
+  the worktrees no `known` path names (reliant lost their record, e.g. with their chat), each with
+  how many files have uncommitted changes; removed with `worktree.remove` like any other
 - `worktree.status {workspace, path}` -> `{"ok", "branch", "head", "ahead", "behind", "files":
   [{path, index, worktree}]}` (porcelain v1 status letters)
 - `worktree.diff {workspace, path, base?}` -> `{"ok", "diff", "truncated", "files"}`: the worktree
@@ -306,6 +309,27 @@ class Worktrees:
             )
         return found
 
+    async def orphans(self, workspace: Path, known: Sequence[str]) -> Sequence[dict[str, Any]]:
+        """The repository's worktrees under .reliant/worktrees that none of the `known` paths (those
+        reliant holds a record of) names — left by a deleted chat, say —, each with how many files
+        a removal would lose (uncommitted changes). A project that is no repository has none."""
+        try:
+            found = [w for w in await self.list(workspace) if not w["prunable"]]
+        except ToolFailure:
+            return []
+        named = await asyncio.to_thread(_real_paths, known)
+        real = await asyncio.to_thread(_real_paths, [w["path"] for w in found])
+        left = [w for w, path in zip(found, real, strict=True) if path not in named]
+        return [
+            {
+                "name": w["name"],
+                "path": w["path"],
+                "branch": w["branch"],
+                "uncommitted": len(await _uncommitted(Path(w["path"]))),
+            }
+            for w in left
+        ]
+
     async def status(self, workspace: Path, given: str) -> dict[str, Any]:
         repo = await self._repo(workspace)
         path = self.present_worktree(repo, given)
@@ -453,6 +477,12 @@ class Worktrees:
         async def list_(body: dict[str, Any]) -> Any:
             return {"ok": True, "worktrees": await self.list(workspace(body))}
 
+        async def orphans(body: dict[str, Any]) -> Any:
+            known = body.get("known") or []
+            if not isinstance(known, list) or not all(isinstance(p, str) for p in known):
+                raise ToolFailure("known must be a list of paths")
+            return {"ok": True, "orphaned": await self.orphans(workspace(body), known)}
+
         async def status(body: dict[str, Any]) -> Any:
             return await self.status(workspace(body), text(body, "path"))
 
@@ -492,6 +522,7 @@ class Worktrees:
             "worktree.merge": merge,
             "worktree.create": create,
             "worktree.list": list_,
+            "worktree.orphans": orphans,
             "worktree.status": status,
             "worktree.diff": diff,
             "worktree.remove": remove,
@@ -517,6 +548,11 @@ async def _same_commit(cwd: Path, one: str, other: str) -> bool:
         (await git(cwd, "rev-parse", "-q", "--verify", f"{r}^{{commit}}", check=False)).strip() for r in (one, other)
     ]
     return bool(first) and first == second
+
+
+def _real_paths(paths: Sequence[str]) -> list[str]:
+    """Each path with its symlinks resolved (a record's and git's spelling of one worktree differ)."""
+    return [os.path.realpath(p) for p in paths]
 
 
 def _present(path: Path) -> bool:

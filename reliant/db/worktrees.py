@@ -79,3 +79,15 @@ async def mark_removed(db: Database, worktree_id: str) -> bool:
 async def detach(db: Database, worktree_id: str) -> bool:
     """Keep the worktree but stop running the chat's tools there."""
     return await db.execute("UPDATE worktrees SET chat_id = NULL WHERE id = %s", (worktree_id,)) == 1
+
+
+async def named_paths(db: Database, project_id: str) -> list[str]:
+    """The worktree paths of the project a record of reliant names: its active worktrees and its
+    chats' agents' worktrees not removed. Any other worktree under .reliant/worktrees is orphaned."""
+    rows = await db.fetch(
+        "SELECT path FROM worktrees WHERE project_id = %s AND state = 'active'"
+        " UNION SELECT a.worktree_path FROM agents a JOIN chats c ON c.id = a.chat_id"
+        " WHERE c.project_id = %s AND a.worktree_path <> '' AND a.worktree_state <> 'removed'",
+        (project_id, project_id),
+    )
+    return [str(r["path"]) for r in rows]

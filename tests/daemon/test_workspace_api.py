@@ -269,6 +269,68 @@ async def test_worktrees_are_created_inspected_and_removed(env: Env, migrated_db
         assert removed.state == "removed" and not Path(tree.path).exists()
 
 
+async def test_a_deleted_chats_worktrees_are_listed_orphaned_and_removed_like_any(
+    env: Env, migrated_db: Database
+) -> None:
+    """Two agents of a chat had real git worktrees (one with the user's uncommitted notes.txt); the
+    chat is deleted and their records with it. ListWorktrees (include_orphaned) names both, with
+    their branch and uncommitted files, and not the project's recorded worktree; removing the dirty
+    one by its path is refused unless forced, a recorded one cannot be removed that way, and the
+    CLI lists and removes the other. They used to stay on disk with nothing in reliant showing them."""
+    root = env.workspace / ".reliant" / "worktrees"
+    chat = await migrated_db.fetchrow(
+        "INSERT INTO chats (project_id, model, title) VALUES (%s, 'm', 't') RETURNING id", (env.project_id,)
+    )
+    assert chat is not None
+    for name in ("agent-dirty", "agent-clean"):
+        git(env.workspace, "worktree", "add", "-q", "-b", f"reliant/{name}", str(root / name))
+        await migrated_db.execute(
+            "INSERT INTO agents (id, chat_id, call_key, depth, name, task, workflow, status, worktree_path,"
+            " worktree_branch, worktree_state) VALUES (%s, %s, %s, 1, %s, 't', 'w', 'done', %s, %s, 'active')",
+            (str(uuid.uuid4()), chat["id"], name, name, str(root / name), f"reliant/{name}"),
+        )
+    (root / "agent-dirty" / "notes.txt").write_text("the user's notes\n")
+    async with WorktreeServiceClient(env.url) as trees:
+        recorded = await trees.create_worktree(
+            pb.CreateWorktreeRequest(project_id=env.project_id, name="recorded"), headers=HEADERS
+        )
+
+        async def orphaned() -> list[tuple[str, str, int]]:
+            request = pb.ListWorktreesRequest(project_id=env.project_id, include_orphaned=True)
+            listed = await trees.list_worktrees(request, headers=HEADERS)
+            assert [w.id for w in listed.worktrees] == [recorded.id] and not listed.orphaned_problem
+            return sorted((o.path, o.branch, o.uncommitted) for o in listed.orphaned)
+
+        assert await orphaned() == [], "the agents' records name theirs"
+        await migrated_db.execute("DELETE FROM chats WHERE id = %s", (chat["id"],))
+        clean, dirty = str(root / "agent-clean"), str(root / "agent-dirty")
+        assert await orphaned() == [(clean, "reliant/agent-clean", 0), (dirty, "reliant/agent-dirty", 1)]
+        plain = await trees.list_worktrees(pb.ListWorktreesRequest(project_id=env.project_id), headers=HEADERS)
+        assert not plain.orphaned, "only asked for"
+
+        remove = pb.RemoveWorktreeRequest(project_id=env.project_id, orphaned_path=dirty, delete_branch=True)
+        with pytest.raises(ConnectError) as refused:
+            await trees.remove_worktree(remove, headers=HEADERS)
+        assert refused.value.code is Code.FAILED_PRECONDITION, refused.value
+        assert "uncommitted changes to 1 file (notes.txt)" in refused.value.message
+        assert (root / "agent-dirty" / "notes.txt").exists()
+        with pytest.raises(ConnectError) as recorded_one:
+            request = pb.RemoveWorktreeRequest(project_id=env.project_id, orphaned_path=recorded.path)
+            await trees.remove_worktree(request, headers=HEADERS)
+        assert recorded_one.value.code is Code.NOT_FOUND and Path(recorded.path).is_dir()
+        remove.force = True
+        removed = await trees.remove_worktree(remove, headers=HEADERS)
+        assert (removed.state, removed.branch) == ("removed", "reliant/agent-dirty") and not Path(dirty).exists()
+        assert await orphaned() == [(clean, "reliant/agent-clean", 0)]
+
+    code, out = await cli(env, "worktree", "list", "--project", str(env.workspace))
+    assert code == 0 and "orphaned  agent-clean" in out and "clean" in out and clean in out, out
+    code, out = await cli(env, "worktree", "remove", clean, "--delete-branch")
+    assert code == 0 and "removed" in out and not Path(clean).exists(), out
+    branches = subprocess.run(["git", "branch", "--list", "reliant/agent-*"], cwd=env.workspace, capture_output=True)
+    assert branches.stdout == b""
+
+
 async def test_background_processes_are_listed_streamed_and_killed(env: Env) -> None:
     call = ToolCall(
         "bg-api",

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from connectrpc.code import Code
 from connectrpc.errors import ConnectError
@@ -18,6 +19,7 @@ from reliant.api.workspace.daemons import (
 from reliant.db import chats as chats_db
 from reliant.db import worktrees as worktrees_db
 from reliant.domain.chat import Project
+from reliant.errors import DaemonUnavailableError
 from reliant.wire.v1 import workspace_pb2 as pb
 
 logger = logging.getLogger(__name__)
@@ -90,9 +92,43 @@ class WorktreeService:
         async def work() -> pb.ListWorktreesResponse:
             project = await self.daemons.project(request.project_id)
             found = await worktrees_db.for_project(self.daemons.db, project.id, include_removed=request.include_removed)
-            return pb.ListWorktreesResponse(worktrees=[_worktree(w) for w in found])
+            listed = pb.ListWorktreesResponse(worktrees=[_worktree(w) for w in found])
+            if request.include_orphaned:
+                try:
+                    listed.orphaned.extend(pb.OrphanedWorktree(**o) for o in await self._orphans(project))
+                except (ConnectError, DaemonUnavailableError) as exc:
+                    listed.orphaned_problem = f"the worktrees no record names could not be listed: {exc}"
+            return listed
 
         return await guard(work())
+
+    async def _orphans(self, project: Project) -> list[dict[str, Any]]:
+        """The project's worktrees no record names (left by a deleted chat or agent), as its daemon
+        finds them."""
+        body = {"workspace": project.path, "known": await worktrees_db.named_paths(self.daemons.db, project.id)}
+        reply = await self.daemons.ask(project.daemon_id, "worktree.orphans", body, timeout=SLOW_TIMEOUT)
+        return list(reply["orphaned"])
+
+    async def _remove_orphaned(self, request: pb.RemoveWorktreeRequest) -> pb.Worktree:
+        """An orphaned worktree removed like any other (refused with uncommitted changes unless
+        forced); only one still orphaned, so a recorded worktree is never removed behind its record."""
+        project = await self.daemons.project(request.project_id)
+        found = [o for o in await self._orphans(project) if o["path"] == request.orphaned_path]
+        if not found:
+            raise ConnectError(
+                Code.NOT_FOUND, f"orphaned_path: no orphaned worktree {request.orphaned_path} in project {project.id}"
+            )
+        orphan = found[0]
+        body = {
+            "workspace": project.path,
+            "path": orphan["path"],
+            "force": request.force,
+            "delete_branch": request.delete_branch,
+        }
+        await self.daemons.ask(project.daemon_id, "worktree.remove", body, timeout=SLOW_TIMEOUT)
+        return pb.Worktree(
+            project_id=project.id, name=orphan["name"], branch=orphan["branch"], path=orphan["path"], state="removed"
+        )
 
     async def get_worktree_status(self, request: pb.WorktreeRequest, ctx: Ctx) -> pb.WorktreeStatus:
         async def work() -> pb.WorktreeStatus:
@@ -121,6 +157,10 @@ class WorktreeService:
 
     async def remove_worktree(self, request: pb.RemoveWorktreeRequest, ctx: Ctx) -> pb.Worktree:
         async def work() -> pb.Worktree:
+            if request.orphaned_path:
+                if request.worktree_id:
+                    raise ConnectError(Code.INVALID_ARGUMENT, "worktree_id: give it or orphaned_path, not both")
+                return await self._remove_orphaned(request)
             worktree, project = await self._get(request.worktree_id)
             if worktree.state == "active":
                 body = {

@@ -555,18 +555,36 @@ class CreateWorktreeRequest(_message.Message):
     def __init__(self, project_id: _Optional[str] = ..., chat_id: _Optional[str] = ..., name: _Optional[str] = ..., branch: _Optional[str] = ..., base: _Optional[str] = ...) -> None: ...
 
 class ListWorktreesRequest(_message.Message):
-    __slots__ = ("project_id", "include_removed")
+    __slots__ = ("project_id", "include_removed", "include_orphaned")
     PROJECT_ID_FIELD_NUMBER: _ClassVar[int]
     INCLUDE_REMOVED_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_ORPHANED_FIELD_NUMBER: _ClassVar[int]
     project_id: str
     include_removed: bool
-    def __init__(self, project_id: _Optional[str] = ..., include_removed: _Optional[bool] = ...) -> None: ...
+    include_orphaned: bool
+    def __init__(self, project_id: _Optional[str] = ..., include_removed: _Optional[bool] = ..., include_orphaned: _Optional[bool] = ...) -> None: ...
 
 class ListWorktreesResponse(_message.Message):
-    __slots__ = ("worktrees",)
+    __slots__ = ("worktrees", "orphaned", "orphaned_problem")
     WORKTREES_FIELD_NUMBER: _ClassVar[int]
+    ORPHANED_FIELD_NUMBER: _ClassVar[int]
+    ORPHANED_PROBLEM_FIELD_NUMBER: _ClassVar[int]
     worktrees: _containers.RepeatedCompositeFieldContainer[Worktree]
-    def __init__(self, worktrees: _Optional[_Iterable[_Union[Worktree, _Mapping]]] = ...) -> None: ...
+    orphaned: _containers.RepeatedCompositeFieldContainer[OrphanedWorktree]
+    orphaned_problem: str
+    def __init__(self, worktrees: _Optional[_Iterable[_Union[Worktree, _Mapping]]] = ..., orphaned: _Optional[_Iterable[_Union[OrphanedWorktree, _Mapping]]] = ..., orphaned_problem: _Optional[str] = ...) -> None: ...
+
+class OrphanedWorktree(_message.Message):
+    __slots__ = ("name", "path", "branch", "uncommitted")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    BRANCH_FIELD_NUMBER: _ClassVar[int]
+    UNCOMMITTED_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    path: str
+    branch: str
+    uncommitted: int
+    def __init__(self, name: _Optional[str] = ..., path: _Optional[str] = ..., branch: _Optional[str] = ..., uncommitted: _Optional[int] = ...) -> None: ...
 
 class WorktreeRequest(_message.Message):
     __slots__ = ("worktree_id",)
@@ -617,14 +635,18 @@ class WorktreeDiff(_message.Message):
     def __init__(self, diff: _Optional[str] = ..., files: _Optional[_Iterable[str]] = ..., truncated: _Optional[bool] = ...) -> None: ...
 
 class RemoveWorktreeRequest(_message.Message):
-    __slots__ = ("worktree_id", "force", "delete_branch")
+    __slots__ = ("worktree_id", "force", "delete_branch", "project_id", "orphaned_path")
     WORKTREE_ID_FIELD_NUMBER: _ClassVar[int]
     FORCE_FIELD_NUMBER: _ClassVar[int]
     DELETE_BRANCH_FIELD_NUMBER: _ClassVar[int]
+    PROJECT_ID_FIELD_NUMBER: _ClassVar[int]
+    ORPHANED_PATH_FIELD_NUMBER: _ClassVar[int]
     worktree_id: str
     force: bool
     delete_branch: bool
-    def __init__(self, worktree_id: _Optional[str] = ..., force: _Optional[bool] = ..., delete_branch: _Optional[bool] = ...) -> None: ...
+    project_id: str
+    orphaned_path: str
+    def __init__(self, worktree_id: _Optional[str] = ..., force: _Optional[bool] = ..., delete_branch: _Optional[bool] = ..., project_id: _Optional[str] = ..., orphaned_path: _Optional[str] = ...) -> None: ...
 
 class ListDirectoriesRequest(_message.Message):
     __slots__ = ("daemon_id", "path", "show_hidden")
