@@ -529,6 +529,36 @@ def test_a_chat_gets_a_worktree_whose_diff_is_shown_and_which_is_removed(
     errors.check()
 
 
+def test_a_worktree_no_chat_names_is_shown_and_removed_only_once_its_changes_are_confirmed(
+    browser: Browser, appliance: Appliance, workspace: Workspace
+) -> None:
+    """A worktree under .reliant/worktrees that no record names (a deleted chat's agent left it),
+    with the user's uncommitted notes.txt: the Worktree tab lists it with its branch and changes;
+    Remove asks, then asks again naming the file, and only then removes it and its branch. Such a
+    worktree used to be shown nowhere."""
+    chat = workspace.rest.chat(workspace.project_id, "scripted:demo")
+    tree = workspace.path / ".reliant" / "worktrees" / "agent-gone"
+    git(workspace.path, "worktree", "add", "-q", "-b", "reliant/agent-gone", str(tree))
+    (tree / "notes.txt").write_text("the user's notes\n")
+    page, errors = open_chat(browser, appliance, chat["id"], ignore=("status of 400",))
+    section = show_tab(page, "Worktree")
+    orphans = section.get_by_role("region", name="Worktrees no chat names")
+    expect(orphans).to_contain_text("agent-gone · reliant/agent-gone · 1 uncommitted file")
+
+    orphans.get_by_role("button", name="Remove…").click()
+    dialog = page.locator("dialog.wp-dialog")
+    dialog.get_by_label("Also delete the branch reliant/agent-gone").check()
+    dialog.get_by_role("button", name="Remove").click()
+    confirm = page.locator("dialog.confirm")
+    expect(confirm).to_contain_text("uncommitted changes to 1 file (notes.txt)")
+    assert (tree / "notes.txt").exists(), "nothing removed before it is confirmed"
+    confirm.get_by_role("button", name="Remove anyway").click()
+    wait_until(lambda: not tree.exists())
+    expect(section.get_by_role("region", name="Worktrees no chat names")).to_have_count(0)
+    assert "reliant/agent-gone" not in git(workspace.path, "branch", "--list")
+    errors.check()
+
+
 def test_the_first_level_of_a_big_tree(
     browser: Browser, appliance: Appliance, tmp_path_factory: pytest.TempPathFactory
 ) -> None:

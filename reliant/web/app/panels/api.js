@@ -107,6 +107,13 @@ export class WorkspaceApi {
   removeWorktree(worktreeId, { force = false, deleteBranch = false } = {}) {
     return this.call(WORKTREES, "RemoveWorktree", { worktreeId, force, deleteBranch });
   }
+  /** The project's worktrees no record names any more (a deleted chat's agents'): {orphaned, problem}. */
+  listOrphanedWorktrees(projectId) {
+    return this.call(WORKTREES, "ListWorktrees", { projectId, includeOrphaned: true }).then((r) => ({ orphaned: r.orphaned || [], problem: r.orphanedProblem || "" }));
+  }
+  removeOrphanedWorktree(projectId, orphanedPath, { force = false, deleteBranch = false } = {}) {
+    return this.call(WORKTREES, "RemoveWorktree", { projectId, orphanedPath, force, deleteBranch });
+  }
   detachWorktree(worktreeId) {
     return this.call(WORKTREES, "DetachWorktree", { worktreeId });
   }

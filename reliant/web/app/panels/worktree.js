@@ -52,8 +52,10 @@ export class WorktreeTab {
     if (!this.context) return;
     const token = ++this.token;
     let repo = null;
+    let left = null;
     try {
-      [repo] = await Promise.all([this.api.getRepository(this.context.projectId), this.panel.refreshWorktrees()]);
+      const orphans = this.api.listOrphanedWorktrees(this.context.projectId).catch((err) => ({ orphaned: [], problem: err.message }));
+      [repo, , left] = await Promise.all([this.api.getRepository(this.context.projectId), this.panel.refreshWorktrees(), orphans]);
     } catch (err) {
       if (token !== this.token) return;
       this.root.replaceChildren(h("p.error", { role: "alert" }, `Could not ask the daemon about the project's repository: ${err.message}`));
@@ -78,7 +80,31 @@ export class WorktreeTab {
         h("ul.wt-others", null, ...others.map((w) => h("li", null, this.details(w, { own: false })))),
       );
     }
+    if (left.orphaned.length || left.problem) parts.push(this.orphaned(left));
     this.root.replaceChildren(...parts);
+  }
+
+  /** Worktrees under .reliant/worktrees that no chat or agent names any more (a deleted chat's
+   * agents' left them): shown so the work in them is neither lost unseen nor kept for ever. */
+  orphaned({ orphaned, problem }) {
+    const items = orphaned.map((o) => {
+      const changes = o.uncommitted ? `${o.uncommitted} uncommitted file${o.uncommitted === 1 ? "" : "s"}` : "no uncommitted changes";
+      const remove = (opts) => this.api.removeOrphanedWorktree(this.context.projectId, o.path, opts);
+      return h(
+        "li.wt-orphan",
+        { dataset: { path: o.path } },
+        h("code", null, o.name), ` · ${o.branch || "no branch"} · ${changes} `,
+        h("button.small.danger", { type: "button", title: `Remove ${o.path}`, onclick: () => this.remove({ ...o, id: "" }, remove) }, "Remove…"),
+      );
+    });
+    return h(
+      "section.wt-orphans",
+      { "aria-label": "Worktrees no chat names" },
+      h("h3", null, "Worktrees no chat or agent names any more"),
+      h("p.hint", null, "Left under .reliant/worktrees/ by a deleted chat or its agents."),
+      problem ? h("p.error", { role: "alert" }, problem) : null,
+      h("ul", null, ...items),
+    );
   }
 
   /** Worktrees need a git repository of the project's own, with a commit: said in words, with
@@ -242,7 +268,7 @@ export class WorktreeTab {
     await this.render();
   }
 
-  async remove(worktree) {
+  async remove(worktree, removeWith = (opts) => this.api.removeWorktree(worktree.id, opts)) {
     const choice = await askOptions({
       title: `Remove worktree ${worktree.name}?`,
       text: `Deletes the checkout at ${worktree.path}.`,
@@ -252,7 +278,7 @@ export class WorktreeTab {
     });
     if (!choice) return;
     try {
-      await this.api.removeWorktree(worktree.id, { deleteBranch: choice.deleteBranch });
+      await removeWith({ deleteBranch: choice.deleteBranch });
     } catch (err) {
       if (err.code !== "failed_precondition") {
         this.app.notify(`Could not remove the worktree: ${err.message}`, "error");
@@ -265,7 +291,7 @@ export class WorktreeTab {
       });
       if (!sure) return;
       try {
-        await this.api.removeWorktree(worktree.id, { force: true, deleteBranch: choice.deleteBranch });
+        await removeWith({ force: true, deleteBranch: choice.deleteBranch });
       } catch (again) {
         this.app.notify(`Could not remove the worktree: ${again.message}`, "error");
         return;
