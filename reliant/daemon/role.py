@@ -225,6 +225,7 @@ class DaemonRole:
         self.events = EventSender()
         self.trust = TrustStore(s.data_path)
         self.mcp = McpManager(s.data_path, self.events, self.trust)
+        self.workflow_files = WorkflowFiles(self.trust)
         self.host = ToolHost(
             s.daemon_id,
             BUILTIN_TOOLS,
@@ -235,6 +236,7 @@ class DaemonRole:
             data_dir=s.data_path,
             provider=self.mcp,
             processes=BackgroundProcesses(self.events),
+            project_refusal=self.workflow_files.refusal,
         )
         self.terminals = Terminals(self.events)
         self.files = FileService()
@@ -243,7 +245,6 @@ class DaemonRole:
         self.directories = DirectoryBrowser([s.data_path], s.daemon_workspace_roots)
         self.router = DaemonRouter(self.host, announce=self._announce)
         trust = TrustControls(self.trust, self.mcp.trust_view, self.mcp.refresh)
-        self.workflow_files = WorkflowFiles(self.trust)
         saver = WorkflowSaver(self.trust, self.mcp.refresh)
         parts = (
             self.mcp,

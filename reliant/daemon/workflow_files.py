@@ -9,11 +9,18 @@ works with the built-ins alone and the answer says why.
   `.reliant/workflows/*.yaml` and `.reliant/presets/*.yaml` (name: the file stem; source: the file's
   path; a file that is not UTF-8 text is a problem, not a text). Empty lists and a note when the
   project is not trusted.
+
+A workflow is read once, when its run starts, and its `run` steps run later: meanwhile the files it
+was trusted with may change (a `git pull`, an earlier step editing `scripts/check.sh`). So a project
+workflow's step (`run_command` with `project: true`) is checked again as it runs (`refusal`): it runs
+only while the workspace's files, read then, are trusted; otherwise it runs nothing and says which
+files changed since they were last handed out trusted (remembered by this daemon run).
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import Awaitable, Callable
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -51,15 +58,44 @@ def untrusted_note(state: TrustState) -> str:
     return f"the project's own workflows and presets are not used: {why} (see `reliant trust`); the built-in ones are"
 
 
+def _digests(snap: Snapshot) -> dict[str, str]:
+    """What each file the fingerprint covers was (a digest of its content, or why it was not read)."""
+    found = {rel: hashlib.sha256(data).hexdigest() for rel, data in [*snap.files.items(), *snap.scripts.items()]}
+    return found | {rel: f"not read: {why}" for rel, why in snap.problems.items()}
+
+
 class WorkflowFiles:
-    """`ctl.workflows.*`: a project's workflow definitions and presets, as trusted."""
+    """`ctl.workflows.*`: a project's workflow definitions and presets, as trusted; and the check a
+    project workflow's step passes as it runs."""
 
     def __init__(self, trust: TrustStore) -> None:
         self.trust = trust
+        self._handed: dict[Path, dict[str, str]] = {}  # by workspace: the files last handed out trusted
+
+    async def refusal(self, root: Path) -> str:
+        """Why a project workflow's `run` step may not run in `root` now ("" when it may): the
+        workspace's files as they are now are not trusted. With none left (removed, or a worktree
+        checked out without them) nothing binds the scripts the step runs, so it does not run either.
+        Which files changed is known when this daemon run handed them out (`read`); after a restart
+        the answer names every file the trust covers."""
+        snap = await asyncio.to_thread(snapshot, root)
+        if self.trust.state(snap) is TrustState.TRUSTED:
+            return ""
+        before, now = self._handed.get(root), _digests(snap)
+        if before is None:
+            which = f"one of {', '.join(sorted(now))}" if now else "none of them is here"
+        else:
+            which = ", ".join(sorted(rel for rel in {*before, *now} if before.get(rel) != now.get(rel)))
+        return (
+            f"the workspace's trusted files changed since this workflow was read: {which or 'its trust was revoked'}; "
+            "trust it again to run this step (see `reliant trust`)"
+        )
 
     async def read(self, root: Path) -> dict[str, Any]:
         snap = await asyncio.to_thread(snapshot, root)
         state = self.trust.state(snap)
+        if state is TrustState.TRUSTED:
+            self._handed[root] = _digests(snap)
         if not state.allows:
             return {
                 "ok": True,

@@ -23,6 +23,7 @@ from reliant.daemon.role import DaemonRouter
 from reliant.daemon.tools import BUILTIN_TOOLS, ToolHost
 from reliant.daemon.trust import TrustControls, TrustState, TrustStore, snapshot
 from reliant.daemon.workflow_files import WorkflowFiles
+from reliant.domain.tools import ToolCall, ToolStatus
 from tests.support import eventually, pid_alive
 
 TEST_SERVER = str(Path(__file__).parent / "servers" / "reliant_test_mcp.py")
@@ -342,6 +343,50 @@ async def test_the_script_a_trusted_run_step_runs_is_trusted_with_it(daemon: Dae
     assert changed["state"] == "changed" and changed["fingerprint"] != view["fingerprint"]
     held = await files.read(workspace)  # the engine gets no workflow of the project: the step does not run
     assert held["trusted"] is False and held["workflows"] == []
+
+
+async def test_a_project_step_runs_only_while_its_files_are_trusted_as_they_are_then(
+    daemon: Daemon, workspace: Path
+) -> None:
+    flows = workspace / ".reliant" / "workflows"
+    flows.mkdir(parents=True)
+    (flows / "check.yaml").write_text("name: check\nentry: c\nnodes:\n  - {id: c, type: run, command: bash check.sh}\n")
+    script = workspace / "check.sh"
+    script.write_text("echo ran >> ran.txt\n")
+    await daemon.ask("workspace.add", path=str(workspace))
+    view = (await daemon.ask("trust.get", workspace=str(workspace)))["trust"]
+    await daemon.ask("trust.grant", workspace=str(workspace), fingerprint=view["fingerprint"])
+    files = WorkflowFiles(daemon.store)
+    host = ToolHost("d-steps", BUILTIN_TOOLS, [workspace], project_refusal=files.refusal)
+    await files.read(workspace)  # the run starts: its workflow is read, trusted
+
+    def step(key: str, project: bool = True) -> ToolCall:
+        args: dict[str, Any] = {"command": "bash check.sh"} | ({"project": True} if project else {})
+        return ToolCall(key, "run_command", args, chat_id="c1", workspace=str(workspace))
+
+    assert (await host.execute(step("s1"))).status is ToolStatus.OK
+    script.write_text("echo pwned >> ran.txt\n")
+    refused = await host.execute(step("s2"))
+    assert refused.status is ToolStatus.ERROR and (workspace / "ran.txt").read_text() == "ran\n", "nothing ran"
+    assert refused.error == (
+        "the workspace's trusted files changed since this workflow was read: check.sh; "
+        "trust it again to run this step (see `reliant trust`)"
+    )
+    again = await host.execute(step("s2"))  # a retried request gets the same answer, and runs nothing
+    assert again.replayed and again.error == refused.error
+    # After a daemon restart it cannot say which file changed, only that one of them did.
+    restarted = ToolHost("d-steps", BUILTIN_TOOLS, [workspace], project_refusal=WorkflowFiles(daemon.store).refusal)
+    assert "read: one of .reliant/workflows/check.yaml, check.sh;" in (await restarted.execute(step("s3"))).error
+    # A host that cannot check refuses a project's step; a step that is not a project's runs as before.
+    unchecked = ToolHost("d-old", BUILTIN_TOOLS, [workspace])
+    assert "cannot check the project's trust" in (await unchecked.execute(step("s4"))).error
+    assert (await host.execute(step("s5", project=False))).status is ToolStatus.OK
+    assert (workspace / "ran.txt").read_text() == "ran\npwned\n"
+    view = (await daemon.ask("trust.get", workspace=str(workspace)))["trust"]
+    await daemon.ask("trust.grant", workspace=str(workspace), fingerprint=view["fingerprint"])
+    assert (await host.execute(step("s6"))).status is ToolStatus.OK, "trusted again, the step runs"
+    for each in (host, restarted, unchecked):
+        await each.shutdown()
 
 
 async def test_a_script_outside_the_workspace_is_not_read(daemon: Daemon, workspace: Path, tmp_path: Path) -> None:

@@ -508,6 +508,54 @@ async def test_an_untrusted_projects_workflow_files_are_not_used_and_the_run_say
     assert started["source"].endswith(".reliant/workflows/agent.yaml") and started["note"] == ""
 
 
+CHECKED_FLOW = """
+    name: checked
+    entry: first
+    nodes:
+      - {id: first, type: run, command: "%s"}
+      - {id: check, type: run, command: "bash scripts/check.sh"}
+    edges:
+      - {from: first, default: check}
+    """
+
+
+async def test_a_run_step_whose_script_changed_since_the_workflow_was_read_is_refused(env: AgentEnv) -> None:
+    scripts = env.workspace / "scripts"
+    scripts.mkdir()
+    (scripts / "check.sh").write_text("echo checked > checked.txt\n")
+    # The first step rewrites the script the second one runs: trusted as it was, not as it is now.
+    write_flow(env, "checked", CHECKED_FLOW % "echo 'echo pwned > pwned.txt' >> scripts/check.sh")
+    chat = await flow_chat(env, "checked")
+    await env.chats.send(chat.id, "go")
+    await env.finished(chat.id)
+    assert "pwned" in (scripts / "check.sh").read_text(), "the first step ran"
+    assert not (env.workspace / "pwned.txt").exists(), "the changed script never ran"
+    assert not (env.workspace / "checked.txt").exists(), "no part of it ran"
+    ran = [u for u in await kinds_of(env, chat.id, "tool_finished") if u["tool_name"] == "run_command"]
+    assert [r["status"] for r in ran] == ["ok", "error"]
+    assert "the workspace's trusted files changed since this workflow was read: scripts/check.sh" in ran[1]["error"]
+    assert "trust it again to run this step" in ran[1]["error"]
+    [run] = await runs_db.for_chat(env.db, chat.id)
+    check = next(
+        s for s in await kinds_of(env, chat.id, "node_state") if s["path"] == "check" and s["status"] == "done"
+    )
+    assert check["outputs"]["exit_code"] == -1 and "scripts/check.sh" in check["outputs"]["stderr"], check
+    assert run.status is RunOutcome.DONE
+
+
+async def test_a_run_step_whose_script_is_as_trusted_runs_it(env: AgentEnv) -> None:
+    scripts = env.workspace / "scripts"
+    scripts.mkdir()
+    (scripts / "check.sh").write_text("echo checked > checked.txt\n")
+    write_flow(env, "checked", CHECKED_FLOW % "echo notes > notes.txt")  # no trusted file changes
+    chat = await flow_chat(env, "checked")
+    await env.chats.send(chat.id, "go")
+    await env.finished(chat.id)
+    assert (env.workspace / "notes.txt").exists() and (env.workspace / "checked.txt").exists()
+    ran = [u for u in await kinds_of(env, chat.id, "tool_finished") if u["tool_name"] == "run_command"]
+    assert [r["status"] for r in ran] == ["ok", "ok"]
+
+
 async def test_node_states_and_outputs_stay_small_in_history(env: AgentEnv) -> None:
     write_flow(
         env,

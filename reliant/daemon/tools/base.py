@@ -28,6 +28,8 @@ class ToolContext:
     reads: ReadTracker = field(default_factory=ReadTracker)
     # The host's background processes (shell's run_in_background and the shell_* tools).
     processes: BackgroundProcesses | None = None
+    # Why a project workflow's step may not run in a workspace now ("" when it may; workflow_files.py).
+    project_refusal: Callable[[Path], Awaitable[str]] | None = None
 
     def require_workspace(self) -> Path:
         if self.workspace is None:

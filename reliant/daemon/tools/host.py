@@ -18,7 +18,7 @@ import dataclasses
 import functools
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +51,7 @@ class ToolHost:
         memory: ExecutionMemory | None = None,
         provider: ToolProvider | None = None,
         processes: BackgroundProcesses | None = None,
+        project_refusal: Callable[[Path], Awaitable[str]] | None = None,
     ) -> None:
         self.daemon_id = daemon_id
         self.tools = {t.name: t for t in tools}
@@ -61,6 +62,7 @@ class ToolHost:
         self.reads = ReadTracker(path=data_dir / READS_FILE if data_dir is not None else None)
         self.provider = provider
         self.processes = processes if processes is not None else BackgroundProcesses()
+        self.project_refusal = project_refusal
         self.boot_id = self.processes.boot_id  # this daemon run
         self.max_concurrent = max_concurrent
         self._slots = asyncio.Semaphore(max_concurrent)
@@ -218,6 +220,7 @@ class ToolHost:
                 call.timeout,
                 self.reads,
                 self.processes,
+                self.project_refusal,
             )
             try:
                 out = await spec.run(ctx, call.input)

@@ -10,7 +10,10 @@ daemons) leave the group and are out of reach.
 A non-zero exit is not a tool error: the result is OK with `data.exit_code`.
 
 `run_command` is the same runner for a workflow's `run` node (never offered to the model): stdout is
-the output and stderr is kept apart (`data.stderr`), both capped the same way.
+the output and stderr is kept apart (`data.stderr`), both capped the same way. A step of a project's
+own workflow comes with `project: true`: it runs only while the workspace's files are trusted as they
+are at that moment (workflow_files.py), and otherwise fails before anything starts. A call without
+it (a built-in workflow's step, or an older worker's) runs as it always did.
 """
 
 from __future__ import annotations
@@ -119,7 +122,13 @@ async def _shell(ctx: ToolContext, args: dict[str, Any]) -> ToolOutput:
 
 async def _run_command(ctx: ToolContext, args: dict[str, Any]) -> ToolOutput:
     timeout = min(float(args.get("timeout") or MAX_TIMEOUT), MAX_TIMEOUT)
-    return await _run(ctx.require_workspace(), str(args["command"]), timeout, separate_stderr=True)
+    workspace = ctx.require_workspace()
+    if args.get("project"):
+        if ctx.project_refusal is None:
+            raise ToolFailure("this daemon cannot check the project's trust, so its workflow's step does not run")
+        if why := await ctx.project_refusal(workspace):
+            raise ToolFailure(why)
+    return await _run(workspace, str(args["command"]), timeout, separate_stderr=True)
 
 
 async def _run(workspace: Path, command: str, timeout: float, *, separate_stderr: bool = False) -> ToolOutput:
@@ -235,6 +244,7 @@ RUN_COMMAND = ToolSpec(
         "properties": {
             "command": {"type": "string", "minLength": 1},
             "timeout": {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_TIMEOUT},
+            "project": {"type": "boolean", "description": "a project workflow's step: runs only while trusted"},
         },
         "required": ["command"],
         "additionalProperties": False,

@@ -3,7 +3,8 @@ node's command, an `approval` node's question, a `save_message` node's message.
 
 A command runs through the tool execution machinery (tools.py) as a call that changes things: it is
 recorded before the daemon is asked, a retried step reuses its recorded result, and one whose
-outcome is unknown (the daemon died while it ran) is reported interrupted, never run again.
+outcome is unknown (the daemon died while it ran) is reported interrupted, never run again. A step of
+the project's own workflow is marked so: the daemon checks the project's trust as it runs it.
 """
 
 from __future__ import annotations
@@ -51,6 +52,8 @@ class NodeActivities:
         command: dict[str, object] = {"command": inp.command}
         if inp.timeout_seconds > 0:
             command["timeout"] = inp.timeout_seconds
+        if inp.project:
+            command["project"] = True  # recorded with the command: a retried step is checked the same
         await tool_runs_db.plan_command(self.db, inp.chat_id, key, command)
         await self.tools.execute_tool(ExecuteToolInput(inp.chat_id, 0, key, workspace=inp.workspace))
         run = await tool_runs_db.get(self.db, inp.chat_id, key)

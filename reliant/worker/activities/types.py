@@ -217,6 +217,9 @@ class RunCommandInput:
     timeout_seconds: float = 0.0  # 0: the daemon's longest
     notes: list[NodeNote] = field(default_factory=list)
     workspace: str = ""  # a sub-agent's worktree: the command runs there ("" the chat's workspace)
+    # A step of the project's own workflow: the daemon runs it only while the project's files are
+    # trusted as they are then (False: a built-in's, or a run started before the field existed).
+    project: bool = False
 
 
 @dataclass

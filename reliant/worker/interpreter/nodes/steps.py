@@ -1,5 +1,6 @@
 """The nodes that take one step of their own: `run` (a shell command on the project's daemon, at
-most once; a non-zero exit is an output), `approval` (a question with choices, answered by the user,
+most once; a non-zero exit is an output; a project workflow's step runs only while the project is
+trusted as it is then), `approval` (a question with choices, answered by the user,
 durably), `save_message` and `compact` (a thread's messages)."""
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
     from reliant.worker.interpreter.host import Stop
     from reliant.worker.interpreter.interpreter import NodeContext
     from reliant.worker.policies import HEARTBEAT_TIMEOUT, LLM_RETRY, STATUS_RETRY, TOOL_RETRY
+    from reliant.workflow_library import BUILTIN_SOURCE
 
 COMMAND_TIMEOUT = timedelta(minutes=15)  # the daemon stops a command after at most 10 minutes
 
@@ -38,7 +40,13 @@ async def run(ctx: NodeContext) -> dict[str, Any]:
             workflow.start_activity_method,
             NodeActivities.run_command,
             RunCommandInput(
-                ctx.chat_id, ctx.key(), command, float(timeout), notes=ctx.notes(), workspace=ctx.ids.scope.workspace
+                ctx.chat_id,
+                ctx.key(),
+                command,
+                float(timeout),
+                notes=ctx.notes(),
+                workspace=ctx.ids.scope.workspace,
+                project=_from_project(ctx.interpreter.cursor.source),
             ),
             start_to_close_timeout=COMMAND_TIMEOUT,
             heartbeat_timeout=HEARTBEAT_TIMEOUT,
@@ -47,6 +55,12 @@ async def run(ctx: NodeContext) -> dict[str, Any]:
         )
     )
     return {"exit_code": result.exit_code, "stdout": result.stdout, "stderr": result.stderr}
+
+
+def _from_project(source: str) -> bool:
+    """Whether the run's definition is the project's own file (not a built-in, which no repository
+    can change): its steps run only while the project is trusted as it is when they run."""
+    return bool(source) and not source.startswith(BUILTIN_SOURCE + "/")
 
 
 async def approval(ctx: NodeContext) -> dict[str, Any]:
