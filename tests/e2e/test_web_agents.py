@@ -340,7 +340,7 @@ def test_an_agents_worktree_is_kept_or_removed_from_the_tree(appliance: Applianc
     with chromium() as browser:
         page = browser.new_context(viewport={"width": 1440, "height": 900}).new_page()
         page.set_default_timeout(30_000)
-        errors = PageErrors(page, ())
+        errors = PageErrors(page, ("status of 400",))  # the refused removal: uncommitted changes
         page.goto(f"{appliance.url}/?token={appliance.token}")
         page.goto(f"{appliance.url}/chats/{chat['id']}")
         panel = page.locator("aside.agent-panel")
@@ -354,6 +354,10 @@ def test_an_agents_worktree_is_kept_or_removed_from_the_tree(appliance: Applianc
         expect(keeper.get_by_role("button")).to_have_count(2)
         expect(keeper.get_by_role("button", name="Keep")).to_have_count(0)
         remover.get_by_role("button", name="Remove").click()
+        # Its k.txt was never committed: removing it asks first, naming the file.
+        confirm = page.locator("dialog.confirm")
+        expect(confirm).to_contain_text("k.txt")
+        confirm.get_by_role("button", name="Remove anyway").click()
         expect(remover).to_contain_text("removed")
         expect(remover.get_by_role("button")).to_have_count(0)
         errors.check()
