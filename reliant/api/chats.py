@@ -28,7 +28,7 @@ from reliant.api.errors import (
     OutOfRangeError,
     UnavailableError,
 )
-from reliant.api.system import online_daemons, online_in, presence
+from reliant.api.system import fresh, online_daemons, online_in, presence
 from reliant.bus import subjects
 from reliant.clients.daemons import control
 from reliant.clients.providers import ProviderPool
@@ -120,8 +120,7 @@ class Chats:
                 continue
             if detail.get("task_queue") != self.ctx.settings.temporal_task_queue:
                 continue
-            fresh = time.time() - float(record.get("last_seen", 0)) <= timeout
-            if fresh and provider in str(detail.get("providers", "")).split(","):
+            if fresh(record, timeout) and provider in str(detail.get("providers", "")).split(","):
                 return True
         return False
 

@@ -101,7 +101,8 @@ async def presence(ctx: ApiContext) -> dict[str, dict[str, Any]]:
     return {}
 
 
-def _fresh(record: dict[str, Any], timeout: float) -> bool:
+def fresh(record: dict[str, Any], timeout: float) -> bool:
+    """Whether a presence record was refreshed within `timeout` seconds."""
     return time.time() - float(record.get("last_seen", 0)) <= timeout
 
 
@@ -118,7 +119,7 @@ async def status(ctx: ApiContext) -> pb.GetStatusResponse:
                     instance=record.get("instance", ""),
                     host=record.get("host", ""),
                     pid=int(record.get("pid", 0)),
-                    online=_fresh(record, timeout),
+                    online=fresh(record, timeout),
                     started_unix=float(record.get("started_at", 0)),
                     last_seen_unix=float(record.get("last_seen", 0)),
                     detail={k: str(v) for k, v in (record.get("detail") or {}).items()},
@@ -153,7 +154,7 @@ def _daemon_status(record: dict[str, Any], timeout: float) -> pb.DaemonStatus:
         id=record.get("id", ""),
         name=record.get("name", ""),
         workspaces=list(record.get("workspaces") or []),
-        online=bool(record.get("online")) and _fresh(record, timeout),
+        online=bool(record.get("online")) and fresh(record, timeout),
         gateway=record.get("gateway", ""),
         connected_unix=float(record.get("connected_at", 0)),
         last_seen_unix=float(record.get("last_seen", 0)),
