@@ -170,6 +170,10 @@ class CompactionActivities:
         self.data_dir = data_dir
         self.spending = spending  # prices and budgets (None: the price table, no budget)
 
+    async def _cost(self, spec: str, usage: Usage) -> float:
+        """What `usage` of model `spec` cost: by the prices in force (None: the price table)."""
+        return await self.spending.cost(spec, usage) if self.spending is not None else cost(spec, usage)
+
     @activity.defn(name="compact_thread")
     async def compact_thread(self, inp: CompactInput) -> CompactResult:
         await emit_notes(self.log, inp.chat_id, inp.notes)
@@ -204,7 +208,7 @@ class CompactionActivities:
         async def record_spent(usage: Usage, shrink: int) -> None:
             # One row per attempt and shortening: a retried attempt's call was paid for again.
             failed = f"{step}:failed:{activity.info().attempt}.{shrink}"
-            spent = await self.spending.cost(spec, usage) if self.spending is not None else cost(spec, usage)
+            spent = await self._cost(spec, usage)
             await messages_db.record_spent(
                 self.db, chat.id, step=failed, thread_id=inp.thread_id, model=spec, usage=usage, cost_usd=spent
             )
@@ -214,7 +218,7 @@ class CompactionActivities:
         summary = f"{SUMMARY_HEADER}\n\n{text.strip()}"
         keep = transcript[cut].ordinal if cut < len(transcript) else None
         usage = usage_to_price(request, response)
-        spent = await self.spending.cost(spec, usage) if self.spending is not None else cost(spec, usage)
+        spent = await self._cost(spec, usage)
         async with self.log.change(chat.id) as change:
             message, created = await messages_db.store_turn(
                 change.tx,
