@@ -82,14 +82,21 @@ def worktree_create(api: Api, project_id: str, name: str, *, chat_id: str, base:
 
 
 def worktree_list(api: Api, project_id: str, include_removed: bool, out: TextIO) -> None:
-    """The project's worktrees, then those no record names any more (removed by their path)."""
+    """The project's worktrees, its agents' (settled with the agent), then those no record names any
+    more (removed by their path)."""
     request = pb.ListWorktreesRequest(project_id=project_id, include_removed=include_removed, include_orphaned=True)
     with _trees(api) as client:
         listed = client.list_worktrees(request, headers=api.headers)
-    if not listed.worktrees and not listed.orphaned:
+    if not listed.worktrees and not listed.agents and not listed.orphaned:
         out.write("no worktrees\n")
     for w in listed.worktrees:
         out.write(_worktree_line(w))
+    for a in listed.agents:
+        agent, chat = a.agent_id[:8], a.chat_id[:8]
+        settle = f": reliant agents --chat {chat} --merge|--keep|--remove {agent}" if a.state == "active" else ""
+        out.write(
+            f"agent     {a.name:<20} {a.branch:<28} {a.state:<8} {a.path}  (agent {agent} of chat {chat}{settle})\n"
+        )
     for o in listed.orphaned:
         changes = f"{o.uncommitted} uncommitted file{'' if o.uncommitted == 1 else 's'}" if o.uncommitted else "clean"
         out.write(f"orphaned  {o.name:<20} {o.branch:<28} {changes:<8} {o.path}  (no chat or agent: remove PATH)\n")

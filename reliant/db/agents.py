@@ -233,6 +233,18 @@ async def for_chat(db: Queries, chat_id: str) -> list[AgentRecord]:
     return [_record(r) for r in rows]
 
 
+async def worktrees_of_project(db: Queries, project_id: str, *, include_removed: bool) -> list[AgentRecord]:
+    """The agents of the project's chats that work (or, with `include_removed`, worked) in a
+    worktree of their own, oldest first (without their usage)."""
+    removed = "" if include_removed else " AND a.worktree_state <> 'removed'"
+    rows = await db.fetch(
+        f"SELECT {_COLUMNS} FROM agents a JOIN chats c ON c.id = a.chat_id"
+        f" WHERE c.project_id = %s AND a.worktree_path <> ''{removed} ORDER BY a.created_at, a.id",
+        (project_id,),
+    )
+    return [_record(r) for r in rows]
+
+
 async def by_ids(db: Queries, chat_id: str, ids: list[str]) -> list[AgentRecord]:
     rows = await db.fetch(f"{_SELECT} WHERE a.chat_id = %s AND a.id::text = ANY(%s)", (chat_id, ids))
     return [_record(r) for r in rows]

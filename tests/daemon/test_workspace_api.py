@@ -302,6 +302,15 @@ async def test_a_deleted_chats_worktrees_are_listed_orphaned_and_removed_like_an
             return sorted((o.path, o.branch, o.uncommitted) for o in listed.orphaned)
 
         assert await orphaned() == [], "the agents' records name theirs"
+        listed = await trees.list_worktrees(pb.ListWorktreesRequest(project_id=env.project_id), headers=HEADERS)
+        assert sorted((a.name, a.branch, a.path, a.state, a.chat_id) for a in listed.agents) == [
+            ("agent-clean", "reliant/agent-clean", str(root / "agent-clean"), "active", str(chat["id"])),
+            ("agent-dirty", "reliant/agent-dirty", str(root / "agent-dirty"), "active", str(chat["id"])),
+        ], "listed as the agents' own"
+        code, out = await cli(env, "worktree", "list", "--project", str(env.workspace))
+        assert code == 0 and "agent     agent-clean" in out and f"reliant agents --chat {str(chat['id'])[:8]}" in out, (
+            out
+        )
         await migrated_db.execute("DELETE FROM chats WHERE id = %s", (chat["id"],))
         clean, dirty = str(root / "agent-clean"), str(root / "agent-dirty")
         assert await orphaned() == [(clean, "reliant/agent-clean", 0), (dirty, "reliant/agent-dirty", 1)]

@@ -16,8 +16,10 @@ from reliant.api.workspace.daemons import (
     guard,
     uuid_arg,
 )
+from reliant.db import agents as agents_db
 from reliant.db import chats as chats_db
 from reliant.db import worktrees as worktrees_db
+from reliant.domain.agents import AgentRecord
 from reliant.domain.chat import Project
 from reliant.errors import DaemonUnavailableError
 from reliant.wire.v1 import workspace_pb2 as pb
@@ -92,7 +94,12 @@ class WorktreeService:
         async def work() -> pb.ListWorktreesResponse:
             project = await self.daemons.project(request.project_id)
             found = await worktrees_db.for_project(self.daemons.db, project.id, include_removed=request.include_removed)
-            listed = pb.ListWorktreesResponse(worktrees=[_worktree(w) for w in found])
+            agents = await agents_db.worktrees_of_project(
+                self.daemons.db, project.id, include_removed=request.include_removed
+            )
+            listed = pb.ListWorktreesResponse(
+                worktrees=[_worktree(w) for w in found], agents=[_agent_worktree(a) for a in agents]
+            )
             if request.include_orphaned:
                 try:
                     listed.orphaned.extend(pb.OrphanedWorktree(**o) for o in await self._orphans(project))
@@ -220,4 +227,15 @@ def _repository(r: dict[str, object]) -> pb.Repository:
         branch=str(r.get("branch") or ""),
         root=str(r.get("root") or ""),
         problem=str(r.get("problem") or ""),
+    )
+
+
+def _agent_worktree(agent: AgentRecord) -> pb.ChatAgentWorktree:
+    return pb.ChatAgentWorktree(
+        agent_id=agent.id,
+        chat_id=agent.chat_id,
+        name=agent.name,
+        branch=agent.worktree_branch,
+        path=agent.worktree_path,
+        state=agent.worktree_state,
     )

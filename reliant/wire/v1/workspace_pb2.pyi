@@ -565,14 +565,32 @@ class ListWorktreesRequest(_message.Message):
     def __init__(self, project_id: _Optional[str] = ..., include_removed: _Optional[bool] = ..., include_orphaned: _Optional[bool] = ...) -> None: ...
 
 class ListWorktreesResponse(_message.Message):
-    __slots__ = ("worktrees", "orphaned", "orphaned_problem")
+    __slots__ = ("worktrees", "orphaned", "orphaned_problem", "agents")
     WORKTREES_FIELD_NUMBER: _ClassVar[int]
     ORPHANED_FIELD_NUMBER: _ClassVar[int]
     ORPHANED_PROBLEM_FIELD_NUMBER: _ClassVar[int]
+    AGENTS_FIELD_NUMBER: _ClassVar[int]
     worktrees: _containers.RepeatedCompositeFieldContainer[Worktree]
     orphaned: _containers.RepeatedCompositeFieldContainer[OrphanedWorktree]
     orphaned_problem: str
-    def __init__(self, worktrees: _Optional[_Iterable[_Union[Worktree, _Mapping]]] = ..., orphaned: _Optional[_Iterable[_Union[OrphanedWorktree, _Mapping]]] = ..., orphaned_problem: _Optional[str] = ...) -> None: ...
+    agents: _containers.RepeatedCompositeFieldContainer[ChatAgentWorktree]
+    def __init__(self, worktrees: _Optional[_Iterable[_Union[Worktree, _Mapping]]] = ..., orphaned: _Optional[_Iterable[_Union[OrphanedWorktree, _Mapping]]] = ..., orphaned_problem: _Optional[str] = ..., agents: _Optional[_Iterable[_Union[ChatAgentWorktree, _Mapping]]] = ...) -> None: ...
+
+class ChatAgentWorktree(_message.Message):
+    __slots__ = ("agent_id", "chat_id", "name", "branch", "path", "state")
+    AGENT_ID_FIELD_NUMBER: _ClassVar[int]
+    CHAT_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    BRANCH_FIELD_NUMBER: _ClassVar[int]
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    agent_id: str
+    chat_id: str
+    name: str
+    branch: str
+    path: str
+    state: str
+    def __init__(self, agent_id: _Optional[str] = ..., chat_id: _Optional[str] = ..., name: _Optional[str] = ..., branch: _Optional[str] = ..., path: _Optional[str] = ..., state: _Optional[str] = ...) -> None: ...
 
 class OrphanedWorktree(_message.Message):
     __slots__ = ("name", "path", "branch", "uncommitted")
