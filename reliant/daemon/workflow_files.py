@@ -88,7 +88,8 @@ class WorkflowFiles:
             which = ", ".join(sorted(rel for rel in {*before, *now} if before.get(rel) != now.get(rel)))
         return (
             f"the workspace's trusted files changed since this workflow was read: {which or 'its trust was revoked'}; "
-            "trust it again to run this step (see `reliant trust`)"
+            "review them and trust it again to run this step "
+            "(`reliant trust`, or the trust step on the project's page)"
         )
 
     async def read(self, root: Path) -> dict[str, Any]:

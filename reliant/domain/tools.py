@@ -69,3 +69,16 @@ class ToolResult:
     # The daemon run (boot id) that answered: an UNKNOWN from the run the call was sent to means
     # the call never reached it; from another run, that the daemon restarted meanwhile.
     boot_id: str = ""
+
+
+# An ERROR result whose data carries REFUSED started nothing, for a reason the user settles, not the
+# model: UNTRUSTED, a project workflow's step whose trusted files changed since the workflow was read
+# (the daemon's workflow_files.py). The step waits for the user instead of failing; since nothing ran,
+# a new request for the same call asks again.
+REFUSED = "refused"
+UNTRUSTED = "untrusted"
+
+
+def refused_untrusted(result: ToolResult) -> bool:
+    """Whether the daemon started nothing of the call because the project's files are not trusted now."""
+    return result.status is ToolStatus.ERROR and result.data.get(REFUSED) == UNTRUSTED

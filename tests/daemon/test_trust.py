@@ -23,7 +23,7 @@ from reliant.daemon.role import DaemonRouter
 from reliant.daemon.tools import BUILTIN_TOOLS, ToolHost
 from reliant.daemon.trust import TrustControls, TrustState, TrustStore, snapshot
 from reliant.daemon.workflow_files import WorkflowFiles
-from reliant.domain.tools import ToolCall, ToolStatus
+from reliant.domain.tools import ToolCall, ToolStatus, refused_untrusted
 from tests.support import eventually, pid_alive
 
 TEST_SERVER = str(Path(__file__).parent / "servers" / "reliant_test_mcp.py")
@@ -360,20 +360,23 @@ async def test_a_project_step_runs_only_while_its_files_are_trusted_as_they_are_
     host = ToolHost("d-steps", BUILTIN_TOOLS, [workspace], project_refusal=files.refusal)
     await files.read(workspace)  # the run starts: its workflow is read, trusted
 
-    def step(key: str, project: bool = True) -> ToolCall:
+    def step(key: str, project: bool = True, *, resume_only: bool = False) -> ToolCall:
         args: dict[str, Any] = {"command": "bash check.sh"} | ({"project": True} if project else {})
-        return ToolCall(key, "run_command", args, chat_id="c1", workspace=str(workspace))
+        return ToolCall(key, "run_command", args, chat_id="c1", workspace=str(workspace), resume_only=resume_only)
 
     assert (await host.execute(step("s1"))).status is ToolStatus.OK
     script.write_text("echo pwned >> ran.txt\n")
     refused = await host.execute(step("s2"))
     assert refused.status is ToolStatus.ERROR and (workspace / "ran.txt").read_text() == "ran\n", "nothing ran"
     assert refused.error == (
-        "the workspace's trusted files changed since this workflow was read: check.sh; "
-        "trust it again to run this step (see `reliant trust`)"
+        "the workspace's trusted files changed since this workflow was read: check.sh; review them and "
+        "trust it again to run this step (`reliant trust`, or the trust step on the project's page)"
     )
-    again = await host.execute(step("s2"))  # a retried request gets the same answer, and runs nothing
+    assert refused.data == {"refused": "untrusted"} and refused_untrusted(refused), "the worker pauses for it"
+    again = await host.execute(step("s2", resume_only=True))  # a retried request attaches: the same answer
     assert again.replayed and again.error == refused.error
+    anew = await host.execute(step("s2"))  # a new one (the user resumed) is checked again: still refused
+    assert not anew.replayed and anew.error == refused.error and (workspace / "ran.txt").read_text() == "ran\n"
     # After a daemon restart it cannot say which file changed, only that one of them did.
     restarted = ToolHost("d-steps", BUILTIN_TOOLS, [workspace], project_refusal=WorkflowFiles(daemon.store).refusal)
     assert "read: one of .reliant/workflows/check.yaml, check.sh;" in (await restarted.execute(step("s3"))).error
@@ -384,7 +387,9 @@ async def test_a_project_step_runs_only_while_its_files_are_trusted_as_they_are_
     assert (workspace / "ran.txt").read_text() == "ran\npwned\n"
     view = (await daemon.ask("trust.get", workspace=str(workspace)))["trust"]
     await daemon.ask("trust.grant", workspace=str(workspace), fingerprint=view["fingerprint"])
-    assert (await host.execute(step("s6"))).status is ToolStatus.OK, "trusted again, the step runs"
+    assert (await host.execute(step("s2"))).status is ToolStatus.OK, "trusted again, the refused step runs"
+    assert (await host.execute(step("s2"))).replayed, "once: a step that ran is not refused, so never asked anew"
+    assert (workspace / "ran.txt").read_text() == "ran\npwned\npwned\n"
     for each in (host, restarted, unchecked):
         await each.shutdown()
 

@@ -1,8 +1,8 @@
 """execute_tool against a real gateway and daemon (in this process), NATS and Postgres, run the way
 Temporal runs it (ActivityEnvironment): what is recorded when a request never reached the daemon,
 when the gateway refuses it for a stream it no longer holds, when two attempts attach to one running
-call, when the daemon run a call went to is gone, and when the activity is cancelled by a user or by
-anything else."""
+call, when the daemon run a call went to is gone, when the activity is cancelled by a user or by
+anything else, and when the daemon refuses a project's step because its files are not trusted now."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from temporalio.testing import ActivityEnvironment
 
 from embedded.ports import free_port
 from reliant.bus import Bus
+from reliant.clients.daemons import control
 from reliant.clients.tool_delivery import ToolDelivery
 from reliant.clients.update_log import UpdateLog
 from reliant.config import Settings
@@ -31,7 +32,13 @@ from reliant.db import updates as updates_db
 from reliant.domain.chat import ToolRun, ToolState
 from reliant.gateway.role import GatewayRole
 from reliant.worker.activities.tools import ToolActivities
-from reliant.worker.activities.types import DAEMON_OFFLINE, TOOL_DETACHED, ExecuteToolInput, ExecuteToolResult
+from reliant.worker.activities.types import (
+    DAEMON_OFFLINE,
+    PROJECT_UNTRUSTED,
+    TOOL_DETACHED,
+    ExecuteToolInput,
+    ExecuteToolResult,
+)
 from tests.conftest import Infra
 from tests.support import RoleRunner, eventually, pid_alive
 
@@ -219,3 +226,48 @@ async def test_a_user_cancel_kills_the_tool_and_says_so(setup: Setup) -> None:
     run = await setup.record(inp)
     assert (run.state, run.error) == (ToolState.INTERRUPTED, "cancelled by the user")
     assert not (setup.workspace / "marker").exists()
+
+
+async def test_a_project_step_refused_as_untrusted_is_pending_again_also_for_a_retry_that_attaches(
+    setup: Setup,
+) -> None:
+    flows = setup.workspace / ".reliant" / "workflows"
+    flows.mkdir(parents=True)
+    (flows / "check.yaml").write_text("name: check\nentry: c\nnodes:\n  - {id: c, type: run, command: bash check.sh}\n")
+    script = setup.workspace / "check.sh"
+    script.write_text("echo ran >> effects.log\n")
+    chat_id = (await setup.call("true")).chat_id  # the chat; its step, a project workflow's:
+    await tool_runs_db.plan_command(setup.db, chat_id, "run:c", {"command": "bash check.sh", "project": True})
+    step = ExecuteToolInput(chat_id=chat_id, turn=0, tool_call_id="run:c")
+    async with setup.daemon() as daemon:
+        await trust_now(setup)
+        script.write_text("echo pwned >> effects.log\n")  # changed since trusted
+        with pytest.raises(ApplicationError) as raised:
+            await setup.run(step)
+        assert raised.value.type == PROJECT_UNTRUSTED and raised.value.non_retryable
+        assert "files changed since this workflow was read: one of " in raised.value.message
+        assert (await setup.record(step)).state is ToolState.PENDING, "no outcome: asked again once resumed"
+        # The worker died after the daemon refused, before the call was pending again: the retry
+        # attaches to the refused call and learns the same.
+        boot = daemon.role.host.boot_id  # type: ignore[attr-defined]
+        await tool_runs_db.begin(setup.db, chat_id, "run:c", daemon_boot=boot)
+        with pytest.raises(ApplicationError) as again:
+            await setup.run(step)
+        assert again.value.type == PROJECT_UNTRUSTED and (await setup.record(step)).state is ToolState.PENDING
+        await trust_now(setup)
+        ran = await setup.run(step)
+        assert (ran.state, ran.replayed) == ("completed", False)
+        assert (await setup.run(step)).replayed
+    assert (setup.workspace / "effects.log").read_text() == "pwned\n", "once, and only when trusted"
+    assert await setup.finishes(step) == 1
+
+
+async def trust_now(setup: Setup) -> None:
+    """Trust the workspace's files as they are now (as the user would, through the daemon)."""
+    where = {"workspace": str(setup.workspace.resolve())}
+    daemon_id = setup.settings.daemon_id
+    trust = (await control(setup.bus, daemon_id, "trust.get", where, timeout=30))["trust"]
+    granted = await control(
+        setup.bus, daemon_id, "trust.grant", {**where, "fingerprint": trust["fingerprint"]}, timeout=30
+    )
+    assert granted["ok"], granted

@@ -20,6 +20,7 @@ from reliant.domain.runs import RunOutcome
 from reliant.domain.tools import INVALID_ARGUMENTS
 from reliant.domain.workflows import ApprovalAnswer
 from tests.conftest import Infra
+from tests.support import eventually
 from tests.worker.agent_env import AgentEnv, agent_env, calls_in
 
 
@@ -519,28 +520,72 @@ CHECKED_FLOW = """
     """
 
 
-async def test_a_run_step_whose_script_changed_since_the_workflow_was_read_is_refused(env: AgentEnv) -> None:
+CHANGED_SCRIPT = (
+    "the workspace's trusted files changed since this workflow was read: scripts/check.sh; review them and "
+    "trust it again to run this step (`reliant trust`, or the trust step on the project's page) (node check)"
+)
+
+
+async def paused_for(env: AgentEnv, chat_id: str, times: int) -> list[str]:
+    """The reasons of the chat's pauses, once it has paused `times` times."""
+
+    async def reasons() -> list[str] | None:
+        paused = [u["reason"] for u in await kinds_of(env, chat_id, "chat_status") if u["status"] == "paused"]
+        return paused if len(paused) >= times else None
+
+    return await eventually(reasons, timeout=30, interval=0.05)
+
+
+async def changed_script_chat(env: AgentEnv) -> ChatInfo:
+    """A chat whose run's first step rewrites the script the second one runs (trusted as it was, not
+    as it is now), paused at the second."""
     scripts = env.workspace / "scripts"
     scripts.mkdir()
-    (scripts / "check.sh").write_text("echo checked > checked.txt\n")
-    # The first step rewrites the script the second one runs: trusted as it was, not as it is now.
-    write_flow(env, "checked", CHECKED_FLOW % "echo 'echo pwned > pwned.txt' >> scripts/check.sh")
+    (scripts / "check.sh").write_text("echo checked >> checked.txt\n")
+    write_flow(env, "checked", CHECKED_FLOW % "echo 'echo pwned >> pwned.txt' >> scripts/check.sh")
     chat = await flow_chat(env, "checked")
     await env.chats.send(chat.id, "go")
-    await env.finished(chat.id)
+    # A question for the user, not a failed step: the run pauses saying which file changed.
+    assert (await env.status(chat.id, "paused")).status_reason == CHANGED_SCRIPT
     assert "pwned" in (scripts / "check.sh").read_text(), "the first step ran"
     assert not (env.workspace / "pwned.txt").exists(), "the changed script never ran"
     assert not (env.workspace / "checked.txt").exists(), "no part of it ran"
+    return chat
+
+
+async def test_a_run_step_whose_script_changed_since_the_workflow_was_read_is_refused(env: AgentEnv) -> None:
+    chat = await changed_script_chat(env)
+    # Resumed without trusting it again: asked again, refused again, paused again for the same reason.
+    await env.chats.resume(chat.id)
+    assert await paused_for(env, chat.id, 2) == [CHANGED_SCRIPT, CHANGED_SCRIPT]
+    assert (await env.status(chat.id, "paused")).status_reason == CHANGED_SCRIPT
+    assert not (env.workspace / "checked.txt").exists() and not (env.workspace / "pwned.txt").exists()
+    # Reviewed and trusted as it is now, then resumed: the same step runs, once, and the run ends well.
+    await env.trust_project()
+    await env.chats.resume(chat.id)
+    await env.finished(chat.id)
+    assert (env.workspace / "checked.txt").read_text() == "checked\n", "the step ran once"
+    assert (env.workspace / "pwned.txt").read_text() == "pwned\n", "the script as trusted now"
     ran = [u for u in await kinds_of(env, chat.id, "tool_finished") if u["tool_name"] == "run_command"]
-    assert [r["status"] for r in ran] == ["ok", "error"]
-    assert "the workspace's trusted files changed since this workflow was read: scripts/check.sh" in ran[1]["error"]
-    assert "trust it again to run this step" in ran[1]["error"]
-    [run] = await runs_db.for_chat(env.db, chat.id)
+    assert [r["status"] for r in ran] == ["ok", "ok"], "the refusals were no outcome of the step"
     check = next(
         s for s in await kinds_of(env, chat.id, "node_state") if s["path"] == "check" and s["status"] == "done"
     )
-    assert check["outputs"]["exit_code"] == -1 and "scripts/check.sh" in check["outputs"]["stderr"], check
+    assert check["outputs"]["exit_code"] == 0, check
+    [run] = await runs_db.for_chat(env.db, chat.id)
     assert run.status is RunOutcome.DONE
+    assert len(await paused_for(env, chat.id, 2)) == 2, "no more pauses"
+
+
+async def test_a_run_paused_for_a_changed_script_is_cancelled_as_usual(env: AgentEnv) -> None:
+    chat = await changed_script_chat(env)
+    assert await env.chats.cancel(chat.id)
+    assert (await env.finished(chat.id)).status_reason == "cancelled by the user"
+    [run] = await runs_db.for_chat(env.db, chat.id)
+    assert run.status is RunOutcome.CANCELLED
+    ran = [u for u in await kinds_of(env, chat.id, "tool_finished") if u["tool_name"] == "run_command"]
+    assert [r["status"] for r in ran if r["status"] == "ok"] == ["ok"], "only the first step ran"
+    assert not (env.workspace / "checked.txt").exists() and not (env.workspace / "pwned.txt").exists()
 
 
 async def test_a_run_step_whose_script_is_as_trusted_runs_it(env: AgentEnv) -> None:

@@ -5,10 +5,13 @@ Every failure becomes a ToolResult the model can read; nothing a tool does can r
 Each call runs at most once per (chat_id, tool_call_id) while the daemon remembers it (see
 memory.py): a repeated request attaches to the running execution or gets the remembered result
 with `replayed=True`; a `resume_only` request for a call the daemon does not know gets UNKNOWN and
-runs nothing. An execution belongs to the host, not to the request that started it: a request that
-goes away (gateway restart) leaves the tool running for the retry to attach to. `cancel` stops it
-and its result is INTERRUPTED. A request with `wait` gets RUNNING if the call is still running after
-that many seconds (the caller asks again, attaching). Every answer names this daemon run (`boot_id`).
+runs nothing. One exception: a call refused because its project's files are not trusted now ran
+nothing, so a new (not `resume_only`) request for it is checked and run afresh; the worker sends one
+only after the user resumed the run it paused for that refusal. An execution belongs to the host,
+not to the request that started it: a request that goes away (gateway restart) leaves the tool
+running for the retry to attach to. `cancel` stops it and its result is INTERRUPTED. A request
+with `wait` gets RUNNING if the call is still running after that many seconds (the caller asks
+again, attaching). Every answer names this daemon run (`boot_id`).
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from reliant.daemon.tools.reads import READS_FILE, ReadTracker
 from reliant.daemon.workspaces import Workspaces
 from reliant.domain.chat import ToolDefinition
 from reliant.domain.schema_errors import in_words
-from reliant.domain.tools import ToolCall, ToolResult, ToolStatus
+from reliant.domain.tools import ToolCall, ToolResult, ToolStatus, refused_untrusted
 
 logger = logging.getLogger(__name__)
 
@@ -112,6 +115,8 @@ class ToolHost:
     async def _execute(self, call: ToolCall) -> ToolResult:
         key: ExecutionKey = (call.chat_id, call.tool_call_id)
         known = self.memory.get(key)
+        if known is not None and not call.resume_only and _refused_untrusted(known):
+            known = None  # it started nothing: a new request (the user trusted and resumed) asks again
         if known is not None:
             if known.tool != call.tool:
                 return ToolResult(
@@ -249,3 +254,8 @@ class ToolHost:
             logger.debug("cannot validate input for %s: %s", spec.name, exc)
             return ""
         return in_words(problems)
+
+
+def _refused_untrusted(execution: Execution) -> bool:
+    """Whether `execution` ended refused for an untrusted project (so nothing of it ran)."""
+    return execution.outcome.done() and refused_untrusted(execution.outcome.result())

@@ -12,8 +12,10 @@ A non-zero exit is not a tool error: the result is OK with `data.exit_code`.
 `run_command` is the same runner for a workflow's `run` node (never offered to the model): stdout is
 the output and stderr is kept apart (`data.stderr`), both capped the same way. A step of a project's
 own workflow comes with `project: true`: it runs only while the workspace's files are trusted as they
-are at that moment (workflow_files.py), and otherwise fails before anything starts. A call without
-it (a built-in workflow's step, or an older worker's) runs as it always did.
+are at that moment (workflow_files.py), and otherwise fails before anything starts, marked refused
+as untrusted (`data.refused`, reliant.domain.tools): the worker pauses the run until the user trusts
+the project again. A call without it (a built-in workflow's step, or an older worker's) runs as it
+always did.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from typing import Any
 from reliant.daemon.environment import child_environment
 from reliant.daemon.process_group import SHELL_WRAPPER, group_alive, lifeline, stop_group
 from reliant.daemon.tools.base import ToolContext, ToolFailure, ToolOutput, ToolSpec
+from reliant.domain.tools import REFUSED, UNTRUSTED
 
 DEFAULT_TIMEOUT = 60.0
 MAX_TIMEOUT = 600.0
@@ -127,7 +130,7 @@ async def _run_command(ctx: ToolContext, args: dict[str, Any]) -> ToolOutput:
         if ctx.project_refusal is None:
             raise ToolFailure("this daemon cannot check the project's trust, so its workflow's step does not run")
         if why := await ctx.project_refusal(workspace):
-            raise ToolFailure(why)
+            raise ToolFailure(why, data={REFUSED: UNTRUSTED})
     return await _run(workspace, str(args["command"]), timeout, separate_stderr=True)
 
 

@@ -4,7 +4,8 @@ node's command, an `approval` node's question, a `save_message` node's message.
 A command runs through the tool execution machinery (tools.py) as a call that changes things: it is
 recorded before the daemon is asked, a retried step reuses its recorded result, and one whose
 outcome is unknown (the daemon died while it ran) is reported interrupted, never run again. A step of
-the project's own workflow is marked so: the daemon checks the project's trust as it runs it.
+the project's own workflow is marked so: the daemon checks the project's trust as it runs it, and one
+it refuses (the files changed since they were trusted) pauses the run instead of failing the step.
 """
 
 from __future__ import annotations

@@ -6,7 +6,9 @@ noticed within seconds and sent again, attaching to the running call. A request 
 reached the daemon puts the call back to pending, to be sent when the daemon is back. A retried
 attempt that finds the call `executing` asks the daemon to attach to it (or return what it
 remembers); if the daemon run it went to has restarted, a read-only tool is run again and any other
-is reported as interrupted, saying so: never silently run twice.
+is reported as interrupted, saying so: never silently run twice. A call the daemon refused to start
+because the project's files are no longer trusted as they are (a project workflow's step) is pending
+again and its step pauses the run: the user trusts the project again and resumes, and it is sent anew.
 
 An `agent` node's model call runs the answer's leading read-only calls itself (run_reads), right
 after storing the answer, with their starts in the answer's own commit: a turn of reads costs one
@@ -39,7 +41,7 @@ from reliant.db import tool_runs as tool_runs_db
 from reliant.db.tool_runs import ToolTarget
 from reliant.domain import update_kinds as kinds
 from reliant.domain.chat import FINAL_TOOL_STATES, ChatStatus, StoredMessage, ToolRun, ToolState
-from reliant.domain.tools import ToolCall, ToolResult, ToolStatus
+from reliant.domain.tools import ToolCall, ToolResult, ToolStatus, refused_untrusted
 from reliant.domain.workflows import ApprovalAnswer
 from reliant.errors import DaemonUnavailableError
 from reliant.wire.payloads import tool_run_payload, tool_started_payload
@@ -49,6 +51,7 @@ from reliant.worker.activities.notes import emit_notes
 from reliant.worker.activities.types import (
     DAEMON_OFFLINE,
     DAEMON_OFFLINE_REASON,
+    PROJECT_UNTRUSTED,
     TOOL_DETACHED,
     ExecuteToolInput,
     ExecuteToolResult,
@@ -123,6 +126,8 @@ class ToolActivities:
             # An earlier attempt sent the call and never heard back: attach to it, or learn that the
             # daemon run it went to never got it (then it is sent again below).
             result = await self._deliver(daemon_id, call, run, sent_boot=run.daemon_boot, resume=True)
+            if refused_untrusted(result):
+                raise await self._untrusted(inp.chat_id, run, result)
             if result.status is not ToolStatus.UNKNOWN:
                 return await self._record(inp.chat_id, run, result, replayed=True)
             if not run.read_only:
@@ -134,6 +139,8 @@ class ToolActivities:
         if begun is None:  # another attempt finished it meanwhile
             return await self._recorded(inp.chat_id, run)
         result = await self._deliver(daemon_id, call, begun, sent_boot=boot, resume=False)
+        if refused_untrusted(result):
+            raise await self._untrusted(inp.chat_id, begun, result)
         if result.status is ToolStatus.UNKNOWN:  # sent, then the daemon restarted (a mutating call)
             result = ToolResult(run.key, ToolStatus.INTERRUPTED, error=DAEMON_RESTARTED if boot else OUTCOME_UNKNOWN)
         return await self._record(inp.chat_id, begun, result)
@@ -231,6 +238,13 @@ class ToolActivities:
         if not exc.maybe_reached and await tool_runs_db.back_to_pending(self.db, call.chat_id, run.key):
             logger.info("tool call %s never reached daemon %s: pending again", run.key, daemon_id)
         return ApplicationError(str(exc), type=DAEMON_OFFLINE, non_retryable=True)
+
+    async def _untrusted(self, chat_id: str, run: ToolRun, result: ToolResult) -> ApplicationError:
+        """The daemon refused a project workflow's step, starting nothing: the project's files changed
+        since they were trusted. That is the user's question, not the step's outcome: the call is
+        pending again (asked afresh once the user resumes) and the run pauses with the daemon's reason."""
+        await tool_runs_db.back_to_pending(self.db, chat_id, run.key)
+        return ApplicationError(result.error, type=PROJECT_UNTRUSTED, non_retryable=True)
 
     async def _daemon_boot(self, daemon_id: str) -> str:
         """The daemon run its presence record names ("" if not known)."""

@@ -26,6 +26,9 @@ WORKER_LOST = "WorkerLost"
 # A tool's activity stopped without its result (worker shutdown, timeout) while the tool runs on:
 # retried, the next attempt attaches to it.
 TOOL_DETACHED = "ToolDetached"
+# The daemon refused a project workflow's step, starting nothing: the project's trusted files changed.
+# The run pauses with the reason; the call is pending again, asked afresh once the user resumes.
+PROJECT_UNTRUSTED = "ProjectUntrusted"
 
 
 @dataclass

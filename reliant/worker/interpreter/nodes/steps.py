@@ -1,7 +1,8 @@
 """The nodes that take one step of their own: `run` (a shell command on the project's daemon, at
 most once; a non-zero exit is an output; a project workflow's step runs only while the project is
-trusted as it is then), `approval` (a question with choices, answered by the user,
-durably), `save_message` and `compact` (a thread's messages)."""
+trusted as it is then, else the run pauses until the user trusts it again and resumes), `approval`
+(a question with choices, answered by the user, durably), `save_message` and `compact` (a thread's
+messages)."""
 
 from __future__ import annotations
 
