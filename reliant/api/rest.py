@@ -86,16 +86,18 @@ class SendMessage(RequestBody):
 
 
 class RestRequest(Request[Any, Any, Any]):
-    """litestar's request, but a JSON body refused for a lone surrogate (its decoder says only
-    "Input data was truncated") is refused naming the field, as RequestBody does for a NUL."""
+    """litestar's request, but a body its JSON decoder refuses is refused saying so: for a lone
+    surrogate naming the field (as RequestBody does for a NUL), otherwise saying the body is not
+    JSON (the decoder alone says only "Input data was truncated" for a cut-short body)."""
 
     async def json(self) -> Any:
         try:
             return await super().json()
-        except SerializationException:
+        except SerializationException as exc:
             field = surrogate_field(await self.body())
             if field is None:
-                raise
+                reason = str(exc.detail).removeprefix("JSON is malformed: ")
+                raise InvalidArgumentError(f"the body is not valid JSON: {reason[:1].lower()}{reason[1:]}") from None
             message = "is not valid UTF-8 (it holds a lone surrogate or an invalid byte)"
             raise InvalidFieldError(field, message) from None
 

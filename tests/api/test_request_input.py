@@ -117,6 +117,21 @@ async def test_a_lone_surrogate_in_a_rest_body_is_refused_naming_the_field(api_e
     assert found.title == ""  # nothing was written
 
 
+async def test_a_rest_body_cut_short_is_refused_as_not_json(api_env: ApiEnv) -> None:
+    """The REST bodies' JSON decoder says only "Input data was truncated" of a body cut short: the
+    answer says that it is the body, and that it is not JSON."""
+    chat = await new_chat(api_env)
+    for method, path in [
+        ("PATCH", f"/api/chats/{chat.id}"),
+        ("POST", "/api/chats"),
+        ("PUT", f"/api/chats/{chat.id}/budget"),
+        ("POST", "/api/workflows/validate"),
+    ]:
+        status, doc = await rest(api_env, method, path, b'{"title": ')
+        assert (status, doc.get("code")) == (400, "invalid_argument"), (path, doc)
+        assert doc["detail"] == "the body is not valid JSON: input data was truncated", (path, doc)
+
+
 async def raw_post(env: ApiEnv, path: str, content_type: str, *, declared: int | None, send: int) -> Answer:
     """POST `send` bytes (declaring `declared` as Content-Length, or chunked when None) without ever
     finishing the body; the answer must come while the body is still unfinished."""
