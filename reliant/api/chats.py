@@ -359,7 +359,7 @@ class Chats:
         if not text.strip() and not images:
             raise InvalidArgumentError("the message is empty: it has neither text nor an image")
         if len(text) > MAX_MESSAGE_CHARS:
-            raise InvalidArgumentError(f"message is {len(text)} characters; the limit is {MAX_MESSAGE_CHARS}")
+            raise InvalidFieldError("text", f"is {len(text):,} characters; the limit is {MAX_MESSAGE_CHARS:,}")
         pasted = image_blocks(images or [])
         attached = await self._attached(chat, text, sum(len(i.data) for i in images or []))
         if model and model != chat.model:

@@ -69,7 +69,7 @@ class Gates:
 
     async def deny(self, approval_id: str, message: str = "") -> None:
         if len(message) > MAX_MESSAGE_CHARS:
-            raise InvalidArgumentError(f"the message is longer than {MAX_MESSAGE_CHARS} characters")
+            raise InvalidFieldError("message", f"is longer than {MAX_MESSAGE_CHARS} characters")
         approval = await self._pending_approval(approval_id, kind="tool")
         await self._update(approval, UPDATE_ANSWER_APPROVAL, ApprovalAnswer(approval.tool_call_id, "deny", message))
 

@@ -16,7 +16,9 @@ import pytest
 from connectrpc.code import Code
 from connectrpc.errors import ConnectError
 
+from reliant.api.chats import MAX_MESSAGE_CHARS
 from reliant.api.connect_input import MAX_BODY_BYTES
+from reliant.api.gates import MAX_MESSAGE_CHARS as MAX_ANSWER_CHARS
 from reliant.wire.v1 import chat_pb2
 from reliant.wire.v1.chat_connect import ChatServiceClient, ProjectServiceClient
 from tests.api.conftest import ApiEnv
@@ -130,6 +132,18 @@ async def test_a_rest_body_cut_short_is_refused_as_not_json(api_env: ApiEnv) -> 
         status, doc = await rest(api_env, method, path, b'{"title": ')
         assert (status, doc.get("code")) == (400, "invalid_argument"), (path, doc)
         assert doc["detail"] == "the body is not valid JSON: input data was truncated", (path, doc)
+
+
+async def test_a_text_past_its_limit_is_refused_naming_the_field(api_env: ApiEnv) -> None:
+    chat = await new_chat(api_env)
+    long_text = json.dumps({"text": "x" * (MAX_MESSAGE_CHARS + 1)}).encode()
+    status, doc = await rest(api_env, "POST", f"/api/chats/{chat.id}/messages", long_text)
+    assert (status, doc.get("code")) == (400, "invalid_argument"), doc
+    assert str(doc["detail"]).startswith("text: is 200,001 characters; the limit is 200,000"), doc
+    long_denial = json.dumps({"approvalId": chat.id, "message": "x" * (MAX_ANSWER_CHARS + 1)}).encode()
+    status, doc = await connect_json(api_env, "ApprovalService/Deny", long_denial)
+    assert (status, doc["code"]) == (400, "invalid_argument"), doc
+    assert str(doc["message"]).startswith("message: is longer than"), doc
 
 
 async def raw_post(env: ApiEnv, path: str, content_type: str, *, declared: int | None, send: int) -> Answer:
