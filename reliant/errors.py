@@ -5,6 +5,16 @@ from __future__ import annotations
 import errno
 from pathlib import Path
 
+MAX_ECHO_CHARS = 80
+
+
+def quoted(value: str) -> str:
+    """A client's value as an error message repeats it: quoted, and past MAX_ECHO_CHARS cut, with
+    its length said, so that the refusal of a 1 MB id or name is not itself a megabyte."""
+    if len(value) <= MAX_ECHO_CHARS:
+        return repr(value)
+    return f"{value[:MAX_ECHO_CHARS]!r}… ({len(value):,} characters)"
+
 
 class ReliantError(Exception):
     """Base of every error reliant raises on purpose."""

@@ -17,7 +17,7 @@ from reliant.db import budgets as budgets_db
 from reliant.domain import update_kinds as kinds
 from reliant.domain.agents import AgentRecord, AgentStatus
 from reliant.domain.budgets import budget_problem
-from reliant.errors import DaemonUnavailableError
+from reliant.errors import DaemonUnavailableError, quoted
 from reliant.wire.payloads import agent_payload
 from reliant.wire.v1 import agent_pb2 as pb
 
@@ -164,7 +164,7 @@ class Agents:
         wanted = agent_id.strip().lower()  # a UUID, in either case like the chat's
         found = [a for a in await agents_db.for_chat(self.db, chat_id) if a.id == wanted]
         if not found:
-            raise NotFoundError(f"agent {agent_id} not found in chat {chat_id}")
+            raise NotFoundError(f"agent {quoted(agent_id)} not found in chat {chat_id}")
         return found[0]
 
     async def _daemon(self, daemon_id: str, name: str, body: dict[str, Any]) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from reliant.domain.chat import Project
 from reliant.engine import InvalidInputs, resolve_inputs
 from reliant.engine.definition import InputType
 from reliant.engine.named_models import NamedModel, named_models
-from reliant.errors import DaemonUnavailableError
+from reliant.errors import DaemonUnavailableError, quoted
 
 DEFAULT_WORKFLOW = "agent"
 MAX_INPUTS_CHARS = 200_000  # as a message: every run carries them through Temporal (2 MB of payloads at most)
@@ -92,7 +92,7 @@ async def chat_workflow(
     if entry is None:
         held = f" ({library.project.note})" if library.project.note else ""
         raise InvalidFieldError(
-            "workflow", f"no workflow called {name!r}{held}; the workflows are {', '.join(library.names())}"
+            "workflow", f"no workflow called {quoted(name)}{held}; the workflows are {', '.join(library.names())}"
         )
     definition, problems = library.check(entry.text)
     if definition is None or problems:

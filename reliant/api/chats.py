@@ -60,7 +60,7 @@ from reliant.domain.workflows import (
     agent_workflow_id,
 )
 from reliant.domain.workspace_policy import workspace_refusal
-from reliant.errors import DaemonUnavailableError
+from reliant.errors import DaemonUnavailableError, quoted
 from reliant.llm.demo import demo_model
 from reliant.llm.errors import FatalLlmError, LlmError, UnknownModelError
 from reliant.llm.registry import parse_model
@@ -78,7 +78,7 @@ _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4
 
 def check_id(kind: str, value: str) -> str:
     if not _UUID.match(value or ""):
-        raise InvalidArgumentError(f"{kind} id must be a UUID, got {value!r}")
+        raise InvalidArgumentError(f"{kind} id must be a UUID, got {quoted(value)}")
     return value.lower()
 
 
@@ -315,7 +315,7 @@ class Chats:
             return transcript, runs, resume
         agent = await agents_db.get(self.db, agent_id.strip()) if _UUID.match(agent_id.strip()) else None
         if agent is None or agent.chat_id != chat.id:
-            raise NotFoundError(f"agent {agent_id} not found in chat {chat.id}")
+            raise NotFoundError(f"agent {quoted(agent_id)} not found in chat {chat.id}")
         transcript = await messages_db.transcript(self.db, chat.id, agent_id=agent.id)
         # Its calls are on its own threads, known there by `<tool_call_id>@<thread>`.
         threads = {m.thread_id for m in transcript}

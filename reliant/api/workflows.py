@@ -26,7 +26,7 @@ from reliant.db import runs as runs_db
 from reliant.domain.chat import Project
 from reliant.domain.runs import RunRecord
 from reliant.engine import parse_definition
-from reliant.errors import DaemonUnavailableError
+from reliant.errors import DaemonUnavailableError, quoted
 from reliant.wire import workflows as convert
 from reliant.wire.v1 import workflow_pb2 as pb
 
@@ -68,7 +68,8 @@ class Workflows:
         entry = library.find(name.strip())
         if entry is None:
             held = f" ({library.project.note})" if library.project.note else ""
-            raise NotFoundError(f"no workflow called {name!r}{held}; the workflows are {', '.join(library.names())}")
+            known = ", ".join(library.names())
+            raise NotFoundError(f"no workflow called {quoted(name)}{held}; the workflows are {known}")
         definition, problems = await asyncio.to_thread(library.check, entry.text)
         return convert.workflow(
             definition,

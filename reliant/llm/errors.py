@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from reliant.domain.chat import Usage
 from reliant.domain.model_spec import SPEC_FORMS
-from reliant.errors import ReliantError
+from reliant.errors import ReliantError, quoted
 
 
 class LlmError(ReliantError):
@@ -47,7 +47,7 @@ class UnknownModelError(LlmError):
         self.known = known
         super().__init__(
             "models",
-            f"unknown model {spec!r}; use {SPEC_FORMS} (configured: {', '.join(known)})",
+            f"unknown model {quoted(spec)}; use {SPEC_FORMS} (configured: {', '.join(known)})",
         )
 
 

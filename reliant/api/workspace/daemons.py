@@ -20,7 +20,7 @@ from reliant.clients.daemons import control
 from reliant.db import projects as projects_db
 from reliant.db import worktrees as worktrees_db
 from reliant.domain.chat import Project
-from reliant.errors import DaemonUnavailableError
+from reliant.errors import DaemonUnavailableError, quoted
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -37,7 +37,7 @@ FRAME = 8
 
 def uuid_arg(kind: str, value: str) -> str:
     if not _UUID.match(value or ""):
-        raise ConnectError(Code.INVALID_ARGUMENT, f"{kind} id must be a UUID, got {value!r}")
+        raise ConnectError(Code.INVALID_ARGUMENT, f"{kind} id must be a UUID, got {quoted(value)}")
     return value.lower()
 
 
