@@ -1,7 +1,8 @@
-"""The workflows a project can run, as the api shows them: the built-ins shipped in the package and the
-project's own `.reliant/workflows/*.yaml` (with `.reliant/presets/*.yaml`), which its daemon hands out
-only while the user trusts them (daemon/workflow_files.py). A project file with a built-in's name
-shadows it; both are listed, and which one runs is said."""
+"""The workflows a project can run, as the api shows them and the worker runs them: the built-ins
+shipped in the package and the project's own `.reliant/workflows/*.yaml` (with
+`.reliant/presets/*.yaml`), which its daemon hands out only while the user trusts them
+(daemon/workflow_files.py). A project file with a built-in's name shadows it; both are listed, and
+which one runs is said."""
 
 from __future__ import annotations
 

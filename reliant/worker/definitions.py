@@ -1,24 +1,21 @@
 """Where a run's definition comes from: the built-ins shipped in the package, and the project's own
 `.reliant/workflows/*.yaml` and `.reliant/presets/*.yaml`, read by the project's daemon and handed out
-only while the user trusts them (reliant/daemon/workflow_files.py). A project file with a built-in's
-name shadows it. The chosen definition is pinned (its text and its presets') and checked in full
-before a run starts with it."""
+only while the user trusts them (reliant/daemon/workflow_files.py), loaded as the api loads them
+(reliant/clients/workflow_files.py). A project file with a built-in's name shadows it. The chosen
+definition is pinned (its text and its presets') and checked in full before a run starts with it."""
 
 from __future__ import annotations
 
-import functools
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
-from reliant import workflow_library as library
 from reliant.bus import Bus
-from reliant.clients.daemons import control
-from reliant.engine import Catalog, InvalidDefinition, Pinned, SourceText, pin
+from reliant.clients import workflow_files
+from reliant.clients.workflow_files import BUILTIN, Library, ProjectFiles, ProjectFilesError
+from reliant.engine import InvalidDefinition, Pinned, pin
 from reliant.engine.definition import RunNode, WorkflowNode
 from reliant.engine.named_models import NamedModel, named_models
 from reliant.errors import ReliantError
 
-READ_TIMEOUT = 10.0
 MAX_PROBLEMS_SHOWN = 5
 MODE_STRICTNESS = {"plan": 0, "manual": 1, "auto": 2}  # a tool gate's modes, most asking first
 
@@ -32,77 +29,47 @@ class DefinitionProblem(ReliantError):
 
 
 @dataclass(frozen=True, slots=True)
-class ProjectFiles:
-    """A project's own definitions, as its daemon handed them out."""
-
-    workflows: list[SourceText] = field(default_factory=list)
-    presets: list[SourceText] = field(default_factory=list)
-    note: str = ""  # why there are none, when the project is not trusted
-
-
-@dataclass(frozen=True, slots=True)
 class Chosen:
     pinned: Pinned
     source: str  # builtin/<name>.yaml, or the project file's path
     note: str  # why the project's own files were not used ("" when they were, or there are none)
 
 
-@functools.cache
-def _builtins() -> tuple[tuple[SourceText, ...], tuple[SourceText, ...]]:
-    return tuple(library.builtin_workflows()), tuple(library.builtin_presets())
-
-
-def _catalog(project: ProjectFiles) -> Catalog:
-    builtin_flows, builtin_presets = _builtins()
-    return library.catalog([*builtin_flows, *project.workflows], [*builtin_presets, *project.presets])
-
-
-def _texts(items: Any) -> list[SourceText]:
-    return [
-        SourceText(str(i["name"]), str(i["source"]), str(i["text"]))
-        for i in items or ()
-        if isinstance(i, dict) and {"name", "source", "text"} <= i.keys()
-    ]
-
-
 async def project_files(bus: Bus, daemon_id: str, workspace: str) -> ProjectFiles:
     """The project's files through its daemon (DaemonUnavailableError when it cannot be asked; none,
-    with a note saying why, when it refuses)."""
-    answer = await control(bus, daemon_id, "workflows.read", {"workspace": workspace}, timeout=READ_TIMEOUT)
-    if not isinstance(answer, dict) or not answer.get("ok"):  # e.g. a project the daemon does not serve
-        detail = answer.get("error") if isinstance(answer, dict) else answer
-        return ProjectFiles(note=f"the project's own workflows and presets could not be read: {detail}")
-    return ProjectFiles(_texts(answer.get("workflows")), _texts(answer.get("presets")), str(answer.get("note", "")))
+    with a note saying why, when it refuses: a run then has the built-ins)."""
+    try:
+        return await workflow_files.project_files(bus, daemon_id, workspace)
+    except ProjectFilesError as exc:  # e.g. a project the daemon does not serve
+        return ProjectFiles(note=f"the project's own workflows and presets could not be read: {exc.detail}")
 
 
 def choose(name: str, project: ProjectFiles) -> Chosen:
     """The definition called `name` (the project's shadows a built-in), pinned with its presets and
     checked against everything it may name; DefinitionProblem if it cannot run."""
-    builtin_flows, builtin_presets = _builtins()
-    workflows = [*builtin_flows, *project.workflows]  # later entries shadow earlier ones
-    presets = [*builtin_presets, *project.presets]
-    named = [w for w in workflows if w.name == name]
-    if not named:
-        known = ", ".join(sorted({w.name for w in workflows}))
+    known = Library(project)
+    entry = known.find(name)
+    if entry is None:
         untrusted = f" ({project.note})" if project.note else ""
-        raise DefinitionProblem(name, f"no workflow called {name!r}{untrusted}; the workflows are {known}")
-    chosen = named[-1]
-    pinned = pin(chosen, presets)
+        raise DefinitionProblem(
+            name, f"no workflow called {name!r}{untrusted}; the workflows are {', '.join(known.names())}"
+        )
+    chosen = entry.text
+    pinned = pin(chosen, known.presets)
     try:
-        pinned.load(library.catalog(workflows, presets))
+        pinned.load(known.catalog)
     except InvalidDefinition as exc:
         shown = "; ".join(str(p) for p in exc.problems[:MAX_PROBLEMS_SHOWN])
         more = len(exc.problems) - MAX_PROBLEMS_SHOWN
         extra = f" (and {more} more: `reliant workflow validate {chosen.source}`)" if more > 0 else ""
         raise DefinitionProblem(name, f"workflow {name} is not valid: {shown}{extra}") from None
-    builtin = chosen in builtin_flows
-    return Chosen(pinned, chosen.source, project.note if builtin else "")
+    return Chosen(pinned, chosen.source, project.note if entry.origin == BUILTIN else "")
 
 
 def models(name: str, project: ProjectFiles) -> tuple[NamedModel, ...]:
     """The models workflow `name` (and each workflow it runs) names literally, each with the node
     that names it, as the api checks a chat's workflow (named_models)."""
-    known = _catalog(project)
+    known = Library(project).catalog
     definition = (known.workflows or {}).get(name)
     return named_models(definition, known) if definition is not None else ()
 
@@ -115,7 +82,7 @@ def unasked(name: str, project: ProjectFiles, mode: str) -> str:
     if mode == "auto":
         return ""
     strictness = MODE_STRICTNESS.get(mode, 0)
-    known = _catalog(project).workflows or {}
+    known = Library(project).catalog.workflows or {}
     seen: set[str] = set()
     waiting = [name]
     while waiting:

@@ -21,6 +21,7 @@ from embedded.ports import free_port
 from reliant.api.agents import Agents
 from reliant.api.errors import FailedPreconditionError, InvalidFieldError
 from reliant.api.projects import Projects
+from reliant.clients.workflow_files import ProjectFiles
 from reliant.db import agents as agents_db
 from reliant.db import messages as messages_db
 from reliant.db import tool_runs as tool_runs_db
@@ -697,7 +698,7 @@ def test_a_spawned_workflow_keeps_to_the_chats_mode_in_its_own_steps_and_its_chi
         "careful": "name: careful\ninputs: {task: {type: string}}\nentry: go\nnodes:\n"
         "  - {id: go, type: agent, mode: plan, prompt: '{{inputs.task}}'}\n",
     }
-    project = definitions.ProjectFiles([SourceText(n, f"{n}.yaml", t) for n, t in flows.items()])
+    project = ProjectFiles(tuple(SourceText(n, f"{n}.yaml", t) for n, t in flows.items()))
     assert "step go in a mode of its own (auto)" in definitions.unasked("build", project, "manual")
     assert "workflow chosen runs its step go in a mode of its own" in definitions.unasked("chosen", project, "plan")
     assert "workflow build" in definitions.unasked("outer", project, "manual")

@@ -18,11 +18,11 @@ from typing import Any
 
 from temporalio import activity
 
-from reliant import workflow_library
 from reliant.bus import Bus
 from reliant.clients.daemons import control
 from reliant.clients.providers import ProviderPool
 from reliant.clients.update_log import Change, UpdateLog
+from reliant.clients.workflow_files import Library
 from reliant.db import Database
 from reliant.db import agents as agents_db
 from reliant.db import tool_runs as tool_runs_db
@@ -324,10 +324,10 @@ class AgentActivities:
             files = await definitions.project_files(self.bus, daemon_id, workspace)
         except DaemonUnavailableError as exc:
             return f"the project's presets could not be read: {exc}"
-        builtin = workflow_library.builtin_presets()
-        texts = [t for t in [*builtin, *files.presets] if t.name == name]
+        presets = Library(files).presets  # later ones shadow earlier ones
+        texts = [t for t in presets if t.name == name]
         if not texts:
-            known = ", ".join(sorted({t.name for t in [*builtin, *files.presets]}))
+            known = ", ".join(sorted({t.name for t in presets}))
             return f"no preset called {name!r}; the presets are {known}"
         preset, problems = parse_preset(texts[-1].text, texts[-1].source, name)
         if preset is None or problems:

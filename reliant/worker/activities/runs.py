@@ -19,6 +19,7 @@ from temporalio.exceptions import ApplicationError
 from reliant.bus import Bus
 from reliant.clients import stops
 from reliant.clients.update_log import Change, UpdateLog
+from reliant.clients.workflow_files import ProjectFiles
 from reliant.db import Database
 from reliant.db import approvals as approvals_db
 from reliant.db import budgets as budgets_db
@@ -135,7 +136,7 @@ class RunActivities:
             fresh = estimated_tokens([task]) if fresh == 0 else fresh
         return OpenRunResult(chosen.pinned, workflow, chosen.source, inputs, thread_id, info, fresh_tokens=fresh)
 
-    async def _project_files(self, project: Project) -> definitions.ProjectFiles:
+    async def _project_files(self, project: Project) -> ProjectFiles:
         """The project's own files; if its daemon stays unreachable for a few seconds the run pauses
         (until the daemon is back: the watcher resumes it)."""
         for attempt in range(DAEMON_TRIES):
