@@ -64,6 +64,17 @@ async def tool_results(env: AgentEnv, chat: ChatInfo, name: str) -> list[Any]:
     return sorted((r for r in runs.values() if r.tool_name == name), key=lambda r: r.key)
 
 
+async def refused_spawn(env: AgentEnv, chat: ChatInfo) -> str:
+    """Send the chat its message and wait for it to end: its one spawn_agent call failed and no
+    agent was made. Its error."""
+    await env.chats.send(chat.id, "go")
+    await env.finished(chat.id, timeout=60)
+    [result] = await tool_results(env, chat, "spawn_agent")
+    assert result.state is ToolState.FAILED, (result.output, result.error)
+    assert await agents_db.for_chat(env.db, chat.id) == []
+    return str(result.error)
+
+
 async def test_three_children_in_parallel_two_in_worktrees_and_the_parent_answers_with_their_results(
     env: AgentEnv,
 ) -> None:
@@ -964,6 +975,57 @@ async def test_a_spawn_of_a_workflow_naming_a_model_it_cannot_call_is_a_tool_err
         "'anthropic:claude-sonnet-4-6' cannot be called: anthropic: no API key configured: set RELIANT_ANTHROPIC"
     ), result.error
     assert await agents_db.for_chat(env.db, chat.id) == []
+
+
+KEYLESS_PRESET = "description: Careful.\nmodel: 'anthropic:claude-sonnet-4-6'\n"
+NO_ANTHROPIC_KEY = "cannot be called: anthropic: no API key configured: set RELIANT_ANTHROPIC"
+
+
+async def test_a_spawn_naming_a_project_preset_whose_model_has_no_key_is_a_tool_error_naming_the_preset(
+    env: AgentEnv,
+) -> None:
+    """spawn_agent's `preset` may name one of the project's own presets: a model it names without
+    that provider's key is refused like a `model` the spawn names itself, saying which preset named
+    it, and nothing starts."""
+    presets = env.workspace / ".reliant" / "presets"
+    presets.mkdir(parents=True)
+    (presets / "careful.yaml").write_text(KEYLESS_PRESET)
+    call = {"name": "spawn_agent", "input": {"task": "look around", "preset": "careful"}}
+    parent = env.script([{"tools": [call]}, {"text": "parent: ${result}"}])
+    chat = await env.new_chat(parent)
+    await env.trust_project()
+    error = await refused_spawn(env, chat)
+    assert error.startswith(f"not spawned: preset careful: model 'anthropic:claude-sonnet-4-6' {NO_ANTHROPIC_KEY}"), (
+        error
+    )
+
+
+async def test_a_spawn_of_the_projects_own_agent_workflow_naming_a_model_without_a_key_is_a_tool_error(
+    env: AgentEnv,
+) -> None:
+    """A project's `.reliant/workflows/agent.yaml` shadows the default workflow a spawn runs when it
+    names none. Only other workflows' models were checked: an agent whose node took a preset naming
+    `anthropic:...` was spawned without that key and paused the chat at its first call. It is
+    refused naming the node, its preset and the key, and nothing starts."""
+    (env.workspace / ".reliant" / "presets").mkdir(parents=True)
+    (env.workspace / ".reliant" / "presets" / "careful.yaml").write_text(KEYLESS_PRESET)
+    (env.workspace / ".reliant" / "workflows").mkdir()
+    (env.workspace / ".reliant" / "workflows" / "agent.yaml").write_text(
+        "name: agent\nentry: work\nnodes:\n  - {id: work, type: agent, preset: careful}\n"
+    )
+    (env.workspace / ".reliant" / "workflows" / "boss.yaml").write_text(
+        "name: boss\nentry: lead\nnodes:\n  - {id: lead, type: agent}\n"
+    )
+    child = env.script([{"text": "looked"}], final_text="done")
+    parent = env.script([{"tools": [spawn("look around", child)]}, {"text": "parent: ${result}"}])
+    project = await env.chats.create_project(str(env.workspace), daemon_id=env.settings.daemon_id)
+    await env.trust_project()
+    chat = await env.chats.create_chat(project.id, parent, workflow="boss")  # the chat's own run is not agent
+    error = await refused_spawn(env, chat)
+    assert error.startswith(
+        "not spawned: workflow agent cannot run: node `work` (preset `careful`): "
+        f"model 'anthropic:claude-sonnet-4-6' {NO_ANTHROPIC_KEY}"
+    ), error
 
 
 async def test_wait_agents_with_a_timeout_of_0_says_how_they_stand_at_once(env: AgentEnv) -> None:

@@ -22,7 +22,7 @@ from reliant.bus import Bus
 from reliant.clients.daemons import control
 from reliant.clients.providers import ProviderPool
 from reliant.clients.update_log import Change, UpdateLog
-from reliant.clients.workflow_files import Library
+from reliant.clients.workflow_files import Library, ProjectFiles
 from reliant.db import Database
 from reliant.db import agents as agents_db
 from reliant.db import tool_runs as tool_runs_db
@@ -212,20 +212,25 @@ class AgentActivities:
         task = str(args["task"])
         workflow = str(args.get("workflow") or DEFAULT_WORKFLOW)
         scope = inp.scope
-        model, system = scope.model, ""
+        try:
+            files = await definitions.project_files(self.bus, daemon_id, workspace)
+        except DaemonUnavailableError as exc:
+            why = f"the project's workflows and presets could not be read: {exc}"
+            return await self._refuse(inp.chat_id, run, f"not spawned: {why}", start=start)
+        model, system, named_by = scope.model, "", ""
         if args.get("preset"):
-            found = await self._preset(daemon_id, workspace, str(args["preset"]))
+            found = _preset(files, str(args["preset"]))
             if isinstance(found, str):
                 return await self._refuse(inp.chat_id, run, found, start=start)
             model, system = found[0] or model, found[1]
+            named_by = f"preset {args['preset']}: " if found[0] and not args.get("model") else ""
         model = str(args.get("model") or model)
         why = await self._unusable(model)
         if why:  # its first model call would fail, and pause the chat
+            return await self._refuse(inp.chat_id, run, f"not spawned: {named_by}{why}", start=start)
+        why = await self._unfit(files, workflow, inp.mode)
+        if why:
             return await self._refuse(inp.chat_id, run, f"not spawned: {why}", start=start)
-        if workflow != DEFAULT_WORKFLOW or inp.mode != "auto":
-            why = await self._unfit(daemon_id, workspace, workflow, inp.mode)
-            if why:
-                return await self._refuse(inp.chat_id, run, f"not spawned: {why}", start=start)
         new = agents_db.NewAgent(
             id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"reliant:agent:{inp.chat_id}:{run.key}")),
             chat_id=inp.chat_id,
@@ -297,45 +302,22 @@ class AgentActivities:
             return f"model {model!r} cannot be called: {exc}"
         return ""
 
-    async def _unfit(self, daemon_id: str, workspace: str, workflow: str, mode: str) -> str:
+    async def _unfit(self, files: ProjectFiles, workflow: str, mode: str) -> str:
         """Why the workflow cannot run as an agent the model spawns in `mode` ("" when it can): it
         is not there (or not valid), a node of it (or of a workflow it runs) names a model that
-        cannot be called, or it does what `mode` does not allow unasked. Asked before an agent, and
-        its worktree, are made for it."""
+        cannot be called, or it does what `mode` does not allow unasked. The default workflow too:
+        the project's own agent.yaml may shadow it. Asked before an agent, and its worktree, are
+        made for it."""
         try:
-            files = await definitions.project_files(self.bus, daemon_id, workspace)
-        except DaemonUnavailableError as exc:
-            return f"the project's workflows could not be read: {exc}"
-        if workflow != DEFAULT_WORKFLOW:
-            try:
-                definitions.choose(workflow, files)
-            except definitions.DefinitionProblem as exc:
-                return str(exc)
-            for named in definitions.models(workflow, files):
-                why = await self._unusable(named.spec)
-                if why:  # that node's first call would fail, and pause the chat
-                    return f"workflow {workflow} cannot run: {named.where}: {why}"
+            definitions.choose(workflow, files)
+        except definitions.DefinitionProblem as exc:
+            return str(exc)
+        for named in definitions.models(workflow, files):
+            why = await self._unusable(named.spec)
+            if why:  # that node's first call would fail, and pause the chat
+                return f"workflow {workflow} cannot run: {named.where}: {why}"
         why = definitions.unasked(workflow, files, mode)
         return f"{why}, which {mode} mode does not allow" if why else ""
-
-    async def _preset(self, daemon_id: str, workspace: str, name: str) -> tuple[str, str] | str:
-        """(model, instructions) of the preset `name` (the project's shadows a built-in), or why not."""
-        try:
-            files = await definitions.project_files(self.bus, daemon_id, workspace)
-        except DaemonUnavailableError as exc:
-            return f"the project's presets could not be read: {exc}"
-        presets = Library(files).presets  # later ones shadow earlier ones
-        texts = [t for t in presets if t.name == name]
-        if not texts:
-            known = ", ".join(sorted({t.name for t in presets}))
-            return f"no preset called {name!r}; the presets are {known}"
-        preset, problems = parse_preset(texts[-1].text, texts[-1].source, name)
-        if preset is None or problems:
-            return f"preset {name} is not valid: {'; '.join(str(p) for p in problems[:3])}"
-        settings = preset.settings
-        model = settings.model.text if settings.model is not None and not settings.model.expressions() else ""
-        system = settings.system.text if settings.system is not None and not settings.system.expressions() else ""
-        return model, system
 
     async def make_worktree(
         self, agent: AgentRecord, daemon_id: str, workspace: str, spawner: str = ""
@@ -448,6 +430,22 @@ class AgentActivities:
                 return BeginAgentToolResult(run.tool_name, state=stood.state.value if stood else state.value)
             change.emit(kinds.TOOL_FINISHED, tool_run_payload(finished))
         return BeginAgentToolResult(run.tool_name, state=state.value)
+
+
+def _preset(files: ProjectFiles, name: str) -> tuple[str, str] | str:
+    """(model, instructions) of the preset `name` (the project's shadows a built-in), or why not."""
+    presets = Library(files).presets  # later ones shadow earlier ones
+    texts = [t for t in presets if t.name == name]
+    if not texts:
+        known = ", ".join(sorted({t.name for t in presets}))
+        return f"no preset called {name!r}; the presets are {known}"
+    preset, problems = parse_preset(texts[-1].text, texts[-1].source, name)
+    if preset is None or problems:
+        return f"preset {name} is not valid: {'; '.join(str(p) for p in problems[:3])}"
+    settings = preset.settings
+    model = settings.model.text if settings.model is not None and not settings.model.expressions() else ""
+    system = settings.system.text if settings.system is not None and not settings.system.expressions() else ""
+    return model, system
 
 
 def _name_of(task: str) -> str:
