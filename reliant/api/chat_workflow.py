@@ -82,12 +82,17 @@ async def chat_workflow(
     ctx: ApiContext, project: Project, name: str, given: Mapping[str, Any] | None
 ) -> ChosenWorkflow:
     """The workflow a new chat runs, the inputs it keeps (as given, typed; defaults fill the rest at
-    each run) and the models it names. The default workflow without inputs needs no look."""
+    each run) and the models it names."""
     check_values("inputs", dict(given or {}))
     name = name.strip() or DEFAULT_WORKFLOW
-    if name == DEFAULT_WORKFLOW and not given:
-        return ChosenWorkflow(name, {})
-    library = await load_library(ctx, project)
+    try:
+        library = await load_library(ctx, project)
+    except (UnavailableError, InvalidArgumentError):
+        if name == DEFAULT_WORKFLOW and not given:
+            # The default chat is made while its daemon is away, as it always could be: its run
+            # reads the project's files (its own agent.yaml, if any) when the daemon is back.
+            return ChosenWorkflow(name, {})
+        raise
     entry = library.find(name)
     if entry is None:
         held = f" ({library.project.note})" if library.project.note else ""

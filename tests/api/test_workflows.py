@@ -20,6 +20,7 @@ from google.protobuf.struct_pb2 import Struct
 from reliant import workflow_library
 from reliant.db import Database
 from reliant.db import approvals as approvals_db
+from reliant.db import projects as projects_db
 from reliant.db import runs as runs_db
 from reliant.db import updates as updates_db
 from reliant.domain.runs import PinnedText, RunRecord
@@ -572,3 +573,28 @@ async def test_a_workflow_naming_a_model_without_a_key_is_refused_naming_the_nod
         assert key in doc["detail"], doc
     status, doc = await rest(api_env, "POST", "/api/chats", {"project_id": project.id, "workflow": "templated"})
     assert status == 201, doc
+
+
+async def test_a_default_chat_of_a_project_whose_own_agent_workflow_names_a_model_without_a_key_is_refused(
+    api_env: ApiEnv, project: pb.Project
+) -> None:
+    """A project's `.reliant/workflows/agent.yaml` shadows the default workflow. A chat that named no
+    workflow (or `agent`) without inputs was made without a look at it, and paused at its node's
+    first call for want of a key. It is refused naming the node and the key. A project whose
+    files cannot be read (its daemon is away) still gets its default chat, as before: its run
+    reads them when the daemon is back."""
+    write(project, "agent", "name: agent\nentry: work\nnodes:\n  - {id: work, type: agent, model: 'anthropic:x-1'}\n")
+    await trust(api_env, project)
+    for body in ({"project_id": project.id}, {"project_id": project.id, "workflow": "agent"}):
+        status, doc = await rest(api_env, "POST", "/api/chats", body)
+        assert status == 400, (body, doc)
+        assert doc["detail"].startswith("workflow: agent cannot run: node `work` uses model 'anthropic:x-1': "), doc
+        assert "RELIANT_ANTHROPIC_API_KEY" in doc["detail"], doc
+
+    db = await Database.open(api_env.settings.database_url, min_size=1)
+    try:
+        away = await projects_db.create(db, name="away", daemon_id="d-away", path=project.path)
+    finally:
+        await db.close()
+    status, doc = await rest(api_env, "POST", "/api/chats", {"project_id": away.id})
+    assert status == 201 and doc["workflow"] == "agent", doc
