@@ -2,7 +2,7 @@
 
 `reliant up --demo` puts a copy in `<data-dir>/demo-project` and makes it a git repository whose
 one commit holds the failing test. Every chat in it works in its own git worktree of that commit
-(the worker makes it at the chat's first turn), so each demo chat starts from the failing test
+(the worker makes it as the chat's first run opens), so each demo chat starts from the failing test
 and its changes can be seen as a diff.
 
 On a workflow with a demo script of its own (`scripts/demo-<workflow>.yaml`: plan-then-build's),

@@ -1,5 +1,6 @@
-"""A fresh copy of the demo project for every chat in it: the chat's own git worktree, made at its
-first model call, so a second (or tenth) demo chat starts from the failing test again, and the
+"""A fresh copy of the demo project for every chat in it: the chat's own git worktree, made as its
+first run opens (before any node works: a run node, or best-of-n's worktrees, which branch from it
+and merge into it), so a second (or tenth) demo chat starts from the failing test again, and the
 worktree panel shows what each one changed.
 
 Only the demo project that `reliant up --demo` set up (llm/demo.py) gets this; nothing happens in

@@ -127,13 +127,12 @@ class WorkerRole:
                     catalog,
                     ChatContexts(db, bus, log),
                     thinking_budget=s.thinking_budget,
-                    demo_project=str(demo_project_path(s.data_dir)),
                     data_dir=s.data_dir,
                     spending=spending,
                     reads=tools,
                 )
                 gates = GateActivities(db, log)
-                runs = RunActivities(db, bus, log)
+                runs = RunActivities(db, bus, log, demo_project=str(demo_project_path(s.data_dir)))
                 nodes = NodeActivities(db, log, tools)
                 compaction = CompactionActivities(db, log, providers, data_dir=s.data_dir, spending=spending)
                 agents = AgentActivities(db, bus, log, providers, s.agent_limits())

@@ -31,7 +31,6 @@ from reliant.db import model_steps as model_steps_db
 from reliant.db import threads as threads_db
 from reliant.db import tool_runs as tool_runs_db
 from reliant.db import worktrees as worktrees_db
-from reliant.db.worktrees import WorktreeRecord
 from reliant.domain import update_kinds as kinds
 from reliant.domain.agents import AGENT_TOOLS
 from reliant.domain.chat import (
@@ -77,7 +76,6 @@ from reliant.worker.activities.types import (
 )
 from reliant.worker.budget import Spending
 from reliant.worker.chat_context import ChatContexts
-from reliant.worker.demo_worktree import demo_worktree
 from reliant.worker.prompts import SystemPrompt, build_system_prompt
 from reliant.worker.transcript import model_messages, tool_result_blocks
 
@@ -120,13 +118,10 @@ class LlmActivities:
         contexts: ChatContexts,
         *,
         thinking_budget: int = 0,
-        demo_project: str = "",
         data_dir: Path | None = None,
         spending: Spending | None = None,
         reads: ReadRunner | None = None,
     ) -> None:
-        """`demo_project`: the path of the demo project (`reliant up --demo`), whose chats each get
-        their own worktree."""
         self.thinking_budget = thinking_budget
         self.data_dir = data_dir  # with the chat's project: where its scripted model may be
         self.db = db
@@ -134,7 +129,6 @@ class LlmActivities:
         self.providers = providers
         self.catalog = catalog
         self.contexts = contexts
-        self.demo_project = demo_project
         self.spending = spending  # prices and budgets (None: the price table, no budget)
         self.reads = reads  # runs an answer's leading reads when the call asks (None: never)
 
@@ -192,8 +186,8 @@ class LlmActivities:
         places = [Path(project.path), *([self.data_dir] if self.data_dir else [])]
         if inp.workspace:  # a sub-agent in its own worktree
             project = dataclasses.replace(project, path=inp.workspace)
-        else:
-            project = await self._workspace(chat, project, transcript, worktree)
+        elif worktree is not None:  # the chat's own git worktree (the demo project's chats each have one)
+            project = dataclasses.replace(project, path=worktree.path)
         places.append(Path(project.path))
         tools = (*await self._tools(project.daemon_id, project.path), ask_user.DEFINITION)
         if inp.agents:
@@ -434,19 +428,6 @@ class LlmActivities:
                     change.emit(kinds.MESSAGE_CREATED, {"message": message_payload(message)})
                     transcript = [*transcript, message]
         return transcript
-
-    async def _workspace(
-        self, chat: ChatInfo, project: Project, transcript: list[StoredMessage], worktree: WorktreeRecord | None
-    ) -> Project:
-        """The project as the chat sees it: a chat with its own git worktree (`worktree`, its active
-        one) works there (its tools and its prompt say so). A chat in the demo project gets its
-        worktree at its first call."""
-        first_call = not any(m.role is Role.ASSISTANT for m in transcript)
-        if worktree is None and first_call and self.demo_project and project.path == self.demo_project:
-            worktree = await demo_worktree(self.db, self.contexts.bus, chat.id, project)
-        if worktree is not None:
-            project = dataclasses.replace(project, path=worktree.path)
-        return project
 
     async def _system_prompt(
         self, chat: ChatInfo, project: Project, transcript: list[StoredMessage], mode: str, extra: str = ""

@@ -30,6 +30,7 @@ from reliant.db import questions as questions_db
 from reliant.db import runs as runs_db
 from reliant.db import threads as threads_db
 from reliant.db import tool_runs as tool_runs_db
+from reliant.db import worktrees as worktrees_db
 from reliant.domain import update_kinds as kinds
 from reliant.domain.budgets import BUDGET_INPUT, budget_problem
 from reliant.domain.chat import ChatInfo as ChatRow
@@ -55,6 +56,7 @@ from reliant.worker.activities.types import (
     OpenThreadInput,
     OpenThreadResult,
 )
+from reliant.worker.demo_worktree import demo_worktree
 
 logger = logging.getLogger(__name__)
 
@@ -63,10 +65,13 @@ TASK_INPUT = "task"  # what spawn_agent hands a workflow (agents.begin_agent_too
 
 
 class RunActivities:
-    def __init__(self, db: Database, bus: Bus, log: UpdateLog) -> None:
+    def __init__(self, db: Database, bus: Bus, log: UpdateLog, *, demo_project: str = "") -> None:
+        """`demo_project`: the path of the demo project (`reliant up --demo`), whose chats each get
+        their own worktree."""
         self.db = db
         self.bus = bus
         self.log = log
+        self.demo_project = demo_project
 
     @activity.defn(name="open_run")
     async def open_run(self, inp: OpenRunInput) -> OpenRunResult:
@@ -81,6 +86,8 @@ class RunActivities:
         recorded = await runs_db.get(self.db, inp.run_id)
         if recorded is not None:  # a retry: the run started with what it pinned then
             return _result(recorded, info)
+        if not inp.parent_run_id and project.path == self.demo_project:
+            await self._demo_worktree(chat, project)
         workflow = inp.workflow or chat.workflow
         try:
             chosen = definitions.choose(workflow, await self._project_files(project))
@@ -160,6 +167,16 @@ class RunActivities:
             fork = await threads_db.fork(self.db, chat_id, key, inp.parent_thread_id, before_answer=bool(inp.task))
             return fork.id
         return inp.parent_thread_id
+
+    async def _demo_worktree(self, chat: ChatRow, project: Project) -> None:
+        """A chat in the demo project works in a git worktree of its own, made as its first run opens,
+        before any node works (a best-of-n's candidates branch from it and merge into it). Once per
+        chat: one that has a run already, or a worktree (active or removed), keeps what it has."""
+        if await runs_db.for_chat(self.db, chat.id):
+            return
+        worktrees = await worktrees_db.for_project(self.db, project.id, include_removed=True)
+        if not any(w.chat_id == chat.id for w in worktrees):
+            await demo_worktree(self.db, self.bus, chat.id, project)
 
     async def _admit(self, chat: ChatRow, inp: OpenRunInput) -> None:
         """Admit the message the run answers, and show the chat running (idempotent)."""
