@@ -3,6 +3,7 @@ the commands that run reliant itself."""
 
 from __future__ import annotations
 
+import shlex
 import shutil
 import sys
 import threading
@@ -165,7 +166,13 @@ def _set_up_demo(info: RunningInfo) -> None:
 
     from reliant.cli.conversation import Api, find_or_create_project
     from reliant.llm import DEMO_MODEL
-    from reliant.llm.demo import DEMO_WORKFLOW, copy_demo_project, demo_project_path, make_demo_repository
+    from reliant.llm.demo import (
+        DEMO_INPUTS,
+        DEMO_WORKFLOW,
+        copy_demo_project,
+        demo_project_path,
+        make_demo_repository,
+    )
 
     target = demo_project_path(info.settings.data_dir)
     shutil.rmtree(target, ignore_errors=True)  # start from the pristine demo every time
@@ -188,6 +195,14 @@ def _set_up_demo(info: RunningInfo) -> None:
         f"  reliant chat --project {project.path} --workflow {DEMO_WORKFLOW} --model {DEMO_MODEL}"
         ' "Fix the failing test"\n'
     )
+    typer.echo(
+        "The demo plays every built-in workflow (`reliant workflow list`): name one with --workflow in the\n"
+        "command above, and give these inputs to those that take some:\n"
+    )
+    for workflow, inputs in DEMO_INPUTS.items():
+        given = " ".join(f"--input {shlex.quote(f'{key}={value}')}" for key, value in inputs.items())
+        typer.echo(f"  --workflow {workflow} {given}")
+    typer.echo("")
     if repository:
         typer.echo(
             "Each chat in it works in a fresh git worktree (under .reliant/worktrees/), so you can run it\n"

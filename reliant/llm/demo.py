@@ -5,8 +5,11 @@ one commit holds the failing test. Every chat in it works in its own git worktre
 (the worker makes it as the chat's first run opens), so each demo chat starts from the failing test
 and its changes can be seen as a diff.
 
-On a workflow with a demo script of its own (`scripts/demo-<workflow>.yaml`: plan-then-build's),
-`scripted:demo` plays that script instead (demo_model), so the demo shows the workflow's steps.
+On a workflow with a demo script of its own (`scripts/demo-<workflow>.yaml`), `scripted:demo` plays
+that script instead (demo_model), so the demo shows the workflow's steps: a judge's or a reviewer's
+answer through its node's response tool, say. A child run of a demo chat (a `workflow` node's) plays
+its own workflow's demo script in turn, or the plain demo: best-of-n's candidates fix the bug as the
+plain demo does, review's sub-agent reviews as review-changes' script does.
 """
 
 from __future__ import annotations
@@ -21,6 +24,18 @@ from reliant.llm.script import SCRIPTS_DIR
 
 DEMO_MODEL = "scripted:demo"
 DEMO_WORKFLOW = "plan-then-build"  # the workflow `reliant up --demo` suggests trying
+DEMO_TASK = "Fix the failing test"
+DEMO_TESTS = "python3 test_leapyear.py"
+# The inputs a built-in workflow needs to play the demo (the others need none): the task, and the
+# demo project's test command where the workflow runs one (its tests run with python3 alone; tdd's
+# default, pytest, may not be installed).
+DEMO_INPUTS: dict[str, dict[str, str]] = {
+    "best-of-n": {"task": DEMO_TASK, "test_command": DEMO_TESTS},
+    "review": {"task": DEMO_TASK},
+    "review-changes": {"task": DEMO_TASK},
+    "solve": {"task": DEMO_TASK, "test_command": DEMO_TESTS},
+    "tdd": {"task": DEMO_TASK, "test_command": DEMO_TESTS},
+}
 DEMO_PROJECT_NAME = "demo-project"
 _DEMO_PROJECT = Path(__file__).with_name("demo-project")
 _GIT_IDENTITY = ("-c", "user.name=reliant demo", "-c", "user.email=demo@reliant.invalid")
@@ -32,6 +47,14 @@ def demo_model(model: str, workflow: str) -> str:
     if model != DEMO_MODEL or not (SCRIPTS_DIR / f"demo-{workflow}.yaml").is_file():
         return model
     return f"{DEMO_MODEL}-{workflow}"
+
+
+def is_demo_model(model: str) -> bool:
+    """`model` is the demo: `scripted:demo` or a workflow's own demo script."""
+    if model == DEMO_MODEL:
+        return True
+    name = model.removeprefix("scripted:")
+    return model.startswith(f"{DEMO_MODEL}-") and "/" not in name and (SCRIPTS_DIR / f"{name}.yaml").is_file()
 
 
 def demo_project_dir() -> Path:

@@ -8,16 +8,19 @@ import shutil
 import subprocess
 import sys
 import tomllib
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
+from jsonschema import Draft202012Validator
 
 from reliant.domain.chat import BlockType, ContentBlock, Message, Role, ToolDefinition
 from reliant.llm import DEMO_MODEL, Providers, copy_demo_project, demo_project_dir
 from reliant.llm.base import LlmRequest, LlmResponse, Provider
-from reliant.llm.demo import DEMO_WORKFLOW, demo_model, make_demo_repository
-from reliant.llm.script import SCRIPTS_DIR, Script, load_script
+from reliant.llm.demo import DEMO_WORKFLOW, demo_model, is_demo_model, make_demo_repository
+from reliant.llm.script import SCRIPTS_DIR, Script, ScriptedToolCall, load_script
 from reliant.workflow_library import builtin_workflows
 from tests.llm.conftest import Events
 
@@ -322,9 +325,46 @@ def test_the_workflow_demo_answers_plan_then_builds_own_prompts_with_the_daemons
 
 def test_the_demo_model_plays_a_workflows_own_demo_script_where_there_is_one() -> None:
     assert demo_model(DEMO_MODEL, DEMO_WORKFLOW) == "scripted:demo-plan-then-build"
-    assert demo_model(DEMO_MODEL, "tdd") == DEMO_MODEL
+    assert demo_model(DEMO_MODEL, "tdd") == "scripted:demo-tdd"
     assert demo_model(DEMO_MODEL, "agent") == DEMO_MODEL
+    assert demo_model(DEMO_MODEL, "solve") == DEMO_MODEL, "the plain demo is solve's"
     assert demo_model("anthropic:claude-sonnet-4-6", DEMO_WORKFLOW) == "anthropic:claude-sonnet-4-6"
+
+
+def test_the_demo_is_scripted_demo_or_a_shipped_demo_script() -> None:
+    assert is_demo_model(DEMO_MODEL) and is_demo_model("scripted:demo-best-of-n")
+    assert not is_demo_model("scripted:demo-nothing") and not is_demo_model("scripted:demo-/tmp/x.yaml")
+    assert (
+        not is_demo_model("scripted:/tmp/demo.yaml") and not is_demo_model("anthropic:demo") and not is_demo_model("")
+    )
+
+
+def response_schemas(nodes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The `response` schemas of a definition's nodes, loop bodies included."""
+    found = []
+    for node in nodes:
+        if "response" in node:
+            found.append(node["response"])
+        found += response_schemas(node.get("body", {}).get("nodes", []))
+    return found
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in SCRIPTS_DIR.glob("demo-*.yaml")))
+def test_a_workflows_demo_script_calls_the_daemons_tools_and_answers_in_its_nodes_shape(name: str) -> None:
+    """A workflow's demo script plays a built-in workflow; its `respond` calls fit a response schema
+    of that workflow's nodes, and its other calls are the daemon's, on the demo project's files."""
+    [definition] = [w for w in builtin_workflows() if w.name == name.removeprefix("demo-")]
+    schemas = response_schemas(yaml.safe_load(definition.text)["nodes"])
+    script = load_script(name)
+    answers = [tool.input for turn in script.turns for tool in turn.tools if tool.name == "respond"]
+    assert bool(answers) is bool(schemas), "a node that asks for a response gets one"
+    for answer in answers:
+        assert any(not list(Draft202012Validator(schema).iter_errors(answer)) for schema in schemas), answer
+    check_tool_calls(replace(script, turns=tuple(replace(t, tools=without_respond(t.tools)) for t in script.turns)))
+
+
+def without_respond(tools: tuple[ScriptedToolCall, ...]) -> tuple[ScriptedToolCall, ...]:
+    return tuple(t for t in tools if t.name != "respond")
 
 
 async def test_the_workflow_demo_plans_read_only_then_builds_the_fix_and_tests_it(tmp_path: Path) -> None:

@@ -24,6 +24,7 @@ from reliant.db import agents as agents_db
 from reliant.domain import update_kinds as kinds
 from reliant.domain.agents import AgentRecord, AgentStatus
 from reliant.errors import DaemonUnavailableError
+from reliant.llm.demo import DEMO_MODEL, demo_model, is_demo_model
 from reliant.wire.payloads import agent_payload
 from reliant.worker.activities.agents import (
     MAX_DIFF_TEXT,
@@ -54,6 +55,7 @@ class _Project:
     daemon_id: str
     path: str
     worktree: str = ""  # the chat's own active worktree (where its tools run), if it has one
+    model: str = ""  # the chat's
 
 
 class WorktreeRunActivities:
@@ -93,6 +95,8 @@ class WorktreeRunActivities:
         started: list[RunAgent] = []
         for i, key in enumerate(keys):
             model = inp.models[i % len(inp.models)] if inp.models else scope.model
+            if is_demo_model(model or project.model):  # the child plays its own workflow's demo
+                model = demo_model(DEMO_MODEL, inp.workflow)
             record = agents_db.NewAgent(
                 id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"reliant:agent:{inp.chat_id}:{key}")),
                 chat_id=inp.chat_id,
@@ -286,14 +290,14 @@ class WorktreeRunActivities:
 
     async def _project(self, chat_id: str) -> _Project:
         row = await self.db.fetchrow(
-            "SELECT p.daemon_id, p.path,"
+            "SELECT p.daemon_id, p.path, c.model,"
             " (SELECT w.path FROM worktrees w WHERE w.chat_id = c.id AND w.state = 'active') AS worktree"
             " FROM chats c JOIN projects p ON p.id = c.project_id WHERE c.id = %s",
             (chat_id,),
         )
         if row is None:
             raise chat_gone(chat_id)
-        return _Project(str(row["daemon_id"]), str(row["path"]), str(row["worktree"] or ""))
+        return _Project(str(row["daemon_id"]), str(row["path"]), str(row["worktree"] or ""), str(row["model"]))
 
     async def _daemon(self, project: _Project, name: str, body: dict[str, Any]) -> dict[str, Any]:
         """A worktree request to the project's daemon; offline, the activity fails and is retried."""
