@@ -51,10 +51,13 @@
     question_answered  {question_id, tool_call_id, answers, status}
     context            {prompt_version, workspace, instructions: [{path, shown, scope, directory,
                         chars, truncated}], environment: {os, shell, date, workspace, git, tree,
-                        tree_truncated} | null}       what the agent is told about its project and
-                                                                machine: emitted when the chat's
+                        tree_truncated} | null, thread_id}
+                                                                what the agent is told about its project
+                                                                and machine: emitted when the chat's
                                                                 snapshot is taken and when more
-                                                                instruction files come into effect
+                                                                instruction files come into effect;
+                                                                thread_id: the model call's thread (a
+                                                                sub-agent's is its own)
 
     run_started        {run_id, workflow, source, inputs, parent_run_id, node, thread_id, note}
                                                                 a message starts the chat's workflow

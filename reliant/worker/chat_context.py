@@ -44,9 +44,11 @@ def touched_paths(transcript: Sequence[StoredMessage]) -> list[str]:
     return list(seen)
 
 
-def context_payload(ctx: ChatContext) -> dict[str, object]:
-    """The `context` update: which files are in effect (not their text) and the environment."""
+def context_payload(ctx: ChatContext, thread_id: str = "") -> dict[str, object]:
+    """The `context` update: which files are in effect (not their text) and the environment, and
+    the thread whose model call took it (sub-agents call side by side: a client tells them apart)."""
     return {
+        "thread_id": thread_id,
         "prompt_version": ctx.prompt_version,
         "workspace": ctx.workspace,
         "instructions": [instruction_to_json(f, content=False) for f in ctx.instructions],
@@ -60,8 +62,11 @@ class ChatContexts:
         self.bus = bus
         self.log = log
 
-    async def current(self, chat_id: str, project: Project, transcript: Sequence[StoredMessage]) -> ChatContext:
-        """The chat's snapshot, taken or extended as needed (`project.path`: where the chat works)."""
+    async def current(
+        self, chat_id: str, project: Project, transcript: Sequence[StoredMessage], thread_id: str = ""
+    ) -> ChatContext:
+        """The chat's snapshot, taken or extended as needed (`project.path`: where the chat works;
+        `thread_id`: the thread of the model call that needs it)."""
         ctx = await chat_contexts_db.get(self.db, chat_id)
         changed = False
         if ctx is None or ctx.workspace != project.path:
@@ -81,7 +86,7 @@ class ChatContexts:
         elif changed:
             await chat_contexts_db.put(self.db, chat_id, ctx)
         if changed:
-            await self.log.emit(chat_id, kinds.CONTEXT, context_payload(ctx))
+            await self.log.emit(chat_id, kinds.CONTEXT, context_payload(ctx, thread_id))
         return ctx
 
     async def _take(self, project: Project) -> ChatContext:

@@ -109,7 +109,10 @@ async def test_the_model_gets_the_guidance_the_environment_and_the_instructions(
     assert stable_part(first) == stable_part(second) == guidance("auto")
     assert str(ws) not in stable_part(first)
 
-    updates = [u.payload for u in await env.updates(chat.id) if u.kind == "context"]
+    logged = await env.updates(chat.id)
+    updates = [u.payload for u in logged if u.kind == "context"]
+    [thread] = {u.payload["message"]["thread_id"] for u in logged if u.kind == "message_completed"}
+    assert [u["thread_id"] for u in updates] == [thread, thread], "whose call took it: a client tells agents apart"
     assert [[f["shown"] for f in u["instructions"]] for u in updates] == [
         ["AGENTS.md", str(ws.parent / "AGENTS.md")],
         ["AGENTS.md", str(ws.parent / "AGENTS.md"), "api/AGENTS.md"],

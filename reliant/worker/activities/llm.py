@@ -209,7 +209,7 @@ class LlmActivities:
             self.spending.check(chat.id, chat.project_id, model_spec, thread.id, transcript)
             if self.spending is not None
             else _value(None),
-            self._system_prompt(chat, project, transcript, inp.mode, inp.system),
+            self._system_prompt(chat, project, transcript, inp.mode, inp.system, thread_id=thread.id),
             return_exceptions=True,
         )
         if _ok(refusal) is not None:  # not made: the run pauses until the budget is raised and resumed
@@ -430,11 +430,18 @@ class LlmActivities:
         return transcript
 
     async def _system_prompt(
-        self, chat: ChatInfo, project: Project, transcript: list[StoredMessage], mode: str, extra: str = ""
+        self,
+        chat: ChatInfo,
+        project: Project,
+        transcript: list[StoredMessage],
+        mode: str,
+        extra: str = "",
+        *,
+        thread_id: str,
     ) -> SystemPrompt:
         """Built from the chat's snapshot of its environment and instruction files (chat_context.py);
         `extra`: a workflow node's own instructions."""
-        ctx = await self.contexts.current(chat.id, project, transcript)
+        ctx = await self.contexts.current(chat.id, project, transcript, thread_id)
         return build_system_prompt(
             project, mode=mode, environment=ctx.environment, instructions=ctx.instructions, extra=extra
         )
