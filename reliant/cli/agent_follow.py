@@ -24,6 +24,9 @@ from reliant.wire.v1.agent_connect import AgentServiceClientSync
 
 AGENT_KINDS = ("agent_started", "agent_status", "agent_finished")
 RUN_KINDS = ("run_started", "node_state", "run_finished")
+# What the view of an agent is also handed of other agents: the renderer tells the life of those it
+# spawned (reliant.cli.agent_scope) and leaves out the rest.
+LIFECYCLE_KINDS = ("agent_started", "agent_finished", "run_finished")
 # How the follow ends, by how the agent ended (as `reliant chat` exits on its turn's end).
 EXIT_OF_STATUS = {"done": EXIT_OK, "failed": EXIT_FAILED, "cancelled": EXIT_FAILED}
 
@@ -61,7 +64,7 @@ class AgentUpdates:
             return str(payload.get("message_id", "")) in self.streaming
         if kind == "message_aborted":
             return int(payload.get("turn") or 0) in self.turns
-        if kind in ("tool_started", "tool_finished"):
+        if kind in ("tool_started", "tool_finished", "context"):
             return bool(payload.get("thread_id")) and str(payload.get("thread_id")) in self.threads
         if kind in ("approval_requested", "question_asked"):
             return str((payload.get("agent") or {}).get("agent_id", "")) == self.agent_id
@@ -70,6 +73,10 @@ class AgentUpdates:
         if kind in RUN_KINDS:
             return str(payload.get("run_id", "")) == self.agent_id
         return False
+
+    def shown(self, kind: str, payload: dict[str, Any]) -> bool:
+        """Whether the agent's view is handed the update: its own, and the lives of other agents."""
+        return kind in LIFECYCLE_KINDS or self.mine(kind, payload)
 
 
 def resolve_agent(api: Api, chat_id: str, given: str) -> apb.Agent:
@@ -92,6 +99,7 @@ def follow_agent(api: Api, chat_id: str, given: str, renderer: Renderer, gates: 
     0 when it is done, 1 when it failed or was cancelled, 2 when the chat pauses (3 from `gates`
     with --wait-for-gate). `gates` asks what the agent (only) waits for, as `reliant chat` does."""
     agent = resolve_agent(api, chat_id, given)
+    renderer.scope.view = agent.agent_id  # the agents it spawns show as lines of their lives
     with api.chats() as chats:
         listed = chats.list_messages(
             pb.ListMessagesRequest(chat_id=chat_id, agent_id=agent.agent_id), headers=api.headers
@@ -150,8 +158,25 @@ class _Filtered:
         self.mine = mine
 
     def update(self, kind: str, payload: dict[str, Any]) -> None:
-        if kind not in AGENT_KINDS and self.mine.mine(kind, payload):
+        if self.mine.shown(kind, payload):
             self.renderer.update(kind, payload)
+
+
+def show_agent(api: Api, chat_id: str, given: str) -> int:
+    """`reliant show --agent AGENT`: the agent's transcript alone, from the chat's update log, and
+    how it ended (or that it still runs)."""
+    from reliant.cli.transcript import header, replay
+    from reliant.cli.workflow_client import RunRenderer
+
+    agent = resolve_agent(api, chat_id, given)
+    renderer = RunRenderer(live=False, agent=agent.agent_id)
+    header(api, chat_id, renderer)
+    about = f"agent {agent.name} ({agent.agent_id[:8]}) · {agent.task[:80]} · {agent.status}"
+    renderer.line(Text(printable(about), style="bold"))
+    replay(api, chat_id, renderer, AgentUpdates(agent.agent_id, set()).shown)
+    if agent.status != "running":
+        _ended(renderer, agent.name, agent.status, agent.error)
+    return 0
 
 
 def _ended(renderer: Renderer, name: str, status: str, error: str) -> int:

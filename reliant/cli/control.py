@@ -67,14 +67,30 @@ def _drive(api: Api, chat: str, *, message: str = "", resume: bool = False, inte
 
 
 @app.command()
-def show(chat: ChatArg, data_dir: DataDirOpt = None, api_url: ApiUrlOpt = None, token: TokenOpt = None) -> None:
-    """A chat's transcript, with tool calls, their results and the instruction files in effect."""
+def show(
+    chat: ChatArg,
+    agent: Annotated[
+        str | None,
+        typer.Option(
+            "--agent", help="Only this sub-agent's transcript (its id or a unique prefix, see `reliant agents`)"
+        ),
+    ] = None,
+    data_dir: DataDirOpt = None,
+    api_url: ApiUrlOpt = None,
+    token: TokenOpt = None,
+) -> None:
+    """A chat's transcript, with tool calls, their results and the instruction files in effect; its
+    sub-agents as a line when each starts and ends (see one with --agent)."""
 
     def work(api: Api) -> int:
         from reliant.cli import ids, transcript
         from reliant.cli.workflow_client import RunRenderer
 
         chat_id = ids.chat_id(api, chat)
+        if agent is not None:
+            from reliant.cli.agent_follow import show_agent
+
+            return show_agent(api, chat_id, agent)
         renderer = RunRenderer(live=False)
         transcript.header(api, chat_id, renderer)
         transcript.replay(api, chat_id, renderer)

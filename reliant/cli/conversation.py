@@ -19,8 +19,10 @@ from reliant.cli.gates import EXIT_GATE, Gates
 from reliant.cli.render import Renderer
 from reliant.cli.shown import printable
 from reliant.cli.transcript import draw, turn_so_far
+from reliant.wire.v1 import agent_pb2 as apb
 from reliant.wire.v1 import chat_pb2 as pb
 from reliant.wire.v1 import control_pb2 as cpb
+from reliant.wire.v1.agent_connect import AgentServiceClientSync
 from reliant.wire.v1.chat_connect import ChatServiceClientSync
 
 __all__ = ["EXIT_GATE", "Api", "CliError", "Gates", "Renderer"]
@@ -160,6 +162,7 @@ def run_chat(
             return EXIT_FAILED
         assert so_far is not None
         draw(renderer, so_far.messages)
+        _meet_agents(api, chat.id, renderer)
         since, mine = so_far.resume_seq, False
     paused = chat.status == "paused" and not interrupt
     if paused and not _resumed(api, chat, short, renderer, confirm, ask_first=not resume, waiting=bool(message)):
@@ -189,6 +192,15 @@ def run_chat(
     code = follow(api, chat.id, since, done, renderer)
     renderer.settle()
     return code
+
+
+def _meet_agents(api: Api, chat_id: str, renderer: Renderer) -> None:
+    """Following a turn already running: the agents it spawned before are known, so their updates
+    from here on show as their lives, not as the chat's own."""
+    with AgentServiceClientSync(api.url, proto_json=True, timeout_ms=30_000) as agents:
+        listed = agents.list_agents(apb.ListAgentsRequest(chat_id=chat_id), headers=api.headers).agents
+    for agent in listed:
+        renderer.scope.meet(MessageToDict(agent, preserving_proto_field_name=True))
 
 
 def _send(api: Api, chat: pb.Chat, message: str, model: str, renderer: Renderer, *, interrupt: bool = False) -> int:

@@ -7,6 +7,12 @@ included), edits as coloured diffs, and each turn ends with a line of tokens, co
 When stdout is not a terminal the text goes out as it arrives, plain, with no escape codes;
 NO_COLOR is honoured.
 
+A view follows one agent (the chat's top agent, or one named with --agent): the sub-agents it
+spawns show as a line when each starts and one when it ends (status, cost, its result in a line),
+never their answers or tool calls, which run side by side with the view's own; what they wait for
+(approvals, questions) is shown, tagged with the agent, since the user answers it
+(reliant.cli.agent_scope tells whose an update is).
+
 The renderer only draws: it takes updates (live from the stream, or replayed for `reliant show`)
 and never decides when a chat is done (reliant.cli.conversation does).
 """
@@ -24,6 +30,7 @@ from rich.console import Console
 from rich.text import Text
 
 from reliant.cli import tool_lines
+from reliant.cli.agent_scope import AgentScope, one_line, result_of
 from reliant.cli.markdown_out import MarkdownOut
 from reliant.cli.shown import printable_values
 
@@ -91,7 +98,7 @@ class StreamedText:
 class Renderer:
     """Draws a chat's updates. `live`: following a chat as it runs (notes go to stderr; deltas are
     the answer); otherwise replaying a stored one (`reliant show`: everything on stdout, answers
-    from the stored messages)."""
+    from the stored messages). `agent`: the sub-agent whose view it is ("" the chat's top agent)."""
 
     def __init__(
         self,
@@ -101,6 +108,7 @@ class Renderer:
         styled: bool | None = None,
         live: bool = True,
         echo_user: bool = False,
+        agent: str = "",
     ) -> None:
         self.out = out or sys.stdout
         self.err = err or sys.stderr
@@ -130,6 +138,9 @@ class Renderer:
         # The turn whose answer is being written on the terminal: answers streamed beside it (a
         # workflow's parallel branches, agents) are not interleaved with it, but shown whole once stored.
         self._voice: int | None = None
+        self.scope = AgentScope(agent)
+        self._told: set[tuple[str, str]] = set()  # (agent id, started | finished): its lines printed
+        self._instructions: list[str] | None = None  # the instruction files last said to be in effect
 
     # -- output -----------------------------------------------------------------------------------
 
@@ -231,9 +242,51 @@ class Renderer:
     # -- updates ------------------------------------------------------------------------------------
 
     def update(self, kind: str, payload: Mapping[str, Any], at: float | None = None) -> None:
+        shown = printable_values(payload)  # what a model or a tool wrote is shown, never acted on by the terminal
+        at = time.time() if at is None else at
+        agent = self.scope.owner(kind, shown)
+        if agent and agent != self.scope.view:
+            self._beside(agent, kind, shown, at)
+            return
         handler = getattr(self, f"_on_{kind}", None)
-        if handler is not None:  # what a model or a tool wrote is shown, never acted on by the terminal
-            handler(printable_values(payload), time.time() if at is None else at)
+        if handler is not None:
+            handler(shown, at)
+
+    # -- sub-agents ---------------------------------------------------------------------------------
+
+    def _beside(self, agent_id: str, kind: str, payload: dict[str, Any], at: float) -> None:
+        """Another agent's update: what it waits for, and a line when one the view's agent spawned
+        starts or ends; never its answer, tool calls or context."""
+        agent = self.scope.agents.get(agent_id)
+        if kind in ("approval_requested", "question_asked"):
+            if agent is not None and not payload.get("agent"):  # a workflow's approval node in its run
+                payload = {**payload, "agent": {"agent_id": agent_id, "name": agent.name, "task": agent.task}}
+            getattr(self, f"_on_{kind}")(payload, at)
+            return
+        if agent is None or not self.scope.is_child(agent_id):
+            return  # an agent it spawned in turn: that one's view tells
+        if kind == "run_finished":
+            agent.result = str(payload.get("error") or "") or result_of(payload.get("outputs"))
+        elif kind == "agent_started" and (agent_id, "started") not in self._told:
+            self._told.add((agent_id, "started"))
+            self.line(Text(f"▸ agent {agent.name} ({agent_id[:8]}) started: {one_line(agent.task)}", style="cyan"))
+        elif kind == "agent_finished" and (agent_id, "finished") not in self._told:
+            self._told.add((agent_id, "finished"))
+            self._agent_ended(agent_id, payload, at)
+
+    def _agent_ended(self, agent_id: str, payload: Mapping[str, Any], at: float) -> None:
+        agent = self.scope.agents[agent_id]
+        status = str(payload.get("status", ""))
+        cost = float(payload.get("cost_usd") or 0)
+        self._begin_turn(at)
+        if self._turn is not None:  # the turn's line counts what its agents spent
+            self._turn.input_tokens += int(payload.get("input_tokens") or 0)
+            self._turn.output_tokens += int(payload.get("output_tokens") or 0)
+            self._turn.cost_usd += cost
+        result = str(payload.get("error") or "") or agent.result
+        mark, style = ("■", "green") if status == "done" else ("✗", "red")
+        text = f"{mark} agent {agent.name} ({agent_id[:8]}) {status} · ${cost:.4f}" + (f" · {result}" if result else "")
+        self.line(Text(one_line(text, 160), style=style))
 
     def _begin_turn(self, at: float) -> None:
         if self._turn is None:
@@ -375,7 +428,7 @@ class Renderer:
         if self.live:
             return  # the prompt (reliant.cli.gates) shows it
         first, *more = tool_lines.whole(str(payload.get("tool_name")), dict(payload.get("input") or {}))
-        self.line(Text(f"? allow {first}", style="yellow"))
+        self.line(Text(f"? allow {first}{agent_tag(payload)}", style="yellow"))
         for line in more:
             self.line(Text(line, style="yellow"))
 
@@ -400,7 +453,7 @@ class Renderer:
         if self.live:
             return  # the prompt asks it
         for item in payload.get("questions") or []:
-            self.line(Text(f"? {item.get('question', '')}", style="yellow"))
+            self.line(Text(f"? {item.get('question', '')}{agent_tag(payload)}", style="yellow"))
 
     def _on_question_answered(self, payload: Mapping[str, Any], at: float) -> None:
         status = payload.get("status")
@@ -424,7 +477,12 @@ class Renderer:
         self.note(Text(str(payload.get("message", "")), style="bright_black"))
 
     def _on_context(self, payload: Mapping[str, Any], at: float) -> None:
+        """Said when the files in effect are first known and when they change, not at each call that
+        takes the snapshot again."""
         files = [str(f.get("shown") or f.get("path")) for f in payload.get("instructions") or []]
+        if files == self._instructions:
+            return
+        self._instructions = files
         if files:
             self.note(Text(f"instructions in effect: {', '.join(files)}", style="bright_black"))
         elif not self.live:
@@ -469,6 +527,12 @@ class Renderer:
                 self.line(Text("(still being written)", style="bright_black"))
         self._partial.clear()
         self.settle()
+
+
+def agent_tag(payload: Mapping[str, Any]) -> str:
+    """Which sub-agent raised a gate (its answer goes to that agent only); "" for the chat's own."""
+    tag = payload.get("agent")
+    return f"  (agent {tag.get('name', '')})" if isinstance(tag, Mapping) and tag.get("agent_id") else ""
 
 
 def _isatty(stream: TextIO) -> bool:

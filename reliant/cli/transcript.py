@@ -3,6 +3,7 @@ running now (before following it), or the whole update log (`reliant show`)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -118,15 +119,19 @@ def _draw_call(renderer: Renderer, call: pb.ContentBlock, result: pb.ContentBloc
     )
 
 
-def replay(api: Api, chat_id: str, renderer: Renderer) -> None:
-    """Draw everything the chat's update log holds, up to now (`reliant show`)."""
+def replay(
+    api: Api, chat_id: str, renderer: Renderer, keep: Callable[[str, dict[str, Any]], bool] | None = None
+) -> None:
+    """Draw everything the chat's update log holds, up to now (`reliant show`); with `keep`, only
+    the updates it keeps (one agent's)."""
     with ChatServiceClientSync(api.url, proto_json=True, timeout_ms=120_000) as client:
         request = pb.StreamUpdatesRequest(chat_id=chat_id, since_seq=0)
         for update in client.stream_updates(request, headers=api.headers):
             if update.kind == READY:
                 break
-            if update.seq:
-                renderer.update(update.kind, MessageToDict(update.payload), at=update.created_unix)
+            payload = MessageToDict(update.payload)
+            if update.seq and (keep is None or keep(update.kind, payload)):
+                renderer.update(update.kind, payload, at=update.created_unix)
     renderer.finish_replay()
 
 

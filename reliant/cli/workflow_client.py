@@ -14,10 +14,11 @@ from google.protobuf.json_format import MessageToDict
 from google.protobuf.struct_pb2 import Struct
 from rich.text import Text
 
+from reliant.cli.agent_scope import one_line, value_text
 from reliant.cli.api import Api, CliError
 from reliant.cli.gates import EXIT_GATE, LOST_RACE, Gates, StillPending
 from reliant.cli.keyboard import Keyboard
-from reliant.cli.render import MARK, Renderer
+from reliant.cli.render import MARK, Renderer, agent_tag
 from reliant.cli.shown import revealing
 from reliant.wire.v1 import chat_pb2 as pb
 from reliant.wire.v1 import control_pb2 as cpb
@@ -118,17 +119,9 @@ def first_message(flow: wpb.Workflow, inputs: Mapping[str, Any]) -> str:
 # -- list and show ---------------------------------------------------------------------------------
 
 
-def _value_text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
-
-
 def input_line(spec: wpb.WorkflowInput) -> str:
     kind = f"{spec.type} ({' | '.join(spec.values)})" if spec.type == "enum" else spec.type
-    need = "required" if spec.required else f"default {_value_text(_default(spec))}"
+    need = "required" if spec.required else f"default {value_text(_default(spec))}"
     about = f"  {spec.description}" if spec.description else ""
     return f"{spec.name}: {kind}, {need}{about}"
 
@@ -214,7 +207,11 @@ def node_line(kind: str, payload: Mapping[str, Any]) -> str:
     if kind == "run_finished":
         status = str(payload.get("status", ""))
         outputs = payload.get("outputs") or {}
-        shown = ", ".join(f"{k}={_value_text(v)}" for k, v in outputs.items()) if isinstance(outputs, dict) else ""
+        shown = (
+            ", ".join(f"{k}={one_line(value_text(v), 60)}" for k, v in outputs.items())
+            if isinstance(outputs, dict)
+            else ""
+        )
         error = f": {payload.get('error')}" if payload.get("error") else ""
         return f"■ workflow {status}{error}" + (f" · {shown}" if shown else "")
     if kind == "node_state":
@@ -263,7 +260,8 @@ class RunRenderer(Renderer):
         if payload.get("kind") != "node":
             super()._on_approval_requested(payload, at)
         elif not self.live:  # following, the prompt (NodeGates) shows it
-            self.line(Text(f"? {payload.get('question', '')}  [{' | '.join(map(str, payload.get('choices') or []))}]"))
+            choices = " | ".join(map(str, payload.get("choices") or []))
+            self.line(Text(f"? {payload.get('question', '')}  [{choices}]{agent_tag(payload)}"))
 
     def _on_approval_resolved(self, payload: Mapping[str, Any], at: float) -> None:
         if payload.get("status") != "answered":
