@@ -34,7 +34,12 @@ class InstructionFile:
         """How the prompt and the UI name it: relative inside the project, absolute above it."""
         if self.scope is InstructionScope.PARENT:
             return self.path
-        name = self.path.rsplit("/", 1)[-1] if "/.reliant/" not in self.path else ".reliant/instructions.md"
+        # The path's end, not any /.reliant/ in it: an agent's worktree lies under .reliant/worktrees/.
+        name = (
+            ".reliant/instructions.md"
+            if self.path.endswith("/.reliant/instructions.md")
+            else self.path.rsplit("/", 1)[-1]
+        )
         return name if self.directory == "." else f"{self.directory}/{name}"
 
 
