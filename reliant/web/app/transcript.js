@@ -139,6 +139,7 @@ export class ChatModel {
     this.tools = new Map(); // tool_call_id -> tool call state
     this.toolOwner = new Map(); // tool_call_id -> row key of the message that holds the call
     this.agentIds = new Set(); // the chat's sub-agents: their threads' messages are not shown here
+    this.agentThreads = new Set(); // the threads their messages are on: the context taken there is theirs
     this.notices = new Map(); // key -> {key, text, tone, anchor, seq} (tone: a key of NOTICE_LOOKS)
     this.gates = new Map(); // tool_call_id -> approval or question (see gates.js)
     this.staleMark = 0;
@@ -452,6 +453,11 @@ export class ChatModel {
     return slash > 0 && this.agentIds.has(String(step).slice(0, slash));
   }
 
+  /** A thread whose messages are not this transcript's (another agent's). */
+  _othersThread(thread) {
+    if (thread) this.agentThreads.add(String(thread));
+  }
+
   /** The chat's sub-agents (ListAgents): their messages stay out of this transcript. */
   addAgents(ids) {
     for (const id of ids) this.agentIds.add(String(id));
@@ -481,9 +487,13 @@ export class ChatModel {
       case "message_created":
       case "message_completed":
         if (p.message && p.message.id && !this.foreign(p.message.step)) this._store(p.message);
+        else if (p.message) this._othersThread(p.message.thread_id);
         break;
       case "message_started": {
-        if (this.foreign(p.step)) break; // a sub-agent's answer streams on its own thread
+        if (this.foreign(p.step)) {
+          this._othersThread(p.thread_id); // a sub-agent's answer streams on its own thread
+          break;
+        }
         if (this.agentId && p.thread_id) this.threads.add(String(p.thread_id));
         const turn = num(p.turn);
         this._dropLive(turn);
@@ -589,6 +599,8 @@ export class ChatModel {
         break;
       }
       case "context":
+        // Agents side by side each take their own (in their worktrees): the chat shows its own.
+        if (this.agentThreads.has(String(p.thread_id || ""))) break;
         this._setInstructions(p.instructions);
         break;
       case "chat_updated": {

@@ -218,6 +218,15 @@ test("the instruction files in effect come with the snapshot and change with a c
   // The same files again (a replayed update, a fresh snapshot) change nothing.
   m.apply(u("context", { instructions: files }));
   assert.equal(m.take().chat, false);
+  // A sub-agent's, taken on its own thread in its own worktree, is not the chat's.
+  m.apply(u("agent_started", { agent_id: "a1", name: "solve #1", status: "running" }));
+  m.apply(u("message_created", { message: { id: "c1", ordinal: 3, role: "user", step: "a1/main:work#0/prompt", thread_id: "th2", blocks: [], usage: {} } }));
+  const its = [{ path: "/w/.reliant/worktrees/agent-a1/AGENTS.md", shown: "AGENTS.md", scope: "project", directory: "." }];
+  m.apply(u("context", { thread_id: "th2", workspace: "/w/.reliant/worktrees/agent-a1", instructions: its }));
+  assert.deepEqual(m.instructions.map((f) => f.path), ["/w/AGENTS.md", "/w/src/CLAUDE.md"]);
+  assert.equal(m.take().chat, false);
+  m.apply(u("context", { thread_id: "th1", instructions: files.slice(0, 1) })); // the chat's own thread
+  assert.deepEqual(m.instructions.map((f) => f.shown), ["AGENTS.md"]);
   // A sub-agent's transcript leaves them to its chat.
   const agent = new ChatModel(CHAT, { agentId: "a1" });
   agent.load({ messages: [], resumeSeq: "0", instructions: files });
