@@ -141,6 +141,7 @@ class Renderer:
         self.scope = AgentScope(agent)
         self._told: set[tuple[str, str]] = set()  # (agent id, started | finished): its lines printed
         self._instructions: list[str] | None = None  # the instruction files last said to be in effect
+        self._held: list[Text] = []  # sub-agents' lines that came while the view's answer streamed
 
     # -- output -----------------------------------------------------------------------------------
 
@@ -269,7 +270,7 @@ class Renderer:
             agent.result = str(payload.get("error") or "") or result_of(payload.get("outputs"))
         elif kind == "agent_started" and (agent_id, "started") not in self._told:
             self._told.add((agent_id, "started"))
-            self.line(Text(f"▸ agent {agent.name} ({agent_id[:8]}) started: {one_line(agent.task)}", style="cyan"))
+            self._aside(Text(f"▸ agent {agent.name} ({agent_id[:8]}) started: {one_line(agent.task)}", style="cyan"))
         elif kind == "agent_finished" and (agent_id, "finished") not in self._told:
             self._told.add((agent_id, "finished"))
             self._agent_ended(agent_id, payload, at)
@@ -286,7 +287,20 @@ class Renderer:
         result = str(payload.get("error") or "") or agent.result
         mark, style = ("■", "green") if status == "done" else ("✗", "red")
         text = f"{mark} agent {agent.name} ({agent_id[:8]}) {status} · ${cost:.4f}" + (f" · {result}" if result else "")
-        self.line(Text(one_line(text, 160), style=style))
+        self._aside(Text(one_line(text, 160), style=style))
+
+    def _aside(self, text: Text) -> None:
+        """A sub-agent's line: held while the view's own answer streams (it would break a sentence
+        in two), printed once that answer is stored."""
+        if self.live and self._voice is not None:
+            self._held.append(text)
+        else:
+            self.line(text)
+
+    def _release(self) -> None:
+        held, self._held = self._held, []
+        for text in held:
+            self.line(text)
 
     def _begin_turn(self, at: float) -> None:
         if self._turn is None:
@@ -383,6 +397,7 @@ class Renderer:
         if message.get("cut") and message_id not in self._shown:  # a limit cut it: it is not the whole answer
             self.line(Text(f"(answer cut: {message['cut']})", style="yellow"))
         self._shown.add(message_id)
+        self._release()
 
     def _on_message_aborted(self, payload: Mapping[str, Any], at: float) -> None:
         turn_no = int(payload.get("turn") or 0)  # only this answer: another may be streaming beside it
@@ -391,6 +406,7 @@ class Renderer:
             self._voice = None
         reason = payload.get("reason") or "stopped"
         self.line(Text(f"({reason}: the answer was cut short)", style="bright_black"))
+        self._release()
 
     def _on_tool_started(self, payload: Mapping[str, Any], at: float) -> None:
         call_id = str(payload.get("tool_call_id", ""))
@@ -507,6 +523,8 @@ class Renderer:
             self._end_turn(at)
 
     def _end_turn(self, at: float) -> None:
+        self._voice = None
+        self._release()
         turn, self._turn = self._turn, None
         self._running.clear()
         if turn is None or not turn.answers:

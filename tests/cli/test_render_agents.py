@@ -108,3 +108,31 @@ def test_a_sub_agents_gate_is_shown_in_the_main_view_tagged_with_the_agent() -> 
         renderer.update(update["kind"], update["payload"], at=100.0)
     renderer.settle()
     assert "? allow shell rm -rf build  (agent solve #1)" in out.getvalue()
+
+
+def test_a_sub_agents_line_waits_for_the_sentence_being_streamed_to_end() -> None:
+    ids = agent_ids()
+    started = next(u for u in recorded() if u["kind"] == "agent_started")
+    top = {"message_id": "m1", "turn": 20, "attempt": 1, "step": "", "thread_id": "main"}
+    stored = {
+        "id": "m1",
+        "role": "assistant",
+        "turn": 20,
+        "blocks": [{"type": "text", "text": "Running the tests again."}],
+    }
+    out = io.StringIO()
+    renderer = RunRenderer(out, io.StringIO(), styled=False, live=True)
+    for kind, payload in [
+        ("message_started", top),
+        ("block_started", {"message_id": "m1", "index": 0, "type": "text"}),
+        ("block_delta", {"message_id": "m1", "index": 0, "type": "text", "offset": 0, "text": "Running the tests "}),
+        ("agent_started", started["payload"]),
+        ("block_delta", {"message_id": "m1", "index": 0, "type": "text", "offset": 18, "text": "again."}),
+        ("message_completed", {"message": stored}),
+    ]:
+        renderer.update(kind, payload, at=100.0)
+    renderer.settle()
+    assert out.getvalue().splitlines() == [
+        "Running the tests again.",
+        f'▸ agent solve #1 ({ids["solve #1"][:8]}) started: greet() returns "hello"',
+    ]
