@@ -286,6 +286,9 @@ class NodeGates(Gates):
         self.handled.add(approval_id)
         choices = [str(c) for c in payload.get("choices") or []]
         question = str(payload.get("question", ""))
+        agent = self.renderer.scope.agents.get(str(payload.get("run_id", "")))  # a sub-agent's run asks
+        if agent is not None:
+            question += f" (agent {agent.name})"
         if self.wait_for_gate or self.keyboard is None or not self.interactive:
             self.renderer.note(
                 f"the workflow asks: {question} [{' | '.join(choices)}]: "

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from reliant.cli.agent_follow import AgentUpdates
-from reliant.cli.workflow_client import RunRenderer
+from reliant.cli.workflow_client import NodeGates, RunRenderer
 
 RECORDED = Path(__file__).parent / "recorded" / "best_of_n_three_agents.jsonl"
 # What only the agents said or did (the judge's prompt quotes their last answers, not these).
@@ -136,3 +136,15 @@ def test_a_sub_agents_line_waits_for_the_sentence_being_streamed_to_end() -> Non
         "Running the tests again.",
         f'▸ agent solve #1 ({ids["solve #1"][:8]}) started: greet() returns "hello"',
     ]
+
+
+def test_an_approval_node_in_a_sub_agents_run_names_the_agent_when_it_asks() -> None:
+    ids = agent_ids()
+    err = io.StringIO()
+    renderer = RunRenderer(io.StringIO(), err, styled=False, live=True)
+    for update in [u for u in recorded() if u["seq"]][:12]:
+        renderer.update(update["kind"], update["payload"], at=100.0)
+    gates = NodeGates(api=None, renderer=renderer, interactive=False, wait_for_gate=True)  # type: ignore[arg-type]
+    asked = {"approval_id": "ap2", "kind": "node", "question": "Ship it?", "choices": ["yes", "no"]}
+    assert gates.on_update("approval_requested", asked | {"run_id": ids["solve #2"]}) == 3
+    assert "the workflow asks: Ship it? (agent solve #2) [yes | no]" in err.getvalue()
