@@ -50,7 +50,9 @@ async def started_in_run(db: Queries, chat_id: str, run_id: str) -> dict[str, To
 async def unused_keys(db: Queries, chat_id: str, turn: int, keys: Sequence[str]) -> list[str]:
     """`keys` for the calls of `turn`, each made unique: a key an earlier turn took already (a model
     that numbers its calls from 0 again, after its thread was compacted) gets the turn appended. A
-    retry of the same turn finds its own keys and keeps them."""
+    retry of the same turn finds its own keys and keeps them (an answer that calls no tool asks nothing)."""
+    if not keys:
+        return []
     rows = await db.fetch(
         "SELECT call_key, turn FROM tool_executions WHERE chat_id = %s AND call_key = ANY(%s)", (chat_id, list(keys))
     )
