@@ -563,7 +563,7 @@ async def settle_tool_results(
     a run stopped at max_turns); otherwise an unfinished call is left for execute_tool."""
     if transcript is None:
         thread = await (threads_db.get(db, thread_id) if thread_id else threads_db.main(db, chat_id))
-        transcript = await messages_db.thread_transcript(db, thread.id) if thread is not None else []
+        transcript = await messages_db.thread_transcript(db, thread) if thread is not None else []
     last = transcript[-1] if transcript else None
     if last is None or last.role is not Role.ASSISTANT or last.turn is None or not last.tool_calls_blocks():
         return transcript
