@@ -4,7 +4,7 @@ message_agent left for an agent's next model call."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from psycopg.types.json import Jsonb
@@ -92,40 +92,40 @@ async def create(tx: Queries, new: NewAgent, limits: AgentLimits) -> tuple[Agent
     """Record an agent as it is spawned: (the agent, True) or, for a call recorded before (a
     retry), (that agent, False). Checks the chat's limits under a lock on the chat, so agents
     spawned together are counted one after another (LimitReached); under the same lock, a call that
-    has ended (its run was stopped meanwhile: the abandon_spawn activity) records none (CallEnded)."""
-    existing = await by_call(tx, new.chat_id, new.call_key)
-    if existing is not None:
-        return existing, False
+    has ended (its run was stopped meanwhile: the abandon_spawn activity) records none (CallEnded).
+    What it checks is read in one statement after the lock (one taken before it would not see the
+    agents of the spawns it waited for)."""
     await lock_spawns(tx, new.chat_id)
-    existing = await by_call(tx, new.chat_id, new.call_key)
-    if existing is not None:
-        return existing, False
-    call = await tx.fetchrow(
-        "SELECT state FROM tool_executions WHERE chat_id = %s AND call_key = %s", (new.chat_id, new.call_key)
+    seen = await tx.fetchrow(
+        "SELECT count(*) AS total, count(*) FILTER (WHERE status = 'running') AS running,"
+        " bool_or(call_key = %s) AS recorded,"
+        " (SELECT state FROM tool_executions WHERE chat_id = %s AND call_key = %s) AS call_state"
+        " FROM agents WHERE chat_id = %s",
+        (new.call_key, new.chat_id, new.call_key, new.chat_id),
     )
-    if call is not None and call["state"] in _ENDED_CALL:
+    assert seen is not None
+    if seen["recorded"]:
+        existing = await by_call(tx, new.chat_id, new.call_key)
+        assert existing is not None
+        return existing, False
+    if seen["call_state"] in _ENDED_CALL:
         raise CallEnded(new.call_key)
     if new.depth > limits.max_depth:
         raise LimitReached(
             f"agents may be nested {limits.max_depth} deep at most: this agent is at depth {new.depth - 1},"
             " so it cannot spawn another; do the work yourself"
         )
-    counts = await tx.fetchrow(
-        "SELECT count(*) AS total, count(*) FILTER (WHERE status = 'running') AS running"
-        " FROM agents WHERE chat_id = %s",
-        (new.chat_id,),
-    )
-    assert counts is not None
-    if counts["total"] >= limits.max_per_chat:
-        raise LimitReached(f"this chat has spawned {counts['total']} agents, the most it may (max_per_chat)")
-    if counts["running"] >= limits.max_concurrent:
+    if seen["total"] >= limits.max_per_chat:
+        raise LimitReached(f"this chat has spawned {seen['total']} agents, the most it may (max_per_chat)")
+    if seen["running"] >= limits.max_concurrent:
         raise LimitReached(
-            f"{counts['running']} agents are running in this chat, the most at once (max_concurrent): "
+            f"{seen['running']} agents are running in this chat, the most at once (max_concurrent): "
             "wait for some of them (wait_agents) before spawning more"
         )
-    await tx.execute(
-        "INSERT INTO agents (id, chat_id, parent_id, call_key, depth, name, task, workflow, model, thread_mode)"
-        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+    # Just recorded, it has made no model call yet: what it spent is nothing (no _USAGE to read).
+    row = await tx.fetchrow(
+        "INSERT INTO agents AS a (id, chat_id, parent_id, call_key, depth, name, task, workflow, model, thread_mode)"
+        f" VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING {_COLUMNS}",
         (
             new.id,
             new.chat_id,
@@ -139,9 +139,8 @@ async def create(tx: Queries, new: NewAgent, limits: AgentLimits) -> tuple[Agent
             new.thread_mode,
         ),
     )
-    created = await get(tx, new.id)
-    assert created is not None
-    return created, True
+    assert row is not None
+    return _record(row), True
 
 
 async def lock_spawns(tx: Queries, chat_id: str) -> None:
@@ -191,20 +190,22 @@ async def running_count(db: Queries, chat_id: str) -> int:
 class AgentEnd:
     changed: bool  # this call ended the agent (False: it had ended already)
     report: bool  # its spawner holds no handle of it (it continued as new): tell it of the end
+    agent: AgentRecord | None = field(default=None, compare=False)  # as this call ended it (None: ended already)
 
 
 async def finish(
     tx: Queries, agent_id: str, status: AgentStatus, *, text: str, outputs: dict[str, Any], error: str
 ) -> AgentEnd:
-    """Record how the agent ended. The row's lock orders this against `report_ends`: an agent ended
-    before is read as ended by its spawner's next run, one ended after is told to report."""
+    """Record how the agent ended (and read it as it ended, in the same statement). The row's lock
+    orders this against `report_ends`: an agent ended before is read as ended by its spawner's next
+    run, one ended after is told to report."""
     row = await tx.fetchrow(
-        "UPDATE agents SET status = %s, text = %s, outputs = %s, error = %s, finished_at = now()"
-        " WHERE id = %s AND status = 'running' RETURNING report_end",
+        "UPDATE agents AS a SET status = %s, text = %s, outputs = %s, error = %s, finished_at = now()"
+        f" WHERE a.id = %s AND a.status = 'running' RETURNING a.report_end, {_COLUMNS}{_USAGE}",
         (status.value, text, Jsonb(outputs), error, agent_id),
     )
     if row is not None:
-        return AgentEnd(True, bool(row["report_end"]))
+        return AgentEnd(True, bool(row["report_end"]), _record(row))
     # Ended already (a retry of the step that ended it): report as that step would have.
     row = await tx.fetchrow("SELECT report_end FROM agents WHERE id = %s", (agent_id,))
     return AgentEnd(False, bool(row and row["report_end"]))

@@ -72,10 +72,8 @@ async def finish_agent(change: Change, agent_id: str, status: str, outputs: dict
     text = outputs.get("text")
     answer = text if isinstance(text, str) else ""
     end = await agents_db.finish(change.tx, agent_id, AgentStatus(status), text=answer, outputs=outputs, error=error)
-    if end.changed:
-        agent = await agents_db.get(change.tx, agent_id)
-        if agent is not None:
-            change.emit(kinds.AGENT_FINISHED, agent_payload(agent))
+    if end.agent is not None:
+        change.emit(kinds.AGENT_FINISHED, agent_payload(end.agent))
     return end.report
 
 
@@ -263,8 +261,10 @@ class AgentActivities:
             made = await self.make_worktree(agent, daemon_id, workspace, spawner)
             if isinstance(made, str):
                 async with self.log.change(inp.chat_id) as change:
-                    await agents_db.finish(change.tx, agent.id, AgentStatus.FAILED, text="", outputs={}, error=made)
-                    ended = await agents_db.get(change.tx, agent.id)
+                    end = await agents_db.finish(
+                        change.tx, agent.id, AgentStatus.FAILED, text="", outputs={}, error=made
+                    )
+                    ended = end.agent or await agents_db.get(change.tx, agent.id)
                     assert ended is not None
                     change.emit(kinds.AGENT_FINISHED, agent_payload(ended))
                 return await self._result(inp.chat_id, run, error=f"not spawned: {made}")
