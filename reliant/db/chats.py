@@ -163,19 +163,28 @@ async def set_status_if(db: Queries, chat_id: str, current: ChatStatus, status: 
     return changed == 1
 
 
+# What a model call adds to the chat's totals (usage_params: its values), for statements that add it.
+ADD_USAGE = (
+    "input_tokens = input_tokens + %(input_tokens)s, output_tokens = output_tokens + %(output_tokens)s,"
+    " cache_read_tokens = cache_read_tokens + %(cache_read_tokens)s,"
+    " cache_write_tokens = cache_write_tokens + %(cache_write_tokens)s,"
+    " cost_usd = cost_usd + %(cost_usd)s, updated_at = now()"
+)
+
+
+def usage_params(usage: Usage, cost_usd: float) -> dict[str, Any]:
+    return {
+        "input_tokens": usage.input_tokens,
+        "output_tokens": usage.output_tokens,
+        "cache_read_tokens": usage.cache_read_tokens,
+        "cache_write_tokens": usage.cache_write_tokens,
+        "cost_usd": cost_usd,
+    }
+
+
 async def add_usage(db: Queries, chat_id: str, usage: Usage, cost_usd: float) -> None:
     await db.execute(
-        "UPDATE chats SET input_tokens = input_tokens + %s, output_tokens = output_tokens + %s,"
-        " cache_read_tokens = cache_read_tokens + %s, cache_write_tokens = cache_write_tokens + %s,"
-        " cost_usd = cost_usd + %s, updated_at = now() WHERE id = %s",
-        (
-            usage.input_tokens,
-            usage.output_tokens,
-            usage.cache_read_tokens,
-            usage.cache_write_tokens,
-            cost_usd,
-            chat_id,
-        ),
+        f"UPDATE chats SET {ADD_USAGE} WHERE id = %(chat)s", {**usage_params(usage, cost_usd), "chat": chat_id}
     )
 
 

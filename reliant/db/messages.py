@@ -19,7 +19,7 @@ from typing import Any
 from psycopg.types.json import Jsonb
 
 from reliant.db import threads as threads_db
-from reliant.db.chats import add_usage
+from reliant.db.chats import ADD_USAGE, add_usage, usage_params
 from reliant.db.database import Database, Queries, Row, Tx
 from reliant.domain.chat import MAIN_THREAD, BlockType, ContentBlock, Role, StoredMessage, Thread, Usage
 
@@ -105,36 +105,46 @@ def _messages(rows: list[Row]) -> list[StoredMessage]:
     return [dataclasses.replace(m, blocks=tuple(blocks[m.id])) for m in out]
 
 
+# A message's blocks as unnest() takes them (_block_arrays: one array per column).
+_BLOCK_ROWS = (
+    "unnest(%(positions)s::integer[], %(types)s::text[], %(texts)s::text[], %(call_ids)s::text[],"
+    " %(tool_names)s::text[], %(datas)s::jsonb[]) AS u(position, type, text, tool_call_id, tool_name, data)"
+)
+
+
+def _block_arrays(blocks: Sequence[ContentBlock]) -> dict[str, Any]:
+    return {
+        "positions": list(range(len(blocks))),
+        "types": [b.type.value for b in blocks],
+        "texts": [b.text for b in blocks],
+        "call_ids": [b.tool_call_id for b in blocks],
+        "tool_names": [b.tool_name for b in blocks],
+        "datas": [Jsonb(_block_data(b)) for b in blocks],
+    }
+
+
 async def _insert_blocks(db: Queries, message_id: str, blocks: Sequence[ContentBlock]) -> None:
     if not blocks:
         return
     await db.execute(
         "INSERT INTO content_blocks (message_id, position, type, text, tool_call_id, tool_name, data)"
-        " SELECT %s, u.position, u.type, u.text, u.tool_call_id, u.tool_name, u.data"
-        " FROM unnest(%s::integer[], %s::text[], %s::text[], %s::text[], %s::text[], %s::jsonb[])"
-        " AS u(position, type, text, tool_call_id, tool_name, data)",
-        (
-            message_id,
-            list(range(len(blocks))),
-            [b.type.value for b in blocks],
-            [b.text for b in blocks],
-            [b.tool_call_id for b in blocks],
-            [b.tool_name for b in blocks],
-            [Jsonb(_block_data(b)) for b in blocks],
-        ),
+        f" SELECT %(message)s, u.position, u.type, u.text, u.tool_call_id, u.tool_name, u.data FROM {_BLOCK_ROWS}",
+        {"message": message_id, **_block_arrays(blocks)},
     )
 
 
-async def _next_ordinal(tx: Tx, chat_id: str) -> int:
-    """Lock the chat row (ordinals are assigned one at a time per chat) and return the next ordinal.
+# The chat's next ordinal, in a statement that runs after _lock_ordinals (its snapshot, taken after
+# the lock, sees every message the transactions it waited for stored).
+_NEXT_ORDINAL = "(SELECT coalesce(max(ordinal), 0) + 1 FROM messages WHERE chat_id = %(chat)s)"
+
+
+async def _lock_ordinals(tx: Tx, chat_id: str) -> None:
+    """Lock the chat row: ordinals are assigned one at a time per chat (_NEXT_ORDINAL).
 
     NO KEY UPDATE: the lock the chat's own updates take. FOR UPDATE would also wait for every
     transaction that inserted a row pointing at the chat (their foreign key holds KEY SHARE on it),
     and two such transactions taking it deadlock."""
     await tx.execute("SELECT 1 FROM chats WHERE id = %s FOR NO KEY UPDATE", (chat_id,))
-    row = await tx.fetchrow("SELECT coalesce(max(ordinal), 0) + 1 AS n FROM messages WHERE chat_id = %s", (chat_id,))
-    assert row is not None
-    return int(row["n"])
 
 
 async def get(db: Queries, message_id: str) -> StoredMessage | None:
@@ -163,11 +173,12 @@ async def admit(db: Database | Tx, chat_id: str, message_id: str) -> tuple[Store
     if not isinstance(db, Tx):
         async with db.tx() as tx:
             return await admit(tx, chat_id, message_id)
-    ordinal = await _next_ordinal(db, chat_id)
+    await _lock_ordinals(db, chat_id)
     admitted = (
         await db.execute(
-            "UPDATE messages SET ordinal = %s, created_at = now() WHERE id = %s AND chat_id = %s AND ordinal IS NULL",
-            (ordinal, message_id, chat_id),
+            f"UPDATE messages SET ordinal = {_NEXT_ORDINAL}, created_at = now()"
+            " WHERE id = %(message)s AND chat_id = %(chat)s AND ordinal IS NULL",
+            {"chat": chat_id, "message": message_id},
         )
         == 1
     )
@@ -247,41 +258,28 @@ async def store_turn(
                 thread_id=thread_id,
             )
     step = step or legacy_step(turn or 0)
-    ordinal = await _next_ordinal(db, chat_id)
-    row = await db.fetchrow(
-        "INSERT INTO messages (chat_id, ordinal, role, model, turn, stop_reason, output_limit,"
-        " input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost_usd, thread_id, step)"
-        f" VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, coalesce(%s::uuid, {_MAIN}), %s)"
-        " ON CONFLICT (chat_id, step, role) WHERE step IS NOT NULL DO NOTHING RETURNING id, created_at, thread_id",
-        (
-            chat_id,
-            ordinal,
-            role.value,
-            model,
-            turn,
-            stop_reason,
-            output_limit,
-            usage.input_tokens,
-            usage.output_tokens,
-            usage.cache_read_tokens,
-            usage.cache_write_tokens,
-            cost_usd,
-            thread_id or None,
-            chat_id,
-            step,
-        ),
-    )
+    await _lock_ordinals(db, chat_id)
+    params = {
+        "chat": chat_id,
+        "role": role.value,
+        "model": model,
+        "turn": turn,
+        "stop_reason": stop_reason,
+        "output_limit": output_limit,
+        "thread": thread_id or None,
+        "step": step,
+        **usage_params(usage, cost_usd),
+        **(_block_arrays(blocks) if blocks else {}),
+    }
+    row = await db.fetchrow(_store_statement(bool(blocks), usage != Usage() or bool(cost_usd)), params)
     if row is None:
         existing = await for_step(db, chat_id, step, role)
         assert existing is not None
         return existing, False
-    await _insert_blocks(db, str(row["id"]), blocks)
-    if usage != Usage() or cost_usd:
-        await add_usage(db, chat_id, usage, cost_usd)
     stored = StoredMessage(
         id=str(row["id"]),
         chat_id=chat_id,
-        ordinal=ordinal,
+        ordinal=row["ordinal"],
         role=role,
         model=model,
         blocks=tuple(blocks),
@@ -295,6 +293,30 @@ async def store_turn(
         output_limit=output_limit,
     )
     return stored, True
+
+
+def _store_statement(with_blocks: bool, with_usage: bool) -> str:
+    """store_turn's one statement: the message (nothing if (chat, step, role) is stored already),
+    its blocks and, with usage, the chat's totals, after _lock_ordinals."""
+    parts = [
+        "WITH m AS (INSERT INTO messages (chat_id, ordinal, role, model, turn, stop_reason, output_limit,"
+        " input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost_usd, thread_id, step)"
+        f" VALUES (%(chat)s, {_NEXT_ORDINAL}, %(role)s, %(model)s, %(turn)s, %(stop_reason)s, %(output_limit)s,"
+        " %(input_tokens)s, %(output_tokens)s, %(cache_read_tokens)s, %(cache_write_tokens)s, %(cost_usd)s,"
+        " coalesce(%(thread)s::uuid, (SELECT id FROM threads WHERE chat_id = %(chat)s"
+        f" AND key = '{MAIN_THREAD}')), %(step)s)"
+        " ON CONFLICT (chat_id, step, role) WHERE step IS NOT NULL DO NOTHING"
+        " RETURNING id, ordinal, created_at, thread_id)"
+    ]
+    if with_blocks:
+        parts.append(
+            ", b AS (INSERT INTO content_blocks (message_id, position, type, text, tool_call_id, tool_name, data)"
+            f" SELECT m.id, u.position, u.type, u.text, u.tool_call_id, u.tool_name, u.data FROM m, {_BLOCK_ROWS})"
+        )
+    if with_usage:
+        parts.append(f", t AS (UPDATE chats SET {ADD_USAGE} FROM m WHERE chats.id = %(chat)s)")
+    parts.append(" SELECT id, ordinal, created_at, thread_id FROM m")
+    return "".join(parts)
 
 
 # A sub-agent's messages are those its run wrote: their steps start with its id and a slash.
