@@ -21,6 +21,19 @@ async def chat_budget(db: Queries, chat_id: str) -> float | None:
     return float(row["budget_usd"]) if row and row["budget_usd"] is not None else None
 
 
+async def chat_budget_and_settings(db: Queries, chat_id: str) -> tuple[float | None, dict[str, str]]:
+    """The chat's own budget (as chat_budget) and every stored setting, in one round trip: what a
+    model call is checked and priced by."""
+    row = await db.fetchrow(
+        "SELECT (SELECT budget_usd FROM chats WHERE id = %s) AS budget_usd,"
+        " (SELECT coalesce(jsonb_object_agg(key, value), '{}') FROM settings) AS settings",
+        (chat_id,),
+    )
+    assert row is not None
+    own = float(row["budget_usd"]) if row["budget_usd"] is not None else None
+    return own, {str(k): str(v) for k, v in row["settings"].items()}
+
+
 async def chat_budget_in_force(db: Queries, chat_id: str, configured: float) -> tuple[float, str]:
     """The chat's budget in force and where it is set (domain.budgets.chat_budget_in_force)."""
     own = await chat_budget(db, chat_id)

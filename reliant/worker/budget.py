@@ -12,7 +12,6 @@ Prices: the built-in table (reliant.llm.pricing), overridden per model by the `m
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from dataclasses import dataclass
@@ -48,6 +47,16 @@ class Refusal:
         return f"budget reached: ${self.spent:.2f} of ${self.limit:.2f}{where}"
 
 
+@dataclass(frozen=True, slots=True)
+class Terms:
+    """What one model call is checked and priced by, read once for it: the stored settings (budgets,
+    price overrides) and the chat's own budget. Read afresh for every call, so a setting written
+    through the api holds from the next call on."""
+
+    settings: dict[str, str]
+    chat_budget: float | None  # the chat's own (None: the configured default)
+
+
 class Spending:
     def __init__(
         self, db: Database, providers: ProviderPool, *, chat_budget: float = 0.0, project_day_budget: float = 0.0
@@ -58,8 +67,13 @@ class Spending:
         self.chat_budget = chat_budget
         self.project_day_budget = project_day_budget
 
-    async def price(self, model_spec: str) -> Price | None:
-        stored = await settings_db.all_values(self.db)
+    async def terms(self, chat_id: str) -> Terms:
+        own, stored = await budgets_db.chat_budget_and_settings(self.db, chat_id)
+        return Terms(stored, own)
+
+    async def price(self, model_spec: str, terms: Terms | None = None) -> Price | None:
+        """`terms`: the call's (None: the settings stored now)."""
+        stored = terms.settings if terms is not None else await settings_db.all_values(self.db)
         overrides = _prices(stored.get(PRICES_KEY, ""))
         model_spec = str(split_model_spec(model_spec) or model_spec.strip())  # as priced: no spaces around
         provider, _, model = model_spec.partition(":")
@@ -70,22 +84,29 @@ class Spending:
             return None  # a local server behind a custom base URL: free unless priced above
         return price(model_spec)
 
-    async def cost(self, model_spec: str, usage: Usage) -> float:
-        found = await self.price(model_spec)
+    async def cost(self, model_spec: str, usage: Usage, terms: Terms | None = None) -> float:
+        found = await self.price(model_spec, terms)
         return _cost(found, usage) if found is not None else 0.0
 
     async def check(
-        self, chat_id: str, project_id: str, model_spec: str, thread_id: str, transcript: list[StoredMessage]
+        self,
+        chat_id: str,
+        project_id: str,
+        model_spec: str,
+        thread_id: str,
+        transcript: list[StoredMessage],
+        *,
+        terms: Terms | None = None,
     ) -> Refusal | None:
-        """None if the call may be made; else the budget it would cross."""
-        stored, chat_limit = await asyncio.gather(
-            settings_db.all_values(self.db), budgets_db.chat_budget(self.db, chat_id)
-        )
-        chat_limit, _ = chat_budget_in_force(chat_limit, stored.get(CHAT_BUDGET_KEY), self.chat_budget)
+        """None if the call may be made; else the budget it would cross. `terms`: the call's (None:
+        read now)."""
+        terms = terms if terms is not None else await self.terms(chat_id)
+        stored = terms.settings
+        chat_limit, _ = chat_budget_in_force(terms.chat_budget, stored.get(CHAT_BUDGET_KEY), self.chat_budget)
         day_limit = _number(stored.get(PROJECT_BUDGET_KEY), self.project_day_budget)
         if not chat_limit and not day_limit:
             return None
-        estimate = await self._estimate(chat_id, model_spec, thread_id, transcript)
+        estimate = await self._estimate(chat_id, model_spec, thread_id, transcript, terms)
         if chat_limit:
             spent = await budgets_db.chat_spent(self.db, chat_id)
             if spent + estimate > chat_limit:
@@ -97,10 +118,12 @@ class Spending:
                 return Refusal(spent, day_limit, "project")
         return None
 
-    async def _estimate(self, chat_id: str, model_spec: str, thread_id: str, transcript: list[StoredMessage]) -> float:
+    async def _estimate(
+        self, chat_id: str, model_spec: str, thread_id: str, transcript: list[StoredMessage], terms: Terms
+    ) -> float:
         """The call's likely cost: its context as large as the thread's last call's (or its text's
         length / 4, if larger), its answer as long as the chat's answers on average."""
-        found = await self.price(model_spec)
+        found = await self.price(model_spec, terms)
         if found is None:
             return 0.0
         last_in, avg_out = await budgets_db.last_usage(self.db, chat_id, thread_id)

@@ -12,9 +12,10 @@ import pytest
 from reliant.api.agents import Agents
 from reliant.db import agents as agents_db
 from reliant.db import budgets as budgets_db
+from reliant.db import messages as messages_db
 from reliant.db import settings as settings_db
 from reliant.domain.agents import AgentStatus
-from reliant.domain.chat import Usage
+from reliant.domain.chat import Role, Usage
 from reliant.worker.budget import Spending
 from tests.conftest import Infra
 from tests.worker.agent_env import AgentEnv, agent_env, calls_in
@@ -67,6 +68,26 @@ async def test_a_child_that_would_cross_the_chats_budget_pauses_before_the_call_
     [record] = await agents_db.for_chat(env.db, chat.id)
     assert record.status is AgentStatus.DONE and record.text == "child done"
     assert (await agents.tree(chat.id))["spent_usd"] == pytest.approx(0.30), "the tree's calls roll up to the chat"
+
+
+async def test_a_price_written_between_two_model_calls_of_a_chat_prices_the_second(env: AgentEnv) -> None:
+    """A model call reads the settings once, when it starts (its budget check and its price agree):
+    nothing of them is kept for the next, which finds a price written in between."""
+    usage = {"input_tokens": 100_000, "output_tokens": 10_000, "cache_read_tokens": 0, "cache_write_tokens": 0}
+    model = env.script([{"text": "first", "usage": usage}, {"text": "second", "usage": usage}])
+    chat = await env.new_chat(model)
+    try:
+        await settings_db.put(env.db, {"model_prices": json.dumps({model: {"input": 1, "output": 5}})})
+        await env.chats.send(chat.id, "one")
+        await env.finished(chat.id, timeout=60)
+        await settings_db.put(env.db, {"model_prices": json.dumps({model: {"input": 2, "output": 10}})})
+        await env.chats.send(chat.id, "two")
+        await env.finished(chat.id, timeout=60)
+    finally:
+        await settings_db.put(env.db, {"model_prices": ""})
+    answers = [m for m in await messages_db.transcript(env.db, chat.id) if m.role is Role.ASSISTANT]
+    assert [m.text() for m in answers] == ["first", "second"]
+    assert [m.cost_usd for m in answers] == [pytest.approx(0.15), pytest.approx(0.30)]
 
 
 async def test_local_models_cost_nothing_unless_priced_and_a_price_can_be_overridden(env: AgentEnv) -> None:

@@ -74,7 +74,7 @@ from reliant.worker.activities.types import (
     CallLlmInput,
     CallLlmResult,
 )
-from reliant.worker.budget import Spending
+from reliant.worker.budget import Refusal, Spending, Terms
 from reliant.worker.chat_context import ChatContexts
 from reliant.worker.prompts import SystemPrompt, build_system_prompt
 from reliant.worker.transcript import model_messages, tool_result_blocks
@@ -205,14 +205,13 @@ class LlmActivities:
         except LlmError as exc:
             raise ApplicationError(redact(str(exc)), type=FATAL_LLM, non_retryable=True) from None
         # The budget's verdict and the system prompt (each a few reads) side by side.
-        refusal, prompt = await asyncio.gather(
-            self.spending.check(chat.id, chat.project_id, model_spec, thread.id, transcript)
-            if self.spending is not None
-            else _value(None),
+        checked, prompt = await asyncio.gather(
+            self._check(chat, model_spec, thread, transcript),
             self._system_prompt(chat, project, transcript, inp.mode, inp.system, thread_id=thread.id),
             return_exceptions=True,
         )
-        if _ok(refusal) is not None:  # not made: the run pauses until the budget is raised and resumed
+        terms, refusal = _ok(checked)
+        if refusal is not None:  # not made: the run pauses until the budget is raised and resumed
             raise ApplicationError(
                 str(refusal), type=BUDGET_REACHED, non_retryable=True, category=ApplicationErrorCategory.BENIGN
             )
@@ -250,7 +249,9 @@ class LlmActivities:
             response = await provider.stream(request, on_event)
         except RetryableLlmError as exc:
             await answer.close()
-            await self._record_spent(chat.id, thread.id, f"{step}:failed:{answer.message_id}", model_spec, exc.usage)
+            await self._record_spent(
+                chat.id, thread.id, f"{step}:failed:{answer.message_id}", model_spec, exc.usage, terms=terms
+            )
             delay = retry_delay(retry_after=exc.retry_after, attempt=attempt)
             reason = redact(str(exc))
             logger.warning("chat %s turn %d: %s (retry in %gs, attempt %d)", chat.id, turn, reason, delay, attempt)
@@ -268,7 +269,9 @@ class LlmActivities:
             ) from None
         except FatalLlmError as exc:
             await answer.close()
-            await self._record_spent(chat.id, thread.id, f"{step}:failed:{answer.message_id}", model_spec, exc.usage)
+            await self._record_spent(
+                chat.id, thread.id, f"{step}:failed:{answer.message_id}", model_spec, exc.usage, terms=terms
+            )
             reason = redact(str(exc))
             # Too long for the model's window: the workflow compacts the thread and asks again.
             too_long = exc.kind == classify.CONTEXT_TOO_LONG
@@ -285,7 +288,7 @@ class LlmActivities:
 
         # Stored in the live tail before the answer's message_completed; meanwhile, what it cost.
         cost_usd, closed = await asyncio.gather(
-            self._cost(model_spec, usage_to_price(request, response)), answer.close(), return_exceptions=True
+            self._cost(model_spec, usage_to_price(request, response), terms), answer.close(), return_exceptions=True
         )
         _ok(closed)
         cost_usd = _ok(cost_usd)
@@ -370,19 +373,33 @@ class LlmActivities:
         )
         return noted
 
-    async def _record_spent(self, chat_id: str, thread_id: str, step: str, model_spec: str, usage: Usage) -> None:
+    async def _record_spent(
+        self, chat_id: str, thread_id: str, step: str, model_spec: str, usage: Usage, *, terms: Terms | None
+    ) -> None:
         """What a call that ended in an error spent, as its stream reported (nothing: nothing to
         record): paid for, although nothing of it is kept, so the budgets count it. `step` names the
         attempt (each attempt's call is paid for once: its own row)."""
         if usage == Usage():
             return
-        cost_usd = await self._cost(model_spec, usage)
+        cost_usd = await self._cost(model_spec, usage, terms)
         await messages_db.record_spent(
             self.db, chat_id, step=step, thread_id=thread_id, model=model_spec, usage=usage, cost_usd=cost_usd
         )
 
-    async def _cost(self, model_spec: str, usage: Usage) -> float:
-        return await self.spending.cost(model_spec, usage) if self.spending is not None else cost(model_spec, usage)
+    async def _check(
+        self, chat: ChatInfo, model_spec: str, thread: Thread, transcript: list[StoredMessage]
+    ) -> tuple[Terms | None, Refusal | None]:
+        """The call's terms (read once: its cost is priced by them too) and the budget's verdict."""
+        if self.spending is None:
+            return None, None
+        terms = await self.spending.terms(chat.id)
+        refusal = await self.spending.check(chat.id, chat.project_id, model_spec, thread.id, transcript, terms=terms)
+        return terms, refusal
+
+    async def _cost(self, model_spec: str, usage: Usage, terms: Terms | None) -> float:
+        if self.spending is None:
+            return cost(model_spec, usage)
+        return await self.spending.cost(model_spec, usage, terms)
 
     async def _thread(self, chat_id: str, thread_id: str) -> Thread:
         """The thread a call works on (the chat's main thread unless it names one)."""
