@@ -1,4 +1,5 @@
-"""chat_contexts: each chat's snapshot of its environment and instruction files."""
+"""chat_contexts: each chat's snapshot of its environment and instruction files, one per workspace
+it works in (its project or its worktree, and each of its sub-agents' worktrees)."""
 
 from __future__ import annotations
 
@@ -8,14 +9,17 @@ from reliant.db.database import Queries
 from reliant.domain.context import ChatContext, context_from_json, context_to_json
 
 
-async def get(db: Queries, chat_id: str) -> ChatContext | None:
-    row = await db.fetchrow("SELECT snapshot FROM chat_contexts WHERE chat_id = %s", (chat_id,))
+async def get(db: Queries, chat_id: str, workspace: str) -> ChatContext | None:
+    row = await db.fetchrow(
+        "SELECT snapshot FROM chat_contexts WHERE chat_id = %s AND workspace = %s", (chat_id, workspace)
+    )
     return context_from_json(row["snapshot"]) if row else None
 
 
 async def put(db: Queries, chat_id: str, context: ChatContext) -> None:
+    """Keyed by the workspace the snapshot was taken in."""
     await db.execute(
-        "INSERT INTO chat_contexts (chat_id, snapshot) VALUES (%s, %s)"
-        " ON CONFLICT (chat_id) DO UPDATE SET snapshot = excluded.snapshot, updated_at = now()",
-        (chat_id, Jsonb(context_to_json(context))),
+        "INSERT INTO chat_contexts (chat_id, workspace, snapshot) VALUES (%s, %s, %s)"
+        " ON CONFLICT (chat_id, workspace) DO UPDATE SET snapshot = excluded.snapshot, updated_at = now()",
+        (chat_id, context.workspace, Jsonb(context_to_json(context))),
     )

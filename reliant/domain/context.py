@@ -66,7 +66,7 @@ class Environment:
 class ChatContext:
     """A chat's snapshot of its environment and the instruction files in effect."""
 
-    workspace: str  # the directory it was taken for (a worktree's, once the chat has one)
+    workspace: str  # the directory it was taken for: the chat's project or worktree, or a sub-agent's worktree
     environment: Environment | None
     instructions: tuple[InstructionFile, ...] = ()
     # Paths named by the chat's tool calls whose directories were already checked for instruction files.

@@ -1,9 +1,10 @@
 """Each chat's snapshot of what its agent is told about the project and the machine (ChatContext).
 
-Taken at the chat's first model call (and again if the chat moves to another directory, e.g. into
-its own worktree): the environment and the instruction files of the project root and the
-directories above it, read by the daemon. Kept in the db, so every turn builds the same system
-prompt from it and the provider's prompt cache holds.
+Taken at the chat's first model call in a workspace: the environment and the instruction files of
+the project root and the directories above it, read by the daemon. Kept in the db, one per chat and
+workspace (the chat's project or its own worktree, and each worktree its sub-agents work in side by
+side), so every turn in a workspace builds the same system prompt from it and the provider's prompt
+cache holds.
 
 The rule for subdirectories: once a tool call of the chat names a path (the `path` of view, write,
 edit, glob or grep), the instruction files of every directory from the project root down to that
@@ -65,11 +66,11 @@ class ChatContexts:
     async def current(
         self, chat_id: str, project: Project, transcript: Sequence[StoredMessage], thread_id: str = ""
     ) -> ChatContext:
-        """The chat's snapshot, taken or extended as needed (`project.path`: where the chat works;
-        `thread_id`: the thread of the model call that needs it)."""
-        ctx = await chat_contexts_db.get(self.db, chat_id)
+        """The chat's snapshot of the workspace `project.path` (where the calling agent works),
+        taken or extended as needed (`thread_id`: the thread of the model call that needs it)."""
+        ctx = await chat_contexts_db.get(self.db, chat_id, project.path)
         changed = False
-        if ctx is None or ctx.workspace != project.path:
+        if ctx is None:
             ctx = await self._take(project)
             changed = True
         fresh = [p for p in touched_paths(transcript) if p not in ctx.checked_paths]

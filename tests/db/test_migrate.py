@@ -6,9 +6,12 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from psycopg.types.json import Jsonb
 
 from reliant.db import Database, latest_version, migrate
+from reliant.db import chat_contexts as chat_contexts_db
 from reliant.db.migrate import MIGRATION_LOCK, available
+from reliant.domain.context import ChatContext, context_to_json
 from reliant.errors import ReliantError
 from tests.support import eventually
 
@@ -48,3 +51,30 @@ async def test_a_worker_waiting_for_another_ones_migrations_says_who_it_waits_fo
         finally:
             await holder.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK,))
         assert await asyncio.wait_for(migrating, 30) == [m.version for m in available()]
+
+
+async def test_a_chats_context_snapshot_from_before_workspaces_is_kept_as_its_workspaces(fresh_db: Database) -> None:
+    """0018 keys snapshots by chat and workspace: a row from before is the workspace it names, and
+    the chat's other workspaces get their own rows beside it."""
+    await migrate(fresh_db, up_to=17)
+    project = await fresh_db.fetchrow(
+        "INSERT INTO projects (name, daemon_id, path) VALUES ('p', 'd', '/p') RETURNING id"
+    )
+    assert project is not None
+    chat = await fresh_db.fetchrow(
+        "INSERT INTO chats (project_id, model) VALUES (%s, 'scripted:demo') RETURNING id", (project["id"],)
+    )
+    assert chat is not None
+    chat_id = str(chat["id"])
+    old = ChatContext(workspace="/p", environment=None, checked_paths=("src",), prompt_version=2)
+    await fresh_db.execute(
+        "INSERT INTO chat_contexts (chat_id, snapshot) VALUES (%s, %s)", (chat_id, Jsonb(context_to_json(old)))
+    )
+
+    await migrate(fresh_db)
+
+    assert await chat_contexts_db.get(fresh_db, chat_id, "/p") == old
+    agents = ChatContext(workspace="/p/.reliant/worktrees/a", environment=None, prompt_version=2)
+    await chat_contexts_db.put(fresh_db, chat_id, agents)
+    assert await chat_contexts_db.get(fresh_db, chat_id, "/p") == old
+    assert await chat_contexts_db.get(fresh_db, chat_id, agents.workspace) == agents

@@ -877,6 +877,48 @@ async def test_an_agent_of_a_chat_in_its_own_worktree_starts_there_and_is_merged
     assert not Path(agent.worktree_path).exists()
 
 
+async def test_agents_in_worktrees_side_by_side_each_take_their_workspaces_snapshot_once(env: AgentEnv) -> None:
+    """A chat in its own worktree spawns two agents in theirs, each making two model calls side by
+    side: each workspace's context is taken once (one `context` update per thread, the prompt the
+    same on every call there), and the chat's instruction files stay its own workspace's."""
+    make_repo(env.workspace)
+    logs = {name: env.scripts / f"{name}.jsonl" for name in ("chat", "A", "B")}
+    children = [
+        env.script(
+            [{"tools": [{"name": "shell", "input": {"command": f"echo {n} > {n}.txt"}}]}, {"text": n}],
+            delay_ms=150,
+            call_log=str(logs[n]),
+        )
+        for n in ("A", "B")
+    ]
+    parent = env.script(
+        [
+            {"tools": [spawn(f"write {n}.txt", m, name=n, worktree=True) for n, m in zip("AB", children, strict=True)]},
+            {"text": "both done"},
+        ],
+        call_log=str(logs["chat"]),
+    )
+    chat = await env.new_chat(parent)
+    mine = await env.chat_worktree(chat)
+    (mine / "AGENTS.md").write_text("Chat rule: only the chat's workspace has it.\n")  # not in its commit
+    await env.chats.send(chat.id, "split the work")
+    await env.finished(chat.id, timeout=90)
+
+    agents = {a.name: a for a in await agents_db.for_chat(env.db, chat.id)}
+    updates = [u.payload for u in await env.updates(chat.id) if u.kind == "context"]
+    assert sorted(u["workspace"] for u in updates) == sorted(
+        [str(mine), agents["A"].worktree_path, agents["B"].worktree_path]
+    ), "each workspace's snapshot taken once, though its calls alternate with the others'"
+    assert len({u["thread_id"] for u in updates}) == 3
+    for name, log in logs.items():
+        first, second = calls_in(log)
+        assert first["system"] == second["system"], f"{name}: the same prompt on both calls (the cache holds)"
+    assert "Chat rule" in calls_in(logs["chat"])[0]["system"] and "Chat rule" not in calls_in(logs["A"])[0]["system"]
+    [own] = [u for u in updates if u["workspace"] == str(mine)]
+    assert [f["shown"] for f in own["instructions"]] == ["AGENTS.md"]
+    assert [f.path for f in await env.chats.instructions(chat.id)] == [str(mine / "AGENTS.md")]
+
+
 def test_the_model_is_told_an_agents_worktree_holds_its_last_commit_not_its_uncommitted_changes() -> None:
     """A model that edited files and spawns an agent in a worktree would expect it to see them: it
     is told the worktree starts from its workspace's last commit, so it commits first."""
