@@ -698,7 +698,9 @@ def test_work_starts_from_the_project_page_and_projects_are_added_by_picking_a_d
     first = page.get_by_role("textbox", name="First message of a new chat")
     first.fill("x" * 200_001)  # over the limit of a message: refused when it is sent
     first.press("Enter")
-    expect(page.locator(".start-chat .form-error")).to_contain_text("Not started: text: is 200,001 characters; the limit is 200,000")
+    expect(page.locator(".start-chat .form-error")).to_contain_text(
+        "Not started: text: is 200,001 characters; the limit is 200,000"
+    )
     assert rest.call("GET", f"/api/chats?project_id={project_id}") == []
     first.fill("Say hello")
     first.press("Enter")
