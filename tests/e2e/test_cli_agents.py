@@ -14,14 +14,11 @@ import pytest
 import yaml
 
 from tests.e2e.harness import Appliance, clean_env, reliant_cmd
+from tests.support import committed_repo
 
 pytestmark = pytest.mark.e2e
 
 AGENTS = {"a": "hi", "b": "hello"}
-
-
-def git(cwd: Path, *args: str) -> None:
-    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True)
 
 
 def agent_script(folder: Path, name: str, greeting: str) -> str:
@@ -81,14 +78,7 @@ def assert_main_view(out: str) -> None:
 def test_the_main_view_shows_each_agent_as_lines_of_its_life_and_one_agents_view_its_transcript(
     appliance: Appliance, tmp_path: Path
 ) -> None:
-    project = (tmp_path / "greet").resolve()
-    project.mkdir()
-    git(project, "init", "-q", "-b", "main")
-    git(project, "config", "user.email", "t@example.com")
-    git(project, "config", "user.name", "t")
-    (project / "greet.py").write_text("def greet():\n    return ''\n")
-    git(project, "add", ".")
-    git(project, "commit", "-q", "-m", "base")
+    project = committed_repo((tmp_path / "greet").resolve(), {"greet.py": "def greet():\n    return ''\n"})
     scripts = project / ".scripts"
     scripts.mkdir()
     (project / ".git" / "info" / "exclude").write_text("/.scripts/\n")

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -16,13 +15,9 @@ import pytest
 import yaml
 
 from tests.e2e.harness import Appliance, Rest, clean_env
-from tests.support import wait_until
+from tests.support import committed_repo, git, wait_until
 
 pytestmark = pytest.mark.e2e
-
-
-def git(cwd: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout
 
 
 def agent_script(folder: Path, name: str, effects: Path, greeting: str) -> Path:
@@ -48,14 +43,7 @@ KILL_POINTS = ["while the agents work", "while the judge answers"]
 
 @pytest.mark.parametrize("point", KILL_POINTS)
 def test_sigkill_during_best_of_n_merges_the_pick_once_and_runs_nothing_twice(tmp_path: Path, point: str) -> None:
-    workspace = tmp_path / "workspace"
-    workspace.mkdir()
-    git(workspace, "init", "-q", "-b", "main")
-    git(workspace, "config", "user.email", "t@example.com")
-    git(workspace, "config", "user.name", "t")
-    (workspace / "greet.py").write_text("def greet():\n    return ''\n")
-    git(workspace, "add", ".")
-    git(workspace, "commit", "-q", "-m", "base")
+    workspace = committed_repo(tmp_path / "workspace", {"greet.py": "def greet():\n    return ''\n"})
     effects = tmp_path / "effects.log"  # outside the repository: each marker is one side effect
     scripts = workspace / ".scripts"  # scripts live in the project (untracked)
     scripts.mkdir()
