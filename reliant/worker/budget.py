@@ -24,7 +24,7 @@ from reliant.db import settings as settings_db
 from reliant.domain.budgets import chat_budget_in_force
 from reliant.domain.chat import StoredMessage, Usage
 from reliant.domain.model_spec import split_model_spec
-from reliant.llm.pricing import CHARS_PER_TOKEN, Price, price
+from reliant.llm.pricing import CHARS_PER_TOKEN, Price, cost, price
 
 logger = logging.getLogger(__name__)
 
@@ -166,3 +166,11 @@ def _prices(raw: str) -> dict[str, Price]:
     except (ValueError, TypeError, KeyError, AttributeError):
         logger.warning("ignoring the model_prices setting: it is not {model: {input, output}} JSON")
         return {}
+
+
+async def call_cost(spending: Spending | None, model_spec: str, usage: Usage, terms: Terms | None = None) -> float:
+    """What `usage` of `model_spec` cost: by the prices in force (`terms`: a call's, read once for
+    it; no `spending`: the price table alone)."""
+    if spending is None:
+        return cost(model_spec, usage)
+    return await spending.cost(model_spec, usage, terms)

@@ -33,7 +33,7 @@ from reliant.domain.chat import BlockType, ContentBlock, Message, Role, StoredMe
 from reliant.llm import classify
 from reliant.llm.base import LlmRequest, LlmResponse, Provider, StreamEvent
 from reliant.llm.errors import FatalLlmError, LlmError, RetryableLlmError
-from reliant.llm.pricing import cost, usage_to_price
+from reliant.llm.pricing import usage_to_price
 from reliant.llm.registry import parse_model
 from reliant.llm.script import check_script_place
 from reliant.redaction import redact
@@ -48,7 +48,7 @@ from reliant.worker.activities.types import (
     CompactInput,
     CompactResult,
 )
-from reliant.worker.budget import Spending
+from reliant.worker.budget import Spending, call_cost
 from reliant.worker.transcript import model_messages
 
 SUMMARY_HEADER = "[A summary of the conversation so far, which was compacted]"
@@ -170,10 +170,6 @@ class CompactionActivities:
         self.data_dir = data_dir
         self.spending = spending  # prices and budgets (None: the price table, no budget)
 
-    async def _cost(self, spec: str, usage: Usage) -> float:
-        """What `usage` of model `spec` cost: by the prices in force (None: the price table)."""
-        return await self.spending.cost(spec, usage) if self.spending is not None else cost(spec, usage)
-
     @activity.defn(name="compact_thread")
     async def compact_thread(self, inp: CompactInput) -> CompactResult:
         await emit_notes(self.log, inp.chat_id, inp.notes)
@@ -208,7 +204,7 @@ class CompactionActivities:
         async def record_spent(usage: Usage, shrink: int) -> None:
             # One row per attempt and shortening: a retried attempt's call was paid for again.
             failed = f"{step}:failed:{activity.info().attempt}.{shrink}"
-            spent = await self._cost(spec, usage)
+            spent = await call_cost(self.spending, spec, usage)
             await messages_db.record_spent(
                 self.db, chat.id, step=failed, thread_id=inp.thread_id, model=spec, usage=usage, cost_usd=spent
             )
@@ -218,7 +214,7 @@ class CompactionActivities:
         summary = f"{SUMMARY_HEADER}\n\n{text.strip()}"
         keep = transcript[cut].ordinal if cut < len(transcript) else None
         usage = usage_to_price(request, response)
-        spent = await self._cost(spec, usage)
+        spent = await call_cost(self.spending, spec, usage)
         async with self.log.change(chat.id) as change:
             message, created = await messages_db.store_turn(
                 change.tx,

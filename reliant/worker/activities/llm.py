@@ -55,7 +55,7 @@ from reliant.errors import DaemonUnavailableError
 from reliant.llm import classify
 from reliant.llm.base import BlockDelta, BlockStart, LlmRequest, StreamEvent
 from reliant.llm.errors import FatalLlmError, LlmError, RetryableLlmError
-from reliant.llm.pricing import cost, usage_to_price
+from reliant.llm.pricing import usage_to_price
 from reliant.llm.registry import parse_model
 from reliant.llm.script import check_script_place
 from reliant.redaction import redact
@@ -74,7 +74,7 @@ from reliant.worker.activities.types import (
     CallLlmInput,
     CallLlmResult,
 )
-from reliant.worker.budget import Refusal, Spending, Terms
+from reliant.worker.budget import Refusal, Spending, Terms, call_cost
 from reliant.worker.chat_context import ChatContexts
 from reliant.worker.prompts import SystemPrompt, build_system_prompt
 from reliant.worker.transcript import model_messages, tool_result_blocks
@@ -288,7 +288,9 @@ class LlmActivities:
 
         # Stored in the live tail before the answer's message_completed; meanwhile, what it cost.
         cost_usd, closed = await asyncio.gather(
-            self._cost(model_spec, usage_to_price(request, response), terms), answer.close(), return_exceptions=True
+            call_cost(self.spending, model_spec, usage_to_price(request, response), terms),
+            answer.close(),
+            return_exceptions=True,
         )
         _ok(closed)
         cost_usd = _ok(cost_usd)
@@ -381,7 +383,7 @@ class LlmActivities:
         attempt (each attempt's call is paid for once: its own row)."""
         if usage == Usage():
             return
-        cost_usd = await self._cost(model_spec, usage, terms)
+        cost_usd = await call_cost(self.spending, model_spec, usage, terms)
         await messages_db.record_spent(
             self.db, chat_id, step=step, thread_id=thread_id, model=model_spec, usage=usage, cost_usd=cost_usd
         )
@@ -395,11 +397,6 @@ class LlmActivities:
         terms = await self.spending.terms(chat.id)
         refusal = await self.spending.check(chat.id, chat.project_id, model_spec, thread.id, transcript, terms=terms)
         return terms, refusal
-
-    async def _cost(self, model_spec: str, usage: Usage, terms: Terms | None) -> float:
-        if self.spending is None:
-            return cost(model_spec, usage)
-        return await self.spending.cost(model_spec, usage, terms)
 
     async def _thread(self, chat_id: str, thread_id: str) -> Thread:
         """The thread a call works on (the chat's main thread unless it names one)."""
