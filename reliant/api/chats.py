@@ -325,9 +325,7 @@ class Chats:
         """The instruction files in effect for a chat the caller has found (messages() did): its
         context snapshot of its own workspace, never of a sub-agent's worktree (none before its
         first model call there)."""
-        chat = await self.chat(chat_id)
-        _, workspace = await self._workspace(chat)
-        ctx = await chat_contexts_db.get(self.db, chat.id, workspace)
+        ctx = await chat_contexts_db.of_chats_workspace(self.db, chat_id)
         return ctx.instructions if ctx is not None else ()
 
     async def updates(self, chat_id: str, since_seq: int) -> list[ChatUpdate]:
@@ -386,15 +384,11 @@ class Chats:
         return Sent(message, update.seq if update else 0, not interrupt and (busy or chat.queued > 0), attached.reports)
 
     async def _attached(self, chat: ChatInfo, text: str, image_bytes: int) -> Attached:
-        """The files the text names, from the chat's workspace."""
-        project, workspace = await self._workspace(chat)
-        return await attach(self.ctx.bus, project.daemon_id, workspace, text, image_bytes)
-
-    async def _workspace(self, chat: ChatInfo) -> tuple[Project, str]:
-        """The chat's project and where the chat works: its worktree if it has one, else the project."""
+        """The files the text names, from the chat's worktree if it has one, else its project."""
         project = await self.project(chat.project_id)
         worktree = await worktrees_db.active_for_chat(self.db, chat.id)
-        return project, worktree.path if worktree is not None else project.path
+        workspace = worktree.path if worktree is not None else project.path
+        return await attach(self.ctx.bus, project.daemon_id, workspace, text, image_bytes)
 
     async def _deliver(self, chat: ChatInfo, message_id: str, signal: str) -> None:
         """Signal-with-start: the running workflow gets the message, or a new run starts with it (a chat

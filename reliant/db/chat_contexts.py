@@ -16,6 +16,18 @@ async def get(db: Queries, chat_id: str, workspace: str) -> ChatContext | None:
     return context_from_json(row["snapshot"]) if row else None
 
 
+async def of_chats_workspace(db: Queries, chat_id: str) -> ChatContext | None:
+    """The snapshot of the workspace the chat itself works in: its active worktree if it has one,
+    else its project (never a sub-agent's worktree)."""
+    row = await db.fetchrow(
+        "SELECT cc.snapshot FROM chat_contexts cc WHERE cc.chat_id = %(chat)s AND cc.workspace = coalesce("
+        " (SELECT w.path FROM worktrees w WHERE w.chat_id = %(chat)s AND w.state = 'active'),"
+        " (SELECT p.path FROM chats c JOIN projects p ON p.id = c.project_id WHERE c.id = %(chat)s))",
+        {"chat": chat_id},
+    )
+    return context_from_json(row["snapshot"]) if row else None
+
+
 async def put(db: Queries, chat_id: str, context: ChatContext) -> None:
     """Keyed by the workspace the snapshot was taken in."""
     await db.execute(
