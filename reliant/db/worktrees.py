@@ -60,6 +60,11 @@ async def active_for_chat(db: Database, chat_id: str) -> WorktreeRecord | None:
     return _worktree(row) if row else None
 
 
+async def chat_ever_had_one(db: Database, chat_id: str) -> bool:
+    """Whether the chat has, or had, a worktree (active or removed)."""
+    return await db.fetchrow("SELECT 1 FROM worktrees WHERE chat_id = %s LIMIT 1", (chat_id,)) is not None
+
+
 async def for_project(db: Database, project_id: str, *, include_removed: bool = False) -> list[WorktreeRecord]:
     where = "" if include_removed else " AND state = 'active'"
     rows = await db.fetch(

@@ -174,8 +174,7 @@ class RunActivities:
         chat: one that has a run already, or a worktree (active or removed), keeps what it has."""
         if await runs_db.for_chat(self.db, chat.id):
             return
-        worktrees = await worktrees_db.for_project(self.db, project.id, include_removed=True)
-        if not any(w.chat_id == chat.id for w in worktrees):
+        if not await worktrees_db.chat_ever_had_one(self.db, chat.id):
             await demo_worktree(self.db, self.bus, chat.id, project)
 
     async def _admit(self, chat: ChatRow, inp: OpenRunInput) -> None:
